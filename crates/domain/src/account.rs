@@ -1,0 +1,78 @@
+//! Accounts: every principal that can hold an address, sign records and be granted roles.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Users and applications share one address space: each application is an
+/// account of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AccountKind {
+    User,
+    Application,
+}
+
+impl AccountKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Application => "application",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "user" => Some(Self::User),
+            "application" => Some(Self::Application),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for AccountKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which account: kind and id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AccountRef {
+    pub kind: AccountKind,
+    pub id: String,
+}
+
+impl AccountRef {
+    pub fn new(kind: AccountKind, id: impl Into<String>) -> Self {
+        Self { kind, id: id.into() }
+    }
+}
+
+/// The email rule, decided here for every caller: an address is available to
+/// `claimant` when nobody holds it, or when the claimant already does (an
+/// account keeping its own address on a change).
+pub fn email_available(holder: Option<&AccountRef>, claimant: Option<&AccountRef>) -> bool {
+    match (holder, claimant) {
+        (None, _) => true,
+        (Some(holder), Some(claimant)) => holder == claimant,
+        (Some(_), None) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_is_free_only_when_unheld_or_held_by_the_claimant() {
+        let app = AccountRef::new(AccountKind::Application, "a1");
+        let user = AccountRef::new(AccountKind::User, "a1");
+        assert!(email_available(None, None));
+        assert!(email_available(None, Some(&app)));
+        assert!(email_available(Some(&app), Some(&app)));
+        assert!(!email_available(Some(&app), None));
+        // Same id, other kind: still someone else's account.
+        assert!(!email_available(Some(&user), Some(&app)));
+    }
+}

@@ -1,0 +1,533 @@
+//! The "New Application" form and changes to a registered application.
+
+use crate::account::{AccountRef, email_available};
+use crate::email::Email;
+use crate::text::TextRule;
+use crate::validation::{ErrorCode, FieldError, ValidationErrors};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+pub const APPLICATION_NAME: TextRule = TextRule {
+    field: "name",
+    max_chars: 100,
+    multiline: false,
+};
+pub const DESCRIPTION: TextRule = TextRule {
+    field: "description",
+    max_chars: 1000,
+    multiline: true,
+};
+pub const MAX_URL_CHARS: usize = 2048;
+
+/// What storage knows that the rules need: which of the submitted role ids
+/// exist, and which account (if any) holds the submitted address.
+#[derive(Debug, Clone, Default)]
+pub struct ApplicationFacts {
+    pub existing_roles: HashSet<String>,
+    pub email_holder: Option<AccountRef>,
+}
+
+/// An application's display name: trimmed, 1 to 100 characters, no control
+/// characters. It is what records show as "Created by".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplicationName(String);
+
+impl ApplicationName {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        APPLICATION_NAME.required(raw).map(Self)
+    }
+}
+
+impl AsRef<str> for ApplicationName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ApplicationName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An absolute `http`/`https` URL of at most 2048 characters; blank is absent.
+pub fn application_url(raw: Option<&str>) -> Result<Option<String>, FieldError> {
+    let Some(value) = raw.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let invalid = |msg: &str| FieldError::new("application_url", ErrorCode::InvalidUrl, msg.to_owned());
+    if value.chars().count() > MAX_URL_CHARS {
+        return Err(FieldError::new(
+            "application_url",
+            ErrorCode::TooLong,
+            format!("application_url must be at most {MAX_URL_CHARS} characters"),
+        ));
+    }
+    let url = url::Url::parse(value).map_err(|_| invalid("application_url must be an absolute http or https URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("application_url must be an absolute http or https URL"));
+    }
+    Ok(Some(value.to_owned()))
+}
+
+/// SPEC's role rule: at least one, no duplicates, and (given facts) each exists.
+pub fn role_ids(raw: &[String], existing: Option<&HashSet<String>>) -> Result<Vec<String>, ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    if raw.is_empty() {
+        errors.push(FieldError::new(
+            "roles",
+            ErrorCode::Required,
+            "select at least one role",
+        ));
+    }
+    let mut seen = HashSet::new();
+    for id in raw {
+        if !seen.insert(id.as_str()) {
+            errors.push(FieldError::new(
+                "roles",
+                ErrorCode::DuplicateRole,
+                format!("role {id:?} is listed twice"),
+            ));
+        } else if existing.is_some_and(|known| !known.contains(id)) {
+            errors.push(FieldError::new(
+                "roles",
+                ErrorCode::UnknownRole,
+                format!("there is no role {id:?}"),
+            ));
+        }
+    }
+    errors.finish(|| raw.to_vec())
+}
+
+/// The email rule with storage's answer: in use unless free or the claimant's own.
+pub fn email_rule(holder: Option<&AccountRef>, claimant: Option<&AccountRef>) -> Result<(), FieldError> {
+    if email_available(holder, claimant) {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            "email",
+            ErrorCode::EmailInUse,
+            "this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)",
+        ))
+    }
+}
+
+/// The registration form, as the wire carries it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationForm {
+    /// Application name: 1 to 100 characters.
+    pub name: String,
+    /// Where alerts about this integration go; must not belong to an existing account.
+    pub email: String,
+    /// Absolute http(s) URL, at most 2048 characters.
+    #[serde(default)]
+    pub application_url: Option<String>,
+    /// Role ids; at least one, no duplicates.
+    pub roles: Vec<String>,
+    /// At most 1000 characters.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// A registration that passed every rule.
+#[derive(Debug, Clone)]
+pub struct NewApplication {
+    pub name: ApplicationName,
+    pub email: Email,
+    pub application_url: Option<String>,
+    pub roles: Vec<String>,
+    pub description: Option<String>,
+}
+
+impl ApplicationForm {
+    /// Every rule that needs no storage: what the SDK checks before sending.
+    pub fn validate_offline(&self) -> Result<NewApplication, ValidationErrors> {
+        self.validate_inner(None)
+    }
+
+    /// Every rule, with storage's facts: what the server checks.
+    pub fn validate(&self, facts: &ApplicationFacts) -> Result<NewApplication, ValidationErrors> {
+        self.validate_inner(Some(facts))
+    }
+
+    fn validate_inner(&self, facts: Option<&ApplicationFacts>) -> Result<NewApplication, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let name = errors.check(ApplicationName::parse(&self.name));
+        let email = errors.check(Email::parse(&self.email));
+        if let (Some(email), Some(facts)) = (&email, facts) {
+            errors.check(email_rule(facts.email_holder.as_ref(), None));
+        }
+        let application_url = errors.check(application_url(self.application_url.as_deref()));
+        let roles = match role_ids(&self.roles, facts.map(|f| &f.existing_roles)) {
+            Ok(roles) => Some(roles),
+            Err(role_errors) => {
+                role_errors.into_errors().into_iter().for_each(|e| errors.push(e));
+                None
+            }
+        };
+        let description = errors.check(DESCRIPTION.optional(self.description.as_deref()));
+        match (name, email, application_url, roles, description) {
+            (Some(name), Some(email), Some(application_url), Some(roles), Some(description)) if errors.is_empty() => {
+                Ok(NewApplication {
+                    name,
+                    email,
+                    application_url,
+                    roles,
+                    description,
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+/// A change to a registered application: absent fields stay as they are;
+/// `application_url` and `description` may be cleared with `null` or `""`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationChange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub application_url: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub description: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+}
+
+/// A change that passed every rule; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ValidApplicationChange {
+    pub name: Option<ApplicationName>,
+    pub email: Option<Email>,
+    pub application_url: Option<Option<String>>,
+    pub roles: Option<Vec<String>>,
+    pub description: Option<Option<String>>,
+    pub enabled: Option<bool>,
+}
+
+impl ApplicationChange {
+    /// `me` is the application being changed: keeping its own address is fine.
+    pub fn validate(
+        &self,
+        facts: &ApplicationFacts,
+        me: &AccountRef,
+    ) -> Result<ValidApplicationChange, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let name = self
+            .name
+            .as_deref()
+            .and_then(|n| errors.check(ApplicationName::parse(n)));
+        let email = self.email.as_deref().and_then(|e| errors.check(Email::parse(e)));
+        if let Some(email) = &email {
+            errors.check(email_rule(facts.email_holder.as_ref(), Some(me)));
+        }
+        let application_url = self
+            .application_url
+            .as_ref()
+            .and_then(|u| errors.check(application_url(u.as_deref())));
+        let roles = self
+            .roles
+            .as_deref()
+            .and_then(|r| match role_ids(r, Some(&facts.existing_roles)) {
+                Ok(roles) => Some(roles),
+                Err(role_errors) => {
+                    role_errors.into_errors().into_iter().for_each(|e| errors.push(e));
+                    None
+                }
+            });
+        let description = self
+            .description
+            .as_ref()
+            .and_then(|d| errors.check(DESCRIPTION.optional(d.as_deref())));
+        errors.finish(|| ValidApplicationChange {
+            name,
+            email,
+            application_url,
+            roles,
+            description,
+            enabled: self.enabled,
+        })
+    }
+}
+
+/// `Option<Option<T>>` that tells "absent" (outer `None`) from `null` (inner `None`).
+pub mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(value: &Option<Option<T>>, serializer: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(inner) => inner.serialize(serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(deserializer).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::AccountKind;
+    use proptest::prelude::*;
+
+    fn form() -> ApplicationForm {
+        ApplicationForm {
+            name: "Partner Sync".into(),
+            email: "sync@partner.org".into(),
+            application_url: Some("https://partner.org/casebook".into()),
+            roles: vec!["r1".into()],
+            description: Some("Nightly sync".into()),
+        }
+    }
+
+    fn facts() -> ApplicationFacts {
+        ApplicationFacts {
+            existing_roles: ["r1", "r2"].into_iter().map(String::from).collect(),
+            email_holder: None,
+        }
+    }
+
+    fn check(edit: impl FnOnce(&mut ApplicationForm), facts: ApplicationFacts, expected: &[(&str, ErrorCode)]) {
+        let mut f = form();
+        edit(&mut f);
+        let got: Vec<(String, ErrorCode)> = match f.validate(&facts) {
+            Ok(_) => vec![],
+            Err(e) => e.into_errors().into_iter().map(|e| (e.field, e.code)).collect(),
+        };
+        let expected: Vec<(String, ErrorCode)> = expected.iter().map(|(f, c)| (f.to_string(), *c)).collect();
+        assert_eq!(got, expected);
+    }
+
+    use ErrorCode::*;
+
+    #[test]
+    fn a_complete_form_passes_and_is_trimmed() {
+        let mut f = form();
+        f.name = "  Partner Sync  ".into();
+        f.email = " Sync@Partner.org ".into();
+        let app = f.validate(&facts()).unwrap();
+        assert_eq!(app.name.as_ref(), "Partner Sync");
+        assert_eq!(app.email.normalized(), "sync@partner.org");
+        check(|_| {}, facts(), &[]);
+        check(|f| f.application_url = None, facts(), &[]);
+        check(|f| f.description = Some("".into()), facts(), &[]);
+    }
+
+    #[test]
+    fn name_rules() {
+        check(|f| f.name = "".into(), facts(), &[("name", Required)]);
+        check(|f| f.name = "   ".into(), facts(), &[("name", Required)]);
+        check(|f| f.name = "n".repeat(100), facts(), &[]);
+        check(|f| f.name = "n".repeat(101), facts(), &[("name", TooLong)]);
+        check(|f| f.name = "é".repeat(100), facts(), &[]);
+        check(
+            |f| f.name = "a\u{1b}[31m".into(),
+            facts(),
+            &[("name", InvalidCharacters)],
+        );
+        check(
+            |f| f.name = "two\nlines".into(),
+            facts(),
+            &[("name", InvalidCharacters)],
+        );
+    }
+
+    #[test]
+    fn email_rules() {
+        check(|f| f.email = "".into(), facts(), &[("email", Required)]);
+        check(
+            |f| f.email = "not-an-address".into(),
+            facts(),
+            &[("email", InvalidEmail)],
+        );
+        check(
+            |f| f.email = format!("{}@x.org", "a".repeat(250)),
+            facts(),
+            &[("email", TooLong)],
+        );
+        let held = ApplicationFacts {
+            email_holder: Some(AccountRef::new(AccountKind::User, "u1")),
+            ..facts()
+        };
+        check(|_| {}, held, &[("email", EmailInUse)]);
+    }
+
+    #[test]
+    fn url_rules() {
+        check(|f| f.application_url = Some("http://partner.org".into()), facts(), &[]);
+        check(
+            |f| f.application_url = Some("ftp://partner.org".into()),
+            facts(),
+            &[("application_url", InvalidUrl)],
+        );
+        check(
+            |f| f.application_url = Some("/relative/path".into()),
+            facts(),
+            &[("application_url", InvalidUrl)],
+        );
+        check(
+            |f| f.application_url = Some("javascript:alert(1)".into()),
+            facts(),
+            &[("application_url", InvalidUrl)],
+        );
+        check(
+            |f| f.application_url = Some(format!("https://p.org/{}", "a".repeat(2048))),
+            facts(),
+            &[("application_url", TooLong)],
+        );
+    }
+
+    #[test]
+    fn role_rules() {
+        check(|f| f.roles = vec![], facts(), &[("roles", Required)]);
+        check(|f| f.roles = vec!["r1".into(), "r2".into()], facts(), &[]);
+        check(
+            |f| f.roles = vec!["r1".into(), "r1".into()],
+            facts(),
+            &[("roles", DuplicateRole)],
+        );
+        check(|f| f.roles = vec!["r9".into()], facts(), &[("roles", UnknownRole)]);
+    }
+
+    #[test]
+    fn description_rules() {
+        check(|f| f.description = Some("d".repeat(1000)), facts(), &[]);
+        check(
+            |f| f.description = Some("d".repeat(1001)),
+            facts(),
+            &[("description", TooLong)],
+        );
+        check(|f| f.description = Some("line one\nline two".into()), facts(), &[]);
+    }
+
+    #[test]
+    fn every_violation_is_reported_at_once() {
+        let f = ApplicationForm {
+            name: "".into(),
+            email: "nope".into(),
+            application_url: Some("ftp://x".into()),
+            roles: vec!["r9".into(), "r9".into()],
+            description: Some("d".repeat(1001)),
+        };
+        let errors = f.validate(&facts()).unwrap_err();
+        for (field, code) in [
+            ("name", Required),
+            ("email", InvalidEmail),
+            ("application_url", InvalidUrl),
+            ("roles", UnknownRole),
+            ("roles", DuplicateRole),
+            ("description", TooLong),
+        ] {
+            assert!(errors.has(field, code), "{field} {code}: {errors:?}");
+        }
+    }
+
+    #[test]
+    fn offline_validation_skips_only_storage_facts() {
+        let mut f = form();
+        f.roles = vec!["does-not-exist".into()];
+        assert!(f.validate_offline().is_ok());
+        f.roles = vec![];
+        assert!(f.validate_offline().unwrap_err().has("roles", Required));
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let json = r#"{"name":"a","email":"a@b.org","roles":["r1"],"client_secret":"x"}"#;
+        assert!(serde_json::from_str::<ApplicationForm>(json).is_err());
+    }
+
+    #[test]
+    fn a_change_may_keep_its_own_address_but_not_take_another() {
+        let me = AccountRef::new(AccountKind::Application, "a1");
+        let change = ApplicationChange {
+            email: Some("sync@partner.org".into()),
+            ..Default::default()
+        };
+        let mine = ApplicationFacts {
+            email_holder: Some(me.clone()),
+            ..facts()
+        };
+        assert!(change.validate(&mine, &me).is_ok());
+        let theirs = ApplicationFacts {
+            email_holder: Some(AccountRef::new(AccountKind::User, "u1")),
+            ..facts()
+        };
+        assert!(change.validate(&theirs, &me).unwrap_err().has("email", EmailInUse));
+    }
+
+    #[test]
+    fn change_tells_null_from_absent() {
+        let c: ApplicationChange = serde_json::from_str(r#"{"description":null}"#).unwrap();
+        assert_eq!(c.description, Some(None));
+        assert_eq!(c.application_url, None);
+    }
+
+    fn any_form() -> impl Strategy<Value = ApplicationForm> {
+        (
+            ".{0,120}",
+            ".{0,60}",
+            proptest::option::of(".{0,80}"),
+            proptest::collection::vec("[a-z0-9]{0,4}", 0..4),
+            proptest::option::of(".{0,40}"),
+        )
+            .prop_map(|(name, email, application_url, roles, description)| ApplicationForm {
+                name,
+                email,
+                application_url,
+                roles,
+                description,
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn no_input_panics_the_validator(f in any_form()) {
+            let _ = f.validate(&facts());
+            let _ = f.validate_offline();
+        }
+
+        #[test]
+        fn every_form_round_trips_through_serde(f in any_form()) {
+            let json = serde_json::to_string(&f).unwrap();
+            let back: ApplicationForm = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(back, f);
+        }
+
+        #[test]
+        fn valid_forms_stay_valid_once_normalised(name in "[A-Za-z][A-Za-z0-9 ]{0,60}", local in "[a-z0-9]{1,10}") {
+            let f = ApplicationForm {
+                name: format!("  {name} "),
+                email: format!(" {local}@Agency.org"),
+                application_url: None,
+                roles: vec!["r1".into()],
+                description: None,
+            };
+            let once = f.validate(&facts()).unwrap();
+            let again = ApplicationForm {
+                name: once.name.to_string(),
+                email: once.email.to_string(),
+                ..f.clone()
+            }
+            .validate(&facts())
+            .unwrap();
+            prop_assert_eq!(once.name, again.name);
+            prop_assert_eq!(once.email.as_str(), again.email.as_str());
+        }
+    }
+}

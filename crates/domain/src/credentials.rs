@@ -1,0 +1,139 @@
+//! Client IDs and client secrets: their formats, from caller-supplied randomness.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::fmt;
+
+const CLIENT_ID_PREFIX: &str = "cb_";
+const CLIENT_SECRET_PREFIX: &str = "cbs_";
+
+/// Random bytes behind a client ID: 128 bits makes collisions negligible.
+pub const CLIENT_ID_BYTES: usize = 16;
+/// Random bytes behind a client secret: SPEC asks for at least 256 bits.
+pub const CLIENT_SECRET_BYTES: usize = 32;
+
+/// Public identifier of an application's credentials: `cb_` and 32 lowercase
+/// hex digits. Random, unique and never changed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientId(String);
+
+impl ClientId {
+    pub fn from_random(bytes: [u8; CLIENT_ID_BYTES]) -> Self {
+        let mut s = String::with_capacity(CLIENT_ID_PREFIX.len() + 2 * CLIENT_ID_BYTES);
+        s.push_str(CLIENT_ID_PREFIX);
+        for b in bytes {
+            s.push_str(&format!("{b:02x}"));
+        }
+        Self(s)
+    }
+
+    /// `None` for anything that is not a well-formed client ID, so lookups of
+    /// garbage never reach storage.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let hex = raw.strip_prefix(CLIENT_ID_PREFIX)?;
+        (hex.len() == 2 * CLIENT_ID_BYTES && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+            .then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for ClientId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A client secret: `cbs_` and 256 random bits in unpadded base64url (the
+/// prefix lets secret scanners recognise a leaked one). `Debug` and `Display`
+/// never print it; only [`ClientSecret::expose`] does, on purpose.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientSecret(String);
+
+impl ClientSecret {
+    pub fn from_random(bytes: [u8; CLIENT_SECRET_BYTES]) -> Self {
+        Self(format!("{CLIENT_SECRET_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
+    }
+
+    /// Accepts any non-empty secret a client presents, whatever its shape,
+    /// so that checking it against stored ones is all that decides.
+    pub fn from_presented(raw: impl Into<String>) -> Self {
+        Self(raw.into())
+    }
+
+    /// True when the value has the shape of a secret this service issues.
+    pub fn is_well_formed(&self) -> bool {
+        self.0
+            .strip_prefix(CLIENT_SECRET_PREFIX)
+            .and_then(|b64| URL_SAFE_NO_PAD.decode(b64).ok())
+            .is_some_and(|bytes| bytes.len() == CLIENT_SECRET_BYTES)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientSecret([redacted])")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn formats() {
+        let id = ClientId::from_random([0xab; 16]);
+        assert_eq!(id.as_str(), format!("cb_{}", "ab".repeat(16)));
+        assert_eq!(ClientId::parse(id.as_str()), Some(id));
+        for bad in [
+            "",
+            "cb_",
+            "cb_ABABABABABABABABABABABABABABABAB",
+            "xx_abababababababababababababababab",
+            "cb_abab",
+        ] {
+            assert_eq!(ClientId::parse(bad), None, "{bad}");
+        }
+        let secret = ClientSecret::from_random([7; 32]);
+        assert!(secret.expose().starts_with("cbs_"));
+        assert_eq!(secret.expose().len(), 4 + 43);
+        assert!(secret.is_well_formed());
+        assert!(!ClientSecret::from_presented("cbs_short").is_well_formed());
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let secret = ClientSecret::from_random([9; 32]);
+        let debug = format!("{secret:?}");
+        assert!(!debug.contains(&secret.expose()[4..]));
+        assert!(debug.contains("redacted"));
+    }
+
+    proptest! {
+        #[test]
+        fn secrets_carry_all_their_entropy(bytes in proptest::array::uniform32(any::<u8>())) {
+            let secret = ClientSecret::from_random(bytes);
+            let decoded = URL_SAFE_NO_PAD.decode(&secret.expose()[4..]).unwrap();
+            prop_assert_eq!(decoded.as_slice(), &bytes[..]);
+        }
+
+        #[test]
+        fn client_ids_round_trip(bytes in proptest::array::uniform16(any::<u8>())) {
+            let id = ClientId::from_random(bytes);
+            prop_assert_eq!(ClientId::parse(id.as_str()), Some(id));
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! The rules of Casebook's external applications, and nothing else.
+//!
+//! This crate is pure: no I/O, no async, no HTTP, no SQL, no clock and no
+//! randomness of its own. Storage answers questions ("which roles exist?",
+//! "who holds this address?") and the rules here decide; the caller supplies
+//! the current time and random bytes. The server and the SDK both call these
+//! functions, so a partner sees exactly the error the server would give before
+//! a request leaves their machine.
+//!
+//! Validation is hand-written rather than built on `validator`: the contract
+//! demands every violation at once, each with its field and a stable code, and
+//! facts only storage knows (existing roles, addresses in use) take part in the
+//! same report. URL syntax is delegated to the `url` crate.
+
+pub mod account;
+pub mod application;
+pub mod credentials;
+pub mod email;
+pub mod oauth;
+pub mod pagination;
+pub mod permission;
+pub mod records;
+pub mod role;
+pub mod text;
+pub mod user;
+pub mod validation;
+
+pub use account::{AccountKind, AccountRef};
+pub use application::{ApplicationChange, ApplicationFacts, ApplicationForm, NewApplication};
+pub use credentials::{ClientId, ClientSecret};
+pub use email::Email;
+pub use oauth::{ACCESS_TOKEN_LIFETIME_SECS, OAuthErrorCode, ScopeError, narrow_scope};
+pub use permission::{Action, Module, Permission, PermissionSet};
+pub use role::{RoleForm, RoleName, SeedRole, seeded_roles};
+pub use validation::{ErrorCode, FieldError, ValidationErrors};

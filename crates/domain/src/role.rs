@@ -1,0 +1,233 @@
+//! Roles: named permission sets, the same catalog for users and applications.
+
+use crate::permission::{Action, Module, Permission, PermissionSet};
+use crate::text::TextRule;
+use crate::validation::{ErrorCode, FieldError, ValidationErrors};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::fmt;
+
+const ROLE_NAME: TextRule = TextRule {
+    field: "name",
+    max_chars: 100,
+    multiline: false,
+};
+
+/// A role's name: trimmed, 1 to 100 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RoleName(String);
+
+impl RoleName {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        ROLE_NAME.required(raw).map(Self)
+    }
+}
+
+impl AsRef<str> for RoleName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RoleName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A role of the catalog every install starts with.
+#[derive(Debug, Clone)]
+pub struct SeedRole {
+    pub name: &'static str,
+    pub permissions: PermissionSet,
+}
+
+/// SPEC's seeded catalog.
+pub fn seeded_roles() -> Vec<SeedRole> {
+    use Action::*;
+    use Module::*;
+    let set = |ps: &[(Module, Action)]| ps.iter().map(|&(m, a)| Permission::new(m, a)).collect();
+    vec![
+        SeedRole {
+            name: "Administrator",
+            permissions: PermissionSet::all(),
+        },
+        SeedRole {
+            name: "Engage Supervisor",
+            permissions: set(&[(Engage, View), (Engage, Create), (Engage, Edit)]),
+        },
+        SeedRole {
+            name: "Engage Worker",
+            permissions: set(&[(Engage, View), (Engage, Create)]),
+        },
+        SeedRole {
+            name: "Intake Screener",
+            permissions: set(&[(Intake, View), (Intake, Create), (Intake, Edit)]),
+        },
+        SeedRole {
+            name: "Auditor",
+            permissions: Module::ALL.into_iter().map(|m| Permission::new(m, View)).collect(),
+        },
+    ]
+}
+
+/// A role as an admin submits it: `{"name", "permissions": ["engage:view", …]}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RoleForm {
+    /// 1 to 100 characters.
+    pub name: String,
+    /// At least one `module:action`, no duplicates.
+    pub permissions: Vec<String>,
+}
+
+/// A role change: absent fields stay as they are.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RoleChange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<Vec<String>>,
+}
+
+/// A validated role.
+#[derive(Debug, Clone)]
+pub struct ValidRole {
+    pub name: RoleName,
+    pub permissions: PermissionSet,
+}
+
+fn permissions_rule(raw: &[String]) -> Result<PermissionSet, FieldError> {
+    if raw.is_empty() {
+        return Err(FieldError::new(
+            "permissions",
+            ErrorCode::Required,
+            "a role needs at least one permission",
+        ));
+    }
+    let mut seen = HashSet::new();
+    let mut set = PermissionSet::EMPTY;
+    for text in raw {
+        let permission: Permission = text
+            .trim()
+            .parse()
+            .map_err(|e: crate::permission::PermissionParseError| {
+                FieldError::new("permissions", ErrorCode::InvalidPermission, format!("{text:?}: {e}"))
+            })?;
+        if !seen.insert(permission) {
+            return Err(FieldError::new(
+                "permissions",
+                ErrorCode::DuplicatePermission,
+                format!("{permission} is listed twice"),
+            ));
+        }
+        set.insert(permission);
+    }
+    Ok(set)
+}
+
+impl RoleForm {
+    pub fn validate(&self) -> Result<ValidRole, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let name = errors.check(RoleName::parse(&self.name));
+        let permissions = errors.check(permissions_rule(&self.permissions));
+        match (name, permissions) {
+            (Some(name), Some(permissions)) if errors.is_empty() => Ok(ValidRole { name, permissions }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// A validated role change.
+#[derive(Debug, Clone, Default)]
+pub struct ValidRoleChange {
+    pub name: Option<RoleName>,
+    pub permissions: Option<PermissionSet>,
+}
+
+impl RoleChange {
+    pub fn validate(&self) -> Result<ValidRoleChange, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let name = self.name.as_deref().and_then(|n| errors.check(RoleName::parse(n)));
+        let permissions = self
+            .permissions
+            .as_deref()
+            .and_then(|p| errors.check(permissions_rule(p)));
+        errors.finish(|| ValidRoleChange { name, permissions })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(role: &str) -> String {
+        seeded_roles()
+            .into_iter()
+            .find(|r| r.name == role)
+            .unwrap()
+            .permissions
+            .to_scope()
+    }
+
+    #[test]
+    fn the_seeded_catalog_is_spec_s() {
+        assert_eq!(seeded_roles().len(), 5);
+        assert_eq!(PermissionSet::parse_scope(&scope("Administrator")).unwrap().len(), 24);
+        assert_eq!(scope("Engage Supervisor"), "engage:view engage:create engage:edit");
+        assert_eq!(scope("Engage Worker"), "engage:view engage:create");
+        assert_eq!(scope("Intake Screener"), "intake:view intake:create intake:edit");
+        assert_eq!(
+            scope("Auditor"),
+            "engage:view intake:view investigations:view placements:view providers:view admin:view"
+        );
+    }
+
+    #[test]
+    fn account_permissions_are_the_union_of_roles() {
+        let roles = seeded_roles();
+        let worker = roles[2].permissions;
+        let screener = roles[3].permissions;
+        let both = PermissionSet::union_of([worker, screener]);
+        assert_eq!(
+            both.to_scope(),
+            "engage:view engage:create intake:view intake:create intake:edit"
+        );
+    }
+
+    fn check(name: &str, permissions: &[&str], expected: &[(&str, ErrorCode)]) {
+        let form = RoleForm {
+            name: name.into(),
+            permissions: permissions.iter().map(|s| s.to_string()).collect(),
+        };
+        let got: Vec<(String, ErrorCode)> = match form.validate() {
+            Ok(_) => vec![],
+            Err(e) => e.into_errors().into_iter().map(|e| (e.field, e.code)).collect(),
+        };
+        let expected: Vec<(String, ErrorCode)> = expected.iter().map(|(f, c)| (f.to_string(), *c)).collect();
+        assert_eq!(got, expected, "{name:?} {permissions:?}");
+    }
+
+    #[test]
+    fn role_form_rules() {
+        check("Billing", &["engage:view"], &[]);
+        check("  ", &["engage:view"], &[("name", ErrorCode::Required)]);
+        check(&"r".repeat(101), &["engage:view"], &[("name", ErrorCode::TooLong)]);
+        check("Bad\u{7}", &["engage:view"], &[("name", ErrorCode::InvalidCharacters)]);
+        check("R", &[], &[("permissions", ErrorCode::Required)]);
+        check("R", &["engage:fly"], &[("permissions", ErrorCode::InvalidPermission)]);
+        check(
+            "R",
+            &["engage:view", "engage:view"],
+            &[("permissions", ErrorCode::DuplicatePermission)],
+        );
+        check(
+            "",
+            &[],
+            &[("name", ErrorCode::Required), ("permissions", ErrorCode::Required)],
+        );
+    }
+}

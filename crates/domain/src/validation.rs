@@ -1,0 +1,139 @@
+//! Field errors with stable machine codes, collected rather than returned one by one.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A stable, machine-readable reason a field was refused. The wire form is the
+/// snake_case name; clients match on it, so variants are only ever added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    Required,
+    TooShort,
+    TooLong,
+    InvalidCharacters,
+    InvalidEmail,
+    EmailInUse,
+    InvalidUrl,
+    UnknownRole,
+    DuplicateRole,
+    InvalidPermission,
+    DuplicatePermission,
+    NameInUse,
+    InvalidValue,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Required => "required",
+            Self::TooShort => "too_short",
+            Self::TooLong => "too_long",
+            Self::InvalidCharacters => "invalid_characters",
+            Self::InvalidEmail => "invalid_email",
+            Self::EmailInUse => "email_in_use",
+            Self::InvalidUrl => "invalid_url",
+            Self::UnknownRole => "unknown_role",
+            Self::DuplicateRole => "duplicate_role",
+            Self::InvalidPermission => "invalid_permission",
+            Self::DuplicatePermission => "duplicate_permission",
+            Self::NameInUse => "name_in_use",
+            Self::InvalidValue => "invalid_value",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One refused field: which, why (stable code) and a sentence for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FieldError {
+    pub field: String,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Every violation found in one input. Never empty when returned as an error.
+#[derive(Debug, Clone, Default, PartialEq, Eq, thiserror::Error)]
+pub struct ValidationErrors {
+    errors: Vec<FieldError>,
+}
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for e in &self.errors {
+            if !first {
+                f.write_str("; ")?;
+            }
+            first = false;
+            write!(f, "{}: {}", e.field, e.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl ValidationErrors {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push(&mut self, error: FieldError) {
+        self.errors.push(error);
+    }
+
+    /// Records the error of a field check and keeps its value when it passed.
+    pub fn check<T>(&mut self, result: Result<T, FieldError>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.errors.push(error);
+                None
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    pub fn errors(&self) -> &[FieldError] {
+        &self.errors
+    }
+
+    pub fn into_errors(self) -> Vec<FieldError> {
+        self.errors
+    }
+
+    pub fn has(&self, field: &str, code: ErrorCode) -> bool {
+        self.errors.iter().any(|e| e.field == field && e.code == code)
+    }
+
+    /// `Ok(value)` when nothing was recorded, else every recorded error.
+    pub fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, ValidationErrors> {
+        if self.errors.is_empty() { Ok(value()) } else { Err(self) }
+    }
+}
+
+impl From<FieldError> for ValidationErrors {
+    fn from(error: FieldError) -> Self {
+        Self { errors: vec![error] }
+    }
+}
