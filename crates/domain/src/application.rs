@@ -156,7 +156,7 @@ impl ApplicationForm {
         let mut errors = ValidationErrors::new();
         let name = errors.check(ApplicationName::parse(&self.name));
         let email = errors.check(Email::parse(&self.email));
-        if let (Some(email), Some(facts)) = (&email, facts) {
+        if let (Some(_), Some(facts)) = (&email, facts) {
             errors.check(email_rule(facts.email_holder.as_ref(), None));
         }
         let application_url = errors.check(application_url(self.application_url.as_deref()));
@@ -229,7 +229,7 @@ impl ApplicationChange {
             .as_deref()
             .and_then(|n| errors.check(ApplicationName::parse(n)));
         let email = self.email.as_deref().and_then(|e| errors.check(Email::parse(e)));
-        if let Some(email) = &email {
+        if email.is_some() {
             errors.check(email_rule(facts.email_holder.as_ref(), Some(me)));
         }
         let application_url = self

@@ -131,7 +131,7 @@ impl UserForm {
     pub fn validate(&self, facts: &UserFacts) -> Result<NewUser, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let email = errors.check(Email::parse(&self.email));
-        if let Some(email) = &email {
+        if email.is_some() {
             errors.check(email_rule(facts.email_holder.as_ref(), None));
         }
         let name = errors.check(USER_NAME.required(&self.name));
@@ -153,7 +153,7 @@ impl UserChange {
     pub fn validate(&self, facts: &UserFacts, me: &AccountRef) -> Result<ValidUserChange, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let email = self.email.as_deref().and_then(|e| errors.check(Email::parse(e)));
-        if let Some(email) = &email {
+        if email.is_some() {
             errors.check(email_rule(facts.email_holder.as_ref(), Some(me)));
         }
         let name = self.name.as_deref().and_then(|n| errors.check(USER_NAME.required(n)));

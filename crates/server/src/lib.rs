@@ -1,1 +1,204 @@
-//! (in progress)
+//! The Casebook external applications service.
+//!
+//! Entry points: [`serve`] runs the service until a shutdown signal;
+//! [`start`] starts it on a bound listener and hands back its address (what
+//! tests use); [`http::openapi`] builds the API document without a database.
+
+pub mod auth;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod http;
+pub mod keys;
+pub mod metrics;
+pub mod state;
+pub mod store;
+pub mod views;
+
+use crate::config::{Backend, Config, ConfigError};
+use crate::db::{Db, DbError};
+use crate::keys::{KeyError, KeyRing};
+use crate::state::AppState;
+use casebook_domain::user::{Password, UserForm, UserFacts};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+pub use http::openapi;
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("database: {0}")]
+    Db(#[from] DbError),
+    #[error("database: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("signing keys: {0}")]
+    Keys(#[from] KeyError),
+    #[error("could not listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("first administrator: {0}")]
+    Admin(String),
+}
+
+/// A service started on a socket.
+#[derive(Debug)]
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Options only tests change.
+#[derive(Debug, Clone, Copy)]
+pub struct TestOptions {
+    pub token_lifetime_secs: i64,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        Self {
+            token_lifetime_secs: casebook_domain::ACCESS_TOKEN_LIFETIME_SECS,
+        }
+    }
+}
+
+/// Opens the database, applies migrations, seeds roles and the first admin,
+/// loads keys.
+pub async fn prepare(config: Config, options: TestOptions) -> Result<AppState, StartError> {
+    let backend = Backend::of_url(&config.database_url).ok_or_else(|| ConfigError::DatabaseUrl(config.database_url.clone()))?;
+    let db = Db::connect(&config.database_url, backend).await?;
+    store::seed_roles(&db).await?;
+    ensure_first_admin(&db, &config).await?;
+    let keys = KeyRing::load(db.clone(), config.master_key.clone()).await?;
+    Ok(AppState::new(db, config, keys, metrics::Metrics::new(), options.token_lifetime_secs))
+}
+
+async fn ensure_first_admin(db: &Db, config: &Config) -> Result<(), StartError> {
+    if store::count_users(db).await? > 0 {
+        return Ok(());
+    }
+    let (email, password, generated) = match (&config.admin_email, &config.admin_password) {
+        (Some(e), Some(p)) => (e.clone(), p.clone(), false),
+        (e, _) => (
+            e.clone().unwrap_or_else(|| "admin@localhost".to_owned()),
+            crypto::random_token()[..24].to_owned(),
+            true,
+        ),
+    };
+    // SPEC's default `admin@localhost` has no dot in its domain, which the
+    // account email rule refuses; the first administrator is exempt from it.
+    let form = UserForm {
+        email: if email == "admin@localhost" { "admin@localhost.localdomain".into() } else { email.clone() },
+        name: "Administrator".into(),
+        password: Password::new(password.clone()),
+        roles: vec!["administrator".into()],
+    };
+    let facts = UserFacts {
+        existing_roles: ["administrator".to_owned()].into(),
+        email_holder: None,
+    };
+    let mut user = form.validate(&facts).map_err(|e| StartError::Admin(e.to_string()))?;
+    if email == "admin@localhost" {
+        user.email = casebook_domain::Email::parse("admin@localhost.localdomain").map_err(|e| StartError::Admin(e.message))?;
+    }
+    let hash = http::admin::hash_password(user.password.clone())
+        .await
+        .map_err(|e| StartError::Admin(e.to_string()))?;
+    match store::create_user(db, None, &user, &hash).await {
+        Ok(_) => {}
+        // Another replica created it first.
+        Err(error::ApiError::Validation(_)) => return Ok(()),
+        Err(e) => return Err(StartError::Admin(e.to_string())),
+    }
+    if generated {
+        eprintln!(
+            "\n  First start: created administrator {}\n  password: {password}\n  (shown once; sign in with POST /admin/v1/sessions and change it)\n",
+            user.email
+        );
+    } else {
+        tracing::info!(email = %user.email, "created the first administrator");
+    }
+    Ok(())
+}
+
+/// Binds and serves in the background; returns once the socket is listening.
+pub async fn start(config: Config, options: TestOptions) -> Result<Running, StartError> {
+    let addr = config.addr;
+    let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
+    let state = prepare(config, options).await?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen { addr, source })?;
+    spawn_housekeeping(state.clone());
+    let app = http::router(state.clone());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
+    });
+    Ok(Running { addr, state, task })
+}
+
+/// Runs until SIGINT or SIGTERM, then drains in-flight requests.
+pub async fn serve(config: Config) -> Result<(), StartError> {
+    let addr = config.addr;
+    let public_url = config.public_url.clone();
+    let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
+    let state = prepare(config, TestOptions::default()).await?;
+    spawn_housekeeping(state.clone());
+    let bound = listener.local_addr().map_err(|source| StartError::Listen { addr, source })?;
+    tracing::info!(%bound, %public_url, "casebook listening");
+    eprintln!("casebook listening on http://{bound} (issuer and Callback URL: {public_url}); API reference at {public_url}/docs");
+    let app = http::router(state.clone());
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|source| StartError::Listen { addr, source })?;
+    state.db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Keeps keys in step with other replicas and storage tidy.
+fn spawn_housekeeping(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        let mut rounds: u64 = 0;
+        loop {
+            tick.tick().await;
+            rounds += 1;
+            if let Err(e) = state.keys.refresh().await {
+                tracing::warn!(error = %e, "could not refresh signing keys");
+            }
+            state.throttle.housekeeping();
+            if rounds % 720 == 0
+                && let Err(e) = store::purge_expired(&state.db).await
+            {
+                tracing::warn!(error = %e, "could not purge expired rows");
+            }
+        }
+    });
+}

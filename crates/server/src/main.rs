@@ -1,1 +1,114 @@
-fn main() {}
+//! `casebook`: the service binary.
+
+use casebook_server::config::{self, Backend, Config};
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "casebook", version, about = "Casebook external applications: OAuth 2.0 client credentials for partner software")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+struct DatabaseArgs {
+    /// sqlite://PATH or postgres://…
+    #[arg(long, env = "CASEBOOK_DATABASE_URL", default_value = "sqlite://casebook.db")]
+    database_url: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the service.
+    Serve {
+        /// Listen address.
+        #[arg(long, env = "CASEBOOK_ADDR", default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The issuer, and the Callback URL shown for every application [default: http://<addr>].
+        #[arg(long, env = "CASEBOOK_PUBLIC_URL")]
+        public_url: Option<String>,
+    },
+    /// Manage the token signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Make a new signing key current. The old key keeps verifying, and stays
+    /// in the JWKS, until every token it signed has expired.
+    Rotate {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CASEBOOK_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("casebook: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Serve {
+            addr,
+            database,
+            public_url,
+        } => {
+            let master_key = config::resolve_master_key(env("CASEBOOK_MASTER_KEY").as_deref(), &database.database_url)
+                .map_err(|e| e.to_string())?;
+            let public_url = public_url
+                .unwrap_or_else(|| format!("http://{addr}"))
+                .trim_end_matches('/')
+                .to_owned();
+            let config = Config {
+                addr,
+                database_url: database.database_url,
+                public_url,
+                master_key,
+                admin_email: env("CASEBOOK_ADMIN_EMAIL"),
+                admin_password: env("CASEBOOK_ADMIN_PASSWORD"),
+                cache_ttl: std::time::Duration::from_secs(2),
+            };
+            casebook_server::serve(config).await.map_err(|e| e.to_string())
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate { database },
+        } => {
+            let url = database.database_url;
+            let backend = Backend::of_url(&url).ok_or_else(|| format!("unsupported database URL {url:?}"))?;
+            let master_key =
+                config::resolve_master_key(env("CASEBOOK_MASTER_KEY").as_deref(), &url).map_err(|e| e.to_string())?;
+            let db = casebook_server::db::Db::connect(&url, backend).await.map_err(|e| e.to_string())?;
+            // Loading first creates the initial key on a new database, so there is something to retire.
+            casebook_server::keys::KeyRing::load(db.clone(), master_key.clone())
+                .await
+                .map_err(|e| e.to_string())?;
+            let kid = casebook_server::keys::rotate(&db, &master_key).await.map_err(|e| e.to_string())?;
+            println!("new signing key {kid} is current; running servers pick it up within 5 seconds");
+            Ok(())
+        }
+    }
+}

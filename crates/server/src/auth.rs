@@ -1,0 +1,377 @@
+//! Who is calling, and may they: one authentication layer and one
+//! authorization table for every route.
+
+use crate::crypto::token_digest;
+use crate::error::ApiError;
+use crate::keys::TokenError;
+use crate::state::{AppState, VerifiedToken};
+use crate::store::{self, ActorRef};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use casebook_domain::{AccountKind, Action, Module, Permission, PermissionSet};
+use std::sync::Arc;
+
+/// Session tokens carry this prefix; anything else presented as a bearer
+/// credential is treated as a JWT access token.
+pub const SESSION_TOKEN_PREFIX: &str = "cbsess_";
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub kind: AccountKind,
+    pub id: String,
+    pub name: String,
+    pub permissions: PermissionSet,
+    /// For an application: its Client ID.
+    pub client_id: Option<String>,
+    /// For a signed-in user: the digest of the session token.
+    pub session: Option<Vec<u8>>,
+}
+
+impl Principal {
+    pub fn actor(&self) -> ActorRef {
+        ActorRef {
+            kind: self.kind,
+            id: self.id.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+/// What a route asks of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, no credential (health, discovery, the token endpoint itself).
+    Public,
+    /// Any valid credential.
+    Authenticated,
+    /// A credential whose permissions include this one.
+    Permission(Permission),
+    /// A signed-in person (not an application) holding this permission:
+    /// secrets are shown only to someone who can re-enter a password.
+    SignedInUser(Permission),
+}
+
+#[derive(Debug, Clone)]
+pub struct RouteAccess {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+const fn perm(module: Module, action: Action) -> Access {
+    Access::Permission(Permission::new(module, action))
+}
+
+const fn rule(method: Method, path: &'static str, access: Access) -> RouteAccess {
+    RouteAccess { method, path, access }
+}
+
+use Action::{Create, Delete, Edit, View};
+use Module::{Admin, Engage, Intake};
+
+/// The access table: every route the server has, with what it requires. It
+/// reads like SPEC's tables; a test holds it and the router to the same set.
+pub const ROUTES: &[RouteAccess] = &[
+    // Operations and discovery.
+    rule(Method::GET, "/healthz", Access::Public),
+    rule(Method::GET, "/readyz", Access::Public),
+    rule(Method::GET, "/metrics", Access::Public),
+    rule(Method::GET, "/openapi.json", Access::Public),
+    rule(Method::GET, "/.well-known/oauth-authorization-server", Access::Public),
+    rule(Method::GET, "/.well-known/jwks.json", Access::Public),
+    // OAuth: clients authenticate inside the request.
+    rule(Method::POST, "/oauth2/token", Access::Public),
+    rule(Method::POST, "/oauth2/introspect", Access::Public),
+    rule(Method::POST, "/oauth2/revoke", Access::Public),
+    // Admin sessions.
+    rule(Method::POST, "/admin/v1/sessions", Access::Public),
+    rule(Method::DELETE, "/admin/v1/sessions/current", Access::Authenticated),
+    // Admin API: admin:view to read, admin:create/edit/delete to change.
+    rule(Method::GET, "/admin/v1/roles", perm(Admin, View)),
+    rule(Method::POST, "/admin/v1/roles", perm(Admin, Create)),
+    rule(Method::GET, "/admin/v1/roles/{id}", perm(Admin, View)),
+    rule(Method::PATCH, "/admin/v1/roles/{id}", perm(Admin, Edit)),
+    rule(Method::DELETE, "/admin/v1/roles/{id}", perm(Admin, Delete)),
+    rule(Method::GET, "/admin/v1/users", perm(Admin, View)),
+    rule(Method::POST, "/admin/v1/users", perm(Admin, Create)),
+    rule(Method::GET, "/admin/v1/users/{id}", perm(Admin, View)),
+    rule(Method::PATCH, "/admin/v1/users/{id}", perm(Admin, Edit)),
+    rule(Method::DELETE, "/admin/v1/users/{id}", perm(Admin, Delete)),
+    rule(Method::GET, "/admin/v1/external-applications", perm(Admin, View)),
+    rule(Method::POST, "/admin/v1/external-applications", perm(Admin, Create)),
+    rule(Method::GET, "/admin/v1/external-applications/{id}", perm(Admin, View)),
+    rule(Method::PATCH, "/admin/v1/external-applications/{id}", perm(Admin, Edit)),
+    rule(Method::DELETE, "/admin/v1/external-applications/{id}", perm(Admin, Delete)),
+    rule(
+        Method::POST,
+        "/admin/v1/external-applications/{id}/client-secret/reveal",
+        Access::SignedInUser(Permission::new(Admin, Edit)),
+    ),
+    rule(
+        Method::POST,
+        "/admin/v1/external-applications/{id}/client-secret/rotate",
+        Access::SignedInUser(Permission::new(Admin, Edit)),
+    ),
+    rule(Method::GET, "/admin/v1/audit-events", perm(Admin, View)),
+    // Casebook API.
+    rule(Method::GET, "/api/v1/me", Access::Authenticated),
+    rule(Method::GET, "/api/v1/engage/cases", perm(Engage, View)),
+    rule(Method::POST, "/api/v1/engage/cases", perm(Engage, Create)),
+    rule(Method::GET, "/api/v1/engage/cases/{id}", perm(Engage, View)),
+    rule(Method::PATCH, "/api/v1/engage/cases/{id}", perm(Engage, Edit)),
+    rule(Method::DELETE, "/api/v1/engage/cases/{id}", perm(Engage, Delete)),
+    rule(Method::GET, "/api/v1/intake/reports", perm(Intake, View)),
+    rule(Method::POST, "/api/v1/intake/reports", perm(Intake, Create)),
+    rule(Method::GET, "/api/v1/intake/reports/{id}", perm(Intake, View)),
+    rule(Method::PATCH, "/api/v1/intake/reports/{id}", perm(Intake, Edit)),
+    rule(Method::DELETE, "/api/v1/intake/reports/{id}", perm(Intake, Delete)),
+];
+
+/// Routes served outside the OpenAPI document (the rendered reference).
+pub const UNDOCUMENTED_PREFIXES: &[&str] = &["/docs"];
+
+pub fn access_of(method: &Method, path: &str) -> Option<Access> {
+    ROUTES
+        .iter()
+        .find(|r| r.method == *method && r.path == path)
+        .map(|r| r.access)
+}
+
+/// The middleware that enforces [`ROUTES`]. Unknown paths fall through to the
+/// router's 404; a routed path missing from the table is refused (fail closed).
+pub async fn authorize(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let Some(path) = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()) else {
+        return next.run(request).await;
+    };
+    if UNDOCUMENTED_PREFIXES.iter().any(|p| path.starts_with(p)) {
+        return next.run(request).await;
+    }
+    let method = if request.method() == Method::HEAD {
+        Method::GET
+    } else {
+        request.method().clone()
+    };
+    let Some(access) = access_of(&method, &path) else {
+        // A method the route does not serve: let the router answer 405.
+        if ROUTES.iter().any(|r| r.path == path) {
+            return next.run(request).await;
+        }
+        return ApiError::internal(format!("route {method} {path} has no access rule")).into_response();
+    };
+    if access == Access::Public {
+        return next.run(request).await;
+    }
+    let principal = match authenticate(&state, request.headers()).await {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            return ApiError::Unauthorized {
+                invalid_token: false,
+                detail: "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session".into(),
+            }
+            .into_response();
+        }
+        Err(e) => return e.into_response(),
+    };
+    if let Err(e) = check(&principal, access) {
+        return e.into_response();
+    }
+    request.extensions_mut().insert(principal);
+    next.run(request).await
+}
+
+fn check(principal: &Principal, access: Access) -> Result<(), ApiError> {
+    let needs = match access {
+        Access::Public | Access::Authenticated => return Ok(()),
+        Access::Permission(p) => p,
+        Access::SignedInUser(p) => {
+            if principal.session.is_none() {
+                return Err(ApiError::forbidden(
+                    "only a signed-in person can see or rotate a client secret; an application cannot",
+                ));
+            }
+            p
+        }
+    };
+    if principal.permissions.contains(needs) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden {
+            detail: format!("this needs the {needs} permission, which the caller does not have"),
+            insufficient_scope: Some(needs.to_string()),
+        })
+    }
+}
+
+fn bearer(headers: &axum::http::HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let invalid = || ApiError::Unauthorized {
+        invalid_token: true,
+        detail: "the Authorization header must be `Bearer <token>`".into(),
+    };
+    let value = value.to_str().map_err(|_| invalid())?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(invalid)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(invalid());
+    }
+    Ok(Some(token.trim()))
+}
+
+/// Turns the bearer credential into a principal; `Ok(None)` when there is none.
+pub async fn authenticate(state: &AppState, headers: &axum::http::HeaderMap) -> Result<Option<Principal>, ApiError> {
+    let Some(token) = bearer(headers)? else {
+        return Ok(None);
+    };
+    if token.starts_with(SESSION_TOKEN_PREFIX) {
+        let digest = token_digest(token);
+        let Some(user) = store::session_user(&state.db, &digest).await? else {
+            return Err(ApiError::Unauthorized {
+                invalid_token: true,
+                detail: "the session has expired or was signed out; sign in again".into(),
+            });
+        };
+        let permissions = store::permissions_of(&state.db, "user_roles", "user_id", &user.user_id).await?;
+        return Ok(Some(Principal {
+            kind: AccountKind::User,
+            id: user.user_id,
+            name: user.name,
+            permissions,
+            client_id: None,
+            session: Some(digest),
+        }));
+    }
+    let verified = verify_access_token(state, token).await.map_err(|refusal| match refusal {
+        Refusal::Invalid(detail) => ApiError::Unauthorized {
+            invalid_token: true,
+            detail,
+        },
+        Refusal::Storage(e) => ApiError::from(e),
+    })?;
+    Ok(Some(Principal {
+        kind: AccountKind::Application,
+        id: verified.application_id.clone(),
+        name: verified.name.clone(),
+        permissions: verified.permissions,
+        client_id: Some(verified.client_id.clone()),
+        session: None,
+    }))
+}
+
+/// Why a token is not honoured.
+#[derive(Debug)]
+pub enum Refusal {
+    Invalid(String),
+    Storage(sqlx::Error),
+}
+
+impl From<sqlx::Error> for Refusal {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Storage(e)
+    }
+}
+
+impl From<TokenError> for Refusal {
+    fn from(e: TokenError) -> Self {
+        Self::Invalid(e.to_string())
+    }
+}
+
+pub fn now_secs() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Checks an access token: signature and claims once per token, then
+/// revocation and the application's state once per cache TTL (or at once
+/// after a local change).
+pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Arc<VerifiedToken>, Refusal> {
+    let now = now_secs();
+    let epoch = state.current_epoch();
+    if let Some(hit) = state.tokens.get(token, epoch) {
+        if hit.exp <= now {
+            return Err(TokenError::Expired.into());
+        }
+        return Ok(hit);
+    }
+    let claims = match state.keys.verify(token, state.issuer(), now)? {
+        Some(claims) => claims,
+        None => {
+            // Signed by a key this process has not loaded yet (rotated elsewhere).
+            state.keys.refresh().await.map_err(|e| Refusal::Invalid(format!("signing keys unavailable: {e}")))?;
+            state.keys.verify(token, state.issuer(), now)?.ok_or(TokenError::BadSignature)?
+        }
+    };
+    let revoked = || Refusal::Invalid("the access token has been revoked".into());
+    let client = state.client(&claims.client_id).await?.ok_or_else(revoked)?;
+    if !client.enabled {
+        return Err(Refusal::Invalid("the application is disabled".into()));
+    }
+    if store::is_revoked(&state.db, &claims.jti).await? {
+        return Err(revoked());
+    }
+    let verified = Arc::new(VerifiedToken {
+        permissions: PermissionSet::parse_scope(&claims.scope).map_err(|_| TokenError::Malformed)?,
+        jti: claims.jti,
+        client_id: claims.client_id,
+        application_id: client.application_id.clone(),
+        name: client.name.clone(),
+        exp: claims.exp,
+    });
+    state.tokens.insert(token.to_owned(), verified.clone(), epoch);
+    Ok(verified)
+}
+
+/// The caller, as the authorization layer established it.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .map(Caller)
+            .ok_or_else(|| ApiError::internal("handler needs a caller but its route is public"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_listed_once() {
+        let mut seen = std::collections::HashSet::new();
+        for r in ROUTES {
+            assert!(seen.insert((r.method.clone(), r.path)), "{} {} twice", r.method, r.path);
+        }
+    }
+
+    #[test]
+    fn applications_cannot_reveal_secrets() {
+        let app = Principal {
+            kind: AccountKind::Application,
+            id: "a".into(),
+            name: "A".into(),
+            permissions: PermissionSet::all(),
+            client_id: Some("cb_x".into()),
+            session: None,
+        };
+        let reveal = access_of(&Method::POST, "/admin/v1/external-applications/{id}/client-secret/reveal").unwrap();
+        assert!(check(&app, reveal).is_err());
+        let user = Principal {
+            kind: AccountKind::User,
+            session: Some(vec![1]),
+            client_id: None,
+            ..app
+        };
+        assert!(check(&user, reveal).is_ok());
+    }
+}

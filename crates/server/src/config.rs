@@ -1,0 +1,150 @@
+//! Settings of `casebook serve`, from flags and the environment.
+
+use crate::crypto::MasterKey;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Where the database lives and which engine runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// Everything the service needs to start. Built by the CLI, or by tests.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub database_url: String,
+    /// The issuer and the Callback URL shown for every application, without a trailing slash.
+    pub public_url: String,
+    pub master_key: MasterKey,
+    pub admin_email: Option<String>,
+    pub admin_password: Option<String>,
+    /// How long a cached view of an application or token is trusted before
+    /// storage is asked again: the bound on how stale another replica's change
+    /// can look. SPEC allows 5 s.
+    pub cache_ttl: std::time::Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
+    DatabaseUrl(String),
+    #[error(transparent)]
+    MasterKey(#[from] crate::crypto::MasterKeyError),
+    #[error("CASEBOOK_MASTER_KEY is required with PostgreSQL: every replica must share it")]
+    MasterKeyRequired,
+    #[error("could not use the master key file {path}: {source}")]
+    MasterKeyFile { path: PathBuf, source: std::io::Error },
+}
+
+/// The SQLite file named by a `sqlite://` URL, if it is a file.
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
+/// SPEC: the key comes from `CASEBOOK_MASTER_KEY`; with SQLite and no variable,
+/// it is generated once into a `0600` file beside the database and reused.
+pub fn resolve_master_key(env_value: Option<&str>, database_url: &str) -> Result<MasterKey, ConfigError> {
+    if let Some(value) = env_value.filter(|v| !v.trim().is_empty()) {
+        return Ok(MasterKey::from_base64(value)?);
+    }
+    match Backend::of_url(database_url) {
+        Some(Backend::Postgres) => Err(ConfigError::MasterKeyRequired),
+        Some(Backend::Sqlite) => {
+            let db = sqlite_path(database_url).unwrap_or_else(|| PathBuf::from("casebook.db"));
+            let mut file = db.clone().into_os_string();
+            file.push(".master.key");
+            let path = PathBuf::from(file);
+            load_or_create_key_file(&path)
+        }
+        None => Err(ConfigError::DatabaseUrl(database_url.to_owned())),
+    }
+}
+
+fn load_or_create_key_file(path: &std::path::Path) -> Result<MasterKey, ConfigError> {
+    use std::io::Write;
+    let err = |source| ConfigError::MasterKeyFile {
+        path: path.to_owned(),
+        source,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(MasterKey::from_base64(&text)?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(err)?;
+            }
+            let key = MasterKey::generate_base64();
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            match options.open(path) {
+                Ok(mut f) => {
+                    f.write_all(key.as_bytes()).map_err(err)?;
+                    f.sync_all().map_err(err)?;
+                    tracing::info!(path = %path.display(), "generated a master key; back it up with the database");
+                    Ok(MasterKey::from_base64(&key)?)
+                }
+                // Another process created it first: use theirs.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    Ok(MasterKey::from_base64(&std::fs::read_to_string(path).map_err(err)?)?)
+                }
+                Err(e) => Err(err(e)),
+            }
+        }
+        Err(e) => Err(err(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_paths() {
+        assert_eq!(sqlite_path("sqlite://casebook.db"), Some(PathBuf::from("casebook.db")));
+        assert_eq!(sqlite_path("sqlite:///tmp/x.db?mode=rwc"), Some(PathBuf::from("/tmp/x.db")));
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+    }
+
+    #[test]
+    fn the_key_file_is_created_once_with_0600() {
+        let dir = std::env::temp_dir().join(format!("cbkey-{}", uuid::Uuid::now_v7()));
+        let url = format!("sqlite://{}/c.db", dir.display());
+        let a = resolve_master_key(None, &url).unwrap();
+        let b = resolve_master_key(None, &url).unwrap();
+        let sealed = a.seal(b"x", "c");
+        assert_eq!(b.open(&sealed, "c").unwrap(), b"x");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join("c.db.master.key")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn postgres_requires_a_key() {
+        assert!(matches!(
+            resolve_master_key(None, "postgres://localhost/x"),
+            Err(ConfigError::MasterKeyRequired)
+        ));
+    }
+}

@@ -1,0 +1,238 @@
+//! Errors as HTTP answers: RFC 9457 problem+json for the admin and Casebook
+//! APIs, RFC 6749 §5.2 JSON at the OAuth endpoints.
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use casebook_domain::{FieldError, OAuthErrorCode, ValidationErrors};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// `about:blank`: the status says it all, `title` is its phrase.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Every refused field, on 422.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+    /// Accounts that still hold a role, on a refused role removal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holders: Option<Vec<Holder>>,
+}
+
+/// An account that holds a role.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Holder {
+    pub kind: casebook_domain::AccountKind,
+    pub id: String,
+    pub name: String,
+}
+
+/// Every way a non-OAuth request can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request could not be read (malformed JSON or query, bad UTF-8, wrong shape).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401 with a Bearer challenge; `invalid_token` when a credential was presented.
+    #[error("{detail}")]
+    Unauthorized { invalid_token: bool, detail: String },
+    /// 403; `insufficient_scope` names the permission the caller lacks.
+    #[error("{detail}")]
+    Forbidden {
+        detail: String,
+        insufficient_scope: Option<String>,
+    },
+    /// 404.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// 409: the change conflicts with what is stored.
+    #[error("{detail}")]
+    Conflict { detail: String, holders: Option<Vec<Holder>> },
+    /// 413.
+    #[error("the request body is larger than this endpoint accepts")]
+    PayloadTooLarge,
+    /// 415.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 422 with every refused field.
+    #[error("{0}")]
+    Validation(#[from] ValidationErrors),
+    /// 429 with `Retry-After`.
+    #[error("{detail}")]
+    TooManyRequests { detail: String, retry_after_secs: u64 },
+    /// 500: logged with its cause; the client sees nothing of it.
+    #[error("internal error: {0}")]
+    Internal(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    pub fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(error.into())
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::Forbidden {
+            detail: detail.into(),
+            insufficient_scope: None,
+        }
+    }
+
+    pub fn field(error: FieldError) -> Self {
+        Self::Validation(error.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::internal(error)
+    }
+}
+
+pub const REALM: &str = "casebook";
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut headers = HeaderMap::new();
+        let detail = match &self {
+            Self::Internal(cause) => {
+                tracing::error!(error = %cause, source = ?cause.source(), "request failed");
+                "the server could not complete the request; it has been logged".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let (errors, holders) = match self {
+            Self::Validation(errors) => (Some(errors.into_errors()), None),
+            Self::Conflict { holders, .. } => (None, holders),
+            Self::Unauthorized { invalid_token, .. } => {
+                let challenge = if invalid_token {
+                    format!(
+                        "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{}\"",
+                        detail.replace('"', "'")
+                    )
+                } else {
+                    format!("Bearer realm=\"{REALM}\"")
+                };
+                if let Ok(value) = HeaderValue::from_str(&challenge) {
+                    headers.insert(header::WWW_AUTHENTICATE, value);
+                }
+                (None, None)
+            }
+            Self::Forbidden {
+                insufficient_scope: Some(scope),
+                ..
+            } => {
+                let challenge =
+                    format!("Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{scope}\"");
+                if let Ok(value) = HeaderValue::from_str(&challenge) {
+                    headers.insert(header::WWW_AUTHENTICATE, value);
+                }
+                (None, None)
+            }
+            Self::TooManyRequests { retry_after_secs, .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
+                (None, None)
+            }
+            _ => (None, None),
+        };
+        let problem = Problem {
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            errors,
+            holders,
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        (status, headers, body).into_response()
+    }
+}
+
+/// RFC 6749 §5.2 error body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthErrorBody {
+    pub error: OAuthErrorCode,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
+}
+
+/// An error at an OAuth endpoint.
+#[derive(Debug)]
+pub struct OAuthError {
+    pub code: OAuthErrorCode,
+    pub description: String,
+    /// RFC 6749 §10.10 throttling: 429 with `Retry-After` instead of the code's status.
+    pub retry_after_secs: Option<u64>,
+}
+
+impl OAuthError {
+    pub fn new(code: OAuthErrorCode, description: impl Into<String>) -> Self {
+        Self {
+            code,
+            description: description.into(),
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(OAuthErrorCode::InvalidRequest, description)
+    }
+
+    /// One answer for every failure of client authentication, so that nothing
+    /// tells an unknown client from a disabled one or a wrong secret.
+    pub fn invalid_client() -> Self {
+        Self::new(OAuthErrorCode::InvalidClient, "client authentication failed")
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let status = if self.retry_after_secs.is_some() {
+            StatusCode::TOO_MANY_REQUESTS
+        } else {
+            StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST)
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if let Some(secs) = self.retry_after_secs {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        if self.code == OAuthErrorCode::InvalidClient {
+            // §5.2 requires the challenge when Basic was tried, and allows it
+            // otherwise; always naming the scheme tells clients what works.
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"casebook\""),
+            );
+        }
+        let body = OAuthErrorBody {
+            error: self.code,
+            error_description: Some(self.description),
+        };
+        (status, headers, axum::Json(body)).into_response()
+    }
+}

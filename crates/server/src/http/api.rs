@@ -1,0 +1,191 @@
+//! The Casebook API: what an end user can do in the UI, for users and
+//! applications alike. Access is decided by `auth::ROUTES`, not here.
+
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::http::admin::PageQuery;
+use crate::state::AppState;
+use crate::store;
+use crate::views::{CaseView, MeView, Page, ReportView};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use casebook_domain::records::{CaseChange, CaseForm, ReportChange, ReportForm};
+
+/// Who the caller is, and its permissions.
+#[utoipa::path(get, path = "/api/v1/me", tag = "casebook api",
+    security(("bearer" = []), ("admin_session" = [])),
+    responses(
+        (status = 200, description = "The caller", body = MeView),
+        (status = 401, description = "No valid token (RFC 6750 invalid_token)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn me(Caller(caller): Caller) -> Json<MeView> {
+    Json(MeView {
+        kind: caller.kind,
+        id: caller.id,
+        name: caller.name,
+        permissions: caller.permissions.to_strings(),
+        client_id: caller.client_id,
+    })
+}
+
+
+/// Engage cases.
+#[utoipa::path(get, path = "/api/v1/engage/cases", tag = "casebook api", params(PageQuery),
+    security(("bearer" = []), ("admin_session" = [])),
+    responses(
+        (status = 200, description = "A page of cases", body = Page<CaseView>),
+        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs engage:view (insufficient_scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad limit", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_cases(State(state): State<AppState>, ApiQuery(q): ApiQuery<PageQuery>) -> Result<Json<Page<CaseView>>, ApiError> {
+    Ok(Json(store::list_cases(&state.db, q.cursor.as_deref(), q.limit()?).await?))
+}
+
+/// Open a case.
+#[utoipa::path(post, path = "/api/v1/engage/cases", tag = "casebook api", request_body = CaseForm,
+    security(("bearer" = []), ("admin_session" = [])),
+    responses(
+        (status = 201, description = "Created", body = CaseView),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs engage:create", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_case(State(state): State<AppState>, Caller(caller): Caller, ApiJson(form): ApiJson<CaseForm>) -> Result<impl IntoResponse, ApiError> {
+    let case = form.validate()?;
+    Ok((StatusCode::CREATED, Json(store::create_case(&state.db, &caller.actor(), &case).await?)))
+}
+
+/// One case.
+#[utoipa::path(get, path = "/api/v1/engage/cases/{id}", tag = "casebook api", params(("id" = String, Path)),
+    security(("bearer" = []), ("admin_session" = [])),
+    responses(
+        (status = 200, description = "The case", body = CaseView),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs engage:view", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such case", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_case(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<CaseView>, ApiError> {
+    Ok(Json(store::get_case(&state.db, &id).await?))
+}
+
+/// Change a case.
+#[utoipa::path(patch, path = "/api/v1/engage/cases/{id}", tag = "casebook api", params(("id" = String, Path)), request_body = CaseChange,
+    security(("bearer" = []), ("admin_session" = [])),
+    responses(
+        (status = 200, description = "Changed", body = CaseView),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs engage:edit", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such case", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update_case(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    ApiJson(change): ApiJson<CaseChange>,
+) -> Result<Json<CaseView>, ApiError> {
+    let change = change.validate()?;
+    Ok(Json(store::update_case(&state.db, &caller.actor(), &id, &change).await?))
+}
+
+/// Remove a case.
+#[utoipa::path(delete, path = "/api/v1/engage/cases/{id}", tag = "casebook api", params(("id" = String, Path)),
+    security(("bearer" = []), ("admin_session" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs engage:delete", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such case", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete_case(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    store::delete_case(&state.db, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Intake reports.
+#[utoipa::path(get, path = "/api/v1/intake/reports", tag = "casebook api", params(PageQuery),
+    security(("bearer" = []), ("admin_session" = [])),
+    responses(
+        (status = 200, description = "A page of reports", body = Page<ReportView>),
+        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs intake:view (insufficient_scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad limit", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_reports(State(state): State<AppState>, ApiQuery(q): ApiQuery<PageQuery>) -> Result<Json<Page<ReportView>>, ApiError> {
+    Ok(Json(store::list_reports(&state.db, q.cursor.as_deref(), q.limit()?).await?))
+}
+
+/// File a report.
+#[utoipa::path(post, path = "/api/v1/intake/reports", tag = "casebook api", request_body = ReportForm,
+    security(("bearer" = []), ("admin_session" = [])),
+    responses(
+        (status = 201, description = "Created", body = ReportView),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs intake:create", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_report(State(state): State<AppState>, Caller(caller): Caller, ApiJson(form): ApiJson<ReportForm>) -> Result<impl IntoResponse, ApiError> {
+    let report = form.validate()?;
+    Ok((StatusCode::CREATED, Json(store::create_report(&state.db, &caller.actor(), &report).await?)))
+}
+
+/// One report.
+#[utoipa::path(get, path = "/api/v1/intake/reports/{id}", tag = "casebook api", params(("id" = String, Path)),
+    security(("bearer" = []), ("admin_session" = [])),
+    responses(
+        (status = 200, description = "The report", body = ReportView),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs intake:view", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such report", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_report(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ReportView>, ApiError> {
+    Ok(Json(store::get_report(&state.db, &id).await?))
+}
+
+/// Change a report.
+#[utoipa::path(patch, path = "/api/v1/intake/reports/{id}", tag = "casebook api", params(("id" = String, Path)), request_body = ReportChange,
+    security(("bearer" = []), ("admin_session" = [])),
+    responses(
+        (status = 200, description = "Changed", body = ReportView),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs intake:edit", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such report", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update_report(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    ApiJson(change): ApiJson<ReportChange>,
+) -> Result<Json<ReportView>, ApiError> {
+    let change = change.validate()?;
+    Ok(Json(store::update_report(&state.db, &caller.actor(), &id, &change).await?))
+}
+
+/// Remove a report.
+#[utoipa::path(delete, path = "/api/v1/intake/reports/{id}", tag = "casebook api", params(("id" = String, Path)),
+    security(("bearer" = []), ("admin_session" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs intake:delete", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such report", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete_report(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    store::delete_report(&state.db, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,147 @@
+//! The router: every route, its OpenAPI document, and the layers around them.
+
+pub mod admin;
+pub mod api;
+pub mod oauth;
+pub mod ops;
+
+use crate::auth;
+use crate::error::ApiError;
+use crate::metrics;
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::response::IntoResponse;
+use utoipa::openapi::security::{Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme, ClientCredentials};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Largest JSON body the admin and Casebook APIs read.
+pub const MAX_JSON_BYTES: usize = 64 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Casebook external applications",
+        version = "1.0.0",
+        description = "Register partner software, give it roles, and let it trade a Client ID and secret for a one-hour OAuth 2.0 access token (client credentials grant) that calls the Casebook API with exactly its roles' permissions.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "oauth", description = "OAuth 2.0: token, introspection, revocation, discovery"),
+        (name = "admin: sessions", description = "Sign in to cb Admin"),
+        (name = "admin: roles", description = "The role catalog"),
+        (name = "admin: users", description = "User accounts"),
+        (name = "admin: external applications", description = "Registered partner software and its credentials"),
+        (name = "admin: audit", description = "Who changed what, when"),
+        (name = "casebook api", description = "The Casebook API, guarded by role permissions"),
+        (name = "operations", description = "Health, readiness, metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let scopes = Scopes::from_iter(
+            casebook_domain::Permission::all().map(|p| (p.to_string(), format!("{} {}", p.action, p.module))),
+        );
+        components.add_security_scheme(
+            "oauth2",
+            SecurityScheme::OAuth2(OAuth2::new([Flow::ClientCredentials(ClientCredentials::new("/oauth2/token", scopes))])),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("An access token from /oauth2/token"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "admin_session",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A session token from POST /admin/v1/sessions"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "client_basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some("Client ID and secret, form-urlencoded, then HTTP Basic (RFC 6749 §2.3.1)"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Every documented route, in one place: the router and the document come
+/// from this same list, so an undocumented route cannot exist.
+fn documented() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(oauth::token))
+        .routes(routes!(oauth::introspect))
+        .routes(routes!(oauth::revoke))
+        .routes(routes!(oauth::metadata))
+        .routes(routes!(oauth::jwks))
+        .routes(routes!(admin::sign_in))
+        .routes(routes!(admin::sign_out))
+        .routes(routes!(admin::list_roles, admin::create_role))
+        .routes(routes!(admin::get_role, admin::update_role, admin::delete_role))
+        .routes(routes!(admin::list_users, admin::create_user))
+        .routes(routes!(admin::get_user, admin::update_user, admin::delete_user))
+        .routes(routes!(admin::list_applications, admin::create_application))
+        .routes(routes!(admin::get_application, admin::update_application, admin::delete_application))
+        .routes(routes!(admin::reveal_secret))
+        .routes(routes!(admin::rotate_secret))
+        .routes(routes!(admin::list_audit))
+        .routes(routes!(api::me))
+        .routes(routes!(api::list_cases, api::create_case))
+        .routes(routes!(api::get_case, api::update_case, api::delete_case))
+        .routes(routes!(api::list_reports, api::create_report))
+        .routes(routes!(api::get_report, api::update_report, api::delete_report))
+}
+
+/// The OpenAPI document, built without a database.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented().into_openapi()
+}
+
+/// The whole application, ready to serve.
+pub fn router(state: AppState) -> Router {
+    let (routes, spec) = documented().split_for_parts();
+    let spec_json = spec.to_pretty_json().unwrap_or_default();
+    let routes = routes.route(
+        "/openapi.json",
+        axum::routing::get(move || {
+            let spec_json = spec_json.clone();
+            async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], spec_json) }
+        }),
+    );
+    let docs = utoipa_swagger_ui::SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::from("/openapi.json"));
+    Router::new()
+        .merge(routes)
+        .merge(docs)
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authorize))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .with_state(state)
+}
+
+async fn not_found() -> impl IntoResponse {
+    ApiError::NotFound("route")
+}

@@ -1,0 +1,445 @@
+//! The OAuth 2.0 endpoints: token (RFC 6749 §4.4), introspection (RFC 7662),
+//! revocation (RFC 7009), metadata (RFC 8414) and the JWKS.
+
+use crate::auth::{Refusal, now_secs, verify_access_token};
+use crate::crypto::random_token;
+use crate::error::{OAuthError, OAuthErrorBody};
+use crate::keys::{AccessClaims, JwkSet};
+use crate::state::AppState;
+use crate::store::{self, ClientRecord};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Uri, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use casebook_domain::{ClientSecret, OAuthErrorCode, Permission, narrow_scope};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use utoipa::ToSchema;
+
+/// Largest form the OAuth endpoints read.
+pub const MAX_FORM_BYTES: usize = 8 * 1024;
+
+/// RFC 6749 §5.1 success.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// A JWT (RFC 9068) signed with EdDSA; verify it against `/.well-known/jwks.json`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Always 3600.
+    #[schema(example = 3600)]
+    pub expires_in: i64,
+    /// The granted permissions, space-separated.
+    #[schema(example = "engage:view engage:create")]
+    pub scope: String,
+}
+
+/// The form fields of a token request (documentation of the wire form).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct TokenForm {
+    /// Must be `client_credentials`.
+    #[schema(example = "client_credentials")]
+    grant_type: String,
+    /// Space-separated permissions to narrow the token to; all granted when absent.
+    scope: Option<String>,
+    /// With `client_secret`, instead of HTTP Basic.
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// The form of introspection and revocation requests.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct TokenParamForm {
+    token: String,
+    token_type_hint: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// RFC 7662 §2.2.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct IntrospectionResponse {
+    pub active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+}
+
+/// RFC 8414 authorization server metadata.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServerMetadata {
+    pub issuer: String,
+    pub token_endpoint: String,
+    pub jwks_uri: String,
+    pub introspection_endpoint: String,
+    pub revocation_endpoint: String,
+    pub grant_types_supported: Vec<&'static str>,
+    pub response_types_supported: Vec<&'static str>,
+    pub token_endpoint_auth_methods_supported: Vec<&'static str>,
+    pub introspection_endpoint_auth_methods_supported: Vec<&'static str>,
+    pub revocation_endpoint_auth_methods_supported: Vec<&'static str>,
+    pub scopes_supported: Vec<String>,
+    pub service_documentation: String,
+}
+
+const AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
+
+/// The peer address, when the server runs on a socket.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PeerAddr {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())))
+    }
+}
+
+/// Reads an `application/x-www-form-urlencoded` body strictly: RFC 6749 §3.1
+/// forbids repeated parameters, and §2.3.1 forbids credentials in the URI.
+fn read_form(headers: &HeaderMap, uri: &Uri, body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
+    if let Some(query) = uri.query() {
+        let names: Vec<String> = url::form_urlencoded::parse(query.as_bytes()).map(|(k, _)| k.into_owned()).collect();
+        if names.iter().any(|k| k == "client_secret" || k == "client_id") {
+            return Err(OAuthError::invalid_request(
+                "client credentials must not be sent in the query string: send them in the form body (client_id, client_secret) or with HTTP Basic authentication",
+            ));
+        }
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    if body.len() > MAX_FORM_BYTES {
+        return Err(OAuthError::invalid_request(format!("the form is larger than {MAX_FORM_BYTES} bytes")));
+    }
+    if std::str::from_utf8(body).is_err() {
+        return Err(OAuthError::invalid_request("the form is not valid UTF-8"));
+    }
+    let mut form = HashMap::new();
+    for (key, value) in url::form_urlencoded::parse(body) {
+        if key.contains('\u{FFFD}') || value.contains('\u{FFFD}') {
+            return Err(OAuthError::invalid_request("a form value is not valid UTF-8 once decoded"));
+        }
+        if form.insert(key.clone().into_owned(), value.into_owned()).is_some() {
+            return Err(OAuthError::invalid_request(format!("parameter {key:?} appears more than once")));
+        }
+    }
+    Ok(form)
+}
+
+/// Client authentication (RFC 6749 §2.3.1): HTTP Basic, or the form body; never both.
+fn client_credentials(headers: &HeaderMap, form: &HashMap<String, String>) -> Result<Option<(String, ClientSecret)>, OAuthError> {
+    let basic = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(value) => {
+            let value = value.to_str().map_err(|_| OAuthError::invalid_client())?;
+            let (scheme, encoded) = value.split_once(' ').ok_or_else(OAuthError::invalid_client)?;
+            if !scheme.eq_ignore_ascii_case("basic") {
+                return Err(OAuthError::invalid_request("use HTTP Basic or form parameters to authenticate the client"));
+            }
+            let decoded = STANDARD.decode(encoded.trim()).map_err(|_| OAuthError::invalid_client())?;
+            let decoded = String::from_utf8(decoded).map_err(|_| OAuthError::invalid_client())?;
+            let (id, secret) = decoded.split_once(':').ok_or_else(OAuthError::invalid_client)?;
+            // §2.3.1: both parts are form-urlencoded before base64.
+            let unescape = |s: &str| -> String {
+                url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
+            Some((unescape(id), unescape(secret)))
+        }
+    };
+    let in_body = form.get("client_id").is_some() || form.get("client_secret").is_some();
+    match (basic, in_body) {
+        (Some(_), true) => Err(OAuthError::invalid_request(
+            "the client authenticated twice (HTTP Basic and form parameters); use exactly one",
+        )),
+        (Some((id, secret)), false) => Ok(Some((id, ClientSecret::from_presented(secret)))),
+        (None, true) => {
+            let id = form.get("client_id").cloned().ok_or_else(OAuthError::invalid_client)?;
+            let secret = form.get("client_secret").cloned().ok_or_else(OAuthError::invalid_client)?;
+            Ok(Some((id, ClientSecret::from_presented(secret))))
+        }
+        (None, false) => Ok(None),
+    }
+}
+
+/// The pure heart of client authentication: does this secret open this client, now?
+pub fn secret_accepted(state: &AppState, client: &ClientRecord, secret: &ClientSecret, now_micros: i64) -> bool {
+    if !client.enabled {
+        return false;
+    }
+    let master = state.master();
+    let current = master.secret_matches(secret.expose(), &client.secret_mac);
+    let previous = match (&client.previous_secret_mac, client.previous_secret_expires_at) {
+        (Some(mac), Some(until)) if until > now_micros => master.secret_matches(secret.expose(), mac),
+        _ => false,
+    };
+    current | previous
+}
+
+/// Authenticates the client of an OAuth request, throttling failures.
+async fn authenticate_client(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+    peer: Option<IpAddr>,
+) -> Result<Arc<ClientRecord>, OAuthError> {
+    let (client_id, secret) = client_credentials(headers, form)?.ok_or_else(OAuthError::invalid_client)?;
+    let client = state.client(&client_id).await.map_err(|e| {
+        tracing::error!(error = %e, "client lookup failed");
+        OAuthError::new(OAuthErrorCode::InvalidRequest, "the server could not check the client; try again")
+    })?;
+    if let Some(client) = client.filter(|c| secret_accepted(state, c, &secret, crate::db::now_micros())) {
+        return Ok(client);
+    }
+    state.metrics.client_auth_failures.inc();
+    let mut error = OAuthError::invalid_client();
+    if let Some(wait) = state.throttle.record_failure(Some(&client_id), peer) {
+        error.description = "too many failed client authentications; wait before trying again".into();
+        error.retry_after_secs = Some(wait.as_secs().max(1));
+    }
+    Err(error)
+}
+
+fn no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// Client credentials grant: trade a Client ID and secret for a one-hour access token.
+#[utoipa::path(post, path = "/oauth2/token", tag = "oauth",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    security((), ("client_basic" = [])),
+    responses(
+        (status = 200, description = "A new access token", body = TokenResponse,
+            headers(("Cache-Control" = String, description = "no-store"))),
+        (status = 400, description = "RFC 6749 §5.2 error (invalid_request, unsupported_grant_type, invalid_scope, …)", body = OAuthErrorBody),
+        (status = 401, description = "invalid_client", body = OAuthErrorBody),
+        (status = 429, description = "Too many failed client authentications", body = OAuthErrorBody),
+    ))]
+pub async fn token(State(state): State<AppState>, PeerAddr(peer): PeerAddr, headers: HeaderMap, uri: Uri, body: Bytes) -> Response {
+    match issue_token(&state, &headers, &uri, &body, peer).await {
+        Ok(response) => no_store(Json(response).into_response()),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn issue_token(state: &AppState, headers: &HeaderMap, uri: &Uri, body: &[u8], peer: Option<IpAddr>) -> Result<TokenResponse, OAuthError> {
+    let form = read_form(headers, uri, body)?;
+    match form.get("grant_type").map(String::as_str) {
+        None => return Err(OAuthError::invalid_request("grant_type is required (client_credentials)")),
+        Some("client_credentials") => {}
+        Some(_) => {
+            return Err(OAuthError::new(
+                OAuthErrorCode::UnsupportedGrantType,
+                "only grant_type=client_credentials is supported",
+            ));
+        }
+    }
+    let client = authenticate_client(state, headers, &form, peer).await?;
+    let client_id = client_id_of(headers, &form);
+    let granted = narrow_scope(form.get("scope").map(String::as_str), client.permissions)
+        .map_err(|e| OAuthError::new(OAuthErrorCode::InvalidScope, e.to_string()))?;
+    let now = now_secs();
+    let lifetime = state.token_lifetime_secs;
+    let claims = AccessClaims {
+        iss: state.issuer().to_owned(),
+        sub: client_id.clone(),
+        aud: state.issuer().to_owned(),
+        exp: now + lifetime,
+        iat: now,
+        jti: random_token(),
+        client_id,
+        scope: granted.to_scope(),
+    };
+    let access_token = state.keys.sign(&claims);
+    state.metrics.tokens_issued.inc();
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: lifetime,
+        scope: claims.scope,
+    })
+}
+
+/// The client ID of a request whose authentication already succeeded.
+fn client_id_of(headers: &HeaderMap, form: &HashMap<String, String>) -> String {
+    client_credentials(headers, form)
+        .ok()
+        .flatten()
+        .map(|(id, _)| id)
+        .unwrap_or_default()
+}
+
+fn token_param(form: &HashMap<String, String>) -> Result<&str, OAuthError> {
+    form.get("token")
+        .map(String::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| OAuthError::invalid_request("the token parameter is required"))
+}
+
+/// RFC 7662: is this token active, and what does it carry? The caller authenticates as a client.
+#[utoipa::path(post, path = "/oauth2/introspect", tag = "oauth",
+    request_body(content = TokenParamForm, content_type = "application/x-www-form-urlencoded"),
+    security((), ("client_basic" = [])),
+    responses(
+        (status = 200, description = "The token's state; `{\"active\":false}` and nothing else when it is not active", body = IntrospectionResponse),
+        (status = 400, description = "invalid_request", body = OAuthErrorBody),
+        (status = 401, description = "invalid_client", body = OAuthErrorBody),
+        (status = 429, description = "Too many failed client authentications", body = OAuthErrorBody),
+    ))]
+pub async fn introspect(State(state): State<AppState>, PeerAddr(peer): PeerAddr, headers: HeaderMap, uri: Uri, body: Bytes) -> Response {
+    let result = async {
+        let form = read_form(&headers, &uri, &body)?;
+        authenticate_client(&state, &headers, &form, peer).await?;
+        let token = token_param(&form)?;
+        Ok::<_, OAuthError>(match verify_access_token(&state, token).await {
+            Ok(verified) => {
+                let now = now_secs();
+                IntrospectionResponse {
+                    active: true,
+                    scope: Some(verified.permissions.to_scope()),
+                    client_id: Some(verified.client_id.clone()),
+                    token_type: Some("Bearer"),
+                    exp: Some(verified.exp),
+                    iat: Some(verified.exp - state.token_lifetime_secs),
+                    sub: Some(verified.client_id.clone()),
+                    aud: Some(state.issuer().to_owned()),
+                    iss: Some(state.issuer().to_owned()),
+                    jti: Some(verified.jti.clone()),
+                }
+                .with_now(now)
+            }
+            Err(Refusal::Invalid(_)) => IntrospectionResponse::default(),
+            Err(Refusal::Storage(e)) => {
+                tracing::error!(error = %e, "introspection lookup failed");
+                return Err(OAuthError::invalid_request("the server could not check the token; try again"));
+            }
+        })
+    }
+    .await;
+    match result {
+        Ok(response) => no_store(Json(response).into_response()),
+        Err(e) => e.into_response(),
+    }
+}
+
+impl IntrospectionResponse {
+    fn with_now(self, now: i64) -> Self {
+        if self.exp.is_some_and(|exp| exp <= now) {
+            Self::default()
+        } else {
+            self
+        }
+    }
+}
+
+/// RFC 7009: revoke an access token. Unknown or invalid tokens are answered 200 too.
+#[utoipa::path(post, path = "/oauth2/revoke", tag = "oauth",
+    request_body(content = TokenParamForm, content_type = "application/x-www-form-urlencoded"),
+    security((), ("client_basic" = [])),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke"),
+        (status = 400, description = "invalid_request or unauthorized_client (the token belongs to another client)", body = OAuthErrorBody),
+        (status = 401, description = "invalid_client", body = OAuthErrorBody),
+        (status = 429, description = "Too many failed client authentications", body = OAuthErrorBody),
+    ))]
+pub async fn revoke(State(state): State<AppState>, PeerAddr(peer): PeerAddr, headers: HeaderMap, uri: Uri, body: Bytes) -> Response {
+    let result = async {
+        let form = read_form(&headers, &uri, &body)?;
+        let client = authenticate_client(&state, &headers, &form, peer).await?;
+        let token = token_param(&form)?;
+        // Only well-formed tokens signed by us name a jti worth recording.
+        let claims = match state.keys.verify(token, state.issuer(), now_secs()) {
+            Ok(Some(claims)) => claims,
+            _ => return Ok(()),
+        };
+        let owner = state.client(&claims.client_id).await.ok().flatten();
+        if owner.is_none_or(|o| o.application_id != client.application_id) {
+            return Err(OAuthError::new(
+                OAuthErrorCode::UnauthorizedClient,
+                "the token was issued to another client",
+            ));
+        }
+        store::revoke_token(&state.db, &claims.jti, claims.exp).await.map_err(|e| {
+            tracing::error!(error = %e, "revocation failed");
+            OAuthError::invalid_request("the server could not record the revocation; try again")
+        })?;
+        state.tokens.remove(token);
+        state.bump_epoch();
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => no_store(axum::http::StatusCode::OK.into_response()),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// RFC 8414 authorization server metadata.
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "oauth",
+    responses((status = 200, description = "Server metadata", body = ServerMetadata)))]
+pub async fn metadata(State(state): State<AppState>) -> Json<ServerMetadata> {
+    let base = state.issuer();
+    Json(ServerMetadata {
+        issuer: base.to_owned(),
+        token_endpoint: format!("{base}/oauth2/token"),
+        jwks_uri: format!("{base}/.well-known/jwks.json"),
+        introspection_endpoint: format!("{base}/oauth2/introspect"),
+        revocation_endpoint: format!("{base}/oauth2/revoke"),
+        grant_types_supported: vec!["client_credentials"],
+        response_types_supported: vec![],
+        token_endpoint_auth_methods_supported: AUTH_METHODS.to_vec(),
+        introspection_endpoint_auth_methods_supported: AUTH_METHODS.to_vec(),
+        revocation_endpoint_auth_methods_supported: AUTH_METHODS.to_vec(),
+        scopes_supported: Permission::all().map(|p| p.to_string()).collect(),
+        service_documentation: format!("{base}/docs"),
+    })
+}
+
+/// The public keys access tokens are signed with, including retired keys
+/// until every token they signed has expired.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "oauth",
+    responses((status = 200, description = "JSON Web Key Set", body = JwkSet)))]
+pub async fn jwks(State(state): State<AppState>) -> Response {
+    let mut response = Json(state.keys.jwks()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    response
+}

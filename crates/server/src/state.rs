@@ -1,0 +1,211 @@
+//! Shared state: the database, keys, and the caches that keep the token
+//! endpoint and token checks off the database on the hot path.
+
+use crate::config::Config;
+use crate::crypto::MasterKey;
+use crate::db::Db;
+use crate::keys::KeyRing;
+use crate::metrics::Metrics;
+use crate::store::{self, ClientRecord};
+use casebook_domain::PermissionSet;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// Cheap to clone: one `Arc`.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+pub struct Inner {
+    pub db: Db,
+    pub config: Config,
+    pub keys: KeyRing,
+    pub clients: TtlCache<Option<Arc<ClientRecord>>>,
+    pub tokens: TtlCache<Arc<VerifiedToken>>,
+    pub throttle: Throttle,
+    pub metrics: Metrics,
+    /// Bumped by every local change to an application or a revocation, so
+    /// this process sees its own changes at once; other replicas see them
+    /// when their cache entries expire (`config.cache_ttl`).
+    pub epoch: AtomicU64,
+    /// Server-side token lifetime: SPEC's 3600 s; only tests shorten it.
+    pub token_lifetime_secs: i64,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(db: Db, config: Config, keys: KeyRing, metrics: Metrics, token_lifetime_secs: i64) -> Self {
+        let ttl = config.cache_ttl;
+        Self(Arc::new(Inner {
+            db,
+            config,
+            keys,
+            clients: TtlCache::new(ttl, 200_000),
+            tokens: TtlCache::new(ttl, 100_000),
+            throttle: Throttle::new(),
+            metrics,
+            epoch: AtomicU64::new(0),
+            token_lifetime_secs,
+        }))
+    }
+
+    pub fn master(&self) -> &MasterKey {
+        &self.config.master_key
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.config.public_url
+    }
+
+    /// Invalidate every cached view this process holds of applications and tokens.
+    pub fn bump_epoch(&self) {
+        self.epoch.fetch_add(1, Ordering::Release);
+    }
+
+    pub fn current_epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// The client as storage has it, at most `cache_ttl` old.
+    pub async fn client(&self, client_id: &str) -> Result<Option<Arc<ClientRecord>>, sqlx::Error> {
+        let epoch = self.current_epoch();
+        if let Some(hit) = self.clients.get(client_id, epoch) {
+            return Ok(hit);
+        }
+        let record = store::client_record(&self.db, client_id).await?.map(Arc::new);
+        // Unknown IDs are not cached: a flood of random IDs must not evict real clients.
+        if record.is_some() {
+            self.clients.insert(client_id.to_owned(), record.clone(), epoch);
+        }
+        Ok(record)
+    }
+}
+
+/// A token whose signature and claims were checked; rechecked against
+/// storage (revocation, application state) once per cache TTL.
+#[derive(Debug, Clone)]
+pub struct VerifiedToken {
+    pub jti: String,
+    pub client_id: String,
+    pub application_id: String,
+    pub name: String,
+    pub permissions: PermissionSet,
+    pub exp: i64,
+}
+
+/// A map whose entries are trusted for a fixed time and until the epoch moves.
+#[derive(Debug)]
+pub struct TtlCache<V> {
+    ttl: Duration,
+    capacity: usize,
+    map: RwLock<HashMap<String, (V, Instant, u64)>>,
+}
+
+impl<V: Clone> TtlCache<V> {
+    pub fn new(ttl: Duration, capacity: usize) -> Self {
+        Self {
+            ttl,
+            capacity,
+            map: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub fn get(&self, key: &str, epoch: u64) -> Option<V> {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        let (value, at, seen_epoch) = map.get(key)?;
+        (*seen_epoch == epoch && at.elapsed() < self.ttl).then(|| value.clone())
+    }
+
+    pub fn insert(&self, key: String, value: V, epoch: u64) {
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= self.capacity {
+            // Bounded memory: drop what is stale, and everything if that was not enough.
+            let ttl = self.ttl;
+            map.retain(|_, (_, at, e)| *e == epoch && at.elapsed() < ttl);
+            if map.len() >= self.capacity {
+                map.clear();
+            }
+        }
+        map.insert(key, (value, Instant::now(), epoch));
+    }
+
+    pub fn remove(&self, key: &str) {
+        self.map.write().unwrap_or_else(|e| e.into_inner()).remove(key);
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// RFC 6749 §10.10: failed client authentications are limited per client ID
+/// and per source address. Only failures draw on the budget, so the genuine
+/// client, presenting the right secret, is never locked out by an attacker.
+#[derive(Debug)]
+pub struct Throttle {
+    per_client: DefaultKeyedRateLimiter<String>,
+    per_address: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+/// Failures allowed in a burst, then one more every 6 s (10 a minute).
+const CLIENT_FAILURE_BURST: u32 = 10;
+const ADDRESS_FAILURE_BURST: u32 = 30;
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Throttle {
+    pub fn new() -> Self {
+        let quota = |burst: u32, per_minute: u32| {
+            Quota::per_minute(NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN))
+                .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
+        };
+        Self {
+            per_client: RateLimiter::keyed(quota(CLIENT_FAILURE_BURST, 10)),
+            per_address: RateLimiter::keyed(quota(ADDRESS_FAILURE_BURST, 30)),
+        }
+    }
+
+    /// Counts one failure; `Some(wait)` once the budget is spent.
+    pub fn record_failure(&self, client_id: Option<&str>, address: Option<IpAddr>) -> Option<Duration> {
+        let clock = governor::clock::DefaultClock::default();
+        use governor::clock::Clock;
+        let mut wait = None;
+        if let Some(id) = client_id
+            && let Err(not_until) = self.per_client.check_key(&id.to_owned())
+        {
+            wait = Some(not_until.wait_time_from(clock.now()));
+        }
+        if let Some(addr) = address
+            && let Err(not_until) = self.per_address.check_key(&addr)
+        {
+            let w = not_until.wait_time_from(clock.now());
+            wait = Some(wait.map_or(w, |x: Duration| x.max(w)));
+        }
+        wait
+    }
+
+    /// Forget keys whose budgets are full again, so memory stays bounded.
+    pub fn housekeeping(&self) {
+        self.per_client.retain_recent();
+        self.per_address.retain_recent();
+    }
+}

@@ -1,0 +1,1163 @@
+//! Every query the service runs, grouped by resource.
+//!
+//! Handlers validate with `casebook_domain`, then call here. Writes that
+//! change more than one row run in one transaction, so a failure leaves the
+//! database as it was.
+
+use crate::crypto::MasterKey;
+use crate::db::{Db, Tx, col, is_unique_violation, micros_to_rfc3339, new_id, now_micros};
+use crate::error::{ApiError, Holder};
+use crate::views::*;
+use casebook_domain::account::AccountRef;
+use casebook_domain::application::{NewApplication, ValidApplicationChange};
+use casebook_domain::records::{CaseStatus, ValidCase, ValidCaseChange, ValidReport, ValidReportChange};
+use casebook_domain::role::{ValidRole, ValidRoleChange};
+use casebook_domain::user::{NewUser, ValidUserChange};
+use casebook_domain::{AccountKind, ClientId, ClientSecret, Email, ErrorCode, FieldError, PermissionSet, seeded_roles};
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+use std::collections::{HashMap, HashSet};
+
+/// The account that makes a change, for "Created by" and the audit trail.
+#[derive(Debug, Clone)]
+pub struct ActorRef {
+    pub kind: AccountKind,
+    pub id: String,
+    pub name: String,
+}
+
+fn placeholders(start: usize, count: usize) -> String {
+    (start..start + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+fn email_in_use() -> ApiError {
+    ApiError::field(casebook_domain::application::email_rule(Some(&AccountRef::new(AccountKind::User, "")), None).unwrap_err())
+}
+
+/// Cuts a `LIMIT n + 1` result to a page, with the cursor of the next one.
+fn paginate<T>(mut items: Vec<T>, limit: u32, id: impl Fn(&T) -> &str) -> Page<T> {
+    let next_cursor = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(|i| id(i).to_owned())
+    } else {
+        None
+    };
+    Page { items, next_cursor }
+}
+
+// ---------------------------------------------------------------- accounts
+
+pub async fn email_holder(db: &Db, email: &Email) -> Result<Option<AccountRef>, sqlx::Error> {
+    let row = sqlx::query("SELECT account_kind, account_id FROM account_emails WHERE email = $1")
+        .bind(email.normalized())
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(row.and_then(|r| {
+        let kind: String = r.try_get("account_kind").ok()?;
+        Some(AccountRef::new(AccountKind::parse(&kind)?, r.try_get::<String, _>("account_id").ok()?))
+    }))
+}
+
+pub async fn existing_roles(db: &Db, ids: &[String]) -> Result<HashSet<String>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let sql = format!("SELECT id FROM roles WHERE id IN ({})", placeholders(1, ids.len()));
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for id in ids {
+        query = query.bind(id);
+    }
+    let rows = query.fetch_all(db.pool()).await?;
+    rows.iter().map(|r| col::<String>(r, "id")).collect()
+}
+
+/// Claims an address inside a transaction. The primary key decides races:
+/// of two concurrent claims, exactly one commits.
+async fn claim_email(tx: &mut Tx, email: &Email, account: &AccountRef) -> Result<(), ApiError> {
+    let result = sqlx::query("INSERT INTO account_emails (email, account_kind, account_id) VALUES ($1, $2, $3)")
+        .bind(email.normalized())
+        .bind(account.kind.as_str())
+        .bind(&account.id)
+        .execute(&mut **tx)
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(email_in_use()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn release_email(tx: &mut Tx, account: &AccountRef) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM account_emails WHERE account_kind = $1 AND account_id = $2")
+        .bind(account.kind.as_str())
+        .bind(&account.id)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+}
+
+async fn set_roles(tx: &mut Tx, table: &str, owner_column: &str, owner: &str, roles: &[String]) -> Result<(), ApiError> {
+    sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE {owner_column} = $1")))
+        .bind(owner)
+        .execute(&mut **tx)
+        .await?;
+    for role in roles {
+        let result = sqlx::query(AssertSqlSafe(format!("INSERT INTO {table} ({owner_column}, role_id) VALUES ($1, $2)")))
+            .bind(owner)
+            .bind(role)
+            .execute(&mut **tx)
+            .await;
+        if let Err(e) = result {
+            // The role vanished between validation and this write.
+            if crate::db::is_foreign_key_violation(&e) {
+                return Err(ApiError::field(FieldError::new("roles", ErrorCode::UnknownRole, format!("there is no role {role:?}"))));
+            }
+            return Err(e.into());
+        }
+    }
+    Ok(())
+}
+
+async fn roles_of(db: &Db, table: &str, owner_column: &str, owners: &[&str]) -> Result<HashMap<String, Vec<String>>, sqlx::Error> {
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    if owners.is_empty() {
+        return Ok(map);
+    }
+    let sql = format!(
+        "SELECT {owner_column} AS owner, role_id FROM {table} WHERE {owner_column} IN ({}) ORDER BY role_id",
+        placeholders(1, owners.len())
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for owner in owners {
+        query = query.bind(*owner);
+    }
+    for row in query.fetch_all(db.pool()).await? {
+        map.entry(col(&row, "owner")?).or_default().push(col(&row, "role_id")?);
+    }
+    Ok(map)
+}
+
+/// Union of the permissions of the roles held by an account.
+pub async fn permissions_of(db: &Db, table: &str, owner_column: &str, owner: &str) -> Result<PermissionSet, sqlx::Error> {
+    let sql = format!("SELECT r.permissions FROM {table} x JOIN roles r ON r.id = x.role_id WHERE x.{owner_column} = $1");
+    let rows = sqlx::query(AssertSqlSafe(sql)).bind(owner).fetch_all(db.pool()).await?;
+    let mut set = PermissionSet::EMPTY;
+    for row in rows {
+        let text: String = col(&row, "permissions")?;
+        set = set.union(PermissionSet::parse_scope(&text).unwrap_or_default());
+    }
+    Ok(set)
+}
+
+// ---------------------------------------------------------------- audit
+
+pub async fn audit(
+    tx: &mut Tx,
+    actor: &ActorRef,
+    action: &str,
+    target_kind: &str,
+    target_id: &str,
+    detail: Option<String>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_events (id, at, actor_kind, actor_id, actor_name, action, target_kind, target_id, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(new_id())
+    .bind(now_micros())
+    .bind(actor.kind.as_str())
+    .bind(&actor.id)
+    .bind(&actor.name)
+    .bind(action)
+    .bind(target_kind)
+    .bind(target_id)
+    .bind(detail)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+pub async fn list_audit(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Page<AuditEventView>, sqlx::Error> {
+    // Newest first: ids are time-ordered (UUIDv7).
+    let (sql, bind_cursor) = match cursor {
+        Some(_) => ("SELECT * FROM audit_events WHERE id < $1 ORDER BY id DESC LIMIT $2", true),
+        None => ("SELECT * FROM audit_events ORDER BY id DESC LIMIT $1", false),
+    };
+    let mut query = sqlx::query(sql);
+    if bind_cursor {
+        query = query.bind(cursor);
+    }
+    let rows = query.bind(i64::from(limit) + 1).fetch_all(db.pool()).await?;
+    let items = rows
+        .iter()
+        .map(|r| {
+            Ok(AuditEventView {
+                id: col(r, "id")?,
+                at: micros_to_rfc3339(col(r, "at")?),
+                actor: actor_from(r, "actor")?,
+                action: col(r, "action")?,
+                target_kind: col(r, "target_kind")?,
+                target_id: col(r, "target_id")?,
+                detail: col(r, "detail")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(paginate(items, limit, |e| &e.id))
+}
+
+fn actor_from(row: &AnyRow, prefix: &str) -> Result<Actor, sqlx::Error> {
+    let kind: String = col(row, &format!("{prefix}_kind"))?;
+    Ok(Actor {
+        kind: AccountKind::parse(&kind).unwrap_or(AccountKind::User),
+        id: col(row, &format!("{prefix}_id"))?,
+        name: col(row, &format!("{prefix}_name"))?,
+    })
+}
+
+// ---------------------------------------------------------------- roles
+
+fn seed_role_id(name: &str) -> String {
+    name.to_lowercase().replace(' ', "-")
+}
+
+fn name_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
+/// Seeds SPEC's catalog on a new install; idempotent across replicas.
+pub async fn seed_roles(db: &Db) -> Result<(), sqlx::Error> {
+    let now = now_micros();
+    for role in seeded_roles() {
+        sqlx::query(
+            "INSERT INTO roles (id, name, name_key, permissions, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(seed_role_id(role.name))
+        .bind(role.name)
+        .bind(name_key(role.name))
+        .bind(role.permissions.to_scope())
+        .bind(now)
+        .execute(db.pool())
+        .await?;
+    }
+    Ok(())
+}
+
+fn role_from(row: &AnyRow) -> Result<RoleView, sqlx::Error> {
+    let permissions: String = col(row, "permissions")?;
+    Ok(RoleView {
+        id: col(row, "id")?,
+        name: col(row, "name")?,
+        permissions: PermissionSet::parse_scope(&permissions).unwrap_or_default().to_strings(),
+        created_at: micros_to_rfc3339(col(row, "created_at")?),
+        updated_at: micros_to_rfc3339(col(row, "updated_at")?),
+    })
+}
+
+pub async fn list_roles(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Page<RoleView>, sqlx::Error> {
+    let rows = match cursor {
+        Some(c) => {
+            sqlx::query("SELECT * FROM roles WHERE id > $1 ORDER BY id LIMIT $2")
+                .bind(c)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(db.pool())
+                .await?
+        }
+        None => {
+            sqlx::query("SELECT * FROM roles ORDER BY id LIMIT $1")
+                .bind(i64::from(limit) + 1)
+                .fetch_all(db.pool())
+                .await?
+        }
+    };
+    let items = rows.iter().map(role_from).collect::<Result<Vec<_>, _>>()?;
+    Ok(paginate(items, limit, |r| &r.id))
+}
+
+pub async fn get_role(db: &Db, id: &str) -> Result<RoleView, ApiError> {
+    let row = sqlx::query("SELECT * FROM roles WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    row.as_ref().map(role_from).transpose()?.ok_or(ApiError::NotFound("role"))
+}
+
+fn role_name_in_use(name: &str) -> ApiError {
+    ApiError::field(FieldError::new("name", ErrorCode::NameInUse, format!("a role named {name:?} exists already")))
+}
+
+pub async fn create_role(db: &Db, actor: &ActorRef, role: &ValidRole) -> Result<RoleView, ApiError> {
+    let id = new_id();
+    let now = now_micros();
+    let mut tx = db.begin().await?;
+    let result = sqlx::query("INSERT INTO roles (id, name, name_key, permissions, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)")
+        .bind(&id)
+        .bind(role.name.as_ref())
+        .bind(name_key(role.name.as_ref()))
+        .bind(role.permissions.to_scope())
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+    match result {
+        Err(e) if is_unique_violation(&e) => return Err(role_name_in_use(role.name.as_ref())),
+        other => other?,
+    };
+    audit(&mut tx, actor, "role.created", "role", &id, Some(role.name.to_string())).await?;
+    tx.commit().await?;
+    get_role(db, &id).await
+}
+
+pub async fn update_role(db: &Db, actor: &ActorRef, id: &str, change: &ValidRoleChange) -> Result<RoleView, ApiError> {
+    let mut tx = db.begin().await?;
+    let now = now_micros();
+    let found = sqlx::query("UPDATE roles SET updated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if found == 0 {
+        return Err(ApiError::NotFound("role"));
+    }
+    if let Some(name) = &change.name {
+        let result = sqlx::query("UPDATE roles SET name = $1, name_key = $2 WHERE id = $3")
+            .bind(name.as_ref())
+            .bind(name_key(name.as_ref()))
+            .bind(id)
+            .execute(&mut *tx)
+            .await;
+        match result {
+            Err(e) if is_unique_violation(&e) => return Err(role_name_in_use(name.as_ref())),
+            other => other?,
+        };
+    }
+    if let Some(permissions) = change.permissions {
+        sqlx::query("UPDATE roles SET permissions = $1 WHERE id = $2")
+            .bind(permissions.to_scope())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    audit(&mut tx, actor, "role.changed", "role", id, None).await?;
+    tx.commit().await?;
+    get_role(db, id).await
+}
+
+pub async fn delete_role(db: &Db, actor: &ActorRef, id: &str) -> Result<(), ApiError> {
+    let mut tx = db.begin().await?;
+    let holders = sqlx::query(
+        "SELECT 'user' AS kind, u.id AS id, u.name AS name FROM user_roles x JOIN users u ON u.id = x.user_id WHERE x.role_id = $1 \
+         UNION ALL \
+         SELECT 'application' AS kind, a.id AS id, a.name AS name FROM application_roles x JOIN applications a ON a.id = x.application_id WHERE x.role_id = $1 \
+         ORDER BY kind, name",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    if !holders.is_empty() {
+        let holders = holders
+            .iter()
+            .map(|r| {
+                let kind: String = col(r, "kind")?;
+                Ok(Holder {
+                    kind: AccountKind::parse(&kind).unwrap_or(AccountKind::User),
+                    id: col(r, "id")?,
+                    name: col(r, "name")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let names: Vec<&str> = holders.iter().take(5).map(|h| h.name.as_str()).collect();
+        return Err(ApiError::Conflict {
+            detail: format!(
+                "the role is still assigned to {} account(s) ({}{}); remove it from them first",
+                holders.len(),
+                names.join(", "),
+                if holders.len() > 5 { ", …" } else { "" }
+            ),
+            holders: Some(holders),
+        });
+    }
+    let removed = sqlx::query("DELETE FROM roles WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if removed == 0 {
+        return Err(ApiError::NotFound("role"));
+    }
+    audit(&mut tx, actor, "role.removed", "role", id, None).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- users
+
+#[derive(Debug)]
+pub struct UserAuth {
+    pub id: String,
+    pub name: String,
+    pub password_hash: String,
+}
+
+fn user_from(row: &AnyRow, roles: &mut HashMap<String, Vec<String>>) -> Result<UserView, sqlx::Error> {
+    let id: String = col(row, "id")?;
+    Ok(UserView {
+        roles: roles.remove(&id).unwrap_or_default(),
+        id,
+        email: col(row, "email")?,
+        name: col(row, "name")?,
+        created_at: micros_to_rfc3339(col(row, "created_at")?),
+        updated_at: micros_to_rfc3339(col(row, "updated_at")?),
+    })
+}
+
+pub async fn count_users(db: &Db) -> Result<i64, sqlx::Error> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(db.pool()).await?;
+    col(&row, "n")
+}
+
+pub async fn list_users(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Page<UserView>, sqlx::Error> {
+    let rows = match cursor {
+        Some(c) => {
+            sqlx::query("SELECT * FROM users WHERE id > $1 ORDER BY id LIMIT $2")
+                .bind(c)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(db.pool())
+                .await?
+        }
+        None => {
+            sqlx::query("SELECT * FROM users ORDER BY id LIMIT $1")
+                .bind(i64::from(limit) + 1)
+                .fetch_all(db.pool())
+                .await?
+        }
+    };
+    let ids: Vec<String> = rows.iter().map(|r| col(r, "id")).collect::<Result<_, _>>()?;
+    let mut roles = roles_of(db, "user_roles", "user_id", &ids.iter().map(String::as_str).collect::<Vec<_>>()).await?;
+    let items = rows.iter().map(|r| user_from(r, &mut roles)).collect::<Result<Vec<_>, _>>()?;
+    Ok(paginate(items, limit, |u| &u.id))
+}
+
+pub async fn get_user(db: &Db, id: &str) -> Result<UserView, ApiError> {
+    let row = sqlx::query("SELECT * FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
+    let mut roles = roles_of(db, "user_roles", "user_id", &[id]).await?;
+    Ok(user_from(&row, &mut roles)?)
+}
+
+pub async fn user_auth_by_email(db: &Db, email: &Email) -> Result<Option<UserAuth>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT u.id, u.name, u.password_hash FROM account_emails e JOIN users u ON u.id = e.account_id \
+         WHERE e.email = $1 AND e.account_kind = 'user'",
+    )
+    .bind(email.normalized())
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|r| {
+        Ok(UserAuth {
+            id: col(&r, "id")?,
+            name: col(&r, "name")?,
+            password_hash: col(&r, "password_hash")?,
+        })
+    })
+    .transpose()
+}
+
+pub async fn user_password_hash(db: &Db, id: &str) -> Result<Option<String>, sqlx::Error> {
+    let row = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    row.map(|r| col(&r, "password_hash")).transpose()
+}
+
+/// `password_hash` is computed by the caller, off the async threads.
+pub async fn create_user(db: &Db, actor: Option<&ActorRef>, user: &NewUser, password_hash: &str) -> Result<UserView, ApiError> {
+    let id = new_id();
+    let now = now_micros();
+    let mut tx = db.begin().await?;
+    claim_email(&mut tx, &user.email, &AccountRef::new(AccountKind::User, &id)).await?;
+    sqlx::query("INSERT INTO users (id, email, name, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)")
+        .bind(&id)
+        .bind(user.email.as_str())
+        .bind(&user.name)
+        .bind(password_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    set_roles(&mut tx, "user_roles", "user_id", &id, &user.roles).await?;
+    let system = ActorRef {
+        kind: AccountKind::User,
+        id: id.clone(),
+        name: user.name.clone(),
+    };
+    audit(&mut tx, actor.unwrap_or(&system), "user.created", "user", &id, Some(user.email.to_string())).await?;
+    tx.commit().await?;
+    get_user(db, &id).await
+}
+
+pub async fn update_user(
+    db: &Db,
+    actor: &ActorRef,
+    id: &str,
+    change: &ValidUserChange,
+    password_hash: Option<&str>,
+) -> Result<UserView, ApiError> {
+    let mut tx = db.begin().await?;
+    let found = sqlx::query("UPDATE users SET updated_at = $1 WHERE id = $2")
+        .bind(now_micros())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if found == 0 {
+        return Err(ApiError::NotFound("user"));
+    }
+    let me = AccountRef::new(AccountKind::User, id);
+    if let Some(email) = &change.email {
+        release_email(&mut tx, &me).await?;
+        claim_email(&mut tx, email, &me).await?;
+        sqlx::query("UPDATE users SET email = $1 WHERE id = $2")
+            .bind(email.as_str())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(name) = &change.name {
+        sqlx::query("UPDATE users SET name = $1 WHERE id = $2").bind(name).bind(id).execute(&mut *tx).await?;
+    }
+    if let Some(hash) = password_hash {
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(id).execute(&mut *tx).await?;
+        // A new password ends every other session.
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+    }
+    if let Some(roles) = &change.roles {
+        set_roles(&mut tx, "user_roles", "user_id", id, roles).await?;
+    }
+    audit(&mut tx, actor, "user.changed", "user", id, None).await?;
+    tx.commit().await?;
+    get_user(db, id).await
+}
+
+pub async fn delete_user(db: &Db, actor: &ActorRef, id: &str) -> Result<(), ApiError> {
+    let mut tx = db.begin().await?;
+    let removed = sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
+    if removed == 0 {
+        return Err(ApiError::NotFound("user"));
+    }
+    release_email(&mut tx, &AccountRef::new(AccountKind::User, id)).await?;
+    audit(&mut tx, actor, "user.removed", "user", id, None).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- sessions
+
+pub async fn create_session(db: &Db, user_id: &str, token_hash: &[u8], expires_at: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(token_hash.to_vec())
+        .bind(user_id)
+        .bind(now_micros())
+        .bind(expires_at)
+        .execute(db.pool())
+        .await
+        .map(|_| ())
+}
+
+#[derive(Debug)]
+pub struct SessionUser {
+    pub user_id: String,
+    pub name: String,
+}
+
+pub async fn session_user(db: &Db, token_hash: &[u8]) -> Result<Option<SessionUser>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT u.id, u.name FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2",
+    )
+    .bind(token_hash.to_vec())
+    .bind(now_micros())
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|r| {
+        Ok(SessionUser {
+            user_id: col(&r, "id")?,
+            name: col(&r, "name")?,
+        })
+    })
+    .transpose()
+}
+
+pub async fn delete_session(db: &Db, token_hash: &[u8]) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1 OR expires_at < $2")
+        .bind(token_hash.to_vec())
+        .bind(now_micros())
+        .execute(db.pool())
+        .await
+        .map(|_| ())
+}
+
+// ---------------------------------------------------------------- reveal lockout
+
+pub const REVEAL_WINDOW_MICROS: i64 = 15 * 60 * 1_000_000;
+pub const REVEAL_MAX_FAILURES: i64 = 5;
+
+/// Seconds until reveal unlocks for this user, if it is locked.
+pub async fn reveal_locked_for(db: &Db, user_id: &str) -> Result<Option<u64>, sqlx::Error> {
+    let now = now_micros();
+    let rows = sqlx::query("SELECT at FROM reveal_failures WHERE user_id = $1 AND at > $2 ORDER BY at DESC")
+        .bind(user_id)
+        .bind(now - REVEAL_WINDOW_MICROS)
+        .fetch_all(db.pool())
+        .await?;
+    if (rows.len() as i64) < REVEAL_MAX_FAILURES {
+        return Ok(None);
+    }
+    // Locked for 15 minutes from the failure that reached the limit.
+    let latest: i64 = col(&rows[0], "at")?;
+    let remaining = latest + REVEAL_WINDOW_MICROS - now;
+    Ok(Some((remaining.max(1_000_000) / 1_000_000) as u64))
+}
+
+pub async fn record_reveal_failure(db: &Db, actor: &ActorRef, application_id: &str) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    sqlx::query("INSERT INTO reveal_failures (user_id, at) VALUES ($1, $2)")
+        .bind(&actor.id)
+        .bind(now_micros())
+        .execute(&mut *tx)
+        .await?;
+    audit(&mut tx, actor, "application.secret_reveal_refused", "application", application_id, Some("wrong password".into())).await?;
+    tx.commit().await
+}
+
+// ---------------------------------------------------------------- applications
+
+fn application_from(row: &AnyRow, callback_url: &str, roles: &mut HashMap<String, Vec<String>>) -> Result<ApplicationView, sqlx::Error> {
+    let id: String = col(row, "id")?;
+    Ok(ApplicationView {
+        roles: roles.remove(&id).unwrap_or_default(),
+        id,
+        name: col(row, "name")?,
+        email: col(row, "email")?,
+        application_url: col(row, "application_url")?,
+        description: col(row, "description")?,
+        client_id: col(row, "client_id")?,
+        callback_url: callback_url.to_owned(),
+        enabled: col::<i64>(row, "enabled")? != 0,
+        created_at: micros_to_rfc3339(col(row, "created_at")?),
+        updated_at: micros_to_rfc3339(col(row, "updated_at")?),
+    })
+}
+
+const APPLICATION_COLUMNS: &str = "id, client_id, name, email, application_url, description, enabled, created_at, updated_at";
+
+pub async fn list_applications(
+    db: &Db,
+    callback_url: &str,
+    cursor: Option<&str>,
+    limit: u32,
+    name: Option<&str>,
+    email: Option<&str>,
+) -> Result<Page<ApplicationView>, sqlx::Error> {
+    let mut clauses = Vec::new();
+    let mut binds: Vec<String> = Vec::new();
+    if let Some(c) = cursor {
+        binds.push(c.to_owned());
+        clauses.push(format!("id > ${}", binds.len()));
+    }
+    let like = |s: &str| format!("%{}%", s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    if let Some(n) = name.filter(|n| !n.is_empty()) {
+        binds.push(like(n));
+        clauses.push(format!("LOWER(name) LIKE ${} ESCAPE '\\'", binds.len()));
+    }
+    if let Some(e) = email.filter(|e| !e.is_empty()) {
+        binds.push(like(e));
+        clauses.push(format!("LOWER(email) LIKE ${} ESCAPE '\\'", binds.len()));
+    }
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    let sql = format!("SELECT {APPLICATION_COLUMNS} FROM applications {filter} ORDER BY id LIMIT ${}", binds.len() + 1);
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for b in &binds {
+        query = query.bind(b);
+    }
+    let rows = query.bind(i64::from(limit) + 1).fetch_all(db.pool()).await?;
+    let ids: Vec<String> = rows.iter().map(|r| col(r, "id")).collect::<Result<_, _>>()?;
+    let mut roles = roles_of(db, "application_roles", "application_id", &ids.iter().map(String::as_str).collect::<Vec<_>>()).await?;
+    let items = rows
+        .iter()
+        .map(|r| application_from(r, callback_url, &mut roles))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(paginate(items, limit, |a| &a.id))
+}
+
+pub async fn get_application(db: &Db, callback_url: &str, id: &str) -> Result<ApplicationView, ApiError> {
+    let row = sqlx::query(AssertSqlSafe(format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = $1")))
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(ApiError::NotFound("external application"))?;
+    let mut roles = roles_of(db, "application_roles", "application_id", &[id]).await?;
+    Ok(application_from(&row, callback_url, &mut roles)?)
+}
+
+pub async fn create_application(
+    db: &Db,
+    master: &MasterKey,
+    callback_url: &str,
+    actor: &ActorRef,
+    app: &NewApplication,
+    client_id: &ClientId,
+    secret: &ClientSecret,
+) -> Result<ApplicationView, ApiError> {
+    let id = new_id();
+    let now = now_micros();
+    let mut tx = db.begin().await?;
+    claim_email(&mut tx, &app.email, &AccountRef::new(AccountKind::Application, &id)).await?;
+    sqlx::query(
+        "INSERT INTO applications (id, client_id, name, email, application_url, description, enabled, secret_ciphertext, secret_mac, \
+         previous_secret_mac, previous_secret_expires_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, NULL, NULL, $9, $9)",
+    )
+    .bind(&id)
+    .bind(client_id.as_str())
+    .bind(app.name.as_ref())
+    .bind(app.email.as_str())
+    .bind(app.application_url.as_deref())
+    .bind(app.description.as_deref())
+    .bind(master.seal(secret.expose().as_bytes(), &id))
+    .bind(master.secret_mac(secret.expose()).to_vec())
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    set_roles(&mut tx, "application_roles", "application_id", &id, &app.roles).await?;
+    audit(&mut tx, actor, "application.registered", "application", &id, Some(app.name.to_string())).await?;
+    tx.commit().await?;
+    get_application(db, callback_url, &id).await
+}
+
+pub async fn update_application(
+    db: &Db,
+    callback_url: &str,
+    actor: &ActorRef,
+    id: &str,
+    change: &ValidApplicationChange,
+) -> Result<ApplicationView, ApiError> {
+    let mut tx = db.begin().await?;
+    let found = sqlx::query("UPDATE applications SET updated_at = $1 WHERE id = $2")
+        .bind(now_micros())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if found == 0 {
+        return Err(ApiError::NotFound("external application"));
+    }
+    let me = AccountRef::new(AccountKind::Application, id);
+    if let Some(email) = &change.email {
+        release_email(&mut tx, &me).await?;
+        claim_email(&mut tx, email, &me).await?;
+        sqlx::query("UPDATE applications SET email = $1 WHERE id = $2")
+            .bind(email.as_str())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(name) = &change.name {
+        sqlx::query("UPDATE applications SET name = $1 WHERE id = $2")
+            .bind(name.as_ref())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(url) = &change.application_url {
+        sqlx::query("UPDATE applications SET application_url = $1 WHERE id = $2")
+            .bind(url.as_deref())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(description) = &change.description {
+        sqlx::query("UPDATE applications SET description = $1 WHERE id = $2")
+            .bind(description.as_deref())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(enabled) = change.enabled {
+        sqlx::query("UPDATE applications SET enabled = $1 WHERE id = $2")
+            .bind(i64::from(enabled))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(roles) = &change.roles {
+        set_roles(&mut tx, "application_roles", "application_id", id, roles).await?;
+    }
+    let action = match change.enabled {
+        Some(false) => "application.disabled",
+        Some(true) => "application.enabled",
+        None => "application.changed",
+    };
+    audit(&mut tx, actor, action, "application", id, None).await?;
+    tx.commit().await?;
+    get_application(db, callback_url, id).await
+}
+
+/// Removes an application; returns its client ID so caches can drop it.
+pub async fn delete_application(db: &Db, actor: &ActorRef, id: &str) -> Result<String, ApiError> {
+    let mut tx = db.begin().await?;
+    let row = sqlx::query("DELETE FROM applications WHERE id = $1 RETURNING client_id, name")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(ApiError::NotFound("external application"))?;
+    release_email(&mut tx, &AccountRef::new(AccountKind::Application, id)).await?;
+    let name: String = col(&row, "name")?;
+    audit(&mut tx, actor, "application.removed", "application", id, Some(name)).await?;
+    tx.commit().await?;
+    Ok(col(&row, "client_id")?)
+}
+
+pub async fn reveal_secret(db: &Db, master: &MasterKey, actor: &ActorRef, id: &str) -> Result<(String, ClientSecret), ApiError> {
+    let mut tx = db.begin().await?;
+    let row = sqlx::query("SELECT client_id, secret_ciphertext FROM applications WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(ApiError::NotFound("external application"))?;
+    let sealed: Vec<u8> = col(&row, "secret_ciphertext")?;
+    let plain = master.open(&sealed, id).map_err(ApiError::internal)?;
+    let secret = String::from_utf8(plain).map_err(ApiError::internal)?;
+    audit(&mut tx, actor, "application.secret_revealed", "application", id, None).await?;
+    tx.commit().await?;
+    Ok((col(&row, "client_id")?, ClientSecret::from_presented(secret)))
+}
+
+/// Issues a new secret; the old one stays valid for `grace_micros` (0: not at all).
+pub async fn rotate_secret(
+    db: &Db,
+    master: &MasterKey,
+    actor: &ActorRef,
+    id: &str,
+    secret: &ClientSecret,
+    grace_micros: i64,
+) -> Result<(String, Option<i64>), ApiError> {
+    let mut tx = db.begin().await?;
+    let now = now_micros();
+    let (previous_mac, previous_expires) = if grace_micros > 0 {
+        (Some(()), Some(now + grace_micros))
+    } else {
+        (None, None)
+    };
+    let row = sqlx::query(
+        "UPDATE applications SET \
+           previous_secret_mac = CASE WHEN $1 = 1 THEN secret_mac ELSE NULL END, \
+           previous_secret_expires_at = $2, \
+           secret_mac = $3, secret_ciphertext = $4, updated_at = $5 \
+         WHERE id = $6 RETURNING client_id",
+    )
+    .bind(i64::from(previous_mac.is_some()))
+    .bind(previous_expires)
+    .bind(master.secret_mac(secret.expose()).to_vec())
+    .bind(master.seal(secret.expose().as_bytes(), id))
+    .bind(now)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(ApiError::NotFound("external application"))?;
+    audit(
+        &mut tx,
+        actor,
+        "application.secret_rotated",
+        "application",
+        id,
+        Some(format!("grace period {} s", grace_micros / 1_000_000)),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((col(&row, "client_id")?, previous_expires))
+}
+
+/// What the token endpoint needs to know about a client.
+#[derive(Debug, Clone)]
+pub struct ClientRecord {
+    pub application_id: String,
+    pub name: String,
+    pub enabled: bool,
+    pub secret_mac: Vec<u8>,
+    pub previous_secret_mac: Option<Vec<u8>>,
+    pub previous_secret_expires_at: Option<i64>,
+    pub permissions: PermissionSet,
+}
+
+pub async fn client_record(db: &Db, client_id: &str) -> Result<Option<ClientRecord>, sqlx::Error> {
+    let Some(row) = sqlx::query(
+        "SELECT id, name, enabled, secret_mac, previous_secret_mac, previous_secret_expires_at FROM applications WHERE client_id = $1",
+    )
+    .bind(client_id)
+    .fetch_optional(db.pool())
+    .await?
+    else {
+        return Ok(None);
+    };
+    let application_id: String = col(&row, "id")?;
+    let permissions = permissions_of(db, "application_roles", "application_id", &application_id).await?;
+    Ok(Some(ClientRecord {
+        application_id,
+        name: col(&row, "name")?,
+        enabled: col::<i64>(&row, "enabled")? != 0,
+        secret_mac: col(&row, "secret_mac")?,
+        previous_secret_mac: col(&row, "previous_secret_mac")?,
+        previous_secret_expires_at: col(&row, "previous_secret_expires_at")?,
+        permissions,
+    }))
+}
+
+// ---------------------------------------------------------------- token revocation
+
+pub async fn revoke_token(db: &Db, jti: &str, expires_at_secs: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(jti)
+        .bind(expires_at_secs)
+        .execute(db.pool())
+        .await
+        .map(|_| ())
+}
+
+pub async fn is_revoked(db: &Db, jti: &str) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query("SELECT 1 AS one FROM revoked_tokens WHERE jti = $1")
+        .bind(jti)
+        .fetch_optional(db.pool())
+        .await?
+        .is_some())
+}
+
+/// Housekeeping: revocations of expired tokens, expired sessions, old reveal failures.
+pub async fn purge_expired(db: &Db) -> Result<(), sqlx::Error> {
+    let now = now_micros();
+    sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1")
+        .bind(now / 1_000_000)
+        .execute(db.pool())
+        .await?;
+    sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(now).execute(db.pool()).await?;
+    sqlx::query("DELETE FROM reveal_failures WHERE at < $1")
+        .bind(now - REVEAL_WINDOW_MICROS)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- cases and reports
+
+/// The two record kinds share one shape of storage; this names the differences.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordTable {
+    pub table: &'static str,
+    pub noun: &'static str,
+}
+
+pub const CASES: RecordTable = RecordTable {
+    table: "cases",
+    noun: "case",
+};
+pub const REPORTS: RecordTable = RecordTable {
+    table: "reports",
+    noun: "report",
+};
+
+fn case_from(row: &AnyRow) -> Result<CaseView, sqlx::Error> {
+    let status: String = col(row, "status")?;
+    Ok(CaseView {
+        id: col(row, "id")?,
+        title: col(row, "title")?,
+        description: col(row, "description")?,
+        status: CaseStatus::parse(&status).unwrap_or_default(),
+        created_by: actor_from(row, "created_by")?,
+        updated_by: actor_from(row, "updated_by")?,
+        created_at: micros_to_rfc3339(col(row, "created_at")?),
+        updated_at: micros_to_rfc3339(col(row, "updated_at")?),
+    })
+}
+
+fn report_from(row: &AnyRow) -> Result<ReportView, sqlx::Error> {
+    Ok(ReportView {
+        id: col(row, "id")?,
+        summary: col(row, "summary")?,
+        details: col(row, "details")?,
+        created_by: actor_from(row, "created_by")?,
+        updated_by: actor_from(row, "updated_by")?,
+        created_at: micros_to_rfc3339(col(row, "created_at")?),
+        updated_at: micros_to_rfc3339(col(row, "updated_at")?),
+    })
+}
+
+async fn list_records(db: &Db, table: RecordTable, cursor: Option<&str>, limit: u32) -> Result<Vec<AnyRow>, sqlx::Error> {
+    match cursor {
+        Some(c) => {
+            sqlx::query(AssertSqlSafe(format!("SELECT * FROM {} WHERE id > $1 ORDER BY id LIMIT $2", table.table)))
+                .bind(c)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(db.pool())
+                .await
+        }
+        None => {
+            sqlx::query(AssertSqlSafe(format!("SELECT * FROM {} ORDER BY id LIMIT $1", table.table)))
+                .bind(i64::from(limit) + 1)
+                .fetch_all(db.pool())
+                .await
+        }
+    }
+}
+
+async fn get_record(db: &Db, table: RecordTable, id: &str) -> Result<AnyRow, ApiError> {
+    sqlx::query(AssertSqlSafe(format!("SELECT * FROM {} WHERE id = $1", table.table)))
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(ApiError::NotFound(table.noun))
+}
+
+async fn delete_record(db: &Db, table: RecordTable, id: &str) -> Result<(), ApiError> {
+    let removed = sqlx::query(AssertSqlSafe(format!("DELETE FROM {} WHERE id = $1", table.table)))
+        .bind(id)
+        .execute(db.pool())
+        .await?
+        .rows_affected();
+    if removed == 0 {
+        return Err(ApiError::NotFound(table.noun));
+    }
+    Ok(())
+}
+
+async fn touch_record(tx: &mut Tx, table: RecordTable, id: &str, actor: &ActorRef) -> Result<(), ApiError> {
+    let found = sqlx::query(AssertSqlSafe(format!(
+        "UPDATE {} SET updated_by_kind = $1, updated_by_id = $2, updated_by_name = $3, updated_at = $4 WHERE id = $5",
+        table.table
+    )))
+    .bind(actor.kind.as_str())
+    .bind(&actor.id)
+    .bind(&actor.name)
+    .bind(now_micros())
+    .bind(id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if found == 0 {
+        return Err(ApiError::NotFound(table.noun));
+    }
+    Ok(())
+}
+
+pub async fn list_cases(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Page<CaseView>, sqlx::Error> {
+    let rows = list_records(db, CASES, cursor, limit).await?;
+    let items = rows.iter().map(case_from).collect::<Result<Vec<_>, _>>()?;
+    Ok(paginate(items, limit, |c| &c.id))
+}
+
+pub async fn get_case(db: &Db, id: &str) -> Result<CaseView, ApiError> {
+    Ok(case_from(&get_record(db, CASES, id).await?)?)
+}
+
+pub async fn create_case(db: &Db, actor: &ActorRef, case: &ValidCase) -> Result<CaseView, ApiError> {
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO cases (id, title, description, status, created_by_kind, created_by_id, created_by_name, \
+         updated_by_kind, updated_by_id, updated_by_name, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $5, $6, $7, $8, $8)",
+    )
+    .bind(&id)
+    .bind(&case.title)
+    .bind(case.description.as_deref())
+    .bind(case.status.as_str())
+    .bind(actor.kind.as_str())
+    .bind(&actor.id)
+    .bind(&actor.name)
+    .bind(now_micros())
+    .execute(db.pool())
+    .await?;
+    get_case(db, &id).await
+}
+
+pub async fn update_case(db: &Db, actor: &ActorRef, id: &str, change: &ValidCaseChange) -> Result<CaseView, ApiError> {
+    let mut tx = db.begin().await?;
+    touch_record(&mut tx, CASES, id, actor).await?;
+    if let Some(title) = &change.title {
+        sqlx::query("UPDATE cases SET title = $1 WHERE id = $2").bind(title).bind(id).execute(&mut *tx).await?;
+    }
+    if let Some(description) = &change.description {
+        sqlx::query("UPDATE cases SET description = $1 WHERE id = $2")
+            .bind(description.as_deref())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(status) = change.status {
+        sqlx::query("UPDATE cases SET status = $1 WHERE id = $2")
+            .bind(status.as_str())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    get_case(db, id).await
+}
+
+pub async fn delete_case(db: &Db, id: &str) -> Result<(), ApiError> {
+    delete_record(db, CASES, id).await
+}
+
+pub async fn list_reports(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Page<ReportView>, sqlx::Error> {
+    let rows = list_records(db, REPORTS, cursor, limit).await?;
+    let items = rows.iter().map(report_from).collect::<Result<Vec<_>, _>>()?;
+    Ok(paginate(items, limit, |c| &c.id))
+}
+
+pub async fn get_report(db: &Db, id: &str) -> Result<ReportView, ApiError> {
+    Ok(report_from(&get_record(db, REPORTS, id).await?)?)
+}
+
+pub async fn create_report(db: &Db, actor: &ActorRef, report: &ValidReport) -> Result<ReportView, ApiError> {
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO reports (id, summary, details, created_by_kind, created_by_id, created_by_name, \
+         updated_by_kind, updated_by_id, updated_by_name, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $4, $5, $6, $7, $7)",
+    )
+    .bind(&id)
+    .bind(&report.summary)
+    .bind(report.details.as_deref())
+    .bind(actor.kind.as_str())
+    .bind(&actor.id)
+    .bind(&actor.name)
+    .bind(now_micros())
+    .execute(db.pool())
+    .await?;
+    get_report(db, &id).await
+}
+
+pub async fn update_report(db: &Db, actor: &ActorRef, id: &str, change: &ValidReportChange) -> Result<ReportView, ApiError> {
+    let mut tx = db.begin().await?;
+    touch_record(&mut tx, REPORTS, id, actor).await?;
+    if let Some(summary) = &change.summary {
+        sqlx::query("UPDATE reports SET summary = $1 WHERE id = $2").bind(summary).bind(id).execute(&mut *tx).await?;
+    }
+    if let Some(details) = &change.details {
+        sqlx::query("UPDATE reports SET details = $1 WHERE id = $2")
+            .bind(details.as_deref())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    get_report(db, id).await
+}
+
+pub async fn delete_report(db: &Db, id: &str) -> Result<(), ApiError> {
+    delete_record(db, REPORTS, id).await
+}
