@@ -1,1 +1,342 @@
-//! (in progress)
+//! Test harness: the real server on a free port with a fresh database, on
+//! SQLite or PostgreSQL, and request helpers. Every integration test runs on
+//! both backends from the same code (see [`both_backends!`]).
+
+use casebook_server::config::{Backend, Config};
+use casebook_server::crypto::MasterKey;
+use casebook_server::{Running, TestOptions};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use casebook_server;
+
+pub const ADMIN_EMAIL: &str = "root@agency.org";
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+/// Where PostgreSQL runs for tests; `CASEBOOK_TEST_PG` overrides it.
+pub fn pg_admin_url() -> String {
+    std::env::var("CASEBOOK_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// A fresh database for one test, removed when the test ends.
+#[derive(Debug)]
+pub struct TestDatabase {
+    pub url: String,
+    pub backend: Backend,
+    pg_name: Option<String>,
+    dir: Option<std::path::PathBuf>,
+}
+
+impl TestDatabase {
+    /// `None` when PostgreSQL is unreachable outside CI (the test is then
+    /// skipped, loudly); under `CI=true` an unreachable PostgreSQL fails.
+    pub async fn create(backend: Backend) -> Option<Self> {
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("casebook-test-{id}"));
+                std::fs::create_dir_all(&dir).expect("temp dir");
+                Some(Self {
+                    url: format!("sqlite://{}/casebook.db", dir.display()),
+                    backend,
+                    pg_name: None,
+                    dir: Some(dir),
+                })
+            }
+            Backend::Postgres => {
+                use sqlx::Connection;
+                let admin = pg_admin_url();
+                let mut conn = match sqlx::PgConnection::connect(&admin).await {
+                    Ok(c) => c,
+                    Err(e) if !in_ci() => {
+                        eprintln!(
+                            "\n*** SKIPPING a PostgreSQL test: cannot reach {admin}: {e} (under CI=true this fails) ***\n"
+                        );
+                        return None;
+                    }
+                    Err(e) => panic!("PostgreSQL at {admin} is required under CI: {e}"),
+                };
+                let name = format!("casebook_test_{id}");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin);
+                Some(Self {
+                    url: format!("{base}/{name}"),
+                    backend,
+                    pg_name: Some(name),
+                    dir: None,
+                })
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        if let Some(name) = self.pg_name.take() {
+            // Drop runs inside the test's runtime; use a thread with its own.
+            let admin = pg_admin_url();
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                rt.block_on(async {
+                    use sqlx::Connection;
+                    let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut conn)
+                    .await
+                    .ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+/// A running server and an HTTP client pointed at it.
+#[derive(Debug)]
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base_url: String,
+    pub http: reqwest::Client,
+    pub running: Running,
+    pub master_key: String,
+    pub db: TestDatabase,
+}
+
+/// Settings a test may change before the server starts.
+#[derive(Debug, Clone)]
+pub struct Spawn {
+    pub options: TestOptions,
+    pub cache_ttl: Duration,
+    pub master_key: Option<String>,
+}
+
+impl Default for Spawn {
+    fn default() -> Self {
+        Self {
+            options: TestOptions::default(),
+            cache_ttl: Duration::from_secs(2),
+            master_key: None,
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Option<Self> {
+        Self::spawn_with(backend, Spawn::default()).await
+    }
+
+    pub async fn spawn_with(backend: Backend, spawn: Spawn) -> Option<Self> {
+        let db = TestDatabase::create(backend).await?;
+        Some(Self::spawn_on(db, spawn).await)
+    }
+
+    /// Starts a server on an existing database (a second replica, a restart).
+    pub async fn spawn_on(db: TestDatabase, spawn: Spawn) -> Self {
+        let master_key = spawn.master_key.clone().unwrap_or_else(MasterKey::generate_base64);
+        let config = Config {
+            addr: "127.0.0.1:0".parse().expect("addr"),
+            database_url: db.url.clone(),
+            public_url: String::new(),
+            master_key: MasterKey::from_base64(&master_key).expect("key"),
+            admin_email: Some(ADMIN_EMAIL.into()),
+            admin_password: Some(ADMIN_PASSWORD.into()),
+            cache_ttl: spawn.cache_ttl,
+        };
+        // The issuer must be known before binding; reserve a port first.
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+        let addr = probe.local_addr().expect("addr");
+        drop(probe);
+        let config = Config {
+            addr,
+            public_url: format!("http://{addr}"),
+            ..config
+        };
+        let running = casebook_server::start(config, spawn.options)
+            .await
+            .expect("server starts");
+        Self {
+            addr: running.addr,
+            base_url: format!("http://{}", running.addr),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            running,
+            master_key,
+            db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Signs in and returns the session token.
+    pub async fn sign_in(&self, email: &str, password: &str) -> String {
+        let r = self
+            .http
+            .post(self.url("/admin/v1/sessions"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 201, "sign in as {email}");
+        r.json::<Value>().await.expect("json")["token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("send")
+    }
+
+    pub async fn post_json(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("send")
+    }
+
+    pub async fn patch_json(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .patch(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("send")
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> reqwest::Response {
+        self.http
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("send")
+    }
+
+    /// Registers an application with the given roles; returns its JSON view.
+    pub async fn register(&self, admin: &str, name: &str, email: &str, roles: &[&str]) -> Value {
+        let r = self
+            .post_json(
+                "/admin/v1/external-applications",
+                admin,
+                &json!({"name": name, "email": email, "roles": roles}),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "register {name}");
+        r.json().await.expect("json")
+    }
+
+    /// Reveals an application's secret with the admin's password.
+    pub async fn reveal(&self, admin: &str, app_id: &str) -> String {
+        let r = self
+            .post_json(
+                &format!("/admin/v1/external-applications/{app_id}/client-secret/reveal"),
+                admin,
+                &json!({"password": ADMIN_PASSWORD}),
+            )
+            .await;
+        assert_eq!(r.status(), 200, "reveal");
+        r.json::<Value>().await.expect("json")["client_secret"]
+            .as_str()
+            .expect("secret")
+            .to_owned()
+    }
+
+    /// Client credentials grant with body authentication, as Casebook's
+    /// knowledge-base snippet does it. Returns the raw response.
+    pub async fn token_response(&self, client_id: &str, secret: &str, scope: Option<&str>) -> reqwest::Response {
+        let mut form = vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+        ];
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
+        }
+        self.http
+            .post(self.url("/oauth2/token"))
+            .form(&form)
+            .send()
+            .await
+            .expect("send")
+    }
+
+    pub async fn access_token(&self, client_id: &str, secret: &str) -> String {
+        let r = self.token_response(client_id, secret, None).await;
+        assert_eq!(r.status(), 200, "token");
+        r.json::<Value>().await.expect("json")["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    }
+
+    /// Registers an application with `roles`, reveals its secret and returns
+    /// `(application view, client_id, secret)`.
+    pub async fn partner(&self, admin: &str, name: &str, roles: &[&str]) -> (Value, String, String) {
+        let email = format!("{}@partner.example.org", name.to_lowercase().replace(' ', "-"));
+        let app = self.register(admin, name, &email, roles).await;
+        let id = app["id"].as_str().expect("id").to_owned();
+        let client_id = app["client_id"].as_str().expect("client_id").to_owned();
+        let secret = self.reveal(admin, &id).await;
+        (app, client_id, secret)
+    }
+}
+
+/// Runs an async test body on SQLite and on PostgreSQL:
+/// `both_backends!(name, |app: TestApp| async move { … });`
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::TestApp::spawn($crate::casebook_server::config::Backend::Sqlite)
+                    .await
+                    .expect("sqlite");
+                ($body)(app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::TestApp::spawn($crate::casebook_server::config::Backend::Postgres).await {
+                    ($body)(app).await;
+                }
+            }
+        }
+    };
+}

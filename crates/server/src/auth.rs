@@ -105,7 +105,11 @@ pub const ROUTES: &[RouteAccess] = &[
     rule(Method::POST, "/admin/v1/external-applications", perm(Admin, Create)),
     rule(Method::GET, "/admin/v1/external-applications/{id}", perm(Admin, View)),
     rule(Method::PATCH, "/admin/v1/external-applications/{id}", perm(Admin, Edit)),
-    rule(Method::DELETE, "/admin/v1/external-applications/{id}", perm(Admin, Delete)),
+    rule(
+        Method::DELETE,
+        "/admin/v1/external-applications/{id}",
+        perm(Admin, Delete),
+    ),
     rule(
         Method::POST,
         "/admin/v1/external-applications/{id}/client-secret/reveal",
@@ -170,7 +174,8 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
         Ok(None) => {
             return ApiError::Unauthorized {
                 invalid_token: false,
-                detail: "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session".into(),
+                detail: "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session"
+                    .into(),
             }
             .into_response();
         }
@@ -245,13 +250,15 @@ pub async fn authenticate(state: &AppState, headers: &axum::http::HeaderMap) -> 
             session: Some(digest),
         }));
     }
-    let verified = verify_access_token(state, token).await.map_err(|refusal| match refusal {
-        Refusal::Invalid(detail) => ApiError::Unauthorized {
-            invalid_token: true,
-            detail,
-        },
-        Refusal::Storage(e) => ApiError::from(e),
-    })?;
+    let verified = verify_access_token(state, token)
+        .await
+        .map_err(|refusal| match refusal {
+            Refusal::Invalid(detail) => ApiError::Unauthorized {
+                invalid_token: true,
+                detail,
+            },
+            Refusal::Storage(e) => ApiError::from(e),
+        })?;
     Ok(Some(Principal {
         kind: AccountKind::Application,
         id: verified.application_id.clone(),
@@ -301,8 +308,15 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Arc<Ve
         Some(claims) => claims,
         None => {
             // Signed by a key this process has not loaded yet (rotated elsewhere).
-            state.keys.refresh().await.map_err(|e| Refusal::Invalid(format!("signing keys unavailable: {e}")))?;
-            state.keys.verify(token, state.issuer(), now)?.ok_or(TokenError::BadSignature)?
+            state
+                .keys
+                .refresh()
+                .await
+                .map_err(|e| Refusal::Invalid(format!("signing keys unavailable: {e}")))?;
+            state
+                .keys
+                .verify(token, state.issuer(), now)?
+                .ok_or(TokenError::BadSignature)?
         }
     };
     let revoked = || Refusal::Invalid("the access token has been revoked".into());
@@ -364,7 +378,11 @@ mod tests {
             client_id: Some("cb_x".into()),
             session: None,
         };
-        let reveal = access_of(&Method::POST, "/admin/v1/external-applications/{id}/client-secret/reveal").unwrap();
+        let reveal = access_of(
+            &Method::POST,
+            "/admin/v1/external-applications/{id}/client-secret/reveal",
+        )
+        .unwrap();
         assert!(check(&app, reveal).is_err());
         let user = Principal {
             kind: AccountKind::User,

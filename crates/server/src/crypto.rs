@@ -30,7 +30,9 @@ impl fmt::Debug for MasterKey {
 
 #[derive(Debug, thiserror::Error)]
 pub enum MasterKeyError {
-    #[error("CASEBOOK_MASTER_KEY must be 32 bytes in standard base64 (44 characters); generate one with `openssl rand -base64 32`")]
+    #[error(
+        "CASEBOOK_MASTER_KEY must be 32 bytes in standard base64 (44 characters); generate one with `openssl rand -base64 32`"
+    )]
     Malformed,
 }
 

@@ -54,7 +54,10 @@ pub enum ApiError {
     NotFound(&'static str),
     /// 409: the change conflicts with what is stored.
     #[error("{detail}")]
-    Conflict { detail: String, holders: Option<Vec<Holder>> },
+    Conflict {
+        detail: String,
+        holders: Option<Vec<Holder>>,
+    },
     /// 413.
     #[error("the request body is larger than this endpoint accepts")]
     PayloadTooLarge,
@@ -144,8 +147,7 @@ impl IntoResponse for ApiError {
                 insufficient_scope: Some(scope),
                 ..
             } => {
-                let challenge =
-                    format!("Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{scope}\"");
+                let challenge = format!("Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{scope}\"");
                 if let Ok(value) = HeaderValue::from_str(&challenge) {
                     headers.insert(header::WWW_AUTHENTICATE, value);
                 }

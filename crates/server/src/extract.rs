@@ -33,8 +33,12 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         JsonRejection::BytesRejection(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::PayloadTooLarge
         }
-        JsonRejection::JsonDataError(e) => ApiError::BadRequest(format!("the JSON body has the wrong shape: {}", e.body_text())),
-        JsonRejection::JsonSyntaxError(e) => ApiError::BadRequest(format!("the body is not valid JSON: {}", e.body_text())),
+        JsonRejection::JsonDataError(e) => {
+            ApiError::BadRequest(format!("the JSON body has the wrong shape: {}", e.body_text()))
+        }
+        JsonRejection::JsonSyntaxError(e) => {
+            ApiError::BadRequest(format!("the body is not valid JSON: {}", e.body_text()))
+        }
         other => ApiError::BadRequest(other.body_text()),
     }
 }

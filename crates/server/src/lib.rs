@@ -21,7 +21,7 @@ use crate::config::{Backend, Config, ConfigError};
 use crate::db::{Db, DbError};
 use crate::keys::{KeyError, KeyRing};
 use crate::state::AppState;
-use casebook_domain::user::{Password, UserForm, UserFacts};
+use casebook_domain::user::{Password, UserFacts, UserForm};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -70,12 +70,19 @@ impl Default for TestOptions {
 /// Opens the database, applies migrations, seeds roles and the first admin,
 /// loads keys.
 pub async fn prepare(config: Config, options: TestOptions) -> Result<AppState, StartError> {
-    let backend = Backend::of_url(&config.database_url).ok_or_else(|| ConfigError::DatabaseUrl(config.database_url.clone()))?;
+    let backend =
+        Backend::of_url(&config.database_url).ok_or_else(|| ConfigError::DatabaseUrl(config.database_url.clone()))?;
     let db = Db::connect(&config.database_url, backend).await?;
     store::seed_roles(&db).await?;
     ensure_first_admin(&db, &config).await?;
     let keys = KeyRing::load(db.clone(), config.master_key.clone()).await?;
-    Ok(AppState::new(db, config, keys, metrics::Metrics::new(), options.token_lifetime_secs))
+    Ok(AppState::new(
+        db,
+        config,
+        keys,
+        metrics::Metrics::new(),
+        options.token_lifetime_secs,
+    ))
 }
 
 async fn ensure_first_admin(db: &Db, config: &Config) -> Result<(), StartError> {
@@ -93,7 +100,11 @@ async fn ensure_first_admin(db: &Db, config: &Config) -> Result<(), StartError> 
     // SPEC's default `admin@localhost` has no dot in its domain, which the
     // account email rule refuses; the first administrator is exempt from it.
     let form = UserForm {
-        email: if email == "admin@localhost" { "admin@localhost.localdomain".into() } else { email.clone() },
+        email: if email == "admin@localhost" {
+            "admin@localhost.localdomain".into()
+        } else {
+            email.clone()
+        },
         name: "Administrator".into(),
         password: Password::new(password.clone()),
         roles: vec!["administrator".into()],
@@ -104,7 +115,8 @@ async fn ensure_first_admin(db: &Db, config: &Config) -> Result<(), StartError> 
     };
     let mut user = form.validate(&facts).map_err(|e| StartError::Admin(e.to_string()))?;
     if email == "admin@localhost" {
-        user.email = casebook_domain::Email::parse("admin@localhost.localdomain").map_err(|e| StartError::Admin(e.message))?;
+        user.email =
+            casebook_domain::Email::parse("admin@localhost.localdomain").map_err(|e| StartError::Admin(e.message))?;
     }
     let hash = http::admin::hash_password(user.password.clone())
         .await
@@ -129,14 +141,19 @@ async fn ensure_first_admin(db: &Db, config: &Config) -> Result<(), StartError> 
 /// Binds and serves in the background; returns once the socket is listening.
 pub async fn start(config: Config, options: TestOptions) -> Result<Running, StartError> {
     let addr = config.addr;
-    let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })?;
     let state = prepare(config, options).await?;
-    let addr = listener.local_addr().map_err(|source| StartError::Listen { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| StartError::Listen { addr, source })?;
     spawn_housekeeping(state.clone());
     let app = http::router(state.clone());
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
-    });
+    let task =
+        tokio::spawn(
+            async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await },
+        );
     Ok(Running { addr, state, task })
 }
 
@@ -144,12 +161,18 @@ pub async fn start(config: Config, options: TestOptions) -> Result<Running, Star
 pub async fn serve(config: Config) -> Result<(), StartError> {
     let addr = config.addr;
     let public_url = config.public_url.clone();
-    let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })?;
     let state = prepare(config, TestOptions::default()).await?;
     spawn_housekeeping(state.clone());
-    let bound = listener.local_addr().map_err(|source| StartError::Listen { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| StartError::Listen { addr, source })?;
     tracing::info!(%bound, %public_url, "casebook listening");
-    eprintln!("casebook listening on http://{bound} (issuer and Callback URL: {public_url}); API reference at {public_url}/docs");
+    eprintln!(
+        "casebook listening on http://{bound} (issuer and Callback URL: {public_url}); API reference at {public_url}/docs"
+    );
     let app = http::router(state.clone());
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())

@@ -6,7 +6,11 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "casebook", version, about = "Casebook external applications: OAuth 2.0 client credentials for partner software")]
+#[command(
+    name = "casebook",
+    version,
+    about = "Casebook external applications: OAuth 2.0 client credentials for partner software"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -101,12 +105,16 @@ async fn run(cli: Cli) -> Result<(), String> {
             let backend = Backend::of_url(&url).ok_or_else(|| format!("unsupported database URL {url:?}"))?;
             let master_key =
                 config::resolve_master_key(env("CASEBOOK_MASTER_KEY").as_deref(), &url).map_err(|e| e.to_string())?;
-            let db = casebook_server::db::Db::connect(&url, backend).await.map_err(|e| e.to_string())?;
+            let db = casebook_server::db::Db::connect(&url, backend)
+                .await
+                .map_err(|e| e.to_string())?;
             // Loading first creates the initial key on a new database, so there is something to retire.
             casebook_server::keys::KeyRing::load(db.clone(), master_key.clone())
                 .await
                 .map_err(|e| e.to_string())?;
-            let kid = casebook_server::keys::rotate(&db, &master_key).await.map_err(|e| e.to_string())?;
+            let kid = casebook_server::keys::rotate(&db, &master_key)
+                .await
+                .map_err(|e| e.to_string())?;
             println!("new signing key {kid} is current; running servers pick it up within 5 seconds");
             Ok(())
         }

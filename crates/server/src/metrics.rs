@@ -55,7 +55,11 @@ impl Metrics {
         let tokens_issued = Counter::default();
         let client_auth_failures = Counter::default();
         registry.register("http_requests", "HTTP requests by route and status", requests.clone());
-        registry.register("http_request_duration_seconds", "HTTP request latency by route", latency.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            latency.clone(),
+        );
         registry.register("access_tokens_issued", "Access tokens issued", tokens_issued.clone());
         registry.register(
             "client_authentication_failures",
@@ -96,6 +100,10 @@ pub async fn track(State(state): State<crate::state::AppState>, request: Request
         .latency
         .get_or_create(&RouteLabels { route: route.clone() })
         .observe(start.elapsed().as_secs_f64());
-    state.metrics.requests.get_or_create(&RequestLabels { method, route, status }).inc();
+    state
+        .metrics
+        .requests
+        .get_or_create(&RequestLabels { method, route, status })
+        .inc();
     response
 }

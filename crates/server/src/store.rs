@@ -27,11 +27,16 @@ pub struct ActorRef {
 }
 
 fn placeholders(start: usize, count: usize) -> String {
-    (start..start + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    (start..start + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn email_in_use() -> ApiError {
-    ApiError::field(casebook_domain::application::email_rule(Some(&AccountRef::new(AccountKind::User, "")), None).unwrap_err())
+    ApiError::field(
+        casebook_domain::application::email_rule(Some(&AccountRef::new(AccountKind::User, "")), None).unwrap_err(),
+    )
 }
 
 /// Cuts a `LIMIT n + 1` result to a page, with the cursor of the next one.
@@ -54,7 +59,10 @@ pub async fn email_holder(db: &Db, email: &Email) -> Result<Option<AccountRef>, 
         .await?;
     Ok(row.and_then(|r| {
         let kind: String = r.try_get("account_kind").ok()?;
-        Some(AccountRef::new(AccountKind::parse(&kind)?, r.try_get::<String, _>("account_id").ok()?))
+        Some(AccountRef::new(
+            AccountKind::parse(&kind)?,
+            r.try_get::<String, _>("account_id").ok()?,
+        ))
     }))
 }
 
@@ -96,21 +104,33 @@ async fn release_email(tx: &mut Tx, account: &AccountRef) -> Result<(), sqlx::Er
         .map(|_| ())
 }
 
-async fn set_roles(tx: &mut Tx, table: &str, owner_column: &str, owner: &str, roles: &[String]) -> Result<(), ApiError> {
+async fn set_roles(
+    tx: &mut Tx,
+    table: &str,
+    owner_column: &str,
+    owner: &str,
+    roles: &[String],
+) -> Result<(), ApiError> {
     sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE {owner_column} = $1")))
         .bind(owner)
         .execute(&mut **tx)
         .await?;
     for role in roles {
-        let result = sqlx::query(AssertSqlSafe(format!("INSERT INTO {table} ({owner_column}, role_id) VALUES ($1, $2)")))
-            .bind(owner)
-            .bind(role)
-            .execute(&mut **tx)
-            .await;
+        let result = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO {table} ({owner_column}, role_id) VALUES ($1, $2)"
+        )))
+        .bind(owner)
+        .bind(role)
+        .execute(&mut **tx)
+        .await;
         if let Err(e) = result {
             // The role vanished between validation and this write.
             if crate::db::is_foreign_key_violation(&e) {
-                return Err(ApiError::field(FieldError::new("roles", ErrorCode::UnknownRole, format!("there is no role {role:?}"))));
+                return Err(ApiError::field(FieldError::new(
+                    "roles",
+                    ErrorCode::UnknownRole,
+                    format!("there is no role {role:?}"),
+                )));
             }
             return Err(e.into());
         }
@@ -118,7 +138,12 @@ async fn set_roles(tx: &mut Tx, table: &str, owner_column: &str, owner: &str, ro
     Ok(())
 }
 
-async fn roles_of(db: &Db, table: &str, owner_column: &str, owners: &[&str]) -> Result<HashMap<String, Vec<String>>, sqlx::Error> {
+async fn roles_of(
+    db: &Db,
+    table: &str,
+    owner_column: &str,
+    owners: &[&str],
+) -> Result<HashMap<String, Vec<String>>, sqlx::Error> {
     let mut map: HashMap<String, Vec<String>> = HashMap::new();
     if owners.is_empty() {
         return Ok(map);
@@ -138,8 +163,14 @@ async fn roles_of(db: &Db, table: &str, owner_column: &str, owners: &[&str]) -> 
 }
 
 /// Union of the permissions of the roles held by an account.
-pub async fn permissions_of(db: &Db, table: &str, owner_column: &str, owner: &str) -> Result<PermissionSet, sqlx::Error> {
-    let sql = format!("SELECT r.permissions FROM {table} x JOIN roles r ON r.id = x.role_id WHERE x.{owner_column} = $1");
+pub async fn permissions_of(
+    db: &Db,
+    table: &str,
+    owner_column: &str,
+    owner: &str,
+) -> Result<PermissionSet, sqlx::Error> {
+    let sql =
+        format!("SELECT r.permissions FROM {table} x JOIN roles r ON r.id = x.role_id WHERE x.{owner_column} = $1");
     let rows = sqlx::query(AssertSqlSafe(sql)).bind(owner).fetch_all(db.pool()).await?;
     let mut set = PermissionSet::EMPTY;
     for row in rows {
@@ -180,7 +211,10 @@ pub async fn audit(
 pub async fn list_audit(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Page<AuditEventView>, sqlx::Error> {
     // Newest first: ids are time-ordered (UUIDv7).
     let (sql, bind_cursor) = match cursor {
-        Some(_) => ("SELECT * FROM audit_events WHERE id < $1 ORDER BY id DESC LIMIT $2", true),
+        Some(_) => (
+            "SELECT * FROM audit_events WHERE id < $1 ORDER BY id DESC LIMIT $2",
+            true,
+        ),
         None => ("SELECT * FROM audit_events ORDER BY id DESC LIMIT $1", false),
     };
     let mut query = sqlx::query(sql);
@@ -248,7 +282,9 @@ fn role_from(row: &AnyRow) -> Result<RoleView, sqlx::Error> {
     Ok(RoleView {
         id: col(row, "id")?,
         name: col(row, "name")?,
-        permissions: PermissionSet::parse_scope(&permissions).unwrap_or_default().to_strings(),
+        permissions: PermissionSet::parse_scope(&permissions)
+            .unwrap_or_default()
+            .to_strings(),
         created_at: micros_to_rfc3339(col(row, "created_at")?),
         updated_at: micros_to_rfc3339(col(row, "updated_at")?),
     })
@@ -279,25 +315,34 @@ pub async fn get_role(db: &Db, id: &str) -> Result<RoleView, ApiError> {
         .bind(id)
         .fetch_optional(db.pool())
         .await?;
-    row.as_ref().map(role_from).transpose()?.ok_or(ApiError::NotFound("role"))
+    row.as_ref()
+        .map(role_from)
+        .transpose()?
+        .ok_or(ApiError::NotFound("role"))
 }
 
 fn role_name_in_use(name: &str) -> ApiError {
-    ApiError::field(FieldError::new("name", ErrorCode::NameInUse, format!("a role named {name:?} exists already")))
+    ApiError::field(FieldError::new(
+        "name",
+        ErrorCode::NameInUse,
+        format!("a role named {name:?} exists already"),
+    ))
 }
 
 pub async fn create_role(db: &Db, actor: &ActorRef, role: &ValidRole) -> Result<RoleView, ApiError> {
     let id = new_id();
     let now = now_micros();
     let mut tx = db.begin().await?;
-    let result = sqlx::query("INSERT INTO roles (id, name, name_key, permissions, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)")
-        .bind(&id)
-        .bind(role.name.as_ref())
-        .bind(name_key(role.name.as_ref()))
-        .bind(role.permissions.to_scope())
-        .bind(now)
-        .execute(&mut *tx)
-        .await;
+    let result = sqlx::query(
+        "INSERT INTO roles (id, name, name_key, permissions, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
+    )
+    .bind(&id)
+    .bind(role.name.as_ref())
+    .bind(name_key(role.name.as_ref()))
+    .bind(role.permissions.to_scope())
+    .bind(now)
+    .execute(&mut *tx)
+    .await;
     match result {
         Err(e) if is_unique_violation(&e) => return Err(role_name_in_use(role.name.as_ref())),
         other => other?,
@@ -412,7 +457,9 @@ fn user_from(row: &AnyRow, roles: &mut HashMap<String, Vec<String>>) -> Result<U
 }
 
 pub async fn count_users(db: &Db) -> Result<i64, sqlx::Error> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(db.pool()).await?;
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM users")
+        .fetch_one(db.pool())
+        .await?;
     col(&row, "n")
 }
 
@@ -433,8 +480,17 @@ pub async fn list_users(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Pag
         }
     };
     let ids: Vec<String> = rows.iter().map(|r| col(r, "id")).collect::<Result<_, _>>()?;
-    let mut roles = roles_of(db, "user_roles", "user_id", &ids.iter().map(String::as_str).collect::<Vec<_>>()).await?;
-    let items = rows.iter().map(|r| user_from(r, &mut roles)).collect::<Result<Vec<_>, _>>()?;
+    let mut roles = roles_of(
+        db,
+        "user_roles",
+        "user_id",
+        &ids.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await?;
+    let items = rows
+        .iter()
+        .map(|r| user_from(r, &mut roles))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(paginate(items, limit, |u| &u.id))
 }
 
@@ -475,26 +531,41 @@ pub async fn user_password_hash(db: &Db, id: &str) -> Result<Option<String>, sql
 }
 
 /// `password_hash` is computed by the caller, off the async threads.
-pub async fn create_user(db: &Db, actor: Option<&ActorRef>, user: &NewUser, password_hash: &str) -> Result<UserView, ApiError> {
+pub async fn create_user(
+    db: &Db,
+    actor: Option<&ActorRef>,
+    user: &NewUser,
+    password_hash: &str,
+) -> Result<UserView, ApiError> {
     let id = new_id();
     let now = now_micros();
     let mut tx = db.begin().await?;
     claim_email(&mut tx, &user.email, &AccountRef::new(AccountKind::User, &id)).await?;
-    sqlx::query("INSERT INTO users (id, email, name, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)")
-        .bind(&id)
-        .bind(user.email.as_str())
-        .bind(&user.name)
-        .bind(password_hash)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO users (id, email, name, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
+    )
+    .bind(&id)
+    .bind(user.email.as_str())
+    .bind(&user.name)
+    .bind(password_hash)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
     set_roles(&mut tx, "user_roles", "user_id", &id, &user.roles).await?;
     let system = ActorRef {
         kind: AccountKind::User,
         id: id.clone(),
         name: user.name.clone(),
     };
-    audit(&mut tx, actor.unwrap_or(&system), "user.created", "user", &id, Some(user.email.to_string())).await?;
+    audit(
+        &mut tx,
+        actor.unwrap_or(&system),
+        "user.created",
+        "user",
+        &id,
+        Some(user.email.to_string()),
+    )
+    .await?;
     tx.commit().await?;
     get_user(db, &id).await
 }
@@ -527,12 +598,23 @@ pub async fn update_user(
             .await?;
     }
     if let Some(name) = &change.name {
-        sqlx::query("UPDATE users SET name = $1 WHERE id = $2").bind(name).bind(id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE users SET name = $1 WHERE id = $2")
+            .bind(name)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
     }
     if let Some(hash) = password_hash {
-        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         // A new password ends every other session.
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
     }
     if let Some(roles) = &change.roles {
         set_roles(&mut tx, "user_roles", "user_id", id, roles).await?;
@@ -544,7 +626,11 @@ pub async fn update_user(
 
 pub async fn delete_user(db: &Db, actor: &ActorRef, id: &str) -> Result<(), ApiError> {
     let mut tx = db.begin().await?;
-    let removed = sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
+    let removed = sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
     if removed == 0 {
         return Err(ApiError::NotFound("user"));
     }
@@ -628,13 +714,25 @@ pub async fn record_reveal_failure(db: &Db, actor: &ActorRef, application_id: &s
         .bind(now_micros())
         .execute(&mut *tx)
         .await?;
-    audit(&mut tx, actor, "application.secret_reveal_refused", "application", application_id, Some("wrong password".into())).await?;
+    audit(
+        &mut tx,
+        actor,
+        "application.secret_reveal_refused",
+        "application",
+        application_id,
+        Some("wrong password".into()),
+    )
+    .await?;
     tx.commit().await
 }
 
 // ---------------------------------------------------------------- applications
 
-fn application_from(row: &AnyRow, callback_url: &str, roles: &mut HashMap<String, Vec<String>>) -> Result<ApplicationView, sqlx::Error> {
+fn application_from(
+    row: &AnyRow,
+    callback_url: &str,
+    roles: &mut HashMap<String, Vec<String>>,
+) -> Result<ApplicationView, sqlx::Error> {
     let id: String = col(row, "id")?;
     Ok(ApplicationView {
         roles: roles.remove(&id).unwrap_or_default(),
@@ -651,7 +749,8 @@ fn application_from(row: &AnyRow, callback_url: &str, roles: &mut HashMap<String
     })
 }
 
-const APPLICATION_COLUMNS: &str = "id, client_id, name, email, application_url, description, enabled, created_at, updated_at";
+const APPLICATION_COLUMNS: &str =
+    "id, client_id, name, email, application_url, description, enabled, created_at, updated_at";
 
 pub async fn list_applications(
     db: &Db,
@@ -667,7 +766,15 @@ pub async fn list_applications(
         binds.push(c.to_owned());
         clauses.push(format!("id > ${}", binds.len()));
     }
-    let like = |s: &str| format!("%{}%", s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let like = |s: &str| {
+        format!(
+            "%{}%",
+            s.to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    };
     if let Some(n) = name.filter(|n| !n.is_empty()) {
         binds.push(like(n));
         clauses.push(format!("LOWER(name) LIKE ${} ESCAPE '\\'", binds.len()));
@@ -681,14 +788,23 @@ pub async fn list_applications(
     } else {
         format!("WHERE {}", clauses.join(" AND "))
     };
-    let sql = format!("SELECT {APPLICATION_COLUMNS} FROM applications {filter} ORDER BY id LIMIT ${}", binds.len() + 1);
+    let sql = format!(
+        "SELECT {APPLICATION_COLUMNS} FROM applications {filter} ORDER BY id LIMIT ${}",
+        binds.len() + 1
+    );
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for b in &binds {
         query = query.bind(b);
     }
     let rows = query.bind(i64::from(limit) + 1).fetch_all(db.pool()).await?;
     let ids: Vec<String> = rows.iter().map(|r| col(r, "id")).collect::<Result<_, _>>()?;
-    let mut roles = roles_of(db, "application_roles", "application_id", &ids.iter().map(String::as_str).collect::<Vec<_>>()).await?;
+    let mut roles = roles_of(
+        db,
+        "application_roles",
+        "application_id",
+        &ids.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await?;
     let items = rows
         .iter()
         .map(|r| application_from(r, callback_url, &mut roles))
@@ -697,11 +813,13 @@ pub async fn list_applications(
 }
 
 pub async fn get_application(db: &Db, callback_url: &str, id: &str) -> Result<ApplicationView, ApiError> {
-    let row = sqlx::query(AssertSqlSafe(format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = $1")))
-        .bind(id)
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or(ApiError::NotFound("external application"))?;
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or(ApiError::NotFound("external application"))?;
     let mut roles = roles_of(db, "application_roles", "application_id", &[id]).await?;
     Ok(application_from(&row, callback_url, &mut roles)?)
 }
@@ -736,7 +854,15 @@ pub async fn create_application(
     .execute(&mut *tx)
     .await?;
     set_roles(&mut tx, "application_roles", "application_id", &id, &app.roles).await?;
-    audit(&mut tx, actor, "application.registered", "application", &id, Some(app.name.to_string())).await?;
+    audit(
+        &mut tx,
+        actor,
+        "application.registered",
+        "application",
+        &id,
+        Some(app.name.to_string()),
+    )
+    .await?;
     tx.commit().await?;
     get_application(db, callback_url, &id).await
 }
@@ -824,7 +950,12 @@ pub async fn delete_application(db: &Db, actor: &ActorRef, id: &str) -> Result<S
     Ok(col(&row, "client_id")?)
 }
 
-pub async fn reveal_secret(db: &Db, master: &MasterKey, actor: &ActorRef, id: &str) -> Result<(String, ClientSecret), ApiError> {
+pub async fn reveal_secret(
+    db: &Db,
+    master: &MasterKey,
+    actor: &ActorRef,
+    id: &str,
+) -> Result<(String, ClientSecret), ApiError> {
     let mut tx = db.begin().await?;
     let row = sqlx::query("SELECT client_id, secret_ciphertext FROM applications WHERE id = $1")
         .bind(id)
@@ -945,7 +1076,10 @@ pub async fn purge_expired(db: &Db) -> Result<(), sqlx::Error> {
         .bind(now / 1_000_000)
         .execute(db.pool())
         .await?;
-    sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(now).execute(db.pool()).await?;
+    sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+        .bind(now)
+        .execute(db.pool())
+        .await?;
     sqlx::query("DELETE FROM reveal_failures WHERE at < $1")
         .bind(now - REVEAL_WINDOW_MICROS)
         .execute(db.pool())
@@ -997,20 +1131,31 @@ fn report_from(row: &AnyRow) -> Result<ReportView, sqlx::Error> {
     })
 }
 
-async fn list_records(db: &Db, table: RecordTable, cursor: Option<&str>, limit: u32) -> Result<Vec<AnyRow>, sqlx::Error> {
+async fn list_records(
+    db: &Db,
+    table: RecordTable,
+    cursor: Option<&str>,
+    limit: u32,
+) -> Result<Vec<AnyRow>, sqlx::Error> {
     match cursor {
         Some(c) => {
-            sqlx::query(AssertSqlSafe(format!("SELECT * FROM {} WHERE id > $1 ORDER BY id LIMIT $2", table.table)))
-                .bind(c)
-                .bind(i64::from(limit) + 1)
-                .fetch_all(db.pool())
-                .await
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT * FROM {} WHERE id > $1 ORDER BY id LIMIT $2",
+                table.table
+            )))
+            .bind(c)
+            .bind(i64::from(limit) + 1)
+            .fetch_all(db.pool())
+            .await
         }
         None => {
-            sqlx::query(AssertSqlSafe(format!("SELECT * FROM {} ORDER BY id LIMIT $1", table.table)))
-                .bind(i64::from(limit) + 1)
-                .fetch_all(db.pool())
-                .await
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT * FROM {} ORDER BY id LIMIT $1",
+                table.table
+            )))
+            .bind(i64::from(limit) + 1)
+            .fetch_all(db.pool())
+            .await
         }
     }
 }
@@ -1088,7 +1233,11 @@ pub async fn update_case(db: &Db, actor: &ActorRef, id: &str, change: &ValidCase
     let mut tx = db.begin().await?;
     touch_record(&mut tx, CASES, id, actor).await?;
     if let Some(title) = &change.title {
-        sqlx::query("UPDATE cases SET title = $1 WHERE id = $2").bind(title).bind(id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE cases SET title = $1 WHERE id = $2")
+            .bind(title)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
     }
     if let Some(description) = &change.description {
         sqlx::query("UPDATE cases SET description = $1 WHERE id = $2")
@@ -1141,11 +1290,20 @@ pub async fn create_report(db: &Db, actor: &ActorRef, report: &ValidReport) -> R
     get_report(db, &id).await
 }
 
-pub async fn update_report(db: &Db, actor: &ActorRef, id: &str, change: &ValidReportChange) -> Result<ReportView, ApiError> {
+pub async fn update_report(
+    db: &Db,
+    actor: &ActorRef,
+    id: &str,
+    change: &ValidReportChange,
+) -> Result<ReportView, ApiError> {
     let mut tx = db.begin().await?;
     touch_record(&mut tx, REPORTS, id, actor).await?;
     if let Some(summary) = &change.summary {
-        sqlx::query("UPDATE reports SET summary = $1 WHERE id = $2").bind(summary).bind(id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE reports SET summary = $1 WHERE id = $2")
+            .bind(summary)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
     }
     if let Some(details) = &change.details {
         sqlx::query("UPDATE reports SET details = $1 WHERE id = $2")

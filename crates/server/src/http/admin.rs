@@ -137,7 +137,10 @@ pub const SESSION_TTL_MICROS: i64 = 8 * 3600 * 1_000_000;
         (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn sign_in(State(state): State<AppState>, ApiJson(form): ApiJson<SignIn>) -> Result<impl IntoResponse, ApiError> {
+pub async fn sign_in(
+    State(state): State<AppState>,
+    ApiJson(form): ApiJson<SignIn>,
+) -> Result<impl IntoResponse, ApiError> {
     let user = match Email::parse(&form.email) {
         Ok(email) => store::user_auth_by_email(&state.db, &email).await?,
         Err(_) => None,
@@ -176,7 +179,9 @@ pub async fn sign_in(State(state): State<AppState>, ApiJson(form): ApiJson<SignI
     ))]
 pub async fn sign_out(State(state): State<AppState>, Caller(caller): Caller) -> Result<StatusCode, ApiError> {
     let Some(digest) = caller.session else {
-        return Err(ApiError::forbidden("only an admin session can be signed out; revoke access tokens at /oauth2/revoke"));
+        return Err(ApiError::forbidden(
+            "only an admin session can be signed out; revoke access tokens at /oauth2/revoke",
+        ));
     };
     store::delete_session(&state.db, &digest).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -194,8 +199,13 @@ pub async fn sign_out(State(state): State<AppState>, Caller(caller): Caller) -> 
         (status = 403, description = "Needs admin:view", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad limit", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn list_roles(State(state): State<AppState>, ApiQuery(q): ApiQuery<PageQuery>) -> Result<Json<Page<RoleView>>, ApiError> {
-    Ok(Json(store::list_roles(&state.db, q.cursor.as_deref(), q.limit()?).await?))
+pub async fn list_roles(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Json<Page<RoleView>>, ApiError> {
+    Ok(Json(
+        store::list_roles(&state.db, q.cursor.as_deref(), q.limit()?).await?,
+    ))
 }
 
 /// Add a role.
@@ -267,7 +277,11 @@ pub async fn update_role(
         (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Still assigned; `holders` lists who holds it", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete_role(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete_role(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     store::delete_role(&state.db, &caller.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -295,8 +309,13 @@ async fn user_facts(state: &AppState, email: Option<&str>, roles: &[String]) -> 
         (status = 403, description = "Needs admin:view", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad limit", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn list_users(State(state): State<AppState>, ApiQuery(q): ApiQuery<PageQuery>) -> Result<Json<Page<UserView>>, ApiError> {
-    Ok(Json(store::list_users(&state.db, q.cursor.as_deref(), q.limit()?).await?))
+pub async fn list_users(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Json<Page<UserView>>, ApiError> {
+    Ok(Json(
+        store::list_users(&state.db, q.cursor.as_deref(), q.limit()?).await?,
+    ))
 }
 
 /// Create a user; the address must not belong to any account, user or application.
@@ -353,13 +372,20 @@ pub async fn update_user(
     Path(id): Path<String>,
     ApiJson(change): ApiJson<UserChange>,
 ) -> Result<Json<UserView>, ApiError> {
-    let facts = user_facts(&state, change.email.as_deref(), change.roles.as_deref().unwrap_or_default()).await?;
+    let facts = user_facts(
+        &state,
+        change.email.as_deref(),
+        change.roles.as_deref().unwrap_or_default(),
+    )
+    .await?;
     let change = change.validate(&facts, &AccountRef::new(AccountKind::User, &id))?;
     let hash = match &change.password {
         Some(p) => Some(hash_password(p.clone()).await?),
         None => None,
     };
-    Ok(Json(store::update_user(&state.db, &caller.actor(), &id, &change, hash.as_deref()).await?))
+    Ok(Json(
+        store::update_user(&state.db, &caller.actor(), &id, &change, hash.as_deref()).await?,
+    ))
 }
 
 /// Remove a user.
@@ -372,7 +398,11 @@ pub async fn update_user(
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A user cannot remove their own account", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete_user(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete_user(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     if caller.kind == AccountKind::User && caller.id == id {
         return Err(ApiError::Conflict {
             detail: "you cannot remove your own account; ask another administrator".into(),
@@ -389,7 +419,11 @@ fn callback_url(state: &AppState) -> &str {
     state.issuer()
 }
 
-async fn application_facts(state: &AppState, email: Option<&str>, roles: &[String]) -> Result<ApplicationFacts, ApiError> {
+async fn application_facts(
+    state: &AppState,
+    email: Option<&str>,
+    roles: &[String],
+) -> Result<ApplicationFacts, ApiError> {
     let email_holder = match email.and_then(|e| Email::parse(e).ok()) {
         Some(email) => store::email_holder(&state.db, &email).await?,
         None => None,
@@ -416,8 +450,15 @@ pub async fn list_applications(
 ) -> Result<Json<Page<ApplicationView>>, ApiError> {
     let limit = page_size(q.limit).map_err(ApiError::field)?;
     Ok(Json(
-        store::list_applications(&state.db, callback_url(&state), q.cursor.as_deref(), limit, q.name.as_deref(), q.email.as_deref())
-            .await?,
+        store::list_applications(
+            &state.db,
+            callback_url(&state),
+            q.cursor.as_deref(),
+            limit,
+            q.name.as_deref(),
+            q.email.as_deref(),
+        )
+        .await?,
     ))
 }
 
@@ -442,8 +483,16 @@ pub async fn create_application(
     let app = form.validate(&facts)?;
     let client_id = ClientId::from_random(random_bytes());
     let secret = ClientSecret::from_random(random_bytes());
-    let view = store::create_application(&state.db, state.master(), callback_url(&state), &caller.actor(), &app, &client_id, &secret)
-        .await?;
+    let view = store::create_application(
+        &state.db,
+        state.master(),
+        callback_url(&state),
+        &caller.actor(),
+        &app,
+        &client_id,
+        &secret,
+    )
+    .await?;
     tracing::info!(application = %view.id, client_id = %view.client_id, "external application registered");
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -457,8 +506,13 @@ pub async fn create_application(
         (status = 403, description = "Needs admin:view", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get_application(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ApplicationView>, ApiError> {
-    Ok(Json(store::get_application(&state.db, callback_url(&state), &id).await?))
+pub async fn get_application(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ApplicationView>, ApiError> {
+    Ok(Json(
+        store::get_application(&state.db, callback_url(&state), &id).await?,
+    ))
 }
 
 /// Change name, email, URL, roles, description, or enable/disable. Disabling
@@ -481,7 +535,12 @@ pub async fn update_application(
     Path(id): Path<String>,
     ApiJson(change): ApiJson<ApplicationChange>,
 ) -> Result<Json<ApplicationView>, ApiError> {
-    let facts = application_facts(&state, change.email.as_deref(), change.roles.as_deref().unwrap_or_default()).await?;
+    let facts = application_facts(
+        &state,
+        change.email.as_deref(),
+        change.roles.as_deref().unwrap_or_default(),
+    )
+    .await?;
     let change = change.validate(&facts, &AccountRef::new(AccountKind::Application, &id))?;
     let view = store::update_application(&state.db, callback_url(&state), &caller.actor(), &id, &change).await?;
     state.clients.remove(&view.client_id);
@@ -498,7 +557,11 @@ pub async fn update_application(
         (status = 403, description = "Needs admin:delete", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete_application(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete_application(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let client_id = store::delete_application(&state.db, &caller.actor(), &id).await?;
     state.clients.remove(&client_id);
     state.bump_epoch();
@@ -506,10 +569,18 @@ pub async fn delete_application(State(state): State<AppState>, Caller(caller): C
 }
 
 /// Re-checks the calling admin's password, with the reveal lockout.
-async fn confirm_password(state: &AppState, caller: &crate::auth::Principal, password: Password, application_id: &str) -> Result<(), ApiError> {
+async fn confirm_password(
+    state: &AppState,
+    caller: &crate::auth::Principal,
+    password: Password,
+    application_id: &str,
+) -> Result<(), ApiError> {
     if let Some(wait) = store::reveal_locked_for(&state.db, &caller.id).await? {
         return Err(ApiError::TooManyRequests {
-            detail: format!("too many wrong passwords: secrets are locked for you for {} more minute(s)", wait.div_ceil(60)),
+            detail: format!(
+                "too many wrong passwords: secrets are locked for you for {} more minute(s)",
+                wait.div_ceil(60)
+            ),
             retry_after_secs: wait,
         });
     }
@@ -588,7 +659,15 @@ pub async fn rotate_secret(
     store::get_application(&state.db, callback_url(&state), &id).await?;
     confirm_password(&state, &caller, request.password, &id).await?;
     let secret = ClientSecret::from_random(random_bytes());
-    let (client_id, until) = store::rotate_secret(&state.db, state.master(), &caller.actor(), &id, &secret, grace * 1_000_000).await?;
+    let (client_id, until) = store::rotate_secret(
+        &state.db,
+        state.master(),
+        &caller.actor(),
+        &id,
+        &secret,
+        grace * 1_000_000,
+    )
+    .await?;
     state.clients.remove(&client_id);
     state.bump_epoch();
     tracing::info!(application = %id, user = %caller.id, grace_seconds = grace, "client secret rotated");
@@ -614,6 +693,11 @@ pub async fn rotate_secret(
         (status = 403, description = "Needs admin:view", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad limit", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn list_audit(State(state): State<AppState>, ApiQuery(q): ApiQuery<PageQuery>) -> Result<Json<Page<AuditEventView>>, ApiError> {
-    Ok(Json(store::list_audit(&state.db, q.cursor.as_deref(), q.limit()?).await?))
+pub async fn list_audit(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Json<Page<AuditEventView>>, ApiError> {
+    Ok(Json(
+        store::list_audit(&state.db, q.cursor.as_deref(), q.limit()?).await?,
+    ))
 }

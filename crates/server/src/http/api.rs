@@ -31,7 +31,6 @@ pub async fn me(Caller(caller): Caller) -> Json<MeView> {
     })
 }
 
-
 /// Engage cases.
 #[utoipa::path(get, path = "/api/v1/engage/cases", tag = "casebook api", params(PageQuery),
     security(("bearer" = []), ("admin_session" = [])),
@@ -42,8 +41,13 @@ pub async fn me(Caller(caller): Caller) -> Json<MeView> {
         (status = 403, description = "Needs engage:view (insufficient_scope)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad limit", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn list_cases(State(state): State<AppState>, ApiQuery(q): ApiQuery<PageQuery>) -> Result<Json<Page<CaseView>>, ApiError> {
-    Ok(Json(store::list_cases(&state.db, q.cursor.as_deref(), q.limit()?).await?))
+pub async fn list_cases(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Json<Page<CaseView>>, ApiError> {
+    Ok(Json(
+        store::list_cases(&state.db, q.cursor.as_deref(), q.limit()?).await?,
+    ))
 }
 
 /// Open a case.
@@ -57,9 +61,16 @@ pub async fn list_cases(State(state): State<AppState>, ApiQuery(q): ApiQuery<Pag
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn create_case(State(state): State<AppState>, Caller(caller): Caller, ApiJson(form): ApiJson<CaseForm>) -> Result<impl IntoResponse, ApiError> {
+pub async fn create_case(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiJson(form): ApiJson<CaseForm>,
+) -> Result<impl IntoResponse, ApiError> {
     let case = form.validate()?;
-    Ok((StatusCode::CREATED, Json(store::create_case(&state.db, &caller.actor(), &case).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(store::create_case(&state.db, &caller.actor(), &case).await?),
+    ))
 }
 
 /// One case.
@@ -94,7 +105,9 @@ pub async fn update_case(
     ApiJson(change): ApiJson<CaseChange>,
 ) -> Result<Json<CaseView>, ApiError> {
     let change = change.validate()?;
-    Ok(Json(store::update_case(&state.db, &caller.actor(), &id, &change).await?))
+    Ok(Json(
+        store::update_case(&state.db, &caller.actor(), &id, &change).await?,
+    ))
 }
 
 /// Remove a case.
@@ -121,8 +134,13 @@ pub async fn delete_case(State(state): State<AppState>, Path(id): Path<String>) 
         (status = 403, description = "Needs intake:view (insufficient_scope)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad limit", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn list_reports(State(state): State<AppState>, ApiQuery(q): ApiQuery<PageQuery>) -> Result<Json<Page<ReportView>>, ApiError> {
-    Ok(Json(store::list_reports(&state.db, q.cursor.as_deref(), q.limit()?).await?))
+pub async fn list_reports(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Json<Page<ReportView>>, ApiError> {
+    Ok(Json(
+        store::list_reports(&state.db, q.cursor.as_deref(), q.limit()?).await?,
+    ))
 }
 
 /// File a report.
@@ -136,9 +154,16 @@ pub async fn list_reports(State(state): State<AppState>, ApiQuery(q): ApiQuery<P
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn create_report(State(state): State<AppState>, Caller(caller): Caller, ApiJson(form): ApiJson<ReportForm>) -> Result<impl IntoResponse, ApiError> {
+pub async fn create_report(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiJson(form): ApiJson<ReportForm>,
+) -> Result<impl IntoResponse, ApiError> {
     let report = form.validate()?;
-    Ok((StatusCode::CREATED, Json(store::create_report(&state.db, &caller.actor(), &report).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(store::create_report(&state.db, &caller.actor(), &report).await?),
+    ))
 }
 
 /// One report.
@@ -173,7 +198,9 @@ pub async fn update_report(
     ApiJson(change): ApiJson<ReportChange>,
 ) -> Result<Json<ReportView>, ApiError> {
     let change = change.validate()?;
-    Ok(Json(store::update_report(&state.db, &caller.actor(), &id, &change).await?))
+    Ok(Json(
+        store::update_report(&state.db, &caller.actor(), &id, &change).await?,
+    ))
 }
 
 /// Remove a report.

@@ -12,7 +12,7 @@ use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;
-use utoipa::openapi::security::{Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme, ClientCredentials};
+use utoipa::openapi::security::{ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -52,7 +52,10 @@ impl Modify for SecuritySchemes {
         );
         components.add_security_scheme(
             "oauth2",
-            SecurityScheme::OAuth2(OAuth2::new([Flow::ClientCredentials(ClientCredentials::new("/oauth2/token", scopes))])),
+            SecurityScheme::OAuth2(OAuth2::new([Flow::ClientCredentials(ClientCredentials::new(
+                "/oauth2/token",
+                scopes,
+            ))])),
         );
         components.add_security_scheme(
             "bearer",
@@ -78,7 +81,9 @@ impl Modify for SecuritySchemes {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Basic)
-                    .description(Some("Client ID and secret, form-urlencoded, then HTTP Basic (RFC 6749 §2.3.1)"))
+                    .description(Some(
+                        "Client ID and secret, form-urlencoded, then HTTP Basic (RFC 6749 §2.3.1)",
+                    ))
                     .build(),
             ),
         );
@@ -104,7 +109,11 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::list_users, admin::create_user))
         .routes(routes!(admin::get_user, admin::update_user, admin::delete_user))
         .routes(routes!(admin::list_applications, admin::create_application))
-        .routes(routes!(admin::get_application, admin::update_application, admin::delete_application))
+        .routes(routes!(
+            admin::get_application,
+            admin::update_application,
+            admin::delete_application
+        ))
         .routes(routes!(admin::reveal_secret))
         .routes(routes!(admin::rotate_secret))
         .routes(routes!(admin::list_audit))

@@ -115,7 +115,9 @@ pub struct PeerAddr(pub Option<IpAddr>);
 impl<S: Send + Sync> FromRequestParts<S> for PeerAddr {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())))
+        Ok(Self(
+            parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
+        ))
     }
 }
 
@@ -123,7 +125,9 @@ impl<S: Send + Sync> FromRequestParts<S> for PeerAddr {
 /// forbids repeated parameters, and §2.3.1 forbids credentials in the URI.
 fn read_form(headers: &HeaderMap, uri: &Uri, body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
     if let Some(query) = uri.query() {
-        let names: Vec<String> = url::form_urlencoded::parse(query.as_bytes()).map(|(k, _)| k.into_owned()).collect();
+        let names: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
+            .map(|(k, _)| k.into_owned())
+            .collect();
         if names.iter().any(|k| k == "client_secret" || k == "client_id") {
             return Err(OAuthError::invalid_request(
                 "client credentials must not be sent in the query string: send them in the form body (client_id, client_secret) or with HTTP Basic authentication",
@@ -141,7 +145,9 @@ fn read_form(headers: &HeaderMap, uri: &Uri, body: &[u8]) -> Result<HashMap<Stri
         ));
     }
     if body.len() > MAX_FORM_BYTES {
-        return Err(OAuthError::invalid_request(format!("the form is larger than {MAX_FORM_BYTES} bytes")));
+        return Err(OAuthError::invalid_request(format!(
+            "the form is larger than {MAX_FORM_BYTES} bytes"
+        )));
     }
     if std::str::from_utf8(body).is_err() {
         return Err(OAuthError::invalid_request("the form is not valid UTF-8"));
@@ -149,26 +155,37 @@ fn read_form(headers: &HeaderMap, uri: &Uri, body: &[u8]) -> Result<HashMap<Stri
     let mut form = HashMap::new();
     for (key, value) in url::form_urlencoded::parse(body) {
         if key.contains('\u{FFFD}') || value.contains('\u{FFFD}') {
-            return Err(OAuthError::invalid_request("a form value is not valid UTF-8 once decoded"));
+            return Err(OAuthError::invalid_request(
+                "a form value is not valid UTF-8 once decoded",
+            ));
         }
         if form.insert(key.clone().into_owned(), value.into_owned()).is_some() {
-            return Err(OAuthError::invalid_request(format!("parameter {key:?} appears more than once")));
+            return Err(OAuthError::invalid_request(format!(
+                "parameter {key:?} appears more than once"
+            )));
         }
     }
     Ok(form)
 }
 
 /// Client authentication (RFC 6749 §2.3.1): HTTP Basic, or the form body; never both.
-fn client_credentials(headers: &HeaderMap, form: &HashMap<String, String>) -> Result<Option<(String, ClientSecret)>, OAuthError> {
+fn client_credentials(
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<Option<(String, ClientSecret)>, OAuthError> {
     let basic = match headers.get(header::AUTHORIZATION) {
         None => None,
         Some(value) => {
             let value = value.to_str().map_err(|_| OAuthError::invalid_client())?;
             let (scheme, encoded) = value.split_once(' ').ok_or_else(OAuthError::invalid_client)?;
             if !scheme.eq_ignore_ascii_case("basic") {
-                return Err(OAuthError::invalid_request("use HTTP Basic or form parameters to authenticate the client"));
+                return Err(OAuthError::invalid_request(
+                    "use HTTP Basic or form parameters to authenticate the client",
+                ));
             }
-            let decoded = STANDARD.decode(encoded.trim()).map_err(|_| OAuthError::invalid_client())?;
+            let decoded = STANDARD
+                .decode(encoded.trim())
+                .map_err(|_| OAuthError::invalid_client())?;
             let decoded = String::from_utf8(decoded).map_err(|_| OAuthError::invalid_client())?;
             let (id, secret) = decoded.split_once(':').ok_or_else(OAuthError::invalid_client)?;
             // §2.3.1: both parts are form-urlencoded before base64.
@@ -189,7 +206,10 @@ fn client_credentials(headers: &HeaderMap, form: &HashMap<String, String>) -> Re
         (Some((id, secret)), false) => Ok(Some((id, ClientSecret::from_presented(secret)))),
         (None, true) => {
             let id = form.get("client_id").cloned().ok_or_else(OAuthError::invalid_client)?;
-            let secret = form.get("client_secret").cloned().ok_or_else(OAuthError::invalid_client)?;
+            let secret = form
+                .get("client_secret")
+                .cloned()
+                .ok_or_else(OAuthError::invalid_client)?;
             Ok(Some((id, ClientSecret::from_presented(secret))))
         }
         (None, false) => Ok(None),
@@ -220,7 +240,10 @@ async fn authenticate_client(
     let (client_id, secret) = client_credentials(headers, form)?.ok_or_else(OAuthError::invalid_client)?;
     let client = state.client(&client_id).await.map_err(|e| {
         tracing::error!(error = %e, "client lookup failed");
-        OAuthError::new(OAuthErrorCode::InvalidRequest, "the server could not check the client; try again")
+        OAuthError::new(
+            OAuthErrorCode::InvalidRequest,
+            "the server could not check the client; try again",
+        )
     })?;
     if let Some(client) = client.filter(|c| secret_accepted(state, c, &secret, crate::db::now_micros())) {
         return Ok(client);
@@ -252,17 +275,33 @@ fn no_store(mut response: Response) -> Response {
         (status = 401, description = "invalid_client", body = OAuthErrorBody),
         (status = 429, description = "Too many failed client authentications", body = OAuthErrorBody),
     ))]
-pub async fn token(State(state): State<AppState>, PeerAddr(peer): PeerAddr, headers: HeaderMap, uri: Uri, body: Bytes) -> Response {
+pub async fn token(
+    State(state): State<AppState>,
+    PeerAddr(peer): PeerAddr,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
     match issue_token(&state, &headers, &uri, &body, peer).await {
         Ok(response) => no_store(Json(response).into_response()),
         Err(e) => e.into_response(),
     }
 }
 
-async fn issue_token(state: &AppState, headers: &HeaderMap, uri: &Uri, body: &[u8], peer: Option<IpAddr>) -> Result<TokenResponse, OAuthError> {
+async fn issue_token(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    body: &[u8],
+    peer: Option<IpAddr>,
+) -> Result<TokenResponse, OAuthError> {
     let form = read_form(headers, uri, body)?;
     match form.get("grant_type").map(String::as_str) {
-        None => return Err(OAuthError::invalid_request("grant_type is required (client_credentials)")),
+        None => {
+            return Err(OAuthError::invalid_request(
+                "grant_type is required (client_credentials)",
+            ));
+        }
         Some("client_credentials") => {}
         Some(_) => {
             return Err(OAuthError::new(
@@ -323,7 +362,13 @@ fn token_param(form: &HashMap<String, String>) -> Result<&str, OAuthError> {
         (status = 401, description = "invalid_client", body = OAuthErrorBody),
         (status = 429, description = "Too many failed client authentications", body = OAuthErrorBody),
     ))]
-pub async fn introspect(State(state): State<AppState>, PeerAddr(peer): PeerAddr, headers: HeaderMap, uri: Uri, body: Bytes) -> Response {
+pub async fn introspect(
+    State(state): State<AppState>,
+    PeerAddr(peer): PeerAddr,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
     let result = async {
         let form = read_form(&headers, &uri, &body)?;
         authenticate_client(&state, &headers, &form, peer).await?;
@@ -348,7 +393,9 @@ pub async fn introspect(State(state): State<AppState>, PeerAddr(peer): PeerAddr,
             Err(Refusal::Invalid(_)) => IntrospectionResponse::default(),
             Err(Refusal::Storage(e)) => {
                 tracing::error!(error = %e, "introspection lookup failed");
-                return Err(OAuthError::invalid_request("the server could not check the token; try again"));
+                return Err(OAuthError::invalid_request(
+                    "the server could not check the token; try again",
+                ));
             }
         })
     }
@@ -379,7 +426,13 @@ impl IntrospectionResponse {
         (status = 401, description = "invalid_client", body = OAuthErrorBody),
         (status = 429, description = "Too many failed client authentications", body = OAuthErrorBody),
     ))]
-pub async fn revoke(State(state): State<AppState>, PeerAddr(peer): PeerAddr, headers: HeaderMap, uri: Uri, body: Bytes) -> Response {
+pub async fn revoke(
+    State(state): State<AppState>,
+    PeerAddr(peer): PeerAddr,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
     let result = async {
         let form = read_form(&headers, &uri, &body)?;
         let client = authenticate_client(&state, &headers, &form, peer).await?;
@@ -396,10 +449,12 @@ pub async fn revoke(State(state): State<AppState>, PeerAddr(peer): PeerAddr, hea
                 "the token was issued to another client",
             ));
         }
-        store::revoke_token(&state.db, &claims.jti, claims.exp).await.map_err(|e| {
-            tracing::error!(error = %e, "revocation failed");
-            OAuthError::invalid_request("the server could not record the revocation; try again")
-        })?;
+        store::revoke_token(&state.db, &claims.jti, claims.exp)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "revocation failed");
+                OAuthError::invalid_request("the server could not record the revocation; try again")
+            })?;
         state.tokens.remove(token);
         state.bump_epoch();
         Ok(())
