@@ -7,6 +7,9 @@ use std::fmt;
 /// SPEC: at most 254 characters (RFC 5321's path limit less the brackets).
 pub const MAX_EMAIL_CHARS: usize = 254;
 
+/// The first administrator's address when `CASEBOOK_ADMIN_EMAIL` is unset.
+pub const DEFAULT_ADMIN_EMAIL: &str = "admin@localhost";
+
 /// A syntactically valid address. Displays as entered (trimmed); compares,
 /// hashes and is stored for uniqueness by its normalised form, because the
 /// contract compares addresses case-insensitively.
@@ -44,6 +47,27 @@ impl Email {
             display: value.to_owned(),
             normalized: value.to_lowercase(),
         })
+    }
+
+    /// SPEC's first administrator when none is configured. `localhost` has
+    /// no dot, so the account rule would refuse it; it is the one exception,
+    /// made only by the server's first start, never from user input.
+    pub fn default_admin() -> Self {
+        Self {
+            display: DEFAULT_ADMIN_EMAIL.to_owned(),
+            normalized: DEFAULT_ADMIN_EMAIL.to_owned(),
+        }
+    }
+
+    /// An address as typed at sign-in: normalised, not validated. A lookup
+    /// with it can only find addresses that were valid when stored (or the
+    /// default administrator), so there is nothing to refuse up front.
+    pub fn for_lookup(raw: &str) -> Self {
+        let display = raw.trim().to_owned();
+        Self {
+            normalized: display.to_lowercase(),
+            display,
+        }
     }
 
     pub fn as_str(&self) -> &str {

@@ -92,19 +92,13 @@ async fn ensure_first_admin(db: &Db, config: &Config) -> Result<(), StartError> 
     let (email, password, generated) = match (&config.admin_email, &config.admin_password) {
         (Some(e), Some(p)) => (e.clone(), p.clone(), false),
         (e, _) => (
-            e.clone().unwrap_or_else(|| "admin@localhost".to_owned()),
+            e.clone().unwrap_or_else(|| casebook_domain::email::DEFAULT_ADMIN_EMAIL.to_owned()),
             crypto::random_token()[..24].to_owned(),
             true,
         ),
     };
-    // SPEC's default `admin@localhost` has no dot in its domain, which the
-    // account email rule refuses; the first administrator is exempt from it.
     let form = UserForm {
-        email: if email == "admin@localhost" {
-            "admin@localhost.localdomain".into()
-        } else {
-            email.clone()
-        },
+        email: email.clone(),
         name: "Administrator".into(),
         password: Password::new(password.clone()),
         roles: vec!["administrator".into()],
@@ -113,11 +107,21 @@ async fn ensure_first_admin(db: &Db, config: &Config) -> Result<(), StartError> 
         existing_roles: ["administrator".to_owned()].into(),
         email_holder: None,
     };
-    let mut user = form.validate(&facts).map_err(|e| StartError::Admin(e.to_string()))?;
-    if email == "admin@localhost" {
-        user.email =
-            casebook_domain::Email::parse("admin@localhost.localdomain").map_err(|e| StartError::Admin(e.message))?;
-    }
+    let user = if email == casebook_domain::email::DEFAULT_ADMIN_EMAIL {
+        // The default address fails the account rule on purpose (no dotted
+        // domain); every other rule still applies.
+        let with_valid_address = UserForm {
+            email: "admin@localhost.invalid".into(),
+            ..form
+        };
+        let mut user = with_valid_address
+            .validate(&facts)
+            .map_err(|e| StartError::Admin(e.to_string()))?;
+        user.email = casebook_domain::Email::default_admin();
+        user
+    } else {
+        form.validate(&facts).map_err(|e| StartError::Admin(e.to_string()))?
+    };
     let hash = http::admin::hash_password(user.password.clone())
         .await
         .map_err(|e| StartError::Admin(e.to_string()))?;
