@@ -135,8 +135,11 @@ pub const ROUTES: &[RouteAccess] = &[
     rule(Method::DELETE, "/api/v1/intake/reports/{id}", perm(Intake, Delete)),
 ];
 
-/// Routes served outside the OpenAPI document (the rendered reference).
-pub const UNDOCUMENTED_PREFIXES: &[&str] = &["/docs"];
+/// Pages served outside the OpenAPI document: the admin console and the
+/// rendered API reference. They are public; the API calls they make are not.
+pub fn is_undocumented_page(path: &str) -> bool {
+    path == "/admin" || path == "/docs" || path.starts_with("/docs/")
+}
 
 pub fn access_of(method: &Method, path: &str) -> Option<Access> {
     ROUTES
@@ -151,7 +154,7 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
     let Some(path) = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()) else {
         return next.run(request).await;
     };
-    if UNDOCUMENTED_PREFIXES.iter().any(|p| path.starts_with(p)) {
+    if is_undocumented_page(&path) {
         return next.run(request).await;
     }
     let method = if request.method() == Method::HEAD {

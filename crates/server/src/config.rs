@@ -37,6 +37,8 @@ pub struct Config {
     /// storage is asked again: the bound on how stale another replica's change
     /// can look. SPEC allows 5 s.
     pub cache_ttl: std::time::Duration,
+    /// Where notifications to applications' addresses go.
+    pub mailer: crate::notify::Mailer,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -13,6 +13,7 @@ pub mod extract;
 pub mod http;
 pub mod keys;
 pub mod metrics;
+pub mod notify;
 pub mod state;
 pub mod store;
 pub mod views;
@@ -57,12 +58,16 @@ pub struct Running {
 #[derive(Debug, Clone, Copy)]
 pub struct TestOptions {
     pub token_lifetime_secs: i64,
+    /// Whether the background task delivers notifications; tests that drive
+    /// delivery themselves turn it off.
+    pub deliver_notifications: bool,
 }
 
 impl Default for TestOptions {
     fn default() -> Self {
         Self {
             token_lifetime_secs: casebook_domain::ACCESS_TOKEN_LIFETIME_SECS,
+            deliver_notifications: true,
         }
     }
 }
@@ -92,7 +97,8 @@ async fn ensure_first_admin(db: &Db, config: &Config) -> Result<(), StartError> 
     let (email, password, generated) = match (&config.admin_email, &config.admin_password) {
         (Some(e), Some(p)) => (e.clone(), p.clone(), false),
         (e, _) => (
-            e.clone().unwrap_or_else(|| casebook_domain::email::DEFAULT_ADMIN_EMAIL.to_owned()),
+            e.clone()
+                .unwrap_or_else(|| casebook_domain::email::DEFAULT_ADMIN_EMAIL.to_owned()),
             crypto::random_token()[..24].to_owned(),
             true,
         ),
@@ -152,7 +158,7 @@ pub async fn start(config: Config, options: TestOptions) -> Result<Running, Star
     let addr = listener
         .local_addr()
         .map_err(|source| StartError::Listen { addr, source })?;
-    spawn_housekeeping(state.clone());
+    spawn_housekeeping(state.clone(), options);
     let app = http::router(state.clone());
     let task =
         tokio::spawn(
@@ -169,7 +175,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         .await
         .map_err(|source| StartError::Listen { addr, source })?;
     let state = prepare(config, TestOptions::default()).await?;
-    spawn_housekeeping(state.clone());
+    spawn_housekeeping(state.clone(), TestOptions::default());
     let bound = listener
         .local_addr()
         .map_err(|source| StartError::Listen { addr, source })?;
@@ -210,7 +216,7 @@ async fn shutdown_signal() {
 }
 
 /// Keeps keys in step with other replicas and storage tidy.
-fn spawn_housekeeping(state: AppState) {
+fn spawn_housekeeping(state: AppState, options: TestOptions) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(5));
         let mut rounds: u64 = 0;
@@ -221,6 +227,11 @@ fn spawn_housekeeping(state: AppState) {
                 tracing::warn!(error = %e, "could not refresh signing keys");
             }
             state.throttle.housekeeping();
+            if options.deliver_notifications
+                && let Err(e) = notify::deliver_due(&state.db, &state.config.mailer).await
+            {
+                tracing::warn!(error = %e, "could not deliver notifications");
+            }
             if rounds % 720 == 0
                 && let Err(e) = store::purge_expired(&state.db).await
             {

@@ -95,6 +95,10 @@ async fn run(cli: Cli) -> Result<(), String> {
                 admin_email: env("CASEBOOK_ADMIN_EMAIL"),
                 admin_password: env("CASEBOOK_ADMIN_PASSWORD"),
                 cache_ttl: std::time::Duration::from_secs(2),
+                mailer: casebook_server::notify::Mailer::from_url(
+                    env("CASEBOOK_SMTP_URL").as_deref(),
+                    env("CASEBOOK_SMTP_FROM").as_deref(),
+                )?,
             };
             casebook_server::serve(config).await.map_err(|e| e.to_string())
         }

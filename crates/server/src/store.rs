@@ -7,6 +7,7 @@
 use crate::crypto::MasterKey;
 use crate::db::{Db, Tx, col, is_unique_violation, micros_to_rfc3339, new_id, now_micros};
 use crate::error::{ApiError, Holder};
+use crate::notify::{self, Notice};
 use crate::views::*;
 use casebook_domain::account::AccountRef;
 use casebook_domain::application::{NewApplication, ValidApplicationChange};
@@ -422,11 +423,21 @@ pub async fn delete_role(db: &Db, actor: &ActorRef, id: &str) -> Result<(), ApiE
             holders: Some(holders),
         });
     }
-    let removed = sqlx::query("DELETE FROM roles WHERE id = $1")
+    let removed = match sqlx::query("DELETE FROM roles WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .await
+    {
+        Ok(done) => done.rows_affected(),
+        // Assigned by a request that committed after the check above.
+        Err(e) if crate::db::is_foreign_key_violation(&e) => {
+            return Err(ApiError::Conflict {
+                detail: "the role was just assigned to an account; remove it from its holders first".into(),
+                holders: None,
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
     if removed == 0 {
         return Err(ApiError::NotFound("role"));
     }
@@ -863,6 +874,12 @@ pub async fn create_application(
         Some(app.name.to_string()),
     )
     .await?;
+    let notice = Notice::Registered {
+        application: app.name.as_ref(),
+        client_id: client_id.as_str(),
+        callback_url,
+    };
+    notify::enqueue(&mut tx, app.email.as_str(), &notice).await?;
     tx.commit().await?;
     get_application(db, callback_url, &id).await
 }
@@ -931,6 +948,18 @@ pub async fn update_application(
         None => "application.changed",
     };
     audit(&mut tx, actor, action, "application", id, None).await?;
+    if change.enabled == Some(false) {
+        let row = sqlx::query("SELECT name, email FROM applications WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let (name, email): (String, String) = (col(&row, "name")?, col(&row, "email")?);
+        let notice = Notice::Disabled {
+            application: &name,
+            by: &actor.name,
+        };
+        notify::enqueue(&mut tx, &email, &notice).await?;
+    }
     tx.commit().await?;
     get_application(db, callback_url, id).await
 }
@@ -938,14 +967,27 @@ pub async fn update_application(
 /// Removes an application; returns its client ID so caches can drop it.
 pub async fn delete_application(db: &Db, actor: &ActorRef, id: &str) -> Result<String, ApiError> {
     let mut tx = db.begin().await?;
-    let row = sqlx::query("DELETE FROM applications WHERE id = $1 RETURNING client_id, name")
+    let row = sqlx::query("DELETE FROM applications WHERE id = $1 RETURNING client_id, name, email")
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(ApiError::NotFound("external application"))?;
     release_email(&mut tx, &AccountRef::new(AccountKind::Application, id)).await?;
-    let name: String = col(&row, "name")?;
-    audit(&mut tx, actor, "application.removed", "application", id, Some(name)).await?;
+    let (name, email): (String, String) = (col(&row, "name")?, col(&row, "email")?);
+    audit(
+        &mut tx,
+        actor,
+        "application.removed",
+        "application",
+        id,
+        Some(name.clone()),
+    )
+    .await?;
+    let notice = Notice::Deleted {
+        application: &name,
+        by: &actor.name,
+    };
+    notify::enqueue(&mut tx, &email, &notice).await?;
     tx.commit().await?;
     Ok(col(&row, "client_id")?)
 }
@@ -957,7 +999,7 @@ pub async fn reveal_secret(
     id: &str,
 ) -> Result<(String, ClientSecret), ApiError> {
     let mut tx = db.begin().await?;
-    let row = sqlx::query("SELECT client_id, secret_ciphertext FROM applications WHERE id = $1")
+    let row = sqlx::query("SELECT client_id, name, email, secret_ciphertext FROM applications WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?
@@ -966,6 +1008,12 @@ pub async fn reveal_secret(
     let plain = master.open(&sealed, id).map_err(ApiError::internal)?;
     let secret = String::from_utf8(plain).map_err(ApiError::internal)?;
     audit(&mut tx, actor, "application.secret_revealed", "application", id, None).await?;
+    let (name, email): (String, String) = (col(&row, "name")?, col(&row, "email")?);
+    let notice = Notice::SecretRevealed {
+        application: &name,
+        by: &actor.name,
+    };
+    notify::enqueue(&mut tx, &email, &notice).await?;
     tx.commit().await?;
     Ok((col(&row, "client_id")?, ClientSecret::from_presented(secret)))
 }
@@ -981,19 +1029,15 @@ pub async fn rotate_secret(
 ) -> Result<(String, Option<i64>), ApiError> {
     let mut tx = db.begin().await?;
     let now = now_micros();
-    let (previous_mac, previous_expires) = if grace_micros > 0 {
-        (Some(()), Some(now + grace_micros))
-    } else {
-        (None, None)
-    };
+    let previous_expires = (grace_micros > 0).then_some(now + grace_micros);
     let row = sqlx::query(
         "UPDATE applications SET \
            previous_secret_mac = CASE WHEN $1 = 1 THEN secret_mac ELSE NULL END, \
            previous_secret_expires_at = $2, \
            secret_mac = $3, secret_ciphertext = $4, updated_at = $5 \
-         WHERE id = $6 RETURNING client_id",
+         WHERE id = $6 RETURNING client_id, name, email",
     )
-    .bind(i64::from(previous_mac.is_some()))
+    .bind(i64::from(previous_expires.is_some()))
     .bind(previous_expires)
     .bind(master.secret_mac(secret.expose()).to_vec())
     .bind(master.seal(secret.expose().as_bytes(), id))
@@ -1011,6 +1055,14 @@ pub async fn rotate_secret(
         Some(format!("grace period {} s", grace_micros / 1_000_000)),
     )
     .await?;
+    let (name, email): (String, String) = (col(&row, "name")?, col(&row, "email")?);
+    let until = previous_expires.map(micros_to_rfc3339);
+    let notice = Notice::SecretRotated {
+        application: &name,
+        by: &actor.name,
+        old_secret_valid_until: until.as_deref(),
+    };
+    notify::enqueue(&mut tx, &email, &notice).await?;
     tx.commit().await?;
     Ok((col(&row, "client_id")?, previous_expires))
 }

@@ -4,12 +4,12 @@ use crate::auth::{Caller, SESSION_TOKEN_PREFIX};
 use crate::crypto::{random_bytes, random_token, token_digest};
 use crate::db::{micros_to_rfc3339, now_micros};
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 use crate::store;
 use crate::views::*;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use casebook_domain::application::{ApplicationChange, ApplicationFacts, ApplicationForm};
@@ -141,10 +141,7 @@ pub async fn sign_in(
     State(state): State<AppState>,
     ApiJson(form): ApiJson<SignIn>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let user = match Email::parse(&form.email) {
-        Ok(email) => store::user_auth_by_email(&state.db, &email).await?,
-        Err(_) => None,
-    };
+    let user = store::user_auth_by_email(&state.db, &Email::for_lookup(&form.email)).await?;
     let (hash, user) = match user {
         Some(u) => (Some(u.password_hash.clone()), Some(u)),
         None => (None, None),
@@ -171,7 +168,6 @@ pub async fn sign_in(
 
 /// Sign out: the session token stops working.
 #[utoipa::path(delete, path = "/admin/v1/sessions/current", tag = "admin: sessions",
-    security(("admin_session" = [])),
     responses(
         (status = 204, description = "Signed out"),
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
@@ -191,7 +187,6 @@ pub async fn sign_out(State(state): State<AppState>, Caller(caller): Caller) -> 
 
 /// The role catalog.
 #[utoipa::path(get, path = "/admin/v1/roles", tag = "admin: roles", params(PageQuery),
-    security(("admin_session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "A page of roles", body = Page<RoleView>),
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
@@ -210,7 +205,6 @@ pub async fn list_roles(
 
 /// Add a role.
 #[utoipa::path(post, path = "/admin/v1/roles", tag = "admin: roles", request_body = RoleForm,
-    security(("admin_session" = []), ("bearer" = [])),
     responses(
         (status = 201, description = "Created", body = RoleView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
@@ -231,21 +225,19 @@ pub async fn create_role(
 
 /// One role.
 #[utoipa::path(get, path = "/admin/v1/roles/{id}", tag = "admin: roles", params(("id" = String, Path)),
-    security(("admin_session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The role", body = RoleView),
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs admin:view", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get_role(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<RoleView>, ApiError> {
+pub async fn get_role(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<RoleView>, ApiError> {
     Ok(Json(store::get_role(&state.db, &id).await?))
 }
 
 /// Change a role's name or permissions. Tokens already issued keep the
 /// permissions they were issued with until they expire.
 #[utoipa::path(patch, path = "/admin/v1/roles/{id}", tag = "admin: roles", params(("id" = String, Path)), request_body = RoleChange,
-    security(("admin_session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "Changed", body = RoleView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
@@ -258,7 +250,7 @@ pub async fn get_role(State(state): State<AppState>, Path(id): Path<String>) -> 
 pub async fn update_role(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(change): ApiJson<RoleChange>,
 ) -> Result<Json<RoleView>, ApiError> {
     let change = change.validate()?;
@@ -269,7 +261,6 @@ pub async fn update_role(
 
 /// Remove a role no account holds.
 #[utoipa::path(delete, path = "/admin/v1/roles/{id}", tag = "admin: roles", params(("id" = String, Path)),
-    security(("admin_session" = []), ("bearer" = [])),
     responses(
         (status = 204, description = "Removed"),
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
@@ -280,7 +271,7 @@ pub async fn update_role(
 pub async fn delete_role(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     store::delete_role(&state.db, &caller.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -301,7 +292,6 @@ async fn user_facts(state: &AppState, email: Option<&str>, roles: &[String]) -> 
 
 /// User accounts.
 #[utoipa::path(get, path = "/admin/v1/users", tag = "admin: users", params(PageQuery),
-    security(("admin_session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "A page of users", body = Page<UserView>),
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
@@ -320,7 +310,6 @@ pub async fn list_users(
 
 /// Create a user; the address must not belong to any account, user or application.
 #[utoipa::path(post, path = "/admin/v1/users", tag = "admin: users", request_body = UserForm,
-    security(("admin_session" = []), ("bearer" = [])),
     responses(
         (status = 201, description = "Created", body = UserView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
@@ -343,20 +332,18 @@ pub async fn create_user(
 
 /// One user.
 #[utoipa::path(get, path = "/admin/v1/users/{id}", tag = "admin: users", params(("id" = String, Path)),
-    security(("admin_session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The user", body = UserView),
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs admin:view", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get_user(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<UserView>, ApiError> {
+pub async fn get_user(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<UserView>, ApiError> {
     Ok(Json(store::get_user(&state.db, &id).await?))
 }
 
 /// Change a user.
 #[utoipa::path(patch, path = "/admin/v1/users/{id}", tag = "admin: users", params(("id" = String, Path)), request_body = UserChange,
-    security(("admin_session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "Changed", body = UserView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
@@ -369,7 +356,7 @@ pub async fn get_user(State(state): State<AppState>, Path(id): Path<String>) -> 
 pub async fn update_user(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(change): ApiJson<UserChange>,
 ) -> Result<Json<UserView>, ApiError> {
     let facts = user_facts(
@@ -390,7 +377,6 @@ pub async fn update_user(
 
 /// Remove a user.
 #[utoipa::path(delete, path = "/admin/v1/users/{id}", tag = "admin: users", params(("id" = String, Path)),
-    security(("admin_session" = []), ("bearer" = [])),
     responses(
         (status = 204, description = "Removed"),
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
@@ -401,7 +387,7 @@ pub async fn update_user(
 pub async fn delete_user(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     if caller.kind == AccountKind::User && caller.id == id {
         return Err(ApiError::Conflict {
@@ -436,7 +422,6 @@ async fn application_facts(
 
 /// Registered external applications, filtered by name or email.
 #[utoipa::path(get, path = "/admin/v1/external-applications", tag = "admin: external applications", params(ApplicationQuery),
-    security(("admin_session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "A page of applications", body = Page<ApplicationView>),
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
@@ -465,7 +450,6 @@ pub async fn list_applications(
 /// Register an external application ("New Application"). The secret is not
 /// in the answer: reveal it with the key icon (`client-secret/reveal`).
 #[utoipa::path(post, path = "/admin/v1/external-applications", tag = "admin: external applications", request_body = ApplicationForm,
-    security(("admin_session" = []), ("bearer" = [])),
     responses(
         (status = 201, description = "Registered", body = ApplicationView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
@@ -499,7 +483,6 @@ pub async fn create_application(
 
 /// The expanded view: Client ID, description, application URL, Callback URL, roles, status.
 #[utoipa::path(get, path = "/admin/v1/external-applications/{id}", tag = "admin: external applications", params(("id" = String, Path)),
-    security(("admin_session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The application", body = ApplicationView),
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
@@ -508,7 +491,7 @@ pub async fn create_application(
     ))]
 pub async fn get_application(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ApplicationView>, ApiError> {
     Ok(Json(
         store::get_application(&state.db, callback_url(&state), &id).await?,
@@ -519,7 +502,6 @@ pub async fn get_application(
 /// refuses the application's tokens everywhere from then on.
 #[utoipa::path(patch, path = "/admin/v1/external-applications/{id}", tag = "admin: external applications", params(("id" = String, Path)),
     request_body = ApplicationChange,
-    security(("admin_session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "Changed", body = ApplicationView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
@@ -532,7 +514,7 @@ pub async fn get_application(
 pub async fn update_application(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(change): ApiJson<ApplicationChange>,
 ) -> Result<Json<ApplicationView>, ApiError> {
     let facts = application_facts(
@@ -550,7 +532,6 @@ pub async fn update_application(
 
 /// Remove an application: its tokens are refused from then on.
 #[utoipa::path(delete, path = "/admin/v1/external-applications/{id}", tag = "admin: external applications", params(("id" = String, Path)),
-    security(("admin_session" = []), ("bearer" = [])),
     responses(
         (status = 204, description = "Removed"),
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
@@ -560,7 +541,7 @@ pub async fn update_application(
 pub async fn delete_application(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let client_id = store::delete_application(&state.db, &caller.actor(), &id).await?;
     state.clients.remove(&client_id);
@@ -596,7 +577,6 @@ async fn confirm_password(
 /// Five wrong passwords in 15 minutes lock this for 15 minutes.
 #[utoipa::path(post, path = "/admin/v1/external-applications/{id}/client-secret/reveal", tag = "admin: external applications",
     params(("id" = String, Path)), request_body = RevealRequest,
-    security(("admin_session" = [])),
     responses(
         (status = 200, description = "The secret", body = SecretView, headers(("Cache-Control" = String, description = "no-store"))),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
@@ -609,7 +589,7 @@ async fn confirm_password(
 pub async fn reveal_secret(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<RevealRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     // 404 before the password check, so a typo'd id does not count as a failure.
@@ -631,7 +611,6 @@ pub async fn reveal_secret(
 /// `grace_period_seconds` (default 0: it stops at once).
 #[utoipa::path(post, path = "/admin/v1/external-applications/{id}/client-secret/rotate", tag = "admin: external applications",
     params(("id" = String, Path)), request_body = RotateRequest,
-    security(("admin_session" = [])),
     responses(
         (status = 200, description = "The new secret", body = SecretView, headers(("Cache-Control" = String, description = "no-store"))),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
@@ -645,7 +624,7 @@ pub async fn reveal_secret(
 pub async fn rotate_secret(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<RotateRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let grace = request.grace_period_seconds.unwrap_or(0);
@@ -685,7 +664,6 @@ pub async fn rotate_secret(
 
 /// The audit trail, newest first. No secret is ever in it.
 #[utoipa::path(get, path = "/admin/v1/audit-events", tag = "admin: audit", params(PageQuery),
-    security(("admin_session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "A page of events", body = Page<AuditEventView>),
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod api;
 pub mod oauth;
 pub mod ops;
+pub mod spec;
 
 use crate::auth;
 use crate::error::ApiError;
@@ -52,27 +53,21 @@ impl Modify for SecuritySchemes {
         );
         components.add_security_scheme(
             "oauth2",
-            SecurityScheme::OAuth2(OAuth2::new([Flow::ClientCredentials(ClientCredentials::new(
-                "/oauth2/token",
-                scopes,
-            ))])),
-        );
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .description(Some("An access token from /oauth2/token"))
-                    .build(),
-            ),
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [Flow::ClientCredentials(ClientCredentials::new("/oauth2/token", scopes))],
+                "An external application's access token: a JWT (RFC 9068) sent as `Authorization: Bearer`. \
+                 Each scope is a permission; an operation lists the one it needs.",
+            )),
         );
         components.add_security_scheme(
             "admin_session",
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("A session token from POST /admin/v1/sessions"))
+                    .description(Some(
+                        "A signed-in person's session token from POST /admin/v1/sessions, sent as \
+                         `Authorization: Bearer`. The names listed are the permissions the person's roles must hold.",
+                    ))
                     .build(),
             ),
         );
@@ -93,7 +88,7 @@ impl Modify for SecuritySchemes {
 /// Every documented route, in one place: the router and the document come
 /// from this same list, so an undocumented route cannot exist.
 fn documented() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let mut router = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
@@ -121,7 +116,9 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(api::list_cases, api::create_case))
         .routes(routes!(api::get_case, api::update_case, api::delete_case))
         .routes(routes!(api::list_reports, api::create_report))
-        .routes(routes!(api::get_report, api::update_report, api::delete_report))
+        .routes(routes!(api::get_report, api::update_report, api::delete_report));
+    spec::complete(router.get_openapi_mut());
+    router
 }
 
 /// The OpenAPI document, built without a database.
@@ -140,7 +137,12 @@ pub fn router(state: AppState) -> Router {
             async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], spec_json) }
         }),
     );
-    let docs = utoipa_swagger_ui::SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::from("/openapi.json"));
+    let routes = routes.route("/admin", axum::routing::get(admin_console));
+    // Swagger UI, vendored into the binary. Its default validator badge would
+    // send the spec to validator.swagger.io: off, so the page fetches nothing
+    // from outside this server.
+    let docs = utoipa_swagger_ui::SwaggerUi::new("/docs")
+        .config(utoipa_swagger_ui::Config::from("/openapi.json").validator_url("none"));
     Router::new()
         .merge(routes)
         .merge(docs)
@@ -149,6 +151,25 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .with_state(state)
+}
+
+/// cb Admin's External applications page, served from the binary. It talks
+/// only to this server's admin API, so the policy allows nothing else.
+async fn admin_console() -> impl IntoResponse {
+    use axum::http::header;
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; \
+                 img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        include_str!("../../assets/admin.html"),
+    )
 }
 
 async fn not_found() -> impl IntoResponse {

@@ -1,0 +1,14 @@
+-- Notifications to an application's address, written in the same transaction
+-- as the change they describe and delivered afterwards, with retries.
+CREATE TABLE outbox (
+    id              TEXT PRIMARY KEY,
+    recipient       TEXT NOT NULL,
+    subject         TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    created_at      BIGINT NOT NULL,
+    attempts        BIGINT NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    delivered_at    BIGINT,
+    last_error      TEXT
+);
+CREATE INDEX outbox_due ON outbox (delivered_at, next_attempt_at);
