@@ -1,0 +1,252 @@
+//! The admin API under `/admin/v1`: roles, users, external applications and
+//! the audit trail. The caller is a person signed in with
+//! [`Client::sign_in`], or an application whose roles grant the `admin:*`
+//! permission each call names.
+
+use crate::client::Client;
+use crate::error::Error;
+use crate::model::{Application, AuditEvent, RevealedSecret, Role, User};
+use crate::pagination::List;
+use casebook_domain::role::{RoleChange, RoleForm};
+use casebook_domain::user::{Password, UserChange, UserForm};
+use casebook_domain::{ApplicationChange, ApplicationForm};
+use reqwest::Method;
+use serde::Serialize;
+use std::time::Duration;
+
+const ROLES: [&str; 3] = ["admin", "v1", "roles"];
+const USERS: [&str; 3] = ["admin", "v1", "users"];
+const APPLICATIONS: [&str; 3] = ["admin", "v1", "external-applications"];
+const AUDIT: [&str; 3] = ["admin", "v1", "audit-events"];
+
+fn with<'a>(base: &[&'a str], tail: &[&'a str]) -> Vec<&'a str> {
+    base.iter().chain(tail).copied().collect()
+}
+
+impl Client {
+    /// The admin API (cb Admin).
+    pub fn admin(&self) -> Admin<'_> {
+        Admin { client: self }
+    }
+}
+
+/// The admin API; from [`Client::admin`].
+#[derive(Debug, Clone, Copy)]
+pub struct Admin<'a> {
+    client: &'a Client,
+}
+
+impl<'a> Admin<'a> {
+    /// The role catalog.
+    pub fn roles(&self) -> Roles<'a> {
+        Roles { client: self.client }
+    }
+
+    /// User accounts.
+    pub fn users(&self) -> Users<'a> {
+        Users { client: self.client }
+    }
+
+    /// Registered external applications and their credentials.
+    pub fn applications(&self) -> Applications<'a> {
+        Applications { client: self.client }
+    }
+
+    /// The audit trail, newest first (`admin:view`). No secret is ever in it.
+    pub fn audit_events(&self) -> List<AuditEvent> {
+        List::new(self.client, &AUDIT)
+    }
+}
+
+/// The role catalog; from [`Admin::roles`].
+#[derive(Debug, Clone, Copy)]
+pub struct Roles<'a> {
+    client: &'a Client,
+}
+
+impl Roles<'_> {
+    /// Lists roles (`admin:view`).
+    pub fn list(&self) -> List<Role> {
+        List::new(self.client, &ROLES)
+    }
+
+    /// One role (`admin:view`).
+    pub async fn get(&self, id: &str) -> Result<Role, Error> {
+        self.client
+            .send(Method::GET, &with(&ROLES, &[id]), &[], None::<&()>)
+            .await
+    }
+
+    /// Adds a role (`admin:create`), after checking the form against the server's rules.
+    pub async fn create(&self, form: &RoleForm) -> Result<Role, Error> {
+        form.validate()?;
+        self.client.send(Method::POST, &ROLES, &[], Some(form)).await
+    }
+
+    /// Changes a role's name or permissions (`admin:edit`), checked first.
+    /// Tokens already issued keep their permissions until they expire.
+    pub async fn change(&self, id: &str, change: &RoleChange) -> Result<Role, Error> {
+        change.validate()?;
+        self.client
+            .send(Method::PATCH, &with(&ROLES, &[id]), &[], Some(change))
+            .await
+    }
+
+    /// Removes a role no account holds (`admin:delete`); one still assigned is a 409.
+    pub async fn remove(&self, id: &str) -> Result<(), Error> {
+        self.client
+            .send_empty(Method::DELETE, &with(&ROLES, &[id]), None::<&()>)
+            .await
+    }
+}
+
+/// User accounts; from [`Admin::users`].
+#[derive(Debug, Clone, Copy)]
+pub struct Users<'a> {
+    client: &'a Client,
+}
+
+impl Users<'_> {
+    /// Lists users (`admin:view`).
+    pub fn list(&self) -> List<User> {
+        List::new(self.client, &USERS)
+    }
+
+    /// One user (`admin:view`).
+    pub async fn get(&self, id: &str) -> Result<User, Error> {
+        self.client
+            .send(Method::GET, &with(&USERS, &[id]), &[], None::<&()>)
+            .await
+    }
+
+    /// Creates a user (`admin:create`). Whether the address is free and the
+    /// roles exist only the server knows: those come back as a 422 [`Error::Api`].
+    pub async fn create(&self, form: &UserForm) -> Result<User, Error> {
+        form.password.check_new().map_err(|e| Error::Validation(e.into()))?;
+        self.client.send(Method::POST, &USERS, &[], Some(form)).await
+    }
+
+    /// Changes a user (`admin:edit`).
+    pub async fn change(&self, id: &str, change: &UserChange) -> Result<User, Error> {
+        if let Some(password) = &change.password {
+            password.check_new().map_err(|e| Error::Validation(e.into()))?;
+        }
+        self.client
+            .send(Method::PATCH, &with(&USERS, &[id]), &[], Some(change))
+            .await
+    }
+
+    /// Removes a user (`admin:delete`); nobody can remove their own account.
+    pub async fn remove(&self, id: &str) -> Result<(), Error> {
+        self.client
+            .send_empty(Method::DELETE, &with(&USERS, &[id]), None::<&()>)
+            .await
+    }
+}
+
+/// Registered external applications; from [`Admin::applications`].
+#[derive(Debug, Clone, Copy)]
+pub struct Applications<'a> {
+    client: &'a Client,
+}
+
+impl List<Application> {
+    /// Only applications whose name contains this text, ignoring case.
+    pub fn name_contains(self, text: impl Into<String>) -> Self {
+        self.filter("name", text)
+    }
+
+    /// Only applications whose email contains this text, ignoring case.
+    pub fn email_contains(self, text: impl Into<String>) -> Self {
+        self.filter("email", text)
+    }
+}
+
+impl Applications<'_> {
+    /// Lists applications (`admin:view`); filter with
+    /// [`name_contains`](List::name_contains) and [`email_contains`](List::email_contains).
+    pub fn list(&self) -> List<Application> {
+        List::new(self.client, &APPLICATIONS)
+    }
+
+    /// The expanded view of one application (`admin:view`): Client ID,
+    /// description, application URL, Callback URL, roles, status.
+    pub async fn get(&self, id: &str) -> Result<Application, Error> {
+        self.client
+            .send(Method::GET, &with(&APPLICATIONS, &[id]), &[], None::<&()>)
+            .await
+    }
+
+    /// Registers an application (`admin:create`): the "New Application" form.
+    ///
+    /// Every rule that needs no storage is checked first, with the server's
+    /// own code, so a bad form fails with [`Error::Validation`] carrying the
+    /// same field errors the server would give, and is not sent. Whether the
+    /// roles exist and the address is free only the server knows: those come
+    /// back as a 422 [`Error::Api`] with field errors (`unknown_role`,
+    /// `email_in_use`). The answer never holds the secret: see
+    /// [`reveal_secret`](Self::reveal_secret).
+    pub async fn register(&self, form: &ApplicationForm) -> Result<Application, Error> {
+        form.validate_offline()?;
+        self.client.send(Method::POST, &APPLICATIONS, &[], Some(form)).await
+    }
+
+    /// Changes the fields set in `change` (`admin:edit`); `enabled: Some(false)`
+    /// refuses the application's tokens everywhere from then on.
+    pub async fn change(&self, id: &str, change: &ApplicationChange) -> Result<Application, Error> {
+        self.client
+            .send(Method::PATCH, &with(&APPLICATIONS, &[id]), &[], Some(change))
+            .await
+    }
+
+    /// Removes an application (`admin:delete`); its tokens are refused from then on.
+    pub async fn remove(&self, id: &str) -> Result<(), Error> {
+        self.client
+            .send_empty(Method::DELETE, &with(&APPLICATIONS, &[id]), None::<&()>)
+            .await
+    }
+
+    /// Shows the client secret. Only a signed-in person can, re-entering
+    /// their own `password`: a wrong one is a 403 and counts toward a lockout (429).
+    pub async fn reveal_secret(&self, id: &str, password: &Password) -> Result<RevealedSecret, Error> {
+        #[derive(Serialize)]
+        struct Reveal<'a> {
+            password: &'a Password,
+        }
+        self.client
+            .send(
+                Method::POST,
+                &with(&APPLICATIONS, &[id, "client-secret", "reveal"]),
+                &[],
+                Some(&Reveal { password }),
+            )
+            .await
+    }
+
+    /// Issues a new client secret. The old one keeps working for
+    /// `grace_period` (whole seconds, up to 7 days; zero stops it at once).
+    /// Like [`reveal_secret`](Self::reveal_secret), only for a signed-in person.
+    pub async fn rotate_secret(
+        &self,
+        id: &str,
+        password: &Password,
+        grace_period: Duration,
+    ) -> Result<RevealedSecret, Error> {
+        #[derive(Serialize)]
+        struct Rotate<'a> {
+            password: &'a Password,
+            grace_period_seconds: u64,
+        }
+        self.client
+            .send(
+                Method::POST,
+                &with(&APPLICATIONS, &[id, "client-secret", "rotate"]),
+                &[],
+                Some(&Rotate {
+                    password,
+                    grace_period_seconds: grace_period.as_secs(),
+                }),
+            )
+            .await
+    }
+}

@@ -1,0 +1,612 @@
+//! The client: one connection pool, one credential, and the request loop
+//! every call goes through (authorization, retries, error mapping).
+
+use crate::error::Error;
+use crate::model::Session;
+use crate::retry::{RetryPolicy, parse_retry_after};
+use crate::token::{AccessToken, ClientAuthMethod, DEFAULT_REFRESH_AHEAD, TokenSource};
+use casebook_domain::user::Password;
+use casebook_domain::{ClientSecret, ErrorCode, FieldError};
+use reqwest::header::{self, HeaderValue};
+use reqwest::{Method, Url};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Transport settings shared by [`ClientBuilder`] and the token source builder.
+#[derive(Debug, Clone)]
+pub(crate) struct HttpSettings {
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) user_agent: String,
+    pub(crate) allow_insecure_http: bool,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            user_agent: concat!("casebook-sdk/", env!("CARGO_PKG_VERSION")).to_owned(),
+            allow_insecure_http: false,
+        }
+    }
+}
+
+impl HttpSettings {
+    pub(crate) fn client(&self) -> Result<reqwest::Client, Error> {
+        reqwest::Client::builder()
+            .timeout(self.timeout)
+            .connect_timeout(self.connect_timeout)
+            .user_agent(self.user_agent.as_str())
+            // Never follow redirects: a redirected token request could carry
+            // the client secret, and an API request its bearer token, to a
+            // host the caller did not choose (SSRF). Casebook never redirects.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::Config(format!("could not build the HTTP client: {e}")))
+    }
+}
+
+/// An absolute `https` URL, or `http` on a loopback host (or anywhere, when
+/// allowed), with no credentials, query or fragment of its own.
+pub(crate) fn checked_url(raw: &str, allow_insecure_http: bool) -> Result<Url, Error> {
+    let url = Url::parse(raw.trim()).map_err(|e| Error::Config(format!("{raw:?} is not an absolute URL: {e}")))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_insecure_http || is_loopback(&url) => {}
+        "http" => {
+            return Err(Error::Config(format!(
+                "{url} is plain http on a non-loopback host: credentials would cross the network unencrypted; \
+                 use https (or allow_insecure_http for a closed test network)"
+            )));
+        }
+        other => return Err(Error::Config(format!("{url}: scheme {other:?} is not http or https"))),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::Config(format!("{url} has no host")));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::Config(
+            "the URL must not carry credentials; pass them to the builder".into(),
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::Config(format!("{url} must not have a query or fragment")));
+    }
+    Ok(url)
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => {
+            name.eq_ignore_ascii_case("localhost") || name.to_ascii_lowercase().ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// A Casebook client. Cheap to clone: clones share the connection pool and
+/// the cached access token, so make one and pass it around.
+///
+/// Build one with [`Client::builder`]; see the [crate documentation](crate)
+/// for a complete example.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    http: reqwest::Client,
+    base: Url,
+    auth: Auth,
+    retry: RetryPolicy,
+}
+
+enum Auth {
+    Anonymous,
+    Application(TokenSource),
+    Session(SessionToken),
+}
+
+/// An admin session token; its `Debug` never shows it.
+struct SessionToken(Box<str>);
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Client");
+        d.field("base_url", &self.inner.base.as_str());
+        match &self.inner.auth {
+            Auth::Anonymous => d.field("auth", &"none"),
+            Auth::Application(source) => d.field("auth", source),
+            Auth::Session(_) => d.field("auth", &"admin session [redacted]"),
+        };
+        d.finish()
+    }
+}
+
+impl Client {
+    /// Starts a client for the Casebook at `base_url`: the **Callback URL**
+    /// that cb Admin shows for every application, e.g.
+    /// `https://casebook.example.org`.
+    pub fn builder(base_url: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            base_url: base_url.into(),
+            credentials: None,
+            auth_method: ClientAuthMethod::default(),
+            scope: None,
+            refresh_ahead: DEFAULT_REFRESH_AHEAD,
+            retry: RetryPolicy::default(),
+            http: HttpSettings::default(),
+        }
+    }
+
+    /// The base URL every path is joined to.
+    pub fn base_url(&self) -> &str {
+        self.inner.base.as_str()
+    }
+
+    /// The token source of a client built with
+    /// [`client_credentials`](ClientBuilder::client_credentials), e.g. to
+    /// hand its access tokens to another tool.
+    pub fn token_source(&self) -> Option<&TokenSource> {
+        match &self.inner.auth {
+            Auth::Application(source) => Some(source),
+            _ => None,
+        }
+    }
+
+    /// Signs a person in to the admin API (`POST /admin/v1/sessions`) and
+    /// returns a client that acts as them, sharing this client's connection
+    /// pool. Only a signed-in person can reveal or rotate a client secret.
+    pub async fn sign_in(&self, email: &str, password: &Password) -> Result<Client, Error> {
+        #[derive(Serialize)]
+        struct SignIn<'a> {
+            email: &'a str,
+            password: &'a Password,
+        }
+        let session: Session = self
+            .send(
+                Method::POST,
+                &["admin", "v1", "sessions"],
+                &[],
+                Some(&SignIn { email, password }),
+            )
+            .await?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http: self.inner.http.clone(),
+                base: self.inner.base.clone(),
+                auth: Auth::Session(SessionToken(session.token.into_boxed_str())),
+                retry: self.inner.retry.clone(),
+            }),
+        })
+    }
+
+    /// Signs the session out (`DELETE /admin/v1/sessions/current`): its token
+    /// stops working, for this client and every clone of it.
+    pub async fn sign_out(&self) -> Result<(), Error> {
+        self.send_empty(Method::DELETE, &["admin", "v1", "sessions", "current"], None::<&()>)
+            .await
+    }
+
+    pub(crate) fn endpoint(&self, segments: &[&str], query: &[(&str, String)]) -> Url {
+        let mut url = self.inner.base.clone();
+        // Segments are percent-encoded one by one, so an id can never climb
+        // out of its path ("../"). Every checked http(s) URL has segments.
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        url
+    }
+
+    /// A call whose answer is JSON.
+    pub(crate) async fn send<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, String)],
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> Result<T, Error> {
+        let (status, bytes) = self.execute(method, self.endpoint(segments, query), body).await?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::undecodable(status, "the documented JSON", e))
+    }
+
+    /// A call whose answer has no body worth reading (204).
+    pub(crate) async fn send_empty(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> Result<(), Error> {
+        self.execute(method, self.endpoint(segments, &[]), body)
+            .await
+            .map(|_| ())
+    }
+
+    async fn authorization(&self) -> Result<(Option<HeaderValue>, Option<AccessToken>), Error> {
+        match &self.inner.auth {
+            Auth::Anonymous => Ok((None, None)),
+            Auth::Session(session) => Ok((Some(bearer(&session.0)?), None)),
+            Auth::Application(source) => {
+                let token = source.token().await?;
+                Ok((Some(bearer(token.secret())?), Some(token)))
+            }
+        }
+    }
+
+    async fn execute(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> Result<(u16, Vec<u8>), Error> {
+        let body = body
+            .map(serde_json::to_vec)
+            .transpose()
+            .map_err(|e| Error::Config(format!("the request body cannot be written as JSON: {e}")))?;
+        // Only requests that cannot act twice are repeated after an answer
+        // that may have followed an action; 429 and refused connections mean
+        // nothing was done, whatever the method.
+        let idempotent = matches!(
+            method,
+            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+        );
+        let mut retries = 0;
+        let mut renewed_token = false;
+        loop {
+            let (authorization, token) = self.authorization().await?;
+            let mut request = self
+                .inner
+                .http
+                .request(method.clone(), url.clone())
+                .header(header::ACCEPT, "application/json, application/problem+json");
+            if let Some(authorization) = authorization {
+                request = request.header(header::AUTHORIZATION, authorization);
+            }
+            if let Some(body) = &body {
+                request = request
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+            }
+            let (error, may_retry) = match request.send().await {
+                Err(e) => {
+                    let refused = e.is_connect();
+                    (Error::from_reqwest(e), idempotent || refused)
+                }
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let retry_after = parse_retry_after(
+                        response
+                            .headers()
+                            .get(header::RETRY_AFTER)
+                            .and_then(|v| v.to_str().ok()),
+                    );
+                    let invalid_token = status == 401
+                        && response
+                            .headers()
+                            .get_all(header::WWW_AUTHENTICATE)
+                            .iter()
+                            .filter_map(|v| v.to_str().ok())
+                            .any(|challenge| challenge.contains("invalid_token"));
+                    match response.bytes().await {
+                        Err(e) => (Error::from_reqwest(e), idempotent),
+                        Ok(bytes) if (200..300).contains(&status) => return Ok((status, bytes.to_vec())),
+                        Ok(bytes) => {
+                            // RFC 6750 §3.1: the token was refused (revoked,
+                            // expired early, signing key rotated). Once per
+                            // call, forget it and try with a new one.
+                            if let (true, false, Auth::Application(source), Some(token)) =
+                                (invalid_token, renewed_token, &self.inner.auth, &token)
+                            {
+                                tracing::debug!(
+                                    path = url.path(),
+                                    "access token refused; renewing it and retrying once"
+                                );
+                                source.invalidate(token);
+                                renewed_token = true;
+                                continue;
+                            }
+                            (problem(status, retry_after, &bytes), idempotent || status == 429)
+                        }
+                    }
+                }
+            };
+            let delay = match may_retry && error.is_transient() {
+                true => self.inner.retry.delay(retries, error.retry_after()),
+                false => None,
+            };
+            let Some(delay) = delay else {
+                return Err(error);
+            };
+            tracing::warn!(
+                method = %method,
+                path = url.path(),
+                error = %error,
+                retry = retries + 1,
+                delay_ms = delay.as_millis() as u64,
+                "request failed; retrying"
+            );
+            tokio::time::sleep(delay).await;
+            retries += 1;
+        }
+    }
+}
+
+fn bearer(token: &str) -> Result<HeaderValue, Error> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
+        .map_err(|_| Error::unexpected(200, "the token holds characters that cannot go in an HTTP header"))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// An RFC 9457 problem, leniently: a field error code this SDK does not know
+/// yet becomes `invalid_value`, with the server's code kept in its message.
+fn problem(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Error {
+    #[derive(serde::Deserialize)]
+    struct ProblemBody {
+        #[serde(default)]
+        title: Option<String>,
+        #[serde(default)]
+        detail: Option<String>,
+        #[serde(default)]
+        errors: Vec<WireFieldError>,
+    }
+    #[derive(serde::Deserialize)]
+    struct WireFieldError {
+        field: String,
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    let reason = || {
+        reqwest::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("Error")
+            .to_owned()
+    };
+    let parsed = match body {
+        [] => Ok(ProblemBody {
+            title: None,
+            detail: None,
+            errors: vec![],
+        }),
+        _ => serde_json::from_slice::<ProblemBody>(body),
+    };
+    match parsed {
+        Ok(p) => Error::Api {
+            status,
+            title: p.title.unwrap_or_else(reason),
+            detail: p.detail.unwrap_or_default(),
+            errors: p
+                .errors
+                .into_iter()
+                .map(
+                    |e| match serde_json::from_value::<ErrorCode>(serde_json::Value::String(e.code.clone())) {
+                        Ok(code) => FieldError::new(e.field, code, e.message),
+                        Err(_) => {
+                            FieldError::new(e.field, ErrorCode::InvalidValue, format!("{} ({})", e.message, e.code))
+                        }
+                    },
+                )
+                .collect(),
+            retry_after,
+        },
+        Err(source) => {
+            let mut error = Error::undecodable(status, "an RFC 9457 problem", source);
+            if let Error::UnexpectedResponse { retry_after: r, .. } = &mut error {
+                *r = retry_after;
+            }
+            error
+        }
+    }
+}
+
+/// Settings of a [`Client`]; finish with [`build`](Self::build).
+#[derive(Debug)]
+pub struct ClientBuilder {
+    base_url: String,
+    credentials: Option<(String, ClientSecret)>,
+    auth_method: ClientAuthMethod,
+    scope: Option<String>,
+    refresh_ahead: Duration,
+    retry: RetryPolicy,
+    http: HttpSettings,
+}
+
+impl ClientBuilder {
+    /// Acts as a registered external application: its Client ID and secret
+    /// buy access tokens at `{base_url}/oauth2/token`, cached and renewed as
+    /// [`TokenSource`] describes.
+    pub fn client_credentials(mut self, client_id: impl Into<String>, client_secret: ClientSecret) -> Self {
+        self.credentials = Some((client_id.into(), client_secret));
+        self
+    }
+
+    /// How the application authenticates at the token endpoint; HTTP Basic unless set.
+    pub fn auth_method(mut self, method: ClientAuthMethod) -> Self {
+        self.auth_method = method;
+        self
+    }
+
+    /// Narrows the application's tokens to these space-separated permissions,
+    /// e.g. `"engage:view"`; without it a token carries all the roles grant.
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    /// How long before expiry the access token is replaced; see
+    /// [`TokenSourceBuilder::refresh_ahead`](crate::TokenSourceBuilder::refresh_ahead).
+    pub fn refresh_ahead(mut self, slack: Duration) -> Self {
+        self.refresh_ahead = slack;
+        self
+    }
+
+    /// How transient failures are retried, for API calls and token requests alike.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The longest one HTTP request may take, from sending to the last byte; 30 s unless set.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.http.timeout = timeout;
+        self
+    }
+
+    /// The longest opening a connection may take; 10 s unless set.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.http.connect_timeout = timeout;
+        self
+    }
+
+    /// The `User-Agent` header; `casebook-sdk/<version>` unless set. Naming
+    /// your integration here helps Casebook's operators help you.
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.http.user_agent = user_agent.into();
+        self
+    }
+
+    /// Allows a plain `http` base URL on a host other than loopback. Secrets
+    /// and tokens then cross the network unencrypted; meant for closed test
+    /// networks only. Loopback (`localhost`, `127.0.0.1`, `::1`) is always allowed.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.http.allow_insecure_http = allow;
+        self
+    }
+
+    /// Checks the settings and builds the client. Nothing is sent yet: the
+    /// first call fetches the first token.
+    pub fn build(self) -> Result<Client, Error> {
+        let mut base = checked_url(&self.base_url, self.http.allow_insecure_http)?;
+        if let Ok(mut path) = base.path_segments_mut() {
+            path.pop_if_empty();
+        }
+        let http = self.http.client()?;
+        let auth = match self.credentials {
+            None => Auth::Anonymous,
+            Some((client_id, secret)) => {
+                let mut token_url = base.clone();
+                if let Ok(mut path) = token_url.path_segments_mut() {
+                    path.extend(["oauth2", "token"]);
+                }
+                let mut tokens = TokenSource::builder(token_url.as_str(), client_id, secret)
+                    .auth_method(self.auth_method)
+                    .refresh_ahead(self.refresh_ahead)
+                    .retry_policy(self.retry.clone())
+                    .allow_insecure_http(self.http.allow_insecure_http);
+                if let Some(scope) = self.scope {
+                    tokens = tokens.scope(scope);
+                }
+                Auth::Application(tokens.build_with(http.clone())?)
+            }
+        };
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                auth,
+                retry: self.retry,
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_are_checked() {
+        for (raw, ok) in [
+            ("https://casebook.example.org", true),
+            ("https://casebook.example.org/tenant/", true),
+            ("http://127.0.0.1:8080", true),
+            ("http://localhost:8080", true),
+            ("http://[::1]:8080", true),
+            ("http://casebook.example.org", false),
+            ("ftp://casebook.example.org", false),
+            ("casebook.example.org", false),
+            ("https://user:pass@casebook.example.org", false),
+            ("https://casebook.example.org/?x=1", false),
+        ] {
+            assert_eq!(checked_url(raw, false).is_ok(), ok, "{raw}");
+        }
+        assert!(checked_url("http://casebook.internal", true).is_ok());
+    }
+
+    #[test]
+    fn paths_are_joined_segment_by_segment() {
+        let client = Client::builder("https://casebook.example.org/tenant/").build().unwrap();
+        assert_eq!(
+            client
+                .endpoint(&["api", "v1", "engage", "cases", "../../admin"], &[])
+                .as_str(),
+            "https://casebook.example.org/tenant/api/v1/engage/cases/..%2F..%2Fadmin"
+        );
+        assert_eq!(
+            client
+                .endpoint(&["api", "v1", "me"], &[("cursor", "a b&c".into())])
+                .as_str(),
+            "https://casebook.example.org/tenant/api/v1/me?cursor=a+b%26c"
+        );
+    }
+
+    #[test]
+    fn problems_keep_status_detail_and_every_field_error() {
+        let body = br#"{"type":"about:blank","title":"Unprocessable Entity","status":422,"detail":"name: required",
+            "errors":[{"field":"name","code":"required","message":"name is required"},
+                      {"field":"roles","code":"some_future_code","message":"no"}]}"#;
+        let Error::Api {
+            status,
+            title,
+            detail,
+            errors,
+            ..
+        } = problem(422, None, body)
+        else {
+            panic!("not an API problem")
+        };
+        assert_eq!(
+            (status, title.as_str(), detail.as_str()),
+            (422, "Unprocessable Entity", "name: required")
+        );
+        assert_eq!(
+            errors[0],
+            FieldError::new("name", ErrorCode::Required, "name is required")
+        );
+        assert_eq!(errors[1].code, ErrorCode::InvalidValue);
+        assert!(errors[1].message.contains("some_future_code"));
+
+        assert!(matches!(problem(404, None, b""), Error::Api { status: 404, ref title, .. } if title == "Not Found"));
+        let html = problem(502, Some(Duration::from_secs(1)), b"<html>bad gateway</html>");
+        assert!(matches!(html, Error::UnexpectedResponse { status: 502, .. }));
+        assert!(html.is_transient());
+        assert_eq!(html.retry_after(), Some(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn bearer_headers_are_sensitive() {
+        assert!(bearer("abc").unwrap().is_sensitive());
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let builder = Client::builder("https://casebook.example.org")
+            .client_credentials("cb_1", ClientSecret::from_presented("cbs_hush"));
+        assert!(!format!("{builder:?}").contains("cbs_hush"));
+        let client = builder.build().unwrap();
+        let shown = format!("{client:?}");
+        assert!(shown.contains("cb_1") && !shown.contains("cbs_hush"), "{shown}");
+    }
+}

@@ -1,0 +1,289 @@
+//! The one error type of the SDK: every way a call can fail, as values a caller can match.
+
+use casebook_domain::{FieldError, OAuthErrorCode, ValidationErrors};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What went wrong with a call.
+///
+/// Match on the variant to decide what to do: [`Error::OAuth`] and
+/// [`Error::Validation`] need a change of credentials or input,
+/// [`Error::Api`] carries the server's RFC 9457 problem (with every refused
+/// field on 422), and [`Error::is_transient`] says whether trying again later
+/// could help. The SDK has already retried transient failures as far as its
+/// [`RetryPolicy`](crate::RetryPolicy) allows before it returns one.
+///
+/// No variant ever holds a client secret, password or token.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The token endpoint refused the client (RFC 6749 §5.2): for instance
+    /// `invalid_client` (wrong Client ID or secret, disabled application) or
+    /// `invalid_scope` (a permission the application's roles do not grant).
+    #[error("the token endpoint answered {code}{}", describe(description))]
+    #[non_exhaustive]
+    OAuth {
+        /// The RFC 6749 error code.
+        code: OAuthErrorCode,
+        /// The server's `error_description`, when it sent one.
+        description: Option<String>,
+        /// The HTTP status of the answer (400, 401, or 429 when throttled).
+        status: u16,
+        /// How long the server asked the client to wait, from `Retry-After`.
+        retry_after: Option<Duration>,
+    },
+
+    /// The API answered with an RFC 9457 problem: 401, 403, 404, 409, 422, …
+    #[error("HTTP {status} {title}: {detail}")]
+    #[non_exhaustive]
+    Api {
+        /// The HTTP status.
+        status: u16,
+        /// The status's phrase, e.g. `Unprocessable Entity`.
+        title: String,
+        /// What went wrong, for people.
+        detail: String,
+        /// Every refused field with its stable code; empty unless the status is 422.
+        errors: Vec<FieldError>,
+        /// How long the server asked the client to wait, from `Retry-After`.
+        retry_after: Option<Duration>,
+    },
+
+    /// The input breaks a rule the server would enforce, so it was not sent.
+    /// The errors are exactly those the server would have answered with.
+    #[error("the request was not sent: {0}")]
+    Validation(ValidationErrors),
+
+    /// The server did not answer in time (see [`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    #[error("the request to the server timed out")]
+    Timeout(#[source] Cause),
+
+    /// The server could not be reached, or the connection failed mid-way.
+    #[error("could not reach the server")]
+    Transport(#[source] Cause),
+
+    /// The server answered with something this SDK does not understand: a
+    /// body that is not the documented JSON, a redirect, an unknown error code.
+    #[error("unexpected answer from the server (HTTP {status}): {message}")]
+    #[non_exhaustive]
+    UnexpectedResponse {
+        /// The HTTP status.
+        status: u16,
+        /// What was unexpected.
+        message: String,
+        /// How long the server asked the client to wait, from `Retry-After`.
+        retry_after: Option<Duration>,
+        /// The parse error, when there was one.
+        #[source]
+        source: Option<Cause>,
+    },
+
+    /// The client was configured with something unusable, e.g. a base URL that
+    /// is not an absolute `http` or `https` URL.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+fn describe(description: &Option<String>) -> String {
+    description.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+}
+
+impl Error {
+    /// Whether trying again later could succeed: timeouts, connection
+    /// failures, 408, 429 and 5xx answers. An OAuth error code is never
+    /// transient, even when throttled with 429: the credentials must change.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Timeout(_) | Self::Transport(_) => true,
+            Self::Api { status, .. } | Self::UnexpectedResponse { status, .. } => transient_status(*status),
+            Self::OAuth { .. } | Self::Validation(_) | Self::Config(_) => false,
+        }
+    }
+
+    /// The HTTP status of the server's answer, when there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::OAuth { status, .. } | Self::Api { status, .. } | Self::UnexpectedResponse { status, .. } => {
+                Some(*status)
+            }
+            _ => None,
+        }
+    }
+
+    /// The OAuth error code, for [`Error::OAuth`].
+    pub fn oauth_code(&self) -> Option<OAuthErrorCode> {
+        match self {
+            Self::OAuth { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// Every refused field, whether found before sending ([`Error::Validation`])
+    /// or by the server (a 422 [`Error::Api`]); empty otherwise.
+    pub fn field_errors(&self) -> &[FieldError] {
+        match self {
+            Self::Validation(errors) => errors.errors(),
+            Self::Api { errors, .. } => errors,
+            _ => &[],
+        }
+    }
+
+    /// How long the server asked the client to wait before trying again.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::OAuth { retry_after, .. }
+            | Self::Api { retry_after, .. }
+            | Self::UnexpectedResponse { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    pub(crate) fn unexpected(status: u16, message: impl Into<String>) -> Self {
+        Self::UnexpectedResponse {
+            status,
+            message: message.into(),
+            retry_after: None,
+            source: None,
+        }
+    }
+
+    pub(crate) fn undecodable(status: u16, what: &str, source: serde_json::Error) -> Self {
+        Self::UnexpectedResponse {
+            status,
+            message: format!("the body is not {what}"),
+            retry_after: None,
+            source: Some(Cause::new(source)),
+        }
+    }
+
+    /// Sorts a reqwest failure into timeout, configuration or transport.
+    pub(crate) fn from_reqwest(error: reqwest::Error) -> Self {
+        // A URL reqwest refuses or a header it cannot build is the caller's
+        // configuration; nothing on the network would change it.
+        if error.is_builder() {
+            return Self::Config(error.to_string());
+        }
+        if error.is_timeout() {
+            Self::Timeout(Cause::new(error))
+        } else {
+            Self::Transport(Cause::new(error))
+        }
+    }
+}
+
+impl From<ValidationErrors> for Error {
+    fn from(errors: ValidationErrors) -> Self {
+        Self::Validation(errors)
+    }
+}
+
+pub(crate) fn transient_status(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+/// The underlying cause of an [`Error`], reachable through
+/// [`std::error::Error::source`]. Deliberately opaque: the HTTP and JSON
+/// libraries beneath the SDK are not part of its API.
+#[derive(Clone)]
+pub struct Cause(Arc<dyn std::error::Error + Send + Sync>);
+
+impl Cause {
+    fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Arc::new(error))
+    }
+}
+
+impl fmt::Debug for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use casebook_domain::ErrorCode;
+
+    fn api(status: u16) -> Error {
+        Error::Api {
+            status,
+            title: String::new(),
+            detail: String::new(),
+            errors: vec![],
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn transient_is_timeouts_transport_and_overload_statuses() {
+        for (error, transient) in [
+            (api(408), true),
+            (api(429), true),
+            (api(500), true),
+            (api(503), true),
+            (api(400), false),
+            (api(401), false),
+            (api(404), false),
+            (api(422), false),
+            (Error::unexpected(502, "html"), true),
+            (Error::unexpected(200, "not json"), false),
+            (
+                Error::OAuth {
+                    code: OAuthErrorCode::InvalidClient,
+                    description: None,
+                    status: 429,
+                    retry_after: Some(Duration::from_secs(3)),
+                },
+                false,
+            ),
+            (Error::Config("x".into()), false),
+            (Error::Validation(ValidationErrors::new()), false),
+        ] {
+            assert_eq!(error.is_transient(), transient, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn field_errors_come_from_either_side_of_the_wire() {
+        let offline: ValidationErrors = FieldError::new("name", ErrorCode::Required, "name is required").into();
+        assert_eq!(Error::from(offline).field_errors()[0].code, ErrorCode::Required);
+        let server = Error::Api {
+            status: 422,
+            title: "Unprocessable Entity".into(),
+            detail: "roles: there is no role".into(),
+            errors: vec![FieldError::new("roles", ErrorCode::UnknownRole, "there is no role")],
+            retry_after: None,
+        };
+        assert_eq!(server.field_errors()[0].code, ErrorCode::UnknownRole);
+        assert!(api(404).field_errors().is_empty());
+    }
+
+    #[test]
+    fn display_names_the_oauth_code_and_description() {
+        let e = Error::OAuth {
+            code: OAuthErrorCode::InvalidScope,
+            description: Some("scope asks for engage:delete".into()),
+            status: 400,
+            retry_after: None,
+        };
+        assert_eq!(
+            e.to_string(),
+            "the token endpoint answered invalid_scope: scope asks for engage:delete"
+        );
+        assert_eq!(e.oauth_code(), Some(OAuthErrorCode::InvalidScope));
+        assert_eq!(e.status(), Some(400));
+    }
+}

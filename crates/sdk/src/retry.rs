@@ -1,0 +1,156 @@
+//! When and how long to wait before trying a failed request again.
+
+use std::hash::{BuildHasher, Hasher};
+use std::time::Duration;
+
+/// How transient failures (timeouts, connection failures, 408, 429, 5xx) are
+/// retried: exponential backoff with jitter, a bounded number of times.
+///
+/// A `Retry-After` from the server replaces the computed backoff; when it asks
+/// for longer than [`max_retry_after`](Self::max_retry_after), the error is
+/// returned at once rather than blocking the caller.
+///
+/// Requests that may change something (POST, PATCH) are retried only when the
+/// server certainly did not act on them: the connection could not be opened,
+/// or the answer was 429.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    max_retries: u32,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+    max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// Three retries, backoff from 250 ms doubling up to 8 s, `Retry-After` honoured up to 60 s.
+    fn default() -> Self {
+        Self {
+            max_retries: 3,
+            initial_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(8),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Never retry.
+    pub fn none() -> Self {
+        Self {
+            max_retries: 0,
+            ..Self::default()
+        }
+    }
+
+    /// How many times a failed request is tried again (not counting the first try).
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// The backoff before the first retry; it doubles with each further retry.
+    pub fn initial_backoff(mut self, backoff: Duration) -> Self {
+        self.initial_backoff = backoff;
+        self
+    }
+
+    /// The longest computed backoff.
+    pub fn max_backoff(mut self, backoff: Duration) -> Self {
+        self.max_backoff = backoff;
+        self
+    }
+
+    /// The longest `Retry-After` the SDK waits out; a longer one ends the retries.
+    pub fn max_retry_after(mut self, wait: Duration) -> Self {
+        self.max_retry_after = wait;
+        self
+    }
+
+    /// The wait before retry number `retry` (0 for the first), or `None` when
+    /// the retries are spent or the server asked for too long a wait.
+    pub(crate) fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Option<Duration> {
+        if retry >= self.max_retries {
+            return None;
+        }
+        if let Some(wait) = retry_after {
+            return (wait <= self.max_retry_after).then_some(wait);
+        }
+        let exponential = self
+            .initial_backoff
+            .saturating_mul(2u32.saturating_pow(retry.min(31)))
+            .min(self.max_backoff);
+        // "Equal jitter": at least half the backoff, so clients that failed
+        // together spread out without any of them retrying at once.
+        let half = exponential / 2;
+        Some(half + half.mul_f64(random_fraction()))
+    }
+}
+
+/// A fraction in [0, 1) from the standard library's randomly keyed hasher,
+/// which is plenty for jitter and spares a dependency on a random crate.
+fn random_fraction() -> f64 {
+    let bits = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// `Retry-After` in its delta-seconds form (RFC 9110 §10.2.3). The HTTP-date
+/// form is ignored: the computed backoff then applies.
+pub(crate) fn parse_retry_after(value: Option<&str>) -> Option<Duration> {
+    value?.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let policy = RetryPolicy::default()
+            .max_retries(10)
+            .initial_backoff(Duration::from_millis(100))
+            .max_backoff(Duration::from_secs(1));
+        for (retry, full) in [(0, 100), (1, 200), (2, 400), (3, 800), (4, 1000), (9, 1000)] {
+            for _ in 0..50 {
+                let delay = policy.delay(retry, None).unwrap();
+                let full = Duration::from_millis(full);
+                assert!(delay >= full / 2 && delay <= full, "retry {retry}: {delay:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn retries_are_bounded() {
+        let policy = RetryPolicy::default().max_retries(2);
+        assert!(policy.delay(0, None).is_some());
+        assert!(policy.delay(1, None).is_some());
+        assert_eq!(policy.delay(2, None), None);
+        assert_eq!(RetryPolicy::none().delay(0, None), None);
+    }
+
+    #[test]
+    fn retry_after_replaces_backoff_up_to_its_bound() {
+        let policy = RetryPolicy::default().max_retry_after(Duration::from_secs(30));
+        assert_eq!(
+            policy.delay(0, Some(Duration::from_secs(7))),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(policy.delay(0, Some(Duration::from_secs(900))), None);
+    }
+
+    #[test]
+    fn retry_after_header_forms() {
+        assert_eq!(parse_retry_after(Some("120")), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after(Some(" 3 ")), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")), None);
+        assert_eq!(parse_retry_after(Some("-1")), None);
+        assert_eq!(parse_retry_after(None), None);
+    }
+
+    #[test]
+    fn jitter_stays_in_range() {
+        for _ in 0..1000 {
+            let f = random_fraction();
+            assert!((0.0..1.0).contains(&f));
+        }
+    }
+}
