@@ -163,9 +163,23 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
         request.method().clone()
     };
     let Some(access) = access_of(&method, &path) else {
-        // A method the route does not serve: let the router answer 405.
-        if ROUTES.iter().any(|r| r.path == path) {
-            return next.run(request).await;
+        // A method the route does not serve: 405 in our format, naming the
+        // methods that are served (RFC 9110 §15.5.6).
+        let served: Vec<&str> = ROUTES
+            .iter()
+            .filter(|r| r.path == path)
+            .map(|r| r.method.as_str())
+            .collect();
+        if !served.is_empty() {
+            let mut allow = served.join(", ");
+            if served.contains(&"GET") {
+                allow.push_str(", HEAD");
+            }
+            return ApiError::MethodNotAllowed {
+                method: method.to_string(),
+                allow,
+            }
+            .into_response();
         }
         return ApiError::internal(format!("route {method} {path} has no access rule")).into_response();
     };

@@ -52,6 +52,9 @@ pub enum ApiError {
     /// 404.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// 405 with `Allow`: the path exists, the method does not.
+    #[error("this path does not serve {method}; it serves {allow}")]
+    MethodNotAllowed { method: String, allow: String },
     /// 409: the change conflicts with what is stored.
     #[error("{detail}")]
     Conflict {
@@ -97,6 +100,7 @@ impl ApiError {
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -150,6 +154,12 @@ impl IntoResponse for ApiError {
                 let challenge = format!("Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{scope}\"");
                 if let Ok(value) = HeaderValue::from_str(&challenge) {
                     headers.insert(header::WWW_AUTHENTICATE, value);
+                }
+                (None, None)
+            }
+            Self::MethodNotAllowed { allow, .. } => {
+                if let Ok(value) = HeaderValue::from_str(&allow) {
+                    headers.insert(header::ALLOW, value);
                 }
                 (None, None)
             }

@@ -7,16 +7,22 @@
 //! parsed once, not on every token.
 
 use crate::crypto::{MasterKey, random_bytes};
-use crate::db::{Db, col, now_micros};
+use crate::db::{Db, Tx, col, now_micros};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 /// How long a retired key stays published: the longest a token it signed can live, plus skew.
 const RETIRED_KEY_GRACE_MICROS: i64 = (casebook_domain::ACCESS_TOKEN_LIFETIME_SECS + 300) * 1_000_000;
+
+/// Refreshes start at most this often. A token naming an unknown `kid`
+/// triggers one, and anyone can send such tokens: without a floor, each would
+/// cost a database read and a key decryption.
+const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// RFC 9068 §2.2 claims.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -73,6 +79,8 @@ pub struct KeyRing {
     db: Db,
     master: MasterKey,
     set: RwLock<Arc<KeySet>>,
+    /// When the latest refresh started; held while one runs, so concurrent callers share it.
+    refreshed: tokio::sync::Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -119,11 +127,29 @@ impl KeyRing {
             db,
             master,
             set: RwLock::new(Arc::new(set)),
+            refreshed: tokio::sync::Mutex::new(None),
         })
     }
 
     /// Re-reads keys: how a rotation made elsewhere reaches this process.
+    ///
+    /// On return the ring reflects storage as of some moment after the call
+    /// began. Concurrent callers share one read, and reads start at most once
+    /// per [`MIN_REFRESH_INTERVAL`]; a caller inside that interval waits.
     pub async fn refresh(&self) -> Result<(), KeyError> {
+        let asked = Instant::now();
+        let mut last = self.refreshed.lock().await;
+        if let Some(started) = *last {
+            if started >= asked {
+                // A read that began after this call: it already covers it.
+                return Ok(());
+            }
+            let wait = MIN_REFRESH_INTERVAL.saturating_sub(started.elapsed());
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+        }
+        *last = Some(Instant::now());
         if !has_active_key(&self.db).await? {
             insert_new_key(&self.db, &self.master).await?;
         }
@@ -165,7 +191,12 @@ impl KeyRing {
             return Err(TokenError::Malformed);
         };
         let header: Header = decode_json(h)?;
-        if header.alg != "EdDSA" || header.typ.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("at+jwt")) {
+        // RFC 9068 §4: the type must be present and be `at+jwt` (or its media type form).
+        let typ_ok = header
+            .typ
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt"));
+        if header.alg != "EdDSA" || !typ_ok {
             return Err(TokenError::Malformed);
         }
         let kid = header.kid.ok_or(TokenError::Malformed)?;
@@ -202,6 +233,13 @@ async fn has_active_key(db: &Db) -> Result<bool, sqlx::Error> {
 }
 
 async fn insert_new_key(db: &Db, master: &MasterKey) -> Result<String, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let kid = insert_key(&mut tx, master).await?;
+    tx.commit().await?;
+    Ok(kid)
+}
+
+async fn insert_key(tx: &mut Tx, master: &MasterKey) -> Result<String, sqlx::Error> {
     let seed = random_bytes::<32>();
     let signing = SigningKey::from_bytes(&seed);
     let kid = URL_SAFE_NO_PAD.encode(random_bytes::<12>());
@@ -212,7 +250,7 @@ async fn insert_new_key(db: &Db, master: &MasterKey) -> Result<String, sqlx::Err
     .bind(master.seal(&seed, &kid_context(&kid)))
     .bind(signing.verifying_key().to_bytes().to_vec())
     .bind(now_micros())
-    .execute(db.pool())
+    .execute(&mut **tx)
     .await?;
     Ok(kid)
 }
@@ -220,13 +258,16 @@ async fn insert_new_key(db: &Db, master: &MasterKey) -> Result<String, sqlx::Err
 /// `casebook keys rotate`: a new current key; the old one keeps verifying (and
 /// stays in the JWKS) until every token it signed has expired.
 pub async fn rotate(db: &Db, master: &MasterKey) -> Result<String, sqlx::Error> {
+    // One transaction: no moment without a current key, in which a replica
+    // refreshing its ring would create a second one.
     let mut tx = db.begin().await?;
     sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
         .bind(now_micros())
         .execute(&mut *tx)
         .await?;
+    let kid = insert_key(&mut tx, master).await?;
     tx.commit().await?;
-    insert_new_key(db, master).await
+    Ok(kid)
 }
 
 async fn load_set(db: &Db, master: &MasterKey) -> Result<KeySet, KeyError> {

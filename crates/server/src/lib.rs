@@ -232,7 +232,7 @@ fn spawn_housekeeping(state: AppState, options: TestOptions) {
             {
                 tracing::warn!(error = %e, "could not deliver notifications");
             }
-            if rounds % 720 == 0
+            if rounds.is_multiple_of(720)
                 && let Err(e) = store::purge_expired(&state.db).await
             {
                 tracing::warn!(error = %e, "could not purge expired rows");

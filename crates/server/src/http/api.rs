@@ -3,20 +3,19 @@
 
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::admin::PageQuery;
 use crate::state::AppState;
 use crate::store;
 use crate::views::{CaseView, MeView, Page, ReportView};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use casebook_domain::records::{CaseChange, CaseForm, ReportChange, ReportForm};
 
 /// Who the caller is, and its permissions.
 #[utoipa::path(get, path = "/api/v1/me", tag = "casebook api",
-    security(("bearer" = []), ("admin_session" = [])),
     responses(
         (status = 200, description = "The caller", body = MeView),
         (status = 401, description = "No valid token (RFC 6750 invalid_token)", body = Problem, content_type = "application/problem+json"),
@@ -33,7 +32,6 @@ pub async fn me(Caller(caller): Caller) -> Json<MeView> {
 
 /// Engage cases.
 #[utoipa::path(get, path = "/api/v1/engage/cases", tag = "casebook api", params(PageQuery),
-    security(("bearer" = []), ("admin_session" = [])),
     responses(
         (status = 200, description = "A page of cases", body = Page<CaseView>),
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
@@ -52,7 +50,6 @@ pub async fn list_cases(
 
 /// Open a case.
 #[utoipa::path(post, path = "/api/v1/engage/cases", tag = "casebook api", request_body = CaseForm,
-    security(("bearer" = []), ("admin_session" = [])),
     responses(
         (status = 201, description = "Created", body = CaseView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
@@ -75,20 +72,18 @@ pub async fn create_case(
 
 /// One case.
 #[utoipa::path(get, path = "/api/v1/engage/cases/{id}", tag = "casebook api", params(("id" = String, Path)),
-    security(("bearer" = []), ("admin_session" = [])),
     responses(
         (status = 200, description = "The case", body = CaseView),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs engage:view", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get_case(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<CaseView>, ApiError> {
+pub async fn get_case(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<CaseView>, ApiError> {
     Ok(Json(store::get_case(&state.db, &id).await?))
 }
 
 /// Change a case.
 #[utoipa::path(patch, path = "/api/v1/engage/cases/{id}", tag = "casebook api", params(("id" = String, Path)), request_body = CaseChange,
-    security(("bearer" = []), ("admin_session" = [])),
     responses(
         (status = 200, description = "Changed", body = CaseView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
@@ -101,7 +96,7 @@ pub async fn get_case(State(state): State<AppState>, Path(id): Path<String>) -> 
 pub async fn update_case(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(change): ApiJson<CaseChange>,
 ) -> Result<Json<CaseView>, ApiError> {
     let change = change.validate()?;
@@ -112,21 +107,19 @@ pub async fn update_case(
 
 /// Remove a case.
 #[utoipa::path(delete, path = "/api/v1/engage/cases/{id}", tag = "casebook api", params(("id" = String, Path)),
-    security(("bearer" = []), ("admin_session" = [])),
     responses(
         (status = 204, description = "Removed"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs engage:delete", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete_case(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete_case(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<StatusCode, ApiError> {
     store::delete_case(&state.db, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Intake reports.
 #[utoipa::path(get, path = "/api/v1/intake/reports", tag = "casebook api", params(PageQuery),
-    security(("bearer" = []), ("admin_session" = [])),
     responses(
         (status = 200, description = "A page of reports", body = Page<ReportView>),
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
@@ -145,7 +138,6 @@ pub async fn list_reports(
 
 /// File a report.
 #[utoipa::path(post, path = "/api/v1/intake/reports", tag = "casebook api", request_body = ReportForm,
-    security(("bearer" = []), ("admin_session" = [])),
     responses(
         (status = 201, description = "Created", body = ReportView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
@@ -168,20 +160,21 @@ pub async fn create_report(
 
 /// One report.
 #[utoipa::path(get, path = "/api/v1/intake/reports/{id}", tag = "casebook api", params(("id" = String, Path)),
-    security(("bearer" = []), ("admin_session" = [])),
     responses(
         (status = 200, description = "The report", body = ReportView),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs intake:view", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such report", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get_report(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ReportView>, ApiError> {
+pub async fn get_report(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<ReportView>, ApiError> {
     Ok(Json(store::get_report(&state.db, &id).await?))
 }
 
 /// Change a report.
 #[utoipa::path(patch, path = "/api/v1/intake/reports/{id}", tag = "casebook api", params(("id" = String, Path)), request_body = ReportChange,
-    security(("bearer" = []), ("admin_session" = [])),
     responses(
         (status = 200, description = "Changed", body = ReportView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
@@ -194,7 +187,7 @@ pub async fn get_report(State(state): State<AppState>, Path(id): Path<String>) -
 pub async fn update_report(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(change): ApiJson<ReportChange>,
 ) -> Result<Json<ReportView>, ApiError> {
     let change = change.validate()?;
@@ -205,14 +198,16 @@ pub async fn update_report(
 
 /// Remove a report.
 #[utoipa::path(delete, path = "/api/v1/intake/reports/{id}", tag = "casebook api", params(("id" = String, Path)),
-    security(("bearer" = []), ("admin_session" = [])),
     responses(
         (status = 204, description = "Removed"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs intake:delete", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such report", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete_report(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete_report(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
     store::delete_report(&state.db, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

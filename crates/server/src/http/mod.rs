@@ -149,7 +149,13 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authorize))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        // Defence in depth: a bug that panics answers 500 in our format
+        // instead of dropping the connection.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+            ApiError::internal("a request handler panicked").into_response()
+        }))
         .with_state(state)
 }
 
@@ -174,4 +180,22 @@ async fn admin_console() -> impl IntoResponse {
 
 async fn not_found() -> impl IntoResponse {
     ApiError::NotFound("route")
+}
+
+/// 405 in our format; the router adds the `Allow` header.
+async fn method_not_allowed(method: axum::http::Method) -> impl IntoResponse {
+    let status = axum::http::StatusCode::METHOD_NOT_ALLOWED;
+    let problem = crate::error::Problem {
+        kind: "about:blank",
+        title: status.canonical_reason().unwrap_or("Method Not Allowed").to_owned(),
+        status: status.as_u16(),
+        detail: format!("this path does not answer {method}; the Allow header lists the methods it does"),
+        errors: None,
+        holders: None,
+    };
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, crate::error::PROBLEM_JSON)],
+        axum::Json(problem),
+    )
 }

@@ -8,7 +8,7 @@ use crate::keys::{AccessClaims, JwkSet};
 use crate::state::AppState;
 use crate::store::{self, ClientRecord};
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
@@ -45,23 +45,40 @@ pub struct TokenResponse {
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)]
 pub struct TokenForm {
-    /// Must be `client_credentials`.
-    #[schema(example = "client_credentials")]
-    grant_type: String,
+    #[schema(inline)]
+    grant_type: GrantType,
     /// Space-separated permissions to narrow the token to; all granted when absent.
+    #[schema(nullable = false, example = "engage:view engage:create")]
     scope: Option<String>,
     /// With `client_secret`, instead of HTTP Basic.
+    #[schema(nullable = false)]
     client_id: Option<String>,
+    #[schema(nullable = false, format = Password)]
     client_secret: Option<String>,
+}
+
+/// `grant_type`: must be `client_credentials`, the one grant this server
+/// supports (RFC 6749 §4.4).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum GrantType {
+    ClientCredentials,
 }
 
 /// The form of introspection and revocation requests.
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)]
 pub struct TokenParamForm {
+    /// The access token.
     token: String,
+    /// `access_token` (the only kind this server issues); other hints are ignored.
+    #[schema(nullable = false, example = "access_token")]
     token_type_hint: Option<String>,
+    /// With `client_secret`, instead of HTTP Basic.
+    #[schema(nullable = false)]
     client_id: Option<String>,
+    #[schema(nullable = false, format = Password)]
     client_secret: Option<String>,
 }
 
@@ -121,14 +138,65 @@ impl<S: Send + Sync> FromRequestParts<S> for PeerAddr {
     }
 }
 
+/// Past [`MAX_FORM_BYTES`], how much more of an oversized body is read and
+/// dropped so that the connection stays usable for the client's next request.
+const DRAIN_BYTES: usize = 64 * 1024;
+
+/// Reads the body of an OAuth request, keeping at most [`MAX_FORM_BYTES`].
+async fn read_body(body: Body) -> Result<Bytes, OAuthError> {
+    use futures_util::StreamExt;
+    let too_large = || OAuthError::invalid_request(format!("the form is larger than {MAX_FORM_BYTES} bytes"));
+    let mut stream = body.into_data_stream();
+    let mut kept = Vec::new();
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| {
+            OAuthError::invalid_request(format!(
+                "the form could not be read: it is larger than {MAX_FORM_BYTES} bytes, or the upload was cut short"
+            ))
+        })?;
+        total = total.saturating_add(chunk.len());
+        if total <= MAX_FORM_BYTES {
+            kept.extend_from_slice(&chunk);
+        } else if total > DRAIN_BYTES {
+            return Err(too_large());
+        }
+    }
+    if total > MAX_FORM_BYTES {
+        return Err(too_large());
+    }
+    Ok(Bytes::from(kept))
+}
+
+/// Decodes one form-urlencoded component strictly: `+` is a space, `%` must
+/// start two hex digits, and the result must be UTF-8.
+fn decode_component(raw: &[u8]) -> Result<String, &'static str> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut bytes = raw.iter().copied();
+    while let Some(b) = bytes.next() {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = |d: Option<u8>| d.and_then(|d| (d as char).to_digit(16));
+                match (hex(bytes.next()), hex(bytes.next())) {
+                    (Some(hi), Some(lo)) => out.push((hi * 16 + lo) as u8),
+                    _ => return Err("a % in the form is not followed by two hex digits"),
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    String::from_utf8(out).map_err(|_| "the form is not valid UTF-8 once decoded")
+}
+
 /// Reads an `application/x-www-form-urlencoded` body strictly: RFC 6749 §3.1
-/// forbids repeated parameters, and §2.3.1 forbids credentials in the URI.
+/// forbids repeated parameters and treats empty ones as absent, and §2.3.1
+/// forbids credentials in the URI.
 fn read_form(headers: &HeaderMap, uri: &Uri, body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
     if let Some(query) = uri.query() {
-        let names: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
-            .map(|(k, _)| k.into_owned())
-            .collect();
-        if names.iter().any(|k| k == "client_secret" || k == "client_id") {
+        let credentials =
+            url::form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == "client_secret" || k == "client_id");
+        if credentials {
             return Err(OAuthError::invalid_request(
                 "client credentials must not be sent in the query string: send them in the form body (client_id, client_secret) or with HTTP Basic authentication",
             ));
@@ -149,23 +217,33 @@ fn read_form(headers: &HeaderMap, uri: &Uri, body: &[u8]) -> Result<HashMap<Stri
             "the form is larger than {MAX_FORM_BYTES} bytes"
         )));
     }
-    if std::str::from_utf8(body).is_err() {
-        return Err(OAuthError::invalid_request("the form is not valid UTF-8"));
-    }
+    let mut seen = std::collections::HashSet::new();
     let mut form = HashMap::new();
-    for (key, value) in url::form_urlencoded::parse(body) {
-        if key.contains('\u{FFFD}') || value.contains('\u{FFFD}') {
-            return Err(OAuthError::invalid_request(
-                "a form value is not valid UTF-8 once decoded",
-            ));
-        }
-        if form.insert(key.clone().into_owned(), value.into_owned()).is_some() {
+    for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        let (key, value) = match pair.iter().position(|&b| b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &[][..]),
+        };
+        let key = decode_component(key).map_err(OAuthError::invalid_request)?;
+        let value = decode_component(value).map_err(OAuthError::invalid_request)?;
+        if !seen.insert(key.clone()) {
+            let shown: String = key.chars().take(64).collect();
             return Err(OAuthError::invalid_request(format!(
-                "parameter {key:?} appears more than once"
+                "parameter {shown:?} appears more than once"
             )));
+        }
+        // §3.2: a parameter sent without a value is treated as omitted.
+        if !value.is_empty() {
+            form.insert(key, value);
         }
     }
     Ok(form)
+}
+
+/// A client whose credentials were checked.
+struct AuthenticatedClient {
+    id: String,
+    record: Arc<ClientRecord>,
 }
 
 /// Client authentication (RFC 6749 §2.3.1): HTTP Basic, or the form body; never both.
@@ -186,19 +264,17 @@ fn client_credentials(
             let decoded = STANDARD
                 .decode(encoded.trim())
                 .map_err(|_| OAuthError::invalid_client())?;
-            let decoded = String::from_utf8(decoded).map_err(|_| OAuthError::invalid_client())?;
-            let (id, secret) = decoded.split_once(':').ok_or_else(OAuthError::invalid_client)?;
+            let colon = decoded
+                .iter()
+                .position(|&b| b == b':')
+                .ok_or_else(OAuthError::invalid_client)?;
             // §2.3.1: both parts are form-urlencoded before base64.
-            let unescape = |s: &str| -> String {
-                url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-                    .unwrap_or_default()
-            };
-            Some((unescape(id), unescape(secret)))
+            let id = decode_component(&decoded[..colon]).map_err(|_| OAuthError::invalid_client())?;
+            let secret = decode_component(&decoded[colon + 1..]).map_err(|_| OAuthError::invalid_client())?;
+            Some((id, secret))
         }
     };
-    let in_body = form.get("client_id").is_some() || form.get("client_secret").is_some();
+    let in_body = form.contains_key("client_id") || form.contains_key("client_secret");
     match (basic, in_body) {
         (Some(_), true) => Err(OAuthError::invalid_request(
             "the client authenticated twice (HTTP Basic and form parameters); use exactly one",
@@ -236,7 +312,7 @@ async fn authenticate_client(
     headers: &HeaderMap,
     form: &HashMap<String, String>,
     peer: Option<IpAddr>,
-) -> Result<Arc<ClientRecord>, OAuthError> {
+) -> Result<AuthenticatedClient, OAuthError> {
     let (client_id, secret) = client_credentials(headers, form)?.ok_or_else(OAuthError::invalid_client)?;
     let client = state.client(&client_id).await.map_err(|e| {
         tracing::error!(error = %e, "client lookup failed");
@@ -245,8 +321,15 @@ async fn authenticate_client(
             "the server could not check the client; try again",
         )
     })?;
-    if let Some(client) = client.filter(|c| secret_accepted(state, c, &secret, crate::db::now_micros())) {
-        return Ok(client);
+    match client {
+        Some(record) if secret_accepted(state, &record, &secret, crate::db::now_micros()) => {
+            return Ok(AuthenticatedClient { id: client_id, record });
+        }
+        Some(_) => {}
+        // The same work as for a known client, so timing does not tell them apart.
+        None => {
+            std::hint::black_box(state.master().secret_matches(secret.expose(), &[0; 32]));
+        }
     }
     state.metrics.client_auth_failures.inc();
     let mut error = OAuthError::invalid_client();
@@ -280,9 +363,13 @@ pub async fn token(
     PeerAddr(peer): PeerAddr,
     headers: HeaderMap,
     uri: Uri,
-    body: Bytes,
+    body: Body,
 ) -> Response {
-    match issue_token(&state, &headers, &uri, &body, peer).await {
+    let result = match read_body(body).await {
+        Ok(body) => issue_token(&state, &headers, &uri, &body, peer).await,
+        Err(e) => Err(e),
+    };
+    match result {
         Ok(response) => no_store(Json(response).into_response()),
         Err(e) => e.into_response(),
     }
@@ -310,9 +397,8 @@ async fn issue_token(
             ));
         }
     }
-    let client = authenticate_client(state, headers, &form, peer).await?;
-    let client_id = client_id_of(headers, &form);
-    let granted = narrow_scope(form.get("scope").map(String::as_str), client.permissions)
+    let AuthenticatedClient { id: client_id, record } = authenticate_client(state, headers, &form, peer).await?;
+    let granted = narrow_scope(form.get("scope").map(String::as_str), record.permissions)
         .map_err(|e| OAuthError::new(OAuthErrorCode::InvalidScope, e.to_string()))?;
     let now = now_secs();
     let lifetime = state.token_lifetime_secs;
@@ -334,15 +420,6 @@ async fn issue_token(
         expires_in: lifetime,
         scope: claims.scope,
     })
-}
-
-/// The client ID of a request whose authentication already succeeded.
-fn client_id_of(headers: &HeaderMap, form: &HashMap<String, String>) -> String {
-    client_credentials(headers, form)
-        .ok()
-        .flatten()
-        .map(|(id, _)| id)
-        .unwrap_or_default()
 }
 
 fn token_param(form: &HashMap<String, String>) -> Result<&str, OAuthError> {
@@ -367,9 +444,10 @@ pub async fn introspect(
     PeerAddr(peer): PeerAddr,
     headers: HeaderMap,
     uri: Uri,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let result = async {
+        let body = read_body(body).await?;
         let form = read_form(&headers, &uri, &body)?;
         authenticate_client(&state, &headers, &form, peer).await?;
         let token = token_param(&form)?;
@@ -431,19 +509,34 @@ pub async fn revoke(
     PeerAddr(peer): PeerAddr,
     headers: HeaderMap,
     uri: Uri,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let result = async {
+        let body = read_body(body).await?;
         let form = read_form(&headers, &uri, &body)?;
         let client = authenticate_client(&state, &headers, &form, peer).await?;
         let token = token_param(&form)?;
         // Only well-formed tokens signed by us name a jti worth recording.
-        let claims = match state.keys.verify(token, state.issuer(), now_secs()) {
+        let now = now_secs();
+        let claims = match state.keys.verify(token, state.issuer(), now) {
             Ok(Some(claims)) => claims,
-            _ => return Ok(()),
+            // A key rotated in elsewhere that this process has not loaded yet:
+            // a token it signed must not be reported revoked and live on.
+            Ok(None) => {
+                if let Err(e) = state.keys.refresh().await {
+                    tracing::error!(error = %e, "could not refresh signing keys");
+                    return Err(OAuthError::invalid_request(
+                        "the server could not check the token; try again",
+                    ));
+                }
+                match state.keys.verify(token, state.issuer(), now) {
+                    Ok(Some(claims)) => claims,
+                    _ => return Ok(()),
+                }
+            }
+            Err(_) => return Ok(()),
         };
-        let owner = state.client(&claims.client_id).await.ok().flatten();
-        if owner.is_none_or(|o| o.application_id != client.application_id) {
+        if claims.client_id != client.id {
             return Err(OAuthError::new(
                 OAuthErrorCode::UnauthorizedClient,
                 "the token was issued to another client",
