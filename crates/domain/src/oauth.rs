@@ -20,6 +20,9 @@ pub enum OAuthErrorCode {
     UnsupportedGrantType,
     InvalidScope,
     UnsupportedTokenType,
+    /// RFC 6749 §4.1.2.1's code for a passing server fault, used here at
+    /// every endpoint with 503 so that clients retry instead of giving up.
+    TemporarilyUnavailable,
 }
 
 impl OAuthErrorCode {
@@ -32,6 +35,7 @@ impl OAuthErrorCode {
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
             Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
         }
     }
 
@@ -44,15 +48,18 @@ impl OAuthErrorCode {
             Self::UnsupportedGrantType,
             Self::InvalidScope,
             Self::UnsupportedTokenType,
+            Self::TemporarilyUnavailable,
         ]
         .into_iter()
         .find(|c| c.as_str() == value)
     }
 
-    /// RFC 6749 §5.2: 400, except `invalid_client`, which is 401.
+    /// RFC 6749 §5.2: 400, except `invalid_client`, which is 401 (and a
+    /// server fault, 503).
     pub fn http_status(self) -> u16 {
         match self {
             Self::InvalidClient => 401,
+            Self::TemporarilyUnavailable => 503,
             _ => 400,
         }
     }

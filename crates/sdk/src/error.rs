@@ -97,7 +97,10 @@ impl Error {
         match self {
             Self::Timeout(_) | Self::Transport(_) => true,
             Self::Api { status, .. } | Self::UnexpectedResponse { status, .. } => transient_status(*status),
-            Self::OAuth { .. } | Self::Validation(_) | Self::Config(_) => false,
+            // A server fault reported in OAuth form (503 `temporarily_unavailable`)
+            // passes; every other OAuth code is the client's to fix.
+            Self::OAuth { code, status, .. } => *code == OAuthErrorCode::TemporarilyUnavailable || *status >= 500,
+            Self::Validation(_) | Self::Config(_) => false,
         }
     }
 
@@ -248,6 +251,15 @@ mod tests {
                     retry_after: Some(Duration::from_secs(3)),
                 },
                 false,
+            ),
+            (
+                Error::OAuth {
+                    code: OAuthErrorCode::TemporarilyUnavailable,
+                    description: None,
+                    status: 503,
+                    retry_after: None,
+                },
+                true,
             ),
             (Error::Config("x".into()), false),
             (Error::Validation(ValidationErrors::new()), false),

@@ -209,6 +209,15 @@ impl OAuthError {
         }
     }
 
+    /// Storage failed: 503 `temporarily_unavailable`, which clients retry,
+    /// rather than a 4xx that would blame the client for the server's fault.
+    pub fn unavailable(description: impl Into<String>) -> Self {
+        Self {
+            retry_after_secs: None,
+            ..Self::new(OAuthErrorCode::TemporarilyUnavailable, description)
+        }
+    }
+
     pub fn invalid_request(description: impl Into<String>) -> Self {
         Self::new(OAuthErrorCode::InvalidRequest, description)
     }

@@ -316,10 +316,7 @@ async fn authenticate_client(
     let (client_id, secret) = client_credentials(headers, form)?.ok_or_else(OAuthError::invalid_client)?;
     let client = state.client(&client_id).await.map_err(|e| {
         tracing::error!(error = %e, "client lookup failed");
-        OAuthError::new(
-            OAuthErrorCode::InvalidRequest,
-            "the server could not check the client; try again",
-        )
+        OAuthError::unavailable("the server could not check the client; try again")
     })?;
     match client {
         Some(record) if secret_accepted(state, &record, &secret, crate::db::now_micros()) => {
@@ -471,9 +468,7 @@ pub async fn introspect(
             Err(Refusal::Invalid(_)) => IntrospectionResponse::default(),
             Err(Refusal::Storage(e)) => {
                 tracing::error!(error = %e, "introspection lookup failed");
-                return Err(OAuthError::invalid_request(
-                    "the server could not check the token; try again",
-                ));
+                return Err(OAuthError::unavailable("the server could not check the token; try again"));
             }
         })
     }
@@ -525,9 +520,7 @@ pub async fn revoke(
             Ok(None) => {
                 if let Err(e) = state.keys.refresh().await {
                     tracing::error!(error = %e, "could not refresh signing keys");
-                    return Err(OAuthError::invalid_request(
-                        "the server could not check the token; try again",
-                    ));
+                    return Err(OAuthError::unavailable("the server could not check the token; try again"));
                 }
                 match state.keys.verify(token, state.issuer(), now) {
                     Ok(Some(claims)) => claims,
@@ -546,7 +539,7 @@ pub async fn revoke(
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "revocation failed");
-                OAuthError::invalid_request("the server could not record the revocation; try again")
+                OAuthError::unavailable("the server could not record the revocation; try again")
             })?;
         state.tokens.remove(token);
         state.bump_epoch();
