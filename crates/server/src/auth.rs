@@ -341,6 +341,11 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Arc<Ve
     if !client.enabled {
         return Err(Refusal::Invalid("the application is disabled".into()));
     }
+    if claims.iat < client.tokens_not_before {
+        return Err(Refusal::Invalid(
+            "the access token was issued before the application was last disabled".into(),
+        ));
+    }
     if store::is_revoked(&state.db, &claims.jti).await? {
         return Err(revoked());
     }

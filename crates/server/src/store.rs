@@ -939,6 +939,15 @@ pub async fn update_application(
             .execute(&mut *tx)
             .await?;
     }
+    if change.enabled == Some(false) {
+        // Every token issued so far stays refused after a later re-enable;
+        // the second after now also covers tokens issued this very second.
+        sqlx::query("UPDATE applications SET tokens_not_before = $1 WHERE id = $2")
+            .bind(now_micros() / 1_000_000 + 1)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
     if let Some(roles) = &change.roles {
         set_roles(&mut tx, "application_roles", "application_id", id, roles).await?;
     }
@@ -1077,11 +1086,13 @@ pub struct ClientRecord {
     pub previous_secret_mac: Option<Vec<u8>>,
     pub previous_secret_expires_at: Option<i64>,
     pub permissions: PermissionSet,
+    /// Tokens with an `iat` before this (Unix seconds) are refused.
+    pub tokens_not_before: i64,
 }
 
 pub async fn client_record(db: &Db, client_id: &str) -> Result<Option<ClientRecord>, sqlx::Error> {
     let Some(row) = sqlx::query(
-        "SELECT id, name, enabled, secret_mac, previous_secret_mac, previous_secret_expires_at FROM applications WHERE client_id = $1",
+        "SELECT id, name, enabled, secret_mac, previous_secret_mac, previous_secret_expires_at, tokens_not_before FROM applications WHERE client_id = $1",
     )
     .bind(client_id)
     .fetch_optional(db.pool())
@@ -1099,6 +1110,7 @@ pub async fn client_record(db: &Db, client_id: &str) -> Result<Option<ClientReco
         previous_secret_mac: col(&row, "previous_secret_mac")?,
         previous_secret_expires_at: col(&row, "previous_secret_expires_at")?,
         permissions,
+        tokens_not_before: col(&row, "tokens_not_before")?,
     }))
 }
 
