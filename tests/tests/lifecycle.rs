@@ -11,13 +11,19 @@ both_backends!(re_enabling_does_not_revive_old_tokens, |app: TestApp| async move
     let old = app.access_token(&client_id, &secret).await;
     assert_eq!(app.get("/api/v1/me", &old).await.status(), 200);
 
-    assert_eq!(app.patch_json(&path, &admin, &json!({"enabled": false})).await.status(), 200);
+    assert_eq!(
+        app.patch_json(&path, &admin, &json!({"enabled": false})).await.status(),
+        200
+    );
     assert_eq!(app.get("/api/v1/me", &old).await.status(), 401);
     assert_eq!(app.token_response(&client_id, &secret, None).await.status(), 401);
 
     // Tokens are stamped in whole seconds; let the clock pass the disable.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    assert_eq!(app.patch_json(&path, &admin, &json!({"enabled": true})).await.status(), 200);
+    assert_eq!(
+        app.patch_json(&path, &admin, &json!({"enabled": true})).await.status(),
+        200
+    );
     let refused = app.get("/api/v1/me", &old).await;
     assert_eq!(refused.status(), 401);
     let challenge = refused.headers()["www-authenticate"].to_str().unwrap().to_owned();

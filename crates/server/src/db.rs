@@ -33,12 +33,20 @@ fn migrations(backend: Backend) -> Vec<Migration> {
         Backend::Sqlite => &[
             (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
             (2, "outbox", include_str!("../migrations/sqlite/0002_outbox.sql")),
-            (3, "tokens not before", include_str!("../migrations/sqlite/0003_tokens_not_before.sql")),
+            (
+                3,
+                "tokens not before",
+                include_str!("../migrations/sqlite/0003_tokens_not_before.sql"),
+            ),
         ],
         Backend::Postgres => &[
             (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
             (2, "outbox", include_str!("../migrations/postgres/0002_outbox.sql")),
-            (3, "tokens not before", include_str!("../migrations/postgres/0003_tokens_not_before.sql")),
+            (
+                3,
+                "tokens not before",
+                include_str!("../migrations/postgres/0003_tokens_not_before.sql"),
+            ),
         ],
     };
     files
