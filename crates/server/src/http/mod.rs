@@ -153,9 +153,9 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         // Defence in depth: a bug that panics answers 500 in our format
         // instead of dropping the connection.
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
-            ApiError::internal("a request handler panicked").into_response()
-        }))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| ApiError::internal("a request handler panicked").into_response(),
+        ))
         .with_state(state)
 }
 

@@ -468,7 +468,9 @@ pub async fn introspect(
             Err(Refusal::Invalid(_)) => IntrospectionResponse::default(),
             Err(Refusal::Storage(e)) => {
                 tracing::error!(error = %e, "introspection lookup failed");
-                return Err(OAuthError::unavailable("the server could not check the token; try again"));
+                return Err(OAuthError::unavailable(
+                    "the server could not check the token; try again",
+                ));
             }
         })
     }
@@ -520,7 +522,9 @@ pub async fn revoke(
             Ok(None) => {
                 if let Err(e) = state.keys.refresh().await {
                     tracing::error!(error = %e, "could not refresh signing keys");
-                    return Err(OAuthError::unavailable("the server could not check the token; try again"));
+                    return Err(OAuthError::unavailable(
+                        "the server could not check the token; try again",
+                    ));
                 }
                 match state.keys.verify(token, state.issuer(), now) {
                     Ok(Some(claims)) => claims,

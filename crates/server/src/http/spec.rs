@@ -1,0 +1,232 @@
+//! The parts of the contract that shared layers, not handlers, decide.
+//!
+//! A handler's `#[utoipa::path]` documents what the handler itself answers
+//! (its success, 404, 409, 422, ...). Some answers come from layers every
+//! route passes through, and are written here once, from the same sources the
+//! layers use, so that the document cannot drift from them:
+//!
+//! - access ([`auth::ROUTES`]): each operation's security requirement (the
+//!   permission as an OAuth scope) and its 401 and 403;
+//! - the extractors ([`crate::extract`]): 400 for a bad path parameter or
+//!   query, 400/413/415 for a JSON body that cannot be read;
+//! - the OAuth error type: 503 `temporarily_unavailable` when storage fails;
+//! - the error types: an example of every problem document, and the
+//!   `WWW-Authenticate` and `Retry-After` headers that go with 401 and 429.
+
+use crate::auth::{self, Access};
+use crate::error::PROBLEM_JSON;
+use axum::http::Method;
+use serde_json::{Value, json};
+use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
+use utoipa::openapi::security::SecurityRequirement;
+use utoipa::openapi::{ContentBuilder, Header, OpenApi, Ref, RefOr, Response, ResponseBuilder};
+
+/// Completes every operation of `doc`; see the module documentation.
+pub fn complete(doc: &mut OpenApi) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        for (method, operation) in operations_mut(item) {
+            complete_operation(path, &method, operation);
+        }
+    }
+}
+
+fn operations_mut(item: &mut PathItem) -> Vec<(Method, &mut Operation)> {
+    [
+        (Method::GET, item.get.as_mut()),
+        (Method::PUT, item.put.as_mut()),
+        (Method::POST, item.post.as_mut()),
+        (Method::DELETE, item.delete.as_mut()),
+        (Method::PATCH, item.patch.as_mut()),
+    ]
+    .into_iter()
+    .filter_map(|(method, op)| op.map(|op| (method, op)))
+    .collect()
+}
+
+fn complete_operation(path: &str, method: &Method, op: &mut Operation) {
+    let access = auth::access_of(method, path);
+    let problems = path.starts_with("/admin/") || path.starts_with("/api/");
+    match access {
+        None | Some(Access::Public) => {}
+        Some(Access::Authenticated) => {
+            op.security = Some(vec![
+                SecurityRequirement::new("oauth2", Vec::<String>::new()),
+                SecurityRequirement::new("admin_session", Vec::<String>::new()),
+            ]);
+            add(
+                op,
+                401,
+                problem("No valid credential (RFC 6750 `invalid_token` when one was sent)"),
+            );
+        }
+        Some(Access::Permission(p)) => {
+            let p = p.to_string();
+            op.security = Some(vec![
+                SecurityRequirement::new("oauth2", [p.clone()]),
+                SecurityRequirement::new("admin_session", [p.clone()]),
+            ]);
+            add(
+                op,
+                401,
+                problem("No valid credential (RFC 6750 `invalid_token` when one was sent)"),
+            );
+            add(
+                op,
+                403,
+                problem(&format!("The caller lacks `{p}` (RFC 6750 `insufficient_scope`)")),
+            );
+        }
+        Some(Access::SignedInUser(p)) => {
+            let p = p.to_string();
+            op.security = Some(vec![SecurityRequirement::new("admin_session", [p.clone()])]);
+            add(op, 401, problem("No valid credential"));
+            add(op, 403, problem(&format!("Not a signed-in person, or lacking `{p}`")));
+        }
+    }
+    if problems {
+        let params = op.parameters.iter().flatten().filter_map(|p| match p {
+            RefOr::T(p) => Some(&p.parameter_in),
+            RefOr::Ref(_) => None,
+        });
+        let (mut in_path, mut in_query) = (false, false);
+        for at in params {
+            in_path |= matches!(at, ParameterIn::Path);
+            in_query |= matches!(at, ParameterIn::Query);
+        }
+        if op.request_body.is_some() {
+            add(
+                op,
+                400,
+                problem("The body is not valid JSON, has the wrong shape, or an unknown field"),
+            );
+            add(
+                op,
+                413,
+                problem(&format!("The body is larger than {} bytes", super::MAX_JSON_BYTES)),
+            );
+            add(op, 415, problem("The body is not `application/json`"));
+        } else if in_path {
+            add(op, 400, problem("The path parameter cannot be an id"));
+        } else if in_query {
+            add(op, 400, problem("Unknown or malformed query parameter"));
+        }
+    }
+    if path.starts_with("/oauth2/") {
+        add(
+            op,
+            503,
+            ResponseBuilder::new()
+                .description("`temporarily_unavailable`: storage could not be reached; retry later")
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("OAuthErrorBody")))
+                        .build(),
+                )
+                .build(),
+        );
+    }
+    for (status, response) in op.responses.responses.iter_mut() {
+        if let RefOr::T(response) = response {
+            finish_response(status, response);
+        }
+    }
+}
+
+/// Adds a response unless the handler documents its own for that status.
+fn add(op: &mut Operation, status: u16, response: Response) {
+    op.responses
+        .responses
+        .entry(status.to_string())
+        .or_insert(RefOr::T(response));
+}
+
+fn problem(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            PROBLEM_JSON,
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+}
+
+/// Adds the headers of a status and, to a problem document without one, an example.
+fn finish_response(status: &str, response: &mut Response) {
+    let header = |description: &str| {
+        let mut header = Header::default();
+        header.description = Some(description.to_owned());
+        RefOr::T(header)
+    };
+    match status {
+        "401" => {
+            response.headers.entry("WWW-Authenticate".into()).or_insert_with(|| {
+                header("The challenge: `Bearer realm=\"casebook\"` with RFC 6750 `error`, or `Basic` at the OAuth endpoints")
+            });
+        }
+        "429" => {
+            response
+                .headers
+                .entry("Retry-After".into())
+                .or_insert_with(|| header("Seconds to wait before trying again"));
+        }
+        _ => {}
+    }
+    if let Some(RefOr::T(content)) = response.content.get_mut(PROBLEM_JSON)
+        && content.example.is_none()
+        && let Ok(code) = status.parse::<u16>()
+    {
+        content.example = Some(problem_example(code));
+    }
+}
+
+/// What the server sends for a status, as an example a reader can trust.
+pub fn problem_example(status: u16) -> Value {
+    let (title, detail) = match status {
+        400 => (
+            "Bad Request",
+            "the body is not valid JSON: EOF while parsing an object at line 1 column 1",
+        ),
+        401 => (
+            "Unauthorized",
+            "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+        ),
+        403 => (
+            "Forbidden",
+            "this needs the admin:edit permission, which the caller does not have",
+        ),
+        404 => ("Not Found", "application not found"),
+        409 => (
+            "Conflict",
+            "the role is still assigned to 1 account(s) (Partner App); remove it from them first",
+        ),
+        413 => (
+            "Payload Too Large",
+            "the request body is larger than this endpoint accepts",
+        ),
+        415 => (
+            "Unsupported Media Type",
+            "send the body as JSON with Content-Type: application/json",
+        ),
+        422 => {
+            return json!({
+                "type": "about:blank",
+                "title": "Unprocessable Entity",
+                "status": 422,
+                "detail": "name: name is required; email: this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)",
+                "errors": [
+                    {"field": "name", "code": "required", "message": "name is required"},
+                    {"field": "email", "code": "email_in_use", "message": "this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)"},
+                ],
+            });
+        }
+        429 => (
+            "Too Many Requests",
+            "too many wrong passwords: secrets are locked for you for 15 more minute(s)",
+        ),
+        _ => ("Error", "the request could not be completed"),
+    };
+    json!({"type": "about:blank", "title": title, "status": status, "detail": detail})
+}

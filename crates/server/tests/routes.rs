@@ -1,0 +1,173 @@
+//! The router, the OpenAPI document and the access table describe the same
+//! set of routes.
+//!
+//! axum does not list a router's routes, so the routed set is established by
+//! asking the router itself: every operation of the document and every entry
+//! of `auth::ROUTES` must answer (not 404, not 405), and every other method on
+//! those paths must be 405. The only routes outside the document are
+//! `GET /openapi.json` and the pages (`/docs`, the admin console).
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use casebook_server::auth::{self, ROUTES};
+use casebook_server::config::Config;
+use casebook_server::crypto::MasterKey;
+use casebook_server::{TestOptions, http};
+use std::collections::BTreeSet;
+use tower::ServiceExt;
+
+const METHODS: [Method; 5] = [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE];
+
+type Route = (String, String);
+
+fn documented() -> BTreeSet<Route> {
+    let doc = serde_json::to_value(http::openapi()).expect("document serialises");
+    let mut routes = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("path item").keys() {
+            routes.insert((method.to_ascii_uppercase(), path.clone()));
+        }
+    }
+    routes
+}
+
+fn access_table() -> BTreeSet<Route> {
+    ROUTES
+        .iter()
+        .map(|r| (r.method.to_string(), r.path.to_owned()))
+        .collect()
+}
+
+#[test]
+fn the_access_table_is_the_document_plus_the_document_itself() {
+    let documented = documented();
+    let table = access_table();
+    let undocumented: Vec<&Route> = table.difference(&documented).collect();
+    assert_eq!(
+        undocumented,
+        [&("GET".to_owned(), "/openapi.json".to_owned())],
+        "routes with an access rule but no documentation"
+    );
+    let unguarded: Vec<&Route> = documented.difference(&table).collect();
+    assert!(
+        unguarded.is_empty(),
+        "documented routes without an access rule: {unguarded:?}"
+    );
+}
+
+#[test]
+fn every_operation_states_the_permission_the_access_table_requires() {
+    let doc = serde_json::to_value(http::openapi()).expect("document serialises");
+    for rule in ROUTES.iter().filter(|r| r.path != "/openapi.json") {
+        let op = &doc["paths"][rule.path][rule.method.as_str().to_ascii_lowercase()];
+        let security = &op["security"];
+        match rule.access {
+            auth::Access::Public => assert!(
+                security.is_null()
+                    || security
+                        .as_array()
+                        .is_some_and(|s| s.iter().any(|r| r == &serde_json::json!({}))),
+                "{} {} is public but documents {security}",
+                rule.method,
+                rule.path
+            ),
+            auth::Access::Authenticated => {
+                assert_eq!(security, &serde_json::json!([{"oauth2": []}, {"admin_session": []}]))
+            }
+            auth::Access::Permission(p) => assert_eq!(
+                security,
+                &serde_json::json!([{"oauth2": [p.to_string()]}, {"admin_session": [p.to_string()]}]),
+                "{} {}",
+                rule.method,
+                rule.path
+            ),
+            auth::Access::SignedInUser(p) => {
+                assert_eq!(security, &serde_json::json!([{"admin_session": [p.to_string()]}]))
+            }
+        }
+    }
+}
+
+async fn app() -> (axum::Router, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("casebook-routes-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = Config {
+        addr: "127.0.0.1:0".parse().expect("addr"),
+        database_url: format!("sqlite://{}/casebook.db", dir.display()),
+        public_url: "http://127.0.0.1:0".into(),
+        master_key: MasterKey::from_base64(&MasterKey::generate_base64()).expect("key"),
+        admin_email: Some("root@agency.org".into()),
+        admin_password: Some("correct horse battery staple".into()),
+        cache_ttl: std::time::Duration::from_secs(2),
+        mailer: casebook_server::notify::Mailer::Log,
+    };
+    let state = casebook_server::prepare(config, TestOptions::default())
+        .await
+        .expect("state");
+    (http::router(state), dir)
+}
+
+async fn status(router: &axum::Router, method: Method, path: &str) -> StatusCode {
+    answer(router, method, path).await.status()
+}
+
+async fn answer(router: &axum::Router, method: Method, path: &str) -> axum::response::Response {
+    let uri = path.replace("{id}", "some-id");
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(Body::empty())
+        .expect("request");
+    router.clone().oneshot(request).await.expect("infallible")
+}
+
+#[tokio::test]
+async fn the_router_serves_exactly_the_documented_routes() {
+    let (router, dir) = app().await;
+    let table = access_table();
+    let mut wrong = Vec::new();
+    for (method, path) in &table {
+        let method: Method = method.parse().expect("method");
+        let got = status(&router, method.clone(), path).await;
+        if got == StatusCode::NOT_FOUND || got == StatusCode::METHOD_NOT_ALLOWED {
+            wrong.push(format!("{method} {path}: {got}, but it is documented"));
+        }
+    }
+    let paths: BTreeSet<&str> = table.iter().map(|(_, p)| p.as_str()).collect();
+    for path in paths {
+        for method in METHODS {
+            if table.contains(&(method.to_string(), path.to_owned())) {
+                continue;
+            }
+            let got = answer(&router, method.clone(), path).await;
+            let content_type = got.headers().get("content-type").and_then(|v| v.to_str().ok());
+            if got.status() != StatusCode::METHOD_NOT_ALLOWED || content_type != Some("application/problem+json") {
+                wrong.push(format!(
+                    "{method} {path}: {} {content_type:?}, but it is not documented (405 problem+json expected)",
+                    got.status()
+                ));
+            }
+        }
+    }
+    // The pages outside the document, and nothing else.
+    for (path, expected) in [
+        ("/docs/", StatusCode::OK),
+        ("/admin", StatusCode::OK),
+        ("/docs", StatusCode::SEE_OTHER),
+        ("/admin/v1", StatusCode::NOT_FOUND),
+        ("/api/v1/engage", StatusCode::NOT_FOUND),
+        ("/oauth2/authorize", StatusCode::NOT_FOUND),
+        ("/api/v2/me", StatusCode::NOT_FOUND),
+    ] {
+        let got = status(&router, Method::GET, path).await;
+        if got != expected {
+            wrong.push(format!("GET {path}: {got}, expected {expected}"));
+        }
+        assert!(
+            auth::is_undocumented_page(path) || got == StatusCode::NOT_FOUND || path == "/openapi.json",
+            "{path} answers {got} but is neither documented nor a page"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
