@@ -397,7 +397,10 @@ async fn issue_token(
     let AuthenticatedClient { id: client_id, record } = authenticate_client(state, headers, &form, peer).await?;
     let granted = narrow_scope(form.get("scope").map(String::as_str), record.permissions)
         .map_err(|e| OAuthError::new(OAuthErrorCode::InvalidScope, e.to_string()))?;
-    let now = now_secs();
+    // Disabling stamps `tokens_not_before` one second ahead so that no token
+    // of that second survives a re-enable; a token issued inside that second
+    // is dated to its end rather than refused.
+    let now = now_secs().max(record.tokens_not_before);
     let lifetime = state.token_lifetime_secs;
     let claims = AccessClaims {
         iss: state.issuer().to_owned(),
