@@ -4,6 +4,7 @@
 //!   routes; `--check` fails when the committed file has drifted.
 //! - `bench [--quick]`: load benchmarks of a release build (see `bench.rs`).
 
+mod bench;
 mod openapi;
 
 use std::process::ExitCode;
@@ -12,7 +13,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("openapi") => openapi::run(args.iter().any(|a| a == "--check")),
-        _ => Err("usage: cargo xtask openapi [--check]".to_owned()),
+        Some("bench") => bench::run(&args[1..]),
+        Some("__open-loop") => bench::open_loop_child(&args[1..]),
+        _ => Err("usage: cargo xtask openapi [--check] | cargo xtask bench [--quick]".to_owned()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,197 @@
+//! Micro-benchmarks of the token service's hot paths:
+//! `cargo bench -p casebook-server --bench hot_paths`.
+//!
+//! - the client secret check (keyed HMAC, constant-time compare);
+//! - signing an access token with the current key;
+//! - verifying one: signature and claims against the cached verifying key
+//!   (what a token costs the first time it is seen), and the whole check
+//!   when the verified token is cached (every later request carrying it);
+//! - the SDK's cached-token path (`TokenSource::token` with a fresh token in
+//!   its cache), against a server started in this process.
+//!
+//! The end-to-end figures come from `cargo xtask bench`.
+
+use casebook_domain::application::{ApplicationFacts, ApplicationForm};
+use casebook_domain::{AccountKind, ClientId, ClientSecret};
+use casebook_server::auth::verify_access_token;
+use casebook_server::config::{Backend, Config};
+use casebook_server::crypto::{MasterKey, random_bytes, random_token};
+use casebook_server::db::Db;
+use casebook_server::keys::{AccessClaims, KeyRing};
+use casebook_server::metrics::Metrics;
+use casebook_server::state::AppState;
+use casebook_server::store::{self, ActorRef};
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+const ISSUER: &str = "http://127.0.0.1:8080";
+
+/// Polls a future that must not wait (a cache hit) to completion, with no
+/// runtime in the measurement.
+fn ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("the cached path waited"),
+    }
+}
+
+struct Fixture {
+    state: AppState,
+    token: String,
+    claims: AccessClaims,
+    client_id: String,
+    secret: ClientSecret,
+    url: String,
+    _dir: tempdir::Dir,
+}
+
+mod tempdir {
+    /// A scratch directory removed on drop.
+    pub struct Dir(pub std::path::PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// A real key ring and one registered application, on a scratch SQLite file.
+async fn fixture() -> Fixture {
+    let dir = std::env::temp_dir().join(format!("casebook-hot-paths-{}", &random_token()[..10]));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let url = format!("sqlite://{}/bench.db", dir.display());
+    let master = MasterKey::from_bytes(random_bytes());
+    let db = Db::connect(&url, Backend::Sqlite).await.expect("database");
+    store::seed_roles(&db).await.expect("roles");
+    let keys = KeyRing::load(db.clone(), master.clone()).await.expect("keys");
+    let config = Config {
+        addr: "127.0.0.1:8080".parse().expect("address"),
+        database_url: url.clone(),
+        public_url: ISSUER.to_owned(),
+        master_key: master.clone(),
+        admin_email: None,
+        admin_password: None,
+        cache_ttl: Duration::from_secs(3600),
+        mailer: casebook_server::notify::Mailer::Log,
+    };
+    let state = AppState::new(
+        db.clone(),
+        config,
+        keys,
+        Metrics::new(),
+        casebook_domain::ACCESS_TOKEN_LIFETIME_SECS,
+    );
+    let form = ApplicationForm {
+        name: "Bench partner".into(),
+        email: "bench@partner.example.com".into(),
+        application_url: None,
+        roles: vec!["engage-supervisor".into()],
+        description: None,
+    };
+    let facts = ApplicationFacts {
+        existing_roles: ["engage-supervisor".to_owned()].into(),
+        email_holder: None,
+    };
+    let app = form.validate(&facts).expect("valid registration");
+    let actor = ActorRef {
+        kind: AccountKind::User,
+        id: "bench".into(),
+        name: "Bench".into(),
+    };
+    let client_id = ClientId::from_random(random_bytes());
+    let secret = ClientSecret::from_random(random_bytes());
+    store::create_application(&db, &master, ISSUER, &actor, &app, &client_id, &secret)
+        .await
+        .expect("application");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let claims = AccessClaims {
+        iss: ISSUER.into(),
+        sub: client_id.as_str().into(),
+        aud: ISSUER.into(),
+        exp: now + 3600,
+        iat: now,
+        jti: random_token(),
+        client_id: client_id.as_str().into(),
+        scope: "engage:create engage:edit engage:view".into(),
+    };
+    let token = state.keys.sign(&claims);
+    // The first check goes to storage and fills the cache.
+    verify_access_token(&state, &token).await.expect("the token verifies");
+    Fixture {
+        state,
+        token,
+        claims,
+        client_id: client_id.as_str().to_owned(),
+        secret,
+        url,
+        _dir: tempdir::Dir(dir),
+    }
+}
+
+fn hot_paths(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let f = runtime.block_on(fixture());
+
+    let master = f.state.master().clone();
+    let secret = ClientSecret::from_random(random_bytes());
+    let mac = master.secret_mac(secret.expose());
+    c.bench_function("secret check (HMAC-SHA256, constant-time compare)", |b| {
+        b.iter(|| master.secret_matches(black_box(secret.expose()), black_box(&mac)))
+    });
+
+    c.bench_function("token signing (Ed25519 JWT, RFC 9068 claims)", |b| {
+        b.iter(|| f.state.keys.sign(black_box(&f.claims)))
+    });
+
+    let now = f.claims.iat;
+    c.bench_function("token verification (signature and claims, cached key)", |b| {
+        b.iter(|| f.state.keys.verify(black_box(&f.token), ISSUER, now))
+    });
+
+    c.bench_function("access token check, verified token cached", |b| {
+        b.iter(|| ready(verify_access_token(&f.state, black_box(&f.token))).expect("valid"))
+    });
+
+    // The SDK against a real server on loopback: one token request, then the cache.
+    let config = Config {
+        addr: "127.0.0.1:0".parse().expect("address"),
+        database_url: f.url.clone(),
+        public_url: String::new(),
+        master_key: f.state.master().clone(),
+        admin_email: Some("bench-admin@example.com".into()),
+        admin_password: Some("a bench password".into()),
+        cache_ttl: Duration::from_secs(5),
+        mailer: casebook_server::notify::Mailer::Log,
+    };
+    let running = runtime
+        .block_on(casebook_server::start(config, casebook_server::TestOptions::default()))
+        .expect("server starts");
+    let source = casebook_sdk::TokenSource::builder(
+        format!("http://{}/oauth2/token", running.addr),
+        f.client_id.clone(),
+        f.secret.clone(),
+    )
+    .allow_insecure_http(true)
+    .build()
+    .expect("token source");
+    runtime.block_on(source.token()).expect("first token");
+    c.bench_function("SDK TokenSource::token, cached", |b| {
+        b.iter(|| ready(black_box(&source).token()).expect("cached token"))
+    });
+    running.task.abort();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    targets = hot_paths
+}
+criterion_main!(benches);
