@@ -14,6 +14,7 @@ pub mod http;
 pub mod keys;
 pub mod metrics;
 pub mod notify;
+pub mod password;
 pub mod state;
 pub mod store;
 pub mod views;

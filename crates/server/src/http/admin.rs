@@ -83,44 +83,21 @@ pub const MAX_GRACE_PERIOD_SECS: i64 = 7 * 24 * 3600;
 
 // --------------------------------------------------------------- passwords
 
-/// Argon2id with the crate's default (OWASP) parameters, off the async threads.
+/// Argon2id with the recommended parameters, on the bounded password pool.
 pub async fn hash_password(password: Password) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || {
-        use argon2::password_hash::PasswordHasher;
-        argon2::Argon2::default()
-            .hash_password(password.expose().as_bytes())
-            .map(|h| h.to_string())
-            .map_err(|e| ApiError::internal(format!("password hashing failed: {e}")))
-    })
-    .await
-    .map_err(ApiError::internal)?
+    crate::password::hasher()
+        .hash(password)
+        .await
+        .map_err(ApiError::internal)
 }
 
-/// Verifies in constant time with respect to the password; when there is no
-/// account, a dummy hash is checked so timing does not reveal which addresses exist.
+/// Constant time with respect to the password; with no account, a dummy hash
+/// is checked so that timing does not reveal which addresses exist.
 pub async fn verify_password(password: Password, hash: Option<String>) -> Result<bool, ApiError> {
-    tokio::task::spawn_blocking(move || {
-        use argon2::password_hash::{PasswordVerifier, phc::PasswordHash};
-        static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        let dummy = DUMMY.get_or_init(|| {
-            use argon2::password_hash::PasswordHasher;
-            argon2::Argon2::default()
-                .hash_password(b"no such account")
-                .map(|h| h.to_string())
-                .unwrap_or_default()
-        });
-        let known = hash.is_some();
-        let stored = hash.unwrap_or_else(|| dummy.clone());
-        let Ok(parsed) = PasswordHash::new(&stored) else {
-            return false;
-        };
-        let ok = argon2::Argon2::default()
-            .verify_password(password.expose().as_bytes(), &parsed)
-            .is_ok();
-        ok && known
-    })
-    .await
-    .map_err(ApiError::internal)
+    crate::password::hasher()
+        .verify(password, hash)
+        .await
+        .map_err(ApiError::internal)
 }
 
 // --------------------------------------------------------------- sessions
