@@ -31,3 +31,54 @@ both_backends!(re_enabling_does_not_revive_old_tokens, |app: TestApp| async move
     let fresh = app.access_token(&client_id, &secret).await;
     assert_eq!(app.get("/api/v1/me", &fresh).await.status(), 200);
 });
+
+both_backends!(
+    parallel_wrong_passwords_cannot_outrun_the_reveal_lockout,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let (view, _, _) = app.partner(&admin, "Guarded Partner", &["engage-worker"]).await;
+        let path = format!(
+            "/admin/v1/external-applications/{}/client-secret/reveal",
+            view["id"].as_str().unwrap()
+        );
+        let guesses = (0..20).map(|i| {
+            let (app, admin, path) = (&app, &admin, &path);
+            async move {
+                app.post_json(path, admin, &json!({"password": format!("guess number {i}")}))
+                    .await
+                    .status()
+                    .as_u16()
+            }
+        });
+        let statuses = futures_util::future::join_all(guesses).await;
+        let checked = statuses.iter().filter(|s| **s == 403).count();
+        let locked = statuses.iter().filter(|s| **s == 429).count();
+        assert_eq!(checked + locked, 20, "{statuses:?}");
+        assert!(checked <= 5, "{checked} guesses were checked: {statuses:?}");
+        // Locked now, even with the right password.
+        let r = app
+            .post_json(&path, &admin, &json!({"password": casebook_tests::ADMIN_PASSWORD}))
+            .await;
+        assert_eq!(r.status(), 429);
+        assert!(r.headers().contains_key("retry-after"));
+    }
+);
+
+both_backends!(sign_in_guessing_is_throttled, |app: TestApp| async move {
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let r = app
+            .http
+            .post(app.url("/admin/v1/sessions"))
+            .json(&json!({"email": casebook_tests::ADMIN_EMAIL, "password": format!("wrong guess {i}")}))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 429 {
+            assert!(r.headers().contains_key("retry-after"));
+        }
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(&statuses[..10], &[401; 10], "{statuses:?}");
+    assert_eq!(statuses[11], 429, "{statuses:?}");
+});

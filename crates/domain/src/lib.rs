@@ -16,6 +16,7 @@ pub mod account;
 pub mod application;
 pub mod credentials;
 pub mod email;
+pub mod lockout;
 pub mod oauth;
 pub mod pagination;
 pub mod permission;

@@ -592,6 +592,9 @@ struct SuccessBody {
 }
 
 /// `expires_in` as a number, or (as some servers send it) a numeric string.
+/// The longest lifetime believed from a server.
+const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum Seconds {
@@ -601,13 +604,16 @@ enum Seconds {
 }
 
 impl Seconds {
+    /// Clamped to a day: a server announcing more cannot overflow the clock
+    /// arithmetic, and a token is re-requested daily at worst.
     fn duration(&self) -> Option<Duration> {
-        match self {
-            Self::Integer(n) => Some(Duration::from_secs((*n).max(0) as u64)),
-            Self::Float(f) if f.is_finite() => Some(Duration::from_secs_f64(f.max(0.0))),
-            Self::Float(_) => None,
-            Self::Text(s) => s.trim().parse::<u64>().ok().map(Duration::from_secs),
-        }
+        let secs = match self {
+            Self::Integer(n) => (*n).max(0) as u64,
+            Self::Float(f) if f.is_finite() => f.max(0.0).min(MAX_LIFETIME.as_secs_f64()) as u64,
+            Self::Float(_) => return None,
+            Self::Text(s) => s.trim().parse::<u64>().ok()?,
+        };
+        Some(Duration::from_secs(secs).min(MAX_LIFETIME))
     }
 }
 
@@ -689,6 +695,16 @@ pub(crate) fn read_token_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absurd_lifetimes_are_clamped_not_panicked_on() {
+        for raw in ["1e300", "9223372036854775807", "\"18446744073709551615\"", "-5", "3600"] {
+            let seconds: Seconds = serde_json::from_str(raw).unwrap();
+            let lifetime = seconds.duration().unwrap();
+            assert!(lifetime <= MAX_LIFETIME, "{raw}");
+            let _ = Instant::now() + lifetime;
+        }
+    }
     use futures_util::FutureExt;
     use std::sync::atomic::AtomicUsize;
 

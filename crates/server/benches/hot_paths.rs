@@ -110,6 +110,7 @@ async fn fixture() -> Fixture {
         .expect("application");
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let claims = AccessClaims {
+        generation: 0,
         iss: ISSUER.into(),
         sub: client_id.as_str().into(),
         aud: ISSUER.into(),

@@ -274,7 +274,7 @@ pub async fn authenticate(state: &AppState, headers: &axum::http::HeaderMap) -> 
                 invalid_token: true,
                 detail,
             },
-            Refusal::Storage(e) => ApiError::from(e),
+            Refusal::Storage(e) => ApiError::Internal(e),
         })?;
     Ok(Some(Principal {
         kind: AccountKind::Application,
@@ -289,13 +289,15 @@ pub async fn authenticate(state: &AppState, headers: &axum::http::HeaderMap) -> 
 /// Why a token is not honoured.
 #[derive(Debug)]
 pub enum Refusal {
+    /// The token is not honoured; the message goes to the client.
     Invalid(String),
-    Storage(sqlx::Error),
+    /// Storage or keys could not be read: the server's fault, not the token's.
+    Storage(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl From<sqlx::Error> for Refusal {
     fn from(e: sqlx::Error) -> Self {
-        Self::Storage(e)
+        Self::Storage(Box::new(e))
     }
 }
 
@@ -325,11 +327,7 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Arc<Ve
         Some(claims) => claims,
         None => {
             // Signed by a key this process has not loaded yet (rotated elsewhere).
-            state
-                .keys
-                .refresh()
-                .await
-                .map_err(|e| Refusal::Invalid(format!("signing keys unavailable: {e}")))?;
+            state.keys.refresh().await.map_err(|e| Refusal::Storage(Box::new(e)))?;
             state
                 .keys
                 .verify(token, state.issuer(), now)?
@@ -337,11 +335,15 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Arc<Ve
         }
     };
     let revoked = || Refusal::Invalid("the access token has been revoked".into());
-    let client = state.client(&claims.client_id).await?.ok_or_else(revoked)?;
+    // Read afresh rather than from the client cache: this entry will be
+    // trusted for a full TTL, so it must not start out already aged.
+    let client = store::client_record(&state.db, &claims.client_id)
+        .await?
+        .ok_or_else(revoked)?;
     if !client.enabled {
         return Err(Refusal::Invalid("the application is disabled".into()));
     }
-    if claims.iat < client.tokens_not_before {
+    if claims.generation != client.token_generation {
         return Err(Refusal::Invalid(
             "the access token was issued before the application was last disabled".into(),
         ));

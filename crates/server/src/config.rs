@@ -24,7 +24,7 @@ impl Backend {
 }
 
 /// Everything the service needs to start. Built by the CLI, or by tests.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     pub addr: SocketAddr,
     pub database_url: String,
@@ -39,6 +39,32 @@ pub struct Config {
     pub cache_ttl: std::time::Duration,
     /// Where notifications to applications' addresses go.
     pub mailer: crate::notify::Mailer,
+}
+
+impl std::fmt::Debug for Config {
+    /// The admin password and a database URL's credentials never print.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("addr", &self.addr)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("public_url", &self.public_url)
+            .field("admin_email", &self.admin_email)
+            .field("admin_password", &self.admin_password.as_ref().map(|_| "[redacted]"))
+            .field("cache_ttl", &self.cache_ttl)
+            .field("mailer", &self.mailer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:redacted@host/db`.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("redacted"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +143,15 @@ fn load_or_create_key_file(path: &std::path::Path) -> Result<MasterKey, ConfigEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://app:hunter2@db:5432/cb"),
+            "postgres://app:redacted@db:5432/cb"
+        );
+        assert_eq!(redact_url("sqlite://casebook.db"), "sqlite://casebook.db");
+    }
 
     #[test]
     fn sqlite_paths() {

@@ -35,8 +35,8 @@ fn migrations(backend: Backend) -> Vec<Migration> {
             (2, "outbox", include_str!("../migrations/sqlite/0002_outbox.sql")),
             (
                 3,
-                "tokens not before",
-                include_str!("../migrations/sqlite/0003_tokens_not_before.sql"),
+                "token generation",
+                include_str!("../migrations/sqlite/0003_token_generation.sql"),
             ),
         ],
         Backend::Postgres => &[
@@ -44,8 +44,8 @@ fn migrations(backend: Backend) -> Vec<Migration> {
             (2, "outbox", include_str!("../migrations/postgres/0002_outbox.sql")),
             (
                 3,
-                "tokens not before",
-                include_str!("../migrations/postgres/0003_tokens_not_before.sql"),
+                "token generation",
+                include_str!("../migrations/postgres/0003_token_generation.sql"),
             ),
         ],
     };

@@ -35,6 +35,11 @@ pub struct AccessClaims {
     pub jti: String,
     pub client_id: String,
     pub scope: String,
+    /// The application's token generation at issue (private claim): a token
+    /// of an earlier generation was issued before the application was last
+    /// disabled, and is refused.
+    #[serde(rename = "cb_gen", default)]
+    pub generation: i64,
 }
 
 #[derive(Debug, Deserialize)]

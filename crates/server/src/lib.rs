@@ -79,7 +79,11 @@ pub async fn prepare(config: Config, options: TestOptions) -> Result<AppState, S
     let backend =
         Backend::of_url(&config.database_url).ok_or_else(|| ConfigError::DatabaseUrl(config.database_url.clone()))?;
     let db = Db::connect(&config.database_url, backend).await?;
-    store::seed_roles(&db).await?;
+    // Only a new install (no accounts yet) gets the seeded catalog: roles an
+    // admin removed later must not come back on a restart.
+    if store::count_users(&db).await? == 0 {
+        store::seed_roles(&db).await?;
+    }
     ensure_first_admin(&db, &config).await?;
     let keys = KeyRing::load(db.clone(), config.master_key.clone()).await?;
     Ok(AppState::new(
@@ -95,14 +99,13 @@ async fn ensure_first_admin(db: &Db, config: &Config) -> Result<(), StartError> 
     if store::count_users(db).await? > 0 {
         return Ok(());
     }
-    let (email, password, generated) = match (&config.admin_email, &config.admin_password) {
-        (Some(e), Some(p)) => (e.clone(), p.clone(), false),
-        (e, _) => (
-            e.clone()
-                .unwrap_or_else(|| casebook_domain::email::DEFAULT_ADMIN_EMAIL.to_owned()),
-            crypto::random_token()[..24].to_owned(),
-            true,
-        ),
+    let email = config
+        .admin_email
+        .clone()
+        .unwrap_or_else(|| casebook_domain::email::DEFAULT_ADMIN_EMAIL.to_owned());
+    let (password, generated) = match &config.admin_password {
+        Some(p) => (p.clone(), false),
+        None => (crypto::random_token()[..24].to_owned(), true),
     };
     let form = UserForm {
         email: email.clone(),

@@ -209,6 +209,8 @@ pub async fn deliver_due(db: &Db, mailer: &Mailer) -> Result<usize, sqlx::Error>
     let mut delivered = 0;
     for row in due {
         let id: String = col(&row, "id")?;
+        // Each lease starts now: earlier sends in this loop may have been slow.
+        let now = now_micros();
         // Lease the notice so that another replica does not send it too.
         let leased = sqlx::query(
             "UPDATE outbox SET next_attempt_at = $1 WHERE id = $2 AND next_attempt_at <= $3 AND delivered_at IS NULL",

@@ -105,11 +105,21 @@ pub struct VerifiedToken {
 }
 
 /// A map whose entries are trusted for a fixed time and until the epoch moves.
-#[derive(Debug)]
 pub struct TtlCache<V> {
     ttl: Duration,
     capacity: usize,
     map: RwLock<HashMap<String, (V, Instant, u64)>>,
+}
+
+impl<V> std::fmt::Debug for TtlCache<V> {
+    /// Keys are bearer tokens and client IDs: only the size prints.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let len = self.map.read().map(|m| m.len()).unwrap_or_default();
+        f.debug_struct("TtlCache")
+            .field("ttl", &self.ttl)
+            .field("entries", &len)
+            .finish()
+    }
 }
 
 impl<V: Clone> TtlCache<V> {
@@ -160,6 +170,8 @@ impl<V: Clone> TtlCache<V> {
 pub struct Throttle {
     per_client: DefaultKeyedRateLimiter<String>,
     per_address: DefaultKeyedRateLimiter<IpAddr>,
+    sign_in_per_account: DefaultKeyedRateLimiter<String>,
+    sign_in_per_address: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 /// Failures allowed in a burst, then one more every 6 s (10 a minute).
@@ -181,6 +193,8 @@ impl Throttle {
         Self {
             per_client: RateLimiter::keyed(quota(CLIENT_FAILURE_BURST, 10)),
             per_address: RateLimiter::keyed(quota(ADDRESS_FAILURE_BURST, 30)),
+            sign_in_per_account: RateLimiter::keyed(quota(10, 2)),
+            sign_in_per_address: RateLimiter::keyed(quota(30, 10)),
         }
     }
 
@@ -203,9 +217,33 @@ impl Throttle {
         wait
     }
 
+    /// Counts one sign-in attempt, right or wrong: 10 in a burst, then 2 a
+    /// minute per address signed in to, and 30 then 10 a minute per source.
+    /// `Some(wait)` once either budget is spent.
+    pub fn sign_in_attempt(&self, email: &str, address: Option<IpAddr>) -> Option<Duration> {
+        use governor::clock::Clock;
+        let clock = governor::clock::DefaultClock::default();
+        let mut wait = None;
+        if let Err(not_until) = self
+            .sign_in_per_account
+            .check_key(&email.chars().take(254).collect::<String>())
+        {
+            wait = Some(not_until.wait_time_from(clock.now()));
+        }
+        if let Some(addr) = address
+            && let Err(not_until) = self.sign_in_per_address.check_key(&addr)
+        {
+            let w = not_until.wait_time_from(clock.now());
+            wait = Some(wait.map_or(w, |x: Duration| x.max(w)));
+        }
+        wait
+    }
+
     /// Forget keys whose budgets are full again, so memory stays bounded.
     pub fn housekeeping(&self) {
         self.per_client.retain_recent();
         self.per_address.retain_recent();
+        self.sign_in_per_account.retain_recent();
+        self.sign_in_per_address.retain_recent();
     }
 }

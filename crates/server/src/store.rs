@@ -11,6 +11,7 @@ use crate::notify::{self, Notice};
 use crate::views::*;
 use casebook_domain::account::AccountRef;
 use casebook_domain::application::{NewApplication, ValidApplicationChange};
+use casebook_domain::lockout;
 use casebook_domain::records::{CaseStatus, ValidCase, ValidCaseChange, ValidReport, ValidReportChange};
 use casebook_domain::role::{ValidRole, ValidRoleChange};
 use casebook_domain::user::{NewUser, ValidUserChange};
@@ -698,42 +699,77 @@ pub async fn delete_session(db: &Db, token_hash: &[u8]) -> Result<(), sqlx::Erro
 
 // ---------------------------------------------------------------- reveal lockout
 
-pub const REVEAL_WINDOW_MICROS: i64 = 15 * 60 * 1_000_000;
-pub const REVEAL_MAX_FAILURES: i64 = 5;
-
-/// Seconds until reveal unlocks for this user, if it is locked.
-pub async fn reveal_locked_for(db: &Db, user_id: &str) -> Result<Option<u64>, sqlx::Error> {
-    let now = now_micros();
-    let rows = sqlx::query("SELECT at FROM reveal_failures WHERE user_id = $1 AND at > $2 ORDER BY at DESC")
-        .bind(user_id)
-        .bind(now - REVEAL_WINDOW_MICROS)
-        .fetch_all(db.pool())
-        .await?;
-    if (rows.len() as i64) < REVEAL_MAX_FAILURES {
-        return Ok(None);
-    }
-    // Locked for 15 minutes from the failure that reached the limit.
-    let latest: i64 = col(&rows[0], "at")?;
-    let remaining = latest + REVEAL_WINDOW_MICROS - now;
-    Ok(Some((remaining.max(1_000_000) / 1_000_000) as u64))
+/// A password check for reveal or rotate, recorded before it runs.
+#[derive(Debug)]
+pub enum RevealAttempt {
+    /// Locked: seconds until it unlocks.
+    Locked(u64),
+    /// Counted as a failure until [`settle_reveal_attempt`] says otherwise.
+    Claimed { at: i64 },
 }
 
-pub async fn record_reveal_failure(db: &Db, actor: &ActorRef, application_id: &str) -> Result<(), sqlx::Error> {
+/// Records an attempt before the password is checked, under a per-user lock,
+/// so that a burst of parallel guesses cannot all pass the lockout check
+/// before any failure is written.
+pub async fn claim_reveal_attempt(db: &Db, user_id: &str) -> Result<RevealAttempt, sqlx::Error> {
     let mut tx = db.begin().await?;
+    if db.backend() == crate::config::Backend::Postgres {
+        // SQLite's BEGIN IMMEDIATE already serialises writers.
+        sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    }
+    let now = now_micros();
+    let rows = sqlx::query("SELECT at FROM reveal_failures WHERE user_id = $1 AND at > $2")
+        .bind(user_id)
+        .bind(now - lockout::LOOKBACK_MICROS)
+        .fetch_all(&mut *tx)
+        .await?;
+    let failures = rows
+        .iter()
+        .map(|r| col::<i64>(r, "at"))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(until) = lockout::locked_until(&failures, now) {
+        tx.rollback().await?;
+        return Ok(RevealAttempt::Locked(((until - now) / 1_000_000).max(1) as u64));
+    }
     sqlx::query("INSERT INTO reveal_failures (user_id, at) VALUES ($1, $2)")
-        .bind(&actor.id)
-        .bind(now_micros())
+        .bind(user_id)
+        .bind(now)
         .execute(&mut *tx)
         .await?;
-    audit(
-        &mut tx,
-        actor,
-        "application.secret_reveal_refused",
-        "application",
-        application_id,
-        Some("wrong password".into()),
-    )
-    .await?;
+    tx.commit().await?;
+    Ok(RevealAttempt::Claimed { at: now })
+}
+
+/// A right password takes the attempt back; a wrong one leaves it counted
+/// and goes to the audit trail.
+pub async fn settle_reveal_attempt(
+    db: &Db,
+    actor: &ActorRef,
+    application_id: &str,
+    at: i64,
+    password_was_right: bool,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    if password_was_right {
+        sqlx::query("DELETE FROM reveal_failures WHERE user_id = $1 AND at = $2")
+            .bind(&actor.id)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+    } else {
+        audit(
+            &mut tx,
+            actor,
+            "application.secret_reveal_refused",
+            "application",
+            application_id,
+            Some("wrong password".into()),
+        )
+        .await?;
+    }
     tx.commit().await
 }
 
@@ -940,10 +976,8 @@ pub async fn update_application(
             .await?;
     }
     if change.enabled == Some(false) {
-        // Every token issued so far stays refused after a later re-enable;
-        // the second after now also covers tokens issued this very second.
-        sqlx::query("UPDATE applications SET tokens_not_before = $1 WHERE id = $2")
-            .bind(now_micros() / 1_000_000 + 1)
+        // Every token issued so far stays refused after a later re-enable.
+        sqlx::query("UPDATE applications SET token_generation = token_generation + 1 WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -1086,8 +1120,8 @@ pub struct ClientRecord {
     pub previous_secret_mac: Option<Vec<u8>>,
     pub previous_secret_expires_at: Option<i64>,
     pub permissions: PermissionSet,
-    /// Tokens with an `iat` before this (Unix seconds) are refused.
-    pub tokens_not_before: i64,
+    /// Bumped by every disable; tokens of another generation are refused.
+    pub token_generation: i64,
 }
 
 /// One round trip: the application and its roles' permissions, joined. This
@@ -1096,7 +1130,7 @@ pub struct ClientRecord {
 pub async fn client_record(db: &Db, client_id: &str) -> Result<Option<ClientRecord>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT a.id, a.name, a.enabled, a.secret_mac, a.previous_secret_mac, a.previous_secret_expires_at, \
-                a.tokens_not_before, r.permissions \
+                a.token_generation, r.permissions \
          FROM applications a \
          LEFT JOIN application_roles ar ON ar.application_id = a.id \
          LEFT JOIN roles r ON r.id = ar.role_id \
@@ -1122,7 +1156,7 @@ pub async fn client_record(db: &Db, client_id: &str) -> Result<Option<ClientReco
         previous_secret_mac: col(row, "previous_secret_mac")?,
         previous_secret_expires_at: col(row, "previous_secret_expires_at")?,
         permissions,
-        tokens_not_before: col(row, "tokens_not_before")?,
+        token_generation: col(row, "token_generation")?,
     }))
 }
 
@@ -1157,7 +1191,7 @@ pub async fn purge_expired(db: &Db) -> Result<(), sqlx::Error> {
         .execute(db.pool())
         .await?;
     sqlx::query("DELETE FROM reveal_failures WHERE at < $1")
-        .bind(now - REVEAL_WINDOW_MICROS)
+        .bind(now - lockout::LOOKBACK_MICROS)
         .execute(db.pool())
         .await?;
     Ok(())

@@ -1,3 +1,5 @@
--- Tokens issued before this time (Unix seconds) are refused even once the
--- application is enabled again: disabling revokes, it does not suspend.
-ALTER TABLE applications ADD COLUMN tokens_not_before INTEGER NOT NULL DEFAULT 0;
+-- Bumped every time the application is disabled. Tokens carry the generation
+-- they were issued in and are refused once it has moved on: disabling
+-- revokes, it does not suspend, even tokens a replica issued from a view of
+-- the application that was a moment stale.
+ALTER TABLE applications ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0;

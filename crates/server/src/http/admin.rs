@@ -113,12 +113,24 @@ pub const SESSION_TTL_MICROS: i64 = 8 * 3600 * 1_000_000;
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many sign-in attempts for this address or from this source", body = Problem,
+            content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn sign_in(
     State(state): State<AppState>,
+    crate::http::oauth::PeerAddr(peer): crate::http::oauth::PeerAddr,
     ApiJson(form): ApiJson<SignIn>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let user = store::user_auth_by_email(&state.db, &Email::for_lookup(&form.email)).await?;
+    let email = Email::for_lookup(&form.email);
+    // Every attempt draws on the budget before the password is checked;
+    // otherwise throttling would not slow guessing at all.
+    if let Some(wait) = state.throttle.sign_in_attempt(email.normalized(), peer) {
+        return Err(ApiError::TooManyRequests {
+            detail: "too many sign-in attempts; wait before trying again".into(),
+            retry_after_secs: wait.as_secs().max(1),
+        });
+    }
+    let user = store::user_auth_by_email(&state.db, &email).await?;
     let (hash, user) = match user {
         Some(u) => (Some(u.password_hash.clone()), Some(u)),
         None => (None, None),
@@ -533,21 +545,26 @@ async fn confirm_password(
     password: Password,
     application_id: &str,
 ) -> Result<(), ApiError> {
-    if let Some(wait) = store::reveal_locked_for(&state.db, &caller.id).await? {
-        return Err(ApiError::TooManyRequests {
-            detail: format!(
-                "too many wrong passwords: secrets are locked for you for {} more minute(s)",
-                wait.div_ceil(60)
-            ),
-            retry_after_secs: wait,
-        });
-    }
+    let at = match store::claim_reveal_attempt(&state.db, &caller.id).await? {
+        store::RevealAttempt::Locked(wait) => {
+            return Err(ApiError::TooManyRequests {
+                detail: format!(
+                    "too many wrong passwords: secrets are locked for you for {} more minute(s)",
+                    wait.div_ceil(60)
+                ),
+                retry_after_secs: wait,
+            });
+        }
+        store::RevealAttempt::Claimed { at } => at,
+    };
     let hash = store::user_password_hash(&state.db, &caller.id).await?;
-    if verify_password(password, hash).await? {
-        return Ok(());
+    let right = verify_password(password, hash).await?;
+    store::settle_reveal_attempt(&state.db, &caller.actor(), application_id, at, right).await?;
+    if right {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("the password is not right"))
     }
-    store::record_reveal_failure(&state.db, &caller.actor(), application_id).await?;
-    Err(ApiError::forbidden("the password is not right"))
 }
 
 /// Show the client secret, after the calling admin re-enters their password.

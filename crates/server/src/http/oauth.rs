@@ -314,6 +314,17 @@ async fn authenticate_client(
     peer: Option<IpAddr>,
 ) -> Result<AuthenticatedClient, OAuthError> {
     let (client_id, secret) = client_credentials(headers, form)?.ok_or_else(OAuthError::invalid_client)?;
+    // Something that cannot be a Client ID never reaches storage, nor becomes
+    // a throttle key of the sender's choosing; only its source is counted.
+    if casebook_domain::ClientId::parse(&client_id).is_none() {
+        state.metrics.client_auth_failures.inc();
+        let mut error = OAuthError::invalid_client();
+        if let Some(wait) = state.throttle.record_failure(None, peer) {
+            error.description = "too many failed client authentications; wait before trying again".into();
+            error.retry_after_secs = Some(wait.as_secs().max(1));
+        }
+        return Err(error);
+    }
     let client = state.client(&client_id).await.map_err(|e| {
         tracing::error!(error = %e, "client lookup failed");
         OAuthError::unavailable("the server could not check the client; try again")
@@ -397,10 +408,7 @@ async fn issue_token(
     let AuthenticatedClient { id: client_id, record } = authenticate_client(state, headers, &form, peer).await?;
     let granted = narrow_scope(form.get("scope").map(String::as_str), record.permissions)
         .map_err(|e| OAuthError::new(OAuthErrorCode::InvalidScope, e.to_string()))?;
-    // Disabling stamps `tokens_not_before` one second ahead so that no token
-    // of that second survives a re-enable; a token issued inside that second
-    // is dated to its end rather than refused.
-    let now = now_secs().max(record.tokens_not_before);
+    let now = now_secs();
     let lifetime = state.token_lifetime_secs;
     let claims = AccessClaims {
         iss: state.issuer().to_owned(),
@@ -411,6 +419,7 @@ async fn issue_token(
         jti: random_token(),
         client_id,
         scope: granted.to_scope(),
+        generation: record.token_generation,
     };
     let access_token = state.keys.sign(&claims);
     state.metrics.tokens_issued.inc();
@@ -548,8 +557,9 @@ pub async fn revoke(
                 tracing::error!(error = %e, "revocation failed");
                 OAuthError::unavailable("the server could not record the revocation; try again")
             })?;
+        // Only this token: bumping the epoch would let any client flush every
+        // cache of this replica by revoking its own tokens.
         state.tokens.remove(token);
-        state.bump_epoch();
         Ok(())
     }
     .await;
