@@ -97,6 +97,43 @@ async fn claim_email(tx: &mut Tx, email: &Email, account: &AccountRef) -> Result
     }
 }
 
+/// Stamps `updated_at` on a row, or says it does not exist: the first write
+/// of every change, so the rest of the transaction knows its target is there.
+async fn touch(tx: &mut Tx, table: &str, id: &str, noun: &'static str) -> Result<(), ApiError> {
+    let found = sqlx::query(AssertSqlSafe(format!(
+        "UPDATE {table} SET updated_at = $1 WHERE id = $2"
+    )))
+    .bind(now_micros())
+    .bind(id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if found == 0 {
+        return Err(ApiError::NotFound(noun));
+    }
+    Ok(())
+}
+
+/// Sets one text column of one row; `table` and `column` are fixed names
+/// from this file, never input.
+async fn set_text(tx: &mut Tx, table: &str, column: &str, id: &str, value: Option<&str>) -> Result<(), sqlx::Error> {
+    sqlx::query(AssertSqlSafe(format!("UPDATE {table} SET {column} = $1 WHERE id = $2")))
+        .bind(value)
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+}
+
+/// Moves an account to a new address: the old one is released and the new
+/// one claimed in the same transaction, so the primary key decides races.
+async fn move_email(tx: &mut Tx, table: &str, account: &AccountRef, email: &Email) -> Result<(), ApiError> {
+    release_email(tx, account).await?;
+    claim_email(tx, email, account).await?;
+    set_text(tx, table, "email", &account.id, Some(email.as_str())).await?;
+    Ok(())
+}
+
 async fn release_email(tx: &mut Tx, account: &AccountRef) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM account_emails WHERE account_kind = $1 AND account_id = $2")
         .bind(account.kind.as_str())
@@ -356,16 +393,7 @@ pub async fn create_role(db: &Db, actor: &ActorRef, role: &ValidRole) -> Result<
 
 pub async fn update_role(db: &Db, actor: &ActorRef, id: &str, change: &ValidRoleChange) -> Result<RoleView, ApiError> {
     let mut tx = db.begin().await?;
-    let now = now_micros();
-    let found = sqlx::query("UPDATE roles SET updated_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if found == 0 {
-        return Err(ApiError::NotFound("role"));
-    }
+    touch(&mut tx, "roles", id, "role").await?;
     if let Some(name) = &change.name {
         let result = sqlx::query("UPDATE roles SET name = $1, name_key = $2 WHERE id = $3")
             .bind(name.as_ref())
@@ -379,11 +407,7 @@ pub async fn update_role(db: &Db, actor: &ActorRef, id: &str, change: &ValidRole
         };
     }
     if let Some(permissions) = change.permissions {
-        sqlx::query("UPDATE roles SET permissions = $1 WHERE id = $2")
-            .bind(permissions.to_scope())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        set_text(&mut tx, "roles", "permissions", id, Some(&permissions.to_scope())).await?;
     }
     audit(&mut tx, actor, "role.changed", "role", id, None).await?;
     tx.commit().await?;
@@ -590,38 +614,15 @@ pub async fn update_user(
     password_hash: Option<&str>,
 ) -> Result<UserView, ApiError> {
     let mut tx = db.begin().await?;
-    let found = sqlx::query("UPDATE users SET updated_at = $1 WHERE id = $2")
-        .bind(now_micros())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if found == 0 {
-        return Err(ApiError::NotFound("user"));
-    }
-    let me = AccountRef::new(AccountKind::User, id);
+    touch(&mut tx, "users", id, "user").await?;
     if let Some(email) = &change.email {
-        release_email(&mut tx, &me).await?;
-        claim_email(&mut tx, email, &me).await?;
-        sqlx::query("UPDATE users SET email = $1 WHERE id = $2")
-            .bind(email.as_str())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        move_email(&mut tx, "users", &AccountRef::new(AccountKind::User, id), email).await?;
     }
     if let Some(name) = &change.name {
-        sqlx::query("UPDATE users SET name = $1 WHERE id = $2")
-            .bind(name)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        set_text(&mut tx, "users", "name", id, Some(name)).await?;
     }
     if let Some(hash) = password_hash {
-        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-            .bind(hash)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        set_text(&mut tx, "users", "password_hash", id, Some(hash)).await?;
         // A new password ends every other session.
         sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(id)
@@ -928,45 +929,24 @@ pub async fn update_application(
     change: &ValidApplicationChange,
 ) -> Result<ApplicationView, ApiError> {
     let mut tx = db.begin().await?;
-    let found = sqlx::query("UPDATE applications SET updated_at = $1 WHERE id = $2")
-        .bind(now_micros())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if found == 0 {
-        return Err(ApiError::NotFound("external application"));
-    }
-    let me = AccountRef::new(AccountKind::Application, id);
+    touch(&mut tx, "applications", id, "external application").await?;
     if let Some(email) = &change.email {
-        release_email(&mut tx, &me).await?;
-        claim_email(&mut tx, email, &me).await?;
-        sqlx::query("UPDATE applications SET email = $1 WHERE id = $2")
-            .bind(email.as_str())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        move_email(
+            &mut tx,
+            "applications",
+            &AccountRef::new(AccountKind::Application, id),
+            email,
+        )
+        .await?;
     }
     if let Some(name) = &change.name {
-        sqlx::query("UPDATE applications SET name = $1 WHERE id = $2")
-            .bind(name.as_ref())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        set_text(&mut tx, "applications", "name", id, Some(name.as_ref())).await?;
     }
     if let Some(url) = &change.application_url {
-        sqlx::query("UPDATE applications SET application_url = $1 WHERE id = $2")
-            .bind(url.as_deref())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        set_text(&mut tx, "applications", "application_url", id, url.as_deref()).await?;
     }
     if let Some(description) = &change.description {
-        sqlx::query("UPDATE applications SET description = $1 WHERE id = $2")
-            .bind(description.as_deref())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        set_text(&mut tx, "applications", "description", id, description.as_deref()).await?;
     }
     if let Some(enabled) = change.enabled {
         sqlx::query("UPDATE applications SET enabled = $1 WHERE id = $2")
@@ -1343,25 +1323,13 @@ pub async fn update_case(db: &Db, actor: &ActorRef, id: &str, change: &ValidCase
     let mut tx = db.begin().await?;
     touch_record(&mut tx, CASES, id, actor).await?;
     if let Some(title) = &change.title {
-        sqlx::query("UPDATE cases SET title = $1 WHERE id = $2")
-            .bind(title)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        set_text(&mut tx, "cases", "title", id, Some(title)).await?;
     }
     if let Some(description) = &change.description {
-        sqlx::query("UPDATE cases SET description = $1 WHERE id = $2")
-            .bind(description.as_deref())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        set_text(&mut tx, "cases", "description", id, description.as_deref()).await?;
     }
     if let Some(status) = change.status {
-        sqlx::query("UPDATE cases SET status = $1 WHERE id = $2")
-            .bind(status.as_str())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        set_text(&mut tx, "cases", "status", id, Some(status.as_str())).await?;
     }
     tx.commit().await?;
     get_case(db, id).await
@@ -1409,18 +1377,10 @@ pub async fn update_report(
     let mut tx = db.begin().await?;
     touch_record(&mut tx, REPORTS, id, actor).await?;
     if let Some(summary) = &change.summary {
-        sqlx::query("UPDATE reports SET summary = $1 WHERE id = $2")
-            .bind(summary)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        set_text(&mut tx, "reports", "summary", id, Some(summary)).await?;
     }
     if let Some(details) = &change.details {
-        sqlx::query("UPDATE reports SET details = $1 WHERE id = $2")
-            .bind(details.as_deref())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        set_text(&mut tx, "reports", "details", id, details.as_deref()).await?;
     }
     tx.commit().await?;
     get_report(db, id).await
