@@ -1,6 +1,6 @@
 //! The database: one SQL dialect over SQLite and PostgreSQL.
 //!
-//! Queries are written once, with `$N` placeholders (both engines accept
+//! Queries are written once, with `$N` parameters (both engines accept
 //! them), and run through sqlx's `Any` driver. Only the schema differs, kept in
 //! step under `migrations/sqlite` and `migrations/postgres`.
 

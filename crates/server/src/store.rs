@@ -28,7 +28,7 @@ pub struct ActorRef {
     pub name: String,
 }
 
-fn placeholders(start: usize, count: usize) -> String {
+fn parameter_list(start: usize, count: usize) -> String {
     (start..start + count)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
@@ -72,7 +72,7 @@ pub async fn existing_roles(db: &Db, ids: &[String]) -> Result<HashSet<String>, 
     if ids.is_empty() {
         return Ok(HashSet::new());
     }
-    let sql = format!("SELECT id FROM roles WHERE id IN ({})", placeholders(1, ids.len()));
+    let sql = format!("SELECT id FROM roles WHERE id IN ({})", parameter_list(1, ids.len()));
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for id in ids {
         query = query.bind(id);
@@ -189,7 +189,7 @@ async fn roles_of(
     }
     let sql = format!(
         "SELECT {owner_column} AS owner, role_id FROM {table} WHERE {owner_column} IN ({}) ORDER BY role_id",
-        placeholders(1, owners.len())
+        parameter_list(1, owners.len())
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for owner in owners {
