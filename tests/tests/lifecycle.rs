@@ -82,3 +82,57 @@ both_backends!(sign_in_guessing_is_throttled, |app: TestApp| async move {
     assert_eq!(&statuses[..10], &[401; 10], "{statuses:?}");
     assert_eq!(statuses[11], 429, "{statuses:?}");
 });
+
+both_backends!(
+    a_rotation_with_notice_publishes_before_it_signs,
+    |app: TestApp| async move {
+        use casebook_tests::casebook_server::keys;
+        let admin = app.admin_token().await;
+        let (_, client_id, secret) = app.partner(&admin, "Key Watcher", &["engage-worker"]).await;
+        let kid_of = |token: &str| {
+            use base64::Engine;
+            let header = token.split('.').next().unwrap();
+            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap();
+            serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["kid"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let state = &app.running.state;
+        let old_kid = kid_of(&app.access_token(&client_id, &secret).await);
+        let new_kid = keys::rotate_with_notice(&state.db, state.master(), std::time::Duration::from_secs(2))
+            .await
+            .unwrap();
+        state.keys.refresh().await.unwrap();
+        // Published at once, not yet signing.
+        let jwks: serde_json::Value = app
+            .http
+            .get(app.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let listed: Vec<&str> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap())
+            .collect();
+        assert!(
+            listed.contains(&old_kid.as_str()) && listed.contains(&new_kid.as_str()),
+            "{listed:?}"
+        );
+        let before = app.access_token(&client_id, &secret).await;
+        assert_eq!(kid_of(&before), old_kid);
+        // After the notice, the new key signs and the old token still works.
+        tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+        // `refresh` is rate-limited to once a second; the sleep covers it.
+        state.keys.refresh().await.unwrap();
+        let after = app.access_token(&client_id, &secret).await;
+        assert_eq!(kid_of(&after), new_kid);
+        assert_eq!(app.get("/api/v1/me", &before).await.status(), 200);
+        assert_eq!(app.get("/api/v1/me", &after).await.status(), 200);
+    }
+);

@@ -38,6 +38,11 @@ fn migrations(backend: Backend) -> Vec<Migration> {
                 "token generation",
                 include_str!("../migrations/sqlite/0003_token_generation.sql"),
             ),
+            (
+                4,
+                "key activation",
+                include_str!("../migrations/sqlite/0004_key_activation.sql"),
+            ),
         ],
         Backend::Postgres => &[
             (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -46,6 +51,11 @@ fn migrations(backend: Backend) -> Vec<Migration> {
                 3,
                 "token generation",
                 include_str!("../migrations/postgres/0003_token_generation.sql"),
+            ),
+            (
+                4,
+                "key activation",
+                include_str!("../migrations/postgres/0004_key_activation.sql"),
             ),
         ],
     };

@@ -239,22 +239,24 @@ async fn has_active_key(db: &Db) -> Result<bool, sqlx::Error> {
 
 async fn insert_new_key(db: &Db, master: &MasterKey) -> Result<String, sqlx::Error> {
     let mut tx = db.begin().await?;
-    let kid = insert_key(&mut tx, master).await?;
+    let kid = insert_key(&mut tx, master, now_micros()).await?;
     tx.commit().await?;
     Ok(kid)
 }
 
-async fn insert_key(tx: &mut Tx, master: &MasterKey) -> Result<String, sqlx::Error> {
+async fn insert_key(tx: &mut Tx, master: &MasterKey, activates_at: i64) -> Result<String, sqlx::Error> {
     let seed = random_bytes::<32>();
     let signing = SigningKey::from_bytes(&seed);
     let kid = URL_SAFE_NO_PAD.encode(random_bytes::<12>());
     sqlx::query(
-        "INSERT INTO signing_keys (kid, private_key_ciphertext, public_key, created_at, retired_at) VALUES ($1, $2, $3, $4, NULL)",
+        "INSERT INTO signing_keys (kid, private_key_ciphertext, public_key, created_at, retired_at, activates_at) \
+         VALUES ($1, $2, $3, $4, NULL, $5)",
     )
     .bind(&kid)
     .bind(master.seal(&seed, &kid_context(&kid)))
     .bind(signing.verifying_key().to_bytes().to_vec())
     .bind(now_micros())
+    .bind(activates_at)
     .execute(&mut **tx)
     .await?;
     Ok(kid)
@@ -263,23 +265,37 @@ async fn insert_key(tx: &mut Tx, master: &MasterKey) -> Result<String, sqlx::Err
 /// `casebook keys rotate`: a new current key; the old one keeps verifying (and
 /// stays in the JWKS) until every token it signed has expired.
 pub async fn rotate(db: &Db, master: &MasterKey) -> Result<String, sqlx::Error> {
+    rotate_with_notice(db, master, std::time::Duration::ZERO).await
+}
+
+/// A rotation announced ahead: the new key is in the JWKS at once but signs
+/// only after `notice`, so verifiers that cache the JWKS (for up to its
+/// `max-age`) already hold it when its first token arrives. Replicas switch
+/// within their refresh interval (5 s) of that moment.
+pub async fn rotate_with_notice(
+    db: &Db,
+    master: &MasterKey,
+    notice: std::time::Duration,
+) -> Result<String, sqlx::Error> {
+    let switch_at = now_micros() + i64::try_from(notice.as_micros()).unwrap_or(i64::MAX / 2);
     // One transaction: no moment without a current key, in which a replica
     // refreshing its ring would create a second one.
     let mut tx = db.begin().await?;
     sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
-        .bind(now_micros())
+        .bind(switch_at)
         .execute(&mut *tx)
         .await?;
-    let kid = insert_key(&mut tx, master).await?;
+    let kid = insert_key(&mut tx, master, switch_at).await?;
     tx.commit().await?;
     Ok(kid)
 }
 
 async fn load_set(db: &Db, master: &MasterKey) -> Result<KeySet, KeyError> {
-    let cutoff = now_micros() - RETIRED_KEY_GRACE_MICROS;
+    let now = now_micros();
+    let cutoff = now - RETIRED_KEY_GRACE_MICROS;
     let rows = sqlx::query(
-        "SELECT kid, private_key_ciphertext, public_key, created_at, retired_at FROM signing_keys \
-         WHERE retired_at IS NULL OR retired_at > $1 ORDER BY created_at DESC, kid",
+        "SELECT kid, private_key_ciphertext, public_key, created_at, retired_at, activates_at FROM signing_keys \
+         WHERE retired_at IS NULL OR retired_at > $1 ORDER BY activates_at DESC, created_at DESC, kid",
     )
     .bind(cutoff)
     .fetch_all(db.pool())
@@ -291,9 +307,12 @@ async fn load_set(db: &Db, master: &MasterKey) -> Result<KeySet, KeyError> {
         let kid: String = col(&row, "kid")?;
         let public: Vec<u8> = col(&row, "public_key")?;
         let retired: Option<i64> = col(&row, "retired_at")?;
+        let activates_at: i64 = col(&row, "activates_at")?;
         let public: [u8; 32] = public.try_into().map_err(|_| KeyError::Malformed)?;
         let key = VerifyingKey::from_bytes(&public).map_err(|_| KeyError::Malformed)?;
-        if current.is_none() && retired.is_none() {
+        // Signs: the newest key whose time has come and that has not retired.
+        let signs_now = activates_at <= now && retired.is_none_or(|r| r > now);
+        if current.is_none() && signs_now {
             let sealed: Vec<u8> = col(&row, "private_key_ciphertext")?;
             let seed = master.open(&sealed, &kid_context(&kid)).map_err(|_| KeyError::Sealed)?;
             let seed: [u8; 32] = seed.try_into().map_err(|_| KeyError::Malformed)?;

@@ -50,6 +50,11 @@ enum KeysCommand {
     Rotate {
         #[command(flatten)]
         database: DatabaseArgs,
+        /// Publish the new key now but sign with it only after this many
+        /// seconds, so that verifiers caching the JWKS (max-age 300) hold it
+        /// before its first token. 0 switches at once (a compromised key).
+        #[arg(long, default_value_t = 0, value_name = "SECONDS")]
+        notice: u64,
     },
 }
 
@@ -103,7 +108,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             casebook_server::serve(config).await.map_err(|e| e.to_string())
         }
         Command::Keys {
-            command: KeysCommand::Rotate { database },
+            command: KeysCommand::Rotate { database, notice },
         } => {
             let url = database.database_url;
             let backend = Backend::of_url(&url).ok_or_else(|| format!("unsupported database URL {url:?}"))?;
@@ -116,10 +121,17 @@ async fn run(cli: Cli) -> Result<(), String> {
             casebook_server::keys::KeyRing::load(db.clone(), master_key.clone())
                 .await
                 .map_err(|e| e.to_string())?;
-            let kid = casebook_server::keys::rotate(&db, &master_key)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("new signing key {kid} is current; running servers pick it up within 5 seconds");
+            let kid =
+                casebook_server::keys::rotate_with_notice(&db, &master_key, std::time::Duration::from_secs(notice))
+                    .await
+                    .map_err(|e| e.to_string())?;
+            if notice == 0 {
+                println!("new signing key {kid} is current; running servers pick it up within 5 seconds");
+            } else {
+                println!(
+                    "new signing key {kid} is published now and signs from {notice} s on; running servers switch within 5 seconds of that"
+                );
+            }
             Ok(())
         }
     }
