@@ -28,36 +28,24 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+/// The schema, per backend, in step: the same versions and file names in
+/// `migrations/sqlite` and `migrations/postgres`.
+macro_rules! migration_files {
+    ($dir:literal: $($version:literal $name:literal),* $(,)?) => {
+        &[$(($version, $name, include_str!(concat!("../migrations/", $dir, "/", $name, ".sql")))),*]
+    };
+}
+
 fn migrations(backend: Backend) -> Vec<Migration> {
     let files: &[(i64, &str, &'static str)] = match backend {
-        Backend::Sqlite => &[
-            (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
-            (2, "outbox", include_str!("../migrations/sqlite/0002_outbox.sql")),
-            (
-                3,
-                "token generation",
-                include_str!("../migrations/sqlite/0003_token_generation.sql"),
-            ),
-            (
-                4,
-                "key activation",
-                include_str!("../migrations/sqlite/0004_key_activation.sql"),
-            ),
-        ],
-        Backend::Postgres => &[
-            (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
-            (2, "outbox", include_str!("../migrations/postgres/0002_outbox.sql")),
-            (
-                3,
-                "token generation",
-                include_str!("../migrations/postgres/0003_token_generation.sql"),
-            ),
-            (
-                4,
-                "key activation",
-                include_str!("../migrations/postgres/0004_key_activation.sql"),
-            ),
-        ],
+        Backend::Sqlite => migration_files!("sqlite":
+            1 "0001_init", 2 "0002_outbox", 3 "0003_token_generation", 4 "0004_key_activation",
+            5 "0005_application_name_key",
+        ),
+        Backend::Postgres => migration_files!("postgres":
+            1 "0001_init", 2 "0002_outbox", 3 "0003_token_generation", 4 "0004_key_activation",
+            5 "0005_application_name_key",
+        ),
     };
     files
         .iter()

@@ -825,11 +825,15 @@ pub async fn list_applications(
     };
     if let Some(n) = name.filter(|n| !n.is_empty()) {
         binds.push(like(n));
-        clauses.push(format!("LOWER(name) LIKE ${} ESCAPE '\\'", binds.len()));
+        clauses.push(format!("name_key LIKE ${} ESCAPE '\\'", binds.len()));
     }
     if let Some(e) = email.filter(|e| !e.is_empty()) {
         binds.push(like(e));
-        clauses.push(format!("LOWER(email) LIKE ${} ESCAPE '\\'", binds.len()));
+        // The normalised address, lowercased by the same code that compares it.
+        clauses.push(format!(
+            "id IN (SELECT account_id FROM account_emails WHERE account_kind = 'application' AND email LIKE ${} ESCAPE '\\')",
+            binds.len()
+        ));
     }
     let filter = if clauses.is_empty() {
         String::new()
@@ -887,8 +891,8 @@ pub async fn create_application(
     claim_email(&mut tx, &app.email, &AccountRef::new(AccountKind::Application, &id)).await?;
     sqlx::query(
         "INSERT INTO applications (id, client_id, name, email, application_url, description, enabled, secret_ciphertext, secret_mac, \
-         previous_secret_mac, previous_secret_expires_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, NULL, NULL, $9, $9)",
+         previous_secret_mac, previous_secret_expires_at, created_at, updated_at, name_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, NULL, NULL, $9, $9, $10)",
     )
     .bind(&id)
     .bind(client_id.as_str())
@@ -899,6 +903,7 @@ pub async fn create_application(
     .bind(master.seal(secret.expose().as_bytes(), &id))
     .bind(master.secret_mac(secret.expose()).to_vec())
     .bind(now)
+    .bind(app.name.as_ref().to_lowercase())
     .execute(&mut *tx)
     .await?;
     set_roles(&mut tx, "application_roles", "application_id", &id, &app.roles).await?;
@@ -941,6 +946,14 @@ pub async fn update_application(
     }
     if let Some(name) = &change.name {
         set_text(&mut tx, "applications", "name", id, Some(name.as_ref())).await?;
+        set_text(
+            &mut tx,
+            "applications",
+            "name_key",
+            id,
+            Some(&name.as_ref().to_lowercase()),
+        )
+        .await?;
     }
     if let Some(url) = &change.application_url {
         set_text(&mut tx, "applications", "application_url", id, url.as_deref()).await?;
