@@ -602,7 +602,8 @@ pub async fn reveal_secret(
 }
 
 /// Issue a new client secret. The old one keeps working for
-/// `grace_period_seconds` (default 0: it stops at once).
+/// `grace_period_seconds` (default 0: it stops at once). One previous secret
+/// is kept: rotating again ends any earlier grace period at once.
 #[utoipa::path(post, path = "/admin/v1/external-applications/{id}/client-secret/rotate", tag = "admin: external applications",
     params(("id" = String, Path)), request_body = RotateRequest,
     responses(
