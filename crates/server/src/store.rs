@@ -330,21 +330,7 @@ fn role_from(row: &AnyRow) -> Result<RoleView, sqlx::Error> {
 }
 
 pub async fn list_roles(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Page<RoleView>, sqlx::Error> {
-    let rows = match cursor {
-        Some(c) => {
-            sqlx::query("SELECT * FROM roles WHERE id > $1 ORDER BY id LIMIT $2")
-                .bind(c)
-                .bind(i64::from(limit) + 1)
-                .fetch_all(db.pool())
-                .await?
-        }
-        None => {
-            sqlx::query("SELECT * FROM roles ORDER BY id LIMIT $1")
-                .bind(i64::from(limit) + 1)
-                .fetch_all(db.pool())
-                .await?
-        }
-    };
+    let rows = page_rows(db, "roles", cursor, limit).await?;
     let items = rows.iter().map(role_from).collect::<Result<Vec<_>, _>>()?;
     Ok(paginate(items, limit, |r| &r.id))
 }
@@ -500,21 +486,7 @@ pub async fn count_users(db: &Db) -> Result<i64, sqlx::Error> {
 }
 
 pub async fn list_users(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Page<UserView>, sqlx::Error> {
-    let rows = match cursor {
-        Some(c) => {
-            sqlx::query("SELECT * FROM users WHERE id > $1 ORDER BY id LIMIT $2")
-                .bind(c)
-                .bind(i64::from(limit) + 1)
-                .fetch_all(db.pool())
-                .await?
-        }
-        None => {
-            sqlx::query("SELECT * FROM users ORDER BY id LIMIT $1")
-                .bind(i64::from(limit) + 1)
-                .fetch_all(db.pool())
-                .await?
-        }
-    };
+    let rows = page_rows(db, "users", cursor, limit).await?;
     let ids: Vec<String> = rows.iter().map(|r| col(r, "id")).collect::<Result<_, _>>()?;
     let mut roles = roles_of(
         db,
@@ -1234,17 +1206,13 @@ fn report_from(row: &AnyRow) -> Result<ReportView, sqlx::Error> {
     })
 }
 
-async fn list_records(
-    db: &Db,
-    table: RecordTable,
-    cursor: Option<&str>,
-    limit: u32,
-) -> Result<Vec<AnyRow>, sqlx::Error> {
+/// One page of rows of `table` (a fixed name from this file) in id order:
+/// ids are UUIDv7, so this is creation order and the cursor is the last id.
+async fn page_rows(db: &Db, table: &str, cursor: Option<&str>, limit: u32) -> Result<Vec<AnyRow>, sqlx::Error> {
     match cursor {
         Some(c) => {
             sqlx::query(AssertSqlSafe(format!(
-                "SELECT * FROM {} WHERE id > $1 ORDER BY id LIMIT $2",
-                table.table
+                "SELECT * FROM {table} WHERE id > $1 ORDER BY id LIMIT $2"
             )))
             .bind(c)
             .bind(i64::from(limit) + 1)
@@ -1252,13 +1220,10 @@ async fn list_records(
             .await
         }
         None => {
-            sqlx::query(AssertSqlSafe(format!(
-                "SELECT * FROM {} ORDER BY id LIMIT $1",
-                table.table
-            )))
-            .bind(i64::from(limit) + 1)
-            .fetch_all(db.pool())
-            .await
+            sqlx::query(AssertSqlSafe(format!("SELECT * FROM {table} ORDER BY id LIMIT $1")))
+                .bind(i64::from(limit) + 1)
+                .fetch_all(db.pool())
+                .await
         }
     }
 }
@@ -1303,7 +1268,7 @@ async fn touch_record(tx: &mut Tx, table: RecordTable, id: &str, actor: &ActorRe
 }
 
 pub async fn list_cases(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Page<CaseView>, sqlx::Error> {
-    let rows = list_records(db, CASES, cursor, limit).await?;
+    let rows = page_rows(db, CASES.table, cursor, limit).await?;
     let items = rows.iter().map(case_from).collect::<Result<Vec<_>, _>>()?;
     Ok(paginate(items, limit, |c| &c.id))
 }
@@ -1353,7 +1318,7 @@ pub async fn delete_case(db: &Db, id: &str) -> Result<(), ApiError> {
 }
 
 pub async fn list_reports(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Page<ReportView>, sqlx::Error> {
-    let rows = list_records(db, REPORTS, cursor, limit).await?;
+    let rows = page_rows(db, REPORTS.table, cursor, limit).await?;
     let items = rows.iter().map(report_from).collect::<Result<Vec<_>, _>>()?;
     Ok(paginate(items, limit, |c| &c.id))
 }
