@@ -427,6 +427,13 @@ both_backends!(
             let p = problem(app.get(&format!("/admin/v1/users?{query}"), &admin).await, 422).await;
             assert_eq!(field_codes(&p), pairs(&[("limit", "invalid_value")]));
         }
+        // A cursor no page could have handed out.
+        for query in ["cursor=", "cursor=a%20b", "cursor=%C3%A9", "cursor=..%2Fx"] {
+            for list in [APPS, "/admin/v1/users", "/admin/v1/roles", "/admin/v1/audit-events"] {
+                let p = problem(app.get(&format!("{list}?{query}"), &admin).await, 422).await;
+                assert_eq!(field_codes(&p), pairs(&[("cursor", "invalid_value")]), "{list}?{query}");
+            }
+        }
         // A method the route does not serve.
         let r = app
             .http

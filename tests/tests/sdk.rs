@@ -209,6 +209,11 @@ both_backends!(partner_flow, |app: TestApp| async move {
         codes(limit.field_errors()),
         expected(&[("limit", ErrorCode::InvalidValue)])
     );
+    let cursor = cases.list().cursor("not a cursor").send().await.unwrap_err();
+    assert_eq!(
+        codes(cursor.field_errors()),
+        expected(&[("cursor", ErrorCode::InvalidValue)])
+    );
 
     // Reports, the same shape.
     let reports = client.reports();

@@ -3,7 +3,7 @@
 use crate::client::Client;
 use crate::error::Error;
 use crate::model::Page;
-use casebook_domain::pagination::page_size;
+use casebook_domain::pagination::{page_cursor, page_size};
 use futures_util::Stream;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -148,6 +148,7 @@ impl<T: DeserializeOwned + Send + 'static> PageRequest<T> {
                 query.push(("limit", limit.to_string()));
             }
             if let Some(cursor) = cursor {
+                page_cursor(Some(&cursor)).map_err(|e| Error::Validation(e.into()))?;
                 query.push(("cursor", cursor));
             }
             client.send(Method::GET, &path, &query, None::<&()>).await

@@ -171,3 +171,43 @@ async fn the_router_serves_exactly_the_documented_routes() {
     let _ = std::fs::remove_dir_all(dir);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// A parameter documented in the wrong place is invisible to generated
+/// clients: they would put `limit` in the path, or never send it at all.
+#[test]
+fn path_parameters_are_the_template_variables_and_the_rest_are_query_parameters() {
+    let doc = serde_json::to_value(http::openapi()).expect("document serialises");
+    let mut wrong = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        let template: BTreeSet<&str> = path
+            .split('/')
+            .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+            .collect();
+        for (method, op) in item.as_object().expect("path item") {
+            let params = op["parameters"].as_array().map(Vec::as_slice).unwrap_or_default();
+            let declared: BTreeSet<&str> = params
+                .iter()
+                .filter(|p| p["in"] == "path")
+                .filter_map(|p| p["name"].as_str())
+                .collect();
+            if declared != template {
+                wrong.push(format!(
+                    "{method} {path}: path parameters {declared:?}, template {template:?}"
+                ));
+            }
+            for param in params {
+                let place = param["in"].as_str().unwrap_or_default();
+                if !matches!(place, "path" | "query") {
+                    wrong.push(format!("{method} {path}: parameter {} in {place}", param["name"]));
+                }
+                if place == "query" && param["required"] == true {
+                    wrong.push(format!(
+                        "{method} {path}: query parameter {} is required",
+                        param["name"]
+                    ));
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

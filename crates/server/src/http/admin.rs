@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use casebook_domain::application::{ApplicationChange, ApplicationFacts, ApplicationForm};
-use casebook_domain::pagination::page_size;
+use casebook_domain::pagination::{page_cursor, page_size};
 use casebook_domain::role::{RoleChange, RoleForm};
 use casebook_domain::user::{Password, UserChange, UserFacts, UserForm};
 use casebook_domain::{AccountKind, AccountRef, ClientId, ClientSecret, Email};
@@ -22,11 +22,14 @@ use utoipa::{IntoParams, ToSchema};
 
 /// `?limit=&cursor=`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// 1 to 100; 50 when absent.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
 }
 
@@ -34,15 +37,22 @@ impl PageQuery {
     pub fn limit(&self) -> Result<u32, ApiError> {
         page_size(self.limit).map_err(ApiError::field)
     }
+
+    pub fn cursor(&self) -> Result<Option<&str>, ApiError> {
+        page_cursor(self.cursor.as_deref()).map_err(ApiError::field)
+    }
 }
 
 /// `?limit=&cursor=&name=&email=`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ApplicationQuery {
     /// 1 to 100; 50 when absent.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
     /// Case-insensitive substring of the name.
     pub name: Option<String>,
@@ -187,9 +197,7 @@ pub async fn list_roles(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<RoleView>>, ApiError> {
-    Ok(Json(
-        store::list_roles(&state.db, q.cursor.as_deref(), q.limit()?).await?,
-    ))
+    Ok(Json(store::list_roles(&state.db, q.cursor()?, q.limit()?).await?))
 }
 
 /// Add a role.
@@ -292,9 +300,7 @@ pub async fn list_users(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<UserView>>, ApiError> {
-    Ok(Json(
-        store::list_users(&state.db, q.cursor.as_deref(), q.limit()?).await?,
-    ))
+    Ok(Json(store::list_users(&state.db, q.cursor()?, q.limit()?).await?))
 }
 
 /// Create a user; the address must not belong to any account, user or application.
@@ -423,11 +429,12 @@ pub async fn list_applications(
     ApiQuery(q): ApiQuery<ApplicationQuery>,
 ) -> Result<Json<Page<ApplicationView>>, ApiError> {
     let limit = page_size(q.limit).map_err(ApiError::field)?;
+    let cursor = page_cursor(q.cursor.as_deref()).map_err(ApiError::field)?;
     Ok(Json(
         store::list_applications(
             &state.db,
             callback_url(&state),
-            q.cursor.as_deref(),
+            cursor,
             limit,
             q.name.as_deref(),
             q.email.as_deref(),
@@ -670,7 +677,5 @@ pub async fn list_audit(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<AuditEventView>>, ApiError> {
-    Ok(Json(
-        store::list_audit(&state.db, q.cursor.as_deref(), q.limit()?).await?,
-    ))
+    Ok(Json(store::list_audit(&state.db, q.cursor()?, q.limit()?).await?))
 }

@@ -43,9 +43,7 @@ pub async fn list_cases(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<CaseView>>, ApiError> {
-    Ok(Json(
-        store::list_cases(&state.db, q.cursor.as_deref(), q.limit()?).await?,
-    ))
+    Ok(Json(store::list_cases(&state.db, q.cursor()?, q.limit()?).await?))
 }
 
 /// Open a case.
@@ -131,9 +129,7 @@ pub async fn list_reports(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<ReportView>>, ApiError> {
-    Ok(Json(
-        store::list_reports(&state.db, q.cursor.as_deref(), q.limit()?).await?,
-    ))
+    Ok(Json(store::list_reports(&state.db, q.cursor()?, q.limit()?).await?))
 }
 
 /// File a report.
