@@ -755,6 +755,151 @@ both_backends!(a_role_still_assigned_cannot_be_removed, |app: TestApp| async mov
 
 // ------------------------------------------------------------------ users
 
+both_backends!(the_last_administrator_cannot_be_removed, |app: TestApp| async move {
+    let root = app.admin_token().await;
+    let root_id = id_of(&me(&app, &root).await);
+    let root_path = format!("/admin/v1/users/{root_id}");
+    let administrator = "/admin/v1/roles/administrator";
+    let all_but_delete = json!({"permissions": [
+        "engage:view", "intake:view", "admin:view", "admin:create", "admin:edit"
+    ]});
+    let (_, robot_id, robot_secret) = app.partner(&root, "Admin Robot", &["administrator"]).await;
+    let before = snapshot(&app, &root).await;
+
+    // Alone, the first administrator can neither step down nor hollow out
+    // the role that makes them one.
+    let p = problem(
+        app.patch_json(&root_path, &root, &json!({"roles": ["auditor"]})).await,
+        409,
+    )
+    .await;
+    assert!(p["detail"].as_str().unwrap().contains("admin permission"), "{p}");
+    problem(app.patch_json(administrator, &root, &all_but_delete).await, 409).await;
+    assert_eq!(
+        snapshot(&app, &root).await,
+        before,
+        "a refused change leaves nothing behind"
+    );
+    // Other changes to the same records still go through.
+    expect(
+        app.patch_json(&root_path, &root, &json!({"name": "Root Admin"})).await,
+        200,
+    )
+    .await;
+    expect(
+        app.patch_json(administrator, &root, &json!({"name": "Administrator"}))
+            .await,
+        200,
+    )
+    .await;
+
+    // With a second administrator, the first may step down; then the second
+    // is the last one, and can neither step down nor be removed.
+    let second = create_user(&app, &root, "second@agency.org", "Second Admin", &["administrator"]).await;
+    let second_path = format!("/admin/v1/users/{}", id_of(&second));
+    let second_session = app.sign_in("second@agency.org", PASSWORD).await;
+    expect(
+        app.patch_json(&root_path, &root, &json!({"roles": ["auditor"]})).await,
+        200,
+    )
+    .await;
+    problem(
+        app.patch_json(&second_path, &second_session, &json!({"roles": []}))
+            .await,
+        409,
+    )
+    .await;
+    problem(
+        app.patch_json(administrator, &second_session, &all_but_delete).await,
+        409,
+    )
+    .await;
+    // An application holding admin rights is not a way back in.
+    let robot = app.access_token(&robot_id, &robot_secret).await;
+    problem(app.delete(&second_path, &robot).await, 409).await;
+    expect(app.get(&second_path, &second_session).await, 200).await;
+
+    // Admin rights split over two roles count when held together.
+    let split_a = id_of(
+        &create_role(
+            &app,
+            &second_session,
+            "Admin Without Delete",
+            &["admin:view", "admin:create", "admin:edit"],
+        )
+        .await,
+    );
+    let split_b = id_of(&create_role(&app, &second_session, "Admin Delete", &["admin:delete"]).await);
+    let third = create_user(
+        &app,
+        &second_session,
+        "third@agency.org",
+        "Third Admin",
+        &[&split_a, &split_b],
+    )
+    .await;
+    let third_path = format!("/admin/v1/users/{}", id_of(&third));
+    let third_session = app.sign_in("third@agency.org", PASSWORD).await;
+    expect(
+        app.patch_json(&second_path, &second_session, &json!({"roles": ["auditor"]}))
+            .await,
+        200,
+    )
+    .await;
+    problem(
+        app.patch_json(
+            &format!("/admin/v1/roles/{split_b}"),
+            &third_session,
+            &json!({"permissions": ["admin:view"]}),
+        )
+        .await,
+        409,
+    )
+    .await;
+
+    // Two administrators stepping down at once: one of them must stay.
+    expect(
+        app.patch_json(&second_path, &third_session, &json!({"roles": ["administrator"]}))
+            .await,
+        200,
+    )
+    .await;
+    let results = all_at_once(
+        &app,
+        vec![(
+            reqwest::Method::PATCH,
+            second_path.clone(),
+            json!({"roles": ["auditor"]}),
+        )],
+        &second_session,
+    );
+    let other = all_at_once(
+        &app,
+        vec![(
+            reqwest::Method::PATCH,
+            third_path.clone(),
+            json!({"roles": ["auditor"]}),
+        )],
+        &third_session,
+    );
+    let (mut results, other) = tokio::join!(results, other);
+    results.extend(other);
+    let mut statuses: Vec<u16> = results.iter().map(|(s, _)| *s).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409], "{results:?}");
+    let users = expect(app.get("/admin/v1/users?limit=100", &root).await, 200);
+    let administrators = users.await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| {
+            let roles = strings(&u["roles"]);
+            roles.contains("administrator") || (roles.contains(&split_a) && roles.contains(&split_b))
+        })
+        .count();
+    assert_eq!(administrators, 1);
+});
+
 both_backends!(users_and_the_email_rule_across_accounts, |app: TestApp| async move {
     let admin = app.admin_token().await;
     let jo = create_user(&app, &admin, "Jo.Doe@Agency.org", "Jo Doe", &["engage-worker"]).await;

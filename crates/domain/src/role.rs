@@ -71,6 +71,26 @@ pub fn seeded_roles() -> Vec<SeedRole> {
     ]
 }
 
+/// Every `admin` permission: what it takes to manage users, roles and
+/// applications, and so to undo any change made to them.
+pub fn administration() -> PermissionSet {
+    Action::ALL
+        .into_iter()
+        .map(|action| Permission::new(Module::Admin, action))
+        .collect()
+}
+
+/// The install must keep a person who can administer it: some user whose
+/// roles together grant every `admin` permission. Applications do not count;
+/// reveal and rotate are for signed-in people only, and an application's
+/// credentials are not a way back in for an organisation that locked itself
+/// out. Given each user's permissions as they would be after a change, tells
+/// whether that change may go ahead.
+pub fn keeps_an_administrator(users: impl IntoIterator<Item = PermissionSet>) -> bool {
+    let needed = administration();
+    users.into_iter().any(|held| needed.is_subset(held))
+}
+
 /// A role as an admin submits it: `{"name", "permissions": ["engage:view", …]}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -229,5 +249,45 @@ mod tests {
             &[],
             &[("name", ErrorCode::Required), ("permissions", ErrorCode::Required)],
         );
+    }
+
+    #[test]
+    fn an_administrator_holds_every_admin_permission() {
+        let admin = administration();
+        assert_eq!(admin.len(), Action::ALL.len());
+        assert!(admin.iter().all(|p| p.module == Module::Admin));
+        let seeded = seeded_roles();
+        let administrator = seeded.iter().find(|r| r.name == "Administrator").unwrap();
+        assert!(keeps_an_administrator([administrator.permissions]));
+        assert!(!keeps_an_administrator([]));
+        let auditor = seeded.iter().find(|r| r.name == "Auditor").unwrap();
+        assert!(!keeps_an_administrator([auditor.permissions, PermissionSet::EMPTY]));
+        let mut all_but_delete = PermissionSet::EMPTY;
+        for action in [Action::View, Action::Create, Action::Edit] {
+            all_but_delete.insert(Permission::new(Module::Admin, action));
+        }
+        assert!(!keeps_an_administrator([all_but_delete]));
+        // Two roles that only together make an administrator.
+        let mut delete = PermissionSet::EMPTY;
+        delete.insert(Permission::new(Module::Admin, Action::Delete));
+        assert!(keeps_an_administrator([all_but_delete.union(delete)]));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_administrator_among_any_users_is_enough(
+            others in proptest::collection::vec(
+                proptest::sample::subsequence(Permission::all().collect::<Vec<_>>(), 0..=24),
+                0..8,
+            ),
+            at in 0usize..8,
+        ) {
+            let mut users: Vec<PermissionSet> =
+                others.into_iter().map(|held| held.into_iter().collect()).collect();
+            let expected = users.iter().any(|u| administration().iter().all(|p| u.contains(p)));
+            proptest::prop_assert_eq!(keeps_an_administrator(users.iter().copied()), expected);
+            users.insert(at.min(users.len()), administration());
+            proptest::prop_assert!(keeps_an_administrator(users));
+        }
     }
 }

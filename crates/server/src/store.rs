@@ -13,7 +13,7 @@ use casebook_domain::account::AccountRef;
 use casebook_domain::application::{NewApplication, ValidApplicationChange};
 use casebook_domain::lockout;
 use casebook_domain::records::{CaseStatus, ValidCase, ValidCaseChange, ValidReport, ValidReportChange};
-use casebook_domain::role::{ValidRole, ValidRoleChange};
+use casebook_domain::role::{self, ValidRole, ValidRoleChange};
 use casebook_domain::user::{NewUser, ValidUserChange};
 use casebook_domain::{AccountKind, ClientId, ClientSecret, Email, ErrorCode, FieldError, PermissionSet, seeded_roles};
 use sqlx::any::AnyRow;
@@ -201,6 +201,63 @@ async fn roles_of(
     Ok(map)
 }
 
+/// Keeps [`role::keeps_an_administrator`] true across a change to users or
+/// roles: taken at the start of the change's transaction, checked at its end.
+/// A change is refused only when it is the one that removes the last
+/// administrator, so an install that somehow has none can still be repaired.
+struct AdministratorCheck {
+    had_one: bool,
+}
+
+/// Orders the changes that could remove an administrator on PostgreSQL, so
+/// that two of them cannot each see the other's administrator survive. The
+/// value is arbitrary; it only has to be the same everywhere. SQLite's
+/// `BEGIN IMMEDIATE` already serialises writers.
+const ADMINISTRATOR_LOCK: i64 = 0x6361_7365_6164_6d6e;
+
+impl AdministratorCheck {
+    async fn before(db: &Db, tx: &mut Tx) -> Result<Self, ApiError> {
+        if db.backend() == crate::config::Backend::Postgres {
+            sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock($1)) AS l")
+                .bind(ADMINISTRATOR_LOCK)
+                .fetch_one(&mut **tx)
+                .await?;
+        }
+        Ok(Self {
+            had_one: has_an_administrator(tx).await?,
+        })
+    }
+
+    async fn after(self, tx: &mut Tx) -> Result<(), ApiError> {
+        if self.had_one && !has_an_administrator(tx).await? {
+            return Err(ApiError::Conflict {
+                detail: "this change would leave no user holding every admin permission, and so nobody able \
+                         to manage users, roles and applications; give another user the Administrator role first"
+                    .into(),
+                holders: None,
+            });
+        }
+        Ok(())
+    }
+}
+
+async fn has_an_administrator(tx: &mut Tx) -> Result<bool, sqlx::Error> {
+    // A role without any admin permission cannot complete an administrator.
+    let rows = sqlx::query(
+        "SELECT x.user_id AS user_id, r.permissions AS permissions \
+         FROM user_roles x JOIN roles r ON r.id = x.role_id WHERE r.permissions LIKE '%admin:%'",
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut held: HashMap<String, PermissionSet> = HashMap::new();
+    for row in rows {
+        let permissions: String = col(&row, "permissions")?;
+        let set = held.entry(col(&row, "user_id")?).or_default();
+        *set = set.union(PermissionSet::parse_scope(&permissions).unwrap_or_default());
+    }
+    Ok(role::keeps_an_administrator(held.into_values()))
+}
+
 /// Union of the permissions of the roles held by an account.
 pub async fn permissions_of(
     db: &Db,
@@ -380,6 +437,10 @@ pub async fn create_role(db: &Db, actor: &ActorRef, role: &ValidRole) -> Result<
 pub async fn update_role(db: &Db, actor: &ActorRef, id: &str, change: &ValidRoleChange) -> Result<RoleView, ApiError> {
     let mut tx = db.begin().await?;
     touch(&mut tx, "roles", id, "role").await?;
+    let check = match change.permissions {
+        Some(_) => Some(AdministratorCheck::before(db, &mut tx).await?),
+        None => None,
+    };
     if let Some(name) = &change.name {
         let result = sqlx::query("UPDATE roles SET name = $1, name_key = $2 WHERE id = $3")
             .bind(name.as_ref())
@@ -394,6 +455,9 @@ pub async fn update_role(db: &Db, actor: &ActorRef, id: &str, change: &ValidRole
     }
     if let Some(permissions) = change.permissions {
         set_text(&mut tx, "roles", "permissions", id, Some(&permissions.to_scope())).await?;
+    }
+    if let Some(check) = check {
+        check.after(&mut tx).await?;
     }
     audit(&mut tx, actor, "role.changed", "role", id, None).await?;
     tx.commit().await?;
@@ -587,6 +651,10 @@ pub async fn update_user(
 ) -> Result<UserView, ApiError> {
     let mut tx = db.begin().await?;
     touch(&mut tx, "users", id, "user").await?;
+    let check = match change.roles {
+        Some(_) => Some(AdministratorCheck::before(db, &mut tx).await?),
+        None => None,
+    };
     if let Some(email) = &change.email {
         move_email(&mut tx, "users", &AccountRef::new(AccountKind::User, id), email).await?;
     }
@@ -604,6 +672,9 @@ pub async fn update_user(
     if let Some(roles) = &change.roles {
         set_roles(&mut tx, "user_roles", "user_id", id, roles).await?;
     }
+    if let Some(check) = check {
+        check.after(&mut tx).await?;
+    }
     audit(&mut tx, actor, "user.changed", "user", id, None).await?;
     tx.commit().await?;
     get_user(db, id).await
@@ -611,6 +682,7 @@ pub async fn update_user(
 
 pub async fn delete_user(db: &Db, actor: &ActorRef, id: &str) -> Result<(), ApiError> {
     let mut tx = db.begin().await?;
+    let check = AdministratorCheck::before(db, &mut tx).await?;
     let removed = sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
@@ -620,6 +692,7 @@ pub async fn delete_user(db: &Db, actor: &ActorRef, id: &str) -> Result<(), ApiE
         return Err(ApiError::NotFound("user"));
     }
     release_email(&mut tx, &AccountRef::new(AccountKind::User, id)).await?;
+    check.after(&mut tx).await?;
     audit(&mut tx, actor, "user.removed", "user", id, None).await?;
     tx.commit().await?;
     Ok(())

@@ -241,6 +241,7 @@ pub async fn get_role(State(state): State<AppState>, ApiPath(id): ApiPath<String
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs admin:edit", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The change would leave no user holding every admin permission", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -345,6 +346,7 @@ pub async fn get_user(State(state): State<AppState>, ApiPath(id): ApiPath<String
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs admin:edit", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The change would leave no user holding every admin permission", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -377,7 +379,7 @@ pub async fn update_user(
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs admin:delete", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A user cannot remove their own account", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A user cannot remove their own account, nor the last user holding every admin permission", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn delete_user(
     State(state): State<AppState>,
