@@ -211,3 +211,46 @@ fn path_parameters_are_the_template_variables_and_the_rest_are_query_parameters(
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// Every link names an operation of the document and fills exactly that
+/// operation's path parameters; every record a collection creates is linked.
+#[test]
+fn links_lead_from_a_created_record_to_its_operations() {
+    let doc = serde_json::to_value(http::openapi()).expect("document serialises");
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut by_id = std::collections::BTreeMap::new();
+    for (path, item) in paths {
+        for op in item.as_object().expect("path item").values() {
+            if let Some(id) = op["operationId"].as_str() {
+                assert!(
+                    by_id.insert(id.to_owned(), path.clone()).is_none(),
+                    "operationId {id} twice"
+                );
+            }
+        }
+    }
+    let mut linked = BTreeSet::new();
+    for (path, item) in paths {
+        for op in item.as_object().expect("path item").values() {
+            for response in op["responses"].as_object().expect("responses").values() {
+                let Some(links) = response["links"].as_object() else {
+                    continue;
+                };
+                for link in links.values() {
+                    let target = link["operationId"].as_str().expect("operationId");
+                    let target_path = by_id
+                        .get(target)
+                        .unwrap_or_else(|| panic!("{path}: no operation {target}"));
+                    assert!(
+                        target_path.starts_with(&format!("{path}/{{id}}")),
+                        "{path} → {target_path}"
+                    );
+                    assert_eq!(link["parameters"], serde_json::json!({"id": "$response.body#/id"}));
+                    linked.insert(target_path.clone());
+                }
+            }
+        }
+    }
+    let records: BTreeSet<String> = paths.keys().filter(|p| p.contains("{id}")).cloned().collect();
+    assert_eq!(linked, records, "record paths without a link from their collection");
+}

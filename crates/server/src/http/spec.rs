@@ -11,12 +11,16 @@
 //!   query, 400/413/415 for a JSON body that cannot be read;
 //! - the OAuth error type: 503 `temporarily_unavailable` when storage fails;
 //! - the error types: an example of every problem document, and the
-//!   `WWW-Authenticate` and `Retry-After` headers that go with 401 and 429.
+//!   `WWW-Authenticate` and `Retry-After` headers that go with 401 and 429;
+//! - the path layout: a collection's `201 Created` links to every operation
+//!   on `{collection}/{id}` and below, with `id` from the created body, so
+//!   generated clients and stateful fuzzers can follow a record's life.
 
 use crate::auth::{self, Access};
 use crate::error::PROBLEM_JSON;
 use axum::http::Method;
 use serde_json::{Value, json};
+use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{ContentBuilder, Header, OpenApi, Ref, RefOr, Response, ResponseBuilder};
@@ -26,6 +30,39 @@ pub fn complete(doc: &mut OpenApi) {
     for (path, item) in doc.paths.paths.iter_mut() {
         for (method, operation) in operations_mut(item) {
             complete_operation(path, &method, operation);
+        }
+    }
+    link_created_records(doc);
+}
+
+/// Links each `POST {collection}` 201 to the operations on its record.
+fn link_created_records(doc: &mut OpenApi) {
+    let record_operations: Vec<(String, String)> = doc
+        .paths
+        .paths
+        .iter_mut()
+        .flat_map(|(path, item)| {
+            operations_mut(item)
+                .into_iter()
+                .filter_map(|(_, op)| Some((path.clone(), op.operation_id.clone()?)))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for (collection, item) in doc.paths.paths.iter_mut() {
+        let Some(created) = item.post.as_mut().and_then(|op| op.responses.responses.get_mut("201")) else {
+            continue;
+        };
+        let RefOr::T(created) = created else { continue };
+        let record = format!("{collection}/{{id}}");
+        for (path, operation_id) in &record_operations {
+            if path == &record || path.starts_with(&format!("{record}/")) {
+                let link = LinkBuilder::new()
+                    .operation_id(operation_id.as_str())
+                    .parameter("id", "$response.body#/id")
+                    .description(format!("`{operation_id}` on the record just created"))
+                    .build();
+                created.links.insert(operation_id.clone(), RefOr::T(link));
+            }
         }
     }
 }
