@@ -312,12 +312,12 @@ pub fn now_secs() -> i64 {
 }
 
 /// Checks an access token: signature and claims once per token, then
-/// revocation and the application's state once per cache TTL (or at once
-/// after a local change).
+/// revocation and the application's state again whenever the cache entry is
+/// no longer trusted (see [`crate::state::TtlCache`]).
 pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Arc<VerifiedToken>, Refusal> {
     let now = now_secs();
-    let epoch = state.current_epoch();
-    if let Some(hit) = state.tokens.get(token, epoch) {
+    let fresh = state.freshness();
+    if let Some(hit) = state.tokens.get(token, &fresh) {
         if hit.exp <= now {
             return Err(TokenError::Expired.into());
         }
@@ -359,7 +359,7 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Arc<Ve
         name: client.name.clone(),
         exp: claims.exp,
     });
-    state.tokens.insert(token.to_owned(), verified.clone(), epoch);
+    state.tokens.insert(token.to_owned(), verified.clone(), &fresh);
     Ok(verified)
 }
 

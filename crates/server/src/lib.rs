@@ -163,6 +163,7 @@ pub async fn start(config: Config, options: TestOptions) -> Result<Running, Star
         .local_addr()
         .map_err(|source| StartError::Listen { addr, source })?;
     spawn_housekeeping(state.clone(), options);
+    spawn_generation_poll(state.clone());
     let app = http::router(state.clone());
     let task =
         tokio::spawn(
@@ -180,6 +181,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         .map_err(|source| StartError::Listen { addr, source })?;
     let state = prepare(config, TestOptions::default()).await?;
     spawn_housekeeping(state.clone(), TestOptions::default());
+    spawn_generation_poll(state.clone());
     let bound = listener
         .local_addr()
         .map_err(|source| StartError::Listen { addr, source })?;
@@ -217,6 +219,39 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Polls the shared cache generation four times per cache TTL, so that the
+/// caches keep an entry for as long as nothing it depends on changed
+/// anywhere, and drop everything within a TTL of a change made elsewhere.
+/// While polls fail, entries fall back to expiring one TTL after they were
+/// filled.
+fn spawn_generation_poll(state: AppState) {
+    tokio::spawn(async move {
+        let period = (state.config.cache_ttl / 4).max(Duration::from_millis(10));
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut seen: Option<i64> = None;
+        let mut failing = false;
+        loop {
+            tick.tick().await;
+            let sent = std::time::Instant::now();
+            match store::cache_generation(&state.db).await {
+                Ok(generation) => {
+                    state.confirm_generation(sent, seen, generation);
+                    seen = Some(generation);
+                    if std::mem::take(&mut failing) {
+                        tracing::info!("cache generation readable again");
+                    }
+                }
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::warn!(error = %e, "could not read the cache generation; caches fall back to their TTL");
+                }
+                Err(_) => {}
+            }
+        }
+    });
 }
 
 /// Keeps keys in step with other replicas and storage tidy.

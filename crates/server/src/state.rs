@@ -30,9 +30,14 @@ pub struct Inner {
     pub throttle: Throttle,
     pub metrics: Metrics,
     /// Bumped by every local change to an application or a revocation, so
-    /// this process sees its own changes at once; other replicas see them
-    /// when their cache entries expire (`config.cache_ttl`).
+    /// this process sees its own changes at once, and by the poll of the
+    /// shared `cache_generation` when another process changed something.
     pub epoch: AtomicU64,
+    /// When the last successful poll of `cache_generation` was sent, in
+    /// microseconds after `started` plus one (0: never). Everything committed
+    /// before then has moved the epoch if it had to.
+    confirmed_at: AtomicU64,
+    started: Instant,
     /// Server-side token lifetime: SPEC's 3600 s; only tests shorten it.
     pub token_lifetime_secs: i64,
 }
@@ -56,6 +61,8 @@ impl AppState {
             throttle: Throttle::new(),
             metrics,
             epoch: AtomicU64::new(0),
+            confirmed_at: AtomicU64::new(0),
+            started: Instant::now(),
             token_lifetime_secs,
         }))
     }
@@ -73,20 +80,41 @@ impl AppState {
         self.epoch.fetch_add(1, Ordering::Release);
     }
 
-    pub fn current_epoch(&self) -> u64 {
-        self.epoch.load(Ordering::Acquire)
+    /// What a cache lookup may trust, taken before the storage read that
+    /// would fill the entry.
+    pub fn freshness(&self) -> Freshness {
+        // The confirmation first: the poll moves the epoch before it
+        // publishes a confirmation, so a confirmation seen here comes with
+        // every epoch move it implies.
+        let confirmed = self.confirmed_at.load(Ordering::Acquire);
+        Freshness {
+            epoch: self.epoch.load(Ordering::Acquire),
+            confirmed: confirmed
+                .checked_sub(1)
+                .map(|micros| self.started + Duration::from_micros(micros)),
+        }
     }
 
-    /// The client as storage has it, at most `cache_ttl` old.
+    /// Records a poll of the shared generation, sent at `sent`, that saw
+    /// `generation`; moves the epoch when it differs from `previous`.
+    pub fn confirm_generation(&self, sent: Instant, previous: Option<i64>, generation: i64) {
+        if previous != Some(generation) {
+            self.bump_epoch();
+        }
+        let micros = u64::try_from(sent.saturating_duration_since(self.started).as_micros()).unwrap_or(u64::MAX - 1);
+        self.confirmed_at.fetch_max(micros + 1, Ordering::Release);
+    }
+
+    /// The client as storage has it, at most `cache_ttl` stale.
     pub async fn client(&self, client_id: &str) -> Result<Option<Arc<ClientRecord>>, sqlx::Error> {
-        let epoch = self.current_epoch();
-        if let Some(hit) = self.clients.get(client_id, epoch) {
+        let fresh = self.freshness();
+        if let Some(hit) = self.clients.get(client_id, &fresh) {
             return Ok(hit);
         }
         let record = store::client_record(&self.db, client_id).await?.map(Arc::new);
         // Unknown IDs are not cached: a flood of random IDs must not evict real clients.
         if record.is_some() {
-            self.clients.insert(client_id.to_owned(), record.clone(), epoch);
+            self.clients.insert(client_id.to_owned(), record.clone(), &fresh);
         }
         Ok(record)
     }
@@ -104,7 +132,25 @@ pub struct VerifiedToken {
     pub exp: i64,
 }
 
-/// A map whose entries are trusted for a fixed time and until the epoch moves.
+/// What a cache may trust at one moment: entries of this epoch, and the time
+/// up to which another process's changes are known to have moved it.
+#[derive(Debug, Clone, Copy)]
+pub struct Freshness {
+    epoch: u64,
+    confirmed: Option<Instant>,
+}
+
+impl Freshness {
+    /// Whether an entry filled at `filled` in `epoch` is at most `ttl` stale:
+    /// it is as current as the later of its filling and the last confirmation.
+    fn trusts(&self, epoch: u64, filled: Instant, ttl: Duration) -> bool {
+        epoch == self.epoch && (filled.elapsed() < ttl || self.confirmed.is_some_and(|at| at.elapsed() < ttl))
+    }
+}
+
+/// A map whose entries are trusted until the epoch moves, and while they or
+/// the last confirmation that nothing changed elsewhere are younger than the
+/// TTL.
 pub struct TtlCache<V> {
     ttl: Duration,
     capacity: usize,
@@ -131,23 +177,23 @@ impl<V: Clone> TtlCache<V> {
         }
     }
 
-    pub fn get(&self, key: &str, epoch: u64) -> Option<V> {
+    pub fn get(&self, key: &str, fresh: &Freshness) -> Option<V> {
         let map = self.map.read().unwrap_or_else(|e| e.into_inner());
-        let (value, at, seen_epoch) = map.get(key)?;
-        (*seen_epoch == epoch && at.elapsed() < self.ttl).then(|| value.clone())
+        let (value, filled, epoch) = map.get(key)?;
+        fresh.trusts(*epoch, *filled, self.ttl).then(|| value.clone())
     }
 
-    pub fn insert(&self, key: String, value: V, epoch: u64) {
+    pub fn insert(&self, key: String, value: V, fresh: &Freshness) {
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
         if map.len() >= self.capacity {
             // Bounded memory: drop what is stale, and everything if that was not enough.
             let ttl = self.ttl;
-            map.retain(|_, (_, at, e)| *e == epoch && at.elapsed() < ttl);
+            map.retain(|_, (_, filled, epoch)| fresh.trusts(*epoch, *filled, ttl));
             if map.len() >= self.capacity {
                 map.clear();
             }
         }
-        map.insert(key, (value, Instant::now(), epoch));
+        map.insert(key, (value, Instant::now(), fresh.epoch));
     }
 
     pub fn remove(&self, key: &str) {

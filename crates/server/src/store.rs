@@ -1198,6 +1198,15 @@ pub async fn client_record(db: &Db, client_id: &str) -> Result<Option<ClientReco
     }))
 }
 
+/// The shared counter the triggers of migration 0006 move with every change
+/// a cached application or token could depend on.
+pub async fn cache_generation(db: &Db) -> Result<i64, sqlx::Error> {
+    let row = sqlx::query("SELECT generation FROM cache_generation WHERE id = 1")
+        .fetch_one(db.pool())
+        .await?;
+    col(&row, "generation")
+}
+
 // ---------------------------------------------------------------- token revocation
 
 pub async fn revoke_token(db: &Db, jti: &str, expires_at_secs: i64) -> Result<(), sqlx::Error> {

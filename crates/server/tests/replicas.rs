@@ -398,3 +398,82 @@ async fn a_key_rotated_with_the_cli_reaches_both_replicas() {
         );
     }
 }
+
+/// Polls `settled` every 100 ms until it holds, failing after SPEC's 5 s.
+async fn within_propagation<F, Fut>(what: &str, mut settled: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let since = Instant::now();
+    while !settled().await {
+        assert!(since.elapsed() < PROPAGATION, "{what}: not seen after {PROPAGATION:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_rotation_and_role_changes_through_one_replica_hold_on_the_other() {
+    let Some(cluster) = Cluster::start().await else { return };
+    let admin = cluster.admin_session(0).await;
+    let (id, client_id, secret) = cluster.register(0, &admin, "Changing Partner").await;
+    let token = cluster.token(1, &client_id, &secret).await;
+    // Replica 1 has the token and the client cached as valid.
+    assert_eq!(cluster.me_status(1, &token).await, 200);
+    assert_eq!(cluster.token_status(1, &client_id, &secret).await.0, 200);
+
+    // A token revoked through replica 0.
+    let r = cluster
+        .http
+        .post(cluster.url(0, "/oauth2/revoke"))
+        .form(&[
+            ("token", token.as_str()),
+            ("client_id", &client_id),
+            ("client_secret", &secret),
+        ])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200, "revoke");
+    within_propagation("a revocation", || async { cluster.me_status(1, &token).await == 401 }).await;
+
+    // A role given a new permission through replica 0: new tokens from
+    // replica 1 carry it.
+    let r = cluster
+        .http
+        .patch(cluster.url(0, "/admin/v1/roles/engage-worker"))
+        .bearer_auth(&admin)
+        .json(&json!({"permissions": ["engage:view", "engage:create", "intake:view"]}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200, "role change");
+    within_propagation("a role change", || async {
+        let (status, body) = cluster.token_status(1, &client_id, &secret).await;
+        assert_eq!(status, 200, "{body}");
+        body["scope"]
+            .as_str()
+            .is_some_and(|s| s.split(' ').any(|p| p == "intake:view"))
+    })
+    .await;
+
+    // A secret rotated through replica 0 with no grace period.
+    let r = cluster
+        .http
+        .post(cluster.url(0, &format!("/admin/v1/external-applications/{id}/client-secret/rotate")))
+        .bearer_auth(&admin)
+        .json(&json!({"password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200, "rotate");
+    let new_secret = r.json::<Value>().await.expect("json")["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    within_propagation("a rotation", || async {
+        cluster.token_status(1, &client_id, &secret).await.0 == 401
+    })
+    .await;
+    assert_eq!(cluster.token_status(1, &client_id, &new_secret).await.0, 200);
+}
