@@ -238,7 +238,7 @@ fn spawn_generation_poll(state: AppState) {
             let sent = std::time::Instant::now();
             match store::cache_generation(&state.db).await {
                 Ok(generation) => {
-                    state.confirm_generation(sent, seen, generation);
+                    state.cache_clock.confirm(sent, seen, generation);
                     seen = Some(generation);
                     if std::mem::take(&mut failing) {
                         tracing::info!("cache generation readable again");

@@ -29,15 +29,8 @@ pub struct Inner {
     pub tokens: TtlCache<Arc<VerifiedToken>>,
     pub throttle: Throttle,
     pub metrics: Metrics,
-    /// Bumped by every local change to an application or a revocation, so
-    /// this process sees its own changes at once, and by the poll of the
-    /// shared `cache_generation` when another process changed something.
-    pub epoch: AtomicU64,
-    /// When the last successful poll of `cache_generation` was sent, in
-    /// microseconds after `started` plus one (0: never). Everything committed
-    /// before then has moved the epoch if it had to.
-    confirmed_at: AtomicU64,
-    started: Instant,
+    /// What the caches may trust; see [`CacheClock`].
+    pub cache_clock: CacheClock,
     /// Server-side token lifetime: SPEC's 3600 s; only tests shorten it.
     pub token_lifetime_secs: i64,
 }
@@ -60,9 +53,7 @@ impl AppState {
             tokens: TtlCache::new(ttl, 100_000),
             throttle: Throttle::new(),
             metrics,
-            epoch: AtomicU64::new(0),
-            confirmed_at: AtomicU64::new(0),
-            started: Instant::now(),
+            cache_clock: CacheClock::new(),
             token_lifetime_secs,
         }))
     }
@@ -77,32 +68,11 @@ impl AppState {
 
     /// Invalidate every cached view this process holds of applications and tokens.
     pub fn bump_epoch(&self) {
-        self.epoch.fetch_add(1, Ordering::Release);
+        self.cache_clock.bump();
     }
 
-    /// What a cache lookup may trust, taken before the storage read that
-    /// would fill the entry.
     pub fn freshness(&self) -> Freshness {
-        // The confirmation first: the poll moves the epoch before it
-        // publishes a confirmation, so a confirmation seen here comes with
-        // every epoch move it implies.
-        let confirmed = self.confirmed_at.load(Ordering::Acquire);
-        Freshness {
-            epoch: self.epoch.load(Ordering::Acquire),
-            confirmed: confirmed
-                .checked_sub(1)
-                .map(|micros| self.started + Duration::from_micros(micros)),
-        }
-    }
-
-    /// Records a poll of the shared generation, sent at `sent`, that saw
-    /// `generation`; moves the epoch when it differs from `previous`.
-    pub fn confirm_generation(&self, sent: Instant, previous: Option<i64>, generation: i64) {
-        if previous != Some(generation) {
-            self.bump_epoch();
-        }
-        let micros = u64::try_from(sent.saturating_duration_since(self.started).as_micros()).unwrap_or(u64::MAX - 1);
-        self.confirmed_at.fetch_max(micros + 1, Ordering::Release);
+        self.cache_clock.freshness()
     }
 
     /// The client as storage has it, at most `cache_ttl` stale.
@@ -130,6 +100,66 @@ pub struct VerifiedToken {
     pub name: String,
     pub permissions: PermissionSet,
     pub exp: i64,
+}
+
+/// The epoch of this process's caches and the last confirmation that nothing
+/// changed elsewhere.
+#[derive(Debug)]
+pub struct CacheClock {
+    /// Moved by every local change to an application or a revocation, so
+    /// this process sees its own changes at once, and by the poll of the
+    /// shared `cache_generation` when another process changed something.
+    epoch: AtomicU64,
+    /// When the last successful poll of `cache_generation` was sent, in
+    /// microseconds after `started` plus one (0: never). Everything committed
+    /// before then has moved the epoch if it had to.
+    confirmed_at: AtomicU64,
+    started: Instant,
+}
+
+impl CacheClock {
+    pub fn new() -> Self {
+        Self {
+            epoch: AtomicU64::new(0),
+            confirmed_at: AtomicU64::new(0),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn bump(&self) {
+        self.epoch.fetch_add(1, Ordering::Release);
+    }
+
+    /// What a cache lookup may trust, taken before the storage read that
+    /// would fill the entry.
+    pub fn freshness(&self) -> Freshness {
+        // The confirmation first: `confirm` moves the epoch before it
+        // publishes a confirmation, so a confirmation seen here comes with
+        // every epoch move it implies.
+        let confirmed = self.confirmed_at.load(Ordering::Acquire);
+        Freshness {
+            epoch: self.epoch.load(Ordering::Acquire),
+            confirmed: confirmed
+                .checked_sub(1)
+                .map(|micros| self.started + Duration::from_micros(micros)),
+        }
+    }
+
+    /// Records a poll of the shared generation, sent at `sent`, that saw
+    /// `generation`; moves the epoch when it differs from `previous`.
+    pub fn confirm(&self, sent: Instant, previous: Option<i64>, generation: i64) {
+        if previous != Some(generation) {
+            self.bump();
+        }
+        let micros = u64::try_from(sent.saturating_duration_since(self.started).as_micros()).unwrap_or(u64::MAX - 1);
+        self.confirmed_at.fetch_max(micros + 1, Ordering::Release);
+    }
+}
+
+impl Default for CacheClock {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// What a cache may trust at one moment: entries of this epoch, and the time
@@ -186,9 +216,12 @@ impl<V: Clone> TtlCache<V> {
     pub fn insert(&self, key: String, value: V, fresh: &Freshness) {
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
         if map.len() >= self.capacity {
-            // Bounded memory: drop what is stale, and everything if that was not enough.
+            // Bounded memory: keep what was filled within the TTL, which is
+            // what the traffic of the moment uses, and drop everything if
+            // that was not enough. Confirmed older entries go too; they are
+            // refilled on their next use.
             let ttl = self.ttl;
-            map.retain(|_, (_, filled, epoch)| fresh.trusts(*epoch, *filled, ttl));
+            map.retain(|_, (_, filled, epoch)| *epoch == fresh.epoch && filled.elapsed() < ttl);
             if map.len() >= self.capacity {
                 map.clear();
             }
@@ -291,5 +324,114 @@ impl Throttle {
         self.per_address.retain_recent();
         self.sign_in_per_account.retain_recent();
         self.sign_in_per_address.retain_recent();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TTL: Duration = Duration::from_secs(2);
+
+    fn ago(secs: u64) -> Instant {
+        Instant::now()
+            .checked_sub(Duration::from_secs(secs))
+            .expect("the clock is past a few seconds")
+    }
+
+    #[test]
+    fn an_entry_is_trusted_while_it_or_the_last_confirmation_is_young() {
+        let unconfirmed = Freshness {
+            epoch: 7,
+            confirmed: None,
+        };
+        assert!(unconfirmed.trusts(7, ago(0), TTL));
+        assert!(!unconfirmed.trusts(7, ago(3), TTL), "old and never confirmed");
+        assert!(!unconfirmed.trusts(6, ago(0), TTL), "filled in an earlier epoch");
+
+        let confirmed = Freshness {
+            epoch: 7,
+            confirmed: Some(ago(1)),
+        };
+        assert!(confirmed.trusts(7, ago(3600), TTL), "nothing changed anywhere since");
+        assert!(!confirmed.trusts(6, ago(0), TTL), "a change moved the epoch");
+
+        let stale_confirmation = Freshness {
+            epoch: 7,
+            confirmed: Some(ago(3)),
+        };
+        assert!(
+            !stale_confirmation.trusts(7, ago(3), TTL),
+            "polls stopped: back to the TTL"
+        );
+        assert!(stale_confirmation.trusts(7, ago(0), TTL));
+    }
+
+    #[test]
+    fn a_moved_epoch_hides_every_entry() {
+        let cache = TtlCache::new(TTL, 10);
+        let before = Freshness {
+            epoch: 1,
+            confirmed: Some(Instant::now()),
+        };
+        cache.insert("client".into(), 42, &before);
+        assert_eq!(cache.get("client", &before), Some(42));
+        let after = Freshness { epoch: 2, ..before };
+        assert_eq!(cache.get("client", &after), None);
+    }
+
+    #[test]
+    fn a_full_cache_keeps_recent_entries_of_this_epoch_and_no_more() {
+        let cache = TtlCache::new(TTL, 3);
+        let old_epoch = Freshness {
+            epoch: 1,
+            confirmed: None,
+        };
+        let now = Freshness {
+            epoch: 2,
+            confirmed: None,
+        };
+        cache.insert("stale".into(), 0, &old_epoch);
+        cache.insert("a".into(), 1, &now);
+        cache.insert("b".into(), 2, &now);
+        // Full: the entry of the old epoch makes room.
+        cache.insert("c".into(), 3, &now);
+        assert_eq!(cache.len(), 3);
+        assert_eq!(cache.get("a", &now), Some(1));
+        // Full of entries that are all in use: cleared, then the new one.
+        cache.insert("d".into(), 4, &now);
+        assert_eq!(cache.len(), 1);
+        assert_eq!(cache.get("d", &now), Some(4));
+    }
+
+    #[test]
+    fn a_confirmation_moves_the_epoch_only_when_the_generation_moved() {
+        let clock = CacheClock::new();
+        let start = clock.freshness();
+        assert!(start.confirmed.is_none(), "no poll yet");
+        let sent = Instant::now();
+        // The first poll has nothing to compare with: it moves the epoch, so
+        // entries filled before it are not vouched for.
+        clock.confirm(sent, None, 5);
+        let first = clock.freshness();
+        assert_ne!(first.epoch, start.epoch);
+        assert!(
+            first
+                .confirmed
+                .is_some_and(|at| at <= sent && sent - at < Duration::from_micros(1)),
+            "confirmed as of when the poll was sent"
+        );
+        clock.confirm(Instant::now(), Some(5), 5);
+        assert_eq!(clock.freshness().epoch, first.epoch, "nothing changed");
+        clock.confirm(Instant::now(), Some(5), 6);
+        assert_ne!(
+            clock.freshness().epoch,
+            first.epoch,
+            "another process changed something"
+        );
+        // A late answer to an older poll does not move the confirmation back.
+        let latest = clock.freshness().confirmed;
+        clock.confirm(sent, Some(6), 6);
+        assert_eq!(clock.freshness().confirmed, latest);
     }
 }
