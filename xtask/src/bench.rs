@@ -308,13 +308,13 @@ fn with_database(url: &str, name: &str) -> Result<String, String> {
     Ok(format!("{head}{authority}/{name}{query}"))
 }
 
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
+fn block_on<T, E: std::fmt::Display>(future: impl std::future::Future<Output = Result<T, E>>) -> Result<T, String> {
     sqlx::any::install_default_drivers();
-    tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("a tokio runtime")
-        .block_on(future)
+        .map_err(|e| format!("starting a tokio runtime: {e}"))?;
+    runtime.block_on(future).map_err(|e| e.to_string())
 }
 
 /// The server under test; killed when dropped, whatever happened.
@@ -685,19 +685,8 @@ impl Bench {
             .output()
             .map_err(|e| format!("running wrk: {e}"))?;
         server.check_alive()?;
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let line = stdout.lines().find_map(|l| l.strip_prefix("BENCH ")).ok_or_else(|| {
-            format!(
-                "wrk gave no result: {stdout}{}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        })?;
-        let field = |name: &str| -> f64 {
-            line.split(' ')
-                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0.0)
-        };
+        let result = ResultLine::find(&output, "BENCH ", "wrk gave no result")?;
+        let field = |name: &str| result.field(name);
         let requests = field("requests") as u64;
         let errors = (field("errors") + field("status_errors")) as u64;
         if errors * 1000 > requests.max(1) {
@@ -759,22 +748,8 @@ impl Bench {
             .output()
             .map_err(|e| format!("starting the open-loop generator: {e}"))?;
         server.check_alive()?;
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let line = stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("OPENLOOP "))
-            .ok_or_else(|| {
-                format!(
-                    "the open-loop generator failed: {stdout}{}",
-                    String::from_utf8_lossy(&output.stderr)
-                )
-            })?;
-        let field = |name: &str| -> f64 {
-            line.split(' ')
-                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0.0)
-        };
+        let result_line = ResultLine::find(&output, "OPENLOOP ", "the open-loop generator failed")?;
+        let field = |name: &str| result_line.field(name);
         let result = OpenLoop {
             rate,
             achieved: field("achieved_rps"),
@@ -1138,13 +1113,16 @@ fn open_loop_worker(
             std::thread::sleep(due - now);
         }
         let result = (|| -> std::io::Result<u16> {
-            if stream.is_none() {
-                let s = TcpStream::connect(addr)?;
-                s.set_nodelay(true)?;
-                s.set_read_timeout(Some(Duration::from_secs(10)))?;
-                stream = Some(s);
-            }
-            let s = stream.as_mut().expect("connected above");
+            let connected = match stream.take() {
+                Some(s) => s,
+                None => {
+                    let s = TcpStream::connect(addr)?;
+                    s.set_nodelay(true)?;
+                    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+                    s
+                }
+            };
+            let s = stream.insert(connected);
             s.write_all(request)?;
             Ok(read_response(s, &mut buf)?.0)
         })();
@@ -1358,4 +1336,27 @@ fn write_generated(path: &Path, generated: &str) -> Result<(), String> {
         _ => format!("{}\n{block}\n", current.trim_end()),
     };
     std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+/// The `PREFIX name=value …` line a load generator prints as its result.
+struct ResultLine(String);
+
+impl ResultLine {
+    fn find(output: &std::process::Output, prefix: &str, failure: &str) -> Result<Self, String> {
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .map(|line| Self(line.to_owned()))
+            .ok_or_else(|| format!("{failure}: {stdout}{}", String::from_utf8_lossy(&output.stderr)))
+    }
+
+    /// A field's value; 0 when absent.
+    fn field(&self, name: &str) -> f64 {
+        self.0
+            .split(' ')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    }
 }

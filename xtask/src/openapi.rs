@@ -13,12 +13,12 @@ pub fn workspace_root() -> PathBuf {
 
 /// The document, byte-stable: keys sorted (serde_json's map is ordered), a
 /// pinned version from the source, and a trailing newline.
-pub fn render() -> String {
+pub fn render() -> Result<String, String> {
     let spec = casebook_server::openapi();
-    let value = serde_json::to_value(&spec).expect("the OpenAPI document serialises");
-    let mut text = serde_json::to_string_pretty(&value).expect("pretty JSON");
+    let value = serde_json::to_value(&spec).map_err(|e| format!("serialising the OpenAPI document: {e}"))?;
+    let mut text = serde_json::to_string_pretty(&value).map_err(|e| format!("printing the OpenAPI document: {e}"))?;
     text.push('\n');
-    text
+    Ok(text)
 }
 
 /// Writes the file, or in check mode fails when it differs (rust-analyzer's
@@ -47,7 +47,7 @@ pub fn ensure_file_contents(path: &Path, contents: &str, check: bool) -> Result<
 }
 
 pub fn run(check: bool) -> Result<(), String> {
-    ensure_file_contents(&workspace_root().join(SPEC_PATH), &render(), check)
+    ensure_file_contents(&workspace_root().join(SPEC_PATH), &render()?, check)
 }
 
 #[cfg(test)]
