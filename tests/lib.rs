@@ -158,6 +158,7 @@ impl TestApp {
             admin_password: Some(ADMIN_PASSWORD.into()),
             cache_ttl: spawn.cache_ttl,
             mailer: casebook_server::notify::Mailer::Log,
+            trusted_proxies: Default::default(),
         };
         // The issuer must be known before binding; reserve a port first.
         let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");

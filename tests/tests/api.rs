@@ -543,7 +543,7 @@ both_backends!(
 );
 
 both_backends!(
-    a_changed_role_reaches_new_tokens_and_old_ones_keep_theirs,
+    a_widened_role_reaches_new_tokens_and_a_narrowed_one_bites_at_once,
     |app: TestApp| async move {
         let admin = app.admin_token().await;
         let role = create_role(&app, &admin, "Growing", &["engage:view"]).await;
@@ -581,14 +581,19 @@ both_backends!(
         create(&app, &new, CASES, &json!({"title": "Now yes"})).await;
         create(&app, &session, CASES, &json!({"title": "Me too"})).await;
 
-        // Narrowed again: the newer token keeps engage:create until it expires.
+        // Narrowed again: a live token loses what the role no longer grants
+        // (a widened role never widens a token beyond its scope, above).
         expect(
             app.patch_json(&role_path, &admin, &json!({"permissions": ["intake:view"]}))
                 .await,
             200,
         )
         .await;
-        create(&app, &new, CASES, &json!({"title": "Until expiry"})).await;
+        insufficient_scope(
+            app.post_json(CASES, &new, &json!({"title": "Not any more"})).await,
+            "engage:create",
+        )
+        .await;
         let newest = app.access_token(&client_id, &secret).await;
         assert_eq!(
             expect(app.get("/api/v1/me", &newest).await, 200).await["permissions"],

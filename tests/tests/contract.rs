@@ -823,17 +823,22 @@ async fn oauth(c: &Client<'_>, admin: &str, partner: &Partner) {
         .expect(403)
         .await;
 
-    // RFC 6749 §10.10: failed client authentication is throttled.
+    // RFC 6749 §10.10: failed client authentication is throttled, per
+    // source: the guesser works from another loopback address.
+    let guesser = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().expect("address"))
+        .build()
+        .expect("client");
     let mut throttled = None;
     for _ in 0..40 {
+        let guess = guesser.post(c.app.url(TOKEN)).form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "cb_guess"),
+            ("client_secret", "guess"),
+        ]);
         let a = c
-            .post(TOKEN)
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", "cb_guess"),
-                ("client_secret", "guess"),
-            ])
-            .send()
+            .seen
+            .check(&Method::POST, TOKEN, guess.send().await.expect("send"))
             .await;
         if a.status == 429 {
             throttled = Some(a);
@@ -843,7 +848,8 @@ async fn oauth(c: &Client<'_>, admin: &str, partner: &Partner) {
     }
     let throttled = throttled.expect("failures are throttled within 40 attempts");
     assert!(throttled.header("retry-after").parse::<u64>().is_ok_and(|s| s > 0));
-    // ... for the guesser only: the partner's own secret still works.
+    // ... for the guesser only: the partner's own secret still works from
+    // its own address.
     c.post(TOKEN)
         .basic(id, secret)
         .form(&[("grant_type", "client_credentials")])

@@ -24,8 +24,18 @@ struct Partner {
 }
 
 async fn partner(app: &TestApp, name: &str) -> Partner {
+    partner_with(app, name, &["engage-supervisor"]).await
+}
+
+/// A resource server of the install: SPEC lets an application holding
+/// `admin:view` (here through Auditor) introspect other clients' tokens.
+async fn resource_server(app: &TestApp) -> Partner {
+    partner_with(app, "Resource Server", &["auditor"]).await
+}
+
+async fn partner_with(app: &TestApp, name: &str, roles: &[&str]) -> Partner {
     let admin = app.admin_token().await;
-    let (view, client_id, secret) = app.partner(&admin, name, &["engage-supervisor"]).await;
+    let (view, client_id, secret) = app.partner(&admin, name, roles).await;
     Partner {
         admin,
         app_id: view["id"].as_str().expect("id").to_owned(),
@@ -585,7 +595,7 @@ both_backends!(
 
 both_backends!(introspection_describes_an_active_token, |app: TestApp| async move {
     let p = partner(&app, "Introspected Partner").await;
-    let resource = partner(&app, "Resource Server").await;
+    let resource = resource_server(&app).await;
     let token = token_with(&app, &p.client_id, &p.secret).await;
     let body = introspect(&app, &resource, &token).await;
     assert_eq!(body["active"], true, "{body}");
@@ -600,7 +610,7 @@ both_backends!(introspection_describes_an_active_token, |app: TestApp| async mov
 });
 
 both_backends!(inactive_tokens_introspect_as_bare_inactive, |app: TestApp| async move {
-    let resource = partner(&app, "Resource Server").await;
+    let resource = resource_server(&app).await;
     let p = partner(&app, "Inactive Partner").await;
     let revoked = token_with(&app, &p.client_id, &p.secret).await;
     assert_eq!(revoke(&app, &p, &revoked).await.status(), 200);

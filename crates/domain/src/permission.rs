@@ -173,6 +173,15 @@ impl PermissionSet {
         PermissionSet(self.0 | other.0)
     }
 
+    pub fn intersection(self, other: PermissionSet) -> PermissionSet {
+        PermissionSet(self.0 & other.0)
+    }
+
+    /// What `self` holds that `other` does not.
+    pub fn difference(self, other: PermissionSet) -> PermissionSet {
+        PermissionSet(self.0 & !other.0)
+    }
+
     pub fn is_subset(self, of: PermissionSet) -> bool {
         self.0 & !of.0 == 0
     }

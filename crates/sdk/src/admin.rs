@@ -84,7 +84,8 @@ impl Roles<'_> {
     }
 
     /// Changes a role's name or permissions (`admin:edit`), checked first.
-    /// Tokens already issued keep their permissions until they expire.
+    /// A permission taken away stops working on live tokens within 5 seconds;
+    /// one added reaches tokens issued from then on.
     pub async fn change(&self, id: &str, change: &RoleChange) -> Result<Role, Error> {
         change.validate()?;
         self.client

@@ -359,6 +359,8 @@ fn problem(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Error {
         detail: Option<String>,
         #[serde(default)]
         errors: Vec<WireFieldError>,
+        #[serde(default)]
+        missing_permissions: Vec<String>,
     }
     #[derive(serde::Deserialize)]
     struct WireFieldError {
@@ -379,6 +381,7 @@ fn problem(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Error {
             title: None,
             detail: None,
             errors: vec![],
+            missing_permissions: vec![],
         }),
         _ => serde_json::from_slice::<ProblemBody>(body),
     };
@@ -399,6 +402,9 @@ fn problem(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Error {
                     },
                 )
                 .collect(),
+            // A permission this SDK does not know yet is left out rather
+            // than failing the whole answer.
+            missing_permissions: p.missing_permissions.iter().filter_map(|p| p.parse().ok()).collect(),
             retry_after,
         },
         Err(source) => {
@@ -560,6 +566,16 @@ mod tests {
                 .as_str(),
             "https://casebook.example.org/tenant/api/v1/me?cursor=a+b%26c"
         );
+    }
+
+    #[test]
+    fn a_refused_grant_names_the_missing_permissions() {
+        let body =
+            br#"{"type":"about:blank","title":"Forbidden","status":403,"detail":"you can only grant what you hold",
+            "missing_permissions":["admin:delete","engage:view","billing:view"]}"#;
+        let error = problem(403, None, body);
+        assert_eq!(error.missing_permissions().to_scope(), "engage:view admin:delete");
+        assert!(problem(404, None, b"").missing_permissions().is_empty());
     }
 
     #[test]

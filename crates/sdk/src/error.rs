@@ -1,6 +1,6 @@
 //! The one error type of the SDK: every way a call can fail, as values a caller can match.
 
-use casebook_domain::{FieldError, OAuthErrorCode, ValidationErrors};
+use casebook_domain::{FieldError, OAuthErrorCode, PermissionSet, ValidationErrors};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,6 +46,9 @@ pub enum Error {
         detail: String,
         /// Every refused field with its stable code; empty unless the status is 422.
         errors: Vec<FieldError>,
+        /// On a 403 from the grant rule (a change touching permissions the
+        /// caller does not hold itself): those permissions; empty otherwise.
+        missing_permissions: PermissionSet,
         /// How long the server asked the client to wait, from `Retry-After`.
         retry_after: Option<Duration>,
     },
@@ -129,6 +132,17 @@ impl Error {
             Self::Validation(errors) => errors.errors(),
             Self::Api { errors, .. } => errors,
             _ => &[],
+        }
+    }
+
+    /// The permissions a refused admin change needed and the caller lacks
+    /// (the problem's `missing_permissions`); empty for any other error.
+    pub fn missing_permissions(&self) -> PermissionSet {
+        match self {
+            Self::Api {
+                missing_permissions, ..
+            } => *missing_permissions,
+            _ => PermissionSet::EMPTY,
         }
     }
 
@@ -226,6 +240,7 @@ mod tests {
             title: String::new(),
             detail: String::new(),
             errors: vec![],
+            missing_permissions: PermissionSet::EMPTY,
             retry_after: None,
         }
     }
@@ -277,6 +292,7 @@ mod tests {
             title: "Unprocessable Entity".into(),
             detail: "roles: there is no role".into(),
             errors: vec![FieldError::new("roles", ErrorCode::UnknownRole, "there is no role")],
+            missing_permissions: PermissionSet::EMPTY,
             retry_after: None,
         };
         assert_eq!(server.field_errors()[0].code, ErrorCode::UnknownRole);

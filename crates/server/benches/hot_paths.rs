@@ -12,6 +12,7 @@
 //! The end-to-end figures come from `cargo xtask bench`.
 
 use casebook_domain::application::{ApplicationFacts, ApplicationForm};
+use casebook_domain::user::{Password, UserFacts, UserForm};
 use casebook_domain::{AccountKind, ClientId, ClientSecret};
 use casebook_server::auth::verify_access_token;
 use casebook_server::config::{Backend, Config};
@@ -20,7 +21,7 @@ use casebook_server::db::Db;
 use casebook_server::keys::{AccessClaims, KeyRing};
 use casebook_server::metrics::Metrics;
 use casebook_server::state::AppState;
-use casebook_server::store::{self, ActorRef};
+use casebook_server::store::{self, ActorRef, Author};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::future::Future;
 use std::hint::black_box;
@@ -78,6 +79,7 @@ async fn fixture() -> Fixture {
         admin_password: None,
         cache_ttl: Duration::from_secs(3600),
         mailer: casebook_server::notify::Mailer::Log,
+        trusted_proxies: Default::default(),
     };
     let state = AppState::new(
         db.clone(),
@@ -98,14 +100,33 @@ async fn fixture() -> Fixture {
         email_holder: None,
     };
     let app = form.validate(&facts).expect("valid registration");
-    let actor = ActorRef {
-        kind: AccountKind::User,
-        id: "bench".into(),
+    // The grant rule holds here too: the application is registered by an
+    // administrator. The password hash is never checked by the benchmark.
+    let administrator = UserForm {
+        email: "bench-admin@agency.example.org".into(),
         name: "Bench".into(),
+        password: Password::new("a long enough bench password"),
+        roles: vec!["administrator".into()],
+    }
+    .validate(&UserFacts {
+        existing_roles: ["administrator".to_owned()].into(),
+        email_holder: None,
+    })
+    .expect("valid administrator");
+    let administrator = store::create_user(&db, None, &administrator, "unused")
+        .await
+        .expect("administrator");
+    let author = Author {
+        actor: ActorRef {
+            kind: AccountKind::User,
+            id: administrator.id,
+            name: administrator.name,
+        },
+        token_scope: None,
     };
     let client_id = ClientId::from_random(random_bytes());
     let secret = ClientSecret::from_random(random_bytes());
-    store::create_application(&db, &master, ISSUER, &actor, &app, &client_id, &secret)
+    store::create_application(&db, &master, ISSUER, &author, &app, &client_id, &secret)
         .await
         .expect("application");
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -171,6 +192,7 @@ fn hot_paths(c: &mut Criterion) {
         admin_password: Some("a bench password".into()),
         cache_ttl: Duration::from_secs(5),
         mailer: casebook_server::notify::Mailer::Log,
+        trusted_proxies: Default::default(),
     };
     let running = runtime
         .block_on(casebook_server::start(config, casebook_server::TestOptions::default()))

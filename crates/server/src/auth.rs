@@ -5,7 +5,7 @@ use crate::crypto::token_digest;
 use crate::error::ApiError;
 use crate::keys::TokenError;
 use crate::state::{AppState, VerifiedToken};
-use crate::store::{self, ActorRef};
+use crate::store::{self, ActorRef, Author};
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
 use axum::http::{Method, header};
@@ -27,6 +27,9 @@ pub struct Principal {
     pub permissions: PermissionSet,
     /// For an application: its Client ID.
     pub client_id: Option<String>,
+    /// For an application: the scope of its token, which bounds what it may
+    /// do and grant even where its roles grant more.
+    pub token_scope: Option<PermissionSet>,
     /// For a signed-in user: the digest of the session token.
     pub session: Option<Vec<u8>>,
 }
@@ -37,6 +40,14 @@ impl Principal {
             kind: self.kind,
             id: self.id.clone(),
             name: self.name.clone(),
+        }
+    }
+
+    /// The caller as the author of an admin change, for the grant rule.
+    pub fn author(&self) -> Author {
+        Author {
+            actor: self.actor(),
+            token_scope: self.token_scope,
         }
     }
 }
@@ -229,9 +240,17 @@ fn check(principal: &Principal, access: Access) -> Result<(), ApiError> {
 }
 
 fn bearer(headers: &axum::http::HeaderMap) -> Result<Option<&str>, ApiError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
         return Ok(None);
     };
+    // Which of two credentials counts is a guess a proxy and this server
+    // could make differently (RFC 6750 §3.1: invalid_request).
+    if values.next().is_some() {
+        return Err(ApiError::BadRequest(
+            "the request carries more than one Authorization header; send exactly one".into(),
+        ));
+    }
     let invalid = || ApiError::Unauthorized {
         invalid_token: true,
         detail: "the Authorization header must be `Bearer <token>`".into(),
@@ -264,6 +283,7 @@ pub async fn authenticate(state: &AppState, headers: &axum::http::HeaderMap) -> 
             name: user.name,
             permissions,
             client_id: None,
+            token_scope: None,
             session: Some(digest),
         }));
     }
@@ -282,6 +302,7 @@ pub async fn authenticate(state: &AppState, headers: &axum::http::HeaderMap) -> 
         name: verified.name.clone(),
         permissions: verified.permissions,
         client_id: Some(verified.client_id.clone()),
+        token_scope: Some(verified.scope),
         session: None,
     }))
 }
@@ -321,6 +342,11 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Arc<Ve
         if hit.exp <= now {
             return Err(TokenError::Expired.into());
         }
+        // Revocations do not move the cache epoch (one client revoking its
+        // tokens must not empty every cache); they are checked here instead.
+        if state.revoked.contains(&hit.jti) {
+            return Err(Refusal::Invalid("the access token has been revoked".into()));
+        }
         return Ok(hit);
     }
     let claims = match state.keys.verify(token, state.issuer(), now)? {
@@ -345,14 +371,21 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Arc<Ve
     }
     if claims.generation != client.token_generation {
         return Err(Refusal::Invalid(
-            "the access token was issued before the application was last disabled".into(),
+            "the access token was issued before the application was last disabled or its secret was rotated without a grace period"
+                .into(),
         ));
     }
     if store::is_revoked(&state.db, &claims.jti).await? {
         return Err(revoked());
     }
+    let scope = PermissionSet::parse_scope(&claims.scope).map_err(|_| TokenError::Malformed)?;
+    // The entry lives only while the cache epoch stands, and every change to
+    // the application's roles or to a role moves it (here at once, on other
+    // replicas within a poll): a permission taken away stops working on live
+    // tokens without waiting for them to expire.
     let verified = Arc::new(VerifiedToken {
-        permissions: PermissionSet::parse_scope(&claims.scope).map_err(|_| TokenError::Malformed)?,
+        permissions: scope.intersection(client.permissions),
+        scope,
         jti: claims.jti,
         client_id: claims.client_id,
         application_id: client.application_id.clone(),
@@ -400,6 +433,7 @@ mod tests {
             name: "A".into(),
             permissions: PermissionSet::all(),
             client_id: Some("cb_x".into()),
+            token_scope: Some(PermissionSet::all()),
             session: None,
         };
         let reveal = access_of(
@@ -412,6 +446,7 @@ mod tests {
             kind: AccountKind::User,
             session: Some(vec![1]),
             client_id: None,
+            token_scope: None,
             ..app
         };
         assert!(check(&user, reveal).is_ok());

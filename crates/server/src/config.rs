@@ -39,6 +39,8 @@ pub struct Config {
     pub cache_ttl: std::time::Duration,
     /// Where notifications to applications' addresses go.
     pub mailer: crate::notify::Mailer,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: crate::client_addr::TrustedProxies,
 }
 
 impl std::fmt::Debug for Config {
@@ -52,6 +54,7 @@ impl std::fmt::Debug for Config {
             .field("admin_password", &self.admin_password.as_ref().map(|_| "[redacted]"))
             .field("cache_ttl", &self.cache_ttl)
             .field("mailer", &self.mailer)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish_non_exhaustive()
     }
 }

@@ -40,11 +40,11 @@ fn migrations(backend: Backend) -> Vec<Migration> {
     let files: &[(i64, &str, &'static str)] = match backend {
         Backend::Sqlite => migration_files!("sqlite":
             1 "0001_init", 2 "0002_outbox", 3 "0003_token_generation", 4 "0004_key_activation",
-            5 "0005_application_name_key", 6 "0006_cache_generation",
+            5 "0005_application_name_key", 6 "0006_cache_generation", 7 "0007_targeted_revocation",
         ),
         Backend::Postgres => migration_files!("postgres":
             1 "0001_init", 2 "0002_outbox", 3 "0003_token_generation", 4 "0004_key_activation",
-            5 "0005_application_name_key", 6 "0006_cache_generation",
+            5 "0005_application_name_key", 6 "0006_cache_generation", 7 "0007_targeted_revocation",
         ),
     };
     files

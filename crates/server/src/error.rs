@@ -24,6 +24,11 @@ pub struct Problem {
     /// Accounts that still hold a role, on a refused role removal.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub holders: Option<Vec<Holder>>,
+    /// On a 403 from the grant rule: the permissions the change touches that
+    /// the caller does not hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!(["admin:delete"]))]
+    pub missing_permissions: Option<Vec<String>>,
 }
 
 /// An account that holds a role.
@@ -49,6 +54,10 @@ pub enum ApiError {
         detail: String,
         insufficient_scope: Option<String>,
     },
+    /// 403 from the grant rule: the caller may not hand out, change or take
+    /// away permissions it does not hold itself.
+    #[error("{0}")]
+    MissingPermissions(casebook_domain::MissingPermissions),
     /// 404.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -98,7 +107,7 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::Forbidden { .. } | Self::MissingPermissions(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -130,8 +139,13 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
+        let mut missing_permissions = None;
         let (errors, holders) = match self {
             Self::Validation(errors) => (Some(errors.into_errors()), None),
+            Self::MissingPermissions(missing) => {
+                missing_permissions = Some(missing.permissions().to_strings());
+                (None, None)
+            }
             Self::Conflict { holders, .. } => (None, holders),
             Self::Unauthorized { invalid_token, .. } => {
                 let challenge = if invalid_token {
@@ -176,6 +190,7 @@ impl IntoResponse for ApiError {
             detail,
             errors,
             holders,
+            missing_permissions,
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));

@@ -112,6 +112,12 @@ where
             Err(other) => return Err(ApiError::BadRequest(other.body_text())),
         };
         let query = parts.uri.query().unwrap_or("");
+        // `Query` decodes lossily: bytes that are not UTF-8 would become
+        // U+FFFD and reach a handler as if the client had sent that.
+        for component in query.split(['&', '=']) {
+            decode_component(component.as_bytes())
+                .map_err(|problem| ApiError::BadRequest(format!("bad query string: {problem}")))?;
+        }
         if let Some((name, _)) =
             url::form_urlencoded::parse(query.as_bytes()).find(|(_, v)| v.chars().any(char::is_control))
         {
@@ -151,6 +157,27 @@ where
             Err(e) => Err(ApiError::BadRequest(format!("bad path: {}", e.body_text()))),
         }
     }
+}
+
+/// Decodes one form-urlencoded component strictly: `+` is a space, `%` must
+/// start two hex digits, and the result must be UTF-8.
+pub fn decode_component(raw: &[u8]) -> Result<String, &'static str> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut bytes = raw.iter().copied();
+    while let Some(b) = bytes.next() {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = |d: Option<u8>| d.and_then(|d| (d as char).to_digit(16));
+                match (hex(bytes.next()), hex(bytes.next())) {
+                    (Some(hi), Some(lo)) => out.push((hi * 16 + lo) as u8),
+                    _ => return Err("a % in the form is not followed by two hex digits"),
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    String::from_utf8(out).map_err(|_| "the form is not valid UTF-8 once decoded")
 }
 
 #[cfg(test)]

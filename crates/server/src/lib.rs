@@ -5,6 +5,7 @@
 //! tests use); [`http::openapi`] builds the API document without a database.
 
 pub mod auth;
+pub mod client_addr;
 pub mod config;
 pub mod crypto;
 pub mod db;
@@ -233,13 +234,29 @@ fn spawn_generation_poll(state: AppState) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut seen: Option<i64> = None;
         let mut failing = false;
+        // Revocations are read by the time they were stamped, with a margin
+        // for the writer's commit delay and for clocks between replicas.
+        let mut revocations_after = db::now_micros() - REVOCATION_POLL_MARGIN_MICROS;
         loop {
             tick.tick().await;
             let sent = std::time::Instant::now();
-            match store::cache_generation(&state.db).await {
-                Ok(generation) => {
+            let sent_wall = db::now_micros();
+            let polled = async {
+                let generation = store::cache_generation(&state.db).await?;
+                let revoked = store::revocations_since(&state.db, revocations_after).await?;
+                Ok::<_, sqlx::Error>((generation, revoked))
+            }
+            .await;
+            match polled {
+                Ok((generation, revoked)) => {
+                    // Before the confirmation: a confirmation vouches that
+                    // every revocation committed before `sent` is known here.
+                    for (jti, expires_at) in revoked {
+                        state.revoked.insert(jti, expires_at);
+                    }
                     state.cache_clock.confirm(sent, seen, generation);
                     seen = Some(generation);
+                    revocations_after = sent_wall - REVOCATION_POLL_MARGIN_MICROS;
                     if std::mem::take(&mut failing) {
                         tracing::info!("cache generation readable again");
                     }
@@ -254,6 +271,11 @@ fn spawn_generation_poll(state: AppState) {
     });
 }
 
+/// How far before the last successful poll the next one looks for
+/// revocations: a revocation is stamped by the clock of the replica that
+/// wrote it, just before its commit.
+const REVOCATION_POLL_MARGIN_MICROS: i64 = 10_000_000;
+
 /// Keeps keys in step with other replicas and storage tidy.
 fn spawn_housekeeping(state: AppState, options: TestOptions) {
     tokio::spawn(async move {
@@ -266,6 +288,7 @@ fn spawn_housekeeping(state: AppState, options: TestOptions) {
                 tracing::warn!(error = %e, "could not refresh signing keys");
             }
             state.throttle.housekeeping();
+            state.revoked.forget_expired(auth::now_secs());
             if options.deliver_notifications
                 && let Err(e) = notify::deliver_due(&state.db, &state.config.mailer).await
             {

@@ -104,6 +104,10 @@ async fn run(cli: Cli) -> Result<(), String> {
                     env("CASEBOOK_SMTP_URL").as_deref(),
                     env("CASEBOOK_SMTP_FROM").as_deref(),
                 )?,
+                trusted_proxies: casebook_server::client_addr::TrustedProxies::parse(
+                    &env("CASEBOOK_TRUSTED_PROXIES").unwrap_or_default(),
+                )
+                .map_err(|e| e.to_string())?,
             };
             casebook_server::serve(config).await.map_err(|e| e.to_string())
         }

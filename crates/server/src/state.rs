@@ -25,8 +25,14 @@ pub struct Inner {
     pub db: Db,
     pub config: Config,
     pub keys: KeyRing,
-    pub clients: TtlCache<Option<Arc<ClientRecord>>>,
+    pub clients: TtlCache<Arc<ClientRecord>>,
+    /// Client IDs storage does not know, kept apart so that a flood of
+    /// made-up IDs cannot evict real clients, and so that an unknown ID costs
+    /// what a known one does (no storage read) from its second try on.
+    pub unknown_clients: TtlCache<()>,
     pub tokens: TtlCache<Arc<VerifiedToken>>,
+    /// Tokens revoked anywhere in the install, until they expire.
+    pub revoked: RevokedTokens,
     pub throttle: Throttle,
     pub metrics: Metrics,
     /// What the caches may trust; see [`CacheClock`].
@@ -50,7 +56,9 @@ impl AppState {
             config,
             keys,
             clients: TtlCache::new(ttl, 200_000),
+            unknown_clients: TtlCache::new(ttl, 20_000),
             tokens: TtlCache::new(ttl, 100_000),
+            revoked: RevokedTokens::default(),
             throttle: Throttle::new(),
             metrics,
             cache_clock: CacheClock::new(),
@@ -79,12 +87,15 @@ impl AppState {
     pub async fn client(&self, client_id: &str) -> Result<Option<Arc<ClientRecord>>, sqlx::Error> {
         let fresh = self.freshness();
         if let Some(hit) = self.clients.get(client_id, &fresh) {
-            return Ok(hit);
+            return Ok(Some(hit));
+        }
+        if self.unknown_clients.get(client_id, &fresh).is_some() {
+            return Ok(None);
         }
         let record = store::client_record(&self.db, client_id).await?.map(Arc::new);
-        // Unknown IDs are not cached: a flood of random IDs must not evict real clients.
-        if record.is_some() {
-            self.clients.insert(client_id.to_owned(), record.clone(), &fresh);
+        match &record {
+            Some(record) => self.clients.insert(client_id.to_owned(), record.clone(), &fresh),
+            None => self.unknown_clients.insert(client_id.to_owned(), (), &fresh),
         }
         Ok(record)
     }
@@ -98,8 +109,49 @@ pub struct VerifiedToken {
     pub client_id: String,
     pub application_id: String,
     pub name: String,
+    /// What the token's own `scope` names.
+    pub scope: PermissionSet,
+    /// The effective permissions: the scope's permissions that the
+    /// application's roles still grant.
     pub permissions: PermissionSet,
     pub exp: i64,
+}
+
+/// Revoked tokens by `jti`, with their expiry: checked on every cache hit,
+/// filled by local revocations at once and by the poll of storage for those
+/// made elsewhere, so a revocation drops one token rather than every cache.
+#[derive(Debug, Default)]
+pub struct RevokedTokens {
+    by_jti: RwLock<HashMap<String, i64>>,
+}
+
+impl RevokedTokens {
+    pub fn insert(&self, jti: String, expires_at: i64) {
+        self.by_jti
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(jti, expires_at);
+    }
+
+    pub fn contains(&self, jti: &str) -> bool {
+        self.by_jti.read().unwrap_or_else(|e| e.into_inner()).contains_key(jti)
+    }
+
+    /// Forgets revocations of tokens that have expired anyway.
+    pub fn forget_expired(&self, now_secs: i64) {
+        self.by_jti
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, exp| *exp > now_secs);
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_jti.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// The epoch of this process's caches and the last confirmation that nothing
@@ -244,18 +296,27 @@ impl<V: Clone> TtlCache<V> {
 
 /// RFC 6749 §10.10: failed client authentications are limited per client ID
 /// and per source address. Only failures draw on the budget, so the genuine
-/// client, presenting the right secret, is never locked out by an attacker.
+/// client, presenting the right secret from a source that is not throttled,
+/// is never locked out by an attacker; a source whose budget is spent is
+/// refused before any secret is checked, so guessing from it stops entirely.
+/// Sign-ins are limited per (account, source) and per source, so that
+/// nobody can lock a person out of their own account from elsewhere.
 #[derive(Debug)]
 pub struct Throttle {
     per_client: DefaultKeyedRateLimiter<String>,
     per_address: DefaultKeyedRateLimiter<IpAddr>,
-    sign_in_per_account: DefaultKeyedRateLimiter<String>,
+    blocked_sources: BlockedSources,
+    sign_in_per_account_and_source: DefaultKeyedRateLimiter<(String, IpAddr)>,
     sign_in_per_address: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 /// Failures allowed in a burst, then one more every 6 s (10 a minute).
 const CLIENT_FAILURE_BURST: u32 = 10;
 const ADDRESS_FAILURE_BURST: u32 = 30;
+
+/// Stands for a request with no socket peer (none in practice), so that it
+/// still has a budget of its own.
+const NO_ADDRESS: IpAddr = IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
 
 impl Default for Throttle {
     fn default() -> Self {
@@ -272,9 +333,16 @@ impl Throttle {
         Self {
             per_client: RateLimiter::keyed(quota(CLIENT_FAILURE_BURST, 10)),
             per_address: RateLimiter::keyed(quota(ADDRESS_FAILURE_BURST, 30)),
-            sign_in_per_account: RateLimiter::keyed(quota(10, 2)),
+            blocked_sources: BlockedSources::default(),
+            sign_in_per_account_and_source: RateLimiter::keyed(quota(10, 2)),
             sign_in_per_address: RateLimiter::keyed(quota(30, 10)),
         }
+    }
+
+    /// `Some(wait)` when `address` spent its failure budget: the request is
+    /// refused before its credentials are looked at.
+    pub fn source_refused(&self, address: Option<IpAddr>) -> Option<Duration> {
+        self.blocked_sources.remaining(address.unwrap_or(NO_ADDRESS))
     }
 
     /// Counts one failure; `Some(wait)` once the budget is spent.
@@ -287,31 +355,28 @@ impl Throttle {
         {
             wait = Some(not_until.wait_time_from(clock.now()));
         }
-        if let Some(addr) = address
-            && let Err(not_until) = self.per_address.check_key(&addr)
-        {
+        let address = address.unwrap_or(NO_ADDRESS);
+        if let Err(not_until) = self.per_address.check_key(&address) {
             let w = not_until.wait_time_from(clock.now());
+            self.blocked_sources.block(address, w);
             wait = Some(wait.map_or(w, |x: Duration| x.max(w)));
         }
         wait
     }
 
     /// Counts one sign-in attempt, right or wrong: 10 in a burst, then 2 a
-    /// minute per address signed in to, and 30 then 10 a minute per source.
-    /// `Some(wait)` once either budget is spent.
+    /// minute per address signed in to from one source, and 30 then 10 a
+    /// minute per source. `Some(wait)` once either budget is spent.
     pub fn sign_in_attempt(&self, email: &str, address: Option<IpAddr>) -> Option<Duration> {
         use governor::clock::Clock;
         let clock = governor::clock::DefaultClock::default();
+        let address = address.unwrap_or(NO_ADDRESS);
         let mut wait = None;
-        if let Err(not_until) = self
-            .sign_in_per_account
-            .check_key(&email.chars().take(254).collect::<String>())
-        {
+        let account: String = email.chars().take(254).collect();
+        if let Err(not_until) = self.sign_in_per_account_and_source.check_key(&(account, address)) {
             wait = Some(not_until.wait_time_from(clock.now()));
         }
-        if let Some(addr) = address
-            && let Err(not_until) = self.sign_in_per_address.check_key(&addr)
-        {
+        if let Err(not_until) = self.sign_in_per_address.check_key(&address) {
             let w = not_until.wait_time_from(clock.now());
             wait = Some(wait.map_or(w, |x: Duration| x.max(w)));
         }
@@ -322,8 +387,43 @@ impl Throttle {
     pub fn housekeeping(&self) {
         self.per_client.retain_recent();
         self.per_address.retain_recent();
-        self.sign_in_per_account.retain_recent();
+        self.blocked_sources.forget_elapsed();
+        self.sign_in_per_account_and_source.retain_recent();
         self.sign_in_per_address.retain_recent();
+    }
+}
+
+/// Sources refused until a moment: only those that spent their budget, so
+/// the map is empty in normal operation and the check costs one atomic load.
+#[derive(Debug, Default)]
+struct BlockedSources {
+    count: std::sync::atomic::AtomicUsize,
+    until: RwLock<HashMap<IpAddr, Instant>>,
+}
+
+impl BlockedSources {
+    fn block(&self, address: IpAddr, wait: Duration) {
+        let mut map = self.until.write().unwrap_or_else(|e| e.into_inner());
+        let until = Instant::now() + wait;
+        let entry = map.entry(address).or_insert(until);
+        *entry = (*entry).max(until);
+        self.count.store(map.len(), Ordering::Release);
+    }
+
+    fn remaining(&self, address: IpAddr) -> Option<Duration> {
+        if self.count.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let map = self.until.read().unwrap_or_else(|e| e.into_inner());
+        let left = map.get(&address)?.saturating_duration_since(Instant::now());
+        (!left.is_zero()).then_some(left)
+    }
+
+    fn forget_elapsed(&self) {
+        let mut map = self.until.write().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        map.retain(|_, until| *until > now);
+        self.count.store(map.len(), Ordering::Release);
     }
 }
 
@@ -402,6 +502,34 @@ mod tests {
         cache.insert("d".into(), 4, &now);
         assert_eq!(cache.len(), 1);
         assert_eq!(cache.get("d", &now), Some(4));
+    }
+
+    #[test]
+    fn a_source_that_spent_its_budget_is_refused_until_it_recovers() {
+        let throttle = Throttle::new();
+        let attacker: IpAddr = "127.0.0.2".parse().unwrap();
+        let bystander: IpAddr = "127.0.0.3".parse().unwrap();
+        assert_eq!(throttle.source_refused(Some(attacker)), None);
+        let mut refused_after = None;
+        for attempt in 1..=ADDRESS_FAILURE_BURST + 1 {
+            if throttle.record_failure(None, Some(attacker)).is_some() {
+                refused_after = Some(attempt);
+                break;
+            }
+        }
+        assert_eq!(refused_after, Some(ADDRESS_FAILURE_BURST + 1));
+        assert!(throttle.source_refused(Some(attacker)).is_some());
+        assert_eq!(throttle.source_refused(Some(bystander)), None);
+    }
+
+    #[test]
+    fn sign_in_failures_elsewhere_do_not_lock_the_owner_out() {
+        let throttle = Throttle::new();
+        let attacker: IpAddr = "127.0.0.2".parse().unwrap();
+        let owner: IpAddr = "127.0.0.3".parse().unwrap();
+        while throttle.sign_in_attempt("root@agency.org", Some(attacker)).is_none() {}
+        assert!(throttle.sign_in_attempt("root@agency.org", Some(attacker)).is_some());
+        assert_eq!(throttle.sign_in_attempt("root@agency.org", Some(owner)), None);
     }
 
     #[test]

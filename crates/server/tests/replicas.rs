@@ -476,3 +476,47 @@ async fn revocation_rotation_and_role_changes_through_one_replica_hold_on_the_ot
     .await;
     assert_eq!(cluster.token_status(1, &client_id, &new_secret).await.0, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_taken_away_through_one_replica_stops_live_tokens_on_both() {
+    let Some(cluster) = Cluster::start().await else { return };
+    let admin = cluster.admin_session(0).await;
+    let (id, client_id, secret) = cluster.register(0, &admin, "Downgraded Partner").await;
+    let token = cluster.token(1, &client_id, &secret).await;
+    let create_status = |n: usize| {
+        let token = token.clone();
+        let cluster = &cluster;
+        async move {
+            cluster
+                .http
+                .post(cluster.url(n, "/api/v1/engage/cases"))
+                .bearer_auth(&token)
+                .json(&json!({"title": "Referral"}))
+                .send()
+                .await
+                .expect("send")
+                .status()
+                .as_u16()
+        }
+    };
+    for n in 0..2 {
+        assert_eq!(create_status(n).await, 201, "replica {n} before the change");
+    }
+    // engage-worker is the application's only role; Auditor grants no create.
+    let r = cluster
+        .http
+        .patch(cluster.url(0, &format!("/admin/v1/external-applications/{id}")))
+        .bearer_auth(&admin)
+        .json(&json!({"roles": ["auditor"]}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200, "role change");
+    let changed_at = Instant::now();
+    for n in [1, 0] {
+        within_propagation(&format!("a downgrade, at replica {n}"), changed_at, || async {
+            create_status(n).await == 403
+        })
+        .await;
+    }
+}

@@ -100,6 +100,7 @@ async fn app() -> (axum::Router, std::path::PathBuf) {
         admin_password: Some("correct horse battery staple".into()),
         cache_ttl: std::time::Duration::from_secs(2),
         mailer: casebook_server::notify::Mailer::Log,
+        trusted_proxies: Default::default(),
     };
     let state = casebook_server::prepare(config, TestOptions::default())
         .await

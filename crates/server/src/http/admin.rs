@@ -55,9 +55,28 @@ pub struct ApplicationQuery {
     #[param(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
     /// Case-insensitive substring of the name.
+    #[param(max_length = 254)]
     pub name: Option<String>,
     /// Case-insensitive substring of the email.
+    #[param(max_length = 254)]
     pub email: Option<String>,
+}
+
+/// No name or address is longer than this, so neither is a useful filter;
+/// a longer one would only cost the database.
+const MAX_FILTER_CHARS: usize = 254;
+
+fn filter<'a>(field: &'static str, value: Option<&'a str>) -> Result<Option<&'a str>, ApiError> {
+    match value {
+        Some(text) if text.chars().count() > MAX_FILTER_CHARS => {
+            Err(ApiError::field(casebook_domain::FieldError::new(
+                field,
+                casebook_domain::ErrorCode::TooLong,
+                format!("the {field} filter must be at most {MAX_FILTER_CHARS} characters"),
+            )))
+        }
+        other => Ok(other),
+    }
 }
 
 /// Sign-in form.
@@ -119,7 +138,7 @@ pub const SESSION_TTL_MICROS: i64 = 8 * 3600 * 1_000_000;
     request_body = SignIn,
     security(()),
     responses(
-        (status = 201, description = "Signed in", body = SessionView),
+        (status = 201, description = "Signed in", body = SessionView, headers(("Cache-Control" = String, description = "no-store"))),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
@@ -158,6 +177,8 @@ pub async fn sign_in(
     tracing::info!(user = %user.id, "signed in");
     Ok((
         StatusCode::CREATED,
+        // The answer is a credential: no cache may keep it (RFC 9111 §5.2.2.5).
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
         Json(SessionView {
             token,
             expires_at: micros_to_rfc3339(expires_at),
@@ -206,7 +227,7 @@ pub async fn list_roles(
         (status = 201, description = "Created", body = RoleView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs admin:create", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs admin:create, and every permission the change touches (`missing_permissions` lists those lacking)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -216,7 +237,7 @@ pub async fn create_role(
     ApiJson(form): ApiJson<RoleForm>,
 ) -> Result<impl IntoResponse, ApiError> {
     let role = form.validate()?;
-    let view = store::create_role(&state.db, &caller.actor(), &role).await?;
+    let view = store::create_role(&state.db, &caller.author(), &role).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -232,14 +253,15 @@ pub async fn get_role(State(state): State<AppState>, ApiPath(id): ApiPath<String
     Ok(Json(store::get_role(&state.db, &id).await?))
 }
 
-/// Change a role's name or permissions. Tokens already issued keep the
-/// permissions they were issued with until they expire.
+/// Change a role's name or permissions. A permission taken away stops
+/// working on live tokens within 5 seconds; one added reaches new tokens.
+/// The caller must hold every permission the role carries before and after.
 #[utoipa::path(patch, path = "/admin/v1/roles/{id}", tag = "admin: roles", params(("id" = String, Path)), request_body = RoleChange,
     responses(
         (status = 200, description = "Changed", body = RoleView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs admin:edit", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs admin:edit, and every permission the change touches (`missing_permissions` lists those lacking)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The change would leave no user holding every admin permission", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
@@ -252,7 +274,7 @@ pub async fn update_role(
     ApiJson(change): ApiJson<RoleChange>,
 ) -> Result<Json<RoleView>, ApiError> {
     let change = change.validate()?;
-    let view = store::update_role(&state.db, &caller.actor(), &id, &change).await?;
+    let view = store::update_role(&state.db, &caller.author(), &id, &change).await?;
     state.bump_epoch();
     Ok(Json(view))
 }
@@ -262,7 +284,7 @@ pub async fn update_role(
     responses(
         (status = 204, description = "Removed"),
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs admin:delete", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs admin:delete, and every permission the change touches (`missing_permissions` lists those lacking)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Still assigned; `holders` lists who holds it", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -271,7 +293,7 @@ pub async fn delete_role(
     Caller(caller): Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    store::delete_role(&state.db, &caller.actor(), &id).await?;
+    store::delete_role(&state.db, &caller.author(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -310,7 +332,7 @@ pub async fn list_users(
         (status = 201, description = "Created", body = UserView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs admin:create", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs admin:create, and every permission the change touches (`missing_permissions` lists those lacking)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -322,7 +344,7 @@ pub async fn create_user(
     let facts = user_facts(&state, Some(&form.email), &form.roles).await?;
     let user = form.validate(&facts)?;
     let hash = hash_password(user.password.clone()).await?;
-    let view = store::create_user(&state.db, Some(&caller.actor()), &user, &hash).await?;
+    let view = store::create_user(&state.db, Some(&caller.author()), &user, &hash).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -344,7 +366,7 @@ pub async fn get_user(State(state): State<AppState>, ApiPath(id): ApiPath<String
         (status = 200, description = "Changed", body = UserView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs admin:edit", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs admin:edit, and every permission the change touches (`missing_permissions` lists those lacking)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The change would leave no user holding every admin permission", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
@@ -363,12 +385,19 @@ pub async fn update_user(
     )
     .await?;
     let change = change.validate(&facts, &AccountRef::new(AccountKind::User, &id))?;
+    if (change.password.is_some() || change.email.is_some())
+        && !casebook_domain::grant::may_set_sign_in_details(caller.kind)
+    {
+        return Err(ApiError::forbidden(
+            "only a signed-in person can set a user's password or email; an application cannot",
+        ));
+    }
     let hash = match &change.password {
         Some(p) => Some(hash_password(p.clone()).await?),
         None => None,
     };
     Ok(Json(
-        store::update_user(&state.db, &caller.actor(), &id, &change, hash.as_deref()).await?,
+        store::update_user(&state.db, &caller.author(), &id, &change, hash.as_deref()).await?,
     ))
 }
 
@@ -377,7 +406,7 @@ pub async fn update_user(
     responses(
         (status = 204, description = "Removed"),
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs admin:delete", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs admin:delete, and every permission the change touches (`missing_permissions` lists those lacking)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A user cannot remove their own account, nor the last user holding every admin permission", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -392,7 +421,7 @@ pub async fn delete_user(
             holders: None,
         });
     }
-    store::delete_user(&state.db, &caller.actor(), &id).await?;
+    store::delete_user(&state.db, &caller.author(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -424,7 +453,7 @@ async fn application_facts(
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs admin:view", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Bad limit", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad limit, or a filter longer than 254 characters", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_applications(
     State(state): State<AppState>,
@@ -438,8 +467,8 @@ pub async fn list_applications(
             callback_url(&state),
             cursor,
             limit,
-            q.name.as_deref(),
-            q.email.as_deref(),
+            filter("name", q.name.as_deref())?,
+            filter("email", q.email.as_deref())?,
         )
         .await?,
     ))
@@ -452,7 +481,7 @@ pub async fn list_applications(
         (status = 201, description = "Registered", body = ApplicationView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs admin:create", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs admin:create, and every permission the change touches (`missing_permissions` lists those lacking)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Every invalid field, with its code", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -469,7 +498,7 @@ pub async fn create_application(
         &state.db,
         state.master(),
         callback_url(&state),
-        &caller.actor(),
+        &caller.author(),
         &app,
         &client_id,
         &secret,
@@ -504,7 +533,7 @@ pub async fn get_application(
         (status = 200, description = "Changed", body = ApplicationView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs admin:edit", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs admin:edit, and every permission the change touches (`missing_permissions` lists those lacking)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -522,7 +551,7 @@ pub async fn update_application(
     )
     .await?;
     let change = change.validate(&facts, &AccountRef::new(AccountKind::Application, &id))?;
-    let view = store::update_application(&state.db, callback_url(&state), &caller.actor(), &id, &change).await?;
+    let view = store::update_application(&state.db, callback_url(&state), &caller.author(), &id, &change).await?;
     state.clients.remove(&view.client_id);
     state.bump_epoch();
     Ok(Json(view))
@@ -533,7 +562,7 @@ pub async fn update_application(
     responses(
         (status = 204, description = "Removed"),
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs admin:delete", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs admin:delete, and every permission the change touches (`missing_permissions` lists those lacking)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn delete_application(
@@ -541,7 +570,7 @@ pub async fn delete_application(
     Caller(caller): Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    let client_id = store::delete_application(&state.db, &caller.actor(), &id).await?;
+    let client_id = store::delete_application(&state.db, &caller.author(), &id).await?;
     state.clients.remove(&client_id);
     state.bump_epoch();
     Ok(StatusCode::NO_CONTENT)
@@ -584,7 +613,7 @@ async fn confirm_password(
         (status = 200, description = "The secret", body = SecretView, headers(("Cache-Control" = String, description = "no-store"))),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Wrong password, not a signed-in person, or lacking admin:edit", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Wrong password, not a signed-in person, lacking admin:edit, or the application holds permissions the caller lacks", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Locked after wrong passwords", body = Problem, content_type = "application/problem+json"),
@@ -595,10 +624,12 @@ pub async fn reveal_secret(
     ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<RevealRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    // 404 before the password check, so a typo'd id does not count as a failure.
+    // 404 and 403 before the password check, so neither a typo'd id nor a
+    // refused application counts as a failure.
     store::get_application(&state.db, callback_url(&state), &id).await?;
+    store::may_access_secret(&state.db, &caller.author(), &id).await?;
     confirm_password(&state, &caller, request.password, &id).await?;
-    let (client_id, secret) = store::reveal_secret(&state.db, state.master(), &caller.actor(), &id).await?;
+    let (client_id, secret) = store::reveal_secret(&state.db, state.master(), &caller.author(), &id).await?;
     tracing::info!(application = %id, user = %caller.id, "client secret revealed");
     Ok((
         [(axum::http::header::CACHE_CONTROL, "no-store")],
@@ -619,7 +650,7 @@ pub async fn reveal_secret(
         (status = 200, description = "The new secret", body = SecretView, headers(("Cache-Control" = String, description = "no-store"))),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Wrong password, not a signed-in person, or lacking admin:edit", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Wrong password, not a signed-in person, lacking admin:edit, or the application holds permissions the caller lacks", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Grace period out of range", body = Problem, content_type = "application/problem+json"),
@@ -640,12 +671,13 @@ pub async fn rotate_secret(
         )));
     }
     store::get_application(&state.db, callback_url(&state), &id).await?;
+    store::may_access_secret(&state.db, &caller.author(), &id).await?;
     confirm_password(&state, &caller, request.password, &id).await?;
     let secret = ClientSecret::from_random(random_bytes());
     let (client_id, until) = store::rotate_secret(
         &state.db,
         state.master(),
-        &caller.actor(),
+        &caller.author(),
         &id,
         &secret,
         grace * 1_000_000,

@@ -192,6 +192,7 @@ async fn method_not_allowed(method: axum::http::Method) -> impl IntoResponse {
         detail: format!("this path does not answer {method}; the Allow header lists the methods it does"),
         errors: None,
         holders: None,
+        missing_permissions: None,
     };
     (
         status,

@@ -4,6 +4,7 @@
 use crate::auth::{Refusal, now_secs, verify_access_token};
 use crate::crypto::random_token;
 use crate::error::{OAuthError, OAuthErrorBody};
+use crate::extract::decode_component;
 use crate::keys::{AccessClaims, JwkSet};
 use crate::state::AppState;
 use crate::store::{self, ClientRecord};
@@ -125,16 +126,17 @@ pub struct ServerMetadata {
 
 const AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
 
-/// The peer address, when the server runs on a socket.
+/// The client's address: the socket peer, or the client a trusted proxy
+/// names (see [`crate::client_addr`]); `None` without a socket.
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for PeerAddr {
+impl FromRequestParts<AppState> for PeerAddr {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
-        ))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| {
+            state.config.trusted_proxies.client_address(c.0.ip(), &parts.headers)
+        })))
     }
 }
 
@@ -166,27 +168,6 @@ async fn read_body(body: Body) -> Result<Bytes, OAuthError> {
         return Err(too_large());
     }
     Ok(Bytes::from(kept))
-}
-
-/// Decodes one form-urlencoded component strictly: `+` is a space, `%` must
-/// start two hex digits, and the result must be UTF-8.
-fn decode_component(raw: &[u8]) -> Result<String, &'static str> {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut bytes = raw.iter().copied();
-    while let Some(b) = bytes.next() {
-        match b {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = |d: Option<u8>| d.and_then(|d| (d as char).to_digit(16));
-                match (hex(bytes.next()), hex(bytes.next())) {
-                    (Some(hi), Some(lo)) => out.push((hi * 16 + lo) as u8),
-                    _ => return Err("a % in the form is not followed by two hex digits"),
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    String::from_utf8(out).map_err(|_| "the form is not valid UTF-8 once decoded")
 }
 
 /// Reads an `application/x-www-form-urlencoded` body strictly: RFC 6749 §3.1
@@ -251,6 +232,11 @@ fn client_credentials(
     headers: &HeaderMap,
     form: &HashMap<String, String>,
 ) -> Result<Option<(String, ClientSecret)>, OAuthError> {
+    if headers.get_all(header::AUTHORIZATION).iter().nth(1).is_some() {
+        return Err(OAuthError::invalid_request(
+            "the request carries more than one Authorization header; send exactly one",
+        ));
+    }
     let basic = match headers.get(header::AUTHORIZATION) {
         None => None,
         Some(value) => {
@@ -313,6 +299,14 @@ async fn authenticate_client(
     form: &HashMap<String, String>,
     peer: Option<IpAddr>,
 ) -> Result<AuthenticatedClient, OAuthError> {
+    // A source that spent its failure budget learns nothing more, not even
+    // whether a guess was right.
+    if let Some(wait) = state.throttle.source_refused(peer) {
+        let mut error = OAuthError::invalid_client();
+        error.description = "too many failed client authentications from this address; wait before trying again".into();
+        error.retry_after_secs = Some(wait.as_secs().max(1));
+        return Err(error);
+    }
     let (client_id, secret) = client_credentials(headers, form)?.ok_or_else(OAuthError::invalid_client)?;
     // Something that cannot be a Client ID never reaches storage, nor becomes
     // a throttle key of the sender's choosing; only its source is counted.
@@ -458,9 +452,13 @@ pub async fn introspect(
     let result = async {
         let body = read_body(body).await?;
         let form = read_form(&headers, &uri, &body)?;
-        authenticate_client(&state, &headers, &form, peer).await?;
+        let caller = authenticate_client(&state, &headers, &form, peer).await?;
         let token = token_param(&form)?;
         Ok::<_, OAuthError>(match verify_access_token(&state, token).await {
+            // RFC 7662 §4: a token's contents are for the client it was
+            // issued to and for the install's resource servers; anyone else
+            // learns nothing, not even that it is active.
+            Ok(verified) if !may_introspect(&caller, &verified) => IntrospectionResponse::default(),
             Ok(verified) => {
                 let now = now_secs();
                 IntrospectionResponse {
@@ -491,6 +489,17 @@ pub async fn introspect(
         Ok(response) => no_store(Json(response).into_response()),
         Err(e) => e.into_response(),
     }
+}
+
+/// SPEC: the client the token was issued to, or an application holding
+/// `admin:view` (a resource server of the install).
+fn may_introspect(caller: &AuthenticatedClient, token: &crate::state::VerifiedToken) -> bool {
+    use casebook_domain::{Action, Module};
+    caller.id == token.client_id
+        || caller
+            .record
+            .permissions
+            .contains(Permission::new(Module::Admin, Action::View))
 }
 
 impl IntrospectionResponse {
@@ -558,7 +567,9 @@ pub async fn revoke(
                 OAuthError::unavailable("the server could not record the revocation; try again")
             })?;
         // Only this token: bumping the epoch would let any client flush every
-        // cache of this replica by revoking its own tokens.
+        // cache of this replica by revoking its own tokens. Other replicas
+        // learn of it from their next poll of revocations.
+        state.revoked.insert(claims.jti.clone(), claims.exp);
         state.tokens.remove(token);
         Ok(())
     }

@@ -4,6 +4,10 @@
 //! change more than one row run in one transaction, so a failure leaves the
 //! database as it was.
 
+mod grants;
+
+pub use grants::{Author, Holder as RoleHolder};
+
 use crate::crypto::MasterKey;
 use crate::db::{Db, Tx, col, is_unique_violation, micros_to_rfc3339, new_id, now_micros};
 use crate::error::{ApiError, Holder};
@@ -11,6 +15,7 @@ use crate::notify::{self, Notice};
 use crate::views::*;
 use casebook_domain::account::AccountRef;
 use casebook_domain::application::{NewApplication, ValidApplicationChange};
+use casebook_domain::grant::GrantChange;
 use casebook_domain::lockout;
 use casebook_domain::records::{CaseStatus, ValidCase, ValidCaseChange, ValidReport, ValidReportChange};
 use casebook_domain::role::{self, ValidRole, ValidRoleChange};
@@ -209,20 +214,11 @@ struct AdministratorCheck {
     had_one: bool,
 }
 
-/// Orders the changes that could remove an administrator on PostgreSQL, so
-/// that two of them cannot each see the other's administrator survive. The
-/// value is arbitrary; it only has to be the same everywhere. SQLite's
-/// `BEGIN IMMEDIATE` already serialises writers.
-const ADMINISTRATOR_LOCK: i64 = 0x6361_7365_6164_6d6e;
-
 impl AdministratorCheck {
+    /// Takes the permissions lock, so that two changes cannot each see the
+    /// other's administrator survive.
     async fn before(db: &Db, tx: &mut Tx) -> Result<Self, ApiError> {
-        if db.backend() == crate::config::Backend::Postgres {
-            sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock($1)) AS l")
-                .bind(ADMINISTRATOR_LOCK)
-                .fetch_one(&mut **tx)
-                .await?;
-        }
+        grants::lock_permissions(db, tx).await?;
         Ok(Self {
             had_one: has_an_administrator(tx).await?,
         })
@@ -411,10 +407,15 @@ fn role_name_in_use(name: &str) -> ApiError {
     ))
 }
 
-pub async fn create_role(db: &Db, actor: &ActorRef, role: &ValidRole) -> Result<RoleView, ApiError> {
+pub async fn create_role(db: &Db, author: &Author, role: &ValidRole) -> Result<RoleView, ApiError> {
     let id = new_id();
     let now = now_micros();
     let mut tx = db.begin().await?;
+    grants::Grantor::read(db, &mut tx, author)
+        .await?
+        .authorize(GrantChange::Create {
+            after: role.permissions,
+        })?;
     let result = sqlx::query(
         "INSERT INTO roles (id, name, name_key, permissions, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
     )
@@ -429,18 +430,27 @@ pub async fn create_role(db: &Db, actor: &ActorRef, role: &ValidRole) -> Result<
         Err(e) if is_unique_violation(&e) => return Err(role_name_in_use(role.name.as_ref())),
         other => other?,
     };
-    audit(&mut tx, actor, "role.created", "role", &id, Some(role.name.to_string())).await?;
+    audit(
+        &mut tx,
+        &author.actor,
+        "role.created",
+        "role",
+        &id,
+        Some(role.name.to_string()),
+    )
+    .await?;
     tx.commit().await?;
     get_role(db, &id).await
 }
 
-pub async fn update_role(db: &Db, actor: &ActorRef, id: &str, change: &ValidRoleChange) -> Result<RoleView, ApiError> {
+pub async fn update_role(db: &Db, author: &Author, id: &str, change: &ValidRoleChange) -> Result<RoleView, ApiError> {
     let mut tx = db.begin().await?;
     touch(&mut tx, "roles", id, "role").await?;
-    let check = match change.permissions {
-        Some(_) => Some(AdministratorCheck::before(db, &mut tx).await?),
-        None => None,
-    };
+    let check = AdministratorCheck::before(db, &mut tx).await?;
+    let grantor = grants::Grantor::read(db, &mut tx, author).await?;
+    let before = grants::role_permissions(&mut tx, id).await?.unwrap_or_default();
+    let after = change.permissions.unwrap_or(before);
+    grantor.authorize(GrantChange::Change { before, after })?;
     if let Some(name) = &change.name {
         let result = sqlx::query("UPDATE roles SET name = $1, name_key = $2 WHERE id = $3")
             .bind(name.as_ref())
@@ -456,16 +466,18 @@ pub async fn update_role(db: &Db, actor: &ActorRef, id: &str, change: &ValidRole
     if let Some(permissions) = change.permissions {
         set_text(&mut tx, "roles", "permissions", id, Some(&permissions.to_scope())).await?;
     }
-    if let Some(check) = check {
-        check.after(&mut tx).await?;
-    }
-    audit(&mut tx, actor, "role.changed", "role", id, None).await?;
+    check.after(&mut tx).await?;
+    audit(&mut tx, &author.actor, "role.changed", "role", id, None).await?;
     tx.commit().await?;
     get_role(db, id).await
 }
 
-pub async fn delete_role(db: &Db, actor: &ActorRef, id: &str) -> Result<(), ApiError> {
+pub async fn delete_role(db: &Db, author: &Author, id: &str) -> Result<(), ApiError> {
     let mut tx = db.begin().await?;
+    let grantor = grants::Grantor::read(db, &mut tx, author).await?;
+    if let Some(before) = grants::role_permissions(&mut tx, id).await? {
+        grantor.authorize(GrantChange::Remove { before })?;
+    }
     let holders = sqlx::query(
         "SELECT 'user' AS kind, u.id AS id, u.name AS name FROM user_roles x JOIN users u ON u.id = x.user_id WHERE x.role_id = $1 \
          UNION ALL \
@@ -516,7 +528,7 @@ pub async fn delete_role(db: &Db, actor: &ActorRef, id: &str) -> Result<(), ApiE
     if removed == 0 {
         return Err(ApiError::NotFound("role"));
     }
-    audit(&mut tx, actor, "role.removed", "role", id, None).await?;
+    audit(&mut tx, &author.actor, "role.removed", "role", id, None).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -603,15 +615,21 @@ pub async fn user_password_hash(db: &Db, id: &str) -> Result<Option<String>, sql
 }
 
 /// `password_hash` is computed by the caller, off the async threads.
+/// `author` is `None` only for the first administrator, made at first start.
 pub async fn create_user(
     db: &Db,
-    actor: Option<&ActorRef>,
+    author: Option<&Author>,
     user: &NewUser,
     password_hash: &str,
 ) -> Result<UserView, ApiError> {
     let id = new_id();
     let now = now_micros();
     let mut tx = db.begin().await?;
+    if let Some(author) = author {
+        let grantor = grants::Grantor::read(db, &mut tx, author).await?;
+        let after = grants::permissions_of_roles(&mut tx, &user.roles).await?;
+        grantor.authorize(GrantChange::Create { after })?;
+    }
     claim_email(&mut tx, &user.email, &AccountRef::new(AccountKind::User, &id)).await?;
     sqlx::query(
         "INSERT INTO users (id, email, name, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
@@ -631,7 +649,7 @@ pub async fn create_user(
     };
     audit(
         &mut tx,
-        actor.unwrap_or(&system),
+        author.map_or(&system, |a| &a.actor),
         "user.created",
         "user",
         &id,
@@ -644,17 +662,16 @@ pub async fn create_user(
 
 pub async fn update_user(
     db: &Db,
-    actor: &ActorRef,
+    author: &Author,
     id: &str,
     change: &ValidUserChange,
     password_hash: Option<&str>,
 ) -> Result<UserView, ApiError> {
     let mut tx = db.begin().await?;
     touch(&mut tx, "users", id, "user").await?;
-    let check = match change.roles {
-        Some(_) => Some(AdministratorCheck::before(db, &mut tx).await?),
-        None => None,
-    };
+    let check = AdministratorCheck::before(db, &mut tx).await?;
+    let grantor = grants::Grantor::read(db, &mut tx, author).await?;
+    let before = grants::held_permissions(&mut tx, RoleHolder::User(id)).await?;
     if let Some(email) = &change.email {
         move_email(&mut tx, "users", &AccountRef::new(AccountKind::User, id), email).await?;
     }
@@ -672,17 +689,20 @@ pub async fn update_user(
     if let Some(roles) = &change.roles {
         set_roles(&mut tx, "user_roles", "user_id", id, roles).await?;
     }
-    if let Some(check) = check {
-        check.after(&mut tx).await?;
-    }
-    audit(&mut tx, actor, "user.changed", "user", id, None).await?;
+    let after = grants::held_permissions(&mut tx, RoleHolder::User(id)).await?;
+    grantor.authorize(GrantChange::Change { before, after })?;
+    check.after(&mut tx).await?;
+    audit(&mut tx, &author.actor, "user.changed", "user", id, None).await?;
     tx.commit().await?;
     get_user(db, id).await
 }
 
-pub async fn delete_user(db: &Db, actor: &ActorRef, id: &str) -> Result<(), ApiError> {
+pub async fn delete_user(db: &Db, author: &Author, id: &str) -> Result<(), ApiError> {
     let mut tx = db.begin().await?;
     let check = AdministratorCheck::before(db, &mut tx).await?;
+    let grantor = grants::Grantor::read(db, &mut tx, author).await?;
+    let before = grants::held_permissions(&mut tx, RoleHolder::User(id)).await?;
+    grantor.authorize(GrantChange::Remove { before })?;
     let removed = sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
@@ -693,7 +713,7 @@ pub async fn delete_user(db: &Db, actor: &ActorRef, id: &str) -> Result<(), ApiE
     }
     release_email(&mut tx, &AccountRef::new(AccountKind::User, id)).await?;
     check.after(&mut tx).await?;
-    audit(&mut tx, actor, "user.removed", "user", id, None).await?;
+    audit(&mut tx, &author.actor, "user.removed", "user", id, None).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -925,7 +945,7 @@ pub async fn create_application(
     db: &Db,
     master: &MasterKey,
     callback_url: &str,
-    actor: &ActorRef,
+    author: &Author,
     app: &NewApplication,
     client_id: &ClientId,
     secret: &ClientSecret,
@@ -933,6 +953,9 @@ pub async fn create_application(
     let id = new_id();
     let now = now_micros();
     let mut tx = db.begin().await?;
+    let grantor = grants::Grantor::read(db, &mut tx, author).await?;
+    let after = grants::permissions_of_roles(&mut tx, &app.roles).await?;
+    grantor.authorize(GrantChange::Create { after })?;
     claim_email(&mut tx, &app.email, &AccountRef::new(AccountKind::Application, &id)).await?;
     sqlx::query(
         "INSERT INTO applications (id, client_id, name, email, application_url, description, enabled, secret_ciphertext, secret_mac, \
@@ -954,7 +977,7 @@ pub async fn create_application(
     set_roles(&mut tx, "application_roles", "application_id", &id, &app.roles).await?;
     audit(
         &mut tx,
-        actor,
+        &author.actor,
         "application.registered",
         "application",
         &id,
@@ -974,12 +997,14 @@ pub async fn create_application(
 pub async fn update_application(
     db: &Db,
     callback_url: &str,
-    actor: &ActorRef,
+    author: &Author,
     id: &str,
     change: &ValidApplicationChange,
 ) -> Result<ApplicationView, ApiError> {
     let mut tx = db.begin().await?;
     touch(&mut tx, "applications", id, "external application").await?;
+    let grantor = grants::Grantor::read(db, &mut tx, author).await?;
+    let before = grants::held_permissions(&mut tx, RoleHolder::Application(id)).await?;
     if let Some(email) = &change.email {
         move_email(
             &mut tx,
@@ -1023,6 +1048,9 @@ pub async fn update_application(
     if let Some(roles) = &change.roles {
         set_roles(&mut tx, "application_roles", "application_id", id, roles).await?;
     }
+    let after = grants::held_permissions(&mut tx, RoleHolder::Application(id)).await?;
+    grantor.authorize(GrantChange::Change { before, after })?;
+    let actor = &author.actor;
     let action = match change.enabled {
         Some(false) => "application.disabled",
         Some(true) => "application.enabled",
@@ -1046,8 +1074,12 @@ pub async fn update_application(
 }
 
 /// Removes an application; returns its client ID so caches can drop it.
-pub async fn delete_application(db: &Db, actor: &ActorRef, id: &str) -> Result<String, ApiError> {
+pub async fn delete_application(db: &Db, author: &Author, id: &str) -> Result<String, ApiError> {
     let mut tx = db.begin().await?;
+    let grantor = grants::Grantor::read(db, &mut tx, author).await?;
+    let before = grants::held_permissions(&mut tx, RoleHolder::Application(id)).await?;
+    grantor.authorize(GrantChange::Remove { before })?;
+    let actor = &author.actor;
     let row = sqlx::query("DELETE FROM applications WHERE id = $1 RETURNING client_id, name, email")
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -1076,10 +1108,12 @@ pub async fn delete_application(db: &Db, actor: &ActorRef, id: &str) -> Result<S
 pub async fn reveal_secret(
     db: &Db,
     master: &MasterKey,
-    actor: &ActorRef,
+    author: &Author,
     id: &str,
 ) -> Result<(String, ClientSecret), ApiError> {
     let mut tx = db.begin().await?;
+    authorize_secret_access(db, &mut tx, author, id).await?;
+    let actor = &author.actor;
     let row = sqlx::query("SELECT client_id, name, email, secret_ciphertext FROM applications WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -1099,23 +1133,28 @@ pub async fn reveal_secret(
     Ok((col(&row, "client_id")?, ClientSecret::from_presented(secret)))
 }
 
-/// Issues a new secret; the old one stays valid for `grace_micros` (0: not at all).
+/// Issues a new secret; the old one stays valid for `grace_micros`. With no
+/// grace period the rotation answers a leak: the old secret stops at once and
+/// so does every token issued with it (a new token generation).
 pub async fn rotate_secret(
     db: &Db,
     master: &MasterKey,
-    actor: &ActorRef,
+    author: &Author,
     id: &str,
     secret: &ClientSecret,
     grace_micros: i64,
 ) -> Result<(String, Option<i64>), ApiError> {
     let mut tx = db.begin().await?;
+    authorize_secret_access(db, &mut tx, author, id).await?;
+    let actor = &author.actor;
     let now = now_micros();
     let previous_expires = (grace_micros > 0).then_some(now + grace_micros);
     let row = sqlx::query(
         "UPDATE applications SET \
            previous_secret_mac = CASE WHEN $1 = 1 THEN secret_mac ELSE NULL END, \
            previous_secret_expires_at = $2, \
-           secret_mac = $3, secret_ciphertext = $4, updated_at = $5 \
+           secret_mac = $3, secret_ciphertext = $4, updated_at = $5, \
+           token_generation = token_generation + (1 - $1) \
          WHERE id = $6 RETURNING client_id, name, email",
     )
     .bind(i64::from(previous_expires.is_some()))
@@ -1146,6 +1185,27 @@ pub async fn rotate_secret(
     notify::enqueue(&mut tx, &email, &notice).await?;
     tx.commit().await?;
     Ok((col(&row, "client_id")?, previous_expires))
+}
+
+/// A secret opens everything its application holds, so seeing or replacing
+/// it is a change to that account under the grant rule: nobody obtains the
+/// credentials of an application more powerful than themselves.
+async fn authorize_secret_access(db: &Db, tx: &mut Tx, author: &Author, id: &str) -> Result<(), ApiError> {
+    let grantor = grants::Grantor::read(db, tx, author).await?;
+    let held = grants::held_permissions(tx, RoleHolder::Application(id)).await?;
+    grantor.authorize(GrantChange::Change {
+        before: held,
+        after: held,
+    })
+}
+
+/// Checked before the caller's password is asked for, so that a refusal
+/// does not cost a lockout attempt; checked again in the change itself.
+pub async fn may_access_secret(db: &Db, author: &Author, id: &str) -> Result<(), ApiError> {
+    let mut tx = db.begin().await?;
+    authorize_secret_access(db, &mut tx, author, id).await?;
+    tx.rollback().await?;
+    Ok(())
 }
 
 /// What the token endpoint needs to know about a client.
@@ -1210,12 +1270,25 @@ pub async fn cache_generation(db: &Db) -> Result<i64, sqlx::Error> {
 // ---------------------------------------------------------------- token revocation
 
 pub async fn revoke_token(db: &Db, jti: &str, expires_at_secs: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+    sqlx::query("INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
         .bind(jti)
         .bind(expires_at_secs)
+        .bind(now_micros())
         .execute(db.pool())
         .await
         .map(|_| ())
+}
+
+/// Revocations stamped after `since` (microseconds), with the expiry of the
+/// token each names: what a server polls to forget just those tokens.
+pub async fn revocations_since(db: &Db, since: i64) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let rows = sqlx::query("SELECT jti, expires_at FROM revoked_tokens WHERE revoked_at > $1")
+        .bind(since)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|r| Ok((col(r, "jti")?, col(r, "expires_at")?)))
+        .collect()
 }
 
 pub async fn is_revoked(db: &Db, jti: &str) -> Result<bool, sqlx::Error> {

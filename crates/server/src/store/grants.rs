@@ -1,0 +1,126 @@
+//! The grant rule ([`casebook_domain::grant`]) applied inside the
+//! transaction of the change it guards.
+//!
+//! The caller's permissions and the target's, before and after, are all read
+//! in that transaction, and on PostgreSQL every such change first takes one
+//! advisory lock, so a concurrent change to a role or to the caller's own
+//! roles cannot slip between the check and the write.
+
+use super::ActorRef;
+use crate::config::Backend;
+use crate::db::{Db, Tx, col};
+use crate::error::ApiError;
+use casebook_domain::grant::{GrantChange, authorize_change};
+use casebook_domain::{AccountKind, PermissionSet};
+use sqlx::Row;
+
+/// Orders every change that grants or takes permissions on PostgreSQL (and
+/// the last-administrator check with them). The value is arbitrary; it only
+/// has to be the same everywhere. SQLite's `BEGIN IMMEDIATE` already
+/// serialises writers.
+const PERMISSIONS_LOCK: i64 = 0x6361_7365_6164_6d6e;
+
+pub(super) async fn lock_permissions(db: &Db, tx: &mut Tx) -> Result<(), sqlx::Error> {
+    if db.backend() == Backend::Postgres {
+        sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock($1)) AS l")
+            .bind(PERMISSIONS_LOCK)
+            .fetch_one(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The account making an admin change, and the bound on what it may grant.
+#[derive(Debug, Clone)]
+pub struct Author {
+    pub actor: ActorRef,
+    /// For an application, the scope of the token it called with: it acts
+    /// with that scope's permissions that its roles still grant. A signed-in
+    /// user acts with everything its roles grant.
+    pub token_scope: Option<PermissionSet>,
+}
+
+/// Whose roles: the two tables that assign roles to accounts.
+#[derive(Debug, Clone, Copy)]
+pub enum Holder<'a> {
+    User(&'a str),
+    Application(&'a str),
+}
+
+impl<'a> Holder<'a> {
+    pub fn of(kind: AccountKind, id: &'a str) -> Self {
+        match kind {
+            AccountKind::User => Self::User(id),
+            AccountKind::Application => Self::Application(id),
+        }
+    }
+}
+
+/// The union of the permissions of the roles `holder` has, as this
+/// transaction sees them.
+pub(super) async fn held_permissions(tx: &mut Tx, holder: Holder<'_>) -> Result<PermissionSet, sqlx::Error> {
+    let (sql, id) = match holder {
+        Holder::User(id) => (
+            "SELECT r.permissions AS permissions FROM user_roles x JOIN roles r ON r.id = x.role_id WHERE x.user_id = $1",
+            id,
+        ),
+        Holder::Application(id) => (
+            "SELECT r.permissions AS permissions FROM application_roles x JOIN roles r ON r.id = x.role_id \
+             WHERE x.application_id = $1",
+            id,
+        ),
+    };
+    let rows = sqlx::query(sql).bind(id).fetch_all(&mut **tx).await?;
+    let mut set = PermissionSet::EMPTY;
+    for row in rows {
+        let text: String = col(&row, "permissions")?;
+        set = set.union(PermissionSet::parse_scope(&text).unwrap_or_default());
+    }
+    Ok(set)
+}
+
+/// The union of the permissions of `role_ids`, as this transaction sees them.
+pub(super) async fn permissions_of_roles(tx: &mut Tx, role_ids: &[String]) -> Result<PermissionSet, sqlx::Error> {
+    let mut set = PermissionSet::EMPTY;
+    for id in role_ids {
+        if let Some(permissions) = role_permissions(tx, id).await? {
+            set = set.union(permissions);
+        }
+    }
+    Ok(set)
+}
+
+pub(super) async fn role_permissions(tx: &mut Tx, role_id: &str) -> Result<Option<PermissionSet>, sqlx::Error> {
+    let row = sqlx::query("SELECT permissions FROM roles WHERE id = $1")
+        .bind(role_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(|r| {
+        let text: String = r.try_get("permissions")?;
+        Ok(PermissionSet::parse_scope(&text).unwrap_or_default())
+    })
+    .transpose()
+}
+
+/// What the author of a change may grant, read in the change's transaction
+/// before anything is written: a change to the author's own roles must not
+/// vouch for itself.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Grantor(PermissionSet);
+
+impl Grantor {
+    pub(super) async fn read(db: &Db, tx: &mut Tx, author: &Author) -> Result<Self, sqlx::Error> {
+        lock_permissions(db, tx).await?;
+        let held = held_permissions(tx, Holder::of(author.actor.kind, &author.actor.id)).await?;
+        Ok(Self(match author.token_scope {
+            Some(scope) => held.intersection(scope),
+            None => held,
+        }))
+    }
+
+    /// Refuses the change with 403 and the missing permissions unless the
+    /// author holds everything the target holds before and after it.
+    pub(super) fn authorize(self, change: GrantChange) -> Result<(), ApiError> {
+        authorize_change(self.0, change).map_err(ApiError::MissingPermissions)
+    }
+}
