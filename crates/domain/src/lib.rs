@@ -24,6 +24,7 @@ pub mod permission;
 pub mod records;
 pub mod role;
 pub mod text;
+pub mod token_request;
 pub mod user;
 pub mod validation;
 

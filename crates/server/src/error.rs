@@ -244,6 +244,12 @@ impl OAuthError {
     }
 }
 
+impl From<casebook_domain::token_request::ProtocolError> for OAuthError {
+    fn from(error: casebook_domain::token_request::ProtocolError) -> Self {
+        Self::new(error.code, error.description)
+    }
+}
+
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         let status = if self.retry_after_secs.is_some() {

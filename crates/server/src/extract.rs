@@ -159,26 +159,7 @@ where
     }
 }
 
-/// Decodes one form-urlencoded component strictly: `+` is a space, `%` must
-/// start two hex digits, and the result must be UTF-8.
-pub fn decode_component(raw: &[u8]) -> Result<String, &'static str> {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut bytes = raw.iter().copied();
-    while let Some(b) = bytes.next() {
-        match b {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = |d: Option<u8>| d.and_then(|d| (d as char).to_digit(16));
-                match (hex(bytes.next()), hex(bytes.next())) {
-                    (Some(hi), Some(lo)) => out.push((hi * 16 + lo) as u8),
-                    _ => return Err("a % in the form is not followed by two hex digits"),
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    String::from_utf8(out).map_err(|_| "the form is not valid UTF-8 once decoded")
-}
+pub use casebook_domain::token_request::decode_component;
 
 #[cfg(test)]
 mod tests {

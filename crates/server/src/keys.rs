@@ -24,23 +24,7 @@ const RETIRED_KEY_GRACE_MICROS: i64 = (casebook_domain::ACCESS_TOKEN_LIFETIME_SE
 /// cost a database read and a key decryption.
 const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 
-/// RFC 9068 §2.2 claims.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct AccessClaims {
-    pub iss: String,
-    pub sub: String,
-    pub aud: String,
-    pub exp: i64,
-    pub iat: i64,
-    pub jti: String,
-    pub client_id: String,
-    pub scope: String,
-    /// The application's token generation at issue (private claim): a token
-    /// of an earlier generation was issued before the application was last
-    /// disabled, and is refused.
-    #[serde(rename = "cb_gen", default)]
-    pub generation: i64,
-}
+pub use casebook_domain::token_request::AccessClaims;
 
 #[derive(Debug, Deserialize)]
 struct Header {

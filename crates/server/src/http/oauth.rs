@@ -2,10 +2,9 @@
 //! revocation (RFC 7009), metadata (RFC 8414) and the JWKS.
 
 use crate::auth::{Refusal, now_secs, verify_access_token};
-use crate::crypto::random_token;
+use crate::crypto::{MasterKey, random_token};
 use crate::error::{OAuthError, OAuthErrorBody};
-use crate::extract::decode_component;
-use crate::keys::{AccessClaims, JwkSet};
+use crate::keys::JwkSet;
 use crate::state::AppState;
 use crate::store::{self, ClientRecord};
 use axum::Json;
@@ -14,17 +13,14 @@ use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use casebook_domain::{ClientSecret, OAuthErrorCode, Permission, narrow_scope};
+use casebook_domain::token_request::{self, Form, PresentedClient, TokenRequest, presented_client};
+use casebook_domain::{ClientSecret, OAuthErrorCode, Permission};
 use serde::Serialize;
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use utoipa::ToSchema;
 
-/// Largest form the OAuth endpoints read.
-pub const MAX_FORM_BYTES: usize = 8 * 1024;
+pub use casebook_domain::token_request::MAX_FORM_BYTES;
 
 /// RFC 6749 §5.1 success.
 #[derive(Debug, Serialize, ToSchema)]
@@ -42,45 +38,47 @@ pub struct TokenResponse {
     pub scope: String,
 }
 
-/// The form fields of a token request (documentation of the wire form).
+// Documentation of the wire form only: requests are read by
+// `casebook_domain::token_request`, which is stricter than a derived form
+// parser can be.
+/// The form fields of a token request. Each parameter at most once; one sent
+/// empty counts as absent (RFC 6749 §3.1, §3.2).
 #[derive(Debug, ToSchema)]
-#[allow(dead_code)]
 pub struct TokenForm {
     #[schema(inline)]
-    grant_type: GrantType,
+    pub grant_type: GrantType,
     /// Space-separated permissions to narrow the token to; all granted when absent.
     #[schema(nullable = false, example = "engage:view engage:create")]
-    scope: Option<String>,
+    pub scope: Option<String>,
     /// With `client_secret`, instead of HTTP Basic.
     #[schema(nullable = false)]
-    client_id: Option<String>,
+    pub client_id: Option<String>,
     #[schema(nullable = false, format = Password)]
-    client_secret: Option<String>,
+    pub client_secret: Option<String>,
 }
 
 /// `grant_type`: must be `client_credentials`, the one grant this server
 /// supports (RFC 6749 §4.4).
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "snake_case")]
-#[allow(dead_code)]
-enum GrantType {
+pub enum GrantType {
     ClientCredentials,
 }
 
-/// The form of introspection and revocation requests.
+/// The form of introspection and revocation requests, read like a token
+/// request's.
 #[derive(Debug, ToSchema)]
-#[allow(dead_code)]
 pub struct TokenParamForm {
     /// The access token.
-    token: String,
+    pub token: String,
     /// `access_token` (the only kind this server issues); other hints are ignored.
     #[schema(nullable = false, example = "access_token")]
-    token_type_hint: Option<String>,
+    pub token_type_hint: Option<String>,
     /// With `client_secret`, instead of HTTP Basic.
     #[schema(nullable = false)]
-    client_id: Option<String>,
+    pub client_id: Option<String>,
     #[schema(nullable = false, format = Password)]
-    client_secret: Option<String>,
+    pub client_secret: Option<String>,
 }
 
 /// RFC 7662 §2.2.
@@ -170,133 +168,30 @@ async fn read_body(body: Body) -> Result<Bytes, OAuthError> {
     Ok(Bytes::from(kept))
 }
 
-/// Reads an `application/x-www-form-urlencoded` body strictly: RFC 6749 §3.1
-/// forbids repeated parameters and treats empty ones as absent, and §2.3.1
-/// forbids credentials in the URI.
-fn read_form(headers: &HeaderMap, uri: &Uri, body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
-    if let Some(query) = uri.query() {
-        let credentials =
-            url::form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == "client_secret" || k == "client_id");
-        if credentials {
-            return Err(OAuthError::invalid_request(
-                "client credentials must not be sent in the query string: send them in the form body (client_id, client_secret) or with HTTP Basic authentication",
-            ));
-        }
-    }
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let mime = content_type.split(';').next().unwrap_or("").trim();
-    if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-        return Err(OAuthError::invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        ));
-    }
-    if body.len() > MAX_FORM_BYTES {
-        return Err(OAuthError::invalid_request(format!(
-            "the form is larger than {MAX_FORM_BYTES} bytes"
-        )));
-    }
-    let mut seen = std::collections::HashSet::new();
-    let mut form = HashMap::new();
-    for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
-        let (key, value) = match pair.iter().position(|&b| b == b'=') {
-            Some(i) => (&pair[..i], &pair[i + 1..]),
-            None => (pair, &[][..]),
-        };
-        let key = decode_component(key).map_err(OAuthError::invalid_request)?;
-        let value = decode_component(value).map_err(OAuthError::invalid_request)?;
-        if !seen.insert(key.clone()) {
-            let shown: String = key.chars().take(64).collect();
-            return Err(OAuthError::invalid_request(format!(
-                "parameter {shown:?} appears more than once"
-            )));
-        }
-        // §3.2: a parameter sent without a value is treated as omitted.
-        if !value.is_empty() {
-            form.insert(key, value);
-        }
-    }
-    Ok(form)
-}
-
 /// A client whose credentials were checked.
 struct AuthenticatedClient {
     id: String,
     record: Arc<ClientRecord>,
 }
 
-/// Client authentication (RFC 6749 §2.3.1): HTTP Basic, or the form body; never both.
-fn client_credentials(
-    headers: &HeaderMap,
-    form: &HashMap<String, String>,
-) -> Result<Option<(String, ClientSecret)>, OAuthError> {
-    if headers.get_all(header::AUTHORIZATION).iter().nth(1).is_some() {
-        return Err(OAuthError::invalid_request(
-            "the request carries more than one Authorization header; send exactly one",
-        ));
-    }
-    let basic = match headers.get(header::AUTHORIZATION) {
-        None => None,
-        Some(value) => {
-            let value = value.to_str().map_err(|_| OAuthError::invalid_client())?;
-            let (scheme, encoded) = value.split_once(' ').ok_or_else(OAuthError::invalid_client)?;
-            if !scheme.eq_ignore_ascii_case("basic") {
-                return Err(OAuthError::invalid_request(
-                    "use HTTP Basic or form parameters to authenticate the client",
-                ));
-            }
-            let decoded = STANDARD
-                .decode(encoded.trim())
-                .map_err(|_| OAuthError::invalid_client())?;
-            let colon = decoded
-                .iter()
-                .position(|&b| b == b':')
-                .ok_or_else(OAuthError::invalid_client)?;
-            // §2.3.1: both parts are form-urlencoded before base64.
-            let id = decode_component(&decoded[..colon]).map_err(|_| OAuthError::invalid_client())?;
-            let secret = decode_component(&decoded[colon + 1..]).map_err(|_| OAuthError::invalid_client())?;
-            Some((id, secret))
-        }
-    };
-    let in_body = form.contains_key("client_id") || form.contains_key("client_secret");
-    match (basic, in_body) {
-        (Some(_), true) => Err(OAuthError::invalid_request(
-            "the client authenticated twice (HTTP Basic and form parameters); use exactly one",
-        )),
-        (Some((id, secret)), false) => Ok(Some((id, ClientSecret::from_presented(secret)))),
-        (None, true) => {
-            let id = form.get("client_id").cloned().ok_or_else(OAuthError::invalid_client)?;
-            let secret = form
-                .get("client_secret")
-                .cloned()
-                .ok_or_else(OAuthError::invalid_client)?;
-            Ok(Some((id, ClientSecret::from_presented(secret))))
-        }
-        (None, false) => Ok(None),
-    }
-}
-
-/// The pure heart of client authentication: does this secret open this client, now?
-pub fn secret_accepted(state: &AppState, client: &ClientRecord, secret: &ClientSecret, now_micros: i64) -> bool {
-    if !client.enabled {
-        return false;
-    }
-    let master = state.master();
+/// Does this secret open this client at `now_micros`? The current secret, or
+/// the previous one while its grace period lasts, of an enabled client;
+/// both compared in constant time, and both always, so timing does not tell
+/// which matched.
+pub fn secret_accepted(master: &MasterKey, client: &ClientRecord, secret: &ClientSecret, now_micros: i64) -> bool {
     let current = master.secret_matches(secret.expose(), &client.secret_mac);
     let previous = match (&client.previous_secret_mac, client.previous_secret_expires_at) {
         (Some(mac), Some(until)) if until > now_micros => master.secret_matches(secret.expose(), mac),
         _ => false,
     };
-    current | previous
+    client.enabled & (current | previous)
 }
 
 /// Authenticates the client of an OAuth request, throttling failures.
 async fn authenticate_client(
     state: &AppState,
     headers: &HeaderMap,
-    form: &HashMap<String, String>,
+    form: &Form,
     peer: Option<IpAddr>,
 ) -> Result<AuthenticatedClient, OAuthError> {
     // A source that spent its failure budget learns nothing more, not even
@@ -307,7 +202,13 @@ async fn authenticate_client(
         error.retry_after_secs = Some(wait.as_secs().max(1));
         return Err(error);
     }
-    let (client_id, secret) = client_credentials(headers, form)?.ok_or_else(OAuthError::invalid_client)?;
+    let authorization: Vec<&[u8]> = headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect();
+    let PresentedClient { client_id, secret } =
+        presented_client(&authorization, form)?.ok_or_else(OAuthError::invalid_client)?;
     // Something that cannot be a Client ID never reaches storage, nor becomes
     // a throttle key of the sender's choosing; only its source is counted.
     if casebook_domain::ClientId::parse(&client_id).is_none() {
@@ -324,7 +225,7 @@ async fn authenticate_client(
         OAuthError::unavailable("the server could not check the client; try again")
     })?;
     match client {
-        Some(record) if secret_accepted(state, &record, &secret, crate::db::now_micros()) => {
+        Some(record) if secret_accepted(state.master(), &record, &secret, crate::db::now_micros()) => {
             return Ok(AuthenticatedClient { id: client_id, record });
         }
         Some(_) => {}
@@ -384,37 +285,15 @@ async fn issue_token(
     body: &[u8],
     peer: Option<IpAddr>,
 ) -> Result<TokenResponse, OAuthError> {
-    let form = read_form(headers, uri, body)?;
-    match form.get("grant_type").map(String::as_str) {
-        None => {
-            return Err(OAuthError::invalid_request(
-                "grant_type is required (client_credentials)",
-            ));
-        }
-        Some("client_credentials") => {}
-        Some(_) => {
-            return Err(OAuthError::new(
-                OAuthErrorCode::UnsupportedGrantType,
-                "only grant_type=client_credentials is supported",
-            ));
-        }
-    }
+    let (request, form) = TokenRequest::parse(uri.query(), content_type(headers), body)?;
     let AuthenticatedClient { id: client_id, record } = authenticate_client(state, headers, &form, peer).await?;
-    let granted = narrow_scope(form.get("scope").map(String::as_str), record.permissions)
-        .map_err(|e| OAuthError::new(OAuthErrorCode::InvalidScope, e.to_string()))?;
-    let now = now_secs();
-    let lifetime = state.token_lifetime_secs;
-    let claims = AccessClaims {
-        iss: state.issuer().to_owned(),
-        sub: client_id.clone(),
-        aud: state.issuer().to_owned(),
-        exp: now + lifetime,
-        iat: now,
-        jti: random_token(),
-        client_id,
-        scope: granted.to_scope(),
-        generation: record.token_generation,
+    let client = token_request::AuthenticatedClient {
+        client_id: &client_id,
+        permissions: record.permissions,
+        token_generation: record.token_generation,
     };
+    let lifetime = state.token_lifetime_secs;
+    let claims = token_request::issue(&client, &request, state.issuer(), now_secs(), lifetime, random_token())?;
     let access_token = state.keys.sign(&claims);
     state.metrics.tokens_issued.inc();
     Ok(TokenResponse {
@@ -425,11 +304,12 @@ async fn issue_token(
     })
 }
 
-fn token_param(form: &HashMap<String, String>) -> Result<&str, OAuthError> {
-    form.get("token")
-        .map(String::as_str)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| OAuthError::invalid_request("the token parameter is required"))
+fn content_type(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
+}
+
+fn read_form(headers: &HeaderMap, uri: &Uri, body: &[u8]) -> Result<Form, OAuthError> {
+    Ok(Form::parse(uri.query(), content_type(headers), body)?)
 }
 
 /// RFC 7662: is this token active, and what does it carry? The caller authenticates as a client.
@@ -453,7 +333,7 @@ pub async fn introspect(
         let body = read_body(body).await?;
         let form = read_form(&headers, &uri, &body)?;
         let caller = authenticate_client(&state, &headers, &form, peer).await?;
-        let token = token_param(&form)?;
+        let token = form.token()?;
         Ok::<_, OAuthError>(match verify_access_token(&state, token).await {
             // RFC 7662 §4: a token's contents are for the client it was
             // issued to and for the install's resource servers; anyone else
@@ -533,7 +413,7 @@ pub async fn revoke(
         let body = read_body(body).await?;
         let form = read_form(&headers, &uri, &body)?;
         let client = authenticate_client(&state, &headers, &form, peer).await?;
-        let token = token_param(&form)?;
+        let token = form.token()?;
         // Only well-formed tokens signed by us name a jti worth recording.
         let now = now_secs();
         let claims = match state.keys.verify(token, state.issuer(), now) {
@@ -611,4 +491,46 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use casebook_domain::PermissionSet;
+
+    fn record(master: &MasterKey, enabled: bool, previous_until: Option<i64>) -> ClientRecord {
+        ClientRecord {
+            application_id: "app".into(),
+            name: "Partner".into(),
+            enabled,
+            secret_mac: master.secret_mac("current").to_vec(),
+            previous_secret_mac: previous_until.map(|_| master.secret_mac("previous").to_vec()),
+            previous_secret_expires_at: previous_until,
+            permissions: PermissionSet::EMPTY,
+            token_generation: 0,
+        }
+    }
+
+    #[test]
+    fn secrets_open_only_enabled_clients_and_the_previous_one_only_in_its_grace() {
+        let master = MasterKey::from_bytes([7; 32]);
+        let accepted = |record: &ClientRecord, secret: &str, now: i64| {
+            secret_accepted(&master, record, &ClientSecret::from_presented(secret), now)
+        };
+        let rotated = record(&master, true, Some(1_000));
+        for (secret, now, expected) in [
+            ("current", 0, true),
+            ("previous", 999, true),
+            ("previous", 1_000, false),
+            ("wrong", 0, false),
+            ("", 0, false),
+        ] {
+            assert_eq!(accepted(&rotated, secret, now), expected, "{secret} at {now}");
+        }
+        assert!(!accepted(&record(&master, false, None), "current", 0), "disabled");
+        assert!(
+            !accepted(&record(&master, true, None), "previous", 0),
+            "no previous secret"
+        );
+    }
 }
