@@ -317,17 +317,22 @@ impl TestApp {
 }
 
 /// Runs an async test body on SQLite and on PostgreSQL:
-/// `both_backends!(name, |app: TestApp| async move { … });`
+/// `both_backends!(name, |app: TestApp| async move { … });`, or with the
+/// server started from a [`Spawn`]:
+/// `both_backends!(name, spawn = Spawn { … }, |app: TestApp| async move { … });`
 #[macro_export]
 macro_rules! both_backends {
     ($name:ident, $body:expr) => {
+        $crate::both_backends!($name, spawn = $crate::Spawn::default(), $body);
+    };
+    ($name:ident, spawn = $spawn:expr, $body:expr) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let app = $crate::TestApp::spawn($crate::casebook_server::config::Backend::Sqlite)
+                let app = $crate::TestApp::spawn_with($crate::casebook_server::config::Backend::Sqlite, $spawn)
                     .await
                     .expect("sqlite");
                 ($body)(app).await;
@@ -335,7 +340,9 @@ macro_rules! both_backends {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if let Some(app) = $crate::TestApp::spawn($crate::casebook_server::config::Backend::Postgres).await {
+                if let Some(app) =
+                    $crate::TestApp::spawn_with($crate::casebook_server::config::Backend::Postgres, $spawn).await
+                {
                     ($body)(app).await;
                 }
             }

@@ -8,36 +8,10 @@ use casebook_sdk::{
     OAuthErrorCode, Password, PermissionSet, RoleChange, RoleForm, TokenSource, UserChange, UserForm,
 };
 use casebook_tests::casebook_server::TestOptions;
-use casebook_tests::casebook_server::config::Backend;
 use casebook_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, Spawn, TestApp, both_backends};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::Duration;
-
-/// Like [`both_backends!`], with a server started from `$spawn`.
-macro_rules! both_backends_with {
-    ($name:ident, $spawn:expr, $body:expr) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let app = TestApp::spawn_with(Backend::Sqlite, $spawn)
-                    .await
-                    .expect("sqlite");
-                ($body)(app).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(app) = TestApp::spawn_with(Backend::Postgres, $spawn).await {
-                    ($body)(app).await;
-                }
-            }
-        }
-    };
-}
 
 const TOKENS_ISSUED: &str = "casebook_access_tokens_issued_total";
 const CLIENT_AUTH_FAILURES: &str = "casebook_client_authentication_failures_total";
@@ -574,9 +548,9 @@ both_backends!(admin_flow, |app: TestApp| async move {
     assert!(matches!(clone.me().await, Err(Error::Api { status: 401, .. })));
 });
 
-both_backends_with!(
+both_backends!(
     refresh_after_expiry,
-    Spawn {
+    spawn = Spawn {
         options: TestOptions {
             token_lifetime_secs: 2,
             ..TestOptions::default()

@@ -2,10 +2,9 @@
 //! the change, delivered afterwards, retried, and never undoing the change.
 
 use casebook_server::TestOptions;
-use casebook_server::config::Backend;
 use casebook_server::db::col;
 use casebook_server::notify::{self, Mailer};
-use casebook_tests::{ADMIN_PASSWORD, Spawn, TestApp};
+use casebook_tests::{ADMIN_PASSWORD, Spawn, TestApp, both_backends};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -75,44 +74,24 @@ async fn fake_relay() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
 }
 
 /// These tests drive delivery themselves, so the server's own loop is off.
-async fn spawn(backend: Backend) -> Option<TestApp> {
-    let options = TestOptions {
-        deliver_notifications: false,
-        ..TestOptions::default()
-    };
-    TestApp::spawn_with(
-        backend,
-        Spawn {
-            options,
-            ..Spawn::default()
+fn without_delivery() -> Spawn {
+    Spawn {
+        options: TestOptions {
+            deliver_notifications: false,
+            ..TestOptions::default()
         },
-    )
-    .await
+        ..Spawn::default()
+    }
 }
 
-macro_rules! on_both {
-    ($name:ident, $body:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$body(super::spawn(super::Backend::Sqlite).await.expect("sqlite")).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(app) = super::spawn(super::Backend::Postgres).await {
-                    super::$body(app).await;
-                }
-            }
-        }
-    };
-}
-
-on_both!(
+both_backends!(
     every_alert_is_queued_with_its_change_and_delivered,
+    spawn = without_delivery(),
     alerts_are_queued_and_delivered
 );
-on_both!(
+both_backends!(
     a_failing_relay_is_retried_and_never_undoes_the_change,
+    spawn = without_delivery(),
     failed_delivery_is_retried
 );
 

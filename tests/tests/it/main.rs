@@ -1,0 +1,17 @@
+//! Every workspace-level integration test, in one binary: the real server on
+//! a free port, over HTTP, each test on SQLite and on PostgreSQL through
+//! [`casebook_tests::both_backends!`]. One binary links once, which on a
+//! two-core builder is most of the time a test run takes to start.
+
+mod admin;
+mod api;
+mod authorization;
+mod console;
+mod contract;
+mod hardening;
+mod lifecycle;
+mod notifications;
+mod oauth;
+mod sdk;
+mod search;
+mod smoke;
