@@ -26,6 +26,11 @@ pub enum DbError {
     Sqlx(#[from] sqlx::Error),
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("could not create the database file {path}: {source}")]
+    Create {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// The schema, per backend, in step: the same versions and file names in
@@ -73,6 +78,7 @@ impl Db {
                 } else {
                     format!("{url}?mode=rwc")
                 };
+                create_private_sqlite_file(&url)?;
                 options
                     .max_connections(8)
                     .after_connect(|conn, _| {
@@ -125,6 +131,36 @@ impl Db {
     }
 }
 
+/// SPEC: the database is created 0600. sqlx would create it with the
+/// process's umask (commonly 0644, readable by every local account), and
+/// SQLite gives the WAL and SHM files the database file's mode, so creating
+/// the empty file first, 0600, makes all three private. An existing file
+/// keeps the mode its owner gave it; a URL that does not ask for creation
+/// (`mode=rwc`) creates nothing.
+fn create_private_sqlite_file(url: &str) -> Result<(), DbError> {
+    use std::str::FromStr;
+    let creates = url.split_once('?').is_some_and(|(_, query)| {
+        url::form_urlencoded::parse(query.as_bytes()).any(|(key, value)| key == "mode" && value == "rwc")
+    });
+    if !creates || crate::config::sqlite_path(url).is_none() {
+        return Ok(());
+    }
+    // sqlx's own reading of the URL, so that the file is the one it opens
+    // (percent-decoded, `sqlite:` or `sqlite://`).
+    let path = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
+        .get_filename()
+        .to_owned();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(&path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(DbError::Create { path, source }),
+    }
+}
+
 /// Microseconds since the Unix epoch: how every timestamp is stored.
 pub fn now_micros() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1000
@@ -156,4 +192,55 @@ where
     T: sqlx::Decode<'r, Any> + sqlx::Type<Any>,
 {
     row.try_get(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    fn mode(path: &std::path::Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_new_sqlite_database_and_its_wal_and_shm_files_are_0600() {
+        let dir = std::env::temp_dir().join(format!("cbdb-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = Db::connect(&format!("sqlite://{}/c.db", dir.display()), Backend::Sqlite)
+            .await
+            .unwrap();
+        // WAL and SHM exist while a connection is open.
+        db.ping().await.unwrap();
+        for file in ["c.db", "c.db-wal", "c.db-shm"] {
+            assert_eq!(mode(&dir.join(file)), 0o600, "{file}");
+        }
+        db.close().await;
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn only_a_url_that_asks_for_creation_creates_a_file() {
+        let dir = std::env::temp_dir().join(format!("cbdb-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let read_write = format!("sqlite://{}/rw.db?mode=rw", dir.display());
+        create_private_sqlite_file(&read_write).unwrap();
+        assert!(!dir.join("rw.db").exists());
+        create_private_sqlite_file("sqlite::memory:?mode=rwc").unwrap();
+        let created = format!("sqlite://{}/a%20b.db?mode=rwc", dir.display());
+        create_private_sqlite_file(&created).unwrap();
+        assert!(
+            dir.join("a b.db").exists(),
+            "the percent-decoded name, as sqlx opens it"
+        );
+        // A second start finds it there.
+        create_private_sqlite_file(&created).unwrap();
+        std::fs::remove_dir_all(dir).ok();
+    }
 }

@@ -70,6 +70,9 @@ pub enum ApiError {
         detail: String,
         holders: Option<Vec<Holder>>,
     },
+    /// 408: the request body stopped arriving.
+    #[error("the request body stalled: nothing arrived for {} s; send the request again", .0.as_secs())]
+    RequestTimeout(std::time::Duration),
     /// 413.
     #[error("the request body is larger than this endpoint accepts")]
     PayloadTooLarge,
@@ -111,6 +114,7 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,

@@ -211,3 +211,19 @@ both_backends!(edges_refuse_what_they_cannot_read, |app: TestApp| async move {
     assert_eq!(r.status(), 201);
     assert_eq!(r.headers()["cache-control"], "no-store");
 });
+#[cfg(unix)]
+#[tokio::test]
+async fn the_sqlite_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = TestApp::spawn(casebook_tests::casebook_server::config::Backend::Sqlite)
+        .await
+        .expect("sqlite");
+    let admin = app.admin_token().await;
+    app.register(&admin, "Private", "private@partner.example.org", &["engage-worker"])
+        .await;
+    let path = app.db.url.trim_start_matches("sqlite://").to_owned();
+    for file in [path.clone(), format!("{path}-wal"), format!("{path}-shm")] {
+        let mode = std::fs::metadata(&file).expect(&file).permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{file} is {mode:o}");
+    }
+}

@@ -11,8 +11,15 @@ use crate::error::ApiError;
 use crate::metrics;
 use crate::state::AppState;
 use axum::Router;
+use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
-use axum::response::IntoResponse;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 use utoipa::openapi::security::{ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -20,6 +27,9 @@ use utoipa_axum::routes;
 
 /// Largest JSON body the admin and Casebook APIs read.
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
+
+/// SPEC: a request body that stalls this long ends the request with 408.
+pub const BODY_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(OpenApi)]
 #[openapi(
@@ -146,6 +156,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(routes)
         .merge(docs)
+        // Innermost, so that metrics record the 408 it answers.
+        .route_layer(axum::middleware::from_fn(body_stall))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authorize))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .fallback(not_found)
@@ -157,6 +169,44 @@ pub fn router(state: AppState) -> Router {
             |_: Box<dyn std::any::Any + Send>| ApiError::internal("a request handler panicked").into_response(),
         ))
         .with_state(state)
+}
+
+/// Ends a request whose body stalls for [`BODY_STALL_TIMEOUT`] with 408,
+/// whichever handler or extractor was reading it: each of them only sees a
+/// failed read, which they answer 400, so the answer is replaced here. The
+/// connection is closed after it, since the rest of the body may still come.
+async fn body_stall(request: Request, next: Next) -> Response {
+    let stalled = Arc::new(AtomicBool::new(false));
+    let seen = stalled.clone();
+    let oauth = request.uri().path().starts_with("/oauth2/");
+    let request = request.map(|body| {
+        Body::new(
+            tower_http::timeout::TimeoutBody::new(BODY_STALL_TIMEOUT, body).map_err(move |e| {
+                if e.is::<tower_http::timeout::TimeoutError>() {
+                    seen.store(true, Ordering::Relaxed);
+                }
+                e
+            }),
+        )
+    });
+    let response = next.run(request).await;
+    if !stalled.load(Ordering::Relaxed) {
+        return response;
+    }
+    let error = ApiError::RequestTimeout(BODY_STALL_TIMEOUT);
+    let mut response = if oauth {
+        // RFC 6749 has no code for this; the body is malformed as it stands.
+        let mut response = crate::error::OAuthError::invalid_request(error.to_string()).into_response();
+        *response.status_mut() = error.status();
+        response
+    } else {
+        error.into_response()
+    };
+    response.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    response
 }
 
 /// cb Admin's External applications page, served from the binary. It talks

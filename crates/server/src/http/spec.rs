@@ -9,6 +9,8 @@
 //!   permission as an OAuth scope) and its 401 and 403;
 //! - the extractors ([`crate::extract`]): 400 for a bad path parameter or
 //!   query, 400/413/415 for a JSON body that cannot be read;
+//! - the body-stall layer (`http::body_stall`): 408 for a request body that
+//!   stops arriving, a problem outside `/oauth2`, RFC 6749 JSON within;
 //! - the OAuth error type: 503 `temporarily_unavailable` when storage fails;
 //! - the error types: an example of every problem document, and the
 //!   `WWW-Authenticate` and `Retry-After` headers that go with 401 and 429;
@@ -142,6 +144,7 @@ fn complete_operation(path: &str, method: &Method, op: &mut Operation) {
                 problem(&format!("The body is larger than {} bytes", super::MAX_JSON_BYTES)),
             );
             add(op, 415, problem("The body is not `application/json`"));
+            add(op, 408, problem(&body_stalled()));
         } else if in_path {
             add(op, 400, problem("The path parameter cannot be an id"));
         } else if in_query {
@@ -149,18 +152,13 @@ fn complete_operation(path: &str, method: &Method, op: &mut Operation) {
         }
     }
     if path.starts_with("/oauth2/") {
+        if op.request_body.is_some() {
+            add(op, 408, oauth_error(&format!("`invalid_request`: {}", body_stalled())));
+        }
         add(
             op,
             503,
-            ResponseBuilder::new()
-                .description("`temporarily_unavailable`: storage could not be reached; retry later")
-                .content(
-                    "application/json",
-                    ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name("OAuthErrorBody")))
-                        .build(),
-                )
-                .build(),
+            oauth_error("`temporarily_unavailable`: storage could not be reached; retry later"),
         );
     }
     for (status, response) in op.responses.responses.iter_mut() {
@@ -176,6 +174,25 @@ fn add(op: &mut Operation, status: u16, response: Response) {
         .responses
         .entry(status.to_string())
         .or_insert(RefOr::T(response));
+}
+
+fn body_stalled() -> String {
+    format!(
+        "The body stalled: nothing arrived for {} s (the connection is then closed)",
+        super::BODY_STALL_TIMEOUT.as_secs()
+    )
+}
+
+fn oauth_error(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("OAuthErrorBody")))
+                .build(),
+        )
+        .build()
 }
 
 fn problem(description: &str) -> Response {
@@ -235,6 +252,10 @@ pub fn problem_example(status: u16) -> Value {
             "this needs the admin:edit permission, which the caller does not have",
         ),
         404 => ("Not Found", "application not found"),
+        408 => {
+            let detail = crate::error::ApiError::RequestTimeout(super::BODY_STALL_TIMEOUT).to_string();
+            return json!({"type": "about:blank", "title": "Request Timeout", "status": 408, "detail": detail});
+        }
         409 => (
             "Conflict",
             "the role is still assigned to 1 account(s) (Partner App); remove it from them first",
