@@ -152,6 +152,14 @@ pub fn is_undocumented_page(path: &str) -> bool {
     path == "/admin" || path == "/docs" || path.starts_with("/docs/")
 }
 
+/// The writes that go through the grant rule (`domain::grant`): every change
+/// to a role, a user or an application, and seeing or replacing a secret;
+/// the OpenAPI document names `missing_permissions` for exactly these.
+pub fn grant_checked(method: &Method, path: &str) -> bool {
+    let admin_records = ["/admin/v1/roles", "/admin/v1/users", "/admin/v1/external-applications"];
+    *method != Method::GET && admin_records.iter().any(|prefix| path.starts_with(prefix))
+}
+
 pub fn access_of(method: &Method, path: &str) -> Option<Access> {
     ROUTES
         .iter()
@@ -423,6 +431,31 @@ mod tests {
         for r in ROUTES {
             assert!(seen.insert((r.method.clone(), r.path)), "{} {} twice", r.method, r.path);
         }
+    }
+
+    #[test]
+    fn the_grant_rule_guards_every_admin_write_and_nothing_else() {
+        let guarded: Vec<String> = ROUTES
+            .iter()
+            .filter(|r| grant_checked(&r.method, r.path))
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+        assert_eq!(
+            guarded,
+            [
+                "POST /admin/v1/roles",
+                "PATCH /admin/v1/roles/{id}",
+                "DELETE /admin/v1/roles/{id}",
+                "POST /admin/v1/users",
+                "PATCH /admin/v1/users/{id}",
+                "DELETE /admin/v1/users/{id}",
+                "POST /admin/v1/external-applications",
+                "PATCH /admin/v1/external-applications/{id}",
+                "DELETE /admin/v1/external-applications/{id}",
+                "POST /admin/v1/external-applications/{id}/client-secret/reveal",
+                "POST /admin/v1/external-applications/{id}/client-secret/rotate",
+            ]
+        );
     }
 
     #[test]

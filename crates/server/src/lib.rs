@@ -151,7 +151,7 @@ async fn ensure_first_admin(db: &Db, config: &Config) -> Result<(), StartError> 
     } else {
         form.validate(&facts).map_err(|e| StartError::Admin(e.to_string()))?
     };
-    let hash = http::admin::hash_password(user.password.clone())
+    let hash = password::hash_password(user.password.clone())
         .await
         .map_err(|e| StartError::Admin(e.to_string()))?;
     match store::create_user(db, None, &user, &hash).await {

@@ -161,6 +161,20 @@ fn verify_with(buffer: &mut Vec<Block>, password: &[u8], stored: &str) -> bool {
     out.ct_eq(expected.as_bytes()).into()
 }
 
+/// Argon2id with the recommended parameters, on the bounded password pool.
+pub async fn hash_password(password: Password) -> Result<String, crate::error::ApiError> {
+    hasher().hash(password).await.map_err(crate::error::ApiError::internal)
+}
+
+/// Constant time with respect to the password; with no account, a dummy hash
+/// is checked so that timing does not reveal which addresses exist.
+pub async fn verify_password(password: Password, hash: Option<String>) -> Result<bool, crate::error::ApiError> {
+    hasher()
+        .verify(password, hash)
+        .await
+        .map_err(crate::error::ApiError::internal)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::http::admin::PageQuery;
+use crate::http::query::PageQuery;
 use crate::state::AppState;
 use crate::store;
 use crate::views::{CaseView, MeView, Page, ReportView};
@@ -14,11 +14,20 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use casebook_domain::records::{CaseChange, CaseForm, ReportChange, ReportForm};
 
+/// This resource's operations, documented: merged into the router and the OpenAPI document.
+pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(me))
+        .routes(utoipa_axum::routes!(list_cases, create_case))
+        .routes(utoipa_axum::routes!(get_case, update_case, delete_case))
+        .routes(utoipa_axum::routes!(list_reports, create_report))
+        .routes(utoipa_axum::routes!(get_report, update_report, delete_report))
+}
+
 /// Who the caller is, and its permissions.
 #[utoipa::path(get, path = "/api/v1/me", tag = "casebook api",
     responses(
         (status = 200, description = "The caller", body = MeView),
-        (status = 401, description = "No valid token (RFC 6750 invalid_token)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn me(Caller(caller): Caller) -> Json<MeView> {
     Json(MeView {
@@ -34,9 +43,6 @@ pub async fn me(Caller(caller): Caller) -> Json<MeView> {
 #[utoipa::path(get, path = "/api/v1/engage/cases", tag = "casebook api", params(PageQuery),
     responses(
         (status = 200, description = "A page of cases", body = Page<CaseView>),
-        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs engage:view (insufficient_scope)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad limit", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_cases(
@@ -50,10 +56,6 @@ pub async fn list_cases(
 #[utoipa::path(post, path = "/api/v1/engage/cases", tag = "casebook api", request_body = CaseForm,
     responses(
         (status = 201, description = "Created", body = CaseView),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs engage:create", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_case(
@@ -72,8 +74,6 @@ pub async fn create_case(
 #[utoipa::path(get, path = "/api/v1/engage/cases/{id}", tag = "casebook api", params(("id" = String, Path)),
     responses(
         (status = 200, description = "The case", body = CaseView),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs engage:view", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_case(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<CaseView>, ApiError> {
@@ -84,11 +84,7 @@ pub async fn get_case(State(state): State<AppState>, ApiPath(id): ApiPath<String
 #[utoipa::path(patch, path = "/api/v1/engage/cases/{id}", tag = "casebook api", params(("id" = String, Path)), request_body = CaseChange,
     responses(
         (status = 200, description = "Changed", body = CaseView),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs engage:edit", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update_case(
@@ -107,8 +103,6 @@ pub async fn update_case(
 #[utoipa::path(delete, path = "/api/v1/engage/cases/{id}", tag = "casebook api", params(("id" = String, Path)),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs engage:delete", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn delete_case(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<StatusCode, ApiError> {
@@ -120,9 +114,6 @@ pub async fn delete_case(State(state): State<AppState>, ApiPath(id): ApiPath<Str
 #[utoipa::path(get, path = "/api/v1/intake/reports", tag = "casebook api", params(PageQuery),
     responses(
         (status = 200, description = "A page of reports", body = Page<ReportView>),
-        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs intake:view (insufficient_scope)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad limit", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_reports(
@@ -136,10 +127,6 @@ pub async fn list_reports(
 #[utoipa::path(post, path = "/api/v1/intake/reports", tag = "casebook api", request_body = ReportForm,
     responses(
         (status = 201, description = "Created", body = ReportView),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs intake:create", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_report(
@@ -158,8 +145,6 @@ pub async fn create_report(
 #[utoipa::path(get, path = "/api/v1/intake/reports/{id}", tag = "casebook api", params(("id" = String, Path)),
     responses(
         (status = 200, description = "The report", body = ReportView),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs intake:view", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such report", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_report(
@@ -173,11 +158,7 @@ pub async fn get_report(
 #[utoipa::path(patch, path = "/api/v1/intake/reports/{id}", tag = "casebook api", params(("id" = String, Path)), request_body = ReportChange,
     responses(
         (status = 200, description = "Changed", body = ReportView),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs intake:edit", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such report", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update_report(
@@ -196,8 +177,6 @@ pub async fn update_report(
 #[utoipa::path(delete, path = "/api/v1/intake/reports/{id}", tag = "casebook api", params(("id" = String, Path)),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs intake:delete", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such report", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn delete_report(

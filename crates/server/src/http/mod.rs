@@ -1,10 +1,16 @@
 //! The router: every route, its OpenAPI document, and the layers around them.
 
-pub mod admin;
 pub mod api;
+pub mod applications;
+pub mod audit;
 pub mod oauth;
 pub mod ops;
+pub mod query;
+pub mod roles;
+pub mod secrets;
+pub mod sessions;
 pub mod spec;
+pub mod users;
 
 use crate::auth;
 use crate::error::ApiError;
@@ -23,7 +29,6 @@ use std::time::Duration;
 use utoipa::openapi::security::{ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// Largest JSON body the admin and Casebook APIs read.
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
@@ -99,34 +104,15 @@ impl Modify for SecuritySchemes {
 /// from this same list, so an undocumented route cannot exist.
 fn documented() -> OpenApiRouter<AppState> {
     let mut router = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(ops::healthz))
-        .routes(routes!(ops::readyz))
-        .routes(routes!(ops::metrics))
-        .routes(routes!(oauth::token))
-        .routes(routes!(oauth::introspect))
-        .routes(routes!(oauth::revoke))
-        .routes(routes!(oauth::metadata))
-        .routes(routes!(oauth::jwks))
-        .routes(routes!(admin::sign_in))
-        .routes(routes!(admin::sign_out))
-        .routes(routes!(admin::list_roles, admin::create_role))
-        .routes(routes!(admin::get_role, admin::update_role, admin::delete_role))
-        .routes(routes!(admin::list_users, admin::create_user))
-        .routes(routes!(admin::get_user, admin::update_user, admin::delete_user))
-        .routes(routes!(admin::list_applications, admin::create_application))
-        .routes(routes!(
-            admin::get_application,
-            admin::update_application,
-            admin::delete_application
-        ))
-        .routes(routes!(admin::reveal_secret))
-        .routes(routes!(admin::rotate_secret))
-        .routes(routes!(admin::list_audit))
-        .routes(routes!(api::me))
-        .routes(routes!(api::list_cases, api::create_case))
-        .routes(routes!(api::get_case, api::update_case, api::delete_case))
-        .routes(routes!(api::list_reports, api::create_report))
-        .routes(routes!(api::get_report, api::update_report, api::delete_report));
+        .merge(ops::routes())
+        .merge(oauth::routes())
+        .merge(sessions::routes())
+        .merge(roles::routes())
+        .merge(users::routes())
+        .merge(applications::routes())
+        .merge(secrets::routes())
+        .merge(audit::routes())
+        .merge(api::routes());
     spec::complete(router.get_openapi_mut());
     router
 }

@@ -20,6 +20,16 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use utoipa::ToSchema;
 
+/// This resource's operations, documented: merged into the router and the OpenAPI document.
+pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(token))
+        .routes(utoipa_axum::routes!(introspect))
+        .routes(utoipa_axum::routes!(revoke))
+        .routes(utoipa_axum::routes!(metadata))
+        .routes(utoipa_axum::routes!(jwks))
+}
+
 pub use casebook_domain::token_request::MAX_FORM_BYTES;
 
 /// RFC 6749 §5.1 success.

@@ -109,11 +109,15 @@ fn complete_operation(path: &str, method: &Method, op: &mut Operation) {
                 401,
                 problem("No valid credential (RFC 6750 `invalid_token` when one was sent)"),
             );
-            add(
-                op,
-                403,
-                problem(&format!("The caller lacks `{p}` (RFC 6750 `insufficient_scope`)")),
-            );
+            let refusal = if auth::grant_checked(method, path) {
+                format!(
+                    "The caller lacks `{p}` (RFC 6750 `insufficient_scope`), or the change touches permissions \
+                     the caller does not hold itself: `missing_permissions` lists them"
+                )
+            } else {
+                format!("The caller lacks `{p}` (RFC 6750 `insufficient_scope`)")
+            };
+            add(op, 403, problem(&refusal));
         }
         Some(Access::SignedInUser(p)) => {
             let p = p.to_string();

@@ -1,0 +1,198 @@
+//! Registered external applications: the "New Application" form, the
+//! list, the expanded view, changes and removal.
+
+use crate::auth::Caller;
+use crate::crypto::random_bytes;
+use crate::error::{ApiError, Problem};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::state::AppState;
+use crate::store;
+use crate::views::*;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use casebook_domain::application::{ApplicationChange, ApplicationFacts, ApplicationForm};
+use casebook_domain::pagination::{page_cursor, page_size};
+use casebook_domain::{AccountKind, AccountRef, ClientId, ClientSecret, Email};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// This resource's operations, documented: merged into the router and the OpenAPI document.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_applications, create_application))
+        .routes(routes!(get_application, update_application, delete_application))
+}
+
+/// `?limit=&cursor=&name=&email=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationQuery {
+    /// 1 to 100; 50 when absent.
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    #[param(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_-]+$")]
+    pub cursor: Option<String>,
+    /// Case-insensitive substring of the name.
+    #[param(max_length = 254)]
+    pub name: Option<String>,
+    /// Case-insensitive substring of the email.
+    #[param(max_length = 254)]
+    pub email: Option<String>,
+}
+
+/// No name or address is longer than this, so neither is a useful filter;
+/// a longer one would only cost the database.
+const MAX_FILTER_CHARS: usize = 254;
+
+fn filter<'a>(field: &'static str, value: Option<&'a str>) -> Result<Option<&'a str>, ApiError> {
+    match value {
+        Some(text) if text.chars().count() > MAX_FILTER_CHARS => {
+            Err(ApiError::field(casebook_domain::FieldError::new(
+                field,
+                casebook_domain::ErrorCode::TooLong,
+                format!("the {field} filter must be at most {MAX_FILTER_CHARS} characters"),
+            )))
+        }
+        other => Ok(other),
+    }
+}
+
+fn callback_url(state: &AppState) -> &str {
+    state.issuer()
+}
+
+async fn application_facts(
+    state: &AppState,
+    email: Option<&str>,
+    roles: &[String],
+) -> Result<ApplicationFacts, ApiError> {
+    let email_holder = match email.and_then(|e| Email::parse(e).ok()) {
+        Some(email) => store::email_holder(&state.db, &email).await?,
+        None => None,
+    };
+    Ok(ApplicationFacts {
+        existing_roles: store::existing_roles(&state.db, roles).await?,
+        email_holder,
+    })
+}
+
+/// Registered external applications, filtered by name or email.
+#[utoipa::path(get, path = "/admin/v1/external-applications", tag = "admin: external applications", params(ApplicationQuery),
+    responses(
+        (status = 200, description = "A page of applications", body = Page<ApplicationView>),
+        (status = 422, description = "Bad limit, or a filter longer than 254 characters", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_applications(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ApplicationQuery>,
+) -> Result<Json<Page<ApplicationView>>, ApiError> {
+    let limit = page_size(q.limit).map_err(ApiError::field)?;
+    let cursor = page_cursor(q.cursor.as_deref()).map_err(ApiError::field)?;
+    Ok(Json(
+        store::list_applications(
+            &state.db,
+            callback_url(&state),
+            cursor,
+            limit,
+            filter("name", q.name.as_deref())?,
+            filter("email", q.email.as_deref())?,
+        )
+        .await?,
+    ))
+}
+
+/// Register an external application ("New Application"). The secret is not
+/// in the answer: reveal it with the key icon (`client-secret/reveal`).
+#[utoipa::path(post, path = "/admin/v1/external-applications", tag = "admin: external applications", request_body = ApplicationForm,
+    responses(
+        (status = 201, description = "Registered", body = ApplicationView),
+        (status = 422, description = "Every invalid field, with its code", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_application(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiJson(form): ApiJson<ApplicationForm>,
+) -> Result<impl IntoResponse, ApiError> {
+    let facts = application_facts(&state, Some(&form.email), &form.roles).await?;
+    let app = form.validate(&facts)?;
+    let client_id = ClientId::from_random(random_bytes());
+    let secret = ClientSecret::from_random(random_bytes());
+    let view = store::create_application(
+        &state.db,
+        state.master(),
+        callback_url(&state),
+        &caller.author(),
+        &app,
+        &client_id,
+        &secret,
+    )
+    .await?;
+    tracing::info!(application = %view.id, client_id = %view.client_id, "external application registered");
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// The expanded view: Client ID, description, application URL, Callback URL, roles, status.
+#[utoipa::path(get, path = "/admin/v1/external-applications/{id}", tag = "admin: external applications", params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The application", body = ApplicationView),
+        (status = 404, description = "No such application", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_application(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<ApplicationView>, ApiError> {
+    Ok(Json(
+        store::get_application(&state.db, callback_url(&state), &id).await?,
+    ))
+}
+
+/// Change name, email, URL, roles, description, or enable/disable. Disabling
+/// refuses the application's tokens everywhere from then on.
+#[utoipa::path(patch, path = "/admin/v1/external-applications/{id}", tag = "admin: external applications", params(("id" = String, Path)),
+    request_body = ApplicationChange,
+    responses(
+        (status = 200, description = "Changed", body = ApplicationView),
+        (status = 404, description = "No such application", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update_application(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(change): ApiJson<ApplicationChange>,
+) -> Result<Json<ApplicationView>, ApiError> {
+    let facts = application_facts(
+        &state,
+        change.email.as_deref(),
+        change.roles.as_deref().unwrap_or_default(),
+    )
+    .await?;
+    let change = change.validate(&facts, &AccountRef::new(AccountKind::Application, &id))?;
+    let view = store::update_application(&state.db, callback_url(&state), &caller.author(), &id, &change).await?;
+    state.clients.remove(&view.client_id);
+    state.bump_epoch();
+    Ok(Json(view))
+}
+
+/// Remove an application: its tokens are refused from then on.
+#[utoipa::path(delete, path = "/admin/v1/external-applications/{id}", tag = "admin: external applications", params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "No such application", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete_application(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    let client_id = store::delete_application(&state.db, &caller.author(), &id).await?;
+    state.clients.remove(&client_id);
+    state.bump_epoch();
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,100 @@
+//! The role catalog.
+
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::query::PageQuery;
+use crate::state::AppState;
+use crate::store;
+use crate::views::*;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use casebook_domain::role::{RoleChange, RoleForm};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// This resource's operations, documented: merged into the router and the OpenAPI document.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_roles, create_role))
+        .routes(routes!(get_role, update_role, delete_role))
+}
+
+/// The role catalog.
+#[utoipa::path(get, path = "/admin/v1/roles", tag = "admin: roles", params(PageQuery),
+    responses(
+        (status = 200, description = "A page of roles", body = Page<RoleView>),
+        (status = 422, description = "Bad limit", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_roles(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Json<Page<RoleView>>, ApiError> {
+    Ok(Json(store::list_roles(&state.db, q.cursor()?, q.limit()?).await?))
+}
+
+/// Add a role.
+#[utoipa::path(post, path = "/admin/v1/roles", tag = "admin: roles", request_body = RoleForm,
+    responses(
+        (status = 201, description = "Created", body = RoleView),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_role(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiJson(form): ApiJson<RoleForm>,
+) -> Result<impl IntoResponse, ApiError> {
+    let role = form.validate()?;
+    let view = store::create_role(&state.db, &caller.author(), &role).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// One role.
+#[utoipa::path(get, path = "/admin/v1/roles/{id}", tag = "admin: roles", params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The role", body = RoleView),
+        (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_role(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<RoleView>, ApiError> {
+    Ok(Json(store::get_role(&state.db, &id).await?))
+}
+
+/// Change a role's name or permissions. A permission taken away stops
+/// working on live tokens within 5 seconds; one added reaches new tokens.
+/// The caller must hold every permission the role carries before and after.
+#[utoipa::path(patch, path = "/admin/v1/roles/{id}", tag = "admin: roles", params(("id" = String, Path)), request_body = RoleChange,
+    responses(
+        (status = 200, description = "Changed", body = RoleView),
+        (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The change would leave no user holding every admin permission", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update_role(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(change): ApiJson<RoleChange>,
+) -> Result<Json<RoleView>, ApiError> {
+    let change = change.validate()?;
+    let view = store::update_role(&state.db, &caller.author(), &id, &change).await?;
+    state.bump_epoch();
+    Ok(Json(view))
+}
+
+/// Remove a role no account holds.
+#[utoipa::path(delete, path = "/admin/v1/roles/{id}", tag = "admin: roles", params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Still assigned; `holders` lists who holds it", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete_role(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    store::delete_role(&state.db, &caller.author(), &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,104 @@
+//! Sign in to cb Admin, and out.
+
+use crate::auth::{Caller, SESSION_TOKEN_PREFIX};
+use crate::crypto::{random_token, token_digest};
+use crate::db::{micros_to_rfc3339, now_micros};
+use crate::error::{ApiError, Problem};
+use crate::extract::ApiJson;
+use crate::password::verify_password;
+use crate::state::AppState;
+use crate::store;
+use crate::views::*;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use casebook_domain::Email;
+use casebook_domain::user::Password;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// This resource's operations, documented: merged into the router and the OpenAPI document.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(sign_in)).routes(routes!(sign_out))
+}
+
+/// Sign-in form.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    pub email: String,
+    #[schema(value_type = String, format = Password)]
+    pub password: Password,
+}
+
+pub const SESSION_TTL_MICROS: i64 = 8 * 3600 * 1_000_000;
+
+/// Sign in with email and password; returns a bearer session token.
+#[utoipa::path(post, path = "/admin/v1/sessions", tag = "admin: sessions",
+    request_body = SignIn,
+    security(()),
+    responses(
+        (status = 201, description = "Signed in", body = SessionView, headers(("Cache-Control" = String, description = "no-store"))),
+        (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many sign-in attempts for this address or from this source", body = Problem,
+            content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ))]
+pub async fn sign_in(
+    State(state): State<AppState>,
+    crate::http::oauth::PeerAddr(peer): crate::http::oauth::PeerAddr,
+    ApiJson(form): ApiJson<SignIn>,
+) -> Result<impl IntoResponse, ApiError> {
+    let email = Email::for_lookup(&form.email);
+    // Every attempt draws on the budget before the password is checked;
+    // otherwise throttling would not slow guessing at all.
+    if let Some(wait) = state.throttle.sign_in_attempt(email.normalized(), peer) {
+        return Err(ApiError::TooManyRequests {
+            detail: "too many sign-in attempts; wait before trying again".into(),
+            retry_after_secs: wait.as_secs().max(1),
+        });
+    }
+    let user = store::user_auth_by_email(&state.db, &email).await?;
+    let (hash, user) = match user {
+        Some(u) => (Some(u.password_hash.clone()), Some(u)),
+        None => (None, None),
+    };
+    let ok = verify_password(form.password, hash).await?;
+    let Some(user) = user.filter(|_| ok) else {
+        return Err(ApiError::Unauthorized {
+            invalid_token: false,
+            detail: "wrong email or password".into(),
+        });
+    };
+    let token = format!("{SESSION_TOKEN_PREFIX}{}", random_token());
+    let expires_at = now_micros() + SESSION_TTL_MICROS;
+    store::create_session(&state.db, &user.id, &token_digest(&token), expires_at).await?;
+    tracing::info!(user = %user.id, "signed in");
+    Ok((
+        StatusCode::CREATED,
+        // The answer is a credential: no cache may keep it (RFC 9111 §5.2.2.5).
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        Json(SessionView {
+            token,
+            expires_at: micros_to_rfc3339(expires_at),
+        }),
+    ))
+}
+
+/// Sign out: the session token stops working.
+#[utoipa::path(delete, path = "/admin/v1/sessions/current", tag = "admin: sessions",
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 403, description = "Not a session", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn sign_out(State(state): State<AppState>, Caller(caller): Caller) -> Result<StatusCode, ApiError> {
+    let Some(digest) = caller.session else {
+        return Err(ApiError::forbidden(
+            "only an admin session can be signed out; revoke access tokens at /oauth2/revoke",
+        ));
+    };
+    store::delete_session(&state.db, &digest).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,136 @@
+//! User accounts.
+
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::query::PageQuery;
+use crate::password::hash_password;
+use crate::state::AppState;
+use crate::store;
+use crate::views::*;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use casebook_domain::user::{UserChange, UserFacts, UserForm};
+use casebook_domain::{AccountKind, AccountRef, Email};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// This resource's operations, documented: merged into the router and the OpenAPI document.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(get_user, update_user, delete_user))
+}
+
+async fn user_facts(state: &AppState, email: Option<&str>, roles: &[String]) -> Result<UserFacts, ApiError> {
+    let email_holder = match email.and_then(|e| Email::parse(e).ok()) {
+        Some(email) => store::email_holder(&state.db, &email).await?,
+        None => None,
+    };
+    Ok(UserFacts {
+        existing_roles: store::existing_roles(&state.db, roles).await?,
+        email_holder,
+    })
+}
+
+/// User accounts.
+#[utoipa::path(get, path = "/admin/v1/users", tag = "admin: users", params(PageQuery),
+    responses(
+        (status = 200, description = "A page of users", body = Page<UserView>),
+        (status = 422, description = "Bad limit", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_users(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Json<Page<UserView>>, ApiError> {
+    Ok(Json(store::list_users(&state.db, q.cursor()?, q.limit()?).await?))
+}
+
+/// Create a user; the address must not belong to any account, user or application.
+#[utoipa::path(post, path = "/admin/v1/users", tag = "admin: users", request_body = UserForm,
+    responses(
+        (status = 201, description = "Created", body = UserView),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_user(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiJson(form): ApiJson<UserForm>,
+) -> Result<impl IntoResponse, ApiError> {
+    let facts = user_facts(&state, Some(&form.email), &form.roles).await?;
+    let user = form.validate(&facts)?;
+    let hash = hash_password(user.password.clone()).await?;
+    let view = store::create_user(&state.db, Some(&caller.author()), &user, &hash).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// One user.
+#[utoipa::path(get, path = "/admin/v1/users/{id}", tag = "admin: users", params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The user", body = UserView),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_user(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<UserView>, ApiError> {
+    Ok(Json(store::get_user(&state.db, &id).await?))
+}
+
+/// Change a user.
+#[utoipa::path(patch, path = "/admin/v1/users/{id}", tag = "admin: users", params(("id" = String, Path)), request_body = UserChange,
+    responses(
+        (status = 200, description = "Changed", body = UserView),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The change would leave no user holding every admin permission", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update_user(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(change): ApiJson<UserChange>,
+) -> Result<Json<UserView>, ApiError> {
+    let facts = user_facts(
+        &state,
+        change.email.as_deref(),
+        change.roles.as_deref().unwrap_or_default(),
+    )
+    .await?;
+    let change = change.validate(&facts, &AccountRef::new(AccountKind::User, &id))?;
+    if (change.password.is_some() || change.email.is_some())
+        && !casebook_domain::grant::may_set_sign_in_details(caller.kind)
+    {
+        return Err(ApiError::forbidden(
+            "only a signed-in person can set a user's password or email; an application cannot",
+        ));
+    }
+    let hash = match &change.password {
+        Some(p) => Some(hash_password(p.clone()).await?),
+        None => None,
+    };
+    Ok(Json(
+        store::update_user(&state.db, &caller.author(), &id, &change, hash.as_deref()).await?,
+    ))
+}
+
+/// Remove a user.
+#[utoipa::path(delete, path = "/admin/v1/users/{id}", tag = "admin: users", params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A user cannot remove their own account, nor the last user holding every admin permission", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete_user(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    if caller.kind == AccountKind::User && caller.id == id {
+        return Err(ApiError::Conflict {
+            detail: "you cannot remove your own account; ask another administrator".into(),
+            holders: None,
+        });
+    }
+    store::delete_user(&state.db, &caller.author(), &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
