@@ -1,0 +1,223 @@
+//! What users and applications share: addresses, role assignments, the
+//! last-administrator check, and the small writes every change starts with.
+
+use super::*;
+
+pub async fn email_holder(db: &Db, email: &Email) -> Result<Option<AccountRef>, sqlx::Error> {
+    let row = sqlx::query("SELECT account_kind, account_id FROM account_emails WHERE email = $1")
+        .bind(email.normalized())
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(row.and_then(|r| {
+        let kind: String = r.try_get("account_kind").ok()?;
+        Some(AccountRef::new(
+            AccountKind::parse(&kind)?,
+            r.try_get::<String, _>("account_id").ok()?,
+        ))
+    }))
+}
+
+pub async fn existing_roles(db: &Db, ids: &[String]) -> Result<HashSet<String>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let sql = format!("SELECT id FROM roles WHERE id IN ({})", parameter_list(1, ids.len()));
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for id in ids {
+        query = query.bind(id);
+    }
+    let rows = query.fetch_all(db.pool()).await?;
+    rows.iter().map(|r| col::<String>(r, "id")).collect()
+}
+
+/// Claims an address inside a transaction. The primary key decides races:
+/// of two concurrent claims, exactly one commits.
+pub(super) async fn claim_email(tx: &mut Tx, email: &Email, account: &AccountRef) -> Result<(), ApiError> {
+    let result = sqlx::query("INSERT INTO account_emails (email, account_kind, account_id) VALUES ($1, $2, $3)")
+        .bind(email.normalized())
+        .bind(account.kind.as_str())
+        .bind(&account.id)
+        .execute(&mut **tx)
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(email_in_use()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Stamps `updated_at` on a row, or says it does not exist: the first write
+/// of every change, so the rest of the transaction knows its target is there.
+pub(super) async fn touch(tx: &mut Tx, table: &str, id: &str, noun: &'static str) -> Result<(), ApiError> {
+    let found = sqlx::query(AssertSqlSafe(format!(
+        "UPDATE {table} SET updated_at = $1 WHERE id = $2"
+    )))
+    .bind(now_micros())
+    .bind(id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if found == 0 {
+        return Err(ApiError::NotFound(noun));
+    }
+    Ok(())
+}
+
+/// Sets one text column of one row; `table` and `column` are fixed names
+/// from this file, never input.
+pub(super) async fn set_text(
+    tx: &mut Tx,
+    table: &str,
+    column: &str,
+    id: &str,
+    value: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(AssertSqlSafe(format!("UPDATE {table} SET {column} = $1 WHERE id = $2")))
+        .bind(value)
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+}
+
+/// Moves an account to a new address: the old one is released and the new
+/// one claimed in the same transaction, so the primary key decides races.
+pub(super) async fn move_email(tx: &mut Tx, table: &str, account: &AccountRef, email: &Email) -> Result<(), ApiError> {
+    release_email(tx, account).await?;
+    claim_email(tx, email, account).await?;
+    set_text(tx, table, "email", &account.id, Some(email.as_str())).await?;
+    Ok(())
+}
+
+pub(super) async fn release_email(tx: &mut Tx, account: &AccountRef) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM account_emails WHERE account_kind = $1 AND account_id = $2")
+        .bind(account.kind.as_str())
+        .bind(&account.id)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+}
+
+pub(super) async fn set_roles(
+    tx: &mut Tx,
+    table: &str,
+    owner_column: &str,
+    owner: &str,
+    roles: &[String],
+) -> Result<(), ApiError> {
+    sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE {owner_column} = $1")))
+        .bind(owner)
+        .execute(&mut **tx)
+        .await?;
+    for role in roles {
+        let result = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO {table} ({owner_column}, role_id) VALUES ($1, $2)"
+        )))
+        .bind(owner)
+        .bind(role)
+        .execute(&mut **tx)
+        .await;
+        if let Err(e) = result {
+            // The role vanished between validation and this write.
+            if crate::db::is_foreign_key_violation(&e) {
+                return Err(ApiError::field(FieldError::new(
+                    "roles",
+                    ErrorCode::UnknownRole,
+                    format!("there is no role {role:?}"),
+                )));
+            }
+            return Err(e.into());
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn roles_of(
+    db: &Db,
+    table: &str,
+    owner_column: &str,
+    owners: &[&str],
+) -> Result<HashMap<String, Vec<String>>, sqlx::Error> {
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    if owners.is_empty() {
+        return Ok(map);
+    }
+    let sql = format!(
+        "SELECT {owner_column} AS owner, role_id FROM {table} WHERE {owner_column} IN ({}) ORDER BY role_id",
+        parameter_list(1, owners.len())
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for owner in owners {
+        query = query.bind(*owner);
+    }
+    for row in query.fetch_all(db.pool()).await? {
+        map.entry(col(&row, "owner")?).or_default().push(col(&row, "role_id")?);
+    }
+    Ok(map)
+}
+
+/// Keeps [`role::keeps_an_administrator`] true across a change to users or
+/// roles: taken at the start of the change's transaction, checked at its end.
+/// A change is refused only when it is the one that removes the last
+/// administrator, so an install that somehow has none can still be repaired.
+pub(super) struct AdministratorCheck {
+    had_one: bool,
+}
+
+impl AdministratorCheck {
+    /// Takes the permissions lock, so that two changes cannot each see the
+    /// other's administrator survive.
+    pub(super) async fn before(db: &Db, tx: &mut Tx) -> Result<Self, ApiError> {
+        grants::lock_permissions(db, tx).await?;
+        Ok(Self {
+            had_one: has_an_administrator(tx).await?,
+        })
+    }
+
+    pub(super) async fn after(self, tx: &mut Tx) -> Result<(), ApiError> {
+        if self.had_one && !has_an_administrator(tx).await? {
+            return Err(ApiError::Conflict {
+                detail: "this change would leave no user holding every admin permission, and so nobody able \
+                         to manage users, roles and applications; give another user the Administrator role first"
+                    .into(),
+                holders: None,
+            });
+        }
+        Ok(())
+    }
+}
+
+pub(super) async fn has_an_administrator(tx: &mut Tx) -> Result<bool, sqlx::Error> {
+    // A role without any admin permission cannot complete an administrator.
+    let rows = sqlx::query(
+        "SELECT x.user_id AS user_id, r.permissions AS permissions \
+         FROM user_roles x JOIN roles r ON r.id = x.role_id WHERE r.permissions LIKE '%admin:%'",
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut held: HashMap<String, PermissionSet> = HashMap::new();
+    for row in rows {
+        let permissions: String = col(&row, "permissions")?;
+        let set = held.entry(col(&row, "user_id")?).or_default();
+        *set = set.union(PermissionSet::parse_scope(&permissions).unwrap_or_default());
+    }
+    Ok(role::keeps_an_administrator(held.into_values()))
+}
+
+/// Union of the permissions of the roles held by an account.
+pub async fn permissions_of(
+    db: &Db,
+    table: &str,
+    owner_column: &str,
+    owner: &str,
+) -> Result<PermissionSet, sqlx::Error> {
+    let sql =
+        format!("SELECT r.permissions FROM {table} x JOIN roles r ON r.id = x.role_id WHERE x.{owner_column} = $1");
+    let rows = sqlx::query(AssertSqlSafe(sql)).bind(owner).fetch_all(db.pool()).await?;
+    let mut set = PermissionSet::EMPTY;
+    for row in rows {
+        let text: String = col(&row, "permissions")?;
+        set = set.union(PermissionSet::parse_scope(&text).unwrap_or_default());
+    }
+    Ok(set)
+}

@@ -1,0 +1,267 @@
+//! Registered external applications.
+
+use super::*;
+
+fn application_from(
+    row: &AnyRow,
+    callback_url: &str,
+    roles: &mut HashMap<String, Vec<String>>,
+) -> Result<ApplicationView, sqlx::Error> {
+    let id: String = col(row, "id")?;
+    Ok(ApplicationView {
+        roles: roles.remove(&id).unwrap_or_default(),
+        id,
+        name: col(row, "name")?,
+        email: col(row, "email")?,
+        application_url: col(row, "application_url")?,
+        description: col(row, "description")?,
+        client_id: col(row, "client_id")?,
+        callback_url: callback_url.to_owned(),
+        enabled: col::<i64>(row, "enabled")? != 0,
+        created_at: micros_to_rfc3339(col(row, "created_at")?),
+        updated_at: micros_to_rfc3339(col(row, "updated_at")?),
+    })
+}
+
+const APPLICATION_COLUMNS: &str =
+    "id, client_id, name, email, application_url, description, enabled, created_at, updated_at";
+
+pub async fn list_applications(
+    db: &Db,
+    callback_url: &str,
+    cursor: Option<&str>,
+    limit: u32,
+    name: Option<&str>,
+    email: Option<&str>,
+) -> Result<Page<ApplicationView>, sqlx::Error> {
+    let mut clauses = Vec::new();
+    let mut binds: Vec<String> = Vec::new();
+    if let Some(c) = cursor {
+        binds.push(c.to_owned());
+        clauses.push(format!("id > ${}", binds.len()));
+    }
+    let like = |s: &str| {
+        format!(
+            "%{}%",
+            s.to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    };
+    if let Some(n) = name.filter(|n| !n.is_empty()) {
+        binds.push(like(n));
+        clauses.push(format!("name_key LIKE ${} ESCAPE '\\'", binds.len()));
+    }
+    if let Some(e) = email.filter(|e| !e.is_empty()) {
+        binds.push(like(e));
+        // The normalised address, lowercased by the same code that compares it.
+        clauses.push(format!(
+            "id IN (SELECT account_id FROM account_emails WHERE account_kind = 'application' AND email LIKE ${} ESCAPE '\\')",
+            binds.len()
+        ));
+    }
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT {APPLICATION_COLUMNS} FROM applications {filter} ORDER BY id LIMIT ${}",
+        binds.len() + 1
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for b in &binds {
+        query = query.bind(b);
+    }
+    let rows = query.bind(i64::from(limit) + 1).fetch_all(db.pool()).await?;
+    let ids: Vec<String> = rows.iter().map(|r| col(r, "id")).collect::<Result<_, _>>()?;
+    let mut roles = roles_of(
+        db,
+        "application_roles",
+        "application_id",
+        &ids.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await?;
+    let items = rows
+        .iter()
+        .map(|r| application_from(r, callback_url, &mut roles))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(paginate(items, limit, |a| &a.id))
+}
+
+pub async fn get_application(db: &Db, callback_url: &str, id: &str) -> Result<ApplicationView, ApiError> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or(ApiError::NotFound("external application"))?;
+    let mut roles = roles_of(db, "application_roles", "application_id", &[id]).await?;
+    Ok(application_from(&row, callback_url, &mut roles)?)
+}
+
+pub async fn create_application(
+    db: &Db,
+    master: &MasterKey,
+    callback_url: &str,
+    author: &Author,
+    app: &NewApplication,
+    client_id: &ClientId,
+    secret: &ClientSecret,
+) -> Result<ApplicationView, ApiError> {
+    let id = new_id();
+    let now = now_micros();
+    let mut tx = db.begin().await?;
+    let grantor = grants::Grantor::read(db, &mut tx, author).await?;
+    let after = grants::permissions_of_roles(&mut tx, &app.roles).await?;
+    grantor.authorize(GrantChange::Create { after })?;
+    claim_email(&mut tx, &app.email, &AccountRef::new(AccountKind::Application, &id)).await?;
+    sqlx::query(
+        "INSERT INTO applications (id, client_id, name, email, application_url, description, enabled, secret_ciphertext, secret_mac, \
+         previous_secret_mac, previous_secret_expires_at, created_at, updated_at, name_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, NULL, NULL, $9, $9, $10)",
+    )
+    .bind(&id)
+    .bind(client_id.as_str())
+    .bind(app.name.as_ref())
+    .bind(app.email.as_str())
+    .bind(app.application_url.as_deref())
+    .bind(app.description.as_deref())
+    .bind(master.seal(secret.expose().as_bytes(), &id))
+    .bind(master.secret_mac(secret.expose()).to_vec())
+    .bind(now)
+    .bind(app.name.as_ref().to_lowercase())
+    .execute(&mut *tx)
+    .await?;
+    set_roles(&mut tx, "application_roles", "application_id", &id, &app.roles).await?;
+    audit(
+        &mut tx,
+        &author.actor,
+        "application.registered",
+        "application",
+        &id,
+        Some(app.name.to_string()),
+    )
+    .await?;
+    let notice = Notice::Registered {
+        application: app.name.as_ref(),
+        client_id: client_id.as_str(),
+        callback_url,
+    };
+    notify::enqueue(&mut tx, app.email.as_str(), &notice).await?;
+    tx.commit().await?;
+    get_application(db, callback_url, &id).await
+}
+
+pub async fn update_application(
+    db: &Db,
+    callback_url: &str,
+    author: &Author,
+    id: &str,
+    change: &ValidApplicationChange,
+) -> Result<ApplicationView, ApiError> {
+    let mut tx = db.begin().await?;
+    touch(&mut tx, "applications", id, "external application").await?;
+    let grantor = grants::Grantor::read(db, &mut tx, author).await?;
+    let before = grants::held_permissions(&mut tx, RoleHolder::Application(id)).await?;
+    if let Some(email) = &change.email {
+        move_email(
+            &mut tx,
+            "applications",
+            &AccountRef::new(AccountKind::Application, id),
+            email,
+        )
+        .await?;
+    }
+    if let Some(name) = &change.name {
+        set_text(&mut tx, "applications", "name", id, Some(name.as_ref())).await?;
+        set_text(
+            &mut tx,
+            "applications",
+            "name_key",
+            id,
+            Some(&name.as_ref().to_lowercase()),
+        )
+        .await?;
+    }
+    if let Some(url) = &change.application_url {
+        set_text(&mut tx, "applications", "application_url", id, url.as_deref()).await?;
+    }
+    if let Some(description) = &change.description {
+        set_text(&mut tx, "applications", "description", id, description.as_deref()).await?;
+    }
+    if let Some(enabled) = change.enabled {
+        sqlx::query("UPDATE applications SET enabled = $1 WHERE id = $2")
+            .bind(i64::from(enabled))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if change.enabled == Some(false) {
+        // Every token issued so far stays refused after a later re-enable.
+        sqlx::query("UPDATE applications SET token_generation = token_generation + 1 WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(roles) = &change.roles {
+        set_roles(&mut tx, "application_roles", "application_id", id, roles).await?;
+    }
+    let after = grants::held_permissions(&mut tx, RoleHolder::Application(id)).await?;
+    grantor.authorize(GrantChange::Change { before, after })?;
+    let actor = &author.actor;
+    let action = match change.enabled {
+        Some(false) => "application.disabled",
+        Some(true) => "application.enabled",
+        None => "application.changed",
+    };
+    audit(&mut tx, actor, action, "application", id, None).await?;
+    if change.enabled == Some(false) {
+        let row = sqlx::query("SELECT name, email FROM applications WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let (name, email): (String, String) = (col(&row, "name")?, col(&row, "email")?);
+        let notice = Notice::Disabled {
+            application: &name,
+            by: &actor.name,
+        };
+        notify::enqueue(&mut tx, &email, &notice).await?;
+    }
+    tx.commit().await?;
+    get_application(db, callback_url, id).await
+}
+
+/// Removes an application; returns its client ID so caches can drop it.
+pub async fn delete_application(db: &Db, author: &Author, id: &str) -> Result<String, ApiError> {
+    let mut tx = db.begin().await?;
+    let grantor = grants::Grantor::read(db, &mut tx, author).await?;
+    let before = grants::held_permissions(&mut tx, RoleHolder::Application(id)).await?;
+    grantor.authorize(GrantChange::Remove { before })?;
+    let actor = &author.actor;
+    let row = sqlx::query("DELETE FROM applications WHERE id = $1 RETURNING client_id, name, email")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(ApiError::NotFound("external application"))?;
+    release_email(&mut tx, &AccountRef::new(AccountKind::Application, id)).await?;
+    let (name, email): (String, String) = (col(&row, "name")?, col(&row, "email")?);
+    audit(
+        &mut tx,
+        actor,
+        "application.removed",
+        "application",
+        id,
+        Some(name.clone()),
+    )
+    .await?;
+    let notice = Notice::Deleted {
+        application: &name,
+        by: &actor.name,
+    };
+    notify::enqueue(&mut tx, &email, &notice).await?;
+    tx.commit().await?;
+    Ok(col(&row, "client_id")?)
+}

@@ -1,0 +1,212 @@
+//! Cases and reports: the Casebook API's records, one shape of storage.
+
+use super::*;
+
+/// The two record kinds share one shape of storage; this names the differences.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordTable {
+    pub table: &'static str,
+    pub noun: &'static str,
+}
+
+pub const CASES: RecordTable = RecordTable {
+    table: "cases",
+    noun: "case",
+};
+pub const REPORTS: RecordTable = RecordTable {
+    table: "reports",
+    noun: "report",
+};
+
+fn case_from(row: &AnyRow) -> Result<CaseView, sqlx::Error> {
+    let status: String = col(row, "status")?;
+    Ok(CaseView {
+        id: col(row, "id")?,
+        title: col(row, "title")?,
+        description: col(row, "description")?,
+        status: CaseStatus::parse(&status).unwrap_or_default(),
+        created_by: actor_from(row, "created_by")?,
+        updated_by: actor_from(row, "updated_by")?,
+        created_at: micros_to_rfc3339(col(row, "created_at")?),
+        updated_at: micros_to_rfc3339(col(row, "updated_at")?),
+    })
+}
+
+fn report_from(row: &AnyRow) -> Result<ReportView, sqlx::Error> {
+    Ok(ReportView {
+        id: col(row, "id")?,
+        summary: col(row, "summary")?,
+        details: col(row, "details")?,
+        created_by: actor_from(row, "created_by")?,
+        updated_by: actor_from(row, "updated_by")?,
+        created_at: micros_to_rfc3339(col(row, "created_at")?),
+        updated_at: micros_to_rfc3339(col(row, "updated_at")?),
+    })
+}
+
+/// One page of rows of `table` (a fixed name from this file) in id order:
+/// ids are UUIDv7, so this is creation order and the cursor is the last id.
+pub(super) async fn page_rows(
+    db: &Db,
+    table: &str,
+    cursor: Option<&str>,
+    limit: u32,
+) -> Result<Vec<AnyRow>, sqlx::Error> {
+    match cursor {
+        Some(c) => {
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT * FROM {table} WHERE id > $1 ORDER BY id LIMIT $2"
+            )))
+            .bind(c)
+            .bind(i64::from(limit) + 1)
+            .fetch_all(db.pool())
+            .await
+        }
+        None => {
+            sqlx::query(AssertSqlSafe(format!("SELECT * FROM {table} ORDER BY id LIMIT $1")))
+                .bind(i64::from(limit) + 1)
+                .fetch_all(db.pool())
+                .await
+        }
+    }
+}
+
+async fn get_record(db: &Db, table: RecordTable, id: &str) -> Result<AnyRow, ApiError> {
+    sqlx::query(AssertSqlSafe(format!("SELECT * FROM {} WHERE id = $1", table.table)))
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(ApiError::NotFound(table.noun))
+}
+
+async fn delete_record(db: &Db, table: RecordTable, id: &str) -> Result<(), ApiError> {
+    let removed = sqlx::query(AssertSqlSafe(format!("DELETE FROM {} WHERE id = $1", table.table)))
+        .bind(id)
+        .execute(db.pool())
+        .await?
+        .rows_affected();
+    if removed == 0 {
+        return Err(ApiError::NotFound(table.noun));
+    }
+    Ok(())
+}
+
+async fn touch_record(tx: &mut Tx, table: RecordTable, id: &str, actor: &ActorRef) -> Result<(), ApiError> {
+    let found = sqlx::query(AssertSqlSafe(format!(
+        "UPDATE {} SET updated_by_kind = $1, updated_by_id = $2, updated_by_name = $3, updated_at = $4 WHERE id = $5",
+        table.table
+    )))
+    .bind(actor.kind.as_str())
+    .bind(&actor.id)
+    .bind(&actor.name)
+    .bind(now_micros())
+    .bind(id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if found == 0 {
+        return Err(ApiError::NotFound(table.noun));
+    }
+    Ok(())
+}
+
+pub async fn list_cases(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Page<CaseView>, sqlx::Error> {
+    let rows = page_rows(db, CASES.table, cursor, limit).await?;
+    let items = rows.iter().map(case_from).collect::<Result<Vec<_>, _>>()?;
+    Ok(paginate(items, limit, |c| &c.id))
+}
+
+pub async fn get_case(db: &Db, id: &str) -> Result<CaseView, ApiError> {
+    Ok(case_from(&get_record(db, CASES, id).await?)?)
+}
+
+pub async fn create_case(db: &Db, actor: &ActorRef, case: &ValidCase) -> Result<CaseView, ApiError> {
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO cases (id, title, description, status, created_by_kind, created_by_id, created_by_name, \
+         updated_by_kind, updated_by_id, updated_by_name, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $5, $6, $7, $8, $8)",
+    )
+    .bind(&id)
+    .bind(&case.title)
+    .bind(case.description.as_deref())
+    .bind(case.status.as_str())
+    .bind(actor.kind.as_str())
+    .bind(&actor.id)
+    .bind(&actor.name)
+    .bind(now_micros())
+    .execute(db.pool())
+    .await?;
+    get_case(db, &id).await
+}
+
+pub async fn update_case(db: &Db, actor: &ActorRef, id: &str, change: &ValidCaseChange) -> Result<CaseView, ApiError> {
+    let mut tx = db.begin().await?;
+    touch_record(&mut tx, CASES, id, actor).await?;
+    if let Some(title) = &change.title {
+        set_text(&mut tx, "cases", "title", id, Some(title)).await?;
+    }
+    if let Some(description) = &change.description {
+        set_text(&mut tx, "cases", "description", id, description.as_deref()).await?;
+    }
+    if let Some(status) = change.status {
+        set_text(&mut tx, "cases", "status", id, Some(status.as_str())).await?;
+    }
+    tx.commit().await?;
+    get_case(db, id).await
+}
+
+pub async fn delete_case(db: &Db, id: &str) -> Result<(), ApiError> {
+    delete_record(db, CASES, id).await
+}
+
+pub async fn list_reports(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Page<ReportView>, sqlx::Error> {
+    let rows = page_rows(db, REPORTS.table, cursor, limit).await?;
+    let items = rows.iter().map(report_from).collect::<Result<Vec<_>, _>>()?;
+    Ok(paginate(items, limit, |c| &c.id))
+}
+
+pub async fn get_report(db: &Db, id: &str) -> Result<ReportView, ApiError> {
+    Ok(report_from(&get_record(db, REPORTS, id).await?)?)
+}
+
+pub async fn create_report(db: &Db, actor: &ActorRef, report: &ValidReport) -> Result<ReportView, ApiError> {
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO reports (id, summary, details, created_by_kind, created_by_id, created_by_name, \
+         updated_by_kind, updated_by_id, updated_by_name, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $4, $5, $6, $7, $7)",
+    )
+    .bind(&id)
+    .bind(&report.summary)
+    .bind(report.details.as_deref())
+    .bind(actor.kind.as_str())
+    .bind(&actor.id)
+    .bind(&actor.name)
+    .bind(now_micros())
+    .execute(db.pool())
+    .await?;
+    get_report(db, &id).await
+}
+
+pub async fn update_report(
+    db: &Db,
+    actor: &ActorRef,
+    id: &str,
+    change: &ValidReportChange,
+) -> Result<ReportView, ApiError> {
+    let mut tx = db.begin().await?;
+    touch_record(&mut tx, REPORTS, id, actor).await?;
+    if let Some(summary) = &change.summary {
+        set_text(&mut tx, "reports", "summary", id, Some(summary)).await?;
+    }
+    if let Some(details) = &change.details {
+        set_text(&mut tx, "reports", "details", id, details.as_deref()).await?;
+    }
+    tx.commit().await?;
+    get_report(db, id).await
+}
+
+pub async fn delete_report(db: &Db, id: &str) -> Result<(), ApiError> {
+    delete_record(db, REPORTS, id).await
+}

@@ -1,0 +1,77 @@
+//! The reveal lockout: wrong passwords at the key icon, counted per person.
+
+use super::*;
+
+/// A password check for reveal or rotate, recorded before it runs.
+#[derive(Debug)]
+pub enum RevealAttempt {
+    /// Locked: seconds until it unlocks.
+    Locked(u64),
+    /// Counted as a failure until [`settle_reveal_attempt`] says otherwise.
+    Claimed { at: i64 },
+}
+
+/// Records an attempt before the password is checked, under a per-user lock,
+/// so that a burst of parallel guesses cannot all pass the lockout check
+/// before any failure is written.
+pub async fn claim_reveal_attempt(db: &Db, user_id: &str) -> Result<RevealAttempt, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    if db.backend() == crate::config::Backend::Postgres {
+        // SQLite's BEGIN IMMEDIATE already serialises writers.
+        sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    }
+    let now = now_micros();
+    let rows = sqlx::query("SELECT at FROM reveal_failures WHERE user_id = $1 AND at > $2")
+        .bind(user_id)
+        .bind(now - lockout::LOOKBACK_MICROS)
+        .fetch_all(&mut *tx)
+        .await?;
+    let failures = rows
+        .iter()
+        .map(|r| col::<i64>(r, "at"))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(until) = lockout::locked_until(&failures, now) {
+        tx.rollback().await?;
+        return Ok(RevealAttempt::Locked(((until - now) / 1_000_000).max(1) as u64));
+    }
+    sqlx::query("INSERT INTO reveal_failures (user_id, at) VALUES ($1, $2)")
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(RevealAttempt::Claimed { at: now })
+}
+
+/// A right password takes the attempt back; a wrong one leaves it counted
+/// and goes to the audit trail.
+pub async fn settle_reveal_attempt(
+    db: &Db,
+    actor: &ActorRef,
+    application_id: &str,
+    at: i64,
+    password_was_right: bool,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    if password_was_right {
+        sqlx::query("DELETE FROM reveal_failures WHERE user_id = $1 AND at = $2")
+            .bind(&actor.id)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+    } else {
+        audit(
+            &mut tx,
+            actor,
+            "application.secret_reveal_refused",
+            "application",
+            application_id,
+            Some("wrong password".into()),
+        )
+        .await?;
+    }
+    tx.commit().await
+}

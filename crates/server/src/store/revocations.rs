@@ -1,0 +1,51 @@
+//! Revoked tokens, and the housekeeping that forgets expired rows.
+
+use super::*;
+
+pub async fn revoke_token(db: &Db, jti: &str, expires_at_secs: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .bind(jti)
+        .bind(expires_at_secs)
+        .bind(now_micros())
+        .execute(db.pool())
+        .await
+        .map(|_| ())
+}
+
+/// Revocations stamped after `since` (microseconds), with the expiry of the
+/// token each names: what a server polls to forget just those tokens.
+pub async fn revocations_since(db: &Db, since: i64) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let rows = sqlx::query("SELECT jti, expires_at FROM revoked_tokens WHERE revoked_at > $1")
+        .bind(since)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|r| Ok((col(r, "jti")?, col(r, "expires_at")?)))
+        .collect()
+}
+
+pub async fn is_revoked(db: &Db, jti: &str) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query("SELECT 1 AS one FROM revoked_tokens WHERE jti = $1")
+        .bind(jti)
+        .fetch_optional(db.pool())
+        .await?
+        .is_some())
+}
+
+/// Housekeeping: revocations of expired tokens, expired sessions, old reveal failures.
+pub async fn purge_expired(db: &Db) -> Result<(), sqlx::Error> {
+    let now = now_micros();
+    sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1")
+        .bind(now / 1_000_000)
+        .execute(db.pool())
+        .await?;
+    sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+        .bind(now)
+        .execute(db.pool())
+        .await?;
+    sqlx::query("DELETE FROM reveal_failures WHERE at < $1")
+        .bind(now - lockout::LOOKBACK_MICROS)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
