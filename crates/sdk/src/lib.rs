@@ -128,6 +128,7 @@ mod model;
 mod pagination;
 mod retry;
 mod token;
+mod transport;
 
 pub use admin::{Admin, Applications, Roles, Users};
 pub use api::{Cases, Reports};

@@ -260,7 +260,7 @@ impl TokenSource {
             scope: None,
             refresh_ahead: DEFAULT_REFRESH_AHEAD,
             retry: RetryPolicy::default(),
-            http: crate::client::HttpSettings::default(),
+            http: crate::transport::HttpSettings::default(),
         }
     }
 
@@ -429,7 +429,7 @@ pub struct TokenSourceBuilder {
     scope: Option<String>,
     refresh_ahead: Duration,
     retry: RetryPolicy,
-    http: crate::client::HttpSettings,
+    http: crate::transport::HttpSettings,
 }
 
 impl TokenSourceBuilder {
@@ -493,7 +493,7 @@ impl TokenSourceBuilder {
     }
 
     pub(crate) fn build_with(self, http: reqwest::Client) -> Result<TokenSource, Error> {
-        let token_url = crate::client::checked_url(&self.token_url, self.http.allow_insecure_http)?;
+        let token_url = crate::transport::checked_url(&self.token_url, self.http.allow_insecure_http)?;
         let basic = match self.auth_method {
             ClientAuthMethod::ClientSecretBasic => Some(basic_authorization(&self.client_id, &self.client_secret)?),
             ClientAuthMethod::ClientSecretPost => None,

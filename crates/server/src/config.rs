@@ -4,24 +4,7 @@ use crate::crypto::MasterKey;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// Where the database lives and which engine runs it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    pub fn of_url(url: &str) -> Option<Self> {
-        if url.starts_with("sqlite:") {
-            Some(Self::Sqlite)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Some(Self::Postgres)
-        } else {
-            None
-        }
-    }
-}
+pub use crate::db::{Backend, sqlite_path};
 
 /// Everything the service needs to start. Built by the CLI, or by tests.
 #[derive(Clone)]
@@ -80,13 +63,6 @@ pub enum ConfigError {
     MasterKeyRequired,
     #[error("could not use the master key file {path}: {source}")]
     MasterKeyFile { path: PathBuf, source: std::io::Error },
-}
-
-/// The SQLite file named by a `sqlite://` URL, if it is a file.
-pub fn sqlite_path(url: &str) -> Option<PathBuf> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or_default();
-    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
 }
 
 /// SPEC: the key comes from `CASEBOOK_MASTER_KEY`; with SQLite and no variable,

@@ -4,12 +4,38 @@
 //! them), and run through sqlx's `Any` driver. Only the schema differs, kept in
 //! step under `migrations/sqlite` and `migrations/postgres`.
 
-use crate::config::Backend;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, SqlSafeStr, Transaction};
 use std::borrow::Cow;
+use std::path::PathBuf;
 use std::time::Duration;
+
+/// Where the database lives and which engine runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// The SQLite file named by a `sqlite://` URL, if it is a file.
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
 
 pub type Tx = Transaction<'static, Any>;
 
@@ -142,7 +168,7 @@ fn create_private_sqlite_file(url: &str) -> Result<(), DbError> {
     let creates = url.split_once('?').is_some_and(|(_, query)| {
         url::form_urlencoded::parse(query.as_bytes()).any(|(key, value)| key == "mode" && value == "rwc")
     });
-    if !creates || crate::config::sqlite_path(url).is_none() {
+    if !creates || sqlite_path(url).is_none() {
         return Ok(());
     }
     // sqlx's own reading of the URL, so that the file is the one it opens

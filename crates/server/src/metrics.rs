@@ -85,7 +85,7 @@ impl Metrics {
 
 /// Records every request under its route template (never the raw path, which
 /// would make a label per id).
-pub async fn track(State(state): State<crate::state::AppState>, request: Request, next: Next) -> Response {
+pub async fn track<S: AsRef<Metrics>>(State(state): State<S>, request: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = request.method().as_str().to_owned();
     let route = request
@@ -95,13 +95,12 @@ pub async fn track(State(state): State<crate::state::AppState>, request: Request
         .unwrap_or_else(|| "unmatched".to_owned());
     let response = next.run(request).await;
     let status = response.status().as_u16();
-    state
-        .metrics
+    let metrics = state.as_ref();
+    metrics
         .latency
         .get_or_create(&RouteLabels { route: route.clone() })
         .observe(start.elapsed().as_secs_f64());
-    state
-        .metrics
+    metrics
         .requests
         .get_or_create(&RequestLabels { method, route, status })
         .inc();

@@ -48,6 +48,13 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// What the request metrics layer needs, without `metrics` knowing `AppState`.
+impl AsRef<Metrics> for AppState {
+    fn as_ref(&self) -> &Metrics {
+        &self.metrics
+    }
+}
+
 impl AppState {
     pub fn new(db: Db, config: Config, keys: KeyRing, metrics: Metrics, token_lifetime_secs: i64) -> Self {
         let ttl = config.cache_ttl;

@@ -145,7 +145,10 @@ pub fn router(state: AppState) -> Router {
         // Innermost, so that metrics record the 408 it answers.
         .route_layer(axum::middleware::from_fn(body_stall))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authorize))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track::<AppState>,
+        ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
