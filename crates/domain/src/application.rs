@@ -104,12 +104,18 @@ pub fn email_rule(holder: Option<&AccountRef>, claimant: Option<&AccountRef>) ->
     if email_available(holder, claimant) {
         Ok(())
     } else {
-        Err(FieldError::new(
-            "email",
-            ErrorCode::EmailInUse,
-            "this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)",
-        ))
+        Err(email_in_use())
     }
+}
+
+/// The refusal of an address another account holds; storage answers it too
+/// when a concurrent claim wins the race the facts could not see.
+pub fn email_in_use() -> FieldError {
+    FieldError::new(
+        "email",
+        ErrorCode::EmailInUse,
+        "this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)",
+    )
 }
 
 /// The registration form, as the wire carries it.

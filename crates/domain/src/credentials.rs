@@ -88,9 +88,39 @@ impl fmt::Debug for ClientSecret {
     }
 }
 
+/// The longest an old secret may keep working after a rotation: a week.
+pub const MAX_GRACE_PERIOD_SECS: i64 = 7 * 24 * 3600;
+
+/// A rotation's grace period: none unless asked for, and within a week.
+pub fn grace_period(requested_secs: Option<i64>) -> Result<i64, crate::validation::FieldError> {
+    let secs = requested_secs.unwrap_or(0);
+    if (0..=MAX_GRACE_PERIOD_SECS).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(crate::validation::FieldError::new(
+            "grace_period_seconds",
+            crate::validation::ErrorCode::InvalidValue,
+            format!("grace_period_seconds must be between 0 and {MAX_GRACE_PERIOD_SECS}"),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grace_periods_run_from_none_to_a_week() {
+        for (asked, expected) in [
+            (None, Some(0)),
+            (Some(0), Some(0)),
+            (Some(MAX_GRACE_PERIOD_SECS), Some(MAX_GRACE_PERIOD_SECS)),
+            (Some(MAX_GRACE_PERIOD_SECS + 1), None),
+            (Some(-1), None),
+        ] {
+            assert_eq!(grace_period(asked).ok(), expected, "{asked:?}");
+        }
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -180,9 +180,31 @@ impl RoleChange {
     }
 }
 
+/// The id of a seeded role: its name as a slug (`Engage Supervisor` →
+/// `engage-supervisor`), the same on every install, so docs and scripts can
+/// name them.
+pub fn seed_role_id(name: &str) -> String {
+    crate::text::fold(name).replace(' ', "-")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seeded_roles_have_slug_ids() {
+        let ids: Vec<String> = seeded_roles().iter().map(|r| seed_role_id(r.name)).collect();
+        assert_eq!(
+            ids,
+            [
+                "administrator",
+                "engage-supervisor",
+                "engage-worker",
+                "intake-screener",
+                "auditor"
+            ]
+        );
+    }
 
     fn scope(role: &str) -> String {
         seeded_roles()

@@ -58,3 +58,8 @@ impl TextRule {
         Ok(value.to_owned())
     }
 }
+/// The form names are compared and searched in: unique role and application
+/// names ignore case, and so do the list filters.
+pub fn fold(name: &str) -> String {
+    name.to_lowercase()
+}

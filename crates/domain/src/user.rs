@@ -170,9 +170,29 @@ impl UserChange {
     }
 }
 
+/// How long an admin session lasts: a working day.
+pub const SESSION_LIFETIME_SECS: i64 = 8 * 3600;
+
+/// People may not remove their own account: an install must not lose its
+/// last administrator to a slip, and a removal is for another admin to make.
+pub fn may_remove(caller: &AccountRef, target: &AccountRef) -> bool {
+    caller != target
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn people_do_not_remove_themselves() {
+        use crate::account::AccountKind::{Application, User};
+        assert!(!may_remove(&AccountRef::new(User, "u1"), &AccountRef::new(User, "u1")));
+        assert!(may_remove(&AccountRef::new(User, "u1"), &AccountRef::new(User, "u2")));
+        assert!(may_remove(
+            &AccountRef::new(Application, "u1"),
+            &AccountRef::new(User, "u1")
+        ));
+    }
     use crate::account::AccountKind;
 
     #[test]

@@ -47,7 +47,7 @@ pub struct RotateRequest {
     pub grace_period_seconds: Option<i64>,
 }
 
-pub const MAX_GRACE_PERIOD_SECS: i64 = 7 * 24 * 3600;
+pub use casebook_domain::credentials::MAX_GRACE_PERIOD_SECS;
 
 /// Re-checks the calling admin's password, with the reveal lockout.
 async fn confirm_password(
@@ -129,14 +129,7 @@ pub async fn rotate_secret(
     ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<RotateRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let grace = request.grace_period_seconds.unwrap_or(0);
-    if !(0..=MAX_GRACE_PERIOD_SECS).contains(&grace) {
-        return Err(ApiError::field(casebook_domain::FieldError::new(
-            "grace_period_seconds",
-            casebook_domain::ErrorCode::InvalidValue,
-            format!("grace_period_seconds must be between 0 and {MAX_GRACE_PERIOD_SECS}"),
-        )));
-    }
+    let grace = casebook_domain::credentials::grace_period(request.grace_period_seconds).map_err(ApiError::field)?;
     store::get_application(&state.db, state.issuer(), &id).await?;
     store::may_access_secret(&state.db, &caller.author(), &id).await?;
     confirm_password(&state, &caller, request.password, &id).await?;

@@ -34,7 +34,7 @@ pub struct SignIn {
     pub password: Password,
 }
 
-pub const SESSION_TTL_MICROS: i64 = 8 * 3600 * 1_000_000;
+pub const SESSION_TTL_MICROS: i64 = casebook_domain::user::SESSION_LIFETIME_SECS * 1_000_000;
 
 /// Sign in with email and password; returns a bearer session token.
 #[utoipa::path(post, path = "/admin/v1/sessions", tag = "admin: sessions",

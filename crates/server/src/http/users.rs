@@ -125,7 +125,10 @@ pub async fn delete_user(
     Caller(caller): Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    if caller.kind == AccountKind::User && caller.id == id {
+    if !casebook_domain::user::may_remove(
+        &AccountRef::new(caller.kind, &caller.id),
+        &AccountRef::new(AccountKind::User, &id),
+    ) {
         return Err(ApiError::Conflict {
             detail: "you cannot remove your own account; ask another administrator".into(),
             holders: None,

@@ -43,7 +43,7 @@ pub async fn list_applications(
     let like = |s: &str| {
         format!(
             "%{}%",
-            s.to_lowercase()
+            casebook_domain::text::fold(s)
                 .replace('\\', "\\\\")
                 .replace('%', "\\%")
                 .replace('_', "\\_")
@@ -132,7 +132,7 @@ pub async fn create_application(
     .bind(master.seal(secret.expose().as_bytes(), &id))
     .bind(master.secret_mac(secret.expose()).to_vec())
     .bind(now)
-    .bind(app.name.as_ref().to_lowercase())
+    .bind(casebook_domain::text::fold(app.name.as_ref()))
     .execute(&mut *tx)
     .await?;
     set_roles(&mut tx, "application_roles", "application_id", &id, &app.roles).await?;
@@ -182,7 +182,7 @@ pub async fn update_application(
             "applications",
             "name_key",
             id,
-            Some(&name.as_ref().to_lowercase()),
+            Some(&casebook_domain::text::fold(name.as_ref())),
         )
         .await?;
     }

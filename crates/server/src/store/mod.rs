@@ -63,9 +63,7 @@ fn parameter_list(start: usize, count: usize) -> String {
 }
 
 fn email_in_use() -> ApiError {
-    ApiError::field(
-        casebook_domain::application::email_rule(Some(&AccountRef::new(AccountKind::User, "")), None).unwrap_err(),
-    )
+    ApiError::field(casebook_domain::application::email_in_use())
 }
 
 /// Cuts a `LIMIT n + 1` result to a page, with the cursor of the next one.

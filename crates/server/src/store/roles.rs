@@ -2,14 +2,6 @@
 
 use super::*;
 
-fn seed_role_id(name: &str) -> String {
-    name.to_lowercase().replace(' ', "-")
-}
-
-fn name_key(name: &str) -> String {
-    name.to_lowercase()
-}
-
 /// Seeds SPEC's catalog on a new install; idempotent across replicas.
 pub async fn seed_roles(db: &Db) -> Result<(), sqlx::Error> {
     let now = now_micros();
@@ -18,9 +10,9 @@ pub async fn seed_roles(db: &Db) -> Result<(), sqlx::Error> {
             "INSERT INTO roles (id, name, name_key, permissions, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) \
              ON CONFLICT DO NOTHING",
         )
-        .bind(seed_role_id(role.name))
+        .bind(casebook_domain::role::seed_role_id(role.name))
         .bind(role.name)
-        .bind(name_key(role.name))
+        .bind(casebook_domain::text::fold(role.name))
         .bind(role.permissions.to_scope())
         .bind(now)
         .execute(db.pool())
@@ -81,7 +73,7 @@ pub async fn create_role(db: &Db, author: &Author, role: &ValidRole) -> Result<R
     )
     .bind(&id)
     .bind(role.name.as_ref())
-    .bind(name_key(role.name.as_ref()))
+    .bind(casebook_domain::text::fold(role.name.as_ref()))
     .bind(role.permissions.to_scope())
     .bind(now)
     .execute(&mut *tx)
@@ -114,7 +106,7 @@ pub async fn update_role(db: &Db, author: &Author, id: &str, change: &ValidRoleC
     if let Some(name) = &change.name {
         let result = sqlx::query("UPDATE roles SET name = $1, name_key = $2 WHERE id = $3")
             .bind(name.as_ref())
-            .bind(name_key(name.as_ref()))
+            .bind(casebook_domain::text::fold(name.as_ref()))
             .bind(id)
             .execute(&mut *tx)
             .await;
