@@ -1,0 +1,175 @@
+//! The token endpoint on the wire: the request a token source sends and
+//! how its answer is read (RFC 6749 §2.3.1, §5.1, §5.2).
+
+use super::*;
+
+/// RFC 6749 §2.3.1: both parts are form-urlencoded, then joined and base64ed.
+pub(super) fn basic_authorization(client_id: &str, secret: &ClientSecret) -> Result<HeaderValue, Error> {
+    let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let credentials = format!("{}:{}", encode(client_id), encode(secret.expose()));
+    let mut value = HeaderValue::from_str(&format!("Basic {}", STANDARD.encode(credentials)))
+        .map_err(|_| Error::Config("the client credentials cannot form an Authorization header".into()))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+pub(super) struct HttpFetcher {
+    pub(super) http: reqwest::Client,
+    pub(super) token_url: reqwest::Url,
+    pub(super) client_id: String,
+    pub(super) client_secret: ClientSecret,
+    /// Built once: the credentials never change for the life of the source.
+    pub(super) basic: Option<HeaderValue>,
+    pub(super) scope: Option<String>,
+}
+
+impl HttpFetcher {
+    fn form(&self) -> String {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("grant_type", "client_credentials");
+        if let Some(scope) = &self.scope {
+            form.append_pair("scope", scope);
+        }
+        if self.basic.is_none() {
+            form.append_pair("client_id", &self.client_id);
+            form.append_pair("client_secret", self.client_secret.expose());
+        }
+        form.finish()
+    }
+}
+
+impl Fetch for HttpFetcher {
+    fn fetch(&self) -> BoxFuture<'_, Result<TokenGrant, Error>> {
+        Box::pin(async move {
+            let mut request = self
+                .http
+                .post(self.token_url.clone())
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::ACCEPT, "application/json");
+            if let Some(authorization) = &self.basic {
+                request = request.header(header::AUTHORIZATION, authorization.clone());
+            }
+            let response = request.body(self.form()).send().await.map_err(Error::from_reqwest)?;
+            let status = response.status().as_u16();
+            let retry_after = parse_retry_after(
+                response
+                    .headers()
+                    .get(header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok()),
+            );
+            let body = response.bytes().await.map_err(Error::from_reqwest)?;
+            read_token_response(status, retry_after, &body)
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct SuccessBody {
+    access_token: String,
+    token_type: String,
+    #[serde(default)]
+    expires_in: Option<Seconds>,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+/// `expires_in` as a number, or (as some servers send it) a numeric string.
+/// The longest lifetime believed from a server.
+pub(super) const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum Seconds {
+    Integer(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl Seconds {
+    /// Clamped to a day: a server announcing more cannot overflow the clock
+    /// arithmetic, and a token is re-requested daily at worst.
+    pub(super) fn duration(&self) -> Option<Duration> {
+        let secs = match self {
+            Self::Integer(n) => (*n).max(0) as u64,
+            Self::Float(f) if f.is_finite() => f.max(0.0).min(MAX_LIFETIME.as_secs_f64()) as u64,
+            Self::Float(_) => return None,
+            Self::Text(s) => s.trim().parse::<u64>().ok()?,
+        };
+        Some(Duration::from_secs(secs).min(MAX_LIFETIME))
+    }
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: String,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+/// Reads a token endpoint's answer (RFC 6749 §5.1 and §5.2).
+pub(crate) fn read_token_response(
+    status: u16,
+    retry_after: Option<Duration>,
+    body: &[u8],
+) -> Result<TokenGrant, Error> {
+    if (200..300).contains(&status) {
+        let success: SuccessBody =
+            serde_json::from_slice(body).map_err(|e| Error::undecodable(status, "an RFC 6749 token response", e))?;
+        if !success.token_type.eq_ignore_ascii_case("bearer") {
+            return Err(Error::unexpected(
+                status,
+                format!(
+                    "token_type {:?} is not Bearer",
+                    success.token_type.chars().take(32).collect::<String>()
+                ),
+            ));
+        }
+        if success.access_token.is_empty() {
+            return Err(Error::unexpected(status, "the access_token is empty"));
+        }
+        return Ok(TokenGrant {
+            access_token: success.access_token,
+            expires_in: success.expires_in.as_ref().and_then(Seconds::duration),
+            scope: success.scope,
+        });
+    }
+    if (300..400).contains(&status) {
+        return Err(Error::unexpected(
+            status,
+            "the token endpoint redirected; redirects are not followed, so credentials never go elsewhere",
+        ));
+    }
+    let unexpected = |message: String, source: Option<serde_json::Error>| match source {
+        Some(source) => {
+            let mut error = Error::undecodable(status, "an RFC 6749 error response", source);
+            if let Error::UnexpectedResponse { retry_after: r, .. } = &mut error {
+                *r = retry_after;
+            }
+            error
+        }
+        None => Error::UnexpectedResponse {
+            status,
+            message,
+            retry_after,
+            source: None,
+        },
+    };
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(failure) => match OAuthErrorCode::parse(&failure.error) {
+            Some(code) => Err(Error::OAuth {
+                code,
+                description: failure.error_description,
+                status,
+                retry_after,
+            }),
+            None => Err(unexpected(
+                format!(
+                    "unknown OAuth error code {:?}",
+                    failure.error.chars().take(64).collect::<String>()
+                ),
+                None,
+            )),
+        },
+        Err(e) => Err(unexpected(String::new(), Some(e))),
+    }
+}
