@@ -284,7 +284,7 @@ pub async fn authenticate(state: &AppState, headers: &axum::http::HeaderMap) -> 
                 detail: "the session has expired or was signed out; sign in again".into(),
             });
         };
-        let permissions = store::permissions_of(&state.db, "user_roles", "user_id", &user.user_id).await?;
+        let permissions = store::permissions_of(&state.db, store::RoleHolder::User(&user.user_id)).await?;
         return Ok(Some(Principal {
             kind: AccountKind::User,
             id: user.user_id,

@@ -98,64 +98,6 @@ pub(super) async fn release_email(tx: &mut Tx, account: &AccountRef) -> Result<(
         .map(|_| ())
 }
 
-pub(super) async fn set_roles(
-    tx: &mut Tx,
-    table: &str,
-    owner_column: &str,
-    owner: &str,
-    roles: &[String],
-) -> Result<(), ApiError> {
-    sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE {owner_column} = $1")))
-        .bind(owner)
-        .execute(&mut **tx)
-        .await?;
-    for role in roles {
-        let result = sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO {table} ({owner_column}, role_id) VALUES ($1, $2)"
-        )))
-        .bind(owner)
-        .bind(role)
-        .execute(&mut **tx)
-        .await;
-        if let Err(e) = result {
-            // The role vanished between validation and this write.
-            if crate::db::is_foreign_key_violation(&e) {
-                return Err(ApiError::field(FieldError::new(
-                    "roles",
-                    ErrorCode::UnknownRole,
-                    format!("there is no role {role:?}"),
-                )));
-            }
-            return Err(e.into());
-        }
-    }
-    Ok(())
-}
-
-pub(super) async fn roles_of(
-    db: &Db,
-    table: &str,
-    owner_column: &str,
-    owners: &[&str],
-) -> Result<HashMap<String, Vec<String>>, sqlx::Error> {
-    let mut map: HashMap<String, Vec<String>> = HashMap::new();
-    if owners.is_empty() {
-        return Ok(map);
-    }
-    let sql = format!(
-        "SELECT {owner_column} AS owner, role_id FROM {table} WHERE {owner_column} IN ({}) ORDER BY role_id",
-        parameter_list(1, owners.len())
-    );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
-    for owner in owners {
-        query = query.bind(*owner);
-    }
-    for row in query.fetch_all(db.pool()).await? {
-        map.entry(col(&row, "owner")?).or_default().push(col(&row, "role_id")?);
-    }
-    Ok(map)
-}
-
 /// Keeps [`role::keeps_an_administrator`] true across a change to users or
 /// roles: taken at the start of the change's transaction, checked at its end.
 /// A change is refused only when it is the one that removes the last
@@ -188,10 +130,11 @@ impl AdministratorCheck {
 }
 
 pub(super) async fn has_an_administrator(tx: &mut Tx) -> Result<bool, sqlx::Error> {
-    // A role without any admin permission cannot complete an administrator.
+    // Decided on parsed permission sets, never on text patterns: people's
+    // role assignments are few enough to read whole.
     let rows = sqlx::query(
         "SELECT x.user_id AS user_id, r.permissions AS permissions \
-         FROM user_roles x JOIN roles r ON r.id = x.role_id WHERE r.permissions LIKE '%admin:%'",
+         FROM user_roles x JOIN roles r ON r.id = x.role_id",
     )
     .fetch_all(&mut **tx)
     .await?;
@@ -202,22 +145,4 @@ pub(super) async fn has_an_administrator(tx: &mut Tx) -> Result<bool, sqlx::Erro
         *set = set.union(PermissionSet::parse_scope(&permissions).unwrap_or_default());
     }
     Ok(role::keeps_an_administrator(held.into_values()))
-}
-
-/// Union of the permissions of the roles held by an account.
-pub async fn permissions_of(
-    db: &Db,
-    table: &str,
-    owner_column: &str,
-    owner: &str,
-) -> Result<PermissionSet, sqlx::Error> {
-    let sql =
-        format!("SELECT r.permissions FROM {table} x JOIN roles r ON r.id = x.role_id WHERE x.{owner_column} = $1");
-    let rows = sqlx::query(AssertSqlSafe(sql)).bind(owner).fetch_all(db.pool()).await?;
-    let mut set = PermissionSet::EMPTY;
-    for row in rows {
-        let text: String = col(&row, "permissions")?;
-        set = set.union(PermissionSet::parse_scope(&text).unwrap_or_default());
-    }
-    Ok(set)
 }

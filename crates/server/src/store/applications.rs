@@ -78,8 +78,7 @@ pub async fn list_applications(
     let ids: Vec<String> = rows.iter().map(|r| col(r, "id")).collect::<Result<_, _>>()?;
     let mut roles = roles_of(
         db,
-        "application_roles",
-        "application_id",
+        AccountKind::Application,
         &ids.iter().map(String::as_str).collect::<Vec<_>>(),
     )
     .await?;
@@ -98,7 +97,7 @@ pub async fn get_application(db: &Db, callback_url: &str, id: &str) -> Result<Ap
     .fetch_optional(db.pool())
     .await?
     .ok_or(ApiError::NotFound("external application"))?;
-    let mut roles = roles_of(db, "application_roles", "application_id", &[id]).await?;
+    let mut roles = roles_of(db, AccountKind::Application, &[id]).await?;
     Ok(application_from(&row, callback_url, &mut roles)?)
 }
 
@@ -135,7 +134,7 @@ pub async fn create_application(
     .bind(casebook_domain::text::fold(app.name.as_ref()))
     .execute(&mut *tx)
     .await?;
-    set_roles(&mut tx, "application_roles", "application_id", &id, &app.roles).await?;
+    set_roles(&mut tx, RoleHolder::Application(&id), &app.roles).await?;
     audit(
         &mut tx,
         &author.actor,
@@ -165,7 +164,7 @@ pub async fn update_application(
     let mut tx = db.begin().await?;
     touch(&mut tx, "applications", id, "external application").await?;
     let grantor = grants::Grantor::read(db, &mut tx, author).await?;
-    let before = grants::held_permissions(&mut tx, RoleHolder::Application(id)).await?;
+    let before = held_permissions(&mut tx, RoleHolder::Application(id)).await?;
     if let Some(email) = &change.email {
         move_email(
             &mut tx,
@@ -207,9 +206,9 @@ pub async fn update_application(
             .await?;
     }
     if let Some(roles) = &change.roles {
-        set_roles(&mut tx, "application_roles", "application_id", id, roles).await?;
+        set_roles(&mut tx, RoleHolder::Application(id), roles).await?;
     }
-    let after = grants::held_permissions(&mut tx, RoleHolder::Application(id)).await?;
+    let after = held_permissions(&mut tx, RoleHolder::Application(id)).await?;
     grantor.authorize(GrantChange::Change { before, after })?;
     let actor = &author.actor;
     let action = match change.enabled {
@@ -238,7 +237,7 @@ pub async fn update_application(
 pub async fn delete_application(db: &Db, author: &Author, id: &str) -> Result<String, ApiError> {
     let mut tx = db.begin().await?;
     let grantor = grants::Grantor::read(db, &mut tx, author).await?;
-    let before = grants::held_permissions(&mut tx, RoleHolder::Application(id)).await?;
+    let before = held_permissions(&mut tx, RoleHolder::Application(id)).await?;
     grantor.authorize(GrantChange::Remove { before })?;
     let actor = &author.actor;
     let row = sqlx::query("DELETE FROM applications WHERE id = $1 RETURNING client_id, name, email")

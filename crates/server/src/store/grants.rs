@@ -7,11 +7,12 @@
 //! roles cannot slip between the check and the write.
 
 use super::ActorRef;
+use super::RoleHolder;
 use crate::config::Backend;
-use crate::db::{Db, Tx, col};
+use crate::db::{Db, Tx};
 use crate::error::ApiError;
+use casebook_domain::PermissionSet;
 use casebook_domain::grant::{GrantChange, authorize_change};
-use casebook_domain::{AccountKind, PermissionSet};
 use sqlx::Row;
 
 /// Orders every change that grants or takes permissions on PostgreSQL (and
@@ -38,45 +39,6 @@ pub struct Author {
     /// with that scope's permissions that its roles still grant. A signed-in
     /// user acts with everything its roles grant.
     pub token_scope: Option<PermissionSet>,
-}
-
-/// Whose roles: the two tables that assign roles to accounts.
-#[derive(Debug, Clone, Copy)]
-pub enum Holder<'a> {
-    User(&'a str),
-    Application(&'a str),
-}
-
-impl<'a> Holder<'a> {
-    pub fn of(kind: AccountKind, id: &'a str) -> Self {
-        match kind {
-            AccountKind::User => Self::User(id),
-            AccountKind::Application => Self::Application(id),
-        }
-    }
-}
-
-/// The union of the permissions of the roles `holder` has, as this
-/// transaction sees them.
-pub(super) async fn held_permissions(tx: &mut Tx, holder: Holder<'_>) -> Result<PermissionSet, sqlx::Error> {
-    let (sql, id) = match holder {
-        Holder::User(id) => (
-            "SELECT r.permissions AS permissions FROM user_roles x JOIN roles r ON r.id = x.role_id WHERE x.user_id = $1",
-            id,
-        ),
-        Holder::Application(id) => (
-            "SELECT r.permissions AS permissions FROM application_roles x JOIN roles r ON r.id = x.role_id \
-             WHERE x.application_id = $1",
-            id,
-        ),
-    };
-    let rows = sqlx::query(sql).bind(id).fetch_all(&mut **tx).await?;
-    let mut set = PermissionSet::EMPTY;
-    for row in rows {
-        let text: String = col(&row, "permissions")?;
-        set = set.union(PermissionSet::parse_scope(&text).unwrap_or_default());
-    }
-    Ok(set)
 }
 
 /// The union of the permissions of `role_ids`, as this transaction sees them.
@@ -111,7 +73,7 @@ pub(super) struct Grantor(PermissionSet);
 impl Grantor {
     pub(super) async fn read(db: &Db, tx: &mut Tx, author: &Author) -> Result<Self, sqlx::Error> {
         lock_permissions(db, tx).await?;
-        let held = held_permissions(tx, Holder::of(author.actor.kind, &author.actor.id)).await?;
+        let held = super::held_permissions(tx, RoleHolder::of(author.actor.kind, &author.actor.id)).await?;
         Ok(Self(match author.token_scope {
             Some(scope) => held.intersection(scope),
             None => held,

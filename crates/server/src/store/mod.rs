@@ -6,6 +6,7 @@
 
 mod accounts;
 mod applications;
+mod assignments;
 mod audit;
 mod clients;
 mod grants;
@@ -19,9 +20,10 @@ mod users;
 
 pub use accounts::*;
 pub use applications::*;
+pub use assignments::*;
 pub use audit::*;
 pub use clients::*;
-pub use grants::{Author, Holder as RoleHolder};
+pub use grants::Author;
 pub use records::*;
 pub use reveal_lockout::*;
 pub use revocations::*;

@@ -89,7 +89,7 @@ pub async fn rotate_secret(
 /// credentials of an application more powerful than themselves.
 async fn authorize_secret_access(db: &Db, tx: &mut Tx, author: &Author, id: &str) -> Result<(), ApiError> {
     let grantor = grants::Grantor::read(db, tx, author).await?;
-    let held = grants::held_permissions(tx, RoleHolder::Application(id)).await?;
+    let held = held_permissions(tx, RoleHolder::Application(id)).await?;
     grantor.authorize(GrantChange::Change {
         before: held,
         after: held,

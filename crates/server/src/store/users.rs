@@ -33,8 +33,7 @@ pub async fn list_users(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Pag
     let ids: Vec<String> = rows.iter().map(|r| col(r, "id")).collect::<Result<_, _>>()?;
     let mut roles = roles_of(
         db,
-        "user_roles",
-        "user_id",
+        AccountKind::User,
         &ids.iter().map(String::as_str).collect::<Vec<_>>(),
     )
     .await?;
@@ -51,7 +50,7 @@ pub async fn get_user(db: &Db, id: &str) -> Result<UserView, ApiError> {
         .fetch_optional(db.pool())
         .await?
         .ok_or(ApiError::NotFound("user"))?;
-    let mut roles = roles_of(db, "user_roles", "user_id", &[id]).await?;
+    let mut roles = roles_of(db, AccountKind::User, &[id]).await?;
     Ok(user_from(&row, &mut roles)?)
 }
 
@@ -108,7 +107,7 @@ pub async fn create_user(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    set_roles(&mut tx, "user_roles", "user_id", &id, &user.roles).await?;
+    set_roles(&mut tx, RoleHolder::User(&id), &user.roles).await?;
     let system = ActorRef {
         kind: AccountKind::User,
         id: id.clone(),
@@ -138,7 +137,7 @@ pub async fn update_user(
     touch(&mut tx, "users", id, "user").await?;
     let check = AdministratorCheck::before(db, &mut tx).await?;
     let grantor = grants::Grantor::read(db, &mut tx, author).await?;
-    let before = grants::held_permissions(&mut tx, RoleHolder::User(id)).await?;
+    let before = held_permissions(&mut tx, RoleHolder::User(id)).await?;
     if let Some(email) = &change.email {
         move_email(&mut tx, "users", &AccountRef::new(AccountKind::User, id), email).await?;
     }
@@ -154,9 +153,9 @@ pub async fn update_user(
             .await?;
     }
     if let Some(roles) = &change.roles {
-        set_roles(&mut tx, "user_roles", "user_id", id, roles).await?;
+        set_roles(&mut tx, RoleHolder::User(id), roles).await?;
     }
-    let after = grants::held_permissions(&mut tx, RoleHolder::User(id)).await?;
+    let after = held_permissions(&mut tx, RoleHolder::User(id)).await?;
     grantor.authorize(GrantChange::Change { before, after })?;
     check.after(&mut tx).await?;
     audit(&mut tx, &author.actor, "user.changed", "user", id, None).await?;
@@ -168,7 +167,7 @@ pub async fn delete_user(db: &Db, author: &Author, id: &str) -> Result<(), ApiEr
     let mut tx = db.begin().await?;
     let check = AdministratorCheck::before(db, &mut tx).await?;
     let grantor = grants::Grantor::read(db, &mut tx, author).await?;
-    let before = grants::held_permissions(&mut tx, RoleHolder::User(id)).await?;
+    let before = held_permissions(&mut tx, RoleHolder::User(id)).await?;
     grantor.authorize(GrantChange::Remove { before })?;
     let removed = sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id)
