@@ -32,10 +32,13 @@ pub async fn list_audit(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Pag
     // Newest first: ids are time-ordered (UUIDv7).
     let (sql, bind_cursor) = match cursor {
         Some(_) => (
-            "SELECT * FROM audit_events WHERE id < $1 ORDER BY id DESC LIMIT $2",
+            "SELECT id, at, actor_kind, actor_id, actor_name, action, target_kind, target_id, detail FROM audit_events WHERE id < $1 ORDER BY id DESC LIMIT $2",
             true,
         ),
-        None => ("SELECT * FROM audit_events ORDER BY id DESC LIMIT $1", false),
+        None => (
+            "SELECT id, at, actor_kind, actor_id, actor_name, action, target_kind, target_id, detail FROM audit_events ORDER BY id DESC LIMIT $1",
+            false,
+        ),
     };
     let mut query = sqlx::query(sql);
     if bind_cursor {

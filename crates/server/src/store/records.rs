@@ -2,19 +2,43 @@
 
 use super::*;
 
+/// A table that lists in pages: its name and the columns a view reads,
+/// named rather than `*`, so a column added later (a secret, say) is never
+/// read by accident.
+#[derive(Debug, Clone, Copy)]
+pub struct Listing {
+    pub table: &'static str,
+    pub columns: &'static str,
+}
+
+pub(super) const USERS: Listing = Listing {
+    table: "users",
+    columns: "id, email, name, created_at, updated_at",
+};
+pub(super) const ROLES: Listing = Listing {
+    table: "roles",
+    columns: "id, name, permissions, created_at, updated_at",
+};
+
 /// The two record kinds share one shape of storage; this names the differences.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordTable {
-    pub table: &'static str,
+    pub listing: Listing,
     pub noun: &'static str,
 }
 
 pub const CASES: RecordTable = RecordTable {
-    table: "cases",
+    listing: Listing {
+        table: "cases",
+        columns: "id, title, description, status, created_by_kind, created_by_id, created_by_name, updated_by_kind, updated_by_id, updated_by_name, created_at, updated_at",
+    },
     noun: "case",
 };
 pub const REPORTS: RecordTable = RecordTable {
-    table: "reports",
+    listing: Listing {
+        table: "reports",
+        columns: "id, summary, details, created_by_kind, created_by_id, created_by_name, updated_by_kind, updated_by_id, updated_by_name, created_at, updated_at",
+    },
     noun: "report",
 };
 
@@ -44,18 +68,19 @@ fn report_from(row: &AnyRow) -> Result<ReportView, sqlx::Error> {
     })
 }
 
-/// One page of rows of `table` (a fixed name from this file) in id order:
-/// ids are UUIDv7, so this is creation order and the cursor is the last id.
+/// One page of `listing`'s rows in id order: ids are UUIDv7, so this is
+/// creation order and the cursor is the last id.
 pub(super) async fn page_rows(
     db: &Db,
-    table: &str,
+    listing: Listing,
     cursor: Option<&str>,
     limit: u32,
 ) -> Result<Vec<AnyRow>, sqlx::Error> {
+    let Listing { table, columns } = listing;
     match cursor {
         Some(c) => {
             sqlx::query(AssertSqlSafe(format!(
-                "SELECT * FROM {table} WHERE id > $1 ORDER BY id LIMIT $2"
+                "SELECT {columns} FROM {table} WHERE id > $1 ORDER BY id LIMIT $2"
             )))
             .bind(c)
             .bind(i64::from(limit) + 1)
@@ -63,16 +88,19 @@ pub(super) async fn page_rows(
             .await
         }
         None => {
-            sqlx::query(AssertSqlSafe(format!("SELECT * FROM {table} ORDER BY id LIMIT $1")))
-                .bind(i64::from(limit) + 1)
-                .fetch_all(db.pool())
-                .await
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT {columns} FROM {table} ORDER BY id LIMIT $1"
+            )))
+            .bind(i64::from(limit) + 1)
+            .fetch_all(db.pool())
+            .await
         }
     }
 }
 
 async fn get_record(db: &Db, table: RecordTable, id: &str) -> Result<AnyRow, ApiError> {
-    sqlx::query(AssertSqlSafe(format!("SELECT * FROM {} WHERE id = $1", table.table)))
+    let Listing { table: name, columns } = table.listing;
+    sqlx::query(AssertSqlSafe(format!("SELECT {columns} FROM {name} WHERE id = $1")))
         .bind(id)
         .fetch_optional(db.pool())
         .await?
@@ -80,11 +108,14 @@ async fn get_record(db: &Db, table: RecordTable, id: &str) -> Result<AnyRow, Api
 }
 
 async fn delete_record(db: &Db, table: RecordTable, id: &str) -> Result<(), ApiError> {
-    let removed = sqlx::query(AssertSqlSafe(format!("DELETE FROM {} WHERE id = $1", table.table)))
-        .bind(id)
-        .execute(db.pool())
-        .await?
-        .rows_affected();
+    let removed = sqlx::query(AssertSqlSafe(format!(
+        "DELETE FROM {} WHERE id = $1",
+        table.listing.table
+    )))
+    .bind(id)
+    .execute(db.pool())
+    .await?
+    .rows_affected();
     if removed == 0 {
         return Err(ApiError::NotFound(table.noun));
     }
@@ -94,7 +125,7 @@ async fn delete_record(db: &Db, table: RecordTable, id: &str) -> Result<(), ApiE
 async fn touch_record(tx: &mut Tx, table: RecordTable, id: &str, actor: &ActorRef) -> Result<(), ApiError> {
     let found = sqlx::query(AssertSqlSafe(format!(
         "UPDATE {} SET updated_by_kind = $1, updated_by_id = $2, updated_by_name = $3, updated_at = $4 WHERE id = $5",
-        table.table
+        table.listing.table
     )))
     .bind(actor.kind.as_str())
     .bind(&actor.id)
@@ -111,7 +142,7 @@ async fn touch_record(tx: &mut Tx, table: RecordTable, id: &str, actor: &ActorRe
 }
 
 pub async fn list_cases(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Page<CaseView>, sqlx::Error> {
-    let rows = page_rows(db, CASES.table, cursor, limit).await?;
+    let rows = page_rows(db, CASES.listing, cursor, limit).await?;
     let items = rows.iter().map(case_from).collect::<Result<Vec<_>, _>>()?;
     Ok(paginate(items, limit, |c| &c.id))
 }
@@ -161,7 +192,7 @@ pub async fn delete_case(db: &Db, id: &str) -> Result<(), ApiError> {
 }
 
 pub async fn list_reports(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Page<ReportView>, sqlx::Error> {
-    let rows = page_rows(db, REPORTS.table, cursor, limit).await?;
+    let rows = page_rows(db, REPORTS.listing, cursor, limit).await?;
     let items = rows.iter().map(report_from).collect::<Result<Vec<_>, _>>()?;
     Ok(paginate(items, limit, |c| &c.id))
 }

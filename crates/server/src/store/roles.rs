@@ -35,13 +35,13 @@ fn role_from(row: &AnyRow) -> Result<RoleView, sqlx::Error> {
 }
 
 pub async fn list_roles(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Page<RoleView>, sqlx::Error> {
-    let rows = page_rows(db, "roles", cursor, limit).await?;
+    let rows = page_rows(db, ROLES, cursor, limit).await?;
     let items = rows.iter().map(role_from).collect::<Result<Vec<_>, _>>()?;
     Ok(paginate(items, limit, |r| &r.id))
 }
 
 pub async fn get_role(db: &Db, id: &str) -> Result<RoleView, ApiError> {
-    let row = sqlx::query("SELECT * FROM roles WHERE id = $1")
+    let row = sqlx::query("SELECT id, name, permissions, created_at, updated_at FROM roles WHERE id = $1")
         .bind(id)
         .fetch_optional(db.pool())
         .await?;

@@ -29,7 +29,7 @@ pub async fn count_users(db: &Db) -> Result<i64, sqlx::Error> {
 }
 
 pub async fn list_users(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Page<UserView>, sqlx::Error> {
-    let rows = page_rows(db, "users", cursor, limit).await?;
+    let rows = page_rows(db, USERS, cursor, limit).await?;
     let ids: Vec<String> = rows.iter().map(|r| col(r, "id")).collect::<Result<_, _>>()?;
     let mut roles = roles_of(
         db,
@@ -45,7 +45,7 @@ pub async fn list_users(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Pag
 }
 
 pub async fn get_user(db: &Db, id: &str) -> Result<UserView, ApiError> {
-    let row = sqlx::query("SELECT * FROM users WHERE id = $1")
+    let row = sqlx::query("SELECT id, email, name, created_at, updated_at FROM users WHERE id = $1")
         .bind(id)
         .fetch_optional(db.pool())
         .await?
