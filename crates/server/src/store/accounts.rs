@@ -48,7 +48,7 @@ pub(super) async fn claim_email(tx: &mut Tx, email: &Email, account: &AccountRef
 
 /// Stamps `updated_at` on a row, or says it does not exist: the first write
 /// of every change, so the rest of the transaction knows its target is there.
-pub(super) async fn touch(tx: &mut Tx, table: &str, id: &str, noun: &'static str) -> Result<(), ApiError> {
+pub(super) async fn touch(tx: &mut Tx, table: &'static str, id: &str, noun: &'static str) -> Result<(), ApiError> {
     let found = sqlx::query(AssertSqlSafe(format!(
         "UPDATE {table} SET updated_at = $1 WHERE id = $2"
     )))
@@ -63,12 +63,12 @@ pub(super) async fn touch(tx: &mut Tx, table: &str, id: &str, noun: &'static str
     Ok(())
 }
 
-/// Sets one text column of one row; `table` and `column` are fixed names
-/// from this file, never input.
+/// Sets one text column of one row. `table` and `column` are `'static`, so
+/// they can only be names written in this code, never input.
 pub(super) async fn set_text(
     tx: &mut Tx,
-    table: &str,
-    column: &str,
+    table: &'static str,
+    column: &'static str,
     id: &str,
     value: Option<&str>,
 ) -> Result<(), sqlx::Error> {
@@ -82,7 +82,12 @@ pub(super) async fn set_text(
 
 /// Moves an account to a new address: the old one is released and the new
 /// one claimed in the same transaction, so the primary key decides races.
-pub(super) async fn move_email(tx: &mut Tx, table: &str, account: &AccountRef, email: &Email) -> Result<(), ApiError> {
+pub(super) async fn move_email(
+    tx: &mut Tx,
+    table: &'static str,
+    account: &AccountRef,
+    email: &Email,
+) -> Result<(), ApiError> {
     release_email(tx, account).await?;
     claim_email(tx, email, account).await?;
     set_text(tx, table, "email", &account.id, Some(email.as_str())).await?;
