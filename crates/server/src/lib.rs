@@ -270,8 +270,12 @@ fn spawn_generation_poll(state: AppState) {
                 Ok((generation, revoked)) => {
                     // Before the confirmation: a confirmation vouches that
                     // every revocation committed before `sent` is known here.
+                    let mut overflowed = false;
                     for (jti, expires_at) in revoked {
-                        state.revoked.insert(jti, expires_at);
+                        overflowed |= !state.revoked.insert(jti, expires_at);
+                    }
+                    if overflowed {
+                        state.bump_epoch();
                     }
                     state.cache_clock.confirm(sent, seen, generation);
                     seen = Some(generation);

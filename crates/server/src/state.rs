@@ -127,17 +127,44 @@ pub struct VerifiedToken {
 /// Revoked tokens by `jti`, with their expiry: checked on every cache hit,
 /// filled by local revocations at once and by the poll of storage for those
 /// made elsewhere, so a revocation drops one token rather than every cache.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RevokedTokens {
+    capacity: usize,
     by_jti: RwLock<HashMap<String, i64>>,
 }
 
+impl Default for RevokedTokens {
+    fn default() -> Self {
+        Self::with_capacity(REVOKED_TOKENS_CAPACITY)
+    }
+}
+
+/// As many as the token cache holds: beyond that, remembering more buys
+/// nothing a cache flush does not.
+const REVOKED_TOKENS_CAPACITY: usize = 100_000;
+
 impl RevokedTokens {
-    pub fn insert(&self, jti: String, expires_at: i64) {
-        self.by_jti
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(jti, expires_at);
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            capacity,
+            by_jti: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Remembers a revocation. A client minting and revoking tokens as fast
+    /// as it can must not grow memory without bound, so a full set is
+    /// emptied instead, and `false` tells the caller to move the cache epoch:
+    /// every cached token is then checked against storage again, which
+    /// holds every revocation.
+    #[must_use]
+    pub fn insert(&self, jti: String, expires_at: i64) -> bool {
+        let mut map = self.by_jti.write().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= self.capacity && !map.contains_key(&jti) {
+            map.clear();
+            return false;
+        }
+        map.insert(jti, expires_at);
+        true
     }
 
     pub fn contains(&self, jti: &str) -> bool {
@@ -509,6 +536,23 @@ mod tests {
         cache.insert("d".into(), 4, &now);
         assert_eq!(cache.len(), 1);
         assert_eq!(cache.get("d", &now), Some(4));
+    }
+
+    #[test]
+    fn a_full_revocation_set_empties_and_asks_for_a_flush() {
+        let revoked = RevokedTokens::with_capacity(2);
+        assert!(revoked.insert("a".into(), 10));
+        assert!(revoked.insert("b".into(), 10));
+        assert!(revoked.insert("b".into(), 11), "already known: no growth");
+        assert!(
+            !revoked.insert("c".into(), 10),
+            "full: the caller must flush the caches"
+        );
+        assert!(revoked.is_empty());
+        revoked.forget_expired(0);
+        assert!(revoked.insert("d".into(), 10));
+        revoked.forget_expired(10);
+        assert!(!revoked.contains("d"), "expired tokens are refused anyway");
     }
 
     #[test]

@@ -459,7 +459,9 @@ pub async fn revoke(
         // Only this token: bumping the epoch would let any client flush every
         // cache of this replica by revoking its own tokens. Other replicas
         // learn of it from their next poll of revocations.
-        state.revoked.insert(claims.jti.clone(), claims.exp);
+        if !state.revoked.insert(claims.jti.clone(), claims.exp) {
+            state.bump_epoch();
+        }
         state.tokens.remove(token);
         Ok(())
     }
