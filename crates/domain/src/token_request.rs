@@ -8,7 +8,7 @@
 //! one-line table test.
 
 use crate::credentials::ClientSecret;
-use crate::oauth::{ACCESS_TOKEN_LIFETIME_SECS, OAuthErrorCode, narrow_scope};
+use crate::oauth::{OAuthErrorCode, narrow_scope};
 use crate::permission::PermissionSet;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -306,20 +306,10 @@ pub fn issue(
     })
 }
 
-/// [`issue`] with SPEC's lifetime.
-pub fn issue_for_an_hour(
-    client: &AuthenticatedClient<'_>,
-    request: &TokenRequest,
-    issuer: &str,
-    now_secs: i64,
-    jti: String,
-) -> Result<AccessClaims, ProtocolError> {
-    issue(client, request, issuer, now_secs, ACCESS_TOKEN_LIFETIME_SECS, jti)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::ACCESS_TOKEN_LIFETIME_SECS;
     use proptest::prelude::*;
 
     const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
@@ -500,7 +490,15 @@ mod tests {
         let request = TokenRequest::ClientCredentials {
             scope: scope.map(str::to_owned),
         };
-        issue_for_an_hour(&supervisor(), &request, "https://cb.example.org", 1_000, "jti-1".into()).map_err(|e| e.code)
+        issue(
+            &supervisor(),
+            &request,
+            "https://cb.example.org",
+            1_000,
+            ACCESS_TOKEN_LIFETIME_SECS,
+            "jti-1".into(),
+        )
+        .map_err(|e| e.code)
     }
 
     #[test]

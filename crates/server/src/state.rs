@@ -130,6 +130,9 @@ pub struct VerifiedToken {
 #[derive(Debug)]
 pub struct RevokedTokens {
     capacity: usize,
+    /// Mirrors the map's size, so the check on every cache hit costs one
+    /// atomic load while nothing is revoked (the usual case).
+    count: std::sync::atomic::AtomicUsize,
     by_jti: RwLock<HashMap<String, i64>>,
 }
 
@@ -147,6 +150,7 @@ impl RevokedTokens {
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             capacity,
+            count: std::sync::atomic::AtomicUsize::new(0),
             by_jti: RwLock::new(HashMap::new()),
         }
     }
@@ -161,22 +165,28 @@ impl RevokedTokens {
         let mut map = self.by_jti.write().unwrap_or_else(|e| e.into_inner());
         if map.len() >= self.capacity && !map.contains_key(&jti) {
             map.clear();
+            self.count.store(0, Ordering::Release);
             return false;
         }
         map.insert(jti, expires_at);
+        self.count.store(map.len(), Ordering::Release);
         true
     }
 
     pub fn contains(&self, jti: &str) -> bool {
+        if self.count.load(Ordering::Acquire) == 0 {
+            return false;
+        }
         self.by_jti.read().unwrap_or_else(|e| e.into_inner()).contains_key(jti)
     }
 
     /// Forgets revocations of tokens that have expired anyway.
     pub fn forget_expired(&self, now_secs: i64) {
-        self.by_jti
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, exp| *exp > now_secs);
+        // Under the one write lock, so no insert slips between the change
+        // and the count that the fast path trusts.
+        let mut map = self.by_jti.write().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, exp| *exp > now_secs);
+        self.count.store(map.len(), Ordering::Release);
     }
 
     pub fn len(&self) -> usize {

@@ -116,7 +116,8 @@ pub(super) async fn roles_of(
         return Ok(map);
     }
     let Assignments { table, owner, .. } = assignments(kind);
-    // Only the count of placeholders varies; the names are this file's.
+    // Table and column come from the constants above; the input decides
+    // only how many ids are bound.
     let sql = format!(
         "SELECT {owner} AS owner, role_id FROM {table} WHERE {owner} IN ({}) ORDER BY role_id",
         parameter_list(1, owners.len())
