@@ -185,9 +185,9 @@ struct AuthenticatedClient {
 }
 
 /// Does this secret open this client at `now_micros`? The current secret, or
-/// the previous one while its grace period lasts, of an enabled client;
-/// both compared in constant time, and both always, so timing does not tell
-/// which matched.
+/// the previous one while its grace period lasts, of an enabled client. Each
+/// comparison is constant-time, and a disabled client costs the same checks,
+/// so timing tells neither which secret matched nor whether it is enabled.
 pub fn secret_accepted(master: &MasterKey, client: &ClientRecord, secret: &ClientSecret, now_micros: i64) -> bool {
     let current = master.secret_matches(secret.expose(), &client.secret_mac);
     let previous = match (&client.previous_secret_mac, client.previous_secret_expires_at) {
