@@ -2,6 +2,7 @@
 //! SQLite or PostgreSQL, and request helpers. Every integration test runs on
 //! both backends from the same code (see [`both_backends!`]).
 
+use casebook_server::clock::ManualClock;
 use casebook_server::config::{Backend, Config};
 use casebook_server::crypto::MasterKey;
 use casebook_server::{Running, TestOptions};
@@ -116,6 +117,8 @@ pub struct TestApp {
     pub running: Running,
     pub master_key: String,
     pub db: TestDatabase,
+    /// The server's wall clock, when the test asked to move it.
+    pub clock: Option<ManualClock>,
 }
 
 /// Settings a test may change before the server starts.
@@ -124,6 +127,8 @@ pub struct Spawn {
     pub options: TestOptions,
     pub cache_ttl: Duration,
     pub master_key: Option<String>,
+    /// Set by [`Spawn::with_manual_clock`].
+    pub clock: Option<ManualClock>,
 }
 
 impl Default for Spawn {
@@ -132,7 +137,19 @@ impl Default for Spawn {
             options: TestOptions::default(),
             cache_ttl: Duration::from_secs(2),
             master_key: None,
+            clock: None,
         }
+    }
+}
+
+impl Spawn {
+    /// A server whose wall clock moves only by [`TestApp::advance_clock`].
+    pub fn with_manual_clock() -> Self {
+        let clock = ManualClock::starting_now();
+        let mut spawn = Self::default();
+        spawn.options.clock = std::sync::Arc::new(clock.clone());
+        spawn.clock = Some(clock);
+        spawn
     }
 }
 
@@ -182,7 +199,17 @@ impl TestApp {
             running,
             master_key,
             db,
+            clock: spawn.clock,
         }
+    }
+
+    /// Moves the server's wall clock forward: time-dependent rules (expiry,
+    /// grace periods, key activation) see the future without a test waiting.
+    pub fn advance_clock(&self, by: Duration) {
+        self.clock
+            .as_ref()
+            .expect("advance_clock needs a server spawned with Spawn::with_manual_clock()")
+            .advance(by);
     }
 
     pub fn url(&self, path: &str) -> String {

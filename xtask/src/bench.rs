@@ -1154,7 +1154,8 @@ impl Bench {
 /// own crypto), returning the credentials of the first `keep`, spread evenly
 /// over the table.
 async fn prefill(url: &str, master: &MasterKey, apps: usize, keep: usize) -> Result<Vec<(String, String)>, String> {
-    use casebook_server::db::{new_id, now_micros};
+    use casebook_server::clock::{Clock, SystemClock};
+    use casebook_server::db::new_id;
     let err = |e: sqlx::Error| format!("prefill: {e}");
     // A plain pool, not `Db::connect`: that would apply this tree's
     // migrations, which a `--binary` from another commit refuses to start on.
@@ -1166,7 +1167,7 @@ async fn prefill(url: &str, master: &MasterKey, apps: usize, keep: usize) -> Res
     let every = (apps / keep.max(1)).max(1);
     let mut kept = Vec::with_capacity(keep);
     const BATCH: usize = 500;
-    let now = now_micros();
+    let now = SystemClock.now().unix_micros();
     let mut n = 0;
     while n < apps {
         let rows = BATCH.min(apps - n);

@@ -10,6 +10,7 @@
 use crate::credentials::ClientSecret;
 use crate::oauth::{OAuthErrorCode, narrow_scope};
 use crate::permission::PermissionSet;
+use crate::time::Timestamp;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
@@ -286,10 +287,11 @@ pub fn issue(
     client: &AuthenticatedClient<'_>,
     request: &TokenRequest,
     issuer: &str,
-    now_secs: i64,
+    now: Timestamp,
     lifetime_secs: i64,
     jti: String,
 ) -> Result<AccessClaims, ProtocolError> {
+    let now_secs = now.unix_secs();
     let TokenRequest::ClientCredentials { scope } = request;
     let granted = narrow_scope(scope.as_deref(), client.permissions)
         .map_err(|e| ProtocolError::new(OAuthErrorCode::InvalidScope, e.to_string()))?;
@@ -494,7 +496,7 @@ mod tests {
             &supervisor(),
             &request,
             "https://cb.example.org",
-            1_000,
+            Timestamp::from_unix_secs(1_000),
             ACCESS_TOKEN_LIFETIME_SECS,
             "jti-1".into(),
         )

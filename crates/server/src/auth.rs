@@ -336,15 +336,11 @@ impl From<TokenError> for Refusal {
     }
 }
 
-pub fn now_secs() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 /// Checks an access token: signature and claims once per token, then
 /// revocation and the application's state again whenever the cache entry is
 /// no longer trusted (see [`crate::state::TtlCache`]).
 pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Arc<VerifiedToken>, Refusal> {
-    let now = now_secs();
+    let now = state.now().unix_secs();
     let fresh = state.freshness();
     if let Some(hit) = state.tokens.get(token, &fresh) {
         if hit.exp <= now {
@@ -398,6 +394,7 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Arc<Ve
         client_id: claims.client_id,
         application_id: client.application_id.clone(),
         name: client.name.clone(),
+        iat: claims.iat,
         exp: claims.exp,
     });
     state.tokens.insert(token.to_owned(), verified.clone(), &fresh);

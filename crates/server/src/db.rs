@@ -9,7 +9,10 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, SqlSafeStr, Transaction};
 use std::borrow::Cow;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::clock::{SharedClock, SystemClock};
 
 /// Where the database lives and which engine runs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,13 +40,51 @@ pub fn sqlite_path(url: &str) -> Option<PathBuf> {
     (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
 }
 
-pub type Tx = Transaction<'static, Any>;
+/// A write transaction and the one instant it happens at: every row it
+/// stamps (created, updated, audited, enqueued) carries the same time, read
+/// once from the database's clock when the transaction began.
+#[derive(Debug)]
+pub struct Tx {
+    inner: Transaction<'static, Any>,
+    now_micros: i64,
+}
+
+impl Tx {
+    pub fn now_micros(&self) -> i64 {
+        self.now_micros
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.inner.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.inner.rollback().await
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = sqlx::AnyConnection;
+
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.inner
+    }
+}
 
 /// A cheap-to-clone handle on the pool.
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// Every stored timestamp is read from here, so a test's clock reaches
+    /// storage too.
+    clock: SharedClock,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,11 +164,29 @@ impl Db {
             }
             Backend::Postgres => options.max_connections(16).connect(url).await?,
         };
-        let db = Self { pool, backend };
+        let db = Self {
+            pool,
+            backend,
+            clock: Arc::new(SystemClock),
+        };
         let mut migrator = Migrator::with_migrations(migrations(backend));
         migrator.set_locking(backend == Backend::Postgres);
         migrator.run(&db.pool).await?;
         Ok(db)
+    }
+
+    /// The same database, read through another clock (a test's).
+    pub fn with_clock(self, clock: SharedClock) -> Self {
+        Self { clock, ..self }
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// Now, as storage keeps it: microseconds since the Unix epoch.
+    pub fn now_micros(&self) -> i64 {
+        self.clock.now().unix_micros()
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -142,10 +201,14 @@ impl Db {
     /// (`BEGIN IMMEDIATE`), so a transaction that reads before it writes waits
     /// for the lock instead of failing with "database is locked" on upgrade.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
-        }
+        let inner = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(Tx {
+            inner,
+            now_micros: self.now_micros(),
+        })
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
@@ -185,11 +248,6 @@ fn create_private_sqlite_file(url: &str) -> Result<(), DbError> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(source) => Err(DbError::Create { path, source }),
     }
-}
-
-/// Microseconds since the Unix epoch: how every timestamp is stored.
-pub fn now_micros() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1000
 }
 
 pub fn micros_to_rfc3339(micros: i64) -> String {

@@ -7,7 +7,7 @@
 //! parsed once, not on every token.
 
 use crate::crypto::{MasterKey, random_bytes};
-use crate::db::{Db, Tx, col, now_micros};
+use crate::db::{Db, Tx, col};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
@@ -223,7 +223,7 @@ async fn has_active_key(db: &Db) -> Result<bool, sqlx::Error> {
 
 async fn insert_new_key(db: &Db, master: &MasterKey) -> Result<String, sqlx::Error> {
     let mut tx = db.begin().await?;
-    let kid = insert_key(&mut tx, master, now_micros()).await?;
+    let kid = insert_key(&mut tx, master, db.now_micros()).await?;
     tx.commit().await?;
     Ok(kid)
 }
@@ -239,7 +239,7 @@ async fn insert_key(tx: &mut Tx, master: &MasterKey, activates_at: i64) -> Resul
     .bind(&kid)
     .bind(master.seal(&seed, &kid_context(&kid)))
     .bind(signing.verifying_key().to_bytes().to_vec())
-    .bind(now_micros())
+    .bind(tx.now_micros())
     .bind(activates_at)
     .execute(&mut **tx)
     .await?;
@@ -261,7 +261,7 @@ pub async fn rotate_with_notice(
     master: &MasterKey,
     notice: std::time::Duration,
 ) -> Result<String, sqlx::Error> {
-    let switch_at = now_micros() + i64::try_from(notice.as_micros()).unwrap_or(i64::MAX / 2);
+    let switch_at = db.now_micros() + i64::try_from(notice.as_micros()).unwrap_or(i64::MAX / 2);
     // One transaction: no moment without a current key, in which a replica
     // refreshing its ring would create a second one.
     let mut tx = db.begin().await?;
@@ -275,7 +275,7 @@ pub async fn rotate_with_notice(
 }
 
 async fn load_set(db: &Db, master: &MasterKey) -> Result<KeySet, KeyError> {
-    let now = now_micros();
+    let now = db.now_micros();
     let cutoff = now - RETIRED_KEY_GRACE_MICROS;
     let rows = sqlx::query(
         "SELECT kid, private_key_ciphertext, public_key, created_at, retired_at, activates_at FROM signing_keys \

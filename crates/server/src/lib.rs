@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod client_addr;
+pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod db;
@@ -58,7 +59,7 @@ pub struct Running {
 }
 
 /// Options only tests change.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct TestOptions {
     pub token_lifetime_secs: i64,
     /// Whether the background task delivers notifications; tests that drive
@@ -69,6 +70,9 @@ pub struct TestOptions {
     pub keep_alive_idle: Duration,
     /// The connection cap; tiny in a test that fills it.
     pub max_connections: usize,
+    /// The wall clock; a test passes a [`clock::ManualClock`] and moves it
+    /// instead of sleeping.
+    pub clock: clock::SharedClock,
 }
 
 impl Default for TestOptions {
@@ -78,6 +82,7 @@ impl Default for TestOptions {
             deliver_notifications: true,
             keep_alive_idle: serving::KEEP_ALIVE_IDLE,
             max_connections: serving::MAX_CONNECTIONS,
+            clock: std::sync::Arc::new(clock::SystemClock),
         }
     }
 }
@@ -97,7 +102,9 @@ impl TestOptions {
 pub async fn prepare(config: Config, options: TestOptions) -> Result<AppState, StartError> {
     let backend =
         Backend::of_url(&config.database_url).ok_or_else(|| ConfigError::DatabaseUrl(config.database_url.clone()))?;
-    let db = Db::connect(&config.database_url, backend).await?;
+    let db = Db::connect(&config.database_url, backend)
+        .await?
+        .with_clock(options.clock.clone());
     // Only a new install (no accounts yet) gets the seeded catalog: roles an
     // admin removed later must not come back on a restart.
     if store::count_users(&db).await? == 0 {
@@ -177,14 +184,15 @@ pub async fn start(config: Config, options: TestOptions) -> Result<Running, Star
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| StartError::Listen { addr, source })?;
-    let state = prepare(config, options).await?;
+    let limits = options.limits();
+    let state = prepare(config, options.clone()).await?;
     let addr = listener
         .local_addr()
         .map_err(|source| StartError::Listen { addr, source })?;
     spawn_housekeeping(state.clone(), options);
     spawn_generation_poll(state.clone());
     let app = http::router(state.clone());
-    let task = tokio::spawn(serving::serve(listener, app, options.limits(), std::future::pending()));
+    let task = tokio::spawn(serving::serve(listener, app, limits, std::future::pending()));
     Ok(Running { addr, state, task })
 }
 
@@ -255,11 +263,11 @@ fn spawn_generation_poll(state: AppState) {
         let mut failing = false;
         // Revocations are read by the time they were stamped, with a margin
         // for the writer's commit delay and for clocks between replicas.
-        let mut revocations_after = db::now_micros() - REVOCATION_POLL_MARGIN_MICROS;
+        let mut revocations_after = state.db.now_micros() - REVOCATION_POLL_MARGIN_MICROS;
         loop {
             tick.tick().await;
             let sent = std::time::Instant::now();
-            let sent_wall = db::now_micros();
+            let sent_wall = state.db.now_micros();
             let polled = async {
                 let generation = store::cache_generation(&state.db).await?;
                 let revoked = store::revocations_since(&state.db, revocations_after).await?;
@@ -311,7 +319,7 @@ fn spawn_housekeeping(state: AppState, options: TestOptions) {
                 tracing::warn!(error = %e, "could not refresh signing keys");
             }
             state.throttle.housekeeping();
-            state.revoked.forget_expired(auth::now_secs());
+            state.revoked.forget_expired(state.now().unix_secs());
             if options.deliver_notifications
                 && let Err(e) = notify::deliver_due(&state.db, &state.config.mailer).await
             {

@@ -7,7 +7,7 @@
 //! to the log otherwise, retrying failures with backoff; a failed delivery
 //! never fails or undoes the change.
 
-use crate::db::{Db, Tx, col, new_id, now_micros};
+use crate::db::{Db, Tx, col, new_id};
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -101,7 +101,7 @@ impl Notice<'_> {
 
 /// Writes a notice in the caller's transaction.
 pub async fn enqueue(tx: &mut Tx, recipient: &str, notice: &Notice<'_>) -> Result<(), sqlx::Error> {
-    let now = now_micros();
+    let now = tx.now_micros();
     sqlx::query(
         "INSERT INTO outbox (id, recipient, subject, body, created_at, attempts, next_attempt_at) VALUES ($1, $2, $3, $4, $5, 0, $5)",
     )
@@ -197,7 +197,7 @@ impl Mailer {
 
 /// Delivers what is due; returns how many were delivered.
 pub async fn deliver_due(db: &Db, mailer: &Mailer) -> Result<usize, sqlx::Error> {
-    let now = now_micros();
+    let now = db.now_micros();
     let due = sqlx::query(
         "SELECT id, recipient, subject, body, attempts FROM outbox \
          WHERE delivered_at IS NULL AND attempts < $1 AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT 20",
@@ -210,7 +210,7 @@ pub async fn deliver_due(db: &Db, mailer: &Mailer) -> Result<usize, sqlx::Error>
     for row in due {
         let id: String = col(&row, "id")?;
         // Each lease starts now: earlier sends in this loop may have been slow.
-        let now = now_micros();
+        let now = db.now_micros();
         // Lease the notice so that another replica does not send it too.
         let leased = sqlx::query(
             "UPDATE outbox SET next_attempt_at = $1 WHERE id = $2 AND next_attempt_at <= $3 AND delivered_at IS NULL",
@@ -236,7 +236,7 @@ pub async fn deliver_due(db: &Db, mailer: &Mailer) -> Result<usize, sqlx::Error>
         match result {
             Ok(()) => {
                 sqlx::query("UPDATE outbox SET delivered_at = $1, attempts = $2, last_error = NULL WHERE id = $3")
-                    .bind(now_micros())
+                    .bind(db.now_micros())
                     .bind(attempts + 1)
                     .bind(&id)
                     .execute(db.pool())
@@ -249,7 +249,7 @@ pub async fn deliver_due(db: &Db, mailer: &Mailer) -> Result<usize, sqlx::Error>
                 tracing::warn!(notice = %id, attempt = attempts + 1, %error, "notification delivery failed; will retry");
                 sqlx::query("UPDATE outbox SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE id = $4")
                     .bind(attempts + 1)
-                    .bind(now_micros() + backoff)
+                    .bind(db.now_micros() + backoff)
                     .bind(error.chars().take(500).collect::<String>())
                     .bind(&id)
                     .execute(db.pool())

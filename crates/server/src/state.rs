@@ -77,6 +77,15 @@ impl AppState {
         &self.config.master_key
     }
 
+    /// The wall clock every rule reads; the database stamps rows by it too.
+    pub fn clock(&self) -> &crate::clock::SharedClock {
+        self.db.clock()
+    }
+
+    pub fn now(&self) -> casebook_domain::Timestamp {
+        self.db.clock().now()
+    }
+
     pub fn issuer(&self) -> &str {
         &self.config.public_url
     }
@@ -121,6 +130,7 @@ pub struct VerifiedToken {
     /// The effective permissions: the scope's permissions that the
     /// application's roles still grant.
     pub permissions: PermissionSet,
+    pub iat: i64,
     pub exp: i64,
 }
 

@@ -3,7 +3,6 @@
 //! narrowed and outdated tokens, and the records themselves, on both backends.
 
 use casebook_domain::PermissionSet;
-use casebook_server::TestOptions;
 use casebook_server::auth::{Access, ROUTES};
 use casebook_tests::{ADMIN_PASSWORD, Spawn, TestApp, both_backends};
 use reqwest::Method;
@@ -11,6 +10,7 @@ use reqwest::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 const APPS: &str = "/admin/v1/external-applications";
 const CASES: &str = "/api/v1/engage/cases";
@@ -473,20 +473,14 @@ both_backends!(rfc6750_answers_for_missing_and_bad_tokens, |app: TestApp| async 
     expect(app.delete("/admin/v1/sessions/current", &session).await, 204).await;
     invalid_token(app.get(CASES, &session).await).await;
 
-    // Expired: a server whose tokens live zero seconds.
-    let spawn = Spawn {
-        options: TestOptions {
-            token_lifetime_secs: 0,
-            ..TestOptions::default()
-        },
-        ..Spawn::default()
-    };
-    let Some(short) = TestApp::spawn_with(app.db.backend, spawn).await else {
+    // Expired: an hour and a second later on a server whose clock a test moves.
+    let Some(short) = TestApp::spawn_with(app.db.backend, Spawn::with_manual_clock()).await else {
         return;
     };
     let short_admin = short.admin_token().await;
     let (_, client_id, secret) = short.partner(&short_admin, "Short Lived", &["engage-worker"]).await;
     let expired = short.access_token(&client_id, &secret).await;
+    short.advance_clock(Duration::from_secs(3601));
     let p = invalid_token(short.get(CASES, &expired).await).await;
     assert!(p["detail"].as_str().unwrap().contains("expired"), "{p}");
     // Tokens of one install mean nothing to another.

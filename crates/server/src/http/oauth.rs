@@ -1,7 +1,7 @@
 //! The OAuth 2.0 endpoints: token (RFC 6749 §4.4), introspection (RFC 7662),
 //! revocation (RFC 7009), metadata (RFC 8414) and the JWKS.
 
-use crate::auth::{Refusal, now_secs, verify_access_token};
+use crate::auth::{Refusal, verify_access_token};
 use crate::crypto::{MasterKey, random_token};
 use crate::error::{OAuthError, OAuthErrorBody};
 use crate::keys::JwkSet;
@@ -235,7 +235,7 @@ async fn authenticate_client(
         OAuthError::unavailable("the server could not check the client; try again")
     })?;
     match client {
-        Some(record) if secret_accepted(state.master(), &record, &secret, crate::db::now_micros()) => {
+        Some(record) if secret_accepted(state.master(), &record, &secret, state.db.now_micros()) => {
             return Ok(AuthenticatedClient { id: client_id, record });
         }
         Some(_) => {}
@@ -303,7 +303,7 @@ async fn issue_token(
         token_generation: record.token_generation,
     };
     let lifetime = state.token_lifetime_secs;
-    let claims = token_request::issue(&client, &request, state.issuer(), now_secs(), lifetime, random_token())?;
+    let claims = token_request::issue(&client, &request, state.issuer(), state.now(), lifetime, random_token())?;
     let access_token = state.keys.sign(&claims);
     state.metrics.tokens_issued.inc();
     Ok(TokenResponse {
@@ -350,14 +350,14 @@ pub async fn introspect(
             // learns nothing, not even that it is active.
             Ok(verified) if !may_introspect(&caller, &verified) => IntrospectionResponse::default(),
             Ok(verified) => {
-                let now = now_secs();
+                let now = state.now().unix_secs();
                 IntrospectionResponse {
                     active: true,
                     scope: Some(verified.permissions.to_scope()),
                     client_id: Some(verified.client_id.clone()),
                     token_type: Some("Bearer"),
                     exp: Some(verified.exp),
-                    iat: Some(verified.exp - state.token_lifetime_secs),
+                    iat: Some(verified.iat),
                     sub: Some(verified.client_id.clone()),
                     aud: Some(state.issuer().to_owned()),
                     iss: Some(state.issuer().to_owned()),
@@ -425,7 +425,7 @@ pub async fn revoke(
         let client = authenticate_client(&state, &headers, &form, peer).await?;
         let token = form.token()?;
         // Only well-formed tokens signed by us name a jti worth recording.
-        let now = now_secs();
+        let now = state.now().unix_secs();
         let claims = match state.keys.verify(token, state.issuer(), now) {
             Ok(Some(claims)) => claims,
             // A key rotated in elsewhere that this process has not loaded yet:

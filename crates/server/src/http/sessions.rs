@@ -2,7 +2,7 @@
 
 use crate::auth::{Caller, SESSION_TOKEN_PREFIX};
 use crate::crypto::{random_token, token_digest};
-use crate::db::{micros_to_rfc3339, now_micros};
+use crate::db::micros_to_rfc3339;
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
 use crate::password::verify_password;
@@ -73,7 +73,7 @@ pub async fn sign_in(
         });
     };
     let token = format!("{SESSION_TOKEN_PREFIX}{}", random_token());
-    let expires_at = now_micros() + SESSION_TTL_MICROS;
+    let expires_at = state.db.now_micros() + SESSION_TTL_MICROS;
     store::create_session(&state.db, &user.id, &token_digest(&token), expires_at).await?;
     tracing::info!(user = %user.id, "signed in");
     Ok((

@@ -52,7 +52,7 @@ pub(super) async fn touch(tx: &mut Tx, table: &'static str, id: &str, noun: &'st
     let found = sqlx::query(AssertSqlSafe(format!(
         "UPDATE {table} SET updated_at = $1 WHERE id = $2"
     )))
-    .bind(now_micros())
+    .bind(tx.now_micros())
     .bind(id)
     .execute(&mut **tx)
     .await?

@@ -111,7 +111,7 @@ pub async fn create_application(
     secret: &ClientSecret,
 ) -> Result<ApplicationView, ApiError> {
     let id = new_id();
-    let now = now_micros();
+    let now = db.now_micros();
     let mut tx = db.begin().await?;
     let grantor = grants::Grantor::read(db, &mut tx, author).await?;
     let after = grants::permissions_of_roles(&mut tx, &app.roles).await?;

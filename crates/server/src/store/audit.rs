@@ -15,7 +15,7 @@ pub async fn audit(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(new_id())
-    .bind(now_micros())
+    .bind(tx.now_micros())
     .bind(actor.kind.as_str())
     .bind(&actor.id)
     .bind(&actor.name)

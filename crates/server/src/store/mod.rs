@@ -33,7 +33,7 @@ pub use sessions::*;
 pub use users::*;
 
 use crate::crypto::MasterKey;
-use crate::db::{Db, Tx, col, is_unique_violation, micros_to_rfc3339, new_id, now_micros};
+use crate::db::{Db, Tx, col, is_unique_violation, micros_to_rfc3339, new_id};
 use crate::error::{ApiError, Holder};
 use crate::notify::{self, Notice};
 use crate::views::*;

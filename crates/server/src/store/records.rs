@@ -130,7 +130,7 @@ async fn touch_record(tx: &mut Tx, table: RecordTable, id: &str, actor: &ActorRe
     .bind(actor.kind.as_str())
     .bind(&actor.id)
     .bind(&actor.name)
-    .bind(now_micros())
+    .bind(tx.now_micros())
     .bind(id)
     .execute(&mut **tx)
     .await?
@@ -165,7 +165,7 @@ pub async fn create_case(db: &Db, actor: &ActorRef, case: &ValidCase) -> Result<
     .bind(actor.kind.as_str())
     .bind(&actor.id)
     .bind(&actor.name)
-    .bind(now_micros())
+    .bind(db.now_micros())
     .execute(db.pool())
     .await?;
     get_case(db, &id).await
@@ -214,7 +214,7 @@ pub async fn create_report(db: &Db, actor: &ActorRef, report: &ValidReport) -> R
     .bind(actor.kind.as_str())
     .bind(&actor.id)
     .bind(&actor.name)
-    .bind(now_micros())
+    .bind(db.now_micros())
     .execute(db.pool())
     .await?;
     get_report(db, &id).await

@@ -23,7 +23,7 @@ pub async fn claim_reveal_attempt(db: &Db, user_id: &str) -> Result<RevealAttemp
             .fetch_optional(&mut *tx)
             .await?;
     }
-    let now = now_micros();
+    let now = db.now_micros();
     let rows = sqlx::query("SELECT at FROM reveal_failures WHERE user_id = $1 AND at > $2")
         .bind(user_id)
         .bind(now - lockout::LOOKBACK_MICROS)

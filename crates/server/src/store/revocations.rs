@@ -6,7 +6,7 @@ pub async fn revoke_token(db: &Db, jti: &str, expires_at_secs: i64) -> Result<()
     sqlx::query("INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
         .bind(jti)
         .bind(expires_at_secs)
-        .bind(now_micros())
+        .bind(db.now_micros())
         .execute(db.pool())
         .await
         .map(|_| ())
@@ -34,7 +34,7 @@ pub async fn is_revoked(db: &Db, jti: &str) -> Result<bool, sqlx::Error> {
 
 /// Housekeeping: revocations of expired tokens, expired sessions, old reveal failures.
 pub async fn purge_expired(db: &Db) -> Result<(), sqlx::Error> {
-    let now = now_micros();
+    let now = db.now_micros();
     sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1")
         .bind(now / 1_000_000)
         .execute(db.pool())

@@ -4,7 +4,7 @@ use super::*;
 
 /// Seeds SPEC's catalog on a new install; idempotent across replicas.
 pub async fn seed_roles(db: &Db) -> Result<(), sqlx::Error> {
-    let now = now_micros();
+    let now = db.now_micros();
     for role in seeded_roles() {
         sqlx::query(
             "INSERT INTO roles (id, name, name_key, permissions, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) \
@@ -61,7 +61,7 @@ fn role_name_in_use(name: &str) -> ApiError {
 
 pub async fn create_role(db: &Db, author: &Author, role: &ValidRole) -> Result<RoleView, ApiError> {
     let id = new_id();
-    let now = now_micros();
+    let now = db.now_micros();
     let mut tx = db.begin().await?;
     grants::Grantor::read(db, &mut tx, author)
         .await?

@@ -44,7 +44,7 @@ pub async fn rotate_secret(
     let mut tx = db.begin().await?;
     authorize_secret_access(db, &mut tx, author, id).await?;
     let actor = &author.actor;
-    let now = now_micros();
+    let now = db.now_micros();
     let previous_expires = (grace_micros > 0).then_some(now + grace_micros);
     let row = sqlx::query(
         "UPDATE applications SET \

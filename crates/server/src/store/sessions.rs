@@ -6,7 +6,7 @@ pub async fn create_session(db: &Db, user_id: &str, token_hash: &[u8], expires_a
     sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
         .bind(token_hash.to_vec())
         .bind(user_id)
-        .bind(now_micros())
+        .bind(db.now_micros())
         .bind(expires_at)
         .execute(db.pool())
         .await
@@ -24,7 +24,7 @@ pub async fn session_user(db: &Db, token_hash: &[u8]) -> Result<Option<SessionUs
         "SELECT u.id, u.name FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2",
     )
     .bind(token_hash.to_vec())
-    .bind(now_micros())
+    .bind(db.now_micros())
     .fetch_optional(db.pool())
     .await?;
     row.map(|r| {
@@ -39,7 +39,7 @@ pub async fn session_user(db: &Db, token_hash: &[u8]) -> Result<Option<SessionUs
 pub async fn delete_session(db: &Db, token_hash: &[u8]) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM sessions WHERE token_hash = $1 OR expires_at < $2")
         .bind(token_hash.to_vec())
-        .bind(now_micros())
+        .bind(db.now_micros())
         .execute(db.pool())
         .await
         .map(|_| ())

@@ -89,7 +89,7 @@ pub async fn create_user(
     password_hash: &str,
 ) -> Result<UserView, ApiError> {
     let id = new_id();
-    let now = now_micros();
+    let now = db.now_micros();
     let mut tx = db.begin().await?;
     if let Some(author) = author {
         let grantor = grants::Grantor::read(db, &mut tx, author).await?;
