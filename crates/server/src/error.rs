@@ -124,6 +124,20 @@ impl ApiError {
     }
 }
 
+impl From<crate::store::StoreError> for ApiError {
+    fn from(error: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        match error {
+            StoreError::NotFound(noun) => Self::NotFound(noun),
+            StoreError::Conflict { detail, holders } => Self::Conflict { detail, holders },
+            StoreError::Refused(errors) => Self::Validation(errors),
+            StoreError::MissingPermissions(missing) => Self::MissingPermissions(missing),
+            StoreError::Corrupt(error) => Self::Internal(error),
+            StoreError::Database(error) => Self::internal(error),
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         Self::internal(error)

@@ -164,7 +164,7 @@ async fn ensure_first_admin(db: &Db, config: &Config) -> Result<(), StartError> 
     match store::create_user(db, None, &user, &hash).await {
         Ok(_) => {}
         // Another replica created it first.
-        Err(error::ApiError::Validation(_)) => return Ok(()),
+        Err(store::StoreError::Refused(_)) => return Ok(()),
         Err(e) => return Err(StartError::Admin(e.to_string())),
     }
     if generated {

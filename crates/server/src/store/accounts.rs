@@ -32,7 +32,7 @@ pub async fn existing_roles(db: &Db, ids: &[String]) -> Result<HashSet<String>, 
 
 /// Claims an address inside a transaction. The primary key decides races:
 /// of two concurrent claims, exactly one commits.
-pub(super) async fn claim_email(tx: &mut Tx, email: &Email, account: &AccountRef) -> Result<(), ApiError> {
+pub(super) async fn claim_email(tx: &mut Tx, email: &Email, account: &AccountRef) -> Result<(), StoreError> {
     let result = sqlx::query("INSERT INTO account_emails (email, account_kind, account_id) VALUES ($1, $2, $3)")
         .bind(email.normalized())
         .bind(account.kind.as_str())
@@ -48,7 +48,7 @@ pub(super) async fn claim_email(tx: &mut Tx, email: &Email, account: &AccountRef
 
 /// Stamps `updated_at` on a row, or says it does not exist: the first write
 /// of every change, so the rest of the transaction knows its target is there.
-pub(super) async fn touch(tx: &mut Tx, table: &'static str, id: &str, noun: &'static str) -> Result<(), ApiError> {
+pub(super) async fn touch(tx: &mut Tx, table: &'static str, id: &str, noun: &'static str) -> Result<(), StoreError> {
     let found = sqlx::query(AssertSqlSafe(format!(
         "UPDATE {table} SET updated_at = $1 WHERE id = $2"
     )))
@@ -58,7 +58,7 @@ pub(super) async fn touch(tx: &mut Tx, table: &'static str, id: &str, noun: &'st
     .await?
     .rows_affected();
     if found == 0 {
-        return Err(ApiError::NotFound(noun));
+        return Err(StoreError::NotFound(noun));
     }
     Ok(())
 }
@@ -87,7 +87,7 @@ pub(super) async fn move_email(
     table: &'static str,
     account: &AccountRef,
     email: &Email,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     release_email(tx, account).await?;
     claim_email(tx, email, account).await?;
     set_text(tx, table, "email", &account.id, Some(email.as_str())).await?;
@@ -114,16 +114,16 @@ pub(super) struct AdministratorCheck {
 impl AdministratorCheck {
     /// Takes the permissions lock, so that two changes cannot each see the
     /// other's administrator survive.
-    pub(super) async fn before(db: &Db, tx: &mut Tx) -> Result<Self, ApiError> {
+    pub(super) async fn before(db: &Db, tx: &mut Tx) -> Result<Self, StoreError> {
         grants::lock_permissions(db, tx).await?;
         Ok(Self {
             had_one: has_an_administrator(tx).await?,
         })
     }
 
-    pub(super) async fn after(self, tx: &mut Tx) -> Result<(), ApiError> {
+    pub(super) async fn after(self, tx: &mut Tx) -> Result<(), StoreError> {
         if self.had_one && !has_an_administrator(tx).await? {
-            return Err(ApiError::Conflict {
+            return Err(StoreError::Conflict {
                 detail: "this change would leave no user holding every admin permission, and so nobody able \
                          to manage users, roles and applications; give another user the Administrator role first"
                     .into(),

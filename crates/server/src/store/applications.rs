@@ -89,14 +89,14 @@ pub async fn list_applications(
     Ok(paginate(items, limit, |a| &a.id))
 }
 
-pub async fn get_application(db: &Db, callback_url: &str, id: &str) -> Result<ApplicationView, ApiError> {
+pub async fn get_application(db: &Db, callback_url: &str, id: &str) -> Result<ApplicationView, StoreError> {
     let row = sqlx::query(AssertSqlSafe(format!(
         "SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = $1"
     )))
     .bind(id)
     .fetch_optional(db.pool())
     .await?
-    .ok_or(ApiError::NotFound("external application"))?;
+    .ok_or(StoreError::NotFound("external application"))?;
     let mut roles = roles_of(db, AccountKind::Application, &[id]).await?;
     Ok(application_from(&row, callback_url, &mut roles)?)
 }
@@ -109,7 +109,7 @@ pub async fn create_application(
     app: &NewApplication,
     client_id: &ClientId,
     secret: &ClientSecret,
-) -> Result<ApplicationView, ApiError> {
+) -> Result<ApplicationView, StoreError> {
     let id = new_id();
     let now = db.now_micros();
     let mut tx = db.begin().await?;
@@ -160,7 +160,7 @@ pub async fn update_application(
     author: &Author,
     id: &str,
     change: &ValidApplicationChange,
-) -> Result<ApplicationView, ApiError> {
+) -> Result<ApplicationView, StoreError> {
     let mut tx = db.begin().await?;
     touch(&mut tx, "applications", id, "external application").await?;
     let grantor = grants::Grantor::read(db, &mut tx, author).await?;
@@ -234,7 +234,7 @@ pub async fn update_application(
 }
 
 /// Removes an application; returns its client ID so caches can drop it.
-pub async fn delete_application(db: &Db, author: &Author, id: &str) -> Result<String, ApiError> {
+pub async fn delete_application(db: &Db, author: &Author, id: &str) -> Result<String, StoreError> {
     let mut tx = db.begin().await?;
     let grantor = grants::Grantor::read(db, &mut tx, author).await?;
     let before = held_permissions(&mut tx, RoleHolder::Application(id)).await?;
@@ -244,7 +244,7 @@ pub async fn delete_application(db: &Db, author: &Author, id: &str) -> Result<St
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?
-        .ok_or(ApiError::NotFound("external application"))?;
+        .ok_or(StoreError::NotFound("external application"))?;
     release_email(&mut tx, &AccountRef::new(AccountKind::Application, id)).await?;
     let (name, email): (String, String) = (col(&row, "name")?, col(&row, "email")?);
     audit(

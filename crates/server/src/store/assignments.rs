@@ -85,7 +85,7 @@ pub async fn permissions_of(db: &Db, holder: RoleHolder<'_>) -> Result<Permissio
 }
 
 /// Replaces the roles `holder` has with `roles`.
-pub(super) async fn set_roles(tx: &mut Tx, holder: RoleHolder<'_>, roles: &[String]) -> Result<(), ApiError> {
+pub(super) async fn set_roles(tx: &mut Tx, holder: RoleHolder<'_>, roles: &[String]) -> Result<(), StoreError> {
     let (sql, owner) = holder.parts();
     sqlx::query(sql.clear).bind(owner).execute(&mut **tx).await?;
     for role in roles {
@@ -93,7 +93,7 @@ pub(super) async fn set_roles(tx: &mut Tx, holder: RoleHolder<'_>, roles: &[Stri
         if let Err(e) = result {
             // The role vanished between validation and this write.
             if crate::db::is_foreign_key_violation(&e) {
-                return Err(ApiError::field(FieldError::new(
+                return Err(StoreError::refused(FieldError::new(
                     "roles",
                     ErrorCode::UnknownRole,
                     format!("there is no role {role:?}"),

@@ -8,9 +8,9 @@
 
 use super::ActorRef;
 use super::RoleHolder;
+use super::StoreError;
 use crate::config::Backend;
 use crate::db::{Db, Tx};
-use crate::error::ApiError;
 use casebook_domain::PermissionSet;
 use casebook_domain::grant::{GrantChange, authorize_change};
 use sqlx::Row;
@@ -82,7 +82,7 @@ impl Grantor {
 
     /// Refuses the change with 403 and the missing permissions unless the
     /// author holds everything the target holds before and after it.
-    pub(super) fn authorize(self, change: GrantChange) -> Result<(), ApiError> {
-        authorize_change(self.0, change).map_err(ApiError::MissingPermissions)
+    pub(super) fn authorize(self, change: GrantChange) -> Result<(), StoreError> {
+        authorize_change(self.0, change).map_err(StoreError::MissingPermissions)
     }
 }

@@ -9,6 +9,7 @@ mod applications;
 mod assignments;
 mod audit;
 mod clients;
+mod error;
 mod grants;
 mod records;
 mod reveal_lockout;
@@ -23,6 +24,7 @@ pub use applications::*;
 pub use assignments::*;
 pub use audit::*;
 pub use clients::*;
+pub use error::StoreError;
 pub use grants::Author;
 pub use records::*;
 pub use reveal_lockout::*;
@@ -34,7 +36,7 @@ pub use users::*;
 
 use crate::crypto::MasterKey;
 use crate::db::{Db, Tx, col, is_unique_violation, micros_to_rfc3339, new_id};
-use crate::error::{ApiError, Holder};
+use crate::error::Holder;
 use crate::notify::{self, Notice};
 use crate::views::*;
 use casebook_domain::account::AccountRef;
@@ -64,8 +66,8 @@ fn parameter_list(start: usize, count: usize) -> String {
         .join(", ")
 }
 
-fn email_in_use() -> ApiError {
-    ApiError::field(casebook_domain::application::email_in_use())
+fn email_in_use() -> StoreError {
+    StoreError::refused(casebook_domain::application::email_in_use())
 }
 
 /// Cuts a `LIMIT n + 1` result to a page, with the cursor of the next one.

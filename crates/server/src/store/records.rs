@@ -98,16 +98,16 @@ pub(super) async fn page_rows(
     }
 }
 
-async fn get_record(db: &Db, table: RecordTable, id: &str) -> Result<AnyRow, ApiError> {
+async fn get_record(db: &Db, table: RecordTable, id: &str) -> Result<AnyRow, StoreError> {
     let Listing { table: name, columns } = table.listing;
     sqlx::query(AssertSqlSafe(format!("SELECT {columns} FROM {name} WHERE id = $1")))
         .bind(id)
         .fetch_optional(db.pool())
         .await?
-        .ok_or(ApiError::NotFound(table.noun))
+        .ok_or(StoreError::NotFound(table.noun))
 }
 
-async fn delete_record(db: &Db, table: RecordTable, id: &str) -> Result<(), ApiError> {
+async fn delete_record(db: &Db, table: RecordTable, id: &str) -> Result<(), StoreError> {
     let removed = sqlx::query(AssertSqlSafe(format!(
         "DELETE FROM {} WHERE id = $1",
         table.listing.table
@@ -117,12 +117,12 @@ async fn delete_record(db: &Db, table: RecordTable, id: &str) -> Result<(), ApiE
     .await?
     .rows_affected();
     if removed == 0 {
-        return Err(ApiError::NotFound(table.noun));
+        return Err(StoreError::NotFound(table.noun));
     }
     Ok(())
 }
 
-async fn touch_record(tx: &mut Tx, table: RecordTable, id: &str, actor: &ActorRef) -> Result<(), ApiError> {
+async fn touch_record(tx: &mut Tx, table: RecordTable, id: &str, actor: &ActorRef) -> Result<(), StoreError> {
     let found = sqlx::query(AssertSqlSafe(format!(
         "UPDATE {} SET updated_by_kind = $1, updated_by_id = $2, updated_by_name = $3, updated_at = $4 WHERE id = $5",
         table.listing.table
@@ -136,7 +136,7 @@ async fn touch_record(tx: &mut Tx, table: RecordTable, id: &str, actor: &ActorRe
     .await?
     .rows_affected();
     if found == 0 {
-        return Err(ApiError::NotFound(table.noun));
+        return Err(StoreError::NotFound(table.noun));
     }
     Ok(())
 }
@@ -147,11 +147,11 @@ pub async fn list_cases(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Pag
     Ok(paginate(items, limit, |c| &c.id))
 }
 
-pub async fn get_case(db: &Db, id: &str) -> Result<CaseView, ApiError> {
+pub async fn get_case(db: &Db, id: &str) -> Result<CaseView, StoreError> {
     Ok(case_from(&get_record(db, CASES, id).await?)?)
 }
 
-pub async fn create_case(db: &Db, actor: &ActorRef, case: &ValidCase) -> Result<CaseView, ApiError> {
+pub async fn create_case(db: &Db, actor: &ActorRef, case: &ValidCase) -> Result<CaseView, StoreError> {
     let id = new_id();
     sqlx::query(
         "INSERT INTO cases (id, title, description, status, created_by_kind, created_by_id, created_by_name, \
@@ -171,7 +171,12 @@ pub async fn create_case(db: &Db, actor: &ActorRef, case: &ValidCase) -> Result<
     get_case(db, &id).await
 }
 
-pub async fn update_case(db: &Db, actor: &ActorRef, id: &str, change: &ValidCaseChange) -> Result<CaseView, ApiError> {
+pub async fn update_case(
+    db: &Db,
+    actor: &ActorRef,
+    id: &str,
+    change: &ValidCaseChange,
+) -> Result<CaseView, StoreError> {
     let mut tx = db.begin().await?;
     touch_record(&mut tx, CASES, id, actor).await?;
     if let Some(title) = &change.title {
@@ -187,7 +192,7 @@ pub async fn update_case(db: &Db, actor: &ActorRef, id: &str, change: &ValidCase
     get_case(db, id).await
 }
 
-pub async fn delete_case(db: &Db, id: &str) -> Result<(), ApiError> {
+pub async fn delete_case(db: &Db, id: &str) -> Result<(), StoreError> {
     delete_record(db, CASES, id).await
 }
 
@@ -197,11 +202,11 @@ pub async fn list_reports(db: &Db, cursor: Option<&str>, limit: u32) -> Result<P
     Ok(paginate(items, limit, |c| &c.id))
 }
 
-pub async fn get_report(db: &Db, id: &str) -> Result<ReportView, ApiError> {
+pub async fn get_report(db: &Db, id: &str) -> Result<ReportView, StoreError> {
     Ok(report_from(&get_record(db, REPORTS, id).await?)?)
 }
 
-pub async fn create_report(db: &Db, actor: &ActorRef, report: &ValidReport) -> Result<ReportView, ApiError> {
+pub async fn create_report(db: &Db, actor: &ActorRef, report: &ValidReport) -> Result<ReportView, StoreError> {
     let id = new_id();
     sqlx::query(
         "INSERT INTO reports (id, summary, details, created_by_kind, created_by_id, created_by_name, \
@@ -225,7 +230,7 @@ pub async fn update_report(
     actor: &ActorRef,
     id: &str,
     change: &ValidReportChange,
-) -> Result<ReportView, ApiError> {
+) -> Result<ReportView, StoreError> {
     let mut tx = db.begin().await?;
     touch_record(&mut tx, REPORTS, id, actor).await?;
     if let Some(summary) = &change.summary {
@@ -238,6 +243,6 @@ pub async fn update_report(
     get_report(db, id).await
 }
 
-pub async fn delete_report(db: &Db, id: &str) -> Result<(), ApiError> {
+pub async fn delete_report(db: &Db, id: &str) -> Result<(), StoreError> {
     delete_record(db, REPORTS, id).await
 }

@@ -40,7 +40,7 @@ pub async fn list_roles(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Pag
     Ok(paginate(items, limit, |r| &r.id))
 }
 
-pub async fn get_role(db: &Db, id: &str) -> Result<RoleView, ApiError> {
+pub async fn get_role(db: &Db, id: &str) -> Result<RoleView, StoreError> {
     let row = sqlx::query("SELECT id, name, permissions, created_at, updated_at FROM roles WHERE id = $1")
         .bind(id)
         .fetch_optional(db.pool())
@@ -48,18 +48,18 @@ pub async fn get_role(db: &Db, id: &str) -> Result<RoleView, ApiError> {
     row.as_ref()
         .map(role_from)
         .transpose()?
-        .ok_or(ApiError::NotFound("role"))
+        .ok_or(StoreError::NotFound("role"))
 }
 
-fn role_name_in_use(name: &str) -> ApiError {
-    ApiError::field(FieldError::new(
+fn role_name_in_use(name: &str) -> StoreError {
+    StoreError::refused(FieldError::new(
         "name",
         ErrorCode::NameInUse,
         format!("a role named {name:?} exists already"),
     ))
 }
 
-pub async fn create_role(db: &Db, author: &Author, role: &ValidRole) -> Result<RoleView, ApiError> {
+pub async fn create_role(db: &Db, author: &Author, role: &ValidRole) -> Result<RoleView, StoreError> {
     let id = new_id();
     let now = db.now_micros();
     let mut tx = db.begin().await?;
@@ -95,7 +95,7 @@ pub async fn create_role(db: &Db, author: &Author, role: &ValidRole) -> Result<R
     get_role(db, &id).await
 }
 
-pub async fn update_role(db: &Db, author: &Author, id: &str, change: &ValidRoleChange) -> Result<RoleView, ApiError> {
+pub async fn update_role(db: &Db, author: &Author, id: &str, change: &ValidRoleChange) -> Result<RoleView, StoreError> {
     let mut tx = db.begin().await?;
     touch(&mut tx, "roles", id, "role").await?;
     let check = AdministratorCheck::before(db, &mut tx).await?;
@@ -124,7 +124,7 @@ pub async fn update_role(db: &Db, author: &Author, id: &str, change: &ValidRoleC
     get_role(db, id).await
 }
 
-pub async fn delete_role(db: &Db, author: &Author, id: &str) -> Result<(), ApiError> {
+pub async fn delete_role(db: &Db, author: &Author, id: &str) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     let grantor = grants::Grantor::read(db, &mut tx, author).await?;
     if let Some(before) = grants::role_permissions(&mut tx, id).await? {
@@ -152,7 +152,7 @@ pub async fn delete_role(db: &Db, author: &Author, id: &str) -> Result<(), ApiEr
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
         let names: Vec<&str> = holders.iter().take(5).map(|h| h.name.as_str()).collect();
-        return Err(ApiError::Conflict {
+        return Err(StoreError::Conflict {
             detail: format!(
                 "the role is still assigned to {} account(s) ({}{}); remove it from them first",
                 holders.len(),
@@ -170,7 +170,7 @@ pub async fn delete_role(db: &Db, author: &Author, id: &str) -> Result<(), ApiEr
         Ok(done) => done.rows_affected(),
         // Assigned by a request that committed after the check above.
         Err(e) if crate::db::is_foreign_key_violation(&e) => {
-            return Err(ApiError::Conflict {
+            return Err(StoreError::Conflict {
                 detail: "the role was just assigned to an account; remove it from its holders first".into(),
                 holders: None,
             });
@@ -178,7 +178,7 @@ pub async fn delete_role(db: &Db, author: &Author, id: &str) -> Result<(), ApiEr
         Err(e) => return Err(e.into()),
     };
     if removed == 0 {
-        return Err(ApiError::NotFound("role"));
+        return Err(StoreError::NotFound("role"));
     }
     audit(&mut tx, &author.actor, "role.removed", "role", id, None).await?;
     tx.commit().await?;

@@ -7,7 +7,7 @@ pub async fn reveal_secret(
     master: &MasterKey,
     author: &Author,
     id: &str,
-) -> Result<(String, ClientSecret), ApiError> {
+) -> Result<(String, ClientSecret), StoreError> {
     let mut tx = db.begin().await?;
     authorize_secret_access(db, &mut tx, author, id).await?;
     let actor = &author.actor;
@@ -15,10 +15,10 @@ pub async fn reveal_secret(
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?
-        .ok_or(ApiError::NotFound("external application"))?;
+        .ok_or(StoreError::NotFound("external application"))?;
     let sealed: Vec<u8> = col(&row, "secret_ciphertext")?;
-    let plain = master.open(&sealed, id).map_err(ApiError::internal)?;
-    let secret = String::from_utf8(plain).map_err(ApiError::internal)?;
+    let plain = master.open(&sealed, id).map_err(StoreError::corrupt)?;
+    let secret = String::from_utf8(plain).map_err(StoreError::corrupt)?;
     audit(&mut tx, actor, "application.secret_revealed", "application", id, None).await?;
     let (name, email): (String, String) = (col(&row, "name")?, col(&row, "email")?);
     let notice = Notice::SecretRevealed {
@@ -40,7 +40,7 @@ pub async fn rotate_secret(
     id: &str,
     secret: &ClientSecret,
     grace_micros: i64,
-) -> Result<(String, Option<i64>), ApiError> {
+) -> Result<(String, Option<i64>), StoreError> {
     let mut tx = db.begin().await?;
     authorize_secret_access(db, &mut tx, author, id).await?;
     let actor = &author.actor;
@@ -62,7 +62,7 @@ pub async fn rotate_secret(
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?
-    .ok_or(ApiError::NotFound("external application"))?;
+    .ok_or(StoreError::NotFound("external application"))?;
     audit(
         &mut tx,
         actor,
@@ -87,7 +87,7 @@ pub async fn rotate_secret(
 /// A secret opens everything its application holds, so seeing or replacing
 /// it is a change to that account under the grant rule: nobody obtains the
 /// credentials of an application more powerful than themselves.
-async fn authorize_secret_access(db: &Db, tx: &mut Tx, author: &Author, id: &str) -> Result<(), ApiError> {
+async fn authorize_secret_access(db: &Db, tx: &mut Tx, author: &Author, id: &str) -> Result<(), StoreError> {
     let grantor = grants::Grantor::read(db, tx, author).await?;
     let held = held_permissions(tx, RoleHolder::Application(id)).await?;
     grantor.authorize(GrantChange::Change {
@@ -98,7 +98,7 @@ async fn authorize_secret_access(db: &Db, tx: &mut Tx, author: &Author, id: &str
 
 /// Checked before the caller's password is asked for, so that a refusal
 /// does not cost a lockout attempt; checked again in the change itself.
-pub async fn may_access_secret(db: &Db, author: &Author, id: &str) -> Result<(), ApiError> {
+pub async fn may_access_secret(db: &Db, author: &Author, id: &str) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     authorize_secret_access(db, &mut tx, author, id).await?;
     tx.rollback().await?;

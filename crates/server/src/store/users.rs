@@ -44,12 +44,12 @@ pub async fn list_users(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Pag
     Ok(paginate(items, limit, |u| &u.id))
 }
 
-pub async fn get_user(db: &Db, id: &str) -> Result<UserView, ApiError> {
+pub async fn get_user(db: &Db, id: &str) -> Result<UserView, StoreError> {
     let row = sqlx::query("SELECT id, email, name, created_at, updated_at FROM users WHERE id = $1")
         .bind(id)
         .fetch_optional(db.pool())
         .await?
-        .ok_or(ApiError::NotFound("user"))?;
+        .ok_or(StoreError::NotFound("user"))?;
     let mut roles = roles_of(db, AccountKind::User, &[id]).await?;
     Ok(user_from(&row, &mut roles)?)
 }
@@ -87,7 +87,7 @@ pub async fn create_user(
     author: Option<&Author>,
     user: &NewUser,
     password_hash: &str,
-) -> Result<UserView, ApiError> {
+) -> Result<UserView, StoreError> {
     let id = new_id();
     let now = db.now_micros();
     let mut tx = db.begin().await?;
@@ -132,7 +132,7 @@ pub async fn update_user(
     id: &str,
     change: &ValidUserChange,
     password_hash: Option<&str>,
-) -> Result<UserView, ApiError> {
+) -> Result<UserView, StoreError> {
     let mut tx = db.begin().await?;
     touch(&mut tx, "users", id, "user").await?;
     let check = AdministratorCheck::before(db, &mut tx).await?;
@@ -163,7 +163,7 @@ pub async fn update_user(
     get_user(db, id).await
 }
 
-pub async fn delete_user(db: &Db, author: &Author, id: &str) -> Result<(), ApiError> {
+pub async fn delete_user(db: &Db, author: &Author, id: &str) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     let check = AdministratorCheck::before(db, &mut tx).await?;
     let grantor = grants::Grantor::read(db, &mut tx, author).await?;
@@ -175,7 +175,7 @@ pub async fn delete_user(db: &Db, author: &Author, id: &str) -> Result<(), ApiEr
         .await?
         .rows_affected();
     if removed == 0 {
-        return Err(ApiError::NotFound("user"));
+        return Err(StoreError::NotFound("user"));
     }
     release_email(&mut tx, &AccountRef::new(AccountKind::User, id)).await?;
     check.after(&mut tx).await?;
