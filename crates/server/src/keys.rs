@@ -7,7 +7,8 @@
 //! parsed once, not on every token.
 
 use crate::crypto::{MasterKey, random_bytes};
-use crate::db::{Db, Tx, col};
+use crate::db::{Db, Tx};
+use crate::store;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
@@ -108,7 +109,7 @@ fn kid_context(kid: &str) -> String {
 impl KeyRing {
     /// Loads the key set, creating the first key on a new install.
     pub async fn load(db: Db, master: MasterKey) -> Result<Self, KeyError> {
-        if !has_active_key(&db).await? {
+        if !store::has_active_signing_key(&db).await? {
             insert_new_key(&db, &master).await?;
         }
         let set = load_set(&db, &master).await?;
@@ -139,7 +140,7 @@ impl KeyRing {
             }
         }
         *last = Some(Instant::now());
-        if !has_active_key(&self.db).await? {
+        if !store::has_active_signing_key(&self.db).await? {
             insert_new_key(&self.db, &self.master).await?;
         }
         let set = load_set(&self.db, &self.master).await?;
@@ -214,13 +215,6 @@ fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, TokenErr
     serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
 }
 
-async fn has_active_key(db: &Db) -> Result<bool, sqlx::Error> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM signing_keys WHERE retired_at IS NULL")
-        .fetch_one(db.pool())
-        .await?;
-    Ok(col::<i64>(&row, "n")? > 0)
-}
-
 async fn insert_new_key(db: &Db, master: &MasterKey) -> Result<String, sqlx::Error> {
     let mut tx = db.begin().await?;
     let kid = insert_key(&mut tx, master, db.now_micros()).await?;
@@ -232,18 +226,15 @@ async fn insert_key(tx: &mut Tx, master: &MasterKey, activates_at: i64) -> Resul
     let seed = random_bytes::<32>();
     let signing = SigningKey::from_bytes(&seed);
     let kid = URL_SAFE_NO_PAD.encode(random_bytes::<12>());
-    sqlx::query(
-        "INSERT INTO signing_keys (kid, private_key_ciphertext, public_key, created_at, retired_at, activates_at) \
-         VALUES ($1, $2, $3, $4, NULL, $5)",
-    )
-    .bind(&kid)
-    .bind(master.seal(&seed, &kid_context(&kid)))
-    .bind(signing.verifying_key().to_bytes().to_vec())
-    .bind(tx.now_micros())
-    .bind(activates_at)
-    .execute(&mut **tx)
-    .await?;
-    Ok(kid)
+    let key = store::StoredSigningKey {
+        sealed_private_key: master.seal(&seed, &kid_context(&kid)),
+        public_key: signing.verifying_key().to_bytes().to_vec(),
+        kid,
+        retired_at: None,
+        activates_at,
+    };
+    store::insert_signing_key(tx, &key).await?;
+    Ok(key.kid)
 }
 
 /// `casebook keys rotate`: a new current key; the old one keeps verifying (and
@@ -265,10 +256,7 @@ pub async fn rotate_with_notice(
     // One transaction: no moment without a current key, in which a replica
     // refreshing its ring would create a second one.
     let mut tx = db.begin().await?;
-    sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
-        .bind(switch_at)
-        .execute(&mut *tx)
-        .await?;
+    store::retire_signing_keys(&mut tx, switch_at).await?;
     let kid = insert_key(&mut tx, master, switch_at).await?;
     tx.commit().await?;
     Ok(kid)
@@ -277,28 +265,21 @@ pub async fn rotate_with_notice(
 async fn load_set(db: &Db, master: &MasterKey) -> Result<KeySet, KeyError> {
     let now = db.now_micros();
     let cutoff = now - RETIRED_KEY_GRACE_MICROS;
-    let rows = sqlx::query(
-        "SELECT kid, private_key_ciphertext, public_key, created_at, retired_at, activates_at FROM signing_keys \
-         WHERE retired_at IS NULL OR retired_at > $1 ORDER BY activates_at DESC, created_at DESC, kid",
-    )
-    .bind(cutoff)
-    .fetch_all(db.pool())
-    .await?;
     let mut current = None;
     let mut verifying = HashMap::new();
     let mut jwks = Vec::new();
-    for row in rows {
-        let kid: String = col(&row, "kid")?;
-        let public: Vec<u8> = col(&row, "public_key")?;
-        let retired: Option<i64> = col(&row, "retired_at")?;
-        let activates_at: i64 = col(&row, "activates_at")?;
-        let public: [u8; 32] = public.try_into().map_err(|_| KeyError::Malformed)?;
+    for stored in store::published_signing_keys(db, cutoff).await? {
+        let kid = stored.kid;
+        let retired = stored.retired_at;
+        let activates_at = stored.activates_at;
+        let public: [u8; 32] = stored.public_key.try_into().map_err(|_| KeyError::Malformed)?;
         let key = VerifyingKey::from_bytes(&public).map_err(|_| KeyError::Malformed)?;
         // Signs: the newest key whose time has come and that has not retired.
         let signs_now = activates_at <= now && retired.is_none_or(|r| r > now);
         if current.is_none() && signs_now {
-            let sealed: Vec<u8> = col(&row, "private_key_ciphertext")?;
-            let seed = master.open(&sealed, &kid_context(&kid)).map_err(|_| KeyError::Sealed)?;
+            let seed = master
+                .open(&stored.sealed_private_key, &kid_context(&kid))
+                .map_err(|_| KeyError::Sealed)?;
             let seed: [u8; 32] = seed.try_into().map_err(|_| KeyError::Malformed)?;
             let header = serde_json::json!({"alg": "EdDSA", "kid": kid, "typ": "at+jwt"});
             current = Some(CurrentKey {

@@ -17,6 +17,7 @@ mod revocations;
 mod roles;
 mod secrets;
 mod sessions;
+mod signing_keys;
 mod users;
 
 pub use accounts::*;
@@ -32,6 +33,7 @@ pub use revocations::*;
 pub use roles::*;
 pub use secrets::*;
 pub use sessions::*;
+pub use signing_keys::*;
 pub use users::*;
 
 use crate::crypto::MasterKey;
