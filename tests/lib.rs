@@ -7,13 +7,18 @@ use casebook_server::config::{Backend, Config};
 use casebook_server::crypto::MasterKey;
 use casebook_server::{Running, TestOptions};
 use serde_json::{Value, json};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use casebook_server;
 
 pub const ADMIN_EMAIL: &str = "root@agency.org";
 pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+/// The password of every user a test creates.
+pub const USER_PASSWORD: &str = "a long enough password";
+pub const APPS: &str = "/admin/v1/external-applications";
 
 /// Where PostgreSQL runs for tests; `CASEBOOK_TEST_PG` overrides it.
 pub fn pg_admin_url() -> String {
@@ -116,7 +121,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub running: Running,
     pub master_key: String,
-    pub db: TestDatabase,
+    /// Shared by every replica started from this app; removed with the last.
+    pub db: Arc<TestDatabase>,
     /// The server's wall clock, when the test asked to move it.
     pub clock: Option<ManualClock>,
 }
@@ -163,7 +169,7 @@ impl TestApp {
         Some(Self::spawn_on(db, spawn).await)
     }
 
-    /// Starts a server on an existing database (a second replica, a restart).
+    /// Starts a server on an existing database (a restart).
     pub async fn spawn_on(db: TestDatabase, spawn: Spawn) -> Self {
         let master_key = spawn.master_key.clone().unwrap_or_else(MasterKey::generate_base64);
         let config = Config {
@@ -186,9 +192,40 @@ impl TestApp {
             public_url: format!("http://{addr}"),
             ..config
         };
-        let running = casebook_server::start(config, spawn.options)
-            .await
-            .expect("server starts");
+        Self::launch(config, spawn.options, master_key, Arc::new(db), spawn.clock).await
+    }
+
+    /// Another server of the same install, as a second `casebook serve`
+    /// would be: this one's database, master key, issuer and settings, its
+    /// own caches and key ring, on its own port, with the default options
+    /// but the same wall clock.
+    pub async fn replica(&self) -> Self {
+        let config = Config {
+            addr: "127.0.0.1:0".parse().expect("addr"),
+            ..self.running.state.config.clone()
+        };
+        let options = TestOptions {
+            clock: self.running.state.clock().clone(),
+            ..TestOptions::default()
+        };
+        Self::launch(
+            config,
+            options,
+            self.master_key.clone(),
+            self.db.clone(),
+            self.clock.clone(),
+        )
+        .await
+    }
+
+    async fn launch(
+        config: Config,
+        options: TestOptions,
+        master_key: String,
+        db: Arc<TestDatabase>,
+        clock: Option<ManualClock>,
+    ) -> Self {
+        let running = casebook_server::start(config, options).await.expect("server starts");
         Self {
             addr: running.addr,
             base_url: format!("http://{}", running.addr),
@@ -199,7 +236,7 @@ impl TestApp {
             running,
             master_key,
             db,
-            clock: spawn.clock,
+            clock,
         }
     }
 
@@ -274,6 +311,42 @@ impl TestApp {
             .expect("send")
     }
 
+    /// A GET without credentials; returns the JSON body.
+    pub async fn public_json(&self, path: &str) -> Value {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// Creates a role; asserts 201 and returns its JSON view.
+    pub async fn create_role(&self, admin: &str, name: &str, permissions: &[&str]) -> Value {
+        let r = self
+            .post_json(
+                "/admin/v1/roles",
+                admin,
+                &json!({"name": name, "permissions": permissions}),
+            )
+            .await;
+        expect(r, 201).await
+    }
+
+    /// Creates a user with [`USER_PASSWORD`]; asserts 201 and returns its JSON view.
+    pub async fn create_user(&self, admin: &str, email: &str, name: &str, roles: &[&str]) -> Value {
+        let r = self
+            .post_json(
+                "/admin/v1/users",
+                admin,
+                &json!({"email": email, "name": name, "password": USER_PASSWORD, "roles": roles}),
+            )
+            .await;
+        expect(r, 201).await
+    }
+
     /// Registers an application with the given roles; returns its JSON view.
     pub async fn register(&self, admin: &str, name: &str, email: &str, roles: &[&str]) -> Value {
         let r = self
@@ -341,6 +414,79 @@ impl TestApp {
         let secret = self.reveal(admin, &id).await;
         (app, client_id, secret)
     }
+}
+
+// ------------------------------------------------------------------ answers
+
+/// Asserts the status and returns the JSON body (`Null` when empty).
+pub async fn expect(r: reqwest::Response, status: u16) -> Value {
+    let got = r.status().as_u16();
+    let text = r.text().await.expect("body");
+    assert_eq!(got, status, "unexpected status; body: {text}");
+    if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    }
+}
+
+/// A header's value as text; empty when absent or not text.
+pub fn header(r: &reqwest::Response, name: reqwest::header::HeaderName) -> String {
+    r.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// Asserts an RFC 9457 problem with this status and returns it.
+pub async fn problem(r: reqwest::Response, status: u16) -> Value {
+    let content_type = header(&r, reqwest::header::CONTENT_TYPE);
+    let body = expect(r, status).await;
+    assert_eq!(content_type, "application/problem+json", "{body}");
+    assert_eq!(body["status"], status, "{body}");
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+    body
+}
+
+/// The `(field, code)` pairs of a 422, each checked to carry a message.
+pub fn field_codes(problem: &Value) -> BTreeSet<(String, String)> {
+    problem["errors"]
+        .as_array()
+        .expect("errors array")
+        .iter()
+        .map(|e| {
+            assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{e}");
+            (
+                e["field"].as_str().expect("field").to_owned(),
+                e["code"].as_str().expect("code").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Expected `(field, code)` pairs, to compare with [`field_codes`].
+pub fn pairs(expected: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    expected.iter().map(|&(f, c)| (f.to_owned(), c.to_owned())).collect()
+}
+
+pub fn id_of(v: &Value) -> String {
+    v["id"].as_str().expect("id").to_owned()
+}
+
+/// One base64url part of a JWT, as JSON: 0 the header, 1 the claims.
+pub fn jwt_part(token: &str, index: usize) -> Value {
+    use base64::Engine;
+    let part = token.split('.').nth(index).expect("three parts");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON")
+}
+
+/// The signing key a JWT names.
+pub fn kid_of(token: &str) -> String {
+    jwt_part(token, 0)["kid"].as_str().expect("kid").to_owned()
 }
 
 /// Runs an async test body on SQLite and on PostgreSQL:

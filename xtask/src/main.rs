@@ -2,7 +2,7 @@
 //!
 //! - `openapi [--check]`: writes `openapi/openapi.json` from the server's
 //!   routes; `--check` fails when the committed file has drifted.
-//! - `bench [--quick]`: load benchmarks of a release build (see `bench.rs`).
+//! - `bench [--quick]`: load benchmarks of a release build (see `bench/mod.rs`).
 
 mod bench;
 mod openapi;

@@ -2,62 +2,15 @@
 //! external applications, secrets and the audit trail, on both backends.
 
 use casebook_server::auth::{Access, ROUTES};
-use casebook_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, both_backends};
+use casebook_tests::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, APPS, TestApp, USER_PASSWORD, both_backends, expect, field_codes, id_of, pairs,
+    problem,
+};
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
-const APPS: &str = "/admin/v1/external-applications";
-const PASSWORD: &str = "a long enough password";
-
 // ------------------------------------------------------------------ helpers
-
-/// Asserts the status and returns the JSON body (`Null` when empty).
-async fn expect(r: reqwest::Response, status: u16) -> Value {
-    let got = r.status().as_u16();
-    let text = r.text().await.expect("body");
-    assert_eq!(got, status, "unexpected status; body: {text}");
-    if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    }
-}
-
-/// Asserts an RFC 9457 problem with this status and returns it.
-async fn problem(r: reqwest::Response, status: u16) -> Value {
-    let content_type = r
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let body = expect(r, status).await;
-    assert_eq!(content_type, "application/problem+json", "{body}");
-    assert_eq!(body["status"], status, "{body}");
-    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
-    body
-}
-
-/// The `(field, code)` pairs of a 422, each checked to carry a message.
-fn field_codes(problem: &Value) -> BTreeSet<(String, String)> {
-    problem["errors"]
-        .as_array()
-        .expect("errors array")
-        .iter()
-        .map(|e| {
-            assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{e}");
-            (
-                e["field"].as_str().expect("field").to_owned(),
-                e["code"].as_str().expect("code").to_owned(),
-            )
-        })
-        .collect()
-}
-
-fn pairs(expected: &[(&str, &str)]) -> BTreeSet<(String, String)> {
-    expected.iter().map(|&(f, c)| (f.to_owned(), c.to_owned())).collect()
-}
 
 /// A JSON array of strings, as a set.
 fn strings(v: &Value) -> BTreeSet<String> {
@@ -68,10 +21,6 @@ fn strings(v: &Value) -> BTreeSet<String> {
         .collect()
 }
 
-fn id_of(v: &Value) -> String {
-    v["id"].as_str().expect("id").to_owned()
-}
-
 /// Everything the admin API shows, to compare before and after a refused request.
 async fn snapshot(app: &TestApp, admin: &str) -> Value {
     let mut all = json!({});
@@ -79,28 +28,6 @@ async fn snapshot(app: &TestApp, admin: &str) -> Value {
         all[path] = expect(app.get(&format!("{path}?limit=100"), admin).await, 200).await;
     }
     all
-}
-
-async fn create_user(app: &TestApp, admin: &str, email: &str, name: &str, roles: &[&str]) -> Value {
-    let r = app
-        .post_json(
-            "/admin/v1/users",
-            admin,
-            &json!({"email": email, "name": name, "password": PASSWORD, "roles": roles}),
-        )
-        .await;
-    expect(r, 201).await
-}
-
-async fn create_role(app: &TestApp, admin: &str, name: &str, permissions: &[&str]) -> Value {
-    let r = app
-        .post_json(
-            "/admin/v1/roles",
-            admin,
-            &json!({"name": name, "permissions": permissions}),
-        )
-        .await;
-    expect(r, 201).await
 }
 
 async fn me(app: &TestApp, token: &str) -> Value {
@@ -142,10 +69,10 @@ both_backends!(
     every_admin_route_refuses_no_credential_and_missing_permission,
     |app: TestApp| async move {
         let admin = app.admin_token().await;
-        create_user(&app, &admin, "nobody@agency.org", "Nobody", &[]).await;
-        let nobody = app.sign_in("nobody@agency.org", PASSWORD).await;
-        let role = create_role(&app, &admin, "Spare", &["engage:view"]).await;
-        let user = create_user(&app, &admin, "spare@agency.org", "Spare", &[]).await;
+        app.create_user(&admin, "nobody@agency.org", "Nobody", &[]).await;
+        let nobody = app.sign_in("nobody@agency.org", USER_PASSWORD).await;
+        let role = app.create_role(&admin, "Spare", &["engage:view"]).await;
+        let user = app.create_user(&admin, "spare@agency.org", "Spare", &[]).await;
         let application = app
             .register(&admin, "Spare App", "spare-app@partner.org", &["auditor"])
             .await;
@@ -187,7 +114,7 @@ both_backends!(
                 .http
                 .request(route.method.clone(), &url)
                 .bearer_auth(&nobody)
-                .json(&json!({"password": PASSWORD}))
+                .json(&json!({"password": USER_PASSWORD}))
                 .send()
                 .await
                 .unwrap();
@@ -587,7 +514,9 @@ both_backends!(role_catalog, |app: TestApp| async move {
     assert_eq!(seeded, expected);
 
     // Add, read, change, remove.
-    let role = create_role(&app, &admin, "Case Reader", &["engage:view", "intake:view"]).await;
+    let role = app
+        .create_role(&admin, "Case Reader", &["engage:view", "intake:view"])
+        .await;
     let path = format!("/admin/v1/roles/{}", id_of(&role));
     assert_eq!(role["name"], "Case Reader");
     assert_eq!(role["permissions"], json!(["engage:view", "intake:view"]));
@@ -660,7 +589,7 @@ both_backends!(role_catalog, |app: TestApp| async move {
     problem(app.delete(&path, &admin).await, 404).await;
     problem(app.patch_json(&path, &admin, &json!({"name": "Ghost"})).await, 404).await;
     // The name is free again.
-    create_role(&app, &admin, "Case Editor", &["engage:edit"]).await;
+    app.create_role(&admin, "Case Editor", &["engage:edit"]).await;
 
     // Pages of two walk the whole catalog once.
     let mut seen = Vec::new();
@@ -682,10 +611,12 @@ both_backends!(role_catalog, |app: TestApp| async move {
 
 both_backends!(a_role_still_assigned_cannot_be_removed, |app: TestApp| async move {
     let admin = app.admin_token().await;
-    let role = create_role(&app, &admin, "Night Shift", &["intake:view"]).await;
+    let role = app.create_role(&admin, "Night Shift", &["intake:view"]).await;
     let role_id = id_of(&role);
     let path = format!("/admin/v1/roles/{role_id}");
-    let user = create_user(&app, &admin, "night@agency.org", "Nora Night", &[&role_id]).await;
+    let user = app
+        .create_user(&admin, "night@agency.org", "Nora Night", &[&role_id])
+        .await;
     let application = app
         .register(&admin, "Night Importer", "night@partner.org", &[&role_id, "auditor"])
         .await;
@@ -795,9 +726,11 @@ both_backends!(the_last_administrator_cannot_be_removed, |app: TestApp| async mo
 
     // With a second administrator, the first may step down; then the second
     // is the last one, and can neither step down nor be removed.
-    let second = create_user(&app, &root, "second@agency.org", "Second Admin", &["administrator"]).await;
+    let second = app
+        .create_user(&root, "second@agency.org", "Second Admin", &["administrator"])
+        .await;
     let second_path = format!("/admin/v1/users/{}", id_of(&second));
-    let second_session = app.sign_in("second@agency.org", PASSWORD).await;
+    let second_session = app.sign_in("second@agency.org", USER_PASSWORD).await;
     expect(
         app.patch_json(&root_path, &root, &json!({"roles": ["auditor"]})).await,
         200,
@@ -829,25 +762,27 @@ both_backends!(the_last_administrator_cannot_be_removed, |app: TestApp| async mo
         .filter(|p| p != "admin:delete")
         .collect();
     let split_a = id_of(
-        &create_role(
-            &app,
+        &app.create_role(
             &second_session,
             "Admin Without Delete",
             &all_but_admin_delete.iter().map(String::as_str).collect::<Vec<_>>(),
         )
         .await,
     );
-    let split_b = id_of(&create_role(&app, &second_session, "Admin Delete", &["admin:delete"]).await);
-    let third = create_user(
-        &app,
-        &second_session,
-        "third@agency.org",
-        "Third Admin",
-        &[&split_a, &split_b],
-    )
-    .await;
+    let split_b = id_of(
+        &app.create_role(&second_session, "Admin Delete", &["admin:delete"])
+            .await,
+    );
+    let third = app
+        .create_user(
+            &second_session,
+            "third@agency.org",
+            "Third Admin",
+            &[&split_a, &split_b],
+        )
+        .await;
     let third_path = format!("/admin/v1/users/{}", id_of(&third));
-    let third_session = app.sign_in("third@agency.org", PASSWORD).await;
+    let third_session = app.sign_in("third@agency.org", USER_PASSWORD).await;
     expect(
         app.patch_json(&second_path, &second_session, &json!({"roles": ["auditor"]}))
             .await,
@@ -910,7 +845,9 @@ both_backends!(the_last_administrator_cannot_be_removed, |app: TestApp| async mo
 
 both_backends!(users_and_the_email_rule_across_accounts, |app: TestApp| async move {
     let admin = app.admin_token().await;
-    let jo = create_user(&app, &admin, "Jo.Doe@Agency.org", "Jo Doe", &["engage-worker"]).await;
+    let jo = app
+        .create_user(&admin, "Jo.Doe@Agency.org", "Jo Doe", &["engage-worker"])
+        .await;
     let jo_path = format!("/admin/v1/users/{}", id_of(&jo));
     assert_eq!(jo["email"], "Jo.Doe@Agency.org");
     assert_eq!(jo["roles"], json!(["engage-worker"]));
@@ -953,11 +890,11 @@ both_backends!(users_and_the_email_rule_across_accounts, |app: TestApp| async mo
     for (path, body) in [
         (
             "/admin/v1/users",
-            json!({"email": "JO.DOE@AGENCY.ORG", "name": "Jo Two", "password": PASSWORD}),
+            json!({"email": "JO.DOE@AGENCY.ORG", "name": "Jo Two", "password": USER_PASSWORD}),
         ),
         (
             "/admin/v1/users",
-            json!({"email": "ops@partner.ORG", "name": "Ops", "password": PASSWORD}),
+            json!({"email": "ops@partner.ORG", "name": "Ops", "password": USER_PASSWORD}),
         ),
         (
             APPS,
@@ -997,7 +934,7 @@ both_backends!(users_and_the_email_rule_across_accounts, |app: TestApp| async mo
     .await;
 
     // Change name, roles and password; the new password signs in, the old does not.
-    let jo_session = app.sign_in("jo.doe@agency.org", PASSWORD).await;
+    let jo_session = app.sign_in("jo.doe@agency.org", USER_PASSWORD).await;
     let jo = expect(
         app.patch_json(
             &jo_path,
@@ -1017,7 +954,7 @@ both_backends!(users_and_the_email_rule_across_accounts, |app: TestApp| async mo
     let r = app
         .http
         .post(app.url("/admin/v1/sessions"))
-        .json(&json!({"email": "jo.doe@agency.org", "password": PASSWORD}))
+        .json(&json!({"email": "jo.doe@agency.org", "password": USER_PASSWORD}))
         .send()
         .await
         .unwrap();
@@ -1047,7 +984,7 @@ both_backends!(users_and_the_email_rule_across_accounts, |app: TestApp| async mo
     app.register(&admin, "Jo's App", "JO.DOE@agency.org", &["auditor"])
         .await;
     expect(app.delete(&partner_path, &admin).await, 204).await;
-    create_user(&app, &admin, "ops@partner.org", "Ops Person", &[]).await;
+    app.create_user(&admin, "ops@partner.org", "Ops Person", &[]).await;
 });
 
 // ------------------------------------------------------------------ applications
@@ -1195,7 +1132,8 @@ both_backends!(applications_register_view_change_remove, |app: TestApp| async mo
             .status(),
         401
     );
-    create_user(&app, &admin, "casebook@acme.example.org", "Acme Person", &[]).await;
+    app.create_user(&admin, "casebook@acme.example.org", "Acme Person", &[])
+        .await;
 });
 
 both_backends!(application_list_pages_and_filters, |app: TestApp| async move {
@@ -1354,9 +1292,10 @@ both_backends!(reveal_and_rotate, |app: TestApp| async move {
     assert_eq!(app.reveal(&admin, &id).await, third);
 
     // A signed-in user without admin:edit cannot, even with the right password.
-    create_user(&app, &admin, "auditor@agency.org", "Audrey", &["auditor"]).await;
-    let auditor = app.sign_in("auditor@agency.org", PASSWORD).await;
-    let r = reveal_with(&app, &auditor, &id, PASSWORD).await;
+    app.create_user(&admin, "auditor@agency.org", "Audrey", &["auditor"])
+        .await;
+    let auditor = app.sign_in("auditor@agency.org", USER_PASSWORD).await;
+    let r = reveal_with(&app, &auditor, &id, USER_PASSWORD).await;
     let challenge = r
         .headers()
         .get(WWW_AUTHENTICATE)
@@ -1366,10 +1305,11 @@ both_backends!(reveal_and_rotate, |app: TestApp| async move {
     problem(r, 403).await;
     assert!(challenge.contains("scope=\"admin:edit\""), "{challenge}");
     // Another administrator reveals with their own password, not the first one's.
-    create_user(&app, &admin, "second@agency.org", "Second Admin", &["administrator"]).await;
-    let second_admin = app.sign_in("second@agency.org", PASSWORD).await;
+    app.create_user(&admin, "second@agency.org", "Second Admin", &["administrator"])
+        .await;
+    let second_admin = app.sign_in("second@agency.org", USER_PASSWORD).await;
     problem(reveal_with(&app, &second_admin, &id, ADMIN_PASSWORD).await, 403).await;
-    let shown = expect(reveal_with(&app, &second_admin, &id, PASSWORD).await, 200).await;
+    let shown = expect(reveal_with(&app, &second_admin, &id, USER_PASSWORD).await, 200).await;
     assert_eq!(shown["client_secret"], third.as_str());
 });
 
@@ -1379,15 +1319,9 @@ both_backends!(
         let admin = app.admin_token().await;
         let (view, _, secret) = app.partner(&admin, "Locked Partner", &["auditor"]).await;
         let id = id_of(&view);
-        create_user(
-            &app,
-            &admin,
-            "careless@agency.org",
-            "Careless Admin",
-            &["administrator"],
-        )
-        .await;
-        let careless = app.sign_in("careless@agency.org", PASSWORD).await;
+        app.create_user(&admin, "careless@agency.org", "Careless Admin", &["administrator"])
+            .await;
+        let careless = app.sign_in("careless@agency.org", USER_PASSWORD).await;
         for attempt in 1..=5 {
             let p = problem(
                 reveal_with(&app, &careless, &id, &format!("guess number {attempt}")).await,
@@ -1397,8 +1331,8 @@ both_backends!(
             assert!(!p.to_string().contains(&secret));
         }
         for r in [
-            reveal_with(&app, &careless, &id, PASSWORD).await,
-            rotate_with(&app, &careless, &id, &json!({"password": PASSWORD})).await,
+            reveal_with(&app, &careless, &id, USER_PASSWORD).await,
+            rotate_with(&app, &careless, &id, &json!({"password": USER_PASSWORD})).await,
         ] {
             let retry_after: u64 = r
                 .headers()
@@ -1579,7 +1513,7 @@ both_backends!(
                     (
                         reqwest::Method::POST,
                         "/admin/v1/users".to_owned(),
-                        json!({"email": "Shared@Agency.org", "name": format!("Person {i}"), "password": PASSWORD}),
+                        json!({"email": "Shared@Agency.org", "name": format!("Person {i}"), "password": USER_PASSWORD}),
                     )
                 } else {
                     (

@@ -4,7 +4,10 @@
 
 use casebook_domain::PermissionSet;
 use casebook_server::auth::{Access, ROUTES};
-use casebook_tests::{ADMIN_PASSWORD, Spawn, TestApp, both_backends};
+use casebook_tests::{
+    ADMIN_PASSWORD, APPS, Spawn, TestApp, USER_PASSWORD, both_backends, expect, field_codes, header, id_of, pairs,
+    problem,
+};
 use reqwest::Method;
 use reqwest::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use serde_json::{Value, json};
@@ -12,42 +15,10 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-const APPS: &str = "/admin/v1/external-applications";
 const CASES: &str = "/api/v1/engage/cases";
 const REPORTS: &str = "/api/v1/intake/reports";
-const PASSWORD: &str = "a long enough password";
 
 // ------------------------------------------------------------------ helpers
-
-/// Asserts the status and returns the JSON body (`Null` when empty).
-async fn expect(r: reqwest::Response, status: u16) -> Value {
-    let got = r.status().as_u16();
-    let text = r.text().await.expect("body");
-    assert_eq!(got, status, "unexpected status; body: {text}");
-    if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    }
-}
-
-fn header(r: &reqwest::Response, name: reqwest::header::HeaderName) -> String {
-    r.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned()
-}
-
-/// Asserts an RFC 9457 problem with this status and returns it.
-async fn problem(r: reqwest::Response, status: u16) -> Value {
-    let content_type = header(&r, CONTENT_TYPE);
-    let body = expect(r, status).await;
-    assert_eq!(content_type, "application/problem+json", "{body}");
-    assert_eq!(body["status"], status, "{body}");
-    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
-    body
-}
 
 /// Asserts RFC 6750 `invalid_token`: 401, the challenge, a problem body.
 async fn invalid_token(r: reqwest::Response) -> Value {
@@ -66,57 +37,18 @@ async fn insufficient_scope(r: reqwest::Response, permission: &str) {
     assert!(challenge.contains(&format!("scope=\"{permission}\"")), "{challenge}");
 }
 
-fn field_codes(problem: &Value) -> BTreeSet<(String, String)> {
-    problem["errors"]
-        .as_array()
-        .expect("errors array")
-        .iter()
-        .map(|e| {
-            assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{e}");
-            (
-                e["field"].as_str().expect("field").to_owned(),
-                e["code"].as_str().expect("code").to_owned(),
-            )
-        })
-        .collect()
-}
-
-fn pairs(expected: &[(&str, &str)]) -> BTreeSet<(String, String)> {
-    expected.iter().map(|&(f, c)| (f.to_owned(), c.to_owned())).collect()
-}
-
-fn id_of(v: &Value) -> String {
-    v["id"].as_str().expect("id").to_owned()
-}
-
 async fn create(app: &TestApp, token: &str, path: &str, body: &Value) -> Value {
     expect(app.post_json(path, token, body).await, 201).await
 }
 
-async fn create_role(app: &TestApp, admin: &str, name: &str, permissions: &[&str]) -> Value {
-    create(
-        app,
-        admin,
-        "/admin/v1/roles",
-        &json!({"name": name, "permissions": permissions}),
-    )
-    .await
-}
-
 async fn create_user(app: &TestApp, admin: &str, email: &str, roles: &[&str]) -> Value {
-    create(
-        app,
-        admin,
-        "/admin/v1/users",
-        &json!({"email": email, "name": format!("User {email}"), "password": PASSWORD, "roles": roles}),
-    )
-    .await
+    app.create_user(admin, email, &format!("User {email}"), roles).await
 }
 
 /// A signed-in user holding exactly these roles.
 async fn user_session(app: &TestApp, admin: &str, email: &str, roles: &[&str]) -> (Value, String) {
     let user = create_user(app, admin, email, roles).await;
-    let session = app.sign_in(email, PASSWORD).await;
+    let session = app.sign_in(email, USER_PASSWORD).await;
     (user, session)
 }
 
@@ -157,7 +89,8 @@ fn serial() -> usize {
 async fn fresh_record(app: &TestApp, admin: &str, route: &str) -> String {
     let n = serial();
     let created = if route.starts_with("/admin/v1/roles/") {
-        create_role(app, admin, &format!("Fresh role {n}"), &["providers:view"]).await
+        app.create_role(admin, &format!("Fresh role {n}"), &["providers:view"])
+            .await
     } else if route.starts_with("/admin/v1/users/") {
         create_user(app, admin, &format!("fresh-{n}@agency.org"), &[]).await
     } else if route.starts_with("/admin/v1/external-applications/") {
@@ -202,7 +135,7 @@ fn body_for(method: &Method, route: &str) -> Option<Value> {
         ("POST", "/admin/v1/roles") => json!({"name": format!("Matrix role {n}"), "permissions": ["placements:view"]}),
         ("PATCH", "/admin/v1/roles/{id}") => json!({"name": format!("Spare role {n}")}),
         ("POST", "/admin/v1/users") => {
-            json!({"email": format!("matrix-made-{n}@agency.org"), "name": "Made", "password": PASSWORD})
+            json!({"email": format!("matrix-made-{n}@agency.org"), "name": "Made", "password": USER_PASSWORD})
         }
         ("PATCH", "/admin/v1/users/{id}") => json!({"name": format!("Spare user {n}")}),
         ("POST", APPS) => {
@@ -240,13 +173,8 @@ fn matrix_routes() -> Vec<&'static casebook_server::auth::RouteAccess> {
 both_backends!(permission_matrix_every_role_every_route, |app: TestApp| async move {
     let admin = app.admin_token().await;
     // The catalog as the server has it, plus one role of our own.
-    create_role(
-        &app,
-        &admin,
-        "Intake Viewer Case Remover",
-        &["intake:view", "engage:delete"],
-    )
-    .await;
+    app.create_role(&admin, "Intake Viewer Case Remover", &["intake:view", "engage:delete"])
+        .await;
     let catalog = expect(app.get("/admin/v1/roles?limit=100", &admin).await, 200).await;
     let roles: Vec<(String, String, PermissionSet)> = catalog["items"]
         .as_array()
@@ -269,7 +197,7 @@ both_backends!(permission_matrix_every_role_every_route, |app: TestApp| async mo
     assert_eq!(roles.len(), 6, "five seeded roles and ours");
 
     let records = Records {
-        role: id_of(&create_role(&app, &admin, "Spare role", &["providers:view"]).await),
+        role: id_of(&app.create_role(&admin, "Spare role", &["providers:view"]).await),
         user: id_of(&create_user(&app, &admin, "spare@agency.org", &[]).await),
         application: id_of(
             &app.register(&admin, "Spare app", "spare@partner.org", &["auditor"])
@@ -376,7 +304,7 @@ both_backends!(secrets_are_for_signed_in_people_only, |app: TestApp| async move 
             route.method.clone(),
             &path,
             &auditor,
-            Some(&json!({"password": PASSWORD})),
+            Some(&json!({"password": USER_PASSWORD})),
         )
         .await;
         insufficient_scope(r, "admin:edit").await;
@@ -540,7 +468,7 @@ both_backends!(
     a_widened_role_reaches_new_tokens_and_a_narrowed_one_bites_at_once,
     |app: TestApp| async move {
         let admin = app.admin_token().await;
-        let role = create_role(&app, &admin, "Growing", &["engage:view"]).await;
+        let role = app.create_role(&admin, "Growing", &["engage:view"]).await;
         let role_path = format!("/admin/v1/roles/{}", id_of(&role));
         let (_, client_id, secret, old) = app_token(&app, &admin, "Grower", &[&id_of(&role)]).await;
         let (_, session) = user_session(&app, &admin, "grower@agency.org", &[&id_of(&role)]).await;
@@ -603,20 +531,20 @@ both_backends!(
 
 both_backends!(records_show_who_created_and_changed_them, |app: TestApp| async move {
     let admin = app.admin_token().await;
-    let clerk = create_role(
-        &app,
-        &admin,
-        "Clerk",
-        &[
-            "engage:view",
-            "engage:create",
-            "engage:edit",
-            "intake:view",
-            "intake:create",
-            "intake:edit",
-        ],
-    )
-    .await;
+    let clerk = app
+        .create_role(
+            &admin,
+            "Clerk",
+            &[
+                "engage:view",
+                "engage:create",
+                "engage:edit",
+                "intake:view",
+                "intake:create",
+                "intake:edit",
+            ],
+        )
+        .await;
     let (view, client_id, secret, token) = app_token(&app, &admin, "Records Partner", &[&id_of(&clerk)]).await;
     let (user, session) = user_session(&app, &admin, "worker@agency.org", &[&id_of(&clerk)]).await;
     let as_app = json!({"kind": "application", "id": id_of(&view), "name": "Records Partner"});

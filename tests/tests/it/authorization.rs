@@ -2,13 +2,10 @@
 //! application cannot take over a person's account, and downgrades bite on
 //! live tokens. Each escalation here was reproducible before the grant rule.
 
-use casebook_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, both_backends};
+use casebook_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, APPS, TestApp, USER_PASSWORD, both_backends, expect, id_of};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
-
-const APPS: &str = "/admin/v1/external-applications";
-const PASSWORD: &str = "a long enough password";
 
 async fn status_and_body(r: reqwest::Response) -> (u16, Value) {
     let status = r.status().as_u16();
@@ -29,36 +26,12 @@ async fn refused(r: reqwest::Response, missing: &[&str]) {
     assert_eq!(got, missing.iter().copied().collect(), "{body}");
 }
 
-async fn created(r: reqwest::Response) -> Value {
-    let (status, body) = status_and_body(r).await;
-    assert_eq!(status, 201, "{body}");
-    body
-}
-
 async fn role(app: &TestApp, admin: &str, name: &str, permissions: &[&str]) -> String {
-    let body = created(
-        app.post_json(
-            "/admin/v1/roles",
-            admin,
-            &json!({"name": name, "permissions": permissions}),
-        )
-        .await,
-    )
-    .await;
-    body["id"].as_str().expect("id").to_owned()
+    id_of(&app.create_role(admin, name, permissions).await)
 }
 
 async fn user(app: &TestApp, admin: &str, email: &str, roles: &[&str]) -> String {
-    let body = created(
-        app.post_json(
-            "/admin/v1/users",
-            admin,
-            &json!({"email": email, "name": email, "password": PASSWORD, "roles": roles}),
-        )
-        .await,
-    )
-    .await;
-    body["id"].as_str().expect("id").to_owned()
+    id_of(&app.create_user(admin, email, email, roles).await)
 }
 
 /// The two kinds of caller the spec names: a signed-in user and an
@@ -66,7 +39,7 @@ async fn user(app: &TestApp, admin: &str, email: &str, roles: &[&str]) -> String
 async fn callers(app: &TestApp, admin: &str, label: &str, role_id: &str) -> Vec<(String, String, String)> {
     let email = format!("{label}@agency.org");
     let user_id = user(app, admin, &email, &[role_id]).await;
-    let session = app.sign_in(&email, PASSWORD).await;
+    let session = app.sign_in(&email, USER_PASSWORD).await;
     let (view, client_id, secret) = app.partner(admin, &format!("{label} app"), &[role_id]).await;
     let token = app.access_token(&client_id, &secret).await;
     vec![
@@ -96,7 +69,7 @@ both_backends!(admin_create_cannot_make_an_administrator, |app: TestApp| async m
             app.post_json(
                 "/admin/v1/users",
                 &token,
-                &json!({"email": format!("boss-{kind}@agency.org"), "name": "Boss", "password": PASSWORD,
+                &json!({"email": format!("boss-{kind}@agency.org"), "name": "Boss", "password": USER_PASSWORD,
                         "roles": ["administrator"]}),
             )
             .await,
@@ -126,14 +99,15 @@ both_backends!(admin_create_cannot_make_an_administrator, |app: TestApp| async m
         )
         .await;
         // What it holds, it may hand out.
-        created(
+        expect(
             app.post_json(
                 "/admin/v1/users",
                 &token,
-                &json!({"email": format!("peer-{kind}@agency.org"), "name": "Peer", "password": PASSWORD,
+                &json!({"email": format!("peer-{kind}@agency.org"), "name": "Peer", "password": USER_PASSWORD,
                         "roles": [creator]}),
             )
             .await,
+            201,
         )
         .await;
     }
@@ -257,7 +231,7 @@ both_backends!(
             .patch_json(&format!("/admin/v1/users/{worker}"), &token, &json!({"name": "Worker"}))
             .await;
         assert_eq!(r.status(), 200);
-        app.sign_in("worker@agency.org", PASSWORD).await;
+        app.sign_in("worker@agency.org", USER_PASSWORD).await;
     }
 );
 
@@ -267,7 +241,7 @@ both_backends!(
         let admin = app.admin_token().await;
         let editor = role(&app, &admin, "Secret keeper", &["admin:view", "admin:edit"]).await;
         user(&app, &admin, "keeper@agency.org", &[&editor]).await;
-        let session = app.sign_in("keeper@agency.org", PASSWORD).await;
+        let session = app.sign_in("keeper@agency.org", USER_PASSWORD).await;
         let (strong, _, _) = app.partner(&admin, "Root integration", &["administrator"]).await;
         let id = strong["id"].as_str().unwrap();
         for action in ["reveal", "rotate"] {
@@ -275,7 +249,7 @@ both_backends!(
                 app.post_json(
                     &format!("{APPS}/{id}/client-secret/{action}"),
                     &session,
-                    &json!({"password": PASSWORD}),
+                    &json!({"password": USER_PASSWORD}),
                 )
                 .await,
                 &strs(&all_but(&["admin:view", "admin:edit"])),

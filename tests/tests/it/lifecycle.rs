@@ -1,7 +1,7 @@
 //! Disabling an application refuses its tokens from then on, not only while
 //! it stays disabled.
 
-use casebook_tests::{Spawn, TestApp, both_backends};
+use casebook_tests::{Spawn, TestApp, both_backends, kid_of};
 use serde_json::json;
 
 /// Ten minutes' notice: shorter than a token's life, so a token signed by the
@@ -95,15 +95,6 @@ both_backends!(
         use casebook_tests::casebook_server::keys;
         let admin = app.admin_token().await;
         let (_, client_id, secret) = app.partner(&admin, "Key Watcher", &["engage-worker"]).await;
-        let kid_of = |token: &str| {
-            use base64::Engine;
-            let header = token.split('.').next().unwrap();
-            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap();
-            serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["kid"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        };
         let state = &app.running.state;
         let old_kid = kid_of(&app.access_token(&client_id, &secret).await);
         let new_kid = keys::rotate_with_notice(&state.db, state.master(), NOTICE)
@@ -111,15 +102,7 @@ both_backends!(
             .unwrap();
         state.keys.refresh().await.unwrap();
         // Published at once, not yet signing.
-        let jwks: serde_json::Value = app
-            .http
-            .get(app.url("/.well-known/jwks.json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let jwks = app.public_json("/.well-known/jwks.json").await;
         let listed: Vec<&str> = jwks["keys"]
             .as_array()
             .unwrap()

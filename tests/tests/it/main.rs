@@ -12,6 +12,7 @@ mod hardening;
 mod lifecycle;
 mod notifications;
 mod oauth;
+mod replicas;
 mod sdk;
 mod search;
 mod smoke;

@@ -5,7 +5,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use casebook_tests::{ADMIN_PASSWORD, Spawn, TestApp, both_backends};
+use casebook_tests::{ADMIN_PASSWORD, Spawn, TestApp, both_backends, jwt_part};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{Value, json};
@@ -140,11 +140,6 @@ async fn expect_refused_at_me(app: &TestApp, token: &str) {
     );
 }
 
-fn jwt_part(token: &str, index: usize) -> Value {
-    let part = token.split('.').nth(index).expect("three parts");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("JSON")
-}
-
 fn scope_set(scope: &str) -> BTreeSet<String> {
     scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
@@ -178,15 +173,7 @@ async fn rotate_secret(app: &TestApp, p: &Partner, grace_period_seconds: i64) ->
 /// The verifier a partner would write: the key named by `kid` from the
 /// published JWKS, EdDSA only, issuer and audience pinned.
 async fn verify_independently(app: &TestApp, token: &str) -> jsonwebtoken::errors::Result<Value> {
-    let metadata: Value = app
-        .http
-        .get(app.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata = app.public_json("/.well-known/oauth-authorization-server").await;
     let issuer = metadata["issuer"].as_str().expect("issuer").to_owned();
     let jwks: JwkSet = app
         .http
@@ -915,15 +902,7 @@ both_backends!(
         let new = token_with(&app, &p.client_id, &p.secret).await;
         assert_eq!(jwt_part(&new, 0)["kid"], new_kid.as_str(), "new tokens use the new key");
 
-        let jwks: Value = app
-            .http
-            .get(app.url("/.well-known/jwks.json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let jwks = app.public_json("/.well-known/jwks.json").await;
         let kids: BTreeSet<&str> = jwks["keys"]
             .as_array()
             .unwrap()
@@ -948,17 +927,11 @@ both_backends!(
 both_backends!(
     a_token_signed_by_a_key_another_replica_has_not_loaded_can_be_revoked,
     |app: TestApp| async move {
-        use casebook_tests::casebook_server::{self as server, config::Config};
+        use casebook_tests::casebook_server as server;
         let p = partner(&app, "Replica Partner").await;
         // A second server on the same database and issuer: another replica of the install.
+        let other = app.replica().await;
         let state = &app.running.state;
-        let config = Config {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            ..state.config.clone()
-        };
-        let other = server::start(config, server::TestOptions::default())
-            .await
-            .expect("second replica");
         // A new key, so far loaded by the first replica only.
         let new_kid = server::keys::rotate(&state.db, state.master()).await.expect("rotate");
         state.keys.refresh().await.expect("refresh");
@@ -983,6 +956,6 @@ both_backends!(
             .await
             .unwrap();
         assert_eq!(r.status(), 401, "refused by the revoking replica too");
-        other.task.abort();
+        other.running.task.abort();
     }
 );

@@ -1,0 +1,175 @@
+//! A minimal HTTP/1.1 client, and the setup requests made with it.
+
+use super::ADMIN_EMAIL;
+use super::server::Server;
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+/// Reads one response from a keep-alive connection: status and body length.
+pub(super) fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<(u16, Vec<u8>)> {
+    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_owned());
+    buf.clear();
+    let mut chunk = [0u8; 16 * 1024];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = std::str::from_utf8(&buf[..head_end]).map_err(|_| bad("response head is not UTF-8"))?;
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse::<u16>().ok())
+        .ok_or_else(|| bad("no status"))?;
+    let length = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())?
+        })
+        .ok_or_else(|| bad("no content-length"))?;
+    while buf.len() < head_end + length {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Ok((status, buf[head_end..head_end + length].to_vec()))
+}
+
+pub(super) fn request_bytes(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<(&str, &str)>,
+) -> String {
+    let mut r = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\n");
+    if let Some(token) = bearer {
+        let _ = write!(r, "Authorization: Bearer {token}\r\n");
+    }
+    match body {
+        Some((content_type, body)) => {
+            let _ = write!(
+                r,
+                "Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+        None => r.push_str("\r\n"),
+    }
+    r
+}
+
+/// One request on its own connection, for setup.
+pub(super) fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<(&str, &str)>,
+) -> Result<(u16, serde_json::Value), String> {
+    let mut stream = TcpStream::connect(addr).map_err(|e| format!("{method} {path}: {e}"))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(|e| e.to_string())?;
+    stream
+        .write_all(request_bytes(addr, method, path, bearer, body).as_bytes())
+        .map_err(|e| format!("{method} {path}: {e}"))?;
+    let (status, body) = read_response(&mut stream, &mut Vec::new()).map_err(|e| format!("{method} {path}: {e}"))?;
+    let value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    Ok((status, value))
+}
+
+pub(super) fn expect(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<(&str, &str)>,
+    want: u16,
+) -> Result<serde_json::Value, String> {
+    let (status, value) = http(addr, method, path, bearer, body)?;
+    if status == want {
+        Ok(value)
+    } else {
+        Err(format!("{method} {path}: {status}, expected {want}: {value}"))
+    }
+}
+
+pub(super) fn str_field(value: &serde_json::Value, name: &str) -> Result<String, String> {
+    value[name]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no {name:?} in {value}"))
+}
+
+pub(super) const JSON: &str = "application/json";
+pub(super) const FORM: &str = "application/x-www-form-urlencoded";
+
+pub(super) fn sign_in(server: &Server) -> Result<String, String> {
+    let body = serde_json::json!({"email": ADMIN_EMAIL, "password": server.password}).to_string();
+    let session = expect(
+        server.addr,
+        "POST",
+        "/admin/v1/sessions",
+        None,
+        Some((JSON, &body)),
+        201,
+    )?;
+    str_field(&session, "token")
+}
+
+pub(super) fn token_form(client_id: &str, secret: &str) -> String {
+    // Both are URL-safe by construction (hex and unpadded base64url).
+    format!("grant_type=client_credentials&client_id={client_id}&client_secret={secret}")
+}
+
+pub(super) fn get_token(addr: SocketAddr, client_id: &str, secret: &str) -> Result<String, String> {
+    let form = token_form(client_id, secret);
+    let token = expect(addr, "POST", "/oauth2/token", None, Some((FORM, &form)), 200)?;
+    str_field(&token, "access_token")
+}
+
+/// The seeded role every benchmark application holds.
+pub(super) const ROLE_ID: &str = "engage-supervisor";
+
+/// Registers an application through the admin API and reveals its secret.
+pub(super) fn register(server: &Server, session: &str, n: usize) -> Result<(String, String), String> {
+    let form = serde_json::json!({
+        "name": format!("Bench partner {n}"),
+        "email": format!("bench-partner-{n}@example.com"),
+        "application_url": "https://partner.example.com/",
+        "roles": [ROLE_ID],
+        "description": "Load benchmark",
+    })
+    .to_string();
+    let app = expect(
+        server.addr,
+        "POST",
+        "/admin/v1/external-applications",
+        Some(session),
+        Some((JSON, &form)),
+        201,
+    )?;
+    let id = str_field(&app, "id")?;
+    let reveal = serde_json::json!({"password": server.password}).to_string();
+    let secret = expect(
+        server.addr,
+        "POST",
+        &format!("/admin/v1/external-applications/{id}/client-secret/reveal"),
+        Some(session),
+        Some((JSON, &reveal)),
+        200,
+    )?;
+    Ok((str_field(&app, "client_id")?, str_field(&secret, "client_secret")?))
+}

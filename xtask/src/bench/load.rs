@@ -1,0 +1,173 @@
+//! Closed-loop load with `wrk`, and the result line each load generator prints.
+
+use super::client::FORM;
+use super::server::{Server, TempDir};
+use super::suite::Bench;
+use super::{WRK_CONNECTIONS, WRK_THREADS};
+use casebook_server::crypto::random_token;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Load {
+    pub(super) requests: u64,
+    pub(super) rps: f64,
+    pub(super) p50_us: f64,
+    pub(super) p99_us: f64,
+}
+
+/// What `done()` prints for us to parse.
+pub(super) const WRK_DONE: &str = r#"
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("BENCH requests=%d duration_us=%d errors=%d status_errors=%d p50_us=%d p99_us=%d\n",
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(99)))
+end
+"#;
+
+/// The request a wrk script sends.
+#[derive(Debug, Clone)]
+pub(super) enum Script {
+    Get {
+        bearer: Option<String>,
+    },
+    /// POST /oauth2/token with a form from a file, one per line, in turn.
+    Token {
+        forms: PathBuf,
+    },
+}
+
+impl Script {
+    pub(super) fn lua(&self, stop_after: Option<u64>) -> String {
+        let mut lua = String::new();
+        match self {
+            Self::Get { bearer } => {
+                if let Some(token) = bearer {
+                    let _ = writeln!(lua, "wrk.headers[\"Authorization\"] = \"Bearer {token}\"");
+                }
+            }
+            Self::Token { forms } => {
+                let _ = write!(
+                    lua,
+                    r#"
+local forms = {{}}
+for line in io.lines("{}") do forms[#forms + 1] = line end
+local headers = {{ ["Content-Type"] = "{FORM}" }}
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "{FORM}"
+wrk.body = forms[1]
+local i = 0
+init = function(args) i = math.random(#forms) end
+if #forms > 1 then
+  request = function()
+    i = i % #forms + 1
+    return wrk.format("POST", nil, headers, forms[i])
+  end
+end
+"#,
+                    forms.display()
+                );
+            }
+        }
+        if let Some(limit) = stop_after {
+            let _ = write!(
+                lua,
+                r#"
+local seen = 0
+response = function(status, headers, body)
+  seen = seen + 1
+  if seen >= {limit} then wrk.thread:stop() end
+end
+"#
+            );
+        }
+        lua.push_str(WRK_DONE);
+        lua
+    }
+}
+
+impl Bench {
+    pub(super) fn wrk_run(
+        &self,
+        dir: &TempDir,
+        server: &Server,
+        path: &str,
+        script: &Script,
+        duration: Duration,
+        stop_after: Option<u64>,
+    ) -> Result<Load, String> {
+        // One wrk thread when counting, so its own counter stops it at the limit.
+        let threads = if stop_after.is_some() { 1 } else { WRK_THREADS };
+        let lua = dir.file(&format!("load-{}.lua", &random_token()[..6]), &script.lua(stop_after))?;
+        let output = Command::new(&self.wrk)
+            .arg(format!("-t{threads}"))
+            .arg(format!("-c{WRK_CONNECTIONS}"))
+            .arg(format!("-d{}s", duration.as_secs().max(1)))
+            .args(["--timeout", "10s", "-s"])
+            .arg(&lua)
+            .arg(format!("http://{}{path}", server.addr))
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("running wrk: {e}"))?;
+        server.check_alive()?;
+        let result = ResultLine::find(&output, "BENCH ", "wrk gave no result")?;
+        let field = |name: &str| result.field(name);
+        let requests = field("requests") as u64;
+        let errors = (field("errors") + field("status_errors")) as u64;
+        if errors * 1000 > requests.max(1) {
+            return Err(format!("{path}: {errors} of {requests} requests failed"));
+        }
+        Ok(Load {
+            requests,
+            rps: requests as f64 / (field("duration_us") / 1e6).max(1e-9),
+            p50_us: field("p50_us"),
+            p99_us: field("p99_us"),
+        })
+    }
+
+    /// Warm up, then measure.
+    pub(super) fn measure(
+        &self,
+        dir: &TempDir,
+        server: &Server,
+        path: &str,
+        script: &Script,
+        label: &str,
+    ) -> Result<Load, String> {
+        self.wrk_run(dir, server, path, script, self.plan.warmup, None)?;
+        let load = self.wrk_run(dir, server, path, script, self.plan.phase, None)?;
+        println!(
+            "  {label:<44} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms",
+            load.rps,
+            load.p50_us / 1000.0,
+            load.p99_us / 1000.0
+        );
+        Ok(load)
+    }
+}
+
+/// The `PREFIX name=value …` line a load generator prints as its result.
+pub(super) struct ResultLine(String);
+
+impl ResultLine {
+    pub(super) fn find(output: &std::process::Output, prefix: &str, failure: &str) -> Result<Self, String> {
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .map(|line| Self(line.to_owned()))
+            .ok_or_else(|| format!("{failure}: {stdout}{}", String::from_utf8_lossy(&output.stderr)))
+    }
+
+    /// A field's value; 0 when absent.
+    pub(super) fn field(&self, name: &str) -> f64 {
+        self.0
+            .split(' ')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    }
+}

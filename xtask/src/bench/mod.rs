@@ -1,0 +1,139 @@
+//! `cargo xtask bench [--quick] [--binary PATH]`: load benchmarks of a release build.
+//!
+//! Builds `casebook` in release mode (or takes the one `--binary` names, so
+//! two builds can be compared in one session on one machine), starts it on a
+//! fresh database on a free loopback port, prepares an application, a token
+//! and a few cases through the real APIs, then drives load from separate
+//! processes:
+//!
+//! - closed-loop throughput and latency with `wrk` (a fixed connection count
+//!   and duration per endpoint, back to back on one server, so the ratios to
+//!   `/healthz` cancel out the machine's speed and background noise);
+//! - open-loop, rate-limited latency with a small generator built into this
+//!   binary (`__open-loop`, spawned as a child process): requests are due on
+//!   a fixed schedule and latency counts from when each was due, so a slow
+//!   response delays the count instead of hiding it (what `wrk2` does; it is
+//!   not packaged for Debian).
+//!
+//! The token and `me` steps run twice: alone, and while a second client
+//! obtains and revokes one of its own tokens five times a second (a thread
+//! of this binary). A revocation must cost only its token: if it emptied
+//! shared caches, any client could slow every other one down by revoking.
+//!
+//! `wrk` is C with an event loop: it costs the server far less CPU than a
+//! generator of ours would, which matters on a small machine where both share
+//! the cores. The rate-limited case needs no such efficiency (half the
+//! saturated rate), and needs the schedule `wrk` does not have.
+//!
+//! Set `CASEBOOK_BENCH_PG` to a PostgreSQL URL to run the suite there too (a
+//! fresh database is created beside the named one and dropped afterwards).
+//! The full run rewrites the generated part of `BENCHMARKS.md`; `--quick`
+//! (well under a minute of load) only prints.
+
+mod client;
+mod load;
+mod open_loop;
+mod options;
+mod prefill;
+mod report;
+mod revoker;
+mod server;
+mod suite;
+
+use crate::openapi::workspace_root;
+use options::{Options, Plan, build_release, find_on_path, given_binary};
+use report::{Report, write_generated};
+use server::Backend;
+use suite::Bench;
+
+pub use open_loop::open_loop_child;
+
+const ADMIN_EMAIL: &str = "bench-admin@example.com";
+const WRK_THREADS: u32 = 2;
+const WRK_CONNECTIONS: u32 = 32;
+const OPEN_LOOP_CONNECTIONS: u32 = 32;
+/// Revocations a second during the "while one client revokes" step.
+const REVOKES_PER_SEC: u32 = 5;
+const USAGE: &str = "usage: cargo xtask bench [--quick] [--binary PATH]";
+
+/// `cargo xtask bench`: builds or takes the binary, runs every step, reports.
+pub fn run(args: &[String]) -> Result<(), String> {
+    let Options { quick, given } = Options::parse(args)?;
+    let plan = Plan::new(quick);
+    let wrk = find_on_path("wrk").ok_or(
+        "`wrk` is needed to drive the load and is not on PATH: install it with `apt-get install wrk` \
+         (Debian/Ubuntu), `brew install wrk` (macOS), or build it from https://github.com/wg/wrk",
+    )?;
+    let binary = match &given {
+        Some(path) => given_binary(path)?,
+        None => build_release()?,
+    };
+    let machine = Machine::describe();
+    println!("{}", machine.line());
+    let bench = Bench { plan, wrk, binary };
+
+    let sqlite = bench.suite(Backend::Sqlite)?;
+    let postgres = match std::env::var("CASEBOOK_BENCH_PG").ok().filter(|v| !v.is_empty()) {
+        Some(url) => Some(bench.suite(Backend::Postgres(url))?),
+        None => {
+            println!("(CASEBOOK_BENCH_PG is not set: PostgreSQL skipped)");
+            None
+        }
+    };
+    let scale = bench.scale()?;
+
+    let report = Report {
+        plan,
+        machine,
+        binary: given.is_some().then(|| bench.binary.display().to_string()),
+        sqlite,
+        postgres,
+        scale,
+    };
+    let text = report.markdown();
+    println!("\n{text}");
+    if !plan.quick {
+        let path = workspace_root().join("BENCHMARKS.md");
+        write_generated(&path, &text)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------ machine
+
+#[derive(Debug, Clone)]
+struct Machine {
+    cpus: usize,
+    model: String,
+    memory_mib: u64,
+}
+
+impl Machine {
+    fn describe() -> Self {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let model = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')))
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_else(|| "unknown".into());
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let memory_kib = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0);
+        Self {
+            cpus: std::thread::available_parallelism().map_or(1, usize::from),
+            model,
+            memory_mib: memory_kib / 1024,
+        }
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "machine: {} CPUs (nproc), {}, {} MiB memory",
+            self.cpus, self.model, self.memory_mib
+        )
+    }
+}
