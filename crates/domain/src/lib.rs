@@ -27,6 +27,7 @@ pub mod text;
 pub mod token_request;
 pub mod user;
 pub mod validation;
+pub mod wire;
 
 pub use account::{AccountKind, AccountRef};
 pub use application::{ApplicationChange, ApplicationFacts, ApplicationForm, NewApplication};

@@ -6,8 +6,9 @@ use crate::model::Session;
 use crate::retry::{RetryPolicy, parse_retry_after};
 use crate::token::{AccessToken, ClientAuthMethod, DEFAULT_REFRESH_AHEAD, TokenSource};
 use crate::transport::{HttpSettings, checked_url};
+use casebook_domain::ClientSecret;
 use casebook_domain::user::Password;
-use casebook_domain::{ClientSecret, ErrorCode, FieldError};
+use casebook_domain::wire::{Problem, SignIn};
 use reqwest::header::{self, HeaderValue};
 use reqwest::{Method, Url};
 use serde::Serialize;
@@ -90,18 +91,12 @@ impl Client {
     /// returns a client that acts as them, sharing this client's connection
     /// pool. Only a signed-in person can reveal or rotate a client secret.
     pub async fn sign_in(&self, email: &str, password: &Password) -> Result<Client, Error> {
-        #[derive(Serialize)]
-        struct SignIn<'a> {
-            email: &'a str,
-            password: &'a Password,
-        }
+        let form = SignIn {
+            email: email.to_owned(),
+            password: password.clone(),
+        };
         let session: Session = self
-            .send(
-                Method::POST,
-                &["admin", "v1", "sessions"],
-                &[],
-                Some(&SignIn { email, password }),
-            )
+            .send(Method::POST, &["admin", "v1", "sessions"], &[], Some(&form))
             .await?;
         Ok(Client {
             inner: Arc::new(Inner {
@@ -274,27 +269,9 @@ fn bearer(token: &str) -> Result<HeaderValue, Error> {
     Ok(value)
 }
 
-/// An RFC 9457 problem, leniently: a field error code this SDK does not know
-/// yet becomes `invalid_value`, with the server's code kept in its message.
+/// An RFC 9457 problem, read as leniently as [`Problem`] reads; an empty
+/// body is the status alone.
 fn problem(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Error {
-    #[derive(serde::Deserialize)]
-    struct ProblemBody {
-        #[serde(default)]
-        title: Option<String>,
-        #[serde(default)]
-        detail: Option<String>,
-        #[serde(default)]
-        errors: Vec<WireFieldError>,
-        #[serde(default)]
-        missing_permissions: Vec<String>,
-    }
-    #[derive(serde::Deserialize)]
-    struct WireFieldError {
-        field: String,
-        code: String,
-        #[serde(default)]
-        message: String,
-    }
     let reason = || {
         reqwest::StatusCode::from_u16(status)
             .ok()
@@ -303,34 +280,23 @@ fn problem(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Error {
             .to_owned()
     };
     let parsed = match body {
-        [] => Ok(ProblemBody {
-            title: None,
-            detail: None,
-            errors: vec![],
-            missing_permissions: vec![],
-        }),
-        _ => serde_json::from_slice::<ProblemBody>(body),
+        [] => Ok(Problem::default()),
+        _ => serde_json::from_slice::<Problem>(body),
     };
     match parsed {
         Ok(p) => Error::Api {
             status,
-            title: p.title.unwrap_or_else(reason),
-            detail: p.detail.unwrap_or_default(),
-            errors: p
-                .errors
-                .into_iter()
-                .map(
-                    |e| match serde_json::from_value::<ErrorCode>(serde_json::Value::String(e.code.clone())) {
-                        Ok(code) => FieldError::new(e.field, code, e.message),
-                        Err(_) => {
-                            FieldError::new(e.field, ErrorCode::InvalidValue, format!("{} ({})", e.message, e.code))
-                        }
-                    },
-                )
-                .collect(),
+            title: Some(p.title).filter(|t| !t.is_empty()).unwrap_or_else(reason),
+            detail: p.detail,
+            errors: p.errors.unwrap_or_default(),
             // A permission this SDK does not know yet is left out rather
             // than failing the whole answer.
-            missing_permissions: p.missing_permissions.iter().filter_map(|p| p.parse().ok()).collect(),
+            missing_permissions: p
+                .missing_permissions
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|p| p.parse().ok())
+                .collect(),
             retry_after,
         },
         Err(source) => {
@@ -457,6 +423,7 @@ impl ClientBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use casebook_domain::{ErrorCode, FieldError};
 
     #[test]
     fn base_urls_are_checked() {

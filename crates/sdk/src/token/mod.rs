@@ -12,7 +12,8 @@ use crate::error::Error;
 use crate::retry::{RetryPolicy, parse_retry_after};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use casebook_domain::{ClientSecret, OAuthErrorCode};
+use casebook_domain::ClientSecret;
+use casebook_domain::wire::{OAuthErrorBody, TokenResponse};
 use reqwest::header::{self, HeaderValue};
 use serde::Deserialize;
 use std::fmt;
@@ -527,12 +528,16 @@ impl TokenSourceBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use casebook_domain::OAuthErrorCode;
 
     #[test]
     fn absurd_lifetimes_are_clamped_not_panicked_on() {
         for raw in ["1e300", "9223372036854775807", "\"18446744073709551615\"", "-5", "3600"] {
-            let seconds: Seconds = serde_json::from_str(raw).unwrap();
-            let lifetime = seconds.duration().unwrap();
+            let body = format!(r#"{{"access_token":"t","token_type":"Bearer","expires_in":{raw}}}"#);
+            let lifetime = read_token_response(200, None, body.as_bytes())
+                .unwrap()
+                .expires_in
+                .unwrap();
             assert!(lifetime <= MAX_LIFETIME, "{raw}");
             let _ = Instant::now() + lifetime;
         }
