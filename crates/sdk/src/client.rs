@@ -3,9 +3,10 @@
 
 use crate::error::Error;
 use crate::model::Session;
+use crate::options::{SharedOptions, shared_setters};
 use crate::retry::{RetryPolicy, parse_retry_after};
-use crate::token::{AccessToken, ClientAuthMethod, DEFAULT_REFRESH_AHEAD, TokenSource};
-use crate::transport::{HttpSettings, checked_url};
+use crate::token::{AccessToken, TokenSource};
+use crate::transport::checked_url;
 use casebook_domain::ClientSecret;
 use casebook_domain::user::Password;
 use casebook_domain::wire::{Problem, SignIn};
@@ -64,11 +65,7 @@ impl Client {
         ClientBuilder {
             base_url: base_url.into(),
             credentials: None,
-            auth_method: ClientAuthMethod::default(),
-            scope: None,
-            refresh_ahead: DEFAULT_REFRESH_AHEAD,
-            retry: RetryPolicy::default(),
-            http: HttpSettings::default(),
+            options: SharedOptions::default(),
         }
     }
 
@@ -314,11 +311,7 @@ fn problem(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Error {
 pub struct ClientBuilder {
     base_url: String,
     credentials: Option<(String, ClientSecret)>,
-    auth_method: ClientAuthMethod,
-    scope: Option<String>,
-    refresh_ahead: Duration,
-    retry: RetryPolicy,
-    http: HttpSettings,
+    options: SharedOptions,
 }
 
 impl ClientBuilder {
@@ -330,67 +323,16 @@ impl ClientBuilder {
         self
     }
 
-    /// How the application authenticates at the token endpoint; HTTP Basic unless set.
-    pub fn auth_method(mut self, method: ClientAuthMethod) -> Self {
-        self.auth_method = method;
-        self
-    }
-
-    /// Narrows the application's tokens to these space-separated permissions,
-    /// e.g. `"engage:view"`; without it a token carries all the roles grant.
-    pub fn scope(mut self, scope: impl Into<String>) -> Self {
-        self.scope = Some(scope.into());
-        self
-    }
-
-    /// How long before expiry the access token is replaced; see
-    /// [`TokenSourceBuilder::refresh_ahead`](crate::TokenSourceBuilder::refresh_ahead).
-    pub fn refresh_ahead(mut self, slack: Duration) -> Self {
-        self.refresh_ahead = slack;
-        self
-    }
-
-    /// How transient failures are retried, for API calls and token requests alike.
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-
-    /// The longest one HTTP request may take, from sending to the last byte; 30 s unless set.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.http.timeout = timeout;
-        self
-    }
-
-    /// The longest opening a connection may take; 10 s unless set.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.http.connect_timeout = timeout;
-        self
-    }
-
-    /// The `User-Agent` header; `casebook-sdk/<version>` unless set. Naming
-    /// your integration here helps Casebook's operators help you.
-    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
-        self.http.user_agent = user_agent.into();
-        self
-    }
-
-    /// Allows a plain `http` base URL on a host other than loopback. Secrets
-    /// and tokens then cross the network unencrypted; meant for closed test
-    /// networks only. Loopback (`localhost`, `127.0.0.1`, `::1`) is always allowed.
-    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.http.allow_insecure_http = allow;
-        self
-    }
+    shared_setters!();
 
     /// Checks the settings and builds the client. Nothing is sent yet: the
     /// first call fetches the first token.
     pub fn build(self) -> Result<Client, Error> {
-        let mut base = checked_url(&self.base_url, self.http.allow_insecure_http)?;
+        let mut base = checked_url(&self.base_url, self.options.http.allow_insecure_http)?;
         if let Ok(mut path) = base.path_segments_mut() {
             path.pop_if_empty();
         }
-        let http = self.http.client()?;
+        let http = self.options.http.client()?;
         let auth = match self.credentials {
             None => Auth::Anonymous,
             Some((client_id, secret)) => {
@@ -398,15 +340,10 @@ impl ClientBuilder {
                 if let Ok(mut path) = token_url.path_segments_mut() {
                     path.extend(["oauth2", "token"]);
                 }
-                let mut tokens = TokenSource::builder(token_url.as_str(), client_id, secret)
-                    .auth_method(self.auth_method)
-                    .refresh_ahead(self.refresh_ahead)
-                    .retry_policy(self.retry.clone())
-                    .allow_insecure_http(self.http.allow_insecure_http);
-                if let Some(scope) = self.scope {
-                    tokens = tokens.scope(scope);
-                }
-                Auth::Application(tokens.build_with(http.clone())?)
+                let tokens = TokenSource::builder(token_url.as_str(), client_id, secret)
+                    .with_options(self.options.clone())
+                    .build_with(http.clone())?;
+                Auth::Application(tokens)
             }
         };
         Ok(Client {
@@ -414,7 +351,7 @@ impl ClientBuilder {
                 http,
                 base,
                 auth,
-                retry: self.retry,
+                retry: self.options.retry,
             }),
         })
     }
