@@ -28,6 +28,7 @@ pub mod time;
 pub mod token_request;
 pub mod user;
 pub mod validation;
+pub mod wire;
 
 pub use account::{AccountKind, AccountRef};
 pub use application::{ApplicationChange, ApplicationFacts, ApplicationForm, NewApplication};

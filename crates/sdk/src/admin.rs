@@ -9,9 +9,9 @@ use crate::model::{Application, AuditEvent, RevealedSecret, Role, User};
 use crate::pagination::List;
 use casebook_domain::role::{RoleChange, RoleForm};
 use casebook_domain::user::{Password, UserChange, UserForm};
+use casebook_domain::wire::{RevealRequest, RotateRequest};
 use casebook_domain::{ApplicationChange, ApplicationForm};
 use reqwest::Method;
-use serde::Serialize;
 use std::time::Duration;
 
 const ROLES: [&str; 3] = ["admin", "v1", "roles"];
@@ -210,16 +210,15 @@ impl Applications<'_> {
     /// Shows the client secret. Only a signed-in person can, re-entering
     /// their own `password`: a wrong one is a 403 and counts toward a lockout (429).
     pub async fn reveal_secret(&self, id: &str, password: &Password) -> Result<RevealedSecret, Error> {
-        #[derive(Serialize)]
-        struct Reveal<'a> {
-            password: &'a Password,
-        }
+        let body = RevealRequest {
+            password: password.clone(),
+        };
         self.client
             .send(
                 Method::POST,
                 &with(&APPLICATIONS, &[id, "client-secret", "reveal"]),
                 &[],
-                Some(&Reveal { password }),
+                Some(&body),
             )
             .await
     }
@@ -233,20 +232,17 @@ impl Applications<'_> {
         password: &Password,
         grace_period: Duration,
     ) -> Result<RevealedSecret, Error> {
-        #[derive(Serialize)]
-        struct Rotate<'a> {
-            password: &'a Password,
-            grace_period_seconds: u64,
-        }
+        let body = RotateRequest {
+            password: password.clone(),
+            // Past i64 is past the server's week either way: it refuses both.
+            grace_period_seconds: Some(i64::try_from(grace_period.as_secs()).unwrap_or(i64::MAX)),
+        };
         self.client
             .send(
                 Method::POST,
                 &with(&APPLICATIONS, &[id, "client-secret", "rotate"]),
                 &[],
-                Some(&Rotate {
-                    password,
-                    grace_period_seconds: grace_period.as_secs(),
-                }),
+                Some(&body),
             )
             .await
     }

@@ -3,11 +3,13 @@
 
 use crate::error::Error;
 use crate::model::Session;
+use crate::options::{SharedOptions, shared_setters};
 use crate::retry::{RetryPolicy, parse_retry_after};
-use crate::token::{AccessToken, ClientAuthMethod, DEFAULT_REFRESH_AHEAD, TokenSource};
-use crate::transport::{HttpSettings, checked_url};
+use crate::token::{AccessToken, TokenSource};
+use crate::transport::checked_url;
+use casebook_domain::ClientSecret;
 use casebook_domain::user::Password;
-use casebook_domain::{ClientSecret, ErrorCode, FieldError};
+use casebook_domain::wire::{Problem, SignIn};
 use reqwest::header::{self, HeaderValue};
 use reqwest::{Method, Url};
 use serde::Serialize;
@@ -63,11 +65,7 @@ impl Client {
         ClientBuilder {
             base_url: base_url.into(),
             credentials: None,
-            auth_method: ClientAuthMethod::default(),
-            scope: None,
-            refresh_ahead: DEFAULT_REFRESH_AHEAD,
-            retry: RetryPolicy::default(),
-            http: HttpSettings::default(),
+            options: SharedOptions::default(),
         }
     }
 
@@ -90,18 +88,12 @@ impl Client {
     /// returns a client that acts as them, sharing this client's connection
     /// pool. Only a signed-in person can reveal or rotate a client secret.
     pub async fn sign_in(&self, email: &str, password: &Password) -> Result<Client, Error> {
-        #[derive(Serialize)]
-        struct SignIn<'a> {
-            email: &'a str,
-            password: &'a Password,
-        }
+        let form = SignIn {
+            email: email.to_owned(),
+            password: password.clone(),
+        };
         let session: Session = self
-            .send(
-                Method::POST,
-                &["admin", "v1", "sessions"],
-                &[],
-                Some(&SignIn { email, password }),
-            )
+            .send(Method::POST, &["admin", "v1", "sessions"], &[], Some(&form))
             .await?;
         Ok(Client {
             inner: Arc::new(Inner {
@@ -274,27 +266,9 @@ fn bearer(token: &str) -> Result<HeaderValue, Error> {
     Ok(value)
 }
 
-/// An RFC 9457 problem, leniently: a field error code this SDK does not know
-/// yet becomes `invalid_value`, with the server's code kept in its message.
+/// An RFC 9457 problem, read as leniently as [`Problem`] reads; an empty
+/// body is the status alone.
 fn problem(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Error {
-    #[derive(serde::Deserialize)]
-    struct ProblemBody {
-        #[serde(default)]
-        title: Option<String>,
-        #[serde(default)]
-        detail: Option<String>,
-        #[serde(default)]
-        errors: Vec<WireFieldError>,
-        #[serde(default)]
-        missing_permissions: Vec<String>,
-    }
-    #[derive(serde::Deserialize)]
-    struct WireFieldError {
-        field: String,
-        code: String,
-        #[serde(default)]
-        message: String,
-    }
     let reason = || {
         reqwest::StatusCode::from_u16(status)
             .ok()
@@ -303,34 +277,23 @@ fn problem(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Error {
             .to_owned()
     };
     let parsed = match body {
-        [] => Ok(ProblemBody {
-            title: None,
-            detail: None,
-            errors: vec![],
-            missing_permissions: vec![],
-        }),
-        _ => serde_json::from_slice::<ProblemBody>(body),
+        [] => Ok(Problem::default()),
+        _ => serde_json::from_slice::<Problem>(body),
     };
     match parsed {
         Ok(p) => Error::Api {
             status,
-            title: p.title.unwrap_or_else(reason),
-            detail: p.detail.unwrap_or_default(),
-            errors: p
-                .errors
-                .into_iter()
-                .map(
-                    |e| match serde_json::from_value::<ErrorCode>(serde_json::Value::String(e.code.clone())) {
-                        Ok(code) => FieldError::new(e.field, code, e.message),
-                        Err(_) => {
-                            FieldError::new(e.field, ErrorCode::InvalidValue, format!("{} ({})", e.message, e.code))
-                        }
-                    },
-                )
-                .collect(),
+            title: Some(p.title).filter(|t| !t.is_empty()).unwrap_or_else(reason),
+            detail: p.detail,
+            errors: p.errors.unwrap_or_default(),
             // A permission this SDK does not know yet is left out rather
             // than failing the whole answer.
-            missing_permissions: p.missing_permissions.iter().filter_map(|p| p.parse().ok()).collect(),
+            missing_permissions: p
+                .missing_permissions
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|p| p.parse().ok())
+                .collect(),
             retry_after,
         },
         Err(source) => {
@@ -348,11 +311,7 @@ fn problem(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Error {
 pub struct ClientBuilder {
     base_url: String,
     credentials: Option<(String, ClientSecret)>,
-    auth_method: ClientAuthMethod,
-    scope: Option<String>,
-    refresh_ahead: Duration,
-    retry: RetryPolicy,
-    http: HttpSettings,
+    options: SharedOptions,
 }
 
 impl ClientBuilder {
@@ -364,67 +323,16 @@ impl ClientBuilder {
         self
     }
 
-    /// How the application authenticates at the token endpoint; HTTP Basic unless set.
-    pub fn auth_method(mut self, method: ClientAuthMethod) -> Self {
-        self.auth_method = method;
-        self
-    }
-
-    /// Narrows the application's tokens to these space-separated permissions,
-    /// e.g. `"engage:view"`; without it a token carries all the roles grant.
-    pub fn scope(mut self, scope: impl Into<String>) -> Self {
-        self.scope = Some(scope.into());
-        self
-    }
-
-    /// How long before expiry the access token is replaced; see
-    /// [`TokenSourceBuilder::refresh_ahead`](crate::TokenSourceBuilder::refresh_ahead).
-    pub fn refresh_ahead(mut self, slack: Duration) -> Self {
-        self.refresh_ahead = slack;
-        self
-    }
-
-    /// How transient failures are retried, for API calls and token requests alike.
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-
-    /// The longest one HTTP request may take, from sending to the last byte; 30 s unless set.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.http.timeout = timeout;
-        self
-    }
-
-    /// The longest opening a connection may take; 10 s unless set.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.http.connect_timeout = timeout;
-        self
-    }
-
-    /// The `User-Agent` header; `casebook-sdk/<version>` unless set. Naming
-    /// your integration here helps Casebook's operators help you.
-    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
-        self.http.user_agent = user_agent.into();
-        self
-    }
-
-    /// Allows a plain `http` base URL on a host other than loopback. Secrets
-    /// and tokens then cross the network unencrypted; meant for closed test
-    /// networks only. Loopback (`localhost`, `127.0.0.1`, `::1`) is always allowed.
-    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.http.allow_insecure_http = allow;
-        self
-    }
+    shared_setters!();
 
     /// Checks the settings and builds the client. Nothing is sent yet: the
     /// first call fetches the first token.
     pub fn build(self) -> Result<Client, Error> {
-        let mut base = checked_url(&self.base_url, self.http.allow_insecure_http)?;
+        let mut base = checked_url(&self.base_url, self.options.http.allow_insecure_http)?;
         if let Ok(mut path) = base.path_segments_mut() {
             path.pop_if_empty();
         }
-        let http = self.http.client()?;
+        let http = self.options.http.client()?;
         let auth = match self.credentials {
             None => Auth::Anonymous,
             Some((client_id, secret)) => {
@@ -432,15 +340,10 @@ impl ClientBuilder {
                 if let Ok(mut path) = token_url.path_segments_mut() {
                     path.extend(["oauth2", "token"]);
                 }
-                let mut tokens = TokenSource::builder(token_url.as_str(), client_id, secret)
-                    .auth_method(self.auth_method)
-                    .refresh_ahead(self.refresh_ahead)
-                    .retry_policy(self.retry.clone())
-                    .allow_insecure_http(self.http.allow_insecure_http);
-                if let Some(scope) = self.scope {
-                    tokens = tokens.scope(scope);
-                }
-                Auth::Application(tokens.build_with(http.clone())?)
+                let tokens = TokenSource::builder(token_url.as_str(), client_id, secret)
+                    .with_options(self.options.clone())
+                    .build_with(http.clone())?;
+                Auth::Application(tokens)
             }
         };
         Ok(Client {
@@ -448,7 +351,7 @@ impl ClientBuilder {
                 http,
                 base,
                 auth,
-                retry: self.retry,
+                retry: self.options.retry,
             }),
         })
     }
@@ -457,6 +360,7 @@ impl ClientBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use casebook_domain::{ErrorCode, FieldError};
 
     #[test]
     fn base_urls_are_checked() {

@@ -125,6 +125,7 @@ mod api;
 mod client;
 mod error;
 mod model;
+mod options;
 mod pagination;
 mod retry;
 mod token;

@@ -4,40 +4,10 @@
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use casebook_domain::{FieldError, OAuthErrorCode, ValidationErrors};
-use serde::Serialize;
-use utoipa::ToSchema;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// An RFC 9457 problem document.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Problem {
-    /// `about:blank`: the status says it all, `title` is its phrase.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub title: String,
-    pub status: u16,
-    pub detail: String,
-    /// Every refused field, on 422.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<FieldError>>,
-    /// Accounts that still hold a role, on a refused role removal.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub holders: Option<Vec<Holder>>,
-    /// On a 403 from the grant rule: the permissions the change touches that
-    /// the caller does not hold.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = json!(["admin:delete"]))]
-    pub missing_permissions: Option<Vec<String>>,
-}
-
-/// An account that holds a role.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Holder {
-    pub kind: casebook_domain::AccountKind,
-    pub id: String,
-    pub name: String,
-}
+pub use casebook_domain::wire::{Holder, OAuthErrorBody, Problem};
 
 /// Every way a non-OAuth request can fail.
 #[derive(Debug, thiserror::Error)]
@@ -202,7 +172,7 @@ impl IntoResponse for ApiError {
             _ => (None, None),
         };
         let problem = Problem {
-            kind: "about:blank",
+            kind: "about:blank".to_owned(),
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: status.as_u16(),
             detail,
@@ -214,14 +184,6 @@ impl IntoResponse for ApiError {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         (status, headers, body).into_response()
     }
-}
-
-/// RFC 6749 §5.2 error body.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OAuthErrorBody {
-    pub error: OAuthErrorCode,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_description: Option<String>,
 }
 
 /// An error at an OAuth endpoint.

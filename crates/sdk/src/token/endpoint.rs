@@ -63,48 +63,9 @@ impl Fetch for HttpFetcher {
     }
 }
 
-#[derive(Deserialize)]
-struct SuccessBody {
-    access_token: String,
-    token_type: String,
-    #[serde(default)]
-    expires_in: Option<Seconds>,
-    #[serde(default)]
-    scope: Option<String>,
-}
-
-/// `expires_in` as a number, or (as some servers send it) a numeric string.
-/// The longest lifetime believed from a server.
+/// The longest lifetime believed from a server: one announcing more cannot
+/// overflow the clock arithmetic, and a token is re-requested daily at worst.
 pub(super) const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-pub(super) enum Seconds {
-    Integer(i64),
-    Float(f64),
-    Text(String),
-}
-
-impl Seconds {
-    /// Clamped to a day: a server announcing more cannot overflow the clock
-    /// arithmetic, and a token is re-requested daily at worst.
-    pub(super) fn duration(&self) -> Option<Duration> {
-        let secs = match self {
-            Self::Integer(n) => (*n).max(0) as u64,
-            Self::Float(f) if f.is_finite() => f.max(0.0).min(MAX_LIFETIME.as_secs_f64()) as u64,
-            Self::Float(_) => return None,
-            Self::Text(s) => s.trim().parse::<u64>().ok()?,
-        };
-        Some(Duration::from_secs(secs).min(MAX_LIFETIME))
-    }
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: String,
-    #[serde(default)]
-    error_description: Option<String>,
-}
 
 /// Reads a token endpoint's answer (RFC 6749 §5.1 and §5.2).
 pub(crate) fn read_token_response(
@@ -113,7 +74,7 @@ pub(crate) fn read_token_response(
     body: &[u8],
 ) -> Result<TokenGrant, Error> {
     if (200..300).contains(&status) {
-        let success: SuccessBody =
+        let success: TokenResponse =
             serde_json::from_slice(body).map_err(|e| Error::undecodable(status, "an RFC 6749 token response", e))?;
         if !success.token_type.eq_ignore_ascii_case("bearer") {
             return Err(Error::unexpected(
@@ -129,7 +90,9 @@ pub(crate) fn read_token_response(
         }
         return Ok(TokenGrant {
             access_token: success.access_token,
-            expires_in: success.expires_in.as_ref().and_then(Seconds::duration),
+            expires_in: success
+                .expires_in
+                .map(|secs| Duration::from_secs(u64::try_from(secs).unwrap_or(0)).min(MAX_LIFETIME)),
             scope: success.scope,
         });
     }
@@ -154,22 +117,34 @@ pub(crate) fn read_token_response(
             source: None,
         },
     };
-    match serde_json::from_slice::<ErrorBody>(body) {
-        Ok(failure) => match OAuthErrorCode::parse(&failure.error) {
-            Some(code) => Err(Error::OAuth {
-                code,
-                description: failure.error_description,
-                status,
-                retry_after,
-            }),
-            None => Err(unexpected(
-                format!(
-                    "unknown OAuth error code {:?}",
-                    failure.error.chars().take(64).collect::<String>()
-                ),
-                None,
-            )),
-        },
-        Err(e) => Err(unexpected(String::new(), Some(e))),
+    match serde_json::from_slice::<OAuthErrorBody>(body) {
+        Ok(failure) => Err(Error::OAuth {
+            code: failure.error,
+            description: failure.error_description,
+            status,
+            retry_after,
+        }),
+        Err(e) => {
+            // The shared body knows only this SDK's codes; a newer or
+            // another server's code is named rather than called unreadable.
+            // The description is read only so that a malformed one stays
+            // a malformed body, whatever the code.
+            #[derive(Deserialize)]
+            struct OtherCode {
+                error: String,
+                #[serde(default, rename = "error_description")]
+                _description: Option<String>,
+            }
+            match serde_json::from_slice::<OtherCode>(body) {
+                Ok(other) => Err(unexpected(
+                    format!(
+                        "unknown OAuth error code {:?}",
+                        other.error.chars().take(64).collect::<String>()
+                    ),
+                    None,
+                )),
+                Err(_) => Err(unexpected(String::new(), Some(e))),
+            }
+        }
     }
 }

@@ -9,10 +9,12 @@
 //! makes a thousand callers on a cold cache cost one token request.
 
 use crate::error::Error;
+use crate::options::{SharedOptions, shared_setters};
 use crate::retry::{RetryPolicy, parse_retry_after};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use casebook_domain::{ClientSecret, OAuthErrorCode};
+use casebook_domain::ClientSecret;
+use casebook_domain::wire::{OAuthErrorBody, TokenResponse};
 use reqwest::header::{self, HeaderValue};
 use serde::Deserialize;
 use std::fmt;
@@ -259,11 +261,7 @@ impl TokenSource {
             token_url: token_url.into(),
             client_id: client_id.into(),
             client_secret,
-            auth_method: ClientAuthMethod::default(),
-            scope: None,
-            refresh_ahead: DEFAULT_REFRESH_AHEAD,
-            retry: RetryPolicy::default(),
-            http: crate::transport::HttpSettings::default(),
+            options: SharedOptions::default(),
         }
     }
 
@@ -428,84 +426,36 @@ pub struct TokenSourceBuilder {
     token_url: String,
     client_id: String,
     client_secret: ClientSecret,
-    auth_method: ClientAuthMethod,
-    scope: Option<String>,
-    refresh_ahead: Duration,
-    retry: RetryPolicy,
-    http: crate::transport::HttpSettings,
+    options: SharedOptions,
 }
 
 impl TokenSourceBuilder {
-    /// How the client authenticates; HTTP Basic unless set.
-    pub fn auth_method(mut self, method: ClientAuthMethod) -> Self {
-        self.auth_method = method;
-        self
-    }
+    shared_setters!();
 
-    /// Asks for a token narrowed to these space-separated permissions
-    /// (RFC 6749 §3.3), e.g. `"engage:view intake:view"`. Without a scope the
-    /// token carries everything the application's roles grant.
-    pub fn scope(mut self, scope: impl Into<String>) -> Self {
-        self.scope = Some(scope.into()).filter(|s| !s.trim().is_empty());
-        self
-    }
-
-    /// How long before expiry a token is replaced: two minutes unless set,
-    /// and never more than a quarter of the token's lifetime.
-    pub fn refresh_ahead(mut self, slack: Duration) -> Self {
-        self.refresh_ahead = slack;
-        self
-    }
-
-    /// How transient failures of the token request are retried.
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-
-    /// The longest a token request may take, from sending to the last byte; 30 s unless set.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.http.timeout = timeout;
-        self
-    }
-
-    /// The longest opening a connection may take; 10 s unless set.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.http.connect_timeout = timeout;
-        self
-    }
-
-    /// The `User-Agent` header; `casebook-sdk/<version>` unless set.
-    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
-        self.http.user_agent = user_agent.into();
-        self
-    }
-
-    /// Allows a plain `http` token URL on a host other than loopback. The
-    /// client secret then crosses the network unencrypted, which RFC 6749
-    /// §2.3.1 forbids; meant for closed test networks only.
-    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.http.allow_insecure_http = allow;
+    /// A [`Client`](crate::Client)'s settings, all at once.
+    pub(crate) fn with_options(mut self, options: SharedOptions) -> Self {
+        self.options = options;
         self
     }
 
     /// Checks the settings and builds the source, with an HTTP client of its own.
     pub fn build(self) -> Result<TokenSource, Error> {
-        let http = self.http.client()?;
+        let http = self.options.http.client()?;
         self.build_with(http)
     }
 
     pub(crate) fn build_with(self, http: reqwest::Client) -> Result<TokenSource, Error> {
-        let token_url = crate::transport::checked_url(&self.token_url, self.http.allow_insecure_http)?;
-        let basic = match self.auth_method {
+        let options = self.options;
+        let token_url = crate::transport::checked_url(&self.token_url, options.http.allow_insecure_http)?;
+        let basic = match options.auth_method {
             ClientAuthMethod::ClientSecretBasic => Some(basic_authorization(&self.client_id, &self.client_secret)?),
             ClientAuthMethod::ClientSecretPost => None,
         };
         let describe = Describe {
             token_url: token_url.to_string(),
             client_id: self.client_id.clone(),
-            auth_method: self.auth_method,
-            scope: self.scope.clone(),
+            auth_method: options.auth_method,
+            scope: options.scope.clone(),
         };
         let fetcher = HttpFetcher {
             http,
@@ -513,13 +463,13 @@ impl TokenSourceBuilder {
             client_id: self.client_id,
             client_secret: self.client_secret,
             basic,
-            scope: self.scope,
+            scope: options.scope,
         };
         Ok(TokenSource::from_fetcher(
             Box::new(fetcher),
             describe,
-            self.retry,
-            self.refresh_ahead,
+            options.retry,
+            options.refresh_ahead,
         ))
     }
 }
@@ -527,12 +477,16 @@ impl TokenSourceBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use casebook_domain::OAuthErrorCode;
 
     #[test]
     fn absurd_lifetimes_are_clamped_not_panicked_on() {
         for raw in ["1e300", "9223372036854775807", "\"18446744073709551615\"", "-5", "3600"] {
-            let seconds: Seconds = serde_json::from_str(raw).unwrap();
-            let lifetime = seconds.duration().unwrap();
+            let body = format!(r#"{{"access_token":"t","token_type":"Bearer","expires_in":{raw}}}"#);
+            let lifetime = read_token_response(200, None, body.as_bytes())
+                .unwrap()
+                .expires_in
+                .unwrap();
             assert!(lifetime <= MAX_LIFETIME, "{raw}");
             let _ = Instant::now() + lifetime;
         }

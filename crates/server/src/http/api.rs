@@ -34,7 +34,7 @@ pub async fn me(Caller(caller): Caller) -> Json<MeView> {
         kind: caller.kind,
         id: caller.id,
         name: caller.name,
-        permissions: caller.permissions.to_strings(),
+        permissions: caller.permissions,
         client_id: caller.client_id,
     })
 }

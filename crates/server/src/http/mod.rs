@@ -225,7 +225,7 @@ async fn not_found() -> impl IntoResponse {
 async fn method_not_allowed(method: axum::http::Method) -> impl IntoResponse {
     let status = axum::http::StatusCode::METHOD_NOT_ALLOWED;
     let problem = crate::error::Problem {
-        kind: "about:blank",
+        kind: "about:blank".to_owned(),
         title: status.canonical_reason().unwrap_or("Method Not Allowed").to_owned(),
         status: status.as_u16(),
         detail: format!("this path does not answer {method}; the Allow header lists the methods it does"),

@@ -15,7 +15,6 @@ use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use casebook_domain::token_request::{self, Form, PresentedClient, TokenRequest, presented_client};
 use casebook_domain::{ClientSecret, OAuthErrorCode, Permission};
-use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use utoipa::ToSchema;
@@ -31,22 +30,7 @@ pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
 }
 
 pub use casebook_domain::token_request::MAX_FORM_BYTES;
-
-/// RFC 6749 §5.1 success.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TokenResponse {
-    /// A JWT (RFC 9068) signed with EdDSA; verify it against `/.well-known/jwks.json`.
-    pub access_token: String,
-    /// Always `Bearer`.
-    #[schema(example = "Bearer")]
-    pub token_type: &'static str,
-    /// Always 3600.
-    #[schema(example = 3600)]
-    pub expires_in: i64,
-    /// The granted permissions, space-separated.
-    #[schema(example = "engage:view engage:create")]
-    pub scope: String,
-}
+pub use casebook_domain::wire::{IntrospectionResponse, ServerMetadata, TokenResponse};
 
 // Documentation of the wire form only: requests are read by
 // `casebook_domain::token_request`, which is stricter than a derived form
@@ -91,48 +75,11 @@ pub struct TokenParamForm {
     pub client_secret: Option<String>,
 }
 
-/// RFC 7662 §2.2.
-#[derive(Debug, Default, Serialize, ToSchema)]
-pub struct IntrospectionResponse {
-    pub active: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token_type: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exp: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub iat: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sub: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub iss: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub jti: Option<String>,
-}
-
-/// RFC 8414 authorization server metadata.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ServerMetadata {
-    pub issuer: String,
-    pub token_endpoint: String,
-    pub jwks_uri: String,
-    pub introspection_endpoint: String,
-    pub revocation_endpoint: String,
-    pub grant_types_supported: Vec<&'static str>,
-    pub response_types_supported: Vec<&'static str>,
-    pub token_endpoint_auth_methods_supported: Vec<&'static str>,
-    pub introspection_endpoint_auth_methods_supported: Vec<&'static str>,
-    pub revocation_endpoint_auth_methods_supported: Vec<&'static str>,
-    pub scopes_supported: Vec<String>,
-    pub service_documentation: String,
-}
-
 const AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
+
+fn auth_methods() -> Vec<String> {
+    AUTH_METHODS.map(str::to_owned).to_vec()
+}
 
 /// The client's address: the socket peer, or the client a trusted proxy
 /// names (see [`crate::client_addr`]); `None` without a socket.
@@ -308,9 +255,9 @@ async fn issue_token(
     state.metrics.tokens_issued.inc();
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer",
-        expires_in: lifetime,
-        scope: claims.scope,
+        token_type: "Bearer".to_owned(),
+        expires_in: Some(lifetime),
+        scope: Some(claims.scope),
     })
 }
 
@@ -351,19 +298,19 @@ pub async fn introspect(
             Ok(verified) if !may_introspect(&caller, &verified) => IntrospectionResponse::default(),
             Ok(verified) => {
                 let now = state.now().unix_secs();
-                IntrospectionResponse {
+                let response = IntrospectionResponse {
                     active: true,
                     scope: Some(verified.permissions.to_scope()),
                     client_id: Some(verified.client_id.clone()),
-                    token_type: Some("Bearer"),
+                    token_type: Some("Bearer".to_owned()),
                     exp: Some(verified.exp),
                     iat: Some(verified.iat),
                     sub: Some(verified.client_id.clone()),
                     aud: Some(state.issuer().to_owned()),
                     iss: Some(state.issuer().to_owned()),
                     jti: Some(verified.jti.clone()),
-                }
-                .with_now(now)
+                };
+                inactive_once_expired(response, now)
             }
             Err(Refusal::Invalid(_)) => IntrospectionResponse::default(),
             Err(Refusal::Storage(e)) => {
@@ -392,13 +339,11 @@ fn may_introspect(caller: &AuthenticatedClient, token: &crate::state::VerifiedTo
             .contains(Permission::new(Module::Admin, Action::View))
 }
 
-impl IntrospectionResponse {
-    fn with_now(self, now: i64) -> Self {
-        if self.exp.is_some_and(|exp| exp <= now) {
-            Self::default()
-        } else {
-            self
-        }
+fn inactive_once_expired(response: IntrospectionResponse, now: i64) -> IntrospectionResponse {
+    if response.exp.is_some_and(|exp| exp <= now) {
+        IntrospectionResponse::default()
+    } else {
+        response
     }
 }
 
@@ -483,11 +428,11 @@ pub async fn metadata(State(state): State<AppState>) -> Json<ServerMetadata> {
         jwks_uri: format!("{base}/.well-known/jwks.json"),
         introspection_endpoint: format!("{base}/oauth2/introspect"),
         revocation_endpoint: format!("{base}/oauth2/revoke"),
-        grant_types_supported: vec!["client_credentials"],
+        grant_types_supported: vec!["client_credentials".to_owned()],
         response_types_supported: vec![],
-        token_endpoint_auth_methods_supported: AUTH_METHODS.to_vec(),
-        introspection_endpoint_auth_methods_supported: AUTH_METHODS.to_vec(),
-        revocation_endpoint_auth_methods_supported: AUTH_METHODS.to_vec(),
+        token_endpoint_auth_methods_supported: auth_methods(),
+        introspection_endpoint_auth_methods_supported: auth_methods(),
+        revocation_endpoint_auth_methods_supported: auth_methods(),
         scopes_supported: Permission::all().map(|p| p.to_string()).collect(),
         service_documentation: format!("{base}/docs"),
     })

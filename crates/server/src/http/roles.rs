@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use casebook_domain::role::{RoleChange, RoleForm};
+use casebook_domain::wire::Role;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -25,20 +26,22 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// The role catalog.
 #[utoipa::path(get, path = "/admin/v1/roles", tag = "admin: roles", params(PageQuery),
     responses(
-        (status = 200, description = "A page of roles", body = Page<RoleView>),
+        (status = 200, description = "A page of roles", body = Page<Role>),
         (status = 422, description = "Bad limit", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_roles(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<PageQuery>,
-) -> Result<Json<Page<RoleView>>, ApiError> {
-    Ok(Json(store::list_roles(&state.db, q.cursor()?, q.limit()?).await?))
+) -> Result<Json<Page<Role>>, ApiError> {
+    Ok(Json(role_page(
+        store::list_roles(&state.db, q.cursor()?, q.limit()?).await?,
+    )))
 }
 
 /// Add a role.
 #[utoipa::path(post, path = "/admin/v1/roles", tag = "admin: roles", request_body = RoleForm,
     responses(
-        (status = 201, description = "Created", body = RoleView),
+        (status = 201, description = "Created", body = Role),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_role(
@@ -48,17 +51,17 @@ pub async fn create_role(
 ) -> Result<impl IntoResponse, ApiError> {
     let role = form.validate()?;
     let view = store::create_role(&state.db, &caller.author(), &role).await?;
-    Ok((StatusCode::CREATED, Json(view)))
+    Ok((StatusCode::CREATED, Json(Role::from(view))))
 }
 
 /// One role.
 #[utoipa::path(get, path = "/admin/v1/roles/{id}", tag = "admin: roles", params(("id" = String, Path)),
     responses(
-        (status = 200, description = "The role", body = RoleView),
+        (status = 200, description = "The role", body = Role),
         (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get_role(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<RoleView>, ApiError> {
-    Ok(Json(store::get_role(&state.db, &id).await?))
+pub async fn get_role(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<Role>, ApiError> {
+    Ok(Json(store::get_role(&state.db, &id).await?.into()))
 }
 
 /// Change a role's name or permissions. A permission taken away stops
@@ -66,7 +69,7 @@ pub async fn get_role(State(state): State<AppState>, ApiPath(id): ApiPath<String
 /// The caller must hold every permission the role carries before and after.
 #[utoipa::path(patch, path = "/admin/v1/roles/{id}", tag = "admin: roles", params(("id" = String, Path)), request_body = RoleChange,
     responses(
-        (status = 200, description = "Changed", body = RoleView),
+        (status = 200, description = "Changed", body = Role),
         (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The change would leave no user holding every admin permission", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -76,11 +79,11 @@ pub async fn update_role(
     Caller(caller): Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(change): ApiJson<RoleChange>,
-) -> Result<Json<RoleView>, ApiError> {
+) -> Result<Json<Role>, ApiError> {
     let change = change.validate()?;
     let view = store::update_role(&state.db, &caller.author(), &id, &change).await?;
     state.bump_epoch();
-    Ok(Json(view))
+    Ok(Json(view.into()))
 }
 
 /// Remove a role no account holds.

@@ -15,8 +15,7 @@ use axum::extract::State;
 use axum::response::IntoResponse;
 use casebook_domain::ClientSecret;
 use casebook_domain::user::Password;
-use serde::Deserialize;
-use utoipa::ToSchema;
+use casebook_domain::wire::{RevealRequest, RotateRequest};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -25,26 +24,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(reveal_secret))
         .routes(routes!(rotate_secret))
-}
-
-/// Re-entered password of the calling admin.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RevealRequest {
-    #[schema(value_type = String, format = Password)]
-    pub password: Password,
-}
-
-/// Rotation: the admin's password and how long the old secret keeps working.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RotateRequest {
-    #[schema(value_type = String, format = Password)]
-    pub password: Password,
-    /// 0 (default) to 604800 (7 days).
-    #[serde(default)]
-    #[schema(minimum = 0, maximum = 604800)]
-    pub grace_period_seconds: Option<i64>,
 }
 
 pub use casebook_domain::credentials::MAX_GRACE_PERIOD_SECS;
@@ -105,7 +84,7 @@ pub async fn reveal_secret(
         [(axum::http::header::CACHE_CONTROL, "no-store")],
         Json(SecretView {
             client_id,
-            client_secret: secret.expose().to_owned(),
+            client_secret: secret,
             previous_secret_valid_until: None,
         }),
     ))
@@ -150,7 +129,7 @@ pub async fn rotate_secret(
         [(axum::http::header::CACHE_CONTROL, "no-store")],
         Json(SecretView {
             client_id,
-            client_secret: secret.expose().to_owned(),
+            client_secret: secret,
             previous_secret_valid_until: until.map(micros_to_rfc3339),
         }),
     ))

@@ -14,24 +14,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use casebook_domain::Email;
-use casebook_domain::user::Password;
-use serde::Deserialize;
-use utoipa::ToSchema;
+use casebook_domain::wire::SignIn;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 /// This resource's operations, documented: merged into the router and the OpenAPI document.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(sign_in)).routes(routes!(sign_out))
-}
-
-/// Sign-in form.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SignIn {
-    pub email: String,
-    #[schema(value_type = String, format = Password)]
-    pub password: Password,
 }
 
 pub const SESSION_TTL_MICROS: i64 = casebook_domain::user::SESSION_LIFETIME_SECS * 1_000_000;

@@ -1,0 +1,245 @@
+//! The admin API's answers, and the bodies of sign-in and of a secret's
+//! reveal and rotation.
+
+use super::{Actor, permissions};
+use crate::user::Password;
+use crate::{ClientSecret, PermissionSet};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+/// A role of the catalog: a named set of permissions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = RoleView, description = "A role of the catalog."))]
+pub struct Role {
+    #[cfg_attr(
+        not(feature = "openapi"),
+        doc = "The role's id, used in an application's or user's `roles`."
+    )]
+    pub id: String,
+    #[cfg_attr(not(feature = "openapi"), doc = "The role's name, e.g. `Engage Worker`.")]
+    pub name: String,
+    #[cfg_attr(not(feature = "openapi"), doc = "What the role grants.")]
+    /// `module:action`, in a fixed order.
+    #[serde(with = "permissions")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>, example = json!(["engage:view", "engage:create"])))]
+    pub permissions: PermissionSet,
+    #[cfg_attr(not(feature = "openapi"), doc = "When it was created.")]
+    /// RFC 3339, UTC.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
+    pub created_at: String,
+    #[cfg_attr(not(feature = "openapi"), doc = "When it was changed last.")]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
+    pub updated_at: String,
+}
+
+/// A user account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(as = UserView, description = "A user account. Never its password.")
+)]
+pub struct User {
+    #[cfg_attr(not(feature = "openapi"), doc = "The user's id.")]
+    pub id: String,
+    #[cfg_attr(not(feature = "openapi"), doc = "The sign-in address.")]
+    pub email: String,
+    #[cfg_attr(not(feature = "openapi"), doc = "The display name.")]
+    pub name: String,
+    /// Role ids.
+    pub roles: Vec<String>,
+    #[cfg_attr(not(feature = "openapi"), doc = "When it was created.")]
+    /// RFC 3339, UTC.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
+    pub created_at: String,
+    #[cfg_attr(not(feature = "openapi"), doc = "When it was changed last.")]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
+    pub updated_at: String,
+}
+
+/// A registered external application: the expanded view of cb Admin. Never its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(
+        as = ApplicationView,
+        description = "A registered external application, expanded. Never its secret."
+    )
+)]
+pub struct Application {
+    #[cfg_attr(not(feature = "openapi"), doc = "The application's id (not its Client ID).")]
+    #[cfg_attr(feature = "openapi", schema(example = "0195a0c4-7a3e-7d2c-9a51-2f4b8c1d9e07"))]
+    pub id: String,
+    #[cfg_attr(
+        not(feature = "openapi"),
+        doc = "The application name, shown as \"Created by\" on its records."
+    )]
+    #[cfg_attr(feature = "openapi", schema(example = "Acme Intake Bridge"))]
+    pub name: String,
+    #[cfg_attr(not(feature = "openapi"), doc = "Where alerts about the integration go.")]
+    #[cfg_attr(feature = "openapi", schema(example = "integrations+intake@acme.example"))]
+    pub email: String,
+    #[cfg_attr(not(feature = "openapi"), doc = "The partner's URL, if given.")]
+    /// Always present; `null` when none was given.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(required = true, example = "https://acme.example/casebook")
+    )]
+    pub application_url: Option<String>,
+    #[cfg_attr(not(feature = "openapi"), doc = "Free text, if given.")]
+    /// Always present; `null` when none was given.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub description: Option<String>,
+    /// Role ids.
+    #[cfg_attr(feature = "openapi", schema(example = json!(["engage-worker"])))]
+    pub roles: Vec<String>,
+    #[cfg_attr(not(feature = "openapi"), doc = "The public Client ID.")]
+    /// Public, never changes.
+    #[cfg_attr(feature = "openapi", schema(example = "cb_3f9a1c2e7b4d8e6f0a1b2c3d4e5f6a7b"))]
+    pub client_id: String,
+    #[cfg_attr(
+        not(feature = "openapi"),
+        doc = "The Casebook URL the application talks to, and the base URL of an SDK `Client`."
+    )]
+    /// Where the application asks for tokens: POST `{callback_url}/oauth2/token`.
+    #[cfg_attr(feature = "openapi", schema(example = "https://casebook.agency.example"))]
+    pub callback_url: String,
+    #[cfg_attr(not(feature = "openapi"), doc = "Whether the application may get tokens.")]
+    pub enabled: bool,
+    #[cfg_attr(not(feature = "openapi"), doc = "When it was registered.")]
+    /// RFC 3339, UTC.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
+    pub created_at: String,
+    #[cfg_attr(not(feature = "openapi"), doc = "When it was changed last.")]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
+    pub updated_at: String,
+}
+
+/// A client secret shown on purpose, by reveal or rotation. Its `Debug`
+/// never shows the secret; [`ClientSecret::expose`] does, and so does
+/// serializing it: that is what the wire carries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(as = SecretView, description = "A client secret, shown on purpose.")
+)]
+pub struct RevealedSecret {
+    #[cfg_attr(not(feature = "openapi"), doc = "The application's Client ID.")]
+    pub client_id: String,
+    #[cfg_attr(not(feature = "openapi"), doc = "The secret.")]
+    /// At least 256 random bits; treat it as a password.
+    #[serde(serialize_with = "expose", deserialize_with = "presented")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, example = "cbs_Jc0k2m1Xw7pR5tYbN3eJhL6aGfU9sKoIiCxMvEq8Vd0")
+    )]
+    pub client_secret: ClientSecret,
+    #[cfg_attr(
+        not(feature = "openapi"),
+        doc = "On rotation with a grace period: until when the previous secret still works."
+    )]
+    /// On rotation: until when the previous secret is still accepted, if at all.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_secret_valid_until: Option<String>,
+}
+
+fn expose<S: Serializer>(secret: &ClientSecret, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(secret.expose())
+}
+
+fn presented<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ClientSecret, D::Error> {
+    String::deserialize(deserializer).map(ClientSecret::from_presented)
+}
+
+/// A signed-in admin session. Its `Debug` never shows the token.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(as = SessionView, description = "A signed-in admin session.")
+)]
+pub struct Session {
+    /// Send as `Authorization: Bearer <token>`; valid for 8 hours or until signed out.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "cbsess_q8Vd0c4kz2m1Xw7pR5tYbN3eJhL6aGfU9sKoIiCxMvE")
+    )]
+    pub token: String,
+    /// RFC 3339, UTC.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime, example = "2026-03-02T22:05:09.123456Z"))]
+    pub expires_at: String,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("token", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// One entry of the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = AuditEventView))]
+pub struct AuditEvent {
+    #[cfg_attr(not(feature = "openapi"), doc = "The event's id.")]
+    pub id: String,
+    #[cfg_attr(not(feature = "openapi"), doc = "When it happened.")]
+    /// RFC 3339, UTC.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub at: String,
+    #[cfg_attr(not(feature = "openapi"), doc = "Who did it.")]
+    pub actor: Actor,
+    #[cfg_attr(not(feature = "openapi"), doc = "What was done.")]
+    /// e.g. `application.registered`, `application.secret_revealed`.
+    pub action: String,
+    #[cfg_attr(
+        not(feature = "openapi"),
+        doc = "What kind of thing it was done to, e.g. `application`."
+    )]
+    pub target_kind: String,
+    #[cfg_attr(not(feature = "openapi"), doc = "The id of what it was done to.")]
+    pub target_id: String,
+    #[cfg_attr(not(feature = "openapi"), doc = "More about it, if anything.")]
+    /// Always present; `null` when there is nothing to add.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub detail: Option<String>,
+}
+
+/// Sign-in form.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    pub email: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Password))]
+    pub password: Password,
+}
+
+/// Re-entered password of the calling admin.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RevealRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Password))]
+    pub password: Password,
+}
+
+/// Rotation: the admin's password and how long the old secret keeps working.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RotateRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Password))]
+    pub password: Password,
+    /// 0 (default) to 604800 (7 days).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 604800))]
+    pub grace_period_seconds: Option<i64>,
+}

@@ -1,0 +1,125 @@
+//! The OAuth endpoints' answers (RFC 6749 §5, RFC 7662, RFC 8414).
+
+use crate::OAuthErrorCode;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
+
+/// RFC 6749 §5.1 success. Casebook always sends every field; a reader also
+/// accepts what other RFC 6749 servers send: no `expires_in` or `scope`,
+/// `expires_in` as a string or a fraction. Its `Debug` never shows the token.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(description = "RFC 6749 §5.1 success."))]
+pub struct TokenResponse {
+    /// A JWT (RFC 9068) signed with EdDSA; verify it against `/.well-known/jwks.json`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    #[cfg_attr(feature = "openapi", schema(example = "Bearer"))]
+    pub token_type: String,
+    #[cfg_attr(
+        not(feature = "openapi"),
+        doc = "Seconds the token lives, when the server says; never negative."
+    )]
+    /// Always 3600.
+    #[serde(
+        default,
+        deserialize_with = "lenient_seconds",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = i64, required = true, example = 3600))]
+    pub expires_in: Option<i64>,
+    /// The granted permissions, space-separated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, required = true, example = "engage:view engage:create")
+    )]
+    pub scope: Option<String>,
+}
+
+impl fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"[redacted]")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+/// `expires_in` as a number, or (as some servers send it) a numeric string;
+/// negative is zero, too large saturates, unreadable text is absent.
+fn lenient_seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Seconds {
+        Integer(i64),
+        Float(f64),
+        Text(String),
+    }
+    Ok(match Option::<Seconds>::deserialize(deserializer)? {
+        None => None,
+        Some(Seconds::Integer(n)) => Some(n.max(0)),
+        // `as` saturates, so a huge fraction is i64::MAX rather than a panic.
+        Some(Seconds::Float(f)) if f.is_finite() => Some(f.max(0.0) as i64),
+        Some(Seconds::Float(_)) => None,
+        Some(Seconds::Text(s)) => s
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
+    })
+}
+
+/// RFC 7662 §2.2.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IntrospectionResponse {
+    pub active: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+}
+
+/// RFC 8414 authorization server metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ServerMetadata {
+    pub issuer: String,
+    pub token_endpoint: String,
+    pub jwks_uri: String,
+    pub introspection_endpoint: String,
+    pub revocation_endpoint: String,
+    pub grant_types_supported: Vec<String>,
+    pub response_types_supported: Vec<String>,
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    pub introspection_endpoint_auth_methods_supported: Vec<String>,
+    pub revocation_endpoint_auth_methods_supported: Vec<String>,
+    pub scopes_supported: Vec<String>,
+    pub service_documentation: String,
+}
+
+/// RFC 6749 §5.2 error body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OAuthErrorBody {
+    pub error: OAuthErrorCode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
+}

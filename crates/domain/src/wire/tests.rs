@@ -1,0 +1,98 @@
+use super::*;
+use crate::validation::ErrorCode;
+use crate::{ClientSecret, PermissionSet};
+
+#[test]
+fn writing_is_exact_and_in_declaration_order() {
+    let role = Role {
+        id: "r".into(),
+        name: "R".into(),
+        permissions: PermissionSet::parse_scope("intake:view engage:view").unwrap(),
+        created_at: "t0".into(),
+        updated_at: "t1".into(),
+    };
+    assert_eq!(
+        serde_json::to_string(&role).unwrap(),
+        r#"{"id":"r","name":"R","permissions":["engage:view","intake:view"],"created_at":"t0","updated_at":"t1"}"#
+    );
+    let page = Page::<Role> {
+        items: vec![],
+        next_cursor: None,
+    };
+    assert_eq!(
+        serde_json::to_string(&page).unwrap(),
+        r#"{"items":[],"next_cursor":null}"#
+    );
+    let secret = RevealedSecret {
+        client_id: "cb_1".into(),
+        client_secret: ClientSecret::from_presented("cbs_x"),
+        previous_secret_valid_until: None,
+    };
+    assert_eq!(
+        serde_json::to_string(&secret).unwrap(),
+        r#"{"client_id":"cb_1","client_secret":"cbs_x"}"#
+    );
+}
+
+#[test]
+fn debug_never_shows_a_credential() {
+    let secret: RevealedSecret = serde_json::from_str(r#"{"client_id":"cb_1","client_secret":"cbs_hush"}"#).unwrap();
+    let session: Session = serde_json::from_str(r#"{"token":"cbsess_hush","expires_at":"t"}"#).unwrap();
+    let token: TokenResponse =
+        serde_json::from_str(r#"{"access_token":"jwt_hush","token_type":"Bearer","expires_in":3600,"scope":""}"#)
+            .unwrap();
+    for shown in [format!("{secret:?}"), format!("{session:?}"), format!("{token:?}")] {
+        assert!(!shown.contains("hush"), "{shown}");
+    }
+}
+
+#[test]
+fn token_lifetimes_are_read_as_other_servers_send_them() {
+    for (raw, expected) in [
+        ("3600", Some(3600)),
+        ("-5", Some(0)),
+        ("1e300", Some(i64::MAX)),
+        ("18446744073709551615", Some(i64::MAX)),
+        ("\"120\"", Some(120)),
+        ("\" 60 \"", Some(60)),
+        ("\"-5\"", None),
+        ("\"soon\"", None),
+        ("null", None),
+    ] {
+        let body = format!(r#"{{"access_token":"a","token_type":"bearer","expires_in":{raw}}}"#);
+        let token: TokenResponse = serde_json::from_str(&body).unwrap();
+        assert_eq!(token.expires_in, expected, "{raw}");
+        assert_eq!(token.scope, None);
+    }
+    let bare: TokenResponse = serde_json::from_str(r#"{"access_token":"a","token_type":"Bearer"}"#).unwrap();
+    assert_eq!(bare.expires_in, None);
+}
+
+#[test]
+fn problems_from_newer_or_sparser_servers_are_read() {
+    let problem: Problem = serde_json::from_str(
+        r#"{"detail":"no","errors":[{"field":"name","code":"required","message":"m"},{"field":"x","code":"future_code"}],
+            "holders":[{"kind":"user","id":"u","name":"U"},{"kind":"robot","id":"r","name":"R"}],"extra":1}"#,
+    )
+    .unwrap();
+    assert_eq!(problem.title, "");
+    let errors = problem.errors.unwrap();
+    assert_eq!(errors[0].code, ErrorCode::Required);
+    assert_eq!(
+        (errors[1].code, errors[1].message.as_str()),
+        (ErrorCode::InvalidValue, " (future_code)")
+    );
+    assert_eq!(problem.holders.unwrap().len(), 1);
+    let odd: Problem = serde_json::from_str(r#"{"holders":"several","title":null,"status":"403"}"#).unwrap();
+    assert_eq!((odd.holders, odd.title.as_str(), odd.status), (None, "", 0));
+}
+
+#[test]
+fn unknown_permissions_and_fields_are_skipped() {
+    let me: Me = serde_json::from_str(
+        r#"{"kind":"application","id":"a","name":"A","permissions":["engage:view","billing:view"],"color":"red"}"#,
+    )
+    .unwrap();
+    assert_eq!(me.permissions.to_scope(), "engage:view");
+    assert_eq!(me.client_id, None);
+}
