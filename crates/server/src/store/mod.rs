@@ -65,7 +65,7 @@ fn parameter_list(start: usize, count: usize) -> String {
 }
 
 fn email_in_use() -> ApiError {
-    ApiError::field(casebook_domain::application::email_in_use())
+    ApiError::field(casebook_domain::FieldError::email_in_use())
 }
 
 /// Cuts a `LIMIT n + 1` result to a page, with the cursor of the next one.
