@@ -21,6 +21,7 @@ pub mod email;
 pub mod form;
 pub mod grant;
 pub mod lockout;
+pub mod notice;
 pub mod oauth;
 pub mod pagination;
 pub mod permission;
