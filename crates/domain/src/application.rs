@@ -1,11 +1,13 @@
 //! The "New Application" form and changes to a registered application.
 
-use crate::account::{AccountRef, email_available};
+use crate::account::AccountRef;
 use crate::email::Email;
+use crate::form::{self, Storage, rule};
 use crate::text::TextRule;
 use crate::validation::{ErrorCode, FieldError, ValidationErrors};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
+use validator::{Validate, ValidateArgs};
 
 pub const APPLICATION_NAME: TextRule = TextRule {
     field: "name",
@@ -99,127 +101,174 @@ pub fn role_ids(raw: &[String], existing: Option<&HashSet<String>>) -> Result<Ve
     errors.finish(|| raw.to_vec())
 }
 
-/// The email rule with storage's answer: in use unless free or the claimant's own.
-pub fn email_rule(holder: Option<&AccountRef>, claimant: Option<&AccountRef>) -> Result<(), FieldError> {
-    if email_available(holder, claimant) {
-        Ok(())
-    } else {
-        Err(email_in_use())
-    }
+fn name_rule(raw: &str) -> Result<(), validator::ValidationError> {
+    rule(ApplicationName::parse(raw))
 }
 
-/// The refusal of an address another account holds; storage answers it too
-/// when a concurrent claim wins the race the facts could not see.
-pub fn email_in_use() -> FieldError {
-    FieldError::new(
-        "email",
-        ErrorCode::EmailInUse,
-        "this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)",
-    )
+fn url_rule(raw: &str) -> Result<(), validator::ValidationError> {
+    rule(application_url(Some(raw)))
+}
+
+fn description_rule(raw: &str) -> Result<(), validator::ValidationError> {
+    rule(DESCRIPTION.optional(Some(raw)))
 }
 
 /// The registration form, as the wire carries it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
+#[validate(context = "Storage<'v_a>")]
 pub struct ApplicationForm {
     /// Application name: 1 to 100 characters.
+    #[validate(custom(function = "name_rule"))]
     pub name: String,
     /// Where alerts about this integration go; must not belong to an existing account.
+    #[validate(
+        custom(function = "form::email_address"),
+        custom(function = "form::email_free", use_context)
+    )]
     pub email: String,
     /// Absolute http(s) URL, at most 2048 characters.
     #[serde(default)]
+    #[validate(custom(function = "url_rule"))]
     pub application_url: Option<String>,
     /// Role ids; at least one, no duplicates.
+    #[validate(custom(function = "form::application_roles", use_context))]
     pub roles: Vec<String>,
     /// At most 1000 characters.
     #[serde(default)]
+    #[validate(custom(function = "description_rule"))]
     pub description: Option<String>,
 }
 
-/// A registration that passed every rule.
+/// The order errors are reported in: the form's.
+const FIELDS: &[&str] = &["name", "email", "application_url", "roles", "description"];
+
+/// A registration that passed every rule; only [`ApplicationForm`] makes one.
 #[derive(Debug, Clone)]
 pub struct NewApplication {
-    pub name: ApplicationName,
-    pub email: Email,
-    pub application_url: Option<String>,
-    pub roles: Vec<String>,
-    pub description: Option<String>,
+    name: ApplicationName,
+    email: Email,
+    application_url: Option<String>,
+    roles: Vec<String>,
+    description: Option<String>,
+}
+
+impl NewApplication {
+    pub fn name(&self) -> &ApplicationName {
+        &self.name
+    }
+
+    pub fn email(&self) -> &Email {
+        &self.email
+    }
+
+    pub fn application_url(&self) -> Option<&str> {
+        self.application_url.as_deref()
+    }
+
+    pub fn roles(&self) -> &[String] {
+        &self.roles
+    }
+
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
 }
 
 impl ApplicationForm {
     /// Every rule that needs no storage: what the SDK checks before sending.
     pub fn validate_offline(&self) -> Result<NewApplication, ValidationErrors> {
-        self.validate_inner(None)
+        self.validate_inner(&Storage::offline())
     }
 
     /// Every rule, with storage's facts: what the server checks.
     pub fn validate(&self, facts: &ApplicationFacts) -> Result<NewApplication, ValidationErrors> {
-        self.validate_inner(Some(facts))
+        self.validate_inner(&Storage::new(&facts.existing_roles, facts.email_holder.as_ref(), None))
     }
 
-    fn validate_inner(&self, facts: Option<&ApplicationFacts>) -> Result<NewApplication, ValidationErrors> {
-        let mut errors = ValidationErrors::new();
-        let name = errors.check(ApplicationName::parse(&self.name));
-        let email = errors.check(Email::parse(&self.email));
-        if let (Some(_), Some(facts)) = (&email, facts) {
-            errors.check(email_rule(facts.email_holder.as_ref(), None));
-        }
-        let application_url = errors.check(application_url(self.application_url.as_deref()));
-        let roles = match role_ids(&self.roles, facts.map(|f| &f.existing_roles)) {
-            Ok(roles) => Some(roles),
-            Err(role_errors) => {
-                role_errors.into_errors().into_iter().for_each(|e| errors.push(e));
-                None
-            }
-        };
-        let description = errors.check(DESCRIPTION.optional(self.description.as_deref()));
-        match (name, email, application_url, roles, description) {
-            (Some(name), Some(email), Some(application_url), Some(roles), Some(description)) if errors.is_empty() => {
-                Ok(NewApplication {
-                    name,
-                    email,
-                    application_url,
-                    roles,
-                    description,
-                })
-            }
-            _ => Err(errors),
-        }
+    fn validate_inner(&self, storage: &Storage<'_>) -> Result<NewApplication, ValidationErrors> {
+        self.validate_with_args(storage).map_err(|e| form::report(e, FIELDS))?;
+        // Each rule passed above; parsing again keeps the values they vouch for.
+        Ok(NewApplication {
+            name: ApplicationName::parse(&self.name)?,
+            email: Email::parse(&self.email)?,
+            application_url: application_url(self.application_url.as_deref())?,
+            roles: self.roles.clone(),
+            description: DESCRIPTION.optional(self.description.as_deref())?,
+        })
     }
 }
 
 /// A change to a registered application: absent fields stay as they are;
 /// `application_url` and `description` may be cleared with `null` or `""`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
+#[validate(context = "Storage<'v_a>")]
 pub struct ApplicationChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(custom(function = "name_rule"))]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(
+        custom(function = "form::email_address"),
+        custom(function = "form::email_free", use_context)
+    )]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[validate(custom(function = "url_rule"))]
     pub application_url: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(custom(function = "form::application_roles", use_context))]
     pub roles: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[validate(custom(function = "description_rule"))]
     pub description: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
 
-/// A change that passed every rule; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
+/// A change that passed every rule; `None` leaves a field as it is. Only
+/// [`ApplicationChange::validate`] makes one.
+#[derive(Debug, Clone)]
 pub struct ValidApplicationChange {
-    pub name: Option<ApplicationName>,
-    pub email: Option<Email>,
-    pub application_url: Option<Option<String>>,
-    pub roles: Option<Vec<String>>,
-    pub description: Option<Option<String>>,
-    pub enabled: Option<bool>,
+    name: Option<ApplicationName>,
+    email: Option<Email>,
+    application_url: Option<Option<String>>,
+    roles: Option<Vec<String>>,
+    description: Option<Option<String>>,
+    enabled: Option<bool>,
+}
+
+impl ValidApplicationChange {
+    pub fn name(&self) -> Option<&ApplicationName> {
+        self.name.as_ref()
+    }
+
+    pub fn email(&self) -> Option<&Email> {
+        self.email.as_ref()
+    }
+
+    /// `Some(None)` clears the URL.
+    pub fn application_url(&self) -> Option<Option<&str>> {
+        self.application_url.as_ref().map(Option::as_deref)
+    }
+
+    pub fn roles(&self) -> Option<&[String]> {
+        self.roles.as_deref()
+    }
+
+    /// `Some(None)` clears the description.
+    pub fn description(&self) -> Option<Option<&str>> {
+        self.description.as_ref().map(Option::as_deref)
+    }
+
+    pub fn enabled(&self) -> Option<bool> {
+        self.enabled
+    }
 }
 
 impl ApplicationChange {
@@ -229,39 +278,22 @@ impl ApplicationChange {
         facts: &ApplicationFacts,
         me: &AccountRef,
     ) -> Result<ValidApplicationChange, ValidationErrors> {
-        let mut errors = ValidationErrors::new();
-        let name = self
-            .name
-            .as_deref()
-            .and_then(|n| errors.check(ApplicationName::parse(n)));
-        let email = self.email.as_deref().and_then(|e| errors.check(Email::parse(e)));
-        if email.is_some() {
-            errors.check(email_rule(facts.email_holder.as_ref(), Some(me)));
-        }
-        let application_url = self
-            .application_url
-            .as_ref()
-            .and_then(|u| errors.check(application_url(u.as_deref())));
-        let roles = self
-            .roles
-            .as_deref()
-            .and_then(|r| match role_ids(r, Some(&facts.existing_roles)) {
-                Ok(roles) => Some(roles),
-                Err(role_errors) => {
-                    role_errors.into_errors().into_iter().for_each(|e| errors.push(e));
-                    None
-                }
-            });
-        let description = self
-            .description
-            .as_ref()
-            .and_then(|d| errors.check(DESCRIPTION.optional(d.as_deref())));
-        errors.finish(|| ValidApplicationChange {
-            name,
-            email,
-            application_url,
-            roles,
-            description,
+        let storage = Storage::new(&facts.existing_roles, facts.email_holder.as_ref(), Some(me));
+        self.validate_with_args(&storage).map_err(|e| form::report(e, FIELDS))?;
+        Ok(ValidApplicationChange {
+            name: self.name.as_deref().map(ApplicationName::parse).transpose()?,
+            email: self.email.as_deref().map(Email::parse).transpose()?,
+            application_url: self
+                .application_url
+                .as_ref()
+                .map(|u| application_url(u.as_deref()))
+                .transpose()?,
+            roles: self.roles.clone(),
+            description: self
+                .description
+                .as_ref()
+                .map(|d| DESCRIPTION.optional(d.as_deref()))
+                .transpose()?,
             enabled: self.enabled,
         })
     }

@@ -52,7 +52,7 @@ impl Email {
     /// SPEC's first administrator when none is configured. `localhost` has
     /// no dot, so the account rule would refuse it; it is the one exception,
     /// made only by the server's first start, never from user input.
-    pub fn default_admin() -> Self {
+    pub(crate) fn default_admin() -> Self {
         Self {
             display: DEFAULT_ADMIN_EMAIL.to_owned(),
             normalized: DEFAULT_ADMIN_EMAIL.to_owned(),

@@ -7,17 +7,21 @@
 //! functions, so a partner sees exactly the error the server would give before
 //! a request leaves their machine.
 //!
-//! Validation is hand-written rather than built on `validator`: the contract
-//! demands every violation at once, each with its field and a stable code, and
-//! facts only storage knows (existing roles, addresses in use) take part in the
-//! same report. URL syntax is delegated to the `url` crate.
+//! Field rules are declared on the forms with `validator`'s derive; the rules
+//! themselves (and their codes and wording) are ours, written as `custom`
+//! functions, and facts only storage knows (existing roles, addresses in use)
+//! reach them as validator's context (`form::Storage`). Every violation is
+//! reported at once, each with its field and a stable code. URL syntax is
+//! delegated to the `url` crate.
 
 pub mod account;
 pub mod application;
 pub mod credentials;
 pub mod email;
+pub mod form;
 pub mod grant;
 pub mod lockout;
+pub mod notice;
 pub mod oauth;
 pub mod pagination;
 pub mod permission;

@@ -1,8 +1,10 @@
 //! Casebook records reachable through the API: engage cases and intake reports.
 
+use crate::form::{self, rule};
 use crate::text::TextRule;
 use crate::validation::{ErrorCode, FieldError, ValidationErrors};
 use serde::{Deserialize, Serialize};
+use validator::Validate;
 
 const TITLE: TextRule = TextRule {
     field: "title",
@@ -62,26 +64,54 @@ fn status_rule(raw: &str) -> Result<CaseStatus, FieldError> {
     })
 }
 
+fn title_rule(raw: &str) -> Result<(), validator::ValidationError> {
+    rule(TITLE.required(raw))
+}
+
+fn case_description_rule(raw: &str) -> Result<(), validator::ValidationError> {
+    rule(CASE_DESCRIPTION.optional(Some(raw)))
+}
+
+fn status_value(raw: &str) -> Result<(), validator::ValidationError> {
+    rule(status_rule(raw))
+}
+
+fn summary_rule(raw: &str) -> Result<(), validator::ValidationError> {
+    rule(SUMMARY.required(raw))
+}
+
+fn details_rule(raw: &str) -> Result<(), validator::ValidationError> {
+    rule(DETAILS.optional(Some(raw)))
+}
+
+/// The order errors are reported in: the forms'.
+const CASE_FIELDS: &[&str] = &["title", "description", "status"];
+const REPORT_FIELDS: &[&str] = &["summary", "details"];
+
 /// A new engage case.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CaseForm {
     /// 1 to 200 characters.
+    #[validate(custom(function = "title_rule"))]
     pub title: String,
     #[serde(default)]
+    #[validate(custom(function = "case_description_rule"))]
     pub description: Option<String>,
     /// `open` (default) or `closed`.
     #[serde(default)]
+    #[validate(custom(function = "status_value"))]
     pub status: Option<String>,
 }
 
 /// A change to a case: absent fields stay as they are.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CaseChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(custom(function = "title_rule"))]
     pub title: Option<String>,
     #[serde(
         default,
@@ -89,79 +119,105 @@ pub struct CaseChange {
         with = "crate::application::double_option"
     )]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[validate(custom(function = "case_description_rule"))]
     pub description: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(custom(function = "status_value"))]
     pub status: Option<String>,
 }
 
+/// A case that passed every rule; only [`CaseForm::validate`] makes one.
 #[derive(Debug, Clone)]
 pub struct ValidCase {
-    pub title: String,
-    pub description: Option<String>,
-    pub status: CaseStatus,
+    title: String,
+    description: Option<String>,
+    status: CaseStatus,
 }
 
-#[derive(Debug, Clone, Default)]
+impl ValidCase {
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    pub fn status(&self) -> CaseStatus {
+        self.status
+    }
+}
+
+/// A case change that passed every rule; only [`CaseChange::validate`] makes one.
+#[derive(Debug, Clone)]
 pub struct ValidCaseChange {
-    pub title: Option<String>,
-    pub description: Option<Option<String>>,
-    pub status: Option<CaseStatus>,
+    title: Option<String>,
+    description: Option<Option<String>>,
+    status: Option<CaseStatus>,
+}
+
+impl ValidCaseChange {
+    pub fn title(&self) -> Option<&str> {
+        self.title.as_deref()
+    }
+
+    /// `Some(None)` clears the description.
+    pub fn description(&self) -> Option<Option<&str>> {
+        self.description.as_ref().map(Option::as_deref)
+    }
+
+    pub fn status(&self) -> Option<CaseStatus> {
+        self.status
+    }
 }
 
 impl CaseForm {
     pub fn validate(&self) -> Result<ValidCase, ValidationErrors> {
-        let mut errors = ValidationErrors::new();
-        let title = errors.check(TITLE.required(&self.title));
-        let description = errors.check(CASE_DESCRIPTION.optional(self.description.as_deref()));
-        let status = match &self.status {
-            None => Some(CaseStatus::Open),
-            Some(s) => errors.check(status_rule(s)),
-        };
-        match (title, description, status) {
-            (Some(title), Some(description), Some(status)) if errors.is_empty() => Ok(ValidCase {
-                title,
-                description,
-                status,
-            }),
-            _ => Err(errors),
-        }
+        Validate::validate(self).map_err(|e| form::report(e, CASE_FIELDS))?;
+        // Each rule passed above; parsing again keeps the values they vouch for.
+        Ok(ValidCase {
+            title: TITLE.required(&self.title)?,
+            description: CASE_DESCRIPTION.optional(self.description.as_deref())?,
+            status: self.status.as_deref().map(status_rule).transpose()?.unwrap_or_default(),
+        })
     }
 }
 
 impl CaseChange {
     pub fn validate(&self) -> Result<ValidCaseChange, ValidationErrors> {
-        let mut errors = ValidationErrors::new();
-        let title = self.title.as_deref().and_then(|t| errors.check(TITLE.required(t)));
-        let description = self
-            .description
-            .as_ref()
-            .and_then(|d| errors.check(CASE_DESCRIPTION.optional(d.as_deref())));
-        let status = self.status.as_deref().and_then(|s| errors.check(status_rule(s)));
-        errors.finish(|| ValidCaseChange {
-            title,
-            description,
-            status,
+        Validate::validate(self).map_err(|e| form::report(e, CASE_FIELDS))?;
+        Ok(ValidCaseChange {
+            title: self.title.as_deref().map(|t| TITLE.required(t)).transpose()?,
+            description: self
+                .description
+                .as_ref()
+                .map(|d| CASE_DESCRIPTION.optional(d.as_deref()))
+                .transpose()?,
+            status: self.status.as_deref().map(status_rule).transpose()?,
         })
     }
 }
 
 /// A new intake report.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReportForm {
     /// 1 to 200 characters.
+    #[validate(custom(function = "summary_rule"))]
     pub summary: String,
     #[serde(default)]
+    #[validate(custom(function = "details_rule"))]
     pub details: Option<String>,
 }
 
 /// A change to a report: absent fields stay as they are.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReportChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(custom(function = "summary_rule"))]
     pub summary: Option<String>,
     #[serde(
         default,
@@ -169,42 +225,66 @@ pub struct ReportChange {
         with = "crate::application::double_option"
     )]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[validate(custom(function = "details_rule"))]
     pub details: Option<Option<String>>,
 }
 
+/// A report that passed every rule; only [`ReportForm::validate`] makes one.
 #[derive(Debug, Clone)]
 pub struct ValidReport {
-    pub summary: String,
-    pub details: Option<String>,
+    summary: String,
+    details: Option<String>,
 }
 
-#[derive(Debug, Clone, Default)]
+impl ValidReport {
+    pub fn summary(&self) -> &str {
+        &self.summary
+    }
+
+    pub fn details(&self) -> Option<&str> {
+        self.details.as_deref()
+    }
+}
+
+/// A report change that passed every rule; only [`ReportChange::validate`] makes one.
+#[derive(Debug, Clone)]
 pub struct ValidReportChange {
-    pub summary: Option<String>,
-    pub details: Option<Option<String>>,
+    summary: Option<String>,
+    details: Option<Option<String>>,
+}
+
+impl ValidReportChange {
+    pub fn summary(&self) -> Option<&str> {
+        self.summary.as_deref()
+    }
+
+    /// `Some(None)` clears the details.
+    pub fn details(&self) -> Option<Option<&str>> {
+        self.details.as_ref().map(Option::as_deref)
+    }
 }
 
 impl ReportForm {
     pub fn validate(&self) -> Result<ValidReport, ValidationErrors> {
-        let mut errors = ValidationErrors::new();
-        let summary = errors.check(SUMMARY.required(&self.summary));
-        let details = errors.check(DETAILS.optional(self.details.as_deref()));
-        match (summary, details) {
-            (Some(summary), Some(details)) if errors.is_empty() => Ok(ValidReport { summary, details }),
-            _ => Err(errors),
-        }
+        Validate::validate(self).map_err(|e| form::report(e, REPORT_FIELDS))?;
+        Ok(ValidReport {
+            summary: SUMMARY.required(&self.summary)?,
+            details: DETAILS.optional(self.details.as_deref())?,
+        })
     }
 }
 
 impl ReportChange {
     pub fn validate(&self) -> Result<ValidReportChange, ValidationErrors> {
-        let mut errors = ValidationErrors::new();
-        let summary = self.summary.as_deref().and_then(|s| errors.check(SUMMARY.required(s)));
-        let details = self
-            .details
-            .as_ref()
-            .and_then(|d| errors.check(DETAILS.optional(d.as_deref())));
-        errors.finish(|| ValidReportChange { summary, details })
+        Validate::validate(self).map_err(|e| form::report(e, REPORT_FIELDS))?;
+        Ok(ValidReportChange {
+            summary: self.summary.as_deref().map(|s| SUMMARY.required(s)).transpose()?,
+            details: self
+                .details
+                .as_ref()
+                .map(|d| DETAILS.optional(d.as_deref()))
+                .transpose()?,
+        })
     }
 }
 
@@ -218,7 +298,7 @@ mod tests {
             title: "Family of four".into(),
             ..Default::default()
         };
-        assert_eq!(ok.validate().unwrap().status, CaseStatus::Open);
+        assert_eq!(ok.validate().unwrap().status(), CaseStatus::Open);
         let bad = CaseForm {
             title: "t".repeat(201),
             description: None,
@@ -236,7 +316,7 @@ mod tests {
             status: Some("closed".into()),
             ..Default::default()
         };
-        assert_eq!(closed.validate().unwrap().status, Some(CaseStatus::Closed));
+        assert_eq!(closed.validate().unwrap().status(), Some(CaseStatus::Closed));
     }
 
     #[test]

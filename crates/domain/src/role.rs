@@ -1,11 +1,13 @@
 //! Roles: named permission sets, the same catalog for users and applications.
 
+use crate::form::{self, rule};
 use crate::permission::{Action, Module, Permission, PermissionSet};
 use crate::text::TextRule;
 use crate::validation::{ErrorCode, FieldError, ValidationErrors};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::fmt;
+use validator::Validate;
 
 const ROLE_NAME: TextRule = TextRule {
     field: "name",
@@ -92,32 +94,57 @@ pub fn keeps_an_administrator(users: impl IntoIterator<Item = PermissionSet>) ->
 }
 
 /// A role as an admin submits it: `{"name", "permissions": ["engage:view", …]}`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RoleForm {
     /// 1 to 100 characters.
+    #[validate(custom(function = "name_rule"))]
     pub name: String,
     /// At least one `module:action`, no duplicates.
+    #[validate(custom(function = "permissions_value"))]
     pub permissions: Vec<String>,
 }
 
 /// A role change: absent fields stay as they are.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RoleChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(custom(function = "name_rule"))]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(custom(function = "permissions_value"))]
     pub permissions: Option<Vec<String>>,
 }
 
-/// A validated role.
+/// The order errors are reported in: the form's.
+const FIELDS: &[&str] = &["name", "permissions"];
+
+/// A validated role; only [`RoleForm::validate`] makes one.
 #[derive(Debug, Clone)]
 pub struct ValidRole {
-    pub name: RoleName,
-    pub permissions: PermissionSet,
+    name: RoleName,
+    permissions: PermissionSet,
+}
+
+impl ValidRole {
+    pub fn name(&self) -> &RoleName {
+        &self.name
+    }
+
+    pub fn permissions(&self) -> PermissionSet {
+        self.permissions
+    }
+}
+
+fn name_rule(raw: &str) -> Result<(), validator::ValidationError> {
+    rule(RoleName::parse(raw))
+}
+
+fn permissions_value(raw: &[String]) -> Result<(), validator::ValidationError> {
+    rule(permissions_rule(raw))
 }
 
 fn permissions_rule(raw: &[String]) -> Result<PermissionSet, FieldError> {
@@ -151,32 +178,39 @@ fn permissions_rule(raw: &[String]) -> Result<PermissionSet, FieldError> {
 
 impl RoleForm {
     pub fn validate(&self) -> Result<ValidRole, ValidationErrors> {
-        let mut errors = ValidationErrors::new();
-        let name = errors.check(RoleName::parse(&self.name));
-        let permissions = errors.check(permissions_rule(&self.permissions));
-        match (name, permissions) {
-            (Some(name), Some(permissions)) if errors.is_empty() => Ok(ValidRole { name, permissions }),
-            _ => Err(errors),
-        }
+        Validate::validate(self).map_err(|e| form::report(e, FIELDS))?;
+        // Each rule passed above; parsing again keeps the values they vouch for.
+        Ok(ValidRole {
+            name: RoleName::parse(&self.name)?,
+            permissions: permissions_rule(&self.permissions)?,
+        })
     }
 }
 
-/// A validated role change.
-#[derive(Debug, Clone, Default)]
+/// A validated role change; only [`RoleChange::validate`] makes one.
+#[derive(Debug, Clone)]
 pub struct ValidRoleChange {
-    pub name: Option<RoleName>,
-    pub permissions: Option<PermissionSet>,
+    name: Option<RoleName>,
+    permissions: Option<PermissionSet>,
+}
+
+impl ValidRoleChange {
+    pub fn name(&self) -> Option<&RoleName> {
+        self.name.as_ref()
+    }
+
+    pub fn permissions(&self) -> Option<PermissionSet> {
+        self.permissions
+    }
 }
 
 impl RoleChange {
     pub fn validate(&self) -> Result<ValidRoleChange, ValidationErrors> {
-        let mut errors = ValidationErrors::new();
-        let name = self.name.as_deref().and_then(|n| errors.check(RoleName::parse(n)));
-        let permissions = self
-            .permissions
-            .as_deref()
-            .and_then(|p| errors.check(permissions_rule(p)));
-        errors.finish(|| ValidRoleChange { name, permissions })
+        Validate::validate(self).map_err(|e| form::report(e, FIELDS))?;
+        Ok(ValidRoleChange {
+            name: self.name.as_deref().map(RoleName::parse).transpose()?,
+            permissions: self.permissions.as_deref().map(permissions_rule).transpose()?,
+        })
     }
 }
 

@@ -1,12 +1,14 @@
 //! User accounts: the people who sign in to cb Admin.
 
 use crate::account::AccountRef;
-use crate::application::{email_rule, role_ids};
 use crate::email::Email;
+use crate::form::{self, Storage, rule};
+use crate::role::seed_role_id;
 use crate::text::TextRule;
 use crate::validation::{ErrorCode, FieldError, ValidationErrors};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
+use validator::{Validate, ValidateArgs};
 
 const USER_NAME: TextRule = TextRule {
     field: "name",
@@ -35,23 +37,63 @@ impl Password {
 
     /// The strength rule for a new password.
     pub fn check_new(&self) -> Result<(), FieldError> {
-        let chars = self.0.chars().count();
-        if chars < MIN_PASSWORD_CHARS {
-            return Err(FieldError::new(
-                "password",
-                ErrorCode::TooShort,
-                format!("password must be at least {MIN_PASSWORD_CHARS} characters"),
-            ));
-        }
-        if chars > MAX_PASSWORD_CHARS {
-            return Err(FieldError::new(
-                "password",
-                ErrorCode::TooLong,
-                format!("password must be at most {MAX_PASSWORD_CHARS} characters"),
-            ));
-        }
-        Ok(())
+        NewPassword { password: self }
+            .validate()
+            .map_err(|e| first(form::report(e, &["password"])))
     }
+}
+
+/// The one error a single-field check reports.
+fn first(errors: ValidationErrors) -> FieldError {
+    errors
+        .into_errors()
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| FieldError::new("password", ErrorCode::InvalidValue, "password is not valid"))
+}
+
+/// Validator counts what [`Password`] holds in characters, as a person does.
+impl validator::ValidateLength<u64> for Password {
+    fn length(&self) -> Option<u64> {
+        Some(self.0.chars().count() as u64)
+    }
+}
+
+/// [`MIN_PASSWORD_CHARS`] as validator counts.
+const MIN_PASSWORD_LEN: u64 = MIN_PASSWORD_CHARS as u64;
+
+/// The strength rule, declared once; [`Password::check_new`] applies it.
+#[derive(Validate)]
+struct NewPassword<'a> {
+    #[validate(
+        length(
+            min = MIN_PASSWORD_LEN,
+            code = "too_short",
+            message = "password must be at least 12 characters"
+        ),
+        custom(function = "password_not_too_long")
+    )]
+    password: &'a Password,
+}
+
+/// validator has one `length` rule per field, and ours has two codes.
+fn password_not_too_long(password: &Password) -> Result<(), validator::ValidationError> {
+    if password.0.chars().count() > MAX_PASSWORD_CHARS {
+        return Err(form::to_validator(FieldError::new(
+            "password",
+            ErrorCode::TooLong,
+            format!("password must be at most {MAX_PASSWORD_CHARS} characters"),
+        )));
+    }
+    Ok(())
+}
+
+fn password_rule(password: &Password) -> Result<(), validator::ValidationError> {
+    rule(password.check_new())
+}
+
+fn name_rule(raw: &str) -> Result<(), validator::ValidationError> {
+    rule(USER_NAME.required(raw))
 }
 
 impl std::fmt::Debug for Password {
@@ -61,33 +103,52 @@ impl std::fmt::Debug for Password {
 }
 
 /// A new user account.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
+#[validate(context = "Storage<'v_a>")]
 pub struct UserForm {
+    #[validate(
+        custom(function = "form::email_address"),
+        custom(function = "form::email_free", use_context)
+    )]
     pub email: String,
+    #[validate(custom(function = "name_rule"))]
     pub name: String,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Password, min_length = 12))]
+    #[validate(custom(function = "password_rule"))]
     pub password: Password,
     #[serde(default)]
+    #[validate(custom(function = "form::user_roles", use_context))]
     pub roles: Vec<String>,
 }
 
 /// A change to a user: absent fields stay as they are.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
+#[validate(context = "Storage<'v_a>")]
 pub struct UserChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(
+        custom(function = "form::email_address"),
+        custom(function = "form::email_free", use_context)
+    )]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(custom(function = "name_rule"))]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Password))]
+    #[validate(custom(function = "password_rule"))]
     pub password: Option<Password>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(custom(function = "form::user_roles", use_context))]
     pub roles: Option<Vec<String>>,
 }
+
+/// The order errors are reported in: the form's.
+const FIELDS: &[&str] = &["email", "name", "password", "roles"];
 
 /// What storage knows that the user rules need.
 #[derive(Debug, Clone, Default)]
@@ -96,76 +157,129 @@ pub struct UserFacts {
     pub email_holder: Option<AccountRef>,
 }
 
+impl UserFacts {
+    fn storage<'a>(&'a self, claimant: Option<&'a AccountRef>) -> Storage<'a> {
+        Storage::new(&self.existing_roles, self.email_holder.as_ref(), claimant)
+    }
+}
+
+/// A user that passed every rule; only [`UserForm::validate`] and
+/// [`NewUser::first_administrator`] make one.
 #[derive(Debug, Clone)]
 pub struct NewUser {
-    pub email: Email,
-    pub name: String,
-    pub password: Password,
-    pub roles: Vec<String>,
+    email: Email,
+    name: String,
+    password: Password,
+    roles: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct ValidUserChange {
-    pub email: Option<Email>,
-    pub name: Option<String>,
-    pub password: Option<Password>,
-    pub roles: Option<Vec<String>>,
-}
+/// The name and role of the account a new install starts with.
+pub const FIRST_ADMINISTRATOR_NAME: &str = "Administrator";
 
-/// Users may hold no role (they can still sign in and see themselves); the
-/// listed ones must exist and appear once.
-fn user_roles(raw: &[String], facts: &UserFacts, errors: &mut ValidationErrors) -> Option<Vec<String>> {
-    if raw.is_empty() {
-        return Some(vec![]);
+impl NewUser {
+    /// The account a new install starts with: named "Administrator", holding
+    /// the seeded Administrator role, at `email` (the configured address,
+    /// else [`DEFAULT_ADMIN_EMAIL`](crate::email::DEFAULT_ADMIN_EMAIL)). The
+    /// default address has no dotted domain, so the account rule would refuse
+    /// it; it is accepted here and nowhere else. Every other rule applies:
+    /// a configured address must be valid and the password strong.
+    pub fn first_administrator(email: &str, password: Password) -> Result<Self, ValidationErrors> {
+        let role = seed_role_id(FIRST_ADMINISTRATOR_NAME);
+        let default_address = email == crate::email::DEFAULT_ADMIN_EMAIL;
+        let form = UserForm {
+            // Any valid address stands in while the rest is checked.
+            email: if default_address {
+                "admin@localhost.invalid".to_owned()
+            } else {
+                email.to_owned()
+            },
+            name: FIRST_ADMINISTRATOR_NAME.to_owned(),
+            password,
+            roles: vec![role.clone()],
+        };
+        let facts = UserFacts {
+            existing_roles: [role].into(),
+            email_holder: None,
+        };
+        let user = form.validate(&facts)?;
+        Ok(if default_address {
+            Self {
+                email: Email::default_admin(),
+                ..user
+            }
+        } else {
+            user
+        })
     }
-    match role_ids(raw, Some(&facts.existing_roles)) {
-        Ok(roles) => Some(roles),
-        Err(e) => {
-            e.into_errors().into_iter().for_each(|e| errors.push(e));
-            None
-        }
+
+    pub fn email(&self) -> &Email {
+        &self.email
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn password(&self) -> &Password {
+        &self.password
+    }
+
+    pub fn roles(&self) -> &[String] {
+        &self.roles
+    }
+}
+
+/// A change that passed every rule; `None` leaves a field as it is. Only
+/// [`UserChange::validate`] makes one.
+#[derive(Debug, Clone)]
+pub struct ValidUserChange {
+    email: Option<Email>,
+    name: Option<String>,
+    password: Option<Password>,
+    roles: Option<Vec<String>>,
+}
+
+impl ValidUserChange {
+    pub fn email(&self) -> Option<&Email> {
+        self.email.as_ref()
+    }
+
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    pub fn password(&self) -> Option<&Password> {
+        self.password.as_ref()
+    }
+
+    pub fn roles(&self) -> Option<&[String]> {
+        self.roles.as_deref()
     }
 }
 
 impl UserForm {
     pub fn validate(&self, facts: &UserFacts) -> Result<NewUser, ValidationErrors> {
-        let mut errors = ValidationErrors::new();
-        let email = errors.check(Email::parse(&self.email));
-        if email.is_some() {
-            errors.check(email_rule(facts.email_holder.as_ref(), None));
-        }
-        let name = errors.check(USER_NAME.required(&self.name));
-        errors.check(self.password.check_new());
-        let roles = user_roles(&self.roles, facts, &mut errors);
-        match (email, name, roles) {
-            (Some(email), Some(name), Some(roles)) if errors.is_empty() => Ok(NewUser {
-                email,
-                name,
-                password: self.password.clone(),
-                roles,
-            }),
-            _ => Err(errors),
-        }
+        self.validate_with_args(&facts.storage(None))
+            .map_err(|e| form::report(e, FIELDS))?;
+        // Each rule passed above; parsing again keeps the values they vouch for.
+        Ok(NewUser {
+            email: Email::parse(&self.email)?,
+            name: USER_NAME.required(&self.name)?,
+            password: self.password.clone(),
+            roles: self.roles.clone(),
+        })
     }
 }
 
 impl UserChange {
     pub fn validate(&self, facts: &UserFacts, me: &AccountRef) -> Result<ValidUserChange, ValidationErrors> {
-        let mut errors = ValidationErrors::new();
-        let email = self.email.as_deref().and_then(|e| errors.check(Email::parse(e)));
-        if email.is_some() {
-            errors.check(email_rule(facts.email_holder.as_ref(), Some(me)));
-        }
-        let name = self.name.as_deref().and_then(|n| errors.check(USER_NAME.required(n)));
-        if let Some(p) = &self.password {
-            errors.check(p.check_new());
-        }
-        let roles = self.roles.as_deref().and_then(|r| user_roles(r, facts, &mut errors));
-        errors.finish(|| ValidUserChange {
-            email,
-            name,
+        self.validate_with_args(&facts.storage(Some(me)))
+            .map_err(|e| form::report(e, FIELDS))?;
+        Ok(ValidUserChange {
+            email: self.email.as_deref().map(Email::parse).transpose()?,
+            name: self.name.as_deref().map(|n| USER_NAME.required(n)).transpose()?,
             password: self.password.clone(),
-            roles,
+            roles: self.roles.clone(),
         })
     }
 }
@@ -228,6 +342,71 @@ mod tests {
             ..facts
         };
         assert!(ok.validate(&held).unwrap_err().has("email", ErrorCode::EmailInUse));
+    }
+
+    #[test]
+    fn the_first_administrator_may_have_the_default_address_and_no_other_exception() {
+        let admin = NewUser::first_administrator(
+            crate::email::DEFAULT_ADMIN_EMAIL,
+            Password::new("a long enough password"),
+        )
+        .unwrap();
+        assert_eq!(admin.email().as_str(), "admin@localhost");
+        assert_eq!(admin.name(), "Administrator");
+        assert_eq!(admin.roles(), ["administrator"]);
+        assert_eq!(admin.password().expose(), "a long enough password");
+        // Anyone else with that address is refused.
+        let form = UserForm {
+            email: "admin@localhost".into(),
+            name: "Jo".into(),
+            password: Password::new("a long enough password"),
+            roles: vec![],
+        };
+        assert!(
+            form.validate(&UserFacts::default())
+                .unwrap_err()
+                .has("email", ErrorCode::InvalidEmail)
+        );
+        let configured =
+            NewUser::first_administrator(" Ops@Agency.org ", Password::new("a long enough password")).unwrap();
+        assert_eq!(configured.email().as_str(), "Ops@Agency.org");
+        let bad = NewUser::first_administrator("ops@localhost", Password::new("short")).unwrap_err();
+        assert!(bad.has("email", ErrorCode::InvalidEmail) && bad.has("password", ErrorCode::TooShort));
+        let weak = NewUser::first_administrator(crate::email::DEFAULT_ADMIN_EMAIL, Password::new("short")).unwrap_err();
+        assert_eq!(
+            weak.errors(),
+            [FieldError::new(
+                "password",
+                ErrorCode::TooShort,
+                "password must be at least 12 characters"
+            )]
+        );
+    }
+
+    #[test]
+    fn the_password_rule_counts_characters() {
+        assert!(Password::new("é".repeat(MIN_PASSWORD_CHARS)).check_new().is_ok());
+        let short = Password::new("é".repeat(MIN_PASSWORD_CHARS - 1))
+            .check_new()
+            .unwrap_err();
+        assert_eq!(
+            short.message,
+            format!("password must be at least {MIN_PASSWORD_CHARS} characters")
+        );
+        assert!(Password::new("p".repeat(MAX_PASSWORD_CHARS)).check_new().is_ok());
+        let long = Password::new("p".repeat(MAX_PASSWORD_CHARS + 1))
+            .check_new()
+            .unwrap_err();
+        assert_eq!((long.field.as_str(), long.code), ("password", ErrorCode::TooLong));
+        assert_eq!(long.message, "password must be at most 1024 characters");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_password_is_accepted_exactly_within_its_bounds(len in 0usize..1100) {
+            let result = Password::new("x".repeat(len)).check_new();
+            proptest::prop_assert_eq!(result.is_ok(), (MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&len));
+        }
     }
 
     #[test]

@@ -26,6 +26,27 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    pub const ALL: [Self; 13] = [
+        Self::Required,
+        Self::TooShort,
+        Self::TooLong,
+        Self::InvalidCharacters,
+        Self::InvalidEmail,
+        Self::EmailInUse,
+        Self::InvalidUrl,
+        Self::UnknownRole,
+        Self::DuplicateRole,
+        Self::InvalidPermission,
+        Self::DuplicatePermission,
+        Self::NameInUse,
+        Self::InvalidValue,
+    ];
+
+    /// The code whose wire form is `value`.
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|code| code.as_str() == value)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Required => "required",
@@ -67,6 +88,16 @@ impl FieldError {
             code,
             message: message.into(),
         }
+    }
+
+    /// The refusal of an address another account holds. Storage answers it
+    /// too, when a concurrent claim wins a race the facts could not see.
+    pub fn email_in_use() -> Self {
+        Self::new(
+            "email",
+            ErrorCode::EmailInUse,
+            "this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)",
+        )
     }
 }
 
@@ -135,5 +166,46 @@ impl ValidationErrors {
 impl From<FieldError> for ValidationErrors {
     fn from(error: FieldError) -> Self {
         Self { errors: vec![error] }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_parses_back_from_its_wire_form() {
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
+        assert_eq!(ErrorCode::parse("length"), None);
+        // A new variant stops this match compiling: add it here and to `ALL`.
+        let listed = |code: ErrorCode| match code {
+            ErrorCode::Required
+            | ErrorCode::TooShort
+            | ErrorCode::TooLong
+            | ErrorCode::InvalidCharacters
+            | ErrorCode::InvalidEmail
+            | ErrorCode::EmailInUse
+            | ErrorCode::InvalidUrl
+            | ErrorCode::UnknownRole
+            | ErrorCode::DuplicateRole
+            | ErrorCode::InvalidPermission
+            | ErrorCode::DuplicatePermission
+            | ErrorCode::NameInUse
+            | ErrorCode::InvalidValue => ErrorCode::ALL.contains(&code),
+        };
+        assert!(ErrorCode::ALL.into_iter().all(listed));
+    }
+
+    #[test]
+    fn the_email_in_use_refusal_is_the_documented_one() {
+        let e = FieldError::email_in_use();
+        assert_eq!((e.field.as_str(), e.code), ("email", ErrorCode::EmailInUse));
+        assert_eq!(
+            e.message,
+            "this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)"
+        );
     }
 }

@@ -26,7 +26,7 @@ use crate::config::{Backend, Config, ConfigError};
 use crate::db::{Db, DbError};
 use crate::keys::{KeyError, KeyRing};
 use crate::state::AppState;
-use casebook_domain::user::{Password, UserFacts, UserForm};
+use casebook_domain::user::Password;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -133,32 +133,9 @@ async fn ensure_first_admin(db: &Db, config: &Config) -> Result<(), StartError> 
         Some(p) => (p.clone(), false),
         None => (crypto::random_token()[..24].to_owned(), true),
     };
-    let form = UserForm {
-        email: email.clone(),
-        name: "Administrator".into(),
-        password: Password::new(password.clone()),
-        roles: vec!["administrator".into()],
-    };
-    let facts = UserFacts {
-        existing_roles: ["administrator".to_owned()].into(),
-        email_holder: None,
-    };
-    let user = if email == casebook_domain::email::DEFAULT_ADMIN_EMAIL {
-        // The default address fails the account rule on purpose (no dotted
-        // domain); every other rule still applies.
-        let with_valid_address = UserForm {
-            email: "admin@localhost.invalid".into(),
-            ..form
-        };
-        let mut user = with_valid_address
-            .validate(&facts)
-            .map_err(|e| StartError::Admin(e.to_string()))?;
-        user.email = casebook_domain::Email::default_admin();
-        user
-    } else {
-        form.validate(&facts).map_err(|e| StartError::Admin(e.to_string()))?
-    };
-    let hash = password::hash_password(user.password.clone())
+    let user = casebook_domain::user::NewUser::first_administrator(&email, Password::new(password.clone()))
+        .map_err(|e| StartError::Admin(e.to_string()))?;
+    let hash = password::hash_password(user.password().clone())
         .await
         .map_err(|e| StartError::Admin(e.to_string()))?;
     match store::create_user(db, None, &user, &hash).await {
@@ -170,10 +147,10 @@ async fn ensure_first_admin(db: &Db, config: &Config) -> Result<(), StartError> 
     if generated {
         eprintln!(
             "\n  First start: created administrator {}\n  password: {password}\n  (shown once; sign in with POST /admin/v1/sessions and change it)\n",
-            user.email
+            user.email()
         );
     } else {
-        tracing::info!(email = %user.email, "created the first administrator");
+        tracing::info!(email = %user.email(), "created the first administrator");
     }
     Ok(())
 }

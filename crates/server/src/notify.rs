@@ -16,88 +16,8 @@ pub const MAX_ATTEMPTS: i64 = 12;
 /// How long a replica holds a notice it is delivering before another may retry it.
 const LEASE_MICROS: i64 = 60 * 1_000_000;
 
-/// What happened to an application, as its contact is told.
-#[derive(Debug, Clone)]
-pub enum Notice<'a> {
-    Registered {
-        application: &'a str,
-        client_id: &'a str,
-        callback_url: &'a str,
-    },
-    SecretRevealed {
-        application: &'a str,
-        by: &'a str,
-    },
-    SecretRotated {
-        application: &'a str,
-        by: &'a str,
-        old_secret_valid_until: Option<&'a str>,
-    },
-    Disabled {
-        application: &'a str,
-        by: &'a str,
-    },
-    Deleted {
-        application: &'a str,
-        by: &'a str,
-    },
-}
-
-impl Notice<'_> {
-    pub fn subject(&self) -> String {
-        match self {
-            Self::Registered { application, .. } => format!("Casebook: {application} is registered"),
-            Self::SecretRevealed { application, .. } => {
-                format!("Casebook: the client secret of {application} was viewed")
-            }
-            Self::SecretRotated { application, .. } => {
-                format!("Casebook: the client secret of {application} was rotated")
-            }
-            Self::Disabled { application, .. } => format!("Casebook: {application} was disabled"),
-            Self::Deleted { application, .. } => format!("Casebook: {application} was removed"),
-        }
-    }
-
-    /// Plain text; never a secret.
-    pub fn body(&self) -> String {
-        match self {
-            Self::Registered {
-                application,
-                client_id,
-                callback_url,
-            } => format!(
-                "{application} is now registered as a Casebook external application.\n\n\
-                 Client ID: {client_id}\nCallback URL: {callback_url}\n\n\
-                 Ask your Casebook administrator for the client secret, then request access tokens at \
-                 {callback_url}/oauth2/token (OAuth 2.0 client credentials). Tokens last one hour.\n"
-            ),
-            Self::SecretRevealed { application, by } => format!(
-                "{by} viewed the client secret of {application} in cb Admin.\n\
-                 If you did not expect this, ask your administrator to rotate the secret.\n"
-            ),
-            Self::SecretRotated {
-                application,
-                by,
-                old_secret_valid_until,
-            } => match old_secret_valid_until {
-                Some(until) => format!(
-                    "{by} issued a new client secret for {application}. The previous secret keeps working until {until}; \
-                     update your integration before then.\n"
-                ),
-                None => format!(
-                    "{by} issued a new client secret for {application}. The previous secret no longer works; \
-                     update your integration now.\n"
-                ),
-            },
-            Self::Disabled { application, by } => format!(
-                "{by} disabled {application}. Its access tokens are refused and it cannot get new ones until it is enabled again.\n"
-            ),
-            Self::Deleted { application, by } => {
-                format!("{by} removed {application} from Casebook. Its credentials and tokens no longer work.\n")
-            }
-        }
-    }
-}
+/// The wording is a product rule, so it lives with the rules.
+pub use casebook_domain::notice::Notice;
 
 /// Writes a notice in the caller's transaction.
 pub async fn enqueue(tx: &mut Tx, recipient: &str, notice: &Notice<'_>) -> Result<(), sqlx::Error> {
@@ -263,23 +183,6 @@ pub async fn deliver_due(db: &Db, mailer: &Mailer) -> Result<usize, sqlx::Error>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn notices_name_the_application_and_never_a_secret() {
-        let n = Notice::SecretRotated {
-            application: "Partner Sync",
-            by: "Jo",
-            old_secret_valid_until: Some("2026-12-01T00:00:00Z"),
-        };
-        assert!(n.subject().contains("Partner Sync"));
-        assert!(n.body().contains("keeps working until 2026-12-01"));
-        let r = Notice::Registered {
-            application: "P",
-            client_id: "cb_1",
-            callback_url: "https://cb.example.org",
-        };
-        assert!(r.body().contains("https://cb.example.org/oauth2/token"));
-    }
 
     #[test]
     fn smtp_urls() {

@@ -61,7 +61,7 @@ pub async fn create_user(
 ) -> Result<impl IntoResponse, ApiError> {
     let facts = user_facts(&state, Some(&form.email), &form.roles).await?;
     let user = form.validate(&facts)?;
-    let hash = hash_password(user.password.clone()).await?;
+    let hash = hash_password(user.password().clone()).await?;
     let view = store::create_user(&state.db, Some(&caller.author()), &user, &hash).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -97,14 +97,14 @@ pub async fn update_user(
     )
     .await?;
     let change = change.validate(&facts, &AccountRef::new(AccountKind::User, &id))?;
-    if (change.password.is_some() || change.email.is_some())
+    if (change.password().is_some() || change.email().is_some())
         && !casebook_domain::grant::may_set_sign_in_details(caller.kind)
     {
         return Err(ApiError::forbidden(
             "only a signed-in person can set a user's password or email; an application cannot",
         ));
     }
-    let hash = match &change.password {
+    let hash = match change.password() {
         Some(p) => Some(hash_password(p.clone()).await?),
         None => None,
     };

@@ -114,9 +114,9 @@ pub async fn create_application(
     let now = db.now_micros();
     let mut tx = db.begin().await?;
     let grantor = grants::Grantor::read(db, &mut tx, author).await?;
-    let after = grants::permissions_of_roles(&mut tx, &app.roles).await?;
+    let after = grants::permissions_of_roles(&mut tx, app.roles()).await?;
     grantor.authorize(GrantChange::Create { after })?;
-    claim_email(&mut tx, &app.email, &AccountRef::new(AccountKind::Application, &id)).await?;
+    claim_email(&mut tx, app.email(), &AccountRef::new(AccountKind::Application, &id)).await?;
     sqlx::query(
         "INSERT INTO applications (id, client_id, name, email, application_url, description, enabled, secret_ciphertext, secret_mac, \
          previous_secret_mac, previous_secret_expires_at, created_at, updated_at, name_key) \
@@ -124,32 +124,32 @@ pub async fn create_application(
     )
     .bind(&id)
     .bind(client_id.as_str())
-    .bind(app.name.as_ref())
-    .bind(app.email.as_str())
-    .bind(app.application_url.as_deref())
-    .bind(app.description.as_deref())
+    .bind(app.name().as_ref())
+    .bind(app.email().as_str())
+    .bind(app.application_url())
+    .bind(app.description())
     .bind(master.seal(secret.expose().as_bytes(), &id))
     .bind(master.secret_mac(secret.expose()).to_vec())
     .bind(now)
-    .bind(casebook_domain::text::fold(app.name.as_ref()))
+    .bind(casebook_domain::text::fold(app.name().as_ref()))
     .execute(&mut *tx)
     .await?;
-    set_roles(&mut tx, RoleHolder::Application(&id), &app.roles).await?;
+    set_roles(&mut tx, RoleHolder::Application(&id), app.roles()).await?;
     audit(
         &mut tx,
         &author.actor,
         "application.registered",
         "application",
         &id,
-        Some(app.name.to_string()),
+        Some(app.name().to_string()),
     )
     .await?;
     let notice = Notice::Registered {
-        application: app.name.as_ref(),
+        application: app.name().as_ref(),
         client_id: client_id.as_str(),
         callback_url,
     };
-    notify::enqueue(&mut tx, app.email.as_str(), &notice).await?;
+    notify::enqueue(&mut tx, app.email().as_str(), &notice).await?;
     tx.commit().await?;
     get_application(db, callback_url, &id).await
 }
@@ -165,7 +165,7 @@ pub async fn update_application(
     touch(&mut tx, "applications", id, "external application").await?;
     let grantor = grants::Grantor::read(db, &mut tx, author).await?;
     let before = held_permissions(&mut tx, RoleHolder::Application(id)).await?;
-    if let Some(email) = &change.email {
+    if let Some(email) = change.email() {
         move_email(
             &mut tx,
             "applications",
@@ -174,7 +174,7 @@ pub async fn update_application(
         )
         .await?;
     }
-    if let Some(name) = &change.name {
+    if let Some(name) = change.name() {
         set_text(&mut tx, "applications", "name", id, Some(name.as_ref())).await?;
         set_text(
             &mut tx,
@@ -185,39 +185,39 @@ pub async fn update_application(
         )
         .await?;
     }
-    if let Some(url) = &change.application_url {
-        set_text(&mut tx, "applications", "application_url", id, url.as_deref()).await?;
+    if let Some(url) = change.application_url() {
+        set_text(&mut tx, "applications", "application_url", id, url).await?;
     }
-    if let Some(description) = &change.description {
-        set_text(&mut tx, "applications", "description", id, description.as_deref()).await?;
+    if let Some(description) = change.description() {
+        set_text(&mut tx, "applications", "description", id, description).await?;
     }
-    if let Some(enabled) = change.enabled {
+    if let Some(enabled) = change.enabled() {
         sqlx::query("UPDATE applications SET enabled = $1 WHERE id = $2")
             .bind(i64::from(enabled))
             .bind(id)
             .execute(&mut *tx)
             .await?;
     }
-    if change.enabled == Some(false) {
+    if change.enabled() == Some(false) {
         // Every token issued so far stays refused after a later re-enable.
         sqlx::query("UPDATE applications SET token_generation = token_generation + 1 WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
     }
-    if let Some(roles) = &change.roles {
+    if let Some(roles) = change.roles() {
         set_roles(&mut tx, RoleHolder::Application(id), roles).await?;
     }
     let after = held_permissions(&mut tx, RoleHolder::Application(id)).await?;
     grantor.authorize(GrantChange::Change { before, after })?;
     let actor = &author.actor;
-    let action = match change.enabled {
+    let action = match change.enabled() {
         Some(false) => "application.disabled",
         Some(true) => "application.enabled",
         None => "application.changed",
     };
     audit(&mut tx, actor, action, "application", id, None).await?;
-    if change.enabled == Some(false) {
+    if change.enabled() == Some(false) {
         let row = sqlx::query("SELECT name, email FROM applications WHERE id = $1")
             .bind(id)
             .fetch_one(&mut *tx)

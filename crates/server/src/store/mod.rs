@@ -69,7 +69,7 @@ fn parameter_list(start: usize, count: usize) -> String {
 }
 
 fn email_in_use() -> StoreError {
-    StoreError::refused(casebook_domain::application::email_in_use())
+    StoreError::refused(casebook_domain::FieldError::email_in_use())
 }
 
 /// Cuts a `LIMIT n + 1` result to a page, with the cursor of the next one.

@@ -159,9 +159,9 @@ pub async fn create_case(db: &Db, actor: &ActorRef, case: &ValidCase) -> Result<
          VALUES ($1, $2, $3, $4, $5, $6, $7, $5, $6, $7, $8, $8)",
     )
     .bind(&id)
-    .bind(&case.title)
-    .bind(case.description.as_deref())
-    .bind(case.status.as_str())
+    .bind(case.title())
+    .bind(case.description())
+    .bind(case.status().as_str())
     .bind(actor.kind.as_str())
     .bind(&actor.id)
     .bind(&actor.name)
@@ -179,13 +179,13 @@ pub async fn update_case(
 ) -> Result<CaseView, StoreError> {
     let mut tx = db.begin().await?;
     touch_record(&mut tx, CASES, id, actor).await?;
-    if let Some(title) = &change.title {
+    if let Some(title) = change.title() {
         set_text(&mut tx, "cases", "title", id, Some(title)).await?;
     }
-    if let Some(description) = &change.description {
-        set_text(&mut tx, "cases", "description", id, description.as_deref()).await?;
+    if let Some(description) = change.description() {
+        set_text(&mut tx, "cases", "description", id, description).await?;
     }
-    if let Some(status) = change.status {
+    if let Some(status) = change.status() {
         set_text(&mut tx, "cases", "status", id, Some(status.as_str())).await?;
     }
     tx.commit().await?;
@@ -214,8 +214,8 @@ pub async fn create_report(db: &Db, actor: &ActorRef, report: &ValidReport) -> R
          VALUES ($1, $2, $3, $4, $5, $6, $4, $5, $6, $7, $7)",
     )
     .bind(&id)
-    .bind(&report.summary)
-    .bind(report.details.as_deref())
+    .bind(report.summary())
+    .bind(report.details())
     .bind(actor.kind.as_str())
     .bind(&actor.id)
     .bind(&actor.name)
@@ -233,11 +233,11 @@ pub async fn update_report(
 ) -> Result<ReportView, StoreError> {
     let mut tx = db.begin().await?;
     touch_record(&mut tx, REPORTS, id, actor).await?;
-    if let Some(summary) = &change.summary {
+    if let Some(summary) = change.summary() {
         set_text(&mut tx, "reports", "summary", id, Some(summary)).await?;
     }
-    if let Some(details) = &change.details {
-        set_text(&mut tx, "reports", "details", id, details.as_deref()).await?;
+    if let Some(details) = change.details() {
+        set_text(&mut tx, "reports", "details", id, details).await?;
     }
     tx.commit().await?;
     get_report(db, id).await

@@ -66,20 +66,20 @@ pub async fn create_role(db: &Db, author: &Author, role: &ValidRole) -> Result<R
     grants::Grantor::read(db, &mut tx, author)
         .await?
         .authorize(GrantChange::Create {
-            after: role.permissions,
+            after: role.permissions(),
         })?;
     let result = sqlx::query(
         "INSERT INTO roles (id, name, name_key, permissions, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
     )
     .bind(&id)
-    .bind(role.name.as_ref())
-    .bind(casebook_domain::text::fold(role.name.as_ref()))
-    .bind(role.permissions.to_scope())
+    .bind(role.name().as_ref())
+    .bind(casebook_domain::text::fold(role.name().as_ref()))
+    .bind(role.permissions().to_scope())
     .bind(now)
     .execute(&mut *tx)
     .await;
     match result {
-        Err(e) if is_unique_violation(&e) => return Err(role_name_in_use(role.name.as_ref())),
+        Err(e) if is_unique_violation(&e) => return Err(role_name_in_use(role.name().as_ref())),
         other => other?,
     };
     audit(
@@ -88,7 +88,7 @@ pub async fn create_role(db: &Db, author: &Author, role: &ValidRole) -> Result<R
         "role.created",
         "role",
         &id,
-        Some(role.name.to_string()),
+        Some(role.name().to_string()),
     )
     .await?;
     tx.commit().await?;
@@ -101,9 +101,9 @@ pub async fn update_role(db: &Db, author: &Author, id: &str, change: &ValidRoleC
     let check = AdministratorCheck::before(db, &mut tx).await?;
     let grantor = grants::Grantor::read(db, &mut tx, author).await?;
     let before = grants::role_permissions(&mut tx, id).await?.unwrap_or_default();
-    let after = change.permissions.unwrap_or(before);
+    let after = change.permissions().unwrap_or(before);
     grantor.authorize(GrantChange::Change { before, after })?;
-    if let Some(name) = &change.name {
+    if let Some(name) = change.name() {
         let result = sqlx::query("UPDATE roles SET name = $1, name_key = $2 WHERE id = $3")
             .bind(name.as_ref())
             .bind(casebook_domain::text::fold(name.as_ref()))
@@ -115,7 +115,7 @@ pub async fn update_role(db: &Db, author: &Author, id: &str, change: &ValidRoleC
             other => other?,
         };
     }
-    if let Some(permissions) = change.permissions {
+    if let Some(permissions) = change.permissions() {
         set_text(&mut tx, "roles", "permissions", id, Some(&permissions.to_scope())).await?;
     }
     check.after(&mut tx).await?;

@@ -93,25 +93,25 @@ pub async fn create_user(
     let mut tx = db.begin().await?;
     if let Some(author) = author {
         let grantor = grants::Grantor::read(db, &mut tx, author).await?;
-        let after = grants::permissions_of_roles(&mut tx, &user.roles).await?;
+        let after = grants::permissions_of_roles(&mut tx, user.roles()).await?;
         grantor.authorize(GrantChange::Create { after })?;
     }
-    claim_email(&mut tx, &user.email, &AccountRef::new(AccountKind::User, &id)).await?;
+    claim_email(&mut tx, user.email(), &AccountRef::new(AccountKind::User, &id)).await?;
     sqlx::query(
         "INSERT INTO users (id, email, name, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
     )
     .bind(&id)
-    .bind(user.email.as_str())
-    .bind(&user.name)
+    .bind(user.email().as_str())
+    .bind(user.name())
     .bind(password_hash)
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    set_roles(&mut tx, RoleHolder::User(&id), &user.roles).await?;
+    set_roles(&mut tx, RoleHolder::User(&id), user.roles()).await?;
     let system = ActorRef {
         kind: AccountKind::User,
         id: id.clone(),
-        name: user.name.clone(),
+        name: user.name().to_owned(),
     };
     audit(
         &mut tx,
@@ -119,7 +119,7 @@ pub async fn create_user(
         "user.created",
         "user",
         &id,
-        Some(user.email.to_string()),
+        Some(user.email().to_string()),
     )
     .await?;
     tx.commit().await?;
@@ -138,10 +138,10 @@ pub async fn update_user(
     let check = AdministratorCheck::before(db, &mut tx).await?;
     let grantor = grants::Grantor::read(db, &mut tx, author).await?;
     let before = held_permissions(&mut tx, RoleHolder::User(id)).await?;
-    if let Some(email) = &change.email {
+    if let Some(email) = change.email() {
         move_email(&mut tx, "users", &AccountRef::new(AccountKind::User, id), email).await?;
     }
-    if let Some(name) = &change.name {
+    if let Some(name) = change.name() {
         set_text(&mut tx, "users", "name", id, Some(name)).await?;
     }
     if let Some(hash) = password_hash {
@@ -152,7 +152,7 @@ pub async fn update_user(
             .execute(&mut *tx)
             .await?;
     }
-    if let Some(roles) = &change.roles {
+    if let Some(roles) = change.roles() {
         set_roles(&mut tx, RoleHolder::User(id), roles).await?;
     }
     let after = held_permissions(&mut tx, RoleHolder::User(id)).await?;

@@ -1,0 +1,188 @@
+//! What an application's contact is told when something happens to it: the
+//! subject and body of each notice, as pure functions of the facts. The
+//! server's outbox stores and delivers them.
+
+/// What happened to an application, as its contact is told.
+#[derive(Debug, Clone)]
+pub enum Notice<'a> {
+    Registered {
+        application: &'a str,
+        client_id: &'a str,
+        callback_url: &'a str,
+    },
+    SecretRevealed {
+        application: &'a str,
+        by: &'a str,
+    },
+    SecretRotated {
+        application: &'a str,
+        by: &'a str,
+        old_secret_valid_until: Option<&'a str>,
+    },
+    Disabled {
+        application: &'a str,
+        by: &'a str,
+    },
+    Deleted {
+        application: &'a str,
+        by: &'a str,
+    },
+}
+
+impl Notice<'_> {
+    pub fn subject(&self) -> String {
+        match self {
+            Self::Registered { application, .. } => format!("Casebook: {application} is registered"),
+            Self::SecretRevealed { application, .. } => {
+                format!("Casebook: the client secret of {application} was viewed")
+            }
+            Self::SecretRotated { application, .. } => {
+                format!("Casebook: the client secret of {application} was rotated")
+            }
+            Self::Disabled { application, .. } => format!("Casebook: {application} was disabled"),
+            Self::Deleted { application, .. } => format!("Casebook: {application} was removed"),
+        }
+    }
+
+    /// Plain text; never a secret.
+    pub fn body(&self) -> String {
+        match self {
+            Self::Registered {
+                application,
+                client_id,
+                callback_url,
+            } => format!(
+                "{application} is now registered as a Casebook external application.\n\n\
+                 Client ID: {client_id}\nCallback URL: {callback_url}\n\n\
+                 Ask your Casebook administrator for the client secret, then request access tokens at \
+                 {callback_url}/oauth2/token (OAuth 2.0 client credentials). Tokens last one hour.\n"
+            ),
+            Self::SecretRevealed { application, by } => format!(
+                "{by} viewed the client secret of {application} in cb Admin.\n\
+                 If you did not expect this, ask your administrator to rotate the secret.\n"
+            ),
+            Self::SecretRotated {
+                application,
+                by,
+                old_secret_valid_until,
+            } => match old_secret_valid_until {
+                Some(until) => format!(
+                    "{by} issued a new client secret for {application}. The previous secret keeps working until {until}; \
+                     update your integration before then.\n"
+                ),
+                None => format!(
+                    "{by} issued a new client secret for {application}. The previous secret no longer works; \
+                     update your integration now.\n"
+                ),
+            },
+            Self::Disabled { application, by } => format!(
+                "{by} disabled {application}. Its access tokens are refused and it cannot get new ones until it is enabled again.\n"
+            ),
+            Self::Deleted { application, by } => {
+                format!("{by} removed {application} from Casebook. Its credentials and tokens no longer work.\n")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notices_name_the_application_and_never_a_secret() {
+        let n = Notice::SecretRotated {
+            application: "Partner Sync",
+            by: "Jo",
+            old_secret_valid_until: Some("2026-12-01T00:00:00Z"),
+        };
+        assert!(n.subject().contains("Partner Sync"));
+        assert!(n.body().contains("keeps working until 2026-12-01"));
+        let r = Notice::Registered {
+            application: "P",
+            client_id: "cb_1",
+            callback_url: "https://cb.example.org",
+        };
+        assert!(r.body().contains("https://cb.example.org/oauth2/token"));
+    }
+
+    #[test]
+    fn every_notice_reads_as_it_always_has() {
+        let cases = [
+            (
+                Notice::Registered {
+                    application: "P",
+                    client_id: "cb_1",
+                    callback_url: "https://cb.example.org",
+                },
+                "Casebook: P is registered",
+                "P is now registered as a Casebook external application.\n\nClient ID: cb_1\nCallback URL: https://cb.example.org\n\n\
+                 Ask your Casebook administrator for the client secret, then request access tokens at \
+                 https://cb.example.org/oauth2/token (OAuth 2.0 client credentials). Tokens last one hour.\n",
+            ),
+            (
+                Notice::SecretRevealed {
+                    application: "P",
+                    by: "Jo",
+                },
+                "Casebook: the client secret of P was viewed",
+                "Jo viewed the client secret of P in cb Admin.\nIf you did not expect this, ask your administrator to rotate the secret.\n",
+            ),
+            (
+                Notice::SecretRotated {
+                    application: "P",
+                    by: "Jo",
+                    old_secret_valid_until: Some("2026-12-01T00:00:00Z"),
+                },
+                "Casebook: the client secret of P was rotated",
+                "Jo issued a new client secret for P. The previous secret keeps working until 2026-12-01T00:00:00Z; update your integration before then.\n",
+            ),
+            (
+                Notice::SecretRotated {
+                    application: "P",
+                    by: "Jo",
+                    old_secret_valid_until: None,
+                },
+                "Casebook: the client secret of P was rotated",
+                "Jo issued a new client secret for P. The previous secret no longer works; update your integration now.\n",
+            ),
+            (
+                Notice::Disabled {
+                    application: "P",
+                    by: "Jo",
+                },
+                "Casebook: P was disabled",
+                "Jo disabled P. Its access tokens are refused and it cannot get new ones until it is enabled again.\n",
+            ),
+            (
+                Notice::Deleted {
+                    application: "P",
+                    by: "Jo",
+                },
+                "Casebook: P was removed",
+                "Jo removed P from Casebook. Its credentials and tokens no longer work.\n",
+            ),
+        ];
+        for (notice, subject, body) in cases {
+            assert_eq!(notice.subject(), subject);
+            assert_eq!(notice.body(), body);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_notice_names_its_application_and_author(application in "[A-Za-z ]{1,20}", by in "[A-Za-z]{1,10}") {
+            let notices = [
+                Notice::SecretRevealed { application: &application, by: &by },
+                Notice::SecretRotated { application: &application, by: &by, old_secret_valid_until: None },
+                Notice::Disabled { application: &application, by: &by },
+                Notice::Deleted { application: &application, by: &by },
+            ];
+            for notice in notices {
+                proptest::prop_assert!(notice.subject().contains(application.as_str()));
+                proptest::prop_assert!(notice.body().contains(application.as_str()));
+                proptest::prop_assert!(notice.body().starts_with(by.as_str()));
+            }
+        }
+    }
+}
