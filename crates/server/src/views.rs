@@ -1,47 +1,125 @@
 //! Wire shapes of the admin and Casebook APIs (what SPEC calls "wire
 //! shapes"): defined once in `casebook_domain::wire`, which the SDK reads
-//! too, and named here as the OpenAPI document names them.
+//! too, and named here as the OpenAPI document names them. Below, how the
+//! store's records become them: timestamps as RFC 3339, and what only the
+//! HTTP layer knows (the callback URL) added.
 
-use casebook_domain::Permission;
 use casebook_domain::wire::Role;
+
+use crate::db::micros_to_rfc3339;
+use crate::store::{
+    ActorRef, ApplicationRecord, AuditRecord, CaseRecord, Listed, ReportRecord, RoleRecord, UserRecord,
+};
 
 pub use casebook_domain::wire::{
     Actor, Application as ApplicationView, AuditEvent as AuditEventView, Case as CaseView, Me as MeView, Page,
-    Report as ReportView, RevealedSecret as SecretView, Session as SessionView, User as UserView,
+    Report as ReportView, RevealedSecret as SecretView, Role as RoleView, Session as SessionView, User as UserView,
 };
 
-/// A role as the store reads it: permissions as the strings it stored.
-/// Handlers answer with [`Role`], which holds them as a set; the two are
-/// one JSON, because the store writes the strings from a set in its order.
-#[derive(Debug, Clone)]
-pub struct RoleView {
-    pub id: String,
-    pub name: String,
-    pub permissions: Vec<String>,
-    pub created_at: String,
-    pub updated_at: String,
+fn rfc3339(at: casebook_domain::Timestamp) -> String {
+    micros_to_rfc3339(at.unix_micros())
 }
 
-impl From<RoleView> for Role {
-    fn from(view: RoleView) -> Self {
-        Role {
-            id: view.id,
-            name: view.name,
-            permissions: view
-                .permissions
-                .iter()
-                .filter_map(|p| p.parse::<Permission>().ok())
-                .collect(),
-            created_at: view.created_at,
-            updated_at: view.updated_at,
+/// A page of records, as the wire carries it.
+pub fn page<R, V: From<R>>(listed: Listed<R>) -> Page<V> {
+    Page {
+        items: listed.items.into_iter().map(V::from).collect(),
+        next_cursor: listed.next_cursor,
+    }
+}
+
+impl From<ActorRef> for Actor {
+    fn from(actor: ActorRef) -> Self {
+        Actor {
+            kind: actor.kind,
+            id: actor.id,
+            name: actor.name,
         }
     }
 }
 
-/// A page of the store's roles, as the wire carries it.
-pub fn role_page(page: Page<RoleView>) -> Page<Role> {
-    Page {
-        items: page.items.into_iter().map(Role::from).collect(),
-        next_cursor: page.next_cursor,
+impl From<RoleRecord> for Role {
+    fn from(role: RoleRecord) -> Self {
+        Role {
+            id: role.id,
+            name: role.name,
+            permissions: role.permissions,
+            created_at: rfc3339(role.created_at),
+            updated_at: rfc3339(role.updated_at),
+        }
+    }
+}
+
+impl From<UserRecord> for UserView {
+    fn from(user: UserRecord) -> Self {
+        UserView {
+            id: user.id,
+            email: user.email,
+            name: user.name,
+            roles: user.role_ids,
+            created_at: rfc3339(user.created_at),
+            updated_at: rfc3339(user.updated_at),
+        }
+    }
+}
+
+/// An application as the admin API shows it: where it asks for tokens is
+/// this install's public URL, which storage does not hold.
+pub fn application(app: ApplicationRecord, callback_url: &str) -> ApplicationView {
+    ApplicationView {
+        id: app.id,
+        name: app.name,
+        email: app.email,
+        application_url: app.application_url,
+        description: app.description,
+        roles: app.role_ids,
+        client_id: app.client_id,
+        callback_url: callback_url.to_owned(),
+        enabled: app.enabled,
+        created_at: rfc3339(app.created_at),
+        updated_at: rfc3339(app.updated_at),
+    }
+}
+
+impl From<CaseRecord> for CaseView {
+    fn from(case: CaseRecord) -> Self {
+        CaseView {
+            id: case.id,
+            title: case.title,
+            description: case.description,
+            status: case.status,
+            created_by: case.created_by.into(),
+            updated_by: case.updated_by.into(),
+            created_at: rfc3339(case.created_at),
+            updated_at: rfc3339(case.updated_at),
+        }
+    }
+}
+
+impl From<ReportRecord> for ReportView {
+    fn from(report: ReportRecord) -> Self {
+        ReportView {
+            id: report.id,
+            summary: report.summary,
+            details: report.details,
+            created_by: report.created_by.into(),
+            updated_by: report.updated_by.into(),
+            created_at: rfc3339(report.created_at),
+            updated_at: rfc3339(report.updated_at),
+        }
+    }
+}
+
+impl From<AuditRecord> for AuditEventView {
+    fn from(event: AuditRecord) -> Self {
+        AuditEventView {
+            id: event.id,
+            at: rfc3339(event.at),
+            actor: event.actor.into(),
+            action: event.action,
+            target_kind: event.target_kind,
+            target_id: event.target_id,
+            detail: event.detail,
+        }
     }
 }

@@ -49,7 +49,9 @@ pub async fn list_cases(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<CaseView>>, ApiError> {
-    Ok(Json(store::list_cases(&state.db, q.cursor()?, q.limit()?).await?))
+    Ok(Json(crate::views::page(
+        store::list_cases(&state.db, q.cursor()?, q.limit()?).await?,
+    )))
 }
 
 /// Open a case.
@@ -66,7 +68,9 @@ pub async fn create_case(
     let case = form.validate()?;
     Ok((
         StatusCode::CREATED,
-        Json(store::create_case(&state.db, &caller.actor(), &case).await?),
+        Json(CaseView::from(
+            store::create_case(&state.db, &caller.actor(), &case).await?,
+        )),
     ))
 }
 
@@ -77,7 +81,7 @@ pub async fn create_case(
         (status = 404, description = "No such case", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_case(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<CaseView>, ApiError> {
-    Ok(Json(store::get_case(&state.db, &id).await?))
+    Ok(Json(store::get_case(&state.db, &id).await?.into()))
 }
 
 /// Change a case.
@@ -95,7 +99,9 @@ pub async fn update_case(
 ) -> Result<Json<CaseView>, ApiError> {
     let change = change.validate()?;
     Ok(Json(
-        store::update_case(&state.db, &caller.actor(), &id, &change).await?,
+        store::update_case(&state.db, &caller.actor(), &id, &change)
+            .await?
+            .into(),
     ))
 }
 
@@ -120,7 +126,9 @@ pub async fn list_reports(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<ReportView>>, ApiError> {
-    Ok(Json(store::list_reports(&state.db, q.cursor()?, q.limit()?).await?))
+    Ok(Json(crate::views::page(
+        store::list_reports(&state.db, q.cursor()?, q.limit()?).await?,
+    )))
 }
 
 /// File a report.
@@ -137,7 +145,9 @@ pub async fn create_report(
     let report = form.validate()?;
     Ok((
         StatusCode::CREATED,
-        Json(store::create_report(&state.db, &caller.actor(), &report).await?),
+        Json(ReportView::from(
+            store::create_report(&state.db, &caller.actor(), &report).await?,
+        )),
     ))
 }
 
@@ -151,7 +161,7 @@ pub async fn get_report(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ReportView>, ApiError> {
-    Ok(Json(store::get_report(&state.db, &id).await?))
+    Ok(Json(store::get_report(&state.db, &id).await?.into()))
 }
 
 /// Change a report.
@@ -169,7 +179,9 @@ pub async fn update_report(
 ) -> Result<Json<ReportView>, ApiError> {
     let change = change.validate()?;
     Ok(Json(
-        store::update_report(&state.db, &caller.actor(), &id, &change).await?,
+        store::update_report(&state.db, &caller.actor(), &id, &change)
+            .await?
+            .into(),
     ))
 }
 

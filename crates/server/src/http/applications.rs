@@ -7,7 +7,7 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 use crate::store;
-use crate::views::*;
+use crate::views::{self, *};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -94,17 +94,22 @@ pub async fn list_applications(
 ) -> Result<Json<Page<ApplicationView>>, ApiError> {
     let limit = page_size(q.limit).map_err(ApiError::field)?;
     let cursor = page_cursor(q.cursor.as_deref()).map_err(ApiError::field)?;
-    Ok(Json(
-        store::list_applications(
-            &state.db,
-            callback_url(&state),
-            cursor,
-            limit,
-            filter("name", q.name.as_deref())?,
-            filter("email", q.email.as_deref())?,
-        )
-        .await?,
-    ))
+    let listed = store::list_applications(
+        &state.db,
+        cursor,
+        limit,
+        filter("name", q.name.as_deref())?,
+        filter("email", q.email.as_deref())?,
+    )
+    .await?;
+    Ok(Json(Page {
+        items: listed
+            .items
+            .into_iter()
+            .map(|app| views::application(app, callback_url(&state)))
+            .collect(),
+        next_cursor: listed.next_cursor,
+    }))
 }
 
 /// Register an external application ("New Application"). The secret is not
@@ -134,7 +139,10 @@ pub async fn create_application(
     )
     .await?;
     tracing::info!(application = %view.id, client_id = %view.client_id, "external application registered");
-    Ok((StatusCode::CREATED, Json(view)))
+    Ok((
+        StatusCode::CREATED,
+        Json(views::application(view, callback_url(&state))),
+    ))
 }
 
 /// The expanded view: Client ID, description, application URL, Callback URL, roles, status.
@@ -147,9 +155,8 @@ pub async fn get_application(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ApplicationView>, ApiError> {
-    Ok(Json(
-        store::get_application(&state.db, callback_url(&state), &id).await?,
-    ))
+    let app = store::get_application(&state.db, &id).await?;
+    Ok(Json(views::application(app, callback_url(&state))))
 }
 
 /// Change name, email, URL, roles, description, or enable/disable. Disabling
@@ -174,10 +181,10 @@ pub async fn update_application(
     )
     .await?;
     let change = change.validate(&facts, &AccountRef::new(AccountKind::Application, &id))?;
-    let view = store::update_application(&state.db, callback_url(&state), &caller.author(), &id, &change).await?;
-    state.clients.remove(&view.client_id);
+    let app = store::update_application(&state.db, &caller.author(), &id, &change).await?;
+    state.clients.remove(&app.client_id);
     state.bump_epoch();
-    Ok(Json(view))
+    Ok(Json(views::application(app, callback_url(&state))))
 }
 
 /// Remove an application: its tokens are refused from then on.

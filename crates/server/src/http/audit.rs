@@ -26,5 +26,7 @@ pub async fn list_audit(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<AuditEventView>>, ApiError> {
-    Ok(Json(store::list_audit(&state.db, q.cursor()?, q.limit()?).await?))
+    Ok(Json(crate::views::page(
+        store::list_audit(&state.db, q.cursor()?, q.limit()?).await?,
+    )))
 }

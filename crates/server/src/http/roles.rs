@@ -33,7 +33,7 @@ pub async fn list_roles(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Role>>, ApiError> {
-    Ok(Json(role_page(
+    Ok(Json(crate::views::page(
         store::list_roles(&state.db, q.cursor()?, q.limit()?).await?,
     )))
 }

@@ -75,7 +75,7 @@ pub async fn reveal_secret(
 ) -> Result<impl IntoResponse, ApiError> {
     // 404 and 403 before the password check, so neither a typo'd id nor a
     // refused application counts as a failure.
-    store::get_application(&state.db, state.issuer(), &id).await?;
+    store::get_application(&state.db, &id).await?;
     store::may_access_secret(&state.db, &caller.author(), &id).await?;
     confirm_password(&state, &caller, request.password, &id).await?;
     let (client_id, secret) = store::reveal_secret(&state.db, state.master(), &caller.author(), &id).await?;
@@ -109,7 +109,7 @@ pub async fn rotate_secret(
     ApiJson(request): ApiJson<RotateRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let grace = casebook_domain::credentials::grace_period(request.grace_period_seconds).map_err(ApiError::field)?;
-    store::get_application(&state.db, state.issuer(), &id).await?;
+    store::get_application(&state.db, &id).await?;
     store::may_access_secret(&state.db, &caller.author(), &id).await?;
     confirm_password(&state, &caller, request.password, &id).await?;
     let secret = ClientSecret::from_random(random_bytes());

@@ -45,7 +45,9 @@ pub async fn list_users(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<UserView>>, ApiError> {
-    Ok(Json(store::list_users(&state.db, q.cursor()?, q.limit()?).await?))
+    Ok(Json(crate::views::page(
+        store::list_users(&state.db, q.cursor()?, q.limit()?).await?,
+    )))
 }
 
 /// Create a user; the address must not belong to any account, user or application.
@@ -63,7 +65,7 @@ pub async fn create_user(
     let user = form.validate(&facts)?;
     let hash = hash_password(user.password().clone()).await?;
     let view = store::create_user(&state.db, Some(&caller.author()), &user, &hash).await?;
-    Ok((StatusCode::CREATED, Json(view)))
+    Ok((StatusCode::CREATED, Json(UserView::from(view))))
 }
 
 /// One user.
@@ -73,7 +75,7 @@ pub async fn create_user(
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_user(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<UserView>, ApiError> {
-    Ok(Json(store::get_user(&state.db, &id).await?))
+    Ok(Json(store::get_user(&state.db, &id).await?.into()))
 }
 
 /// Change a user.
@@ -109,7 +111,9 @@ pub async fn update_user(
         None => None,
     };
     Ok(Json(
-        store::update_user(&state.db, &caller.author(), &id, &change, hash.as_deref()).await?,
+        store::update_user(&state.db, &caller.author(), &id, &change, hash.as_deref())
+            .await?
+            .into(),
     ))
 }
 

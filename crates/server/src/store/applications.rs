@@ -2,24 +2,19 @@
 
 use super::*;
 
-fn application_from(
-    row: &AnyRow,
-    callback_url: &str,
-    roles: &mut HashMap<String, Vec<String>>,
-) -> Result<ApplicationView, sqlx::Error> {
+fn application_from(row: &AnyRow, roles: &mut HashMap<String, Vec<String>>) -> Result<ApplicationRecord, sqlx::Error> {
     let id: String = col(row, "id")?;
-    Ok(ApplicationView {
-        roles: roles.remove(&id).unwrap_or_default(),
+    Ok(ApplicationRecord {
+        role_ids: roles.remove(&id).unwrap_or_default(),
         id,
         name: col(row, "name")?,
         email: col(row, "email")?,
         application_url: col(row, "application_url")?,
         description: col(row, "description")?,
         client_id: col(row, "client_id")?,
-        callback_url: callback_url.to_owned(),
         enabled: col::<i64>(row, "enabled")? != 0,
-        created_at: micros_to_rfc3339(col(row, "created_at")?),
-        updated_at: micros_to_rfc3339(col(row, "updated_at")?),
+        created_at: stamp(row, "created_at")?,
+        updated_at: stamp(row, "updated_at")?,
     })
 }
 
@@ -28,12 +23,11 @@ const APPLICATION_COLUMNS: &str =
 
 pub async fn list_applications(
     db: &Db,
-    callback_url: &str,
     cursor: Option<&str>,
     limit: u32,
     name: Option<&str>,
     email: Option<&str>,
-) -> Result<Page<ApplicationView>, sqlx::Error> {
+) -> Result<Listed<ApplicationRecord>, sqlx::Error> {
     let mut clauses = Vec::new();
     let mut binds: Vec<String> = Vec::new();
     if let Some(c) = cursor {
@@ -84,12 +78,12 @@ pub async fn list_applications(
     .await?;
     let items = rows
         .iter()
-        .map(|r| application_from(r, callback_url, &mut roles))
+        .map(|r| application_from(r, &mut roles))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(paginate(items, limit, |a| &a.id))
 }
 
-pub async fn get_application(db: &Db, callback_url: &str, id: &str) -> Result<ApplicationView, StoreError> {
+pub async fn get_application(db: &Db, id: &str) -> Result<ApplicationRecord, StoreError> {
     let row = sqlx::query(AssertSqlSafe(format!(
         "SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = $1"
     )))
@@ -98,7 +92,7 @@ pub async fn get_application(db: &Db, callback_url: &str, id: &str) -> Result<Ap
     .await?
     .ok_or(StoreError::NotFound("external application"))?;
     let mut roles = roles_of(db, AccountKind::Application, &[id]).await?;
-    Ok(application_from(&row, callback_url, &mut roles)?)
+    Ok(application_from(&row, &mut roles)?)
 }
 
 pub async fn create_application(
@@ -109,7 +103,7 @@ pub async fn create_application(
     app: &NewApplication,
     client_id: &ClientId,
     secret: &ClientSecret,
-) -> Result<ApplicationView, StoreError> {
+) -> Result<ApplicationRecord, StoreError> {
     let id = new_id();
     let now = db.now_micros();
     let mut tx = db.begin().await?;
@@ -151,16 +145,15 @@ pub async fn create_application(
     };
     notify::enqueue(&mut tx, app.email().as_str(), &notice).await?;
     tx.commit().await?;
-    get_application(db, callback_url, &id).await
+    get_application(db, &id).await
 }
 
 pub async fn update_application(
     db: &Db,
-    callback_url: &str,
     author: &Author,
     id: &str,
     change: &ValidApplicationChange,
-) -> Result<ApplicationView, StoreError> {
+) -> Result<ApplicationRecord, StoreError> {
     let mut tx = db.begin().await?;
     touch(&mut tx, "applications", id, "external application").await?;
     let grantor = grants::Grantor::read(db, &mut tx, author).await?;
@@ -230,7 +223,7 @@ pub async fn update_application(
         notify::enqueue(&mut tx, &email, &notice).await?;
     }
     tx.commit().await?;
-    get_application(db, callback_url, id).await
+    get_application(db, id).await
 }
 
 /// Removes an application; returns its client ID so caches can drop it.

@@ -28,7 +28,7 @@ pub async fn audit(
     .map(|_| ())
 }
 
-pub async fn list_audit(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Page<AuditEventView>, sqlx::Error> {
+pub async fn list_audit(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Listed<AuditRecord>, sqlx::Error> {
     // Newest first: ids are time-ordered (UUIDv7).
     let (sql, bind_cursor) = match cursor {
         Some(_) => (
@@ -48,9 +48,9 @@ pub async fn list_audit(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Pag
     let items = rows
         .iter()
         .map(|r| {
-            Ok(AuditEventView {
+            Ok(AuditRecord {
                 id: col(r, "id")?,
-                at: micros_to_rfc3339(col(r, "at")?),
+                at: stamp(r, "at")?,
                 actor: actor_from(r, "actor")?,
                 action: col(r, "action")?,
                 target_kind: col(r, "target_kind")?,
@@ -62,9 +62,9 @@ pub async fn list_audit(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Pag
     Ok(paginate(items, limit, |e| &e.id))
 }
 
-pub(super) fn actor_from(row: &AnyRow, prefix: &str) -> Result<Actor, sqlx::Error> {
+pub(super) fn actor_from(row: &AnyRow, prefix: &str) -> Result<ActorRef, sqlx::Error> {
     let kind: String = col(row, &format!("{prefix}_kind"))?;
-    Ok(Actor {
+    Ok(ActorRef {
         kind: AccountKind::parse(&kind).unwrap_or(AccountKind::User),
         id: col(row, &format!("{prefix}_id"))?,
         name: col(row, &format!("{prefix}_name"))?,

@@ -15,6 +15,7 @@ mod records;
 mod reveal_lockout;
 mod revocations;
 mod roles;
+mod rows;
 mod secrets;
 mod sessions;
 mod signing_keys;
@@ -31,6 +32,7 @@ pub use records::*;
 pub use reveal_lockout::*;
 pub use revocations::*;
 pub use roles::*;
+pub use rows::*;
 pub use secrets::*;
 pub use sessions::*;
 pub use signing_keys::*;
@@ -40,7 +42,6 @@ use crate::crypto::MasterKey;
 use crate::db::{Db, Tx, col, is_unique_violation, micros_to_rfc3339, new_id};
 use crate::error::Holder;
 use crate::notify::{self, Notice};
-use crate::views::*;
 use casebook_domain::account::AccountRef;
 use casebook_domain::application::{NewApplication, ValidApplicationChange};
 use casebook_domain::grant::GrantChange;
@@ -73,12 +74,17 @@ fn email_in_use() -> StoreError {
 }
 
 /// Cuts a `LIMIT n + 1` result to a page, with the cursor of the next one.
-fn paginate<T>(mut items: Vec<T>, limit: u32, id: impl Fn(&T) -> &str) -> Page<T> {
+/// A stored instant (microseconds since the Unix epoch).
+fn stamp(row: &AnyRow, column: &str) -> Result<casebook_domain::Timestamp, sqlx::Error> {
+    Ok(casebook_domain::Timestamp::from_unix_micros(col(row, column)?))
+}
+
+fn paginate<T>(mut items: Vec<T>, limit: u32, id: impl Fn(&T) -> &str) -> Listed<T> {
     let next_cursor = if items.len() > limit as usize {
         items.truncate(limit as usize);
         items.last().map(|i| id(i).to_owned())
     } else {
         None
     };
-    Page { items, next_cursor }
+    Listed { items, next_cursor }
 }

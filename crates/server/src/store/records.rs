@@ -42,29 +42,29 @@ pub const REPORTS: RecordTable = RecordTable {
     noun: "report",
 };
 
-fn case_from(row: &AnyRow) -> Result<CaseView, sqlx::Error> {
+fn case_from(row: &AnyRow) -> Result<CaseRecord, sqlx::Error> {
     let status: String = col(row, "status")?;
-    Ok(CaseView {
+    Ok(CaseRecord {
         id: col(row, "id")?,
         title: col(row, "title")?,
         description: col(row, "description")?,
         status: CaseStatus::parse(&status).unwrap_or_default(),
         created_by: actor_from(row, "created_by")?,
         updated_by: actor_from(row, "updated_by")?,
-        created_at: micros_to_rfc3339(col(row, "created_at")?),
-        updated_at: micros_to_rfc3339(col(row, "updated_at")?),
+        created_at: stamp(row, "created_at")?,
+        updated_at: stamp(row, "updated_at")?,
     })
 }
 
-fn report_from(row: &AnyRow) -> Result<ReportView, sqlx::Error> {
-    Ok(ReportView {
+fn report_from(row: &AnyRow) -> Result<ReportRecord, sqlx::Error> {
+    Ok(ReportRecord {
         id: col(row, "id")?,
         summary: col(row, "summary")?,
         details: col(row, "details")?,
         created_by: actor_from(row, "created_by")?,
         updated_by: actor_from(row, "updated_by")?,
-        created_at: micros_to_rfc3339(col(row, "created_at")?),
-        updated_at: micros_to_rfc3339(col(row, "updated_at")?),
+        created_at: stamp(row, "created_at")?,
+        updated_at: stamp(row, "updated_at")?,
     })
 }
 
@@ -141,17 +141,17 @@ async fn touch_record(tx: &mut Tx, table: RecordTable, id: &str, actor: &ActorRe
     Ok(())
 }
 
-pub async fn list_cases(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Page<CaseView>, sqlx::Error> {
+pub async fn list_cases(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Listed<CaseRecord>, sqlx::Error> {
     let rows = page_rows(db, CASES.listing, cursor, limit).await?;
     let items = rows.iter().map(case_from).collect::<Result<Vec<_>, _>>()?;
     Ok(paginate(items, limit, |c| &c.id))
 }
 
-pub async fn get_case(db: &Db, id: &str) -> Result<CaseView, StoreError> {
+pub async fn get_case(db: &Db, id: &str) -> Result<CaseRecord, StoreError> {
     Ok(case_from(&get_record(db, CASES, id).await?)?)
 }
 
-pub async fn create_case(db: &Db, actor: &ActorRef, case: &ValidCase) -> Result<CaseView, StoreError> {
+pub async fn create_case(db: &Db, actor: &ActorRef, case: &ValidCase) -> Result<CaseRecord, StoreError> {
     let id = new_id();
     sqlx::query(
         "INSERT INTO cases (id, title, description, status, created_by_kind, created_by_id, created_by_name, \
@@ -176,7 +176,7 @@ pub async fn update_case(
     actor: &ActorRef,
     id: &str,
     change: &ValidCaseChange,
-) -> Result<CaseView, StoreError> {
+) -> Result<CaseRecord, StoreError> {
     let mut tx = db.begin().await?;
     touch_record(&mut tx, CASES, id, actor).await?;
     if let Some(title) = change.title() {
@@ -196,17 +196,17 @@ pub async fn delete_case(db: &Db, id: &str) -> Result<(), StoreError> {
     delete_record(db, CASES, id).await
 }
 
-pub async fn list_reports(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Page<ReportView>, sqlx::Error> {
+pub async fn list_reports(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Listed<ReportRecord>, sqlx::Error> {
     let rows = page_rows(db, REPORTS.listing, cursor, limit).await?;
     let items = rows.iter().map(report_from).collect::<Result<Vec<_>, _>>()?;
     Ok(paginate(items, limit, |c| &c.id))
 }
 
-pub async fn get_report(db: &Db, id: &str) -> Result<ReportView, StoreError> {
+pub async fn get_report(db: &Db, id: &str) -> Result<ReportRecord, StoreError> {
     Ok(report_from(&get_record(db, REPORTS, id).await?)?)
 }
 
-pub async fn create_report(db: &Db, actor: &ActorRef, report: &ValidReport) -> Result<ReportView, StoreError> {
+pub async fn create_report(db: &Db, actor: &ActorRef, report: &ValidReport) -> Result<ReportRecord, StoreError> {
     let id = new_id();
     sqlx::query(
         "INSERT INTO reports (id, summary, details, created_by_kind, created_by_id, created_by_name, \
@@ -230,7 +230,7 @@ pub async fn update_report(
     actor: &ActorRef,
     id: &str,
     change: &ValidReportChange,
-) -> Result<ReportView, StoreError> {
+) -> Result<ReportRecord, StoreError> {
     let mut tx = db.begin().await?;
     touch_record(&mut tx, REPORTS, id, actor).await?;
     if let Some(summary) = change.summary() {

@@ -21,26 +21,24 @@ pub async fn seed_roles(db: &Db) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-fn role_from(row: &AnyRow) -> Result<RoleView, sqlx::Error> {
+fn role_from(row: &AnyRow) -> Result<RoleRecord, sqlx::Error> {
     let permissions: String = col(row, "permissions")?;
-    Ok(RoleView {
+    Ok(RoleRecord {
         id: col(row, "id")?,
         name: col(row, "name")?,
-        permissions: PermissionSet::parse_scope(&permissions)
-            .unwrap_or_default()
-            .to_strings(),
-        created_at: micros_to_rfc3339(col(row, "created_at")?),
-        updated_at: micros_to_rfc3339(col(row, "updated_at")?),
+        permissions: PermissionSet::parse_scope(&permissions).unwrap_or_default(),
+        created_at: stamp(row, "created_at")?,
+        updated_at: stamp(row, "updated_at")?,
     })
 }
 
-pub async fn list_roles(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Page<RoleView>, sqlx::Error> {
+pub async fn list_roles(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Listed<RoleRecord>, sqlx::Error> {
     let rows = page_rows(db, ROLES, cursor, limit).await?;
     let items = rows.iter().map(role_from).collect::<Result<Vec<_>, _>>()?;
     Ok(paginate(items, limit, |r| &r.id))
 }
 
-pub async fn get_role(db: &Db, id: &str) -> Result<RoleView, StoreError> {
+pub async fn get_role(db: &Db, id: &str) -> Result<RoleRecord, StoreError> {
     let row = sqlx::query("SELECT id, name, permissions, created_at, updated_at FROM roles WHERE id = $1")
         .bind(id)
         .fetch_optional(db.pool())
@@ -59,7 +57,7 @@ fn role_name_in_use(name: &str) -> StoreError {
     ))
 }
 
-pub async fn create_role(db: &Db, author: &Author, role: &ValidRole) -> Result<RoleView, StoreError> {
+pub async fn create_role(db: &Db, author: &Author, role: &ValidRole) -> Result<RoleRecord, StoreError> {
     let id = new_id();
     let now = db.now_micros();
     let mut tx = db.begin().await?;
@@ -95,7 +93,12 @@ pub async fn create_role(db: &Db, author: &Author, role: &ValidRole) -> Result<R
     get_role(db, &id).await
 }
 
-pub async fn update_role(db: &Db, author: &Author, id: &str, change: &ValidRoleChange) -> Result<RoleView, StoreError> {
+pub async fn update_role(
+    db: &Db,
+    author: &Author,
+    id: &str,
+    change: &ValidRoleChange,
+) -> Result<RoleRecord, StoreError> {
     let mut tx = db.begin().await?;
     touch(&mut tx, "roles", id, "role").await?;
     let check = AdministratorCheck::before(db, &mut tx).await?;

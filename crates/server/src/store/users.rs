@@ -9,15 +9,15 @@ pub struct UserAuth {
     pub password_hash: String,
 }
 
-fn user_from(row: &AnyRow, roles: &mut HashMap<String, Vec<String>>) -> Result<UserView, sqlx::Error> {
+fn user_from(row: &AnyRow, roles: &mut HashMap<String, Vec<String>>) -> Result<UserRecord, sqlx::Error> {
     let id: String = col(row, "id")?;
-    Ok(UserView {
-        roles: roles.remove(&id).unwrap_or_default(),
+    Ok(UserRecord {
+        role_ids: roles.remove(&id).unwrap_or_default(),
         id,
         email: col(row, "email")?,
         name: col(row, "name")?,
-        created_at: micros_to_rfc3339(col(row, "created_at")?),
-        updated_at: micros_to_rfc3339(col(row, "updated_at")?),
+        created_at: stamp(row, "created_at")?,
+        updated_at: stamp(row, "updated_at")?,
     })
 }
 
@@ -28,7 +28,7 @@ pub async fn count_users(db: &Db) -> Result<i64, sqlx::Error> {
     col(&row, "n")
 }
 
-pub async fn list_users(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Page<UserView>, sqlx::Error> {
+pub async fn list_users(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Listed<UserRecord>, sqlx::Error> {
     let rows = page_rows(db, USERS, cursor, limit).await?;
     let ids: Vec<String> = rows.iter().map(|r| col(r, "id")).collect::<Result<_, _>>()?;
     let mut roles = roles_of(
@@ -44,7 +44,7 @@ pub async fn list_users(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Pag
     Ok(paginate(items, limit, |u| &u.id))
 }
 
-pub async fn get_user(db: &Db, id: &str) -> Result<UserView, StoreError> {
+pub async fn get_user(db: &Db, id: &str) -> Result<UserRecord, StoreError> {
     let row = sqlx::query("SELECT id, email, name, created_at, updated_at FROM users WHERE id = $1")
         .bind(id)
         .fetch_optional(db.pool())
@@ -87,7 +87,7 @@ pub async fn create_user(
     author: Option<&Author>,
     user: &NewUser,
     password_hash: &str,
-) -> Result<UserView, StoreError> {
+) -> Result<UserRecord, StoreError> {
     let id = new_id();
     let now = db.now_micros();
     let mut tx = db.begin().await?;
@@ -132,7 +132,7 @@ pub async fn update_user(
     id: &str,
     change: &ValidUserChange,
     password_hash: Option<&str>,
-) -> Result<UserView, StoreError> {
+) -> Result<UserRecord, StoreError> {
     let mut tx = db.begin().await?;
     touch(&mut tx, "users", id, "user").await?;
     let check = AdministratorCheck::before(db, &mut tx).await?;

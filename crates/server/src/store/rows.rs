@@ -1,0 +1,83 @@
+//! What the store answers with: plain records of what is stored, typed
+//! (sets, instants, flags) but shaped by storage, not by any API. The HTTP
+//! layer turns them into wire shapes (`crate::views`), adding what only it
+//! knows, such as the callback URL.
+
+use casebook_domain::records::CaseStatus;
+use casebook_domain::{PermissionSet, Timestamp};
+
+use super::ActorRef;
+
+/// One page of records in id order, and the id to continue after.
+#[derive(Debug)]
+pub struct Listed<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RoleRecord {
+    pub id: String,
+    pub name: String,
+    pub permissions: PermissionSet,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub role_ids: Vec<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApplicationRecord {
+    pub id: String,
+    pub client_id: String,
+    pub name: String,
+    pub email: String,
+    pub application_url: Option<String>,
+    pub description: Option<String>,
+    pub role_ids: Vec<String>,
+    pub enabled: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct CaseRecord {
+    pub id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub status: CaseStatus,
+    pub created_by: ActorRef,
+    pub updated_by: ActorRef,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReportRecord {
+    pub id: String,
+    pub summary: String,
+    pub details: Option<String>,
+    pub created_by: ActorRef,
+    pub updated_by: ActorRef,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditRecord {
+    pub id: String,
+    pub at: Timestamp,
+    pub actor: ActorRef,
+    pub action: String,
+    pub target_kind: String,
+    pub target_id: String,
+    pub detail: Option<String>,
+}
