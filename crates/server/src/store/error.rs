@@ -4,7 +4,7 @@
 
 use casebook_domain::{MissingPermissions, ValidationErrors};
 
-use crate::error::Holder;
+use casebook_domain::wire::Holder;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

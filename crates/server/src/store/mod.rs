@@ -40,7 +40,6 @@ pub use users::*;
 
 use crate::crypto::MasterKey;
 use crate::db::{Db, Tx, col, is_unique_violation, micros_to_rfc3339, new_id};
-use crate::error::Holder;
 use crate::notify::{self, Notice};
 use casebook_domain::account::AccountRef;
 use casebook_domain::application::{NewApplication, ValidApplicationChange};
@@ -49,6 +48,7 @@ use casebook_domain::lockout;
 use casebook_domain::records::{CaseStatus, ValidCase, ValidCaseChange, ValidReport, ValidReportChange};
 use casebook_domain::role::{self, ValidRole, ValidRoleChange};
 use casebook_domain::user::{NewUser, ValidUserChange};
+use casebook_domain::wire::Holder;
 use casebook_domain::{AccountKind, ClientId, ClientSecret, Email, ErrorCode, FieldError, PermissionSet, seeded_roles};
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
