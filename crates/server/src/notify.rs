@@ -7,33 +7,19 @@
 //! to the log otherwise, retrying failures with backoff; a failed delivery
 //! never fails or undoes the change.
 
-use crate::db::{Db, Tx, col, new_id};
+use crate::db::Db;
+use crate::store;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::time::Duration;
 
 /// Deliveries attempted before a notice is given up on (about a day of backoff).
 pub const MAX_ATTEMPTS: i64 = 12;
 /// How long a replica holds a notice it is delivering before another may retry it.
-const LEASE_MICROS: i64 = 60 * 1_000_000;
+const LEASE: Duration = Duration::from_secs(60);
 
 /// The wording is a product rule, so it lives with the rules.
 pub use casebook_domain::notice::Notice;
-
-/// Writes a notice in the caller's transaction.
-pub async fn enqueue(tx: &mut Tx, recipient: &str, notice: &Notice<'_>) -> Result<(), sqlx::Error> {
-    let now = tx.now_micros();
-    sqlx::query(
-        "INSERT INTO outbox (id, recipient, subject, body, created_at, attempts, next_attempt_at) VALUES ($1, $2, $3, $4, $5, 0, $5)",
-    )
-    .bind(new_id())
-    .bind(recipient)
-    .bind(notice.subject())
-    .bind(notice.body())
-    .bind(now)
-    .execute(&mut **tx)
-    .await
-    .map(|_| ())
-}
 
 /// Where notices go.
 #[derive(Clone)]
@@ -117,72 +103,45 @@ impl Mailer {
 
 /// Delivers what is due; returns how many were delivered.
 pub async fn deliver_due(db: &Db, mailer: &Mailer) -> Result<usize, sqlx::Error> {
-    let now = db.now_micros();
-    let due = sqlx::query(
-        "SELECT id, recipient, subject, body, attempts FROM outbox \
-         WHERE delivered_at IS NULL AND attempts < $1 AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT 20",
-    )
-    .bind(MAX_ATTEMPTS)
-    .bind(now)
-    .fetch_all(db.pool())
-    .await?;
     let mut delivered = 0;
-    for row in due {
-        let id: String = col(&row, "id")?;
+    for notice in store::due_notices(db, MAX_ATTEMPTS, 20).await? {
         // Each lease starts now: earlier sends in this loop may have been slow.
-        let now = db.now_micros();
-        // Lease the notice so that another replica does not send it too.
-        let leased = sqlx::query(
-            "UPDATE outbox SET next_attempt_at = $1 WHERE id = $2 AND next_attempt_at <= $3 AND delivered_at IS NULL",
-        )
-        .bind(now + LEASE_MICROS)
-        .bind(&id)
-        .bind(now)
-        .execute(db.pool())
-        .await?
-        .rows_affected();
-        if leased == 0 {
+        if !store::lease_notice(db, &notice.id, LEASE).await? {
             continue;
         }
-        let attempts: i64 = col(&row, "attempts")?;
-        let recipient: String = col(&row, "recipient")?;
-        let result = mailer
-            .send(
-                &recipient,
-                &col::<String>(&row, "subject")?,
-                &col::<String>(&row, "body")?,
-            )
-            .await;
-        match result {
+        let attempts = notice.attempts + 1;
+        match mailer.send(&notice.recipient, &notice.subject, &notice.body).await {
             Ok(()) => {
-                sqlx::query("UPDATE outbox SET delivered_at = $1, attempts = $2, last_error = NULL WHERE id = $3")
-                    .bind(db.now_micros())
-                    .bind(attempts + 1)
-                    .bind(&id)
-                    .execute(db.pool())
-                    .await?;
+                store::mark_delivered(db, &notice.id, attempts).await?;
                 delivered += 1;
             }
             Err(error) => {
-                // 30 s, 1 min, 2 min … capped at 2 h.
-                let backoff = (30_000_000i64 << attempts.min(8)).min(2 * 3600 * 1_000_000);
-                tracing::warn!(notice = %id, attempt = attempts + 1, %error, "notification delivery failed; will retry");
-                sqlx::query("UPDATE outbox SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE id = $4")
-                    .bind(attempts + 1)
-                    .bind(db.now_micros() + backoff)
-                    .bind(error.chars().take(500).collect::<String>())
-                    .bind(&id)
-                    .execute(db.pool())
-                    .await?;
+                tracing::warn!(notice = %notice.id, attempt = attempts, %error, "notification delivery failed; will retry");
+                store::mark_failed(db, &notice.id, attempts, backoff(notice.attempts), &error).await?;
             }
         }
     }
     Ok(delivered)
 }
 
+/// 30 s, 1 min, 2 min … capped at 2 h, after `failed` earlier attempts.
+fn backoff(failed: i64) -> Duration {
+    let secs = 30u64 << failed.clamp(0, 8);
+    Duration::from_secs(secs.min(2 * 3600))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retries_back_off_from_thirty_seconds_to_two_hours() {
+        assert_eq!(backoff(0), Duration::from_secs(30));
+        assert_eq!(backoff(1), Duration::from_secs(60));
+        assert_eq!(backoff(7), Duration::from_secs(3840));
+        assert_eq!(backoff(8), Duration::from_secs(7200));
+        assert_eq!(backoff(40), Duration::from_secs(7200));
+    }
 
     #[test]
     fn smtp_urls() {

@@ -143,7 +143,7 @@ pub async fn create_application(
         client_id: client_id.as_str(),
         callback_url,
     };
-    notify::enqueue(&mut tx, app.email().as_str(), &notice).await?;
+    outbox::enqueue(&mut tx, app.email().as_str(), &notice).await?;
     tx.commit().await?;
     get_application(db, &id).await
 }
@@ -220,7 +220,7 @@ pub async fn update_application(
             application: &name,
             by: &actor.name,
         };
-        notify::enqueue(&mut tx, &email, &notice).await?;
+        outbox::enqueue(&mut tx, &email, &notice).await?;
     }
     tx.commit().await?;
     get_application(db, id).await
@@ -253,7 +253,7 @@ pub async fn delete_application(db: &Db, author: &Author, id: &str) -> Result<St
         application: &name,
         by: &actor.name,
     };
-    notify::enqueue(&mut tx, &email, &notice).await?;
+    outbox::enqueue(&mut tx, &email, &notice).await?;
     tx.commit().await?;
     Ok(col(&row, "client_id")?)
 }

@@ -25,7 +25,7 @@ pub async fn reveal_secret(
         application: &name,
         by: &actor.name,
     };
-    notify::enqueue(&mut tx, &email, &notice).await?;
+    outbox::enqueue(&mut tx, &email, &notice).await?;
     tx.commit().await?;
     Ok((col(&row, "client_id")?, ClientSecret::from_presented(secret)))
 }
@@ -79,7 +79,7 @@ pub async fn rotate_secret(
         by: &actor.name,
         old_secret_valid_until: until.as_deref(),
     };
-    notify::enqueue(&mut tx, &email, &notice).await?;
+    outbox::enqueue(&mut tx, &email, &notice).await?;
     tx.commit().await?;
     Ok((col(&row, "client_id")?, previous_expires))
 }

@@ -1,0 +1,100 @@
+//! The outbox's rows: notices written in the transaction of the change they
+//! describe, then leased, delivered or retried by [`crate::notify`].
+
+use super::*;
+
+/// Writes a notice in the caller's transaction, due at once.
+pub async fn enqueue(tx: &mut Tx, recipient: &str, notice: &Notice<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO outbox (id, recipient, subject, body, created_at, attempts, next_attempt_at) VALUES ($1, $2, $3, $4, $5, 0, $5)",
+    )
+    .bind(new_id())
+    .bind(recipient)
+    .bind(notice.subject())
+    .bind(notice.body())
+    .bind(tx.now_micros())
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+/// A notice waiting for delivery.
+#[derive(Debug)]
+pub struct PendingNotice {
+    pub id: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    pub attempts: i64,
+}
+
+/// Undelivered notices whose time has come and that have attempts left,
+/// the longest-waiting first.
+pub async fn due_notices(db: &Db, max_attempts: i64, limit: i64) -> Result<Vec<PendingNotice>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, recipient, subject, body, attempts FROM outbox \
+         WHERE delivered_at IS NULL AND attempts < $1 AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT $3",
+    )
+    .bind(max_attempts)
+    .bind(db.now_micros())
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(PendingNotice {
+                id: col(row, "id")?,
+                recipient: col(row, "recipient")?,
+                subject: col(row, "subject")?,
+                body: col(row, "body")?,
+                attempts: col(row, "attempts")?,
+            })
+        })
+        .collect()
+}
+
+/// Claims a due notice for `lease`, so that another replica does not send it
+/// too; false when someone else claimed or delivered it first.
+pub async fn lease_notice(db: &Db, id: &str, lease: std::time::Duration) -> Result<bool, sqlx::Error> {
+    let now = db.now_micros();
+    let until = db.clock().now().saturating_add(lease).unix_micros();
+    let leased = sqlx::query(
+        "UPDATE outbox SET next_attempt_at = $1 WHERE id = $2 AND next_attempt_at <= $3 AND delivered_at IS NULL",
+    )
+    .bind(until)
+    .bind(id)
+    .bind(now)
+    .execute(db.pool())
+    .await?
+    .rows_affected();
+    Ok(leased > 0)
+}
+
+pub async fn mark_delivered(db: &Db, id: &str, attempts: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE outbox SET delivered_at = $1, attempts = $2, last_error = NULL WHERE id = $3")
+        .bind(db.now_micros())
+        .bind(attempts)
+        .bind(id)
+        .execute(db.pool())
+        .await
+        .map(|_| ())
+}
+
+/// Records a failed attempt and when to try again. The error is cut to 500
+/// characters: it is a relay's answer, for an operator's eyes.
+pub async fn mark_failed(
+    db: &Db,
+    id: &str,
+    attempts: i64,
+    retry_in: std::time::Duration,
+    error: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE outbox SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE id = $4")
+        .bind(attempts)
+        .bind(db.clock().now().saturating_add(retry_in).unix_micros())
+        .bind(error.chars().take(500).collect::<String>())
+        .bind(id)
+        .execute(db.pool())
+        .await
+        .map(|_| ())
+}
