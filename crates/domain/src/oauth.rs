@@ -7,7 +7,7 @@ use std::fmt;
 /// SPEC: an access token lives exactly one hour.
 pub const ACCESS_TOKEN_LIFETIME_SECS: i64 = 3600;
 
-/// RFC 6749 §5.2 error codes (plus RFC 7009's `unsupported_token_type`).
+/// RFC 6749 §5.2 error codes (plus RFC 7009's `unsupported_token_type` and RFC 8707's `invalid_target`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -20,6 +20,9 @@ pub enum OAuthErrorCode {
     UnsupportedGrantType,
     InvalidScope,
     UnsupportedTokenType,
+    /// RFC 8707 §2: the `resource` asked for is not one this server issues
+    /// tokens for.
+    InvalidTarget,
     /// RFC 6749 §4.1.2.1's code for a passing server fault, used here at
     /// every endpoint with 503 so that clients retry instead of giving up.
     TemporarilyUnavailable,
@@ -35,6 +38,7 @@ impl OAuthErrorCode {
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
             Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::InvalidTarget => "invalid_target",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
         }
     }
@@ -48,6 +52,7 @@ impl OAuthErrorCode {
             Self::UnsupportedGrantType,
             Self::InvalidScope,
             Self::UnsupportedTokenType,
+            Self::InvalidTarget,
             Self::TemporarilyUnavailable,
         ]
         .into_iter()

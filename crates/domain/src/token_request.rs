@@ -81,12 +81,17 @@ pub fn decode_component(raw: &[u8]) -> Result<String, &'static str> {
 /// §3.1 forbids repeated parameters and treats empty ones as absent, and
 /// §2.3.1 forbids credentials in the URI.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Form(BTreeMap<String, String>);
+pub struct Form {
+    params: BTreeMap<String, String>,
+    /// RFC 8707 §2 lets `resource` repeat, the one parameter that may; every
+    /// value is kept so that several can be refused as such.
+    resources: Vec<String>,
+}
 
 impl fmt::Debug for Form {
     /// The form may carry a client secret: only the parameter names print.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.0.keys()).finish()
+        f.debug_set().entries(self.params.keys()).finish()
     }
 }
 
@@ -119,6 +124,7 @@ impl Form {
         }
         let mut seen = BTreeSet::new();
         let mut form = BTreeMap::new();
+        let mut resources = Vec::new();
         for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
             let (key, value) = match pair.iter().position(|&b| b == b'=') {
                 Some(i) => (&pair[..i], &pair[i + 1..]),
@@ -126,6 +132,12 @@ impl Form {
             };
             let key = decode_component(key).map_err(ProtocolError::invalid_request)?;
             let value = decode_component(value).map_err(ProtocolError::invalid_request)?;
+            if key == "resource" {
+                if !value.is_empty() {
+                    resources.push(value);
+                }
+                continue;
+            }
             if !seen.insert(key.clone()) {
                 let shown: String = key.chars().take(64).collect();
                 return Err(ProtocolError::invalid_request(format!(
@@ -137,15 +149,18 @@ impl Form {
                 form.insert(key, value);
             }
         }
-        Ok(Self(form))
+        Ok(Self {
+            params: form,
+            resources,
+        })
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
+        self.params.get(name).map(String::as_str)
     }
 
     fn has(&self, name: &str) -> bool {
-        self.0.contains_key(name)
+        self.params.contains_key(name)
     }
 
     /// The `token` of an introspection or revocation request (RFC 7662 §2.1,
@@ -225,6 +240,9 @@ pub enum TokenRequest {
     ClientCredentials {
         /// §3.3: the permissions asked for; everything granted when absent.
         scope: Option<String>,
+        /// RFC 8707: the resources the token is for; none means this
+        /// install's API, the only resource there is.
+        resources: Vec<String>,
     },
 }
 
@@ -237,6 +255,7 @@ impl TokenRequest {
             )),
             Some("client_credentials") => Ok(Self::ClientCredentials {
                 scope: form.get("scope").map(str::to_owned),
+                resources: form.resources.clone(),
             }),
             Some(_) => Err(ProtocolError::new(
                 OAuthErrorCode::UnsupportedGrantType,
@@ -251,6 +270,27 @@ impl TokenRequest {
     pub fn parse(query: Option<&str>, content_type: Option<&str>, body: &[u8]) -> Result<(Self, Form), ProtocolError> {
         let form = Form::parse(query, content_type, body)?;
         Ok((Self::from_form(&form)?, form))
+    }
+}
+
+/// RFC 8707 §2: the install's public URL is the one resource, and the
+/// audience of every token; anything else, a relative URI or several
+/// resources at once, is `invalid_target`.
+fn check_resources(resources: &[String], issuer: &str) -> Result<(), ProtocolError> {
+    match resources {
+        [] => Ok(()),
+        [one] if one == issuer => Ok(()),
+        [one] => {
+            let shown: String = one.chars().take(200).collect();
+            Err(ProtocolError::new(
+                OAuthErrorCode::InvalidTarget,
+                format!("resource {shown:?} is not served here; the one resource is {issuer}"),
+            ))
+        }
+        _ => Err(ProtocolError::new(
+            OAuthErrorCode::InvalidTarget,
+            format!("one resource at most: this server issues tokens for {issuer} only"),
+        )),
     }
 }
 
@@ -292,7 +332,8 @@ pub fn issue(
     jti: String,
 ) -> Result<AccessClaims, ProtocolError> {
     let now_secs = now.unix_secs();
-    let TokenRequest::ClientCredentials { scope } = request;
+    let TokenRequest::ClientCredentials { scope, resources } = request;
+    check_resources(resources, issuer)?;
     let granted = narrow_scope(scope.as_deref(), client.permissions)
         .map_err(|e| ProtocolError::new(OAuthErrorCode::InvalidScope, e.to_string()))?;
     Ok(AccessClaims {
@@ -327,6 +368,14 @@ mod tests {
     fn grant(scope: Option<&str>) -> Result<TokenRequest, OAuthErrorCode> {
         Ok(TokenRequest::ClientCredentials {
             scope: scope.map(str::to_owned),
+            resources: Vec::new(),
+        })
+    }
+
+    fn for_resources(resources: &[&str]) -> Result<TokenRequest, OAuthErrorCode> {
+        Ok(TokenRequest::ClientCredentials {
+            scope: None,
+            resources: resources.iter().map(|r| r.to_string()).collect(),
         })
     }
 
@@ -357,6 +406,20 @@ mod tests {
                 "grant_type=authorization_code&code=x",
                 Err(UnsupportedGrantType),
             ),
+            // RFC 8707 §2: `resource` alone may repeat; every value is kept.
+            (
+                None,
+                FORM,
+                "grant_type=client_credentials&resource=https%3A%2F%2Fcb.example.org",
+                for_resources(&["https://cb.example.org"]),
+            ),
+            (
+                None,
+                FORM,
+                "grant_type=client_credentials&resource=a&resource=b",
+                for_resources(&["a", "b"]),
+            ),
+            (None, FORM, "grant_type=client_credentials&resource=", grant(None)),
             // §3.1: repeated parameters are an error, empty ones absent (§3.2).
             (
                 None,
@@ -489,8 +552,13 @@ mod tests {
     }
 
     fn claims(scope: Option<&str>) -> Result<AccessClaims, OAuthErrorCode> {
+        claims_for(scope, &[])
+    }
+
+    fn claims_for(scope: Option<&str>, resources: &[&str]) -> Result<AccessClaims, OAuthErrorCode> {
         let request = TokenRequest::ClientCredentials {
             scope: scope.map(str::to_owned),
+            resources: resources.iter().map(|r| r.to_string()).collect(),
         };
         issue(
             &supervisor(),
@@ -529,6 +597,36 @@ mod tests {
         ] {
             assert_eq!(claims(scope).map(|c| c.scope), expected.map(str::to_owned), "{scope:?}");
         }
+    }
+
+    #[test]
+    fn the_public_url_is_the_one_resource() {
+        use OAuthErrorCode::InvalidTarget;
+        for (resources, expected) in [
+            (&[][..], Ok("https://cb.example.org")),
+            (&["https://cb.example.org"][..], Ok("https://cb.example.org")),
+            (&["https://other.example.org"][..], Err(InvalidTarget)),
+            (&["https://cb.example.org/api/v1"][..], Err(InvalidTarget)),
+            (&["https://cb.example.org#api"][..], Err(InvalidTarget)),
+            (&["/api/v1"][..], Err(InvalidTarget)),
+            (&["cb.example.org"][..], Err(InvalidTarget)),
+            (
+                &["https://cb.example.org", "https://cb.example.org"][..],
+                Err(InvalidTarget),
+            ),
+        ] {
+            assert_eq!(
+                claims_for(None, resources).map(|c| c.aud),
+                expected.map(str::to_owned),
+                "{resources:?}"
+            );
+        }
+        // The resource is checked before the scope: a wrong target is the
+        // answer even when the scope is wrong too.
+        assert_eq!(
+            claims_for(Some("openid"), &["https://other.example.org"]).map(|c| c.aud),
+            Err(InvalidTarget)
+        );
     }
 
     #[test]

@@ -959,3 +959,58 @@ both_backends!(
         other.running.task.abort();
     }
 );
+
+// ------------------------------------------------------------------ RFC 8707 resource indicators
+
+both_backends!(
+    the_public_url_is_the_one_resource_a_token_is_for,
+    |app: TestApp| async move {
+        let p = partner(&app, "Resource Partner").await;
+        let auth = basic(&p.client_id, &p.secret);
+        let base = app.base_url.clone();
+        let granted = post_form(
+            &app,
+            "/oauth2/token",
+            Some(&auth),
+            &[("grant_type", "client_credentials"), ("resource", &base)],
+        )
+        .await;
+        let (status, body) = answer(granted).await;
+        assert_eq!(status, 200, "{body}");
+        let token = body["access_token"].as_str().unwrap();
+        assert_eq!(jwt_part(token, 1)["aud"], base.as_str());
+        assert_eq!(app.get("/api/v1/me", token).await.status(), 200);
+
+        let elsewhere = format!("{base}/api/v1");
+        let refused: [&[(&str, &str)]; 4] = [
+            &[
+                ("grant_type", "client_credentials"),
+                ("resource", "https://other.example.org"),
+            ],
+            &[("grant_type", "client_credentials"), ("resource", "/api/v1")],
+            &[("grant_type", "client_credentials"), ("resource", &elsewhere)],
+            &[
+                ("grant_type", "client_credentials"),
+                ("resource", &base),
+                ("resource", &base),
+            ],
+        ];
+        for pairs in refused {
+            let r = post_form(&app, "/oauth2/token", Some(&auth), pairs).await;
+            expect_oauth_error(r, 400, "invalid_target").await;
+        }
+        // A wrong target is refused only once the client is known: an unknown
+        // client still learns nothing but invalid_client.
+        let r = post_form(
+            &app,
+            "/oauth2/token",
+            Some(&basic(&p.client_id, "not-the-secret")),
+            &[
+                ("grant_type", "client_credentials"),
+                ("resource", "https://other.example.org"),
+            ],
+        )
+        .await;
+        expect_oauth_error(r, 401, "invalid_client").await;
+    }
+);

@@ -49,6 +49,11 @@ pub struct TokenForm {
     pub client_id: Option<String>,
     #[schema(nullable = false, format = Password)]
     pub client_secret: Option<String>,
+    /// RFC 8707: the API the token is for. The install's public URL is the
+    /// one resource (and every token's `aud`); any other value, or several,
+    /// is `invalid_target`.
+    #[schema(nullable = false, example = "https://casebook.agency.example")]
+    pub resource: Option<String>,
 }
 
 /// `grant_type`: must be `client_credentials`, the one grant this server
@@ -214,7 +219,7 @@ fn no_store(mut response: Response) -> Response {
     responses(
         (status = 200, description = "A new access token", body = TokenResponse,
             headers(("Cache-Control" = String, description = "no-store"))),
-        (status = 400, description = "RFC 6749 §5.2 error (invalid_request, unsupported_grant_type, invalid_scope, …)", body = OAuthErrorBody),
+        (status = 400, description = "RFC 6749 §5.2 error (invalid_request, unsupported_grant_type, invalid_scope, …), or RFC 8707 invalid_target", body = OAuthErrorBody),
         (status = 401, description = "invalid_client", body = OAuthErrorBody),
         (status = 429, description = "Too many failed client authentications", body = OAuthErrorBody),
     ))]
