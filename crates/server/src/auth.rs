@@ -94,6 +94,7 @@ pub const ROUTES: &[RouteAccess] = &[
     rule(Method::GET, "/openapi.json", Access::Public),
     rule(Method::GET, "/.well-known/oauth-authorization-server", Access::Public),
     rule(Method::GET, "/.well-known/jwks.json", Access::Public),
+    rule(Method::GET, "/.well-known/oauth-protected-resource", Access::Public),
     // OAuth: clients authenticate inside the request.
     rule(Method::POST, "/oauth2/token", Access::Public),
     rule(Method::POST, "/oauth2/introspect", Access::Public),

@@ -100,9 +100,13 @@ both_backends!(
                 .unwrap();
             let challenge = r.headers().get(WWW_AUTHENTICATE).cloned();
             let body = problem(r, 401).await;
+            let expected = format!(
+                "Bearer realm=\"casebook\", resource_metadata=\"{}/.well-known/oauth-protected-resource\"",
+                app.base_url
+            );
             assert_eq!(
                 challenge.as_ref().and_then(|v| v.to_str().ok()),
-                Some("Bearer realm=\"casebook\""),
+                Some(expected.as_str()),
                 "{what}: {body}"
             );
 

@@ -326,8 +326,12 @@ both_backends!(rfc6750_answers_for_missing_and_bad_tokens, |app: TestApp| async 
         let challenge = header(&r, WWW_AUTHENTICATE);
         problem(r, 401).await;
         assert_eq!(
-            challenge, "Bearer realm=\"casebook\"",
-            "no error code without a credential"
+            challenge,
+            format!(
+                "Bearer realm=\"casebook\", resource_metadata=\"{}/.well-known/oauth-protected-resource\"",
+                app.base_url
+            ),
+            "no error code without a credential; the resource metadata named (RFC 9728)"
         );
     }
     for value in [

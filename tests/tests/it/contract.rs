@@ -295,6 +295,8 @@ async fn operations(c: &Client<'_>) {
     assert_eq!(meta.body["issuer"], c.app.base_url.as_str());
     let jwks = c.get("/.well-known/jwks.json").expect(200).await;
     assert!(!jwks.body["keys"].as_array().expect("keys").is_empty());
+    let resource = c.get("/.well-known/oauth-protected-resource").expect(200).await;
+    assert_eq!(resource.body["resource"], c.app.base_url.as_str());
 }
 
 /// Signs in (and out), returns an admin session.

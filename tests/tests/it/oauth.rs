@@ -1014,3 +1014,55 @@ both_backends!(
         expect_oauth_error(r, 401, "invalid_client").await;
     }
 );
+
+// ------------------------------------------------------------------ RFC 9728 protected resource metadata
+
+both_backends!(
+    the_api_names_its_protected_resource_metadata,
+    |app: TestApp| async move {
+        let base = app.base_url.clone();
+        let metadata = app.public_json("/.well-known/oauth-protected-resource").await;
+        assert_eq!(metadata["resource"], base.as_str());
+        assert_eq!(metadata["authorization_servers"], json!([base]));
+        assert_eq!(metadata["bearer_methods_supported"], json!(["header"]));
+        assert_eq!(metadata["resource_documentation"], format!("{base}/docs"));
+        assert!(metadata["resource_name"].as_str().is_some_and(|n| !n.is_empty()));
+        let scopes: BTreeSet<&str> = metadata["scopes_supported"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        assert!(
+            scopes.contains("engage:view") && scopes.contains("admin:view"),
+            "{scopes:?}"
+        );
+        // The authorization server's own metadata names the same issuer.
+        let server = app.public_json("/.well-known/oauth-authorization-server").await;
+        assert_eq!(server["issuer"], metadata["authorization_servers"][0]);
+
+        let named = format!("resource_metadata=\"{base}/.well-known/oauth-protected-resource\"");
+        let no_token = app.http.get(app.url("/api/v1/me")).send().await.unwrap();
+        let bad_token = app.get("/api/v1/engage/cases", "not-a-token").await;
+        let bad_session = app.get("/admin/v1/roles", "not-a-session").await;
+        for r in [no_token, bad_token, bad_session] {
+            assert_eq!(r.status(), 401);
+            let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+            assert!(challenge.starts_with("Bearer realm=\"casebook\""), "{challenge}");
+            assert!(challenge.contains(&named), "{challenge}");
+        }
+        // The token endpoint's own challenge is Basic, with no resource to name.
+        let r = post_form(
+            &app,
+            "/oauth2/token",
+            Some(&basic("cb_unknown", "nope")),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+        let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+        assert!(
+            challenge.starts_with("Basic") && !challenge.contains("resource_metadata"),
+            "{challenge}"
+        );
+    }
+);

@@ -19,7 +19,7 @@ mod problem;
 
 pub use admin::{Application, AuditEvent, RevealRequest, RevealedSecret, Role, RotateRequest, Session, SignIn, User};
 pub use api::{Case, Me, Report};
-pub use oauth::{IntrospectionResponse, OAuthErrorBody, ServerMetadata, TokenResponse};
+pub use oauth::{IntrospectionResponse, OAuthErrorBody, ProtectedResourceMetadata, ServerMetadata, TokenResponse};
 pub use problem::Problem;
 
 use crate::AccountKind;

@@ -115,6 +115,21 @@ pub struct ServerMetadata {
     pub service_documentation: String,
 }
 
+/// RFC 9728 protected resource metadata of the Casebook API: which
+/// authorization server issues its tokens and how to present them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProtectedResourceMetadata {
+    /// The install's public URL: the resource, and every token's `aud`.
+    pub resource: String,
+    pub authorization_servers: Vec<String>,
+    pub scopes_supported: Vec<String>,
+    /// Tokens go in the `Authorization` header only.
+    pub bearer_methods_supported: Vec<String>,
+    pub resource_documentation: String,
+    pub resource_name: String,
+}
+
 /// RFC 6749 §5.2 error body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

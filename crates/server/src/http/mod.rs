@@ -19,7 +19,7 @@ use crate::state::AppState;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
@@ -147,6 +147,10 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authorize))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            name_resource_metadata,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             metrics::track::<AppState>,
         ))
         .fallback(not_found)
@@ -158,6 +162,30 @@ pub fn router(state: AppState) -> Router {
             |_: Box<dyn std::any::Any + Send>| ApiError::internal("a request handler panicked").into_response(),
         ))
         .with_state(state)
+}
+
+/// RFC 9728 §5.1: every 401 from the Casebook and admin APIs names the
+/// protected resource metadata, whichever layer refused the request.
+async fn name_resource_metadata(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let api = ["/api/v1", "/admin/v1"]
+        .iter()
+        .any(|prefix| path == *prefix || path.starts_with(&format!("{prefix}/")));
+    let mut response = next.run(request).await;
+    if !api || response.status() != axum::http::StatusCode::UNAUTHORIZED {
+        return response;
+    }
+    let url = oauth::protected_resource_metadata_url(state.issuer());
+    let challenge = match response.headers().get(axum::http::header::WWW_AUTHENTICATE) {
+        Some(existing) => format!("{}, resource_metadata=\"{url}\"", existing.to_str().unwrap_or("Bearer")),
+        None => format!("Bearer realm=\"{}\", resource_metadata=\"{url}\"", crate::error::REALM),
+    };
+    if let Ok(value) = axum::http::HeaderValue::from_str(&challenge) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::WWW_AUTHENTICATE, value);
+    }
+    response
 }
 
 /// Ends a request whose body stalls for [`BODY_STALL_TIMEOUT`] with 408,

@@ -26,11 +26,12 @@ pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(introspect))
         .routes(utoipa_axum::routes!(revoke))
         .routes(utoipa_axum::routes!(metadata))
+        .routes(utoipa_axum::routes!(protected_resource_metadata))
         .routes(utoipa_axum::routes!(jwks))
 }
 
 pub use casebook_domain::token_request::MAX_FORM_BYTES;
-pub use casebook_domain::wire::{IntrospectionResponse, ServerMetadata, TokenResponse};
+pub use casebook_domain::wire::{IntrospectionResponse, ProtectedResourceMetadata, ServerMetadata, TokenResponse};
 
 // Documentation of the wire form only: requests are read by
 // `casebook_domain::token_request`, which is stricter than a derived form
@@ -440,6 +441,27 @@ pub async fn metadata(State(state): State<AppState>) -> Json<ServerMetadata> {
         revocation_endpoint_auth_methods_supported: auth_methods(),
         scopes_supported: Permission::all().map(|p| p.to_string()).collect(),
         service_documentation: format!("{base}/docs"),
+    })
+}
+
+/// Where RFC 9728 protected resource metadata is, named in every 401 from
+/// the APIs so a client can find its authorization server.
+pub fn protected_resource_metadata_url(issuer: &str) -> String {
+    format!("{issuer}/.well-known/oauth-protected-resource")
+}
+
+/// RFC 9728 protected resource metadata of the Casebook API.
+#[utoipa::path(get, path = "/.well-known/oauth-protected-resource", tag = "oauth",
+    responses((status = 200, description = "Protected resource metadata", body = ProtectedResourceMetadata)))]
+pub async fn protected_resource_metadata(State(state): State<AppState>) -> Json<ProtectedResourceMetadata> {
+    let base = state.issuer();
+    Json(ProtectedResourceMetadata {
+        resource: base.to_owned(),
+        authorization_servers: vec![base.to_owned()],
+        scopes_supported: Permission::all().map(|p| p.to_string()).collect(),
+        bearer_methods_supported: vec!["header".to_owned()],
+        resource_documentation: format!("{base}/docs"),
+        resource_name: "Casebook API".to_owned(),
     })
 }
 
