@@ -168,9 +168,10 @@ pub fn router(state: AppState) -> Router {
 /// protected resource metadata, whichever layer refused the request.
 async fn name_resource_metadata(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
-    let api = ["/api/v1", "/admin/v1"]
-        .iter()
-        .any(|prefix| path == *prefix || path.starts_with(&format!("{prefix}/")));
+    let api = ["/api/v1", "/admin/v1"].iter().any(|prefix| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    });
     let mut response = next.run(request).await;
     if !api || response.status() != axum::http::StatusCode::UNAUTHORIZED {
         return response;

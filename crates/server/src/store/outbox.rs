@@ -56,8 +56,9 @@ pub async fn due_notices(db: &Db, max_attempts: i64, limit: i64) -> Result<Vec<P
 /// Claims a due notice for `lease`, so that another replica does not send it
 /// too; false when someone else claimed or delivered it first.
 pub async fn lease_notice(db: &Db, id: &str, lease: std::time::Duration) -> Result<bool, sqlx::Error> {
-    let now = db.now_micros();
-    let until = db.clock().now().saturating_add(lease).unix_micros();
+    let now = db.clock().now();
+    let until = now.saturating_add(lease).unix_micros();
+    let now = now.unix_micros();
     let leased = sqlx::query(
         "UPDATE outbox SET next_attempt_at = $1 WHERE id = $2 AND next_attempt_at <= $3 AND delivered_at IS NULL",
     )
