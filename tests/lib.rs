@@ -135,6 +135,8 @@ pub struct Spawn {
     pub master_key: Option<String>,
     /// Set by [`Spawn::with_manual_clock`].
     pub clock: Option<ManualClock>,
+    /// `CASEBOOK_TOKEN_SIGNING_ALG`: the first key's algorithm.
+    pub signing_alg: casebook_domain::SigningAlgorithm,
 }
 
 impl Default for Spawn {
@@ -144,12 +146,21 @@ impl Default for Spawn {
             cache_ttl: Duration::from_secs(2),
             master_key: None,
             clock: None,
+            signing_alg: Default::default(),
         }
     }
 }
 
 impl Spawn {
     /// A server whose wall clock moves only by [`TestApp::advance_clock`].
+    /// A server whose first signing key is of `alg`.
+    pub fn with_signing_alg(alg: casebook_domain::SigningAlgorithm) -> Self {
+        Self {
+            signing_alg: alg,
+            ..Self::default()
+        }
+    }
+
     pub fn with_manual_clock() -> Self {
         let clock = ManualClock::starting_now();
         let mut spawn = Self::default();
@@ -182,6 +193,7 @@ impl TestApp {
             cache_ttl: spawn.cache_ttl,
             mailer: casebook_server::notify::Mailer::Log,
             trusted_proxies: Default::default(),
+            token_signing_alg: spawn.signing_alg,
         };
         // The issuer must be known before binding; reserve a port first.
         let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");

@@ -2,9 +2,9 @@
 //! `cargo bench -p casebook-server --bench hot_paths`.
 //!
 //! - the client secret check (keyed HMAC, constant-time compare);
-//! - signing an access token with the current key;
+//! - signing an access token with the current key, for each algorithm;
 //! - verifying one: signature and claims against the cached verifying key
-//!   (what a token costs the first time it is seen), and the whole check
+//!   (what a token costs the first time it is seen), for each algorithm, and the whole check
 //!   when the verified token is cached (every later request carrying it);
 //! - the SDK's cached-token path (`TokenSource::token` with a fresh token in
 //!   its cache), against a server started in this process.
@@ -13,12 +13,12 @@
 
 use casebook_domain::application::{ApplicationFacts, ApplicationForm};
 use casebook_domain::user::{Password, UserFacts, UserForm};
-use casebook_domain::{AccountKind, ClientId, ClientSecret};
+use casebook_domain::{AccountKind, ClientId, ClientSecret, SigningAlgorithm};
 use casebook_server::auth::verify_access_token;
 use casebook_server::config::{Backend, Config};
 use casebook_server::crypto::{MasterKey, random_bytes, random_token};
 use casebook_server::db::Db;
-use casebook_server::keys::{AccessClaims, KeyRing};
+use casebook_server::keys::{self, AccessClaims, KeyRing};
 use casebook_server::metrics::Metrics;
 use casebook_server::state::AppState;
 use casebook_server::store::{self, ActorRef, Author};
@@ -69,7 +69,9 @@ async fn fixture() -> Fixture {
     let master = MasterKey::from_bytes(random_bytes());
     let db = Db::connect(&url, Backend::Sqlite).await.expect("database");
     store::seed_roles(&db).await.expect("roles");
-    let keys = KeyRing::load(db.clone(), master.clone()).await.expect("keys");
+    let keys = KeyRing::load(db.clone(), master.clone(), SigningAlgorithm::default())
+        .await
+        .expect("keys");
     let config = Config {
         addr: "127.0.0.1:8080".parse().expect("address"),
         database_url: url.clone(),
@@ -80,6 +82,7 @@ async fn fixture() -> Fixture {
         cache_ttl: Duration::from_secs(3600),
         mailer: casebook_server::notify::Mailer::Log,
         trusted_proxies: Default::default(),
+        token_signing_alg: Default::default(),
     };
     let state = AppState::new(
         db.clone(),
@@ -141,7 +144,7 @@ async fn fixture() -> Fixture {
         client_id: client_id.as_str().into(),
         scope: "engage:create engage:edit engage:view".into(),
     };
-    let token = state.keys.sign(&claims);
+    let token = state.keys.sign(&claims).expect("signed");
     // The first check goes to storage and fills the cache.
     verify_access_token(&state, &token).await.expect("the token verifies");
     Fixture {
@@ -169,14 +172,24 @@ fn hot_paths(c: &mut Criterion) {
         b.iter(|| master.secret_matches(black_box(secret.expose()), black_box(&mac)))
     });
 
-    c.bench_function("token signing (Ed25519 JWT, RFC 9068 claims)", |b| {
-        b.iter(|| f.state.keys.sign(black_box(&f.claims)))
-    });
-
     let now = f.claims.iat;
-    c.bench_function("token verification (signature and claims, cached key)", |b| {
-        b.iter(|| f.state.keys.verify(black_box(&f.token), ISSUER, now))
-    });
+    for alg in SigningAlgorithm::ALL {
+        // A rotation makes the ring sign with `alg`, as `keys rotate --alg` would.
+        let state = &f.state;
+        runtime.block_on(async {
+            keys::rotate(&state.db, state.master(), alg).await.expect("rotate");
+            state.keys.refresh().await.expect("refresh");
+        });
+        assert_eq!(state.keys.current_alg(), alg);
+        c.bench_function(&format!("token signing ({alg} JWT, RFC 9068 claims)"), |b| {
+            b.iter(|| state.keys.sign(black_box(&f.claims)))
+        });
+        let token = state.keys.sign(&f.claims).expect("signed");
+        c.bench_function(
+            &format!("token verification ({alg}: signature and claims, cached key)"),
+            |b| b.iter(|| state.keys.verify(black_box(&token), ISSUER, now)),
+        );
+    }
 
     c.bench_function("access token check, verified token cached", |b| {
         b.iter(|| ready(verify_access_token(&f.state, black_box(&f.token))).expect("valid"))
@@ -193,6 +206,7 @@ fn hot_paths(c: &mut Criterion) {
         cache_ttl: Duration::from_secs(5),
         mailer: casebook_server::notify::Mailer::Log,
         trusted_proxies: Default::default(),
+        token_signing_alg: Default::default(),
     };
     let running = runtime
         .block_on(casebook_server::start(config, casebook_server::TestOptions::default()))

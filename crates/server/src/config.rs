@@ -24,6 +24,9 @@ pub struct Config {
     pub mailer: crate::notify::Mailer,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: crate::client_addr::TrustedProxies,
+    /// The algorithm of the first signing key (and of a key the server has to
+    /// make because none is left); rotations choose their own.
+    pub token_signing_alg: casebook_domain::SigningAlgorithm,
 }
 
 impl std::fmt::Debug for Config {
@@ -38,6 +41,7 @@ impl std::fmt::Debug for Config {
             .field("cache_ttl", &self.cache_ttl)
             .field("mailer", &self.mailer)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("token_signing_alg", &self.token_signing_alg)
             .finish_non_exhaustive()
     }
 }

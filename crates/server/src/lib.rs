@@ -111,7 +111,7 @@ pub async fn prepare(config: Config, options: TestOptions) -> Result<AppState, S
         store::seed_roles(&db).await?;
     }
     ensure_first_admin(&db, &config).await?;
-    let keys = KeyRing::load(db.clone(), config.master_key.clone()).await?;
+    let keys = KeyRing::load(db.clone(), config.master_key.clone(), config.token_signing_alg).await?;
     Ok(AppState::new(
         db,
         config,

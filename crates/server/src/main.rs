@@ -1,5 +1,6 @@
 //! `casebook`: the service binary.
 
+use casebook_domain::SigningAlgorithm;
 use casebook_server::config::{self, Backend, Config};
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
@@ -35,6 +36,10 @@ enum Command {
         /// The issuer, and the Callback URL shown for every application [default: http://<addr>].
         #[arg(long, env = "CASEBOOK_PUBLIC_URL")]
         public_url: Option<String>,
+        /// RS256, ES256 or EdDSA: the algorithm of the first signing key, and
+        /// of a key the server makes because none is left.
+        #[arg(long, env = "CASEBOOK_TOKEN_SIGNING_ALG", default_value_t = SigningAlgorithm::Rs256, value_name = "ALG")]
+        token_signing_alg: SigningAlgorithm,
     },
     /// Manage the token signing keys.
     Keys {
@@ -55,6 +60,13 @@ enum KeysCommand {
         /// before its first token. 0 switches at once (a compromised key).
         #[arg(long, default_value_t = 0, value_name = "SECONDS")]
         notice: u64,
+        /// RS256, ES256 or EdDSA [default: CASEBOOK_TOKEN_SIGNING_ALG, else RS256].
+        /// A new algorithm is a rotation like any other: tokens signed with
+        /// the old key keep verifying until they expire.
+        #[arg(long, value_name = "ALG")]
+        alg: Option<SigningAlgorithm>,
+        #[arg(long, env = "CASEBOOK_TOKEN_SIGNING_ALG", hide = true)]
+        token_signing_alg: Option<SigningAlgorithm>,
     },
 }
 
@@ -95,6 +107,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             addr,
             database,
             public_url,
+            token_signing_alg,
         } => {
             let master_key = config::resolve_master_key(env("CASEBOOK_MASTER_KEY").as_deref(), &database.database_url)
                 .map_err(|e| e.to_string())?;
@@ -118,12 +131,20 @@ async fn run(cli: Cli) -> Result<(), String> {
                     &env("CASEBOOK_TRUSTED_PROXIES").unwrap_or_default(),
                 )
                 .map_err(|e| e.to_string())?,
+                token_signing_alg,
             };
             casebook_server::serve(config).await.map_err(|e| e.to_string())
         }
         Command::Keys {
-            command: KeysCommand::Rotate { database, notice },
+            command:
+                KeysCommand::Rotate {
+                    database,
+                    notice,
+                    alg,
+                    token_signing_alg,
+                },
         } => {
+            let alg = alg.or(token_signing_alg).unwrap_or_default();
             let url = database.database_url;
             let backend = Backend::of_url(&url).ok_or_else(|| format!("unsupported database URL {url:?}"))?;
             let master_key =
@@ -132,18 +153,22 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             // Loading first creates the initial key on a new database, so there is something to retire.
-            casebook_server::keys::KeyRing::load(db.clone(), master_key.clone())
+            casebook_server::keys::KeyRing::load(db.clone(), master_key.clone(), alg)
                 .await
                 .map_err(|e| e.to_string())?;
-            let kid =
-                casebook_server::keys::rotate_with_notice(&db, &master_key, std::time::Duration::from_secs(notice))
-                    .await
-                    .map_err(|e| e.to_string())?;
+            let kid = casebook_server::keys::rotate_with_notice(
+                &db,
+                &master_key,
+                alg,
+                std::time::Duration::from_secs(notice),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             if notice == 0 {
-                println!("new signing key {kid} is current; running servers pick it up within 5 seconds");
+                println!("new {alg} signing key {kid} is current; running servers pick it up within 5 seconds");
             } else {
                 println!(
-                    "new signing key {kid} is published now and signs from {notice} s on; running servers switch within 5 seconds of that"
+                    "new {alg} signing key {kid} is published now and signs from {notice} s on; running servers switch within 5 seconds of that"
                 );
             }
             Ok(())

@@ -101,6 +101,7 @@ async fn app() -> (axum::Router, std::path::PathBuf) {
         cache_ttl: std::time::Duration::from_secs(2),
         mailer: casebook_server::notify::Mailer::Log,
         trusted_proxies: Default::default(),
+        token_signing_alg: Default::default(),
     };
     let state = casebook_server::prepare(config, TestOptions::default())
         .await

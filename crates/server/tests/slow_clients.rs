@@ -56,6 +56,7 @@ async fn start(options: TestOptions) -> Server {
         cache_ttl: Duration::from_secs(2),
         mailer: casebook_server::notify::Mailer::Log,
         trusted_proxies: Default::default(),
+        token_signing_alg: Default::default(),
     };
     let running = casebook_server::start(config, options).await.expect("server starts");
     Server {

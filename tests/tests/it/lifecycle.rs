@@ -97,7 +97,7 @@ both_backends!(
         let (_, client_id, secret) = app.partner(&admin, "Key Watcher", &["engage-worker"]).await;
         let state = &app.running.state;
         let old_kid = kid_of(&app.access_token(&client_id, &secret).await);
-        let new_kid = keys::rotate_with_notice(&state.db, state.master(), NOTICE)
+        let new_kid = keys::rotate_with_notice(&state.db, state.master(), Default::default(), NOTICE)
             .await
             .unwrap();
         state.keys.refresh().await.unwrap();

@@ -171,7 +171,8 @@ async fn rotate_secret(app: &TestApp, p: &Partner, grace_period_seconds: i64) ->
 }
 
 /// The verifier a partner would write: the key named by `kid` from the
-/// published JWKS, EdDSA only, issuer and audience pinned.
+/// published JWKS, the install's one algorithm (RS256 by default) pinned,
+/// issuer and audience pinned.
 async fn verify_independently(app: &TestApp, token: &str) -> jsonwebtoken::errors::Result<Value> {
     let metadata = app.public_json("/.well-known/oauth-authorization-server").await;
     let issuer = metadata["issuer"].as_str().expect("issuer").to_owned();
@@ -188,7 +189,7 @@ async fn verify_independently(app: &TestApp, token: &str) -> jsonwebtoken::error
     let kid = header.kid.expect("kid");
     let jwk = jwks.find(&kid).expect("the token's key is published");
     let key = DecodingKey::from_jwk(jwk)?;
-    let mut validation = Validation::new(Algorithm::EdDSA);
+    let mut validation = Validation::new(Algorithm::RS256);
     validation.set_issuer(&[&issuer]);
     validation.set_audience(&[&issuer]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
@@ -766,11 +767,12 @@ both_backends!(the_jwks_lists_the_signing_key, |app: TestApp| async move {
         .iter()
         .find(|k| k["kid"] == kid.as_str())
         .expect("the token's kid is listed");
-    assert_eq!(key["kty"], "OKP");
-    assert_eq!(key["crv"], "Ed25519");
-    assert_eq!(key["alg"], "EdDSA");
+    // RS256 by default: the one algorithm RFC 9068 makes every verifier support.
+    assert_eq!(key["kty"], "RSA");
+    assert_eq!(key["alg"], "RS256");
     assert_eq!(key["use"], "sig");
-    assert_eq!(URL_SAFE_NO_PAD.decode(key["x"].as_str().unwrap()).unwrap().len(), 32);
+    assert_eq!(key["e"], "AQAB");
+    assert_eq!(URL_SAFE_NO_PAD.decode(key["n"].as_str().unwrap()).unwrap().len(), 256);
     for k in keys {
         assert!(k.get("d").is_none(), "no private key material: {k}");
     }
@@ -783,7 +785,7 @@ both_backends!(the_token_is_an_rfc_9068_jwt, |app: TestApp| async move {
     let again = token_with(&app, &p.client_id, &p.secret).await;
     let header = jwt_part(&token, 0);
     assert_eq!(header["typ"], "at+jwt");
-    assert_eq!(header["alg"], "EdDSA");
+    assert_eq!(header["alg"], "RS256");
     assert!(header["kid"].as_str().is_some_and(|k| !k.is_empty()));
     let claims = jwt_part(&token, 1);
     let base = app.base_url.as_str();
@@ -894,7 +896,7 @@ both_backends!(
         let old = token_with(&app, &p.client_id, &p.secret).await;
         let old_kid = jwt_part(&old, 0)["kid"].as_str().unwrap().to_owned();
         let state = &app.running.state;
-        let new_kid = casebook_tests::casebook_server::keys::rotate(&state.db, state.master())
+        let new_kid = casebook_tests::casebook_server::keys::rotate(&state.db, state.master(), Default::default())
             .await
             .expect("rotate");
         state.keys.refresh().await.expect("refresh");
@@ -933,7 +935,9 @@ both_backends!(
         let other = app.replica().await;
         let state = &app.running.state;
         // A new key, so far loaded by the first replica only.
-        let new_kid = server::keys::rotate(&state.db, state.master()).await.expect("rotate");
+        let new_kid = server::keys::rotate(&state.db, state.master(), Default::default())
+            .await
+            .expect("rotate");
         state.keys.refresh().await.expect("refresh");
         let token = token_with(&app, &p.client_id, &p.secret).await;
         assert_eq!(jwt_part(&token, 0)["kid"], new_kid.as_str());

@@ -19,7 +19,10 @@ mod problem;
 
 pub use admin::{Application, AuditEvent, RevealRequest, RevealedSecret, Role, RotateRequest, Session, SignIn, User};
 pub use api::{Case, Me, Report};
-pub use oauth::{IntrospectionResponse, OAuthErrorBody, ProtectedResourceMetadata, ServerMetadata, TokenResponse};
+pub use oauth::{
+    IntrospectionJwtClaims, IntrospectionResponse, OAuthErrorBody, ProtectedResourceMetadata, ServerMetadata,
+    TOKEN_INTROSPECTION_JWT, TokenResponse,
+};
 pub use problem::Problem;
 
 use crate::AccountKind;

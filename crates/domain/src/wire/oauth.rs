@@ -11,7 +11,7 @@ use std::fmt;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "openapi", schema(description = "RFC 6749 §5.1 success."))]
 pub struct TokenResponse {
-    /// A JWT (RFC 9068) signed with EdDSA; verify it against `/.well-known/jwks.json`.
+    /// A JWT (RFC 9068) signed with the install's current key (RS256 by default); verify it against `/.well-known/jwks.json`.
     pub access_token: String,
     /// Always `Bearer`.
     #[cfg_attr(feature = "openapi", schema(example = "Bearer"))]
@@ -97,6 +97,26 @@ pub struct IntrospectionResponse {
     pub jti: Option<String>,
 }
 
+/// The media type (RFC 9701 §4) a resource server asks for to get a signed
+/// introspection response; also the response's `typ`, less `application/`.
+pub const TOKEN_INTROSPECTION_JWT: &str = "application/token-introspection+jwt";
+
+/// RFC 9701 §5: the claims of a signed introspection response. Deliberately
+/// no `sub` or `exp`: the response is a statement about a token, and must
+/// never pass for an access token itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IntrospectionJwtClaims {
+    /// The issuer: this install's public URL.
+    pub iss: String,
+    /// The client that asked: the resource server the response is for.
+    pub aud: String,
+    /// When the response was made, in seconds since the Unix epoch.
+    pub iat: i64,
+    /// The RFC 7662 response, as the plain JSON answer would carry it.
+    pub token_introspection: IntrospectionResponse,
+}
+
 /// RFC 8414 authorization server metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -113,6 +133,10 @@ pub struct ServerMetadata {
     pub revocation_endpoint_auth_methods_supported: Vec<String>,
     pub scopes_supported: Vec<String>,
     pub service_documentation: String,
+    /// RFC 9701 §7: the algorithms a signed introspection response may carry,
+    /// the one signing now first.
+    #[serde(default)]
+    pub introspection_signing_alg_values_supported: Vec<String>,
 }
 
 /// RFC 9728 protected resource metadata of the Casebook API: which

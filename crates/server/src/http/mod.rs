@@ -3,6 +3,7 @@
 pub mod api;
 pub mod applications;
 pub mod audit;
+pub mod introspection;
 pub mod oauth;
 pub mod ops;
 pub mod query;
@@ -106,6 +107,7 @@ fn documented() -> OpenApiRouter<AppState> {
     let mut router = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(ops::routes())
         .merge(oauth::routes())
+        .merge(introspection::routes())
         .merge(sessions::routes())
         .merge(roles::routes())
         .merge(users::routes())

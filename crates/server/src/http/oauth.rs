@@ -1,7 +1,7 @@
-//! The OAuth 2.0 endpoints: token (RFC 6749 §4.4), introspection (RFC 7662),
-//! revocation (RFC 7009), metadata (RFC 8414) and the JWKS.
+//! The OAuth 2.0 endpoints: token (RFC 6749 §4.4), revocation (RFC 7009),
+//! metadata (RFC 8414, RFC 9728) and the JWKS. Introspection, which shares
+//! client authentication with them, is in [`super::introspection`].
 
-use crate::auth::{Refusal, verify_access_token};
 use crate::crypto::{MasterKey, random_token};
 use crate::error::{OAuthError, OAuthErrorBody};
 use crate::keys::JwkSet;
@@ -23,7 +23,6 @@ use utoipa::ToSchema;
 pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
     utoipa_axum::router::OpenApiRouter::new()
         .routes(utoipa_axum::routes!(token))
-        .routes(utoipa_axum::routes!(introspect))
         .routes(utoipa_axum::routes!(revoke))
         .routes(utoipa_axum::routes!(metadata))
         .routes(utoipa_axum::routes!(protected_resource_metadata))
@@ -106,7 +105,7 @@ impl FromRequestParts<AppState> for PeerAddr {
 const DRAIN_BYTES: usize = 64 * 1024;
 
 /// Reads the body of an OAuth request, keeping at most [`MAX_FORM_BYTES`].
-async fn read_body(body: Body) -> Result<Bytes, OAuthError> {
+pub(super) async fn read_body(body: Body) -> Result<Bytes, OAuthError> {
     use futures_util::StreamExt;
     let too_large = || OAuthError::invalid_request(format!("the form is larger than {MAX_FORM_BYTES} bytes"));
     let mut stream = body.into_data_stream();
@@ -132,9 +131,9 @@ async fn read_body(body: Body) -> Result<Bytes, OAuthError> {
 }
 
 /// A client whose credentials were checked.
-struct AuthenticatedClient {
-    id: String,
-    record: Arc<ClientRecord>,
+pub(super) struct AuthenticatedClient {
+    pub(super) id: String,
+    pub(super) record: Arc<ClientRecord>,
 }
 
 /// Does this secret open this client at `now_micros`? The current secret, or
@@ -151,7 +150,7 @@ pub fn secret_accepted(master: &MasterKey, client: &ClientRecord, secret: &Clien
 }
 
 /// Authenticates the client of an OAuth request, throttling failures.
-async fn authenticate_client(
+pub(super) async fn authenticate_client(
     state: &AppState,
     headers: &HeaderMap,
     form: &Form,
@@ -206,7 +205,7 @@ async fn authenticate_client(
     Err(error)
 }
 
-fn no_store(mut response: Response) -> Response {
+pub(super) fn no_store(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
@@ -257,7 +256,10 @@ async fn issue_token(
     };
     let lifetime = state.token_lifetime_secs;
     let claims = token_request::issue(&client, &request, state.issuer(), state.now(), lifetime, random_token())?;
-    let access_token = state.keys.sign(&claims);
+    let access_token = state.keys.sign(&claims).map_err(|e| {
+        tracing::error!(error = %e, "could not sign an access token");
+        OAuthError::unavailable("the server could not sign the token; try again")
+    })?;
     state.metrics.tokens_issued.inc();
     Ok(TokenResponse {
         access_token,
@@ -271,86 +273,8 @@ fn content_type(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
 }
 
-fn read_form(headers: &HeaderMap, uri: &Uri, body: &[u8]) -> Result<Form, OAuthError> {
+pub(super) fn read_form(headers: &HeaderMap, uri: &Uri, body: &[u8]) -> Result<Form, OAuthError> {
     Ok(Form::parse(uri.query(), content_type(headers), body)?)
-}
-
-/// RFC 7662: is this token active, and what does it carry? The caller authenticates as a client.
-#[utoipa::path(post, path = "/oauth2/introspect", tag = "oauth",
-    request_body(content = TokenParamForm, content_type = "application/x-www-form-urlencoded"),
-    security((), ("client_basic" = [])),
-    responses(
-        (status = 200, description = "The token's state; `{\"active\":false}` and nothing else when it is not active", body = IntrospectionResponse),
-        (status = 400, description = "invalid_request", body = OAuthErrorBody),
-        (status = 401, description = "invalid_client", body = OAuthErrorBody),
-        (status = 429, description = "Too many failed client authentications", body = OAuthErrorBody),
-    ))]
-pub async fn introspect(
-    State(state): State<AppState>,
-    PeerAddr(peer): PeerAddr,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Body,
-) -> Response {
-    let result = async {
-        let body = read_body(body).await?;
-        let form = read_form(&headers, &uri, &body)?;
-        let caller = authenticate_client(&state, &headers, &form, peer).await?;
-        let token = form.token()?;
-        Ok::<_, OAuthError>(match verify_access_token(&state, token).await {
-            // RFC 7662 §4: a token's contents are for the client it was
-            // issued to and for the install's resource servers; anyone else
-            // learns nothing, not even that it is active.
-            Ok(verified) if !may_introspect(&caller, &verified) => IntrospectionResponse::default(),
-            Ok(verified) => {
-                let now = state.now().unix_secs();
-                let response = IntrospectionResponse {
-                    active: true,
-                    scope: Some(verified.permissions.to_scope()),
-                    client_id: Some(verified.client_id.clone()),
-                    token_type: Some("Bearer".to_owned()),
-                    exp: Some(verified.exp),
-                    iat: Some(verified.iat),
-                    sub: Some(verified.client_id.clone()),
-                    aud: Some(state.issuer().to_owned()),
-                    iss: Some(state.issuer().to_owned()),
-                    jti: Some(verified.jti.clone()),
-                };
-                inactive_once_expired(response, now)
-            }
-            Err(Refusal::Invalid(_)) => IntrospectionResponse::default(),
-            Err(Refusal::Storage(e)) => {
-                tracing::error!(error = %e, "introspection lookup failed");
-                return Err(OAuthError::unavailable(
-                    "the server could not check the token; try again",
-                ));
-            }
-        })
-    }
-    .await;
-    match result {
-        Ok(response) => no_store(Json(response).into_response()),
-        Err(e) => e.into_response(),
-    }
-}
-
-/// SPEC: the client the token was issued to, or an application holding
-/// `admin:view` (a resource server of the install).
-fn may_introspect(caller: &AuthenticatedClient, token: &crate::state::VerifiedToken) -> bool {
-    use casebook_domain::{Action, Module};
-    caller.id == token.client_id
-        || caller
-            .record
-            .permissions
-            .contains(Permission::new(Module::Admin, Action::View))
-}
-
-fn inactive_once_expired(response: IntrospectionResponse, now: i64) -> IntrospectionResponse {
-    if response.exp.is_some_and(|exp| exp <= now) {
-        IntrospectionResponse::default()
-    } else {
-        response
-    }
 }
 
 /// RFC 7009: revoke an access token. Unknown or invalid tokens are answered 200 too.
@@ -441,6 +365,12 @@ pub async fn metadata(State(state): State<AppState>) -> Json<ServerMetadata> {
         revocation_endpoint_auth_methods_supported: auth_methods(),
         scopes_supported: Permission::all().map(|p| p.to_string()).collect(),
         service_documentation: format!("{base}/docs"),
+        introspection_signing_alg_values_supported: state
+            .keys
+            .published_algorithms()
+            .into_iter()
+            .map(|alg| alg.as_str().to_owned())
+            .collect(),
     })
 }
 

@@ -10,6 +10,8 @@ pub struct StoredSigningKey {
     pub kid: String,
     pub sealed_private_key: Vec<u8>,
     pub public_key: Vec<u8>,
+    /// The JWS `alg` the key signs with, as [`casebook_domain::SigningAlgorithm`] names it.
+    pub alg: String,
     pub retired_at: Option<i64>,
     pub activates_at: i64,
 }
@@ -24,8 +26,8 @@ pub async fn has_active_signing_key(db: &Db) -> Result<bool, sqlx::Error> {
 /// A new key, stamped as created at the transaction's instant.
 pub async fn insert_signing_key(tx: &mut Tx, key: &StoredSigningKey) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO signing_keys (kid, private_key_ciphertext, public_key, created_at, retired_at, activates_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO signing_keys (kid, private_key_ciphertext, public_key, created_at, retired_at, activates_at, alg) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&key.kid)
     .bind(&key.sealed_private_key)
@@ -33,6 +35,7 @@ pub async fn insert_signing_key(tx: &mut Tx, key: &StoredSigningKey) -> Result<(
     .bind(tx.now_micros())
     .bind(key.retired_at)
     .bind(key.activates_at)
+    .bind(&key.alg)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -51,7 +54,7 @@ pub async fn retire_signing_keys(tx: &mut Tx, at: i64) -> Result<(), sqlx::Error
 /// newest to activate first.
 pub async fn published_signing_keys(db: &Db, retired_after: i64) -> Result<Vec<StoredSigningKey>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT kid, private_key_ciphertext, public_key, retired_at, activates_at FROM signing_keys \
+        "SELECT kid, private_key_ciphertext, public_key, alg, retired_at, activates_at FROM signing_keys \
          WHERE retired_at IS NULL OR retired_at > $1 ORDER BY activates_at DESC, created_at DESC, kid",
     )
     .bind(retired_after)
@@ -63,6 +66,7 @@ pub async fn published_signing_keys(db: &Db, retired_after: i64) -> Result<Vec<S
                 kid: col(row, "kid")?,
                 sealed_private_key: col(row, "private_key_ciphertext")?,
                 public_key: col(row, "public_key")?,
+                alg: col(row, "alg")?,
                 retired_at: col(row, "retired_at")?,
                 activates_at: col(row, "activates_at")?,
             })

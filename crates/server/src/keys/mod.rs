@@ -1,17 +1,24 @@
-//! Signing keys and JWT access tokens (RFC 9068), with EdDSA (Ed25519).
+//! Signing keys and JWTs: access tokens (RFC 9068) and introspection
+//! responses (RFC 9701), with RS256, ES256 or EdDSA.
 //!
-//! Ed25519 because it is the fastest well-reviewed signature here (15 µs to
-//! sign, against 140 µs for ES256 in pure Rust), has no nonce to get wrong,
-//! and every mainstream JWT library verifies it. The compact JWS is three
-//! base64url parts; we sign them with `ed25519-dalek` directly so the key is
-//! parsed once, not on every token.
+//! Every key has one algorithm, chosen when it is made and stored with it.
+//! Keys of several algorithms can be published at once (an install moving
+//! from one to another), and a token is checked with the algorithm of the key
+//! its `kid` names; the `alg` in its header must agree, and never chooses.
+//! The compact JWS is assembled here (three base64url parts) so each key is
+//! parsed once, when the ring loads, not on every token.
+
+mod material;
+
+pub use material::CryptoFailure;
 
 use crate::crypto::{MasterKey, random_bytes};
 use crate::db::{Db, Tx};
 use crate::store;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use casebook_domain::SigningAlgorithm;
+use material::{Signer, Verifier};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -34,16 +41,28 @@ struct Header {
     kid: Option<String>,
 }
 
-/// A public key as RFC 7517/8037 JWK.
+/// A public key as a JWK (RFC 7517): `n` and `e` for RSA (RFC 7518 §6.3),
+/// `crv`, `x` and `y` for EC (§6.2), `crv` and `x` for OKP (RFC 8037 §2).
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Jwk {
+    /// `RSA`, `EC` or `OKP`.
     pub kty: String,
-    pub crv: String,
-    pub x: String,
     pub kid: String,
+    /// Always `sig`.
     #[serde(rename = "use")]
     pub use_: String,
+    /// `RS256`, `ES256` or `EdDSA`: the one algorithm this key signs with.
     pub alg: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crv: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub y: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -53,21 +72,26 @@ pub struct JwkSet {
 
 struct CurrentKey {
     kid: String,
-    signing: SigningKey,
-    /// The encoded header, computed once per key.
+    alg: SigningAlgorithm,
+    signer: Signer,
+    /// The encoded access token header, computed once per key.
     header_b64: String,
 }
 
 struct KeySet {
     current: CurrentKey,
-    verifying: HashMap<String, VerifyingKey>,
+    verifying: HashMap<String, Verifier>,
     jwks: JwkSet,
+    /// Of the published keys, the current one's first, each once.
+    algorithms: Vec<SigningAlgorithm>,
 }
 
 /// The install's signing keys, shared by every replica through the database.
 pub struct KeyRing {
     db: Db,
     master: MasterKey,
+    /// The algorithm of a key this ring has to create itself (a new install).
+    alg: SigningAlgorithm,
     set: RwLock<Arc<KeySet>>,
     /// When the latest refresh started; held while one runs, so concurrent callers share it.
     refreshed: tokio::sync::Mutex<Option<Instant>>,
@@ -87,6 +111,10 @@ pub enum KeyError {
     Sealed,
     #[error("a stored signing key is malformed")]
     Malformed,
+    #[error("signing key {kid} has an algorithm this version does not know ({alg:?}): upgrade, or rotate it out")]
+    UnknownAlgorithm { kid: String, alg: String },
+    #[error(transparent)]
+    Crypto(#[from] CryptoFailure),
 }
 
 /// Why a presented token is refused. The message goes to the client.
@@ -107,15 +135,16 @@ fn kid_context(kid: &str) -> String {
 }
 
 impl KeyRing {
-    /// Loads the key set, creating the first key on a new install.
-    pub async fn load(db: Db, master: MasterKey) -> Result<Self, KeyError> {
+    /// Loads the key set, creating the first key, of `alg`, on a new install.
+    pub async fn load(db: Db, master: MasterKey, alg: SigningAlgorithm) -> Result<Self, KeyError> {
         if !store::has_active_signing_key(&db).await? {
-            insert_new_key(&db, &master).await?;
+            insert_new_key(&db, &master, alg).await?;
         }
         let set = load_set(&db, &master).await?;
         Ok(Self {
             db,
             master,
+            alg,
             set: RwLock::new(Arc::new(set)),
             refreshed: tokio::sync::Mutex::new(None),
         })
@@ -141,7 +170,7 @@ impl KeyRing {
         }
         *last = Some(Instant::now());
         if !store::has_active_signing_key(&self.db).await? {
-            insert_new_key(&self.db, &self.master).await?;
+            insert_new_key(&self.db, &self.master, self.alg).await?;
         }
         let set = load_set(&self.db, &self.master).await?;
         *self.set.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(set);
@@ -160,17 +189,32 @@ impl KeyRing {
         self.snapshot().current.kid.clone()
     }
 
-    pub fn sign(&self, claims: &AccessClaims) -> String {
+    /// The algorithms of the published keys, the signing one first: what a
+    /// verifier of this install must accept.
+    pub fn published_algorithms(&self) -> Vec<SigningAlgorithm> {
+        self.snapshot().algorithms.clone()
+    }
+
+    /// The algorithm tokens are signed with now.
+    pub fn current_alg(&self) -> SigningAlgorithm {
+        self.snapshot().current.alg
+    }
+
+    /// An access token (`typ: at+jwt`) with the current key.
+    pub fn sign(&self, claims: &AccessClaims) -> Result<String, CryptoFailure> {
         let set = self.snapshot();
-        let payload = serde_json::to_vec(claims).expect("claims serialise");
-        let mut token = String::with_capacity(set.current.header_b64.len() + payload.len() * 4 / 3 + 90);
-        token.push_str(&set.current.header_b64);
-        token.push('.');
-        URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
-        let signature = set.current.signing.sign(token.as_bytes());
-        token.push('.');
-        URL_SAFE_NO_PAD.encode_string(signature.to_bytes(), &mut token);
-        token
+        let payload = serde_json::to_vec(claims).map_err(|_| CryptoFailure::encode())?;
+        compact_jws(&set.current, &set.current.header_b64, &payload)
+    }
+
+    /// Any other JWT the server issues (RFC 9701 introspection responses),
+    /// with the current key and the given `typ`.
+    pub fn sign_typed<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, CryptoFailure> {
+        let set = self.snapshot();
+        let current = &set.current;
+        let header = serde_json::json!({"alg": current.alg.as_str(), "kid": current.kid, "typ": typ});
+        let payload = serde_json::to_vec(claims).map_err(|_| CryptoFailure::encode())?;
+        compact_jws(current, &URL_SAFE_NO_PAD.encode(header.to_string()), &payload)
     }
 
     /// Checks signature, type, issuer, audience and lifetime. `Ok(None)` means
@@ -186,7 +230,7 @@ impl KeyRing {
             .typ
             .as_deref()
             .is_some_and(|t| t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt"));
-        if header.alg != "EdDSA" || !typ_ok {
+        if !typ_ok {
             return Err(TokenError::Malformed);
         }
         let kid = header.kid.ok_or(TokenError::Malformed)?;
@@ -194,11 +238,16 @@ impl KeyRing {
         let Some(key) = set.verifying.get(&kid) else {
             return Ok(None);
         };
-        let signature_bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| TokenError::Malformed)?;
-        let signature = Signature::from_slice(&signature_bytes).map_err(|_| TokenError::Malformed)?;
+        // The key decides the algorithm; a header naming another (`none`,
+        // HS256 with the public key as secret, …) is refused unread.
+        if header.alg != key.alg.as_str() {
+            return Err(TokenError::BadSignature);
+        }
+        let signature = URL_SAFE_NO_PAD.decode(s).map_err(|_| TokenError::Malformed)?;
         let signed = &token[..h.len() + 1 + p.len()];
-        key.verify_strict(signed.as_bytes(), &signature)
-            .map_err(|_| TokenError::BadSignature)?;
+        if !key.verify(signed.as_bytes(), &signature) {
+            return Err(TokenError::BadSignature);
+        }
         let claims: AccessClaims = decode_json(p)?;
         if claims.iss != issuer || claims.aud != issuer {
             return Err(TokenError::WrongAudience);
@@ -210,25 +259,53 @@ impl KeyRing {
     }
 }
 
+fn compact_jws(key: &CurrentKey, header_b64: &str, payload: &[u8]) -> Result<String, CryptoFailure> {
+    // An RSA-2048 signature is 342 characters in base64url; the others are shorter.
+    let mut token = String::with_capacity(header_b64.len() + payload.len() * 4 / 3 + 350);
+    token.push_str(header_b64);
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(payload, &mut token);
+    let signature = key.signer.sign(token.as_bytes())?;
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+    Ok(token)
+}
+
 fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, TokenError> {
     let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| TokenError::Malformed)?;
     serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
 }
 
-async fn insert_new_key(db: &Db, master: &MasterKey) -> Result<String, sqlx::Error> {
+async fn insert_new_key(db: &Db, master: &MasterKey, alg: SigningAlgorithm) -> Result<String, KeyError> {
+    let pair = generate_off_workers(alg).await?;
     let mut tx = db.begin().await?;
-    let kid = insert_key(&mut tx, master, db.now_micros()).await?;
+    let activates_at = tx.now_micros();
+    let kid = insert_key(&mut tx, master, alg, pair, activates_at).await?;
     tx.commit().await?;
     Ok(kid)
 }
 
-async fn insert_key(tx: &mut Tx, master: &MasterKey, activates_at: i64) -> Result<String, sqlx::Error> {
-    let seed = random_bytes::<32>();
-    let signing = SigningKey::from_bytes(&seed);
+/// RSA key generation takes about 175 ms: on a blocking thread, so that the
+/// requests an async worker serves meanwhile do not wait for it.
+async fn generate_off_workers(alg: SigningAlgorithm) -> Result<material::Generated, KeyError> {
+    tokio::task::spawn_blocking(move || material::generate(alg))
+        .await
+        .map_err(|_| CryptoFailure::generate())?
+        .map_err(KeyError::from)
+}
+
+async fn insert_key(
+    tx: &mut Tx,
+    master: &MasterKey,
+    alg: SigningAlgorithm,
+    pair: material::Generated,
+    activates_at: i64,
+) -> Result<String, sqlx::Error> {
     let kid = URL_SAFE_NO_PAD.encode(random_bytes::<12>());
     let key = store::StoredSigningKey {
-        sealed_private_key: master.seal(&seed, &kid_context(&kid)),
-        public_key: signing.verifying_key().to_bytes().to_vec(),
+        sealed_private_key: master.seal(&pair.private, &kid_context(&kid)),
+        public_key: pair.public,
+        alg: alg.as_str().to_owned(),
         kid,
         retired_at: None,
         activates_at,
@@ -237,27 +314,32 @@ async fn insert_key(tx: &mut Tx, master: &MasterKey, activates_at: i64) -> Resul
     Ok(key.kid)
 }
 
-/// `casebook keys rotate`: a new current key; the old one keeps verifying (and
-/// stays in the JWKS) until every token it signed has expired.
-pub async fn rotate(db: &Db, master: &MasterKey) -> Result<String, sqlx::Error> {
-    rotate_with_notice(db, master, std::time::Duration::ZERO).await
+/// `casebook keys rotate`: a new current key, of `alg`; the old one keeps
+/// verifying (and stays in the JWKS) until every token it signed has expired.
+pub async fn rotate(db: &Db, master: &MasterKey, alg: SigningAlgorithm) -> Result<String, KeyError> {
+    rotate_with_notice(db, master, alg, std::time::Duration::ZERO).await
 }
 
 /// A rotation announced ahead: the new key is in the JWKS at once but signs
 /// only after `notice`, so verifiers that cache the JWKS (for up to its
 /// `max-age`) already hold it when its first token arrives. Replicas switch
-/// within their refresh interval (5 s) of that moment.
+/// within their refresh interval (5 s) of that moment. A change of algorithm
+/// is a rotation like any other: tokens of the old key verify until they
+/// expire, whatever its algorithm.
 pub async fn rotate_with_notice(
     db: &Db,
     master: &MasterKey,
+    alg: SigningAlgorithm,
     notice: std::time::Duration,
-) -> Result<String, sqlx::Error> {
-    let switch_at = db.now_micros() + i64::try_from(notice.as_micros()).unwrap_or(i64::MAX / 2);
+) -> Result<String, KeyError> {
+    // Generated before the transaction opens: no lock is held for 175 ms.
+    let pair = generate_off_workers(alg).await?;
     // One transaction: no moment without a current key, in which a replica
     // refreshing its ring would create a second one.
     let mut tx = db.begin().await?;
+    let switch_at = tx.now_micros() + i64::try_from(notice.as_micros()).unwrap_or(i64::MAX / 2);
     store::retire_signing_keys(&mut tx, switch_at).await?;
-    let kid = insert_key(&mut tx, master, switch_at).await?;
+    let kid = insert_key(&mut tx, master, alg, pair, switch_at).await?;
     tx.commit().await?;
     Ok(kid)
 }
@@ -270,38 +352,40 @@ async fn load_set(db: &Db, master: &MasterKey) -> Result<KeySet, KeyError> {
     let mut jwks = Vec::new();
     for stored in store::published_signing_keys(db, cutoff).await? {
         let kid = stored.kid;
-        let retired = stored.retired_at;
-        let activates_at = stored.activates_at;
-        let public: [u8; 32] = stored.public_key.try_into().map_err(|_| KeyError::Malformed)?;
-        let key = VerifyingKey::from_bytes(&public).map_err(|_| KeyError::Malformed)?;
+        let alg = SigningAlgorithm::parse(&stored.alg).ok_or_else(|| KeyError::UnknownAlgorithm {
+            kid: kid.clone(),
+            alg: stored.alg.clone(),
+        })?;
+        let verifier = Verifier::new(alg, &stored.public_key).ok_or(KeyError::Malformed)?;
         // Signs: the newest key whose time has come and that has not retired.
-        let signs_now = activates_at <= now && retired.is_none_or(|r| r > now);
+        let signs_now = stored.activates_at <= now && stored.retired_at.is_none_or(|r| r > now);
         if current.is_none() && signs_now {
-            let seed = master
+            let private = master
                 .open(&stored.sealed_private_key, &kid_context(&kid))
                 .map_err(|_| KeyError::Sealed)?;
-            let seed: [u8; 32] = seed.try_into().map_err(|_| KeyError::Malformed)?;
-            let header = serde_json::json!({"alg": "EdDSA", "kid": kid, "typ": "at+jwt"});
+            let signer = Signer::open(alg, &private).ok_or(KeyError::Malformed)?;
+            let header = serde_json::json!({"alg": alg.as_str(), "kid": kid, "typ": "at+jwt"});
             current = Some(CurrentKey {
                 kid: kid.clone(),
-                signing: SigningKey::from_bytes(&seed),
+                alg,
+                signer,
                 header_b64: URL_SAFE_NO_PAD.encode(header.to_string()),
             });
         }
-        jwks.push(Jwk {
-            kty: "OKP".into(),
-            crv: "Ed25519".into(),
-            x: URL_SAFE_NO_PAD.encode(public),
-            kid: kid.clone(),
-            use_: "sig".into(),
-            alg: "EdDSA".into(),
-        });
-        verifying.insert(kid, key);
+        jwks.push(material::jwk(alg, &kid, &stored.public_key).ok_or(KeyError::Malformed)?);
+        verifying.insert(kid, verifier);
     }
-    let current = current.ok_or(KeyError::Malformed)?;
+    let current: CurrentKey = current.ok_or(KeyError::Malformed)?;
+    let mut algorithms = vec![current.alg];
+    for key in verifying.values() {
+        if !algorithms.contains(&key.alg) {
+            algorithms.push(key.alg);
+        }
+    }
     Ok(KeySet {
         current,
         verifying,
         jwks: JwkSet { keys: jwks },
+        algorithms,
     })
 }
