@@ -501,6 +501,56 @@ pub fn kid_of(token: &str) -> String {
     jwt_part(token, 0)["kid"].as_str().expect("kid").to_owned()
 }
 
+/// The access token check a partner would write with `jsonwebtoken`: see
+/// [`verify_jwt_with_jsonwebtoken`]; audience the issuer, `exp` required.
+pub async fn verify_with_jsonwebtoken(app: &TestApp, token: &str) -> jsonwebtoken::errors::Result<Value> {
+    let issuer = app.public_json("/.well-known/oauth-authorization-server").await["issuer"]
+        .as_str()
+        .expect("issuer")
+        .to_owned();
+    verify_jwt_with_jsonwebtoken(app, token, &issuer, &["exp", "iss", "aud", "sub"]).await
+}
+
+/// A JWT of this install checked as an outside verifier would: the key the
+/// token's `kid` names in the published JWKS, with the algorithm that key is
+/// published for (never the one the token's header claims), the issuer and
+/// `audience` pinned, `required` claims present.
+pub async fn verify_jwt_with_jsonwebtoken(
+    app: &TestApp,
+    token: &str,
+    audience: &str,
+    required: &[&str],
+) -> jsonwebtoken::errors::Result<Value> {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
+    let metadata = app.public_json("/.well-known/oauth-authorization-server").await;
+    let issuer = metadata["issuer"].as_str().expect("issuer").to_owned();
+    let raw: Value = app
+        .http
+        .get(metadata["jwks_uri"].as_str().expect("jwks_uri"))
+        .send()
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("jwks json");
+    let jwks: JwkSet = serde_json::from_value(raw.clone()).expect("a JWKS jsonwebtoken can read");
+    let kid = jsonwebtoken::decode_header(token)?.kid.expect("kid");
+    let jwk = jwks.find(&kid).expect("the token's key is published");
+    let published = raw["keys"]
+        .as_array()
+        .and_then(|keys| keys.iter().find(|k| k["kid"] == kid.as_str()))
+        .and_then(|k| k["alg"].as_str())
+        .expect("the key names its algorithm");
+    let algorithm: Algorithm = published.parse().expect("an algorithm jsonwebtoken knows");
+    let key = DecodingKey::from_jwk(jwk)?;
+    let mut validation = Validation::new(algorithm);
+    validation.set_issuer(&[&issuer]);
+    validation.set_audience(&[audience]);
+    validation.set_required_spec_claims(required);
+    validation.validate_exp = required.contains(&"exp");
+    Ok(jsonwebtoken::decode::<Value>(token, &key, &validation)?.claims)
+}
+
 /// Runs an async test body on SQLite and on PostgreSQL:
 /// `both_backends!(name, |app: TestApp| async move { … });`, or with the
 /// server started from a [`Spawn`]:
@@ -533,4 +583,26 @@ macro_rules! both_backends {
             }
         }
     };
+}
+
+/// The `casebook` binary built beside this test binary, to run as an
+/// operator would. `cargo test --workspace` builds it (the server's own tests
+/// need it); under CI it must be there, elsewhere a test without it skips.
+pub fn casebook_binary() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    // target/<profile>/deps/<test binary> → target/<profile>/casebook
+    let binary = exe.parent()?.parent()?.join("casebook");
+    if binary.is_file() {
+        return Some(binary);
+    }
+    assert!(
+        !in_ci(),
+        "{} is missing: run `cargo test --workspace`",
+        binary.display()
+    );
+    eprintln!(
+        "\n*** SKIPPING: no casebook binary at {}; `cargo test --workspace` builds it ***\n",
+        binary.display()
+    );
+    None
 }

@@ -6,13 +6,22 @@ use casebook_server::db::Db;
 use casebook_server::store;
 use std::process::Command;
 
-fn rotate(database_url: &str, notice: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_casebook"))
-        .args(["keys", "rotate", "--notice", notice])
+fn casebook(database_url: &str, args: &[&str], alg_variable: Option<&str>) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_casebook"));
+    command
+        .args(args)
         .env("CASEBOOK_DATABASE_URL", database_url)
         .env_remove("CASEBOOK_MASTER_KEY")
-        .output()
-        .expect("run casebook keys rotate");
+        .env_remove("CASEBOOK_TOKEN_SIGNING_ALG");
+    if let Some(alg) = alg_variable {
+        command.env("CASEBOOK_TOKEN_SIGNING_ALG", alg);
+    }
+    command.output().expect("run casebook")
+}
+
+fn rotate(database_url: &str, args: &[&str], alg_variable: Option<&str>) -> String {
+    let args = [&["keys", "rotate"], args].concat();
+    let out = casebook(database_url, &args, alg_variable);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -22,15 +31,20 @@ fn rotate(database_url: &str, notice: &str) -> String {
     stdout
 }
 
-#[tokio::test]
-async fn keys_rotate_retires_the_current_key_and_publishes_a_new_one() {
+fn scratch_sqlite() -> (std::path::PathBuf, String) {
     let dir = std::env::temp_dir().join(format!("casebook-cli-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let url = format!("sqlite://{}/casebook.db", dir.display());
+    (dir, url)
+}
 
-    let now = rotate(&url, "0");
+#[tokio::test]
+async fn keys_rotate_retires_the_current_key_and_publishes_a_new_one() {
+    let (dir, url) = scratch_sqlite();
+
+    let now = rotate(&url, &["--notice", "0"], None);
     assert!(now.contains("is current"), "{now}");
-    let later = rotate(&url, "600");
+    let later = rotate(&url, &["--notice", "600"], None);
     assert!(later.contains("signs from 600 s on"), "{later}");
 
     let db = Db::connect(&url, Backend::Sqlite).await.expect("database");
@@ -47,6 +61,42 @@ async fn keys_rotate_retires_the_current_key_and_publishes_a_new_one() {
     assert!(
         newest.activates_at > db.now_micros() + 590_000_000,
         "the new key signs only after its notice"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn keys_rotate_makes_a_key_of_the_algorithm_it_is_given() {
+    let (dir, url) = scratch_sqlite();
+    // A new database's first key, then one per rotation: --alg wins over the
+    // variable, the variable over the default (RS256).
+    let said = rotate(&url, &["--alg", "ES256"], Some("EdDSA"));
+    assert!(said.contains("new ES256 signing key"), "{said}");
+    rotate(&url, &[], Some("EdDSA"));
+    rotate(&url, &[], None);
+
+    let db = Db::connect(&url, Backend::Sqlite).await.expect("database");
+    let keys = store::published_signing_keys(&db, i64::MIN).await.expect("keys");
+    let mut algs: Vec<&str> = keys.iter().map(|k| k.alg.as_str()).collect();
+    // Newest first; the first key was made by loading the new database, with --alg's algorithm.
+    algs.reverse();
+    assert_eq!(algs, ["ES256", "ES256", "EdDSA", "RS256"], "{keys:?}");
+
+    for bad in [
+        &["keys", "rotate", "--alg", "HS256"][..],
+        &["keys", "rotate", "--alg", "rs256"],
+    ] {
+        let out = casebook(&url, bad, None);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{bad:?} succeeded");
+        assert!(stderr.contains("use RS256, ES256 or EdDSA"), "{stderr}");
+    }
+    let out = casebook(&url, &["keys", "rotate"], Some("none"));
+    assert!(!out.status.success(), "CASEBOOK_TOKEN_SIGNING_ALG=none was accepted");
+    assert_eq!(
+        store::published_signing_keys(&db, i64::MIN).await.expect("keys").len(),
+        4,
+        "nothing changed"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

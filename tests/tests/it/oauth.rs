@@ -5,8 +5,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use casebook_tests::{ADMIN_PASSWORD, Spawn, TestApp, both_backends, jwt_part};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
+use casebook_tests::{ADMIN_PASSWORD, Spawn, TestApp, both_backends, jwt_part, verify_with_jsonwebtoken};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -168,32 +167,6 @@ async fn rotate_secret(app: &TestApp, p: &Partner, grace_period_seconds: i64) ->
         .as_str()
         .expect("secret")
         .to_owned()
-}
-
-/// The verifier a partner would write: the key named by `kid` from the
-/// published JWKS, the install's one algorithm (RS256 by default) pinned,
-/// issuer and audience pinned.
-async fn verify_independently(app: &TestApp, token: &str) -> jsonwebtoken::errors::Result<Value> {
-    let metadata = app.public_json("/.well-known/oauth-authorization-server").await;
-    let issuer = metadata["issuer"].as_str().expect("issuer").to_owned();
-    let jwks: JwkSet = app
-        .http
-        .get(metadata["jwks_uri"].as_str().expect("jwks_uri"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .expect("a JWKS jsonwebtoken can read");
-    let header = jsonwebtoken::decode_header(token)?;
-    let kid = header.kid.expect("kid");
-    let jwk = jwks.find(&kid).expect("the token's key is published");
-    let key = DecodingKey::from_jwk(jwk)?;
-    let mut validation = Validation::new(Algorithm::RS256);
-    validation.set_issuer(&[&issuer]);
-    validation.set_audience(&[&issuer]);
-    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    Ok(jsonwebtoken::decode::<Value>(token, &key, &validation)?.claims)
 }
 
 // ------------------------------------------------------------ client authentication
@@ -847,7 +820,7 @@ both_backends!(
         assert_eq!(status, 200, "{body}");
         let token = body["access_token"].as_str().unwrap();
 
-        let claims = verify_independently(&app, token)
+        let claims = verify_with_jsonwebtoken(&app, token)
             .await
             .expect("jsonwebtoken verifies the token");
         assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3600);
@@ -878,7 +851,7 @@ both_backends!(
             parts[2]
         );
         assert!(
-            verify_independently(&app, &forged).await.is_err(),
+            verify_with_jsonwebtoken(&app, &forged).await.is_err(),
             "a forged payload must not verify"
         );
 
@@ -917,7 +890,7 @@ both_backends!(
         );
 
         for token in [&old, &new] {
-            verify_independently(&app, token)
+            verify_with_jsonwebtoken(&app, token)
                 .await
                 .expect("verifies against the JWKS");
             assert_eq!(app.get("/api/v1/me", token).await.status(), 200);

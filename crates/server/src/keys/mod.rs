@@ -9,6 +9,8 @@
 //! parsed once, when the ring loads, not on every token.
 
 mod material;
+#[cfg(test)]
+mod tests;
 
 pub use material::CryptoFailure;
 
@@ -220,6 +222,14 @@ impl KeyRing {
     /// Checks signature, type, issuer, audience and lifetime. `Ok(None)` means
     /// the `kid` is not known yet: the caller may refresh and try again.
     pub fn verify(&self, token: &str, issuer: &str, now_secs: i64) -> Result<Option<AccessClaims>, TokenError> {
+        self.snapshot().verify(token, issuer, now_secs)
+    }
+}
+
+impl KeySet {
+    /// Checks signature, type, issuer, audience and lifetime. `Ok(None)` means
+    /// the `kid` is not known yet: the caller may refresh and try again.
+    fn verify(&self, token: &str, issuer: &str, now_secs: i64) -> Result<Option<AccessClaims>, TokenError> {
         let mut parts = token.split('.');
         let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
             return Err(TokenError::Malformed);
@@ -234,8 +244,7 @@ impl KeyRing {
             return Err(TokenError::Malformed);
         }
         let kid = header.kid.ok_or(TokenError::Malformed)?;
-        let set = self.snapshot();
-        let Some(key) = set.verifying.get(&kid) else {
+        let Some(key) = self.verifying.get(&kid) else {
             return Ok(None);
         };
         // The key decides the algorithm; a header naming another (`none`,
