@@ -25,11 +25,16 @@
 //! the cores. The rate-limited case needs no such efficiency (half the
 //! saturated rate), and needs the schedule `wrk` does not have.
 //!
+//! The main suite runs on the default install (RS256). Then the token and
+//! `me` steps run again on one new install per signing algorithm (RS256,
+//! ES256, EdDSA), each against its own `/healthz`.
+//!
 //! Set `CASEBOOK_BENCH_PG` to a PostgreSQL URL to run the suite there too (a
 //! fresh database is created beside the named one and dropped afterwards).
 //! The full run rewrites the generated part of `BENCHMARKS.md`; `--quick`
 //! (well under a minute of load) only prints.
 
+mod algorithms;
 mod client;
 mod load;
 mod open_loop;
@@ -80,6 +85,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             None
         }
     };
+    let algorithms = bench.algorithms()?;
     let scale = bench.scale()?;
 
     let report = Report {
@@ -88,6 +94,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         binary: given.is_some().then(|| bench.binary.display().to_string()),
         sqlite,
         postgres,
+        algorithms,
         scale,
     };
     let text = report.markdown();

@@ -2,6 +2,7 @@
 
 use super::ADMIN_EMAIL;
 use super::client::http;
+use casebook_domain::SigningAlgorithm;
 use casebook_server::crypto::random_token;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -148,6 +149,16 @@ impl Server {
         Self::launch(binary, database, master_key, random_token())
     }
 
+    /// A new install whose first signing key is of `alg`.
+    pub(super) fn start_signing(
+        binary: &Path,
+        database: &Database,
+        master_key: &str,
+        alg: SigningAlgorithm,
+    ) -> Result<Self, String> {
+        Self::launch_with(binary, database, master_key, random_token(), Some(alg))
+    }
+
     /// With a chosen admin password: the first start of a database sets it,
     /// and a later start on the same database must sign in with it.
     pub(super) fn launch(
@@ -156,10 +167,26 @@ impl Server {
         master_key: &str,
         password: String,
     ) -> Result<Self, String> {
+        Self::launch_with(binary, database, master_key, password, None)
+    }
+
+    /// `alg` none: the binary's default.
+    fn launch_with(
+        binary: &Path,
+        database: &Database,
+        master_key: &str,
+        password: String,
+        alg: Option<SigningAlgorithm>,
+    ) -> Result<Self, String> {
         let addr = free_port()?;
         let log = database.dir.0.join("server.log");
         let log_file = std::fs::File::create(&log).map_err(|e| format!("server log: {e}"))?;
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        match alg {
+            Some(alg) => command.env("CASEBOOK_TOKEN_SIGNING_ALG", alg.as_str()),
+            None => command.env_remove("CASEBOOK_TOKEN_SIGNING_ALG"),
+        };
+        let child = command
             .arg("serve")
             .env("CASEBOOK_ADDR", addr.to_string())
             .env("CASEBOOK_DATABASE_URL", &database.url)

@@ -1,0 +1,100 @@
+//! The token endpoint and `me` for each signing algorithm: one new install
+//! per algorithm (as `CASEBOOK_TOKEN_SIGNING_ALG` makes it), each measured
+//! against its own `/healthz` so the ratios compare across algorithms even
+//! on a noisy machine.
+
+use super::client::{get_token, register, sign_in, token_form};
+use super::load::{Load, Script};
+use super::server::{Backend, Database, Server};
+use super::suite::Bench;
+use casebook_domain::SigningAlgorithm;
+use casebook_server::crypto::MasterKey;
+
+#[derive(Debug, Clone, Copy)]
+pub(super) struct AlgorithmPoint {
+    pub(super) alg: SigningAlgorithm,
+    pub(super) healthz: Load,
+    pub(super) token: Load,
+    pub(super) me: Load,
+}
+
+impl AlgorithmPoint {
+    pub(super) fn token_ratio(&self) -> f64 {
+        self.token.rps / self.healthz.rps
+    }
+
+    pub(super) fn me_ratio(&self) -> f64 {
+        self.me.rps / self.healthz.rps
+    }
+
+    /// The floors on two cores: RS256 pays 243 µs a signature, ES256
+    /// 16 µs, EdDSA 9.5 µs (aws-lc-rs, one core).
+    pub(super) fn token_target(&self) -> f64 {
+        match self.alg {
+            SigningAlgorithm::Rs256 => 0.05,
+            SigningAlgorithm::Es256 => 0.3,
+            SigningAlgorithm::EdDsa => 0.22,
+        }
+    }
+}
+
+/// `me` verifies a cached token, whatever signed it.
+pub(super) const ME_TARGET: f64 = 0.8;
+
+impl Bench {
+    pub(super) fn algorithms(&self) -> Result<Vec<AlgorithmPoint>, String> {
+        println!("\n== signing algorithms (SQLite) ==");
+        SigningAlgorithm::ALL.into_iter().map(|alg| self.algorithm(alg)).collect()
+    }
+
+    fn algorithm(&self, alg: SigningAlgorithm) -> Result<AlgorithmPoint, String> {
+        let master_key = MasterKey::generate_base64();
+        let database = Database::create(&Backend::Sqlite, &format!("alg-{alg}"))?;
+        let server = Server::start_signing(&self.binary, &database, &master_key, alg)?;
+        let session = sign_in(&server)?;
+        let (client_id, secret) = register(&server, &session, 1)?;
+        let token = get_token(server.addr, &client_id, &secret)?;
+        let signed_with = token
+            .split('.')
+            .next()
+            .and_then(|h| base64_json(h)?.get("alg")?.as_str().map(str::to_owned));
+        if signed_with.as_deref() != Some(alg.as_str()) {
+            return Err(format!("an install of {alg} signed with {signed_with:?}"));
+        }
+        let dir = &database.dir;
+        let forms = dir.file("token-forms.txt", &format!("{}\n", token_form(&client_id, &secret)))?;
+        let healthz = self.measure(dir, &server, "/healthz", &Script::Get { bearer: None }, "GET /healthz")?;
+        let token_load = self.measure(
+            dir,
+            &server,
+            "/oauth2/token",
+            &Script::Token { forms },
+            &format!("POST /oauth2/token, {alg}"),
+        )?;
+        let me = self.measure(
+            dir,
+            &server,
+            "/api/v1/me",
+            &Script::Get { bearer: Some(token) },
+            &format!("GET /api/v1/me, {alg}"),
+        )?;
+        let point = AlgorithmPoint {
+            alg,
+            healthz,
+            token: token_load,
+            me,
+        };
+        println!(
+            "  {alg}: ratio token/healthz {:.3}, me/healthz {:.3}",
+            point.token_ratio(),
+            point.me_ratio()
+        );
+        Ok(point)
+    }
+}
+
+fn base64_json(part: &str) -> Option<serde_json::Value> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
