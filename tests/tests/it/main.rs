@@ -15,4 +15,5 @@ mod oauth;
 mod replicas;
 mod sdk;
 mod search;
+mod shapes;
 mod smoke;
