@@ -3,6 +3,7 @@
 use crate::account::AccountRef;
 use crate::email::Email;
 use crate::form::{self, Storage, rule};
+use crate::shape::{Field, Kind, Shaped};
 use crate::text::TextRule;
 use crate::validation::{ErrorCode, FieldError, ValidationErrors};
 use serde::{Deserialize, Serialize};
@@ -141,8 +142,19 @@ pub struct ApplicationForm {
     pub description: Option<String>,
 }
 
-/// The order errors are reported in: the form's.
-const FIELDS: &[&str] = &["name", "email", "application_url", "roles", "description"];
+impl Shaped for ApplicationForm {
+    const FIELDS: &'static [Field] = &[
+        Field::required("name", Kind::Text),
+        Field::required("email", Kind::Text),
+        Field::optional("application_url", Kind::Text),
+        Field::required("roles", Kind::TextList),
+        Field::optional("description", Kind::Text),
+    ];
+
+    fn rules(&self) -> Result<(), ValidationErrors> {
+        self.validate_offline().map(drop)
+    }
+}
 
 /// A registration that passed every rule; only [`ApplicationForm`] makes one.
 #[derive(Debug, Clone)]
@@ -188,7 +200,8 @@ impl ApplicationForm {
     }
 
     fn validate_inner(&self, storage: &Storage<'_>) -> Result<NewApplication, ValidationErrors> {
-        self.validate_with_args(storage).map_err(|e| form::report(e, FIELDS))?;
+        self.validate_with_args(storage)
+            .map_err(|e| form::report(e, Self::FIELDS))?;
         // Each rule passed above; parsing again keeps the values they vouch for.
         Ok(NewApplication {
             name: ApplicationName::parse(&self.name)?,
@@ -229,6 +242,21 @@ pub struct ApplicationChange {
     pub description: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+}
+
+impl Shaped for ApplicationChange {
+    const FIELDS: &'static [Field] = &[
+        Field::optional("name", Kind::Text),
+        Field::optional("email", Kind::Text),
+        Field::clearable("application_url", Kind::Text),
+        Field::optional("roles", Kind::TextList),
+        Field::clearable("description", Kind::Text),
+        Field::optional("enabled", Kind::Boolean),
+    ];
+
+    fn rules(&self) -> Result<(), ValidationErrors> {
+        self.check(&Storage::offline())
+    }
 }
 
 /// A change that passed every rule; `None` leaves a field as it is. Only
@@ -278,8 +306,11 @@ impl ApplicationChange {
         facts: &ApplicationFacts,
         me: &AccountRef,
     ) -> Result<ValidApplicationChange, ValidationErrors> {
-        let storage = Storage::new(&facts.existing_roles, facts.email_holder.as_ref(), Some(me));
-        self.validate_with_args(&storage).map_err(|e| form::report(e, FIELDS))?;
+        self.check(&Storage::new(
+            &facts.existing_roles,
+            facts.email_holder.as_ref(),
+            Some(me),
+        ))?;
         Ok(ValidApplicationChange {
             name: self.name.as_deref().map(ApplicationName::parse).transpose()?,
             email: self.email.as_deref().map(Email::parse).transpose()?,
@@ -296,6 +327,11 @@ impl ApplicationChange {
                 .transpose()?,
             enabled: self.enabled,
         })
+    }
+
+    fn check(&self, storage: &Storage<'_>) -> Result<(), ValidationErrors> {
+        self.validate_with_args(storage)
+            .map_err(|e| form::report(e, Self::FIELDS))
     }
 }
 

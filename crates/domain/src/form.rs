@@ -10,6 +10,7 @@
 use crate::account::{AccountRef, email_available};
 use crate::application::role_ids;
 use crate::email::Email;
+use crate::shape::{self, Field};
 use crate::validation::{ErrorCode, FieldError, ValidationErrors};
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -87,15 +88,12 @@ pub(crate) fn to_validator(error: FieldError) -> validator::ValidationError {
     validator::ValidationError::new(error.code.as_str()).with_message(Cow::Owned(error.message))
 }
 
-/// Our report from validator's: fields in `order`, each field's errors in the
-/// order its rules are declared. A field missing from `order` comes last, so
-/// nothing is ever dropped.
-pub(crate) fn report(errors: validator::ValidationErrors, order: &[&str]) -> ValidationErrors {
+/// Our report from validator's: fields in the order of the form's table,
+/// each field's errors in the order its rules are declared. A field missing
+/// from the table comes last, so nothing is ever dropped.
+pub(crate) fn report(errors: validator::ValidationErrors, order: &[Field]) -> ValidationErrors {
     let mut fields: Vec<_> = errors.into_errors().into_iter().collect();
-    fields.sort_by_cached_key(|(field, _)| {
-        let position = order.iter().position(|f| f == field).unwrap_or(order.len());
-        (position, field.clone())
-    });
+    fields.sort_by_cached_key(|(field, _)| (shape::position(order, field), field.clone()));
     let mut report = ValidationErrors::new();
     for (field, kind) in fields {
         collect(&field, kind, &mut report);
@@ -182,6 +180,7 @@ pub(crate) fn user_roles(raw: &[String], storage: &Storage<'_>) -> Result<(), va
 mod tests {
     use super::*;
     use crate::application::ApplicationForm;
+    use crate::shape::Kind;
     use proptest::prelude::*;
 
     fn errors_of(field: &'static str, errors: Vec<validator::ValidationError>, into: &mut validator::ValidationErrors) {
@@ -211,7 +210,8 @@ mod tests {
             vec![to_validator(FieldError::new("a", ErrorCode::TooShort, "a"))],
             &mut errors,
         );
-        let got: Vec<(String, ErrorCode, String)> = report(errors, &["b", "a"])
+        let order = [Field::required("b", Kind::Text), Field::required("a", Kind::Text)];
+        let got: Vec<(String, ErrorCode, String)> = report(errors, &order)
             .into_errors()
             .into_iter()
             .map(|e| (e.field, e.code, e.message))
@@ -237,7 +237,7 @@ mod tests {
         let error = application_roles(&roles, &Storage::new(&existing, None, None)).unwrap_err();
         let mut errors = validator::ValidationErrors::new();
         errors.add("roles", error);
-        let got: Vec<(ErrorCode, String)> = report(errors, &["roles"])
+        let got: Vec<(ErrorCode, String)> = report(errors, &[Field::required("roles", Kind::TextList)])
             .into_errors()
             .into_iter()
             .map(|e| (e.code, e.message))
@@ -256,7 +256,7 @@ mod tests {
     fn a_code_that_is_not_ours_is_reported_as_an_invalid_value() {
         let mut errors = validator::ValidationErrors::new();
         errors.add("name", validator::ValidationError::new("length"));
-        let report = report(errors, &["name"]);
+        let report = report(errors, &[Field::required("name", Kind::Text)]);
         assert_eq!(
             report.errors(),
             [FieldError::new("name", ErrorCode::InvalidValue, "name is not valid")]

@@ -11,8 +11,10 @@
 //! themselves (and their codes and wording) are ours, written as `custom`
 //! functions, and facts only storage knows (existing roles, addresses in use)
 //! reach them as validator's context (`form::Storage`). Every violation is
-//! reported at once, each with its field and a stable code. URL syntax is
-//! delegated to the `url` crate.
+//! reported at once, each with its field and a stable code; so is a JSON
+//! body's shape (a field missing, of the wrong type or unknown), checked
+//! against each form's table of fields (`shape`) before serde reads it. URL
+//! syntax is delegated to the `url` crate.
 
 pub mod account;
 pub mod application;
@@ -27,6 +29,7 @@ pub mod pagination;
 pub mod permission;
 pub mod records;
 pub mod role;
+pub mod shape;
 pub mod signing;
 pub mod text;
 pub mod time;

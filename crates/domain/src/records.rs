@@ -1,6 +1,7 @@
 //! Casebook records reachable through the API: engage cases and intake reports.
 
 use crate::form::{self, rule};
+use crate::shape::{Field, Kind, Shaped};
 use crate::text::TextRule;
 use crate::validation::{ErrorCode, FieldError, ValidationErrors};
 use serde::{Deserialize, Serialize};
@@ -84,10 +85,6 @@ fn details_rule(raw: &str) -> Result<(), validator::ValidationError> {
     rule(DETAILS.optional(Some(raw)))
 }
 
-/// The order errors are reported in: the forms'.
-const CASE_FIELDS: &[&str] = &["title", "description", "status"];
-const REPORT_FIELDS: &[&str] = &["summary", "details"];
-
 /// A new engage case.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -124,6 +121,30 @@ pub struct CaseChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(custom(function = "status_value"))]
     pub status: Option<String>,
+}
+
+impl Shaped for CaseForm {
+    const FIELDS: &'static [Field] = &[
+        Field::required("title", Kind::Text),
+        Field::optional("description", Kind::Text),
+        Field::optional("status", Kind::Text),
+    ];
+
+    fn rules(&self) -> Result<(), ValidationErrors> {
+        self.validate().map(drop)
+    }
+}
+
+impl Shaped for CaseChange {
+    const FIELDS: &'static [Field] = &[
+        Field::optional("title", Kind::Text),
+        Field::clearable("description", Kind::Text),
+        Field::optional("status", Kind::Text),
+    ];
+
+    fn rules(&self) -> Result<(), ValidationErrors> {
+        self.validate().map(drop)
+    }
 }
 
 /// A case that passed every rule; only [`CaseForm::validate`] makes one.
@@ -173,7 +194,7 @@ impl ValidCaseChange {
 
 impl CaseForm {
     pub fn validate(&self) -> Result<ValidCase, ValidationErrors> {
-        Validate::validate(self).map_err(|e| form::report(e, CASE_FIELDS))?;
+        Validate::validate(self).map_err(|e| form::report(e, Self::FIELDS))?;
         // Each rule passed above; parsing again keeps the values they vouch for.
         Ok(ValidCase {
             title: TITLE.required(&self.title)?,
@@ -185,7 +206,7 @@ impl CaseForm {
 
 impl CaseChange {
     pub fn validate(&self) -> Result<ValidCaseChange, ValidationErrors> {
-        Validate::validate(self).map_err(|e| form::report(e, CASE_FIELDS))?;
+        Validate::validate(self).map_err(|e| form::report(e, Self::FIELDS))?;
         Ok(ValidCaseChange {
             title: self.title.as_deref().map(|t| TITLE.required(t)).transpose()?,
             description: self
@@ -229,6 +250,28 @@ pub struct ReportChange {
     pub details: Option<Option<String>>,
 }
 
+impl Shaped for ReportForm {
+    const FIELDS: &'static [Field] = &[
+        Field::required("summary", Kind::Text),
+        Field::optional("details", Kind::Text),
+    ];
+
+    fn rules(&self) -> Result<(), ValidationErrors> {
+        self.validate().map(drop)
+    }
+}
+
+impl Shaped for ReportChange {
+    const FIELDS: &'static [Field] = &[
+        Field::optional("summary", Kind::Text),
+        Field::clearable("details", Kind::Text),
+    ];
+
+    fn rules(&self) -> Result<(), ValidationErrors> {
+        self.validate().map(drop)
+    }
+}
+
 /// A report that passed every rule; only [`ReportForm::validate`] makes one.
 #[derive(Debug, Clone)]
 pub struct ValidReport {
@@ -266,7 +309,7 @@ impl ValidReportChange {
 
 impl ReportForm {
     pub fn validate(&self) -> Result<ValidReport, ValidationErrors> {
-        Validate::validate(self).map_err(|e| form::report(e, REPORT_FIELDS))?;
+        Validate::validate(self).map_err(|e| form::report(e, Self::FIELDS))?;
         Ok(ValidReport {
             summary: SUMMARY.required(&self.summary)?,
             details: DETAILS.optional(self.details.as_deref())?,
@@ -276,7 +319,7 @@ impl ReportForm {
 
 impl ReportChange {
     pub fn validate(&self) -> Result<ValidReportChange, ValidationErrors> {
-        Validate::validate(self).map_err(|e| form::report(e, REPORT_FIELDS))?;
+        Validate::validate(self).map_err(|e| form::report(e, Self::FIELDS))?;
         Ok(ValidReportChange {
             summary: self.summary.as_deref().map(|s| SUMMARY.required(s)).transpose()?,
             details: self

@@ -2,6 +2,7 @@
 
 use crate::form::{self, rule};
 use crate::permission::{Action, Module, Permission, PermissionSet};
+use crate::shape::{Field, Kind, Shaped};
 use crate::text::TextRule;
 use crate::validation::{ErrorCode, FieldError, ValidationErrors};
 use serde::{Deserialize, Serialize};
@@ -119,8 +120,27 @@ pub struct RoleChange {
     pub permissions: Option<Vec<String>>,
 }
 
-/// The order errors are reported in: the form's.
-const FIELDS: &[&str] = &["name", "permissions"];
+impl Shaped for RoleForm {
+    const FIELDS: &'static [Field] = &[
+        Field::required("name", Kind::Text),
+        Field::required("permissions", Kind::TextList),
+    ];
+
+    fn rules(&self) -> Result<(), ValidationErrors> {
+        self.validate().map(drop)
+    }
+}
+
+impl Shaped for RoleChange {
+    const FIELDS: &'static [Field] = &[
+        Field::optional("name", Kind::Text),
+        Field::optional("permissions", Kind::TextList),
+    ];
+
+    fn rules(&self) -> Result<(), ValidationErrors> {
+        self.validate().map(drop)
+    }
+}
 
 /// A validated role; only [`RoleForm::validate`] makes one.
 #[derive(Debug, Clone)]
@@ -178,7 +198,7 @@ fn permissions_rule(raw: &[String]) -> Result<PermissionSet, FieldError> {
 
 impl RoleForm {
     pub fn validate(&self) -> Result<ValidRole, ValidationErrors> {
-        Validate::validate(self).map_err(|e| form::report(e, FIELDS))?;
+        Validate::validate(self).map_err(|e| form::report(e, Self::FIELDS))?;
         // Each rule passed above; parsing again keeps the values they vouch for.
         Ok(ValidRole {
             name: RoleName::parse(&self.name)?,
@@ -206,7 +226,7 @@ impl ValidRoleChange {
 
 impl RoleChange {
     pub fn validate(&self) -> Result<ValidRoleChange, ValidationErrors> {
-        Validate::validate(self).map_err(|e| form::report(e, FIELDS))?;
+        Validate::validate(self).map_err(|e| form::report(e, Self::FIELDS))?;
         Ok(ValidRoleChange {
             name: self.name.as_deref().map(RoleName::parse).transpose()?,
             permissions: self.permissions.as_deref().map(permissions_rule).transpose()?,

@@ -4,6 +4,7 @@ use crate::account::AccountRef;
 use crate::email::Email;
 use crate::form::{self, Storage, rule};
 use crate::role::seed_role_id;
+use crate::shape::{Field, Kind, Shaped};
 use crate::text::TextRule;
 use crate::validation::{ErrorCode, FieldError, ValidationErrors};
 use serde::{Deserialize, Serialize};
@@ -39,7 +40,7 @@ impl Password {
     pub fn check_new(&self) -> Result<(), FieldError> {
         NewPassword { password: self }
             .validate()
-            .map_err(|e| first(form::report(e, &["password"])))
+            .map_err(|e| first(form::report(e, &[Field::required("password", Kind::Text)])))
     }
 }
 
@@ -147,8 +148,31 @@ pub struct UserChange {
     pub roles: Option<Vec<String>>,
 }
 
-/// The order errors are reported in: the form's.
-const FIELDS: &[&str] = &["email", "name", "password", "roles"];
+impl Shaped for UserForm {
+    const FIELDS: &'static [Field] = &[
+        Field::required("email", Kind::Text),
+        Field::required("name", Kind::Text),
+        Field::required("password", Kind::Text),
+        Field::optional("roles", Kind::TextList),
+    ];
+
+    fn rules(&self) -> Result<(), ValidationErrors> {
+        self.check(&Storage::offline())
+    }
+}
+
+impl Shaped for UserChange {
+    const FIELDS: &'static [Field] = &[
+        Field::optional("email", Kind::Text),
+        Field::optional("name", Kind::Text),
+        Field::optional("password", Kind::Text),
+        Field::optional("roles", Kind::TextList),
+    ];
+
+    fn rules(&self) -> Result<(), ValidationErrors> {
+        self.check(&Storage::offline())
+    }
+}
 
 /// What storage knows that the user rules need.
 #[derive(Debug, Clone, Default)]
@@ -259,8 +283,7 @@ impl ValidUserChange {
 
 impl UserForm {
     pub fn validate(&self, facts: &UserFacts) -> Result<NewUser, ValidationErrors> {
-        self.validate_with_args(&facts.storage(None))
-            .map_err(|e| form::report(e, FIELDS))?;
+        self.check(&facts.storage(None))?;
         // Each rule passed above; parsing again keeps the values they vouch for.
         Ok(NewUser {
             email: Email::parse(&self.email)?,
@@ -269,18 +292,27 @@ impl UserForm {
             roles: self.roles.clone(),
         })
     }
+
+    fn check(&self, storage: &Storage<'_>) -> Result<(), ValidationErrors> {
+        self.validate_with_args(storage)
+            .map_err(|e| form::report(e, Self::FIELDS))
+    }
 }
 
 impl UserChange {
     pub fn validate(&self, facts: &UserFacts, me: &AccountRef) -> Result<ValidUserChange, ValidationErrors> {
-        self.validate_with_args(&facts.storage(Some(me)))
-            .map_err(|e| form::report(e, FIELDS))?;
+        self.check(&facts.storage(Some(me)))?;
         Ok(ValidUserChange {
             email: self.email.as_deref().map(Email::parse).transpose()?,
             name: self.name.as_deref().map(|n| USER_NAME.required(n)).transpose()?,
             password: self.password.clone(),
             roles: self.roles.clone(),
         })
+    }
+
+    fn check(&self, storage: &Storage<'_>) -> Result<(), ValidationErrors> {
+        self.validate_with_args(storage)
+            .map_err(|e| form::report(e, Self::FIELDS))
     }
 }
 

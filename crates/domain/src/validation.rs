@@ -23,10 +23,15 @@ pub enum ErrorCode {
     DuplicatePermission,
     NameInUse,
     InvalidValue,
+    // The JSON value is not of the field's type: a number where text goes,
+    // a list of something other than strings, ….
+    InvalidType,
+    // The body names a field the form does not have.
+    UnknownField,
 }
 
 impl ErrorCode {
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 15] = [
         Self::Required,
         Self::TooShort,
         Self::TooLong,
@@ -40,6 +45,8 @@ impl ErrorCode {
         Self::DuplicatePermission,
         Self::NameInUse,
         Self::InvalidValue,
+        Self::InvalidType,
+        Self::UnknownField,
     ];
 
     /// The code whose wire form is `value`.
@@ -62,6 +69,8 @@ impl ErrorCode {
             Self::DuplicatePermission => "duplicate_permission",
             Self::NameInUse => "name_in_use",
             Self::InvalidValue => "invalid_value",
+            Self::InvalidType => "invalid_type",
+            Self::UnknownField => "unknown_field",
         }
     }
 }
@@ -194,7 +203,9 @@ mod tests {
             | ErrorCode::InvalidPermission
             | ErrorCode::DuplicatePermission
             | ErrorCode::NameInUse
-            | ErrorCode::InvalidValue => ErrorCode::ALL.contains(&code),
+            | ErrorCode::InvalidValue
+            | ErrorCode::InvalidType
+            | ErrorCode::UnknownField => ErrorCode::ALL.contains(&code),
         };
         assert!(ErrorCode::ALL.into_iter().all(listed));
     }

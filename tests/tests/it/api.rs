@@ -652,17 +652,19 @@ both_backends!(cases_crud_validation_and_pages, |app: TestApp| async move {
             .status()
             == 201
     );
-    problem(
+    let p = problem(
         app.post_json(CASES, &token, &json!({"title": "x", "owner": "me"}))
             .await,
-        400,
+        422,
     )
     .await;
-    problem(
+    assert_eq!(field_codes(&p), pairs(&[("owner", "unknown_field")]));
+    let p = problem(
         app.post_json(CASES, &token, &json!({"description": "no title"})).await,
-        400,
+        422,
     )
     .await;
+    assert_eq!(field_codes(&p), pairs(&[("title", "required")]));
     let r = app
         .patch_json(&path, &token, &json!({"title": " ", "status": "archived"}))
         .await;
@@ -779,12 +781,13 @@ both_backends!(reports_crud_validation_and_pages, |app: TestApp| async move {
         field_codes(&problem(r, 422).await),
         pairs(&[("summary", "invalid_characters")])
     );
-    problem(
+    let p = problem(
         app.post_json(REPORTS, &session, &json!({"summary": "x", "title": "wrong kind"}))
             .await,
-        400,
+        422,
     )
     .await;
+    assert_eq!(field_codes(&p), pairs(&[("title", "unknown_field")]));
     let r = app
         .http
         .post(app.url(REPORTS))

@@ -311,8 +311,9 @@ async fn sessions(c: &Client<'_>) -> String {
     c.post(AT).raw("application/json", "{\"email\":").expect(400).await;
     c.post(AT)
         .json(json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "remember": true}))
-        .expect(400)
+        .expect(422)
         .await;
+    c.post(AT).raw("application/json", "[]").expect(400).await;
     c.post(AT).raw("text/plain", "hello").expect(415).await;
     let huge = json!({"email": ADMIN_EMAIL, "password": "x".repeat(70 * 1024)}).to_string();
     c.post(AT).raw("application/json", huge).expect(413).await;
@@ -948,13 +949,11 @@ async fn casebook_api(c: &Client<'_>, admin: &str) {
         .json(json!({"summary": "No"}))
         .expect(403)
         .await;
-    let missing = c
-        .post(REPORTS)
+    c.post(REPORTS)
         .bearer(admin)
         .json(json!({"details": "no summary"}))
-        .send()
+        .expect(422)
         .await;
-    assert!(missing.status == 400 || missing.status == 422, "{missing:?}");
     c.post(REPORTS)
         .bearer(admin)
         .json(json!({"summary": ""}))

@@ -15,5 +15,6 @@ mod oauth;
 mod replicas;
 mod sdk;
 mod search;
+mod shapes;
 mod signing;
 mod smoke;

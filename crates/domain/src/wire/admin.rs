@@ -2,7 +2,9 @@
 //! reveal and rotation.
 
 use super::{Actor, permissions};
+use crate::shape::{Field, Kind, Shaped};
 use crate::user::Password;
+use crate::validation::ValidationErrors;
 use crate::{ClientSecret, PermissionSet};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -242,4 +244,30 @@ pub struct RotateRequest {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 604800))]
     pub grace_period_seconds: Option<i64>,
+}
+
+// Sign-in has no rules of its own: a 422 for its shape says only what the
+// body lacks, never whether the account exists.
+impl Shaped for SignIn {
+    const FIELDS: &'static [Field] = &[
+        Field::required("email", Kind::Text),
+        Field::required("password", Kind::Text),
+    ];
+}
+
+impl Shaped for RevealRequest {
+    const FIELDS: &'static [Field] = &[Field::required("password", Kind::Text)];
+}
+
+impl Shaped for RotateRequest {
+    const FIELDS: &'static [Field] = &[
+        Field::required("password", Kind::Text),
+        Field::optional("grace_period_seconds", Kind::Integer),
+    ];
+
+    fn rules(&self) -> Result<(), ValidationErrors> {
+        crate::credentials::grace_period(self.grace_period_seconds)
+            .map(drop)
+            .map_err(Into::into)
+    }
 }

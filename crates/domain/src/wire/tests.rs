@@ -1,6 +1,7 @@
 use super::*;
 use crate::validation::ErrorCode;
 use crate::{ClientSecret, PermissionSet};
+use serde_json::json;
 
 #[test]
 fn writing_is_exact_and_in_declaration_order() {
@@ -85,6 +86,16 @@ fn problems_from_newer_or_sparser_servers_are_read() {
     assert_eq!(problem.holders.unwrap().len(), 1);
     let odd: Problem = serde_json::from_str(r#"{"holders":"several","title":null,"status":"403"}"#).unwrap();
     assert_eq!((odd.holders, odd.title.as_str(), odd.status), (None, "", 0));
+}
+
+#[test]
+fn every_field_error_code_is_read_as_itself() {
+    // What the SDK maps a 422 with: no known code may fall back to invalid_value.
+    for code in ErrorCode::ALL {
+        let body = json!({"status": 422, "errors": [{"field": "f", "code": code.as_str(), "message": "m"}]});
+        let problem: Problem = serde_json::from_value(body).unwrap();
+        assert_eq!(problem.errors.unwrap()[0].code, code);
+    }
 }
 
 #[test]

@@ -8,7 +8,8 @@
 //! - access ([`auth::ROUTES`]): each operation's security requirement (the
 //!   permission as an OAuth scope) and its 401 and 403;
 //! - the extractors ([`crate::extract`]): 400 for a bad path parameter or
-//!   query, 400/413/415 for a JSON body that cannot be read;
+//!   query, 400/413/415 for a JSON body that cannot be read, 422 for one
+//!   whose fields do not fit the form;
 //! - the body-stall layer (`http::body_stall`): 408 for a request body that
 //!   stops arriving, a problem outside `/oauth2`, RFC 6749 JSON within;
 //! - the OAuth error type: 503 `temporarily_unavailable` when storage fails;
@@ -21,6 +22,8 @@
 use crate::auth::{self, Access};
 use crate::error::PROBLEM_JSON;
 use axum::http::Method;
+use casebook_domain::shape::{Body, Refusal};
+use casebook_domain::wire::RevealRequest;
 use serde_json::{Value, json};
 use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
@@ -140,8 +143,9 @@ fn complete_operation(path: &str, method: &Method, op: &mut Operation) {
             add(
                 op,
                 400,
-                problem("The body is not valid JSON, has the wrong shape, or an unknown field"),
+                problem("The body is not JSON (a syntax error, bad UTF-8, a NUL character), or not a JSON object"),
             );
+            add(op, 422, shape_problem());
             add(
                 op,
                 413,
@@ -197,6 +201,29 @@ fn oauth_error(description: &str) -> Response {
                 .build(),
         )
         .build()
+}
+
+/// The extractor's 422, where a handler documents none of its own. Its
+/// example is what the extractor answers (for the reveal form), not the
+/// generic one: no form-less endpoint says whether an address is in use.
+fn shape_problem() -> Response {
+    let mut response = problem(
+        "A field is missing, of the wrong type, given twice or unknown, or breaks a rule: every such field is listed",
+    );
+    let errors = match Body::parse(br#"{"password": 5, "remember": true}"#).map(Body::read::<RevealRequest>) {
+        Ok(Err(Refusal::Invalid(errors))) => errors,
+        _ => return response,
+    };
+    if let Some(RefOr::T(content)) = response.content.get_mut(PROBLEM_JSON) {
+        content.example = Some(json!({
+            "type": "about:blank",
+            "title": "Unprocessable Entity",
+            "status": 422,
+            "detail": errors.to_string(),
+            "errors": errors.errors(),
+        }));
+    }
+    response
 }
 
 fn problem(description: &str) -> Response {
