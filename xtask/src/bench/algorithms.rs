@@ -44,7 +44,10 @@ pub(super) const ME_TARGET: f64 = 0.8;
 impl Bench {
     pub(super) fn algorithms(&self) -> Result<Vec<AlgorithmPoint>, String> {
         println!("\n== signing algorithms (SQLite) ==");
-        SigningAlgorithm::ALL.into_iter().map(|alg| self.algorithm(alg)).collect()
+        SigningAlgorithm::ALL
+            .into_iter()
+            .map(|alg| self.algorithm(alg))
+            .collect()
     }
 
     fn algorithm(&self, alg: SigningAlgorithm) -> Result<AlgorithmPoint, String> {

@@ -192,9 +192,19 @@ impl Report {
         let q = &self.sqlite;
         for a in &self.algorithms {
             let (r, floor) = (a.token_ratio(), a.token_target());
-            let _ = writeln!(md, "| token/healthz ≥ {floor} ({}, SQLite) | {r:.3} | {} |", a.alg, met(r >= floor));
+            let _ = writeln!(
+                md,
+                "| token/healthz ≥ {floor} ({}, SQLite) | {r:.3} | {} |",
+                a.alg,
+                met(r >= floor)
+            );
             let (r, floor) = (a.me_ratio(), super::algorithms::ME_TARGET);
-            let _ = writeln!(md, "| me/healthz ≥ {floor} ({}, SQLite) | {r:.3} | {} |", a.alg, met(r >= floor));
+            let _ = writeln!(
+                md,
+                "| me/healthz ≥ {floor} ({}, SQLite) | {r:.3} | {} |",
+                a.alg,
+                met(r >= floor)
+            );
         }
         for suite in std::iter::once(q).chain(self.postgres.as_ref()) {
             let r = suite.me.rps / suite.healthz.rps;

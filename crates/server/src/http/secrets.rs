@@ -99,7 +99,7 @@ pub async fn reveal_secret(
         (status = 200, description = "The new secret", body = SecretView, headers(("Cache-Control" = String, description = "no-store"))),
         (status = 403, description = "Wrong password, not a signed-in person, lacking admin:edit, or the application holds permissions the caller lacks", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Grace period out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Validation failed: a field missing, of the wrong type or unknown, or the grace period out of range", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Locked after wrong passwords", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn rotate_secret(
