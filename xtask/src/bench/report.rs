@@ -145,7 +145,7 @@ impl Report {
         let _ = writeln!(md, "### Signing algorithms (SQLite)\n");
         let _ = writeln!(
             md,
-            "One new install per algorithm (`CASEBOOK_TOKEN_SIGNING_ALG`), each step against that install's own `/healthz`.\n"
+            "One new install per algorithm (`CASEBOOK_TOKEN_SIGNING_ALG`), each step against that install's own `/healthz` (the mean of one run before its steps and one after).\n"
         );
         let _ = writeln!(
             md,
