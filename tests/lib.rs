@@ -463,6 +463,11 @@ pub async fn problem(r: reqwest::Response, status: u16) -> Value {
 
 /// The `(field, code)` pairs of a 422, each checked to carry a message.
 pub fn field_codes(problem: &Value) -> BTreeSet<(String, String)> {
+    ordered_field_codes(problem).into_iter().collect()
+}
+
+/// The same, in the order the problem lists them (the form's).
+pub fn ordered_field_codes(problem: &Value) -> Vec<(String, String)> {
     problem["errors"]
         .as_array()
         .expect("errors array")

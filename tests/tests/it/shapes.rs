@@ -5,7 +5,8 @@
 //! Every JSON endpoint of the admin and Casebook APIs, on both backends.
 
 use casebook_tests::{
-    ADMIN_EMAIL, ADMIN_PASSWORD, APPS, TestApp, USER_PASSWORD, both_backends, expect, id_of, problem,
+    ADMIN_EMAIL, ADMIN_PASSWORD, APPS, TestApp, USER_PASSWORD, both_backends, expect, id_of, ordered_field_codes,
+    problem,
 };
 use reqwest::Method;
 use reqwest::header::CONTENT_TYPE;
@@ -20,22 +21,6 @@ struct Endpoint {
     path: String,
     /// Each body with the exact `(field, code)` list of its 422.
     refused: Vec<(Value, Vec<(&'static str, &'static str)>)>,
-}
-
-/// The `(field, code)` pairs of a 422, in order, each with a message.
-fn ordered_codes(problem: &Value) -> Vec<(String, String)> {
-    problem["errors"]
-        .as_array()
-        .expect("errors array")
-        .iter()
-        .map(|e| {
-            assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{e}");
-            (
-                e["field"].as_str().unwrap().to_owned(),
-                e["code"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
 }
 
 async fn send(app: &TestApp, method: &Method, path: &str, token: Option<&str>, body: Vec<u8>) -> reqwest::Response {
@@ -325,7 +310,7 @@ both_backends!(
                 let p = problem(r, 422).await;
                 let expected: Vec<(String, String)> =
                     expected.iter().map(|&(f, c)| (f.to_owned(), c.to_owned())).collect();
-                assert_eq!(ordered_codes(&p), expected, "{method} {path} {body}");
+                assert_eq!(ordered_field_codes(&p), expected, "{method} {path} {body}");
             }
             // JSON that is not an object, and bytes that are not JSON: 400.
             for body in [
@@ -409,7 +394,10 @@ both_backends!(
         let admin = app.admin_token().await;
         let body = br#"{"name": "One", "name": "Two", "email": "twice@partner.org", "roles": ["auditor"]}"#;
         let p = problem(send(&app, &Method::POST, APPS, Some(&admin), body.to_vec()).await, 422).await;
-        assert_eq!(ordered_codes(&p), [("name".to_owned(), "invalid_value".to_owned())]);
+        assert_eq!(
+            ordered_field_codes(&p),
+            [("name".to_owned(), "invalid_value".to_owned())]
+        );
         let listed = expect(app.get(&format!("{APPS}?limit=100"), &admin).await, 200).await;
         assert_eq!(listed["items"].as_array().unwrap().len(), 0);
     }

@@ -3,9 +3,7 @@
 //! by the install's current key (RFC 9701), which a resource server can keep
 //! or forward as proof of what the authorization server said.
 
-use super::oauth::{
-    AuthenticatedClient, PeerAddr, TokenParamForm, authenticate_client, no_store, read_body, read_form,
-};
+use super::oauth::{AuthenticatedClient, PeerAddr, TokenParamForm, client_form, no_store};
 use crate::auth::{Refusal, verify_access_token};
 use crate::error::{OAuthError, OAuthErrorBody};
 use crate::state::{AppState, VerifiedToken};
@@ -51,9 +49,7 @@ pub async fn introspect(
     body: Body,
 ) -> Response {
     let result = async {
-        let body = read_body(body).await?;
-        let form = read_form(&headers, &uri, &body)?;
-        let caller = authenticate_client(&state, &headers, &form, peer).await?;
+        let (caller, form) = client_form(&state, &headers, &uri, body, peer).await?;
         let token = form.token()?;
         let answer = match verify_access_token(&state, token).await {
             // RFC 7662 §4: a token's contents are for the client it was

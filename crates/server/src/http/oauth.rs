@@ -105,7 +105,7 @@ impl FromRequestParts<AppState> for PeerAddr {
 const DRAIN_BYTES: usize = 64 * 1024;
 
 /// Reads the body of an OAuth request, keeping at most [`MAX_FORM_BYTES`].
-pub(super) async fn read_body(body: Body) -> Result<Bytes, OAuthError> {
+async fn read_body(body: Body) -> Result<Bytes, OAuthError> {
     use futures_util::StreamExt;
     let too_large = || OAuthError::invalid_request(format!("the form is larger than {MAX_FORM_BYTES} bytes"));
     let mut stream = body.into_data_stream();
@@ -150,7 +150,7 @@ pub fn secret_accepted(master: &MasterKey, client: &ClientRecord, secret: &Clien
 }
 
 /// Authenticates the client of an OAuth request, throttling failures.
-pub(super) async fn authenticate_client(
+async fn authenticate_client(
     state: &AppState,
     headers: &HeaderMap,
     form: &Form,
@@ -273,8 +273,23 @@ fn content_type(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
 }
 
-pub(super) fn read_form(headers: &HeaderMap, uri: &Uri, body: &[u8]) -> Result<Form, OAuthError> {
+fn read_form(headers: &HeaderMap, uri: &Uri, body: &[u8]) -> Result<Form, OAuthError> {
     Ok(Form::parse(uri.query(), content_type(headers), body)?)
+}
+
+/// What introspection and revocation both start with: the form, read whole
+/// and strictly, and the client it authenticates.
+pub(super) async fn client_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    body: Body,
+    peer: Option<IpAddr>,
+) -> Result<(AuthenticatedClient, Form), OAuthError> {
+    let body = read_body(body).await?;
+    let form = read_form(headers, uri, &body)?;
+    let client = authenticate_client(state, headers, &form, peer).await?;
+    Ok((client, form))
 }
 
 /// RFC 7009: revoke an access token. Unknown or invalid tokens are answered 200 too.
@@ -295,9 +310,7 @@ pub async fn revoke(
     body: Body,
 ) -> Response {
     let result = async {
-        let body = read_body(body).await?;
-        let form = read_form(&headers, &uri, &body)?;
-        let client = authenticate_client(&state, &headers, &form, peer).await?;
+        let (client, form) = client_form(&state, &headers, &uri, body, peer).await?;
         let token = form.token()?;
         // Only well-formed tokens signed by us name a jti worth recording.
         let now = state.now().unix_secs();
