@@ -124,7 +124,12 @@ impl fmt::Display for ValidationErrors {
                 f.write_str("; ")?;
             }
             first = false;
-            write!(f, "{}: {}", e.field, e.message)?;
+            // `""` is the whole body (RFC 6901): its message stands alone.
+            if e.field.is_empty() {
+                f.write_str(&e.message)?;
+            } else {
+                write!(f, "{}: {}", e.field, e.message)?;
+            }
         }
         Ok(())
     }

@@ -3,8 +3,10 @@
 //! A JSON body is read through its form's table of fields
 //! ([`casebook_domain::shape`]): a field missing, of the wrong type, given
 //! twice or unknown is a 422 listing every such field with the violations of
-//! the storage-free rules on the others. Only a body that is not JSON at all,
-//! or JSON but not an object (there is no field to blame), is a 400.
+//! the storage-free rules on the others. JSON that is not an object (`[]`,
+//! `5`) is a 422 too, as SPEC has it (only a body that is not JSON at all is
+//! a 400): its one error names the field `""`, the whole document in JSON
+//! Pointer terms (RFC 6901), with `invalid_type`.
 //!
 //! They also refuse NUL characters in every piece of text they hand on:
 //! PostgreSQL cannot store or even compare text containing NUL, so without
@@ -18,6 +20,7 @@ use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use casebook_domain::shape::{Body, Refusal, Shaped};
+use casebook_domain::{ErrorCode, FieldError};
 use serde::de::DeserializeOwned;
 
 /// A JSON body, read as the form `T`; every rejection becomes problem+json.
@@ -47,8 +50,10 @@ where
         match body.read::<T>() {
             Ok(form) => Ok(Self(form)),
             Err(Refusal::Invalid(errors)) => Err(ApiError::Validation(errors)),
-            Err(Refusal::NotAnObject(sent)) => Err(ApiError::BadRequest(format!(
-                "the JSON body must be an object of the form's fields, not {sent}"
+            Err(Refusal::NotAnObject(sent)) => Err(ApiError::field(FieldError::new(
+                "",
+                ErrorCode::InvalidType,
+                format!("the body must be a JSON object of the form's fields, not {sent}"),
             ))),
             Err(Refusal::Unreadable(_)) => {
                 // A form's table disagrees with its type: ours to fix, but bad

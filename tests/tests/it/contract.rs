@@ -313,7 +313,7 @@ async fn sessions(c: &Client<'_>) -> String {
         .json(json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "remember": true}))
         .expect(422)
         .await;
-    c.post(AT).raw("application/json", "[]").expect(400).await;
+    c.post(AT).raw("application/json", "[]").expect(422).await;
     c.post(AT).raw("text/plain", "hello").expect(415).await;
     let huge = json!({"email": ADMIN_EMAIL, "password": "x".repeat(70 * 1024)}).to_string();
     c.post(AT).raw("application/json", huge).expect(413).await;
@@ -527,7 +527,7 @@ async fn applications(c: &Client<'_>, admin: &str) -> Partner {
     c.post(LIST)
         .bearer(admin)
         .raw("application/json", "[]")
-        .expect(400)
+        .expect(422)
         .await;
 
     let app = c

@@ -312,15 +312,15 @@ both_backends!(
                     expected.iter().map(|&(f, c)| (f.to_owned(), c.to_owned())).collect();
                 assert_eq!(ordered_field_codes(&p), expected, "{method} {path} {body}");
             }
-            // JSON that is not an object, and bytes that are not JSON: 400.
-            for body in [
-                &b"[]"[..],
-                b"5",
-                b"\"name\"",
-                b"null",
-                b"{\"name\": ",
-                b"{\"a\": \"\xff\"}",
-            ] {
+            // JSON that is not an object: one error for the whole document.
+            for body in [&b"[]"[..], b"5", b"\"name\"", b"null"] {
+                let r = send(&app, method, path, token, body.to_vec()).await;
+                let p = problem(r, 422).await;
+                let whole = [(String::new(), "invalid_type".to_owned())];
+                assert_eq!(ordered_field_codes(&p), whole, "{method} {path}: {p}");
+            }
+            // Bytes that are not JSON: 400.
+            for body in [&b"{\"name\": "[..], b"{\"a\": \"\xff\"}"] {
                 let r = send(&app, method, path, token, body.to_vec()).await;
                 let p = problem(r, 400).await;
                 assert!(p.get("errors").is_none(), "{method} {path}: {p}");

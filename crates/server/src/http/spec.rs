@@ -143,7 +143,7 @@ fn complete_operation(path: &str, method: &Method, op: &mut Operation) {
             add(
                 op,
                 400,
-                problem("The body is not JSON (a syntax error, bad UTF-8, a NUL character), or not a JSON object"),
+                problem("The body is not JSON (a syntax error, bad UTF-8, a NUL character)"),
             );
             add(op, 422, shape_problem());
             add(
