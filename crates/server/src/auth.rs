@@ -150,7 +150,7 @@ pub const ROUTES: &[RouteAccess] = &[
 /// Pages served outside the OpenAPI document: the admin console and the
 /// rendered API reference. They are public; the API calls they make are not.
 pub fn is_undocumented_page(path: &str) -> bool {
-    path == "/admin" || path == "/docs" || path.starts_with("/docs/")
+    crate::http::console::is_page(path)
 }
 
 /// The writes that go through the grant rule (`domain::grant`): every change

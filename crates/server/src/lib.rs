@@ -189,7 +189,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         .map_err(|source| StartError::Listen { addr, source })?;
     tracing::info!(%bound, %public_url, "casebook listening");
     eprintln!(
-        "casebook listening on http://{bound} (issuer and Callback URL: {public_url}); API reference at {public_url}/docs"
+        "casebook listening on http://{bound} (issuer and Callback URL: {public_url})\n  admin console: {public_url}/admin\n  API reference: {public_url}/docs"
     );
     let app = http::router(state.clone());
     serving::serve(listener, app, TestOptions::default().limits(), shutdown_signal()).await;

@@ -155,6 +155,7 @@ async fn the_router_serves_exactly_the_documented_routes() {
     for (path, expected) in [
         ("/docs/", StatusCode::OK),
         ("/admin", StatusCode::OK),
+        ("/admin/assets/console.js", StatusCode::OK),
         ("/docs", StatusCode::SEE_OTHER),
         ("/admin/v1", StatusCode::NOT_FOUND),
         ("/api/v1/engage", StatusCode::NOT_FOUND),

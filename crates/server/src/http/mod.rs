@@ -3,6 +3,7 @@
 pub mod api;
 pub mod applications;
 pub mod audit;
+pub mod console;
 pub mod introspection;
 pub mod oauth;
 pub mod ops;
@@ -135,7 +136,9 @@ pub fn router(state: AppState) -> Router {
             async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], spec_json) }
         }),
     );
-    let routes = routes.route("/admin", axum::routing::get(admin_console));
+    let routes = routes
+        .route("/admin", axum::routing::get(console::index))
+        .route("/admin/assets/{name}", axum::routing::get(console::asset));
     // Swagger UI, vendored into the binary. Its default validator badge would
     // send the spec to validator.swagger.io: off, so the page fetches nothing
     // from outside this server.
@@ -158,6 +161,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        // Outside the routes, so a 404 or a redirect under a page's path
+        // carries the page's policy too.
+        .layer(axum::middleware::from_fn(console::secure_pages))
         // Defence in depth: a bug that panics answers 500 in our format
         // instead of dropping the connection.
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
@@ -227,25 +233,6 @@ async fn body_stall(request: Request, next: Next) -> Response {
         axum::http::HeaderValue::from_static("close"),
     );
     response
-}
-
-/// cb Admin's External applications page, served from the binary. It talks
-/// only to this server's admin API, so the policy allows nothing else.
-async fn admin_console() -> impl IntoResponse {
-    use axum::http::header;
-    (
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; \
-                 img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-            ),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (header::REFERRER_POLICY, "no-referrer"),
-        ],
-        include_str!("../../assets/admin.html"),
-    )
 }
 
 async fn not_found() -> impl IntoResponse {

@@ -44,9 +44,13 @@ pub async fn sign_in(
     // Every attempt draws on the budget before the password is checked;
     // otherwise throttling would not slow guessing at all.
     if let Some(wait) = state.throttle.sign_in_attempt(email.normalized(), peer) {
+        let secs = wait.as_secs().max(1);
         return Err(ApiError::TooManyRequests {
-            detail: "too many sign-in attempts; wait before trying again".into(),
-            retry_after_secs: wait.as_secs().max(1),
+            detail: format!(
+                "too many sign-in attempts: try again in {secs} second{}",
+                if secs == 1 { "" } else { "s" }
+            ),
+            retry_after_secs: secs,
         });
     }
     let user = store::user_auth_by_email(&state.db, &email).await?;

@@ -1,0 +1,128 @@
+//! cb Admin, the admin console: static files compiled into the binary and
+//! served under a policy that lets them do nothing but talk to this server.
+//!
+//! Scripts and styles are files of their own (never inline), so the policy
+//! needs no `'unsafe-inline'`: an injected `<script>` or `style` attribute
+//! is refused by the browser even if some text ever reached the page
+//! unescaped. A new file is one line in [`ASSETS`].
+
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// The console's policy: its own scripts, styles and API, nothing else.
+pub const CONSOLE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+     img-src 'self' data:; font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Swagger UI sets inline styles from its script (React `style` props), so
+/// styles there may be inline; scripts still come only from this server.
+pub const DOCS_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     connect-src 'self'; img-src 'self' data:; font-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+     base-uri 'none'";
+
+macro_rules! assets {
+    ($($name:literal => $mime:literal),* $(,)?) => {
+        &[$(($name, $mime, include_str!(concat!("../../assets/console/", $name)))),*]
+    };
+}
+
+/// `(file name, media type, contents)` of every file under `/admin/assets/`.
+pub const ASSETS: &[(&str, &str, &str)] = assets! {
+    "console.css" => "text/css; charset=utf-8",
+    "console.js" => "text/javascript; charset=utf-8",
+};
+
+const INDEX: &str = include_str!("../../assets/console/index.html");
+
+/// `GET /admin`: the page.
+pub async fn index() -> Response {
+    page("text/html; charset=utf-8", INDEX)
+}
+
+/// `GET /admin/assets/{name}`: one of [`ASSETS`].
+pub async fn asset(Path(name): Path<String>) -> Response {
+    match ASSETS.iter().find(|(file, _, _)| *file == name) {
+        Some((_, mime, body)) => page(mime, body),
+        None => (StatusCode::NOT_FOUND, "no such console file").into_response(),
+    }
+}
+
+fn page(mime: &'static str, body: &'static str) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    // Revalidated on every load: a new binary's console replaces the old at once.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// Whether a path is one of the pages (the console and the API reference),
+/// whose every answer carries [`page_headers`].
+pub fn is_page(path: &str) -> bool {
+    path == "/admin" || path.starts_with("/admin/assets/") || path == "/docs" || path.starts_with("/docs/")
+}
+
+/// The headers every answer of a page carries: its policy, no sniffing, no
+/// framing, no referrer.
+pub fn page_headers(path: &str, headers: &mut axum::http::HeaderMap) {
+    let policy = if path.starts_with("/docs") {
+        DOCS_POLICY
+    } else {
+        CONSOLE_POLICY
+    };
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+}
+
+/// The API reference's page: Swagger UI's own, under this product's title.
+const DOCS_INDEX: &str = include_str!("../../assets/docs.html");
+
+/// Middleware: [`page_headers`] on every answer under the pages' paths,
+/// errors and redirects included; and the reference's page in place of
+/// Swagger UI's, which would be titled "Swagger UI".
+pub async fn secure_pages(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let docs_index = matches!(path.as_str(), "/docs/" | "/docs/index.html");
+    let mut response = if docs_index && request.method() == axum::http::Method::GET {
+        page("text/html; charset=utf-8", DOCS_INDEX)
+    } else {
+        next.run(request).await
+    };
+    if is_page(&path) {
+        page_headers(&path, response.headers_mut());
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_policy_allows_inline_scripts_and_the_console_allows_no_inline_styles() {
+        for policy in [CONSOLE_POLICY, DOCS_POLICY] {
+            let scripts = policy.split(';').find(|d| d.trim().starts_with("script-src")).unwrap();
+            assert!(!scripts.contains("unsafe"), "{policy}");
+            assert!(policy.contains("frame-ancestors 'none'"));
+        }
+        assert!(!CONSOLE_POLICY.contains("unsafe"));
+    }
+
+    #[test]
+    fn the_page_has_no_inline_script_or_style() {
+        let lower = INDEX.to_ascii_lowercase();
+        assert!(!lower.contains("<script>") && !lower.contains("<style"), "inline block");
+        assert!(!lower.contains(" style="), "inline style attribute");
+        let handler = lower.match_indices(" on").any(|(at, _)| {
+            let rest = &lower[at + 3..];
+            let name_len = rest.bytes().take_while(u8::is_ascii_lowercase).count();
+            name_len > 0 && rest[name_len..].starts_with('=')
+        });
+        assert!(!handler, "inline event handler");
+        for (name, _, _) in ASSETS {
+            assert!(!name.contains('/') && !name.starts_with('.'), "{name}");
+        }
+    }
+}
