@@ -1,24 +1,68 @@
-//! The admin console is served from the binary and fetches nothing from outside.
+//! The admin console is served from the binary, under a strict policy, and
+//! fetches nothing from outside.
 
 use casebook_tests::{TestApp, both_backends};
+use std::collections::BTreeSet;
+
+/// `/admin/assets/NAME` and `./NAME` references in a page or module.
+fn referenced(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for marker in ["/admin/assets/", "\"./", "'./"] {
+        for (at, _) in text.match_indices(marker) {
+            let rest = &text[at + marker.len()..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+                .collect();
+            if name.ends_with(".js") || name.ends_with(".css") {
+                names.push(name);
+            }
+        }
+    }
+    names
+}
 
 both_backends!(console_is_self_contained, |app: TestApp| async move {
     let r = app.http.get(app.url("/admin")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
-    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let mut text = r.text().await.unwrap();
+    // The page and every file it loads, each under the page's policy.
+    let mut pending = referenced(&text);
+    let mut seen = BTreeSet::new();
+    while let Some(name) = pending.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let r = app
+            .http
+            .get(app.url(&format!("/admin/assets/{name}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{name}");
+        let headers = r.headers().clone();
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe") && csp.contains("frame-ancestors 'none'"),
+            "{name}: {csp}"
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{name}");
+        let body = r.text().await.unwrap();
+        pending.extend(referenced(&body));
+        text.push_str(&body);
+    }
     assert!(
-        csp.contains("connect-src 'self'") && csp.contains("default-src 'none'"),
-        "{csp}"
+        seen.iter().any(|n| n.ends_with(".js")),
+        "the page loads its script: {seen:?}"
     );
-    let html = r.text().await.unwrap();
     // The flow admins know: New Application with its fields, Verify for the secret.
     for label in [
         "New Application",
-        "Application name *",
-        "Email *",
+        "Application name",
+        "Email",
         "Application URL",
-        "Roles *",
+        "Roles",
         "Description",
         "Save",
         "Cancel",
@@ -26,11 +70,11 @@ both_backends!(console_is_self_contained, |app: TestApp| async move {
         "Client ID",
         "Callback URL",
     ] {
-        assert!(html.contains(label), "page lacks {label:?}");
+        assert!(text.contains(label), "the console lacks {label:?}");
     }
     assert!(
-        !html.contains("http://") && !html.contains("https://"),
-        "the page must not load anything from outside"
+        !text.contains("http://") && !text.contains("https://"),
+        "the console must not load anything from outside"
     );
     // Every API path it calls exists.
     for path in [
@@ -39,6 +83,39 @@ both_backends!(console_is_self_contained, |app: TestApp| async move {
         "/admin/v1/roles",
         "/api/v1/me",
     ] {
-        assert!(html.contains(path), "page does not call {path}");
+        assert!(text.contains(path), "the console does not call {path}");
     }
+});
+
+both_backends!(every_page_answer_carries_its_policy, |app: TestApp| async move {
+    for path in [
+        "/admin",
+        "/admin/assets/console.css",
+        "/admin/assets/missing.js",
+        "/docs",
+        "/docs/",
+    ] {
+        let r = app.http.get(app.url(path)).send().await.unwrap();
+        let headers = r.headers();
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"),
+            "{path}: {csp}"
+        );
+        assert!(
+            !csp.split(';').any(|d| d.contains("script-src") && d.contains("unsafe")),
+            "{path}: {csp}"
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+    }
+    let docs = app
+        .http
+        .get(app.url("/docs/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(docs.contains("<title>Casebook API reference</title>"), "{docs}");
 });
