@@ -37,6 +37,8 @@ document.addEventListener("close", (ev) => {
   const dialog = ev.target;
   if (!(dialog instanceof HTMLDialogElement)) return;
   if (dialog._onclose) dialog._onclose();
+  // Cleared on purpose by a caller that moves focus itself (to a new record).
+  if (dialog._opener === null) return;
   const opener = dialog._opener;
   const target = opener && opener.isConnected && !opener.hidden ? opener : dialog._fallback;
   if (target) target.focus();
