@@ -41,6 +41,35 @@ await finish(async () => {
     await context.close();
   }
 
+  await step("wrong passwords at the key icon warn of the lockout, then show the server's lockout message", async () => {
+    const admin = await roleId(token, "Administrator");
+    const password = "second admin password 123";
+    await call(token, "POST", "/admin/v1/users", { name: "Second Admin", email: "second-admin@agency.example.org", password, roles: [admin] });
+    const viewport = WIDTHS[1];
+    const { context, page } = await open(viewport);
+    await signIn(page, "second-admin@agency.example.org", password);
+    await page.click('button[aria-label="Reveal client secret of Bulk 00"]');
+    await page.waitForSelector("#verify-dialog[open]");
+    let message = "";
+    const statuses = [];
+    for (let i = 0; i < 8 && !statuses.includes(429); i += 1) {
+      await page.fill("#v-password", `wrong ${i}`);
+      const [response] = await Promise.all([
+        page.waitForResponse((r) => r.url().includes("/client-secret/reveal")),
+        page.click("#verify-submit"),
+      ]);
+      statuses.push(response.status());
+      await page.waitForFunction(() => !document.querySelector("#verify-submit").disabled && document.querySelector("#v-password-error").textContent);
+      message = await page.textContent("#v-password-error");
+      if (response.status() === 403) assert.match(message, /after 5, viewing and rotating secrets is locked for 15 minutes/);
+      assert.equal(await page.inputValue("#v-password"), "", "the field is cleared after each try");
+    }
+    assert.ok(statuses.includes(429), `locked at last: ${statuses}`);
+    assert.match(message, /Too many wrong passwords: secrets are locked for you for \d+ more minute/);
+    await check(page, viewport, "reveal-locked");
+    await context.close();
+  });
+
   await step("an account without admin permissions is told so plainly", async () => {
     const reader = await call(token, "POST", "/admin/v1/roles", { name: "Case reader", permissions: ["engage:view"] });
     const password = "reader password 12345";

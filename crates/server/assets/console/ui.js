@@ -47,23 +47,28 @@ for (const button of document.querySelectorAll("dialog .cancel")) {
   button.addEventListener("click", () => button.closest("dialog").close());
 }
 
-// A "Copy" button writing `text()` to the clipboard, with a visible "Copied".
+// A "Copy" button writing `text()` to the clipboard, with a visible "Copied"
+// and a spoken one from a live region beside it (inside any open dialog).
 export function copyButton(text, what) {
+  const wrap = el("span", undefined, "copy-wrap");
   const button = el("button", "Copy", "copy");
+  const said = el("span", undefined, "sr-only");
+  said.setAttribute("role", "status");
   button.type = "button";
   button.setAttribute("aria-label", "Copy " + what);
   button.addEventListener("click", async () => {
     try {
       await navigator.clipboard.writeText(text());
       button.textContent = "Copied";
-      announce(what + " copied to the clipboard.");
+      said.textContent = "Copied " + what + " to the clipboard.";
     } catch (_) {
       button.textContent = "Copy failed";
-      announce("Could not copy " + what + ": select the text and copy it.");
+      said.textContent = "Could not copy " + what + ": select the text and copy it.";
     }
-    window.setTimeout(() => { button.textContent = "Copy"; }, 2500);
+    window.setTimeout(() => { button.textContent = "Copy"; said.textContent = ""; }, 2500);
   });
-  return button;
+  wrap.append(button, said);
+  return wrap;
 }
 
 // Runs `fn` with the form's submit button disabled: one request at a time.
