@@ -130,4 +130,26 @@ await finish(async () => {
     });
     await context.close();
   }
+
+  // Last of all: it spends this source's sign-in budget (30 attempts, right
+  // or wrong, then 10 a minute), which the suites before it draw on too.
+  await step("the sign-in throttle shows the server's own message", async () => {
+    const { context, page } = await open(WIDTHS[1]);
+    await page.goto(`${base}/admin`);
+    let message = "";
+    for (let i = 0; i < 14 && !/try again in/.test(message); i += 1) {
+      await page.fill("#si-email", "nobody-here@agency.example.org");
+      await page.fill("#si-password", `guess ${i}`);
+      const [response] = await Promise.all([
+        page.waitForResponse((r) => r.url().endsWith("/admin/v1/sessions")),
+        page.click("#signin button[type=submit]"),
+      ]);
+      await page.waitForFunction(() => !document.querySelector("#signin button[type=submit]").disabled);
+      message = await page.textContent("#si-error");
+      if (response.status() !== 429) assert.match(message, /email or password is not right/);
+    }
+    assert.match(message, /^Too many sign-in attempts: try again in \d+ seconds?$/);
+    await check(page, WIDTHS[1], "sign-in-throttled");
+    await context.close();
+  });
 });
