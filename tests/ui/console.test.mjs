@@ -50,7 +50,7 @@ await finish(async () => {
       for (const f of ["name", "email", "url", "roles"]) texts[f] = await page.textContent(`#f-${f}-error`);
       assert.match(texts.name, /^Application name is required/);
       assert.match(texts.email, /^Email must be a valid email address/);
-      assert.match(texts.url, /^Application URL must be/);
+      assert.match(texts.url, /^Application URL must be a full web address/);
       assert.match(texts.roles, /at least one role/);
       for (const t of Object.values(texts)) assert.doesNotMatch(t, /application_url|\bname\b must/);
       assert.match(await page.textContent("#app-summary"), /^4 problems to fix/);

@@ -15,7 +15,7 @@ function sentence(label, field, code, message) {
     case "invalid_characters": return L + " contains characters that are not allowed, such as control characters.";
     case "invalid_email": return L + " must be a valid email address, like team@example.org.";
     case "email_in_use": return L + " already belongs to a Casebook account: use another address (a group mailbox or a +tag address works).";
-    case "invalid_url": return L + " must be a full web address starting with http:// or https://.";
+    case "invalid_url": return L + " must be a full web address beginning with http or https.";
     case "unknown_role": return "One of the chosen roles no longer exists: reload the page and choose again.";
     case "duplicate_role": return "A role is chosen twice.";
     case "invalid_permission": return "One of the chosen permissions is not known.";
