@@ -51,6 +51,7 @@ async function route(focus) {
     if (link.dataset.screen === name) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
   }
   if (name !== "applications") $("new").hidden = true;
+  if (focus) $("status").textContent = "";
   $("crumbs").textContent = screen.crumbs;
   document.title = "cb Admin · " + screen.title;
   await screen.show();
