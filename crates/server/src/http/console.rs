@@ -29,7 +29,18 @@ macro_rules! assets {
 /// `(file name, media type, contents)` of every file under `/admin/assets/`.
 pub const ASSETS: &[(&str, &str, &str)] = assets! {
     "console.css" => "text/css; charset=utf-8",
+    "api.js" => "text/javascript; charset=utf-8",
+    "appform.js" => "text/javascript; charset=utf-8",
+    "apps.js" => "text/javascript; charset=utf-8",
+    "audit.js" => "text/javascript; charset=utf-8",
+    "catalog.js" => "text/javascript; charset=utf-8",
+    "confirm.js" => "text/javascript; charset=utf-8",
     "console.js" => "text/javascript; charset=utf-8",
+    "errors.js" => "text/javascript; charset=utf-8",
+    "roles.js" => "text/javascript; charset=utf-8",
+    "secrets.js" => "text/javascript; charset=utf-8",
+    "ui.js" => "text/javascript; charset=utf-8",
+    "users.js" => "text/javascript; charset=utf-8",
 };
 
 const INDEX: &str = include_str!("../../assets/console/index.html");

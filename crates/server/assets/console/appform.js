@@ -1,0 +1,99 @@
+// "New Application" and its edit twin; enable/disable; delete.
+import { api, path, problemText } from "./api.js";
+import { $, announce, openDialog, busy, checkboxes, checkedValues } from "./ui.js";
+import { clearErrors, clearOnChange, showErrors } from "./errors.js";
+import { roleItems } from "./catalog.js";
+import { upsert, removeApp } from "./apps.js";
+import { confirmAction } from "./confirm.js";
+
+const form = $("app-form");
+const dialog = $("app-dialog");
+const roleBoxes = () => Array.from($("f-roles-list").querySelectorAll("input"));
+const fields = {
+  name: { label: "Application name", input: $("f-name"), error: $("f-name-error") },
+  email: { label: "Email", input: $("f-email"), error: $("f-email-error") },
+  application_url: { label: "Application URL", input: $("f-url"), error: $("f-url-error") },
+  roles: { label: "Roles", input: roleBoxes, group: $("f-roles"), error: $("f-roles-error") },
+  description: { label: "Description", input: $("f-description"), error: $("f-description-error") },
+};
+clearOnChange(fields);
+let editing = null;
+
+function open(app, opener) {
+  editing = app;
+  form.reset();
+  clearErrors(fields, $("app-summary"), $("app-error"));
+  $("app-dialog-title").textContent = app ? "Edit " + app.name : "New Application";
+  checkboxes($("f-roles-list"), "f-role", roleItems(), new Set(app ? app.roles : []), "f-roles-error");
+  $("f-enabled-row").hidden = !app;
+  if (app) {
+    $("f-name").value = app.name; $("f-email").value = app.email;
+    $("f-url").value = app.application_url || ""; $("f-description").value = app.description || "";
+    $("f-enabled").checked = app.enabled;
+  }
+  openDialog(dialog, opener, $("f-name"), $("apps-title"));
+}
+
+export function openNew(opener) { open(null, opener); }
+export function openEdit(app, opener) { open(app, opener); }
+
+form.addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  busy(form, async () => {
+    clearErrors(fields, $("app-summary"), $("app-error"));
+    const body = {
+      name: $("f-name").value, email: $("f-email").value,
+      application_url: $("f-url").value.trim() || null,
+      roles: checkedValues($("f-roles-list")),
+      description: $("f-description").value.trim() || null,
+    };
+    if (editing) body.enabled = $("f-enabled").checked;
+    const r = editing ? await api("PATCH", path.app(editing.id), body) : await api("POST", path.apps, body);
+    if (r.ok) {
+      const wasNew = !editing;
+      dialog._opener = null;
+      dialog.close();
+      const entry = upsert(r.data, { open: true });
+      announce(wasNew ? "Application " + r.data.name + " registered. It is shown at the top of the list, with its Client ID."
+        : "Application " + r.data.name + " saved.");
+      entry.expand.focus();
+      return;
+    }
+    if (r.status === 422 && r.data && Array.isArray(r.data.errors)) {
+      showErrors(fields, r.data.errors, $("app-summary"), $("app-error"));
+    } else if (r.status === 403) {
+      $("app-error").textContent = "Your account cannot " + (editing ? "change" : "register") + " this application. " + problemText(r);
+    } else {
+      $("app-error").textContent = problemText(r, "Could not save the application.");
+    }
+  });
+});
+
+export async function toggleEnabled(app, button) {
+  if (button.disabled) return;
+  button.disabled = true;
+  const r = await api("PATCH", path.app(app.id), { enabled: !app.enabled });
+  button.disabled = false;
+  if (!r.ok) { announce("Could not " + (app.enabled ? "disable " : "enable ") + app.name + ": " + problemText(r)); return; }
+  const entry = upsert(r.data, { open: true });
+  announce("Application " + r.data.name + " " + (r.data.enabled ? "enabled." : "disabled: it can no longer get tokens, and its tokens are refused."));
+  const again = Array.from(entry.details.querySelectorAll("button")).find((b) => /^(Enable|Disable)$/.test(b.textContent));
+  if (again) again.focus();
+}
+
+export function confirmDelete(app, opener) {
+  confirmAction({
+    title: "Delete " + app.name + "?",
+    text: "The application " + app.name + " (" + app.email + ") is removed for good: its client secret and tokens stop working at once.",
+    ok: "Delete application",
+    opener,
+    run: () => api("DELETE", path.app(app.id)),
+    done: () => {
+      removeApp(app.id);
+      announce("Application " + app.name + " deleted.");
+      $("apps-title").focus();
+    },
+  });
+}
+
+$("new").addEventListener("click", () => openNew($("new")));

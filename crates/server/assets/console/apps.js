@@ -1,0 +1,153 @@
+// Global → External applications: the list, search, and each row's details.
+import { api, path, query, problemText } from "./api.js";
+import { $, el, announce, highlight, copyButton } from "./ui.js";
+import { can, roleName } from "./catalog.js";
+import { openEdit, confirmDelete, toggleEnabled } from "./appform.js";
+import { openReveal, openRotate } from "./secrets.js";
+
+// A static, trusted SVG: the only markup ever set as HTML on this page.
+const KEY_ICON = '<svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" aria-hidden="true" focusable="false"><circle cx="7.5" cy="15.5" r="4.5"/><path d="M10.7 12.3 21 2m-4 4 3 3m-6 0 2 2"/></svg>';
+
+let cursor = null;
+let filter = { name: "", email: "" };
+const shown = new Map(); // application id → { tr, details, app }
+
+function cell(text, label, cls) {
+  const td = el("td", text, cls);
+  td.dataset.label = label;
+  return td;
+}
+
+function detailItem(dl, term, value, copyWhat) {
+  dl.append(el("dt", term));
+  const dd = el("dd");
+  const code = el("code", value);
+  dd.append(code);
+  if (copyWhat) dd.append(" ", copyButton(() => value, copyWhat));
+  dl.append(dd);
+}
+
+function build(app, wasOpen) {
+  const detailsId = "details-" + app.id;
+  const tr = el("tr", undefined, "app-row");
+  tr.dataset.id = app.id;
+  const expand = el("button", undefined, "icon expand");
+  expand.type = "button";
+  expand.title = "Expand";
+  expand.setAttribute("aria-label", "Show details of " + app.name);
+  expand.setAttribute("aria-controls", detailsId);
+  expand.setAttribute("aria-expanded", "false");
+  const arrow = el("span", "▸"); arrow.setAttribute("aria-hidden", "true"); expand.append(arrow);
+  const td0 = cell(undefined, "Details", "expand-cell"); td0.append(expand);
+  const nameCell = cell(app.name, "Application name", "name-cell");
+  tr.append(td0, nameCell, cell(app.email, "Email", "email-cell"), cell(app.roles.map(roleName).join(", "), "Roles"));
+  tr.append(cell(app.enabled ? "Enabled" : "Disabled", "Status", app.enabled ? "status-on" : "status-off"));
+  const keyCell = cell(undefined, "Client secret", "key-cell");
+  if (can("admin:edit")) {
+    const key = el("button", undefined, "icon key");
+    key.type = "button";
+    key.innerHTML = KEY_ICON;
+    key.title = "View client secret";
+    key.setAttribute("aria-label", "Reveal client secret of " + app.name);
+    key.addEventListener("click", () => openReveal(app, key));
+    keyCell.append(key);
+  }
+  tr.append(keyCell);
+
+  const details = el("tr", undefined, "details");
+  details.id = detailsId;
+  details.hidden = true;
+  const td = el("td"); td.colSpan = 6;
+  const dl = el("dl");
+  detailItem(dl, "Client ID", app.client_id, "Client ID of " + app.name);
+  detailItem(dl, "Description", app.description || "—");
+  detailItem(dl, "Application URL", app.application_url || "—");
+  detailItem(dl, "Callback URL", app.callback_url, "Callback URL of " + app.name);
+  td.append(dl);
+  const actions = el("div", undefined, "row-actions");
+  const add = (label, aria, fn, cls) => {
+    const b = el("button", label, cls); b.type = "button"; b.setAttribute("aria-label", aria + " " + app.name);
+    b.addEventListener("click", () => fn(b)); actions.append(b);
+  };
+  if (can("admin:edit")) {
+    add("Edit", "Edit", (b) => openEdit(app, b));
+    add(app.enabled ? "Disable" : "Enable", app.enabled ? "Disable" : "Enable", (b) => toggleEnabled(app, b));
+    add("Rotate secret", "Rotate client secret of", (b) => openRotate(app, b));
+  }
+  if (can("admin:delete")) add("Delete", "Delete", (b) => confirmDelete(app, b), "danger");
+  if (actions.children.length) td.append(actions);
+  details.append(td);
+
+  const setOpen = (open) => {
+    details.hidden = !open;
+    expand.setAttribute("aria-expanded", String(open));
+    arrow.textContent = open ? "▾" : "▸";
+    expand.setAttribute("aria-label", (open ? "Hide details of " : "Show details of ") + app.name);
+  };
+  expand.addEventListener("click", () => setOpen(details.hidden));
+  setOpen(Boolean(wasOpen));
+  return { tr, details, app, setOpen, expand };
+}
+
+// Puts a created or changed application on screen where the admin can see
+// it: in place when listed, else at the top; opened and highlighted.
+export function upsert(app, { open = true } = {}) {
+  const old = shown.get(app.id);
+  const entry = build(app, open || (old && !old.details.hidden));
+  if (old) { old.tr.replaceWith(entry.tr); old.details.replaceWith(entry.details); }
+  else $("rows").prepend(entry.tr, entry.details);
+  shown.set(app.id, entry);
+  $("empty").hidden = true;
+  highlight(entry.tr);
+  return entry;
+}
+
+export function removeApp(id) {
+  const old = shown.get(id);
+  if (old) { old.tr.remove(); old.details.remove(); shown.delete(id); }
+  $("empty").hidden = shown.size > 0;
+}
+
+function denied(message) {
+  $("apps-denied").textContent = message;
+  $("apps-denied").hidden = false;
+  $("apps-table").hidden = true; $("search").hidden = true; $("more").hidden = true; $("empty").hidden = true;
+  $("new").hidden = true;
+}
+
+export async function loadApps(reset) {
+  if (reset) { cursor = null; shown.clear(); $("rows").replaceChildren(); }
+  const r = await api("GET", path.apps + query({ limit: 50, cursor, name: filter.name, email: filter.email }));
+  if (r.status === 403) {
+    denied("Your account cannot see or manage external applications. Ask an administrator for the Administrator role.");
+    return;
+  }
+  if (!r.ok) { announce("Could not load the applications: " + problemText(r)); return; }
+  $("apps-denied").hidden = true; $("apps-table").hidden = false; $("search").hidden = false;
+  $("new").hidden = !can("admin:create");
+  for (const app of r.data.items) {
+    if (shown.has(app.id)) continue;
+    const entry = build(app, false);
+    $("rows").append(entry.tr, entry.details);
+    shown.set(app.id, entry);
+  }
+  cursor = r.data.next_cursor;
+  $("more").hidden = !cursor;
+  const filtered = filter.name || filter.email;
+  $("empty").textContent = filtered ? "No application matches this search." : "No external applications yet. Register one with the plus button.";
+  $("empty").hidden = shown.size > 0;
+  if (reset && filtered) announce(shown.size === 0 ? "No application matches." : shown.size + (cursor ? "+" : "") + " applications match.");
+}
+
+$("more").addEventListener("click", () => loadApps(false));
+$("search").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  filter = { name: $("q-name").value.trim(), email: $("q-email").value.trim() };
+  loadApps(true);
+});
+$("search-clear").addEventListener("click", () => {
+  $("q-name").value = ""; $("q-email").value = "";
+  filter = { name: "", email: "" };
+  loadApps(true);
+  $("q-name").focus();
+});

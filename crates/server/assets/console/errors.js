@@ -1,0 +1,83 @@
+// Field errors in people's words: the field's label, never its API name;
+// beside the field, tied to it with aria-describedby and aria-invalid; the
+// first invalid field focused; "N problems to fix" in the form's live region.
+const LIMITS = { name: 100, email: 254, application_url: 2048, description: 1000 };
+
+function sentence(label, field, code, message) {
+  const L = label;
+  switch (code) {
+    case "required":
+      if (field === "roles") return "Choose at least one role.";
+      if (field === "permissions") return "Choose at least one permission.";
+      return L + " is required.";
+    case "too_short": return field === "password" ? "Password must be at least 12 characters." : L + " is too short.";
+    case "too_long": return L + " is too long" + (LIMITS[field] ? " (at most " + LIMITS[field] + " characters)." : ".");
+    case "invalid_characters": return L + " contains characters that are not allowed, such as control characters.";
+    case "invalid_email": return L + " must be a valid email address, like team@example.org.";
+    case "email_in_use": return L + " already belongs to a Casebook account: use another address (a group mailbox or a +tag address works).";
+    case "invalid_url": return L + " must be a full web address beginning with http or https.";
+    case "unknown_role": return "One of the chosen roles no longer exists: reload the page and choose again.";
+    case "duplicate_role": return "A role is chosen twice.";
+    case "invalid_permission": return "One of the chosen permissions is not known.";
+    case "duplicate_permission": return "A permission is chosen twice.";
+    case "name_in_use": return L + " is already used: choose another.";
+    default: {
+      // The server's sentence, with the API's field name replaced by the label.
+      let text = message || (L + " is not valid.");
+      if (field) text = text.split(field).join(L);
+      return text.charAt(0).toUpperCase() + text.slice(1);
+    }
+  }
+}
+
+// `fields`: { apiField: { label, error: element, input: element or [checkboxes] } }
+export function clearErrors(fields, summary, general) {
+  for (const f of Object.values(fields)) clearField(f);
+  if (summary) summary.textContent = "";
+  if (general) general.textContent = "";
+}
+function inputsOf(f) { return typeof f.input === "function" ? f.input() : [f.input]; }
+function clearField(f) {
+  f.error.textContent = "";
+  for (const i of inputsOf(f)) i.removeAttribute("aria-invalid");
+}
+
+// Clears a field's error as soon as the field changes.
+export function clearOnChange(fields) {
+  for (const f of Object.values(fields)) {
+    const target = f.group || f.input;
+    for (const type of ["input", "change"]) target.addEventListener(type, () => { if (f.error.textContent) clearField(f); });
+  }
+}
+
+// Shows a 422's errors; returns how many fields are refused.
+export function showErrors(fields, errors, summary, general) {
+  let first = null;
+  let count = 0;
+  for (const e of errors) {
+    const f = fields[e.field];
+    const text = sentence(f ? f.label : "This form", e.field, e.code, e.message);
+    if (!f) { general.textContent = (general.textContent ? general.textContent + " " : "") + text; count += 1; continue; }
+    if (!f.error.textContent) count += 1;
+    f.error.textContent = f.error.textContent ? f.error.textContent + " " + text : text;
+    const inputs = inputsOf(f);
+    for (const i of inputs) i.setAttribute("aria-invalid", "true");
+    if (!first && inputs[0]) first = inputs[0];
+  }
+  if (summary) summary.textContent = count === 1 ? "1 problem to fix." : count + " problems to fix.";
+  if (first) first.focus();
+  return count;
+}
+
+// A required field left empty, caught before anything is sent.
+export function requireFilled(fields, names, summary) {
+  const errors = [];
+  for (const n of names) {
+    const f = fields[n];
+    const inputs = inputsOf(f);
+    const empty = inputs.every((i) => (i.type === "checkbox" ? !i.checked : !i.value.trim()));
+    if (empty) errors.push({ field: n, code: "required" });
+  }
+  if (errors.length) showErrors(fields, errors, summary, null);
+  return errors.length === 0;
+}

@@ -1,0 +1,110 @@
+// The key icon (reveal, after the admin's password) and rotation. An empty
+// password is never sent: each wrong one counts toward a lockout.
+import { api, path, problemText } from "./api.js";
+import { $, announce, openDialog, busy, copyButton, formatTime } from "./ui.js";
+
+const LOCKOUT_WARNING = " Wrong passwords count toward a lockout: after 5, viewing and rotating secrets is locked for 15 minutes.";
+let current = null;
+
+function passwordError(input, error, r) {
+  input.value = "";
+  input.setAttribute("aria-invalid", "true");
+  if (r.status === 429) error.textContent = problemText(r) + " Try again later, or ask another administrator.";
+  else if (r.status === 403 && /password/i.test((r.data && r.data.detail) || "")) error.textContent = problemText(r) + "." + LOCKOUT_WARNING;
+  else error.textContent = problemText(r, "Could not verify.");
+  input.focus();
+}
+
+function emptyPassword(input, error) {
+  if (input.value) return false;
+  input.setAttribute("aria-invalid", "true");
+  error.textContent = "Enter your password: nothing was sent.";
+  input.focus();
+  return true;
+}
+
+for (const [input, error] of [["v-password", "v-password-error"], ["r-password", "r-password-error"]]) {
+  $(input).addEventListener("input", () => { $(input).removeAttribute("aria-invalid"); $(error).textContent = ""; });
+}
+
+// ---- reveal ----
+export function openReveal(app, opener) {
+  current = app;
+  $("verify-title").textContent = "Client secret of " + app.name;
+  $("v-password").value = ""; $("v-password").removeAttribute("aria-invalid");
+  $("v-password-error").textContent = "";
+  $("secret").textContent = "";
+  $("verify-ask").hidden = false; $("verify-result").hidden = true; $("verify-submit").hidden = false;
+  openDialog($("verify-dialog"), opener, $("v-password"), $("apps-title"));
+}
+$("secret-copy-slot").append(copyButton(() => $("secret").textContent, "client secret"));
+$("verify-dialog")._onclose = () => { $("secret").textContent = ""; $("v-password").value = ""; };
+
+$("verify-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  if (!$("verify-result").hidden) return; // already shown: Enter does nothing more
+  const input = $("v-password"); const error = $("v-password-error");
+  if (emptyPassword(input, error)) return;
+  busy($("verify-form"), async () => {
+    const password = input.value;
+    input.value = "";
+    const r = await api("POST", path.app(current.id) + "/client-secret/reveal", { password });
+    if (!r.ok) { passwordError(input, error, r); return; }
+    $("secret").textContent = r.data.client_secret;
+    $("verify-ask").hidden = true; $("verify-result").hidden = false; $("verify-submit").hidden = true;
+    $("secret-copy-slot").querySelector("button").focus();
+    announce("Client secret of " + current.name + " shown.");
+  });
+});
+
+// ---- rotate ----
+let rotating = null;
+export function openRotate(app, opener) {
+  rotating = app;
+  $("rotate-title").textContent = "Rotate client secret of " + app.name;
+  for (const id of ["r-password", "r-grace"]) $(id).removeAttribute("aria-invalid");
+  $("r-password").value = ""; $("r-grace").value = "0";
+  for (const id of ["r-password-error", "r-grace-error", "rotate-error"]) $(id).textContent = "";
+  $("rotated").textContent = "";
+  $("rotate-ask").hidden = false; $("rotate-result").hidden = true; $("rotate-submit").hidden = false;
+  openDialog($("rotate-dialog"), opener, $("r-password"), $("apps-title"));
+}
+$("rotated-copy-slot").append(copyButton(() => $("rotated").textContent, "new client secret"));
+$("rotate-dialog")._onclose = () => { $("rotated").textContent = ""; $("r-password").value = ""; };
+$("r-grace").addEventListener("input", () => { $("r-grace").removeAttribute("aria-invalid"); $("r-grace-error").textContent = ""; });
+
+$("rotate-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  if (!$("rotate-result").hidden) return;
+  const input = $("r-password"); const error = $("r-password-error");
+  const graceText = $("r-grace").value.trim();
+  const grace = graceText === "" ? 0 : Number(graceText);
+  if (!Number.isInteger(grace) || grace < 0 || grace > 604800) {
+    $("r-grace").setAttribute("aria-invalid", "true");
+    $("r-grace-error").textContent = "Grace period must be a whole number of seconds from 0 to 604800 (7 days).";
+    $("r-grace").focus();
+    return;
+  }
+  if (emptyPassword(input, error)) return;
+  busy($("rotate-form"), async () => {
+    const password = input.value;
+    input.value = "";
+    const r = await api("POST", path.app(rotating.id) + "/client-secret/rotate", { password, grace_period_seconds: grace });
+    if (!r.ok) {
+      if (r.status === 422 && r.data && r.data.errors) {
+        $("r-grace").setAttribute("aria-invalid", "true");
+        $("r-grace-error").textContent = "Grace period must be a whole number of seconds from 0 to 604800 (7 days).";
+        $("r-grace").focus();
+        return;
+      }
+      passwordError(input, error, r); return;
+    }
+    $("rotated").textContent = r.data.client_secret;
+    $("rotated-grace").textContent = r.data.previous_secret_valid_until
+      ? "The previous secret keeps working until " + formatTime(r.data.previous_secret_valid_until) + "."
+      : "The previous secret no longer works, and the application's live tokens were revoked.";
+    $("rotate-ask").hidden = true; $("rotate-result").hidden = false; $("rotate-submit").hidden = true;
+    $("rotated-copy-slot").querySelector("button").focus();
+    announce("Client secret of " + rotating.name + " rotated. The new secret is shown once here; it can be revealed again with the key icon.");
+  });
+});

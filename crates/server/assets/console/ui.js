@@ -1,0 +1,108 @@
+// Small helpers shared by every screen: elements, the status line, dialogs,
+// copy buttons, busy buttons and checkbox pickers.
+export const $ = (id) => document.getElementById(id);
+
+export function el(tag, text, cls) {
+  const e = document.createElement(tag);
+  if (text !== undefined && text !== null) e.textContent = text;
+  if (cls) e.className = cls;
+  return e;
+}
+
+// The polite live region: what a mutation did.
+export function announce(message) {
+  const status = $("status");
+  status.textContent = "";
+  // A fresh text node each time so the same message is announced again.
+  window.setTimeout(() => { status.textContent = message; }, 30);
+}
+
+// Briefly marks a changed record and brings it into view.
+export function highlight(node) {
+  node.classList.remove("changed");
+  void node.offsetWidth;
+  node.classList.add("changed");
+  node.scrollIntoView({ block: "center" });
+}
+
+// Opens a modal dialog; when it closes, focus goes back to `opener` (or
+// `fallback` when the opener is gone).
+export function openDialog(dialog, opener, first, fallback) {
+  dialog._opener = opener || document.activeElement;
+  dialog._fallback = fallback;
+  dialog.showModal();
+  if (first) first.focus();
+}
+document.addEventListener("close", (ev) => {
+  const dialog = ev.target;
+  if (!(dialog instanceof HTMLDialogElement)) return;
+  if (dialog._onclose) dialog._onclose();
+  // Cleared on purpose by a caller that moves focus itself (to a new record).
+  if (dialog._opener === null) return;
+  const opener = dialog._opener;
+  const target = opener && opener.isConnected && !opener.hidden ? opener : dialog._fallback;
+  if (target) target.focus();
+}, true);
+for (const button of document.querySelectorAll("dialog .cancel")) {
+  button.addEventListener("click", () => button.closest("dialog").close());
+}
+
+// A "Copy" button writing `text()` to the clipboard, with a visible "Copied"
+// and a spoken one from a live region beside it (inside any open dialog).
+export function copyButton(text, what) {
+  const wrap = el("span", undefined, "copy-wrap");
+  const button = el("button", "Copy", "copy");
+  const said = el("span", undefined, "sr-only");
+  said.setAttribute("role", "status");
+  button.type = "button";
+  button.setAttribute("aria-label", "Copy " + what);
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(text());
+      button.textContent = "Copied";
+      said.textContent = "Copied " + what + " to the clipboard.";
+    } catch (_) {
+      button.textContent = "Copy failed";
+      said.textContent = "Could not copy " + what + ": select the text and copy it.";
+    }
+    window.setTimeout(() => { button.textContent = "Copy"; said.textContent = ""; }, 2500);
+  });
+  wrap.append(button, said);
+  return wrap;
+}
+
+// Runs `fn` with the form's submit button disabled: one request at a time.
+export async function busy(form, fn) {
+  if (form._busy) return;
+  form._busy = true;
+  const buttons = form.querySelectorAll("button[type=submit]");
+  buttons.forEach((b) => { b.disabled = true; b.setAttribute("aria-busy", "true"); });
+  try { await fn(); } finally {
+    form._busy = false;
+    buttons.forEach((b) => { b.disabled = false; b.removeAttribute("aria-busy"); });
+  }
+}
+
+// Fills `list` with one labelled checkbox per item; `checked` is a set of values.
+export function checkboxes(list, prefix, items, checked, describedBy) {
+  list.replaceChildren();
+  items.forEach((item, i) => {
+    const row = el("div", undefined, "check-row");
+    const box = el("input");
+    box.type = "checkbox"; box.id = prefix + "-" + i; box.value = item.value;
+    box.checked = checked.has(item.value);
+    if (describedBy) box.setAttribute("aria-describedby", describedBy);
+    const label = el("label", item.label); label.htmlFor = box.id;
+    row.append(box, label);
+    list.append(row);
+  });
+}
+export function checkedValues(list) {
+  return Array.from(list.querySelectorAll("input[type=checkbox]:checked")).map((b) => b.value);
+}
+
+export function formatTime(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  return isNaN(d) ? iso : d.toLocaleString();
+}

@@ -1,0 +1,112 @@
+// Global → Users: list, create, edit, delete.
+import { api, path, query, problemText } from "./api.js";
+import { $, el, announce, highlight, openDialog, busy, checkboxes, checkedValues } from "./ui.js";
+import { clearErrors, clearOnChange, showErrors, requireFilled } from "./errors.js";
+import { can, session, roleName, roleItems, loadRoles } from "./catalog.js";
+import { confirmAction } from "./confirm.js";
+
+const form = $("user-form");
+const dialog = $("user-dialog");
+const fields = {
+  name: { label: "Name", input: $("u-name"), error: $("u-name-error") },
+  email: { label: "Email", input: $("u-email"), error: $("u-email-error") },
+  password: { label: "Password", input: $("u-password"), error: $("u-password-error") },
+  roles: { label: "Roles", input: () => Array.from($("u-roles-list").querySelectorAll("input")), group: $("u-roles"), error: $("u-roles-error") },
+};
+clearOnChange(fields);
+let cursor = null;
+let editing = null;
+const shown = new Map();
+
+function cell(text, label) { const td = el("td", text); td.dataset.label = label; return td; }
+
+function build(user) {
+  const tr = el("tr");
+  tr.append(cell(user.name, "Name"), cell(user.email, "Email"), cell(user.roles.map(roleName).join(", ") || "—", "Roles"));
+  const actions = cell(undefined, "Actions");
+  actions.className = "row-actions";
+  if (can("admin:edit")) {
+    const b = el("button", "Edit"); b.type = "button"; b.setAttribute("aria-label", "Edit " + user.name);
+    b.addEventListener("click", () => open(user, b)); actions.append(b);
+  }
+  if (can("admin:delete") && !(session.me && user.id === session.me.id)) {
+    const b = el("button", "Delete", "danger"); b.type = "button"; b.setAttribute("aria-label", "Delete " + user.name);
+    b.addEventListener("click", () => remove(user, b)); actions.append(b);
+  }
+  tr.append(actions);
+  return tr;
+}
+
+function put(user, top) {
+  const tr = build(user);
+  const old = shown.get(user.id);
+  if (old) old.replaceWith(tr); else if (top) $("user-rows").prepend(tr); else $("user-rows").append(tr);
+  shown.set(user.id, tr);
+  return tr;
+}
+
+async function load(reset) {
+  if (reset) { cursor = null; shown.clear(); $("user-rows").replaceChildren(); }
+  const r = await api("GET", path.users + query({ limit: 50, cursor }));
+  const denied = r.status === 403;
+  $("users-denied").hidden = !denied; $("users-table").hidden = denied;
+  $("user-new").hidden = denied || !can("admin:create");
+  if (denied) { $("users-denied").textContent = "Your account cannot see or manage users. Ask an administrator for the Administrator role."; $("users-more").hidden = true; return; }
+  if (!r.ok) { announce("Could not load users: " + problemText(r)); return; }
+  for (const u of r.data.items) if (!shown.has(u.id)) put(u, false);
+  cursor = r.data.next_cursor;
+  $("users-more").hidden = !cursor;
+}
+export async function showUsers() { await loadRoles(); await load(true); }
+$("users-more").addEventListener("click", () => load(false));
+
+function open(user, opener) {
+  editing = user;
+  form.reset();
+  clearErrors(fields, $("user-summary"), $("user-error"));
+  $("user-dialog-title").textContent = user ? "Edit " + user.name : "New user";
+  $("u-password-label").textContent = user ? "New password (leave empty to keep the current one)" : "Password *";
+  if (user) $("u-password").removeAttribute("required"); else $("u-password").setAttribute("required", "");
+  checkboxes($("u-roles-list"), "u-role", roleItems(), new Set(user ? user.roles : []), "u-roles-error");
+  if (user) { $("u-name").value = user.name; $("u-email").value = user.email; }
+  openDialog(dialog, opener, $("u-name"), $("users-title"));
+}
+$("user-new").addEventListener("click", () => open(null, $("user-new")));
+
+form.addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  busy(form, async () => {
+    clearErrors(fields, $("user-summary"), $("user-error"));
+    if (!requireFilled(fields, editing ? ["name", "email"] : ["name", "email", "password"], $("user-summary"))) return;
+    const body = { name: $("u-name").value, email: $("u-email").value, roles: checkedValues($("u-roles-list")) };
+    if ($("u-password").value) body.password = $("u-password").value;
+    const r = editing ? await api("PATCH", path.user(editing.id), body) : await api("POST", path.users, body);
+    $("u-password").value = "";
+    if (r.ok) {
+      const wasNew = !editing;
+      dialog._opener = null; dialog.close();
+      const tr = put(r.data, true);
+      highlight(tr);
+      announce("User " + r.data.name + (wasNew ? " created." : " saved."));
+      const b = tr.querySelector("button"); (b || $("users-title")).focus();
+      return;
+    }
+    if (r.status === 422 && r.data && Array.isArray(r.data.errors)) showErrors(fields, r.data.errors, $("user-summary"), $("user-error"));
+    else $("user-error").textContent = problemText(r, "Could not save the user.");
+  });
+});
+
+function remove(user, opener) {
+  confirmAction({
+    title: "Delete user " + user.name + "?",
+    text: "The account " + user.name + " (" + user.email + ") is removed and can no longer sign in.",
+    ok: "Delete user",
+    opener,
+    run: () => api("DELETE", path.user(user.id)),
+    done: () => {
+      const tr = shown.get(user.id); if (tr) tr.remove(); shown.delete(user.id);
+      announce("User " + user.name + " deleted.");
+      $("users-title").focus();
+    },
+  });
+}
