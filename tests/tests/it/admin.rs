@@ -1723,3 +1723,103 @@ both_backends!(
         }
     }
 );
+
+both_backends!(
+    the_audit_trail_filters_by_action_family_record_and_actor,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let (first, _, _) = app.partner(&admin, "Audited One", &["engage-worker"]).await;
+        let (second, _, _) = app.partner(&admin, "Audited Two", &["engage-worker"]).await;
+        let first_id = id_of(&first);
+        expect(
+            app.patch_json(&format!("{APPS}/{first_id}"), &admin, &json!({"enabled": false}))
+                .await,
+            200,
+        )
+        .await;
+        app.create_user(&admin, "audited@agency.org", "Audited User", &["auditor"])
+            .await;
+        let events = |query: &'static str| {
+            let app = &app;
+            let admin = admin.clone();
+            async move {
+                let page = expect(app.get(&format!("/admin/v1/audit-events?{query}"), &admin).await, 200).await;
+                page["items"].as_array().expect("items").clone()
+            }
+        };
+        let actions = |items: &[Value]| {
+            items
+                .iter()
+                .map(|e| e["action"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+
+        let disabled = events("action=application.disabled").await;
+        assert_eq!(actions(&disabled), ["application.disabled"]);
+        let family = events("action=application.").await;
+        assert!(
+            family.len() >= 3 && actions(&family).iter().all(|a| a.starts_with("application.")),
+            "{family:?}"
+        );
+        let users = events("action=user.").await;
+        assert!(
+            !users.is_empty() && actions(&users).iter().all(|a| a.starts_with("user.")),
+            "{users:?}"
+        );
+        let about_first = app
+            .get(&format!("/admin/v1/audit-events?target_id={first_id}"), &admin)
+            .await;
+        let about_first = expect(about_first, 200).await["items"].as_array().unwrap().clone();
+        // `partner` registers, then reveals the secret for the test.
+        assert_eq!(
+            actions(&about_first),
+            [
+                "application.disabled",
+                "application.secret_revealed",
+                "application.registered"
+            ],
+            "newest first"
+        );
+        let second_id = id_of(&second);
+        assert!(about_first.iter().all(|e| e["target_id"] != second_id.as_str()));
+        let by_admin = events("action=application.registered&limit=100").await;
+        let admin_id = by_admin[0]["actor"]["id"].as_str().unwrap().to_owned();
+        let mine = app
+            .get(
+                &format!("/admin/v1/audit-events?actor_id={admin_id}&action=application.registered"),
+                &admin,
+            )
+            .await;
+        assert_eq!(expect(mine, 200).await["items"].as_array().unwrap().len(), 2);
+        // A page of a filtered trail continues that filter.
+        let page = expect(
+            app.get("/admin/v1/audit-events?action=application.&limit=1", &admin)
+                .await,
+            200,
+        )
+        .await;
+        let cursor = page["next_cursor"].as_str().expect("a next page").to_owned();
+        let next = app
+            .get(
+                &format!("/admin/v1/audit-events?action=application.&limit=1&cursor={cursor}"),
+                &admin,
+            )
+            .await;
+        let next = expect(next, 200).await;
+        assert!(next["items"][0]["action"].as_str().unwrap().starts_with("application."));
+        assert_ne!(next["items"][0]["id"], page["items"][0]["id"]);
+
+        for bad in [
+            "action=user",
+            "action=.user",
+            "action=a.b.c",
+            "action=User.",
+            "target_id=%25",
+            "actor_id=",
+            "action=a%27b.",
+        ] {
+            let r = app.get(&format!("/admin/v1/audit-events?{bad}"), &admin).await;
+            assert_eq!(r.status(), 422, "{bad}");
+        }
+    }
+);

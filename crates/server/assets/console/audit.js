@@ -1,5 +1,5 @@
-// Global → Audit trail: newest first, a page at a time. The API has no
-// server-side filter, so the filter narrows the events already loaded.
+// Global → Audit trail: newest first, a page at a time, narrowed by the
+// server to an action (or a family of them) and a record.
 import { api, path, query, problemText } from "./api.js";
 import { $, el, announce, formatTime } from "./ui.js";
 
@@ -8,20 +8,19 @@ let count = 0;
 
 function cell(text, label) { const td = el("td", text); td.dataset.label = label; return td; }
 
-function applyFilter() {
-  const needle = $("a-filter").value.trim().toLowerCase();
-  let visible = 0;
-  for (const tr of $("audit-rows").children) {
-    const match = !needle || tr.textContent.toLowerCase().includes(needle);
-    tr.hidden = !match;
-    if (match) visible += 1;
-  }
-  return visible;
+function filters() {
+  const action = $("a-action").value;
+  const target = $("a-target").value.trim();
+  return { action: action || null, target_id: target || null };
 }
+
+// The filter in force: "Load more" continues it even if the form changed since.
+let applied = {};
+let filtered = false;
 
 async function load(reset) {
   if (reset) { cursor = null; count = 0; $("audit-rows").replaceChildren(); }
-  const r = await api("GET", path.audit + query({ limit: 50, cursor }));
+  const r = await api("GET", path.audit + query({ limit: 50, cursor, ...applied }));
   const denied = r.status === 403;
   $("audit-denied").hidden = !denied; $("audit-table").hidden = denied; $("audit-filter").hidden = denied;
   if (denied) { $("audit-denied").textContent = "Your account cannot read the audit trail. Ask an administrator for the Administrator role."; $("audit-more").hidden = true; return; }
@@ -36,14 +35,22 @@ async function load(reset) {
   }
   cursor = r.data.next_cursor;
   $("audit-more").hidden = !cursor;
-  applyFilter();
   if (!reset) announce(r.data.items.length + " more events loaded, " + count + " in all.");
+  else if (filtered) announce(count === 0 ? "No event matches the filter." : count + (cursor ? "+" : "") + " events match the filter.");
 }
 
 export async function showAudit() { await load(true); }
 $("audit-more").addEventListener("click", () => load(false));
-$("audit-filter").addEventListener("submit", (ev) => ev.preventDefault());
-$("a-filter").addEventListener("input", () => {
-  const n = applyFilter();
-  announce(n + " of " + count + " loaded events shown.");
+$("audit-filter").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  applied = filters();
+  filtered = Boolean(applied.action || applied.target_id);
+  load(true);
+});
+$("a-clear").addEventListener("click", () => {
+  $("a-action").value = "";
+  $("a-target").value = "";
+  applied = {};
+  filtered = false;
+  load(true);
 });

@@ -28,21 +28,61 @@ pub async fn audit(
     .map(|_| ())
 }
 
-pub async fn list_audit(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Listed<AuditRecord>, sqlx::Error> {
-    // Newest first: ids are time-ordered (UUIDv7).
-    let (sql, bind_cursor) = match cursor {
-        Some(_) => (
-            "SELECT id, at, actor_kind, actor_id, actor_name, action, target_kind, target_id, detail FROM audit_events WHERE id < $1 ORDER BY id DESC LIMIT $2",
-            true,
-        ),
-        None => (
-            "SELECT id, at, actor_kind, actor_id, actor_name, action, target_kind, target_id, detail FROM audit_events ORDER BY id DESC LIMIT $1",
-            false,
-        ),
+/// Which events a page of the trail holds; every part given must match.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuditFilter<'a> {
+    /// One action (`user.created`), or a family of them (`user.`).
+    pub action: Option<&'a str>,
+    /// The record acted on.
+    pub target_id: Option<&'a str>,
+    /// The account that acted.
+    pub actor_id: Option<&'a str>,
+}
+
+pub async fn list_audit(
+    db: &Db,
+    cursor: Option<&str>,
+    limit: u32,
+    filter: AuditFilter<'_>,
+) -> Result<Listed<AuditRecord>, sqlx::Error> {
+    let mut clauses = Vec::new();
+    let mut binds: Vec<String> = Vec::new();
+    let mut with = |clause: &str, value: String| {
+        binds.push(value);
+        clauses.push(clause.replace('?', &format!("${}", binds.len())));
     };
-    let mut query = sqlx::query(sql);
-    if bind_cursor {
-        query = query.bind(cursor);
+    if let Some(c) = cursor {
+        with("id < ?", c.to_owned());
+    }
+    match filter.action {
+        // Actions are `kind.verb` of lowercase letters and `_`: no LIKE
+        // metacharacter to escape but `_`, which a family never ends in.
+        Some(family) if family.ends_with('.') => {
+            with("action LIKE ? ESCAPE '\\'", format!("{}%", family.replace('_', "\\_")))
+        }
+        Some(action) => with("action = ?", action.to_owned()),
+        None => {}
+    }
+    if let Some(target) = filter.target_id {
+        with("target_id = ?", target.to_owned());
+    }
+    if let Some(actor) = filter.actor_id {
+        with("actor_id = ?", actor.to_owned());
+    }
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    // Newest first: ids are time-ordered (UUIDv7).
+    let sql = format!(
+        "SELECT id, at, actor_kind, actor_id, actor_name, action, target_kind, target_id, detail FROM audit_events \
+         {filter} ORDER BY id DESC LIMIT ${}",
+        binds.len() + 1
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for value in &binds {
+        query = query.bind(value);
     }
     let rows = query.bind(i64::from(limit) + 1).fetch_all(db.pool()).await?;
     let items = rows
