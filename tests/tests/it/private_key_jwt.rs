@@ -179,6 +179,15 @@ both_backends!(
             let me = expect(app.get("/api/v1/me", &access).await, 200).await;
             assert_eq!(me["id"], id.as_str(), "{alg}: {me}");
         }
+        // An assertion made by an independent JOSE library is read the same.
+        if let Key::Ec(pair) = &ec {
+            let pkcs8 = pair.to_pkcs8v1().expect("pkcs8");
+            let key = jsonwebtoken::EncodingKey::from_ec_der(pkcs8.as_ref());
+            let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+            header.kid = Some("e".into());
+            let minted = jsonwebtoken::encode(&header, &claims(&app, &client), &key).expect("jsonwebtoken signs");
+            token(&app, &minted).await;
+        }
         // A client_id beside the assertion must be the assertion's.
         let (status, _) = exchange(
             &app,
@@ -422,5 +431,44 @@ both_backends!(
             .patch_json(&path, &admin, &json!({"jwks": {"keys": [key.public_jwk("o")]}}))
             .await;
         assert_eq!(field_codes(&problem(r, 422).await), pairs(&[("jwks", "invalid_value")]));
+    }
+);
+
+both_backends!(
+    failed_assertions_are_throttled_like_wrong_secrets,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let key = Key::ed();
+        let (_, client) = register(&app, &admin, "Throttled Keys", vec![key.public_jwk("o")]).await;
+        let stranger = Key::ed();
+        let mut throttled = None;
+        for _ in 0..40 {
+            let forged = signed(&stranger, "EdDSA", Some("o"), &claims(&app, &client));
+            let form = [
+                ("grant_type", "client_credentials"),
+                ("client_assertion_type", ASSERTION_TYPE),
+                ("client_assertion", forged.as_str()),
+            ];
+            let r = app
+                .http
+                .post(app.url("/oauth2/token"))
+                .form(&form)
+                .send()
+                .await
+                .expect("send");
+            match r.status().as_u16() {
+                401 => continue,
+                429 => {
+                    throttled = Some(r);
+                    break;
+                }
+                other => panic!("a forged assertion got {other}"),
+            }
+        }
+        let r = throttled.expect("repeated forged assertions are throttled");
+        assert!(r.headers().contains_key("retry-after"));
+        assert_eq!(r.json::<Value>().await.expect("json")["error"], "invalid_client");
+        // As for secrets, the genuine client is not locked out.
+        token(&app, &signed(&key, "EdDSA", Some("o"), &claims(&app, &client))).await;
     }
 );

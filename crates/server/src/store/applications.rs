@@ -167,6 +167,7 @@ pub async fn create_application(
         application: app.name().as_ref(),
         client_id: client_id.as_str(),
         callback_url,
+        private_key_jwt: matches!(app.credentials(), Credentials::Keys(_)),
     };
     outbox::enqueue(&mut tx, app.email().as_str(), &notice).await?;
     tx.commit().await?;
