@@ -149,7 +149,10 @@ pub struct ApplicationForm {
     /// or in the form body) or `private_key_jwt` (RFC 7523: a JWT signed
     /// with one of `jwks`; no secret). `jwks_uri` is not supported yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(example = "private_key_jwt"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<AuthMethod>, example = "private_key_jwt")
+    )]
     pub token_endpoint_auth_method: Option<String>,
     /// For `private_key_jwt` only, and then required: a JWK Set (RFC 7517)
     /// of 1 to 5 public keys (RSA of 2048 to 8192 bits, EC P-256, or OKP
@@ -276,6 +279,7 @@ pub struct ApplicationChange {
     /// `private_key_jwt` needs `jwks` and ends the client secret at once;
     /// switching back issues a new secret, to be revealed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<AuthMethod>))]
     pub token_endpoint_auth_method: Option<String>,
     /// New public keys of a `private_key_jwt` application, replacing its set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
