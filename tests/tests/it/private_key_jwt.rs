@@ -472,3 +472,41 @@ both_backends!(
         token(&app, &signed(&key, "EdDSA", Some("o"), &claims(&app, &client))).await;
     }
 );
+
+both_backends!(
+    assertions_authenticate_revocation_and_stop_when_disabled,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let key = Key::ed();
+        let (id, client) = register(&app, &admin, "Revoking Keys", vec![key.public_jwk("o")]).await;
+        let access = token(&app, &signed(&key, "EdDSA", Some("o"), &claims(&app, &client))).await;
+        // Revocation shares client authentication with the token endpoint.
+        let assertion = signed(&key, "EdDSA", Some("o"), &claims(&app, &client));
+        let form = [
+            ("token", access.as_str()),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", assertion.as_str()),
+        ];
+        let r = app
+            .http
+            .post(app.url("/oauth2/revoke"))
+            .form(&form)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 200);
+        assert_eq!(app.get("/api/v1/me", &access).await.status(), 401, "revoked");
+        expect(
+            app.patch_json(&format!("{APPS}/{id}"), &admin, &json!({"enabled": false}))
+                .await,
+            200,
+        )
+        .await;
+        refused(
+            &app,
+            &signed(&key, "EdDSA", Some("o"), &claims(&app, &client)),
+            "a disabled application",
+        )
+        .await;
+    }
+);
