@@ -1,6 +1,8 @@
 //! The "New Application" form and changes to a registered application.
 
 use crate::account::AccountRef;
+use crate::client_auth::{self, CredentialChange, Credentials};
+use crate::client_keys::AuthMethod;
 use crate::email::Email;
 use crate::form::{self, Storage, rule};
 use crate::shape::{Field, Kind, Shaped};
@@ -28,6 +30,8 @@ pub const MAX_URL_CHARS: usize = 2048;
 pub struct ApplicationFacts {
     pub existing_roles: HashSet<String>,
     pub email_holder: Option<AccountRef>,
+    /// For a change: how the application authenticates now.
+    pub auth_method: Option<AuthMethod>,
 }
 
 /// An application's display name: trimmed, 1 to 100 characters, no control
@@ -140,6 +144,23 @@ pub struct ApplicationForm {
     #[serde(default)]
     #[validate(custom(function = "description_rule"))]
     pub description: Option<String>,
+    /// How the application authenticates at the token endpoint:
+    /// `client_secret_basic` (the default: a client secret, with HTTP Basic
+    /// or in the form body) or `private_key_jwt` (RFC 7523: a JWT signed
+    /// with one of `jwks`; no secret). `jwks_uri` is not supported yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<AuthMethod>, example = "private_key_jwt")
+    )]
+    pub token_endpoint_auth_method: Option<String>,
+    /// For `private_key_jwt` only, and then required: a JWK Set (RFC 7517)
+    /// of 1 to 5 public keys (RSA of 2048 to 8192 bits, EC P-256, or OKP
+    /// Ed25519), each with its own `kid`. A key with private members is
+    /// refused (`private_key_material`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub jwks: Option<serde_json::Value>,
 }
 
 impl Shaped for ApplicationForm {
@@ -149,6 +170,8 @@ impl Shaped for ApplicationForm {
         Field::optional("application_url", Kind::Text),
         Field::required("roles", Kind::TextList),
         Field::optional("description", Kind::Text),
+        Field::optional("token_endpoint_auth_method", Kind::Text),
+        Field::optional("jwks", Kind::Object),
     ];
 
     fn rules(&self) -> Result<(), ValidationErrors> {
@@ -164,6 +187,7 @@ pub struct NewApplication {
     application_url: Option<String>,
     roles: Vec<String>,
     description: Option<String>,
+    credentials: Credentials,
 }
 
 impl NewApplication {
@@ -186,6 +210,10 @@ impl NewApplication {
     pub fn description(&self) -> Option<&str> {
         self.description.as_deref()
     }
+
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
 }
 
 impl ApplicationForm {
@@ -200,10 +228,15 @@ impl ApplicationForm {
     }
 
     fn validate_inner(&self, storage: &Storage<'_>) -> Result<NewApplication, ValidationErrors> {
-        self.validate_with_args(storage)
-            .map_err(|e| form::report(e, Self::FIELDS))?;
+        let fields = self
+            .validate_with_args(storage)
+            .map_err(|e| form::report(e, Self::FIELDS));
+        let credentials = client_auth::registration(self.token_endpoint_auth_method.as_deref(), self.jwks.as_ref());
+        // The credential fields come last in the table, so their errors do too.
+        let (_, credentials) = client_auth::both(fields, credentials)?;
         // Each rule passed above; parsing again keeps the values they vouch for.
         Ok(NewApplication {
+            credentials,
             name: ApplicationName::parse(&self.name)?,
             email: Email::parse(&self.email)?,
             application_url: application_url(self.application_url.as_deref())?,
@@ -242,6 +275,16 @@ pub struct ApplicationChange {
     pub description: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+    /// `client_secret_basic` or `private_key_jwt`. Switching to
+    /// `private_key_jwt` needs `jwks` and ends the client secret at once;
+    /// switching back issues a new secret, to be revealed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<AuthMethod>))]
+    pub token_endpoint_auth_method: Option<String>,
+    /// New public keys of a `private_key_jwt` application, replacing its set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub jwks: Option<serde_json::Value>,
 }
 
 impl Shaped for ApplicationChange {
@@ -252,10 +295,12 @@ impl Shaped for ApplicationChange {
         Field::optional("roles", Kind::TextList),
         Field::clearable("description", Kind::Text),
         Field::optional("enabled", Kind::Boolean),
+        Field::optional("token_endpoint_auth_method", Kind::Text),
+        Field::optional("jwks", Kind::Object),
     ];
 
     fn rules(&self) -> Result<(), ValidationErrors> {
-        self.check(&Storage::offline())
+        self.check(&Storage::offline(), None).map(drop)
     }
 }
 
@@ -269,6 +314,7 @@ pub struct ValidApplicationChange {
     roles: Option<Vec<String>>,
     description: Option<Option<String>>,
     enabled: Option<bool>,
+    credentials: CredentialChange,
 }
 
 impl ValidApplicationChange {
@@ -297,6 +343,10 @@ impl ValidApplicationChange {
     pub fn enabled(&self) -> Option<bool> {
         self.enabled
     }
+
+    pub fn credentials(&self) -> &CredentialChange {
+        &self.credentials
+    }
 }
 
 impl ApplicationChange {
@@ -306,12 +356,12 @@ impl ApplicationChange {
         facts: &ApplicationFacts,
         me: &AccountRef,
     ) -> Result<ValidApplicationChange, ValidationErrors> {
-        self.check(&Storage::new(
-            &facts.existing_roles,
-            facts.email_holder.as_ref(),
-            Some(me),
-        ))?;
+        let credentials = self.check(
+            &Storage::new(&facts.existing_roles, facts.email_holder.as_ref(), Some(me)),
+            facts.auth_method,
+        )?;
         Ok(ValidApplicationChange {
+            credentials,
             name: self.name.as_deref().map(ApplicationName::parse).transpose()?,
             email: self.email.as_deref().map(Email::parse).transpose()?,
             application_url: self
@@ -329,9 +379,12 @@ impl ApplicationChange {
         })
     }
 
-    fn check(&self, storage: &Storage<'_>) -> Result<(), ValidationErrors> {
-        self.validate_with_args(storage)
-            .map_err(|e| form::report(e, Self::FIELDS))
+    fn check(&self, storage: &Storage<'_>, stored: Option<AuthMethod>) -> Result<CredentialChange, ValidationErrors> {
+        let fields = self
+            .validate_with_args(storage)
+            .map_err(|e| form::report(e, Self::FIELDS));
+        let credentials = client_auth::change(self.token_endpoint_auth_method.as_deref(), self.jwks.as_ref(), stored);
+        client_auth::both(fields, credentials).map(|(_, c)| c)
     }
 }
 
@@ -366,6 +419,7 @@ mod tests {
             application_url: Some("https://partner.org/casebook".into()),
             roles: vec!["r1".into()],
             description: Some("Nightly sync".into()),
+            ..Default::default()
         }
     }
 
@@ -373,6 +427,7 @@ mod tests {
         ApplicationFacts {
             existing_roles: ["r1", "r2"].into_iter().map(String::from).collect(),
             email_holder: None,
+            auth_method: None,
         }
     }
 
@@ -497,6 +552,7 @@ mod tests {
             application_url: Some("ftp://x".into()),
             roles: vec!["r9".into(), "r9".into()],
             description: Some("d".repeat(1001)),
+            ..Default::default()
         };
         let errors = f.validate(&facts()).unwrap_err();
         for (field, code) in [
@@ -566,6 +622,7 @@ mod tests {
                 application_url,
                 roles,
                 description,
+                ..Default::default()
             })
     }
 
@@ -591,6 +648,7 @@ mod tests {
                 application_url: None,
                 roles: vec!["r1".into()],
                 description: None,
+                ..Default::default()
             };
             let once = f.validate(&facts()).unwrap();
             let again = ApplicationForm {

@@ -289,7 +289,7 @@ mod tests {
             roles in proptest::collection::vec("r[0-9]", 0..4),
             description in proptest::option::of(".{0,20}"),
         ) {
-            let form = ApplicationForm { name, email, application_url: url, roles, description };
+            let form = ApplicationForm { name, email, application_url: url, roles, description, ..Default::default() };
             if let Err(errors) = form.validate_offline() {
                 let order = ["name", "email", "application_url", "roles", "description"];
                 let positions: Vec<usize> = errors

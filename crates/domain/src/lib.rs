@@ -18,6 +18,9 @@
 
 pub mod account;
 pub mod application;
+pub mod client_assertion;
+pub mod client_auth;
+pub mod client_keys;
 pub mod credentials;
 pub mod email;
 pub mod form;

@@ -9,6 +9,8 @@ pub enum Notice<'a> {
         application: &'a str,
         client_id: &'a str,
         callback_url: &'a str,
+        /// It authenticates with its registered keys, not a client secret.
+        private_key_jwt: bool,
     },
     SecretRevealed {
         application: &'a str,
@@ -51,11 +53,24 @@ impl Notice<'_> {
                 application,
                 client_id,
                 callback_url,
+                private_key_jwt: false,
             } => format!(
                 "{application} is now registered as a Casebook external application.\n\n\
                  Client ID: {client_id}\nCallback URL: {callback_url}\n\n\
                  Ask your Casebook administrator for the client secret, then request access tokens at \
                  {callback_url}/oauth2/token (OAuth 2.0 client credentials). Tokens last one hour.\n"
+            ),
+            Self::Registered {
+                application,
+                client_id,
+                callback_url,
+                private_key_jwt: true,
+            } => format!(
+                "{application} is now registered as a Casebook external application.\n\n\
+                 Client ID: {client_id}\nCallback URL: {callback_url}\n\n\
+                 It has no client secret: request access tokens at {callback_url}/oauth2/token (OAuth 2.0 \
+                 client credentials) with a client assertion (RFC 7523) signed with one of its registered keys, \
+                 whose aud is {callback_url}. Tokens last one hour.\n"
             ),
             Self::SecretRevealed { application, by } => format!(
                 "{by} viewed the client secret of {application} in cb Admin.\n\
@@ -102,8 +117,16 @@ mod tests {
             application: "P",
             client_id: "cb_1",
             callback_url: "https://cb.example.org",
+            private_key_jwt: false,
         };
         assert!(r.body().contains("https://cb.example.org/oauth2/token"));
+        let keyed = Notice::Registered {
+            application: "P",
+            client_id: "cb_1",
+            callback_url: "https://cb.example.org",
+            private_key_jwt: true,
+        };
+        assert!(keyed.body().contains("no client secret") && keyed.body().contains("RFC 7523"));
     }
 
     #[test]
@@ -114,6 +137,7 @@ mod tests {
                     application: "P",
                     client_id: "cb_1",
                     callback_url: "https://cb.example.org",
+                    private_key_jwt: false,
                 },
                 "Casebook: P is registered",
                 "P is now registered as a Casebook external application.\n\nClient ID: cb_1\nCallback URL: https://cb.example.org\n\n\

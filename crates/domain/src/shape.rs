@@ -35,6 +35,8 @@ pub enum Kind {
     Boolean,
     /// A whole number that fits in 64 bits.
     Integer,
+    /// A JSON object, such as a JWK Set; its members are the form's rules' to judge.
+    Object,
 }
 
 impl Kind {
@@ -44,6 +46,7 @@ impl Kind {
             Self::TextList => value.as_array().is_some_and(|items| items.iter().all(Value::is_string)),
             Self::Boolean => value.is_boolean(),
             Self::Integer => value.as_i64().is_some(),
+            Self::Object => value.is_object(),
         }
     }
 
@@ -53,6 +56,7 @@ impl Kind {
             Self::TextList => "a list of strings",
             Self::Boolean => "true or false",
             Self::Integer => "an integer",
+            Self::Object => "an object",
         }
     }
 
@@ -63,6 +67,7 @@ impl Kind {
             Self::TextList => Value::Array(Vec::new()),
             Self::Boolean => Value::Bool(false),
             Self::Integer => Value::from(0),
+            Self::Object => Value::Object(Map::new()),
         }
     }
 }

@@ -28,10 +28,18 @@ pub enum ErrorCode {
     InvalidType,
     // The body names a field the form does not have.
     UnknownField,
+    // A registered key carries private members (`d`, `p`, …, or a symmetric `k`).
+    PrivateKeyMaterial,
+    // Two registered keys share a `kid`.
+    DuplicateKid,
+    // An RSA key of fewer than 2048 bits.
+    WeakKey,
+    // A key type, curve, size or algorithm this server does not verify with.
+    UnsupportedKey,
 }
 
 impl ErrorCode {
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 19] = [
         Self::Required,
         Self::TooShort,
         Self::TooLong,
@@ -47,6 +55,10 @@ impl ErrorCode {
         Self::InvalidValue,
         Self::InvalidType,
         Self::UnknownField,
+        Self::PrivateKeyMaterial,
+        Self::DuplicateKid,
+        Self::WeakKey,
+        Self::UnsupportedKey,
     ];
 
     /// The code whose wire form is `value`.
@@ -71,6 +83,10 @@ impl ErrorCode {
             Self::InvalidValue => "invalid_value",
             Self::InvalidType => "invalid_type",
             Self::UnknownField => "unknown_field",
+            Self::PrivateKeyMaterial => "private_key_material",
+            Self::DuplicateKid => "duplicate_kid",
+            Self::WeakKey => "weak_key",
+            Self::UnsupportedKey => "unsupported_key",
         }
     }
 }
@@ -210,7 +226,11 @@ mod tests {
             | ErrorCode::NameInUse
             | ErrorCode::InvalidValue
             | ErrorCode::InvalidType
-            | ErrorCode::UnknownField => ErrorCode::ALL.contains(&code),
+            | ErrorCode::UnknownField
+            | ErrorCode::PrivateKeyMaterial
+            | ErrorCode::DuplicateKid
+            | ErrorCode::WeakKey
+            | ErrorCode::UnsupportedKey => ErrorCode::ALL.contains(&code),
         };
         assert!(ErrorCode::ALL.into_iter().all(listed));
     }

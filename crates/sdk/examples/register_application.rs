@@ -55,6 +55,7 @@ async fn run() -> Result<(), String> {
         application_url: None,
         roles,
         description: Some("Registered with the casebook-sdk example".into()),
+        ..Default::default()
     };
     let applications = admin.admin().applications();
     let registered = match applications.register(&form).await {

@@ -89,6 +89,7 @@
 //!         application_url: Some("https://partner.org".into()),
 //!         roles: vec!["engage-worker".into()],
 //!         description: None,
+//!         ..Default::default()
 //!     })
 //!     .await?;
 //! let password = Password::new("correct horse battery staple");

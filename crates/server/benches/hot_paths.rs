@@ -97,10 +97,12 @@ async fn fixture() -> Fixture {
         application_url: None,
         roles: vec!["engage-supervisor".into()],
         description: None,
+        ..Default::default()
     };
     let facts = ApplicationFacts {
         existing_roles: ["engage-supervisor".to_owned()].into(),
         email_holder: None,
+        auth_method: None,
     };
     let app = form.validate(&facts).expect("valid registration");
     // The grant rule holds here too: the application is registered by an

@@ -4,6 +4,7 @@
 //! store's records become them: timestamps as RFC 3339, and what only the
 //! HTTP layer knows (the callback URL) added.
 
+use casebook_domain::client_keys::AuthMethod;
 use casebook_domain::wire::Role;
 
 use crate::db::micros_to_rfc3339;
@@ -76,6 +77,8 @@ pub fn application(app: ApplicationRecord, callback_url: &str) -> ApplicationVie
         client_id: app.client_id,
         callback_url: callback_url.to_owned(),
         enabled: app.enabled,
+        token_endpoint_auth_method: AuthMethod::parse(&app.auth_method).unwrap_or_default(),
+        jwks: app.jwks.and_then(|text| serde_json::from_str(&text).ok()),
         created_at: rfc3339(app.created_at),
         updated_at: rfc3339(app.updated_at),
     }

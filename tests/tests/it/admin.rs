@@ -1040,11 +1040,18 @@ both_backends!(applications_register_view_change_remove, |app: TestApp| async mo
             "client_id",
             "callback_url",
             "enabled",
+            "token_endpoint_auth_method",
+            "jwks",
             "created_at",
             "updated_at"
         ]
         .into()
     );
+    assert_eq!(
+        registered["token_endpoint_auth_method"], "client_secret_basic",
+        "the default"
+    );
+    assert_eq!(registered["jwks"], Value::Null);
     assert_eq!(registered["name"], "Acme Intake Sync", "trimmed");
     assert_eq!(registered["email"], "Integrations@Acme.example.org");
     assert_eq!(registered["callback_url"], app.base_url.as_str());

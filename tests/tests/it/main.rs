@@ -12,6 +12,7 @@ mod hardening;
 mod lifecycle;
 mod notifications;
 mod oauth;
+mod private_key_jwt;
 mod replicas;
 mod sdk;
 mod search;

@@ -717,9 +717,16 @@ both_backends!(metadata_describes_the_server, |app: TestApp| async move {
         let methods: BTreeSet<&str> = m[field].as_array().unwrap().iter().filter_map(Value::as_str).collect();
         assert_eq!(
             methods,
-            BTreeSet::from(["client_secret_basic", "client_secret_post"]),
+            BTreeSet::from(["client_secret_basic", "client_secret_post", "private_key_jwt"]),
             "{field}"
         );
+    }
+    for field in [
+        "token_endpoint_auth_signing_alg_values_supported",
+        "introspection_endpoint_auth_signing_alg_values_supported",
+        "revocation_endpoint_auth_signing_alg_values_supported",
+    ] {
+        assert_eq!(m[field], json!(["RS256", "PS256", "ES256", "EdDSA"]), "{field}");
     }
     assert!(
         m["scopes_supported"]

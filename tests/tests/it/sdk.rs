@@ -62,6 +62,7 @@ fn form(name: &str, roles: &[&str]) -> ApplicationForm {
         application_url: Some("https://partner.example.org".into()),
         roles: roles.iter().map(|r| r.to_string()).collect(),
         description: Some("Registered by the SDK tests".into()),
+        ..Default::default()
     }
 }
 
@@ -401,6 +402,7 @@ both_backends!(admin_flow, |app: TestApp| async move {
         application_url: Some("ftp://partner.example.org".into()),
         roles: vec![],
         description: Some("d".repeat(1001)),
+        ..Default::default()
     };
     let offline = apps.register(&bad).await.unwrap_err();
     assert!(matches!(offline, Error::Validation(_)), "{offline:?}");

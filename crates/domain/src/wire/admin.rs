@@ -110,6 +110,22 @@ pub struct Application {
     pub callback_url: String,
     #[cfg_attr(not(feature = "openapi"), doc = "Whether the application may get tokens.")]
     pub enabled: bool,
+    #[cfg_attr(
+        not(feature = "openapi"),
+        doc = "How the application authenticates at the token endpoint."
+    )]
+    /// `client_secret_basic` or `private_key_jwt`.
+    #[serde(default)]
+    pub token_endpoint_auth_method: crate::client_keys::AuthMethod,
+    #[cfg_attr(
+        not(feature = "openapi"),
+        doc = "The public keys of a `private_key_jwt` application."
+    )]
+    /// The registered public JWK Set of a `private_key_jwt` application;
+    /// `null` for one with a client secret.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>, required = true))]
+    pub jwks: Option<serde_json::Value>,
     #[cfg_attr(not(feature = "openapi"), doc = "When it was registered.")]
     /// RFC 3339, UTC.
     #[cfg_attr(feature = "openapi", schema(format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]

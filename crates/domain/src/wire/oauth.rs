@@ -131,6 +131,14 @@ pub struct ServerMetadata {
     pub token_endpoint_auth_methods_supported: Vec<String>,
     pub introspection_endpoint_auth_methods_supported: Vec<String>,
     pub revocation_endpoint_auth_methods_supported: Vec<String>,
+    /// RFC 8414 §2: the algorithms a `private_key_jwt` client assertion may
+    /// use at each endpoint.
+    #[serde(default)]
+    pub token_endpoint_auth_signing_alg_values_supported: Vec<String>,
+    #[serde(default)]
+    pub introspection_endpoint_auth_signing_alg_values_supported: Vec<String>,
+    #[serde(default)]
+    pub revocation_endpoint_auth_signing_alg_values_supported: Vec<String>,
     pub scopes_supported: Vec<String>,
     pub service_documentation: String,
     /// RFC 9701 §7: the algorithms a signed introspection response may carry,

@@ -13,6 +13,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use casebook_domain::application::{ApplicationChange, ApplicationFacts, ApplicationForm};
+use casebook_domain::client_keys::AuthMethod;
 use casebook_domain::pagination::{page_cursor, page_size};
 use casebook_domain::{AccountKind, AccountRef, ClientId, ClientSecret, Email};
 use serde::Deserialize;
@@ -79,6 +80,7 @@ async fn application_facts(
     Ok(ApplicationFacts {
         existing_roles: store::existing_roles(&state.db, roles).await?,
         email_holder,
+        auth_method: None,
     })
 }
 
@@ -174,14 +176,20 @@ pub async fn update_application(
     ApiPath(id): ApiPath<String>,
     ApiJson(change): ApiJson<ApplicationChange>,
 ) -> Result<Json<ApplicationView>, ApiError> {
-    let facts = application_facts(
+    let mut facts = application_facts(
         &state,
         change.email.as_deref(),
         change.roles.as_deref().unwrap_or_default(),
     )
     .await?;
+    if change.token_endpoint_auth_method.is_some() || change.jwks.is_some() {
+        let stored = store::get_application(&state.db, &id).await?;
+        facts.auth_method = AuthMethod::parse(&stored.auth_method);
+    }
     let change = change.validate(&facts, &AccountRef::new(AccountKind::Application, &id))?;
-    let app = store::update_application(&state.db, &caller.author(), &id, &change).await?;
+    // Used only if the change moves the application back to a secret.
+    let secret = ClientSecret::from_random(random_bytes());
+    let app = store::update_application(&state.db, state.master(), &caller.author(), &id, &change, &secret).await?;
     state.clients.remove(&app.client_id);
     state.bump_epoch();
     Ok(Json(views::application(app, callback_url(&state))))

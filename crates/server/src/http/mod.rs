@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod applications;
+mod assertion;
 pub mod audit;
 pub mod console;
 pub mod introspection;

@@ -13,6 +13,8 @@ use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
+use casebook_domain::client_assertion;
+use casebook_domain::client_keys::{AssertionAlg, AuthMethod};
 use casebook_domain::token_request::{self, Form, PresentedClient, TokenRequest, presented_client};
 use casebook_domain::{ClientSecret, OAuthErrorCode, Permission};
 use std::net::{IpAddr, SocketAddr};
@@ -49,6 +51,18 @@ pub struct TokenForm {
     pub client_id: Option<String>,
     #[schema(nullable = false, format = Password)]
     pub client_secret: Option<String>,
+    /// `private_key_jwt` (RFC 7523): `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`,
+    /// with `client_assertion` and no secret or HTTP Basic.
+    #[schema(nullable = false, example = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")]
+    pub client_assertion_type: Option<String>,
+    /// `private_key_jwt`: a compact JWS signed with one of the application's
+    /// registered keys (RS256, PS256, ES256 or EdDSA, as the key allows),
+    /// with `iss` and `sub` its Client ID, `aud` the issuer identifier
+    /// (the install's public URL) as its only value, `exp` at most 5 minutes
+    /// ahead (and after `iat`, if given) and a `jti` used once. When
+    /// `client_id` is sent too, it must be the assertion's `iss`.
+    #[schema(nullable = false, format = Password)]
+    pub client_assertion: Option<String>,
     /// RFC 8707: the API the token is for. The install's public URL is the
     /// one resource (and every token's `aud`); any other value, or several,
     /// is `invalid_target`.
@@ -78,9 +92,19 @@ pub struct TokenParamForm {
     pub client_id: Option<String>,
     #[schema(nullable = false, format = Password)]
     pub client_secret: Option<String>,
+    /// As at the token endpoint.
+    #[schema(nullable = false)]
+    pub client_assertion_type: Option<String>,
+    /// As at the token endpoint.
+    #[schema(nullable = false, format = Password)]
+    pub client_assertion: Option<String>,
 }
 
-const AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
+const AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
+
+fn assertion_algs() -> Vec<String> {
+    AssertionAlg::ALL.map(|alg| alg.as_str().to_owned()).to_vec()
+}
 
 fn auth_methods() -> Vec<String> {
     AUTH_METHODS.map(str::to_owned).to_vec()
@@ -141,12 +165,27 @@ pub(super) struct AuthenticatedClient {
 /// comparison is constant-time, and a disabled client costs the same checks,
 /// so timing tells neither which secret matched nor whether it is enabled.
 pub fn secret_accepted(master: &MasterKey, client: &ClientRecord, secret: &ClientSecret, now_micros: i64) -> bool {
+    // A private_key_jwt client's MACs are empty, which no secret matches;
+    // the method is checked too, so that holds even for a row gone wrong.
+    let by_secret = client.auth_method == Some(AuthMethod::ClientSecretBasic);
     let current = master.secret_matches(secret.expose(), &client.secret_mac);
     let previous = match (&client.previous_secret_mac, client.previous_secret_expires_at) {
         (Some(mac), Some(until)) if until > now_micros => master.secret_matches(secret.expose(), mac),
         _ => false,
     };
-    client.enabled & (current | previous)
+    client.enabled & by_secret & (current | previous)
+}
+
+/// The one answer to a failed client authentication, counted against the
+/// client (when the request names one that can exist) and the source.
+pub(super) fn client_auth_failed(state: &AppState, client_id: Option<&str>, peer: Option<IpAddr>) -> OAuthError {
+    state.metrics.client_auth_failures.inc();
+    let mut error = OAuthError::invalid_client();
+    if let Some(wait) = state.throttle.record_failure(client_id, peer) {
+        error.description = "too many failed client authentications; wait before trying again".into();
+        error.retry_after_secs = Some(wait.as_secs().max(1));
+    }
+    error
 }
 
 /// Authenticates the client of an OAuth request, throttling failures.
@@ -169,18 +208,15 @@ async fn authenticate_client(
         .iter()
         .map(|v| v.as_bytes())
         .collect();
+    if let Some(presented) = client_assertion::presented(&authorization, form)? {
+        return super::assertion::authenticate(state, presented, peer).await;
+    }
     let PresentedClient { client_id, secret } =
         presented_client(&authorization, form)?.ok_or_else(OAuthError::invalid_client)?;
     // Something that cannot be a Client ID never reaches storage, nor becomes
     // a throttle key of the sender's choosing; only its source is counted.
     if casebook_domain::ClientId::parse(&client_id).is_none() {
-        state.metrics.client_auth_failures.inc();
-        let mut error = OAuthError::invalid_client();
-        if let Some(wait) = state.throttle.record_failure(None, peer) {
-            error.description = "too many failed client authentications; wait before trying again".into();
-            error.retry_after_secs = Some(wait.as_secs().max(1));
-        }
-        return Err(error);
+        return Err(client_auth_failed(state, None, peer));
     }
     let client = state.client(&client_id).await.map_err(|e| {
         tracing::error!(error = %e, "client lookup failed");
@@ -196,13 +232,7 @@ async fn authenticate_client(
             std::hint::black_box(state.master().secret_matches(secret.expose(), &[0; 32]));
         }
     }
-    state.metrics.client_auth_failures.inc();
-    let mut error = OAuthError::invalid_client();
-    if let Some(wait) = state.throttle.record_failure(Some(&client_id), peer) {
-        error.description = "too many failed client authentications; wait before trying again".into();
-        error.retry_after_secs = Some(wait.as_secs().max(1));
-    }
-    Err(error)
+    Err(client_auth_failed(state, Some(&client_id), peer))
 }
 
 pub(super) fn no_store(mut response: Response) -> Response {
@@ -212,7 +242,8 @@ pub(super) fn no_store(mut response: Response) -> Response {
     response
 }
 
-/// Client credentials grant: trade a Client ID and secret for a one-hour access token.
+/// Client credentials grant: trade a Client ID and secret, or a signed client
+/// assertion (`private_key_jwt`), for a one-hour access token.
 #[utoipa::path(post, path = "/oauth2/token", tag = "oauth",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     security((), ("client_basic" = [])),
@@ -376,6 +407,9 @@ pub async fn metadata(State(state): State<AppState>) -> Json<ServerMetadata> {
         token_endpoint_auth_methods_supported: auth_methods(),
         introspection_endpoint_auth_methods_supported: auth_methods(),
         revocation_endpoint_auth_methods_supported: auth_methods(),
+        token_endpoint_auth_signing_alg_values_supported: assertion_algs(),
+        introspection_endpoint_auth_signing_alg_values_supported: assertion_algs(),
+        revocation_endpoint_auth_signing_alg_values_supported: assertion_algs(),
         scopes_supported: Permission::all().map(|p| p.to_string()).collect(),
         service_documentation: format!("{base}/docs"),
         introspection_signing_alg_values_supported: state
@@ -435,6 +469,8 @@ mod tests {
             previous_secret_expires_at: previous_until,
             permissions: PermissionSet::EMPTY,
             token_generation: 0,
+            auth_method: Some(AuthMethod::ClientSecretBasic),
+            keys: None,
         }
     }
 
@@ -459,5 +495,18 @@ mod tests {
             !accepted(&record(&master, true, None), "previous", 0),
             "no previous secret"
         );
+        let keyed = ClientRecord {
+            auth_method: Some(AuthMethod::PrivateKeyJwt),
+            ..record(&master, true, None)
+        };
+        assert!(
+            !accepted(&keyed, "current", 0),
+            "a private_key_jwt client takes no secret"
+        );
+        let unknown = ClientRecord {
+            auth_method: None,
+            ..record(&master, true, None)
+        };
+        assert!(!accepted(&unknown, "current", 0), "an unknown method opens nothing");
     }
 }

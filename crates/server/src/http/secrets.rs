@@ -14,6 +14,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use casebook_domain::ClientSecret;
+use casebook_domain::client_keys::AuthMethod;
 use casebook_domain::user::Password;
 use casebook_domain::wire::{RevealRequest, RotateRequest};
 use utoipa_axum::router::OpenApiRouter;
@@ -27,6 +28,18 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 pub use casebook_domain::credentials::MAX_GRACE_PERIOD_SECS;
+
+/// A `private_key_jwt` application has no secret to show or replace.
+fn has_secret(app: &store::ApplicationRecord) -> Result<(), ApiError> {
+    if app.auth_method == AuthMethod::ClientSecretBasic.as_str() {
+        return Ok(());
+    }
+    Err(ApiError::Conflict {
+        detail: "this application authenticates with private_key_jwt and has no client secret; change its jwks instead"
+            .into(),
+        holders: None,
+    })
+}
 
 /// Re-checks the calling admin's password, with the reveal lockout.
 async fn confirm_password(
@@ -65,6 +78,7 @@ async fn confirm_password(
         (status = 200, description = "The secret", body = SecretView, headers(("Cache-Control" = String, description = "no-store"))),
         (status = 403, description = "Wrong password, not a signed-in person, lacking admin:edit, or the application holds permissions the caller lacks", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The application authenticates with private_key_jwt and has no client secret", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Locked after wrong passwords", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn reveal_secret(
@@ -75,7 +89,7 @@ pub async fn reveal_secret(
 ) -> Result<impl IntoResponse, ApiError> {
     // 404 and 403 before the password check, so neither a typo'd id nor a
     // refused application counts as a failure.
-    store::get_application(&state.db, &id).await?;
+    has_secret(&store::get_application(&state.db, &id).await?)?;
     store::may_access_secret(&state.db, &caller.author(), &id).await?;
     confirm_password(&state, &caller, request.password, &id).await?;
     let (client_id, secret) = store::reveal_secret(&state.db, state.master(), &caller.author(), &id).await?;
@@ -99,6 +113,7 @@ pub async fn reveal_secret(
         (status = 200, description = "The new secret", body = SecretView, headers(("Cache-Control" = String, description = "no-store"))),
         (status = 403, description = "Wrong password, not a signed-in person, lacking admin:edit, or the application holds permissions the caller lacks", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The application authenticates with private_key_jwt and has no client secret", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Validation failed: a field missing, of the wrong type or unknown, or the grace period out of range", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Locked after wrong passwords", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -109,7 +124,7 @@ pub async fn rotate_secret(
     ApiJson(request): ApiJson<RotateRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let grace = casebook_domain::credentials::grace_period(request.grace_period_seconds).map_err(ApiError::field)?;
-    store::get_application(&state.db, &id).await?;
+    has_secret(&store::get_application(&state.db, &id).await?)?;
     store::may_access_secret(&state.db, &caller.author(), &id).await?;
     confirm_password(&state, &caller, request.password, &id).await?;
     let secret = ClientSecret::from_random(random_bytes());

@@ -1,6 +1,8 @@
 //! Registered external applications.
 
 use super::*;
+use casebook_domain::client_auth::{CredentialChange, Credentials};
+use casebook_domain::client_keys::AuthMethod;
 
 fn application_from(row: &AnyRow, roles: &mut HashMap<String, Vec<String>>) -> Result<ApplicationRecord, sqlx::Error> {
     let id: String = col(row, "id")?;
@@ -13,13 +15,27 @@ fn application_from(row: &AnyRow, roles: &mut HashMap<String, Vec<String>>) -> R
         description: col(row, "description")?,
         client_id: col(row, "client_id")?,
         enabled: col::<i64>(row, "enabled")? != 0,
+        auth_method: col(row, "token_endpoint_auth_method")?,
+        jwks: col(row, "jwks")?,
         created_at: stamp(row, "created_at")?,
         updated_at: stamp(row, "updated_at")?,
     })
 }
 
-const APPLICATION_COLUMNS: &str =
-    "id, client_id, name, email, application_url, description, enabled, created_at, updated_at";
+const APPLICATION_COLUMNS: &str = "id, client_id, name, email, application_url, description, enabled, token_endpoint_auth_method, jwks, \
+     created_at, updated_at";
+
+/// What stands in the secret columns of an application without a secret:
+/// no MAC of any presented secret is empty, and nothing opens to reveal.
+const NO_SECRET: &[u8] = &[];
+
+/// The secret columns' values for a new secret: sealed, and its MAC.
+fn sealed(master: &MasterKey, secret: &ClientSecret, id: &str) -> (Vec<u8>, Vec<u8>) {
+    (
+        master.seal(secret.expose().as_bytes(), id),
+        master.secret_mac(secret.expose()).to_vec(),
+    )
+}
 
 pub async fn list_applications(
     db: &Db,
@@ -105,6 +121,13 @@ pub async fn create_application(
     secret: &ClientSecret,
 ) -> Result<ApplicationRecord, StoreError> {
     let id = new_id();
+    let (ciphertext, mac, jwks) = match app.credentials() {
+        Credentials::Secret => {
+            let (ciphertext, mac) = sealed(master, secret, &id);
+            (ciphertext, mac, None)
+        }
+        Credentials::Keys(keys) => (NO_SECRET.to_vec(), NO_SECRET.to_vec(), Some(keys.to_json().to_string())),
+    };
     let now = db.now_micros();
     let mut tx = db.begin().await?;
     let grantor = grants::Grantor::read(db, &mut tx, author).await?;
@@ -113,8 +136,8 @@ pub async fn create_application(
     claim_email(&mut tx, app.email(), &AccountRef::new(AccountKind::Application, &id)).await?;
     sqlx::query(
         "INSERT INTO applications (id, client_id, name, email, application_url, description, enabled, secret_ciphertext, secret_mac, \
-         previous_secret_mac, previous_secret_expires_at, created_at, updated_at, name_key) \
-         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, NULL, NULL, $9, $9, $10)",
+         previous_secret_mac, previous_secret_expires_at, created_at, updated_at, name_key, token_endpoint_auth_method, jwks) \
+         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, NULL, NULL, $9, $9, $10, $11, $12)",
     )
     .bind(&id)
     .bind(client_id.as_str())
@@ -122,10 +145,12 @@ pub async fn create_application(
     .bind(app.email().as_str())
     .bind(app.application_url())
     .bind(app.description())
-    .bind(master.seal(secret.expose().as_bytes(), &id))
-    .bind(master.secret_mac(secret.expose()).to_vec())
+    .bind(ciphertext)
+    .bind(mac)
     .bind(now)
     .bind(casebook_domain::text::fold(app.name().as_ref()))
+    .bind(app.credentials().method().as_str())
+    .bind(jwks)
     .execute(&mut *tx)
     .await?;
     set_roles(&mut tx, RoleHolder::Application(&id), app.roles()).await?;
@@ -142,17 +167,22 @@ pub async fn create_application(
         application: app.name().as_ref(),
         client_id: client_id.as_str(),
         callback_url,
+        private_key_jwt: matches!(app.credentials(), Credentials::Keys(_)),
     };
     outbox::enqueue(&mut tx, app.email().as_str(), &notice).await?;
     tx.commit().await?;
     get_application(db, &id).await
 }
 
+/// `new_secret` is used only if the change moves a `private_key_jwt`
+/// application back to a client secret.
 pub async fn update_application(
     db: &Db,
+    master: &MasterKey,
     author: &Author,
     id: &str,
     change: &ValidApplicationChange,
+    new_secret: &ClientSecret,
 ) -> Result<ApplicationRecord, StoreError> {
     let mut tx = db.begin().await?;
     touch(&mut tx, "applications", id, "external application").await?;
@@ -201,6 +231,7 @@ pub async fn update_application(
     if let Some(roles) = change.roles() {
         set_roles(&mut tx, RoleHolder::Application(id), roles).await?;
     }
+    let credentials = change_credentials(&mut tx, master, id, change.credentials(), new_secret).await?;
     let after = held_permissions(&mut tx, RoleHolder::Application(id)).await?;
     grantor.authorize(GrantChange::Change { before, after })?;
     let actor = &author.actor;
@@ -209,7 +240,7 @@ pub async fn update_application(
         Some(true) => "application.enabled",
         None => "application.changed",
     };
-    audit(&mut tx, actor, action, "application", id, None).await?;
+    audit(&mut tx, actor, action, "application", id, credentials).await?;
     if change.enabled() == Some(false) {
         let row = sqlx::query("SELECT name, email FROM applications WHERE id = $1")
             .bind(id)
@@ -256,4 +287,80 @@ pub async fn delete_application(db: &Db, author: &Author, id: &str) -> Result<St
     outbox::enqueue(&mut tx, &email, &notice).await?;
     tx.commit().await?;
     Ok(col(&row, "client_id")?)
+}
+
+/// Applies a change of authentication; returns what the audit trail says of
+/// it. Moving to keys ends the secret at once (and its grace period); moving
+/// back to a secret drops the keys and seals `new_secret`. The stored method
+/// is re-read here, so a concurrent change cannot leave an application with
+/// `private_key_jwt` and no keys.
+async fn change_credentials(
+    tx: &mut Tx,
+    master: &MasterKey,
+    id: &str,
+    change: &CredentialChange,
+    new_secret: &ClientSecret,
+) -> Result<Option<String>, StoreError> {
+    if change.method.is_none() && change.keys.is_none() {
+        return Ok(None);
+    }
+    let row = sqlx::query("SELECT token_endpoint_auth_method, jwks FROM applications WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?;
+    let stored = AuthMethod::parse(&col::<String>(&row, "token_endpoint_auth_method")?);
+    let has_keys = col::<Option<String>>(&row, "jwks")?.is_some();
+    let method = change.method.or(stored);
+    let detail = match (method, &change.keys) {
+        (Some(AuthMethod::PrivateKeyJwt), keys) if keys.is_some() || has_keys => {
+            sqlx::query(
+                "UPDATE applications SET token_endpoint_auth_method = $1, jwks = COALESCE($2, jwks), \
+                 secret_ciphertext = $3, secret_mac = $3, previous_secret_mac = NULL, previous_secret_expires_at = NULL \
+                 WHERE id = $4",
+            )
+            .bind(AuthMethod::PrivateKeyJwt.as_str())
+            .bind(keys.as_ref().map(|k| k.to_json().to_string()))
+            .bind(NO_SECRET.to_vec())
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+            match (stored, keys) {
+                (Some(AuthMethod::PrivateKeyJwt), Some(keys)) => {
+                    format!("public keys replaced ({})", keys.keys().len())
+                }
+                (Some(AuthMethod::PrivateKeyJwt), None) => return Ok(None),
+                _ => "authentication moved to private_key_jwt; the client secret no longer works".to_owned(),
+            }
+        }
+        (Some(AuthMethod::ClientSecretBasic), None) if stored == Some(AuthMethod::PrivateKeyJwt) => {
+            let (ciphertext, mac) = sealed(master, new_secret, id);
+            sqlx::query(
+                "UPDATE applications SET token_endpoint_auth_method = $1, jwks = NULL, \
+                 secret_ciphertext = $2, secret_mac = $3 WHERE id = $4",
+            )
+            .bind(AuthMethod::ClientSecretBasic.as_str())
+            .bind(ciphertext)
+            .bind(mac)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+            "authentication moved to client_secret_basic with a new secret".to_owned()
+        }
+        (Some(AuthMethod::ClientSecretBasic), None) => return Ok(None),
+        (Some(AuthMethod::PrivateKeyJwt), _) => {
+            return Err(StoreError::refused(FieldError::new(
+                "jwks",
+                ErrorCode::Required,
+                "a private_key_jwt application needs jwks: a JWK Set of 1 to 5 public keys",
+            )));
+        }
+        _ => {
+            return Err(StoreError::refused(FieldError::new(
+                "jwks",
+                ErrorCode::InvalidValue,
+                "jwks is for private_key_jwt applications only; set token_endpoint_auth_method to private_key_jwt",
+            )));
+        }
+    };
+    Ok(Some(detail))
 }

@@ -2,6 +2,7 @@
 //! shared counter that tells every process when to read it again.
 
 use super::*;
+use casebook_domain::client_keys::{AuthMethod, ClientKeySet};
 
 /// What the token endpoint needs to know about a client.
 #[derive(Debug, Clone)]
@@ -15,6 +16,11 @@ pub struct ClientRecord {
     pub permissions: PermissionSet,
     /// Bumped by every disable; tokens of another generation are refused.
     pub token_generation: i64,
+    /// `None` for a stored method this build does not know: no way in.
+    pub auth_method: Option<AuthMethod>,
+    /// The keys of a `private_key_jwt` client; `None` if there are none, or
+    /// if what is stored does not read as a key set.
+    pub keys: Option<ClientKeySet>,
 }
 
 /// One round trip: the application and its roles' permissions, joined. This
@@ -23,7 +29,7 @@ pub struct ClientRecord {
 pub async fn client_record(db: &Db, client_id: &str) -> Result<Option<ClientRecord>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT a.id, a.name, a.enabled, a.secret_mac, a.previous_secret_mac, a.previous_secret_expires_at, \
-                a.token_generation, r.permissions \
+                a.token_generation, a.token_endpoint_auth_method, a.jwks, r.permissions \
          FROM applications a \
          LEFT JOIN application_roles ar ON ar.application_id = a.id \
          LEFT JOIN roles r ON r.id = ar.role_id \
@@ -50,6 +56,8 @@ pub async fn client_record(db: &Db, client_id: &str) -> Result<Option<ClientReco
         previous_secret_expires_at: col(row, "previous_secret_expires_at")?,
         permissions,
         token_generation: col(row, "token_generation")?,
+        auth_method: AuthMethod::parse(&col::<String>(row, "token_endpoint_auth_method")?),
+        keys: col::<Option<String>>(row, "jwks")?.and_then(|text| stored_keys(client_id, &text)),
     }))
 }
 
@@ -60,4 +68,32 @@ pub async fn cache_generation(db: &Db) -> Result<i64, sqlx::Error> {
         .fetch_one(db.pool())
         .await?;
     col(&row, "generation")
+}
+
+fn stored_keys(client_id: &str, text: &str) -> Option<ClientKeySet> {
+    let keys = serde_json::from_str(text)
+        .ok()
+        .and_then(|value| ClientKeySet::parse(&value).ok());
+    if keys.is_none() {
+        tracing::error!(client_id, "the stored public keys of a client do not read as a key set");
+    }
+    keys
+}
+
+/// Records a client assertion's `jti` until `exp`; `false` if it is already
+/// recorded and unexpired: a replay, wherever the first use landed. A
+/// recorded one that has expired but not yet been purged is taken over.
+pub async fn record_assertion_jti(db: &Db, client_id: &str, jti: &str, exp: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO client_assertion_jtis (client_id, jti, expires_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (client_id, jti) DO UPDATE SET expires_at = excluded.expires_at \
+         WHERE client_assertion_jtis.expires_at <= $4",
+    )
+    .bind(client_id)
+    .bind(jti)
+    .bind(exp)
+    .bind(db.now_micros() / 1_000_000)
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

@@ -44,6 +44,10 @@ pub struct ApplicationRecord {
     pub description: Option<String>,
     pub role_ids: Vec<String>,
     pub enabled: bool,
+    /// `token_endpoint_auth_method` as stored.
+    pub auth_method: String,
+    /// The public JWK Set of a `private_key_jwt` application, as stored.
+    pub jwks: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

@@ -1,0 +1,118 @@
+//! `private_key_jwt` client authentication (RFC 7523 §2.2, §3): the request
+//! carries a JWT signed with one of the application's registered keys. The
+//! domain reads and judges it; here the client is looked up, the signature
+//! verified with aws-lc-rs, and the `jti` spent in the database, so a second
+//! use is refused on every replica.
+
+use super::oauth::{AuthenticatedClient, client_auth_failed};
+use crate::error::OAuthError;
+use crate::state::AppState;
+use crate::store;
+use aws_lc_rs::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
+use casebook_domain::ClientId;
+use casebook_domain::client_assertion::{Assertion, Presented, Refused};
+use casebook_domain::client_keys::{AssertionAlg, AuthMethod, ClientKey, KeyMaterial};
+use std::net::IpAddr;
+
+/// Whether `signature` is `key`'s, under `alg`, over `message`. The pairing
+/// of algorithm and key type is checked again here: nothing else verifies.
+pub(crate) fn signature_holds(key: &ClientKey, alg: AssertionAlg, message: &[u8], signature: &[u8]) -> bool {
+    match (&key.material, alg) {
+        (KeyMaterial::Rsa { n, e }, AssertionAlg::Rs256 | AssertionAlg::Ps256) => {
+            let params = if alg == AssertionAlg::Rs256 {
+                &signature::RSA_PKCS1_2048_8192_SHA256
+            } else {
+                &signature::RSA_PSS_2048_8192_SHA256
+            };
+            RsaPublicKeyComponents { n, e }
+                .verify(params, message, signature)
+                .is_ok()
+        }
+        (KeyMaterial::P256 { x, y }, AssertionAlg::Es256) => {
+            // SEC 1 §2.3.3: the uncompressed point.
+            let point: Vec<u8> = [&[4u8][..], x, y].concat();
+            UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                .verify(message, signature)
+                .is_ok()
+        }
+        (KeyMaterial::Ed25519 { x }, AssertionAlg::EdDsa) => UnparsedPublicKey::new(&signature::ED25519, x)
+            .verify(message, signature)
+            .is_ok(),
+        _ => false,
+    }
+}
+
+/// Authenticates the client of a request that presents an assertion. Every
+/// refusal is the one `invalid_client`, counted against the client the
+/// request names (when it can be one) and its source, like a wrong secret.
+pub(super) async fn authenticate(
+    state: &AppState,
+    presented: Presented<'_>,
+    peer: Option<IpAddr>,
+) -> Result<AuthenticatedClient, OAuthError> {
+    let assertion = Assertion::parse(presented.assertion);
+    let named = presented
+        .client_id
+        .or_else(|| assertion.as_ref().ok().map(Assertion::issuer));
+    // Something that cannot be a Client ID is never a throttle key of the
+    // sender's choosing.
+    let client_id = named.filter(|id| ClientId::parse(id).is_some());
+    let outcome = match (&assertion, client_id) {
+        (Err(refused), _) => Err(Some(*refused)),
+        (Ok(_), None) => Err(None),
+        (Ok(assertion), Some(client_id)) => judge(state, assertion, client_id).await?,
+    };
+    match outcome {
+        Ok(client) => Ok(client),
+        Err(reason) => {
+            tracing::debug!(?reason, "client assertion refused");
+            Err(client_auth_failed(state, client_id, peer))
+        }
+    }
+}
+
+/// The verdict on an assertion for `client_id`: `Err(None)` when the client
+/// does not exist or cannot use assertions. The outer error is the server's
+/// own failure, which is no verdict at all.
+async fn judge(
+    state: &AppState,
+    assertion: &Assertion<'_>,
+    client_id: &str,
+) -> Result<Result<AuthenticatedClient, Option<Refused>>, OAuthError> {
+    let record = state.client(client_id).await.map_err(|e| {
+        tracing::error!(error = %e, "client lookup failed");
+        OAuthError::unavailable("the server could not check the client; try again")
+    })?;
+    let Some(record) = record else {
+        return Ok(Err(None));
+    };
+    let keys = match (&record.keys, record.auth_method, record.enabled) {
+        (Some(keys), Some(AuthMethod::PrivateKeyJwt), true) => keys,
+        _ => return Ok(Err(None)),
+    };
+    let key = match assertion.key(keys) {
+        Ok(key) => key,
+        Err(refused) => return Ok(Err(Some(refused))),
+    };
+    if !signature_holds(key, assertion.alg(), assertion.signing_input(), assertion.signature()) {
+        return Ok(Err(Some(Refused::BadSignature)));
+    }
+    let accepted = match assertion.check(client_id, state.issuer(), state.now()) {
+        Ok(accepted) => accepted,
+        Err(refused) => return Ok(Err(Some(refused))),
+    };
+    // Spent only once the signature holds: nobody else can burn a client's jtis.
+    let fresh = store::record_assertion_jti(&state.db, client_id, &accepted.jti, accepted.exp)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "could not record a client assertion");
+            OAuthError::unavailable("the server could not check the client; try again")
+        })?;
+    if !fresh {
+        return Ok(Err(Some(Refused::Replayed)));
+    }
+    Ok(Ok(AuthenticatedClient {
+        id: client_id.to_owned(),
+        record,
+    }))
+}
