@@ -39,6 +39,10 @@ document.addEventListener("close", (ev) => {
   if (dialog._onclose) dialog._onclose();
   // Cleared on purpose by a caller that moves focus itself (to a new record).
   if (dialog._opener === null) return;
+  // The browser may already have put focus somewhere on the page, and the
+  // admin may have moved on from there: only a focus left nowhere is moved.
+  const active = document.activeElement;
+  if (active && active !== document.body && !dialog.contains(active) && active !== dialog._opener) return;
   const opener = dialog._opener;
   const target = opener && opener.isConnected && !opener.hidden ? opener : dialog._fallback;
   if (target) target.focus();
