@@ -2,6 +2,7 @@
 // 1366 and 390 px: sign in; New Application with field errors in people's
 // words; Save shows the new application; expand with copy buttons; the key
 // icon with no empty password sent; edit, disable, rotate, search, delete.
+import { generateKeyPairSync } from "node:crypto";
 import { assert, base, WIDTHS, open, step, check, noHorizontalScroll, inViewport, assertFocus, closed, finish, adminEmail, adminPassword } from "./harness.mjs";
 
 await finish(async () => {
@@ -217,6 +218,81 @@ await finish(async () => {
       await closed(page, "confirm-dialog");
       await page.waitForFunction((n) => document.querySelector("#status").textContent.includes(n + " deleted"), appName);
       assert.equal(await row.count(), 0);
+    });
+
+    const keyedName = `Console Keyed ${w}`;
+    const pair = generateKeyPairSync("ed25519");
+    const publicJwk = { ...pair.publicKey.export({ format: "jwk" }), kid: `console-${w}` };
+    const privateJwk = { ...pair.privateKey.export({ format: "jwk" }), kid: `console-${w}` };
+
+    await step(`[${w}] Private key JWT: invalid JSON is caught with nothing sent, a private key is refused beside the field, public keys register`, async () => {
+      await page.click("#new");
+      await page.waitForSelector("#app-dialog[open]");
+      assert.equal(await page.textContent("#f-auth legend"), "Client authentication");
+      assert.ok(await page.isChecked("#f-auth-secret"), "Client secret is the default");
+      assert.ok(await page.isHidden("#f-jwks"), "no key field for a client secret");
+      await page.fill("#f-name", keyedName);
+      await page.fill("#f-email", `console-keyed-${w}@partner.example.org`);
+      await page.check("#f-roles-list label:has-text('Engage Worker')");
+      await page.click("label[for=f-auth-jwt]");
+      await page.waitForSelector("#f-jwks:visible");
+      assert.equal(await page.getAttribute("#f-jwks", "required"), "");
+      assert.match(await page.textContent("#f-jwks-hint"), /1 to 5 keys, each with a kid\. Never paste a private key\./);
+      assert.match(await page.getAttribute("#f-jwks", "aria-describedby"), /f-jwks-hint.*f-jwks-error/);
+      posts.length = 0;
+      await page.fill("#f-jwks", '{"keys": [ {"kty": "OKP",');
+      await page.click("#app-form button[type=submit]");
+      await page.waitForFunction(() => document.querySelector("#f-jwks-error").textContent.length > 0);
+      assert.match(await page.textContent("#f-jwks-error"), /not valid JSON/);
+      assert.equal(await page.getAttribute("#f-jwks", "aria-invalid"), "true");
+      await assertFocus(page, "#f-jwks", "the key set is focused");
+      assert.match(await page.textContent("#app-summary"), /^1 problem to fix/);
+      await page.waitForTimeout(200);
+      assert.equal(posts.length, 0, "invalid JSON sends nothing");
+      await check(page, viewport, "keyed-invalid-json");
+      await page.fill("#f-jwks", JSON.stringify({ keys: [privateJwk] }));
+      assert.equal(await page.getAttribute("#f-jwks", "aria-invalid"), null, "the error clears on change");
+      await page.click("#app-form button[type=submit]");
+      await page.waitForFunction(() => /private key material/.test(document.querySelector("#f-jwks-error").textContent));
+      assert.equal(await page.textContent("#f-jwks-error"), "This key set contains private key material. Paste only the public keys.");
+      assert.equal(posts.length, 1);
+      await assertFocus(page, "#f-jwks", "the refused key set is focused");
+      assert.ok(await page.isVisible("#app-dialog[open]"), "nothing registered: the form stays open");
+      await noHorizontalScroll(page, "key set refused");
+      await check(page, viewport, "keyed-private-key-refused");
+      await page.fill("#f-jwks", JSON.stringify({ keys: [publicJwk] }, null, 2));
+      await page.click("#app-form button[type=submit]");
+      await closed(page, "app-dialog");
+      await page.waitForFunction((n) => document.querySelector("#status").textContent.includes(n + " registered"), keyedName);
+      assert.equal(await page.locator("#rows tr.app-row", { hasText: keyedName }).count(), 1, "registered once");
+    });
+
+    await step(`[${w}] a keyed application's details show its key, with no key icon and no Rotate; back to a client secret says to reveal it`, async () => {
+      const row = page.locator("#rows tr.app-row", { hasText: keyedName });
+      const detailsId = await row.locator("button.expand").getAttribute("aria-controls");
+      const details = page.locator(`#${detailsId}`);
+      const text = await details.textContent();
+      assert.match(text, /Client authentication\s*Private key JWT/);
+      assert.match(text, new RegExp(`kid console-${w}, type OKP Ed25519`));
+      assert.match(text, /signs assertions with its private key; it has no client secret/);
+      assert.equal(await page.locator(`button[aria-label="Reveal client secret of ${keyedName}"]`).count(), 0, "no key icon");
+      assert.equal(await page.locator(`button[aria-label="Rotate client secret of ${keyedName}"]`).count(), 0, "no Rotate");
+      await noHorizontalScroll(page, "keyed details");
+      await check(page, viewport, "keyed-details");
+      await page.click(`button[aria-label="Edit ${keyedName}"]`);
+      await page.waitForSelector("#app-dialog[open]");
+      assert.ok(await page.isChecked("#f-auth-jwt"));
+      assert.equal(JSON.parse(await page.inputValue("#f-jwks")).keys[0].kid, `console-${w}`);
+      await page.click("label[for=f-auth-secret]");
+      assert.ok(await page.isHidden("#f-jwks"));
+      assert.match(await page.textContent("#f-auth-hint"), /new client secret/);
+      await check(page, viewport, "keyed-edit-to-secret");
+      await page.click("#app-form button[type=submit]");
+      await closed(page, "app-dialog");
+      await page.waitForFunction((n) => document.querySelector("#status").textContent.includes(n + " saved. Reveal its new client secret with the key icon."), keyedName);
+      assert.match(await details.textContent(), /Client authentication\s*Client secret/);
+      assert.ok(await inViewport(page.locator(`button[aria-label="Reveal client secret of ${keyedName}"]`)), "the key icon is back");
+      assert.equal(await page.locator(`button[aria-label="Rotate client secret of ${keyedName}"]`).count(), 1);
     });
 
     await step(`[${w}] the API reference is linked and loads with no CSP violation`, async () => {

@@ -2,6 +2,7 @@
 // at 1366 and 390 px: sign in, register, expand, copy, reveal, edit, disable
 // and enable, rotate, search, delete, the header's navigation, users, roles
 // and the audit trail's filter. Focus must land where a user expects.
+import { generateKeyPairSync } from "node:crypto";
 import { assert, base, WIDTHS, open, step, check, tabTo, assertFocus, closed, inViewport, finish, adminEmail, adminPassword } from "./harness.mjs";
 
 await finish(async () => {
@@ -202,6 +203,54 @@ await finish(async () => {
       await closed(page, "confirm-dialog");
       await assertFocus(page, "#apps-title", "after deleting, focus is on the list's heading");
       assert.equal(await page.locator("#rows tr.app-row", { hasText: renamed }).count(), 0);
+    });
+
+    await step(`[${w}] keyboard: register with Private key JWT by arrow key, invalid JSON caught, the key shown in the details`, async () => {
+      const keyed = `Keyboard Keyed ${w}`;
+      const jwk = { ...generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ format: "jwk" }), kid: `kb-${w}` };
+      let posts = 0;
+      const count = (r) => { if (r.method() === "POST" && r.url().endsWith("/admin/v1/external-applications")) posts += 1; };
+      page.on("request", count);
+      await tabTo(page, "#new", { max: 120 });
+      await page.keyboard.press("Enter");
+      await page.waitForSelector("#app-dialog[open]");
+      await assertFocus(page, "#f-name", "New Application opens on Application name");
+      await page.keyboard.type(keyed);
+      await page.keyboard.press("Tab");
+      await page.keyboard.type(`keyboard-keyed-${w}@partner.example.org`);
+      const worker = await page.getAttribute("#f-roles-list label:has-text('Engage Worker')", "for");
+      await tabTo(page, `#${worker}`);
+      await page.keyboard.press("Space");
+      await tabTo(page, "#f-auth-secret");
+      await page.keyboard.press("ArrowDown");
+      assert.ok(await page.isChecked("#f-auth-jwt"), "the arrow key chooses Private key JWT");
+      await page.keyboard.press("Tab");
+      await assertFocus(page, "#f-jwks", "Tab from the choice reaches the key set");
+      await page.keyboard.type('{"keys": [');
+      await tabTo(page, "#app-form button[type=submit]");
+      await page.keyboard.press("Enter");
+      await assertFocus(page, "#f-jwks", "invalid JSON puts focus on the key set");
+      assert.match(await page.textContent("#f-jwks-error"), /not valid JSON/);
+      assert.equal(posts, 0, "invalid JSON sends nothing");
+      await page.keyboard.press("Control+A");
+      await page.keyboard.type(JSON.stringify({ keys: [jwk] }));
+      await tabTo(page, "#app-form button[type=submit]");
+      await page.keyboard.press("Enter");
+      await closed(page, "app-dialog");
+      await assertFocus(page, `button.expand[aria-label$="${keyed}"]`, "after Save focus is on the new application");
+      await said(`${keyed} registered`);
+      assert.equal(posts, 1);
+      const detailsId = await page.getAttribute(`button.expand[aria-label$="${keyed}"]`, "aria-controls");
+      const text = await page.textContent(`#${detailsId}`);
+      assert.match(text, /Private key JWT/);
+      assert.match(text, new RegExp(`kid kb-${w}, type EC P-256`));
+      assert.equal(await page.locator(key(keyed)).count(), 0, "no key icon for a keyed application");
+      // By Tab from the expand icon: Edit comes, Rotate never does.
+      await tabTo(page, `button[aria-label="Edit ${keyed}"]`);
+      await page.keyboard.press("Tab"); await page.keyboard.press("Tab");
+      assert.doesNotMatch(await page.evaluate(() => document.activeElement.getAttribute("aria-label") || ""), /Rotate/);
+      await check(page, viewport, "keyboard-keyed-details");
+      page.off("request", count);
     });
 
     await step(`[${w}] keyboard: the header's navigation`, async () => {

@@ -8,6 +8,9 @@ import { confirmAction } from "./confirm.js";
 
 const form = $("app-form");
 const dialog = $("app-dialog");
+const authRadios = () => Array.from($("f-auth").querySelectorAll("input[type=radio]"));
+const KEYED = "private_key_jwt";
+const SECRET = "client_secret_basic";
 const roleBoxes = () => Array.from($("f-roles-list").querySelectorAll("input"));
 const fields = {
   name: { label: "Application name", input: $("f-name"), error: $("f-name-error") },
@@ -15,9 +18,40 @@ const fields = {
   application_url: { label: "Application URL", input: $("f-url"), error: $("f-url-error") },
   roles: { label: "Roles", input: roleBoxes, group: $("f-roles"), error: $("f-roles-error") },
   description: { label: "Description", input: $("f-description"), error: $("f-description-error") },
+  token_endpoint_auth_method: { label: "Client authentication", input: authRadios, group: $("f-auth"), error: $("f-auth-error") },
+  jwks: { label: "Public keys (JWK Set)", input: $("f-jwks"), error: $("f-jwks-error") },
 };
 clearOnChange(fields);
 let editing = null;
+
+export const methodOf = (app) => (app && app.token_endpoint_auth_method) || SECRET;
+const chosenMethod = () => ($("f-auth-jwt").checked ? KEYED : SECRET);
+
+// The key set textarea shows only for Private key JWT; the hint says what a
+// change of method does to an application's secret.
+function showMethod() {
+  const keyed = chosenMethod() === KEYED;
+  $("f-jwks-row").hidden = !keyed;
+  const was = editing ? methodOf(editing) : null;
+  $("f-auth-hint").textContent = was === SECRET && keyed
+    ? "Saving ends this application's client secret at once: it then signs assertions with its private key."
+    : was === KEYED && !keyed
+      ? "Saving removes its public keys and issues a new client secret, to reveal with the key icon."
+      : "";
+}
+for (const radio of authRadios()) radio.addEventListener("change", showMethod);
+
+// The pasted key set, parsed here: { jwks } or { error: { field, code } }.
+function parseKeySet(text) {
+  if (!text.trim()) return { error: { field: "jwks", code: "required" } };
+  let value;
+  try { value = JSON.parse(text); } catch (_) { return { error: { field: "jwks", code: "invalid_json" } }; }
+  if (value && typeof value === "object" && !Array.isArray(value)) {
+    if (Array.isArray(value.keys)) return { jwks: value };
+    if (typeof value.kty === "string") return { error: { field: "jwks", code: "single_key" } };
+  }
+  return { error: { field: "jwks", code: "not_a_key_set" } };
+}
 
 function open(app, opener) {
   editing = app;
@@ -31,6 +65,10 @@ function open(app, opener) {
     $("f-url").value = app.application_url || ""; $("f-description").value = app.description || "";
     $("f-enabled").checked = app.enabled;
   }
+  const keyed = methodOf(app) === KEYED;
+  $("f-auth-jwt").checked = keyed; $("f-auth-secret").checked = !keyed;
+  $("f-jwks").value = keyed && app.jwks ? JSON.stringify(app.jwks, null, 2) : "";
+  showMethod();
   openDialog(dialog, opener, $("f-name"), $("apps-title"));
 }
 
@@ -48,14 +86,28 @@ form.addEventListener("submit", (ev) => {
       description: $("f-description").value.trim() || null,
     };
     if (editing) body.enabled = $("f-enabled").checked;
+    const method = chosenMethod();
+    const before = editing ? methodOf(editing) : SECRET;
+    if (method === KEYED) {
+      const parsed = parseKeySet($("f-jwks").value);
+      if (parsed.error) { showErrors(fields, [parsed.error], $("app-summary"), $("app-error")); return; }
+      body.token_endpoint_auth_method = method;
+      body.jwks = parsed.jwks;
+    } else if (!editing || before !== method) {
+      body.token_endpoint_auth_method = method;
+    }
     const r = editing ? await api("PATCH", path.app(editing.id), body) : await api("POST", path.apps, body);
     if (r.ok) {
       const wasNew = !editing;
       dialog._opener = null;
       dialog.close();
       const entry = upsert(r.data, { open: true });
+      const after = methodOf(r.data);
+      const switched = wasNew ? "" : before === KEYED && after === SECRET
+        ? " Reveal its new client secret with the key icon."
+        : before === SECRET && after === KEYED ? " Its client secret no longer works: it signs assertions with its private key." : "";
       announce(wasNew ? "Application " + r.data.name + " registered. It is shown at the top of the list, with its Client ID."
-        : "Application " + r.data.name + " saved.");
+        : "Application " + r.data.name + " saved." + switched);
       entry.expand.focus();
       return;
     }

@@ -2,7 +2,7 @@
 import { api, path, query, problemText } from "./api.js";
 import { $, el, announce, highlight, copyButton } from "./ui.js";
 import { can, roleName } from "./catalog.js";
-import { openEdit, confirmDelete, toggleEnabled } from "./appform.js";
+import { openEdit, confirmDelete, toggleEnabled, methodOf } from "./appform.js";
 import { openReveal, openRotate } from "./secrets.js";
 
 // A static, trusted SVG: the only markup ever set as HTML on this page.
@@ -27,7 +27,30 @@ function detailItem(dl, term, value, copyWhat) {
   dl.append(dd);
 }
 
+function textItem(dl, term, value) {
+  dl.append(el("dt", term), el("dd", value));
+}
+
+// One line per registered public key: its kid, type (and curve), and alg.
+function keyItems(dl, app) {
+  const keys = (app.jwks && Array.isArray(app.jwks.keys)) ? app.jwks.keys : [];
+  dl.append(el("dt", keys.length === 1 ? "Public key" : "Public keys"));
+  const dd = el("dd");
+  const list = el("ul", undefined, "key-list");
+  list.setAttribute("aria-label", "Public keys of " + app.name);
+  for (const k of keys) {
+    const li = el("li");
+    li.append("kid ", el("code", k.kid || "—"), ", type " + (k.kty || "?") + (k.crv ? " " + k.crv : ""));
+    if (k.alg) li.append(", alg " + k.alg);
+    list.append(li);
+  }
+  if (!keys.length) list.append(el("li", "None"));
+  dd.append(list);
+  dl.append(dd);
+}
+
 function build(app, wasOpen) {
+  const keyed = methodOf(app) === "private_key_jwt";
   const detailsId = "details-" + app.id;
   const tr = el("tr", undefined, "app-row");
   tr.dataset.id = app.id;
@@ -43,7 +66,7 @@ function build(app, wasOpen) {
   tr.append(td0, nameCell, cell(app.email, "Email", "email-cell"), cell(app.roles.map(roleName).join(", "), "Roles"));
   tr.append(cell(app.enabled ? "Enabled" : "Disabled", "Status", app.enabled ? "status-on" : "status-off"));
   const keyCell = cell(undefined, "Client secret", "key-cell");
-  if (can("admin:edit")) {
+  if (can("admin:edit") && !keyed) {
     const key = el("button", undefined, "icon key");
     key.type = "button";
     key.innerHTML = KEY_ICON;
@@ -63,7 +86,10 @@ function build(app, wasOpen) {
   detailItem(dl, "Description", app.description || "—");
   detailItem(dl, "Application URL", app.application_url || "—");
   detailItem(dl, "Callback URL", app.callback_url, "Callback URL of " + app.name);
+  textItem(dl, "Client authentication", keyed ? "Private key JWT" : "Client secret");
+  if (keyed) keyItems(dl, app);
   td.append(dl);
+  if (keyed) td.append(el("p", "This application signs assertions with its private key; it has no client secret.", "muted no-secret"));
   const actions = el("div", undefined, "row-actions");
   const add = (label, aria, fn, cls) => {
     const b = el("button", label, cls); b.type = "button"; b.setAttribute("aria-label", aria + " " + app.name);
@@ -72,7 +98,7 @@ function build(app, wasOpen) {
   if (can("admin:edit")) {
     add("Edit", "Edit", (b) => openEdit(app, b));
     add(app.enabled ? "Disable" : "Enable", app.enabled ? "Disable" : "Enable", (b) => toggleEnabled(app, b));
-    add("Rotate secret", "Rotate client secret of", (b) => openRotate(app, b));
+    if (!keyed) add("Rotate secret", "Rotate client secret of", (b) => openRotate(app, b));
   }
   if (can("admin:delete")) add("Delete", "Delete", (b) => confirmDelete(app, b), "danger");
   if (actions.children.length) td.append(actions);

@@ -3,8 +3,31 @@
 // first invalid field focused; "N problems to fix" in the form's live region.
 const LIMITS = { name: 100, email: 254, application_url: 2048, description: 1000 };
 
+// The public keys of a private_key_jwt application: each refusal as a sentence.
+function keySetSentence(code, message) {
+  const m = /\bkey (\d+)\b/.exec(message || "");
+  const which = m ? "Key " + m[1] : "A key";
+  switch (code) {
+    case "invalid_json": return "This is not valid JSON. Paste the whole JWK Set, from its opening { to its closing }.";
+    case "not_a_key_set": return "This is not a JWK Set: paste an object with a \"keys\" list, like {\"keys\": [ … ]}.";
+    case "single_key": return "This is a single key, not a JWK Set: put it inside {\"keys\": [ … ]}.";
+    case "private_key_material": return "This key set contains private key material. Paste only the public keys.";
+    case "duplicate_kid": return which + " has the same kid as another key: give each key its own kid.";
+    case "weak_key": return which + " is too weak: RSA keys need at least 2048 bits.";
+    case "unsupported_key": return which + " is of a kind Casebook does not accept: use RSA (2048 bits or more), EC P-256 or Ed25519.";
+    case "too_long": return "A key set holds at most 5 keys: remove some.";
+    case "required":
+      if (/\bkid\b/.test(message || "")) return which + " has no kid: give each key a kid (key ID).";
+      return "Paste the JWK Set of the application's public keys (1 to 5 keys).";
+    case "invalid_type": return "Paste the JWK Set as a JSON object, like {\"keys\": [ … ]}.";
+    case "invalid_value": return "Public keys are only for Private key JWT: choose it above, or clear the keys.";
+    default: return null;
+  }
+}
+
 function sentence(label, field, code, message) {
   const L = label;
+  if (field === "jwks") { const text = keySetSentence(code, message); if (text) return text; }
   switch (code) {
     case "required":
       if (field === "roles") return "Choose at least one role.";
