@@ -9,6 +9,7 @@ mod authorization;
 mod console;
 mod contract;
 mod hardening;
+mod jose;
 mod lifecycle;
 mod notifications;
 mod oauth;

@@ -3,12 +3,7 @@
 //! keys, tokens for signed assertions, and each refusal beside an assertion
 //! that differs only in the rule, so every refusal is the rule's doing.
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256, RSA_PSS_SHA256,
-    RsaKeyPair,
-};
+use crate::jose::{Key, b64, compact, now, signed};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use casebook_server::config::Backend;
@@ -17,94 +12,10 @@ use serde_json::{Value, json};
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-/// A client's key pair.
-enum Key {
-    Rsa(RsaKeyPair),
-    Ec(EcdsaKeyPair),
-    Ed(Ed25519KeyPair),
-}
-
-fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-impl Key {
-    fn rsa() -> Self {
-        Self::Rsa(RsaKeyPair::generate(KeySize::Rsa2048).expect("rsa"))
-    }
-
-    fn ec() -> Self {
-        Self::Ec(EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).expect("ec"))
-    }
-
-    fn ed() -> Self {
-        Self::Ed(Ed25519KeyPair::generate().expect("ed"))
-    }
-
-    fn public_jwk(&self, kid: &str) -> Value {
-        match self {
-            Self::Rsa(pair) => {
-                let public = pair.public_key();
-                json!({"kty": "RSA", "kid": kid,
-                    "n": b64(public.modulus().big_endian_without_leading_zero()),
-                    "e": b64(public.exponent().big_endian_without_leading_zero())})
-            }
-            Self::Ec(pair) => {
-                let point = pair.public_key().as_ref();
-                json!({"kty": "EC", "crv": "P-256", "kid": kid, "x": b64(&point[1..33]), "y": b64(&point[33..])})
-            }
-            Self::Ed(pair) => json!({"kty": "OKP", "crv": "Ed25519", "kid": kid, "x": b64(pair.public_key().as_ref())}),
-        }
-    }
-
-    fn sign(&self, alg: &str, message: &[u8]) -> Vec<u8> {
-        let rng = SystemRandom::new();
-        match self {
-            Self::Rsa(pair) => {
-                let mut signature = vec![0; pair.public_modulus_len()];
-                let padding = if alg == "PS256" {
-                    &RSA_PSS_SHA256
-                } else {
-                    &RSA_PKCS1_SHA256
-                };
-                pair.sign(padding, &rng, message, &mut signature).expect("sign");
-                signature
-            }
-            Self::Ec(pair) => pair.sign(&rng, message).expect("sign").as_ref().to_vec(),
-            Self::Ed(pair) => pair.sign(message).as_ref().to_vec(),
-        }
-    }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64
-}
-
 /// Claims a good assertion of `client_id` carries for `app`.
 fn claims(app: &TestApp, client_id: &str) -> Value {
     json!({"iss": client_id, "sub": client_id, "aud": app.base_url, "iat": now(), "exp": now() + 60,
         "jti": uuid::Uuid::now_v7().to_string()})
-}
-
-fn compact(header: &Value, claims: &Value, sign: impl FnOnce(&[u8]) -> Vec<u8>) -> String {
-    let input = format!(
-        "{}.{}",
-        b64(header.to_string().as_bytes()),
-        b64(claims.to_string().as_bytes())
-    );
-    let signature = sign(input.as_bytes());
-    format!("{input}.{}", b64(&signature))
-}
-
-fn signed(key: &Key, alg: &str, kid: Option<&str>, claims: &Value) -> String {
-    let mut header = json!({"alg": alg, "typ": "JWT"});
-    if let Some(kid) = kid {
-        header["kid"] = json!(kid);
-    }
-    compact(&header, claims, |input| key.sign(alg, input))
 }
 
 /// The token endpoint's answer to an assertion (and a `client_id`, if given).
