@@ -9,10 +9,9 @@
 //! is told `invalid_client` whatever the reason.
 
 use crate::client_keys::{AssertionAlg, ClientKey, ClientKeySet};
+use crate::jws::{SignedJwt, Unreadable};
 use crate::time::Timestamp;
 use crate::token_request::{Form, ProtocolError};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -54,15 +53,6 @@ pub enum Refused {
 }
 
 #[derive(Debug, Deserialize)]
-struct Header {
-    alg: String,
-    #[serde(default)]
-    kid: Option<String>,
-    #[serde(default)]
-    crit: Option<Value>,
-}
-
-#[derive(Debug, Deserialize)]
 struct Claims {
     iss: String,
     sub: String,
@@ -77,12 +67,18 @@ struct Claims {
 
 /// An assertion read but not yet trusted.
 #[derive(Debug)]
-pub struct Assertion<'a> {
-    signing_input: &'a str,
-    signature: Vec<u8>,
-    alg: AssertionAlg,
-    kid: Option<String>,
-    claims: Claims,
+pub struct Assertion<'a>(SignedJwt<'a, Claims>);
+
+impl From<Unreadable> for Refused {
+    fn from(why: Unreadable) -> Self {
+        match why {
+            Unreadable::Malformed => Self::Malformed,
+            Unreadable::CriticalHeader => Self::CriticalHeader,
+            Unreadable::Algorithm => Self::Algorithm,
+            Unreadable::UnknownKey => Self::UnknownKey,
+            Unreadable::KeyMismatch => Self::KeyMismatch,
+        }
+    }
 }
 
 /// What an accepted assertion commits the server to remember: its `jti`,
@@ -93,70 +89,37 @@ pub struct Accepted {
     pub exp: i64,
 }
 
-fn part<T: serde::de::DeserializeOwned>(encoded: &str) -> Result<T, Refused> {
-    let bytes = URL_SAFE_NO_PAD.decode(encoded).map_err(|_| Refused::Malformed)?;
-    serde_json::from_slice(&bytes).map_err(|_| Refused::Malformed)
-}
-
 impl<'a> Assertion<'a> {
     pub fn parse(compact: &'a str) -> Result<Self, Refused> {
-        let mut parts = compact.split('.');
-        let (Some(header), Some(claims), Some(signature), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(Refused::Malformed);
-        };
-        let header: Header = part(header)?;
-        let claims: Claims = part(claims)?;
-        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| Refused::Malformed)?;
-        if header.crit.is_some() {
-            return Err(Refused::CriticalHeader);
-        }
-        let alg = AssertionAlg::parse(&header.alg).ok_or(Refused::Algorithm)?;
-        let signing_input = &compact[..compact.rfind('.').unwrap_or(0)];
-        Ok(Self {
-            signing_input,
-            signature,
-            alg,
-            kid: header.kid,
-            claims,
-        })
+        Ok(Self(SignedJwt::parse(compact)?))
     }
 
     /// The client the assertion speaks for, not yet believed: where to look
     /// up keys when the form names no `client_id`.
     pub fn issuer(&self) -> &str {
-        &self.claims.iss
+        &self.0.claims().iss
     }
 
     pub fn alg(&self) -> AssertionAlg {
-        self.alg
+        self.0.alg()
     }
 
     /// What the signature covers: the first two parts, as sent.
     pub fn signing_input(&self) -> &[u8] {
-        self.signing_input.as_bytes()
+        self.0.signing_input()
     }
 
     pub fn signature(&self) -> &[u8] {
-        &self.signature
+        self.0.signature()
     }
 
-    /// The registered key to verify with: the `alg` must be one that key
-    /// verifies with, so a public key is never used as an HMAC secret nor an
-    /// RSA key under an EC algorithm.
     pub fn key<'k>(&self, keys: &'k ClientKeySet) -> Result<&'k ClientKey, Refused> {
-        let key = keys.select(self.kid.as_deref()).ok_or(Refused::UnknownKey)?;
-        if key.accepts(self.alg) {
-            Ok(key)
-        } else {
-            Err(Refused::KeyMismatch)
-        }
+        Ok(self.0.key(keys)?)
     }
 
     /// The claims' rules, for `client_id` at `now`; call once the signature holds.
     pub fn check(&self, client_id: &str, issuer: &str, now: Timestamp) -> Result<Accepted, Refused> {
-        check_claims(&self.claims, client_id, issuer, now.unix_secs())
+        check_claims(self.0.claims(), client_id, issuer, now.unix_secs())
     }
 }
 

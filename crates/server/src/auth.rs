@@ -132,6 +132,21 @@ pub const ROUTES: &[RouteAccess] = &[
         "/admin/v1/external-applications/{id}/client-secret/rotate",
         Access::SignedInUser(Permission::new(Admin, Edit)),
     ),
+    rule(
+        Method::GET,
+        "/admin/v1/external-applications/{id}/federated-credentials",
+        perm(Admin, View),
+    ),
+    rule(
+        Method::POST,
+        "/admin/v1/external-applications/{id}/federated-credentials",
+        perm(Admin, Edit),
+    ),
+    rule(
+        Method::DELETE,
+        "/admin/v1/external-applications/{id}/federated-credentials/{credential_id}",
+        perm(Admin, Edit),
+    ),
     rule(Method::GET, "/admin/v1/audit-events", perm(Admin, View)),
     // Casebook API.
     rule(Method::GET, "/api/v1/me", Access::Authenticated),
@@ -452,6 +467,8 @@ mod tests {
                 "DELETE /admin/v1/external-applications/{id}",
                 "POST /admin/v1/external-applications/{id}/client-secret/reveal",
                 "POST /admin/v1/external-applications/{id}/client-secret/rotate",
+                "POST /admin/v1/external-applications/{id}/federated-credentials",
+                "DELETE /admin/v1/external-applications/{id}/federated-credentials/{credential_id}",
             ]
         );
     }

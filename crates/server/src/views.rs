@@ -17,7 +17,7 @@ pub use casebook_domain::wire::{
     Report as ReportView, RevealedSecret as SecretView, Role as RoleView, Session as SessionView, User as UserView,
 };
 
-fn rfc3339(at: casebook_domain::Timestamp) -> String {
+pub(crate) fn rfc3339(at: casebook_domain::Timestamp) -> String {
     micros_to_rfc3339(at.unix_micros())
 }
 

@@ -244,7 +244,14 @@ struct Client<'a> {
 impl<'a> Client<'a> {
     /// `template` names the operation; `{id}` in it is replaced by `id`.
     fn call(&self, method: Method, template: &'static str, id: &str) -> Call<'a> {
-        let path = template.replace("{id}", id);
+        self.call_with(method, template, &[("{id}", id)])
+    }
+
+    /// `template` names the operation; each placeholder is replaced by its value.
+    fn call_with(&self, method: Method, template: &'static str, values: &[(&str, &str)]) -> Call<'a> {
+        let path = values.iter().fold(template.to_owned(), |path, (placeholder, value)| {
+            path.replace(placeholder, value)
+        });
         Call {
             seen: self.seen,
             builder: self.app.http.request(method.clone(), self.app.url(&path)),
@@ -276,6 +283,7 @@ both_backends!(every_operation_conforms, |app: TestApp| async move {
     roles(&c, &admin).await;
     users(&c, &admin).await;
     let partner = applications(&c, &admin).await;
+    federated_credentials(&c, &admin).await;
     oauth(&c, &admin, &partner).await;
     casebook_api(&c, &admin).await;
     audit(&c, &admin).await;
@@ -500,6 +508,44 @@ struct Partner {
     id: String,
     client_id: String,
     secret: String,
+}
+
+async fn federated_credentials(c: &Client<'_>, admin: &str) {
+    const LIST: &str = "/admin/v1/external-applications/{id}/federated-credentials";
+    const ONE: &str = "/admin/v1/external-applications/{id}/federated-credentials/{credential_id}";
+    let app = c
+        .app
+        .register(
+            admin,
+            "Federated Partner",
+            "federated@partner.example.org",
+            &["engage-worker"],
+        )
+        .await;
+    let id = str_of(&app, "id");
+    let key = json!({"kty": "OKP", "crv": "Ed25519", "kid": "k1", "x": "AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM"});
+    let body = json!({"name": "ci", "issuer": "https://ci.example.org", "jwks": {"keys": [key]}, "subject": "repo:partner/exporter"});
+    let added = c
+        .call(Method::POST, LIST, id)
+        .bearer(admin)
+        .json(body)
+        .expect(201)
+        .await;
+    c.call(Method::POST, LIST, id)
+        .bearer(admin)
+        .json(json!({"name": "ci"}))
+        .expect(422)
+        .await;
+    let listed = c.call(Method::GET, LIST, id).bearer(admin).expect(200).await;
+    assert_eq!(listed.body["items"][0]["id"], added.body["id"]);
+    c.call(Method::GET, LIST, "no-such-application")
+        .bearer(admin)
+        .expect(404)
+        .await;
+    let credential = str_of(&added.body, "id");
+    let one = [("{id}", id), ("{credential_id}", credential)];
+    c.call_with(Method::DELETE, ONE, &one).bearer(admin).expect(204).await;
+    c.call_with(Method::DELETE, ONE, &one).bearer(admin).expect(404).await;
 }
 
 async fn applications(c: &Client<'_>, admin: &str) -> Partner {

@@ -8,6 +8,7 @@ mod api;
 mod authorization;
 mod console;
 mod contract;
+mod federated;
 mod hardening;
 mod jose;
 mod lifecycle;

@@ -1,5 +1,7 @@
 use super::*;
 use crate::client_keys::ClientKeySet;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use proptest::prelude::*;
 use serde_json::json;
 

@@ -14,11 +14,13 @@
 
 mod admin;
 mod api;
+mod federated;
 mod oauth;
 mod problem;
 
 pub use admin::{Application, AuditEvent, RevealRequest, RevealedSecret, Role, RotateRequest, Session, SignIn, User};
 pub use api::{Case, Me, Report};
+pub use federated::{FederatedCredential, FederatedCredentials};
 pub use oauth::{
     IntrospectionJwtClaims, IntrospectionResponse, OAuthErrorBody, ProtectedResourceMetadata, ServerMetadata,
     TOKEN_INTROSPECTION_JWT, TokenResponse,

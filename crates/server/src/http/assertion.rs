@@ -4,6 +4,7 @@
 //! verified with aws-lc-rs, and the `jti` spent in the database, so a second
 //! use is refused on every replica.
 
+use super::federated;
 use super::oauth::{AuthenticatedClient, client_auth_failed};
 use crate::error::OAuthError;
 use crate::state::AppState;
@@ -12,6 +13,7 @@ use aws_lc_rs::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use casebook_domain::ClientId;
 use casebook_domain::client_assertion::{Assertion, Presented, Refused};
 use casebook_domain::client_keys::{AssertionAlg, AuthMethod, ClientKey, KeyMaterial};
+use casebook_domain::federated::{self as federated_rules, OutsideToken};
 use std::net::IpAddr;
 
 /// Whether `signature` is `key`'s, under `alg`, over `message`. The pairing
@@ -42,14 +44,59 @@ pub(crate) fn signature_holds(key: &ClientKey, alg: AssertionAlg, message: &[u8]
     }
 }
 
-/// Authenticates the client of a request that presents an assertion. Every
-/// refusal is the one `invalid_client`, counted against the client the
-/// request names (when it can be one) and its source, like a wrong secret.
+/// Why a presented JWT did not authenticate its client, for the log.
+#[derive(Debug)]
+#[expect(dead_code, reason = "the reasons are read through Debug, by the log line")]
+enum Why {
+    /// No such client, or one that cannot authenticate this way.
+    NoClient,
+    Assertion(Refused),
+    Federated(federated_rules::Refused),
+}
+
+/// Authenticates the client of a request that presents a JWT: its own
+/// signed assertion (`private_key_jwt`), or an outside identity's token
+/// (a federated credential). Every refusal is the one `invalid_client`,
+/// counted against the client the request names (when it can be one) and its
+/// source, like a wrong secret.
 pub(super) async fn authenticate(
     state: &AppState,
     presented: Presented<'_>,
     peer: Option<IpAddr>,
 ) -> Result<AuthenticatedClient, OAuthError> {
+    // A client's own assertion is issued by the client; a token whose issuer
+    // is someone else, presented beside a client_id, is an outside identity's.
+    let outside = OutsideToken::parse(presented.assertion).ok();
+    let federated_for = presented
+        .client_id
+        .filter(|id| outside.as_ref().is_some_and(|t| t.issuer() != Some(*id)));
+    let (client_id, outcome) = match (federated_for, &outside) {
+        (Some(client_id), Some(token)) => {
+            let client_id = Some(client_id).filter(|id| ClientId::parse(id).is_some());
+            let outcome = match client_id {
+                None => Err(Why::NoClient),
+                Some(id) => federated::judge(state, token, id)
+                    .await?
+                    .map_err(|why| why.map_or(Why::NoClient, Why::Federated)),
+            };
+            (client_id.map(str::to_owned), outcome)
+        }
+        _ => own_assertion(state, presented).await?,
+    };
+    match outcome {
+        Ok(client) => Ok(client),
+        Err(reason) => {
+            tracing::debug!(?reason, "client assertion refused");
+            Err(client_auth_failed(state, client_id.as_deref(), peer))
+        }
+    }
+}
+
+/// A `private_key_jwt` assertion: the client it names (if it can be one) and the verdict.
+async fn own_assertion(
+    state: &AppState,
+    presented: Presented<'_>,
+) -> Result<(Option<String>, Result<AuthenticatedClient, Why>), OAuthError> {
     let assertion = Assertion::parse(presented.assertion);
     let named = presented
         .client_id
@@ -58,17 +105,13 @@ pub(super) async fn authenticate(
     // sender's choosing.
     let client_id = named.filter(|id| ClientId::parse(id).is_some());
     let outcome = match (&assertion, client_id) {
-        (Err(refused), _) => Err(Some(*refused)),
-        (Ok(_), None) => Err(None),
-        (Ok(assertion), Some(client_id)) => judge(state, assertion, client_id).await?,
+        (Err(refused), _) => Err(Why::Assertion(*refused)),
+        (Ok(_), None) => Err(Why::NoClient),
+        (Ok(assertion), Some(client_id)) => judge(state, assertion, client_id)
+            .await?
+            .map_err(|why| why.map_or(Why::NoClient, Why::Assertion)),
     };
-    match outcome {
-        Ok(client) => Ok(client),
-        Err(reason) => {
-            tracing::debug!(?reason, "client assertion refused");
-            Err(client_auth_failed(state, client_id, peer))
-        }
-    }
+    Ok((client_id.map(str::to_owned), outcome))
 }
 
 /// The verdict on an assertion for `client_id`: `Err(None)` when the client
@@ -114,5 +157,6 @@ async fn judge(
     Ok(Ok(AuthenticatedClient {
         id: client_id.to_owned(),
         record,
+        federated: None,
     }))
 }

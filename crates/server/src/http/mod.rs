@@ -5,6 +5,7 @@ pub mod applications;
 mod assertion;
 pub mod audit;
 pub mod console;
+pub mod federated;
 pub mod introspection;
 pub mod oauth;
 pub mod ops;
@@ -115,6 +116,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(users::routes())
         .merge(applications::routes())
         .merge(secrets::routes())
+        .merge(federated::routes())
         .merge(audit::routes())
         .merge(api::routes());
     spec::complete(router.get_openapi_mut());

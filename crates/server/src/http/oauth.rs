@@ -6,7 +6,7 @@ use crate::crypto::{MasterKey, random_token};
 use crate::error::{OAuthError, OAuthErrorBody};
 use crate::keys::JwkSet;
 use crate::state::AppState;
-use crate::store::{self, ClientRecord};
+use crate::store::{self, ActorRef, ClientRecord, FederatedCredentialRecord};
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, FromRequestParts, State};
@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use casebook_domain::client_assertion;
 use casebook_domain::client_keys::{AssertionAlg, AuthMethod};
 use casebook_domain::token_request::{self, Form, PresentedClient, TokenRequest, presented_client};
-use casebook_domain::{ClientSecret, OAuthErrorCode, Permission};
+use casebook_domain::{AccountKind, ClientSecret, OAuthErrorCode, Permission};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use utoipa::ToSchema;
@@ -158,6 +158,8 @@ async fn read_body(body: Body) -> Result<Bytes, OAuthError> {
 pub(super) struct AuthenticatedClient {
     pub(super) id: String,
     pub(super) record: Arc<ClientRecord>,
+    /// The outside identity that stood in for the client's own credential.
+    pub(super) federated: Option<Arc<FederatedCredentialRecord>>,
 }
 
 /// Does this secret open this client at `now_micros`? The current secret, or
@@ -224,7 +226,11 @@ async fn authenticate_client(
     })?;
     match client {
         Some(record) if secret_accepted(state.master(), &record, &secret, state.db.now_micros()) => {
-            return Ok(AuthenticatedClient { id: client_id, record });
+            return Ok(AuthenticatedClient {
+                id: client_id,
+                record,
+                federated: None,
+            });
         }
         Some(_) => {}
         // The same work as for a known client, so timing does not tell them apart.
@@ -279,7 +285,11 @@ async fn issue_token(
     peer: Option<IpAddr>,
 ) -> Result<TokenResponse, OAuthError> {
     let (request, form) = TokenRequest::parse(uri.query(), content_type(headers), body)?;
-    let AuthenticatedClient { id: client_id, record } = authenticate_client(state, headers, &form, peer).await?;
+    let AuthenticatedClient {
+        id: client_id,
+        record,
+        federated,
+    } = authenticate_client(state, headers, &form, peer).await?;
     let client = token_request::AuthenticatedClient {
         client_id: &client_id,
         permissions: record.permissions,
@@ -291,6 +301,9 @@ async fn issue_token(
         tracing::error!(error = %e, "could not sign an access token");
         OAuthError::unavailable("the server could not sign the token; try again")
     })?;
+    if let Some(credential) = federated {
+        record_exchange(state, &client_id, &record, &credential).await?;
+    }
     state.metrics.tokens_issued.inc();
     Ok(TokenResponse {
         access_token,
@@ -298,6 +311,28 @@ async fn issue_token(
         expires_in: Some(lifetime),
         scope: Some(claims.scope),
     })
+}
+
+/// SPEC: every federated exchange is in the audit trail. The token is not
+/// handed out unless the record of it is written.
+async fn record_exchange(
+    state: &AppState,
+    client_id: &str,
+    client: &ClientRecord,
+    credential: &FederatedCredentialRecord,
+) -> Result<(), OAuthError> {
+    let application = ActorRef {
+        kind: AccountKind::Application,
+        id: client.application_id.clone(),
+        name: client.name.clone(),
+    };
+    tracing::info!(client_id, credential = %credential.id, "federated credential exchanged for a token");
+    store::record_federated_exchange(&state.db, &application, credential)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "could not record a federated exchange");
+            OAuthError::unavailable("the server could not record the exchange; try again")
+        })
 }
 
 fn content_type(headers: &HeaderMap) -> Option<&str> {

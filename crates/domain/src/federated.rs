@@ -1,0 +1,342 @@
+//! Federated credentials: an application trusts an outside identity (a
+//! Kubernetes service account, a CI system's workflow) and a workload holding
+//! that identity's token trades it for a Casebook token, with no Casebook
+//! secret at all.
+//!
+//! A credential names the outside issuer, the keys its tokens are signed with,
+//! the exact `sub`, the `aud` the token must carry, and further claims that
+//! must be equal. The server looks up the credentials of the application
+//! named by `client_id` whose issuer and subject are the token's, verifies
+//! the signature with the key [`OutsideToken::key`] picks, and asks
+//! [`OutsideToken::check`] whether the rest holds.
+
+use crate::client_keys::{AssertionAlg, ClientKey, ClientKeySet};
+use crate::jws::{SignedJwt, Unreadable};
+use crate::shape::{Field, Kind, Shaped};
+use crate::text::TextRule;
+use crate::time::Timestamp;
+use crate::validation::{ErrorCode, FieldError, ValidationErrors};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// How many outside identities one application may trust.
+pub const MAX_PER_APPLICATION: usize = 20;
+/// How many further claims one credential may require.
+pub const MAX_CLAIMS: usize = 10;
+/// The serialized size of the required claims, in bytes.
+pub const MAX_CLAIMS_BYTES: usize = 4096;
+/// How far ahead of our clock an outside token's `iat` or `nbf` may be.
+pub const CLOCK_SKEW_SECS: i64 = 60;
+
+pub const NAME: TextRule = TextRule {
+    field: "name",
+    max_chars: 100,
+    multiline: false,
+};
+pub const ISSUER: TextRule = TextRule {
+    field: "issuer",
+    max_chars: 2048,
+    multiline: false,
+};
+pub const SUBJECT: TextRule = TextRule {
+    field: "subject",
+    max_chars: 1000,
+    multiline: false,
+};
+pub const AUDIENCE: TextRule = TextRule {
+    field: "audience",
+    max_chars: 2048,
+    multiline: false,
+};
+
+/// Claims a credential names in its own fields, or that say nothing about
+/// who the workload is: required further claims may not name them.
+const RESERVED_CLAIMS: [&str; 7] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
+
+/// `POST /admin/v1/external-applications/{id}/federated-credentials`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct FederatedCredentialForm {
+    /// What the admin calls this trust, unique within the application: 1 to 100 characters.
+    #[cfg_attr(feature = "openapi", schema(example = "payments-prod service account"))]
+    pub name: String,
+    /// The outside issuer's identifier, exactly as its tokens' `iss` carry it.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "https://kubernetes.default.svc.cluster.local")
+    )]
+    pub issuer: String,
+    /// The issuer's public keys, as a JWK Set of 1 to 5 keys (the same rules
+    /// as an application's `jwks`). Exactly one of `jwks` and `jwks_uri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub jwks: Option<Value>,
+    /// Where the issuer publishes its JWK Set: an `https` URL, fetched with
+    /// the same limits as an application's `jwks_uri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// The exact `sub` of the workload's tokens.
+    #[cfg_attr(feature = "openapi", schema(example = "system:serviceaccount:payments:exporter"))]
+    pub subject: String,
+    /// The `aud` the workload's tokens must carry (as their only value or
+    /// one of several). Default: this server's issuer identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    /// Further claims the token must carry with equal values (JSON equality),
+    /// e.g. `{"repository": "partner/exporter"}`. At most 10; none of `iss`,
+    /// `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub claims: Option<Map<String, Value>>,
+}
+
+impl Shaped for FederatedCredentialForm {
+    const FIELDS: &'static [Field] = &[
+        Field::required("name", Kind::Text),
+        Field::required("issuer", Kind::Text),
+        Field::optional("jwks", Kind::Object),
+        Field::optional("jwks_uri", Kind::Text),
+        Field::required("subject", Kind::Text),
+        Field::optional("audience", Kind::Text),
+        Field::optional("claims", Kind::Object),
+    ];
+
+    fn rules(&self) -> Result<(), ValidationErrors> {
+        self.validate().map(drop)
+    }
+}
+
+/// Where a credential's keys come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrustedKeys {
+    Inline(ClientKeySet),
+    Uri(String),
+}
+
+/// An outside identity as it is matched: everything but the keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrustedIdentity {
+    pub issuer: String,
+    pub subject: String,
+    /// `None`: this server's issuer identifier.
+    pub audience: Option<String>,
+    pub claims: Map<String, Value>,
+}
+
+/// A credential that passed every rule; only [`FederatedCredentialForm`] makes one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewFederatedCredential {
+    pub name: String,
+    pub keys: TrustedKeys,
+    pub identity: TrustedIdentity,
+}
+
+impl FederatedCredentialForm {
+    /// Every rule; none needs storage except the name's uniqueness and the
+    /// per-application limit, which the server checks in its transaction.
+    pub fn validate(&self) -> Result<NewFederatedCredential, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let name = errors.check(NAME.required(&self.name));
+        let issuer = errors.check(ISSUER.required(&self.issuer));
+        let subject = errors.check(SUBJECT.required(&self.subject));
+        let audience = errors.check(AUDIENCE.optional(self.audience.as_deref())).flatten();
+        let keys = match keys(self.jwks.as_ref(), self.jwks_uri.as_deref()) {
+            Ok(keys) => Some(keys),
+            Err(refused) => {
+                refused.into_errors().into_iter().for_each(|e| errors.push(e));
+                None
+            }
+        };
+        let claims = errors.check(required_claims(self.claims.as_ref()));
+        match (name, issuer, subject, keys, claims) {
+            (Some(name), Some(issuer), Some(subject), Some(keys), Some(claims)) if errors.is_empty() => {
+                Ok(NewFederatedCredential {
+                    name,
+                    keys,
+                    identity: TrustedIdentity {
+                        issuer,
+                        subject,
+                        audience,
+                        claims,
+                    },
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+fn keys(jwks: Option<&Value>, jwks_uri: Option<&str>) -> Result<TrustedKeys, ValidationErrors> {
+    match (jwks, jwks_uri) {
+        (Some(jwks), None) => ClientKeySet::parse(jwks).map(TrustedKeys::Inline),
+        (None, Some(_)) => Err(FieldError::new(
+            "jwks_uri",
+            ErrorCode::InvalidValue,
+            "jwks_uri is not accepted yet for federated credentials; give the issuer's keys as jwks",
+        )
+        .into()),
+        (None, None) => Err(FieldError::new(
+            "jwks",
+            ErrorCode::Required,
+            "give the issuer's public keys: jwks (a JWK Set) or jwks_uri (where the issuer publishes it)",
+        )
+        .into()),
+        (Some(_), Some(_)) => {
+            Err(FieldError::new("jwks_uri", ErrorCode::InvalidValue, "give jwks or jwks_uri, not both").into())
+        }
+    }
+}
+
+fn required_claims(raw: Option<&Map<String, Value>>) -> Result<Map<String, Value>, FieldError> {
+    let Some(claims) = raw else {
+        return Ok(Map::new());
+    };
+    let refuse = |code, message: String| Err(FieldError::new("claims", code, message));
+    if claims.len() > MAX_CLAIMS {
+        return refuse(
+            ErrorCode::TooLong,
+            format!("claims names {} claims; at most {MAX_CLAIMS} are allowed", claims.len()),
+        );
+    }
+    if Value::Object(claims.clone()).to_string().len() > MAX_CLAIMS_BYTES {
+        return refuse(
+            ErrorCode::TooLong,
+            format!("claims must be at most {MAX_CLAIMS_BYTES} bytes of JSON"),
+        );
+    }
+    if let Some(reserved) = claims.keys().find(|name| RESERVED_CLAIMS.contains(&name.as_str())) {
+        return refuse(
+            ErrorCode::InvalidValue,
+            format!("claims must not name {reserved:?}: the credential's own fields say what it must be"),
+        );
+    }
+    if let Some(blank) = claims.keys().find(|name| name.trim().is_empty()) {
+        return refuse(
+            ErrorCode::InvalidValue,
+            format!("claims names a blank claim ({blank:?})"),
+        );
+    }
+    Ok(claims.clone())
+}
+
+/// Why an outside token was refused. The workload is told `invalid_client`
+/// whatever the reason; the reason is for logs, counters and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    Unreadable(Unreadable),
+    /// No credential of the application trusts the token's issuer and subject.
+    NoCredential,
+    BadSignature,
+    /// `iss`, `sub` or `exp` missing or not of their JSON types.
+    MissingClaim,
+    Audience,
+    /// A required further claim is absent or not equal.
+    Claim,
+    Expired,
+    /// `iat` or `nbf` ahead of the clock.
+    NotYetValid,
+}
+
+impl From<Unreadable> for Refused {
+    fn from(why: Unreadable) -> Self {
+        Self::Unreadable(why)
+    }
+}
+
+/// An outside workload's token, read but not yet trusted.
+#[derive(Debug)]
+pub struct OutsideToken<'a>(SignedJwt<'a, Map<String, Value>>);
+
+impl<'a> OutsideToken<'a> {
+    pub fn parse(compact: &'a str) -> Result<Self, Refused> {
+        Ok(Self(SignedJwt::parse(compact)?))
+    }
+
+    fn text(&self, claim: &str) -> Option<&str> {
+        self.0.claims().get(claim).and_then(Value::as_str)
+    }
+
+    /// The token's `iss`, not yet believed: with `sub`, which credentials to try.
+    pub fn issuer(&self) -> Option<&str> {
+        self.text("iss")
+    }
+
+    pub fn subject(&self) -> Option<&str> {
+        self.text("sub")
+    }
+
+    pub fn alg(&self) -> AssertionAlg {
+        self.0.alg()
+    }
+
+    pub fn kid(&self) -> Option<&str> {
+        self.0.kid()
+    }
+
+    pub fn signing_input(&self) -> &[u8] {
+        self.0.signing_input()
+    }
+
+    pub fn signature(&self) -> &[u8] {
+        self.0.signature()
+    }
+
+    pub fn key<'k>(&self, keys: &'k ClientKeySet) -> Result<&'k ClientKey, Refused> {
+        Ok(self.0.key(keys)?)
+    }
+
+    /// Whether the token is the identity's, at `now`, with `our_issuer` as
+    /// the audience when the identity names none; call once the signature holds.
+    pub fn check(&self, identity: &TrustedIdentity, our_issuer: &str, now: Timestamp) -> Result<(), Refused> {
+        check_claims(self.0.claims(), identity, our_issuer, now.unix_secs())
+    }
+}
+
+fn check_claims(
+    claims: &Map<String, Value>,
+    identity: &TrustedIdentity,
+    our_issuer: &str,
+    now: i64,
+) -> Result<(), Refused> {
+    let text = |name| claims.get(name).and_then(Value::as_str);
+    let (Some(iss), Some(sub), Some(exp)) = (text("iss"), text("sub"), claims.get("exp").and_then(Value::as_i64))
+    else {
+        return Err(Refused::MissingClaim);
+    };
+    if iss != identity.issuer || sub != identity.subject {
+        return Err(Refused::NoCredential);
+    }
+    let audience = identity.audience.as_deref().unwrap_or(our_issuer);
+    let audience_ok = match claims.get("aud") {
+        Some(Value::String(aud)) => aud == audience,
+        // RFC 7519 §4.1.3: the token is for each of the audiences it lists.
+        Some(Value::Array(auds)) => auds.iter().any(|aud| aud.as_str() == Some(audience)),
+        _ => false,
+    };
+    if !audience_ok {
+        return Err(Refused::Audience);
+    }
+    if exp <= now {
+        return Err(Refused::Expired);
+    }
+    let time = |name| match claims.get(name) {
+        None => Ok(None),
+        Some(value) => value.as_i64().map(Some).ok_or(Refused::MissingClaim),
+    };
+    let ahead = now.saturating_add(CLOCK_SKEW_SECS);
+    if time("iat")?.is_some_and(|iat| iat > ahead) || time("nbf")?.is_some_and(|nbf| nbf > ahead) {
+        return Err(Refused::NotYetValid);
+    }
+    if identity
+        .claims
+        .iter()
+        .any(|(name, wanted)| claims.get(name) != Some(wanted))
+    {
+        return Err(Refused::Claim);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

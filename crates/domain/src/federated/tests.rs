@@ -1,0 +1,250 @@
+use super::*;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use proptest::prelude::*;
+use serde_json::json;
+
+const OURS: &str = "https://casebook.example";
+const CLUSTER: &str = "https://kubernetes.default.svc.cluster.local";
+const SA: &str = "system:serviceaccount:payments:exporter";
+const NOW: i64 = 1_800_000_000;
+
+fn identity() -> TrustedIdentity {
+    TrustedIdentity {
+        issuer: CLUSTER.into(),
+        subject: SA.into(),
+        audience: None,
+        claims: Map::new(),
+    }
+}
+
+fn token_claims() -> Value {
+    json!({"iss": CLUSTER, "sub": SA, "aud": [OURS], "exp": NOW + 3600, "iat": NOW - 10, "nbf": NOW - 10,
+        "kubernetes.io": {"namespace": "payments"}})
+}
+
+fn compact(claims: &Value) -> String {
+    let enc = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    format!(
+        "{}.{}.{}",
+        enc(&json!({"alg": "RS256", "kid": "k"})),
+        enc(claims),
+        URL_SAFE_NO_PAD.encode([1u8; 256])
+    )
+}
+
+fn judge(claims: &Value, identity: &TrustedIdentity) -> Result<(), Refused> {
+    let raw = compact(claims);
+    let token = OutsideToken::parse(&raw)?;
+    token.check(identity, OURS, Timestamp::from_unix_secs(NOW))
+}
+
+fn edited(edit: impl FnOnce(&mut Map<String, Value>)) -> Value {
+    let mut claims = token_claims();
+    edit(claims.as_object_mut().unwrap());
+    claims
+}
+
+#[test]
+fn a_token_of_the_trusted_identity_is_accepted() {
+    assert_eq!(judge(&token_claims(), &identity()), Ok(()));
+    // A single audience as a string, and a list naming others beside ours.
+    assert_eq!(
+        judge(&edited(|c| _ = c.insert("aud".into(), json!(OURS))), &identity()),
+        Ok(())
+    );
+    let several = edited(|c| _ = c.insert("aud".into(), json!(["https://vault.example", OURS])));
+    assert_eq!(judge(&several, &identity()), Ok(()));
+}
+
+#[test]
+fn each_mismatch_is_refused_for_its_own_reason() {
+    let cases: [(&str, Value, Refused); 8] = [
+        (
+            "another subject",
+            edited(|c| _ = c.insert("sub".into(), json!("system:serviceaccount:payments:other"))),
+            Refused::NoCredential,
+        ),
+        (
+            "another issuer",
+            edited(|c| _ = c.insert("iss".into(), json!("https://other.cluster"))),
+            Refused::NoCredential,
+        ),
+        (
+            "another audience",
+            edited(|c| _ = c.insert("aud".into(), json!(["https://vault.example"]))),
+            Refused::Audience,
+        ),
+        ("no audience", edited(|c| _ = c.remove("aud")), Refused::Audience),
+        (
+            "expired",
+            edited(|c| _ = c.insert("exp".into(), json!(NOW))),
+            Refused::Expired,
+        ),
+        ("no expiry", edited(|c| _ = c.remove("exp")), Refused::MissingClaim),
+        (
+            "issued in the future",
+            edited(|c| _ = c.insert("iat".into(), json!(NOW + 120))),
+            Refused::NotYetValid,
+        ),
+        (
+            "not before later",
+            edited(|c| _ = c.insert("nbf".into(), json!(NOW + 120))),
+            Refused::NotYetValid,
+        ),
+    ];
+    for (why, claims, reason) in cases {
+        assert_eq!(judge(&claims, &identity()), Err(reason), "{why}");
+    }
+}
+
+#[test]
+fn a_named_audience_replaces_ours() {
+    let kube = TrustedIdentity {
+        audience: Some("casebook".into()),
+        ..identity()
+    };
+    assert_eq!(judge(&token_claims(), &kube), Err(Refused::Audience));
+    let for_kube = edited(|c| _ = c.insert("aud".into(), json!(["casebook"])));
+    assert_eq!(judge(&for_kube, &kube), Ok(()));
+}
+
+#[test]
+fn required_claims_must_be_present_and_equal_as_json() {
+    let mut narrowed = identity();
+    narrowed
+        .claims
+        .insert("kubernetes.io".into(), json!({"namespace": "payments"}));
+    assert_eq!(judge(&token_claims(), &narrowed), Ok(()));
+    let other_ns = edited(|c| _ = c.insert("kubernetes.io".into(), json!({"namespace": "billing"})));
+    assert_eq!(judge(&other_ns, &narrowed), Err(Refused::Claim));
+    let absent = edited(|c| _ = c.remove("kubernetes.io"));
+    assert_eq!(judge(&absent, &narrowed), Err(Refused::Claim));
+    // The string "1" is not the number 1.
+    narrowed.claims = Map::from_iter([("run".into(), json!(1))]);
+    assert_eq!(
+        judge(&edited(|c| _ = c.insert("run".into(), json!("1"))), &narrowed),
+        Err(Refused::Claim)
+    );
+    assert_eq!(
+        judge(&edited(|c| _ = c.insert("run".into(), json!(1))), &narrowed),
+        Ok(())
+    );
+}
+
+#[test]
+fn hmac_and_none_tokens_are_unreadable() {
+    for alg in ["none", "HS256"] {
+        let enc = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
+        let raw = format!("{}.{}.", enc(json!({"alg": alg})), enc(token_claims()));
+        assert_eq!(
+            OutsideToken::parse(&raw).err(),
+            Some(Refused::Unreadable(Unreadable::Algorithm)),
+            "{alg}"
+        );
+    }
+}
+
+proptest! {
+    /// Whatever a required claim holds, a token whose value differs in any
+    /// way is refused, and the token with the very value is accepted.
+    #[test]
+    fn a_required_claim_opens_only_to_its_own_value(
+        wanted in "[a-z0-9/_-]{1,12}",
+        presented in "[a-z0-9/_-]{1,12}",
+    ) {
+        let mut narrowed = identity();
+        narrowed.claims.insert("repository".into(), json!(wanted.clone()));
+        let claims = edited(|c| _ = c.insert("repository".into(), json!(presented.clone())));
+        let verdict = judge(&claims, &narrowed);
+        prop_assert_eq!(verdict.is_ok(), wanted == presented);
+    }
+
+    /// Any subject but the trusted one finds no credential.
+    #[test]
+    fn only_the_trusted_subject_matches(sub in "system:serviceaccount:[a-z]{1,6}:[a-z]{1,6}") {
+        let claims = edited(|c| _ = c.insert("sub".into(), json!(sub.clone())));
+        let verdict = judge(&claims, &identity());
+        prop_assert_eq!(verdict.is_ok(), sub == SA);
+    }
+}
+
+fn form() -> FederatedCredentialForm {
+    FederatedCredentialForm {
+        name: "exporter".into(),
+        issuer: CLUSTER.into(),
+        jwks: Some(
+            json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "a", "x": "AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM"}]}),
+        ),
+        jwks_uri: None,
+        subject: SA.into(),
+        audience: None,
+        claims: None,
+    }
+}
+
+fn codes(form: &FederatedCredentialForm) -> Vec<(String, ErrorCode)> {
+    form.validate()
+        .err()
+        .map(|e| e.into_errors().into_iter().map(|e| (e.field, e.code)).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_form_needs_a_name_an_issuer_a_subject_and_keys() {
+    let good = form().validate().unwrap();
+    assert_eq!(good.identity.issuer, CLUSTER);
+    assert!(matches!(good.keys, TrustedKeys::Inline(_)));
+    let blank = FederatedCredentialForm {
+        name: " ".into(),
+        issuer: String::new(),
+        subject: String::new(),
+        jwks: None,
+        ..form()
+    };
+    assert_eq!(
+        codes(&blank),
+        [
+            ("name".to_owned(), ErrorCode::Required),
+            ("issuer".to_owned(), ErrorCode::Required),
+            ("subject".to_owned(), ErrorCode::Required),
+            ("jwks".to_owned(), ErrorCode::Required),
+        ]
+    );
+    let both = FederatedCredentialForm {
+        jwks_uri: Some("https://issuer.example/jwks".into()),
+        ..form()
+    };
+    assert_eq!(codes(&both), [("jwks_uri".to_owned(), ErrorCode::InvalidValue)]);
+}
+
+#[test]
+fn a_private_issuer_key_is_refused_like_an_applications() {
+    let mut private = form();
+    private.jwks.as_mut().unwrap()["keys"][0]["d"] = json!("AwMD");
+    assert_eq!(codes(&private), [("jwks".to_owned(), ErrorCode::PrivateKeyMaterial)]);
+}
+
+#[test]
+fn required_claims_are_bounded_and_never_the_registered_ones() {
+    let with = |claims: Value| FederatedCredentialForm {
+        claims: Some(claims.as_object().unwrap().clone()),
+        ..form()
+    };
+    assert!(
+        codes(&with(
+            json!({"repository": "partner/exporter", "ref": "refs/heads/main"})
+        ))
+        .is_empty()
+    );
+    let claim = |code| vec![("claims".to_owned(), code)];
+    assert_eq!(codes(&with(json!({"sub": "x"}))), claim(ErrorCode::InvalidValue));
+    assert_eq!(codes(&with(json!({"aud": "x"}))), claim(ErrorCode::InvalidValue));
+    assert_eq!(codes(&with(json!({" ": "x"}))), claim(ErrorCode::InvalidValue));
+    let many: Map<String, Value> = (0..=MAX_CLAIMS).map(|i| (format!("c{i}"), json!(i))).collect();
+    assert_eq!(codes(&with(Value::Object(many))), claim(ErrorCode::TooLong));
+    assert_eq!(
+        codes(&with(json!({"big": "x".repeat(MAX_CLAIMS_BYTES)}))),
+        claim(ErrorCode::TooLong)
+    );
+}

@@ -1,0 +1,333 @@
+//! Federated credentials (SPEC "Federated credentials"): a workload trades a
+//! token minted by an outside issuer, as a Kubernetes API server mints a
+//! projected service-account token, for a Casebook token. Each refusal is a
+//! token that differs from an accepted one only in what the rule is about.
+
+use crate::jose::{Key, now, signed};
+use casebook_server::config::Backend;
+use casebook_tests::{APPS, TestApp, USER_PASSWORD, both_backends, expect, field_codes, id_of, pairs, problem};
+use serde_json::{Value, json};
+
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+const CLUSTER: &str = "https://kubernetes.default.svc.cluster.local";
+const EXPORTER: &str = "system:serviceaccount:payments:exporter";
+
+/// An outside issuer: a key pair and the tokens it mints.
+struct Issuer {
+    key: Key,
+}
+
+impl Issuer {
+    fn new() -> Self {
+        Self { key: Key::rsa() }
+    }
+
+    fn jwks(&self) -> Value {
+        json!({"keys": [self.key.public_jwk("cluster-1")]})
+    }
+
+    /// What the API server puts in a projected token for `audience`.
+    fn claims(&self, subject: &str, audience: &str) -> Value {
+        json!({"iss": CLUSTER, "sub": subject, "aud": [audience], "iat": now(), "nbf": now(), "exp": now() + 3600,
+            "kubernetes.io": {"namespace": "payments", "serviceaccount": {"name": "exporter"}}})
+    }
+
+    fn mint(&self, claims: &Value) -> String {
+        signed(&self.key, "RS256", Some("cluster-1"), claims)
+    }
+}
+
+async fn exchange(app: &TestApp, client_id: &str, token: &str) -> (u16, Value) {
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id),
+        ("client_assertion_type", ASSERTION_TYPE),
+        ("client_assertion", token),
+    ];
+    let r = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .form(&form)
+        .send()
+        .await
+        .expect("send");
+    (r.status().as_u16(), r.json().await.expect("json"))
+}
+
+async fn refused(app: &TestApp, client_id: &str, token: &str, why: &str) {
+    let (status, body) = exchange(app, client_id, token).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{why}: {body}"
+    );
+}
+
+fn credentials_path(app_id: &str) -> String {
+    format!("{APPS}/{app_id}/federated-credentials")
+}
+
+async fn trust(app: &TestApp, admin: &str, app_id: &str, body: Value) -> Value {
+    expect(app.post_json(&credentials_path(app_id), admin, &body).await, 201).await
+}
+
+fn credential(issuer: &Issuer, name: &str) -> Value {
+    json!({"name": name, "issuer": CLUSTER, "jwks": issuer.jwks(), "subject": EXPORTER})
+}
+
+both_backends!(
+    a_workload_token_opens_the_api_and_each_mismatch_is_refused,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let cluster = Issuer::new();
+        let (view, client_id, _) = app.partner(&admin, "Payments Exporter", &["engage-worker"]).await;
+        let app_id = id_of(&view);
+        let mut body = credential(&cluster, "payments-prod");
+        body["claims"] = json!({"kubernetes.io": {"namespace": "payments", "serviceaccount": {"name": "exporter"}}});
+        let shown = trust(&app, &admin, &app_id, body).await;
+        assert_eq!(
+            shown["audience"],
+            app.base_url.as_str(),
+            "the default audience is the issuer identifier"
+        );
+        assert_eq!(shown["jwks"]["keys"][0]["kid"], "cluster-1");
+        assert!(shown["jwks"]["keys"][0].get("d").is_none());
+
+        let good = cluster.claims(EXPORTER, &app.base_url);
+        let (status, body) = exchange(&app, &client_id, &cluster.mint(&good)).await;
+        assert_eq!(status, 200, "{body}");
+        let access = body["access_token"].as_str().expect("access_token");
+        let me = expect(app.get("/api/v1/me", access).await, 200).await;
+        assert_eq!(me["id"], app_id.as_str());
+        // The outside token is not single-use: a workload may retry with it.
+        assert_eq!(exchange(&app, &client_id, &cluster.mint(&good)).await.0, 200);
+
+        let edit = |edit: &dyn Fn(&mut Value)| {
+            let mut claims = good.clone();
+            edit(&mut claims);
+            cluster.mint(&claims)
+        };
+        let cases = [
+            (
+                "another service account",
+                edit(&|c| c["sub"] = json!("system:serviceaccount:payments:other")),
+            ),
+            (
+                "an audience of another server",
+                edit(&|c| c["aud"] = json!(["https://vault.example.org"])),
+            ),
+            (
+                "the token endpoint as audience",
+                edit(&|c| c["aud"] = json!([app.url("/oauth2/token")])),
+            ),
+            (
+                "another namespace",
+                edit(&|c| c["kubernetes.io"]["namespace"] = json!("billing")),
+            ),
+            ("expired", edit(&|c| c["exp"] = json!(now() - 5))),
+            (
+                "another issuer",
+                edit(&|c| c["iss"] = json!("https://other-cluster.example.org")),
+            ),
+        ];
+        for (why, token) in &cases {
+            refused(&app, &client_id, token, why).await;
+        }
+        // Signed by a key the credential does not name.
+        let impostor = Issuer::new();
+        refused(&app, &client_id, &impostor.mint(&good), "a key not registered").await;
+
+        // The exchange is in the audit trail, with the application as actor.
+        let trail = expect(
+            app.get(
+                "/admin/v1/audit-events?action=application.federated_token_issued",
+                &admin,
+            )
+            .await,
+            200,
+        )
+        .await;
+        let events = trail["items"].as_array().expect("items");
+        assert_eq!(events.len(), 2, "one event per exchange: {trail}");
+        assert_eq!(events[0]["actor"]["id"], app_id.as_str());
+        assert_eq!(events[0]["actor"]["kind"], "application");
+        assert!(events[0]["detail"].as_str().unwrap().contains(EXPORTER));
+
+        // Once removed, the identity opens nothing.
+        let path = format!("{}/{}", credentials_path(&app_id), id_of(&shown));
+        expect(app.delete(&path, &admin).await, 204).await;
+        refused(&app, &client_id, &cluster.mint(&good), "a removed credential").await;
+        expect(app.delete(&path, &admin).await, 404).await;
+    }
+);
+
+both_backends!(
+    one_outside_identity_is_trusted_by_two_applications,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let cluster = Issuer::new();
+        let (reader, reader_client, _) = app.partner(&admin, "Case Reader", &["engage-worker"]).await;
+        let (intake, intake_client, _) = app.partner(&admin, "Intake Filer", &["engage-worker"]).await;
+        let (stranger, stranger_client, _) = app.partner(&admin, "Stranger", &["engage-worker"]).await;
+        for view in [&reader, &intake] {
+            trust(&app, &admin, &id_of(view), credential(&cluster, "exporter")).await;
+        }
+        let token = cluster.mint(&cluster.claims(EXPORTER, &app.base_url));
+        for (view, client) in [(&reader, &reader_client), (&intake, &intake_client)] {
+            let (status, body) = exchange(&app, client, &token).await;
+            assert_eq!(status, 200, "{body}");
+            let me = expect(app.get("/api/v1/me", body["access_token"].as_str().unwrap()).await, 200).await;
+            assert_eq!(
+                me["id"], view["id"],
+                "the client_id chooses which application the token is for"
+            );
+        }
+        // An application that trusts nobody is not opened by the same token.
+        refused(&app, &stranger_client, &token, "an application without the credential").await;
+        assert!(stranger["id"].is_string());
+        // Nor is a disabled one.
+        let disabled = json!({"enabled": false});
+        expect(
+            app.patch_json(&format!("{APPS}/{}", id_of(&reader)), &admin, &disabled)
+                .await,
+            200,
+        )
+        .await;
+        refused(&app, &reader_client, &token, "a disabled application").await;
+    }
+);
+
+both_backends!(
+    a_named_audience_is_required_instead_of_ours,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let cluster = Issuer::new();
+        let (view, client_id, _) = app.partner(&admin, "Audience Partner", &["engage-worker"]).await;
+        let mut body = credential(&cluster, "kube-audience");
+        body["audience"] = json!("casebook");
+        let shown = trust(&app, &admin, &id_of(&view), body).await;
+        assert_eq!(shown["audience"], "casebook");
+        let ours = cluster.mint(&cluster.claims(EXPORTER, &app.base_url));
+        refused(
+            &app,
+            &client_id,
+            &ours,
+            "our issuer where the credential names another audience",
+        )
+        .await;
+        let named = cluster.mint(&cluster.claims(EXPORTER, "casebook"));
+        assert_eq!(exchange(&app, &client_id, &named).await.0, 200);
+    }
+);
+
+both_backends!(
+    the_admin_api_validates_lists_and_guards_credentials,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let cluster = Issuer::new();
+        let (view, _, _) = app.partner(&admin, "Guarded Partner", &["engage-worker"]).await;
+        let app_id = id_of(&view);
+        let path = credentials_path(&app_id);
+
+        let mut private = credential(&cluster, "leaky");
+        private["jwks"]["keys"][0]["d"] = json!("AQAB");
+        let p = problem(app.post_json(&path, &admin, &private).await, 422).await;
+        assert_eq!(field_codes(&p), pairs(&[("jwks", "private_key_material")]));
+        assert!(!p.to_string().contains("\"AQAB\""), "no private value echoed: {p}");
+
+        let blank = json!({"name": "", "issuer": "", "subject": "", "claims": {"sub": "x"}, "colour": "red"});
+        let p = problem(app.post_json(&path, &admin, &blank).await, 422).await;
+        assert_eq!(
+            field_codes(&p),
+            pairs(&[
+                ("colour", "unknown_field"),
+                ("name", "required"),
+                ("issuer", "required"),
+                ("subject", "required"),
+                ("jwks", "required"),
+                ("claims", "invalid_value"),
+            ])
+        );
+
+        trust(&app, &admin, &app_id, credential(&cluster, "exporter")).await;
+        let p = problem(
+            app.post_json(&path, &admin, &credential(&cluster, "exporter")).await,
+            422,
+        )
+        .await;
+        assert_eq!(field_codes(&p), pairs(&[("name", "name_in_use")]));
+        let listed = expect(app.get(&path, &admin).await, 200).await;
+        assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+        assert_eq!(listed["items"][0]["subject"], EXPORTER);
+        let missing = credentials_path("00000000-0000-7000-8000-000000000000");
+        expect(app.get(&missing, &admin).await, 404).await;
+        problem(app.post_json(&missing, &admin, &credential(&cluster, "x")).await, 404).await;
+
+        // Trusting an identity hands out the application's permissions: an
+        // admin who lacks them may not, as with revealing its secret.
+        app.create_role(&admin, "Integrations clerk", &["admin:view", "admin:edit"])
+            .await;
+        let roles = expect(app.get("/admin/v1/roles", &admin).await, 200).await;
+        let clerk_role = roles["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "Integrations clerk")
+            .map(id_of)
+            .expect("role");
+        app.create_user(&admin, "clerk@agency.org", "Clerk", &[&clerk_role])
+            .await;
+        let clerk = app.sign_in("clerk@agency.org", USER_PASSWORD).await;
+        let p = problem(
+            app.post_json(&path, &clerk, &credential(&cluster, "clerk's")).await,
+            403,
+        )
+        .await;
+        assert!(
+            p["missing_permissions"].as_array().is_some_and(|m| !m.is_empty()),
+            "{p}"
+        );
+        let first = id_of(&listed["items"][0]);
+        problem(app.delete(&format!("{path}/{first}"), &clerk).await, 403).await;
+        // Reading them needs only admin:view.
+        expect(app.get(&path, &clerk).await, 200).await;
+
+        let trail = expect(
+            app.get(
+                "/admin/v1/audit-events?action=application.federated_credential_added",
+                &admin,
+            )
+            .await,
+            200,
+        )
+        .await;
+        assert_eq!(trail["items"][0]["action"], "application.federated_credential_added");
+    }
+);
+
+#[tokio::test]
+async fn a_token_of_an_outside_issuer_never_passes_as_a_client_assertion() {
+    // Without a client_id the token is read as the client's own assertion,
+    // whose iss must be a Client ID: the outside issuer is not one.
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let cluster = Issuer::new();
+    let (view, _, _) = app.partner(&admin, "Lone Partner", &["engage-worker"]).await;
+    trust(&app, &admin, &id_of(&view), credential(&cluster, "exporter")).await;
+    let token = cluster.mint(&cluster.claims(EXPORTER, &app.base_url));
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", ASSERTION_TYPE),
+        ("client_assertion", token.as_str()),
+    ];
+    let r = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .form(&form)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 401);
+}
