@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod client_addr;
+pub mod client_keys;
 pub mod clock;
 pub mod config;
 pub mod crypto;

@@ -3,7 +3,9 @@
 //! projected service-account token, for a Casebook token. Each refusal is a
 //! token that differs from an accepted one only in what the rule is about.
 
-use crate::jose::{Key, now, signed};
+use crate::jose::{Key, b64, now, signed};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use casebook_server::config::Backend;
 use casebook_tests::{APPS, TestApp, USER_PASSWORD, both_backends, expect, field_codes, id_of, pairs, problem};
 use serde_json::{Value, json};
@@ -331,3 +333,27 @@ async fn a_token_of_an_outside_issuer_never_passes_as_a_client_assertion() {
         .expect("send");
     assert_eq!(r.status(), 401);
 }
+
+both_backends!(
+    an_ec_point_off_the_curve_is_refused_where_keys_are_registered,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let mut jwk = Key::ec().public_jwk("bent");
+        // Flipping one bit of y moves the point off P-256.
+        let mut y = URL_SAFE_NO_PAD.decode(jwk["y"].as_str().unwrap()).unwrap();
+        y[31] ^= 1;
+        jwk["y"] = json!(b64(&y));
+        let keyed = json!({"name": "Bent Key", "email": "bent@partner.example.org", "roles": ["engage-worker"],
+            "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [jwk.clone()]}});
+        let p = problem(app.post_json(APPS, &admin, &keyed).await, 422).await;
+        assert_eq!(field_codes(&p), pairs(&[("jwks", "invalid_value")]), "{p}");
+        let (view, _, _) = app.partner(&admin, "Curve Partner", &["engage-worker"]).await;
+        let body = json!({"name": "bent", "issuer": CLUSTER, "jwks": {"keys": [jwk]}, "subject": EXPORTER});
+        let p = problem(
+            app.post_json(&credentials_path(&id_of(&view)), &admin, &body).await,
+            422,
+        )
+        .await;
+        assert_eq!(field_codes(&p), pairs(&[("jwks", "invalid_value")]), "{p}");
+    }
+);

@@ -13,6 +13,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use casebook_domain::application::{ApplicationChange, ApplicationFacts, ApplicationForm};
+use casebook_domain::client_auth::Credentials;
 use casebook_domain::client_keys::AuthMethod;
 use casebook_domain::pagination::{page_cursor, page_size};
 use casebook_domain::{AccountKind, AccountRef, ClientId, ClientSecret, Email};
@@ -128,6 +129,9 @@ pub async fn create_application(
 ) -> Result<impl IntoResponse, ApiError> {
     let facts = application_facts(&state, Some(&form.email), &form.roles).await?;
     let app = form.validate(&facts)?;
+    if let Credentials::Keys(keys) = app.credentials() {
+        crate::client_keys::usable(keys, "jwks")?;
+    }
     let client_id = ClientId::from_random(random_bytes());
     let secret = ClientSecret::from_random(random_bytes());
     let view = store::create_application(
@@ -187,6 +191,9 @@ pub async fn update_application(
         facts.auth_method = AuthMethod::parse(&stored.auth_method);
     }
     let change = change.validate(&facts, &AccountRef::new(AccountKind::Application, &id))?;
+    if let Some(keys) = &change.credentials().keys {
+        crate::client_keys::usable(keys, "jwks")?;
+    }
     // Used only if the change moves the application back to a secret.
     let secret = ClientSecret::from_random(random_bytes());
     let app = store::update_application(&state.db, state.master(), &caller.author(), &id, &change, &secret).await?;

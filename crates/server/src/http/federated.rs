@@ -83,6 +83,9 @@ pub async fn add_federated_credential(
     ApiJson(form): ApiJson<FederatedCredentialForm>,
 ) -> Result<impl IntoResponse, ApiError> {
     let credential = form.validate()?;
+    if let TrustedKeys::Inline(keys) = &credential.keys {
+        crate::client_keys::usable(keys, "jwks")?;
+    }
     let record = store::add_federated_credential(&state.db, &caller.author(), &id, &credential).await?;
     tracing::info!(application = %id, credential = %record.id, user = %caller.id, "federated credential added");
     Ok((StatusCode::CREATED, Json(view(record, state.issuer()))))
