@@ -34,6 +34,7 @@ pub mod pagination;
 pub mod permission;
 pub mod records;
 pub mod role;
+pub mod secret_format;
 pub mod shape;
 pub mod signing;
 pub mod text;

@@ -28,6 +28,9 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     pub tokens_issued: Counter,
     pub client_auth_failures: Counter,
+    /// Secrets refused by their shape alone, before any lookup: typos and
+    /// truncations, told apart from guesses of well-formed secrets.
+    pub mistyped_secrets: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -54,6 +57,7 @@ impl Metrics {
         let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
         let tokens_issued = Counter::default();
         let client_auth_failures = Counter::default();
+        let mistyped_secrets = Counter::default();
         registry.register("http_requests", "HTTP requests by route and status", requests.clone());
         registry.register(
             "http_request_duration_seconds",
@@ -66,12 +70,18 @@ impl Metrics {
             "Failed client authentications at the OAuth endpoints",
             client_auth_failures.clone(),
         );
+        registry.register(
+            "mistyped_client_secrets",
+            "Client secrets refused by their format and checksum alone, without a lookup",
+            mistyped_secrets.clone(),
+        );
         Self {
             registry,
             requests,
             latency,
             tokens_issued,
             client_auth_failures,
+            mistyped_secrets,
         }
     }
 

@@ -18,6 +18,7 @@ mod private_key_jwt;
 mod replicas;
 mod sdk;
 mod search;
+mod secret_format;
 mod shapes;
 mod signing;
 mod smoke;

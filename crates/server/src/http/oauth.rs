@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use casebook_domain::client_assertion;
 use casebook_domain::client_keys::{AssertionAlg, AuthMethod};
+use casebook_domain::secret_format::Shape;
 use casebook_domain::token_request::{self, Form, PresentedClient, TokenRequest, presented_client};
 use casebook_domain::{AccountKind, ClientSecret, OAuthErrorCode, Permission};
 use std::net::{IpAddr, SocketAddr};
@@ -219,6 +220,12 @@ async fn authenticate_client(
     // a throttle key of the sender's choosing; only its source is counted.
     if casebook_domain::ClientId::parse(&client_id).is_none() {
         return Err(client_auth_failed(state, None, peer));
+    }
+    // No secret this service issued has a failing checksum or a foreign
+    // shape: refused without a lookup, and counted like any wrong secret.
+    if secret.shape() == Shape::Mistyped {
+        state.metrics.mistyped_secrets.inc();
+        return Err(client_auth_failed(state, Some(&client_id), peer));
     }
     let client = state.client(&client_id).await.map_err(|e| {
         tracing::error!(error = %e, "client lookup failed");
