@@ -174,7 +174,7 @@ pub struct ApplicationForm {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(
         feature = "openapi",
-        schema(format = Uri, example = "https://partner.example.org/.well-known/jwks.json")
+        schema(format = "uri", example = "https://partner.example.org/.well-known/jwks.json")
     )]
     pub jwks_uri: Option<String>,
 }
@@ -319,7 +319,7 @@ pub struct ApplicationChange {
     /// A new URL of a `private_key_jwt` application's JWK Set, replacing its
     /// inline `jwks` or its old URL; the rules of registration apply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(format = Uri))]
+    #[cfg_attr(feature = "openapi", schema(format = "uri"))]
     pub jwks_uri: Option<String>,
 }
 

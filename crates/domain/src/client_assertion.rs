@@ -142,6 +142,11 @@ impl<'a> Assertion<'a> {
         &self.signature
     }
 
+    /// The `kid` the header names, if any: what a fetched key set must hold.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
     /// The registered key to verify with: the `alg` must be one that key
     /// verifies with, so a public key is never used as an HMAC secret nor an
     /// RSA key under an EC algorithm.
@@ -154,7 +159,8 @@ impl<'a> Assertion<'a> {
         }
     }
 
-    /// The claims' rules, for `client_id` at `now`; call once the signature holds.
+    /// The claims' rules, for `client_id` at `now`. Pure: the server runs it
+    /// before fetching keys, and trusts the result only once the signature holds.
     pub fn check(&self, client_id: &str, issuer: &str, now: Timestamp) -> Result<Accepted, Refused> {
         check_claims(&self.claims, client_id, issuer, now.unix_secs())
     }

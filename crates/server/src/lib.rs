@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod extract;
 pub mod http;
+pub mod jwks_fetch;
 pub mod keys;
 pub mod metrics;
 pub mod notify;
@@ -73,6 +74,9 @@ pub struct TestOptions {
     /// The wall clock; a test passes a [`clock::ManualClock`] and moves it
     /// instead of sleeping.
     pub clock: clock::SharedClock,
+    /// The bounds of `jwks_uri` fetches: SPEC's, or shorter in a test that
+    /// would otherwise wait them out.
+    pub jwks_fetch: jwks_fetch::Limits,
 }
 
 impl Default for TestOptions {
@@ -83,6 +87,7 @@ impl Default for TestOptions {
             keep_alive_idle: serving::KEEP_ALIVE_IDLE,
             max_connections: serving::MAX_CONNECTIONS,
             clock: std::sync::Arc::new(clock::SystemClock),
+            jwks_fetch: jwks_fetch::Limits::default(),
         }
     }
 }
@@ -112,13 +117,9 @@ pub async fn prepare(config: Config, options: TestOptions) -> Result<AppState, S
     }
     ensure_first_admin(&db, &config).await?;
     let keys = KeyRing::load(db.clone(), config.master_key.clone(), config.token_signing_alg).await?;
-    Ok(AppState::new(
-        db,
-        config,
-        keys,
-        metrics::Metrics::new(),
-        options.token_lifetime_secs,
-    ))
+    let metrics = metrics::Metrics::new();
+    let jwks = jwks_fetch::JwksFetcher::new(&config.jwks_fetch, options.jwks_fetch.clone(), &metrics)?;
+    Ok(AppState::new(db, config, keys, metrics, jwks, options.token_lifetime_secs))
 }
 
 async fn ensure_first_admin(db: &Db, config: &Config) -> Result<(), StartError> {

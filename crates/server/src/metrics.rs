@@ -28,6 +28,9 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     pub tokens_issued: Counter,
     pub client_auth_failures: Counter,
+    /// JWK Sets fetched from a `jwks_uri`, and those fetches that failed.
+    pub jwks_fetches: Counter,
+    pub jwks_fetch_failures: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -54,6 +57,8 @@ impl Metrics {
         let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
         let tokens_issued = Counter::default();
         let client_auth_failures = Counter::default();
+        let jwks_fetches = Counter::default();
+        let jwks_fetch_failures = Counter::default();
         registry.register("http_requests", "HTTP requests by route and status", requests.clone());
         registry.register(
             "http_request_duration_seconds",
@@ -66,12 +71,20 @@ impl Metrics {
             "Failed client authentications at the OAuth endpoints",
             client_auth_failures.clone(),
         );
+        registry.register("jwks_fetches", "JWK Sets fetched from a jwks_uri", jwks_fetches.clone());
+        registry.register(
+            "jwks_fetch_failures",
+            "Fetches of a jwks_uri that brought no keys",
+            jwks_fetch_failures.clone(),
+        );
         Self {
             registry,
             requests,
             latency,
             tokens_issued,
             client_auth_failures,
+            jwks_fetches,
+            jwks_fetch_failures,
         }
     }
 

@@ -133,7 +133,7 @@ pub struct Application {
     /// The URL the JWK Set of a `private_key_jwt` application is fetched
     /// from; `null` when its keys are registered inline or it has a secret.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(format = Uri, required = true))]
+    #[cfg_attr(feature = "openapi", schema(format = "uri", required = true))]
     pub jwks_uri: Option<String>,
     #[cfg_attr(not(feature = "openapi"), doc = "When it was registered.")]
     /// RFC 3339, UTC.

@@ -81,6 +81,7 @@ async fn application_facts(
         existing_roles: store::existing_roles(&state.db, roles).await?,
         email_holder,
         auth_method: None,
+        allow_private_jwks_uri: state.config.jwks_fetch.allow_private,
     })
 }
 
@@ -182,7 +183,7 @@ pub async fn update_application(
         change.roles.as_deref().unwrap_or_default(),
     )
     .await?;
-    if change.token_endpoint_auth_method.is_some() || change.jwks.is_some() {
+    if change.token_endpoint_auth_method.is_some() || change.jwks.is_some() || change.jwks_uri.is_some() {
         let stored = store::get_application(&state.db, &id).await?;
         facts.auth_method = AuthMethod::parse(&stored.auth_method);
     }
