@@ -10,6 +10,8 @@ mod console;
 mod contract;
 mod hardening;
 mod jose;
+mod jwks_uri;
+mod key_host;
 mod lifecycle;
 mod notifications;
 mod oauth;
