@@ -178,9 +178,14 @@ mod tests {
         let k = keys();
         let uri = "https://keys.partner.example.org/jwks.json";
         assert_eq!(registration(None, NONE, false), Ok(Credentials::Secret));
-        assert_eq!(registration(Some("client_secret_basic"), NONE, false), Ok(Credentials::Secret));
         assert_eq!(
-            registration(Some("private_key_jwt"), inline(&k), false).unwrap().method(),
+            registration(Some("client_secret_basic"), NONE, false),
+            Ok(Credentials::Secret)
+        );
+        assert_eq!(
+            registration(Some("private_key_jwt"), inline(&k), false)
+                .unwrap()
+                .method(),
             PrivateKeyJwt
         );
         assert!(matches!(
@@ -192,8 +197,14 @@ mod tests {
             codes(registration(Some("private_key_jwt"), NONE, false)),
             on("jwks", ErrorCode::Required)
         );
-        assert_eq!(codes(registration(None, inline(&k), false)), on("jwks", ErrorCode::InvalidValue));
-        assert_eq!(codes(registration(None, at(uri), false)), on("jwks_uri", ErrorCode::InvalidValue));
+        assert_eq!(
+            codes(registration(None, inline(&k), false)),
+            on("jwks", ErrorCode::InvalidValue)
+        );
+        assert_eq!(
+            codes(registration(None, at(uri), false)),
+            on("jwks_uri", ErrorCode::InvalidValue)
+        );
         let both = KeyFields {
             jwks: Some(&k),
             jwks_uri: Some(uri),

@@ -119,7 +119,14 @@ pub async fn prepare(config: Config, options: TestOptions) -> Result<AppState, S
     let keys = KeyRing::load(db.clone(), config.master_key.clone(), config.token_signing_alg).await?;
     let metrics = metrics::Metrics::new();
     let jwks = jwks_fetch::JwksFetcher::new(&config.jwks_fetch, options.jwks_fetch.clone(), &metrics)?;
-    Ok(AppState::new(db, config, keys, metrics, jwks, options.token_lifetime_secs))
+    Ok(AppState::new(
+        db,
+        config,
+        keys,
+        metrics,
+        jwks,
+        options.token_lifetime_secs,
+    ))
 }
 
 async fn ensure_first_admin(db: &Db, config: &Config) -> Result<(), StartError> {

@@ -1042,6 +1042,7 @@ both_backends!(applications_register_view_change_remove, |app: TestApp| async mo
             "enabled",
             "token_endpoint_auth_method",
             "jwks",
+            "jwks_uri",
             "created_at",
             "updated_at"
         ]
@@ -1052,6 +1053,7 @@ both_backends!(applications_register_view_change_remove, |app: TestApp| async mo
         "the default"
     );
     assert_eq!(registered["jwks"], Value::Null);
+    assert_eq!(registered["jwks_uri"], Value::Null);
     assert_eq!(registered["name"], "Acme Intake Sync", "trimmed");
     assert_eq!(registered["email"], "Integrations@Acme.example.org");
     assert_eq!(registered["callback_url"], app.base_url.as_str());

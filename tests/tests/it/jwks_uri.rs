@@ -60,7 +60,12 @@ both_backends!(
         }
         assert_eq!(host.asked("/jwks"), 1, "one fetch, then the cache");
         // A key the set does not hold is refused like any other.
-        refused(&app, &signed(&Key::ed(), "EdDSA", Some("o"), &claims(&app, &client)), "a stranger's key").await;
+        refused(
+            &app,
+            &signed(&Key::ed(), "EdDSA", Some("o"), &claims(&app, &client)),
+            "a stranger's key",
+        )
+        .await;
     }
 );
 
@@ -87,7 +92,12 @@ both_backends!(
             "a second unknown kid inside the minute",
         )
         .await;
-        refused(&app, &signed(&third, "EdDSA", Some("2027"), &claims(&app, &client)), "a made-up kid").await;
+        refused(
+            &app,
+            &signed(&third, "EdDSA", Some("2027"), &claims(&app, &client)),
+            "a made-up kid",
+        )
+        .await;
         assert_eq!(host.asked("/keys"), 2, "no fetch for either");
         token(&app, &signed(&second, "ES256", Some("2025"), &claims(&app, &client))).await;
     }
@@ -102,17 +112,34 @@ both_backends!(
         host.answer("/jwks", set(&[(&key, "k")]));
         let admin = app.admin_token().await;
         for literal in [host.url("/jwks"), format!("https://[::1]:{}/jwks", host.addr.port())] {
-            let r = app.post_json(APPS, &admin, &registration("Internal Keys", &literal)).await;
-            assert_eq!(field_codes(&problem(r, 422).await), pairs(&[("jwks_uri", "private_address")]));
+            let r = app
+                .post_json(APPS, &admin, &registration("Internal Keys", &literal))
+                .await;
+            assert_eq!(
+                field_codes(&problem(r, 422).await),
+                pairs(&[("jwks_uri", "private_address")])
+            );
         }
         // A name is not resolved at registration; what it resolves to is
         // refused when the fetch would connect.
         let by_name = format!("https://localhost:{}/jwks", host.addr.port());
         let (_, client) = register(&app, &admin, "Named Loopback", &by_name).await;
         let (status, body) = exchange(&app, &signed(&key, "EdDSA", Some("k"), &claims(&app, &client)), None).await;
-        assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")), "{body}");
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{body}"
+        );
         assert_eq!(host.asked("/jwks"), 0, "the key host was never reached");
-        let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let metrics = app
+            .http
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert!(metrics.contains("casebook_jwks_fetch_failures_total 1"), "{metrics}");
     }
 );
@@ -133,16 +160,39 @@ both_backends!(
         let path = format!("{APPS}/{id}");
         let both = json!({"jwks_uri": host.url("/jwks"), "jwks": {"keys": [key.public_jwk("moved")]}});
         let r = app.patch_json(&path, &admin, &both).await;
-        assert_eq!(field_codes(&problem(r, 422).await), pairs(&[("jwks_uri", "invalid_value")]));
-        let moved = expect(app.patch_json(&path, &admin, &json!({"jwks_uri": host.url("/jwks")})).await, 200).await;
-        assert_eq!((moved["jwks"].clone(), moved["jwks_uri"].clone()), (Value::Null, json!(host.url("/jwks"))));
+        assert_eq!(
+            field_codes(&problem(r, 422).await),
+            pairs(&[("jwks_uri", "invalid_value")])
+        );
+        let moved = expect(
+            app.patch_json(&path, &admin, &json!({"jwks_uri": host.url("/jwks")}))
+                .await,
+            200,
+        )
+        .await;
+        assert_eq!(
+            (moved["jwks"].clone(), moved["jwks_uri"].clone()),
+            (Value::Null, json!(host.url("/jwks")))
+        );
         token(&app, &signed(&key, "ES256", Some("moved"), &claims(&app, &client))).await;
         let back = json!({"jwks": {"keys": [key.public_jwk("inline")]}});
         let back = expect(app.patch_json(&path, &admin, &back).await, 200).await;
         assert_eq!(back["jwks_uri"], Value::Null);
         token(&app, &signed(&key, "ES256", Some("inline"), &claims(&app, &client))).await;
-        let secret = expect(app.patch_json(&path, &admin, &json!({"token_endpoint_auth_method": "client_secret_basic"})).await, 200).await;
-        assert_eq!((secret["jwks"].clone(), secret["jwks_uri"].clone()), (Value::Null, Value::Null));
+        let secret = expect(
+            app.patch_json(
+                &path,
+                &admin,
+                &json!({"token_endpoint_auth_method": "client_secret_basic"}),
+            )
+            .await,
+            200,
+        )
+        .await;
+        assert_eq!(
+            (secret["jwks"].clone(), secret["jwks_uri"].clone()),
+            (Value::Null, Value::Null)
+        );
     }
 );
 
@@ -191,16 +241,25 @@ async fn redirects_are_not_followed_and_big_or_slow_answers_are_cut_off() {
         timeout: Duration::from_secs(1),
         ..Limits::default()
     });
-    assert_eq!(fetcher.keys(&uri(&host.url("/moved")), None).await.unwrap_err(), FetchError::Status(302));
+    assert_eq!(
+        fetcher.keys(&uri(&host.url("/moved")), None).await.unwrap_err(),
+        FetchError::Status(302)
+    );
     assert_eq!(host.asked("/real"), 0, "the redirect was not followed");
-    assert_eq!(fetcher.keys(&uri(&host.url("/huge")), None).await.unwrap_err(), FetchError::TooLarge(65_536));
+    assert_eq!(
+        fetcher.keys(&uri(&host.url("/huge")), None).await.unwrap_err(),
+        FetchError::TooLarge(65_536)
+    );
     // Under the limit it is read whole, and then judged as a key set.
     assert_eq!(
         fetcher.keys(&uri(&host.url("/just-fits")), None).await.unwrap_err(),
         FetchError::Set(casebook_domain::client_keys::FetchedSetError::NoUsableKey)
     );
     let started = std::time::Instant::now();
-    assert_eq!(fetcher.keys(&uri(&host.url("/stall")), None).await.unwrap_err(), FetchError::Timeout);
+    assert_eq!(
+        fetcher.keys(&uri(&host.url("/stall")), None).await.unwrap_err(),
+        FetchError::Timeout
+    );
     assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
     assert!(matches!(
         fetcher.keys(&uri(&host.url("/missing")), None).await,
@@ -214,10 +273,16 @@ async fn a_published_private_key_spoils_the_set_and_an_untrusted_certificate_is_
     let key = Key::ed();
     let mut leaked = key.public_jwk("k");
     leaked["d"] = json!("c2VjcmV0");
-    host.answer("/leaked", Answer::Jwks(json!({"keys": [key.public_jwk("fine"), leaked]})));
+    host.answer(
+        "/leaked",
+        Answer::Jwks(json!({"keys": [key.public_jwk("fine"), leaked]})),
+    );
     host.answer("/jwks", set(&[(&key, "k")]));
     assert_eq!(
-        fetcher(Limits::default()).keys(&uri(&host.url("/leaked")), None).await.unwrap_err(),
+        fetcher(Limits::default())
+            .keys(&uri(&host.url("/leaked")), None)
+            .await
+            .unwrap_err(),
         FetchError::Set(casebook_domain::client_keys::FetchedSetError::PrivateKeyMaterial)
     );
     // Without the extra CA the host's certificate chains to nothing trusted.

@@ -142,10 +142,13 @@ async fn serve(mut tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>, 
             .into_bytes()
         }
         Some(Answer::Redirect(to)) => {
-            format!("HTTP/1.1 302 Found\r\nlocation: {to}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").into_bytes()
+            format!("HTTP/1.1 302 Found\r\nlocation: {to}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .into_bytes()
         }
         Some(Answer::Huge(size)) => {
-            let mut out = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{\"keys\":[],\"x\":\"".to_vec();
+            let mut out =
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{\"keys\":[],\"x\":\""
+                    .to_vec();
             out.resize(out.len() + size, b'a');
             out.extend_from_slice(b"\"}");
             out

@@ -281,7 +281,10 @@ both_backends!(
         let mut by_uri = no_keys.clone();
         by_uri["jwks_uri"] = json!("http://partner.example.org/jwks.json");
         let r = app.post_json(APPS, &admin, &by_uri).await;
-        assert_eq!(field_codes(&problem(r, 422).await), pairs(&[("jwks_uri", "invalid_url")]));
+        assert_eq!(
+            field_codes(&problem(r, 422).await),
+            pairs(&[("jwks_uri", "invalid_url")])
+        );
         register(&app, &admin, "Five Keys", six[..5].to_vec()).await;
     }
 );

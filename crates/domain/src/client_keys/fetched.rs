@@ -87,18 +87,30 @@ mod tests {
 
     #[test]
     fn a_shared_kid_names_no_key() {
-        assert_eq!(kids(json!({"keys": [ed("a"), ed("b"), ed("a")]})), Ok(vec!["b".to_owned()]));
+        assert_eq!(
+            kids(json!({"keys": [ed("a"), ed("b"), ed("a")]})),
+            Ok(vec!["b".to_owned()])
+        );
     }
 
     #[test]
     fn what_refuses_the_whole_set() {
         let mut leaked = ed("b");
         leaked["d"] = json!("c2VjcmV0");
-        assert_eq!(kids(json!({"keys": [ed("a"), leaked]})), Err(FetchedSetError::PrivateKeyMaterial));
+        assert_eq!(
+            kids(json!({"keys": [ed("a"), leaked]})),
+            Err(FetchedSetError::PrivateKeyMaterial)
+        );
         let oct = json!({"kty": "oct", "kid": "h", "k": "c2VjcmV0"});
-        assert_eq!(kids(json!({"keys": [ed("a"), oct]})), Err(FetchedSetError::PrivateKeyMaterial));
+        assert_eq!(
+            kids(json!({"keys": [ed("a"), oct]})),
+            Err(FetchedSetError::PrivateKeyMaterial)
+        );
         assert_eq!(kids(json!({"keys": []})), Err(FetchedSetError::NoUsableKey));
-        assert_eq!(kids(json!({"keys": [{"kty": "EC", "crv": "P-521"}]})), Err(FetchedSetError::NoUsableKey));
+        assert_eq!(
+            kids(json!({"keys": [{"kty": "EC", "crv": "P-521"}]})),
+            Err(FetchedSetError::NoUsableKey)
+        );
         assert_eq!(kids(json!([ed("a")])), Err(FetchedSetError::NotASet));
         assert_eq!(kids(json!({"keys": {"a": 1}})), Err(FetchedSetError::NotASet));
     }

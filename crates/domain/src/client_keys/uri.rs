@@ -40,7 +40,9 @@ impl JwksUri {
         }
         let url = url::Url::parse(raw).map_err(|_| invalid("must be an absolute https URL"))?;
         if url.scheme() != "https" {
-            return Err(invalid("must be an https URL: keys fetched in the clear could be anyone's"));
+            return Err(invalid(
+                "must be an https URL: keys fetched in the clear could be anyone's",
+            ));
         }
         let Some(host) = url.host() else {
             return Err(invalid("must name a host"));
@@ -63,7 +65,9 @@ impl JwksUri {
             return Err(FieldError::new(
                 field,
                 ErrorCode::PrivateAddress,
-                format!("{field} names {ip}, a loopback, private or otherwise non-public address; the server fetches public addresses only"),
+                format!(
+                    "{field} names {ip}, a loopback, private or otherwise non-public address; the server fetches public addresses only"
+                ),
             ));
         }
         Ok(Self(url))
@@ -171,9 +175,17 @@ mod tests {
         use ErrorCode::*;
         let long = format!("https://keys.example.org/{}", "a".repeat(MAX_JWKS_URI_CHARS));
         for (raw, allow, expected) in [
-            ("https://keys.example.org/jwks.json", false, Ok("https://keys.example.org/jwks.json")),
+            (
+                "https://keys.example.org/jwks.json",
+                false,
+                Ok("https://keys.example.org/jwks.json"),
+            ),
             ("https://Keys.Example.org", false, Ok("https://keys.example.org/")),
-            ("https://keys.example.org:8443/a?v=1", false, Ok("https://keys.example.org:8443/a?v=1")),
+            (
+                "https://keys.example.org:8443/a?v=1",
+                false,
+                Ok("https://keys.example.org:8443/a?v=1"),
+            ),
             ("https://localhost/jwks", false, Ok("https://localhost/jwks")),
             ("https://8.8.8.8/jwks", false, Ok("https://8.8.8.8/jwks")),
             ("https://127.0.0.1:9443/jwks", true, Ok("https://127.0.0.1:9443/jwks")),
@@ -209,7 +221,10 @@ mod tests {
             "x": "AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM"}]});
         let uri = "https://keys.example.org/jwks.json";
         assert_eq!(KeySource::from_fields(None, None, false), Ok(None));
-        assert!(matches!(KeySource::from_fields(Some(&jwks), None, false), Ok(Some(KeySource::Inline(_)))));
+        assert!(matches!(
+            KeySource::from_fields(Some(&jwks), None, false),
+            Ok(Some(KeySource::Inline(_)))
+        ));
         let by_uri = KeySource::from_fields(None, Some(uri), false).unwrap().unwrap();
         assert_eq!(by_uri.uri().map(JwksUri::as_str), Some(uri));
         let both = KeySource::from_fields(Some(&jwks), Some(uri), false).unwrap_err();

@@ -40,10 +40,19 @@ fn a_fresh_set_is_used_until_it_is_five_minutes_old() {
     let limits = Limits::default();
     let start = Instant::now();
     let mut entry = Entry::default();
-    assert!(matches!(entry.plan(Some("a"), start, &limits), Plan::Fetch { for_unknown_kid: false }));
+    assert!(matches!(
+        entry.plan(Some("a"), start, &limits),
+        Plan::Fetch { for_unknown_kid: false }
+    ));
     fetched(&mut entry, &["a"], false, start);
-    assert_eq!(kids(entry.plan(Some("a"), start + 299 * SEC, &limits)), Some(vec!["a".into()]));
-    assert_eq!(kids(entry.plan(None, start + 299 * SEC, &limits)), Some(vec!["a".into()]));
+    assert_eq!(
+        kids(entry.plan(Some("a"), start + 299 * SEC, &limits)),
+        Some(vec!["a".into()])
+    );
+    assert_eq!(
+        kids(entry.plan(None, start + 299 * SEC, &limits)),
+        Some(vec!["a".into()])
+    );
     assert!(matches!(
         entry.plan(Some("a"), start + 300 * SEC, &limits),
         Plan::Fetch { for_unknown_kid: false }
@@ -57,10 +66,16 @@ fn an_unknown_kid_refetches_at_most_once_a_minute() {
     let mut entry = Entry::default();
     fetched(&mut entry, &["a"], false, start);
     // The first unknown kid fetches at once: a rotation is seen at once.
-    assert!(matches!(entry.plan(Some("b"), start + SEC, &limits), Plan::Fetch { for_unknown_kid: true }));
+    assert!(matches!(
+        entry.plan(Some("b"), start + SEC, &limits),
+        Plan::Fetch { for_unknown_kid: true }
+    ));
     fetched(&mut entry, &["b"], true, start + SEC);
     // Another inside the minute gets the set in hand, which lacks it.
-    assert_eq!(kids(entry.plan(Some("c"), start + 60 * SEC, &limits)), Some(vec!["b".into()]));
+    assert_eq!(
+        kids(entry.plan(Some("c"), start + 60 * SEC, &limits)),
+        Some(vec!["b".into()])
+    );
     assert!(matches!(
         entry.plan(Some("c"), start + 61 * SEC, &limits),
         Plan::Fetch { for_unknown_kid: true }
@@ -74,12 +89,21 @@ fn a_failure_is_remembered_briefly_and_a_failed_refetch_keeps_the_set() {
     let mut entry = Entry::default();
     let failed = entry.record(Err(FetchError::Status(500)), false, start, &limits);
     assert_eq!(failed.unwrap_err(), FetchError::Status(500));
-    assert!(matches!(entry.plan(None, start + 9 * SEC, &limits), Plan::Fail(FetchError::Status(500))));
-    assert!(matches!(entry.plan(None, start + 10 * SEC, &limits), Plan::Fetch { .. }));
+    assert!(matches!(
+        entry.plan(None, start + 9 * SEC, &limits),
+        Plan::Fail(FetchError::Status(500))
+    ));
+    assert!(matches!(
+        entry.plan(None, start + 10 * SEC, &limits),
+        Plan::Fetch { .. }
+    ));
     fetched(&mut entry, &["a"], false, start + 10 * SEC);
     let kept = entry.record(Err(FetchError::Timeout), true, start + 20 * SEC, &limits);
     assert_eq!(kept.expect("the set in hand").keys()[0].kid, "a");
-    assert_eq!(kids(entry.plan(Some("a"), start + 21 * SEC, &limits)), Some(vec!["a".into()]));
+    assert_eq!(
+        kids(entry.plan(Some("a"), start + 21 * SEC, &limits)),
+        Some(vec!["a".into()])
+    );
 }
 
 #[test]
@@ -97,7 +121,11 @@ fn an_address_written_in_the_url_is_checked_before_any_connection() {
         // Stored before the setting changed, say: the fetcher still refuses.
         let uri = JwksUri::parse("jwks_uri", raw, true).expect("a URL");
         let got = runtime.block_on(fetcher.keys(&uri, None));
-        assert_eq!(got.unwrap_err(), FetchError::PrivateAddress(ip.parse().unwrap()), "{raw}");
+        assert_eq!(
+            got.unwrap_err(),
+            FetchError::PrivateAddress(ip.parse().unwrap()),
+            "{raw}"
+        );
     }
     assert_eq!(fetcher.fetches.get(), 0, "nothing was sent");
 }

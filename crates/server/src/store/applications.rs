@@ -319,8 +319,7 @@ async fn change_credentials(
         .fetch_one(&mut **tx)
         .await?;
     let stored = AuthMethod::parse(&col::<String>(&row, "token_endpoint_auth_method")?);
-    let has_keys =
-        col::<Option<String>>(&row, "jwks")?.is_some() || col::<Option<String>>(&row, "jwks_uri")?.is_some();
+    let has_keys = col::<Option<String>>(&row, "jwks")?.is_some() || col::<Option<String>>(&row, "jwks_uri")?.is_some();
     let method = change.method.or(stored);
     let detail = match (method, &change.keys) {
         (Some(AuthMethod::PrivateKeyJwt), keys) if keys.is_some() || has_keys => {

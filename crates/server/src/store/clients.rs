@@ -57,7 +57,10 @@ pub async fn client_record(db: &Db, client_id: &str) -> Result<Option<ClientReco
         permissions,
         token_generation: col(row, "token_generation")?,
         auth_method: AuthMethod::parse(&col::<String>(row, "token_endpoint_auth_method")?),
-        keys: match (col::<Option<String>>(row, "jwks")?, col::<Option<String>>(row, "jwks_uri")?) {
+        keys: match (
+            col::<Option<String>>(row, "jwks")?,
+            col::<Option<String>>(row, "jwks_uri")?,
+        ) {
             (Some(text), _) => stored_keys(client_id, &text).map(KeySource::Inline),
             (None, Some(text)) => stored_uri(client_id, &text).map(KeySource::Uri),
             (None, None) => None,
