@@ -137,6 +137,8 @@ pub struct Spawn {
     pub clock: Option<ManualClock>,
     /// `CASEBOOK_TOKEN_SIGNING_ALG`: the first key's algorithm.
     pub signing_alg: casebook_domain::SigningAlgorithm,
+    /// `CASEBOOK_ALLOW_PRIVATE_JWKS_URI` and `CASEBOOK_EXTRA_CA_FILE`.
+    pub jwks_fetch: casebook_server::config::JwksFetchConfig,
 }
 
 impl Default for Spawn {
@@ -147,6 +149,7 @@ impl Default for Spawn {
             master_key: None,
             clock: None,
             signing_alg: Default::default(),
+            jwks_fetch: Default::default(),
         }
     }
 }
@@ -157,6 +160,19 @@ impl Spawn {
     pub fn with_signing_alg(alg: casebook_domain::SigningAlgorithm) -> Self {
         Self {
             signing_alg: alg,
+            ..Self::default()
+        }
+    }
+
+    /// A server that trusts the CA in `ca_file` for `jwks_uri` fetches, as an
+    /// install with an internal PKI would; `allow_private` is
+    /// `CASEBOOK_ALLOW_PRIVATE_JWKS_URI`, which a key host on loopback needs.
+    pub fn trusting_ca(ca_file: &std::path::Path, allow_private: bool) -> Self {
+        Self {
+            jwks_fetch: casebook_server::config::JwksFetchConfig {
+                allow_private,
+                extra_ca_file: Some(ca_file.to_owned()),
+            },
             ..Self::default()
         }
     }
@@ -194,6 +210,7 @@ impl TestApp {
             mailer: casebook_server::notify::Mailer::Log,
             trusted_proxies: Default::default(),
             token_signing_alg: spawn.signing_alg,
+            jwks_fetch: spawn.jwks_fetch.clone(),
         };
         // The issuer must be known before binding; reserve a port first.
         let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");

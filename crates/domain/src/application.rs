@@ -1,7 +1,7 @@
 //! The "New Application" form and changes to a registered application.
 
 use crate::account::AccountRef;
-use crate::client_auth::{self, CredentialChange, Credentials};
+use crate::client_auth::{self, CredentialChange, Credentials, KeyFields};
 use crate::client_keys::AuthMethod;
 use crate::email::Email;
 use crate::form::{self, Storage, rule};
@@ -32,6 +32,9 @@ pub struct ApplicationFacts {
     pub email_holder: Option<AccountRef>,
     /// For a change: how the application authenticates now.
     pub auth_method: Option<AuthMethod>,
+    /// The operator's `CASEBOOK_ALLOW_PRIVATE_JWKS_URI`: whether a
+    /// `jwks_uri` may name a loopback or private address.
+    pub allow_private_jwks_uri: bool,
 }
 
 /// An application's display name: trimmed, 1 to 100 characters, no control
@@ -147,7 +150,7 @@ pub struct ApplicationForm {
     /// How the application authenticates at the token endpoint:
     /// `client_secret_basic` (the default: a client secret, with HTTP Basic
     /// or in the form body) or `private_key_jwt` (RFC 7523: a JWT signed
-    /// with one of `jwks`; no secret). `jwks_uri` is not supported yet.
+    /// with one of `jwks`, or of the set at `jwks_uri`; no secret).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(
         feature = "openapi",
@@ -161,6 +164,19 @@ pub struct ApplicationForm {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub jwks: Option<serde_json::Value>,
+    /// For `private_key_jwt` only, instead of `jwks`: an absolute `https`
+    /// URL (no user name or password, no fragment, at most 2048 characters)
+    /// that serves the application's JWK Set. The server fetches it with a
+    /// 5 s timeout, reads at most 64 KiB, follows no redirect, caches it up
+    /// to 5 minutes and fetches it again for an unknown `kid` at most once a
+    /// minute. A loopback, private or otherwise non-public address is
+    /// refused (`private_address`) unless the operator allows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(format = "uri", example = "https://partner.example.org/.well-known/jwks.json")
+    )]
+    pub jwks_uri: Option<String>,
 }
 
 impl Shaped for ApplicationForm {
@@ -172,6 +188,7 @@ impl Shaped for ApplicationForm {
         Field::optional("description", Kind::Text),
         Field::optional("token_endpoint_auth_method", Kind::Text),
         Field::optional("jwks", Kind::Object),
+        Field::optional("jwks_uri", Kind::Text),
     ];
 
     fn rules(&self) -> Result<(), ValidationErrors> {
@@ -218,20 +235,33 @@ impl NewApplication {
 
 impl ApplicationForm {
     /// Every rule that needs no storage: what the SDK checks before sending.
+    /// Whether a `jwks_uri` may name a private address is the server's
+    /// setting, so that rule is left to the server.
     pub fn validate_offline(&self) -> Result<NewApplication, ValidationErrors> {
-        self.validate_inner(&Storage::offline())
+        self.validate_inner(&Storage::offline(), true)
     }
 
     /// Every rule, with storage's facts: what the server checks.
     pub fn validate(&self, facts: &ApplicationFacts) -> Result<NewApplication, ValidationErrors> {
-        self.validate_inner(&Storage::new(&facts.existing_roles, facts.email_holder.as_ref(), None))
+        self.validate_inner(
+            &Storage::new(&facts.existing_roles, facts.email_holder.as_ref(), None),
+            facts.allow_private_jwks_uri,
+        )
     }
 
-    fn validate_inner(&self, storage: &Storage<'_>) -> Result<NewApplication, ValidationErrors> {
+    fn keys(&self) -> KeyFields<'_> {
+        KeyFields {
+            jwks: self.jwks.as_ref(),
+            jwks_uri: self.jwks_uri.as_deref(),
+        }
+    }
+
+    fn validate_inner(&self, storage: &Storage<'_>, allow_private: bool) -> Result<NewApplication, ValidationErrors> {
         let fields = self
             .validate_with_args(storage)
             .map_err(|e| form::report(e, Self::FIELDS));
-        let credentials = client_auth::registration(self.token_endpoint_auth_method.as_deref(), self.jwks.as_ref());
+        let credentials =
+            client_auth::registration(self.token_endpoint_auth_method.as_deref(), self.keys(), allow_private);
         // The credential fields come last in the table, so their errors do too.
         let (_, credentials) = client_auth::both(fields, credentials)?;
         // Each rule passed above; parsing again keeps the values they vouch for.
@@ -281,10 +311,16 @@ pub struct ApplicationChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<AuthMethod>))]
     pub token_endpoint_auth_method: Option<String>,
-    /// New public keys of a `private_key_jwt` application, replacing its set.
+    /// New public keys of a `private_key_jwt` application, replacing its
+    /// set or its `jwks_uri`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub jwks: Option<serde_json::Value>,
+    /// A new URL of a `private_key_jwt` application's JWK Set, replacing its
+    /// inline `jwks` or its old URL; the rules of registration apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(format = "uri"))]
+    pub jwks_uri: Option<String>,
 }
 
 impl Shaped for ApplicationChange {
@@ -297,10 +333,11 @@ impl Shaped for ApplicationChange {
         Field::optional("enabled", Kind::Boolean),
         Field::optional("token_endpoint_auth_method", Kind::Text),
         Field::optional("jwks", Kind::Object),
+        Field::optional("jwks_uri", Kind::Text),
     ];
 
     fn rules(&self) -> Result<(), ValidationErrors> {
-        self.check(&Storage::offline(), None).map(drop)
+        self.check(&Storage::offline(), None, true).map(drop)
     }
 }
 
@@ -359,6 +396,7 @@ impl ApplicationChange {
         let credentials = self.check(
             &Storage::new(&facts.existing_roles, facts.email_holder.as_ref(), Some(me)),
             facts.auth_method,
+            facts.allow_private_jwks_uri,
         )?;
         Ok(ValidApplicationChange {
             credentials,
@@ -379,11 +417,20 @@ impl ApplicationChange {
         })
     }
 
-    fn check(&self, storage: &Storage<'_>, stored: Option<AuthMethod>) -> Result<CredentialChange, ValidationErrors> {
+    fn check(
+        &self,
+        storage: &Storage<'_>,
+        stored: Option<AuthMethod>,
+        allow_private: bool,
+    ) -> Result<CredentialChange, ValidationErrors> {
         let fields = self
             .validate_with_args(storage)
             .map_err(|e| form::report(e, Self::FIELDS));
-        let credentials = client_auth::change(self.token_endpoint_auth_method.as_deref(), self.jwks.as_ref(), stored);
+        let keys = KeyFields {
+            jwks: self.jwks.as_ref(),
+            jwks_uri: self.jwks_uri.as_deref(),
+        };
+        let credentials = client_auth::change(self.token_endpoint_auth_method.as_deref(), keys, stored, allow_private);
         client_auth::both(fields, credentials).map(|(_, c)| c)
     }
 }
@@ -428,6 +475,7 @@ mod tests {
             existing_roles: ["r1", "r2"].into_iter().map(String::from).collect(),
             email_holder: None,
             auth_method: None,
+            allow_private_jwks_uri: false,
         }
     }
 

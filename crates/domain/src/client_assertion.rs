@@ -113,11 +113,17 @@ impl<'a> Assertion<'a> {
         self.0.signature()
     }
 
+    /// The `kid` the header names, if any: what a fetched key set must hold.
+    pub fn kid(&self) -> Option<&str> {
+        self.0.kid()
+    }
+
     pub fn key<'k>(&self, keys: &'k ClientKeySet) -> Result<&'k ClientKey, Refused> {
         Ok(self.0.key(keys)?)
     }
 
-    /// The claims' rules, for `client_id` at `now`; call once the signature holds.
+    /// The claims' rules, for `client_id` at `now`. Pure: the server runs it
+    /// before fetching keys, and trusts the result only once the signature holds.
     pub fn check(&self, client_id: &str, issuer: &str, now: Timestamp) -> Result<Accepted, Refused> {
         check_claims(self.0.claims(), client_id, issuer, now.unix_secs())
     }

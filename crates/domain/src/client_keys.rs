@@ -383,5 +383,13 @@ fn sized<const N: usize>(at: usize, members: [(&str, &Vec<u8>); N], errors: &mut
     fine
 }
 
+mod address;
+mod fetched;
+mod uri;
+
+pub use address::is_public;
+pub use fetched::FetchedSetError;
+pub use uri::{JwksUri, KeySource, MAX_JWKS_URI_CHARS};
+
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,7 @@
 //! the signature with the key [`OutsideToken::key`] picks, and asks
 //! [`OutsideToken::check`] whether the rest holds.
 
-use crate::client_keys::{AssertionAlg, ClientKey, ClientKeySet};
+use crate::client_keys::{AssertionAlg, ClientKey, ClientKeySet, KeySource};
 use crate::jws::{SignedJwt, Unreadable};
 use crate::shape::{Field, Kind, Shaped};
 use crate::text::TextRule;
@@ -102,16 +102,11 @@ impl Shaped for FederatedCredentialForm {
         Field::optional("claims", Kind::Object),
     ];
 
+    /// Offline, private addresses pass: only the server knows whether its
+    /// install allows them, and it checks again with its setting.
     fn rules(&self) -> Result<(), ValidationErrors> {
-        self.validate().map(drop)
+        self.validate(true).map(drop)
     }
-}
-
-/// Where a credential's keys come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TrustedKeys {
-    Inline(ClientKeySet),
-    Uri(String),
 }
 
 /// An outside identity as it is matched: everything but the keys.
@@ -128,20 +123,21 @@ pub struct TrustedIdentity {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewFederatedCredential {
     pub name: String,
-    pub keys: TrustedKeys,
+    pub keys: KeySource,
     pub identity: TrustedIdentity,
 }
 
 impl FederatedCredentialForm {
     /// Every rule; none needs storage except the name's uniqueness and the
     /// per-application limit, which the server checks in its transaction.
-    pub fn validate(&self) -> Result<NewFederatedCredential, ValidationErrors> {
+    /// `allow_private`: whether a `jwks_uri` may name a private address.
+    pub fn validate(&self, allow_private: bool) -> Result<NewFederatedCredential, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let name = errors.check(NAME.required(&self.name));
         let issuer = errors.check(ISSUER.required(&self.issuer));
         let subject = errors.check(SUBJECT.required(&self.subject));
         let audience = errors.check(AUDIENCE.optional(self.audience.as_deref())).flatten();
-        let keys = match keys(self.jwks.as_ref(), self.jwks_uri.as_deref()) {
+        let keys = match keys(self.jwks.as_ref(), self.jwks_uri.as_deref(), allow_private) {
             Ok(keys) => Some(keys),
             Err(refused) => {
                 refused.into_errors().into_iter().for_each(|e| errors.push(e));
@@ -167,25 +163,15 @@ impl FederatedCredentialForm {
     }
 }
 
-fn keys(jwks: Option<&Value>, jwks_uri: Option<&str>) -> Result<TrustedKeys, ValidationErrors> {
-    match (jwks, jwks_uri) {
-        (Some(jwks), None) => ClientKeySet::parse(jwks).map(TrustedKeys::Inline),
-        (None, Some(_)) => Err(FieldError::new(
-            "jwks_uri",
-            ErrorCode::InvalidValue,
-            "jwks_uri is not accepted yet for federated credentials; give the issuer's keys as jwks",
-        )
-        .into()),
-        (None, None) => Err(FieldError::new(
+fn keys(jwks: Option<&Value>, jwks_uri: Option<&str>, allow_private: bool) -> Result<KeySource, ValidationErrors> {
+    KeySource::from_fields(jwks, jwks_uri, allow_private)?.ok_or_else(|| {
+        FieldError::new(
             "jwks",
             ErrorCode::Required,
             "give the issuer's public keys: jwks (a JWK Set) or jwks_uri (where the issuer publishes it)",
         )
-        .into()),
-        (Some(_), Some(_)) => {
-            Err(FieldError::new("jwks_uri", ErrorCode::InvalidValue, "give jwks or jwks_uri, not both").into())
-        }
-    }
+        .into()
+    })
 }
 
 fn required_claims(raw: Option<&Map<String, Value>>) -> Result<Map<String, Value>, FieldError> {

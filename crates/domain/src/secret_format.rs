@@ -104,7 +104,7 @@ mod tests {
     fn the_checksum_is_the_crc32_of_the_rest_in_base62() {
         let secret = encode([0; RANDOM_BYTES]);
         assert_eq!(&secret[..48], format!("cbs_{}", "0".repeat(44)));
-        let crc = crc32fast::hash(secret[..48].as_bytes());
+        let crc = crc32fast::hash(&secret.as_bytes()[..48]);
         let decoded = secret[48..].bytes().fold(0u64, |n, b| {
             n * 62 + ALPHABET.iter().position(|&c| c == b).unwrap() as u64
         });

@@ -36,10 +36,13 @@ pub enum ErrorCode {
     WeakKey,
     // A key type, curve, size or algorithm this server does not verify with.
     UnsupportedKey,
+    // A URL the server would fetch names a loopback, private or otherwise
+    // non-public address.
+    PrivateAddress,
 }
 
 impl ErrorCode {
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 20] = [
         Self::Required,
         Self::TooShort,
         Self::TooLong,
@@ -59,6 +62,7 @@ impl ErrorCode {
         Self::DuplicateKid,
         Self::WeakKey,
         Self::UnsupportedKey,
+        Self::PrivateAddress,
     ];
 
     /// The code whose wire form is `value`.
@@ -87,6 +91,7 @@ impl ErrorCode {
             Self::DuplicateKid => "duplicate_kid",
             Self::WeakKey => "weak_key",
             Self::UnsupportedKey => "unsupported_key",
+            Self::PrivateAddress => "private_address",
         }
     }
 }
@@ -230,7 +235,8 @@ mod tests {
             | ErrorCode::PrivateKeyMaterial
             | ErrorCode::DuplicateKid
             | ErrorCode::WeakKey
-            | ErrorCode::UnsupportedKey => ErrorCode::ALL.contains(&code),
+            | ErrorCode::UnsupportedKey
+            | ErrorCode::PrivateAddress => ErrorCode::ALL.contains(&code),
         };
         assert!(ErrorCode::ALL.into_iter().all(listed));
     }

@@ -83,12 +83,17 @@ async fn fixture() -> Fixture {
         mailer: casebook_server::notify::Mailer::Log,
         trusted_proxies: Default::default(),
         token_signing_alg: Default::default(),
+        jwks_fetch: Default::default(),
     };
+    let metrics = Metrics::new();
+    let jwks = casebook_server::jwks_fetch::JwksFetcher::new(&config.jwks_fetch, Default::default(), &metrics)
+        .expect("jwks fetcher");
     let state = AppState::new(
         db.clone(),
         config,
         keys,
-        Metrics::new(),
+        metrics,
+        jwks,
         casebook_domain::ACCESS_TOKEN_LIFETIME_SECS,
     );
     let form = ApplicationForm {
@@ -103,6 +108,7 @@ async fn fixture() -> Fixture {
         existing_roles: ["engage-supervisor".to_owned()].into(),
         email_holder: None,
         auth_method: None,
+        allow_private_jwks_uri: false,
     };
     let app = form.validate(&facts).expect("valid registration");
     // The grant rule holds here too: the application is registered by an
@@ -209,6 +215,7 @@ fn hot_paths(c: &mut Criterion) {
         mailer: casebook_server::notify::Mailer::Log,
         trusted_proxies: Default::default(),
         token_signing_alg: Default::default(),
+        jwks_fetch: Default::default(),
     };
     let running = runtime
         .block_on(casebook_server::start(config, casebook_server::TestOptions::default()))

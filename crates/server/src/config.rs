@@ -27,6 +27,21 @@ pub struct Config {
     /// The algorithm of the first signing key (and of a key the server has to
     /// make because none is left); rotations choose their own.
     pub token_signing_alg: casebook_domain::SigningAlgorithm,
+    /// How `jwks_uri` key sets are fetched.
+    pub jwks_fetch: JwksFetchConfig,
+}
+
+/// Settings of outgoing JWKS fetches.
+#[derive(Debug, Clone, Default)]
+pub struct JwksFetchConfig {
+    /// `CASEBOOK_ALLOW_PRIVATE_JWKS_URI`: let a `jwks_uri` reach loopback,
+    /// private and other non-public addresses. Off, both an address written
+    /// in the URL and every address a name resolves to must be public, which
+    /// keeps registrants from aiming the server at its own network.
+    pub allow_private: bool,
+    /// `CASEBOOK_EXTRA_CA_FILE`: a PEM bundle of CA certificates trusted for
+    /// outgoing HTTPS beside the platform's roots (an internal PKI).
+    pub extra_ca_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -42,6 +57,7 @@ impl std::fmt::Debug for Config {
             .field("mailer", &self.mailer)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("token_signing_alg", &self.token_signing_alg)
+            .field("jwks_fetch", &self.jwks_fetch)
             .finish_non_exhaustive()
     }
 }
@@ -67,6 +83,10 @@ pub enum ConfigError {
     MasterKeyRequired,
     #[error("could not use the master key file {path}: {source}")]
     MasterKeyFile { path: PathBuf, source: std::io::Error },
+    #[error("CASEBOOK_EXTRA_CA_FILE {path}: {reason}")]
+    ExtraCaFile { path: PathBuf, reason: String },
+    #[error("could not set up the HTTPS client for jwks_uri fetches: {0}")]
+    JwksClient(String),
 }
 
 /// SPEC: the key comes from `CASEBOOK_MASTER_KEY`; with SQLite and no variable,

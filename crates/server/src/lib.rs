@@ -14,6 +14,7 @@ pub mod db;
 pub mod error;
 pub mod extract;
 pub mod http;
+pub mod jwks_fetch;
 pub mod keys;
 pub mod metrics;
 pub mod notify;
@@ -74,6 +75,9 @@ pub struct TestOptions {
     /// The wall clock; a test passes a [`clock::ManualClock`] and moves it
     /// instead of sleeping.
     pub clock: clock::SharedClock,
+    /// The bounds of `jwks_uri` fetches: SPEC's, or shorter in a test that
+    /// would otherwise wait them out.
+    pub jwks_fetch: jwks_fetch::Limits,
 }
 
 impl Default for TestOptions {
@@ -84,6 +88,7 @@ impl Default for TestOptions {
             keep_alive_idle: serving::KEEP_ALIVE_IDLE,
             max_connections: serving::MAX_CONNECTIONS,
             clock: std::sync::Arc::new(clock::SystemClock),
+            jwks_fetch: jwks_fetch::Limits::default(),
         }
     }
 }
@@ -113,11 +118,14 @@ pub async fn prepare(config: Config, options: TestOptions) -> Result<AppState, S
     }
     ensure_first_admin(&db, &config).await?;
     let keys = KeyRing::load(db.clone(), config.master_key.clone(), config.token_signing_alg).await?;
+    let metrics = metrics::Metrics::new();
+    let jwks = jwks_fetch::JwksFetcher::new(&config.jwks_fetch, options.jwks_fetch.clone(), &metrics)?;
     Ok(AppState::new(
         db,
         config,
         keys,
-        metrics::Metrics::new(),
+        metrics,
+        jwks,
         options.token_lifetime_secs,
     ))
 }

@@ -24,6 +24,18 @@ struct DatabaseArgs {
     database_url: String,
 }
 
+#[derive(Debug, clap::Args)]
+struct JwksFetchArgs {
+    /// Let a jwks_uri reach loopback, private and other non-public
+    /// addresses (an internal key host); off, such a URL is refused.
+    #[arg(long, env = "CASEBOOK_ALLOW_PRIVATE_JWKS_URI", default_value_t = false, action = clap::ArgAction::Set, value_name = "BOOL")]
+    allow_private_jwks_uri: bool,
+    /// A PEM bundle of CA certificates trusted beside the platform's roots
+    /// when fetching a jwks_uri.
+    #[arg(long, env = "CASEBOOK_EXTRA_CA_FILE", value_name = "PEM_FILE")]
+    extra_ca_file: Option<std::path::PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the service.
@@ -40,6 +52,8 @@ enum Command {
         /// of a key the server makes because none is left.
         #[arg(long, env = "CASEBOOK_TOKEN_SIGNING_ALG", default_value_t = SigningAlgorithm::Rs256, value_name = "ALG")]
         token_signing_alg: SigningAlgorithm,
+        #[command(flatten)]
+        jwks_fetch: JwksFetchArgs,
     },
     /// Manage the token signing keys.
     Keys {
@@ -108,6 +122,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             database,
             public_url,
             token_signing_alg,
+            jwks_fetch,
         } => {
             let master_key = config::resolve_master_key(env("CASEBOOK_MASTER_KEY").as_deref(), &database.database_url)
                 .map_err(|e| e.to_string())?;
@@ -132,6 +147,10 @@ async fn run(cli: Cli) -> Result<(), String> {
                 )
                 .map_err(|e| e.to_string())?,
                 token_signing_alg,
+                jwks_fetch: config::JwksFetchConfig {
+                    allow_private: jwks_fetch.allow_private_jwks_uri,
+                    extra_ca_file: jwks_fetch.extra_ca_file,
+                },
             };
             casebook_server::serve(config).await.map_err(|e| e.to_string())
         }

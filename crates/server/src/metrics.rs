@@ -31,6 +31,9 @@ pub struct Metrics {
     /// Secrets refused by their shape alone, before any lookup: typos and
     /// truncations, told apart from guesses of well-formed secrets.
     pub mistyped_secrets: Counter,
+    /// JWK Sets fetched from a `jwks_uri`, and those fetches that failed.
+    pub jwks_fetches: Counter,
+    pub jwks_fetch_failures: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -58,6 +61,8 @@ impl Metrics {
         let tokens_issued = Counter::default();
         let client_auth_failures = Counter::default();
         let mistyped_secrets = Counter::default();
+        let jwks_fetches = Counter::default();
+        let jwks_fetch_failures = Counter::default();
         registry.register("http_requests", "HTTP requests by route and status", requests.clone());
         registry.register(
             "http_request_duration_seconds",
@@ -75,6 +80,12 @@ impl Metrics {
             "Client secrets refused by their format and checksum alone, without a lookup",
             mistyped_secrets.clone(),
         );
+        registry.register("jwks_fetches", "JWK Sets fetched from a jwks_uri", jwks_fetches.clone());
+        registry.register(
+            "jwks_fetch_failures",
+            "Fetches of a jwks_uri that brought no keys",
+            jwks_fetch_failures.clone(),
+        );
         Self {
             registry,
             requests,
@@ -82,6 +93,8 @@ impl Metrics {
             tokens_issued,
             client_auth_failures,
             mistyped_secrets,
+            jwks_fetches,
+            jwks_fetch_failures,
         }
     }
 

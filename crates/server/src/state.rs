@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::crypto::MasterKey;
 use crate::db::Db;
+use crate::jwks_fetch::JwksFetcher;
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::store::{self, ClientRecord};
@@ -39,6 +40,8 @@ pub struct Inner {
     pub cache_clock: CacheClock,
     /// Server-side token lifetime: SPEC's 3600 s; only tests shorten it.
     pub token_lifetime_secs: i64,
+    /// The keys of applications that publish them at a `jwks_uri`.
+    pub jwks: JwksFetcher,
 }
 
 impl std::ops::Deref for AppState {
@@ -56,7 +59,14 @@ impl AsRef<Metrics> for AppState {
 }
 
 impl AppState {
-    pub fn new(db: Db, config: Config, keys: KeyRing, metrics: Metrics, token_lifetime_secs: i64) -> Self {
+    pub fn new(
+        db: Db,
+        config: Config,
+        keys: KeyRing,
+        metrics: Metrics,
+        jwks: JwksFetcher,
+        token_lifetime_secs: i64,
+    ) -> Self {
         let ttl = config.cache_ttl;
         Self(Arc::new(Inner {
             db,
@@ -70,6 +80,7 @@ impl AppState {
             metrics,
             cache_clock: CacheClock::new(),
             token_lifetime_secs,
+            jwks,
         }))
     }
 

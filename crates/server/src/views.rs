@@ -79,6 +79,7 @@ pub fn application(app: ApplicationRecord, callback_url: &str) -> ApplicationVie
         enabled: app.enabled,
         token_endpoint_auth_method: AuthMethod::parse(&app.auth_method).unwrap_or_default(),
         jwks: app.jwks.and_then(|text| serde_json::from_str(&text).ok()),
+        jwks_uri: app.jwks_uri,
         created_at: rfc3339(app.created_at),
         updated_at: rfc3339(app.updated_at),
     }

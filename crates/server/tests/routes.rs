@@ -102,6 +102,7 @@ async fn app() -> (axum::Router, std::path::PathBuf) {
         mailer: casebook_server::notify::Mailer::Log,
         trusted_proxies: Default::default(),
         token_signing_alg: Default::default(),
+        jwks_fetch: Default::default(),
     };
     let state = casebook_server::prepare(config, TestOptions::default())
         .await

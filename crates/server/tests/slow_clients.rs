@@ -57,6 +57,7 @@ async fn start(options: TestOptions) -> Server {
         mailer: casebook_server::notify::Mailer::Log,
         trusted_proxies: Default::default(),
         token_signing_alg: Default::default(),
+        jwks_fetch: Default::default(),
     };
     let running = casebook_server::start(config, options).await.expect("server starts");
     Server {

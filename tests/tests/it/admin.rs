@@ -160,12 +160,17 @@ both_backends!(unknown_ids_are_404_on_every_admin_route, |app: TestApp| async mo
     {
         let body = if route.path.ends_with("/reveal") || route.path.ends_with("/rotate") {
             json!({"password": ADMIN_PASSWORD})
+        } else if route.path.ends_with("/federated-credentials") {
+            let key =
+                json!({"kty": "OKP", "crv": "Ed25519", "kid": "k", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
+            json!({"name": "ci", "issuer": "https://ci.example.org", "jwks": {"keys": [key]}, "subject": "repo:x"})
         } else {
             json!({})
         };
+        let path = route.path.replace("{id}", missing).replace("{credential_id}", missing);
         let r = app
             .http
-            .request(route.method.clone(), app.url(&route.path.replace("{id}", missing)))
+            .request(route.method.clone(), app.url(&path))
             .bearer_auth(&admin)
             .json(&body)
             .send()
@@ -180,7 +185,7 @@ both_backends!(unknown_ids_are_404_on_every_admin_route, |app: TestApp| async mo
         );
         checked += 1;
     }
-    assert_eq!(checked, 11);
+    assert_eq!(checked, 14);
     // A 404 on reveal does not count as a wrong password.
     let audit = expect(app.get("/admin/v1/audit-events", &admin).await, 200).await;
     assert!(
@@ -1042,6 +1047,7 @@ both_backends!(applications_register_view_change_remove, |app: TestApp| async mo
             "enabled",
             "token_endpoint_auth_method",
             "jwks",
+            "jwks_uri",
             "created_at",
             "updated_at"
         ]
@@ -1052,6 +1058,7 @@ both_backends!(applications_register_view_change_remove, |app: TestApp| async mo
         "the default"
     );
     assert_eq!(registered["jwks"], Value::Null);
+    assert_eq!(registered["jwks_uri"], Value::Null);
     assert_eq!(registered["name"], "Acme Intake Sync", "trimmed");
     assert_eq!(registered["email"], "Integrations@Acme.example.org");
     assert_eq!(registered["callback_url"], app.base_url.as_str());

@@ -11,6 +11,8 @@ mod contract;
 mod federated;
 mod hardening;
 mod jose;
+mod jwks_uri;
+mod key_host;
 mod lifecycle;
 mod notifications;
 mod oauth;

@@ -184,7 +184,7 @@ fn form() -> FederatedCredentialForm {
 }
 
 fn codes(form: &FederatedCredentialForm) -> Vec<(String, ErrorCode)> {
-    form.validate()
+    form.validate(false)
         .err()
         .map(|e| e.into_errors().into_iter().map(|e| (e.field, e.code)).collect())
         .unwrap_or_default()
@@ -192,9 +192,9 @@ fn codes(form: &FederatedCredentialForm) -> Vec<(String, ErrorCode)> {
 
 #[test]
 fn the_form_needs_a_name_an_issuer_a_subject_and_keys() {
-    let good = form().validate().unwrap();
+    let good = form().validate(false).unwrap();
     assert_eq!(good.identity.issuer, CLUSTER);
-    assert!(matches!(good.keys, TrustedKeys::Inline(_)));
+    assert!(matches!(good.keys, KeySource::Inline(_)));
     let blank = FederatedCredentialForm {
         name: " ".into(),
         issuer: String::new(),
@@ -216,6 +216,22 @@ fn the_form_needs_a_name_an_issuer_a_subject_and_keys() {
         ..form()
     };
     assert_eq!(codes(&both), [("jwks_uri".to_owned(), ErrorCode::InvalidValue)]);
+    let by_uri = FederatedCredentialForm {
+        jwks: None,
+        jwks_uri: Some("https://token.actions.githubusercontent.com/.well-known/jwks".into()),
+        ..form()
+    };
+    assert!(matches!(by_uri.validate(false).unwrap().keys, KeySource::Uri(_)));
+    let private = FederatedCredentialForm {
+        jwks: None,
+        jwks_uri: Some("https://10.0.0.1/openid/v1/jwks".into()),
+        ..form()
+    };
+    assert_eq!(codes(&private), [("jwks_uri".to_owned(), ErrorCode::PrivateAddress)]);
+    assert!(
+        private.validate(true).is_ok(),
+        "allowed where the install allows private addresses"
+    );
 }
 
 #[test]

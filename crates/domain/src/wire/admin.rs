@@ -126,6 +126,15 @@ pub struct Application {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>, required = true))]
     pub jwks: Option<serde_json::Value>,
+    #[cfg_attr(
+        not(feature = "openapi"),
+        doc = "Where a `private_key_jwt` application's public keys are fetched from."
+    )]
+    /// The URL the JWK Set of a `private_key_jwt` application is fetched
+    /// from; `null` when its keys are registered inline or it has a secret.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(format = "uri", required = true))]
+    pub jwks_uri: Option<String>,
     #[cfg_attr(not(feature = "openapi"), doc = "When it was registered.")]
     /// RFC 3339, UTC.
     #[cfg_attr(feature = "openapi", schema(format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]

@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use casebook_domain::application::{ApplicationChange, ApplicationFacts, ApplicationForm};
 use casebook_domain::client_auth::Credentials;
-use casebook_domain::client_keys::AuthMethod;
+use casebook_domain::client_keys::{AuthMethod, KeySource};
 use casebook_domain::pagination::{page_cursor, page_size};
 use casebook_domain::{AccountKind, AccountRef, ClientId, ClientSecret, Email};
 use serde::Deserialize;
@@ -82,6 +82,7 @@ async fn application_facts(
         existing_roles: store::existing_roles(&state.db, roles).await?,
         email_holder,
         auth_method: None,
+        allow_private_jwks_uri: state.config.jwks_fetch.allow_private,
     })
 }
 
@@ -129,8 +130,10 @@ pub async fn create_application(
 ) -> Result<impl IntoResponse, ApiError> {
     let facts = application_facts(&state, Some(&form.email), &form.roles).await?;
     let app = form.validate(&facts)?;
-    if let Credentials::Keys(keys) = app.credentials() {
-        crate::client_keys::usable(keys, "jwks")?;
+    if let Credentials::Keys(keys) = app.credentials()
+        && let Some(set) = keys.inline()
+    {
+        crate::client_keys::usable(set, "jwks")?;
     }
     let client_id = ClientId::from_random(random_bytes());
     let secret = ClientSecret::from_random(random_bytes());
@@ -186,13 +189,13 @@ pub async fn update_application(
         change.roles.as_deref().unwrap_or_default(),
     )
     .await?;
-    if change.token_endpoint_auth_method.is_some() || change.jwks.is_some() {
+    if change.token_endpoint_auth_method.is_some() || change.jwks.is_some() || change.jwks_uri.is_some() {
         let stored = store::get_application(&state.db, &id).await?;
         facts.auth_method = AuthMethod::parse(&stored.auth_method);
     }
     let change = change.validate(&facts, &AccountRef::new(AccountKind::Application, &id))?;
-    if let Some(keys) = &change.credentials().keys {
-        crate::client_keys::usable(keys, "jwks")?;
+    if let Some(set) = change.credentials().keys.as_ref().and_then(KeySource::inline) {
+        crate::client_keys::usable(set, "jwks")?;
     }
     // Used only if the change moves the application back to a secret.
     let secret = ClientSecret::from_random(random_bytes());

@@ -12,9 +12,10 @@ use crate::store;
 use aws_lc_rs::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use casebook_domain::ClientId;
 use casebook_domain::client_assertion::{Assertion, Presented, Refused};
-use casebook_domain::client_keys::{AssertionAlg, AuthMethod, ClientKey, KeyMaterial};
+use casebook_domain::client_keys::{AssertionAlg, AuthMethod, ClientKey, ClientKeySet, KeyMaterial, KeySource};
 use casebook_domain::federated::{self as federated_rules, OutsideToken};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Whether `signature` is `key`'s, under `alg`, over `message`. The pairing
 /// of algorithm and key type is checked again here: nothing else verifies.
@@ -114,6 +115,33 @@ async fn own_assertion(
     Ok((client_id.map(str::to_owned), outcome))
 }
 
+/// The keys to verify with: the registered set, or the one at the URL. A
+/// failed fetch is the same `invalid_client` as any other failure (SPEC: any
+/// failure is), rather than a 503: a caller who cannot authenticate learns
+/// nothing of the client's key host, and the fetcher has logged the cause.
+pub(super) async fn keys_of<'a>(state: &AppState, source: &'a KeySource, kid: Option<&str>) -> Option<Keys<'a>> {
+    match source {
+        KeySource::Inline(set) => Some(Keys::Registered(set)),
+        KeySource::Uri(uri) => state.jwks.keys(uri, kid).await.ok().map(Keys::Fetched),
+    }
+}
+
+/// A key set borrowed from the client record, or shared with the fetcher's cache.
+pub(super) enum Keys<'a> {
+    Registered(&'a ClientKeySet),
+    Fetched(Arc<ClientKeySet>),
+}
+
+impl std::ops::Deref for Keys<'_> {
+    type Target = ClientKeySet;
+    fn deref(&self) -> &ClientKeySet {
+        match self {
+            Self::Registered(set) => set,
+            Self::Fetched(set) => set,
+        }
+    }
+}
+
 /// The verdict on an assertion for `client_id`: `Err(None)` when the client
 /// does not exist or cannot use assertions. The outer error is the server's
 /// own failure, which is no verdict at all.
@@ -129,21 +157,25 @@ async fn judge(
     let Some(record) = record else {
         return Ok(Err(None));
     };
-    let keys = match (&record.keys, record.auth_method, record.enabled) {
-        (Some(keys), Some(AuthMethod::PrivateKeyJwt), true) => keys,
+    let source = match (&record.keys, record.auth_method, record.enabled) {
+        (Some(source), Some(AuthMethod::PrivateKeyJwt), true) => source,
         _ => return Ok(Err(None)),
     };
-    let key = match assertion.key(keys) {
+    // The claims first: an assertion that could never pass makes no fetch.
+    let accepted = match assertion.check(client_id, state.issuer(), state.now()) {
+        Ok(accepted) => accepted,
+        Err(refused) => return Ok(Err(Some(refused))),
+    };
+    let Some(keys) = keys_of(state, source, assertion.kid()).await else {
+        return Ok(Err(None));
+    };
+    let key = match assertion.key(&keys) {
         Ok(key) => key,
         Err(refused) => return Ok(Err(Some(refused))),
     };
     if !signature_holds(key, assertion.alg(), assertion.signing_input(), assertion.signature()) {
         return Ok(Err(Some(Refused::BadSignature)));
     }
-    let accepted = match assertion.check(client_id, state.issuer(), state.now()) {
-        Ok(accepted) => accepted,
-        Err(refused) => return Ok(Err(Some(refused))),
-    };
     // Spent only once the signature holds: nobody else can burn a client's jtis.
     let fresh = store::record_assertion_jti(&state.db, client_id, &accepted.jti, accepted.exp)
         .await

@@ -2,7 +2,7 @@
 //! secret"): the admin API that makes an application trust an outside
 //! identity, and the token endpoint's judgement of that identity's tokens.
 
-use super::assertion::signature_holds;
+use super::assertion::{keys_of, signature_holds};
 use super::oauth::AuthenticatedClient;
 use crate::auth::Caller;
 use crate::error::{ApiError, OAuthError, Problem};
@@ -14,7 +14,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use casebook_domain::federated::{FederatedCredentialForm, OutsideToken, Refused, TrustedKeys};
+use casebook_domain::client_keys::KeySource;
+use casebook_domain::federated::{FederatedCredentialForm, OutsideToken, Refused};
 use casebook_domain::wire::{FederatedCredential as FederatedCredentialView, FederatedCredentials};
 use std::sync::Arc;
 use utoipa_axum::router::OpenApiRouter;
@@ -29,8 +30,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 fn view(record: FederatedCredentialRecord, our_issuer: &str) -> FederatedCredentialView {
     let (jwks, jwks_uri) = match record.keys {
-        TrustedKeys::Inline(set) => (Some(set.to_json()), None),
-        TrustedKeys::Uri(uri) => (None, Some(uri)),
+        KeySource::Inline(set) => (Some(set.to_json()), None),
+        KeySource::Uri(uri) => (None, Some(uri.as_str().to_owned())),
     };
     FederatedCredentialView {
         id: record.id,
@@ -82,8 +83,8 @@ pub async fn add_federated_credential(
     ApiPath(id): ApiPath<String>,
     ApiJson(form): ApiJson<FederatedCredentialForm>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let credential = form.validate()?;
-    if let TrustedKeys::Inline(keys) = &credential.keys {
+    let credential = form.validate(state.config.jwks_fetch.allow_private)?;
+    if let KeySource::Inline(keys) = &credential.keys {
         crate::client_keys::usable(keys, "jwks")?;
     }
     let record = store::add_federated_credential(&state.db, &caller.author(), &id, &credential).await?;
@@ -134,11 +135,12 @@ pub(super) async fn judge(
         .map_err(|e| unavailable(&e))?;
     let mut verdict = Refused::NoCredential;
     for credential in candidates {
-        let keys = match &credential.keys {
-            TrustedKeys::Inline(keys) => keys,
-            TrustedKeys::Uri(_) => continue,
+        // A key host that cannot be reached leaves this credential out; the
+        // fetcher has logged why.
+        let Some(keys) = keys_of(state, &credential.keys, token.kid()).await else {
+            continue;
         };
-        let key = match token.key(keys) {
+        let key = match token.key(&keys) {
             Ok(key) => key,
             Err(refused) => {
                 verdict = refused;

@@ -2,7 +2,7 @@
 
 use super::*;
 use casebook_domain::client_auth::{CredentialChange, Credentials};
-use casebook_domain::client_keys::AuthMethod;
+use casebook_domain::client_keys::{AuthMethod, KeySource};
 
 fn application_from(row: &AnyRow, roles: &mut HashMap<String, Vec<String>>) -> Result<ApplicationRecord, sqlx::Error> {
     let id: String = col(row, "id")?;
@@ -17,13 +17,22 @@ fn application_from(row: &AnyRow, roles: &mut HashMap<String, Vec<String>>) -> R
         enabled: col::<i64>(row, "enabled")? != 0,
         auth_method: col(row, "token_endpoint_auth_method")?,
         jwks: col(row, "jwks")?,
+        jwks_uri: col(row, "jwks_uri")?,
         created_at: stamp(row, "created_at")?,
         updated_at: stamp(row, "updated_at")?,
     })
 }
 
-const APPLICATION_COLUMNS: &str = "id, client_id, name, email, application_url, description, enabled, token_endpoint_auth_method, jwks, \
+const APPLICATION_COLUMNS: &str = "id, client_id, name, email, application_url, description, enabled, token_endpoint_auth_method, jwks, jwks_uri, \
      created_at, updated_at";
+
+/// The `jwks` and `jwks_uri` columns of a key source: one of them set.
+fn key_columns(keys: &KeySource) -> (Option<String>, Option<String>) {
+    match keys {
+        KeySource::Inline(set) => (Some(set.to_json().to_string()), None),
+        KeySource::Uri(uri) => (None, Some(uri.as_str().to_owned())),
+    }
+}
 
 /// What stands in the secret columns of an application without a secret:
 /// no MAC of any presented secret is empty, and nothing opens to reveal.
@@ -121,12 +130,12 @@ pub async fn create_application(
     secret: &ClientSecret,
 ) -> Result<ApplicationRecord, StoreError> {
     let id = new_id();
-    let (ciphertext, mac, jwks) = match app.credentials() {
+    let (ciphertext, mac, (jwks, jwks_uri)) = match app.credentials() {
         Credentials::Secret => {
             let (ciphertext, mac) = sealed(master, secret, &id);
-            (ciphertext, mac, None)
+            (ciphertext, mac, (None, None))
         }
-        Credentials::Keys(keys) => (NO_SECRET.to_vec(), NO_SECRET.to_vec(), Some(keys.to_json().to_string())),
+        Credentials::Keys(keys) => (NO_SECRET.to_vec(), NO_SECRET.to_vec(), key_columns(keys)),
     };
     let now = db.now_micros();
     let mut tx = db.begin().await?;
@@ -136,8 +145,8 @@ pub async fn create_application(
     claim_email(&mut tx, app.email(), &AccountRef::new(AccountKind::Application, &id)).await?;
     sqlx::query(
         "INSERT INTO applications (id, client_id, name, email, application_url, description, enabled, secret_ciphertext, secret_mac, \
-         previous_secret_mac, previous_secret_expires_at, created_at, updated_at, name_key, token_endpoint_auth_method, jwks) \
-         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, NULL, NULL, $9, $9, $10, $11, $12)",
+         previous_secret_mac, previous_secret_expires_at, created_at, updated_at, name_key, token_endpoint_auth_method, jwks, jwks_uri) \
+         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, NULL, NULL, $9, $9, $10, $11, $12, $13)",
     )
     .bind(&id)
     .bind(client_id.as_str())
@@ -151,6 +160,7 @@ pub async fn create_application(
     .bind(casebook_domain::text::fold(app.name().as_ref()))
     .bind(app.credentials().method().as_str())
     .bind(jwks)
+    .bind(jwks_uri)
     .execute(&mut *tx)
     .await?;
     set_roles(&mut tx, RoleHolder::Application(&id), app.roles()).await?;
@@ -304,29 +314,37 @@ async fn change_credentials(
     if change.method.is_none() && change.keys.is_none() {
         return Ok(None);
     }
-    let row = sqlx::query("SELECT token_endpoint_auth_method, jwks FROM applications WHERE id = $1")
+    let row = sqlx::query("SELECT token_endpoint_auth_method, jwks, jwks_uri FROM applications WHERE id = $1")
         .bind(id)
         .fetch_one(&mut **tx)
         .await?;
     let stored = AuthMethod::parse(&col::<String>(&row, "token_endpoint_auth_method")?);
-    let has_keys = col::<Option<String>>(&row, "jwks")?.is_some();
+    let has_keys = col::<Option<String>>(&row, "jwks")?.is_some() || col::<Option<String>>(&row, "jwks_uri")?.is_some();
     let method = change.method.or(stored);
     let detail = match (method, &change.keys) {
         (Some(AuthMethod::PrivateKeyJwt), keys) if keys.is_some() || has_keys => {
+            // New keys of either kind replace both columns; none keeps both.
+            let (jwks, jwks_uri) = keys.as_ref().map(key_columns).unwrap_or_default();
             sqlx::query(
-                "UPDATE applications SET token_endpoint_auth_method = $1, jwks = COALESCE($2, jwks), \
+                "UPDATE applications SET token_endpoint_auth_method = $1, \
+                 jwks = CASE WHEN $5 = 1 THEN $2 ELSE jwks END, jwks_uri = CASE WHEN $5 = 1 THEN $6 ELSE jwks_uri END, \
                  secret_ciphertext = $3, secret_mac = $3, previous_secret_mac = NULL, previous_secret_expires_at = NULL \
                  WHERE id = $4",
             )
             .bind(AuthMethod::PrivateKeyJwt.as_str())
-            .bind(keys.as_ref().map(|k| k.to_json().to_string()))
+            .bind(jwks)
             .bind(NO_SECRET.to_vec())
             .bind(id)
+            .bind(i64::from(keys.is_some()))
+            .bind(jwks_uri)
             .execute(&mut **tx)
             .await?;
             match (stored, keys) {
-                (Some(AuthMethod::PrivateKeyJwt), Some(keys)) => {
-                    format!("public keys replaced ({})", keys.keys().len())
+                (Some(AuthMethod::PrivateKeyJwt), Some(KeySource::Inline(set))) => {
+                    format!("public keys replaced ({})", set.keys().len())
+                }
+                (Some(AuthMethod::PrivateKeyJwt), Some(KeySource::Uri(uri))) => {
+                    format!("public keys now fetched from {uri}")
                 }
                 (Some(AuthMethod::PrivateKeyJwt), None) => return Ok(None),
                 _ => "authentication moved to private_key_jwt; the client secret no longer works".to_owned(),
@@ -335,7 +353,7 @@ async fn change_credentials(
         (Some(AuthMethod::ClientSecretBasic), None) if stored == Some(AuthMethod::PrivateKeyJwt) => {
             let (ciphertext, mac) = sealed(master, new_secret, id);
             sqlx::query(
-                "UPDATE applications SET token_endpoint_auth_method = $1, jwks = NULL, \
+                "UPDATE applications SET token_endpoint_auth_method = $1, jwks = NULL, jwks_uri = NULL, \
                  secret_ciphertext = $2, secret_mac = $3 WHERE id = $4",
             )
             .bind(AuthMethod::ClientSecretBasic.as_str())
@@ -351,7 +369,7 @@ async fn change_credentials(
             return Err(StoreError::refused(FieldError::new(
                 "jwks",
                 ErrorCode::Required,
-                "a private_key_jwt application needs jwks: a JWK Set of 1 to 5 public keys",
+                "a private_key_jwt application needs jwks (a JWK Set of 1 to 5 public keys) or jwks_uri (an https URL of one)",
             )));
         }
         _ => {

@@ -2,7 +2,7 @@
 //! shared counter that tells every process when to read it again.
 
 use super::*;
-use casebook_domain::client_keys::{AuthMethod, ClientKeySet};
+use casebook_domain::client_keys::{AuthMethod, ClientKeySet, JwksUri, KeySource};
 
 /// What the token endpoint needs to know about a client.
 #[derive(Debug, Clone)]
@@ -18,9 +18,9 @@ pub struct ClientRecord {
     pub token_generation: i64,
     /// `None` for a stored method this build does not know: no way in.
     pub auth_method: Option<AuthMethod>,
-    /// The keys of a `private_key_jwt` client; `None` if there are none, or
-    /// if what is stored does not read as a key set.
-    pub keys: Option<ClientKeySet>,
+    /// The keys of a `private_key_jwt` client, inline or at a URL; `None` if
+    /// there are none, or if what is stored does not read as either.
+    pub keys: Option<KeySource>,
 }
 
 /// One round trip: the application and its roles' permissions, joined. This
@@ -29,7 +29,7 @@ pub struct ClientRecord {
 pub async fn client_record(db: &Db, client_id: &str) -> Result<Option<ClientRecord>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT a.id, a.name, a.enabled, a.secret_mac, a.previous_secret_mac, a.previous_secret_expires_at, \
-                a.token_generation, a.token_endpoint_auth_method, a.jwks, r.permissions \
+                a.token_generation, a.token_endpoint_auth_method, a.jwks, a.jwks_uri, r.permissions \
          FROM applications a \
          LEFT JOIN application_roles ar ON ar.application_id = a.id \
          LEFT JOIN roles r ON r.id = ar.role_id \
@@ -57,7 +57,14 @@ pub async fn client_record(db: &Db, client_id: &str) -> Result<Option<ClientReco
         permissions,
         token_generation: col(row, "token_generation")?,
         auth_method: AuthMethod::parse(&col::<String>(row, "token_endpoint_auth_method")?),
-        keys: col::<Option<String>>(row, "jwks")?.and_then(|text| stored_keys(client_id, &text)),
+        keys: match (
+            col::<Option<String>>(row, "jwks")?,
+            col::<Option<String>>(row, "jwks_uri")?,
+        ) {
+            (Some(text), _) => stored_keys(client_id, &text).map(KeySource::Inline),
+            (None, Some(text)) => stored_uri(client_id, &text).map(KeySource::Uri),
+            (None, None) => None,
+        },
     }))
 }
 
@@ -78,6 +85,16 @@ fn stored_keys(client_id: &str, text: &str) -> Option<ClientKeySet> {
         tracing::error!(client_id, "the stored public keys of a client do not read as a key set");
     }
     keys
+}
+
+/// A stored `jwks_uri`, read back without the private-address rule: the
+/// fetcher applies that rule to every address, under the current setting.
+fn stored_uri(client_id: &str, text: &str) -> Option<JwksUri> {
+    let uri = JwksUri::parse("jwks_uri", text, true).ok();
+    if uri.is_none() {
+        tracing::error!(client_id, "the stored jwks_uri of a client does not read as one");
+    }
+    uri
 }
 
 /// Records a client assertion's `jti` until `exp`; `false` if it is already

@@ -7,7 +7,8 @@
 
 use super::*;
 use casebook_domain::client_keys::ClientKeySet;
-use casebook_domain::federated::{MAX_PER_APPLICATION, NewFederatedCredential, TrustedIdentity, TrustedKeys};
+use casebook_domain::client_keys::{JwksUri, KeySource};
+use casebook_domain::federated::{MAX_PER_APPLICATION, NewFederatedCredential, TrustedIdentity};
 use serde_json::{Map, Value};
 
 /// A stored credential, as the admin API shows it.
@@ -17,7 +18,7 @@ pub struct FederatedCredentialRecord {
     pub application_id: String,
     pub name: String,
     pub identity: TrustedIdentity,
-    pub keys: TrustedKeys,
+    pub keys: KeySource,
     pub created_at: casebook_domain::Timestamp,
     pub created_by: ActorRef,
 }
@@ -33,9 +34,12 @@ fn credential_from(row: &AnyRow) -> Result<FederatedCredentialRecord, StoreError
     let keys = match (jwks, jwks_uri) {
         (Some(jwks), _) => {
             let value: Value = serde_json::from_str(&jwks).map_err(StoreError::corrupt)?;
-            TrustedKeys::Inline(ClientKeySet::parse(&value).map_err(StoreError::corrupt)?)
+            KeySource::Inline(ClientKeySet::parse(&value).map_err(StoreError::corrupt)?)
         }
-        (None, Some(uri)) => TrustedKeys::Uri(uri),
+        // Checked when it was added; the address rule is the fetcher's now.
+        (None, Some(uri)) => {
+            KeySource::Uri(JwksUri::parse("jwks_uri", &uri, true).map_err(|e| StoreError::corrupt(e.message))?)
+        }
         (None, None) => return Err(StoreError::corrupt("a federated credential without keys")),
     };
     Ok(FederatedCredentialRecord {
@@ -94,8 +98,8 @@ pub async fn add_federated_credential(
         });
     }
     let (jwks, jwks_uri) = match &credential.keys {
-        TrustedKeys::Inline(set) => (Some(set.to_json().to_string()), None),
-        TrustedKeys::Uri(uri) => (None, Some(uri.clone())),
+        KeySource::Inline(set) => (Some(set.to_json().to_string()), None),
+        KeySource::Uri(uri) => (None, Some(uri.as_str().to_owned())),
     };
     let id = new_id();
     let identity = &credential.identity;

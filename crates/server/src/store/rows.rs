@@ -48,6 +48,8 @@ pub struct ApplicationRecord {
     pub auth_method: String,
     /// The public JWK Set of a `private_key_jwt` application, as stored.
     pub jwks: Option<String>,
+    /// Where the JWK Set is fetched from, when it is not stored inline.
+    pub jwks_uri: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
