@@ -125,6 +125,7 @@ mod admin;
 mod api;
 mod client;
 mod error;
+mod key;
 mod model;
 mod options;
 mod pagination;
@@ -136,6 +137,7 @@ pub use admin::{Admin, Applications, Roles, Users};
 pub use api::{Cases, Reports};
 pub use client::{Client, ClientBuilder};
 pub use error::{Cause, Error};
+pub use key::{KeyKind, PrivateKey};
 pub use model::{Actor, Application, AuditEvent, Case, Me, Page, Report, RevealedSecret, Role, User};
 pub use pagination::{Items, List, Pages};
 pub use retry::RetryPolicy;
@@ -143,6 +145,7 @@ pub use token::{AccessToken, ClientAuthMethod, DEFAULT_REFRESH_AHEAD, TokenSourc
 
 /// The domain crate the server runs: forms, rules and types shared by server and SDK.
 pub use casebook_domain as domain;
+pub use casebook_domain::client_keys::AssertionAlg;
 pub use casebook_domain::records;
 pub use casebook_domain::role::{RoleChange, RoleForm};
 pub use casebook_domain::user::{Password, UserChange, UserForm};
