@@ -281,7 +281,7 @@ fn rsa_jwk(members: &Map<String, Value>) -> Result<Material, Error> {
         .map_err(|e| invalid(format!("the RSA JWK's members do not form a usable key ({e})")))
 }
 
-fn curve<'m>(members: &'m Map<String, Value>) -> Option<&'m str> {
+fn curve(members: &Map<String, Value>) -> Option<&str> {
     members.get("crv").and_then(Value::as_str)
 }
 

@@ -66,6 +66,29 @@
 //! a new one and is retried once. [`TokenSource`] also works on its own,
 //! against any RFC 6749 server.
 //!
+//! # Without a shared secret
+//!
+//! An application registered for `private_key_jwt` holds a private key
+//! instead of a secret, and signs a short-lived assertion for every token
+//! request ([`ClientBuilder::private_key_jwt`], [`PrivateKey`]; register
+//! [`PrivateKey::public_jwk`]). A workload with a federated credential
+//! trades a token its platform gives it, re-read from its file for every
+//! token request ([`ClientBuilder::federated_token_file`]):
+//!
+//! ```no_run
+//! # fn run() -> Result<(), casebook_sdk::Error> {
+//! use casebook_sdk::{Client, PrivateKey};
+//!
+//! let pem = std::fs::read_to_string("partner-sync.key").unwrap_or_default();
+//! let keyed = Client::builder("https://casebook.example.org")
+//!     .private_key_jwt("cb_0123456789abcdef0123456789abcdef", PrivateKey::from_pem(&pem, "sync-2025")?)
+//!     .build()?;
+//! let workload = Client::builder("https://casebook.example.org")
+//!     .federated_token_file("cb_0123456789abcdef0123456789abcdef", "/var/run/secrets/casebook/token")
+//!     .build()?;
+//! # let _ = (keyed, workload); Ok(()) }
+//! ```
+//!
 //! # Administration
 //!
 //! The admin API is under [`Client::admin`]. A person signs in with
@@ -113,7 +136,7 @@
 //!
 //! # Secrets
 //!
-//! Client secrets, passwords, access and session tokens never appear in a
+//! Client secrets, private keys, passwords, access and session tokens never appear in a
 //! `Debug` output, a log line or an error, and authorization headers are
 //! marked sensitive. Plain `http` is refused except to loopback, so a secret
 //! does not cross a network unencrypted by accident; redirects are never

@@ -16,6 +16,7 @@ mod oauth;
 mod private_key_jwt;
 mod replicas;
 mod sdk;
+mod sdk_keys;
 mod search;
 mod shapes;
 mod signing;

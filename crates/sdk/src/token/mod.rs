@@ -30,6 +30,7 @@ mod builder;
 mod endpoint;
 pub(crate) use builder::Credential;
 pub use builder::TokenSourceBuilder;
+#[cfg(test)]
 use endpoint::*;
 
 /// How long before expiry a token is replaced, unless the token is short-lived
