@@ -8,9 +8,7 @@ use crate::jose::{Key, b64};
 use aws_lc_rs::encoding::{AsBigEndian, AsDer, EcPrivateKeyBin, Pkcs8V1Der};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use casebook_sdk::{
-    AccountKind, ApplicationForm, AssertionAlg, Client, Error, OAuthErrorCode, Password, PrivateKey,
-};
+use casebook_sdk::{AccountKind, ApplicationForm, AssertionAlg, Client, Error, OAuthErrorCode, Password, PrivateKey};
 use casebook_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, both_backends};
 use serde_json::{Value, json};
 
@@ -95,8 +93,14 @@ both_backends!(
                 builder = builder.signing_alg(alg);
             }
             let client = builder.build().expect("client");
-            let me = client.me().await.unwrap_or_else(|e| panic!("{:?} {alg:?}: {e}", key.kind()));
-            assert_eq!((me.kind, me.id.as_str()), (AccountKind::Application, registered.id.as_str()));
+            let me = client
+                .me()
+                .await
+                .unwrap_or_else(|e| panic!("{:?} {alg:?}: {e}", key.kind()));
+            assert_eq!(
+                (me.kind, me.id.as_str()),
+                (AccountKind::Application, registered.id.as_str())
+            );
             assert_eq!(me.permissions.to_scope(), "engage:view engage:create");
             // A second token for the same client: a new assertion, a new jti,
             // accepted although the first was spent.
@@ -138,7 +142,14 @@ both_backends!(
             .await
             .unwrap_err();
         assert!(
-            matches!(error, Error::OAuth { code: OAuthErrorCode::InvalidClient, status: 401, .. }),
+            matches!(
+                error,
+                Error::OAuth {
+                    code: OAuthErrorCode::InvalidClient,
+                    status: 401,
+                    ..
+                }
+            ),
             "{error:?}"
         );
         // The application's own key, addressed to another issuer, is refused too…
@@ -151,7 +162,11 @@ both_backends!(
             .unwrap_err();
         assert_eq!(error.oauth_code(), Some(OAuthErrorCode::InvalidClient), "{error:?}");
         // …and opens the API when addressed to this one.
-        let me = keyed(&app, &registered.client_id, own).build().expect("client").me().await;
+        let me = keyed(&app, &registered.client_id, own)
+            .build()
+            .expect("client")
+            .me()
+            .await;
         assert_eq!(me.expect("the right key and audience").id, registered.id);
     }
 );

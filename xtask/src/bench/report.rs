@@ -201,10 +201,7 @@ impl Report {
                 a.alg,
                 met(r >= floor)
             );
-            let (r, floor) = (
-                a.assertion_vs_secret(),
-                super::algorithms::ASSERTION_VS_SECRET_TARGET,
-            );
+            let (r, floor) = (a.assertion_vs_secret(), super::algorithms::ASSERTION_VS_SECRET_TARGET);
             let _ = writeln!(
                 md,
                 "| private_key_jwt grant ≥ {floor} of the secret grant ({}, SQLite) | {r:.3} | {} |",
