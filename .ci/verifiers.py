@@ -8,7 +8,9 @@ with CASEBOOK_ADMIN_EMAIL / CASEBOOK_ADMIN_PASSWORD naming the server's first
 administrator. It registers one external application, takes a token with the
 client credentials grant, and hands that token to Authlib's RFC 9068 validator
 and to PyJWT exactly as a partner would: keys from the published JWKS, the
-libraries' own defaults, no special cases for Casebook. It prints one line per
+libraries' own defaults, no special cases for Casebook. It also registers a
+private_key_jwt application with an RSA key and gets tokens for it with
+Authlib's OAuth 2.0 client (verifiers_private_key_jwt.py). It prints one line per
 check and exits 1 when any check fails, with the library's error, the token's
 header and claims and the JWK on stderr.
 
@@ -31,6 +33,8 @@ from authlib.oauth2.rfc6750.errors import InsufficientScopeError, InvalidTokenEr
 from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
 from joserfc.errors import BadSignatureError, InvalidClaimError, UnsupportedAlgorithmError
 from joserfc.jwk import KeySet
+
+import verifiers_private_key_jwt
 
 TIMEOUT = 10
 # An audience the server never issues for: a resource server configured with
@@ -92,6 +96,7 @@ class Install:
 
         session = http_json("POST", base + "/admin/v1/sessions", 201,
                             json_body={"email": email, "password": password})["token"]
+        self.session = session
         roles = http_json("GET", base + "/admin/v1/roles", 200, bearer=session)["items"]
         role = next((r for r in roles if r["id"] == "engage-worker"), None) or next(
             r for r in roles if r["permissions"]
@@ -106,6 +111,7 @@ class Install:
             bearer=session, json_body={"password": password},
         )["client_secret"]
         self.permission = role["permissions"][0]
+        self.role_id = role["id"]
 
         self.token = http_json("POST", self.metadata["token_endpoint"], 200,
                                form={"grant_type": "client_credentials"},
@@ -113,6 +119,9 @@ class Install:
 
     def jwks(self):
         return http_json("GET", self.jwks_uri, 200)
+
+    def admin_json(self, method, path, expect, body):
+        return http_json(method, self.base + path, expect, bearer=self.session, json_body=body)
 
 
 def b64url_json(segment):
@@ -342,12 +351,16 @@ PYJWT_AND_INTROSPECTION = [
     (INTROSPECTION, introspection_active),
     (INTROSPECTION, introspection_garbage),
 ]
+# The client side: whatever signs Casebook's tokens, Authlib's client signs
+# its own assertions with the partner's RSA key.
+AUTHLIB_CLIENT = [("authlib PrivateKeyJWT client", check)
+                  for check in verifiers_private_key_jwt.CHECKS]
 CHECKS = {
-    "RS256": PUBLISHED + AUTHLIB_ACCEPTS + PYJWT_AND_INTROSPECTION,
-    "ES256": PUBLISHED + AUTHLIB_ACCEPTS + PYJWT_AND_INTROSPECTION,
+    "RS256": PUBLISHED + AUTHLIB_ACCEPTS + PYJWT_AND_INTROSPECTION + AUTHLIB_CLIENT,
+    "ES256": PUBLISHED + AUTHLIB_ACCEPTS + PYJWT_AND_INTROSPECTION + AUTHLIB_CLIENT,
     # With Authlib refusing every EdDSA token, its altered and other-audience
     # refusals would prove nothing: PyJWT's do.
-    "EdDSA": PUBLISHED + [(AUTHLIB, authlib_refuses_eddsa)] + PYJWT_AND_INTROSPECTION,
+    "EdDSA": PUBLISHED + [(AUTHLIB, authlib_refuses_eddsa)] + PYJWT_AND_INTROSPECTION + AUTHLIB_CLIENT,
 }
 
 

@@ -4,7 +4,9 @@
 # with nothing set; ES256; EdDSA), each on its own SQLite database and port;
 # against each, .ci/verifiers.py registers an application, takes a token and
 # has Authlib's RFC 9068 validator and PyJWT verify it (and refuse what they
-# must), checks the JWKS, and verifies RFC 9701 signed introspection answers.
+# must), checks the JWKS, and verifies RFC 9701 signed introspection answers;
+# then it registers a private_key_jwt application with an RSA public JWK and
+# has Authlib's OAuth2Session (PrivateKeyJWT) get tokens and call /api/v1/me.
 #
 #   .ci/verifiers.sh
 #

@@ -2,10 +2,11 @@
 //! every call goes through (authorization, retries, error mapping).
 
 use crate::error::Error;
+use crate::key::PrivateKey;
 use crate::model::Session;
 use crate::options::{SharedOptions, shared_setters};
 use crate::retry::{RetryPolicy, parse_retry_after};
-use crate::token::{AccessToken, TokenSource};
+use crate::token::{AccessToken, Credential, TokenSource, TokenSourceBuilder};
 use crate::transport::checked_url;
 use casebook_domain::ClientSecret;
 use casebook_domain::user::Password;
@@ -75,7 +76,8 @@ impl Client {
     }
 
     /// The token source of a client built with
-    /// [`client_credentials`](ClientBuilder::client_credentials), e.g. to
+    /// [`client_credentials`](ClientBuilder::client_credentials) (or a key
+    /// or federated token file), e.g. to
     /// hand its access tokens to another tool.
     pub fn token_source(&self) -> Option<&TokenSource> {
         match &self.inner.auth {
@@ -310,7 +312,7 @@ fn problem(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Error {
 #[derive(Debug)]
 pub struct ClientBuilder {
     base_url: String,
-    credentials: Option<(String, ClientSecret)>,
+    credentials: Option<(String, Credential)>,
     options: SharedOptions,
 }
 
@@ -319,7 +321,25 @@ impl ClientBuilder {
     /// buy access tokens at `{base_url}/oauth2/token`, cached and renewed as
     /// [`TokenSource`] describes.
     pub fn client_credentials(mut self, client_id: impl Into<String>, client_secret: ClientSecret) -> Self {
-        self.credentials = Some((client_id.into(), client_secret));
+        self.credentials = Some((client_id.into(), Credential::Secret(client_secret)));
+        self
+    }
+
+    /// Acts as an application registered for `private_key_jwt`: tokens are
+    /// bought with assertions signed by `key`, as
+    /// [`TokenSource::with_private_key`] describes, addressed to this
+    /// client's base URL as the issuer (see [`audience`](Self::audience)).
+    pub fn private_key_jwt(mut self, client_id: impl Into<String>, key: PrivateKey) -> Self {
+        self.credentials = Some((client_id.into(), Credential::PrivateKey(key)));
+        self
+    }
+
+    /// Acts as an application through one of its federated credentials:
+    /// the outside token in `path` (a Kubernetes projected service-account
+    /// token, say) is read for every token request, as
+    /// [`TokenSource::with_federated_token_file`] describes.
+    pub fn federated_token_file(mut self, client_id: impl Into<String>, path: impl Into<std::path::PathBuf>) -> Self {
+        self.credentials = Some((client_id.into(), Credential::FederatedTokenFile(path.into())));
         self
     }
 
@@ -335,12 +355,12 @@ impl ClientBuilder {
         let http = self.options.http.client()?;
         let auth = match self.credentials {
             None => Auth::Anonymous,
-            Some((client_id, secret)) => {
+            Some((client_id, credential)) => {
                 let mut token_url = base.clone();
                 if let Ok(mut path) = token_url.path_segments_mut() {
                     path.extend(["oauth2", "token"]);
                 }
-                let tokens = TokenSource::builder(token_url.as_str(), client_id, secret)
+                let tokens = TokenSourceBuilder::new(token_url.to_string(), client_id, credential)
                     .with_options(self.options.clone())
                     .build_with(http.clone())?;
                 Auth::Application(tokens)

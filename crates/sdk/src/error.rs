@@ -1,7 +1,10 @@
 //! The one error type of the SDK: every way a call can fail, as values a caller can match.
 
+use crate::key::KeyKind;
+use casebook_domain::client_keys::AssertionAlg;
 use casebook_domain::{FieldError, OAuthErrorCode, PermissionSet, ValidationErrors};
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -86,6 +89,41 @@ pub enum Error {
     /// is not an absolute `http` or `https` URL.
     #[error("invalid configuration: {0}")]
     Config(String),
+
+    /// A private key could not be read: not PEM or a JWK, encrypted, of an
+    /// unsupported kind, or with members that do not form a key. The reason
+    /// never quotes the key.
+    #[error("the private key cannot be used: {reason}")]
+    #[non_exhaustive]
+    InvalidKey {
+        /// What is wrong with it, for people.
+        reason: String,
+    },
+
+    /// The signing algorithm chosen is not one the key signs with (RS256 or
+    /// PS256 for RSA, ES256 for P-256, EdDSA for Ed25519).
+    #[error("{} cannot be signed with {key} key", alg.as_str())]
+    #[non_exhaustive]
+    KeyAlgorithmMismatch {
+        /// The kind of key.
+        key: KeyKind,
+        /// The algorithm asked for.
+        alg: AssertionAlg,
+    },
+
+    /// The federated token file could not be read, or held no token. It is
+    /// read again at the next token request.
+    #[error("the federated token file {} cannot be used: {message}", path.display())]
+    #[non_exhaustive]
+    TokenFile {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong; never the file's contents.
+        message: String,
+        /// The I/O error, when there was one.
+        #[source]
+        source: Option<Cause>,
+    },
 }
 
 fn describe(description: &Option<String>) -> String {
@@ -103,7 +141,12 @@ impl Error {
             // A server fault reported in OAuth form (503 `temporarily_unavailable`)
             // passes; every other OAuth code is the client's to fix.
             Self::OAuth { code, status, .. } => *code == OAuthErrorCode::TemporarilyUnavailable || *status >= 500,
-            Self::Validation(_) | Self::Config(_) => false,
+            // A projected token file is written by the platform, not the
+            // caller: missing at start-up or mid-swap, it will be back soon.
+            Self::TokenFile { .. } => true,
+            Self::Validation(_) | Self::Config(_) | Self::InvalidKey { .. } | Self::KeyAlgorithmMismatch { .. } => {
+                false
+            }
         }
     }
 
@@ -206,7 +249,7 @@ pub(crate) fn transient_status(status: u16) -> bool {
 pub struct Cause(Arc<dyn std::error::Error + Send + Sync>);
 
 impl Cause {
-    fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+    pub(crate) fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self(Arc::new(error))
     }
 }

@@ -66,6 +66,29 @@
 //! a new one and is retried once. [`TokenSource`] also works on its own,
 //! against any RFC 6749 server.
 //!
+//! # Without a shared secret
+//!
+//! An application registered for `private_key_jwt` holds a private key
+//! instead of a secret, and signs a short-lived assertion for every token
+//! request ([`ClientBuilder::private_key_jwt`], [`PrivateKey`]; register
+//! [`PrivateKey::public_jwk`]). A workload with a federated credential
+//! trades a token its platform gives it, re-read from its file for every
+//! token request ([`ClientBuilder::federated_token_file`]):
+//!
+//! ```no_run
+//! # fn run() -> Result<(), casebook_sdk::Error> {
+//! use casebook_sdk::{Client, PrivateKey};
+//!
+//! let pem = std::fs::read_to_string("partner-sync.key").unwrap_or_default();
+//! let keyed = Client::builder("https://casebook.example.org")
+//!     .private_key_jwt("cb_0123456789abcdef0123456789abcdef", PrivateKey::from_pem(&pem, "sync-2025")?)
+//!     .build()?;
+//! let workload = Client::builder("https://casebook.example.org")
+//!     .federated_token_file("cb_0123456789abcdef0123456789abcdef", "/var/run/secrets/casebook/token")
+//!     .build()?;
+//! # let _ = (keyed, workload); Ok(()) }
+//! ```
+//!
 //! # Administration
 //!
 //! The admin API is under [`Client::admin`]. A person signs in with
@@ -113,7 +136,7 @@
 //!
 //! # Secrets
 //!
-//! Client secrets, passwords, access and session tokens never appear in a
+//! Client secrets, private keys, passwords, access and session tokens never appear in a
 //! `Debug` output, a log line or an error, and authorization headers are
 //! marked sensitive. Plain `http` is refused except to loopback, so a secret
 //! does not cross a network unencrypted by accident; redirects are never
@@ -125,6 +148,7 @@ mod admin;
 mod api;
 mod client;
 mod error;
+mod key;
 mod model;
 mod options;
 mod pagination;
@@ -136,6 +160,7 @@ pub use admin::{Admin, Applications, Roles, Users};
 pub use api::{Cases, Reports};
 pub use client::{Client, ClientBuilder};
 pub use error::{Cause, Error};
+pub use key::{KeyKind, PrivateKey};
 pub use model::{Actor, Application, AuditEvent, Case, Me, Page, Report, RevealedSecret, Role, User};
 pub use pagination::{Items, List, Pages};
 pub use retry::RetryPolicy;
@@ -143,6 +168,7 @@ pub use token::{AccessToken, ClientAuthMethod, DEFAULT_REFRESH_AHEAD, TokenSourc
 
 /// The domain crate the server runs: forms, rules and types shared by server and SDK.
 pub use casebook_domain as domain;
+pub use casebook_domain::client_keys::AssertionAlg;
 pub use casebook_domain::records;
 pub use casebook_domain::role::{RoleChange, RoleForm};
 pub use casebook_domain::user::{Password, UserChange, UserForm};

@@ -12,6 +12,10 @@ use std::time::Duration;
 pub(crate) struct SharedOptions {
     pub(crate) auth_method: ClientAuthMethod,
     pub(crate) scope: Option<String>,
+    /// For a private key: the assertion's `alg`, when not the key's default.
+    pub(crate) signing_alg: Option<casebook_domain::client_keys::AssertionAlg>,
+    /// For a private key: the assertion's `aud`, when not told from the token URL.
+    pub(crate) audience: Option<String>,
     pub(crate) refresh_ahead: Duration,
     pub(crate) retry: RetryPolicy,
     pub(crate) http: HttpSettings,
@@ -22,6 +26,8 @@ impl Default for SharedOptions {
         Self {
             auth_method: ClientAuthMethod::default(),
             scope: None,
+            signing_alg: None,
+            audience: None,
             refresh_ahead: DEFAULT_REFRESH_AHEAD,
             retry: RetryPolicy::default(),
             http: HttpSettings::default(),
@@ -34,8 +40,9 @@ impl Default for SharedOptions {
 /// no import and the builders' API stays plain methods.
 macro_rules! shared_setters {
     () => {
-        /// How the client authenticates at the token endpoint (RFC 6749
-        /// §2.3.1); HTTP Basic unless set.
+        /// How a client secret is presented at the token endpoint (RFC 6749
+        /// §2.3.1); HTTP Basic unless set. Keys and federated tokens always
+        /// go in the form body.
         pub fn auth_method(mut self, method: $crate::ClientAuthMethod) -> Self {
             self.options.auth_method = method;
             self
@@ -47,6 +54,26 @@ macro_rules! shared_setters {
         /// roles grant.
         pub fn scope(mut self, scope: impl Into<String>) -> Self {
             self.options.scope = Some(scope.into()).filter(|s| !s.trim().is_empty());
+            self
+        }
+
+        /// For a private key (`private_key_jwt`): the algorithm assertions are
+        /// signed with. Unless set, the key's JWK `alg`, else RS256 for RSA,
+        /// ES256 for P-256 and EdDSA for Ed25519; RSA keys may use PS256.
+        /// One the key cannot sign with fails
+        /// [`build`](Self::build) with [`Error::KeyAlgorithmMismatch`](crate::Error::KeyAlgorithmMismatch).
+        pub fn signing_alg(mut self, alg: $crate::AssertionAlg) -> Self {
+            self.options.signing_alg = Some(alg);
+            self
+        }
+
+        /// For a private key (`private_key_jwt`): the `aud` of assertions,
+        /// which must be the server's issuer identifier (the `issuer` of its
+        /// `/.well-known/oauth-authorization-server` metadata). Unless set,
+        /// the token URL less `/oauth2/token`, which is that identifier for
+        /// every Casebook install.
+        pub fn audience(mut self, issuer: impl Into<String>) -> Self {
+            self.options.audience = Some(issuer.into());
             self
         }
 

@@ -19,6 +19,7 @@ mod oauth;
 mod private_key_jwt;
 mod replicas;
 mod sdk;
+mod sdk_keys;
 mod search;
 mod secret_format;
 mod shapes;

@@ -3,6 +3,7 @@
 //! against its own `/healthz`, taken before and after its steps, so the
 //! ratios compare across algorithms even on a noisy machine.
 
+use super::assertions::KeyedClient;
 use super::client::{get_token, register, sign_in, token_form};
 use super::load::{Load, Script};
 use super::server::{Backend, Database, Server};
@@ -15,12 +16,23 @@ pub(super) struct AlgorithmPoint {
     pub(super) alg: SigningAlgorithm,
     pub(super) healthz: Load,
     pub(super) token: Load,
+    /// The same grant, the client authenticated by `private_key_jwt`.
+    pub(super) assertion: Load,
     pub(super) me: Load,
 }
 
 impl AlgorithmPoint {
     pub(super) fn token_ratio(&self) -> f64 {
         self.token.rps / self.healthz.rps
+    }
+
+    pub(super) fn assertion_ratio(&self) -> f64 {
+        self.assertion.rps / self.healthz.rps
+    }
+
+    /// `private_key_jwt` beside the client-secret grant of the same install.
+    pub(super) fn assertion_vs_secret(&self) -> f64 {
+        self.assertion.rps / self.token.rps
     }
 
     pub(super) fn me_ratio(&self) -> f64 {
@@ -37,6 +49,10 @@ impl AlgorithmPoint {
         }
     }
 }
+
+/// The floor: verifying an ES256 assertion (51 µs) and spending its
+/// `jti` may cost at most this much of the client-secret grant's rate.
+pub(super) const ASSERTION_VS_SECRET_TARGET: f64 = 0.6;
 
 /// `me` verifies a cached token, whatever signed it.
 pub(super) const ME_TARGET: f64 = 0.8;
@@ -56,6 +72,7 @@ impl Bench {
         let server = Server::start_signing(&self.binary, &database, &master_key, alg)?;
         let session = sign_in(&server)?;
         let (client_id, secret) = register(&server, &session, 1)?;
+        let keyed = KeyedClient::register(&server, &session, 1)?;
         let token = get_token(server.addr, &client_id, &secret)?;
         let signed_with = token
             .split('.')
@@ -75,6 +92,13 @@ impl Bench {
             &Script::Token { forms },
             &format!("POST /oauth2/token, {alg}"),
         )?;
+        let assertion = self.measure_assertions(
+            dir,
+            &server,
+            &keyed,
+            token_load.rps,
+            &format!("POST /oauth2/token, private_key_jwt, {alg}"),
+        )?;
         let me = self.measure(
             dir,
             &server,
@@ -93,11 +117,14 @@ impl Bench {
             alg,
             healthz,
             token: token_load,
+            assertion,
             me,
         };
         println!(
-            "  {alg}: ratio token/healthz {:.3}, me/healthz {:.3}",
+            "  {alg}: ratio token/healthz {:.3}, private_key_jwt/healthz {:.3} ({:.3} of the secret grant), me/healthz {:.3}",
             point.token_ratio(),
+            point.assertion_ratio(),
+            point.assertion_vs_secret(),
             point.me_ratio()
         );
         Ok(point)

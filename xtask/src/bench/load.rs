@@ -38,6 +38,12 @@ pub(super) enum Script {
     Token {
         forms: PathBuf,
     },
+    /// POST /oauth2/token with forms that may each be sent once (a client
+    /// assertion's `jti` is single-use): every wrk thread takes its own
+    /// stride of the file and never comes back to a line.
+    OnceEach {
+        forms: PathBuf,
+    },
 }
 
 impl Script {
@@ -66,6 +72,33 @@ if #forms > 1 then
     i = i % #forms + 1
     return wrk.format("POST", nil, headers, forms[i])
   end
+end
+"#,
+                    forms.display()
+                );
+            }
+            Self::OnceEach { forms } => {
+                let _ = write!(
+                    lua,
+                    r#"
+local forms = {{}}
+for line in io.lines("{}") do forms[#forms + 1] = line end
+local headers = {{ ["Content-Type"] = "{FORM}" }}
+local threads = 0
+setup = function(thread)
+  thread:set("id", threads)
+  threads = threads + 1
+end
+local sent = 0
+request = function()
+  -- id and stride are set per thread by setup (wrk's thread:set).
+  local i = sent * {WRK_THREADS} + id + 1
+  sent = sent + 1
+  if i > #forms then
+    -- Out of fresh assertions: an empty form fails, and the run with it.
+    return wrk.format("POST", nil, headers, "")
+  end
+  return wrk.format("POST", nil, headers, forms[i])
 end
 "#,
                     forms.display()

@@ -27,7 +27,9 @@
 //!
 //! The main suite runs on the default install (RS256). Then the token and
 //! `me` steps run again on one new install per signing algorithm (RS256,
-//! ES256, EdDSA), each against its own `/healthz`.
+//! ES256, EdDSA), each against its own `/healthz`, and the token step once
+//! more with the client authenticated by `private_key_jwt` (ES256
+//! assertions signed before the timed window; see `assertions.rs`).
 //!
 //! Set `CASEBOOK_BENCH_PG` to a PostgreSQL URL to run the suite there too (a
 //! fresh database is created beside the named one and dropped afterwards).
@@ -35,6 +37,7 @@
 //! (well under a minute of load) only prints.
 
 mod algorithms;
+mod assertions;
 mod client;
 mod load;
 mod open_loop;

@@ -145,21 +145,24 @@ impl Report {
         let _ = writeln!(md, "### Signing algorithms (SQLite)\n");
         let _ = writeln!(
             md,
-            "One new install per algorithm (`CASEBOOK_TOKEN_SIGNING_ALG`), each step against that install's own `/healthz` (the mean of one run before its steps and one after).\n"
+            "One new install per algorithm (`CASEBOOK_TOKEN_SIGNING_ALG`), each step against that install's own `/healthz` (the mean of one run before its steps and one after). The private_key_jwt grant is the token request with the client authenticated by an ES256 assertion instead of a secret, each assertion signed before the timed window with its own `jti`; private_key_jwt/secret compares it with the client-secret grant of the same install.\n"
         );
         let _ = writeln!(
             md,
-            "| algorithm | /healthz req/s | token req/s | token p99 | token/healthz | me req/s | me/healthz |\n|---|---:|---:|---:|---:|---:|---:|"
+            "| algorithm | /healthz req/s | token req/s | token p99 | token/healthz | private_key_jwt req/s | private_key_jwt/healthz | private_key_jwt/secret | me req/s | me/healthz |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for a in &self.algorithms {
             let _ = writeln!(
                 md,
-                "| {} | {:.0} | {:.0} | {} | {:.3} | {:.0} | {:.3} |",
+                "| {} | {:.0} | {:.0} | {} | {:.3} | {:.0} | {:.3} | {:.3} | {:.0} | {:.3} |",
                 a.alg,
                 a.healthz.rps,
                 a.token.rps,
                 ms(a.token.p99_us),
                 a.token_ratio(),
+                a.assertion.rps,
+                a.assertion_ratio(),
+                a.assertion_vs_secret(),
                 a.me.rps,
                 a.me_ratio()
             );
@@ -195,6 +198,13 @@ impl Report {
             let _ = writeln!(
                 md,
                 "| token/healthz ≥ {floor} ({}, SQLite) | {r:.3} | {} |",
+                a.alg,
+                met(r >= floor)
+            );
+            let (r, floor) = (a.assertion_vs_secret(), super::algorithms::ASSERTION_VS_SECRET_TARGET);
+            let _ = writeln!(
+                md,
+                "| private_key_jwt grant ≥ {floor} of the secret grant ({}, SQLite) | {r:.3} | {} |",
                 a.alg,
                 met(r >= floor)
             );

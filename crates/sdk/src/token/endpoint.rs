@@ -2,6 +2,8 @@
 //! how its answer is read (RFC 6749 §2.3.1, §5.1, §5.2).
 
 use super::*;
+use casebook_domain::client_assertion::ASSERTION_TYPE;
+use std::path::{Path, PathBuf};
 
 /// RFC 6749 §2.3.1: both parts are form-urlencoded, then joined and base64ed.
 pub(super) fn basic_authorization(client_id: &str, secret: &ClientSecret) -> Result<HeaderValue, Error> {
@@ -13,28 +15,87 @@ pub(super) fn basic_authorization(client_id: &str, secret: &ClientSecret) -> Res
     Ok(value)
 }
 
+/// How a request proves the client, ready to go on the wire.
+pub(super) enum Proof {
+    /// `client_secret_basic`: built once, the credentials never change for
+    /// the life of the source.
+    Basic(HeaderValue),
+    /// `client_secret_post`.
+    Post(ClientSecret),
+    /// `private_key_jwt`: a new assertion per request.
+    Assertion(assertion::Signer),
+    /// A federated credential: the outside token, read per request.
+    TokenFile(PathBuf),
+}
+
 pub(super) struct HttpFetcher {
     pub(super) http: reqwest::Client,
     pub(super) token_url: reqwest::Url,
     pub(super) client_id: String,
-    pub(super) client_secret: ClientSecret,
-    /// Built once: the credentials never change for the life of the source.
-    pub(super) basic: Option<HeaderValue>,
+    pub(super) proof: Proof,
     pub(super) scope: Option<String>,
 }
 
+/// A projected service-account token is a few kilobytes; anything far
+/// larger is the wrong file, not a token.
+const MAX_TOKEN_FILE_BYTES: u64 = 64 * 1024;
+
+/// The outside token in `path`, read now: the platform may have rotated it.
+pub(super) async fn read_token_file(path: &Path) -> Result<String, Error> {
+    let failed = |message: &str, source: Option<std::io::Error>| Error::TokenFile {
+        path: path.to_owned(),
+        message: message.to_owned(),
+        source: source.map(crate::error::Cause::new),
+    };
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| failed("it cannot be opened", Some(e)))?;
+    let mut raw = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(
+        &mut tokio::io::AsyncReadExt::take(&mut file, MAX_TOKEN_FILE_BYTES + 1),
+        &mut raw,
+    )
+    .await
+    .map_err(|e| failed("it cannot be read", Some(e)))?;
+    if raw.len() as u64 > MAX_TOKEN_FILE_BYTES {
+        return Err(failed("it is larger than 64 KiB, too large for a token", None));
+    }
+    let text = String::from_utf8(raw).map_err(|_| failed("it is not UTF-8 text", None))?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(failed("it is empty", None));
+    }
+    if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(failed("it holds more than one token", None));
+    }
+    Ok(token.to_owned())
+}
+
 impl HttpFetcher {
-    fn form(&self) -> String {
+    async fn form(&self) -> Result<String, Error> {
+        // Made before the serializer exists, which is not Send across an await.
+        let assertion = match &self.proof {
+            Proof::Basic(_) | Proof::Post(_) => None,
+            Proof::Assertion(signer) => Some(signer.sign_now()?),
+            Proof::TokenFile(path) => Some(read_token_file(path).await?),
+        };
         let mut form = url::form_urlencoded::Serializer::new(String::new());
         form.append_pair("grant_type", "client_credentials");
         if let Some(scope) = &self.scope {
             form.append_pair("scope", scope);
         }
-        if self.basic.is_none() {
+        if let Proof::Post(secret) = &self.proof {
             form.append_pair("client_id", &self.client_id);
-            form.append_pair("client_secret", self.client_secret.expose());
+            form.append_pair("client_secret", secret.expose());
         }
-        form.finish()
+        if let Some(assertion) = &assertion {
+            // RFC 7521 §4.2 makes client_id optional beside an assertion; a
+            // federated token names no Casebook client, so it is always sent.
+            form.append_pair("client_id", &self.client_id);
+            form.append_pair("client_assertion_type", ASSERTION_TYPE);
+            form.append_pair("client_assertion", assertion);
+        }
+        Ok(form.finish())
     }
 }
 
@@ -46,10 +107,11 @@ impl Fetch for HttpFetcher {
                 .post(self.token_url.clone())
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
                 .header(header::ACCEPT, "application/json");
-            if let Some(authorization) = &self.basic {
+            if let Proof::Basic(authorization) = &self.proof {
                 request = request.header(header::AUTHORIZATION, authorization.clone());
             }
-            let response = request.body(self.form()).send().await.map_err(Error::from_reqwest)?;
+            let form = self.form().await?;
+            let response = request.body(form).send().await.map_err(Error::from_reqwest)?;
             let status = response.status().as_u16();
             let retry_after = parse_retry_after(
                 response

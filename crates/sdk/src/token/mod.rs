@@ -9,7 +9,7 @@
 //! makes a thousand callers on a cold cache cost one token request.
 
 use crate::error::Error;
-use crate::options::{SharedOptions, shared_setters};
+use crate::key::PrivateKey;
 use crate::retry::{RetryPolicy, parse_retry_after};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -25,7 +25,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::time::Instant;
 
+mod assertion;
+mod builder;
 mod endpoint;
+pub(crate) use builder::Credential;
+pub use builder::TokenSourceBuilder;
+#[cfg(test)]
 use endpoint::*;
 
 /// How long before expiry a token is replaced, unless the token is short-lived
@@ -208,7 +213,8 @@ struct SourceInner {
 pub(crate) struct Describe {
     token_url: String,
     client_id: String,
-    auth_method: ClientAuthMethod,
+    /// How the client authenticates, for people: never the credential.
+    auth: String,
     scope: Option<String>,
 }
 
@@ -241,8 +247,7 @@ impl fmt::Debug for TokenSource {
         f.debug_struct("TokenSource")
             .field("token_url", &d.token_url)
             .field("client_id", &d.client_id)
-            .field("client_secret", &"[redacted]")
-            .field("auth_method", &d.auth_method)
+            .field("auth", &d.auth)
             .field("scope", &d.scope)
             .field("cached", &self.cache().token)
             .finish()
@@ -251,18 +256,78 @@ impl fmt::Debug for TokenSource {
 
 impl TokenSource {
     /// Starts a token source for `client_id` at `token_url`, e.g.
-    /// `https://casebook.example.org/oauth2/token`.
+    /// `https://casebook.example.org/oauth2/token`, authenticating with a
+    /// client secret.
     pub fn builder(
         token_url: impl Into<String>,
         client_id: impl Into<String>,
         client_secret: ClientSecret,
     ) -> TokenSourceBuilder {
-        TokenSourceBuilder {
-            token_url: token_url.into(),
-            client_id: client_id.into(),
-            client_secret,
-            options: SharedOptions::default(),
-        }
+        TokenSourceBuilder::new(token_url.into(), client_id.into(), Credential::Secret(client_secret))
+    }
+
+    /// Starts a token source for an application registered for
+    /// `private_key_jwt` (RFC 7523 §2.2): each token request carries a new
+    /// assertion signed with `key`, valid for 60 seconds, with a random
+    /// `jti`, `iss` and `sub` the Client ID and `aud` the server's issuer
+    /// identifier. That identifier is the token URL less its
+    /// `/oauth2/token`, as for every Casebook install; for a server whose
+    /// token URL is shaped otherwise, set
+    /// [`audience`](TokenSourceBuilder::audience) to its metadata's `issuer`.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), casebook_sdk::Error> {
+    /// use casebook_sdk::{AssertionAlg, PrivateKey, TokenSource};
+    ///
+    /// let pem = std::fs::read_to_string("partner-sync.key").unwrap_or_default();
+    /// let tokens = TokenSource::with_private_key(
+    ///     "https://casebook.example.org/oauth2/token",
+    ///     "cb_0123456789abcdef0123456789abcdef",
+    ///     PrivateKey::from_pem(&pem, "partner-sync-2025")?,
+    /// )
+    /// .signing_alg(AssertionAlg::Ps256) // RSA signs RS256 unless told
+    /// .build()?;
+    /// let token = tokens.token().await?;
+    /// # let _ = token; Ok(()) }
+    /// ```
+    pub fn with_private_key(
+        token_url: impl Into<String>,
+        client_id: impl Into<String>,
+        key: PrivateKey,
+    ) -> TokenSourceBuilder {
+        TokenSourceBuilder::new(token_url.into(), client_id.into(), Credential::PrivateKey(key))
+    }
+
+    /// Starts a token source for a workload that trades a token it already
+    /// has, such as a Kubernetes projected service-account token, for a
+    /// Casebook token (a federated credential of the application). The file
+    /// is read afresh for every token request, since the platform rotates
+    /// it, and its contents are sent as `client_assertion` beside
+    /// `client_id`. A file missing or empty is a transient
+    /// [`Error::TokenFile`], retried like a timeout.
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), casebook_sdk::Error> {
+    /// use casebook_sdk::TokenSource;
+    ///
+    /// let tokens = TokenSource::with_federated_token_file(
+    ///     "https://casebook.example.org/oauth2/token",
+    ///     "cb_0123456789abcdef0123456789abcdef",
+    ///     "/var/run/secrets/casebook/token",
+    /// )
+    /// .build()?;
+    /// # let _ = tokens; Ok(()) }
+    /// ```
+    pub fn with_federated_token_file(
+        token_url: impl Into<String>,
+        client_id: impl Into<String>,
+        path: impl Into<std::path::PathBuf>,
+    ) -> TokenSourceBuilder {
+        TokenSourceBuilder::new(
+            token_url.into(),
+            client_id.into(),
+            Credential::FederatedTokenFile(path.into()),
+        )
     }
 
     pub(crate) fn from_fetcher(
@@ -420,60 +485,6 @@ impl TokenSource {
     }
 }
 
-/// Settings of a [`TokenSource`]; finish with [`build`](Self::build).
-#[derive(Debug)]
-pub struct TokenSourceBuilder {
-    token_url: String,
-    client_id: String,
-    client_secret: ClientSecret,
-    options: SharedOptions,
-}
-
-impl TokenSourceBuilder {
-    shared_setters!();
-
-    /// A [`Client`](crate::Client)'s settings, all at once.
-    pub(crate) fn with_options(mut self, options: SharedOptions) -> Self {
-        self.options = options;
-        self
-    }
-
-    /// Checks the settings and builds the source, with an HTTP client of its own.
-    pub fn build(self) -> Result<TokenSource, Error> {
-        let http = self.options.http.client()?;
-        self.build_with(http)
-    }
-
-    pub(crate) fn build_with(self, http: reqwest::Client) -> Result<TokenSource, Error> {
-        let options = self.options;
-        let token_url = crate::transport::checked_url(&self.token_url, options.http.allow_insecure_http)?;
-        let basic = match options.auth_method {
-            ClientAuthMethod::ClientSecretBasic => Some(basic_authorization(&self.client_id, &self.client_secret)?),
-            ClientAuthMethod::ClientSecretPost => None,
-        };
-        let describe = Describe {
-            token_url: token_url.to_string(),
-            client_id: self.client_id.clone(),
-            auth_method: options.auth_method,
-            scope: options.scope.clone(),
-        };
-        let fetcher = HttpFetcher {
-            http,
-            token_url,
-            client_id: self.client_id,
-            client_secret: self.client_secret,
-            basic,
-            scope: options.scope,
-        };
-        Ok(TokenSource::from_fetcher(
-            Box::new(fetcher),
-            describe,
-            options.retry,
-            options.refresh_ahead,
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -553,7 +564,7 @@ mod tests {
         let describe = Describe {
             token_url: "https://auth.example.org/oauth2/token".into(),
             client_id: "cb_test".into(),
-            auth_method: ClientAuthMethod::ClientSecretBasic,
+            auth: "client_secret_basic".into(),
             scope: None,
         };
         let source = TokenSource::from_fetcher(Box::new(fake), describe, RetryPolicy::default(), DEFAULT_REFRESH_AHEAD);
@@ -800,7 +811,7 @@ mod tests {
 
     /// A token endpoint on a loopback socket: answers `(status, body)` in
     /// order, one connection each, and records every request it read.
-    async fn endpoint(answers: Vec<(u16, &'static str)>) -> (String, Arc<Mutex<Vec<String>>>) {
+    pub(super) async fn endpoint(answers: Vec<(u16, &'static str)>) -> (String, Arc<Mutex<Vec<String>>>) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/oauth2/token", listener.local_addr().unwrap());
@@ -846,7 +857,8 @@ mod tests {
         (url, seen)
     }
 
-    const ISSUED: &str = r#"{"access_token":"at-1","token_type":"Bearer","expires_in":3600,"scope":"engage:view"}"#;
+    pub(super) const ISSUED: &str =
+        r#"{"access_token":"at-1","token_type":"Bearer","expires_in":3600,"scope":"engage:view"}"#;
 
     fn http_source(url: &str, method: ClientAuthMethod) -> TokenSource {
         TokenSource::builder(url, "cb_1", ClientSecret::from_presented("s e/cret"))
