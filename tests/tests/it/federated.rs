@@ -4,10 +4,11 @@
 //! token that differs from an accepted one only in what the rule is about.
 
 use crate::jose::{Key, b64, now, signed};
+use crate::key_host::{Answer, KeyHost, ca_file};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use casebook_server::config::Backend;
-use casebook_tests::{APPS, TestApp, USER_PASSWORD, both_backends, expect, field_codes, id_of, pairs, problem};
+use casebook_tests::{APPS, Spawn, TestApp, USER_PASSWORD, both_backends, expect, field_codes, id_of, pairs, problem};
 use serde_json::{Value, json};
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -355,5 +356,83 @@ both_backends!(
         )
         .await;
         assert_eq!(field_codes(&p), pairs(&[("jwks", "invalid_value")]), "{p}");
+    }
+);
+
+both_backends!(
+    an_issuers_keys_are_fetched_from_its_jwks_uri,
+    spawn = Spawn::trusting_ca(ca_file(), true),
+    |app: TestApp| async move {
+        let host = KeyHost::start().await;
+        let cluster = Issuer::new();
+        host.answer("/openid/v1/jwks", Answer::Jwks(cluster.jwks()));
+        let admin = app.admin_token().await;
+        let (view, client_id, _) = app.partner(&admin, "Fetched Issuer", &["engage-worker"]).await;
+        let body =
+            json!({"name": "cluster", "issuer": CLUSTER, "jwks_uri": host.url("/openid/v1/jwks"), "subject": EXPORTER});
+        let shown = trust(&app, &admin, &id_of(&view), body).await;
+        assert_eq!(shown["jwks_uri"], host.url("/openid/v1/jwks"));
+        assert_eq!(shown["jwks"], Value::Null);
+        let token = cluster.mint(&cluster.claims(EXPORTER, &app.base_url));
+        assert_eq!(exchange(&app, &client_id, &token).await.0, 200);
+        assert_eq!(exchange(&app, &client_id, &token).await.0, 200);
+        assert_eq!(host.asked("/openid/v1/jwks"), 1, "the fetched set is cached");
+        let impostor = Issuer::new();
+        refused(
+            &app,
+            &client_id,
+            &impostor.mint(&cluster.claims(EXPORTER, &app.base_url)),
+            "a key the issuer does not publish",
+        )
+        .await;
+    }
+);
+
+both_backends!(
+    a_private_jwks_uri_needs_the_installs_opt_in,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let (view, _, _) = app.partner(&admin, "Private Issuer", &["engage-worker"]).await;
+        let body = json!({"name": "cluster", "issuer": CLUSTER, "jwks_uri": "https://10.96.0.1/openid/v1/jwks", "subject": EXPORTER});
+        let p = problem(
+            app.post_json(&credentials_path(&id_of(&view)), &admin, &body).await,
+            422,
+        )
+        .await;
+        assert_eq!(field_codes(&p), pairs(&[("jwks_uri", "private_address")]));
+    }
+);
+
+both_backends!(
+    the_sdk_reads_a_projected_token_file_afresh_for_each_token,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let cluster = Issuer::new();
+        let (view, client_id, _) = app.partner(&admin, "Projected Token", &["engage-worker"]).await;
+        trust(&app, &admin, &id_of(&view), credential(&cluster, "exporter")).await;
+        let dir = std::env::temp_dir().join(format!("casebook-projected-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("token");
+        std::fs::write(&file, cluster.mint(&cluster.claims(EXPORTER, &app.base_url))).unwrap();
+        let source = || {
+            casebook_sdk::TokenSource::with_federated_token_file(app.url("/oauth2/token"), &client_id, &file)
+                .allow_insecure_http(true)
+                .build()
+                .expect("source")
+        };
+        let projected = source();
+        let first = projected.token().await.expect("a token for the projected identity");
+        // The platform rotates the file: the next token is asked with what it holds now.
+        let other = cluster.claims("system:serviceaccount:payments:other", &app.base_url);
+        std::fs::write(&file, cluster.mint(&other)).unwrap();
+        projected.invalidate(&first);
+        let refused = projected.token().await.expect_err("another identity is not trusted");
+        assert!(refused.to_string().contains("invalid_client"), "{refused}");
+        std::fs::write(&file, cluster.mint(&cluster.claims(EXPORTER, &app.base_url))).unwrap();
+        // A new source, since a refused request is remembered for a few seconds.
+        let again = source().token().await.expect("the trusted identity again");
+        let me = expect(app.get("/api/v1/me", again.secret()).await, 200).await;
+        assert_eq!(me["id"], view["id"]);
+        std::fs::remove_dir_all(&dir).ok();
     }
 );
