@@ -14,6 +14,7 @@ pub mod db;
 pub mod error;
 pub mod extract;
 pub mod http;
+pub mod jti_ledger;
 pub mod jwks_fetch;
 pub mod keys;
 pub mod metrics;

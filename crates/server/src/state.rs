@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::crypto::MasterKey;
 use crate::db::Db;
+use crate::jti_ledger::JtiLedger;
 use crate::jwks_fetch::JwksFetcher;
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
@@ -42,6 +43,8 @@ pub struct Inner {
     pub token_lifetime_secs: i64,
     /// The keys of applications that publish them at a `jwks_uri`.
     pub jwks: JwksFetcher,
+    /// Client assertions' `jti`s, spent in batches.
+    pub jtis: JtiLedger,
 }
 
 impl std::ops::Deref for AppState {
@@ -68,6 +71,7 @@ impl AppState {
         token_lifetime_secs: i64,
     ) -> Self {
         let ttl = config.cache_ttl;
+        let db_for_ledger = db.clone();
         Self(Arc::new(Inner {
             db,
             config,
@@ -81,6 +85,7 @@ impl AppState {
             cache_clock: CacheClock::new(),
             token_lifetime_secs,
             jwks,
+            jtis: JtiLedger::new(db_for_ledger),
         }))
     }
 

@@ -8,7 +8,6 @@ use super::federated;
 use super::oauth::{AuthenticatedClient, client_auth_failed};
 use crate::error::OAuthError;
 use crate::state::AppState;
-use crate::store;
 use aws_lc_rs::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use casebook_domain::ClientId;
 use casebook_domain::client_assertion::{Assertion, Presented, Refused};
@@ -177,7 +176,9 @@ async fn judge(
         return Ok(Err(Some(Refused::BadSignature)));
     }
     // Spent only once the signature holds: nobody else can burn a client's jtis.
-    let fresh = store::record_assertion_jti(&state.db, client_id, &accepted.jti, accepted.exp)
+    let fresh = state
+        .jtis
+        .spend(client_id, &accepted.jti, accepted.exp)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "could not record a client assertion");

@@ -97,20 +97,35 @@ fn stored_uri(client_id: &str, text: &str) -> Option<JwksUri> {
     uri
 }
 
-/// Records a client assertion's `jti` until `exp`; `false` if it is already
-/// recorded and unexpired: a replay, wherever the first use landed. A
-/// recorded one that has expired but not yet been purged is taken over.
-pub async fn record_assertion_jti(db: &Db, client_id: &str, jti: &str, exp: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "INSERT INTO client_assertion_jtis (client_id, jti, expires_at) VALUES ($1, $2, $3) \
+/// Records client assertions' `jti`s, each until its `exp`, in one
+/// statement; answers the `(client_id, jti)` pairs that were recorded. One
+/// missing from the answer is already recorded and unexpired: a replay,
+/// wherever the first use landed. A recorded one that has expired but not
+/// yet been purged is taken over. The pairs must be distinct.
+pub async fn spend_assertion_jtis(
+    db: &Db,
+    spends: &[(&str, &str, i64)],
+) -> Result<HashSet<(String, String)>, sqlx::Error> {
+    if spends.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let now = spends.len() * 3 + 1;
+    let values: Vec<String> = (0..spends.len())
+        .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+        .collect();
+    let sql = format!(
+        "INSERT INTO client_assertion_jtis (client_id, jti, expires_at) VALUES {} \
          ON CONFLICT (client_id, jti) DO UPDATE SET expires_at = excluded.expires_at \
-         WHERE client_assertion_jtis.expires_at <= $4",
-    )
-    .bind(client_id)
-    .bind(jti)
-    .bind(exp)
-    .bind(db.now_micros() / 1_000_000)
-    .execute(db.pool())
-    .await?;
-    Ok(done.rows_affected() == 1)
+         WHERE client_assertion_jtis.expires_at <= ${now} \
+         RETURNING client_id, jti",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for (client_id, jti, exp) in spends {
+        query = query.bind(*client_id).bind(*jti).bind(*exp);
+    }
+    let rows = query.bind(db.now_micros() / 1_000_000).fetch_all(db.pool()).await?;
+    rows.iter()
+        .map(|row| Ok((col(row, "client_id")?, col(row, "jti")?)))
+        .collect()
 }
