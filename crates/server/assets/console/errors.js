@@ -53,7 +53,9 @@ function sentence(label, field, code, message) {
   }
 }
 
-// `fields`: { apiField: { label, error: element, input: element or [checkboxes] } }
+// `fields`: { apiField: { label, error: element, input: element or [checkboxes],
+// say?: (code, message) => sentence or null, for a form whose field means
+// something of its own there } }
 export function clearErrors(fields, summary, general) {
   for (const f of Object.values(fields)) clearField(f);
   if (summary) summary.textContent = "";
@@ -79,7 +81,7 @@ export function showErrors(fields, errors, summary, general) {
   let count = 0;
   for (const e of errors) {
     const f = fields[e.field];
-    const text = sentence(f ? f.label : "This form", e.field, e.code, e.message);
+    const text = (f && f.say && f.say(e.code, e.message)) || sentence(f ? f.label : "This form", e.field, e.code, e.message);
     if (!f) { general.textContent = (general.textContent ? general.textContent + " " : "") + text; count += 1; continue; }
     if (!f.error.textContent) count += 1;
     f.error.textContent = f.error.textContent ? f.error.textContent + " " + text : text;
