@@ -199,4 +199,32 @@ await finish(async () => {
       await check(page, viewport, "federated-removed");
     });
   }
+
+  await step("an admin lacking the application's permissions reads which ones, beside the form, and nothing is added", async () => {
+    const appName = "Federated Guarded";
+    const app = await call(token, "POST", "/admin/v1/external-applications", { name: appName, email: "federated-guarded@partner.example.org", roles: [worker] });
+    const editor = await call(token, "POST", "/admin/v1/roles", { name: "Integrations editor", permissions: ["admin:view", "admin:edit"] });
+    const email = "integrations-editor@agency.example.org";
+    const password = "integrations editor password";
+    await call(token, "POST", "/admin/v1/users", { name: "Integrations Editor", email, password, roles: [editor.id] });
+    const viewport = WIDTHS[0];
+    const { page } = await open(viewport);
+    await signIn(page, email, password);
+    await page.fill("#q-name", appName);
+    await page.click("#search button[type=submit]");
+    await page.click(`button.expand[aria-label="Show details of ${appName}"]`);
+    await page.click(`button[aria-label="Add federated credential to ${appName}"]`);
+    await page.waitForSelector("#fed-dialog[open]");
+    await page.fill("#fc-name", "guarded workflow");
+    await page.fill("#fc-issuer", ISSUER);
+    await page.fill("#fc-subject", "repo:partner/guarded:ref:refs/heads/main");
+    await page.fill("#fc-jwks", JSON.stringify({ keys: [keyPair("guarded").publicJwk] }));
+    await page.click("#fed-form button[type=submit]");
+    await page.waitForFunction(() => document.querySelector("#fed-error").textContent.length > 0);
+    assert.match(await page.textContent("#fed-error"), new RegExp(`^Your account cannot change ${appName}: it holds permissions you lack \\(.*engage:view`));
+    assert.ok(await page.isVisible("#fed-dialog[open]"), "the form stays open");
+    await check(page, viewport, "federated-missing-permissions");
+    const listed = await call(token, "GET", `/admin/v1/external-applications/${app.id}/federated-credentials`);
+    assert.deepEqual(listed.items, []);
+  });
 });

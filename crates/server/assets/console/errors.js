@@ -20,7 +20,10 @@ function keySetSentence(code, message) {
       if (/\bkid\b/.test(message || "")) return which + " has no kid: give each key a kid (key ID).";
       return "Paste the JWK Set of the application's public keys (1 to 5 keys).";
     case "invalid_type": return "Paste the JWK Set as a JSON object, like {\"keys\": [ … ]}.";
-    case "invalid_value": return "Public keys are only for Private key JWT: choose it above, or clear the keys.";
+    case "invalid_value":
+      // A key that is not what it claims to be (a point off its curve): the server's sentence names it.
+      if (m) return message.charAt(0).toUpperCase() + message.slice(1) + (/[.!?]$/.test(message) ? "" : ".");
+      return "Public keys are only for Private key JWT: choose it above, or clear the keys.";
     default: return null;
   }
 }
