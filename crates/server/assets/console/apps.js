@@ -4,6 +4,7 @@ import { $, el, announce, highlight, copyButton } from "./ui.js";
 import { can, roleName } from "./catalog.js";
 import { openEdit, confirmDelete, toggleEnabled, methodOf } from "./appform.js";
 import { openReveal, openRotate } from "./secrets.js";
+import { federatedSection } from "./federated.js";
 
 // A static, trusted SVG: the only markup ever set as HTML on this page.
 const KEY_ICON = '<svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" aria-hidden="true" focusable="false"><circle cx="7.5" cy="15.5" r="4.5"/><path d="M10.7 12.3 21 2m-4 4 3 3m-6 0 2 2"/></svg>';
@@ -102,6 +103,8 @@ function build(app, wasOpen) {
   }
   if (can("admin:delete")) add("Delete", "Delete", (b) => confirmDelete(app, b), "danger");
   if (actions.children.length) td.append(actions);
+  const federated = federatedSection(app);
+  td.append(federated.node);
   details.append(td);
 
   const setOpen = (open) => {
@@ -109,6 +112,7 @@ function build(app, wasOpen) {
     expand.setAttribute("aria-expanded", String(open));
     arrow.textContent = open ? "▾" : "▸";
     expand.setAttribute("aria-label", (open ? "Hide details of " : "Show details of ") + app.name);
+    if (open) federated.load();
   };
   expand.addEventListener("click", () => setOpen(details.hidden));
   setOpen(Boolean(wasOpen));

@@ -20,7 +20,10 @@ function keySetSentence(code, message) {
       if (/\bkid\b/.test(message || "")) return which + " has no kid: give each key a kid (key ID).";
       return "Paste the JWK Set of the application's public keys (1 to 5 keys).";
     case "invalid_type": return "Paste the JWK Set as a JSON object, like {\"keys\": [ … ]}.";
-    case "invalid_value": return "Public keys are only for Private key JWT: choose it above, or clear the keys.";
+    case "invalid_value":
+      // A key that is not what it claims to be (a point off its curve): the server's sentence names it.
+      if (m) return message.charAt(0).toUpperCase() + message.slice(1) + (/[.!?]$/.test(message) ? "" : ".");
+      return "Public keys are only for Private key JWT: choose it above, or clear the keys.";
     default: return null;
   }
 }
@@ -53,7 +56,9 @@ function sentence(label, field, code, message) {
   }
 }
 
-// `fields`: { apiField: { label, error: element, input: element or [checkboxes] } }
+// `fields`: { apiField: { label, error: element, input: element or [checkboxes],
+// say?: (code, message) => sentence or null, for a form whose field means
+// something of its own there } }
 export function clearErrors(fields, summary, general) {
   for (const f of Object.values(fields)) clearField(f);
   if (summary) summary.textContent = "";
@@ -79,7 +84,7 @@ export function showErrors(fields, errors, summary, general) {
   let count = 0;
   for (const e of errors) {
     const f = fields[e.field];
-    const text = sentence(f ? f.label : "This form", e.field, e.code, e.message);
+    const text = (f && f.say && f.say(e.code, e.message)) || sentence(f ? f.label : "This form", e.field, e.code, e.message);
     if (!f) { general.textContent = (general.textContent ? general.textContent + " " : "") + text; count += 1; continue; }
     if (!f.error.textContent) count += 1;
     f.error.textContent = f.error.textContent ? f.error.textContent + " " + text : text;

@@ -37,6 +37,8 @@ pub const ASSETS: &[(&str, &str, &str)] = assets! {
     "confirm.js" => "text/javascript; charset=utf-8",
     "console.js" => "text/javascript; charset=utf-8",
     "errors.js" => "text/javascript; charset=utf-8",
+    "federated.js" => "text/javascript; charset=utf-8",
+    "keyset.js" => "text/javascript; charset=utf-8",
     "roles.js" => "text/javascript; charset=utf-8",
     "secrets.js" => "text/javascript; charset=utf-8",
     "ui.js" => "text/javascript; charset=utf-8",
