@@ -468,11 +468,26 @@ mod tests {
 
     #[test]
     fn debug_shows_no_secret() {
-        let builder = Client::builder("https://casebook.example.org")
-            .client_credentials("cb_1", ClientSecret::from_presented("cbs_hush"));
-        assert!(!format!("{builder:?}").contains("cbs_hush"));
+        let secret = ClientSecret::from_random([5; casebook_domain::credentials::CLIENT_SECRET_BYTES]);
+        let hush = secret.expose().to_owned();
+        let builder = Client::builder("https://casebook.example.org").client_credentials("cb_1", secret);
+        assert!(!format!("{builder:?}").contains(&hush));
         let client = builder.build().unwrap();
         let shown = format!("{client:?}");
-        assert!(shown.contains("cb_1") && !shown.contains("cbs_hush"), "{shown}");
+        assert!(shown.contains("cb_1") && !shown.contains(&hush), "{shown}");
+    }
+
+    #[test]
+    fn a_mistyped_secret_is_refused_before_anything_is_sent() {
+        let secret = ClientSecret::from_random([5; casebook_domain::credentials::CLIENT_SECRET_BYTES]);
+        let mut typo = secret.expose().to_owned();
+        typo.replace_range(10..11, if &typo[10..11] == "x" { "y" } else { "x" });
+        let built = Client::builder("https://casebook.example.org")
+            .client_credentials("cb_1", ClientSecret::from_presented(typo.clone()))
+            .build();
+        let error = built.err().expect("refused");
+        assert!(matches!(error, Error::MistypedSecret), "{error:?}");
+        assert!(!error.is_transient());
+        assert!(!format!("{error:?} {error}").contains(&typo));
     }
 }

@@ -90,6 +90,14 @@ pub enum Error {
     #[error("invalid configuration: {0}")]
     Config(String),
 
+    /// The client secret is neither of the formats Casebook issues: its
+    /// checksum fails, or it was cut short or copied with extra characters.
+    /// Caught before anything is sent; the secret is never quoted.
+    #[error(
+        "the client secret is not one Casebook issued (its format or checksum is wrong): copy it again, whole, from cb Admin"
+    )]
+    MistypedSecret,
+
     /// A private key could not be read: not PEM or a JWK, encrypted, of an
     /// unsupported kind, or with members that do not form a key. The reason
     /// never quotes the key.
@@ -144,9 +152,11 @@ impl Error {
             // A projected token file is written by the platform, not the
             // caller: missing at start-up or mid-swap, it will be back soon.
             Self::TokenFile { .. } => true,
-            Self::Validation(_) | Self::Config(_) | Self::InvalidKey { .. } | Self::KeyAlgorithmMismatch { .. } => {
-                false
-            }
+            Self::Validation(_)
+            | Self::Config(_)
+            | Self::MistypedSecret
+            | Self::InvalidKey { .. }
+            | Self::KeyAlgorithmMismatch { .. } => false,
         }
     }
 

@@ -633,7 +633,8 @@ both_backends!(
 both_backends!(invalid_client_is_typed_and_not_retried, |app: TestApp| async move {
     let admin = admin(&app).await;
     let (_, client_id, _) = register(&admin, "Mistyped Partner", &["engage-worker"]).await;
-    let wrong = partner(&app, &client_id, "cbs_not-the-secret");
+    let not_the_secret = ClientSecret::from_random([3; casebook_domain::credentials::CLIENT_SECRET_BYTES]);
+    let wrong = partner(&app, &client_id, not_the_secret.expose());
     let calls: Vec<_> = (0..50)
         .map(|_| {
             let client = wrong.clone();
@@ -655,10 +656,11 @@ both_backends!(invalid_client_is_typed_and_not_retried, |app: TestApp| async mov
     assert_eq!(metric(&app, &requests("POST", "/oauth2/token", 401)).await, 1);
     assert_eq!(metric(&app, TOKENS_ISSUED).await, 0);
 
-    let unknown = partner(&app, "cb_00000000000000000000000000000000", "cbs_whatever");
+    let whatever = ClientSecret::from_random([4; casebook_domain::credentials::CLIENT_SECRET_BYTES]);
+    let unknown = partner(&app, "cb_00000000000000000000000000000000", whatever.expose());
     let error = unknown.me().await.unwrap_err();
     assert_eq!(error.oauth_code(), Some(OAuthErrorCode::InvalidClient));
     assert!(!error.is_transient());
-    assert!(!format!("{error:?} {error}").contains("cbs_whatever"));
+    assert!(!format!("{error:?} {error}").contains(whatever.expose()));
     assert_eq!(metric(&app, CLIENT_AUTH_FAILURES).await, 2);
 });

@@ -7,6 +7,7 @@ use crate::error::Error;
 use crate::key::PrivateKey;
 use crate::options::{SharedOptions, shared_setters};
 use casebook_domain::ClientSecret;
+use casebook_domain::secret_format::Shape;
 use std::path::PathBuf;
 
 /// What proves the client at the token endpoint. Its `Debug` shows none of it.
@@ -62,6 +63,11 @@ impl TokenSourceBuilder {
             return Err(Error::Config(
                 "signing_alg and audience apply to a private key (private_key_jwt) only".into(),
             ));
+        }
+        if let Credential::Secret(secret) = &self.credential
+            && secret.shape() == Shape::Mistyped
+        {
+            return Err(Error::MistypedSecret);
         }
         let (proof, auth) = match self.credential {
             Credential::Secret(secret) => match options.auth_method {

@@ -169,7 +169,7 @@ pub(crate) trait Fetch: Send + Sync + 'static {
 /// let tokens = TokenSource::builder(
 ///     "https://auth.example.org/oauth2/token",
 ///     "my-client-id",
-///     ClientSecret::from_presented("my-client-secret"),
+///     ClientSecret::from_presented(std::env::var("CASEBOOK_CLIENT_SECRET").unwrap_or_default()),
 /// )
 /// .auth_method(ClientAuthMethod::ClientSecretPost)
 /// .scope("engage:view")
@@ -860,8 +860,13 @@ mod tests {
     pub(super) const ISSUED: &str =
         r#"{"access_token":"at-1","token_type":"Bearer","expires_in":3600,"scope":"engage:view"}"#;
 
+    /// A secret of the scannable format: the SDK sends no other.
+    fn wire_secret() -> ClientSecret {
+        ClientSecret::from_random([9; casebook_domain::credentials::CLIENT_SECRET_BYTES])
+    }
+
     fn http_source(url: &str, method: ClientAuthMethod) -> TokenSource {
-        TokenSource::builder(url, "cb_1", ClientSecret::from_presented("s e/cret"))
+        TokenSource::builder(url, "cb_1", wire_secret())
             .auth_method(method)
             .scope("engage:view")
             .retry_policy(RetryPolicy::default().initial_backoff(Duration::from_millis(10)))
@@ -878,7 +883,11 @@ mod tests {
             .unwrap();
         assert_eq!((token.secret(), token.scope()), ("at-1", Some("engage:view")));
         let request = seen.lock().unwrap()[0].to_ascii_lowercase();
-        let expected = format!("authorization: basic {}", STANDARD.encode("cb_1:s+e%2Fcret")).to_ascii_lowercase();
+        let expected = format!(
+            "authorization: basic {}",
+            STANDARD.encode(format!("cb_1:{}", wire_secret().expose()))
+        )
+        .to_ascii_lowercase();
         assert!(request.starts_with("post /oauth2/token "), "{request}");
         assert!(request.contains(&expected), "{request}");
         assert!(request.contains("content-type: application/x-www-form-urlencoded"));
@@ -898,8 +907,10 @@ mod tests {
         let request = seen.lock().unwrap()[0].clone();
         assert!(!request.to_ascii_lowercase().contains("authorization:"), "{request}");
         assert!(
-            request
-                .ends_with("grant_type=client_credentials&scope=engage%3Aview&client_id=cb_1&client_secret=s+e%2Fcret"),
+            request.ends_with(&format!(
+                "grant_type=client_credentials&scope=engage%3Aview&client_id=cb_1&client_secret={}",
+                wire_secret().expose()
+            )),
             "{request}"
         );
     }
@@ -922,7 +933,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(error.oauth_code(), Some(OAuthErrorCode::InvalidClient));
         assert_eq!(seen.lock().unwrap().len(), 1);
-        assert!(!format!("{error:?} {error}").contains("s e/cret"));
+        assert!(!format!("{error:?} {error}").contains(wire_secret().expose()));
     }
 
     #[tokio::test]
@@ -947,7 +958,7 @@ mod tests {
             let (_socket, _) = listener.accept().await.unwrap();
             tokio::time::sleep(Duration::from_secs(5)).await;
         });
-        let source = TokenSource::builder(url, "cb_1", ClientSecret::from_presented("s"))
+        let source = TokenSource::builder(url, "cb_1", wire_secret())
             .timeout(Duration::from_millis(200))
             .retry_policy(RetryPolicy::none())
             .build()
@@ -961,10 +972,10 @@ mod tests {
 
     #[test]
     fn plain_http_is_refused_beyond_loopback() {
-        let remote = TokenSource::builder("http://auth.example.org/token", "id", ClientSecret::from_presented("s"));
+        let remote = TokenSource::builder("http://auth.example.org/token", "id", wire_secret());
         assert!(matches!(remote.build(), Err(Error::Config(_))));
-        let allowed = TokenSource::builder("http://auth.example.org/token", "id", ClientSecret::from_presented("s"))
-            .allow_insecure_http(true);
+        let allowed =
+            TokenSource::builder("http://auth.example.org/token", "id", wire_secret()).allow_insecure_http(true);
         assert!(allowed.build().is_ok());
     }
 
@@ -984,11 +995,7 @@ mod tests {
         let shown = format!("{token:?} {source:?}");
         assert!(!shown.contains("token-0"), "{shown}");
         assert!(shown.contains("[redacted]"));
-        let builder = TokenSource::builder(
-            "https://auth.example.org/token",
-            "id",
-            ClientSecret::from_presented("s3cr3t-value"),
-        );
-        assert!(!format!("{builder:?}").contains("s3cr3t-value"));
+        let builder = TokenSource::builder("https://auth.example.org/token", "id", wire_secret());
+        assert!(!format!("{builder:?}").contains(wire_secret().expose()));
     }
 }

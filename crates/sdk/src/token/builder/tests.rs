@@ -140,7 +140,12 @@ fn a_mismatched_algorithm_fails_the_build_and_key_settings_need_a_key() {
         "{error:?}"
     );
     assert_eq!(error.to_string(), "ES256 cannot be signed with an RSA key");
-    let secret = TokenSource::builder(url, "cb_1", ClientSecret::from_presented("s")).signing_alg(AssertionAlg::Rs256);
+    let secret = TokenSource::builder(
+        url,
+        "cb_1",
+        ClientSecret::from_random([9; casebook_domain::credentials::CLIENT_SECRET_BYTES]),
+    )
+    .signing_alg(AssertionAlg::Rs256);
     assert!(matches!(secret.build(), Err(Error::Config(_))));
     let file = TokenSource::with_federated_token_file(url, "cb_1", "/nonexistent").audience("x");
     assert!(matches!(file.build(), Err(Error::Config(_))));
