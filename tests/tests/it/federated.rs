@@ -436,3 +436,43 @@ both_backends!(
         std::fs::remove_dir_all(&dir).ok();
     }
 );
+
+both_backends!(
+    only_admin_view_reads_and_only_admin_edit_changes_federated_credentials,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let cluster = Issuer::new();
+        let (view, _, _) = app.partner(&admin, "Access Partner", &["engage-worker"]).await;
+        let path = credentials_path(&id_of(&view));
+        let added = trust(&app, &admin, &id_of(&view), credential(&cluster, "exporter")).await;
+        let one = format!("{path}/{}", id_of(&added));
+        app.create_role(&admin, "Case reader", &["engage:view"]).await;
+        let roles = expect(app.get("/admin/v1/roles", &admin).await, 200).await;
+        let reader_role = roles["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "Case reader")
+            .map(id_of)
+            .expect("role");
+        app.create_user(&admin, "reader@agency.org", "Reader", &[&reader_role])
+            .await;
+        let reader = app.sign_in("reader@agency.org", USER_PASSWORD).await;
+        for (r, needs) in [
+            (app.get(&path, &reader).await, "admin:view"),
+            (
+                app.post_json(&path, &reader, &credential(&cluster, "more")).await,
+                "admin:edit",
+            ),
+            (app.delete(&one, &reader).await, "admin:edit"),
+        ] {
+            let challenge = casebook_tests::header(&r, reqwest::header::WWW_AUTHENTICATE);
+            assert_eq!(r.status(), 403);
+            assert!(challenge.contains(&format!("scope=\"{needs}\"")), "{challenge}");
+        }
+        expect(app.get(&path, "not-a-token").await, 401).await;
+        // Nothing changed.
+        let listed = expect(app.get(&path, &admin).await, 200).await;
+        assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    }
+);

@@ -91,7 +91,9 @@ both_backends!(
     |app: TestApp| async move {
         let state = &app.running.state;
         let made_up = casebook_domain::ClientId::from_random([7; casebook_domain::credentials::CLIENT_ID_BYTES]);
-        let r = app.token_response(made_up.as_str(), "wrong", None).await;
+        // A well-formed secret: a mistyped one is refused before any lookup.
+        let wrong = casebook_domain::ClientSecret::from_random([7; casebook_domain::credentials::CLIENT_SECRET_BYTES]);
+        let r = app.token_response(made_up.as_str(), wrong.expose(), None).await;
         assert_eq!(r.status(), 401);
         assert!(
             state
