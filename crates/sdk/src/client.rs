@@ -485,7 +485,9 @@ mod tests {
         let built = Client::builder("https://casebook.example.org")
             .client_credentials("cb_1", ClientSecret::from_presented(typo.clone()))
             .build();
-        let error = built.err().expect("refused");
+        let Err(error) = built else {
+            panic!("a mistyped secret must be refused");
+        };
         assert!(matches!(error, Error::MistypedSecret), "{error:?}");
         assert!(!error.is_transient());
         assert!(!format!("{error:?} {error}").contains(&typo));
