@@ -11,7 +11,7 @@
 //! [`OutsideToken::check`] whether the rest holds.
 
 use crate::client_keys::{AssertionAlg, ClientKey, ClientKeySet, KeySource};
-use crate::jws::{SignedJwt, Unreadable};
+use crate::jws::{SignedJwt, UniqueMembers, Unreadable};
 use crate::shape::{Field, Kind, Shaped};
 use crate::text::TextRule;
 use crate::time::Timestamp;
@@ -232,7 +232,7 @@ impl From<Unreadable> for Refused {
 
 /// An outside workload's token, read but not yet trusted.
 #[derive(Debug)]
-pub struct OutsideToken<'a>(SignedJwt<'a, Map<String, Value>>);
+pub struct OutsideToken<'a>(SignedJwt<'a, UniqueMembers>);
 
 impl<'a> OutsideToken<'a> {
     pub fn parse(compact: &'a str) -> Result<Self, Refused> {

@@ -66,7 +66,11 @@ pub(super) async fn authenticate(
 ) -> Result<AuthenticatedClient, OAuthError> {
     // A client's own assertion is issued by the client; a token whose issuer
     // is someone else, presented beside a client_id, is an outside identity's.
-    let outside = OutsideToken::parse(presented.assertion).ok();
+    // Read as an outside token only beside a client_id: an assertion alone
+    // names its client in its own iss.
+    let outside = presented
+        .client_id
+        .and_then(|_| OutsideToken::parse(presented.assertion).ok());
     let federated_for = presented
         .client_id
         .filter(|id| outside.as_ref().is_some_and(|t| t.issuer() != Some(*id)));
