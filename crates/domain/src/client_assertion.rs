@@ -169,11 +169,20 @@ fn check_claims(claims: &Claims, client_id: &str, issuer: &str, now: i64) -> Res
 mod tests;
 
 /// An assertion as a request presents it: the form's `client_id`, if any,
-/// must then be the assertion's `iss`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// must then be the assertion's `iss`. Its `Debug` never shows the JWT.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Presented<'f> {
     pub client_id: Option<&'f str>,
     pub assertion: &'f str,
+}
+
+impl std::fmt::Debug for Presented<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Presented")
+            .field("client_id", &self.client_id)
+            .field("assertion", &"[redacted]")
+            .finish()
+    }
 }
 
 /// RFC 7521 §4.2: `client_assertion_type` and `client_assertion`, with no

@@ -4,8 +4,9 @@
 //! here decides whether to believe the claims.
 //!
 //! Reading is strict: three base64url parts without padding, a JSON header
-//! and JSON claims with no member given twice (two parsers that keep
-//! different copies of a repeated claim would judge different tokens), no
+//! and JSON claims with no top-level member given twice (two parsers that
+//! keep different copies of a repeated claim would judge different tokens;
+//! inside a nested object the last copy stands, as in serde_json), no
 //! `crit` extension, and one of the four asymmetric algorithms.
 
 use crate::client_keys::{AssertionAlg, ClientKey, ClientKeySet};
@@ -40,8 +41,8 @@ struct Header {
     crit: Option<Value>,
 }
 
-/// A token whose claims read as `C`, not yet verified.
-#[derive(Debug)]
+/// A token whose claims read as `C`, not yet verified. Its `Debug` shows
+/// the algorithm and key id only: the parts would rebuild a bearer token.
 pub struct SignedJwt<'a, C> {
     signing_input: &'a str,
     signature: Vec<u8>,
@@ -84,6 +85,15 @@ impl<'a, C: DeserializeOwned> SignedJwt<'a, C> {
     }
 }
 
+impl<C> fmt::Debug for SignedJwt<'_, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignedJwt")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<C> SignedJwt<'_, C> {
     pub fn alg(&self) -> AssertionAlg {
         self.alg
@@ -120,7 +130,7 @@ impl<C> SignedJwt<'_, C> {
     }
 }
 
-/// A JSON object in which no member is given twice.
+/// A JSON object in which no top-level member is given twice.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UniqueMembers(Map<String, Value>);
 

@@ -102,12 +102,12 @@ impl Form {
                 let name = pair.split('=').next().unwrap_or("");
                 matches!(
                     decode_component(name.as_bytes()).as_deref(),
-                    Ok("client_secret" | "client_id")
+                    Ok("client_secret" | "client_id" | "client_assertion" | "client_assertion_type")
                 )
             });
             if credentials {
                 return Err(ProtocolError::invalid_request(
-                    "client credentials must not be sent in the query string: send them in the form body (client_id, client_secret) or with HTTP Basic authentication",
+                    "client credentials must not be sent in the query string: send them in the form body (client_id, client_secret, or client_assertion) or with HTTP Basic authentication",
                 ));
             }
         }

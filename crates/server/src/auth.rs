@@ -137,15 +137,17 @@ pub const ROUTES: &[RouteAccess] = &[
         "/admin/v1/external-applications/{id}/federated-credentials",
         perm(Admin, View),
     ),
+    // Trusting an outside identity hands out a lasting way in, like a
+    // secret: only a signed-in person may, never an application's token.
     rule(
         Method::POST,
         "/admin/v1/external-applications/{id}/federated-credentials",
-        perm(Admin, Edit),
+        Access::SignedInUser(Permission::new(Admin, Edit)),
     ),
     rule(
         Method::DELETE,
         "/admin/v1/external-applications/{id}/federated-credentials/{credential_id}",
-        perm(Admin, Edit),
+        Access::SignedInUser(Permission::new(Admin, Edit)),
     ),
     rule(Method::GET, "/admin/v1/audit-events", perm(Admin, View)),
     // Casebook API.

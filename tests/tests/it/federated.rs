@@ -476,3 +476,45 @@ both_backends!(
         assert_eq!(listed["items"].as_array().unwrap().len(), 1);
     }
 );
+
+both_backends!(
+    an_applications_token_may_not_hand_out_a_lasting_way_in,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let cluster = Issuer::new();
+        let (target, _, _) = app.partner(&admin, "Target Partner", &["engage-worker"]).await;
+        let (_, mighty_id, mighty_secret) = app.partner(&admin, "Mighty Automation", &["administrator"]).await;
+        let mighty = app.access_token(&mighty_id, &mighty_secret).await;
+        let path = credentials_path(&id_of(&target));
+        // Even with every permission, an application's token neither trusts
+        // an outside identity nor removes one...
+        problem(
+            app.post_json(&path, &mighty, &credential(&cluster, "planted")).await,
+            403,
+        )
+        .await;
+        let added = trust(&app, &admin, &id_of(&target), credential(&cluster, "exporter")).await;
+        problem(app.delete(&format!("{path}/{}", id_of(&added)), &mighty).await, 403).await;
+        expect(app.get(&path, &mighty).await, 200).await;
+        // ...nor registers keys of its own choosing for an application.
+        let keyed = json!({"name": "Planted Keys", "email": "planted@partner.example.org", "roles": ["engage-worker"],
+            "token_endpoint_auth_method": "private_key_jwt", "jwks": cluster.jwks()});
+        problem(app.post_json(APPS, &mighty, &keyed).await, 403).await;
+        let change = json!({"token_endpoint_auth_method": "private_key_jwt", "jwks": cluster.jwks()});
+        problem(
+            app.patch_json(&format!("{APPS}/{}", id_of(&target)), &mighty, &change)
+                .await,
+            403,
+        )
+        .await;
+        // The same changes from a signed-in administrator go through.
+        expect(
+            app.patch_json(&format!("{APPS}/{}", id_of(&target)), &admin, &change)
+                .await,
+            200,
+        )
+        .await;
+        let listed = expect(app.get(&path, &admin).await, 200).await;
+        assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    }
+);

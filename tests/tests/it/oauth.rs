@@ -274,6 +274,20 @@ both_backends!(credentials_in_the_query_string_are_refused, |app: TestApp| async
         description.contains("query string") && description.contains("body") && description.contains("Basic"),
         "the message says where credentials belong: {description}"
     );
+    // A client assertion there would land in proxies' logs just the same.
+    let url = format!(
+        "{}?client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=a.b.c",
+        app.url("/oauth2/token")
+    );
+    let r = app
+        .http
+        .post(url)
+        .header(CONTENT_TYPE, FORM)
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    expect_oauth_error(r, 400, "invalid_request").await;
 });
 
 both_backends!(

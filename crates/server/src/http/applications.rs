@@ -65,6 +65,18 @@ fn filter<'a>(field: &'static str, value: Option<&'a str>) -> Result<Option<&'a 
     }
 }
 
+/// Registering keys hands out a lasting way in, like revealing a secret:
+/// only a signed-in person may, never an application's token (which could
+/// otherwise mint itself credentials that outlive it).
+fn keys_from_a_person(caller: &crate::auth::Principal) -> Result<(), ApiError> {
+    if caller.kind == AccountKind::Application {
+        return Err(ApiError::forbidden(
+            "only a signed-in person may register an application's public keys; an application's token may not",
+        ));
+    }
+    Ok(())
+}
+
 fn callback_url(state: &AppState) -> &str {
     state.issuer()
 }
@@ -130,6 +142,9 @@ pub async fn create_application(
 ) -> Result<impl IntoResponse, ApiError> {
     let facts = application_facts(&state, Some(&form.email), &form.roles).await?;
     let app = form.validate(&facts)?;
+    if matches!(app.credentials(), Credentials::Keys(_)) {
+        keys_from_a_person(&caller)?;
+    }
     if let Credentials::Keys(keys) = app.credentials()
         && let Some(set) = keys.inline()
     {
@@ -194,6 +209,9 @@ pub async fn update_application(
         facts.auth_method = AuthMethod::parse(&stored.auth_method);
     }
     let change = change.validate(&facts, &AccountRef::new(AccountKind::Application, &id))?;
+    if change.credentials().keys.is_some() || change.credentials().method == Some(AuthMethod::PrivateKeyJwt) {
+        keys_from_a_person(&caller)?;
+    }
     if let Some(set) = change.credentials().keys.as_ref().and_then(KeySource::inline) {
         crate::client_keys::usable(set, "jwks")?;
     }
