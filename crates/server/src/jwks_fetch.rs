@@ -206,21 +206,35 @@ impl JwksFetcher {
     /// The keys at `uri`, for an assertion naming `kid` (or none): from the
     /// cache while it is fresh and knows the `kid`, else fetched.
     pub async fn keys(&self, uri: &JwksUri, kid: Option<&str>) -> Result<Arc<ClientKeySet>, FetchError> {
-        let entry = self.entry(uri.as_str());
-        // Held across the fetch: concurrent callers for this URL wait here
-        // and then find the set the first one fetched.
-        let mut entry = entry.lock().await;
+        let slot = self.entry(uri.as_str());
+        let mut entry = slot.lock().await;
         let for_unknown_kid = match entry.plan(kid, Instant::now(), &self.limits) {
             Plan::Use(keys) => return Ok(keys),
             Plan::Fail(error) => return Err(error),
             Plan::Fetch { for_unknown_kid } => for_unknown_kid,
         };
+        if for_unknown_kid {
+            // A set is in hand: requests naming its keys keep using it while
+            // this one looks for the new kid, instead of waiting up to the
+            // fetch timeout behind it. Marked first, so no one else refetches.
+            entry.kid_refetch = Some(Instant::now());
+            drop(entry);
+            let outcome = self.logged_fetch(uri).await;
+            return slot.lock().await.record(outcome, false, Instant::now(), &self.limits);
+        }
+        // No set yet: held across the fetch, so concurrent callers for this
+        // URL wait here and then find the set the first one fetched.
+        let outcome = self.logged_fetch(uri).await;
+        entry.record(outcome, false, Instant::now(), &self.limits)
+    }
+
+    async fn logged_fetch(&self, uri: &JwksUri) -> Result<ClientKeySet, FetchError> {
         let outcome = self.fetch(uri).await;
         if let Err(error) = &outcome {
             self.failures.inc();
             tracing::warn!(jwks_uri = %uri, %error, "could not fetch a JWK Set");
         }
-        entry.record(outcome, for_unknown_kid, Instant::now(), &self.limits)
+        outcome
     }
 
     fn entry(&self, uri: &str) -> Arc<tokio::sync::Mutex<Entry>> {

@@ -296,3 +296,36 @@ async fn a_published_private_key_spoils_the_set_and_an_untrusted_certificate_is_
         Err(FetchError::Transport(_))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_known_kid_does_not_wait_behind_a_refetch_for_an_unknown_one() {
+    let host = KeyHost::start().await;
+    let key = Key::ed();
+    host.answer("/jwks", set(&[(&key, "k")]));
+    let fetcher = std::sync::Arc::new(fetcher(Limits {
+        timeout: Duration::from_secs(3),
+        ..Limits::default()
+    }));
+    let target = uri(&host.url("/jwks"));
+    fetcher.keys(&target, Some("k")).await.expect("the first fetch");
+    // The key host stops answering; an unknown kid sets off a refetch that stalls.
+    host.answer("/jwks", Answer::Stall);
+    let stalled = {
+        let (fetcher, target) = (fetcher.clone(), target.clone());
+        tokio::spawn(async move { fetcher.keys(&target, Some("rotated")).await })
+    };
+    while host.asked("/jwks") < 2 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let started = std::time::Instant::now();
+    let keys = fetcher.keys(&target, Some("k")).await.expect("the set in hand");
+    assert_eq!(keys.keys()[0].kid, "k");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "waited {:?}",
+        started.elapsed()
+    );
+    // The refetch gives up, and the set in hand, still fresh, is what it has.
+    let after = stalled.await.unwrap().expect("the set in hand");
+    assert!(after.select(Some("rotated")).is_none());
+}
