@@ -98,7 +98,16 @@ async fn settle(db: &Db, batch: Vec<Spend>) {
         .iter()
         .map(|s| (s.client_id.as_str(), s.jti.as_str(), s.exp))
         .collect();
-    match store::spend_assertion_jtis(db, &rows).await {
+    // One statement, so a failure spent nothing and trying again is safe: a
+    // deadlock or a busy database is usually gone a moment later.
+    let outcome = match store::spend_assertion_jtis(db, &rows).await {
+        Err(e) => {
+            tracing::warn!(error = %e, grants = rows.len(), "recording client assertions failed once; trying again");
+            store::spend_assertion_jtis(db, &rows).await
+        }
+        spent => spent,
+    };
+    match outcome {
         Ok(spent) => {
             for spend in first_uses {
                 let fresh = spent.contains(&(spend.client_id.clone(), spend.jti.clone()));
