@@ -11,7 +11,6 @@ use casebook_server::config::Backend;
 use casebook_tests::{APPS, Spawn, TestApp, USER_PASSWORD, both_backends, expect, field_codes, id_of, pairs, problem};
 use serde_json::{Value, json};
 
-const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const CLUSTER: &str = "https://kubernetes.default.svc.cluster.local";
 const EXPORTER: &str = "system:serviceaccount:payments:exporter";
 
@@ -41,20 +40,14 @@ impl Issuer {
 }
 
 async fn exchange(app: &TestApp, client_id: &str, token: &str) -> (u16, Value) {
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("client_id", client_id),
-        ("client_assertion_type", ASSERTION_TYPE),
-        ("client_assertion", token),
-    ];
-    let r = app
-        .http
-        .post(app.url("/oauth2/token"))
-        .form(&form)
-        .send()
-        .await
-        .expect("send");
-    (r.status().as_u16(), r.json().await.expect("json"))
+    crate::private_key_jwt::exchange(app, token, Some(client_id)).await
+}
+
+/// Signs in a new person whose one role holds `permissions`.
+async fn person_with(app: &TestApp, admin: &str, email: &str, permissions: &[&str]) -> String {
+    let role = app.create_role(admin, &format!("Role of {email}"), permissions).await;
+    app.create_user(admin, email, email, &[&id_of(&role)]).await;
+    app.sign_in(email, USER_PASSWORD).await
 }
 
 async fn refused(app: &TestApp, client_id: &str, token: &str, why: &str) {
@@ -268,19 +261,7 @@ both_backends!(
 
         // Trusting an identity hands out the application's permissions: an
         // admin who lacks them may not, as with revealing its secret.
-        app.create_role(&admin, "Integrations clerk", &["admin:view", "admin:edit"])
-            .await;
-        let roles = expect(app.get("/admin/v1/roles", &admin).await, 200).await;
-        let clerk_role = roles["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["name"] == "Integrations clerk")
-            .map(id_of)
-            .expect("role");
-        app.create_user(&admin, "clerk@agency.org", "Clerk", &[&clerk_role])
-            .await;
-        let clerk = app.sign_in("clerk@agency.org", USER_PASSWORD).await;
+        let clerk = person_with(&app, &admin, "clerk@agency.org", &["admin:view", "admin:edit"]).await;
         let p = problem(
             app.post_json(&path, &clerk, &credential(&cluster, "clerk's")).await,
             403,
@@ -320,19 +301,8 @@ async fn a_token_of_an_outside_issuer_never_passes_as_a_client_assertion() {
     let (view, _, _) = app.partner(&admin, "Lone Partner", &["engage-worker"]).await;
     trust(&app, &admin, &id_of(&view), credential(&cluster, "exporter")).await;
     let token = cluster.mint(&cluster.claims(EXPORTER, &app.base_url));
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("client_assertion_type", ASSERTION_TYPE),
-        ("client_assertion", token.as_str()),
-    ];
-    let r = app
-        .http
-        .post(app.url("/oauth2/token"))
-        .form(&form)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status(), 401);
+    let (status, body) = crate::private_key_jwt::exchange(&app, &token, None).await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")));
 }
 
 both_backends!(
@@ -446,18 +416,7 @@ both_backends!(
         let path = credentials_path(&id_of(&view));
         let added = trust(&app, &admin, &id_of(&view), credential(&cluster, "exporter")).await;
         let one = format!("{path}/{}", id_of(&added));
-        app.create_role(&admin, "Case reader", &["engage:view"]).await;
-        let roles = expect(app.get("/admin/v1/roles", &admin).await, 200).await;
-        let reader_role = roles["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["name"] == "Case reader")
-            .map(id_of)
-            .expect("role");
-        app.create_user(&admin, "reader@agency.org", "Reader", &[&reader_role])
-            .await;
-        let reader = app.sign_in("reader@agency.org", USER_PASSWORD).await;
+        let reader = person_with(&app, &admin, "reader@agency.org", &["engage:view"]).await;
         for (r, needs) in [
             (app.get(&path, &reader).await, "admin:view"),
             (
