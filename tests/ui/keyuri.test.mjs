@@ -3,29 +3,36 @@
 // URL (in the browser, nothing sent), registered with a public-looking URL
 // (registration fetches nothing), shown in the details, then switched to a
 // pasted JWK Set and back by edit. By mouse at 1366 px and by keyboard alone
-// at 390 px, with axe on every dialog and the details.
+// at 390 px, with axe on every dialog and the details. One sign-in serves
+// both widths: the admin account's sign-in budget is shared by every suite.
 import { generateKeyPairSync } from "node:crypto";
-import { assert, WIDTHS, open, step, check, signIn, tabTo, assertFocus, closed, noHorizontalScroll, finish, adminToken, call } from "./harness.mjs";
+import { assert, base, WIDTHS, open, step, check, signIn, tabTo, assertFocus, closed, noHorizontalScroll, finish, call } from "./harness.mjs";
 
 const PUBLIC_URI = "https://keys.partner.example.org/jwks.json";
 const ROTATED_URI = "https://keys.partner.example.org/2026/jwks.json";
 const PRIVATE_URI = "https://10.0.0.1/jwks";
 
 await finish(async () => {
-  const token = await adminToken();
+  const { page } = await open(WIDTHS[0]);
+  const sent = [];
+  page.on("request", (r) => {
+    if (["POST", "PATCH"].includes(r.method()) && /\/admin\/v1\/external-applications(\/[^/]+)?$/.test(new URL(r.url()).pathname)) {
+      sent.push({ method: r.method(), body: r.postDataJSON() });
+    }
+  });
+  await signIn(page);
+  // The console's own session reads the applications back through the API.
+  const token = await page.evaluate(() => sessionStorage.getItem("cb-session"));
+  assert.ok(token, "the console holds a session");
 
   for (const viewport of WIDTHS) {
     const w = viewport.width;
     const byKeyboard = w < 1000;
     const appName = `Fetched Keys Partner ${w}`;
     const jwk = { ...generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ format: "jwk" }), kid: `fetched-${w}` };
-    const { page } = await open(viewport);
-    const sent = [];
-    page.on("request", (r) => {
-      if (["POST", "PATCH"].includes(r.method()) && /\/admin\/v1\/external-applications(\/[^/]+)?$/.test(new URL(r.url()).pathname)) {
-        sent.push({ method: r.method(), body: r.postDataJSON() });
-      }
-    });
+    await page.setViewportSize({ width: viewport.width, height: viewport.height });
+    await page.goto(`${base}/admin`);
+    await page.waitForSelector("#applications:not([hidden])");
     const said = (text) => page.waitForFunction((t) => document.querySelector("#status").textContent.includes(t), text);
     const row = page.locator("#rows tr.app-row", { hasText: appName });
     const details = async () => page.locator(`#${await row.locator("button.expand").getAttribute("aria-controls")}`);
@@ -53,7 +60,6 @@ await finish(async () => {
     };
 
     await step(`[${w}] Private key JWT by JWKS URL: an empty URL is caught with nothing sent, a private address is refused by the server beside the field`, async () => {
-      await signIn(page);
       if (byKeyboard) { await tabTo(page, "#new", { max: 120 }); await page.keyboard.press("Enter"); } else await page.click("#new");
       await page.waitForSelector("#app-dialog[open]");
       await assertFocus(page, "#f-name", "New Application opens on Application name");
