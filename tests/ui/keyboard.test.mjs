@@ -225,7 +225,9 @@ await finish(async () => {
       await page.keyboard.press("ArrowDown");
       assert.ok(await page.isChecked("#f-auth-jwt"), "the arrow key chooses Private key JWT");
       await page.keyboard.press("Tab");
-      await assertFocus(page, "#f-jwks", "Tab from the choice reaches the key set");
+      await assertFocus(page, "#f-keys-set", "Tab from the choice reaches the choice of keys, a pasted JWK Set first");
+      await page.keyboard.press("Tab");
+      await assertFocus(page, "#f-jwks", "Tab from the choice of keys reaches the key set");
       await page.keyboard.type('{"keys": [');
       await tabTo(page, "#app-form button[type=submit]");
       await page.keyboard.press("Enter");

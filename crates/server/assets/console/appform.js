@@ -1,11 +1,11 @@
 // "New Application" and its edit twin; enable/disable; delete.
 import { api, path, problemText } from "./api.js";
 import { $, announce, openDialog, busy, checkboxes, checkedValues } from "./ui.js";
-import { clearErrors, clearOnChange, showErrors } from "./errors.js";
+import { clearErrors, clearOnChange, showErrors, jwksUriSay } from "./errors.js";
 import { roleItems } from "./catalog.js";
 import { upsert, removeApp } from "./apps.js";
 import { confirmAction } from "./confirm.js";
-import { parseKeySet } from "./keyset.js";
+import { keyChoice } from "./keyset.js";
 
 const form = $("app-form");
 const dialog = $("app-dialog");
@@ -21,18 +21,24 @@ const fields = {
   description: { label: "Description", input: $("f-description"), error: $("f-description-error") },
   token_endpoint_auth_method: { label: "Client authentication", input: authRadios, group: $("f-auth"), error: $("f-auth-error") },
   jwks: { label: "Public keys (JWK Set)", input: $("f-jwks"), error: $("f-jwks-error") },
+  jwks_uri: { label: "JWKS URL", input: $("f-jwks-uri"), error: $("f-jwks-uri-error"), say: jwksUriSay("the application") },
 };
+const keys = keyChoice({
+  uriRadio: $("f-keys-uri"), setRow: $("f-jwks-row"), uriRow: $("f-jwks-uri-row"),
+  textarea: $("f-jwks"), uriInput: $("f-jwks-uri"),
+});
 clearOnChange(fields);
 let editing = null;
 
 export const methodOf = (app) => (app && app.token_endpoint_auth_method) || SECRET;
 const chosenMethod = () => ($("f-auth-jwt").checked ? KEYED : SECRET);
 
-// The key set textarea shows only for Private key JWT; the hint says what a
-// change of method does to an application's secret.
+// The keys show only for Private key JWT; the hint says what a change of
+// method does to an application's secret.
 function showMethod() {
   const keyed = chosenMethod() === KEYED;
-  $("f-jwks-row").hidden = !keyed;
+  $("f-keys").hidden = !keyed;
+  keys.show(keyed);
   const was = editing ? methodOf(editing) : null;
   $("f-auth-hint").textContent = was === SECRET && keyed
     ? "Saving ends this application's client secret at once: it then signs assertions with its private key."
@@ -57,6 +63,8 @@ function open(app, opener) {
   const keyed = methodOf(app) === KEYED;
   $("f-auth-jwt").checked = keyed; $("f-auth-secret").checked = !keyed;
   $("f-jwks").value = keyed && app.jwks ? JSON.stringify(app.jwks, null, 2) : "";
+  $("f-jwks-uri").value = keyed && app.jwks_uri ? app.jwks_uri : "";
+  $("f-keys-uri").checked = Boolean(keyed && app.jwks_uri); $("f-keys-set").checked = !$("f-keys-uri").checked;
   showMethod();
   openDialog(dialog, opener, $("f-name"), $("apps-title"));
 }
@@ -78,10 +86,11 @@ form.addEventListener("submit", (ev) => {
     const method = chosenMethod();
     const before = editing ? methodOf(editing) : SECRET;
     if (method === KEYED) {
-      const parsed = parseKeySet($("f-jwks").value);
-      if (parsed.error) { showErrors(fields, [parsed.error], $("app-summary"), $("app-error")); return; }
+      // The one kind chosen replaces whatever keys the application had.
+      const given = keys.read();
+      if (given.error) { showErrors(fields, [given.error], $("app-summary"), $("app-error")); return; }
       body.token_endpoint_auth_method = method;
-      body.jwks = parsed.jwks;
+      Object.assign(body, given);
     } else if (!editing || before !== method) {
       body.token_endpoint_auth_method = method;
     }

@@ -32,8 +32,15 @@ function textItem(dl, term, value) {
   dl.append(el("dt", term), el("dd", value));
 }
 
-// One line per registered public key: its kid, type (and curve), and alg.
+// One line per registered public key: its kid, type (and curve), and alg;
+// or, for keys the server fetches, where from.
 function keyItems(dl, app) {
+  if (app.jwks_uri) {
+    const dd = el("dd");
+    dd.append("Keys fetched from ", el("code", app.jwks_uri));
+    dl.append(el("dt", "Public keys"), dd);
+    return;
+  }
   const keys = (app.jwks && Array.isArray(app.jwks.keys)) ? app.jwks.keys : [];
   dl.append(el("dt", keys.length === 1 ? "Public key" : "Public keys"));
   const dd = el("dd");

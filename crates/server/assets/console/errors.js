@@ -18,7 +18,7 @@ function keySetSentence(code, message) {
     case "too_long": return "A key set holds at most 5 keys: remove some.";
     case "required":
       if (/\bkid\b/.test(message || "")) return which + " has no kid: give each key a kid (key ID).";
-      return "Paste the JWK Set of the application's public keys (1 to 5 keys).";
+      return "Paste the JWK Set of the application's public keys (1 to 5 keys), or choose JWKS URL.";
     case "invalid_type": return "Paste the JWK Set as a JSON object, like {\"keys\": [ … ]}.";
     case "invalid_value":
       // A key that is not what it claims to be (a point off its curve): the server's sentence names it.
@@ -26,6 +26,30 @@ function keySetSentence(code, message) {
       return "Public keys are only for Private key JWT: choose it above, or clear the keys.";
     default: return null;
   }
+}
+
+// The server's own sentence, with its API names put in the form's words.
+export function reworded(message, replacements) {
+  if (!message) return null;
+  let text = message;
+  for (const [from, to] of replacements) text = text.replace(from, to);
+  text = text.charAt(0).toUpperCase() + text.slice(1);
+  return /[.!?]$/.test(text) ? text : text + ".";
+}
+
+// A JWKS URL's refusals, for a form whose keys are `whose` ("the issuer"):
+// a field's `say`.
+export function jwksUriSay(whose) {
+  return (code, message) => {
+    if (code === "required") return "Give the address where " + whose + " publishes its keys, or choose JWK Set and paste them.";
+    if (code === "invalid_url") return "JWKS URL must be a full address beginning with https.";
+    if (code === "private_address") {
+      const host = /\bnames (\S+?),/.exec(message || "");
+      return "JWKS URL names " + (host ? host[1] + ", " : "") + "an address on a loopback or private network: "
+        + "Casebook fetches keys from public addresses only.";
+    }
+    return reworded(message, [[/\bjwks_uri\b/g, "a JWKS URL"], [/\bjwks\b/g, "a JWK Set"]]);
+  };
 }
 
 function sentence(label, field, code, message) {

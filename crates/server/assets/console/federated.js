@@ -4,24 +4,15 @@
 // confirmation that names them.
 import { api, path, problemText } from "./api.js";
 import { $, el, announce, openDialog, busy, highlight } from "./ui.js";
-import { clearErrors, clearOnChange, showErrors } from "./errors.js";
+import { clearErrors, clearOnChange, showErrors, reworded, jwksUriSay } from "./errors.js";
 import { can } from "./catalog.js";
 import { confirmAction } from "./confirm.js";
-import { parseKeySet } from "./keyset.js";
+import { keyChoice } from "./keyset.js";
 
 const dialog = $("fed-dialog");
 const form = $("fed-form");
 const CLAIMS_EXAMPLE = '{"repository": "partner/exporter"}';
 const credentialsPath = (app) => path.app(app.id) + "/federated-credentials";
-
-// The server's own sentence, with its API names put in the form's words.
-function reworded(message, replacements) {
-  if (!message) return null;
-  let text = message;
-  for (const [from, to] of replacements) text = text.replace(from, to);
-  text = text.charAt(0).toUpperCase() + text.slice(1);
-  return /[.!?]$/.test(text) ? text : text + ".";
-}
 
 const fields = {
   name: { label: "Name", input: $("fc-name"), error: $("fc-name-error") },
@@ -36,11 +27,7 @@ const fields = {
   },
   jwks_uri: {
     label: "JWKS URL", input: $("fc-jwks-uri"), error: $("fc-jwks-uri-error"),
-    say: (code, message) => {
-      if (code === "required") return "Give the address where the issuer publishes its keys, or choose JWK Set and paste them.";
-      if (code === "invalid_url") return "JWKS URL must be a full address beginning with https.";
-      return reworded(message, [[/\bjwks_uri\b/g, "a JWKS URL"], [/\bjwks\b/g, "a JWK Set"]]);
-    },
+    say: jwksUriSay("the issuer"),
   },
   claims: {
     label: "Further claims", input: $("fc-claims"), error: $("fc-claims-error"),
@@ -63,12 +50,10 @@ function parseClaims(text) {
   return { claims: value };
 }
 
-const byUri = () => $("fc-keys-uri").checked;
-function showKeys() {
-  $("fc-jwks-row").hidden = byUri();
-  $("fc-jwks-uri-row").hidden = !byUri();
-}
-for (const radio of $("fc-keys").querySelectorAll("input[type=radio]")) radio.addEventListener("change", showKeys);
+const keys = keyChoice({
+  uriRadio: $("fc-keys-uri"), setRow: $("fc-jwks-row"), uriRow: $("fc-jwks-uri-row"),
+  textarea: $("fc-jwks"), uriInput: $("fc-jwks-uri"),
+});
 
 // The default audience is worth seeing written out: the admin copies it into
 // the outside issuer's token request.
@@ -89,7 +74,7 @@ function openAdd(section, opener) {
   form.reset();
   clearErrors(fields, $("fed-summary"), $("fed-error"));
   $("fed-dialog-title").textContent = "Add federated credential to " + section.app.name;
-  showKeys();
+  keys.show();
   openDialog(dialog, opener, $("fc-name"), section.title);
   audienceHint();
 }
@@ -102,13 +87,8 @@ form.addEventListener("submit", (ev) => {
     const body = { name: $("fc-name").value, issuer: $("fc-issuer").value, subject: $("fc-subject").value };
     if ($("fc-audience").value.trim()) body.audience = $("fc-audience").value;
     const refused = [];
-    if (byUri()) {
-      if ($("fc-jwks-uri").value.trim()) body.jwks_uri = $("fc-jwks-uri").value.trim();
-      else refused.push({ field: "jwks_uri", code: "required" });
-    } else {
-      const keys = parseKeySet($("fc-jwks").value);
-      if (keys.error) refused.push(keys.error); else body.jwks = keys.jwks;
-    }
+    const given = keys.read();
+    if (given.error) refused.push(given.error); else Object.assign(body, given);
     const claims = parseClaims($("fc-claims").value);
     if (claims.error) refused.push(claims.error); else if (claims.claims) body.claims = claims.claims;
     if (refused.length) { showErrors(fields, refused, $("fed-summary"), $("fed-error")); return; }

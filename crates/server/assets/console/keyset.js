@@ -1,5 +1,6 @@
-// A pasted JWK Set, read in the browser before anything is sent: the keys of
-// a private_key_jwt application and of a federated credential's issuer.
+// Public keys given in a form, read in the browser before anything is sent:
+// a pasted JWK Set or the JWKS URL that serves it, for a private_key_jwt
+// application and for a federated credential's issuer alike.
 
 // JWK members that only a private or symmetric key has (RFC 7518 §6).
 const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
@@ -19,4 +20,30 @@ export function parseKeySet(text) {
     if (typeof value.kty === "string") return { error: { field: "jwks", code: "single_key" } };
   }
   return { error: { field: "jwks", code: "not_a_key_set" } };
+}
+
+// The "JWK Set, pasted here" / "JWKS URL" radio pair of a form, given its
+// URL radio, the two rows it switches between, the textarea and the URL input.
+// Whether the URL is usable (https, a public address) is the server's to say:
+// it alone knows whether private addresses are allowed.
+export function keyChoice({ uriRadio, setRow, uriRow, textarea, uriInput }) {
+  const byUri = () => uriRadio.checked;
+  const choice = {
+    byUri,
+    // Both rows hide while the keys are not asked for at all.
+    show(asked = true) {
+      setRow.hidden = !asked || byUri();
+      uriRow.hidden = !asked || !byUri();
+    },
+    // `{ jwks }`, `{ jwks_uri }` or `{ error }`, as the body wants them.
+    read() {
+      if (!byUri()) return parseKeySet(textarea.value);
+      const uri = uriInput.value.trim();
+      return uri ? { jwks_uri: uri } : { error: { field: "jwks_uri", code: "required" } };
+    },
+  };
+  for (const radio of uriRadio.form.querySelectorAll(`input[type=radio][name="${CSS.escape(uriRadio.name)}"]`)) {
+    radio.addEventListener("change", () => choice.show());
+  }
+  return choice;
 }
