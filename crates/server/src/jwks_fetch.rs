@@ -115,13 +115,9 @@ impl Entry {
     fn record(
         &mut self,
         outcome: Result<ClientKeySet, FetchError>,
-        for_unknown_kid: bool,
         now: Instant,
         limits: &Limits,
     ) -> Result<Arc<ClientKeySet>, FetchError> {
-        if for_unknown_kid {
-            self.kid_refetch = Some(now);
-        }
         match outcome {
             Ok(keys) => {
                 let keys = Arc::new(keys);
@@ -220,12 +216,12 @@ impl JwksFetcher {
             entry.kid_refetch = Some(Instant::now());
             drop(entry);
             let outcome = self.logged_fetch(uri).await;
-            return slot.lock().await.record(outcome, false, Instant::now(), &self.limits);
+            return slot.lock().await.record(outcome, Instant::now(), &self.limits);
         }
         // No set yet: held across the fetch, so concurrent callers for this
         // URL wait here and then find the set the first one fetched.
         let outcome = self.logged_fetch(uri).await;
-        entry.record(outcome, false, Instant::now(), &self.limits)
+        entry.record(outcome, Instant::now(), &self.limits)
     }
 
     async fn logged_fetch(&self, uri: &JwksUri) -> Result<ClientKeySet, FetchError> {

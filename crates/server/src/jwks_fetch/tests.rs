@@ -12,9 +12,10 @@ fn set(kids: &[&str]) -> ClientKeySet {
 }
 
 fn fetched(entry: &mut Entry, kids: &[&str], for_unknown_kid: bool, at: Instant) {
-    entry
-        .record(Ok(set(kids)), for_unknown_kid, at, &Limits::default())
-        .expect("recorded");
+    if for_unknown_kid {
+        entry.kid_refetch = Some(at);
+    }
+    entry.record(Ok(set(kids)), at, &Limits::default()).expect("recorded");
 }
 
 fn kids(plan: Plan) -> Option<Vec<String>> {
@@ -87,7 +88,7 @@ fn a_failure_is_remembered_briefly_and_a_failed_refetch_keeps_the_set() {
     let limits = Limits::default();
     let start = Instant::now();
     let mut entry = Entry::default();
-    let failed = entry.record(Err(FetchError::Status(500)), false, start, &limits);
+    let failed = entry.record(Err(FetchError::Status(500)), start, &limits);
     assert_eq!(failed.unwrap_err(), FetchError::Status(500));
     assert!(matches!(
         entry.plan(None, start + 9 * SEC, &limits),
@@ -98,7 +99,8 @@ fn a_failure_is_remembered_briefly_and_a_failed_refetch_keeps_the_set() {
         Plan::Fetch { .. }
     ));
     fetched(&mut entry, &["a"], false, start + 10 * SEC);
-    let kept = entry.record(Err(FetchError::Timeout), true, start + 20 * SEC, &limits);
+    entry.kid_refetch = Some(start + 20 * SEC);
+    let kept = entry.record(Err(FetchError::Timeout), start + 20 * SEC, &limits);
     assert_eq!(kept.expect("the set in hand").keys()[0].kid, "a");
     assert_eq!(
         kids(entry.plan(Some("a"), start + 21 * SEC, &limits)),
