@@ -14,28 +14,43 @@ fi
 cargo build --quiet -p casebook-server --bin casebook
 bin="${CARGO_TARGET_DIR:-target}/debug/casebook"
 work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export CASEBOOK_ADMIN_EMAIL=console-admin@agency.example.org
 export CASEBOOK_ADMIN_PASSWORD="console test password $RANDOM"
-CASEBOOK_LOG=warn "$bin" serve --addr "127.0.0.1:$port" \
-    --database-url "sqlite://$work/casebook.db" >"$work/server.log" 2>&1 &
-server=$!
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 1 50); do
-    curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
-    sleep 0.2
-done
+server=""
+stop_server() {
+    if [ -n "$server" ]; then
+        kill "$server" 2>/dev/null || true
+        wait "$server" 2>/dev/null || true
+        server=""
+    fi
+}
+trap 'stop_server; rm -rf "$work"' EXIT
+# One database for every suite, and a fresh server process for each: the
+# sign-in throttles live in memory, so no suite inherits the budget an
+# earlier one spent (the admin suite spends it on purpose), while what the
+# suites made stays in the database.
+start_server() {
+    local port
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    CASEBOOK_LOG=warn "$bin" serve --addr "127.0.0.1:$port" \
+        --database-url "sqlite://$work/casebook.db" >>"$work/server.log" 2>&1 &
+    server=$!
+    for _ in $(seq 1 50); do
+        curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
+        sleep 0.2
+    done
+    export CASEBOOK_URL="http://127.0.0.1:$port"
+}
 export SCREENSHOT_DIR="$PWD/target/ui-screenshots"
 rm -rf "$SCREENSHOT_DIR"
 mkdir -p "$SCREENSHOT_DIR"
-export CASEBOOK_URL="http://127.0.0.1:$port"
 status=0
 # The applications flows first; 60 applications before the audit trail's pages.
-# The admin suite spends this source's sign-in budget at its end: the suites
-# that sign in more than once run before it.
 for suite in tests/ui/console.test.mjs tests/ui/keyboard.test.mjs tests/ui/scale.test.mjs tests/ui/keyuri.test.mjs tests/ui/admin.test.mjs tests/ui/federated.test.mjs; do
     echo "# $suite"
+    start_server
     timeout 150 node "$suite" || status=1
+    stop_server
 done
 if [ "$status" -ne 0 ]; then
     echo "# server log (last lines):"
