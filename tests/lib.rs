@@ -139,6 +139,8 @@ pub struct Spawn {
     pub signing_alg: casebook_domain::SigningAlgorithm,
     /// `CASEBOOK_ALLOW_PRIVATE_JWKS_URI` and `CASEBOOK_EXTRA_CA_FILE`.
     pub jwks_fetch: casebook_server::config::JwksFetchConfig,
+    /// `CASEBOOK_SECRET_MAX_AGE_DAYS`.
+    pub secret_policy: casebook_domain::secret_lifecycle::SecretPolicy,
 }
 
 impl Default for Spawn {
@@ -150,6 +152,7 @@ impl Default for Spawn {
             clock: None,
             signing_alg: Default::default(),
             jwks_fetch: Default::default(),
+            secret_policy: Default::default(),
         }
     }
 }
@@ -211,6 +214,7 @@ impl TestApp {
             trusted_proxies: Default::default(),
             token_signing_alg: spawn.signing_alg,
             jwks_fetch: spawn.jwks_fetch.clone(),
+            secret_policy: spawn.secret_policy,
         };
         // The issuer must be known before binding; reserve a port first.
         let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");

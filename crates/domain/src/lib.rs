@@ -35,6 +35,7 @@ pub mod permission;
 pub mod records;
 pub mod role;
 pub mod secret_format;
+pub mod secret_lifecycle;
 pub mod shape;
 pub mod signing;
 pub mod text;

@@ -29,6 +29,23 @@ pub enum Notice<'a> {
         application: &'a str,
         by: &'a str,
     },
+    /// A secret stops working soon (`days`: within 30, 7 or 1), or has.
+    SecretExpiring {
+        application: &'a str,
+        /// The secret's label, or its id when it has none.
+        secret: &'a str,
+        expires_at: &'a str,
+        days: Option<u32>,
+    },
+    /// A secret was found in public and ended at once, with every live token.
+    SecretLeaked {
+        application: &'a str,
+        secret: &'a str,
+        /// Where it was found, as the reporter says (a URL).
+        url: &'a str,
+        /// Who found it (`content`, `commit`, … as GitHub writes it).
+        source: &'a str,
+    },
 }
 
 impl Notice<'_> {
@@ -43,6 +60,19 @@ impl Notice<'_> {
             }
             Self::Disabled { application, .. } => format!("Casebook: {application} was disabled"),
             Self::Deleted { application, .. } => format!("Casebook: {application} was removed"),
+            Self::SecretExpiring {
+                application,
+                days: Some(days),
+                ..
+            } => format!("Casebook: a client secret of {application} expires within {days} day(s)"),
+            Self::SecretExpiring {
+                application,
+                days: None,
+                ..
+            } => format!("Casebook: a client secret of {application} has expired"),
+            Self::SecretLeaked { application, .. } => {
+                format!("Casebook: a client secret of {application} was found in public and ended")
+            }
         }
     }
 
@@ -96,6 +126,34 @@ impl Notice<'_> {
             Self::Deleted { application, by } => {
                 format!("{by} removed {application} from Casebook. Its credentials and tokens no longer work.\n")
             }
+            Self::SecretExpiring {
+                application,
+                secret,
+                expires_at,
+                days: Some(_),
+            } => format!(
+                "The client secret \"{secret}\" of {application} stops working at {expires_at}.\n\
+                 Ask your Casebook administrator for a new secret and move your integration to it before then.\n"
+            ),
+            Self::SecretExpiring {
+                application,
+                secret,
+                expires_at,
+                days: None,
+            } => format!(
+                "The client secret \"{secret}\" of {application} expired at {expires_at} and no longer works.\n\
+                 Ask your Casebook administrator for a new secret.\n"
+            ),
+            Self::SecretLeaked {
+                application,
+                secret,
+                url,
+                source,
+            } => format!(
+                "The client secret \"{secret}\" of {application} was found in public ({source}) at {url}.\n\
+                 It has been ended, and so has every access token {application} held. Its other secrets keep working.\n\
+                 Remove the secret from where it was found, and ask your Casebook administrator for a new one if you need it.\n"
+            ),
         }
     }
 }

@@ -40,6 +40,21 @@ impl Timestamp {
         let micros = i64::try_from(by.as_micros()).unwrap_or(i64::MAX);
         Self(self.0.saturating_sub(micros))
     }
+
+    /// An RFC 3339 date-time with its offset (`2027-01-31T12:00:00Z`), as
+    /// every timestamp on the wire is written; `None` for anything else.
+    pub fn parse_rfc3339(text: &str) -> Option<Self> {
+        let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+        i64::try_from(at.unix_timestamp_nanos() / 1000).ok().map(Self)
+    }
+
+    /// RFC 3339 in UTC, to the microsecond.
+    pub fn to_rfc3339(self) -> String {
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1000)
+            .ok()
+            .and_then(|at| at.format(&time::format_description::well_known::Rfc3339).ok())
+            .unwrap_or_default()
+    }
 }
 
 #[cfg(test)]
@@ -51,6 +66,22 @@ mod tests {
         assert_eq!(Timestamp::from_unix_micros(1_999_999).unix_secs(), 1);
         assert_eq!(Timestamp::from_unix_micros(-1).unix_secs(), -1);
         assert_eq!(Timestamp::from_unix_secs(7).unix_micros(), 7_000_000);
+    }
+
+    #[test]
+    fn rfc3339_reads_offsets_and_writes_utc() {
+        let at = Timestamp::parse_rfc3339("2027-01-31T13:00:00+01:00").unwrap();
+        assert_eq!(at, Timestamp::parse_rfc3339("2027-01-31T12:00:00Z").unwrap());
+        assert_eq!(at.to_rfc3339(), "2027-01-31T12:00:00Z");
+        for bad in [
+            "",
+            "2027-01-31",
+            "2027-01-31T12:00:00",
+            "tomorrow",
+            "2027-02-30T00:00:00Z",
+        ] {
+            assert_eq!(Timestamp::parse_rfc3339(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -84,6 +84,7 @@ async fn fixture() -> Fixture {
         trusted_proxies: Default::default(),
         token_signing_alg: Default::default(),
         jwks_fetch: Default::default(),
+        secret_policy: Default::default(),
     };
     let metrics = Metrics::new();
     let jwks = casebook_server::jwks_fetch::JwksFetcher::new(&config.jwks_fetch, Default::default(), &metrics)
@@ -137,9 +138,18 @@ async fn fixture() -> Fixture {
     };
     let client_id = ClientId::from_random(random_bytes());
     let secret = ClientSecret::from_random(random_bytes());
-    store::create_application(&db, &master, ISSUER, &author, &app, &client_id, &secret)
-        .await
-        .expect("application");
+    store::create_application(
+        &db,
+        &master,
+        &Default::default(),
+        ISSUER,
+        &author,
+        &app,
+        &client_id,
+        &secret,
+    )
+    .await
+    .expect("application");
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let claims = AccessClaims {
         generation: 0,
@@ -216,6 +226,7 @@ fn hot_paths(c: &mut Criterion) {
         trusted_proxies: Default::default(),
         token_signing_alg: Default::default(),
         jwks_fetch: Default::default(),
+        secret_policy: Default::default(),
     };
     let running = runtime
         .block_on(casebook_server::start(config, casebook_server::TestOptions::default()))

@@ -134,6 +134,28 @@ pub const ROUTES: &[RouteAccess] = &[
     ),
     rule(
         Method::GET,
+        "/admin/v1/external-applications/{id}/client-secrets",
+        perm(Admin, View),
+    ),
+    // A secret is a lasting way in: only a signed-in person may add, show
+    // or end one, never an application's token.
+    rule(
+        Method::POST,
+        "/admin/v1/external-applications/{id}/client-secrets",
+        Access::SignedInUser(Permission::new(Admin, Edit)),
+    ),
+    rule(
+        Method::POST,
+        "/admin/v1/external-applications/{id}/client-secrets/{secret_id}/reveal",
+        Access::SignedInUser(Permission::new(Admin, Edit)),
+    ),
+    rule(
+        Method::DELETE,
+        "/admin/v1/external-applications/{id}/client-secrets/{secret_id}",
+        Access::SignedInUser(Permission::new(Admin, Edit)),
+    ),
+    rule(
+        Method::GET,
         "/admin/v1/external-applications/{id}/federated-credentials",
         perm(Admin, View),
     ),
@@ -469,6 +491,9 @@ mod tests {
                 "DELETE /admin/v1/external-applications/{id}",
                 "POST /admin/v1/external-applications/{id}/client-secret/reveal",
                 "POST /admin/v1/external-applications/{id}/client-secret/rotate",
+                "POST /admin/v1/external-applications/{id}/client-secrets",
+                "POST /admin/v1/external-applications/{id}/client-secrets/{secret_id}/reveal",
+                "DELETE /admin/v1/external-applications/{id}/client-secrets/{secret_id}",
                 "POST /admin/v1/external-applications/{id}/federated-credentials",
                 "DELETE /admin/v1/external-applications/{id}/federated-credentials/{credential_id}",
             ]
@@ -486,19 +511,35 @@ mod tests {
             token_scope: Some(PermissionSet::all()),
             session: None,
         };
-        let reveal = access_of(
-            &Method::POST,
-            "/admin/v1/external-applications/{id}/client-secret/reveal",
-        )
-        .unwrap();
-        assert!(check(&app, reveal).is_err());
         let user = Principal {
             kind: AccountKind::User,
             session: Some(vec![1]),
             client_id: None,
             token_scope: None,
-            ..app
+            ..app.clone()
         };
-        assert!(check(&user, reveal).is_ok());
+        for (method, path) in [
+            (
+                Method::POST,
+                "/admin/v1/external-applications/{id}/client-secret/reveal",
+            ),
+            (
+                Method::POST,
+                "/admin/v1/external-applications/{id}/client-secret/rotate",
+            ),
+            (Method::POST, "/admin/v1/external-applications/{id}/client-secrets"),
+            (
+                Method::POST,
+                "/admin/v1/external-applications/{id}/client-secrets/{secret_id}/reveal",
+            ),
+            (
+                Method::DELETE,
+                "/admin/v1/external-applications/{id}/client-secrets/{secret_id}",
+            ),
+        ] {
+            let access = access_of(&method, path).unwrap();
+            assert!(check(&app, access).is_err(), "{method} {path}");
+            assert!(check(&user, access).is_ok(), "{method} {path}");
+        }
     }
 }

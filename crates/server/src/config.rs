@@ -29,6 +29,8 @@ pub struct Config {
     pub token_signing_alg: casebook_domain::SigningAlgorithm,
     /// How `jwks_uri` key sets are fetched.
     pub jwks_fetch: JwksFetchConfig,
+    /// `CASEBOOK_SECRET_MAX_AGE_DAYS`: the longest a client secret works.
+    pub secret_policy: casebook_domain::secret_lifecycle::SecretPolicy,
 }
 
 /// Settings of outgoing JWKS fetches.

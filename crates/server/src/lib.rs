@@ -20,6 +20,7 @@ pub mod keys;
 pub mod metrics;
 pub mod notify;
 pub mod password;
+pub mod secret_use;
 pub mod serving;
 pub mod state;
 pub mod store;
@@ -306,6 +307,14 @@ fn spawn_housekeeping(state: AppState, options: TestOptions) {
                 tracing::warn!(error = %e, "could not refresh signing keys");
             }
             state.throttle.housekeeping();
+            if let Err(e) = state.secret_uses.flush(&state.db).await {
+                tracing::warn!(error = %e, "could not record when client secrets were last used");
+            }
+            if rounds.is_multiple_of(12)
+                && let Err(e) = store::send_expiry_reminders(&state.db, &state.config.secret_policy).await
+            {
+                tracing::warn!(error = %e, "could not queue client secret expiry reminders");
+            }
             state.revoked.forget_expired(state.now().unix_secs());
             if options.deliver_notifications
                 && let Err(e) = notify::deliver_due(&state.db, &state.config.mailer).await

@@ -54,6 +54,10 @@ enum Command {
         token_signing_alg: SigningAlgorithm,
         #[command(flatten)]
         jwks_fetch: JwksFetchArgs,
+        /// The longest any client secret works after it was issued, in days
+        /// (1 to 3650); also the expiry of a secret added without one.
+        #[arg(long, env = "CASEBOOK_SECRET_MAX_AGE_DAYS", value_name = "DAYS")]
+        secret_max_age_days: Option<u32>,
     },
     /// Manage the token signing keys.
     Keys {
@@ -123,6 +127,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             public_url,
             token_signing_alg,
             jwks_fetch,
+            secret_max_age_days,
         } => {
             let master_key = config::resolve_master_key(env("CASEBOOK_MASTER_KEY").as_deref(), &database.database_url)
                 .map_err(|e| e.to_string())?;
@@ -151,6 +156,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                     allow_private: jwks_fetch.allow_private_jwks_uri,
                     extra_ca_file: jwks_fetch.extra_ca_file,
                 },
+                secret_policy: casebook_domain::secret_lifecycle::SecretPolicy::from_max_age_days(secret_max_age_days)?,
             };
             casebook_server::serve(config).await.map_err(|e| e.to_string())
         }

@@ -34,6 +34,10 @@ pub struct Metrics {
     /// JWK Sets fetched from a `jwks_uri`, and those fetches that failed.
     pub jwks_fetches: Counter,
     pub jwks_fetch_failures: Counter,
+    /// Batched statements that wrote secrets' `last_used_at`.
+    pub secret_use_writes: Counter,
+    /// Presented secrets that matched one past its expiry.
+    pub expired_secrets: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -63,6 +67,8 @@ impl Metrics {
         let mistyped_secrets = Counter::default();
         let jwks_fetches = Counter::default();
         let jwks_fetch_failures = Counter::default();
+        let secret_use_writes = Counter::default();
+        let expired_secrets = Counter::default();
         registry.register("http_requests", "HTTP requests by route and status", requests.clone());
         registry.register(
             "http_request_duration_seconds",
@@ -86,6 +92,16 @@ impl Metrics {
             "Fetches of a jwks_uri that brought no keys",
             jwks_fetch_failures.clone(),
         );
+        registry.register(
+            "client_secret_use_writes",
+            "Batched writes of client secrets' last use",
+            secret_use_writes.clone(),
+        );
+        registry.register(
+            "expired_client_secrets",
+            "Client secrets refused because they had expired",
+            expired_secrets.clone(),
+        );
         Self {
             registry,
             requests,
@@ -95,6 +111,8 @@ impl Metrics {
             mistyped_secrets,
             jwks_fetches,
             jwks_fetch_failures,
+            secret_use_writes,
+            expired_secrets,
         }
     }
 

@@ -45,6 +45,8 @@ pub struct Inner {
     pub jwks: JwksFetcher,
     /// Client assertions' `jti`s, spent in batches.
     pub jtis: JtiLedger,
+    /// When each client secret was last used, written in batches.
+    pub secret_uses: crate::secret_use::SecretUse,
 }
 
 impl std::ops::Deref for AppState {
@@ -72,6 +74,7 @@ impl AppState {
     ) -> Self {
         let ttl = config.cache_ttl;
         let db_for_ledger = db.clone();
+        let secret_uses = crate::secret_use::SecretUse::new(metrics.secret_use_writes.clone());
         Self(Arc::new(Inner {
             db,
             config,
@@ -86,6 +89,7 @@ impl AppState {
             token_lifetime_secs,
             jwks,
             jtis: JtiLedger::new(db_for_ledger),
+            secret_uses,
         }))
     }
 

@@ -103,6 +103,7 @@ async fn app() -> (axum::Router, std::path::PathBuf) {
         trusted_proxies: Default::default(),
         token_signing_alg: Default::default(),
         jwks_fetch: Default::default(),
+        secret_policy: Default::default(),
     };
     let state = casebook_server::prepare(config, TestOptions::default())
         .await

@@ -58,6 +58,7 @@ async fn start(options: TestOptions) -> Server {
         trusted_proxies: Default::default(),
         token_signing_alg: Default::default(),
         jwks_fetch: Default::default(),
+        secret_policy: Default::default(),
     };
     let running = casebook_server::start(config, options).await.expect("server starts");
     Server {

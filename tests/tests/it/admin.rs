@@ -158,7 +158,10 @@ both_backends!(unknown_ids_are_404_on_every_admin_route, |app: TestApp| async mo
         .iter()
         .filter(|r| r.path.starts_with("/admin/v1/") && r.path.contains("{id}"))
     {
-        let body = if route.path.ends_with("/reveal") || route.path.ends_with("/rotate") {
+        let body = if route.path.ends_with("/reveal")
+            || route.path.ends_with("/rotate")
+            || route.path.ends_with("/client-secrets")
+        {
             json!({"password": ADMIN_PASSWORD})
         } else if route.path.ends_with("/federated-credentials") {
             let key =
@@ -167,7 +170,11 @@ both_backends!(unknown_ids_are_404_on_every_admin_route, |app: TestApp| async mo
         } else {
             json!({})
         };
-        let path = route.path.replace("{id}", missing).replace("{credential_id}", missing);
+        let path = route
+            .path
+            .replace("{id}", missing)
+            .replace("{credential_id}", missing)
+            .replace("{secret_id}", missing);
         let r = app
             .http
             .request(route.method.clone(), app.url(&path))
@@ -185,7 +192,7 @@ both_backends!(unknown_ids_are_404_on_every_admin_route, |app: TestApp| async mo
         );
         checked += 1;
     }
-    assert_eq!(checked, 14);
+    assert_eq!(checked, 18);
     // A 404 on reveal does not count as a wrong password.
     let audit = expect(app.get("/admin/v1/audit-events", &admin).await, 200).await;
     assert!(

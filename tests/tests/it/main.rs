@@ -6,6 +6,7 @@
 mod admin;
 mod api;
 mod authorization;
+mod client_secrets;
 mod console;
 mod contract;
 mod federated;

@@ -8,7 +8,7 @@ use casebook_tests::{ADMIN_PASSWORD, Spawn, TestApp, both_backends};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-async fn outbox(app: &TestApp) -> Vec<(String, String, String, Option<i64>, i64)> {
+pub(crate) async fn outbox(app: &TestApp) -> Vec<(String, String, String, Option<i64>, i64)> {
     let rows = sqlx::query("SELECT recipient, subject, body, delivered_at, attempts FROM outbox ORDER BY id")
         .fetch_all(app.running.state.db.pool())
         .await
@@ -27,7 +27,7 @@ async fn outbox(app: &TestApp) -> Vec<(String, String, String, Option<i64>, i64)
 }
 
 /// A minimal SMTP relay on loopback that records every message's DATA.
-async fn fake_relay() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
+pub(crate) async fn fake_relay() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -74,7 +74,7 @@ async fn fake_relay() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
 }
 
 /// These tests drive delivery themselves, so the server's own loop is off.
-fn without_delivery() -> Spawn {
+pub(crate) fn without_delivery() -> Spawn {
     Spawn {
         options: TestOptions {
             deliver_notifications: false,

@@ -54,7 +54,7 @@ both_backends!(a_secret_of_the_older_format_keeps_working, |app: TestApp| async 
     );
     let state = &app.running.state;
     let master = state.master();
-    sqlx::query("UPDATE applications SET secret_mac = $1, secret_ciphertext = $2 WHERE id = $3")
+    sqlx::query("UPDATE client_secrets SET secret_mac = $1, secret_ciphertext = $2 WHERE application_id = $3")
         .bind(master.secret_mac(&legacy).to_vec())
         .bind(master.seal(legacy.as_bytes(), id))
         .bind(id)

@@ -34,7 +34,10 @@ pub(super) async fn prefill(
         let rows = BATCH.min(apps - n);
         let mut app_sql = String::from(
             "INSERT INTO applications (id, client_id, name, email, application_url, description, enabled, \
-             secret_ciphertext, secret_mac, created_at, updated_at) VALUES ",
+             created_at, updated_at) VALUES ",
+        );
+        let mut secret_sql = String::from(
+            "INSERT INTO client_secrets (id, application_id, secret_ciphertext, secret_mac, created_at) VALUES ",
         );
         let mut email_sql = String::from("INSERT INTO account_emails (email, account_kind, account_id) VALUES ");
         let mut role_sql = String::from("INSERT INTO application_roles (application_id, role_id) VALUES ");
@@ -42,18 +45,25 @@ pub(super) async fn prefill(
         for r in 0..rows {
             let i = n + r;
             let sep = if r == 0 { "" } else { ", " };
-            let b = r * 8;
+            let b = r * 6;
             let _ = write!(
                 app_sql,
-                "{sep}(${}, ${}, ${}, ${}, 'https://partner.example.com/', 'Load benchmark', 1, ${}, ${}, ${}, ${})",
+                "{sep}(${}, ${}, ${}, ${}, 'https://partner.example.com/', 'Load benchmark', 1, ${}, ${})",
                 b + 1,
                 b + 2,
                 b + 3,
                 b + 4,
                 b + 5,
-                b + 6,
-                b + 7,
-                b + 8
+                b + 6
+            );
+            let b = r * 4;
+            let _ = write!(
+                secret_sql,
+                "{sep}(${}, ${}, ${}, ${}, {now})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4
             );
             let _ = write!(email_sql, "{sep}(${}, 'application', ${})", r * 2 + 1, r * 2 + 2);
             let _ = write!(role_sql, "{sep}(${}, '{ROLE_ID}')", r + 1);
@@ -73,16 +83,21 @@ pub(super) async fn prefill(
         }
         let mut tx = db.begin().await.map_err(err)?;
         let mut query = sqlx::query(sqlx::AssertSqlSafe(app_sql));
-        for (sealed, mac, id, client_id, email) in &records {
+        for (_, _, id, client_id, email) in &records {
             query = query
                 .bind(id)
                 .bind(client_id)
                 .bind(format!("Bench partner {client_id}"))
                 .bind(email)
-                .bind(sealed.clone())
-                .bind(mac.clone())
                 .bind(now)
                 .bind(now);
+        }
+        query.execute(&mut *tx).await.map_err(err)?;
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(secret_sql));
+        for (sealed, mac, id, _, _) in &records {
+            // One secret an application: its id may be the application's, as
+            // the migration that introduced several secrets made them.
+            query = query.bind(id).bind(id).bind(sealed.clone()).bind(mac.clone());
         }
         query.execute(&mut *tx).await.map_err(err)?;
         let mut query = sqlx::query(sqlx::AssertSqlSafe(email_sql));

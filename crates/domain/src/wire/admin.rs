@@ -174,11 +174,11 @@ pub struct RevealedSecret {
     pub previous_secret_valid_until: Option<String>,
 }
 
-fn expose<S: Serializer>(secret: &ClientSecret, serializer: S) -> Result<S::Ok, S::Error> {
+pub(super) fn expose<S: Serializer>(secret: &ClientSecret, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(secret.expose())
 }
 
-fn presented<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ClientSecret, D::Error> {
+pub(super) fn presented<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ClientSecret, D::Error> {
     String::deserialize(deserializer).map(ClientSecret::from_presented)
 }
 

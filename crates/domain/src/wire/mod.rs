@@ -17,6 +17,7 @@ mod api;
 mod federated;
 mod oauth;
 mod problem;
+mod secrets;
 
 pub use admin::{Application, AuditEvent, RevealRequest, RevealedSecret, Role, RotateRequest, Session, SignIn, User};
 pub use api::{Case, Me, Report};
@@ -26,6 +27,7 @@ pub use oauth::{
     TOKEN_INTROSPECTION_JWT, TokenResponse,
 };
 pub use problem::Problem;
+pub use secrets::{ClientSecretInfo, ClientSecretValue, ClientSecrets, NewSecretRequest, SecretState};
 
 use crate::AccountKind;
 use serde::{Deserialize, Serialize};

@@ -155,6 +155,7 @@ pub async fn create_application(
     let view = store::create_application(
         &state.db,
         state.master(),
+        &state.config.secret_policy,
         callback_url(&state),
         &caller.author(),
         &app,
@@ -217,7 +218,16 @@ pub async fn update_application(
     }
     // Used only if the change moves the application back to a secret.
     let secret = ClientSecret::from_random(random_bytes());
-    let app = store::update_application(&state.db, state.master(), &caller.author(), &id, &change, &secret).await?;
+    let app = store::update_application(
+        &state.db,
+        state.master(),
+        &state.config.secret_policy,
+        &caller.author(),
+        &id,
+        &change,
+        &secret,
+    )
+    .await?;
     state.clients.remove(&app.client_id);
     state.bump_epoch();
     Ok(Json(views::application(app, callback_url(&state))))

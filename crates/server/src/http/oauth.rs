@@ -16,8 +16,9 @@ use axum::response::{IntoResponse, Response};
 use casebook_domain::client_assertion;
 use casebook_domain::client_keys::{AssertionAlg, AuthMethod};
 use casebook_domain::secret_format::Shape;
+use casebook_domain::secret_lifecycle::{SecretPolicy, SecretStatus};
 use casebook_domain::token_request::{self, Form, PresentedClient, TokenRequest, presented_client};
-use casebook_domain::{AccountKind, ClientSecret, OAuthErrorCode, Permission};
+use casebook_domain::{AccountKind, ClientSecret, OAuthErrorCode, Permission, Timestamp};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use utoipa::ToSchema;
@@ -163,20 +164,53 @@ pub(super) struct AuthenticatedClient {
     pub(super) federated: Option<Arc<FederatedCredentialRecord>>,
 }
 
-/// Does this secret open this client at `now_micros`? The current secret, or
-/// the previous one while its grace period lasts, of an enabled client. Each
-/// comparison is constant-time, and a disabled client costs the same checks,
-/// so timing tells neither which secret matched nor whether it is enabled.
-pub fn secret_accepted(master: &MasterKey, client: &ClientRecord, secret: &ClientSecret, now_micros: i64) -> bool {
-    // A private_key_jwt client's MACs are empty, which no secret matches;
-    // the method is checked too, so that holds even for a row gone wrong.
+/// What a presented secret is to a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretVerdict {
+    /// One of the client's active secrets: this one.
+    Accepted {
+        secret_id: String,
+    },
+    /// It matches one of the client's secrets that has expired: refused
+    /// like a wrong one, but worth an audit row (a deployment left behind).
+    Expired {
+        secret_id: String,
+    },
+    Refused,
+}
+
+/// Does this secret open this client at `now`? One of its active secrets,
+/// of an enabled client. Every stored secret is compared, each in constant
+/// time, and a disabled client costs the same, so timing tells neither
+/// which secret matched nor whether the client is enabled.
+pub fn check_secret(
+    master: &MasterKey,
+    policy: &SecretPolicy,
+    client: &ClientRecord,
+    secret: &ClientSecret,
+    now: Timestamp,
+) -> SecretVerdict {
+    let mut verdict = SecretVerdict::Refused;
+    for stored in &client.secrets {
+        let matches = master.secret_matches(secret.expose(), &stored.mac);
+        let active = policy.status(now, stored.created_at, stored.expires_at) == SecretStatus::Active;
+        if matches {
+            let secret_id = stored.id.clone();
+            verdict = if active {
+                SecretVerdict::Accepted { secret_id }
+            } else {
+                SecretVerdict::Expired { secret_id }
+            };
+        }
+    }
+    // A private_key_jwt client has no secrets; the method is checked too,
+    // so that holds even for rows gone wrong.
     let by_secret = client.auth_method == Some(AuthMethod::ClientSecretBasic);
-    let current = master.secret_matches(secret.expose(), &client.secret_mac);
-    let previous = match (&client.previous_secret_mac, client.previous_secret_expires_at) {
-        (Some(mac), Some(until)) if until > now_micros => master.secret_matches(secret.expose(), mac),
-        _ => false,
-    };
-    client.enabled & by_secret & (current | previous)
+    if client.enabled & by_secret {
+        verdict
+    } else {
+        SecretVerdict::Refused
+    }
 }
 
 /// The one answer to a failed client authentication, counted against the
@@ -232,14 +266,31 @@ async fn authenticate_client(
         OAuthError::unavailable("the server could not check the client; try again")
     })?;
     match client {
-        Some(record) if secret_accepted(state.master(), &record, &secret, state.db.now_micros()) => {
-            return Ok(AuthenticatedClient {
-                id: client_id,
-                record,
-                federated: None,
-            });
+        Some(record) => {
+            let now = state.now();
+            match check_secret(state.master(), &state.config.secret_policy, &record, &secret, now) {
+                SecretVerdict::Accepted { secret_id } => {
+                    state.secret_uses.note(&secret_id, now);
+                    return Ok(AuthenticatedClient {
+                        id: client_id,
+                        record,
+                        federated: None,
+                    });
+                }
+                SecretVerdict::Expired { secret_id } => {
+                    state.metrics.expired_secrets.inc();
+                    let application = ActorRef {
+                        kind: AccountKind::Application,
+                        id: record.application_id.clone(),
+                        name: record.name.clone(),
+                    };
+                    if let Err(e) = store::record_expired_secret_use(&state.db, &application, &secret_id, peer).await {
+                        tracing::error!(error = %e, "could not record the use of an expired secret");
+                    }
+                }
+                SecretVerdict::Refused => {}
+            }
         }
-        Some(_) => {}
         // The same work as for a known client, so timing does not tell them apart.
         None => {
             std::hint::black_box(state.master().secret_matches(secret.expose(), &[0; 32]));
@@ -499,16 +550,26 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::StoredSecret;
     use casebook_domain::PermissionSet;
 
+    fn stored(master: &MasterKey, id: &str, value: &str, expires_at: Option<i64>) -> StoredSecret {
+        StoredSecret {
+            id: id.into(),
+            mac: master.secret_mac(value).to_vec(),
+            created_at: Timestamp::from_unix_micros(0),
+            expires_at: expires_at.map(Timestamp::from_unix_micros),
+        }
+    }
+
     fn record(master: &MasterKey, enabled: bool, previous_until: Option<i64>) -> ClientRecord {
+        let mut secrets = vec![stored(master, "current", "current", None)];
+        secrets.extend(previous_until.map(|until| stored(master, "previous", "previous", Some(until))));
         ClientRecord {
             application_id: "app".into(),
             name: "Partner".into(),
             enabled,
-            secret_mac: master.secret_mac("current").to_vec(),
-            previous_secret_mac: previous_until.map(|_| master.secret_mac("previous").to_vec()),
-            previous_secret_expires_at: previous_until,
+            secrets,
             permissions: PermissionSet::EMPTY,
             token_generation: 0,
             auth_method: Some(AuthMethod::ClientSecretBasic),
@@ -517,38 +578,68 @@ mod tests {
     }
 
     #[test]
-    fn secrets_open_only_enabled_clients_and_the_previous_one_only_in_its_grace() {
+    fn secrets_open_only_enabled_clients_and_each_only_until_it_expires() {
         let master = MasterKey::from_bytes([7; 32]);
-        let accepted = |record: &ClientRecord, secret: &str, now: i64| {
-            secret_accepted(&master, record, &ClientSecret::from_presented(secret), now)
+        let policy = SecretPolicy::default();
+        let verdict = |record: &ClientRecord, secret: &str, now: i64| {
+            check_secret(
+                &master,
+                &policy,
+                record,
+                &ClientSecret::from_presented(secret),
+                Timestamp::from_unix_micros(now),
+            )
         };
+        let accepted = |id: &str| SecretVerdict::Accepted { secret_id: id.into() };
         let rotated = record(&master, true, Some(1_000));
         for (secret, now, expected) in [
-            ("current", 0, true),
-            ("previous", 999, true),
-            ("previous", 1_000, false),
-            ("wrong", 0, false),
-            ("", 0, false),
+            ("current", 0, accepted("current")),
+            ("previous", 999, accepted("previous")),
+            (
+                "previous",
+                1_000,
+                SecretVerdict::Expired {
+                    secret_id: "previous".into(),
+                },
+            ),
+            ("wrong", 0, SecretVerdict::Refused),
+            ("", 0, SecretVerdict::Refused),
         ] {
-            assert_eq!(accepted(&rotated, secret, now), expected, "{secret} at {now}");
+            assert_eq!(verdict(&rotated, secret, now), expected, "{secret} at {now}");
         }
-        assert!(!accepted(&record(&master, false, None), "current", 0), "disabled");
-        assert!(
-            !accepted(&record(&master, true, None), "previous", 0),
-            "no previous secret"
+        assert_eq!(
+            verdict(&record(&master, false, None), "current", 0),
+            SecretVerdict::Refused,
+            "disabled"
         );
         let keyed = ClientRecord {
             auth_method: Some(AuthMethod::PrivateKeyJwt),
             ..record(&master, true, None)
         };
-        assert!(
-            !accepted(&keyed, "current", 0),
+        assert_eq!(
+            verdict(&keyed, "current", 0),
+            SecretVerdict::Refused,
             "a private_key_jwt client takes no secret"
         );
         let unknown = ClientRecord {
             auth_method: None,
             ..record(&master, true, None)
         };
-        assert!(!accepted(&unknown, "current", 0), "an unknown method opens nothing");
+        assert_eq!(verdict(&unknown, "current", 0), SecretVerdict::Refused);
+        // The install's most ends a secret that has no expiry of its own.
+        let capped = SecretPolicy::from_max_age_days(Some(1)).unwrap();
+        let day = 24 * 3600 * 1_000_000;
+        assert_eq!(
+            check_secret(
+                &master,
+                &capped,
+                &record(&master, true, None),
+                &ClientSecret::from_presented("current"),
+                Timestamp::from_unix_micros(day)
+            ),
+            SecretVerdict::Expired {
+                secret_id: "current".into()
+            }
+        );
     }
 }

@@ -1,5 +1,6 @@
-//! An application's client secret: shown, or replaced, only to a signed-in
-//! person who re-enters their password.
+//! An application's client secrets (SPEC "Secret lifecycle"): listed to
+//! admins, and added, shown or replaced only by a signed-in person who
+//! re-enters their password; ended by one at once.
 
 use crate::auth::Caller;
 use crate::crypto::random_bytes;
@@ -12,11 +13,15 @@ use crate::store;
 use crate::views::*;
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use casebook_domain::ClientSecret;
 use casebook_domain::client_keys::AuthMethod;
+use casebook_domain::secret_lifecycle::SecretPolicy;
 use casebook_domain::user::Password;
-use casebook_domain::wire::{RevealRequest, RotateRequest};
+use casebook_domain::wire::{
+    ClientSecretInfo, ClientSecretValue, ClientSecrets, NewSecretRequest, RevealRequest, RotateRequest,
+};
+use casebook_domain::{ClientSecret, Timestamp};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -25,6 +30,46 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(reveal_secret))
         .routes(routes!(rotate_secret))
+        .routes(routes!(list_secrets, add_secret))
+        .routes(routes!(reveal_one_secret))
+        .routes(routes!(end_secret))
+}
+
+fn info(record: store::SecretRecord, policy: &SecretPolicy, now: Timestamp, state: &AppState) -> ClientSecretInfo {
+    // This replica's unwritten stamp may be newer than the stored one.
+    let last_used_at = record.last_used_at.max(state.secret_uses.last_used(&record.id));
+    ClientSecretInfo {
+        status: record.status(policy, now).into(),
+        expires_at: policy
+            .effective_expiry(record.created_at, record.expires_at)
+            .map(rfc3339),
+        last_used_at: last_used_at.map(rfc3339),
+        created_at: rfc3339(record.created_at),
+        label: record.label,
+        id: record.id,
+    }
+}
+
+fn value(
+    client_id: String,
+    record: store::SecretRecord,
+    secret: ClientSecret,
+    policy: &SecretPolicy,
+) -> ClientSecretValue {
+    ClientSecretValue {
+        expires_at: policy
+            .effective_expiry(record.created_at, record.expires_at)
+            .map(rfc3339),
+        created_at: rfc3339(record.created_at),
+        label: record.label,
+        id: record.id,
+        client_id,
+        client_secret: secret,
+    }
+}
+
+fn no_store<T: IntoResponse>(status: StatusCode, body: T) -> impl IntoResponse {
+    (status, [(axum::http::header::CACHE_CONTROL, "no-store")], body)
 }
 
 pub use casebook_domain::credentials::MAX_GRACE_PERIOD_SECS;
@@ -70,15 +115,15 @@ async fn confirm_password(
     }
 }
 
-/// Show the client secret, after the calling admin re-enters their password.
-/// Five wrong passwords in 15 minutes lock this for 15 minutes.
+/// Show the newest active client secret, after the calling admin re-enters
+/// their password. Five wrong passwords in 15 minutes lock this for 15 minutes.
 #[utoipa::path(post, path = "/admin/v1/external-applications/{id}/client-secret/reveal", tag = "admin: external applications",
     params(("id" = String, Path)), request_body = RevealRequest,
     responses(
         (status = 200, description = "The secret", body = SecretView, headers(("Cache-Control" = String, description = "no-store"))),
         (status = 403, description = "Wrong password, not a signed-in person, lacking admin:edit, or the application holds permissions the caller lacks", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The application authenticates with private_key_jwt and has no client secret", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The application authenticates with private_key_jwt and has no client secret, or has no active secret that can be shown", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Locked after wrong passwords", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn reveal_secret(
@@ -92,10 +137,18 @@ pub async fn reveal_secret(
     has_secret(&store::get_application(&state.db, &id).await?)?;
     store::may_access_secret(&state.db, &caller.author(), &id).await?;
     confirm_password(&state, &caller, request.password, &id).await?;
-    let (client_id, secret) = store::reveal_secret(&state.db, state.master(), &caller.author(), &id).await?;
-    tracing::info!(application = %id, user = %caller.id, "client secret revealed");
-    Ok((
-        [(axum::http::header::CACHE_CONTROL, "no-store")],
+    let (client_id, record, secret) = store::reveal_secret(
+        &state.db,
+        state.master(),
+        &state.config.secret_policy,
+        &caller.author(),
+        &id,
+        None,
+    )
+    .await?;
+    tracing::info!(application = %id, secret = %record.id, user = %caller.id, "client secret revealed");
+    Ok(no_store(
+        StatusCode::OK,
         Json(SecretView {
             client_id,
             client_secret: secret,
@@ -104,9 +157,9 @@ pub async fn reveal_secret(
     ))
 }
 
-/// Issue a new client secret. The old one keeps working for
-/// `grace_period_seconds` (default 0: it stops at once). One previous secret
-/// is kept: rotating again ends any earlier grace period at once.
+/// Issue a new client secret and end every other one after
+/// `grace_period_seconds` (default 0: they stop at once, and so does every
+/// token issued so far). A grace period never lengthens a secret's life.
 #[utoipa::path(post, path = "/admin/v1/external-applications/{id}/client-secret/rotate", tag = "admin: external applications",
     params(("id" = String, Path)), request_body = RotateRequest,
     responses(
@@ -128,24 +181,155 @@ pub async fn rotate_secret(
     store::may_access_secret(&state.db, &caller.author(), &id).await?;
     confirm_password(&state, &caller, request.password, &id).await?;
     let secret = ClientSecret::from_random(random_bytes());
+    let new = store::NewSecret {
+        secret: &secret,
+        label: None,
+        expires_at: state
+            .config
+            .secret_policy
+            .expiry_of_new_secret(state.now(), None)
+            .map_err(ApiError::field)?,
+    };
     let (client_id, until) = store::rotate_secret(
         &state.db,
         state.master(),
         &caller.author(),
         &id,
-        &secret,
+        &new,
         grace * 1_000_000,
     )
     .await?;
     state.clients.remove(&client_id);
     state.bump_epoch();
     tracing::info!(application = %id, user = %caller.id, grace_seconds = grace, "client secret rotated");
-    Ok((
-        [(axum::http::header::CACHE_CONTROL, "no-store")],
+    Ok(no_store(
+        StatusCode::OK,
         Json(SecretView {
             client_id,
             client_secret: secret,
             previous_secret_valid_until: until.map(micros_to_rfc3339),
         }),
     ))
+}
+
+/// Every client secret of the application, newest first, never a value.
+#[utoipa::path(get, path = "/admin/v1/external-applications/{id}/client-secrets", tag = "admin: external applications",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The application's secrets", body = ClientSecrets),
+        (status = 404, description = "No such application", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_secrets(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<ClientSecrets>, ApiError> {
+    let records = store::list_secrets(&state.db, &id).await?;
+    let (policy, now) = (&state.config.secret_policy, state.now());
+    Ok(Json(ClientSecrets {
+        items: records.into_iter().map(|r| info(r, policy, now, &state)).collect(),
+    }))
+}
+
+/// Add a client secret beside the others, after the calling admin re-enters
+/// their password: up to 5 active at once, so deployments move to a new
+/// secret one by one. It expires at `expires_at`, or as the install's most
+/// (`CASEBOOK_SECRET_MAX_AGE_DAYS`) says, whichever is first.
+#[utoipa::path(post, path = "/admin/v1/external-applications/{id}/client-secrets", tag = "admin: external applications",
+    params(("id" = String, Path)), request_body = NewSecretRequest,
+    responses(
+        (status = 201, description = "The new secret, shown this once unless revealed again", body = ClientSecretValue, headers(("Cache-Control" = String, description = "no-store"))),
+        (status = 403, description = "Wrong password, not a signed-in person, lacking admin:edit, or the application holds permissions the caller lacks", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such application", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The application already has 5 active secrets, or authenticates with private_key_jwt", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Validation failed: a field missing, of the wrong type or unknown, a label too long, or an expiry not ahead or past the install's most", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Locked after wrong passwords", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn add_secret(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(request): ApiJson<NewSecretRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (label, expires_at) = request.fields()?;
+    let policy = &state.config.secret_policy;
+    let expires_at = policy
+        .expiry_of_new_secret(state.now(), expires_at)
+        .map_err(ApiError::field)?;
+    has_secret(&store::get_application(&state.db, &id).await?)?;
+    store::may_access_secret(&state.db, &caller.author(), &id).await?;
+    confirm_password(&state, &caller, request.password, &id).await?;
+    let secret = ClientSecret::from_random(random_bytes());
+    let new = store::NewSecret {
+        secret: &secret,
+        label: label.as_deref(),
+        expires_at,
+    };
+    let (client_id, record) = store::add_secret(&state.db, state.master(), policy, &caller.author(), &id, &new).await?;
+    state.clients.remove(&client_id);
+    tracing::info!(application = %id, secret = %record.id, user = %caller.id, "client secret added");
+    Ok(no_store(
+        StatusCode::CREATED,
+        Json(value(client_id, record, secret, policy)),
+    ))
+}
+
+/// Show one client secret, after the calling admin re-enters their password.
+#[utoipa::path(post, path = "/admin/v1/external-applications/{id}/client-secrets/{secret_id}/reveal", tag = "admin: external applications",
+    params(("id" = String, Path), ("secret_id" = String, Path)), request_body = RevealRequest,
+    responses(
+        (status = 200, description = "The secret", body = ClientSecretValue, headers(("Cache-Control" = String, description = "no-store"))),
+        (status = 403, description = "Wrong password, not a signed-in person, lacking admin:edit, or the application holds permissions the caller lacks", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such application or secret", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The secret was kept only as a fingerprint and cannot be shown", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Locked after wrong passwords", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn reveal_one_secret(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiPath((id, secret_id)): ApiPath<(String, String)>,
+    ApiJson(request): ApiJson<RevealRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let policy = &state.config.secret_policy;
+    // 404s and 403 before the password check, so neither costs an attempt.
+    if !store::list_secrets(&state.db, &id)
+        .await?
+        .iter()
+        .any(|s| s.id == secret_id)
+    {
+        return Err(store::StoreError::NotFound("client secret").into());
+    }
+    store::may_access_secret(&state.db, &caller.author(), &id).await?;
+    confirm_password(&state, &caller, request.password, &id).await?;
+    let (client_id, record, secret) = store::reveal_secret(
+        &state.db,
+        state.master(),
+        policy,
+        &caller.author(),
+        &id,
+        Some(&secret_id),
+    )
+    .await?;
+    tracing::info!(application = %id, secret = %secret_id, user = %caller.id, "client secret revealed");
+    Ok(no_store(StatusCode::OK, Json(value(client_id, record, secret, policy))))
+}
+
+/// End one client secret at once; the others keep working. Tokens already
+/// issued with it live out their hour: to end those too, rotate without a
+/// grace period or disable the application.
+#[utoipa::path(delete, path = "/admin/v1/external-applications/{id}/client-secrets/{secret_id}", tag = "admin: external applications",
+    params(("id" = String, Path), ("secret_id" = String, Path)),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 403, description = "Not a signed-in person, lacking admin:edit, or the application holds permissions the caller lacks", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such application or secret", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn end_secret(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiPath((id, secret_id)): ApiPath<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let client_id = store::end_secret(&state.db, &caller.author(), &id, &secret_id).await?;
+    state.clients.remove(&client_id);
+    tracing::info!(application = %id, secret = %secret_id, user = %caller.id, "client secret ended");
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,8 +1,10 @@
 //! Registered external applications.
 
+use super::secrets::{NewSecret, insert_secret};
 use super::*;
 use casebook_domain::client_auth::{CredentialChange, Credentials};
 use casebook_domain::client_keys::{AuthMethod, KeySource};
+use casebook_domain::secret_lifecycle::SecretPolicy;
 
 fn application_from(row: &AnyRow, roles: &mut HashMap<String, Vec<String>>) -> Result<ApplicationRecord, sqlx::Error> {
     let id: String = col(row, "id")?;
@@ -34,16 +36,15 @@ fn key_columns(keys: &KeySource) -> (Option<String>, Option<String>) {
     }
 }
 
-/// What stands in the secret columns of an application without a secret:
-/// no MAC of any presented secret is empty, and nothing opens to reveal.
-const NO_SECRET: &[u8] = &[];
-
-/// The secret columns' values for a new secret: sealed, and its MAC.
-fn sealed(master: &MasterKey, secret: &ClientSecret, id: &str) -> (Vec<u8>, Vec<u8>) {
-    (
-        master.seal(secret.expose().as_bytes(), id),
-        master.secret_mac(secret.expose()).to_vec(),
-    )
+/// The first secret of an application, or of one moving back to a secret:
+/// unlabelled, expiring as the install's most says.
+fn first_secret<'a>(policy: &SecretPolicy, secret: &'a ClientSecret, now: casebook_domain::Timestamp) -> NewSecret<'a> {
+    NewSecret {
+        secret,
+        label: None,
+        // The most alone decides: no expiry was asked for, so none is refused.
+        expires_at: policy.expiry_of_new_secret(now, None).unwrap_or_default(),
+    }
 }
 
 pub async fn list_applications(
@@ -120,9 +121,11 @@ pub async fn get_application(db: &Db, id: &str) -> Result<ApplicationRecord, Sto
     Ok(application_from(&row, &mut roles)?)
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn create_application(
     db: &Db,
     master: &MasterKey,
+    policy: &SecretPolicy,
     callback_url: &str,
     author: &Author,
     app: &NewApplication,
@@ -130,12 +133,9 @@ pub async fn create_application(
     secret: &ClientSecret,
 ) -> Result<ApplicationRecord, StoreError> {
     let id = new_id();
-    let (ciphertext, mac, (jwks, jwks_uri)) = match app.credentials() {
-        Credentials::Secret => {
-            let (ciphertext, mac) = sealed(master, secret, &id);
-            (ciphertext, mac, (None, None))
-        }
-        Credentials::Keys(keys) => (NO_SECRET.to_vec(), NO_SECRET.to_vec(), key_columns(keys)),
+    let (jwks, jwks_uri) = match app.credentials() {
+        Credentials::Secret => (None, None),
+        Credentials::Keys(keys) => key_columns(keys),
     };
     let now = db.now_micros();
     let mut tx = db.begin().await?;
@@ -144,9 +144,9 @@ pub async fn create_application(
     grantor.authorize(GrantChange::Create { after })?;
     claim_email(&mut tx, app.email(), &AccountRef::new(AccountKind::Application, &id)).await?;
     sqlx::query(
-        "INSERT INTO applications (id, client_id, name, email, application_url, description, enabled, secret_ciphertext, secret_mac, \
-         previous_secret_mac, previous_secret_expires_at, created_at, updated_at, name_key, token_endpoint_auth_method, jwks, jwks_uri) \
-         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, NULL, NULL, $9, $9, $10, $11, $12, $13)",
+        "INSERT INTO applications (id, client_id, name, email, application_url, description, enabled, \
+         created_at, updated_at, name_key, token_endpoint_auth_method, jwks, jwks_uri) \
+         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7, $8, $9, $10, $11)",
     )
     .bind(&id)
     .bind(client_id.as_str())
@@ -154,8 +154,6 @@ pub async fn create_application(
     .bind(app.email().as_str())
     .bind(app.application_url())
     .bind(app.description())
-    .bind(ciphertext)
-    .bind(mac)
     .bind(now)
     .bind(casebook_domain::text::fold(app.name().as_ref()))
     .bind(app.credentials().method().as_str())
@@ -163,6 +161,10 @@ pub async fn create_application(
     .bind(jwks_uri)
     .execute(&mut *tx)
     .await?;
+    if matches!(app.credentials(), Credentials::Secret) {
+        let now = casebook_domain::Timestamp::from_unix_micros(tx.now_micros());
+        insert_secret(&mut tx, master, &id, &first_secret(policy, secret, now), now).await?;
+    }
     set_roles(&mut tx, RoleHolder::Application(&id), app.roles()).await?;
     audit(
         &mut tx,
@@ -189,6 +191,7 @@ pub async fn create_application(
 pub async fn update_application(
     db: &Db,
     master: &MasterKey,
+    policy: &SecretPolicy,
     author: &Author,
     id: &str,
     change: &ValidApplicationChange,
@@ -241,7 +244,12 @@ pub async fn update_application(
     if let Some(roles) = change.roles() {
         set_roles(&mut tx, RoleHolder::Application(id), roles).await?;
     }
-    let credentials = change_credentials(&mut tx, master, id, change.credentials(), new_secret).await?;
+    let new_secret = first_secret(
+        policy,
+        new_secret,
+        casebook_domain::Timestamp::from_unix_micros(tx.now_micros()),
+    );
+    let credentials = change_credentials(&mut tx, master, id, change.credentials(), &new_secret).await?;
     let after = held_permissions(&mut tx, RoleHolder::Application(id)).await?;
     grantor.authorize(GrantChange::Change { before, after })?;
     let actor = &author.actor;
@@ -309,7 +317,7 @@ async fn change_credentials(
     master: &MasterKey,
     id: &str,
     change: &CredentialChange,
-    new_secret: &ClientSecret,
+    new_secret: &NewSecret<'_>,
 ) -> Result<Option<String>, StoreError> {
     if change.method.is_none() && change.keys.is_none() {
         return Ok(None);
@@ -327,18 +335,20 @@ async fn change_credentials(
             let (jwks, jwks_uri) = keys.as_ref().map(key_columns).unwrap_or_default();
             sqlx::query(
                 "UPDATE applications SET token_endpoint_auth_method = $1, \
-                 jwks = CASE WHEN $5 = 1 THEN $2 ELSE jwks END, jwks_uri = CASE WHEN $5 = 1 THEN $6 ELSE jwks_uri END, \
-                 secret_ciphertext = $3, secret_mac = $3, previous_secret_mac = NULL, previous_secret_expires_at = NULL \
-                 WHERE id = $4",
+                 jwks = CASE WHEN $4 = 1 THEN $2 ELSE jwks END, jwks_uri = CASE WHEN $4 = 1 THEN $5 ELSE jwks_uri END \
+                 WHERE id = $3",
             )
             .bind(AuthMethod::PrivateKeyJwt.as_str())
             .bind(jwks)
-            .bind(NO_SECRET.to_vec())
             .bind(id)
             .bind(i64::from(keys.is_some()))
             .bind(jwks_uri)
             .execute(&mut **tx)
             .await?;
+            sqlx::query("DELETE FROM client_secrets WHERE application_id = $1")
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
             match (stored, keys) {
                 (Some(AuthMethod::PrivateKeyJwt), Some(KeySource::Inline(set))) => {
                     format!("public keys replaced ({})", set.keys().len())
@@ -351,17 +361,15 @@ async fn change_credentials(
             }
         }
         (Some(AuthMethod::ClientSecretBasic), None) if stored == Some(AuthMethod::PrivateKeyJwt) => {
-            let (ciphertext, mac) = sealed(master, new_secret, id);
             sqlx::query(
-                "UPDATE applications SET token_endpoint_auth_method = $1, jwks = NULL, jwks_uri = NULL, \
-                 secret_ciphertext = $2, secret_mac = $3 WHERE id = $4",
+                "UPDATE applications SET token_endpoint_auth_method = $1, jwks = NULL, jwks_uri = NULL WHERE id = $2",
             )
             .bind(AuthMethod::ClientSecretBasic.as_str())
-            .bind(ciphertext)
-            .bind(mac)
             .bind(id)
             .execute(&mut **tx)
             .await?;
+            let now = casebook_domain::Timestamp::from_unix_micros(tx.now_micros());
+            insert_secret(tx, master, id, new_secret, now).await?;
             "authentication moved to client_secret_basic with a new secret".to_owned()
         }
         (Some(AuthMethod::ClientSecretBasic), None) => return Ok(None),

@@ -10,9 +10,9 @@ pub struct ClientRecord {
     pub application_id: String,
     pub name: String,
     pub enabled: bool,
-    pub secret_mac: Vec<u8>,
-    pub previous_secret_mac: Option<Vec<u8>>,
-    pub previous_secret_expires_at: Option<i64>,
+    /// Every stored secret, expired ones too: an expired one is refused
+    /// like a wrong one, but audited.
+    pub secrets: Vec<StoredSecret>,
     pub permissions: PermissionSet,
     /// Bumped by every disable; tokens of another generation are refused.
     pub token_generation: i64,
@@ -23,16 +23,27 @@ pub struct ClientRecord {
     pub keys: Option<KeySource>,
 }
 
-/// One round trip: the application and its roles' permissions, joined. This
+/// What the token endpoint compares a presented secret with.
+#[derive(Debug, Clone)]
+pub struct StoredSecret {
+    pub id: String,
+    pub mac: Vec<u8>,
+    pub created_at: casebook_domain::Timestamp,
+    pub expires_at: Option<casebook_domain::Timestamp>,
+}
+
+/// One round trip: the application, its secrets and its roles' permissions,
+/// joined (a few rows: roles times secrets, each at most a handful). This
 /// runs whenever a client's cache entry has expired, which for clients that
 /// ask for a token once an hour is nearly every time.
 pub async fn client_record(db: &Db, client_id: &str) -> Result<Option<ClientRecord>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT a.id, a.name, a.enabled, a.secret_mac, a.previous_secret_mac, a.previous_secret_expires_at, \
-                a.token_generation, a.token_endpoint_auth_method, a.jwks, a.jwks_uri, r.permissions \
+        "SELECT a.id, a.name, a.enabled, a.token_generation, a.token_endpoint_auth_method, a.jwks, a.jwks_uri, \
+                r.permissions, s.id AS secret_id, s.secret_mac, s.created_at AS secret_created_at, s.expires_at AS secret_expires_at \
          FROM applications a \
          LEFT JOIN application_roles ar ON ar.application_id = a.id \
          LEFT JOIN roles r ON r.id = ar.role_id \
+         LEFT JOIN client_secrets s ON s.application_id = a.id \
          WHERE a.client_id = $1",
     )
     .bind(client_id)
@@ -42,18 +53,28 @@ pub async fn client_record(db: &Db, client_id: &str) -> Result<Option<ClientReco
         return Ok(None);
     };
     let mut permissions = PermissionSet::EMPTY;
+    let mut secrets: Vec<StoredSecret> = Vec::new();
     for r in &rows {
         if let Some(text) = col::<Option<String>>(r, "permissions")? {
             permissions = permissions.union(PermissionSet::parse_scope(&text).unwrap_or_default());
+        }
+        if let Some(id) = col::<Option<String>>(r, "secret_id")?
+            && !secrets.iter().any(|s| s.id == id)
+        {
+            secrets.push(StoredSecret {
+                id,
+                mac: col(r, "secret_mac")?,
+                created_at: casebook_domain::Timestamp::from_unix_micros(col(r, "secret_created_at")?),
+                expires_at: col::<Option<i64>>(r, "secret_expires_at")?
+                    .map(casebook_domain::Timestamp::from_unix_micros),
+            });
         }
     }
     Ok(Some(ClientRecord {
         application_id: col(row, "id")?,
         name: col(row, "name")?,
         enabled: col::<i64>(row, "enabled")? != 0,
-        secret_mac: col(row, "secret_mac")?,
-        previous_secret_mac: col(row, "previous_secret_mac")?,
-        previous_secret_expires_at: col(row, "previous_secret_expires_at")?,
+        secrets,
         permissions,
         token_generation: col(row, "token_generation")?,
         auth_method: AuthMethod::parse(&col::<String>(row, "token_endpoint_auth_method")?),

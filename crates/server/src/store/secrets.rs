@@ -1,25 +1,235 @@
-//! Client secrets: revealed and rotated under the grant rule, with notices.
+//! Client secrets (SPEC "Secret lifecycle"): several per application, each
+//! added, shown, cut short or ended under the grant rule, with notices.
 
 use super::*;
+use casebook_domain::Timestamp;
+use casebook_domain::secret_lifecycle::{MAX_ACTIVE_SECRETS, Reminder, SecretPolicy, SecretStatus};
 
+/// A stored secret, without its value.
+#[derive(Debug, Clone)]
+pub struct SecretRecord {
+    pub id: String,
+    pub label: Option<String>,
+    pub created_at: Timestamp,
+    /// Its own expiry, as stored; the install's most applies on top (see
+    /// [`SecretPolicy::effective_expiry`]).
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+    /// False for a secret kept by MAC alone (one in its grace period when
+    /// several secrets arrived): it works but cannot be shown.
+    pub revealable: bool,
+}
+
+impl SecretRecord {
+    pub fn status(&self, policy: &SecretPolicy, now: Timestamp) -> SecretStatus {
+        policy.status(now, self.created_at, self.expires_at)
+    }
+
+    /// What notices and the audit trail call it.
+    pub fn name(&self) -> &str {
+        self.label.as_deref().unwrap_or(&self.id)
+    }
+}
+
+const SECRET_COLUMNS: &str =
+    "id, label, created_at, expires_at, last_used_at, length(secret_ciphertext) AS sealed_bytes";
+
+fn secret_from(row: &AnyRow) -> Result<SecretRecord, sqlx::Error> {
+    Ok(SecretRecord {
+        id: col(row, "id")?,
+        label: col(row, "label")?,
+        created_at: stamp(row, "created_at")?,
+        expires_at: col::<Option<i64>>(row, "expires_at")?.map(Timestamp::from_unix_micros),
+        last_used_at: col::<Option<i64>>(row, "last_used_at")?.map(Timestamp::from_unix_micros),
+        revealable: col::<i64>(row, "sealed_bytes")? > 0,
+    })
+}
+
+/// A new secret of an application. It is stored sealed, at the reminder
+/// stage its expiry already reached (nothing announced that was known at issue).
+#[derive(Debug)]
+pub struct NewSecret<'a> {
+    pub secret: &'a ClientSecret,
+    pub label: Option<&'a str>,
+    pub expires_at: Option<Timestamp>,
+}
+
+pub(super) async fn insert_secret(
+    tx: &mut Tx,
+    master: &MasterKey,
+    application_id: &str,
+    new: &NewSecret<'_>,
+    now: Timestamp,
+) -> Result<String, sqlx::Error> {
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO client_secrets (id, application_id, label, secret_ciphertext, secret_mac, created_at, expires_at, reminder_stage) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&id)
+    .bind(application_id)
+    .bind(new.label)
+    .bind(master.seal(new.secret.expose().as_bytes(), application_id))
+    .bind(master.secret_mac(new.secret.expose()).to_vec())
+    .bind(now.unix_micros())
+    .bind(new.expires_at.map(Timestamp::unix_micros))
+    .bind(Reminder::initial_stage(now, new.expires_at))
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+async fn secrets_of(tx: &mut Tx, application_id: &str) -> Result<Vec<SecretRecord>, sqlx::Error> {
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {SECRET_COLUMNS} FROM client_secrets WHERE application_id = $1 ORDER BY created_at DESC, id DESC"
+    )))
+    .bind(application_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(secret_from).collect()
+}
+
+/// The application's row, locked for the change where the backend can: two
+/// admins adding a fifth secret at once must not make seven.
+async fn application_for_secrets(tx: &mut Tx, id: &str) -> Result<(String, String, String, String), StoreError> {
+    // `touch` takes the row lock (a write) before anything is counted.
+    touch(tx, "applications", id, "external application").await?;
+    let row = sqlx::query("SELECT client_id, name, email, token_endpoint_auth_method FROM applications WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok((
+        col(&row, "client_id")?,
+        col(&row, "name")?,
+        col(&row, "email")?,
+        col(&row, "token_endpoint_auth_method")?,
+    ))
+}
+
+/// Every secret of an application, newest first.
+pub async fn list_secrets(db: &Db, application_id: &str) -> Result<Vec<SecretRecord>, StoreError> {
+    let mut tx = db.begin().await?;
+    let exists = sqlx::query("SELECT 1 AS one FROM applications WHERE id = $1")
+        .bind(application_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if exists.is_none() {
+        return Err(StoreError::NotFound("external application"));
+    }
+    let secrets = secrets_of(&mut tx, application_id).await?;
+    tx.rollback().await?;
+    Ok(secrets)
+}
+
+fn too_many_secrets() -> StoreError {
+    StoreError::Conflict {
+        detail: format!(
+            "the application already has {MAX_ACTIVE_SECRETS} active secrets; end one before adding another"
+        ),
+        holders: None,
+    }
+}
+
+/// Adds a secret beside the others; answers the client ID and the new
+/// secret's record. Refused past [`MAX_ACTIVE_SECRETS`] active ones.
+pub async fn add_secret(
+    db: &Db,
+    master: &MasterKey,
+    policy: &SecretPolicy,
+    author: &Author,
+    application_id: &str,
+    new: &NewSecret<'_>,
+) -> Result<(String, SecretRecord), StoreError> {
+    let mut tx = db.begin().await?;
+    authorize_secret_access(db, &mut tx, author, application_id).await?;
+    let (client_id, _, _, _) = application_for_secrets(&mut tx, application_id).await?;
+    let now = Timestamp::from_unix_micros(tx.now_micros());
+    let active = secrets_of(&mut tx, application_id)
+        .await?
+        .iter()
+        .filter(|s| s.status(policy, now) == SecretStatus::Active)
+        .count();
+    if active >= MAX_ACTIVE_SECRETS {
+        return Err(too_many_secrets());
+    }
+    let id = insert_secret(&mut tx, master, application_id, new, now).await?;
+    let detail = match new.label {
+        Some(label) => format!("secret {id} ({label}) added"),
+        None => format!("secret {id} added"),
+    };
+    audit(
+        &mut tx,
+        &author.actor,
+        "application.secret_added",
+        "application",
+        application_id,
+        Some(detail),
+    )
+    .await?;
+    let record = secrets_of(&mut tx, application_id)
+        .await?
+        .into_iter()
+        .find(|s| s.id == id)
+        .ok_or(StoreError::NotFound("client secret"))?;
+    tx.commit().await?;
+    Ok((client_id, record))
+}
+
+/// Shows a secret: the one named, or else the newest active one that can be
+/// shown (what the key icon and `client-secret/reveal` show).
 pub async fn reveal_secret(
     db: &Db,
     master: &MasterKey,
+    policy: &SecretPolicy,
     author: &Author,
-    id: &str,
-) -> Result<(String, ClientSecret), StoreError> {
+    application_id: &str,
+    secret_id: Option<&str>,
+) -> Result<(String, SecretRecord, ClientSecret), StoreError> {
     let mut tx = db.begin().await?;
-    authorize_secret_access(db, &mut tx, author, id).await?;
-    let actor = &author.actor;
-    let row = sqlx::query("SELECT client_id, name, email, secret_ciphertext FROM applications WHERE id = $1")
-        .bind(id)
+    authorize_secret_access(db, &mut tx, author, application_id).await?;
+    let row = sqlx::query("SELECT client_id, name, email FROM applications WHERE id = $1")
+        .bind(application_id)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound("external application"))?;
-    let sealed: Vec<u8> = col(&row, "secret_ciphertext")?;
-    let plain = master.open(&sealed, id).map_err(StoreError::corrupt)?;
+    let now = Timestamp::from_unix_micros(tx.now_micros());
+    let secrets = secrets_of(&mut tx, application_id).await?;
+    let chosen = match secret_id {
+        Some(wanted) => secrets
+            .into_iter()
+            .find(|s| s.id == wanted)
+            .ok_or(StoreError::NotFound("client secret"))?,
+        None => secrets
+            .into_iter()
+            .find(|s| s.revealable && s.status(policy, now) == SecretStatus::Active)
+            .ok_or_else(|| StoreError::Conflict {
+                detail: "the application has no active secret that can be shown; add one".into(),
+                holders: None,
+            })?,
+    };
+    if !chosen.revealable {
+        return Err(StoreError::Conflict {
+            detail: "this secret was kept only as a fingerprint and cannot be shown; add a new one".into(),
+            holders: None,
+        });
+    }
+    let sealed_row = sqlx::query("SELECT secret_ciphertext FROM client_secrets WHERE id = $1")
+        .bind(&chosen.id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let sealed: Vec<u8> = col(&sealed_row, "secret_ciphertext")?;
+    let plain = master.open(&sealed, application_id).map_err(StoreError::corrupt)?;
     let secret = String::from_utf8(plain).map_err(StoreError::corrupt)?;
-    audit(&mut tx, actor, "application.secret_revealed", "application", id, None).await?;
+    let actor = &author.actor;
+    audit(
+        &mut tx,
+        actor,
+        "application.secret_revealed",
+        "application",
+        application_id,
+        Some(format!("secret {}", chosen.id)),
+    )
+    .await?;
     let (name, email): (String, String) = (col(&row, "name")?, col(&row, "email")?);
     let notice = Notice::SecretRevealed {
         application: &name,
@@ -27,42 +237,81 @@ pub async fn reveal_secret(
     };
     outbox::enqueue(&mut tx, &email, &notice).await?;
     tx.commit().await?;
-    Ok((col(&row, "client_id")?, ClientSecret::from_presented(secret)))
+    Ok((col(&row, "client_id")?, chosen, ClientSecret::from_presented(secret)))
 }
 
-/// Issues a new secret; the old one stays valid for `grace_micros`. With no
-/// grace period the rotation answers a leak: the old secret stops at once and
-/// so does every token issued with it (a new token generation).
+/// Ends one secret at once; the others keep working, and so do tokens
+/// already issued (they live out their hour: disable the application, or
+/// report the secret leaked, to end those too). Answers the client ID.
+pub async fn end_secret(db: &Db, author: &Author, application_id: &str, secret_id: &str) -> Result<String, StoreError> {
+    let mut tx = db.begin().await?;
+    authorize_secret_access(db, &mut tx, author, application_id).await?;
+    let (client_id, _, _, _) = application_for_secrets(&mut tx, application_id).await?;
+    let ended = sqlx::query("DELETE FROM client_secrets WHERE id = $1 AND application_id = $2 RETURNING label")
+        .bind(secret_id)
+        .bind(application_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound("client secret"))?;
+    let detail = match col::<Option<String>>(&ended, "label")? {
+        Some(label) => format!("secret {secret_id} ({label}) ended"),
+        None => format!("secret {secret_id} ended"),
+    };
+    audit(
+        &mut tx,
+        &author.actor,
+        "application.secret_ended",
+        "application",
+        application_id,
+        Some(detail),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(client_id)
+}
+
+/// Issues a new secret and ends every other one after `grace_micros`. With
+/// no grace period the rotation answers a leak: the others stop at once and
+/// so does every token issued so far (a new token generation). Answers the
+/// client ID and until when the others still work.
 pub async fn rotate_secret(
     db: &Db,
     master: &MasterKey,
     author: &Author,
     id: &str,
-    secret: &ClientSecret,
+    new: &NewSecret<'_>,
     grace_micros: i64,
 ) -> Result<(String, Option<i64>), StoreError> {
     let mut tx = db.begin().await?;
     authorize_secret_access(db, &mut tx, author, id).await?;
     let actor = &author.actor;
-    let now = db.now_micros();
-    let previous_expires = (grace_micros > 0).then_some(now + grace_micros);
-    let row = sqlx::query(
-        "UPDATE applications SET \
-           previous_secret_mac = CASE WHEN $1 = 1 THEN secret_mac ELSE NULL END, \
-           previous_secret_expires_at = $2, \
-           secret_mac = $3, secret_ciphertext = $4, updated_at = $5, \
-           token_generation = token_generation + (1 - $1) \
-         WHERE id = $6 RETURNING client_id, name, email",
-    )
-    .bind(i64::from(previous_expires.is_some()))
-    .bind(previous_expires)
-    .bind(master.secret_mac(secret.expose()).to_vec())
-    .bind(master.seal(secret.expose().as_bytes(), id))
-    .bind(now)
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(StoreError::NotFound("external application"))?;
+    let (client_id, name, email, _) = application_for_secrets(&mut tx, id).await?;
+    let now = Timestamp::from_unix_micros(tx.now_micros());
+    let others_until = (grace_micros > 0).then_some(now.unix_micros() + grace_micros);
+    match others_until {
+        // Never lengthens one that ends sooner.
+        Some(until) => {
+            sqlx::query(
+                "UPDATE client_secrets SET expires_at = $1 \
+                 WHERE application_id = $2 AND (expires_at IS NULL OR expires_at > $1)",
+            )
+            .bind(until)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        None => {
+            sqlx::query("DELETE FROM client_secrets WHERE application_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE applications SET token_generation = token_generation + 1 WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    insert_secret(&mut tx, master, id, new, now).await?;
     audit(
         &mut tx,
         actor,
@@ -72,8 +321,7 @@ pub async fn rotate_secret(
         Some(format!("grace period {} s", grace_micros / 1_000_000)),
     )
     .await?;
-    let (name, email): (String, String) = (col(&row, "name")?, col(&row, "email")?);
-    let until = previous_expires.map(micros_to_rfc3339);
+    let until = others_until.map(micros_to_rfc3339);
     let notice = Notice::SecretRotated {
         application: &name,
         by: &actor.name,
@@ -81,7 +329,7 @@ pub async fn rotate_secret(
     };
     outbox::enqueue(&mut tx, &email, &notice).await?;
     tx.commit().await?;
-    Ok((col(&row, "client_id")?, previous_expires))
+    Ok((client_id, others_until))
 }
 
 /// A secret opens everything its application holds, so seeing or replacing
@@ -102,5 +350,122 @@ pub async fn may_access_secret(db: &Db, author: &Author, id: &str) -> Result<(),
     let mut tx = db.begin().await?;
     authorize_secret_access(db, &mut tx, author, id).await?;
     tx.rollback().await?;
+    Ok(())
+}
+
+/// Writes when secrets were last used, in one statement. A stamp only
+/// moves forward, so replicas writing the same secret in any order agree.
+pub async fn record_secret_use(db: &Db, uses: &[(String, i64)]) -> Result<(), sqlx::Error> {
+    if uses.is_empty() {
+        return Ok(());
+    }
+    let cases: Vec<String> = (0..uses.len())
+        .map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2))
+        .collect();
+    let ids = parameter_list(2 * uses.len() + 1, uses.len());
+    let sql = format!(
+        "UPDATE client_secrets SET last_used_at = CASE id {} END \
+         WHERE id IN ({ids}) AND (last_used_at IS NULL OR last_used_at < CASE id {} END)",
+        cases.join(" "),
+        cases.join(" ")
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for (id, at) in uses {
+        query = query.bind(id).bind(*at);
+    }
+    for (id, _) in uses {
+        query = query.bind(id);
+    }
+    query.execute(db.pool()).await?;
+    Ok(())
+}
+
+/// Sends the expiry reminders that are due, each once across every replica:
+/// a reminder is claimed by moving the secret's stage in a conditional
+/// write, in the transaction that queues its notice. Answers how many were
+/// queued.
+pub async fn send_expiry_reminders(db: &Db, policy: &SecretPolicy) -> Result<usize, sqlx::Error> {
+    let now = db.clock().now();
+    let horizon = now.saturating_add(std::time::Duration::from_secs(
+        u64::from(casebook_domain::secret_lifecycle::REMINDER_DAYS[0]) * 24 * 3600,
+    ));
+    // A secret is a candidate when its own expiry or the install's most
+    // falls within the farthest reminder.
+    let issued_before = policy
+        .max_age()
+        .map_or(i64::MIN, |age| horizon.saturating_sub(age).unix_micros());
+    let rows = sqlx::query(
+        "SELECT s.id, s.label, s.created_at, s.expires_at, s.reminder_stage, a.name, a.email \
+         FROM client_secrets s JOIN applications a ON a.id = s.application_id \
+         WHERE s.reminder_stage < $1 AND ((s.expires_at IS NOT NULL AND s.expires_at <= $2) OR s.created_at <= $3) \
+         ORDER BY s.id LIMIT 500",
+    )
+    .bind(Reminder::Expired.stage())
+    .bind(horizon.unix_micros())
+    .bind(issued_before)
+    .fetch_all(db.pool())
+    .await?;
+    let mut sent = 0;
+    for row in rows {
+        let created_at = stamp(&row, "created_at")?;
+        let own = col::<Option<i64>>(&row, "expires_at")?.map(Timestamp::from_unix_micros);
+        let Some(expiry) = policy.effective_expiry(created_at, own) else {
+            continue;
+        };
+        let Some(reminder) = Reminder::due(now, expiry, col(&row, "reminder_stage")?) else {
+            continue;
+        };
+        let secret_id: String = col(&row, "id")?;
+        let mut tx = db.begin().await?;
+        let claimed =
+            sqlx::query("UPDATE client_secrets SET reminder_stage = $1 WHERE id = $2 AND reminder_stage < $1")
+                .bind(reminder.stage())
+                .bind(&secret_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if claimed == 0 {
+            tx.rollback().await?;
+            continue;
+        }
+        let label: Option<String> = col(&row, "label")?;
+        let (name, email): (String, String) = (col(&row, "name")?, col(&row, "email")?);
+        let expires_at = expiry.to_rfc3339();
+        let notice = Notice::SecretExpiring {
+            application: &name,
+            secret: label.as_deref().unwrap_or(&secret_id),
+            expires_at: &expires_at,
+            days: match reminder {
+                Reminder::ExpiresWithin { days } => Some(days),
+                Reminder::Expired => None,
+            },
+        };
+        outbox::enqueue(&mut tx, &email, &notice).await?;
+        tx.commit().await?;
+        sent += 1;
+    }
+    Ok(sent)
+}
+
+/// The audit row of an expired secret presented at an OAuth endpoint: a
+/// deployment still holding it is what an admin needs to find.
+pub async fn record_expired_secret_use(
+    db: &Db,
+    application: &ActorRef,
+    secret_id: &str,
+    from: Option<std::net::IpAddr>,
+) -> Result<(), StoreError> {
+    let mut tx = db.begin().await?;
+    let source = from.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string());
+    audit(
+        &mut tx,
+        application,
+        "application.expired_secret_refused",
+        "application",
+        &application.id,
+        Some(format!("secret {secret_id} has expired; presented from {source}")),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
 }

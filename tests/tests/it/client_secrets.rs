@@ -1,0 +1,373 @@
+//! Several client secrets per application (SPEC "Secret lifecycle"): side by
+//! side up to five, each ended on its own, expiring by its own date or the
+//! install's most, stamped when last used without a write per token, and
+//! announced before it expires, once each.
+
+use crate::notifications::{fake_relay, outbox, without_delivery};
+use casebook_domain::secret_lifecycle::SecretPolicy;
+use casebook_server::notify::{self, Mailer};
+use casebook_server::store;
+use casebook_tests::{ADMIN_PASSWORD, Spawn, TestApp, both_backends, expect, field_codes, pairs, problem};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+fn secrets_path(app_id: &str) -> String {
+    format!("/admin/v1/external-applications/{app_id}/client-secrets")
+}
+
+async fn add_secret(app: &TestApp, admin: &str, app_id: &str, body: Value) -> reqwest::Response {
+    let mut body = body;
+    body["password"] = json!(ADMIN_PASSWORD);
+    app.post_json(&secrets_path(app_id), admin, &body).await
+}
+
+async fn list(app: &TestApp, admin: &str, app_id: &str) -> Vec<Value> {
+    let listed = expect(app.get(&secrets_path(app_id), admin).await, 200).await;
+    listed["items"].as_array().unwrap().clone()
+}
+
+async fn token_status(app: &TestApp, client_id: &str, secret: &str) -> u16 {
+    app.token_response(client_id, secret, None).await.status().as_u16()
+}
+
+fn in_rfc3339(from_now: Duration, app: &TestApp) -> String {
+    app.running.state.now().saturating_add(from_now).to_rfc3339()
+}
+
+both_backends!(
+    five_secrets_work_side_by_side_and_each_ends_alone,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let (view, client_id, first) = app.partner(&admin, "Many Secrets", &["engage-worker"]).await;
+        let app_id = view["id"].as_str().unwrap().to_owned();
+        let mut secrets = vec![(
+            list(&app, &admin, &app_id).await[0]["id"].as_str().unwrap().to_owned(),
+            first,
+        )];
+        for n in 2..=5 {
+            let r = add_secret(&app, &admin, &app_id, json!({"label": format!("deployment {n}")})).await;
+            assert_eq!(casebook_tests::header(&r, reqwest::header::CACHE_CONTROL), "no-store");
+            let added = expect(r, 201).await;
+            assert_eq!(added["client_id"], client_id.as_str());
+            assert_eq!(added["label"], format!("deployment {n}"));
+            assert!(added["expires_at"].is_null(), "{added}");
+            secrets.push((
+                added["id"].as_str().unwrap().to_owned(),
+                added["client_secret"].as_str().unwrap().to_owned(),
+            ));
+        }
+        for (_, secret) in &secrets {
+            assert_eq!(token_status(&app, &client_id, secret).await, 200);
+        }
+        let sixth = problem(add_secret(&app, &admin, &app_id, json!({})).await, 409).await;
+        assert!(sixth["detail"].as_str().unwrap().contains('5'), "{sixth}");
+
+        let listed = list(&app, &admin, &app_id).await;
+        assert_eq!(listed.len(), 5);
+        for item in &listed {
+            assert_eq!(item["status"], "active");
+            assert!(item.get("client_secret").is_none(), "never a value in the list: {item}");
+        }
+        assert_eq!(listed[0]["label"], "deployment 5", "newest first");
+
+        // One shown again by its id, with the admin's password.
+        let (third_id, third) = &secrets[2];
+        let shown = expect(
+            app.post_json(
+                &format!("{}/{third_id}/reveal", secrets_path(&app_id)),
+                &admin,
+                &json!({"password": ADMIN_PASSWORD}),
+            )
+            .await,
+            200,
+        )
+        .await;
+        assert_eq!(shown["client_secret"], third.as_str());
+
+        // Ending one leaves the others working, and makes room for another.
+        assert_eq!(
+            app.delete(&format!("{}/{third_id}", secrets_path(&app_id)), &admin)
+                .await
+                .status(),
+            204
+        );
+        assert_eq!(token_status(&app, &client_id, third).await, 401);
+        for (id, secret) in &secrets {
+            if id != third_id {
+                assert_eq!(token_status(&app, &client_id, secret).await, 200, "{id}");
+            }
+        }
+        assert_eq!(list(&app, &admin, &app_id).await.len(), 4);
+        expect(add_secret(&app, &admin, &app_id, json!({})).await, 201).await;
+        problem(
+            app.delete(&format!("{}/{third_id}", secrets_path(&app_id)), &admin)
+                .await,
+            404,
+        )
+        .await;
+
+        // The key icon shows the newest active secret; a rotation without a grace
+        // period ends every other one at once.
+        let newest = app.reveal(&admin, &app_id).await;
+        assert_eq!(token_status(&app, &client_id, &newest).await, 200);
+        let rotated = expect(
+            app.post_json(
+                &format!("/admin/v1/external-applications/{app_id}/client-secret/rotate"),
+                &admin,
+                &json!({"password": ADMIN_PASSWORD}),
+            )
+            .await,
+            200,
+        )
+        .await;
+        for (_, secret) in &secrets {
+            assert_eq!(token_status(&app, &client_id, secret).await, 401);
+        }
+        let current = rotated["client_secret"].as_str().unwrap();
+        assert_eq!(token_status(&app, &client_id, current).await, 200);
+        assert_eq!(list(&app, &admin, &app_id).await.len(), 1);
+    }
+);
+
+both_backends!(
+    new_secrets_are_checked_before_anything_changes,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let (view, _, _) = app.partner(&admin, "Checked Secrets", &["engage-worker"]).await;
+        let app_id = view["id"].as_str().unwrap();
+        let refused = problem(
+            add_secret(
+                &app,
+                &admin,
+                app_id,
+                json!({"label": "x".repeat(101), "expires_at": "next tuesday"}),
+            )
+            .await,
+            422,
+        )
+        .await;
+        assert_eq!(
+            field_codes(&refused),
+            pairs(&[("label", "too_long"), ("expires_at", "invalid_value")])
+        );
+        let past = in_rfc3339(Duration::ZERO, &app);
+        let refused = problem(add_secret(&app, &admin, app_id, json!({"expires_at": past})).await, 422).await;
+        assert_eq!(field_codes(&refused), pairs(&[("expires_at", "invalid_value")]));
+        let refused = problem(add_secret(&app, &admin, app_id, json!({"colour": "blue"})).await, 422).await;
+        assert_eq!(field_codes(&refused), pairs(&[("colour", "unknown_field")]));
+        // A wrong password costs an attempt and adds nothing.
+        let wrong = app
+            .post_json(&secrets_path(app_id), &admin, &json!({"password": "not the password"}))
+            .await;
+        problem(wrong, 403).await;
+        problem(app.get(&secrets_path("no-such-application"), &admin).await, 404).await;
+        assert_eq!(list(&app, &admin, app_id).await.len(), 1);
+    }
+);
+
+both_backends!(
+    an_expired_secret_is_refused_and_audited,
+    spawn = Spawn::with_manual_clock(),
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let (view, client_id, lasting) = app.partner(&admin, "Expiring Partner", &["engage-worker"]).await;
+        let app_id = view["id"].as_str().unwrap();
+        let until = in_rfc3339(Duration::from_secs(3600), &app);
+        let added = expect(
+            add_secret(&app, &admin, app_id, json!({"label": "short", "expires_at": until})).await,
+            201,
+        )
+        .await;
+        let short = added["client_secret"].as_str().unwrap();
+        assert_eq!(added["expires_at"], until.as_str());
+        assert_eq!(token_status(&app, &client_id, short).await, 200);
+
+        app.advance_clock(Duration::from_secs(3601));
+        let r = app.token_response(&client_id, short, None).await;
+        assert_eq!(expect(r, 401).await["error"], "invalid_client");
+        assert_eq!(
+            token_status(&app, &client_id, &lasting).await,
+            200,
+            "the other still works"
+        );
+        let admin = app.admin_token().await;
+        let audit = expect(
+            app.get(
+                "/admin/v1/audit-events?action=application.expired_secret_refused",
+                &admin,
+            )
+            .await,
+            200,
+        )
+        .await;
+        let events = audit["items"].as_array().unwrap();
+        assert_eq!(events.len(), 1, "{audit}");
+        assert_eq!(events[0]["target_id"], app_id);
+        assert!(
+            events[0]["detail"]
+                .as_str()
+                .unwrap()
+                .contains(added["id"].as_str().unwrap()),
+            "{audit}"
+        );
+        let statuses: Vec<Value> = list(&app, &admin, app_id)
+            .await
+            .iter()
+            .map(|s| s["status"].clone())
+            .collect();
+        assert_eq!(statuses, [json!("expired"), json!("active")]);
+        // An expired secret leaves room for a new one.
+        for _ in 0..4 {
+            expect(add_secret(&app, &admin, app_id, json!({})).await, 201).await;
+        }
+    }
+);
+
+fn capped_at_thirty_days() -> Spawn {
+    Spawn {
+        secret_policy: SecretPolicy::from_max_age_days(Some(30)).unwrap(),
+        ..Spawn::with_manual_clock()
+    }
+}
+
+both_backends!(
+    the_install_most_bounds_every_secret,
+    spawn = capped_at_thirty_days(),
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let (view, client_id, secret) = app.partner(&admin, "Capped Partner", &["engage-worker"]).await;
+        let app_id = view["id"].as_str().unwrap();
+        let first = &list(&app, &admin, app_id).await[0];
+        assert_eq!(first["expires_at"], in_rfc3339(30 * DAY, &app).as_str(), "{first}");
+        let too_late = in_rfc3339(31 * DAY, &app);
+        let refused = problem(
+            add_secret(&app, &admin, app_id, json!({"expires_at": too_late})).await,
+            422,
+        )
+        .await;
+        assert!(
+            refused["errors"][0]["message"].as_str().unwrap().contains("30 days"),
+            "{refused}"
+        );
+
+        app.advance_clock(30 * DAY + Duration::from_secs(1));
+        assert_eq!(token_status(&app, &client_id, &secret).await, 401);
+    }
+);
+
+both_backends!(
+    last_use_is_kept_to_the_minute_without_a_write_per_token,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let (view, client_id, secret) = app.partner(&admin, "Busy Partner", &["engage-worker"]).await;
+        let app_id = view["id"].as_str().unwrap();
+        expect(add_secret(&app, &admin, app_id, json!({"label": "idle"})).await, 201).await;
+        let state = &app.running.state;
+        let writes = || state.metrics.secret_use_writes.get();
+        state.secret_uses.flush(&state.db).await.unwrap();
+        let before = writes();
+        for _ in 0..25 {
+            assert_eq!(token_status(&app, &client_id, &secret).await, 200);
+        }
+        // Shown at once on this replica, from memory.
+        let listed = list(&app, &admin, app_id).await;
+        let (idle, used) = (&listed[0], &listed[1]);
+        assert!(idle["last_used_at"].is_null(), "{idle}");
+        assert!(used["last_used_at"].as_str().unwrap().ends_with(":00Z"), "{used}");
+        state.secret_uses.flush(&state.db).await.unwrap();
+        // 25 tokens, at most two statements (the housekeeping loop may have
+        // written the same minute's stamp in between).
+        let written = writes() - before;
+        assert!((1..=2).contains(&written), "{written} writes for 25 tokens");
+        state.secret_uses.flush(&state.db).await.unwrap();
+        assert_eq!(writes() - before, written, "nothing new, nothing written");
+        let stored: Option<i64> =
+            sqlx::query_scalar::<_, Option<i64>>("SELECT last_used_at FROM client_secrets WHERE id = $1")
+                .bind(used["id"].as_str().unwrap())
+                .fetch_one(state.db.pool())
+                .await
+                .unwrap();
+        assert!(stored.is_some());
+        // A replica sees the stored stamp.
+        let replica = app.replica().await;
+        let seen = list(&replica, &admin, app_id).await;
+        assert_eq!(seen[1]["last_used_at"], used["last_used_at"]);
+    }
+);
+
+/// Reminders and their delivery are driven by the test, on a clock it moves.
+fn reminders_by_hand() -> Spawn {
+    let mut spawn = Spawn::with_manual_clock();
+    spawn.options.deliver_notifications = without_delivery().options.deliver_notifications;
+    spawn
+}
+
+both_backends!(
+    expiry_reminders_go_out_once_each_and_by_smtp,
+    spawn = reminders_by_hand(),
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let (view, _, _) = app.partner(&admin, "Reminded Partner", &["engage-worker"]).await;
+        let app_id = view["id"].as_str().unwrap();
+        let until = in_rfc3339(40 * DAY, &app);
+        expect(
+            add_secret(&app, &admin, app_id, json!({"label": "yearly", "expires_at": until})).await,
+            201,
+        )
+        .await;
+        let state = &app.running.state;
+        let policy = SecretPolicy::default();
+        let reminders = |app: &TestApp| {
+            let db = app.running.state.db.clone();
+            async move { store::send_expiry_reminders(&db, &policy).await.unwrap() }
+        };
+        let reminders_queued = || async {
+            outbox(&app)
+                .await
+                .into_iter()
+                .filter(|(_, subject, ..)| subject.contains("a client secret of Reminded Partner"))
+                .map(|(_, subject, ..)| subject)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(reminders(&app).await, 0, "40 days ahead: nothing yet");
+
+        let mut expected = Vec::new();
+        for (advance, subject) in [
+            (10 * DAY + Duration::from_secs(60), "expires within 30 day(s)"),
+            (23 * DAY, "expires within 7 day(s)"),
+            (6 * DAY, "expires within 1 day(s)"),
+            (DAY, "has expired"),
+        ] {
+            app.advance_clock(advance);
+            // Two looks at once, as two replicas would; one of them sends it.
+            let (a, b) = tokio::join!(reminders(&app), reminders(&app));
+            assert_eq!(a + b, 1, "{subject}");
+            assert_eq!(reminders(&app).await, 0);
+            expected.push(format!("Casebook: a client secret of Reminded Partner {subject}"));
+            assert_eq!(reminders_queued().await, expected);
+        }
+
+        // Delivered through an SMTP relay on loopback, to the application's address.
+        let (port, mut received) = fake_relay().await;
+        let mailer = Mailer::from_url(Some(&format!("smtp://127.0.0.1:{port}")), None).unwrap();
+        notify::deliver_due(&state.db, &mailer).await.unwrap();
+        let mut messages = Vec::new();
+        while let Ok(Some(message)) = tokio::time::timeout(Duration::from_secs(5), received.recv()).await {
+            messages.push(message);
+            if messages.iter().filter(|m| m.contains("yearly")).count() == 4 {
+                break;
+            }
+        }
+        let last = messages
+            .iter()
+            .rfind(|m| m.contains("has expired"))
+            .expect("the expiry notice");
+        assert!(last.contains("To: reminded-partner@partner.example.org"), "{last}");
+        assert!(
+            last.contains("The client secret \"yearly\" of Reminded Partner expired at"),
+            "{last}"
+        );
+    }
+);
