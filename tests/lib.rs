@@ -141,6 +141,8 @@ pub struct Spawn {
     pub jwks_fetch: casebook_server::config::JwksFetchConfig,
     /// `CASEBOOK_SECRET_MAX_AGE_DAYS`.
     pub secret_policy: casebook_domain::secret_lifecycle::SecretPolicy,
+    /// `CASEBOOK_SECRET_SCANNING_KEYS`, read.
+    pub secret_scanning: Option<casebook_server::secret_scanning::ScanningKeys>,
 }
 
 impl Default for Spawn {
@@ -153,6 +155,7 @@ impl Default for Spawn {
             signing_alg: Default::default(),
             jwks_fetch: Default::default(),
             secret_policy: Default::default(),
+            secret_scanning: None,
         }
     }
 }
@@ -215,6 +218,7 @@ impl TestApp {
             token_signing_alg: spawn.signing_alg,
             jwks_fetch: spawn.jwks_fetch.clone(),
             secret_policy: spawn.secret_policy,
+            secret_scanning: spawn.secret_scanning.clone(),
         };
         // The issuer must be known before binding; reserve a port first.
         let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");

@@ -85,6 +85,7 @@ async fn fixture() -> Fixture {
         token_signing_alg: Default::default(),
         jwks_fetch: Default::default(),
         secret_policy: Default::default(),
+        secret_scanning: None,
     };
     let metrics = Metrics::new();
     let jwks = casebook_server::jwks_fetch::JwksFetcher::new(&config.jwks_fetch, Default::default(), &metrics)
@@ -227,6 +228,7 @@ fn hot_paths(c: &mut Criterion) {
         token_signing_alg: Default::default(),
         jwks_fetch: Default::default(),
         secret_policy: Default::default(),
+        secret_scanning: None,
     };
     let running = runtime
         .block_on(casebook_server::start(config, casebook_server::TestOptions::default()))

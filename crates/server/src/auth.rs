@@ -99,6 +99,8 @@ pub const ROUTES: &[RouteAccess] = &[
     rule(Method::POST, "/oauth2/token", Access::Public),
     rule(Method::POST, "/oauth2/introspect", Access::Public),
     rule(Method::POST, "/oauth2/revoke", Access::Public),
+    // Leak reports: signed by the reporter, checked inside the request.
+    rule(Method::POST, "/secret-scanning/github", Access::Public),
     // Admin sessions.
     rule(Method::POST, "/admin/v1/sessions", Access::Public),
     rule(Method::DELETE, "/admin/v1/sessions/current", Access::Authenticated),

@@ -31,6 +31,9 @@ pub struct Config {
     pub jwks_fetch: JwksFetchConfig,
     /// `CASEBOOK_SECRET_MAX_AGE_DAYS`: the longest a client secret works.
     pub secret_policy: casebook_domain::secret_lifecycle::SecretPolicy,
+    /// `CASEBOOK_SECRET_SCANNING_KEYS`: who may report leaked secrets.
+    /// Unset, `/secret-scanning/github` is 404.
+    pub secret_scanning: Option<crate::secret_scanning::ScanningKeys>,
 }
 
 /// Settings of outgoing JWKS fetches.

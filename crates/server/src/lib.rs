@@ -20,6 +20,7 @@ pub mod keys;
 pub mod metrics;
 pub mod notify;
 pub mod password;
+pub mod secret_scanning;
 pub mod secret_use;
 pub mod serving;
 pub mod state;

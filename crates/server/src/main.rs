@@ -58,6 +58,10 @@ enum Command {
         /// (1 to 3650); also the expiry of a secret added without one.
         #[arg(long, env = "CASEBOOK_SECRET_MAX_AGE_DAYS", value_name = "DAYS")]
         secret_max_age_days: Option<u32>,
+        /// GitHub's secret-scanning public keys document (a JSON file), to
+        /// take leak reports at /secret-scanning/github.
+        #[arg(long, env = "CASEBOOK_SECRET_SCANNING_KEYS", value_name = "JSON_FILE")]
+        secret_scanning_keys: Option<std::path::PathBuf>,
     },
     /// Manage the token signing keys.
     Keys {
@@ -128,6 +132,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             token_signing_alg,
             jwks_fetch,
             secret_max_age_days,
+            secret_scanning_keys,
         } => {
             let master_key = config::resolve_master_key(env("CASEBOOK_MASTER_KEY").as_deref(), &database.database_url)
                 .map_err(|e| e.to_string())?;
@@ -157,6 +162,10 @@ async fn run(cli: Cli) -> Result<(), String> {
                     extra_ca_file: jwks_fetch.extra_ca_file,
                 },
                 secret_policy: casebook_domain::secret_lifecycle::SecretPolicy::from_max_age_days(secret_max_age_days)?,
+                secret_scanning: secret_scanning_keys
+                    .as_deref()
+                    .map(casebook_server::secret_scanning::ScanningKeys::load)
+                    .transpose()?,
             };
             casebook_server::serve(config).await.map_err(|e| e.to_string())
         }

@@ -88,6 +88,20 @@ fn every_operation_states_the_permission_the_access_table_requires() {
     }
 }
 
+fn scanning_keys() -> casebook_server::secret_scanning::ScanningKeys {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+    use base64::Engine;
+    let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).expect("key");
+    let der = pair.public_key().as_der().expect("der");
+    let pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        base64::engine::general_purpose::STANDARD.encode(der.as_ref())
+    );
+    let document = serde_json::json!({"public_keys": [{"key_identifier": "k", "key": pem, "is_current": true}]});
+    casebook_server::secret_scanning::ScanningKeys::parse(&document.to_string()).expect("keys")
+}
+
 async fn app() -> (axum::Router, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("casebook-routes-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -104,6 +118,8 @@ async fn app() -> (axum::Router, std::path::PathBuf) {
         token_signing_alg: Default::default(),
         jwks_fetch: Default::default(),
         secret_policy: Default::default(),
+        // Configured, so that its route answers (401 unsigned) rather than 404.
+        secret_scanning: Some(scanning_keys()),
     };
     let state = casebook_server::prepare(config, TestOptions::default())
         .await

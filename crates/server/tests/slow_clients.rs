@@ -59,6 +59,7 @@ async fn start(options: TestOptions) -> Server {
         token_signing_alg: Default::default(),
         jwks_fetch: Default::default(),
         secret_policy: Default::default(),
+        secret_scanning: None,
     };
     let running = casebook_server::start(config, options).await.expect("server starts");
     Server {

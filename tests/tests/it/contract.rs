@@ -217,6 +217,11 @@ impl<'a> Call<'a> {
         self
     }
 
+    fn header(mut self, name: &str, value: &str) -> Self {
+        self.builder = self.builder.header(name, value);
+        self
+    }
+
     fn raw(mut self, content_type: &str, body: impl Into<reqwest::Body>) -> Self {
         self.builder = self.builder.header("Content-Type", content_type).body(body);
         self
@@ -275,20 +280,25 @@ fn str_of<'v>(value: &'v Value, key: &str) -> &'v str {
 
 // ---------------------------------------------------------------- the run
 
-both_backends!(every_operation_conforms, |app: TestApp| async move {
-    let seen = Seen::default();
-    let c = Client { app: &app, seen: &seen };
-    operations(&c).await;
-    let admin = sessions(&c).await;
-    roles(&c, &admin).await;
-    users(&c, &admin).await;
-    let partner = applications(&c, &admin).await;
-    federated_credentials(&c, &admin).await;
-    oauth(&c, &admin, &partner).await;
-    casebook_api(&c, &admin).await;
-    audit(&c, &admin).await;
-    seen.assert_complete();
-});
+both_backends!(
+    every_operation_conforms,
+    spawn = crate::leaks::with_scanning(),
+    |app: TestApp| async move {
+        let seen = Seen::default();
+        let c = Client { app: &app, seen: &seen };
+        operations(&c).await;
+        let admin = sessions(&c).await;
+        roles(&c, &admin).await;
+        users(&c, &admin).await;
+        let partner = applications(&c, &admin).await;
+        federated_credentials(&c, &admin).await;
+        client_secrets(&c, &admin).await;
+        oauth(&c, &admin, &partner).await;
+        casebook_api(&c, &admin).await;
+        audit(&c, &admin).await;
+        seen.assert_complete();
+    }
+);
 
 async fn operations(c: &Client<'_>) {
     let health = c.get("/healthz").expect(200).await;
@@ -546,6 +556,71 @@ async fn federated_credentials(c: &Client<'_>, admin: &str) {
     let one = [("{id}", id), ("{credential_id}", credential)];
     c.call_with(Method::DELETE, ONE, &one).bearer(admin).expect(204).await;
     c.call_with(Method::DELETE, ONE, &one).bearer(admin).expect(404).await;
+}
+
+async fn client_secrets(c: &Client<'_>, admin: &str) {
+    const LIST: &str = "/admin/v1/external-applications/{id}/client-secrets";
+    const REVEAL: &str = "/admin/v1/external-applications/{id}/client-secrets/{secret_id}/reveal";
+    const ONE: &str = "/admin/v1/external-applications/{id}/client-secrets/{secret_id}";
+    const LEAKS: &str = "/secret-scanning/github";
+    let app = c
+        .app
+        .register(
+            admin,
+            "Secretive Partner",
+            "secretive@partner.example.org",
+            &["engage-worker"],
+        )
+        .await;
+    let id = str_of(&app, "id");
+    let added = c
+        .call(Method::POST, LIST, id)
+        .bearer(admin)
+        .json(json!({"password": ADMIN_PASSWORD, "label": "second", "expires_at": "2999-01-01T00:00:00Z"}))
+        .expect(201)
+        .await;
+    c.call(Method::POST, LIST, id)
+        .bearer(admin)
+        .json(json!({"password": ADMIN_PASSWORD, "expires_at": "soon"}))
+        .expect(422)
+        .await;
+    let listed = c.call(Method::GET, LIST, id).bearer(admin).expect(200).await;
+    assert_eq!(listed.body["items"].as_array().expect("items").len(), 2);
+    c.call(Method::GET, LIST, "no-such-application")
+        .bearer(admin)
+        .expect(404)
+        .await;
+    let secret_id = str_of(&added.body, "id");
+    let one = [("{id}", id), ("{secret_id}", secret_id)];
+    let shown = c
+        .call_with(Method::POST, REVEAL, &one)
+        .bearer(admin)
+        .json(json!({"password": ADMIN_PASSWORD}))
+        .expect(200)
+        .await;
+    assert_eq!(shown.body["client_secret"], added.body["client_secret"]);
+    let missing = [("{id}", id), ("{secret_id}", "no-such-secret")];
+    c.call_with(Method::POST, REVEAL, &missing)
+        .bearer(admin)
+        .json(json!({"password": ADMIN_PASSWORD}))
+        .expect(404)
+        .await;
+
+    // Reported leaked: ended by the report, so there is nothing left to delete.
+    let body = crate::leaks::alert(&[str_of(&added.body, "client_secret")]);
+    let reported = c
+        .post(LEAKS)
+        .header("Github-Public-Key-Identifier", crate::leaks::KEY_ID)
+        .header("Github-Public-Key-Signature", &crate::leaks::sign(&body))
+        .raw("application/json", body.clone())
+        .expect(200)
+        .await;
+    assert_eq!(reported.body[0]["label"], "true_positive");
+    c.post(LEAKS).raw("application/json", body).expect(401).await;
+    c.call_with(Method::DELETE, ONE, &one).bearer(admin).expect(404).await;
+    let first = str_of(&listed.body["items"][1], "id");
+    let first = [("{id}", id), ("{secret_id}", first)];
+    c.call_with(Method::DELETE, ONE, &first).bearer(admin).expect(204).await;
 }
 
 async fn applications(c: &Client<'_>, admin: &str) -> Partner {

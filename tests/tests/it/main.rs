@@ -14,6 +14,7 @@ mod hardening;
 mod jose;
 mod jwks_uri;
 mod key_host;
+mod leaks;
 mod lifecycle;
 mod notifications;
 mod oauth;

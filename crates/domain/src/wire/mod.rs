@@ -17,6 +17,7 @@ mod api;
 mod federated;
 mod oauth;
 mod problem;
+mod scanning;
 mod secrets;
 
 pub use admin::{Application, AuditEvent, RevealRequest, RevealedSecret, Role, RotateRequest, Session, SignIn, User};
@@ -27,6 +28,7 @@ pub use oauth::{
     TOKEN_INTROSPECTION_JWT, TokenResponse,
 };
 pub use problem::Problem;
+pub use scanning::{LeakAlert, LeakLabel, LeakVerdict};
 pub use secrets::{ClientSecretInfo, ClientSecretValue, ClientSecrets, NewSecretRequest, SecretState};
 
 use crate::AccountKind;

@@ -11,6 +11,7 @@ pub mod oauth;
 pub mod ops;
 pub mod query;
 pub mod roles;
+pub mod secret_scanning;
 pub mod secrets;
 pub mod sessions;
 pub mod spec;
@@ -116,6 +117,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(users::routes())
         .merge(applications::routes())
         .merge(secrets::routes())
+        .merge(secret_scanning::routes())
         .merge(federated::routes())
         .merge(audit::routes())
         .merge(api::routes());

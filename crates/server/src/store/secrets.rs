@@ -469,3 +469,68 @@ pub async fn record_expired_secret_use(
     tx.commit().await?;
     Ok(())
 }
+
+/// A leaked secret, ended: which application it opened, for the caches.
+#[derive(Debug, Clone)]
+pub struct EndedLeak {
+    pub client_id: String,
+    pub application_id: String,
+}
+
+/// Ends the secret whose MAC this is, with every live token of its
+/// application (a new token generation), and tells the application where it
+/// was found; `None` when no stored secret has this MAC. The other secrets
+/// keep working: a leak of one deployment's secret stops only that one.
+pub async fn end_leaked_secret(db: &Db, mac: &[u8], url: &str, source: &str) -> Result<Option<EndedLeak>, StoreError> {
+    let mut tx = db.begin().await?;
+    let Some(row) = sqlx::query(
+        "SELECT s.id, s.label, a.id AS application_id, a.client_id, a.name, a.email \
+         FROM client_secrets s JOIN applications a ON a.id = s.application_id WHERE s.secret_mac = $1",
+    )
+    .bind(mac)
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let (secret_id, label): (String, Option<String>) = (col(&row, "id")?, col(&row, "label")?);
+    let application = ActorRef {
+        kind: AccountKind::Application,
+        id: col(&row, "application_id")?,
+        name: col(&row, "name")?,
+    };
+    sqlx::query("DELETE FROM client_secrets WHERE id = $1")
+        .bind(&secret_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE applications SET token_generation = token_generation + 1 WHERE id = $1")
+        .bind(&application.id)
+        .execute(&mut *tx)
+        .await?;
+    // Recorded as the application's own event: no person acted, and the
+    // reporter is named in the detail.
+    audit(
+        &mut tx,
+        &application,
+        "application.secret_leaked",
+        "application",
+        &application.id,
+        Some(format!(
+            "secret {secret_id} reported public by GitHub secret scanning ({source}) at {url}; ended with every live token"
+        )),
+    )
+    .await?;
+    let email: String = col(&row, "email")?;
+    let notice = Notice::SecretLeaked {
+        application: &application.name,
+        secret: label.as_deref().unwrap_or(&secret_id),
+        url,
+        source,
+    };
+    outbox::enqueue(&mut tx, &email, &notice).await?;
+    tx.commit().await?;
+    Ok(Some(EndedLeak {
+        client_id: col(&row, "client_id")?,
+        application_id: application.id,
+    }))
+}
