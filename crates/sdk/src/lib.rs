@@ -156,12 +156,15 @@ mod retry;
 mod token;
 mod transport;
 
-pub use admin::{Admin, Applications, Roles, Users};
+pub use admin::{Admin, Applications, NewClientSecret, Roles, Users};
 pub use api::{Cases, Reports};
 pub use client::{Client, ClientBuilder};
 pub use error::{Cause, Error};
 pub use key::{KeyKind, PrivateKey};
-pub use model::{Actor, Application, AuditEvent, Case, Me, Page, Report, RevealedSecret, Role, User};
+pub use model::{
+    Actor, Application, AuditEvent, Case, ClientSecretInfo, ClientSecretValue, Me, Page, Report, RevealedSecret, Role,
+    SecretState, User,
+};
 pub use pagination::{Items, List, Pages};
 pub use retry::RetryPolicy;
 pub use token::{AccessToken, ClientAuthMethod, DEFAULT_REFRESH_AHEAD, TokenSource, TokenSourceBuilder};

@@ -9,7 +9,10 @@
 
 /// A signed-in admin session, as the server answers it.
 pub(crate) use casebook_domain::wire::Session;
-pub use casebook_domain::wire::{Actor, Application, AuditEvent, Case, Me, Page, Report, RevealedSecret, Role, User};
+pub use casebook_domain::wire::{
+    Actor, Application, AuditEvent, Case, ClientSecretInfo, ClientSecretValue, Me, Page, Report, RevealedSecret, Role,
+    SecretState, User,
+};
 
 #[cfg(test)]
 mod tests {

@@ -22,6 +22,7 @@ mod private_key_jwt;
 mod replicas;
 mod sdk;
 mod sdk_keys;
+mod sdk_secrets;
 mod search;
 mod secret_format;
 mod shapes;

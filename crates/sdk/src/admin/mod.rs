@@ -14,6 +14,10 @@ use casebook_domain::{ApplicationChange, ApplicationForm};
 use reqwest::Method;
 use std::time::Duration;
 
+mod secrets;
+
+pub use secrets::NewClientSecret;
+
 const ROLES: [&str; 3] = ["admin", "v1", "roles"];
 const USERS: [&str; 3] = ["admin", "v1", "users"];
 const APPLICATIONS: [&str; 3] = ["admin", "v1", "external-applications"];

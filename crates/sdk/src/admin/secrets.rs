@@ -1,0 +1,109 @@
+//! An application's several client secrets: listed, added, shown and ended
+//! (`…/client-secrets`). Adding, showing and ending take a signed-in person.
+
+use super::{APPLICATIONS, Applications, with};
+use crate::error::Error;
+use casebook_domain::Timestamp;
+use casebook_domain::user::Password;
+use casebook_domain::wire::{ClientSecretInfo, ClientSecretValue, ClientSecrets, NewSecretRequest, RevealRequest};
+use reqwest::Method;
+
+/// What to call a new secret and when it should stop working; both
+/// optional. Built with [`NewClientSecret::new`] and its setters, so that a
+/// later field does not break callers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NewClientSecret {
+    /// What the list calls it; see [`NewClientSecret::label`].
+    pub label: Option<String>,
+    /// When it stops working; see [`NewClientSecret::expires_at`].
+    pub expires_at: Option<Timestamp>,
+}
+
+impl NewClientSecret {
+    /// No label, no expiry of its own.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Up to 100 characters, one line: tells it apart in the list.
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// When it stops working; the install's most (if it sets one) applies too.
+    pub fn expires_at(mut self, at: Timestamp) -> Self {
+        self.expires_at = Some(at);
+        self
+    }
+}
+
+fn secrets_path<'a>(id: &'a str, tail: &[&'a str]) -> Vec<&'a str> {
+    let mut path = with(&APPLICATIONS, &[id, "client-secrets"]);
+    path.extend_from_slice(tail);
+    path
+}
+
+impl Applications<'_> {
+    /// Every secret of the application, newest first, without values
+    /// (`admin:view`): label, expiry, last use (to the minute) and status.
+    pub async fn list_secrets(&self, id: &str) -> Result<Vec<ClientSecretInfo>, Error> {
+        let listed: ClientSecrets = self
+            .client
+            .send(Method::GET, &secrets_path(id, &[]), &[], None::<&()>)
+            .await?;
+        Ok(listed.items)
+    }
+
+    /// Adds a secret beside the others (up to 5 active; a sixth is a 409
+    /// [`Error::Api`]). The label and expiry are checked first with the
+    /// server's own rules ([`Error::Validation`], nothing sent); whether the
+    /// expiry lies ahead and within the install's most only the server can
+    /// say. Only for a signed-in person, re-entering their `password`.
+    pub async fn add_secret(
+        &self,
+        id: &str,
+        password: &Password,
+        secret: &NewClientSecret,
+    ) -> Result<ClientSecretValue, Error> {
+        let body = NewSecretRequest {
+            password: password.clone(),
+            label: secret.label.clone(),
+            expires_at: secret.expires_at.map(Timestamp::to_rfc3339),
+        };
+        body.fields()?;
+        self.client
+            .send(Method::POST, &secrets_path(id, &[]), &[], Some(&body))
+            .await
+    }
+
+    /// Shows one secret by its id; like [`reveal_secret`](Self::reveal_secret),
+    /// only for a signed-in person re-entering their `password`.
+    pub async fn reveal_secret_by_id(
+        &self,
+        id: &str,
+        secret_id: &str,
+        password: &Password,
+    ) -> Result<ClientSecretValue, Error> {
+        let body = RevealRequest {
+            password: password.clone(),
+        };
+        self.client
+            .send(
+                Method::POST,
+                &secrets_path(id, &[secret_id, "reveal"]),
+                &[],
+                Some(&body),
+            )
+            .await
+    }
+
+    /// Ends one secret at once; the others keep working, and tokens already
+    /// issued with it live out their hour.
+    pub async fn end_secret(&self, id: &str, secret_id: &str) -> Result<(), Error> {
+        self.client
+            .send_empty(Method::DELETE, &secrets_path(id, &[secret_id]), None::<&()>)
+            .await
+    }
+}
