@@ -7,6 +7,8 @@
 # must), checks the JWKS, and verifies RFC 9701 signed introspection answers;
 # then it registers a private_key_jwt application with an RSA public JWK and
 # has Authlib's OAuth2Session (PrivateKeyJWT) get tokens and call /api/v1/me.
+# Last, .ci/notices.py has a server relay its notices to aiosmtpd on loopback
+# and takes a signed leak report, and checks what arrives in the mailbox.
 #
 #   .ci/verifiers.sh
 #
@@ -113,6 +115,12 @@ for alg in "" ES256 EdDSA; do
         status=1
     fi
 done
+
+# Notices through a real SMTP server (aiosmtpd), with a leak report.
+if ! timeout 90 "$PY" "$ROOT/.ci/notices.py" "$BIN"; then
+    echo "a notice did not reach its mailbox through SMTP" >&2
+    status=1
+fi
 
 if [[ "$status" -ne 0 ]]; then
     echo "a standard verifier refused what it should accept, or accepted what it should refuse" >&2
