@@ -322,10 +322,13 @@ fn spawn_housekeeping(state: AppState, options: TestOptions) {
             {
                 tracing::warn!(error = %e, "could not deliver notifications");
             }
-            if rounds.is_multiple_of(720)
-                && let Err(e) = store::purge_expired(&state.db).await
-            {
-                tracing::warn!(error = %e, "could not purge expired rows");
+            if rounds.is_multiple_of(720) {
+                if let Err(e) = store::purge_expired(&state.db).await {
+                    tracing::warn!(error = %e, "could not purge expired rows");
+                }
+                if let Err(e) = store::purge_expired_secrets(&state.db, &state.config.secret_policy).await {
+                    tracing::warn!(error = %e, "could not remove long-expired client secrets");
+                }
             }
         }
     });

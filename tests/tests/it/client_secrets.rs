@@ -222,6 +222,23 @@ both_backends!(
         for _ in 0..4 {
             expect(add_secret(&app, &admin, app_id, json!({})).await, 201).await;
         }
+        // Listed for a month after it expired, then removed; the others stay.
+        let policy = SecretPolicy::default();
+        assert_eq!(
+            store::purge_expired_secrets(&app.running.state.db, &policy)
+                .await
+                .unwrap(),
+            0
+        );
+        app.advance_clock(store::EXPIRED_SECRET_KEPT);
+        assert_eq!(
+            store::purge_expired_secrets(&app.running.state.db, &policy)
+                .await
+                .unwrap(),
+            1
+        );
+        let admin = app.admin_token().await;
+        assert_eq!(list(&app, &admin, app_id).await.len(), 5);
     }
 );
 

@@ -534,3 +534,24 @@ pub async fn end_leaked_secret(db: &Db, mac: &[u8], url: &str, source: &str) -> 
         application_id: application.id,
     }))
 }
+
+/// How long an expired secret stays listed (and recognised, so its use is
+/// audited) before it is removed: every stored secret is compared at the
+/// token endpoint, so they must not pile up.
+pub const EXPIRED_SECRET_KEPT: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
+/// Removes secrets that expired, by their own date or the install's most,
+/// more than [`EXPIRED_SECRET_KEPT`] ago.
+pub async fn purge_expired_secrets(db: &Db, policy: &SecretPolicy) -> Result<u64, sqlx::Error> {
+    let before = Timestamp::from_unix_micros(db.now_micros()).saturating_sub(EXPIRED_SECRET_KEPT);
+    let issued_before = policy
+        .max_age()
+        .map_or(i64::MIN, |age| before.saturating_sub(age).unix_micros());
+    let removed = sqlx::query("DELETE FROM client_secrets WHERE expires_at < $1 OR created_at < $2")
+        .bind(before.unix_micros())
+        .bind(issued_before)
+        .execute(db.pool())
+        .await?
+        .rows_affected();
+    Ok(removed)
+}
