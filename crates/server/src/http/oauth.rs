@@ -190,9 +190,12 @@ pub fn check_secret(
     secret: &ClientSecret,
     now: Timestamp,
 ) -> SecretVerdict {
+    use subtle::ConstantTimeEq;
+    // One HMAC of the presented secret, compared with each stored one.
+    let presented = master.secret_mac(secret.expose());
     let mut verdict = SecretVerdict::Refused;
     for stored in &client.secrets {
-        let matches = master.secret_matches(secret.expose(), &stored.mac);
+        let matches: bool = presented.ct_eq(stored.mac.as_slice()).into();
         let active = policy.status(now, stored.created_at, stored.expires_at) == SecretStatus::Active;
         if matches {
             let secret_id = stored.id.clone();

@@ -142,7 +142,15 @@ pub async fn add_secret(
 ) -> Result<(String, SecretRecord), StoreError> {
     let mut tx = db.begin().await?;
     authorize_secret_access(db, &mut tx, author, application_id).await?;
-    let (client_id, _, _, _) = application_for_secrets(&mut tx, application_id).await?;
+    let (client_id, _, _, method) = application_for_secrets(&mut tx, application_id).await?;
+    // Read under the row's lock: a concurrent move to private_key_jwt must
+    // not leave a secret behind that a move back would bring to life.
+    if method != casebook_domain::client_keys::AuthMethod::ClientSecretBasic.as_str() {
+        return Err(StoreError::Conflict {
+            detail: "this application authenticates with private_key_jwt and has no client secrets".into(),
+            holders: None,
+        });
+    }
     let now = Timestamp::from_unix_micros(tx.now_micros());
     let active = secrets_of(&mut tx, application_id)
         .await?
