@@ -27,6 +27,9 @@ pub const WINDOW_MINUTES: i64 = 61;
 pub struct TokenQuota(u32);
 
 impl TokenQuota {
+    /// One grant an hour: what a stored quota that no longer reads stands for.
+    pub const LEAST: Self = Self(1);
+
     /// The rule of the form field (`null` is no quota, and never reaches here).
     pub fn parse(raw: i64) -> Result<Self, FieldError> {
         u32::try_from(raw)
@@ -139,13 +142,17 @@ impl Buckets {
 /// grants since, which no other replica has seen yet; `replicas` how many
 /// serve the install.
 ///
-/// Each replica may grant alone only its share of the room left below the
-/// margin. So all of them together, between two reads, grant no more than
+/// Each replica may grant alone half of its share of the room left below
+/// the margin. So all of them together, from one read, grant at most half
 /// that room, even when a client's requests are spread over all of them in
-/// one burst; past it, every grant is decided by the database, exactly.
+/// one burst; and since the replicas read at different moments, what one
+/// has not seen of the others' grants is bounded by what they granted alone
+/// since, which is itself at most half of the room they saw. The room thus
+/// shrinks by at least half a read, and the margin absorbs what the reads
+/// missed; past it, every grant is decided by the database, exactly.
 pub fn admits_locally(shared: i64, unsynced: i64, quota: TokenQuota, replicas: u32) -> bool {
     let room = i64::from(quota.per_hour()) - quota.margin() - shared;
-    (unsynced + 1).saturating_mul(i64::from(replicas.max(1))) <= room
+    (unsynced + 1).saturating_mul(2 * i64::from(replicas.max(1))) <= room
 }
 
 #[cfg(test)]
@@ -211,15 +218,15 @@ mod tests {
     #[test]
     fn a_replica_grants_alone_only_its_share_of_the_room() {
         let q = quota(100);
-        // Room below the margin: 90. One replica may use all of it.
-        assert!(admits_locally(0, 89, q, 1));
-        assert!(!admits_locally(0, 90, q, 1));
-        // Two share it: 45 each.
-        assert!(admits_locally(0, 44, q, 2));
-        assert!(!admits_locally(0, 45, q, 2));
+        // Room below the margin: 90. One replica may use half of it alone.
+        assert!(admits_locally(0, 44, q, 1));
+        assert!(!admits_locally(0, 45, q, 1));
+        // Two share that half: 22 each.
+        assert!(admits_locally(0, 21, q, 2));
+        assert!(!admits_locally(0, 22, q, 2));
         // What was read already counts.
-        assert!(admits_locally(89, 0, q, 1));
-        assert!(!admits_locally(90, 0, q, 1));
+        assert!(admits_locally(88, 0, q, 1));
+        assert!(!admits_locally(89, 0, q, 1));
         // Small quotas are decided by the database from the first grant.
         assert!(!admits_locally(0, 0, quota(2), 1));
     }
@@ -246,7 +253,8 @@ mod tests {
                 }
                 granted += mine;
             }
-            prop_assert!(shared + granted <= i64::from(n) - q.margin() || granted == 0);
+            let room = i64::from(n) - q.margin() - shared;
+            prop_assert!(granted <= (room / 2).max(0), "{} granted alone with room {}", granted, room);
         }
 
         /// Waiting as long as `retry_after_secs` says leaves room for one.

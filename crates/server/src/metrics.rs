@@ -34,6 +34,15 @@ pub struct Metrics {
     /// JWK Sets fetched from a `jwks_uri`, and those fetches that failed.
     pub jwks_fetches: Counter,
     pub jwks_fetch_failures: Counter,
+    /// Grants near a quota decided by the database, one statement each;
+    /// every other grant is counted in memory.
+    pub token_quota_exact_checks: Counter,
+    /// Batched writes of the grants counted in memory.
+    pub token_quota_flushes: Counter,
+    /// Token requests refused for a spent `token_quota_per_hour`.
+    pub token_quota_refusals: Counter,
+    /// Token requests and tokens refused for coming from outside `allowed_sources`.
+    pub source_refusals: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -63,6 +72,10 @@ impl Metrics {
         let mistyped_secrets = Counter::default();
         let jwks_fetches = Counter::default();
         let jwks_fetch_failures = Counter::default();
+        let token_quota_exact_checks = Counter::default();
+        let token_quota_flushes = Counter::default();
+        let token_quota_refusals = Counter::default();
+        let source_refusals = Counter::default();
         registry.register("http_requests", "HTTP requests by route and status", requests.clone());
         registry.register(
             "http_request_duration_seconds",
@@ -86,6 +99,26 @@ impl Metrics {
             "Fetches of a jwks_uri that brought no keys",
             jwks_fetch_failures.clone(),
         );
+        registry.register(
+            "token_quota_exact_checks",
+            "Token grants near an application's quota decided by the database",
+            token_quota_exact_checks.clone(),
+        );
+        registry.register(
+            "token_quota_flushes",
+            "Batched writes of the token grants counted in memory",
+            token_quota_flushes.clone(),
+        );
+        registry.register(
+            "token_quota_refusals",
+            "Token requests refused for a spent token_quota_per_hour",
+            token_quota_refusals.clone(),
+        );
+        registry.register(
+            "source_refusals",
+            "Token requests and tokens refused for coming from outside allowed_sources",
+            source_refusals.clone(),
+        );
         Self {
             registry,
             requests,
@@ -95,6 +128,10 @@ impl Metrics {
             mistyped_secrets,
             jwks_fetches,
             jwks_fetch_failures,
+            token_quota_exact_checks,
+            token_quota_flushes,
+            token_quota_refusals,
+            source_refusals,
         }
     }
 

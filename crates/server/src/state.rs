@@ -45,6 +45,10 @@ pub struct Inner {
     pub jwks: JwksFetcher,
     /// Client assertions' `jti`s, spent in batches.
     pub jtis: JtiLedger,
+    /// Grants counted against applications' `token_quota_per_hour`.
+    pub quotas: Arc<crate::quota::TokenQuotas>,
+    /// Which refusals for `allowed_sources` were audited lately.
+    pub refusal_audit: crate::sources::RefusalAudit,
 }
 
 impl std::ops::Deref for AppState {
@@ -72,6 +76,7 @@ impl AppState {
     ) -> Self {
         let ttl = config.cache_ttl;
         let db_for_ledger = db.clone();
+        let quotas = Arc::new(crate::quota::TokenQuotas::new(db.clone(), &metrics));
         Self(Arc::new(Inner {
             db,
             config,
@@ -86,6 +91,8 @@ impl AppState {
             token_lifetime_secs,
             jwks,
             jtis: JtiLedger::new(db_for_ledger),
+            quotas,
+            refusal_audit: crate::sources::RefusalAudit::default(),
         }))
     }
 
@@ -148,6 +155,9 @@ pub struct VerifiedToken {
     pub permissions: PermissionSet,
     pub iat: i64,
     pub exp: i64,
+    /// The application's `allowed_sources` when the entry was filled:
+    /// checked on every use, at the cost of a lookup in at most 50 networks.
+    pub allowed_sources: Option<Arc<casebook_domain::sources::AllowedSources>>,
 }
 
 /// Revoked tokens by `jti`, with their expiry: checked on every cache hit,

@@ -21,6 +21,8 @@ pub struct ClientRecord {
     /// The keys of a `private_key_jwt` client, inline or at a URL; `None` if
     /// there are none, or if what is stored does not read as either.
     pub keys: Option<KeySource>,
+    /// Where from and how many.
+    pub limits: ClientLimits,
 }
 
 /// One round trip: the application and its roles' permissions, joined. This
@@ -29,7 +31,8 @@ pub struct ClientRecord {
 pub async fn client_record(db: &Db, client_id: &str) -> Result<Option<ClientRecord>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT a.id, a.name, a.enabled, a.secret_mac, a.previous_secret_mac, a.previous_secret_expires_at, \
-                a.token_generation, a.token_endpoint_auth_method, a.jwks, a.jwks_uri, r.permissions \
+                a.token_generation, a.token_endpoint_auth_method, a.jwks, a.jwks_uri, r.permissions, \
+                a.allowed_sources, a.token_quota_per_hour \
          FROM applications a \
          LEFT JOIN application_roles ar ON ar.application_id = a.id \
          LEFT JOIN roles r ON r.id = ar.role_id \
@@ -65,6 +68,7 @@ pub async fn client_record(db: &Db, client_id: &str) -> Result<Option<ClientReco
             (None, Some(text)) => stored_uri(client_id, &text).map(KeySource::Uri),
             (None, None) => None,
         },
+        limits: LimitColumns::read(row)?.enforced(client_id),
     }))
 }
 
