@@ -176,7 +176,7 @@ pub struct ApplicationForm {
     /// `invalid_token`, both audited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(custom(function = "sources_rule"))]
-    #[cfg_attr(feature = "openapi", schema(max_items = 50, example = json!(["203.0.113.0/24", "2001:db8::/48"])))]
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 50, example = json!(["203.0.113.0/24", "2001:db8::/48"])))]
     pub allowed_sources: Option<Vec<String>>,
     /// At most this many tokens in any sliding hour (1 to 1000000); past it
     /// the token endpoint answers 429 `temporarily_unavailable` with
@@ -363,7 +363,7 @@ pub struct ApplicationChange {
     pub enabled: Option<bool>,
     /// New allowed sources, replacing the list; `null` accepts every address again.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>, max_items = 50))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>, min_items = 1, max_items = 50))]
     #[validate(custom(function = "sources_rule"))]
     pub allowed_sources: Option<Option<Vec<String>>>,
     /// A new quota; `null` removes it.

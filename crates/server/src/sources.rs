@@ -59,10 +59,13 @@ impl Refused {
     }
 }
 
+/// What one audit row stands for: an application, an address, a kind.
+type RefusalKey = (String, Option<IpAddr>, Refused);
+
 /// Which refusals were audited lately, by application, address and kind.
 #[derive(Debug, Default)]
 pub struct RefusalAudit {
-    last: Mutex<HashMap<(String, Option<IpAddr>, Refused), Instant>>,
+    last: Mutex<HashMap<RefusalKey, Instant>>,
 }
 
 impl RefusalAudit {
