@@ -6,8 +6,8 @@
 //! peer, or what a trusted proxy names). A request whose address is unknown
 //! is outside every list. Refusals are audited at most once a minute per
 //! application, address and kind, from memory, so that someone hammering
-//! from outside cannot flood the trail or the database; every refusal is
-//! counted in `casebook_source_refusals_total` and logged.
+//! from outside cannot flood the trail, the log or the database; every
+//! refusal is counted in `casebook_source_refusals_total`.
 
 use crate::state::AppState;
 use crate::store::{self, ActorRef};
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 /// At most one audit row per key in this long.
 const AUDIT_EVERY: Duration = Duration::from_secs(60);
 /// Keys remembered at once. A flood from more addresses than this within a
-/// minute is counted and logged, and no longer audited row by row.
+/// minute is counted, and no longer logged or audited row by row.
 const MAX_REMEMBERED: usize = 10_000;
 
 /// Whether `peer` may use credentials or tokens bound to `sources`.
@@ -89,22 +89,31 @@ impl RefusalAudit {
     }
 }
 
-/// Records a refusal: counted and logged always, audited when it is the
+/// Records a refusal: counted always, logged and audited when it is the
 /// first of its kind from that address in a minute. The audit row is
 /// written in the background: the answer neither waits for it nor depends
 /// on it, so a refused request takes as long as any other failure.
 pub fn refuse(state: &AppState, application_id: &str, name: &str, peer: Option<IpAddr>, what: Refused) {
     state.metrics.source_refusals.inc();
     let address = peer.map(|a| a.to_canonical());
+    let action = what.action();
+    // Logged like the audit, once a minute per address: a token used from
+    // outside is not throttled, and must not flood the log either.
+    if !state.refusal_audit.first_in_a_while(application_id, peer, what) {
+        tracing::debug!(
+            application = application_id,
+            ?address,
+            action,
+            "refused again: outside allowed_sources"
+        );
+        return;
+    }
     tracing::info!(
         application = application_id,
         ?address,
-        action = what.action(),
+        action,
         "refused: outside allowed_sources"
     );
-    if !state.refusal_audit.first_in_a_while(application_id, peer, what) {
-        return;
-    }
     let application = ActorRef {
         kind: AccountKind::Application,
         id: application_id.to_owned(),
