@@ -143,6 +143,8 @@ pub struct Spawn {
     pub secret_policy: casebook_domain::secret_lifecycle::SecretPolicy,
     /// `CASEBOOK_SECRET_SCANNING_KEYS`, read.
     pub secret_scanning: Option<casebook_server::secret_scanning::ScanningKeys>,
+    /// `CASEBOOK_TRUSTED_PROXIES`.
+    pub trusted_proxies: casebook_server::client_addr::TrustedProxies,
 }
 
 impl Default for Spawn {
@@ -156,6 +158,7 @@ impl Default for Spawn {
             jwks_fetch: Default::default(),
             secret_policy: Default::default(),
             secret_scanning: None,
+            trusted_proxies: Default::default(),
         }
     }
 }
@@ -179,6 +182,14 @@ impl Spawn {
                 allow_private,
                 extra_ca_file: Some(ca_file.to_owned()),
             },
+            ..Self::default()
+        }
+    }
+
+    /// A server behind the reverse proxies `list` names (`CASEBOOK_TRUSTED_PROXIES`).
+    pub fn behind_proxies(list: &str) -> Self {
+        Self {
+            trusted_proxies: casebook_server::client_addr::TrustedProxies::parse(list).expect("a list of CIDRs"),
             ..Self::default()
         }
     }
@@ -214,7 +225,7 @@ impl TestApp {
             admin_password: Some(ADMIN_PASSWORD.into()),
             cache_ttl: spawn.cache_ttl,
             mailer: casebook_server::notify::Mailer::Log,
-            trusted_proxies: Default::default(),
+            trusted_proxies: spawn.trusted_proxies.clone(),
             token_signing_alg: spawn.signing_alg,
             jwks_fetch: spawn.jwks_fetch.clone(),
             secret_policy: spawn.secret_policy,
@@ -275,6 +286,33 @@ impl TestApp {
             db,
             clock,
         }
+    }
+
+    /// A client of this server whose connections come from `local`, a
+    /// loopback address other than 127.0.0.1 (Linux routes all of
+    /// 127.0.0.0/8 to the loopback interface).
+    pub fn client_from(&self, local: &str) -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(local.parse::<std::net::IpAddr>().expect("an address"))
+            .build()
+            .expect("client")
+    }
+
+    /// One counter of `/metrics`, by its full name; 0 when absent.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = self
+            .http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("send")
+            .text()
+            .await
+            .expect("metrics");
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+            .unwrap_or(0.0)
     }
 
     /// Moves the server's wall clock forward: time-dependent rules (expiry,

@@ -5,7 +5,9 @@ use crate::client_auth::{self, CredentialChange, Credentials, KeyFields};
 use crate::client_keys::AuthMethod;
 use crate::email::Email;
 use crate::form::{self, Storage, rule};
+use crate::quota::TokenQuota;
 use crate::shape::{Field, Kind, Shaped};
+use crate::sources::AllowedSources;
 use crate::text::TextRule;
 use crate::validation::{ErrorCode, FieldError, ValidationErrors};
 use serde::{Deserialize, Serialize};
@@ -121,6 +123,25 @@ fn description_rule(raw: &str) -> Result<(), validator::ValidationError> {
     rule(DESCRIPTION.optional(Some(raw)))
 }
 
+fn sources_rule(raw: &[String]) -> Result<(), validator::ValidationError> {
+    form::rules(AllowedSources::parse(raw))
+}
+
+fn quota_rule(raw: i64) -> Result<(), validator::ValidationError> {
+    rule(TokenQuota::parse(raw))
+}
+
+/// The limits of a form as sent: `None` where the field was absent or null.
+fn limits(
+    sources: Option<&[String]>,
+    quota: Option<i64>,
+) -> Result<(Option<AllowedSources>, Option<TokenQuota>), ValidationErrors> {
+    Ok((
+        sources.map(AllowedSources::parse).transpose()?,
+        quota.map(TokenQuota::parse).transpose()?,
+    ))
+}
+
 /// The registration form, as the wire carries it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -147,6 +168,23 @@ pub struct ApplicationForm {
     #[serde(default)]
     #[validate(custom(function = "description_rule"))]
     pub description: Option<String>,
+    /// Where the application may ask for tokens and use them from: 1 to 50
+    /// CIDRs (`203.0.113.0/24`, `2001:db8::/48`; a bare address is `/32` or
+    /// `/128`). A CIDR with bits set past its prefix is refused, not
+    /// truncated, and so is a network listed twice. Absent or `null`: any
+    /// address. Elsewhere, a token request is `invalid_client` and a token is
+    /// `invalid_token`, both audited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(custom(function = "sources_rule"))]
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 50, example = json!(["203.0.113.0/24", "2001:db8::/48"])))]
+    pub allowed_sources: Option<Vec<String>>,
+    /// At most this many tokens in any sliding hour (1 to 1000000); past it
+    /// the token endpoint answers 429 `temporarily_unavailable` with
+    /// `Retry-After`. Absent or `null`: no quota.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(custom(function = "quota_rule"))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1_000_000, example = 1000))]
+    pub token_quota_per_hour: Option<i64>,
     /// How the application authenticates at the token endpoint:
     /// `client_secret_basic` (the default: a client secret, with HTTP Basic
     /// or in the form body) or `private_key_jwt` (RFC 7523: a JWT signed
@@ -186,6 +224,8 @@ impl Shaped for ApplicationForm {
         Field::optional("application_url", Kind::Text),
         Field::required("roles", Kind::TextList),
         Field::optional("description", Kind::Text),
+        Field::optional("allowed_sources", Kind::TextList),
+        Field::optional("token_quota_per_hour", Kind::Integer),
         Field::optional("token_endpoint_auth_method", Kind::Text),
         Field::optional("jwks", Kind::Object),
         Field::optional("jwks_uri", Kind::Text),
@@ -205,6 +245,8 @@ pub struct NewApplication {
     roles: Vec<String>,
     description: Option<String>,
     credentials: Credentials,
+    allowed_sources: Option<AllowedSources>,
+    token_quota_per_hour: Option<TokenQuota>,
 }
 
 impl NewApplication {
@@ -230,6 +272,16 @@ impl NewApplication {
 
     pub fn credentials(&self) -> &Credentials {
         &self.credentials
+    }
+
+    /// `None`: any address.
+    pub fn allowed_sources(&self) -> Option<&AllowedSources> {
+        self.allowed_sources.as_ref()
+    }
+
+    /// `None`: no quota.
+    pub fn token_quota_per_hour(&self) -> Option<TokenQuota> {
+        self.token_quota_per_hour
     }
 }
 
@@ -265,8 +317,12 @@ impl ApplicationForm {
         // The credential fields come last in the table, so their errors do too.
         let (_, credentials) = client_auth::both(fields, credentials)?;
         // Each rule passed above; parsing again keeps the values they vouch for.
+        let (allowed_sources, token_quota_per_hour) =
+            limits(self.allowed_sources.as_deref(), self.token_quota_per_hour)?;
         Ok(NewApplication {
             credentials,
+            allowed_sources,
+            token_quota_per_hour,
             name: ApplicationName::parse(&self.name)?,
             email: Email::parse(&self.email)?,
             application_url: application_url(self.application_url.as_deref())?,
@@ -305,6 +361,16 @@ pub struct ApplicationChange {
     pub description: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+    /// New allowed sources, replacing the list; `null` accepts every address again.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>, min_items = 1, max_items = 50))]
+    #[validate(custom(function = "sources_rule"))]
+    pub allowed_sources: Option<Option<Vec<String>>>,
+    /// A new quota; `null` removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>, minimum = 1, maximum = 1_000_000))]
+    #[validate(custom(function = "quota_rule"))]
+    pub token_quota_per_hour: Option<Option<i64>>,
     /// `client_secret_basic` or `private_key_jwt`. Switching to
     /// `private_key_jwt` needs `jwks` and ends the client secret at once;
     /// switching back issues a new secret, to be revealed.
@@ -331,6 +397,8 @@ impl Shaped for ApplicationChange {
         Field::optional("roles", Kind::TextList),
         Field::clearable("description", Kind::Text),
         Field::optional("enabled", Kind::Boolean),
+        Field::clearable("allowed_sources", Kind::TextList),
+        Field::clearable("token_quota_per_hour", Kind::Integer),
         Field::optional("token_endpoint_auth_method", Kind::Text),
         Field::optional("jwks", Kind::Object),
         Field::optional("jwks_uri", Kind::Text),
@@ -352,6 +420,8 @@ pub struct ValidApplicationChange {
     description: Option<Option<String>>,
     enabled: Option<bool>,
     credentials: CredentialChange,
+    allowed_sources: Option<Option<AllowedSources>>,
+    token_quota_per_hour: Option<Option<TokenQuota>>,
 }
 
 impl ValidApplicationChange {
@@ -384,6 +454,22 @@ impl ValidApplicationChange {
     pub fn credentials(&self) -> &CredentialChange {
         &self.credentials
     }
+
+    /// `Some(None)` accepts every address again.
+    pub fn allowed_sources(&self) -> Option<Option<&AllowedSources>> {
+        self.allowed_sources.as_ref().map(Option::as_ref)
+    }
+
+    /// `Some(None)` removes the quota.
+    pub fn token_quota_per_hour(&self) -> Option<Option<TokenQuota>> {
+        self.token_quota_per_hour
+    }
+
+    /// Whether the change touches where the application may be used from
+    /// or how many tokens it may get.
+    pub fn changes_limits(&self) -> bool {
+        self.allowed_sources.is_some() || self.token_quota_per_hour.is_some()
+    }
 }
 
 impl ApplicationChange {
@@ -414,7 +500,23 @@ impl ApplicationChange {
                 .map(|d| DESCRIPTION.optional(d.as_deref()))
                 .transpose()?,
             enabled: self.enabled,
+            allowed_sources: self
+                .allowed_sources
+                .as_ref()
+                .map(|s| limits(s.as_deref(), None).map(|(s, _)| s))
+                .transpose()?,
+            token_quota_per_hour: self
+                .token_quota_per_hour
+                .map(|q| limits(None, q).map(|(_, q)| q))
+                .transpose()?,
         })
+    }
+
+    /// Every rule that needs no storage: what the SDK checks before sending.
+    /// Whether the stored method allows the key fields, and whether a
+    /// `jwks_uri` may name a private address, are left to the server.
+    pub fn validate_offline(&self) -> Result<(), ValidationErrors> {
+        self.check(&Storage::offline(), None, true).map(drop)
     }
 
     fn check(
@@ -452,6 +554,9 @@ pub mod double_option {
         Option::<T>::deserialize(deserializer).map(Some)
     }
 }
+
+#[cfg(test)]
+mod limits_tests;
 
 #[cfg(test)]
 mod tests {

@@ -247,7 +247,8 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
     if access == Access::Public {
         return next.run(request).await;
     }
-    let principal = match authenticate(&state, request.headers()).await {
+    let peer = crate::http::oauth::PeerAddr::of(&state, request.extensions(), request.headers()).0;
+    let principal = match authenticate(&state, request.headers(), peer).await {
         Ok(Some(p)) => p,
         Ok(None) => {
             return ApiError::Unauthorized {
@@ -313,8 +314,14 @@ fn bearer(headers: &axum::http::HeaderMap) -> Result<Option<&str>, ApiError> {
     Ok(Some(token.trim()))
 }
 
-/// Turns the bearer credential into a principal; `Ok(None)` when there is none.
-pub async fn authenticate(state: &AppState, headers: &axum::http::HeaderMap) -> Result<Option<Principal>, ApiError> {
+/// Turns the bearer credential into a principal; `Ok(None)` when there is
+/// none. `peer` is the client's address, which an application's
+/// `allowed_sources` must hold for its token to count.
+pub async fn authenticate(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    peer: Option<std::net::IpAddr>,
+) -> Result<Option<Principal>, ApiError> {
     let Some(token) = bearer(headers)? else {
         return Ok(None);
     };
@@ -346,6 +353,14 @@ pub async fn authenticate(state: &AppState, headers: &axum::http::HeaderMap) -> 
             },
             Refusal::Storage(e) => ApiError::Internal(e),
         })?;
+    if !crate::sources::admitted(verified.allowed_sources.as_deref(), peer) {
+        let what = crate::sources::Refused::Token;
+        crate::sources::refuse(state, &verified.application_id, &verified.name, peer, what);
+        return Err(ApiError::Unauthorized {
+            invalid_token: true,
+            detail: "this application's tokens are not accepted from this address (allowed_sources)".into(),
+        });
+    }
     Ok(Some(Principal {
         kind: AccountKind::Application,
         id: verified.application_id.clone(),
@@ -438,6 +453,7 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Arc<Ve
         name: client.name.clone(),
         iat: claims.iat,
         exp: claims.exp,
+        allowed_sources: client.limits.allowed_sources.clone(),
     });
     state.tokens.insert(token.to_owned(), verified.clone(), &fresh);
     Ok(verified)

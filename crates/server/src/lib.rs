@@ -20,9 +20,11 @@ pub mod keys;
 pub mod metrics;
 pub mod notify;
 pub mod password;
+pub mod quota;
 pub mod secret_scanning;
 pub mod secret_use;
 pub mod serving;
+pub mod sources;
 pub mod state;
 pub mod store;
 pub mod views;
@@ -180,6 +182,7 @@ pub async fn start(config: Config, options: TestOptions) -> Result<Running, Star
         .map_err(|source| StartError::Listen { addr, source })?;
     spawn_housekeeping(state.clone(), options);
     spawn_generation_poll(state.clone());
+    state.quotas.start();
     let app = http::router(state.clone());
     let task = tokio::spawn(serving::serve(listener, app, limits, std::future::pending()));
     Ok(Running { addr, state, task })
@@ -196,6 +199,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let state = prepare(config, TestOptions::default()).await?;
     spawn_housekeeping(state.clone(), TestOptions::default());
     spawn_generation_poll(state.clone());
+    state.quotas.start();
     let bound = listener
         .local_addr()
         .map_err(|source| StartError::Listen { addr, source })?;
@@ -205,6 +209,9 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     );
     let app = http::router(state.clone());
     serving::serve(listener, app, TestOptions::default().limits(), shutdown_signal()).await;
+    // The grants counted since the last flush, so the other replicas (and
+    // this one, restarted) still count them.
+    state.quotas.stop().await;
     // A request cut off at the end of the grace period may have left a
     // pooled connection mid-query, which `close` would wait for.
     if tokio::time::timeout(Duration::from_secs(2), state.db.close())

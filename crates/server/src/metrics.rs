@@ -38,6 +38,15 @@ pub struct Metrics {
     pub secret_use_writes: Counter,
     /// Presented secrets that matched one past its expiry.
     pub expired_secrets: Counter,
+    /// Grants near a quota decided by the database, one statement each;
+    /// every other grant is counted in memory.
+    pub token_quota_exact_checks: Counter,
+    /// Batched writes of the grants counted in memory.
+    pub token_quota_flushes: Counter,
+    /// Token requests refused for a spent `token_quota_per_hour`.
+    pub token_quota_refusals: Counter,
+    /// Token requests and tokens refused for coming from outside `allowed_sources`.
+    pub source_refusals: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -69,6 +78,10 @@ impl Metrics {
         let jwks_fetch_failures = Counter::default();
         let secret_use_writes = Counter::default();
         let expired_secrets = Counter::default();
+        let token_quota_exact_checks = Counter::default();
+        let token_quota_flushes = Counter::default();
+        let token_quota_refusals = Counter::default();
+        let source_refusals = Counter::default();
         registry.register("http_requests", "HTTP requests by route and status", requests.clone());
         registry.register(
             "http_request_duration_seconds",
@@ -102,6 +115,26 @@ impl Metrics {
             "Client secrets refused because they had expired",
             expired_secrets.clone(),
         );
+        registry.register(
+            "token_quota_exact_checks",
+            "Token grants near an application's quota decided by the database",
+            token_quota_exact_checks.clone(),
+        );
+        registry.register(
+            "token_quota_flushes",
+            "Batched writes of the token grants counted in memory",
+            token_quota_flushes.clone(),
+        );
+        registry.register(
+            "token_quota_refusals",
+            "Token requests refused for a spent token_quota_per_hour",
+            token_quota_refusals.clone(),
+        );
+        registry.register(
+            "source_refusals",
+            "Token requests and tokens refused for coming from outside allowed_sources",
+            source_refusals.clone(),
+        );
         Self {
             registry,
             requests,
@@ -113,6 +146,10 @@ impl Metrics {
             jwks_fetch_failures,
             secret_use_writes,
             expired_secrets,
+            token_quota_exact_checks,
+            token_quota_flushes,
+            token_quota_refusals,
+            source_refusals,
         }
     }
 

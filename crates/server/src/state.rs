@@ -47,6 +47,10 @@ pub struct Inner {
     pub jtis: JtiLedger,
     /// When each client secret was last used, written in batches.
     pub secret_uses: crate::secret_use::SecretUse,
+    /// Grants counted against applications' `token_quota_per_hour`.
+    pub quotas: Arc<crate::quota::TokenQuotas>,
+    /// Which refusals for `allowed_sources` were audited lately.
+    pub refusal_audit: crate::sources::RefusalAudit,
 }
 
 impl std::ops::Deref for AppState {
@@ -75,6 +79,7 @@ impl AppState {
         let ttl = config.cache_ttl;
         let db_for_ledger = db.clone();
         let secret_uses = crate::secret_use::SecretUse::new(metrics.secret_use_writes.clone());
+        let quotas = Arc::new(crate::quota::TokenQuotas::new(db.clone(), &metrics));
         Self(Arc::new(Inner {
             db,
             config,
@@ -90,6 +95,8 @@ impl AppState {
             jwks,
             jtis: JtiLedger::new(db_for_ledger),
             secret_uses,
+            quotas,
+            refusal_audit: crate::sources::RefusalAudit::default(),
         }))
     }
 
@@ -152,6 +159,9 @@ pub struct VerifiedToken {
     pub permissions: PermissionSet,
     pub iat: i64,
     pub exp: i64,
+    /// The application's `allowed_sources` when the entry was filled:
+    /// checked on every use, at the cost of a lookup in at most 50 networks.
+    pub allowed_sources: Option<Arc<casebook_domain::sources::AllowedSources>>,
 }
 
 /// Revoked tokens by `jti`, with their expiry: checked on every cache hit,

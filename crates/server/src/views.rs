@@ -80,6 +80,8 @@ pub fn application(app: ApplicationRecord, callback_url: &str) -> ApplicationVie
         token_endpoint_auth_method: AuthMethod::parse(&app.auth_method).unwrap_or_default(),
         jwks: app.jwks.and_then(|text| serde_json::from_str(&text).ok()),
         jwks_uri: app.jwks_uri,
+        allowed_sources: app.limits.sources(),
+        token_quota_per_hour: app.limits.quota(),
         created_at: rfc3339(app.created_at),
         updated_at: rfc3339(app.updated_at),
     }

@@ -1055,6 +1055,8 @@ both_backends!(applications_register_view_change_remove, |app: TestApp| async mo
             "token_endpoint_auth_method",
             "jwks",
             "jwks_uri",
+            "allowed_sources",
+            "token_quota_per_hour",
             "created_at",
             "updated_at"
         ]
@@ -1064,6 +1066,8 @@ both_backends!(applications_register_view_change_remove, |app: TestApp| async mo
         registered["token_endpoint_auth_method"], "client_secret_basic",
         "the default"
     );
+    assert_eq!(registered["allowed_sources"], Value::Null, "any address");
+    assert_eq!(registered["token_quota_per_hour"], Value::Null, "no quota");
     assert_eq!(registered["jwks"], Value::Null);
     assert_eq!(registered["jwks_uri"], Value::Null);
     assert_eq!(registered["name"], "Acme Intake Sync", "trimmed");

@@ -145,14 +145,27 @@ pub(super) const ROLE_ID: &str = "engage-supervisor";
 
 /// Registers an application through the admin API and reveals its secret.
 pub(super) fn register(server: &Server, session: &str, n: usize) -> Result<(String, String), String> {
-    let form = serde_json::json!({
+    register_with(server, session, n, serde_json::json!({}))
+}
+
+/// The same, with further fields of the form (`extra`, an object).
+pub(super) fn register_with(
+    server: &Server,
+    session: &str,
+    n: usize,
+    extra: serde_json::Value,
+) -> Result<(String, String), String> {
+    let mut form = serde_json::json!({
         "name": format!("Bench partner {n}"),
         "email": format!("bench-partner-{n}@example.com"),
         "application_url": "https://partner.example.com/",
         "roles": [ROLE_ID],
         "description": "Load benchmark",
-    })
-    .to_string();
+    });
+    if let (Some(form), Some(extra)) = (form.as_object_mut(), extra.as_object()) {
+        form.extend(extra.clone());
+    }
+    let form = form.to_string();
     let app = expect(
         server.addr,
         "POST",

@@ -17,6 +17,8 @@ pub(super) struct Suite {
     pub(super) backend: &'static str,
     pub(super) healthz: Load,
     pub(super) token: Load,
+    /// The token step of a client with `allowed_sources` and a quota.
+    pub(super) limited: Option<Load>,
     pub(super) me: Load,
     pub(super) cases: Load,
     pub(super) revoking: Revoking,
@@ -108,14 +110,20 @@ impl Report {
         for suite in std::iter::once(&self.sqlite).chain(self.postgres.as_ref()) {
             let _ = writeln!(md, "### {}\n", suite.backend);
             let _ = writeln!(md, "| endpoint | req/s | p50 | p99 |\n|---|---:|---:|---:|");
-            for (name, l) in [
-                ("GET /healthz", &suite.healthz),
-                ("POST /oauth2/token", &suite.token),
-                ("GET /api/v1/me", &suite.me),
-                ("GET /api/v1/engage/cases", &suite.cases),
-                ("POST /oauth2/token, while revoking", &suite.revoking.token),
-                ("GET /api/v1/me, while revoking", &suite.revoking.me),
-            ] {
+            let limited = suite
+                .limited
+                .as_ref()
+                .map(|l| ("POST /oauth2/token, allowed_sources + quota", l));
+            for (name, l) in [("GET /healthz", &suite.healthz), ("POST /oauth2/token", &suite.token)]
+                .into_iter()
+                .chain(limited)
+                .chain([
+                    ("GET /api/v1/me", &suite.me),
+                    ("GET /api/v1/engage/cases", &suite.cases),
+                    ("POST /oauth2/token, while revoking", &suite.revoking.token),
+                    ("GET /api/v1/me, while revoking", &suite.revoking.me),
+                ])
+            {
                 let _ = writeln!(md, "| {name} | {:.0} | {} | {} |", l.rps, ms(l.p50_us), ms(l.p99_us));
             }
             let _ = writeln!(md);
@@ -124,6 +132,13 @@ impl Report {
                 "    ratio token/healthz: {:.3}",
                 suite.token.rps / suite.healthz.rps
             );
+            if let Some(limited) = &suite.limited {
+                let _ = writeln!(
+                    md,
+                    "    ratio token with allowed_sources and a quota / token: {:.3}",
+                    limited.rps / suite.token.rps
+                );
+            }
             let _ = writeln!(md, "    ratio me/healthz: {:.3}", suite.me.rps / suite.healthz.rps);
             let _ = writeln!(
                 md,

@@ -1,8 +1,8 @@
 //! The steps of a run: the main suite on one backend, the revoking step,
 //! and the scale points.
 
-use super::client::{FORM, JSON, expect, get_token, register, request_bytes, sign_in, token_form};
-use super::load::Script;
+use super::client::{FORM, JSON, expect, get_token, register, register_with, request_bytes, sign_in, token_form};
+use super::load::{Load, Script};
 use super::options::Plan;
 use super::prefill::prefill;
 use super::report::{Revoking, Scale, ScalePoint, Suite};
@@ -59,6 +59,7 @@ impl Bench {
         );
         let healthz = self.measure(dir, &server, "/healthz", &Script::Get { bearer: None }, "GET /healthz")?;
         let token_load = self.measure(dir, &server, "/oauth2/token", &token_script, "POST /oauth2/token")?;
+        let limited = self.limited(dir, &server, &session)?;
         let me = self.measure(dir, &server, "/api/v1/me", &bearer, "GET /api/v1/me")?;
         let cases = self.measure(
             dir,
@@ -75,6 +76,12 @@ impl Bench {
             Backend::Postgres(_) => "postgres ",
         };
         println!("{prefix}ratio token/healthz: {ratio_token:.3}");
+        if let Some(limited) = &limited {
+            println!(
+                "{prefix}ratio token with allowed_sources and a quota / token: {:.3}",
+                limited.rps / token_load.rps
+            );
+        }
         println!("{prefix}ratio me/healthz: {ratio_me:.3}");
         println!(
             "{prefix}ratio token/healthz while revoking: {:.3}",
@@ -126,6 +133,7 @@ impl Bench {
             backend: backend.label(),
             healthz,
             token: token_load,
+            limited,
             me,
             cases,
             revoking,
@@ -134,6 +142,32 @@ impl Bench {
             rss_after_kib: rss_kib,
             peak_kib,
         })
+    }
+
+    /// The token step again for a client with `allowed_sources` (holding
+    /// the load generator's 127.0.0.1) and a quota too large to reach, so
+    /// every grant is checked against both and none is refused: what the
+    /// two rules cost a grant. `None` for a `--binary` without them.
+    pub(super) fn limited(&self, dir: &TempDir, server: &Server, session: &str) -> Result<Option<Load>, String> {
+        let extra = serde_json::json!({
+            "allowed_sources": ["127.0.0.1/32", "10.0.0.0/8", "2001:db8::/32"],
+            "token_quota_per_hour": 1_000_000,
+        });
+        let (client_id, secret) = match register_with(server, session, 3, extra) {
+            Ok(credentials) => credentials,
+            Err(e) if e.contains("unknown_field") => {
+                println!("  (this binary has no allowed_sources or token_quota_per_hour: that step is skipped)");
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let forms = dir.file(
+            "token-forms-limited.txt",
+            &format!("{}\n", token_form(&client_id, &secret)),
+        )?;
+        let script = Script::Token { forms };
+        let label = "POST /oauth2/token, allowed_sources + quota";
+        self.measure(dir, server, "/oauth2/token", &script, label).map(Some)
     }
 
     /// The token and `me` steps again, as closed loops of the first client,

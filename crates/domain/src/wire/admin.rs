@@ -135,6 +135,26 @@ pub struct Application {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(format = "uri", required = true))]
     pub jwks_uri: Option<String>,
+    #[cfg_attr(
+        not(feature = "openapi"),
+        doc = "The networks the application may ask for and use tokens from; `None`: any."
+    )]
+    /// The CIDRs the application's token requests and tokens are accepted
+    /// from, in canonical form (`127.0.0.1/32`); `null`: any address.
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(required = true, example = json!(["203.0.113.0/24"]))
+    )]
+    pub allowed_sources: Option<Vec<String>>,
+    #[cfg_attr(
+        not(feature = "openapi"),
+        doc = "The most tokens the application may get in any sliding hour; `None`: no quota."
+    )]
+    /// The most tokens granted in any sliding hour; `null`: no quota.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true, minimum = 1, maximum = 1_000_000))]
+    pub token_quota_per_hour: Option<u32>,
     #[cfg_attr(not(feature = "openapi"), doc = "When it was registered.")]
     /// RFC 3339, UTC.
     #[cfg_attr(feature = "openapi", schema(format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]

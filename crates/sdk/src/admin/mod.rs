@@ -191,14 +191,25 @@ impl Applications<'_> {
     /// back as a 422 [`Error::Api`] with field errors (`unknown_role`,
     /// `email_in_use`). The answer never holds the secret: see
     /// [`reveal_secret`](Self::reveal_secret).
+    ///
+    /// `allowed_sources` (1 to 50 CIDRs) and `token_quota_per_hour` (1 to
+    /// 1,000,000) are checked here too, by the rules the server runs.
     pub async fn register(&self, form: &ApplicationForm) -> Result<Application, Error> {
         form.validate_offline()?;
         self.client.send(Method::POST, &APPLICATIONS, &[], Some(form)).await
     }
 
     /// Changes the fields set in `change` (`admin:edit`); `enabled: Some(false)`
-    /// refuses the application's tokens everywhere from then on.
+    /// refuses the application's tokens everywhere from then on, and
+    /// `allowed_sources: Some(None)` or `token_quota_per_hour: Some(None)`
+    /// removes a limit.
+    ///
+    /// Like [`register`](Self::register), every rule that needs nothing
+    /// from the server is checked first (a bad CIDR, a quota out of range,
+    /// a name too long): such a change fails with [`Error::Validation`] and
+    /// is not sent.
     pub async fn change(&self, id: &str, change: &ApplicationChange) -> Result<Application, Error> {
+        change.validate_offline()?;
         self.client
             .send(Method::PATCH, &with(&APPLICATIONS, &[id]), &[], Some(change))
             .await

@@ -1,7 +1,7 @@
 // "New Application" and its edit twin; enable/disable; delete.
 import { api, path, problemText } from "./api.js";
 import { $, announce, openDialog, busy, checkboxes, checkedValues } from "./ui.js";
-import { clearErrors, clearOnChange, showErrors, jwksUriSay } from "./errors.js";
+import { clearErrors, clearOnChange, showErrors, jwksUriSay, reworded } from "./errors.js";
 import { roleItems } from "./catalog.js";
 import { upsert, removeApp } from "./apps.js";
 import { confirmAction } from "./confirm.js";
@@ -22,7 +22,24 @@ const fields = {
   token_endpoint_auth_method: { label: "Client authentication", input: authRadios, group: $("f-auth"), error: $("f-auth-error") },
   jwks: { label: "Public keys (JWK Set)", input: $("f-jwks"), error: $("f-jwks-error") },
   jwks_uri: { label: "JWKS URL", input: $("f-jwks-uri"), error: $("f-jwks-uri-error"), say: jwksUriSay("the application") },
+  allowed_sources: { label: "Allowed sources", input: $("f-sources"), error: $("f-sources-error"), say: sourcesSay },
+  token_quota_per_hour: { label: "Token quota per hour", input: $("f-quota"), error: $("f-quota-error"), say: quotaSay },
 };
+// The server counts list entries from 0; people count lines from 1.
+function sourcesSay(code, message) {
+  if (code === "too_long") return "List at most 50 networks.";
+  if (code === "invalid_type") return "List one network a line.";
+  return reworded(message, [[/allowed_sources\[(\d+)\]/g, (_, n) => "line " + (Number(n) + 1)], [/allowed_sources/g, "Allowed sources"]]);
+}
+function quotaSay() {
+  return "Token quota per hour must be a whole number from 1 to 1,000,000, or empty for no quota.";
+}
+
+// What the two limit fields hold, as the API takes them: null when empty.
+const sourcesOf = (text) => { const list = text.split(/[\s,]+/).filter(Boolean); return list.length ? list : null; };
+const quotaOf = (text) => { const t = text.trim(); if (!t) return null; const n = Number(t); return Number.isInteger(n) ? n : t; };
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
 const keys = keyChoice({
   uriRadio: $("f-keys-uri"), setRow: $("f-jwks-row"), uriRow: $("f-jwks-uri-row"),
   textarea: $("f-jwks"), uriInput: $("f-jwks-uri"),
@@ -59,6 +76,8 @@ function open(app, opener) {
     $("f-name").value = app.name; $("f-email").value = app.email;
     $("f-url").value = app.application_url || ""; $("f-description").value = app.description || "";
     $("f-enabled").checked = app.enabled;
+    $("f-sources").value = (app.allowed_sources || []).join("\n");
+    $("f-quota").value = app.token_quota_per_hour == null ? "" : String(app.token_quota_per_hour);
   }
   const keyed = methodOf(app) === KEYED;
   $("f-auth-jwt").checked = keyed; $("f-auth-secret").checked = !keyed;
@@ -83,6 +102,11 @@ form.addEventListener("submit", (ev) => {
       description: $("f-description").value.trim() || null,
     };
     if (editing) body.enabled = $("f-enabled").checked;
+    // Sent when set on a new application, or changed on an edit.
+    const sources = sourcesOf($("f-sources").value);
+    const quota = quotaOf($("f-quota").value);
+    if (editing ? !same(sources, editing.allowed_sources || null) : sources) body.allowed_sources = sources;
+    if (editing ? !same(quota, editing.token_quota_per_hour ?? null) : quota !== null) body.token_quota_per_hour = quota;
     const method = chosenMethod();
     const before = editing ? methodOf(editing) : SECRET;
     if (method === KEYED) {

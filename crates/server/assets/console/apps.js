@@ -95,6 +95,8 @@ function build(app, wasOpen) {
   detailItem(dl, "Application URL", app.application_url || "—");
   detailItem(dl, "Callback URL", app.callback_url, "Callback URL of " + app.name);
   textItem(dl, "Client authentication", keyed ? "Private key JWT" : "Client secret");
+  textItem(dl, "Allowed sources", app.allowed_sources ? app.allowed_sources.join(", ") : "Any address");
+  textItem(dl, "Token quota", app.token_quota_per_hour ? app.token_quota_per_hour + " an hour" : "None");
   if (keyed) keyItems(dl, app);
   td.append(dl);
   if (keyed) td.append(el("p", "This application signs assertions with its private key; it has no client secret.", "muted no-secret"));

@@ -10,6 +10,7 @@ pub mod introspection;
 pub mod oauth;
 pub mod ops;
 pub mod query;
+mod quota;
 pub mod roles;
 pub mod secret_scanning;
 pub mod secrets;

@@ -117,12 +117,22 @@ fn auth_methods() -> Vec<String> {
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub Option<IpAddr>);
 
+impl PeerAddr {
+    /// The address of a request, from its parts: what the extractor and the
+    /// authorization layer both use, so that they can never disagree.
+    pub fn of(state: &AppState, extensions: &axum::http::Extensions, headers: &HeaderMap) -> Self {
+        Self(
+            extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| state.config.trusted_proxies.client_address(c.0.ip(), headers)),
+        )
+    }
+}
+
 impl FromRequestParts<AppState> for PeerAddr {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(Self(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| {
-            state.config.trusted_proxies.client_address(c.0.ip(), &parts.headers)
-        })))
+        Ok(Self::of(state, &parts.extensions, &parts.headers))
     }
 }
 
@@ -228,8 +238,27 @@ pub(super) fn client_auth_failed(state: &AppState, client_id: Option<&str>, peer
     error
 }
 
-/// Authenticates the client of an OAuth request, throttling failures.
+/// Authenticates the client of an OAuth request, throttling failures, and
+/// holds it to its `allowed_sources`: from elsewhere, even the right
+/// credentials get the answer a wrong secret gets, counted like one.
 async fn authenticate_client(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &Form,
+    peer: Option<IpAddr>,
+) -> Result<AuthenticatedClient, OAuthError> {
+    let client = check_credentials(state, headers, form, peer).await?;
+    let sources = client.record.limits.allowed_sources.as_deref();
+    if !crate::sources::admitted(sources, peer) {
+        let (id, name) = (&client.record.application_id, &client.record.name);
+        crate::sources::refuse(state, id, name, peer, crate::sources::Refused::Credentials);
+        return Err(client_auth_failed(state, Some(&client.id), peer));
+    }
+    Ok(client)
+}
+
+/// Checks the credentials of an OAuth request, throttling failures.
+async fn check_credentials(
     state: &AppState,
     headers: &HeaderMap,
     form: &Form,
@@ -319,7 +348,8 @@ pub(super) fn no_store(mut response: Response) -> Response {
             headers(("Cache-Control" = String, description = "no-store"))),
         (status = 400, description = "RFC 6749 §5.2 error (invalid_request, unsupported_grant_type, invalid_scope, …), or RFC 8707 invalid_target", body = OAuthErrorBody),
         (status = 401, description = "invalid_client", body = OAuthErrorBody),
-        (status = 429, description = "Too many failed client authentications", body = OAuthErrorBody),
+        (status = 429, description = "Too many failed client authentications (`invalid_client`), or the application's `token_quota_per_hour` is spent (`temporarily_unavailable`); `Retry-After` says when to try again", body = OAuthErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn token(
     State(state): State<AppState>,
@@ -358,13 +388,29 @@ async fn issue_token(
     };
     let lifetime = state.token_lifetime_secs;
     let claims = token_request::issue(&client, &request, state.issuer(), state.now(), lifetime, random_token())?;
-    let access_token = state.keys.sign(&claims).map_err(|e| {
-        tracing::error!(error = %e, "could not sign an access token");
-        OAuthError::unavailable("the server could not sign the token; try again")
-    })?;
-    if let Some(credential) = federated {
-        record_exchange(state, &client_id, &record, &credential).await?;
+    // Counted only once the request is known to be grantable; taken back if
+    // the token is not handed out after all.
+    let counted = super::quota::admit(state, &client_id, &record).await?;
+    let signed = async {
+        let access_token = state.keys.sign(&claims).map_err(|e| {
+            tracing::error!(error = %e, "could not sign an access token");
+            OAuthError::unavailable("the server could not sign the token; try again")
+        })?;
+        if let Some(credential) = federated {
+            record_exchange(state, &client_id, &record, &credential).await?;
+        }
+        Ok::<_, OAuthError>(access_token)
     }
+    .await;
+    let access_token = match signed {
+        Ok(token) => token,
+        Err(e) => {
+            if let Some(grant) = counted {
+                state.quotas.release(grant);
+            }
+            return Err(e);
+        }
+    };
     state.metrics.tokens_issued.inc();
     Ok(TokenResponse {
         access_token,
@@ -577,6 +623,7 @@ mod tests {
             token_generation: 0,
             auth_method: Some(AuthMethod::ClientSecretBasic),
             keys: None,
+            limits: Default::default(),
         }
     }
 

@@ -20,13 +20,14 @@ fn application_from(row: &AnyRow, roles: &mut HashMap<String, Vec<String>>) -> R
         auth_method: col(row, "token_endpoint_auth_method")?,
         jwks: col(row, "jwks")?,
         jwks_uri: col(row, "jwks_uri")?,
+        limits: LimitColumns::read(row)?,
         created_at: stamp(row, "created_at")?,
         updated_at: stamp(row, "updated_at")?,
     })
 }
 
 const APPLICATION_COLUMNS: &str = "id, client_id, name, email, application_url, description, enabled, token_endpoint_auth_method, jwks, jwks_uri, \
-     created_at, updated_at";
+     allowed_sources, token_quota_per_hour, created_at, updated_at";
 
 /// The `jwks` and `jwks_uri` columns of a key source: one of them set.
 fn key_columns(keys: &KeySource) -> (Option<String>, Option<String>) {
@@ -166,6 +167,13 @@ pub async fn create_application(
         insert_secret(&mut tx, master, &id, &first_secret(policy, secret, now), now).await?;
     }
     set_roles(&mut tx, RoleHolder::Application(&id), app.roles()).await?;
+    set_limits(
+        &mut tx,
+        &id,
+        app.allowed_sources().map(Some),
+        app.token_quota_per_hour().map(Some),
+    )
+    .await?;
     audit(
         &mut tx,
         &author.actor,
@@ -250,6 +258,7 @@ pub async fn update_application(
         casebook_domain::Timestamp::from_unix_micros(tx.now_micros()),
     );
     let credentials = change_credentials(&mut tx, master, id, change.credentials(), &new_secret).await?;
+    let limits = set_limits(&mut tx, id, change.allowed_sources(), change.token_quota_per_hour()).await?;
     let after = held_permissions(&mut tx, RoleHolder::Application(id)).await?;
     grantor.authorize(GrantChange::Change { before, after })?;
     let actor = &author.actor;
@@ -258,7 +267,11 @@ pub async fn update_application(
         Some(true) => "application.enabled",
         None => "application.changed",
     };
-    audit(&mut tx, actor, action, "application", id, credentials).await?;
+    let detail = [credentials, limits]
+        .into_iter()
+        .flatten()
+        .reduce(|a, b| format!("{a}; {b}"));
+    audit(&mut tx, actor, action, "application", id, detail).await?;
     if change.enabled() == Some(false) {
         let row = sqlx::query("SELECT name, email FROM applications WHERE id = $1")
             .bind(id)

@@ -21,6 +21,8 @@ pub struct ClientRecord {
     /// The keys of a `private_key_jwt` client, inline or at a URL; `None` if
     /// there are none, or if what is stored does not read as either.
     pub keys: Option<KeySource>,
+    /// Where from and how many.
+    pub limits: ClientLimits,
 }
 
 /// What the token endpoint compares a presented secret with.
@@ -39,7 +41,8 @@ pub struct StoredSecret {
 pub async fn client_record(db: &Db, client_id: &str) -> Result<Option<ClientRecord>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT a.id, a.name, a.enabled, a.token_generation, a.token_endpoint_auth_method, a.jwks, a.jwks_uri, \
-                r.permissions, s.id AS secret_id, s.secret_mac, s.created_at AS secret_created_at, s.expires_at AS secret_expires_at \
+                r.permissions, s.id AS secret_id, s.secret_mac, s.created_at AS secret_created_at, s.expires_at AS secret_expires_at, \
+                a.allowed_sources, a.token_quota_per_hour \
          FROM applications a \
          LEFT JOIN application_roles ar ON ar.application_id = a.id \
          LEFT JOIN roles r ON r.id = ar.role_id \
@@ -86,6 +89,7 @@ pub async fn client_record(db: &Db, client_id: &str) -> Result<Option<ClientReco
             (None, Some(text)) => stored_uri(client_id, &text).map(KeySource::Uri),
             (None, None) => None,
         },
+        limits: LimitColumns::read(row)?.enforced(client_id),
     }))
 }
 

@@ -50,6 +50,8 @@ pub struct ApplicationRecord {
     pub jwks: Option<String>,
     /// Where the JWK Set is fetched from, when it is not stored inline.
     pub jwks_uri: Option<String>,
+    /// Where from and how many: see [`super::LimitColumns`].
+    pub limits: super::LimitColumns,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
