@@ -19,7 +19,10 @@ fn main() -> ExitCode {
         Some("typescript") => typescript::run(args.iter().any(|a| a == "--check")),
         Some("bench") => bench::run(&args[1..]),
         Some("__open-loop") => bench::open_loop_child(&args[1..]),
-        _ => Err("usage: cargo xtask openapi [--check] | cargo xtask typescript [--check] | cargo xtask bench [--quick]".to_owned()),
+        _ => Err(
+            "usage: cargo xtask openapi [--check] | cargo xtask typescript [--check] | cargo xtask bench [--quick]"
+                .to_owned(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
