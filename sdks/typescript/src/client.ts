@@ -1,0 +1,234 @@
+/**
+ * The client: one credential and the request loop every call goes through
+ * (authorization, retries, error mapping).
+ */
+
+import { ApiError, CasebookError, ConfigError, TransportError, UnexpectedResponseError } from "./errors.js";
+import type { Problem } from "./errors.js";
+import { checkedBaseUrl, endpoint, exchange } from "./http.js";
+import type { Fetch, HttpSettings } from "./http.js";
+import { RetryPolicy, sleep } from "./retry.js";
+import type { RetryOptions } from "./retry.js";
+import { ClientSecret } from "./secret.js";
+import { AccessToken, TokenSource } from "./token.js";
+import type { ClientAuthMethod } from "./token.js";
+
+export type Method = "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
+
+export interface ClientOptions {
+  /**
+   * The Casebook's base URL: the **Callback URL** cb Admin shows for every
+   * application, e.g. `https://casebook.example.org`.
+   */
+  baseUrl: string;
+  /** With {@link clientSecret}: act as a registered external application. */
+  clientId?: string;
+  clientSecret?: ClientSecret | string;
+  authMethod?: ClientAuthMethod;
+  /** Space-separated permissions to ask for; all the application's roles grant when unset. */
+  scope?: string;
+  refreshAheadMs?: number;
+  retry?: RetryPolicy | RetryOptions;
+  /** Per request (default 30 s). */
+  timeoutMs?: number;
+  fetch?: Fetch;
+  /** Sent as `User-Agent` where the platform allows (not in browsers). */
+  userAgent?: string;
+  /** Allow plain http to a host other than loopback: for a closed test network only. */
+  allowInsecureHttp?: boolean;
+  /** A monotonic clock in ms for the token cache; `performance.now` unless set. */
+  clock?: () => number;
+}
+
+type Auth =
+  | { kind: "anonymous" }
+  | { kind: "application"; tokens: TokenSource }
+  | { kind: "session"; token: string };
+
+interface Core {
+  base: URL;
+  http: HttpSettings;
+  retry: RetryPolicy;
+}
+
+export type Query = Record<string, string | undefined>;
+
+/**
+ * The request loop shared by a client and the session clients made from it.
+ * @internal
+ */
+export class Transport {
+  readonly #core: Core;
+  readonly #auth: Auth;
+
+  constructor(core: Core, auth: Auth) {
+    this.#core = core;
+    this.#auth = auth;
+  }
+
+  get base(): URL {
+    return this.#core.base;
+  }
+
+  get tokenSource(): TokenSource | undefined {
+    return this.#auth.kind === "application" ? this.#auth.tokens : undefined;
+  }
+
+  withSession(token: string): Transport {
+    return new Transport(this.#core, { kind: "session", token });
+  }
+
+  /** A call whose answer is JSON. */
+  async json<T>(method: Method, segments: readonly string[], options: { query?: Query; body?: unknown } = {}): Promise<T> {
+    const answer = await this.#execute(method, endpoint(this.#core.base, segments, options.query), options.body);
+    try {
+      return JSON.parse(answer.body) as T;
+    } catch (cause) {
+      throw new UnexpectedResponseError(answer.status, "the body is not the documented JSON", undefined, { cause });
+    }
+  }
+
+  /** A call whose answer has no body worth reading (204). */
+  async empty(method: Method, segments: readonly string[], body?: unknown): Promise<void> {
+    await this.#execute(method, endpoint(this.#core.base, segments), body);
+  }
+
+  async #authorization(): Promise<[string | undefined, AccessToken | undefined]> {
+    switch (this.#auth.kind) {
+      case "anonymous":
+        return [undefined, undefined];
+      case "session":
+        return [`Bearer ${this.#auth.token}`, undefined];
+      case "application": {
+        const token = await this.#auth.tokens.token();
+        return [`Bearer ${token.secret()}`, token];
+      }
+    }
+  }
+
+  async #execute(method: Method, url: string, body: unknown): Promise<{ status: number; body: string }> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    // Only requests that cannot act twice are repeated after an answer that
+    // may have followed an action; 429 and refused connections mean nothing
+    // was done, whatever the method.
+    const idempotent = method === "GET" || method === "PUT" || method === "DELETE";
+    let renewedToken = false;
+    for (let retries = 0; ; ) {
+      const [authorization, token] = await this.#authorization();
+      const headers: Record<string, string> = { accept: "application/json, application/problem+json" };
+      if (authorization) headers.authorization = authorization;
+      if (payload !== undefined) headers["content-type"] = "application/json";
+      let error: CasebookError;
+      let mayRetry: boolean;
+      try {
+        const answer = await exchange(this.#core.http, url, {
+          method,
+          headers,
+          ...(payload === undefined ? {} : { body: payload }),
+        });
+        if (answer.status >= 200 && answer.status < 300) return answer;
+        // RFC 6750 §3.1: the token was refused (revoked, expired early,
+        // signing key rotated). Once per call, forget it and try a new one.
+        const challenge = answer.headers.get("www-authenticate") ?? "";
+        if (answer.status === 401 && challenge.includes("invalid_token") && token && !renewedToken) {
+          this.tokenSource?.invalidate(token);
+          renewedToken = true;
+          continue;
+        }
+        error = problem(answer.status, answer.body, answer.retryAfterMs);
+        mayRetry = idempotent || answer.status === 429;
+      } catch (thrown) {
+        if (!(thrown instanceof CasebookError)) throw thrown;
+        error = thrown;
+        mayRetry = idempotent || (thrown instanceof TransportError && thrown.notSent);
+      }
+      const delay = mayRetry && error.transient ? this.#core.retry.delay(retries, error.retryAfterMs) : undefined;
+      if (delay === undefined) throw error;
+      await sleep(delay);
+      retries++;
+    }
+  }
+}
+
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  409: "Conflict",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  422: "Unprocessable Entity",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
+
+/** An RFC 9457 problem, read leniently; an empty body is the status alone. */
+export function problem(status: number, body: string, retryAfterMs?: number): CasebookError {
+  const reason = REASONS[status] ?? "Error";
+  if (body.trim() === "") {
+    return new ApiError(status, { type: "about:blank", title: reason, status, detail: "" }, retryAfterMs);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch (cause) {
+    return new UnexpectedResponseError(status, "the body is not an RFC 9457 problem", retryAfterMs, { cause });
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    return new UnexpectedResponseError(status, "the body is not an RFC 9457 problem", retryAfterMs);
+  }
+  const p = parsed as Partial<Problem>;
+  const title = typeof p.title === "string" && p.title !== "" ? p.title : reason;
+  const detail = typeof p.detail === "string" ? p.detail : "";
+  const errors = Array.isArray(p.errors)
+    ? p.errors.filter((e) => typeof e?.field === "string" && typeof e?.code === "string")
+    : null;
+  const missing = Array.isArray(p.missing_permissions)
+    ? p.missing_permissions.filter((m) => typeof m === "string")
+    : null;
+  return new ApiError(
+    status,
+    { ...(p as Problem), type: p.type ?? "about:blank", title, status, detail, errors, missing_permissions: missing },
+    retryAfterMs,
+  );
+}
+
+/** Builds the transport of a {@link ClientOptions}. @internal */
+export function transportFor(options: ClientOptions): Transport {
+  const base = checkedBaseUrl(options.baseUrl, options.allowInsecureHttp ?? false);
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  if (typeof fetchImpl !== "function") throw new ConfigError("no fetch: pass one as the fetch option");
+  const retry = options.retry instanceof RetryPolicy ? options.retry : new RetryPolicy(options.retry);
+  const http: HttpSettings = {
+    fetch: (input, init) => fetchImpl(input, init),
+    timeoutMs: options.timeoutMs ?? 30_000,
+    userAgent: options.userAgent,
+  };
+  const core: Core = { base, http, retry };
+  if (options.clientId === undefined && options.clientSecret === undefined) {
+    return new Transport(core, { kind: "anonymous" });
+  }
+  if (!options.clientId || options.clientSecret === undefined) {
+    throw new ConfigError("clientId and clientSecret go together");
+  }
+  const tokens = new TokenSource({
+    tokenUrl: endpoint(base, ["oauth2", "token"]),
+    clientId: options.clientId,
+    clientSecret: options.clientSecret,
+    retry,
+    timeoutMs: http.timeoutMs,
+    fetch: fetchImpl,
+    ...(options.authMethod === undefined ? {} : { authMethod: options.authMethod }),
+    ...(options.scope === undefined ? {} : { scope: options.scope }),
+    ...(options.refreshAheadMs === undefined ? {} : { refreshAheadMs: options.refreshAheadMs }),
+    ...(options.userAgent === undefined ? {} : { userAgent: options.userAgent }),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+  });
+  return new Transport(core, { kind: "application", tokens });
+}

@@ -1,0 +1,224 @@
+/**
+ * Every way a call can fail, as classes a caller can tell apart with
+ * `instanceof` (or by `kind`). No error ever holds a client secret,
+ * password or token.
+ */
+
+import type { components } from "./generated/openapi.js";
+
+export type OAuthErrorCode = components["schemas"]["OAuthErrorCode"];
+export type ErrorCode = components["schemas"]["ErrorCode"];
+export type FieldError = components["schemas"]["FieldError"];
+export type Problem = components["schemas"]["Problem"];
+
+/** The base of every error the SDK throws. */
+export abstract class CasebookError extends Error {
+  /** A stable name for the kind of failure, e.g. `"oauth"` or `"api"`. */
+  abstract readonly kind: string;
+
+  /**
+   * Whether trying again later could succeed: timeouts, connection
+   * failures, 408, 429 and 5xx answers. The SDK has already retried these
+   * as far as its {@link RetryPolicy} allows before it throws one.
+   */
+  get transient(): boolean {
+    return false;
+  }
+
+  /** The HTTP status of the server's answer, when there was one. */
+  get status(): number | undefined {
+    return undefined;
+  }
+
+  /** How long the server asked the client to wait, in milliseconds (`Retry-After`). */
+  get retryAfterMs(): number | undefined {
+    return undefined;
+  }
+
+  /** Every refused field, found offline or by the server; empty otherwise. */
+  get fieldErrors(): readonly FieldError[] {
+    return [];
+  }
+}
+
+export function transientStatus(status: number): boolean {
+  return [408, 429, 500, 502, 503, 504].includes(status);
+}
+
+/**
+ * The token endpoint refused the client (RFC 6749 §5.2): for instance
+ * `invalid_client` (wrong Client ID or secret, disabled application) or
+ * `invalid_scope`. Returned at once, never retried, unless the code is
+ * `temporarily_unavailable` or the status is 5xx.
+ */
+export class OAuthError extends CasebookError {
+  readonly kind = "oauth";
+  readonly code: OAuthErrorCode;
+  readonly description: string | undefined;
+  readonly #status: number;
+  readonly #retryAfterMs: number | undefined;
+
+  constructor(code: OAuthErrorCode, description: string | undefined, status: number, retryAfterMs?: number) {
+    super(`the token endpoint answered ${code}${description ? `: ${description}` : ""}`);
+    this.name = "OAuthError";
+    this.code = code;
+    this.description = description;
+    this.#status = status;
+    this.#retryAfterMs = retryAfterMs;
+  }
+
+  override get transient(): boolean {
+    return this.code === "temporarily_unavailable" || this.#status >= 500;
+  }
+  override get status(): number {
+    return this.#status;
+  }
+  override get retryAfterMs(): number | undefined {
+    return this.#retryAfterMs;
+  }
+}
+
+/** The API answered with an RFC 9457 problem: 401, 403, 404, 409, 422, … */
+export class ApiError extends CasebookError {
+  readonly kind = "api";
+  /** The status's phrase, e.g. `Unprocessable Entity`. */
+  readonly title: string;
+  /** What went wrong, for people. */
+  readonly detail: string;
+  /** Every refused field with its stable code; empty unless the status is 422. */
+  readonly errors: readonly FieldError[];
+  /** On a 403 from the grant rule: the permissions the caller lacks. */
+  readonly missingPermissions: readonly string[];
+  /** The whole problem document, for members this SDK does not name. */
+  readonly problem: Problem;
+  readonly #status: number;
+  readonly #retryAfterMs: number | undefined;
+
+  constructor(status: number, problem: Problem, retryAfterMs?: number) {
+    super(`HTTP ${status} ${problem.title}: ${problem.detail}`);
+    this.name = "ApiError";
+    this.#status = status;
+    this.title = problem.title;
+    this.detail = problem.detail;
+    this.errors = problem.errors ?? [];
+    this.missingPermissions = problem.missing_permissions ?? [];
+    this.problem = problem;
+    this.#retryAfterMs = retryAfterMs;
+  }
+
+  override get transient(): boolean {
+    return transientStatus(this.#status);
+  }
+  override get status(): number {
+    return this.#status;
+  }
+  override get retryAfterMs(): number | undefined {
+    return this.#retryAfterMs;
+  }
+  override get fieldErrors(): readonly FieldError[] {
+    return this.errors;
+  }
+}
+
+/**
+ * The input breaks a rule the server would enforce, so it was not sent.
+ * The errors carry the codes the server would have answered with.
+ */
+export class ValidationError extends CasebookError {
+  readonly kind = "validation";
+  readonly errors: readonly FieldError[];
+
+  constructor(errors: readonly FieldError[]) {
+    super(`the request was not sent: ${errors.map((e) => `${e.field}: ${e.message}`).join("; ")}`);
+    this.name = "ValidationError";
+    this.errors = errors;
+  }
+
+  override get fieldErrors(): readonly FieldError[] {
+    return this.errors;
+  }
+}
+
+/** The server did not answer in time (see the `timeoutMs` option). */
+export class TimeoutError extends CasebookError {
+  readonly kind = "timeout";
+
+  constructor(options?: { cause?: unknown }) {
+    super("the request to the server timed out", options);
+    this.name = "TimeoutError";
+  }
+
+  override get transient(): boolean {
+    return true;
+  }
+}
+
+/** The server could not be reached, or the connection failed mid-way. */
+export class TransportError extends CasebookError {
+  readonly kind = "transport";
+  /** Whether the connection was never opened, so the server did nothing. */
+  readonly notSent: boolean;
+
+  constructor(notSent: boolean, options?: { cause?: unknown }) {
+    super("could not reach the server", options);
+    this.name = "TransportError";
+    this.notSent = notSent;
+  }
+
+  override get transient(): boolean {
+    return true;
+  }
+}
+
+/**
+ * The server answered with something this SDK does not understand: a body
+ * that is not the documented JSON, a redirect, an unknown error code.
+ */
+export class UnexpectedResponseError extends CasebookError {
+  readonly kind = "unexpected_response";
+  readonly #status: number;
+  readonly #retryAfterMs: number | undefined;
+
+  constructor(status: number, message: string, retryAfterMs?: number, options?: { cause?: unknown }) {
+    super(`unexpected answer from the server (HTTP ${status}): ${message}`, options);
+    this.name = "UnexpectedResponseError";
+    this.#status = status;
+    this.#retryAfterMs = retryAfterMs;
+  }
+
+  override get transient(): boolean {
+    return transientStatus(this.#status);
+  }
+  override get status(): number {
+    return this.#status;
+  }
+  override get retryAfterMs(): number | undefined {
+    return this.#retryAfterMs;
+  }
+}
+
+/** The client was configured with something unusable, e.g. a base URL that is not http(s). */
+export class ConfigError extends CasebookError {
+  readonly kind = "config";
+
+  constructor(message: string) {
+    super(`invalid configuration: ${message}`);
+    this.name = "ConfigError";
+  }
+}
+
+/**
+ * The client secret is neither of the formats Casebook issues: its checksum
+ * fails, or it was cut short or copied with extra characters. Caught before
+ * anything is sent; the secret is never quoted.
+ */
+export class MistypedSecretError extends CasebookError {
+  readonly kind = "mistyped_secret";
+
+  constructor() {
+    super(
+      "the client secret is not one Casebook issued (its format or checksum is wrong): copy it again, whole, from cb Admin",
+    );
+    this.name = "MistypedSecretError";
+  }
+}

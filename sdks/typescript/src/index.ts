@@ -1,0 +1,30 @@
+/**
+ * The Casebook SDK: OAuth 2.0 client credentials with one shared,
+ * self-refreshing token, and typed calls to `/api/v1` and `/admin/v1`.
+ * No runtime dependencies beyond `fetch`; runs on Node 20+ and in browsers.
+ */
+
+export { Client, Admin, Cases, Reports, Roles, Users, Applications } from "./api.js";
+export type { RevealedSecret, NewSecret, NewClientSecret } from "./api.js";
+export type { ClientOptions, Method } from "./client.js";
+export {
+  CasebookError,
+  OAuthError,
+  ApiError,
+  ValidationError,
+  TimeoutError,
+  TransportError,
+  UnexpectedResponseError,
+  ConfigError,
+  MistypedSecretError,
+} from "./errors.js";
+export type { OAuthErrorCode, ErrorCode, FieldError, Problem } from "./errors.js";
+export { List } from "./pagination.js";
+export type { Page, PageParams } from "./pagination.js";
+export { RetryPolicy } from "./retry.js";
+export type { RetryOptions } from "./retry.js";
+export { ClientSecret, secretShape } from "./secret.js";
+export type { SecretShape } from "./secret.js";
+export { AccessToken, TokenSource, DEFAULT_REFRESH_AHEAD_MS } from "./token.js";
+export type { ClientAuthMethod, TokenSourceOptions } from "./token.js";
+export type * from "./types.js";

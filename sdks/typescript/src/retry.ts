@@ -1,0 +1,70 @@
+/** When and how long to wait before trying a failed request again. */
+
+export interface RetryOptions {
+  /** How many times a failed request is tried again, not counting the first try (default 3). */
+  maxRetries?: number;
+  /** The backoff before the first retry, in ms; it doubles with each further retry (default 250). */
+  initialBackoffMs?: number;
+  /** The longest computed backoff, in ms (default 8000). */
+  maxBackoffMs?: number;
+  /** The longest `Retry-After` waited out, in ms; a longer one ends the retries (default 60000). */
+  maxRetryAfterMs?: number;
+}
+
+/**
+ * How transient failures (timeouts, connection failures, 408, 429, 5xx) are
+ * retried: exponential backoff with jitter, a bounded number of times. A
+ * `Retry-After` from the server replaces the computed backoff.
+ *
+ * Requests that may change something (POST, PATCH) are retried only when
+ * the server certainly did not act on them: the connection could not be
+ * opened, or the answer was 429.
+ */
+export class RetryPolicy {
+  readonly maxRetries: number;
+  readonly initialBackoffMs: number;
+  readonly maxBackoffMs: number;
+  readonly maxRetryAfterMs: number;
+
+  constructor(options: RetryOptions = {}) {
+    this.maxRetries = options.maxRetries ?? 3;
+    this.initialBackoffMs = options.initialBackoffMs ?? 250;
+    this.maxBackoffMs = options.maxBackoffMs ?? 8000;
+    this.maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
+  }
+
+  /** Never retry. */
+  static none(): RetryPolicy {
+    return new RetryPolicy({ maxRetries: 0 });
+  }
+
+  /**
+   * The wait before retry number `retry` (0 for the first), or `undefined`
+   * when the retries are spent or the server asked for too long a wait.
+   */
+  delay(retry: number, retryAfterMs?: number): number | undefined {
+    if (retry >= this.maxRetries) return undefined;
+    if (retryAfterMs !== undefined) {
+      return retryAfterMs <= this.maxRetryAfterMs ? retryAfterMs : undefined;
+    }
+    const exponential = Math.min(this.initialBackoffMs * 2 ** Math.min(retry, 31), this.maxBackoffMs);
+    // "Equal jitter": at least half the backoff, so clients that failed
+    // together spread out without any of them retrying at once.
+    const half = exponential / 2;
+    return half + half * Math.random();
+  }
+}
+
+/**
+ * `Retry-After` in its delta-seconds form (RFC 9110 §10.2.3), in ms. The
+ * HTTP-date form is ignored: the computed backoff then applies.
+ */
+export function parseRetryAfter(value: string | null | undefined): number | undefined {
+  if (value == null) return undefined;
+  const trimmed = value.trim();
+  return /^\d+$/.test(trimmed) ? Number(trimmed) * 1000 : undefined;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,365 @@
+/**
+ * Access tokens by the client credentials grant (RFC 6749 §4.4): fetched
+ * once, shared by every caller, refreshed ahead of expiry.
+ *
+ * JavaScript runs one callback at a time, so single flight is one shared
+ * promise: a caller that finds no usable token and a request already under
+ * way awaits that request's outcome instead of asking again. That is what
+ * makes a thousand callers on a cold cache cost one token request.
+ */
+
+import { CasebookError, ConfigError, MistypedSecretError, OAuthError, UnexpectedResponseError } from "./errors.js";
+import type { OAuthErrorCode } from "./errors.js";
+import { exchange } from "./http.js";
+import type { Fetch, HttpSettings } from "./http.js";
+import { RetryPolicy, sleep } from "./retry.js";
+import type { RetryOptions } from "./retry.js";
+import { ClientSecret } from "./secret.js";
+
+/** How long before expiry a token is replaced, unless it is short-lived (ms). */
+export const DEFAULT_REFRESH_AHEAD_MS = 120_000;
+/** The refresh-ahead slack never exceeds this fraction (1/4) of a token's lifetime. */
+const REFRESH_AHEAD_DIVISOR = 4;
+/** A token this close to expiry is not handed out; bounded by a tenth of the lifetime. */
+const EXPIRY_MARGIN_MS = 5_000;
+/** RFC 6749 §5.1 makes `expires_in` optional; without it a token is taken to live this long. */
+const ASSUMED_LIFETIME_MS = 300_000;
+/** The longest lifetime believed from a server: a token is re-requested daily at worst. */
+const MAX_LIFETIME_MS = 24 * 3600 * 1000;
+/** How long a permanent failure is handed to new callers before the endpoint is asked again. */
+const FAILURE_MEMORY_MS = 5_000;
+
+const OAUTH_CODES: readonly OAuthErrorCode[] = [
+  "invalid_request",
+  "invalid_client",
+  "invalid_grant",
+  "unauthorized_client",
+  "unsupported_grant_type",
+  "invalid_scope",
+  "unsupported_token_type",
+  "invalid_target",
+  "temporarily_unavailable",
+];
+
+/** How the client authenticates at the token endpoint (RFC 6749 §2.3.1). */
+export type ClientAuthMethod = "client_secret_basic" | "client_secret_post";
+
+/** An access token. Its value comes out only through {@link secret}. */
+export class AccessToken {
+  readonly #value: string;
+  /** The granted scope (space-separated permissions), when the server said. */
+  readonly scope: string | undefined;
+  readonly #refreshAt: number;
+  readonly #usableUntil: number;
+  readonly #expiresAt: number;
+  readonly #now: () => number;
+
+  /** @internal */
+  constructor(value: string, scope: string | undefined, lifetimeMs: number, requestedAt: number, refreshAheadMs: number, now: () => number) {
+    this.#value = value;
+    this.scope = scope;
+    this.#now = now;
+    // Measured from when the request left, not when the answer came: the
+    // server's clock started no earlier than that.
+    this.#expiresAt = requestedAt + lifetimeMs;
+    const margin = Math.min(EXPIRY_MARGIN_MS, lifetimeMs / 10);
+    const slack = Math.max(Math.min(refreshAheadMs, lifetimeMs / REFRESH_AHEAD_DIVISOR), margin);
+    this.#refreshAt = this.#expiresAt - slack;
+    this.#usableUntil = this.#expiresAt - margin;
+  }
+
+  /** The token itself, for an `Authorization: Bearer` header. Handle with care. */
+  secret(): string {
+    return this.#value;
+  }
+
+  /** How long until the token expires, in ms. */
+  get expiresInMs(): number {
+    return Math.max(0, this.#expiresAt - this.#now());
+  }
+
+  /** @internal */
+  fresh(now: number): boolean {
+    return now < this.#refreshAt;
+  }
+
+  /** @internal */
+  usable(now: number): boolean {
+    return now < this.#usableUntil;
+  }
+
+  /** @internal */
+  get usableUntil(): number {
+    return this.#usableUntil;
+  }
+
+  toString(): string {
+    return "AccessToken [redacted]";
+  }
+
+  toJSON(): { value: string; scope: string | undefined; expires_in_ms: number } {
+    return { value: "[redacted]", scope: this.scope, expires_in_ms: this.expiresInMs };
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return `AccessToken { value: [redacted], scope: ${JSON.stringify(this.scope)}, expiresInMs: ${this.expiresInMs} }`;
+  }
+}
+
+export interface TokenSourceOptions {
+  /** The token endpoint, e.g. `https://casebook.example.org/oauth2/token`. */
+  tokenUrl: string;
+  clientId: string;
+  /** The client secret; a string is wrapped in a {@link ClientSecret}. */
+  clientSecret: ClientSecret | string;
+  /** Default `client_secret_basic`, which every RFC 6749 server must support. */
+  authMethod?: ClientAuthMethod;
+  /** Space-separated permissions to ask for; all the application's roles grant when unset. */
+  scope?: string;
+  /** How long before expiry a token is replaced (default two minutes), at most a quarter of its lifetime. */
+  refreshAheadMs?: number;
+  retry?: RetryPolicy | RetryOptions;
+  /** Per request (default 30 s). */
+  timeoutMs?: number;
+  /** The `fetch` to use; the global one unless set. */
+  fetch?: Fetch;
+  /** Sent as `User-Agent` where the platform allows (not in browsers). */
+  userAgent?: string;
+  /**
+   * Check the secret's format offline and refuse a mistyped one (default
+   * true). Turn off only for a server other than Casebook whose secrets
+   * look otherwise.
+   */
+  checkSecretFormat?: boolean;
+  /** A monotonic clock in ms; `performance.now` unless set. */
+  clock?: () => number;
+}
+
+interface Failure {
+  error: CasebookError;
+  rememberedUntil: number;
+}
+
+/**
+ * Access tokens for one client from one RFC 6749 token endpoint, cached and
+ * refreshed ahead of expiry. Works against any OAuth 2.0 server that
+ * supports the client credentials grant.
+ *
+ * Guarantees:
+ * - however many callers ask at once, an empty or expired cache causes one
+ *   token request, whose token (or error) they all share;
+ * - a token is replaced ahead of expiry (two minutes by default, a quarter
+ *   of its lifetime for short-lived tokens). During that window one caller
+ *   refreshes while the others keep using the current token; if the
+ *   refresh fails, the current token is used until it expires;
+ * - transient failures (timeouts, connection failures, 408, 429, 5xx) are
+ *   retried per the {@link RetryPolicy}; OAuth errors such as
+ *   `invalid_client` are thrown at once, and to callers of the next five
+ *   seconds too instead of asking again.
+ */
+export class TokenSource {
+  readonly tokenUrl: string;
+  readonly clientId: string;
+  readonly scope: string | undefined;
+  readonly authMethod: ClientAuthMethod;
+  readonly #secret: ClientSecret;
+  readonly #http: HttpSettings;
+  readonly #retry: RetryPolicy;
+  readonly #refreshAheadMs: number;
+  readonly #now: () => number;
+  #token: AccessToken | undefined;
+  #quietUntil: number | undefined;
+  #inFlight: Promise<AccessToken> | undefined;
+  #failure: Failure | undefined;
+
+  constructor(options: TokenSourceOptions) {
+    const secret =
+      options.clientSecret instanceof ClientSecret ? options.clientSecret : new ClientSecret(options.clientSecret);
+    if ((options.checkSecretFormat ?? true) && secret.shape === "mistyped") {
+      throw new MistypedSecretError();
+    }
+    if (!options.clientId) throw new ConfigError("the Client ID is empty");
+    try {
+      new URL(options.tokenUrl);
+    } catch {
+      throw new ConfigError(`${JSON.stringify(options.tokenUrl)} is not an absolute URL`);
+    }
+    const fetchImpl = options.fetch ?? globalThis.fetch;
+    if (typeof fetchImpl !== "function") throw new ConfigError("no fetch: pass one as the fetch option");
+    this.tokenUrl = options.tokenUrl;
+    this.clientId = options.clientId;
+    this.scope = options.scope;
+    this.authMethod = options.authMethod ?? "client_secret_basic";
+    this.#secret = secret;
+    this.#http = {
+      // Called unbound, a browser's fetch throws "Illegal invocation".
+      fetch: (input, init) => fetchImpl(input, init),
+      timeoutMs: options.timeoutMs ?? 30_000,
+      userAgent: options.userAgent,
+    };
+    this.#retry = options.retry instanceof RetryPolicy ? options.retry : new RetryPolicy(options.retry);
+    this.#refreshAheadMs = options.refreshAheadMs ?? DEFAULT_REFRESH_AHEAD_MS;
+    this.#now = options.clock ?? (() => performance.now());
+  }
+
+  /** A token valid for a while yet: the cached one, or a new one. */
+  async token(): Promise<AccessToken> {
+    const now = this.#now();
+    const current = this.#token;
+    if (current?.usable(now)) {
+      if (current.fresh(now) || (this.#quietUntil !== undefined && now < this.#quietUntil)) return current;
+      // Ahead of expiry: whoever comes first refreshes; everyone else keeps
+      // using the current token rather than waiting.
+      if (this.#inFlight) return current;
+      return this.#start(current);
+    }
+    if (this.#inFlight) return this.#inFlight;
+    if (this.#failure && now < this.#failure.rememberedUntil) throw this.#failure.error;
+    return this.#start(undefined);
+  }
+
+  /**
+   * Forgets `token` if it is the cached one, so that the next
+   * {@link token} asks for a new one. Call it when a resource server
+   * refused the token (`invalid_token`); the {@link Client} does.
+   */
+  invalidate(token: AccessToken): void {
+    if (this.#token === token) {
+      this.#token = undefined;
+      this.#quietUntil = undefined;
+    }
+  }
+
+  #start(current: AccessToken | undefined): Promise<AccessToken> {
+    const flight = this.#refresh(current).finally(() => {
+      if (this.#inFlight === flight) this.#inFlight = undefined;
+    });
+    this.#inFlight = flight;
+    return flight;
+  }
+
+  async #refresh(current: AccessToken | undefined): Promise<AccessToken> {
+    try {
+      // Ahead of expiry a caller already holds a working token: one attempt,
+      // no backoff sleeps on its time; the next caller tries again.
+      const token = await this.#fetchWithRetries(current === undefined);
+      this.#token = token;
+      this.#quietUntil = undefined;
+      this.#failure = undefined;
+      return token;
+    } catch (error) {
+      const failure = asCasebookError(error);
+      const now = this.#now();
+      this.#failure = { error: failure, rememberedUntil: failure.transient ? now : now + FAILURE_MEMORY_MS };
+      if (current?.usable(now)) {
+        const remaining = current.usableUntil - now;
+        this.#quietUntil = now + Math.min(remaining / 4, 30_000);
+        return current;
+      }
+      throw failure;
+    }
+  }
+
+  async #fetchWithRetries(retry: boolean): Promise<AccessToken> {
+    for (let retries = 0; ; retries++) {
+      const requestedAt = this.#now();
+      try {
+        return await this.#fetchOnce(requestedAt);
+      } catch (error) {
+        const failure = asCasebookError(error);
+        const delay = retry && failure.transient ? this.#retry.delay(retries, failure.retryAfterMs) : undefined;
+        if (delay === undefined) throw failure;
+        await sleep(delay);
+      }
+    }
+  }
+
+  async #fetchOnce(requestedAt: number): Promise<AccessToken> {
+    const form = new URLSearchParams({ grant_type: "client_credentials" });
+    if (this.scope) form.set("scope", this.scope);
+    const headers: Record<string, string> = {
+      "content-type": "application/x-www-form-urlencoded",
+      accept: "application/json",
+    };
+    if (this.authMethod === "client_secret_basic") {
+      headers.authorization = basicAuthorization(this.clientId, this.#secret);
+    } else {
+      form.set("client_id", this.clientId);
+      form.set("client_secret", this.#secret.expose());
+    }
+    const answer = await exchange(this.#http, this.tokenUrl, { method: "POST", headers, body: form.toString() });
+    const grant = readTokenResponse(answer.status, answer.body, answer.retryAfterMs);
+    const lifetimeMs = grant.expiresInMs ?? ASSUMED_LIFETIME_MS;
+    return new AccessToken(grant.accessToken, grant.scope, lifetimeMs, requestedAt, this.#refreshAheadMs, this.#now);
+  }
+
+  toString(): string {
+    return `TokenSource { tokenUrl: ${this.tokenUrl}, clientId: ${this.clientId}, secret: [redacted] }`;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { tokenUrl: this.tokenUrl, clientId: this.clientId, authMethod: this.authMethod, scope: this.scope };
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toString();
+  }
+}
+
+/** RFC 6749 §2.3.1: both parts are form-urlencoded, then joined and base64ed. */
+function basicAuthorization(clientId: string, secret: ClientSecret): string {
+  const encode = (s: string) => new URLSearchParams({ v: s }).toString().slice(2);
+  return `Basic ${btoa(`${encode(clientId)}:${encode(secret.expose())}`)}`;
+}
+
+function asCasebookError(error: unknown): CasebookError {
+  if (error instanceof CasebookError) return error;
+  return new UnexpectedResponseError(0, "the request failed unexpectedly", undefined, { cause: error });
+}
+
+interface Grant {
+  accessToken: string;
+  expiresInMs: number | undefined;
+  scope: string | undefined;
+}
+
+/** Reads a token endpoint's answer (RFC 6749 §5.1 and §5.2). */
+export function readTokenResponse(status: number, body: string, retryAfterMs?: number): Grant {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch (cause) {
+    const what = status >= 200 && status < 300 ? "an RFC 6749 token response" : "an RFC 6749 error response";
+    throw new UnexpectedResponseError(status, `the body is not ${what}`, retryAfterMs, { cause });
+  }
+  const object = (typeof parsed === "object" && parsed !== null ? parsed : {}) as Record<string, unknown>;
+  if (status >= 200 && status < 300) {
+    const { access_token, token_type, expires_in, scope } = object;
+    if (typeof access_token !== "string" || typeof token_type !== "string") {
+      throw new UnexpectedResponseError(status, "the body is not an RFC 6749 token response", retryAfterMs);
+    }
+    if (token_type.toLowerCase() !== "bearer") {
+      throw new UnexpectedResponseError(status, `token_type ${JSON.stringify(token_type.slice(0, 32))} is not Bearer`);
+    }
+    if (access_token === "") throw new UnexpectedResponseError(status, "the access_token is empty");
+    const seconds = typeof expires_in === "number" && Number.isFinite(expires_in) ? expires_in : undefined;
+    return {
+      accessToken: access_token,
+      expiresInMs: seconds === undefined ? undefined : Math.min(Math.max(seconds, 0) * 1000, MAX_LIFETIME_MS),
+      scope: typeof scope === "string" ? scope : undefined,
+    };
+  }
+  const { error, error_description } = object;
+  if (typeof error !== "string") {
+    throw new UnexpectedResponseError(status, "the body is not an RFC 6749 error response", retryAfterMs);
+  }
+  if (!(OAUTH_CODES as readonly string[]).includes(error)) {
+    throw new UnexpectedResponseError(
+      status,
+      `unknown OAuth error code ${JSON.stringify(error.slice(0, 64))}`,
+      retryAfterMs,
+    );
+  }
+  const description = typeof error_description === "string" ? error_description : undefined;
+  throw new OAuthError(error as OAuthErrorCode, description, status, retryAfterMs);
+}

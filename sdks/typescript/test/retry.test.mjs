@@ -1,0 +1,181 @@
+// Transient failures, which the real server cannot be made to produce on
+// demand: a scripted server on loopback answers 503, 429 with Retry-After,
+// or nothing at all, and counts what it was asked.
+
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { test } from "node:test";
+import { ApiError, Client, RetryPolicy, TimeoutError, TokenSource, TransportError, UnexpectedResponseError } from "@casebook/sdk";
+
+const SECRET = "cbs_Jc0k2m1Xw7pR5tYbN3eJhL6aGfU9sKoIiCxMvEq8Vd0a0xjF3P";
+const TOKEN = JSON.stringify({ access_token: "t-1", token_type: "Bearer", expires_in: 3600, scope: "engage:view" });
+
+/** Serves `script(request, n)` for the n-th request (from 0) of each path. */
+async function scripted(script) {
+  const counts = {};
+  const server = createServer((req, res) => {
+    const n = counts[req.url.split("?")[0]] ?? 0;
+    counts[req.url.split("?")[0]] = n + 1;
+    const answer = script(req, n);
+    if (answer === null) return; // never answers
+    res.writeHead(answer.status, { "content-type": answer.type ?? "application/json", ...answer.headers });
+    res.end(answer.body ?? "");
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  const url = `http://127.0.0.1:${server.address().port}`;
+  return {
+    url,
+    counts,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((ok) => server.close(ok));
+    },
+  };
+}
+
+const problem = (status, title) =>
+  JSON.stringify({ type: "about:blank", title, status, detail: `${title.toLowerCase()} for now` });
+
+test("token requests: 503 and 429 are retried with backoff, Retry-After honoured", async () => {
+  const fake = await scripted((_req, n) =>
+    n === 0
+      ? { status: 503, body: "overloaded", type: "text/plain" }
+      : n === 1
+        ? { status: 429, headers: { "retry-after": "1" }, body: JSON.stringify({ error: "temporarily_unavailable" }) }
+        : { status: 200, body: TOKEN },
+  );
+  try {
+    const tokens = new TokenSource({ tokenUrl: `${fake.url}/oauth2/token`, clientId: "cb_1", clientSecret: SECRET });
+    const started = performance.now();
+    const token = await tokens.token();
+    const waited = performance.now() - started;
+    assert.equal(token.secret(), "t-1");
+    assert.equal(fake.counts["/oauth2/token"], 3);
+    // 125..250 ms of jittered backoff, then the full second asked for.
+    assert.ok(waited >= 1_100, `waited ${waited} ms`);
+  } finally {
+    await fake.close();
+  }
+});
+
+test("token requests: retries are bounded, and a Retry-After beyond the bound ends them", async () => {
+  const fake = await scripted(() => ({ status: 503, body: problem(503, "Service Unavailable") }));
+  try {
+    const retry = new RetryPolicy({ maxRetries: 2, initialBackoffMs: 10 });
+    const tokens = new TokenSource({ tokenUrl: `${fake.url}/oauth2/token`, clientId: "cb_1", clientSecret: SECRET, retry });
+    await assert.rejects(tokens.token(), (e) => e instanceof UnexpectedResponseError && e.status === 503 && e.transient);
+    assert.equal(fake.counts["/oauth2/token"], 3);
+  } finally {
+    await fake.close();
+  }
+  const patient = await scripted(() => ({ status: 429, headers: { "retry-after": "3600" }, body: problem(429, "Too Many Requests") }));
+  try {
+    const tokens = new TokenSource({ tokenUrl: `${patient.url}/oauth2/token`, clientId: "cb_1", clientSecret: SECRET });
+    await assert.rejects(tokens.token(), (e) => e.retryAfterMs === 3_600_000);
+    assert.equal(patient.counts["/oauth2/token"], 1);
+  } finally {
+    await patient.close();
+  }
+});
+
+test("API calls: a GET is retried on 503, a POST only on 429", async () => {
+  const fake = await scripted((req, n) => {
+    if (req.url === "/oauth2/token") return { status: 200, body: TOKEN };
+    if (req.url.startsWith("/api/v1/engage/cases") && req.method === "GET") {
+      return n === 0 ? { status: 503, body: problem(503, "Service Unavailable") } : { status: 200, body: '{"items":[],"next_cursor":null}' };
+    }
+    if (req.url === "/api/v1/engage/cases" && req.method === "POST") {
+      return { status: 503, body: problem(503, "Service Unavailable") };
+    }
+    if (req.url === "/api/v1/intake/reports" && req.method === "POST") {
+      return n === 0
+        ? { status: 429, headers: { "retry-after": "0" }, body: problem(429, "Too Many Requests") }
+        : { status: 201, body: '{"id":"r-1"}' };
+    }
+    return { status: 404, body: problem(404, "Not Found") };
+  });
+  try {
+    const client = new Client({
+      baseUrl: fake.url,
+      clientId: "cb_1",
+      clientSecret: SECRET,
+      retry: { initialBackoffMs: 10 },
+    });
+    assert.deepEqual((await client.cases.list().send()).items, []);
+    assert.equal(fake.counts["/api/v1/engage/cases"], 2);
+    await assert.rejects(client.cases.create({ title: "x" }), (e) => e instanceof ApiError && e.status === 503 && e.transient);
+    assert.equal(fake.counts["/api/v1/engage/cases"], 3, "the POST went once: the server may have acted on it");
+    assert.equal((await client.reports.create({ summary: "x" })).id, "r-1");
+    assert.equal(fake.counts["/api/v1/intake/reports"], 2);
+    assert.equal(fake.counts["/oauth2/token"], 1);
+  } finally {
+    await fake.close();
+  }
+});
+
+test("a server that does not answer in time is a TimeoutError, retried like any transient failure", async () => {
+  const fake = await scripted(() => null);
+  try {
+    const tokens = new TokenSource({
+      tokenUrl: `${fake.url}/oauth2/token`,
+      clientId: "cb_1",
+      clientSecret: SECRET,
+      timeoutMs: 200,
+      retry: { maxRetries: 1, initialBackoffMs: 10 },
+    });
+    await assert.rejects(tokens.token(), (e) => e instanceof TimeoutError && e.transient);
+    assert.equal(fake.counts["/oauth2/token"], 2);
+  } finally {
+    await fake.close();
+  }
+});
+
+test("a refused connection is a TransportError that says nothing was sent, and a POST is retried on it", async () => {
+  const fake = await scripted(() => ({ status: 200, body: TOKEN }));
+  const url = fake.url;
+  await fake.close();
+  let calls = 0;
+  const counting = (...args) => {
+    calls += 1;
+    return fetch(...args);
+  };
+  const client = new Client({ baseUrl: url, fetch: counting, retry: { maxRetries: 2, initialBackoffMs: 10 } });
+  await assert.rejects(client.signIn("a@b.example", "pw"), (e) => {
+    assert.ok(e instanceof TransportError, String(e));
+    assert.equal(e.notSent, true);
+    assert.equal(e.transient, true);
+    return true;
+  });
+  assert.equal(calls, 3);
+});
+
+test("a redirect is not followed: credentials never go elsewhere", async () => {
+  const fake = await scripted(() => ({ status: 307, headers: { location: "https://elsewhere.example/oauth2/token" } }));
+  try {
+    const tokens = new TokenSource({ tokenUrl: `${fake.url}/oauth2/token`, clientId: "cb_1", clientSecret: SECRET });
+    await assert.rejects(tokens.token(), (e) => e instanceof UnexpectedResponseError && e.status === 307);
+    assert.equal(fake.counts["/oauth2/token"], 1);
+  } finally {
+    await fake.close();
+  }
+});
+
+test("one failed refresh ahead of expiry keeps the current token, quietly, until it expires", async () => {
+  let now = 0;
+  const fake = await scripted((_req, n) =>
+    n === 0 ? { status: 200, body: TOKEN } : { status: 401, body: JSON.stringify({ error: "invalid_client" }) },
+  );
+  try {
+    const tokens = new TokenSource({ tokenUrl: `${fake.url}/oauth2/token`, clientId: "cb_1", clientSecret: SECRET, clock: () => now });
+    const first = await tokens.token();
+    now = 3600_000 - 100_000;
+    assert.equal(await tokens.token(), first);
+    assert.equal(fake.counts["/oauth2/token"], 2);
+    assert.equal(await tokens.token(), first);
+    assert.equal(fake.counts["/oauth2/token"], 2, "no request per call after a failed refresh");
+    now = 3600_000;
+    await assert.rejects(tokens.token(), (e) => e.code === "invalid_client");
+  } finally {
+    await fake.close();
+  }
+});

@@ -1,0 +1,168 @@
+// The token source against the real server: single flight, refresh ahead
+// of expiry, one renewal on invalid_token, and permanent OAuth errors at
+// once. Token requests are counted by the server's own /metrics.
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { inspect } from "node:util";
+import { ApiError, Client, OAuthError, TokenSource } from "@casebook/sdk";
+import { adminSession, metric, registerApplication, revoke, startServer, tokensIssued } from "./harness.mjs";
+
+let server;
+let session;
+before(async () => {
+  server = await startServer();
+  session = await adminSession(server.url);
+});
+after(() => server?.stop());
+
+const tokenRequests = (status) =>
+  metric(server.url, "casebook_http_requests_total", { route: "/oauth2/token", status: String(status) });
+
+function source(app, extra = {}) {
+  return new TokenSource({
+    tokenUrl: `${server.url}/oauth2/token`,
+    clientId: app.clientId,
+    clientSecret: app.clientSecret,
+    ...extra,
+  });
+}
+
+test("a thousand concurrent callers on a cold cache cause one token request", async () => {
+  const app = await registerApplication(server.url, session, ["engage-worker"]);
+  const before = await tokensIssued(server.url);
+  const tokens = source(app);
+  const all = await Promise.all(Array.from({ length: 1000 }, () => tokens.token()));
+  assert.equal(await tokensIssued(server.url), before + 1);
+  assert.ok(all.every((t) => t === all[0]));
+  assert.equal(all[0].scope, "engage:view engage:create");
+
+  // And through the client, a thousand API calls at once.
+  const client = new Client({ baseUrl: server.url, clientId: app.clientId, clientSecret: app.clientSecret });
+  const answers = await Promise.all(Array.from({ length: 1000 }, () => client.me()));
+  assert.ok(answers.every((me) => me.client_id === app.clientId));
+  assert.equal(await tokensIssued(server.url), before + 2);
+});
+
+test("a token is refreshed two minutes ahead of expiry, and other callers keep the current one meanwhile", async () => {
+  const app = await registerApplication(server.url, session, ["engage-worker"]);
+  let now = 1_000_000;
+  const tokens = source(app, { clock: () => now });
+  const first = await tokens.token();
+  const issued = await tokensIssued(server.url);
+
+  now += 3600_000 - 121_000;
+  assert.equal(await tokens.token(), first);
+  assert.equal(await tokensIssued(server.url), issued);
+
+  now += 2_000;
+  const refreshing = tokens.token();
+  const meanwhile = await tokens.token();
+  assert.equal(meanwhile, first, "a caller during the refresh does not wait for it");
+  const second = await refreshing;
+  assert.notEqual(second.secret(), first.secret());
+  assert.equal(await tokens.token(), second);
+  assert.equal(await tokensIssued(server.url), issued + 1);
+
+  // Past expiry, a crowd shares one request again.
+  now += 3600_000;
+  const crowd = await Promise.all(Array.from({ length: 200 }, () => tokens.token()));
+  assert.ok(crowd.every((t) => t === crowd[0] && t !== second));
+  assert.equal(await tokensIssued(server.url), issued + 2);
+});
+
+test("a refused token (invalid_token) is renewed once and the call retried", async () => {
+  const app = await registerApplication(server.url, session, ["engage-worker"]);
+  const client = new Client({ baseUrl: server.url, clientId: app.clientId, clientSecret: app.clientSecret });
+  await client.me();
+  const first = await client.tokenSource.token();
+  await revoke(server.url, app, first.secret());
+  const issued = await tokensIssued(server.url);
+  const me = await client.me();
+  assert.equal(me.client_id, app.clientId);
+  assert.equal(await tokensIssued(server.url), issued + 1);
+  assert.notEqual((await client.tokenSource.token()).secret(), first.secret());
+});
+
+test("an application switched off is refused at once, without retries", async () => {
+  const app = await registerApplication(server.url, session, ["engage-worker"]);
+  const client = new Client({ baseUrl: server.url, clientId: app.clientId, clientSecret: app.clientSecret });
+  await client.me();
+  const r = await fetch(`${server.url}/admin/v1/external-applications/${app.id}`, {
+    method: "PATCH",
+    headers: { authorization: `Bearer ${session}`, "content-type": "application/json" },
+    body: JSON.stringify({ enabled: false }),
+  });
+  assert.equal(r.status, 200);
+  const refusals = await tokenRequests(401);
+  await assert.rejects(client.me(), (error) => {
+    assert.ok(error instanceof OAuthError, inspect(error));
+    assert.equal(error.code, "invalid_client");
+    assert.equal(error.status, 401);
+    assert.equal(error.transient, false);
+    return true;
+  });
+  // One renewal attempt, no retries of the refusal.
+  assert.equal(await tokenRequests(401), refusals + 1);
+});
+
+test("wrong credentials: one request for a crowd, the refusal remembered for a while, never retried", async () => {
+  const app = await registerApplication(server.url, session, ["engage-worker"]);
+  const other = await registerApplication(server.url, session, ["engage-worker"]);
+  // A well-formed secret, but another application's.
+  const tokens = source({ clientId: app.clientId, clientSecret: other.clientSecret });
+  const refusals = await tokenRequests(401);
+  const outcomes = await Promise.allSettled(Array.from({ length: 1000 }, () => tokens.token()));
+  for (const outcome of outcomes) {
+    assert.equal(outcome.status, "rejected");
+    assert.ok(outcome.reason instanceof OAuthError);
+    assert.equal(outcome.reason.code, "invalid_client");
+    assert.ok(!inspect(outcome.reason).includes(other.clientSecret));
+  }
+  assert.equal(await tokenRequests(401), refusals + 1);
+  // Soon after, the same answer without asking again.
+  await assert.rejects(tokens.token(), OAuthError);
+  assert.equal(await tokenRequests(401), refusals + 1);
+});
+
+test("a scope the roles do not grant is invalid_scope, at once", async () => {
+  const app = await registerApplication(server.url, session, ["engage-worker"]);
+  const requests = await tokenRequests(400);
+  await assert.rejects(source(app, { scope: "engage:delete" }).token(), (error) => {
+    assert.ok(error instanceof OAuthError);
+    assert.equal(error.code, "invalid_scope");
+    assert.equal(error.transient, false);
+    return true;
+  });
+  assert.equal(await tokenRequests(400), requests + 1);
+  // A narrower scope than the roles grant works, with either client authentication.
+  for (const authMethod of ["client_secret_basic", "client_secret_post"]) {
+    const token = await source(app, { scope: "engage:view", authMethod }).token();
+    assert.equal(token.scope, "engage:view");
+  }
+});
+
+test("a token never shows in strings, JSON or inspect", async () => {
+  const app = await registerApplication(server.url, session, ["engage-worker"]);
+  const client = new Client({ baseUrl: server.url, clientId: app.clientId, clientSecret: app.clientSecret });
+  await client.me();
+  const token = await client.tokenSource.token();
+  for (const shown of [
+    String(token),
+    JSON.stringify(token),
+    inspect(token),
+    String(client),
+    JSON.stringify(client),
+    inspect(client),
+    inspect(client.tokenSource),
+    JSON.stringify(client.tokenSource),
+  ]) {
+    assert.ok(!shown.includes(token.secret()), shown);
+    assert.ok(!shown.includes(app.clientSecret), shown);
+  }
+  assert.ok(inspect(token).includes("[redacted]"));
+  // An API error says what went wrong, and carries no credential either.
+  const error = await client.cases.remove("no-such-case").catch((e) => e);
+  assert.ok(error instanceof ApiError);
+  assert.ok(!inspect(error).includes(token.secret()));
+});
