@@ -626,6 +626,8 @@ export interface components {
          *     `application_url` and `description` may be cleared with `null` or `""`.
          */
         ApplicationChange: {
+            /** @description New allowed sources, replacing the list; `null` accepts every address again. */
+            allowed_sources?: string[] | null;
             application_url?: string | null;
             description?: string | null;
             email?: string | null;
@@ -644,9 +646,27 @@ export interface components {
             name?: string | null;
             roles?: string[] | null;
             token_endpoint_auth_method?: components["schemas"]["AuthMethod"] | null;
+            /**
+             * Format: int64
+             * @description A new quota; `null` removes it.
+             */
+            token_quota_per_hour?: number | null;
         };
         /** @description The registration form, as the wire carries it. */
         ApplicationForm: {
+            /**
+             * @description Where the application may ask for tokens and use them from: 1 to 50
+             *     CIDRs (`203.0.113.0/24`, `2001:db8::/48`; a bare address is `/32` or
+             *     `/128`). A CIDR with bits set past its prefix is refused, not
+             *     truncated, and so is a network listed twice. Absent or `null`: any
+             *     address. Elsewhere, a token request is `invalid_client` and a token is
+             *     `invalid_token`, both audited.
+             * @example [
+             *       "203.0.113.0/24",
+             *       "2001:db8::/48"
+             *     ]
+             */
+            allowed_sources?: string[] | null;
             /** @description Absolute http(s) URL, at most 2048 characters. */
             application_url?: string | null;
             /** @description At most 1000 characters. */
@@ -677,9 +697,25 @@ export interface components {
             /** @description Role ids; at least one, no duplicates. */
             roles: string[];
             token_endpoint_auth_method?: components["schemas"]["AuthMethod"] | null;
+            /**
+             * Format: int64
+             * @description At most this many tokens in any sliding hour (1 to 1000000); past it
+             *     the token endpoint answers 429 `temporarily_unavailable` with
+             *     `Retry-After`. Absent or `null`: no quota.
+             * @example 1000
+             */
+            token_quota_per_hour?: number | null;
         };
         /** @description A registered external application, expanded. Never its secret. */
         ApplicationView: {
+            /**
+             * @description The CIDRs the application's token requests and tokens are accepted
+             *     from, in canonical form (`127.0.0.1/32`); `null`: any address.
+             * @example [
+             *       "203.0.113.0/24"
+             *     ]
+             */
+            allowed_sources: string[] | null;
             /**
              * @description Always present; `null` when none was given.
              * @example https://acme.example/casebook
@@ -730,6 +766,11 @@ export interface components {
             roles: string[];
             /** @description `client_secret_basic` or `private_key_jwt`. */
             token_endpoint_auth_method?: components["schemas"]["AuthMethod"];
+            /**
+             * Format: int32
+             * @description The most tokens granted in any sliding hour; `null`: no quota.
+             */
+            token_quota_per_hour: number | null;
             /**
              * Format: date-time
              * @example 2026-03-02T14:05:09.123456Z
@@ -1020,6 +1061,14 @@ export interface components {
         Page_ApplicationView: {
             items: {
                 /**
+                 * @description The CIDRs the application's token requests and tokens are accepted
+                 *     from, in canonical form (`127.0.0.1/32`); `null`: any address.
+                 * @example [
+                 *       "203.0.113.0/24"
+                 *     ]
+                 */
+                allowed_sources: string[] | null;
+                /**
                  * @description Always present; `null` when none was given.
                  * @example https://acme.example/casebook
                  */
@@ -1069,6 +1118,11 @@ export interface components {
                 roles: string[];
                 /** @description `client_secret_basic` or `private_key_jwt`. */
                 token_endpoint_auth_method?: components["schemas"]["AuthMethod"];
+                /**
+                 * Format: int32
+                 * @description The most tokens granted in any sliding hour; `null`: no quota.
+                 */
+                token_quota_per_hour: number | null;
                 /**
                  * Format: date-time
                  * @example 2026-03-02T14:05:09.123456Z
@@ -6781,11 +6835,11 @@ export interface operations {
                     "application/json": components["schemas"]["OAuthErrorBody"];
                 };
             };
-            /** @description Too many failed client authentications */
+            /** @description Too many failed client authentications (`invalid_client`), or the application's `token_quota_per_hour` is spent (`temporarily_unavailable`); `Retry-After` says when to try again */
             429: {
                 headers: {
-                    /** @description Seconds to wait before trying again */
-                    "Retry-After"?: string;
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
