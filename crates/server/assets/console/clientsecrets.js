@@ -169,8 +169,8 @@ function row(section, s, activeCount) {
 // `load(addedId)` fetches the list afresh and, given the id of a secret just
 // added, highlights its row (focus stays in the dialog showing its value).
 export function clientSecretsSection(app) {
-  const node = el("section", undefined, "fed cs");
-  const title = el("h2", "Client secrets", "fed-title");
+  const node = el("section", undefined, "cs");
+  const title = el("h2", "Client secrets", "cs-title");
   title.id = "cs-title-" + app.id;
   title.tabIndex = -1;
   node.setAttribute("aria-labelledby", title.id);
