@@ -5,6 +5,7 @@ import { can, roleName } from "./catalog.js";
 import { openEdit, confirmDelete, toggleEnabled, methodOf } from "./appform.js";
 import { openReveal, openRotate } from "./secrets.js";
 import { federatedSection } from "./federated.js";
+import { clientSecretsSection } from "./clientsecrets.js";
 
 // A static, trusted SVG: the only markup ever set as HTML on this page.
 const KEY_ICON = '<svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" aria-hidden="true" focusable="false"><circle cx="7.5" cy="15.5" r="4.5"/><path d="M10.7 12.3 21 2m-4 4 3 3m-6 0 2 2"/></svg>';
@@ -100,6 +101,8 @@ function build(app, wasOpen) {
   if (keyed) keyItems(dl, app);
   td.append(dl);
   if (keyed) td.append(el("p", "This application signs assertions with its private key; it has no client secret.", "muted no-secret"));
+  // A private_key_jwt application has no secrets to list.
+  const secrets = keyed ? null : clientSecretsSection(app);
   const actions = el("div", undefined, "row-actions");
   const add = (label, aria, fn, cls) => {
     const b = el("button", label, cls); b.type = "button"; b.setAttribute("aria-label", aria + " " + app.name);
@@ -108,10 +111,11 @@ function build(app, wasOpen) {
   if (can("admin:edit")) {
     add("Edit", "Edit", (b) => openEdit(app, b));
     add(app.enabled ? "Disable" : "Enable", app.enabled ? "Disable" : "Enable", (b) => toggleEnabled(app, b));
-    if (!keyed) add("Rotate secret", "Rotate client secret of", (b) => openRotate(app, b));
+    if (!keyed) add("Rotate secret", "Rotate client secret of", (b) => openRotate(app, b, () => secrets.load()));
   }
   if (can("admin:delete")) add("Delete", "Delete", (b) => confirmDelete(app, b), "danger");
   if (actions.children.length) td.append(actions);
+  if (secrets) td.append(secrets.node);
   const federated = federatedSection(app);
   td.append(federated.node);
   details.append(td);
@@ -121,7 +125,7 @@ function build(app, wasOpen) {
     expand.setAttribute("aria-expanded", String(open));
     arrow.textContent = open ? "▾" : "▸";
     expand.setAttribute("aria-label", (open ? "Hide details of " : "Show details of ") + app.name);
-    if (open) federated.load();
+    if (open) { if (secrets) secrets.load(); federated.load(); }
   };
   expand.addEventListener("click", () => setOpen(details.hidden));
   setOpen(Boolean(wasOpen));

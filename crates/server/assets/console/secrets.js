@@ -1,12 +1,13 @@
-// The key icon (reveal, after the admin's password) and rotation. An empty
-// password is never sent: each wrong one counts toward a lockout.
+// The key icon (reveal, after the admin's password), "Show" of one listed
+// secret, and rotation. An empty password is never sent: each wrong one
+// counts toward a lockout.
 import { api, path, problemText } from "./api.js";
 import { $, announce, openDialog, busy, copyButton, formatTime } from "./ui.js";
 
 const LOCKOUT_WARNING = " Wrong passwords count toward a lockout: after 5, viewing and rotating secrets is locked for 15 minutes.";
 let current = null;
 
-function passwordError(input, error, r) {
+export function passwordError(input, error, r) {
   input.value = "";
   input.setAttribute("aria-invalid", "true");
   if (r.status === 429) error.textContent = problemText(r) + " Try again later, or ask another administrator.";
@@ -15,7 +16,7 @@ function passwordError(input, error, r) {
   input.focus();
 }
 
-function emptyPassword(input, error) {
+export function emptyPassword(input, error) {
   if (input.value) return false;
   input.setAttribute("aria-invalid", "true");
   error.textContent = "Enter your password: nothing was sent.";
@@ -28,14 +29,18 @@ for (const [input, error] of [["v-password", "v-password-error"], ["r-password",
 }
 
 // ---- reveal ----
-export function openReveal(app, opener) {
+// `one`, when given, is a listed secret ({ id, name }) to show instead of
+// the newest active one, and `fallback` where focus goes if the opener is gone.
+let revealing = null;
+export function openReveal(app, opener, one, fallback) {
   current = app;
-  $("verify-title").textContent = "Client secret of " + app.name;
+  revealing = one || null;
+  $("verify-title").textContent = one ? "Client secret " + one.name + " of " + app.name : "Client secret of " + app.name;
   $("v-password").value = ""; $("v-password").removeAttribute("aria-invalid");
   $("v-password-error").textContent = "";
   $("secret").textContent = "";
   $("verify-ask").hidden = false; $("verify-result").hidden = true; $("verify-submit").hidden = false;
-  openDialog($("verify-dialog"), opener, $("v-password"), $("apps-title"));
+  openDialog($("verify-dialog"), opener, $("v-password"), fallback || $("apps-title"));
 }
 $("secret-copy-slot").append(copyButton(() => $("secret").textContent, "client secret"));
 $("verify-dialog")._onclose = () => { $("secret").textContent = ""; $("v-password").value = ""; };
@@ -48,19 +53,25 @@ $("verify-form").addEventListener("submit", (ev) => {
   busy($("verify-form"), async () => {
     const password = input.value;
     input.value = "";
-    const r = await api("POST", path.app(current.id) + "/client-secret/reveal", { password });
+    const where = revealing
+      ? path.app(current.id) + "/client-secrets/" + encodeURIComponent(revealing.id) + "/reveal"
+      : path.app(current.id) + "/client-secret/reveal";
+    const r = await api("POST", where, { password });
     if (!r.ok) { passwordError(input, error, r); return; }
     $("secret").textContent = r.data.client_secret;
     $("verify-ask").hidden = true; $("verify-result").hidden = false; $("verify-submit").hidden = true;
     $("secret-copy-slot").querySelector("button").focus();
-    announce("Client secret of " + current.name + " shown.");
+    announce(revealing ? "Client secret " + revealing.name + " of " + current.name + " shown." : "Client secret of " + current.name + " shown.");
   });
 });
 
 // ---- rotate ----
+// `rotated()`, when given, runs after a rotation (the list of secrets changed).
 let rotating = null;
-export function openRotate(app, opener) {
+let afterRotate = null;
+export function openRotate(app, opener, rotated) {
   rotating = app;
+  afterRotate = rotated || null;
   $("rotate-title").textContent = "Rotate client secret of " + app.name;
   for (const id of ["r-password", "r-grace"]) $(id).removeAttribute("aria-invalid");
   $("r-password").value = ""; $("r-grace").value = "0";
@@ -105,6 +116,7 @@ $("rotate-form").addEventListener("submit", (ev) => {
       : "The previous secret no longer works, and the application's live tokens were revoked.";
     $("rotate-ask").hidden = true; $("rotate-result").hidden = false; $("rotate-submit").hidden = true;
     $("rotated-copy-slot").querySelector("button").focus();
+    if (afterRotate) afterRotate();
     announce("Client secret of " + rotating.name + " rotated. The new secret is shown once here; it can be revealed again with the key icon.");
   });
 });

@@ -34,6 +34,7 @@ pub const ASSETS: &[(&str, &str, &str)] = assets! {
     "apps.js" => "text/javascript; charset=utf-8",
     "audit.js" => "text/javascript; charset=utf-8",
     "catalog.js" => "text/javascript; charset=utf-8",
+    "clientsecrets.js" => "text/javascript; charset=utf-8",
     "confirm.js" => "text/javascript; charset=utf-8",
     "console.js" => "text/javascript; charset=utf-8",
     "errors.js" => "text/javascript; charset=utf-8",
