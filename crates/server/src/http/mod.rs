@@ -10,6 +10,7 @@ pub mod introspection;
 pub mod oauth;
 pub mod ops;
 pub mod query;
+pub mod request_log;
 pub mod roles;
 pub mod secrets;
 pub mod sessions;
@@ -161,6 +162,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             metrics::track::<AppState>,
         ))
+        .route_layer(axum::middleware::from_fn(request_log::note_route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
@@ -171,6 +173,11 @@ pub fn router(state: AppState) -> Router {
         // instead of dropping the connection.
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| ApiError::internal("a request handler panicked").into_response(),
+        ))
+        // Outermost, so that every answer is logged, a 404 or a panic's 500 too.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_log::log_requests,
         ))
         .with_state(state)
 }
