@@ -217,9 +217,13 @@ async fn backup(to: &std::path::Path, database_url: &str, format: LogFormat) -> 
     let copied = casebook_server::backup::backup(database_url, to)
         .await
         .map_err(|e| format!("backup: {e}"))?;
-    let key = match env("CASEBOOK_MASTER_KEY") {
-        Some(_) => "CASEBOOK_MASTER_KEY".to_owned(),
-        None => config::master_key_file(database_url).display().to_string(),
+    let file = config::master_key_file(database_url);
+    let key = if env("CASEBOOK_MASTER_KEY").is_some() {
+        "CASEBOOK_MASTER_KEY".to_owned()
+    } else if file.is_file() {
+        file.display().to_string()
+    } else {
+        "the master key the server runs with".to_owned()
     };
     let took = if copied.elapsed < std::time::Duration::from_secs(1) {
         format!("{} ms", copied.elapsed.as_millis())

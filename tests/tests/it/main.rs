@@ -6,6 +6,8 @@
 mod admin;
 mod api;
 mod authorization;
+mod backup;
+mod check;
 mod console;
 mod contract;
 mod federated;
@@ -13,6 +15,7 @@ mod hardening;
 mod jose;
 mod jwks_uri;
 mod key_host;
+mod json_logs;
 mod lifecycle;
 mod notifications;
 mod oauth;
