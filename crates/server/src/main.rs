@@ -338,6 +338,8 @@ async fn run(command: Command, format: LogFormat) -> Result<(), String> {
             Ok(())
         }
         Command::Backup { to, database } => backup(&to, &database.database_url, format).await,
+        // `main` runs it before logging starts, so that a bad log setting
+        // is one of its findings; the same report either way.
         Command::Check(args) => {
             if check(args).await {
                 Ok(())

@@ -148,7 +148,7 @@ pub fn router(state: AppState) -> Router {
     // from outside this server.
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs")
         .config(utoipa_swagger_ui::Config::from("/openapi.json").validator_url("none"));
-    Router::new()
+    let app = Router::new()
         .merge(routes)
         .merge(docs)
         // Innermost, so that metrics record the 408 it answers.
@@ -162,7 +162,6 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             metrics::track::<AppState>,
         ))
-        .route_layer(axum::middleware::from_fn(request_log::note_route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
@@ -174,12 +173,10 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| ApiError::internal("a request handler panicked").into_response(),
         ))
-        // Outermost, so that every answer is logged, a 404 or a panic's 500 too.
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            request_log::log_requests,
-        ))
-        .with_state(state)
+        .with_state(state.clone());
+    // Around everything, so that every answer is logged, a 404 or a
+    // panic's 500 too.
+    Router::new().fallback_service(request_log::RequestLog::new(state, app))
 }
 
 /// RFC 9728 §5.1: every 401 from the Casebook and admin APIs names the
