@@ -141,7 +141,11 @@ fn partial_name(to: &Path) -> PathBuf {
 fn sync_directory(file: &Path) {
     #[cfg(unix)]
     if let Some(dir) = file.parent() {
-        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
         if let Ok(handle) = std::fs::File::open(dir) {
             let _ = handle.sync_all();
         }

@@ -209,7 +209,9 @@ pub fn public_url_problem(url: &str) -> Option<String> {
         return Some("an issuer carries no credentials".into());
     }
     let loopback = match host {
-        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost") || name.to_ascii_lowercase().ends_with(".localhost"),
+        url::Host::Domain(name) => {
+            name.eq_ignore_ascii_case("localhost") || name.to_ascii_lowercase().ends_with(".localhost")
+        }
         url::Host::Ipv4(ip) => ip.is_loopback(),
         url::Host::Ipv6(ip) => ip.is_loopback(),
     };
@@ -338,7 +340,12 @@ mod tests {
     use super::*;
 
     fn check(url: &str, ok: bool) {
-        assert_eq!(public_url_problem(url).is_none(), ok, "{url}: {:?}", public_url_problem(url));
+        assert_eq!(
+            public_url_problem(url).is_none(),
+            ok,
+            "{url}: {:?}",
+            public_url_problem(url)
+        );
     }
 
     #[test]
@@ -384,7 +391,10 @@ mod tests {
         let lines: Vec<String> = configuration(&settings()).iter().map(ToString::to_string).collect();
         assert_eq!(
             lines,
-            ["ok: public URL http://127.0.0.1:8080 (the issuer)", "ok: settings parse"]
+            [
+                "ok: public URL http://127.0.0.1:8080 (the issuer)",
+                "ok: settings parse"
+            ]
         );
     }
 

@@ -204,7 +204,7 @@ pub async fn serve(config: Config, log_format: config::LogFormat) -> Result<(), 
     tracing::info!(%bound, %public_url, "casebook listening");
     if log_format == config::LogFormat::Text {
         eprintln!(
-        "casebook listening on http://{bound} (issuer and Callback URL: {public_url})\n  admin console: {public_url}/admin\n  API reference: {public_url}/docs"
+            "casebook listening on http://{bound} (issuer and Callback URL: {public_url})\n  admin console: {public_url}/admin\n  API reference: {public_url}/docs"
         );
     }
     let app = http::router(state.clone());

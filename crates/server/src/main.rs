@@ -86,9 +86,19 @@ struct CheckArgs {
     database: DatabaseArgs,
     #[arg(long, env = "CASEBOOK_PUBLIC_URL")]
     public_url: Option<String>,
-    #[arg(long, env = "CASEBOOK_TOKEN_SIGNING_ALG", default_value = "RS256", value_name = "ALG")]
+    #[arg(
+        long,
+        env = "CASEBOOK_TOKEN_SIGNING_ALG",
+        default_value = "RS256",
+        value_name = "ALG"
+    )]
     token_signing_alg: String,
-    #[arg(long, env = "CASEBOOK_ALLOW_PRIVATE_JWKS_URI", default_value = "false", value_name = "BOOL")]
+    #[arg(
+        long,
+        env = "CASEBOOK_ALLOW_PRIVATE_JWKS_URI",
+        default_value = "false",
+        value_name = "BOOL"
+    )]
     allow_private_jwks_uri: String,
     #[arg(long, env = "CASEBOOK_EXTRA_CA_FILE", value_name = "PEM_FILE")]
     extra_ca_file: Option<std::path::PathBuf>,

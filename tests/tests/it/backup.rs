@@ -75,7 +75,9 @@ async fn a_backup_taken_while_the_server_writes_holds_every_write_acknowledged_b
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    let target = TestDatabase::create(Backend::Sqlite).await.expect("a place for the copy");
+    let target = TestDatabase::create(Backend::Sqlite)
+        .await
+        .expect("a place for the copy");
     let copy_file = target.sqlite_file().expect("a file");
     let began = Instant::now();
     let output = tokio::task::spawn_blocking({
@@ -174,7 +176,9 @@ async fn a_backup_never_overwrites_a_file() {
         return;
     };
     let app = TestApp::spawn(Backend::Sqlite).await.expect("sqlite");
-    let target = TestDatabase::create(Backend::Sqlite).await.expect("a place for the copy");
+    let target = TestDatabase::create(Backend::Sqlite)
+        .await
+        .expect("a place for the copy");
     let existing = target.sqlite_file().expect("a file");
     std::fs::write(&existing, b"an older backup").unwrap();
     let output = run_backup(&binary, &app.db.url, &existing);
@@ -204,7 +208,10 @@ async fn a_postgres_backup_is_pg_dump_in_one_line() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-    let command = format!("pg_dump --format=custom --file={} \"$CASEBOOK_DATABASE_URL\"", to.display());
+    let command = format!(
+        "pg_dump --format=custom --file={} \"$CASEBOOK_DATABASE_URL\"",
+        to.display()
+    );
     assert!(stderr.contains(&command), "{stderr}");
     assert!(stderr.contains("master key is not in the database"), "{stderr}");
     assert!(!to.exists());

@@ -15,10 +15,7 @@ struct Report {
 
 impl Report {
     fn errors(&self) -> Vec<&str> {
-        self.lines
-            .iter()
-            .filter_map(|l| l.strip_prefix("error: "))
-            .collect()
+        self.lines.iter().filter_map(|l| l.strip_prefix("error: ")).collect()
     }
 
     /// Exit status 1 and exactly one error line, which contains `needle`.
@@ -118,7 +115,9 @@ both_backends!(
             }
         }
 
-        let malformed = check(&with(&vars, &[("CASEBOOK_MASTER_KEY", "c2hvcnQ=")])).await.unwrap();
+        let malformed = check(&with(&vars, &[("CASEBOOK_MASTER_KEY", "c2hvcnQ=")]))
+            .await
+            .unwrap();
         malformed.one_error("32 bytes");
     }
 );
@@ -208,7 +207,10 @@ async fn a_database_that_cannot_be_reached_is_reported() {
 
     // Port 1 on loopback: nothing listens, so the refusal is at once.
     let refused = check(&[
-        ("CASEBOOK_DATABASE_URL", "postgres://postgres:hunter2@127.0.0.1:1/casebook"),
+        (
+            "CASEBOOK_DATABASE_URL",
+            "postgres://postgres:hunter2@127.0.0.1:1/casebook",
+        ),
         ("CASEBOOK_MASTER_KEY", &key),
     ])
     .await
@@ -235,9 +237,12 @@ both_backends!(
         http.one_error("CASEBOOK_PUBLIC_URL");
         // Unset, the public URL is http://<addr>: a listener on every
         // interface would publish an http issuer to the network.
-        let everywhere = check(&with(&vars, &[("CASEBOOK_PUBLIC_URL", ""), ("CASEBOOK_ADDR", "0.0.0.0:8080")]))
-            .await
-            .unwrap();
+        let everywhere = check(&with(
+            &vars,
+            &[("CASEBOOK_PUBLIC_URL", ""), ("CASEBOOK_ADDR", "0.0.0.0:8080")],
+        ))
+        .await
+        .unwrap();
         everywhere.one_error("http://0.0.0.0:8080");
         for fine in ["https://casebook.example.org", "http://localhost:8080"] {
             let report = check(&with(&vars, &[("CASEBOOK_PUBLIC_URL", fine)])).await.unwrap();
@@ -265,7 +270,11 @@ both_backends!(
         assert_eq!(report.code, Some(1), "{report:#?}");
         let errors = report.errors();
         assert_eq!(errors.len(), 3, "{report:#?}");
-        for name in ["CASEBOOK_TRUSTED_PROXIES", "CASEBOOK_LOG_FORMAT", "CASEBOOK_TOKEN_SIGNING_ALG"] {
+        for name in [
+            "CASEBOOK_TRUSTED_PROXIES",
+            "CASEBOOK_LOG_FORMAT",
+            "CASEBOOK_TOKEN_SIGNING_ALG",
+        ] {
             assert!(errors.iter().any(|e| e.starts_with(name)), "{name}: {report:#?}");
         }
         // The database is still looked at.

@@ -39,7 +39,9 @@ impl Served {
         let addr = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port");
-        let dir = db.sqlite_file().map_or_else(std::env::temp_dir, |f| f.parent().unwrap().to_owned());
+        let dir = db
+            .sqlite_file()
+            .map_or_else(std::env::temp_dir, |f| f.parent().unwrap().to_owned());
         let id = uuid::Uuid::now_v7().simple();
         let stdout = dir.join(format!("serve-{id}.out"));
         let stderr = dir.join(format!("serve-{id}.err"));
@@ -145,15 +147,28 @@ async fn json_logs(backend: Backend) {
         .await
         .unwrap();
     note(&mut sent, &r, "POST", "/admin/v1/sessions", None);
-    assert_eq!(header(&r, reqwest::header::HeaderName::from_static("x-request-id")), "sign-in-7");
+    assert_eq!(
+        header(&r, reqwest::header::HeaderName::from_static("x-request-id")),
+        "sign-in-7"
+    );
     let session = expect(r, 201).await["token"].as_str().unwrap().to_owned();
 
     // Admin: who am I, a role list, a registration, the reveal.
-    let r = http.get(served.url("/api/v1/me")).bearer_auth(&session).send().await.unwrap();
+    let r = http
+        .get(served.url("/api/v1/me"))
+        .bearer_auth(&session)
+        .send()
+        .await
+        .unwrap();
     let me = r.json::<Value>().await.unwrap();
     let admin_id = me["id"].as_str().expect("admin id").to_owned();
     let user = || Some(("user", admin_id.clone()));
-    let r = http.get(served.url("/api/v1/me")).bearer_auth(&session).send().await.unwrap();
+    let r = http
+        .get(served.url("/api/v1/me"))
+        .bearer_auth(&session)
+        .send()
+        .await
+        .unwrap();
     note(&mut sent, &r, "GET", "/api/v1/me", user());
     let r = http
         .post(served.url(APPS))
@@ -182,7 +197,13 @@ async fn json_logs(backend: Backend) {
         .send()
         .await
         .unwrap();
-    note(&mut sent, &r, "POST", "/admin/v1/external-applications/{id}/client-secret/reveal", user());
+    note(
+        &mut sent,
+        &r,
+        "POST",
+        "/admin/v1/external-applications/{id}/client-secret/reveal",
+        user(),
+    );
     assert_eq!(r.status(), 403);
     let r = http
         .post(served.url(&reveal))
@@ -191,7 +212,13 @@ async fn json_logs(backend: Backend) {
         .send()
         .await
         .unwrap();
-    note(&mut sent, &r, "POST", "/admin/v1/external-applications/{id}/client-secret/reveal", user());
+    note(
+        &mut sent,
+        &r,
+        "POST",
+        "/admin/v1/external-applications/{id}/client-secret/reveal",
+        user(),
+    );
     let reveal_id = sent.last().unwrap().request_id.clone();
     let secret = expect(r, 200).await["client_secret"].as_str().unwrap().to_owned();
 
@@ -219,9 +246,7 @@ async fn json_logs(backend: Backend) {
     note(&mut sent, &r, "POST", "/oauth2/token", None);
     let second_token = expect(r, 200).await["access_token"].as_str().unwrap().to_owned();
     let r = http
-        .post(served.url(&format!(
-            "/oauth2/token?client_id={client_id}&client_secret={secret}"
-        )))
+        .post(served.url(&format!("/oauth2/token?client_id={client_id}&client_secret={secret}")))
         .form(&[("grant_type", "client_credentials")])
         .send()
         .await
@@ -280,8 +305,7 @@ async fn json_logs(backend: Backend) {
     let mut lines = 0;
     for line in output.lines().filter(|l| !l.trim().is_empty()) {
         lines += 1;
-        let object: Value =
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+        let object: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
         assert!(object.is_object(), "{line}");
         assert!(object["timestamp"].is_string() && object["level"].is_string(), "{line}");
         if object["message"] == "request" {
@@ -307,7 +331,10 @@ async fn json_logs(backend: Backend) {
                 assert_eq!(line["principal_id"], id.as_str(), "{line}");
             }
             None => {
-                assert!(line.get("principal_kind").is_none() && line.get("principal_id").is_none(), "{line}");
+                assert!(
+                    line.get("principal_kind").is_none() && line.get("principal_id").is_none(),
+                    "{line}"
+                );
             }
         }
     }
@@ -359,6 +386,9 @@ async fn an_unknown_log_format_stops_the_start_and_names_the_variable() {
         .expect("run casebook serve");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
-    assert!(stderr.contains("CASEBOOK_LOG_FORMAT") && stderr.contains("\"yaml\""), "{stderr}");
+    assert!(
+        stderr.contains("CASEBOOK_LOG_FORMAT") && stderr.contains("\"yaml\""),
+        "{stderr}"
+    );
     assert!(!db.sqlite_file().unwrap().exists(), "nothing was started");
 }

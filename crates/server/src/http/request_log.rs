@@ -65,10 +65,12 @@ impl tower::Service<Request> for RequestLog {
 
     fn call(&mut self, request: Request) -> Self::Future {
         let id = request_id(&request);
-        let client = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| self.state.config.trusted_proxies.client_address(c.0.ip(), request.headers()));
+        let client = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| {
+            self.state
+                .config
+                .trusted_proxies
+                .client_address(c.0.ip(), request.headers())
+        });
         let mut line = Line {
             start: Instant::now(),
             method: request.method().clone(),
