@@ -674,3 +674,23 @@ pub fn casebook_binary() -> Option<std::path::PathBuf> {
     );
     None
 }
+
+/// `binary` as an operator would run it, with none of the `CASEBOOK_*`
+/// variables of the environment the tests run in: each test sets its own.
+pub fn casebook_command(binary: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(binary);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("CASEBOOK_") {
+            command.env_remove(name);
+        }
+    }
+    command.stdin(std::process::Stdio::null());
+    command
+}
+
+impl TestDatabase {
+    /// The SQLite file this database is, or will be.
+    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        casebook_server::config::sqlite_path(&self.url)
+    }
+}

@@ -3,6 +3,7 @@
 
 use crate::crypto::token_digest;
 use crate::error::ApiError;
+use crate::http::request_log::LoggedPrincipal;
 use crate::keys::TokenError;
 use crate::state::{AppState, VerifiedToken};
 use crate::store::{self, ActorRef, Author};
@@ -260,11 +261,20 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
         }
         Err(e) => return e.into_response(),
     };
-    if let Err(e) = check(&principal, access) {
-        return e.into_response();
-    }
-    request.extensions_mut().insert(principal);
-    next.run(request).await
+    // The request log names who called, refused or not.
+    let logged = LoggedPrincipal {
+        kind: principal.kind,
+        id: principal.id.clone(),
+    };
+    let mut response = match check(&principal, access) {
+        Err(e) => e.into_response(),
+        Ok(()) => {
+            request.extensions_mut().insert(principal);
+            next.run(request).await
+        }
+    };
+    response.extensions_mut().insert(logged);
+    response
 }
 
 fn check(principal: &Principal, access: Access) -> Result<(), ApiError> {

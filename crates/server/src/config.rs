@@ -78,14 +78,39 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// `CASEBOOK_LOG_FORMAT`: how log lines are written to stderr.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// For people: one readable line an event.
+    #[default]
+    Text,
+    /// For log pipelines: one JSON object a line, fields at the top level.
+    Json,
+}
+
+impl LogFormat {
+    /// The variable's value; unset or empty is the default.
+    pub fn parse(value: Option<&str>) -> Result<Self, ConfigError> {
+        match value.map(str::trim) {
+            None | Some("") | Some("text") => Ok(Self::Text),
+            Some("json") => Ok(Self::Json),
+            Some(other) => Err(ConfigError::LogFormat(other.chars().take(32).collect())),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    #[error("CASEBOOK_LOG_FORMAT must be `text` or `json`, not {0:?}")]
+    LogFormat(String),
     #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
     DatabaseUrl(String),
     #[error(transparent)]
     MasterKey(#[from] crate::crypto::MasterKeyError),
     #[error("CASEBOOK_MASTER_KEY is required with PostgreSQL: every replica must share it")]
     MasterKeyRequired,
+    #[error("no master key: CASEBOOK_MASTER_KEY is unset and there is no key file at {path}")]
+    MasterKeyMissing { path: PathBuf },
     #[error("could not use the master key file {path}: {source}")]
     MasterKeyFile { path: PathBuf, source: std::io::Error },
     #[error("CASEBOOK_EXTRA_CA_FILE {path}: {reason}")]
@@ -102,15 +127,38 @@ pub fn resolve_master_key(env_value: Option<&str>, database_url: &str) -> Result
     }
     match Backend::of_url(database_url) {
         Some(Backend::Postgres) => Err(ConfigError::MasterKeyRequired),
+        Some(Backend::Sqlite) => load_or_create_key_file(&master_key_file(database_url)),
+        None => Err(ConfigError::DatabaseUrl(database_url.to_owned())),
+    }
+}
+
+/// The master key as [`resolve_master_key`] would find it, without ever
+/// generating one: what `casebook check` and `casebook backup` read.
+pub fn existing_master_key(env_value: Option<&str>, database_url: &str) -> Result<MasterKey, ConfigError> {
+    if let Some(value) = env_value.filter(|v| !v.trim().is_empty()) {
+        return Ok(MasterKey::from_base64(value)?);
+    }
+    match Backend::of_url(database_url) {
+        Some(Backend::Postgres) => Err(ConfigError::MasterKeyRequired),
         Some(Backend::Sqlite) => {
-            let db = sqlite_path(database_url).unwrap_or_else(|| PathBuf::from("casebook.db"));
-            let mut file = db.clone().into_os_string();
-            file.push(".master.key");
-            let path = PathBuf::from(file);
-            load_or_create_key_file(&path)
+            let path = master_key_file(database_url);
+            match std::fs::read_to_string(&path) {
+                Ok(text) => Ok(MasterKey::from_base64(&text)?),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ConfigError::MasterKeyMissing { path }),
+                Err(source) => Err(ConfigError::MasterKeyFile { path, source }),
+            }
         }
         None => Err(ConfigError::DatabaseUrl(database_url.to_owned())),
     }
+}
+
+/// `<database>.master.key`, where a SQLite install keeps its key when
+/// `CASEBOOK_MASTER_KEY` is unset.
+pub fn master_key_file(database_url: &str) -> PathBuf {
+    let db = sqlite_path(database_url).unwrap_or_else(|| PathBuf::from("casebook.db"));
+    let mut file = db.into_os_string();
+    file.push(".master.key");
+    PathBuf::from(file)
 }
 
 fn load_or_create_key_file(path: &std::path::Path) -> Result<MasterKey, ConfigError> {

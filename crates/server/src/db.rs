@@ -108,7 +108,7 @@ macro_rules! migration_files {
     };
 }
 
-fn migrations(backend: Backend) -> Vec<Migration> {
+pub fn migrations(backend: Backend) -> Vec<Migration> {
     let files: &[(i64, &str, &'static str)] = match backend {
         Backend::Sqlite => migration_files!("sqlite":
             1 "0001_init", 2 "0002_outbox", 3 "0003_token_generation", 4 "0004_key_activation",
@@ -181,6 +181,87 @@ impl Db {
         Ok(db)
     }
 
+    /// Opens the database as it is: no file created, no migration applied,
+    /// no setting changed. What `casebook check` looks at.
+    pub async fn open_as_is(url: &str, backend: Backend) -> Result<Self, DbError> {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let url = match backend {
+            Backend::Sqlite => without_creation(url),
+            Backend::Postgres => url.to_owned(),
+        };
+        // A pool retries a refused connection until its timeout and then
+        // reports only the timeout; one plain connection first says why.
+        sqlx::AnyConnection::connect(&url).await?.close().await?;
+        let options = AnyPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5));
+        let pool = match backend {
+            Backend::Sqlite => options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
+                    Ok(())
+                })
+            }),
+            Backend::Postgres => options,
+        }
+        .connect(&url)
+        .await?;
+        Ok(Self {
+            pool,
+            backend,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// Which of this binary's migrations the database has, and what else it
+    /// has: read from the migrator's own table, never written.
+    pub async fn migration_status(&self) -> Result<MigrationStatus, sqlx::Error> {
+        let exists = match self.backend {
+            Backend::Sqlite => {
+                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+            }
+            Backend::Postgres => {
+                "SELECT COUNT(*) AS n FROM information_schema.tables \
+                 WHERE table_name = '_sqlx_migrations' AND table_schema = current_schema()"
+            }
+        };
+        let row = sqlx::query(exists).fetch_one(&self.pool).await?;
+        let mut status = MigrationStatus::default();
+        let known = migrations(self.backend);
+        let mut applied = Vec::new();
+        if col::<i64>(&row, "n")? > 0 {
+            // `success` is a BOOLEAN, which `Any` reads from PostgreSQL but not
+            // from SQLite: compared to a number here, in one dialect.
+            let rows = sqlx::query(
+                "SELECT version, CAST(CASE WHEN success THEN 1 ELSE 0 END AS BIGINT) AS success, checksum \
+                 FROM _sqlx_migrations ORDER BY version",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            for row in &rows {
+                let version: i64 = col(row, "version")?;
+                let success = col::<i64>(row, "success")? == 1;
+                let checksum: Vec<u8> = col(row, "checksum")?;
+                applied.push((version, success, checksum));
+            }
+        }
+        for (version, success, checksum) in &applied {
+            match known.iter().find(|m| m.version == *version) {
+                None => status.unknown.push(*version),
+                Some(_) if !success => status.failed.push(*version),
+                Some(m) if *m.checksum != checksum[..] => status.modified.push(*version),
+                Some(_) => status.applied.push(*version),
+            }
+        }
+        status.pending = known
+            .iter()
+            .map(|m| m.version)
+            .filter(|v| !applied.iter().any(|(a, _, _)| a == v))
+            .collect();
+        Ok(status)
+    }
+
     /// The same database, read through another clock (a test's).
     pub fn with_clock(self, clock: SharedClock) -> Self {
         Self { clock, ..self }
@@ -224,6 +305,42 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Where a database stands against this binary's migrations, by version.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MigrationStatus {
+    /// Known here and applied as written.
+    pub applied: Vec<i64>,
+    /// Known here, not yet applied: `serve` applies them at start.
+    pub pending: Vec<i64>,
+    /// Applied, but unknown to this binary: a newer version migrated it.
+    pub unknown: Vec<i64>,
+    /// Recorded as started but not finished.
+    pub failed: Vec<i64>,
+    /// Applied from different text than this binary carries.
+    pub modified: Vec<i64>,
+}
+
+/// A SQLite URL that opens an existing file and never creates one.
+fn without_creation(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return format!("{url}?mode=rw");
+    };
+    let mut kept = url::form_urlencoded::Serializer::new(String::new());
+    let mut mode = false;
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if key == "mode" {
+            mode = true;
+            kept.append_pair("mode", if value == "rwc" { "rw" } else { &value });
+        } else {
+            kept.append_pair(&key, &value);
+        }
+    }
+    if !mode {
+        kept.append_pair("mode", "rw");
+    }
+    format!("{base}?{}", kept.finish())
 }
 
 /// SPEC: the database is created 0600. sqlx would create it with the
@@ -313,6 +430,17 @@ mod tests {
         }
         db.close().await;
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn opening_as_is_never_asks_for_creation() {
+        assert_eq!(without_creation("sqlite://c.db"), "sqlite://c.db?mode=rw");
+        assert_eq!(without_creation("sqlite://c.db?mode=rwc"), "sqlite://c.db?mode=rw");
+        assert_eq!(without_creation("sqlite://c.db?mode=ro"), "sqlite://c.db?mode=ro");
+        assert_eq!(
+            without_creation("sqlite://c.db?cache=shared"),
+            "sqlite://c.db?cache=shared&mode=rw"
+        );
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! tests use); [`http::openapi`] builds the API document without a database.
 
 pub mod auth;
+pub mod backup;
+pub mod check;
 pub mod client_addr;
 pub mod client_keys;
 pub mod clock;
@@ -190,7 +192,9 @@ pub async fn start(config: Config, options: TestOptions) -> Result<Running, Star
 
 /// Runs until SIGINT or SIGTERM, then stops accepting and gives requests in
 /// flight [`serving::SHUTDOWN_GRACE`] before it returns.
-pub async fn serve(config: Config) -> Result<(), StartError> {
+/// With JSON logs the listening banner is only the log event, so that
+/// stderr stays one JSON object a line.
+pub async fn serve(config: Config, log_format: config::LogFormat) -> Result<(), StartError> {
     let addr = config.addr;
     let public_url = config.public_url.clone();
     let listener = TcpListener::bind(addr)
@@ -204,9 +208,11 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         .local_addr()
         .map_err(|source| StartError::Listen { addr, source })?;
     tracing::info!(%bound, %public_url, "casebook listening");
-    eprintln!(
-        "casebook listening on http://{bound} (issuer and Callback URL: {public_url})\n  admin console: {public_url}/admin\n  API reference: {public_url}/docs"
-    );
+    if log_format == config::LogFormat::Text {
+        eprintln!(
+            "casebook listening on http://{bound} (issuer and Callback URL: {public_url})\n  admin console: {public_url}/admin\n  API reference: {public_url}/docs"
+        );
+    }
     let app = http::router(state.clone());
     serving::serve(listener, app, TestOptions::default().limits(), shutdown_signal()).await;
     // The grants counted since the last flush, so the other replicas (and

@@ -1,7 +1,7 @@
 //! `casebook`: the service binary.
 
 use casebook_domain::SigningAlgorithm;
-use casebook_server::config::{self, Backend, Config};
+use casebook_server::config::{self, Backend, Config, LogFormat};
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -68,6 +68,48 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Copy a SQLite database while the server runs: a consistent copy,
+    /// created 0600. The master key is not in it: keep the key file (or
+    /// CASEBOOK_MASTER_KEY) with the copy. PostgreSQL: use pg_dump.
+    Backup {
+        /// The new file; an existing one is never overwritten.
+        #[arg(long, value_name = "FILE")]
+        to: std::path::PathBuf,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Check what `serve` would start with: settings, database, migrations,
+    /// master key. One line per finding; exit status 1 on any error.
+    /// Creates and changes nothing.
+    Check(CheckArgs),
+}
+
+/// `serve`'s flags and variables, read as text so that each one that does
+/// not parse is reported with the rest instead of stopping the run.
+#[derive(Debug, clap::Args)]
+struct CheckArgs {
+    #[arg(long, env = "CASEBOOK_ADDR", default_value = "127.0.0.1:8080")]
+    addr: String,
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[arg(long, env = "CASEBOOK_PUBLIC_URL")]
+    public_url: Option<String>,
+    #[arg(
+        long,
+        env = "CASEBOOK_TOKEN_SIGNING_ALG",
+        default_value = "RS256",
+        value_name = "ALG"
+    )]
+    token_signing_alg: String,
+    #[arg(
+        long,
+        env = "CASEBOOK_ALLOW_PRIVATE_JWKS_URI",
+        default_value = "false",
+        value_name = "BOOL"
+    )]
+    allow_private_jwks_uri: String,
+    #[arg(long, env = "CASEBOOK_EXTRA_CA_FILE", value_name = "PEM_FILE")]
+    extra_ca_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,12 +139,7 @@ fn env(name: &str) -> Option<String> {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CASEBOOK_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -110,21 +147,139 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(run(Cli::parse()));
+    let command = match cli.command {
+        Command::Check(args) => {
+            // The report is the output; logs would only interleave with it.
+            init_logs(LogFormat::Text, "warn,sqlx=off");
+            let clean = runtime.block_on(check(args));
+            runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+            return if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE };
+        }
+        command => command,
+    };
+    let format = match LogFormat::parse(env("CASEBOOK_LOG_FORMAT").as_deref()) {
+        Ok(format) => format,
+        Err(e) => {
+            eprintln!("casebook: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_logs(format, "info,sqlx=warn");
+    let result = runtime.block_on(run(command, format));
     // Dropping a runtime waits for every blocking task without limit; SPEC
     // bounds how long a stopping server may take.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("casebook: {message}");
+            match format {
+                LogFormat::Text => eprintln!("casebook: {message}"),
+                LogFormat::Json => tracing::error!(error = %message, "casebook stopped"),
+            }
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
-    match cli.command {
+/// Log lines go to stderr, filtered by `CASEBOOK_LOG`, as text or as one
+/// JSON object a line with the event's fields at the top level.
+fn init_logs(format: LogFormat, default_filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CASEBOOK_LOG").unwrap_or_else(|_| default_filter.into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
+}
+
+async fn check(args: CheckArgs) -> bool {
+    let settings = casebook_server::check::Settings {
+        addr: args.addr,
+        database_url: args.database.database_url,
+        public_url: args.public_url,
+        token_signing_alg: args.token_signing_alg,
+        allow_private_jwks_uri: args.allow_private_jwks_uri,
+        extra_ca_file: args.extra_ca_file,
+        master_key: env("CASEBOOK_MASTER_KEY"),
+        admin_email: env("CASEBOOK_ADMIN_EMAIL"),
+        admin_password: env("CASEBOOK_ADMIN_PASSWORD"),
+        smtp_url: env("CASEBOOK_SMTP_URL"),
+        smtp_from: env("CASEBOOK_SMTP_FROM"),
+        trusted_proxies: env("CASEBOOK_TRUSTED_PROXIES"),
+        log_format: env("CASEBOOK_LOG_FORMAT"),
+        log_filter: env("CASEBOOK_LOG"),
+    };
+    let findings = casebook_server::check::check(&settings).await;
+    for finding in &findings {
+        println!("{finding}");
+    }
+    !findings.iter().any(|f| f.is_error())
+}
+
+async fn backup(to: &std::path::Path, database_url: &str, format: LogFormat) -> Result<(), String> {
+    let shown = config::redact_url(database_url);
+    let from = to.display().to_string();
+    if Backend::of_url(database_url) == Some(Backend::Sqlite) {
+        match format {
+            LogFormat::Text => eprintln!("casebook backup: copying {shown} to {from}"),
+            LogFormat::Json => tracing::info!(database = %shown, to = %from, "backup started"),
+        }
+    }
+    let copied = casebook_server::backup::backup(database_url, to)
+        .await
+        .map_err(|e| format!("backup: {e}"))?;
+    let file = config::master_key_file(database_url);
+    let key = if env("CASEBOOK_MASTER_KEY").is_some() {
+        "CASEBOOK_MASTER_KEY".to_owned()
+    } else if file.is_file() {
+        file.display().to_string()
+    } else {
+        "the master key the server runs with".to_owned()
+    };
+    let took = if copied.elapsed < std::time::Duration::from_secs(1) {
+        format!("{} ms", copied.elapsed.as_millis())
+    } else {
+        format!("{:.1} s", copied.elapsed.as_secs_f64())
+    };
+    match format {
+        LogFormat::Text => eprintln!(
+            "casebook backup: done: {from}, {} in {took}; the master key is not in it: keep {key} with it",
+            human_size(copied.bytes)
+        ),
+        LogFormat::Json => tracing::info!(
+            to = %from,
+            bytes = copied.bytes,
+            elapsed_ms = copied.elapsed.as_millis() as u64,
+            master_key = %key,
+            "backup done; the master key is not in it"
+        ),
+    }
+    Ok(())
+}
+
+fn human_size(bytes: u64) -> String {
+    const KIB: f64 = 1024.0;
+    let b = bytes as f64;
+    if b < KIB {
+        format!("{bytes} bytes")
+    } else if b < KIB * KIB {
+        format!("{:.1} KiB", b / KIB)
+    } else if b < KIB * KIB * KIB {
+        format!("{:.1} MiB", b / (KIB * KIB))
+    } else {
+        format!("{:.2} GiB", b / (KIB * KIB * KIB))
+    }
+}
+
+async fn run(command: Command, format: LogFormat) -> Result<(), String> {
+    match command {
         Command::Serve {
             addr,
             database,
@@ -167,7 +322,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                     .map(casebook_server::secret_scanning::ScanningKeys::load)
                     .transpose()?,
             };
-            casebook_server::serve(config).await.map_err(|e| e.to_string())
+            casebook_server::serve(config, format).await.map_err(|e| e.to_string())
         }
         Command::Keys {
             command:
@@ -207,5 +362,45 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::Backup { to, database } => backup(&to, &database.database_url, format).await,
+        // `main` runs it before logging starts, so that a bad log setting
+        // is one of its findings; the same report either way.
+        Command::Check(args) => {
+            if check(args).await {
+                Ok(())
+            } else {
+                Err("check found errors".into())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// `check` must read what `serve` reads, or it would vouch for settings
+    /// `serve` never sees.
+    #[test]
+    fn check_takes_every_flag_and_variable_of_serve() {
+        let cli = Cli::command();
+        let arguments = |name: &str| {
+            let mut args: Vec<(Option<String>, Option<String>)> = cli
+                .find_subcommand(name)
+                .expect(name)
+                .get_arguments()
+                .filter(|a| a.get_id() != "help")
+                .map(|a| {
+                    (
+                        a.get_long().map(str::to_owned),
+                        a.get_env().map(|e| e.to_string_lossy().into_owned()),
+                    )
+                })
+                .collect();
+            args.sort();
+            args
+        };
+        assert_eq!(arguments("check"), arguments("serve"));
     }
 }

@@ -162,16 +162,20 @@ impl Metrics {
 }
 
 /// Records every request under its route template (never the raw path, which
-/// would make a label per id).
+/// would make a label per id), and leaves the template on the response for
+/// the request log, which runs outside the router and cannot see it.
 pub async fn track<S: AsRef<Metrics>>(State(state): State<S>, request: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = request.method().as_str().to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let route = matched
+        .as_ref()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
+    if let Some(matched) = matched {
+        response.extensions_mut().insert(matched);
+    }
     let status = response.status().as_u16();
     let metrics = state.as_ref();
     metrics

@@ -6,12 +6,15 @@
 mod admin;
 mod api;
 mod authorization;
+mod backup;
+mod check;
 mod client_secrets;
 mod console;
 mod contract;
 mod federated;
 mod hardening;
 mod jose;
+mod json_logs;
 mod jwks_uri;
 mod key_host;
 mod leaks;

@@ -11,6 +11,7 @@ pub mod oauth;
 pub mod ops;
 pub mod query;
 mod quota;
+pub mod request_log;
 pub mod roles;
 pub mod secret_scanning;
 pub mod secrets;
@@ -150,7 +151,7 @@ pub fn router(state: AppState) -> Router {
     // from outside this server.
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs")
         .config(utoipa_swagger_ui::Config::from("/openapi.json").validator_url("none"));
-    Router::new()
+    let app = Router::new()
         .merge(routes)
         .merge(docs)
         // Innermost, so that metrics record the 408 it answers.
@@ -175,7 +176,10 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| ApiError::internal("a request handler panicked").into_response(),
         ))
-        .with_state(state)
+        .with_state(state.clone());
+    // Around everything, so that every answer is logged, a 404 or a
+    // panic's 500 too.
+    Router::new().fallback_service(request_log::RequestLog::new(state, app))
 }
 
 /// RFC 9728 §5.1: every 401 from the Casebook and admin APIs names the

@@ -353,6 +353,25 @@ pub async fn rotate_with_notice(
     Ok(kid)
 }
 
+/// `casebook check`: how many signing keys are stored, and the ids of those
+/// `master` does not open. Creates nothing, unlike [`KeyRing::load`].
+pub async fn unopened_keys(db: &Db, master: &MasterKey) -> Result<(usize, Vec<String>), KeyError> {
+    let stored = store::published_signing_keys(db, i64::MIN).await?;
+    let unopened = stored
+        .iter()
+        .filter(|key| {
+            let opens = SigningAlgorithm::parse(&key.alg).is_some_and(|alg| {
+                master
+                    .open(&key.sealed_private_key, &kid_context(&key.kid))
+                    .is_ok_and(|private| Signer::open(alg, &private).is_some())
+            });
+            !opens
+        })
+        .map(|key| key.kid.clone())
+        .collect();
+    Ok((stored.len(), unopened))
+}
+
 async fn load_set(db: &Db, master: &MasterKey) -> Result<KeySet, KeyError> {
     let now = db.now_micros();
     let cutoff = now - RETIRED_KEY_GRACE_MICROS;

@@ -1,0 +1,190 @@
+//! One log line per request, written when its response is ready: method,
+//! route template, status, latency, client address, the principal when the
+//! auth layer found one, and a request id that is also returned to the
+//! client in `X-Request-Id`.
+//!
+//! What is never logged: the raw path (it carries ids, and a route template
+//! is what operators aggregate on), the query string (where a misbehaving
+//! client puts its secret), headers and bodies.
+
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::{ConnectInfo, MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::Response;
+use casebook_domain::AccountKind;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::task::{Context, Poll};
+use std::time::Instant;
+use tracing::Instrument;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The longest request id taken from a client; longer ones are replaced.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// Who made a request, as the auth layer established it: put on the
+/// response, where this layer reads it (the request, and the `Principal`
+/// in it, went to the handler).
+#[derive(Debug, Clone)]
+pub struct LoggedPrincipal {
+    pub kind: AccountKind,
+    pub id: String,
+}
+
+/// The whole router, logged. A service around the router rather than one
+/// of its layers: `Router::layer` wraps every route, and each request then
+/// clones the route's whole stack of layers, which for `from_fn` layers
+/// cost more than everything this one does. Around the router, a request
+/// costs one clone of the router (an `Arc`) and one boxed future.
+///
+/// The route template is only known inside the router; `metrics::track`
+/// leaves it on the response, as `auth::authorize` leaves the principal.
+#[derive(Debug, Clone)]
+pub struct RequestLog {
+    state: AppState,
+    router: Router,
+}
+
+impl RequestLog {
+    pub fn new(state: AppState, router: Router) -> Self {
+        Self { state, router }
+    }
+}
+
+impl tower::Service<Request> for RequestLog {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = futures_util::future::BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // The router is always ready.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let id = request_id(&request);
+        let client = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| {
+            self.state
+                .config
+                .trusted_proxies
+                .client_address(c.0.ip(), request.headers())
+        });
+        let mut line = Line {
+            start: Instant::now(),
+            method: request.method().clone(),
+            client,
+            id,
+            done: false,
+        };
+        // Lines the handler writes carry the id too, so that an error can
+        // be matched to its request.
+        let span = tracing::info_span!("request", request_id = %line.id.to_str().unwrap_or_default());
+        let answer = tower::ServiceExt::oneshot(self.router.clone(), request).instrument(span);
+        Box::pin(async move {
+            let mut response = answer.await?;
+            line.finish(&response);
+            response.headers_mut().insert(REQUEST_ID, line.id.clone());
+            Ok(response)
+        })
+    }
+}
+
+/// The client's id when it is one a log can carry safely: bounded, and
+/// visible ASCII only (no spaces, no control characters that would forge
+/// lines in a text log).
+fn sane(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty() && bytes.len() <= MAX_REQUEST_ID_LEN && bytes.iter().all(|b| b.is_ascii_graphic())
+}
+
+fn request_id(request: &Request) -> HeaderValue {
+    let mut sent = request.headers().get_all(&REQUEST_ID).iter();
+    // Two ids are no id: which one the client meant is a guess.
+    match (sent.next(), sent.next()) {
+        (Some(value), None) if sane(value) => value.clone(),
+        _ => {
+            // 128 random bits from the thread's generator: no system call
+            // per request, as a UUIDv7 would make.
+            let id = u128::from_be_bytes(crate::crypto::random_bytes::<16>());
+            HeaderValue::try_from(format!("{id:032x}")).unwrap_or(HeaderValue::from_static("unknown"))
+        }
+    }
+}
+
+/// The line of one request; a request whose future is dropped before it
+/// answered (the client went away, the server shut down) is logged as
+/// cancelled when the guard goes.
+struct Line {
+    start: Instant,
+    method: axum::http::Method,
+    client: Option<IpAddr>,
+    id: HeaderValue,
+    done: bool,
+}
+
+impl Line {
+    fn latency_ms(&self) -> f64 {
+        // Microsecond resolution is plenty, and keeps lines short.
+        (self.start.elapsed().as_micros() as f64) / 1000.0
+    }
+
+    fn finish(&mut self, response: &Response) {
+        self.done = true;
+        let route = response.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+        let principal = response.extensions().get::<LoggedPrincipal>();
+        // Text fields as `Display`: none of them can hold a quote, a space
+        // or a control character (the id is checked, the rest are ours), so
+        // the text format's escaping, most of the cost of a line, is not
+        // needed. JSON escapes them regardless.
+        tracing::info!(
+            method = %self.method,
+            route = %route.unwrap_or("unmatched"),
+            status = response.status().as_u16(),
+            latency_ms = self.latency_ms(),
+            client = self.client.map(tracing::field::display),
+            principal_kind = principal.map(|p| tracing::field::display(p.kind.as_str())),
+            principal_id = principal.map(|p| tracing::field::display(&p.id)),
+            request_id = %self.id.to_str().unwrap_or_default(),
+            "request"
+        );
+    }
+}
+
+impl Drop for Line {
+    fn drop(&mut self) {
+        if !self.done {
+            tracing::info!(
+                method = %self.method,
+                latency_ms = self.latency_ms(),
+                client = self.client.map(tracing::field::display),
+                request_id = %self.id.to_str().unwrap_or_default(),
+                outcome = "cancelled",
+                "request"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(value: &[u8], kept: bool) {
+        let value = HeaderValue::from_bytes(value).unwrap();
+        assert_eq!(sane(&value), kept, "{value:?}");
+    }
+
+    #[test]
+    fn only_bounded_visible_ascii_ids_are_kept() {
+        check(b"abc-123", true);
+        check(b"0190a0c2-7d2e-7c3a-9d1e-2f7b8e3c4d5a", true);
+        check("x".repeat(MAX_REQUEST_ID_LEN).as_bytes(), true);
+        check("x".repeat(MAX_REQUEST_ID_LEN + 1).as_bytes(), false);
+        check(b"", false);
+        check(b"two words", false);
+        check(b"tab\there", false);
+        check(b"caf\xc3\xa9", false);
+    }
+}
