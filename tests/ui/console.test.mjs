@@ -158,6 +158,52 @@ await finish(async () => {
       assert.ok(await inViewport(row.locator(".name-cell")));
     });
 
+    await step(`[${w}] Edit sets allowed sources and a quota: a bad network is refused by its line, then both show in the details`, async () => {
+      const patches = [];
+      const watch = (r) => { if (r.method() === "PATCH") patches.push(r.postDataJSON()); };
+      page.on("request", watch);
+      await page.click(`button[aria-label="Edit ${appName}"]`);
+      await page.waitForSelector("#app-dialog[open]");
+      assert.equal(await page.inputValue("#f-sources"), "");
+      await page.fill("#f-sources", "203.0.113.0/24\n10.0.0.5/8");
+      await page.fill("#f-quota", "600");
+      await page.click("#app-form button[type=submit]");
+      await page.waitForFunction(() => document.querySelector("#f-sources-error").textContent.length > 0);
+      const said = await page.textContent("#f-sources-error");
+      assert.match(said, /^Line 2 is 10\.0\.0\.5\/8/);
+      assert.doesNotMatch(said, /allowed_sources/);
+      assert.equal(await page.getAttribute("#f-sources", "aria-invalid"), "true");
+      await check(page, viewport, "edit-application-sources-refused");
+      await page.fill("#f-sources", "203.0.113.0/24\n10.0.0.5");
+      await page.click("#app-form button[type=submit]");
+      await closed(page, "app-dialog");
+      await page.waitForFunction((n) => document.querySelector("#status").textContent.includes(n + " saved"), appName);
+      const details = page.locator("tr.details:not([hidden])");
+      assert.match(await details.textContent(), /203\.0\.113\.0\/24, 10\.0\.0\.5\/32/);
+      assert.match(await details.textContent(), /600 an hour/);
+      // An edit that leaves them alone does not send them.
+      await page.click(`button[aria-label="Edit ${appName}"]`);
+      await page.waitForSelector("#app-dialog[open]");
+      assert.equal(await page.inputValue("#f-sources"), "203.0.113.0/24\n10.0.0.5/32");
+      assert.equal(await page.inputValue("#f-quota"), "600");
+      await page.click("#app-form button[type=submit]");
+      await closed(page, "app-dialog");
+      const last = patches[patches.length - 1];
+      assert.ok(!("allowed_sources" in last) && !("token_quota_per_hour" in last), JSON.stringify(last));
+      // Emptied, they are removed.
+      await page.click(`button[aria-label="Edit ${appName}"]`);
+      await page.waitForSelector("#app-dialog[open]");
+      await page.fill("#f-sources", "");
+      await page.fill("#f-quota", "");
+      await page.click("#app-form button[type=submit]");
+      await closed(page, "app-dialog");
+      const cleared = patches[patches.length - 1];
+      assert.equal(cleared.allowed_sources, null);
+      assert.equal(cleared.token_quota_per_hour, null);
+      await page.waitForFunction(() => /Any address/.test(document.querySelector("tr.details:not([hidden])").textContent));
+      page.off("request", watch);
+    });
+
     await step(`[${w}] Disable and Enable change the status and say so`, async () => {
       await page.click(`button[aria-label="Disable ${appName}"]`);
       await page.waitForFunction((n) => document.querySelector("#status").textContent.includes(n + " disabled"), appName);

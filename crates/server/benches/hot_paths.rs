@@ -6,6 +6,8 @@
 //! - verifying one: signature and claims against the cached verifying key
 //!   (what a token costs the first time it is seen), for each algorithm, and the whole check
 //!   when the verified token is cached (every later request carrying it);
+//! - an `allowed_sources` check, and a grant counted against a quota far
+//!   from its limit (both in memory);
 //! - the SDK's cached-token path (`TokenSource::token` with a fresh token in
 //!   its cache), against a server started in this process.
 //!
@@ -212,6 +214,33 @@ fn hot_paths(c: &mut Criterion) {
 
     c.bench_function("access token check, verified token cached", |b| {
         b.iter(|| ready(verify_access_token(&f.state, black_box(&f.token))).expect("valid"))
+    });
+
+    // Where from: the address of the last of 50 networks, the worst a list can cost.
+    let networks: Vec<String> = (0..50).map(|i| format!("10.{i}.0.0/16")).collect();
+    let sources = casebook_domain::sources::AllowedSources::parse(&networks).expect("50 networks");
+    let address: std::net::IpAddr = "10.49.1.2".parse().expect("address");
+    c.bench_function("allowed_sources check (50 networks, the last matching)", |b| {
+        b.iter(|| black_box(&sources).contains(black_box(address)))
+    });
+
+    // How many: a grant far from the quota, counted and taken back in
+    // memory (the first grant read the shared count once, before this).
+    let quota = casebook_domain::quota::TokenQuota::parse(1_000_000).expect("quota");
+    let quotas = &f.state.quotas;
+    let grant = runtime
+        .block_on(quotas.admit(&f.client_id, quota, now))
+        .expect("first grant");
+    if let casebook_server::quota::Verdict::Granted(grant) = grant {
+        quotas.release(grant);
+    }
+    c.bench_function("token quota, a grant far from the limit (in memory)", |b| {
+        b.iter(
+            || match ready(quotas.admit(black_box(&f.client_id), quota, now)).expect("admitted") {
+                casebook_server::quota::Verdict::Granted(grant) => quotas.release(grant),
+                casebook_server::quota::Verdict::Refused { .. } => panic!("far from the quota"),
+            },
+        )
     });
 
     // The SDK against a real server on loopback: one token request, then the cache.
