@@ -79,6 +79,7 @@ await finish(async () => {
         await page.fill("#q-name", appName);
         await page.click("#search button[type=submit]");
       }
+      await page.waitForFunction(() => document.querySelectorAll("#rows tr.app-row").length === 1);
       await press(`button.expand[aria-label="Show details of ${appName}"]`);
       await rows.first().waitFor();
       assert.equal(await section.locator("h2").textContent(), "Client secrets");

@@ -158,9 +158,15 @@ function denied(message) {
   $("new").hidden = true;
 }
 
+// Bumped by each fresh load: the answer to an older one (the first page,
+// still on its way when a search starts) must not join the new list.
+let generation = 0;
+
 export async function loadApps(reset) {
-  if (reset) { cursor = null; shown.clear(); $("rows").replaceChildren(); }
+  if (reset) { generation += 1; cursor = null; shown.clear(); $("rows").replaceChildren(); }
+  const mine = generation;
   const r = await api("GET", path.apps + query({ limit: 50, cursor, name: filter.name, email: filter.email }));
+  if (mine !== generation) return;
   if (r.status === 403) {
     denied("Your account cannot see or manage external applications. Ask an administrator for the Administrator role.");
     return;
