@@ -31,6 +31,8 @@ pub struct Settings {
     pub trusted_proxies: Option<String>,
     pub log_format: Option<String>,
     pub log_filter: Option<String>,
+    pub secret_max_age_days: Option<String>,
+    pub secret_scanning_keys: Option<PathBuf>,
 }
 
 impl fmt::Debug for Settings {
@@ -146,6 +148,21 @@ fn configuration(settings: &Settings) -> Vec<Finding> {
         error(e.to_string());
     }
     if let Err(e) = crate::notify::Mailer::from_url(settings.smtp_url.as_deref(), settings.smtp_from.as_deref()) {
+        error(e);
+    }
+    if let Some(days) = &settings.secret_max_age_days {
+        let policy = days
+            .trim()
+            .parse::<u32>()
+            .map_err(|_| format!("CASEBOOK_SECRET_MAX_AGE_DAYS {days:?} is not a whole number of days"))
+            .and_then(|d| casebook_domain::secret_lifecycle::SecretPolicy::from_max_age_days(Some(d)));
+        if let Err(e) = policy {
+            error(e);
+        }
+    }
+    if let Some(path) = &settings.secret_scanning_keys
+        && let Err(e) = crate::secret_scanning::ScanningKeys::load(path)
+    {
         error(e);
     }
     if let Err(e) = LogFormat::parse(settings.log_format.as_deref()) {
@@ -410,6 +427,8 @@ mod tests {
             log_format: Some("xml".into()),
             log_filter: Some("info,=[".into()),
             admin_email: Some("not-an-address".into()),
+            secret_max_age_days: Some("0".into()),
+            secret_scanning_keys: Some("/nonexistent/keys.json".into()),
             ..settings()
         };
         let found = errors(&broken);
@@ -423,6 +442,8 @@ mod tests {
             "CASEBOOK_LOG_FORMAT",
             "CASEBOOK_LOG ",
             "CASEBOOK_ADMIN_EMAIL",
+            "CASEBOOK_SECRET_MAX_AGE_DAYS",
+            "CASEBOOK_SECRET_SCANNING_KEYS",
         ] {
             assert_eq!(
                 found.iter().filter(|line| line.starts_with(name)).count(),
@@ -431,7 +452,7 @@ mod tests {
             );
         }
         // No listen address, so no default public URL to judge either.
-        assert_eq!(found.len(), 9, "{found:#?}");
+        assert_eq!(found.len(), 11, "{found:#?}");
     }
 
     #[test]

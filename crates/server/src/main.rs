@@ -110,6 +110,10 @@ struct CheckArgs {
     allow_private_jwks_uri: String,
     #[arg(long, env = "CASEBOOK_EXTRA_CA_FILE", value_name = "PEM_FILE")]
     extra_ca_file: Option<std::path::PathBuf>,
+    #[arg(long, env = "CASEBOOK_SECRET_MAX_AGE_DAYS", value_name = "DAYS")]
+    secret_max_age_days: Option<String>,
+    #[arg(long, env = "CASEBOOK_SECRET_SCANNING_KEYS", value_name = "JSON_FILE")]
+    secret_scanning_keys: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -215,6 +219,8 @@ async fn check(args: CheckArgs) -> bool {
         trusted_proxies: env("CASEBOOK_TRUSTED_PROXIES"),
         log_format: env("CASEBOOK_LOG_FORMAT"),
         log_filter: env("CASEBOOK_LOG"),
+        secret_max_age_days: args.secret_max_age_days,
+        secret_scanning_keys: args.secret_scanning_keys,
     };
     let findings = casebook_server::check::check(&settings).await;
     for finding in &findings {
