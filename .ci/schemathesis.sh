@@ -60,7 +60,7 @@ CASEBOOK_DATABASE_URL="sqlite://$WORK/casebook.db" \
 CASEBOOK_ADMIN_EMAIL="$ADMIN_EMAIL" \
 CASEBOOK_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
 CASEBOOK_LOG="${CASEBOOK_LOG:-warn}" \
-    "$ROOT/target/debug/casebook" serve >"$OUT/server.log" 2>&1 &
+    "${CARGO_TARGET_DIR:-$ROOT/target}/debug/casebook" serve >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!
 
 for _ in $(seq 1 100); do
