@@ -86,6 +86,21 @@ fn has_secret(app: &store::ApplicationRecord) -> Result<(), ApiError> {
     })
 }
 
+/// What showing, adding or replacing a secret asks first: an application
+/// with secrets (404, 409), the grant rule (403), then the password. The
+/// first two come before the password, so that neither a typo'd id nor a
+/// refused application costs a lockout attempt.
+async fn may_handle_secrets(
+    state: &AppState,
+    caller: &crate::auth::Principal,
+    id: &str,
+    password: Password,
+) -> Result<(), ApiError> {
+    has_secret(&store::get_application(&state.db, id).await?)?;
+    store::may_access_secret(&state.db, &caller.author(), id).await?;
+    confirm_password(state, caller, password, id).await
+}
+
 /// Re-checks the calling admin's password, with the reveal lockout.
 async fn confirm_password(
     state: &AppState,
@@ -132,11 +147,7 @@ pub async fn reveal_secret(
     ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<RevealRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    // 404 and 403 before the password check, so neither a typo'd id nor a
-    // refused application counts as a failure.
-    has_secret(&store::get_application(&state.db, &id).await?)?;
-    store::may_access_secret(&state.db, &caller.author(), &id).await?;
-    confirm_password(&state, &caller, request.password, &id).await?;
+    may_handle_secrets(&state, &caller, &id, request.password).await?;
     let (client_id, record, secret) = store::reveal_secret(
         &state.db,
         state.master(),
@@ -177,9 +188,7 @@ pub async fn rotate_secret(
     ApiJson(request): ApiJson<RotateRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let grace = casebook_domain::credentials::grace_period(request.grace_period_seconds).map_err(ApiError::field)?;
-    has_secret(&store::get_application(&state.db, &id).await?)?;
-    store::may_access_secret(&state.db, &caller.author(), &id).await?;
-    confirm_password(&state, &caller, request.password, &id).await?;
+    may_handle_secrets(&state, &caller, &id, request.password).await?;
     let secret = ClientSecret::from_random(random_bytes());
     let new = store::NewSecret {
         secret: &secret,
@@ -255,9 +264,7 @@ pub async fn add_secret(
     let expires_at = policy
         .expiry_of_new_secret(state.now(), expires_at)
         .map_err(ApiError::field)?;
-    has_secret(&store::get_application(&state.db, &id).await?)?;
-    store::may_access_secret(&state.db, &caller.author(), &id).await?;
-    confirm_password(&state, &caller, request.password, &id).await?;
+    may_handle_secrets(&state, &caller, &id, request.password).await?;
     let secret = ClientSecret::from_random(random_bytes());
     let new = store::NewSecret {
         secret: &secret,
