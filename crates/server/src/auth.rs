@@ -361,7 +361,10 @@ pub async fn authenticate(
                 invalid_token: true,
                 detail,
             },
-            Refusal::Storage(e) => ApiError::Internal(e),
+            Refusal::Storage(e) => match e.downcast::<sqlx::Error>() {
+                Ok(e) => ApiError::from(*e),
+                Err(e) => ApiError::Internal(e),
+            },
         })?;
     if !crate::sources::admitted(verified.allowed_sources.as_deref(), peer) {
         let what = crate::sources::Refused::Token;

@@ -139,13 +139,23 @@ pub fn migrations(backend: Backend) -> Vec<Migration> {
         .collect()
 }
 
+/// How long a request waits for a SQLite connection. Waits only happen
+/// when every connection is busy; the database itself cannot go away.
+const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request waits for a PostgreSQL connection. While the
+/// database is down, every request waits this long before its 503
+/// (`temporarily_unavailable`), so it is short: a client told to retry does
+/// better than one left hanging, and requests do not pile up behind a dead
+/// database. A healthy pool hands out connections in microseconds.
+const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
 impl Db {
     /// Connects (creating a SQLite file if missing) and applies migrations.
     pub async fn connect(url: &str, backend: Backend) -> Result<Self, DbError> {
         sqlx::any::install_default_drivers();
-        let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
         let pool = match backend {
             Backend::Sqlite => {
+                let options = AnyPoolOptions::new().acquire_timeout(SQLITE_ACQUIRE_TIMEOUT);
                 let url = if url.contains('?') {
                     url.to_owned()
                 } else {
@@ -168,7 +178,13 @@ impl Db {
                     .connect(&url)
                     .await?
             }
-            Backend::Postgres => options.max_connections(16).connect(url).await?,
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
+                    .max_connections(16)
+                    .connect(url)
+                    .await?
+            }
         };
         let db = Self {
             pool,

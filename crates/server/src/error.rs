@@ -55,10 +55,35 @@ pub enum ApiError {
     /// 429 with `Retry-After`.
     #[error("{detail}")]
     TooManyRequests { detail: String, retry_after_secs: u64 },
+    /// 503 with `Retry-After`: the database could not be reached. Logged
+    /// with its cause; the client is told to come back, not that it erred.
+    #[error("the database could not be reached: {0}")]
+    Unavailable(sqlx::Error),
     /// 500: logged with its cause; the client sees nothing of it.
     #[error("internal error: {0}")]
     Internal(Box<dyn std::error::Error + Send + Sync>),
 }
+
+/// Whether a database error says the database is out of reach (down,
+/// restarting, or no connection free in time) rather than that a statement
+/// failed: the first is worth a retry, the second is a bug to log.
+pub fn database_unreachable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::WorkerCrashed => true,
+        // SQLSTATE class 08 (connection exception) and 57P01-57P03
+        // (administrator shutdown, crash shutdown, cannot connect now): a
+        // restarting PostgreSQL ends sessions with these.
+        sqlx::Error::Database(e) => e
+            .code()
+            .is_some_and(|code| code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")),
+        _ => false,
+    }
+}
+
+/// How long a client should wait before retrying after a 503: the pool's
+/// acquire timeout is 2 s, and the database is usually back sooner.
+const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
 
 impl ApiError {
     pub fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
@@ -89,6 +114,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -103,14 +129,18 @@ impl From<crate::store::StoreError> for ApiError {
             StoreError::Refused(errors) => Self::Validation(errors),
             StoreError::MissingPermissions(missing) => Self::MissingPermissions(missing),
             StoreError::Corrupt(error) => Self::Internal(error),
-            StoreError::Database(error) => Self::internal(error),
+            StoreError::Database(error) => error.into(),
         }
     }
 }
 
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        Self::internal(error)
+        if database_unreachable(&error) {
+            Self::Unavailable(error)
+        } else {
+            Self::internal(error)
+        }
     }
 }
 
@@ -124,6 +154,10 @@ impl IntoResponse for ApiError {
             Self::Internal(cause) => {
                 tracing::error!(error = %cause, source = ?cause.source(), "request failed");
                 "the server could not complete the request; it has been logged".to_owned()
+            }
+            Self::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "request failed: database unreachable");
+                "the server cannot reach its database just now; try again shortly".to_owned()
             }
             other => other.to_string(),
         };
@@ -167,6 +201,10 @@ impl IntoResponse for ApiError {
             }
             Self::TooManyRequests { retry_after_secs, .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
+                (None, None)
+            }
+            Self::Unavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECS));
                 (None, None)
             }
             _ => (None, None),
@@ -256,5 +294,30 @@ impl IntoResponse for OAuthError {
             error_description: Some(self.description),
         };
         (status, headers, axum::Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_a_503_to_retry_and_a_failed_statement_a_500() {
+        for unreachable in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+        ] {
+            let response = ApiError::from(unreachable).into_response();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        }
+        for failed in [
+            sqlx::Error::RowNotFound,
+            sqlx::Error::Protocol("unexpected message".into()),
+        ] {
+            let response = ApiError::from(crate::store::StoreError::Database(failed)).into_response();
+            assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        }
     }
 }

@@ -29,6 +29,7 @@ pub mod serving;
 pub mod sources;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 pub mod views;
 
 use crate::config::{Backend, Config, ConfigError};

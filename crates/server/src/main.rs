@@ -154,7 +154,7 @@ fn main() -> ExitCode {
     let command = match cli.command {
         Command::Check(args) => {
             // The report is the output; logs would only interleave with it.
-            init_logs(LogFormat::Text, "warn,sqlx=off");
+            init_logs(LogFormat::Text, "warn,sqlx=off", None);
             let clean = runtime.block_on(check(args));
             runtime.shutdown_timeout(std::time::Duration::from_secs(1));
             return if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE };
@@ -168,8 +168,24 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    init_logs(format, "info,sqlx=warn");
+    // Built here, outside the runtime: the exporter's client has a thread
+    // and a runtime of its own.
+    let traces = if casebook_server::telemetry::requested(env) {
+        match casebook_server::telemetry::Traces::from_env() {
+            Ok(traces) => Some(traces),
+            Err(message) => {
+                eprintln!("casebook: {message}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+    init_logs(format, "info,sqlx=warn", traces.as_ref());
     let result = runtime.block_on(run(command, format));
+    if let Some(traces) = traces {
+        traces.shutdown();
+    }
     // Dropping a runtime waits for every blocking task without limit; SPEC
     // bounds how long a stopping server may take.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
@@ -186,21 +202,27 @@ fn main() -> ExitCode {
 }
 
 /// Log lines go to stderr, filtered by `CASEBOOK_LOG`, as text or as one
-/// JSON object a line with the event's fields at the top level.
-fn init_logs(format: LogFormat, default_filter: &str) {
+/// JSON object a line with the event's fields at the top level; spans go
+/// to OpenTelemetry as well when `traces` is given.
+fn init_logs(format: LogFormat, default_filter: &str, traces: Option<&casebook_server::telemetry::Traces>) {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("CASEBOOK_LOG").unwrap_or_else(|_| default_filter.into());
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => logs.init(),
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let logs = match format {
+        LogFormat::Text => logs.boxed(),
         LogFormat::Json => logs
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
-            .init(),
-    }
+            .boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(logs.with_filter(filter))
+        .with(traces.map(|traces| traces.layer()))
+        .init();
 }
 
 async fn check(args: CheckArgs) -> bool {

@@ -3,93 +3,11 @@
 //! status, latency, client, principal and request id; and no secret, token
 //! or password is anywhere in it.
 
+use super::served::Served;
 use casebook_server::config::Backend;
-use casebook_server::crypto::MasterKey;
 use casebook_tests::*;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
-
-/// `casebook serve` in a process of its own, its output in files.
-struct Served {
-    child: Child,
-    base: String,
-    stdout: std::path::PathBuf,
-    stderr: std::path::PathBuf,
-    // Dropped last: the database outlives the server.
-    _db: TestDatabase,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "--- casebook serve ---\n{}",
-                std::fs::read_to_string(&self.stderr).unwrap_or_default()
-            );
-        }
-    }
-}
-
-impl Served {
-    async fn start(binary: &std::path::Path, db: TestDatabase) -> Self {
-        let addr = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port");
-        let dir = db
-            .sqlite_file()
-            .map_or_else(std::env::temp_dir, |f| f.parent().unwrap().to_owned());
-        let id = uuid::Uuid::now_v7().simple();
-        let stdout = dir.join(format!("serve-{id}.out"));
-        let stderr = dir.join(format!("serve-{id}.err"));
-        let child = casebook_command(binary)
-            .arg("serve")
-            .env("CASEBOOK_ADDR", addr.to_string())
-            .env("CASEBOOK_DATABASE_URL", &db.url)
-            .env("CASEBOOK_MASTER_KEY", MasterKey::generate_base64())
-            .env("CASEBOOK_ADMIN_EMAIL", ADMIN_EMAIL)
-            .env("CASEBOOK_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("CASEBOOK_LOG_FORMAT", "json")
-            .stdout(std::fs::File::create(&stdout).expect("stdout file"))
-            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("spawn casebook serve");
-        let served = Self {
-            child,
-            base: format!("http://{addr}"),
-            stdout,
-            stderr,
-            _db: db,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let http = reqwest::Client::new();
-        while !http
-            .get(format!("{}/healthz", served.base))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            assert!(Instant::now() < deadline, "casebook serve was not healthy within 60 s");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        served
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// Everything written so far, stdout then stderr.
-    fn output(&self) -> String {
-        let mut text = std::fs::read_to_string(&self.stdout).unwrap_or_default();
-        text.push_str(&std::fs::read_to_string(&self.stderr).unwrap_or_default());
-        text
-    }
-}
 
 /// One request the test made: what its line must say.
 #[derive(Debug)]
@@ -126,7 +44,7 @@ async fn json_logs(backend: Backend) {
     let Some(db) = TestDatabase::create(backend).await else {
         return;
     };
-    let served = Served::start(&binary, db).await;
+    let served = Served::start(&binary, db, &[("CASEBOOK_LOG_FORMAT", "json")]).await;
     let http = reqwest::Client::new();
     let mut sent = Vec::new();
     // Sign-in, wrong then right.

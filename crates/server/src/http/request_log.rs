@@ -80,15 +80,49 @@ impl tower::Service<Request> for RequestLog {
         };
         // Lines the handler writes carry the id too, so that an error can
         // be matched to its request.
-        let span = tracing::info_span!("request", request_id = %line.id.to_str().unwrap_or_default());
-        let answer = tower::ServiceExt::oneshot(self.router.clone(), request).instrument(span);
+        let span = if crate::telemetry::enabled() {
+            // The kind only takes at creation; the name and the rest once
+            // the router has matched a route (`trace_fields`).
+            tracing::info_span!(
+                "request",
+                request_id = %line.id.to_str().unwrap_or_default(),
+                otel.kind = "server",
+                http.request.method = %line.method,
+                http.route = tracing::field::Empty,
+                http.response.status_code = tracing::field::Empty,
+            )
+        } else {
+            tracing::info_span!("request", request_id = %line.id.to_str().unwrap_or_default())
+        };
+        let answer = tower::ServiceExt::oneshot(self.router.clone(), request).instrument(span.clone());
         Box::pin(async move {
             let mut response = answer.await?;
+            if crate::telemetry::enabled() {
+                trace_fields(&span, &line.method, &response);
+            }
+            drop(span);
             line.finish(&response);
             response.headers_mut().insert(REQUEST_ID, line.id.clone());
             Ok(response)
         })
     }
+}
+
+/// What OpenTelemetry's HTTP conventions want on a server span: named by
+/// method and route template, never by the raw path. Only when traces are
+/// exported: recording fields costs a format and an allocation each.
+fn trace_fields(span: &tracing::Span, method: &axum::http::Method, response: &Response) {
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let route = response.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+    if let Some(route) = route {
+        span.record("http.route", route);
+    }
+    span.record("http.response.status_code", i64::from(response.status().as_u16()));
+    // The OpenTelemetry span started when its first child (a database
+    // call) did, under the static name; renaming takes on the span itself.
+    let name = format!("{method} {}", route.unwrap_or("unmatched"));
+    span.context().span().update_name(name);
 }
 
 /// The client's id when it is one a log can carry safely: bounded, and

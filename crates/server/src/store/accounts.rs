@@ -3,6 +3,7 @@
 
 use super::*;
 
+#[tracing::instrument(name = "db email_holder", level = "debug", skip_all)]
 pub async fn email_holder(db: &Db, email: &Email) -> Result<Option<AccountRef>, sqlx::Error> {
     let row = sqlx::query("SELECT account_kind, account_id FROM account_emails WHERE email = $1")
         .bind(email.normalized())
@@ -17,6 +18,7 @@ pub async fn email_holder(db: &Db, email: &Email) -> Result<Option<AccountRef>, 
     }))
 }
 
+#[tracing::instrument(name = "db existing_roles", level = "debug", skip_all)]
 pub async fn existing_roles(db: &Db, ids: &[String]) -> Result<HashSet<String>, sqlx::Error> {
     if ids.is_empty() {
         return Ok(HashSet::new());

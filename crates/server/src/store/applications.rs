@@ -48,6 +48,7 @@ fn first_secret<'a>(policy: &SecretPolicy, secret: &'a ClientSecret, now: casebo
     }
 }
 
+#[tracing::instrument(name = "db list_applications", level = "debug", skip_all)]
 pub async fn list_applications(
     db: &Db,
     cursor: Option<&str>,
@@ -110,6 +111,7 @@ pub async fn list_applications(
     Ok(paginate(items, limit, |a| &a.id))
 }
 
+#[tracing::instrument(name = "db get_application", level = "debug", skip_all)]
 pub async fn get_application(db: &Db, id: &str) -> Result<ApplicationRecord, StoreError> {
     let row = sqlx::query(AssertSqlSafe(format!(
         "SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = $1"
@@ -123,6 +125,7 @@ pub async fn get_application(db: &Db, id: &str) -> Result<ApplicationRecord, Sto
 }
 
 #[allow(clippy::too_many_arguments)]
+#[tracing::instrument(name = "db create_application", level = "debug", skip_all)]
 pub async fn create_application(
     db: &Db,
     master: &MasterKey,
@@ -196,6 +199,7 @@ pub async fn create_application(
 
 /// `new_secret` is used only if the change moves a `private_key_jwt`
 /// application back to a client secret.
+#[tracing::instrument(name = "db update_application", level = "debug", skip_all)]
 pub async fn update_application(
     db: &Db,
     master: &MasterKey,
@@ -289,6 +293,7 @@ pub async fn update_application(
 }
 
 /// Removes an application; returns its client ID so caches can drop it.
+#[tracing::instrument(name = "db delete_application", level = "debug", skip_all)]
 pub async fn delete_application(db: &Db, author: &Author, id: &str) -> Result<String, StoreError> {
     let mut tx = db.begin().await?;
     let grantor = grants::Grantor::read(db, &mut tx, author).await?;

@@ -79,6 +79,7 @@ pub(super) async fn held_permissions(tx: &mut Tx, holder: RoleHolder<'_>) -> Res
 }
 
 /// The same, outside a transaction: a signed-in person's permissions.
+#[tracing::instrument(name = "db permissions_of", level = "debug", skip_all)]
 pub async fn permissions_of(db: &Db, holder: RoleHolder<'_>) -> Result<PermissionSet, sqlx::Error> {
     let (sql, id) = holder.parts();
     union_of_rows(&sqlx::query(sql.held).bind(id).fetch_all(db.pool()).await?)

@@ -2,6 +2,7 @@
 
 use super::*;
 
+#[tracing::instrument(name = "db audit", level = "debug", skip_all)]
 pub async fn audit(
     tx: &mut Tx,
     actor: &ActorRef,
@@ -39,6 +40,7 @@ pub struct AuditFilter<'a> {
     pub actor_id: Option<&'a str>,
 }
 
+#[tracing::instrument(name = "db list_audit", level = "debug", skip_all)]
 pub async fn list_audit(
     db: &Db,
     cursor: Option<&str>,

@@ -38,6 +38,7 @@ pub struct StoredSecret {
 /// joined (a few rows: roles times secrets, each at most a handful). This
 /// runs whenever a client's cache entry has expired, which for clients that
 /// ask for a token once an hour is nearly every time.
+#[tracing::instrument(name = "db client_record", level = "debug", skip_all)]
 pub async fn client_record(db: &Db, client_id: &str) -> Result<Option<ClientRecord>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT a.id, a.name, a.enabled, a.token_generation, a.token_endpoint_auth_method, a.jwks, a.jwks_uri, \
@@ -95,6 +96,7 @@ pub async fn client_record(db: &Db, client_id: &str) -> Result<Option<ClientReco
 
 /// The shared counter the triggers of migration 0006 move with every change
 /// a cached application or token could depend on.
+#[tracing::instrument(name = "db cache_generation", level = "debug", skip_all)]
 pub async fn cache_generation(db: &Db) -> Result<i64, sqlx::Error> {
     let row = sqlx::query("SELECT generation FROM cache_generation WHERE id = 1")
         .fetch_one(db.pool())
@@ -127,6 +129,7 @@ fn stored_uri(client_id: &str, text: &str) -> Option<JwksUri> {
 /// missing from the answer is already recorded and unexpired: a replay,
 /// wherever the first use landed. A recorded one that has expired but not
 /// yet been purged is taken over. The pairs must be distinct.
+#[tracing::instrument(name = "db spend_assertion_jtis", level = "debug", skip_all)]
 pub async fn spend_assertion_jtis(
     db: &Db,
     spends: &[(&str, &str, i64)],

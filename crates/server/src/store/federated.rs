@@ -76,6 +76,7 @@ async fn authorize(db: &Db, tx: &mut Tx, author: &Author, id: &str) -> Result<()
     })
 }
 
+#[tracing::instrument(name = "db add_federated_credential", level = "debug", skip_all)]
 pub async fn add_federated_credential(
     db: &Db,
     author: &Author,
@@ -161,6 +162,7 @@ pub async fn add_federated_credential(
 }
 
 /// Every credential of the application, oldest first; 404 when there is no application.
+#[tracing::instrument(name = "db list_federated_credentials", level = "debug", skip_all)]
 pub async fn list_federated_credentials(
     db: &Db,
     application_id: &str,
@@ -175,6 +177,7 @@ pub async fn list_federated_credentials(
     rows.iter().map(credential_from).collect()
 }
 
+#[tracing::instrument(name = "db remove_federated_credential", level = "debug", skip_all)]
 pub async fn remove_federated_credential(
     db: &Db,
     author: &Author,
@@ -211,6 +214,7 @@ pub async fn remove_federated_credential(
 
 /// The credentials of the application that trust this issuer and subject:
 /// the candidates an outside token is judged against.
+#[tracing::instrument(name = "db federated_candidates", level = "debug", skip_all)]
 pub async fn federated_candidates(
     db: &Db,
     application_id: &str,
@@ -230,6 +234,7 @@ pub async fn federated_candidates(
 }
 
 /// SPEC: every exchange is in the audit trail, with the application as its actor.
+#[tracing::instrument(name = "db record_federated_exchange", level = "debug", skip_all)]
 pub async fn record_federated_exchange(
     db: &Db,
     application: &ActorRef,

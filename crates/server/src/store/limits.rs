@@ -109,6 +109,7 @@ pub(super) async fn set_limits(
 
 /// One refusal of an application's request for where it came from, with the
 /// application as actor.
+#[tracing::instrument(name = "db record_refusal", level = "debug", skip_all)]
 pub async fn record_refusal(db: &Db, application: &ActorRef, action: &str, detail: String) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     audit(

@@ -4,6 +4,7 @@
 use super::*;
 
 /// Writes a notice in the caller's transaction, due at once.
+#[tracing::instrument(name = "db enqueue", level = "debug", skip_all)]
 pub async fn enqueue(tx: &mut Tx, recipient: &str, notice: &Notice<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO outbox (id, recipient, subject, body, created_at, attempts, next_attempt_at) VALUES ($1, $2, $3, $4, $5, 0, $5)",
@@ -30,6 +31,7 @@ pub struct PendingNotice {
 
 /// Undelivered notices whose time has come and that have attempts left,
 /// the longest-waiting first.
+#[tracing::instrument(name = "db due_notices", level = "debug", skip_all)]
 pub async fn due_notices(db: &Db, max_attempts: i64, limit: i64) -> Result<Vec<PendingNotice>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, recipient, subject, body, attempts FROM outbox \
@@ -55,6 +57,7 @@ pub async fn due_notices(db: &Db, max_attempts: i64, limit: i64) -> Result<Vec<P
 
 /// Claims a due notice for `lease`, so that another replica does not send it
 /// too; false when someone else claimed or delivered it first.
+#[tracing::instrument(name = "db lease_notice", level = "debug", skip_all)]
 pub async fn lease_notice(db: &Db, id: &str, lease: std::time::Duration) -> Result<bool, sqlx::Error> {
     let now = db.clock().now();
     let until = now.saturating_add(lease).unix_micros();
@@ -71,6 +74,7 @@ pub async fn lease_notice(db: &Db, id: &str, lease: std::time::Duration) -> Resu
     Ok(leased > 0)
 }
 
+#[tracing::instrument(name = "db mark_delivered", level = "debug", skip_all)]
 pub async fn mark_delivered(db: &Db, id: &str, attempts: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE outbox SET delivered_at = $1, attempts = $2, last_error = NULL WHERE id = $3")
         .bind(db.now_micros())
@@ -83,6 +87,7 @@ pub async fn mark_delivered(db: &Db, id: &str, attempts: i64) -> Result<(), sqlx
 
 /// Records a failed attempt and when to try again. The error is cut to 500
 /// characters: it is a relay's answer, for an operator's eyes.
+#[tracing::instrument(name = "db mark_failed", level = "debug", skip_all)]
 pub async fn mark_failed(
     db: &Db,
     id: &str,

@@ -41,6 +41,7 @@ async fn add_in(tx: &mut Tx, rows: &[GrantRow]) -> Result<(), sqlx::Error> {
 /// them or none, so a failed flush can be tried again whole. The rows are
 /// written in `(client_id, minute)` order, the order every writer uses, so
 /// two replicas' flushes lock rows in one order and never deadlock.
+#[tracing::instrument(name = "db add_grants", level = "debug", skip_all)]
 pub async fn add_grants(db: &Db, rows: &mut [GrantRow]) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
@@ -64,6 +65,7 @@ fn buckets_of(rows: &[AnyRow]) -> Result<HashMap<String, Buckets>, sqlx::Error> 
 
 /// Each client's counts from `since_minute` on, summed over every replica;
 /// a client with none is absent from the answer.
+#[tracing::instrument(name = "db grant_counts", level = "debug", skip_all)]
 pub async fn grant_counts(
     db: &Db,
     client_ids: &[&str],
@@ -98,6 +100,7 @@ pub struct ExactGrant {
 /// the grant taken back if that passes the quota, in one transaction. Its
 /// row lock orders the decisions of every replica about one client, so two
 /// cannot both take the last grant.
+#[tracing::instrument(name = "db grant_exactly", level = "debug", skip_all)]
 pub async fn grant_exactly(
     db: &Db,
     client_id: &str,
@@ -132,6 +135,7 @@ pub async fn grant_exactly(
 
 /// Stamps this replica as counting and answers how many replicas stamped
 /// themselves since `live_since` (Unix microseconds), this one included.
+#[tracing::instrument(name = "db quota_heartbeat", level = "debug", skip_all)]
 pub async fn quota_heartbeat(db: &Db, replica_id: &str, live_since: i64) -> Result<u32, sqlx::Error> {
     sqlx::query(
         "INSERT INTO token_quota_replicas (replica_id, seen_at) VALUES ($1, $2) \
@@ -150,6 +154,7 @@ pub async fn quota_heartbeat(db: &Db, replica_id: &str, live_since: i64) -> Resu
 
 /// Forgets counts older than `before_minute` and replicas silent since
 /// `replicas_before` (Unix microseconds).
+#[tracing::instrument(name = "db purge_grant_counts", level = "debug", skip_all)]
 pub async fn purge_grant_counts(db: &Db, before_minute: i64, replicas_before: i64) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM token_grant_buckets WHERE minute < $1")
         .bind(before_minute)

@@ -141,16 +141,19 @@ async fn touch_record(tx: &mut Tx, table: RecordTable, id: &str, actor: &ActorRe
     Ok(())
 }
 
+#[tracing::instrument(name = "db list_cases", level = "debug", skip_all)]
 pub async fn list_cases(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Listed<CaseRecord>, sqlx::Error> {
     let rows = page_rows(db, CASES.listing, cursor, limit).await?;
     let items = rows.iter().map(case_from).collect::<Result<Vec<_>, _>>()?;
     Ok(paginate(items, limit, |c| &c.id))
 }
 
+#[tracing::instrument(name = "db get_case", level = "debug", skip_all)]
 pub async fn get_case(db: &Db, id: &str) -> Result<CaseRecord, StoreError> {
     Ok(case_from(&get_record(db, CASES, id).await?)?)
 }
 
+#[tracing::instrument(name = "db create_case", level = "debug", skip_all)]
 pub async fn create_case(db: &Db, actor: &ActorRef, case: &ValidCase) -> Result<CaseRecord, StoreError> {
     let id = new_id();
     sqlx::query(
@@ -171,6 +174,7 @@ pub async fn create_case(db: &Db, actor: &ActorRef, case: &ValidCase) -> Result<
     get_case(db, &id).await
 }
 
+#[tracing::instrument(name = "db update_case", level = "debug", skip_all)]
 pub async fn update_case(
     db: &Db,
     actor: &ActorRef,
@@ -192,20 +196,24 @@ pub async fn update_case(
     get_case(db, id).await
 }
 
+#[tracing::instrument(name = "db delete_case", level = "debug", skip_all)]
 pub async fn delete_case(db: &Db, id: &str) -> Result<(), StoreError> {
     delete_record(db, CASES, id).await
 }
 
+#[tracing::instrument(name = "db list_reports", level = "debug", skip_all)]
 pub async fn list_reports(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Listed<ReportRecord>, sqlx::Error> {
     let rows = page_rows(db, REPORTS.listing, cursor, limit).await?;
     let items = rows.iter().map(report_from).collect::<Result<Vec<_>, _>>()?;
     Ok(paginate(items, limit, |c| &c.id))
 }
 
+#[tracing::instrument(name = "db get_report", level = "debug", skip_all)]
 pub async fn get_report(db: &Db, id: &str) -> Result<ReportRecord, StoreError> {
     Ok(report_from(&get_record(db, REPORTS, id).await?)?)
 }
 
+#[tracing::instrument(name = "db create_report", level = "debug", skip_all)]
 pub async fn create_report(db: &Db, actor: &ActorRef, report: &ValidReport) -> Result<ReportRecord, StoreError> {
     let id = new_id();
     sqlx::query(
@@ -225,6 +233,7 @@ pub async fn create_report(db: &Db, actor: &ActorRef, report: &ValidReport) -> R
     get_report(db, &id).await
 }
 
+#[tracing::instrument(name = "db update_report", level = "debug", skip_all)]
 pub async fn update_report(
     db: &Db,
     actor: &ActorRef,
@@ -243,6 +252,7 @@ pub async fn update_report(
     get_report(db, id).await
 }
 
+#[tracing::instrument(name = "db delete_report", level = "debug", skip_all)]
 pub async fn delete_report(db: &Db, id: &str) -> Result<(), StoreError> {
     delete_record(db, REPORTS, id).await
 }

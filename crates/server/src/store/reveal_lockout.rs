@@ -14,6 +14,7 @@ pub enum RevealAttempt {
 /// Records an attempt before the password is checked, under a per-user lock,
 /// so that a burst of parallel guesses cannot all pass the lockout check
 /// before any failure is written.
+#[tracing::instrument(name = "db claim_reveal_attempt", level = "debug", skip_all)]
 pub async fn claim_reveal_attempt(db: &Db, user_id: &str) -> Result<RevealAttempt, sqlx::Error> {
     let mut tx = db.begin().await?;
     if db.backend() == crate::config::Backend::Postgres {
@@ -48,6 +49,7 @@ pub async fn claim_reveal_attempt(db: &Db, user_id: &str) -> Result<RevealAttemp
 
 /// A right password takes the attempt back; a wrong one leaves it counted
 /// and goes to the audit trail.
+#[tracing::instrument(name = "db settle_reveal_attempt", level = "debug", skip_all)]
 pub async fn settle_reveal_attempt(
     db: &Db,
     actor: &ActorRef,

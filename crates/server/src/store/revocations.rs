@@ -2,6 +2,7 @@
 
 use super::*;
 
+#[tracing::instrument(name = "db revoke_token", level = "debug", skip_all)]
 pub async fn revoke_token(db: &Db, jti: &str, expires_at_secs: i64) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
         .bind(jti)
@@ -14,6 +15,7 @@ pub async fn revoke_token(db: &Db, jti: &str, expires_at_secs: i64) -> Result<()
 
 /// Revocations stamped after `since` (microseconds), with the expiry of the
 /// token each names: what a server polls to forget just those tokens.
+#[tracing::instrument(name = "db revocations_since", level = "debug", skip_all)]
 pub async fn revocations_since(db: &Db, since: i64) -> Result<Vec<(String, i64)>, sqlx::Error> {
     let rows = sqlx::query("SELECT jti, expires_at FROM revoked_tokens WHERE revoked_at > $1")
         .bind(since)
@@ -24,6 +26,7 @@ pub async fn revocations_since(db: &Db, since: i64) -> Result<Vec<(String, i64)>
         .collect()
 }
 
+#[tracing::instrument(name = "db is_revoked", level = "debug", skip_all)]
 pub async fn is_revoked(db: &Db, jti: &str) -> Result<bool, sqlx::Error> {
     Ok(sqlx::query("SELECT 1 AS one FROM revoked_tokens WHERE jti = $1")
         .bind(jti)
@@ -33,6 +36,7 @@ pub async fn is_revoked(db: &Db, jti: &str) -> Result<bool, sqlx::Error> {
 }
 
 /// Housekeeping: revocations of expired tokens, expired sessions, old reveal failures.
+#[tracing::instrument(name = "db purge_expired", level = "debug", skip_all)]
 pub async fn purge_expired(db: &Db) -> Result<(), sqlx::Error> {
     let now = db.now_micros();
     sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1")

@@ -3,6 +3,7 @@
 use super::*;
 
 /// Seeds SPEC's catalog on a new install; idempotent across replicas.
+#[tracing::instrument(name = "db seed_roles", level = "debug", skip_all)]
 pub async fn seed_roles(db: &Db) -> Result<(), sqlx::Error> {
     let now = db.now_micros();
     for role in seeded_roles() {
@@ -32,12 +33,14 @@ fn role_from(row: &AnyRow) -> Result<RoleRecord, sqlx::Error> {
     })
 }
 
+#[tracing::instrument(name = "db list_roles", level = "debug", skip_all)]
 pub async fn list_roles(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Listed<RoleRecord>, sqlx::Error> {
     let rows = page_rows(db, ROLES, cursor, limit).await?;
     let items = rows.iter().map(role_from).collect::<Result<Vec<_>, _>>()?;
     Ok(paginate(items, limit, |r| &r.id))
 }
 
+#[tracing::instrument(name = "db get_role", level = "debug", skip_all)]
 pub async fn get_role(db: &Db, id: &str) -> Result<RoleRecord, StoreError> {
     let row = sqlx::query("SELECT id, name, permissions, created_at, updated_at FROM roles WHERE id = $1")
         .bind(id)
@@ -57,6 +60,7 @@ fn role_name_in_use(name: &str) -> StoreError {
     ))
 }
 
+#[tracing::instrument(name = "db create_role", level = "debug", skip_all)]
 pub async fn create_role(db: &Db, author: &Author, role: &ValidRole) -> Result<RoleRecord, StoreError> {
     let id = new_id();
     let now = db.now_micros();
@@ -93,6 +97,7 @@ pub async fn create_role(db: &Db, author: &Author, role: &ValidRole) -> Result<R
     get_role(db, &id).await
 }
 
+#[tracing::instrument(name = "db update_role", level = "debug", skip_all)]
 pub async fn update_role(
     db: &Db,
     author: &Author,
@@ -127,6 +132,7 @@ pub async fn update_role(
     get_role(db, id).await
 }
 
+#[tracing::instrument(name = "db delete_role", level = "debug", skip_all)]
 pub async fn delete_role(db: &Db, author: &Author, id: &str) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     let grantor = grants::Grantor::read(db, &mut tx, author).await?;

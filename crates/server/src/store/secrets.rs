@@ -107,6 +107,7 @@ async fn application_for_secrets(tx: &mut Tx, id: &str) -> Result<(String, Strin
 }
 
 /// Every secret of an application, newest first.
+#[tracing::instrument(name = "db list_secrets", level = "debug", skip_all)]
 pub async fn list_secrets(db: &Db, application_id: &str) -> Result<Vec<SecretRecord>, StoreError> {
     let mut tx = db.begin().await?;
     let exists = sqlx::query("SELECT 1 AS one FROM applications WHERE id = $1")
@@ -132,6 +133,7 @@ fn too_many_secrets() -> StoreError {
 
 /// Adds a secret beside the others; answers the client ID and the new
 /// secret's record. Refused past [`MAX_ACTIVE_SECRETS`] active ones.
+#[tracing::instrument(name = "db add_secret", level = "debug", skip_all)]
 pub async fn add_secret(
     db: &Db,
     master: &MasterKey,
@@ -185,6 +187,7 @@ pub async fn add_secret(
 
 /// Shows a secret: the one named, or else the newest active one that can be
 /// shown (what the key icon and `client-secret/reveal` show).
+#[tracing::instrument(name = "db reveal_secret", level = "debug", skip_all)]
 pub async fn reveal_secret(
     db: &Db,
     master: &MasterKey,
@@ -251,6 +254,7 @@ pub async fn reveal_secret(
 /// Ends one secret at once; the others keep working, and so do tokens
 /// already issued (they live out their hour: disable the application, or
 /// report the secret leaked, to end those too). Answers the client ID.
+#[tracing::instrument(name = "db end_secret", level = "debug", skip_all)]
 pub async fn end_secret(db: &Db, author: &Author, application_id: &str, secret_id: &str) -> Result<String, StoreError> {
     let mut tx = db.begin().await?;
     authorize_secret_access(db, &mut tx, author, application_id).await?;
@@ -282,6 +286,7 @@ pub async fn end_secret(db: &Db, author: &Author, application_id: &str, secret_i
 /// no grace period the rotation answers a leak: the others stop at once and
 /// so does every token issued so far (a new token generation). Answers the
 /// client ID and until when the others still work.
+#[tracing::instrument(name = "db rotate_secret", level = "debug", skip_all)]
 pub async fn rotate_secret(
     db: &Db,
     master: &MasterKey,
@@ -354,6 +359,7 @@ async fn authorize_secret_access(db: &Db, tx: &mut Tx, author: &Author, id: &str
 
 /// Checked before the caller's password is asked for, so that a refusal
 /// does not cost a lockout attempt; checked again in the change itself.
+#[tracing::instrument(name = "db may_access_secret", level = "debug", skip_all)]
 pub async fn may_access_secret(db: &Db, author: &Author, id: &str) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     authorize_secret_access(db, &mut tx, author, id).await?;
@@ -363,6 +369,7 @@ pub async fn may_access_secret(db: &Db, author: &Author, id: &str) -> Result<(),
 
 /// Writes when secrets were last used, in one statement. A stamp only
 /// moves forward, so replicas writing the same secret in any order agree.
+#[tracing::instrument(name = "db record_secret_use", level = "debug", skip_all)]
 pub async fn record_secret_use(db: &Db, uses: &[(String, i64)]) -> Result<(), sqlx::Error> {
     if uses.is_empty() {
         return Ok(());
@@ -392,6 +399,7 @@ pub async fn record_secret_use(db: &Db, uses: &[(String, i64)]) -> Result<(), sq
 /// a reminder is claimed by moving the secret's stage in a conditional
 /// write, in the transaction that queues its notice. Answers how many were
 /// queued.
+#[tracing::instrument(name = "db send_expiry_reminders", level = "debug", skip_all)]
 pub async fn send_expiry_reminders(db: &Db, policy: &SecretPolicy) -> Result<usize, sqlx::Error> {
     let now = db.clock().now();
     let horizon = now.saturating_add(std::time::Duration::from_secs(
@@ -457,6 +465,7 @@ pub async fn send_expiry_reminders(db: &Db, policy: &SecretPolicy) -> Result<usi
 
 /// The audit row of an expired secret presented at an OAuth endpoint: a
 /// deployment still holding it is what an admin needs to find.
+#[tracing::instrument(name = "db record_expired_secret_use", level = "debug", skip_all)]
 pub async fn record_expired_secret_use(
     db: &Db,
     application: &ActorRef,
@@ -489,6 +498,7 @@ pub struct EndedLeak {
 /// application (a new token generation), and tells the application where it
 /// was found; `None` when no stored secret has this MAC. The other secrets
 /// keep working: a leak of one deployment's secret stops only that one.
+#[tracing::instrument(name = "db end_leaked_secret", level = "debug", skip_all)]
 pub async fn end_leaked_secret(db: &Db, mac: &[u8], url: &str, source: &str) -> Result<Option<EndedLeak>, StoreError> {
     let mut tx = db.begin().await?;
     let Some(row) = sqlx::query(
@@ -550,6 +560,7 @@ pub const EXPIRED_SECRET_KEPT: std::time::Duration = std::time::Duration::from_s
 
 /// Removes secrets that expired, by their own date or the install's most,
 /// more than [`EXPIRED_SECRET_KEPT`] ago.
+#[tracing::instrument(name = "db purge_expired_secrets", level = "debug", skip_all)]
 pub async fn purge_expired_secrets(db: &Db, policy: &SecretPolicy) -> Result<u64, sqlx::Error> {
     let before = Timestamp::from_unix_micros(db.now_micros()).saturating_sub(EXPIRED_SECRET_KEPT);
     let issued_before = policy

@@ -2,6 +2,7 @@
 
 use super::*;
 
+#[tracing::instrument(name = "db create_session", level = "debug", skip_all)]
 pub async fn create_session(db: &Db, user_id: &str, token_hash: &[u8], expires_at: i64) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
         .bind(token_hash.to_vec())
@@ -19,6 +20,7 @@ pub struct SessionUser {
     pub name: String,
 }
 
+#[tracing::instrument(name = "db session_user", level = "debug", skip_all)]
 pub async fn session_user(db: &Db, token_hash: &[u8]) -> Result<Option<SessionUser>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT u.id, u.name FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2",
@@ -36,6 +38,7 @@ pub async fn session_user(db: &Db, token_hash: &[u8]) -> Result<Option<SessionUs
     .transpose()
 }
 
+#[tracing::instrument(name = "db delete_session", level = "debug", skip_all)]
 pub async fn delete_session(db: &Db, token_hash: &[u8]) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM sessions WHERE token_hash = $1 OR expires_at < $2")
         .bind(token_hash.to_vec())

@@ -16,6 +16,7 @@ pub struct StoredSigningKey {
     pub activates_at: i64,
 }
 
+#[tracing::instrument(name = "db has_active_signing_key", level = "debug", skip_all)]
 pub async fn has_active_signing_key(db: &Db) -> Result<bool, sqlx::Error> {
     let row = sqlx::query("SELECT COUNT(*) AS n FROM signing_keys WHERE retired_at IS NULL")
         .fetch_one(db.pool())
@@ -24,6 +25,7 @@ pub async fn has_active_signing_key(db: &Db) -> Result<bool, sqlx::Error> {
 }
 
 /// A new key, stamped as created at the transaction's instant.
+#[tracing::instrument(name = "db insert_signing_key", level = "debug", skip_all)]
 pub async fn insert_signing_key(tx: &mut Tx, key: &StoredSigningKey) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO signing_keys (kid, private_key_ciphertext, public_key, created_at, retired_at, activates_at, alg) \
@@ -42,6 +44,7 @@ pub async fn insert_signing_key(tx: &mut Tx, key: &StoredSigningKey) -> Result<(
 }
 
 /// Every key not yet retired stops signing at `at`.
+#[tracing::instrument(name = "db retire_signing_keys", level = "debug", skip_all)]
 pub async fn retire_signing_keys(tx: &mut Tx, at: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
         .bind(at)
@@ -52,6 +55,7 @@ pub async fn retire_signing_keys(tx: &mut Tx, at: i64) -> Result<(), sqlx::Error
 
 /// The keys still published: unretired, or retired after `retired_after`;
 /// newest to activate first.
+#[tracing::instrument(name = "db published_signing_keys", level = "debug", skip_all)]
 pub async fn published_signing_keys(db: &Db, retired_after: i64) -> Result<Vec<StoredSigningKey>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT kid, private_key_ciphertext, public_key, alg, retired_at, activates_at FROM signing_keys \

@@ -21,6 +21,7 @@ fn user_from(row: &AnyRow, roles: &mut HashMap<String, Vec<String>>) -> Result<U
     })
 }
 
+#[tracing::instrument(name = "db count_users", level = "debug", skip_all)]
 pub async fn count_users(db: &Db) -> Result<i64, sqlx::Error> {
     let row = sqlx::query("SELECT COUNT(*) AS n FROM users")
         .fetch_one(db.pool())
@@ -28,6 +29,7 @@ pub async fn count_users(db: &Db) -> Result<i64, sqlx::Error> {
     col(&row, "n")
 }
 
+#[tracing::instrument(name = "db list_users", level = "debug", skip_all)]
 pub async fn list_users(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Listed<UserRecord>, sqlx::Error> {
     let rows = page_rows(db, USERS, cursor, limit).await?;
     let ids: Vec<String> = rows.iter().map(|r| col(r, "id")).collect::<Result<_, _>>()?;
@@ -44,6 +46,7 @@ pub async fn list_users(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Lis
     Ok(paginate(items, limit, |u| &u.id))
 }
 
+#[tracing::instrument(name = "db get_user", level = "debug", skip_all)]
 pub async fn get_user(db: &Db, id: &str) -> Result<UserRecord, StoreError> {
     let row = sqlx::query("SELECT id, email, name, created_at, updated_at FROM users WHERE id = $1")
         .bind(id)
@@ -54,6 +57,7 @@ pub async fn get_user(db: &Db, id: &str) -> Result<UserRecord, StoreError> {
     Ok(user_from(&row, &mut roles)?)
 }
 
+#[tracing::instrument(name = "db user_auth_by_email", level = "debug", skip_all)]
 pub async fn user_auth_by_email(db: &Db, email: &Email) -> Result<Option<UserAuth>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT u.id, u.name, u.password_hash FROM account_emails e JOIN users u ON u.id = e.account_id \
@@ -72,6 +76,7 @@ pub async fn user_auth_by_email(db: &Db, email: &Email) -> Result<Option<UserAut
     .transpose()
 }
 
+#[tracing::instrument(name = "db user_password_hash", level = "debug", skip_all)]
 pub async fn user_password_hash(db: &Db, id: &str) -> Result<Option<String>, sqlx::Error> {
     let row = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
         .bind(id)
@@ -82,6 +87,7 @@ pub async fn user_password_hash(db: &Db, id: &str) -> Result<Option<String>, sql
 
 /// `password_hash` is computed by the caller, off the async threads.
 /// `author` is `None` only for the first administrator, made at first start.
+#[tracing::instrument(name = "db create_user", level = "debug", skip_all)]
 pub async fn create_user(
     db: &Db,
     author: Option<&Author>,
@@ -126,6 +132,7 @@ pub async fn create_user(
     get_user(db, &id).await
 }
 
+#[tracing::instrument(name = "db update_user", level = "debug", skip_all)]
 pub async fn update_user(
     db: &Db,
     author: &Author,
@@ -163,6 +170,7 @@ pub async fn update_user(
     get_user(db, id).await
 }
 
+#[tracing::instrument(name = "db delete_user", level = "debug", skip_all)]
 pub async fn delete_user(db: &Db, author: &Author, id: &str) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     let check = AdministratorCheck::before(db, &mut tx).await?;
