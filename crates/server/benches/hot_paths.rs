@@ -88,6 +88,7 @@ async fn fixture() -> Fixture {
         jwks_fetch: Default::default(),
         secret_policy: Default::default(),
         secret_scanning: None,
+        metrics_addr: None,
     };
     let metrics = Metrics::new();
     let jwks = casebook_server::jwks_fetch::JwksFetcher::new(&config.jwks_fetch, Default::default(), &metrics)
@@ -258,6 +259,7 @@ fn hot_paths(c: &mut Criterion) {
         jwks_fetch: Default::default(),
         secret_policy: Default::default(),
         secret_scanning: None,
+        metrics_addr: None,
     };
     let running = runtime
         .block_on(casebook_server::start(config, casebook_server::TestOptions::default()))

@@ -33,6 +33,7 @@ pub struct Settings {
     pub log_filter: Option<String>,
     pub secret_max_age_days: Option<String>,
     pub secret_scanning_keys: Option<PathBuf>,
+    pub metrics_addr: Option<String>,
 }
 
 impl fmt::Debug for Settings {
@@ -122,6 +123,20 @@ fn configuration(settings: &Settings) -> Vec<Finding> {
             "CASEBOOK_ADDR (--addr) {:?} is not a listen address like 127.0.0.1:8080",
             settings.addr
         ));
+    }
+    if let Some(metrics) = &settings.metrics_addr {
+        match metrics.trim().parse::<SocketAddr>() {
+            Err(_) => error(format!(
+                "CASEBOOK_METRICS_ADDR (--metrics-addr) {metrics:?} is not a listen address like 127.0.0.1:9090"
+            )),
+            Ok(metrics) => {
+                if let Ok(addr) = &addr
+                    && config::same_listener(metrics, *addr)
+                {
+                    error(config::ConfigError::MetricsAddrIsListenAddr(metrics).to_string());
+                }
+            }
+        }
     }
     if let Err(e) = settings.token_signing_alg.parse::<SigningAlgorithm>() {
         error(format!("CASEBOOK_TOKEN_SIGNING_ALG (--token-signing-alg): {e}"));
@@ -429,6 +444,7 @@ mod tests {
             admin_email: Some("not-an-address".into()),
             secret_max_age_days: Some("0".into()),
             secret_scanning_keys: Some("/nonexistent/keys.json".into()),
+            metrics_addr: Some("metrics.internal".into()),
             ..settings()
         };
         let found = errors(&broken);
@@ -444,6 +460,7 @@ mod tests {
             "CASEBOOK_ADMIN_EMAIL",
             "CASEBOOK_SECRET_MAX_AGE_DAYS",
             "CASEBOOK_SECRET_SCANNING_KEYS",
+            "CASEBOOK_METRICS_ADDR",
         ] {
             assert_eq!(
                 found.iter().filter(|line| line.starts_with(name)).count(),
@@ -452,7 +469,23 @@ mod tests {
             );
         }
         // No listen address, so no default public URL to judge either.
-        assert_eq!(found.len(), 11, "{found:#?}");
+        assert_eq!(found.len(), 12, "{found:#?}");
+    }
+
+    #[test]
+    fn metrics_on_the_main_listen_address_is_one_error() {
+        let clash = Settings {
+            metrics_addr: Some("0.0.0.0:8080".into()),
+            ..settings()
+        };
+        let found = errors(&clash);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with("CASEBOOK_METRICS_ADDR"), "{found:?}");
+        let apart = Settings {
+            metrics_addr: Some("127.0.0.1:9090".into()),
+            ..settings()
+        };
+        assert_eq!(errors(&apart), Vec::<String>::new());
     }
 
     #[test]

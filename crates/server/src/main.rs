@@ -62,6 +62,9 @@ enum Command {
         /// take leak reports at /secret-scanning/github.
         #[arg(long, env = "CASEBOOK_SECRET_SCANNING_KEYS", value_name = "JSON_FILE")]
         secret_scanning_keys: Option<std::path::PathBuf>,
+        /// Serve /metrics on this address only, instead of the main listener.
+        #[arg(long, env = "CASEBOOK_METRICS_ADDR", value_name = "ADDR")]
+        metrics_addr: Option<SocketAddr>,
     },
     /// Manage the token signing keys.
     Keys {
@@ -114,6 +117,8 @@ struct CheckArgs {
     secret_max_age_days: Option<String>,
     #[arg(long, env = "CASEBOOK_SECRET_SCANNING_KEYS", value_name = "JSON_FILE")]
     secret_scanning_keys: Option<std::path::PathBuf>,
+    #[arg(long, env = "CASEBOOK_METRICS_ADDR", value_name = "ADDR")]
+    metrics_addr: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -221,6 +226,7 @@ async fn check(args: CheckArgs) -> bool {
         log_filter: env("CASEBOOK_LOG"),
         secret_max_age_days: args.secret_max_age_days,
         secret_scanning_keys: args.secret_scanning_keys,
+        metrics_addr: args.metrics_addr,
     };
     let findings = casebook_server::check::check(&settings).await;
     for finding in &findings {
@@ -294,6 +300,7 @@ async fn run(command: Command, format: LogFormat) -> Result<(), String> {
             jwks_fetch,
             secret_max_age_days,
             secret_scanning_keys,
+            metrics_addr,
         } => {
             let master_key = config::resolve_master_key(env("CASEBOOK_MASTER_KEY").as_deref(), &database.database_url)
                 .map_err(|e| e.to_string())?;
@@ -327,6 +334,7 @@ async fn run(command: Command, format: LogFormat) -> Result<(), String> {
                     .as_deref()
                     .map(casebook_server::secret_scanning::ScanningKeys::load)
                     .transpose()?,
+                metrics_addr,
             };
             casebook_server::serve(config, format).await.map_err(|e| e.to_string())
         }

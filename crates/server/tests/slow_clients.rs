@@ -60,6 +60,7 @@ async fn start(options: TestOptions) -> Server {
         jwks_fetch: Default::default(),
         secret_policy: Default::default(),
         secret_scanning: None,
+        metrics_addr: None,
     };
     let running = casebook_server::start(config, options).await.expect("server starts");
     Server {

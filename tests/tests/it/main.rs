@@ -19,6 +19,7 @@ mod jwks_uri;
 mod key_host;
 mod leaks;
 mod lifecycle;
+mod metrics_listener;
 mod notifications;
 mod oauth;
 mod private_key_jwt;
