@@ -89,6 +89,7 @@ async fn fixture() -> Fixture {
         secret_policy: Default::default(),
         secret_scanning: None,
         metrics_addr: None,
+        tls: None,
     };
     let metrics = Metrics::new();
     let jwks = casebook_server::jwks_fetch::JwksFetcher::new(&config.jwks_fetch, Default::default(), &metrics)
@@ -260,6 +261,7 @@ fn hot_paths(c: &mut Criterion) {
         secret_policy: Default::default(),
         secret_scanning: None,
         metrics_addr: None,
+        tls: None,
     };
     let running = runtime
         .block_on(casebook_server::start(config, casebook_server::TestOptions::default()))

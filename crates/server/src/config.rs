@@ -37,6 +37,9 @@ pub struct Config {
     /// `CASEBOOK_METRICS_ADDR`: where `/metrics` is served instead of the
     /// main listener. Unset, the main listener serves it.
     pub metrics_addr: Option<SocketAddr>,
+    /// `CASEBOOK_TLS_CERT` and `CASEBOOK_TLS_KEY`: the main listener serves
+    /// HTTPS with them, reread on SIGHUP. Unset, plain HTTP.
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 /// Settings of outgoing JWKS fetches.
@@ -67,6 +70,7 @@ impl std::fmt::Debug for Config {
             .field("token_signing_alg", &self.token_signing_alg)
             .field("jwks_fetch", &self.jwks_fetch)
             .field("metrics_addr", &self.metrics_addr)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }

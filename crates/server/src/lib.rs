@@ -29,6 +29,7 @@ pub mod serving;
 pub mod sources;
 pub mod state;
 pub mod store;
+pub mod tls;
 pub mod views;
 
 use crate::config::{Backend, Config, ConfigError};
@@ -57,6 +58,10 @@ pub enum StartError {
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error("first administrator: {0}")]
     Admin(String),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("could not watch for SIGHUP, which reloads the TLS certificate: {0}")]
+    Signal(std::io::Error),
 }
 
 /// A service started on a socket.
@@ -176,6 +181,7 @@ async fn ensure_first_admin(db: &Db, config: &Config) -> Result<(), StartError> 
 /// Binds and serves in the background; returns once the socket is listening.
 pub async fn start(config: Config, options: TestOptions) -> Result<Running, StartError> {
     let addr = config.addr;
+    let tls = load_tls(&config)?;
     let listener = bind(addr).await?;
     let metrics_listener = bind_metrics(&config).await?;
     let limits = options.limits();
@@ -192,13 +198,26 @@ pub async fn start(config: Config, options: TestOptions) -> Result<Running, Star
         spawn_metrics_listener(listener, state.clone());
     }
     let app = http::router(state.clone());
-    let task = tokio::spawn(serving::serve(listener, app, limits, std::future::pending()));
+    let acceptor = tls.map(|(_, acceptor)| acceptor);
+    let task = tokio::spawn(serving::serve(listener, app, limits, acceptor, std::future::pending()));
     Ok(Running {
         addr,
         metrics_addr,
         state,
         task,
     })
+}
+
+/// The certificate and the acceptor that presents it, when TLS is set.
+fn load_tls(
+    config: &Config,
+) -> Result<Option<(std::sync::Arc<tls::ReloadableCert>, tokio_rustls::TlsAcceptor)>, StartError> {
+    let Some(files) = &config.tls else {
+        return Ok(None);
+    };
+    let cert = std::sync::Arc::new(tls::ReloadableCert::load(files.clone())?);
+    let acceptor = tls::acceptor(cert.clone())?;
+    Ok(Some((cert, acceptor)))
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
@@ -236,7 +255,7 @@ fn spawn_metrics_listener(listener: TcpListener, state: AppState) -> tokio::task
         ..serving::Limits::default()
     };
     let app = http::ops::metrics_router(state);
-    tokio::spawn(serving::serve(listener, app, limits, std::future::pending()))
+    tokio::spawn(serving::serve(listener, app, limits, None, std::future::pending()))
 }
 
 /// Runs until SIGINT or SIGTERM, then stops accepting and gives requests in
@@ -246,6 +265,7 @@ fn spawn_metrics_listener(listener: TcpListener, state: AppState) -> tokio::task
 pub async fn serve(config: Config, log_format: config::LogFormat) -> Result<(), StartError> {
     let addr = config.addr;
     let public_url = config.public_url.clone();
+    let tls = load_tls(&config)?;
     let listener = bind(addr).await?;
     let metrics_listener = bind_metrics(&config).await?;
     let state = prepare(config, TestOptions::default()).await?;
@@ -253,6 +273,11 @@ pub async fn serve(config: Config, log_format: config::LogFormat) -> Result<(), 
     spawn_generation_poll(state.clone());
     state.quotas.start();
     let bound = local_addr(&listener, addr)?;
+    #[cfg(unix)]
+    if let Some((cert, _)) = &tls {
+        tls::reload_on_sighup(cert.clone()).map_err(StartError::Signal)?;
+    }
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let metrics = match metrics_listener {
         Some((metrics_listener, wanted)) => {
             let metrics_bound = local_addr(&metrics_listener, wanted)?;
@@ -261,7 +286,7 @@ pub async fn serve(config: Config, log_format: config::LogFormat) -> Result<(), 
         }
         None => None,
     };
-    tracing::info!(%bound, %public_url, "casebook listening");
+    tracing::info!(%bound, %public_url, tls = tls.is_some(), "casebook listening");
     if log_format == config::LogFormat::Text {
         let metrics_line = match &metrics {
             Some((metrics_bound, _)) => {
@@ -270,12 +295,20 @@ pub async fn serve(config: Config, log_format: config::LogFormat) -> Result<(), 
             None => String::new(),
         };
         let banner = format!(
-            "casebook listening on http://{bound} (issuer and Callback URL: {public_url})\n  admin console: {public_url}/admin\n  API reference: {public_url}/docs{metrics_line}"
+            "casebook listening on {scheme}://{bound} (issuer and Callback URL: {public_url})\n  admin console: {public_url}/admin\n  API reference: {public_url}/docs{metrics_line}"
         );
         eprintln!("{banner}");
     }
     let app = http::router(state.clone());
-    serving::serve(listener, app, TestOptions::default().limits(), shutdown_signal()).await;
+    let acceptor = tls.map(|(_, acceptor)| acceptor);
+    serving::serve(
+        listener,
+        app,
+        TestOptions::default().limits(),
+        acceptor,
+        shutdown_signal(),
+    )
+    .await;
     // Scrapes stop with the service; nothing on that listener is in flight
     // that matters.
     if let Some((_, task)) = metrics {

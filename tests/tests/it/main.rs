@@ -34,3 +34,4 @@ mod shapes;
 mod signing;
 mod smoke;
 mod sources;
+mod tls;
