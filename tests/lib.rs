@@ -230,6 +230,8 @@ impl TestApp {
             jwks_fetch: spawn.jwks_fetch.clone(),
             secret_policy: spawn.secret_policy,
             secret_scanning: spawn.secret_scanning.clone(),
+            metrics_addr: None,
+            tls: None,
         };
         // The issuer must be known before binding; reserve a port first.
         let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
@@ -692,5 +694,93 @@ impl TestDatabase {
     /// The SQLite file this database is, or will be.
     pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
         casebook_server::config::sqlite_path(&self.url)
+    }
+}
+
+/// A free port on 127.0.0.1, for a server told its address up front.
+pub fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+}
+
+/// `casebook serve` in a process of its own, as an operator runs it, its
+/// stderr in a file; killed when dropped.
+#[derive(Debug)]
+pub struct ServeProcess {
+    child: std::process::Child,
+    pub addr: SocketAddr,
+    stderr: std::path::PathBuf,
+    // Dropped last: the database outlives the server.
+    _db: TestDatabase,
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- casebook serve ---\n{}", self.stderr());
+        }
+    }
+}
+
+impl ServeProcess {
+    /// Serves `db` on a free port with a new master key, the test
+    /// administrator and `env` on top; returns once it says it listens.
+    pub async fn start(binary: &std::path::Path, db: TestDatabase, env: &[(&str, String)]) -> Self {
+        let addr = free_addr();
+        let stderr = std::env::temp_dir().join(format!("casebook-serve-{}.err", uuid::Uuid::now_v7().simple()));
+        let mut command = casebook_command(binary);
+        command
+            .arg("serve")
+            .env("CASEBOOK_ADDR", addr.to_string())
+            .env("CASEBOOK_DATABASE_URL", &db.url)
+            .env("CASEBOOK_MASTER_KEY", MasterKey::generate_base64())
+            .env("CASEBOOK_ADMIN_EMAIL", ADMIN_EMAIL)
+            .env("CASEBOOK_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"));
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let child = command.spawn().expect("spawn casebook serve");
+        let mut served = Self {
+            child,
+            addr,
+            stderr,
+            _db: db,
+        };
+        served.wait_for_log("casebook listening", 0).await;
+        served
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Waits until the server has written `needle` more than `seen` times;
+    /// fails if it exits or takes a minute.
+    pub async fn wait_for_log(&mut self, needle: &str, seen: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while self.stderr().matches(needle).count() <= seen {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("casebook serve exited ({status}) before writing {needle:?}");
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "casebook serve did not write {needle:?} within 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }

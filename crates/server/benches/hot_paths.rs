@@ -88,6 +88,8 @@ async fn fixture() -> Fixture {
         jwks_fetch: Default::default(),
         secret_policy: Default::default(),
         secret_scanning: None,
+        metrics_addr: None,
+        tls: None,
     };
     let metrics = Metrics::new();
     let jwks = casebook_server::jwks_fetch::JwksFetcher::new(&config.jwks_fetch, Default::default(), &metrics)
@@ -258,6 +260,8 @@ fn hot_paths(c: &mut Criterion) {
         jwks_fetch: Default::default(),
         secret_policy: Default::default(),
         secret_scanning: None,
+        metrics_addr: None,
+        tls: None,
     };
     let running = runtime
         .block_on(casebook_server::start(config, casebook_server::TestOptions::default()))

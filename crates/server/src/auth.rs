@@ -413,6 +413,7 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Arc<Ve
     let now = state.now().unix_secs();
     let fresh = state.freshness();
     if let Some(hit) = state.tokens.get(token, &fresh) {
+        state.metrics.access_token_cache.hit();
         if hit.exp <= now {
             return Err(TokenError::Expired.into());
         }
@@ -423,6 +424,7 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Arc<Ve
         }
         return Ok(hit);
     }
+    state.metrics.access_token_cache.miss();
     let claims = match state.keys.verify(token, state.issuer(), now)? {
         Some(claims) => claims,
         None => {

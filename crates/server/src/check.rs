@@ -33,6 +33,9 @@ pub struct Settings {
     pub log_filter: Option<String>,
     pub secret_max_age_days: Option<String>,
     pub secret_scanning_keys: Option<PathBuf>,
+    pub metrics_addr: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl fmt::Debug for Settings {
@@ -123,6 +126,20 @@ fn configuration(settings: &Settings) -> Vec<Finding> {
             settings.addr
         ));
     }
+    if let Some(metrics) = &settings.metrics_addr {
+        match metrics.trim().parse::<SocketAddr>() {
+            Err(_) => error(format!(
+                "CASEBOOK_METRICS_ADDR (--metrics-addr) {metrics:?} is not a listen address like 127.0.0.1:9090"
+            )),
+            Ok(metrics) => {
+                if let Ok(addr) = &addr
+                    && config::same_listener(metrics, *addr)
+                {
+                    error(config::ConfigError::MetricsAddrIsListenAddr(metrics).to_string());
+                }
+            }
+        }
+    }
     if let Err(e) = settings.token_signing_alg.parse::<SigningAlgorithm>() {
         error(format!("CASEBOOK_TOKEN_SIGNING_ALG (--token-signing-alg): {e}"));
     }
@@ -192,9 +209,27 @@ fn configuration(settings: &Settings) -> Vec<Finding> {
             ));
         }
     }
+    let tls = match crate::tls::TlsFiles::pair(settings.tls_cert.clone(), settings.tls_key.clone()) {
+        Ok(tls) => tls,
+        Err(e) => {
+            error(e.to_string());
+            None
+        }
+    };
+    let tls_loads = match &tls {
+        Some(files) => match crate::tls::load(files) {
+            Ok(_) => Some(files.cert.display().to_string()),
+            Err(e) => {
+                error(e.to_string());
+                None
+            }
+        },
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let public_url = match (&settings.public_url, &addr) {
         (Some(url), _) => Some(url.trim().trim_end_matches('/').to_owned()),
-        (None, Ok(addr)) => Some(format!("http://{addr}")),
+        (None, Ok(addr)) => Some(format!("{scheme}://{addr}")),
         (None, Err(_)) => None,
     };
     if let Some(url) = public_url {
@@ -202,6 +237,11 @@ fn configuration(settings: &Settings) -> Vec<Finding> {
             Some(problem) => error(format!("CASEBOOK_PUBLIC_URL (--public-url) {url:?}: {problem}")),
             None => findings.push(Finding::Ok(format!("public URL {url} (the issuer)"))),
         }
+    }
+    if let Some(cert) = tls_loads {
+        findings.push(Finding::Ok(format!(
+            "HTTPS with the certificate in {cert} and its key (SIGHUP rereads them)"
+        )));
     }
     if !findings.iter().any(Finding::is_error) {
         findings.push(Finding::Ok("settings parse".into()));
@@ -429,6 +469,7 @@ mod tests {
             admin_email: Some("not-an-address".into()),
             secret_max_age_days: Some("0".into()),
             secret_scanning_keys: Some("/nonexistent/keys.json".into()),
+            metrics_addr: Some("metrics.internal".into()),
             ..settings()
         };
         let found = errors(&broken);
@@ -444,6 +485,7 @@ mod tests {
             "CASEBOOK_ADMIN_EMAIL",
             "CASEBOOK_SECRET_MAX_AGE_DAYS",
             "CASEBOOK_SECRET_SCANNING_KEYS",
+            "CASEBOOK_METRICS_ADDR",
         ] {
             assert_eq!(
                 found.iter().filter(|line| line.starts_with(name)).count(),
@@ -452,7 +494,66 @@ mod tests {
             );
         }
         // No listen address, so no default public URL to judge either.
-        assert_eq!(found.len(), 11, "{found:#?}");
+        assert_eq!(found.len(), 12, "{found:#?}");
+    }
+
+    #[test]
+    fn metrics_on_the_main_listen_address_is_one_error() {
+        let clash = Settings {
+            metrics_addr: Some("0.0.0.0:8080".into()),
+            ..settings()
+        };
+        let found = errors(&clash);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with("CASEBOOK_METRICS_ADDR"), "{found:?}");
+        let apart = Settings {
+            metrics_addr: Some("127.0.0.1:9090".into()),
+            ..settings()
+        };
+        assert_eq!(errors(&apart), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_tls_pair_is_loaded_and_a_bad_one_is_one_error() {
+        let dir = std::env::temp_dir().join(format!("casebook-check-tls-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let write_pair = |name: &str| {
+            let key = rcgen::KeyPair::generate().expect("key");
+            let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+                .expect("params")
+                .self_signed(&key)
+                .expect("certificate");
+            let files = (dir.join(format!("{name}.crt")), dir.join(format!("{name}.key")));
+            std::fs::write(&files.0, cert.pem()).expect("write");
+            std::fs::write(&files.1, key.serialize_pem()).expect("write");
+            files
+        };
+        let (cert, key) = write_pair("one");
+        let (_, other_key) = write_pair("two");
+        let with = |cert: Option<&PathBuf>, key: Option<&PathBuf>| Settings {
+            tls_cert: cert.cloned(),
+            tls_key: key.cloned(),
+            ..settings()
+        };
+        let good: Vec<String> = configuration(&with(Some(&cert), Some(&key)))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert!(!good.iter().any(|line| line.starts_with("error")), "{good:?}");
+        assert!(
+            good.contains(&"ok: public URL https://127.0.0.1:8080 (the issuer)".to_owned()),
+            "TLS makes the default issuer https: {good:?}"
+        );
+        for (settings, needle) in [
+            (with(Some(&cert), None), "CASEBOOK_TLS_CERT"),
+            (with(None, Some(&key)), "CASEBOOK_TLS_KEY"),
+            (with(Some(&cert), Some(&other_key)), "CASEBOOK_TLS_KEY"),
+        ] {
+            let found = errors(&settings);
+            assert_eq!(found.len(), 1, "{found:?}");
+            assert!(found[0].starts_with(needle), "{found:?}");
+        }
+        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]

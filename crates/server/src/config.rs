@@ -34,6 +34,12 @@ pub struct Config {
     /// `CASEBOOK_SECRET_SCANNING_KEYS`: who may report leaked secrets.
     /// Unset, `/secret-scanning/github` is 404.
     pub secret_scanning: Option<crate::secret_scanning::ScanningKeys>,
+    /// `CASEBOOK_METRICS_ADDR`: where `/metrics` is served instead of the
+    /// main listener. Unset, the main listener serves it.
+    pub metrics_addr: Option<SocketAddr>,
+    /// `CASEBOOK_TLS_CERT` and `CASEBOOK_TLS_KEY`: the main listener serves
+    /// HTTPS with them, reread on SIGHUP. Unset, plain HTTP.
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 /// Settings of outgoing JWKS fetches.
@@ -63,6 +69,8 @@ impl std::fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("token_signing_alg", &self.token_signing_alg)
             .field("jwks_fetch", &self.jwks_fetch)
+            .field("metrics_addr", &self.metrics_addr)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -117,6 +125,17 @@ pub enum ConfigError {
     ExtraCaFile { path: PathBuf, reason: String },
     #[error("could not set up the HTTPS client for jwks_uri fetches: {0}")]
     JwksClient(String),
+    #[error(
+        "CASEBOOK_METRICS_ADDR (--metrics-addr) {0} is the listen address (CASEBOOK_ADDR) too: give metrics a port of their own, or unset it to serve /metrics on the main listener"
+    )]
+    MetricsAddrIsListenAddr(SocketAddr),
+}
+
+/// Whether two listen addresses would take the same socket: the same port on
+/// the same address, or on all addresses for either. Port 0 (any free port)
+/// never collides.
+pub fn same_listener(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() != 0 && a.port() == b.port() && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
 }
 
 /// SPEC: the key comes from `CASEBOOK_MASTER_KEY`; with SQLite and no variable,
@@ -237,6 +256,21 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn listeners_collide_on_one_port_of_one_address_or_of_all() {
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        for (a, b, same) in [
+            ("127.0.0.1:8080", "127.0.0.1:8080", true),
+            ("0.0.0.0:8080", "127.0.0.1:8080", true),
+            ("127.0.0.1:9090", "[::]:9090", true),
+            ("127.0.0.1:9090", "127.0.0.1:8080", false),
+            ("127.0.0.2:8080", "127.0.0.1:8080", false),
+            ("127.0.0.1:0", "127.0.0.1:0", false),
+        ] {
+            assert_eq!(same_listener(addr(a), addr(b)), same, "{a} {b}");
+        }
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub mod sources;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod views;
 
 use crate::config::{Backend, Config, ConfigError};
@@ -58,12 +59,18 @@ pub enum StartError {
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error("first administrator: {0}")]
     Admin(String),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("could not watch for SIGHUP, which reloads the TLS certificate: {0}")]
+    Signal(std::io::Error),
 }
 
 /// A service started on a socket.
 #[derive(Debug)]
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where `CASEBOOK_METRICS_ADDR` bound, when set.
+    pub metrics_addr: Option<SocketAddr>,
     pub state: AppState,
     pub task: tokio::task::JoinHandle<()>,
 }
@@ -175,20 +182,81 @@ async fn ensure_first_admin(db: &Db, config: &Config) -> Result<(), StartError> 
 /// Binds and serves in the background; returns once the socket is listening.
 pub async fn start(config: Config, options: TestOptions) -> Result<Running, StartError> {
     let addr = config.addr;
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Listen { addr, source })?;
+    let tls = load_tls(&config)?;
+    let listener = bind(addr).await?;
+    let metrics_listener = bind_metrics(&config).await?;
     let limits = options.limits();
     let state = prepare(config, options.clone()).await?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| StartError::Listen { addr, source })?;
+    let addr = local_addr(&listener, addr)?;
+    let metrics_addr = match &metrics_listener {
+        Some((listener, wanted)) => Some(local_addr(listener, *wanted)?),
+        None => None,
+    };
     spawn_housekeeping(state.clone(), options);
     spawn_generation_poll(state.clone());
     state.quotas.start();
+    if let Some((listener, _)) = metrics_listener {
+        spawn_metrics_listener(listener, state.clone());
+    }
     let app = http::router(state.clone());
-    let task = tokio::spawn(serving::serve(listener, app, limits, std::future::pending()));
-    Ok(Running { addr, state, task })
+    let acceptor = tls.map(|(_, acceptor)| acceptor);
+    let task = tokio::spawn(serving::serve(listener, app, limits, acceptor, std::future::pending()));
+    Ok(Running {
+        addr,
+        metrics_addr,
+        state,
+        task,
+    })
+}
+
+/// The certificate and the acceptor that presents it, when TLS is set.
+fn load_tls(
+    config: &Config,
+) -> Result<Option<(std::sync::Arc<tls::ReloadableCert>, tokio_rustls::TlsAcceptor)>, StartError> {
+    let Some(files) = &config.tls else {
+        return Ok(None);
+    };
+    let cert = std::sync::Arc::new(tls::ReloadableCert::load(files.clone())?);
+    let acceptor = tls::acceptor(cert.clone())?;
+    Ok(Some((cert, acceptor)))
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })
+}
+
+fn local_addr(listener: &TcpListener, wanted: SocketAddr) -> Result<SocketAddr, StartError> {
+    listener
+        .local_addr()
+        .map_err(|source| StartError::Listen { addr: wanted, source })
+}
+
+/// Binds `CASEBOOK_METRICS_ADDR` when it is set, refusing the main listen
+/// address, which would leave one of the two listeners unbound.
+async fn bind_metrics(config: &Config) -> Result<Option<(TcpListener, SocketAddr)>, StartError> {
+    let Some(addr) = config.metrics_addr else {
+        return Ok(None);
+    };
+    if config::same_listener(addr, config.addr) {
+        return Err(ConfigError::MetricsAddrIsListenAddr(addr).into());
+    }
+    Ok(Some((bind(addr).await?, addr)))
+}
+
+/// Connections to the metrics listener at most: scrapers, not clients.
+const METRICS_CONNECTIONS: usize = 32;
+
+/// Serves `/metrics` alone on its own listener, with the main listener's
+/// bounds on slow clients, until the process ends.
+fn spawn_metrics_listener(listener: TcpListener, state: AppState) -> tokio::task::JoinHandle<()> {
+    let limits = serving::Limits {
+        max_connections: METRICS_CONNECTIONS,
+        ..serving::Limits::default()
+    };
+    let app = http::ops::metrics_router(state);
+    tokio::spawn(serving::serve(listener, app, limits, None, std::future::pending()))
 }
 
 /// Runs until SIGINT or SIGTERM, then stops accepting and gives requests in
@@ -198,24 +266,55 @@ pub async fn start(config: Config, options: TestOptions) -> Result<Running, Star
 pub async fn serve(config: Config, log_format: config::LogFormat) -> Result<(), StartError> {
     let addr = config.addr;
     let public_url = config.public_url.clone();
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Listen { addr, source })?;
+    let tls = load_tls(&config)?;
+    let listener = bind(addr).await?;
+    let metrics_listener = bind_metrics(&config).await?;
     let state = prepare(config, TestOptions::default()).await?;
     spawn_housekeeping(state.clone(), TestOptions::default());
     spawn_generation_poll(state.clone());
     state.quotas.start();
-    let bound = listener
-        .local_addr()
-        .map_err(|source| StartError::Listen { addr, source })?;
-    tracing::info!(%bound, %public_url, "casebook listening");
+    let bound = local_addr(&listener, addr)?;
+    #[cfg(unix)]
+    if let Some((cert, _)) = &tls {
+        tls::reload_on_sighup(cert.clone()).map_err(StartError::Signal)?;
+    }
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let metrics = match metrics_listener {
+        Some((metrics_listener, wanted)) => {
+            let metrics_bound = local_addr(&metrics_listener, wanted)?;
+            tracing::info!(%metrics_bound, "metrics served apart, at /metrics");
+            Some((metrics_bound, spawn_metrics_listener(metrics_listener, state.clone())))
+        }
+        None => None,
+    };
+    tracing::info!(%bound, %public_url, tls = tls.is_some(), "casebook listening");
     if log_format == config::LogFormat::Text {
-        eprintln!(
-            "casebook listening on http://{bound} (issuer and Callback URL: {public_url})\n  admin console: {public_url}/admin\n  API reference: {public_url}/docs"
+        let metrics_line = match &metrics {
+            Some((metrics_bound, _)) => {
+                format!("\n  metrics: http://{metrics_bound}/metrics (not on the main listener)")
+            }
+            None => String::new(),
+        };
+        let banner = format!(
+            "casebook listening on {scheme}://{bound} (issuer and Callback URL: {public_url})\n  admin console: {public_url}/admin\n  API reference: {public_url}/docs{metrics_line}"
         );
+        eprintln!("{banner}");
     }
     let app = http::router(state.clone());
-    serving::serve(listener, app, TestOptions::default().limits(), shutdown_signal()).await;
+    let acceptor = tls.map(|(_, acceptor)| acceptor);
+    serving::serve(
+        listener,
+        app,
+        TestOptions::default().limits(),
+        acceptor,
+        shutdown_signal(),
+    )
+    .await;
+    // Scrapes stop with the service; nothing on that listener is in flight
+    // that matters.
+    if let Some((_, task)) = metrics {
+        task.abort();
+    }
     // The grants counted since the last flush, so the other replicas (and
     // this one, restarted) still count them.
     state.quotas.stop().await;
@@ -332,7 +431,8 @@ fn spawn_housekeeping(state: AppState, options: TestOptions) {
             }
             state.revoked.forget_expired(state.now().unix_secs());
             if options.deliver_notifications
-                && let Err(e) = notify::deliver_due(&state.db, &state.config.mailer).await
+                && let Err(e) =
+                    notify::deliver_due(&state.db, &state.config.mailer, &state.metrics.outbox_delivery_failures).await
             {
                 tracing::warn!(error = %e, "could not deliver notifications");
             }

@@ -45,7 +45,8 @@ enum Command {
         addr: SocketAddr,
         #[command(flatten)]
         database: DatabaseArgs,
-        /// The issuer, and the Callback URL shown for every application [default: http://<addr>].
+        /// The issuer, and the Callback URL shown for every application
+        /// [default: http://<addr>, or https://<addr> with --tls-cert].
         #[arg(long, env = "CASEBOOK_PUBLIC_URL")]
         public_url: Option<String>,
         /// RS256, ES256 or EdDSA: the algorithm of the first signing key, and
@@ -62,6 +63,16 @@ enum Command {
         /// take leak reports at /secret-scanning/github.
         #[arg(long, env = "CASEBOOK_SECRET_SCANNING_KEYS", value_name = "JSON_FILE")]
         secret_scanning_keys: Option<std::path::PathBuf>,
+        /// Serve /metrics on this address only, instead of the main listener.
+        #[arg(long, env = "CASEBOOK_METRICS_ADDR", value_name = "ADDR")]
+        metrics_addr: Option<SocketAddr>,
+        /// A PEM certificate chain, leaf first: serve HTTPS with it and
+        /// --tls-key, reread both on SIGHUP.
+        #[arg(long, env = "CASEBOOK_TLS_CERT", value_name = "PEM_FILE")]
+        tls_cert: Option<std::path::PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, env = "CASEBOOK_TLS_KEY", value_name = "PEM_FILE")]
+        tls_key: Option<std::path::PathBuf>,
     },
     /// Manage the token signing keys.
     Keys {
@@ -114,6 +125,12 @@ struct CheckArgs {
     secret_max_age_days: Option<String>,
     #[arg(long, env = "CASEBOOK_SECRET_SCANNING_KEYS", value_name = "JSON_FILE")]
     secret_scanning_keys: Option<std::path::PathBuf>,
+    #[arg(long, env = "CASEBOOK_METRICS_ADDR", value_name = "ADDR")]
+    metrics_addr: Option<String>,
+    #[arg(long, env = "CASEBOOK_TLS_CERT", value_name = "PEM_FILE")]
+    tls_cert: Option<std::path::PathBuf>,
+    #[arg(long, env = "CASEBOOK_TLS_KEY", value_name = "PEM_FILE")]
+    tls_key: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -243,6 +260,9 @@ async fn check(args: CheckArgs) -> bool {
         log_filter: env("CASEBOOK_LOG"),
         secret_max_age_days: args.secret_max_age_days,
         secret_scanning_keys: args.secret_scanning_keys,
+        metrics_addr: args.metrics_addr,
+        tls_cert: args.tls_cert,
+        tls_key: args.tls_key,
     };
     let findings = casebook_server::check::check(&settings).await;
     for finding in &findings {
@@ -316,11 +336,18 @@ async fn run(command: Command, format: LogFormat) -> Result<(), String> {
             jwks_fetch,
             secret_max_age_days,
             secret_scanning_keys,
+            metrics_addr,
+            tls_cert,
+            tls_key,
         } => {
+            let tls = casebook_server::tls::TlsFiles::pair(tls_cert, tls_key).map_err(|e| e.to_string())?;
             let master_key = config::resolve_master_key(env("CASEBOOK_MASTER_KEY").as_deref(), &database.database_url)
                 .map_err(|e| e.to_string())?;
             let public_url = public_url
-                .unwrap_or_else(|| format!("http://{addr}"))
+                .unwrap_or_else(|| {
+                    let scheme = if tls.is_some() { "https" } else { "http" };
+                    format!("{scheme}://{addr}")
+                })
                 .trim_end_matches('/')
                 .to_owned();
             let config = Config {
@@ -349,6 +376,8 @@ async fn run(command: Command, format: LogFormat) -> Result<(), String> {
                     .as_deref()
                     .map(casebook_server::secret_scanning::ScanningKeys::load)
                     .transpose()?,
+                metrics_addr,
+                tls,
             };
             casebook_server::serve(config, format).await.map_err(|e| e.to_string())
         }

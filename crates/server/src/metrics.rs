@@ -1,11 +1,18 @@
-//! Prometheus metrics: requests by route and status, latencies, tokens issued.
+//! Prometheus metrics: requests by route and status, latencies, token
+//! requests by outcome, cache lookups, the outbox, the database pool.
+//!
+//! Names follow Prometheus conventions: base units, `_total` on counters.
+//! No label ever carries a client ID or anything else a caller chooses:
+//! every label value comes from a closed set. Counters on the token path
+//! are made once, at start, so that counting a request is one atomic add.
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::time::Instant;
@@ -22,10 +29,206 @@ pub struct RouteLabels {
     pub route: String,
 }
 
+/// What a token request came to, as its client was told: the error code,
+/// or one of the two refusals answered 429 (throttled authentication, spent
+/// quota). A request refused for its `allowed_sources` is answered like a
+/// wrong secret and counted as `invalid_client` here; it is counted apart in
+/// `casebook_source_refusals_total`.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum TokenOutcome {
+    Issued,
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    InvalidTarget,
+    UnsupportedTokenType,
+    /// `invalid_client` with `Retry-After`: too many failed authentications.
+    RateLimited,
+    /// `temporarily_unavailable` with `Retry-After`: `token_quota_per_hour` spent.
+    QuotaExceeded,
+    /// `temporarily_unavailable` without: the server could not decide (storage).
+    Unavailable,
+    /// A code the domain gains later, until it is given an outcome here.
+    Other,
+}
+
+impl TokenOutcome {
+    pub const ALL: [Self; 13] = [
+        Self::Issued,
+        Self::InvalidRequest,
+        Self::InvalidClient,
+        Self::InvalidGrant,
+        Self::UnauthorizedClient,
+        Self::UnsupportedGrantType,
+        Self::InvalidScope,
+        Self::InvalidTarget,
+        Self::UnsupportedTokenType,
+        Self::RateLimited,
+        Self::QuotaExceeded,
+        Self::Unavailable,
+        Self::Other,
+    ];
+
+    /// The outcome of a refusal with this code, answered with or without
+    /// `Retry-After`.
+    pub fn refused(code: casebook_domain::OAuthErrorCode, retry_after: bool) -> Self {
+        use casebook_domain::OAuthErrorCode as Code;
+        match (code, retry_after) {
+            (Code::InvalidClient, true) => Self::RateLimited,
+            (Code::TemporarilyUnavailable, true) => Self::QuotaExceeded,
+            (Code::TemporarilyUnavailable, false) => Self::Unavailable,
+            (Code::InvalidRequest, _) => Self::InvalidRequest,
+            (Code::InvalidClient, false) => Self::InvalidClient,
+            (Code::InvalidGrant, _) => Self::InvalidGrant,
+            (Code::UnauthorizedClient, _) => Self::UnauthorizedClient,
+            (Code::UnsupportedGrantType, _) => Self::UnsupportedGrantType,
+            (Code::InvalidScope, _) => Self::InvalidScope,
+            (Code::InvalidTarget, _) => Self::InvalidTarget,
+            (Code::UnsupportedTokenType, _) => Self::UnsupportedTokenType,
+            // The domain's list of codes is open to additions.
+            _ => Self::Other,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Issued => "issued",
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::InvalidTarget => "invalid_target",
+            Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::RateLimited => "rate_limited",
+            Self::QuotaExceeded => "quota_exceeded",
+            Self::Unavailable => "unavailable",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl EncodeLabelValue for TokenOutcome {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> std::fmt::Result {
+        std::fmt::Write::write_str(encoder, self.as_str())
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: TokenOutcome,
+}
+
+/// The in-memory caches on the hot path.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum CacheName {
+    /// Client records by Client ID, and Client IDs storage does not know.
+    Client,
+    /// Access tokens already verified.
+    AccessToken,
+}
+
+impl EncodeLabelValue for CacheName {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> std::fmt::Result {
+        let name = match self {
+            Self::Client => "client",
+            Self::AccessToken => "access_token",
+        };
+        std::fmt::Write::write_str(encoder, name)
+    }
+}
+
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+enum LookupResult {
+    Hit,
+    Miss,
+}
+
+impl EncodeLabelValue for LookupResult {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> std::fmt::Result {
+        std::fmt::Write::write_str(
+            encoder,
+            match self {
+                Self::Hit => "hit",
+                Self::Miss => "miss",
+            },
+        )
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    cache: CacheName,
+    result: LookupResult,
+}
+
+/// One cache's lookups: the reader computes the hit ratio.
+#[derive(Clone, Debug, Default)]
+pub struct CacheLookups {
+    hits: Counter,
+    misses: Counter,
+}
+
+impl CacheLookups {
+    pub fn hit(&self) {
+        self.hits.inc();
+    }
+
+    pub fn miss(&self) {
+        self.misses.inc();
+    }
+}
+
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+enum PoolState {
+    Idle,
+    InUse,
+}
+
+impl EncodeLabelValue for PoolState {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> std::fmt::Result {
+        std::fmt::Write::write_str(
+            encoder,
+            match self {
+                Self::Idle => "idle",
+                Self::InUse => "in_use",
+            },
+        )
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    state: PoolState,
+}
+
+/// The database pool as it stands, read just before metrics are written.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolUse {
+    pub idle: u64,
+    pub in_use: u64,
+    pub max: u64,
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    /// One counter per [`TokenOutcome`], in [`TokenOutcome::ALL`]'s order.
+    token_requests: [Counter; TokenOutcome::ALL.len()],
+    pub client_cache: CacheLookups,
+    pub access_token_cache: CacheLookups,
+    /// Notices in the outbox not yet delivered, with attempts left.
+    outbox_depth: Gauge,
+    /// Delivery attempts of notices that failed.
+    pub outbox_delivery_failures: Counter,
+    pool_idle: Gauge,
+    pool_in_use: Gauge,
+    pool_max: Gauge,
     pub tokens_issued: Counter,
     pub client_auth_failures: Counter,
     /// Secrets refused by their shape alone, before any lookup: typos and
@@ -89,6 +292,59 @@ impl Metrics {
             latency.clone(),
         );
         registry.register("access_tokens_issued", "Access tokens issued", tokens_issued.clone());
+        let outcomes = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "token_requests",
+            "Requests to the token endpoint by outcome: issued, an RFC 6749 error code, rate_limited, quota_exceeded or unavailable",
+            outcomes.clone(),
+        );
+        let token_requests = TokenOutcome::ALL.map(|outcome| outcomes.get_or_create_owned(&OutcomeLabels { outcome }));
+        let lookups = Family::<CacheLabels, Counter>::default();
+        registry.register(
+            "cache_lookups",
+            "Lookups in the in-memory caches by cache and result (hit or miss); a miss reads storage",
+            lookups.clone(),
+        );
+        let cache = |cache: CacheName| CacheLookups {
+            hits: lookups.get_or_create_owned(&CacheLabels {
+                cache,
+                result: LookupResult::Hit,
+            }),
+            misses: lookups.get_or_create_owned(&CacheLabels {
+                cache,
+                result: LookupResult::Miss,
+            }),
+        };
+        let client_cache = cache(CacheName::Client);
+        let access_token_cache = cache(CacheName::AccessToken);
+        let outbox_depth = Gauge::default();
+        registry.register(
+            "outbox_depth",
+            "Notices to applications' addresses not yet delivered and still to be tried (the whole install's)",
+            outbox_depth.clone(),
+        );
+        let outbox_delivery_failures = Counter::default();
+        registry.register(
+            "outbox_delivery_failures",
+            "Delivery attempts of notices that failed; each is retried with backoff",
+            outbox_delivery_failures.clone(),
+        );
+        let pool = Family::<PoolLabels, Gauge>::default();
+        registry.register(
+            "db_pool_connections",
+            "Open database connections of this process by state (idle or in_use)",
+            pool.clone(),
+        );
+        let pool_idle = pool.get_or_create_owned(&PoolLabels { state: PoolState::Idle });
+        let pool_in_use = pool.get_or_create_owned(&PoolLabels {
+            state: PoolState::InUse,
+        });
+        let pool_max = Gauge::default();
+        registry.register(
+            "db_pool_max_connections",
+            "The most database connections this process opens",
+            pool_max.clone(),
+        );
         registry.register(
             "client_authentication_failures",
             "Failed client authentications at the OAuth endpoints",
@@ -139,6 +395,14 @@ impl Metrics {
             registry,
             requests,
             latency,
+            token_requests,
+            client_cache,
+            access_token_cache,
+            outbox_depth,
+            outbox_delivery_failures,
+            pool_idle,
+            pool_in_use,
+            pool_max,
             tokens_issued,
             client_auth_failures,
             mistyped_secrets,
@@ -150,6 +414,26 @@ impl Metrics {
             token_quota_flushes,
             token_quota_refusals,
             source_refusals,
+        }
+    }
+
+    pub fn token_request(&self, outcome: TokenOutcome) {
+        // `ALL` is in declaration order (a test holds it there), so the
+        // discriminant is the counter's index.
+        if let Some(counter) = self.token_requests.get(outcome as usize) {
+            counter.inc();
+        }
+    }
+
+    /// Sets what is read at scrape time rather than counted as it happens.
+    pub fn observe(&self, pool: PoolUse, outbox_depth: Option<i64>) {
+        let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.pool_idle.set(gauge(pool.idle));
+        self.pool_in_use.set(gauge(pool.in_use));
+        self.pool_max.set(gauge(pool.max));
+        // Unread (storage did not answer in time): the last value stands.
+        if let Some(depth) = outbox_depth {
+            self.outbox_depth.set(depth);
         }
     }
 
@@ -187,4 +471,88 @@ pub async fn track<S: AsRef<Metrics>>(State(state): State<S>, request: Request, 
         .get_or_create(&RequestLabels { method, route, status })
         .inc();
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_outcome_counts_under_its_own_name() {
+        for (i, outcome) in TokenOutcome::ALL.into_iter().enumerate() {
+            assert_eq!(outcome as usize, i, "ALL is in declaration order");
+        }
+        let metrics = Metrics::new();
+        metrics.token_request(TokenOutcome::Issued);
+        metrics.token_request(TokenOutcome::Issued);
+        metrics.token_request(TokenOutcome::QuotaExceeded);
+        let text = metrics.render();
+        assert!(
+            text.contains("casebook_token_requests_total{outcome=\"issued\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("casebook_token_requests_total{outcome=\"quota_exceeded\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("casebook_token_requests_total{outcome=\"invalid_client\"} 0\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn refusals_are_told_apart_by_retry_after() {
+        use casebook_domain::OAuthErrorCode as Code;
+        for (code, retry_after, outcome) in [
+            (Code::InvalidClient, false, "invalid_client"),
+            (Code::InvalidClient, true, "rate_limited"),
+            (Code::TemporarilyUnavailable, true, "quota_exceeded"),
+            (Code::TemporarilyUnavailable, false, "unavailable"),
+            (Code::InvalidScope, false, "invalid_scope"),
+            (Code::UnsupportedGrantType, false, "unsupported_grant_type"),
+        ] {
+            assert_eq!(TokenOutcome::refused(code, retry_after).as_str(), outcome, "{code:?}");
+        }
+    }
+
+    #[test]
+    fn caches_pool_and_outbox_are_written_with_their_labels() {
+        let metrics = Metrics::new();
+        metrics.client_cache.hit();
+        metrics.client_cache.miss();
+        metrics.access_token_cache.hit();
+        metrics.outbox_delivery_failures.inc();
+        metrics.observe(
+            PoolUse {
+                idle: 3,
+                in_use: 1,
+                max: 8,
+            },
+            Some(5),
+        );
+        metrics.observe(
+            PoolUse {
+                idle: 2,
+                in_use: 2,
+                max: 8,
+            },
+            None,
+        );
+        let text = metrics.render();
+        for line in [
+            "casebook_cache_lookups_total{cache=\"client\",result=\"hit\"} 1",
+            "casebook_cache_lookups_total{cache=\"client\",result=\"miss\"} 1",
+            "casebook_cache_lookups_total{cache=\"access_token\",result=\"hit\"} 1",
+            "casebook_cache_lookups_total{cache=\"access_token\",result=\"miss\"} 0",
+            "casebook_db_pool_connections{state=\"idle\"} 2",
+            "casebook_db_pool_connections{state=\"in_use\"} 2",
+            "casebook_db_pool_max_connections 8",
+            "casebook_outbox_depth 5",
+            "casebook_outbox_delivery_failures_total 1",
+            "casebook_access_tokens_issued_total 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in {text}");
+        }
+    }
 }

@@ -11,6 +11,7 @@ use crate::db::Db;
 use crate::store;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use prometheus_client::metrics::counter::Counter;
 use std::time::Duration;
 
 /// Deliveries attempted before a notice is given up on (about a day of backoff).
@@ -101,8 +102,9 @@ impl Mailer {
     }
 }
 
-/// Delivers what is due; returns how many were delivered.
-pub async fn deliver_due(db: &Db, mailer: &Mailer) -> Result<usize, sqlx::Error> {
+/// Delivers what is due; returns how many were delivered. Each failed
+/// attempt is counted in `failures`.
+pub async fn deliver_due(db: &Db, mailer: &Mailer, failures: &Counter) -> Result<usize, sqlx::Error> {
     let mut delivered = 0;
     for notice in store::due_notices(db, MAX_ATTEMPTS, 20).await? {
         // Each lease starts now: earlier sends in this loop may have been slow.
@@ -116,6 +118,7 @@ pub async fn deliver_due(db: &Db, mailer: &Mailer) -> Result<usize, sqlx::Error>
                 delivered += 1;
             }
             Err(error) => {
+                failures.inc();
                 tracing::warn!(notice = %notice.id, attempt = attempts, %error, "notification delivery failed; will retry");
                 store::mark_failed(db, &notice.id, attempts, backoff(notice.attempts), &error).await?;
             }

@@ -13,6 +13,10 @@
 //! idle connection for 60 s. Instead `Watched` wraps the socket and fails
 //! a read that waits past the deadline of the connection's current phase,
 //! which hyper answers by closing the connection.
+//!
+//! With TLS, `Watched` wraps the socket under the TLS layer: the handshake
+//! is read within the same deadline as the first request head (both count
+//! from accept), and a client that stops reading stalls the same writes.
 
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -32,6 +36,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, Sleep};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 /// SPEC: a connection that has not sent a complete request head within this
@@ -81,8 +86,15 @@ impl Default for Limits {
 /// Serves `app` on `listener` until `shutdown` resolves, then stops
 /// accepting, lets connections finish for up to `limits.shutdown_grace`, and
 /// returns, closing those still open. Every request carries
-/// `ConnectInfo<SocketAddr>`, as `axum::serve` would give it.
-pub async fn serve(listener: TcpListener, app: Router, limits: Limits, shutdown: impl Future<Output = ()>) {
+/// `ConnectInfo<SocketAddr>`, as `axum::serve` would give it. With `tls`,
+/// each connection is a TLS one, its handshake made by that acceptor.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    tls: Option<TlsAcceptor>,
+    shutdown: impl Future<Output = ()>,
+) {
     let cap = connection_cap(limits.max_connections);
     let slots = Arc::new(Semaphore::new(cap));
     let graceful = GracefulShutdown::new();
@@ -134,10 +146,28 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, shutdown:
             },
         };
         let activity = Arc::new(Activity::new());
-        let io = TokioIo::new(Watched::new(stream, activity.clone(), limits));
-        let connection = graceful.watch(http.serve_connection(io, connection_service(app.clone(), peer, activity)));
+        let io = Watched::new(stream, activity.clone(), limits);
+        let service = connection_service(app.clone(), peer, activity);
+        // Taken now, so that a connection still in its TLS handshake when
+        // shutdown begins is waited for like the others.
+        let watcher = graceful.watcher();
+        let (http, tls) = (http.clone(), tls.clone());
         connections.spawn(async move {
-            if let Err(e) = connection.await {
+            let served = match tls {
+                None => watcher.watch(http.serve_connection(TokioIo::new(io), service)).await,
+                Some(tls) => match tls.accept(io).await {
+                    Ok(stream) => {
+                        watcher
+                            .watch(http.serve_connection(TokioIo::new(stream), service))
+                            .await
+                    }
+                    Err(e) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        Ok(())
+                    }
+                },
+            };
+            if let Err(e) = served {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
             drop(slot);

@@ -130,11 +130,14 @@ impl AppState {
     pub async fn client(&self, client_id: &str) -> Result<Option<Arc<ClientRecord>>, sqlx::Error> {
         let fresh = self.freshness();
         if let Some(hit) = self.clients.get(client_id, &fresh) {
+            self.metrics.client_cache.hit();
             return Ok(Some(hit));
         }
         if self.unknown_clients.get(client_id, &fresh).is_some() {
+            self.metrics.client_cache.hit();
             return Ok(None);
         }
+        self.metrics.client_cache.miss();
         let record = store::client_record(&self.db, client_id).await?.map(Arc::new);
         match &record {
             Some(record) => self.clients.insert(client_id.to_owned(), record.clone(), &fresh),

@@ -120,6 +120,8 @@ async fn app() -> (axum::Router, std::path::PathBuf) {
         secret_policy: Default::default(),
         // Configured, so that its route answers (401 unsigned) rather than 404.
         secret_scanning: Some(scanning_keys()),
+        metrics_addr: None,
+        tls: None,
     };
     let state = casebook_server::prepare(config, TestOptions::default())
         .await

@@ -44,6 +44,10 @@ impl Drop for Server {
 }
 
 async fn start(options: TestOptions) -> Server {
+    start_with(options, None).await
+}
+
+async fn start_with(options: TestOptions, tls: Option<casebook_server::tls::TlsFiles>) -> Server {
     let dir = std::env::temp_dir().join(format!("casebook-slow-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let config = Config {
@@ -60,6 +64,8 @@ async fn start(options: TestOptions) -> Server {
         jwks_fetch: Default::default(),
         secret_policy: Default::default(),
         secret_scanning: None,
+        metrics_addr: None,
+        tls,
     };
     let running = casebook_server::start(config, options).await.expect("server starts");
     Server {
@@ -306,6 +312,44 @@ async fn stalled_connections_are_closed_and_stalled_bodies_answered_408_within_t
             std::panic::resume_unwind(e.into_panic());
         }
     }
+}
+
+/// A self-signed certificate for 127.0.0.1, in a directory of its own.
+fn tls_files() -> (casebook_server::tls::TlsFiles, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("casebook-slow-tls-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("certificate");
+    let files = casebook_server::tls::TlsFiles {
+        cert: dir.join("tls.crt"),
+        key: dir.join("tls.key"),
+    };
+    std::fs::write(&files.cert, cert.pem()).expect("write");
+    std::fs::write(&files.key, key.serialize_pem()).expect("write");
+    (files, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_handshake_must_end_within_the_head_deadline() {
+    let (files, dir) = tls_files();
+    let server = start_with(TestOptions::default(), Some(files)).await;
+    let addr = server.addr;
+    let within = TEN_SECONDS + Duration::from_secs(5);
+    let since = Instant::now();
+    let silent = connect(addr).await;
+    let mut started = connect(addr).await;
+    // The first bytes of a ClientHello record, and no more.
+    started
+        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+        .await
+        .expect("write");
+    let (silent_at, started_at) = tokio::join!(closed_at(silent, since, within), closed_at(started, since, within));
+    assert_near("silent TLS connection", silent_at, TEN_SECONDS);
+    assert_near("half-sent ClientHello", started_at, TEN_SECONDS);
+    std::fs::remove_dir_all(dir).ok();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

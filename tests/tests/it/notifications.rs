@@ -150,7 +150,7 @@ async fn alerts_are_queued_and_delivered(app: TestApp) {
     // Delivery through a relay on loopback.
     let (port, mut received) = fake_relay().await;
     let mailer = Mailer::from_url(Some(&format!("smtp://127.0.0.1:{port}")), None).unwrap();
-    let delivered = notify::deliver_due(&app.running.state.db, &mailer).await.unwrap();
+    let delivered = deliver(&app, &mailer).await.unwrap();
     assert_eq!(delivered, 5);
     let first = tokio::time::timeout(std::time::Duration::from_secs(5), received.recv())
         .await
@@ -159,7 +159,12 @@ async fn alerts_are_queued_and_delivered(app: TestApp) {
     assert!(first.contains("Alerted Partner"), "{first}");
     assert!(outbox(&app).await.iter().all(|q| q.3.is_some() && q.4 == 1));
     // Nothing is sent twice.
-    assert_eq!(notify::deliver_due(&app.running.state.db, &mailer).await.unwrap(), 0);
+    assert_eq!(deliver(&app, &mailer).await.unwrap(), 0);
+}
+
+async fn deliver(app: &TestApp, mailer: &Mailer) -> Result<usize, sqlx::Error> {
+    let state = &app.running.state;
+    notify::deliver_due(&state.db, mailer, &state.metrics.outbox_delivery_failures).await
 }
 
 async fn failed_delivery_is_retried(app: TestApp) {
@@ -172,9 +177,17 @@ async fn failed_delivery_is_retried(app: TestApp) {
         .unwrap()
         .port();
     let mailer = Mailer::from_url(Some(&format!("smtp://127.0.0.1:{closed}")), None).unwrap();
-    assert_eq!(notify::deliver_due(&app.running.state.db, &mailer).await.unwrap(), 0);
+    assert_eq!(deliver(&app, &mailer).await.unwrap(), 0);
     let queued = outbox(&app).await;
     assert!(queued.iter().all(|q| q.3.is_none() && q.4 == 1), "{queued:?}");
+    let failed = queued.len() as f64;
+    assert!(failed > 0.0);
+    assert_eq!(app.metric("casebook_outbox_delivery_failures_total").await, failed);
+    assert_eq!(
+        app.metric("casebook_outbox_depth").await,
+        failed,
+        "failed notices are still to be sent"
+    );
     // The registration stands and the application works.
     let r = app
         .get(
@@ -185,8 +198,5 @@ async fn failed_delivery_is_retried(app: TestApp) {
     assert_eq!(r.status(), 200);
     app.access_token(&client_id, &secret).await;
     // Not due again before its backoff.
-    assert_eq!(
-        notify::deliver_due(&app.running.state.db, &Mailer::Log).await.unwrap(),
-        0
-    );
+    assert_eq!(deliver(&app, &Mailer::Log).await.unwrap(), 0);
 }

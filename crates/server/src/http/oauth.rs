@@ -5,6 +5,7 @@
 use crate::crypto::{MasterKey, random_token};
 use crate::error::{OAuthError, OAuthErrorBody};
 use crate::keys::JwkSet;
+use crate::metrics::TokenOutcome;
 use crate::state::AppState;
 use crate::store::{self, ActorRef, ClientRecord, FederatedCredentialRecord};
 use axum::Json;
@@ -362,6 +363,11 @@ pub async fn token(
         Ok(body) => issue_token(&state, &headers, &uri, &body, peer).await,
         Err(e) => Err(e),
     };
+    let outcome = match &result {
+        Ok(_) => TokenOutcome::Issued,
+        Err(e) => TokenOutcome::refused(e.code, e.retry_after_secs.is_some()),
+    };
+    state.metrics.token_request(outcome);
     match result {
         Ok(response) => no_store(Json(response).into_response()),
         Err(e) => e.into_response(),

@@ -1,9 +1,14 @@
 //! Health, readiness, metrics.
 
+use crate::error::{ApiError, Problem};
+use crate::metrics::PoolUse;
 use crate::state::AppState;
+use crate::store;
+use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
+use std::time::Duration;
 
 /// This resource's operations, documented: merged into the router and the OpenAPI document.
 pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
@@ -45,12 +50,69 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// How long a scrape waits for the outbox count before it answers with the
+/// last one: a scrape must not hang on a database that does not answer.
+const SCRAPE_QUERY_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Prometheus text exposition.
+///
+/// Served here unless `CASEBOOK_METRICS_ADDR` is set; then it is served on
+/// that address only, and this path is 404.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    responses(
+        (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
+        (status = 404, description = "`CASEBOOK_METRICS_ADDR` is set: metrics are served on that address instead", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    if state.config.metrics_addr.is_some() {
+        return ApiError::NotFound("route").into_response();
+    }
+    exposition(&state).await
+}
+
+/// `/metrics`, as either listener serves it: what is read rather than
+/// counted (the pool, the outbox) is read now, then everything is written.
+pub async fn exposition(state: &AppState) -> Response {
+    let pool = state.db.pool();
+    let size = u64::from(pool.size());
+    let idle = u64::try_from(pool.num_idle()).unwrap_or(u64::MAX).min(size);
+    let pool_use = PoolUse {
+        idle,
+        in_use: size - idle,
+        max: u64::from(pool.options().get_max_connections()),
+    };
+    let depth = match tokio::time::timeout(
+        SCRAPE_QUERY_TIMEOUT,
+        store::outbox_depth(&state.db, crate::notify::MAX_ATTEMPTS),
+    )
+    .await
+    {
+        Ok(Ok(depth)) => Some(depth),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "could not count the outbox for /metrics");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("could not count the outbox for /metrics within 1 s");
+            None
+        }
+    };
+    state.metrics.observe(pool_use, depth);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         state.metrics.render(),
     )
+        .into_response()
+}
+
+/// The listener of `CASEBOOK_METRICS_ADDR`: `GET /metrics` and nothing else.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(|State(state): State<AppState>| async move { exposition(&state).await }),
+        )
+        .fallback(super::not_found)
+        .method_not_allowed_fallback(super::method_not_allowed)
+        .with_state(state)
 }

@@ -55,6 +55,16 @@ pub async fn due_notices(db: &Db, max_attempts: i64, limit: i64) -> Result<Vec<P
         .collect()
 }
 
+/// Notices not yet delivered that still have attempts left, due or not:
+/// what the install has yet to send.
+pub async fn outbox_depth(db: &Db, max_attempts: i64) -> Result<i64, sqlx::Error> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE delivered_at IS NULL AND attempts < $1")
+        .bind(max_attempts)
+        .fetch_one(db.pool())
+        .await?;
+    col(&row, "n")
+}
+
 /// Claims a due notice for `lease`, so that another replica does not send it
 /// too; false when someone else claimed or delivered it first.
 #[tracing::instrument(name = "db lease_notice", level = "debug", skip_all)]

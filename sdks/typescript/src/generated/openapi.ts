@@ -493,7 +493,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus text exposition. */
+        /**
+         * Prometheus text exposition.
+         * @description Served here unless `CASEBOOK_METRICS_ADDR` is set; then it is served on
+         *     that address only, and this path is 404.
+         */
         get: operations["metrics"];
         put?: never;
         post?: never;
@@ -6633,6 +6637,23 @@ export interface operations {
                 };
                 content: {
                     "text/plain": string;
+                };
+            };
+            /** @description `CASEBOOK_METRICS_ADDR` is set: metrics are served on that address instead */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "application not found",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
