@@ -6639,23 +6639,6 @@ export interface operations {
                     "text/plain": string;
                 };
             };
-            /** @description `CASEBOOK_METRICS_ADDR` is set: metrics are served on that address instead */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "detail": "application not found",
-                     *       "status": 404,
-                     *       "title": "Not Found",
-                     *       "type": "about:blank"
-                     *     }
-                     */
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
         };
     };
     introspect: {
