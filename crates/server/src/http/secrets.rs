@@ -4,7 +4,6 @@
 
 use crate::auth::Caller;
 use crate::crypto::random_bytes;
-use crate::db::micros_to_rfc3339;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiPath};
 use crate::password::verify_password;
@@ -41,10 +40,9 @@ fn info(record: store::SecretRecord, policy: &SecretPolicy, now: Timestamp, stat
     ClientSecretInfo {
         status: record.status(policy, now).into(),
         expires_at: policy
-            .effective_expiry(record.created_at, record.expires_at)
-            .map(rfc3339),
-        last_used_at: last_used_at.map(rfc3339),
-        created_at: rfc3339(record.created_at),
+            .effective_expiry(record.created_at, record.expires_at),
+        last_used_at,
+        created_at: record.created_at,
         label: record.label,
         id: record.id,
     }
@@ -58,9 +56,8 @@ fn value(
 ) -> ClientSecretValue {
     ClientSecretValue {
         expires_at: policy
-            .effective_expiry(record.created_at, record.expires_at)
-            .map(rfc3339),
-        created_at: rfc3339(record.created_at),
+            .effective_expiry(record.created_at, record.expires_at),
+        created_at: record.created_at,
         label: record.label,
         id: record.id,
         client_id,
@@ -216,7 +213,7 @@ pub async fn rotate_secret(
         Json(SecretView {
             client_id,
             client_secret: secret,
-            previous_secret_valid_until: until.map(micros_to_rfc3339),
+            previous_secret_valid_until: until.map(Timestamp::from_unix_micros),
         }),
     ))
 }

@@ -75,7 +75,7 @@ pub async fn sign_in(
         [(axum::http::header::CACHE_CONTROL, "no-store")],
         Json(SessionView {
             token,
-            expires_at: micros_to_rfc3339(expires_at),
+            expires_at: casebook_domain::Timestamp::from_unix_micros(expires_at),
         }),
     ))
 }
