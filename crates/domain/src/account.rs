@@ -29,6 +29,17 @@ impl AccountKind {
             _ => None,
         }
     }
+
+    /// The one of `user` and `application` this kind calls for. The enum is
+    /// `#[non_exhaustive]` for readers of a newer server; code that must
+    /// decide for every kind (the server's storage) decides through this
+    /// exhaustive match, which a new kind stops compiling.
+    pub fn pick<T>(self, user: T, application: T) -> T {
+        match self {
+            Self::User => user,
+            Self::Application => application,
+        }
+    }
 }
 
 impl fmt::Display for AccountKind {

@@ -2,7 +2,6 @@
 
 use crate::auth::{Caller, SESSION_TOKEN_PREFIX};
 use crate::crypto::{random_token, token_digest};
-use crate::db::micros_to_rfc3339;
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
 use crate::password::verify_password;
