@@ -76,7 +76,8 @@ fn details_rule(raw: &str) -> Result<(), validator::ValidationError> {
     rule(DETAILS.optional(Some(raw)))
 }
 
-/// A new engage case; build one with [`CaseForm::new`].
+/// A new engage case.
+#[cfg_attr(not(feature = "openapi"), doc = "\n\nBuild one with [`CaseForm::new`].")]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -94,8 +95,8 @@ pub struct CaseForm {
     pub status: Option<CaseStatus>,
 }
 
-/// A change to a case: absent fields stay as they are. Build one with
-/// [`CaseChange::new`].
+/// A change to a case: absent fields stay as they are.
+#[cfg_attr(not(feature = "openapi"), doc = "\n\nBuild one with [`CaseChange::new`].")]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -213,7 +214,8 @@ impl CaseChange {
     }
 }
 
-/// A new intake report; build one with [`ReportForm::new`].
+/// A new intake report.
+#[cfg_attr(not(feature = "openapi"), doc = "\n\nBuild one with [`ReportForm::new`].")]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -227,8 +229,8 @@ pub struct ReportForm {
     pub details: Option<String>,
 }
 
-/// A change to a report: absent fields stay as they are. Build one with
-/// [`ReportChange::new`].
+/// A change to a report: absent fields stay as they are.
+#[cfg_attr(not(feature = "openapi"), doc = "\n\nBuild one with [`ReportChange::new`].")]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]

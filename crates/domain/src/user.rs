@@ -135,7 +135,12 @@ fn a_password_is_written_only_where_a_body_carries_it() {
     assert_eq!(body["password"], "correct horse battery staple");
     let change = serde_json::to_value(UserChange::new().password(password)).unwrap();
     assert_eq!(change["password"], "correct horse battery staple");
-    assert!(serde_json::to_value(UserChange::new()).unwrap().get("password").is_none());
+    assert!(
+        serde_json::to_value(UserChange::new())
+            .unwrap()
+            .get("password")
+            .is_none()
+    );
 }
 
 impl std::fmt::Debug for Password {

@@ -111,11 +111,14 @@ impl fmt::Display for ErrorCode {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
-    /// The field's name, or its JSON pointer for a nested one; `""` for the whole body.
+    #[cfg_attr(
+        not(feature = "openapi"),
+        doc = "The field's name, or its JSON pointer for a nested one; `\"\"` for the whole body."
+    )]
     pub field: String,
-    /// Why it was refused.
+    #[cfg_attr(not(feature = "openapi"), doc = "Why it was refused.")]
     pub code: ErrorCode,
-    /// The reason, for people.
+    #[cfg_attr(not(feature = "openapi"), doc = "The reason, for people.")]
     pub message: String,
     /// The server's code when [`ErrorCode::Unrecognized`].
     #[serde(skip)]

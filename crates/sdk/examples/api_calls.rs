@@ -35,7 +35,10 @@ async fn main() -> Result<(), Error> {
     println!("opened {} at {} by {}", case.id, case.created_at, case.created_by.name);
 
     let closed = cases
-        .change(&case.id, &CaseChange::new().status(CaseStatus::Closed).clear_description())
+        .change(
+            &case.id,
+            &CaseChange::new().status(CaseStatus::Closed).clear_description(),
+        )
         .await?;
     assert_eq!(closed.status, CaseStatus::Closed);
     println!("closed {} at {}", closed.id, closed.updated_at);

@@ -15,12 +15,10 @@ fn env(name: &str) -> String {
 }
 
 fn main() -> Result<(), Error> {
-    let client = blocking::Client::new(
-        Client::builder(env("CASEBOOK_URL")).client_credentials(
-            env("CASEBOOK_CLIENT_ID"),
-            ClientSecret::from_presented(env("CASEBOOK_CLIENT_SECRET")),
-        ),
-    )?;
+    let client = blocking::Client::new(Client::builder(env("CASEBOOK_URL")).client_credentials(
+        env("CASEBOOK_CLIENT_ID"),
+        ClientSecret::from_presented(env("CASEBOOK_CLIENT_SECRET")),
+    ))?;
     let me = client.me()?;
     println!("{} may {}", me.name, me.permissions.to_scope());
     for case in client.cases().all()? {

@@ -22,7 +22,10 @@ fn env(name: &str) -> String {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("x-integration", reqwest::header::HeaderValue::from_static("partner-sync"));
+    headers.insert(
+        "x-integration",
+        reqwest::header::HeaderValue::from_static("partner-sync"),
+    );
     let mut http = reqwest::Client::builder()
         .default_headers(headers)
         .connect_timeout(Duration::from_secs(5))
@@ -42,12 +45,19 @@ async fn main() -> Result<(), Error> {
     .http_client(http.clone())
     .build()?;
     // Two clients, one token: neither asks for its own.
-    let first = Client::builder(&base).http_client(http.clone()).token_source(tokens.clone()).build()?;
+    let first = Client::builder(&base)
+        .http_client(http.clone())
+        .token_source(tokens.clone())
+        .build()?;
     let second = Client::builder(&base).http_client(http).token_source(tokens).build()?;
 
     let me = first.me().await?;
     let answer = second
-        .with_options(RequestOptions::new().timeout(Duration::from_secs(5)).header("x-correlation-id", "example-1")?)
+        .with_options(
+            RequestOptions::new()
+                .timeout(Duration::from_secs(5))
+                .header("x-correlation-id", "example-1")?,
+        )
         .call::<Me>(Method::GET, &["api", "v1", "me"], None::<&()>)
         .await?;
     println!("{} / {} (HTTP {})", me.name, answer.body.name, answer.status);

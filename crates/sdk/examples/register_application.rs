@@ -58,7 +58,12 @@ async fn run() -> Result<(), String> {
         Err(e @ (Error::Validation(_) | Error::Api { status: 422, .. })) => {
             let mut message = String::from("the form was refused:");
             for field in e.field_errors() {
-                message.push_str(&format!("\n  {}: {} ({})", field.field, field.message, field.code_str()));
+                message.push_str(&format!(
+                    "\n  {}: {} ({})",
+                    field.field,
+                    field.message,
+                    field.code_str()
+                ));
             }
             return Err(message);
         }

@@ -178,7 +178,8 @@ pub struct Cases<'a> {
 impl Cases<'_> {
     /// Every case, all pages collected (`engage:view`).
     pub fn all(&self) -> Result<Vec<Case>, Error> {
-        self.client.run(|c| async move { c.cases().list().limit(100).all().await })
+        self.client
+            .run(|c| async move { c.cases().list().limit(100).all().await })
     }
 
     /// One case (`engage:view`).
@@ -211,7 +212,8 @@ pub struct Reports<'a> {
 impl Reports<'_> {
     /// Every report, all pages collected (`intake:view`).
     pub fn all(&self) -> Result<Vec<Report>, Error> {
-        self.client.run(|c| async move { c.reports().list().limit(100).all().await })
+        self.client
+            .run(|c| async move { c.reports().list().limit(100).all().await })
     }
 
     /// One report (`intake:view`).

@@ -199,9 +199,7 @@ impl Client {
         segments: &[&str],
         body: Option<&(impl Serialize + ?Sized)>,
     ) -> Result<(), Error> {
-        self.execute(method, self.endpoint(segments, &[]), body)
-            .await
-            .map(drop)
+        self.execute(method, self.endpoint(segments, &[]), body).await.map(drop)
     }
 
     async fn authorization(&self) -> Result<(Option<HeaderValue>, Option<AccessToken>), Error> {
@@ -569,7 +567,8 @@ mod tests {
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static(r#"Bearer realm="casebook", error="insufficient_scope", scope="engage:delete""#),
         );
-        let body = br#"{"type":"https://casebook.example/problems/forbidden","title":"Forbidden","status":403,"detail":"no"}"#;
+        let body =
+            br#"{"type":"https://casebook.example/problems/forbidden","title":"Forbidden","status":403,"detail":"no"}"#;
         let error = problem(403, &headers, body);
         assert_eq!(error.required_scope(), Some("engage:delete"));
         let Error::Api { problem_type, .. } = &error else {

@@ -144,9 +144,9 @@ pub use reqwest;
 pub use reqwest::Method;
 
 pub use casebook_domain::{
-    AccountKind, Action, ApplicationChange, ApplicationForm, AssertionAlg, ClientSecret, ErrorCode, FieldError,
-    Module, OAuthErrorCode, Password, Permission, PermissionSet, RoleChange, RoleForm, Timestamp, UserChange,
-    UserForm, ValidationErrors,
+    AccountKind, Action, ApplicationChange, ApplicationForm, AssertionAlg, ClientSecret, ErrorCode, FieldError, Module,
+    OAuthErrorCode, Password, Permission, PermissionSet, RoleChange, RoleForm, Timestamp, UserChange, UserForm,
+    ValidationErrors,
 };
 
 /// Cases and reports: the forms that create and change them, and a case's status.

@@ -8,9 +8,9 @@
 //! permissions this SDK does not know yet. Timestamps are
 //! [`Timestamp`](casebook_domain::Timestamp)s, RFC 3339 text on the wire.
 
+pub use casebook_domain::AuthMethod;
 /// A signed-in admin session, as the server answers it.
 pub(crate) use casebook_domain::wire::Session;
-pub use casebook_domain::AuthMethod;
 pub use casebook_domain::wire::{
     Actor, Application, AuditEvent, Case, ClientSecretInfo, ClientSecretValue, Me, Page, Report, RevealedSecret, Role,
     SecretState, User,

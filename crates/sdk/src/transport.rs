@@ -41,14 +41,19 @@ impl HttpSettings {
             .user_agent
             .as_deref()
             .map(|ua| {
-                HeaderValue::from_str(ua).map_err(|_| Error::Config("the user agent is not a valid header value".into()))
+                HeaderValue::from_str(ua)
+                    .map_err(|_| Error::Config("the user agent is not a valid header value".into()))
             })
             .transpose()?;
         let client = match &self.client {
             Some(client) => client.clone(),
             None => reqwest::Client::builder()
                 .connect_timeout(self.connect_timeout)
-                .user_agent(user_agent.clone().unwrap_or(HeaderValue::from_static(DEFAULT_USER_AGENT)))
+                .user_agent(
+                    user_agent
+                        .clone()
+                        .unwrap_or(HeaderValue::from_static(DEFAULT_USER_AGENT)),
+                )
                 // Never follow redirects: a redirected token request could carry
                 // the client secret, and an API request its bearer token, to a
                 // host the caller did not choose (SSRF). Casebook never redirects.

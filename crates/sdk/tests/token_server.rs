@@ -49,7 +49,11 @@ async fn token_server(plan: Plan) -> TokenServer {
                     if let Some((head, body)) = text.split_once("\r\n\r\n") {
                         let length = head
                             .lines()
-                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
                             .unwrap_or(0);
                         if body.len() >= length {
                             break head.to_owned();
@@ -140,7 +144,11 @@ async fn while_a_slow_refresh_runs_every_caller_gets_the_current_token_at_once()
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     assert_eq!(fresh.secret(), "token-1");
-    assert_eq!(server.requests.load(Ordering::SeqCst), 2, "one refresh for {calls} calls");
+    assert_eq!(
+        server.requests.load(Ordering::SeqCst),
+        2,
+        "one refresh for {calls} calls"
+    );
     assert!(
         while_refreshing >= 20,
         "only {while_refreshing} of {calls} calls came while the refresh was in flight"
@@ -170,7 +178,11 @@ async fn a_callers_own_reqwest_client_carries_every_request() {
 
     // A client can take that source as it is: its tokens, its HTTP client.
     let base = server.url.trim_end_matches("/oauth2/token").to_owned();
-    let client = Client::builder(base).http_client(own).token_source(tokens.clone()).build().unwrap();
+    let client = Client::builder(base)
+        .http_client(own)
+        .token_source(tokens.clone())
+        .build()
+        .unwrap();
     let shared = client.token_source().unwrap().token().await.unwrap();
     assert_eq!(shared.secret(), "token-0");
     assert_eq!(server.requests.load(Ordering::SeqCst), 1);

@@ -49,7 +49,10 @@ async fn start() -> Server {
         .arg("serve")
         .env("CASEBOOK_ADDR", format!("127.0.0.1:{port}"))
         .env("CASEBOOK_PUBLIC_URL", &url)
-        .env("CASEBOOK_DATABASE_URL", format!("sqlite://{}/casebook.db", dir.display()))
+        .env(
+            "CASEBOOK_DATABASE_URL",
+            format!("sqlite://{}/casebook.db", dir.display()),
+        )
         .env("CASEBOOK_ADMIN_EMAIL", ADMIN_EMAIL)
         .env("CASEBOOK_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("CASEBOOK_LOG", "warn")
@@ -136,14 +139,22 @@ async fn a_partner_uses_the_sdk_with_its_own_http_client_and_from_blocking_code(
         let token = caller.await.unwrap().unwrap();
         assert_eq!(first.get_or_insert_with(|| token.clone()), &token);
     }
-    assert_eq!(tokens_issued(&server).await - before, 1, "1000 callers, one token request");
+    assert_eq!(
+        tokens_issued(&server).await - before,
+        1,
+        "1000 callers, one token request"
+    );
 
     let one = Client::builder(&server.url)
         .http_client(http.clone())
         .token_source(tokens.clone())
         .build()
         .unwrap();
-    let two = Client::builder(&server.url).http_client(http).token_source(tokens).build().unwrap();
+    let two = Client::builder(&server.url)
+        .http_client(http)
+        .token_source(tokens)
+        .build()
+        .unwrap();
     let me = one.me().await.unwrap();
     assert_eq!(me.name, "Partner Check");
     let case = two
@@ -152,7 +163,11 @@ async fn a_partner_uses_the_sdk_with_its_own_http_client_and_from_blocking_code(
         .await
         .unwrap();
     assert_eq!(case.status, CaseStatus::Open);
-    assert_eq!(tokens_issued(&server).await - before, 1, "both clients used the shared token");
+    assert_eq!(
+        tokens_issued(&server).await - before,
+        1,
+        "both clients used the shared token"
+    );
 
     // An offline refusal: nothing reaches the server.
     let refused = two.cases().create(&CaseForm::new("")).await.unwrap_err();
@@ -166,7 +181,9 @@ async fn a_partner_uses_the_sdk_with_its_own_http_client_and_from_blocking_code(
             Client::builder(&url).client_credentials(client_id, ClientSecret::from_presented(secret.expose())),
         )?;
         let me = client.me()?;
-        let case = client.cases().create(&CaseForm::new("From the partner's blocking code"))?;
+        let case = client
+            .cases()
+            .create(&CaseForm::new("From the partner's blocking code"))?;
         let all = client.cases().all()?;
         Ok::<_, Error>((me.name, case.id, all.len()))
     })

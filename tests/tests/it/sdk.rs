@@ -188,7 +188,9 @@ both_backends!(partner_flow, |app: TestApp| async move {
     let changed = reports
         .change(
             &report.id,
-            &ReportChange::new().summary("Call from the school nurse").clear_details(),
+            &ReportChange::new()
+                .summary("Call from the school nurse")
+                .clear_details(),
         )
         .await
         .expect("change report");
@@ -233,11 +235,7 @@ both_backends!(scope_and_body_authentication, |app: TestApp| async move {
         .build()
         .expect("client");
     assert_eq!(narrow.me().await.unwrap().permissions.to_scope(), "engage:view");
-    let refused = narrow
-        .cases()
-        .create(&CaseForm::new("Not allowed"))
-        .await
-        .unwrap_err();
+    let refused = narrow.cases().create(&CaseForm::new("Not allowed")).await.unwrap_err();
     assert!(matches!(refused, Error::Api { status: 403, .. }), "{refused:?}");
 
     // A scope beyond the roles: invalid_scope, typed, at once.
@@ -319,7 +317,11 @@ both_backends!(admin_flow, |app: TestApp| async move {
         .await
         .expect("create user");
     let taken = users
-        .create(&UserForm::new("JO@agency.org", "Jo Again", Password::new("a long enough password")))
+        .create(&UserForm::new(
+            "JO@agency.org",
+            "Jo Again",
+            Password::new("a long enough password"),
+        ))
         .await
         .unwrap_err();
     assert!(matches!(taken, Error::Api { status: 422, .. }), "{taken:?}");
@@ -328,10 +330,7 @@ both_backends!(admin_flow, |app: TestApp| async move {
         expected(&[("email", ErrorCode::EmailInUse)])
     );
     let jo = users
-        .change(
-            &jo.id,
-            &UserChange::new().name("Jo Lee"),
-        )
+        .change(&jo.id, &UserChange::new().name("Jo Lee"))
         .await
         .expect("change user");
     assert_eq!(users.get(&jo.id).await.unwrap().name, "Jo Lee");
@@ -396,10 +395,7 @@ both_backends!(admin_flow, |app: TestApp| async move {
     assert_eq!(apps.list().email_contains("OTHER-bridge").all().await.unwrap().len(), 1);
     assert_eq!(apps.list().all().await.unwrap().len(), 2);
     let changed = apps
-        .change(
-            &registered.id,
-            &ApplicationChange::new().description("Nightly export"),
-        )
+        .change(&registered.id, &ApplicationChange::new().description("Nightly export"))
         .await
         .expect("change");
     assert_eq!(changed.description.as_deref(), Some("Nightly export"));
@@ -454,12 +450,9 @@ both_backends!(admin_flow, |app: TestApp| async move {
     }
 
     // Disabling refuses new tokens, with the typed error.
-    apps.change(
-        &registered.id,
-        &ApplicationChange::new().enabled(false),
-    )
-    .await
-    .expect("disable");
+    apps.change(&registered.id, &ApplicationChange::new().enabled(false))
+        .await
+        .expect("disable");
     let disabled = partner(&app, &registered.client_id, rotated.client_secret.expose());
     assert_eq!(
         disabled.me().await.unwrap_err().oauth_code(),

@@ -8,7 +8,9 @@ use crate::jose::{Key, b64};
 use aws_lc_rs::encoding::{AsBigEndian, AsDer, EcPrivateKeyBin, Pkcs8V1Der};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use casebook_sdk::{AccountKind, ApplicationForm, AssertionAlg, AuthMethod, Client, Error, OAuthErrorCode, Password, PrivateKey};
+use casebook_sdk::{
+    AccountKind, ApplicationForm, AssertionAlg, AuthMethod, Client, Error, OAuthErrorCode, Password, PrivateKey,
+};
 use casebook_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, both_backends};
 use serde_json::{Value, json};
 

@@ -2,11 +2,11 @@
 //! reveal and rotation.
 
 use super::{Actor, permissions};
+use crate::Timestamp;
 use crate::shape::{Field, Kind, Shaped};
 use crate::user::Password;
 use crate::validation::ValidationErrors;
 use crate::{ClientSecret, PermissionSet};
-use crate::Timestamp;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 

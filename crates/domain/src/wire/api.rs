@@ -1,9 +1,9 @@
 //! The Casebook API's answers: the caller, cases and reports.
 
 use super::{Actor, permissions};
+use crate::Timestamp;
 use crate::records::CaseStatus;
 use crate::{AccountKind, PermissionSet};
-use crate::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// `GET /api/v1/me`: who the caller is and what it may do.

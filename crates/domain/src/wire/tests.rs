@@ -38,7 +38,8 @@ fn writing_is_exact_and_in_declaration_order() {
 #[test]
 fn debug_never_shows_a_credential() {
     let secret: RevealedSecret = serde_json::from_str(r#"{"client_id":"cb_1","client_secret":"cbs_hush"}"#).unwrap();
-    let session: Session = serde_json::from_str(r#"{"token":"cbsess_hush","expires_at":"2026-03-02T22:05:09Z"}"#).unwrap();
+    let session: Session =
+        serde_json::from_str(r#"{"token":"cbsess_hush","expires_at":"2026-03-02T22:05:09Z"}"#).unwrap();
     let token: TokenResponse =
         serde_json::from_str(r#"{"access_token":"jwt_hush","token_type":"Bearer","expires_in":3600,"scope":""}"#)
             .unwrap();

@@ -548,8 +548,7 @@ async fn a_silent_endpoint_is_a_timeout() {
 fn plain_http_is_refused_beyond_loopback() {
     let remote = TokenSource::builder("http://auth.example.org/token", "id", wire_secret());
     assert!(matches!(remote.build(), Err(Error::Config(_))));
-    let allowed =
-        TokenSource::builder("http://auth.example.org/token", "id", wire_secret()).allow_insecure_http(true);
+    let allowed = TokenSource::builder("http://auth.example.org/token", "id", wire_secret()).allow_insecure_http(true);
     assert!(allowed.build().is_ok());
 }
 

@@ -39,8 +39,7 @@ fn info(record: store::SecretRecord, policy: &SecretPolicy, now: Timestamp, stat
     let last_used_at = record.last_used_at.max(state.secret_uses.last_used(&record.id));
     ClientSecretInfo {
         status: record.status(policy, now).into(),
-        expires_at: policy
-            .effective_expiry(record.created_at, record.expires_at),
+        expires_at: policy.effective_expiry(record.created_at, record.expires_at),
         last_used_at,
         created_at: record.created_at,
         label: record.label,
@@ -55,8 +54,7 @@ fn value(
     policy: &SecretPolicy,
 ) -> ClientSecretValue {
     ClientSecretValue {
-        expires_at: policy
-            .effective_expiry(record.created_at, record.expires_at),
+        expires_at: policy.effective_expiry(record.created_at, record.expires_at),
         created_at: record.created_at,
         label: record.label,
         id: record.id,
