@@ -25,7 +25,7 @@
 //! [`ClientBuilder::http_client`] and [`TokenSourceBuilder::http_client`]
 //! take a `reqwest::Client` you built (proxies, root certificates,
 //! connection limits, default headers), re-exported as
-//! [`reqwest`](crate::reqwest) so the versions match. Per call,
+//! [`reqwest`] so the versions match. Per call,
 //! [`Client::with_options`] sets a timeout, a retry policy or headers, and
 //! [`Client::call`] returns an answer's status and headers with its body.
 //!
