@@ -387,7 +387,7 @@ impl TokenSource {
             (cache.token.clone(), cache.quiet_until)
         };
         if let Some(current) = cached.filter(|t| t.usable(now)) {
-            if !current.fresh(now) && !quiet_until.is_some_and(|q| now < q) {
+            if !current.fresh(now) && quiet_until.is_none_or(|q| now >= q) {
                 self.refresh_in_background();
             }
             return Ok(current);
