@@ -12,14 +12,14 @@
 //! `engage:view` and `engage:delete`.
 
 use casebook_sdk::records::{CaseChange, CaseForm, CaseStatus};
-use casebook_sdk::{Client, ClientSecret, Error};
+use casebook_sdk::{Client, ClientSecret};
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("set {name}"))
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = Client::builder(env("CASEBOOK_URL"))
         .client_credentials(
             env("CASEBOOK_CLIENT_ID"),

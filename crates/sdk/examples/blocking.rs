@@ -8,13 +8,13 @@
 //!     cargo run -p casebook-sdk --features blocking --example blocking
 //! ```
 
-use casebook_sdk::{Client, ClientSecret, Error, blocking};
+use casebook_sdk::{Client, ClientSecret, blocking};
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("set {name}"))
 }
 
-fn main() -> Result<(), Error> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = blocking::Client::new(Client::builder(env("CASEBOOK_URL")).client_credentials(
         env("CASEBOOK_CLIENT_ID"),
         ClientSecret::from_presented(env("CASEBOOK_CLIENT_SECRET")),

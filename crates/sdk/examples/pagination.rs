@@ -9,7 +9,7 @@
 //!     cargo run -p casebook-sdk --example pagination
 //! ```
 
-use casebook_sdk::{Client, ClientSecret, Error};
+use casebook_sdk::{Client, ClientSecret};
 use futures_util::StreamExt;
 
 fn env(name: &str) -> String {
@@ -17,7 +17,7 @@ fn env(name: &str) -> String {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = Client::builder(env("CASEBOOK_URL"))
         .client_credentials(
             env("CASEBOOK_CLIENT_ID"),
