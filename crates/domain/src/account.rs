@@ -8,6 +8,7 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum AccountKind {
     User,
     Application,
@@ -26,6 +27,17 @@ impl AccountKind {
             "user" => Some(Self::User),
             "application" => Some(Self::Application),
             _ => None,
+        }
+    }
+
+    /// The one of `user` and `application` this kind calls for. The enum is
+    /// `#[non_exhaustive]` for readers of a newer server; code that must
+    /// decide for every kind (the server's storage) decides through this
+    /// exhaustive match, which a new kind stops compiling.
+    pub fn pick<T>(self, user: T, application: T) -> T {
+        match self {
+            Self::User => user,
+            Self::Application => application,
         }
     }
 }

@@ -147,6 +147,7 @@ fn limits(
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 #[validate(context = "Storage<'v_a>")]
+#[non_exhaustive]
 pub struct ApplicationForm {
     /// Application name: 1 to 100 characters.
     #[validate(custom(function = "name_rule"))]
@@ -289,8 +290,8 @@ impl ApplicationForm {
     /// Every rule that needs no storage: what the SDK checks before sending.
     /// Whether a `jwks_uri` may name a private address is the server's
     /// setting, so that rule is left to the server.
-    pub fn validate_offline(&self) -> Result<NewApplication, ValidationErrors> {
-        self.validate_inner(&Storage::offline(), true)
+    pub fn validate_offline(&self) -> Result<(), ValidationErrors> {
+        self.validate_inner(&Storage::offline(), true).map(drop)
     }
 
     /// Every rule, with storage's facts: what the server checks.
@@ -338,6 +339,7 @@ impl ApplicationForm {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 #[validate(context = "Storage<'v_a>")]
+#[non_exhaustive]
 pub struct ApplicationChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(custom(function = "name_rule"))]

@@ -51,14 +51,27 @@ impl fmt::Display for ClientId {
 }
 
 /// A client secret: `cbs_`, 44 random base-62 characters and a CRC32
-/// checksum ([`secret_format`]), so secret scanners recognise and confirm a
-/// leaked one offline. `Debug` and `Display`
-/// never print it; only [`ClientSecret::expose`] does, on purpose.
-#[derive(Clone, PartialEq, Eq)]
+/// checksum, so secret scanners recognise and confirm a leaked one offline.
+///
+/// It has no `Display`, and its `Debug` prints `ClientSecret([redacted])`;
+/// only [`ClientSecret::expose`] gives the value, on purpose. Two secrets
+/// compare in time independent of where they differ, so a comparison does
+/// not tell an observer how much of a guess was right.
+#[derive(Clone)]
 pub struct ClientSecret(String);
 
+impl PartialEq for ClientSecret {
+    fn eq(&self, other: &Self) -> bool {
+        // The lengths are public (the format fixes them); the bytes are not.
+        bool::from(subtle::ConstantTimeEq::ct_eq(self.0.as_bytes(), other.0.as_bytes()))
+    }
+}
+
+impl Eq for ClientSecret {}
+
 impl ClientSecret {
-    /// A new secret in the scannable format.
+    /// A new secret in the scannable format, from the caller's random bytes.
+    #[cfg(any(test, feature = "server"))]
     pub fn from_random(bytes: [u8; CLIENT_SECRET_BYTES]) -> Self {
         Self(secret_format::encode(bytes))
     }
@@ -71,7 +84,7 @@ impl ClientSecret {
 
     /// What the value looks like offline: a secret this service could have
     /// issued (scannable, or of the older format), or a mistyped one.
-    pub fn shape(&self) -> secret_format::Shape {
+    pub fn shape(&self) -> crate::SecretShape {
         secret_format::shape(&self.0)
     }
 
@@ -80,6 +93,7 @@ impl ClientSecret {
         self.shape() != secret_format::Shape::Mistyped
     }
 
+    /// The secret itself, to send it where it belongs. Never log it.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -125,6 +139,14 @@ mod tests {
         }
     }
     use proptest::prelude::*;
+
+    #[test]
+    fn secrets_compare_by_value() {
+        let a = ClientSecret::from_random([7; CLIENT_SECRET_BYTES]);
+        assert_eq!(a, ClientSecret::from_presented(a.expose()));
+        assert_ne!(a, ClientSecret::from_random([8; CLIENT_SECRET_BYTES]));
+        assert_ne!(a, ClientSecret::from_presented(&a.expose()[1..]));
+    }
 
     #[test]
     fn formats() {

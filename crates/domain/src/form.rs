@@ -3,7 +3,7 @@
 //! Forms declare their rules with `#[derive(Validate)]`. Our rules keep their
 //! own wording (messages name the limit, the count, the offending role), so a
 //! `custom` rule hands validator a `ValidationError` carrying our code and
-//! message, and [`report`] turns validator's errors back into ours in the
+//! message, and `report` turns validator's errors back into ours in the
 //! form's field order: validator keeps fields in a `HashMap`, while the
 //! problem's `detail` lists them in the order people read the form.
 

@@ -1,4 +1,6 @@
-//! The rules of Casebook's external applications, and nothing else.
+#![doc = include_str!("../README.md")]
+//!
+//! # Design
 //!
 //! This crate is pure: no I/O, no async, no HTTP, no SQL, no clock and no
 //! randomness of its own. Storage answers questions ("which roles exist?",
@@ -16,45 +18,79 @@
 //! against each form's table of fields (`shape`) before serde reads it. URL
 //! syntax is delegated to the `url` crate.
 
+mod builders;
+
+// The modules partners use.
 pub mod account;
 pub mod application;
-pub mod client_assertion;
-pub mod client_auth;
-pub mod client_keys;
 pub mod credentials;
 pub mod email;
-pub mod federated;
-pub mod form;
-pub mod grant;
-pub mod jws;
-pub mod lockout;
-pub mod notice;
 pub mod oauth;
 pub mod pagination;
 pub mod permission;
-pub mod quota;
 pub mod records;
 pub mod role;
-pub mod secret_format;
-pub mod secret_lifecycle;
-pub mod shape;
-pub mod signing;
-pub mod sources;
-pub mod text;
 pub mod time;
-pub mod token_request;
 pub mod user;
 pub mod validation;
 pub mod wire;
 
-pub use account::{AccountKind, AccountRef};
-pub use application::{ApplicationChange, ApplicationFacts, ApplicationForm, NewApplication};
+/// Modules public only with the `server` feature. Without it they are still
+/// compiled for the forms' rules, and what those do not use is dead code.
+macro_rules! server_only {
+    ($($name:ident),* $(,)?) => {$(
+        #[cfg(feature = "server")]
+        pub mod $name;
+        #[cfg(not(feature = "server"))]
+        #[allow(dead_code, unused_imports)]
+        mod $name;
+    )*};
+}
+
+server_only!(
+    client_assertion,
+    client_auth,
+    client_keys,
+    federated,
+    form,
+    grant,
+    jws,
+    lockout,
+    notice,
+    quota,
+    secret_format,
+    secret_lifecycle,
+    shape,
+    signing,
+    sources,
+    text,
+    token_request,
+);
+
+pub use account::AccountKind;
+pub use application::{ApplicationChange, ApplicationForm};
+/// The RFC 7521 `client_assertion_type` of a JWT assertion.
+pub use client_assertion::ASSERTION_TYPE;
+pub use client_keys::{AssertionAlg, AuthMethod};
 pub use credentials::{ClientId, ClientSecret};
 pub use email::Email;
-pub use grant::{GrantChange, MissingPermissions, authorize_change};
-pub use oauth::{ACCESS_TOKEN_LIFETIME_SECS, OAuthErrorCode, ScopeError, narrow_scope};
+pub use oauth::OAuthErrorCode;
 pub use permission::{Action, Module, Permission, PermissionSet};
-pub use role::{RoleForm, RoleName, SeedRole, seeded_roles};
-pub use signing::SigningAlgorithm;
+pub use role::{RoleChange, RoleForm};
+pub use secret_format::Shape as SecretShape;
 pub use time::Timestamp;
+pub use user::{Password, UserChange, UserForm};
 pub use validation::{ErrorCode, FieldError, ValidationErrors};
+
+#[cfg(feature = "server")]
+pub use account::AccountRef;
+#[cfg(feature = "server")]
+pub use application::{ApplicationFacts, NewApplication};
+#[cfg(feature = "server")]
+pub use grant::{GrantChange, MissingPermissions, authorize_change};
+#[cfg(feature = "server")]
+pub use oauth::{ACCESS_TOKEN_LIFETIME_SECS, ScopeError, narrow_scope};
+#[cfg(feature = "server")]
+pub use role::{RoleName, SeedRole, seeded_roles};
+#[cfg(feature = "server")]
+pub use signing::SigningAlgorithm;

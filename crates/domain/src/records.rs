@@ -3,7 +3,7 @@
 use crate::form::{self, rule};
 use crate::shape::{Field, Kind, Shaped};
 use crate::text::TextRule;
-use crate::validation::{ErrorCode, FieldError, ValidationErrors};
+use crate::validation::ValidationErrors;
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
@@ -29,14 +29,19 @@ const DETAILS: TextRule = TextRule {
 };
 
 /// A case is open until someone closes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum CaseStatus {
     #[default]
     Open,
     Closed,
 }
+
+/// The wire forms of [`CaseStatus`], which a body's shape is checked against
+/// before serde reads the status.
+const STATUSES: &[&str] = &["open", "closed"];
 
 impl CaseStatus {
     pub fn as_str(self) -> &'static str {
@@ -55,26 +60,12 @@ impl CaseStatus {
     }
 }
 
-fn status_rule(raw: &str) -> Result<CaseStatus, FieldError> {
-    CaseStatus::parse(raw).ok_or_else(|| {
-        FieldError::new(
-            "status",
-            ErrorCode::InvalidValue,
-            "status must be \"open\" or \"closed\"",
-        )
-    })
-}
-
 fn title_rule(raw: &str) -> Result<(), validator::ValidationError> {
     rule(TITLE.required(raw))
 }
 
 fn case_description_rule(raw: &str) -> Result<(), validator::ValidationError> {
     rule(CASE_DESCRIPTION.optional(Some(raw)))
-}
-
-fn status_value(raw: &str) -> Result<(), validator::ValidationError> {
-    rule(status_rule(raw))
 }
 
 fn summary_rule(raw: &str) -> Result<(), validator::ValidationError> {
@@ -86,9 +77,11 @@ fn details_rule(raw: &str) -> Result<(), validator::ValidationError> {
 }
 
 /// A new engage case.
+#[cfg_attr(not(feature = "openapi"), doc = "\n\nBuild one with [`CaseForm::new`].")]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct CaseForm {
     /// 1 to 200 characters.
     #[validate(custom(function = "title_rule"))]
@@ -98,14 +91,16 @@ pub struct CaseForm {
     pub description: Option<String>,
     /// `open` (default) or `closed`.
     #[serde(default)]
-    #[validate(custom(function = "status_value"))]
-    pub status: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub status: Option<CaseStatus>,
 }
 
 /// A change to a case: absent fields stay as they are.
+#[cfg_attr(not(feature = "openapi"), doc = "\n\nBuild one with [`CaseChange::new`].")]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct CaseChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(custom(function = "title_rule"))]
@@ -119,15 +114,15 @@ pub struct CaseChange {
     #[validate(custom(function = "case_description_rule"))]
     pub description: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[validate(custom(function = "status_value"))]
-    pub status: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub status: Option<CaseStatus>,
 }
 
 impl Shaped for CaseForm {
     const FIELDS: &'static [Field] = &[
         Field::required("title", Kind::Text),
         Field::optional("description", Kind::Text),
-        Field::optional("status", Kind::Text),
+        Field::optional("status", Kind::Choice(STATUSES)),
     ];
 
     fn rules(&self) -> Result<(), ValidationErrors> {
@@ -139,7 +134,7 @@ impl Shaped for CaseChange {
     const FIELDS: &'static [Field] = &[
         Field::optional("title", Kind::Text),
         Field::clearable("description", Kind::Text),
-        Field::optional("status", Kind::Text),
+        Field::optional("status", Kind::Choice(STATUSES)),
     ];
 
     fn rules(&self) -> Result<(), ValidationErrors> {
@@ -199,7 +194,7 @@ impl CaseForm {
         Ok(ValidCase {
             title: TITLE.required(&self.title)?,
             description: CASE_DESCRIPTION.optional(self.description.as_deref())?,
-            status: self.status.as_deref().map(status_rule).transpose()?.unwrap_or_default(),
+            status: self.status.unwrap_or_default(),
         })
     }
 }
@@ -214,15 +209,17 @@ impl CaseChange {
                 .as_ref()
                 .map(|d| CASE_DESCRIPTION.optional(d.as_deref()))
                 .transpose()?,
-            status: self.status.as_deref().map(status_rule).transpose()?,
+            status: self.status,
         })
     }
 }
 
 /// A new intake report.
+#[cfg_attr(not(feature = "openapi"), doc = "\n\nBuild one with [`ReportForm::new`].")]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct ReportForm {
     /// 1 to 200 characters.
     #[validate(custom(function = "summary_rule"))]
@@ -233,9 +230,11 @@ pub struct ReportForm {
 }
 
 /// A change to a report: absent fields stay as they are.
+#[cfg_attr(not(feature = "openapi"), doc = "\n\nBuild one with [`ReportChange::new`].")]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct ReportChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(custom(function = "summary_rule"))]
@@ -334,6 +333,7 @@ impl ReportChange {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validation::ErrorCode;
 
     #[test]
     fn case_rules() {
@@ -342,23 +342,23 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(ok.validate().unwrap().status(), CaseStatus::Open);
-        let bad = CaseForm {
-            title: "t".repeat(201),
-            description: None,
-            status: Some("pending".into()),
-        };
+        let bad = CaseForm::new("t".repeat(201)).status(CaseStatus::Closed);
         let e = bad.validate().unwrap_err();
-        assert!(e.has("title", ErrorCode::TooLong) && e.has("status", ErrorCode::InvalidValue));
+        assert!(e.has("title", ErrorCode::TooLong));
+        // A status other than open or closed is refused with the body's shape.
+        let body = crate::shape::Body::parse(br#"{"title":"","status":"pending"}"#).unwrap();
+        let Err(crate::shape::Refusal::Invalid(e)) = body.read::<CaseForm>() else {
+            panic!("a pending case must be refused")
+        };
+        assert!(e.has("title", ErrorCode::Required) && e.has("status", ErrorCode::InvalidValue));
+        assert_eq!(e.errors()[1].message, "status must be \"open\" or \"closed\"");
         assert!(
             CaseForm::default()
                 .validate()
                 .unwrap_err()
                 .has("title", ErrorCode::Required)
         );
-        let closed = CaseChange {
-            status: Some("closed".into()),
-            ..Default::default()
-        };
+        let closed = CaseChange::new().status(CaseStatus::Closed);
         assert_eq!(closed.validate().unwrap().status(), Some(CaseStatus::Closed));
     }
 

@@ -98,6 +98,7 @@ pub fn keeps_an_administrator(users: impl IntoIterator<Item = PermissionSet>) ->
 #[derive(Debug, Clone, Default, Serialize, Deserialize, Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct RoleForm {
     /// 1 to 100 characters.
     #[validate(custom(function = "name_rule"))]
@@ -111,6 +112,7 @@ pub struct RoleForm {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct RoleChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(custom(function = "name_rule"))]

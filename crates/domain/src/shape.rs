@@ -37,12 +37,15 @@ pub enum Kind {
     Integer,
     /// A JSON object, such as a JWK Set; its members are the form's rules' to judge.
     Object,
+    /// One of these strings, such as a case's status; any other is an
+    /// `invalid_value`, so that serde only reads one it knows.
+    Choice(&'static [&'static str]),
 }
 
 impl Kind {
     fn fits(self, value: &Value) -> bool {
         match self {
-            Self::Text => value.is_string(),
+            Self::Text | Self::Choice(_) => value.is_string(),
             Self::TextList => value.as_array().is_some_and(|items| items.iter().all(Value::is_string)),
             Self::Boolean => value.is_boolean(),
             Self::Integer => value.as_i64().is_some(),
@@ -52,7 +55,7 @@ impl Kind {
 
     fn expected(self) -> &'static str {
         match self {
-            Self::Text => "a string",
+            Self::Text | Self::Choice(_) => "a string",
             Self::TextList => "a list of strings",
             Self::Boolean => "true or false",
             Self::Integer => "an integer",
@@ -64,6 +67,7 @@ impl Kind {
     fn stand_in(self) -> Value {
         match self {
             Self::Text => Value::String(String::new()),
+            Self::Choice(values) => Value::String(values.first().copied().unwrap_or_default().to_owned()),
             Self::TextList => Value::Array(Vec::new()),
             Self::Boolean => Value::Bool(false),
             Self::Integer => Value::from(0),
@@ -127,7 +131,18 @@ impl Field {
             )),
             (None | Some(Value::Null), Presence::Optional) | (None, Presence::Clearable) => Ok(None),
             (Some(Value::Null), Presence::Clearable) => Ok(Some(Value::Null)),
-            (Some(value), _) if self.kind.fits(&value) => Ok(Some(value)),
+            (Some(value), _) if self.kind.fits(&value) => {
+                if let (Kind::Choice(values), Some(text)) = (self.kind, value.as_str())
+                    && !values.contains(&text)
+                {
+                    return Err(FieldError::new(
+                        self.name,
+                        ErrorCode::InvalidValue,
+                        format!("{} must be {}", self.name, one_of(values)),
+                    ));
+                }
+                Ok(Some(value))
+            }
             (Some(_), presence) => {
                 let or_null = if presence == Presence::Required { "" } else { " or null" };
                 Err(FieldError::new(
@@ -277,6 +292,16 @@ fn sort_out(fields: &[Field], entries: Vec<(String, Value)>) -> Sorted {
         object,
         errors,
         unknown,
+    }
+}
+
+/// `"a"`, `"a" or "b"`, `"a", "b" or "c"`.
+fn one_of(values: &[&str]) -> String {
+    let quoted: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
+    match quoted.split_last() {
+        None => "nothing".to_owned(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
     }
 }
 

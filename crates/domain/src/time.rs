@@ -57,6 +57,29 @@ impl Timestamp {
     }
 }
 
+/// RFC 3339, as [`Timestamp::to_rfc3339`] writes it.
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+/// On the wire every instant is RFC 3339 text, in UTC to the microsecond.
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_rfc3339())
+    }
+}
+
+/// Reads any RFC 3339 date-time with an offset; anything else fails the read.
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Self::parse_rfc3339(&text)
+            .ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 date-time with an offset"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +105,17 @@ mod tests {
         ] {
             assert_eq!(Timestamp::parse_rfc3339(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn the_wire_form_is_rfc3339_both_ways() {
+        let at = Timestamp::from_unix_micros(1_772_460_309_123_456);
+        let json = serde_json::to_string(&at).unwrap();
+        assert_eq!(json, r#""2026-03-02T14:05:09.123456Z""#);
+        assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), at);
+        assert_eq!(at.to_string(), "2026-03-02T14:05:09.123456Z");
+        assert!(serde_json::from_str::<Timestamp>(r#""yesterday""#).is_err());
+        assert!(serde_json::from_str::<Timestamp>("5").is_err());
     }
 
     #[test]

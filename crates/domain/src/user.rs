@@ -22,16 +22,44 @@ const USER_NAME: TextRule = TextRule {
 pub const MIN_PASSWORD_CHARS: usize = 12;
 pub const MAX_PASSWORD_CHARS: usize = 1024;
 
-/// A password as submitted. `Debug` never prints it.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A password as submitted. `Debug` never prints it, and neither does
+/// `Serialize`, which writes `"[redacted]"`: only the request bodies that
+/// carry a password write it, each by naming [`expose_password`] for that
+/// field, so a password never reaches a log, a cache or a validation
+/// error's parameters through a derived `Serialize`.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 pub struct Password(String);
+
+impl Serialize for Password {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("[redacted]")
+    }
+}
+
+/// Writes a password into a request body; for `#[serde(serialize_with)]`
+/// on the fields that carry one.
+pub fn expose_password<S: serde::Serializer>(password: &Password, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(password.expose())
+}
+
+/// [`expose_password`] for an optional password.
+pub fn expose_optional_password<S: serde::Serializer>(
+    password: &Option<Password>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match password {
+        Some(password) => serializer.serialize_some(password.expose()),
+        None => serializer.serialize_none(),
+    }
+}
 
 impl Password {
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
     }
 
+    /// The password itself. Never log it.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -97,6 +125,24 @@ fn name_rule(raw: &str) -> Result<(), validator::ValidationError> {
     rule(USER_NAME.required(raw))
 }
 
+#[cfg(test)]
+#[test]
+fn a_password_is_written_only_where_a_body_carries_it() {
+    let password = Password::new("correct horse battery staple");
+    assert_eq!(serde_json::to_string(&password).unwrap(), r#""[redacted]""#);
+    let form = UserForm::new("jo@agency.org", "Jo", password.clone());
+    let body = serde_json::to_value(&form).unwrap();
+    assert_eq!(body["password"], "correct horse battery staple");
+    let change = serde_json::to_value(UserChange::new().password(password)).unwrap();
+    assert_eq!(change["password"], "correct horse battery staple");
+    assert!(
+        serde_json::to_value(UserChange::new())
+            .unwrap()
+            .get("password")
+            .is_none()
+    );
+}
+
 impl std::fmt::Debug for Password {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Password([redacted])")
@@ -108,6 +154,7 @@ impl std::fmt::Debug for Password {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 #[validate(context = "Storage<'v_a>")]
+#[non_exhaustive]
 pub struct UserForm {
     #[validate(
         custom(function = "form::email_address"),
@@ -117,6 +164,7 @@ pub struct UserForm {
     #[validate(custom(function = "name_rule"))]
     pub name: String,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Password, min_length = 12))]
+    #[serde(serialize_with = "crate::user::expose_password")]
     #[validate(custom(function = "password_rule"))]
     pub password: Password,
     #[serde(default)]
@@ -129,6 +177,7 @@ pub struct UserForm {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 #[validate(context = "Storage<'v_a>")]
+#[non_exhaustive]
 pub struct UserChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(
@@ -139,7 +188,11 @@ pub struct UserChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(custom(function = "name_rule"))]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::user::expose_optional_password"
+    )]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Password))]
     #[validate(custom(function = "password_rule"))]
     pub password: Option<Password>,
@@ -282,6 +335,12 @@ impl ValidUserChange {
 }
 
 impl UserForm {
+    /// Every rule that needs no storage: what the SDK checks before sending.
+    /// Whether the address is free and the roles exist is the server's to say.
+    pub fn validate_offline(&self) -> Result<(), ValidationErrors> {
+        self.check(&Storage::offline())
+    }
+
     pub fn validate(&self, facts: &UserFacts) -> Result<NewUser, ValidationErrors> {
         self.check(&facts.storage(None))?;
         // Each rule passed above; parsing again keeps the values they vouch for.
@@ -300,6 +359,11 @@ impl UserForm {
 }
 
 impl UserChange {
+    /// Every rule that needs no storage, as [`UserForm::validate_offline`].
+    pub fn validate_offline(&self) -> Result<(), ValidationErrors> {
+        self.check(&Storage::offline())
+    }
+
     pub fn validate(&self, facts: &UserFacts, me: &AccountRef) -> Result<ValidUserChange, ValidationErrors> {
         self.check(&facts.storage(Some(me)))?;
         Ok(ValidUserChange {

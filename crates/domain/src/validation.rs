@@ -39,6 +39,10 @@ pub enum ErrorCode {
     // A URL the server would fetch names a loopback, private or otherwise
     // non-public address.
     PrivateAddress,
+    /// A code this version does not know, from a newer server: never sent by
+    /// this one. [`FieldError::code_str`] gives the server's code.
+    #[serde(skip)]
+    Unrecognized,
 }
 
 impl ErrorCode {
@@ -92,6 +96,7 @@ impl ErrorCode {
             Self::WeakKey => "weak_key",
             Self::UnsupportedKey => "unsupported_key",
             Self::PrivateAddress => "private_address",
+            Self::Unrecognized => "unrecognized",
         }
     }
 }
@@ -103,12 +108,33 @@ impl fmt::Display for ErrorCode {
 }
 
 /// One refused field: which, why (stable code) and a sentence for people.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
+    #[cfg_attr(
+        not(feature = "openapi"),
+        doc = "The field's name, or its JSON pointer for a nested one; `\"\"` for the whole body."
+    )]
     pub field: String,
+    #[cfg_attr(not(feature = "openapi"), doc = "Why it was refused.")]
     pub code: ErrorCode,
+    #[cfg_attr(not(feature = "openapi"), doc = "The reason, for people.")]
     pub message: String,
+    /// The server's code when [`ErrorCode::Unrecognized`].
+    #[serde(skip)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    unrecognized: Option<Box<str>>,
+}
+
+impl Serialize for FieldError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("FieldError", 3)?;
+        s.serialize_field("field", &self.field)?;
+        s.serialize_field("code", self.code_str())?;
+        s.serialize_field("message", &self.message)?;
+        s.end()
+    }
 }
 
 impl FieldError {
@@ -117,7 +143,21 @@ impl FieldError {
             field: field.into(),
             code,
             message: message.into(),
+            unrecognized: None,
         }
+    }
+
+    /// A refusal whose code this version does not know, kept as the server sent it.
+    pub fn unrecognized(field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            unrecognized: Some(code.into().into_boxed_str()),
+            ..Self::new(field, ErrorCode::Unrecognized, message)
+        }
+    }
+
+    /// The code as the server wrote it, known to this version or not.
+    pub fn code_str(&self) -> &str {
+        self.unrecognized.as_deref().unwrap_or(self.code.as_str())
     }
 
     /// The refusal of an address another account holds. Storage answers it
@@ -237,8 +277,12 @@ mod tests {
             | ErrorCode::WeakKey
             | ErrorCode::UnsupportedKey
             | ErrorCode::PrivateAddress => ErrorCode::ALL.contains(&code),
+            // Never sent: a reader's stand-in for a newer server's code.
+            ErrorCode::Unrecognized => !ErrorCode::ALL.contains(&code),
         };
         assert!(ErrorCode::ALL.into_iter().all(listed));
+        assert!(listed(ErrorCode::Unrecognized));
+        assert_eq!(ErrorCode::parse("unrecognized"), None);
     }
 
     #[test]

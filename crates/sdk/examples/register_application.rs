@@ -49,21 +49,21 @@ async fn run() -> Result<(), String> {
         .await
         .map_err(|e| format!("could not sign in: {e}"))?;
 
-    let form = ApplicationForm {
-        name,
-        email,
-        application_url: None,
-        roles,
-        description: Some("Registered with the casebook-sdk example".into()),
-        ..Default::default()
-    };
+    let form = ApplicationForm::new(name, email)
+        .roles(roles)
+        .description("Registered with the casebook-sdk example");
     let applications = admin.admin().applications();
     let registered = match applications.register(&form).await {
         Ok(application) => application,
         Err(e @ (Error::Validation(_) | Error::Api { status: 422, .. })) => {
             let mut message = String::from("the form was refused:");
             for field in e.field_errors() {
-                message.push_str(&format!("\n  {}: {} ({})", field.field, field.message, field.code));
+                message.push_str(&format!(
+                    "\n  {}: {} ({})",
+                    field.field,
+                    field.message,
+                    field.code_str()
+                ));
             }
             return Err(message);
         }

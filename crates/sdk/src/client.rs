@@ -1,36 +1,39 @@
 //! The client: one connection pool, one credential, and the request loop
 //! every call goes through (authorization, retries, error mapping).
 
+use crate::call::{RequestOptions, Response};
 use crate::error::Error;
 use crate::key::PrivateKey;
 use crate::model::Session;
 use crate::options::{SharedOptions, shared_setters};
 use crate::retry::{RetryPolicy, parse_retry_after};
 use crate::token::{AccessToken, Credential, TokenSource, TokenSourceBuilder};
-use crate::transport::checked_url;
+use crate::transport::{Http, checked_url, refuse_redirected};
 use casebook_domain::ClientSecret;
 use casebook_domain::user::Password;
 use casebook_domain::wire::{Problem, SignIn};
-use reqwest::header::{self, HeaderValue};
+use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// A Casebook client. Cheap to clone: clones share the connection pool and
 /// the cached access token, so make one and pass it around.
 ///
 /// Build one with [`Client::builder`]; see the [crate documentation](crate)
-/// for a complete example.
+/// for a complete example. Its calls run on a Tokio runtime; from code that
+/// is not async, use the `blocking` feature's client.
 #[derive(Clone)]
 pub struct Client {
     pub(crate) inner: Arc<Inner>,
+    /// Set by [`Client::with_options`] for the calls of that view.
+    call: Option<Arc<RequestOptions>>,
 }
 
 pub(crate) struct Inner {
-    http: reqwest::Client,
+    http: Http,
     base: Url,
     auth: Auth,
     retry: RetryPolicy,
@@ -45,6 +48,13 @@ enum Auth {
 /// An admin session token; its `Debug` never shows it.
 struct SessionToken(Box<str>);
 
+/// A 2xx answer, before its body is read.
+struct Answer {
+    status: u16,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Client");
@@ -54,6 +64,9 @@ impl fmt::Debug for Client {
             Auth::Application(source) => d.field("auth", source),
             Auth::Session(_) => d.field("auth", &"admin session [redacted]"),
         };
+        if let Some(call) = &self.call {
+            d.field("options", call);
+        }
         d.finish()
     }
 }
@@ -75,14 +88,24 @@ impl Client {
         self.inner.base.as_str()
     }
 
-    /// The token source of a client built with
-    /// [`client_credentials`](ClientBuilder::client_credentials) (or a key
-    /// or federated token file), e.g. to
-    /// hand its access tokens to another tool.
+    /// The token source of a client acting as an application (built with
+    /// [`client_credentials`](ClientBuilder::client_credentials), a key, a
+    /// federated token file or [`token_source`](ClientBuilder::token_source)),
+    /// e.g. to hand its access tokens to another tool.
     pub fn token_source(&self) -> Option<&TokenSource> {
         match &self.inner.auth {
             Auth::Application(source) => Some(source),
             _ => None,
+        }
+    }
+
+    /// A view of this client whose calls use `options` (a timeout, a retry
+    /// policy, headers) over the client's own settings. It shares the
+    /// connection pool and token; the client itself is unchanged.
+    pub fn with_options(&self, options: RequestOptions) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            call: Some(Arc::new(options)),
         }
     }
 
@@ -104,6 +127,7 @@ impl Client {
                 auth: Auth::Session(SessionToken(session.token.into_boxed_str())),
                 retry: self.inner.retry.clone(),
             }),
+            call: self.call.clone(),
         })
     }
 
@@ -112,6 +136,34 @@ impl Client {
     pub async fn sign_out(&self) -> Result<(), Error> {
         self.send_empty(Method::DELETE, &["admin", "v1", "sessions", "current"], None::<&()>)
             .await
+    }
+
+    /// Any call of the API, by its path segments under the base URL, with
+    /// the answer's status and headers beside its body: for a header the
+    /// typed calls do not surface, or an endpoint newer than this SDK. It is
+    /// authorized, retried and mapped to [`Error`] like every other call.
+    ///
+    /// ```no_run
+    /// # async fn run(client: casebook_sdk::Client) -> Result<(), casebook_sdk::Error> {
+    /// use casebook_sdk::{Me, Method};
+    ///
+    /// let answer = client.call::<Me>(Method::GET, &["api", "v1", "me"], None::<&()>).await?;
+    /// println!("{} ({:?})", answer.body.name, answer.headers.get("x-request-id"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> Result<Response<T>, Error> {
+        let answer = self.execute(method, self.endpoint(segments, &[]), body).await?;
+        let body = decode(&answer)?;
+        Ok(Response {
+            status: answer.status,
+            headers: answer.headers,
+            body,
+        })
     }
 
     pub(crate) fn endpoint(&self, segments: &[&str], query: &[(&str, String)]) -> Url {
@@ -136,8 +188,8 @@ impl Client {
         query: &[(&str, String)],
         body: Option<&(impl Serialize + ?Sized)>,
     ) -> Result<T, Error> {
-        let (status, bytes) = self.execute(method, self.endpoint(segments, query), body).await?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::undecodable(status, "the documented JSON", e))
+        let answer = self.execute(method, self.endpoint(segments, query), body).await?;
+        decode(&answer)
     }
 
     /// A call whose answer has no body worth reading (204).
@@ -147,9 +199,7 @@ impl Client {
         segments: &[&str],
         body: Option<&(impl Serialize + ?Sized)>,
     ) -> Result<(), Error> {
-        self.execute(method, self.endpoint(segments, &[]), body)
-            .await
-            .map(|_| ())
+        self.execute(method, self.endpoint(segments, &[]), body).await.map(drop)
     }
 
     async fn authorization(&self) -> Result<(Option<HeaderValue>, Option<AccessToken>), Error> {
@@ -168,14 +218,17 @@ impl Client {
         method: Method,
         url: Url,
         body: Option<&(impl Serialize + ?Sized)>,
-    ) -> Result<(u16, Vec<u8>), Error> {
+    ) -> Result<Answer, Error> {
+        crate::error::require_runtime()?;
         let body = body
             .map(serde_json::to_vec)
             .transpose()
             .map_err(|e| Error::Config(format!("the request body cannot be written as JSON: {e}")))?;
-        // Only requests that cannot act twice are repeated after an answer
-        // that may have followed an action; 429 and refused connections mean
-        // nothing was done, whatever the method.
+        let call = self.call.as_deref();
+        let retry = call.and_then(|c| c.retry.as_ref()).unwrap_or(&self.inner.retry);
+        // Only requests that cannot act twice are repeated after a failure
+        // that may have followed an action (a timeout, a 500); others only
+        // when the server certainly did not act (see `certainly_not_acted`).
         let idempotent = matches!(
             method,
             Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
@@ -187,8 +240,11 @@ impl Client {
             let mut request = self
                 .inner
                 .http
-                .request(method.clone(), url.clone())
-                .header(header::ACCEPT, "application/json, application/problem+json");
+                .request(method.clone(), url.clone(), call.and_then(|c| c.timeout));
+            if let Some(call) = call {
+                request = request.headers(call.headers.clone());
+            }
+            request = request.header(header::ACCEPT, "application/json, application/problem+json");
             if let Some(authorization) = authorization {
                 request = request.header(header::AUTHORIZATION, authorization);
             }
@@ -197,29 +253,27 @@ impl Client {
                     .header(header::CONTENT_TYPE, "application/json")
                     .body(body.clone());
             }
-            let (error, may_retry) = match request.send().await {
-                Err(e) => {
-                    let refused = e.is_connect();
-                    (Error::from_reqwest(e), idempotent || refused)
-                }
+            let error = match request.send().await {
+                Err(e) => Error::from_reqwest(e),
                 Ok(response) => {
+                    refuse_redirected(&response, &url)?;
                     let status = response.status().as_u16();
-                    let retry_after = parse_retry_after(
-                        response
-                            .headers()
-                            .get(header::RETRY_AFTER)
-                            .and_then(|v| v.to_str().ok()),
-                    );
+                    let headers = response.headers().clone();
                     let invalid_token = status == 401
-                        && response
-                            .headers()
+                        && headers
                             .get_all(header::WWW_AUTHENTICATE)
                             .iter()
                             .filter_map(|v| v.to_str().ok())
                             .any(|challenge| challenge.contains("invalid_token"));
                     match response.bytes().await {
-                        Err(e) => (Error::from_reqwest(e), idempotent),
-                        Ok(bytes) if (200..300).contains(&status) => return Ok((status, bytes.to_vec())),
+                        Err(e) => Error::from_reqwest(e),
+                        Ok(bytes) if (200..300).contains(&status) => {
+                            return Ok(Answer {
+                                status,
+                                headers,
+                                body: bytes.to_vec(),
+                            });
+                        }
                         Ok(bytes) => {
                             // RFC 6750 §3.1: the token was refused (revoked,
                             // expired early, signing key rotated). Once per
@@ -235,13 +289,14 @@ impl Client {
                                 renewed_token = true;
                                 continue;
                             }
-                            (problem(status, retry_after, &bytes), idempotent || status == 429)
+                            problem(status, &headers, &bytes)
                         }
                     }
                 }
             };
-            let delay = match may_retry && error.is_transient() {
-                true => self.inner.retry.delay(retries, error.retry_after()),
+            let may_retry = error.is_transient() && (idempotent || error.certainly_not_acted());
+            let delay = match may_retry {
+                true => retry.delay(retries, error.retry_after()),
                 false => None,
             };
             let Some(delay) = delay else {
@@ -261,6 +316,12 @@ impl Client {
     }
 }
 
+fn decode<T: DeserializeOwned>(answer: &Answer) -> Result<T, Error> {
+    // A 204 has no body; `()` and other unit-like answers read it as null.
+    let body: &[u8] = if answer.body.is_empty() { b"null" } else { &answer.body };
+    serde_json::from_slice(body).map_err(|e| Error::undecodable(answer.status, "the documented JSON", e))
+}
+
 fn bearer(token: &str) -> Result<HeaderValue, Error> {
     let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
         .map_err(|_| Error::unexpected(200, "the token holds characters that cannot go in an HTTP header"))?;
@@ -268,9 +329,55 @@ fn bearer(token: &str) -> Result<HeaderValue, Error> {
     Ok(value)
 }
 
+/// The `scope` of an RFC 6750 `insufficient_scope` challenge, e.g. from
+/// `Bearer realm="casebook", error="insufficient_scope", scope="engage:delete"`.
+fn required_scope(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|challenge| challenge.contains("insufficient_scope"))
+        .find_map(|challenge| auth_param(challenge, "scope"))
+}
+
+/// One parameter of an HTTP authentication challenge (RFC 9110 §11.2),
+/// quoted or not.
+fn auth_param(challenge: &str, name: &str) -> Option<String> {
+    let mut rest = challenge;
+    while let Some(at) = rest.find(name) {
+        let before = rest[..at].chars().next_back();
+        let after = rest[at + name.len()..].trim_start();
+        rest = &rest[at + name.len()..];
+        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let Some(value) = after.strip_prefix('=') else {
+            continue;
+        };
+        let value = value.trim_start();
+        return Some(match value.strip_prefix('"') {
+            Some(quoted) => {
+                let mut out = String::new();
+                let mut chars = quoted.chars();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => out.extend(chars.next()),
+                        c => out.push(c),
+                    }
+                }
+                out
+            }
+            None => value.split([',', ' ']).next().unwrap_or_default().to_owned(),
+        });
+    }
+    None
+}
+
 /// An RFC 9457 problem, read as leniently as [`Problem`] reads; an empty
 /// body is the status alone.
-fn problem(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Error {
+fn problem(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
+    let retry_after = parse_retry_after(headers.get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()));
     let reason = || {
         reqwest::StatusCode::from_u16(status)
             .ok()
@@ -285,6 +392,7 @@ fn problem(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Error {
     match parsed {
         Ok(p) => Error::Api {
             status,
+            problem_type: p.kind,
             title: Some(p.title).filter(|t| !t.is_empty()).unwrap_or_else(reason),
             detail: p.detail,
             errors: p.errors.unwrap_or_default(),
@@ -296,6 +404,7 @@ fn problem(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Error {
                 .iter()
                 .filter_map(|p| p.parse().ok())
                 .collect(),
+            required_scope: (status == 403).then(|| required_scope(headers)).flatten(),
             retry_after,
         },
         Err(source) => {
@@ -308,11 +417,18 @@ fn problem(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Error {
     }
 }
 
+/// Who a [`Client`] acts as.
+#[derive(Debug)]
+enum Acting {
+    Credential(String, Credential),
+    Tokens(TokenSource),
+}
+
 /// Settings of a [`Client`]; finish with [`build`](Self::build).
 #[derive(Debug)]
 pub struct ClientBuilder {
     base_url: String,
-    credentials: Option<(String, Credential)>,
+    credentials: Option<Acting>,
     options: SharedOptions,
 }
 
@@ -321,7 +437,7 @@ impl ClientBuilder {
     /// buy access tokens at `{base_url}/oauth2/token`, cached and renewed as
     /// [`TokenSource`] describes.
     pub fn client_credentials(mut self, client_id: impl Into<String>, client_secret: ClientSecret) -> Self {
-        self.credentials = Some((client_id.into(), Credential::Secret(client_secret)));
+        self.credentials = Some(Acting::Credential(client_id.into(), Credential::Secret(client_secret)));
         self
     }
 
@@ -330,7 +446,7 @@ impl ClientBuilder {
     /// [`TokenSource::with_private_key`] describes, addressed to this
     /// client's base URL as the issuer (see [`audience`](Self::audience)).
     pub fn private_key_jwt(mut self, client_id: impl Into<String>, key: PrivateKey) -> Self {
-        self.credentials = Some((client_id.into(), Credential::PrivateKey(key)));
+        self.credentials = Some(Acting::Credential(client_id.into(), Credential::PrivateKey(key)));
         self
     }
 
@@ -339,7 +455,20 @@ impl ClientBuilder {
     /// token, say) is read for every token request, as
     /// [`TokenSource::with_federated_token_file`] describes.
     pub fn federated_token_file(mut self, client_id: impl Into<String>, path: impl Into<std::path::PathBuf>) -> Self {
-        self.credentials = Some((client_id.into(), Credential::FederatedTokenFile(path.into())));
+        self.credentials = Some(Acting::Credential(
+            client_id.into(),
+            Credential::FederatedTokenFile(path.into()),
+        ));
+        self
+    }
+
+    /// Acts with the tokens of a [`TokenSource`] built elsewhere: one shared
+    /// by several clients, or built against another token endpoint, with
+    /// its own HTTP client and settings. The token settings of this builder
+    /// ([`scope`](Self::scope), [`auth_method`](Self::auth_method), …) are
+    /// then the source's, not these.
+    pub fn token_source(mut self, source: TokenSource) -> Self {
+        self.credentials = Some(Acting::Tokens(source));
         self
     }
 
@@ -352,10 +481,11 @@ impl ClientBuilder {
         if let Ok(mut path) = base.path_segments_mut() {
             path.pop_if_empty();
         }
-        let http = self.options.http.client()?;
+        let http = self.options.http.http()?;
         let auth = match self.credentials {
             None => Auth::Anonymous,
-            Some((client_id, credential)) => {
+            Some(Acting::Tokens(source)) => Auth::Application(source),
+            Some(Acting::Credential(client_id, credential)) => {
                 let mut token_url = base.clone();
                 if let Ok(mut path) = token_url.path_segments_mut() {
                     path.extend(["oauth2", "token"]);
@@ -373,6 +503,7 @@ impl ClientBuilder {
                 auth,
                 retry: self.options.retry,
             }),
+            call: None,
         })
     }
 }
@@ -381,6 +512,7 @@ impl ClientBuilder {
 mod tests {
     use super::*;
     use casebook_domain::{ErrorCode, FieldError};
+    use std::time::Duration;
 
     #[test]
     fn base_urls_are_checked() {
@@ -423,9 +555,36 @@ mod tests {
         let body =
             br#"{"type":"about:blank","title":"Forbidden","status":403,"detail":"you can only grant what you hold",
             "missing_permissions":["admin:delete","engage:view","billing:view"]}"#;
-        let error = problem(403, None, body);
+        let error = problem(403, &HeaderMap::new(), body);
         assert_eq!(error.missing_permissions().to_scope(), "engage:view admin:delete");
-        assert!(problem(404, None, b"").missing_permissions().is_empty());
+        assert!(problem(404, &HeaderMap::new(), b"").missing_permissions().is_empty());
+    }
+
+    #[test]
+    fn a_403_keeps_the_problem_type_and_the_scope_it_needed() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(r#"Bearer realm="casebook", error="insufficient_scope", scope="engage:delete""#),
+        );
+        let body =
+            br#"{"type":"https://casebook.example/problems/forbidden","title":"Forbidden","status":403,"detail":"no"}"#;
+        let error = problem(403, &headers, body);
+        assert_eq!(error.required_scope(), Some("engage:delete"));
+        let Error::Api { problem_type, .. } = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(problem_type, "https://casebook.example/problems/forbidden");
+        for (challenge, scope) in [
+            (r#"Bearer error="insufficient_scope", scope="a:b c:d""#, Some("a:b c:d")),
+            (r#"Bearer error="insufficient_scope",scope=x:y"#, Some("x:y")),
+            (r#"Bearer error="insufficient_scope", myscope="no""#, None),
+            (r#"Bearer error="invalid_token", scope="a:b""#, None),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_str(challenge).unwrap());
+            assert_eq!(required_scope(&headers).as_deref(), scope, "{challenge}");
+        }
     }
 
     #[test]
@@ -439,7 +598,7 @@ mod tests {
             detail,
             errors,
             ..
-        } = problem(422, None, body)
+        } = problem(422, &HeaderMap::new(), body)
         else {
             panic!("not an API problem")
         };
@@ -451,11 +610,17 @@ mod tests {
             errors[0],
             FieldError::new("name", ErrorCode::Required, "name is required")
         );
-        assert_eq!(errors[1].code, ErrorCode::InvalidValue);
-        assert!(errors[1].message.contains("some_future_code"));
+        assert_eq!(
+            (errors[1].code, errors[1].code_str()),
+            (ErrorCode::Unrecognized, "some_future_code")
+        );
 
-        assert!(matches!(problem(404, None, b""), Error::Api { status: 404, ref title, .. } if title == "Not Found"));
-        let html = problem(502, Some(Duration::from_secs(1)), b"<html>bad gateway</html>");
+        assert!(
+            matches!(problem(404, &HeaderMap::new(), b""), Error::Api { status: 404, ref title, .. } if title == "Not Found")
+        );
+        let mut slow = HeaderMap::new();
+        slow.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        let html = problem(502, &slow, b"<html>bad gateway</html>");
         assert!(matches!(html, Error::UnexpectedResponse { status: 502, .. }));
         assert!(html.is_transient());
         assert_eq!(html.retry_after(), Some(Duration::from_secs(1)));

@@ -1,7 +1,7 @@
 //! The one error type of the SDK: every way a call can fail, as values a caller can match.
 
 use crate::key::KeyKind;
-use casebook_domain::client_keys::AssertionAlg;
+use casebook_domain::AssertionAlg;
 use casebook_domain::{FieldError, OAuthErrorCode, PermissionSet, ValidationErrors};
 use std::fmt;
 use std::path::PathBuf;
@@ -43,6 +43,9 @@ pub enum Error {
     Api {
         /// The HTTP status.
         status: u16,
+        /// The problem's `type`, a URI naming the kind of problem; empty or
+        /// `about:blank` when the status says it all.
+        problem_type: String,
         /// The status's phrase, e.g. `Unprocessable Entity`.
         title: String,
         /// What went wrong, for people.
@@ -52,6 +55,9 @@ pub enum Error {
         /// On a 403 from the grant rule (a change touching permissions the
         /// caller does not hold itself): those permissions; empty otherwise.
         missing_permissions: PermissionSet,
+        /// On a 403 `insufficient_scope` (RFC 6750 §3.1): the scope the call
+        /// needs, from the `WWW-Authenticate` challenge, e.g. `engage:delete`.
+        required_scope: Option<String>,
         /// How long the server asked the client to wait, from `Retry-After`.
         retry_after: Option<Duration>,
     },
@@ -89,6 +95,13 @@ pub enum Error {
     /// is not an absolute `http` or `https` URL.
     #[error("invalid configuration: {0}")]
     Config(String),
+
+    /// An async call was made outside a Tokio runtime (from another
+    /// executor, or plain code), or a blocking call from inside one. The
+    /// async API runs on Tokio; code that is not async uses the `blocking`
+    /// feature's client instead.
+    #[error("{0}")]
+    Runtime(&'static str),
 
     /// The client secret is neither of the formats Casebook issues: its
     /// checksum fails, or it was cut short or copied with extra characters.
@@ -154,6 +167,7 @@ impl Error {
             Self::TokenFile { .. } => true,
             Self::Validation(_)
             | Self::Config(_)
+            | Self::Runtime(_)
             | Self::MistypedSecret
             | Self::InvalidKey { .. }
             | Self::KeyAlgorithmMismatch { .. } => false,
@@ -209,6 +223,30 @@ impl Error {
         }
     }
 
+    /// On a 403 `insufficient_scope`: the scope the call needed, as the
+    /// server's `WWW-Authenticate` challenge named it.
+    pub fn required_scope(&self) -> Option<&str> {
+        match self {
+            Self::Api { required_scope, .. } => required_scope.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether the server certainly did not act on the request: the
+    /// connection was never made, nothing was sent (a token file could not
+    /// be read), or the answer says so (429, 503). Only then is a request
+    /// that may change something, such as a POST, sent again.
+    pub(crate) fn certainly_not_acted(&self) -> bool {
+        match self {
+            Self::Transport(cause) => cause.not_sent,
+            Self::TokenFile { .. } => true,
+            Self::Api { status, .. } | Self::UnexpectedResponse { status, .. } | Self::OAuth { status, .. } => {
+                matches!(status, 429 | 503)
+            }
+            _ => false,
+        }
+    }
+
     pub(crate) fn unexpected(status: u16, message: impl Into<String>) -> Self {
         Self::UnexpectedResponse {
             status,
@@ -237,7 +275,11 @@ impl Error {
         if error.is_timeout() {
             Self::Timeout(Cause::new(error))
         } else {
-            Self::Transport(Cause::new(error))
+            let not_sent = error.is_connect();
+            Self::Transport(Cause {
+                not_sent,
+                ..Cause::new(error)
+            })
         }
     }
 }
@@ -256,29 +298,47 @@ pub(crate) fn transient_status(status: u16) -> bool {
 /// [`std::error::Error::source`]. Deliberately opaque: the HTTP and JSON
 /// libraries beneath the SDK are not part of its API.
 #[derive(Clone)]
-pub struct Cause(Arc<dyn std::error::Error + Send + Sync>);
+pub struct Cause {
+    error: Arc<dyn std::error::Error + Send + Sync>,
+    /// The connection was never made, so the server cannot have acted.
+    not_sent: bool,
+}
 
 impl Cause {
     pub(crate) fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self(Arc::new(error))
+        Self {
+            error: Arc::new(error),
+            not_sent: false,
+        }
     }
 }
 
 impl fmt::Debug for Cause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
+        fmt::Debug::fmt(&self.error, f)
     }
 }
 
 impl fmt::Display for Cause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
+        fmt::Display::fmt(&self.error, f)
     }
 }
 
 impl std::error::Error for Cause {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
+        self.error.source()
+    }
+}
+
+/// The error of a call made where it cannot run, instead of a panic.
+pub(crate) fn require_runtime() -> Result<(), Error> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(_) => Ok(()),
+        Err(_) => Err(Error::Runtime(
+            "casebook-sdk's async API must run on a Tokio runtime (e.g. under #[tokio::main]); \
+             from other executors or plain code, use casebook_sdk::blocking (feature \"blocking\")",
+        )),
     }
 }
 
@@ -290,10 +350,12 @@ mod tests {
     fn api(status: u16) -> Error {
         Error::Api {
             status,
+            problem_type: String::new(),
             title: String::new(),
             detail: String::new(),
             errors: vec![],
             missing_permissions: PermissionSet::EMPTY,
+            required_scope: None,
             retry_after: None,
         }
     }
@@ -342,10 +404,12 @@ mod tests {
         assert_eq!(Error::from(offline).field_errors()[0].code, ErrorCode::Required);
         let server = Error::Api {
             status: 422,
+            problem_type: String::new(),
             title: "Unprocessable Entity".into(),
             detail: "roles: there is no role".into(),
             errors: vec![FieldError::new("roles", ErrorCode::UnknownRole, "there is no role")],
             missing_permissions: PermissionSet::EMPTY,
+            required_scope: None,
             retry_after: None,
         };
         assert_eq!(server.field_errors()[0].code, ErrorCode::UnknownRole);

@@ -6,7 +6,7 @@ use aws_lc_rs::rsa::{KeyPairComponents, PublicKeyComponents};
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use casebook_domain::client_keys::AssertionAlg;
+use casebook_domain::AssertionAlg;
 use serde_json::{Map, Value, json};
 use std::fmt;
 use std::sync::Arc;

@@ -1,70 +1,37 @@
-//! The Rust client for Casebook's APIs.
-//!
-//! An admin registers your software in cb Admin → Global → External
-//! applications and gives you three things: the **Callback URL** of the
-//! Casebook install, a **Client ID** and a **Client secret**. With them a
-//! [`Client`] gets OAuth 2.0 access tokens by the client credentials grant
-//! (RFC 6749 §4.4), keeps them fresh, and calls the Casebook API with
-//! exactly the permissions of the roles the admin assigned.
-//!
-//! ```no_run
-//! use casebook_sdk::records::{CaseChange, CaseForm};
-//! use casebook_sdk::{Client, ClientSecret, Error};
-//!
-//! #[tokio::main]
-//! async fn main() -> Result<(), Error> {
-//!     let client = Client::builder("https://casebook.example.org")
-//!         .client_credentials(
-//!             "cb_0123456789abcdef0123456789abcdef",
-//!             ClientSecret::from_presented(std::env::var("CASEBOOK_CLIENT_SECRET").unwrap_or_default()),
-//!         )
-//!         .user_agent("partner-sync/2.1")
-//!         .build()?;
-//!
-//!     // Who am I, and what may I do?
-//!     let me = client.me().await?;
-//!     println!("{} may {}", me.name, me.permissions.to_scope());
-//!
-//!     // Open a case; the form is checked against the server's rules first.
-//!     let case = client
-//!         .cases()
-//!         .create(&CaseForm {
-//!             title: "Family of four, housing".into(),
-//!             description: Some("Referred by school".into()),
-//!             status: None,
-//!         })
-//!         .await?;
-//!
-//!     // Every case, page by page as they are consumed.
-//!     let mut cases = client.cases().list().limit(100).items();
-//!     while let Some(case) = cases.next_item().await {
-//!         let case = case?;
-//!         println!("{} {} (created by {})", case.id, case.title, case.created_by.name);
-//!     }
-//!
-//!     // Errors are values to match on.
-//!     let close = CaseChange { status: Some("closed".into()), ..Default::default() };
-//!     match client.cases().change(&case.id, &close).await {
-//!         Ok(case) => println!("closed {}", case.id),
-//!         Err(Error::Api { status: 403, detail, .. }) => eprintln!("not allowed: {detail}"),
-//!         Err(Error::OAuth { code, description, .. }) => {
-//!             eprintln!("credentials refused ({code}): {description:?}")
-//!         }
-//!         Err(e) if e.is_transient() => eprintln!("Casebook is unavailable, try later: {e}"),
-//!         Err(e) => return Err(e),
-//!     }
-//!     Ok(())
-//! }
-//! ```
+#![doc = include_str!("../README.md")]
 //!
 //! # Tokens
 //!
 //! The client asks for a token on its first call and shares it among every
 //! clone and task; however many calls start at once, one token request is
-//! made. The token is replaced ahead of expiry (see [`TokenSource`]), and
-//! when the API refuses it (401 `invalid_token`: revoked, say) the call gets
-//! a new one and is retried once. [`TokenSource`] also works on its own,
-//! against any RFC 6749 server.
+//! made. The token is replaced ahead of expiry by a background task while
+//! callers keep using the current one (see [`TokenSource`]), and when the
+//! API refuses it (401 `invalid_token`: revoked, say) the call gets a new
+//! one and is retried once. [`TokenSource`] also works on its own, against
+//! any RFC 6749 server, and one source can serve several clients
+//! ([`ClientBuilder::token_source`]).
+//!
+//! # Runtimes
+//!
+//! The async API runs on [Tokio](https://tokio.rs): call it under
+//! `#[tokio::main]` or from a Tokio task. Called from another executor or
+//! outside any runtime, a call returns [`Error::Runtime`] rather than
+//! panicking. Code that is not async uses the blocking client of the
+//! `blocking` feature (`casebook_sdk::blocking`), which owns a small runtime
+//! of its own.
+//!
+//! # Your own HTTP stack
+//!
+//! [`ClientBuilder::http_client`] and [`TokenSourceBuilder::http_client`]
+//! take a `reqwest::Client` you built (proxies, root certificates,
+//! connection limits, default headers), re-exported as
+//! [`reqwest`] so the versions match. Per call,
+//! [`Client::with_options`] sets a timeout, a retry policy or headers, and
+//! [`Client::call`] returns an answer's status and headers with its body.
+//!
+//! # Feature flags
+//!
+//! - `blocking`: the blocking client, `casebook_sdk::blocking`.
 //!
 //! # Without a shared secret
 //!
@@ -106,14 +73,11 @@
 //! let app = admin
 //!     .admin()
 //!     .applications()
-//!     .register(&ApplicationForm {
-//!         name: "Partner Sync".into(),
-//!         email: "sync@partner.org".into(),
-//!         application_url: Some("https://partner.org".into()),
-//!         roles: vec!["engage-worker".into()],
-//!         description: None,
-//!         ..Default::default()
-//!     })
+//!     .register(
+//!         &ApplicationForm::new("Partner Sync", "sync@partner.org")
+//!             .application_url("https://partner.org")
+//!             .roles(["engage-worker"]),
+//!     )
 //!     .await?;
 //! let password = Password::new("correct horse battery staple");
 //! let secret = admin.admin().applications().reveal_secret(&app.id, &password).await?;
@@ -143,9 +107,17 @@
 //! followed, so it cannot be sent anywhere else either.
 
 #![warn(missing_docs)]
+// `Error::Api` carries the server's whole problem (type, detail, every field
+// error, the missing permissions and required scope) so that callers match
+// on it directly; boxing it would cost every caller a deref in each match
+// to save bytes on the failure path only.
+#![allow(clippy::result_large_err)]
 
 mod admin;
 mod api;
+#[cfg(feature = "blocking")]
+pub mod blocking;
+mod call;
 mod client;
 mod error;
 mod key;
@@ -158,24 +130,31 @@ mod transport;
 
 pub use admin::{Admin, Applications, NewClientSecret, Roles, Users};
 pub use api::{Cases, Reports};
+pub use call::{RequestOptions, Response};
 pub use client::{Client, ClientBuilder};
 pub use error::{Cause, Error};
 pub use key::{KeyKind, PrivateKey};
 pub use model::{
-    Actor, Application, AuditEvent, Case, ClientSecretInfo, ClientSecretValue, Me, Page, Report, RevealedSecret, Role,
-    SecretState, User,
+    Actor, Application, AuditEvent, AuthMethod, Case, ClientSecretInfo, ClientSecretValue, Me, Page, Report,
+    RevealedSecret, Role, SecretState, User,
 };
 pub use pagination::{Items, List, Pages};
 pub use retry::RetryPolicy;
 pub use token::{AccessToken, ClientAuthMethod, DEFAULT_REFRESH_AHEAD, TokenSource, TokenSourceBuilder};
 
-/// The domain crate the server runs: forms, rules and types shared by server and SDK.
-pub use casebook_domain as domain;
-pub use casebook_domain::client_keys::AssertionAlg;
-pub use casebook_domain::records;
-pub use casebook_domain::role::{RoleChange, RoleForm};
-pub use casebook_domain::user::{Password, UserChange, UserForm};
+/// The HTTP library underneath, for [`ClientBuilder::http_client`] and
+/// [`Client::call`]: build your `reqwest::Client` from this one, and the
+/// versions always match.
+pub use reqwest;
+pub use reqwest::Method;
+
 pub use casebook_domain::{
-    AccountKind, ApplicationChange, ApplicationForm, ClientSecret, ErrorCode, FieldError, OAuthErrorCode, Permission,
-    PermissionSet, ValidationErrors,
+    AccountKind, Action, ApplicationChange, ApplicationForm, AssertionAlg, ClientSecret, ErrorCode, FieldError, Module,
+    OAuthErrorCode, Password, Permission, PermissionSet, RoleChange, RoleForm, Timestamp, UserChange, UserForm,
+    ValidationErrors,
 };
+
+/// Cases and reports: the forms that create and change them, and a case's status.
+pub mod records {
+    pub use casebook_domain::records::{CaseChange, CaseForm, CaseStatus, ReportChange, ReportForm};
+}

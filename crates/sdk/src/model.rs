@@ -5,8 +5,10 @@
 //! same reason.
 //!
 //! Reading is forgiving: fields a newer server adds are ignored, and so are
-//! permissions this SDK does not know yet. Timestamps are RFC 3339 text.
+//! permissions this SDK does not know yet. Timestamps are
+//! [`Timestamp`](casebook_domain::Timestamp)s, RFC 3339 text on the wire.
 
+pub use casebook_domain::AuthMethod;
 /// A signed-in admin session, as the server answers it.
 pub(crate) use casebook_domain::wire::Session;
 pub use casebook_domain::wire::{
@@ -41,7 +43,7 @@ mod tests {
     #[test]
     fn unknown_fields_from_a_newer_server_are_accepted() {
         let role: Role = serde_json::from_str(
-            r#"{"id":"r","name":"R","permissions":["intake:view"],"created_at":"t","updated_at":"t","color":"red"}"#,
+            r#"{"id":"r","name":"R","permissions":["intake:view"],"created_at":"2026-03-02T14:05:09Z","updated_at":"2026-03-02T14:05:09.5Z","color":"red"}"#,
         )
         .unwrap();
         assert_eq!(role.permissions.len(), 1);

@@ -13,7 +13,7 @@ pub(crate) struct SharedOptions {
     pub(crate) auth_method: ClientAuthMethod,
     pub(crate) scope: Option<String>,
     /// For a private key: the assertion's `alg`, when not the key's default.
-    pub(crate) signing_alg: Option<casebook_domain::client_keys::AssertionAlg>,
+    pub(crate) signing_alg: Option<casebook_domain::AssertionAlg>,
     /// For a private key: the assertion's `aud`, when not told from the token URL.
     pub(crate) audience: Option<String>,
     pub(crate) refresh_ahead: Duration,
@@ -91,13 +91,25 @@ macro_rules! shared_setters {
             self
         }
 
+        /// Sends every request through this `reqwest::Client`: your proxies,
+        /// middleware-free tracing, TLS roots or connection pool. Timeouts set
+        /// here still apply per request; [`connect_timeout`](Self::connect_timeout)
+        /// is then yours to set on it. Build it with
+        /// `.redirect(reqwest::redirect::Policy::none())`: a token request
+        /// must not follow a redirect, and an answer that did is refused.
+        pub fn http_client(mut self, client: ::reqwest::Client) -> Self {
+            self.options.http.client = Some(client);
+            self
+        }
+
         /// The longest one HTTP request may take, from sending to the last byte; 30 s unless set.
         pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
             self.options.http.timeout = timeout;
             self
         }
 
-        /// The longest opening a connection may take; 10 s unless set.
+        /// The longest opening a connection may take; 10 s unless set. Not
+        /// applied to a client given with [`http_client`](Self::http_client).
         pub fn connect_timeout(mut self, timeout: ::std::time::Duration) -> Self {
             self.options.http.connect_timeout = timeout;
             self
@@ -106,7 +118,7 @@ macro_rules! shared_setters {
         /// The `User-Agent` header; `casebook-sdk/<version>` unless set. Naming
         /// your integration here helps Casebook's operators help you.
         pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
-            self.options.http.user_agent = user_agent.into();
+            self.options.http.user_agent = Some(user_agent.into());
             self
         }
 

@@ -85,7 +85,7 @@ impl<T: DeserializeOwned + Send + 'static> List<T> {
     }
 
     /// Every page from the cursor on, one request per page, as they are
-    /// consumed. Also a [`Stream`] of pages. Stops after the first error.
+    /// consumed. Also a [`Stream`](https://docs.rs/futures-core/0.3/futures_core/stream/trait.Stream.html) of pages. Stops after the first error.
     pub fn pages(self) -> Pages<T> {
         let cursor = self.cursor.clone();
         Pages {
@@ -95,7 +95,7 @@ impl<T: DeserializeOwned + Send + 'static> List<T> {
         }
     }
 
-    /// Every item of every page from the cursor on. Also a [`Stream`] of items.
+    /// Every item of every page from the cursor on. Also a [`Stream`](https://docs.rs/futures-core/0.3/futures_core/stream/trait.Stream.html) of items.
     pub fn items(self) -> Items<T> {
         Items {
             pages: self.pages(),
@@ -159,7 +159,7 @@ impl<T: DeserializeOwned + Send + 'static> PageRequest<T> {
 type PageFuture<T> = Pin<Box<dyn Future<Output = Result<Page<T>, Error>> + Send>>;
 
 /// Every page of a list, fetched one at a time as they are consumed: call
-/// [`next_page`](Self::next_page), or use it as a [`Stream`].
+/// [`next_page`](Self::next_page), or use it as a [`Stream`](https://docs.rs/futures-core/0.3/futures_core/stream/trait.Stream.html).
 #[must_use = "pages are fetched only when consumed"]
 pub struct Pages<T> {
     /// `None` once the last page, or an error, was handed out.
@@ -210,7 +210,7 @@ impl<T: DeserializeOwned + Send + 'static> Stream for Pages<T> {
 }
 
 /// Every item of a list, fetching pages as needed: call
-/// [`next_item`](Self::next_item), or use it as a [`Stream`].
+/// [`next_item`](Self::next_item), or use it as a [`Stream`](https://docs.rs/futures-core/0.3/futures_core/stream/trait.Stream.html).
 #[must_use = "items are fetched only when consumed"]
 pub struct Items<T> {
     pages: Pages<T>,

@@ -2,16 +2,25 @@
 //! the rule for which URLs credentials may be sent to.
 
 use crate::error::Error;
+use reqwest::header::{self, HeaderValue};
+use reqwest::{Method, RequestBuilder, Response};
 use std::time::Duration;
 use url::Url;
 
-/// Transport settings shared by [`ClientBuilder`] and the token source builder.
+const DEFAULT_USER_AGENT: &str = concat!("casebook-sdk/", env!("CARGO_PKG_VERSION"));
+
+/// Transport settings shared by [`ClientBuilder`](crate::ClientBuilder) and
+/// the token source builder.
 #[derive(Debug, Clone)]
 pub(crate) struct HttpSettings {
     pub(crate) timeout: Duration,
     pub(crate) connect_timeout: Duration,
-    pub(crate) user_agent: String,
+    /// Set by the caller; otherwise ours on our own client, and the
+    /// caller's own client keeps whatever it sends.
+    pub(crate) user_agent: Option<String>,
     pub(crate) allow_insecure_http: bool,
+    /// The caller's own client (proxies, middleware, TLS of their choice).
+    pub(crate) client: Option<reqwest::Client>,
 }
 
 impl Default for HttpSettings {
@@ -19,25 +28,84 @@ impl Default for HttpSettings {
         Self {
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
-            user_agent: concat!("casebook-sdk/", env!("CARGO_PKG_VERSION")).to_owned(),
+            user_agent: None,
             allow_insecure_http: false,
+            client: None,
         }
     }
 }
 
 impl HttpSettings {
-    pub(crate) fn client(&self) -> Result<reqwest::Client, Error> {
-        reqwest::Client::builder()
-            .timeout(self.timeout)
-            .connect_timeout(self.connect_timeout)
-            .user_agent(self.user_agent.as_str())
-            // Never follow redirects: a redirected token request could carry
-            // the client secret, and an API request its bearer token, to a
-            // host the caller did not choose (SSRF). Casebook never redirects.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Error::Config(format!("could not build the HTTP client: {e}")))
+    pub(crate) fn http(&self) -> Result<Http, Error> {
+        let user_agent = self
+            .user_agent
+            .as_deref()
+            .map(|ua| {
+                HeaderValue::from_str(ua)
+                    .map_err(|_| Error::Config("the user agent is not a valid header value".into()))
+            })
+            .transpose()?;
+        let client = match &self.client {
+            Some(client) => client.clone(),
+            None => reqwest::Client::builder()
+                .connect_timeout(self.connect_timeout)
+                .user_agent(
+                    user_agent
+                        .clone()
+                        .unwrap_or(HeaderValue::from_static(DEFAULT_USER_AGENT)),
+                )
+                // Never follow redirects: a redirected token request could carry
+                // the client secret, and an API request its bearer token, to a
+                // host the caller did not choose (SSRF). Casebook never redirects.
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| Error::Config(format!("could not build the HTTP client: {e}")))?,
+        };
+        Ok(Http {
+            user_agent: user_agent.filter(|_| self.client.is_some()),
+            client,
+            timeout: self.timeout,
+        })
     }
+}
+
+/// The HTTP client every request of a client or token source goes through.
+#[derive(Debug, Clone)]
+pub(crate) struct Http {
+    client: reqwest::Client,
+    /// Per request, so that it holds on a client the caller brought too.
+    timeout: Duration,
+    /// Sent per request on the caller's own client, when they set one.
+    user_agent: Option<HeaderValue>,
+}
+
+impl Http {
+    pub(crate) fn request(&self, method: Method, url: Url, timeout: Option<Duration>) -> RequestBuilder {
+        let mut request = self
+            .client
+            .request(method, url)
+            .timeout(timeout.unwrap_or(self.timeout));
+        if let Some(user_agent) = &self.user_agent {
+            request = request.header(header::USER_AGENT, user_agent.clone());
+        }
+        request
+    }
+}
+
+/// A client the caller brought may follow redirects; the answer of a
+/// followed one is refused, and an answer from another URL never read as
+/// Casebook's. (Configure yours with `redirect::Policy::none()`, so that the
+/// request is not sent on at all: reqwest drops credentials on a redirect to
+/// another host, but a 307 or 308 resends a token request's form body.)
+pub(crate) fn refuse_redirected(response: &Response, sent_to: &Url) -> Result<(), Error> {
+    if response.url() == sent_to {
+        return Ok(());
+    }
+    Err(Error::unexpected(
+        response.status().as_u16(),
+        "the HTTP client followed a redirect; Casebook never redirects, so the answer is refused \
+         (build the reqwest::Client with redirect::Policy::none())",
+    ))
 }
 
 /// An absolute `https` URL, or `http` on a loopback host (or anywhere, when

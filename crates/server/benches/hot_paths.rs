@@ -102,14 +102,7 @@ async fn fixture() -> Fixture {
         jwks,
         casebook_domain::ACCESS_TOKEN_LIFETIME_SECS,
     );
-    let form = ApplicationForm {
-        name: "Bench partner".into(),
-        email: "bench@partner.example.com".into(),
-        application_url: None,
-        roles: vec!["engage-supervisor".into()],
-        description: None,
-        ..Default::default()
-    };
+    let form = ApplicationForm::new("Bench partner", "bench@partner.example.com").roles(["engage-supervisor"]);
     let facts = ApplicationFacts {
         existing_roles: ["engage-supervisor".to_owned()].into(),
         email_holder: None,
@@ -119,12 +112,12 @@ async fn fixture() -> Fixture {
     let app = form.validate(&facts).expect("valid registration");
     // The grant rule holds here too: the application is registered by an
     // administrator. The password hash is never checked by the benchmark.
-    let administrator = UserForm {
-        email: "bench-admin@agency.example.org".into(),
-        name: "Bench".into(),
-        password: Password::new("a long enough bench password"),
-        roles: vec!["administrator".into()],
-    }
+    let administrator = UserForm::new(
+        "bench-admin@agency.example.org",
+        "Bench",
+        Password::new("a long enough bench password"),
+    )
+    .roles(["administrator"])
     .validate(&UserFacts {
         existing_roles: ["administrator".to_owned()].into(),
         email_holder: None,

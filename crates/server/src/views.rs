@@ -7,7 +7,6 @@
 use casebook_domain::client_keys::AuthMethod;
 use casebook_domain::wire::Role;
 
-use crate::db::micros_to_rfc3339;
 use crate::store::{
     ActorRef, ApplicationRecord, AuditRecord, CaseRecord, Listed, ReportRecord, RoleRecord, UserRecord,
 };
@@ -16,10 +15,6 @@ pub use casebook_domain::wire::{
     Actor, Application as ApplicationView, AuditEvent as AuditEventView, Case as CaseView, Me as MeView, Page,
     Report as ReportView, RevealedSecret as SecretView, Role as RoleView, Session as SessionView, User as UserView,
 };
-
-pub(crate) fn rfc3339(at: casebook_domain::Timestamp) -> String {
-    micros_to_rfc3339(at.unix_micros())
-}
 
 /// A page of records, as the wire carries it.
 pub fn page<R, V: From<R>>(listed: Listed<R>) -> Page<V> {
@@ -45,8 +40,8 @@ impl From<RoleRecord> for Role {
             id: role.id,
             name: role.name,
             permissions: role.permissions,
-            created_at: rfc3339(role.created_at),
-            updated_at: rfc3339(role.updated_at),
+            created_at: role.created_at,
+            updated_at: role.updated_at,
         }
     }
 }
@@ -58,8 +53,8 @@ impl From<UserRecord> for UserView {
             email: user.email,
             name: user.name,
             roles: user.role_ids,
-            created_at: rfc3339(user.created_at),
-            updated_at: rfc3339(user.updated_at),
+            created_at: user.created_at,
+            updated_at: user.updated_at,
         }
     }
 }
@@ -82,8 +77,8 @@ pub fn application(app: ApplicationRecord, callback_url: &str) -> ApplicationVie
         jwks_uri: app.jwks_uri,
         allowed_sources: app.limits.sources(),
         token_quota_per_hour: app.limits.quota(),
-        created_at: rfc3339(app.created_at),
-        updated_at: rfc3339(app.updated_at),
+        created_at: app.created_at,
+        updated_at: app.updated_at,
     }
 }
 
@@ -96,8 +91,8 @@ impl From<CaseRecord> for CaseView {
             status: case.status,
             created_by: case.created_by.into(),
             updated_by: case.updated_by.into(),
-            created_at: rfc3339(case.created_at),
-            updated_at: rfc3339(case.updated_at),
+            created_at: case.created_at,
+            updated_at: case.updated_at,
         }
     }
 }
@@ -110,8 +105,8 @@ impl From<ReportRecord> for ReportView {
             details: report.details,
             created_by: report.created_by.into(),
             updated_by: report.updated_by.into(),
-            created_at: rfc3339(report.created_at),
-            updated_at: rfc3339(report.updated_at),
+            created_at: report.created_at,
+            updated_at: report.updated_at,
         }
     }
 }
@@ -120,7 +115,7 @@ impl From<AuditRecord> for AuditEventView {
     fn from(event: AuditRecord) -> Self {
         AuditEventView {
             id: event.id,
-            at: rfc3339(event.at),
+            at: event.at,
             actor: event.actor.into(),
             action: event.action,
             target_kind: event.target_kind,

@@ -8,7 +8,9 @@ use crate::jose::{Key, b64};
 use aws_lc_rs::encoding::{AsBigEndian, AsDer, EcPrivateKeyBin, Pkcs8V1Der};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use casebook_sdk::{AccountKind, ApplicationForm, AssertionAlg, Client, Error, OAuthErrorCode, Password, PrivateKey};
+use casebook_sdk::{
+    AccountKind, ApplicationForm, AssertionAlg, AuthMethod, Client, Error, OAuthErrorCode, Password, PrivateKey,
+};
 use casebook_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, both_backends};
 use serde_json::{Value, json};
 
@@ -71,14 +73,12 @@ both_backends!(
         let registered = admin
             .admin()
             .applications()
-            .register(&ApplicationForm {
-                name: "Keyed Sync".into(),
-                email: "keyed-sync@partner.example.org".into(),
-                roles: vec!["engage-worker".into()],
-                token_endpoint_auth_method: Some("private_key_jwt".into()),
-                jwks: Some(json!({"keys": [rsa_public, ec_public, ed_public]})),
-                ..Default::default()
-            })
+            .register(
+                &ApplicationForm::new("Keyed Sync", "keyed-sync@partner.example.org")
+                    .roles(["engage-worker"])
+                    .auth_method(AuthMethod::PrivateKeyJwt)
+                    .jwks(json!({"keys": [rsa_public, ec_public, ed_public]})),
+            )
             .await
             .expect("register");
 
@@ -123,14 +123,12 @@ both_backends!(
         let registered = admin
             .admin()
             .applications()
-            .register(&ApplicationForm {
-                name: "Keyed Stranger".into(),
-                email: "keyed-stranger@partner.example.org".into(),
-                roles: vec!["engage-worker".into()],
-                token_endpoint_auth_method: Some("private_key_jwt".into()),
-                jwks: Some(json!({"keys": [public]})),
-                ..Default::default()
-            })
+            .register(
+                &ApplicationForm::new("Keyed Stranger", "keyed-stranger@partner.example.org")
+                    .roles(["engage-worker"])
+                    .auth_method(AuthMethod::PrivateKeyJwt)
+                    .jwks(json!({"keys": [public]})),
+            )
             .await
             .expect("register");
         // Another key under the registered kid.

@@ -37,7 +37,7 @@ both_backends!(secrets_are_managed_through_the_sdk, |app: TestApp| async move {
         .expect("add");
     assert_eq!(added.client_id, client_id);
     assert_eq!(added.label.as_deref(), Some("blue"));
-    assert_eq!(added.expires_at.as_deref(), Some(until.to_rfc3339().as_str()));
+    assert_eq!(added.expires_at, Some(until));
     assert!(!format!("{added:?}").contains(added.client_secret.expose()), "redacted");
     assert_eq!(
         app.token_response(&client_id, added.client_secret.expose(), None)

@@ -334,14 +334,10 @@ both_backends!(
                 .map(|e| (e.field.clone(), e.code.as_str().to_owned()))
                 .collect()
         };
-        let bad = ApplicationForm {
-            name: "SDK Limits".into(),
-            email: "sdk-limits@partner.example.org".into(),
-            roles: vec!["auditor".into()],
-            allowed_sources: Some(vec!["10.0.0.1/8".into(), "10.0.0.0/33".into()]),
-            token_quota_per_hour: Some(0),
-            ..Default::default()
-        };
+        let bad = ApplicationForm::new("SDK Limits", "sdk-limits@partner.example.org")
+            .roles(["auditor"])
+            .allowed_sources(["10.0.0.1/8", "10.0.0.0/33"])
+            .token_quota_per_hour(0);
         let offline = apps.register(&bad).await.unwrap_err();
         assert!(matches!(offline, Error::Validation(_)), "{offline:?}");
         let server = problem(
@@ -357,21 +353,14 @@ both_backends!(
             "the same errors, before sending"
         );
 
-        let good = ApplicationForm {
-            allowed_sources: Some(vec!["127.0.0.1".into()]),
-            token_quota_per_hour: Some(5),
-            ..bad
-        };
+        let good = bad.allowed_sources(["127.0.0.1"]).token_quota_per_hour(5);
         let registered = apps.register(&good).await.expect("register");
         assert_eq!(registered.allowed_sources, Some(vec!["127.0.0.1/32".to_owned()]));
         assert_eq!(registered.token_quota_per_hour, Some(5));
         let refused = apps
             .change(
                 &registered.id,
-                &ApplicationChange {
-                    token_quota_per_hour: Some(Some(1_000_001)),
-                    ..Default::default()
-                },
+                &ApplicationChange::new().token_quota_per_hour(1_000_001),
             )
             .await
             .unwrap_err();
@@ -379,11 +368,7 @@ both_backends!(
         let cleared = apps
             .change(
                 &registered.id,
-                &ApplicationChange {
-                    allowed_sources: Some(None),
-                    token_quota_per_hour: Some(None),
-                    ..Default::default()
-                },
+                &ApplicationChange::new().clear_allowed_sources().clear_token_quota(),
             )
             .await
             .expect("clear");

@@ -2,6 +2,7 @@
 //! reveal and rotation.
 
 use super::{Actor, permissions};
+use crate::Timestamp;
 use crate::shape::{Field, Kind, Shaped};
 use crate::user::Password;
 use crate::validation::ValidationErrors;
@@ -28,11 +29,11 @@ pub struct Role {
     pub permissions: PermissionSet,
     #[cfg_attr(not(feature = "openapi"), doc = "When it was created.")]
     /// RFC 3339, UTC.
-    #[cfg_attr(feature = "openapi", schema(format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
-    pub created_at: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
+    pub created_at: Timestamp,
     #[cfg_attr(not(feature = "openapi"), doc = "When it was changed last.")]
-    #[cfg_attr(feature = "openapi", schema(format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
-    pub updated_at: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
+    pub updated_at: Timestamp,
 }
 
 /// A user account.
@@ -53,11 +54,11 @@ pub struct User {
     pub roles: Vec<String>,
     #[cfg_attr(not(feature = "openapi"), doc = "When it was created.")]
     /// RFC 3339, UTC.
-    #[cfg_attr(feature = "openapi", schema(format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
-    pub created_at: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
+    pub created_at: Timestamp,
     #[cfg_attr(not(feature = "openapi"), doc = "When it was changed last.")]
-    #[cfg_attr(feature = "openapi", schema(format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
-    pub updated_at: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
+    pub updated_at: Timestamp,
 }
 
 /// A registered external application: the expanded view of cb Admin. Never its secret.
@@ -157,11 +158,11 @@ pub struct Application {
     pub token_quota_per_hour: Option<u32>,
     #[cfg_attr(not(feature = "openapi"), doc = "When it was registered.")]
     /// RFC 3339, UTC.
-    #[cfg_attr(feature = "openapi", schema(format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
-    pub created_at: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
+    pub created_at: Timestamp,
     #[cfg_attr(not(feature = "openapi"), doc = "When it was changed last.")]
-    #[cfg_attr(feature = "openapi", schema(format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
-    pub updated_at: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
+    pub updated_at: Timestamp,
 }
 
 /// A client secret shown on purpose, by reveal or rotation. Its `Debug`
@@ -189,9 +190,9 @@ pub struct RevealedSecret {
         doc = "On rotation with a grace period: until when the previous secret still works."
     )]
     /// On rotation: until when the previous secret is still accepted, if at all.
-    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub previous_secret_valid_until: Option<String>,
+    pub previous_secret_valid_until: Option<Timestamp>,
 }
 
 pub(super) fn expose<S: Serializer>(secret: &ClientSecret, serializer: S) -> Result<S::Ok, S::Error> {
@@ -217,8 +218,8 @@ pub struct Session {
     )]
     pub token: String,
     /// RFC 3339, UTC.
-    #[cfg_attr(feature = "openapi", schema(format = DateTime, example = "2026-03-02T22:05:09.123456Z"))]
-    pub expires_at: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2026-03-02T22:05:09.123456Z"))]
+    pub expires_at: Timestamp,
 }
 
 impl fmt::Debug for Session {
@@ -239,8 +240,8 @@ pub struct AuditEvent {
     pub id: String,
     #[cfg_attr(not(feature = "openapi"), doc = "When it happened.")]
     /// RFC 3339, UTC.
-    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
-    pub at: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: Timestamp,
     #[cfg_attr(not(feature = "openapi"), doc = "Who did it.")]
     pub actor: Actor,
     #[cfg_attr(not(feature = "openapi"), doc = "What was done.")]
@@ -266,6 +267,7 @@ pub struct AuditEvent {
 pub struct SignIn {
     pub email: String,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Password))]
+    #[serde(serialize_with = "crate::user::expose_password")]
     pub password: Password,
 }
 
@@ -275,6 +277,7 @@ pub struct SignIn {
 #[serde(deny_unknown_fields)]
 pub struct RevealRequest {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Password))]
+    #[serde(serialize_with = "crate::user::expose_password")]
     pub password: Password,
 }
 
@@ -284,6 +287,7 @@ pub struct RevealRequest {
 #[serde(deny_unknown_fields)]
 pub struct RotateRequest {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Password))]
+    #[serde(serialize_with = "crate::user::expose_password")]
     pub password: Password,
     /// 0 (default) to 604800 (7 days).
     #[serde(default)]

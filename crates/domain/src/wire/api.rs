@@ -1,6 +1,7 @@
 //! The Casebook API's answers: the caller, cases and reports.
 
 use super::{Actor, permissions};
+use crate::Timestamp;
 use crate::records::CaseStatus;
 use crate::{AccountKind, PermissionSet};
 use serde::{Deserialize, Serialize};
@@ -53,11 +54,11 @@ pub struct Case {
     pub updated_by: Actor,
     #[cfg_attr(not(feature = "openapi"), doc = "When it was created.")]
     /// RFC 3339, UTC.
-    #[cfg_attr(feature = "openapi", schema(format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
-    pub created_at: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
+    pub created_at: Timestamp,
     #[cfg_attr(not(feature = "openapi"), doc = "When it was changed last.")]
-    #[cfg_attr(feature = "openapi", schema(format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
-    pub updated_at: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
+    pub updated_at: Timestamp,
 }
 
 /// An intake report.
@@ -79,9 +80,9 @@ pub struct Report {
     pub updated_by: Actor,
     #[cfg_attr(not(feature = "openapi"), doc = "When it was created.")]
     /// RFC 3339, UTC.
-    #[cfg_attr(feature = "openapi", schema(format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
-    pub created_at: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
+    pub created_at: Timestamp,
     #[cfg_attr(not(feature = "openapi"), doc = "When it was changed last.")]
-    #[cfg_attr(feature = "openapi", schema(format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
-    pub updated_at: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
+    pub updated_at: Timestamp,
 }

@@ -1,6 +1,7 @@
 //! The admin API's view of a federated credential.
 
 use super::Actor;
+use crate::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -35,7 +36,8 @@ pub struct FederatedCredential {
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub claims: Map<String, Value>,
     /// RFC 3339.
-    pub created_at: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub created_at: Timestamp,
     pub created_by: Actor,
 }
 

@@ -10,8 +10,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// Read leniently, so that a problem from a newer server (or a proxy's
 /// sparser one) still comes through: absent, `null` or unreadable `type`,
 /// `title`, `status` and `detail` are empty, a field
-/// error code this reader does not know becomes `invalid_value` with the
-/// server's code kept in its message, and holders it cannot read are left out.
+/// error code this reader does not know becomes [`ErrorCode::Unrecognized`]
+/// with the server's code kept ([`FieldError::code_str`]), and holders it
+/// cannot read are left out.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "openapi", schema(description = "An RFC 9457 problem document."))]
@@ -62,7 +63,7 @@ fn field_errors<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec
             ErrorCode::deserialize(e.code.as_str().into_deserializer());
         match code {
             Ok(code) => FieldError::new(e.field, code, e.message),
-            Err(_) => FieldError::new(e.field, ErrorCode::InvalidValue, format!("{} ({})", e.message, e.code)),
+            Err(_) => FieldError::unrecognized(e.field, e.code, e.message),
         }
     };
     Ok(Some(errors.into_iter().map(read).collect()))

@@ -23,13 +23,14 @@ pub struct ClientSecretInfo {
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub label: Option<String>,
     /// RFC 3339, UTC.
-    pub created_at: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub created_at: Timestamp,
     /// RFC 3339, UTC: when it stops working (its own expiry or the install's most, whichever is first); null if never.
-    #[cfg_attr(feature = "openapi", schema(required = true))]
-    pub expires_at: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, required = true))]
+    pub expires_at: Option<Timestamp>,
     /// RFC 3339, UTC, to the minute: when a token was last issued with it; null if never.
-    #[cfg_attr(feature = "openapi", schema(required = true))]
-    pub last_used_at: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, required = true))]
+    pub last_used_at: Option<Timestamp>,
     pub status: SecretState,
 }
 
@@ -37,6 +38,7 @@ pub struct ClientSecretInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SecretState {
     Active,
     Expired,
@@ -83,10 +85,11 @@ pub struct ClientSecretValue {
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub label: Option<String>,
     /// RFC 3339, UTC.
-    pub created_at: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub created_at: Timestamp,
     /// RFC 3339, UTC; null if it never expires.
-    #[cfg_attr(feature = "openapi", schema(required = true))]
-    pub expires_at: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, required = true))]
+    pub expires_at: Option<Timestamp>,
 }
 
 /// `POST …/client-secrets`: the admin's password, and what to call the new
@@ -96,6 +99,7 @@ pub struct ClientSecretValue {
 #[serde(deny_unknown_fields)]
 pub struct NewSecretRequest {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Password))]
+    #[serde(serialize_with = "crate::user::expose_password")]
     pub password: Password,
     /// Up to 100 characters, one line.
     #[serde(default)]

@@ -9,12 +9,12 @@ fn writing_is_exact_and_in_declaration_order() {
         id: "r".into(),
         name: "R".into(),
         permissions: PermissionSet::parse_scope("intake:view engage:view").unwrap(),
-        created_at: "t0".into(),
-        updated_at: "t1".into(),
+        created_at: crate::Timestamp::from_unix_secs(0),
+        updated_at: crate::Timestamp::from_unix_micros(1_500_000),
     };
     assert_eq!(
         serde_json::to_string(&role).unwrap(),
-        r#"{"id":"r","name":"R","permissions":["engage:view","intake:view"],"created_at":"t0","updated_at":"t1"}"#
+        r#"{"id":"r","name":"R","permissions":["engage:view","intake:view"],"created_at":"1970-01-01T00:00:00Z","updated_at":"1970-01-01T00:00:01.5Z"}"#
     );
     let page = Page::<Role> {
         items: vec![],
@@ -38,7 +38,8 @@ fn writing_is_exact_and_in_declaration_order() {
 #[test]
 fn debug_never_shows_a_credential() {
     let secret: RevealedSecret = serde_json::from_str(r#"{"client_id":"cb_1","client_secret":"cbs_hush"}"#).unwrap();
-    let session: Session = serde_json::from_str(r#"{"token":"cbsess_hush","expires_at":"t"}"#).unwrap();
+    let session: Session =
+        serde_json::from_str(r#"{"token":"cbsess_hush","expires_at":"2026-03-02T22:05:09Z"}"#).unwrap();
     let token: TokenResponse =
         serde_json::from_str(r#"{"access_token":"jwt_hush","token_type":"Bearer","expires_in":3600,"scope":""}"#)
             .unwrap();
@@ -80,9 +81,11 @@ fn problems_from_newer_or_sparser_servers_are_read() {
     let errors = problem.errors.unwrap();
     assert_eq!(errors[0].code, ErrorCode::Required);
     assert_eq!(
-        (errors[1].code, errors[1].message.as_str()),
-        (ErrorCode::InvalidValue, " (future_code)")
+        (errors[1].code, errors[1].code_str(), errors[1].message.as_str()),
+        (ErrorCode::Unrecognized, "future_code", "")
     );
+    // Written back as it came, so a proxy or a log keeps the server's code.
+    assert_eq!(serde_json::to_value(&errors[1]).unwrap()["code"], "future_code");
     assert_eq!(problem.holders.unwrap().len(), 1);
     let odd: Problem = serde_json::from_str(r#"{"holders":"several","title":null,"status":"403"}"#).unwrap();
     assert_eq!((odd.holders, odd.title.as_str(), odd.status), (None, "", 0));

@@ -124,18 +124,19 @@ impl Users<'_> {
             .await
     }
 
-    /// Creates a user (`admin:create`). Whether the address is free and the
-    /// roles exist only the server knows: those come back as a 422 [`Error::Api`].
+    /// Creates a user (`admin:create`). Every rule that needs no storage
+    /// (the address's form, the name, the password's strength, duplicate
+    /// roles) is checked first: a bad form fails with [`Error::Validation`]
+    /// unsent. Whether the address is free and the roles exist only the
+    /// server knows: those come back as a 422 [`Error::Api`].
     pub async fn create(&self, form: &UserForm) -> Result<User, Error> {
-        form.password.check_new().map_err(|e| Error::Validation(e.into()))?;
+        form.validate_offline()?;
         self.client.send(Method::POST, &USERS, &[], Some(form)).await
     }
 
-    /// Changes a user (`admin:edit`).
+    /// Changes a user (`admin:edit`), checked first like [`create`](Self::create).
     pub async fn change(&self, id: &str, change: &UserChange) -> Result<User, Error> {
-        if let Some(password) = &change.password {
-            password.check_new().map_err(|e| Error::Validation(e.into()))?;
-        }
+        change.validate_offline()?;
         self.client
             .send(Method::PATCH, &with(&USERS, &[id]), &[], Some(change))
             .await
@@ -239,18 +240,21 @@ impl Applications<'_> {
     }
 
     /// Issues a new client secret. The old one keeps working for
-    /// `grace_period` (whole seconds, up to 7 days; zero stops it at once).
-    /// Like [`reveal_secret`](Self::reveal_secret), only for a signed-in person.
+    /// `grace_period` (whole seconds, up to 7 days; zero stops it at once):
+    /// a longer one fails with [`Error::Validation`], unsent. Like
+    /// [`reveal_secret`](Self::reveal_secret), only for a signed-in person.
     pub async fn rotate_secret(
         &self,
         id: &str,
         password: &Password,
         grace_period: Duration,
     ) -> Result<RevealedSecret, Error> {
+        // Past i64 is past the week either way: the rule refuses both.
+        let seconds = i64::try_from(grace_period.as_secs()).unwrap_or(i64::MAX);
+        casebook_domain::credentials::grace_period(Some(seconds)).map_err(|e| Error::Validation(e.into()))?;
         let body = RotateRequest {
             password: password.clone(),
-            // Past i64 is past the server's week either way: it refuses both.
-            grace_period_seconds: Some(i64::try_from(grace_period.as_secs()).unwrap_or(i64::MAX)),
+            grace_period_seconds: Some(seconds),
         };
         self.client
             .send(

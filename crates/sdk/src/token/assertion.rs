@@ -8,7 +8,7 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RSA_PSS_SHA256};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use casebook_domain::client_keys::AssertionAlg;
+use casebook_domain::AssertionAlg;
 use serde_json::json;
 use std::time::{SystemTime, UNIX_EPOCH};
 

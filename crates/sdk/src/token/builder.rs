@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::key::PrivateKey;
 use crate::options::{SharedOptions, shared_setters};
 use casebook_domain::ClientSecret;
-use casebook_domain::secret_format::Shape;
+use casebook_domain::SecretShape as Shape;
 use std::path::PathBuf;
 
 /// What proves the client at the token endpoint. Its `Debug` shows none of it.
@@ -48,13 +48,14 @@ impl TokenSourceBuilder {
         self
     }
 
-    /// Checks the settings and builds the source, with an HTTP client of its own.
+    /// Checks the settings and builds the source, with an HTTP client of its
+    /// own unless one was given with [`http_client`](Self::http_client).
     pub fn build(self) -> Result<TokenSource, Error> {
-        let http = self.options.http.client()?;
+        let http = self.options.http.http()?;
         self.build_with(http)
     }
 
-    pub(crate) fn build_with(self, http: reqwest::Client) -> Result<TokenSource, Error> {
+    pub(crate) fn build_with(self, http: crate::transport::Http) -> Result<TokenSource, Error> {
         let options = self.options;
         let token_url = crate::transport::checked_url(&self.token_url, options.http.allow_insecure_http)?;
         if !matches!(self.credential, Credential::PrivateKey(_))

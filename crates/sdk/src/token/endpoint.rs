@@ -2,7 +2,7 @@
 //! how its answer is read (RFC 6749 §2.3.1, §5.1, §5.2).
 
 use super::*;
-use casebook_domain::client_assertion::ASSERTION_TYPE;
+use casebook_domain::ASSERTION_TYPE;
 use std::path::{Path, PathBuf};
 
 /// RFC 6749 §2.3.1: both parts are form-urlencoded, then joined and base64ed.
@@ -29,7 +29,7 @@ pub(super) enum Proof {
 }
 
 pub(super) struct HttpFetcher {
-    pub(super) http: reqwest::Client,
+    pub(super) http: crate::transport::Http,
     pub(super) token_url: reqwest::Url,
     pub(super) client_id: String,
     pub(super) proof: Proof,
@@ -104,7 +104,7 @@ impl Fetch for HttpFetcher {
         Box::pin(async move {
             let mut request = self
                 .http
-                .post(self.token_url.clone())
+                .request(reqwest::Method::POST, self.token_url.clone(), None)
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
                 .header(header::ACCEPT, "application/json");
             if let Proof::Basic(authorization) = &self.proof {
@@ -112,6 +112,7 @@ impl Fetch for HttpFetcher {
             }
             let form = self.form().await?;
             let response = request.body(form).send().await.map_err(Error::from_reqwest)?;
+            crate::transport::refuse_redirected(&response, &self.token_url)?;
             let status = response.status().as_u16();
             let retry_after = parse_retry_after(
                 response

@@ -9,7 +9,6 @@ use crate::error::{ApiError, OAuthError, Problem};
 use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 use crate::store::{self, FederatedCredentialRecord};
-use crate::views::rfc3339;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -42,7 +41,7 @@ fn view(record: FederatedCredentialRecord, our_issuer: &str) -> FederatedCredent
         subject: record.identity.subject,
         audience: record.identity.audience.unwrap_or_else(|| our_issuer.to_owned()),
         claims: record.identity.claims,
-        created_at: rfc3339(record.created_at),
+        created_at: record.created_at,
         created_by: record.created_by.into(),
     }
 }

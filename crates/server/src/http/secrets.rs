@@ -4,7 +4,6 @@
 
 use crate::auth::Caller;
 use crate::crypto::random_bytes;
-use crate::db::micros_to_rfc3339;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiPath};
 use crate::password::verify_password;
@@ -40,11 +39,9 @@ fn info(record: store::SecretRecord, policy: &SecretPolicy, now: Timestamp, stat
     let last_used_at = record.last_used_at.max(state.secret_uses.last_used(&record.id));
     ClientSecretInfo {
         status: record.status(policy, now).into(),
-        expires_at: policy
-            .effective_expiry(record.created_at, record.expires_at)
-            .map(rfc3339),
-        last_used_at: last_used_at.map(rfc3339),
-        created_at: rfc3339(record.created_at),
+        expires_at: policy.effective_expiry(record.created_at, record.expires_at),
+        last_used_at,
+        created_at: record.created_at,
         label: record.label,
         id: record.id,
     }
@@ -57,10 +54,8 @@ fn value(
     policy: &SecretPolicy,
 ) -> ClientSecretValue {
     ClientSecretValue {
-        expires_at: policy
-            .effective_expiry(record.created_at, record.expires_at)
-            .map(rfc3339),
-        created_at: rfc3339(record.created_at),
+        expires_at: policy.effective_expiry(record.created_at, record.expires_at),
+        created_at: record.created_at,
         label: record.label,
         id: record.id,
         client_id,
@@ -216,7 +211,7 @@ pub async fn rotate_secret(
         Json(SecretView {
             client_id,
             client_secret: secret,
-            previous_secret_valid_until: until.map(micros_to_rfc3339),
+            previous_secret_valid_until: until.map(Timestamp::from_unix_micros),
         }),
     ))
 }

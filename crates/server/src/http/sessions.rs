@@ -2,7 +2,6 @@
 
 use crate::auth::{Caller, SESSION_TOKEN_PREFIX};
 use crate::crypto::{random_token, token_digest};
-use crate::db::micros_to_rfc3339;
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
 use crate::password::verify_password;
@@ -75,7 +74,7 @@ pub async fn sign_in(
         [(axum::http::header::CACHE_CONTROL, "no-store")],
         Json(SessionView {
             token,
-            expires_at: micros_to_rfc3339(expires_at),
+            expires_at: casebook_domain::Timestamp::from_unix_micros(expires_at),
         }),
     ))
 }

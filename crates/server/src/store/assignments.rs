@@ -40,18 +40,12 @@ const APPLICATION_ROLES: Assignments = Assignments {
 };
 
 fn assignments(kind: AccountKind) -> &'static Assignments {
-    match kind {
-        AccountKind::User => &USER_ROLES,
-        AccountKind::Application => &APPLICATION_ROLES,
-    }
+    kind.pick(&USER_ROLES, &APPLICATION_ROLES)
 }
 
 impl<'a> RoleHolder<'a> {
     pub fn of(kind: AccountKind, id: &'a str) -> Self {
-        match kind {
-            AccountKind::User => Self::User(id),
-            AccountKind::Application => Self::Application(id),
-        }
+        kind.pick(Self::User(id), Self::Application(id))
     }
 
     fn parts(self) -> (&'static Assignments, &'a str) {

@@ -7,7 +7,7 @@ use crate::key::tests::{ec_jwk, ed25519_pem, rsa_pem, verifies};
 use crate::token::tests::{ISSUED, endpoint};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use casebook_domain::client_keys::AssertionAlg;
+use casebook_domain::AssertionAlg;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The Rust SDK as partners get it: casebook-domain and casebook-sdk package
+# (each verified by building the packaged sources, the local domain
+# satisfying the SDK), their documentation builds without a warning, and a
+# partner's crate outside the workspace (tests/partner) uses the SDK with
+# its own reqwest::Client and from blocking code against the real server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+target="${CARGO_TARGET_DIR:-target}"
+case "$target" in
+    /*) ;;
+    *) target="$root/$target" ;;
+esac
+# One target dir for the workspace and the partner crate: the partner
+# build reuses what the workspace build compiled.
+export CARGO_TARGET_DIR="$target"
+export CASEBOOK_BIN="${CASEBOOK_BIN:-$target/debug/casebook}"
+
+echo "--- cargo package"
+# --allow-dirty: CI may run on a checkout with generated files refreshed.
+cargo package --allow-dirty -p casebook-domain -p casebook-sdk
+
+echo "--- cargo doc, warnings denied"
+RUSTDOCFLAGS="-D warnings" cargo doc -p casebook-domain -p casebook-sdk --no-deps --all-features
+
+echo "--- the partner crate against the real server"
+# Up to date after `cargo test --workspace`, which built the same debug profile.
+cargo build --quiet -p casebook-server --bin casebook
+cd tests/partner
+# Seeded from the workspace's lockfile, so that it resolves the versions
+# already built; --locked keeps it that way.
+cargo test --locked
