@@ -19,7 +19,8 @@ if ! command -v haproxy >/dev/null 2>&1; then
     echo "installing haproxy" >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy >/dev/null
 fi
-haproxy -v | head -n 1
+# sed, not head: head would close the pipe early, and pipefail fail the script.
+haproxy -v | sed -n 1p
 
 # Up to date after `cargo test --workspace`, which built the same profile.
 cargo build --quiet -p casebook-server --bin casebook
