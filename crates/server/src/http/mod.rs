@@ -5,6 +5,7 @@ pub mod applications;
 mod assertion;
 pub mod audit;
 pub mod console;
+pub mod discovery;
 pub mod federated;
 pub mod introspection;
 pub mod oauth;
@@ -113,6 +114,7 @@ fn documented() -> OpenApiRouter<AppState> {
     let mut router = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(ops::routes())
         .merge(oauth::routes())
+        .merge(discovery::routes())
         .merge(introspection::routes())
         .merge(sessions::routes())
         .merge(roles::routes())
@@ -194,7 +196,7 @@ async fn name_resource_metadata(State(state): State<AppState>, request: Request,
     if !api || response.status() != axum::http::StatusCode::UNAUTHORIZED {
         return response;
     }
-    let url = oauth::protected_resource_metadata_url(state.issuer());
+    let url = discovery::protected_resource_metadata_url(state.issuer());
     let challenge = match response.headers().get(axum::http::header::WWW_AUTHENTICATE) {
         Some(existing) => format!("{}, resource_metadata=\"{url}\"", existing.to_str().unwrap_or("Bearer")),
         None => format!("Bearer realm=\"{}\", resource_metadata=\"{url}\"", crate::error::REALM),
