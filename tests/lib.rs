@@ -659,19 +659,27 @@ macro_rules! both_backends {
 /// operator would. `cargo test --workspace` builds it (the server's own tests
 /// need it); under CI it must be there, elsewhere a test without it skips.
 pub fn casebook_binary() -> Option<std::path::PathBuf> {
+    built("casebook", "`cargo test --workspace`")
+}
+
+/// An example of the Rust SDK, as `cargo test --workspace` builds it
+/// (`target/<profile>/examples/<name>`).
+pub fn sdk_example(name: &str) -> Option<std::path::PathBuf> {
+    built(&format!("examples/{name}"), "`cargo test --workspace`")
+}
+
+/// A binary of this build beside the test's own profile directory; missing
+/// is a failure in CI and a skip, said loudly, in a narrow local run.
+fn built(relative: &str, builder: &str) -> Option<std::path::PathBuf> {
     let exe = std::env::current_exe().ok()?;
-    // target/<profile>/deps/<test binary> → target/<profile>/casebook
-    let binary = exe.parent()?.parent()?.join("casebook");
+    // target/<profile>/deps/<test binary> → target/<profile>/<relative>
+    let binary = exe.parent()?.parent()?.join(relative);
     if binary.is_file() {
         return Some(binary);
     }
-    assert!(
-        !in_ci(),
-        "{} is missing: run `cargo test --workspace`",
-        binary.display()
-    );
+    assert!(!in_ci(), "{} is missing: run {builder}", binary.display());
     eprintln!(
-        "\n*** SKIPPING: no casebook binary at {}; `cargo test --workspace` builds it ***\n",
+        "\n*** SKIPPING: nothing at {}; {builder} builds it ***\n",
         binary.display()
     );
     None

@@ -16,6 +16,7 @@ pub const CLIENT_SECRET_BYTES: usize = secret_format::RANDOM_BYTES;
 pub struct ClientId(String);
 
 impl ClientId {
+    #[cfg(any(test, feature = "server"))]
     pub fn from_random(bytes: [u8; CLIENT_ID_BYTES]) -> Self {
         let mut s = String::with_capacity(CLIENT_ID_PREFIX.len() + 2 * CLIENT_ID_BYTES);
         s.push_str(CLIENT_ID_PREFIX);
@@ -33,14 +34,63 @@ impl ClientId {
             .then(|| Self(raw.to_owned()))
     }
 
+    /// A client ID read back from the server's own storage, which holds
+    /// only those [`from_random`](Self::from_random) made; unchecked, so a
+    /// listing never fails on one row.
+    #[cfg(feature = "server")]
+    pub fn from_stored(raw: String) -> Self {
+        Self(raw)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// So a client ID read from an answer goes wherever the SDK's builders
+/// take one as text.
+impl From<ClientId> for String {
+    fn from(id: ClientId) -> Self {
+        id.0
+    }
+}
+
+impl From<&ClientId> for String {
+    fn from(id: &ClientId) -> Self {
+        id.0.clone()
+    }
+}
+
+impl PartialEq<str> for ClientId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for ClientId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
     }
 }
 
 impl AsRef<str> for ClientId {
     fn as_ref(&self) -> &str {
         &self.0
+    }
+}
+
+// On the wire a client ID is its text; one that is not of the promised form
+// is refused on reading, as `parse` refuses it.
+impl serde::Serialize for ClientId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ClientId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Self::parse(&raw).ok_or_else(|| serde::de::Error::custom("not a client ID: `cb_` and 32 lowercase hex digits"))
     }
 }
 

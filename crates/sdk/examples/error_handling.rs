@@ -10,7 +10,7 @@
 //! ```
 
 use casebook_sdk::records::CaseForm;
-use casebook_sdk::{Client, ClientSecret, Error, OAuthErrorCode};
+use casebook_sdk::{CaseId, Client, ClientSecret, Error, OAuthErrorCode};
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("set {name}"))
@@ -59,7 +59,7 @@ async fn main() {
     if let Err(e) = client.cases().create(&too_long).await {
         println!("create: {}", explain(&e));
     }
-    if let Err(e) = client.cases().remove("no-such-case").await {
+    if let Err(e) = client.cases().remove(&CaseId::new("no-such-case")).await {
         println!("remove: {}", explain(&e));
     }
     match client.me().await {

@@ -6,6 +6,7 @@ use crate::error::Error;
 use crate::model::{Case, Me, Report};
 use crate::pagination::List;
 use casebook_domain::records::{CaseChange, CaseForm, ReportChange, ReportForm};
+use casebook_domain::{CaseId, ReportId};
 use reqwest::Method;
 
 const CASES: [&str; 4] = ["api", "v1", "engage", "cases"];
@@ -47,9 +48,9 @@ impl Cases<'_> {
     }
 
     /// One case (`engage:view`).
-    pub async fn get(&self, id: &str) -> Result<Case, Error> {
+    pub async fn get(&self, id: &CaseId) -> Result<Case, Error> {
         self.client
-            .send(Method::GET, &with_id(&CASES, id), &[], None::<&()>)
+            .send(Method::GET, &with_id(&CASES, id.as_str()), &[], None::<&()>)
             .await
     }
 
@@ -61,17 +62,17 @@ impl Cases<'_> {
     }
 
     /// Changes the fields set in `change` (`engage:edit`), checked first like [`create`](Self::create).
-    pub async fn change(&self, id: &str, change: &CaseChange) -> Result<Case, Error> {
+    pub async fn change(&self, id: &CaseId, change: &CaseChange) -> Result<Case, Error> {
         change.validate()?;
         self.client
-            .send(Method::PATCH, &with_id(&CASES, id), &[], Some(change))
+            .send(Method::PATCH, &with_id(&CASES, id.as_str()), &[], Some(change))
             .await
     }
 
     /// Removes a case (`engage:delete`).
-    pub async fn remove(&self, id: &str) -> Result<(), Error> {
+    pub async fn remove(&self, id: &CaseId) -> Result<(), Error> {
         self.client
-            .send_empty(Method::DELETE, &with_id(&CASES, id), None::<&()>)
+            .send_empty(Method::DELETE, &with_id(&CASES, id.as_str()), None::<&()>)
             .await
     }
 }
@@ -89,9 +90,9 @@ impl Reports<'_> {
     }
 
     /// One report (`intake:view`).
-    pub async fn get(&self, id: &str) -> Result<Report, Error> {
+    pub async fn get(&self, id: &ReportId) -> Result<Report, Error> {
         self.client
-            .send(Method::GET, &with_id(&REPORTS, id), &[], None::<&()>)
+            .send(Method::GET, &with_id(&REPORTS, id.as_str()), &[], None::<&()>)
             .await
     }
 
@@ -103,17 +104,17 @@ impl Reports<'_> {
     }
 
     /// Changes the fields set in `change` (`intake:edit`), checked first like [`create`](Self::create).
-    pub async fn change(&self, id: &str, change: &ReportChange) -> Result<Report, Error> {
+    pub async fn change(&self, id: &ReportId, change: &ReportChange) -> Result<Report, Error> {
         change.validate()?;
         self.client
-            .send(Method::PATCH, &with_id(&REPORTS, id), &[], Some(change))
+            .send(Method::PATCH, &with_id(&REPORTS, id.as_str()), &[], Some(change))
             .await
     }
 
     /// Removes a report (`intake:delete`).
-    pub async fn remove(&self, id: &str) -> Result<(), Error> {
+    pub async fn remove(&self, id: &ReportId) -> Result<(), Error> {
         self.client
-            .send_empty(Method::DELETE, &with_id(&REPORTS, id), None::<&()>)
+            .send_empty(Method::DELETE, &with_id(&REPORTS, id.as_str()), None::<&()>)
             .await
     }
 }

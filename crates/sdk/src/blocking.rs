@@ -33,6 +33,7 @@ use crate::model::{Case, Me, Report};
 use crate::records::{CaseChange, CaseForm, ReportChange, ReportForm};
 use crate::token::{AccessToken, TokenSourceBuilder};
 use casebook_domain::user::Password;
+use casebook_domain::{CaseId, ReportId};
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -183,7 +184,7 @@ impl Cases<'_> {
     }
 
     /// One case (`engage:view`).
-    pub fn get(&self, id: &str) -> Result<Case, Error> {
+    pub fn get(&self, id: &CaseId) -> Result<Case, Error> {
         self.client.run(|c| async move { c.cases().get(id).await })
     }
 
@@ -193,12 +194,12 @@ impl Cases<'_> {
     }
 
     /// Changes a case (`engage:edit`), checked offline first.
-    pub fn change(&self, id: &str, change: &CaseChange) -> Result<Case, Error> {
+    pub fn change(&self, id: &CaseId, change: &CaseChange) -> Result<Case, Error> {
         self.client.run(|c| async move { c.cases().change(id, change).await })
     }
 
     /// Removes a case (`engage:delete`).
-    pub fn remove(&self, id: &str) -> Result<(), Error> {
+    pub fn remove(&self, id: &CaseId) -> Result<(), Error> {
         self.client.run(|c| async move { c.cases().remove(id).await })
     }
 }
@@ -217,7 +218,7 @@ impl Reports<'_> {
     }
 
     /// One report (`intake:view`).
-    pub fn get(&self, id: &str) -> Result<Report, Error> {
+    pub fn get(&self, id: &ReportId) -> Result<Report, Error> {
         self.client.run(|c| async move { c.reports().get(id).await })
     }
 
@@ -227,12 +228,12 @@ impl Reports<'_> {
     }
 
     /// Changes a report (`intake:edit`), checked offline first.
-    pub fn change(&self, id: &str, change: &ReportChange) -> Result<Report, Error> {
+    pub fn change(&self, id: &ReportId, change: &ReportChange) -> Result<Report, Error> {
         self.client.run(|c| async move { c.reports().change(id, change).await })
     }
 
     /// Removes a report (`intake:delete`).
-    pub fn remove(&self, id: &str) -> Result<(), Error> {
+    pub fn remove(&self, id: &ReportId) -> Result<(), Error> {
         self.client.run(|c| async move { c.reports().remove(id).await })
     }
 }

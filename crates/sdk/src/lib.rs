@@ -90,6 +90,32 @@
 //! # let _ = (secret, rotated); Ok(()) }
 //! ```
 //!
+//! # Ids
+//!
+//! Ids are typed ([`ids`]): [`Cases::get`] takes a [`CaseId`], the admin
+//! API's application calls an [`ApplicationId`], and the answers carry them
+//! typed. An id kept as text elsewhere becomes one with `new` or `From`, and
+//! a role's id goes straight into a form's roles:
+//!
+//! ```no_run
+//! # async fn run(admin: casebook_sdk::Client, stored: String) -> Result<(), casebook_sdk::Error> {
+//! use casebook_sdk::{ApplicationChange, ApplicationId};
+//!
+//! let apps = admin.admin().applications();
+//! let role = admin.admin().roles().list().all().await?.remove(0);
+//! let app = apps.get(&ApplicationId::new(stored)).await?;
+//! apps.change(&app.id, &ApplicationChange::new().roles([&role.id])).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Passing one kind of id where another is wanted does not compile:
+//!
+//! ```compile_fail,E0308
+//! # async fn run(admin: casebook_sdk::Client, role: casebook_sdk::Role) -> Result<(), casebook_sdk::Error> {
+//! admin.admin().applications().get(&role.id).await?;
+//! # Ok(()) }
+//! ```
+//!
 //! # Errors
 //!
 //! Every call returns [`Error`]: the OAuth error code, the API's problem
@@ -153,6 +179,18 @@ pub use casebook_domain::{
     OAuthErrorCode, Password, Permission, PermissionSet, RoleChange, RoleForm, Timestamp, UserChange, UserForm,
     ValidationErrors,
 };
+
+/// Typed ids: each call takes the id of what it names, so a role's id cannot
+/// reach a call that wants an application's. Every answer carries them typed
+/// (`Application::id` is an [`ApplicationId`]), and an id
+/// kept as text becomes one with `From`: `ApplicationId::from(stored)`.
+pub mod ids {
+    pub use casebook_domain::ClientId;
+    pub use casebook_domain::ids::{
+        AccountId, ApplicationId, CaseId, FederatedCredentialId, ReportId, RoleId, SecretId, UserId,
+    };
+}
+pub use ids::{AccountId, ApplicationId, CaseId, ClientId, ReportId, RoleId, SecretId, UserId};
 
 /// Cases and reports: the forms that create and change them, and a case's status.
 pub mod records {

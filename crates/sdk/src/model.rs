@@ -23,7 +23,7 @@ mod tests {
     #[test]
     fn me_reads_and_writes_permissions_as_strings() {
         let me: Me = serde_json::from_str(
-            r#"{"kind":"application","id":"a1","name":"Sync","permissions":["engage:view","engage:create","billing:view"],"client_id":"cb_1"}"#,
+            r#"{"kind":"application","id":"a1","name":"Sync","permissions":["engage:view","engage:create","billing:view"],"client_id":"cb_0123456789abcdef0123456789abcdef"}"#,
         )
         .unwrap();
         assert_eq!(me.permissions.to_scope(), "engage:view engage:create");
@@ -34,8 +34,10 @@ mod tests {
 
     #[test]
     fn a_revealed_secret_is_redacted_in_debug() {
-        let revealed: RevealedSecret =
-            serde_json::from_str(r#"{"client_id":"cb_1","client_secret":"cbs_very-secret"}"#).unwrap();
+        let revealed: RevealedSecret = serde_json::from_str(
+            r#"{"client_id":"cb_0123456789abcdef0123456789abcdef","client_secret":"cbs_very-secret"}"#,
+        )
+        .unwrap();
         assert_eq!(revealed.client_secret.expose(), "cbs_very-secret");
         assert!(!format!("{revealed:?}").contains("very-secret"));
     }

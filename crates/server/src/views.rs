@@ -6,6 +6,7 @@
 
 use casebook_domain::client_keys::AuthMethod;
 use casebook_domain::wire::Role;
+use casebook_domain::{ClientId, RoleId};
 
 use crate::store::{
     ActorRef, ApplicationRecord, AuditRecord, CaseRecord, Listed, ReportRecord, RoleRecord, UserRecord,
@@ -24,11 +25,15 @@ pub fn page<R, V: From<R>>(listed: Listed<R>) -> Page<V> {
     }
 }
 
+fn role_ids(stored: Vec<String>) -> Vec<RoleId> {
+    stored.into_iter().map(RoleId::from).collect()
+}
+
 impl From<ActorRef> for Actor {
     fn from(actor: ActorRef) -> Self {
         Actor {
             kind: actor.kind,
-            id: actor.id,
+            id: actor.id.into(),
             name: actor.name,
         }
     }
@@ -37,7 +42,7 @@ impl From<ActorRef> for Actor {
 impl From<RoleRecord> for Role {
     fn from(role: RoleRecord) -> Self {
         Role {
-            id: role.id,
+            id: role.id.into(),
             name: role.name,
             permissions: role.permissions,
             created_at: role.created_at,
@@ -49,10 +54,10 @@ impl From<RoleRecord> for Role {
 impl From<UserRecord> for UserView {
     fn from(user: UserRecord) -> Self {
         UserView {
-            id: user.id,
+            id: user.id.into(),
             email: user.email,
             name: user.name,
-            roles: user.role_ids,
+            roles: role_ids(user.role_ids),
             created_at: user.created_at,
             updated_at: user.updated_at,
         }
@@ -63,13 +68,13 @@ impl From<UserRecord> for UserView {
 /// this install's public URL, which storage does not hold.
 pub fn application(app: ApplicationRecord, callback_url: &str) -> ApplicationView {
     ApplicationView {
-        id: app.id,
+        id: app.id.into(),
         name: app.name,
         email: app.email,
         application_url: app.application_url,
         description: app.description,
-        roles: app.role_ids,
-        client_id: app.client_id,
+        roles: role_ids(app.role_ids),
+        client_id: ClientId::from_stored(app.client_id),
         callback_url: callback_url.to_owned(),
         enabled: app.enabled,
         token_endpoint_auth_method: AuthMethod::parse(&app.auth_method).unwrap_or_default(),
@@ -85,7 +90,7 @@ pub fn application(app: ApplicationRecord, callback_url: &str) -> ApplicationVie
 impl From<CaseRecord> for CaseView {
     fn from(case: CaseRecord) -> Self {
         CaseView {
-            id: case.id,
+            id: case.id.into(),
             title: case.title,
             description: case.description,
             status: case.status,
@@ -100,7 +105,7 @@ impl From<CaseRecord> for CaseView {
 impl From<ReportRecord> for ReportView {
     fn from(report: ReportRecord) -> Self {
         ReportView {
-            id: report.id,
+            id: report.id.into(),
             summary: report.summary,
             details: report.details,
             created_by: report.created_by.into(),

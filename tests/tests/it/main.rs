@@ -23,6 +23,7 @@ mod metrics_listener;
 mod notifications;
 mod oauth;
 mod private_key_jwt;
+mod quickstart;
 mod quota;
 mod replicas;
 mod sdk;

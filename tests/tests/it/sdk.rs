@@ -4,8 +4,9 @@
 
 use casebook_sdk::records::{CaseChange, CaseForm, CaseStatus, ReportChange, ReportForm};
 use casebook_sdk::{
-    AccountKind, ApplicationChange, ApplicationForm, Client, ClientAuthMethod, ClientSecret, Error, ErrorCode,
-    OAuthErrorCode, Password, PermissionSet, RoleChange, RoleForm, TokenSource, UserChange, UserForm,
+    AccountKind, ApplicationChange, ApplicationForm, ApplicationId, CaseId, Client, ClientAuthMethod, ClientId,
+    ClientSecret, Error, ErrorCode, OAuthErrorCode, Password, PermissionSet, RoleChange, RoleForm, TokenSource,
+    UserChange, UserForm,
 };
 use casebook_tests::casebook_server::TestOptions;
 use casebook_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, Spawn, TestApp, both_backends};
@@ -48,7 +49,7 @@ async fn admin(app: &TestApp) -> Client {
         .expect("sign in")
 }
 
-fn partner(app: &TestApp, client_id: &str, secret: &str) -> Client {
+fn partner(app: &TestApp, client_id: impl Into<String>, secret: &str) -> Client {
     Client::builder(&app.base_url)
         .client_credentials(client_id, ClientSecret::from_presented(secret))
         .build()
@@ -66,7 +67,7 @@ fn form(name: &str, roles: &[&str]) -> ApplicationForm {
 }
 
 /// Registers and reveals through the SDK; returns `(application id, client id, secret)`.
-async fn register(admin: &Client, name: &str, roles: &[&str]) -> (String, String, String) {
+async fn register(admin: &Client, name: &str, roles: &[&str]) -> (ApplicationId, ClientId, String) {
     let apps = admin.admin().applications();
     let app = apps.register(&form(name, roles)).await.expect("register");
     let revealed = apps
@@ -96,7 +97,7 @@ both_backends!(partner_flow, |app: TestApp| async move {
     let me = client.me().await.expect("me");
     assert_eq!(me.kind, AccountKind::Application);
     assert_eq!(me.name, "Partner Sync");
-    assert_eq!(me.client_id.as_deref(), Some(client_id.as_str()));
+    assert_eq!(me.client_id.as_ref(), Some(&client_id));
     assert_eq!(
         me.permissions,
         PermissionSet::parse_scope("engage:view engage:create engage:edit intake:view intake:create intake:edit")
@@ -120,7 +121,7 @@ both_backends!(partner_flow, |app: TestApp| async move {
     let first = pages.next_page().await.expect("a page").expect("page");
     assert_eq!(first.items.len(), 2);
     assert!(first.next_cursor.is_some());
-    let mut seen: Vec<String> = first.items.into_iter().map(|c| c.id).collect();
+    let mut seen: Vec<CaseId> = first.items.into_iter().map(|c| c.id).collect();
     while let Some(page) = pages.next_page().await {
         seen.extend(page.expect("page").items.into_iter().map(|c| c.id));
     }
@@ -146,7 +147,7 @@ both_backends!(partner_flow, |app: TestApp| async move {
         Err(Error::Api { status: 403, .. }) => {}
         other => panic!("engage:delete is not granted: {other:?}"),
     }
-    match cases.get("no-such-case").await {
+    match cases.get(&CaseId::new("no-such-case")).await {
         Err(Error::Api { status: 404, .. }) => {}
         other => panic!("expected 404: {other:?}"),
     }

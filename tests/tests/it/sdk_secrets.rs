@@ -1,7 +1,7 @@
 //! The SDK's handling of several client secrets: listed, added with a label
 //! and an expiry, shown by id and ended, with the offline checks first.
 
-use casebook_sdk::{Client, Error, NewClientSecret, Password, SecretState};
+use casebook_sdk::{ApplicationId, Client, Error, NewClientSecret, Password, SecretState};
 use casebook_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, both_backends};
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ both_backends!(secrets_are_managed_through_the_sdk, |app: TestApp| async move {
         .expect("sign in");
     let token = app.admin_token().await;
     let (view, client_id, _) = app.partner(&token, "Sdk Secrets", &["engage-worker"]).await;
-    let id = view["id"].as_str().unwrap();
+    let id = &ApplicationId::new(view["id"].as_str().unwrap());
     let apps = admin.admin().applications();
     let password = Password::new(ADMIN_PASSWORD);
 
@@ -35,7 +35,7 @@ both_backends!(secrets_are_managed_through_the_sdk, |app: TestApp| async move {
         .add_secret(id, &password, &NewClientSecret::new().label("blue").expires_at(until))
         .await
         .expect("add");
-    assert_eq!(added.client_id, client_id);
+    assert_eq!(added.client_id, client_id.as_str());
     assert_eq!(added.label.as_deref(), Some("blue"));
     assert_eq!(added.expires_at, Some(until));
     assert!(!format!("{added:?}").contains(added.client_secret.expose()), "redacted");

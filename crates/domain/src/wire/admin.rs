@@ -3,10 +3,11 @@
 
 use super::{Actor, permissions};
 use crate::Timestamp;
+use crate::ids::{ApplicationId, RoleId, UserId};
 use crate::shape::{Field, Kind, Shaped};
 use crate::user::Password;
 use crate::validation::ValidationErrors;
-use crate::{ClientSecret, PermissionSet};
+use crate::{ClientId, ClientSecret, PermissionSet};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
@@ -19,7 +20,8 @@ pub struct Role {
         not(feature = "openapi"),
         doc = "The role's id, used in an application's or user's `roles`."
     )]
-    pub id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: RoleId,
     #[cfg_attr(not(feature = "openapi"), doc = "The role's name, e.g. `Engage Worker`.")]
     pub name: String,
     #[cfg_attr(not(feature = "openapi"), doc = "What the role grants.")]
@@ -45,13 +47,15 @@ pub struct Role {
 )]
 pub struct User {
     #[cfg_attr(not(feature = "openapi"), doc = "The user's id.")]
-    pub id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: UserId,
     #[cfg_attr(not(feature = "openapi"), doc = "The sign-in address.")]
     pub email: String,
     #[cfg_attr(not(feature = "openapi"), doc = "The display name.")]
     pub name: String,
     /// Role ids.
-    pub roles: Vec<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub roles: Vec<RoleId>,
     #[cfg_attr(not(feature = "openapi"), doc = "When it was created.")]
     /// RFC 3339, UTC.
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
@@ -73,8 +77,8 @@ pub struct User {
 )]
 pub struct Application {
     #[cfg_attr(not(feature = "openapi"), doc = "The application's id (not its Client ID).")]
-    #[cfg_attr(feature = "openapi", schema(example = "0195a0c4-7a3e-7d2c-9a51-2f4b8c1d9e07"))]
-    pub id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "0195a0c4-7a3e-7d2c-9a51-2f4b8c1d9e07"))]
+    pub id: ApplicationId,
     #[cfg_attr(
         not(feature = "openapi"),
         doc = "The application name, shown as \"Created by\" on its records."
@@ -96,12 +100,12 @@ pub struct Application {
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub description: Option<String>,
     /// Role ids.
-    #[cfg_attr(feature = "openapi", schema(example = json!(["engage-worker"])))]
-    pub roles: Vec<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>, example = json!(["engage-worker"])))]
+    pub roles: Vec<RoleId>,
     #[cfg_attr(not(feature = "openapi"), doc = "The public Client ID.")]
     /// Public, never changes.
-    #[cfg_attr(feature = "openapi", schema(example = "cb_3f9a1c2e7b4d8e6f0a1b2c3d4e5f6a7b"))]
-    pub client_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "cb_3f9a1c2e7b4d8e6f0a1b2c3d4e5f6a7b"))]
+    pub client_id: ClientId,
     #[cfg_attr(
         not(feature = "openapi"),
         doc = "The Casebook URL the application talks to, and the base URL of an SDK `Client`."
@@ -176,7 +180,8 @@ pub struct Application {
 )]
 pub struct RevealedSecret {
     #[cfg_attr(not(feature = "openapi"), doc = "The application's Client ID.")]
-    pub client_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub client_id: ClientId,
     #[cfg_attr(not(feature = "openapi"), doc = "The secret.")]
     /// At least 256 random bits; treat it as a password.
     #[serde(serialize_with = "expose", deserialize_with = "presented")]

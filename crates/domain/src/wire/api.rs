@@ -2,8 +2,9 @@
 
 use super::{Actor, permissions};
 use crate::Timestamp;
+use crate::ids::{AccountId, CaseId, ReportId};
 use crate::records::CaseStatus;
-use crate::{AccountKind, PermissionSet};
+use crate::{AccountKind, ClientId, PermissionSet};
 use serde::{Deserialize, Serialize};
 
 /// `GET /api/v1/me`: who the caller is and what it may do.
@@ -17,7 +18,8 @@ pub struct Me {
     )]
     pub kind: AccountKind,
     #[cfg_attr(not(feature = "openapi"), doc = "The account's id.")]
-    pub id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: AccountId,
     #[cfg_attr(not(feature = "openapi"), doc = "The application's or user's name.")]
     pub name: String,
     #[cfg_attr(
@@ -30,7 +32,8 @@ pub struct Me {
     pub permissions: PermissionSet,
     /// The application's Client ID, for an application.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub client_id: Option<ClientId>,
 }
 
 /// An engage case.
@@ -39,7 +42,8 @@ pub struct Me {
 #[cfg_attr(feature = "openapi", schema(as = CaseView))]
 pub struct Case {
     #[cfg_attr(not(feature = "openapi"), doc = "The case's id.")]
-    pub id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: CaseId,
     #[cfg_attr(not(feature = "openapi"), doc = "1 to 200 characters.")]
     pub title: String,
     #[cfg_attr(not(feature = "openapi"), doc = "Free text, if any.")]
@@ -67,7 +71,8 @@ pub struct Case {
 #[cfg_attr(feature = "openapi", schema(as = ReportView))]
 pub struct Report {
     #[cfg_attr(not(feature = "openapi"), doc = "The report's id.")]
-    pub id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: ReportId,
     #[cfg_attr(not(feature = "openapi"), doc = "1 to 200 characters.")]
     pub summary: String,
     #[cfg_attr(not(feature = "openapi"), doc = "Free text, if any.")]

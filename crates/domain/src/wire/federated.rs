@@ -2,6 +2,7 @@
 
 use super::Actor;
 use crate::Timestamp;
+use crate::ids::FederatedCredentialId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -17,7 +18,8 @@ use serde_json::{Map, Value};
 )]
 pub struct FederatedCredential {
     /// The credential's id, for removal.
-    pub id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: FederatedCredentialId,
     pub name: String,
     /// The outside issuer, exactly as its tokens' `iss` carry it.
     pub issuer: String,

@@ -32,6 +32,7 @@ pub use scanning::{LeakAlert, LeakLabel, LeakVerdict};
 pub use secrets::{ClientSecretInfo, ClientSecretValue, ClientSecrets, NewSecretRequest, SecretState};
 
 use crate::AccountKind;
+use crate::ids::{AccountId, ApplicationId, UserId};
 use serde::{Deserialize, Serialize};
 
 /// A page of a list, and where the next one starts.
@@ -64,7 +65,8 @@ pub struct Actor {
     #[cfg_attr(not(feature = "openapi"), doc = "A user or an application.")]
     pub kind: AccountKind,
     #[cfg_attr(not(feature = "openapi"), doc = "The account's id.")]
-    pub id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: AccountId,
     #[cfg_attr(
         not(feature = "openapi"),
         doc = "The name records show as \"Created by\" / \"Last updated by\"."
@@ -77,9 +79,29 @@ pub struct Actor {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Holder {
     pub kind: AccountKind,
-    pub id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: AccountId,
     pub name: String,
 }
+
+/// The typed id of an account that its kind says is an application, or a user.
+macro_rules! typed_account_ids {
+    ($($ty:ty),*) => {$(
+        impl $ty {
+            /// The application's id, when the account is an application.
+            pub fn application_id(&self) -> Option<ApplicationId> {
+                (self.kind == AccountKind::Application).then(|| ApplicationId::new(self.id.as_str()))
+            }
+
+            /// The user's id, when the account is a user.
+            pub fn user_id(&self) -> Option<UserId> {
+                (self.kind == AccountKind::User).then(|| UserId::new(self.id.as_str()))
+            }
+        }
+    )*};
+}
+
+typed_account_ids!(Actor, Holder, Me);
 
 /// Permissions on the wire: `["engage:view", …]`, in the fixed order of
 /// [`Permission::all`](crate::Permission::all).

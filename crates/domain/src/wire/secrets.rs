@@ -1,12 +1,13 @@
 //! An application's client secrets as the admin API lists, issues and shows
 //! them (SPEC "Secret lifecycle": "Several secrets").
 
-use crate::ClientSecret;
 use crate::Timestamp;
+use crate::ids::SecretId;
 use crate::secret_lifecycle::{SECRET_LABEL, SecretStatus};
 use crate::shape::{Field, Kind, Shaped};
 use crate::user::Password;
 use crate::validation::{ErrorCode, FieldError, ValidationErrors};
+use crate::{ClientId, ClientSecret};
 use serde::{Deserialize, Serialize};
 
 /// One secret, never its value.
@@ -18,7 +19,8 @@ use serde::{Deserialize, Serialize};
 )]
 pub struct ClientSecretInfo {
     /// The secret's id, for reveal and removal.
-    pub id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: SecretId,
     /// What the admin who added it called it.
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub label: Option<String>,
@@ -69,9 +71,11 @@ pub struct ClientSecrets {
     schema(as = ClientSecretValueView, description = "A client secret with its value, shown on purpose.")
 )]
 pub struct ClientSecretValue {
-    pub id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: SecretId,
     /// The application's Client ID.
-    pub client_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub client_id: ClientId,
     /// At least 256 random bits; treat it as a password.
     #[serde(
         serialize_with = "super::admin::expose",

@@ -1,6 +1,8 @@
 use super::*;
 use crate::validation::ErrorCode;
-use crate::{ClientSecret, PermissionSet};
+use crate::{ClientId, ClientSecret, PermissionSet};
+
+const CLIENT_ID: &str = "cb_0123456789abcdef0123456789abcdef";
 use serde_json::json;
 
 #[test]
@@ -25,19 +27,20 @@ fn writing_is_exact_and_in_declaration_order() {
         r#"{"items":[],"next_cursor":null}"#
     );
     let secret = RevealedSecret {
-        client_id: "cb_1".into(),
+        client_id: ClientId::parse(CLIENT_ID).unwrap(),
         client_secret: ClientSecret::from_presented("cbs_x"),
         previous_secret_valid_until: None,
     };
     assert_eq!(
         serde_json::to_string(&secret).unwrap(),
-        r#"{"client_id":"cb_1","client_secret":"cbs_x"}"#
+        format!(r#"{{"client_id":"{CLIENT_ID}","client_secret":"cbs_x"}}"#)
     );
 }
 
 #[test]
 fn debug_never_shows_a_credential() {
-    let secret: RevealedSecret = serde_json::from_str(r#"{"client_id":"cb_1","client_secret":"cbs_hush"}"#).unwrap();
+    let secret: RevealedSecret =
+        serde_json::from_str(&format!(r#"{{"client_id":"{CLIENT_ID}","client_secret":"cbs_hush"}}"#)).unwrap();
     let session: Session =
         serde_json::from_str(r#"{"token":"cbsess_hush","expires_at":"2026-03-02T22:05:09Z"}"#).unwrap();
     let token: TokenResponse =
@@ -109,4 +112,26 @@ fn unknown_permissions_and_fields_are_skipped() {
     .unwrap();
     assert_eq!(me.permissions.to_scope(), "engage:view");
     assert_eq!(me.client_id, None);
+}
+
+#[test]
+fn ids_are_typed_and_plain_strings_on_the_wire() {
+    let me: Me = serde_json::from_str(&format!(
+        r#"{{"kind":"application","id":"a1","name":"A","permissions":[],"client_id":"{CLIENT_ID}"}}"#
+    ))
+    .unwrap();
+    assert_eq!(me.application_id(), Some(crate::ApplicationId::new("a1")));
+    assert_eq!(me.user_id(), None);
+    assert_eq!(me.client_id.as_ref().map(ClientId::as_str), Some(CLIENT_ID));
+    let json = serde_json::to_value(&me).unwrap();
+    assert_eq!(json["id"], "a1");
+    assert_eq!(json["client_id"], CLIENT_ID);
+}
+
+#[test]
+fn a_malformed_client_id_is_refused_on_reading_without_echoing_it() {
+    let error =
+        serde_json::from_str::<RevealedSecret>(r#"{"client_id":"cb_nope","client_secret":"cbs_x"}"#).unwrap_err();
+    assert!(error.to_string().contains("not a client ID"), "{error}");
+    assert!(!error.to_string().contains("cb_nope"), "{error}");
 }

@@ -10,7 +10,7 @@ use crate::pagination::List;
 use casebook_domain::role::{RoleChange, RoleForm};
 use casebook_domain::user::{Password, UserChange, UserForm};
 use casebook_domain::wire::{RevealRequest, RotateRequest};
-use casebook_domain::{ApplicationChange, ApplicationForm};
+use casebook_domain::{ApplicationChange, ApplicationForm, ApplicationId, RoleId, UserId};
 use reqwest::Method;
 use std::time::Duration;
 
@@ -75,9 +75,9 @@ impl Roles<'_> {
     }
 
     /// One role (`admin:view`).
-    pub async fn get(&self, id: &str) -> Result<Role, Error> {
+    pub async fn get(&self, id: &RoleId) -> Result<Role, Error> {
         self.client
-            .send(Method::GET, &with(&ROLES, &[id]), &[], None::<&()>)
+            .send(Method::GET, &with(&ROLES, &[id.as_str()]), &[], None::<&()>)
             .await
     }
 
@@ -90,17 +90,17 @@ impl Roles<'_> {
     /// Changes a role's name or permissions (`admin:edit`), checked first.
     /// A permission taken away stops working on live tokens within 5 seconds;
     /// one added reaches tokens issued from then on.
-    pub async fn change(&self, id: &str, change: &RoleChange) -> Result<Role, Error> {
+    pub async fn change(&self, id: &RoleId, change: &RoleChange) -> Result<Role, Error> {
         change.validate()?;
         self.client
-            .send(Method::PATCH, &with(&ROLES, &[id]), &[], Some(change))
+            .send(Method::PATCH, &with(&ROLES, &[id.as_str()]), &[], Some(change))
             .await
     }
 
     /// Removes a role no account holds (`admin:delete`); one still assigned is a 409.
-    pub async fn remove(&self, id: &str) -> Result<(), Error> {
+    pub async fn remove(&self, id: &RoleId) -> Result<(), Error> {
         self.client
-            .send_empty(Method::DELETE, &with(&ROLES, &[id]), None::<&()>)
+            .send_empty(Method::DELETE, &with(&ROLES, &[id.as_str()]), None::<&()>)
             .await
     }
 }
@@ -118,9 +118,9 @@ impl Users<'_> {
     }
 
     /// One user (`admin:view`).
-    pub async fn get(&self, id: &str) -> Result<User, Error> {
+    pub async fn get(&self, id: &UserId) -> Result<User, Error> {
         self.client
-            .send(Method::GET, &with(&USERS, &[id]), &[], None::<&()>)
+            .send(Method::GET, &with(&USERS, &[id.as_str()]), &[], None::<&()>)
             .await
     }
 
@@ -135,17 +135,17 @@ impl Users<'_> {
     }
 
     /// Changes a user (`admin:edit`), checked first like [`create`](Self::create).
-    pub async fn change(&self, id: &str, change: &UserChange) -> Result<User, Error> {
+    pub async fn change(&self, id: &UserId, change: &UserChange) -> Result<User, Error> {
         change.validate_offline()?;
         self.client
-            .send(Method::PATCH, &with(&USERS, &[id]), &[], Some(change))
+            .send(Method::PATCH, &with(&USERS, &[id.as_str()]), &[], Some(change))
             .await
     }
 
     /// Removes a user (`admin:delete`); nobody can remove their own account.
-    pub async fn remove(&self, id: &str) -> Result<(), Error> {
+    pub async fn remove(&self, id: &UserId) -> Result<(), Error> {
         self.client
-            .send_empty(Method::DELETE, &with(&USERS, &[id]), None::<&()>)
+            .send_empty(Method::DELETE, &with(&USERS, &[id.as_str()]), None::<&()>)
             .await
     }
 }
@@ -177,9 +177,9 @@ impl Applications<'_> {
 
     /// The expanded view of one application (`admin:view`): Client ID,
     /// description, application URL, Callback URL, roles, status.
-    pub async fn get(&self, id: &str) -> Result<Application, Error> {
+    pub async fn get(&self, id: &ApplicationId) -> Result<Application, Error> {
         self.client
-            .send(Method::GET, &with(&APPLICATIONS, &[id]), &[], None::<&()>)
+            .send(Method::GET, &with(&APPLICATIONS, &[id.as_str()]), &[], None::<&()>)
             .await
     }
 
@@ -209,30 +209,30 @@ impl Applications<'_> {
     /// from the server is checked first (a bad CIDR, a quota out of range,
     /// a name too long): such a change fails with [`Error::Validation`] and
     /// is not sent.
-    pub async fn change(&self, id: &str, change: &ApplicationChange) -> Result<Application, Error> {
+    pub async fn change(&self, id: &ApplicationId, change: &ApplicationChange) -> Result<Application, Error> {
         change.validate_offline()?;
         self.client
-            .send(Method::PATCH, &with(&APPLICATIONS, &[id]), &[], Some(change))
+            .send(Method::PATCH, &with(&APPLICATIONS, &[id.as_str()]), &[], Some(change))
             .await
     }
 
     /// Removes an application (`admin:delete`); its tokens are refused from then on.
-    pub async fn remove(&self, id: &str) -> Result<(), Error> {
+    pub async fn remove(&self, id: &ApplicationId) -> Result<(), Error> {
         self.client
-            .send_empty(Method::DELETE, &with(&APPLICATIONS, &[id]), None::<&()>)
+            .send_empty(Method::DELETE, &with(&APPLICATIONS, &[id.as_str()]), None::<&()>)
             .await
     }
 
     /// Shows the client secret. Only a signed-in person can, re-entering
     /// their own `password`: a wrong one is a 403 and counts toward a lockout (429).
-    pub async fn reveal_secret(&self, id: &str, password: &Password) -> Result<RevealedSecret, Error> {
+    pub async fn reveal_secret(&self, id: &ApplicationId, password: &Password) -> Result<RevealedSecret, Error> {
         let body = RevealRequest {
             password: password.clone(),
         };
         self.client
             .send(
                 Method::POST,
-                &with(&APPLICATIONS, &[id, "client-secret", "reveal"]),
+                &with(&APPLICATIONS, &[id.as_str(), "client-secret", "reveal"]),
                 &[],
                 Some(&body),
             )
@@ -245,7 +245,7 @@ impl Applications<'_> {
     /// [`reveal_secret`](Self::reveal_secret), only for a signed-in person.
     pub async fn rotate_secret(
         &self,
-        id: &str,
+        id: &ApplicationId,
         password: &Password,
         grace_period: Duration,
     ) -> Result<RevealedSecret, Error> {
@@ -259,7 +259,7 @@ impl Applications<'_> {
         self.client
             .send(
                 Method::POST,
-                &with(&APPLICATIONS, &[id, "client-secret", "rotate"]),
+                &with(&APPLICATIONS, &[id.as_str(), "client-secret", "rotate"]),
                 &[],
                 Some(&body),
             )

@@ -3,9 +3,9 @@
 
 use super::{APPLICATIONS, Applications, with};
 use crate::error::Error;
-use casebook_domain::Timestamp;
 use casebook_domain::user::Password;
 use casebook_domain::wire::{ClientSecretInfo, ClientSecretValue, ClientSecrets, NewSecretRequest, RevealRequest};
+use casebook_domain::{ApplicationId, SecretId, Timestamp};
 use reqwest::Method;
 
 /// What to call a new secret and when it should stop working; both
@@ -48,10 +48,10 @@ fn secrets_path<'a>(id: &'a str, tail: &[&'a str]) -> Vec<&'a str> {
 impl Applications<'_> {
     /// Every secret of the application, newest first, without values
     /// (`admin:view`): label, expiry, last use (to the minute) and status.
-    pub async fn list_secrets(&self, id: &str) -> Result<Vec<ClientSecretInfo>, Error> {
+    pub async fn list_secrets(&self, id: &ApplicationId) -> Result<Vec<ClientSecretInfo>, Error> {
         let listed: ClientSecrets = self
             .client
-            .send(Method::GET, &secrets_path(id, &[]), &[], None::<&()>)
+            .send(Method::GET, &secrets_path(id.as_str(), &[]), &[], None::<&()>)
             .await?;
         Ok(listed.items)
     }
@@ -63,7 +63,7 @@ impl Applications<'_> {
     /// say. Only for a signed-in person, re-entering their `password`.
     pub async fn add_secret(
         &self,
-        id: &str,
+        id: &ApplicationId,
         password: &Password,
         secret: &NewClientSecret,
     ) -> Result<ClientSecretValue, Error> {
@@ -74,7 +74,7 @@ impl Applications<'_> {
         };
         body.fields()?;
         self.client
-            .send(Method::POST, &secrets_path(id, &[]), &[], Some(&body))
+            .send(Method::POST, &secrets_path(id.as_str(), &[]), &[], Some(&body))
             .await
     }
 
@@ -82,8 +82,8 @@ impl Applications<'_> {
     /// only for a signed-in person re-entering their `password`.
     pub async fn reveal_secret_by_id(
         &self,
-        id: &str,
-        secret_id: &str,
+        id: &ApplicationId,
+        secret_id: &SecretId,
         password: &Password,
     ) -> Result<ClientSecretValue, Error> {
         let body = RevealRequest {
@@ -92,7 +92,7 @@ impl Applications<'_> {
         self.client
             .send(
                 Method::POST,
-                &secrets_path(id, &[secret_id, "reveal"]),
+                &secrets_path(id.as_str(), &[secret_id.as_str(), "reveal"]),
                 &[],
                 Some(&body),
             )
@@ -101,9 +101,13 @@ impl Applications<'_> {
 
     /// Ends one secret at once; the others keep working, and tokens already
     /// issued with it live out their hour.
-    pub async fn end_secret(&self, id: &str, secret_id: &str) -> Result<(), Error> {
+    pub async fn end_secret(&self, id: &ApplicationId, secret_id: &SecretId) -> Result<(), Error> {
         self.client
-            .send_empty(Method::DELETE, &secrets_path(id, &[secret_id]), None::<&()>)
+            .send_empty(
+                Method::DELETE,
+                &secrets_path(id.as_str(), &[secret_id.as_str()]),
+                None::<&()>,
+            )
             .await
     }
 }

@@ -32,10 +32,10 @@ pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
 pub async fn me(Caller(caller): Caller) -> Json<MeView> {
     Json(MeView {
         kind: caller.kind,
-        id: caller.id,
+        id: caller.id.into(),
         name: caller.name,
         permissions: caller.permissions,
-        client_id: caller.client_id,
+        client_id: caller.client_id.map(casebook_domain::ClientId::from_stored),
     })
 }
 

@@ -33,7 +33,7 @@ fn view(record: FederatedCredentialRecord, our_issuer: &str) -> FederatedCredent
         KeySource::Uri(uri) => (None, Some(uri.as_str().to_owned())),
     };
     FederatedCredentialView {
-        id: record.id,
+        id: record.id.into(),
         name: record.name,
         issuer: record.identity.issuer,
         jwks,

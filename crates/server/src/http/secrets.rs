@@ -20,7 +20,7 @@ use casebook_domain::user::Password;
 use casebook_domain::wire::{
     ClientSecretInfo, ClientSecretValue, ClientSecrets, NewSecretRequest, RevealRequest, RotateRequest,
 };
-use casebook_domain::{ClientSecret, Timestamp};
+use casebook_domain::{ClientId, ClientSecret, Timestamp};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -43,7 +43,7 @@ fn info(record: store::SecretRecord, policy: &SecretPolicy, now: Timestamp, stat
         last_used_at,
         created_at: record.created_at,
         label: record.label,
-        id: record.id,
+        id: record.id.into(),
     }
 }
 
@@ -57,8 +57,8 @@ fn value(
         expires_at: policy.effective_expiry(record.created_at, record.expires_at),
         created_at: record.created_at,
         label: record.label,
-        id: record.id,
-        client_id,
+        id: record.id.into(),
+        client_id: ClientId::from_stored(client_id),
         client_secret: secret,
     }
 }
@@ -156,7 +156,7 @@ pub async fn reveal_secret(
     Ok(no_store(
         StatusCode::OK,
         Json(SecretView {
-            client_id,
+            client_id: ClientId::from_stored(client_id),
             client_secret: secret,
             previous_secret_valid_until: None,
         }),
@@ -209,7 +209,7 @@ pub async fn rotate_secret(
     Ok(no_store(
         StatusCode::OK,
         Json(SecretView {
-            client_id,
+            client_id: ClientId::from_stored(client_id),
             client_secret: secret,
             previous_secret_valid_until: until.map(Timestamp::from_unix_micros),
         }),

@@ -155,7 +155,7 @@ pub async fn delete_role(db: &Db, author: &Author, id: &str) -> Result<(), Store
                 let kind: String = col(r, "kind")?;
                 Ok(Holder {
                     kind: AccountKind::parse(&kind).unwrap_or(AccountKind::User),
-                    id: col(r, "id")?,
+                    id: col::<String>(r, "id")?.into(),
                     name: col(r, "name")?,
                 })
             })
