@@ -3,7 +3,7 @@
 use crate::form::{self, rule};
 use crate::shape::{Field, Kind, Shaped};
 use crate::text::TextRule;
-use crate::validation::ValidationErrors;
+use crate::validation::{ErrorCode, FieldError, ValidationErrors};
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
@@ -37,6 +37,11 @@ pub enum CaseStatus {
     #[default]
     Open,
     Closed,
+    /// A status this version does not know yet, read from a newer server,
+    /// so that one new status does not fail a whole listing. It is never
+    /// written: a form holding it is refused before it is sent.
+    #[serde(other, skip_serializing)]
+    Unrecognized,
 }
 
 /// The wire forms of [`CaseStatus`], which a body's shape is checked against
@@ -48,6 +53,7 @@ impl CaseStatus {
         match self {
             Self::Open => "open",
             Self::Closed => "closed",
+            Self::Unrecognized => "unrecognized",
         }
     }
 
@@ -58,6 +64,31 @@ impl CaseStatus {
             _ => None,
         }
     }
+}
+
+/// A status read from a newer server is not one to send back: refused with
+/// the very error the server gives for a status it does not offer. Checked
+/// apart from validator's rules, which would serialize the value, and a
+/// status that is never written cannot be.
+fn known_status(status: Option<CaseStatus>) -> Result<(), FieldError> {
+    match status {
+        Some(CaseStatus::Unrecognized) => Err(FieldError::new(
+            "status",
+            ErrorCode::InvalidValue,
+            format!("status must be {}", crate::shape::one_of(STATUSES)),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Validator's rules and the status rule, reported together in the fields'
+/// order: the status is the last field of both case forms.
+fn case_rules<F: Validate>(form: &F, fields: &[Field], status: Option<CaseStatus>) -> Result<(), ValidationErrors> {
+    let mut errors = Validate::validate(form)
+        .err()
+        .map_or_else(ValidationErrors::new, |e| form::report(e, fields));
+    errors.check(known_status(status));
+    errors.finish(|| ())
 }
 
 fn title_rule(raw: &str) -> Result<(), validator::ValidationError> {
@@ -189,7 +220,7 @@ impl ValidCaseChange {
 
 impl CaseForm {
     pub fn validate(&self) -> Result<ValidCase, ValidationErrors> {
-        Validate::validate(self).map_err(|e| form::report(e, Self::FIELDS))?;
+        case_rules(self, Self::FIELDS, self.status)?;
         // Each rule passed above; parsing again keeps the values they vouch for.
         Ok(ValidCase {
             title: TITLE.required(&self.title)?,
@@ -201,7 +232,7 @@ impl CaseForm {
 
 impl CaseChange {
     pub fn validate(&self) -> Result<ValidCaseChange, ValidationErrors> {
-        Validate::validate(self).map_err(|e| form::report(e, Self::FIELDS))?;
+        case_rules(self, Self::FIELDS, self.status)?;
         Ok(ValidCaseChange {
             title: self.title.as_deref().map(|t| TITLE.required(t)).transpose()?,
             description: self
@@ -360,6 +391,21 @@ mod tests {
         );
         let closed = CaseChange::new().status(CaseStatus::Closed);
         assert_eq!(closed.validate().unwrap().status(), Some(CaseStatus::Closed));
+    }
+
+    #[test]
+    fn a_status_from_a_newer_server_is_read_but_never_sent() {
+        let read: CaseStatus = serde_json::from_str(r#""archived""#).unwrap();
+        assert_eq!(read, CaseStatus::Unrecognized);
+        assert!(serde_json::to_string(&CaseStatus::Unrecognized).is_err());
+        let shape = crate::shape::Body::parse(br#"{"title":"t","status":"pending"}"#).unwrap();
+        let Err(crate::shape::Refusal::Invalid(server)) = shape.read::<CaseForm>() else {
+            panic!("refused by the body's shape")
+        };
+        let offline = CaseForm::new("t").status(read).validate().unwrap_err();
+        assert_eq!(offline, server, "the server's own error, offline");
+        let change = CaseChange::new().status(read).validate().unwrap_err();
+        assert_eq!(change, server);
     }
 
     #[test]

@@ -296,7 +296,7 @@ fn sort_out(fields: &[Field], entries: Vec<(String, Value)>) -> Sorted {
 }
 
 /// `"a"`, `"a" or "b"`, `"a", "b" or "c"`.
-fn one_of(values: &[&str]) -> String {
+pub(crate) fn one_of(values: &[&str]) -> String {
     let quoted: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
     match quoted.split_last() {
         None => "nothing".to_owned(),
