@@ -21,8 +21,14 @@ echo "--- cargo package"
 # --allow-dirty: CI may run on a checkout with generated files refreshed.
 cargo package --allow-dirty -p casebook-domain -p casebook-sdk
 
+echo "--- the blocking feature: the SDK, its tests and examples, clippy-clean"
+# The workspace's clippy and tests build the SDK without it.
+cargo clippy --quiet -p casebook-sdk --all-targets --features blocking -- -D warnings
+
 echo "--- cargo doc, warnings denied"
-RUSTDOCFLAGS="-D warnings" cargo doc -p casebook-domain -p casebook-sdk --no-deps --all-features
+# As docs.rs builds them: the domain without the server's features, the
+# SDK with every feature of its own (blocking).
+RUSTDOCFLAGS="-D warnings" cargo doc -p casebook-domain -p casebook-sdk --no-deps --features casebook-sdk/blocking
 
 echo "--- the partner crate against the real server"
 # Up to date after `cargo test --workspace`, which built the same debug profile.

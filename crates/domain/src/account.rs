@@ -50,6 +50,7 @@ impl fmt::Display for AccountKind {
 
 /// Which account: kind and id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(not(feature = "server"), doc(hidden))]
 pub struct AccountRef {
     pub kind: AccountKind,
     pub id: String,
@@ -64,6 +65,7 @@ impl AccountRef {
 /// The email rule, decided here for every caller: an address is available to
 /// `claimant` when nobody holds it, or when the claimant already does (an
 /// account keeping its own address on a change).
+#[cfg_attr(not(feature = "server"), doc(hidden))]
 pub fn email_available(holder: Option<&AccountRef>, claimant: Option<&AccountRef>) -> bool {
     match (holder, claimant) {
         (None, _) => true,

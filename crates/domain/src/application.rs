@@ -14,21 +14,25 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use validator::{Validate, ValidateArgs};
 
+#[cfg_attr(not(feature = "server"), doc(hidden))]
 pub const APPLICATION_NAME: TextRule = TextRule {
     field: "name",
     max_chars: 100,
     multiline: false,
 };
+#[cfg_attr(not(feature = "server"), doc(hidden))]
 pub const DESCRIPTION: TextRule = TextRule {
     field: "description",
     max_chars: 1000,
     multiline: true,
 };
+#[cfg_attr(not(feature = "server"), doc(hidden))]
 pub const MAX_URL_CHARS: usize = 2048;
 
 /// What storage knows that the rules need: which of the submitted role ids
 /// exist, and which account (if any) holds the submitted address.
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(not(feature = "server"), doc(hidden))]
 pub struct ApplicationFacts {
     pub existing_roles: HashSet<String>,
     pub email_holder: Option<AccountRef>,
@@ -42,6 +46,7 @@ pub struct ApplicationFacts {
 /// An application's display name: trimmed, 1 to 100 characters, no control
 /// characters. It is what records show as "Created by".
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(not(feature = "server"), doc(hidden))]
 pub struct ApplicationName(String);
 
 impl ApplicationName {
@@ -63,6 +68,7 @@ impl std::fmt::Display for ApplicationName {
 }
 
 /// An absolute `http`/`https` URL of at most 2048 characters; blank is absent.
+#[cfg_attr(not(feature = "server"), doc(hidden))]
 pub fn application_url(raw: Option<&str>) -> Result<Option<String>, FieldError> {
     let Some(value) = raw.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
@@ -83,6 +89,7 @@ pub fn application_url(raw: Option<&str>) -> Result<Option<String>, FieldError> 
 }
 
 /// SPEC's role rule: at least one, no duplicates, and (given facts) each exists.
+#[cfg_attr(not(feature = "server"), doc(hidden))]
 pub fn role_ids(raw: &[String], existing: Option<&HashSet<String>>) -> Result<Vec<String>, ValidationErrors> {
     let mut errors = ValidationErrors::new();
     if raw.is_empty() {
@@ -239,6 +246,7 @@ impl Shaped for ApplicationForm {
 
 /// A registration that passed every rule; only [`ApplicationForm`] makes one.
 #[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "server"), doc(hidden))]
 pub struct NewApplication {
     name: ApplicationName,
     email: Email,
@@ -295,6 +303,7 @@ impl ApplicationForm {
     }
 
     /// Every rule, with storage's facts: what the server checks.
+    #[cfg_attr(not(feature = "server"), doc(hidden))]
     pub fn validate(&self, facts: &ApplicationFacts) -> Result<NewApplication, ValidationErrors> {
         self.validate_inner(
             &Storage::new(&facts.existing_roles, facts.email_holder.as_ref(), None),
@@ -414,6 +423,7 @@ impl Shaped for ApplicationChange {
 /// A change that passed every rule; `None` leaves a field as it is. Only
 /// [`ApplicationChange::validate`] makes one.
 #[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "server"), doc(hidden))]
 pub struct ValidApplicationChange {
     name: Option<ApplicationName>,
     email: Option<Email>,
@@ -476,6 +486,7 @@ impl ValidApplicationChange {
 
 impl ApplicationChange {
     /// `me` is the application being changed: keeping its own address is fine.
+    #[cfg_attr(not(feature = "server"), doc(hidden))]
     pub fn validate(
         &self,
         facts: &ApplicationFacts,
@@ -540,6 +551,7 @@ impl ApplicationChange {
 }
 
 /// `Option<Option<T>>` that tells "absent" (outer `None`) from `null` (inner `None`).
+#[cfg_attr(not(feature = "server"), doc(hidden))]
 pub mod double_option {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 

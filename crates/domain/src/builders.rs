@@ -7,6 +7,7 @@
 
 use crate::application::{ApplicationChange, ApplicationForm};
 use crate::client_keys::AuthMethod;
+use crate::ids::RoleId;
 use crate::permission::Permission;
 use crate::records::{CaseChange, CaseForm, CaseStatus, ReportChange, ReportForm};
 use crate::role::{RoleChange, RoleForm};
@@ -14,6 +15,12 @@ use crate::user::{Password, UserChange, UserForm};
 
 fn strings<S: Into<String>>(items: impl IntoIterator<Item = S>) -> Vec<String> {
     items.into_iter().map(Into::into).collect()
+}
+
+/// Role ids as the wire carries them. Taking `Into<RoleId>` rather than text
+/// lets a role's id in, as text or typed, and keeps an application's out.
+fn role_ids<R: Into<RoleId>>(roles: impl IntoIterator<Item = R>) -> Vec<String> {
+    roles.into_iter().map(|r| r.into().into_string()).collect()
 }
 
 impl ApplicationForm {
@@ -35,8 +42,8 @@ impl ApplicationForm {
     }
 
     /// The role ids the application holds, e.g. `engage-worker`.
-    pub fn roles<S: Into<String>>(mut self, roles: impl IntoIterator<Item = S>) -> Self {
-        self.roles = strings(roles);
+    pub fn roles<R: Into<RoleId>>(mut self, roles: impl IntoIterator<Item = R>) -> Self {
+        self.roles = role_ids(roles);
         self
     }
 
@@ -108,8 +115,8 @@ impl ApplicationChange {
     }
 
     /// Replaces the roles.
-    pub fn roles<S: Into<String>>(mut self, roles: impl IntoIterator<Item = S>) -> Self {
-        self.roles = Some(strings(roles));
+    pub fn roles<R: Into<RoleId>>(mut self, roles: impl IntoIterator<Item = R>) -> Self {
+        self.roles = Some(role_ids(roles));
         self
     }
 
@@ -309,8 +316,8 @@ impl UserForm {
     }
 
     /// The role ids the user holds.
-    pub fn roles<S: Into<String>>(mut self, roles: impl IntoIterator<Item = S>) -> Self {
-        self.roles = strings(roles);
+    pub fn roles<R: Into<RoleId>>(mut self, roles: impl IntoIterator<Item = R>) -> Self {
+        self.roles = role_ids(roles);
         self
     }
 }
@@ -340,8 +347,8 @@ impl UserChange {
     }
 
     /// Replaces the roles.
-    pub fn roles<S: Into<String>>(mut self, roles: impl IntoIterator<Item = S>) -> Self {
-        self.roles = Some(strings(roles));
+    pub fn roles<R: Into<RoleId>>(mut self, roles: impl IntoIterator<Item = R>) -> Self {
+        self.roles = Some(role_ids(roles));
         self
     }
 }

@@ -89,6 +89,7 @@ impl AssertionAlg {
     }
 
     /// Whether this algorithm verifies with this kind of key.
+    #[cfg_attr(not(feature = "server"), doc(hidden))]
     pub fn fits(self, material: &KeyMaterial) -> bool {
         matches!(
             (self, material),

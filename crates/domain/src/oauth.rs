@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// SPEC: an access token lives exactly one hour.
+#[cfg_attr(not(feature = "server"), doc(hidden))]
 pub const ACCESS_TOKEN_LIFETIME_SECS: i64 = 3600;
 
 /// RFC 6749 §5.2 error codes (plus RFC 7009's `unsupported_token_type` and RFC 8707's `invalid_target`).
@@ -78,6 +79,7 @@ impl fmt::Display for OAuthErrorCode {
 
 /// Why a requested scope cannot be granted; both are `invalid_scope`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(not(feature = "server"), doc(hidden))]
 pub enum ScopeError {
     #[error("scope {0:?} is not a permission (module:action)")]
     Unknown(String),
@@ -87,6 +89,7 @@ pub enum ScopeError {
 
 /// RFC 6749 §3.3: the token's scope is what was asked for, which must be a
 /// subset of what the roles grant; no `scope` at all means everything granted.
+#[cfg_attr(not(feature = "server"), doc(hidden))]
 pub fn narrow_scope(requested: Option<&str>, granted: PermissionSet) -> Result<PermissionSet, ScopeError> {
     let Some(requested) = requested.filter(|s| !s.trim().is_empty()) else {
         return Ok(granted);

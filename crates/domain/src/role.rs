@@ -40,12 +40,14 @@ impl fmt::Display for RoleName {
 
 /// A role of the catalog every install starts with.
 #[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "server"), doc(hidden))]
 pub struct SeedRole {
     pub name: &'static str,
     pub permissions: PermissionSet,
 }
 
 /// SPEC's seeded catalog.
+#[cfg_attr(not(feature = "server"), doc(hidden))]
 pub fn seeded_roles() -> Vec<SeedRole> {
     use Action::*;
     use Module::*;
@@ -76,6 +78,7 @@ pub fn seeded_roles() -> Vec<SeedRole> {
 
 /// Every `admin` permission: what it takes to manage users, roles and
 /// applications, and so to undo any change made to them.
+#[cfg_attr(not(feature = "server"), doc(hidden))]
 pub fn administration() -> PermissionSet {
     Action::ALL
         .into_iter()
@@ -89,6 +92,7 @@ pub fn administration() -> PermissionSet {
 /// credentials are not a way back in for an organisation that locked itself
 /// out. Given each user's permissions as they would be after a change, tells
 /// whether that change may go ahead.
+#[cfg_attr(not(feature = "server"), doc(hidden))]
 pub fn keeps_an_administrator(users: impl IntoIterator<Item = PermissionSet>) -> bool {
     let needed = administration();
     users.into_iter().any(|held| needed.is_subset(held))

@@ -39,11 +39,13 @@ impl Serialize for Password {
 
 /// Writes a password into a request body; for `#[serde(serialize_with)]`
 /// on the fields that carry one.
+#[cfg_attr(not(feature = "server"), doc(hidden))]
 pub fn expose_password<S: serde::Serializer>(password: &Password, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(password.expose())
 }
 
 /// [`expose_password`] for an optional password.
+#[cfg_attr(not(feature = "server"), doc(hidden))]
 pub fn expose_optional_password<S: serde::Serializer>(
     password: &Option<Password>,
     serializer: S,
@@ -229,6 +231,7 @@ impl Shaped for UserChange {
 
 /// What storage knows that the user rules need.
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(not(feature = "server"), doc(hidden))]
 pub struct UserFacts {
     pub existing_roles: HashSet<String>,
     pub email_holder: Option<AccountRef>,
@@ -243,6 +246,7 @@ impl UserFacts {
 /// A user that passed every rule; only [`UserForm::validate`] and
 /// [`NewUser::first_administrator`] make one.
 #[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "server"), doc(hidden))]
 pub struct NewUser {
     email: Email,
     name: String,
@@ -251,6 +255,7 @@ pub struct NewUser {
 }
 
 /// The name and role of the account a new install starts with.
+#[cfg_attr(not(feature = "server"), doc(hidden))]
 pub const FIRST_ADMINISTRATOR_NAME: &str = "Administrator";
 
 impl NewUser {
@@ -309,6 +314,7 @@ impl NewUser {
 /// A change that passed every rule; `None` leaves a field as it is. Only
 /// [`UserChange::validate`] makes one.
 #[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "server"), doc(hidden))]
 pub struct ValidUserChange {
     email: Option<Email>,
     name: Option<String>,
@@ -341,6 +347,7 @@ impl UserForm {
         self.check(&Storage::offline())
     }
 
+    #[cfg_attr(not(feature = "server"), doc(hidden))]
     pub fn validate(&self, facts: &UserFacts) -> Result<NewUser, ValidationErrors> {
         self.check(&facts.storage(None))?;
         // Each rule passed above; parsing again keeps the values they vouch for.
@@ -381,10 +388,12 @@ impl UserChange {
 }
 
 /// How long an admin session lasts: a working day.
+#[cfg_attr(not(feature = "server"), doc(hidden))]
 pub const SESSION_LIFETIME_SECS: i64 = 8 * 3600;
 
 /// People may not remove their own account: an install must not lose its
 /// last administrator to a slip, and a removal is for another admin to make.
+#[cfg_attr(not(feature = "server"), doc(hidden))]
 pub fn may_remove(caller: &AccountRef, target: &AccountRef) -> bool {
     caller != target
 }

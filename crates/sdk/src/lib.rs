@@ -116,6 +116,15 @@
 //! # Ok(()) }
 //! ```
 //!
+//! and neither does giving a user an application's id for a role:
+//!
+//! ```compile_fail,E0277
+//! # fn form(app: casebook_sdk::Application) -> casebook_sdk::UserForm {
+//! use casebook_sdk::{Password, UserForm};
+//! UserForm::new("jo@agency.org", "Jo", Password::new("a long passphrase")).roles([&app.id])
+//! # }
+//! ```
+//!
 //! # Errors
 //!
 //! Every call returns [`Error`]: the OAuth error code, the API's problem

@@ -117,8 +117,8 @@ pub struct NewSecretRequest {
 
 impl NewSecretRequest {
     /// The label, trimmed (blank is none), and the requested expiry, read.
-    /// Whether the expiry lies ahead and within the install's most is for
-    /// [`crate::secret_lifecycle::SecretPolicy`], which knows the time.
+    /// Whether the expiry lies ahead and within the install's most only the
+    /// server can say: it knows the time and the install's settings.
     pub fn fields(&self) -> Result<(Option<String>, Option<Timestamp>), ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let label = errors.check(SECRET_LABEL.optional(self.label.as_deref())).flatten();
