@@ -10,6 +10,11 @@ if ! command -v chromium >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 (cd tests/ui && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
+# The SDK suite loads the TypeScript SDK's build; .ci/typescript.sh makes it
+# in a whole run, and a run of this script alone makes it here.
+if [ ! -f sdks/typescript/dist/index.js ]; then
+    (cd sdks/typescript && npm ci --no-audit --no-fund --silent && npm run build)
+fi
 
 cargo build --quiet -p casebook-server --bin casebook
 bin="${CARGO_TARGET_DIR:-target}/debug/casebook"
@@ -46,7 +51,7 @@ rm -rf "$SCREENSHOT_DIR"
 mkdir -p "$SCREENSHOT_DIR"
 status=0
 # The applications flows first; 60 applications before the audit trail's pages.
-for suite in tests/ui/console.test.mjs tests/ui/keyboard.test.mjs tests/ui/scale.test.mjs tests/ui/keyuri.test.mjs tests/ui/admin.test.mjs tests/ui/federated.test.mjs tests/ui/secrets.test.mjs; do
+for suite in tests/ui/console.test.mjs tests/ui/keyboard.test.mjs tests/ui/scale.test.mjs tests/ui/keyuri.test.mjs tests/ui/admin.test.mjs tests/ui/federated.test.mjs tests/ui/secrets.test.mjs tests/ui/sdk.test.mjs; do
     echo "# $suite"
     start_server
     timeout 150 node "$suite" || status=1
