@@ -18,8 +18,10 @@ export abstract class CasebookError extends Error {
 
   /**
    * Whether trying again later could succeed: timeouts, connection
-   * failures, 408, 429 and 5xx answers. The SDK has already retried these
-   * as far as its {@link RetryPolicy} allows before it throws one.
+   * failures, 408, 429 and 5xx answers. The SDK has already retried those
+   * it safely could, as far as its {@link RetryPolicy} allows, before it
+   * throws one; a request that may have acted (a POST that timed out) is
+   * not sent twice.
    */
   get transient(): boolean {
     return false;
@@ -48,8 +50,8 @@ export function transientStatus(status: number): boolean {
 /**
  * The token endpoint refused the client (RFC 6749 §5.2): for instance
  * `invalid_client` (wrong Client ID or secret, disabled application) or
- * `invalid_scope`. Returned at once, never retried, unless the code is
- * `temporarily_unavailable` or the status is 5xx.
+ * `invalid_scope`. Thrown at once, never retried, unless the server turned
+ * the request away with 429 or 503.
  */
 export class OAuthError extends CasebookError {
   readonly kind = "oauth";
