@@ -83,6 +83,11 @@ export class OAuthError extends CasebookError {
 /** The API answered with an RFC 9457 problem: 401, 403, 404, 409, 422, … */
 export class ApiError extends CasebookError {
   readonly kind = "api";
+  /**
+   * The problem's `type`, a URI naming the kind of problem; `about:blank`
+   * when the status says it all.
+   */
+  readonly problemType: string;
   /** The status's phrase, e.g. `Unprocessable Entity`. */
   readonly title: string;
   /** What went wrong, for people. */
@@ -91,19 +96,26 @@ export class ApiError extends CasebookError {
   readonly errors: readonly FieldError[];
   /** On a 403 from the grant rule: the permissions the caller lacks. */
   readonly missingPermissions: readonly string[];
+  /**
+   * On a 403 `insufficient_scope` (RFC 6750 §3.1): the scope the call
+   * needs, from the `WWW-Authenticate` challenge, e.g. `engage:delete`.
+   */
+  readonly requiredScope: string | undefined;
   /** The whole problem document, for members this SDK does not name. */
   readonly problem: Problem;
   readonly #status: number;
   readonly #retryAfterMs: number | undefined;
 
-  constructor(status: number, problem: Problem, retryAfterMs?: number) {
+  constructor(status: number, problem: Problem, retryAfterMs?: number, requiredScope?: string) {
     super(`HTTP ${status} ${problem.title}: ${problem.detail}`);
     this.name = "ApiError";
     this.#status = status;
+    this.problemType = problem.type ?? "about:blank";
     this.title = problem.title;
     this.detail = problem.detail;
     this.errors = problem.errors ?? [];
     this.missingPermissions = problem.missing_permissions ?? [];
+    this.requiredScope = requiredScope;
     this.problem = problem;
     this.#retryAfterMs = retryAfterMs;
   }
