@@ -135,7 +135,8 @@ export class Transport {
           renewedToken = true;
           continue;
         }
-        error = problem(answer.status, answer.body, answer.retryAfterMs);
+        const scope = answer.status === 403 ? requiredScope(challenge) : undefined;
+        error = problem(answer.status, answer.body, answer.retryAfterMs, scope);
         mayRetry = idempotent || answer.status === 429;
       } catch (thrown) {
         if (!(thrown instanceof CasebookError)) throw thrown;
@@ -168,11 +169,71 @@ const REASONS: Record<number, string> = {
   504: "Gateway Timeout",
 };
 
+/**
+ * The `scope` of an RFC 6750 `insufficient_scope` challenge, e.g. from
+ * `Bearer realm="casebook", error="insufficient_scope", scope="engage:delete"`.
+ */
+function requiredScope(header: string): string | undefined {
+  return challenges(header).find((c) => c.get("error") === "insufficient_scope")?.get("scope");
+}
+
+const TOKEN = /[\w!#$%&'*+.^`|~-]+/y;
+const BARE = /[^\s,]*/y;
+
+/**
+ * The auth-params of each challenge in a `WWW-Authenticate` value (RFC 9110
+ * §11.2), by lower-cased name. `fetch` joins repeated headers with commas,
+ * and a challenge's params are comma-separated too: a token followed by
+ * `=` is a param, any other token starts the next challenge.
+ */
+function challenges(header: string): Map<string, string>[] {
+  const found: Map<string, string>[] = [];
+  let current: Map<string, string> | undefined;
+  let i = 0;
+  const skip = (chars: RegExp) => {
+    while (i < header.length && chars.test(header[i] ?? "")) i++;
+  };
+  while (i < header.length) {
+    skip(/[\s,]/);
+    TOKEN.lastIndex = i;
+    const token = TOKEN.exec(header)?.[0];
+    if (token === undefined) {
+      i++;
+      continue;
+    }
+    i += token.length;
+    skip(/[ \t]/);
+    if (header[i] !== "=" || current === undefined) {
+      current = new Map();
+      found.push(current);
+      continue;
+    }
+    i++;
+    skip(/[ \t]/);
+    let value = "";
+    if (header[i] === '"') {
+      for (i++; i < header.length && header[i] !== '"'; i++) {
+        if (header[i] === "\\") i++;
+        value += header[i] ?? "";
+      }
+      i++;
+    } else {
+      // Leniently to the next separator: scopes hold ":", which a strict
+      // token does not.
+      BARE.lastIndex = i;
+      value = BARE.exec(header)?.[0] ?? "";
+      i += value.length;
+    }
+    current.set(token.toLowerCase(), value);
+  }
+  return found;
+}
+
 /** An RFC 9457 problem, read leniently; an empty body is the status alone. */
-export function problem(status: number, body: string, retryAfterMs?: number): CasebookError {
+export function problem(status: number, body: string, retryAfterMs?: number, requiredScope?: string): CasebookError {
   const reason = REASONS[status] ?? "Error";
   if (body.trim() === "") {
-    return new ApiError(status, { type: "about:blank", title: reason, status, detail: "" }, retryAfterMs);
+    return new ApiError(status, { type: "about:blank", title: reason, status, detail: "" }, retryAfterMs, requiredScope);
   }
   let parsed: unknown;
   try {
@@ -194,8 +255,17 @@ export function problem(status: number, body: string, retryAfterMs?: number): Ca
     : null;
   return new ApiError(
     status,
-    { ...(p as Problem), type: p.type ?? "about:blank", title, status, detail, errors, missing_permissions: missing },
+    {
+      ...(p as Problem),
+      type: typeof p.type === "string" && p.type !== "" ? p.type : "about:blank",
+      title,
+      status,
+      detail,
+      errors,
+      missing_permissions: missing,
+    },
     retryAfterMs,
+    requiredScope,
   );
 }
 

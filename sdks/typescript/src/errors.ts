@@ -18,8 +18,10 @@ export abstract class CasebookError extends Error {
 
   /**
    * Whether trying again later could succeed: timeouts, connection
-   * failures, 408, 429 and 5xx answers. The SDK has already retried these
-   * as far as its {@link RetryPolicy} allows before it throws one.
+   * failures, 408, 429 and 5xx answers. The SDK has already retried those
+   * it safely could, as far as its {@link RetryPolicy} allows, before it
+   * throws one; a request that may have acted (a POST that timed out) is
+   * not sent twice.
    */
   get transient(): boolean {
     return false;
@@ -48,8 +50,8 @@ export function transientStatus(status: number): boolean {
 /**
  * The token endpoint refused the client (RFC 6749 §5.2): for instance
  * `invalid_client` (wrong Client ID or secret, disabled application) or
- * `invalid_scope`. Returned at once, never retried, unless the code is
- * `temporarily_unavailable` or the status is 5xx.
+ * `invalid_scope`. Thrown at once, never retried, unless the server turned
+ * the request away with 429 or 503.
  */
 export class OAuthError extends CasebookError {
   readonly kind = "oauth";
@@ -81,6 +83,11 @@ export class OAuthError extends CasebookError {
 /** The API answered with an RFC 9457 problem: 401, 403, 404, 409, 422, … */
 export class ApiError extends CasebookError {
   readonly kind = "api";
+  /**
+   * The problem's `type`, a URI naming the kind of problem; `about:blank`
+   * when the status says it all.
+   */
+  readonly problemType: string;
   /** The status's phrase, e.g. `Unprocessable Entity`. */
   readonly title: string;
   /** What went wrong, for people. */
@@ -89,19 +96,26 @@ export class ApiError extends CasebookError {
   readonly errors: readonly FieldError[];
   /** On a 403 from the grant rule: the permissions the caller lacks. */
   readonly missingPermissions: readonly string[];
+  /**
+   * On a 403 `insufficient_scope` (RFC 6750 §3.1): the scope the call
+   * needs, from the `WWW-Authenticate` challenge, e.g. `engage:delete`.
+   */
+  readonly requiredScope: string | undefined;
   /** The whole problem document, for members this SDK does not name. */
   readonly problem: Problem;
   readonly #status: number;
   readonly #retryAfterMs: number | undefined;
 
-  constructor(status: number, problem: Problem, retryAfterMs?: number) {
+  constructor(status: number, problem: Problem, retryAfterMs?: number, requiredScope?: string) {
     super(`HTTP ${status} ${problem.title}: ${problem.detail}`);
     this.name = "ApiError";
     this.#status = status;
+    this.problemType = problem.type ?? "about:blank";
     this.title = problem.title;
     this.detail = problem.detail;
     this.errors = problem.errors ?? [];
     this.missingPermissions = problem.missing_permissions ?? [];
+    this.requiredScope = requiredScope;
     this.problem = problem;
     this.#retryAfterMs = retryAfterMs;
   }

@@ -5,10 +5,19 @@
  * JavaScript runs one callback at a time, so single flight is one shared
  * promise: a caller that finds no usable token and a request already under
  * way awaits that request's outcome instead of asking again. That is what
- * makes a thousand callers on a cold cache cost one token request.
+ * makes a thousand callers on a cold cache cost one token request. A
+ * refresh ahead of expiry is the same promise, which no caller awaits: each
+ * is handed the current token meanwhile.
  */
 
-import { CasebookError, ConfigError, MistypedSecretError, OAuthError, UnexpectedResponseError } from "./errors.js";
+import {
+  CasebookError,
+  ConfigError,
+  MistypedSecretError,
+  OAuthError,
+  TransportError,
+  UnexpectedResponseError,
+} from "./errors.js";
 import type { OAuthErrorCode } from "./errors.js";
 import { exchange } from "./http.js";
 import type { Fetch, HttpSettings } from "./http.js";
@@ -149,13 +158,16 @@ interface Failure {
  * - however many callers ask at once, an empty or expired cache causes one
  *   token request, whose token (or error) they all share;
  * - a token is replaced ahead of expiry (two minutes by default, a quarter
- *   of its lifetime for short-lived tokens). During that window one caller
- *   refreshes while the others keep using the current token; if the
- *   refresh fails, the current token is used until it expires;
- * - transient failures (timeouts, connection failures, 408, 429, 5xx) are
- *   retried per the {@link RetryPolicy}; OAuth errors such as
- *   `invalid_client` are thrown at once, and to callers of the next five
- *   seconds too instead of asking again.
+ *   of its lifetime for short-lived tokens). The refresh runs in the
+ *   background, with retries, while every caller keeps getting the current
+ *   token at once; if the refresh fails, the current token is used until it
+ *   expires;
+ * - a token request is a POST, so it is sent again only when the server
+ *   certainly did not act on it (the connection could not be opened, or it
+ *   answered 429 or 503), per the {@link RetryPolicy}; after a timeout the
+ *   error is thrown. OAuth errors such as `invalid_client` are thrown at
+ *   once, and to callers of the next five seconds too instead of asking
+ *   again.
  */
 export class TokenSource {
   readonly tokenUrl: string;
@@ -202,20 +214,24 @@ export class TokenSource {
     this.#now = options.clock ?? (() => performance.now());
   }
 
-  /** A token valid for a while yet: the cached one, or a new one. */
+  /**
+   * A token valid for a while yet: the cached one, or a new one.
+   *
+   * Only a caller that finds no usable token waits for a token request.
+   * Ahead of expiry the current token is returned at once and the new one
+   * is fetched in the background.
+   */
   async token(): Promise<AccessToken> {
     const now = this.#now();
     const current = this.#token;
     if (current?.usable(now)) {
-      if (current.fresh(now) || (this.#quietUntil !== undefined && now < this.#quietUntil)) return current;
-      // Ahead of expiry: whoever comes first refreshes; everyone else keeps
-      // using the current token rather than waiting.
-      if (this.#inFlight) return current;
-      return this.#start(current);
+      const quiet = this.#quietUntil !== undefined && now < this.#quietUntil;
+      if (!current.fresh(now) && !quiet) this.#refreshInBackground(current);
+      return current;
     }
     if (this.#inFlight) return this.#inFlight;
     if (this.#failure && now < this.#failure.rememberedUntil) throw this.#failure.error;
-    return this.#start(undefined);
+    return this.#flight();
   }
 
   /**
@@ -230,19 +246,35 @@ export class TokenSource {
     }
   }
 
-  #start(current: AccessToken | undefined): Promise<AccessToken> {
-    const flight = this.#refresh(current).finally(() => {
+  /**
+   * Starts one refresh unless a token request is under way already: that
+   * one brings the new token too.
+   */
+  #refreshInBackground(current: AccessToken): void {
+    if (this.#inFlight) return;
+    this.#flight().catch(() => {
+      // The failure is remembered for callers without a usable token; those
+      // holding the current one keep it, and the endpoint is left alone for
+      // a while rather than asked on every call.
+      const now = this.#now();
+      if (this.#token === current && current.usable(now)) {
+        this.#quietUntil = now + Math.min((current.usableUntil - now) / 4, 30_000);
+      }
+    });
+  }
+
+  /** The one token request of the moment, whoever awaits it. */
+  #flight(): Promise<AccessToken> {
+    const flight = this.#refresh().finally(() => {
       if (this.#inFlight === flight) this.#inFlight = undefined;
     });
     this.#inFlight = flight;
     return flight;
   }
 
-  async #refresh(current: AccessToken | undefined): Promise<AccessToken> {
+  async #refresh(): Promise<AccessToken> {
     try {
-      // Ahead of expiry a caller already holds a working token: one attempt,
-      // no backoff sleeps on its time; the next caller tries again.
-      const token = await this.#fetchWithRetries(current === undefined);
+      const token = await this.#fetchWithRetries();
       this.#token = token;
       this.#quietUntil = undefined;
       this.#failure = undefined;
@@ -251,23 +283,22 @@ export class TokenSource {
       const failure = asCasebookError(error);
       const now = this.#now();
       this.#failure = { error: failure, rememberedUntil: failure.transient ? now : now + FAILURE_MEMORY_MS };
-      if (current?.usable(now)) {
-        const remaining = current.usableUntil - now;
-        this.#quietUntil = now + Math.min(remaining / 4, 30_000);
-        return current;
-      }
       throw failure;
     }
   }
 
-  async #fetchWithRetries(retry: boolean): Promise<AccessToken> {
+  async #fetchWithRetries(): Promise<AccessToken> {
     for (let retries = 0; ; retries++) {
       const requestedAt = this.#now();
       try {
         return await this.#fetchOnce(requestedAt);
       } catch (error) {
         const failure = asCasebookError(error);
-        const delay = retry && failure.transient ? this.#retry.delay(retries, failure.retryAfterMs) : undefined;
+        // A token request is a POST: after a timeout or a dropped connection
+        // the server may have issued a token (and counted it against a
+        // quota), so only what it certainly did not act on is asked again.
+        const retryable = failure.transient && certainlyNotActed(failure);
+        const delay = retryable ? this.#retry.delay(retries, failure.retryAfterMs) : undefined;
         if (delay === undefined) throw failure;
         await sleep(delay);
       }
@@ -310,6 +341,19 @@ export class TokenSource {
 function basicAuthorization(clientId: string, secret: ClientSecret): string {
   const encode = (s: string) => new URLSearchParams({ v: s }).toString().slice(2);
   return `Basic ${btoa(`${encode(clientId)}:${encode(secret.expose())}`)}`;
+}
+
+/**
+ * Whether the server certainly did nothing with the request: the
+ * connection was never opened, or it answered 429 or 503, which say it
+ * turned the request away.
+ */
+function certainlyNotActed(error: CasebookError): boolean {
+  if (error instanceof TransportError) return error.notSent;
+  if (error instanceof OAuthError || error instanceof UnexpectedResponseError) {
+    return error.status === 429 || error.status === 503;
+  }
+  return false;
 }
 
 function asCasebookError(error: unknown): CasebookError {

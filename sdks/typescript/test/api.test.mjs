@@ -97,6 +97,30 @@ test("a permission the roles lack is 403, an unknown id 404", async () => {
   await assert.rejects(client.reports.list().send(), (e) => e instanceof ApiError && e.status === 403);
 });
 
+test("a 403 for a permission the token lacks names the scope it needs, and keeps the problem's type", async () => {
+  const app = await registerApplication(server.url, session, ["engage-supervisor"]);
+  const narrow = new Client({ baseUrl: server.url, clientId: app.clientId, clientSecret: app.clientSecret, scope: "engage:view" });
+  await narrow.cases.list().send();
+  await assert.rejects(narrow.cases.create({ title: "Not with this token" }), (e) => {
+    assert.ok(e instanceof ApiError, String(e));
+    assert.equal(e.status, 403);
+    assert.equal(e.requiredScope, "engage:create");
+    assert.equal(e.problemType, "about:blank");
+    assert.deepEqual(e.missingPermissions, []);
+    return true;
+  });
+  // A permission none of the roles grant is refused the same way.
+  const wide = new Client({ baseUrl: server.url, clientId: app.clientId, clientSecret: app.clientSecret });
+  const made = await wide.cases.create({ title: "Stays too" });
+  await assert.rejects(wide.cases.remove(made.id), (e) => e instanceof ApiError && e.requiredScope === "engage:delete");
+  // Other refusals name no scope.
+  const missing = await wide.cases.get("00000000-0000-0000-0000-000000000000").catch((e) => e);
+  assert.ok(missing instanceof ApiError);
+  assert.equal(missing.status, 404);
+  assert.equal(missing.requiredScope, undefined);
+  assert.equal(missing.problemType, "about:blank");
+});
+
 test("granting what the caller does not hold names the missing permissions", async () => {
   const role = await admin.admin.roles.create({ name: "Registrar", permissions: ["admin:view", "admin:create"] });
   const registrar = await application([role.id]);
@@ -106,6 +130,7 @@ test("granting what the caller does not hold names the missing permissions", asy
       assert.ok(e instanceof ApiError, String(e));
       assert.equal(e.status, 403);
       assert.deepEqual([...e.missingPermissions].sort(), ["engage:create", "engage:edit", "engage:view"]);
+      assert.equal(e.requiredScope, undefined, "the grant rule is not a scope the token lacks");
       return true;
     },
   );

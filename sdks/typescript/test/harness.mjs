@@ -154,3 +154,25 @@ export async function revoke(url, app, token) {
   });
   if (!r.ok) throw new Error(`revoke: HTTP ${r.status} ${await r.text()}`);
 }
+
+/** Polls `probe` until it returns something truthy, which it returns; fails after `ms`. */
+export async function eventually(probe, ms = 3_000, what = "the condition") {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (performance.now() > deadline) throw new Error(`${what} did not happen within ${ms} ms`);
+    await new Promise((ok) => setTimeout(ok, 10));
+  }
+}
+
+/** `promise`'s value, or `onTimeout` when it takes longer than `ms`. */
+export async function within(promise, ms, onTimeout = "timed out") {
+  let timer;
+  const late = new Promise((ok) => (timer = setTimeout(() => ok(onTimeout), ms)));
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,23 +1,33 @@
 // Transient failures, which the real server cannot be made to produce on
 // demand: a scripted server on loopback answers 503, 429 with Retry-After,
-// or nothing at all, and counts what it was asked.
+// late, or nothing at all, drops the connection, and counts what it was asked.
 
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { test } from "node:test";
 import { ApiError, Client, RetryPolicy, TimeoutError, TokenSource, TransportError, UnexpectedResponseError } from "@casebook/sdk";
+import { eventually, within } from "./harness.mjs";
 
 const SECRET = "cbs_Jc0k2m1Xw7pR5tYbN3eJhL6aGfU9sKoIiCxMvEq8Vd0a0xjF3P";
-const TOKEN = JSON.stringify({ access_token: "t-1", token_type: "Bearer", expires_in: 3600, scope: "engage:view" });
+const grant = (value) => JSON.stringify({ access_token: value, token_type: "Bearer", expires_in: 3600, scope: "engage:view" });
+const TOKEN = grant("t-1");
 
-/** Serves `script(request, n)` for the n-th request (from 0) of each path. */
+/**
+ * Serves `script(request, n)` for the n-th request (from 0) of each path:
+ * an answer, a promise of one (to answer late), `null` to never answer, or
+ * `"reset"` to drop the connection once the request is in.
+ */
 async function scripted(script) {
   const counts = {};
-  const server = createServer((req, res) => {
+  const server = createServer(async (req, res) => {
     const n = counts[req.url.split("?")[0]] ?? 0;
     counts[req.url.split("?")[0]] = n + 1;
-    const answer = script(req, n);
+    const answer = await script(req, n);
     if (answer === null) return; // never answers
+    if (answer === "reset") {
+      req.socket.destroy();
+      return;
+    }
     res.writeHead(answer.status, { "content-type": answer.type ?? "application/json", ...answer.headers });
     res.end(answer.body ?? "");
   });
@@ -113,7 +123,7 @@ test("API calls: a GET is retried on 503, a POST only on 429", async () => {
   }
 });
 
-test("a server that does not answer in time is a TimeoutError, retried like any transient failure", async () => {
+test("a token request that times out is a TimeoutError, sent once: the server may have issued a token", async () => {
   const fake = await scripted(() => null);
   try {
     const tokens = new TokenSource({
@@ -121,10 +131,47 @@ test("a server that does not answer in time is a TimeoutError, retried like any 
       clientId: "cb_1",
       clientSecret: SECRET,
       timeoutMs: 200,
-      retry: { maxRetries: 1, initialBackoffMs: 10 },
+      retry: { maxRetries: 3, initialBackoffMs: 10 },
     });
     await assert.rejects(tokens.token(), (e) => e instanceof TimeoutError && e.transient);
-    assert.equal(fake.counts["/oauth2/token"], 2);
+    assert.equal(fake.counts["/oauth2/token"], 1);
+  } finally {
+    await fake.close();
+  }
+});
+
+test("a token request is retried on 503 and 429 only: 500 and a dropped connection are sent once", async () => {
+  const fake = await scripted((req, n) => {
+    if (req.url === "/busy/oauth2/token") return n === 0 ? { status: 503, body: problem(503, "Service Unavailable") } : { status: 200, body: TOKEN };
+    if (req.url === "/broken/oauth2/token") return { status: 500, body: problem(500, "Internal Server Error") };
+    if (req.url === "/dropped/oauth2/token") return "reset";
+    return { status: 404, body: problem(404, "Not Found") };
+  });
+  try {
+    const at = (path) =>
+      new TokenSource({ tokenUrl: `${fake.url}${path}`, clientId: "cb_1", clientSecret: SECRET, retry: { initialBackoffMs: 10 } });
+    assert.equal((await at("/busy/oauth2/token").token()).secret(), "t-1");
+    assert.equal(fake.counts["/busy/oauth2/token"], 2);
+    await assert.rejects(at("/broken/oauth2/token").token(), (e) => e instanceof UnexpectedResponseError && e.status === 500 && e.transient);
+    assert.equal(fake.counts["/broken/oauth2/token"], 1);
+    await assert.rejects(at("/dropped/oauth2/token").token(), (e) => e instanceof TransportError && !e.notSent && e.transient);
+    assert.equal(fake.counts["/dropped/oauth2/token"], 1);
+  } finally {
+    await fake.close();
+  }
+});
+
+test("permanent OAuth errors are thrown at once, never retried", async () => {
+  const fake = await scripted((req) => ({
+    status: req.url.startsWith("/unauthorized_client") ? 400 : 401,
+    body: JSON.stringify({ error: req.url.split("/")[1] }),
+  }));
+  try {
+    for (const code of ["invalid_client", "invalid_scope", "unauthorized_client"]) {
+      const tokens = new TokenSource({ tokenUrl: `${fake.url}/${code}/oauth2/token`, clientId: "cb_1", clientSecret: SECRET, retry: { initialBackoffMs: 10 } });
+      await assert.rejects(tokens.token(), (e) => e.code === code && !e.transient);
+      assert.equal(fake.counts[`/${code}/oauth2/token`], 1, code);
+    }
   } finally {
     await fake.close();
   }
@@ -162,6 +209,9 @@ test("a redirect is not followed: credentials never go elsewhere", async () => {
 
 test("one failed refresh ahead of expiry keeps the current token, quietly, until it expires", async () => {
   let now = 0;
+  const unhandled = [];
+  const record = (reason) => unhandled.push(reason);
+  process.on("unhandledRejection", record);
   const fake = await scripted((_req, n) =>
     n === 0 ? { status: 200, body: TOKEN } : { status: 401, body: JSON.stringify({ error: "invalid_client" }) },
   );
@@ -170,11 +220,83 @@ test("one failed refresh ahead of expiry keeps the current token, quietly, until
     const first = await tokens.token();
     now = 3600_000 - 100_000;
     assert.equal(await tokens.token(), first);
-    assert.equal(fake.counts["/oauth2/token"], 2);
-    assert.equal(await tokens.token(), first);
+    await eventually(() => fake.counts["/oauth2/token"] === 2, 3_000, "the background refresh");
+    for (let i = 0; i < 10; i++) {
+      assert.equal(await tokens.token(), first);
+      await new Promise((ok) => setTimeout(ok, 20));
+    }
     assert.equal(fake.counts["/oauth2/token"], 2, "no request per call after a failed refresh");
+    assert.deepEqual(unhandled, [], "a failed background refresh rejects nothing unhandled");
     now = 3600_000;
     await assert.rejects(tokens.token(), (e) => e.code === "invalid_client");
+  } finally {
+    process.off("unhandledRejection", record);
+    await fake.close();
+  }
+});
+
+test("a refresh ahead of expiry runs in the background: no caller waits for it", async () => {
+  let now = 0;
+  let release;
+  const held = new Promise((ok) => (release = ok));
+  let arrived;
+  const asked = new Promise((ok) => (arrived = ok));
+  const fake = await scripted((_req, n) => {
+    if (n === 0) return { status: 200, body: TOKEN };
+    arrived();
+    return held.then(() => ({ status: 200, body: grant("t-2") }));
+  });
+  try {
+    const tokens = new TokenSource({ tokenUrl: `${fake.url}/oauth2/token`, clientId: "cb_1", clientSecret: SECRET, clock: () => now });
+    const first = await tokens.token();
+    now = 3600_000 - 100_000;
+    const callers = await within(Promise.all(Array.from({ length: 100 }, () => tokens.token())), 2_000, "waited");
+    assert.notEqual(callers, "waited", "callers in the refresh window waited for the refresh");
+    assert.ok(callers.every((t) => t === first));
+    // The refresh is at the server, its answer held back: still nobody waits.
+    assert.equal(await within(asked, 2_000, "not asked"), undefined);
+    assert.equal(await within(tokens.token(), 500, "waited"), first);
+    assert.equal(fake.counts["/oauth2/token"], 2);
+    release();
+    const second = await eventually(async () => {
+      const t = await tokens.token();
+      return t !== first && t;
+    }, 3_000, "the new token");
+    assert.equal(second.secret(), "t-2");
+    assert.equal(await tokens.token(), second);
+    assert.equal(fake.counts["/oauth2/token"], 2, "one refresh for every caller");
+  } finally {
+    release();
+    await fake.close();
+  }
+});
+
+test("a refresh ahead of expiry that meets a 503 is retried, Retry-After honoured", async () => {
+  let now = 0;
+  const fake = await scripted((_req, n) =>
+    n === 0
+      ? { status: 200, body: TOKEN }
+      : n === 1
+        ? { status: 503, headers: { "retry-after": "0" }, body: problem(503, "Service Unavailable") }
+        : { status: 200, body: grant("t-2") },
+  );
+  try {
+    const tokens = new TokenSource({
+      tokenUrl: `${fake.url}/oauth2/token`,
+      clientId: "cb_1",
+      clientSecret: SECRET,
+      clock: () => now,
+      retry: { initialBackoffMs: 10 },
+    });
+    const first = await tokens.token();
+    now = 3600_000 - 100_000;
+    assert.equal(await tokens.token(), first);
+    const second = await eventually(async () => {
+      const t = await tokens.token();
+      return t !== first && t;
+    }, 3_000, "the retried refresh");
+    assert.equal(second.secret(), "t-2");
+    assert.equal(fake.counts["/oauth2/token"], 3);
   } finally {
     await fake.close();
   }
