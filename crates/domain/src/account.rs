@@ -48,12 +48,13 @@ impl fmt::Display for AccountKind {
     }
 }
 
-/// Which account: kind and id.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[cfg_attr(not(feature = "server"), doc(hidden))]
-pub struct AccountRef {
-    pub kind: AccountKind,
-    pub id: String,
+server_pub! {
+    /// Which account: kind and id.
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    pub struct AccountRef {
+        pub kind: AccountKind,
+        pub id: String,
+    }
 }
 
 impl AccountRef {
@@ -62,15 +63,16 @@ impl AccountRef {
     }
 }
 
-/// The email rule, decided here for every caller: an address is available to
-/// `claimant` when nobody holds it, or when the claimant already does (an
-/// account keeping its own address on a change).
-#[cfg_attr(not(feature = "server"), doc(hidden))]
-pub fn email_available(holder: Option<&AccountRef>, claimant: Option<&AccountRef>) -> bool {
-    match (holder, claimant) {
-        (None, _) => true,
-        (Some(holder), Some(claimant)) => holder == claimant,
-        (Some(_), None) => false,
+server_pub! {
+    /// The email rule, decided here for every caller: an address is available to
+    /// `claimant` when nobody holds it, or when the claimant already does (an
+    /// account keeping its own address on a change).
+    pub fn email_available(holder: Option<&AccountRef>, claimant: Option<&AccountRef>) -> bool {
+        match (holder, claimant) {
+            (None, _) => true,
+            (Some(holder), Some(claimant)) => holder == claimant,
+            (Some(_), None) => false,
+        }
     }
 }
 

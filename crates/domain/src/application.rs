@@ -14,40 +14,45 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use validator::{Validate, ValidateArgs};
 
-#[cfg_attr(not(feature = "server"), doc(hidden))]
-pub const APPLICATION_NAME: TextRule = TextRule {
-    field: "name",
-    max_chars: 100,
-    multiline: false,
-};
-#[cfg_attr(not(feature = "server"), doc(hidden))]
-pub const DESCRIPTION: TextRule = TextRule {
-    field: "description",
-    max_chars: 1000,
-    multiline: true,
-};
-#[cfg_attr(not(feature = "server"), doc(hidden))]
-pub const MAX_URL_CHARS: usize = 2048;
-
-/// What storage knows that the rules need: which of the submitted role ids
-/// exist, and which account (if any) holds the submitted address.
-#[derive(Debug, Clone, Default)]
-#[cfg_attr(not(feature = "server"), doc(hidden))]
-pub struct ApplicationFacts {
-    pub existing_roles: HashSet<String>,
-    pub email_holder: Option<AccountRef>,
-    /// For a change: how the application authenticates now.
-    pub auth_method: Option<AuthMethod>,
-    /// The operator's `CASEBOOK_ALLOW_PRIVATE_JWKS_URI`: whether a
-    /// `jwks_uri` may name a loopback or private address.
-    pub allow_private_jwks_uri: bool,
+server_pub! {
+    pub const APPLICATION_NAME: TextRule = TextRule {
+        field: "name",
+        max_chars: 100,
+        multiline: false,
+    };
+}
+server_pub! {
+    pub const DESCRIPTION: TextRule = TextRule {
+        field: "description",
+        max_chars: 1000,
+        multiline: true,
+    };
+}
+server_pub! {
+    pub const MAX_URL_CHARS: usize = 2048;
 }
 
-/// An application's display name: trimmed, 1 to 100 characters, no control
-/// characters. It is what records show as "Created by".
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(not(feature = "server"), doc(hidden))]
-pub struct ApplicationName(String);
+server_pub! {
+    /// What storage knows that the rules need: which of the submitted role ids
+    /// exist, and which account (if any) holds the submitted address.
+    #[derive(Debug, Clone, Default)]
+    pub struct ApplicationFacts {
+        pub existing_roles: HashSet<String>,
+        pub email_holder: Option<AccountRef>,
+        /// For a change: how the application authenticates now.
+        pub auth_method: Option<AuthMethod>,
+        /// The operator's `CASEBOOK_ALLOW_PRIVATE_JWKS_URI`: whether a
+        /// `jwks_uri` may name a loopback or private address.
+        pub allow_private_jwks_uri: bool,
+    }
+}
+
+server_pub! {
+    /// An application's display name: trimmed, 1 to 100 characters, no control
+    /// characters. It is what records show as "Created by".
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ApplicationName(String);
+}
 
 impl ApplicationName {
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
@@ -67,55 +72,57 @@ impl std::fmt::Display for ApplicationName {
     }
 }
 
-/// An absolute `http`/`https` URL of at most 2048 characters; blank is absent.
-#[cfg_attr(not(feature = "server"), doc(hidden))]
-pub fn application_url(raw: Option<&str>) -> Result<Option<String>, FieldError> {
-    let Some(value) = raw.map(str::trim).filter(|v| !v.is_empty()) else {
-        return Ok(None);
-    };
-    let invalid = |msg: &str| FieldError::new("application_url", ErrorCode::InvalidUrl, msg.to_owned());
-    if value.chars().count() > MAX_URL_CHARS {
-        return Err(FieldError::new(
-            "application_url",
-            ErrorCode::TooLong,
-            format!("application_url must be at most {MAX_URL_CHARS} characters"),
-        ));
-    }
-    let url = url::Url::parse(value).map_err(|_| invalid("application_url must be an absolute http or https URL"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid("application_url must be an absolute http or https URL"));
-    }
-    Ok(Some(value.to_owned()))
-}
-
-/// SPEC's role rule: at least one, no duplicates, and (given facts) each exists.
-#[cfg_attr(not(feature = "server"), doc(hidden))]
-pub fn role_ids(raw: &[String], existing: Option<&HashSet<String>>) -> Result<Vec<String>, ValidationErrors> {
-    let mut errors = ValidationErrors::new();
-    if raw.is_empty() {
-        errors.push(FieldError::new(
-            "roles",
-            ErrorCode::Required,
-            "select at least one role",
-        ));
-    }
-    let mut seen = HashSet::new();
-    for id in raw {
-        if !seen.insert(id.as_str()) {
-            errors.push(FieldError::new(
-                "roles",
-                ErrorCode::DuplicateRole,
-                format!("role {id:?} is listed twice"),
-            ));
-        } else if existing.is_some_and(|known| !known.contains(id)) {
-            errors.push(FieldError::new(
-                "roles",
-                ErrorCode::UnknownRole,
-                format!("there is no role {id:?}"),
+server_pub! {
+    /// An absolute `http`/`https` URL of at most 2048 characters; blank is absent.
+    pub fn application_url(raw: Option<&str>) -> Result<Option<String>, FieldError> {
+        let Some(value) = raw.map(str::trim).filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        let invalid = |msg: &str| FieldError::new("application_url", ErrorCode::InvalidUrl, msg.to_owned());
+        if value.chars().count() > MAX_URL_CHARS {
+            return Err(FieldError::new(
+                "application_url",
+                ErrorCode::TooLong,
+                format!("application_url must be at most {MAX_URL_CHARS} characters"),
             ));
         }
+        let url = url::Url::parse(value).map_err(|_| invalid("application_url must be an absolute http or https URL"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+            return Err(invalid("application_url must be an absolute http or https URL"));
+        }
+        Ok(Some(value.to_owned()))
     }
-    errors.finish(|| raw.to_vec())
+}
+
+server_pub! {
+    /// SPEC's role rule: at least one, no duplicates, and (given facts) each exists.
+    pub fn role_ids(raw: &[String], existing: Option<&HashSet<String>>) -> Result<Vec<String>, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        if raw.is_empty() {
+            errors.push(FieldError::new(
+                "roles",
+                ErrorCode::Required,
+                "select at least one role",
+            ));
+        }
+        let mut seen = HashSet::new();
+        for id in raw {
+            if !seen.insert(id.as_str()) {
+                errors.push(FieldError::new(
+                    "roles",
+                    ErrorCode::DuplicateRole,
+                    format!("role {id:?} is listed twice"),
+                ));
+            } else if existing.is_some_and(|known| !known.contains(id)) {
+                errors.push(FieldError::new(
+                    "roles",
+                    ErrorCode::UnknownRole,
+                    format!("there is no role {id:?}"),
+                ));
+            }
+        }
+        errors.finish(|| raw.to_vec())
+    }
 }
 
 fn name_rule(raw: &str) -> Result<(), validator::ValidationError> {
@@ -244,18 +251,19 @@ impl Shaped for ApplicationForm {
     }
 }
 
-/// A registration that passed every rule; only [`ApplicationForm`] makes one.
-#[derive(Debug, Clone)]
-#[cfg_attr(not(feature = "server"), doc(hidden))]
-pub struct NewApplication {
-    name: ApplicationName,
-    email: Email,
-    application_url: Option<String>,
-    roles: Vec<String>,
-    description: Option<String>,
-    credentials: Credentials,
-    allowed_sources: Option<AllowedSources>,
-    token_quota_per_hour: Option<TokenQuota>,
+server_pub! {
+    /// A registration that passed every rule; only [`ApplicationForm`] makes one.
+    #[derive(Debug, Clone)]
+    pub struct NewApplication {
+        name: ApplicationName,
+        email: Email,
+        application_url: Option<String>,
+        roles: Vec<String>,
+        description: Option<String>,
+        credentials: Credentials,
+        allowed_sources: Option<AllowedSources>,
+        token_quota_per_hour: Option<TokenQuota>,
+    }
 }
 
 impl NewApplication {
@@ -302,13 +310,14 @@ impl ApplicationForm {
         self.validate_inner(&Storage::offline(), true).map(drop)
     }
 
-    /// Every rule, with storage's facts: what the server checks.
-    #[cfg_attr(not(feature = "server"), doc(hidden))]
-    pub fn validate(&self, facts: &ApplicationFacts) -> Result<NewApplication, ValidationErrors> {
-        self.validate_inner(
-            &Storage::new(&facts.existing_roles, facts.email_holder.as_ref(), None),
-            facts.allow_private_jwks_uri,
-        )
+    server_pub! {
+        /// Every rule, with storage's facts: what the server checks.
+        pub fn validate(&self, facts: &ApplicationFacts) -> Result<NewApplication, ValidationErrors> {
+            self.validate_inner(
+                &Storage::new(&facts.existing_roles, facts.email_holder.as_ref(), None),
+                facts.allow_private_jwks_uri,
+            )
+        }
     }
 
     fn keys(&self) -> KeyFields<'_> {
@@ -420,20 +429,21 @@ impl Shaped for ApplicationChange {
     }
 }
 
-/// A change that passed every rule; `None` leaves a field as it is. Only
-/// [`ApplicationChange::validate`] makes one.
-#[derive(Debug, Clone)]
-#[cfg_attr(not(feature = "server"), doc(hidden))]
-pub struct ValidApplicationChange {
-    name: Option<ApplicationName>,
-    email: Option<Email>,
-    application_url: Option<Option<String>>,
-    roles: Option<Vec<String>>,
-    description: Option<Option<String>>,
-    enabled: Option<bool>,
-    credentials: CredentialChange,
-    allowed_sources: Option<Option<AllowedSources>>,
-    token_quota_per_hour: Option<Option<TokenQuota>>,
+server_pub! {
+    /// A change that passed every rule; `None` leaves a field as it is. Only
+    /// [`ApplicationChange::validate`] makes one.
+    #[derive(Debug, Clone)]
+    pub struct ValidApplicationChange {
+        name: Option<ApplicationName>,
+        email: Option<Email>,
+        application_url: Option<Option<String>>,
+        roles: Option<Vec<String>>,
+        description: Option<Option<String>>,
+        enabled: Option<bool>,
+        credentials: CredentialChange,
+        allowed_sources: Option<Option<AllowedSources>>,
+        token_quota_per_hour: Option<Option<TokenQuota>>,
+    }
 }
 
 impl ValidApplicationChange {
@@ -485,44 +495,45 @@ impl ValidApplicationChange {
 }
 
 impl ApplicationChange {
-    /// `me` is the application being changed: keeping its own address is fine.
-    #[cfg_attr(not(feature = "server"), doc(hidden))]
-    pub fn validate(
-        &self,
-        facts: &ApplicationFacts,
-        me: &AccountRef,
-    ) -> Result<ValidApplicationChange, ValidationErrors> {
-        let credentials = self.check(
-            &Storage::new(&facts.existing_roles, facts.email_holder.as_ref(), Some(me)),
-            facts.auth_method,
-            facts.allow_private_jwks_uri,
-        )?;
-        Ok(ValidApplicationChange {
-            credentials,
-            name: self.name.as_deref().map(ApplicationName::parse).transpose()?,
-            email: self.email.as_deref().map(Email::parse).transpose()?,
-            application_url: self
-                .application_url
-                .as_ref()
-                .map(|u| application_url(u.as_deref()))
-                .transpose()?,
-            roles: self.roles.clone(),
-            description: self
-                .description
-                .as_ref()
-                .map(|d| DESCRIPTION.optional(d.as_deref()))
-                .transpose()?,
-            enabled: self.enabled,
-            allowed_sources: self
-                .allowed_sources
-                .as_ref()
-                .map(|s| limits(s.as_deref(), None).map(|(s, _)| s))
-                .transpose()?,
-            token_quota_per_hour: self
-                .token_quota_per_hour
-                .map(|q| limits(None, q).map(|(_, q)| q))
-                .transpose()?,
-        })
+    server_pub! {
+        /// `me` is the application being changed: keeping its own address is fine.
+        pub fn validate(
+            &self,
+            facts: &ApplicationFacts,
+            me: &AccountRef,
+        ) -> Result<ValidApplicationChange, ValidationErrors> {
+            let credentials = self.check(
+                &Storage::new(&facts.existing_roles, facts.email_holder.as_ref(), Some(me)),
+                facts.auth_method,
+                facts.allow_private_jwks_uri,
+            )?;
+            Ok(ValidApplicationChange {
+                credentials,
+                name: self.name.as_deref().map(ApplicationName::parse).transpose()?,
+                email: self.email.as_deref().map(Email::parse).transpose()?,
+                application_url: self
+                    .application_url
+                    .as_ref()
+                    .map(|u| application_url(u.as_deref()))
+                    .transpose()?,
+                roles: self.roles.clone(),
+                description: self
+                    .description
+                    .as_ref()
+                    .map(|d| DESCRIPTION.optional(d.as_deref()))
+                    .transpose()?,
+                enabled: self.enabled,
+                allowed_sources: self
+                    .allowed_sources
+                    .as_ref()
+                    .map(|s| limits(s.as_deref(), None).map(|(s, _)| s))
+                    .transpose()?,
+                token_quota_per_hour: self
+                    .token_quota_per_hour
+                    .map(|q| limits(None, q).map(|(_, q)| q))
+                    .transpose()?,
+            })
+        }
     }
 
     /// Every rule that needs no storage: what the SDK checks before sending.
@@ -550,22 +561,23 @@ impl ApplicationChange {
     }
 }
 
-/// `Option<Option<T>>` that tells "absent" (outer `None`) from `null` (inner `None`).
-#[cfg_attr(not(feature = "server"), doc(hidden))]
-pub mod double_option {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+server_pub! {
+    /// `Option<Option<T>>` that tells "absent" (outer `None`) from `null` (inner `None`).
+    pub mod double_option {
+        use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub fn serialize<T: Serialize, S: Serializer>(value: &Option<Option<T>>, serializer: S) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(inner) => inner.serialize(serializer),
-            None => serializer.serialize_none(),
+        pub fn serialize<T: Serialize, S: Serializer>(value: &Option<Option<T>>, serializer: S) -> Result<S::Ok, S::Error> {
+            match value {
+                Some(inner) => inner.serialize(serializer),
+                None => serializer.serialize_none(),
+            }
         }
-    }
 
-    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Option<T>>, D::Error> {
-        Option::<T>::deserialize(deserializer).map(Some)
+        pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Option<Option<T>>, D::Error> {
+            Option::<T>::deserialize(deserializer).map(Some)
+        }
     }
 }
 

@@ -88,15 +88,16 @@ impl AssertionAlg {
         Self::ALL.into_iter().find(|a| a.as_str() == value)
     }
 
-    /// Whether this algorithm verifies with this kind of key.
-    #[cfg_attr(not(feature = "server"), doc(hidden))]
-    pub fn fits(self, material: &KeyMaterial) -> bool {
-        matches!(
-            (self, material),
-            (Self::Rs256 | Self::Ps256, KeyMaterial::Rsa { .. })
-                | (Self::Es256, KeyMaterial::P256 { .. })
-                | (Self::EdDsa, KeyMaterial::Ed25519 { .. })
-        )
+    server_pub! {
+        /// Whether this algorithm verifies with this kind of key.
+        pub fn fits(self, material: &KeyMaterial) -> bool {
+            matches!(
+                (self, material),
+                (Self::Rs256 | Self::Ps256, KeyMaterial::Rsa { .. })
+                    | (Self::Es256, KeyMaterial::P256 { .. })
+                    | (Self::EdDsa, KeyMaterial::Ed25519 { .. })
+            )
+        }
     }
 }
 

@@ -40,18 +40,20 @@ impl<'a> Storage<'a> {
         Self::default()
     }
 
-    /// `claimant` is the account being changed, which may keep its own address.
-    pub fn new(
-        existing_roles: &'a HashSet<String>,
-        email_holder: Option<&'a AccountRef>,
-        claimant: Option<&'a AccountRef>,
-    ) -> Self {
-        Self {
-            known: Some(Known {
-                existing_roles,
-                email_holder,
-                claimant,
-            }),
+    server_pub! {
+        /// `claimant` is the account being changed, which may keep its own address.
+        pub fn new(
+            existing_roles: &'a HashSet<String>,
+            email_holder: Option<&'a AccountRef>,
+            claimant: Option<&'a AccountRef>,
+        ) -> Self {
+            Self {
+                known: Some(Known {
+                    existing_roles,
+                    email_holder,
+                    claimant,
+                }),
+            }
         }
     }
 

@@ -18,6 +18,28 @@
 //! against each form's table of fields (`shape`) before serde reads it. URL
 //! syntax is delegated to the `url` crate.
 
+// Without the `server` feature the server's rules are still compiled (the
+// forms' rules use parts of them) and the rest is dead by design; the
+// server's build, with the feature, is where dead code is looked for.
+#![cfg_attr(not(feature = "server"), allow(dead_code))]
+
+/// An item public with the `server` feature and crate-private without it:
+/// the server's rules that live beside the partners' ones (the forms'
+/// storage-aware `validate`, `NewApplication`, the seeded roles, …). The
+/// item is written once; only one of the two expansions is compiled.
+macro_rules! server_pub {
+    ($(#[$meta:meta])* pub $($item:tt)*) => {
+        #[cfg(feature = "server")]
+        $(#[$meta])*
+        pub $($item)*
+
+        #[cfg(not(feature = "server"))]
+        #[allow(dead_code)]
+        $(#[$meta])*
+        pub(crate) $($item)*
+    };
+}
+
 mod builders;
 
 // The modules partners use.

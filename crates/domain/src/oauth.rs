@@ -4,9 +4,10 @@ use crate::permission::PermissionSet;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// SPEC: an access token lives exactly one hour.
-#[cfg_attr(not(feature = "server"), doc(hidden))]
-pub const ACCESS_TOKEN_LIFETIME_SECS: i64 = 3600;
+server_pub! {
+    /// SPEC: an access token lives exactly one hour.
+    pub const ACCESS_TOKEN_LIFETIME_SECS: i64 = 3600;
+}
 
 /// RFC 6749 §5.2 error codes (plus RFC 7009's `unsupported_token_type` and RFC 8707's `invalid_target`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -77,34 +78,36 @@ impl fmt::Display for OAuthErrorCode {
     }
 }
 
-/// Why a requested scope cannot be granted; both are `invalid_scope`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[cfg_attr(not(feature = "server"), doc(hidden))]
-pub enum ScopeError {
-    #[error("scope {0:?} is not a permission (module:action)")]
-    Unknown(String),
-    #[error("scope asks for {0}, which the application's roles do not grant")]
-    NotGranted(String),
+server_pub! {
+    /// Why a requested scope cannot be granted; both are `invalid_scope`.
+    #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+    pub enum ScopeError {
+        #[error("scope {0:?} is not a permission (module:action)")]
+        Unknown(String),
+        #[error("scope asks for {0}, which the application's roles do not grant")]
+        NotGranted(String),
+    }
 }
 
-/// RFC 6749 §3.3: the token's scope is what was asked for, which must be a
-/// subset of what the roles grant; no `scope` at all means everything granted.
-#[cfg_attr(not(feature = "server"), doc(hidden))]
-pub fn narrow_scope(requested: Option<&str>, granted: PermissionSet) -> Result<PermissionSet, ScopeError> {
-    let Some(requested) = requested.filter(|s| !s.trim().is_empty()) else {
-        return Ok(granted);
-    };
-    let mut narrowed = PermissionSet::EMPTY;
-    for token in requested.split(' ').filter(|s| !s.is_empty()) {
-        let permission = token
-            .parse()
-            .map_err(|_| ScopeError::Unknown(token.chars().take(64).collect()))?;
-        if !granted.contains(permission) {
-            return Err(ScopeError::NotGranted(token.to_owned()));
+server_pub! {
+    /// RFC 6749 §3.3: the token's scope is what was asked for, which must be a
+    /// subset of what the roles grant; no `scope` at all means everything granted.
+    pub fn narrow_scope(requested: Option<&str>, granted: PermissionSet) -> Result<PermissionSet, ScopeError> {
+        let Some(requested) = requested.filter(|s| !s.trim().is_empty()) else {
+            return Ok(granted);
+        };
+        let mut narrowed = PermissionSet::EMPTY;
+        for token in requested.split(' ').filter(|s| !s.is_empty()) {
+            let permission = token
+                .parse()
+                .map_err(|_| ScopeError::Unknown(token.chars().take(64).collect()))?;
+            if !granted.contains(permission) {
+                return Err(ScopeError::NotGranted(token.to_owned()));
+            }
+            narrowed.insert(permission);
         }
-        narrowed.insert(permission);
+        Ok(narrowed)
     }
-    Ok(narrowed)
 }
 
 #[cfg(test)]

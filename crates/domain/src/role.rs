@@ -38,64 +38,68 @@ impl fmt::Display for RoleName {
     }
 }
 
-/// A role of the catalog every install starts with.
-#[derive(Debug, Clone)]
-#[cfg_attr(not(feature = "server"), doc(hidden))]
-pub struct SeedRole {
-    pub name: &'static str,
-    pub permissions: PermissionSet,
+server_pub! {
+    /// A role of the catalog every install starts with.
+    #[derive(Debug, Clone)]
+    pub struct SeedRole {
+        pub name: &'static str,
+        pub permissions: PermissionSet,
+    }
 }
 
-/// SPEC's seeded catalog.
-#[cfg_attr(not(feature = "server"), doc(hidden))]
-pub fn seeded_roles() -> Vec<SeedRole> {
-    use Action::*;
-    use Module::*;
-    let set = |ps: &[(Module, Action)]| ps.iter().map(|&(m, a)| Permission::new(m, a)).collect();
-    vec![
-        SeedRole {
-            name: "Administrator",
-            permissions: PermissionSet::all(),
-        },
-        SeedRole {
-            name: "Engage Supervisor",
-            permissions: set(&[(Engage, View), (Engage, Create), (Engage, Edit)]),
-        },
-        SeedRole {
-            name: "Engage Worker",
-            permissions: set(&[(Engage, View), (Engage, Create)]),
-        },
-        SeedRole {
-            name: "Intake Screener",
-            permissions: set(&[(Intake, View), (Intake, Create), (Intake, Edit)]),
-        },
-        SeedRole {
-            name: "Auditor",
-            permissions: Module::ALL.into_iter().map(|m| Permission::new(m, View)).collect(),
-        },
-    ]
+server_pub! {
+    /// SPEC's seeded catalog.
+    pub fn seeded_roles() -> Vec<SeedRole> {
+        use Action::*;
+        use Module::*;
+        let set = |ps: &[(Module, Action)]| ps.iter().map(|&(m, a)| Permission::new(m, a)).collect();
+        vec![
+            SeedRole {
+                name: "Administrator",
+                permissions: PermissionSet::all(),
+            },
+            SeedRole {
+                name: "Engage Supervisor",
+                permissions: set(&[(Engage, View), (Engage, Create), (Engage, Edit)]),
+            },
+            SeedRole {
+                name: "Engage Worker",
+                permissions: set(&[(Engage, View), (Engage, Create)]),
+            },
+            SeedRole {
+                name: "Intake Screener",
+                permissions: set(&[(Intake, View), (Intake, Create), (Intake, Edit)]),
+            },
+            SeedRole {
+                name: "Auditor",
+                permissions: Module::ALL.into_iter().map(|m| Permission::new(m, View)).collect(),
+            },
+        ]
+    }
 }
 
-/// Every `admin` permission: what it takes to manage users, roles and
-/// applications, and so to undo any change made to them.
-#[cfg_attr(not(feature = "server"), doc(hidden))]
-pub fn administration() -> PermissionSet {
-    Action::ALL
-        .into_iter()
-        .map(|action| Permission::new(Module::Admin, action))
-        .collect()
+server_pub! {
+    /// Every `admin` permission: what it takes to manage users, roles and
+    /// applications, and so to undo any change made to them.
+    pub fn administration() -> PermissionSet {
+        Action::ALL
+            .into_iter()
+            .map(|action| Permission::new(Module::Admin, action))
+            .collect()
+    }
 }
 
-/// The install must keep a person who can administer it: some user whose
-/// roles together grant every `admin` permission. Applications do not count;
-/// reveal and rotate are for signed-in people only, and an application's
-/// credentials are not a way back in for an organisation that locked itself
-/// out. Given each user's permissions as they would be after a change, tells
-/// whether that change may go ahead.
-#[cfg_attr(not(feature = "server"), doc(hidden))]
-pub fn keeps_an_administrator(users: impl IntoIterator<Item = PermissionSet>) -> bool {
-    let needed = administration();
-    users.into_iter().any(|held| needed.is_subset(held))
+server_pub! {
+    /// The install must keep a person who can administer it: some user whose
+    /// roles together grant every `admin` permission. Applications do not count;
+    /// reveal and rotate are for signed-in people only, and an application's
+    /// credentials are not a way back in for an organisation that locked itself
+    /// out. Given each user's permissions as they would be after a change, tells
+    /// whether that change may go ahead.
+    pub fn keeps_an_administrator(users: impl IntoIterator<Item = PermissionSet>) -> bool {
+        let needed = administration();
+        users.into_iter().any(|held| needed.is_subset(held))
+    }
 }
 
 /// A role as an admin submits it: `{"name", "permissions": ["engage:view", …]}`.

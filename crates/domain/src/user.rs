@@ -24,9 +24,9 @@ pub const MAX_PASSWORD_CHARS: usize = 1024;
 
 /// A password as submitted. `Debug` never prints it, and neither does
 /// `Serialize`, which writes `"[redacted]"`: only the request bodies that
-/// carry a password write it, each by naming [`expose_password`] for that
-/// field, so a password never reaches a log, a cache or a validation
-/// error's parameters through a derived `Serialize`.
+/// carry a password write it, each naming this crate's `expose_password`
+/// for that field, so a password never reaches a log, a cache or a
+/// validation error's parameters through a derived `Serialize`.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 pub struct Password(String);
@@ -37,22 +37,24 @@ impl Serialize for Password {
     }
 }
 
-/// Writes a password into a request body; for `#[serde(serialize_with)]`
-/// on the fields that carry one.
-#[cfg_attr(not(feature = "server"), doc(hidden))]
-pub fn expose_password<S: serde::Serializer>(password: &Password, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(password.expose())
+server_pub! {
+    /// Writes a password into a request body; for `#[serde(serialize_with)]`
+    /// on the fields that carry one.
+    pub fn expose_password<S: serde::Serializer>(password: &Password, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(password.expose())
+    }
 }
 
-/// [`expose_password`] for an optional password.
-#[cfg_attr(not(feature = "server"), doc(hidden))]
-pub fn expose_optional_password<S: serde::Serializer>(
-    password: &Option<Password>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match password {
-        Some(password) => serializer.serialize_some(password.expose()),
-        None => serializer.serialize_none(),
+server_pub! {
+    /// [`expose_password`] for an optional password.
+    pub fn expose_optional_password<S: serde::Serializer>(
+        password: &Option<Password>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match password {
+            Some(password) => serializer.serialize_some(password.expose()),
+            None => serializer.serialize_none(),
+        }
     }
 }
 
@@ -229,12 +231,13 @@ impl Shaped for UserChange {
     }
 }
 
-/// What storage knows that the user rules need.
-#[derive(Debug, Clone, Default)]
-#[cfg_attr(not(feature = "server"), doc(hidden))]
-pub struct UserFacts {
-    pub existing_roles: HashSet<String>,
-    pub email_holder: Option<AccountRef>,
+server_pub! {
+    /// What storage knows that the user rules need.
+    #[derive(Debug, Clone, Default)]
+    pub struct UserFacts {
+        pub existing_roles: HashSet<String>,
+        pub email_holder: Option<AccountRef>,
+    }
 }
 
 impl UserFacts {
@@ -243,20 +246,22 @@ impl UserFacts {
     }
 }
 
-/// A user that passed every rule; only [`UserForm::validate`] and
-/// [`NewUser::first_administrator`] make one.
-#[derive(Debug, Clone)]
-#[cfg_attr(not(feature = "server"), doc(hidden))]
-pub struct NewUser {
-    email: Email,
-    name: String,
-    password: Password,
-    roles: Vec<String>,
+server_pub! {
+    /// A user that passed every rule; only [`UserForm::validate`] and
+    /// [`NewUser::first_administrator`] make one.
+    #[derive(Debug, Clone)]
+    pub struct NewUser {
+        email: Email,
+        name: String,
+        password: Password,
+        roles: Vec<String>,
+    }
 }
 
-/// The name and role of the account a new install starts with.
-#[cfg_attr(not(feature = "server"), doc(hidden))]
-pub const FIRST_ADMINISTRATOR_NAME: &str = "Administrator";
+server_pub! {
+    /// The name and role of the account a new install starts with.
+    pub const FIRST_ADMINISTRATOR_NAME: &str = "Administrator";
+}
 
 impl NewUser {
     /// The account a new install starts with: named "Administrator", holding
@@ -311,15 +316,16 @@ impl NewUser {
     }
 }
 
-/// A change that passed every rule; `None` leaves a field as it is. Only
-/// [`UserChange::validate`] makes one.
-#[derive(Debug, Clone)]
-#[cfg_attr(not(feature = "server"), doc(hidden))]
-pub struct ValidUserChange {
-    email: Option<Email>,
-    name: Option<String>,
-    password: Option<Password>,
-    roles: Option<Vec<String>>,
+server_pub! {
+    /// A change that passed every rule; `None` leaves a field as it is. Only
+    /// [`UserChange::validate`] makes one.
+    #[derive(Debug, Clone)]
+    pub struct ValidUserChange {
+        email: Option<Email>,
+        name: Option<String>,
+        password: Option<Password>,
+        roles: Option<Vec<String>>,
+    }
 }
 
 impl ValidUserChange {
@@ -347,16 +353,17 @@ impl UserForm {
         self.check(&Storage::offline())
     }
 
-    #[cfg_attr(not(feature = "server"), doc(hidden))]
-    pub fn validate(&self, facts: &UserFacts) -> Result<NewUser, ValidationErrors> {
-        self.check(&facts.storage(None))?;
-        // Each rule passed above; parsing again keeps the values they vouch for.
-        Ok(NewUser {
-            email: Email::parse(&self.email)?,
-            name: USER_NAME.required(&self.name)?,
-            password: self.password.clone(),
-            roles: self.roles.clone(),
-        })
+    server_pub! {
+        pub fn validate(&self, facts: &UserFacts) -> Result<NewUser, ValidationErrors> {
+            self.check(&facts.storage(None))?;
+            // Each rule passed above; parsing again keeps the values they vouch for.
+            Ok(NewUser {
+                email: Email::parse(&self.email)?,
+                name: USER_NAME.required(&self.name)?,
+                password: self.password.clone(),
+                roles: self.roles.clone(),
+            })
+        }
     }
 
     fn check(&self, storage: &Storage<'_>) -> Result<(), ValidationErrors> {
@@ -371,14 +378,16 @@ impl UserChange {
         self.check(&Storage::offline())
     }
 
-    pub fn validate(&self, facts: &UserFacts, me: &AccountRef) -> Result<ValidUserChange, ValidationErrors> {
-        self.check(&facts.storage(Some(me)))?;
-        Ok(ValidUserChange {
-            email: self.email.as_deref().map(Email::parse).transpose()?,
-            name: self.name.as_deref().map(|n| USER_NAME.required(n)).transpose()?,
-            password: self.password.clone(),
-            roles: self.roles.clone(),
-        })
+    server_pub! {
+        pub fn validate(&self, facts: &UserFacts, me: &AccountRef) -> Result<ValidUserChange, ValidationErrors> {
+            self.check(&facts.storage(Some(me)))?;
+            Ok(ValidUserChange {
+                email: self.email.as_deref().map(Email::parse).transpose()?,
+                name: self.name.as_deref().map(|n| USER_NAME.required(n)).transpose()?,
+                password: self.password.clone(),
+                roles: self.roles.clone(),
+            })
+        }
     }
 
     fn check(&self, storage: &Storage<'_>) -> Result<(), ValidationErrors> {
@@ -387,15 +396,17 @@ impl UserChange {
     }
 }
 
-/// How long an admin session lasts: a working day.
-#[cfg_attr(not(feature = "server"), doc(hidden))]
-pub const SESSION_LIFETIME_SECS: i64 = 8 * 3600;
+server_pub! {
+    /// How long an admin session lasts: a working day.
+    pub const SESSION_LIFETIME_SECS: i64 = 8 * 3600;
+}
 
-/// People may not remove their own account: an install must not lose its
-/// last administrator to a slip, and a removal is for another admin to make.
-#[cfg_attr(not(feature = "server"), doc(hidden))]
-pub fn may_remove(caller: &AccountRef, target: &AccountRef) -> bool {
-    caller != target
+server_pub! {
+    /// People may not remove their own account: an install must not lose its
+    /// last administrator to a slip, and a removal is for another admin to make.
+    pub fn may_remove(caller: &AccountRef, target: &AccountRef) -> bool {
+        caller != target
+    }
 }
 
 #[cfg(test)]

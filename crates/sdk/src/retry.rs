@@ -12,7 +12,7 @@ use std::time::Duration;
 ///
 /// Requests that may change something (POST, PATCH) are retried only when the
 /// server certainly did not act on them: the connection could not be opened,
-/// or the answer was 429.
+/// or the answer was 429 or 503.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
     max_retries: u32,
