@@ -3,7 +3,7 @@
  * (authorization, retries, error mapping).
  */
 
-import { ApiError, CasebookError, ConfigError, TransportError, UnexpectedResponseError } from "./errors.js";
+import { ApiError, CasebookError, ConfigError, UnexpectedResponseError, certainlyNotActed } from "./errors.js";
 import type { Problem } from "./errors.js";
 import { checkedBaseUrl, endpoint, exchange } from "./http.js";
 import type { Fetch, HttpSettings } from "./http.js";
@@ -108,9 +108,9 @@ export class Transport {
 
   async #execute(method: Method, url: string, body: unknown): Promise<{ status: number; body: string }> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    // Only requests that cannot act twice are repeated after an answer that
-    // may have followed an action; 429 and refused connections mean nothing
-    // was done, whatever the method.
+    // PUT and DELETE name an end state, so sending one twice does no harm.
+    // A POST or PATCH is repeated only when the server certainly did not
+    // act: a timeout or a 500 may have followed an action.
     const idempotent = method === "GET" || method === "PUT" || method === "DELETE";
     let renewedToken = false;
     for (let retries = 0; ; ) {
@@ -119,7 +119,6 @@ export class Transport {
       if (authorization) headers.authorization = authorization;
       if (payload !== undefined) headers["content-type"] = "application/json";
       let error: CasebookError;
-      let mayRetry: boolean;
       try {
         const answer = await exchange(this.#core.http, url, {
           method,
@@ -137,13 +136,12 @@ export class Transport {
         }
         const scope = answer.status === 403 ? requiredScope(challenge) : undefined;
         error = problem(answer.status, answer.body, answer.retryAfterMs, scope);
-        mayRetry = idempotent || answer.status === 429;
       } catch (thrown) {
         if (!(thrown instanceof CasebookError)) throw thrown;
         error = thrown;
-        mayRetry = idempotent || (thrown instanceof TransportError && thrown.notSent);
       }
-      const delay = mayRetry && error.transient ? this.#core.retry.delay(retries, error.retryAfterMs) : undefined;
+      const mayRetry = error.transient && (idempotent || certainlyNotActed(error));
+      const delay = mayRetry ? this.#core.retry.delay(retries, error.retryAfterMs) : undefined;
       if (delay === undefined) throw error;
       await sleep(delay);
       retries++;
