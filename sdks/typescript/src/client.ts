@@ -28,6 +28,16 @@ export interface ClientOptions {
   /** Space-separated permissions to ask for; all the application's roles grant when unset. */
   scope?: string;
   refreshAheadMs?: number;
+  /**
+   * Act with the tokens of a {@link TokenSource} made elsewhere, instead of
+   * {@link clientId} and {@link clientSecret}: clients given the same one
+   * share one token and one refresh. The token settings (`clientId`,
+   * `clientSecret`, `authMethod`, `scope`, `refreshAheadMs`, `clock`) are
+   * then the source's, so giving any of them too is a {@link ConfigError};
+   * `retry`, `timeoutMs`, `fetch` and `userAgent` still apply to this
+   * client's API calls, while the source keeps its own for token requests.
+   */
+  tokenSource?: TokenSource;
   retry?: RetryPolicy | RetryOptions;
   /** Per request (default 30 s). */
   timeoutMs?: number;
@@ -279,6 +289,9 @@ export function transportFor(options: ClientOptions): Transport {
     userAgent: options.userAgent,
   };
   const core: Core = { base, http, retry };
+  if (options.tokenSource !== undefined) {
+    return new Transport(core, { kind: "application", tokens: givenTokenSource(options) });
+  }
   if (options.clientId === undefined && options.clientSecret === undefined) {
     return new Transport(core, { kind: "anonymous" });
   }
@@ -299,4 +312,22 @@ export function transportFor(options: ClientOptions): Transport {
     ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
   return new Transport(core, { kind: "application", tokens });
+}
+
+/** The token settings a given {@link TokenSource} already holds. */
+const TOKEN_SETTINGS = ["clientId", "clientSecret", "authMethod", "scope", "refreshAheadMs", "clock"] as const;
+
+function givenTokenSource(options: ClientOptions): TokenSource {
+  const source = options.tokenSource;
+  // A plain object would fail only at the first call, far from the mistake.
+  if (!(source instanceof TokenSource)) throw new ConfigError("tokenSource must be a TokenSource");
+  // Silently dropping them would leave a client asking for another scope,
+  // or as another application, than its options say.
+  const clashing = TOKEN_SETTINGS.filter((name) => options[name] !== undefined);
+  if (clashing.length > 0) {
+    throw new ConfigError(
+      `tokenSource and ${clashing.join(", ")} do not go together: the source holds its own credentials and token settings`,
+    );
+  }
+  return source;
 }
