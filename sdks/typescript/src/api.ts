@@ -91,7 +91,12 @@ export class Client {
     return this.#transport.base.toString();
   }
 
-  /** The token source of a client acting as an application, e.g. to hand its tokens to another tool. */
+  /**
+   * The token source of a client acting as an application: the one given
+   * as the `tokenSource` option, or the one made from `clientId` and
+   * `clientSecret`. E.g. to hand its tokens to another tool, or to build
+   * another client that shares them.
+   */
   get tokenSource(): TokenSource | undefined {
     return this.#transport.tokenSource;
   }

@@ -3,7 +3,7 @@
  * (authorization, retries, error mapping).
  */
 
-import { ApiError, CasebookError, ConfigError, TransportError, UnexpectedResponseError } from "./errors.js";
+import { ApiError, CasebookError, ConfigError, UnexpectedResponseError, certainlyNotActed } from "./errors.js";
 import type { Problem } from "./errors.js";
 import { checkedBaseUrl, endpoint, exchange } from "./http.js";
 import type { Fetch, HttpSettings } from "./http.js";
@@ -28,6 +28,16 @@ export interface ClientOptions {
   /** Space-separated permissions to ask for; all the application's roles grant when unset. */
   scope?: string;
   refreshAheadMs?: number;
+  /**
+   * Act with the tokens of a {@link TokenSource} made elsewhere, instead of
+   * {@link clientId} and {@link clientSecret}: clients given the same one
+   * share one token and one refresh. The token settings (`clientId`,
+   * `clientSecret`, `authMethod`, `scope`, `refreshAheadMs`, `clock`) are
+   * then the source's, so giving any of them too is a {@link ConfigError};
+   * `retry`, `timeoutMs`, `fetch` and `userAgent` still apply to this
+   * client's API calls, while the source keeps its own for token requests.
+   */
+  tokenSource?: TokenSource;
   retry?: RetryPolicy | RetryOptions;
   /** Per request (default 30 s). */
   timeoutMs?: number;
@@ -108,9 +118,9 @@ export class Transport {
 
   async #execute(method: Method, url: string, body: unknown): Promise<{ status: number; body: string }> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    // Only requests that cannot act twice are repeated after an answer that
-    // may have followed an action; 429 and refused connections mean nothing
-    // was done, whatever the method.
+    // PUT and DELETE name an end state, so sending one twice does no harm.
+    // A POST or PATCH is repeated only when the server certainly did not
+    // act: a timeout or a 500 may have followed an action.
     const idempotent = method === "GET" || method === "PUT" || method === "DELETE";
     let renewedToken = false;
     for (let retries = 0; ; ) {
@@ -119,7 +129,6 @@ export class Transport {
       if (authorization) headers.authorization = authorization;
       if (payload !== undefined) headers["content-type"] = "application/json";
       let error: CasebookError;
-      let mayRetry: boolean;
       try {
         const answer = await exchange(this.#core.http, url, {
           method,
@@ -137,13 +146,12 @@ export class Transport {
         }
         const scope = answer.status === 403 ? requiredScope(challenge) : undefined;
         error = problem(answer.status, answer.body, answer.retryAfterMs, scope);
-        mayRetry = idempotent || answer.status === 429;
       } catch (thrown) {
         if (!(thrown instanceof CasebookError)) throw thrown;
         error = thrown;
-        mayRetry = idempotent || (thrown instanceof TransportError && thrown.notSent);
       }
-      const delay = mayRetry && error.transient ? this.#core.retry.delay(retries, error.retryAfterMs) : undefined;
+      const mayRetry = error.transient && (idempotent || certainlyNotActed(error));
+      const delay = mayRetry ? this.#core.retry.delay(retries, error.retryAfterMs) : undefined;
       if (delay === undefined) throw error;
       await sleep(delay);
       retries++;
@@ -281,6 +289,9 @@ export function transportFor(options: ClientOptions): Transport {
     userAgent: options.userAgent,
   };
   const core: Core = { base, http, retry };
+  if (options.tokenSource !== undefined) {
+    return new Transport(core, { kind: "application", tokens: givenTokenSource(options) });
+  }
   if (options.clientId === undefined && options.clientSecret === undefined) {
     return new Transport(core, { kind: "anonymous" });
   }
@@ -301,4 +312,22 @@ export function transportFor(options: ClientOptions): Transport {
     ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
   return new Transport(core, { kind: "application", tokens });
+}
+
+/** The token settings a given {@link TokenSource} already holds. */
+const TOKEN_SETTINGS = ["clientId", "clientSecret", "authMethod", "scope", "refreshAheadMs", "clock"] as const;
+
+function givenTokenSource(options: ClientOptions): TokenSource {
+  const source = options.tokenSource;
+  // A plain object would fail only at the first call, far from the mistake.
+  if (!(source instanceof TokenSource)) throw new ConfigError("tokenSource must be a TokenSource");
+  // Silently dropping them would leave a client asking for another scope,
+  // or as another application, than its options say.
+  const clashing = TOKEN_SETTINGS.filter((name) => options[name] !== undefined);
+  if (clashing.length > 0) {
+    throw new ConfigError(
+      `tokenSource and ${clashing.join(", ")} do not go together: the source holds its own credentials and token settings`,
+    );
+  }
+  return source;
 }

@@ -20,8 +20,8 @@ export abstract class CasebookError extends Error {
    * Whether trying again later could succeed: timeouts, connection
    * failures, 408, 429 and 5xx answers. The SDK has already retried those
    * it safely could, as far as its {@link RetryPolicy} allows, before it
-   * throws one; a request that may have acted (a POST that timed out) is
-   * not sent twice.
+   * throws one; a request that may have acted (a POST that timed out or
+   * was answered 500) is not sent twice.
    */
   get transient(): boolean {
     return false;
@@ -45,6 +45,20 @@ export abstract class CasebookError extends Error {
 
 export function transientStatus(status: number): boolean {
   return [408, 429, 500, 502, 503, 504].includes(status);
+}
+
+/**
+ * Whether the server certainly did nothing with the request: the
+ * connection was never opened, or it answered 429 or 503, which say it
+ * turned the request away. Only then may a request that can act (a POST,
+ * a PATCH, a token request) be sent again. @internal
+ */
+export function certainlyNotActed(error: CasebookError): boolean {
+  if (error instanceof TransportError) return error.notSent;
+  if (error instanceof ApiError || error instanceof OAuthError || error instanceof UnexpectedResponseError) {
+    return error.status === 429 || error.status === 503;
+  }
+  return false;
 }
 
 /**

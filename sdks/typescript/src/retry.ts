@@ -16,9 +16,11 @@ export interface RetryOptions {
  * retried: exponential backoff with jitter, a bounded number of times. A
  * `Retry-After` from the server replaces the computed backoff.
  *
- * Requests that may change something (POST, PATCH) are retried only when
- * the server certainly did not act on them: the connection could not be
- * opened, or the answer was 429.
+ * Requests that may change something (POST, PATCH, and every token
+ * request) are retried only when the server certainly did not act on them:
+ * the connection could not be opened, or the answer was 429 or 503. A
+ * timeout, a dropped connection or another 5xx may have followed an
+ * action, so those are thrown rather than risk doing it twice.
  */
 export class RetryPolicy {
   readonly maxRetries: number;

@@ -15,8 +15,8 @@ import {
   ConfigError,
   MistypedSecretError,
   OAuthError,
-  TransportError,
   UnexpectedResponseError,
+  certainlyNotActed,
 } from "./errors.js";
 import type { OAuthErrorCode } from "./errors.js";
 import { exchange } from "./http.js";
@@ -341,19 +341,6 @@ export class TokenSource {
 function basicAuthorization(clientId: string, secret: ClientSecret): string {
   const encode = (s: string) => new URLSearchParams({ v: s }).toString().slice(2);
   return `Basic ${btoa(`${encode(clientId)}:${encode(secret.expose())}`)}`;
-}
-
-/**
- * Whether the server certainly did nothing with the request: the
- * connection was never opened, or it answered 429 or 503, which say it
- * turned the request away.
- */
-function certainlyNotActed(error: CasebookError): boolean {
-  if (error instanceof TransportError) return error.notSent;
-  if (error instanceof OAuthError || error instanceof UnexpectedResponseError) {
-    return error.status === 429 || error.status === 503;
-  }
-  return false;
 }
 
 function asCasebookError(error: unknown): CasebookError {

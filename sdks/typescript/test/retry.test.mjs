@@ -88,14 +88,21 @@ test("token requests: retries are bounded, and a Retry-After beyond the bound en
   }
 });
 
-test("API calls: a GET is retried on 503, a POST only on 429", async () => {
+test("API calls: a GET is retried on 503, and a POST or PATCH on 503 and 429, which say the server did nothing", async () => {
+  let casePosts = 0;
   const fake = await scripted((req, n) => {
     if (req.url === "/oauth2/token") return { status: 200, body: TOKEN };
     if (req.url.startsWith("/api/v1/engage/cases") && req.method === "GET") {
       return n === 0 ? { status: 503, body: problem(503, "Service Unavailable") } : { status: 200, body: '{"items":[],"next_cursor":null}' };
     }
     if (req.url === "/api/v1/engage/cases" && req.method === "POST") {
-      return { status: 503, body: problem(503, "Service Unavailable") };
+      return casePosts++ === 0
+        ? { status: 503, headers: { "retry-after": "0" }, body: problem(503, "Service Unavailable") }
+        : { status: 201, body: '{"id":"c-1","title":"x"}' };
+    }
+    if (req.url === "/api/v1/engage/cases/c-1" && req.method === "PATCH") {
+      // A proxy's page, not a problem: still the server turning it away.
+      return n === 0 ? { status: 503, body: "<html>busy</html>", type: "text/html" } : { status: 200, body: '{"id":"c-1","title":"y"}' };
     }
     if (req.url === "/api/v1/intake/reports" && req.method === "POST") {
       return n === 0
@@ -113,11 +120,45 @@ test("API calls: a GET is retried on 503, a POST only on 429", async () => {
     });
     assert.deepEqual((await client.cases.list().send()).items, []);
     assert.equal(fake.counts["/api/v1/engage/cases"], 2);
-    await assert.rejects(client.cases.create({ title: "x" }), (e) => e instanceof ApiError && e.status === 503 && e.transient);
-    assert.equal(fake.counts["/api/v1/engage/cases"], 3, "the POST went once: the server may have acted on it");
+    assert.equal((await client.cases.create({ title: "x" })).id, "c-1");
+    assert.equal(fake.counts["/api/v1/engage/cases"], 4, "the POST answered 503 went again");
+    assert.equal((await client.cases.change("c-1", { title: "y" })).title, "y");
+    assert.equal(fake.counts["/api/v1/engage/cases/c-1"], 2, "the PATCH answered 503 went again");
     assert.equal((await client.reports.create({ summary: "x" })).id, "r-1");
     assert.equal(fake.counts["/api/v1/intake/reports"], 2);
     assert.equal(fake.counts["/oauth2/token"], 1);
+  } finally {
+    await fake.close();
+  }
+});
+
+test("API calls: a POST answered 500 or timed out is sent once, since the server may have acted; a GET is retried on both", async () => {
+  const fake = await scripted((req, n) => {
+    if (req.url === "/oauth2/token") return { status: 200, body: TOKEN };
+    if (req.url === "/api/v1/engage/cases" && req.method === "POST") return { status: 500, body: problem(500, "Internal Server Error") };
+    if (req.url === "/api/v1/intake/reports" && req.method === "POST") return null;
+    if (req.url === "/api/v1/me") {
+      if (n === 0) return { status: 500, body: problem(500, "Internal Server Error") };
+      if (n === 1) return null;
+      return { status: 200, body: JSON.stringify({ client_id: "cb_1" }) };
+    }
+    return { status: 404, body: problem(404, "Not Found") };
+  });
+  try {
+    const client = new Client({
+      baseUrl: fake.url,
+      clientId: "cb_1",
+      clientSecret: SECRET,
+      timeoutMs: 300,
+      retry: { maxRetries: 3, initialBackoffMs: 10 },
+    });
+    await assert.rejects(client.cases.create({ title: "x" }), (e) => e instanceof ApiError && e.status === 500 && e.transient);
+    assert.equal(fake.counts["/api/v1/engage/cases"], 1);
+    const timedOut = await within(client.reports.create({ summary: "x" }).catch((e) => e), 5_000);
+    assert.ok(timedOut instanceof TimeoutError && timedOut.transient, String(timedOut));
+    assert.equal(fake.counts["/api/v1/intake/reports"], 1);
+    assert.equal((await client.me()).client_id, "cb_1");
+    assert.equal(fake.counts["/api/v1/me"], 3, "the GET went again after the 500 and after the timeout");
   } finally {
     await fake.close();
   }

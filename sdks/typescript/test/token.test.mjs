@@ -1,11 +1,11 @@
 // The token source against the real server: single flight, refresh ahead
-// of expiry in the background, one renewal on invalid_token, and permanent OAuth errors at
-// once. Token requests are counted by the server's own /metrics.
+// of expiry in the background, one renewal on invalid_token, clients sharing
+// one source, and permanent OAuth errors at once. Token requests are counted by the server's own /metrics.
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { inspect } from "node:util";
-import { ApiError, Client, OAuthError, TokenSource } from "@casebook/sdk";
+import { ApiError, Client, ConfigError, OAuthError, RetryPolicy, TokenSource } from "@casebook/sdk";
 import { adminSession, eventually, metric, registerApplication, revoke, startServer, tokensIssued } from "./harness.mjs";
 
 let server;
@@ -75,6 +75,67 @@ test("a token is refreshed two minutes ahead of expiry, and other callers keep t
   const crowd = await Promise.all(Array.from({ length: 200 }, () => tokens.token()));
   assert.ok(crowd.every((t) => t === crowd[0] && t !== second));
   assert.equal(await tokensIssued(server.url), issued + 2);
+});
+
+test("clients built on one token source share one token and one refresh", async () => {
+  const app = await registerApplication(server.url, session, ["engage-worker"]);
+  let now = 1_000_000;
+  const tokens = source(app, { clock: () => now });
+  const reader = new Client({ baseUrl: server.url, tokenSource: tokens });
+  const writer = new Client({ baseUrl: server.url, tokenSource: tokens, retry: RetryPolicy.none() });
+  assert.equal(reader.tokenSource, tokens);
+  assert.equal(writer.tokenSource, tokens);
+  const both = (n) => Promise.all(Array.from({ length: n }, (_, i) => (i % 2 ? reader : writer).me()));
+
+  const issued = await tokensIssued(server.url);
+  const answers = await both(200);
+  assert.ok(answers.every((me) => me.client_id === app.clientId));
+  assert.equal(await tokensIssued(server.url), issued + 1, "one token request between the two clients");
+  const first = await tokens.token();
+
+  // In the refresh window, calls through either client start one refresh.
+  now += 3600_000 - 119_000;
+  await both(100);
+  const second = await eventually(async () => {
+    const t = await tokens.token();
+    return t !== first && t;
+  }, 5_000, "the background refresh");
+  await both(100);
+  assert.equal(await tokensIssued(server.url), issued + 2, "one refresh between the two clients");
+
+  // A token one client finds refused is renewed for the other too.
+  await revoke(server.url, app, second.secret());
+  assert.equal((await writer.me()).client_id, app.clientId);
+  assert.equal((await reader.me()).client_id, app.clientId);
+  assert.equal(await tokensIssued(server.url), issued + 3);
+});
+
+test("a token source does not go with credentials or token settings of the client's own", async () => {
+  const app = await registerApplication(server.url, session, ["engage-worker"]);
+  const tokens = source(app);
+  for (const extra of [
+    { clientId: app.clientId },
+    { clientSecret: app.clientSecret },
+    { clientId: app.clientId, clientSecret: app.clientSecret },
+    { scope: "engage:view" },
+    { authMethod: "client_secret_post" },
+    { refreshAheadMs: 1_000 },
+  ]) {
+    assert.throws(
+      () => new Client({ baseUrl: server.url, tokenSource: tokens, ...extra }),
+      (error) => {
+        assert.ok(error instanceof ConfigError, inspect(error));
+        for (const name of Object.keys(extra)) assert.ok(error.message.includes(name), error.message);
+        assert.ok(!inspect(error).includes(app.clientSecret));
+        return true;
+      },
+    );
+  }
+  assert.throws(() => new Client({ baseUrl: server.url, tokenSource: { token: async () => ({}) } }), ConfigError);
+  const client = new Client({ baseUrl: server.url, tokenSource: tokens });
+  for (const shown of [String(client), JSON.stringify(client), inspect(client)]) {
+    assert.ok(!shown.includes(app.clientSecret), shown);
+  }
 });
 
 test("a refused token (invalid_token) is renewed once and the call retried", async () => {
