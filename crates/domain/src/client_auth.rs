@@ -3,7 +3,7 @@
 //! (inline or at a URL) and no secret, a `client_secret_basic` one a secret
 //! and no keys.
 
-use crate::client_keys::{AuthMethod, KeySource};
+use crate::client_keys::{AuthMethod, KeySource, unknown_method};
 use crate::validation::{ErrorCode, FieldError, ValidationErrors};
 use serde_json::Value;
 
@@ -90,6 +90,9 @@ pub fn registration(
             .source(allow_private)?
             .map(Credentials::Keys)
             .ok_or_else(|| keys_required().into()),
+        // Only a newer server's answer reads as this; a form never parses to
+        // it, and were one to, it registers nothing.
+        (AuthMethod::Unrecognized, _) => Err(unknown_method().into()),
     }
 }
 

@@ -24,6 +24,15 @@ const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
 
 const FIELD: &str = "jwks";
 
+/// What a `token_endpoint_auth_method` that names neither method is told.
+pub(crate) fn unknown_method() -> FieldError {
+    FieldError::new(
+        "token_endpoint_auth_method",
+        ErrorCode::InvalidValue,
+        "token_endpoint_auth_method must be client_secret_basic or private_key_jwt",
+    )
+}
+
 /// `token_endpoint_auth_method` (RFC 7591 §2).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -34,6 +43,11 @@ pub enum AuthMethod {
     ClientSecretBasic,
     /// A JWT signed with one of the application's registered keys (RFC 7523).
     PrivateKeyJwt,
+    /// A method this version does not know yet, read from a newer server's
+    /// answer, so that one application using it does not fail a whole
+    /// listing. Never written, never parsed from a form, never registered.
+    #[serde(other, skip_serializing)]
+    Unrecognized,
 }
 
 impl AuthMethod {
@@ -43,6 +57,7 @@ impl AuthMethod {
         match self {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::PrivateKeyJwt => "private_key_jwt",
+            Self::Unrecognized => "unrecognized",
         }
     }
 
@@ -52,13 +67,7 @@ impl AuthMethod {
 
     /// The field rule: one of the two names.
     pub fn field(raw: &str) -> Result<Self, FieldError> {
-        Self::parse(raw).ok_or_else(|| {
-            FieldError::new(
-                "token_endpoint_auth_method",
-                ErrorCode::InvalidValue,
-                "token_endpoint_auth_method must be client_secret_basic or private_key_jwt",
-            )
-        })
+        Self::parse(raw).ok_or_else(unknown_method)
     }
 }
 

@@ -135,3 +135,21 @@ fn a_malformed_client_id_is_refused_on_reading_without_echoing_it() {
     assert!(error.to_string().contains("not a client ID"), "{error}");
     assert!(!error.to_string().contains("cb_nope"), "{error}");
 }
+
+#[test]
+fn an_auth_method_or_case_status_from_a_newer_server_does_not_fail_the_answer() {
+    let app: Application = serde_json::from_str(&format!(
+        r#"{{"id":"a1","name":"A","email":"a@b.org","application_url":null,"description":null,"roles":[],
+            "client_id":"{CLIENT_ID}","callback_url":"https://casebook.example.org","enabled":true,
+            "token_endpoint_auth_method":"tls_client_auth","jwks":null,"jwks_uri":null,
+            "allowed_sources":null,"token_quota_per_hour":null,
+            "created_at":"2026-03-02T14:05:09Z","updated_at":"2026-03-02T14:05:09Z"}}"#
+    ))
+    .unwrap();
+    assert_eq!(app.token_endpoint_auth_method, crate::AuthMethod::Unrecognized);
+    assert_eq!(app.id, "a1");
+    assert!(
+        crate::AuthMethod::parse("unrecognized").is_none(),
+        "no form or stored value parses to it"
+    );
+}
