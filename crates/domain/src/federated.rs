@@ -54,9 +54,14 @@ pub const AUDIENCE: TextRule = TextRule {
 const RESERVED_CLAIMS: [&str; 7] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
 
 /// `POST /admin/v1/external-applications/{id}/federated-credentials`.
+#[cfg_attr(
+    not(feature = "openapi"),
+    doc = "\n\nBuild one with [`FederatedCredentialForm::new`]."
+)]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct FederatedCredentialForm {
     /// What the admin calls this trust, unique within the application: 1 to 100 characters.
     #[cfg_attr(feature = "openapi", schema(example = "payments-prod service account"))]
@@ -128,37 +133,82 @@ pub struct NewFederatedCredential {
 }
 
 impl FederatedCredentialForm {
-    /// Every rule; none needs storage except the name's uniqueness and the
-    /// per-application limit, which the server checks in its transaction.
-    /// `allow_private`: whether a `jwks_uri` may name a private address.
-    pub fn validate(&self, allow_private: bool) -> Result<NewFederatedCredential, ValidationErrors> {
-        let mut errors = ValidationErrors::new();
-        let name = errors.check(NAME.required(&self.name));
-        let issuer = errors.check(ISSUER.required(&self.issuer));
-        let subject = errors.check(SUBJECT.required(&self.subject));
-        let audience = errors.check(AUDIENCE.optional(self.audience.as_deref())).flatten();
-        let keys = match keys(self.jwks.as_ref(), self.jwks_uri.as_deref(), allow_private) {
-            Ok(keys) => Some(keys),
-            Err(refused) => {
-                refused.into_errors().into_iter().for_each(|e| errors.push(e));
-                None
+    /// A trust in tokens whose `iss` is `issuer` and whose `sub` is
+    /// `subject`, named `name` within the application. Give the issuer's
+    /// keys with [`jwks`](Self::jwks) or [`jwks_uri`](Self::jwks_uri).
+    pub fn new(name: impl Into<String>, issuer: impl Into<String>, subject: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            issuer: issuer.into(),
+            subject: subject.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The issuer's public keys, as a JWK Set.
+    pub fn jwks(mut self, jwks: Value) -> Self {
+        self.jwks = Some(jwks);
+        self
+    }
+
+    /// Where the issuer publishes its JWK Set (`https`).
+    pub fn jwks_uri(mut self, uri: impl Into<String>) -> Self {
+        self.jwks_uri = Some(uri.into());
+        self
+    }
+
+    /// The `aud` the workload's tokens carry, when not this server's issuer identifier.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// A further claim the tokens must carry with this value.
+    pub fn claim(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.claims.get_or_insert_with(Map::new).insert(name.into(), value.into());
+        self
+    }
+
+    /// Every rule that needs nothing from the server, as the server runs
+    /// them: whether the name is free, the application's limit and, when
+    /// the install forbids them, a private `jwks_uri` only it can judge.
+    pub fn validate_offline(&self) -> Result<(), ValidationErrors> {
+        self.validate(true).map(drop)
+    }
+
+    server_pub! {
+        /// Every rule; none needs storage except the name's uniqueness and the
+        /// per-application limit, which the server checks in its transaction.
+        /// `allow_private`: whether a `jwks_uri` may name a private address.
+        pub fn validate(&self, allow_private: bool) -> Result<NewFederatedCredential, ValidationErrors> {
+            let mut errors = ValidationErrors::new();
+            let name = errors.check(NAME.required(&self.name));
+            let issuer = errors.check(ISSUER.required(&self.issuer));
+            let subject = errors.check(SUBJECT.required(&self.subject));
+            let audience = errors.check(AUDIENCE.optional(self.audience.as_deref())).flatten();
+            let keys = match keys(self.jwks.as_ref(), self.jwks_uri.as_deref(), allow_private) {
+                Ok(keys) => Some(keys),
+                Err(refused) => {
+                    refused.into_errors().into_iter().for_each(|e| errors.push(e));
+                    None
+                }
+            };
+            let claims = errors.check(required_claims(self.claims.as_ref()));
+            match (name, issuer, subject, keys, claims) {
+                (Some(name), Some(issuer), Some(subject), Some(keys), Some(claims)) if errors.is_empty() => {
+                    Ok(NewFederatedCredential {
+                        name,
+                        keys,
+                        identity: TrustedIdentity {
+                            issuer,
+                            subject,
+                            audience,
+                            claims,
+                        },
+                    })
+                }
+                _ => Err(errors),
             }
-        };
-        let claims = errors.check(required_claims(self.claims.as_ref()));
-        match (name, issuer, subject, keys, claims) {
-            (Some(name), Some(issuer), Some(subject), Some(keys), Some(claims)) if errors.is_empty() => {
-                Ok(NewFederatedCredential {
-                    name,
-                    keys,
-                    identity: TrustedIdentity {
-                        issuer,
-                        subject,
-                        audience,
-                        claims,
-                    },
-                })
-            }
-            _ => Err(errors),
         }
     }
 }

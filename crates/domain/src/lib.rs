@@ -97,6 +97,7 @@ pub use client_assertion::ASSERTION_TYPE;
 pub use client_keys::{AssertionAlg, AuthMethod};
 pub use credentials::{ClientId, ClientSecret};
 pub use email::Email;
+pub use federated::FederatedCredentialForm;
 pub use ids::{AccountId, ApplicationId, CaseId, FederatedCredentialId, ReportId, RoleId, SecretId, UserId};
 pub use oauth::OAuthErrorCode;
 pub use permission::{Action, Module, Permission, PermissionSet};

@@ -183,10 +183,11 @@ pub use token::{AccessToken, ClientAuthMethod, DEFAULT_REFRESH_AHEAD, TokenSourc
 pub use reqwest;
 pub use reqwest::Method;
 
+pub use casebook_domain::wire::FederatedCredential;
 pub use casebook_domain::{
-    AccountKind, Action, ApplicationChange, ApplicationForm, AssertionAlg, ClientSecret, ErrorCode, FieldError, Module,
-    OAuthErrorCode, Password, Permission, PermissionSet, RoleChange, RoleForm, Timestamp, UserChange, UserForm,
-    ValidationErrors,
+    AccountKind, Action, ApplicationChange, ApplicationForm, AssertionAlg, ClientSecret, ErrorCode,
+    FederatedCredentialForm, FieldError, Module, OAuthErrorCode, Password, Permission, PermissionSet, RoleChange,
+    RoleForm, Timestamp, UserChange, UserForm, ValidationErrors,
 };
 
 /// Typed ids: each call takes the id of what it names, so a role's id cannot
@@ -199,7 +200,7 @@ pub mod ids {
         AccountId, ApplicationId, CaseId, FederatedCredentialId, ReportId, RoleId, SecretId, UserId,
     };
 }
-pub use ids::{AccountId, ApplicationId, CaseId, ClientId, ReportId, RoleId, SecretId, UserId};
+pub use ids::{AccountId, ApplicationId, CaseId, ClientId, FederatedCredentialId, ReportId, RoleId, SecretId, UserId};
 
 /// Cases and reports: the forms that create and change them, and a case's status.
 pub mod records {

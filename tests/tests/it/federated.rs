@@ -477,3 +477,68 @@ both_backends!(
         assert_eq!(listed["items"].as_array().unwrap().len(), 1);
     }
 );
+
+both_backends!(
+    the_sdk_adds_lists_and_removes_federated_credentials,
+    |app: TestApp| async move {
+        use casebook_sdk::{ApplicationId, Client, Error, FederatedCredentialForm, Password};
+        let admin = Client::builder(&app.base_url)
+            .build()
+            .expect("client")
+            .sign_in(
+                casebook_tests::ADMIN_EMAIL,
+                &Password::new(casebook_tests::ADMIN_PASSWORD),
+            )
+            .await
+            .expect("sign in");
+        let token = app.admin_token().await;
+        let cluster = Issuer::new();
+        let (view, client_id, _) = app.partner(&token, "Sdk Federated", &["engage-worker"]).await;
+        let id = ApplicationId::new(id_of(&view));
+        let apps = admin.admin().applications();
+
+        // A reserved claim is refused before sending: nothing is added.
+        let reserved = FederatedCredentialForm::new("exporter", CLUSTER, EXPORTER)
+            .jwks(cluster.jwks())
+            .claim("sub", "someone else");
+        match apps.add_federated_credential(&id, &reserved).await {
+            Err(Error::Validation(errors)) => assert_eq!(errors.errors()[0].field, "claims"),
+            other => panic!("a reserved claim is refused offline: {other:?}"),
+        }
+        assert!(apps.list_federated_credentials(&id).await.unwrap().is_empty());
+
+        let form = FederatedCredentialForm::new("exporter", CLUSTER, EXPORTER)
+            .jwks(cluster.jwks())
+            .claim(
+                "kubernetes.io",
+                json!({"namespace": "payments", "serviceaccount": {"name": "exporter"}}),
+            );
+        let added = apps.add_federated_credential(&id, &form).await.expect("add");
+        assert_eq!((added.name.as_str(), added.subject.as_str()), ("exporter", EXPORTER));
+        let workload = cluster.mint(&cluster.claims(EXPORTER, &app.base_url));
+        assert_eq!(
+            exchange(&app, &client_id, &workload).await.0,
+            200,
+            "the trusted identity opens the API"
+        );
+
+        let listed = apps.list_federated_credentials(&id).await.unwrap();
+        assert_eq!(listed.iter().map(|c| &c.id).collect::<Vec<_>>(), [&added.id]);
+        // The name is taken: only the server knows, and says so.
+        match apps.add_federated_credential(&id, &form).await {
+            Err(Error::Api {
+                status: 422, errors, ..
+            }) => {
+                assert_eq!(
+                    (errors[0].field.as_str(), errors[0].code_str()),
+                    ("name", "name_in_use")
+                )
+            }
+            other => panic!("a second credential of the same name is refused: {other:?}"),
+        }
+
+        apps.remove_federated_credential(&id, &added.id).await.expect("remove");
+        assert!(apps.list_federated_credentials(&id).await.unwrap().is_empty());
+        refused(&app, &client_id, &workload, "the removed trust").await;
+    }
+);

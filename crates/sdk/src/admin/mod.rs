@@ -14,6 +14,7 @@ use casebook_domain::{ApplicationChange, ApplicationForm, ApplicationId, RoleId,
 use reqwest::Method;
 use std::time::Duration;
 
+mod federated;
 mod secrets;
 
 pub use secrets::NewClientSecret;
