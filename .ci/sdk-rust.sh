@@ -18,8 +18,16 @@ export CARGO_TARGET_DIR="$target"
 export CASEBOOK_BIN="${CASEBOOK_BIN:-$target/debug/casebook}"
 
 echo "--- cargo package"
-# --allow-dirty: CI may run on a checkout with generated files refreshed.
-cargo package --allow-dirty -p casebook-domain -p casebook-sdk
+# Cargo verifies casebook-sdk against the casebook-domain just packaged,
+# treated as a registry crate: one of the same version that an earlier run
+# unpacked or built is taken as unchanged. So the check is against this
+# tree's domain, the unpacked copies go and the packages build in a target
+# directory of their own, fresh each run (about a minute).
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/casebook-domain-* \
+    "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/casebook-sdk-*
+package_target=$(mktemp -d)
+trap 'rm -rf "$package_target"' EXIT
+CARGO_TARGET_DIR="$package_target" cargo package --allow-dirty -p casebook-domain -p casebook-sdk
 
 echo "--- the blocking feature: the SDK, its tests and examples, clippy-clean"
 # The workspace's clippy and tests build the SDK without it.

@@ -58,7 +58,8 @@ await finish(async () => {
       }
       let mistyped = null;
       try {
-        await new sdk.Client({ baseUrl: location.origin, clientId, clientSecret: clientSecret.slice(0, -1) + "x" }).me();
+        const typo = clientSecret.slice(0, -1) + (clientSecret.endsWith("x") ? "y" : "x");
+        await new sdk.Client({ baseUrl: location.origin, clientId, clientSecret: typo }).me();
       } catch (e) {
         mistyped = e.constructor.name;
       }

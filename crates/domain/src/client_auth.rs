@@ -113,6 +113,8 @@ pub fn change(
         (Some(AuthMethod::PrivateKeyJwt), None) if stored != Some(AuthMethod::PrivateKeyJwt) && stored.is_some() => {
             return Err(keys_required().into());
         }
+        // As at registration: never the result of a change.
+        (Some(AuthMethod::Unrecognized), _) => return Err(unknown_method().into()),
         _ => {}
     }
     Ok(CredentialChange { method, keys: source })

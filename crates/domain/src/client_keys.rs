@@ -37,6 +37,7 @@ pub(crate) fn unknown_method() -> FieldError {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum AuthMethod {
     /// A client secret, with HTTP Basic or in the form body.
     #[default]

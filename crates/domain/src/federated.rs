@@ -170,8 +170,9 @@ impl FederatedCredentialForm {
     }
 
     /// Every rule that needs nothing from the server, as the server runs
-    /// them: whether the name is free, the application's limit and, when
-    /// the install forbids them, a private `jwks_uri` only it can judge.
+    /// them. Not checked here, since only the server can judge them: whether
+    /// the name is free, the application's limit, and a private `jwks_uri`
+    /// where the install forbids one.
     pub fn validate_offline(&self) -> Result<(), ValidationErrors> {
         self.validate(true).map(drop)
     }

@@ -19,9 +19,10 @@
 //! syntax is delegated to the `url` crate.
 
 // Without the `server` feature the server's rules are still compiled (the
-// forms' rules use parts of them) and the rest is dead by design; the
-// server's build, with the feature, is where dead code is looked for.
-#![cfg_attr(not(feature = "server"), allow(dead_code))]
+// forms' rules use parts of them) and the rest, with the re-exports that
+// make it public, is unused by design; the server's build, with the
+// feature, is where dead code and unused imports are looked for.
+#![cfg_attr(not(feature = "server"), allow(dead_code, unused_imports))]
 
 /// An item public with the `server` feature and crate-private without it:
 /// the server's rules that live beside the partners' ones (the forms'
@@ -62,11 +63,9 @@ pub mod wire;
 /// compiled for the forms' rules, and what those do not use is dead code.
 macro_rules! server_only {
     ($($name:ident),* $(,)?) => {$(
-        #[cfg(feature = "server")]
-        pub mod $name;
-        #[cfg(not(feature = "server"))]
-        #[allow(dead_code, unused_imports)]
-        mod $name;
+        server_pub! {
+            pub mod $name;
+        }
     )*};
 }
 

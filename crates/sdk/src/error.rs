@@ -234,14 +234,32 @@ impl Error {
 
     /// Whether the server certainly did not act on the request: the
     /// connection was never made, nothing was sent (a token file could not
-    /// be read), or the answer says so (429, 503). Only then is a request
-    /// that may change something, such as a POST, sent again.
+    /// be read), or the answer says so. Only then is a request that may
+    /// change something, such as a POST, sent again.
+    ///
+    /// A 429 says so. A bare 503 does not: some proxies answer it after
+    /// forwarding the request to an upstream that then reset, so it counts
+    /// only with the server's own word that it is unavailable, a
+    /// `Retry-After` (RFC 9110 §10.2.3) or the token endpoint's
+    /// `temporarily_unavailable` (RFC 6749 §5.2).
     pub(crate) fn certainly_not_acted(&self) -> bool {
         match self {
             Self::Transport(cause) => cause.not_sent,
             Self::TokenFile { .. } => true,
-            Self::Api { status, .. } | Self::UnexpectedResponse { status, .. } | Self::OAuth { status, .. } => {
-                matches!(status, 429 | 503)
+            Self::Api {
+                status, retry_after, ..
+            }
+            | Self::UnexpectedResponse {
+                status, retry_after, ..
+            } => *status == 429 || (*status == 503 && retry_after.is_some()),
+            Self::OAuth {
+                status,
+                code,
+                retry_after,
+                ..
+            } => {
+                *status == 429
+                    || (*status == 503 && (retry_after.is_some() || *code == OAuthErrorCode::TemporarilyUnavailable))
             }
             _ => false,
         }
@@ -348,6 +366,10 @@ mod tests {
     use casebook_domain::ErrorCode;
 
     fn api(status: u16) -> Error {
+        api_waiting(status, None)
+    }
+
+    fn api_waiting(status: u16, retry_after: Option<Duration>) -> Error {
         Error::Api {
             status,
             problem_type: String::new(),
@@ -356,7 +378,7 @@ mod tests {
             errors: vec![],
             missing_permissions: PermissionSet::EMPTY,
             required_scope: None,
-            retry_after: None,
+            retry_after,
         }
     }
 
@@ -395,6 +417,30 @@ mod tests {
             (Error::Validation(ValidationErrors::new()), false),
         ] {
             assert_eq!(error.is_transient(), transient, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn only_a_429_or_a_503_the_server_vouches_for_says_nothing_was_done() {
+        let unavailable = |retry_after| api_waiting(503, retry_after);
+        let oauth = |code, status| Error::OAuth {
+            code,
+            description: None,
+            status,
+            retry_after: None,
+        };
+        for (error, not_acted) in [
+            (api(429), true),
+            (unavailable(Some(Duration::from_secs(1))), true),
+            (unavailable(None), false),
+            (api(500), false),
+            (api(502), false),
+            (Error::unexpected(503, "a proxy's page"), false),
+            (oauth(OAuthErrorCode::TemporarilyUnavailable, 503), true),
+            (oauth(OAuthErrorCode::InvalidRequest, 503), false),
+            (oauth(OAuthErrorCode::InvalidClient, 429), true),
+        ] {
+            assert_eq!(error.certainly_not_acted(), not_acted, "{error:?}");
         }
     }
 

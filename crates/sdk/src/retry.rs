@@ -12,7 +12,9 @@ use std::time::Duration;
 ///
 /// Requests that may change something (POST, PATCH) are retried only when the
 /// server certainly did not act on them: the connection could not be opened,
-/// or the answer was 429 or 503.
+/// or the answer was 429, or a 503 with `Retry-After` (or the token
+/// endpoint's `temporarily_unavailable`). A bare 503 may come from a proxy
+/// whose upstream already had the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
     max_retries: u32,

@@ -305,6 +305,7 @@ export function transportFor(options: ClientOptions): Transport {
     retry,
     timeoutMs: http.timeoutMs,
     fetch: fetchImpl,
+    ...(options.allowInsecureHttp === undefined ? {} : { allowInsecureHttp: options.allowInsecureHttp }),
     ...(options.authMethod === undefined ? {} : { authMethod: options.authMethod }),
     ...(options.scope === undefined ? {} : { scope: options.scope }),
     ...(options.refreshAheadMs === undefined ? {} : { refreshAheadMs: options.refreshAheadMs }),

@@ -49,14 +49,18 @@ export function transientStatus(status: number): boolean {
 
 /**
  * Whether the server certainly did nothing with the request: the
- * connection was never opened, or it answered 429 or 503, which say it
- * turned the request away. Only then may a request that can act (a POST,
- * a PATCH, a token request) be sent again. @internal
+ * connection was never opened, or it answered 429, or a 503 it vouches
+ * for (with `Retry-After`, or the token endpoint's
+ * `temporarily_unavailable`). A bare 503 may come from a proxy whose
+ * upstream already had the request. Only then may a request that can act
+ * (a POST, a PATCH, a token request) be sent again. @internal
  */
 export function certainlyNotActed(error: CasebookError): boolean {
   if (error instanceof TransportError) return error.notSent;
   if (error instanceof ApiError || error instanceof OAuthError || error instanceof UnexpectedResponseError) {
-    return error.status === 429 || error.status === 503;
+    if (error.status === 429) return true;
+    if (error.status !== 503) return false;
+    return error.retryAfterMs !== undefined || (error instanceof OAuthError && error.code === "temporarily_unavailable");
   }
   return false;
 }
@@ -64,8 +68,10 @@ export function certainlyNotActed(error: CasebookError): boolean {
 /**
  * The token endpoint refused the client (RFC 6749 §5.2): for instance
  * `invalid_client` (wrong Client ID or secret, disabled application) or
- * `invalid_scope`. Thrown at once, never retried, unless the server turned
- * the request away with 429 or 503.
+ * `invalid_scope`. Thrown at once, never retried, unless its code is
+ * `temporarily_unavailable`: the server turned the request away for now.
+ * A 429 `invalid_client` (too many failed attempts) is not retried either:
+ * the credentials must change.
  */
 export class OAuthError extends CasebookError {
   readonly kind = "oauth";

@@ -76,6 +76,17 @@ function sorted(error: unknown, signal: AbortSignal, answered: boolean): Error {
 
 /** The base URL checked as the Rust SDK checks it: absolute http(s), no credentials, query or fragment. */
 export function checkedBaseUrl(raw: string, allowInsecureHttp: boolean): URL {
+  const url = checkedUrl(raw, allowInsecureHttp);
+  if (!url.pathname.endsWith("/")) url.pathname += "/";
+  return url;
+}
+
+/**
+ * A URL credentials may be sent to: absolute, https (or plain http to
+ * loopback, or where the caller allows it), with no userinfo, query or
+ * fragment. @internal
+ */
+export function checkedUrl(raw: string, allowInsecureHttp: boolean): URL {
   let url: URL;
   try {
     url = new URL(raw.trim());
@@ -99,7 +110,6 @@ export function checkedBaseUrl(raw: string, allowInsecureHttp: boolean): URL {
   if (url.search || url.hash || raw.includes("?") || raw.includes("#")) {
     throw new ConfigError(`${url} must not have a query or fragment`);
   }
-  if (!url.pathname.endsWith("/")) url.pathname += "/";
   return url;
 }
 

@@ -18,9 +18,11 @@ export interface RetryOptions {
  *
  * Requests that may change something (POST, PATCH, and every token
  * request) are retried only when the server certainly did not act on them:
- * the connection could not be opened, or the answer was 429 or 503. A
- * timeout, a dropped connection or another 5xx may have followed an
- * action, so those are thrown rather than risk doing it twice.
+ * the connection could not be opened, or the answer was 429, or a 503
+ * with `Retry-After` (or the token endpoint's `temporarily_unavailable`).
+ * A timeout, a dropped connection, a bare 503 (a proxy's, whose upstream
+ * may have had the request) or another 5xx may have followed an action,
+ * so those are thrown rather than risk doing it twice.
  */
 export class RetryPolicy {
   readonly maxRetries: number;

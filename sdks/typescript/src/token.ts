@@ -19,7 +19,7 @@ import {
   certainlyNotActed,
 } from "./errors.js";
 import type { OAuthErrorCode } from "./errors.js";
-import { exchange } from "./http.js";
+import { checkedUrl, exchange } from "./http.js";
 import type { Fetch, HttpSettings } from "./http.js";
 import { RetryPolicy, sleep } from "./retry.js";
 import type { RetryOptions } from "./retry.js";
@@ -142,6 +142,8 @@ export interface TokenSourceOptions {
   checkSecretFormat?: boolean;
   /** A monotonic clock in ms; `performance.now` unless set. */
   clock?: () => number;
+  /** Allow plain http to a host other than loopback: for a closed test network only. */
+  allowInsecureHttp?: boolean;
 }
 
 interface Failure {
@@ -164,7 +166,8 @@ interface Failure {
  *   expires;
  * - a token request is a POST, so it is sent again only when the server
  *   certainly did not act on it (the connection could not be opened, or it
- *   answered 429 or 503), per the {@link RetryPolicy}; after a timeout the
+ *   answered 429 or 503 `temporarily_unavailable`), per the
+ *   {@link RetryPolicy}; after a timeout the
  *   error is thrown. OAuth errors such as `invalid_client` are thrown at
  *   once, and to callers of the next five seconds too instead of asking
  *   again.
@@ -191,11 +194,9 @@ export class TokenSource {
       throw new MistypedSecretError();
     }
     if (!options.clientId) throw new ConfigError("the Client ID is empty");
-    try {
-      new URL(options.tokenUrl);
-    } catch {
-      throw new ConfigError(`${JSON.stringify(options.tokenUrl)} is not an absolute URL`);
-    }
+    // The secret goes to this URL: the client's own rules for where
+    // credentials may go apply to it too.
+    checkedUrl(options.tokenUrl, options.allowInsecureHttp ?? false);
     const fetchImpl = options.fetch ?? globalThis.fetch;
     if (typeof fetchImpl !== "function") throw new ConfigError("no fetch: pass one as the fetch option");
     this.tokenUrl = options.tokenUrl;

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { inspect } from "node:util";
-import { ApiError, Client, ClientSecret, ConfigError, ValidationError } from "@casebook/sdk";
+import { ApiError, Client, ClientSecret, ConfigError, TokenSource, ValidationError } from "@casebook/sdk";
 import { ADMIN_EMAIL, ADMIN_PASSWORD, adminSession, registerApplication, startServer } from "./harness.mjs";
 
 let server;
@@ -203,4 +203,24 @@ test("base URLs are checked", () => {
     else assert.throws(() => new Client({ baseUrl }), ConfigError, baseUrl);
   }
   new Client({ baseUrl: "http://casebook.internal", allowInsecureHttp: true });
+});
+
+test("a token source built alone keeps the secret off plain http and out of URLs, as a client does", () => {
+  const secret = "cbs_" + "a".repeat(44) + "00000000";
+  const source = (tokenUrl, more = {}) =>
+    new TokenSource({ tokenUrl, clientId: "cb_1", clientSecret: secret, checkSecretFormat: false, ...more });
+  for (const [tokenUrl, ok] of [
+    ["https://casebook.example.org/oauth2/token", true],
+    ["http://127.0.0.1:8080/oauth2/token", true],
+    ["http://casebook.example.org/oauth2/token", false],
+    ["https://user:pass@casebook.example.org/oauth2/token", false],
+    ["https://casebook.example.org/oauth2/token?client_secret=x", false],
+    ["oauth2/token", false],
+  ]) {
+    if (ok) source(tokenUrl);
+    else assert.throws(() => source(tokenUrl), (e) => e instanceof ConfigError && !e.message.includes(secret), tokenUrl);
+  }
+  source("http://casebook.internal/oauth2/token", { allowInsecureHttp: true });
+  // A client sharing such a source cannot have been built around the rule either.
+  assert.throws(() => new Client({ baseUrl: "https://casebook.example.org", tokenSource: source("http://casebook.example.org/oauth2/token") }), ConfigError);
 });

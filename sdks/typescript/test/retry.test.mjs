@@ -46,10 +46,10 @@ async function scripted(script) {
 const problem = (status, title) =>
   JSON.stringify({ type: "about:blank", title, status, detail: `${title.toLowerCase()} for now` });
 
-test("token requests: 503 and 429 are retried with backoff, Retry-After honoured", async () => {
+test("token requests: 503 temporarily_unavailable and 429 are retried with backoff, Retry-After honoured", async () => {
   const fake = await scripted((_req, n) =>
     n === 0
-      ? { status: 503, body: "overloaded", type: "text/plain" }
+      ? { status: 503, body: JSON.stringify({ error: "temporarily_unavailable" }) }
       : n === 1
         ? { status: 429, headers: { "retry-after": "1" }, body: JSON.stringify({ error: "temporarily_unavailable" }) }
         : { status: 200, body: TOKEN },
@@ -69,7 +69,7 @@ test("token requests: 503 and 429 are retried with backoff, Retry-After honoured
 });
 
 test("token requests: retries are bounded, and a Retry-After beyond the bound ends them", async () => {
-  const fake = await scripted(() => ({ status: 503, body: problem(503, "Service Unavailable") }));
+  const fake = await scripted(() => ({ status: 503, headers: { "retry-after": "0" }, body: problem(503, "Service Unavailable") }));
   try {
     const retry = new RetryPolicy({ maxRetries: 2, initialBackoffMs: 10 });
     const tokens = new TokenSource({ tokenUrl: `${fake.url}/oauth2/token`, clientId: "cb_1", clientSecret: SECRET, retry });
@@ -88,7 +88,7 @@ test("token requests: retries are bounded, and a Retry-After beyond the bound en
   }
 });
 
-test("API calls: a GET is retried on 503, and a POST or PATCH on 503 and 429, which say the server did nothing", async () => {
+test("API calls: a GET is retried on 503, and a POST or PATCH on 429 and on a 503 with Retry-After, which say the server did nothing", async () => {
   let casePosts = 0;
   const fake = await scripted((req, n) => {
     if (req.url === "/oauth2/token") return { status: 200, body: TOKEN };
@@ -101,8 +101,14 @@ test("API calls: a GET is retried on 503, and a POST or PATCH on 503 and 429, wh
         : { status: 201, body: '{"id":"c-1","title":"x"}' };
     }
     if (req.url === "/api/v1/engage/cases/c-1" && req.method === "PATCH") {
-      // A proxy's page, not a problem: still the server turning it away.
-      return n === 0 ? { status: 503, body: "<html>busy</html>", type: "text/html" } : { status: 200, body: '{"id":"c-1","title":"y"}' };
+      // A proxy's page, not a problem, but with the wait it asks for: the request went no further.
+      return n === 0
+        ? { status: 503, headers: { "retry-after": "0" }, body: "<html>busy</html>", type: "text/html" }
+        : { status: 200, body: '{"id":"c-1","title":"y"}' };
+    }
+    if (req.url === "/api/v1/engage/cases/c-2" && req.method === "PATCH") {
+      // A bare 503 from a proxy may follow an upstream that had the request already.
+      return { status: 503, body: "<html>upstream reset</html>", type: "text/html" };
     }
     if (req.url === "/api/v1/intake/reports" && req.method === "POST") {
       return n === 0
@@ -123,7 +129,9 @@ test("API calls: a GET is retried on 503, and a POST or PATCH on 503 and 429, wh
     assert.equal((await client.cases.create({ title: "x" })).id, "c-1");
     assert.equal(fake.counts["/api/v1/engage/cases"], 4, "the POST answered 503 went again");
     assert.equal((await client.cases.change("c-1", { title: "y" })).title, "y");
-    assert.equal(fake.counts["/api/v1/engage/cases/c-1"], 2, "the PATCH answered 503 went again");
+    assert.equal(fake.counts["/api/v1/engage/cases/c-1"], 2, "the PATCH answered 503 with Retry-After went again");
+    await assert.rejects(client.cases.change("c-2", { title: "y" }), (e) => e instanceof UnexpectedResponseError && e.status === 503);
+    assert.equal(fake.counts["/api/v1/engage/cases/c-2"], 1, "the PATCH answered a bare 503 went once");
     assert.equal((await client.reports.create({ summary: "x" })).id, "r-1");
     assert.equal(fake.counts["/api/v1/intake/reports"], 2);
     assert.equal(fake.counts["/oauth2/token"], 1);
@@ -181,9 +189,12 @@ test("a token request that times out is a TimeoutError, sent once: the server ma
   }
 });
 
-test("a token request is retried on 503 and 429 only: 500 and a dropped connection are sent once", async () => {
+test("a token request is retried on 503 temporarily_unavailable only: 500, a bare 503 and a dropped connection are sent once", async () => {
   const fake = await scripted((req, n) => {
-    if (req.url === "/busy/oauth2/token") return n === 0 ? { status: 503, body: problem(503, "Service Unavailable") } : { status: 200, body: TOKEN };
+    if (req.url === "/busy/oauth2/token") {
+      return n === 0 ? { status: 503, body: JSON.stringify({ error: "temporarily_unavailable" }) } : { status: 200, body: TOKEN };
+    }
+    if (req.url === "/proxied/oauth2/token") return { status: 503, body: "<html>upstream reset</html>", type: "text/html" };
     if (req.url === "/broken/oauth2/token") return { status: 500, body: problem(500, "Internal Server Error") };
     if (req.url === "/dropped/oauth2/token") return "reset";
     return { status: 404, body: problem(404, "Not Found") };
@@ -195,6 +206,8 @@ test("a token request is retried on 503 and 429 only: 500 and a dropped connecti
     assert.equal(fake.counts["/busy/oauth2/token"], 2);
     await assert.rejects(at("/broken/oauth2/token").token(), (e) => e instanceof UnexpectedResponseError && e.status === 500 && e.transient);
     assert.equal(fake.counts["/broken/oauth2/token"], 1);
+    await assert.rejects(at("/proxied/oauth2/token").token(), (e) => e instanceof UnexpectedResponseError && e.status === 503);
+    assert.equal(fake.counts["/proxied/oauth2/token"], 1, "a bare 503 may come after the upstream issued a token");
     await assert.rejects(at("/dropped/oauth2/token").token(), (e) => e instanceof TransportError && !e.notSent && e.transient);
     assert.equal(fake.counts["/dropped/oauth2/token"], 1);
   } finally {

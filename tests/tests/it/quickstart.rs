@@ -1,5 +1,7 @@
-//! The Rust SDK's quickstart (`crates/sdk/examples/quickstart.rs`) run as a
-//! new partner runs it from the README: three variables, one command.
+//! The Rust SDK's quickstart example (`crates/sdk/examples/quickstart.rs`)
+//! run as the README tells a new partner to: three variables, one command.
+//! The README's own program makes the same call and is compiled as a
+//! doctest.
 
 use casebook_tests::casebook_server::config::Backend;
 use casebook_tests::{TestApp, casebook_command, sdk_example};
@@ -54,7 +56,9 @@ async fn the_quickstart_explains_a_refused_secret_a_mistyped_one_and_a_missing_v
     let admin = app.admin_token().await;
     let (_, client_id, secret) = app.partner(&admin, "Quick Typo", &["engage-worker"]).await;
     let (_, _, stranger) = app.partner(&admin, "Someone Else", &["engage-worker"]).await;
-    let typo = format!("{}x", &secret[..secret.len() - 1]);
+    // The last character changed to one it is not, so the checksum no longer fits.
+    let last = if secret.ends_with('x') { 'y' } else { 'x' };
+    let typo = format!("{}{last}", &secret[..secret.len() - 1]);
     for (presented, explained) in [
         (stranger.as_str(), "the Client ID or secret was refused"),
         (typo.as_str(), "copy it again, whole"),

@@ -2,16 +2,14 @@
 //! Kubernetes service account, a CI job) whose tokens it accepts in place
 //! of a secret.
 
-use super::{APPLICATIONS, Applications, with};
+use super::{Applications, application_path};
 use crate::error::Error;
 use casebook_domain::wire::{FederatedCredential, FederatedCredentials};
 use casebook_domain::{ApplicationId, FederatedCredentialForm, FederatedCredentialId};
 use reqwest::Method;
 
 fn federated_path<'a>(id: &'a ApplicationId, tail: &[&'a str]) -> Vec<&'a str> {
-    let mut path = with(&APPLICATIONS, &[id.as_str(), "federated-credentials"]);
-    path.extend_from_slice(tail);
-    path
+    application_path(id, "federated-credentials", tail)
 }
 
 impl Applications<'_> {

@@ -28,6 +28,14 @@ fn with<'a>(base: &[&'a str], tail: &[&'a str]) -> Vec<&'a str> {
     base.iter().chain(tail).copied().collect()
 }
 
+/// `…/external-applications/{id}/{collection}/{tail…}`: an application's
+/// client secrets or federated credentials.
+fn application_path<'a>(id: &'a ApplicationId, collection: &'a str, tail: &[&'a str]) -> Vec<&'a str> {
+    let mut path = with(&APPLICATIONS, &[id.as_str(), collection]);
+    path.extend_from_slice(tail);
+    path
+}
+
 impl Client {
     /// The admin API (cb Admin).
     pub fn admin(&self) -> Admin<'_> {

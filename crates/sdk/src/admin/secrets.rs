@@ -1,7 +1,7 @@
 //! An application's several client secrets: listed, added, shown and ended
 //! (`…/client-secrets`). Adding, showing and ending take a signed-in person.
 
-use super::{APPLICATIONS, Applications, with};
+use super::{Applications, application_path};
 use crate::error::Error;
 use casebook_domain::user::Password;
 use casebook_domain::wire::{ClientSecretInfo, ClientSecretValue, ClientSecrets, NewSecretRequest, RevealRequest};
@@ -39,10 +39,8 @@ impl NewClientSecret {
     }
 }
 
-fn secrets_path<'a>(id: &'a str, tail: &[&'a str]) -> Vec<&'a str> {
-    let mut path = with(&APPLICATIONS, &[id, "client-secrets"]);
-    path.extend_from_slice(tail);
-    path
+fn secrets_path<'a>(id: &'a ApplicationId, tail: &[&'a str]) -> Vec<&'a str> {
+    application_path(id, "client-secrets", tail)
 }
 
 impl Applications<'_> {
@@ -51,7 +49,7 @@ impl Applications<'_> {
     pub async fn list_secrets(&self, id: &ApplicationId) -> Result<Vec<ClientSecretInfo>, Error> {
         let listed: ClientSecrets = self
             .client
-            .send(Method::GET, &secrets_path(id.as_str(), &[]), &[], None::<&()>)
+            .send(Method::GET, &secrets_path(id, &[]), &[], None::<&()>)
             .await?;
         Ok(listed.items)
     }
@@ -74,7 +72,7 @@ impl Applications<'_> {
         };
         body.fields()?;
         self.client
-            .send(Method::POST, &secrets_path(id.as_str(), &[]), &[], Some(&body))
+            .send(Method::POST, &secrets_path(id, &[]), &[], Some(&body))
             .await
     }
 
@@ -92,7 +90,7 @@ impl Applications<'_> {
         self.client
             .send(
                 Method::POST,
-                &secrets_path(id.as_str(), &[secret_id.as_str(), "reveal"]),
+                &secrets_path(id, &[secret_id.as_str(), "reveal"]),
                 &[],
                 Some(&body),
             )
@@ -103,11 +101,7 @@ impl Applications<'_> {
     /// issued with it live out their hour.
     pub async fn end_secret(&self, id: &ApplicationId, secret_id: &SecretId) -> Result<(), Error> {
         self.client
-            .send_empty(
-                Method::DELETE,
-                &secrets_path(id.as_str(), &[secret_id.as_str()]),
-                None::<&()>,
-            )
+            .send_empty(Method::DELETE, &secrets_path(id, &[secret_id.as_str()]), None::<&()>)
             .await
     }
 }

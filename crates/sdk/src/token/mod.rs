@@ -191,7 +191,8 @@ pub(crate) trait Fetch: Send + Sync + 'static {
 ///   until it expires;
 /// - a token request is a POST, so it is sent again only when the server
 ///   certainly did not act on it (the connection could not be opened, or
-///   it answered 429 or 503), per the [`RetryPolicy`]; after a timeout the
+///   it answered 429 or 503 `temporarily_unavailable`), per the
+///   [`RetryPolicy`]; after a timeout the
 ///   error is returned. OAuth errors such as `invalid_client` and
 ///   `invalid_scope` are returned at once, and handed to callers of the
 ///   next five seconds too instead of asking again.

@@ -56,12 +56,14 @@ fn oauth(code: OAuthErrorCode) -> Error {
     }
 }
 
+/// What Casebook's token endpoint answers when it cannot reach its
+/// database: the server's own word that it did nothing.
 fn unavailable(retry_after: Option<Duration>) -> Error {
-    Error::UnexpectedResponse {
+    Error::OAuth {
+        code: OAuthErrorCode::TemporarilyUnavailable,
+        description: Some("the database could not be reached".into()),
         status: 503,
-        message: "overloaded".into(),
         retry_after,
-        source: None,
     }
 }
 
@@ -225,13 +227,17 @@ async fn a_token_request_that_timed_out_is_not_sent_again() {
     let error = source.token().await.unwrap_err();
     assert!(matches!(error, Error::Timeout(_)), "{error:?}");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
-    // 500 may have followed an issued token too; 503 says nothing was done.
-    let (source, calls) = source_with(Duration::ZERO, |n| match n {
-        0 => Err(Error::unexpected(500, "oops")),
-        _ => grant(n, 3600),
-    });
-    assert!(source.token().await.is_err());
-    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // 500 may have followed an issued token too, and so may a proxy's bare
+    // 503; only the server's own 503 says nothing was done.
+    for answer in [Error::unexpected(500, "oops"), Error::unexpected(503, "upstream reset")] {
+        let answer = std::sync::Mutex::new(Some(answer));
+        let (source, calls) = source_with(Duration::ZERO, move |n| match n {
+            0 => Err(answer.lock().unwrap().take().expect("asked once")),
+            _ => grant(n, 3600),
+        });
+        assert!(source.token().await.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -491,7 +497,7 @@ async fn body_authentication_on_the_wire() {
 
 #[tokio::test]
 async fn over_http_a_503_is_retried_and_invalid_client_is_not() {
-    let (url, seen) = endpoint(vec![(503, "{}"), (200, ISSUED)]).await;
+    let (url, seen) = endpoint(vec![(503, r#"{"error":"temporarily_unavailable"}"#), (200, ISSUED)]).await;
     assert!(
         http_source(&url, ClientAuthMethod::ClientSecretBasic)
             .token()

@@ -79,7 +79,7 @@ async fn each_token_request_carries_a_new_assertion_addressed_to_the_issuer() {
 
 #[tokio::test]
 async fn a_retried_request_is_signed_again() {
-    let (url, seen) = endpoint(vec![(503, "{}"), (200, ISSUED)]).await;
+    let (url, seen) = endpoint(vec![(503, r#"{"error":"temporarily_unavailable"}"#), (200, ISSUED)]).await;
     let key = PrivateKey::from_jwk(&ec_jwk("e").to_string()).unwrap();
     quick(TokenSource::with_private_key(&url, "cb_1", key))
         .build()
