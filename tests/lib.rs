@@ -346,6 +346,16 @@ impl TestApp {
             .to_owned()
     }
 
+    /// The Rust SDK's client, signed in as the first administrator.
+    pub async fn sdk_admin(&self) -> casebook_sdk::Client {
+        casebook_sdk::Client::builder(&self.base_url)
+            .build()
+            .expect("client")
+            .sign_in(ADMIN_EMAIL, &casebook_sdk::Password::new(ADMIN_PASSWORD))
+            .await
+            .expect("sign in")
+    }
+
     pub async fn admin_token(&self) -> String {
         self.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await
     }

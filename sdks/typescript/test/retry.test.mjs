@@ -43,6 +43,9 @@ async function scripted(script) {
   };
 }
 
+/** A client of the scripted server, with its test credentials. */
+const clientOf = (fake, options) => new Client({ baseUrl: fake.url, clientId: "cb_1", clientSecret: SECRET, ...options });
+
 const problem = (status, title) =>
   JSON.stringify({ type: "about:blank", title, status, detail: `${title.toLowerCase()} for now` });
 
@@ -118,12 +121,7 @@ test("API calls: a GET is retried on 503, and a POST or PATCH on 429 and on a 50
     return { status: 404, body: problem(404, "Not Found") };
   });
   try {
-    const client = new Client({
-      baseUrl: fake.url,
-      clientId: "cb_1",
-      clientSecret: SECRET,
-      retry: { initialBackoffMs: 10 },
-    });
+    const client = clientOf(fake, { retry: { initialBackoffMs: 10 } });
     assert.deepEqual((await client.cases.list().send()).items, []);
     assert.equal(fake.counts["/api/v1/engage/cases"], 2);
     assert.equal((await client.cases.create({ title: "x" })).id, "c-1");
@@ -153,13 +151,7 @@ test("API calls: a POST answered 500 or timed out is sent once, since the server
     return { status: 404, body: problem(404, "Not Found") };
   });
   try {
-    const client = new Client({
-      baseUrl: fake.url,
-      clientId: "cb_1",
-      clientSecret: SECRET,
-      timeoutMs: 300,
-      retry: { maxRetries: 3, initialBackoffMs: 10 },
-    });
+    const client = clientOf(fake, { timeoutMs: 300, retry: { maxRetries: 3, initialBackoffMs: 10 } });
     await assert.rejects(client.cases.create({ title: "x" }), (e) => e instanceof ApiError && e.status === 500 && e.transient);
     assert.equal(fake.counts["/api/v1/engage/cases"], 1);
     const timedOut = await within(client.reports.create({ summary: "x" }).catch((e) => e), 5_000);

@@ -481,16 +481,8 @@ both_backends!(
 both_backends!(
     the_sdk_adds_lists_and_removes_federated_credentials,
     |app: TestApp| async move {
-        use casebook_sdk::{ApplicationId, Client, Error, FederatedCredentialForm, Password};
-        let admin = Client::builder(&app.base_url)
-            .build()
-            .expect("client")
-            .sign_in(
-                casebook_tests::ADMIN_EMAIL,
-                &Password::new(casebook_tests::ADMIN_PASSWORD),
-            )
-            .await
-            .expect("sign in");
+        use casebook_sdk::{ApplicationId, Error, FederatedCredentialForm};
+        let admin = app.sdk_admin().await;
         let token = app.admin_token().await;
         let cluster = Issuer::new();
         let (view, client_id, _) = app.partner(&token, "Sdk Federated", &["engage-worker"]).await;

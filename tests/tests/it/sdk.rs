@@ -40,15 +40,6 @@ fn requests(method: &str, route: &str, status: u16) -> String {
     format!("casebook_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}}")
 }
 
-async fn admin(app: &TestApp) -> Client {
-    Client::builder(&app.base_url)
-        .build()
-        .expect("client")
-        .sign_in(ADMIN_EMAIL, &Password::new(ADMIN_PASSWORD))
-        .await
-        .expect("sign in")
-}
-
 fn partner(app: &TestApp, client_id: impl Into<String>, secret: &str) -> Client {
     Client::builder(&app.base_url)
         .client_credentials(client_id, ClientSecret::from_presented(secret))
@@ -90,7 +81,7 @@ fn expected(errors: &[(&str, ErrorCode)]) -> BTreeSet<(String, &'static str)> {
 }
 
 both_backends!(partner_flow, |app: TestApp| async move {
-    let admin = admin(&app).await;
+    let admin = app.sdk_admin().await;
     let (_, client_id, secret) = register(&admin, "Partner Sync", &["engage-supervisor", "intake-screener"]).await;
     let client = partner(&app, &client_id, &secret);
 
@@ -209,7 +200,7 @@ both_backends!(partner_flow, |app: TestApp| async move {
 });
 
 both_backends!(scope_and_body_authentication, |app: TestApp| async move {
-    let admin = admin(&app).await;
+    let admin = app.sdk_admin().await;
     let (_, client_id, secret) = register(&admin, "Narrow Partner", &["engage-supervisor"]).await;
 
     // The token source on its own, with client_secret_post and a scope.
@@ -264,7 +255,7 @@ both_backends!(admin_flow, |app: TestApp| async move {
         Err(Error::Api { status: 401, .. }) => {}
         other => panic!("wrong password must be refused: {other:?}"),
     }
-    let admin = admin(&app).await;
+    let admin = app.sdk_admin().await;
     let me = admin.me().await.expect("me");
     assert_eq!(me.kind, AccountKind::User);
     assert_eq!(me.permissions, PermissionSet::all());
@@ -496,7 +487,7 @@ both_backends!(
         ..Spawn::default()
     },
     |app: TestApp| async move {
-        let admin = admin(&app).await;
+        let admin = app.sdk_admin().await;
         let (_, client_id, secret) = register(&admin, "Short Lived", &["engage-worker"]).await;
         let client = partner(&app, &client_id, &secret);
         client.me().await.expect("me");
@@ -516,7 +507,7 @@ both_backends!(
 both_backends!(
     a_thousand_calls_on_a_cold_cache_cost_one_token,
     |app: TestApp| async move {
-        let admin = admin(&app).await;
+        let admin = app.sdk_admin().await;
         let (_, client_id, secret) = register(&admin, "Busy Partner", &["engage-worker"]).await;
         let client = partner(&app, &client_id, &secret);
         let before = metric(&app, TOKENS_ISSUED).await;
@@ -537,7 +528,7 @@ both_backends!(
 both_backends!(
     a_revoked_token_is_renewed_and_the_call_retried,
     |app: TestApp| async move {
-        let admin = admin(&app).await;
+        let admin = app.sdk_admin().await;
         let (_, client_id, secret) = register(&admin, "Revoked Partner", &["engage-worker"]).await;
         let client = partner(&app, &client_id, &secret);
         client.me().await.expect("me");
@@ -567,7 +558,7 @@ both_backends!(
 );
 
 both_backends!(invalid_client_is_typed_and_not_retried, |app: TestApp| async move {
-    let admin = admin(&app).await;
+    let admin = app.sdk_admin().await;
     let (_, client_id, _) = register(&admin, "Mistyped Partner", &["engage-worker"]).await;
     let not_the_secret = ClientSecret::from_random([3; casebook_domain::credentials::CLIENT_SECRET_BYTES]);
     let wrong = partner(&app, &client_id, not_the_secret.expose());

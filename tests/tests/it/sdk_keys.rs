@@ -8,10 +8,8 @@ use crate::jose::{Key, b64};
 use aws_lc_rs::encoding::{AsBigEndian, AsDer, EcPrivateKeyBin, Pkcs8V1Der};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use casebook_sdk::{
-    AccountKind, ApplicationForm, AssertionAlg, AuthMethod, Client, Error, OAuthErrorCode, Password, PrivateKey,
-};
-use casebook_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, both_backends};
+use casebook_sdk::{AccountKind, ApplicationForm, AssertionAlg, AuthMethod, Client, Error, OAuthErrorCode, PrivateKey};
+use casebook_tests::{TestApp, both_backends};
 use serde_json::{Value, json};
 
 fn pem(label: &str, der: &[u8]) -> String {
@@ -43,15 +41,6 @@ fn exported(key: &Key, kid: &str) -> (PrivateKey, Value) {
     (private.expect("the SDK reads the key"), public)
 }
 
-async fn admin(app: &TestApp) -> Client {
-    Client::builder(&app.base_url)
-        .build()
-        .expect("client")
-        .sign_in(ADMIN_EMAIL, &Password::new(ADMIN_PASSWORD))
-        .await
-        .expect("sign in")
-}
-
 fn keyed(app: &TestApp, client_id: impl Into<String>, key: PrivateKey) -> casebook_sdk::ClientBuilder {
     Client::builder(&app.base_url).private_key_jwt(client_id, key)
 }
@@ -69,7 +58,7 @@ both_backends!(
             expected["use"] = json!("sig");
             assert_eq!(key.public_jwk(), expected);
         }
-        let admin = admin(&app).await;
+        let admin = app.sdk_admin().await;
         let registered = admin
             .admin()
             .applications()
@@ -117,7 +106,7 @@ both_backends!(
 both_backends!(
     a_key_the_application_does_not_hold_is_invalid_client,
     |app: TestApp| async move {
-        let admin = admin(&app).await;
+        let admin = app.sdk_admin().await;
         let held = Key::ed();
         let (own, public) = exported(&held, "only");
         let registered = admin

@@ -1,17 +1,12 @@
 //! The SDK's handling of several client secrets: listed, added with a label
 //! and an expiry, shown by id and ended, with the offline checks first.
 
-use casebook_sdk::{ApplicationId, Client, Error, NewClientSecret, Password, SecretState};
-use casebook_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, both_backends};
+use casebook_sdk::{ApplicationId, Error, NewClientSecret, Password, SecretState};
+use casebook_tests::{ADMIN_PASSWORD, TestApp, both_backends};
 use std::time::Duration;
 
 both_backends!(secrets_are_managed_through_the_sdk, |app: TestApp| async move {
-    let admin = Client::builder(&app.base_url)
-        .build()
-        .expect("client")
-        .sign_in(ADMIN_EMAIL, &Password::new(ADMIN_PASSWORD))
-        .await
-        .expect("sign in");
+    let admin = app.sdk_admin().await;
     let token = app.admin_token().await;
     let (view, client_id, _) = app.partner(&token, "Sdk Secrets", &["engage-worker"]).await;
     let id = &ApplicationId::new(view["id"].as_str().unwrap());

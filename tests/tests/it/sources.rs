@@ -317,16 +317,8 @@ both_backends!(bad_sources_and_quotas_are_field_errors, |app: TestApp| async mov
 both_backends!(
     the_sdk_checks_sources_and_quotas_before_sending,
     |app: TestApp| async move {
-        use casebook_sdk::{ApplicationChange, ApplicationForm, Client, Error, Password};
-        let admin = Client::builder(&app.base_url)
-            .build()
-            .expect("client")
-            .sign_in(
-                casebook_tests::ADMIN_EMAIL,
-                &Password::new(casebook_tests::ADMIN_PASSWORD),
-            )
-            .await
-            .expect("sign in");
+        use casebook_sdk::{ApplicationChange, ApplicationForm, Error};
+        let admin = app.sdk_admin().await;
         let apps = admin.admin().applications();
         let codes = |errors: &[casebook_sdk::FieldError]| -> Vec<(String, String)> {
             errors
