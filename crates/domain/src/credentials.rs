@@ -12,7 +12,12 @@ pub const CLIENT_SECRET_BYTES: usize = secret_format::RANDOM_BYTES;
 
 /// Public identifier of an application's credentials: `cb_` and 32 lowercase
 /// hex digits. Random, unique and never changed.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+///
+/// On the wire a client ID is its text. Reading takes it as it comes, as the
+/// other ids are read: an answer is never lost over its form (a rotation's
+/// new secret least of all). Input the server acts on goes through `parse`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct ClientId(String);
 
 impl ClientId {
@@ -45,60 +50,13 @@ impl ClientId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
 
-/// So a client ID read from an answer goes wherever the SDK's builders
-/// take one as text.
-impl From<ClientId> for String {
-    fn from(id: ClientId) -> Self {
-        id.0
+    pub fn into_string(self) -> String {
+        self.0
     }
 }
 
-impl From<&ClientId> for String {
-    fn from(id: &ClientId) -> Self {
-        id.0.clone()
-    }
-}
-
-impl PartialEq<str> for ClientId {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other
-    }
-}
-
-impl PartialEq<&str> for ClientId {
-    fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
-    }
-}
-
-impl AsRef<str> for ClientId {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-// On the wire a client ID is its text. Reading takes it as it comes, as the
-// other ids are read: an answer is never lost over its form (a rotation's
-// new secret least of all). Input the server acts on goes through `parse`.
-impl serde::Serialize for ClientId {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for ClientId {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Self)
-    }
-}
-
-impl fmt::Display for ClientId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+text_impls!(ClientId);
 
 /// A client secret: `cbs_`, 44 random base-62 characters and a CRC32
 /// checksum, so secret scanners recognise and confirm a leaked one offline.

@@ -7,8 +7,6 @@
 //! [`ClientId`](crate::ClientId).
 
 use serde::{Deserialize, Serialize};
-use std::borrow::Borrow;
-use std::fmt;
 
 macro_rules! ids {
     ($($(#[$doc:meta])* $name:ident;)*) => {$(
@@ -32,24 +30,7 @@ macro_rules! ids {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl AsRef<str> for $name {
-            fn as_ref(&self) -> &str {
-                &self.0
-            }
-        }
-
-        // Hash and Eq are the string's, so a map keyed by ids is searched by `&str`.
-        impl Borrow<str> for $name {
-            fn borrow(&self) -> &str {
-                &self.0
-            }
-        }
+        text_impls!($name);
 
         impl From<String> for $name {
             fn from(id: String) -> Self {
@@ -69,35 +50,9 @@ macro_rules! ids {
             }
         }
 
-        /// So an id goes wherever a form takes text, e.g. the roles of
-        /// [`ApplicationForm::roles`](crate::ApplicationForm::roles).
-        impl From<$name> for String {
-            fn from(id: $name) -> Self {
-                id.0
-            }
-        }
-
         impl From<&$name> for $name {
             fn from(id: &$name) -> Self {
                 id.clone()
-            }
-        }
-
-        impl From<&$name> for String {
-            fn from(id: &$name) -> Self {
-                id.0.clone()
-            }
-        }
-
-        impl PartialEq<str> for $name {
-            fn eq(&self, other: &str) -> bool {
-                self.0 == other
-            }
-        }
-
-        impl PartialEq<&str> for $name {
-            fn eq(&self, other: &&str) -> bool {
-                self.0 == *other
             }
         }
     )*};

@@ -41,6 +41,57 @@ macro_rules! server_pub {
     };
 }
 
+/// What an id is as text, for the typed ids and the Client ID alike: shown,
+/// compared and handed on as its string, and, since its `Hash` and `Eq` are
+/// the string's, looked up in a map by `&str`. Each type has `as_str` and
+/// `into_string`.
+macro_rules! text_impls {
+    ($($name:ty),* $(,)?) => {$(
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                self.as_str()
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                self.as_str()
+            }
+        }
+
+        /// So an id goes wherever a form or builder takes text.
+        impl From<$name> for String {
+            fn from(id: $name) -> Self {
+                id.into_string()
+            }
+        }
+
+        impl From<&$name> for String {
+            fn from(id: &$name) -> Self {
+                id.as_str().to_owned()
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+    )*};
+}
+
 mod builders;
 
 // The modules partners use.

@@ -167,10 +167,9 @@ interface Failure {
  * - a token request is a POST, so it is sent again only when the server
  *   certainly did not act on it (the connection could not be opened, or it
  *   answered 429 or 503 `temporarily_unavailable`), per the
- *   {@link RetryPolicy}; after a timeout the
- *   error is thrown. OAuth errors such as `invalid_client` are thrown at
- *   once, and to callers of the next five seconds too instead of asking
- *   again.
+ *   {@link RetryPolicy}; after a timeout the error is thrown. OAuth errors
+ *   such as `invalid_client` are thrown at once, and to callers of the
+ *   next five seconds too instead of asking again.
  */
 export class TokenSource {
   readonly tokenUrl: string;
