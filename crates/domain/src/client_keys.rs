@@ -22,6 +22,21 @@ pub const MAX_KID_CHARS: usize = 128;
 /// would put a secret in a column and in every view of the application.
 const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
+/// Members that tie a key to an X.509 certificate. Nothing here checks a
+/// chain, so an admin who registers one is told so instead of believing it
+/// counts; a published set (an identity provider's) keeps them for others,
+/// and its keys are used for their numbers alone.
+const CERTIFICATE_MEMBERS: [&str; 4] = ["x5c", "x5u", "x5t", "x5t#S256"];
+
+/// Where a key came from, which decides how much of a JWK is tolerated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// Typed or pasted by an admin: every member must mean what it says here.
+    Registered,
+    /// Published at a `jwks_uri`, for many verifiers at once.
+    Published,
+}
+
 const FIELD: &str = "jwks";
 
 /// What a `token_endpoint_auth_method` that names neither method is told.
@@ -183,7 +198,7 @@ impl ClientKeySet {
         let mut kids = HashSet::new();
         let mut keys = Vec::new();
         for (at, jwk) in list.iter().enumerate() {
-            let Some(key) = key(at + 1, jwk, &mut errors) else {
+            let Some(key) = key(at + 1, jwk, &mut errors, Origin::Registered) else {
                 continue;
             };
             if !kids.insert(key.kid.clone()) {
@@ -225,7 +240,7 @@ fn refusal(code: ErrorCode, message: impl Into<String>) -> FieldError {
 }
 
 /// One key of the set, or its refusals recorded; `at` counts from 1.
-fn key(at: usize, jwk: &Value, errors: &mut ValidationErrors) -> Option<ClientKey> {
+fn key(at: usize, jwk: &Value, errors: &mut ValidationErrors, origin: Origin) -> Option<ClientKey> {
     let Some(jwk) = jwk.as_object() else {
         errors.push(refusal(
             ErrorCode::InvalidValue,
@@ -266,6 +281,29 @@ fn key(at: usize, jwk: &Value, errors: &mut ValidationErrors) -> Option<ClientKe
             ErrorCode::InvalidValue,
             format!("key {at}: use must be \"sig\" when given"),
         ));
+    }
+    // RFC 7517 §4.3: a key for verifying signatures lists "verify" alone.
+    if jwk.get("key_ops").is_some_and(|ops| *ops != json!(["verify"])) {
+        errors.push(refusal(
+            ErrorCode::InvalidValue,
+            format!("key {at}: key_ops must be [\"verify\"] when given"),
+        ));
+    }
+    let certificate: Vec<&str> = CERTIFICATE_MEMBERS
+        .into_iter()
+        .filter(|m| jwk.contains_key(*m))
+        .collect();
+    if origin == Origin::Registered && !certificate.is_empty() {
+        errors.push(refusal(
+            ErrorCode::UnsupportedKey,
+            format!(
+                "key {at} carries {}: certificates are not checked here, so register the bare public key",
+                certificate.join(", ")
+            ),
+        ));
+    }
+    if let Some(why) = material.as_ref().and_then(degenerate) {
+        errors.push(refusal(ErrorCode::WeakKey, format!("key {at} {why}")));
     }
     if errors.errors().len() > before {
         return None;
@@ -368,16 +406,6 @@ fn rsa(at: usize, n: Vec<u8>, e: Vec<u8>, errors: &mut ValidationErrors) -> Opti
         ));
         return None;
     }
-    let exponent = e
-        .iter()
-        .try_fold(0u64, |acc, b| acc.checked_mul(256).map(|v| v | u64::from(*b)));
-    if !exponent.is_some_and(|e| e >= 3 && e % 2 == 1 && e < (1 << 33)) {
-        errors.push(refusal(
-            ErrorCode::InvalidValue,
-            format!("key {at}: e must be an odd exponent of at least 3 (65537 is usual)"),
-        ));
-        return None;
-    }
     Some(KeyMaterial::Rsa { n, e })
 }
 
@@ -396,11 +424,13 @@ fn sized<const N: usize>(at: usize, members: [(&str, &Vec<u8>); N], errors: &mut
 }
 
 mod address;
+mod degenerate;
 mod fetched;
 mod uri;
 
 pub use address::is_public;
-pub use fetched::FetchedSetError;
+pub use degenerate::{RSA_EXPONENT, degenerate};
+pub use fetched::{FetchedSet, FetchedSetError};
 pub use uri::{JwksUri, KeySource, MAX_JWKS_URI_CHARS};
 
 #[cfg(test)]

@@ -279,7 +279,13 @@ impl JwksFetcher {
             body.extend_from_slice(&chunk);
         }
         let value: serde_json::Value = serde_json::from_slice(&body).map_err(|_| FetchError::NotJson)?;
-        Ok(ClientKeySet::parse_fetched(&value)?)
+        let fetched = ClientKeySet::parse_fetched(&value)?;
+        for why in &fetched.dropped_weak {
+            // The publisher's mistake or an attack on it: either way the
+            // operator should know which key is not being trusted.
+            tracing::warn!(jwks_uri = %uri, key = %why, "a fetched key set published a degenerate key; it was dropped");
+        }
+        Ok(fetched.keys)
     }
 }
 

@@ -38,3 +38,4 @@ mod smoke;
 mod sources;
 mod tls;
 mod traces;
+mod weak_keys;

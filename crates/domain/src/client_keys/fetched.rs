@@ -6,8 +6,8 @@
 //! with private members is different: it means the publisher leaked a
 //! secret, and nothing from such a set is trusted.
 
-use super::{ClientKey, ClientKeySet, PRIVATE_MEMBERS, key};
-use crate::validation::ValidationErrors;
+use super::{ClientKey, ClientKeySet, Origin, PRIVATE_MEMBERS, key};
+use crate::validation::{ErrorCode, ValidationErrors};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -22,12 +22,23 @@ pub enum FetchedSetError {
     NoUsableKey,
 }
 
+/// What a fetched set gave: the keys to verify with, and the ones dropped
+/// because they must never verify anything (a small-order Ed25519 point, an
+/// RSA exponent other than 65537, …), which the publisher should hear of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedSet {
+    pub keys: ClientKeySet,
+    /// One sentence per dropped key ("key 2 (kid \"a\") is an Ed25519 point of small order, …").
+    pub dropped_weak: Vec<String>,
+}
+
 impl ClientKeySet {
     /// The signing keys of a fetched set, in their order. Keys that are not
     /// for signatures, of a type or size not supported, or without a `kid`
     /// are skipped; so are all keys sharing a `kid`, since which one is meant
-    /// cannot be told.
-    pub fn parse_fetched(value: &Value) -> Result<Self, FetchedSetError> {
+    /// cannot be told. Degenerate keys are dropped and named in
+    /// [`FetchedSet::dropped_weak`].
+    pub fn parse_fetched(value: &Value) -> Result<FetchedSet, FetchedSetError> {
         let list = value
             .get("keys")
             .and_then(Value::as_array)
@@ -39,11 +50,24 @@ impl ClientKeySet {
         if list.iter().any(leaks) {
             return Err(FetchedSetError::PrivateKeyMaterial);
         }
-        let usable: Vec<ClientKey> = list
-            .iter()
-            .enumerate()
-            .filter_map(|(at, jwk)| key(at + 1, jwk, &mut ValidationErrors::new()))
-            .collect();
+        let mut dropped_weak = Vec::new();
+        let mut usable: Vec<ClientKey> = Vec::new();
+        for (at, jwk) in list.iter().enumerate() {
+            let mut errors = ValidationErrors::new();
+            match key(at + 1, jwk, &mut errors, Origin::Published) {
+                Some(key) => usable.push(key),
+                None => dropped_weak.extend(
+                    errors
+                        .into_errors()
+                        .into_iter()
+                        .filter(|e| e.code == ErrorCode::WeakKey)
+                        .map(|e| match jwk.get("kid").and_then(Value::as_str) {
+                            Some(kid) => format!("{} (kid {kid:?})", e.message),
+                            None => e.message,
+                        }),
+                ),
+            }
+        }
         let mut uses: HashMap<&str, usize> = HashMap::new();
         for key in &usable {
             *uses.entry(key.kid.as_str()).or_default() += 1;
@@ -56,7 +80,10 @@ impl ClientKeySet {
         if keys.is_empty() {
             return Err(FetchedSetError::NoUsableKey);
         }
-        Ok(Self { keys })
+        Ok(FetchedSet {
+            keys: Self { keys },
+            dropped_weak,
+        })
     }
 }
 
@@ -70,7 +97,25 @@ mod tests {
     }
 
     fn kids(value: Value) -> Result<Vec<String>, FetchedSetError> {
-        ClientKeySet::parse_fetched(&value).map(|set| set.keys().iter().map(|k| k.kid.clone()).collect())
+        ClientKeySet::parse_fetched(&value).map(|set| set.keys.keys().iter().map(|k| k.kid.clone()).collect())
+    }
+
+    #[test]
+    fn degenerate_keys_are_dropped_and_named_while_certificates_are_tolerated() {
+        let zero = json!({"kty": "OKP", "crv": "Ed25519", "kid": "zero", "x": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"});
+        let mut with_chain = ed("chained");
+        with_chain["x5c"] = json!(["MIIB"]);
+        with_chain["x5t"] = json!("abc");
+        let fetched = ClientKeySet::parse_fetched(&json!({"keys": [zero, ed("a"), with_chain]})).unwrap();
+        let kids: Vec<&str> = fetched.keys.keys().iter().map(|k| k.kid.as_str()).collect();
+        assert_eq!(kids, ["a", "chained"]);
+        assert_eq!(fetched.dropped_weak.len(), 1, "{:?}", fetched.dropped_weak);
+        assert!(fetched.dropped_weak[0].contains("small order") && fetched.dropped_weak[0].contains("zero"));
+        let only_weak = json!({"kty": "OKP", "crv": "Ed25519", "kid": "one", "x": "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"});
+        assert_eq!(
+            ClientKeySet::parse_fetched(&json!({"keys": [only_weak]})).unwrap_err(),
+            FetchedSetError::NoUsableKey
+        );
     }
 
     #[test]

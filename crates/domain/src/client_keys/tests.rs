@@ -83,11 +83,23 @@ fn rsa_keys_are_2048_to_8192_bits_with_a_sane_exponent() {
     assert_eq!(codes(vec![rsa_of(2048)]), []);
     assert_eq!(codes(vec![rsa_of(4096)]), []);
     assert_eq!(codes(vec![rsa_of(8193)]), [UnsupportedKey]);
-    for e in ["AA", "Ag", "AAEAAQ", "AQ", "AQAAAAAAAAAAAQ"] {
+    for (e, code) in [
+        ("AA", InvalidValue),
+        ("AAEAAQ", InvalidValue),
+        ("Ag", WeakKey),
+        ("AQ", WeakKey),
+        ("Aw", WeakKey),
+        ("AQAAAAAAAAAAAQ", WeakKey),
+    ] {
         let mut key = rsa_of(2048);
         key["e"] = json!(e);
-        assert_eq!(codes(vec![key]), [InvalidValue], "e = {e}");
+        assert_eq!(codes(vec![key]), [code], "e = {e}");
     }
+    let mut even = rsa_of(2048);
+    let mut n = URL_SAFE_NO_PAD.decode(even["n"].as_str().unwrap()).unwrap();
+    *n.last_mut().unwrap() = 0xfe;
+    even["n"] = json!(b64(&n));
+    assert_eq!(codes(vec![even]), [WeakKey], "even modulus");
     let mut padded = rsa_of(2048);
     let n = format!("AA{}", padded["n"].as_str().unwrap());
     padded["n"] = json!(n);
@@ -111,6 +123,30 @@ fn curves_and_types_outside_the_three_are_unsupported() {
     let mut enc = ed("o");
     enc["use"] = json!("enc");
     assert_eq!(codes(vec![enc]), [InvalidValue]);
+}
+
+#[test]
+fn the_weak_ed25519_keys_an_attacker_registers_are_refused() {
+    for x in [
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    ] {
+        let key = json!({"kty": "OKP", "crv": "Ed25519", "kid": "z", "x": x});
+        assert_eq!(codes(vec![key]), [WeakKey], "x = {x}");
+    }
+}
+
+#[test]
+fn key_ops_and_certificates_are_refused_at_registration() {
+    let mut encrypt = ed("o");
+    encrypt["key_ops"] = json!(["encrypt"]);
+    assert_eq!(codes(vec![encrypt]), [InvalidValue]);
+    let mut verify = ed("o");
+    verify["key_ops"] = json!(["verify"]);
+    assert_eq!(codes(vec![verify]), []);
+    let mut chained = rsa_of(2048);
+    chained["x5c"] = json!(["MIIB"]);
+    assert_eq!(codes(vec![chained]), [UnsupportedKey]);
 }
 
 #[test]

@@ -8,7 +8,9 @@ fn set(kids: &[&str]) -> ClientKeySet {
         .iter()
         .map(|kid| json!({"kty": "OKP", "crv": "Ed25519", "kid": kid, "x": "AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM"}))
         .collect();
-    ClientKeySet::parse_fetched(&json!({ "keys": keys })).expect("a set")
+    ClientKeySet::parse_fetched(&json!({ "keys": keys }))
+        .expect("a set")
+        .keys
 }
 
 fn fetched(entry: &mut Entry, kids: &[&str], for_unknown_kid: bool, at: Instant) {
