@@ -35,6 +35,10 @@ enum Origin {
     Registered,
     /// Published at a `jwks_uri`, for many verifiers at once.
     Published,
+    /// Read back from storage, where it passed the rules of its day. A key
+    /// a later rule calls degenerate still loads (so the rest of the set and
+    /// the record stay readable) and the server never verifies with it.
+    Stored,
 }
 
 const FIELD: &str = "jwks";
@@ -178,6 +182,18 @@ pub struct ClientKeySet {
 impl ClientKeySet {
     /// The `jwks` field rule: every violation of every key at once.
     pub fn parse(value: &Value) -> Result<Self, ValidationErrors> {
+        Self::parse_as(value, Origin::Registered)
+    }
+
+    /// A set as it was stored ([`Self::to_json`]), registered under the
+    /// rules of its day: a key those rules took but today's call degenerate
+    /// is kept, for the server to refuse at verification
+    /// ([`degenerate`]), instead of making the whole record unreadable.
+    pub fn parse_stored(value: &Value) -> Result<Self, ValidationErrors> {
+        Self::parse_as(value, Origin::Stored)
+    }
+
+    fn parse_as(value: &Value, origin: Origin) -> Result<Self, ValidationErrors> {
         let Some(list) = value.get("keys").and_then(Value::as_array) else {
             return Err(refusal(
                 ErrorCode::InvalidValue,
@@ -198,7 +214,7 @@ impl ClientKeySet {
         let mut kids = HashSet::new();
         let mut keys = Vec::new();
         for (at, jwk) in list.iter().enumerate() {
-            let Some(key) = key(at + 1, jwk, &mut errors, Origin::Registered) else {
+            let Some(key) = key(at + 1, jwk, &mut errors, origin) else {
                 continue;
             };
             if !kids.insert(key.kid.clone()) {
@@ -302,7 +318,9 @@ fn key(at: usize, jwk: &Value, errors: &mut ValidationErrors, origin: Origin) ->
             ),
         ));
     }
-    if let Some(why) = material.as_ref().and_then(degenerate) {
+    if let Some(why) = material.as_ref().and_then(degenerate)
+        && origin != Origin::Stored
+    {
         errors.push(refusal(ErrorCode::WeakKey, format!("key {at} {why}")));
     }
     if errors.errors().len() > before {

@@ -27,6 +27,11 @@ pub const MAX_CLAIMS: usize = 10;
 pub const MAX_CLAIMS_BYTES: usize = 4096;
 /// How far ahead of our clock an outside token's `iat` or `nbf` may be.
 pub const CLOCK_SKEW_SECS: i64 = 60;
+/// The longest `max_token_lifetime_seconds` a credential may name: a day.
+pub const MAX_TOKEN_LIFETIME_SECS: i64 = 86_400;
+/// How long judging one outside token may take in all, however many
+/// credentials match it and however slowly their key hosts answer.
+pub const JUDGING_DEADLINE_SECS: u64 = 10;
 
 pub const NAME: TextRule = TextRule {
     field: "name",
@@ -88,12 +93,27 @@ pub struct FederatedCredentialForm {
     /// one of several). Default: this server's issuer identifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
-    /// Further claims the token must carry with equal values (JSON equality),
-    /// e.g. `{"repository": "partner/exporter"}`. At most 10; none of `iss`,
+    /// Further claims the token must carry, e.g. `{"repository":
+    /// "partner/exporter"}`. A value that is an object is matched by an
+    /// object holding at least its members (so `{"kubernetes.io":
+    /// {"namespace": "payments"}}` matches a Kubernetes token, which carries
+    /// `pod` and `serviceaccount` there too); any other value must be equal.
+    /// Numbers must be whole and within 64 bits. At most 10; none of `iss`,
     /// `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub claims: Option<Map<String, Value>>,
+    /// The longest a token may have been issued for (`exp` − `iat`), 1 to
+    /// 86400 seconds. Set, a token must carry `iat`, and one minted to live
+    /// longer is refused. Default: no bound beyond `exp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = 3600, minimum = 1, maximum = 86400))]
+    pub max_token_lifetime_seconds: Option<i64>,
+    /// When true, each token is accepted once: it must carry a `jti`, and a
+    /// second exchange of the same one is refused on every replica. Default
+    /// false: a workload may retry with the token it holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub single_use: Option<bool>,
 }
 
 impl Shaped for FederatedCredentialForm {
@@ -105,6 +125,8 @@ impl Shaped for FederatedCredentialForm {
         Field::required("subject", Kind::Text),
         Field::optional("audience", Kind::Text),
         Field::optional("claims", Kind::Object),
+        Field::optional("max_token_lifetime_seconds", Kind::Integer),
+        Field::optional("single_use", Kind::Boolean),
     ];
 
     /// Offline, private addresses pass: only the server knows whether its
@@ -122,6 +144,10 @@ pub struct TrustedIdentity {
     /// `None`: this server's issuer identifier.
     pub audience: Option<String>,
     pub claims: Map<String, Value>,
+    /// The longest `exp` − `iat` accepted, in seconds; `None`: no bound.
+    pub max_token_lifetime_secs: Option<i64>,
+    /// Each token's `jti` is accepted once.
+    pub single_use: bool,
 }
 
 /// A credential that passed every rule; only [`FederatedCredentialForm`] makes one.
@@ -169,6 +195,18 @@ impl FederatedCredentialForm {
         self
     }
 
+    /// Refuse tokens minted to live longer than this (`exp` − `iat`, 1 to 86400 seconds).
+    pub fn max_token_lifetime_seconds(mut self, seconds: i64) -> Self {
+        self.max_token_lifetime_seconds = Some(seconds);
+        self
+    }
+
+    /// Accept each token (by its `jti`) once.
+    pub fn single_use(mut self, single_use: bool) -> Self {
+        self.single_use = Some(single_use);
+        self
+    }
+
     /// Every rule that needs nothing from the server, as the server runs
     /// them. Not checked here, since only the server can judge them: whether
     /// the name is free, the application's limit, and a private `jwks_uri`
@@ -195,8 +233,11 @@ impl FederatedCredentialForm {
                 }
             };
             let claims = errors.check(required_claims(self.claims.as_ref()));
-            match (name, issuer, subject, keys, claims) {
-                (Some(name), Some(issuer), Some(subject), Some(keys), Some(claims)) if errors.is_empty() => {
+            let lifetime = errors.check(max_lifetime(self.max_token_lifetime_seconds));
+            match (name, issuer, subject, keys, claims, lifetime) {
+                (Some(name), Some(issuer), Some(subject), Some(keys), Some(claims), Some(max_token_lifetime_secs))
+                    if errors.is_empty() =>
+                {
                     Ok(NewFederatedCredential {
                         name,
                         keys,
@@ -205,6 +246,8 @@ impl FederatedCredentialForm {
                             subject,
                             audience,
                             claims,
+                            max_token_lifetime_secs,
+                            single_use: self.single_use.unwrap_or(false),
                         },
                     })
                 }
@@ -223,6 +266,17 @@ fn keys(jwks: Option<&Value>, jwks_uri: Option<&str>, allow_private: bool) -> Re
         )
         .into()
     })
+}
+
+fn max_lifetime(raw: Option<i64>) -> Result<Option<i64>, FieldError> {
+    match raw {
+        Some(seconds) if !(1..=MAX_TOKEN_LIFETIME_SECS).contains(&seconds) => Err(FieldError::new(
+            "max_token_lifetime_seconds",
+            ErrorCode::InvalidValue,
+            format!("max_token_lifetime_seconds must be from 1 to {MAX_TOKEN_LIFETIME_SECS}; got {seconds}"),
+        )),
+        other => Ok(other),
+    }
 }
 
 fn required_claims(raw: Option<&Map<String, Value>>) -> Result<Map<String, Value>, FieldError> {
@@ -254,7 +308,43 @@ fn required_claims(raw: Option<&Map<String, Value>>) -> Result<Map<String, Value
             format!("claims names a blank claim ({blank:?})"),
         );
     }
+    if let Some((name, _)) = claims.iter().find(|(_, value)| !exact(value)) {
+        return refuse(
+            ErrorCode::InvalidValue,
+            format!(
+                "claims.{name} holds a number that is not a whole number of at most 64 bits; \
+                 JSON readers round such numbers, so give the value as a string"
+            ),
+        );
+    }
     Ok(claims.clone())
+}
+
+/// Whether every number in `value` is one that each JSON reader carries
+/// exactly: a whole number within 64 bits. `100000000000000000000000` reads
+/// as a float that equals its neighbours, so it could never be required
+/// precisely.
+fn exact(value: &Value) -> bool {
+    match value {
+        Value::Number(n) => n.is_i64() || n.is_u64(),
+        Value::Array(items) => items.iter().all(exact),
+        Value::Object(members) => members.values().all(exact),
+        Value::Null | Value::Bool(_) | Value::String(_) => true,
+    }
+}
+
+/// Whether the token's `presented` value satisfies a `required` one: an
+/// object is satisfied by an object holding at least its members, each
+/// satisfied in turn (a Kubernetes token's `kubernetes.io` carries `pod` and
+/// `serviceaccount` beside the `namespace` a credential names); anything else
+/// must be equal.
+fn satisfies(presented: &Value, required: &Value) -> bool {
+    match (presented, required) {
+        (Value::Object(presented), Value::Object(required)) => required
+            .iter()
+            .all(|(name, wanted)| presented.get(name).is_some_and(|have| satisfies(have, wanted))),
+        _ => presented == required,
+    }
 }
 
 /// Why an outside token was refused. The workload is told `invalid_client`
@@ -273,6 +363,15 @@ pub enum Refused {
     Expired,
     /// `iat` or `nbf` ahead of the clock.
     NotYetValid,
+    /// Minted to live longer than the credential's `max_token_lifetime_seconds`,
+    /// or without the `iat` that bound needs.
+    TooLongLived,
+    /// A single-use credential's token without a `jti`.
+    NoJti,
+    /// A single-use credential's token presented again.
+    Replayed,
+    /// The key hosts did not answer before the judging deadline.
+    Deadline,
 }
 
 impl From<Unreadable> for Refused {
@@ -323,6 +422,14 @@ impl<'a> OutsideToken<'a> {
         Ok(self.0.key(keys)?)
     }
 
+    /// What a single-use credential spends: the `jti` and until when it must
+    /// be remembered (the token's `exp`). Call once [`Self::check`] passed.
+    pub fn single_use_key(&self) -> Result<(&str, i64), Refused> {
+        let jti = self.text("jti").filter(|j| !j.is_empty()).ok_or(Refused::NoJti)?;
+        let exp = self.0.claims().get("exp").and_then(Value::as_i64).ok_or(Refused::MissingClaim)?;
+        Ok((jti, exp))
+    }
+
     /// Whether the token is the identity's, at `now`, with `our_issuer` as
     /// the audience when the identity names none; call once the signature holds.
     pub fn check(&self, identity: &TrustedIdentity, our_issuer: &str, now: Timestamp) -> Result<(), Refused> {
@@ -362,13 +469,23 @@ fn check_claims(
         Some(value) => value.as_i64().map(Some).ok_or(Refused::MissingClaim),
     };
     let ahead = now.saturating_add(CLOCK_SKEW_SECS);
-    if time("iat")?.is_some_and(|iat| iat > ahead) || time("nbf")?.is_some_and(|nbf| nbf > ahead) {
+    let iat = time("iat")?;
+    if iat.is_some_and(|iat| iat > ahead) || time("nbf")?.is_some_and(|nbf| nbf > ahead) {
         return Err(Refused::NotYetValid);
     }
-    if identity
+    if let Some(most) = identity.max_token_lifetime_secs {
+        let lifetime = iat.map(|iat| exp.saturating_sub(iat));
+        if lifetime.is_none_or(|lived| lived > most) {
+            return Err(Refused::TooLongLived);
+        }
+    }
+    if identity.single_use && claims.get("jti").and_then(Value::as_str).is_none_or(str::is_empty) {
+        return Err(Refused::NoJti);
+    }
+    if !identity
         .claims
         .iter()
-        .any(|(name, wanted)| claims.get(name) != Some(wanted))
+        .all(|(name, wanted)| claims.get(name).is_some_and(|have| satisfies(have, wanted)))
     {
         return Err(Refused::Claim);
     }

@@ -4,10 +4,10 @@
 //! here decides whether to believe the claims.
 //!
 //! Reading is strict: three base64url parts without padding, a JSON header
-//! and JSON claims with no top-level member given twice (two parsers that
-//! keep different copies of a repeated claim would judge different tokens;
-//! inside a nested object the last copy stands, as in serde_json), no
-//! `crit` extension, and one of the four asymmetric algorithms.
+//! and JSON claims with no member given twice at any depth (two parsers that
+//! keep different copies of a repeated member would judge different tokens),
+//! no `crit` member at all (not even `null`: no extension is understood
+//! here), and one of the four asymmetric algorithms.
 
 use crate::client_keys::{AssertionAlg, ClientKey, ClientKeySet};
 use base64::Engine;
@@ -37,8 +37,6 @@ struct Header {
     alg: String,
     #[serde(default)]
     kid: Option<String>,
-    #[serde(default)]
-    crit: Option<Value>,
 }
 
 /// A token whose claims read as `C`, not yet verified. Its `Debug` shows
@@ -51,12 +49,17 @@ pub struct SignedJwt<'a, C> {
     claims: C,
 }
 
-/// One part, read straight into `T`. A struct's derived reader refuses a
-/// repeated member of its own; claims read as a whole map go through
-/// [`UniqueMembers`], which refuses any.
-fn part<T: DeserializeOwned>(encoded: &str) -> Result<T, Unreadable> {
+/// One part: a JSON object read with every member unique at every depth,
+/// then into `T`. Reading into `T` straight away would let a struct's reader
+/// skip a repeated member it does not know.
+fn part<T: DeserializeOwned>(encoded: &str) -> Result<(T, Map<String, Value>), Unreadable> {
     let bytes = URL_SAFE_NO_PAD.decode(encoded).map_err(|_| Unreadable::Malformed)?;
-    serde_json::from_slice(&bytes).map_err(|_| Unreadable::Malformed)
+    let Strict(value) = serde_json::from_slice(&bytes).map_err(|_| Unreadable::Malformed)?;
+    let Value::Object(members) = value else {
+        return Err(Unreadable::Malformed);
+    };
+    let read = T::deserialize(Value::Object(members.clone())).map_err(|_| Unreadable::Malformed)?;
+    Ok((read, members))
 }
 
 impl<'a, C: DeserializeOwned> SignedJwt<'a, C> {
@@ -67,10 +70,10 @@ impl<'a, C: DeserializeOwned> SignedJwt<'a, C> {
         else {
             return Err(Unreadable::Malformed);
         };
-        let header: Header = part(header)?;
-        let claims: C = part(claims)?;
+        let (header, header_members): (Header, _) = part(header)?;
+        let (claims, _): (C, _) = part(claims)?;
         let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| Unreadable::Malformed)?;
-        if header.crit.is_some() {
+        if header_members.contains_key("crit") {
             return Err(Unreadable::CriticalHeader);
         }
         let alg = AssertionAlg::parse(&header.alg).ok_or(Unreadable::Algorithm)?;
@@ -130,7 +133,7 @@ impl<C> SignedJwt<'_, C> {
     }
 }
 
-/// A JSON object in which no top-level member is given twice.
+/// A JSON object in which no member is given twice, at any depth.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UniqueMembers(Map<String, Value>);
 
@@ -143,26 +146,84 @@ impl std::ops::Deref for UniqueMembers {
 
 impl<'de> Deserialize<'de> for UniqueMembers {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Members;
-        impl<'de> Visitor<'de> for Members {
-            type Value = UniqueMembers;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UniqueMembers, A::Error> {
-                let mut members = Map::new();
-                while let Some((name, value)) = map.next_entry::<String, Value>()? {
-                    if members.contains_key(&name) {
-                        return Err(de::Error::custom(format_args!("{name:?} is given twice")));
-                    }
-                    members.insert(name, value);
-                }
-                Ok(UniqueMembers(members))
-            }
+        match Strict::deserialize(deserializer)?.0 {
+            Value::Object(members) => Ok(Self(members)),
+            _ => Err(de::Error::custom("expected a JSON object")),
         }
-        deserializer.deserialize_map(Members)
+    }
+}
+
+/// Any JSON value, read as serde_json reads one except that an object
+/// giving a member twice is an error wherever it stands.
+#[derive(Debug)]
+pub struct Strict(pub Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        // serde_json never hands over a non-finite number.
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut members = Map::new();
+        while let Some(name) = map.next_key::<String>()? {
+            if members.contains_key(&name) {
+                return Err(de::Error::custom(format_args!("{name:?} is given twice")));
+            }
+            let Strict(value) = map.next_value()?;
+            members.insert(name, value);
+        }
+        Ok(Value::Object(members))
     }
 }
 
@@ -191,6 +252,53 @@ mod tests {
             read(&token(r#"{"alg":"ES256","alg":"none"}"#, r#"{"sub":"a"}"#)).err(),
             Some(Unreadable::Malformed)
         );
+    }
+
+    #[test]
+    fn a_member_given_twice_anywhere_is_unreadable() {
+        let read = |header: &str, claims: &str| SignedJwt::<UniqueMembers>::parse(&token(header, claims)).err();
+        let cases = [
+            ("an unknown header member", r#"{"alg":"ES256","x":1,"x":2}"#, r#"{"sub":"a"}"#),
+            ("a nested header member", r#"{"alg":"ES256","jwk":{"kty":"EC","kty":"RSA"}}"#, r#"{"sub":"a"}"#),
+            ("a nested claim", r#"{"alg":"ES256"}"#, r#"{"k":{"sub":"a","sub":"b"}}"#),
+            ("inside a list", r#"{"alg":"ES256"}"#, r#"{"k":[{"a":1,"a":1}]}"#),
+        ];
+        for (why, header, claims) in cases {
+            assert_eq!(read(header, claims), Some(Unreadable::Malformed), "{why}");
+        }
+        // A struct's reader (a client assertion's claims) sees the same rule
+        // for the members it does not know.
+        #[derive(Debug, Deserialize)]
+        struct Known {
+            #[allow(dead_code)]
+            sub: String,
+        }
+        let repeated_unknown = token(r#"{"alg":"ES256"}"#, r#"{"sub":"a","extra":1,"extra":2}"#);
+        assert_eq!(
+            SignedJwt::<Known>::parse(&repeated_unknown).err(),
+            Some(Unreadable::Malformed)
+        );
+    }
+
+    #[test]
+    fn crit_is_refused_whatever_its_value() {
+        for crit in ["null", "[]", r#"["exp"]"#] {
+            let t = token(&format!(r#"{{"alg":"ES256","crit":{crit}}}"#), r#"{"sub":"a"}"#);
+            assert_eq!(
+                SignedJwt::<UniqueMembers>::parse(&t).err(),
+                Some(Unreadable::CriticalHeader),
+                "crit = {crit}"
+            );
+        }
+    }
+
+    #[test]
+    fn numbers_and_nesting_read_as_serde_json_reads_them() {
+        let claims = r#"{"n":-5,"u":18446744073709551615,"f":1.5,"b":true,"z":null,"l":[1,"a",{"k":[]}]}"#;
+        let t = token(r#"{"alg":"EdDSA"}"#, claims);
+        let jwt = SignedJwt::<UniqueMembers>::parse(&t).unwrap();
+        let expected: Value = serde_json::from_str(claims).unwrap();
+        assert_eq!(Value::Object(jwt.claims().0.clone()), expected);
     }
 
     #[test]

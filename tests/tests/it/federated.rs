@@ -11,35 +11,35 @@ use casebook_server::config::Backend;
 use casebook_tests::{APPS, Spawn, TestApp, USER_PASSWORD, both_backends, expect, field_codes, id_of, pairs, problem};
 use serde_json::{Value, json};
 
-const CLUSTER: &str = "https://kubernetes.default.svc.cluster.local";
-const EXPORTER: &str = "system:serviceaccount:payments:exporter";
+pub(crate) const CLUSTER: &str = "https://kubernetes.default.svc.cluster.local";
+pub(crate) const EXPORTER: &str = "system:serviceaccount:payments:exporter";
 
 /// An outside issuer: a key pair and the tokens it mints.
-struct Issuer {
+pub(crate) struct Issuer {
     key: Key,
 }
 
 impl Issuer {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self { key: Key::rsa() }
     }
 
-    fn jwks(&self) -> Value {
+    pub(crate) fn jwks(&self) -> Value {
         json!({"keys": [self.key.public_jwk("cluster-1")]})
     }
 
     /// What the API server puts in a projected token for `audience`.
-    fn claims(&self, subject: &str, audience: &str) -> Value {
+    pub(crate) fn claims(&self, subject: &str, audience: &str) -> Value {
         json!({"iss": CLUSTER, "sub": subject, "aud": [audience], "iat": now(), "nbf": now(), "exp": now() + 3600,
             "kubernetes.io": {"namespace": "payments", "serviceaccount": {"name": "exporter"}}})
     }
 
-    fn mint(&self, claims: &Value) -> String {
+    pub(crate) fn mint(&self, claims: &Value) -> String {
         signed(&self.key, "RS256", Some("cluster-1"), claims)
     }
 }
 
-async fn exchange(app: &TestApp, client_id: &str, token: &str) -> (u16, Value) {
+pub(crate) async fn exchange(app: &TestApp, client_id: &str, token: &str) -> (u16, Value) {
     crate::private_key_jwt::exchange(app, token, Some(client_id)).await
 }
 
@@ -50,7 +50,7 @@ async fn person_with(app: &TestApp, admin: &str, email: &str, permissions: &[&st
     app.sign_in(email, USER_PASSWORD).await
 }
 
-async fn refused(app: &TestApp, client_id: &str, token: &str, why: &str) {
+pub(crate) async fn refused(app: &TestApp, client_id: &str, token: &str, why: &str) {
     let (status, body) = exchange(app, client_id, token).await;
     assert_eq!(
         (status, body["error"].as_str()),
@@ -59,15 +59,15 @@ async fn refused(app: &TestApp, client_id: &str, token: &str, why: &str) {
     );
 }
 
-fn credentials_path(app_id: &str) -> String {
+pub(crate) fn credentials_path(app_id: &str) -> String {
     format!("{APPS}/{app_id}/federated-credentials")
 }
 
-async fn trust(app: &TestApp, admin: &str, app_id: &str, body: Value) -> Value {
+pub(crate) async fn trust(app: &TestApp, admin: &str, app_id: &str, body: Value) -> Value {
     expect(app.post_json(&credentials_path(app_id), admin, &body).await, 201).await
 }
 
-fn credential(issuer: &Issuer, name: &str) -> Value {
+pub(crate) fn credential(issuer: &Issuer, name: &str) -> Value {
     json!({"name": name, "issuer": CLUSTER, "jwks": issuer.jwks(), "subject": EXPORTER})
 }
 

@@ -12,6 +12,7 @@ mod client_secrets;
 mod console;
 mod contract;
 mod federated;
+mod federated_limits;
 mod hardening;
 mod jose;
 mod json_logs;

@@ -137,6 +137,16 @@ fn the_weak_ed25519_keys_an_attacker_registers_are_refused() {
 }
 
 #[test]
+fn a_stored_set_keeps_a_key_a_later_rule_calls_degenerate() {
+    let weak = json!({"kty": "OKP", "crv": "Ed25519", "kid": "z", "x": "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"});
+    let stored = json!({"keys": [weak, ed("o")]});
+    let set = ClientKeySet::parse_stored(&stored).unwrap();
+    assert_eq!(set.keys().len(), 2);
+    assert!(degenerate(&set.keys()[0].material).is_some(), "the server refuses it at verification");
+    assert!(ClientKeySet::parse(&stored).is_err());
+}
+
+#[test]
 fn key_ops_and_certificates_are_refused_at_registration() {
     let mut encrypt = ed("o");
     encrypt["key_ops"] = json!(["encrypt"]);

@@ -15,6 +15,8 @@ fn identity() -> TrustedIdentity {
         subject: SA.into(),
         audience: None,
         claims: Map::new(),
+        max_token_lifetime_secs: None,
+        single_use: false,
     }
 }
 
@@ -180,6 +182,8 @@ fn form() -> FederatedCredentialForm {
         subject: SA.into(),
         audience: None,
         claims: None,
+        max_token_lifetime_seconds: None,
+        single_use: None,
     }
 }
 
@@ -263,4 +267,117 @@ fn required_claims_are_bounded_and_never_the_registered_ones() {
         codes(&with(json!({"big": "x".repeat(MAX_CLAIMS_BYTES)}))),
         claim(ErrorCode::TooLong)
     );
+}
+
+#[test]
+fn an_object_claim_is_matched_by_a_token_holding_at_least_its_members() {
+    // What a real projected service-account token carries.
+    let kubernetes = edited(|c| {
+        _ = c.insert(
+            "kubernetes.io".into(),
+            json!({"namespace": "payments", "pod": {"name": "exporter-7f9c", "uid": "1c2d"},
+                "serviceaccount": {"name": "exporter", "uid": "9a8b"}}),
+        )
+    });
+    let mut narrowed = identity();
+    narrowed
+        .claims
+        .insert("kubernetes.io".into(), json!({"namespace": "payments"}));
+    assert_eq!(judge(&kubernetes, &narrowed), Ok(()));
+    narrowed.claims.insert(
+        "kubernetes.io".into(),
+        json!({"namespace": "payments", "serviceaccount": {"name": "exporter"}}),
+    );
+    assert_eq!(judge(&kubernetes, &narrowed), Ok(()), "nested objects too");
+    narrowed.claims.insert(
+        "kubernetes.io".into(),
+        json!({"namespace": "payments", "serviceaccount": {"name": "other"}}),
+    );
+    assert_eq!(judge(&kubernetes, &narrowed), Err(Refused::Claim));
+    // A list is not a set of members: it must be equal.
+    narrowed.claims = Map::from_iter([("groups".into(), json!(["a"]))]);
+    assert_eq!(
+        judge(&edited(|c| _ = c.insert("groups".into(), json!(["a", "b"]))), &narrowed),
+        Err(Refused::Claim)
+    );
+    // A string is not an object holding nothing.
+    narrowed.claims = Map::from_iter([("k".into(), json!({}))]);
+    assert_eq!(
+        judge(&edited(|c| _ = c.insert("k".into(), json!("x"))), &narrowed),
+        Err(Refused::Claim)
+    );
+}
+
+#[test]
+fn a_number_json_cannot_carry_exactly_is_refused_at_registration() {
+    let with = |claims: &str| FederatedCredentialForm {
+        claims: Some(serde_json::from_str(claims).unwrap()),
+        ..form()
+    };
+    let refused = vec![("claims".to_owned(), ErrorCode::InvalidValue)];
+    for claims in [
+        r#"{"acct": 100000000000000000000000}"#,
+        r#"{"acct": 1.5}"#,
+        r#"{"nested": {"acct": 1e3}}"#,
+        r#"{"list": [1, 2.0]}"#,
+    ] {
+        assert_eq!(codes(&with(claims)), refused, "{claims}");
+    }
+    for claims in [
+        r#"{"acct": 9223372036854775807}"#,
+        r#"{"acct": 18446744073709551615}"#,
+        r#"{"acct": -5, "s": "100000000000000000000000"}"#,
+    ] {
+        assert!(codes(&with(claims)).is_empty(), "{claims}");
+    }
+    // The rounding that made the rule: two different numbers, one float.
+    let stored: Value = serde_json::from_str("100000000000000000000000").unwrap();
+    let neighbour: Value = serde_json::from_str("99999999999999991611392").unwrap();
+    assert_eq!(stored, neighbour);
+}
+
+#[test]
+fn a_lifetime_bound_refuses_long_lived_tokens_and_tokens_without_iat() {
+    let mut bounded = identity();
+    bounded.max_token_lifetime_secs = Some(3600);
+    assert_eq!(judge(&token_claims(), &bounded), Err(Refused::TooLongLived), "3610 s");
+    let hour = edited(|c| _ = c.insert("iat".into(), json!(NOW + 3600 - 3600)));
+    assert_eq!(judge(&hour, &bounded), Ok(()));
+    let decade = edited(|c| _ = c.insert("exp".into(), json!(NOW + 10 * 365 * 86_400)));
+    assert_eq!(judge(&decade, &bounded), Err(Refused::TooLongLived));
+    let no_iat = edited(|c| _ = c.remove("iat"));
+    assert_eq!(judge(&no_iat, &bounded), Err(Refused::TooLongLived));
+    assert_eq!(judge(&decade, &identity()), Ok(()), "unbounded by default");
+}
+
+#[test]
+fn a_single_use_credential_needs_a_jti() {
+    let mut once = identity();
+    once.single_use = true;
+    assert_eq!(judge(&token_claims(), &once), Err(Refused::NoJti));
+    let with_jti = edited(|c| _ = c.insert("jti".into(), json!("a1")));
+    assert_eq!(judge(&with_jti, &once), Ok(()));
+    let raw = compact(&with_jti);
+    assert_eq!(OutsideToken::parse(&raw).unwrap().single_use_key(), Ok(("a1", NOW + 3600)));
+}
+
+#[test]
+fn the_lifetime_bound_is_one_second_to_a_day() {
+    let with = |seconds| FederatedCredentialForm {
+        max_token_lifetime_seconds: Some(seconds),
+        ..form()
+    };
+    let refused = vec![("max_token_lifetime_seconds".to_owned(), ErrorCode::InvalidValue)];
+    assert_eq!(codes(&with(0)), refused);
+    assert_eq!(codes(&with(86_401)), refused);
+    assert!(codes(&with(1)).is_empty());
+    assert!(codes(&with(86_400)).is_empty());
+    let valid = FederatedCredentialForm {
+        single_use: Some(true),
+        ..with(600)
+    }
+    .validate(false)
+    .unwrap();
+    assert_eq!(valid.identity.max_token_lifetime_secs, Some(600));
+    assert!(valid.identity.single_use);
 }

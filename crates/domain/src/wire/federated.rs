@@ -34,9 +34,16 @@ pub struct FederatedCredential {
     pub subject: String,
     /// The `aud` the tokens must carry: the one given, or this server's issuer identifier.
     pub audience: String,
-    /// Further claims the tokens must carry with equal values.
+    /// Further claims the tokens must carry: equal values, or for an
+    /// object, at least its members.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub claims: Map<String, Value>,
+    /// The longest a token may have been issued for (`exp` − `iat`), when bounded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_token_lifetime_seconds: Option<i64>,
+    /// Whether each token's `jti` is accepted once.
+    #[serde(default)]
+    pub single_use: bool,
     /// RFC 3339.
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub created_at: Timestamp,

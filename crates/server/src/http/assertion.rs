@@ -11,7 +11,9 @@ use crate::state::AppState;
 use aws_lc_rs::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use casebook_domain::ClientId;
 use casebook_domain::client_assertion::{Assertion, Presented, Refused};
-use casebook_domain::client_keys::{AssertionAlg, AuthMethod, ClientKey, ClientKeySet, KeyMaterial, KeySource};
+use casebook_domain::client_keys::{
+    AssertionAlg, AuthMethod, ClientKey, ClientKeySet, KeyMaterial, KeySource, degenerate,
+};
 use casebook_domain::federated::{self as federated_rules, OutsideToken};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -19,6 +21,11 @@ use std::sync::Arc;
 /// Whether `signature` is `key`'s, under `alg`, over `message`. The pairing
 /// of algorithm and key type is checked again here: nothing else verifies.
 pub(crate) fn signature_holds(key: &ClientKey, alg: AssertionAlg, message: &[u8], signature: &[u8]) -> bool {
+    // Registration refuses these now; a key stored before that rule existed
+    // must not verify either.
+    if degenerate(&key.material).is_some() {
+        return false;
+    }
     match (&key.material, alg) {
         (KeyMaterial::Rsa { n, e }, AssertionAlg::Rs256 | AssertionAlg::Ps256) => {
             let params = if alg == AssertionAlg::Rs256 {

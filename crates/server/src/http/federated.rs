@@ -14,9 +14,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use casebook_domain::client_keys::KeySource;
-use casebook_domain::federated::{FederatedCredentialForm, OutsideToken, Refused};
+use casebook_domain::federated::{FederatedCredentialForm, JUDGING_DEADLINE_SECS, OutsideToken, Refused};
 use casebook_domain::wire::{FederatedCredential as FederatedCredentialView, FederatedCredentials};
+use futures_util::future::join_all;
 use std::sync::Arc;
+use std::time::Duration;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -41,6 +43,8 @@ fn view(record: FederatedCredentialRecord, our_issuer: &str) -> FederatedCredent
         subject: record.identity.subject,
         audience: record.identity.audience.unwrap_or_else(|| our_issuer.to_owned()),
         claims: record.identity.claims,
+        max_token_lifetime_seconds: record.identity.max_token_lifetime_secs,
+        single_use: record.identity.single_use,
         created_at: record.created_at,
         created_by: record.created_by.into(),
     }
@@ -113,10 +117,28 @@ pub async fn remove_federated_credential(
 /// The verdict on an outside token presented for `client_id`: the client and
 /// the credential that let it in, or why not (`None`: no such client, or a
 /// disabled one). The outer error is the server's own failure.
+///
+/// Judging is bounded by [`JUDGING_DEADLINE_SECS`] in all: the key sets of
+/// every matching credential are fetched at once (one fetch per URL, the
+/// fetcher sharing it), so twenty credentials whose key hosts hang cost one
+/// fetch timeout, not twenty.
 pub(super) async fn judge(
     state: &AppState,
     token: &OutsideToken<'_>,
     client_id: &str,
+) -> Result<Result<AuthenticatedClient, Option<Refused>>, OAuthError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(JUDGING_DEADLINE_SECS);
+    match tokio::time::timeout_at(deadline, judge_within(state, token, client_id, deadline)).await {
+        Ok(verdict) => verdict,
+        Err(_) => Ok(Err(Some(Refused::Deadline))),
+    }
+}
+
+async fn judge_within(
+    state: &AppState,
+    token: &OutsideToken<'_>,
+    client_id: &str,
+    deadline: tokio::time::Instant,
 ) -> Result<Result<AuthenticatedClient, Option<Refused>>, OAuthError> {
     let unavailable = |e: &dyn std::fmt::Display| {
         tracing::error!(error = %e, "could not check a federated credential");
@@ -132,11 +154,19 @@ pub(super) async fn judge(
     let candidates = store::federated_candidates(&state.db, &record.application_id, issuer, subject)
         .await
         .map_err(|e| unavailable(&e))?;
+    // Every key set at once, each fetch cut off at the deadline; a key host
+    // that cannot be reached leaves its credentials out (the fetcher has
+    // logged why).
+    let key_sets = join_all(candidates.iter().map(|credential| async move {
+        tokio::time::timeout_at(deadline, keys_of(state, &credential.keys, token.kid()))
+            .await
+            .ok()
+            .flatten()
+    }))
+    .await;
     let mut verdict = Refused::NoCredential;
-    for credential in candidates {
-        // A key host that cannot be reached leaves this credential out; the
-        // fetcher has logged why.
-        let Some(keys) = keys_of(state, &credential.keys, token.kid()).await else {
+    for (credential, keys) in candidates.iter().zip(key_sets) {
+        let Some(keys) = keys else {
             continue;
         };
         let key = match token.key(&keys) {
@@ -154,10 +184,31 @@ pub(super) async fn judge(
             verdict = refused;
             continue;
         }
+        if credential.identity.single_use {
+            let (jti, exp) = match token.single_use_key() {
+                Ok(spent) => spent,
+                Err(refused) => {
+                    verdict = refused;
+                    continue;
+                }
+            };
+            // Spent per credential, in the ledger client assertions use, so
+            // the one use holds on every replica; only once the signature
+            // and claims hold, so nobody else can burn a workload's jti.
+            let fresh = state
+                .jtis
+                .spend(&format!("federated:{}", credential.id), jti, exp)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            if !fresh {
+                verdict = Refused::Replayed;
+                continue;
+            }
+        }
         return Ok(Ok(AuthenticatedClient {
             id: client_id.to_owned(),
             record,
-            federated: Some(Arc::new(credential)),
+            federated: Some(Arc::new(credential.clone())),
         }));
     }
     Ok(Err(Some(verdict)))

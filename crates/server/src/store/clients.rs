@@ -107,7 +107,7 @@ pub async fn cache_generation(db: &Db) -> Result<i64, sqlx::Error> {
 fn stored_keys(client_id: &str, text: &str) -> Option<ClientKeySet> {
     let keys = serde_json::from_str(text)
         .ok()
-        .and_then(|value| ClientKeySet::parse(&value).ok());
+        .and_then(|value| ClientKeySet::parse_stored(&value).ok());
     if keys.is_none() {
         tracing::error!(client_id, "the stored public keys of a client do not read as a key set");
     }

@@ -24,7 +24,7 @@ pub struct FederatedCredentialRecord {
 }
 
 const COLUMNS: &str = "id, application_id, name, issuer, subject, audience, claims, jwks, jwks_uri, \
-     created_at, created_by_kind, created_by_id, created_by_name";
+     max_token_lifetime_seconds, single_use, created_at, created_by_kind, created_by_id, created_by_name";
 
 fn credential_from(row: &AnyRow) -> Result<FederatedCredentialRecord, StoreError> {
     let claims: String = col(row, "claims")?;
@@ -34,7 +34,7 @@ fn credential_from(row: &AnyRow) -> Result<FederatedCredentialRecord, StoreError
     let keys = match (jwks, jwks_uri) {
         (Some(jwks), _) => {
             let value: Value = serde_json::from_str(&jwks).map_err(StoreError::corrupt)?;
-            KeySource::Inline(ClientKeySet::parse(&value).map_err(StoreError::corrupt)?)
+            KeySource::Inline(ClientKeySet::parse_stored(&value).map_err(StoreError::corrupt)?)
         }
         // Checked when it was added; the address rule is the fetcher's now.
         (None, Some(uri)) => {
@@ -51,6 +51,8 @@ fn credential_from(row: &AnyRow) -> Result<FederatedCredentialRecord, StoreError
             subject: col(row, "subject")?,
             audience: col(row, "audience")?,
             claims,
+            max_token_lifetime_secs: col(row, "max_token_lifetime_seconds")?,
+            single_use: col::<i64>(row, "single_use")? != 0,
         },
         keys,
         created_at: stamp(row, "created_at")?,
@@ -107,8 +109,8 @@ pub async fn add_federated_credential(
     let actor = &author.actor;
     let inserted = sqlx::query(
         "INSERT INTO federated_credentials (id, application_id, name, issuer, subject, audience, claims, jwks, jwks_uri, \
-           created_at, created_by_kind, created_by_id, created_by_name) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+           max_token_lifetime_seconds, single_use, created_at, created_by_kind, created_by_id, created_by_name) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(&id)
     .bind(application_id)
@@ -119,6 +121,8 @@ pub async fn add_federated_credential(
     .bind(Value::Object(identity.claims.clone()).to_string())
     .bind(jwks)
     .bind(jwks_uri)
+    .bind(identity.max_token_lifetime_secs)
+    .bind(i64::from(identity.single_use))
     .bind(tx.now_micros())
     .bind(actor.kind.as_str())
     .bind(&actor.id)
