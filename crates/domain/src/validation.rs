@@ -171,16 +171,32 @@ impl FieldError {
     }
 }
 
+/// The most errors one answer lists: a body of a few kilobytes naming
+/// thousands of unknown roles must not become an answer of megabytes.
+pub const MAX_LISTED_ERRORS: usize = 100;
+
 /// Every violation found in one input. Never empty when returned as an error.
 #[derive(Debug, Clone, Default, PartialEq, Eq, thiserror::Error)]
 pub struct ValidationErrors {
     errors: Vec<FieldError>,
 }
 
+impl ValidationErrors {
+    /// The first [`MAX_LISTED_ERRORS`] violations, in order, and how many
+    /// more there were: what an answer shows.
+    pub fn listed(self) -> (Vec<FieldError>, usize) {
+        let mut errors = self.errors;
+        let more = errors.len().saturating_sub(MAX_LISTED_ERRORS);
+        errors.truncate(MAX_LISTED_ERRORS);
+        (errors, more)
+    }
+}
+
 impl fmt::Display for ValidationErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut first = true;
-        for e in &self.errors {
+        let more = self.errors.len().saturating_sub(MAX_LISTED_ERRORS);
+        for e in self.errors.iter().take(MAX_LISTED_ERRORS) {
             if !first {
                 f.write_str("; ")?;
             }
@@ -191,6 +207,9 @@ impl fmt::Display for ValidationErrors {
             } else {
                 write!(f, "{}: {}", e.field, e.message)?;
             }
+        }
+        if more > 0 {
+            write!(f, "; and {more} more, not listed")?;
         }
         Ok(())
     }
@@ -247,6 +266,24 @@ impl From<FieldError> for ValidationErrors {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answer_lists_at_most_a_hundred_errors_and_counts_the_rest() {
+        let mut errors = ValidationErrors::new();
+        for n in 0..150 {
+            errors.push(FieldError::new(
+                "roles",
+                ErrorCode::UnknownRole,
+                format!("role r{n} does not exist"),
+            ));
+        }
+        let detail = errors.to_string();
+        assert!(detail.ends_with("; and 50 more, not listed"), "{detail}");
+        assert!(detail.contains("r99") && !detail.contains("r100"));
+        let (listed, more) = errors.listed();
+        assert_eq!((listed.len(), more), (MAX_LISTED_ERRORS, 50));
+        assert_eq!(listed[0].message, "role r0 does not exist");
+    }
 
     #[test]
     fn every_code_parses_back_from_its_wire_form() {

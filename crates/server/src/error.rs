@@ -163,7 +163,7 @@ impl IntoResponse for ApiError {
         };
         let mut missing_permissions = None;
         let (errors, holders) = match self {
-            Self::Validation(errors) => (Some(errors.into_errors()), None),
+            Self::Validation(errors) => (Some(errors.listed().0), None),
             Self::MissingPermissions(missing) => {
                 missing_permissions = Some(missing.permissions().to_strings());
                 (None, None)

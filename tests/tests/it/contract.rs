@@ -911,19 +911,18 @@ async fn oauth(c: &Client<'_>, admin: &str, partner: &Partner) {
         .expect(401)
         .await;
 
-    // Another client may not revoke this one's token.
+    // Another client may not revoke this one's token, and is answered as
+    // for a token that is not ours.
     let other = c
         .app
         .register(admin, "Other Client", "other@partner.example.org", &["auditor"])
         .await;
     let other_secret = c.app.reveal(admin, str_of(&other, "id")).await;
-    let a = c
-        .post(REVOKE)
+    c.post(REVOKE)
         .basic(str_of(&other, "client_id"), &other_secret)
         .form(&[("token", &narrow_token)])
-        .expect(400)
+        .expect(200)
         .await;
-    assert_eq!(error(&a), "unauthorized_client");
     c.post(REVOKE)
         .basic(id, "cbs_wrong")
         .form(&[("token", &narrow_token)])

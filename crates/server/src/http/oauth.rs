@@ -19,7 +19,7 @@ use casebook_domain::client_keys::AuthMethod;
 use casebook_domain::secret_format::Shape;
 use casebook_domain::secret_lifecycle::{SecretPolicy, SecretStatus};
 use casebook_domain::token_request::{self, Form, PresentedClient, TokenRequest, presented_client};
-use casebook_domain::{AccountKind, ClientSecret, OAuthErrorCode, Timestamp};
+use casebook_domain::{AccountKind, ClientSecret, Timestamp};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use utoipa::ToSchema;
@@ -458,13 +458,14 @@ pub(super) async fn client_form(
     Ok((client, form))
 }
 
-/// RFC 7009: revoke an access token. Unknown or invalid tokens are answered 200 too.
+/// RFC 7009: revoke an access token. Unknown or invalid tokens, and
+/// another client's, are answered 200 too (and the latter left alive).
 #[utoipa::path(post, path = "/oauth2/revoke", tag = "oauth",
     request_body(content = TokenParamForm, content_type = "application/x-www-form-urlencoded"),
     security((), ("client_basic" = [])),
     responses(
-        (status = 200, description = "Revoked, or nothing to revoke"),
-        (status = 400, description = "invalid_request or unauthorized_client (the token belongs to another client)", body = OAuthErrorBody),
+        (status = 200, description = "Revoked, or nothing to revoke: an unknown or invalid token, or another client's (left as it was)"),
+        (status = 400, description = "invalid_request", body = OAuthErrorBody),
         (status = 401, description = "invalid_client", body = OAuthErrorBody),
         (status = 429, description = "Too many failed client authentications", body = OAuthErrorBody),
     ))]
@@ -499,10 +500,10 @@ pub async fn revoke(
             Err(_) => return Ok(()),
         };
         if claims.client_id != client.id {
-            return Err(OAuthError::new(
-                OAuthErrorCode::UnauthorizedClient,
-                "the token was issued to another client",
-            ));
+            // Answered as for a token that is not ours at all: a distinct
+            // answer would tell any client whether a stolen token still lives.
+            tracing::debug!(client_id = %client.id, "revocation of another client's token ignored");
+            return Ok(());
         }
         store::revoke_token(&state.db, &claims.jti, claims.exp)
             .await

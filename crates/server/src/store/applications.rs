@@ -248,10 +248,7 @@ pub async fn update_application(
     }
     if change.enabled() == Some(false) {
         // Every token issued so far stays refused after a later re-enable.
-        sqlx::query("UPDATE applications SET token_generation = token_generation + 1 WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        end_live_tokens(&mut tx, id).await?;
     }
     if let Some(roles) = change.roles() {
         set_roles(&mut tx, RoleHolder::Application(id), roles).await?;
@@ -367,6 +364,9 @@ async fn change_credentials(
                 .bind(id)
                 .execute(&mut **tx)
                 .await?;
+            if stored != Some(AuthMethod::PrivateKeyJwt) {
+                end_live_tokens(tx, id).await?;
+            }
             match (stored, keys) {
                 (Some(AuthMethod::PrivateKeyJwt), Some(KeySource::Inline(set))) => {
                     format!("public keys replaced ({})", set.keys().len())
@@ -375,7 +375,8 @@ async fn change_credentials(
                     format!("public keys now fetched from {uri}")
                 }
                 (Some(AuthMethod::PrivateKeyJwt), None) => return Ok(None),
-                _ => "authentication moved to private_key_jwt; the client secret no longer works".to_owned(),
+                _ => "authentication moved to private_key_jwt; the client secret and live tokens no longer work"
+                    .to_owned(),
             }
         }
         (Some(AuthMethod::ClientSecretBasic), None) if stored == Some(AuthMethod::PrivateKeyJwt) => {
@@ -386,9 +387,10 @@ async fn change_credentials(
             .bind(id)
             .execute(&mut **tx)
             .await?;
+            end_live_tokens(tx, id).await?;
             let now = casebook_domain::Timestamp::from_unix_micros(tx.now_micros());
             insert_secret(tx, master, id, new_secret, now).await?;
-            "authentication moved to client_secret_basic with a new secret".to_owned()
+            "authentication moved to client_secret_basic with a new secret; live tokens ended".to_owned()
         }
         (Some(AuthMethod::ClientSecretBasic), None) => return Ok(None),
         (Some(AuthMethod::PrivateKeyJwt), _) => {
@@ -407,4 +409,15 @@ async fn change_credentials(
         }
     };
     Ok(Some(detail))
+}
+
+/// Ends every token the application holds now (a new token generation):
+/// what a change of how it proves who it is must do, since a token got with
+/// the old credential would otherwise outlive it by up to an hour.
+async fn end_live_tokens(tx: &mut Tx, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE applications SET token_generation = token_generation + 1 WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
