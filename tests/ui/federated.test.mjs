@@ -152,6 +152,10 @@ await finish(async () => {
     await step(`[${w}] the credential is added and listed with its issuer, subject, default audience, claims and key`, async () => {
       if (byKeyboard) await typeHere(subject); else await page.fill("#fc-subject", subject);
       assert.equal(await page.getAttribute("#fc-subject", "aria-invalid"), null);
+      await fill("#fc-lifetime", "3600");
+      if (byKeyboard) { await tabTo(page, "#fc-single-use"); await page.keyboard.press("Space"); }
+      else await page.click("label[for=fc-single-use]");
+      assert.ok(await page.isChecked("#fc-single-use"));
       await submit();
       await closed(page, "fed-dialog");
       await said(`Federated credential ${credName} added to ${appName}`);
@@ -159,7 +163,10 @@ await finish(async () => {
       await item.waitFor();
       await assertFocus(page, `#details-${app.id} li.fed-item h3`, "the new credential is focused");
       const text = await item.textContent();
-      for (const part of [ISSUER, subject, ourIssuer, 'repository = "partner/exporter"', `kid gha-${w} (EC P-256)`]) {
+      assert.equal(posts[1].max_token_lifetime_seconds, 3600);
+      assert.equal(posts[1].single_use, true);
+      for (const part of [ISSUER, subject, ourIssuer, 'repository = "partner/exporter"', `kid gha-${w} (EC P-256)`,
+        "3600 s (exp − iat)", "Accepted once (by its jti)"]) {
         assert.ok(text.includes(part), `the listed credential shows ${part}: ${text}`);
       }
       assert.ok(await section.getByText("None: this application trusts no outside identity.").isHidden());

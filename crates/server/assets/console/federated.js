@@ -38,8 +38,20 @@ const fields = {
       return reworded(message, [[/^claims\b/, "Further claims"]]);
     },
   },
+  max_token_lifetime_seconds: {
+    label: "Longest token lifetime", input: $("fc-lifetime"), error: $("fc-lifetime-error"),
+    say: (code) => (code === "invalid_value" || code === "invalid_type"
+      ? "Give a whole number of seconds from 1 to 86400, or leave it empty." : null),
+  },
 };
 clearOnChange(fields);
+
+// The optional lifetime bound: `{}` when empty, `{ seconds }`, or `{ error }`.
+function parseLifetime(text) {
+  if (!text.trim()) return {};
+  if (!/^\s*\d+\s*$/.test(text)) return { error: { field: "max_token_lifetime_seconds", code: "invalid_value" } };
+  return { seconds: Number(text.trim()) };
+}
 
 // The optional claims textarea: `{}` when empty, `{ claims }`, or `{ error }`.
 function parseClaims(text) {
@@ -91,6 +103,9 @@ form.addEventListener("submit", (ev) => {
     if (given.error) refused.push(given.error); else Object.assign(body, given);
     const claims = parseClaims($("fc-claims").value);
     if (claims.error) refused.push(claims.error); else if (claims.claims) body.claims = claims.claims;
+    const lifetime = parseLifetime($("fc-lifetime").value);
+    if (lifetime.error) refused.push(lifetime.error); else if (lifetime.seconds !== undefined) body.max_token_lifetime_seconds = lifetime.seconds;
+    if ($("fc-single-use").checked) body.single_use = true;
     if (refused.length) { showErrors(fields, refused, $("fed-summary"), $("fed-error")); return; }
 
     const r = await api("POST", credentialsPath(section.app), body);
@@ -162,6 +177,8 @@ function item(section, c) {
   term(dl, "Audience", el("code", c.audience));
   term(dl, "Required claims", claimsList(c.claims));
   term(dl, "Issuer's keys", keysOf(c));
+  term(dl, "Longest token lifetime", c.max_token_lifetime_seconds ? c.max_token_lifetime_seconds + " s (exp − iat)" : "No bound beyond exp");
+  term(dl, "Each token", c.single_use ? "Accepted once (by its jti)" : "Accepted until it expires");
   li.append(heading, dl);
   if (can("admin:edit")) {
     const remove = el("button", "Remove", "danger");

@@ -539,7 +539,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** RFC 7009: revoke an access token. Unknown or invalid tokens are answered 200 too. */
+        /**
+         * RFC 7009: revoke an access token. Unknown or invalid tokens, and
+         *     another client's, are answered 200 too (and the latter left alive).
+         */
         post: operations["revoke"];
         delete?: never;
         options?: never;
@@ -890,8 +893,12 @@ export interface components {
              */
             audience?: string | null;
             /**
-             * @description Further claims the token must carry with equal values (JSON equality),
-             *     e.g. `{"repository": "partner/exporter"}`. At most 10; none of `iss`,
+             * @description Further claims the token must carry, e.g. `{"repository":
+             *     "partner/exporter"}`. A value that is an object is matched by an
+             *     object holding at least its members (so `{"kubernetes.io":
+             *     {"namespace": "payments"}}` matches a Kubernetes token, which carries
+             *     `pod` and `serviceaccount` there too); any other value must be equal.
+             *     Numbers must be whole and within 64 bits. At most 10; none of `iss`,
              *     `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`.
              */
             claims?: Record<string, never> | null;
@@ -911,10 +918,24 @@ export interface components {
              */
             jwks_uri?: string | null;
             /**
+             * Format: int64
+             * @description The longest a token may have been issued for (`exp` − `iat`), 1 to
+             *     86400 seconds. Set, a token must carry `iat`, and one minted to live
+             *     longer is refused. Default: no bound beyond `exp`.
+             * @example 3600
+             */
+            max_token_lifetime_seconds?: number | null;
+            /**
              * @description What the admin calls this trust, unique within the application: 1 to 100 characters.
              * @example payments-prod service account
              */
             name: string;
+            /**
+             * @description When true, each token is accepted once: it must carry a `jti`, and a
+             *     second exchange of the same one is refused on every replica. Default
+             *     false: a workload may retry with the token it holds.
+             */
+            single_use?: boolean | null;
             /**
              * @description The exact `sub` of the workload's tokens.
              * @example system:serviceaccount:payments:exporter
@@ -929,7 +950,10 @@ export interface components {
         FederatedCredentialView: {
             /** @description The `aud` the tokens must carry: the one given, or this server's issuer identifier. */
             audience: string;
-            /** @description Further claims the tokens must carry with equal values. */
+            /**
+             * @description Further claims the tokens must carry: equal values, or for an
+             *     object, at least its members.
+             */
             claims: Record<string, never>;
             /** @description RFC 3339. */
             created_at: string;
@@ -942,7 +966,14 @@ export interface components {
             jwks?: Record<string, never> | null;
             /** @description Where the issuer's keys are fetched from, when registered so. */
             jwks_uri?: string | null;
+            /**
+             * Format: int64
+             * @description The longest a token may have been issued for (`exp` − `iat`), when bounded.
+             */
+            max_token_lifetime_seconds?: number | null;
             name: string;
+            /** @description Whether each token's `jti` is accepted once. */
+            single_use?: boolean;
             /** @description The exact `sub` of the workload's tokens. */
             subject: string;
         };
@@ -6728,14 +6759,14 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Revoked, or nothing to revoke */
+            /** @description Revoked, or nothing to revoke: an unknown or invalid token, or another client's (left as it was) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description invalid_request or unauthorized_client (the token belongs to another client) */
+            /** @description invalid_request */
             400: {
                 headers: {
                     [name: string]: unknown;
