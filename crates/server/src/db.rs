@@ -421,6 +421,49 @@ where
 mod tests {
     use super::*;
 
+    /// A migration is never changed once it is on main: an install made
+    /// between two versions of one file would fail to start (its recorded
+    /// checksum no longer matches), and one made before would never run
+    /// the change. `migrations/checksums.txt` holds the SHA-256 of every
+    /// file as it landed; a new migration adds its line, an old line never
+    /// changes.
+    #[test]
+    fn no_migration_changes_once_landed() {
+        use sha2::{Digest, Sha256};
+        let recorded: Vec<(&str, &str)> = include_str!("../migrations/checksums.txt")
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| line.split_once("  ").expect("`<sha256>  <dir>/<file>.sql`"))
+            .map(|(hash, file)| (file, hash))
+            .collect();
+        let mut embedded = Vec::new();
+        for (backend, dir) in [(Backend::Sqlite, "sqlite"), (Backend::Postgres, "postgres")] {
+            for migration in migrations(backend) {
+                let file = format!("{dir}/{}.sql", migration.description);
+                let hash: String = Sha256::digest(migration.sql.as_str().as_bytes())
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                embedded.push((file, hash));
+            }
+        }
+        for (file, hash) in &embedded {
+            match recorded.iter().find(|(f, _)| f == file) {
+                None => panic!("{file} is new: add `{hash}  {file}` to crates/server/migrations/checksums.txt"),
+                Some((_, landed)) => assert_eq!(
+                    landed, hash,
+                    "{file} changed after it landed: put the change in a new migration instead"
+                ),
+            }
+        }
+        for (file, _) in &recorded {
+            assert!(
+                embedded.iter().any(|(f, _)| f == file),
+                "{file} landed and is gone: a migration is never removed"
+            );
+        }
+    }
+
     #[cfg(unix)]
     fn mode(path: &std::path::Path) -> u32 {
         use std::os::unix::fs::PermissionsExt;
