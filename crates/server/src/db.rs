@@ -115,14 +115,14 @@ pub fn migrations(backend: Backend) -> Vec<Migration> {
             5 "0005_application_name_key", 6 "0006_cache_generation", 7 "0007_targeted_revocation",
             8 "0008_signing_algorithm", 9 "0009_private_key_jwt", 10 "0010_jwks_uri",
             11 "0011_federated_credentials", 12 "0012_client_secrets",
-            13 "0013_sources_and_quota", 15 "0015_federated_limits",
+            13 "0013_sources_and_quota", 15 "0015_federated_limits", 16 "0016_schema_compat",
         ),
         Backend::Postgres => migration_files!("postgres":
             1 "0001_init", 2 "0002_outbox", 3 "0003_token_generation", 4 "0004_key_activation",
             5 "0005_application_name_key", 6 "0006_cache_generation", 7 "0007_targeted_revocation",
             8 "0008_signing_algorithm", 9 "0009_private_key_jwt", 10 "0010_jwks_uri",
             11 "0011_federated_credentials", 12 "0012_client_secrets",
-            13 "0013_sources_and_quota", 15 "0015_federated_limits",
+            13 "0013_sources_and_quota", 15 "0015_federated_limits", 16 "0016_schema_compat",
         ),
     };
     files
@@ -193,6 +193,9 @@ impl Db {
         };
         let mut migrator = Migrator::with_migrations(migrations(backend));
         migrator.set_locking(backend == Backend::Postgres);
+        // A newer release's migrations are no reason to stop: they only add,
+        // and `schema_compat` says when this binary can no longer serve.
+        migrator.set_ignore_missing(true);
         migrator.run(&db.pool).await?;
         Ok(db)
     }
@@ -318,9 +321,46 @@ impl Db {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
     }
 
+    /// Whether this binary can serve from the database now: its schema is
+    /// one this binary knows enough of, and a write commits.
+    pub async fn readiness(&self) -> Result<(), NotReady> {
+        let row = sqlx::query("SELECT oldest_reader FROM schema_compat WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        let needs: i64 = col(&row, "oldest_reader")?;
+        let knows = newest_known(self.backend);
+        if needs > knows {
+            return Err(NotReady::SchemaTooNew { needs, knows });
+        }
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE readiness_probe SET checked_at = $1 WHERE id = 1")
+            .bind(self.now_micros())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// The newest migration this binary carries.
+pub fn newest_known(backend: Backend) -> i64 {
+    migrations(backend).iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// Why `/readyz` says no.
+#[derive(Debug, thiserror::Error)]
+pub enum NotReady {
+    #[error(
+        "the database's schema needs a release that knows migration {needs}; this binary (casebook {version}) knows migrations up to {knows}",
+        version = crate::build_info::LONG_VERSION
+    )]
+    SchemaTooNew { needs: i64, knows: i64 },
+    #[error("the database cannot be read and written: {0}")]
+    Database(#[from] sqlx::Error),
 }
 
 /// Where a database stands against this binary's migrations, by version.

@@ -6,6 +6,14 @@
 
 pub mod auth;
 pub mod backup;
+pub mod build_info {
+    //! What this binary is: its version, and the commit it was built from
+    //! when built from a git checkout (empty otherwise).
+    pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+    pub const COMMIT: &str = env!("CASEBOOK_COMMIT");
+    /// `0.2.0 (commit 1a2b3c4d5e6f)`, or the version alone.
+    pub const LONG_VERSION: &str = env!("CASEBOOK_LONG_VERSION");
+}
 pub mod check;
 pub mod client_addr;
 pub mod client_keys;

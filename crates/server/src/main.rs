@@ -9,7 +9,7 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(
     name = "casebook",
-    version,
+    version = casebook_server::build_info::LONG_VERSION,
     about = "Casebook external applications: OAuth 2.0 client credentials for partner software"
 )]
 struct Cli {

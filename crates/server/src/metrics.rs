@@ -391,6 +391,16 @@ impl Metrics {
             "Token requests and tokens refused for coming from outside allowed_sources",
             source_refusals.clone(),
         );
+        // `casebook_build_info{version,commit} 1`: which build each replica
+        // runs, for dashboards that follow a rolling upgrade.
+        registry.register(
+            "build",
+            "The version of this binary and the commit it was built from",
+            prometheus_client::metrics::info::Info::new(vec![
+                ("version".to_owned(), crate::build_info::VERSION.to_owned()),
+                ("commit".to_owned(), crate::build_info::COMMIT.to_owned()),
+            ]),
+        );
         Self {
             registry,
             requests,

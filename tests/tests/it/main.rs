@@ -40,4 +40,5 @@ mod smoke;
 mod sources;
 mod tls;
 mod traces;
+mod upgrades;
 mod weak_keys;

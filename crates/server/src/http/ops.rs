@@ -1,5 +1,6 @@
 //! Health, readiness, metrics.
 
+use crate::db::NotReady;
 use crate::error::ApiError;
 use crate::metrics::PoolUse;
 use crate::state::AppState;
@@ -28,26 +29,33 @@ pub async fn healthz() -> &'static str {
 /// The longest `/readyz` waits for the database.
 const READINESS_DEADLINE: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Ready: the database answers.
+/// Ready: the database can be read and written, and its schema is one this
+/// binary serves.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
-        (status = 200, description = "The database is reachable", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database is not reachable", body = String, content_type = "text/plain"),
+        (status = 200, description = "The database can be read and written, and its schema is one this binary serves", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database cannot be reached or written, or a newer release's schema needs a newer binary (the answer names both versions)", body = String, content_type = "text/plain"),
     ))]
-pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn readyz(State(state): State<AppState>) -> Response {
     // A load balancer's check has its own timeout; answering within it
     // tells "not ready" apart from "not there".
-    match tokio::time::timeout(READINESS_DEADLINE, state.db.ping()).await {
-        Ok(Ok(())) => (StatusCode::OK, "ready"),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+    let why = match tokio::time::timeout(READINESS_DEADLINE, state.db.readiness()).await {
+        Ok(Ok(())) => return (StatusCode::OK, "ready").into_response(),
+        Ok(Err(NotReady::Database(e))) => {
+            // The cause is for the log: whoever asks /readyz is not told
+            // how the database is reached.
+            tracing::warn!(error = %e, "not ready: the database cannot be read and written");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database cannot be read and written",
+            )
+                .into_response();
         }
-        Err(_) => {
-            tracing::warn!("readiness check failed: the database did not answer within 1 s");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
-        }
-    }
+        Ok(Err(schema)) => schema.to_string(),
+        Err(_) => "the database did not answer within 1 s".to_owned(),
+    };
+    tracing::warn!(reason = %why, "not ready");
+    (StatusCode::SERVICE_UNAVAILABLE, why).into_response()
 }
 
 /// How long a scrape waits for the outbox count before it answers with the
