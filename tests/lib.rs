@@ -232,6 +232,7 @@ impl TestApp {
             secret_scanning: spawn.secret_scanning.clone(),
             metrics_addr: None,
             tls: None,
+            migrations: Default::default(),
         };
         // The issuer must be known before binding; reserve a port first.
         let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");

@@ -90,6 +90,7 @@ async fn fixture() -> Fixture {
         secret_scanning: None,
         metrics_addr: None,
         tls: None,
+        migrations: Default::default(),
     };
     let metrics = Metrics::new();
     let jwks = casebook_server::jwks_fetch::JwksFetcher::new(&config.jwks_fetch, Default::default(), &metrics)
@@ -255,6 +256,7 @@ fn hot_paths(c: &mut Criterion) {
         secret_scanning: None,
         metrics_addr: None,
         tls: None,
+        migrations: Default::default(),
     };
     let running = runtime
         .block_on(casebook_server::start(config, casebook_server::TestOptions::default()))

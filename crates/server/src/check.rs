@@ -6,7 +6,7 @@
 //! signing key. Each finding is one line; any `error` makes the exit status 1.
 
 use crate::config::{self, Backend, LogFormat};
-use crate::db::{Db, MigrationStatus};
+use crate::db::{Db, MigrationStatus, newest_known};
 use casebook_domain::SigningAlgorithm;
 use std::fmt;
 use std::net::SocketAddr;
@@ -36,6 +36,10 @@ pub struct Settings {
     pub metrics_addr: Option<String>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// `serve --no-migrate`.
+    pub no_migrate: bool,
+    /// `CASEBOOK_MIGRATE`.
+    pub migrate: Option<String>,
 }
 
 impl fmt::Debug for Settings {
@@ -97,10 +101,13 @@ pub async fn check(settings: &Settings) -> Vec<Finding> {
     let Some(db) = open(&settings.database_url, backend, &mut findings).await else {
         return findings;
     };
+    let applies = config::migration_policy(settings.no_migrate, settings.migrate.as_deref())
+        .map_or(true, |policy| policy == crate::db::MigrationPolicy::Apply);
     let migrated = match db.migration_status().await {
         Ok(status) => {
             let clean = status.pending.is_empty() && status.failed.is_empty() && status.modified.is_empty();
-            findings.extend(migrations(&status));
+            let oldest_reader = db.oldest_reader().await.ok().flatten();
+            findings.extend(migrations(&status, oldest_reader, newest_known(backend), applies));
             clean
         }
         Err(e) => {
@@ -183,6 +190,9 @@ fn configuration(settings: &Settings) -> Vec<Finding> {
         error(e);
     }
     if let Err(e) = LogFormat::parse(settings.log_format.as_deref()) {
+        error(e.to_string());
+    }
+    if let Err(e) = config::migration_policy(settings.no_migrate, settings.migrate.as_deref()) {
         error(e.to_string());
     }
     if let Some(filter) = &settings.log_filter
@@ -334,12 +344,13 @@ fn versions(list: &[i64]) -> String {
     list.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
 }
 
-fn migrations(status: &MigrationStatus) -> Vec<Finding> {
+fn migrations(status: &MigrationStatus, oldest_reader: Option<i64>, knows: i64, applies: bool) -> Vec<Finding> {
     let mut findings = Vec::new();
-    if !status.unknown.is_empty() {
+    let too_new = oldest_reader.filter(|needs| *needs > knows);
+    if let Some(needs) = too_new {
         findings.push(Finding::Error(format!(
-            "the database has migrations this binary does not know ({}): a newer casebook migrated it; run that version",
-            versions(&status.unknown)
+            "the database's schema needs a release that knows migration {needs}; this binary (casebook {}) knows migrations up to {knows}: run that release",
+            crate::build_info::LONG_VERSION
         )));
     }
     if !status.failed.is_empty() {
@@ -360,16 +371,28 @@ fn migrations(status: &MigrationStatus) -> Vec<Finding> {
         } else {
             "the database is behind this binary"
         };
+        let then = if applies {
+            "`casebook serve` applies them at start (or run `casebook migrate`)"
+        } else {
+            "migrating on start is off: run `casebook migrate` before `casebook serve`"
+        };
         findings.push(Finding::Error(format!(
-            "{what}: {} migrations pending ({}); `casebook serve` applies them at start",
+            "{what}: {} migrations pending ({}); {then}",
             status.pending.len(),
             versions(&status.pending)
         )));
     }
-    if findings.is_empty() {
+    if findings.is_empty() && status.unknown.is_empty() {
         findings.push(Finding::Ok(format!(
             "migrations: all {} applied, none unknown",
             status.applied.len()
+        )));
+    } else if findings.is_empty() {
+        findings.push(Finding::Ok(format!(
+            "migrations: all {} applied, and {} of a newer release ({}) whose schema this binary still serves",
+            status.applied.len(),
+            status.unknown.len(),
+            versions(&status.unknown)
         )));
     }
     findings

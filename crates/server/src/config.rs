@@ -40,6 +40,9 @@ pub struct Config {
     /// `CASEBOOK_TLS_CERT` and `CASEBOOK_TLS_KEY`: the main listener serves
     /// HTTPS with them, reread on SIGHUP. Unset, plain HTTP.
     pub tls: Option<crate::tls::TlsFiles>,
+    /// `CASEBOOK_MIGRATE` (`serve --no-migrate`): apply pending migrations
+    /// at start, or refuse to start while any is pending.
+    pub migrations: crate::db::MigrationPolicy,
 }
 
 /// Settings of outgoing JWKS fetches.
@@ -121,6 +124,16 @@ pub enum ConfigError {
     MasterKeyMissing { path: PathBuf },
     #[error("could not use the master key file {path}: {source}")]
     MasterKeyFile { path: PathBuf, source: std::io::Error },
+    #[error(
+        "the database {database} exists but its key file {key} does not: restore the key file from the backup taken with the database (or set CASEBOOK_MASTER_KEY to the key); nothing was created"
+    )]
+    KeyFileMissing { database: PathBuf, key: PathBuf },
+    #[error(
+        "the key file {key} exists but its database {database} does not: restore the database from its backup, or remove the key file to start a new install; nothing was created"
+    )]
+    DatabaseMissing { database: PathBuf, key: PathBuf },
+    #[error("CASEBOOK_MIGRATE must be true or false, not {0:?}")]
+    Migrate(String),
     #[error("CASEBOOK_EXTRA_CA_FILE {path}: {reason}")]
     ExtraCaFile { path: PathBuf, reason: String },
     #[error("could not set up the HTTPS client for jwks_uri fetches: {0}")]
@@ -146,9 +159,39 @@ pub fn resolve_master_key(env_value: Option<&str>, database_url: &str) -> Result
     }
     match Backend::of_url(database_url) {
         Some(Backend::Postgres) => Err(ConfigError::MasterKeyRequired),
-        Some(Backend::Sqlite) => load_or_create_key_file(&master_key_file(database_url)),
+        Some(Backend::Sqlite) => {
+            let key = master_key_file(database_url);
+            // A new install is made only where neither half exists: one half
+            // alone is a lost file to restore, never a reason to start anew
+            // (a new key beside old data opens nothing; a new database beside
+            // an old key locks every partner out).
+            if let Some(database) = sqlite_path(database_url) {
+                match (database.exists(), key.exists()) {
+                    (true, false) => return Err(ConfigError::KeyFileMissing { database, key }),
+                    (false, true) => return Err(ConfigError::DatabaseMissing { database, key }),
+                    _ => {}
+                }
+            }
+            load_or_create_key_file(&key)
+        }
         None => Err(ConfigError::DatabaseUrl(database_url.to_owned())),
     }
+}
+
+/// `serve --no-migrate` and `CASEBOOK_MIGRATE`: either one turning it off
+/// turns it off.
+pub fn migration_policy(no_migrate: bool, env_value: Option<&str>) -> Result<crate::db::MigrationPolicy, ConfigError> {
+    use crate::db::MigrationPolicy;
+    let from_env = match env_value.map(str::trim) {
+        None | Some("") | Some("true") | Some("1") => true,
+        Some("false") | Some("0") => false,
+        Some(other) => return Err(ConfigError::Migrate(other.chars().take(32).collect())),
+    };
+    Ok(if no_migrate || !from_env {
+        MigrationPolicy::RefusePending
+    } else {
+        MigrationPolicy::Apply
+    })
 }
 
 /// The master key as [`resolve_master_key`] would find it, without ever
@@ -220,6 +263,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_sqlite_install_is_made_only_where_neither_half_exists() {
+        let dir = std::env::temp_dir().join(format!("cbkey-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}/c.db", dir.display());
+        let (db, key) = (dir.join("c.db"), dir.join("c.db.master.key"));
+        std::fs::write(&db, b"").unwrap();
+        assert!(matches!(
+            resolve_master_key(None, &url),
+            Err(ConfigError::KeyFileMissing { .. })
+        ));
+        assert!(!key.exists(), "no key made beside a database that had one");
+        std::fs::remove_file(&db).unwrap();
+        resolve_master_key(None, &url).expect("a new install: the key is made");
+        assert!(key.exists());
+        let refused = resolve_master_key(None, &url).unwrap_err();
+        assert!(matches!(refused, ConfigError::DatabaseMissing { .. }), "{refused}");
+        assert!(refused.to_string().contains("nothing was created"));
+        // The variable stands in for the file.
+        std::fs::remove_file(&key).unwrap();
+        std::fs::write(&db, b"").unwrap();
+        assert!(resolve_master_key(Some(&MasterKey::generate_base64()), &url).is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn migrating_on_start_is_off_when_either_setting_says_so() {
+        use crate::db::MigrationPolicy::{Apply, RefusePending};
+        assert_eq!(migration_policy(false, None).unwrap(), Apply);
+        assert_eq!(migration_policy(false, Some("true")).unwrap(), Apply);
+        assert_eq!(migration_policy(false, Some("false")).unwrap(), RefusePending);
+        assert_eq!(migration_policy(true, Some("true")).unwrap(), RefusePending);
+        assert!(migration_policy(false, Some("maybe")).is_err());
+    }
+
+    #[test]
     fn database_passwords_are_redacted() {
         assert_eq!(
             redact_url("postgres://app:hunter2@db:5432/cb"),
@@ -243,6 +321,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("cbkey-{}", uuid::Uuid::now_v7()));
         let url = format!("sqlite://{}/c.db", dir.display());
         let a = resolve_master_key(None, &url).unwrap();
+        // What `serve` makes next, so that the pair stands together.
+        std::fs::write(dir.join("c.db"), b"").unwrap();
         let b = resolve_master_key(None, &url).unwrap();
         let sealed = a.seal(b"x", "c");
         assert_eq!(b.open(&sealed, "c").unwrap(), b"x");

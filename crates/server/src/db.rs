@@ -98,6 +98,26 @@ pub enum DbError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "{} migration(s) pending ({}) and migrating on start is off: run `casebook migrate` first",
+        .0.len(),
+        .0.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    Pending(Vec<i64>),
+    #[error("could not copy the database before migrating it: {0}")]
+    PreMigrationCopy(#[from] Box<crate::backup::BackupError>),
+}
+
+/// Whether opening the database brings its schema up to this binary's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MigrationPolicy {
+    /// Apply pending migrations (after a copy, for a SQLite database that
+    /// holds data): `serve`'s default and `casebook migrate`.
+    #[default]
+    Apply,
+    /// Apply nothing; refuse to open while any migration is pending
+    /// (`serve --no-migrate`: migrations are run as a step of their own).
+    RefusePending,
 }
 
 /// The schema, per backend, in step: the same versions and file names in
@@ -152,6 +172,12 @@ const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 impl Db {
     /// Connects (creating a SQLite file if missing) and applies migrations.
     pub async fn connect(url: &str, backend: Backend) -> Result<Self, DbError> {
+        Self::open(url, backend, MigrationPolicy::Apply).await
+    }
+
+    /// Connects (creating a SQLite file if missing) and brings the schema
+    /// up to date as `policy` says.
+    pub async fn open(url: &str, backend: Backend, policy: MigrationPolicy) -> Result<Self, DbError> {
         sqlx::any::install_default_drivers();
         let pool = match backend {
             Backend::Sqlite => {
@@ -191,13 +217,29 @@ impl Db {
             backend,
             clock: Arc::new(SystemClock),
         };
-        let mut migrator = Migrator::with_migrations(migrations(backend));
-        migrator.set_locking(backend == Backend::Postgres);
+        let status = db.migration_status().await?;
+        if status.pending.is_empty() {
+            return Ok(db);
+        }
+        if policy == MigrationPolicy::RefusePending {
+            return Err(DbError::Pending(status.pending));
+        }
+        if backend == Backend::Sqlite && !status.applied.is_empty() {
+            pre_migration_copy(url).await?;
+        }
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// Applies every pending migration.
+    async fn migrate(&self) -> Result<(), DbError> {
+        let mut migrator = Migrator::with_migrations(migrations(self.backend));
+        migrator.set_locking(self.backend == Backend::Postgres);
         // A newer release's migrations are no reason to stop: they only add,
         // and `schema_compat` says when this binary can no longer serve.
         migrator.set_ignore_missing(true);
-        migrator.run(&db.pool).await?;
-        Ok(db)
+        migrator.run(&self.pool).await?;
+        Ok(())
     }
 
     /// Opens the database as it is: no file created, no migration applied,
@@ -321,6 +363,20 @@ impl Db {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
     }
 
+    /// The oldest migration a binary must know to serve this schema, or
+    /// `None` before migration 16 made the table.
+    pub async fn oldest_reader(&self) -> Result<Option<i64>, sqlx::Error> {
+        match sqlx::query("SELECT oldest_reader FROM schema_compat WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await
+        {
+            Ok(row) => row.map(|row| col(&row, "oldest_reader")).transpose(),
+            // The table is not there yet: a schema from before the rule.
+            Err(sqlx::Error::Database(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Whether this binary can serve from the database now: its schema is
     /// one this binary knows enough of, and a write commits.
     pub async fn readiness(&self) -> Result<(), NotReady> {
@@ -344,6 +400,30 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// `<database>.pre-<version>`: a consistent copy of a SQLite database that
+/// holds data, taken before this version migrates it, so a failed or
+/// regretted upgrade is undone by putting the copy back. An existing copy
+/// (an earlier attempt at the same upgrade) is kept, never overwritten.
+async fn pre_migration_copy(url: &str) -> Result<(), DbError> {
+    let Some(path) = sqlite_path(url) else {
+        return Ok(());
+    };
+    let mut copy = path.clone().into_os_string();
+    copy.push(format!(".pre-{}", crate::build_info::VERSION));
+    let copy = std::path::PathBuf::from(copy);
+    if copy.exists() {
+        tracing::info!(copy = %copy.display(), "a copy from before this upgrade exists already; keeping it");
+        return Ok(());
+    }
+    let plain_url = match url.split_once('?') {
+        Some((base, _)) => base,
+        None => url,
+    };
+    crate::backup::backup(plain_url, &copy).await.map_err(Box::new)?;
+    tracing::info!(copy = %copy.display(), "copied the database before migrating it");
+    Ok(())
 }
 
 /// The newest migration this binary carries.

@@ -131,7 +131,7 @@ impl TestOptions {
 pub async fn prepare(config: Config, options: TestOptions) -> Result<AppState, StartError> {
     let backend =
         Backend::of_url(&config.database_url).ok_or_else(|| ConfigError::DatabaseUrl(config.database_url.clone()))?;
-    let db = Db::connect(&config.database_url, backend)
+    let db = Db::open(&config.database_url, backend, config.migrations)
         .await?
         .with_clock(options.clock.clone());
     // Only a new install (no accounts yet) gets the seeded catalog: roles an

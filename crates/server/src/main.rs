@@ -73,6 +73,21 @@ enum Command {
         /// The PEM private key of --tls-cert.
         #[arg(long, env = "CASEBOOK_TLS_KEY", value_name = "PEM_FILE")]
         tls_key: Option<std::path::PathBuf>,
+        /// Refuse to start while migrations are pending instead of applying
+        /// them (run `casebook migrate` as a step of its own); so does
+        /// CASEBOOK_MIGRATE=false.
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Apply pending migrations and exit (SQLite: after a copy beside the
+    /// database, <database>.pre-<version>). Where neither the SQLite
+    /// database nor its key file exists, both are created, as `serve` would.
+    Migrate {
+        /// List the pending migrations and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
     /// Manage the token signing keys.
     Keys {
@@ -131,6 +146,8 @@ struct CheckArgs {
     tls_cert: Option<std::path::PathBuf>,
     #[arg(long, env = "CASEBOOK_TLS_KEY", value_name = "PEM_FILE")]
     tls_key: Option<std::path::PathBuf>,
+    #[arg(long)]
+    no_migrate: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -263,6 +280,8 @@ async fn check(args: CheckArgs) -> bool {
         metrics_addr: args.metrics_addr,
         tls_cert: args.tls_cert,
         tls_key: args.tls_key,
+        no_migrate: args.no_migrate,
+        migrate: env("CASEBOOK_MIGRATE"),
     };
     let findings = casebook_server::check::check(&settings).await;
     for finding in &findings {
@@ -326,6 +345,68 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
+/// `casebook migrate`: what is pending, then (unless a dry run) applied,
+/// one line each.
+async fn migrate(url: &str, dry_run: bool) -> Result<(), String> {
+    use casebook_server::db::{Db, MigrationPolicy, migrations};
+    let backend = Backend::of_url(url).ok_or_else(|| format!("unsupported database URL {url:?}"))?;
+    let shown = config::redact_url(url);
+    let name_of = |version: i64| {
+        migrations(backend)
+            .into_iter()
+            .find(|m| m.version == version)
+            .map_or_else(|| version.to_string(), |m| m.description.into_owned())
+    };
+    let absent = config::sqlite_path(url).is_some_and(|path| !path.exists());
+    let pending = if absent {
+        migrations(backend).iter().map(|m| m.version).collect()
+    } else {
+        let db = Db::open_as_is(url, backend)
+            .await
+            .map_err(|e| format!("{shown}: {e}"))?;
+        let status = db.migration_status().await.map_err(|e| format!("{shown}: {e}"))?;
+        db.close().await;
+        status.pending
+    };
+    let version = casebook_server::build_info::LONG_VERSION;
+    if pending.is_empty() {
+        println!("casebook migrate: {shown} is up to date for casebook {version}; nothing to apply");
+        return Ok(());
+    }
+    let names: Vec<String> = pending.iter().map(|v| name_of(*v)).collect();
+    if dry_run {
+        let create = if absent {
+            " (the database does not exist yet: it would be created)"
+        } else {
+            ""
+        };
+        println!(
+            "casebook migrate --dry-run: {} migration(s) pending on {shown}{create}: {}; nothing changed",
+            pending.len(),
+            names.join(", ")
+        );
+        return Ok(());
+    }
+    // Where neither half of a SQLite install exists, both are made, as
+    // `serve` makes them; one half alone stops here, as it stops `serve`.
+    config::resolve_master_key(env("CASEBOOK_MASTER_KEY").as_deref(), url).map_err(|e| e.to_string())?;
+    println!(
+        "casebook migrate: applying {} migration(s) to {shown}: {}",
+        pending.len(),
+        names.join(", ")
+    );
+    let started = std::time::Instant::now();
+    let db = Db::open(url, backend, MigrationPolicy::Apply)
+        .await
+        .map_err(|e| format!("{shown}: {e}"))?;
+    db.close().await;
+    println!(
+        "casebook migrate: done in {:.1} s; {shown} is up to date for casebook {version}",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 async fn run(command: Command, format: LogFormat) -> Result<(), String> {
     match command {
         Command::Serve {
@@ -339,8 +420,11 @@ async fn run(command: Command, format: LogFormat) -> Result<(), String> {
             metrics_addr,
             tls_cert,
             tls_key,
+            no_migrate,
         } => {
             let tls = casebook_server::tls::TlsFiles::pair(tls_cert, tls_key).map_err(|e| e.to_string())?;
+            let migrations =
+                config::migration_policy(no_migrate, env("CASEBOOK_MIGRATE").as_deref()).map_err(|e| e.to_string())?;
             let master_key = config::resolve_master_key(env("CASEBOOK_MASTER_KEY").as_deref(), &database.database_url)
                 .map_err(|e| e.to_string())?;
             let public_url = public_url
@@ -378,6 +462,7 @@ async fn run(command: Command, format: LogFormat) -> Result<(), String> {
                     .transpose()?,
                 metrics_addr,
                 tls,
+                migrations,
             };
             casebook_server::serve(config, format).await.map_err(|e| e.to_string())
         }
@@ -420,6 +505,7 @@ async fn run(command: Command, format: LogFormat) -> Result<(), String> {
             Ok(())
         }
         Command::Backup { to, database } => backup(&to, &database.database_url, format).await,
+        Command::Migrate { dry_run, database } => migrate(&database.database_url, dry_run).await,
         // `main` runs it before logging starts, so that a bad log setting
         // is one of its findings; the same report either way.
         Command::Check(args) => {

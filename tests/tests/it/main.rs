@@ -22,6 +22,7 @@ mod leaks;
 mod lifecycle;
 mod method_change;
 mod metrics_listener;
+mod migrate;
 mod notifications;
 mod oauth;
 mod private_key_jwt;
