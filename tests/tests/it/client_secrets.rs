@@ -390,3 +390,52 @@ both_backends!(
         );
     }
 );
+
+async fn rotate(app: &TestApp, admin: &str, app_id: &str, grace_seconds: u64) -> reqwest::Response {
+    app.post_json(
+        &format!("/admin/v1/external-applications/{app_id}/client-secret/rotate"),
+        admin,
+        &json!({"password": ADMIN_PASSWORD, "grace_period_seconds": grace_seconds}),
+    )
+    .await
+}
+
+both_backends!(a_rotation_with_grace_cannot_pass_the_cap, |app: TestApp| async move {
+    let admin = app.admin_token().await;
+    let (view, client_id, first) = app.partner(&admin, "Rotating Partner", &["engage-worker"]).await;
+    let app_id = view["id"].as_str().unwrap();
+    let mut working = vec![first];
+    for _ in 0..3 {
+        let added = expect(add_secret(&app, &admin, app_id, json!({})).await, 201).await;
+        working.push(added["client_secret"].as_str().unwrap().to_owned());
+    }
+    // Four working: a rotation with grace leaves five, which fits.
+    let rotated = expect(rotate(&app, &admin, app_id, 86_400).await, 200).await;
+    working.push(rotated["client_secret"].as_str().unwrap().to_owned());
+    // Five working: every further rotation with grace would make six.
+    for _ in 0..12 {
+        let refused = problem(rotate(&app, &admin, app_id, 86_400).await, 409).await;
+        let detail = refused["detail"].as_str().unwrap();
+        assert!(
+            detail.contains('5') && detail.contains("grace"),
+            "tells the admin what to do: {refused}"
+        );
+    }
+    assert_eq!(
+        list(&app, &admin, app_id).await.len(),
+        5,
+        "a refused rotation adds nothing"
+    );
+    for secret in &working {
+        assert_eq!(token_status(&app, &client_id, secret).await, 200);
+    }
+    // Without grace the others end, so it always fits.
+    let rotated = expect(rotate(&app, &admin, app_id, 0).await, 200).await;
+    let current = rotated["client_secret"].as_str().unwrap();
+    assert_eq!(token_status(&app, &client_id, current).await, 200);
+    assert_eq!(list(&app, &admin, app_id).await.len(), 1);
+    for _ in 0..4 {
+        expect(rotate(&app, &admin, app_id, 60).await, 200).await;
+    }
+    problem(rotate(&app, &admin, app_id, 60).await, 409).await;
+});

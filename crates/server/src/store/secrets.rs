@@ -282,14 +282,30 @@ pub async fn end_secret(db: &Db, author: &Author, application_id: &str, secret_i
     Ok(client_id)
 }
 
+fn rotation_past_the_cap() -> StoreError {
+    StoreError::Conflict {
+        detail: format!(
+            "a rotation with a grace period keeps the other secrets working, and the application already has \
+             {MAX_ACTIVE_SECRETS} active secrets counting them; end one of its secrets first, or rotate with no \
+             grace period (grace_period_seconds 0), which ends the others at once"
+        ),
+        holders: None,
+    }
+}
+
 /// Issues a new secret and ends every other one after `grace_micros`. With
 /// no grace period the rotation answers a leak: the others stop at once and
 /// so does every token issued so far (a new token generation). Answers the
 /// client ID and until when the others still work.
+///
+/// Secrets in their grace period still open the client, so they count
+/// toward [`MAX_ACTIVE_SECRETS`] as added ones do; otherwise repeated
+/// rotations would keep any number working at once.
 #[tracing::instrument(name = "db rotate_secret", level = "debug", skip_all)]
 pub async fn rotate_secret(
     db: &Db,
     master: &MasterKey,
+    policy: &SecretPolicy,
     author: &Author,
     id: &str,
     new: &NewSecret<'_>,
@@ -301,6 +317,18 @@ pub async fn rotate_secret(
     let (client_id, name, email, _) = application_for_secrets(&mut tx, id).await?;
     let now = Timestamp::from_unix_micros(tx.now_micros());
     let others_until = (grace_micros > 0).then_some(now.unix_micros() + grace_micros);
+    if others_until.is_some() {
+        // Counted under the row lock `application_for_secrets` took, as in
+        // `add_secret`: two rotations at once cannot both squeeze in.
+        let active = secrets_of(&mut tx, id)
+            .await?
+            .iter()
+            .filter(|s| s.status(policy, now) == SecretStatus::Active)
+            .count();
+        if active + 1 > MAX_ACTIVE_SECRETS {
+            return Err(rotation_past_the_cap());
+        }
+    }
     match others_until {
         // Never lengthens one that ends sooner.
         Some(until) => {
