@@ -193,24 +193,15 @@ both_backends!(
             "the other still works"
         );
         let admin = app.admin_token().await;
-        let audit = expect(
-            app.get(
-                "/admin/v1/audit-events?action=application.expired_secret_refused",
-                &admin,
-            )
-            .await,
-            200,
-        )
-        .await;
-        let events = audit["items"].as_array().unwrap();
-        assert_eq!(events.len(), 1, "{audit}");
+        let events = expired_uses_audited(&app, &admin, app_id, 1).await;
+        assert_eq!(events.len(), 1, "{events:?}");
         assert_eq!(events[0]["target_id"], app_id);
         assert!(
             events[0]["detail"]
                 .as_str()
                 .unwrap()
                 .contains(added["id"].as_str().unwrap()),
-            "{audit}"
+            "{events:?}"
         );
         let statuses: Vec<Value> = list(&app, &admin, app_id)
             .await
@@ -439,3 +430,87 @@ both_backends!(a_rotation_with_grace_cannot_pass_the_cap, |app: TestApp| async m
     }
     problem(rotate(&app, &admin, app_id, 60).await, 409).await;
 });
+
+/// The audit rows of expired secrets presented for application `app_id`,
+/// once at least `at_least` are there: they are written in the background.
+async fn expired_uses_audited(app: &TestApp, admin: &str, app_id: &str, at_least: usize) -> Vec<Value> {
+    let path = format!("/admin/v1/audit-events?action=application.expired_secret_refused&target_id={app_id}");
+    let mut items = Vec::new();
+    for _ in 0..50 {
+        let page = expect(app.get(&path, admin).await, 200).await;
+        items = page["items"].as_array().unwrap().clone();
+        if items.len() >= at_least {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    items
+}
+
+both_backends!(
+    an_expired_secret_is_audited_once_a_minute_per_source_and_answered_as_a_wrong_one,
+    spawn = {
+        let mut spawn = Spawn::with_manual_clock();
+        spawn.trusted_proxies = casebook_server::client_addr::TrustedProxies::parse("127.0.0.1/32").unwrap();
+        spawn
+    },
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let (view, client_id, _) = app.partner(&admin, "Stale Partner", &["engage-worker"]).await;
+        let app_id = view["id"].as_str().unwrap();
+        let until = in_rfc3339(Duration::from_secs(3600), &app);
+        let added = expect(
+            add_secret(&app, &admin, app_id, json!({"expires_at": until})).await,
+            201,
+        )
+        .await;
+        let expired = added["client_secret"].as_str().unwrap().to_owned();
+        app.advance_clock(Duration::from_secs(3601));
+        let admin = app.admin_token().await;
+        let from = |address: &'static str, secret: String| {
+            let (app, client_id) = (&app, &client_id);
+            async move {
+                let r = app
+                    .http
+                    .post(app.url("/oauth2/token"))
+                    .header("x-forwarded-for", address)
+                    .form(&[
+                        ("grant_type", "client_credentials"),
+                        ("client_id", client_id.as_str()),
+                        ("client_secret", secret.as_str()),
+                    ])
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status().as_u16();
+                (status, r.json::<Value>().await.unwrap())
+            }
+        };
+        // Answered exactly as a wrong secret is, from a fresh source each.
+        let wrong = casebook_domain::ClientSecret::from_random([7; casebook_domain::credentials::CLIENT_SECRET_BYTES]);
+        let as_wrong = from("203.0.113.1", wrong.expose().to_owned()).await;
+        let as_expired = from("203.0.113.2", expired.clone()).await;
+        assert_eq!(as_expired, as_wrong);
+        assert_eq!(as_expired.0, 401);
+
+        for _ in 0..19 {
+            let (status, body) = from("203.0.113.2", expired.clone()).await;
+            assert!(status == 401 || status == 429, "{status} {body}");
+            assert_eq!(body["error"], "invalid_client");
+        }
+        assert_eq!(expired_uses_audited(&app, &admin, app_id, 1).await.len(), 1);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let rows = expired_uses_audited(&app, &admin, app_id, 1).await;
+        assert_eq!(rows.len(), 1, "20 tries from one source, one row: {rows:?}");
+        assert!(rows[0]["detail"].as_str().unwrap().contains("203.0.113.2"), "{rows:?}");
+
+        // Another source is another row.
+        for _ in 0..3 {
+            assert_eq!(from("203.0.113.3", expired.clone()).await.1["error"], "invalid_client");
+        }
+        let rows = expired_uses_audited(&app, &admin, app_id, 2).await;
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(expired_uses_audited(&app, &admin, app_id, 2).await.len(), 2);
+    }
+);

@@ -501,7 +501,7 @@ pub async fn record_expired_secret_use(
     from: Option<std::net::IpAddr>,
 ) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
-    let source = from.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string());
+    let source = from.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_canonical().to_string());
     audit(
         &mut tx,
         application,
