@@ -228,6 +228,13 @@ both_backends!(
                 .unwrap(),
             1
         );
+        // Still known as ended, so a leak report of it is a real leak.
+        let ended: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ended_secrets WHERE application_id = $1")
+            .bind(app_id)
+            .fetch_one(app.running.state.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(ended, 1);
         let admin = app.admin_token().await;
         assert_eq!(list(&app, &admin, app_id).await.len(), 5);
     }

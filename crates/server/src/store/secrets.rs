@@ -569,12 +569,27 @@ pub struct EndedLeak {
     pub application_id: String,
 }
 
+/// What a leak report of one MAC came to.
+#[derive(Debug, Clone)]
+pub enum LeakOutcome {
+    /// A working secret of this install, ended now.
+    Ended(EndedLeak),
+    /// A secret of this install that had already ended (by a leak report,
+    /// an admin, a rotation, its application's end or the purge after
+    /// expiry): a real leak, with nothing left to do.
+    AlreadyEnded,
+    /// Not a secret this install issued, as far as it remembers.
+    Unknown,
+}
+
 /// Ends the secret whose MAC this is, with every live token of its
 /// application (a new token generation), and tells the application where it
-/// was found; `None` when no stored secret has this MAC. The other secrets
-/// keep working: a leak of one deployment's secret stops only that one.
+/// was found. The other secrets keep working: a leak of one deployment's
+/// secret stops only that one. A secret already ended is answered as such,
+/// and nothing is written again: a replayed report adds no audit row and no
+/// notice.
 #[tracing::instrument(name = "db end_leaked_secret", level = "debug", skip_all)]
-pub async fn end_leaked_secret(db: &Db, mac: &[u8], url: &str, source: &str) -> Result<Option<EndedLeak>, StoreError> {
+pub async fn end_leaked_secret(db: &Db, mac: &[u8], url: &str, source: &str) -> Result<LeakOutcome, StoreError> {
     let mut tx = db.begin().await?;
     let Some(row) = sqlx::query(
         "SELECT s.id, s.label, a.id AS application_id, a.client_id, a.name, a.email \
@@ -584,7 +599,16 @@ pub async fn end_leaked_secret(db: &Db, mac: &[u8], url: &str, source: &str) -> 
     .fetch_optional(&mut *tx)
     .await?
     else {
-        return Ok(None);
+        let ended = sqlx::query("SELECT 1 AS one FROM ended_secrets WHERE secret_mac = $1")
+            .bind(mac)
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.rollback().await?;
+        return Ok(if ended.is_some() {
+            LeakOutcome::AlreadyEnded
+        } else {
+            LeakOutcome::Unknown
+        });
     };
     let (secret_id, label): (String, Option<String>) = (col(&row, "id")?, col(&row, "label")?);
     let application = ActorRef {
@@ -592,10 +616,17 @@ pub async fn end_leaked_secret(db: &Db, mac: &[u8], url: &str, source: &str) -> 
         id: col(&row, "application_id")?,
         name: col(&row, "name")?,
     };
-    sqlx::query("DELETE FROM client_secrets WHERE id = $1")
+    // The delete claims the report: of two reports of one secret at once,
+    // the one that finds the row gone reports it ended and writes nothing.
+    let deleted = sqlx::query("DELETE FROM client_secrets WHERE id = $1")
         .bind(&secret_id)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+    if deleted == 0 {
+        tx.rollback().await?;
+        return Ok(LeakOutcome::AlreadyEnded);
+    }
     sqlx::query("UPDATE applications SET token_generation = token_generation + 1 WHERE id = $1")
         .bind(&application.id)
         .execute(&mut *tx)
@@ -622,7 +653,7 @@ pub async fn end_leaked_secret(db: &Db, mac: &[u8], url: &str, source: &str) -> 
     };
     outbox::enqueue(&mut tx, &email, &notice).await?;
     tx.commit().await?;
-    Ok(Some(EndedLeak {
+    Ok(LeakOutcome::Ended(EndedLeak {
         client_id: col(&row, "client_id")?,
         application_id: application.id,
     }))
