@@ -4,21 +4,42 @@
 //! costs one stamp in one batched statement; the housekeeping loop writes
 //! what moved every few seconds, and the admin list reads this replica's
 //! unwritten stamps beside the stored ones.
+//!
+//! It also decides which uses of an expired secret reach the audit trail:
+//! one row a minute per secret and source address, written in the
+//! background. A deployment still holding the secret retries in a loop, and
+//! a row per try would flood the trail and make an expired secret cost the
+//! database a write that a wrong secret does not.
 
 use crate::db::Db;
-use crate::store;
-use casebook_domain::Timestamp;
+use crate::state::AppState;
+use crate::store::{self, ActorRef};
+use casebook_domain::{AccountKind, Timestamp};
 use prometheus_client::metrics::counter::Counter;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 const MINUTE_MICROS: i64 = 60_000_000;
+
+/// At most one audit row per secret and source address in this long.
+const EXPIRED_AUDIT_EVERY: Duration = Duration::from_secs(60);
+/// Pairs remembered at once. Past this many within a minute (a flood from
+/// many addresses), further uses are refused as ever but not audited row
+/// by row; `casebook_expired_secrets_total` still counts each.
+const EXPIRED_AUDIT_REMEMBERED: usize = 10_000;
+
+type ExpiredUseKey = (String, Option<IpAddr>);
 
 #[derive(Debug, Default)]
 pub struct SecretUse {
     stamps: Mutex<HashMap<String, Stamp>>,
     /// Statements written, for the test that counts them.
     writes: Counter,
+    /// When each (expired secret, source) pair was last audited, on the
+    /// monotonic clock: a wall-clock jump must not reopen or close the gate.
+    expired_audited: Mutex<HashMap<ExpiredUseKey, Instant>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -32,7 +53,29 @@ impl SecretUse {
         Self {
             stamps: Mutex::default(),
             writes,
+            expired_audited: Mutex::default(),
         }
+    }
+
+    /// Whether this use of an expired secret is the first from `peer` in
+    /// [`EXPIRED_AUDIT_EVERY`]: the one to audit.
+    fn first_expired_use_in_a_while(&self, secret_id: &str, peer: Option<IpAddr>, now: Instant) -> bool {
+        let key = (secret_id.to_owned(), peer.map(|a| a.to_canonical()));
+        let mut last = self.expired_audited.lock().unwrap_or_else(|e| e.into_inner());
+        if last
+            .get(&key)
+            .is_some_and(|at| now.duration_since(*at) < EXPIRED_AUDIT_EVERY)
+        {
+            return false;
+        }
+        if last.len() >= EXPIRED_AUDIT_REMEMBERED && !last.contains_key(&key) {
+            last.retain(|_, at| now.duration_since(*at) < EXPIRED_AUDIT_EVERY);
+            if last.len() >= EXPIRED_AUDIT_REMEMBERED {
+                return false;
+            }
+        }
+        last.insert(key, now);
+        true
     }
 
     /// Notes a use; the lock is held for one lookup, and a `String` is made
@@ -99,6 +142,31 @@ impl SecretUse {
     }
 }
 
+/// Audits the use of an expired secret of `application` from `peer`, at
+/// most once a minute per secret and address, without making the caller
+/// wait: the refusal must take as long as a wrong secret's, whatever the
+/// database is doing.
+pub fn audit_expired_use(state: &AppState, application: &store::ClientRecord, secret_id: &str, peer: Option<IpAddr>) {
+    state.metrics.expired_secrets.inc();
+    if !state
+        .secret_uses
+        .first_expired_use_in_a_while(secret_id, peer, Instant::now())
+    {
+        return;
+    }
+    let application = ActorRef {
+        kind: AccountKind::Application,
+        id: application.application_id.clone(),
+        name: application.name.clone(),
+    };
+    let (db, secret_id) = (state.db.clone(), secret_id.to_owned());
+    tokio::spawn(async move {
+        if let Err(e) = store::record_expired_secret_use(&db, &application, &secret_id, peer).await {
+            tracing::warn!(error = %e, application = %application.id, "could not audit the use of an expired secret");
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +187,44 @@ mod tests {
         uses.note("s1", at.saturating_add(std::time::Duration::from_secs(60)));
         assert_eq!(uses.last_used("s1"), Some(Timestamp::from_unix_secs(1_800_000_060)));
         assert_eq!(uses.last_used("s2"), None);
+    }
+
+    #[test]
+    fn an_expired_secret_is_audited_once_a_minute_per_source() {
+        let uses = SecretUse::new(Counter::default());
+        let start = Instant::now();
+        let (a, b): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        assert!(uses.first_expired_use_in_a_while("s1", Some(a), start));
+        for s in 1..60 {
+            let at = start + Duration::from_secs(s);
+            assert!(!uses.first_expired_use_in_a_while("s1", Some(a), at), "{s} s later");
+        }
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        assert!(
+            !uses.first_expired_use_in_a_while("s1", Some(mapped), start),
+            "one address, two spellings"
+        );
+        assert!(uses.first_expired_use_in_a_while("s1", Some(b), start));
+        assert!(uses.first_expired_use_in_a_while("s2", Some(a), start));
+        assert!(uses.first_expired_use_in_a_while("s1", None, start));
+        assert!(uses.first_expired_use_in_a_while("s1", Some(a), start + EXPIRED_AUDIT_EVERY));
+    }
+
+    #[test]
+    fn the_gate_stays_bounded_under_a_flood_of_addresses() {
+        let uses = SecretUse::new(Counter::default());
+        let start = Instant::now();
+        let audited = (0..EXPIRED_AUDIT_REMEMBERED as u32 + 100)
+            .filter(|n| {
+                let address = IpAddr::from(std::net::Ipv6Addr::from(u128::from(*n)));
+                uses.first_expired_use_in_a_while("s1", Some(address), start)
+            })
+            .count();
+        assert_eq!(audited, EXPIRED_AUDIT_REMEMBERED);
+        assert_eq!(uses.expired_audited.lock().unwrap().len(), EXPIRED_AUDIT_REMEMBERED);
+        // A minute on, the old pairs make room.
+        let later = start + EXPIRED_AUDIT_EVERY;
+        assert!(uses.first_expired_use_in_a_while("s1", Some(IpAddr::from([192, 0, 2, 9])), later));
+        assert_eq!(uses.expired_audited.lock().unwrap().len(), 1);
     }
 }

@@ -193,24 +193,15 @@ both_backends!(
             "the other still works"
         );
         let admin = app.admin_token().await;
-        let audit = expect(
-            app.get(
-                "/admin/v1/audit-events?action=application.expired_secret_refused",
-                &admin,
-            )
-            .await,
-            200,
-        )
-        .await;
-        let events = audit["items"].as_array().unwrap();
-        assert_eq!(events.len(), 1, "{audit}");
+        let events = expired_uses_audited(&app, &admin, app_id, 1).await;
+        assert_eq!(events.len(), 1, "{events:?}");
         assert_eq!(events[0]["target_id"], app_id);
         assert!(
             events[0]["detail"]
                 .as_str()
                 .unwrap()
                 .contains(added["id"].as_str().unwrap()),
-            "{audit}"
+            "{events:?}"
         );
         let statuses: Vec<Value> = list(&app, &admin, app_id)
             .await
@@ -237,6 +228,13 @@ both_backends!(
                 .unwrap(),
             1
         );
+        // Still known as ended, so a leak report of it is a real leak.
+        let ended: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ended_secrets WHERE application_id = $1")
+            .bind(app_id)
+            .fetch_one(app.running.state.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(ended, 1);
         let admin = app.admin_token().await;
         assert_eq!(list(&app, &admin, app_id).await.len(), 5);
     }
@@ -388,5 +386,138 @@ both_backends!(
             last.contains("The client secret \"yearly\" of Reminded Partner expired at"),
             "{last}"
         );
+    }
+);
+
+async fn rotate(app: &TestApp, admin: &str, app_id: &str, grace_seconds: u64) -> reqwest::Response {
+    app.post_json(
+        &format!("/admin/v1/external-applications/{app_id}/client-secret/rotate"),
+        admin,
+        &json!({"password": ADMIN_PASSWORD, "grace_period_seconds": grace_seconds}),
+    )
+    .await
+}
+
+both_backends!(a_rotation_with_grace_cannot_pass_the_cap, |app: TestApp| async move {
+    let admin = app.admin_token().await;
+    let (view, client_id, first) = app.partner(&admin, "Rotating Partner", &["engage-worker"]).await;
+    let app_id = view["id"].as_str().unwrap();
+    let mut working = vec![first];
+    for _ in 0..3 {
+        let added = expect(add_secret(&app, &admin, app_id, json!({})).await, 201).await;
+        working.push(added["client_secret"].as_str().unwrap().to_owned());
+    }
+    // Four working: a rotation with grace leaves five, which fits.
+    let rotated = expect(rotate(&app, &admin, app_id, 86_400).await, 200).await;
+    working.push(rotated["client_secret"].as_str().unwrap().to_owned());
+    // Five working: every further rotation with grace would make six.
+    for _ in 0..12 {
+        let refused = problem(rotate(&app, &admin, app_id, 86_400).await, 409).await;
+        let detail = refused["detail"].as_str().unwrap();
+        assert!(
+            detail.contains('5') && detail.contains("grace"),
+            "tells the admin what to do: {refused}"
+        );
+    }
+    assert_eq!(
+        list(&app, &admin, app_id).await.len(),
+        5,
+        "a refused rotation adds nothing"
+    );
+    for secret in &working {
+        assert_eq!(token_status(&app, &client_id, secret).await, 200);
+    }
+    // Without grace the others end, so it always fits.
+    let rotated = expect(rotate(&app, &admin, app_id, 0).await, 200).await;
+    let current = rotated["client_secret"].as_str().unwrap();
+    assert_eq!(token_status(&app, &client_id, current).await, 200);
+    assert_eq!(list(&app, &admin, app_id).await.len(), 1);
+    for _ in 0..4 {
+        expect(rotate(&app, &admin, app_id, 60).await, 200).await;
+    }
+    problem(rotate(&app, &admin, app_id, 60).await, 409).await;
+});
+
+/// The audit rows of expired secrets presented for application `app_id`,
+/// once at least `at_least` are there: they are written in the background.
+async fn expired_uses_audited(app: &TestApp, admin: &str, app_id: &str, at_least: usize) -> Vec<Value> {
+    let path = format!("/admin/v1/audit-events?action=application.expired_secret_refused&target_id={app_id}");
+    let mut items = Vec::new();
+    for _ in 0..50 {
+        let page = expect(app.get(&path, admin).await, 200).await;
+        items = page["items"].as_array().unwrap().clone();
+        if items.len() >= at_least {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    items
+}
+
+both_backends!(
+    an_expired_secret_is_audited_once_a_minute_per_source_and_answered_as_a_wrong_one,
+    spawn = {
+        let mut spawn = Spawn::with_manual_clock();
+        spawn.trusted_proxies = casebook_server::client_addr::TrustedProxies::parse("127.0.0.1/32").unwrap();
+        spawn
+    },
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let (view, client_id, _) = app.partner(&admin, "Stale Partner", &["engage-worker"]).await;
+        let app_id = view["id"].as_str().unwrap();
+        let until = in_rfc3339(Duration::from_secs(3600), &app);
+        let added = expect(
+            add_secret(&app, &admin, app_id, json!({"expires_at": until})).await,
+            201,
+        )
+        .await;
+        let expired = added["client_secret"].as_str().unwrap().to_owned();
+        app.advance_clock(Duration::from_secs(3601));
+        let admin = app.admin_token().await;
+        let from = |address: &'static str, secret: String| {
+            let (app, client_id) = (&app, &client_id);
+            async move {
+                let r = app
+                    .http
+                    .post(app.url("/oauth2/token"))
+                    .header("x-forwarded-for", address)
+                    .form(&[
+                        ("grant_type", "client_credentials"),
+                        ("client_id", client_id.as_str()),
+                        ("client_secret", secret.as_str()),
+                    ])
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status().as_u16();
+                (status, r.json::<Value>().await.unwrap())
+            }
+        };
+        // Answered exactly as a wrong secret is, from a fresh source each.
+        let wrong = casebook_domain::ClientSecret::from_random([7; casebook_domain::credentials::CLIENT_SECRET_BYTES]);
+        let as_wrong = from("203.0.113.1", wrong.expose().to_owned()).await;
+        let as_expired = from("203.0.113.2", expired.clone()).await;
+        assert_eq!(as_expired, as_wrong);
+        assert_eq!(as_expired.0, 401);
+
+        for _ in 0..19 {
+            let (status, body) = from("203.0.113.2", expired.clone()).await;
+            assert!(status == 401 || status == 429, "{status} {body}");
+            assert_eq!(body["error"], "invalid_client");
+        }
+        assert_eq!(expired_uses_audited(&app, &admin, app_id, 1).await.len(), 1);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let rows = expired_uses_audited(&app, &admin, app_id, 1).await;
+        assert_eq!(rows.len(), 1, "20 tries from one source, one row: {rows:?}");
+        assert!(rows[0]["detail"].as_str().unwrap().contains("203.0.113.2"), "{rows:?}");
+
+        // Another source is another row.
+        for _ in 0..3 {
+            assert_eq!(from("203.0.113.3", expired.clone()).await.1["error"], "invalid_client");
+        }
+        let rows = expired_uses_audited(&app, &admin, app_id, 2).await;
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(expired_uses_audited(&app, &admin, app_id, 2).await.len(), 2);
     }
 );

@@ -154,10 +154,113 @@ both_backends!(
         .await;
         assert_eq!(audit["items"].as_array().unwrap().len(), 1, "{audit}");
 
-        // Reported again: nothing left to end.
+        // Reported again, twice: still a real leak, already ended, and
+        // nothing more is done about it.
+        let notices = outbox(&app).await.len();
         let again = alert(&[&leaked]);
-        let r = report(&app, &again, Some(KEY_ID), Some(&sign(&again))).await;
-        assert_eq!(expect(r, 200).await[0]["label"], "false_positive");
+        for _ in 0..2 {
+            let r = report(&app, &again, Some(KEY_ID), Some(&sign(&again))).await;
+            assert_eq!(expect(r, 200).await[0]["label"], "true_positive");
+        }
+        let audit = expect(
+            app.get("/admin/v1/audit-events?action=application.secret_leaked", &admin)
+                .await,
+            200,
+        )
+        .await;
+        assert_eq!(audit["items"].as_array().unwrap().len(), 1, "{audit}");
+        assert_eq!(outbox(&app).await.len(), notices, "no second notice");
+        assert_eq!(
+            app.token_response(&client_id, &other, None).await.status(),
+            200,
+            "the other secret still works"
+        );
+    }
+);
+
+both_backends!(
+    a_secret_ended_before_its_report_is_still_a_real_leak,
+    spawn = with_scanning(),
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let (view, client_id, first) = app.partner(&admin, "Careful Partner", &["engage-worker"]).await;
+        let app_id = view["id"].as_str().unwrap();
+        let secrets = format!("/admin/v1/external-applications/{app_id}/client-secrets");
+        let added = expect(
+            app.post_json(&secrets, &admin, &json!({"password": ADMIN_PASSWORD}))
+                .await,
+            201,
+        )
+        .await;
+        let kept = added["client_secret"].as_str().unwrap().to_owned();
+        let first_id = expect(app.get(&secrets, &admin).await, 200).await["items"][1]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(app.delete(&format!("{secrets}/{first_id}"), &admin).await.status(), 204);
+        // Ended by a rotation without grace too.
+        let rotated = expect(
+            app.post_json(
+                &format!("/admin/v1/external-applications/{app_id}/client-secret/rotate"),
+                &admin,
+                &json!({"password": ADMIN_PASSWORD}),
+            )
+            .await,
+            200,
+        )
+        .await;
+        let current = rotated["client_secret"].as_str().unwrap().to_owned();
+        let notices = outbox(&app).await.len();
+
+        let body = alert(&[&first, &kept]);
+        let verdicts = expect(report(&app, &body, Some(KEY_ID), Some(&sign(&body))).await, 200).await;
+        assert_eq!(verdicts[0]["label"], "true_positive", "{verdicts}");
+        assert_eq!(verdicts[1]["label"], "true_positive", "{verdicts}");
+        let audit = expect(
+            app.get("/admin/v1/audit-events?action=application.secret_leaked", &admin)
+                .await,
+            200,
+        )
+        .await;
+        assert!(
+            audit["items"].as_array().unwrap().is_empty(),
+            "nothing left to end: {audit}"
+        );
+        assert_eq!(outbox(&app).await.len(), notices);
+        assert_eq!(app.token_response(&client_id, &current, None).await.status(), 200);
+    }
+);
+
+both_backends!(
+    a_thousand_alerts_fit_and_a_larger_body_is_a_problem,
+    spawn = with_scanning(),
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let (_, client_id, leaked) = app.partner(&admin, "Busy Partner", &["engage-worker"]).await;
+        let unknown: Vec<String> = (0..999u32)
+            .map(|n| {
+                let mut bytes = [0; casebook_domain::credentials::CLIENT_SECRET_BYTES];
+                bytes[..4].copy_from_slice(&n.to_be_bytes());
+                ClientSecret::from_random(bytes).expose().to_owned()
+            })
+            .collect();
+        let mut tokens: Vec<&str> = unknown.iter().map(String::as_str).collect();
+        tokens.push(&leaked);
+        let body = alert(&tokens);
+        assert!(body.len() > 64 * 1024, "{} bytes", body.len());
+        let verdicts = expect(report(&app, &body, Some(KEY_ID), Some(&sign(&body))).await, 200).await;
+        let verdicts = verdicts.as_array().unwrap();
+        assert_eq!(verdicts.len(), 1000);
+        assert_eq!(verdicts[999]["label"], "true_positive");
+        assert!(verdicts[..999].iter().all(|v| v["label"] == "false_positive"));
+        assert_eq!(app.token_response(&client_id, &leaked, None).await.status(), 401);
+
+        let mut too_large = b"[".to_vec();
+        too_large.resize(1024 * 1024 + 1, b' ');
+        let r = report(&app, &too_large, Some(KEY_ID), Some(&sign(&too_large))).await;
+        problem(r, 413).await;
+        // Every refusal of the route is a problem, an unsigned one too.
+        problem(report(&app, b"[]", None, None).await, 401).await;
     }
 );
 

@@ -34,6 +34,7 @@ mod sdk_keys;
 mod sdk_secrets;
 mod search;
 mod secret_format;
+mod secret_reminders;
 mod served;
 mod shapes;
 mod signing;

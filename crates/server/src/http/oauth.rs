@@ -298,15 +298,7 @@ async fn check_credentials(
                     });
                 }
                 SecretVerdict::Expired { secret_id } => {
-                    state.metrics.expired_secrets.inc();
-                    let application = ActorRef {
-                        kind: AccountKind::Application,
-                        id: record.application_id.clone(),
-                        name: record.name.clone(),
-                    };
-                    if let Err(e) = store::record_expired_secret_use(&state.db, &application, &secret_id, peer).await {
-                        tracing::error!(error = %e, "could not record the use of an expired secret");
-                    }
+                    crate::secret_use::audit_expired_use(state, &record, &secret_id, peer);
                 }
                 SecretVerdict::Refused => {}
             }

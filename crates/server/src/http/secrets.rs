@@ -165,14 +165,16 @@ pub async fn reveal_secret(
 
 /// Issue a new client secret and end every other one after
 /// `grace_period_seconds` (default 0: they stop at once, and so does every
-/// token issued so far). A grace period never lengthens a secret's life.
+/// token issued so far). A grace period never lengthens a secret's life, and
+/// the secrets in it count toward the 5 that may work at once: with 5
+/// active, end one first or rotate without grace.
 #[utoipa::path(post, path = "/admin/v1/external-applications/{id}/client-secret/rotate", tag = "admin: external applications",
     params(("id" = String, Path)), request_body = RotateRequest,
     responses(
         (status = 200, description = "The new secret", body = SecretView, headers(("Cache-Control" = String, description = "no-store"))),
         (status = 403, description = "Wrong password, not a signed-in person, lacking admin:edit, or the application holds permissions the caller lacks", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The application authenticates with private_key_jwt and has no client secret", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The application authenticates with private_key_jwt and has no client secret, or a grace period would leave more than 5 secrets working (the application's active ones and the new one): end a secret first, or rotate with no grace period", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Validation failed: a field missing, of the wrong type or unknown, or the grace period out of range", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Locked after wrong passwords", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -197,6 +199,7 @@ pub async fn rotate_secret(
     let (client_id, until) = store::rotate_secret(
         &state.db,
         state.master(),
+        &state.config.secret_policy,
         &caller.author(),
         &id,
         &new,

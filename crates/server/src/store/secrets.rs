@@ -282,14 +282,30 @@ pub async fn end_secret(db: &Db, author: &Author, application_id: &str, secret_i
     Ok(client_id)
 }
 
+fn rotation_past_the_cap() -> StoreError {
+    StoreError::Conflict {
+        detail: format!(
+            "a rotation with a grace period keeps the other secrets working, and the application already has \
+             {MAX_ACTIVE_SECRETS} active secrets counting them; end one of its secrets first, or rotate with no \
+             grace period (grace_period_seconds 0), which ends the others at once"
+        ),
+        holders: None,
+    }
+}
+
 /// Issues a new secret and ends every other one after `grace_micros`. With
 /// no grace period the rotation answers a leak: the others stop at once and
 /// so does every token issued so far (a new token generation). Answers the
 /// client ID and until when the others still work.
+///
+/// Secrets in their grace period still open the client, so they count
+/// toward [`MAX_ACTIVE_SECRETS`] as added ones do; otherwise repeated
+/// rotations would keep any number working at once.
 #[tracing::instrument(name = "db rotate_secret", level = "debug", skip_all)]
 pub async fn rotate_secret(
     db: &Db,
     master: &MasterKey,
+    policy: &SecretPolicy,
     author: &Author,
     id: &str,
     new: &NewSecret<'_>,
@@ -301,6 +317,18 @@ pub async fn rotate_secret(
     let (client_id, name, email, _) = application_for_secrets(&mut tx, id).await?;
     let now = Timestamp::from_unix_micros(tx.now_micros());
     let others_until = (grace_micros > 0).then_some(now.unix_micros() + grace_micros);
+    if others_until.is_some() {
+        // Counted under the row lock `application_for_secrets` took, as in
+        // `add_secret`: two rotations at once cannot both squeeze in.
+        let active = secrets_of(&mut tx, id)
+            .await?
+            .iter()
+            .filter(|s| s.status(policy, now) == SecretStatus::Active)
+            .count();
+        if active + 1 > MAX_ACTIVE_SECRETS {
+            return Err(rotation_past_the_cap());
+        }
+    }
     match others_until {
         // Never lengthens one that ends sooner.
         Some(until) => {
@@ -395,72 +423,119 @@ pub async fn record_secret_use(db: &Db, uses: &[(String, i64)]) -> Result<(), sq
     Ok(())
 }
 
+/// Secrets a reminder round reads at once.
+pub const REMINDER_BATCH: usize = 500;
+
 /// Sends the expiry reminders that are due, each once across every replica:
 /// a reminder is claimed by moving the secret's stage in a conditional
 /// write, in the transaction that queues its notice. Answers how many were
 /// queued.
 #[tracing::instrument(name = "db send_expiry_reminders", level = "debug", skip_all)]
 pub async fn send_expiry_reminders(db: &Db, policy: &SecretPolicy) -> Result<usize, sqlx::Error> {
+    send_expiry_reminders_in_batches(db, policy, REMINDER_BATCH).await
+}
+
+/// [`send_expiry_reminders`], reading `batch` secrets at a time. Only
+/// secrets with a reminder due are read, and the round pages through all of
+/// them by id: secrets waiting for a later reminder never fill a batch, and
+/// however many are due, none waits for another round.
+pub async fn send_expiry_reminders_in_batches(
+    db: &Db,
+    policy: &SecretPolicy,
+    batch: usize,
+) -> Result<usize, sqlx::Error> {
     let now = db.clock().now();
-    let horizon = now.saturating_add(std::time::Duration::from_secs(
-        u64::from(casebook_domain::secret_lifecycle::REMINDER_DAYS[0]) * 24 * 3600,
-    ));
-    // A secret is a candidate when its own expiry or the install's most
-    // falls within the farthest reminder.
-    let issued_before = policy
-        .max_age()
-        .map_or(i64::MIN, |age| horizon.saturating_sub(age).unix_micros());
-    let rows = sqlx::query(
+    let (due, thresholds) = due_reminder_filter(policy, now);
+    let sql = format!(
         "SELECT s.id, s.label, s.created_at, s.expires_at, s.reminder_stage, a.name, a.email \
          FROM client_secrets s JOIN applications a ON a.id = s.application_id \
-         WHERE s.reminder_stage < $1 AND ((s.expires_at IS NOT NULL AND s.expires_at <= $2) OR s.created_at <= $3) \
-         ORDER BY s.id LIMIT 500",
-    )
-    .bind(Reminder::Expired.stage())
-    .bind(horizon.unix_micros())
-    .bind(issued_before)
-    .fetch_all(db.pool())
-    .await?;
+         WHERE s.id > $1 AND ({due}) ORDER BY s.id LIMIT ${}",
+        thresholds.len() + 2
+    );
+    let limit = i64::try_from(batch.max(1)).unwrap_or(i64::MAX);
+    let mut after = String::new();
     let mut sent = 0;
-    for row in rows {
-        let created_at = stamp(&row, "created_at")?;
-        let own = col::<Option<i64>>(&row, "expires_at")?.map(Timestamp::from_unix_micros);
-        let Some(expiry) = policy.effective_expiry(created_at, own) else {
-            continue;
-        };
-        let Some(reminder) = Reminder::due(now, expiry, col(&row, "reminder_stage")?) else {
-            continue;
-        };
-        let secret_id: String = col(&row, "id")?;
-        let mut tx = db.begin().await?;
-        let claimed =
-            sqlx::query("UPDATE client_secrets SET reminder_stage = $1 WHERE id = $2 AND reminder_stage < $1")
-                .bind(reminder.stage())
-                .bind(&secret_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        if claimed == 0 {
-            tx.rollback().await?;
-            continue;
+    loop {
+        let mut query = sqlx::query(AssertSqlSafe(sql.as_str())).bind(after.as_str());
+        for threshold in &thresholds {
+            query = query.bind(*threshold);
         }
-        let label: Option<String> = col(&row, "label")?;
-        let (name, email): (String, String) = (col(&row, "name")?, col(&row, "email")?);
-        let expires_at = expiry.to_rfc3339();
-        let notice = Notice::SecretExpiring {
-            application: &name,
-            secret: label.as_deref().unwrap_or(&secret_id),
-            expires_at: &expires_at,
-            days: match reminder {
-                Reminder::ExpiresWithin { days } => Some(days),
-                Reminder::Expired => None,
-            },
-        };
-        outbox::enqueue(&mut tx, &email, &notice).await?;
-        tx.commit().await?;
-        sent += 1;
+        let rows = query.bind(limit).fetch_all(db.pool()).await?;
+        for row in &rows {
+            sent += usize::from(send_reminder(db, policy, now, row).await?);
+        }
+        match rows.last() {
+            Some(last) if rows.len() as i64 == limit => after = col(last, "id")?,
+            _ => return Ok(sent),
+        }
     }
-    Ok(sent)
+}
+
+/// The SQL condition "some reminder is due now" (parameters from `$2`), and
+/// its parameters. A reminder of stage `k` is due when the last one sent is
+/// of a lower stage and the secret stops working by the reminder's moment:
+/// by its own `expires_at`, or by the install's most counted from its issue.
+/// [`Reminder::due`] has the last word on each secret read.
+fn due_reminder_filter(policy: &SecretPolicy, now: Timestamp) -> (String, Vec<i64>) {
+    let day = std::time::Duration::from_secs(24 * 3600);
+    let stages = casebook_domain::secret_lifecycle::REMINDER_DAYS
+        .iter()
+        .map(|days| (Reminder::ExpiresWithin { days: *days }, now.saturating_add(day * *days)))
+        .chain([(Reminder::Expired, now)]);
+    let (mut clauses, mut thresholds) = (Vec::new(), Vec::new());
+    for (reminder, moment) in stages {
+        let issued_by = policy
+            .max_age()
+            .map_or(i64::MIN, |age| moment.saturating_sub(age).unix_micros());
+        let n = thresholds.len() + 2;
+        clauses.push(format!(
+            "(s.reminder_stage < {} AND ((s.expires_at IS NOT NULL AND s.expires_at <= ${n}) OR s.created_at <= ${}))",
+            reminder.stage(),
+            n + 1
+        ));
+        thresholds.extend([moment.unix_micros(), issued_by]);
+    }
+    (clauses.join(" OR "), thresholds)
+}
+
+/// Claims and queues the reminder due for one secret; false when none is
+/// due after all or another replica claimed it first.
+async fn send_reminder(db: &Db, policy: &SecretPolicy, now: Timestamp, row: &AnyRow) -> Result<bool, sqlx::Error> {
+    let created_at = stamp(row, "created_at")?;
+    let own = col::<Option<i64>>(row, "expires_at")?.map(Timestamp::from_unix_micros);
+    let Some(expiry) = policy.effective_expiry(created_at, own) else {
+        return Ok(false);
+    };
+    let Some(reminder) = Reminder::due(now, expiry, col(row, "reminder_stage")?) else {
+        return Ok(false);
+    };
+    let secret_id: String = col(row, "id")?;
+    let mut tx = db.begin().await?;
+    let claimed = sqlx::query("UPDATE client_secrets SET reminder_stage = $1 WHERE id = $2 AND reminder_stage < $1")
+        .bind(reminder.stage())
+        .bind(&secret_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if claimed == 0 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    let label: Option<String> = col(row, "label")?;
+    let (name, email): (String, String) = (col(row, "name")?, col(row, "email")?);
+    let expires_at = expiry.to_rfc3339();
+    let notice = Notice::SecretExpiring {
+        application: &name,
+        secret: label.as_deref().unwrap_or(&secret_id),
+        expires_at: &expires_at,
+        days: match reminder {
+            Reminder::ExpiresWithin { days } => Some(days),
+            Reminder::Expired => None,
+        },
+    };
+    outbox::enqueue(&mut tx, &email, &notice).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// The audit row of an expired secret presented at an OAuth endpoint: a
@@ -473,7 +548,7 @@ pub async fn record_expired_secret_use(
     from: Option<std::net::IpAddr>,
 ) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
-    let source = from.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string());
+    let source = from.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_canonical().to_string());
     audit(
         &mut tx,
         application,
@@ -494,12 +569,27 @@ pub struct EndedLeak {
     pub application_id: String,
 }
 
+/// What a leak report of one MAC came to.
+#[derive(Debug, Clone)]
+pub enum LeakOutcome {
+    /// A working secret of this install, ended now.
+    Ended(EndedLeak),
+    /// A secret of this install that had already ended (by a leak report,
+    /// an admin, a rotation, its application's end or the purge after
+    /// expiry): a real leak, with nothing left to do.
+    AlreadyEnded,
+    /// Not a secret this install issued, as far as it remembers.
+    Unknown,
+}
+
 /// Ends the secret whose MAC this is, with every live token of its
 /// application (a new token generation), and tells the application where it
-/// was found; `None` when no stored secret has this MAC. The other secrets
-/// keep working: a leak of one deployment's secret stops only that one.
+/// was found. The other secrets keep working: a leak of one deployment's
+/// secret stops only that one. A secret already ended is answered as such,
+/// and nothing is written again: a replayed report adds no audit row and no
+/// notice.
 #[tracing::instrument(name = "db end_leaked_secret", level = "debug", skip_all)]
-pub async fn end_leaked_secret(db: &Db, mac: &[u8], url: &str, source: &str) -> Result<Option<EndedLeak>, StoreError> {
+pub async fn end_leaked_secret(db: &Db, mac: &[u8], url: &str, source: &str) -> Result<LeakOutcome, StoreError> {
     let mut tx = db.begin().await?;
     let Some(row) = sqlx::query(
         "SELECT s.id, s.label, a.id AS application_id, a.client_id, a.name, a.email \
@@ -509,7 +599,16 @@ pub async fn end_leaked_secret(db: &Db, mac: &[u8], url: &str, source: &str) -> 
     .fetch_optional(&mut *tx)
     .await?
     else {
-        return Ok(None);
+        let ended = sqlx::query("SELECT 1 AS one FROM ended_secrets WHERE secret_mac = $1")
+            .bind(mac)
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.rollback().await?;
+        return Ok(if ended.is_some() {
+            LeakOutcome::AlreadyEnded
+        } else {
+            LeakOutcome::Unknown
+        });
     };
     let (secret_id, label): (String, Option<String>) = (col(&row, "id")?, col(&row, "label")?);
     let application = ActorRef {
@@ -517,10 +616,17 @@ pub async fn end_leaked_secret(db: &Db, mac: &[u8], url: &str, source: &str) -> 
         id: col(&row, "application_id")?,
         name: col(&row, "name")?,
     };
-    sqlx::query("DELETE FROM client_secrets WHERE id = $1")
+    // The delete claims the report: of two reports of one secret at once,
+    // the one that finds the row gone reports it ended and writes nothing.
+    let deleted = sqlx::query("DELETE FROM client_secrets WHERE id = $1")
         .bind(&secret_id)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+    if deleted == 0 {
+        tx.rollback().await?;
+        return Ok(LeakOutcome::AlreadyEnded);
+    }
     sqlx::query("UPDATE applications SET token_generation = token_generation + 1 WHERE id = $1")
         .bind(&application.id)
         .execute(&mut *tx)
@@ -547,7 +653,7 @@ pub async fn end_leaked_secret(db: &Db, mac: &[u8], url: &str, source: &str) -> 
     };
     outbox::enqueue(&mut tx, &email, &notice).await?;
     tx.commit().await?;
-    Ok(Some(EndedLeak {
+    Ok(LeakOutcome::Ended(EndedLeak {
         client_id: col(&row, "client_id")?,
         application_id: application.id,
     }))
