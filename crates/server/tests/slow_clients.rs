@@ -66,6 +66,7 @@ async fn start_with(options: TestOptions, tls: Option<casebook_server::tls::TlsF
         secret_scanning: None,
         metrics_addr: None,
         tls,
+        migrations: Default::default(),
     };
     let running = casebook_server::start(config, options).await.expect("server starts");
     Server {
