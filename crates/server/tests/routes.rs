@@ -122,6 +122,7 @@ async fn app() -> (axum::Router, std::path::PathBuf) {
         secret_scanning: Some(scanning_keys()),
         metrics_addr: None,
         tls: None,
+        migrations: Default::default(),
     };
     let state = casebook_server::prepare(config, TestOptions::default())
         .await
