@@ -107,8 +107,9 @@ def ready(base):
 class Replica:
     """One `casebook serve` on loopback; killed and started again at will."""
 
-    def __init__(self, name, database_url, master_key, admin, out_dir, extra_env=None):
+    def __init__(self, name, database_url, master_key, admin, out_dir, extra_env=None, binary=None):
         self.name = name
+        self.binary = binary or BINARY
         self.port = free_port()
         self.addr = f"127.0.0.1:{self.port}"
         self.base = f"http://{self.addr}"
@@ -129,7 +130,7 @@ class Replica:
 
     def start(self):
         log_file = open(self.log_path, "ab")
-        self.process = subprocess.Popen([BINARY, "serve"], env=self.env, stdout=log_file, stderr=log_file)
+        self.process = subprocess.Popen([self.binary, "serve"], env=self.env, stdout=log_file, stderr=log_file)
         log_file.close()
         wait_until(lambda: ready(self.base), 60, f"{self.name} ready")
 

@@ -153,7 +153,9 @@ export interface paths {
         /**
          * Issue a new client secret and end every other one after
          *     `grace_period_seconds` (default 0: they stop at once, and so does every
-         *     token issued so far). A grace period never lengthens a secret's life.
+         *     token issued so far). A grace period never lengthens a secret's life, and
+         *     the secrets in it count toward the 5 that may work at once: with 5
+         *     active, end one first or rotate without grace.
          */
         post: operations["rotate_secret"];
         delete?: never;
@@ -577,7 +579,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Ready: the database answers. */
+        /**
+         * Ready: the database can be read and written, and its schema is one this
+         *     binary serves.
+         */
         get: operations["readyz"];
         put?: never;
         post?: never;
@@ -603,7 +608,9 @@ export interface paths {
          *     key, `Github-Public-Key-Signature` carries the base64 DER signature). A match that is a secret of this install
          *     is ended at once, with every live token of its application; the
          *     application's other secrets keep working and its email is told where the
-         *     secret was found. Without `CASEBOOK_SECRET_SCANNING_KEYS` the path is 404.
+         *     secret was found. A secret that had already ended is labelled
+         *     `true_positive` too, and nothing more is done. Bodies up to 1 MiB are
+         *     taken. Without `CASEBOOK_SECRET_SCANNING_KEYS` the path is 404.
          */
         post: operations["github_alerts"];
         delete?: never;
@@ -2733,7 +2740,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The application authenticates with private_key_jwt and has no client secret */
+            /** @description The application authenticates with private_key_jwt and has no client secret, or a grace period would leave more than 5 secrets working (the application's active ones and the new one): end a secret first, or rotate with no grace period */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6901,7 +6908,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The database is reachable */
+            /** @description The database can be read and written, and its schema is one this binary serves */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6910,7 +6917,7 @@ export interface operations {
                     "text/plain": string;
                 };
             };
-            /** @description The database is not reachable */
+            /** @description The database cannot be reached or written, or a newer release's schema needs a newer binary (the answer names both versions) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6990,6 +6997,23 @@ export interface operations {
                      *       "detail": "application not found",
                      *       "status": 404,
                      *       "title": "Not Found",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (1048576 bytes) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body is larger than this endpoint accepts",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
                      *       "type": "about:blank"
                      *     }
                      */
