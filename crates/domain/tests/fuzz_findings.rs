@@ -15,11 +15,7 @@ use casebook_domain::jws::Unreadable;
 /// kept), with an empty signature: the readers judge the parts before any
 /// key is looked at.
 fn token(header: &str, claims: &str) -> String {
-    format!(
-        "{}.{}.",
-        URL_SAFE_NO_PAD.encode(header),
-        URL_SAFE_NO_PAD.encode(claims)
-    )
+    format!("{}.{}.", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims))
 }
 
 /// Claims a client's assertion reads: the fields it requires, right types.
@@ -80,7 +76,8 @@ fn assertion_claims_that_are_not_an_object_are_refused() {
 // was accepted (only the claims the struct names were checked for repeats).
 #[test]
 fn an_unknown_assertion_claim_given_twice_is_refused() {
-    let claims = r#"{"iss":"cb_a","sub":"cb_a","aud":"https://casebook.example","exp":1800000060,"jti":"j","x":1,"x":2}"#;
+    let claims =
+        r#"{"iss":"cb_a","sub":"cb_a","aud":"https://casebook.example","exp":1800000060,"jti":"j","x":1,"x":2}"#;
     assert_eq!(
         assertion(r#"{"alg":"ES256"}"#, claims),
         Some(client_assertion::Refused::Malformed)

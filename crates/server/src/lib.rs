@@ -30,6 +30,7 @@ pub mod keys;
 pub mod metrics;
 pub mod notify;
 pub mod password;
+pub mod process_metrics;
 pub mod quota;
 pub mod secret_scanning;
 pub mod secret_use;

@@ -216,6 +216,8 @@ pub struct PoolUse {
 
 pub struct Metrics {
     registry: Registry,
+    /// The standard `process_*` metrics, named without our prefix.
+    process: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     /// One counter per [`TokenOutcome`], in [`TokenOutcome::ALL`]'s order.
@@ -401,8 +403,11 @@ impl Metrics {
                 ("commit".to_owned(), crate::build_info::COMMIT.to_owned()),
             ]),
         );
+        let mut process = Registry::default();
+        process.register_collector(Box::new(crate::process_metrics::ProcessCollector));
         Self {
             registry,
+            process,
             requests,
             latency,
             token_requests,
@@ -448,9 +453,12 @@ impl Metrics {
     }
 
     pub fn render(&self) -> String {
+        use prometheus_client::encoding::text::{encode_eof, encode_registry};
         let mut out = String::new();
         // Writing to a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        let _ = encode_registry(&mut out, &self.registry);
+        let _ = encode_registry(&mut out, &self.process);
+        let _ = encode_eof(&mut out);
         out
     }
 }
