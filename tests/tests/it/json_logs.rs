@@ -215,6 +215,17 @@ async fn json_logs(backend: Backend) {
         .await
         .unwrap();
     note(&mut sent, &r, "GET", "unmatched", None);
+    // A caller's W3C trace goes on: its line names the trace.
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let r = http
+        .get(served.url("/api/v1/me"))
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .bearer_auth(&access_token)
+        .send()
+        .await
+        .unwrap();
+    note(&mut sent, &r, "GET", "/api/v1/me", partner());
+    let traced = sent.last().unwrap().request_id.clone();
 
     // Lines are written when the answer is ready, before it is sent: all
     // are on disk by now.
@@ -256,6 +267,9 @@ async fn json_logs(backend: Backend) {
             }
         }
     }
+    assert_eq!(by_id[&traced][0]["trace_id"], trace_id, "{:?}", by_id[&traced]);
+    let untraced = &sent[0].request_id;
+    assert!(by_id[untraced][0].get("trace_id").is_none(), "{:?}", by_id[untraced]);
     // What a handler logs carries its request's id.
     let revealed = output
         .lines()

@@ -71,11 +71,13 @@ impl tower::Service<Request> for RequestLog {
                 .trusted_proxies
                 .client_address(c.0.ip(), request.headers())
         });
+        let parent = incoming_trace(request.headers());
         let mut line = Line {
             start: Instant::now(),
             method: request.method().clone(),
             client,
             id,
+            trace_id: parent.as_ref().map(trace_id_of),
             done: false,
         };
         // Lines the handler writes carry the id too, so that an error can
@@ -94,6 +96,13 @@ impl tower::Service<Request> for RequestLog {
         } else {
             tracing::info_span!("request", request_id = %line.id.to_str().unwrap_or_default())
         };
+        if let Some(parent) = parent.filter(|_| crate::telemetry::enabled()) {
+            use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+            // The caller's trace goes on through this request's spans.
+            if let Err(e) = span.set_parent(parent) {
+                tracing::debug!(error = ?e, "could not continue the caller's trace");
+            }
+        }
         let answer = tower::ServiceExt::oneshot(self.router.clone(), request).instrument(span.clone());
         Box::pin(async move {
             let mut response = answer.await?;
@@ -123,6 +132,35 @@ fn trace_fields(span: &tracing::Span, method: &axum::http::Method, response: &Re
     // call) did, under the static name; renaming takes on the span itself.
     let name = format!("{method} {}", route.unwrap_or("unmatched"));
     span.context().span().update_name(name);
+}
+
+/// A W3C `traceparent` (and `tracestate`) the caller sent, read by
+/// OpenTelemetry's own propagator; `None` when there is none or it does
+/// not parse, and then the request starts a trace of its own.
+fn incoming_trace(headers: &axum::http::HeaderMap) -> Option<opentelemetry::Context> {
+    use opentelemetry::propagation::TextMapPropagator as _;
+    use opentelemetry::trace::TraceContextExt as _;
+    headers.get("traceparent")?;
+    let context = opentelemetry_sdk::propagation::TraceContextPropagator::new().extract(&Headers(headers));
+    context.span().span_context().is_valid().then_some(context)
+}
+
+fn trace_id_of(context: &opentelemetry::Context) -> String {
+    use opentelemetry::trace::TraceContextExt as _;
+    context.span().span_context().trace_id().to_string()
+}
+
+/// Request headers as OpenTelemetry's propagators read them.
+struct Headers<'a>(&'a axum::http::HeaderMap);
+
+impl opentelemetry::propagation::Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(HeaderName::as_str).collect()
+    }
 }
 
 /// The client's id when it is one a log can carry safely: bounded, and
@@ -155,6 +193,8 @@ struct Line {
     method: axum::http::Method,
     client: Option<IpAddr>,
     id: HeaderValue,
+    /// The trace the caller's `traceparent` names, continued here.
+    trace_id: Option<String>,
     done: bool,
 }
 
@@ -181,6 +221,7 @@ impl Line {
             principal_kind = principal.map(|p| tracing::field::display(p.kind.as_str())),
             principal_id = principal.map(|p| tracing::field::display(&p.id)),
             request_id = %self.id.to_str().unwrap_or_default(),
+            trace_id = self.trace_id.as_deref(),
             "request"
         );
     }
@@ -220,5 +261,20 @@ mod tests {
         check(b"two words", false);
         check(b"tab\there", false);
         check(b"caf\xc3\xa9", false);
+    }
+
+    #[test]
+    fn a_valid_traceparent_names_the_trace_and_a_broken_one_nothing() {
+        let headers = |value: &str| {
+            let mut map = axum::http::HeaderMap::new();
+            map.insert("traceparent", HeaderValue::from_str(value).unwrap());
+            map
+        };
+        let good = headers("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+        let context = incoming_trace(&good).expect("a trace");
+        assert_eq!(trace_id_of(&context), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert!(incoming_trace(&headers("00-00000000000000000000000000000000-00f067aa0ba902b7-01")).is_none());
+        assert!(incoming_trace(&headers("not a traceparent")).is_none());
+        assert!(incoming_trace(&axum::http::HeaderMap::new()).is_none());
     }
 }
