@@ -57,7 +57,7 @@ impl Traces {
             resource = resource.with_service_name("casebook");
         }
         let provider = SdkTracerProvider::builder()
-            .with_batch_exporter(exporter)
+            .with_batch_exporter(Reported::new(exporter))
             .with_resource(resource.build())
             .build();
         ENABLED.store(true, Ordering::Relaxed);
@@ -72,10 +72,11 @@ impl Traces {
     {
         use tracing_subscriber::Layer as _;
         let tracer = self.provider.tracer(env!("CARGO_PKG_NAME"));
+        use tracing_subscriber::filter::FilterExt as _;
         tracing_opentelemetry::layer()
             .with_tracer(tracer)
             .with_tracked_inactivity(false)
-            .with_filter(span_filter())
+            .with_filter(span_filter().and(tracing_subscriber::filter::dynamic_filter_fn(in_a_request)))
     }
 
     /// Flushes queued spans and stops the exporter.
@@ -84,6 +85,82 @@ impl Traces {
         if let Err(e) = self.provider.shutdown() {
             eprintln!("casebook: OpenTelemetry: could not flush the last spans: {e}");
         }
+    }
+}
+
+/// A store call is traced only inside a request: the housekeeping loop's
+/// calls every second (outbox, quota flushes, last-used stamps) would
+/// otherwise export a root span each while the service sits idle.
+fn in_a_request<S>(meta: &tracing::Metadata<'_>, cx: &tracing_subscriber::layer::Context<'_, S>) -> bool
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    !(meta.is_span() && meta.target().starts_with("casebook_server::store")) || cx.lookup_current().is_some()
+}
+
+/// How often an exporter that keeps failing is said to in the log.
+const FAILURE_REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The OTLP exporter, with its failures logged: the SDK alone drops a batch
+/// it could not send without a word. A collector that stays away is said
+/// once a minute, with how many batches were lost since, not once a batch.
+#[derive(Debug)]
+struct Reported<E> {
+    inner: E,
+    reported: std::sync::Mutex<Option<std::time::Instant>>,
+    lost_batches: std::sync::atomic::AtomicU64,
+}
+
+impl<E> Reported<E> {
+    fn new(inner: E) -> Self {
+        Self {
+            inner,
+            reported: std::sync::Mutex::new(None),
+            lost_batches: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Whether this failure is the one to log now: the first, or the first
+    /// a minute after the last one logged.
+    fn due(&self, now: std::time::Instant) -> Option<u64> {
+        let lost = self.lost_batches.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut reported = self.reported.lock().unwrap_or_else(|e| e.into_inner());
+        if reported.is_some_and(|at| now.duration_since(at) < FAILURE_REPORT_EVERY) {
+            return None;
+        }
+        *reported = Some(now);
+        self.lost_batches.store(0, Ordering::Relaxed);
+        Some(lost)
+    }
+}
+
+impl<E: opentelemetry_sdk::trace::SpanExporter> opentelemetry_sdk::trace::SpanExporter for Reported<E> {
+    fn export(
+        &self,
+        batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> impl std::future::Future<Output = opentelemetry_sdk::error::OTelSdkResult> + Send {
+        let spans = batch.len();
+        async move {
+            let result = self.inner.export(batch).await;
+            if let Err(e) = &result
+                && let Some(lost) = self.due(std::time::Instant::now())
+            {
+                tracing::warn!(error = %e, spans, lost_batches = lost, "OpenTelemetry: could not export spans to the OTLP collector (said at most once a minute)");
+            }
+            result
+        }
+    }
+
+    fn shutdown_with_timeout(&self, timeout: std::time::Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
     }
 }
 
@@ -120,6 +197,21 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
             ("OTEL_SDK_DISABLED", "TRUE"),
         ])));
+    }
+
+    #[test]
+    fn a_failing_exporter_is_reported_once_a_minute_with_what_was_lost() {
+        let reported = Reported::new(());
+        let start = std::time::Instant::now();
+        assert_eq!(reported.due(start), Some(1), "the first failure is said at once");
+        for second in 1..60 {
+            assert_eq!(reported.due(start + std::time::Duration::from_secs(second)), None);
+        }
+        assert_eq!(
+            reported.due(start + FAILURE_REPORT_EVERY),
+            Some(60),
+            "then once a minute, with the count"
+        );
     }
 
     #[test]

@@ -253,3 +253,100 @@ async fn traces_on_sqlite() {
 async fn traces_on_postgres() {
     traces(Backend::Postgres).await;
 }
+
+/// An idle server exports nothing (its housekeeping's database calls are
+/// no trace of anything), a caller's `traceparent` is continued, and a
+/// collector that is not there is said in the log, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_work_exports_nothing_and_a_callers_trace_goes_on() {
+    let Some(binary) = casebook_binary() else {
+        return;
+    };
+    let Some(db) = TestDatabase::create(Backend::Sqlite).await else {
+        return;
+    };
+    let (endpoint, received) = receiver().await;
+    let served = Served::start(
+        &binary,
+        db,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ],
+    )
+    .await;
+    // The start's own health checks are requests: let them arrive, then
+    // several rounds of housekeeping (one a second) and no request.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    received.spans.lock().unwrap().clear();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let idle: Vec<String> = received.spans.lock().unwrap().iter().map(|s| s.name.clone()).collect();
+    assert!(idle.is_empty(), "spans from an idle server: {idle:?}");
+
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let r = reqwest::Client::new()
+        .get(served.url("/readyz"))
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let request_id = header(&r, reqwest::header::HeaderName::from_static("x-request-id"));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let span = loop {
+        let found = received
+            .spans
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|s| string_attribute(s, "request_id") == Some(request_id.as_str()))
+            .cloned();
+        if let Some(span) = found {
+            break span;
+        }
+        assert!(Instant::now() < deadline, "the request's span did not arrive");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    assert_eq!(hex(&span.trace_id), trace_id, "the caller's trace goes on");
+    assert_eq!(hex(&span.parent_span_id), "00f067aa0ba902b7", "under the caller's span");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_collector_is_said_in_the_log_once() {
+    let Some(binary) = casebook_binary() else {
+        return;
+    };
+    let Some(db) = TestDatabase::create(Backend::Sqlite).await else {
+        return;
+    };
+    // A port nothing listens on.
+    let endpoint = format!("http://{}", free_addr());
+    let served = Served::start(
+        &binary,
+        db,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let said = |output: &str| output.matches("could not export spans").count();
+    while said(&served.output()) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no word of the failed export:\n{}",
+            served.output()
+        );
+        http.get(served.url("/readyz")).send().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // More failed batches within the minute: still one line.
+    for _ in 0..10 {
+        http.get(served.url("/readyz")).send().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert_eq!(said(&served.output()), 1, "{}", served.output());
+}
