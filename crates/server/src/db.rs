@@ -192,6 +192,7 @@ impl Db {
                 create_private_sqlite_file(&url)?;
                 options
                     .max_connections(8)
+                    .after_release(|conn, _| Box::pin(async move { Ok(fit_for_reuse(conn)) }))
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             // WAL lets readers run beside the writer; the busy
@@ -209,6 +210,7 @@ impl Db {
             Backend::Postgres => {
                 AnyPoolOptions::new()
                     .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
+                    .after_release(|conn, _| Box::pin(async move { Ok(fit_for_reuse(conn)) }))
                     .max_connections(16)
                     .connect(url)
                     .await?
@@ -402,6 +404,21 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Whether a connection coming back to the pool may serve the next request:
+/// not while it still holds a transaction. A COMMIT that failed (a full
+/// disk, a file made read-only) can leave one open, and every later
+/// `BEGIN` on that connection would fail; closed instead, it is replaced by
+/// a fresh one, so the pool recovers as soon as the database can be
+/// written again.
+fn fit_for_reuse(conn: &mut sqlx::AnyConnection) -> bool {
+    use sqlx::Connection;
+    let fit = !conn.is_in_transaction();
+    if !fit {
+        tracing::warn!("a database connection came back inside a transaction; it is closed and replaced");
+    }
+    fit
 }
 
 /// `<database>.pre-<version>`: a consistent copy of a SQLite database that

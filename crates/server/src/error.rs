@@ -70,15 +70,30 @@ pub enum ApiError {
 pub fn database_unreachable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
-        sqlx::Error::WorkerCrashed => true,
-        // SQLSTATE class 08 (connection exception) and 57P01-57P03
-        // (administrator shutdown, crash shutdown, cannot connect now): a
-        // restarting PostgreSQL ends sessions with these.
-        sqlx::Error::Database(e) => e
-            .code()
-            .is_some_and(|code| code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")),
+        sqlx::Error::WorkerCrashed | sqlx::Error::BeginFailed => true,
+        sqlx::Error::Database(e) => match e.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+            Some(_) => e
+                .code()
+                .and_then(|code| code.parse::<i32>().ok())
+                .is_some_and(sqlite_cannot_write_now),
+            // SQLSTATE class 08 (connection exception), 57P01-57P03
+            // (administrator shutdown, crash shutdown, cannot connect now):
+            // a restarting PostgreSQL ends sessions with these; 53100 (disk
+            // full) and 25006 (a read-only standby) pass when the operator acts.
+            None => e.code().is_some_and(|code| {
+                code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53100" | "25006")
+            }),
+        },
         _ => false,
     }
+}
+
+/// SQLite's primary result codes (the low byte of an extended one) for a
+/// database that cannot be written just now and may be again without a
+/// restart: SQLITE_READONLY (8), SQLITE_IOERR (10), SQLITE_FULL (13),
+/// SQLITE_CANTOPEN (14). Answered 503 with `Retry-After`, not 500.
+fn sqlite_cannot_write_now(code: i32) -> bool {
+    matches!(code & 0xff, 8 | 10 | 13 | 14)
 }
 
 /// How long a client should wait before retrying after a 503: the pool's
