@@ -289,3 +289,30 @@ both_backends!(
         std::fs::remove_dir_all(&dir).ok();
     }
 );
+
+both_backends!(
+    an_upgrade_begun_with_a_new_key_keeps_every_mac,
+    |app: TestApp| async move {
+        let old = app.master_key.clone();
+        let new = MasterKey::generate_base64();
+        let admin = app.admin_token().await;
+        let (view, client, secret) = app.partner(&admin, "Early Partner", &["engage-worker"]).await;
+        let kept = rotate_secret(&app, &admin, &id(&view), 86_400).await;
+        // As a database of a release before the MAC key was stored: its MACs
+        // were made under the key derived from the old master key.
+        sqlx::query("DELETE FROM install_keys")
+            .execute(app.running.state.db.pool())
+            .await
+            .expect("forget the stored MAC key");
+        // The first start of this release already has the new key current:
+        // the stored MACs, not the current key, say which key made them.
+        let upgraded = app.beside(keyed(&new, &[&old])).await;
+        assert_eq!(upgraded.token_response(&client, &secret, None).await.status(), 200);
+        assert_eq!(upgraded.token_response(&client, &kept, None).await.status(), 200);
+        let second_replica = upgraded.beside(keyed(&new, &[&old])).await;
+        assert_eq!(
+            second_replica.token_response(&client, &kept, None).await.status(),
+            200
+        );
+    }
+);
