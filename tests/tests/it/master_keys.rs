@@ -310,9 +310,6 @@ both_backends!(
         assert_eq!(upgraded.token_response(&client, &secret, None).await.status(), 200);
         assert_eq!(upgraded.token_response(&client, &kept, None).await.status(), 200);
         let second_replica = upgraded.beside(keyed(&new, &[&old])).await;
-        assert_eq!(
-            second_replica.token_response(&client, &kept, None).await.status(),
-            200
-        );
+        assert_eq!(second_replica.token_response(&client, &kept, None).await.status(), 200);
     }
 );
