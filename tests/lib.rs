@@ -133,6 +133,8 @@ pub struct Spawn {
     pub options: TestOptions,
     pub cache_ttl: Duration,
     pub master_key: Option<String>,
+    /// `CASEBOOK_PREVIOUS_MASTER_KEYS`: keys that may still open values.
+    pub previous_master_keys: Vec<String>,
     /// Set by [`Spawn::with_manual_clock`].
     pub clock: Option<ManualClock>,
     /// `CASEBOOK_TOKEN_SIGNING_ALG`: the first key's algorithm.
@@ -153,6 +155,7 @@ impl Default for Spawn {
             options: TestOptions::default(),
             cache_ttl: Duration::from_secs(2),
             master_key: None,
+            previous_master_keys: Vec::new(),
             clock: None,
             signing_alg: Default::default(),
             jwks_fetch: Default::default(),
@@ -215,12 +218,36 @@ impl TestApp {
 
     /// Starts a server on an existing database (a restart).
     pub async fn spawn_on(db: TestDatabase, spawn: Spawn) -> Self {
+        let (config, master_key) = Self::config_for(&db.url, &spawn);
+        Self::launch(config, spawn.options, master_key, Arc::new(db), spawn.clock).await
+    }
+
+    /// Another server on this one's database with `spawn`'s settings (its
+    /// own master keys, say), as a replica restarted with new settings would
+    /// be: the install's issuer, on its own port.
+    pub async fn beside(&self, spawn: Spawn) -> Self {
+        let (config, master_key) = Self::config_for(&self.db.url, &spawn);
+        let config = Config {
+            public_url: self.running.state.config.public_url.clone(),
+            ..config
+        };
+        Self::launch(config, spawn.options, master_key, self.db.clone(), spawn.clock).await
+    }
+
+    /// A server's settings on the database at `url`, and its master key as given.
+    fn config_for(url: &str, spawn: &Spawn) -> (Config, String) {
         let master_key = spawn.master_key.clone().unwrap_or_else(MasterKey::generate_base64);
+        let previous = spawn
+            .previous_master_keys
+            .iter()
+            .map(|key| casebook_server::crypto::parse_key(key).expect("a previous key"));
         let config = Config {
             addr: "127.0.0.1:0".parse().expect("addr"),
-            database_url: db.url.clone(),
+            database_url: url.to_owned(),
             public_url: String::new(),
-            master_key: MasterKey::from_base64(&master_key).expect("key"),
+            master_key: MasterKey::from_base64(&master_key)
+                .expect("key")
+                .with_previous(previous),
             admin_email: Some(ADMIN_EMAIL.into()),
             admin_password: Some(ADMIN_PASSWORD.into()),
             cache_ttl: spawn.cache_ttl,
@@ -243,7 +270,7 @@ impl TestApp {
             public_url: format!("http://{addr}"),
             ..config
         };
-        Self::launch(config, spawn.options, master_key, Arc::new(db), spawn.clock).await
+        (config, master_key)
     }
 
     /// Another server of the same install, as a second `casebook serve`

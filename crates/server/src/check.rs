@@ -23,7 +23,9 @@ pub struct Settings {
     pub token_signing_alg: String,
     pub allow_private_jwks_uri: String,
     pub extra_ca_file: Option<PathBuf>,
-    pub master_key: Option<String>,
+    /// `CASEBOOK_MASTER_KEY`, `CASEBOOK_MASTER_KEY_FILE`,
+    /// `CASEBOOK_PREVIOUS_MASTER_KEYS` and `CASEBOOK_PREVIOUS_MASTER_KEYS_FILE`.
+    pub master_keys: config::MasterKeySettings,
     pub admin_email: Option<String>,
     pub admin_password: Option<String>,
     pub smtp_url: Option<String>,
@@ -87,7 +89,7 @@ pub async fn check(settings: &Settings) -> Vec<Finding> {
             config::ConfigError::DatabaseUrl(config::redact_url(&settings.database_url)).to_string(),
         ));
     }
-    let master_key = match config::existing_master_key(settings.master_key.as_deref(), &settings.database_url) {
+    let master_key = match config::existing_master_key(&settings.master_keys, &settings.database_url) {
         Ok(key) => Some(key),
         Err(config::ConfigError::DatabaseUrl(_)) => None,
         Err(e) => {
@@ -117,7 +119,7 @@ pub async fn check(settings: &Settings) -> Vec<Finding> {
     };
     // The keys' table is as this binary knows it only once migrated.
     if let (true, Some(master_key)) = (migrated, master_key) {
-        findings.push(signing_keys(&db, &master_key).await);
+        findings.extend(sealed_values(&db, &master_key).await);
     }
     db.close().await;
     findings
@@ -396,6 +398,90 @@ fn migrations(status: &MigrationStatus, oldest_reader: Option<i64>, knows: i64, 
         )));
     }
     findings
+}
+
+/// Whether the configured master keys open every sealed value: one error
+/// naming what they do not open, or the signing keys' line and a line on
+/// what a rotation has left to do.
+async fn sealed_values(db: &Db, master_key: &crate::crypto::MasterKey) -> Vec<Finding> {
+    let signing = signing_keys(db, master_key).await;
+    let survey = match crate::master_keys::survey(db, master_key).await {
+        Ok(survey) => survey,
+        Err(e) => {
+            return vec![
+                signing,
+                Finding::Error(format!("could not read the sealed values: {e}")),
+            ];
+        }
+    };
+    let mut unopened = Vec::new();
+    if let Finding::Error(text) = &signing {
+        // Its own wording names the keys; the rest joins it on one line.
+        unopened.push(text.clone());
+    }
+    if !survey.client_secrets.unopened.is_empty() {
+        unopened.push(format!(
+            "{} of {} client secrets ({})",
+            survey.client_secrets.unopened.len(),
+            survey.client_secrets.total,
+            survey
+                .client_secrets
+                .unopened
+                .iter()
+                .take(10)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if !survey.mac_key.unopened.is_empty() {
+        unopened.push("the client-secret MAC key".into());
+    }
+    if !unopened.is_empty() {
+        let which = if master_key.previous_count() == 0 {
+            "the master key"
+        } else {
+            "no configured master key (current or previous)"
+        };
+        let first = unopened.remove(0);
+        let text = if matches!(signing, Finding::Error(_)) {
+            if unopened.is_empty() {
+                first
+            } else {
+                format!("{first}; {which} does not open {} either", unopened.join(" or "))
+            }
+        } else {
+            let all = std::iter::once(first).chain(unopened).collect::<Vec<_>>().join(" or ");
+            format!(
+                "{which} does not open {all}: set CASEBOOK_MASTER_KEY (or CASEBOOK_MASTER_KEY_FILE) to the key that \
+                 sealed them, or name it in CASEBOOK_PREVIOUS_MASTER_KEYS"
+            )
+        };
+        return vec![Finding::Error(text)];
+    }
+    let mut line = format!(
+        "sealed values: all {} open; {} under the current master key (id {})",
+        survey.total(),
+        survey.total() - survey.pending(),
+        master_key.key_id()
+    );
+    let previous = survey.previous();
+    let legacy = survey.pending() - previous;
+    if previous > 0 {
+        line.push_str(&format!(", {previous} still sealed under a previous key"));
+    }
+    if legacy > 0 {
+        line.push_str(&format!(", {legacy} in the format before 0.2.0, which names no key"));
+    }
+    if previous + legacy > 0 {
+        line.push_str("; `casebook master-key rotate` seals them under the current key");
+    } else if master_key.previous_count() > 0 {
+        line.push_str(&format!(
+            "; the {} previous key(s) open nothing any more: drop CASEBOOK_PREVIOUS_MASTER_KEYS",
+            master_key.previous_count()
+        ));
+    }
+    vec![signing, Finding::Ok(line)]
 }
 
 async fn signing_keys(db: &Db, master_key: &crate::crypto::MasterKey) -> Finding {

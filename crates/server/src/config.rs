@@ -118,9 +118,23 @@ pub enum ConfigError {
     DatabaseUrl(String),
     #[error(transparent)]
     MasterKey(#[from] crate::crypto::MasterKeyError),
-    #[error("CASEBOOK_MASTER_KEY is required with PostgreSQL: every replica must share it")]
+    #[error(
+        "CASEBOOK_MASTER_KEY is required with PostgreSQL (or CASEBOOK_MASTER_KEY_FILE): every replica must share it"
+    )]
     MasterKeyRequired,
-    #[error("no master key: CASEBOOK_MASTER_KEY is unset and there is no key file at {path}")]
+    #[error("CASEBOOK_MASTER_KEY and CASEBOOK_MASTER_KEY_FILE are both set: set one of them")]
+    MasterKeyTwice,
+    #[error("CASEBOOK_PREVIOUS_MASTER_KEYS and CASEBOOK_PREVIOUS_MASTER_KEYS_FILE are both set: set one of them")]
+    PreviousKeysTwice,
+    #[error(
+        "the master key file {path} does not hold a key: it must hold 32 bytes in standard base64 (44 characters), like `openssl rand -base64 32` writes"
+    )]
+    MasterKeyFileMalformed { path: PathBuf },
+    #[error("{source_name}: {entry} is not a key: each must be 32 bytes in standard base64 (44 characters)")]
+    PreviousKeyMalformed { source_name: String, entry: String },
+    #[error(
+        "no master key: CASEBOOK_MASTER_KEY and CASEBOOK_MASTER_KEY_FILE are unset and there is no key file at {path}"
+    )]
     MasterKeyMissing { path: PathBuf },
     #[error("could not use the master key file {path}: {source}")]
     MasterKeyFile { path: PathBuf, source: std::io::Error },
@@ -151,31 +165,155 @@ pub fn same_listener(a: SocketAddr, b: SocketAddr) -> bool {
     a.port() != 0 && a.port() == b.port() && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
 }
 
-/// SPEC: the key comes from `CASEBOOK_MASTER_KEY`; with SQLite and no variable,
-/// it is generated once into a `0600` file beside the database and reused.
-pub fn resolve_master_key(env_value: Option<&str>, database_url: &str) -> Result<MasterKey, ConfigError> {
-    if let Some(value) = env_value.filter(|v| !v.trim().is_empty()) {
-        return Ok(MasterKey::from_base64(value)?);
+/// Where the master keys come from: `CASEBOOK_MASTER_KEY` or
+/// `CASEBOOK_MASTER_KEY_FILE` (the current key), and
+/// `CASEBOOK_PREVIOUS_MASTER_KEYS` or `CASEBOOK_PREVIOUS_MASTER_KEYS_FILE`
+/// (keys that may still open values). Unset, SQLite's default key file
+/// beside the database is the current key.
+#[derive(Clone, Default)]
+pub struct MasterKeySettings {
+    pub key: Option<String>,
+    pub key_file: Option<PathBuf>,
+    pub previous: Option<String>,
+    pub previous_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for MasterKeySettings {
+    /// Key files are named; keys never print.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MasterKeySettings")
+            .field("key", &self.key.as_ref().map(|_| "[redacted]"))
+            .field("key_file", &self.key_file)
+            .field("previous", &self.previous.as_ref().map(|_| "[redacted]"))
+            .field("previous_file", &self.previous_file)
+            .finish()
     }
-    match Backend::of_url(database_url) {
-        Some(Backend::Postgres) => Err(ConfigError::MasterKeyRequired),
-        Some(Backend::Sqlite) => {
-            let key = master_key_file(database_url);
-            // A new install is made only where neither half exists: one half
-            // alone is a lost file to restore, never a reason to start anew
-            // (a new key beside old data opens nothing; a new database beside
-            // an old key locks every partner out).
-            if let Some(database) = sqlite_path(database_url) {
-                match (database.exists(), key.exists()) {
-                    (true, false) => return Err(ConfigError::KeyFileMissing { database, key }),
-                    (false, true) => return Err(ConfigError::DatabaseMissing { database, key }),
-                    _ => {}
-                }
-            }
-            load_or_create_key_file(&key)
+}
+
+impl MasterKeySettings {
+    /// The four variables, through `get` (the environment, empty as unset).
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Self {
+        Self {
+            key: get("CASEBOOK_MASTER_KEY").filter(|v| !v.trim().is_empty()),
+            key_file: get("CASEBOOK_MASTER_KEY_FILE")
+                .filter(|v| !v.trim().is_empty())
+                .map(PathBuf::from),
+            previous: get("CASEBOOK_PREVIOUS_MASTER_KEYS").filter(|v| !v.trim().is_empty()),
+            previous_file: get("CASEBOOK_PREVIOUS_MASTER_KEYS_FILE")
+                .filter(|v| !v.trim().is_empty())
+                .map(PathBuf::from),
         }
-        None => Err(ConfigError::DatabaseUrl(database_url.to_owned())),
     }
+
+    /// Only the current key given in the variable, as tests and older
+    /// callers give it.
+    pub fn key(value: &str) -> Self {
+        Self {
+            key: Some(value.to_owned()),
+            ..Self::default()
+        }
+    }
+
+    /// Whether the current key is given (by the variable or a file), so
+    /// that SQLite's default key file plays no part.
+    pub fn names_current_key(&self) -> bool {
+        self.key.is_some() || self.key_file.is_some()
+    }
+
+    /// Where the current key was taken from, for messages (never the key).
+    pub fn describe_current(&self, database_url: &str) -> String {
+        match (&self.key, &self.key_file) {
+            (Some(_), _) => "CASEBOOK_MASTER_KEY".to_owned(),
+            (None, Some(file)) => file.display().to_string(),
+            (None, None) => master_key_file(database_url).display().to_string(),
+        }
+    }
+
+    /// The current key when the variable or `CASEBOOK_MASTER_KEY_FILE` gives it.
+    fn given_current(&self) -> Result<Option<[u8; 32]>, ConfigError> {
+        match (&self.key, &self.key_file) {
+            (Some(_), Some(_)) => Err(ConfigError::MasterKeyTwice),
+            (Some(value), None) => Ok(Some(crate::crypto::parse_key(value)?)),
+            (None, Some(path)) => read_key_file(path).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// The previous keys, in the order given.
+    fn previous_keys(&self) -> Result<Vec<[u8; 32]>, ConfigError> {
+        match (&self.previous, &self.previous_file) {
+            (Some(_), Some(_)) => Err(ConfigError::PreviousKeysTwice),
+            (Some(list), None) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|entry| !entry.is_empty())
+                .enumerate()
+                .map(|(at, entry)| {
+                    crate::crypto::parse_key(entry).map_err(|_| ConfigError::PreviousKeyMalformed {
+                        source_name: "CASEBOOK_PREVIOUS_MASTER_KEYS".to_owned(),
+                        entry: format!("entry {}", at + 1),
+                    })
+                })
+                .collect(),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::MasterKeyFile {
+                    path: path.clone(),
+                    source,
+                })?;
+                text.lines()
+                    .enumerate()
+                    .filter(|(_, line)| !line.trim().is_empty() && !line.trim_start().starts_with('#'))
+                    .map(|(at, line)| {
+                        crate::crypto::parse_key(line).map_err(|_| ConfigError::PreviousKeyMalformed {
+                            source_name: format!("CASEBOOK_PREVIOUS_MASTER_KEYS_FILE {}", path.display()),
+                            entry: format!("line {}", at + 1),
+                        })
+                    })
+                    .collect()
+            }
+            (None, None) => Ok(Vec::new()),
+        }
+    }
+}
+
+/// A key file's key; an error names the file, never what it holds.
+fn read_key_file(path: &std::path::Path) -> Result<[u8; 32], ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::MasterKeyFile {
+        path: path.to_owned(),
+        source,
+    })?;
+    crate::crypto::parse_key(&text).map_err(|_| ConfigError::MasterKeyFileMalformed { path: path.to_owned() })
+}
+
+/// SPEC: the key comes from `CASEBOOK_MASTER_KEY` or
+/// `CASEBOOK_MASTER_KEY_FILE`; with SQLite and neither, it is generated once
+/// into a `0600` file beside the database and reused. Previous keys are
+/// added to it.
+pub fn resolve_master_key(settings: &MasterKeySettings, database_url: &str) -> Result<MasterKey, ConfigError> {
+    let previous = settings.previous_keys()?;
+    let current = match settings.given_current()? {
+        Some(bytes) => bytes,
+        None => match Backend::of_url(database_url) {
+            Some(Backend::Postgres) => return Err(ConfigError::MasterKeyRequired),
+            Some(Backend::Sqlite) => {
+                let key = master_key_file(database_url);
+                // A new install is made only where neither half exists: one half
+                // alone is a lost file to restore, never a reason to start anew
+                // (a new key beside old data opens nothing; a new database beside
+                // an old key locks every partner out).
+                if let Some(database) = sqlite_path(database_url) {
+                    match (database.exists(), key.exists()) {
+                        (true, false) => return Err(ConfigError::KeyFileMissing { database, key }),
+                        (false, true) => return Err(ConfigError::DatabaseMissing { database, key }),
+                        _ => {}
+                    }
+                }
+                load_or_create_key_file(&key)?
+            }
+            None => return Err(ConfigError::DatabaseUrl(database_url.to_owned())),
+        },
+    };
+    Ok(MasterKey::from_bytes(current).with_previous(previous))
 }
 
 /// `serve --no-migrate` and `CASEBOOK_MIGRATE`: either one turning it off
@@ -196,22 +334,23 @@ pub fn migration_policy(no_migrate: bool, env_value: Option<&str>) -> Result<cra
 
 /// The master key as [`resolve_master_key`] would find it, without ever
 /// generating one: what `casebook check` and `casebook backup` read.
-pub fn existing_master_key(env_value: Option<&str>, database_url: &str) -> Result<MasterKey, ConfigError> {
-    if let Some(value) = env_value.filter(|v| !v.trim().is_empty()) {
-        return Ok(MasterKey::from_base64(value)?);
-    }
-    match Backend::of_url(database_url) {
-        Some(Backend::Postgres) => Err(ConfigError::MasterKeyRequired),
-        Some(Backend::Sqlite) => {
-            let path = master_key_file(database_url);
-            match std::fs::read_to_string(&path) {
-                Ok(text) => Ok(MasterKey::from_base64(&text)?),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ConfigError::MasterKeyMissing { path }),
-                Err(source) => Err(ConfigError::MasterKeyFile { path, source }),
+pub fn existing_master_key(settings: &MasterKeySettings, database_url: &str) -> Result<MasterKey, ConfigError> {
+    let previous = settings.previous_keys()?;
+    let current = match settings.given_current()? {
+        Some(bytes) => bytes,
+        None => match Backend::of_url(database_url) {
+            Some(Backend::Postgres) => return Err(ConfigError::MasterKeyRequired),
+            Some(Backend::Sqlite) => {
+                let path = master_key_file(database_url);
+                if !path.exists() {
+                    return Err(ConfigError::MasterKeyMissing { path });
+                }
+                read_key_file(&path)?
             }
-        }
-        None => Err(ConfigError::DatabaseUrl(database_url.to_owned())),
-    }
+            None => return Err(ConfigError::DatabaseUrl(database_url.to_owned())),
+        },
+    };
+    Ok(MasterKey::from_bytes(current).with_previous(previous))
 }
 
 /// `<database>.master.key`, where a SQLite install keeps its key when
@@ -223,14 +362,14 @@ pub fn master_key_file(database_url: &str) -> PathBuf {
     PathBuf::from(file)
 }
 
-fn load_or_create_key_file(path: &std::path::Path) -> Result<MasterKey, ConfigError> {
+fn load_or_create_key_file(path: &std::path::Path) -> Result<[u8; 32], ConfigError> {
     use std::io::Write;
     let err = |source| ConfigError::MasterKeyFile {
         path: path.to_owned(),
         source,
     };
     match std::fs::read_to_string(path) {
-        Ok(text) => Ok(MasterKey::from_base64(&text)?),
+        Ok(_) => read_key_file(path),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(err)?;
@@ -245,12 +384,10 @@ fn load_or_create_key_file(path: &std::path::Path) -> Result<MasterKey, ConfigEr
                     f.write_all(key.as_bytes()).map_err(err)?;
                     f.sync_all().map_err(err)?;
                     tracing::info!(path = %path.display(), "generated a master key; back it up with the database");
-                    Ok(MasterKey::from_base64(&key)?)
+                    Ok(crate::crypto::parse_key(&key)?)
                 }
                 // Another process created it first: use theirs.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    Ok(MasterKey::from_base64(&std::fs::read_to_string(path).map_err(err)?)?)
-                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_key_file(path),
                 Err(e) => Err(err(e)),
             }
         }
@@ -262,6 +399,117 @@ fn load_or_create_key_file(path: &std::path::Path) -> Result<MasterKey, ConfigEr
 mod tests {
     use super::*;
 
+    fn none() -> MasterKeySettings {
+        MasterKeySettings::default()
+    }
+
+    fn temp_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("cbkey-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_key_file_stands_in_for_the_variable_and_the_default_file() {
+        let dir = temp_dir();
+        let url = format!("sqlite://{}/c.db", dir.display());
+        // A database without its default key file: irrelevant once a key file is named.
+        std::fs::write(dir.join("c.db"), b"").unwrap();
+        let (old, new) = (MasterKey::generate_base64(), MasterKey::generate_base64());
+        std::fs::write(dir.join("new.key"), format!("{new}\n")).unwrap();
+        std::fs::write(dir.join("old.keys"), format!("# retired in May\n{old}\n\n")).unwrap();
+        let settings = MasterKeySettings {
+            key_file: Some(dir.join("new.key")),
+            previous_file: Some(dir.join("old.keys")),
+            ..none()
+        };
+        let keys = resolve_master_key(&settings, &url).expect("the named files");
+        assert_eq!(keys.key_id(), MasterKey::from_base64(&new).unwrap().key_id());
+        assert_eq!(keys.previous_count(), 1);
+        let sealed = MasterKey::from_base64(&old).unwrap().seal(b"x", "c");
+        assert_eq!(keys.open(&sealed, "c").unwrap(), b"x");
+        assert!(!dir.join("c.db.master.key").exists(), "no default key file made");
+        assert!(existing_master_key(&settings, &url).is_ok());
+        // The variable's list, with room around the commas.
+        let listed = MasterKeySettings {
+            key: Some(new.clone()),
+            previous: Some(format!(" {old} , {} ,", MasterKey::generate_base64())),
+            ..none()
+        };
+        assert_eq!(resolve_master_key(&listed, &url).unwrap().previous_count(), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn key_settings_that_do_not_hold_are_errors_naming_where_never_what() {
+        let dir = temp_dir();
+        let url = format!("sqlite://{}/c.db", dir.display());
+        let key = MasterKey::generate_base64();
+        std::fs::write(dir.join("good.key"), &key).unwrap();
+        let both = MasterKeySettings {
+            key: Some(key.clone()),
+            key_file: Some(dir.join("good.key")),
+            ..none()
+        };
+        let e = resolve_master_key(&both, &url).unwrap_err().to_string();
+        assert!(
+            e.contains("CASEBOOK_MASTER_KEY and CASEBOOK_MASTER_KEY_FILE are both set"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'));
+        // 31 bytes: base64 that decodes, to the wrong size.
+        let short = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 31]);
+        for (name, content) in [
+            ("short.key", short.as_str()),
+            ("bad.key", "not base64 at all, hunter2!"),
+        ] {
+            std::fs::write(dir.join(name), content).unwrap();
+            let settings = MasterKeySettings {
+                key_file: Some(dir.join(name)),
+                ..none()
+            };
+            let e = resolve_master_key(&settings, &url).unwrap_err().to_string();
+            assert!(e.contains(&dir.join(name).display().to_string()), "{e}");
+            assert!(!e.contains(content) && !e.contains("hunter2"), "{e}");
+        }
+        let missing = MasterKeySettings {
+            key_file: Some(dir.join("absent.key")),
+            ..none()
+        };
+        assert!(
+            resolve_master_key(&missing, &url)
+                .unwrap_err()
+                .to_string()
+                .contains("absent.key")
+        );
+        let previous = MasterKeySettings {
+            key: Some(key.clone()),
+            previous: Some(format!("{key},{short}")),
+            ..none()
+        };
+        let e = resolve_master_key(&previous, &url).unwrap_err().to_string();
+        assert!(e.contains("CASEBOOK_PREVIOUS_MASTER_KEYS: entry 2"), "{e}");
+        assert!(!e.contains(&short) && !e.contains(&key), "{e}");
+        std::fs::write(dir.join("prev.keys"), format!("{key}\nsecret-looking junk\n")).unwrap();
+        let in_file = MasterKeySettings {
+            key: Some(key.clone()),
+            previous_file: Some(dir.join("prev.keys")),
+            ..none()
+        };
+        let e = resolve_master_key(&in_file, &url).unwrap_err().to_string();
+        assert!(e.contains("prev.keys: line 2"), "{e}");
+        assert!(!e.contains("junk"), "{e}");
+        let twice = MasterKeySettings {
+            previous: Some(key.clone()),
+            ..in_file
+        };
+        assert!(matches!(
+            resolve_master_key(&twice, &url),
+            Err(ConfigError::PreviousKeysTwice)
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn a_sqlite_install_is_made_only_where_neither_half_exists() {
         let dir = std::env::temp_dir().join(format!("cbkey-{}", uuid::Uuid::now_v7()));
@@ -270,20 +518,20 @@ mod tests {
         let (db, key) = (dir.join("c.db"), dir.join("c.db.master.key"));
         std::fs::write(&db, b"").unwrap();
         assert!(matches!(
-            resolve_master_key(None, &url),
+            resolve_master_key(&none(), &url),
             Err(ConfigError::KeyFileMissing { .. })
         ));
         assert!(!key.exists(), "no key made beside a database that had one");
         std::fs::remove_file(&db).unwrap();
-        resolve_master_key(None, &url).expect("a new install: the key is made");
+        resolve_master_key(&none(), &url).expect("a new install: the key is made");
         assert!(key.exists());
-        let refused = resolve_master_key(None, &url).unwrap_err();
+        let refused = resolve_master_key(&none(), &url).unwrap_err();
         assert!(matches!(refused, ConfigError::DatabaseMissing { .. }), "{refused}");
         assert!(refused.to_string().contains("nothing was created"));
         // The variable stands in for the file.
         std::fs::remove_file(&key).unwrap();
         std::fs::write(&db, b"").unwrap();
-        assert!(resolve_master_key(Some(&MasterKey::generate_base64()), &url).is_ok());
+        assert!(resolve_master_key(&MasterKeySettings::key(&MasterKey::generate_base64()), &url).is_ok());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -320,10 +568,10 @@ mod tests {
     fn the_key_file_is_created_once_with_0600() {
         let dir = std::env::temp_dir().join(format!("cbkey-{}", uuid::Uuid::now_v7()));
         let url = format!("sqlite://{}/c.db", dir.display());
-        let a = resolve_master_key(None, &url).unwrap();
+        let a = resolve_master_key(&none(), &url).unwrap();
         // What `serve` makes next, so that the pair stands together.
         std::fs::write(dir.join("c.db"), b"").unwrap();
-        let b = resolve_master_key(None, &url).unwrap();
+        let b = resolve_master_key(&none(), &url).unwrap();
         let sealed = a.seal(b"x", "c");
         assert_eq!(b.open(&sealed, "c").unwrap(), b"x");
         #[cfg(unix)]
@@ -356,7 +604,7 @@ mod tests {
     #[test]
     fn postgres_requires_a_key() {
         assert!(matches!(
-            resolve_master_key(None, "postgres://localhost/x"),
+            resolve_master_key(&none(), "postgres://localhost/x"),
             Err(ConfigError::MasterKeyRequired)
         ));
     }

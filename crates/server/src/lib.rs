@@ -27,6 +27,7 @@ pub mod http;
 pub mod jti_ledger;
 pub mod jwks_fetch;
 pub mod keys;
+pub mod master_keys;
 pub mod metrics;
 pub mod notify;
 pub mod password;
@@ -64,6 +65,8 @@ pub enum StartError {
     Sqlx(#[from] sqlx::Error),
     #[error("signing keys: {0}")]
     Keys(#[from] KeyError),
+    #[error(transparent)]
+    MasterKeys(#[from] master_keys::MasterKeysError),
     #[error("could not listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error("first administrator: {0}")]
@@ -129,7 +132,7 @@ impl TestOptions {
 
 /// Opens the database, applies migrations, seeds roles and the first admin,
 /// loads keys.
-pub async fn prepare(config: Config, options: TestOptions) -> Result<AppState, StartError> {
+pub async fn prepare(mut config: Config, options: TestOptions) -> Result<AppState, StartError> {
     let backend =
         Backend::of_url(&config.database_url).ok_or_else(|| ConfigError::DatabaseUrl(config.database_url.clone()))?;
     let db = Db::open(&config.database_url, backend, config.migrations)
@@ -141,6 +144,9 @@ pub async fn prepare(config: Config, options: TestOptions) -> Result<AppState, S
         store::seed_roles(&db).await?;
     }
     ensure_first_admin(&db, &config).await?;
+    // Before anything checks a secret: the MAC key every replica shares,
+    // whichever master key is current.
+    config.master_key = master_keys::load_secret_mac_key(&db, config.master_key).await?;
     let keys = KeyRing::load(db.clone(), config.master_key.clone(), config.token_signing_alg).await?;
     let metrics = metrics::Metrics::new();
     let jwks = jwks_fetch::JwksFetcher::new(&config.jwks_fetch, options.jwks_fetch.clone(), &metrics)?;

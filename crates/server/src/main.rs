@@ -94,6 +94,11 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Manage the master key that seals secrets and signing keys.
+    MasterKey {
+        #[command(subcommand)]
+        command: MasterKeyCommand,
+    },
     /// Copy a SQLite database while the server runs: a consistent copy,
     /// created 0600. The master key is not in it: keep the key file (or
     /// CASEBOOK_MASTER_KEY) with the copy. PostgreSQL: use pg_dump.
@@ -170,6 +175,28 @@ enum KeysCommand {
         #[arg(long, env = "CASEBOOK_TOKEN_SIGNING_ALG", hide = true)]
         token_signing_alg: Option<SigningAlgorithm>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum MasterKeyCommand {
+    /// Seal every stored client secret, signing key and the client-secret
+    /// MAC key under the current master key (CASEBOOK_MASTER_KEY or
+    /// CASEBOOK_MASTER_KEY_FILE), opening them with it or with
+    /// CASEBOOK_PREVIOUS_MASTER_KEYS(_FILE). Runs while servers serve (start
+    /// them with the new key current and the old one previous first), in
+    /// batches, and can be run again: what is under the current key already
+    /// is left alone. Afterwards the previous keys can be dropped.
+    Rotate {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Rows re-sealed per transaction.
+        #[arg(long, default_value_t = casebook_server::master_keys::DEFAULT_BATCH, value_name = "ROWS")]
+        batch_size: usize,
+    },
+}
+
+fn master_key_settings() -> config::MasterKeySettings {
+    config::MasterKeySettings::from_env(env)
 }
 
 fn env(name: &str) -> Option<String> {
@@ -267,7 +294,7 @@ async fn check(args: CheckArgs) -> bool {
         token_signing_alg: args.token_signing_alg,
         allow_private_jwks_uri: args.allow_private_jwks_uri,
         extra_ca_file: args.extra_ca_file,
-        master_key: env("CASEBOOK_MASTER_KEY"),
+        master_keys: master_key_settings(),
         admin_email: env("CASEBOOK_ADMIN_EMAIL"),
         admin_password: env("CASEBOOK_ADMIN_PASSWORD"),
         smtp_url: env("CASEBOOK_SMTP_URL"),
@@ -303,8 +330,9 @@ async fn backup(to: &std::path::Path, database_url: &str, format: LogFormat) -> 
         .await
         .map_err(|e| format!("backup: {e}"))?;
     let file = config::master_key_file(database_url);
-    let key = if env("CASEBOOK_MASTER_KEY").is_some() {
-        "CASEBOOK_MASTER_KEY".to_owned()
+    let settings = master_key_settings();
+    let key = if settings.names_current_key() {
+        settings.describe_current(database_url)
     } else if file.is_file() {
         file.display().to_string()
     } else {
@@ -389,7 +417,7 @@ async fn migrate(url: &str, dry_run: bool) -> Result<(), String> {
     }
     // Where neither half of a SQLite install exists, both are made, as
     // `serve` makes them; one half alone stops here, as it stops `serve`.
-    config::resolve_master_key(env("CASEBOOK_MASTER_KEY").as_deref(), url).map_err(|e| e.to_string())?;
+    config::resolve_master_key(&master_key_settings(), url).map_err(|e| e.to_string())?;
     println!(
         "casebook migrate: applying {} migration(s) to {shown}: {}",
         pending.len(),
@@ -404,6 +432,65 @@ async fn migrate(url: &str, dry_run: bool) -> Result<(), String> {
         "casebook migrate: done in {:.1} s; {shown} is up to date for casebook {version}",
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// `casebook master-key rotate`: progress on stderr, the summary and the
+/// next step on stdout.
+async fn rotate_master_key(url: &str, batch_size: usize) -> Result<(), String> {
+    use casebook_server::db::{Db, MigrationPolicy};
+    let backend = Backend::of_url(url).ok_or_else(|| format!("unsupported database URL {url:?}"))?;
+    let shown = config::redact_url(url);
+    if let Some(path) = config::sqlite_path(url).filter(|path| !path.exists()) {
+        return Err(format!("there is no database at {}: nothing to rotate", path.display()));
+    }
+    // Never a new key: the values to open were sealed under an existing one.
+    let settings = master_key_settings();
+    let master = config::existing_master_key(&settings, url).map_err(|e| e.to_string())?;
+    let db = Db::open(url, backend, MigrationPolicy::RefusePending)
+        .await
+        .map_err(|e| format!("{shown}: {e}"))?;
+    let started = std::time::Instant::now();
+    eprintln!(
+        "casebook master-key rotate: sealing every value of {shown} under the current master key (id {}), with {} previous key(s) to open them",
+        master.key_id(),
+        master.previous_count()
+    );
+    let mut progress = |line: String| eprintln!("casebook master-key rotate: {line}");
+    let result = casebook_server::master_keys::rotate(&db, &master, batch_size, &mut progress).await;
+    db.close().await;
+    let survey = result.map_err(|e| format!("master-key rotate: {e}"))?;
+    let resealed = survey.signing_keys.resealed + survey.client_secrets.resealed + survey.mac_key.resealed;
+    let contended = survey.signing_keys.contended + survey.client_secrets.contended + survey.mac_key.contended;
+    println!(
+        "casebook master-key rotate: done in {:.1} s: {} signing key(s), {} client secret(s) and the client-secret MAC key checked; {resealed} re-sealed under the current key (id {}), {} already were",
+        started.elapsed().as_secs_f64(),
+        survey.signing_keys.total,
+        survey.client_secrets.total,
+        master.key_id(),
+        survey.signing_keys.current + survey.client_secrets.current + survey.mac_key.current,
+    );
+    if contended > 0 {
+        println!("casebook master-key rotate: {contended} value(s) changed while this ran and were left: run it again");
+    }
+    if survey.unopened() > 0 {
+        let ids: Vec<String> = [&survey.signing_keys, &survey.client_secrets, &survey.mac_key]
+            .iter()
+            .flat_map(|t| t.unopened.iter().cloned())
+            .take(10)
+            .collect();
+        return Err(format!(
+            "master-key rotate: {} value(s) open under no configured master key and were left as they are ({}): \
+             keep the previous keys until you find the key that sealed them, and run this again with it in CASEBOOK_PREVIOUS_MASTER_KEYS",
+            survey.unopened(),
+            ids.join(", ")
+        ));
+    }
+    if contended == 0 {
+        println!(
+            "casebook master-key rotate: next: remove the old key from CASEBOOK_PREVIOUS_MASTER_KEYS (or its file) and restart every replica; `casebook check` shows nothing left under it"
+        );
+    }
     Ok(())
 }
 
@@ -425,7 +512,7 @@ async fn run(command: Command, format: LogFormat) -> Result<(), String> {
             let tls = casebook_server::tls::TlsFiles::pair(tls_cert, tls_key).map_err(|e| e.to_string())?;
             let migrations =
                 config::migration_policy(no_migrate, env("CASEBOOK_MIGRATE").as_deref()).map_err(|e| e.to_string())?;
-            let master_key = config::resolve_master_key(env("CASEBOOK_MASTER_KEY").as_deref(), &database.database_url)
+            let master_key = config::resolve_master_key(&master_key_settings(), &database.database_url)
                 .map_err(|e| e.to_string())?;
             let public_url = public_url
                 .unwrap_or_else(|| {
@@ -478,8 +565,7 @@ async fn run(command: Command, format: LogFormat) -> Result<(), String> {
             let alg = alg.or(token_signing_alg).unwrap_or_default();
             let url = database.database_url;
             let backend = Backend::of_url(&url).ok_or_else(|| format!("unsupported database URL {url:?}"))?;
-            let master_key =
-                config::resolve_master_key(env("CASEBOOK_MASTER_KEY").as_deref(), &url).map_err(|e| e.to_string())?;
+            let master_key = config::resolve_master_key(&master_key_settings(), &url).map_err(|e| e.to_string())?;
             let db = casebook_server::db::Db::connect(&url, backend)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -504,6 +590,9 @@ async fn run(command: Command, format: LogFormat) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::MasterKey {
+            command: MasterKeyCommand::Rotate { database, batch_size },
+        } => rotate_master_key(&database.database_url, batch_size).await,
         Command::Backup { to, database } => backup(&to, &database.database_url, format).await,
         Command::Migrate { dry_run, database } => migrate(&database.database_url, dry_run).await,
         // `main` runs it before logging starts, so that a bad log setting

@@ -65,7 +65,12 @@ pub(crate) fn alert(tokens: &[&str]) -> Vec<u8> {
     serde_json::to_vec(&items).unwrap()
 }
 
-async fn report(app: &TestApp, body: &[u8], key_id: Option<&str>, signature: Option<&str>) -> reqwest::Response {
+pub(crate) async fn report(
+    app: &TestApp,
+    body: &[u8],
+    key_id: Option<&str>,
+    signature: Option<&str>,
+) -> reqwest::Response {
     let mut request = app
         .http
         .post(app.url("/secret-scanning/github"))

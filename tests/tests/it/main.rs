@@ -20,6 +20,7 @@ mod jwks_uri;
 mod key_host;
 mod leaks;
 mod lifecycle;
+mod master_keys;
 mod method_change;
 mod metrics_listener;
 mod migrate;

@@ -132,7 +132,8 @@ pub enum TokenError {
     WrongAudience,
 }
 
-fn kid_context(kid: &str) -> String {
+/// The associated data a signing key's private half is sealed with.
+pub fn kid_context(kid: &str) -> String {
     format!("signing-key:{kid}")
 }
 
