@@ -84,6 +84,19 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// A SQLite database in `dir` (a test's own filesystem, say), removed
+    /// with the directory's contents afterwards.
+    pub fn sqlite_in(dir: &std::path::Path) -> Self {
+        Self {
+            url: format!("sqlite://{}/casebook.db", dir.display()),
+            backend: Backend::Sqlite,
+            pg_name: None,
+            dir: None,
+        }
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let Some(dir) = &self.dir {

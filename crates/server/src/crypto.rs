@@ -74,6 +74,14 @@ pub struct MasterKey {
     /// Derived from the current key until [`MasterKey::with_secret_mac_key`]
     /// installs the one stored in the database, which outlives rotations.
     secret_mac_key: [u8; 32],
+    /// Whether new values carry the header naming their key. A release
+    /// writes a format only once the release before it reads it, so that
+    /// replicas of both can serve one database during a rolling upgrade:
+    /// 0.1.x reads no header, so 0.2.0 writes one only while a rotation is
+    /// under way (previous keys configured, which only 0.2.0 and later
+    /// take) and in `casebook master-key rotate`. The next release writes
+    /// it always.
+    names_keys: bool,
 }
 
 impl fmt::Debug for MasterKey {
@@ -152,6 +160,7 @@ impl MasterKey {
             current: Arc::new(current),
             previous: Arc::from(Vec::new()),
             secret_mac_key,
+            names_keys: false,
         }
     }
 
@@ -171,7 +180,17 @@ impl MasterKey {
             }
         }
         Self {
+            names_keys: self.names_keys || !keys.is_empty(),
             previous: Arc::from(keys),
+            ..self
+        }
+    }
+
+    /// New values carry the header naming their key, whatever else is
+    /// configured: what `casebook master-key rotate` writes.
+    pub fn naming_keys(self) -> Self {
+        Self {
+            names_keys: true,
             ..self
         }
     }
@@ -221,6 +240,9 @@ impl MasterKey {
     /// as associated data, so a ciphertext copied onto another record won't
     /// open.
     pub fn seal(&self, plaintext: &[u8], context: &str) -> Vec<u8> {
+        if !self.names_keys {
+            return self.seal_headerless(plaintext, context);
+        }
         let mut header = [0u8; HEADER_LEN];
         header[0] = MAGIC;
         header[1] = FORMAT_V1;
@@ -239,6 +261,27 @@ impl MasterKey {
             .expect("AES-GCM encryption of a short value cannot fail");
         let mut out = Vec::with_capacity(HEADER_LEN + NONCE_LEN + ciphertext.len());
         out.extend_from_slice(&header);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ciphertext);
+        out
+    }
+
+    /// The format releases before 0.2.0 read: nonce and ciphertext, with
+    /// `context` alone as associated data.
+    fn seal_headerless(&self, plaintext: &[u8], context: &str) -> Vec<u8> {
+        let nonce = random_bytes::<NONCE_LEN>();
+        let ciphertext = self
+            .current
+            .cipher
+            .encrypt(
+                &Nonce::try_from(&nonce[..]).expect("nonce length"),
+                Payload {
+                    msg: plaintext,
+                    aad: context.as_bytes(),
+                },
+            )
+            .expect("AES-GCM encryption of a short value cannot fail");
+        let mut out = Vec::with_capacity(NONCE_LEN + ciphertext.len());
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&ciphertext);
         out
@@ -388,8 +431,26 @@ mod tests {
     }
 
     #[test]
+    fn a_value_is_headerless_until_keys_are_named_so_the_release_before_reads_it() {
+        let plain = MasterKey::from_bytes([1; 32]);
+        let sealed = plain.seal(b"cbs_secret", "app-1");
+        assert_eq!(sealed.len(), NONCE_LEN + b"cbs_secret".len() + 16, "no header");
+        // What 0.1.x does to open it: the nonce, then AES-GCM with the context.
+        let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
+        let legacy = SealingKey::new(&[1; 32]).decrypt(nonce, ciphertext, b"app-1");
+        assert_eq!(legacy.as_deref(), Some(&b"cbs_secret"[..]));
+        assert_eq!(
+            plain.open_detailed(&sealed, "app-1").unwrap().under,
+            SealedUnder::CurrentLegacy
+        );
+        // A rotation under way names keys.
+        let rotating = MasterKey::from_bytes([1; 32]).with_previous([[2; 32]]);
+        assert_eq!(rotating.seal(b"x", "c")[0], MAGIC);
+    }
+
+    #[test]
     fn a_sealed_value_names_its_key_and_opens() {
-        let key = MasterKey::from_bytes([1; 32]);
+        let key = MasterKey::from_bytes([1; 32]).naming_keys();
         let sealed = key.seal(b"cbs_secret", "app-1");
         assert_eq!(sealed[0], MAGIC);
         assert_eq!(sealed[1], FORMAT_V1);

@@ -446,7 +446,9 @@ async fn rotate_master_key(url: &str, batch_size: usize) -> Result<(), String> {
     }
     // Never a new key: the values to open were sealed under an existing one.
     let settings = master_key_settings();
-    let master = config::existing_master_key(&settings, url).map_err(|e| e.to_string())?;
+    let master = config::existing_master_key(&settings, url)
+        .map_err(|e| e.to_string())?
+        .naming_keys();
     let db = Db::open(url, backend, MigrationPolicy::RefusePending)
         .await
         .map_err(|e| format!("{shown}: {e}"))?;

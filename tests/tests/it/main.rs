@@ -11,6 +11,7 @@ mod check;
 mod client_secrets;
 mod console;
 mod contract;
+mod disk_full;
 mod federated;
 mod federated_limits;
 mod hardening;
