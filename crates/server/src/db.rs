@@ -8,7 +8,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, SqlSafeStr, Transaction};
 use std::borrow::Cow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -85,6 +85,54 @@ pub struct Db {
     /// Every stored timestamp is read from here, so a test's clock reaches
     /// storage too.
     clock: SharedClock,
+    /// The SQLite file as it was opened: a write checks that it is still
+    /// the file at its path.
+    file: Option<Arc<SqliteFile>>,
+}
+
+/// A SQLite database file, known by its device and inode. Removed while the
+/// server runs, the open connections would go on writing to the unlinked
+/// file and every write acknowledged from then on would be lost at the next
+/// start; so a write first checks that the path still names this file, and
+/// answers 503 (to retry) while it does not. Moved back, it serves again at
+/// once; a different file put there is opened by the next start.
+#[derive(Debug)]
+struct SqliteFile {
+    path: std::path::PathBuf,
+    id: Option<(u64, u64)>,
+}
+
+impl SqliteFile {
+    fn opened(url: &str) -> Option<Arc<Self>> {
+        let path = sqlite_path(url)?;
+        let id = file_id(&path);
+        Some(Arc::new(Self { path, id }))
+    }
+
+    fn still_there(&self) -> Result<(), sqlx::Error> {
+        let gone = |what: &str| {
+            sqlx::Error::Io(std::io::Error::other(format!(
+                "the database file {} was {what} while the server ran: writes wait for it to come back; restart to open another",
+                self.path.display()
+            )))
+        };
+        match (self.id, file_id(&self.path)) {
+            (Some(opened), Some(now)) if opened != now => Err(gone("replaced")),
+            (Some(_), None) => Err(gone("removed")),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(unix)]
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_id(_: &Path) -> Option<(u64, u64)> {
+    None
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -220,6 +268,10 @@ impl Db {
             pool,
             backend,
             clock: Arc::new(SystemClock),
+            file: match backend {
+                Backend::Sqlite => SqliteFile::opened(url),
+                Backend::Postgres => None,
+            },
         };
         let status = db.migration_status().await?;
         if status.pending.is_empty() {
@@ -276,6 +328,7 @@ impl Db {
             pool,
             backend,
             clock: Arc::new(SystemClock),
+            file: None,
         })
     }
 
@@ -353,6 +406,9 @@ impl Db {
     /// (`BEGIN IMMEDIATE`), so a transaction that reads before it writes waits
     /// for the lock instead of failing with "database is locked" on upgrade.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        if let Some(file) = &self.file {
+            file.still_there()?;
+        }
         let inner = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,

@@ -2,7 +2,9 @@
 //! custody"): on a full disk, writes answer 503 with `Retry-After` and
 //! `/readyz` 503; once space returns, both recover within 5 s without a
 //! restart, and nothing acknowledged is lost. The disk is a small tmpfs of
-//! the test's own, filled with a file.
+//! the test's own, filled with a file. A database file removed while the
+//! server runs acknowledges no write (each would be lost at the next start)
+//! until it is back.
 
 use casebook_tests::*;
 use serde_json::json;
@@ -131,4 +133,43 @@ async fn a_full_disk_is_a_503_to_retry_and_recovery_needs_no_restart() {
         );
     }
     drop(app);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_removed_while_serving_acknowledges_no_write_until_it_is_back() {
+    let dir = std::env::temp_dir().join(format!("casebook-gone-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let app = TestApp::spawn_on(TestDatabase::sqlite_in(&dir), Spawn::default()).await;
+    let admin = app.admin_token().await;
+    let kept = id_of(&expect(register(&app, &admin, 0).await, 201).await);
+
+    let (file, aside) = (dir.join("casebook.db"), dir.join("aside.db"));
+    std::fs::rename(&file, &aside).expect("move the database away");
+    let r = register(&app, &admin, 1).await;
+    assert_eq!(
+        r.status(),
+        503,
+        "a write with no database file: {}",
+        r.text().await.unwrap_or_default()
+    );
+    assert_eq!(readyz(&app).await, 503);
+
+    std::fs::rename(&aside, &file).expect("put it back");
+    let back = Instant::now();
+    loop {
+        let r = register(&app, &admin, 2).await;
+        if r.status() == 201 {
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(5),
+            "still {} after 5 s",
+            r.status()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(readyz(&app).await, 200);
+    assert_eq!(app.get(&format!("{APPS}/{kept}"), &admin).await.status(), 200);
+    drop(app);
+    std::fs::remove_dir_all(&dir).ok();
 }
