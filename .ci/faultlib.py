@@ -290,3 +290,41 @@ def summarize(outcomes):
         ok, failed = by_kind.get(o.kind, (0, 0))
         by_kind[o.kind] = (ok + (o.error is None), failed + (o.error is not None))
     return ", ".join(f"{kind}: {ok} ok, {failed} failed" for kind, (ok, failed) in sorted(by_kind.items()))
+
+
+# ----------------------------------------------------------------- proxy and verdict
+
+
+def start_proxy(replicas, proxy_port, out):
+    """HAProxy with deploy/haproxy.cfg in front of two replicas, answering."""
+    env = dict(os.environ, CASEBOOK_PROXY_BIND=f"127.0.0.1:{proxy_port}",
+               CASEBOOK_REPLICA_1=replicas[0].addr, CASEBOOK_REPLICA_2=replicas[1].addr)
+    proxy_log = open(os.path.join(out, "haproxy.log"), "wb")
+    proxy = subprocess.Popen(["haproxy", "-db", "-f", os.path.join(ROOT, "deploy", "haproxy.cfg")],
+                             env=env, stdout=proxy_log, stderr=proxy_log)
+    wait_until(lambda: ready(f"http://127.0.0.1:{proxy_port}"), 30, "the proxy answering")
+    # Both replicas in rotation before any load starts.
+    time.sleep(1.5)
+    return proxy
+
+
+def report(outcomes, writer, replicas, admin):
+    """Logs what a load and an admin writer saw; answers (failed client
+    requests, acknowledged writes missing afterwards on some replica)."""
+    failed = [o for o in outcomes if o.error is not None]
+    log(f"client requests: {len(outcomes)} ({summarize(outcomes)})")
+    for o in failed[:20]:
+        log(f"  failed at {o.at:5.2f} s, {o.kind}: {o.error}")
+    log(f"admin writes: {len(writer.acknowledged)} acknowledged, {len(writer.failures)} failed")
+    for failure in writer.failures[:10]:
+        log(f"  not acknowledged: {failure}")
+    missing = []
+    for replica in replicas:
+        for role_id in writer.acknowledged:
+            status, _ = request(replica.base, "GET", f"/admin/v1/roles/{role_id}", bearer=admin.session)
+            if status != 200:
+                missing.append(f"{role_id} on {replica.name}: {status}")
+    log(f"acknowledged writes missing afterwards: {len(missing)}")
+    for m in missing[:10]:
+        log(f"  {m}")
+    return failed, missing

@@ -17,7 +17,6 @@ writes must be present.
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -76,14 +75,7 @@ def main():
                                   extra_env={"CASEBOOK_PUBLIC_URL": proxy_base}) for i in (1, 2)]
             for replica in replicas:
                 replica.start()
-            env = dict(os.environ, CASEBOOK_PROXY_BIND=f"127.0.0.1:{proxy_port}",
-                       CASEBOOK_REPLICA_1=replicas[0].addr, CASEBOOK_REPLICA_2=replicas[1].addr)
-            proxy_log = open(os.path.join(out, "haproxy.log"), "wb")
-            proxy = subprocess.Popen(["haproxy", "-db", "-f", os.path.join(f.ROOT, "deploy", "haproxy.cfg")],
-                                     env=env, stdout=proxy_log, stderr=proxy_log)
-            f.wait_until(lambda: f.ready(proxy_base), 30, "the proxy answering")
-            # Both replicas in rotation before the load starts.
-            time.sleep(1.5)
+            proxy = f.start_proxy(replicas, proxy_port, out)
 
             admin.sign_in(proxy_base)
             client_id, client_secret = admin.register_application(proxy_base)
@@ -106,23 +98,7 @@ def main():
             writer.stopped.set()
             writer.thread.join(30)
 
-            failed = [o for o in outcomes if o.error is not None]
-            f.log(f"client requests: {len(outcomes)} ({f.summarize(outcomes)})")
-            for o in failed[:20]:
-                f.log(f"  failed at {o.at:5.2f} s, {o.kind}: {o.error}")
-            f.log(f"admin writes: {len(writer.acknowledged)} acknowledged, {len(writer.failures)} failed")
-            for failure in writer.failures[:10]:
-                f.log(f"  not acknowledged: {failure}")
-
-            missing = []
-            for replica in replicas:
-                for role_id in writer.acknowledged:
-                    status, _ = f.request(replica.base, "GET", f"/admin/v1/roles/{role_id}", bearer=admin.session)
-                    if status != 200:
-                        missing.append(f"{role_id} on {replica.name}: {status}")
-            f.log(f"acknowledged writes missing afterwards: {len(missing)}")
-            for m in missing[:10]:
-                f.log(f"  {m}")
+            failed, missing = f.report(outcomes, writer, replicas, admin)
 
             if len(outcomes) < LOAD_SECONDS * load.workers * 10:
                 f.log("too few requests were made for the run to mean anything")

@@ -57,6 +57,19 @@ impl SealingKey {
         }
     }
 
+    /// `prefix | nonce | ciphertext`, under a fresh nonce.
+    fn encrypt(&self, prefix: &[u8], plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
+        let nonce = random_bytes::<NONCE_LEN>();
+        let ciphertext = self
+            .cipher
+            .encrypt(
+                &Nonce::try_from(&nonce[..]).expect("nonce length"),
+                Payload { msg: plaintext, aad },
+            )
+            .expect("AES-GCM encryption of a short value cannot fail");
+        [prefix, &nonce[..], &ciphertext].concat()
+    }
+
     fn decrypt(&self, nonce: &[u8], ciphertext: &[u8], aad: &[u8]) -> Option<Vec<u8>> {
         let nonce = Nonce::try_from(nonce).ok()?;
         self.cipher.decrypt(&nonce, Payload { msg: ciphertext, aad }).ok()
@@ -241,50 +254,15 @@ impl MasterKey {
     /// open.
     pub fn seal(&self, plaintext: &[u8], context: &str) -> Vec<u8> {
         if !self.names_keys {
-            return self.seal_headerless(plaintext, context);
+            // The format releases before 0.2.0 read: nonce and ciphertext,
+            // with `context` alone as associated data.
+            return self.current.encrypt(&[], plaintext, context.as_bytes());
         }
         let mut header = [0u8; HEADER_LEN];
         header[0] = MAGIC;
         header[1] = FORMAT_V1;
         header[2..].copy_from_slice(&self.current.id);
-        let nonce = random_bytes::<NONCE_LEN>();
-        let ciphertext = self
-            .current
-            .cipher
-            .encrypt(
-                &Nonce::try_from(&nonce[..]).expect("nonce length"),
-                Payload {
-                    msg: plaintext,
-                    aad: &header_aad(&header, context),
-                },
-            )
-            .expect("AES-GCM encryption of a short value cannot fail");
-        let mut out = Vec::with_capacity(HEADER_LEN + NONCE_LEN + ciphertext.len());
-        out.extend_from_slice(&header);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ciphertext);
-        out
-    }
-
-    /// The format releases before 0.2.0 read: nonce and ciphertext, with
-    /// `context` alone as associated data.
-    fn seal_headerless(&self, plaintext: &[u8], context: &str) -> Vec<u8> {
-        let nonce = random_bytes::<NONCE_LEN>();
-        let ciphertext = self
-            .current
-            .cipher
-            .encrypt(
-                &Nonce::try_from(&nonce[..]).expect("nonce length"),
-                Payload {
-                    msg: plaintext,
-                    aad: context.as_bytes(),
-                },
-            )
-            .expect("AES-GCM encryption of a short value cannot fail");
-        let mut out = Vec::with_capacity(NONCE_LEN + ciphertext.len());
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ciphertext);
-        out
+        self.current.encrypt(&header, plaintext, &header_aad(&header, context))
     }
 
     pub fn open(&self, sealed: &[u8], context: &str) -> Result<Vec<u8>, OpenError> {
