@@ -8,7 +8,9 @@ build (CASEBOOK_BIN), which migrates the database while replica 1, still the
 previous release, serves on it; at 16 s replica 1 is replaced the same way.
 Passes when no client request and no admin write failed, every
 acknowledged write is there afterwards, and both replicas report this build
-in `casebook_build_info`.
+in `casebook_build_info`. Then, on the same install and still under load,
+the master key is rotated as deploy/README.md says, with no failed request
+and the secret still shown under the new key alone.
 
 SQLite: an install made and used by the previous release (an application,
 its secret, a token) is stopped and started again as this build, which
@@ -99,13 +101,71 @@ def rolling_on_postgres(out):
             if not writer.acknowledged:
                 f.log("no admin write was acknowledged")
                 return False
-            return not failed and not writer.failures and not missing and not wrong_build
+            upgraded = not failed and not writer.failures and not missing and not wrong_build
+            f.log(f"rolling upgrade on PostgreSQL: {'passed' if upgraded else 'FAILED'}")
+            rotated = rotate_master_key_live(db, replicas, proxy_base, admin, key, client_id, client_secret)
+            return upgraded and rotated
         finally:
             if proxy is not None:
                 proxy.terminate()
                 proxy.wait(10)
             for replica in replicas:
                 replica.stop()
+
+
+ROTATION_SECONDS = 30
+
+
+def rotate_master_key_live(db, replicas, proxy_base, admin, old_key, client_id, client_secret):
+    """The master key rotated on the live install, under load, as
+    deploy/README.md says: each replica restarted with the new key current
+    and the old one previous, `casebook master-key rotate` run beside them,
+    then each restarted with the new key alone. No request may fail, and
+    afterwards the secret is still shown, under the new key alone."""
+    new_key = f.master_key()
+
+    def restart(replica, previous):
+        def run():
+            replica.env["CASEBOOK_MASTER_KEY"] = new_key
+            if previous:
+                replica.env["CASEBOOK_PREVIOUS_MASTER_KEYS"] = previous
+            else:
+                replica.env.pop("CASEBOOK_PREVIOUS_MASTER_KEYS", None)
+            f.log(f"{time.monotonic() - load.start:5.1f} s: restarting {replica.name} with the new key"
+                  + (" and the old one previous" if previous else " alone"))
+            replica.stop()
+            replica.start()
+        return run
+
+    rotate_result = {}
+
+    def rotate():
+        env = dict(os.environ, CASEBOOK_DATABASE_URL=db.url, CASEBOOK_MASTER_KEY=new_key,
+                   CASEBOOK_PREVIOUS_MASTER_KEYS=old_key)
+        done = subprocess.run([CURRENT, "master-key", "rotate"], env=env, capture_output=True, text=True)
+        rotate_result["code"] = done.returncode
+        lines = done.stdout.strip().splitlines() or done.stderr.strip().splitlines() or [""]
+        f.log(f"{time.monotonic() - load.start:5.1f} s: casebook master-key rotate exited {done.returncode}: {lines[-1]}")
+
+    load = f.Load(proxy_base, client_id, client_secret, seconds=ROTATION_SECONDS)
+    writer = RoleWriter(proxy_base, admin)
+    f.log(f"master key rotation under load for {ROTATION_SECONDS} s")
+    writer.thread.start()
+    outcomes = load.run(events=[(3, restart(replicas[1], old_key)), (8, restart(replicas[0], old_key)),
+                                (13, rotate), (18, restart(replicas[1], None)), (23, restart(replicas[0], None))])
+    writer.stopped.set()
+    writer.thread.join(30)
+    failed, missing = f.report(outcomes, writer, replicas, admin)
+    status, apps = f.request(proxy_base, "GET", "/admin/v1/external-applications", bearer=admin.session)
+    app_id = next(a["id"] for a in apps["items"] if a["client_id"] == client_id)
+    status, shown = f.request(proxy_base, "POST", f"/admin/v1/external-applications/{app_id}/client-secret/reveal",
+                              bearer=admin.session, json_body={"password": admin.password})
+    revealed = status == 200 and shown.get("client_secret") == client_secret
+    f.log(f"the secret shown with the new key alone: {revealed}")
+    rotated = (rotate_result.get("code") == 0 and revealed and not failed and not writer.failures
+               and not missing)
+    f.log(f"master key rotated on the live install: {'passed' if rotated else 'FAILED'}")
+    return rotated
 
 
 def sqlite_in_place(out):
@@ -151,7 +211,6 @@ def main():
     os.makedirs(out, exist_ok=True)
     f.log(f"previous: {version_of(PREVIOUS)}; this build: {version_of(CURRENT)}")
     rolling = rolling_on_postgres(out)
-    f.log(f"rolling upgrade on PostgreSQL: {'passed' if rolling else 'FAILED'}")
     in_place = sqlite_in_place(out)
     f.log(f"SQLite upgraded in place: {'passed' if in_place else 'FAILED'}")
     return 0 if rolling and in_place else 1

@@ -92,8 +92,9 @@ pub struct MasterKey {
     /// replicas of both can serve one database during a rolling upgrade:
     /// 0.1.x reads no header, so 0.2.0 writes one only while a rotation is
     /// under way (previous keys configured, which only 0.2.0 and later
-    /// take) and in `casebook master-key rotate`. The next release writes
-    /// it always.
+    /// take), in `casebook master-key rotate`, and once a rotation has run
+    /// (`master_keys::mark_values_name_keys`). The next release writes it
+    /// always.
     names_keys: bool,
 }
 

@@ -460,8 +460,22 @@ async fn rotate_master_key(url: &str, batch_size: usize) -> Result<(), String> {
     );
     let mut progress = |line: String| eprintln!("casebook master-key rotate: {line}");
     let result = casebook_server::master_keys::rotate(&db, &master, batch_size, &mut progress).await;
+    let survey = match result {
+        Ok(survey) => survey,
+        Err(e) => {
+            db.close().await;
+            return Err(format!("master-key rotate: {e}"));
+        }
+    };
+    let all_opened = survey.signing_keys.unopened.is_empty()
+        && survey.client_secrets.unopened.is_empty()
+        && survey.mac_key.unopened.is_empty();
+    if all_opened {
+        casebook_server::master_keys::mark_values_name_keys(&db, &master)
+            .await
+            .map_err(|e| format!("master-key rotate: {e}"))?;
+    }
     db.close().await;
-    let survey = result.map_err(|e| format!("master-key rotate: {e}"))?;
     let resealed = survey.signing_keys.resealed + survey.client_secrets.resealed + survey.mac_key.resealed;
     let contended = survey.signing_keys.contended + survey.client_secrets.contended + survey.mac_key.contended;
     println!(

@@ -47,7 +47,25 @@ pub async fn load_secret_mac_key(db: &Db, master: MasterKey) -> Result<MasterKey
         .open(&sealed, SECRET_MAC_KEY)
         .map_err(|_| MasterKeysError::MacKeySealed)?;
     let key: [u8; 32] = opened.try_into().map_err(|_| MasterKeysError::MacKeyMalformed)?;
-    Ok(master.with_secret_mac_key(key))
+    let master = master.with_secret_mac_key(key);
+    // Once a rotation has run, every replica is of a release that reads the
+    // header (a rotation needs them all to be), so every value names its key.
+    Ok(if store::install_key(db, VALUES_NAME_KEYS).await?.is_some() {
+        master.naming_keys()
+    } else {
+        master
+    })
+}
+
+/// The mark a completed rotation leaves: from then on every value sealed
+/// names its key. Its value is an empty plaintext, sealed like the rest.
+const VALUES_NAME_KEYS: &str = "sealed-values-name-keys";
+
+/// Leaves the mark after a rotation that opened every value.
+pub async fn mark_values_name_keys(db: &Db, master: &MasterKey) -> Result<(), MasterKeysError> {
+    let master = master.clone().naming_keys();
+    store::insert_install_key_if_absent(db, VALUES_NAME_KEYS, &master.seal(b"", VALUES_NAME_KEYS)).await?;
+    Ok(())
 }
 
 /// The MAC key earlier releases derived from the master key they ran with.

@@ -170,6 +170,16 @@ both_backends!(
         let body = alert(&[&gamma_ended]);
         let verdicts = expect(report(&only_new, &body, Some(KEY_ID), Some(&sign(&body))).await, 200).await;
         assert_eq!(verdicts[0]["label"], "true_positive", "{verdicts}");
+        // After a rotation every replica reads the header, so every new
+        // value names its key, outside a rotation too.
+        let (epsilon, _, _) = only_new.partner(&admin, "Epsilon Partner", &["engage-worker"]).await;
+        let row = sqlx::query("SELECT secret_ciphertext FROM client_secrets WHERE application_id = $1")
+            .bind(id(&epsilon))
+            .fetch_one(only_new.running.state.db.pool())
+            .await
+            .expect("the new secret");
+        let sealed: Vec<u8> = sqlx::Row::try_get(&row, "secret_ciphertext").expect("sealed");
+        assert_eq!(sealed[0], 0xCB, "a value sealed after the rotation names its key");
 
         // And the old key alone opens none of it any more.
         let checked = casebook(&["check"], &app.db.url, &[("CASEBOOK_MASTER_KEY", &new)])
