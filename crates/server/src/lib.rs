@@ -317,14 +317,20 @@ pub async fn serve(config: Config, log_format: config::LogFormat) -> Result<(), 
     }
     let app = http::router(state.clone());
     let acceptor = tls.map(|(_, acceptor)| acceptor);
-    serving::serve(
-        listener,
-        app,
-        TestOptions::default().limits(),
-        acceptor,
-        shutdown_signal(),
-    )
-    .await;
+    let draining = state.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        // Not ready first, still serving: a balancer checking /readyz stops
+        // sending requests here before any connection closes, so none sent
+        // on a reused connection meets one closing under it.
+        draining.draining.store(true, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(
+            drain_ms = DRAIN.as_millis() as u64,
+            "stopping: /readyz answers 503 while balancers move traffic away"
+        );
+        tokio::time::sleep(DRAIN).await;
+    };
+    serving::serve(listener, app, TestOptions::default().limits(), acceptor, shutdown).await;
     // Scrapes stop with the service; nothing on that listener is in flight
     // that matters.
     if let Some((_, task)) = metrics {
@@ -344,6 +350,12 @@ pub async fn serve(config: Config, log_format: config::LogFormat) -> Result<(), 
     tracing::info!("stopped");
     Ok(())
 }
+
+/// How long a stopping server answers `/readyz` 503 while it still serves:
+/// longer than the balancer takes to mark it down (deploy/haproxy.cfg: two
+/// failed checks 250 ms apart, after at most 500 ms), short enough that the
+/// drain and the 10 s grace end within systemd's `TimeoutStopSec=15s`.
+const DRAIN: Duration = Duration::from_millis(1500);
 
 async fn shutdown_signal() {
     let ctrl_c = async {

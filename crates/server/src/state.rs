@@ -51,6 +51,10 @@ pub struct Inner {
     pub quotas: Arc<crate::quota::TokenQuotas>,
     /// Which refusals for `allowed_sources` were audited lately.
     pub refusal_audit: crate::sources::RefusalAudit,
+    /// Set when a shutdown begins: `/readyz` says 503 while requests are
+    /// still served, so a balancer moves traffic away before connections
+    /// close.
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 impl std::ops::Deref for AppState {
@@ -97,6 +101,7 @@ impl AppState {
             secret_uses,
             quotas,
             refusal_audit: crate::sources::RefusalAudit::default(),
+            draining: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 

@@ -34,11 +34,14 @@ const READINESS_DEADLINE: std::time::Duration = std::time::Duration::from_secs(1
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "The database can be read and written, and its schema is one this binary serves", body = String, content_type = "text/plain"),
-        (status = 503, description = "The database cannot be reached or written, or a newer release's schema needs a newer binary (the answer names both versions)", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database cannot be reached or written, a newer release's schema needs a newer binary (the answer names both versions), or the server is shutting down", body = String, content_type = "text/plain"),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     // A load balancer's check has its own timeout; answering within it
     // tells "not ready" apart from "not there".
+    if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
     let why = match tokio::time::timeout(READINESS_DEADLINE, state.db.readiness()).await {
         Ok(Ok(())) => return (StatusCode::OK, "ready").into_response(),
         Ok(Err(NotReady::Database(e))) => {

@@ -6917,7 +6917,7 @@ export interface operations {
                     "text/plain": string;
                 };
             };
-            /** @description The database cannot be reached or written, or a newer release's schema needs a newer binary (the answer names both versions) */
+            /** @description The database cannot be reached or written, a newer release's schema needs a newer binary (the answer names both versions), or the server is shutting down */
             503: {
                 headers: {
                     [name: string]: unknown;
