@@ -19,13 +19,21 @@ case "$target" in
 esac
 
 previous="${PREVIOUS_RELEASE:-$(tr -d '[:space:]' <.ci/previous-release)}"
-previous=$(git rev-parse --verify "$previous^{commit}")
+# A full hash needs no history (a cached build needs none at all); a short
+# one is looked up.
+if ! [[ "$previous" =~ ^[0-9a-f]{40}$ ]]; then
+    previous=$(git rev-parse --verify "$previous^{commit}")
+fi
 cache_root="${CASEBOOK_CI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/casebook-ci}"
 cache="$cache_root/release-$previous"
 if [ ! -x "$cache/casebook" ]; then
     echo "--- building the previous release ${previous:0:12} (cached in $cache)"
     src=$(mktemp -d)
     trap 'rm -rf "$src"' EXIT
+    if ! git cat-file -e "$previous^{commit}" 2>/dev/null; then
+        echo "the previous release ${previous:0:12} is not in this clone's history: fetch it (git fetch --unshallow) or build it once into $cache" >&2
+        exit 1
+    fi
     git archive "$previous" | tar -x -C "$src"
     # A target directory of its own, kept between runs: the next previous
     # release rebuilds only what changed. (This build's target directory
