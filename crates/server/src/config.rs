@@ -290,26 +290,36 @@ fn read_key_file(path: &std::path::Path) -> Result<[u8; 32], ConfigError> {
 /// into a `0600` file beside the database and reused. Previous keys are
 /// added to it.
 pub fn resolve_master_key(settings: &MasterKeySettings, database_url: &str) -> Result<MasterKey, ConfigError> {
+    master_key_with(settings, database_url, |database_url| {
+        let key = master_key_file(database_url);
+        // A new install is made only where neither half exists: one half
+        // alone is a lost file to restore, never a reason to start anew (a
+        // new key beside old data opens nothing; a new database beside an
+        // old key locks every partner out).
+        if let Some(database) = sqlite_path(database_url) {
+            match (database.exists(), key.exists()) {
+                (true, false) => return Err(ConfigError::KeyFileMissing { database, key }),
+                (false, true) => return Err(ConfigError::DatabaseMissing { database, key }),
+                _ => {}
+            }
+        }
+        load_or_create_key_file(&key)
+    })
+}
+
+/// The configured key and previous keys, with `sqlite_default` deciding
+/// the current key of a SQLite install that names none.
+fn master_key_with(
+    settings: &MasterKeySettings,
+    database_url: &str,
+    sqlite_default: impl FnOnce(&str) -> Result<[u8; 32], ConfigError>,
+) -> Result<MasterKey, ConfigError> {
     let previous = settings.previous_keys()?;
     let current = match settings.given_current()? {
         Some(bytes) => bytes,
         None => match Backend::of_url(database_url) {
             Some(Backend::Postgres) => return Err(ConfigError::MasterKeyRequired),
-            Some(Backend::Sqlite) => {
-                let key = master_key_file(database_url);
-                // A new install is made only where neither half exists: one half
-                // alone is a lost file to restore, never a reason to start anew
-                // (a new key beside old data opens nothing; a new database beside
-                // an old key locks every partner out).
-                if let Some(database) = sqlite_path(database_url) {
-                    match (database.exists(), key.exists()) {
-                        (true, false) => return Err(ConfigError::KeyFileMissing { database, key }),
-                        (false, true) => return Err(ConfigError::DatabaseMissing { database, key }),
-                        _ => {}
-                    }
-                }
-                load_or_create_key_file(&key)?
-            }
+            Some(Backend::Sqlite) => sqlite_default(database_url)?,
             None => return Err(ConfigError::DatabaseUrl(database_url.to_owned())),
         },
     };
@@ -335,22 +345,13 @@ pub fn migration_policy(no_migrate: bool, env_value: Option<&str>) -> Result<cra
 /// The master key as [`resolve_master_key`] would find it, without ever
 /// generating one: what `casebook check` and `casebook backup` read.
 pub fn existing_master_key(settings: &MasterKeySettings, database_url: &str) -> Result<MasterKey, ConfigError> {
-    let previous = settings.previous_keys()?;
-    let current = match settings.given_current()? {
-        Some(bytes) => bytes,
-        None => match Backend::of_url(database_url) {
-            Some(Backend::Postgres) => return Err(ConfigError::MasterKeyRequired),
-            Some(Backend::Sqlite) => {
-                let path = master_key_file(database_url);
-                if !path.exists() {
-                    return Err(ConfigError::MasterKeyMissing { path });
-                }
-                read_key_file(&path)?
-            }
-            None => return Err(ConfigError::DatabaseUrl(database_url.to_owned())),
-        },
-    };
-    Ok(MasterKey::from_bytes(current).with_previous(previous))
+    master_key_with(settings, database_url, |database_url| {
+        let path = master_key_file(database_url);
+        if !path.exists() {
+            return Err(ConfigError::MasterKeyMissing { path });
+        }
+        read_key_file(&path)
+    })
 }
 
 /// `<database>.master.key`, where a SQLite install keeps its key when

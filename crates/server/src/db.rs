@@ -8,11 +8,14 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, SqlSafeStr, Transaction};
 use std::borrow::Cow;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{SharedClock, SystemClock};
+use fail_safe::{SqliteFile, fit_for_reuse};
+
+mod fail_safe;
 
 /// Where the database lives and which engine runs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,51 +91,6 @@ pub struct Db {
     /// The SQLite file as it was opened: a write checks that it is still
     /// the file at its path.
     file: Option<Arc<SqliteFile>>,
-}
-
-/// A SQLite database file, known by its device and inode. Removed while the
-/// server runs, the open connections would go on writing to the unlinked
-/// file and every write acknowledged from then on would be lost at the next
-/// start; so a write first checks that the path still names this file, and
-/// answers 503 (to retry) while it does not. Moved back, it serves again at
-/// once; a different file put there is opened by the next start.
-#[derive(Debug)]
-struct SqliteFile {
-    path: std::path::PathBuf,
-    id: Option<(u64, u64)>,
-}
-
-impl SqliteFile {
-    fn opened(url: &str) -> Option<Arc<Self>> {
-        let path = sqlite_path(url)?;
-        let id = file_id(&path);
-        Some(Arc::new(Self { path, id }))
-    }
-
-    fn still_there(&self) -> Result<(), sqlx::Error> {
-        let gone = |what: &str| {
-            sqlx::Error::Io(std::io::Error::other(format!(
-                "the database file {} was {what} while the server ran: writes wait for it to come back; restart to open another",
-                self.path.display()
-            )))
-        };
-        match (self.id, file_id(&self.path)) {
-            (Some(opened), Some(now)) if opened != now => Err(gone("replaced")),
-            (Some(_), None) => Err(gone("removed")),
-            _ => Ok(()),
-        }
-    }
-}
-
-#[cfg(unix)]
-fn file_id(path: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
-}
-
-#[cfg(not(unix))]
-fn file_id(_: &Path) -> Option<(u64, u64)> {
-    None
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -460,21 +418,6 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
-}
-
-/// Whether a connection coming back to the pool may serve the next request:
-/// not while it still holds a transaction. A COMMIT that failed (a full
-/// disk, a file made read-only) can leave one open, and every later
-/// `BEGIN` on that connection would fail; closed instead, it is replaced by
-/// a fresh one, so the pool recovers as soon as the database can be
-/// written again.
-fn fit_for_reuse(conn: &mut sqlx::AnyConnection) -> bool {
-    use sqlx::Connection;
-    let fit = !conn.is_in_transaction();
-    if !fit {
-        tracing::warn!("a database connection came back inside a transaction; it is closed and replaced");
-    }
-    fit
 }
 
 /// `<database>.pre-<version>`: a consistent copy of a SQLite database that
