@@ -4,10 +4,12 @@
 //!   routes; `--check` fails when the committed file has drifted.
 //! - `typescript [--check]`: regenerates the TypeScript SDK's types from
 //!   the OpenAPI document; `--check` fails when the committed file has drifted.
+//! - `tidy`: import circles and files the architecture map does not name.
 //! - `bench [--quick]`: load benchmarks of a release build (see `bench/mod.rs`).
 
 mod bench;
 mod openapi;
+mod tidy;
 mod typescript;
 
 use std::process::ExitCode;
@@ -17,10 +19,11 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("openapi") => openapi::run(args.iter().any(|a| a == "--check")),
         Some("typescript") => typescript::run(args.iter().any(|a| a == "--check")),
+        Some("tidy") => tidy::run(),
         Some("bench") => bench::run(&args[1..]),
         Some("__open-loop") => bench::open_loop_child(&args[1..]),
         _ => Err(
-            "usage: cargo xtask openapi [--check] | cargo xtask typescript [--check] | cargo xtask bench [--quick]"
+            "usage: cargo xtask openapi [--check] | cargo xtask typescript [--check] | cargo xtask tidy | cargo xtask bench [--quick]"
                 .to_owned(),
         ),
     };
