@@ -241,7 +241,7 @@ impl TestApp {
     pub async fn beside(&self, spawn: Spawn) -> Self {
         let (config, master_key) = Self::config_for(&self.db.url, &spawn);
         let config = Config {
-            public_url: self.running.state.config.public_url.clone(),
+            public_url: self.running.state.config().public_url.clone(),
             ..config
         };
         Self::launch(config, spawn.options, master_key, self.db.clone(), spawn.clock).await
@@ -293,7 +293,7 @@ impl TestApp {
     pub async fn replica(&self) -> Self {
         let config = Config {
             addr: "127.0.0.1:0".parse().expect("addr"),
-            ..self.running.state.config.clone()
+            ..self.running.state.config().clone()
         };
         let options = TestOptions {
             clock: self.running.state.clock().clone(),

@@ -1,7 +1,7 @@
 //! The "New Application" form and changes to a registered application.
 
 use crate::account::AccountRef;
-use crate::client_auth::{self, CredentialChange, Credentials, KeyFields};
+use crate::auth_method_form::{self, CredentialChange, Credentials, KeyFields};
 use crate::client_keys::AuthMethod;
 use crate::email::Email;
 use crate::form::{self, Storage, rule};
@@ -332,9 +332,9 @@ impl ApplicationForm {
             .validate_with_args(storage)
             .map_err(|e| form::report(e, Self::FIELDS));
         let credentials =
-            client_auth::registration(self.token_endpoint_auth_method.as_deref(), self.keys(), allow_private);
+            auth_method_form::registration(self.token_endpoint_auth_method.as_deref(), self.keys(), allow_private);
         // The credential fields come last in the table, so their errors do too.
-        let (_, credentials) = client_auth::both(fields, credentials)?;
+        let (_, credentials) = auth_method_form::both(fields, credentials)?;
         // Each rule passed above; parsing again keeps the values they vouch for.
         let (allowed_sources, token_quota_per_hour) =
             limits(self.allowed_sources.as_deref(), self.token_quota_per_hour)?;
@@ -556,8 +556,9 @@ impl ApplicationChange {
             jwks: self.jwks.as_ref(),
             jwks_uri: self.jwks_uri.as_deref(),
         };
-        let credentials = client_auth::change(self.token_endpoint_auth_method.as_deref(), keys, stored, allow_private);
-        client_auth::both(fields, credentials).map(|(_, c)| c)
+        let credentials =
+            auth_method_form::change(self.token_endpoint_auth_method.as_deref(), keys, stored, allow_private);
+        auth_method_form::both(fields, credentials).map(|(_, c)| c)
     }
 }
 

@@ -1,265 +1,176 @@
-//! The rules of `token_endpoint_auth_method`, `jwks` and `jwks_uri` on the
-//! registration and change forms: a `private_key_jwt` application has keys
-//! (inline or at a URL) and no secret, a `client_secret_basic` one a secret
-//! and no keys.
+//! Client authentication's verdicts, without cryptography: which stored
+//! secret a match opens, given its state and the install's expiry policy,
+//! and which clients may authenticate by which method at all. The server
+//! compares MACs and verifies signatures (`casebook_server::client_auth`)
+//! and asks these rules what the result means.
 
-use crate::client_keys::{AuthMethod, KeySource, unknown_method};
-use crate::validation::{ErrorCode, FieldError, ValidationErrors};
-use serde_json::Value;
+use crate::Timestamp;
+use crate::client_keys::AuthMethod;
+use crate::secret_lifecycle::{SecretPolicy, SecretStatus};
 
-/// How a registered application will authenticate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Credentials {
-    Secret,
-    Keys(KeySource),
-}
-
-impl Credentials {
-    pub fn method(&self) -> AuthMethod {
-        match self {
-            Self::Secret => AuthMethod::ClientSecretBasic,
-            Self::Keys(_) => AuthMethod::PrivateKeyJwt,
-        }
-    }
-}
-
-/// A change to how an application authenticates; `None` keeps what is stored.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CredentialChange {
+/// What storage knows of an application that bears on whether it may
+/// authenticate now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientStanding {
+    pub enabled: bool,
+    /// `None` for a row that names no method it can be: it authenticates by none.
     pub method: Option<AuthMethod>,
-    /// New keys, replacing the stored ones of either kind; only ever for a
-    /// `private_key_jwt` application.
-    pub keys: Option<KeySource>,
 }
 
-/// The key fields of a form, as sent.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct KeyFields<'a> {
-    pub jwks: Option<&'a Value>,
-    pub jwks_uri: Option<&'a str>,
+impl ClientStanding {
+    /// Whether a presented secret may open this client: an enabled
+    /// `client_secret_basic` one. A `private_key_jwt` client has no secrets;
+    /// the method is asked too, so that holds even for rows gone wrong.
+    pub fn takes_secrets(self) -> bool {
+        self.enabled & (self.method == Some(AuthMethod::ClientSecretBasic))
+    }
+
+    /// Whether a signed assertion of its own may authenticate this client.
+    pub fn takes_assertions(self) -> bool {
+        self.enabled & (self.method == Some(AuthMethod::PrivateKeyJwt))
+    }
+
+    /// Whether an outside identity's token, matched against one of the
+    /// application's federated credentials, may stand in for it: any enabled
+    /// application, whichever its own method.
+    pub fn takes_federated_tokens(self) -> bool {
+        self.enabled
+    }
 }
 
-impl KeyFields<'_> {
-    /// The field an error about keys that should not be there names.
-    fn given(&self) -> Option<&'static str> {
-        match (self.jwks, self.jwks_uri) {
-            (_, Some(_)) => Some("jwks_uri"),
-            (Some(_), None) => Some("jwks"),
-            (None, None) => None,
+/// One stored secret, with whether the presented one matched it.
+#[derive(Debug, Clone, Copy)]
+pub struct SecretMatch<'a> {
+    pub id: &'a str,
+    pub matches: bool,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// What a presented secret is to a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretVerdict {
+    /// One of the client's active secrets: this one.
+    Accepted { secret_id: String },
+    /// It matches one of the client's secrets that has expired: refused like
+    /// a wrong one, but worth an audit row (a deployment left behind).
+    Expired { secret_id: String },
+    Refused,
+}
+
+/// The verdict on a presented secret, from every stored secret's match. Every
+/// secret is looked at and the client's standing is applied last, so that
+/// the work done tells neither which secret matched nor whether the client
+/// is enabled (the caller compares each MAC in constant time).
+pub fn secret_verdict<'a>(
+    policy: &SecretPolicy,
+    now: Timestamp,
+    standing: ClientStanding,
+    secrets: impl IntoIterator<Item = SecretMatch<'a>>,
+) -> SecretVerdict {
+    let mut verdict = SecretVerdict::Refused;
+    for stored in secrets {
+        let active = policy.status(now, stored.created_at, stored.expires_at) == SecretStatus::Active;
+        if stored.matches {
+            let secret_id = stored.id.to_owned();
+            verdict = if active {
+                SecretVerdict::Accepted { secret_id }
+            } else {
+                SecretVerdict::Expired { secret_id }
+            };
         }
     }
-
-    fn source(&self, allow_private: bool) -> Result<Option<KeySource>, ValidationErrors> {
-        KeySource::from_fields(self.jwks, self.jwks_uri, allow_private)
-    }
-}
-
-fn secret_has_no_keys(field: &str) -> FieldError {
-    FieldError::new(
-        field,
-        ErrorCode::InvalidValue,
-        format!("{field} is for private_key_jwt applications only; set token_endpoint_auth_method to private_key_jwt"),
-    )
-}
-
-fn keys_required() -> FieldError {
-    FieldError::new(
-        "jwks",
-        ErrorCode::Required,
-        "a private_key_jwt application needs jwks (a JWK Set of 1 to 5 public keys) or jwks_uri (an https URL of one)",
-    )
-}
-
-fn method(raw: Option<&str>) -> Result<Option<AuthMethod>, ValidationErrors> {
-    raw.map(AuthMethod::field).transpose().map_err(ValidationErrors::from)
-}
-
-/// The registration rule: the method defaults to `client_secret_basic`.
-/// `allow_private` lets a `jwks_uri` name a non-public address (the
-/// operator's choice; the SDK, checking offline, leaves it to the server).
-pub fn registration(
-    raw_method: Option<&str>,
-    keys: KeyFields<'_>,
-    allow_private: bool,
-) -> Result<Credentials, ValidationErrors> {
-    let method = method(raw_method)?.unwrap_or_default();
-    match (method, keys.given()) {
-        (AuthMethod::ClientSecretBasic, None) => Ok(Credentials::Secret),
-        (AuthMethod::ClientSecretBasic, Some(field)) => Err(secret_has_no_keys(field).into()),
-        (AuthMethod::PrivateKeyJwt, _) => keys
-            .source(allow_private)?
-            .map(Credentials::Keys)
-            .ok_or_else(|| keys_required().into()),
-        // Only a newer server's answer reads as this; a form never parses to
-        // it, and were one to, it registers nothing.
-        (AuthMethod::Unrecognized, _) => Err(unknown_method().into()),
-    }
-}
-
-/// The change rule, given the stored method when it is known (the server
-/// knows it; the SDK, checking offline, does not, and skips what needs it).
-pub fn change(
-    raw_method: Option<&str>,
-    keys: KeyFields<'_>,
-    stored: Option<AuthMethod>,
-    allow_private: bool,
-) -> Result<CredentialChange, ValidationErrors> {
-    let method = method(raw_method)?;
-    let source = keys.source(allow_private)?;
-    let resulting = method.or(stored);
-    match (resulting, keys.given()) {
-        (Some(AuthMethod::ClientSecretBasic), Some(field)) => return Err(secret_has_no_keys(field).into()),
-        // Switching to keys brings them; staying on keys may keep the old ones.
-        (Some(AuthMethod::PrivateKeyJwt), None) if stored != Some(AuthMethod::PrivateKeyJwt) && stored.is_some() => {
-            return Err(keys_required().into());
-        }
-        // As at registration: never the result of a change.
-        (Some(AuthMethod::Unrecognized), _) => return Err(unknown_method().into()),
-        _ => {}
-    }
-    Ok(CredentialChange { method, keys: source })
-}
-
-/// Both checks' values, or every error of both, the first's first.
-pub(crate) fn both<A, B>(
-    a: Result<A, ValidationErrors>,
-    b: Result<B, ValidationErrors>,
-) -> Result<(A, B), ValidationErrors> {
-    match (a, b) {
-        (Ok(a), Ok(b)) => Ok((a, b)),
-        (a, b) => {
-            let mut errors = ValidationErrors::new();
-            for error in a
-                .err()
-                .into_iter()
-                .chain(b.err())
-                .flat_map(ValidationErrors::into_errors)
-            {
-                errors.push(error);
-            }
-            Err(errors)
-        }
+    if standing.takes_secrets() {
+        verdict
+    } else {
+        SecretVerdict::Refused
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use AuthMethod::*;
-    use serde_json::json;
+    use proptest::prelude::*;
 
-    fn inline(jwks: &Value) -> KeyFields<'_> {
-        KeyFields {
-            jwks: Some(jwks),
-            jwks_uri: None,
+    const DAY_MICROS: i64 = 24 * 3600 * 1_000_000;
+
+    fn standing(enabled: bool, method: Option<AuthMethod>) -> ClientStanding {
+        ClientStanding { enabled, method }
+    }
+
+    fn secret(id: &str, matches: bool, expires_at: Option<i64>) -> SecretMatch<'_> {
+        SecretMatch {
+            id,
+            matches,
+            created_at: Timestamp::from_unix_micros(0),
+            expires_at: expires_at.map(Timestamp::from_unix_micros),
         }
-    }
-
-    fn at(uri: &str) -> KeyFields<'_> {
-        KeyFields {
-            jwks: None,
-            jwks_uri: Some(uri),
-        }
-    }
-
-    const NONE: KeyFields<'static> = KeyFields {
-        jwks: None,
-        jwks_uri: None,
-    };
-
-    fn keys() -> Value {
-        json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "a", "x": "AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM"}]})
-    }
-
-    fn codes<T>(result: Result<T, ValidationErrors>) -> Vec<(String, ErrorCode)> {
-        result
-            .err()
-            .map(|e| e.into_errors().into_iter().map(|e| (e.field, e.code)).collect())
-            .unwrap_or_default()
     }
 
     #[test]
-    fn registration_defaults_to_a_secret_and_keys_go_with_private_key_jwt() {
-        let k = keys();
-        let uri = "https://keys.partner.example.org/jwks.json";
-        assert_eq!(registration(None, NONE, false), Ok(Credentials::Secret));
-        assert_eq!(
-            registration(Some("client_secret_basic"), NONE, false),
-            Ok(Credentials::Secret)
-        );
-        assert_eq!(
-            registration(Some("private_key_jwt"), inline(&k), false)
-                .unwrap()
-                .method(),
-            PrivateKeyJwt
-        );
-        assert!(matches!(
-            registration(Some("private_key_jwt"), at(uri), false),
-            Ok(Credentials::Keys(KeySource::Uri(_)))
-        ));
-        let on = |field: &str, code| vec![(field.to_owned(), code)];
-        assert_eq!(
-            codes(registration(Some("private_key_jwt"), NONE, false)),
-            on("jwks", ErrorCode::Required)
-        );
-        assert_eq!(
-            codes(registration(None, inline(&k), false)),
-            on("jwks", ErrorCode::InvalidValue)
-        );
-        assert_eq!(
-            codes(registration(None, at(uri), false)),
-            on("jwks_uri", ErrorCode::InvalidValue)
-        );
-        let both = KeyFields {
-            jwks: Some(&k),
-            jwks_uri: Some(uri),
+    fn a_match_opens_only_while_its_secret_is_active() {
+        let policy = SecretPolicy::default();
+        let by_secret = standing(true, Some(AuthMethod::ClientSecretBasic));
+        let at = |micros| Timestamp::from_unix_micros(micros);
+        let verdict = |now, matched: &str| {
+            let secrets = [secret("current", matched == "current", None), secret("previous", matched == "previous", Some(1_000))];
+            secret_verdict(&policy, at(now), by_secret, secrets)
         };
+        assert_eq!(verdict(0, "current"), SecretVerdict::Accepted { secret_id: "current".into() });
+        assert_eq!(verdict(999, "previous"), SecretVerdict::Accepted { secret_id: "previous".into() });
+        assert_eq!(verdict(1_000, "previous"), SecretVerdict::Expired { secret_id: "previous".into() });
+        assert_eq!(verdict(0, "none"), SecretVerdict::Refused);
+        // The install's most ends a secret that has no expiry of its own.
+        let capped = SecretPolicy::from_max_age_days(Some(1)).unwrap();
         assert_eq!(
-            codes(registration(Some("private_key_jwt"), both, false)),
-            on("jwks_uri", ErrorCode::InvalidValue)
-        );
-        assert_eq!(
-            codes(registration(Some("client_secret_jwt"), NONE, false)),
-            [("token_endpoint_auth_method".to_owned(), ErrorCode::InvalidValue)]
+            secret_verdict(&capped, at(DAY_MICROS), by_secret, [secret("current", true, None)]),
+            SecretVerdict::Expired { secret_id: "current".into() }
         );
     }
 
     #[test]
-    fn a_private_address_is_refused_unless_allowed() {
-        let loopback = at("https://127.0.0.1:8443/jwks.json");
-        assert_eq!(
-            codes(registration(Some("private_key_jwt"), loopback, false)),
-            [("jwks_uri".to_owned(), ErrorCode::PrivateAddress)]
-        );
-        assert!(registration(Some("private_key_jwt"), loopback, true).is_ok());
-        assert!(change(None, loopback, Some(PrivateKeyJwt), false).is_err());
-        assert!(change(None, loopback, Some(PrivateKeyJwt), true).is_ok());
+    fn each_method_takes_only_its_own_credentials_and_a_disabled_client_none() {
+        use AuthMethod::{ClientSecretBasic, PrivateKeyJwt};
+        for enabled in [true, false] {
+            for method in [None, Some(ClientSecretBasic), Some(PrivateKeyJwt)] {
+                let s = standing(enabled, method);
+                assert_eq!(s.takes_secrets(), enabled && method == Some(ClientSecretBasic), "{s:?}");
+                assert_eq!(s.takes_assertions(), enabled && method == Some(PrivateKeyJwt), "{s:?}");
+                assert_eq!(s.takes_federated_tokens(), enabled, "{s:?}");
+            }
+        }
     }
 
-    #[test]
-    fn a_change_brings_keys_when_it_switches_to_them() {
-        let k = keys();
-        let k = inline(&k);
-        let uri = at("https://keys.partner.example.org/jwks.json");
-        assert!(change(Some("private_key_jwt"), NONE, Some(ClientSecretBasic), false).is_err());
-        assert!(change(Some("private_key_jwt"), k, Some(ClientSecretBasic), false).is_ok());
-        assert!(change(Some("private_key_jwt"), uri, Some(ClientSecretBasic), false).is_ok());
-        assert!(change(Some("private_key_jwt"), NONE, Some(PrivateKeyJwt), false).is_ok());
-        assert!(change(None, k, Some(PrivateKeyJwt), false).is_ok());
-        assert!(change(None, uri, Some(PrivateKeyJwt), false).is_ok());
-        assert!(change(None, k, Some(ClientSecretBasic), false).is_err());
-        assert!(change(None, uri, Some(ClientSecretBasic), false).is_err());
-        assert!(change(Some("client_secret_basic"), k, Some(PrivateKeyJwt), false).is_err());
-        assert_eq!(
-            change(Some("client_secret_basic"), NONE, Some(PrivateKeyJwt), false)
-                .unwrap()
-                .method,
-            Some(ClientSecretBasic)
-        );
-        // Offline the stored method is unknown: only what needs no storage.
-        assert!(change(Some("private_key_jwt"), NONE, None, false).is_ok());
-        assert!(change(None, k, None, false).is_ok());
-        assert!(change(None, inline(&json!({"keys": []})), None, false).is_err());
-        assert!(change(None, at("http://keys.partner.example.org/"), None, true).is_err());
+    proptest! {
+        /// Whatever the secrets and the time, a client that does not take
+        /// secrets is refused, and an acceptance names a matching active secret.
+        #[test]
+        fn acceptance_needs_a_secret_client_and_a_matching_active_secret(
+            enabled: bool,
+            method in prop_oneof![Just(None), Just(Some(AuthMethod::ClientSecretBasic)), Just(Some(AuthMethod::PrivateKeyJwt))],
+            secrets in proptest::collection::vec((any::<bool>(), proptest::option::of(0i64..10_000)), 0..6),
+            now in 0i64..10_000,
+        ) {
+            let ids: Vec<String> = (0..secrets.len()).map(|i| format!("s{i}")).collect();
+            let matches = secrets.iter().zip(&ids).map(|((matches, expires), id)| secret(id, *matches, *expires));
+            let verdict = secret_verdict(&SecretPolicy::default(), Timestamp::from_unix_micros(now), standing(enabled, method), matches);
+            let client_takes = enabled && method == Some(AuthMethod::ClientSecretBasic);
+            match verdict {
+                SecretVerdict::Accepted { secret_id } => {
+                    prop_assert!(client_takes);
+                    let at: usize = secret_id[1..].parse().unwrap();
+                    let (matched, expires) = secrets[at];
+                    prop_assert!(matched && expires.is_none_or(|e| e > now));
+                }
+                SecretVerdict::Expired { secret_id } => {
+                    prop_assert!(client_takes);
+                    let at: usize = secret_id[1..].parse().unwrap();
+                    prop_assert!(secrets[at].0);
+                }
+                SecretVerdict::Refused => {
+                    prop_assert!(!client_takes || secrets.iter().all(|(matched, _)| !matched));
+                }
+            }
+        }
     }
 }

@@ -122,6 +122,7 @@ macro_rules! server_only {
 
 server_only!(
     client_assertion,
+    auth_method_form,
     client_auth,
     client_keys,
     federated,

@@ -16,10 +16,10 @@
 use casebook_domain::application::{ApplicationFacts, ApplicationForm};
 use casebook_domain::user::{Password, UserFacts, UserForm};
 use casebook_domain::{AccountKind, ClientId, ClientSecret, SigningAlgorithm};
-use casebook_server::auth::verify_access_token;
 use casebook_server::config::{Backend, Config};
 use casebook_server::crypto::{MasterKey, random_bytes, random_token};
 use casebook_server::db::Db;
+use casebook_server::http::auth::verify_access_token;
 use casebook_server::keys::{self, AccessClaims, KeyRing};
 use casebook_server::metrics::Metrics;
 use casebook_server::state::AppState;
@@ -161,7 +161,7 @@ async fn fixture() -> Fixture {
         client_id: client_id.as_str().into(),
         scope: "engage:create engage:edit engage:view".into(),
     };
-    let token = state.keys.sign(&claims).expect("signed");
+    let token = state.keys().sign(&claims).expect("signed");
     // The first check goes to storage and fills the cache.
     verify_access_token(&state, &token).await.expect("the token verifies");
     Fixture {
@@ -194,17 +194,17 @@ fn hot_paths(c: &mut Criterion) {
         // A rotation makes the ring sign with `alg`, as `keys rotate --alg` would.
         let state = &f.state;
         runtime.block_on(async {
-            keys::rotate(&state.db, state.master(), alg).await.expect("rotate");
-            state.keys.refresh().await.expect("refresh");
+            keys::rotate(state.db(), state.master(), alg).await.expect("rotate");
+            state.keys().refresh().await.expect("refresh");
         });
-        assert_eq!(state.keys.current_alg(), alg);
+        assert_eq!(state.keys().current_alg(), alg);
         c.bench_function(&format!("token signing ({alg} JWT, RFC 9068 claims)"), |b| {
-            b.iter(|| state.keys.sign(black_box(&f.claims)))
+            b.iter(|| state.keys().sign(black_box(&f.claims)))
         });
-        let token = state.keys.sign(&f.claims).expect("signed");
+        let token = state.keys().sign(&f.claims).expect("signed");
         c.bench_function(
             &format!("token verification ({alg}: signature and claims, cached key)"),
-            |b| b.iter(|| state.keys.verify(black_box(&token), ISSUER, now)),
+            |b| b.iter(|| state.keys().verify(black_box(&token), ISSUER, now)),
         );
     }
 
@@ -223,7 +223,7 @@ fn hot_paths(c: &mut Criterion) {
     // How many: a grant far from the quota, counted and taken back in
     // memory (the first grant read the shared count once, before this).
     let quota = casebook_domain::quota::TokenQuota::parse(1_000_000).expect("quota");
-    let quotas = &f.state.quotas;
+    let quotas = f.state.quotas();
     let grant = runtime
         .block_on(quotas.admit(&f.client_id, quota, now))
         .expect("first grant");

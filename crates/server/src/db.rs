@@ -15,6 +15,7 @@ use std::time::Duration;
 use crate::clock::{SharedClock, SystemClock};
 use fail_safe::{SqliteFile, fit_for_reuse};
 
+pub mod backup;
 mod fail_safe;
 
 /// Where the database lives and which engine runs it.
@@ -111,7 +112,7 @@ pub enum DbError {
     )]
     Pending(Vec<i64>),
     #[error("could not copy the database before migrating it: {0}")]
-    PreMigrationCopy(#[from] Box<crate::backup::BackupError>),
+    PreMigrationCopy(#[from] Box<self::backup::BackupError>),
 }
 
 /// Whether opening the database brings its schema up to this binary's.
@@ -439,7 +440,7 @@ async fn pre_migration_copy(url: &str) -> Result<(), DbError> {
         Some((base, _)) => base,
         None => url,
     };
-    crate::backup::backup(plain_url, &copy).await.map_err(Box::new)?;
+    self::backup::backup(plain_url, &copy).await.map_err(Box::new)?;
     tracing::info!(copy = %copy.display(), "copied the database before migrating it");
     Ok(())
 }

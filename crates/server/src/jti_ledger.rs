@@ -127,7 +127,7 @@ async fn settle(db: &Db, batch: Vec<Spend>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Backend;
+    use crate::db::Backend;
     use std::sync::Arc;
 
     async fn ledger() -> (Arc<JtiLedger>, std::path::PathBuf) {

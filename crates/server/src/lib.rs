@@ -4,8 +4,6 @@
 //! [`start`] starts it on a bound listener and hands back its address (what
 //! tests use); [`http::openapi`] builds the API document without a database.
 
-pub mod auth;
-pub mod backup;
 pub mod build_info {
     //! What this binary is: its version, and the commit it was built from
     //! when built from a git checkout (empty otherwise).
@@ -16,7 +14,7 @@ pub mod build_info {
 }
 pub mod check;
 pub mod client_addr;
-pub mod client_keys;
+pub mod client_auth;
 pub mod clock;
 pub mod config;
 pub mod crypto;
@@ -208,8 +206,8 @@ pub async fn start(config: Config, options: TestOptions) -> Result<Running, Star
         None => None,
     };
     spawn_housekeeping(state.clone(), options);
-    spawn_generation_poll(state.clone());
-    state.quotas.start();
+    state::replica_sync::spawn_generation_poll(state.clone());
+    state.quotas().start();
     if let Some((listener, _)) = metrics_listener {
         spawn_metrics_listener(listener, state.clone());
     }
@@ -286,8 +284,8 @@ pub async fn serve(config: Config, log_format: config::LogFormat) -> Result<(), 
     let metrics_listener = bind_metrics(&config).await?;
     let state = prepare(config, TestOptions::default()).await?;
     spawn_housekeeping(state.clone(), TestOptions::default());
-    spawn_generation_poll(state.clone());
-    state.quotas.start();
+    state::replica_sync::spawn_generation_poll(state.clone());
+    state.quotas().start();
     let bound = local_addr(&listener, addr)?;
     #[cfg(unix)]
     if let Some((cert, _)) = &tls {
@@ -323,7 +321,7 @@ pub async fn serve(config: Config, log_format: config::LogFormat) -> Result<(), 
         // Not ready first, still serving: a balancer checking /readyz stops
         // sending requests here before any connection closes, so none sent
         // on a reused connection meets one closing under it.
-        draining.draining.store(true, std::sync::atomic::Ordering::Relaxed);
+        draining.start_draining();
         tracing::info!(
             drain_ms = DRAIN.as_millis() as u64,
             "stopping: /readyz answers 503 while balancers move traffic away"
@@ -338,10 +336,10 @@ pub async fn serve(config: Config, log_format: config::LogFormat) -> Result<(), 
     }
     // The grants counted since the last flush, so the other replicas (and
     // this one, restarted) still count them.
-    state.quotas.stop().await;
+    state.quotas().stop().await;
     // A request cut off at the end of the grace period may have left a
     // pooled connection mid-query, which `close` would wait for.
-    if tokio::time::timeout(Duration::from_secs(2), state.db.close())
+    if tokio::time::timeout(Duration::from_secs(2), state.db().close())
         .await
         .is_err()
     {
@@ -378,64 +376,6 @@ async fn shutdown_signal() {
     }
 }
 
-/// Polls the shared cache generation four times per cache TTL, so that the
-/// caches keep an entry for as long as nothing it depends on changed
-/// anywhere, and drop everything within a TTL of a change made elsewhere.
-/// While polls fail, entries fall back to expiring one TTL after they were
-/// filled.
-fn spawn_generation_poll(state: AppState) {
-    tokio::spawn(async move {
-        let period = (state.config.cache_ttl / 4).max(Duration::from_millis(10));
-        let mut tick = tokio::time::interval(period);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut seen: Option<i64> = None;
-        let mut failing = false;
-        // Revocations are read by the time they were stamped, with a margin
-        // for the writer's commit delay and for clocks between replicas.
-        let mut revocations_after = state.db.now_micros() - REVOCATION_POLL_MARGIN_MICROS;
-        loop {
-            tick.tick().await;
-            let sent = std::time::Instant::now();
-            let sent_wall = state.db.now_micros();
-            let polled = async {
-                let generation = store::cache_generation(&state.db).await?;
-                let revoked = store::revocations_since(&state.db, revocations_after).await?;
-                Ok::<_, sqlx::Error>((generation, revoked))
-            }
-            .await;
-            match polled {
-                Ok((generation, revoked)) => {
-                    // Before the confirmation: a confirmation vouches that
-                    // every revocation committed before `sent` is known here.
-                    let mut overflowed = false;
-                    for (jti, expires_at) in revoked {
-                        overflowed |= !state.revoked.insert(jti, expires_at);
-                    }
-                    if overflowed {
-                        state.bump_epoch();
-                    }
-                    state.cache_clock.confirm(sent, seen, generation);
-                    seen = Some(generation);
-                    revocations_after = sent_wall - REVOCATION_POLL_MARGIN_MICROS;
-                    if std::mem::take(&mut failing) {
-                        tracing::info!("cache generation readable again");
-                    }
-                }
-                Err(e) if !failing => {
-                    failing = true;
-                    tracing::warn!(error = %e, "could not read the cache generation; caches fall back to their TTL");
-                }
-                Err(_) => {}
-            }
-        }
-    });
-}
-
-/// How far before the last successful poll the next one looks for
-/// revocations: a revocation is stamped by the clock of the replica that
-/// wrote it, just before its commit.
-const REVOCATION_POLL_MARGIN_MICROS: i64 = 10_000_000;
-
 /// Keeps keys in step with other replicas and storage tidy.
 fn spawn_housekeeping(state: AppState, options: TestOptions) {
     tokio::spawn(async move {
@@ -444,30 +384,34 @@ fn spawn_housekeeping(state: AppState, options: TestOptions) {
         loop {
             tick.tick().await;
             rounds += 1;
-            if let Err(e) = state.keys.refresh().await {
+            if let Err(e) = state.keys().refresh().await {
                 tracing::warn!(error = %e, "could not refresh signing keys");
             }
-            state.throttle.housekeeping();
-            if let Err(e) = state.secret_uses.flush(&state.db).await {
+            state.throttle().housekeeping();
+            if let Err(e) = state.secret_uses().flush(state.db()).await {
                 tracing::warn!(error = %e, "could not record when client secrets were last used");
             }
             if rounds.is_multiple_of(12)
-                && let Err(e) = store::send_expiry_reminders(&state.db, &state.config.secret_policy).await
+                && let Err(e) = store::send_expiry_reminders(state.db(), &state.config().secret_policy).await
             {
                 tracing::warn!(error = %e, "could not queue client secret expiry reminders");
             }
-            state.revoked.forget_expired(state.now().unix_secs());
+            state.caches().forget_expired_revocations(state.now().unix_secs());
             if options.deliver_notifications
-                && let Err(e) =
-                    notify::deliver_due(&state.db, &state.config.mailer, &state.metrics.outbox_delivery_failures).await
+                && let Err(e) = notify::deliver_due(
+                    state.db(),
+                    &state.config().mailer,
+                    &state.metrics().outbox_delivery_failures,
+                )
+                .await
             {
                 tracing::warn!(error = %e, "could not deliver notifications");
             }
             if rounds.is_multiple_of(720) {
-                if let Err(e) = store::purge_expired(&state.db).await {
+                if let Err(e) = store::purge_expired(state.db()).await {
                     tracing::warn!(error = %e, "could not purge expired rows");
                 }
-                if let Err(e) = store::purge_expired_secrets(&state.db, &state.config.secret_policy).await {
+                if let Err(e) = store::purge_expired_secrets(state.db(), &state.config().secret_policy).await {
                     tracing::warn!(error = %e, "could not remove long-expired client secrets");
                 }
             }

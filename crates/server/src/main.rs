@@ -328,7 +328,7 @@ async fn backup(to: &std::path::Path, database_url: &str, format: LogFormat) -> 
             LogFormat::Json => tracing::info!(database = %shown, to = %from, "backup started"),
         }
     }
-    let copied = casebook_server::backup::backup(database_url, to)
+    let copied = casebook_server::db::backup::backup(database_url, to)
         .await
         .map_err(|e| format!("backup: {e}"))?;
     let file = config::master_key_file(database_url);

@@ -12,9 +12,8 @@
 //! database a write that a wrong secret does not.
 
 use crate::db::Db;
-use crate::state::AppState;
-use crate::store::{self, ActorRef};
-use casebook_domain::{AccountKind, Timestamp};
+use crate::store;
+use casebook_domain::Timestamp;
 use prometheus_client::metrics::counter::Counter;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -59,7 +58,7 @@ impl SecretUse {
 
     /// Whether this use of an expired secret is the first from `peer` in
     /// [`EXPIRED_AUDIT_EVERY`]: the one to audit.
-    fn first_expired_use_in_a_while(&self, secret_id: &str, peer: Option<IpAddr>, now: Instant) -> bool {
+    pub fn first_expired_use_in_a_while(&self, secret_id: &str, peer: Option<IpAddr>, now: Instant) -> bool {
         let key = (secret_id.to_owned(), peer.map(|a| a.to_canonical()));
         let mut last = self.expired_audited.lock().unwrap_or_else(|e| e.into_inner());
         if last
@@ -140,31 +139,6 @@ impl SecretUse {
             }
         }
     }
-}
-
-/// Audits the use of an expired secret of `application` from `peer`, at
-/// most once a minute per secret and address, without making the caller
-/// wait: the refusal must take as long as a wrong secret's, whatever the
-/// database is doing.
-pub fn audit_expired_use(state: &AppState, application: &store::ClientRecord, secret_id: &str, peer: Option<IpAddr>) {
-    state.metrics.expired_secrets.inc();
-    if !state
-        .secret_uses
-        .first_expired_use_in_a_while(secret_id, peer, Instant::now())
-    {
-        return;
-    }
-    let application = ActorRef {
-        kind: AccountKind::Application,
-        id: application.application_id.clone(),
-        name: application.name.clone(),
-    };
-    let (db, secret_id) = (state.db.clone(), secret_id.to_owned());
-    tokio::spawn(async move {
-        if let Err(e) = store::record_expired_secret_use(&db, &application, &secret_id, peer).await {
-            tracing::warn!(error = %e, application = %application.id, "could not audit the use of an expired secret");
-        }
-    });
 }
 
 #[cfg(test)]

@@ -9,10 +9,10 @@
 //! from outside cannot flood the trail, the log or the database; every
 //! refusal is counted in `casebook_source_refusals_total`.
 
-use crate::state::AppState;
+use crate::db::Db;
 use crate::store::{self, ActorRef};
-use casebook_domain::AccountKind;
 use casebook_domain::sources::AllowedSources;
+use prometheus_client::metrics::counter::Counter;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -93,15 +93,22 @@ impl RefusalAudit {
 /// first of its kind from that address in a minute. The audit row is
 /// written in the background: the answer neither waits for it nor depends
 /// on it, so a refused request takes as long as any other failure.
-pub fn refuse(state: &AppState, application_id: &str, name: &str, peer: Option<IpAddr>, what: Refused) {
-    state.metrics.source_refusals.inc();
+pub fn refuse(
+    db: &Db,
+    audit: &RefusalAudit,
+    refusals: &Counter,
+    application: ActorRef,
+    peer: Option<IpAddr>,
+    what: Refused,
+) {
+    refusals.inc();
     let address = peer.map(|a| a.to_canonical());
     let action = what.action();
     // Logged like the audit, once a minute per address: a token used from
     // outside is not throttled, and must not flood the log either.
-    if !state.refusal_audit.first_in_a_while(application_id, peer, what) {
+    if !audit.first_in_a_while(&application.id, peer, what) {
         tracing::debug!(
-            application = application_id,
+            application = %application.id,
             ?address,
             action,
             "refused again: outside allowed_sources"
@@ -109,17 +116,12 @@ pub fn refuse(state: &AppState, application_id: &str, name: &str, peer: Option<I
         return;
     }
     tracing::info!(
-        application = application_id,
+        application = %application.id,
         ?address,
         action,
         "refused: outside allowed_sources"
     );
-    let application = ActorRef {
-        kind: AccountKind::Application,
-        id: application_id.to_owned(),
-        name: name.to_owned(),
-    };
-    let db = state.db.clone();
+    let db = db.clone();
     tokio::spawn(async move {
         if let Err(e) = store::record_refusal(&db, &application, what.action(), what.detail(peer)).await {
             tracing::warn!(error = %e, application = %application.id, "could not audit a refusal for allowed_sources");

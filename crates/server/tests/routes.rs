@@ -9,9 +9,9 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use casebook_server::auth::{self, ROUTES};
 use casebook_server::config::Config;
 use casebook_server::crypto::MasterKey;
+use casebook_server::http::auth::{self, ROUTES};
 use casebook_server::{TestOptions, http};
 use std::collections::BTreeSet;
 use tower::ServiceExt;

@@ -1,7 +1,7 @@
 //! The admin API ("Storage and the admin API"): sessions, roles, users,
 //! external applications, secrets and the audit trail, on both backends.
 
-use casebook_server::auth::{Access, ROUTES};
+use casebook_server::http::auth::{Access, ROUTES};
 use casebook_tests::{
     ADMIN_EMAIL, ADMIN_PASSWORD, APPS, TestApp, USER_PASSWORD, both_backends, expect, field_codes, id_of, pairs,
     problem,

@@ -3,7 +3,7 @@
 //! narrowed and outdated tokens, and the records themselves, on both backends.
 
 use casebook_domain::PermissionSet;
-use casebook_server::auth::{Access, ROUTES};
+use casebook_server::http::auth::{Access, ROUTES};
 use casebook_tests::{
     ADMIN_PASSWORD, APPS, Spawn, TestApp, USER_PASSWORD, both_backends, expect, field_codes, header, id_of, pairs,
     problem,
@@ -162,7 +162,7 @@ fn success_status(method: &Method) -> u16 {
 /// Routes the matrix covers: the admin and Casebook APIs, except sign-in and
 /// sign-out, the secret routes, which only a signed-in person may use, and
 /// federated credentials, whose access is tested beside them (federated.rs).
-fn matrix_routes() -> Vec<&'static casebook_server::auth::RouteAccess> {
+fn matrix_routes() -> Vec<&'static casebook_server::http::auth::RouteAccess> {
     ROUTES
         .iter()
         .filter(|r| r.path.starts_with("/api/v1/") || r.path.starts_with("/admin/v1/"))

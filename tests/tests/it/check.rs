@@ -134,7 +134,7 @@ both_backends!(
         .bind(true)
         .bind(vec![0_u8; 48])
         .bind(1_i64)
-        .execute(app.running.state.db.pool())
+        .execute(app.running.state.db().pool())
         .await
         .expect("a migration from the future");
         let Some(report) = check(&with(&install(&app), &[])).await else {
@@ -151,7 +151,7 @@ both_backends!(
         );
         // Until a release raises the floor past what this binary knows.
         sqlx::query("UPDATE schema_compat SET oldest_reader = 9001 WHERE id = 1")
-            .execute(app.running.state.db.pool())
+            .execute(app.running.state.db().pool())
             .await
             .expect("the floor raised");
         let report = check(&with(&install(&app), &[])).await.expect("a report");
@@ -165,7 +165,7 @@ both_backends!(
     |app: TestApp| async move {
         sqlx::query("UPDATE _sqlx_migrations SET checksum = $1 WHERE version = 3")
             .bind(vec![1_u8; 48])
-            .execute(app.running.state.db.pool())
+            .execute(app.running.state.db().pool())
             .await
             .expect("tamper");
         let Some(report) = check(&with(&install(&app), &[])).await else {

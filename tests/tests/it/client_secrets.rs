@@ -216,14 +216,14 @@ both_backends!(
         // Listed for a month after it expired, then removed; the others stay.
         let policy = SecretPolicy::default();
         assert_eq!(
-            store::purge_expired_secrets(&app.running.state.db, &policy)
+            store::purge_expired_secrets(app.running.state.db(), &policy)
                 .await
                 .unwrap(),
             0
         );
         app.advance_clock(store::EXPIRED_SECRET_KEPT);
         assert_eq!(
-            store::purge_expired_secrets(&app.running.state.db, &policy)
+            store::purge_expired_secrets(app.running.state.db(), &policy)
                 .await
                 .unwrap(),
             1
@@ -231,7 +231,7 @@ both_backends!(
         // Still known as ended, so a leak report of it is a real leak.
         let ended: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ended_secrets WHERE application_id = $1")
             .bind(app_id)
-            .fetch_one(app.running.state.db.pool())
+            .fetch_one(app.running.state.db().pool())
             .await
             .unwrap();
         assert_eq!(ended, 1);
@@ -280,8 +280,8 @@ both_backends!(
         let app_id = view["id"].as_str().unwrap();
         expect(add_secret(&app, &admin, app_id, json!({"label": "idle"})).await, 201).await;
         let state = &app.running.state;
-        let writes = || state.metrics.secret_use_writes.get();
-        state.secret_uses.flush(&state.db).await.unwrap();
+        let writes = || state.metrics().secret_use_writes.get();
+        state.secret_uses().flush(state.db()).await.unwrap();
         let before = writes();
         for _ in 0..25 {
             assert_eq!(token_status(&app, &client_id, &secret).await, 200);
@@ -291,17 +291,17 @@ both_backends!(
         let (idle, used) = (&listed[0], &listed[1]);
         assert!(idle["last_used_at"].is_null(), "{idle}");
         assert!(used["last_used_at"].as_str().unwrap().ends_with(":00Z"), "{used}");
-        state.secret_uses.flush(&state.db).await.unwrap();
+        state.secret_uses().flush(state.db()).await.unwrap();
         // 25 tokens, at most two statements (the housekeeping loop may have
         // written the same minute's stamp in between).
         let written = writes() - before;
         assert!((1..=2).contains(&written), "{written} writes for 25 tokens");
-        state.secret_uses.flush(&state.db).await.unwrap();
+        state.secret_uses().flush(state.db()).await.unwrap();
         assert_eq!(writes() - before, written, "nothing new, nothing written");
         let stored: Option<i64> =
             sqlx::query_scalar::<_, Option<i64>>("SELECT last_used_at FROM client_secrets WHERE id = $1")
                 .bind(used["id"].as_str().unwrap())
-                .fetch_one(state.db.pool())
+                .fetch_one(state.db().pool())
                 .await
                 .unwrap();
         assert!(stored.is_some());
@@ -335,7 +335,7 @@ both_backends!(
         let state = &app.running.state;
         let policy = SecretPolicy::default();
         let reminders = |app: &TestApp| {
-            let db = app.running.state.db.clone();
+            let db = app.running.state.db().clone();
             async move { store::send_expiry_reminders(&db, &policy).await.unwrap() }
         };
         let reminders_queued = || async {
@@ -367,7 +367,7 @@ both_backends!(
         // Delivered through an SMTP relay on loopback, to the application's address.
         let (port, mut received) = fake_relay().await;
         let mailer = Mailer::from_url(Some(&format!("smtp://127.0.0.1:{port}")), None).unwrap();
-        notify::deliver_due(&state.db, &mailer, &state.metrics.outbox_delivery_failures)
+        notify::deliver_due(state.db(), &mailer, &state.metrics().outbox_delivery_failures)
             .await
             .unwrap();
         let mut messages = Vec::new();

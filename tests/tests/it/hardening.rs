@@ -96,14 +96,11 @@ both_backends!(
         let r = app.token_response(made_up.as_str(), wrong.expose(), None).await;
         assert_eq!(r.status(), 401);
         assert!(
-            state
-                .unknown_clients
-                .get(made_up.as_str(), &state.freshness())
-                .is_some(),
+            state.caches().knows_unknown(made_up.as_str()),
             "the next try of this ID costs no storage read, like a known client"
         );
         assert_eq!(
-            state.clients.len(),
+            state.caches().cached_clients(),
             0,
             "unknown IDs do not take the place of real clients"
         );
@@ -132,7 +129,7 @@ both_backends!(
         let other = server::start(
             Config {
                 addr: "127.0.0.1:0".parse().unwrap(),
-                ..app.running.state.config.clone()
+                ..app.running.state.config().clone()
             },
             server::TestOptions::default(),
         )
@@ -171,7 +168,7 @@ both_backends!(
         }
         for (replica, state) in [&app.running.state, &other.state].into_iter().enumerate() {
             assert!(
-                state.tokens.get(&kept, &state.freshness()).is_some(),
+                state.caches().holds_token(&kept),
                 "replica {replica}: the bystander's cached token survives the revocation"
             );
         }

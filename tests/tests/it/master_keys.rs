@@ -175,7 +175,7 @@ both_backends!(
         let (epsilon, _, _) = only_new.partner(&admin, "Epsilon Partner", &["engage-worker"]).await;
         let row = sqlx::query("SELECT secret_ciphertext FROM client_secrets WHERE application_id = $1")
             .bind(id(&epsilon))
-            .fetch_one(only_new.running.state.db.pool())
+            .fetch_one(only_new.running.state.db().pool())
             .await
             .expect("the new secret");
         let sealed: Vec<u8> = sqlx::Row::try_get(&row, "secret_ciphertext").expect("sealed");
@@ -313,7 +313,7 @@ both_backends!(
         // As a database of a release before the MAC key was stored: its MACs
         // were made under the key derived from the old master key.
         sqlx::query("DELETE FROM install_keys")
-            .execute(app.running.state.db.pool())
+            .execute(app.running.state.db().pool())
             .await
             .expect("forget the stored MAC key");
         // The first start of this release already has the new key current:

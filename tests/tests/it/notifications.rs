@@ -10,7 +10,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 pub(crate) async fn outbox(app: &TestApp) -> Vec<(String, String, String, Option<i64>, i64)> {
     let rows = sqlx::query("SELECT recipient, subject, body, delivered_at, attempts FROM outbox ORDER BY id")
-        .fetch_all(app.running.state.db.pool())
+        .fetch_all(app.running.state.db().pool())
         .await
         .unwrap();
     rows.iter()
@@ -164,7 +164,7 @@ async fn alerts_are_queued_and_delivered(app: TestApp) {
 
 async fn deliver(app: &TestApp, mailer: &Mailer) -> Result<usize, sqlx::Error> {
     let state = &app.running.state;
-    notify::deliver_due(&state.db, mailer, &state.metrics.outbox_delivery_failures).await
+    notify::deliver_due(state.db(), mailer, &state.metrics().outbox_delivery_failures).await
 }
 
 async fn failed_delivery_is_retried(app: TestApp) {

@@ -13,7 +13,7 @@ fn scannable(secret: &str) -> bool {
 }
 
 fn mistyped_count(app: &TestApp) -> u64 {
-    app.running.state.metrics.mistyped_secrets.get()
+    app.running.state.metrics().mistyped_secrets.get()
 }
 
 both_backends!(
@@ -58,10 +58,10 @@ both_backends!(a_secret_of_the_older_format_keeps_working, |app: TestApp| async 
         .bind(master.secret_mac(&legacy).to_vec())
         .bind(master.seal(legacy.as_bytes(), id))
         .bind(id)
-        .execute(state.db.pool())
+        .execute(state.db().pool())
         .await
         .unwrap();
-    state.clients.remove(&client_id);
+    state.client_changed(&client_id);
     let r = app.token_response(&client_id, &legacy, None).await;
     assert_eq!(r.status(), 200, "{:?}", r.text().await);
     assert_eq!(

@@ -21,7 +21,7 @@ fn reminders_by_hand() -> Spawn {
 /// slow the test down. Each expires at `expires_at` having had reminder
 /// `stage`.
 async fn store_secrets(app: &TestApp, application_id: &str, ids: &[String], expires_at: i64, stage: i64) {
-    let db = &app.running.state.db;
+    let db = app.running.state.db();
     let created_at = app.running.state.now().unix_micros();
     let mut tx = db.pool().begin().await.unwrap();
     for id in ids {
@@ -70,7 +70,7 @@ both_backends!(
         let due: Vec<String> = (0..3).map(|n| format!("z-due-{n}")).collect();
         store_secrets(&app, app_id, &due, in_20_days, 0).await;
 
-        let db = &app.running.state.db;
+        let db = app.running.state.db();
         let policy = SecretPolicy::default();
         assert_eq!(store::send_expiry_reminders(db, &policy).await.unwrap(), 3);
         assert_eq!(reminders_for(&app, "z-due-").await, 3);
@@ -99,7 +99,7 @@ both_backends!(
         store_secrets(&app, app_id, &waiting, in_20_days, 1).await;
         let due: Vec<String> = (0..10).map(|n| format!("z-due-{n}")).collect();
         store_secrets(&app, app_id, &due, in_20_days, 0).await;
-        let db = &app.running.state.db;
+        let db = app.running.state.db();
         let policy = SecretPolicy::default();
         assert_eq!(
             store::send_expiry_reminders_in_batches(db, &policy, 3).await.unwrap(),

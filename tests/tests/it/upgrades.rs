@@ -15,7 +15,7 @@ both_backends!(
     a_newer_releases_migration_is_served_until_its_schema_needs_more,
     |app: TestApp| async move {
         assert_eq!(readyz(&app).await, (200, "ready".to_owned()));
-        let db: &Db = &app.running.state.db;
+        let db: &Db = app.running.state.db();
         let knows = newest_known(db.backend());
         // What a newer release's migration leaves: a row this binary does
         // not know and a table it never reads.

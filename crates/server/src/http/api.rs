@@ -1,9 +1,9 @@
 //! The Casebook API: what an end user can do in the UI, for users and
 //! applications alike. Access is decided by `auth::ROUTES`, not here.
 
-use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::auth::Caller;
 use crate::http::query::PageQuery;
 use crate::state::AppState;
 use crate::store;
@@ -50,7 +50,7 @@ pub async fn list_cases(
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<CaseView>>, ApiError> {
     Ok(Json(crate::views::page(
-        store::list_cases(&state.db, q.cursor()?, q.limit()?).await?,
+        store::list_cases(state.db(), q.cursor()?, q.limit()?).await?,
     )))
 }
 
@@ -69,7 +69,7 @@ pub async fn create_case(
     Ok((
         StatusCode::CREATED,
         Json(CaseView::from(
-            store::create_case(&state.db, &caller.actor(), &case).await?,
+            store::create_case(state.db(), &caller.actor(), &case).await?,
         )),
     ))
 }
@@ -81,7 +81,7 @@ pub async fn create_case(
         (status = 404, description = "No such case", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_case(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<CaseView>, ApiError> {
-    Ok(Json(store::get_case(&state.db, &id).await?.into()))
+    Ok(Json(store::get_case(state.db(), &id).await?.into()))
 }
 
 /// Change a case.
@@ -99,7 +99,7 @@ pub async fn update_case(
 ) -> Result<Json<CaseView>, ApiError> {
     let change = change.validate()?;
     Ok(Json(
-        store::update_case(&state.db, &caller.actor(), &id, &change)
+        store::update_case(state.db(), &caller.actor(), &id, &change)
             .await?
             .into(),
     ))
@@ -112,7 +112,7 @@ pub async fn update_case(
         (status = 404, description = "No such case", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn delete_case(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<StatusCode, ApiError> {
-    store::delete_case(&state.db, &id).await?;
+    store::delete_case(state.db(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -127,7 +127,7 @@ pub async fn list_reports(
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<ReportView>>, ApiError> {
     Ok(Json(crate::views::page(
-        store::list_reports(&state.db, q.cursor()?, q.limit()?).await?,
+        store::list_reports(state.db(), q.cursor()?, q.limit()?).await?,
     )))
 }
 
@@ -146,7 +146,7 @@ pub async fn create_report(
     Ok((
         StatusCode::CREATED,
         Json(ReportView::from(
-            store::create_report(&state.db, &caller.actor(), &report).await?,
+            store::create_report(state.db(), &caller.actor(), &report).await?,
         )),
     ))
 }
@@ -161,7 +161,7 @@ pub async fn get_report(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ReportView>, ApiError> {
-    Ok(Json(store::get_report(&state.db, &id).await?.into()))
+    Ok(Json(store::get_report(state.db(), &id).await?.into()))
 }
 
 /// Change a report.
@@ -179,7 +179,7 @@ pub async fn update_report(
 ) -> Result<Json<ReportView>, ApiError> {
     let change = change.validate()?;
     Ok(Json(
-        store::update_report(&state.db, &caller.actor(), &id, &change)
+        store::update_report(state.db(), &caller.actor(), &id, &change)
             .await?
             .into(),
     ))
@@ -195,6 +195,6 @@ pub async fn delete_report(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    store::delete_report(&state.db, &id).await?;
+    store::delete_report(state.db(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

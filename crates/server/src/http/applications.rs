@@ -1,10 +1,10 @@
 //! Registered external applications: the "New Application" form, the
 //! list, the expanded view, changes and removal.
 
-use crate::auth::Caller;
 use crate::crypto::random_bytes;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::auth::Caller;
 use crate::state::AppState;
 use crate::store;
 use crate::views::{self, *};
@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use casebook_domain::application::{ApplicationChange, ApplicationFacts, ApplicationForm};
-use casebook_domain::client_auth::Credentials;
+use casebook_domain::auth_method_form::Credentials;
 use casebook_domain::client_keys::{AuthMethod, KeySource};
 use casebook_domain::pagination::{page_cursor, page_size};
 use casebook_domain::{AccountKind, AccountRef, ClientId, ClientSecret, Email};
@@ -68,7 +68,7 @@ fn filter<'a>(field: &'static str, value: Option<&'a str>) -> Result<Option<&'a 
 /// Registering keys hands out a lasting way in, like revealing a secret:
 /// only a signed-in person may, never an application's token (which could
 /// otherwise mint itself credentials that outlive it).
-fn keys_from_a_person(caller: &crate::auth::Principal) -> Result<(), ApiError> {
+fn keys_from_a_person(caller: &crate::http::auth::Principal) -> Result<(), ApiError> {
     if caller.kind == AccountKind::Application {
         return Err(ApiError::forbidden(
             "only a signed-in person may register an application's public keys; an application's token may not",
@@ -87,14 +87,14 @@ async fn application_facts(
     roles: &[String],
 ) -> Result<ApplicationFacts, ApiError> {
     let email_holder = match email.and_then(|e| Email::parse(e).ok()) {
-        Some(email) => store::email_holder(&state.db, &email).await?,
+        Some(email) => store::email_holder(state.db(), &email).await?,
         None => None,
     };
     Ok(ApplicationFacts {
-        existing_roles: store::existing_roles(&state.db, roles).await?,
+        existing_roles: store::existing_roles(state.db(), roles).await?,
         email_holder,
         auth_method: None,
-        allow_private_jwks_uri: state.config.jwks_fetch.allow_private,
+        allow_private_jwks_uri: state.config().jwks_fetch.allow_private,
     })
 }
 
@@ -111,7 +111,7 @@ pub async fn list_applications(
     let limit = page_size(q.limit).map_err(ApiError::field)?;
     let cursor = page_cursor(q.cursor.as_deref()).map_err(ApiError::field)?;
     let listed = store::list_applications(
-        &state.db,
+        state.db(),
         cursor,
         limit,
         filter("name", q.name.as_deref())?,
@@ -148,14 +148,14 @@ pub async fn create_application(
     if let Credentials::Keys(keys) = app.credentials()
         && let Some(set) = keys.inline()
     {
-        crate::client_keys::usable(set, "jwks")?;
+        crate::client_auth::keys::usable(set, "jwks")?;
     }
     let client_id = ClientId::from_random(random_bytes());
     let secret = ClientSecret::from_random(random_bytes());
     let view = store::create_application(
-        &state.db,
+        state.db(),
         state.master(),
-        &state.config.secret_policy,
+        &state.config().secret_policy,
         callback_url(&state),
         &caller.author(),
         &app,
@@ -180,7 +180,7 @@ pub async fn get_application(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ApplicationView>, ApiError> {
-    let app = store::get_application(&state.db, &id).await?;
+    let app = store::get_application(state.db(), &id).await?;
     Ok(Json(views::application(app, callback_url(&state))))
 }
 
@@ -206,7 +206,7 @@ pub async fn update_application(
     )
     .await?;
     if change.token_endpoint_auth_method.is_some() || change.jwks.is_some() || change.jwks_uri.is_some() {
-        let stored = store::get_application(&state.db, &id).await?;
+        let stored = store::get_application(state.db(), &id).await?;
         facts.auth_method = AuthMethod::parse(&stored.auth_method);
     }
     let change = change.validate(&facts, &AccountRef::new(AccountKind::Application, &id))?;
@@ -214,22 +214,21 @@ pub async fn update_application(
         keys_from_a_person(&caller)?;
     }
     if let Some(set) = change.credentials().keys.as_ref().and_then(KeySource::inline) {
-        crate::client_keys::usable(set, "jwks")?;
+        crate::client_auth::keys::usable(set, "jwks")?;
     }
     // Used only if the change moves the application back to a secret.
     let secret = ClientSecret::from_random(random_bytes());
     let app = store::update_application(
-        &state.db,
+        state.db(),
         state.master(),
-        &state.config.secret_policy,
+        &state.config().secret_policy,
         &caller.author(),
         &id,
         &change,
         &secret,
     )
     .await?;
-    state.clients.remove(&app.client_id);
-    state.bump_epoch();
+    state.client_changed(&app.client_id);
     Ok(Json(views::application(app, callback_url(&state))))
 }
 
@@ -244,8 +243,7 @@ pub async fn delete_application(
     Caller(caller): Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    let client_id = store::delete_application(&state.db, &caller.author(), &id).await?;
-    state.clients.remove(&client_id);
-    state.bump_epoch();
+    let client_id = store::delete_application(state.db(), &caller.author(), &id).await?;
+    state.client_changed(&client_id);
     Ok(StatusCode::NO_CONTENT)
 }

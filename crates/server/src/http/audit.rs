@@ -101,6 +101,6 @@ pub async fn list_audit(
         actor_id: filter_value("actor_id", q.actor_id.as_deref(), id_char)?,
     };
     Ok(Json(crate::views::page(
-        store::list_audit(&state.db, page.cursor()?, page.limit()?, filter).await?,
+        store::list_audit(state.db(), page.cursor()?, page.limit()?, filter).await?,
     )))
 }

@@ -52,7 +52,7 @@ pub async fn metadata(State(state): State<AppState>) -> Json<ServerMetadata> {
         scopes_supported: Permission::all().map(|p| p.to_string()).collect(),
         service_documentation: format!("{base}/docs"),
         introspection_signing_alg_values_supported: state
-            .keys
+            .keys()
             .published_algorithms()
             .into_iter()
             .map(|alg| alg.as_str().to_owned())
@@ -86,7 +86,7 @@ pub async fn protected_resource_metadata(State(state): State<AppState>) -> Json<
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "oauth",
     responses((status = 200, description = "JSON Web Key Set", body = JwkSet)))]
 pub async fn jwks(State(state): State<AppState>) -> Response {
-    let mut response = Json(state.keys.jwks()).into_response();
+    let mut response = Json(state.keys().jwks()).into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));

@@ -3,9 +3,10 @@
 //! by the install's current key (RFC 9701), which a resource server can keep
 //! or forward as proof of what the authorization server said.
 
-use super::oauth::{AuthenticatedClient, PeerAddr, TokenParamForm, client_form, no_store};
-use crate::auth::{Refusal, verify_access_token};
+use super::oauth::{PeerAddr, TokenParamForm, client_form, no_store};
+use crate::client_auth::AuthenticatedClient;
 use crate::error::{OAuthError, OAuthErrorBody};
+use crate::http::auth::{Refusal, verify_access_token};
 use crate::state::{AppState, VerifiedToken};
 use axum::Json;
 use axum::body::Body;
@@ -106,7 +107,7 @@ fn signed(
         token_introspection: answer,
     };
     let typ = TOKEN_INTROSPECTION_JWT.trim_start_matches("application/");
-    let jwt = state.keys.sign_typed(typ, &claims).map_err(|e| {
+    let jwt = state.keys().sign_typed(typ, &claims).map_err(|e| {
         tracing::error!(error = %e, "could not sign an introspection response");
         OAuthError::unavailable("the server could not sign the response; try again")
     })?;

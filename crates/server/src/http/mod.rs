@@ -2,8 +2,8 @@
 
 pub mod api;
 pub mod applications;
-mod assertion;
 pub mod audit;
+pub mod auth;
 pub mod console;
 pub mod discovery;
 pub mod federated;
@@ -20,7 +20,6 @@ pub mod sessions;
 pub mod spec;
 pub mod users;
 
-use crate::auth;
 use crate::error::ApiError;
 use crate::metrics;
 use crate::state::AppState;

@@ -3,25 +3,20 @@
 //! [`super::introspection`]; what a client discovers before it calls any of
 //! them (metadata, the JWKS) is in [`super::discovery`].
 
-use crate::crypto::{MasterKey, random_token};
+use crate::client_auth::{self, AuthenticatedClient};
+use crate::crypto::random_token;
 use crate::error::{OAuthError, OAuthErrorBody};
 use crate::metrics::TokenOutcome;
 use crate::state::AppState;
-use crate::store::{self, ActorRef, ClientRecord, FederatedCredentialRecord};
+use crate::store::{self, ClientRecord, FederatedCredentialRecord};
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
-use casebook_domain::client_assertion;
-use casebook_domain::client_keys::AuthMethod;
-use casebook_domain::secret_format::Shape;
-use casebook_domain::secret_lifecycle::{SecretPolicy, SecretStatus};
-use casebook_domain::token_request::{self, Form, PresentedClient, TokenRequest, presented_client};
-use casebook_domain::{AccountKind, ClientSecret, Timestamp};
+use casebook_domain::token_request::{self, Form, TokenRequest};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use utoipa::ToSchema;
 
 /// This resource's operations, documented: merged into the router and the OpenAPI document.
@@ -112,7 +107,7 @@ impl PeerAddr {
         Self(
             extensions
                 .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| state.config.trusted_proxies.client_address(c.0.ip(), headers)),
+                .map(|c| state.config().trusted_proxies.client_address(c.0.ip(), headers)),
         )
     }
 }
@@ -154,163 +149,6 @@ async fn read_body(body: Body) -> Result<Bytes, OAuthError> {
     Ok(Bytes::from(kept))
 }
 
-/// A client whose credentials were checked.
-pub(super) struct AuthenticatedClient {
-    pub(super) id: String,
-    pub(super) record: Arc<ClientRecord>,
-    /// The outside identity that stood in for the client's own credential.
-    pub(super) federated: Option<Arc<FederatedCredentialRecord>>,
-}
-
-/// What a presented secret is to a client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretVerdict {
-    /// One of the client's active secrets: this one.
-    Accepted {
-        secret_id: String,
-    },
-    /// It matches one of the client's secrets that has expired: refused
-    /// like a wrong one, but worth an audit row (a deployment left behind).
-    Expired {
-        secret_id: String,
-    },
-    Refused,
-}
-
-/// Does this secret open this client at `now`? One of its active secrets,
-/// of an enabled client. Every stored secret is compared, each in constant
-/// time, and a disabled client costs the same, so timing tells neither
-/// which secret matched nor whether the client is enabled.
-pub fn check_secret(
-    master: &MasterKey,
-    policy: &SecretPolicy,
-    client: &ClientRecord,
-    secret: &ClientSecret,
-    now: Timestamp,
-) -> SecretVerdict {
-    use subtle::ConstantTimeEq;
-    // One HMAC of the presented secret, compared with each stored one.
-    let presented = master.secret_mac(secret.expose());
-    let mut verdict = SecretVerdict::Refused;
-    for stored in &client.secrets {
-        let matches: bool = presented.ct_eq(stored.mac.as_slice()).into();
-        let active = policy.status(now, stored.created_at, stored.expires_at) == SecretStatus::Active;
-        if matches {
-            let secret_id = stored.id.clone();
-            verdict = if active {
-                SecretVerdict::Accepted { secret_id }
-            } else {
-                SecretVerdict::Expired { secret_id }
-            };
-        }
-    }
-    // A private_key_jwt client has no secrets; the method is checked too,
-    // so that holds even for rows gone wrong.
-    let by_secret = client.auth_method == Some(AuthMethod::ClientSecretBasic);
-    if client.enabled & by_secret {
-        verdict
-    } else {
-        SecretVerdict::Refused
-    }
-}
-
-/// The one answer to a failed client authentication, counted against the
-/// client (when the request names one that can exist) and the source.
-pub(super) fn client_auth_failed(state: &AppState, client_id: Option<&str>, peer: Option<IpAddr>) -> OAuthError {
-    state.metrics.client_auth_failures.inc();
-    let mut error = OAuthError::invalid_client();
-    if let Some(wait) = state.throttle.record_failure(client_id, peer) {
-        error.description = "too many failed client authentications; wait before trying again".into();
-        error.retry_after_secs = Some(wait.as_secs().max(1));
-    }
-    error
-}
-
-/// Authenticates the client of an OAuth request, throttling failures, and
-/// holds it to its `allowed_sources`: from elsewhere, even the right
-/// credentials get the answer a wrong secret gets, counted like one.
-async fn authenticate_client(
-    state: &AppState,
-    headers: &HeaderMap,
-    form: &Form,
-    peer: Option<IpAddr>,
-) -> Result<AuthenticatedClient, OAuthError> {
-    let client = check_credentials(state, headers, form, peer).await?;
-    let sources = client.record.limits.allowed_sources.as_deref();
-    if !crate::sources::admitted(sources, peer) {
-        let (id, name) = (&client.record.application_id, &client.record.name);
-        crate::sources::refuse(state, id, name, peer, crate::sources::Refused::Credentials);
-        return Err(client_auth_failed(state, Some(&client.id), peer));
-    }
-    Ok(client)
-}
-
-/// Checks the credentials of an OAuth request, throttling failures.
-async fn check_credentials(
-    state: &AppState,
-    headers: &HeaderMap,
-    form: &Form,
-    peer: Option<IpAddr>,
-) -> Result<AuthenticatedClient, OAuthError> {
-    // A source that spent its failure budget learns nothing more, not even
-    // whether a guess was right.
-    if let Some(wait) = state.throttle.source_refused(peer) {
-        let mut error = OAuthError::invalid_client();
-        error.description = "too many failed client authentications from this address; wait before trying again".into();
-        error.retry_after_secs = Some(wait.as_secs().max(1));
-        return Err(error);
-    }
-    let authorization: Vec<&[u8]> = headers
-        .get_all(header::AUTHORIZATION)
-        .iter()
-        .map(|v| v.as_bytes())
-        .collect();
-    if let Some(presented) = client_assertion::presented(&authorization, form)? {
-        return super::assertion::authenticate(state, presented, peer).await;
-    }
-    let PresentedClient { client_id, secret } =
-        presented_client(&authorization, form)?.ok_or_else(OAuthError::invalid_client)?;
-    // Something that cannot be a Client ID never reaches storage, nor becomes
-    // a throttle key of the sender's choosing; only its source is counted.
-    if casebook_domain::ClientId::parse(&client_id).is_none() {
-        return Err(client_auth_failed(state, None, peer));
-    }
-    // No secret this service issued has a failing checksum or a foreign
-    // shape: refused without a lookup, and counted like any wrong secret.
-    if secret.shape() == Shape::Mistyped {
-        state.metrics.mistyped_secrets.inc();
-        return Err(client_auth_failed(state, Some(&client_id), peer));
-    }
-    let client = state.client(&client_id).await.map_err(|e| {
-        tracing::error!(error = %e, "client lookup failed");
-        OAuthError::unavailable("the server could not check the client; try again")
-    })?;
-    match client {
-        Some(record) => {
-            let now = state.now();
-            match check_secret(state.master(), &state.config.secret_policy, &record, &secret, now) {
-                SecretVerdict::Accepted { secret_id } => {
-                    state.secret_uses.note(&secret_id, now);
-                    return Ok(AuthenticatedClient {
-                        id: client_id,
-                        record,
-                        federated: None,
-                    });
-                }
-                SecretVerdict::Expired { secret_id } => {
-                    crate::secret_use::audit_expired_use(state, &record, &secret_id, peer);
-                }
-                SecretVerdict::Refused => {}
-            }
-        }
-        // The same work as for a known client, so timing does not tell them apart.
-        None => {
-            std::hint::black_box(state.master().secret_matches(secret.expose(), &[0; 32]));
-        }
-    }
-    Err(client_auth_failed(state, Some(&client_id), peer))
-}
-
 pub(super) fn no_store(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -346,7 +184,7 @@ pub async fn token(
         Ok(_) => TokenOutcome::Issued,
         Err(e) => TokenOutcome::refused(e.code, e.retry_after_secs.is_some()),
     };
-    state.metrics.token_request(outcome);
+    state.metrics().token_request(outcome);
     match result {
         Ok(response) => no_store(Json(response).into_response()),
         Err(e) => e.into_response(),
@@ -365,19 +203,19 @@ async fn issue_token(
         id: client_id,
         record,
         federated,
-    } = authenticate_client(state, headers, &form, peer).await?;
+    } = client_auth::authenticate(state, headers, &form, peer).await?;
     let client = token_request::AuthenticatedClient {
         client_id: &client_id,
         permissions: record.permissions,
         token_generation: record.token_generation,
     };
-    let lifetime = state.token_lifetime_secs;
+    let lifetime = state.token_lifetime_secs();
     let claims = token_request::issue(&client, &request, state.issuer(), state.now(), lifetime, random_token())?;
     // Counted only once the request is known to be grantable; taken back if
     // the token is not handed out after all.
     let counted = super::quota::admit(state, &client_id, &record).await?;
     let signed = async {
-        let access_token = state.keys.sign(&claims).map_err(|e| {
+        let access_token = state.keys().sign(&claims).map_err(|e| {
             tracing::error!(error = %e, "could not sign an access token");
             OAuthError::unavailable("the server could not sign the token; try again")
         })?;
@@ -391,12 +229,12 @@ async fn issue_token(
         Ok(token) => token,
         Err(e) => {
             if let Some(grant) = counted {
-                state.quotas.release(grant);
+                state.quotas().release(grant);
             }
             return Err(e);
         }
     };
-    state.metrics.tokens_issued.inc();
+    state.metrics().tokens_issued.inc();
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer".to_owned(),
@@ -413,13 +251,9 @@ async fn record_exchange(
     client: &ClientRecord,
     credential: &FederatedCredentialRecord,
 ) -> Result<(), OAuthError> {
-    let application = ActorRef {
-        kind: AccountKind::Application,
-        id: client.application_id.clone(),
-        name: client.name.clone(),
-    };
+    let application = client.actor();
     tracing::info!(client_id, credential = %credential.id, "federated credential exchanged for a token");
-    store::record_federated_exchange(&state.db, &application, credential)
+    store::record_federated_exchange(state.db(), &application, credential)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "could not record a federated exchange");
@@ -446,7 +280,7 @@ pub(super) async fn client_form(
 ) -> Result<(AuthenticatedClient, Form), OAuthError> {
     let body = read_body(body).await?;
     let form = read_form(headers, uri, &body)?;
-    let client = authenticate_client(state, headers, &form, peer).await?;
+    let client = client_auth::authenticate(state, headers, &form, peer).await?;
     Ok((client, form))
 }
 
@@ -473,18 +307,18 @@ pub async fn revoke(
         let token = form.token()?;
         // Only well-formed tokens signed by us name a jti worth recording.
         let now = state.now().unix_secs();
-        let claims = match state.keys.verify(token, state.issuer(), now) {
+        let claims = match state.keys().verify(token, state.issuer(), now) {
             Ok(Some(claims)) => claims,
             // A key rotated in elsewhere that this process has not loaded yet:
             // a token it signed must not be reported revoked and live on.
             Ok(None) => {
-                if let Err(e) = state.keys.refresh().await {
+                if let Err(e) = state.keys().refresh().await {
                     tracing::error!(error = %e, "could not refresh signing keys");
                     return Err(OAuthError::unavailable(
                         "the server could not check the token; try again",
                     ));
                 }
-                match state.keys.verify(token, state.issuer(), now) {
+                match state.keys().verify(token, state.issuer(), now) {
                     Ok(Some(claims)) => claims,
                     _ => return Ok(()),
                 }
@@ -497,122 +331,19 @@ pub async fn revoke(
             tracing::debug!(client_id = %client.id, "revocation of another client's token ignored");
             return Ok(());
         }
-        store::revoke_token(&state.db, &claims.jti, claims.exp)
+        store::revoke_token(state.db(), &claims.jti, claims.exp)
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "revocation failed");
                 OAuthError::unavailable("the server could not record the revocation; try again")
             })?;
-        // Only this token: bumping the epoch would let any client flush every
-        // cache of this replica by revoking its own tokens. Other replicas
-        // learn of it from their next poll of revocations.
-        if !state.revoked.insert(claims.jti.clone(), claims.exp) {
-            state.bump_epoch();
-        }
-        state.tokens.remove(token);
+        // Other replicas learn of it from their next poll of revocations.
+        state.caches().token_revoked(token, claims.jti, claims.exp);
         Ok(())
     }
     .await;
     match result {
         Ok(()) => no_store(axum::http::StatusCode::OK.into_response()),
         Err(e) => e.into_response(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::StoredSecret;
-    use casebook_domain::PermissionSet;
-
-    fn stored(master: &MasterKey, id: &str, value: &str, expires_at: Option<i64>) -> StoredSecret {
-        StoredSecret {
-            id: id.into(),
-            mac: master.secret_mac(value).to_vec(),
-            created_at: Timestamp::from_unix_micros(0),
-            expires_at: expires_at.map(Timestamp::from_unix_micros),
-        }
-    }
-
-    fn record(master: &MasterKey, enabled: bool, previous_until: Option<i64>) -> ClientRecord {
-        let mut secrets = vec![stored(master, "current", "current", None)];
-        secrets.extend(previous_until.map(|until| stored(master, "previous", "previous", Some(until))));
-        ClientRecord {
-            application_id: "app".into(),
-            name: "Partner".into(),
-            enabled,
-            secrets,
-            permissions: PermissionSet::EMPTY,
-            token_generation: 0,
-            auth_method: Some(AuthMethod::ClientSecretBasic),
-            keys: None,
-            limits: Default::default(),
-        }
-    }
-
-    #[test]
-    fn secrets_open_only_enabled_clients_and_each_only_until_it_expires() {
-        let master = MasterKey::from_bytes([7; 32]);
-        let policy = SecretPolicy::default();
-        let verdict = |record: &ClientRecord, secret: &str, now: i64| {
-            check_secret(
-                &master,
-                &policy,
-                record,
-                &ClientSecret::from_presented(secret),
-                Timestamp::from_unix_micros(now),
-            )
-        };
-        let accepted = |id: &str| SecretVerdict::Accepted { secret_id: id.into() };
-        let rotated = record(&master, true, Some(1_000));
-        for (secret, now, expected) in [
-            ("current", 0, accepted("current")),
-            ("previous", 999, accepted("previous")),
-            (
-                "previous",
-                1_000,
-                SecretVerdict::Expired {
-                    secret_id: "previous".into(),
-                },
-            ),
-            ("wrong", 0, SecretVerdict::Refused),
-            ("", 0, SecretVerdict::Refused),
-        ] {
-            assert_eq!(verdict(&rotated, secret, now), expected, "{secret} at {now}");
-        }
-        assert_eq!(
-            verdict(&record(&master, false, None), "current", 0),
-            SecretVerdict::Refused,
-            "disabled"
-        );
-        let keyed = ClientRecord {
-            auth_method: Some(AuthMethod::PrivateKeyJwt),
-            ..record(&master, true, None)
-        };
-        assert_eq!(
-            verdict(&keyed, "current", 0),
-            SecretVerdict::Refused,
-            "a private_key_jwt client takes no secret"
-        );
-        let unknown = ClientRecord {
-            auth_method: None,
-            ..record(&master, true, None)
-        };
-        assert_eq!(verdict(&unknown, "current", 0), SecretVerdict::Refused);
-        // The install's most ends a secret that has no expiry of its own.
-        let capped = SecretPolicy::from_max_age_days(Some(1)).unwrap();
-        let day = 24 * 3600 * 1_000_000;
-        assert_eq!(
-            check_secret(
-                &master,
-                &capped,
-                &record(&master, true, None),
-                &ClientSecret::from_presented("current"),
-                Timestamp::from_unix_micros(day)
-            ),
-            SecretVerdict::Expired {
-                secret_id: "current".into()
-            }
-        );
     }
 }

@@ -39,10 +39,10 @@ const READINESS_DEADLINE: std::time::Duration = std::time::Duration::from_secs(1
 pub async fn readyz(State(state): State<AppState>) -> Response {
     // A load balancer's check has its own timeout; answering within it
     // tells "not ready" apart from "not there".
-    if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
+    if state.is_draining() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     }
-    let why = match tokio::time::timeout(READINESS_DEADLINE, state.db.readiness()).await {
+    let why = match tokio::time::timeout(READINESS_DEADLINE, state.db().readiness()).await {
         Ok(Ok(())) => return (StatusCode::OK, "ready").into_response(),
         Ok(Err(NotReady::Database(e))) => {
             // The cause is for the log: whoever asks /readyz is not told
@@ -76,7 +76,7 @@ const SCRAPE_QUERY_TIMEOUT: Duration = Duration::from_secs(1);
         (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
     ))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    if state.config.metrics_addr.is_some() {
+    if state.config().metrics_addr.is_some() {
         return ApiError::NotFound("route").into_response();
     }
     exposition(&state).await
@@ -85,7 +85,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 /// `/metrics`, as either listener serves it: what is read rather than
 /// counted (the pool, the outbox) is read now, then everything is written.
 pub async fn exposition(state: &AppState) -> Response {
-    let pool = state.db.pool();
+    let pool = state.db().pool();
     let size = u64::from(pool.size());
     let idle = u64::try_from(pool.num_idle()).unwrap_or(u64::MAX).min(size);
     let pool_use = PoolUse {
@@ -95,7 +95,7 @@ pub async fn exposition(state: &AppState) -> Response {
     };
     let depth = match tokio::time::timeout(
         SCRAPE_QUERY_TIMEOUT,
-        store::outbox_depth(&state.db, crate::notify::MAX_ATTEMPTS),
+        store::outbox_depth(state.db(), crate::notify::MAX_ATTEMPTS),
     )
     .await
     {
@@ -109,10 +109,10 @@ pub async fn exposition(state: &AppState) -> Response {
             None
         }
     };
-    state.metrics.observe(pool_use, depth);
+    state.metrics().observe(pool_use, depth);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        state.metrics.render(),
+        state.metrics().render(),
     )
         .into_response()
 }

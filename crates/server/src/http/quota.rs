@@ -17,7 +17,7 @@ pub(super) async fn admit(
         return Ok(None);
     };
     let verdict = state
-        .quotas
+        .quotas()
         .admit(client_id, quota, state.now().unix_secs())
         .await
         .map_err(|e| {
@@ -27,7 +27,7 @@ pub(super) async fn admit(
     match verdict {
         Verdict::Granted(reservation) => Ok(Some(reservation)),
         Verdict::Refused { retry_after_secs } => {
-            state.metrics.token_quota_refusals.inc();
+            state.metrics().token_quota_refusals.inc();
             let mut error = OAuthError::new(
                 OAuthErrorCode::TemporarilyUnavailable,
                 format!(

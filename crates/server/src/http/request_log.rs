@@ -67,7 +67,7 @@ impl tower::Service<Request> for RequestLog {
         let id = request_id(&request);
         let client = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| {
             self.state
-                .config
+                .config()
                 .trusted_proxies
                 .client_address(c.0.ip(), request.headers())
         });

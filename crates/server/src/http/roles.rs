@@ -1,8 +1,8 @@
 //! The role catalog.
 
-use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::auth::Caller;
 use crate::http::query::PageQuery;
 use crate::state::AppState;
 use crate::store;
@@ -34,7 +34,7 @@ pub async fn list_roles(
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Role>>, ApiError> {
     Ok(Json(crate::views::page(
-        store::list_roles(&state.db, q.cursor()?, q.limit()?).await?,
+        store::list_roles(state.db(), q.cursor()?, q.limit()?).await?,
     )))
 }
 
@@ -50,7 +50,7 @@ pub async fn create_role(
     ApiJson(form): ApiJson<RoleForm>,
 ) -> Result<impl IntoResponse, ApiError> {
     let role = form.validate()?;
-    let view = store::create_role(&state.db, &caller.author(), &role).await?;
+    let view = store::create_role(state.db(), &caller.author(), &role).await?;
     Ok((StatusCode::CREATED, Json(Role::from(view))))
 }
 
@@ -61,7 +61,7 @@ pub async fn create_role(
         (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_role(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<Role>, ApiError> {
-    Ok(Json(store::get_role(&state.db, &id).await?.into()))
+    Ok(Json(store::get_role(state.db(), &id).await?.into()))
 }
 
 /// Change a role's name or permissions. A permission taken away stops
@@ -81,8 +81,8 @@ pub async fn update_role(
     ApiJson(change): ApiJson<RoleChange>,
 ) -> Result<Json<Role>, ApiError> {
     let change = change.validate()?;
-    let view = store::update_role(&state.db, &caller.author(), &id, &change).await?;
-    state.bump_epoch();
+    let view = store::update_role(state.db(), &caller.author(), &id, &change).await?;
+    state.caches().everything_changed();
     Ok(Json(view.into()))
 }
 
@@ -98,6 +98,6 @@ pub async fn delete_role(
     Caller(caller): Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    store::delete_role(&state.db, &caller.author(), &id).await?;
+    store::delete_role(state.db(), &caller.author(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -69,7 +69,7 @@ pub async fn github_alerts(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Vec<LeakVerdict>>, ApiError> {
-    let Some(keys) = &state.config.secret_scanning else {
+    let Some(keys) = &state.config().secret_scanning else {
         return Err(ApiError::NotFound("secret scanning"));
     };
     let body = body_of(body)?;
@@ -88,7 +88,6 @@ pub async fn github_alerts(
         return Err(ApiError::BadRequest(format!("at most {MAX_ALERTS} alerts per request")));
     }
     let mut verdicts = Vec::with_capacity(alerts.len());
-    let mut ended_any = false;
     for alert in alerts {
         let token_hash = Sha256::digest(alert.token.as_bytes())
             .iter()
@@ -100,12 +99,12 @@ pub async fn github_alerts(
             store::LeakOutcome::Unknown
         } else {
             let mac = state.master().secret_mac(presented.expose());
-            store::end_leaked_secret(&state.db, &mac, &alert.url, &alert.source).await?
+            store::end_leaked_secret(state.db(), &mac, &alert.url, &alert.source).await?
         };
         let label = match outcome {
             store::LeakOutcome::Ended(leak) => {
-                state.clients.remove(&leak.client_id);
-                ended_any = true;
+                // Its tokens are of an old generation now: cached ones go too.
+                state.client_changed(&leak.client_id);
                 tracing::warn!(application = %leak.application_id, source = %alert.source, url = %alert.url, "a client secret was reported public and ended");
                 LeakLabel::TruePositive
             }
@@ -117,10 +116,6 @@ pub async fn github_alerts(
             token_type: alert.token_type,
             label,
         });
-    }
-    if ended_any {
-        // Its tokens are of an old generation now: cached ones must go too.
-        state.bump_epoch();
     }
     Ok(Json(verdicts))
 }

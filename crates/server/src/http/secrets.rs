@@ -2,10 +2,10 @@
 //! admins, and added, shown or replaced only by a signed-in person who
 //! re-enters their password; ended by one at once.
 
-use crate::auth::Caller;
 use crate::crypto::random_bytes;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiPath};
+use crate::http::auth::Caller;
 use crate::password::verify_password;
 use crate::state::AppState;
 use crate::store;
@@ -36,7 +36,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 fn info(record: store::SecretRecord, policy: &SecretPolicy, now: Timestamp, state: &AppState) -> ClientSecretInfo {
     // This replica's unwritten stamp may be newer than the stored one.
-    let last_used_at = record.last_used_at.max(state.secret_uses.last_used(&record.id));
+    let last_used_at = record.last_used_at.max(state.secret_uses().last_used(&record.id));
     ClientSecretInfo {
         status: record.status(policy, now).into(),
         expires_at: policy.effective_expiry(record.created_at, record.expires_at),
@@ -87,23 +87,23 @@ fn has_secret(app: &store::ApplicationRecord) -> Result<(), ApiError> {
 /// refused application costs a lockout attempt.
 async fn may_handle_secrets(
     state: &AppState,
-    caller: &crate::auth::Principal,
+    caller: &crate::http::auth::Principal,
     id: &str,
     password: Password,
 ) -> Result<(), ApiError> {
-    has_secret(&store::get_application(&state.db, id).await?)?;
-    store::may_access_secret(&state.db, &caller.author(), id).await?;
+    has_secret(&store::get_application(state.db(), id).await?)?;
+    store::may_access_secret(state.db(), &caller.author(), id).await?;
     confirm_password(state, caller, password, id).await
 }
 
 /// Re-checks the calling admin's password, with the reveal lockout.
 async fn confirm_password(
     state: &AppState,
-    caller: &crate::auth::Principal,
+    caller: &crate::http::auth::Principal,
     password: Password,
     application_id: &str,
 ) -> Result<(), ApiError> {
-    let at = match store::claim_reveal_attempt(&state.db, &caller.id).await? {
+    let at = match store::claim_reveal_attempt(state.db(), &caller.id).await? {
         store::RevealAttempt::Locked(wait) => {
             return Err(ApiError::TooManyRequests {
                 detail: format!(
@@ -115,9 +115,9 @@ async fn confirm_password(
         }
         store::RevealAttempt::Claimed { at } => at,
     };
-    let hash = store::user_password_hash(&state.db, &caller.id).await?;
+    let hash = store::user_password_hash(state.db(), &caller.id).await?;
     let right = verify_password(password, hash).await?;
-    store::settle_reveal_attempt(&state.db, &caller.actor(), application_id, at, right).await?;
+    store::settle_reveal_attempt(state.db(), &caller.actor(), application_id, at, right).await?;
     if right {
         Ok(())
     } else {
@@ -144,9 +144,9 @@ pub async fn reveal_secret(
 ) -> Result<impl IntoResponse, ApiError> {
     may_handle_secrets(&state, &caller, &id, request.password).await?;
     let (client_id, record, secret) = store::reveal_secret(
-        &state.db,
+        state.db(),
         state.master(),
-        &state.config.secret_policy,
+        &state.config().secret_policy,
         &caller.author(),
         &id,
         None,
@@ -191,23 +191,22 @@ pub async fn rotate_secret(
         secret: &secret,
         label: None,
         expires_at: state
-            .config
+            .config()
             .secret_policy
             .expiry_of_new_secret(state.now(), None)
             .map_err(ApiError::field)?,
     };
     let (client_id, until) = store::rotate_secret(
-        &state.db,
+        state.db(),
         state.master(),
-        &state.config.secret_policy,
+        &state.config().secret_policy,
         &caller.author(),
         &id,
         &new,
         grace * 1_000_000,
     )
     .await?;
-    state.clients.remove(&client_id);
-    state.bump_epoch();
+    state.client_changed(&client_id);
     tracing::info!(application = %id, user = %caller.id, grace_seconds = grace, "client secret rotated");
     Ok(no_store(
         StatusCode::OK,
@@ -230,8 +229,8 @@ pub async fn list_secrets(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ClientSecrets>, ApiError> {
-    let records = store::list_secrets(&state.db, &id).await?;
-    let (policy, now) = (&state.config.secret_policy, state.now());
+    let records = store::list_secrets(state.db(), &id).await?;
+    let (policy, now) = (&state.config().secret_policy, state.now());
     Ok(Json(ClientSecrets {
         items: records.into_iter().map(|r| info(r, policy, now, &state)).collect(),
     }))
@@ -258,7 +257,7 @@ pub async fn add_secret(
     ApiJson(request): ApiJson<NewSecretRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let (label, expires_at) = request.fields()?;
-    let policy = &state.config.secret_policy;
+    let policy = &state.config().secret_policy;
     let expires_at = policy
         .expiry_of_new_secret(state.now(), expires_at)
         .map_err(ApiError::field)?;
@@ -269,8 +268,9 @@ pub async fn add_secret(
         label: label.as_deref(),
         expires_at,
     };
-    let (client_id, record) = store::add_secret(&state.db, state.master(), policy, &caller.author(), &id, &new).await?;
-    state.clients.remove(&client_id);
+    let (client_id, record) =
+        store::add_secret(state.db(), state.master(), policy, &caller.author(), &id, &new).await?;
+    state.client_changed(&client_id);
     tracing::info!(application = %id, secret = %record.id, user = %caller.id, "client secret added");
     Ok(no_store(
         StatusCode::CREATED,
@@ -294,19 +294,19 @@ pub async fn reveal_one_secret(
     ApiPath((id, secret_id)): ApiPath<(String, String)>,
     ApiJson(request): ApiJson<RevealRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let policy = &state.config.secret_policy;
+    let policy = &state.config().secret_policy;
     // 404s and 403 before the password check, so neither costs an attempt.
-    if !store::list_secrets(&state.db, &id)
+    if !store::list_secrets(state.db(), &id)
         .await?
         .iter()
         .any(|s| s.id == secret_id)
     {
         return Err(store::StoreError::NotFound("client secret").into());
     }
-    store::may_access_secret(&state.db, &caller.author(), &id).await?;
+    store::may_access_secret(state.db(), &caller.author(), &id).await?;
     confirm_password(&state, &caller, request.password, &id).await?;
     let (client_id, record, secret) = store::reveal_secret(
-        &state.db,
+        state.db(),
         state.master(),
         policy,
         &caller.author(),
@@ -333,8 +333,8 @@ pub async fn end_secret(
     Caller(caller): Caller,
     ApiPath((id, secret_id)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let client_id = store::end_secret(&state.db, &caller.author(), &id, &secret_id).await?;
-    state.clients.remove(&client_id);
+    let client_id = store::end_secret(state.db(), &caller.author(), &id, &secret_id).await?;
+    state.client_changed(&client_id);
     tracing::info!(application = %id, secret = %secret_id, user = %caller.id, "client secret ended");
     Ok(StatusCode::NO_CONTENT)
 }

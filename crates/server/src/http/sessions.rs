@@ -1,9 +1,9 @@
 //! Sign in to cb Admin, and out.
 
-use crate::auth::{Caller, SESSION_TOKEN_PREFIX};
 use crate::crypto::{random_token, token_digest};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
+use crate::http::auth::{Caller, SESSION_TOKEN_PREFIX};
 use crate::password::verify_password;
 use crate::state::AppState;
 use crate::store;
@@ -42,7 +42,7 @@ pub async fn sign_in(
     let email = Email::for_lookup(&form.email);
     // Every attempt draws on the budget before the password is checked;
     // otherwise throttling would not slow guessing at all.
-    if let Some(wait) = state.throttle.sign_in_attempt(email.normalized(), peer) {
+    if let Some(wait) = state.throttle().sign_in_attempt(email.normalized(), peer) {
         let secs = wait.as_secs().max(1);
         return Err(ApiError::TooManyRequests {
             detail: format!(
@@ -52,7 +52,7 @@ pub async fn sign_in(
             retry_after_secs: secs,
         });
     }
-    let user = store::user_auth_by_email(&state.db, &email).await?;
+    let user = store::user_auth_by_email(state.db(), &email).await?;
     let (hash, user) = match user {
         Some(u) => (Some(u.password_hash.clone()), Some(u)),
         None => (None, None),
@@ -65,8 +65,8 @@ pub async fn sign_in(
         });
     };
     let token = format!("{SESSION_TOKEN_PREFIX}{}", random_token());
-    let expires_at = state.db.now_micros() + SESSION_TTL_MICROS;
-    store::create_session(&state.db, &user.id, &token_digest(&token), expires_at).await?;
+    let expires_at = state.db().now_micros() + SESSION_TTL_MICROS;
+    store::create_session(state.db(), &user.id, &token_digest(&token), expires_at).await?;
     tracing::info!(user = %user.id, "signed in");
     Ok((
         StatusCode::CREATED,
@@ -91,6 +91,6 @@ pub async fn sign_out(State(state): State<AppState>, Caller(caller): Caller) -> 
             "only an admin session can be signed out; revoke access tokens at /oauth2/revoke",
         ));
     };
-    store::delete_session(&state.db, &digest).await?;
+    store::delete_session(state.db(), &digest).await?;
     Ok(StatusCode::NO_CONTENT)
 }

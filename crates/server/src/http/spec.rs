@@ -19,8 +19,8 @@
 //!   on `{collection}/{id}` and below, with `id` from the created body, so
 //!   generated clients and stateful fuzzers can follow a record's life.
 
-use crate::auth::{self, Access};
 use crate::error::PROBLEM_JSON;
+use crate::http::auth::{self, Access};
 use axum::http::Method;
 use casebook_domain::shape::{Body, Refusal};
 use casebook_domain::wire::RevealRequest;

@@ -1,8 +1,8 @@
 //! User accounts.
 
-use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::auth::Caller;
 use crate::http::query::PageQuery;
 use crate::password::hash_password;
 use crate::state::AppState;
@@ -26,11 +26,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 async fn user_facts(state: &AppState, email: Option<&str>, roles: &[String]) -> Result<UserFacts, ApiError> {
     let email_holder = match email.and_then(|e| Email::parse(e).ok()) {
-        Some(email) => store::email_holder(&state.db, &email).await?,
+        Some(email) => store::email_holder(state.db(), &email).await?,
         None => None,
     };
     Ok(UserFacts {
-        existing_roles: store::existing_roles(&state.db, roles).await?,
+        existing_roles: store::existing_roles(state.db(), roles).await?,
         email_holder,
     })
 }
@@ -46,7 +46,7 @@ pub async fn list_users(
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<UserView>>, ApiError> {
     Ok(Json(crate::views::page(
-        store::list_users(&state.db, q.cursor()?, q.limit()?).await?,
+        store::list_users(state.db(), q.cursor()?, q.limit()?).await?,
     )))
 }
 
@@ -64,7 +64,7 @@ pub async fn create_user(
     let facts = user_facts(&state, Some(&form.email), &form.roles).await?;
     let user = form.validate(&facts)?;
     let hash = hash_password(user.password().clone()).await?;
-    let view = store::create_user(&state.db, Some(&caller.author()), &user, &hash).await?;
+    let view = store::create_user(state.db(), Some(&caller.author()), &user, &hash).await?;
     Ok((StatusCode::CREATED, Json(UserView::from(view))))
 }
 
@@ -75,7 +75,7 @@ pub async fn create_user(
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_user(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<UserView>, ApiError> {
-    Ok(Json(store::get_user(&state.db, &id).await?.into()))
+    Ok(Json(store::get_user(state.db(), &id).await?.into()))
 }
 
 /// Change a user.
@@ -111,7 +111,7 @@ pub async fn update_user(
         None => None,
     };
     Ok(Json(
-        store::update_user(&state.db, &caller.author(), &id, &change, hash.as_deref())
+        store::update_user(state.db(), &caller.author(), &id, &change, hash.as_deref())
             .await?
             .into(),
     ))
@@ -138,6 +138,6 @@ pub async fn delete_user(
             holders: None,
         });
     }
-    store::delete_user(&state.db, &caller.author(), &id).await?;
+    store::delete_user(state.db(), &caller.author(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

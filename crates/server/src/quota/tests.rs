@@ -1,6 +1,6 @@
 use super::*;
 use crate::clock::ManualClock;
-use crate::config::Backend;
+use crate::db::Backend;
 
 struct Fixture {
     dir: std::path::PathBuf,

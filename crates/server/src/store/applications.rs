@@ -2,7 +2,7 @@
 
 use super::secrets::{NewSecret, insert_secret};
 use super::*;
-use casebook_domain::client_auth::{CredentialChange, Credentials};
+use casebook_domain::auth_method_form::{CredentialChange, Credentials};
 use casebook_domain::client_keys::{AuthMethod, KeySource};
 use casebook_domain::secret_lifecycle::SecretPolicy;
 

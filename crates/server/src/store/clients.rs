@@ -25,6 +25,21 @@ pub struct ClientRecord {
     pub limits: ClientLimits,
 }
 
+impl ClientRecord {
+    /// What decides which methods may authenticate it.
+    pub fn standing(&self) -> casebook_domain::client_auth::ClientStanding {
+        casebook_domain::client_auth::ClientStanding {
+            enabled: self.enabled,
+            method: self.auth_method,
+        }
+    }
+
+    /// The application as the trail names it.
+    pub fn actor(&self) -> ActorRef {
+        ActorRef::application(&self.application_id, &self.name)
+    }
+}
+
 /// What the token endpoint compares a presented secret with.
 #[derive(Debug, Clone)]
 pub struct StoredSecret {

@@ -9,7 +9,7 @@
 use super::ActorRef;
 use super::RoleHolder;
 use super::StoreError;
-use crate::config::Backend;
+use crate::db::Backend;
 use crate::db::{Db, Tx};
 use casebook_domain::PermissionSet;
 use casebook_domain::grant::{GrantChange, authorize_change};

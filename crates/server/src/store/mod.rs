@@ -74,6 +74,18 @@ pub struct ActorRef {
     pub name: String,
 }
 
+impl ActorRef {
+    /// An application as the author of what it does (an exchange, a refused
+    /// use): how the trail names it.
+    pub fn application(id: &str, name: &str) -> Self {
+        Self {
+            kind: AccountKind::Application,
+            id: id.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+}
+
 fn parameter_list(start: usize, count: usize) -> String {
     (start..start + count)
         .map(|i| format!("${i}"))

@@ -17,7 +17,7 @@ pub enum RevealAttempt {
 #[tracing::instrument(name = "db claim_reveal_attempt", level = "debug", skip_all)]
 pub async fn claim_reveal_attempt(db: &Db, user_id: &str) -> Result<RevealAttempt, sqlx::Error> {
     let mut tx = db.begin().await?;
-    if db.backend() == crate::config::Backend::Postgres {
+    if db.backend() == crate::db::Backend::Postgres {
         // SQLite's BEGIN IMMEDIATE already serialises writers.
         sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
             .bind(user_id)

@@ -496,11 +496,7 @@ pub async fn end_leaked_secret(db: &Db, mac: &[u8], url: &str, source: &str) -> 
         });
     };
     let (secret_id, label): (String, Option<String>) = (col(&row, "id")?, col(&row, "label")?);
-    let application = ActorRef {
-        kind: AccountKind::Application,
-        id: col(&row, "application_id")?,
-        name: col(&row, "name")?,
-    };
+    let application = ActorRef::application(&col::<String>(&row, "application_id")?, &col::<String>(&row, "name")?);
     // The delete claims the report: of two reports of one secret at once,
     // the one that finds the row gone reports it ended and writes nothing.
     let deleted = sqlx::query("DELETE FROM client_secrets WHERE id = $1")

@@ -1,9 +1,9 @@
 //! Who is calling, and may they: one authentication layer and one
 //! authorization table for every route.
 
+use super::request_log::LoggedPrincipal;
 use crate::crypto::token_digest;
 use crate::error::ApiError;
-use crate::http::request_log::LoggedPrincipal;
 use crate::keys::TokenError;
 use crate::state::{AppState, VerifiedToken};
 use crate::store::{self, ActorRef, Author};
@@ -192,7 +192,7 @@ pub const ROUTES: &[RouteAccess] = &[
 /// Pages served outside the OpenAPI document: the admin console and the
 /// rendered API reference. They are public; the API calls they make are not.
 pub fn is_undocumented_page(path: &str) -> bool {
-    crate::http::console::is_page(path)
+    super::console::is_page(path)
 }
 
 /// The writes that go through the grant rule (`domain::grant`): every change
@@ -248,7 +248,7 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
     if access == Access::Public {
         return next.run(request).await;
     }
-    let peer = crate::http::oauth::PeerAddr::of(&state, request.extensions(), request.headers()).0;
+    let peer = super::oauth::PeerAddr::of(&state, request.extensions(), request.headers()).0;
     let principal = match authenticate(&state, request.headers(), peer).await {
         Ok(Some(p)) => p,
         Ok(None) => {
@@ -337,13 +337,13 @@ pub async fn authenticate(
     };
     if token.starts_with(SESSION_TOKEN_PREFIX) {
         let digest = token_digest(token);
-        let Some(user) = store::session_user(&state.db, &digest).await? else {
+        let Some(user) = store::session_user(state.db(), &digest).await? else {
             return Err(ApiError::Unauthorized {
                 invalid_token: true,
                 detail: "the session has expired or was signed out; sign in again".into(),
             });
         };
-        let permissions = store::permissions_of(&state.db, store::RoleHolder::User(&user.user_id)).await?;
+        let permissions = store::permissions_of(state.db(), store::RoleHolder::User(&user.user_id)).await?;
         return Ok(Some(Principal {
             kind: AccountKind::User,
             id: user.user_id,
@@ -368,7 +368,7 @@ pub async fn authenticate(
         })?;
     if !crate::sources::admitted(verified.allowed_sources.as_deref(), peer) {
         let what = crate::sources::Refused::Token;
-        crate::sources::refuse(state, &verified.application_id, &verified.name, peer, what);
+        state.refuse_source(&verified.application_id, &verified.name, peer, what);
         return Err(ApiError::Unauthorized {
             invalid_token: true,
             detail: "this application's tokens are not accepted from this address (allowed_sources)".into(),
@@ -408,30 +408,34 @@ impl From<TokenError> for Refusal {
 
 /// Checks an access token: signature and claims once per token, then
 /// revocation and the application's state again whenever the cache entry is
-/// no longer trusted (see [`crate::state::TtlCache`]).
+/// no longer trusted (see [`crate::state::Caches`]).
 pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Arc<VerifiedToken>, Refusal> {
     let now = state.now().unix_secs();
-    let fresh = state.freshness();
-    if let Some(hit) = state.tokens.get(token, &fresh) {
-        state.metrics.access_token_cache.hit();
+    let (hit, fresh) = state.caches().token(token);
+    if let Some(hit) = hit {
+        state.metrics().access_token_cache.hit();
         if hit.exp <= now {
             return Err(TokenError::Expired.into());
         }
         // Revocations do not move the cache epoch (one client revoking its
         // tokens must not empty every cache); they are checked here instead.
-        if state.revoked.contains(&hit.jti) {
+        if state.caches().is_revoked(&hit.jti) {
             return Err(Refusal::Invalid("the access token has been revoked".into()));
         }
         return Ok(hit);
     }
-    state.metrics.access_token_cache.miss();
-    let claims = match state.keys.verify(token, state.issuer(), now)? {
+    state.metrics().access_token_cache.miss();
+    let claims = match state.keys().verify(token, state.issuer(), now)? {
         Some(claims) => claims,
         None => {
             // Signed by a key this process has not loaded yet (rotated elsewhere).
-            state.keys.refresh().await.map_err(|e| Refusal::Storage(Box::new(e)))?;
             state
-                .keys
+                .keys()
+                .refresh()
+                .await
+                .map_err(|e| Refusal::Storage(Box::new(e)))?;
+            state
+                .keys()
                 .verify(token, state.issuer(), now)?
                 .ok_or(TokenError::BadSignature)?
         }
@@ -439,7 +443,7 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Arc<Ve
     let revoked = || Refusal::Invalid("the access token has been revoked".into());
     // Read afresh rather than from the client cache: this entry will be
     // trusted for a full TTL, so it must not start out already aged.
-    let client = store::client_record(&state.db, &claims.client_id)
+    let client = store::client_record(state.db(), &claims.client_id)
         .await?
         .ok_or_else(revoked)?;
     if !client.enabled {
@@ -451,7 +455,7 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Arc<Ve
                 .into(),
         ));
     }
-    if store::is_revoked(&state.db, &claims.jti).await? {
+    if store::is_revoked(state.db(), &claims.jti).await? {
         return Err(revoked());
     }
     let scope = PermissionSet::parse_scope(&claims.scope).map_err(|_| TokenError::Malformed)?;
@@ -470,7 +474,7 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Arc<Ve
         exp: claims.exp,
         allowed_sources: client.limits.allowed_sources.clone(),
     });
-    state.tokens.insert(token.to_owned(), verified.clone(), &fresh);
+    state.caches().remember_token(token, verified.clone(), &fresh);
     Ok(verified)
 }
 

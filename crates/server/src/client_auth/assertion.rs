@@ -1,55 +1,19 @@
-//! `private_key_jwt` client authentication (RFC 7523 §2.2, §3): the request
-//! carries a JWT signed with one of the application's registered keys. The
+//! A JWT as client authentication: the client's own assertion
+//! (`private_key_jwt`, RFC 7523 §2.2, §3), signed with one of the
+//! application's registered keys, or an outside identity's token (see
+//! `federated.rs`). The
 //! domain reads and judges it; here the client is looked up, the signature
 //! verified with aws-lc-rs, and the `jti` spent in the database, so a second
 //! use is refused on every replica.
 
-use super::federated;
-use super::oauth::{AuthenticatedClient, client_auth_failed};
+use super::keys::{keys_of, signature_holds};
+use super::{AuthenticatedClient, client_record, failed, federated};
 use crate::error::OAuthError;
 use crate::state::AppState;
-use aws_lc_rs::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use casebook_domain::ClientId;
 use casebook_domain::client_assertion::{Assertion, Presented, Refused};
-use casebook_domain::client_keys::{
-    AssertionAlg, AuthMethod, ClientKey, ClientKeySet, KeyMaterial, KeySource, degenerate,
-};
 use casebook_domain::federated::{self as federated_rules, OutsideToken};
 use std::net::IpAddr;
-use std::sync::Arc;
-
-/// Whether `signature` is `key`'s, under `alg`, over `message`. The pairing
-/// of algorithm and key type is checked again here: nothing else verifies.
-pub(crate) fn signature_holds(key: &ClientKey, alg: AssertionAlg, message: &[u8], signature: &[u8]) -> bool {
-    // Registration refuses these now; a key stored before that rule existed
-    // must not verify either.
-    if degenerate(&key.material).is_some() {
-        return false;
-    }
-    match (&key.material, alg) {
-        (KeyMaterial::Rsa { n, e }, AssertionAlg::Rs256 | AssertionAlg::Ps256) => {
-            let params = if alg == AssertionAlg::Rs256 {
-                &signature::RSA_PKCS1_2048_8192_SHA256
-            } else {
-                &signature::RSA_PSS_2048_8192_SHA256
-            };
-            RsaPublicKeyComponents { n, e }
-                .verify(params, message, signature)
-                .is_ok()
-        }
-        (KeyMaterial::P256 { x, y }, AssertionAlg::Es256) => {
-            // SEC 1 §2.3.3: the uncompressed point.
-            let point: Vec<u8> = [&[4u8][..], x, y].concat();
-            UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
-                .verify(message, signature)
-                .is_ok()
-        }
-        (KeyMaterial::Ed25519 { x }, AssertionAlg::EdDsa) => UnparsedPublicKey::new(&signature::ED25519, x)
-            .verify(message, signature)
-            .is_ok(),
-        _ => false,
-    }
-}
 
 /// Why a presented JWT did not authenticate its client, for the log.
 #[derive(Debug)]
@@ -98,7 +62,7 @@ pub(super) async fn authenticate(
         Ok(client) => Ok(client),
         Err(reason) => {
             tracing::debug!(?reason, "client assertion refused");
-            Err(client_auth_failed(state, client_id.as_deref(), peer))
+            Err(failed(state, client_id.as_deref(), peer))
         }
     }
 }
@@ -125,33 +89,6 @@ async fn own_assertion(
     Ok((client_id.map(str::to_owned), outcome))
 }
 
-/// The keys to verify with: the registered set, or the one at the URL. A
-/// failed fetch is the same `invalid_client` as any other failure (SPEC: any
-/// failure is), rather than a 503: a caller who cannot authenticate learns
-/// nothing of the client's key host, and the fetcher has logged the cause.
-pub(super) async fn keys_of<'a>(state: &AppState, source: &'a KeySource, kid: Option<&str>) -> Option<Keys<'a>> {
-    match source {
-        KeySource::Inline(set) => Some(Keys::Registered(set)),
-        KeySource::Uri(uri) => state.jwks.keys(uri, kid).await.ok().map(Keys::Fetched),
-    }
-}
-
-/// A key set borrowed from the client record, or shared with the fetcher's cache.
-pub(super) enum Keys<'a> {
-    Registered(&'a ClientKeySet),
-    Fetched(Arc<ClientKeySet>),
-}
-
-impl std::ops::Deref for Keys<'_> {
-    type Target = ClientKeySet;
-    fn deref(&self) -> &ClientKeySet {
-        match self {
-            Self::Registered(set) => set,
-            Self::Fetched(set) => set,
-        }
-    }
-}
-
 /// The verdict on an assertion for `client_id`: `Err(None)` when the client
 /// does not exist or cannot use assertions. The outer error is the server's
 /// own failure, which is no verdict at all.
@@ -160,15 +97,11 @@ async fn judge(
     assertion: &Assertion<'_>,
     client_id: &str,
 ) -> Result<Result<AuthenticatedClient, Option<Refused>>, OAuthError> {
-    let record = state.client(client_id).await.map_err(|e| {
-        tracing::error!(error = %e, "client lookup failed");
-        OAuthError::unavailable("the server could not check the client; try again")
-    })?;
-    let Some(record) = record else {
+    let Some(record) = client_record(state, client_id).await? else {
         return Ok(Err(None));
     };
-    let source = match (&record.keys, record.auth_method, record.enabled) {
-        (Some(source), Some(AuthMethod::PrivateKeyJwt), true) => source,
+    let source = match &record.keys {
+        Some(source) if record.standing().takes_assertions() => source,
         _ => return Ok(Err(None)),
     };
     // The claims first: an assertion that could never pass makes no fetch.
@@ -188,7 +121,7 @@ async fn judge(
     }
     // Spent only once the signature holds: nobody else can burn a client's jtis.
     let fresh = state
-        .jtis
+        .jtis()
         .spend(client_id, &accepted.jti, accepted.exp)
         .await
         .map_err(|e| {

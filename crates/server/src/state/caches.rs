@@ -1,154 +1,147 @@
-//! Shared state: the database, keys, and the caches that keep the token
-//! endpoint and token checks off the database on the hot path.
+//! The caches that keep the token endpoint and token checks off the
+//! database: clients by Client ID, access tokens already verified, and the
+//! tokens revoked anywhere in the install. Their one rule: an entry is
+//! trusted while this process's epoch stands and it (or the last
+//! confirmation that nothing changed elsewhere) is younger than the TTL.
+//! A change made here moves the epoch at once ([`Caches::client_changed`]);
+//! one made on another replica is learnt by `replica_sync.rs`'s poll.
 
-use crate::config::Config;
-use crate::crypto::MasterKey;
-use crate::db::Db;
-use crate::jti_ledger::JtiLedger;
-use crate::jwks_fetch::JwksFetcher;
-use crate::keys::KeyRing;
-use crate::metrics::Metrics;
-use crate::store::{self, ClientRecord};
+use crate::store::ClientRecord;
 use casebook_domain::PermissionSet;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::collections::HashMap;
-use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-/// Cheap to clone: one `Arc`.
-#[derive(Debug, Clone)]
-pub struct AppState(Arc<Inner>);
-
+/// Every cache of this process, behind the few ways they may change.
 #[derive(Debug)]
-pub struct Inner {
-    pub db: Db,
-    pub config: Config,
-    pub keys: KeyRing,
-    pub clients: TtlCache<Arc<ClientRecord>>,
+pub struct Caches {
+    clients: TtlCache<Arc<ClientRecord>>,
     /// Client IDs storage does not know, kept apart so that a flood of
     /// made-up IDs cannot evict real clients, and so that an unknown ID costs
     /// what a known one does (no storage read) from its second try on.
-    pub unknown_clients: TtlCache<()>,
-    pub tokens: TtlCache<Arc<VerifiedToken>>,
+    unknown_clients: TtlCache<()>,
+    tokens: TtlCache<Arc<VerifiedToken>>,
     /// Tokens revoked anywhere in the install, until they expire.
-    pub revoked: RevokedTokens,
-    pub throttle: Throttle,
-    pub metrics: Metrics,
-    /// What the caches may trust; see [`CacheClock`].
-    pub cache_clock: CacheClock,
-    /// Server-side token lifetime: SPEC's 3600 s; only tests shorten it.
-    pub token_lifetime_secs: i64,
-    /// The keys of applications that publish them at a `jwks_uri`.
-    pub jwks: JwksFetcher,
-    /// Client assertions' `jti`s, spent in batches.
-    pub jtis: JtiLedger,
-    /// When each client secret was last used, written in batches.
-    pub secret_uses: crate::secret_use::SecretUse,
-    /// Grants counted against applications' `token_quota_per_hour`.
-    pub quotas: Arc<crate::quota::TokenQuotas>,
-    /// Which refusals for `allowed_sources` were audited lately.
-    pub refusal_audit: crate::sources::RefusalAudit,
-    /// Set when a shutdown begins: `/readyz` says 503 while requests are
-    /// still served, so a balancer moves traffic away before connections
-    /// close.
-    pub draining: std::sync::atomic::AtomicBool,
+    revoked: RevokedTokens,
+    clock: CacheClock,
 }
 
-impl std::ops::Deref for AppState {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
-        &self.0
-    }
+/// What the client cache says of a Client ID.
+#[derive(Debug)]
+pub enum ClientLookup {
+    Known(Arc<ClientRecord>),
+    /// Storage said lately that no such client exists.
+    Unknown,
+    /// Not in the cache: ask storage, then [`Caches::remember_client`].
+    Miss(Freshness),
 }
 
-/// What the request metrics layer needs, without `metrics` knowing `AppState`.
-impl AsRef<Metrics> for AppState {
-    fn as_ref(&self) -> &Metrics {
-        &self.metrics
-    }
-}
-
-impl AppState {
-    pub fn new(
-        db: Db,
-        config: Config,
-        keys: KeyRing,
-        metrics: Metrics,
-        jwks: JwksFetcher,
-        token_lifetime_secs: i64,
-    ) -> Self {
-        let ttl = config.cache_ttl;
-        let db_for_ledger = db.clone();
-        let secret_uses = crate::secret_use::SecretUse::new(metrics.secret_use_writes.clone());
-        let quotas = Arc::new(crate::quota::TokenQuotas::new(db.clone(), &metrics));
-        Self(Arc::new(Inner {
-            db,
-            config,
-            keys,
+impl Caches {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
             clients: TtlCache::new(ttl, 200_000),
             unknown_clients: TtlCache::new(ttl, 20_000),
             tokens: TtlCache::new(ttl, 100_000),
             revoked: RevokedTokens::default(),
-            throttle: Throttle::new(),
-            metrics,
-            cache_clock: CacheClock::new(),
-            token_lifetime_secs,
-            jwks,
-            jtis: JtiLedger::new(db_for_ledger),
-            secret_uses,
-            quotas,
-            refusal_audit: crate::sources::RefusalAudit::default(),
-            draining: std::sync::atomic::AtomicBool::new(false),
-        }))
+            clock: CacheClock::new(),
+        }
     }
 
-    pub fn master(&self) -> &MasterKey {
-        &self.config.master_key
-    }
-
-    /// The wall clock every rule reads; the database stamps rows by it too.
-    pub fn clock(&self) -> &crate::clock::SharedClock {
-        self.db.clock()
-    }
-
-    pub fn now(&self) -> casebook_domain::Timestamp {
-        self.db.clock().now()
-    }
-
-    pub fn issuer(&self) -> &str {
-        &self.config.public_url
-    }
-
-    /// Invalidate every cached view this process holds of applications and tokens.
-    pub fn bump_epoch(&self) {
-        self.cache_clock.bump();
-    }
-
-    pub fn freshness(&self) -> Freshness {
-        self.cache_clock.freshness()
-    }
-
-    /// The client as storage has it, at most `cache_ttl` stale.
-    pub async fn client(&self, client_id: &str) -> Result<Option<Arc<ClientRecord>>, sqlx::Error> {
-        let fresh = self.freshness();
+    pub fn client(&self, client_id: &str) -> ClientLookup {
+        let fresh = self.clock.freshness();
         if let Some(hit) = self.clients.get(client_id, &fresh) {
-            self.metrics.client_cache.hit();
-            return Ok(Some(hit));
+            return ClientLookup::Known(hit);
         }
         if self.unknown_clients.get(client_id, &fresh).is_some() {
-            self.metrics.client_cache.hit();
-            return Ok(None);
+            return ClientLookup::Unknown;
         }
-        self.metrics.client_cache.miss();
-        let record = store::client_record(&self.db, client_id).await?.map(Arc::new);
-        match &record {
-            Some(record) => self.clients.insert(client_id.to_owned(), record.clone(), &fresh),
-            None => self.unknown_clients.insert(client_id.to_owned(), (), &fresh),
+        ClientLookup::Miss(fresh)
+    }
+
+    /// What storage answered, as fresh as the lookup that missed: an entry
+    /// read before a change is never trusted after it.
+    pub fn remember_client(&self, client_id: &str, record: Option<Arc<ClientRecord>>, fresh: &Freshness) {
+        match record {
+            Some(record) => self.clients.insert(client_id.to_owned(), record, fresh),
+            None => self.unknown_clients.insert(client_id.to_owned(), (), fresh),
         }
-        Ok(record)
+    }
+
+    /// The one way to say that an application changed here (its secrets,
+    /// keys, roles, limits or state): its client entry goes, and the epoch
+    /// moves, so that neither an entry read before the change (a request in
+    /// flight) nor a token verified under the old record is trusted again.
+    pub fn client_changed(&self, client_id: &str) {
+        self.clients.remove(client_id);
+        self.unknown_clients.remove(client_id);
+        self.clock.bump();
+    }
+
+    /// A change that may touch any application (a role's permissions):
+    /// nothing cached is trusted again.
+    pub fn everything_changed(&self) {
+        self.clock.bump();
+    }
+
+    /// A verified token, if one is cached and trusted; a revoked one is
+    /// reported as such rather than hidden, so the caller can say so.
+    pub fn token(&self, token: &str) -> (Option<Arc<VerifiedToken>>, Freshness) {
+        let fresh = self.clock.freshness();
+        (self.tokens.get(token, &fresh), fresh)
+    }
+
+    pub fn remember_token(&self, token: &str, verified: Arc<VerifiedToken>, fresh: &Freshness) {
+        self.tokens.insert(token.to_owned(), verified, fresh);
+    }
+
+    pub fn is_revoked(&self, jti: &str) -> bool {
+        self.revoked.contains(jti)
+    }
+
+    /// A token revoked here: only it is dropped. Moving the epoch would let
+    /// any client flush every cache of this replica by revoking its own
+    /// tokens; only a full revocation set does.
+    pub fn token_revoked(&self, token: &str, jti: String, expires_at: i64) {
+        if !self.revoked.insert(jti, expires_at) {
+            self.clock.bump();
+        }
+        self.tokens.remove(token);
+    }
+
+    /// Tokens revoked on other replicas, as the poll read them.
+    pub fn revoked_elsewhere(&self, revoked: impl IntoIterator<Item = (String, i64)>) {
+        let mut overflowed = false;
+        for (jti, expires_at) in revoked {
+            overflowed |= !self.revoked.insert(jti, expires_at);
+        }
+        if overflowed {
+            self.clock.bump();
+        }
+    }
+
+    pub fn forget_expired_revocations(&self, now_secs: i64) {
+        self.revoked.forget_expired(now_secs);
+    }
+
+    /// See [`CacheClock::confirm`].
+    pub fn confirm(&self, sent: Instant, previous: Option<i64>, generation: i64) {
+        self.clock.confirm(sent, previous, generation);
+    }
+
+    /// How many clients are cached (the memory bound's test reads it).
+    pub fn cached_clients(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// Whether a trusted entry says that `client_id` does not exist.
+    pub fn knows_unknown(&self, client_id: &str) -> bool {
+        matches!(self.client(client_id), ClientLookup::Unknown)
+    }
+
+    /// Whether `token` is cached and trusted.
+    pub fn holds_token(&self, token: &str) -> bool {
+        self.token(token).0.is_some()
     }
 }
 
@@ -386,139 +379,6 @@ impl<V: Clone> TtlCache<V> {
     }
 }
 
-/// RFC 6749 §10.10: failed client authentications are limited per client ID
-/// and per source address. Only failures draw on the budget, so the genuine
-/// client, presenting the right secret from a source that is not throttled,
-/// is never locked out by an attacker; a source whose budget is spent is
-/// refused before any secret is checked, so guessing from it stops entirely.
-/// Sign-ins are limited per (account, source) and per source, so that
-/// nobody can lock a person out of their own account from elsewhere.
-#[derive(Debug)]
-pub struct Throttle {
-    per_client: DefaultKeyedRateLimiter<String>,
-    per_address: DefaultKeyedRateLimiter<IpAddr>,
-    blocked_sources: BlockedSources,
-    sign_in_per_account_and_source: DefaultKeyedRateLimiter<(String, IpAddr)>,
-    sign_in_per_address: DefaultKeyedRateLimiter<IpAddr>,
-}
-
-/// Failures allowed in a burst, then one more every 6 s (10 a minute).
-const CLIENT_FAILURE_BURST: u32 = 10;
-const ADDRESS_FAILURE_BURST: u32 = 30;
-
-/// Stands for a request with no socket peer (none in practice), so that it
-/// still has a budget of its own.
-const NO_ADDRESS: IpAddr = IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
-
-impl Default for Throttle {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Throttle {
-    pub fn new() -> Self {
-        let quota = |burst: u32, per_minute: u32| {
-            Quota::per_minute(NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN))
-                .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
-        };
-        Self {
-            per_client: RateLimiter::keyed(quota(CLIENT_FAILURE_BURST, 10)),
-            per_address: RateLimiter::keyed(quota(ADDRESS_FAILURE_BURST, 30)),
-            blocked_sources: BlockedSources::default(),
-            sign_in_per_account_and_source: RateLimiter::keyed(quota(10, 2)),
-            sign_in_per_address: RateLimiter::keyed(quota(30, 10)),
-        }
-    }
-
-    /// `Some(wait)` when `address` spent its failure budget: the request is
-    /// refused before its credentials are looked at.
-    pub fn source_refused(&self, address: Option<IpAddr>) -> Option<Duration> {
-        self.blocked_sources.remaining(address.unwrap_or(NO_ADDRESS))
-    }
-
-    /// Counts one failure; `Some(wait)` once the budget is spent.
-    pub fn record_failure(&self, client_id: Option<&str>, address: Option<IpAddr>) -> Option<Duration> {
-        let clock = governor::clock::DefaultClock::default();
-        use governor::clock::Clock;
-        let mut wait = None;
-        if let Some(id) = client_id
-            && let Err(not_until) = self.per_client.check_key(&id.to_owned())
-        {
-            wait = Some(not_until.wait_time_from(clock.now()));
-        }
-        let address = address.unwrap_or(NO_ADDRESS);
-        if let Err(not_until) = self.per_address.check_key(&address) {
-            let w = not_until.wait_time_from(clock.now());
-            self.blocked_sources.block(address, w);
-            wait = Some(wait.map_or(w, |x: Duration| x.max(w)));
-        }
-        wait
-    }
-
-    /// Counts one sign-in attempt, right or wrong: 10 in a burst, then 2 a
-    /// minute per address signed in to from one source, and 30 then 10 a
-    /// minute per source. `Some(wait)` once either budget is spent.
-    pub fn sign_in_attempt(&self, email: &str, address: Option<IpAddr>) -> Option<Duration> {
-        use governor::clock::Clock;
-        let clock = governor::clock::DefaultClock::default();
-        let address = address.unwrap_or(NO_ADDRESS);
-        let mut wait = None;
-        let account: String = email.chars().take(254).collect();
-        if let Err(not_until) = self.sign_in_per_account_and_source.check_key(&(account, address)) {
-            wait = Some(not_until.wait_time_from(clock.now()));
-        }
-        if let Err(not_until) = self.sign_in_per_address.check_key(&address) {
-            let w = not_until.wait_time_from(clock.now());
-            wait = Some(wait.map_or(w, |x: Duration| x.max(w)));
-        }
-        wait
-    }
-
-    /// Forget keys whose budgets are full again, so memory stays bounded.
-    pub fn housekeeping(&self) {
-        self.per_client.retain_recent();
-        self.per_address.retain_recent();
-        self.blocked_sources.forget_elapsed();
-        self.sign_in_per_account_and_source.retain_recent();
-        self.sign_in_per_address.retain_recent();
-    }
-}
-
-/// Sources refused until a moment: only those that spent their budget, so
-/// the map is empty in normal operation and the check costs one atomic load.
-#[derive(Debug, Default)]
-struct BlockedSources {
-    count: std::sync::atomic::AtomicUsize,
-    until: RwLock<HashMap<IpAddr, Instant>>,
-}
-
-impl BlockedSources {
-    fn block(&self, address: IpAddr, wait: Duration) {
-        let mut map = self.until.write().unwrap_or_else(|e| e.into_inner());
-        let until = Instant::now() + wait;
-        let entry = map.entry(address).or_insert(until);
-        *entry = (*entry).max(until);
-        self.count.store(map.len(), Ordering::Release);
-    }
-
-    fn remaining(&self, address: IpAddr) -> Option<Duration> {
-        if self.count.load(Ordering::Acquire) == 0 {
-            return None;
-        }
-        let map = self.until.read().unwrap_or_else(|e| e.into_inner());
-        let left = map.get(&address)?.saturating_duration_since(Instant::now());
-        (!left.is_zero()).then_some(left)
-    }
-
-    fn forget_elapsed(&self) {
-        let mut map = self.until.write().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        map.retain(|_, until| *until > now);
-        self.count.store(map.len(), Ordering::Release);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -611,34 +471,6 @@ mod tests {
         assert!(revoked.insert("d".into(), 10));
         revoked.forget_expired(10);
         assert!(!revoked.contains("d"), "expired tokens are refused anyway");
-    }
-
-    #[test]
-    fn a_source_that_spent_its_budget_is_refused_until_it_recovers() {
-        let throttle = Throttle::new();
-        let attacker: IpAddr = "127.0.0.2".parse().unwrap();
-        let bystander: IpAddr = "127.0.0.3".parse().unwrap();
-        assert_eq!(throttle.source_refused(Some(attacker)), None);
-        let mut refused_after = None;
-        for attempt in 1..=ADDRESS_FAILURE_BURST + 1 {
-            if throttle.record_failure(None, Some(attacker)).is_some() {
-                refused_after = Some(attempt);
-                break;
-            }
-        }
-        assert_eq!(refused_after, Some(ADDRESS_FAILURE_BURST + 1));
-        assert!(throttle.source_refused(Some(attacker)).is_some());
-        assert_eq!(throttle.source_refused(Some(bystander)), None);
-    }
-
-    #[test]
-    fn sign_in_failures_elsewhere_do_not_lock_the_owner_out() {
-        let throttle = Throttle::new();
-        let attacker: IpAddr = "127.0.0.2".parse().unwrap();
-        let owner: IpAddr = "127.0.0.3".parse().unwrap();
-        while throttle.sign_in_attempt("root@agency.org", Some(attacker)).is_none() {}
-        assert!(throttle.sign_in_attempt("root@agency.org", Some(attacker)).is_some());
-        assert_eq!(throttle.sign_in_attempt("root@agency.org", Some(owner)), None);
     }
 
     #[test]

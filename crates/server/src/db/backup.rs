@@ -17,7 +17,7 @@
 //! The master key is not in the database. A restore needs the key file (or
 //! `CASEBOOK_MASTER_KEY`) as well, which is why `main` says so when done.
 
-use crate::config::Backend;
+use crate::db::Backend;
 use sqlx::ConnectOptions;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

@@ -1,0 +1,176 @@
+//! RFC 6749 §10.10's limit on guessing: failed client authentications
+//! and sign-ins, counted per client or account and per source address.
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::RwLock;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// RFC 6749 §10.10: failed client authentications are limited per client ID
+/// and per source address. Only failures draw on the budget, so the genuine
+/// client, presenting the right secret from a source that is not throttled,
+/// is never locked out by an attacker; a source whose budget is spent is
+/// refused before any secret is checked, so guessing from it stops entirely.
+/// Sign-ins are limited per (account, source) and per source, so that
+/// nobody can lock a person out of their own account from elsewhere.
+#[derive(Debug)]
+pub struct Throttle {
+    per_client: DefaultKeyedRateLimiter<String>,
+    per_address: DefaultKeyedRateLimiter<IpAddr>,
+    blocked_sources: BlockedSources,
+    sign_in_per_account_and_source: DefaultKeyedRateLimiter<(String, IpAddr)>,
+    sign_in_per_address: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+/// Failures allowed in a burst, then one more every 6 s (10 a minute).
+const CLIENT_FAILURE_BURST: u32 = 10;
+const ADDRESS_FAILURE_BURST: u32 = 30;
+
+/// Stands for a request with no socket peer (none in practice), so that it
+/// still has a budget of its own.
+const NO_ADDRESS: IpAddr = IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Throttle {
+    pub fn new() -> Self {
+        let quota = |burst: u32, per_minute: u32| {
+            Quota::per_minute(NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN))
+                .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
+        };
+        Self {
+            per_client: RateLimiter::keyed(quota(CLIENT_FAILURE_BURST, 10)),
+            per_address: RateLimiter::keyed(quota(ADDRESS_FAILURE_BURST, 30)),
+            blocked_sources: BlockedSources::default(),
+            sign_in_per_account_and_source: RateLimiter::keyed(quota(10, 2)),
+            sign_in_per_address: RateLimiter::keyed(quota(30, 10)),
+        }
+    }
+
+    /// `Some(wait)` when `address` spent its failure budget: the request is
+    /// refused before its credentials are looked at.
+    pub fn source_refused(&self, address: Option<IpAddr>) -> Option<Duration> {
+        self.blocked_sources.remaining(address.unwrap_or(NO_ADDRESS))
+    }
+
+    /// Counts one failure; `Some(wait)` once the budget is spent.
+    pub fn record_failure(&self, client_id: Option<&str>, address: Option<IpAddr>) -> Option<Duration> {
+        let clock = governor::clock::DefaultClock::default();
+        use governor::clock::Clock;
+        let mut wait = None;
+        if let Some(id) = client_id
+            && let Err(not_until) = self.per_client.check_key(&id.to_owned())
+        {
+            wait = Some(not_until.wait_time_from(clock.now()));
+        }
+        let address = address.unwrap_or(NO_ADDRESS);
+        if let Err(not_until) = self.per_address.check_key(&address) {
+            let w = not_until.wait_time_from(clock.now());
+            self.blocked_sources.block(address, w);
+            wait = Some(wait.map_or(w, |x: Duration| x.max(w)));
+        }
+        wait
+    }
+
+    /// Counts one sign-in attempt, right or wrong: 10 in a burst, then 2 a
+    /// minute per address signed in to from one source, and 30 then 10 a
+    /// minute per source. `Some(wait)` once either budget is spent.
+    pub fn sign_in_attempt(&self, email: &str, address: Option<IpAddr>) -> Option<Duration> {
+        use governor::clock::Clock;
+        let clock = governor::clock::DefaultClock::default();
+        let address = address.unwrap_or(NO_ADDRESS);
+        let mut wait = None;
+        let account: String = email.chars().take(254).collect();
+        if let Err(not_until) = self.sign_in_per_account_and_source.check_key(&(account, address)) {
+            wait = Some(not_until.wait_time_from(clock.now()));
+        }
+        if let Err(not_until) = self.sign_in_per_address.check_key(&address) {
+            let w = not_until.wait_time_from(clock.now());
+            wait = Some(wait.map_or(w, |x: Duration| x.max(w)));
+        }
+        wait
+    }
+
+    /// Forget keys whose budgets are full again, so memory stays bounded.
+    pub fn housekeeping(&self) {
+        self.per_client.retain_recent();
+        self.per_address.retain_recent();
+        self.blocked_sources.forget_elapsed();
+        self.sign_in_per_account_and_source.retain_recent();
+        self.sign_in_per_address.retain_recent();
+    }
+}
+
+/// Sources refused until a moment: only those that spent their budget, so
+/// the map is empty in normal operation and the check costs one atomic load.
+#[derive(Debug, Default)]
+struct BlockedSources {
+    count: std::sync::atomic::AtomicUsize,
+    until: RwLock<HashMap<IpAddr, Instant>>,
+}
+
+impl BlockedSources {
+    fn block(&self, address: IpAddr, wait: Duration) {
+        let mut map = self.until.write().unwrap_or_else(|e| e.into_inner());
+        let until = Instant::now() + wait;
+        let entry = map.entry(address).or_insert(until);
+        *entry = (*entry).max(until);
+        self.count.store(map.len(), Ordering::Release);
+    }
+
+    fn remaining(&self, address: IpAddr) -> Option<Duration> {
+        if self.count.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let map = self.until.read().unwrap_or_else(|e| e.into_inner());
+        let left = map.get(&address)?.saturating_duration_since(Instant::now());
+        (!left.is_zero()).then_some(left)
+    }
+
+    fn forget_elapsed(&self) {
+        let mut map = self.until.write().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        map.retain(|_, until| *until > now);
+        self.count.store(map.len(), Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_that_spent_its_budget_is_refused_until_it_recovers() {
+        let throttle = Throttle::new();
+        let attacker: IpAddr = "127.0.0.2".parse().unwrap();
+        let bystander: IpAddr = "127.0.0.3".parse().unwrap();
+        assert_eq!(throttle.source_refused(Some(attacker)), None);
+        let mut refused_after = None;
+        for attempt in 1..=ADDRESS_FAILURE_BURST + 1 {
+            if throttle.record_failure(None, Some(attacker)).is_some() {
+                refused_after = Some(attempt);
+                break;
+            }
+        }
+        assert_eq!(refused_after, Some(ADDRESS_FAILURE_BURST + 1));
+        assert!(throttle.source_refused(Some(attacker)).is_some());
+        assert_eq!(throttle.source_refused(Some(bystander)), None);
+    }
+
+    #[test]
+    fn sign_in_failures_elsewhere_do_not_lock_the_owner_out() {
+        let throttle = Throttle::new();
+        let attacker: IpAddr = "127.0.0.2".parse().unwrap();
+        let owner: IpAddr = "127.0.0.3".parse().unwrap();
+        while throttle.sign_in_attempt("root@agency.org", Some(attacker)).is_none() {}
+        assert!(throttle.sign_in_attempt("root@agency.org", Some(attacker)).is_some());
+        assert_eq!(throttle.sign_in_attempt("root@agency.org", Some(owner)), None);
+    }
+}
