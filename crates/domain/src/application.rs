@@ -95,7 +95,7 @@ server_pub! {
 }
 
 server_pub! {
-    /// SPEC's role rule: at least one, no duplicates, and (given facts) each exists.
+    /// The contract's role rule ("Applications"): at least one, no duplicates, and (given facts) each exists.
     pub fn role_ids(raw: &[String], existing: Option<&HashSet<String>>) -> Result<Vec<String>, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         if raw.is_empty() {

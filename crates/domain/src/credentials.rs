@@ -7,7 +7,7 @@ const CLIENT_ID_PREFIX: &str = "cb_";
 
 /// Random bytes behind a client ID: 128 bits makes collisions negligible.
 pub const CLIENT_ID_BYTES: usize = 16;
-/// Random bytes behind a client secret: SPEC asks for over 256 bits.
+/// Random bytes behind a client secret: the contract ("Client secrets") asks for over 256 bits.
 pub const CLIENT_SECRET_BYTES: usize = secret_format::RANDOM_BYTES;
 
 /// Public identifier of an application's credentials: `cb_` and 32 lowercase

@@ -4,7 +4,7 @@ use crate::validation::{ErrorCode, FieldError};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
-/// SPEC: at most 254 characters (RFC 5321's path limit less the brackets).
+/// The contract ("Applications"): at most 254 characters (RFC 5321's path limit less the brackets).
 pub const MAX_EMAIL_CHARS: usize = 254;
 
 /// The first administrator's address when `CASEBOOK_ADMIN_EMAIL` is unset.
@@ -49,7 +49,7 @@ impl Email {
         })
     }
 
-    /// SPEC's first administrator when none is configured. `localhost` has
+    /// The contract's first administrator ("Running the service") when none is configured. `localhost` has
     /// no dot, so the account rule would refuse it; it is the one exception,
     /// made only by the server's first start, never from user input.
     pub(crate) fn default_admin() -> Self {

@@ -163,7 +163,7 @@ pub(crate) fn email_free(raw: &str, storage: &Storage<'_>) -> Result<(), validat
     }
 }
 
-/// SPEC's role rule for applications: at least one, no duplicates, and
+/// The contract's role rule for applications ("Applications"): at least one, no duplicates, and
 /// (when storage is known) each exists.
 pub(crate) fn application_roles(raw: &[String], storage: &Storage<'_>) -> Result<(), validator::ValidationError> {
     rules(role_ids(raw, storage.existing_roles()))

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 server_pub! {
-    /// SPEC: an access token lives exactly one hour.
+    /// The contract ("Tokens"): an access token lives exactly one hour.
     pub const ACCESS_TOKEN_LIFETIME_SECS: i64 = 3600;
 }
 

@@ -1,4 +1,4 @@
-//! `token_quota_per_hour` (SPEC "Secret lifecycle", "How many"): how many
+//! `token_quota_per_hour` (the contract's "Token quota"): how many
 //! tokens an application may be granted in any sliding hour, and the
 //! arithmetic of the per-minute counts the server keeps to hold it.
 //!

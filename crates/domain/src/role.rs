@@ -48,7 +48,7 @@ server_pub! {
 }
 
 server_pub! {
-    /// SPEC's seeded catalog.
+    /// The seeded catalog of the contract ("Roles and permissions").
     pub fn seeded_roles() -> Vec<SeedRole> {
         use Action::*;
         use Module::*;

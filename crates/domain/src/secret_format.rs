@@ -1,4 +1,4 @@
-//! The scannable client secret format (SPEC "Secret lifecycle"): `cbs_`, 44
+//! The scannable client secret format (the contract's "Client secrets"): `cbs_`, 44
 //! random characters of `0-9A-Za-z`, then 6 more that write the CRC32 (IEEE)
 //! of everything before them. A secret scanner finds it with
 //! `cbs_[0-9A-Za-z]{50}` and confirms it offline with the checksum, so a

@@ -1,4 +1,4 @@
-//! The life of an application's client secrets (SPEC "Secret lifecycle"):
+//! The life of an application's client secrets (the contract's "Client secrets"):
 //! how many may be active at once, when each stops working, and which
 //! reminder of its expiry is due. The server passes the time in.
 

@@ -2,7 +2,7 @@
 //! and which must be given.
 //!
 //! Serde stops at the first field it cannot read and says so in its own
-//! words. SPEC makes a field missing, null where a value is needed, of the
+//! words. The contract ("Errors") makes a field missing, null where a value is needed, of the
 //! wrong type or unknown a field error like any other, reported together with
 //! every other violation. So the shape is checked here first, field by field,
 //! against a table beside each form ([`Shaped::FIELDS`]). A field that fails

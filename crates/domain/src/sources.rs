@@ -1,5 +1,5 @@
 //! `allowed_sources`: the networks an application's credentials and tokens
-//! may be used from (SPEC "Secret lifecycle", "Where from").
+//! may be used from (the contract's "Allowed sources").
 //!
 //! A list of 1 to [`MAX_SOURCES`] CIDRs; a bare address stands for itself
 //! (`/32`, `/128`). A CIDR with bits set past its prefix (`10.0.0.5/8`) is
@@ -16,7 +16,7 @@ use std::net::IpAddr;
 
 pub const FIELD: &str = "allowed_sources";
 
-/// SPEC: up to 50.
+/// The contract ("Allowed sources"): up to 50.
 pub const MAX_SOURCES: usize = 50;
 
 /// The longest stretch of a refused entry quoted back: no CIDR is longer,

@@ -18,7 +18,7 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// How long a cached view of an application or token is trusted before
     /// storage is asked again: the bound on how stale another replica's change
-    /// can look. SPEC allows 5 s.
+    /// can look. The contract allows 5 s ("Caches and replicas").
     pub cache_ttl: std::time::Duration,
     /// Where notifications to applications' addresses go.
     pub mailer: crate::notify::Mailer,
@@ -285,7 +285,7 @@ fn read_key_file(path: &std::path::Path) -> Result<[u8; 32], ConfigError> {
     crate::crypto::parse_key(&text).map_err(|_| ConfigError::MasterKeyFileMalformed { path: path.to_owned() })
 }
 
-/// SPEC: the key comes from `CASEBOOK_MASTER_KEY` or
+/// The contract ("Running the service"): the key comes from `CASEBOOK_MASTER_KEY` or
 /// `CASEBOOK_MASTER_KEY_FILE`; with SQLite and neither, it is generated once
 /// into a `0600` file beside the database and reused. Previous keys are
 /// added to it.

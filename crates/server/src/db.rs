@@ -498,7 +498,7 @@ fn without_creation(url: &str) -> String {
     format!("{base}?{}", kept.finish())
 }
 
-/// SPEC: the database is created 0600. sqlx would create it with the
+/// The contract ("Running the service") has the database created 0600. sqlx would create it with the
 /// process's umask (commonly 0644, readable by every local account), and
 /// SQLite gives the WAL and SHM files the database file's mode, so creating
 /// the empty file first, 0600, makes all three private. An existing file

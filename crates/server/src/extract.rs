@@ -4,7 +4,7 @@
 //! ([`casebook_domain::shape`]): a field missing, of the wrong type, given
 //! twice or unknown is a 422 listing every such field with the violations of
 //! the storage-free rules on the others. JSON that is not an object (`[]`,
-//! `5`) is a 422 too, as SPEC has it (only a body that is not JSON at all is
+//! `5`) is a 422 too, as the contract has it ("Errors"; only a body that is not JSON at all is
 //! a 400): its one error names the field `""`, the whole document in JSON
 //! Pointer terms (RFC 6901), with `invalid_type`.
 //!

@@ -2,7 +2,7 @@
 //! keys (`private_key_jwt` applications today, federated credentials too).
 //!
 //! The URL is chosen by whoever registers it, so the fetch is bounded every
-//! way SPEC names: a 5 s total timeout, at most 64 KiB read (the body is
+//! way the contract names (its "Limits"): a 5 s total timeout, at most 64 KiB read (the body is
 //! streamed and the read stops there), no redirects, a set cached up to
 //! 5 minutes and fetched again for an unknown `kid` at most once a minute,
 //! and concurrent misses for one URL waiting on one fetch. Against
@@ -24,7 +24,7 @@ use tokio::time::Instant;
 #[cfg(test)]
 mod tests;
 
-/// The bounds of a fetch and of the cache. [`Limits::default`] is SPEC's;
+/// The bounds of a fetch and of the cache. [`Limits::default`] is the contract's ("Limits");
 /// only tests shorten them.
 #[derive(Debug, Clone)]
 pub struct Limits {

@@ -93,14 +93,14 @@ pub struct TestOptions {
     /// delivery themselves turn it off.
     pub deliver_notifications: bool,
     /// How long an idle keep-alive connection stays open; shorter in a test
-    /// than SPEC's 60 s so that the test need not wait a minute.
+    /// than the contract's 60 s ("Connections") so that the test need not wait a minute.
     pub keep_alive_idle: Duration,
     /// The connection cap; tiny in a test that fills it.
     pub max_connections: usize,
     /// The wall clock; a test passes a [`clock::ManualClock`] and moves it
     /// instead of sleeping.
     pub clock: clock::SharedClock,
-    /// The bounds of `jwks_uri` fetches: SPEC's, or shorter in a test that
+    /// The bounds of `jwks_uri` fetches: the contract's ("Limits"), or shorter in a test that
     /// would otherwise wait them out.
     pub jwks_fetch: jwks_fetch::Limits,
 }

@@ -249,7 +249,7 @@ fn main() -> ExitCode {
     if let Some(traces) = traces {
         traces.shutdown();
     }
-    // Dropping a runtime waits for every blocking task without limit; SPEC
+    // Dropping a runtime waits for every blocking task without limit; the contract ("Connections")
     // bounds how long a stopping server may take.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {

@@ -1,4 +1,4 @@
-//! Master key rotation (SPEC "Upgrades, versions and key custody"): the
+//! Master key rotation (the contract's "Upgrades and key custody"): the
 //! client secrets' MAC key kept sealed in the database, `casebook
 //! master-key rotate`, and the tally `casebook check` reports.
 //!

@@ -1,5 +1,5 @@
 //! The keys that sign secret-scanning partner alerts, and the check of a
-//! signature (SPEC "Leaked secrets"). GitHub publishes its keys as
+//! signature (the contract's "Leaked secrets"). GitHub publishes its keys as
 //! `{"public_keys": [{"key_identifier", "key", "is_current"}]}` with PEM
 //! public keys, and signs each alert's raw body with ECDSA P-256 SHA-256,
 //! the DER signature base64 in `Github-Public-Key-Signature`.

@@ -1,5 +1,5 @@
 //! When each client secret was last used, kept to the minute in memory and
-//! written in batches (SPEC: "`last_used_at` is kept to the minute without a
+//! written in batches (the contract, "Client secrets": "kept to the minute, without a
 //! database write per token"). A secret used a thousand times in a minute
 //! costs one stamp in one batched statement; the housekeeping loop writes
 //! what moved every few seconds, and the admin list reads this replica's

@@ -1,5 +1,5 @@
 //! Serving HTTP/1.1 on a socket so that slow and stalled clients cannot hold
-//! the process (SPEC): a connection must send a complete request head within
+//! the process (the contract's "Connections"): a connection must send a complete request head within
 //! [`HEAD_TIMEOUT`], an idle keep-alive connection is closed after
 //! [`KEEP_ALIVE_IDLE`], at most [`MAX_CONNECTIONS`] are open at once, and a
 //! shutdown gives requests in flight [`SHUTDOWN_GRACE`] and then closes
@@ -39,17 +39,17 @@ use tokio::time::{Instant, Sleep};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-/// SPEC: a connection that has not sent a complete request head within this
+/// The contract ("Connections"): a connection that has not sent a complete request head within this
 /// time is closed. On a new connection the clock starts at accept; on a
 /// keep-alive connection, at the first byte of the next request.
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
-/// SPEC: a keep-alive connection with no request for this long is closed.
+/// The contract ("Connections"): a keep-alive connection with no request for this long is closed.
 pub const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(60);
 /// A client that stops reading its response for this long is cut off, so
 /// that it cannot hold a connection (and a slot under the cap) by never
-/// reading. SPEC names no figure; this is the same as for a stalled body.
+/// reading. The contract ("Connections") gives it the same 10 s as a stalled body.
 pub const WRITE_STALL: Duration = Duration::from_secs(10);
-/// SPEC: on SIGTERM, how long requests in flight may still run.
+/// The contract ("Connections"): on SIGTERM, how long requests in flight may still run.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Open client connections at most. Each is a file descriptor and a little
 /// memory; with the timeouts above a stalled one frees its slot within
@@ -61,7 +61,7 @@ pub const MAX_CONNECTIONS: usize = 4096;
 /// listener, SMTP, logs and the master key file.
 const RESERVED_DESCRIPTORS: usize = 256;
 
-/// The figures [`serve`] enforces; [`Limits::default`] is SPEC's.
+/// The figures [`serve`] enforces; [`Limits::default`] is the contract's ("Connections").
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub head: Duration,

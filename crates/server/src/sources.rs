@@ -1,4 +1,4 @@
-//! Where from (SPEC "Secret lifecycle"): an application's `allowed_sources`
+//! Where from (the contract's "Allowed sources"): an application's `allowed_sources`
 //! held at the OAuth endpoints that authenticate it and on every use of its
 //! tokens, and the audit of refusals.
 //!

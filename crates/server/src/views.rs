@@ -1,4 +1,4 @@
-//! Wire shapes of the admin and Casebook APIs (what SPEC calls "wire
+//! Wire shapes of the admin and Casebook APIs (the contract's "Wire
 //! shapes"): defined once in `casebook_domain::wire`, which the SDK reads
 //! too, and named here as the OpenAPI document names them. Below, how the
 //! store's records become them: timestamps as RFC 3339, and what only the

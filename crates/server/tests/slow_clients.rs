@@ -1,4 +1,4 @@
-//! The server holds up against slow and stalled clients (SPEC): a connection
+//! The server holds up against slow and stalled clients (the contract's "Connections"): a connection
 //! without a complete request head within 10 s is closed, a body that
 //! stalls for 10 s ends the request with 408, a client that stops reading
 //! responses is cut off, an idle keep-alive connection is closed after its
@@ -21,7 +21,7 @@ use tokio::net::TcpStream;
 
 const ADMIN_EMAIL: &str = "root@agency.org";
 const ADMIN_PASSWORD: &str = "correct horse battery staple";
-/// SPEC's figure for a request head and for a stalled body.
+/// The contract's figure ("Connections") for a request head and for a stalled body.
 const TEN_SECONDS: Duration = Duration::from_secs(10);
 /// How late past a deadline a close may come on a busy 2-core machine.
 const SLACK: Duration = Duration::from_millis(2500);
@@ -293,7 +293,7 @@ async fn stalled_connections_are_closed_and_stalled_bodies_answered_408_within_t
         assert!(received < 64 * 100_000, "{received} bytes");
     });
     // A keep-alive connection idle past the head timeout is still served:
-    // SPEC keeps it 60 s.
+    // the contract ("Connections") keeps it 60 s.
     checks.spawn(async move {
         let mut stream = connect(addr).await;
         healthz(&mut stream).await;

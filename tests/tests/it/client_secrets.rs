@@ -1,4 +1,4 @@
-//! Several client secrets per application (SPEC "Secret lifecycle"): side by
+//! Several client secrets per application (the contract's "Client secrets"): side by
 //! side up to five, each ended on its own, expiring by its own date or the
 //! install's most, stamped when last used without a write per token, and
 //! announced before it expires, once each.

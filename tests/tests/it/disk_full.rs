@@ -1,4 +1,4 @@
-//! The embedded database fails safe (SPEC "Upgrades, versions and key
+//! The embedded database fails safe (the contract's "Upgrades and key
 //! custody"): on a full disk, writes answer 503 with `Retry-After` and
 //! `/readyz` 503; once space returns, both recover within 5 s without a
 //! restart, and nothing acknowledged is lost. The disk is a small tmpfs of

@@ -1,4 +1,4 @@
-//! Federated credentials (SPEC "Federated credentials"): a workload trades a
+//! Federated credentials (the contract's "Federated credentials"): a workload trades a
 //! token minted by an outside issuer, as a Kubernetes API server mints a
 //! projected service-account token, for a Casebook token. Each refusal is a
 //! token that differs from an accepted one only in what the rule is about.

@@ -1,4 +1,4 @@
-//! What bounds a federated exchange (SPEC "Security rules added"): one
+//! What bounds a federated exchange (the contract's "Federated credentials"): one
 //! deadline for judging a token however many credentials match it, a
 //! credential's `max_token_lifetime_seconds` and `single_use`, required
 //! claims that are exact numbers, and object claims matched by their members.

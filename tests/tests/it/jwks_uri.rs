@@ -1,5 +1,5 @@
 //! `private_key_jwt` applications whose keys are fetched from a `jwks_uri`
-//! (SPEC "Client authentication without a shared secret"): the keys come
+//! (the contract's "Client authentication without a shared secret"): the keys come
 //! from a real HTTPS host on loopback, trusted through
 //! `CASEBOOK_EXTRA_CA_FILE`, and the host counts every fetch, so a test sees
 //! the cache, the refetch rule and each refusal as the host does.

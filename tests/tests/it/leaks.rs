@@ -1,4 +1,4 @@
-//! Leak reports (SPEC "Leaked secrets"): GitHub's secret-scanning partner
+//! Leak reports (the contract's "Leaked secrets"): GitHub's secret-scanning partner
 //! alerts, signed with a key of the keys file, end a reported secret and its
 //! application's live tokens; anything not signed by a listed key changes
 //! nothing.

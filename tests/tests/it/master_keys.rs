@@ -1,4 +1,4 @@
-//! Master key rotation (SPEC "Upgrades, versions and key custody"): a live
+//! Master key rotation (the contract's "Upgrades and key custody"): a live
 //! install moves to a new master key without a partner noticing. Replicas
 //! restart with the new key current and the old one previous, `casebook
 //! master-key rotate` (the binary, as an operator runs it) seals everything

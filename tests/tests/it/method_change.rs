@@ -1,6 +1,6 @@
 //! Changing how an application proves who it is ends the tokens it holds,
-//! and a refusal stays small however much input it refuses (SPEC "Security
-//! rules added").
+//! and a refusal stays small however much input it refuses (the contract's "Tokens"
+//! and "Errors").
 
 use crate::jose::{Key, signed};
 use crate::private_key_jwt::{claims, token};

@@ -1,6 +1,6 @@
 //! `casebook migrate [--dry-run]`, `serve --no-migrate`, the copy taken
 //! before a SQLite database is migrated, and a SQLite install that never
-//! starts anew beside half of an old one (SPEC "Upgrades, versions and key
+//! starts anew beside half of an old one (the contract's "Upgrades and key
 //! custody"), run as an operator runs them.
 
 use casebook_tests::*;

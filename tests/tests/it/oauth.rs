@@ -1,5 +1,5 @@
 //! OAuth 2.0 conformance of the token service: one test per requirement
-//! (RFC 6749, 6750, 7009, 7662, 8414, 9068 and SPEC), each on SQLite and
+//! (RFC 6749, 6750, 7009, 7662, 8414, 9068 and the contract's "OAuth endpoints"), each on SQLite and
 //! PostgreSQL, plus the knowledge-base flow verified with an independent JWT
 //! library and a signing-key rotation.
 
@@ -26,7 +26,7 @@ async fn partner(app: &TestApp, name: &str) -> Partner {
     partner_with(app, name, &["engage-supervisor"]).await
 }
 
-/// A resource server of the install: SPEC lets an application holding
+/// A resource server of the install: the contract ("OAuth endpoints") lets an application holding
 /// `admin:view` (here through Auditor) introspect other clients' tokens.
 async fn resource_server(app: &TestApp) -> Partner {
     partner_with(app, "Resource Server", &["auditor"]).await

@@ -1,4 +1,4 @@
-//! `private_key_jwt` client authentication (RFC 7523, SPEC "Client
+//! `private_key_jwt` client authentication (RFC 7523; the contract, "Client
 //! authentication without a shared secret"): registration of inline public
 //! keys, tokens for signed assertions, and each refusal beside an assertion
 //! that differs only in the rule, so every refusal is the rule's doing.

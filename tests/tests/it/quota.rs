@@ -1,4 +1,4 @@
-//! `token_quota_per_hour` (SPEC "How many"): grants past the quota in any
+//! `token_quota_per_hour` (the contract's "Token quota"): grants past the quota in any
 //! sliding hour are 429 `temporarily_unavailable` with `Retry-After`, held
 //! across replicas to within 10%, with no database write per grant in the
 //! ordinary case (`casebook_token_quota_exact_checks_total` counts the

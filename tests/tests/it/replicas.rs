@@ -1,11 +1,11 @@
-//! Two servers on one PostgreSQL database are one install (SPEC): a token
+//! Two servers on one PostgreSQL database are one install (the contract's "Caches and replicas"): a token
 //! from one is accepted by the other, and a change made through one holds on
 //! both within 5 seconds.
 //!
 //! Each replica is a server of its own ([`TestApp::replica`]): its own
 //! caches, key ring, revoked set and generation poll, sharing only the
 //! database and the master key, as two `casebook serve` processes do.
-//! PostgreSQL only, where SPEC runs replicas; an unreachable PostgreSQL skips
+//! PostgreSQL only, where replicas run (the contract, "Caches and replicas"); an unreachable PostgreSQL skips
 //! these tests loudly, except under `CI=true`, where it fails them.
 
 use casebook_tests::casebook_server::config::Backend;
@@ -15,7 +15,7 @@ use casebook_tests::{ADMIN_PASSWORD, TestApp, id_of, kid_of};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-/// SPEC's bound on how long a change may take to reach every replica.
+/// The contract's bound ("Caches and replicas") on how long a change may take to reach every replica.
 const PROPAGATION: Duration = Duration::from_secs(5);
 
 /// Two replicas and their database.
@@ -177,7 +177,7 @@ async fn a_key_rotated_outside_the_replicas_reaches_both() {
     }
 }
 
-/// Polls `settled` every 100 ms until it holds, failing once SPEC's 5 s
+/// Polls `settled` every 100 ms until it holds, failing once the contract's 5 s ("Caches and replicas")
 /// have passed since the change was made.
 async fn within_propagation<F, Fut>(what: &str, since: Instant, mut settled: F)
 where

@@ -1,4 +1,4 @@
-//! The scannable secret format (SPEC "Secret lifecycle"): what is issued is
+//! The scannable secret format (the contract's "Client secrets"): what is issued is
 //! found by a scanner's pattern, a mistyped secret is refused without a
 //! lookup, and secrets of the older format keep working.
 

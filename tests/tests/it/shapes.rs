@@ -1,7 +1,8 @@
-//! SPEC "Admin and Casebook API errors": a JSON body with fields missing,
+//! The contract ("Errors"): a JSON body with fields missing,
 //! null where a value is needed, of the wrong type or unknown is a 422 like
 //! any other validation failure, listing every violation at once in the
-//! form's order; only a body that is not JSON (or not a JSON object) is a 400.
+//! form's order (JSON that is not an object too, as one error for the whole
+//! document); only a body that is not JSON at all is a 400.
 //! Every JSON endpoint of the admin and Casebook APIs, on both backends.
 
 use casebook_tests::{

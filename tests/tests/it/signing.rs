@@ -245,7 +245,7 @@ both_backends!(
 
 // ------------------------------------------------------------ moving an install
 
-/// SPEC: an install moves from EdDSA to RS256 with `casebook keys rotate
+/// The contract ("Signing keys"): an install moves from EdDSA to RS256 with `casebook keys rotate
 /// --alg RS256 --notice 5`, run by an operator beside two serving replicas.
 /// Tokens signed before and after verify on both throughout, with the
 /// install's own check and with an outside verifier.

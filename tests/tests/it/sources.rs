@@ -1,4 +1,4 @@
-//! `allowed_sources` (SPEC "Where from"): a token request from outside an
+//! `allowed_sources` (the contract's "Allowed sources"): a token request from outside an
 //! application's networks is `invalid_client`, answered exactly as a wrong
 //! secret is, and its tokens used from outside are `invalid_token`; both
 //! are audited, at most once a minute per address. The address is the

@@ -1,4 +1,4 @@
-//! Rolling upgrades (SPEC "Upgrades, versions and key custody"): a binary
+//! Rolling upgrades (the contract's "Upgrades and key custody"): a binary
 //! keeps serving on a database a newer release migrated, and says it is not
 //! ready, naming both versions, when that release's schema needs more than
 //! it knows; ready means the database can be written.

@@ -1,4 +1,4 @@
-//! Degenerate public keys (SPEC "Security rules added"): an Ed25519 point of
+//! Degenerate public keys (the contract's "Keys from outside"): an Ed25519 point of
 //! small order verifies a forged signature with good odds (the identity
 //! point verifies `R = identity, S = 0` for every message), so such keys are
 //! refused wherever keys come in: an application's `jwks`, a federated

@@ -1,5 +1,5 @@
 //! GitHub's secret-scanning partner program, as `POST /secret-scanning/github`
-//! reads and answers it (SPEC "Leaked secrets").
+//! reads and answers it (the contract's "Leaked secrets").
 
 use serde::{Deserialize, Serialize};
 

@@ -1,5 +1,5 @@
 //! An application's client secrets as the admin API lists, issues and shows
-//! them (SPEC "Secret lifecycle": "Several secrets").
+//! them (the contract's "Client secrets": "Several at once").
 
 use crate::Timestamp;
 use crate::ids::SecretId;

@@ -78,7 +78,7 @@ pub fn signature_holds(key: &ClientKey, alg: AssertionAlg, message: &[u8], signa
 }
 
 /// The keys to verify with: the registered set, or the one at the URL. A
-/// failed fetch is the same `invalid_client` as any other failure (SPEC: any
+/// failed fetch is the same `invalid_client` as any other failure (the contract, "OAuth endpoints": any
 /// failure is), rather than a 503: a caller who cannot authenticate learns
 /// nothing of the client's key host, and the fetcher has logged the cause.
 pub(super) async fn keys_of<'a>(state: &AppState, source: &'a KeySource, kid: Option<&str>) -> Option<Keys<'a>> {

@@ -86,7 +86,7 @@ use Action::{Create, Delete, Edit, View};
 use Module::{Admin, Engage, Intake};
 
 /// The access table: every route the server has, with what it requires. It
-/// reads like SPEC's tables; a test holds it and the router to the same set.
+/// reads like the contract's "Admin and Casebook APIs"; a test holds it and the router to the same set.
 pub const ROUTES: &[RouteAccess] = &[
     // Operations and discovery.
     rule(Method::GET, "/healthz", Access::Public),

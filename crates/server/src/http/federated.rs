@@ -1,4 +1,4 @@
-//! Federated credentials (SPEC "Client authentication without a shared
+//! Federated credentials (the contract, "Federated credentials" and "Client authentication without a shared
 //! secret"): the admin API that makes an application trust an outside
 //! identity, and the token endpoint's judgement of that identity's tokens.
 

@@ -137,7 +137,7 @@ fn wants_jwt(headers: &HeaderMap) -> bool {
         })
 }
 
-/// SPEC: the client the token was issued to, or an application holding
+/// The contract ("OAuth endpoints"): the client the token was issued to, or an application holding
 /// `admin:view` (a resource server of the install).
 fn may_introspect(caller: &AuthenticatedClient, token: &VerifiedToken) -> bool {
     caller.id == token.client_id

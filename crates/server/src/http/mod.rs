@@ -40,7 +40,7 @@ use utoipa_axum::router::OpenApiRouter;
 /// Largest JSON body the admin and Casebook APIs read.
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
 
-/// SPEC: a request body that stalls this long ends the request with 408.
+/// The contract ("Connections"): a request body that stalls this long ends the request with 408.
 pub const BODY_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(OpenApi)]

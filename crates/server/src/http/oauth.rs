@@ -243,7 +243,7 @@ async fn issue_token(
     })
 }
 
-/// SPEC: every federated exchange is in the audit trail. The token is not
+/// The contract ("Audit trail") has every federated exchange in the trail. The token is not
 /// handed out unless the record of it is written.
 async fn record_exchange(
     state: &AppState,

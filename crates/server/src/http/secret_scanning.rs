@@ -1,4 +1,4 @@
-//! `POST /secret-scanning/github` (SPEC "Leaked secrets"): GitHub's
+//! `POST /secret-scanning/github` (the contract's "Leaked secrets"): GitHub's
 //! secret-scanning partner alerts. A reported secret this install issued is
 //! ended at once with its application's live tokens; the answer labels each
 //! report so GitHub can tell the repository owner.
@@ -29,7 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// Reports in one alert: GitHub batches matches, a few per request.
 const MAX_ALERTS: usize = 1000;
 
-/// The largest body taken (SPEC: 1 MiB): room for [`MAX_ALERTS`] alerts
+/// The largest body taken (the contract's 1 MiB, "Leaked secrets"): room for [`MAX_ALERTS`] alerts
 /// with long URLs, where the admin API's 64 KiB held about 600.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 

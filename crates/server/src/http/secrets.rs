@@ -1,4 +1,4 @@
-//! An application's client secrets (SPEC "Secret lifecycle"): listed to
+//! An application's client secrets (the contract's "Client secrets"): listed to
 //! admins, and added, shown or replaced only by a signed-in person who
 //! re-enters their password; ended by one at once.
 

@@ -237,7 +237,7 @@ pub async fn federated_candidates(
     rows.iter().map(credential_from).collect()
 }
 
-/// SPEC: every exchange is in the audit trail, with the application as its actor.
+/// The contract ("Audit trail"): every exchange is in the trail, with the application as its actor.
 #[tracing::instrument(name = "db record_federated_exchange", level = "debug", skip_all)]
 pub async fn record_federated_exchange(
     db: &Db,

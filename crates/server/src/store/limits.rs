@@ -1,4 +1,4 @@
-//! Where from and how many (SPEC "Secret lifecycle"): an application's
+//! Where from and how many (the contract's "Allowed sources" and "Token quota"): an application's
 //! `allowed_sources` and `token_quota_per_hour` as stored, as the token
 //! endpoint and the token check read them, and the audit of refusals.
 

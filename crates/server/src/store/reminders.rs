@@ -1,4 +1,4 @@
-//! Expiry reminders (SPEC "Secret lifecycle"): each due reminder of each
+//! Expiry reminders (the contract's "Client secrets"): each due reminder of each
 //! client secret sent once across every replica, however many are pending.
 
 use super::*;

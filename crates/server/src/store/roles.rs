@@ -2,7 +2,7 @@
 
 use super::*;
 
-/// Seeds SPEC's catalog on a new install; idempotent across replicas.
+/// Seeds the contract's catalog ("Roles and permissions") on a new install; idempotent across replicas.
 #[tracing::instrument(name = "db seed_roles", level = "debug", skip_all)]
 pub async fn seed_roles(db: &Db) -> Result<(), sqlx::Error> {
     let now = db.now_micros();

@@ -1,4 +1,4 @@
-//! Client secrets (SPEC "Secret lifecycle"): several per application, each
+//! Client secrets (the contract's "Client secrets"): several per application, each
 //! added, shown, cut short or ended under the grant rule, with notices.
 
 use super::*;
