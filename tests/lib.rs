@@ -254,25 +254,17 @@ impl TestApp {
             .previous_master_keys
             .iter()
             .map(|key| casebook_server::crypto::parse_key(key).expect("a previous key"));
+        let master = MasterKey::from_base64(&master_key).expect("key").with_previous(previous);
         let config = Config {
-            addr: "127.0.0.1:0".parse().expect("addr"),
-            database_url: url.to_owned(),
-            public_url: String::new(),
-            master_key: MasterKey::from_base64(&master_key)
-                .expect("key")
-                .with_previous(previous),
             admin_email: Some(ADMIN_EMAIL.into()),
             admin_password: Some(ADMIN_PASSWORD.into()),
             cache_ttl: spawn.cache_ttl,
-            mailer: casebook_server::notify::Mailer::Log,
             trusted_proxies: spawn.trusted_proxies.clone(),
             token_signing_alg: spawn.signing_alg,
             jwks_fetch: spawn.jwks_fetch.clone(),
             secret_policy: spawn.secret_policy,
             secret_scanning: spawn.secret_scanning.clone(),
-            metrics_addr: None,
-            tls: None,
-            migrations: Default::default(),
+            ..Config::local(url, master)
         };
         // The issuer must be known before binding; reserve a port first.
         let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");

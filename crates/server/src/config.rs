@@ -45,6 +45,38 @@ pub struct Config {
     pub migrations: crate::db::MigrationPolicy,
 }
 
+/// How long `serve` trusts a cached view: within the contract's 5 s
+/// ("Caches and replicas"), with room for a poll that comes late.
+pub const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl Config {
+    /// A service on a loopback port of the system's choosing, on
+    /// `database_url`, with every other setting as `serve` has it unset (no
+    /// first administrator named, notifications logged, no proxy trusted,
+    /// RS256, no TLS): what tests, benches and tools start from, changing
+    /// only what they are about.
+    pub fn local(database_url: impl Into<String>, master_key: MasterKey) -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: database_url.into(),
+            public_url: String::new(),
+            master_key,
+            admin_email: None,
+            admin_password: None,
+            cache_ttl: CACHE_TTL,
+            mailer: crate::notify::Mailer::Log,
+            trusted_proxies: Default::default(),
+            token_signing_alg: Default::default(),
+            jwks_fetch: Default::default(),
+            secret_policy: Default::default(),
+            secret_scanning: None,
+            metrics_addr: None,
+            tls: None,
+            migrations: Default::default(),
+        }
+    }
+}
+
 /// Settings of outgoing JWKS fetches.
 #[derive(Debug, Clone, Default)]
 pub struct JwksFetchConfig {

@@ -409,7 +409,7 @@ async fn run(command: Command, format: LogFormat) -> Result<(), String> {
                 master_key,
                 admin_email: env("CASEBOOK_ADMIN_EMAIL"),
                 admin_password: env("CASEBOOK_ADMIN_PASSWORD"),
-                cache_ttl: std::time::Duration::from_secs(2),
+                cache_ttl: config::CACHE_TTL,
                 mailer: casebook_server::notify::Mailer::from_url(
                     env("CASEBOOK_SMTP_URL").as_deref(),
                     env("CASEBOOK_SMTP_FROM").as_deref(),

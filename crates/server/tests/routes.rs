@@ -106,23 +106,15 @@ async fn app() -> (axum::Router, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("casebook-routes-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let config = Config {
-        addr: "127.0.0.1:0".parse().expect("addr"),
-        database_url: format!("sqlite://{}/casebook.db", dir.display()),
         public_url: "http://127.0.0.1:0".into(),
-        master_key: MasterKey::from_base64(&MasterKey::generate_base64()).expect("key"),
         admin_email: Some("root@agency.org".into()),
         admin_password: Some("correct horse battery staple".into()),
-        cache_ttl: std::time::Duration::from_secs(2),
-        mailer: casebook_server::notify::Mailer::Log,
-        trusted_proxies: Default::default(),
-        token_signing_alg: Default::default(),
-        jwks_fetch: Default::default(),
-        secret_policy: Default::default(),
         // Configured, so that its route answers (401 unsigned) rather than 404.
         secret_scanning: Some(scanning_keys()),
-        metrics_addr: None,
-        tls: None,
-        migrations: Default::default(),
+        ..Config::local(
+            format!("sqlite://{}/casebook.db", dir.display()),
+            MasterKey::from_base64(&MasterKey::generate_base64()).expect("key"),
+        )
     };
     let state = casebook_server::prepare(config, TestOptions::default())
         .await

@@ -51,22 +51,14 @@ async fn start_with(options: TestOptions, tls: Option<casebook_server::tls::TlsF
     let dir = std::env::temp_dir().join(format!("casebook-slow-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let config = Config {
-        addr: "127.0.0.1:0".parse().expect("addr"),
-        database_url: format!("sqlite://{}/casebook.db", dir.display()),
         public_url: "http://127.0.0.1".into(),
-        master_key: MasterKey::from_base64(&MasterKey::generate_base64()).expect("key"),
         admin_email: Some(ADMIN_EMAIL.into()),
         admin_password: Some(ADMIN_PASSWORD.into()),
-        cache_ttl: Duration::from_secs(2),
-        mailer: casebook_server::notify::Mailer::Log,
-        trusted_proxies: Default::default(),
-        token_signing_alg: Default::default(),
-        jwks_fetch: Default::default(),
-        secret_policy: Default::default(),
-        secret_scanning: None,
-        metrics_addr: None,
         tls,
-        migrations: Default::default(),
+        ..Config::local(
+            format!("sqlite://{}/casebook.db", dir.display()),
+            MasterKey::from_base64(&MasterKey::generate_base64()).expect("key"),
+        )
     };
     let running = casebook_server::start(config, options).await.expect("server starts");
     Server {
