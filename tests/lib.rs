@@ -254,7 +254,9 @@ impl TestApp {
             .previous_master_keys
             .iter()
             .map(|key| casebook_server::crypto::parse_key(key).expect("a previous key"));
-        let master = MasterKey::from_base64(&master_key).expect("key").with_previous(previous);
+        let master = MasterKey::from_base64(&master_key)
+            .expect("key")
+            .with_previous(previous);
         let config = Config {
             admin_email: Some(ADMIN_EMAIL.into()),
             admin_password: Some(ADMIN_PASSWORD.into()),

@@ -21,7 +21,9 @@ pub fn unmapped(root: &Path) -> Result<Vec<String>, String> {
     let map = fs::read_to_string(&map_path).map_err(|e| format!("{}: {e}", map_path.display()))?;
     let mut missing = Vec::new();
     for folder in entries(root)? {
-        let Some(name) = folder.file_name().and_then(|n| n.to_str()) else { continue };
+        let Some(name) = folder.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
         if folder.is_dir() && !NOT_ROOMS.contains(&name) && !map.contains(&format!("`{name}/")) {
             missing.push(format!("{name}/ (a folder at the root)"));
         }
@@ -31,12 +33,19 @@ pub fn unmapped(root: &Path) -> Result<Vec<String>, String> {
         if !src.is_dir() {
             continue;
         }
-        let crate_path = format!("crates/{}", krate.file_name().and_then(|n| n.to_str()).unwrap_or_default());
+        let crate_path = format!(
+            "crates/{}",
+            krate.file_name().and_then(|n| n.to_str()).unwrap_or_default()
+        );
         let section = section_of(&map, &crate_path);
         let mut files = Vec::new();
         sources(&src, &mut files)?;
         for file in files {
-            let relative = file.strip_prefix(&src).unwrap_or(&file).to_string_lossy().replace('\\', "/");
+            let relative = file
+                .strip_prefix(&src)
+                .unwrap_or(&file)
+                .to_string_lossy()
+                .replace('\\', "/");
             if is_test_module(&relative) {
                 continue;
             }
@@ -104,10 +113,14 @@ mod tests {
 
     #[test]
     fn a_file_is_found_in_its_own_crates_section_only() {
-        let map = "## Map\n### `crates/a` — a\n- `lib.rs`: x\n### `crates/b`\n- `other.rs`\n## Elsewhere\n- `late.rs`\n";
+        let map =
+            "## Map\n### `crates/a` — a\n- `lib.rs`: x\n### `crates/b`\n- `other.rs`\n## Elsewhere\n- `late.rs`\n";
         let a = section_of(map, "crates/a");
         assert!(a.contains("`lib.rs`") && !a.contains("`other.rs`"));
-        assert!(!section_of(map, "crates/b").contains("`late.rs`"), "a higher heading ends the section");
+        assert!(
+            !section_of(map, "crates/b").contains("`late.rs`"),
+            "a higher heading ends the section"
+        );
     }
 
     #[test]
