@@ -1,10 +1,11 @@
 // "New Application" and its edit twin. Whoever opens the form says where a
 // saved application goes on screen (the list's `upsert`).
 import { api, path, problemText } from "./api.js";
-import { $, announce, openDialog, busy, checkboxes, checkedValues } from "./ui.js";
+import { $, announce, openDialog, busy, checkboxes, checkedValues, grouped } from "./ui.js";
 import { clearErrors, clearOnChange, showErrors, jwksUriSay, reworded } from "./errors.js";
 import { roleItems } from "./catalog.js";
 import { keyChoice } from "./keyset.js";
+import { MAX_SOURCES, MAX_TOKEN_QUOTA, MIN_TOKEN_QUOTA } from "./limits.js";
 
 const form = $("app-form");
 const dialog = $("app-dialog");
@@ -26,12 +27,12 @@ const fields = {
 };
 // The server counts list entries from 0; people count lines from 1.
 function sourcesSay(code, message) {
-  if (code === "too_long") return "List at most 50 networks.";
+  if (code === "too_long") return "List at most " + MAX_SOURCES + " networks.";
   if (code === "invalid_type") return "List one network a line.";
   return reworded(message, [[/allowed_sources\[(\d+)\]/g, (_, n) => "line " + (Number(n) + 1)], [/allowed_sources/g, "Allowed sources"]]);
 }
 function quotaSay() {
-  return "Token quota per hour must be a whole number from 1 to 1,000,000, or empty for no quota.";
+  return "Token quota per hour must be a whole number from " + grouped(MIN_TOKEN_QUOTA) + " to " + grouped(MAX_TOKEN_QUOTA) + ", or empty for no quota.";
 }
 
 // What the two limit fields hold, as the API takes them: null when empty.

@@ -5,6 +5,7 @@ import { $, el, announce, highlight, copyButton } from "./ui.js";
 import { can, roleName } from "./catalog.js";
 import { openNew, openEdit, methodOf } from "./appform.js";
 import { confirmAction } from "./confirm.js";
+import { DEFAULT_PAGE_SIZE } from "./limits.js";
 import { openReveal, openRotate } from "./secrets.js";
 import { federatedSection } from "./federated.js";
 import { clientSecretsSection } from "./clientsecrets.js";
@@ -194,7 +195,7 @@ let generation = 0;
 export async function loadApps(reset) {
   if (reset) { generation += 1; cursor = null; shown.clear(); $("rows").replaceChildren(); }
   const mine = generation;
-  const r = await api("GET", path.apps + query({ limit: 50, cursor, name: filter.name, email: filter.email }));
+  const r = await api("GET", path.apps + query({ limit: DEFAULT_PAGE_SIZE, cursor, name: filter.name, email: filter.email }));
   if (mine !== generation) return;
   if (r.status === 403) {
     denied("Your account cannot see or manage external applications. Ask an administrator for the Administrator role.");
