@@ -95,34 +95,8 @@ server_pub! {
 }
 
 server_pub! {
-    /// The contract's role rule ("Applications"): at least one, no duplicates, and (given facts) each exists.
-    pub fn role_ids(raw: &[String], existing: Option<&HashSet<String>>) -> Result<Vec<String>, ValidationErrors> {
-        let mut errors = ValidationErrors::new();
-        if raw.is_empty() {
-            errors.push(FieldError::new(
-                "roles",
-                ErrorCode::Required,
-                "select at least one role",
-            ));
-        }
-        let mut seen = HashSet::new();
-        for id in raw {
-            if !seen.insert(id.as_str()) {
-                errors.push(FieldError::new(
-                    "roles",
-                    ErrorCode::DuplicateRole,
-                    format!("role {id:?} is listed twice"),
-                ));
-            } else if existing.is_some_and(|known| !known.contains(id)) {
-                errors.push(FieldError::new(
-                    "roles",
-                    ErrorCode::UnknownRole,
-                    format!("there is no role {id:?}"),
-                ));
-            }
-        }
-        errors.finish(|| raw.to_vec())
-    }
+    /// The role rule lives with the forms' other rules; named here too, where it was.
+    pub use crate::form::role_ids;
 }
 
 fn name_rule(raw: &str) -> Result<(), validator::ValidationError> {

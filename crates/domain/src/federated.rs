@@ -27,6 +27,8 @@ pub const MAX_CLAIMS: usize = 10;
 pub const MAX_CLAIMS_BYTES: usize = 4096;
 /// How far ahead of our clock an outside token's `iat` or `nbf` may be.
 pub const CLOCK_SKEW_SECS: i64 = 60;
+/// The shortest `max_token_lifetime_seconds` a credential may name.
+pub const MIN_TOKEN_LIFETIME_SECS: i64 = 1;
 /// The longest `max_token_lifetime_seconds` a credential may name: a day.
 pub const MAX_TOKEN_LIFETIME_SECS: i64 = 86_400;
 /// How long judging one outside token may take in all, however many
@@ -270,10 +272,10 @@ fn keys(jwks: Option<&Value>, jwks_uri: Option<&str>, allow_private: bool) -> Re
 
 fn max_lifetime(raw: Option<i64>) -> Result<Option<i64>, FieldError> {
     match raw {
-        Some(seconds) if !(1..=MAX_TOKEN_LIFETIME_SECS).contains(&seconds) => Err(FieldError::new(
+        Some(seconds) if !(MIN_TOKEN_LIFETIME_SECS..=MAX_TOKEN_LIFETIME_SECS).contains(&seconds) => Err(FieldError::new(
             "max_token_lifetime_seconds",
             ErrorCode::InvalidValue,
-            format!("max_token_lifetime_seconds must be from 1 to {MAX_TOKEN_LIFETIME_SECS}; got {seconds}"),
+            format!("max_token_lifetime_seconds must be from {MIN_TOKEN_LIFETIME_SECS} to {MAX_TOKEN_LIFETIME_SECS}; got {seconds}"),
         )),
         other => Ok(other),
     }

@@ -8,7 +8,6 @@
 //! problem's `detail` lists them in the order people read the form.
 
 use crate::account::{AccountRef, email_available};
-use crate::application::role_ids;
 use crate::email::Email;
 use crate::shape::{self, Field};
 use crate::validation::{ErrorCode, FieldError, ValidationErrors};
@@ -160,6 +159,37 @@ pub(crate) fn email_free(raw: &str, storage: &Storage<'_>) -> Result<(), validat
             Err(to_validator(FieldError::email_in_use()))
         }
         _ => Ok(()),
+    }
+}
+
+server_pub! {
+    /// The contract's role rule ("Applications"): at least one, no duplicates, and (given facts) each exists.
+    pub fn role_ids(raw: &[String], existing: Option<&HashSet<String>>) -> Result<Vec<String>, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        if raw.is_empty() {
+            errors.push(FieldError::new(
+                "roles",
+                ErrorCode::Required,
+                "select at least one role",
+            ));
+        }
+        let mut seen = HashSet::new();
+        for id in raw {
+            if !seen.insert(id.as_str()) {
+                errors.push(FieldError::new(
+                    "roles",
+                    ErrorCode::DuplicateRole,
+                    format!("role {id:?} is listed twice"),
+                ));
+            } else if existing.is_some_and(|known| !known.contains(id)) {
+                errors.push(FieldError::new(
+                    "roles",
+                    ErrorCode::UnknownRole,
+                    format!("there is no role {id:?}"),
+                ));
+            }
+        }
+        errors.finish(|| raw.to_vec())
     }
 }
 

@@ -3,11 +3,11 @@
 //! against its own `/healthz`, taken before and after its steps, so the
 //! ratios compare across algorithms even on a noisy machine.
 
+use super::Bench;
 use super::assertions::KeyedClient;
-use super::client::{get_token, register, sign_in, token_form};
 use super::load::{Load, Script};
 use super::server::{Backend, Database, Server};
-use super::suite::Bench;
+use super::setup::{get_token, register, sign_in, token_form};
 use casebook_domain::SigningAlgorithm;
 use casebook_server::crypto::MasterKey;
 

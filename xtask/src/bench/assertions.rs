@@ -6,10 +6,10 @@
 //! are signed here, beforehand (ES256, 16 µs each), written one form a line,
 //! and each wrk thread walks its own stride of the file once.
 
+use super::Bench;
 use super::client::{JSON, expect, str_field};
 use super::load::{Load, Script};
 use super::server::{Server, TempDir};
-use super::suite::Bench;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use base64::Engine;
@@ -45,7 +45,7 @@ impl KeyedClient {
         let form = serde_json::json!({
             "name": format!("Bench keyed partner {n}"),
             "email": format!("bench-keyed-{n}@example.com"),
-            "roles": [super::client::ROLE_ID],
+            "roles": [super::setup::ROLE_ID],
             "token_endpoint_auth_method": "private_key_jwt",
             "jwks": {"keys": [jwk]},
         })

@@ -1,8 +1,8 @@
 //! Closed-loop load with `wrk`, and the result line each load generator prints.
 
+use super::Bench;
 use super::client::FORM;
 use super::server::{Server, TempDir};
-use super::suite::Bench;
 use super::{WRK_CONNECTIONS, WRK_THREADS};
 use casebook_server::crypto::random_token;
 use std::fmt::Write as _;

@@ -46,13 +46,14 @@ mod prefill;
 mod report;
 mod revoker;
 mod server;
+mod setup;
 mod suite;
 
 use crate::openapi::workspace_root;
 use options::{Options, Plan, build_release, find_on_path, given_binary};
 use report::{Report, write_generated};
 use server::Backend;
-use suite::Bench;
+use std::path::PathBuf;
 
 pub use open_loop::open_loop_child;
 
@@ -63,6 +64,16 @@ const OPEN_LOOP_CONNECTIONS: u32 = 32;
 /// Revocations a second during the "while one client revokes" step.
 const REVOKES_PER_SEC: u32 = 5;
 const USAGE: &str = "usage: cargo xtask bench [--quick] [--binary PATH]";
+
+/// One run: its plan, the load generator and the binary under test. Its
+/// steps are written beside what each measures (`suite.rs`, `load.rs`,
+/// `open_loop.rs`, `algorithms.rs`, `assertions.rs`).
+#[derive(Debug)]
+struct Bench {
+    plan: Plan,
+    wrk: PathBuf,
+    binary: PathBuf,
+}
 
 /// `cargo xtask bench`: builds or takes the binary, runs every step, reports.
 pub fn run(args: &[String]) -> Result<(), String> {

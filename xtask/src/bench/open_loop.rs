@@ -1,11 +1,11 @@
 //! Open-loop, rate-limited load: the generator runs as a child process of
 //! this binary (`__open-loop`).
 
+use super::Bench;
 use super::OPEN_LOOP_CONNECTIONS;
 use super::client::read_response;
 use super::load::ResultLine;
 use super::server::{Server, TempDir};
-use super::suite::Bench;
 use casebook_server::crypto::random_token;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};

@@ -1,6 +1,6 @@
 //! Many applications inserted straight into the database.
 
-use super::client::ROLE_ID;
+use super::setup::ROLE_ID;
 use casebook_domain::{ClientId, ClientSecret};
 use casebook_server::crypto::{MasterKey, random_bytes};
 use std::fmt::Write as _;

@@ -1,7 +1,8 @@
 //! A second client revoking its own tokens while the first is measured.
 
 use super::REVOKES_PER_SEC;
-use super::client::{FORM, expect, get_token};
+use super::client::{FORM, expect};
+use super::setup::get_token;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,24 +1,17 @@
 //! The steps of a run: the main suite on one backend, the revoking step,
 //! and the scale points.
 
-use super::client::{FORM, JSON, expect, get_token, register, register_with, request_bytes, sign_in, token_form};
+use super::Bench;
+use super::client::{FORM, JSON, expect, request_bytes};
 use super::load::{Load, Script};
-use super::options::Plan;
 use super::prefill::prefill;
 use super::report::{Revoking, Scale, ScalePoint, Suite};
 use super::revoker::{Revoker, revoke_one};
 use super::server::{Backend, Database, Server, TempDir, block_on};
+use super::setup::{get_token, register, register_with, sign_in, token_form};
 use super::{REVOKES_PER_SEC, WRK_CONNECTIONS, WRK_THREADS};
 use casebook_server::crypto::{MasterKey, random_token};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-#[derive(Debug)]
-pub(super) struct Bench {
-    pub(super) plan: Plan,
-    pub(super) wrk: PathBuf,
-    pub(super) binary: PathBuf,
-}
 
 impl Bench {
     pub(super) fn suite(&self, backend: Backend) -> Result<Suite, String> {

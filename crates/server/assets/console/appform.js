@@ -1,11 +1,11 @@
-// "New Application" and its edit twin; enable/disable; delete.
+// "New Application" and its edit twin. Whoever opens the form says where a
+// saved application goes on screen (the list's `upsert`).
 import { api, path, problemText } from "./api.js";
-import { $, announce, openDialog, busy, checkboxes, checkedValues } from "./ui.js";
+import { $, announce, openDialog, busy, checkboxes, checkedValues, grouped } from "./ui.js";
 import { clearErrors, clearOnChange, showErrors, jwksUriSay, reworded } from "./errors.js";
 import { roleItems } from "./catalog.js";
-import { upsert, removeApp } from "./apps.js";
-import { confirmAction } from "./confirm.js";
 import { keyChoice } from "./keyset.js";
+import { MAX_SOURCES, MAX_TOKEN_QUOTA, MIN_TOKEN_QUOTA } from "./limits.js";
 
 const form = $("app-form");
 const dialog = $("app-dialog");
@@ -27,12 +27,12 @@ const fields = {
 };
 // The server counts list entries from 0; people count lines from 1.
 function sourcesSay(code, message) {
-  if (code === "too_long") return "List at most 50 networks.";
+  if (code === "too_long") return "List at most " + MAX_SOURCES + " networks.";
   if (code === "invalid_type") return "List one network a line.";
   return reworded(message, [[/allowed_sources\[(\d+)\]/g, (_, n) => "line " + (Number(n) + 1)], [/allowed_sources/g, "Allowed sources"]]);
 }
 function quotaSay() {
-  return "Token quota per hour must be a whole number from 1 to 1,000,000, or empty for no quota.";
+  return "Token quota per hour must be a whole number from " + grouped(MIN_TOKEN_QUOTA) + " to " + grouped(MAX_TOKEN_QUOTA) + ", or empty for no quota.";
 }
 
 // What the two limit fields hold, as the API takes them: null when empty.
@@ -46,6 +46,7 @@ const keys = keyChoice({
 });
 clearOnChange(fields);
 let editing = null;
+let place = null;
 
 export const methodOf = (app) => (app && app.token_endpoint_auth_method) || SECRET;
 const chosenMethod = () => ($("f-auth-jwt").checked ? KEYED : SECRET);
@@ -65,8 +66,9 @@ function showMethod() {
 }
 for (const radio of authRadios()) radio.addEventListener("change", showMethod);
 
-function open(app, opener) {
+function open(app, opener, placeOnScreen) {
   editing = app;
+  place = placeOnScreen;
   form.reset();
   clearErrors(fields, $("app-summary"), $("app-error"));
   $("app-dialog-title").textContent = app ? "Edit " + app.name : "New Application";
@@ -88,8 +90,8 @@ function open(app, opener) {
   openDialog(dialog, opener, $("f-name"), $("apps-title"));
 }
 
-export function openNew(opener) { open(null, opener); }
-export function openEdit(app, opener) { open(app, opener); }
+export function openNew(opener, placeOnScreen) { open(null, opener, placeOnScreen); }
+export function openEdit(app, opener, placeOnScreen) { open(app, opener, placeOnScreen); }
 
 form.addEventListener("submit", (ev) => {
   ev.preventDefault();
@@ -123,7 +125,7 @@ form.addEventListener("submit", (ev) => {
       const wasNew = !editing;
       dialog._opener = null;
       dialog.close();
-      const entry = upsert(r.data, { open: true });
+      const entry = place(r.data, { open: true });
       const after = methodOf(r.data);
       const switched = wasNew ? "" : before === KEYED && after === SECRET
         ? " Reveal its new client secret with the key icon."
@@ -142,32 +144,3 @@ form.addEventListener("submit", (ev) => {
     }
   });
 });
-
-export async function toggleEnabled(app, button) {
-  if (button.disabled) return;
-  button.disabled = true;
-  const r = await api("PATCH", path.app(app.id), { enabled: !app.enabled });
-  button.disabled = false;
-  if (!r.ok) { announce("Could not " + (app.enabled ? "disable " : "enable ") + app.name + ": " + problemText(r)); return; }
-  const entry = upsert(r.data, { open: true });
-  announce("Application " + r.data.name + " " + (r.data.enabled ? "enabled." : "disabled: it can no longer get tokens, and its tokens are refused."));
-  const again = Array.from(entry.details.querySelectorAll("button")).find((b) => /^(Enable|Disable)$/.test(b.textContent));
-  if (again) again.focus();
-}
-
-export function confirmDelete(app, opener) {
-  confirmAction({
-    title: "Delete " + app.name + "?",
-    text: "The application " + app.name + " (" + app.email + ") is removed for good: its client secret and tokens stop working at once.",
-    ok: "Delete application",
-    opener,
-    run: () => api("DELETE", path.app(app.id)),
-    done: () => {
-      removeApp(app.id);
-      announce("Application " + app.name + " deleted.");
-      $("apps-title").focus();
-    },
-  });
-}
-
-$("new").addEventListener("click", () => openNew($("new")));

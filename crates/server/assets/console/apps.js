@@ -1,8 +1,11 @@
-// Global → External applications: the list, search, and each row's details.
+// Global → External applications: the list, search, each row's details,
+// and the row actions that need no form (enable/disable, delete).
 import { api, path, query, problemText } from "./api.js";
 import { $, el, announce, highlight, copyButton } from "./ui.js";
 import { can, roleName } from "./catalog.js";
-import { openEdit, confirmDelete, toggleEnabled, methodOf } from "./appform.js";
+import { openNew, openEdit, methodOf } from "./appform.js";
+import { confirmAction } from "./confirm.js";
+import { DEFAULT_PAGE_SIZE } from "./limits.js";
 import { openReveal, openRotate } from "./secrets.js";
 import { federatedSection } from "./federated.js";
 import { clientSecretsSection } from "./clientsecrets.js";
@@ -109,7 +112,7 @@ function build(app, wasOpen) {
     b.addEventListener("click", () => fn(b)); actions.append(b);
   };
   if (can("admin:edit")) {
-    add("Edit", "Edit", (b) => openEdit(app, b));
+    add("Edit", "Edit", (b) => openEdit(app, b, upsert));
     add(app.enabled ? "Disable" : "Enable", app.enabled ? "Disable" : "Enable", (b) => toggleEnabled(app, b));
     if (!keyed) add("Rotate secret", "Rotate client secret of", (b) => openRotate(app, b, () => secrets.load()));
   }
@@ -151,6 +154,33 @@ export function removeApp(id) {
   $("empty").hidden = shown.size > 0;
 }
 
+async function toggleEnabled(app, button) {
+  if (button.disabled) return;
+  button.disabled = true;
+  const r = await api("PATCH", path.app(app.id), { enabled: !app.enabled });
+  button.disabled = false;
+  if (!r.ok) { announce("Could not " + (app.enabled ? "disable " : "enable ") + app.name + ": " + problemText(r)); return; }
+  const entry = upsert(r.data, { open: true });
+  announce("Application " + r.data.name + " " + (r.data.enabled ? "enabled." : "disabled: it can no longer get tokens, and its tokens are refused."));
+  const again = Array.from(entry.details.querySelectorAll("button")).find((b) => /^(Enable|Disable)$/.test(b.textContent));
+  if (again) again.focus();
+}
+
+function confirmDelete(app, opener) {
+  confirmAction({
+    title: "Delete " + app.name + "?",
+    text: "The application " + app.name + " (" + app.email + ") is removed for good: its client secret and tokens stop working at once.",
+    ok: "Delete application",
+    opener,
+    run: () => api("DELETE", path.app(app.id)),
+    done: () => {
+      removeApp(app.id);
+      announce("Application " + app.name + " deleted.");
+      $("apps-title").focus();
+    },
+  });
+}
+
 function denied(message) {
   $("apps-denied").textContent = message;
   $("apps-denied").hidden = false;
@@ -165,7 +195,7 @@ let generation = 0;
 export async function loadApps(reset) {
   if (reset) { generation += 1; cursor = null; shown.clear(); $("rows").replaceChildren(); }
   const mine = generation;
-  const r = await api("GET", path.apps + query({ limit: 50, cursor, name: filter.name, email: filter.email }));
+  const r = await api("GET", path.apps + query({ limit: DEFAULT_PAGE_SIZE, cursor, name: filter.name, email: filter.email }));
   if (mine !== generation) return;
   if (r.status === 403) {
     denied("Your account cannot see or manage external applications. Ask an administrator for the Administrator role.");
@@ -200,3 +230,4 @@ $("search-clear").addEventListener("click", () => {
   loadApps(true);
   $("q-name").focus();
 });
+$("new").addEventListener("click", () => openNew($("new"), upsert));

@@ -2,6 +2,7 @@
 // server to an action (or a family of them) and a record.
 import { api, path, query, problemText } from "./api.js";
 import { $, el, announce, formatTime } from "./ui.js";
+import { DEFAULT_PAGE_SIZE } from "./limits.js";
 
 let cursor = null;
 let count = 0;
@@ -20,7 +21,7 @@ let filtered = false;
 
 async function load(reset) {
   if (reset) { cursor = null; count = 0; $("audit-rows").replaceChildren(); }
-  const r = await api("GET", path.audit + query({ limit: 50, cursor, ...applied }));
+  const r = await api("GET", path.audit + query({ limit: DEFAULT_PAGE_SIZE, cursor, ...applied }));
   const denied = r.status === 403;
   $("audit-denied").hidden = !denied; $("audit-table").hidden = denied; $("audit-filter").hidden = denied;
   if (denied) { $("audit-denied").textContent = "Your account cannot read the audit trail. Ask an administrator for the Administrator role."; $("audit-more").hidden = true; return; }

@@ -1,6 +1,7 @@
 // What every screen shares: who is signed in, what they may do, and the role
 // catalog.
 import { api, path, query } from "./api.js";
+import { MAX_PAGE_SIZE } from "./limits.js";
 
 export const MODULES = ["engage", "intake", "investigations", "placements", "providers", "admin"];
 export const ACTIONS = ["view", "create", "edit", "delete"];
@@ -23,7 +24,7 @@ export async function loadRoles() {
   const all = [];
   let cursor = null;
   do {
-    const r = await api("GET", path.roles + query({ limit: 100, cursor }));
+    const r = await api("GET", path.roles + query({ limit: MAX_PAGE_SIZE, cursor }));
     if (!r.ok) { session.roles = all; return r; }
     all.push(...r.data.items);
     cursor = r.data.next_cursor;

@@ -7,6 +7,7 @@ import { clearErrors, clearOnChange, showErrors, reworded } from "./errors.js";
 import { can } from "./catalog.js";
 import { confirmAction } from "./confirm.js";
 import { openReveal, passwordError, emptyPassword } from "./secrets.js";
+import { MAX_ACTIVE_SECRETS, SECRET_LABEL_CHARS } from "./limits.js";
 
 const dialog = $("cs-dialog");
 const form = $("cs-form");
@@ -18,7 +19,7 @@ const fields = {
   password: { label: "Your password", input: $("cs-password"), error: $("cs-password-error") },
   label: {
     label: "Label", input: $("cs-label"), error: $("cs-label-error"),
-    say: (code) => (code === "too_long" ? "Label is too long (at most 100 characters)." : null),
+    say: (code) => (code === "too_long" ? "Label is too long (at most " + SECRET_LABEL_CHARS + " characters)." : null),
   },
   expires_at: {
     label: "Expires on", input: $("cs-expires"), error: $("cs-expires-error"),
@@ -190,7 +191,7 @@ export function clientSecretsSection(app) {
   const empty = el("p", "Loading…", "muted");
   const failure = el("p", undefined, "err");
   failure.setAttribute("role", "alert");
-  node.append(title, el("p", "The application may hold up to 5 active secrets at once, so its deployments can move to a new one one by one. The key icon shows the newest active one.", "muted"),
+  node.append(title, el("p", "The application may hold up to " + MAX_ACTIVE_SECRETS + " active secrets at once, so its deployments can move to a new one one by one. The key icon shows the newest active one.", "muted"),
     table, empty, failure);
   const section = { app, node, title, addButton: null };
   if (can("admin:edit")) {

@@ -1,12 +1,15 @@
 // cb Admin: sign-in, the header's navigation and which screen shows.
 import { api, setToken, hasToken, whenSignedOut, problemText } from "./api.js";
-import { $, announce } from "./ui.js";
+import { $, announce, showLimits } from "./ui.js";
+import * as limits from "./limits.js";
 import { session, loadMe, loadRoles } from "./catalog.js";
 import { loadApps } from "./apps.js";
 import "./appform.js";
 import { showUsers } from "./users.js";
 import { showRoles } from "./roles.js";
 import { showAudit } from "./audit.js";
+
+showLimits(limits);
 
 const SCREENS = {
   applications: { title: "External applications", crumbs: "Global → External applications", show: () => loadApps(true) },

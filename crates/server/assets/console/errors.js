@@ -1,7 +1,9 @@
 // Field errors in people's words: the field's label, never its API name;
 // beside the field, tied to it with aria-describedby and aria-invalid; the
 // first invalid field focused; "N problems to fix" in the form's live region.
-const LIMITS = { name: 100, email: 254, application_url: 2048, description: 1000 };
+import { APPLICATION_NAME_CHARS, DESCRIPTION_CHARS, MAX_EMAIL_CHARS, MAX_KEYS, MAX_URL_CHARS, MIN_PASSWORD_CHARS, MIN_RSA_BITS } from "./limits.js";
+
+const LIMITS = { name: APPLICATION_NAME_CHARS, email: MAX_EMAIL_CHARS, application_url: MAX_URL_CHARS, description: DESCRIPTION_CHARS };
 
 // The public keys of a private_key_jwt application: each refusal as a sentence.
 function keySetSentence(code, message) {
@@ -13,12 +15,12 @@ function keySetSentence(code, message) {
     case "single_key": return "This is a single key, not a JWK Set: put it inside {\"keys\": [ … ]}.";
     case "private_key_material": return "This key set contains private key material. Paste only the public keys.";
     case "duplicate_kid": return which + " has the same kid as another key: give each key its own kid.";
-    case "weak_key": return which + " is too weak: RSA keys need at least 2048 bits.";
-    case "unsupported_key": return which + " is of a kind Casebook does not accept: use RSA (2048 bits or more), EC P-256 or Ed25519.";
-    case "too_long": return "A key set holds at most 5 keys: remove some.";
+    case "weak_key": return which + " is too weak: RSA keys need at least " + MIN_RSA_BITS + " bits.";
+    case "unsupported_key": return which + " is of a kind Casebook does not accept: use RSA (" + MIN_RSA_BITS + " bits or more), EC P-256 or Ed25519.";
+    case "too_long": return "A key set holds at most " + MAX_KEYS + " keys: remove some.";
     case "required":
       if (/\bkid\b/.test(message || "")) return which + " has no kid: give each key a kid (key ID).";
-      return "Paste the JWK Set of the application's public keys (1 to 5 keys), or choose JWKS URL.";
+      return "Paste the JWK Set of the application's public keys (1 to " + MAX_KEYS + " keys), or choose JWKS URL.";
     case "invalid_type": return "Paste the JWK Set as a JSON object, like {\"keys\": [ … ]}.";
     case "invalid_value":
       // A key that is not what it claims to be (a point off its curve): the server's sentence names it.
@@ -60,7 +62,7 @@ function sentence(label, field, code, message) {
       if (field === "roles") return "Choose at least one role.";
       if (field === "permissions") return "Choose at least one permission.";
       return L + " is required.";
-    case "too_short": return field === "password" ? "Password must be at least 12 characters." : L + " is too short.";
+    case "too_short": return field === "password" ? "Password must be at least " + MIN_PASSWORD_CHARS + " characters." : L + " is too short.";
     case "too_long": return L + " is too long" + (LIMITS[field] ? " (at most " + LIMITS[field] + " characters)." : ".");
     case "invalid_characters": return L + " contains characters that are not allowed, such as control characters.";
     case "invalid_email": return L + " must be a valid email address, like team@example.org.";

@@ -8,6 +8,7 @@ import { clearErrors, clearOnChange, showErrors, reworded, jwksUriSay } from "./
 import { can } from "./catalog.js";
 import { confirmAction } from "./confirm.js";
 import { keyChoice } from "./keyset.js";
+import { MAX_CLAIMS, MAX_CLAIMS_BYTES, MAX_KEYS, MAX_TOKEN_LIFETIME_SECS, MIN_TOKEN_LIFETIME_SECS } from "./limits.js";
 
 const dialog = $("fed-dialog");
 const form = $("fed-form");
@@ -23,7 +24,7 @@ const fields = {
     label: "JWK Set", input: $("fc-jwks"), error: $("fc-jwks-error"),
     // The rest of the key set's refusals read the same as an application's.
     say: (code, message) => (code === "required" && !/\bkid\b/.test(message || "")
-      ? "Paste the JWK Set of the issuer's public keys (1 to 5 keys), or choose JWKS URL." : null),
+      ? "Paste the JWK Set of the issuer's public keys (1 to " + MAX_KEYS + " keys), or choose JWKS URL." : null),
   },
   jwks_uri: {
     label: "JWKS URL", input: $("fc-jwks-uri"), error: $("fc-jwks-uri-error"),
@@ -34,14 +35,14 @@ const fields = {
     say: (code, message) => {
       if (code === "invalid_json") return "This is not valid JSON. Write the claims as one JSON object, like " + CLAIMS_EXAMPLE + ".";
       if (code === "invalid_type") return "Further claims must be a JSON object of claim names and values, like " + CLAIMS_EXAMPLE + ".";
-      if (code === "too_long") return "Further claims may name at most 10 claims, in at most 4096 bytes of JSON.";
+      if (code === "too_long") return "Further claims may name at most " + MAX_CLAIMS + " claims, in at most " + MAX_CLAIMS_BYTES + " bytes of JSON.";
       return reworded(message, [[/^claims\b/, "Further claims"]]);
     },
   },
   max_token_lifetime_seconds: {
     label: "Longest token lifetime", input: $("fc-lifetime"), error: $("fc-lifetime-error"),
     say: (code) => (code === "invalid_value" || code === "invalid_type"
-      ? "Give a whole number of seconds from 1 to 86400, or leave it empty." : null),
+      ? "Give a whole number of seconds from " + MIN_TOKEN_LIFETIME_SECS + " to " + MAX_TOKEN_LIFETIME_SECS + ", or leave it empty." : null),
   },
 };
 clearOnChange(fields);

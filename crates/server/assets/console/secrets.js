@@ -3,8 +3,12 @@
 // counts toward a lockout.
 import { api, path, problemText } from "./api.js";
 import { $, announce, openDialog, busy, copyButton, formatTime } from "./ui.js";
+import { LOCKOUT_FAILURES, LOCKOUT_MINUTES, MAX_GRACE_PERIOD_SECS } from "./limits.js";
 
-const LOCKOUT_WARNING = " Wrong passwords count toward a lockout: after 5, viewing and rotating secrets is locked for 15 minutes.";
+const LOCKOUT_WARNING = " Wrong passwords count toward a lockout: after " + LOCKOUT_FAILURES
+  + ", viewing and rotating secrets is locked for " + LOCKOUT_MINUTES + " minutes.";
+const GRACE_SAY = "Grace period must be a whole number of seconds from 0 to " + MAX_GRACE_PERIOD_SECS
+  + " (" + MAX_GRACE_PERIOD_SECS / 86400 + " days).";
 let current = null;
 
 export function passwordError(input, error, r) {
@@ -90,9 +94,9 @@ $("rotate-form").addEventListener("submit", (ev) => {
   const input = $("r-password"); const error = $("r-password-error");
   const graceText = $("r-grace").value.trim();
   const grace = graceText === "" ? 0 : Number(graceText);
-  if (!Number.isInteger(grace) || grace < 0 || grace > 604800) {
+  if (!Number.isInteger(grace) || grace < 0 || grace > MAX_GRACE_PERIOD_SECS) {
     $("r-grace").setAttribute("aria-invalid", "true");
-    $("r-grace-error").textContent = "Grace period must be a whole number of seconds from 0 to 604800 (7 days).";
+    $("r-grace-error").textContent = GRACE_SAY;
     $("r-grace").focus();
     return;
   }
@@ -104,7 +108,7 @@ $("rotate-form").addEventListener("submit", (ev) => {
     if (!r.ok) {
       if (r.status === 422 && r.data && r.data.errors) {
         $("r-grace").setAttribute("aria-invalid", "true");
-        $("r-grace-error").textContent = "Grace period must be a whole number of seconds from 0 to 604800 (7 days).";
+        $("r-grace-error").textContent = GRACE_SAY;
         $("r-grace").focus();
         return;
       }

@@ -2,6 +2,21 @@
 // copy buttons, busy buttons and checkbox pickers.
 export const $ = (id) => document.getElementById(id);
 
+// A count as the page writes it: 1,000,000.
+export const grouped = (n) => n.toLocaleString("en-US");
+
+// The page's limits come from the server's limits.js (the domain's
+// constants): an element marked data-limit="NAME" shows it (grouped with
+// data-grouped), and data-limit-min / data-limit-max set an input's bounds.
+export function showLimits(limits, root = document) {
+  for (const node of root.querySelectorAll("[data-limit]")) {
+    const value = limits[node.dataset.limit];
+    node.textContent = "grouped" in node.dataset ? grouped(value) : String(value);
+  }
+  for (const node of root.querySelectorAll("[data-limit-min]")) node.min = String(limits[node.dataset.limitMin]);
+  for (const node of root.querySelectorAll("[data-limit-max]")) node.max = String(limits[node.dataset.limitMax]);
+}
+
 export function el(tag, text, cls) {
   const e = document.createElement(tag);
   if (text !== undefined && text !== null) e.textContent = text;

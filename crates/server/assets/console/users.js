@@ -4,6 +4,7 @@ import { $, el, announce, highlight, openDialog, busy, checkboxes, checkedValues
 import { clearErrors, clearOnChange, showErrors, requireFilled } from "./errors.js";
 import { can, session, roleName, roleItems, loadRoles } from "./catalog.js";
 import { confirmAction } from "./confirm.js";
+import { DEFAULT_PAGE_SIZE } from "./limits.js";
 
 const form = $("user-form");
 const dialog = $("user-dialog");
@@ -47,7 +48,7 @@ function put(user, top) {
 
 async function load(reset) {
   if (reset) { cursor = null; shown.clear(); $("user-rows").replaceChildren(); }
-  const r = await api("GET", path.users + query({ limit: 50, cursor }));
+  const r = await api("GET", path.users + query({ limit: DEFAULT_PAGE_SIZE, cursor }));
   const denied = r.status === 403;
   $("users-denied").hidden = !denied; $("users-table").hidden = denied;
   $("user-new").hidden = denied || !can("admin:create");

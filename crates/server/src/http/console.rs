@@ -5,10 +5,19 @@
 //! needs no `'unsafe-inline'`: an injected `<script>` or `style` attribute
 //! is refused by the browser even if some text ever reached the page
 //! unescaped. A new file is one line in [`ASSETS`].
+//!
+//! One module is not a file: `limits.js`, the domain's limits that the
+//! console names in its hints, checks and messages, rendered once from the
+//! domain's constants ([`limits`]), so the console cannot drift from them.
 
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use casebook_domain::{
+    application, client_keys, credentials, email, federated, lockout, pagination, quota, secret_lifecycle, sources,
+    user,
+};
+use std::sync::LazyLock;
 
 /// The console's policy: its own scripts, styles and API, nothing else.
 pub const CONSOLE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
@@ -48,6 +57,46 @@ pub const ASSETS: &[(&str, &str, &str)] = assets! {
 
 const INDEX: &str = include_str!("../../assets/console/index.html");
 
+/// The name under `/admin/assets/` of the module rendered from [`limits`].
+pub const LIMITS_MODULE: &str = "limits.js";
+
+/// The domain's limits the console names, as `(export name, value)`.
+pub fn limits() -> Vec<(&'static str, i64)> {
+    let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+    vec![
+        ("APPLICATION_NAME_CHARS", n(application::APPLICATION_NAME.max_chars)),
+        ("DESCRIPTION_CHARS", n(application::DESCRIPTION.max_chars)),
+        ("MAX_URL_CHARS", n(application::MAX_URL_CHARS)),
+        ("MAX_EMAIL_CHARS", n(email::MAX_EMAIL_CHARS)),
+        ("MIN_PASSWORD_CHARS", n(user::MIN_PASSWORD_CHARS)),
+        ("MAX_SOURCES", n(sources::MAX_SOURCES)),
+        ("MIN_TOKEN_QUOTA", i64::from(quota::TokenQuota::LEAST.per_hour())),
+        ("MAX_TOKEN_QUOTA", i64::from(quota::MAX_PER_HOUR)),
+        ("SECRET_LABEL_CHARS", n(secret_lifecycle::SECRET_LABEL.max_chars)),
+        ("MAX_ACTIVE_SECRETS", n(secret_lifecycle::MAX_ACTIVE_SECRETS)),
+        ("MAX_GRACE_PERIOD_SECS", credentials::MAX_GRACE_PERIOD_SECS),
+        ("LOCKOUT_FAILURES", n(lockout::MAX_FAILURES)),
+        ("LOCKOUT_MINUTES", lockout::WINDOW_MICROS / 60_000_000),
+        ("MAX_KEYS", n(client_keys::MAX_KEYS)),
+        ("MIN_RSA_BITS", n(client_keys::MIN_RSA_BITS)),
+        ("MAX_CLAIMS", n(federated::MAX_CLAIMS)),
+        ("MAX_CLAIMS_BYTES", n(federated::MAX_CLAIMS_BYTES)),
+        ("MIN_TOKEN_LIFETIME_SECS", federated::MIN_TOKEN_LIFETIME_SECS),
+        ("MAX_TOKEN_LIFETIME_SECS", federated::MAX_TOKEN_LIFETIME_SECS),
+        ("DEFAULT_PAGE_SIZE", i64::from(pagination::DEFAULT_PAGE_SIZE)),
+        ("MAX_PAGE_SIZE", i64::from(pagination::MAX_PAGE_SIZE)),
+    ]
+}
+
+/// `limits.js`: one `export const NAME = value;` line per limit.
+static LIMITS_JS: LazyLock<String> = LazyLock::new(|| {
+    let mut module = String::from("// The domain's limits, rendered by the server from its constants.\n");
+    for (name, value) in limits() {
+        module.push_str(&format!("export const {name} = {value};\n"));
+    }
+    module
+});
+
 /// `GET /admin`: the page.
 pub async fn index() -> Response {
     page("text/html; charset=utf-8", INDEX)
@@ -55,6 +104,9 @@ pub async fn index() -> Response {
 
 /// `GET /admin/assets/{name}`: one of [`ASSETS`].
 pub async fn asset(Path(name): Path<String>) -> Response {
+    if name == LIMITS_MODULE {
+        return page("text/javascript; charset=utf-8", LIMITS_JS.as_str());
+    }
     match ASSETS.iter().find(|(file, _, _)| *file == name) {
         Some((_, mime, body)) => page(mime, body),
         None => (StatusCode::NOT_FOUND, "no such console file").into_response(),
@@ -137,6 +189,20 @@ mod tests {
         assert!(!handler, "inline event handler");
         for (name, _, _) in ASSETS {
             assert!(!name.contains('/') && !name.starts_with('.'), "{name}");
+            assert_ne!(*name, LIMITS_MODULE, "limits.js is rendered, not a file");
+        }
+    }
+
+    #[test]
+    fn the_limits_module_exports_each_limit_once() {
+        let mut names = std::collections::BTreeSet::new();
+        for (name, value) in limits() {
+            assert!(names.insert(name), "{name} twice");
+            assert!(value >= 0, "{name}");
+            assert!(
+                LIMITS_JS.contains(&format!("export const {name} = {value};\n")),
+                "{name}"
+            );
         }
     }
 }
