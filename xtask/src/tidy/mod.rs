@@ -23,7 +23,7 @@ pub fn run() -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "{} import circles, {} rooms missing from ARCHITECTURE.md",
+            "import circles: {}; rooms missing from ARCHITECTURE.md: {}",
             circles.len(),
             unmapped.len()
         ))
