@@ -46,6 +46,7 @@ pub struct SignedJwt<'a, C> {
     signature: Vec<u8>,
     alg: AssertionAlg,
     kid: Option<String>,
+    typ: Option<String>,
     claims: C,
 }
 
@@ -78,11 +79,13 @@ impl<'a, C: DeserializeOwned> SignedJwt<'a, C> {
         }
         let alg = AssertionAlg::parse(&header.alg).ok_or(Unreadable::Algorithm)?;
         let signing_input = &compact[..compact.rfind('.').unwrap_or(0)];
+        let typ = header_members.get("typ").and_then(Value::as_str).map(str::to_owned);
         Ok(Self {
             signing_input,
             signature,
             alg,
             kid: header.kid,
+            typ,
             claims,
         })
     }
@@ -104,6 +107,11 @@ impl<C> SignedJwt<'_, C> {
 
     pub fn kid(&self) -> Option<&str> {
         self.kid.as_deref()
+    }
+
+    /// The header's `typ`, when it is a string.
+    pub fn typ(&self) -> Option<&str> {
+        self.typ.as_deref()
     }
 
     /// What the signature covers: the first two parts, as sent.
