@@ -1,6 +1,6 @@
 //! The one error type of the SDK: every way a call can fail, as values a caller can match.
 
-use crate::key::KeyKind;
+use crate::key_kind::KeyKind;
 use casebook_domain::AssertionAlg;
 use casebook_domain::{FieldError, OAuthErrorCode, PermissionSet, ValidationErrors};
 use std::fmt;

@@ -33,10 +33,6 @@ pub use builder::TokenSourceBuilder;
 #[cfg(test)]
 use endpoint::*;
 
-/// How long before expiry a token is replaced, unless the token is short-lived
-/// (see [`TokenSourceBuilder::refresh_ahead`]).
-pub const DEFAULT_REFRESH_AHEAD: Duration = Duration::from_secs(120);
-
 /// The refresh-ahead slack never exceeds this fraction (1/4) of a token's
 /// lifetime, so short-lived tokens are still used for most of their life.
 const REFRESH_AHEAD_DIVISOR: u32 = 4;
@@ -52,18 +48,6 @@ const ASSUMED_LIFETIME: Duration = Duration::from_secs(300);
 /// How long a permanent failure of the token request is handed to new
 /// callers before the endpoint is asked again.
 const FAILURE_MEMORY: Duration = Duration::from_secs(5);
-
-/// How the client authenticates at the token endpoint (RFC 6749 §2.3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum ClientAuthMethod {
-    /// HTTP Basic with the form-urlencoded Client ID and secret (`client_secret_basic`),
-    /// which every RFC 6749 server must support.
-    #[default]
-    ClientSecretBasic,
-    /// `client_id` and `client_secret` in the form body (`client_secret_post`).
-    ClientSecretPost,
-}
 
 /// An access token. Cheap to clone. Its `Debug` never shows the token.
 #[derive(Clone)]
