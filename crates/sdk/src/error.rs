@@ -329,6 +329,15 @@ impl Cause {
             not_sent: false,
         }
     }
+
+    /// A transport failure's cause as a test states it.
+    #[cfg(test)]
+    pub(crate) fn transport(not_sent: bool) -> Self {
+        Self {
+            not_sent,
+            ..Self::new(std::io::Error::other("connection failed"))
+        }
+    }
 }
 
 impl fmt::Debug for Cause {

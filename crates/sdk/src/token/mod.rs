@@ -489,11 +489,8 @@ impl TokenSource {
             // connection the server may have issued a token (and counted it
             // against a quota), so only what it certainly did not act on is
             // asked again, per the retry policy.
-            let delay = match error.is_transient() && error.certainly_not_acted() {
-                true => self.inner.retry.delay(retries, error.retry_after()),
-                false => None,
-            };
-            let Some(delay) = delay else {
+            let Ok((delay, _)) = crate::retry::verdict(&self.inner.retry, &reqwest::Method::POST, &error, retries)
+            else {
                 tracing::warn!(client_id = %d.client_id, error = %error, "token request failed");
                 return Err(error);
             };
