@@ -1,7 +1,9 @@
 //! A compact JWS (RFC 7515 §7.1) read but not trusted: what a client
-//! assertion and an outside workload's token have in common. The signature
-//! is verified by the server with the key [`SignedJwt::key`] picks; nothing
-//! here decides whether to believe the claims.
+//! assertion, an outside workload's token and the server's own access
+//! tokens have in common. The signature is verified by the server with the
+//! key [`SignedJwt::key`] picks (or, for its own tokens, the signing key
+//! the `kid` names); nothing here decides whether to believe the claims.
+//! Writing one is [`crate::jose`]'s.
 //!
 //! Reading is strict: three base64url parts without padding, a JSON header
 //! and JSON claims with no member given twice at any depth (two parsers that
