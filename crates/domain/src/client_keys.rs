@@ -5,6 +5,7 @@
 //! server builds the verifier from the parsed material at the token endpoint,
 //! so whatever this module accepts is all it will ever be handed.
 
+use crate::jose::Jwk;
 use crate::validation::{ErrorCode, FieldError, ValidationErrors};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -130,16 +131,7 @@ impl AssertionAlg {
     }
 }
 
-/// A public key's numbers, decoded and checked for size.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyMaterial {
-    /// Big-endian modulus and exponent, without leading zeros.
-    Rsa { n: Vec<u8>, e: Vec<u8> },
-    /// The affine coordinates, 32 bytes each.
-    P256 { x: Vec<u8>, y: Vec<u8> },
-    /// The 32-byte public key.
-    Ed25519 { x: Vec<u8> },
-}
+pub use crate::jose::KeyMaterial;
 
 /// One registered public key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,20 +148,7 @@ impl ClientKey {
     }
 
     fn to_json(&self) -> Value {
-        let b64 = |bytes: &[u8]| Value::String(URL_SAFE_NO_PAD.encode(bytes));
-        let mut jwk = match &self.material {
-            KeyMaterial::Rsa { n, e } => json!({"kty": "RSA", "n": b64(n), "e": b64(e)}),
-            KeyMaterial::P256 { x, y } => json!({"kty": "EC", "crv": "P-256", "x": b64(x), "y": b64(y)}),
-            KeyMaterial::Ed25519 { x } => json!({"kty": "OKP", "crv": "Ed25519", "x": b64(x)}),
-        };
-        if let Some(object) = jwk.as_object_mut() {
-            object.insert("kid".into(), Value::String(self.kid.clone()));
-            object.insert("use".into(), Value::String("sig".into()));
-            if let Some(alg) = self.alg {
-                object.insert("alg".into(), Value::String(alg.as_str().into()));
-            }
-        }
-        jwk
+        Jwk::public(&self.material, &self.kid, self.alg.map(AssertionAlg::as_str)).to_value()
     }
 }
 

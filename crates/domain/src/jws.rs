@@ -1,7 +1,9 @@
 //! A compact JWS (RFC 7515 §7.1) read but not trusted: what a client
-//! assertion and an outside workload's token have in common. The signature
-//! is verified by the server with the key [`SignedJwt::key`] picks; nothing
-//! here decides whether to believe the claims.
+//! assertion, an outside workload's token and the server's own access
+//! tokens have in common. The signature is verified by the server with the
+//! key [`SignedJwt::key`] picks (or, for its own tokens, the signing key
+//! the `kid` names); nothing here decides whether to believe the claims.
+//! Writing one is [`crate::jose`]'s.
 //!
 //! Reading is strict: three base64url parts without padding, a JSON header
 //! and JSON claims with no member given twice at any depth (two parsers that
@@ -46,6 +48,7 @@ pub struct SignedJwt<'a, C> {
     signature: Vec<u8>,
     alg: AssertionAlg,
     kid: Option<String>,
+    typ: Option<String>,
     claims: C,
 }
 
@@ -78,11 +81,13 @@ impl<'a, C: DeserializeOwned> SignedJwt<'a, C> {
         }
         let alg = AssertionAlg::parse(&header.alg).ok_or(Unreadable::Algorithm)?;
         let signing_input = &compact[..compact.rfind('.').unwrap_or(0)];
+        let typ = header_members.get("typ").and_then(Value::as_str).map(str::to_owned);
         Ok(Self {
             signing_input,
             signature,
             alg,
             kid: header.kid,
+            typ,
             claims,
         })
     }
@@ -104,6 +109,11 @@ impl<C> SignedJwt<'_, C> {
 
     pub fn kid(&self) -> Option<&str> {
         self.kid.as_deref()
+    }
+
+    /// The header's `typ`, when it is a string.
+    pub fn typ(&self) -> Option<&str> {
+        self.typ.as_deref()
     }
 
     /// What the signature covers: the first two parts, as sent.

@@ -100,6 +100,7 @@ pub mod application;
 pub mod credentials;
 pub mod email;
 pub mod ids;
+pub mod jose;
 pub mod oauth;
 pub mod pagination;
 pub mod permission;

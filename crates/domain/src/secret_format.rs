@@ -113,6 +113,29 @@ mod tests {
         assert_eq!(shape(&encode([0xff; RANDOM_BYTES])), Shape::Scannable);
     }
 
+    /// Vectors shared with the TypeScript SDK's tests. Read by tests only:
+    /// the file is outside the crate, so never by the packaged library.
+    const VECTORS: &str = include_str!("../../../sdks/fixtures/secret-format.json");
+
+    #[test]
+    fn the_shared_vectors_read_as_their_shape() {
+        let fixture: serde_json::Value = serde_json::from_str(VECTORS).expect("the fixture is JSON");
+        let vectors = fixture["secrets"].as_array().expect("secrets");
+        assert!(vectors.len() > 20, "the fixture was read whole");
+        for vector in vectors {
+            let secret = vector["secret"].as_str().expect("secret");
+            let expected = match vector["shape"].as_str().expect("shape") {
+                "scannable" => Shape::Scannable,
+                "legacy" => Shape::Legacy,
+                "mistyped" => Shape::Mistyped,
+                other => panic!("a shape the fixture does not define: {other}"),
+            };
+            assert_eq!(shape(secret), expected, "{secret:?}");
+        }
+        // Every scannable vector is one the server could issue.
+        assert!(vectors.iter().any(|v| v["secret"] == encode([0; RANDOM_BYTES])));
+    }
+
     #[test]
     fn secrets_of_the_older_format_are_told_apart_from_typos() {
         let legacy = format!("cbs_{}", URL_SAFE_NO_PAD.encode([7u8; 32]));

@@ -226,13 +226,6 @@ impl Client {
             .map_err(|e| Error::Config(format!("the request body cannot be written as JSON: {e}")))?;
         let call = self.call.as_deref();
         let retry = call.and_then(|c| c.retry.as_ref()).unwrap_or(&self.inner.retry);
-        // Only requests that cannot act twice are repeated after a failure
-        // that may have followed an action (a timeout, a 500); others only
-        // when the server certainly did not act (see `certainly_not_acted`).
-        let idempotent = matches!(
-            method,
-            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
-        );
         let mut retries = 0;
         let mut renewed_token = false;
         loop {
@@ -294,12 +287,8 @@ impl Client {
                     }
                 }
             };
-            let may_retry = error.is_transient() && (idempotent || error.certainly_not_acted());
-            let delay = match may_retry {
-                true => retry.delay(retries, error.retry_after()),
-                false => None,
-            };
-            let Some(delay) = delay else {
+            // Sent again only as the one retry rule allows (`retry::verdict`).
+            let Ok((delay, _)) = crate::retry::verdict(retry, &method, &error, retries) else {
                 return Err(error);
             };
             tracing::warn!(

@@ -1,6 +1,6 @@
 //! The one error type of the SDK: every way a call can fail, as values a caller can match.
 
-use crate::key::KeyKind;
+use crate::key_kind::KeyKind;
 use casebook_domain::AssertionAlg;
 use casebook_domain::{FieldError, OAuthErrorCode, PermissionSet, ValidationErrors};
 use std::fmt;
@@ -327,6 +327,15 @@ impl Cause {
         Self {
             error: Arc::new(error),
             not_sent: false,
+        }
+    }
+
+    /// A transport failure's cause as a test states it.
+    #[cfg(test)]
+    pub(crate) fn transport(not_sent: bool) -> Self {
+        Self {
+            not_sent,
+            ..Self::new(std::io::Error::other("connection failed"))
         }
     }
 }

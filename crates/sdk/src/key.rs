@@ -7,52 +7,12 @@ use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed2551
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use casebook_domain::AssertionAlg;
-use serde_json::{Map, Value, json};
+use casebook_domain::jose::{Jwk, KeyMaterial};
+use serde_json::{Map, Value};
 use std::fmt;
 use std::sync::Arc;
 
-/// The kind of a [`PrivateKey`], which decides the algorithms it signs with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum KeyKind {
-    /// RSA, 2048 to 8192 bits: RS256 (the default) or PS256.
-    Rsa,
-    /// EC on the P-256 curve: ES256.
-    P256,
-    /// Ed25519: EdDSA.
-    Ed25519,
-}
-
-impl KeyKind {
-    /// The algorithm used unless another is chosen.
-    pub fn default_alg(self) -> AssertionAlg {
-        match self {
-            Self::Rsa => AssertionAlg::Rs256,
-            Self::P256 => AssertionAlg::Es256,
-            Self::Ed25519 => AssertionAlg::EdDsa,
-        }
-    }
-
-    /// Whether a key of this kind signs with `alg`.
-    pub fn signs_with(self, alg: AssertionAlg) -> bool {
-        matches!(
-            (self, alg),
-            (Self::Rsa, AssertionAlg::Rs256 | AssertionAlg::Ps256)
-                | (Self::P256, AssertionAlg::Es256)
-                | (Self::Ed25519, AssertionAlg::EdDsa)
-        )
-    }
-}
-
-impl fmt::Display for KeyKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Rsa => "an RSA",
-            Self::P256 => "a P-256",
-            Self::Ed25519 => "an Ed25519",
-        })
-    }
-}
+pub use crate::key_kind::KeyKind;
 
 pub(crate) enum Material {
     Rsa(RsaKeyPair),
@@ -183,27 +143,27 @@ impl PrivateKey {
     /// application's `jwks` (cb Admin, or `token_endpoint_auth_method:
     /// "private_key_jwt"` through the admin API).
     pub fn public_jwk(&self) -> Value {
-        let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
-        let mut jwk = match &*self.material {
+        let material = match &*self.material {
             Material::Rsa(pair) => {
                 let public = pair.public_key();
-                json!({"kty": "RSA",
-                    "n": b64(public.modulus().big_endian_without_leading_zero()),
-                    "e": b64(public.exponent().big_endian_without_leading_zero())})
+                KeyMaterial::Rsa {
+                    n: public.modulus().big_endian_without_leading_zero().to_vec(),
+                    e: public.exponent().big_endian_without_leading_zero().to_vec(),
+                }
             }
             Material::P256(pair) => {
                 // SEC 1 uncompressed point: 0x04, then x and y.
                 let point = pair.public_key().as_ref();
-                json!({"kty": "EC", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..])})
+                KeyMaterial::P256 {
+                    x: point[1..33].to_vec(),
+                    y: point[33..].to_vec(),
+                }
             }
-            Material::Ed25519(pair) => json!({"kty": "OKP", "crv": "Ed25519", "x": b64(pair.public_key().as_ref())}),
+            Material::Ed25519(pair) => KeyMaterial::Ed25519 {
+                x: pair.public_key().as_ref().to_vec(),
+            },
         };
-        jwk["kid"] = json!(self.kid);
-        jwk["use"] = json!("sig");
-        if let Some(alg) = self.alg {
-            jwk["alg"] = json!(alg.as_str());
-        }
-        jwk
+        Jwk::public(&material, &self.kid, self.alg.map(AssertionAlg::as_str)).to_value()
     }
 }
 

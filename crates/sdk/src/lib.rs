@@ -156,6 +156,7 @@ mod call;
 mod client;
 mod error;
 mod key;
+mod key_kind;
 mod model;
 mod options;
 mod pagination;
@@ -173,9 +174,10 @@ pub use model::{
     Actor, Application, AuditEvent, AuthMethod, Case, ClientSecretInfo, ClientSecretValue, Me, Page, Report,
     RevealedSecret, Role, SecretState, User,
 };
+pub use options::{ClientAuthMethod, DEFAULT_REFRESH_AHEAD};
 pub use pagination::{Items, List, Pages};
 pub use retry::RetryPolicy;
-pub use token::{AccessToken, ClientAuthMethod, DEFAULT_REFRESH_AHEAD, TokenSource, TokenSourceBuilder};
+pub use token::{AccessToken, TokenSource, TokenSourceBuilder};
 
 /// The HTTP library underneath, for [`ClientBuilder::http_client`] and
 /// [`Client::call`]: build your `reqwest::Client` from this one, and the

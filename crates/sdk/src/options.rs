@@ -3,9 +3,24 @@
 //! setters, written once: a client passes them on to its token source whole.
 
 use crate::retry::RetryPolicy;
-use crate::token::{ClientAuthMethod, DEFAULT_REFRESH_AHEAD};
 use crate::transport::HttpSettings;
 use std::time::Duration;
+
+/// How long before expiry a token is replaced, unless the token is short-lived
+/// (see [`TokenSourceBuilder::refresh_ahead`](crate::TokenSourceBuilder::refresh_ahead)).
+pub const DEFAULT_REFRESH_AHEAD: Duration = Duration::from_secs(120);
+
+/// How the client authenticates at the token endpoint (RFC 6749 §2.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ClientAuthMethod {
+    /// HTTP Basic with the form-urlencoded Client ID and secret (`client_secret_basic`),
+    /// which every RFC 6749 server must support.
+    #[default]
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body (`client_secret_post`).
+    ClientSecretPost,
+}
 
 /// How tokens are asked for, how failures are retried, how requests travel.
 #[derive(Debug, Clone)]

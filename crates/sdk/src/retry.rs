@@ -1,5 +1,7 @@
 //! When and how long to wait before trying a failed request again.
 
+use crate::error::Error;
+use reqwest::Method;
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
@@ -88,6 +90,75 @@ impl RetryPolicy {
     }
 }
 
+/// Why a failed request is sent again, or is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Why {
+    /// Sent again: the method cannot act twice (GET, HEAD, PUT, DELETE, OPTIONS).
+    SafeToRepeat,
+    /// Sent again: the server certainly did not act on it.
+    NotActed,
+    /// Not sent again: trying later would not help (a 4xx, an OAuth error).
+    Permanent,
+    /// Not sent again: it may change something, and the server may have
+    /// acted on it (a timeout, a dropped connection, a 500, a bare 503).
+    MayHaveActed,
+    /// Not sent again: the policy's retries are spent.
+    RetriesSpent,
+    /// Not sent again: the server asked for a longer wait than the policy allows.
+    WaitTooLong,
+}
+
+impl Why {
+    /// Its name in `sdks/fixtures/retry-verdicts.json`, which both SDKs' tests read.
+    #[cfg(test)]
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::SafeToRepeat => "safe_to_repeat",
+            Self::NotActed => "not_acted",
+            Self::Permanent => "permanent",
+            Self::MayHaveActed => "may_have_acted",
+            Self::RetriesSpent => "retries_spent",
+            Self::WaitTooLong => "wait_too_long",
+        }
+    }
+}
+
+/// Whether a `method` request that failed with `error`, after `retries`
+/// retries already, is sent again, and after how long; every request, the
+/// token request (a POST) included, goes through this one rule.
+///
+/// Only requests that cannot act twice are repeated after a failure that
+/// may have followed an action (a timeout, a 500); others only when the
+/// server certainly did not act (see `Error::certainly_not_acted`).
+pub(crate) fn verdict(
+    policy: &RetryPolicy,
+    method: &Method,
+    error: &Error,
+    retries: u32,
+) -> Result<(Duration, Why), Why> {
+    if !error.is_transient() {
+        return Err(Why::Permanent);
+    }
+    let idempotent = matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+    );
+    let why = if idempotent {
+        Why::SafeToRepeat
+    } else if error.certainly_not_acted() {
+        Why::NotActed
+    } else {
+        return Err(Why::MayHaveActed);
+    };
+    if retries >= policy.max_retries {
+        return Err(Why::RetriesSpent);
+    }
+    policy
+        .delay(retries, error.retry_after())
+        .map(|delay| (delay, why))
+        .ok_or(Why::WaitTooLong)
+}
+
 /// A fraction in [0, 1) from the standard library's randomly keyed hasher,
 /// which is plenty for jitter and spares a dependency on a random crate.
 fn random_fraction() -> f64 {
@@ -104,6 +175,82 @@ pub(crate) fn parse_retry_after(value: Option<&str>) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Cause;
+    use casebook_domain::{OAuthErrorCode, PermissionSet};
+    use serde_json::Value;
+
+    /// The verdicts both SDKs are held to. Read by tests only: the file is
+    /// outside the crate, so never by the packaged library.
+    const VERDICTS: &str = include_str!("../../../sdks/fixtures/retry-verdicts.json");
+
+    fn error_of(case: &Value) -> Error {
+        let error = &case["error"];
+        let status = || {
+            error["status"]
+                .as_u64()
+                .and_then(|s| u16::try_from(s).ok())
+                .expect("status")
+        };
+        let retry_after = error["retry_after_secs"].as_u64().map(Duration::from_secs);
+        match error["kind"].as_str().expect("kind") {
+            "api" => Error::Api {
+                status: status(),
+                problem_type: String::new(),
+                title: String::new(),
+                detail: String::new(),
+                errors: vec![],
+                missing_permissions: PermissionSet::EMPTY,
+                required_scope: None,
+                retry_after,
+            },
+            "unexpected_response" => Error::UnexpectedResponse {
+                status: status(),
+                message: String::new(),
+                retry_after,
+                source: None,
+            },
+            "oauth" => Error::OAuth {
+                code: OAuthErrorCode::parse(error["code"].as_str().expect("code")).expect("a known code"),
+                description: None,
+                status: status(),
+                retry_after,
+            },
+            "timeout" => Error::Timeout(Cause::new(std::io::Error::other("timed out"))),
+            "transport" => Error::Transport(Cause::transport(error["not_sent"].as_bool().expect("not_sent"))),
+            other => panic!("an error kind the fixture does not define: {other}"),
+        }
+    }
+
+    #[test]
+    fn every_verdict_of_the_shared_fixture_holds() {
+        let fixture: Value = serde_json::from_str(VERDICTS).expect("the fixture is JSON");
+        let policy = RetryPolicy::default()
+            .max_retries(fixture["policy"]["max_retries"].as_u64().expect("max_retries") as u32)
+            .max_retry_after(Duration::from_secs(
+                fixture["policy"]["max_retry_after_secs"]
+                    .as_u64()
+                    .expect("max_retry_after_secs"),
+            ));
+        let cases = fixture["cases"].as_array().expect("cases");
+        assert!(cases.len() > 40, "the fixture was read whole");
+        for case in cases {
+            let method = Method::from_bytes(case["method"].as_str().expect("method").as_bytes()).expect("a method");
+            let attempt = case["attempt"].as_u64().expect("attempt") as u32;
+            let outcome = verdict(&policy, &method, &error_of(case), attempt);
+            let (retry, why) = match outcome {
+                Ok((_, why)) => (true, why),
+                Err(why) => (false, why),
+            };
+            assert_eq!(
+                (retry, why.as_str()),
+                (
+                    case["retry"].as_bool().expect("retry"),
+                    case["why"].as_str().expect("why")
+                ),
+                "{case}"
+            );
+        }
+    }
 
     #[test]
     fn backoff_doubles_with_jitter_and_is_capped() {

@@ -3,11 +3,11 @@
  * (authorization, retries, error mapping).
  */
 
-import { ApiError, CasebookError, ConfigError, UnexpectedResponseError, certainlyNotActed } from "./errors.js";
+import { ApiError, CasebookError, ConfigError, UnexpectedResponseError } from "./errors.js";
 import type { Problem } from "./errors.js";
 import { checkedBaseUrl, endpoint, exchange } from "./http.js";
 import type { Fetch, HttpSettings } from "./http.js";
-import { RetryPolicy, sleep } from "./retry.js";
+import { RetryPolicy, retryVerdict, sleep } from "./retry.js";
 import type { RetryOptions } from "./retry.js";
 import { ClientSecret } from "./secret.js";
 import { AccessToken, TokenSource } from "./token.js";
@@ -118,10 +118,6 @@ export class Transport {
 
   async #execute(method: Method, url: string, body: unknown): Promise<{ status: number; body: string }> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    // PUT and DELETE name an end state, so sending one twice does no harm.
-    // A POST or PATCH is repeated only when the server certainly did not
-    // act: a timeout or a 500 may have followed an action.
-    const idempotent = method === "GET" || method === "PUT" || method === "DELETE";
     let renewedToken = false;
     for (let retries = 0; ; ) {
       const [authorization, token] = await this.#authorization();
@@ -150,10 +146,11 @@ export class Transport {
         if (!(thrown instanceof CasebookError)) throw thrown;
         error = thrown;
       }
-      const mayRetry = error.transient && (idempotent || certainlyNotActed(error));
-      const delay = mayRetry ? this.#core.retry.delay(retries, error.retryAfterMs) : undefined;
-      if (delay === undefined) throw error;
-      await sleep(delay);
+      // A POST or PATCH is repeated only when the server certainly did not
+      // act: a timeout or a 500 may have followed an action.
+      const verdict = retryVerdict(this.#core.retry, method, error, retries);
+      if (!verdict.retry) throw error;
+      await sleep(verdict.delayMs);
       retries++;
     }
   }

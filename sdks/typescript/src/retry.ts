@@ -1,5 +1,8 @@
 /** When and how long to wait before trying a failed request again. */
 
+import { certainlyNotActed } from "./errors.js";
+import type { CasebookError } from "./errors.js";
+
 export interface RetryOptions {
   /** How many times a failed request is tried again, not counting the first try (default 3). */
   maxRetries?: number;
@@ -57,6 +60,40 @@ export class RetryPolicy {
     const half = exponential / 2;
     return half + half * Math.random();
   }
+}
+
+/**
+ * Why a failed request is sent again (`safe_to_repeat`: its method cannot
+ * act twice; `not_acted`: the server certainly did not act on it), or is
+ * not (`permanent`, `may_have_acted`, `retries_spent`, `wait_too_long`).
+ * The names of `sdks/fixtures/retry-verdicts.json`, which the Rust SDK's
+ * tests read too. @internal
+ */
+export type RetryWhy = "safe_to_repeat" | "not_acted" | "permanent" | "may_have_acted" | "retries_spent" | "wait_too_long";
+
+/** A retry verdict: the wait before sending again, or why not. @internal */
+export type RetryVerdict = { retry: true; delayMs: number; why: RetryWhy } | { retry: false; why: RetryWhy };
+
+/** Methods that name an end state: sending one twice does no harm. */
+const IDEMPOTENT: readonly string[] = ["GET", "HEAD", "PUT", "DELETE", "OPTIONS"];
+
+/**
+ * Whether a `method` request that failed with `error`, after `retries`
+ * retries already, is sent again, and after how long. Every request, the
+ * token request (a POST) included, goes through this one rule: a request
+ * that may change something is repeated only when the server certainly did
+ * not act on it, since a timeout or a 500 may have followed an action.
+ * @internal
+ */
+export function retryVerdict(policy: RetryPolicy, method: string, error: CasebookError, retries: number): RetryVerdict {
+  if (!error.transient) return { retry: false, why: "permanent" };
+  let why: RetryWhy;
+  if (IDEMPOTENT.includes(method)) why = "safe_to_repeat";
+  else if (certainlyNotActed(error)) why = "not_acted";
+  else return { retry: false, why: "may_have_acted" };
+  if (retries >= policy.maxRetries) return { retry: false, why: "retries_spent" };
+  const delayMs = policy.delay(retries, error.retryAfterMs);
+  return delayMs === undefined ? { retry: false, why: "wait_too_long" } : { retry: true, delayMs, why };
 }
 
 /**

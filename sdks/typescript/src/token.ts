@@ -16,12 +16,11 @@ import {
   MistypedSecretError,
   OAuthError,
   UnexpectedResponseError,
-  certainlyNotActed,
 } from "./errors.js";
 import type { OAuthErrorCode } from "./errors.js";
 import { checkedUrl, exchange } from "./http.js";
 import type { Fetch, HttpSettings } from "./http.js";
-import { RetryPolicy, sleep } from "./retry.js";
+import { RetryPolicy, retryVerdict, sleep } from "./retry.js";
 import type { RetryOptions } from "./retry.js";
 import { ClientSecret } from "./secret.js";
 
@@ -297,10 +296,9 @@ export class TokenSource {
         // A token request is a POST: after a timeout or a dropped connection
         // the server may have issued a token (and counted it against a
         // quota), so only what it certainly did not act on is asked again.
-        const retryable = failure.transient && certainlyNotActed(failure);
-        const delay = retryable ? this.#retry.delay(retries, failure.retryAfterMs) : undefined;
-        if (delay === undefined) throw failure;
-        await sleep(delay);
+        const verdict = retryVerdict(this.#retry, "POST", failure, retries);
+        if (!verdict.retry) throw failure;
+        await sleep(verdict.delayMs);
       }
     }
   }

@@ -3,6 +3,7 @@
 // against secrets the real server issues.
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { inspect } from "node:util";
 import { Client, ClientSecret, MistypedSecretError, secretShape } from "@casebook/sdk";
@@ -19,6 +20,14 @@ test("fixed vectors of the scannable format", () => {
     assert.equal(secretShape(secret), "scannable", secret);
     // The same body with the checksum of another.
     assert.equal(secretShape(`${secret.slice(0, 48)}3aFbtH`), "mistyped", secret);
+  }
+});
+
+test("the vectors shared with the Rust domain's tests read as their shape", () => {
+  const fixture = JSON.parse(readFileSync(new URL("../../fixtures/secret-format.json", import.meta.url), "utf8"));
+  assert.ok(fixture.secrets.length > 20, "the fixture was read whole");
+  for (const { secret, shape } of fixture.secrets) {
+    assert.equal(secretShape(secret), shape, JSON.stringify(secret));
   }
 });
 

@@ -4,6 +4,7 @@ use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED, ED25519, RSA_PKCS1_2048_8192_SHA256, RSA_PSS_2048_8192_SHA256, UnparsedPublicKey,
 };
+use serde_json::json;
 use std::sync::OnceLock;
 
 /// One RSA key, written as the PKCS#1 PEM and the private JWK a partner's

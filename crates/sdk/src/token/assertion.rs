@@ -9,6 +9,7 @@ use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RSA_PSS_SHA256};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use casebook_domain::AssertionAlg;
+use casebook_domain::jose;
 use serde_json::json;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -92,13 +93,9 @@ impl Signer {
             "exp": now + ASSERTION_LIFETIME_SECS,
             "jti": URL_SAFE_NO_PAD.encode(jti),
         });
-        let input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
+        let input = jose::signing_input(&jose::encode_header(&header), claims.to_string().as_bytes());
         let signature = self.sign(input.as_bytes())?;
-        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+        Ok(jose::compact(input, &signature))
     }
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {

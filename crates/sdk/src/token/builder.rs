@@ -2,10 +2,10 @@
 
 use super::assertion::Signer;
 use super::endpoint::{HttpFetcher, Proof, basic_authorization};
-use super::{ClientAuthMethod, Describe, TokenSource};
+use super::{Describe, TokenSource};
 use crate::error::Error;
 use crate::key::PrivateKey;
-use crate::options::{SharedOptions, shared_setters};
+use crate::options::{ClientAuthMethod, SharedOptions, shared_setters};
 use casebook_domain::ClientSecret;
 use casebook_domain::SecretShape as Shape;
 use std::path::PathBuf;

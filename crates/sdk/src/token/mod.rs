@@ -33,10 +33,6 @@ pub use builder::TokenSourceBuilder;
 #[cfg(test)]
 use endpoint::*;
 
-/// How long before expiry a token is replaced, unless the token is short-lived
-/// (see [`TokenSourceBuilder::refresh_ahead`]).
-pub const DEFAULT_REFRESH_AHEAD: Duration = Duration::from_secs(120);
-
 /// The refresh-ahead slack never exceeds this fraction (1/4) of a token's
 /// lifetime, so short-lived tokens are still used for most of their life.
 const REFRESH_AHEAD_DIVISOR: u32 = 4;
@@ -52,18 +48,6 @@ const ASSUMED_LIFETIME: Duration = Duration::from_secs(300);
 /// How long a permanent failure of the token request is handed to new
 /// callers before the endpoint is asked again.
 const FAILURE_MEMORY: Duration = Duration::from_secs(5);
-
-/// How the client authenticates at the token endpoint (RFC 6749 §2.3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum ClientAuthMethod {
-    /// HTTP Basic with the form-urlencoded Client ID and secret (`client_secret_basic`),
-    /// which every RFC 6749 server must support.
-    #[default]
-    ClientSecretBasic,
-    /// `client_id` and `client_secret` in the form body (`client_secret_post`).
-    ClientSecretPost,
-}
 
 /// An access token. Cheap to clone. Its `Debug` never shows the token.
 #[derive(Clone)]
@@ -505,11 +489,8 @@ impl TokenSource {
             // connection the server may have issued a token (and counted it
             // against a quota), so only what it certainly did not act on is
             // asked again, per the retry policy.
-            let delay = match error.is_transient() && error.certainly_not_acted() {
-                true => self.inner.retry.delay(retries, error.retry_after()),
-                false => None,
-            };
-            let Some(delay) = delay else {
+            let Ok((delay, _)) = crate::retry::verdict(&self.inner.retry, &reqwest::Method::POST, &error, retries)
+            else {
                 tracing::warn!(client_id = %d.client_id, error = %error, "token request failed");
                 return Err(error);
             };

@@ -2,6 +2,7 @@
 //! token request on the wire against a loopback socket.
 
 use super::*;
+use crate::options::{ClientAuthMethod, DEFAULT_REFRESH_AHEAD};
 use casebook_domain::OAuthErrorCode;
 
 #[test]

@@ -19,9 +19,8 @@ use aws_lc_rs::signature::{
     self, ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ED25519, EcdsaKeyPair, Ed25519KeyPair,
     KeyPair as _, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair,
 };
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use casebook_domain::SigningAlgorithm;
+use casebook_domain::jose::KeyMaterial;
 
 /// A key pair as it is sealed and stored.
 pub(super) struct Generated {
@@ -136,23 +135,13 @@ impl Verifier {
 
 /// The public half as a JWK (RFC 7517, 7518 §6, 8037 §2).
 pub(super) fn jwk(alg: SigningAlgorithm, kid: &str, public: &[u8]) -> Option<Jwk> {
-    let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
-    let mut jwk = Jwk {
-        kty: alg.key_type().to_owned(),
-        kid: kid.to_owned(),
-        use_: "sig".to_owned(),
-        alg: alg.as_str().to_owned(),
-        crv: None,
-        x: None,
-        y: None,
-        n: None,
-        e: None,
-    };
-    match alg {
+    let material = match alg {
         SigningAlgorithm::Rs256 => {
             let key = aws_lc_rs::rsa::PublicKey::from_der(public).ok()?;
-            jwk.n = Some(b64(key.modulus().big_endian_without_leading_zero()));
-            jwk.e = Some(b64(key.exponent().big_endian_without_leading_zero()));
+            KeyMaterial::Rsa {
+                n: key.modulus().big_endian_without_leading_zero().to_vec(),
+                e: key.exponent().big_endian_without_leading_zero().to_vec(),
+            }
         }
         SigningAlgorithm::Es256 => {
             // SEC 1 uncompressed point: 0x04, then x and y, 32 bytes each.
@@ -160,24 +149,26 @@ pub(super) fn jwk(alg: SigningAlgorithm, kid: &str, public: &[u8]) -> Option<Jwk
             if coordinates.len() != 64 {
                 return None;
             }
-            jwk.crv = Some("P-256".to_owned());
-            jwk.x = Some(b64(&coordinates[..32]));
-            jwk.y = Some(b64(&coordinates[32..]));
+            KeyMaterial::P256 {
+                x: coordinates[..32].to_vec(),
+                y: coordinates[32..].to_vec(),
+            }
         }
         SigningAlgorithm::EdDsa => {
             if public.len() != 32 {
                 return None;
             }
-            jwk.crv = Some("Ed25519".to_owned());
-            jwk.x = Some(b64(public));
+            KeyMaterial::Ed25519 { x: public.to_vec() }
         }
-    }
-    Some(jwk)
+    };
+    Some(Jwk::public(&material, kid, Some(alg.as_str())))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     #[test]
     fn every_algorithm_signs_what_its_verifier_accepts_and_nothing_else() {

@@ -5,8 +5,9 @@
 //! Keys of several algorithms can be published at once (an install moving
 //! from one to another), and a token is checked with the algorithm of the key
 //! its `kid` names; the `alg` in its header must agree, and never chooses.
-//! The compact JWS is assembled here (three base64url parts) so each key is
-//! parsed once, when the ring loads, not on every token.
+//! The compact JWS is assembled and read by the domain (`jose`, `jws`), the
+//! same code that writes and reads client assertions; each key is parsed
+//! once, when the ring loads, not on every token.
 
 mod material;
 #[cfg(test)]
@@ -20,6 +21,8 @@ use crate::store;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use casebook_domain::SigningAlgorithm;
+use casebook_domain::jose;
+use casebook_domain::jws::{SignedJwt, UniqueMembers, Unreadable};
 use material::{Signer, Verifier};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -36,36 +39,8 @@ const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 
 pub use casebook_domain::token_request::AccessClaims;
 
-#[derive(Debug, Deserialize)]
-struct Header {
-    alg: String,
-    typ: Option<String>,
-    kid: Option<String>,
-}
-
-/// A public key as a JWK (RFC 7517): `n` and `e` for RSA (RFC 7518 §6.3),
-/// `crv`, `x` and `y` for EC (§6.2), `crv` and `x` for OKP (RFC 8037 §2).
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Jwk {
-    /// `RSA`, `EC` or `OKP`.
-    pub kty: String,
-    pub kid: String,
-    /// Always `sig`.
-    #[serde(rename = "use")]
-    pub use_: String,
-    /// `RS256`, `ES256` or `EdDSA`: the one algorithm this key signs with.
-    pub alg: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub n: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub e: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub crv: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub x: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub y: Option<String>,
-}
+/// A public key as a JWK, written by the domain for the server and the SDK alike.
+pub use casebook_domain::jose::Jwk;
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JwkSet {
@@ -217,7 +192,7 @@ impl KeyRing {
         let current = &set.current;
         let header = serde_json::json!({"alg": current.alg.as_str(), "kid": current.kid, "typ": typ});
         let payload = serde_json::to_vec(claims).map_err(|_| CryptoFailure::encode())?;
-        compact_jws(current, &URL_SAFE_NO_PAD.encode(header.to_string()), &payload)
+        compact_jws(current, &jose::encode_header(&header), &payload)
     }
 
     /// Checks signature, type, issuer, audience and lifetime. `Ok(None)` means
@@ -231,34 +206,33 @@ impl KeySet {
     /// Checks signature, type, issuer, audience and lifetime. `Ok(None)` means
     /// the `kid` is not known yet: the caller may refresh and try again.
     fn verify(&self, token: &str, issuer: &str, now_secs: i64) -> Result<Option<AccessClaims>, TokenError> {
-        let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-            return Err(TokenError::Malformed);
-        };
-        let header: Header = decode_json(h)?;
+        // The domain's one reader: strict, as for a client assertion. An
+        // `alg` outside the asymmetric ones (`none`, HMAC) never verifies.
+        let jwt = SignedJwt::<UniqueMembers>::parse(token).map_err(|e| match e {
+            Unreadable::Algorithm => TokenError::BadSignature,
+            _ => TokenError::Malformed,
+        })?;
         // RFC 9068 §4: the type must be present and be `at+jwt` (or its media type form).
-        let typ_ok = header
-            .typ
-            .as_deref()
+        let typ_ok = jwt
+            .typ()
             .is_some_and(|t| t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt"));
         if !typ_ok {
             return Err(TokenError::Malformed);
         }
-        let kid = header.kid.ok_or(TokenError::Malformed)?;
-        let Some(key) = self.verifying.get(&kid) else {
+        let kid = jwt.kid().ok_or(TokenError::Malformed)?;
+        let Some(key) = self.verifying.get(kid) else {
             return Ok(None);
         };
         // The key decides the algorithm; a header naming another (`none`,
         // HS256 with the public key as secret, …) is refused unread.
-        if header.alg != key.alg.as_str() {
+        if jwt.alg().as_str() != key.alg.as_str() {
             return Err(TokenError::BadSignature);
         }
-        let signature = URL_SAFE_NO_PAD.decode(s).map_err(|_| TokenError::Malformed)?;
-        let signed = &token[..h.len() + 1 + p.len()];
-        if !key.verify(signed.as_bytes(), &signature) {
+        if !key.verify(jwt.signing_input(), jwt.signature()) {
             return Err(TokenError::BadSignature);
         }
-        let claims: AccessClaims = decode_json(p)?;
+        let claims = AccessClaims::deserialize(serde_json::Value::Object((**jwt.claims()).clone()))
+            .map_err(|_| TokenError::Malformed)?;
         if claims.iss != issuer || claims.aud != issuer {
             return Err(TokenError::WrongAudience);
         }
@@ -270,20 +244,9 @@ impl KeySet {
 }
 
 fn compact_jws(key: &CurrentKey, header_b64: &str, payload: &[u8]) -> Result<String, CryptoFailure> {
-    // An RSA-2048 signature is 342 characters in base64url; the others are shorter.
-    let mut token = String::with_capacity(header_b64.len() + payload.len() * 4 / 3 + 350);
-    token.push_str(header_b64);
-    token.push('.');
-    URL_SAFE_NO_PAD.encode_string(payload, &mut token);
-    let signature = key.signer.sign(token.as_bytes())?;
-    token.push('.');
-    URL_SAFE_NO_PAD.encode_string(signature, &mut token);
-    Ok(token)
-}
-
-fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, TokenError> {
-    let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| TokenError::Malformed)?;
-    serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
+    let input = jose::signing_input(header_b64, payload);
+    let signature = key.signer.sign(input.as_bytes())?;
+    Ok(jose::compact(input, &signature))
 }
 
 async fn insert_new_key(db: &Db, master: &MasterKey, alg: SigningAlgorithm) -> Result<String, KeyError> {
@@ -398,7 +361,7 @@ async fn load_set(db: &Db, master: &MasterKey) -> Result<KeySet, KeyError> {
                 kid: kid.clone(),
                 alg,
                 signer,
-                header_b64: URL_SAFE_NO_PAD.encode(header.to_string()),
+                header_b64: jose::encode_header(&header),
             });
         }
         jwks.push(material::jwk(alg, &kid, &stored.public_key).ok_or(KeyError::Malformed)?);
