@@ -18,10 +18,10 @@
 use casebook_domain::application::{ApplicationFacts, ApplicationForm};
 use casebook_domain::user::{Password, UserFacts, UserForm};
 use casebook_domain::{AccountKind, ClientId, ClientSecret, SigningAlgorithm};
+use casebook_server::client_auth::{SecretVerdict, check_secret};
 use casebook_server::config::{Backend, Config};
 use casebook_server::crypto::{MasterKey, random_bytes, random_token};
 use casebook_server::db::Db;
-use casebook_server::client_auth::{SecretVerdict, check_secret};
 use casebook_server::http::auth::verify_access_token;
 use casebook_server::keys::{self, AccessClaims, KeyRing};
 use casebook_server::metrics::Metrics;
