@@ -21,6 +21,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod extract;
+mod housekeeping;
 pub mod http;
 pub mod jti_ledger;
 pub mod jwks_fetch;
@@ -205,7 +206,7 @@ pub async fn start(config: Config, options: TestOptions) -> Result<Running, Star
         Some((listener, wanted)) => Some(local_addr(listener, *wanted)?),
         None => None,
     };
-    spawn_housekeeping(state.clone(), options);
+    housekeeping::spawn(state.clone(), options.deliver_notifications);
     state::replica_sync::spawn_generation_poll(state.clone());
     state.quotas().start();
     if let Some((listener, _)) = metrics_listener {
@@ -283,7 +284,7 @@ pub async fn serve(config: Config, log_format: config::LogFormat) -> Result<(), 
     let listener = bind(addr).await?;
     let metrics_listener = bind_metrics(&config).await?;
     let state = prepare(config, TestOptions::default()).await?;
-    spawn_housekeeping(state.clone(), TestOptions::default());
+    housekeeping::spawn(state.clone(), TestOptions::default().deliver_notifications);
     state::replica_sync::spawn_generation_poll(state.clone());
     state.quotas().start();
     let bound = local_addr(&listener, addr)?;
@@ -374,47 +375,4 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = terminate => {},
     }
-}
-
-/// Keeps keys in step with other replicas and storage tidy.
-fn spawn_housekeeping(state: AppState, options: TestOptions) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(5));
-        let mut rounds: u64 = 0;
-        loop {
-            tick.tick().await;
-            rounds += 1;
-            if let Err(e) = state.keys().refresh().await {
-                tracing::warn!(error = %e, "could not refresh signing keys");
-            }
-            state.throttle().housekeeping();
-            if let Err(e) = state.secret_uses().flush(state.db()).await {
-                tracing::warn!(error = %e, "could not record when client secrets were last used");
-            }
-            if rounds.is_multiple_of(12)
-                && let Err(e) = store::send_expiry_reminders(state.db(), &state.config().secret_policy).await
-            {
-                tracing::warn!(error = %e, "could not queue client secret expiry reminders");
-            }
-            state.caches().forget_expired_revocations(state.now().unix_secs());
-            if options.deliver_notifications
-                && let Err(e) = notify::deliver_due(
-                    state.db(),
-                    &state.config().mailer,
-                    &state.metrics().outbox_delivery_failures,
-                )
-                .await
-            {
-                tracing::warn!(error = %e, "could not deliver notifications");
-            }
-            if rounds.is_multiple_of(720) {
-                if let Err(e) = store::purge_expired(state.db()).await {
-                    tracing::warn!(error = %e, "could not purge expired rows");
-                }
-                if let Err(e) = store::purge_expired_secrets(state.db(), &state.config().secret_policy).await {
-                    tracing::warn!(error = %e, "could not remove long-expired client secrets");
-                }
-            }
-        }
-    });
 }

@@ -41,12 +41,25 @@ impl ClientRecord {
 }
 
 /// What the token endpoint compares a presented secret with.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StoredSecret {
     pub id: String,
     pub mac: Vec<u8>,
     pub created_at: casebook_domain::Timestamp,
     pub expires_at: Option<casebook_domain::Timestamp>,
+}
+
+/// The MAC stays out of every `Debug`: it is not the secret, but nothing
+/// derived from one belongs in a log.
+impl std::fmt::Debug for StoredSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredSecret")
+            .field("id", &self.id)
+            .field("mac", &"[redacted]")
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 /// One round trip: the application, its secrets and its roles' permissions,
