@@ -503,4 +503,83 @@ mod tests {
         clock.confirm(sent, Some(6), 6);
         assert_eq!(clock.freshness().confirmed, latest);
     }
+
+    fn record(name: &str) -> Arc<ClientRecord> {
+        Arc::new(ClientRecord {
+            application_id: format!("app-{name}"),
+            name: name.into(),
+            enabled: true,
+            secrets: Vec::new(),
+            permissions: PermissionSet::EMPTY,
+            token_generation: 0,
+            auth_method: None,
+            keys: None,
+            limits: Default::default(),
+        })
+    }
+
+    fn verified(jti: &str) -> Arc<VerifiedToken> {
+        Arc::new(VerifiedToken {
+            jti: jti.into(),
+            client_id: "cb_a".into(),
+            application_id: "app-a".into(),
+            name: "a".into(),
+            scope: PermissionSet::EMPTY,
+            permissions: PermissionSet::EMPTY,
+            iat: 0,
+            exp: i64::MAX,
+            allowed_sources: None,
+        })
+    }
+
+    #[test]
+    fn a_changed_client_is_read_again_and_its_tokens_checked_again() {
+        let caches = Caches::new(TTL);
+        let ClientLookup::Miss(fresh) = caches.client("cb_a") else {
+            panic!("an empty cache misses")
+        };
+        caches.remember_client("cb_a", Some(record("a")), &fresh);
+        caches.remember_client("cb_b", Some(record("b")), &fresh);
+        let (_, token_fresh) = caches.token("t");
+        caches.remember_token("t", verified("j"), &token_fresh);
+        assert!(matches!(caches.client("cb_a"), ClientLookup::Known(_)));
+        assert!(caches.holds_token("t"));
+        // A lookup that missed before the change, answered after it.
+        let ClientLookup::Miss(in_flight) = caches.client("cb_c") else {
+            panic!("never cached")
+        };
+        caches.client_changed("cb_a");
+        assert!(matches!(caches.client("cb_a"), ClientLookup::Miss(_)));
+        assert!(
+            !caches.holds_token("t"),
+            "a token verified under the old record is checked again"
+        );
+        assert!(
+            matches!(caches.client("cb_b"), ClientLookup::Miss(_)),
+            "the epoch moved: nothing of before is trusted"
+        );
+        caches.remember_client("cb_c", Some(record("c")), &in_flight);
+        assert!(
+            matches!(caches.client("cb_c"), ClientLookup::Miss(_)),
+            "a record read before the change is never trusted after it"
+        );
+    }
+
+    #[test]
+    fn a_revocation_here_drops_one_token_and_keeps_the_rest() {
+        let caches = Caches::new(TTL);
+        let (_, fresh) = caches.token("t1");
+        caches.remember_token("t1", verified("j1"), &fresh);
+        caches.remember_token("t2", verified("j2"), &fresh);
+        caches.token_revoked("t1", "j1".into(), i64::MAX);
+        assert!(!caches.holds_token("t1"));
+        assert!(caches.is_revoked("j1"));
+        assert!(
+            caches.holds_token("t2"),
+            "one client revoking its token empties no cache"
+        );
+        caches.revoked_elsewhere([("j2".to_owned(), i64::MAX)]);
+        assert!(caches.is_revoked("j2"), "checked on every cache hit");
+        assert!(caches.holds_token("t2"), "still cached, refused by the revoked set");
+    }
 }
