@@ -3,19 +3,23 @@
 Run by .ci/verifiers.sh against a fresh live server:
 
     verifiers.py --alg RS256 http://127.0.0.1:PORT
+    verifiers.py --alg RS256 --foreign http://127.0.0.1:PORT http://127.0.0.1:PORT/t/SLUG
 
-with CASEBOOK_ADMIN_EMAIL / CASEBOOK_ADMIN_PASSWORD naming the server's first
-administrator. It registers one external application, takes a token with the
-client credentials grant, and hands that token to Authlib's RFC 9068 validator
-and to PyJWT exactly as a partner would: keys from the published JWKS, the
-libraries' own defaults, no special cases for Casebook. It also registers a
-private_key_jwt application with an RSA key and gets tokens for it with
-Authlib's OAuth 2.0 client (verifiers_private_key_jwt.py). It prints one line per
-check and exits 1 when any check fails, with the library's error, the token's
-header and claims and the JWK on stderr.
+with CASEBOOK_ADMIN_EMAIL / CASEBOOK_ADMIN_PASSWORD naming the first
+administrator of the base URL's tenant (and of --foreign's). It registers one
+external application, takes a token with the client credentials grant, and
+hands that token to Authlib's RFC 9068 validator and to PyJWT exactly as a
+partner would: keys from the published JWKS, the libraries' own defaults, no
+special cases for Casebook. It also registers a private_key_jwt application
+with an RSA key and gets tokens for it with Authlib's OAuth 2.0 client
+(verifiers_private_key_jwt.py). It prints one line per check and exits 1
+when any check fails, with the library's error, the token's header and claims
+and the JWK on stderr.
 
 --alg is the algorithm the install was started with (RS256 when nothing was
-set): the token and the JWKS must use it.
+set): the token and the JWKS must use it. --foreign names another issuer of
+the same install (the root, for a tenant's base URL): a token it issues must
+be refused by Authlib's validator configured for the base URL.
 """
 
 import argparse
@@ -85,9 +89,12 @@ def http_json(method, url, expect, **kwargs):
 class Install:
     """One live server, an application registered on it, and one of its tokens."""
 
-    def __init__(self, base, alg, email, password):
+    def __init__(self, base, alg, email, password, purpose=None):
         self.base = base
         self.alg = alg
+        # A tenant's lines name its path, so that its run reads apart from the root's.
+        path = urllib.parse.urlsplit(base).path
+        self.label = f"{alg} {path}" if path else alg
         self.metadata = http_json("GET", base + "/.well-known/oauth-authorization-server", 200)
         self.issuer = self.metadata["issuer"]
         self.jwks_uri = self.metadata["jwks_uri"]
@@ -98,12 +105,18 @@ class Install:
                             json_body={"email": email, "password": password})["token"]
         self.session = session
         roles = http_json("GET", base + "/admin/v1/roles", 200, bearer=session)["items"]
+        # A tenant's seeded roles keep their names but carry ids of their
+        # own; failing both, any role without admin:delete, which the scope
+        # checks expect refused.
         role = next((r for r in roles if r["id"] == "engage-worker"), None) or next(
-            r for r in roles if r["permissions"]
-        )
+            (r for r in roles if r["name"] == "Engage Worker"), None
+        ) or next(r for r in roles if r["permissions"] and "admin:delete" not in r["permissions"])
         app = http_json("POST", base + "/admin/v1/external-applications", 201, bearer=session,
-                        json_body={"name": f"Verifier check {alg}",
-                                   "email": "verifier-check@casebook.example.org",
+                        json_body={"name": f"Verifier check {alg}" + (f" ({purpose})" if purpose else ""),
+                                   # An application's address is unique in its tenant, and a
+                                   # second purpose registers a second application there.
+                                   "email": "verifier-check" + (f"+{purpose}" if purpose else "")
+                                            + "@casebook.example.org",
                                    "roles": [role["id"]]})
         self.client_id = app["client_id"]
         self.client_secret = http_json(
@@ -144,13 +157,13 @@ def altered(token):
 # ----------------------------------------------------------------- Authlib
 
 
-def authlib_validator(install, resource_server):
+def authlib_validator(install, resource_server, jwks=None):
     """A partner's Authlib resource server: the RFC 9068 validator, its
     default algorithms, keys from the jwks_uri in the issuer's metadata."""
 
     class CasebookValidator(JWTBearerTokenValidator):
         def get_jwks(self):
-            return KeySet.import_key_set(install.jwks())
+            return KeySet.import_key_set(jwks if jwks is not None else install.jwks())
 
     return CasebookValidator(issuer=install.issuer, resource_server=resource_server)
 
@@ -198,6 +211,34 @@ def authlib_refuses_other_audience(install):
         assert isinstance(err, InvalidClaimError) and err.claim == "aud", repr(err)
         return "refused for another audience (invalid aud)"
     raise AssertionError(f"a token for {install.audience} was accepted by {OTHER_AUDIENCE}")
+
+
+def authlib_refuses_foreign(install):
+    """A resource server of this issuer refuses a token of another issuer on
+    the same install: by its key, and by iss and aud even when it trusts the
+    other issuer's keys too (a partner serving two agencies)."""
+    foreign = install.foreign
+    validator = authlib_validator(install, install.audience)
+    try:
+        validator.validate_token(validator.authenticate_token(foreign.token),
+                                 scopes=[foreign.permission], request=None)
+    except InvalidTokenError as error:
+        by_key = cause(error)
+    else:
+        raise AssertionError(f"a token of {foreign.issuer} was accepted for {install.issuer}")
+    both = {"keys": install.jwks()["keys"] + foreign.jwks()["keys"]}
+    validator = authlib_validator(install, install.audience, jwks=both)
+    try:
+        validator.validate_token(validator.authenticate_token(foreign.token),
+                                 scopes=[foreign.permission], request=None)
+    except InvalidTokenError as error:
+        err = cause(error)
+        assert isinstance(err, InvalidClaimError) and err.claim in ("iss", "aud"), repr(err)
+        by_claim = err.claim
+    else:
+        raise AssertionError(f"a token of {foreign.issuer} was accepted with both key sets trusted")
+    return (f"refused {foreign.base}'s token: its key ({type(by_key).__name__}), "
+            f"and with both key sets trusted, invalid {by_claim}")
 
 
 def authlib_refuses_eddsa(install):
@@ -264,11 +305,18 @@ def pyjwt_refuses_other_audience(install):
 
 def metadata_issuer(install):
     """RFC 8414 §3.3: a partner configured with the public URL finds it as
-    the metadata's issuer, and the endpoints it needs listed there."""
+    the metadata's issuer, and the endpoints it needs listed there; an issuer
+    with a path answers the same at the §3.1 form, the well-known part
+    inserted before the path, where strict clients look."""
     assert install.issuer == install.base, (install.issuer, install.base)
     for name in ("jwks_uri", "introspection_endpoint", "token_endpoint"):
         assert install.metadata.get(name, "").startswith(install.base + "/"), (name, install.metadata)
-    return "issuer = the public URL; jwks_uri, token and introspection endpoints listed"
+    url = urllib.parse.urlsplit(install.base)
+    if not url.path:
+        return "issuer = the public URL; jwks_uri, token and introspection endpoints listed"
+    inserted = f"{url.scheme}://{url.netloc}/.well-known/oauth-authorization-server{url.path}"
+    assert http_json("GET", inserted, 200) == install.metadata, inserted
+    return "issuer = the base URL; endpoints listed under it; the same at the RFC 8414 §3.1 form"
 
 
 # ----------------------------------------------------------------- JWKS
@@ -374,7 +422,7 @@ def describe(error):
 
 
 def report_failure(install, name, error):
-    print(f"--- {install.alg} {name}: {describe(error)}", file=sys.stderr)
+    print(f"--- {install.label} {name}: {describe(error)}", file=sys.stderr)
     traceback.print_exception(error, file=sys.stderr)
     header, payload, _ = install.token.split(".")
     print("token header:", json.dumps(b64url_json(header)), file=sys.stderr)
@@ -385,13 +433,22 @@ def report_failure(install, name, error):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alg", required=True, choices=sorted(CHECKS))
-    parser.add_argument("base", help="the server's public URL")
+    parser.add_argument("--foreign", metavar="URL",
+                        help="another issuer of the install, whose tokens the base URL must refuse")
+    parser.add_argument("base", help="the server's public URL, or a tenant's base URL")
     args = parser.parse_args()
 
-    install = Install(args.base.rstrip("/"), args.alg,
-                      os.environ["CASEBOOK_ADMIN_EMAIL"], os.environ["CASEBOOK_ADMIN_PASSWORD"])
+    email, password = os.environ["CASEBOOK_ADMIN_EMAIL"], os.environ["CASEBOOK_ADMIN_PASSWORD"]
+    install = Install(args.base.rstrip("/"), args.alg, email, password)
+    checks = list(CHECKS[args.alg])
+    if args.foreign:
+        if args.alg == "EdDSA":
+            parser.error("Authlib refuses every EdDSA token: --foreign would prove nothing")
+        install.foreign = Install(args.foreign.rstrip("/"), args.alg, email, password, purpose="foreign")
+        checks.append((AUTHLIB, authlib_refuses_foreign))
+    label = install.label
     passed = failed = 0
-    for library, check in CHECKS[args.alg]:
+    for library, check in checks:
         try:
             outcome = check(install)
             passed += 1
@@ -399,8 +456,8 @@ def main():
             outcome = f"FAILED in {check.__name__}: {describe(error)}"
             failed += 1
             report_failure(install, check.__name__, error)
-        print(f"{args.alg:<6} {library:<32} {outcome}", flush=True)
-    print(f"{args.alg}: {passed} passed, {failed} failed", flush=True)
+        print(f"{label:<6} {library:<32} {outcome}", flush=True)
+    print(f"{label}: {passed} passed, {failed} failed", flush=True)
     return 1 if failed else 0
 
 

@@ -126,13 +126,15 @@ impl Drop for TestDatabase {
     }
 }
 
-/// A running server and an HTTP client pointed at it.
-#[derive(Debug)]
+/// A running server and an HTTP client pointed at it. A clone is the same
+/// server (see [`TestApp::at_tenant`]); it stops when the last goes.
+#[derive(Debug, Clone)]
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Where every helper's path is appended: the root's URL, or a tenant's.
     pub base_url: String,
     pub http: reqwest::Client,
-    pub running: Running,
+    pub running: Arc<Running>,
     pub master_key: String,
     /// Shared by every replica started from this app; removed with the last.
     pub db: Arc<TestDatabase>,
@@ -318,7 +320,7 @@ impl TestApp {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("client"),
-            running,
+            running: Arc::new(running),
             master_key,
             db,
             clock,
@@ -359,6 +361,40 @@ impl TestApp {
             .as_ref()
             .expect("advance_clock needs a server spawned with Spawn::with_manual_clock()")
             .advance(by);
+    }
+
+    /// The same server, seen from the tenant `slug`'s base URL: every helper
+    /// (sign-in, admin calls, tokens) then talks to that tenant.
+    pub fn at_tenant(&self, slug: &str) -> TestApp {
+        TestApp {
+            base_url: format!("{}/t/{slug}", self.root_url()),
+            ..self.clone()
+        }
+    }
+
+    /// Creates the tenant `slug` through this (the root's) admin API, its
+    /// first Administrator `admin_email` with [`ADMIN_PASSWORD`]; returns
+    /// the tenant's view, that Administrator's session and the create's
+    /// answer.
+    pub async fn create_tenant(&self, root_admin: &str, slug: &str, admin_email: &str) -> (TestApp, String, Value) {
+        let created = expect(
+            self.post_json(
+                "/admin/v1/tenants",
+                root_admin,
+                &json!({"slug": slug, "name": format!("Agency {slug}"), "admin_email": admin_email, "admin_password": ADMIN_PASSWORD}),
+            )
+            .await,
+            201,
+        )
+        .await;
+        let at = self.at_tenant(slug);
+        let admin = at.sign_in(admin_email, ADMIN_PASSWORD).await;
+        (at, admin, created)
+    }
+
+    /// The root tenant's base URL, whichever tenant this view is of.
+    pub fn root_url(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     pub fn url(&self, path: &str) -> String {

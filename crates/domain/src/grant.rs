@@ -268,7 +268,7 @@ mod tests {
     }
 
     fn permission_set() -> impl Strategy<Value = PermissionSet> {
-        proptest::collection::vec(0..24usize, 0..8).prop_map(|bits| {
+        proptest::collection::vec(0..28usize, 0..8).prop_map(|bits| {
             let all: Vec<Permission> = Permission::all().collect();
             bits.into_iter().map(|i| all[i]).collect()
         })

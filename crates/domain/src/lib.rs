@@ -106,6 +106,7 @@ pub mod pagination;
 pub mod permission;
 pub mod records;
 pub mod role;
+pub mod tenant;
 pub mod time;
 pub mod user;
 pub mod validation;

@@ -13,10 +13,24 @@ pub enum Module {
     Placements,
     Providers,
     Admin,
+    /// Managing the install's tenants: held only in the root tenant
+    /// (the contract, "Tenants").
+    Tenants,
 }
 
 impl Module {
-    pub const ALL: [Module; 6] = [
+    pub const ALL: [Module; 7] = [
+        Self::Engage,
+        Self::Intake,
+        Self::Investigations,
+        Self::Placements,
+        Self::Providers,
+        Self::Admin,
+        Self::Tenants,
+    ];
+
+    /// The modules every tenant has; `tenants` exists only at the root.
+    pub const AGENCY: [Module; 6] = [
         Self::Engage,
         Self::Intake,
         Self::Investigations,
@@ -33,6 +47,7 @@ impl Module {
             Self::Placements => "placements",
             Self::Providers => "providers",
             Self::Admin => "admin",
+            Self::Tenants => "tenants",
         }
     }
 }
@@ -94,7 +109,7 @@ impl fmt::Display for Action {
 /// The text was not `module:action` with a known module and action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "a permission is written module:action, with module one of engage, intake, investigations, placements, providers, admin and action one of view, create, edit, delete"
+    "a permission is written module:action, with module one of engage, intake, investigations, placements, providers, admin, tenants and action one of view, create, edit, delete"
 )]
 pub struct PermissionParseError;
 
@@ -149,7 +164,7 @@ impl<'de> Deserialize<'de> for Permission {
     }
 }
 
-/// A set of permissions: 6 modules × 4 actions fit one word, so union and
+/// A set of permissions: 7 modules × 4 actions fit one word, so union and
 /// subset checks on the hot path are single instructions.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct PermissionSet(u32);
@@ -159,6 +174,25 @@ impl PermissionSet {
 
     pub fn all() -> Self {
         Permission::all().collect()
+    }
+
+    /// Every permission a tenant other than the root can hold.
+    pub fn agency() -> Self {
+        Self::all().difference(Self::platform())
+    }
+
+    /// The `tenants` module's permissions: only the root tenant has them.
+    pub fn platform() -> Self {
+        Action::ALL
+            .into_iter()
+            .map(|action| Permission::new(Module::Tenants, action))
+            .collect()
+    }
+
+    /// What of `self` a tenant can hold: all of it at the root, the agency
+    /// modules elsewhere.
+    pub fn within(self, root: bool) -> Self {
+        if root { self } else { self.intersection(Self::agency()) }
     }
 
     pub fn contains(self, permission: Permission) -> bool {
@@ -256,7 +290,9 @@ mod tests {
         ] {
             assert_eq!(text.parse::<Permission>().is_ok(), ok, "{text}");
         }
-        assert_eq!(Permission::all().count(), 24);
+        assert_eq!(Permission::all().count(), 28);
+        assert!("tenants:view".parse::<Permission>().is_ok());
+        assert_eq!(PermissionSet::agency().len() + PermissionSet::platform().len(), 28);
     }
 
     #[test]

@@ -72,10 +72,14 @@ async fn fixture() -> Fixture {
     let url = format!("sqlite://{}/bench.db", dir.display());
     let master = MasterKey::from_bytes(random_bytes());
     let db = Db::connect(&url, Backend::Sqlite).await.expect("database");
-    store::seed_roles(&db).await.expect("roles");
-    let keys = KeyRing::load(db.clone(), master.clone(), SigningAlgorithm::default())
-        .await
-        .expect("keys");
+    store::seed_roles(&store::Scope::root(db.clone())).await.expect("roles");
+    let keys = KeyRing::load(
+        store::Scope::root(db.clone()),
+        master.clone(),
+        SigningAlgorithm::default(),
+    )
+    .await
+    .expect("keys");
     let config = Config {
         public_url: ISSUER.to_owned(),
         cache_ttl: Duration::from_secs(3600),
@@ -113,7 +117,7 @@ async fn fixture() -> Fixture {
         email_holder: None,
     })
     .expect("valid administrator");
-    let administrator = store::create_user(&db, None, &administrator, "unused")
+    let administrator = store::create_user(&store::Scope::root(db.clone()), None, &administrator, "unused")
         .await
         .expect("administrator");
     let author = Author {
@@ -127,7 +131,7 @@ async fn fixture() -> Fixture {
     let client_id = ClientId::from_random(random_bytes());
     let secret = ClientSecret::from_random(random_bytes());
     store::create_application(
-        &db,
+        &store::Scope::root(db.clone()),
         &master,
         &Default::default(),
         ISSUER,
@@ -150,9 +154,11 @@ async fn fixture() -> Fixture {
         client_id: client_id.as_str().into(),
         scope: "engage:create engage:edit engage:view".into(),
     };
-    let token = state.keys().sign(&claims).expect("signed");
+    let token = state.keys().root().sign(&claims).expect("signed");
     // The first check goes to storage and fills the cache.
-    verify_access_token(&state, &token).await.expect("the token verifies");
+    verify_access_token(&state, state.root_tenant(), &token)
+        .await
+        .expect("the token verifies");
     Fixture {
         state,
         token,
@@ -191,22 +197,31 @@ fn hot_paths(c: &mut Criterion) {
         // A rotation makes the ring sign with `alg`, as `keys rotate --alg` would.
         let state = &f.state;
         runtime.block_on(async {
-            keys::rotate(state.db(), state.master(), alg).await.expect("rotate");
-            state.keys().refresh().await.expect("refresh");
+            keys::rotate(&store::Scope::root(state.db().clone()), state.master(), alg)
+                .await
+                .expect("rotate");
+            state.keys().root().refresh().await.expect("refresh");
         });
-        assert_eq!(state.keys().current_alg(), alg);
+        assert_eq!(state.keys().root().current_alg(), alg);
         c.bench_function(&format!("token signing ({alg} JWT, RFC 9068 claims)"), |b| {
-            b.iter(|| state.keys().sign(black_box(&f.claims)))
+            b.iter(|| state.keys().root().sign(black_box(&f.claims)))
         });
-        let token = state.keys().sign(&f.claims).expect("signed");
+        let token = state.keys().root().sign(&f.claims).expect("signed");
         c.bench_function(
             &format!("token verification ({alg}: signature and claims, cached key)"),
-            |b| b.iter(|| state.keys().verify(black_box(&token), ISSUER, now)),
+            |b| b.iter(|| state.keys().root().verify(black_box(&token), ISSUER, now)),
         );
     }
 
     c.bench_function("access token check, verified token cached", |b| {
-        b.iter(|| ready(verify_access_token(&f.state, black_box(&f.token))).expect("valid"))
+        b.iter(|| {
+            ready(verify_access_token(
+                &f.state,
+                f.state.root_tenant(),
+                black_box(&f.token),
+            ))
+            .expect("valid")
+        })
     });
 
     // Where from: the address of the last of 50 networks, the worst a list can cost.

@@ -143,7 +143,7 @@ pub fn migrations(backend: Backend) -> Vec<Migration> {
             8 "0008_signing_algorithm", 9 "0009_private_key_jwt", 10 "0010_jwks_uri",
             11 "0011_federated_credentials", 12 "0012_client_secrets",
             13 "0013_sources_and_quota", 14 "0014_ended_secrets", 15 "0015_federated_limits",
-            16 "0016_schema_compat", 17 "0017_master_keys",
+            16 "0016_schema_compat", 17 "0017_master_keys", 18 "0018_tenants",
         ),
         Backend::Postgres => migration_files!("postgres":
             1 "0001_init", 2 "0002_outbox", 3 "0003_token_generation", 4 "0004_key_activation",
@@ -151,7 +151,7 @@ pub fn migrations(backend: Backend) -> Vec<Migration> {
             8 "0008_signing_algorithm", 9 "0009_private_key_jwt", 10 "0010_jwks_uri",
             11 "0011_federated_credentials", 12 "0012_client_secrets",
             13 "0013_sources_and_quota", 14 "0014_ended_secrets", 15 "0015_federated_limits",
-            16 "0016_schema_compat", 17 "0017_master_keys",
+            16 "0016_schema_compat", 17 "0017_master_keys", 18 "0018_tenants",
         ),
     };
     files

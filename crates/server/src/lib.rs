@@ -39,6 +39,7 @@ pub mod sources;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod tenancy;
 pub mod tls;
 pub mod views;
 
@@ -139,14 +140,20 @@ pub async fn prepare(mut config: Config, options: TestOptions) -> Result<AppStat
         .with_clock(options.clock.clone());
     // Only a new install (no accounts yet) gets the seeded catalog: roles an
     // admin removed later must not come back on a restart.
-    if store::count_users(&db).await? == 0 {
-        store::seed_roles(&db).await?;
+    let root = store::Scope::root(db.clone());
+    if store::count_users(&root).await? == 0 {
+        store::seed_roles(&root).await?;
     }
-    ensure_first_admin(&db, &config).await?;
+    ensure_first_admin(&root, &config).await?;
     // Before anything checks a secret: the MAC key every replica shares,
     // whichever master key is current.
     config.master_key = master_keys::load_secret_mac_key(&db, config.master_key).await?;
-    let keys = KeyRing::load(db.clone(), config.master_key.clone(), config.token_signing_alg).await?;
+    let keys = KeyRing::load(
+        store::Scope::root(db.clone()),
+        config.master_key.clone(),
+        config.token_signing_alg,
+    )
+    .await?;
     let metrics = metrics::Metrics::new();
     let jwks = jwks_fetch::JwksFetcher::new(&config.jwks_fetch, options.jwks_fetch.clone(), &metrics)?;
     Ok(AppState::new(
@@ -159,8 +166,8 @@ pub async fn prepare(mut config: Config, options: TestOptions) -> Result<AppStat
     ))
 }
 
-async fn ensure_first_admin(db: &Db, config: &Config) -> Result<(), StartError> {
-    if store::count_users(db).await? > 0 {
+async fn ensure_first_admin(root: &store::Scope, config: &Config) -> Result<(), StartError> {
+    if store::count_users(root).await? > 0 {
         return Ok(());
     }
     let email = config
@@ -176,7 +183,7 @@ async fn ensure_first_admin(db: &Db, config: &Config) -> Result<(), StartError> 
     let hash = password::hash_password(user.password().clone())
         .await
         .map_err(|e| StartError::Admin(e.to_string()))?;
-    match store::create_user(db, None, &user, &hash).await {
+    match store::create_user(root, None, &user, &hash).await {
         Ok(_) => {}
         // Another replica created it first.
         Err(store::StoreError::Refused(_)) => return Ok(()),

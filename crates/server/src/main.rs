@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+mod tenant_commands;
 mod upgrade_commands;
 
 #[derive(Debug, Parser)]
@@ -115,6 +116,12 @@ enum Command {
     /// master key. One line per finding; exit status 1 on any error.
     /// Creates and changes nothing.
     Check(CheckArgs),
+    /// Manage the tenants: the agencies this install serves, each at
+    /// <public URL>/t/<slug>.
+    Tenants {
+        #[command(subcommand)]
+        command: TenantsCommand,
+    },
 }
 
 /// `serve`'s flags and variables, read as text so that each one that does
@@ -164,6 +171,12 @@ enum KeysCommand {
     Rotate {
         #[command(flatten)]
         database: DatabaseArgs,
+        /// The tenant whose key to rotate.
+        #[arg(long, value_name = "SLUG", default_value = casebook_domain::tenant::ROOT, conflicts_with = "all_tenants")]
+        tenant: String,
+        /// Rotate every tenant's key, one after another.
+        #[arg(long)]
+        all_tenants: bool,
         /// Publish the new key now but sign with it only after this many
         /// seconds, so that verifiers caching the JWKS (max-age 300) hold it
         /// before its first token. 0 switches at once (a compromised key).
@@ -195,6 +208,79 @@ enum MasterKeyCommand {
         #[arg(long, default_value_t = casebook_server::master_keys::DEFAULT_BATCH, value_name = "ROWS")]
         batch_size: usize,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantsCommand {
+    /// Create a tenant with its first Administrator, who signs in at the
+    /// tenant's own URL. The tenant serves at once.
+    Create(TenantCreateArgs),
+    /// List every tenant, the root included, by slug.
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        public_url: PublicUrlArgs,
+        /// A JSON array instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop serving a tenant: its tokens, sessions and client credentials
+    /// are refused, and stay refused after it is enabled again.
+    Disable {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        slug: String,
+    },
+    /// Serve a disabled tenant again.
+    Enable {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        slug: String,
+    },
+    /// Delete a tenant and everything it holds. Cannot be undone.
+    Delete {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        slug: String,
+        /// The slug again, to show it is the one meant.
+        #[arg(long, value_name = "SLUG")]
+        confirm: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct TenantCreateArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(flatten)]
+    public_url: PublicUrlArgs,
+    /// 2 to 40 of a-z, 0-9 and -; part of every URL of the tenant, and never
+    /// changes.
+    slug: String,
+    /// The agency's name, as people read it.
+    #[arg(long)]
+    name: String,
+    /// The first Administrator's email address.
+    #[arg(long, value_name = "EMAIL")]
+    admin_email: String,
+    /// A file holding the first Administrator's password (one trailing
+    /// newline is not part of it). Without it one is generated and shown
+    /// once.
+    #[arg(long, value_name = "FILE")]
+    admin_password_file: Option<std::path::PathBuf>,
+    /// The tenant as a JSON object instead of lines.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The issuer of the root tenant, under which every other tenant lives.
+#[derive(Debug, clap::Args)]
+struct PublicUrlArgs {
+    /// As `serve` is given it [default: http://<CASEBOOK_ADDR>, or https://
+    /// with CASEBOOK_TLS_CERT].
+    #[arg(long, env = "CASEBOOK_PUBLIC_URL")]
+    public_url: Option<String>,
 }
 
 fn master_key_settings() -> config::MasterKeySettings {
@@ -254,13 +340,44 @@ fn main() -> ExitCode {
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
+        Err(failure) => {
+            let message = failure.message();
             match format {
                 LogFormat::Text => eprintln!("casebook: {message}"),
                 LogFormat::Json => tracing::error!(error = %message, "casebook stopped"),
             }
-            ExitCode::FAILURE
+            failure.exit_code()
         }
+    }
+}
+
+/// Why a command stopped short. The exit status tells a script which: 2
+/// when the command line names what is not so (as clap's own refusals), 1
+/// for anything else.
+#[derive(Debug)]
+enum Failure {
+    Usage(String),
+    Run(String),
+}
+
+impl Failure {
+    fn message(&self) -> &str {
+        match self {
+            Self::Usage(message) | Self::Run(message) => message,
+        }
+    }
+
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            Self::Usage(_) => ExitCode::from(2),
+            Self::Run(_) => ExitCode::FAILURE,
+        }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Self::Run(message)
     }
 }
 
@@ -361,6 +478,112 @@ async fn backup(to: &std::path::Path, database_url: &str, format: LogFormat) -> 
     Ok(())
 }
 
+/// `casebook keys rotate`: the key of the tenant named, or of every tenant
+/// (`None`), with a line each and a summary.
+async fn rotate_keys(url: &str, tenant: Option<&str>, alg: SigningAlgorithm, notice: u64) -> Result<(), Failure> {
+    use casebook_domain::tenant::TenantSlug;
+    use casebook_server::store;
+    let backend = Backend::of_url(url).ok_or_else(|| format!("unsupported database URL {url:?}"))?;
+    let master_key = config::resolve_master_key(&master_key_settings(), url).map_err(|e| e.to_string())?;
+    let slug = tenant
+        .map(|slug| TenantSlug::parse(slug).map_err(|e| Failure::Usage(format!("--tenant {slug:?}: {}", e.message))))
+        .transpose()?;
+    let db = casebook_server::db::Db::connect(url, backend)
+        .await
+        .map_err(|e| e.to_string())?;
+    let result = async {
+        let Some(slug) = slug else {
+            return rotate_every_tenants_key(&db, &master_key, alg, notice).await;
+        };
+        let found = store::tenant_by_slug(&db, slug.as_str())
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| Failure::Usage(format!("there is no tenant {slug}")))?;
+        let kid = rotate_tenant_key(&db, &found.id, &master_key, alg, notice)
+            .await
+            .map_err(|e| e.to_string())?;
+        let of = if slug.is_root() {
+            String::new()
+        } else {
+            format!(" of tenant {slug}")
+        };
+        if notice == 0 {
+            println!("new {alg} signing key {kid}{of} is current; running servers pick it up within 5 seconds");
+        } else {
+            println!(
+                "new {alg} signing key {kid}{of} is published now and signs from {notice} s on; running servers switch within 5 seconds of that"
+            );
+        }
+        Ok(())
+    }
+    .await;
+    db.close().await;
+    result
+}
+
+/// Every tenant's key in turn, by slug. One that fails does not stop the
+/// rest: the summary names it, to be rotated again with `--tenant`.
+async fn rotate_every_tenants_key(
+    db: &casebook_server::db::Db,
+    master_key: &casebook_server::crypto::MasterKey,
+    alg: SigningAlgorithm,
+    notice: u64,
+) -> Result<(), Failure> {
+    use casebook_server::store;
+    let mut after: Option<String> = None;
+    let mut rotated = 0usize;
+    let mut failed = Vec::new();
+    loop {
+        let page = store::list_tenants(db, after.as_deref(), 100)
+            .await
+            .map_err(|e| e.to_string())?;
+        for tenant in &page.items {
+            match rotate_tenant_key(db, &tenant.id, master_key, alg, notice).await {
+                Ok(kid) => {
+                    println!("rotated {}: new key {kid}", tenant.slug);
+                    rotated += 1;
+                }
+                Err(e) => {
+                    eprintln!("casebook keys rotate: could not rotate {}: {e}", tenant.slug);
+                    failed.push(tenant.slug.clone());
+                }
+            }
+        }
+        match page.next_cursor {
+            Some(cursor) => after = Some(cursor),
+            None => break,
+        }
+    }
+    let when = if notice == 0 {
+        "current; running servers pick them up within 5 seconds".to_owned()
+    } else {
+        format!("published now and sign from {notice} s on; running servers switch within 5 seconds of that")
+    };
+    println!("rotated {rotated} tenant(s): their new {alg} signing keys are {when}");
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Run(format!(
+            "keys rotate: {} tenant(s) kept their key: {}; rotate each again with --tenant",
+            failed.len(),
+            failed.join(", ")
+        )))
+    }
+}
+
+async fn rotate_tenant_key(
+    db: &casebook_server::db::Db,
+    tenant_id: &str,
+    master_key: &casebook_server::crypto::MasterKey,
+    alg: SigningAlgorithm,
+    notice: u64,
+) -> Result<String, casebook_server::keys::KeyError> {
+    let at = casebook_server::store::Scope::new(db.clone(), tenant_id);
+    // Loading first creates the initial key of a tenant that has none, so there is something to retire.
+    casebook_server::keys::KeyRing::load(at.clone(), master_key.clone(), alg).await?;
+    casebook_server::keys::rotate_with_notice(&at, master_key, alg, std::time::Duration::from_secs(notice)).await
+}
+
 fn human_size(bytes: u64) -> String {
     const KIB: f64 = 1024.0;
     let b = bytes as f64;
@@ -375,7 +598,7 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
-async fn run(command: Command, format: LogFormat) -> Result<(), String> {
+async fn run(command: Command, format: LogFormat) -> Result<(), Failure> {
     match command {
         Command::Serve {
             addr,
@@ -432,57 +655,60 @@ async fn run(command: Command, format: LogFormat) -> Result<(), String> {
                 tls,
                 migrations,
             };
-            casebook_server::serve(config, format).await.map_err(|e| e.to_string())
+            casebook_server::serve(config, format)
+                .await
+                .map_err(|e| Failure::Run(e.to_string()))
         }
         Command::Keys {
             command:
                 KeysCommand::Rotate {
                     database,
+                    tenant,
+                    all_tenants,
                     notice,
                     alg,
                     token_signing_alg,
                 },
         } => {
             let alg = alg.or(token_signing_alg).unwrap_or_default();
-            let url = database.database_url;
-            let backend = Backend::of_url(&url).ok_or_else(|| format!("unsupported database URL {url:?}"))?;
-            let master_key = config::resolve_master_key(&master_key_settings(), &url).map_err(|e| e.to_string())?;
-            let db = casebook_server::db::Db::connect(&url, backend)
-                .await
-                .map_err(|e| e.to_string())?;
-            // Loading first creates the initial key on a new database, so there is something to retire.
-            casebook_server::keys::KeyRing::load(db.clone(), master_key.clone(), alg)
-                .await
-                .map_err(|e| e.to_string())?;
-            let kid = casebook_server::keys::rotate_with_notice(
-                &db,
-                &master_key,
-                alg,
-                std::time::Duration::from_secs(notice),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-            if notice == 0 {
-                println!("new {alg} signing key {kid} is current; running servers pick it up within 5 seconds");
-            } else {
-                println!(
-                    "new {alg} signing key {kid} is published now and signs from {notice} s on; running servers switch within 5 seconds of that"
-                );
-            }
-            Ok(())
+            let which = if all_tenants { None } else { Some(tenant.as_str()) };
+            rotate_keys(&database.database_url, which, alg, notice).await
         }
         Command::MasterKey {
             command: MasterKeyCommand::Rotate { database, batch_size },
-        } => upgrade_commands::rotate_master_key(&database.database_url, batch_size).await,
-        Command::Backup { to, database } => backup(&to, &database.database_url, format).await,
-        Command::Migrate { dry_run, database } => upgrade_commands::migrate(&database.database_url, dry_run).await,
+        } => upgrade_commands::rotate_master_key(&database.database_url, batch_size)
+            .await
+            .map_err(Failure::from),
+        Command::Backup { to, database } => backup(&to, &database.database_url, format).await.map_err(Failure::from),
+        Command::Migrate { dry_run, database } => upgrade_commands::migrate(&database.database_url, dry_run)
+            .await
+            .map_err(Failure::from),
+        Command::Tenants { command } => match command {
+            TenantsCommand::Create(args) => tenant_commands::create(args).await,
+            TenantsCommand::List {
+                database,
+                public_url,
+                json,
+            } => tenant_commands::list(&database.database_url, public_url.public_url, json).await,
+            TenantsCommand::Disable { database, slug } => {
+                tenant_commands::set_enabled(&database.database_url, &slug, false).await
+            }
+            TenantsCommand::Enable { database, slug } => {
+                tenant_commands::set_enabled(&database.database_url, &slug, true).await
+            }
+            TenantsCommand::Delete {
+                database,
+                slug,
+                confirm,
+            } => tenant_commands::delete(&database.database_url, &slug, &confirm).await,
+        },
         // `main` runs it before logging starts, so that a bad log setting
         // is one of its findings; the same report either way.
         Command::Check(args) => {
             if check(args).await {
                 Ok(())
             } else {
-                Err("check found errors".into())
+                Err(Failure::Run("check found errors".into()))
             }
         }
     }

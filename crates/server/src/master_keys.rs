@@ -196,8 +196,8 @@ pub async fn survey(db: &Db, master: &MasterKey) -> Result<Survey, MasterKeysErr
     Ok(survey)
 }
 
-/// `casebook master-key rotate`: seals every stored value under the
-/// current master key, in transactions of `batch` rows, while replicas keep
+/// `casebook master-key rotate`: seals every stored value, of every
+/// tenant, under the current master key, in transactions of `batch` rows, while replicas keep
 /// serving. Each write holds only if the row still has the value read, so
 /// a concurrent change is never overwritten; values already under the
 /// current key are left alone, so a run stopped half way is simply run

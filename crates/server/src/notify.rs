@@ -102,8 +102,8 @@ impl Mailer {
     }
 }
 
-/// Delivers what is due; returns how many were delivered. Each failed
-/// attempt is counted in `failures`.
+/// Delivers what is due, of every tenant; returns how many were delivered.
+/// Each failed attempt is counted in `failures`.
 pub async fn deliver_due(db: &Db, mailer: &Mailer, failures: &Counter) -> Result<usize, sqlx::Error> {
     let mut delivered = 0;
     for notice in store::due_notices(db, MAX_ATTEMPTS, 20).await? {
@@ -119,7 +119,13 @@ pub async fn deliver_due(db: &Db, mailer: &Mailer, failures: &Counter) -> Result
             }
             Err(error) => {
                 failures.inc();
-                tracing::warn!(notice = %notice.id, attempt = attempts, %error, "notification delivery failed; will retry");
+                tracing::warn!(
+                    notice = %notice.id,
+                    tenant = %notice.tenant_id,
+                    attempt = attempts,
+                    %error,
+                    "notification delivery failed; will retry"
+                );
                 store::mark_failed(db, &notice.id, attempts, backoff(notice.attempts), &error).await?;
             }
         }

@@ -10,7 +10,7 @@
 //! refusal is counted in `casebook_source_refusals_total`.
 
 use crate::db::Db;
-use crate::store::{self, ActorRef};
+use crate::store::{self, ActorRef, Scope};
 use casebook_domain::sources::AllowedSources;
 use prometheus_client::metrics::counter::Counter;
 use std::collections::HashMap;
@@ -91,12 +91,14 @@ impl RefusalAudit {
 
 /// Records a refusal: counted always, logged and audited when it is the
 /// first of its kind from that address in a minute. The audit row is
-/// written in the background: the answer neither waits for it nor depends
-/// on it, so a refused request takes as long as any other failure.
+/// written in the background, in the trail of the application's tenant: the
+/// answer neither waits for it nor depends on it, so a refused request
+/// takes as long as any other failure.
 pub fn refuse(
     db: &Db,
     audit: &RefusalAudit,
     refusals: &Counter,
+    tenant_id: &str,
     application: ActorRef,
     peer: Option<IpAddr>,
     what: Refused,
@@ -121,9 +123,9 @@ pub fn refuse(
         action,
         "refused: outside allowed_sources"
     );
-    let db = db.clone();
+    let at = Scope::new(db.clone(), tenant_id);
     tokio::spawn(async move {
-        if let Err(e) = store::record_refusal(&db, &application, what.action(), what.detail(peer)).await {
+        if let Err(e) = store::record_refusal(&at, &application, what.action(), what.detail(peer)).await {
             tracing::warn!(error = %e, application = %application.id, "could not audit a refusal for allowed_sources");
         }
     });

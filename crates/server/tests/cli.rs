@@ -48,7 +48,9 @@ async fn keys_rotate_retires_the_current_key_and_publishes_a_new_one() {
     assert!(later.contains("signs from 600 s on"), "{later}");
 
     let db = Db::connect(&url, Backend::Sqlite).await.expect("database");
-    let keys = store::published_signing_keys(&db, i64::MIN).await.expect("keys");
+    let keys = store::published_signing_keys(&store::Scope::root(db.clone()), i64::MIN)
+        .await
+        .expect("keys");
     // The key a new database starts with, and one per rotation.
     assert_eq!(keys.len(), 3, "{keys:?}");
     let unretired: Vec<_> = keys.iter().filter(|k| k.retired_at.is_none()).collect();
@@ -76,7 +78,9 @@ async fn keys_rotate_makes_a_key_of_the_algorithm_it_is_given() {
     rotate(&url, &[], None);
 
     let db = Db::connect(&url, Backend::Sqlite).await.expect("database");
-    let keys = store::published_signing_keys(&db, i64::MIN).await.expect("keys");
+    let keys = store::published_signing_keys(&store::Scope::root(db.clone()), i64::MIN)
+        .await
+        .expect("keys");
     let mut algs: Vec<&str> = keys.iter().map(|k| k.alg.as_str()).collect();
     // Newest first; the first key was made by loading the new database, with --alg's algorithm.
     algs.reverse();
@@ -94,9 +98,143 @@ async fn keys_rotate_makes_a_key_of_the_algorithm_it_is_given() {
     let out = casebook(&url, &["keys", "rotate"], Some("none"));
     assert!(!out.status.success(), "CASEBOOK_TOKEN_SIGNING_ALG=none was accepted");
     assert_eq!(
-        store::published_signing_keys(&db, i64::MIN).await.expect("keys").len(),
+        store::published_signing_keys(&store::Scope::root(db.clone()), i64::MIN)
+            .await
+            .expect("keys")
+            .len(),
         4,
         "nothing changed"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn run(database_url: &str, args: &[&str]) -> (String, String, Option<i32>) {
+    let out = casebook(database_url, args, None);
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code(),
+    )
+}
+
+/// `casebook tenants …` and `keys rotate --tenant | --all-tenants`, as a
+/// platform team runs them on the host (the contract, "Tenants").
+#[tokio::test]
+async fn tenants_are_managed_and_their_keys_rotated_from_the_host() {
+    let (dir, url) = scratch_sqlite();
+    assert_eq!(run(&url, &["migrate"]).2, Some(0));
+    let password = dir.join("password");
+    std::fs::write(&password, "a long enough password\n").expect("password file");
+    let (out, err, code) = run(
+        &url,
+        &[
+            "tenants",
+            "create",
+            "acme",
+            "--name",
+            "Acme County",
+            "--admin-email",
+            "it@acme.example.org",
+            "--admin-password-file",
+            password.to_str().unwrap(),
+            "--json",
+            "--public-url",
+            "https://cb.example.org",
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    let created: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+    assert_eq!(created["slug"], "acme");
+    assert_eq!(created["base_url"], "https://cb.example.org/t/acme");
+    assert!(
+        created.get("admin_password").is_none(),
+        "a given password is not printed"
+    );
+    let (out, err, code) = run(
+        &url,
+        &[
+            "tenants",
+            "create",
+            "beta",
+            "--name",
+            "Beta",
+            "--admin-email",
+            "it@beta.example.org",
+            "--json",
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    let created: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+    assert!(
+        created["admin_password"].as_str().is_some_and(|p| p.len() >= 12),
+        "{created}"
+    );
+    // A bad form: every field error, and exit 2.
+    let (_, err, code) = run(
+        &url,
+        &["tenants", "create", "X_bad", "--name", " ", "--admin-email", "nope"],
+    );
+    assert_eq!(code, Some(2));
+    for field in ["slug", "name", "admin_email"] {
+        assert!(err.contains(field), "{err}");
+    }
+
+    let (out, _, code) = run(&url, &["tenants", "list", "--json"]);
+    assert_eq!(code, Some(0));
+    let listed: serde_json::Value = serde_json::from_str(&out).expect("a JSON array");
+    let slugs: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, ["acme", "beta", "root"]);
+
+    // Keys: one tenant's rotation touches no other's.
+    let db = Db::connect(&url, Backend::Sqlite).await.expect("database");
+    let acme = store::tenant_by_slug(&db, "acme").await.unwrap().expect("acme");
+    let kids = |tenant_id: String| {
+        let db = db.clone();
+        async move {
+            store::published_signing_keys(&store::Scope::new(db, tenant_id), i64::MIN)
+                .await
+                .expect("keys")
+                .into_iter()
+                .map(|k| k.kid)
+                .collect::<Vec<_>>()
+        }
+    };
+    let root_before = kids("root".into()).await;
+    let said = rotate(&url, &["--tenant", "acme"], None);
+    // Its first key (made on first use) and the rotation's.
+    assert_eq!(kids(acme.id.clone()).await.len(), 2, "{said}");
+    assert_eq!(kids("root".into()).await, root_before, "the root's keys are untouched");
+    let said = rotate(&url, &["--all-tenants"], None);
+    for slug in ["acme", "beta", "root"] {
+        assert!(said.contains(&format!("rotated {slug}")), "{said}");
+    }
+    assert_eq!(kids(acme.id.clone()).await.len(), 3);
+    let (_, err, code) = run(&url, &["keys", "rotate", "--tenant", "nosuch"]);
+    assert_eq!(code, Some(2), "{err}");
+
+    // Disable, enable, delete (only with the slug repeated).
+    assert_eq!(run(&url, &["tenants", "disable", "acme"]).2, Some(0));
+    assert!(!store::tenant_by_slug(&db, "acme").await.unwrap().unwrap().enabled);
+    assert_eq!(run(&url, &["tenants", "enable", "acme"]).2, Some(0));
+    assert_eq!(
+        run(&url, &["tenants", "delete", "acme", "--confirm", "beta"]).2,
+        Some(2)
+    );
+    assert!(
+        store::tenant_by_slug(&db, "acme").await.unwrap().is_some(),
+        "nothing was deleted"
+    );
+    assert_eq!(
+        run(&url, &["tenants", "delete", "acme", "--confirm", "acme"]).2,
+        Some(0)
+    );
+    assert!(store::tenant_by_slug(&db, "acme").await.unwrap().is_none());
+    assert!(kids(acme.id).await.is_empty(), "its keys went with it");
+    assert_eq!(run(&url, &["tenants", "disable", "root"]).2, Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -519,8 +519,10 @@ both_backends!(role_catalog, |app: TestApp| async move {
         })
         .collect();
     let modules = ["engage", "intake", "investigations", "placements", "providers", "admin"];
+    // At the root the Administrator also manages tenants (the contract, "Tenants").
     let every: BTreeSet<String> = modules
         .iter()
+        .chain(&["tenants"])
         .flat_map(|m| ["view", "create", "edit", "delete"].map(|a| format!("{m}:{a}")))
         .collect();
     let set = |ps: &[&str]| ps.iter().map(|p| p.to_string()).collect::<BTreeSet<_>>();

@@ -296,6 +296,7 @@ both_backends!(
         oauth(&c, &admin, &partner).await;
         casebook_api(&c, &admin).await;
         audit(&c, &admin).await;
+        tenants(&c, &admin).await;
         seen.assert_complete();
     }
 );
@@ -356,6 +357,48 @@ async fn sessions(c: &Client<'_>) -> String {
         .expect(201)
         .await;
     str_of(&session.body, "token").to_owned()
+}
+
+async fn tenants(c: &Client<'_>, admin: &str) {
+    const LIST: &str = "/admin/v1/tenants";
+    const ONE: &str = "/admin/v1/tenants/{slug}";
+    let one = |method: Method, slug: &str| c.call_with(method, ONE, &[("{slug}", slug)]);
+    let page = c.get(LIST).bearer(admin).expect(200).await;
+    assert_eq!(page.body["items"][0]["slug"], "root");
+    c.get(LIST).expect(401).await;
+    c.post(LIST)
+        .bearer(admin)
+        .json(json!({"slug": "-no-", "name": "", "admin_email": "nope"}))
+        .expect(422)
+        .await;
+    let created = c
+        .post(LIST)
+        .bearer(admin)
+        .json(json!({"slug": "contract", "name": "Contract County", "admin_email": "it@contract.example.org"}))
+        .expect(201)
+        .await
+        .body;
+    assert!(created["admin_password"].is_string(), "{created}");
+    one(Method::GET, "contract").bearer(admin).expect(200).await;
+    one(Method::GET, "no-such-tenant").bearer(admin).expect(404).await;
+    one(Method::PATCH, "contract")
+        .bearer(admin)
+        .json(json!({"enabled": false}))
+        .expect(200)
+        .await;
+    one(Method::PATCH, "contract")
+        .bearer(admin)
+        .json(json!({"name": 5}))
+        .expect(422)
+        .await;
+    one(Method::PATCH, "root")
+        .bearer(admin)
+        .json(json!({"enabled": false}))
+        .expect(409)
+        .await;
+    one(Method::DELETE, "root").bearer(admin).expect(409).await;
+    one(Method::DELETE, "contract").bearer(admin).expect(204).await;
+    one(Method::DELETE, "contract").bearer(admin).expect(404).await;
 }
 
 async fn roles(c: &Client<'_>, admin: &str) {

@@ -97,10 +97,15 @@ both_backends!(
         let (_, client_id, secret) = app.partner(&admin, "Key Watcher", &["engage-worker"]).await;
         let state = &app.running.state;
         let old_kid = kid_of(&app.access_token(&client_id, &secret).await);
-        let new_kid = keys::rotate_with_notice(state.db(), state.master(), Default::default(), NOTICE)
-            .await
-            .unwrap();
-        state.keys().refresh().await.unwrap();
+        let new_kid = keys::rotate_with_notice(
+            &casebook_tests::casebook_server::store::Scope::root(state.db().clone()),
+            state.master(),
+            Default::default(),
+            NOTICE,
+        )
+        .await
+        .unwrap();
+        state.keys().root().refresh().await.unwrap();
         // Published at once, not yet signing.
         let jwks = app.public_json("/.well-known/jwks.json").await;
         let listed: Vec<&str> = jwks["keys"]
@@ -117,7 +122,7 @@ both_backends!(
         assert_eq!(kid_of(&before), old_kid);
         // After the notice, the new key signs and the old token still works.
         app.advance_clock(NOTICE + std::time::Duration::from_secs(1));
-        state.keys().refresh().await.unwrap();
+        state.keys().root().refresh().await.unwrap();
         let after = app.access_token(&client_id, &secret).await;
         assert_eq!(kid_of(&after), new_kid);
         assert_eq!(app.get("/api/v1/me", &before).await.status(), 200);

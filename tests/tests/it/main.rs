@@ -42,6 +42,8 @@ mod shapes;
 mod signing;
 mod smoke;
 mod sources;
+mod tenant_attacks;
+mod tenants;
 mod tls;
 mod traces;
 mod upgrades;

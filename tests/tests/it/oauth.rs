@@ -893,10 +893,14 @@ both_backends!(
         let old = token_with(&app, &p.client_id, &p.secret).await;
         let old_kid = jwt_part(&old, 0)["kid"].as_str().unwrap().to_owned();
         let state = &app.running.state;
-        let new_kid = casebook_tests::casebook_server::keys::rotate(state.db(), state.master(), Default::default())
-            .await
-            .expect("rotate");
-        state.keys().refresh().await.expect("refresh");
+        let new_kid = casebook_tests::casebook_server::keys::rotate(
+            &casebook_tests::casebook_server::store::Scope::root(state.db().clone()),
+            state.master(),
+            Default::default(),
+        )
+        .await
+        .expect("rotate");
+        state.keys().root().refresh().await.expect("refresh");
         assert_ne!(new_kid, old_kid);
         let new = token_with(&app, &p.client_id, &p.secret).await;
         assert_eq!(jwt_part(&new, 0)["kid"], new_kid.as_str(), "new tokens use the new key");
@@ -932,10 +936,14 @@ both_backends!(
         let other = app.replica().await;
         let state = &app.running.state;
         // A new key, so far loaded by the first replica only.
-        let new_kid = server::keys::rotate(state.db(), state.master(), Default::default())
-            .await
-            .expect("rotate");
-        state.keys().refresh().await.expect("refresh");
+        let new_kid = server::keys::rotate(
+            &casebook_tests::casebook_server::store::Scope::root(state.db().clone()),
+            state.master(),
+            Default::default(),
+        )
+        .await
+        .expect("rotate");
+        state.keys().root().refresh().await.expect("refresh");
         let token = token_with(&app, &p.client_id, &p.secret).await;
         assert_eq!(jwt_part(&token, 0)["kid"], new_kid.as_str());
         // Revoked through the replica that has not seen the key yet.

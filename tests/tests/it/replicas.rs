@@ -137,10 +137,20 @@ async fn a_key_rotated_outside_the_replicas_reaches_both() {
     let (url, master) = (&cluster.at(0).db.url, &cluster.at(0).master_key);
     let master = MasterKey::from_base64(master).expect("master key");
     let db = Db::connect(url, Backend::Postgres).await.expect("connect");
-    keys::KeyRing::load(db.clone(), master.clone(), Default::default())
-        .await
-        .expect("load keys");
-    keys::rotate(&db, &master, Default::default()).await.expect("rotate");
+    keys::KeyRing::load(
+        casebook_tests::casebook_server::store::Scope::root(db.clone()),
+        master.clone(),
+        Default::default(),
+    )
+    .await
+    .expect("load keys");
+    keys::rotate(
+        &casebook_tests::casebook_server::store::Scope::root(db.clone()),
+        &master,
+        Default::default(),
+    )
+    .await
+    .expect("rotate");
     let rotated_at = Instant::now();
     // Each replica signs with the new key within 5 s (plus a poll's slack).
     let mut fresh = Vec::new();

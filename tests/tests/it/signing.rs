@@ -130,10 +130,14 @@ both_backends!(
         let p = partner(&app, "Moving Partner", &["engage-worker"]).await;
         let before = app.access_token(&p.client_id, &p.secret).await;
         let state = &app.running.state;
-        keys::rotate(state.db(), state.master(), SigningAlgorithm::Es256)
-            .await
-            .expect("rotate");
-        state.keys().refresh().await.expect("refresh");
+        keys::rotate(
+            &casebook_tests::casebook_server::store::Scope::root(state.db().clone()),
+            state.master(),
+            SigningAlgorithm::Es256,
+        )
+        .await
+        .expect("rotate");
+        state.keys().root().refresh().await.expect("refresh");
         let after = app.access_token(&p.client_id, &p.secret).await;
         assert_eq!(jwt_part(&before, 0)["alg"], "EdDSA");
         assert_eq!(jwt_part(&after, 0)["alg"], "ES256");

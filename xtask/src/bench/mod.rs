@@ -31,10 +31,18 @@
 //! more with the client authenticated by `private_key_jwt` (ES256
 //! assertions signed before the timed window; see `assertions.rs`).
 //!
+//! Last, the tenants step (`tenants.rs`): creating 10,000 tenants through
+//! the admin API, the server's start time and idle memory at 1, 1,000 and
+//! 10,000 tenants, and token throughput spread over 1,000 tenants beside
+//! one tenant's. `cargo xtask bench tenants [--quick] [--binary PATH]` runs
+//! that step alone; it takes long enough at full size that comparing
+//! builds on it should not wait for the rest.
+//!
 //! Set `CASEBOOK_BENCH_PG` to a PostgreSQL URL to run the suite there too (a
 //! fresh database is created beside the named one and dropped afterwards).
-//! The full run rewrites the generated part of `BENCHMARKS.md`; `--quick`
-//! (well under a minute of load) only prints.
+//! The full run rewrites the generated parts of `BENCHMARKS.md` (the
+//! tenants step its own); `--quick` (well under a minute of load, apart
+//! from creating the tenants) only prints.
 
 mod algorithms;
 mod assertions;
@@ -48,6 +56,7 @@ mod revoker;
 mod server;
 mod setup;
 mod suite;
+mod tenants;
 
 use crate::openapi::workspace_root;
 use options::{Options, Plan, build_release, find_on_path, given_binary};
@@ -63,7 +72,7 @@ const WRK_CONNECTIONS: u32 = 32;
 const OPEN_LOOP_CONNECTIONS: u32 = 32;
 /// Revocations a second during the "while one client revokes" step.
 const REVOKES_PER_SEC: u32 = 5;
-const USAGE: &str = "usage: cargo xtask bench [--quick] [--binary PATH]";
+const USAGE: &str = "usage: cargo xtask bench [tenants] [--quick] [--binary PATH]";
 
 /// One run: its plan, the load generator and the binary under test. Its
 /// steps are written beside what each measures (`suite.rs`, `load.rs`,
@@ -77,6 +86,10 @@ struct Bench {
 
 /// `cargo xtask bench`: builds or takes the binary, runs every step, reports.
 pub fn run(args: &[String]) -> Result<(), String> {
+    let (tenants_only, args) = match args.split_first() {
+        Some((first, rest)) if first == "tenants" => (true, rest),
+        _ => (false, args),
+    };
     let Options { quick, given } = Options::parse(args)?;
     let plan = Plan::new(quick);
     let wrk = find_on_path("wrk").ok_or(
@@ -90,17 +103,25 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let machine = Machine::describe();
     println!("{}", machine.line());
     let bench = Bench { plan, wrk, binary };
+    let postgres_url = std::env::var("CASEBOOK_BENCH_PG").ok().filter(|v| !v.is_empty());
+    if postgres_url.is_none() {
+        println!("(CASEBOOK_BENCH_PG is not set: PostgreSQL skipped)");
+    }
+    if tenants_only {
+        return match bench.tenants(postgres_url.as_deref())? {
+            Some(tenants) => tenants.publish(&machine),
+            None => Ok(()),
+        };
+    }
 
     let sqlite = bench.suite(Backend::Sqlite)?;
-    let postgres = match std::env::var("CASEBOOK_BENCH_PG").ok().filter(|v| !v.is_empty()) {
-        Some(url) => Some(bench.suite(Backend::Postgres(url))?),
-        None => {
-            println!("(CASEBOOK_BENCH_PG is not set: PostgreSQL skipped)");
-            None
-        }
+    let postgres = match &postgres_url {
+        Some(url) => Some(bench.suite(Backend::Postgres(url.clone()))?),
+        None => None,
     };
     let algorithms = bench.algorithms()?;
     let scale = bench.scale()?;
+    let tenants = bench.tenants(postgres_url.as_deref())?;
 
     let report = Report {
         plan,
@@ -118,7 +139,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
         write_generated(&path, &text)?;
         println!("wrote {}", path.display());
     }
-    Ok(())
+    match tenants {
+        Some(tenants) => tenants.publish(&report.machine),
+        None => Ok(()),
+    }
 }
 
 // ------------------------------------------------------------------ machine

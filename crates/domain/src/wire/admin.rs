@@ -325,3 +325,25 @@ impl Shaped for RotateRequest {
             .map_err(Into::into)
     }
 }
+
+/// A tenant of the install (the contract, "Tenants"), as the root's admin API
+/// and `casebook tenants … --json` write it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = TenantView))]
+pub struct Tenant {
+    /// 2 to 40 of `a-z`, `0-9` and `-`; never changes.
+    pub slug: String,
+    pub name: String,
+    /// A disabled tenant keeps its data; its tokens and sessions are refused.
+    pub enabled: bool,
+    /// `{public URL}/t/{slug}`: the tenant's issuer and Callback URL.
+    pub base_url: String,
+    /// RFC 3339, UTC.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: Timestamp,
+    /// The first Administrator's password, when the server generated it:
+    /// in the answer to the create only, shown this once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_password: Option<String>,
+}

@@ -20,7 +20,9 @@ mod problem;
 mod scanning;
 mod secrets;
 
-pub use admin::{Application, AuditEvent, RevealRequest, RevealedSecret, Role, RotateRequest, Session, SignIn, User};
+pub use admin::{
+    Application, AuditEvent, RevealRequest, RevealedSecret, Role, RotateRequest, Session, SignIn, Tenant, User,
+};
 pub use api::{Case, Me, Report};
 pub use federated::{FederatedCredential, FederatedCredentials};
 pub use oauth::{

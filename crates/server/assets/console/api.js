@@ -1,6 +1,18 @@
 // Talks to the admin API. The session token lives in this tab only
 // (sessionStorage), never in localStorage.
-const KEY = "cb-session";
+//
+// The console answers at the root (/admin) and under each tenant's base URL
+// (/t/{slug}/admin), from the same files: every API call goes to the base it
+// was loaded under, and each base keeps its own session, so that a root
+// administrator's token is never sent to a tenant, nor one tenant's to
+// another.
+export const BASE = (/^(.*)\/admin\/?$/.exec(location.pathname) || [null, ""])[1];
+const tenantPath = /^\/t\/([^/]+)$/.exec(BASE);
+// The tenant's slug, or null at the root.
+export const TENANT = tenantPath ? decodeURIComponent(tenantPath[1]) : null;
+// The root's key is the one every earlier release used: a session open
+// across an upgrade stays open.
+const KEY = BASE ? "cb-session:" + BASE : "cb-session";
 let token = sessionStorage.getItem(KEY);
 let onSignedOut = () => {};
 
@@ -11,13 +23,14 @@ export function setToken(value) {
 export function hasToken() { return Boolean(token); }
 export function whenSignedOut(fn) { onSignedOut = fn; }
 
+// `path` is the root's (/admin/v1/…); it is sent under this console's base.
 export async function api(method, path, body) {
   const headers = { accept: "application/json" };
   if (token) headers.authorization = "Bearer " + token;
   if (body !== undefined) headers["content-type"] = "application/json";
   let response;
   try {
-    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    response = await fetch(BASE + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch (_) {
     return { ok: false, status: 0, data: { detail: "The server could not be reached. Check your connection and try again." } };
   }
@@ -49,4 +62,6 @@ export const path = {
   roles: "/admin/v1/roles",
   role: (id) => "/admin/v1/roles/" + encodeURIComponent(id),
   audit: "/admin/v1/audit-events",
+  tenants: "/admin/v1/tenants",
+  tenant: (slug) => "/admin/v1/tenants/" + encodeURIComponent(slug),
 };

@@ -203,7 +203,8 @@ export async function loadApps(reset) {
   }
   if (!r.ok) { announce("Could not load the applications: " + problemText(r)); return; }
   $("apps-denied").hidden = true; $("apps-table").hidden = false; $("search").hidden = false;
-  $("new").hidden = !can("admin:create");
+  // A page that arrives after the admin moved to another screen leaves that screen without the button.
+  $("new").hidden = !can("admin:create") || $("applications").hidden;
   for (const app of r.data.items) {
     if (shown.has(app.id)) continue;
     const entry = build(app, false);

@@ -1,11 +1,14 @@
 // Global → Audit trail: newest first, a page at a time, narrowed by the
 // server to an action (or a family of them) and a record.
-import { api, path, query, problemText } from "./api.js";
+import { api, path, query, problemText, TENANT } from "./api.js";
 import { $, el, announce, formatTime } from "./ui.js";
 import { DEFAULT_PAGE_SIZE } from "./limits.js";
 
 let cursor = null;
 let count = 0;
+
+// Tenants are managed at the root: no other trail holds their events.
+if (TENANT) $("a-action-tenant").remove();
 
 function cell(text, label) { const td = el("td", text); td.dataset.label = label; return td; }
 

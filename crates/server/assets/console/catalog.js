@@ -1,11 +1,14 @@
 // What every screen shares: who is signed in, what they may do, and the role
 // catalog.
-import { api, path, query } from "./api.js";
+import { api, path, query, TENANT } from "./api.js";
 import { MAX_PAGE_SIZE } from "./limits.js";
 
-export const MODULES = ["engage", "intake", "investigations", "placements", "providers", "admin"];
+// Managing tenants is the root's alone: no role of another tenant can hold
+// the `tenants` module, so its editor does not offer it.
+const AGENCY_MODULES = ["engage", "intake", "investigations", "placements", "providers", "admin"];
+export const MODULES = TENANT ? AGENCY_MODULES : [...AGENCY_MODULES, "tenants"];
 export const ACTIONS = ["view", "create", "edit", "delete"];
-export const MODULE_NAMES = { engage: "cb Engage", intake: "Intake", investigations: "Investigations", placements: "Placements", providers: "Providers", admin: "Admin" };
+export const MODULE_NAMES = { engage: "cb Engage", intake: "Intake", investigations: "Investigations", placements: "Placements", providers: "Providers", admin: "Admin", tenants: "Tenants" };
 
 export const session = { me: null, roles: [] };
 

@@ -1,6 +1,6 @@
 // cb Admin: sign-in, the header's navigation and which screen shows.
-import { api, setToken, hasToken, whenSignedOut, problemText } from "./api.js";
-import { $, announce, showLimits } from "./ui.js";
+import { api, setToken, hasToken, whenSignedOut, problemText, TENANT } from "./api.js";
+import { $, el, announce, showLimits } from "./ui.js";
 import * as limits from "./limits.js";
 import { session, loadMe, loadRoles } from "./catalog.js";
 import { loadApps } from "./apps.js";
@@ -8,15 +8,30 @@ import "./appform.js";
 import { showUsers } from "./users.js";
 import { showRoles } from "./roles.js";
 import { showAudit } from "./audit.js";
+import { showTenants, tenantsShown } from "./tenants.js";
 
 showLimits(limits);
+
+// Which tenant this console manages, always in sight: the same admin may
+// have the root's console and an agency's open side by side.
+if (TENANT) {
+  $("tenant-tag").replaceChildren("Tenant ", el("strong", TENANT));
+  $("si-tenant").textContent = "Tenant " + TENANT + ": sign in with an account of this tenant.";
+  $("si-tenant").hidden = false;
+} else {
+  $("tenant-tag").textContent = "Root tenant";
+}
+$("tenant-tag").hidden = false;
+const TITLE = TENANT ? "cb Admin (" + TENANT + ")" : "cb Admin";
 
 const SCREENS = {
   applications: { title: "External applications", crumbs: "Global → External applications", show: () => loadApps(true) },
   users: { title: "Users", crumbs: "Global → Users", show: showUsers },
   roles: { title: "Roles", crumbs: "Global → Roles", show: showRoles },
   audit: { title: "Audit trail", crumbs: "Global → Audit trail", show: showAudit },
+  tenants: { title: "Tenants", crumbs: "Global → Tenants", show: showTenants, shown: tenantsShown },
 };
+const available = (name) => Boolean(SCREENS[name]) && (!SCREENS[name].shown || SCREENS[name].shown());
 
 function signedIn(yes) {
   $("signin").hidden = yes;
@@ -26,7 +41,7 @@ function signedIn(yes) {
     for (const name of Object.keys(SCREENS)) $(name).hidden = true;
     $("new").hidden = true;
     $("who").textContent = "";
-    document.title = "cb Admin · Sign in";
+    document.title = TITLE + " · Sign in";
   }
 }
 
@@ -42,7 +57,7 @@ whenSignedOut(() => signOutLocally("Your session has ended. Sign in again."));
 
 function screenName() {
   const name = location.hash.replace(/^#\/?/, "");
-  return SCREENS[name] ? name : "applications";
+  return available(name) ? name : "applications";
 }
 
 async function route(focus) {
@@ -56,7 +71,7 @@ async function route(focus) {
   if (name !== "applications") $("new").hidden = true;
   if (focus) $("status").textContent = "";
   $("crumbs").textContent = screen.crumbs;
-  document.title = "cb Admin · " + screen.title;
+  document.title = TITLE + " · " + screen.title;
   await screen.show();
   if (focus) { const h = $(name).querySelector("h1"); if (h) h.focus(); }
 }
@@ -106,6 +121,7 @@ async function start(fresh) {
   const me = await loadMe();
   if (!me.ok) { setToken(null); signedIn(false); return; }
   $("who").textContent = "Signed in as " + session.me.name;
+  $("nav-tenants").hidden = !available("tenants");
   signedIn(true);
   await loadRoles();
   await route(false);

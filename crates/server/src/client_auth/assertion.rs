@@ -10,6 +10,7 @@ use super::keys::{keys_of, signature_holds};
 use super::{AuthenticatedClient, client_record, failed, federated};
 use crate::error::OAuthError;
 use crate::state::AppState;
+use crate::tenancy::Tenant;
 use casebook_domain::ClientId;
 use casebook_domain::client_assertion::{Assertion, Presented, Refused};
 use casebook_domain::federated::{self as federated_rules, OutsideToken};
@@ -32,6 +33,7 @@ enum Why {
 /// source, like a wrong secret.
 pub(super) async fn authenticate(
     state: &AppState,
+    tenant: &Tenant,
     presented: Presented<'_>,
     peer: Option<IpAddr>,
 ) -> Result<AuthenticatedClient, OAuthError> {
@@ -50,19 +52,19 @@ pub(super) async fn authenticate(
             let client_id = Some(client_id).filter(|id| ClientId::parse(id).is_some());
             let outcome = match client_id {
                 None => Err(Why::NoClient),
-                Some(id) => federated::judge(state, token, id)
+                Some(id) => federated::judge(state, tenant, token, id)
                     .await?
                     .map_err(|why| why.map_or(Why::NoClient, Why::Federated)),
             };
             (client_id.map(str::to_owned), outcome)
         }
-        _ => own_assertion(state, presented).await?,
+        _ => own_assertion(state, tenant, presented).await?,
     };
     match outcome {
         Ok(client) => Ok(client),
         Err(reason) => {
             tracing::debug!(?reason, "client assertion refused");
-            Err(failed(state, client_id.as_deref(), peer))
+            Err(failed(state, tenant, client_id.as_deref(), peer))
         }
     }
 }
@@ -70,6 +72,7 @@ pub(super) async fn authenticate(
 /// A `private_key_jwt` assertion: the client it names (if it can be one) and the verdict.
 async fn own_assertion(
     state: &AppState,
+    tenant: &Tenant,
     presented: Presented<'_>,
 ) -> Result<(Option<String>, Result<AuthenticatedClient, Why>), OAuthError> {
     let assertion = Assertion::parse(presented.assertion);
@@ -82,7 +85,7 @@ async fn own_assertion(
     let outcome = match (&assertion, client_id) {
         (Err(refused), _) => Err(Why::Assertion(*refused)),
         (Ok(_), None) => Err(Why::NoClient),
-        (Ok(assertion), Some(client_id)) => judge(state, assertion, client_id)
+        (Ok(assertion), Some(client_id)) => judge(state, tenant, assertion, client_id)
             .await?
             .map_err(|why| why.map_or(Why::NoClient, Why::Assertion)),
     };
@@ -94,10 +97,11 @@ async fn own_assertion(
 /// own failure, which is no verdict at all.
 async fn judge(
     state: &AppState,
+    tenant: &Tenant,
     assertion: &Assertion<'_>,
     client_id: &str,
 ) -> Result<Result<AuthenticatedClient, Option<Refused>>, OAuthError> {
-    let Some(record) = client_record(state, client_id).await? else {
+    let Some(record) = client_record(state, tenant, client_id).await? else {
         return Ok(Err(None));
     };
     let source = match &record.keys {
@@ -105,7 +109,7 @@ async fn judge(
         _ => return Ok(Err(None)),
     };
     // The claims first: an assertion that could never pass makes no fetch.
-    let accepted = match assertion.check(client_id, state.issuer(), state.now()) {
+    let accepted = match assertion.check(client_id, tenant.issuer(), state.now()) {
         Ok(accepted) => accepted,
         Err(refused) => return Ok(Err(Some(refused))),
     };

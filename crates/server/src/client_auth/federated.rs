@@ -9,6 +9,7 @@ use super::keys::{keys_of, signature_holds};
 use crate::error::OAuthError;
 use crate::state::AppState;
 use crate::store;
+use crate::tenancy::Tenant;
 use casebook_domain::federated::{JUDGING_DEADLINE_SECS, OutsideToken, Refused};
 use futures_util::future::join_all;
 use std::sync::Arc;
@@ -24,11 +25,12 @@ use std::time::Duration;
 /// fetch timeout, not twenty.
 pub(super) async fn judge(
     state: &AppState,
+    tenant: &Tenant,
     token: &OutsideToken<'_>,
     client_id: &str,
 ) -> Result<Result<AuthenticatedClient, Option<Refused>>, OAuthError> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(JUDGING_DEADLINE_SECS);
-    match tokio::time::timeout_at(deadline, judge_within(state, token, client_id, deadline)).await {
+    match tokio::time::timeout_at(deadline, judge_within(state, tenant, token, client_id, deadline)).await {
         Ok(verdict) => verdict,
         Err(_) => Ok(Err(Some(Refused::Deadline))),
     }
@@ -36,6 +38,7 @@ pub(super) async fn judge(
 
 async fn judge_within(
     state: &AppState,
+    tenant: &Tenant,
     token: &OutsideToken<'_>,
     client_id: &str,
     deadline: tokio::time::Instant,
@@ -44,14 +47,14 @@ async fn judge_within(
         tracing::error!(error = %e, "could not check a federated credential");
         OAuthError::unavailable("the server could not check the client; try again")
     };
-    let record = state.client(client_id).await.map_err(|e| unavailable(&e))?;
+    let record = state.client(tenant, client_id).await.map_err(|e| unavailable(&e))?;
     let Some(record) = record.filter(|r| r.standing().takes_federated_tokens()) else {
         return Ok(Err(None));
     };
     let (Some(issuer), Some(subject)) = (token.issuer(), token.subject()) else {
         return Ok(Err(Some(Refused::MissingClaim)));
     };
-    let candidates = store::federated_candidates(state.db(), &record.application_id, issuer, subject)
+    let candidates = store::federated_candidates(&tenant.scope(state.db()), &record.application_id, issuer, subject)
         .await
         .map_err(|e| unavailable(&e))?;
     // Every key set at once, each fetch cut off at the deadline; a key host
@@ -80,7 +83,7 @@ async fn judge_within(
             verdict = Refused::BadSignature;
             continue;
         }
-        if let Err(refused) = token.check(&credential.identity, state.issuer(), state.now()) {
+        if let Err(refused) = token.check(&credential.identity, tenant.issuer(), state.now()) {
             verdict = refused;
             continue;
         }

@@ -28,6 +28,7 @@ pub use secret::check_secret;
 use crate::error::OAuthError;
 use crate::state::AppState;
 use crate::store::{ClientRecord, FederatedCredentialRecord};
+use crate::tenancy::Tenant;
 use axum::http::{HeaderMap, header};
 use casebook_domain::client_assertion;
 use casebook_domain::secret_format::Shape;
@@ -49,26 +50,37 @@ pub struct AuthenticatedClient {
 /// credentials get the answer a wrong secret gets, counted like one.
 pub async fn authenticate(
     state: &AppState,
+    tenant: &Tenant,
     headers: &HeaderMap,
     form: &Form,
     peer: Option<IpAddr>,
 ) -> Result<AuthenticatedClient, OAuthError> {
-    let client = check_credentials(state, headers, form, peer).await?;
+    // A disabled tenant's clients are refused as unknown ones are.
+    if !tenant.is_enabled() {
+        return Err(OAuthError::invalid_client());
+    }
+    let client = check_credentials(state, tenant, headers, form, peer).await?;
     let sources = client.record.limits.allowed_sources.as_deref();
     if !crate::sources::admitted(sources, peer) {
         let what = crate::sources::Refused::Credentials;
-        state.refuse_source(&client.record.application_id, &client.record.name, peer, what);
-        return Err(failed(state, Some(&client.id), peer));
+        state.refuse_source(
+            tenant.id(),
+            &client.record.application_id,
+            &client.record.name,
+            peer,
+            what,
+        );
+        return Err(failed(state, tenant, Some(&client.id), peer));
     }
     Ok(client)
 }
 
 /// The one answer to a failed client authentication, counted against the
 /// client (when the request names one that can exist) and the source.
-fn failed(state: &AppState, client_id: Option<&str>, peer: Option<IpAddr>) -> OAuthError {
+fn failed(state: &AppState, tenant: &Tenant, client_id: Option<&str>, peer: Option<IpAddr>) -> OAuthError {
     state.metrics().client_auth_failures.inc();
     let mut error = OAuthError::invalid_client();
-    if let Some(wait) = state.throttle().record_failure(client_id, peer) {
+    if let Some(wait) = state.throttle().record_failure(tenant.id(), client_id, peer) {
         error.description = "too many failed client authentications; wait before trying again".into();
         error.retry_after_secs = Some(wait.as_secs().max(1));
     }
@@ -76,8 +88,12 @@ fn failed(state: &AppState, client_id: Option<&str>, peer: Option<IpAddr>) -> OA
 }
 
 /// The client lookup every method starts from, its failure the server's own.
-async fn client_record(state: &AppState, client_id: &str) -> Result<Option<Arc<ClientRecord>>, OAuthError> {
-    state.client(client_id).await.map_err(|e| {
+async fn client_record(
+    state: &AppState,
+    tenant: &Tenant,
+    client_id: &str,
+) -> Result<Option<Arc<ClientRecord>>, OAuthError> {
+    state.client(tenant, client_id).await.map_err(|e| {
         tracing::error!(error = %e, "client lookup failed");
         OAuthError::unavailable("the server could not check the client; try again")
     })
@@ -86,13 +102,14 @@ async fn client_record(state: &AppState, client_id: &str) -> Result<Option<Arc<C
 /// Checks the credentials of an OAuth request, throttling failures.
 async fn check_credentials(
     state: &AppState,
+    tenant: &Tenant,
     headers: &HeaderMap,
     form: &Form,
     peer: Option<IpAddr>,
 ) -> Result<AuthenticatedClient, OAuthError> {
     // A source that spent its failure budget learns nothing more, not even
     // whether a guess was right.
-    if let Some(wait) = state.throttle().source_refused(peer) {
+    if let Some(wait) = state.throttle().source_refused(tenant.id(), peer) {
         let mut error = OAuthError::invalid_client();
         error.description = "too many failed client authentications from this address; wait before trying again".into();
         error.retry_after_secs = Some(wait.as_secs().max(1));
@@ -104,22 +121,22 @@ async fn check_credentials(
         .map(|v| v.as_bytes())
         .collect();
     if let Some(presented) = client_assertion::presented(&authorization, form)? {
-        return assertion::authenticate(state, presented, peer).await;
+        return assertion::authenticate(state, tenant, presented, peer).await;
     }
     let PresentedClient { client_id, secret } =
         presented_client(&authorization, form)?.ok_or_else(OAuthError::invalid_client)?;
     // Something that cannot be a Client ID never reaches storage, nor becomes
     // a throttle key of the sender's choosing; only its source is counted.
     if casebook_domain::ClientId::parse(&client_id).is_none() {
-        return Err(failed(state, None, peer));
+        return Err(failed(state, tenant, None, peer));
     }
     // No secret this service issued has a failing checksum or a foreign
     // shape: refused without a lookup, and counted like any wrong secret.
     if secret.shape() == Shape::Mistyped {
         state.metrics().mistyped_secrets.inc();
-        return Err(failed(state, Some(&client_id), peer));
+        return Err(failed(state, tenant, Some(&client_id), peer));
     }
-    match client_record(state, &client_id).await? {
+    match client_record(state, tenant, &client_id).await? {
         Some(record) => {
             let now = state.now();
             match check_secret(state.master(), &state.config().secret_policy, &record, &secret, now) {
@@ -142,5 +159,5 @@ async fn check_credentials(
             std::hint::black_box(state.master().secret_matches(secret.expose(), &[0; 32]));
         }
     }
-    Err(failed(state, Some(&client_id), peer))
+    Err(failed(state, tenant, Some(&client_id), peer))
 }

@@ -5,7 +5,7 @@
 
 use crate::crypto::MasterKey;
 use crate::state::AppState;
-use crate::store::{self, ClientRecord};
+use crate::store::{self, ClientRecord, Scope};
 use casebook_domain::ClientSecret;
 use casebook_domain::Timestamp;
 use casebook_domain::client_auth::{SecretMatch, SecretVerdict, secret_verdict};
@@ -36,10 +36,10 @@ pub fn check_secret(
     secret_verdict(policy, now, client.standing(), matches)
 }
 
-/// Audits the use of an expired secret of `application` from `peer`, at
-/// most once a minute per secret and address, without making the caller
-/// wait: the refusal must take as long as a wrong secret's, whatever the
-/// database is doing.
+/// Audits the use of an expired secret of `application` from `peer`, in
+/// its tenant's trail, at most once a minute per secret and address,
+/// without making the caller wait: the refusal must take as long as a wrong
+/// secret's, whatever the database is doing.
 pub(super) fn audit_expired_use(state: &AppState, application: &ClientRecord, secret_id: &str, peer: Option<IpAddr>) {
     state.metrics().expired_secrets.inc();
     if !state
@@ -48,10 +48,10 @@ pub(super) fn audit_expired_use(state: &AppState, application: &ClientRecord, se
     {
         return;
     }
-    let application = application.actor();
-    let (db, secret_id) = (state.db().clone(), secret_id.to_owned());
+    let at = Scope::new(state.db().clone(), application.tenant_id.as_str());
+    let (application, secret_id) = (application.actor(), secret_id.to_owned());
     tokio::spawn(async move {
-        if let Err(e) = store::record_expired_secret_use(&db, &application, &secret_id, peer).await {
+        if let Err(e) = store::record_expired_secret_use(&at, &application, &secret_id, peer).await {
             tracing::warn!(error = %e, application = %application.id, "could not audit the use of an expired secret");
         }
     });
@@ -77,6 +77,7 @@ mod tests {
         let mut secrets = vec![stored(master, "current", "current", None)];
         secrets.extend(previous_until.map(|until| stored(master, "previous", "previous", Some(until))));
         ClientRecord {
+            tenant_id: casebook_domain::tenant::ROOT.into(),
             application_id: "app".into(),
             name: "Partner".into(),
             enabled,

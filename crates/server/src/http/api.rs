@@ -7,9 +7,9 @@ use crate::http::auth::Caller;
 use crate::http::query::PageQuery;
 use crate::state::AppState;
 use crate::store;
+use crate::store::Scope;
 use crate::views::{CaseView, MeView, Page, ReportView};
 use axum::Json;
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use casebook_domain::records::{CaseChange, CaseForm, ReportChange, ReportForm};
@@ -45,12 +45,9 @@ pub async fn me(Caller(caller): Caller) -> Json<MeView> {
         (status = 200, description = "A page of cases", body = Page<CaseView>),
         (status = 422, description = "Bad limit", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn list_cases(
-    State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<PageQuery>,
-) -> Result<Json<Page<CaseView>>, ApiError> {
+pub async fn list_cases(at: Scope, ApiQuery(q): ApiQuery<PageQuery>) -> Result<Json<Page<CaseView>>, ApiError> {
     Ok(Json(crate::views::page(
-        store::list_cases(state.db(), q.cursor()?, q.limit()?).await?,
+        store::list_cases(&at, q.cursor()?, q.limit()?).await?,
     )))
 }
 
@@ -61,16 +58,14 @@ pub async fn list_cases(
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_case(
-    State(state): State<AppState>,
+    at: Scope,
     Caller(caller): Caller,
     ApiJson(form): ApiJson<CaseForm>,
 ) -> Result<impl IntoResponse, ApiError> {
     let case = form.validate()?;
     Ok((
         StatusCode::CREATED,
-        Json(CaseView::from(
-            store::create_case(state.db(), &caller.actor(), &case).await?,
-        )),
+        Json(CaseView::from(store::create_case(&at, &caller.actor(), &case).await?)),
     ))
 }
 
@@ -80,8 +75,8 @@ pub async fn create_case(
         (status = 200, description = "The case", body = CaseView),
         (status = 404, description = "No such case", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get_case(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<CaseView>, ApiError> {
-    Ok(Json(store::get_case(state.db(), &id).await?.into()))
+pub async fn get_case(at: Scope, ApiPath(id): ApiPath<String>) -> Result<Json<CaseView>, ApiError> {
+    Ok(Json(store::get_case(&at, &id).await?.into()))
 }
 
 /// Change a case.
@@ -92,16 +87,14 @@ pub async fn get_case(State(state): State<AppState>, ApiPath(id): ApiPath<String
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update_case(
-    State(state): State<AppState>,
+    at: Scope,
     Caller(caller): Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(change): ApiJson<CaseChange>,
 ) -> Result<Json<CaseView>, ApiError> {
     let change = change.validate()?;
     Ok(Json(
-        store::update_case(state.db(), &caller.actor(), &id, &change)
-            .await?
-            .into(),
+        store::update_case(&at, &caller.actor(), &id, &change).await?.into(),
     ))
 }
 
@@ -111,8 +104,8 @@ pub async fn update_case(
         (status = 204, description = "Removed"),
         (status = 404, description = "No such case", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete_case(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<StatusCode, ApiError> {
-    store::delete_case(state.db(), &id).await?;
+pub async fn delete_case(at: Scope, ApiPath(id): ApiPath<String>) -> Result<StatusCode, ApiError> {
+    store::delete_case(&at, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -122,12 +115,9 @@ pub async fn delete_case(State(state): State<AppState>, ApiPath(id): ApiPath<Str
         (status = 200, description = "A page of reports", body = Page<ReportView>),
         (status = 422, description = "Bad limit", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn list_reports(
-    State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<PageQuery>,
-) -> Result<Json<Page<ReportView>>, ApiError> {
+pub async fn list_reports(at: Scope, ApiQuery(q): ApiQuery<PageQuery>) -> Result<Json<Page<ReportView>>, ApiError> {
     Ok(Json(crate::views::page(
-        store::list_reports(state.db(), q.cursor()?, q.limit()?).await?,
+        store::list_reports(&at, q.cursor()?, q.limit()?).await?,
     )))
 }
 
@@ -138,7 +128,7 @@ pub async fn list_reports(
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_report(
-    State(state): State<AppState>,
+    at: Scope,
     Caller(caller): Caller,
     ApiJson(form): ApiJson<ReportForm>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -146,7 +136,7 @@ pub async fn create_report(
     Ok((
         StatusCode::CREATED,
         Json(ReportView::from(
-            store::create_report(state.db(), &caller.actor(), &report).await?,
+            store::create_report(&at, &caller.actor(), &report).await?,
         )),
     ))
 }
@@ -157,11 +147,8 @@ pub async fn create_report(
         (status = 200, description = "The report", body = ReportView),
         (status = 404, description = "No such report", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get_report(
-    State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
-) -> Result<Json<ReportView>, ApiError> {
-    Ok(Json(store::get_report(state.db(), &id).await?.into()))
+pub async fn get_report(at: Scope, ApiPath(id): ApiPath<String>) -> Result<Json<ReportView>, ApiError> {
+    Ok(Json(store::get_report(&at, &id).await?.into()))
 }
 
 /// Change a report.
@@ -172,16 +159,14 @@ pub async fn get_report(
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update_report(
-    State(state): State<AppState>,
+    at: Scope,
     Caller(caller): Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(change): ApiJson<ReportChange>,
 ) -> Result<Json<ReportView>, ApiError> {
     let change = change.validate()?;
     Ok(Json(
-        store::update_report(state.db(), &caller.actor(), &id, &change)
-            .await?
-            .into(),
+        store::update_report(&at, &caller.actor(), &id, &change).await?.into(),
     ))
 }
 
@@ -191,10 +176,7 @@ pub async fn update_report(
         (status = 204, description = "Removed"),
         (status = 404, description = "No such report", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete_report(
-    State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
-) -> Result<StatusCode, ApiError> {
-    store::delete_report(state.db(), &id).await?;
+pub async fn delete_report(at: Scope, ApiPath(id): ApiPath<String>) -> Result<StatusCode, ApiError> {
+    store::delete_report(&at, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,7 +6,8 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::auth::Caller;
 use crate::state::AppState;
-use crate::store;
+use crate::store::{self, Scope};
+use crate::tenancy::Tenant;
 use crate::views::{self, *};
 use axum::Json;
 use axum::extract::State;
@@ -77,21 +78,23 @@ fn keys_from_a_person(caller: &crate::http::auth::Principal) -> Result<(), ApiEr
     Ok(())
 }
 
-fn callback_url(state: &AppState) -> &str {
-    state.issuer()
+/// The tenant's issuer: where its applications' users come back to.
+fn callback_url(tenant: &Tenant) -> &str {
+    tenant.issuer()
 }
 
 async fn application_facts(
     state: &AppState,
+    at: &Scope,
     email: Option<&str>,
     roles: &[String],
 ) -> Result<ApplicationFacts, ApiError> {
     let email_holder = match email.and_then(|e| Email::parse(e).ok()) {
-        Some(email) => store::email_holder(state.db(), &email).await?,
+        Some(email) => store::email_holder(at, &email).await?,
         None => None,
     };
     Ok(ApplicationFacts {
-        existing_roles: store::existing_roles(state.db(), roles).await?,
+        existing_roles: store::existing_roles(at, roles).await?,
         email_holder,
         auth_method: None,
         allow_private_jwks_uri: state.config().jwks_fetch.allow_private,
@@ -105,13 +108,14 @@ async fn application_facts(
         (status = 422, description = "Bad limit, or a filter longer than 254 characters", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_applications(
-    State(state): State<AppState>,
+    tenant: Tenant,
+    at: Scope,
     ApiQuery(q): ApiQuery<ApplicationQuery>,
 ) -> Result<Json<Page<ApplicationView>>, ApiError> {
     let limit = page_size(q.limit).map_err(ApiError::field)?;
     let cursor = page_cursor(q.cursor.as_deref()).map_err(ApiError::field)?;
     let listed = store::list_applications(
-        state.db(),
+        &at,
         cursor,
         limit,
         filter("name", q.name.as_deref())?,
@@ -122,7 +126,7 @@ pub async fn list_applications(
         items: listed
             .items
             .into_iter()
-            .map(|app| views::application(app, callback_url(&state)))
+            .map(|app| views::application(app, callback_url(&tenant)))
             .collect(),
         next_cursor: listed.next_cursor,
     }))
@@ -137,10 +141,12 @@ pub async fn list_applications(
     ))]
 pub async fn create_application(
     State(state): State<AppState>,
+    tenant: Tenant,
+    at: Scope,
     Caller(caller): Caller,
     ApiJson(form): ApiJson<ApplicationForm>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let facts = application_facts(&state, Some(&form.email), &form.roles).await?;
+    let facts = application_facts(&state, &at, Some(&form.email), &form.roles).await?;
     let app = form.validate(&facts)?;
     if matches!(app.credentials(), Credentials::Keys(_)) {
         keys_from_a_person(&caller)?;
@@ -153,10 +159,10 @@ pub async fn create_application(
     let client_id = ClientId::from_random(random_bytes());
     let secret = ClientSecret::from_random(random_bytes());
     let view = store::create_application(
-        state.db(),
+        &at,
         state.master(),
         &state.config().secret_policy,
-        callback_url(&state),
+        callback_url(&tenant),
         &caller.author(),
         &app,
         &client_id,
@@ -166,7 +172,7 @@ pub async fn create_application(
     tracing::info!(application = %view.id, client_id = %view.client_id, "external application registered");
     Ok((
         StatusCode::CREATED,
-        Json(views::application(view, callback_url(&state))),
+        Json(views::application(view, callback_url(&tenant))),
     ))
 }
 
@@ -177,11 +183,12 @@ pub async fn create_application(
         (status = 404, description = "No such application", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_application(
-    State(state): State<AppState>,
+    tenant: Tenant,
+    at: Scope,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ApplicationView>, ApiError> {
-    let app = store::get_application(state.db(), &id).await?;
-    Ok(Json(views::application(app, callback_url(&state))))
+    let app = store::get_application(&at, &id).await?;
+    Ok(Json(views::application(app, callback_url(&tenant))))
 }
 
 /// Change name, email, URL, roles, description, or enable/disable. Disabling
@@ -195,18 +202,21 @@ pub async fn get_application(
     ))]
 pub async fn update_application(
     State(state): State<AppState>,
+    tenant: Tenant,
+    at: Scope,
     Caller(caller): Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(change): ApiJson<ApplicationChange>,
 ) -> Result<Json<ApplicationView>, ApiError> {
     let mut facts = application_facts(
         &state,
+        &at,
         change.email.as_deref(),
         change.roles.as_deref().unwrap_or_default(),
     )
     .await?;
     if change.token_endpoint_auth_method.is_some() || change.jwks.is_some() || change.jwks_uri.is_some() {
-        let stored = store::get_application(state.db(), &id).await?;
+        let stored = store::get_application(&at, &id).await?;
         facts.auth_method = AuthMethod::parse(&stored.auth_method);
     }
     let change = change.validate(&facts, &AccountRef::new(AccountKind::Application, &id))?;
@@ -219,7 +229,7 @@ pub async fn update_application(
     // Used only if the change moves the application back to a secret.
     let secret = ClientSecret::from_random(random_bytes());
     let app = store::update_application(
-        state.db(),
+        &at,
         state.master(),
         &state.config().secret_policy,
         &caller.author(),
@@ -229,7 +239,7 @@ pub async fn update_application(
     )
     .await?;
     state.client_changed(&app.client_id);
-    Ok(Json(views::application(app, callback_url(&state))))
+    Ok(Json(views::application(app, callback_url(&tenant))))
 }
 
 /// Remove an application: its tokens are refused from then on.
@@ -240,10 +250,11 @@ pub async fn update_application(
     ))]
 pub async fn delete_application(
     State(state): State<AppState>,
+    at: Scope,
     Caller(caller): Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    let client_id = store::delete_application(state.db(), &caller.author(), &id).await?;
+    let client_id = store::delete_application(&at, &caller.author(), &id).await?;
     state.client_changed(&client_id);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,9 +5,9 @@ use crate::extract::ApiQuery;
 use crate::http::query::PageQuery;
 use crate::state::AppState;
 use crate::store;
+use crate::store::Scope;
 use crate::views::*;
 use axum::Json;
-use axum::extract::State;
 use casebook_domain::{ErrorCode, FieldError};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -77,10 +77,7 @@ fn id_char(c: char) -> bool {
         (status = 200, description = "A page of events", body = Page<AuditEventView>),
         (status = 422, description = "Bad limit or filter", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn list_audit(
-    State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<AuditQuery>,
-) -> Result<Json<Page<AuditEventView>>, ApiError> {
+pub async fn list_audit(at: Scope, ApiQuery(q): ApiQuery<AuditQuery>) -> Result<Json<Page<AuditEventView>>, ApiError> {
     let page = PageQuery {
         limit: q.limit,
         cursor: q.cursor.clone(),
@@ -101,6 +98,6 @@ pub async fn list_audit(
         actor_id: filter_value("actor_id", q.actor_id.as_deref(), id_char)?,
     };
     Ok(Json(crate::views::page(
-        store::list_audit(state.db(), page.cursor()?, page.limit()?, filter).await?,
+        store::list_audit(&at, page.cursor()?, page.limit()?, filter).await?,
     )))
 }

@@ -4,9 +4,10 @@
 use super::request_log::LoggedPrincipal;
 use crate::crypto::token_digest;
 use crate::error::ApiError;
-use crate::keys::TokenError;
+use crate::keys::{KeyError, TokenError};
 use crate::state::{AppState, VerifiedToken};
 use crate::store::{self, ActorRef, Author};
+use crate::tenancy::Tenant;
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
 use axum::http::{Method, header};
@@ -83,7 +84,7 @@ const fn rule(method: Method, path: &'static str, access: Access) -> RouteAccess
 }
 
 use Action::{Create, Delete, Edit, View};
-use Module::{Admin, Engage, Intake};
+use Module::{Admin, Engage, Intake, Tenants};
 
 /// The access table: every route the server has, with what it requires. It
 /// reads like the contract's "Admin and Casebook APIs"; a test holds it and the router to the same set.
@@ -106,6 +107,11 @@ pub const ROUTES: &[RouteAccess] = &[
     rule(Method::POST, "/admin/v1/sessions", Access::Public),
     rule(Method::DELETE, "/admin/v1/sessions/current", Access::Authenticated),
     // Admin API: admin:view to read, admin:create/edit/delete to change.
+    rule(Method::GET, "/admin/v1/tenants", perm(Tenants, View)),
+    rule(Method::POST, "/admin/v1/tenants", perm(Tenants, Create)),
+    rule(Method::GET, "/admin/v1/tenants/{slug}", perm(Tenants, View)),
+    rule(Method::PATCH, "/admin/v1/tenants/{slug}", perm(Tenants, Edit)),
+    rule(Method::DELETE, "/admin/v1/tenants/{slug}", perm(Tenants, Delete)),
     rule(Method::GET, "/admin/v1/roles", perm(Admin, View)),
     rule(Method::POST, "/admin/v1/roles", perm(Admin, Create)),
     rule(Method::GET, "/admin/v1/roles/{id}", perm(Admin, View)),
@@ -249,7 +255,10 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
         return next.run(request).await;
     }
     let peer = super::oauth::PeerAddr::of(&state, request.extensions(), request.headers()).0;
-    let principal = match authenticate(&state, request.headers(), peer).await {
+    let Some(tenant) = request.extensions().get::<Tenant>().cloned() else {
+        return ApiError::internal("a request reached authorization without its tenant").into_response();
+    };
+    let principal = match authenticate(&state, &tenant, request.headers(), peer).await {
         Ok(Some(p)) => p,
         Ok(None) => {
             return ApiError::Unauthorized {
@@ -329,6 +338,7 @@ fn bearer(headers: &axum::http::HeaderMap) -> Result<Option<&str>, ApiError> {
 /// `allowed_sources` must hold for its token to count.
 pub async fn authenticate(
     state: &AppState,
+    tenant: &Tenant,
     headers: &axum::http::HeaderMap,
     peer: Option<std::net::IpAddr>,
 ) -> Result<Option<Principal>, ApiError> {
@@ -337,13 +347,20 @@ pub async fn authenticate(
     };
     if token.starts_with(SESSION_TOKEN_PREFIX) {
         let digest = token_digest(token);
-        let Some(user) = store::session_user(state.db(), &digest).await? else {
+        let at = tenant.scope(state.db());
+        // Another tenant's session is not found here, as an unknown one; a
+        // disabled tenant's people cannot be signed in.
+        let user = match tenant.is_enabled() {
+            true => store::session_user(&at, &digest).await?,
+            false => None,
+        };
+        let Some(user) = user else {
             return Err(ApiError::Unauthorized {
                 invalid_token: true,
                 detail: "the session has expired or was signed out; sign in again".into(),
             });
         };
-        let permissions = store::permissions_of(state.db(), store::RoleHolder::User(&user.user_id)).await?;
+        let permissions = store::permissions_of(&at, store::RoleHolder::User(&user.user_id)).await?;
         return Ok(Some(Principal {
             kind: AccountKind::User,
             id: user.user_id,
@@ -354,7 +371,7 @@ pub async fn authenticate(
             session: Some(digest),
         }));
     }
-    let verified = verify_access_token(state, token)
+    let verified = verify_access_token(state, tenant, token)
         .await
         .map_err(|refusal| match refusal {
             Refusal::Invalid(detail) => ApiError::Unauthorized {
@@ -368,7 +385,7 @@ pub async fn authenticate(
         })?;
     if !crate::sources::admitted(verified.allowed_sources.as_deref(), peer) {
         let what = crate::sources::Refused::Token;
-        state.refuse_source(&verified.application_id, &verified.name, peer, what);
+        state.refuse_source(tenant.id(), &verified.application_id, &verified.name, peer, what);
         return Err(ApiError::Unauthorized {
             invalid_token: true,
             detail: "this application's tokens are not accepted from this address (allowed_sources)".into(),
@@ -384,6 +401,9 @@ pub async fn authenticate(
         session: None,
     }))
 }
+
+/// A disabled tenant's tokens.
+const TENANT_REFUSES: &str = "the access token's tenant is disabled";
 
 /// Why a token is not honoured.
 #[derive(Debug)]
@@ -409,11 +429,22 @@ impl From<TokenError> for Refusal {
 /// Checks an access token: signature and claims once per token, then
 /// revocation and the application's state again whenever the cache entry is
 /// no longer trusted (see [`crate::state::Caches`]).
-pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Arc<VerifiedToken>, Refusal> {
+pub async fn verify_access_token(
+    state: &AppState,
+    tenant: &Tenant,
+    token: &str,
+) -> Result<Arc<VerifiedToken>, Refusal> {
     let now = state.now().unix_secs();
     let (hit, fresh) = state.caches().token(token);
     if let Some(hit) = hit {
         state.metrics().access_token_cache.hit();
+        // Another tenant's token is refused as one this tenant never signed.
+        if hit.tenant_id != tenant.id() {
+            return Err(TokenError::BadSignature.into());
+        }
+        if !tenant.serves() {
+            return Err(Refusal::Invalid(TENANT_REFUSES.into()));
+        }
         if hit.exp <= now {
             return Err(TokenError::Expired.into());
         }
@@ -425,26 +456,26 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Arc<Ve
         return Ok(hit);
     }
     state.metrics().access_token_cache.miss();
-    let claims = match state.keys().verify(token, state.issuer(), now)? {
-        Some(claims) => claims,
-        None => {
-            // Signed by a key this process has not loaded yet (rotated elsewhere).
-            state
-                .keys()
-                .refresh()
-                .await
-                .map_err(|e| Refusal::Storage(Box::new(e)))?;
-            state
-                .keys()
-                .verify(token, state.issuer(), now)?
-                .ok_or(TokenError::BadSignature)?
-        }
+    // A tenant deleted through another replica has no keys left: its
+    // tokens are refused as ones it never signed.
+    let unreadable = |e: KeyError| match e {
+        KeyError::TenantGone => Refusal::from(TokenError::BadSignature),
+        e => Refusal::Storage(Box::new(e)),
     };
+    let keys = state.keys_of(tenant).await.map_err(unreadable)?;
+    let claims = keys
+        .verify_fresh(token, tenant.issuer(), now)
+        .await
+        .map_err(unreadable)??;
+    if !tenant.serves() {
+        return Err(Refusal::Invalid(TENANT_REFUSES.into()));
+    }
     let revoked = || Refusal::Invalid("the access token has been revoked".into());
     // Read afresh rather than from the client cache: this entry will be
     // trusted for a full TTL, so it must not start out already aged.
     let client = store::client_record(state.db(), &claims.client_id)
         .await?
+        .filter(|client| client.tenant_id == tenant.id())
         .ok_or_else(revoked)?;
     if !client.enabled {
         return Err(Refusal::Invalid("the application is disabled".into()));
@@ -464,6 +495,7 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Arc<Ve
     // replicas within a poll): a permission taken away stops working on live
     // tokens without waiting for them to expire.
     let verified = Arc::new(VerifiedToken {
+        tenant_id: tenant.id().to_owned(),
         permissions: scope.intersection(client.permissions),
         scope,
         jti: claims.jti,

@@ -46,6 +46,7 @@ pub const ASSETS: &[(&str, &str, &str)] = assets! {
     "clientsecrets.js" => "text/javascript; charset=utf-8",
     "confirm.js" => "text/javascript; charset=utf-8",
     "console.js" => "text/javascript; charset=utf-8",
+    "tenants.js" => "text/javascript; charset=utf-8",
     "errors.js" => "text/javascript; charset=utf-8",
     "federated.js" => "text/javascript; charset=utf-8",
     "keyset.js" => "text/javascript; charset=utf-8",

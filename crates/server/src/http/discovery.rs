@@ -2,13 +2,15 @@
 //! server metadata (RFC 8414), protected resource metadata (RFC 9728) and
 //! the JWKS its tokens verify with.
 
+use crate::error::ApiError;
 use crate::keys::JwkSet;
 use crate::state::AppState;
+use crate::tenancy::Tenant;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use casebook_domain::Permission;
+use casebook_domain::PermissionSet;
 use casebook_domain::client_keys::AssertionAlg;
 use casebook_domain::wire::{ProtectedResourceMetadata, ServerMetadata};
 
@@ -33,9 +35,10 @@ fn auth_methods() -> Vec<String> {
 /// RFC 8414 authorization server metadata.
 #[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "oauth",
     responses((status = 200, description = "Server metadata", body = ServerMetadata)))]
-pub async fn metadata(State(state): State<AppState>) -> Json<ServerMetadata> {
-    let base = state.issuer();
-    Json(ServerMetadata {
+pub async fn metadata(State(state): State<AppState>, tenant: Tenant) -> Result<Json<ServerMetadata>, ApiError> {
+    let base = tenant.issuer();
+    let keys = keys_of(&state, &tenant).await?;
+    Ok(Json(ServerMetadata {
         issuer: base.to_owned(),
         token_endpoint: format!("{base}/oauth2/token"),
         jwks_uri: format!("{base}/.well-known/jwks.json"),
@@ -49,15 +52,19 @@ pub async fn metadata(State(state): State<AppState>) -> Json<ServerMetadata> {
         token_endpoint_auth_signing_alg_values_supported: assertion_algs(),
         introspection_endpoint_auth_signing_alg_values_supported: assertion_algs(),
         revocation_endpoint_auth_signing_alg_values_supported: assertion_algs(),
-        scopes_supported: Permission::all().map(|p| p.to_string()).collect(),
+        scopes_supported: scopes(&tenant),
         service_documentation: format!("{base}/docs"),
-        introspection_signing_alg_values_supported: state
-            .keys()
+        introspection_signing_alg_values_supported: keys
             .published_algorithms()
             .into_iter()
             .map(|alg| alg.as_str().to_owned())
             .collect(),
-    })
+    }))
+}
+
+/// Every permission a token of the tenant can carry: `tenants:*` only at the root.
+fn scopes(tenant: &Tenant) -> Vec<String> {
+    PermissionSet::all().within(tenant.is_root()).to_strings()
 }
 
 /// Where RFC 9728 protected resource metadata is, named in every 401 from
@@ -69,12 +76,12 @@ pub fn protected_resource_metadata_url(issuer: &str) -> String {
 /// RFC 9728 protected resource metadata of the Casebook API.
 #[utoipa::path(get, path = "/.well-known/oauth-protected-resource", tag = "oauth",
     responses((status = 200, description = "Protected resource metadata", body = ProtectedResourceMetadata)))]
-pub async fn protected_resource_metadata(State(state): State<AppState>) -> Json<ProtectedResourceMetadata> {
-    let base = state.issuer();
+pub async fn protected_resource_metadata(tenant: Tenant) -> Json<ProtectedResourceMetadata> {
+    let base = tenant.issuer();
     Json(ProtectedResourceMetadata {
         resource: base.to_owned(),
         authorization_servers: vec![base.to_owned()],
-        scopes_supported: Permission::all().map(|p| p.to_string()).collect(),
+        scopes_supported: scopes(&tenant),
         bearer_methods_supported: vec!["header".to_owned()],
         resource_documentation: format!("{base}/docs"),
         resource_name: "Casebook API".to_owned(),
@@ -85,10 +92,19 @@ pub async fn protected_resource_metadata(State(state): State<AppState>) -> Json<
 /// until every token they signed has expired.
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "oauth",
     responses((status = 200, description = "JSON Web Key Set", body = JwkSet)))]
-pub async fn jwks(State(state): State<AppState>) -> Response {
-    let mut response = Json(state.keys().jwks()).into_response();
+pub async fn jwks(State(state): State<AppState>, tenant: Tenant) -> Result<Response, ApiError> {
+    let keys = keys_of(&state, &tenant).await?;
+    let mut response = Json(keys.jwks()).into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
-    response
+    Ok(response)
+}
+
+/// A tenant deleted through another replica a moment ago is not found.
+async fn keys_of(state: &AppState, tenant: &Tenant) -> Result<std::sync::Arc<crate::keys::KeyRing>, ApiError> {
+    state.keys_of(tenant).await.map_err(|e| match e {
+        crate::keys::KeyError::TenantGone => ApiError::NotFound("route"),
+        e => ApiError::internal(e),
+    })
 }

@@ -6,7 +6,8 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiPath};
 use crate::http::auth::Caller;
 use crate::state::AppState;
-use crate::store::{self, FederatedCredentialRecord};
+use crate::store::{self, FederatedCredentialRecord, Scope};
+use crate::tenancy::Tenant;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -53,12 +54,13 @@ fn view(record: FederatedCredentialRecord, our_issuer: &str) -> FederatedCredent
         (status = 404, description = "No such application", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_federated_credentials(
-    State(state): State<AppState>,
+    tenant: Tenant,
+    at: Scope,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<FederatedCredentials>, ApiError> {
-    let records = store::list_federated_credentials(state.db(), &id).await?;
+    let records = store::list_federated_credentials(&at, &id).await?;
     Ok(Json(FederatedCredentials {
-        items: records.into_iter().map(|r| view(r, state.issuer())).collect(),
+        items: records.into_iter().map(|r| view(r, tenant.issuer())).collect(),
     }))
 }
 
@@ -77,6 +79,8 @@ pub async fn list_federated_credentials(
     ))]
 pub async fn add_federated_credential(
     State(state): State<AppState>,
+    tenant: Tenant,
+    at: Scope,
     Caller(caller): Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(form): ApiJson<FederatedCredentialForm>,
@@ -85,9 +89,9 @@ pub async fn add_federated_credential(
     if let KeySource::Inline(keys) = &credential.keys {
         crate::client_auth::keys::usable(keys, "jwks")?;
     }
-    let record = store::add_federated_credential(state.db(), &caller.author(), &id, &credential).await?;
+    let record = store::add_federated_credential(&at, &caller.author(), &id, &credential).await?;
     tracing::info!(application = %id, credential = %record.id, user = %caller.id, "federated credential added");
-    Ok((StatusCode::CREATED, Json(view(record, state.issuer()))))
+    Ok((StatusCode::CREATED, Json(view(record, tenant.issuer()))))
 }
 
 /// Stop trusting an outside identity. Tokens already issued through it live
@@ -100,11 +104,11 @@ pub async fn add_federated_credential(
         (status = 404, description = "No such application or credential", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn remove_federated_credential(
-    State(state): State<AppState>,
+    at: Scope,
     Caller(caller): Caller,
     ApiPath((id, credential_id)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    store::remove_federated_credential(state.db(), &caller.author(), &id, &credential_id).await?;
+    store::remove_federated_credential(&at, &caller.author(), &id, &credential_id).await?;
     tracing::info!(application = %id, credential = %credential_id, user = %caller.id, "federated credential removed");
     Ok(StatusCode::NO_CONTENT)
 }

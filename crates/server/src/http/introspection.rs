@@ -8,6 +8,7 @@ use crate::client_auth::AuthenticatedClient;
 use crate::error::{OAuthError, OAuthErrorBody};
 use crate::http::auth::{Refusal, verify_access_token};
 use crate::state::{AppState, VerifiedToken};
+use crate::tenancy::Tenant;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
@@ -44,20 +45,21 @@ pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
     ))]
 pub async fn introspect(
     State(state): State<AppState>,
+    tenant: Tenant,
     PeerAddr(peer): PeerAddr,
     headers: HeaderMap,
     uri: Uri,
     body: Body,
 ) -> Response {
     let result = async {
-        let (caller, form) = client_form(&state, &headers, &uri, body, peer).await?;
+        let (caller, form) = client_form(&state, &tenant, &headers, &uri, body, peer).await?;
         let token = form.token()?;
-        let answer = match verify_access_token(&state, token).await {
+        let answer = match verify_access_token(&state, &tenant, token).await {
             // RFC 7662 §4: a token's contents are for the client it was
             // issued to and for the install's resource servers; anyone else
             // learns nothing, not even that it is active.
             Ok(verified) if !may_introspect(&caller, &verified) => IntrospectionResponse::default(),
-            Ok(verified) => describe(&state, &verified),
+            Ok(verified) => describe(&state, &tenant, &verified),
             Err(Refusal::Invalid(_)) => IntrospectionResponse::default(),
             Err(Refusal::Storage(e)) => {
                 tracing::error!(error = %e, "introspection lookup failed");
@@ -67,7 +69,7 @@ pub async fn introspect(
             }
         };
         if wants_jwt(&headers) {
-            signed(&state, &caller, answer)
+            signed(&state, &tenant, &caller, answer).await
         } else {
             Ok(Json(answer).into_response())
         }
@@ -79,7 +81,7 @@ pub async fn introspect(
     }
 }
 
-fn describe(state: &AppState, verified: &VerifiedToken) -> IntrospectionResponse {
+fn describe(state: &AppState, tenant: &Tenant, verified: &VerifiedToken) -> IntrospectionResponse {
     let response = IntrospectionResponse {
         active: true,
         scope: Some(verified.permissions.to_scope()),
@@ -88,26 +90,31 @@ fn describe(state: &AppState, verified: &VerifiedToken) -> IntrospectionResponse
         exp: Some(verified.exp),
         iat: Some(verified.iat),
         sub: Some(verified.client_id.clone()),
-        aud: Some(state.issuer().to_owned()),
-        iss: Some(state.issuer().to_owned()),
+        aud: Some(tenant.issuer().to_owned()),
+        iss: Some(tenant.issuer().to_owned()),
         jti: Some(verified.jti.clone()),
     };
     inactive_once_expired(response, state.now().unix_secs())
 }
 
-fn signed(
+async fn signed(
     state: &AppState,
+    tenant: &Tenant,
     caller: &AuthenticatedClient,
     answer: IntrospectionResponse,
 ) -> Result<Response, OAuthError> {
     let claims = IntrospectionJwtClaims {
-        iss: state.issuer().to_owned(),
+        iss: tenant.issuer().to_owned(),
         aud: caller.id.clone(),
         iat: state.now().unix_secs(),
         token_introspection: answer,
     };
     let typ = TOKEN_INTROSPECTION_JWT.trim_start_matches("application/");
-    let jwt = state.keys().sign_typed(typ, &claims).map_err(|e| {
+    let keys = state.keys_of(tenant).await.map_err(|e| {
+        tracing::error!(error = %e, "could not load signing keys");
+        OAuthError::unavailable("the server could not sign the response; try again")
+    })?;
+    let jwt = keys.sign_typed(typ, &claims).map_err(|e| {
         tracing::error!(error = %e, "could not sign an introspection response");
         OAuthError::unavailable("the server could not sign the response; try again")
     })?;

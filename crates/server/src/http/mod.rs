@@ -18,6 +18,8 @@ pub mod secret_scanning;
 pub mod secrets;
 pub mod sessions;
 pub mod spec;
+pub mod tenant;
+pub mod tenants;
 pub mod users;
 
 use crate::error::ApiError;
@@ -26,7 +28,7 @@ use crate::state::AppState;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
@@ -55,6 +57,7 @@ pub const BODY_STALL_TIMEOUT: Duration = Duration::from_secs(10);
     tags(
         (name = "oauth", description = "OAuth 2.0: token, introspection, revocation, discovery"),
         (name = "admin: sessions", description = "Sign in to cb Admin"),
+        (name = "admin: tenants", description = "The install's tenants: managed at the root tenant only"),
         (name = "admin: roles", description = "The role catalog"),
         (name = "admin: users", description = "User accounts"),
         (name = "admin: external applications", description = "Registered partner software and its credentials"),
@@ -116,6 +119,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(discovery::routes())
         .merge(introspection::routes())
         .merge(sessions::routes())
+        .merge(tenants::routes())
         .merge(roles::routes())
         .merge(users::routes())
         .merge(applications::routes())
@@ -158,10 +162,7 @@ pub fn router(state: AppState) -> Router {
         // Innermost, so that metrics record the 408 it answers.
         .route_layer(axum::middleware::from_fn(body_stall))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authorize))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            name_resource_metadata,
-        ))
+        .route_layer(axum::middleware::from_fn(name_resource_metadata))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track::<AppState>,
@@ -178,6 +179,11 @@ pub fn router(state: AppState) -> Router {
             |_: Box<dyn std::any::Any + Send>| ApiError::internal("a request handler panicked").into_response(),
         ))
         .with_state(state.clone());
+    // Before routing: a path under `/t/{slug}` is routed as the root's,
+    // with its tenant beside it.
+    let app = Router::new()
+        .fallback_service(app)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), tenant::resolve));
     // Around everything, so that every answer is logged, a 404 or a
     // panic's 500 too.
     Router::new().fallback_service(request_log::RequestLog::new(state, app))
@@ -185,8 +191,12 @@ pub fn router(state: AppState) -> Router {
 
 /// RFC 9728 §5.1: every 401 from the Casebook and admin APIs names the
 /// protected resource metadata, whichever layer refused the request.
-async fn name_resource_metadata(State(state): State<AppState>, request: Request, next: Next) -> Response {
+async fn name_resource_metadata(request: Request, next: Next) -> Response {
     let path = request.uri().path();
+    let issuer = request
+        .extensions()
+        .get::<crate::tenancy::Tenant>()
+        .map(|tenant| tenant.issuer().to_owned());
     let api = ["/api/v1", "/admin/v1"].iter().any(|prefix| {
         path.strip_prefix(prefix)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
@@ -195,7 +205,10 @@ async fn name_resource_metadata(State(state): State<AppState>, request: Request,
     if !api || response.status() != axum::http::StatusCode::UNAUTHORIZED {
         return response;
     }
-    let url = discovery::protected_resource_metadata_url(state.issuer());
+    let Some(issuer) = issuer else {
+        return response;
+    };
+    let url = discovery::protected_resource_metadata_url(&issuer);
     let challenge = match response.headers().get(axum::http::header::WWW_AUTHENTICATE) {
         Some(existing) => format!("{}, resource_metadata=\"{url}\"", existing.to_str().unwrap_or("Bearer")),
         None => format!("Bearer realm=\"{}\", resource_metadata=\"{url}\"", crate::error::REALM),

@@ -9,6 +9,7 @@ use crate::error::{OAuthError, OAuthErrorBody};
 use crate::metrics::TokenOutcome;
 use crate::state::AppState;
 use crate::store::{self, ClientRecord, FederatedCredentialRecord};
+use crate::tenancy::Tenant;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, FromRequestParts, State};
@@ -171,13 +172,14 @@ pub(super) fn no_store(mut response: Response) -> Response {
     ))]
 pub async fn token(
     State(state): State<AppState>,
+    tenant: Tenant,
     PeerAddr(peer): PeerAddr,
     headers: HeaderMap,
     uri: Uri,
     body: Body,
 ) -> Response {
     let result = match read_body(body).await {
-        Ok(body) => issue_token(&state, &headers, &uri, &body, peer).await,
+        Ok(body) => issue_token(&state, &tenant, &headers, &uri, &body, peer).await,
         Err(e) => Err(e),
     };
     let outcome = match &result {
@@ -193,6 +195,7 @@ pub async fn token(
 
 async fn issue_token(
     state: &AppState,
+    tenant: &Tenant,
     headers: &HeaderMap,
     uri: &Uri,
     body: &[u8],
@@ -203,24 +206,39 @@ async fn issue_token(
         id: client_id,
         record,
         federated,
-    } = client_auth::authenticate(state, headers, &form, peer).await?;
+    } = client_auth::authenticate(state, tenant, headers, &form, peer).await?;
     let client = token_request::AuthenticatedClient {
         client_id: &client_id,
         permissions: record.permissions,
         token_generation: record.token_generation,
     };
     let lifetime = state.token_lifetime_secs();
-    let claims = token_request::issue(&client, &request, state.issuer(), state.now(), lifetime, random_token())?;
+    let claims = token_request::issue(
+        &client,
+        &request,
+        tenant.issuer(),
+        state.now(),
+        lifetime,
+        random_token(),
+    )?;
     // Counted only once the request is known to be grantable; taken back if
     // the token is not handed out after all.
     let counted = super::quota::admit(state, &client_id, &record).await?;
     let signed = async {
-        let access_token = state.keys().sign(&claims).map_err(|e| {
+        let keys = state.keys_of(tenant).await.map_err(|e| match e {
+            // Deleted through another replica a moment ago.
+            crate::keys::KeyError::TenantGone => OAuthError::invalid_client(),
+            e => {
+                tracing::error!(error = %e, tenant = tenant.slug(), "could not load a tenant's signing keys");
+                OAuthError::unavailable("the server could not sign the token; try again")
+            }
+        })?;
+        let access_token = keys.sign(&claims).map_err(|e| {
             tracing::error!(error = %e, "could not sign an access token");
             OAuthError::unavailable("the server could not sign the token; try again")
         })?;
         if let Some(credential) = federated {
-            record_exchange(state, &client_id, &record, &credential).await?;
+            record_exchange(state, tenant, &client_id, &record, &credential).await?;
         }
         Ok::<_, OAuthError>(access_token)
     }
@@ -247,13 +265,14 @@ async fn issue_token(
 /// handed out unless the record of it is written.
 async fn record_exchange(
     state: &AppState,
+    tenant: &Tenant,
     client_id: &str,
     client: &ClientRecord,
     credential: &FederatedCredentialRecord,
 ) -> Result<(), OAuthError> {
     let application = client.actor();
     tracing::info!(client_id, credential = %credential.id, "federated credential exchanged for a token");
-    store::record_federated_exchange(state.db(), &application, credential)
+    store::record_federated_exchange(&tenant.scope(state.db()), &application, credential)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "could not record a federated exchange");
@@ -273,6 +292,7 @@ fn read_form(headers: &HeaderMap, uri: &Uri, body: &[u8]) -> Result<Form, OAuthE
 /// and strictly, and the client it authenticates.
 pub(super) async fn client_form(
     state: &AppState,
+    tenant: &Tenant,
     headers: &HeaderMap,
     uri: &Uri,
     body: Body,
@@ -280,7 +300,7 @@ pub(super) async fn client_form(
 ) -> Result<(AuthenticatedClient, Form), OAuthError> {
     let body = read_body(body).await?;
     let form = read_form(headers, uri, &body)?;
-    let client = client_auth::authenticate(state, headers, &form, peer).await?;
+    let client = client_auth::authenticate(state, tenant, headers, &form, peer).await?;
     Ok((client, form))
 }
 
@@ -297,33 +317,32 @@ pub(super) async fn client_form(
     ))]
 pub async fn revoke(
     State(state): State<AppState>,
+    tenant: Tenant,
     PeerAddr(peer): PeerAddr,
     headers: HeaderMap,
     uri: Uri,
     body: Body,
 ) -> Response {
     let result = async {
-        let (client, form) = client_form(&state, &headers, &uri, body, peer).await?;
+        let (client, form) = client_form(&state, &tenant, &headers, &uri, body, peer).await?;
         let token = form.token()?;
-        // Only well-formed tokens signed by us name a jti worth recording.
+        // Only well-formed tokens this tenant signed name a jti worth recording.
+        let unavailable = |e: crate::keys::KeyError| {
+            tracing::error!(error = %e, "could not read signing keys");
+            OAuthError::unavailable("the server could not check the token; try again")
+        };
+        // A tenant deleted through another replica: nothing of it lives on.
+        let keys = match state.keys_of(&tenant).await {
+            Err(crate::keys::KeyError::TenantGone) => return Ok(()),
+            other => other.map_err(unavailable)?,
+        };
         let now = state.now().unix_secs();
-        let claims = match state.keys().verify(token, state.issuer(), now) {
-            Ok(Some(claims)) => claims,
-            // A key rotated in elsewhere that this process has not loaded yet:
-            // a token it signed must not be reported revoked and live on.
-            Ok(None) => {
-                if let Err(e) = state.keys().refresh().await {
-                    tracing::error!(error = %e, "could not refresh signing keys");
-                    return Err(OAuthError::unavailable(
-                        "the server could not check the token; try again",
-                    ));
-                }
-                match state.keys().verify(token, state.issuer(), now) {
-                    Ok(Some(claims)) => claims,
-                    _ => return Ok(()),
-                }
-            }
-            Err(_) => return Ok(()),
+        // A key rotated in elsewhere is read before the answer: a token it
+        // signed must not be reported revoked and live on.
+        let claims = match keys.verify_fresh(token, tenant.issuer(), now).await {
+            Ok(Ok(claims)) => claims,
+            Ok(Err(_)) | Err(crate::keys::KeyError::TenantGone) => return Ok(()),
+            Err(e) => return Err(unavailable(e)),
         };
         if claims.client_id != client.id {
             // Answered as for a token that is not ours at all: a distinct
@@ -339,7 +358,7 @@ pub async fn revoke(
             })?;
         // Other replicas learn of it from their next poll of revocations.
         state.caches().token_revoked(token, claims.jti, claims.exp);
-        Ok(())
+        Ok::<(), OAuthError>(())
     }
     .await;
     match result {

@@ -72,8 +72,15 @@ impl tower::Service<Request> for RequestLog {
                 .client_address(c.0.ip(), request.headers())
         });
         let parent = incoming_trace(request.headers());
+        // The slug the path names (a bounded word of `a-z0-9-`, never the
+        // path itself): logs name the tenant, metrics do not.
+        let tenant = match casebook_domain::tenant::split_tenant_path(request.uri().path()).0 {
+            Some(slug) => std::borrow::Cow::Owned(slug.to_owned()),
+            None => std::borrow::Cow::Borrowed(casebook_domain::tenant::ROOT),
+        };
         let mut line = Line {
             start: Instant::now(),
+            tenant,
             method: request.method().clone(),
             client,
             id,
@@ -190,6 +197,7 @@ fn request_id(request: &Request) -> HeaderValue {
 /// cancelled when the guard goes.
 struct Line {
     start: Instant,
+    tenant: std::borrow::Cow<'static, str>,
     method: axum::http::Method,
     client: Option<IpAddr>,
     id: HeaderValue,
@@ -213,6 +221,7 @@ impl Line {
         // the text format's escaping, most of the cost of a line, is not
         // needed. JSON escapes them regardless.
         tracing::info!(
+            tenant = %self.tenant,
             method = %self.method,
             route = %route.unwrap_or("unmatched"),
             status = response.status().as_u16(),
@@ -231,6 +240,7 @@ impl Drop for Line {
     fn drop(&mut self) {
         if !self.done {
             tracing::info!(
+                tenant = %self.tenant,
                 method = %self.method,
                 latency_ms = self.latency_ms(),
                 client = self.client.map(tracing::field::display),

@@ -6,6 +6,7 @@ use crate::http::auth::Caller;
 use crate::http::query::PageQuery;
 use crate::state::AppState;
 use crate::store;
+use crate::store::Scope;
 use crate::views::*;
 use axum::Json;
 use axum::extract::State;
@@ -29,12 +30,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         (status = 200, description = "A page of roles", body = Page<Role>),
         (status = 422, description = "Bad limit", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn list_roles(
-    State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<PageQuery>,
-) -> Result<Json<Page<Role>>, ApiError> {
+pub async fn list_roles(at: Scope, ApiQuery(q): ApiQuery<PageQuery>) -> Result<Json<Page<Role>>, ApiError> {
     Ok(Json(crate::views::page(
-        store::list_roles(state.db(), q.cursor()?, q.limit()?).await?,
+        store::list_roles(&at, q.cursor()?, q.limit()?).await?,
     )))
 }
 
@@ -45,12 +43,12 @@ pub async fn list_roles(
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_role(
-    State(state): State<AppState>,
+    at: Scope,
     Caller(caller): Caller,
     ApiJson(form): ApiJson<RoleForm>,
 ) -> Result<impl IntoResponse, ApiError> {
     let role = form.validate()?;
-    let view = store::create_role(state.db(), &caller.author(), &role).await?;
+    let view = store::create_role(&at, &caller.author(), &role).await?;
     Ok((StatusCode::CREATED, Json(Role::from(view))))
 }
 
@@ -60,8 +58,8 @@ pub async fn create_role(
         (status = 200, description = "The role", body = Role),
         (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get_role(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<Role>, ApiError> {
-    Ok(Json(store::get_role(state.db(), &id).await?.into()))
+pub async fn get_role(at: Scope, ApiPath(id): ApiPath<String>) -> Result<Json<Role>, ApiError> {
+    Ok(Json(store::get_role(&at, &id).await?.into()))
 }
 
 /// Change a role's name or permissions. A permission taken away stops
@@ -76,12 +74,13 @@ pub async fn get_role(State(state): State<AppState>, ApiPath(id): ApiPath<String
     ))]
 pub async fn update_role(
     State(state): State<AppState>,
+    at: Scope,
     Caller(caller): Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(change): ApiJson<RoleChange>,
 ) -> Result<Json<Role>, ApiError> {
     let change = change.validate()?;
-    let view = store::update_role(state.db(), &caller.author(), &id, &change).await?;
+    let view = store::update_role(&at, &caller.author(), &id, &change).await?;
     state.caches().everything_changed();
     Ok(Json(view.into()))
 }
@@ -94,10 +93,10 @@ pub async fn update_role(
         (status = 409, description = "Still assigned; `holders` lists who holds it", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn delete_role(
-    State(state): State<AppState>,
+    at: Scope,
     Caller(caller): Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    store::delete_role(state.db(), &caller.author(), &id).await?;
+    store::delete_role(&at, &caller.author(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -105,7 +105,7 @@ pub async fn github_alerts(
             store::LeakOutcome::Ended(leak) => {
                 // Its tokens are of an old generation now: cached ones go too.
                 state.client_changed(&leak.client_id);
-                tracing::warn!(application = %leak.application_id, source = %alert.source, url = %alert.url, "a client secret was reported public and ended");
+                tracing::warn!(tenant = %leak.tenant_id, application = %leak.application_id, source = %alert.source, url = %alert.url, "a client secret was reported public and ended");
                 LeakLabel::TruePositive
             }
             store::LeakOutcome::AlreadyEnded => LeakLabel::TruePositive,

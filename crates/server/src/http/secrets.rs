@@ -8,7 +8,7 @@ use crate::extract::{ApiJson, ApiPath};
 use crate::http::auth::Caller;
 use crate::password::verify_password;
 use crate::state::AppState;
-use crate::store;
+use crate::store::{self, Scope};
 use crate::views::*;
 use axum::Json;
 use axum::extract::State;
@@ -86,24 +86,24 @@ fn has_secret(app: &store::ApplicationRecord) -> Result<(), ApiError> {
 /// first two come before the password, so that neither a typo'd id nor a
 /// refused application costs a lockout attempt.
 async fn may_handle_secrets(
-    state: &AppState,
+    at: &Scope,
     caller: &crate::http::auth::Principal,
     id: &str,
     password: Password,
 ) -> Result<(), ApiError> {
-    has_secret(&store::get_application(state.db(), id).await?)?;
-    store::may_access_secret(state.db(), &caller.author(), id).await?;
-    confirm_password(state, caller, password, id).await
+    has_secret(&store::get_application(at, id).await?)?;
+    store::may_access_secret(at, &caller.author(), id).await?;
+    confirm_password(at, caller, password, id).await
 }
 
 /// Re-checks the calling admin's password, with the reveal lockout.
 async fn confirm_password(
-    state: &AppState,
+    at: &Scope,
     caller: &crate::http::auth::Principal,
     password: Password,
     application_id: &str,
 ) -> Result<(), ApiError> {
-    let at = match store::claim_reveal_attempt(state.db(), &caller.id).await? {
+    let claimed_at = match store::claim_reveal_attempt(at, &caller.id).await? {
         store::RevealAttempt::Locked(wait) => {
             return Err(ApiError::TooManyRequests {
                 detail: format!(
@@ -115,9 +115,9 @@ async fn confirm_password(
         }
         store::RevealAttempt::Claimed { at } => at,
     };
-    let hash = store::user_password_hash(state.db(), &caller.id).await?;
+    let hash = store::user_password_hash(at, &caller.id).await?;
     let right = verify_password(password, hash).await?;
-    store::settle_reveal_attempt(state.db(), &caller.actor(), application_id, at, right).await?;
+    store::settle_reveal_attempt(at, &caller.actor(), application_id, claimed_at, right).await?;
     if right {
         Ok(())
     } else {
@@ -138,13 +138,14 @@ async fn confirm_password(
     ))]
 pub async fn reveal_secret(
     State(state): State<AppState>,
+    at: Scope,
     Caller(caller): Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<RevealRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    may_handle_secrets(&state, &caller, &id, request.password).await?;
+    may_handle_secrets(&at, &caller, &id, request.password).await?;
     let (client_id, record, secret) = store::reveal_secret(
-        state.db(),
+        &at,
         state.master(),
         &state.config().secret_policy,
         &caller.author(),
@@ -180,12 +181,13 @@ pub async fn reveal_secret(
     ))]
 pub async fn rotate_secret(
     State(state): State<AppState>,
+    at: Scope,
     Caller(caller): Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<RotateRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let grace = casebook_domain::credentials::grace_period(request.grace_period_seconds).map_err(ApiError::field)?;
-    may_handle_secrets(&state, &caller, &id, request.password).await?;
+    may_handle_secrets(&at, &caller, &id, request.password).await?;
     let secret = ClientSecret::from_random(random_bytes());
     let new = store::NewSecret {
         secret: &secret,
@@ -197,7 +199,7 @@ pub async fn rotate_secret(
             .map_err(ApiError::field)?,
     };
     let (client_id, until) = store::rotate_secret(
-        state.db(),
+        &at,
         state.master(),
         &state.config().secret_policy,
         &caller.author(),
@@ -227,9 +229,10 @@ pub async fn rotate_secret(
     ))]
 pub async fn list_secrets(
     State(state): State<AppState>,
+    at: Scope,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ClientSecrets>, ApiError> {
-    let records = store::list_secrets(state.db(), &id).await?;
+    let records = store::list_secrets(&at, &id).await?;
     let (policy, now) = (&state.config().secret_policy, state.now());
     Ok(Json(ClientSecrets {
         items: records.into_iter().map(|r| info(r, policy, now, &state)).collect(),
@@ -252,6 +255,7 @@ pub async fn list_secrets(
     ))]
 pub async fn add_secret(
     State(state): State<AppState>,
+    at: Scope,
     Caller(caller): Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<NewSecretRequest>,
@@ -261,15 +265,14 @@ pub async fn add_secret(
     let expires_at = policy
         .expiry_of_new_secret(state.now(), expires_at)
         .map_err(ApiError::field)?;
-    may_handle_secrets(&state, &caller, &id, request.password).await?;
+    may_handle_secrets(&at, &caller, &id, request.password).await?;
     let secret = ClientSecret::from_random(random_bytes());
     let new = store::NewSecret {
         secret: &secret,
         label: label.as_deref(),
         expires_at,
     };
-    let (client_id, record) =
-        store::add_secret(state.db(), state.master(), policy, &caller.author(), &id, &new).await?;
+    let (client_id, record) = store::add_secret(&at, state.master(), policy, &caller.author(), &id, &new).await?;
     state.client_changed(&client_id);
     tracing::info!(application = %id, secret = %record.id, user = %caller.id, "client secret added");
     Ok(no_store(
@@ -290,30 +293,20 @@ pub async fn add_secret(
     ))]
 pub async fn reveal_one_secret(
     State(state): State<AppState>,
+    at: Scope,
     Caller(caller): Caller,
     ApiPath((id, secret_id)): ApiPath<(String, String)>,
     ApiJson(request): ApiJson<RevealRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let policy = &state.config().secret_policy;
     // 404s and 403 before the password check, so neither costs an attempt.
-    if !store::list_secrets(state.db(), &id)
-        .await?
-        .iter()
-        .any(|s| s.id == secret_id)
-    {
+    if !store::list_secrets(&at, &id).await?.iter().any(|s| s.id == secret_id) {
         return Err(store::StoreError::NotFound("client secret").into());
     }
-    store::may_access_secret(state.db(), &caller.author(), &id).await?;
-    confirm_password(&state, &caller, request.password, &id).await?;
-    let (client_id, record, secret) = store::reveal_secret(
-        state.db(),
-        state.master(),
-        policy,
-        &caller.author(),
-        &id,
-        Some(&secret_id),
-    )
-    .await?;
+    store::may_access_secret(&at, &caller.author(), &id).await?;
+    confirm_password(&at, &caller, request.password, &id).await?;
+    let (client_id, record, secret) =
+        store::reveal_secret(&at, state.master(), policy, &caller.author(), &id, Some(&secret_id)).await?;
     tracing::info!(application = %id, secret = %secret_id, user = %caller.id, "client secret revealed");
     Ok(no_store(StatusCode::OK, Json(value(client_id, record, secret, policy))))
 }
@@ -330,10 +323,11 @@ pub async fn reveal_one_secret(
     ))]
 pub async fn end_secret(
     State(state): State<AppState>,
+    at: Scope,
     Caller(caller): Caller,
     ApiPath((id, secret_id)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let client_id = store::end_secret(state.db(), &caller.author(), &id, &secret_id).await?;
+    let client_id = store::end_secret(&at, &caller.author(), &id, &secret_id).await?;
     state.client_changed(&client_id);
     tracing::info!(application = %id, secret = %secret_id, user = %caller.id, "client secret ended");
     Ok(StatusCode::NO_CONTENT)

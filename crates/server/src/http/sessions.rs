@@ -7,6 +7,8 @@ use crate::http::auth::{Caller, SESSION_TOKEN_PREFIX};
 use crate::password::verify_password;
 use crate::state::AppState;
 use crate::store;
+use crate::store::Scope;
+use crate::tenancy::Tenant;
 use crate::views::*;
 use axum::Json;
 use axum::extract::State;
@@ -36,13 +38,21 @@ pub const SESSION_TTL_MICROS: i64 = casebook_domain::user::SESSION_LIFETIME_SECS
     ))]
 pub async fn sign_in(
     State(state): State<AppState>,
+    tenant: Tenant,
+    at: Scope,
     crate::http::oauth::PeerAddr(peer): crate::http::oauth::PeerAddr,
     ApiJson(form): ApiJson<SignIn>,
 ) -> Result<impl IntoResponse, ApiError> {
+    if !tenant.is_enabled() {
+        return Err(ApiError::Unauthorized {
+            invalid_token: false,
+            detail: "this tenant is disabled: nobody can sign in to it until it is enabled again".into(),
+        });
+    }
     let email = Email::for_lookup(&form.email);
     // Every attempt draws on the budget before the password is checked;
     // otherwise throttling would not slow guessing at all.
-    if let Some(wait) = state.throttle().sign_in_attempt(email.normalized(), peer) {
+    if let Some(wait) = state.throttle().sign_in_attempt(at.tenant(), email.normalized(), peer) {
         let secs = wait.as_secs().max(1);
         return Err(ApiError::TooManyRequests {
             detail: format!(
@@ -52,7 +62,7 @@ pub async fn sign_in(
             retry_after_secs: secs,
         });
     }
-    let user = store::user_auth_by_email(state.db(), &email).await?;
+    let user = store::user_auth_by_email(&at, &email).await?;
     let (hash, user) = match user {
         Some(u) => (Some(u.password_hash.clone()), Some(u)),
         None => (None, None),
@@ -65,8 +75,8 @@ pub async fn sign_in(
         });
     };
     let token = format!("{SESSION_TOKEN_PREFIX}{}", random_token());
-    let expires_at = state.db().now_micros() + SESSION_TTL_MICROS;
-    store::create_session(state.db(), &user.id, &token_digest(&token), expires_at).await?;
+    let expires_at = at.now_micros() + SESSION_TTL_MICROS;
+    store::create_session(&at, &user.id, &token_digest(&token), expires_at).await?;
     tracing::info!(user = %user.id, "signed in");
     Ok((
         StatusCode::CREATED,
@@ -85,12 +95,12 @@ pub async fn sign_in(
         (status = 204, description = "Signed out"),
         (status = 403, description = "Not a session", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn sign_out(State(state): State<AppState>, Caller(caller): Caller) -> Result<StatusCode, ApiError> {
+pub async fn sign_out(at: Scope, Caller(caller): Caller) -> Result<StatusCode, ApiError> {
     let Some(digest) = caller.session else {
         return Err(ApiError::forbidden(
             "only an admin session can be signed out; revoke access tokens at /oauth2/revoke",
         ));
     };
-    store::delete_session(state.db(), &digest).await?;
+    store::delete_session(&at, &digest).await?;
     Ok(StatusCode::NO_CONTENT)
 }

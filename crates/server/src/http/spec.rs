@@ -38,6 +38,35 @@ pub fn complete(doc: &mut OpenApi) {
         }
     }
     link_created_records(doc);
+    describe_tenants(doc);
+}
+
+/// The contract ("Tenants"): every path answers at the root and, the same,
+/// under each tenant's base URL. Said once, as two servers, rather than
+/// copying every path per tenant; `/admin/v1/tenants` says it is the root's.
+fn describe_tenants(doc: &mut OpenApi) {
+    use utoipa::openapi::server::{ServerBuilder, ServerVariableBuilder};
+    let root = ServerBuilder::new()
+        .url("/")
+        .description(Some(
+            "The root tenant: the install's own URLs, where tenants are managed",
+        ))
+        .build();
+    let tenant = ServerBuilder::new()
+        .url("/t/{slug}")
+        .description(Some(
+            "A tenant's base URL: its issuer, token audience and Callback URL. Every path below answers here too, \
+             except /admin/v1/tenants (404). The RFC 8414 and RFC 9728 metadata also answer at \
+             /.well-known/oauth-authorization-server/t/{slug} and /.well-known/oauth-protected-resource/t/{slug}.",
+        ))
+        .parameter(
+            "slug",
+            ServerVariableBuilder::new()
+                .default_value("acme")
+                .description(Some("The tenant's slug: 2 to 40 of a-z, 0-9 and -")),
+        )
+        .build();
+    doc.servers = Some(vec![root, tenant]);
 }
 
 /// Links each `POST {collection}` 201 to the operations on its record.

@@ -7,9 +7,9 @@ use crate::http::query::PageQuery;
 use crate::password::hash_password;
 use crate::state::AppState;
 use crate::store;
+use crate::store::Scope;
 use crate::views::*;
 use axum::Json;
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use casebook_domain::user::{UserChange, UserFacts, UserForm};
@@ -24,13 +24,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_user, update_user, delete_user))
 }
 
-async fn user_facts(state: &AppState, email: Option<&str>, roles: &[String]) -> Result<UserFacts, ApiError> {
+async fn user_facts(at: &Scope, email: Option<&str>, roles: &[String]) -> Result<UserFacts, ApiError> {
     let email_holder = match email.and_then(|e| Email::parse(e).ok()) {
-        Some(email) => store::email_holder(state.db(), &email).await?,
+        Some(email) => store::email_holder(at, &email).await?,
         None => None,
     };
     Ok(UserFacts {
-        existing_roles: store::existing_roles(state.db(), roles).await?,
+        existing_roles: store::existing_roles(at, roles).await?,
         email_holder,
     })
 }
@@ -41,12 +41,9 @@ async fn user_facts(state: &AppState, email: Option<&str>, roles: &[String]) -> 
         (status = 200, description = "A page of users", body = Page<UserView>),
         (status = 422, description = "Bad limit", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn list_users(
-    State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<PageQuery>,
-) -> Result<Json<Page<UserView>>, ApiError> {
+pub async fn list_users(at: Scope, ApiQuery(q): ApiQuery<PageQuery>) -> Result<Json<Page<UserView>>, ApiError> {
     Ok(Json(crate::views::page(
-        store::list_users(state.db(), q.cursor()?, q.limit()?).await?,
+        store::list_users(&at, q.cursor()?, q.limit()?).await?,
     )))
 }
 
@@ -57,14 +54,14 @@ pub async fn list_users(
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_user(
-    State(state): State<AppState>,
+    at: Scope,
     Caller(caller): Caller,
     ApiJson(form): ApiJson<UserForm>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let facts = user_facts(&state, Some(&form.email), &form.roles).await?;
+    let facts = user_facts(&at, Some(&form.email), &form.roles).await?;
     let user = form.validate(&facts)?;
     let hash = hash_password(user.password().clone()).await?;
-    let view = store::create_user(state.db(), Some(&caller.author()), &user, &hash).await?;
+    let view = store::create_user(&at, Some(&caller.author()), &user, &hash).await?;
     Ok((StatusCode::CREATED, Json(UserView::from(view))))
 }
 
@@ -74,8 +71,8 @@ pub async fn create_user(
         (status = 200, description = "The user", body = UserView),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get_user(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<UserView>, ApiError> {
-    Ok(Json(store::get_user(state.db(), &id).await?.into()))
+pub async fn get_user(at: Scope, ApiPath(id): ApiPath<String>) -> Result<Json<UserView>, ApiError> {
+    Ok(Json(store::get_user(&at, &id).await?.into()))
 }
 
 /// Change a user.
@@ -87,13 +84,13 @@ pub async fn get_user(State(state): State<AppState>, ApiPath(id): ApiPath<String
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update_user(
-    State(state): State<AppState>,
+    at: Scope,
     Caller(caller): Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(change): ApiJson<UserChange>,
 ) -> Result<Json<UserView>, ApiError> {
     let facts = user_facts(
-        &state,
+        &at,
         change.email.as_deref(),
         change.roles.as_deref().unwrap_or_default(),
     )
@@ -111,7 +108,7 @@ pub async fn update_user(
         None => None,
     };
     Ok(Json(
-        store::update_user(state.db(), &caller.author(), &id, &change, hash.as_deref())
+        store::update_user(&at, &caller.author(), &id, &change, hash.as_deref())
             .await?
             .into(),
     ))
@@ -125,7 +122,7 @@ pub async fn update_user(
         (status = 409, description = "A user cannot remove their own account, nor the last user holding every admin permission", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn delete_user(
-    State(state): State<AppState>,
+    at: Scope,
     Caller(caller): Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -138,6 +135,6 @@ pub async fn delete_user(
             holders: None,
         });
     }
-    store::delete_user(state.db(), &caller.author(), &id).await?;
+    store::delete_user(&at, &caller.author(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

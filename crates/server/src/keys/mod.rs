@@ -16,8 +16,9 @@ mod tests;
 pub use material::CryptoFailure;
 
 use crate::crypto::{MasterKey, random_bytes};
-use crate::db::{Db, Tx};
+use crate::db::Tx;
 use crate::store;
+use crate::store::Scope;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use casebook_domain::SigningAlgorithm;
@@ -63,15 +64,15 @@ struct KeySet {
     algorithms: Vec<SigningAlgorithm>,
 }
 
-/// The install's signing keys, shared by every replica through the database.
+/// One tenant's signing keys, shared by every replica through the database.
 pub struct KeyRing {
-    db: Db,
+    at: Scope,
     master: MasterKey,
-    /// The algorithm of a key this ring has to create itself (a new install).
-    alg: SigningAlgorithm,
     set: RwLock<Arc<KeySet>>,
     /// When the latest refresh started; held while one runs, so concurrent callers share it.
     refreshed: tokio::sync::Mutex<Option<Instant>>,
+    /// When storage was last read, by a load or a refresh.
+    read_at: std::sync::Mutex<Instant>,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -88,6 +89,9 @@ pub enum KeyError {
     Sealed,
     #[error("a stored signing key is malformed")]
     Malformed,
+    /// The tenant has no key and cannot get one: it was deleted.
+    #[error("the tenant has no signing key: it was deleted")]
+    TenantGone,
     #[error("signing key {kid} has an algorithm this version does not know ({alg:?}): upgrade, or rotate it out")]
     UnknownAlgorithm { kid: String, alg: String },
     #[error(transparent)]
@@ -114,17 +118,17 @@ pub fn kid_context(kid: &str) -> String {
 
 impl KeyRing {
     /// Loads the key set, creating the first key, of `alg`, on a new install.
-    pub async fn load(db: Db, master: MasterKey, alg: SigningAlgorithm) -> Result<Self, KeyError> {
-        if !store::has_active_signing_key(&db).await? {
-            insert_new_key(&db, &master, alg).await?;
+    pub async fn load(at: Scope, master: MasterKey, alg: SigningAlgorithm) -> Result<Self, KeyError> {
+        if !store::has_active_signing_key(&at).await? {
+            insert_new_key(&at, &master, alg).await?;
         }
-        let set = load_set(&db, &master).await?;
+        let set = load_set(&at, &master).await?;
         Ok(Self {
-            db,
+            at,
             master,
-            alg,
             set: RwLock::new(Arc::new(set)),
             refreshed: tokio::sync::Mutex::new(None),
+            read_at: std::sync::Mutex::new(Instant::now()),
         })
     }
 
@@ -147,12 +151,22 @@ impl KeyRing {
             }
         }
         *last = Some(Instant::now());
-        if !store::has_active_signing_key(&self.db).await? {
-            insert_new_key(&self.db, &self.master, self.alg).await?;
-        }
-        let set = load_set(&self.db, &self.master).await?;
+        // Reads only: a first key is made by `load`, so a ring kept on a
+        // replica after its tenant was deleted elsewhere writes nothing.
+        let set = load_set(&self.at, &self.master).await?;
         *self.set.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(set);
+        *self.read_at.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
         Ok(())
+    }
+
+    /// The tenant whose keys these are.
+    pub fn tenant(&self) -> &str {
+        self.at.tenant()
+    }
+
+    /// Whether storage was last read longer than `age` ago.
+    pub fn read_before(&self, age: Duration) -> bool {
+        self.read_at.lock().unwrap_or_else(|e| e.into_inner()).elapsed() > age
     }
 
     fn snapshot(&self) -> Arc<KeySet> {
@@ -199,6 +213,26 @@ impl KeyRing {
     /// the `kid` is not known yet: the caller may refresh and try again.
     pub fn verify(&self, token: &str, issuer: &str, now_secs: i64) -> Result<Option<AccessClaims>, TokenError> {
         self.snapshot().verify(token, issuer, now_secs)
+    }
+
+    /// [`KeyRing::verify`], reading the keys again once when the `kid` is
+    /// not known yet (a key rotated in on another replica). The outer error
+    /// is the server's (keys unreadable), the inner the token's.
+    pub async fn verify_fresh(
+        &self,
+        token: &str,
+        issuer: &str,
+        now_secs: i64,
+    ) -> Result<Result<AccessClaims, TokenError>, KeyError> {
+        match self.verify(token, issuer, now_secs) {
+            Ok(Some(claims)) => return Ok(Ok(claims)),
+            Err(refused) => return Ok(Err(refused)),
+            Ok(None) => {}
+        }
+        self.refresh().await?;
+        Ok(self
+            .verify(token, issuer, now_secs)
+            .and_then(|claims| claims.ok_or(TokenError::BadSignature)))
     }
 }
 
@@ -249,11 +283,11 @@ fn compact_jws(key: &CurrentKey, header_b64: &str, payload: &[u8]) -> Result<Str
     Ok(jose::compact(input, &signature))
 }
 
-async fn insert_new_key(db: &Db, master: &MasterKey, alg: SigningAlgorithm) -> Result<String, KeyError> {
+async fn insert_new_key(at: &Scope, master: &MasterKey, alg: SigningAlgorithm) -> Result<String, KeyError> {
     let pair = generate_off_workers(alg).await?;
-    let mut tx = db.begin().await?;
+    let mut tx = at.begin().await?;
     let activates_at = tx.now_micros();
-    let kid = insert_key(&mut tx, master, alg, pair, activates_at).await?;
+    let kid = insert_key(&mut tx, at, master, alg, pair, activates_at).await?;
     tx.commit().await?;
     Ok(kid)
 }
@@ -269,11 +303,12 @@ async fn generate_off_workers(alg: SigningAlgorithm) -> Result<material::Generat
 
 async fn insert_key(
     tx: &mut Tx,
+    at: &Scope,
     master: &MasterKey,
     alg: SigningAlgorithm,
     pair: material::Generated,
     activates_at: i64,
-) -> Result<String, sqlx::Error> {
+) -> Result<String, KeyError> {
     let kid = URL_SAFE_NO_PAD.encode(random_bytes::<12>());
     let key = store::StoredSigningKey {
         sealed_private_key: master.seal(&pair.private, &kid_context(&kid)),
@@ -283,14 +318,16 @@ async fn insert_key(
         retired_at: None,
         activates_at,
     };
-    store::insert_signing_key(tx, &key).await?;
+    if !store::insert_signing_key(tx, at, &key).await? {
+        return Err(KeyError::TenantGone);
+    }
     Ok(key.kid)
 }
 
 /// `casebook keys rotate`: a new current key, of `alg`; the old one keeps
 /// verifying (and stays in the JWKS) until every token it signed has expired.
-pub async fn rotate(db: &Db, master: &MasterKey, alg: SigningAlgorithm) -> Result<String, KeyError> {
-    rotate_with_notice(db, master, alg, std::time::Duration::ZERO).await
+pub async fn rotate(at: &Scope, master: &MasterKey, alg: SigningAlgorithm) -> Result<String, KeyError> {
+    rotate_with_notice(at, master, alg, std::time::Duration::ZERO).await
 }
 
 /// A rotation announced ahead: the new key is in the JWKS at once but signs
@@ -300,7 +337,7 @@ pub async fn rotate(db: &Db, master: &MasterKey, alg: SigningAlgorithm) -> Resul
 /// is a rotation like any other: tokens of the old key verify until they
 /// expire, whatever its algorithm.
 pub async fn rotate_with_notice(
-    db: &Db,
+    at: &Scope,
     master: &MasterKey,
     alg: SigningAlgorithm,
     notice: std::time::Duration,
@@ -309,18 +346,18 @@ pub async fn rotate_with_notice(
     let pair = generate_off_workers(alg).await?;
     // One transaction: no moment without a current key, in which a replica
     // refreshing its ring would create a second one.
-    let mut tx = db.begin().await?;
+    let mut tx = at.begin().await?;
     let switch_at = tx.now_micros() + i64::try_from(notice.as_micros()).unwrap_or(i64::MAX / 2);
-    store::retire_signing_keys(&mut tx, switch_at).await?;
-    let kid = insert_key(&mut tx, master, alg, pair, switch_at).await?;
+    store::retire_signing_keys(&mut tx, at, switch_at).await?;
+    let kid = insert_key(&mut tx, at, master, alg, pair, switch_at).await?;
     tx.commit().await?;
     Ok(kid)
 }
 
 /// `casebook check`: how many signing keys are stored, and the ids of those
 /// `master` does not open. Creates nothing, unlike [`KeyRing::load`].
-pub async fn unopened_keys(db: &Db, master: &MasterKey) -> Result<(usize, Vec<String>), KeyError> {
-    let stored = store::published_signing_keys(db, i64::MIN).await?;
+pub async fn unopened_keys(db: &crate::db::Db, master: &MasterKey) -> Result<(usize, Vec<String>), KeyError> {
+    let stored = store::every_tenants_signing_keys(db).await?;
     let unopened = stored
         .iter()
         .filter(|key| {
@@ -336,13 +373,13 @@ pub async fn unopened_keys(db: &Db, master: &MasterKey) -> Result<(usize, Vec<St
     Ok((stored.len(), unopened))
 }
 
-async fn load_set(db: &Db, master: &MasterKey) -> Result<KeySet, KeyError> {
-    let now = db.now_micros();
+async fn load_set(at: &Scope, master: &MasterKey) -> Result<KeySet, KeyError> {
+    let now = at.now_micros();
     let cutoff = now - RETIRED_KEY_GRACE_MICROS;
     let mut current = None;
     let mut verifying = HashMap::new();
     let mut jwks = Vec::new();
-    for stored in store::published_signing_keys(db, cutoff).await? {
+    for stored in store::published_signing_keys(at, cutoff).await? {
         let kid = stored.kid;
         let alg = SigningAlgorithm::parse(&stored.alg).ok_or_else(|| KeyError::UnknownAlgorithm {
             kid: kid.clone(),
@@ -367,7 +404,11 @@ async fn load_set(db: &Db, master: &MasterKey) -> Result<KeySet, KeyError> {
         jwks.push(material::jwk(alg, &kid, &stored.public_key).ok_or(KeyError::Malformed)?);
         verifying.insert(kid, verifier);
     }
-    let current: CurrentKey = current.ok_or(KeyError::Malformed)?;
+    let current: CurrentKey = match current {
+        Some(current) => current,
+        None if verifying.is_empty() => return Err(KeyError::TenantGone),
+        None => return Err(KeyError::Malformed),
+    };
     let mut algorithms = vec![current.alg];
     for key in verifying.values() {
         if !algorithms.contains(&key.alg) {

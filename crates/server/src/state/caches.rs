@@ -22,6 +22,10 @@ pub struct Caches {
     /// what a known one does (no storage read) from its second try on.
     unknown_clients: TtlCache<()>,
     tokens: TtlCache<Arc<VerifiedToken>>,
+    /// Tenants by slug, and slugs storage does not know (`None`): every
+    /// request under `/t/{slug}` reads one. A tenant disabled or deleted
+    /// anywhere moves the shared generation, so the poll drops them.
+    tenants: TtlCache<Option<crate::tenancy::Tenant>>,
     /// Tokens revoked anywhere in the install, until they expire.
     revoked: RevokedTokens,
     clock: CacheClock,
@@ -43,6 +47,7 @@ impl Caches {
             clients: TtlCache::new(ttl, 200_000),
             unknown_clients: TtlCache::new(ttl, 20_000),
             tokens: TtlCache::new(ttl, 100_000),
+            tenants: TtlCache::new(ttl, 20_000),
             revoked: RevokedTokens::default(),
             clock: CacheClock::new(),
         }
@@ -93,6 +98,24 @@ impl Caches {
 
     pub fn remember_token(&self, token: &str, verified: Arc<VerifiedToken>, fresh: &Freshness) {
         self.tokens.insert(token.to_owned(), verified, fresh);
+    }
+
+    /// A tenant by slug: `Some(None)` when storage said lately there is
+    /// none; `None` with the freshness to remember storage's answer by.
+    pub fn tenant(&self, slug: &str) -> (Option<Option<crate::tenancy::Tenant>>, Freshness) {
+        let fresh = self.clock.freshness();
+        (self.tenants.get(slug, &fresh), fresh)
+    }
+
+    pub fn remember_tenant(&self, slug: &str, tenant: Option<crate::tenancy::Tenant>, fresh: &Freshness) {
+        self.tenants.insert(slug.to_owned(), tenant, fresh);
+    }
+
+    /// A tenant created, changed or deleted here: its entry goes, and
+    /// nothing verified under its old state is trusted again.
+    pub fn tenant_changed(&self, slug: &str) {
+        self.tenants.remove(slug);
+        self.clock.bump();
     }
 
     pub fn is_revoked(&self, jti: &str) -> bool {
@@ -149,6 +172,8 @@ impl Caches {
 /// storage (revocation, application state) once per cache TTL.
 #[derive(Debug, Clone)]
 pub struct VerifiedToken {
+    /// The tenant whose keys signed it: honoured only there.
+    pub tenant_id: String,
     pub jti: String,
     pub client_id: String,
     pub application_id: String,
@@ -506,6 +531,7 @@ mod tests {
 
     fn record(name: &str) -> Arc<ClientRecord> {
         Arc::new(ClientRecord {
+            tenant_id: "root".into(),
             application_id: format!("app-{name}"),
             name: name.into(),
             enabled: true,
@@ -520,6 +546,7 @@ mod tests {
 
     fn verified(jti: &str) -> Arc<VerifiedToken> {
         Arc::new(VerifiedToken {
+            tenant_id: "root".into(),
             jti: jti.into(),
             client_id: "cb_a".into(),
             application_id: "app-a".into(),

@@ -23,6 +23,7 @@ use crate::quota::TokenQuotas;
 use crate::secret_use::SecretUse;
 use crate::sources::{RefusalAudit, Refused};
 use crate::store::{self, ClientRecord};
+use crate::tenancy::{KeyRings, Tenant};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,7 +36,10 @@ pub struct AppState(Arc<Inner>);
 struct Inner {
     db: Db,
     config: Config,
-    keys: KeyRing,
+    /// Each tenant's signing keys, loaded on first use.
+    keys: KeyRings,
+    /// The root tenant, at the public URL: most requests are its.
+    root_tenant: Tenant,
     /// How long an access token lives: the contract's 3600 s
     /// (`casebook_domain::ACCESS_TOKEN_LIFETIME_SECS`) unless a test that
     /// waits for expiry shortens it through `TestOptions`.
@@ -77,9 +81,11 @@ impl AppState {
     ) -> Self {
         let secret_uses = SecretUse::new(metrics.secret_use_writes.clone());
         let quotas = Arc::new(TokenQuotas::new(db.clone(), &metrics));
+        let keys = KeyRings::new(db.clone(), config.master_key.clone(), config.token_signing_alg, keys);
         Self(Arc::new(Inner {
             jtis: JtiLedger::new(db.clone()),
             caches: Caches::new(config.cache_ttl),
+            root_tenant: Tenant::root(&config.public_url),
             db,
             config,
             keys,
@@ -102,8 +108,36 @@ impl AppState {
         &self.0.config
     }
 
-    pub fn keys(&self) -> &KeyRing {
+    /// Every tenant's signing keys; [`AppState::keys_of`] for one.
+    pub fn keys(&self) -> &KeyRings {
         &self.0.keys
+    }
+
+    /// A tenant's signing keys, loaded (and its first key made) on first use.
+    pub async fn keys_of(&self, tenant: &Tenant) -> Result<Arc<KeyRing>, crate::keys::KeyError> {
+        self.0.keys.of(tenant).await
+    }
+
+    pub fn root_tenant(&self) -> &Tenant {
+        &self.0.root_tenant
+    }
+
+    /// A tenant by slug, at most one cache TTL stale (the root included).
+    pub async fn tenant(&self, slug: &str) -> Result<Option<Tenant>, sqlx::Error> {
+        let (cached, fresh) = self.0.caches.tenant(slug);
+        if let Some(known) = cached {
+            return Ok(known);
+        }
+        let found = store::tenant_by_slug(&self.0.db, slug)
+            .await?
+            .map(|record| Tenant::from_record(record, &self.0.config.public_url));
+        self.0.caches.remember_tenant(slug, found.clone(), &fresh);
+        Ok(found)
+    }
+
+    /// See [`Caches::tenant_changed`]: after every write to a tenant.
+    pub fn tenant_changed(&self, slug: &str) {
+        self.0.caches.tenant_changed(slug);
     }
 
     pub fn metrics(&self) -> &Metrics {
@@ -151,10 +185,6 @@ impl AppState {
         self.0.db.clock().now()
     }
 
-    pub fn issuer(&self) -> &str {
-        &self.0.config.public_url
-    }
-
     /// See [`Caches::client_changed`]: call it after every write that
     /// changes what a client may do or present.
     pub fn client_changed(&self, client_id: &str) {
@@ -162,12 +192,20 @@ impl AppState {
     }
 
     /// Records a refusal for `allowed_sources` (see [`crate::sources::refuse`]).
-    pub fn refuse_source(&self, application_id: &str, name: &str, peer: Option<IpAddr>, what: Refused) {
+    pub fn refuse_source(
+        &self,
+        tenant_id: &str,
+        application_id: &str,
+        name: &str,
+        peer: Option<IpAddr>,
+        what: Refused,
+    ) {
         let state = &self.0;
         crate::sources::refuse(
             &state.db,
             &state.refusal_audit,
             &state.metrics.source_refusals,
+            tenant_id,
             store::ActorRef::application(application_id, name),
             peer,
             what,
@@ -182,12 +220,15 @@ impl AppState {
         self.0.draining.load(Ordering::Relaxed)
     }
 
-    /// The client as storage has it, at most `cache_ttl` stale.
-    pub async fn client(&self, client_id: &str) -> Result<Option<Arc<ClientRecord>>, sqlx::Error> {
+    /// The client of `tenant` with this Client ID, as storage has it, at
+    /// most `cache_ttl` stale. A Client ID is unique in the install; another
+    /// tenant's is answered exactly as one that does not exist.
+    pub async fn client(&self, tenant: &Tenant, client_id: &str) -> Result<Option<Arc<ClientRecord>>, sqlx::Error> {
+        let theirs = |record: Option<Arc<ClientRecord>>| record.filter(|r| r.tenant_id == tenant.id());
         let fresh = match self.0.caches.client(client_id) {
             ClientLookup::Known(record) => {
                 self.0.metrics.client_cache.hit();
-                return Ok(Some(record));
+                return Ok(theirs(Some(record)));
             }
             ClientLookup::Unknown => {
                 self.0.metrics.client_cache.hit();
@@ -198,6 +239,6 @@ impl AppState {
         self.0.metrics.client_cache.miss();
         let record = store::client_record(&self.0.db, client_id).await?.map(Arc::new);
         self.0.caches.remember_client(client_id, record.clone(), &fresh);
-        Ok(record)
+        Ok(theirs(record))
     }
 }

@@ -1,5 +1,7 @@
 //! RFC 6749 §10.10's limit on guessing: failed client authentications
-//! and sign-ins, counted per client or account and per source address.
+//! and sign-ins, counted per client or account and per source address,
+//! each within one tenant (the contract, "Tenants": throttles and lockouts
+//! count per tenant), so guessing at one agency locks nobody out of another.
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::collections::HashMap;
@@ -19,11 +21,14 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub struct Throttle {
     per_client: DefaultKeyedRateLimiter<String>,
-    per_address: DefaultKeyedRateLimiter<IpAddr>,
+    per_address: DefaultKeyedRateLimiter<Source>,
     blocked_sources: BlockedSources,
     sign_in_per_account_and_source: DefaultKeyedRateLimiter<(String, IpAddr)>,
-    sign_in_per_address: DefaultKeyedRateLimiter<IpAddr>,
+    sign_in_per_address: DefaultKeyedRateLimiter<Source>,
 }
+
+/// A tenant's id and a source address: what source budgets are kept by.
+type Source = (String, IpAddr);
 
 /// Failures allowed in a burst, then one more every 6 s (10 a minute).
 const CLIENT_FAILURE_BURST: u32 = 10;
@@ -56,24 +61,31 @@ impl Throttle {
 
     /// `Some(wait)` when `address` spent its failure budget: the request is
     /// refused before its credentials are looked at.
-    pub fn source_refused(&self, address: Option<IpAddr>) -> Option<Duration> {
-        self.blocked_sources.remaining(address.unwrap_or(NO_ADDRESS))
+    pub fn source_refused(&self, tenant_id: &str, address: Option<IpAddr>) -> Option<Duration> {
+        self.blocked_sources.remaining(tenant_id, address.unwrap_or(NO_ADDRESS))
     }
 
     /// Counts one failure; `Some(wait)` once the budget is spent.
-    pub fn record_failure(&self, client_id: Option<&str>, address: Option<IpAddr>) -> Option<Duration> {
+    pub fn record_failure(
+        &self,
+        tenant_id: &str,
+        client_id: Option<&str>,
+        address: Option<IpAddr>,
+    ) -> Option<Duration> {
         let clock = governor::clock::DefaultClock::default();
         use governor::clock::Clock;
         let mut wait = None;
         if let Some(id) = client_id
-            && let Err(not_until) = self.per_client.check_key(&id.to_owned())
+            && let Err(not_until) = self
+                .per_client
+                .check_key(&casebook_domain::tenant::unique_key(tenant_id, id))
         {
             wait = Some(not_until.wait_time_from(clock.now()));
         }
-        let address = address.unwrap_or(NO_ADDRESS);
-        if let Err(not_until) = self.per_address.check_key(&address) {
+        let source = (tenant_id.to_owned(), address.unwrap_or(NO_ADDRESS));
+        if let Err(not_until) = self.per_address.check_key(&source) {
             let w = not_until.wait_time_from(clock.now());
-            self.blocked_sources.block(address, w);
+            self.blocked_sources.block(source, w);
             wait = Some(wait.map_or(w, |x: Duration| x.max(w)));
         }
         wait
@@ -82,16 +94,17 @@ impl Throttle {
     /// Counts one sign-in attempt, right or wrong: 10 in a burst, then 2 a
     /// minute per address signed in to from one source, and 30 then 10 a
     /// minute per source. `Some(wait)` once either budget is spent.
-    pub fn sign_in_attempt(&self, email: &str, address: Option<IpAddr>) -> Option<Duration> {
+    pub fn sign_in_attempt(&self, tenant_id: &str, email: &str, address: Option<IpAddr>) -> Option<Duration> {
         use governor::clock::Clock;
         let clock = governor::clock::DefaultClock::default();
         let address = address.unwrap_or(NO_ADDRESS);
         let mut wait = None;
         let account: String = email.chars().take(254).collect();
+        let account = casebook_domain::tenant::unique_key(tenant_id, &account);
         if let Err(not_until) = self.sign_in_per_account_and_source.check_key(&(account, address)) {
             wait = Some(not_until.wait_time_from(clock.now()));
         }
-        if let Err(not_until) = self.sign_in_per_address.check_key(&address) {
+        if let Err(not_until) = self.sign_in_per_address.check_key(&(tenant_id.to_owned(), address)) {
             let w = not_until.wait_time_from(clock.now());
             wait = Some(wait.map_or(w, |x: Duration| x.max(w)));
         }
@@ -113,24 +126,26 @@ impl Throttle {
 #[derive(Debug, Default)]
 struct BlockedSources {
     count: std::sync::atomic::AtomicUsize,
-    until: RwLock<HashMap<IpAddr, Instant>>,
+    until: RwLock<HashMap<Source, Instant>>,
 }
 
 impl BlockedSources {
-    fn block(&self, address: IpAddr, wait: Duration) {
+    fn block(&self, source: Source, wait: Duration) {
         let mut map = self.until.write().unwrap_or_else(|e| e.into_inner());
         let until = Instant::now() + wait;
-        let entry = map.entry(address).or_insert(until);
+        let entry = map.entry(source).or_insert(until);
         *entry = (*entry).max(until);
         self.count.store(map.len(), Ordering::Release);
     }
 
-    fn remaining(&self, address: IpAddr) -> Option<Duration> {
+    fn remaining(&self, tenant_id: &str, address: IpAddr) -> Option<Duration> {
         if self.count.load(Ordering::Acquire) == 0 {
             return None;
         }
         let map = self.until.read().unwrap_or_else(|e| e.into_inner());
-        let left = map.get(&address)?.saturating_duration_since(Instant::now());
+        let left = map
+            .get(&(tenant_id.to_owned(), address))?
+            .saturating_duration_since(Instant::now());
         (!left.is_zero()).then_some(left)
     }
 
@@ -151,17 +166,17 @@ mod tests {
         let throttle = Throttle::new();
         let attacker: IpAddr = "127.0.0.2".parse().unwrap();
         let bystander: IpAddr = "127.0.0.3".parse().unwrap();
-        assert_eq!(throttle.source_refused(Some(attacker)), None);
+        assert_eq!(throttle.source_refused("root", Some(attacker)), None);
         let mut refused_after = None;
         for attempt in 1..=ADDRESS_FAILURE_BURST + 1 {
-            if throttle.record_failure(None, Some(attacker)).is_some() {
+            if throttle.record_failure("root", None, Some(attacker)).is_some() {
                 refused_after = Some(attempt);
                 break;
             }
         }
         assert_eq!(refused_after, Some(ADDRESS_FAILURE_BURST + 1));
-        assert!(throttle.source_refused(Some(attacker)).is_some());
-        assert_eq!(throttle.source_refused(Some(bystander)), None);
+        assert!(throttle.source_refused("root", Some(attacker)).is_some());
+        assert_eq!(throttle.source_refused("root", Some(bystander)), None);
     }
 
     #[test]
@@ -169,8 +184,35 @@ mod tests {
         let throttle = Throttle::new();
         let attacker: IpAddr = "127.0.0.2".parse().unwrap();
         let owner: IpAddr = "127.0.0.3".parse().unwrap();
-        while throttle.sign_in_attempt("root@agency.org", Some(attacker)).is_none() {}
-        assert!(throttle.sign_in_attempt("root@agency.org", Some(attacker)).is_some());
-        assert_eq!(throttle.sign_in_attempt("root@agency.org", Some(owner)), None);
+        while throttle
+            .sign_in_attempt("root", "root@agency.org", Some(attacker))
+            .is_none()
+        {}
+        assert!(
+            throttle
+                .sign_in_attempt("root", "root@agency.org", Some(attacker))
+                .is_some()
+        );
+        assert_eq!(throttle.sign_in_attempt("root", "root@agency.org", Some(owner)), None);
+    }
+
+    #[test]
+    fn a_source_spent_at_one_tenant_is_not_refused_at_another() {
+        let throttle = Throttle::new();
+        let attacker: IpAddr = "127.0.0.2".parse().unwrap();
+        while throttle.record_failure("tenant-a", None, Some(attacker)).is_none() {}
+        let owner: IpAddr = "127.0.0.3".parse().unwrap();
+        while throttle.record_failure("tenant-a", Some("cb_x"), Some(owner)).is_none() {}
+        assert_eq!(throttle.record_failure("tenant-b", Some("cb_x"), Some(owner)), None);
+        assert!(throttle.source_refused("tenant-a", Some(attacker)).is_some());
+        assert_eq!(throttle.source_refused("tenant-b", Some(attacker)), None);
+        while throttle
+            .sign_in_attempt("tenant-a", "same@agency.org", Some(attacker))
+            .is_none()
+        {}
+        assert_eq!(
+            throttle.sign_in_attempt("tenant-b", "same@agency.org", Some(attacker)),
+            None
+        );
     }
 }

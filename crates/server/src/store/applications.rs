@@ -50,56 +50,48 @@ fn first_secret<'a>(policy: &SecretPolicy, secret: &'a ClientSecret, now: casebo
 
 #[tracing::instrument(name = "db list_applications", level = "debug", skip_all)]
 pub async fn list_applications(
-    db: &Db,
+    at: &Scope,
     cursor: Option<&str>,
     limit: u32,
     name: Option<&str>,
     email: Option<&str>,
 ) -> Result<Listed<ApplicationRecord>, sqlx::Error> {
     let mut clauses = Vec::new();
-    let mut binds: Vec<String> = Vec::new();
+    let mut binds: Vec<String> = vec![at.tenant().to_owned()];
     if let Some(c) = cursor {
         binds.push(c.to_owned());
         clauses.push(format!("id > ${}", binds.len()));
     }
-    let like = |s: &str| {
-        format!(
-            "%{}%",
-            casebook_domain::text::fold(s)
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        )
-    };
+    let escape = |s: &str| s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let like = |s: &str| format!("%{}%", escape(&casebook_domain::text::fold(s)));
     if let Some(n) = name.filter(|n| !n.is_empty()) {
         binds.push(like(n));
         clauses.push(format!("name_key LIKE ${} ESCAPE '\\'", binds.len()));
     }
     if let Some(e) = email.filter(|e| !e.is_empty()) {
-        binds.push(like(e));
-        // The normalised address, lowercased by the same code that compares it.
+        // The normalised address, lowercased by the same code that compares
+        // it, after the tenant's key prefix: a substring of the prefix is
+        // not a match.
+        binds.push(format!("{}{}", escape(&at.unique_key("")), like(e)));
         clauses.push(format!(
-            "id IN (SELECT account_id FROM account_emails WHERE account_kind = 'application' AND email LIKE ${} ESCAPE '\\')",
+            "id IN (SELECT account_id FROM account_emails \
+             WHERE tenant_id = $1 AND account_kind = 'application' AND email LIKE ${} ESCAPE '\\')",
             binds.len()
         ));
     }
-    let filter = if clauses.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", clauses.join(" AND "))
-    };
+    let filter: String = clauses.iter().map(|c| format!(" AND {c}")).collect();
     let sql = format!(
-        "SELECT {APPLICATION_COLUMNS} FROM applications {filter} ORDER BY id LIMIT ${}",
+        "SELECT {APPLICATION_COLUMNS} FROM applications WHERE tenant_id = $1{filter} ORDER BY id LIMIT ${}",
         binds.len() + 1
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for b in &binds {
         query = query.bind(b);
     }
-    let rows = query.bind(i64::from(limit) + 1).fetch_all(db.pool()).await?;
+    let rows = query.bind(i64::from(limit) + 1).fetch_all(at.pool()).await?;
     let ids: Vec<String> = rows.iter().map(|r| col(r, "id")).collect::<Result<_, _>>()?;
     let mut roles = roles_of(
-        db,
+        at,
         AccountKind::Application,
         &ids.iter().map(String::as_str).collect::<Vec<_>>(),
     )
@@ -112,22 +104,23 @@ pub async fn list_applications(
 }
 
 #[tracing::instrument(name = "db get_application", level = "debug", skip_all)]
-pub async fn get_application(db: &Db, id: &str) -> Result<ApplicationRecord, StoreError> {
+pub async fn get_application(at: &Scope, id: &str) -> Result<ApplicationRecord, StoreError> {
     let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = $1"
+        "SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = $1 AND tenant_id = $2"
     )))
     .bind(id)
-    .fetch_optional(db.pool())
+    .bind(at.tenant())
+    .fetch_optional(at.pool())
     .await?
     .ok_or(StoreError::NotFound("external application"))?;
-    let mut roles = roles_of(db, AccountKind::Application, &[id]).await?;
+    let mut roles = roles_of(at, AccountKind::Application, &[id]).await?;
     Ok(application_from(&row, &mut roles)?)
 }
 
 #[allow(clippy::too_many_arguments)]
 #[tracing::instrument(name = "db create_application", level = "debug", skip_all)]
 pub async fn create_application(
-    db: &Db,
+    at: &Scope,
     master: &MasterKey,
     policy: &SecretPolicy,
     callback_url: &str,
@@ -141,16 +134,22 @@ pub async fn create_application(
         Credentials::Secret => (None, None),
         Credentials::Keys(keys) => key_columns(keys),
     };
-    let now = db.now_micros();
-    let mut tx = db.begin().await?;
-    let grantor = grants::Grantor::read(db, &mut tx, author).await?;
-    let after = grants::permissions_of_roles(&mut tx, app.roles()).await?;
+    let now = at.now_micros();
+    let mut tx = at.begin().await?;
+    let grantor = grants::Grantor::read(at, &mut tx, author).await?;
+    let after = grants::permissions_of_roles(&mut tx, at, app.roles()).await?;
     grantor.authorize(GrantChange::Create { after })?;
-    claim_email(&mut tx, app.email(), &AccountRef::new(AccountKind::Application, &id)).await?;
+    claim_email(
+        &mut tx,
+        at,
+        app.email(),
+        &AccountRef::new(AccountKind::Application, &id),
+    )
+    .await?;
     sqlx::query(
         "INSERT INTO applications (id, client_id, name, email, application_url, description, enabled, \
-         created_at, updated_at, name_key, token_endpoint_auth_method, jwks, jwks_uri) \
-         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7, $8, $9, $10, $11)",
+         created_at, updated_at, name_key, token_endpoint_auth_method, jwks, jwks_uri, tenant_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&id)
     .bind(client_id.as_str())
@@ -163,15 +162,17 @@ pub async fn create_application(
     .bind(app.credentials().method().as_str())
     .bind(jwks)
     .bind(jwks_uri)
+    .bind(at.tenant())
     .execute(&mut *tx)
     .await?;
     if matches!(app.credentials(), Credentials::Secret) {
         let now = casebook_domain::Timestamp::from_unix_micros(tx.now_micros());
-        insert_secret(&mut tx, master, &id, &first_secret(policy, secret, now), now).await?;
+        insert_secret(&mut tx, at, master, &id, &first_secret(policy, secret, now), now).await?;
     }
-    set_roles(&mut tx, RoleHolder::Application(&id), app.roles()).await?;
+    set_roles(&mut tx, at, RoleHolder::Application(&id), app.roles()).await?;
     set_limits(
         &mut tx,
+        at,
         &id,
         app.allowed_sources().map(Some),
         app.token_quota_per_hour().map(Some),
@@ -179,6 +180,7 @@ pub async fn create_application(
     .await?;
     audit(
         &mut tx,
+        at,
         &author.actor,
         "application.registered",
         "application",
@@ -192,16 +194,16 @@ pub async fn create_application(
         callback_url,
         private_key_jwt: matches!(app.credentials(), Credentials::Keys(_)),
     };
-    outbox::enqueue(&mut tx, app.email().as_str(), &notice).await?;
+    outbox::enqueue(&mut tx, at, app.email().as_str(), &notice).await?;
     tx.commit().await?;
-    get_application(db, &id).await
+    get_application(at, &id).await
 }
 
 /// `new_secret` is used only if the change moves a `private_key_jwt`
 /// application back to a client secret.
 #[tracing::instrument(name = "db update_application", level = "debug", skip_all)]
 pub async fn update_application(
-    db: &Db,
+    at: &Scope,
     master: &MasterKey,
     policy: &SecretPolicy,
     author: &Author,
@@ -209,13 +211,14 @@ pub async fn update_application(
     change: &ValidApplicationChange,
     new_secret: &ClientSecret,
 ) -> Result<ApplicationRecord, StoreError> {
-    let mut tx = db.begin().await?;
-    touch(&mut tx, "applications", id, "external application").await?;
-    let grantor = grants::Grantor::read(db, &mut tx, author).await?;
-    let before = held_permissions(&mut tx, RoleHolder::Application(id)).await?;
+    let mut tx = at.begin().await?;
+    touch(&mut tx, at, "applications", id, "external application").await?;
+    let grantor = grants::Grantor::read(at, &mut tx, author).await?;
+    let before = held_permissions(&mut tx, at, RoleHolder::Application(id)).await?;
     if let Some(email) = change.email() {
         move_email(
             &mut tx,
+            at,
             "applications",
             &AccountRef::new(AccountKind::Application, id),
             email,
@@ -223,9 +226,10 @@ pub async fn update_application(
         .await?;
     }
     if let Some(name) = change.name() {
-        set_text(&mut tx, "applications", "name", id, Some(name.as_ref())).await?;
+        set_text(&mut tx, at, "applications", "name", id, Some(name.as_ref())).await?;
         set_text(
             &mut tx,
+            at,
             "applications",
             "name_key",
             id,
@@ -234,33 +238,34 @@ pub async fn update_application(
         .await?;
     }
     if let Some(url) = change.application_url() {
-        set_text(&mut tx, "applications", "application_url", id, url).await?;
+        set_text(&mut tx, at, "applications", "application_url", id, url).await?;
     }
     if let Some(description) = change.description() {
-        set_text(&mut tx, "applications", "description", id, description).await?;
+        set_text(&mut tx, at, "applications", "description", id, description).await?;
     }
     if let Some(enabled) = change.enabled() {
-        sqlx::query("UPDATE applications SET enabled = $1 WHERE id = $2")
+        sqlx::query("UPDATE applications SET enabled = $1 WHERE id = $2 AND tenant_id = $3")
             .bind(i64::from(enabled))
             .bind(id)
+            .bind(at.tenant())
             .execute(&mut *tx)
             .await?;
     }
     if change.enabled() == Some(false) {
         // Every token issued so far stays refused after a later re-enable.
-        end_live_tokens(&mut tx, id).await?;
+        end_live_tokens(&mut tx, at, id).await?;
     }
     if let Some(roles) = change.roles() {
-        set_roles(&mut tx, RoleHolder::Application(id), roles).await?;
+        set_roles(&mut tx, at, RoleHolder::Application(id), roles).await?;
     }
     let new_secret = first_secret(
         policy,
         new_secret,
         casebook_domain::Timestamp::from_unix_micros(tx.now_micros()),
     );
-    let credentials = change_credentials(&mut tx, master, id, change.credentials(), &new_secret).await?;
-    let limits = set_limits(&mut tx, id, change.allowed_sources(), change.token_quota_per_hour()).await?;
-    let after = held_permissions(&mut tx, RoleHolder::Application(id)).await?;
+    let credentials = change_credentials(&mut tx, at, master, id, change.credentials(), &new_secret).await?;
+    let limits = set_limits(&mut tx, at, id, change.allowed_sources(), change.token_quota_per_hour()).await?;
+    let after = held_permissions(&mut tx, at, RoleHolder::Application(id)).await?;
     grantor.authorize(GrantChange::Change { before, after })?;
     let actor = &author.actor;
     let action = match change.enabled() {
@@ -272,10 +277,11 @@ pub async fn update_application(
         .into_iter()
         .flatten()
         .reduce(|a, b| format!("{a}; {b}"));
-    audit(&mut tx, actor, action, "application", id, detail).await?;
+    audit(&mut tx, at, actor, action, "application", id, detail).await?;
     if change.enabled() == Some(false) {
-        let row = sqlx::query("SELECT name, email FROM applications WHERE id = $1")
+        let row = sqlx::query("SELECT name, email FROM applications WHERE id = $1 AND tenant_id = $2")
             .bind(id)
+            .bind(at.tenant())
             .fetch_one(&mut *tx)
             .await?;
         let (name, email): (String, String) = (col(&row, "name")?, col(&row, "email")?);
@@ -283,29 +289,31 @@ pub async fn update_application(
             application: &name,
             by: &actor.name,
         };
-        outbox::enqueue(&mut tx, &email, &notice).await?;
+        outbox::enqueue(&mut tx, at, &email, &notice).await?;
     }
     tx.commit().await?;
-    get_application(db, id).await
+    get_application(at, id).await
 }
 
 /// Removes an application; returns its client ID so caches can drop it.
 #[tracing::instrument(name = "db delete_application", level = "debug", skip_all)]
-pub async fn delete_application(db: &Db, author: &Author, id: &str) -> Result<String, StoreError> {
-    let mut tx = db.begin().await?;
-    let grantor = grants::Grantor::read(db, &mut tx, author).await?;
-    let before = held_permissions(&mut tx, RoleHolder::Application(id)).await?;
+pub async fn delete_application(at: &Scope, author: &Author, id: &str) -> Result<String, StoreError> {
+    let mut tx = at.begin().await?;
+    let grantor = grants::Grantor::read(at, &mut tx, author).await?;
+    let before = held_permissions(&mut tx, at, RoleHolder::Application(id)).await?;
     grantor.authorize(GrantChange::Remove { before })?;
     let actor = &author.actor;
-    let row = sqlx::query("DELETE FROM applications WHERE id = $1 RETURNING client_id, name, email")
+    let row = sqlx::query("DELETE FROM applications WHERE id = $1 AND tenant_id = $2 RETURNING client_id, name, email")
         .bind(id)
+        .bind(at.tenant())
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound("external application"))?;
-    release_email(&mut tx, &AccountRef::new(AccountKind::Application, id)).await?;
+    release_email(&mut tx, at, &AccountRef::new(AccountKind::Application, id)).await?;
     let (name, email): (String, String) = (col(&row, "name")?, col(&row, "email")?);
     audit(
         &mut tx,
+        at,
         actor,
         "application.removed",
         "application",
@@ -317,7 +325,7 @@ pub async fn delete_application(db: &Db, author: &Author, id: &str) -> Result<St
         application: &name,
         by: &actor.name,
     };
-    outbox::enqueue(&mut tx, &email, &notice).await?;
+    outbox::enqueue(&mut tx, at, &email, &notice).await?;
     tx.commit().await?;
     Ok(col(&row, "client_id")?)
 }
@@ -329,6 +337,7 @@ pub async fn delete_application(db: &Db, author: &Author, id: &str) -> Result<St
 /// `private_key_jwt` and no keys.
 async fn change_credentials(
     tx: &mut Tx,
+    at: &Scope,
     master: &MasterKey,
     id: &str,
     change: &CredentialChange,
@@ -337,10 +346,13 @@ async fn change_credentials(
     if change.method.is_none() && change.keys.is_none() {
         return Ok(None);
     }
-    let row = sqlx::query("SELECT token_endpoint_auth_method, jwks, jwks_uri FROM applications WHERE id = $1")
-        .bind(id)
-        .fetch_one(&mut **tx)
-        .await?;
+    let row = sqlx::query(
+        "SELECT token_endpoint_auth_method, jwks, jwks_uri FROM applications WHERE id = $1 AND tenant_id = $2",
+    )
+    .bind(id)
+    .bind(at.tenant())
+    .fetch_one(&mut **tx)
+    .await?;
     let stored = AuthMethod::parse(&col::<String>(&row, "token_endpoint_auth_method")?);
     let has_keys = col::<Option<String>>(&row, "jwks")?.is_some() || col::<Option<String>>(&row, "jwks_uri")?.is_some();
     let method = change.method.or(stored);
@@ -351,21 +363,23 @@ async fn change_credentials(
             sqlx::query(
                 "UPDATE applications SET token_endpoint_auth_method = $1, \
                  jwks = CASE WHEN $4 = 1 THEN $2 ELSE jwks END, jwks_uri = CASE WHEN $4 = 1 THEN $5 ELSE jwks_uri END \
-                 WHERE id = $3",
+                 WHERE id = $3 AND tenant_id = $6",
             )
             .bind(AuthMethod::PrivateKeyJwt.as_str())
             .bind(jwks)
             .bind(id)
             .bind(i64::from(keys.is_some()))
             .bind(jwks_uri)
+            .bind(at.tenant())
             .execute(&mut **tx)
             .await?;
-            sqlx::query("DELETE FROM client_secrets WHERE application_id = $1")
+            sqlx::query("DELETE FROM client_secrets WHERE application_id = $1 AND tenant_id = $2")
                 .bind(id)
+                .bind(at.tenant())
                 .execute(&mut **tx)
                 .await?;
             if stored != Some(AuthMethod::PrivateKeyJwt) {
-                end_live_tokens(tx, id).await?;
+                end_live_tokens(tx, at, id).await?;
             }
             match (stored, keys) {
                 (Some(AuthMethod::PrivateKeyJwt), Some(KeySource::Inline(set))) => {
@@ -381,15 +395,17 @@ async fn change_credentials(
         }
         (Some(AuthMethod::ClientSecretBasic), None) if stored == Some(AuthMethod::PrivateKeyJwt) => {
             sqlx::query(
-                "UPDATE applications SET token_endpoint_auth_method = $1, jwks = NULL, jwks_uri = NULL WHERE id = $2",
+                "UPDATE applications SET token_endpoint_auth_method = $1, jwks = NULL, jwks_uri = NULL \
+                 WHERE id = $2 AND tenant_id = $3",
             )
             .bind(AuthMethod::ClientSecretBasic.as_str())
             .bind(id)
+            .bind(at.tenant())
             .execute(&mut **tx)
             .await?;
-            end_live_tokens(tx, id).await?;
+            end_live_tokens(tx, at, id).await?;
             let now = casebook_domain::Timestamp::from_unix_micros(tx.now_micros());
-            insert_secret(tx, master, id, new_secret, now).await?;
+            insert_secret(tx, at, master, id, new_secret, now).await?;
             "authentication moved to client_secret_basic with a new secret; live tokens ended".to_owned()
         }
         (Some(AuthMethod::ClientSecretBasic), None) => return Ok(None),
@@ -414,9 +430,10 @@ async fn change_credentials(
 /// Ends every token the application holds now (a new token generation):
 /// what a change of how it proves who it is must do, since a token got with
 /// the old credential would otherwise outlive it by up to an hour.
-async fn end_live_tokens(tx: &mut Tx, id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE applications SET token_generation = token_generation + 1 WHERE id = $1")
+async fn end_live_tokens(tx: &mut Tx, at: &Scope, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE applications SET token_generation = token_generation + 1 WHERE id = $1 AND tenant_id = $2")
         .bind(id)
+        .bind(at.tenant())
         .execute(&mut **tx)
         .await?;
     Ok(())

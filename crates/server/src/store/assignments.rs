@@ -25,18 +25,23 @@ struct Assignments {
 const USER_ROLES: Assignments = Assignments {
     table: "user_roles",
     owner: "user_id",
-    clear: "DELETE FROM user_roles WHERE user_id = $1",
-    assign: "INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)",
-    held: "SELECT r.permissions AS permissions FROM user_roles x JOIN roles r ON r.id = x.role_id WHERE x.user_id = $1",
+    clear: "DELETE FROM user_roles WHERE user_id = $1 AND tenant_id = $2",
+    assign: "INSERT INTO user_roles (user_id, role_id, tenant_id) \
+             SELECT $1, id, tenant_id FROM roles WHERE id = $2 AND tenant_id = $3",
+    held: "SELECT r.permissions AS permissions, r.platform_permissions AS platform_permissions \
+           FROM user_roles x JOIN roles r ON r.id = x.role_id AND r.tenant_id = $2 \
+           WHERE x.user_id = $1 AND x.tenant_id = $2",
 };
 
 const APPLICATION_ROLES: Assignments = Assignments {
     table: "application_roles",
     owner: "application_id",
-    clear: "DELETE FROM application_roles WHERE application_id = $1",
-    assign: "INSERT INTO application_roles (application_id, role_id) VALUES ($1, $2)",
-    held: "SELECT r.permissions AS permissions FROM application_roles x JOIN roles r ON r.id = x.role_id \
-           WHERE x.application_id = $1",
+    clear: "DELETE FROM application_roles WHERE application_id = $1 AND tenant_id = $2",
+    assign: "INSERT INTO application_roles (application_id, role_id, tenant_id) \
+             SELECT $1, id, tenant_id FROM roles WHERE id = $2 AND tenant_id = $3",
+    held: "SELECT r.permissions AS permissions, r.platform_permissions AS platform_permissions \
+           FROM application_roles x JOIN roles r ON r.id = x.role_id AND r.tenant_id = $2 \
+           WHERE x.application_id = $1 AND x.tenant_id = $2",
 };
 
 fn assignments(kind: AccountKind) -> &'static Assignments {
@@ -59,42 +64,71 @@ impl<'a> RoleHolder<'a> {
 fn union_of_rows(rows: &[AnyRow]) -> Result<PermissionSet, sqlx::Error> {
     let mut set = PermissionSet::EMPTY;
     for row in rows {
-        let text: String = col(row, "permissions")?;
-        set = set.union(PermissionSet::parse_scope(&text).unwrap_or_default());
+        set = set.union(roles::role_permissions(row)?);
     }
     Ok(set)
 }
 
 /// The union of the permissions of the roles `holder` has, as this
 /// transaction sees them.
-pub(super) async fn held_permissions(tx: &mut Tx, holder: RoleHolder<'_>) -> Result<PermissionSet, sqlx::Error> {
+pub(super) async fn held_permissions(
+    tx: &mut Tx,
+    at: &Scope,
+    holder: RoleHolder<'_>,
+) -> Result<PermissionSet, sqlx::Error> {
     let (sql, id) = holder.parts();
-    union_of_rows(&sqlx::query(sql.held).bind(id).fetch_all(&mut **tx).await?)
+    union_of_rows(
+        &sqlx::query(sql.held)
+            .bind(id)
+            .bind(at.tenant())
+            .fetch_all(&mut **tx)
+            .await?,
+    )
 }
 
 /// The same, outside a transaction: a signed-in person's permissions.
 #[tracing::instrument(name = "db permissions_of", level = "debug", skip_all)]
-pub async fn permissions_of(db: &Db, holder: RoleHolder<'_>) -> Result<PermissionSet, sqlx::Error> {
+pub async fn permissions_of(at: &Scope, holder: RoleHolder<'_>) -> Result<PermissionSet, sqlx::Error> {
     let (sql, id) = holder.parts();
-    union_of_rows(&sqlx::query(sql.held).bind(id).fetch_all(db.pool()).await?)
+    union_of_rows(
+        &sqlx::query(sql.held)
+            .bind(id)
+            .bind(at.tenant())
+            .fetch_all(at.pool())
+            .await?,
+    )
 }
 
 /// Replaces the roles `holder` has with `roles`.
-pub(super) async fn set_roles(tx: &mut Tx, holder: RoleHolder<'_>, roles: &[String]) -> Result<(), StoreError> {
+pub(super) async fn set_roles(
+    tx: &mut Tx,
+    at: &Scope,
+    holder: RoleHolder<'_>,
+    roles: &[String],
+) -> Result<(), StoreError> {
     let (sql, owner) = holder.parts();
-    sqlx::query(sql.clear).bind(owner).execute(&mut **tx).await?;
+    sqlx::query(sql.clear)
+        .bind(owner)
+        .bind(at.tenant())
+        .execute(&mut **tx)
+        .await?;
     for role in roles {
-        let result = sqlx::query(sql.assign).bind(owner).bind(role).execute(&mut **tx).await;
-        if let Err(e) = result {
+        // Only a role of this tenant is assigned: another tenant's id is
+        // as unknown here as one that never existed.
+        let assigned = sqlx::query(sql.assign)
+            .bind(owner)
+            .bind(role)
+            .bind(at.tenant())
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        if assigned == 0 {
             // The role vanished between validation and this write.
-            if crate::db::is_foreign_key_violation(&e) {
-                return Err(StoreError::refused(FieldError::new(
-                    "roles",
-                    ErrorCode::UnknownRole,
-                    format!("there is no role {role:?}"),
-                )));
-            }
-            return Err(e.into());
+            return Err(StoreError::refused(FieldError::new(
+                "roles",
+                ErrorCode::UnknownRole,
+                format!("there is no role {role:?}"),
+            )));
         }
     }
     Ok(())
@@ -102,7 +136,7 @@ pub(super) async fn set_roles(tx: &mut Tx, holder: RoleHolder<'_>, roles: &[Stri
 
 /// The role ids of each of `owners`, accounts of one kind, for a page of them.
 pub(super) async fn roles_of(
-    db: &Db,
+    at: &Scope,
     kind: AccountKind,
     owners: &[&str],
 ) -> Result<HashMap<String, Vec<String>>, sqlx::Error> {
@@ -114,14 +148,14 @@ pub(super) async fn roles_of(
     // Table and column come from the constants above; the input decides
     // only how many ids are bound.
     let sql = format!(
-        "SELECT {owner} AS owner, role_id FROM {table} WHERE {owner} IN ({}) ORDER BY role_id",
-        parameter_list(1, owners.len())
+        "SELECT {owner} AS owner, role_id FROM {table} WHERE tenant_id = $1 AND {owner} IN ({}) ORDER BY role_id",
+        parameter_list(2, owners.len())
     );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
+    let mut query = sqlx::query(AssertSqlSafe(sql)).bind(at.tenant());
     for id in owners {
         query = query.bind(*id);
     }
-    for row in query.fetch_all(db.pool()).await? {
+    for row in query.fetch_all(at.pool()).await? {
         map.entry(col(&row, "owner")?).or_default().push(col(&row, "role_id")?);
     }
     Ok(map)

@@ -5,6 +5,7 @@ use super::*;
 #[tracing::instrument(name = "db audit", level = "debug", skip_all)]
 pub async fn audit(
     tx: &mut Tx,
+    at: &Scope,
     actor: &ActorRef,
     action: &str,
     target_kind: &str,
@@ -12,8 +13,8 @@ pub async fn audit(
     detail: Option<String>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO audit_events (id, at, actor_kind, actor_id, actor_name, action, target_kind, target_id, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO audit_events (id, at, actor_kind, actor_id, actor_name, action, target_kind, target_id, detail, tenant_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(new_id())
     .bind(tx.now_micros())
@@ -24,6 +25,7 @@ pub async fn audit(
     .bind(target_kind)
     .bind(target_id)
     .bind(detail)
+    .bind(at.tenant())
     .execute(&mut **tx)
     .await
     .map(|_| ())
@@ -42,7 +44,7 @@ pub struct AuditFilter<'a> {
 
 #[tracing::instrument(name = "db list_audit", level = "debug", skip_all)]
 pub async fn list_audit(
-    db: &Db,
+    at: &Scope,
     cursor: Option<&str>,
     limit: u32,
     filter: AuditFilter<'_>,
@@ -53,6 +55,7 @@ pub async fn list_audit(
         binds.push(value);
         clauses.push(clause.replace('?', &format!("${}", binds.len())));
     };
+    with("tenant_id = ?", at.tenant().to_owned());
     if let Some(c) = cursor {
         with("id < ?", c.to_owned());
     }
@@ -71,22 +74,18 @@ pub async fn list_audit(
     if let Some(actor) = filter.actor_id {
         with("actor_id = ?", actor.to_owned());
     }
-    let filter = if clauses.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", clauses.join(" AND "))
-    };
+    let filter = format!("WHERE {}", clauses.join(" AND "));
     // Newest first: ids are time-ordered (UUIDv7).
     let sql = format!(
         "SELECT id, at, actor_kind, actor_id, actor_name, action, target_kind, target_id, detail FROM audit_events \
-         {filter} ORDER BY id DESC LIMIT ${}",
+         {filter} /* tenant_id is the first condition */ ORDER BY id DESC LIMIT ${}",
         binds.len() + 1
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for value in &binds {
         query = query.bind(value);
     }
-    let rows = query.bind(i64::from(limit) + 1).fetch_all(db.pool()).await?;
+    let rows = query.bind(i64::from(limit) + 1).fetch_all(at.pool()).await?;
     let items = rows
         .iter()
         .map(|r| {

@@ -7,6 +7,10 @@ use casebook_domain::client_keys::{AuthMethod, ClientKeySet, JwksUri, KeySource}
 /// What the token endpoint needs to know about a client.
 #[derive(Debug, Clone)]
 pub struct ClientRecord {
+    /// The tenant the application belongs to: a Client ID is unique in the
+    /// install, and a lookup by it is answered only for this tenant
+    /// ([`crate::state::AppState::client`]).
+    pub tenant_id: String,
     pub application_id: String,
     pub name: String,
     pub enabled: bool,
@@ -62,15 +66,15 @@ impl std::fmt::Debug for StoredSecret {
     }
 }
 
-/// One round trip: the application, its secrets and its roles' permissions,
+/// One round trip: the application, its tenant, its secrets and its roles' permissions,
 /// joined (a few rows: roles times secrets, each at most a handful). This
 /// runs whenever a client's cache entry has expired, which for clients that
 /// ask for a token once an hour is nearly every time.
 #[tracing::instrument(name = "db client_record", level = "debug", skip_all)]
 pub async fn client_record(db: &Db, client_id: &str) -> Result<Option<ClientRecord>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT a.id, a.name, a.enabled, a.token_generation, a.token_endpoint_auth_method, a.jwks, a.jwks_uri, \
-                r.permissions, s.id AS secret_id, s.secret_mac, s.created_at AS secret_created_at, s.expires_at AS secret_expires_at, \
+        "SELECT a.tenant_id, a.id, a.name, a.enabled, a.token_generation, a.token_endpoint_auth_method, a.jwks, a.jwks_uri, \
+                r.permissions, r.platform_permissions, s.id AS secret_id, s.secret_mac, s.created_at AS secret_created_at, s.expires_at AS secret_expires_at, \
                 a.allowed_sources, a.token_quota_per_hour \
          FROM applications a \
          LEFT JOIN application_roles ar ON ar.application_id = a.id \
@@ -87,9 +91,7 @@ pub async fn client_record(db: &Db, client_id: &str) -> Result<Option<ClientReco
     let mut permissions = PermissionSet::EMPTY;
     let mut secrets: Vec<StoredSecret> = Vec::new();
     for r in &rows {
-        if let Some(text) = col::<Option<String>>(r, "permissions")? {
-            permissions = permissions.union(PermissionSet::parse_scope(&text).unwrap_or_default());
-        }
+        permissions = permissions.union(role_permissions(r)?);
         if let Some(id) = col::<Option<String>>(r, "secret_id")?
             && !secrets.iter().any(|s| s.id == id)
         {
@@ -103,6 +105,7 @@ pub async fn client_record(db: &Db, client_id: &str) -> Result<Option<ClientReco
         }
     }
     Ok(Some(ClientRecord {
+        tenant_id: col(row, "tenant_id")?,
         application_id: col(row, "id")?,
         name: col(row, "name")?,
         enabled: col::<i64>(row, "enabled")? != 0,

@@ -62,16 +62,17 @@ fn credential_from(row: &AnyRow) -> Result<FederatedCredentialRecord, StoreError
 
 /// The grant rule for a credential of application `id`: the author must
 /// hold everything the application holds. 404 when there is no application.
-async fn authorize(db: &Db, tx: &mut Tx, author: &Author, id: &str) -> Result<(), StoreError> {
-    let exists = sqlx::query("SELECT 1 AS one FROM applications WHERE id = $1")
+async fn authorize(at: &Scope, tx: &mut Tx, author: &Author, id: &str) -> Result<(), StoreError> {
+    let exists = sqlx::query("SELECT 1 AS one FROM applications WHERE id = $1 AND tenant_id = $2")
         .bind(id)
+        .bind(at.tenant())
         .fetch_optional(&mut **tx)
         .await?;
     if exists.is_none() {
         return Err(StoreError::NotFound("external application"));
     }
-    let grantor = grants::Grantor::read(db, tx, author).await?;
-    let held = held_permissions(tx, RoleHolder::Application(id)).await?;
+    let grantor = grants::Grantor::read(at, tx, author).await?;
+    let held = held_permissions(tx, at, RoleHolder::Application(id)).await?;
     grantor.authorize(GrantChange::Change {
         before: held,
         after: held,
@@ -80,18 +81,20 @@ async fn authorize(db: &Db, tx: &mut Tx, author: &Author, id: &str) -> Result<()
 
 #[tracing::instrument(name = "db add_federated_credential", level = "debug", skip_all)]
 pub async fn add_federated_credential(
-    db: &Db,
+    at: &Scope,
     author: &Author,
     application_id: &str,
     credential: &NewFederatedCredential,
 ) -> Result<FederatedCredentialRecord, StoreError> {
-    let mut tx = db.begin().await?;
-    authorize(db, &mut tx, author, application_id).await?;
-    let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM federated_credentials WHERE application_id = $1")
-        .bind(application_id)
-        .fetch_one(&mut *tx)
-        .await
-        .and_then(|row| col(&row, "n"))?;
+    let mut tx = at.begin().await?;
+    authorize(at, &mut tx, author, application_id).await?;
+    let count: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM federated_credentials WHERE application_id = $1 AND tenant_id = $2")
+            .bind(application_id)
+            .bind(at.tenant())
+            .fetch_one(&mut *tx)
+            .await
+            .and_then(|row| col(&row, "n"))?;
     if count >= MAX_PER_APPLICATION as i64 {
         return Err(StoreError::Conflict {
             detail: format!(
@@ -109,8 +112,8 @@ pub async fn add_federated_credential(
     let actor = &author.actor;
     let inserted = sqlx::query(
         "INSERT INTO federated_credentials (id, application_id, name, issuer, subject, audience, claims, jwks, jwks_uri, \
-           max_token_lifetime_seconds, single_use, created_at, created_by_kind, created_by_id, created_by_name) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+           max_token_lifetime_seconds, single_use, created_at, created_by_kind, created_by_id, created_by_name, tenant_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(&id)
     .bind(application_id)
@@ -127,6 +130,7 @@ pub async fn add_federated_credential(
     .bind(actor.kind.as_str())
     .bind(&actor.id)
     .bind(&actor.name)
+    .bind(at.tenant())
     .execute(&mut *tx)
     .await;
     match inserted {
@@ -144,6 +148,7 @@ pub async fn add_federated_credential(
     };
     audit(
         &mut tx,
+        at,
         actor,
         "application.federated_credential_added",
         "application",
@@ -155,9 +160,10 @@ pub async fn add_federated_credential(
     )
     .await?;
     let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM federated_credentials WHERE id = $1"
+        "SELECT {COLUMNS} FROM federated_credentials WHERE id = $1 AND tenant_id = $2"
     )))
     .bind(&id)
+    .bind(at.tenant())
     .fetch_one(&mut *tx)
     .await?;
     let record = credential_from(&row)?;
@@ -168,33 +174,36 @@ pub async fn add_federated_credential(
 /// Every credential of the application, oldest first; 404 when there is no application.
 #[tracing::instrument(name = "db list_federated_credentials", level = "debug", skip_all)]
 pub async fn list_federated_credentials(
-    db: &Db,
+    at: &Scope,
     application_id: &str,
 ) -> Result<Vec<FederatedCredentialRecord>, StoreError> {
-    get_application(db, application_id).await?;
+    get_application(at, application_id).await?;
     let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM federated_credentials WHERE application_id = $1 ORDER BY id"
+        "SELECT {COLUMNS} FROM federated_credentials WHERE application_id = $1 AND tenant_id = $2 ORDER BY id"
     )))
     .bind(application_id)
-    .fetch_all(db.pool())
+    .bind(at.tenant())
+    .fetch_all(at.pool())
     .await?;
     rows.iter().map(credential_from).collect()
 }
 
 #[tracing::instrument(name = "db remove_federated_credential", level = "debug", skip_all)]
 pub async fn remove_federated_credential(
-    db: &Db,
+    at: &Scope,
     author: &Author,
     application_id: &str,
     credential_id: &str,
 ) -> Result<(), StoreError> {
-    let mut tx = db.begin().await?;
-    authorize(db, &mut tx, author, application_id).await?;
+    let mut tx = at.begin().await?;
+    authorize(at, &mut tx, author, application_id).await?;
     let removed = sqlx::query(
-        "DELETE FROM federated_credentials WHERE id = $1 AND application_id = $2 RETURNING name, issuer, subject",
+        "DELETE FROM federated_credentials WHERE id = $1 AND application_id = $2 AND tenant_id = $3 \
+         RETURNING name, issuer, subject",
     )
     .bind(credential_id)
     .bind(application_id)
+    .bind(at.tenant())
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(StoreError::NotFound("federated credential"))?;
@@ -205,6 +214,7 @@ pub async fn remove_federated_credential(
     );
     audit(
         &mut tx,
+        at,
         &author.actor,
         "application.federated_credential_removed",
         "application",
@@ -220,19 +230,20 @@ pub async fn remove_federated_credential(
 /// the candidates an outside token is judged against.
 #[tracing::instrument(name = "db federated_candidates", level = "debug", skip_all)]
 pub async fn federated_candidates(
-    db: &Db,
+    at: &Scope,
     application_id: &str,
     issuer: &str,
     subject: &str,
 ) -> Result<Vec<FederatedCredentialRecord>, StoreError> {
     let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM federated_credentials WHERE application_id = $1 AND issuer = $2 AND subject = $3 \
-         ORDER BY id"
+        "SELECT {COLUMNS} FROM federated_credentials \
+         WHERE application_id = $1 AND issuer = $2 AND subject = $3 AND tenant_id = $4 ORDER BY id"
     )))
     .bind(application_id)
     .bind(issuer)
     .bind(subject)
-    .fetch_all(db.pool())
+    .bind(at.tenant())
+    .fetch_all(at.pool())
     .await?;
     rows.iter().map(credential_from).collect()
 }
@@ -240,13 +251,14 @@ pub async fn federated_candidates(
 /// The contract ("Audit trail"): every exchange is in the trail, with the application as its actor.
 #[tracing::instrument(name = "db record_federated_exchange", level = "debug", skip_all)]
 pub async fn record_federated_exchange(
-    db: &Db,
+    at: &Scope,
     application: &ActorRef,
     credential: &FederatedCredentialRecord,
 ) -> Result<(), StoreError> {
-    let mut tx = db.begin().await?;
+    let mut tx = at.begin().await?;
     audit(
         &mut tx,
+        at,
         application,
         "application.federated_token_issued",
         "application",

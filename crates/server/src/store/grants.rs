@@ -8,12 +8,12 @@
 
 use super::ActorRef;
 use super::RoleHolder;
+use super::Scope;
 use super::StoreError;
 use crate::db::Backend;
-use crate::db::{Db, Tx};
+use crate::db::Tx;
 use casebook_domain::PermissionSet;
 use casebook_domain::grant::{GrantChange, authorize_change};
-use sqlx::Row;
 
 /// Orders every change that grants or takes permissions on PostgreSQL (and
 /// the last-administrator check with them). The value is arbitrary; it only
@@ -21,8 +21,8 @@ use sqlx::Row;
 /// serialises writers.
 const PERMISSIONS_LOCK: i64 = 0x6361_7365_6164_6d6e;
 
-pub(super) async fn lock_permissions(db: &Db, tx: &mut Tx) -> Result<(), sqlx::Error> {
-    if db.backend() == Backend::Postgres {
+pub(super) async fn lock_permissions(at: &Scope, tx: &mut Tx) -> Result<(), sqlx::Error> {
+    if at.db().backend() == Backend::Postgres {
         sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock($1)) AS l")
             .bind(PERMISSIONS_LOCK)
             .fetch_one(&mut **tx)
@@ -42,26 +42,31 @@ pub struct Author {
 }
 
 /// The union of the permissions of `role_ids`, as this transaction sees them.
-pub(super) async fn permissions_of_roles(tx: &mut Tx, role_ids: &[String]) -> Result<PermissionSet, sqlx::Error> {
+pub(super) async fn permissions_of_roles(
+    tx: &mut Tx,
+    at: &Scope,
+    role_ids: &[String],
+) -> Result<PermissionSet, sqlx::Error> {
     let mut set = PermissionSet::EMPTY;
     for id in role_ids {
-        if let Some(permissions) = role_permissions(tx, id).await? {
+        if let Some(permissions) = role_permissions(tx, at, id).await? {
             set = set.union(permissions);
         }
     }
     Ok(set)
 }
 
-pub(super) async fn role_permissions(tx: &mut Tx, role_id: &str) -> Result<Option<PermissionSet>, sqlx::Error> {
-    let row = sqlx::query("SELECT permissions FROM roles WHERE id = $1")
+pub(super) async fn role_permissions(
+    tx: &mut Tx,
+    at: &Scope,
+    role_id: &str,
+) -> Result<Option<PermissionSet>, sqlx::Error> {
+    let row = sqlx::query("SELECT permissions, platform_permissions FROM roles WHERE id = $1 AND tenant_id = $2")
         .bind(role_id)
+        .bind(at.tenant())
         .fetch_optional(&mut **tx)
         .await?;
-    row.map(|r| {
-        let text: String = r.try_get("permissions")?;
-        Ok(PermissionSet::parse_scope(&text).unwrap_or_default())
-    })
-    .transpose()
+    row.as_ref().map(super::roles::role_permissions).transpose()
 }
 
 /// What the author of a change may grant, read in the change's transaction
@@ -71,9 +76,9 @@ pub(super) async fn role_permissions(tx: &mut Tx, role_id: &str) -> Result<Optio
 pub(super) struct Grantor(PermissionSet);
 
 impl Grantor {
-    pub(super) async fn read(db: &Db, tx: &mut Tx, author: &Author) -> Result<Self, sqlx::Error> {
-        lock_permissions(db, tx).await?;
-        let held = super::held_permissions(tx, RoleHolder::of(author.actor.kind, &author.actor.id)).await?;
+    pub(super) async fn read(at: &Scope, tx: &mut Tx, author: &Author) -> Result<Self, sqlx::Error> {
+        lock_permissions(at, tx).await?;
+        let held = super::held_permissions(tx, at, RoleHolder::of(author.actor.kind, &author.actor.id)).await?;
         Ok(Self(match author.token_scope {
             Some(scope) => held.intersection(scope),
             None => held,

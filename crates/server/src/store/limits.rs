@@ -75,6 +75,7 @@ impl LimitColumns {
 /// as it is, `Some(None)` clears it); answers what the audit trail says.
 pub(super) async fn set_limits(
     tx: &mut Tx,
+    at: &Scope,
     id: &str,
     sources: Option<Option<&AllowedSources>>,
     quota: Option<Option<TokenQuota>>,
@@ -83,9 +84,10 @@ pub(super) async fn set_limits(
     if let Some(sources) = sources {
         let list = sources.map(AllowedSources::to_strings);
         let stored = list.as_ref().map(|l| serde_json::Value::from(l.clone()).to_string());
-        sqlx::query("UPDATE applications SET allowed_sources = $1 WHERE id = $2")
+        sqlx::query("UPDATE applications SET allowed_sources = $1 WHERE id = $2 AND tenant_id = $3")
             .bind(stored)
             .bind(id)
+            .bind(at.tenant())
             .execute(&mut **tx)
             .await?;
         said.push(match list {
@@ -94,9 +96,10 @@ pub(super) async fn set_limits(
         });
     }
     if let Some(quota) = quota {
-        sqlx::query("UPDATE applications SET token_quota_per_hour = $1 WHERE id = $2")
+        sqlx::query("UPDATE applications SET token_quota_per_hour = $1 WHERE id = $2 AND tenant_id = $3")
             .bind(quota.map(|q| i64::from(q.per_hour())))
             .bind(id)
+            .bind(at.tenant())
             .execute(&mut **tx)
             .await?;
         said.push(match quota {
@@ -108,12 +111,18 @@ pub(super) async fn set_limits(
 }
 
 /// One refusal of an application's request for where it came from, with the
-/// application as actor.
+/// application as actor, in the application's tenant.
 #[tracing::instrument(name = "db record_refusal", level = "debug", skip_all)]
-pub async fn record_refusal(db: &Db, application: &ActorRef, action: &str, detail: String) -> Result<(), sqlx::Error> {
-    let mut tx = db.begin().await?;
+pub async fn record_refusal(
+    at: &Scope,
+    application: &ActorRef,
+    action: &str,
+    detail: String,
+) -> Result<(), sqlx::Error> {
+    let mut tx = at.begin().await?;
     audit(
         &mut tx,
+        at,
         application,
         action,
         "application",

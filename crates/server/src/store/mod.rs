@@ -21,10 +21,12 @@ mod reveal_lockout;
 mod revocations;
 mod roles;
 mod rows;
+mod scope;
 mod sealed;
 mod secrets;
 mod sessions;
 mod signing_keys;
+mod tenants;
 mod users;
 
 pub use accounts::*;
@@ -44,10 +46,12 @@ pub use reveal_lockout::*;
 pub use revocations::*;
 pub use roles::*;
 pub use rows::*;
+pub use scope::{Scope, TENANT_TABLES};
 pub use sealed::*;
 pub use secrets::*;
 pub use sessions::*;
 pub use signing_keys::*;
+pub use tenants::*;
 pub use users::*;
 
 use crate::crypto::MasterKey;

@@ -1,19 +1,24 @@
 //! The outbox's rows: notices written in the transaction of the change they
 //! describe, then leased, delivered or retried by [`crate::notify`].
+//!
+//! A notice belongs to the tenant whose change it describes; delivery is
+//! the install's, one queue for every tenant, as the relay is one.
 
 use super::*;
 
 /// Writes a notice in the caller's transaction, due at once.
 #[tracing::instrument(name = "db enqueue", level = "debug", skip_all)]
-pub async fn enqueue(tx: &mut Tx, recipient: &str, notice: &Notice<'_>) -> Result<(), sqlx::Error> {
+pub async fn enqueue(tx: &mut Tx, at: &Scope, recipient: &str, notice: &Notice<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO outbox (id, recipient, subject, body, created_at, attempts, next_attempt_at) VALUES ($1, $2, $3, $4, $5, 0, $5)",
+        "INSERT INTO outbox (id, recipient, subject, body, created_at, attempts, next_attempt_at, tenant_id) \
+         VALUES ($1, $2, $3, $4, $5, 0, $5, $6)",
     )
     .bind(new_id())
     .bind(recipient)
     .bind(notice.subject())
     .bind(notice.body())
     .bind(tx.now_micros())
+    .bind(at.tenant())
     .execute(&mut **tx)
     .await
     .map(|_| ())
@@ -23,6 +28,8 @@ pub async fn enqueue(tx: &mut Tx, recipient: &str, notice: &Notice<'_>) -> Resul
 #[derive(Debug)]
 pub struct PendingNotice {
     pub id: String,
+    /// Whose change it describes: for the delivery log.
+    pub tenant_id: String,
     pub recipient: String,
     pub subject: String,
     pub body: String,
@@ -34,7 +41,8 @@ pub struct PendingNotice {
 #[tracing::instrument(name = "db due_notices", level = "debug", skip_all)]
 pub async fn due_notices(db: &Db, max_attempts: i64, limit: i64) -> Result<Vec<PendingNotice>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT id, recipient, subject, body, attempts FROM outbox \
+        "SELECT id, tenant_id, recipient, subject, body, attempts FROM outbox \
+         /* UNSCOPED: one delivery queue for the install */ \
          WHERE delivered_at IS NULL AND attempts < $1 AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT $3",
     )
     .bind(max_attempts)
@@ -46,6 +54,7 @@ pub async fn due_notices(db: &Db, max_attempts: i64, limit: i64) -> Result<Vec<P
         .map(|row| {
             Ok(PendingNotice {
                 id: col(row, "id")?,
+                tenant_id: col(row, "tenant_id")?,
                 recipient: col(row, "recipient")?,
                 subject: col(row, "subject")?,
                 body: col(row, "body")?,
@@ -58,10 +67,13 @@ pub async fn due_notices(db: &Db, max_attempts: i64, limit: i64) -> Result<Vec<P
 /// Notices not yet delivered that still have attempts left, due or not:
 /// what the install has yet to send.
 pub async fn outbox_depth(db: &Db, max_attempts: i64) -> Result<i64, sqlx::Error> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE delivered_at IS NULL AND attempts < $1")
-        .bind(max_attempts)
-        .fetch_one(db.pool())
-        .await?;
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM outbox /* UNSCOPED: the depth of the install-wide queue */ \
+         WHERE delivered_at IS NULL AND attempts < $1",
+    )
+    .bind(max_attempts)
+    .fetch_one(db.pool())
+    .await?;
     col(&row, "n")
 }
 
@@ -73,7 +85,8 @@ pub async fn lease_notice(db: &Db, id: &str, lease: std::time::Duration) -> Resu
     let until = now.saturating_add(lease).unix_micros();
     let now = now.unix_micros();
     let leased = sqlx::query(
-        "UPDATE outbox SET next_attempt_at = $1 WHERE id = $2 AND next_attempt_at <= $3 AND delivered_at IS NULL",
+        "UPDATE outbox SET next_attempt_at = $1 /* UNSCOPED: by the id of a notice the install-wide queue read */ \
+         WHERE id = $2 AND next_attempt_at <= $3 AND delivered_at IS NULL",
     )
     .bind(until)
     .bind(id)
@@ -86,13 +99,16 @@ pub async fn lease_notice(db: &Db, id: &str, lease: std::time::Duration) -> Resu
 
 #[tracing::instrument(name = "db mark_delivered", level = "debug", skip_all)]
 pub async fn mark_delivered(db: &Db, id: &str, attempts: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE outbox SET delivered_at = $1, attempts = $2, last_error = NULL WHERE id = $3")
-        .bind(db.now_micros())
-        .bind(attempts)
-        .bind(id)
-        .execute(db.pool())
-        .await
-        .map(|_| ())
+    sqlx::query(
+        "UPDATE outbox SET delivered_at = $1, attempts = $2, last_error = NULL \
+         /* UNSCOPED: by the id of a notice the install-wide queue read */ WHERE id = $3",
+    )
+    .bind(db.now_micros())
+    .bind(attempts)
+    .bind(id)
+    .execute(db.pool())
+    .await
+    .map(|_| ())
 }
 
 /// Records a failed attempt and when to try again. The error is cut to 500
@@ -105,12 +121,15 @@ pub async fn mark_failed(
     retry_in: std::time::Duration,
     error: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE outbox SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE id = $4")
-        .bind(attempts)
-        .bind(db.clock().now().saturating_add(retry_in).unix_micros())
-        .bind(error.chars().take(500).collect::<String>())
-        .bind(id)
-        .execute(db.pool())
-        .await
-        .map(|_| ())
+    sqlx::query(
+        "UPDATE outbox SET attempts = $1, next_attempt_at = $2, last_error = $3 \
+         /* UNSCOPED: by the id of a notice the install-wide queue read */ WHERE id = $4",
+    )
+    .bind(attempts)
+    .bind(db.clock().now().saturating_add(retry_in).unix_micros())
+    .bind(error.chars().take(500).collect::<String>())
+    .bind(id)
+    .execute(db.pool())
+    .await
+    .map(|_| ())
 }

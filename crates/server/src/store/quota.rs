@@ -133,16 +133,31 @@ pub async fn grant_exactly(
     Ok(ExactGrant { granted, counts })
 }
 
-/// Stamps this replica as counting and answers how many replicas stamped
-/// themselves since `live_since` (Unix microseconds), this one included.
+/// Stamps this replica as counting, with the release it runs, and answers
+/// how many replicas stamped themselves since `live_since` (Unix
+/// microseconds), this one included. A replica of the release before
+/// tenants stamps only the first table: one there without a row in
+/// `replica_releases` is what holds back the creation of tenants.
 #[tracing::instrument(name = "db quota_heartbeat", level = "debug", skip_all)]
 pub async fn quota_heartbeat(db: &Db, replica_id: &str, live_since: i64) -> Result<u32, sqlx::Error> {
+    let now = db.now_micros();
+    // The release first: a reader between the two writes never sees this
+    // replica as one of a release before tenants.
+    sqlx::query(
+        "INSERT INTO replica_releases (replica_id, schema_version, seen_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (replica_id) DO UPDATE SET schema_version = excluded.schema_version, seen_at = excluded.seen_at",
+    )
+    .bind(replica_id)
+    .bind(crate::db::newest_known(db.backend()))
+    .bind(now)
+    .execute(db.pool())
+    .await?;
     sqlx::query(
         "INSERT INTO token_quota_replicas (replica_id, seen_at) VALUES ($1, $2) \
          ON CONFLICT (replica_id) DO UPDATE SET seen_at = excluded.seen_at",
     )
     .bind(replica_id)
-    .bind(db.now_micros())
+    .bind(now)
     .execute(db.pool())
     .await?;
     let row = sqlx::query("SELECT COUNT(*) AS live FROM token_quota_replicas WHERE seen_at >= $1")
@@ -153,7 +168,7 @@ pub async fn quota_heartbeat(db: &Db, replica_id: &str, live_since: i64) -> Resu
 }
 
 /// Forgets counts older than `before_minute` and replicas silent since
-/// `replicas_before` (Unix microseconds).
+/// `replicas_before` (Unix microseconds), with the releases they ran.
 #[tracing::instrument(name = "db purge_grant_counts", level = "debug", skip_all)]
 pub async fn purge_grant_counts(db: &Db, before_minute: i64, replicas_before: i64) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM token_grant_buckets WHERE minute < $1")
@@ -161,6 +176,10 @@ pub async fn purge_grant_counts(db: &Db, before_minute: i64, replicas_before: i6
         .execute(db.pool())
         .await?;
     sqlx::query("DELETE FROM token_quota_replicas WHERE seen_at < $1")
+        .bind(replicas_before)
+        .execute(db.pool())
+        .await?;
+    sqlx::query("DELETE FROM replica_releases WHERE seen_at < $1")
         .bind(replicas_before)
         .execute(db.pool())
         .await?;

@@ -17,7 +17,7 @@ pub(super) const USERS: Listing = Listing {
 };
 pub(super) const ROLES: Listing = Listing {
     table: "roles",
-    columns: "id, name, permissions, created_at, updated_at",
+    columns: "id, name, permissions, platform_permissions, created_at, updated_at",
 };
 
 /// The two record kinds share one shape of storage; this names the differences.
@@ -71,7 +71,7 @@ fn report_from(row: &AnyRow) -> Result<ReportRecord, sqlx::Error> {
 /// One page of `listing`'s rows in id order: ids are UUIDv7, so this is
 /// creation order and the cursor is the last id.
 pub(super) async fn page_rows(
-    db: &Db,
+    at: &Scope,
     listing: Listing,
     cursor: Option<&str>,
     limit: u32,
@@ -80,40 +80,46 @@ pub(super) async fn page_rows(
     match cursor {
         Some(c) => {
             sqlx::query(AssertSqlSafe(format!(
-                "SELECT {columns} FROM {table} WHERE id > $1 ORDER BY id LIMIT $2"
+                "SELECT {columns} FROM {table} WHERE tenant_id = $3 AND id > $1 ORDER BY id LIMIT $2"
             )))
             .bind(c)
             .bind(i64::from(limit) + 1)
-            .fetch_all(db.pool())
+            .bind(at.tenant())
+            .fetch_all(at.pool())
             .await
         }
         None => {
             sqlx::query(AssertSqlSafe(format!(
-                "SELECT {columns} FROM {table} ORDER BY id LIMIT $1"
+                "SELECT {columns} FROM {table} WHERE tenant_id = $2 ORDER BY id LIMIT $1"
             )))
             .bind(i64::from(limit) + 1)
-            .fetch_all(db.pool())
+            .bind(at.tenant())
+            .fetch_all(at.pool())
             .await
         }
     }
 }
 
-async fn get_record(db: &Db, table: RecordTable, id: &str) -> Result<AnyRow, StoreError> {
+async fn get_record(at: &Scope, table: RecordTable, id: &str) -> Result<AnyRow, StoreError> {
     let Listing { table: name, columns } = table.listing;
-    sqlx::query(AssertSqlSafe(format!("SELECT {columns} FROM {name} WHERE id = $1")))
-        .bind(id)
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or(StoreError::NotFound(table.noun))
+    sqlx::query(AssertSqlSafe(format!(
+        "SELECT {columns} FROM {name} WHERE id = $1 AND tenant_id = $2"
+    )))
+    .bind(id)
+    .bind(at.tenant())
+    .fetch_optional(at.pool())
+    .await?
+    .ok_or(StoreError::NotFound(table.noun))
 }
 
-async fn delete_record(db: &Db, table: RecordTable, id: &str) -> Result<(), StoreError> {
+async fn delete_record(at: &Scope, table: RecordTable, id: &str) -> Result<(), StoreError> {
     let removed = sqlx::query(AssertSqlSafe(format!(
-        "DELETE FROM {} WHERE id = $1",
+        "DELETE FROM {} WHERE id = $1 AND tenant_id = $2",
         table.listing.table
     )))
     .bind(id)
-    .execute(db.pool())
+    .bind(at.tenant())
+    .execute(at.pool())
     .await?
     .rows_affected();
     if removed == 0 {
@@ -122,9 +128,16 @@ async fn delete_record(db: &Db, table: RecordTable, id: &str) -> Result<(), Stor
     Ok(())
 }
 
-async fn touch_record(tx: &mut Tx, table: RecordTable, id: &str, actor: &ActorRef) -> Result<(), StoreError> {
+async fn touch_record(
+    tx: &mut Tx,
+    at: &Scope,
+    table: RecordTable,
+    id: &str,
+    actor: &ActorRef,
+) -> Result<(), StoreError> {
     let found = sqlx::query(AssertSqlSafe(format!(
-        "UPDATE {} SET updated_by_kind = $1, updated_by_id = $2, updated_by_name = $3, updated_at = $4 WHERE id = $5",
+        "UPDATE {} SET updated_by_kind = $1, updated_by_id = $2, updated_by_name = $3, updated_at = $4 \
+         WHERE id = $5 AND tenant_id = $6",
         table.listing.table
     )))
     .bind(actor.kind.as_str())
@@ -132,6 +145,7 @@ async fn touch_record(tx: &mut Tx, table: RecordTable, id: &str, actor: &ActorRe
     .bind(&actor.name)
     .bind(tx.now_micros())
     .bind(id)
+    .bind(at.tenant())
     .execute(&mut **tx)
     .await?
     .rows_affected();
@@ -142,24 +156,24 @@ async fn touch_record(tx: &mut Tx, table: RecordTable, id: &str, actor: &ActorRe
 }
 
 #[tracing::instrument(name = "db list_cases", level = "debug", skip_all)]
-pub async fn list_cases(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Listed<CaseRecord>, sqlx::Error> {
-    let rows = page_rows(db, CASES.listing, cursor, limit).await?;
+pub async fn list_cases(at: &Scope, cursor: Option<&str>, limit: u32) -> Result<Listed<CaseRecord>, sqlx::Error> {
+    let rows = page_rows(at, CASES.listing, cursor, limit).await?;
     let items = rows.iter().map(case_from).collect::<Result<Vec<_>, _>>()?;
     Ok(paginate(items, limit, |c| &c.id))
 }
 
 #[tracing::instrument(name = "db get_case", level = "debug", skip_all)]
-pub async fn get_case(db: &Db, id: &str) -> Result<CaseRecord, StoreError> {
-    Ok(case_from(&get_record(db, CASES, id).await?)?)
+pub async fn get_case(at: &Scope, id: &str) -> Result<CaseRecord, StoreError> {
+    Ok(case_from(&get_record(at, CASES, id).await?)?)
 }
 
 #[tracing::instrument(name = "db create_case", level = "debug", skip_all)]
-pub async fn create_case(db: &Db, actor: &ActorRef, case: &ValidCase) -> Result<CaseRecord, StoreError> {
+pub async fn create_case(at: &Scope, actor: &ActorRef, case: &ValidCase) -> Result<CaseRecord, StoreError> {
     let id = new_id();
     sqlx::query(
         "INSERT INTO cases (id, title, description, status, created_by_kind, created_by_id, created_by_name, \
-         updated_by_kind, updated_by_id, updated_by_name, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $5, $6, $7, $8, $8)",
+         updated_by_kind, updated_by_id, updated_by_name, created_at, updated_at, tenant_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $5, $6, $7, $8, $8, $9)",
     )
     .bind(&id)
     .bind(case.title())
@@ -168,58 +182,59 @@ pub async fn create_case(db: &Db, actor: &ActorRef, case: &ValidCase) -> Result<
     .bind(actor.kind.as_str())
     .bind(&actor.id)
     .bind(&actor.name)
-    .bind(db.now_micros())
-    .execute(db.pool())
+    .bind(at.now_micros())
+    .bind(at.tenant())
+    .execute(at.pool())
     .await?;
-    get_case(db, &id).await
+    get_case(at, &id).await
 }
 
 #[tracing::instrument(name = "db update_case", level = "debug", skip_all)]
 pub async fn update_case(
-    db: &Db,
+    at: &Scope,
     actor: &ActorRef,
     id: &str,
     change: &ValidCaseChange,
 ) -> Result<CaseRecord, StoreError> {
-    let mut tx = db.begin().await?;
-    touch_record(&mut tx, CASES, id, actor).await?;
+    let mut tx = at.begin().await?;
+    touch_record(&mut tx, at, CASES, id, actor).await?;
     if let Some(title) = change.title() {
-        set_text(&mut tx, "cases", "title", id, Some(title)).await?;
+        set_text(&mut tx, at, "cases", "title", id, Some(title)).await?;
     }
     if let Some(description) = change.description() {
-        set_text(&mut tx, "cases", "description", id, description).await?;
+        set_text(&mut tx, at, "cases", "description", id, description).await?;
     }
     if let Some(status) = change.status() {
-        set_text(&mut tx, "cases", "status", id, Some(status.as_str())).await?;
+        set_text(&mut tx, at, "cases", "status", id, Some(status.as_str())).await?;
     }
     tx.commit().await?;
-    get_case(db, id).await
+    get_case(at, id).await
 }
 
 #[tracing::instrument(name = "db delete_case", level = "debug", skip_all)]
-pub async fn delete_case(db: &Db, id: &str) -> Result<(), StoreError> {
-    delete_record(db, CASES, id).await
+pub async fn delete_case(at: &Scope, id: &str) -> Result<(), StoreError> {
+    delete_record(at, CASES, id).await
 }
 
 #[tracing::instrument(name = "db list_reports", level = "debug", skip_all)]
-pub async fn list_reports(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Listed<ReportRecord>, sqlx::Error> {
-    let rows = page_rows(db, REPORTS.listing, cursor, limit).await?;
+pub async fn list_reports(at: &Scope, cursor: Option<&str>, limit: u32) -> Result<Listed<ReportRecord>, sqlx::Error> {
+    let rows = page_rows(at, REPORTS.listing, cursor, limit).await?;
     let items = rows.iter().map(report_from).collect::<Result<Vec<_>, _>>()?;
     Ok(paginate(items, limit, |c| &c.id))
 }
 
 #[tracing::instrument(name = "db get_report", level = "debug", skip_all)]
-pub async fn get_report(db: &Db, id: &str) -> Result<ReportRecord, StoreError> {
-    Ok(report_from(&get_record(db, REPORTS, id).await?)?)
+pub async fn get_report(at: &Scope, id: &str) -> Result<ReportRecord, StoreError> {
+    Ok(report_from(&get_record(at, REPORTS, id).await?)?)
 }
 
 #[tracing::instrument(name = "db create_report", level = "debug", skip_all)]
-pub async fn create_report(db: &Db, actor: &ActorRef, report: &ValidReport) -> Result<ReportRecord, StoreError> {
+pub async fn create_report(at: &Scope, actor: &ActorRef, report: &ValidReport) -> Result<ReportRecord, StoreError> {
     let id = new_id();
     sqlx::query(
         "INSERT INTO reports (id, summary, details, created_by_kind, created_by_id, created_by_name, \
-         updated_by_kind, updated_by_id, updated_by_name, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $4, $5, $6, $7, $7)",
+         updated_by_kind, updated_by_id, updated_by_name, created_at, updated_at, tenant_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $4, $5, $6, $7, $7, $8)",
     )
     .bind(&id)
     .bind(report.summary())
@@ -227,32 +242,33 @@ pub async fn create_report(db: &Db, actor: &ActorRef, report: &ValidReport) -> R
     .bind(actor.kind.as_str())
     .bind(&actor.id)
     .bind(&actor.name)
-    .bind(db.now_micros())
-    .execute(db.pool())
+    .bind(at.now_micros())
+    .bind(at.tenant())
+    .execute(at.pool())
     .await?;
-    get_report(db, &id).await
+    get_report(at, &id).await
 }
 
 #[tracing::instrument(name = "db update_report", level = "debug", skip_all)]
 pub async fn update_report(
-    db: &Db,
+    at: &Scope,
     actor: &ActorRef,
     id: &str,
     change: &ValidReportChange,
 ) -> Result<ReportRecord, StoreError> {
-    let mut tx = db.begin().await?;
-    touch_record(&mut tx, REPORTS, id, actor).await?;
+    let mut tx = at.begin().await?;
+    touch_record(&mut tx, at, REPORTS, id, actor).await?;
     if let Some(summary) = change.summary() {
-        set_text(&mut tx, "reports", "summary", id, Some(summary)).await?;
+        set_text(&mut tx, at, "reports", "summary", id, Some(summary)).await?;
     }
     if let Some(details) = change.details() {
-        set_text(&mut tx, "reports", "details", id, details).await?;
+        set_text(&mut tx, at, "reports", "details", id, details).await?;
     }
     tx.commit().await?;
-    get_report(db, id).await
+    get_report(at, id).await
 }
 
 #[tracing::instrument(name = "db delete_report", level = "debug", skip_all)]
-pub async fn delete_report(db: &Db, id: &str) -> Result<(), StoreError> {
-    delete_record(db, REPORTS, id).await
+pub async fn delete_report(at: &Scope, id: &str) -> Result<(), StoreError> {
+    delete_record(at, REPORTS, id).await
 }

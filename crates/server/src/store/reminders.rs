@@ -1,5 +1,6 @@
 //! Expiry reminders (the contract's "Client secrets"): each due reminder of each
 //! client secret sent once across every replica, however many are pending.
+//! One round serves every tenant; each notice is its secret's tenant's.
 
 use super::*;
 use casebook_domain::Timestamp;
@@ -29,8 +30,9 @@ pub async fn send_expiry_reminders_in_batches(
     let now = db.clock().now();
     let (due, thresholds) = due_reminder_filter(policy, now);
     let sql = format!(
-        "SELECT s.id, s.label, s.created_at, s.expires_at, s.reminder_stage, a.name, a.email \
-         FROM client_secrets s JOIN applications a ON a.id = s.application_id \
+        "SELECT s.id, s.tenant_id, s.label, s.created_at, s.expires_at, s.reminder_stage, a.name, a.email \
+         FROM client_secrets s JOIN applications a ON a.id = s.application_id AND a.tenant_id = s.tenant_id \
+         /* UNSCOPED: one round over the secrets of every tenant */ \
          WHERE s.id > $1 AND ({due}) ORDER BY s.id LIMIT ${}",
         thresholds.len() + 2
     );
@@ -92,13 +94,18 @@ async fn send_reminder(db: &Db, policy: &SecretPolicy, now: Timestamp, row: &Any
         return Ok(false);
     };
     let secret_id: String = col(row, "id")?;
-    let mut tx = db.begin().await?;
-    let claimed = sqlx::query("UPDATE client_secrets SET reminder_stage = $1 WHERE id = $2 AND reminder_stage < $1")
-        .bind(reminder.stage())
-        .bind(&secret_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    // The notice is the secret's tenant's, like the change it warns of.
+    let at = Scope::new(db.clone(), col::<String>(row, "tenant_id")?);
+    let mut tx = at.begin().await?;
+    let claimed = sqlx::query(
+        "UPDATE client_secrets SET reminder_stage = $1 WHERE id = $2 AND tenant_id = $3 AND reminder_stage < $1",
+    )
+    .bind(reminder.stage())
+    .bind(&secret_id)
+    .bind(at.tenant())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     if claimed == 0 {
         tx.rollback().await?;
         return Ok(false);
@@ -115,7 +122,7 @@ async fn send_reminder(db: &Db, policy: &SecretPolicy, now: Timestamp, row: &Any
             Reminder::Expired => None,
         },
     };
-    outbox::enqueue(&mut tx, &email, &notice).await?;
+    outbox::enqueue(&mut tx, &at, &email, &notice).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -1,4 +1,7 @@
 //! Revoked tokens, and the housekeeping that forgets expired rows.
+//!
+//! `revoked_tokens` is the install's, not a tenant's: a `jti` is random, so
+//! one never names two tokens, and a replica keeps one list of them.
 
 use super::*;
 
@@ -35,7 +38,8 @@ pub async fn is_revoked(db: &Db, jti: &str) -> Result<bool, sqlx::Error> {
         .is_some())
 }
 
-/// Housekeeping: revocations of expired tokens, expired sessions, old reveal failures.
+/// Housekeeping: revocations of expired tokens, expired sessions, old reveal
+/// failures; of every tenant at once.
 #[tracing::instrument(name = "db purge_expired", level = "debug", skip_all)]
 pub async fn purge_expired(db: &Db) -> Result<(), sqlx::Error> {
     let now = db.now_micros();
@@ -49,11 +53,11 @@ pub async fn purge_expired(db: &Db) -> Result<(), sqlx::Error> {
         .bind(now / 1_000_000 - 60)
         .execute(db.pool())
         .await?;
-    sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+    sqlx::query("DELETE FROM sessions /* UNSCOPED: expiry is the same for every tenant */ WHERE expires_at < $1")
         .bind(now)
         .execute(db.pool())
         .await?;
-    sqlx::query("DELETE FROM reveal_failures WHERE at < $1")
+    sqlx::query("DELETE FROM reveal_failures /* UNSCOPED: the lookback is the same for every tenant */ WHERE at < $1")
         .bind(now - lockout::LOOKBACK_MICROS)
         .execute(db.pool())
         .await?;

@@ -1,7 +1,8 @@
 //! Sealed values as `casebook master-key rotate` and `casebook check` see
 //! them: the keys the install keeps for its lifetime (`install_keys`), and
 //! every sealed column, read in pages and written back only where it still
-//! holds what was read.
+//! holds what was read. The master key is the install's, so every tenant's
+//! rows are read and resealed together.
 
 use super::*;
 
@@ -76,7 +77,8 @@ pub async fn insert_install_key_if_absent(db: &Db, name: &str, sealed: &[u8]) ->
 pub async fn count_sealed(conn: &mut sqlx::AnyConnection, table: SealedTable) -> Result<u64, sqlx::Error> {
     let (_, _, sealed, name) = table.columns();
     let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT COUNT(*) AS n FROM {name} WHERE length({sealed}) > 0"
+        "SELECT COUNT(*) AS n FROM {name} /* UNSCOPED: the master key seals the rows of every tenant */ \
+         WHERE length({sealed}) > 0"
     )))
     .fetch_one(conn)
     .await?;
@@ -94,6 +96,7 @@ pub async fn sealed_page(
     let (id, context, sealed, name) = table.columns();
     let rows = sqlx::query(AssertSqlSafe(format!(
         "SELECT {id} AS id, {context} AS context_source, {sealed} AS sealed FROM {name} \
+         /* UNSCOPED: the master key seals the rows of every tenant */ \
          WHERE {id} > $1 AND length({sealed}) > 0 ORDER BY {id} LIMIT $2"
     )))
     .bind(after)
@@ -120,7 +123,8 @@ pub async fn sealed_value(
 ) -> Result<Option<Vec<u8>>, sqlx::Error> {
     let (id, _, sealed, name) = table.columns();
     let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {sealed} AS sealed FROM {name} WHERE {id} = $1"
+        "SELECT {sealed} AS sealed FROM {name} /* UNSCOPED: one row by id, from a page read across every tenant */ \
+         WHERE {id} = $1"
     )))
     .bind(row_id)
     .fetch_optional(conn)
@@ -141,7 +145,8 @@ pub async fn reseal(
 ) -> Result<bool, sqlx::Error> {
     let (id, _, sealed, name) = table.columns();
     let done = sqlx::query(AssertSqlSafe(format!(
-        "UPDATE {name} SET {sealed} = $1 WHERE {id} = $2 AND {sealed} = $3"
+        "UPDATE {name} SET {sealed} = $1 /* UNSCOPED: one row by id, from a page read across every tenant */ \
+         WHERE {id} = $2 AND {sealed} = $3"
     )))
     .bind(new.to_vec())
     .bind(row_id)
@@ -159,6 +164,7 @@ pub async fn one_sealed_secret_with_mac(
 ) -> Result<Option<(SealedRow, Vec<u8>)>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT id, application_id, secret_ciphertext, secret_mac FROM client_secrets \
+         /* UNSCOPED: one MAC key for the install, shown by a secret of any tenant */ \
          WHERE length(secret_ciphertext) > 0 ORDER BY id LIMIT 1",
     )
     .fetch_optional(conn)

@@ -56,6 +56,7 @@ pub struct NewSecret<'a> {
 
 pub(super) async fn insert_secret(
     tx: &mut Tx,
+    at: &Scope,
     master: &MasterKey,
     application_id: &str,
     new: &NewSecret<'_>,
@@ -63,8 +64,8 @@ pub(super) async fn insert_secret(
 ) -> Result<String, sqlx::Error> {
     let id = new_id();
     sqlx::query(
-        "INSERT INTO client_secrets (id, application_id, label, secret_ciphertext, secret_mac, created_at, expires_at, reminder_stage) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO client_secrets (id, application_id, label, secret_ciphertext, secret_mac, created_at, expires_at, reminder_stage, tenant_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&id)
     .bind(application_id)
@@ -74,16 +75,19 @@ pub(super) async fn insert_secret(
     .bind(now.unix_micros())
     .bind(new.expires_at.map(Timestamp::unix_micros))
     .bind(Reminder::initial_stage(now, new.expires_at))
+    .bind(at.tenant())
     .execute(&mut **tx)
     .await?;
     Ok(id)
 }
 
-async fn secrets_of(tx: &mut Tx, application_id: &str) -> Result<Vec<SecretRecord>, sqlx::Error> {
+async fn secrets_of(tx: &mut Tx, at: &Scope, application_id: &str) -> Result<Vec<SecretRecord>, sqlx::Error> {
     let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {SECRET_COLUMNS} FROM client_secrets WHERE application_id = $1 ORDER BY created_at DESC, id DESC"
+        "SELECT {SECRET_COLUMNS} FROM client_secrets WHERE application_id = $1 AND tenant_id = $2 \
+         ORDER BY created_at DESC, id DESC"
     )))
     .bind(application_id)
+    .bind(at.tenant())
     .fetch_all(&mut **tx)
     .await?;
     rows.iter().map(secret_from).collect()
@@ -91,13 +95,20 @@ async fn secrets_of(tx: &mut Tx, application_id: &str) -> Result<Vec<SecretRecor
 
 /// The application's row, locked for the change where the backend can: two
 /// admins adding a fifth secret at once must not make seven.
-async fn application_for_secrets(tx: &mut Tx, id: &str) -> Result<(String, String, String, String), StoreError> {
+async fn application_for_secrets(
+    tx: &mut Tx,
+    at: &Scope,
+    id: &str,
+) -> Result<(String, String, String, String), StoreError> {
     // `touch` takes the row lock (a write) before anything is counted.
-    touch(tx, "applications", id, "external application").await?;
-    let row = sqlx::query("SELECT client_id, name, email, token_endpoint_auth_method FROM applications WHERE id = $1")
-        .bind(id)
-        .fetch_one(&mut **tx)
-        .await?;
+    touch(tx, at, "applications", id, "external application").await?;
+    let row = sqlx::query(
+        "SELECT client_id, name, email, token_endpoint_auth_method FROM applications WHERE id = $1 AND tenant_id = $2",
+    )
+    .bind(id)
+    .bind(at.tenant())
+    .fetch_one(&mut **tx)
+    .await?;
     Ok((
         col(&row, "client_id")?,
         col(&row, "name")?,
@@ -108,16 +119,17 @@ async fn application_for_secrets(tx: &mut Tx, id: &str) -> Result<(String, Strin
 
 /// Every secret of an application, newest first.
 #[tracing::instrument(name = "db list_secrets", level = "debug", skip_all)]
-pub async fn list_secrets(db: &Db, application_id: &str) -> Result<Vec<SecretRecord>, StoreError> {
-    let mut tx = db.begin().await?;
-    let exists = sqlx::query("SELECT 1 AS one FROM applications WHERE id = $1")
+pub async fn list_secrets(at: &Scope, application_id: &str) -> Result<Vec<SecretRecord>, StoreError> {
+    let mut tx = at.begin().await?;
+    let exists = sqlx::query("SELECT 1 AS one FROM applications WHERE id = $1 AND tenant_id = $2")
         .bind(application_id)
+        .bind(at.tenant())
         .fetch_optional(&mut *tx)
         .await?;
     if exists.is_none() {
         return Err(StoreError::NotFound("external application"));
     }
-    let secrets = secrets_of(&mut tx, application_id).await?;
+    let secrets = secrets_of(&mut tx, at, application_id).await?;
     tx.rollback().await?;
     Ok(secrets)
 }
@@ -135,16 +147,16 @@ fn too_many_secrets() -> StoreError {
 /// secret's record. Refused past [`MAX_ACTIVE_SECRETS`] active ones.
 #[tracing::instrument(name = "db add_secret", level = "debug", skip_all)]
 pub async fn add_secret(
-    db: &Db,
+    at: &Scope,
     master: &MasterKey,
     policy: &SecretPolicy,
     author: &Author,
     application_id: &str,
     new: &NewSecret<'_>,
 ) -> Result<(String, SecretRecord), StoreError> {
-    let mut tx = db.begin().await?;
-    authorize_secret_access(db, &mut tx, author, application_id).await?;
-    let (client_id, _, _, method) = application_for_secrets(&mut tx, application_id).await?;
+    let mut tx = at.begin().await?;
+    authorize_secret_access(at, &mut tx, author, application_id).await?;
+    let (client_id, _, _, method) = application_for_secrets(&mut tx, at, application_id).await?;
     // Read under the row's lock: a concurrent move to private_key_jwt must
     // not leave a secret behind that a move back would bring to life.
     if method != casebook_domain::client_keys::AuthMethod::ClientSecretBasic.as_str() {
@@ -154,7 +166,7 @@ pub async fn add_secret(
         });
     }
     let now = Timestamp::from_unix_micros(tx.now_micros());
-    let active = secrets_of(&mut tx, application_id)
+    let active = secrets_of(&mut tx, at, application_id)
         .await?
         .iter()
         .filter(|s| s.status(policy, now) == SecretStatus::Active)
@@ -162,13 +174,14 @@ pub async fn add_secret(
     if active >= MAX_ACTIVE_SECRETS {
         return Err(too_many_secrets());
     }
-    let id = insert_secret(&mut tx, master, application_id, new, now).await?;
+    let id = insert_secret(&mut tx, at, master, application_id, new, now).await?;
     let detail = match new.label {
         Some(label) => format!("secret {id} ({label}) added"),
         None => format!("secret {id} added"),
     };
     audit(
         &mut tx,
+        at,
         &author.actor,
         "application.secret_added",
         "application",
@@ -176,7 +189,7 @@ pub async fn add_secret(
         Some(detail),
     )
     .await?;
-    let record = secrets_of(&mut tx, application_id)
+    let record = secrets_of(&mut tx, at, application_id)
         .await?
         .into_iter()
         .find(|s| s.id == id)
@@ -189,22 +202,23 @@ pub async fn add_secret(
 /// shown (what the key icon and `client-secret/reveal` show).
 #[tracing::instrument(name = "db reveal_secret", level = "debug", skip_all)]
 pub async fn reveal_secret(
-    db: &Db,
+    at: &Scope,
     master: &MasterKey,
     policy: &SecretPolicy,
     author: &Author,
     application_id: &str,
     secret_id: Option<&str>,
 ) -> Result<(String, SecretRecord, ClientSecret), StoreError> {
-    let mut tx = db.begin().await?;
-    authorize_secret_access(db, &mut tx, author, application_id).await?;
-    let row = sqlx::query("SELECT client_id, name, email FROM applications WHERE id = $1")
+    let mut tx = at.begin().await?;
+    authorize_secret_access(at, &mut tx, author, application_id).await?;
+    let row = sqlx::query("SELECT client_id, name, email FROM applications WHERE id = $1 AND tenant_id = $2")
         .bind(application_id)
+        .bind(at.tenant())
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound("external application"))?;
     let now = Timestamp::from_unix_micros(tx.now_micros());
-    let secrets = secrets_of(&mut tx, application_id).await?;
+    let secrets = secrets_of(&mut tx, at, application_id).await?;
     let chosen = match secret_id {
         Some(wanted) => secrets
             .into_iter()
@@ -224,8 +238,9 @@ pub async fn reveal_secret(
             holders: None,
         });
     }
-    let sealed_row = sqlx::query("SELECT secret_ciphertext FROM client_secrets WHERE id = $1")
+    let sealed_row = sqlx::query("SELECT secret_ciphertext FROM client_secrets WHERE id = $1 AND tenant_id = $2")
         .bind(&chosen.id)
+        .bind(at.tenant())
         .fetch_one(&mut *tx)
         .await?;
     let sealed: Vec<u8> = col(&sealed_row, "secret_ciphertext")?;
@@ -234,6 +249,7 @@ pub async fn reveal_secret(
     let actor = &author.actor;
     audit(
         &mut tx,
+        at,
         actor,
         "application.secret_revealed",
         "application",
@@ -246,7 +262,7 @@ pub async fn reveal_secret(
         application: &name,
         by: &actor.name,
     };
-    outbox::enqueue(&mut tx, &email, &notice).await?;
+    outbox::enqueue(&mut tx, at, &email, &notice).await?;
     tx.commit().await?;
     Ok((col(&row, "client_id")?, chosen, ClientSecret::from_presented(secret)))
 }
@@ -255,22 +271,31 @@ pub async fn reveal_secret(
 /// already issued (they live out their hour: disable the application, or
 /// report the secret leaked, to end those too). Answers the client ID.
 #[tracing::instrument(name = "db end_secret", level = "debug", skip_all)]
-pub async fn end_secret(db: &Db, author: &Author, application_id: &str, secret_id: &str) -> Result<String, StoreError> {
-    let mut tx = db.begin().await?;
-    authorize_secret_access(db, &mut tx, author, application_id).await?;
-    let (client_id, _, _, _) = application_for_secrets(&mut tx, application_id).await?;
-    let ended = sqlx::query("DELETE FROM client_secrets WHERE id = $1 AND application_id = $2 RETURNING label")
-        .bind(secret_id)
-        .bind(application_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound("client secret"))?;
+pub async fn end_secret(
+    at: &Scope,
+    author: &Author,
+    application_id: &str,
+    secret_id: &str,
+) -> Result<String, StoreError> {
+    let mut tx = at.begin().await?;
+    authorize_secret_access(at, &mut tx, author, application_id).await?;
+    let (client_id, _, _, _) = application_for_secrets(&mut tx, at, application_id).await?;
+    let ended = sqlx::query(
+        "DELETE FROM client_secrets WHERE id = $1 AND application_id = $2 AND tenant_id = $3 RETURNING label",
+    )
+    .bind(secret_id)
+    .bind(application_id)
+    .bind(at.tenant())
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(StoreError::NotFound("client secret"))?;
     let detail = match col::<Option<String>>(&ended, "label")? {
         Some(label) => format!("secret {secret_id} ({label}) ended"),
         None => format!("secret {secret_id} ended"),
     };
     audit(
         &mut tx,
+        at,
         &author.actor,
         "application.secret_ended",
         "application",
@@ -303,7 +328,7 @@ fn rotation_past_the_cap() -> StoreError {
 /// rotations would keep any number working at once.
 #[tracing::instrument(name = "db rotate_secret", level = "debug", skip_all)]
 pub async fn rotate_secret(
-    db: &Db,
+    at: &Scope,
     master: &MasterKey,
     policy: &SecretPolicy,
     author: &Author,
@@ -311,16 +336,16 @@ pub async fn rotate_secret(
     new: &NewSecret<'_>,
     grace_micros: i64,
 ) -> Result<(String, Option<i64>), StoreError> {
-    let mut tx = db.begin().await?;
-    authorize_secret_access(db, &mut tx, author, id).await?;
+    let mut tx = at.begin().await?;
+    authorize_secret_access(at, &mut tx, author, id).await?;
     let actor = &author.actor;
-    let (client_id, name, email, _) = application_for_secrets(&mut tx, id).await?;
+    let (client_id, name, email, _) = application_for_secrets(&mut tx, at, id).await?;
     let now = Timestamp::from_unix_micros(tx.now_micros());
     let others_until = (grace_micros > 0).then_some(now.unix_micros() + grace_micros);
     if others_until.is_some() {
         // Counted under the row lock `application_for_secrets` took, as in
         // `add_secret`: two rotations at once cannot both squeeze in.
-        let active = secrets_of(&mut tx, id)
+        let active = secrets_of(&mut tx, at, id)
             .await?
             .iter()
             .filter(|s| s.status(policy, now) == SecretStatus::Active)
@@ -334,27 +359,33 @@ pub async fn rotate_secret(
         Some(until) => {
             sqlx::query(
                 "UPDATE client_secrets SET expires_at = $1 \
-                 WHERE application_id = $2 AND (expires_at IS NULL OR expires_at > $1)",
+                 WHERE application_id = $2 AND tenant_id = $3 AND (expires_at IS NULL OR expires_at > $1)",
             )
             .bind(until)
             .bind(id)
+            .bind(at.tenant())
             .execute(&mut *tx)
             .await?;
         }
         None => {
-            sqlx::query("DELETE FROM client_secrets WHERE application_id = $1")
+            sqlx::query("DELETE FROM client_secrets WHERE application_id = $1 AND tenant_id = $2")
                 .bind(id)
+                .bind(at.tenant())
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("UPDATE applications SET token_generation = token_generation + 1 WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE applications SET token_generation = token_generation + 1 WHERE id = $1 AND tenant_id = $2",
+            )
+            .bind(id)
+            .bind(at.tenant())
+            .execute(&mut *tx)
+            .await?;
         }
     }
-    insert_secret(&mut tx, master, id, new, now).await?;
+    insert_secret(&mut tx, at, master, id, new, now).await?;
     audit(
         &mut tx,
+        at,
         actor,
         "application.secret_rotated",
         "application",
@@ -368,7 +399,7 @@ pub async fn rotate_secret(
         by: &actor.name,
         old_secret_valid_until: until.as_deref(),
     };
-    outbox::enqueue(&mut tx, &email, &notice).await?;
+    outbox::enqueue(&mut tx, at, &email, &notice).await?;
     tx.commit().await?;
     Ok((client_id, others_until))
 }
@@ -376,9 +407,9 @@ pub async fn rotate_secret(
 /// A secret opens everything its application holds, so seeing or replacing
 /// it is a change to that account under the grant rule: nobody obtains the
 /// credentials of an application more powerful than themselves.
-async fn authorize_secret_access(db: &Db, tx: &mut Tx, author: &Author, id: &str) -> Result<(), StoreError> {
-    let grantor = grants::Grantor::read(db, tx, author).await?;
-    let held = held_permissions(tx, RoleHolder::Application(id)).await?;
+async fn authorize_secret_access(at: &Scope, tx: &mut Tx, author: &Author, id: &str) -> Result<(), StoreError> {
+    let grantor = grants::Grantor::read(at, tx, author).await?;
+    let held = held_permissions(tx, at, RoleHolder::Application(id)).await?;
     grantor.authorize(GrantChange::Change {
         before: held,
         after: held,
@@ -388,15 +419,17 @@ async fn authorize_secret_access(db: &Db, tx: &mut Tx, author: &Author, id: &str
 /// Checked before the caller's password is asked for, so that a refusal
 /// does not cost a lockout attempt; checked again in the change itself.
 #[tracing::instrument(name = "db may_access_secret", level = "debug", skip_all)]
-pub async fn may_access_secret(db: &Db, author: &Author, id: &str) -> Result<(), StoreError> {
-    let mut tx = db.begin().await?;
-    authorize_secret_access(db, &mut tx, author, id).await?;
+pub async fn may_access_secret(at: &Scope, author: &Author, id: &str) -> Result<(), StoreError> {
+    let mut tx = at.begin().await?;
+    authorize_secret_access(at, &mut tx, author, id).await?;
     tx.rollback().await?;
     Ok(())
 }
 
 /// Writes when secrets were last used, in one statement. A stamp only
 /// moves forward, so replicas writing the same secret in any order agree.
+/// Every tenant's stamps go in one batch: a secret's id is unique in the
+/// install, and each was taken from a secret its own tenant's client presented.
 #[tracing::instrument(name = "db record_secret_use", level = "debug", skip_all)]
 pub async fn record_secret_use(db: &Db, uses: &[(String, i64)]) -> Result<(), sqlx::Error> {
     if uses.is_empty() {
@@ -407,7 +440,8 @@ pub async fn record_secret_use(db: &Db, uses: &[(String, i64)]) -> Result<(), sq
         .collect();
     let ids = parameter_list(2 * uses.len() + 1, uses.len());
     let sql = format!(
-        "UPDATE client_secrets SET last_used_at = CASE id {} END \
+        "UPDATE client_secrets /* UNSCOPED: ids unique in the install, batched across tenants */ \
+         SET last_used_at = CASE id {} END \
          WHERE id IN ({ids}) AND (last_used_at IS NULL OR last_used_at < CASE id {} END)",
         cases.join(" "),
         cases.join(" ")
@@ -427,15 +461,16 @@ pub async fn record_secret_use(db: &Db, uses: &[(String, i64)]) -> Result<(), sq
 /// deployment still holding it is what an admin needs to find.
 #[tracing::instrument(name = "db record_expired_secret_use", level = "debug", skip_all)]
 pub async fn record_expired_secret_use(
-    db: &Db,
+    at: &Scope,
     application: &ActorRef,
     secret_id: &str,
     from: Option<std::net::IpAddr>,
 ) -> Result<(), StoreError> {
-    let mut tx = db.begin().await?;
+    let mut tx = at.begin().await?;
     let source = from.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_canonical().to_string());
     audit(
         &mut tx,
+        at,
         application,
         "application.expired_secret_refused",
         "application",
@@ -452,6 +487,7 @@ pub async fn record_expired_secret_use(
 pub struct EndedLeak {
     pub client_id: String,
     pub application_id: String,
+    pub tenant_id: String,
 }
 
 /// What a leak report of one MAC came to.
@@ -473,12 +509,17 @@ pub enum LeakOutcome {
 /// secret stops only that one. A secret already ended is answered as such,
 /// and nothing is written again: a replayed report adds no audit row and no
 /// notice.
+///
+/// A report names no tenant: a MAC is unique in the install, so the secret
+/// is found wherever it lives, and what is written (the audit row, the
+/// notice) is its own tenant's.
 #[tracing::instrument(name = "db end_leaked_secret", level = "debug", skip_all)]
 pub async fn end_leaked_secret(db: &Db, mac: &[u8], url: &str, source: &str) -> Result<LeakOutcome, StoreError> {
     let mut tx = db.begin().await?;
     let Some(row) = sqlx::query(
-        "SELECT s.id, s.label, a.id AS application_id, a.client_id, a.name, a.email \
-         FROM client_secrets s JOIN applications a ON a.id = s.application_id WHERE s.secret_mac = $1",
+        "SELECT s.tenant_id, s.id, s.label, a.id AS application_id, a.client_id, a.name, a.email \
+         FROM client_secrets s JOIN applications a ON a.id = s.application_id AND a.tenant_id = s.tenant_id \
+         WHERE s.secret_mac = $1 /* UNSCOPED: a MAC is unique in the install, and a report names no tenant */",
     )
     .bind(mac)
     .fetch_optional(&mut *tx)
@@ -495,12 +536,14 @@ pub async fn end_leaked_secret(db: &Db, mac: &[u8], url: &str, source: &str) -> 
             LeakOutcome::Unknown
         });
     };
+    let at = Scope::new(db.clone(), col::<String>(&row, "tenant_id")?);
     let (secret_id, label): (String, Option<String>) = (col(&row, "id")?, col(&row, "label")?);
     let application = ActorRef::application(&col::<String>(&row, "application_id")?, &col::<String>(&row, "name")?);
     // The delete claims the report: of two reports of one secret at once,
     // the one that finds the row gone reports it ended and writes nothing.
-    let deleted = sqlx::query("DELETE FROM client_secrets WHERE id = $1")
+    let deleted = sqlx::query("DELETE FROM client_secrets WHERE id = $1 AND tenant_id = $2")
         .bind(&secret_id)
+        .bind(at.tenant())
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -508,14 +551,16 @@ pub async fn end_leaked_secret(db: &Db, mac: &[u8], url: &str, source: &str) -> 
         tx.rollback().await?;
         return Ok(LeakOutcome::AlreadyEnded);
     }
-    sqlx::query("UPDATE applications SET token_generation = token_generation + 1 WHERE id = $1")
+    sqlx::query("UPDATE applications SET token_generation = token_generation + 1 WHERE id = $1 AND tenant_id = $2")
         .bind(&application.id)
+        .bind(at.tenant())
         .execute(&mut *tx)
         .await?;
     // Recorded as the application's own event: no person acted, and the
     // reporter is named in the detail.
     audit(
         &mut tx,
+        &at,
         &application,
         "application.secret_leaked",
         "application",
@@ -532,11 +577,12 @@ pub async fn end_leaked_secret(db: &Db, mac: &[u8], url: &str, source: &str) -> 
         url,
         source,
     };
-    outbox::enqueue(&mut tx, &email, &notice).await?;
+    outbox::enqueue(&mut tx, &at, &email, &notice).await?;
     tx.commit().await?;
     Ok(LeakOutcome::Ended(EndedLeak {
         client_id: col(&row, "client_id")?,
         application_id: application.id,
+        tenant_id: at.tenant().to_owned(),
     }))
 }
 
@@ -546,18 +592,22 @@ pub async fn end_leaked_secret(db: &Db, mac: &[u8], url: &str, source: &str) -> 
 pub const EXPIRED_SECRET_KEPT: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
 
 /// Removes secrets that expired, by their own date or the install's most,
-/// more than [`EXPIRED_SECRET_KEPT`] ago.
+/// more than [`EXPIRED_SECRET_KEPT`] ago, in every tenant at once: the most
+/// is the install's.
 #[tracing::instrument(name = "db purge_expired_secrets", level = "debug", skip_all)]
 pub async fn purge_expired_secrets(db: &Db, policy: &SecretPolicy) -> Result<u64, sqlx::Error> {
     let before = Timestamp::from_unix_micros(db.now_micros()).saturating_sub(EXPIRED_SECRET_KEPT);
     let issued_before = policy
         .max_age()
         .map_or(i64::MIN, |age| before.saturating_sub(age).unix_micros());
-    let removed = sqlx::query("DELETE FROM client_secrets WHERE expires_at < $1 OR created_at < $2")
-        .bind(before.unix_micros())
-        .bind(issued_before)
-        .execute(db.pool())
-        .await?
-        .rows_affected();
+    let removed = sqlx::query(
+        "DELETE FROM client_secrets /* UNSCOPED: housekeeping of the install, one rule for every tenant */ \
+         WHERE expires_at < $1 OR created_at < $2",
+    )
+    .bind(before.unix_micros())
+    .bind(issued_before)
+    .execute(db.pool())
+    .await?
+    .rows_affected();
     Ok(removed)
 }

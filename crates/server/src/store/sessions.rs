@@ -3,15 +3,18 @@
 use super::*;
 
 #[tracing::instrument(name = "db create_session", level = "debug", skip_all)]
-pub async fn create_session(db: &Db, user_id: &str, token_hash: &[u8], expires_at: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-        .bind(token_hash.to_vec())
-        .bind(user_id)
-        .bind(db.now_micros())
-        .bind(expires_at)
-        .execute(db.pool())
-        .await
-        .map(|_| ())
+pub async fn create_session(at: &Scope, user_id: &str, token_hash: &[u8], expires_at: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, tenant_id) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(token_hash.to_vec())
+    .bind(user_id)
+    .bind(at.now_micros())
+    .bind(expires_at)
+    .bind(at.tenant())
+    .execute(at.pool())
+    .await
+    .map(|_| ())
 }
 
 #[derive(Debug)]
@@ -21,13 +24,15 @@ pub struct SessionUser {
 }
 
 #[tracing::instrument(name = "db session_user", level = "debug", skip_all)]
-pub async fn session_user(db: &Db, token_hash: &[u8]) -> Result<Option<SessionUser>, sqlx::Error> {
+pub async fn session_user(at: &Scope, token_hash: &[u8]) -> Result<Option<SessionUser>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT u.id, u.name FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2",
+        "SELECT u.id, u.name FROM sessions s JOIN users u ON u.id = s.user_id AND u.tenant_id = $3 \
+         WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.tenant_id = $3",
     )
     .bind(token_hash.to_vec())
-    .bind(db.now_micros())
-    .fetch_optional(db.pool())
+    .bind(at.now_micros())
+    .bind(at.tenant())
+    .fetch_optional(at.pool())
     .await?;
     row.map(|r| {
         Ok(SessionUser {
@@ -39,11 +44,12 @@ pub async fn session_user(db: &Db, token_hash: &[u8]) -> Result<Option<SessionUs
 }
 
 #[tracing::instrument(name = "db delete_session", level = "debug", skip_all)]
-pub async fn delete_session(db: &Db, token_hash: &[u8]) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1 OR expires_at < $2")
+pub async fn delete_session(at: &Scope, token_hash: &[u8]) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM sessions WHERE tenant_id = $3 AND (token_hash = $1 OR expires_at < $2)")
         .bind(token_hash.to_vec())
-        .bind(db.now_micros())
-        .execute(db.pool())
+        .bind(at.now_micros())
+        .bind(at.tenant())
+        .execute(at.pool())
         .await
         .map(|_| ())
 }

@@ -22,19 +22,20 @@ fn user_from(row: &AnyRow, roles: &mut HashMap<String, Vec<String>>) -> Result<U
 }
 
 #[tracing::instrument(name = "db count_users", level = "debug", skip_all)]
-pub async fn count_users(db: &Db) -> Result<i64, sqlx::Error> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM users")
-        .fetch_one(db.pool())
+pub async fn count_users(at: &Scope) -> Result<i64, sqlx::Error> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE tenant_id = $1")
+        .bind(at.tenant())
+        .fetch_one(at.pool())
         .await?;
     col(&row, "n")
 }
 
 #[tracing::instrument(name = "db list_users", level = "debug", skip_all)]
-pub async fn list_users(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Listed<UserRecord>, sqlx::Error> {
-    let rows = page_rows(db, USERS, cursor, limit).await?;
+pub async fn list_users(at: &Scope, cursor: Option<&str>, limit: u32) -> Result<Listed<UserRecord>, sqlx::Error> {
+    let rows = page_rows(at, USERS, cursor, limit).await?;
     let ids: Vec<String> = rows.iter().map(|r| col(r, "id")).collect::<Result<_, _>>()?;
     let mut roles = roles_of(
-        db,
+        at,
         AccountKind::User,
         &ids.iter().map(String::as_str).collect::<Vec<_>>(),
     )
@@ -47,24 +48,27 @@ pub async fn list_users(db: &Db, cursor: Option<&str>, limit: u32) -> Result<Lis
 }
 
 #[tracing::instrument(name = "db get_user", level = "debug", skip_all)]
-pub async fn get_user(db: &Db, id: &str) -> Result<UserRecord, StoreError> {
-    let row = sqlx::query("SELECT id, email, name, created_at, updated_at FROM users WHERE id = $1")
+pub async fn get_user(at: &Scope, id: &str) -> Result<UserRecord, StoreError> {
+    let row = sqlx::query("SELECT id, email, name, created_at, updated_at FROM users WHERE id = $1 AND tenant_id = $2")
         .bind(id)
-        .fetch_optional(db.pool())
+        .bind(at.tenant())
+        .fetch_optional(at.pool())
         .await?
         .ok_or(StoreError::NotFound("user"))?;
-    let mut roles = roles_of(db, AccountKind::User, &[id]).await?;
+    let mut roles = roles_of(at, AccountKind::User, &[id]).await?;
     Ok(user_from(&row, &mut roles)?)
 }
 
 #[tracing::instrument(name = "db user_auth_by_email", level = "debug", skip_all)]
-pub async fn user_auth_by_email(db: &Db, email: &Email) -> Result<Option<UserAuth>, sqlx::Error> {
+pub async fn user_auth_by_email(at: &Scope, email: &Email) -> Result<Option<UserAuth>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT u.id, u.name, u.password_hash FROM account_emails e JOIN users u ON u.id = e.account_id \
-         WHERE e.email = $1 AND e.account_kind = 'user'",
+        "SELECT u.id, u.name, u.password_hash FROM account_emails e \
+         JOIN users u ON u.id = e.account_id AND u.tenant_id = $2 \
+         WHERE e.email = $1 AND e.account_kind = 'user' AND e.tenant_id = $2",
     )
-    .bind(email.normalized())
-    .fetch_optional(db.pool())
+    .bind(at.unique_key(email.normalized()))
+    .bind(at.tenant())
+    .fetch_optional(at.pool())
     .await?;
     row.map(|r| {
         Ok(UserAuth {
@@ -77,10 +81,11 @@ pub async fn user_auth_by_email(db: &Db, email: &Email) -> Result<Option<UserAut
 }
 
 #[tracing::instrument(name = "db user_password_hash", level = "debug", skip_all)]
-pub async fn user_password_hash(db: &Db, id: &str) -> Result<Option<String>, sqlx::Error> {
-    let row = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
+pub async fn user_password_hash(at: &Scope, id: &str) -> Result<Option<String>, sqlx::Error> {
+    let row = sqlx::query("SELECT password_hash FROM users WHERE id = $1 AND tenant_id = $2")
         .bind(id)
-        .fetch_optional(db.pool())
+        .bind(at.tenant())
+        .fetch_optional(at.pool())
         .await?;
     row.map(|r| col(&r, "password_hash")).transpose()
 }
@@ -89,31 +94,33 @@ pub async fn user_password_hash(db: &Db, id: &str) -> Result<Option<String>, sql
 /// `author` is `None` only for the first administrator, made at first start.
 #[tracing::instrument(name = "db create_user", level = "debug", skip_all)]
 pub async fn create_user(
-    db: &Db,
+    at: &Scope,
     author: Option<&Author>,
     user: &NewUser,
     password_hash: &str,
 ) -> Result<UserRecord, StoreError> {
     let id = new_id();
-    let now = db.now_micros();
-    let mut tx = db.begin().await?;
+    let now = at.now_micros();
+    let mut tx = at.begin().await?;
     if let Some(author) = author {
-        let grantor = grants::Grantor::read(db, &mut tx, author).await?;
-        let after = grants::permissions_of_roles(&mut tx, user.roles()).await?;
+        let grantor = grants::Grantor::read(at, &mut tx, author).await?;
+        let after = grants::permissions_of_roles(&mut tx, at, user.roles()).await?;
         grantor.authorize(GrantChange::Create { after })?;
     }
-    claim_email(&mut tx, user.email(), &AccountRef::new(AccountKind::User, &id)).await?;
+    claim_email(&mut tx, at, user.email(), &AccountRef::new(AccountKind::User, &id)).await?;
     sqlx::query(
-        "INSERT INTO users (id, email, name, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
+        "INSERT INTO users (id, email, name, password_hash, created_at, updated_at, tenant_id) \
+         VALUES ($1, $2, $3, $4, $5, $5, $6)",
     )
     .bind(&id)
     .bind(user.email().as_str())
     .bind(user.name())
     .bind(password_hash)
     .bind(now)
+    .bind(at.tenant())
     .execute(&mut *tx)
     .await?;
-    set_roles(&mut tx, RoleHolder::User(&id), user.roles()).await?;
+    set_roles(&mut tx, at, RoleHolder::User(&id), user.roles()).await?;
     let system = ActorRef {
         kind: AccountKind::User,
         id: id.clone(),
@@ -121,6 +128,7 @@ pub async fn create_user(
     };
     audit(
         &mut tx,
+        at,
         author.map_or(&system, |a| &a.actor),
         "user.created",
         "user",
@@ -129,65 +137,67 @@ pub async fn create_user(
     )
     .await?;
     tx.commit().await?;
-    get_user(db, &id).await
+    get_user(at, &id).await
 }
 
 #[tracing::instrument(name = "db update_user", level = "debug", skip_all)]
 pub async fn update_user(
-    db: &Db,
+    at: &Scope,
     author: &Author,
     id: &str,
     change: &ValidUserChange,
     password_hash: Option<&str>,
 ) -> Result<UserRecord, StoreError> {
-    let mut tx = db.begin().await?;
-    touch(&mut tx, "users", id, "user").await?;
-    let check = AdministratorCheck::before(db, &mut tx).await?;
-    let grantor = grants::Grantor::read(db, &mut tx, author).await?;
-    let before = held_permissions(&mut tx, RoleHolder::User(id)).await?;
+    let mut tx = at.begin().await?;
+    touch(&mut tx, at, "users", id, "user").await?;
+    let check = AdministratorCheck::before(at, &mut tx).await?;
+    let grantor = grants::Grantor::read(at, &mut tx, author).await?;
+    let before = held_permissions(&mut tx, at, RoleHolder::User(id)).await?;
     if let Some(email) = change.email() {
-        move_email(&mut tx, "users", &AccountRef::new(AccountKind::User, id), email).await?;
+        move_email(&mut tx, at, "users", &AccountRef::new(AccountKind::User, id), email).await?;
     }
     if let Some(name) = change.name() {
-        set_text(&mut tx, "users", "name", id, Some(name)).await?;
+        set_text(&mut tx, at, "users", "name", id, Some(name)).await?;
     }
     if let Some(hash) = password_hash {
-        set_text(&mut tx, "users", "password_hash", id, Some(hash)).await?;
+        set_text(&mut tx, at, "users", "password_hash", id, Some(hash)).await?;
         // A new password ends every other session.
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND tenant_id = $2")
             .bind(id)
+            .bind(at.tenant())
             .execute(&mut *tx)
             .await?;
     }
     if let Some(roles) = change.roles() {
-        set_roles(&mut tx, RoleHolder::User(id), roles).await?;
+        set_roles(&mut tx, at, RoleHolder::User(id), roles).await?;
     }
-    let after = held_permissions(&mut tx, RoleHolder::User(id)).await?;
+    let after = held_permissions(&mut tx, at, RoleHolder::User(id)).await?;
     grantor.authorize(GrantChange::Change { before, after })?;
-    check.after(&mut tx).await?;
-    audit(&mut tx, &author.actor, "user.changed", "user", id, None).await?;
+    check.after(&mut tx, at).await?;
+    audit(&mut tx, at, &author.actor, "user.changed", "user", id, None).await?;
     tx.commit().await?;
-    get_user(db, id).await
+    get_user(at, id).await
 }
 
 #[tracing::instrument(name = "db delete_user", level = "debug", skip_all)]
-pub async fn delete_user(db: &Db, author: &Author, id: &str) -> Result<(), StoreError> {
-    let mut tx = db.begin().await?;
-    let check = AdministratorCheck::before(db, &mut tx).await?;
-    let grantor = grants::Grantor::read(db, &mut tx, author).await?;
-    let before = held_permissions(&mut tx, RoleHolder::User(id)).await?;
+pub async fn delete_user(at: &Scope, author: &Author, id: &str) -> Result<(), StoreError> {
+    let mut tx = at.begin().await?;
+    let check = AdministratorCheck::before(at, &mut tx).await?;
+    let grantor = grants::Grantor::read(at, &mut tx, author).await?;
+    let before = held_permissions(&mut tx, at, RoleHolder::User(id)).await?;
     grantor.authorize(GrantChange::Remove { before })?;
-    let removed = sqlx::query("DELETE FROM users WHERE id = $1")
+    let removed = sqlx::query("DELETE FROM users WHERE id = $1 AND tenant_id = $2")
         .bind(id)
+        .bind(at.tenant())
         .execute(&mut *tx)
         .await?
         .rows_affected();
     if removed == 0 {
         return Err(StoreError::NotFound("user"));
     }
-    release_email(&mut tx, &AccountRef::new(AccountKind::User, id)).await?;
-    check.after(&mut tx).await?;
-    audit(&mut tx, &author.actor, "user.removed", "user", id, None).await?;
+    release_email(&mut tx, at, &AccountRef::new(AccountKind::User, id)).await?;
+    check.after(&mut tx, at).await?;
+    audit(&mut tx, at, &author.actor, "user.removed", "user", id, None).await?;
     tx.commit().await?;
     Ok(())
 }

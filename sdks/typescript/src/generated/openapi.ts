@@ -343,6 +343,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/v1/tenants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenants of the install, the root first, by slug. */
+        get: operations["list_tenants"];
+        put?: never;
+        /**
+         * Add a tenant: its seeded roles, its first Administrator (with a password
+         *     generated and shown once when none is given) and, on its first use (a
+         *     token or its JWKS), its own signing key: an install of 10,000 tenants
+         *     makes keys only for those that serve. Its Administrator is given every
+         *     agency permission, so the caller must hold them all (the grant rule).
+         */
+        post: operations["create_tenant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/tenants/{slug}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One tenant. */
+        get: operations["get_tenant"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a tenant and everything it holds, in one transaction; its tokens
+         *     are refused within 5 seconds on every replica.
+         */
+        delete: operations["delete_tenant"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename a tenant, or disable or enable it. A disabled tenant keeps its
+         *     data; its token endpoint answers `invalid_client`, its tokens and
+         *     sessions are refused within 5 seconds on every replica, and enabling it
+         *     again brings back no token or session from before.
+         */
+        patch: operations["update_tenant"];
+        trace?: never;
+    };
     "/admin/v1/users": {
         parameters: {
             query?: never;
@@ -1272,6 +1323,30 @@ export interface components {
             next_cursor: string | null;
         };
         /** @description A page of a list: `next_cursor` is null on the last page. */
+        Page_TenantView: {
+            items: {
+                /**
+                 * @description The first Administrator's password, when the server generated it:
+                 *     in the answer to the create only, shown this once.
+                 */
+                admin_password?: string | null;
+                /** @description `{public URL}/t/{slug}`: the tenant's issuer and Callback URL. */
+                base_url: string;
+                /**
+                 * Format: date-time
+                 * @description RFC 3339, UTC.
+                 */
+                created_at: string;
+                /** @description A disabled tenant keeps its data; its tokens and sessions are refused. */
+                enabled: boolean;
+                name: string;
+                /** @description 2 to 40 of `a-z`, `0-9` and `-`; never changes. */
+                slug: string;
+            }[];
+            /** @description Pass as `?cursor=` for the next page; always present, `null` on the last page. */
+            next_cursor: string | null;
+        };
+        /** @description A page of a list: `next_cursor` is null on the last page. */
         Page_UserView: {
             items: {
                 /**
@@ -1476,6 +1551,48 @@ export interface components {
             email: string;
             /** Format: password */
             password: string;
+        };
+        /** @description A change to a tenant: its name, or whether it serves. */
+        TenantChange: {
+            enabled?: boolean | null;
+            name?: string | null;
+        };
+        /** @description A new tenant as an operator submits it. */
+        TenantForm: {
+            /** @description The tenant's first Administrator. */
+            admin_email: string;
+            /**
+             * Format: password
+             * @description That Administrator's password; generated and shown once when absent.
+             */
+            admin_password?: string | null;
+            /** @description The agency's name, as people read it. */
+            name: string;
+            /** @description 2 to 40 of `a-z`, `0-9` and `-`; never changes. */
+            slug: string;
+        };
+        /**
+         * @description A tenant of the install (the contract, "Tenants"), as the root's admin API
+         *     and `casebook tenants … --json` write it.
+         */
+        TenantView: {
+            /**
+             * @description The first Administrator's password, when the server generated it:
+             *     in the answer to the create only, shown this once.
+             */
+            admin_password?: string | null;
+            /** @description `{public URL}/t/{slug}`: the tenant's issuer and Callback URL. */
+            base_url: string;
+            /**
+             * Format: date-time
+             * @description RFC 3339, UTC.
+             */
+            created_at: string;
+            /** @description A disabled tenant keeps its data; its tokens and sessions are refused. */
+            enabled: boolean;
+            name: string;
+            /** @description 2 to 40 of `a-z`, `0-9` and `-`; never changes. */
+            slug: string;
         };
         /**
          * @description The form fields of a token request. Each parameter at most once; one sent
@@ -4692,6 +4809,679 @@ export interface operations {
                      *       "detail": "this needs the admin:edit permission, which the caller does not have",
                      *       "status": 403,
                      *       "title": "Forbidden",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_tenants: {
+        parameters: {
+            query?: {
+                /** @description 1 to 100; 50 when absent. */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of tenants */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_TenantView"];
+                };
+            };
+            /** @description Unknown or malformed query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the body is not valid JSON: EOF while parsing an object at line 1 column 1",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
+            401: {
+                headers: {
+                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller lacks `tenants:view` (RFC 6750 `insufficient_scope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this needs the admin:edit permission, which the caller does not have",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Bad limit */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "name: name is required; email: this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)",
+                     *       "errors": [
+                     *         {
+                     *           "code": "required",
+                     *           "field": "name",
+                     *           "message": "name is required"
+                     *         },
+                     *         {
+                     *           "code": "email_in_use",
+                     *           "field": "email",
+                     *           "message": "this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_tenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TenantForm"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantView"];
+                };
+            };
+            /** @description The body is not JSON (a syntax error, bad UTF-8, a NUL character) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the body is not valid JSON: EOF while parsing an object at line 1 column 1",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
+            401: {
+                headers: {
+                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller lacks a permission the new Administrator gets */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this needs the admin:edit permission, which the caller does not have",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body stalled: nothing arrived for 10 s (the connection is then closed) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body stalled: nothing arrived for 10 s; send the request again",
+                     *       "status": 408,
+                     *       "title": "Request Timeout",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A replica of a release without tenants is still serving */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the role is still assigned to 1 account(s) (Partner App); remove it from them first",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 65536 bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body is larger than this endpoint accepts",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "send the body as JSON with Content-Type: application/json",
+                     *       "status": 415,
+                     *       "title": "Unsupported Media Type",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields, or the slug is taken */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "name: name is required; email: this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)",
+                     *       "errors": [
+                     *         {
+                     *           "code": "required",
+                     *           "field": "name",
+                     *           "message": "name is required"
+                     *         },
+                     *         {
+                     *           "code": "email_in_use",
+                     *           "field": "email",
+                     *           "message": "this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_tenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tenant */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantView"];
+                };
+            };
+            /** @description The path parameter cannot be an id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the body is not valid JSON: EOF while parsing an object at line 1 column 1",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
+            401: {
+                headers: {
+                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller lacks `tenants:view` (RFC 6750 `insufficient_scope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this needs the admin:edit permission, which the caller does not have",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "application not found",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_tenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The path parameter cannot be an id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the body is not valid JSON: EOF while parsing an object at line 1 column 1",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
+            401: {
+                headers: {
+                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller lacks `tenants:delete` (RFC 6750 `insufficient_scope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this needs the admin:edit permission, which the caller does not have",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "application not found",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The root tenant cannot be deleted */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the role is still assigned to 1 account(s) (Partner App); remove it from them first",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    update_tenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TenantChange"];
+            };
+        };
+        responses: {
+            /** @description Changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantView"];
+                };
+            };
+            /** @description The body is not JSON (a syntax error, bad UTF-8, a NUL character) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the body is not valid JSON: EOF while parsing an object at line 1 column 1",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
+            401: {
+                headers: {
+                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller lacks `tenants:edit` (RFC 6750 `insufficient_scope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this needs the admin:edit permission, which the caller does not have",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "application not found",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body stalled: nothing arrived for 10 s (the connection is then closed) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body stalled: nothing arrived for 10 s; send the request again",
+                     *       "status": 408,
+                     *       "title": "Request Timeout",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The root tenant cannot be disabled */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the role is still assigned to 1 account(s) (Partner App); remove it from them first",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 65536 bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body is larger than this endpoint accepts",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "send the body as JSON with Content-Type: application/json",
+                     *       "status": 415,
+                     *       "title": "Unsupported Media Type",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "name: name is required; email: this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)",
+                     *       "errors": [
+                     *         {
+                     *           "code": "required",
+                     *           "field": "name",
+                     *           "message": "name is required"
+                     *         },
+                     *         {
+                     *           "code": "email_in_use",
+                     *           "field": "email",
+                     *           "message": "this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
                      *       "type": "about:blank"
                      *     }
                      */
