@@ -5,7 +5,7 @@
 //! - `typescript [--check]`: regenerates the TypeScript SDK's types from
 //!   the OpenAPI document; `--check` fails when the committed file has drifted.
 //! - `tidy`: import circles and files the architecture map does not name.
-//! - `bench [--quick]`: load benchmarks of a release build (see `bench/mod.rs`).
+//! - `bench [tenants] [--quick] [--binary PATH]`: load benchmarks of a release build (see `bench/mod.rs`).
 
 mod bench;
 mod openapi;
@@ -23,7 +23,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("__open-loop") => bench::open_loop_child(&args[1..]),
         _ => Err(
-            "usage: cargo xtask openapi [--check] | cargo xtask typescript [--check] | cargo xtask tidy | cargo xtask bench [--quick]"
+            "usage: cargo xtask openapi [--check] | cargo xtask typescript [--check] | cargo xtask tidy | cargo xtask bench [tenants] [--quick] [--binary PATH]"
                 .to_owned(),
         ),
     };

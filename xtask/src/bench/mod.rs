@@ -41,8 +41,8 @@
 //! Set `CASEBOOK_BENCH_PG` to a PostgreSQL URL to run the suite there too (a
 //! fresh database is created beside the named one and dropped afterwards).
 //! The full run rewrites the generated parts of `BENCHMARKS.md` (the
-//! tenants step its own); `--quick` (well under a minute of load, apart
-//! from creating the tenants) only prints.
+//! tenants step its own); `--quick` (well under a minute of load; the
+//! tenants step, a few minutes with its setup) only prints.
 
 mod algorithms;
 mod assertions;
