@@ -27,6 +27,13 @@ pub struct Throttle {
     sign_in_per_address: DefaultKeyedRateLimiter<Source>,
 }
 
+/// A budget's key within one tenant. Every tenant's keys, the root's too,
+/// start with its id and U+001F, so no text typed at one tenant (a sign-in
+/// address holding U+001F, say) can name another's budget.
+fn within(tenant_id: &str, key: &str) -> String {
+    format!("{tenant_id}\u{1f}{key}")
+}
+
 /// A tenant's id and a source address: what source budgets are kept by.
 type Source = (String, IpAddr);
 
@@ -76,9 +83,7 @@ impl Throttle {
         use governor::clock::Clock;
         let mut wait = None;
         if let Some(id) = client_id
-            && let Err(not_until) = self
-                .per_client
-                .check_key(&casebook_domain::tenant::unique_key(tenant_id, id))
+            && let Err(not_until) = self.per_client.check_key(&within(tenant_id, id))
         {
             wait = Some(not_until.wait_time_from(clock.now()));
         }
@@ -100,7 +105,7 @@ impl Throttle {
         let address = address.unwrap_or(NO_ADDRESS);
         let mut wait = None;
         let account: String = email.chars().take(254).collect();
-        let account = casebook_domain::tenant::unique_key(tenant_id, &account);
+        let account = within(tenant_id, &account);
         if let Err(not_until) = self.sign_in_per_account_and_source.check_key(&(account, address)) {
             wait = Some(not_until.wait_time_from(clock.now()));
         }
@@ -214,5 +219,17 @@ mod tests {
             throttle.sign_in_attempt("tenant-b", "same@agency.org", Some(attacker)),
             None
         );
+    }
+
+    #[test]
+    fn no_typed_text_names_another_tenants_budget() {
+        let throttle = Throttle::new();
+        let source: IpAddr = "127.0.0.2".parse().unwrap();
+        while throttle
+            .sign_in_attempt("tenant-a", "x@agency.org", Some(source))
+            .is_none()
+        {}
+        let crafted = "tenant-a\u{1f}x@agency.org";
+        assert_eq!(throttle.sign_in_attempt("root", crafted, Some(source)), None);
     }
 }
