@@ -10,6 +10,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -327,4 +328,24 @@ def report(outcomes, writer, replicas, admin):
     log(f"acknowledged writes missing afterwards: {len(missing)}")
     for m in missing[:10]:
         log(f"  {m}")
+    if failed or writer.failures:
+        explain(replicas)
     return failed, missing
+
+
+def explain(replicas):
+    """What the proxy and the replicas logged about failed requests: the
+    proxy's lines with a 5xx status (their termination flags say who ended
+    the request, and when) and the replicas' errors, so that a failure in
+    CI can be understood from its output alone."""
+    out = os.path.dirname(replicas[0].log_path)
+    sources = [("haproxy", os.path.join(out, "haproxy.log"), lambda line: re.search(r"\s5\d\d\s", line))]
+    sources += [(r.name, r.log_path, lambda line: "ERROR" in line or "error" in line.lower()) for r in replicas]
+    for name, path, wanted in sources:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as lines:
+                picked = [line.rstrip() for line in lines if wanted(line)]
+        except OSError:
+            continue
+        for line in picked[-10:]:
+            log(f"  {name}: {line[:400]}")

@@ -5,7 +5,7 @@
 //! step under `migrations/sqlite` and `migrations/postgres`.
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::migrate::{Migration, MigrationType};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, SqlSafeStr, Transaction};
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -17,6 +17,7 @@ use fail_safe::{SqliteFile, fit_for_reuse};
 
 pub mod backup;
 mod fail_safe;
+mod migrate;
 
 /// Where the database lives and which engine runs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,19 +243,8 @@ impl Db {
         if backend == Backend::Sqlite && !status.applied.is_empty() {
             pre_migration_copy(url).await?;
         }
-        db.migrate().await?;
+        migrate::apply_pending(&db.pool, backend).await?;
         Ok(db)
-    }
-
-    /// Applies every pending migration.
-    async fn migrate(&self) -> Result<(), DbError> {
-        let mut migrator = Migrator::with_migrations(migrations(self.backend));
-        migrator.set_locking(self.backend == Backend::Postgres);
-        // A newer release's migrations are no reason to stop: they only add,
-        // and `schema_compat` says when this binary can no longer serve.
-        migrator.set_ignore_missing(true);
-        migrator.run(&self.pool).await?;
-        Ok(())
     }
 
     /// Opens the database as it is: no file created, no migration applied,

@@ -56,3 +56,62 @@ both_backends!(
         assert!(why.contains(casebook_server::build_info::VERSION), "{why}");
     }
 );
+
+/// A migration that meets a previous release's request holding one of its
+/// tables, while that request waits for a table the migration already
+/// holds, gives way: it is rolled back and tried again, and the request
+/// goes on. Before, PostgreSQL's deadlock detector ended one of the two
+/// after a second: the request (a 500 during a rolling upgrade) or the
+/// migration (a replica that does not start).
+#[tokio::test]
+async fn a_migration_gives_way_to_a_request_it_would_deadlock_with() {
+    use casebook_server::config::Backend;
+    use casebook_server::db::{MigrationPolicy, migrations};
+    use sqlx::Connection;
+    use std::time::Duration;
+
+    let Some(database) = casebook_tests::TestDatabase::create(Backend::Postgres).await else {
+        return;
+    };
+    // The schema of the release before tenants: 0018 adds a column to
+    // `roles` and then to `applications`, in one transaction.
+    let before_tenants = 17;
+    sqlx::any::install_default_drivers();
+    let mut setup = sqlx::AnyConnection::connect(&database.url).await.expect("connect");
+    sqlx::migrate::Migrator::with_migrations(migrations(Backend::Postgres))
+        .run_direct(Some(before_tenants), &mut setup, false)
+        .await
+        .expect("the schema before tenants");
+
+    // The previous release's request: it has read `applications`, and will
+    // read `roles` in the same transaction.
+    let mut request = sqlx::PgConnection::connect(&database.url).await.expect("connect");
+    sqlx::query("BEGIN").execute(&mut request).await.expect("begin");
+    sqlx::query("SELECT COUNT(*) FROM applications")
+        .execute(&mut request)
+        .await
+        .expect("applications read");
+
+    let url = database.url.clone();
+    let migrating = tokio::spawn(async move { Db::open(&url, Backend::Postgres, MigrationPolicy::Apply).await });
+    // The migration now holds `roles` and waits for `applications`.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let roles = tokio::time::timeout(
+        Duration::from_secs(10),
+        sqlx::query("SELECT COUNT(*) FROM roles").execute(&mut request),
+    )
+    .await
+    .expect("the request is not left waiting");
+    assert!(roles.is_ok(), "the request was ended: {roles:?}");
+    sqlx::query("COMMIT")
+        .execute(&mut request)
+        .await
+        .expect("the request commits");
+
+    let db = tokio::time::timeout(Duration::from_secs(60), migrating)
+        .await
+        .expect("the migration finishes")
+        .expect("join")
+        .expect("the migration succeeds once the request is done");
+    assert_eq!(db.migration_status().await.expect("status").pending, Vec::<i64>::new());
+}
