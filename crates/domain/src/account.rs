@@ -12,6 +12,13 @@ use std::fmt;
 pub enum AccountKind {
     User,
     Application,
+    /// Someone at the command line (`casebook keys rotate`, …): an actor in
+    /// the audit trail, never an account that holds roles.
+    Operator,
+    /// A kind a newer server sends that this build does not know: read, so
+    /// that a client keeps working, and never sent.
+    #[serde(other)]
+    Unknown,
 }
 
 impl AccountKind {
@@ -19,6 +26,8 @@ impl AccountKind {
         match self {
             Self::User => "user",
             Self::Application => "application",
+            Self::Operator => "operator",
+            Self::Unknown => "unknown",
         }
     }
 
@@ -26,18 +35,21 @@ impl AccountKind {
         match value {
             "user" => Some(Self::User),
             "application" => Some(Self::Application),
+            "operator" => Some(Self::Operator),
             _ => None,
         }
     }
 
-    /// The one of `user` and `application` this kind calls for. The enum is
-    /// `#[non_exhaustive]` for readers of a newer server; code that must
-    /// decide for every kind (the server's storage) decides through this
-    /// exhaustive match, which a new kind stops compiling.
-    pub fn pick<T>(self, user: T, application: T) -> T {
+    /// The one of `user` and `application` this kind calls for, or `None`
+    /// for a kind that is no account (an operator, an unknown kind). The
+    /// enum is `#[non_exhaustive]` for readers of a newer server; code that
+    /// must decide for every kind (the server's storage) decides through
+    /// this exhaustive match, which a new kind stops compiling.
+    pub fn pick<T>(self, user: T, application: T) -> Option<T> {
         match self {
-            Self::User => user,
-            Self::Application => application,
+            Self::User => Some(user),
+            Self::Application => Some(application),
+            Self::Operator | Self::Unknown => None,
         }
     }
 }
@@ -79,6 +91,16 @@ server_pub! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kind_from_a_newer_server_is_read_as_unknown() {
+        let kind: AccountKind = serde_json::from_str("\"webhook\"").expect("an unknown kind still reads");
+        assert_eq!(kind, AccountKind::Unknown);
+        let operator: AccountKind = serde_json::from_str("\"operator\"").expect("operator");
+        assert_eq!(operator, AccountKind::Operator);
+        assert_eq!(AccountKind::Operator.pick(1, 2), None);
+        assert_eq!(AccountKind::Application.pick(1, 2), Some(2));
+    }
 
     #[test]
     fn an_address_is_free_only_when_unheld_or_held_by_the_claimant() {

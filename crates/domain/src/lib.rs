@@ -97,6 +97,7 @@ mod builders;
 // The modules partners use.
 pub mod account;
 pub mod application;
+pub mod audit;
 pub mod credentials;
 pub mod email;
 pub mod ids;

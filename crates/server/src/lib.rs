@@ -32,6 +32,7 @@ pub mod notify;
 pub mod password;
 pub mod process_metrics;
 pub mod quota;
+pub mod request_context;
 pub mod secret_scanning;
 pub mod secret_use;
 pub mod serving;

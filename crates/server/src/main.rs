@@ -581,7 +581,17 @@ async fn rotate_tenant_key(
     let at = casebook_server::store::Scope::new(db.clone(), tenant_id);
     // Loading first creates the initial key of a tenant that has none, so there is something to retire.
     casebook_server::keys::KeyRing::load(at.clone(), master_key.clone(), alg).await?;
-    casebook_server::keys::rotate_with_notice(&at, master_key, alg, std::time::Duration::from_secs(notice)).await
+    let kid =
+        casebook_server::keys::rotate_with_notice(&at, master_key, alg, std::time::Duration::from_secs(notice)).await?;
+    let event = casebook_server::store::Event::new("keys.rotated", "signing_key", &kid)
+        .named(&kid)
+        .detail(format!("{alg}; signs from {notice} s after publication"));
+    if let Err(error) = casebook_server::store::record(&at, &casebook_server::store::ActorRef::operator(), event).await
+    {
+        // The key is in place and serving; only the record of it is lost.
+        eprintln!("casebook keys rotate: the new key {kid} could not be recorded in the audit trail: {error}");
+    }
+    Ok(kid)
 }
 
 fn human_size(bytes: u64) -> String {

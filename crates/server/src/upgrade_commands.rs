@@ -107,8 +107,21 @@ pub(crate) async fn rotate_master_key(url: &str, batch_size: usize) -> Result<()
             .await
             .map_err(|e| format!("master-key rotate: {e}"))?;
     }
-    db.close().await;
     let resealed = survey.signing_keys.resealed + survey.client_secrets.resealed + survey.mac_key.resealed;
+    let key_id = master.key_id();
+    let event = casebook_server::store::Event::new("master_key.rotated", "master_key", &key_id)
+        .named(&key_id)
+        .detail(format!(
+            "{resealed} value(s) re-sealed; {} left unopened",
+            survey.unopened()
+        ));
+    let root = casebook_server::store::Scope::root(db.clone());
+    if let Err(error) =
+        casebook_server::store::record(&root, &casebook_server::store::ActorRef::operator(), event).await
+    {
+        eprintln!("casebook master-key rotate: the rotation could not be recorded in the audit trail: {error}");
+    }
+    db.close().await;
     let contended = survey.signing_keys.contended + survey.client_secrets.contended + survey.mac_key.contended;
     println!(
         "casebook master-key rotate: done in {:.1} s: {} signing key(s), {} client secret(s) and the client-secret MAC key checked; {resealed} re-sealed under the current key (id {}), {} already were",

@@ -125,7 +125,12 @@ impl From<AuditRecord> for AuditEventView {
             action: event.action,
             target_kind: event.target_kind,
             target_id: event.target_id,
+            target_name: event.target_name,
             detail: event.detail,
+            source: event.source,
+            request_id: event.request_id,
+            tenant: event.tenant,
+            changes: event.changes,
         }
     }
 }

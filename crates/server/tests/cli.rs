@@ -236,5 +236,26 @@ async fn tenants_are_managed_and_their_keys_rotated_from_the_host() {
     assert!(store::tenant_by_slug(&db, "acme").await.unwrap().is_none());
     assert!(kids(acme.id).await.is_empty(), "its keys went with it");
     assert_eq!(run(&url, &["tenants", "disable", "root"]).2, Some(2));
+
+    // Each of those changes is in the trail, by the operator at the host.
+    let root = store::Scope::root(db.clone());
+    let trail = store::list_audit(&root, None, 100, store::AuditFilter::default())
+        .await
+        .expect("the root's trail")
+        .items;
+    let by_operator = |action: &str| {
+        trail
+            .iter()
+            .filter(|e| e.action == action)
+            .map(|e| (e.actor.kind, e.actor.id.as_str(), e.actor.name.as_str()))
+            .collect::<Vec<_>>()
+    };
+    let operator = (casebook_domain::AccountKind::Operator, "cli", "casebook CLI");
+    assert_eq!(by_operator("tenant.created"), [operator; 2]);
+    assert_eq!(by_operator("tenant.disabled"), [operator]);
+    assert_eq!(by_operator("tenant.enabled"), [operator]);
+    assert_eq!(by_operator("tenant.deleted"), [operator]);
+    // The root's key was rotated once (with --all-tenants).
+    assert_eq!(by_operator("keys.rotated"), [operator]);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1156,6 +1156,40 @@ async fn audit(c: &Client<'_>, admin: &str) {
         .await
         .status;
     assert!(status == 400 || status == 422, "{status}");
+
+    const EXPORT: &str = "/admin/v1/audit-events/export";
+    for (query, media) in [("", "text/csv"), ("?format=jsonl", "application/jsonl")] {
+        let download = c
+            .app
+            .http
+            .get(c.app.url(&format!("{EXPORT}{query}")))
+            .bearer_auth(admin);
+        let answer = c
+            .seen
+            .check(&Method::GET, EXPORT, download.send().await.expect("send"))
+            .await;
+        assert_eq!(answer.status, 200);
+        let content_type = answer.headers["content-type"].to_str().expect("ascii");
+        assert!(content_type.starts_with(media), "{content_type}");
+        assert!(
+            answer.headers["content-disposition"]
+                .to_str()
+                .expect("ascii")
+                .starts_with("attachment;"),
+            "{:?}",
+            answer.headers
+        );
+    }
+    let later_than_never = c
+        .app
+        .http
+        .get(c.app.url(&format!("{EXPORT}?since=not-a-time")))
+        .bearer_auth(admin);
+    let answer = c
+        .seen
+        .check(&Method::GET, EXPORT, later_than_never.send().await.expect("send"))
+        .await;
+    assert_eq!(answer.status, 422);
 }
 
 // ---------------------------------------------------------------- the reference

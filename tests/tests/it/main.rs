@@ -5,6 +5,7 @@
 
 mod admin;
 mod api;
+mod audit_evidence;
 mod authorization;
 mod backup;
 mod check;

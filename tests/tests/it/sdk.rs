@@ -464,6 +464,20 @@ both_backends!(admin_flow, |app: TestApp| async move {
     }
     let trail = serde_json::to_string(&events).unwrap();
     assert!(!trail.contains(&old) && !trail.contains(rotated.client_secret.expose()));
+    // Filtered as the server filters: the disable, found by the Client ID.
+    let disables = admin
+        .admin()
+        .audit_events()
+        .action("application.disabled")
+        .search(registered.client_id.as_str())
+        .all()
+        .await
+        .expect("filtered audit");
+    assert_eq!(disables.len(), 1, "{disables:?}");
+    assert_eq!(
+        disables[0].changes,
+        Some(serde_json::json!({"enabled": {"from": true, "to": false}}))
+    );
 
     apps.remove(&registered.id).await.expect("remove");
     assert!(matches!(

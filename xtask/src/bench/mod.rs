@@ -46,6 +46,7 @@
 
 mod algorithms;
 mod assertions;
+mod audit_export;
 mod client;
 mod load;
 mod open_loop;
@@ -72,7 +73,7 @@ const WRK_CONNECTIONS: u32 = 32;
 const OPEN_LOOP_CONNECTIONS: u32 = 32;
 /// Revocations a second during the "while one client revokes" step.
 const REVOKES_PER_SEC: u32 = 5;
-const USAGE: &str = "usage: cargo xtask bench [tenants] [--quick] [--binary PATH]";
+const USAGE: &str = "usage: cargo xtask bench [tenants | audit-export] [--quick] [--binary PATH]";
 
 /// One run: its plan, the load generator and the binary under test. Its
 /// steps are written beside what each measures (`suite.rs`, `load.rs`,
@@ -86,6 +87,16 @@ struct Bench {
 
 /// `cargo xtask bench`: builds or takes the binary, runs every step, reports.
 pub fn run(args: &[String]) -> Result<(), String> {
+    if let Some((first, rest)) = args.split_first()
+        && first == "audit-export"
+    {
+        let Options { given, .. } = Options::parse(rest)?;
+        let binary = match &given {
+            Some(path) => given_binary(path)?,
+            None => build_release()?,
+        };
+        return audit_export::run(&binary);
+    }
     let (tenants_only, args) = match args.split_first() {
         Some((first, rest)) if first == "tenants" => (true, rest),
         _ => (false, args),

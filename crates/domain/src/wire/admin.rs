@@ -259,10 +259,42 @@ pub struct AuditEvent {
     pub target_kind: String,
     #[cfg_attr(not(feature = "openapi"), doc = "The id of what it was done to.")]
     pub target_id: String,
+    #[cfg_attr(
+        not(feature = "openapi"),
+        doc = "What the target was called at the time: an application's name, a user's email, a role's name."
+    )]
+    /// `null` for events written before release 0.3.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    pub target_name: Option<String>,
     #[cfg_attr(not(feature = "openapi"), doc = "More about it, if anything.")]
     /// Always present; `null` when there is nothing to add.
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub detail: Option<String>,
+    #[cfg_attr(
+        not(feature = "openapi"),
+        doc = "The client address the request came from, as the server judged it (trusted proxies applied)."
+    )]
+    /// `null` for what no request caused (the command line, housekeeping).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    pub source: Option<String>,
+    #[cfg_attr(not(feature = "openapi"), doc = "The request's `X-Request-Id`.")]
+    /// Matches the request's log line; `null` outside a request.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    pub request_id: Option<String>,
+    #[cfg_attr(not(feature = "openapi"), doc = "The tenant's slug (`root` for the root tenant).")]
+    #[serde(default)]
+    pub tenant: String,
+    #[cfg_attr(not(feature = "openapi"), doc = "What a change changed.")]
+    /// `{"field": {"from": …, "to": …}}`; a role's permissions as
+    /// `{"permissions": {"added": […], "removed": […]}}`; a password or
+    /// secret only as `{"password": {"changed": true}}`. `null` for what is
+    /// not a change (a creation, a removal, a sign-in).
+    #[cfg_attr(feature = "openapi", schema(required = true, value_type = Option<Object>))]
+    #[serde(default)]
+    pub changes: Option<serde_json::Value>,
 }
 
 /// Sign-in form.

@@ -177,6 +177,40 @@ impl List<Application> {
     }
 }
 
+impl List<AuditEvent> {
+    /// Only this action (`application.disabled`), or a family of them
+    /// ending in a dot (`application.`).
+    pub fn action(self, action: impl Into<String>) -> Self {
+        self.filter("action", action)
+    }
+
+    /// Only events about this record (an application, user or role id).
+    pub fn target_id(self, id: impl Into<String>) -> Self {
+        self.filter("target_id", id)
+    }
+
+    /// Only events by this account.
+    pub fn actor_id(self, id: impl Into<String>) -> Self {
+        self.filter("actor_id", id)
+    }
+
+    /// Only events at or after this instant.
+    pub fn since(self, at: casebook_domain::Timestamp) -> Self {
+        self.filter("since", at.to_rfc3339())
+    }
+
+    /// Only events before this instant.
+    pub fn until(self, at: casebook_domain::Timestamp) -> Self {
+        self.filter("until", at.to_rfc3339())
+    }
+
+    /// Text in the target's or the actor's name, ignoring case, or a
+    /// Client ID.
+    pub fn search(self, text: impl Into<String>) -> Self {
+        self.filter("search", text)
+    }
+}
+
 impl Applications<'_> {
     /// Lists applications (`admin:view`); filter with
     /// [`name_contains`](List::name_contains) and [`email_contains`](List::email_contains).

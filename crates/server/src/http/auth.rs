@@ -181,6 +181,7 @@ pub const ROUTES: &[RouteAccess] = &[
         Access::SignedInUser(Permission::new(Admin, Edit)),
     ),
     rule(Method::GET, "/admin/v1/audit-events", perm(Admin, View)),
+    rule(Method::GET, "/admin/v1/audit-events/export", perm(Admin, View)),
     // Casebook API.
     rule(Method::GET, "/api/v1/me", Access::Authenticated),
     rule(Method::GET, "/api/v1/engage/cases", perm(Engage, View)),

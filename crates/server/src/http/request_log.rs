@@ -110,7 +110,11 @@ impl tower::Service<Request> for RequestLog {
                 tracing::debug!(error = ?e, "could not continue the caller's trace");
             }
         }
-        let answer = tower::ServiceExt::oneshot(self.router.clone(), request).instrument(span.clone());
+        let context = crate::request_context::RequestContext {
+            source: line.client,
+            request_id: Some(line.id.clone()),
+        };
+        let answer = context.scope(tower::ServiceExt::oneshot(self.router.clone(), request).instrument(span.clone()));
         Box::pin(async move {
             let mut response = answer.await?;
             if crate::telemetry::enabled() {

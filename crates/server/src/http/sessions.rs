@@ -68,15 +68,36 @@ pub async fn sign_in(
         None => (None, None),
     };
     let ok = verify_password(form.password, hash).await?;
-    let Some(user) = user.filter(|_| ok) else {
-        return Err(ApiError::Unauthorized {
-            invalid_token: false,
-            detail: "wrong email or password".into(),
-        });
+    let refused = ApiError::Unauthorized {
+        invalid_token: false,
+        detail: "wrong email or password".into(),
     };
+    let Some(user) = user else {
+        // No account to name: nothing for the trail (the log has the line).
+        return Err(refused);
+    };
+    let account = store::ActorRef {
+        kind: casebook_domain::AccountKind::User,
+        id: user.id.clone(),
+        name: user.name.clone(),
+    };
+    if !ok {
+        // Recorded after the answer, not before it: a write only for an
+        // address that has an account would let response times tell which
+        // addresses do. The actor is the account as claimed.
+        let context = crate::request_context::RequestContext::current();
+        tokio::spawn(context.scope(async move {
+            let event =
+                store::Event::new("user.sign_in_refused", "user", &account.id).detail("wrong password".to_owned());
+            if let Err(error) = store::record(&at, &account, event).await {
+                tracing::error!(%error, "a refused sign-in could not be written to the audit trail");
+            }
+        }));
+        return Err(refused);
+    }
     let token = format!("{SESSION_TOKEN_PREFIX}{}", random_token());
     let expires_at = at.now_micros() + SESSION_TTL_MICROS;
-    store::create_session(&at, &user.id, &token_digest(&token), expires_at).await?;
+    store::create_session(&at, &account, &token_digest(&token), expires_at).await?;
     tracing::info!(user = %user.id, "signed in");
     Ok((
         StatusCode::CREATED,
@@ -96,11 +117,11 @@ pub async fn sign_in(
         (status = 403, description = "Not a session", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn sign_out(at: Scope, Caller(caller): Caller) -> Result<StatusCode, ApiError> {
-    let Some(digest) = caller.session else {
+    let Some(digest) = caller.session.as_deref() else {
         return Err(ApiError::forbidden(
             "only an admin session can be signed out; revoke access tokens at /oauth2/revoke",
         ));
     };
-    store::delete_session(&at, &digest).await?;
+    store::delete_session(&at, &caller.actor(), digest).await?;
     Ok(StatusCode::NO_CONTENT)
 }

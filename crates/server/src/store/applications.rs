@@ -182,10 +182,9 @@ pub async fn create_application(
         &mut tx,
         at,
         &author.actor,
-        "application.registered",
-        "application",
-        &id,
-        Some(app.name().to_string()),
+        Event::new("application.registered", "application", &id)
+            .named(app.name().as_ref())
+            .detail(app.name().to_string()),
     )
     .await?;
     let notice = Notice::Registered {
@@ -213,6 +212,7 @@ pub async fn update_application(
 ) -> Result<ApplicationRecord, StoreError> {
     let mut tx = at.begin().await?;
     touch(&mut tx, at, "applications", id, "external application").await?;
+    let snapshot = snapshots::ApplicationSnapshot::read(&mut tx, at, id).await?;
     let grantor = grants::Grantor::read(at, &mut tx, author).await?;
     let before = held_permissions(&mut tx, at, RoleHolder::Application(id)).await?;
     if let Some(email) = change.email() {
@@ -268,28 +268,29 @@ pub async fn update_application(
     let after = held_permissions(&mut tx, at, RoleHolder::Application(id)).await?;
     grantor.authorize(GrantChange::Change { before, after })?;
     let actor = &author.actor;
-    let action = match change.enabled() {
-        Some(false) => "application.disabled",
-        Some(true) => "application.enabled",
-        None => "application.changed",
-    };
+    let after_change = snapshots::ApplicationSnapshot::read(&mut tx, at, id).await?;
+    let verb = casebook_domain::audit::change_verb(snapshot.enabled, after_change.enabled);
     let detail = [credentials, limits]
         .into_iter()
         .flatten()
         .reduce(|a, b| format!("{a}; {b}"));
-    audit(&mut tx, at, actor, action, "application", id, detail).await?;
-    if change.enabled() == Some(false) {
-        let row = sqlx::query("SELECT name, email FROM applications WHERE id = $1 AND tenant_id = $2")
-            .bind(id)
-            .bind(at.tenant())
-            .fetch_one(&mut *tx)
-            .await?;
-        let (name, email): (String, String) = (col(&row, "name")?, col(&row, "email")?);
+    audit(
+        &mut tx,
+        at,
+        actor,
+        Event::new(format!("application.{verb}"), "application", id)
+            .named(&after_change.name)
+            .detail(detail)
+            .changes(snapshot.changes_to(&after_change)),
+    )
+    .await?;
+    // The partner hears of a disable once, when it happens.
+    if snapshot.enabled && !after_change.enabled {
         let notice = Notice::Disabled {
-            application: &name,
+            application: &after_change.name,
             by: &actor.name,
         };
-        outbox::enqueue(&mut tx, at, &email, &notice).await?;
+        outbox::enqueue(&mut tx, at, after_change.email(), &notice).await?;
     }
     tx.commit().await?;
     get_application(at, id).await
@@ -315,10 +316,9 @@ pub async fn delete_application(at: &Scope, author: &Author, id: &str) -> Result
         &mut tx,
         at,
         actor,
-        "application.removed",
-        "application",
-        id,
-        Some(name.clone()),
+        Event::new("application.removed", "application", id)
+            .named(&name)
+            .detail(name.clone()),
     )
     .await?;
     let notice = Notice::Deleted {

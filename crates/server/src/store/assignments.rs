@@ -44,12 +44,15 @@ const APPLICATION_ROLES: Assignments = Assignments {
            WHERE x.application_id = $1 AND x.tenant_id = $2",
 };
 
-fn assignments(kind: AccountKind) -> &'static Assignments {
+/// `None` for an actor that is no account and holds no roles.
+fn assignments(kind: AccountKind) -> Option<&'static Assignments> {
     kind.pick(&USER_ROLES, &APPLICATION_ROLES)
 }
 
 impl<'a> RoleHolder<'a> {
-    pub fn of(kind: AccountKind, id: &'a str) -> Self {
+    /// `None` for an actor that is no account (an operator) and so holds
+    /// no roles.
+    pub fn of(kind: AccountKind, id: &'a str) -> Option<Self> {
         kind.pick(Self::User(id), Self::Application(id))
     }
 
@@ -141,10 +144,9 @@ pub(super) async fn roles_of(
     owners: &[&str],
 ) -> Result<HashMap<String, Vec<String>>, sqlx::Error> {
     let mut map: HashMap<String, Vec<String>> = HashMap::new();
-    if owners.is_empty() {
+    let Some(Assignments { table, owner, .. }) = assignments(kind).filter(|_| !owners.is_empty()) else {
         return Ok(map);
-    }
-    let Assignments { table, owner, .. } = assignments(kind);
+    };
     // Table and column come from the constants above; the input decides
     // only how many ids are bound.
     let sql = format!(

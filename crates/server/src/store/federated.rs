@@ -150,10 +150,7 @@ pub async fn add_federated_credential(
         &mut tx,
         at,
         actor,
-        "application.federated_credential_added",
-        "application",
-        application_id,
-        Some(format!(
+        Event::new("application.federated_credential_added", "application", application_id).detail(format!(
             "{:?}: issuer {:?}, subject {:?}",
             credential.name, identity.issuer, identity.subject
         )),
@@ -216,10 +213,12 @@ pub async fn remove_federated_credential(
         &mut tx,
         at,
         &author.actor,
-        "application.federated_credential_removed",
-        "application",
-        application_id,
-        Some(format!("{name:?}: issuer {issuer:?}, subject {subject:?}")),
+        Event::new(
+            "application.federated_credential_removed",
+            "application",
+            application_id,
+        )
+        .detail(format!("{name:?}: issuer {issuer:?}, subject {subject:?}")),
     )
     .await?;
     tx.commit().await?;
@@ -260,10 +259,7 @@ pub async fn record_federated_exchange(
         &mut tx,
         at,
         application,
-        "application.federated_token_issued",
-        "application",
-        &application.id,
-        Some(format!(
+        Event::new("application.federated_token_issued", "application", &application.id).detail(format!(
             "credential {:?} ({}): issuer {:?}, subject {:?}",
             credential.name, credential.id, credential.identity.issuer, credential.identity.subject
         )),

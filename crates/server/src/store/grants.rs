@@ -78,7 +78,10 @@ pub(super) struct Grantor(PermissionSet);
 impl Grantor {
     pub(super) async fn read(at: &Scope, tx: &mut Tx, author: &Author) -> Result<Self, sqlx::Error> {
         lock_permissions(at, tx).await?;
-        let held = super::held_permissions(tx, at, RoleHolder::of(author.actor.kind, &author.actor.id)).await?;
+        let held = match RoleHolder::of(author.actor.kind, &author.actor.id) {
+            Some(holder) => super::held_permissions(tx, at, holder).await?,
+            None => PermissionSet::EMPTY,
+        };
         Ok(Self(match author.token_scope {
             Some(scope) => held.intersection(scope),
             None => held,

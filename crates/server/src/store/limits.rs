@@ -119,16 +119,10 @@ pub async fn record_refusal(
     action: &str,
     detail: String,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = at.begin().await?;
-    audit(
-        &mut tx,
+    record(
         at,
         application,
-        action,
-        "application",
-        &application.id,
-        Some(detail),
+        Event::new(action, "application", &application.id).detail(detail),
     )
-    .await?;
-    tx.commit().await
+    .await
 }

@@ -26,6 +26,7 @@ mod sealed;
 mod secrets;
 mod sessions;
 mod signing_keys;
+mod snapshots;
 mod tenants;
 mod users;
 
@@ -79,6 +80,15 @@ pub struct ActorRef {
 }
 
 impl ActorRef {
+    /// Someone at the command line: the actor of what the CLI changes.
+    pub fn operator() -> Self {
+        Self {
+            kind: AccountKind::Operator,
+            id: casebook_domain::audit::OPERATOR_ID.to_owned(),
+            name: casebook_domain::audit::OPERATOR_NAME.to_owned(),
+        }
+    }
+
     /// An application as the author of what it does (an exchange, a refused
     /// use): how the trail names it.
     pub fn application(id: &str, name: &str) -> Self {

@@ -73,10 +73,8 @@ pub async fn settle_reveal_attempt(
             &mut tx,
             scope,
             actor,
-            "application.secret_reveal_refused",
-            "application",
-            application_id,
-            Some("wrong password".into()),
+            Event::new("application.secret_reveal_refused", "application", application_id)
+                .detail("wrong password".to_owned()),
         )
         .await?;
     }

@@ -135,10 +135,9 @@ pub async fn create_role(at: &Scope, author: &Author, role: &ValidRole) -> Resul
         &mut tx,
         at,
         &author.actor,
-        "role.created",
-        "role",
-        &id,
-        Some(role.name().to_string()),
+        Event::new("role.created", "role", &id)
+            .named(role.name().as_ref())
+            .detail(role.name().to_string()),
     )
     .await?;
     tx.commit().await?;
@@ -154,6 +153,7 @@ pub async fn update_role(
 ) -> Result<RoleRecord, StoreError> {
     let mut tx = at.begin().await?;
     touch(&mut tx, at, "roles", id, "role").await?;
+    let snapshot = snapshots::RoleSnapshot::read(&mut tx, at, id).await?;
     let check = AdministratorCheck::before(at, &mut tx).await?;
     let grantor = grants::Grantor::read(at, &mut tx, author).await?;
     let before = grants::role_permissions(&mut tx, at, id).await?.unwrap_or_default();
@@ -178,7 +178,16 @@ pub async fn update_role(
         set_text(&mut tx, at, "roles", "platform_permissions", id, Some(&platform)).await?;
     }
     check.after(&mut tx, at).await?;
-    audit(&mut tx, at, &author.actor, "role.changed", "role", id, None).await?;
+    let after_change = snapshots::RoleSnapshot::read(&mut tx, at, id).await?;
+    audit(
+        &mut tx,
+        at,
+        &author.actor,
+        Event::new("role.changed", "role", id)
+            .named(&after_change.name)
+            .changes(snapshot.changes_to(&after_change)),
+    )
+    .await?;
     tx.commit().await?;
     get_role(at, id).await
 }
@@ -186,6 +195,7 @@ pub async fn update_role(
 #[tracing::instrument(name = "db delete_role", level = "debug", skip_all)]
 pub async fn delete_role(at: &Scope, author: &Author, id: &str) -> Result<(), StoreError> {
     let mut tx = at.begin().await?;
+    let snapshot = snapshots::RoleSnapshot::read(&mut tx, at, id).await?;
     let grantor = grants::Grantor::read(at, &mut tx, author).await?;
     if let Some(before) = grants::role_permissions(&mut tx, at, id).await? {
         grantor.authorize(GrantChange::Remove { before })?;
@@ -244,7 +254,13 @@ pub async fn delete_role(at: &Scope, author: &Author, id: &str) -> Result<(), St
     if removed == 0 {
         return Err(StoreError::NotFound("role"));
     }
-    audit(&mut tx, at, &author.actor, "role.removed", "role", id, None).await?;
+    audit(
+        &mut tx,
+        at,
+        &author.actor,
+        Event::new("role.removed", "role", id).named(&snapshot.name),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -87,5 +87,11 @@ pub struct AuditRecord {
     pub action: String,
     pub target_kind: String,
     pub target_id: String,
+    pub target_name: Option<String>,
     pub detail: Option<String>,
+    pub source: Option<String>,
+    pub request_id: Option<String>,
+    /// The tenant's slug.
+    pub tenant: String,
+    pub changes: Option<serde_json::Value>,
 }

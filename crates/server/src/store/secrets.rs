@@ -183,10 +183,7 @@ pub async fn add_secret(
         &mut tx,
         at,
         &author.actor,
-        "application.secret_added",
-        "application",
-        application_id,
-        Some(detail),
+        Event::new("application.secret_added", "application", application_id).detail(detail),
     )
     .await?;
     let record = secrets_of(&mut tx, at, application_id)
@@ -251,10 +248,8 @@ pub async fn reveal_secret(
         &mut tx,
         at,
         actor,
-        "application.secret_revealed",
-        "application",
-        application_id,
-        Some(format!("secret {}", chosen.id)),
+        Event::new("application.secret_revealed", "application", application_id)
+            .detail(format!("secret {}", chosen.id)),
     )
     .await?;
     let (name, email): (String, String) = (col(&row, "name")?, col(&row, "email")?);
@@ -297,10 +292,7 @@ pub async fn end_secret(
         &mut tx,
         at,
         &author.actor,
-        "application.secret_ended",
-        "application",
-        application_id,
-        Some(detail),
+        Event::new("application.secret_ended", "application", application_id).detail(detail),
     )
     .await?;
     tx.commit().await?;
@@ -387,10 +379,8 @@ pub async fn rotate_secret(
         &mut tx,
         at,
         actor,
-        "application.secret_rotated",
-        "application",
-        id,
-        Some(format!("grace period {} s", grace_micros / 1_000_000)),
+        Event::new("application.secret_rotated", "application", id)
+            .detail(format!("grace period {} s", grace_micros / 1_000_000)),
     )
     .await?;
     let until = others_until.map(micros_to_rfc3339);
@@ -457,8 +447,13 @@ pub async fn record_secret_use(db: &Db, uses: &[(String, i64)]) -> Result<(), sq
     Ok(())
 }
 
+/// How often the trail records one expired secret presented from one
+/// address.
+const EXPIRED_SECRET_RECORD_EVERY_MICROS: i64 = 60 * 1_000_000;
+
 /// The audit row of an expired secret presented at an OAuth endpoint: a
-/// deployment still holding it is what an admin needs to find.
+/// deployment still holding it is what an admin needs to find. At most one
+/// a minute per secret and source address.
 #[tracing::instrument(name = "db record_expired_secret_use", level = "debug", skip_all)]
 pub async fn record_expired_secret_use(
     at: &Scope,
@@ -466,16 +461,30 @@ pub async fn record_expired_secret_use(
     secret_id: &str,
     from: Option<std::net::IpAddr>,
 ) -> Result<(), StoreError> {
+    const ACTION: &str = "application.expired_secret_refused";
     let mut tx = at.begin().await?;
     let source = from.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_canonical().to_string());
+    let detail = format!("secret {secret_id} has expired; presented from {source}");
+    // A deployment retrying with an expired secret, or someone replaying
+    // one, would otherwise write a row a request: one a minute says it all.
+    if recorded_lately(
+        &mut tx,
+        at,
+        ACTION,
+        &application.id,
+        &detail,
+        EXPIRED_SECRET_RECORD_EVERY_MICROS,
+    )
+    .await?
+    {
+        tx.rollback().await?;
+        return Ok(());
+    }
     audit(
         &mut tx,
         at,
         application,
-        "application.expired_secret_refused",
-        "application",
-        &application.id,
-        Some(format!("secret {secret_id} has expired; presented from {source}")),
+        Event::new(ACTION, "application", &application.id).detail(detail),
     )
     .await?;
     tx.commit().await?;
@@ -558,17 +567,9 @@ pub async fn end_leaked_secret(db: &Db, mac: &[u8], url: &str, source: &str) -> 
         .await?;
     // Recorded as the application's own event: no person acted, and the
     // reporter is named in the detail.
-    audit(
-        &mut tx,
-        &at,
-        &application,
-        "application.secret_leaked",
-        "application",
-        &application.id,
-        Some(format!(
+    audit(&mut tx, &at, &application, Event::new("application.secret_leaked", "application", &application.id).detail(format!(
             "secret {secret_id} reported public by GitHub secret scanning ({source}) at {url}; ended with every live token"
-        )),
-    )
+        )))
     .await?;
     let email: String = col(&row, "email")?;
     let notice = Notice::SecretLeaked {

@@ -2,19 +2,27 @@
 
 use super::*;
 
+/// A session for `user`, and `session.created` in the trail, together.
 #[tracing::instrument(name = "db create_session", level = "debug", skip_all)]
-pub async fn create_session(at: &Scope, user_id: &str, token_hash: &[u8], expires_at: i64) -> Result<(), sqlx::Error> {
+pub async fn create_session(
+    at: &Scope,
+    user: &ActorRef,
+    token_hash: &[u8],
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    let mut tx = at.begin().await?;
     sqlx::query(
         "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, tenant_id) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(token_hash.to_vec())
-    .bind(user_id)
-    .bind(at.now_micros())
+    .bind(&user.id)
+    .bind(tx.now_micros())
     .bind(expires_at)
     .bind(at.tenant())
-    .execute(at.pool())
-    .await
-    .map(|_| ())
+    .execute(&mut *tx)
+    .await?;
+    audit(&mut tx, at, user, Event::new("session.created", "user", &user.id)).await?;
+    tx.commit().await
 }
 
 #[derive(Debug)]
@@ -43,13 +51,17 @@ pub async fn session_user(at: &Scope, token_hash: &[u8]) -> Result<Option<Sessio
     .transpose()
 }
 
+/// Ends the session of `user` with this digest (and any expired one on the
+/// way), with `session.ended` in the trail.
 #[tracing::instrument(name = "db delete_session", level = "debug", skip_all)]
-pub async fn delete_session(at: &Scope, token_hash: &[u8]) -> Result<(), sqlx::Error> {
+pub async fn delete_session(at: &Scope, user: &ActorRef, token_hash: &[u8]) -> Result<(), sqlx::Error> {
+    let mut tx = at.begin().await?;
     sqlx::query("DELETE FROM sessions WHERE tenant_id = $3 AND (token_hash = $1 OR expires_at < $2)")
         .bind(token_hash.to_vec())
-        .bind(at.now_micros())
+        .bind(tx.now_micros())
         .bind(at.tenant())
-        .execute(at.pool())
-        .await
-        .map(|_| ())
+        .execute(&mut *tx)
+        .await?;
+    audit(&mut tx, at, user, Event::new("session.ended", "user", &user.id)).await?;
+    tx.commit().await
 }

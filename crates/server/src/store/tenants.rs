@@ -149,30 +149,19 @@ pub async fn create_tenant(
         )],
     )
     .await?;
-    let system = ActorRef {
-        kind: AccountKind::User,
-        id: admin_id.clone(),
-        name: admin_name.to_owned(),
-    };
+    let actor = author.cloned().unwrap_or_else(ActorRef::operator);
     audit(
         &mut tx,
         &at,
-        author.unwrap_or(&system),
-        "user.created",
-        "user",
-        &admin_id,
-        Some(tenant.admin_email().to_string()),
+        &actor,
+        Event::new("user.created", "user", &admin_id).detail(tenant.admin_email().to_string()),
     )
     .await?;
-    let root = Scope::root(db.clone());
     audit(
         &mut tx,
-        &root,
-        author.unwrap_or(&system),
-        "tenant.created",
-        "tenant",
-        tenant.slug().as_str(),
-        Some(tenant.name().to_owned()),
+        &Scope::root(db.clone()),
+        &actor,
+        Event::new("tenant.created", "tenant", tenant.slug().as_str()).detail(tenant.name().to_owned()),
     )
     .await?;
     tx.commit().await?;
@@ -194,16 +183,17 @@ pub async fn update_tenant(
 ) -> Result<TenantRecord, StoreError> {
     let mut tx = db.begin().await?;
     let now = tx.now_micros();
-    let found = sqlx::query("UPDATE tenants SET updated_at = $1 WHERE slug = $2 AND id <> 'root'")
-        .bind(now)
-        .bind(slug)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if found == 0 {
+    let Some(before) =
+        sqlx::query("UPDATE tenants SET updated_at = $1 WHERE slug = $2 AND id <> 'root' RETURNING name, enabled")
+            .bind(now)
+            .bind(slug)
+            .fetch_optional(&mut *tx)
+            .await?
+    else {
         tx.rollback().await?;
         return Err(StoreError::NotFound("tenant"));
-    }
+    };
+    let (name_before, enabled_before): (String, bool) = (col(&before, "name")?, col::<i64>(&before, "enabled")? != 0);
     if let Some(name) = &change.name {
         sqlx::query("UPDATE tenants SET name = $1 WHERE slug = $2")
             .bind(name)
@@ -242,14 +232,23 @@ pub async fn update_tenant(
         }
         None => {}
     }
-    if let Some(actor) = author {
-        let action = match change.enabled {
-            Some(false) => "tenant.disabled",
-            Some(true) => "tenant.enabled",
-            None => "tenant.changed",
-        };
-        audit(&mut tx, &Scope::root(db.clone()), actor, action, "tenant", slug, None).await?;
-    }
+    let after = sqlx::query("SELECT name, enabled FROM tenants WHERE slug = $1")
+        .bind(slug)
+        .fetch_one(&mut *tx)
+        .await?;
+    let (name_after, enabled_after): (String, bool) = (col(&after, "name")?, col::<i64>(&after, "enabled")? != 0);
+    let mut changes = casebook_domain::audit::Changes::new();
+    changes
+        .field("name", name_before.as_str(), name_after.as_str())
+        .field("enabled", enabled_before, enabled_after);
+    let verb = casebook_domain::audit::change_verb(enabled_before, enabled_after);
+    audit(
+        &mut tx,
+        &Scope::root(db.clone()),
+        author.unwrap_or(&ActorRef::operator()),
+        Event::new(format!("tenant.{verb}"), "tenant", slug).changes(changes),
+    )
+    .await?;
     tx.commit().await?;
     tenant_by_slug(db, slug).await?.ok_or(StoreError::NotFound("tenant"))
 }
@@ -259,7 +258,7 @@ pub async fn update_tenant(
 #[tracing::instrument(name = "db delete_tenant", level = "debug", skip_all)]
 pub async fn delete_tenant(db: &Db, author: Option<&ActorRef>, slug: &str) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
-    let Some(row) = sqlx::query("SELECT id FROM tenants WHERE slug = $1 AND id <> 'root'")
+    let Some(row) = sqlx::query("SELECT id, name FROM tenants WHERE slug = $1 AND id <> 'root'")
         .bind(slug)
         .fetch_optional(&mut *tx)
         .await?
@@ -267,7 +266,7 @@ pub async fn delete_tenant(db: &Db, author: Option<&ActorRef>, slug: &str) -> Re
         tx.rollback().await?;
         return Err(StoreError::NotFound("tenant"));
     };
-    let id: String = col(&row, "id")?;
+    let (id, name): (String, String) = (col(&row, "id")?, col(&row, "name")?);
     // Children before parents, so that no foreign key is left dangling
     // while the transaction runs.
     for table in TENANT_DELETION_ORDER {
@@ -280,18 +279,13 @@ pub async fn delete_tenant(db: &Db, author: Option<&ActorRef>, slug: &str) -> Re
         .bind(&id)
         .execute(&mut *tx)
         .await?;
-    if let Some(actor) = author {
-        audit(
-            &mut tx,
-            &Scope::root(db.clone()),
-            actor,
-            "tenant.deleted",
-            "tenant",
-            slug,
-            None,
-        )
-        .await?;
-    }
+    audit(
+        &mut tx,
+        &Scope::root(db.clone()),
+        author.unwrap_or(&ActorRef::operator()),
+        Event::new("tenant.deleted", "tenant", slug).named(&name),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -130,10 +130,9 @@ pub async fn create_user(
         &mut tx,
         at,
         author.map_or(&system, |a| &a.actor),
-        "user.created",
-        "user",
-        &id,
-        Some(user.email().to_string()),
+        Event::new("user.created", "user", &id)
+            .named(user.email().as_str())
+            .detail(user.email().to_string()),
     )
     .await?;
     tx.commit().await?;
@@ -150,6 +149,7 @@ pub async fn update_user(
 ) -> Result<UserRecord, StoreError> {
     let mut tx = at.begin().await?;
     touch(&mut tx, at, "users", id, "user").await?;
+    let snapshot = snapshots::UserSnapshot::read(&mut tx, at, id).await?;
     let check = AdministratorCheck::before(at, &mut tx).await?;
     let grantor = grants::Grantor::read(at, &mut tx, author).await?;
     let before = held_permissions(&mut tx, at, RoleHolder::User(id)).await?;
@@ -174,7 +174,20 @@ pub async fn update_user(
     let after = held_permissions(&mut tx, at, RoleHolder::User(id)).await?;
     grantor.authorize(GrantChange::Change { before, after })?;
     check.after(&mut tx, at).await?;
-    audit(&mut tx, at, &author.actor, "user.changed", "user", id, None).await?;
+    let after_change = snapshots::UserSnapshot::read(&mut tx, at, id).await?;
+    let mut changes = snapshot.changes_to(&after_change);
+    if password_hash.is_some() {
+        changes.secret("password");
+    }
+    audit(
+        &mut tx,
+        at,
+        &author.actor,
+        Event::new("user.changed", "user", id)
+            .named(&after_change.email)
+            .changes(changes),
+    )
+    .await?;
     tx.commit().await?;
     get_user(at, id).await
 }
@@ -182,6 +195,7 @@ pub async fn update_user(
 #[tracing::instrument(name = "db delete_user", level = "debug", skip_all)]
 pub async fn delete_user(at: &Scope, author: &Author, id: &str) -> Result<(), StoreError> {
     let mut tx = at.begin().await?;
+    let snapshot = snapshots::UserSnapshot::read(&mut tx, at, id).await?;
     let check = AdministratorCheck::before(at, &mut tx).await?;
     let grantor = grants::Grantor::read(at, &mut tx, author).await?;
     let before = held_permissions(&mut tx, at, RoleHolder::User(id)).await?;
@@ -197,7 +211,13 @@ pub async fn delete_user(at: &Scope, author: &Author, id: &str) -> Result<(), St
     }
     release_email(&mut tx, at, &AccountRef::new(AccountKind::User, id)).await?;
     check.after(&mut tx, at).await?;
-    audit(&mut tx, at, &author.actor, "user.removed", "user", id, None).await?;
+    audit(
+        &mut tx,
+        at,
+        &author.actor,
+        Event::new("user.removed", "user", id).named(&snapshot.email),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -67,9 +67,31 @@ export interface paths {
         };
         /**
          * The audit trail, newest first, optionally narrowed to an action or a
-         *     family of actions, a record, or an account. No secret is ever in it.
+         *     family of actions, a record, an account, a time span or a search. No
+         *     secret is ever in it.
          */
         get: operations["list_audit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/audit-events/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every event that matches the filters, newest first, streamed as CSV or
+         *     JSON Lines: read a batch at a time, so an export of any length takes
+         *     the same memory.
+         */
+        get: operations["export_audit"];
         put?: never;
         post?: never;
         delete?: never;
@@ -679,7 +701,7 @@ export interface components {
          *     account of its own.
          * @enum {string}
          */
-        AccountKind: "user" | "application";
+        AccountKind: "user" | "application" | "operator" | "unknown";
         /** @description Who did something. */
         Actor: {
             id: string;
@@ -852,11 +874,25 @@ export interface components {
              * @description RFC 3339, UTC.
              */
             at: string;
+            /**
+             * @description `{"field": {"from": …, "to": …}}`; a role's permissions as
+             *     `{"permissions": {"added": […], "removed": […]}}`; a password or
+             *     secret only as `{"password": {"changed": true}}`. `null` for what is
+             *     not a change (a creation, a removal, a sign-in).
+             */
+            changes: Record<string, never> | null;
             /** @description Always present; `null` when there is nothing to add. */
             detail: string | null;
             id: string;
+            /** @description Matches the request's log line; `null` outside a request. */
+            request_id: string | null;
+            /** @description `null` for what no request caused (the command line, housekeeping). */
+            source: string | null;
             target_id: string;
             target_kind: string;
+            /** @description `null` for events written before release 0.3. */
+            target_name: string | null;
+            tenant?: string;
         };
         /**
          * @description `token_endpoint_auth_method` (RFC 7591 §2).
@@ -1236,11 +1272,25 @@ export interface components {
                  * @description RFC 3339, UTC.
                  */
                 at: string;
+                /**
+                 * @description `{"field": {"from": …, "to": …}}`; a role's permissions as
+                 *     `{"permissions": {"added": […], "removed": […]}}`; a password or
+                 *     secret only as `{"password": {"changed": true}}`. `null` for what is
+                 *     not a change (a creation, a removal, a sign-in).
+                 */
+                changes: Record<string, never> | null;
                 /** @description Always present; `null` when there is nothing to add. */
                 detail: string | null;
                 id: string;
+                /** @description Matches the request's log line; `null` outside a request. */
+                request_id: string | null;
+                /** @description `null` for what no request caused (the command line, housekeeping). */
+                source: string | null;
                 target_id: string;
                 target_kind: string;
+                /** @description `null` for events written before release 0.3. */
+                target_name: string | null;
+                tenant?: string;
             }[];
             /** @description Pass as `?cursor=` for the next page; always present, `null` on the last page. */
             next_cursor: string | null;
@@ -1804,6 +1854,21 @@ export interface operations {
                 target_id?: string;
                 /** @description Only events by this account (a user or application id). */
                 actor_id?: string;
+                /**
+                 * @description Only events at or after this instant (RFC 3339).
+                 * @example 2026-12-01T00:00:00Z
+                 */
+                since?: string;
+                /**
+                 * @description Only events before this instant (RFC 3339).
+                 * @example 2026-12-08T00:00:00Z
+                 */
+                until?: string;
+                /**
+                 * @description Case-insensitive text in the target's or the actor's name (an
+                 *     application's name, a user's email, a role's name), or a Client ID.
+                 */
+                search?: string;
             };
             header?: never;
             path?: never;
@@ -1874,6 +1939,139 @@ export interface operations {
                 };
             };
             /** @description Bad limit or filter */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "name: name is required; email: this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)",
+                     *       "errors": [
+                     *         {
+                     *           "code": "required",
+                     *           "field": "name",
+                     *           "message": "name is required"
+                     *         },
+                     *         {
+                     *           "code": "email_in_use",
+                     *           "field": "email",
+                     *           "message": "this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    export_audit: {
+        parameters: {
+            query?: {
+                /** @description `csv` (when absent) or `jsonl`. */
+                format?: "csv" | "jsonl";
+                /**
+                 * @description One action (`application.disabled`), or a family ending in a dot
+                 *     (`application.`, `user.`, `role.`).
+                 * @example application.
+                 */
+                action?: string;
+                /** @description Only events about this record (an application, user or role id). */
+                target_id?: string;
+                /** @description Only events by this account (a user or application id). */
+                actor_id?: string;
+                /**
+                 * @description Only events at or after this instant (RFC 3339).
+                 * @example 2026-12-01T00:00:00Z
+                 */
+                since?: string;
+                /**
+                 * @description Only events before this instant (RFC 3339).
+                 * @example 2026-12-08T00:00:00Z
+                 */
+                until?: string;
+                /**
+                 * @description Case-insensitive text in the target's or the actor's name (an
+                 *     application's name, a user's email, a role's name), or a Client ID.
+                 */
+                search?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The matching events, as a download */
+            200: {
+                headers: {
+                    /** @description attachment; filename="audit-events.csv" (or .jsonl) */
+                    "Content-Disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/jsonl": string;
+                    "text/csv": string;
+                };
+            };
+            /** @description Unknown or malformed query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the body is not valid JSON: EOF while parsing an object at line 1 column 1",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
+            401: {
+                headers: {
+                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller lacks `admin:view` (RFC 6750 `insufficient_scope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this needs the admin:edit permission, which the caller does not have",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Bad format or filter */
             422: {
                 headers: {
                     [name: string]: unknown;
