@@ -25,7 +25,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 async fn user_facts(at: &Scope, email: Option<&str>, roles: &[String]) -> Result<UserFacts, ApiError> {
-    let email_holder = match email.and_then(|e| Email::parse(e).ok()) {
+    // Looked up as typed, valid or not: the account's own address sent back
+    // unchanged is no change even when today's rule would refuse it
+    // (`UserChange::validate`).
+    let email_holder = match email.map(Email::for_lookup) {
         Some(email) => store::email_holder(at, &email).await?,
         None => None,
     };
