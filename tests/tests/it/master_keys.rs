@@ -160,6 +160,21 @@ both_backends!(
         let admin = only_new.admin_token().await;
         assert_eq!(only_new.reveal(&admin, &id(&alpha)).await, alpha_secret);
         assert_eq!(only_new.reveal(&admin, &id(&delta)).await, delta_secret);
+        // The rotation is in the trail, by the operator at the host.
+        let trail = expect(
+            only_new
+                .get("/admin/v1/audit-events?action=master_key.rotated", &admin)
+                .await,
+            200,
+        )
+        .await;
+        let rotated = &trail["items"][0];
+        assert_eq!(
+            rotated["actor"],
+            serde_json::json!({"kind": "operator", "id": "cli", "name": "casebook CLI"}),
+            "{trail}"
+        );
+        assert!(!trail.to_string().contains(&new) && !trail.to_string().contains(&old));
         let signed_after = only_new.access_token(&beta_client, &beta_new).await;
         for token in [&signed_before, &signed_after] {
             assert_eq!(only_new.get("/api/v1/me", token).await.status(), 200);
