@@ -198,6 +198,16 @@ pub struct RevealedSecret {
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_secret_valid_until: Option<Timestamp>,
+    #[cfg_attr(
+        not(feature = "openapi"),
+        doc = "Which of the application's secrets was shown: its id in the list of secrets."
+    )]
+    /// On reveal; the id `GET …/client-secrets` lists it under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_id: Option<String>,
+    #[cfg_attr(not(feature = "openapi"), doc = "That secret's label, if it has one.")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_label: Option<String>,
 }
 
 pub(super) fn expose<S: Serializer>(secret: &ClientSecret, serializer: S) -> Result<S::Ok, S::Error> {

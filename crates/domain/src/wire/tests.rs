@@ -30,6 +30,8 @@ fn writing_is_exact_and_in_declaration_order() {
         client_id: ClientId::parse(CLIENT_ID).unwrap(),
         client_secret: ClientSecret::from_presented("cbs_x"),
         previous_secret_valid_until: None,
+        secret_id: None,
+        secret_label: None,
     };
     assert_eq!(
         serde_json::to_string(&secret).unwrap(),

@@ -175,6 +175,11 @@ impl List<Application> {
     pub fn email_contains(self, text: impl Into<String>) -> Self {
         self.filter("email", text)
     }
+
+    /// Only the application with this Client ID.
+    pub fn client_id(self, client_id: impl Into<String>) -> Self {
+        self.filter("client_id", client_id)
+    }
 }
 
 impl List<AuditEvent> {

@@ -30,7 +30,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_application, update_application, delete_application))
 }
 
-/// `?limit=&cursor=&name=&email=`.
+/// `?limit=&cursor=&name=&email=&client_id=`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -47,6 +47,10 @@ pub struct ApplicationQuery {
     /// Case-insensitive substring of the email.
     #[param(max_length = 254)]
     pub email: Option<String>,
+    /// The application with this Client ID (the identifier a partner
+    /// quotes), whole.
+    #[param(max_length = 254)]
+    pub client_id: Option<String>,
 }
 
 /// No name or address is longer than this, so neither is a useful filter;
@@ -120,6 +124,7 @@ pub async fn list_applications(
         limit,
         filter("name", q.name.as_deref())?,
         filter("email", q.email.as_deref())?,
+        filter("client_id", q.client_id.as_deref())?,
     )
     .await?;
     Ok(Json(Page {

@@ -160,6 +160,8 @@ pub async fn reveal_secret(
             client_id: ClientId::from_stored(client_id),
             client_secret: secret,
             previous_secret_valid_until: None,
+            secret_id: Some(record.id),
+            secret_label: record.label,
         }),
     ))
 }
@@ -216,6 +218,8 @@ pub async fn rotate_secret(
             client_id: ClientId::from_stored(client_id),
             client_secret: secret,
             previous_secret_valid_until: until.map(Timestamp::from_unix_micros),
+            secret_id: None,
+            secret_label: None,
         }),
     ))
 }

@@ -55,6 +55,7 @@ pub async fn list_applications(
     limit: u32,
     name: Option<&str>,
     email: Option<&str>,
+    client_id: Option<&str>,
 ) -> Result<Listed<ApplicationRecord>, sqlx::Error> {
     let mut clauses = Vec::new();
     let mut binds: Vec<String> = vec![at.tenant().to_owned()];
@@ -78,6 +79,11 @@ pub async fn list_applications(
              WHERE tenant_id = $1 AND account_kind = 'application' AND email LIKE ${} ESCAPE '\\')",
             binds.len()
         ));
+    }
+    if let Some(client_id) = client_id.map(str::trim).filter(|c| !c.is_empty()) {
+        // The identifier a partner quotes: whole, as issued.
+        binds.push(client_id.to_owned());
+        clauses.push(format!("client_id = ${}", binds.len()));
     }
     let filter: String = clauses.iter().map(|c| format!(" AND {c}")).collect();
     let sql = format!(

@@ -1554,6 +1554,9 @@ export interface components {
              * @description On rotation: until when the previous secret is still accepted, if at all.
              */
             previous_secret_valid_until?: string | null;
+            /** @description On reveal; the id `GET …/client-secrets` lists it under. */
+            secret_id?: string | null;
+            secret_label?: string | null;
         };
         /** @description RFC 8414 authorization server metadata. */
         ServerMetadata: {
@@ -2113,6 +2116,11 @@ export interface operations {
                 name?: string;
                 /** @description Case-insensitive substring of the email. */
                 email?: string;
+                /**
+                 * @description The application with this Client ID (the identifier a partner
+                 *     quotes), whole.
+                 */
+                client_id?: string;
             };
             header?: never;
             path?: never;
