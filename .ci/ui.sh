@@ -51,7 +51,7 @@ rm -rf "$SCREENSHOT_DIR"
 mkdir -p "$SCREENSHOT_DIR"
 status=0
 # The applications flows first; 60 applications before the audit trail's pages.
-for suite in tests/ui/console.test.mjs tests/ui/keyboard.test.mjs tests/ui/scale.test.mjs tests/ui/keyuri.test.mjs tests/ui/admin.test.mjs tests/ui/federated.test.mjs tests/ui/secrets.test.mjs tests/ui/tenants.test.mjs tests/ui/sdk.test.mjs; do
+for suite in tests/ui/console.test.mjs tests/ui/keyboard.test.mjs tests/ui/scale.test.mjs tests/ui/keyuri.test.mjs tests/ui/admin.test.mjs tests/ui/federated.test.mjs tests/ui/secrets.test.mjs tests/ui/tenants.test.mjs tests/ui/audit.test.mjs tests/ui/week.test.mjs tests/ui/sdk.test.mjs; do
     echo "# $suite"
     start_server
     timeout 150 node "$suite" || status=1

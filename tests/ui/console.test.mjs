@@ -204,8 +204,10 @@ await finish(async () => {
       page.off("request", watch);
     });
 
-    await step(`[${w}] Disable and Enable change the status and say so`, async () => {
+    await step(`[${w}] Disable (once confirmed) and Enable change the status and say so`, async () => {
       await page.click(`button[aria-label="Disable ${appName}"]`);
+      await page.waitForSelector("#confirm-dialog[open]");
+      await page.click("#confirm-ok");
       await page.waitForFunction((n) => document.querySelector("#status").textContent.includes(n + " disabled"), appName);
       const row = page.locator("#rows tr.app-row", { hasText: appName });
       assert.equal((await row.locator(".status-off").textContent()).trim(), "Disabled");
@@ -221,7 +223,7 @@ await finish(async () => {
       await check(page, viewport, "rotate-secret");
       await page.click("#rotate-submit");
       assert.match(await page.textContent("#r-password-error"), /Enter your password/);
-      await page.fill("#r-grace", "3600");
+      await page.fill("#r-grace", "1");
       await page.fill("#r-password", adminPassword);
       await page.click("#rotate-submit");
       await page.waitForSelector("#rotate-result:not([hidden])");
@@ -258,8 +260,9 @@ await finish(async () => {
       await page.click(`button[aria-label="Delete ${appName}"]`);
       await page.waitForSelector("#confirm-dialog[open]");
       assert.equal(await page.textContent("#confirm-title"), `Delete ${appName}?`);
-      await assertFocus(page, "#confirm-dialog .cancel", "Cancel is the safe first focus");
+      await assertFocus(page, "#confirm-type", "the name to type is the first focus");
       await check(page, viewport, "delete-confirm");
+      await page.fill("#confirm-type", appName);
       await page.click("#confirm-ok");
       await closed(page, "confirm-dialog");
       await page.waitForFunction((n) => document.querySelector("#status").textContent.includes(n + " deleted"), appName);

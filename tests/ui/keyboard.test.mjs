@@ -101,8 +101,13 @@ await finish(async () => {
       await page.waitForFunction((n) => document.querySelector("#status").textContent.includes(n + " saved"), renamed);
     });
 
-    await step(`[${w}] keyboard: Disable, then Enable, from the details, each said`, async () => {
+    await step(`[${w}] keyboard: Disable (confirmed), then Enable, from the details, each said`, async () => {
       await tabTo(page, `button[aria-label="Disable ${renamed}"]`);
+      await page.keyboard.press("Enter");
+      await page.waitForSelector("#confirm-dialog[open]");
+      await assertFocus(page, "#confirm-dialog .cancel", "the confirmation opens on Cancel, the safe choice");
+      await page.keyboard.press("Tab");
+      await assertFocus(page, "#confirm-ok", "Tab reaches Disable application");
       await page.keyboard.press("Enter");
       await said(`${renamed} disabled`);
       await assertFocus(page, `button[aria-label="Enable ${renamed}"]`, "after Disable focus is on Enable");
@@ -131,9 +136,11 @@ await finish(async () => {
       await page.keyboard.press("Tab");
       await assertFocus(page, "#r-grace", "Tab from the password reaches the grace period");
       await page.keyboard.press("Control+A");
-      await page.keyboard.type("3600");
+      await page.keyboard.type("1");
       await page.keyboard.press("Tab");
-      await assertFocus(page, "#rotate-dialog .cancel", "Tab from the grace period reaches Close");
+      await assertFocus(page, "#r-grace-unit", "Tab from the grace period reaches its unit");
+      await page.keyboard.press("Tab");
+      await assertFocus(page, "#rotate-dialog .cancel", "Tab from the unit reaches Close");
       await page.keyboard.press("Tab");
       await assertFocus(page, "#rotate-submit", "Tab from Close reaches Rotate");
       await page.keyboard.press("Enter");
@@ -191,14 +198,13 @@ await finish(async () => {
       await tabTo(page, del);
       await page.keyboard.press("Enter");
       await page.waitForSelector("#confirm-dialog[open]");
-      await assertFocus(page, "#confirm-dialog .cancel", "the confirmation opens on Cancel");
+      await assertFocus(page, "#confirm-type", "the confirmation opens on the name to type");
       await page.keyboard.press("Escape");
       await closed(page, "confirm-dialog");
       await assertFocus(page, del, "Escape returns focus to Delete");
       await page.keyboard.press("Enter");
       await page.waitForSelector("#confirm-dialog[open]");
-      await page.keyboard.press("Tab");
-      await assertFocus(page, "#confirm-ok", "Tab from Cancel");
+      await page.keyboard.insertText(renamed);
       await page.keyboard.press("Enter");
       await closed(page, "confirm-dialog");
       await assertFocus(page, "#apps-title", "after deleting, focus is on the list's heading");
@@ -403,17 +409,18 @@ await finish(async () => {
       await page.keyboard.press("Enter");
       await page.waitForSelector("#audit-rows tr");
       await assertFocus(page, "#audit-title", "the Audit trail screen's heading");
-      const actions = () => page.$$eval("#audit-rows tr", (rows) => rows.map((r) => r.querySelector('td[data-label="Action"]').textContent));
+      const actions = () => page.$$eval("#audit-rows tr", (rows) => rows.map((r) => r.dataset.action));
       const everything = await actions();
       assert.ok(everything.some((a) => a.startsWith("application.")) && everything.some((a) => a.startsWith("role.")), "the trail holds several families");
       await page.keyboard.press("Tab");
-      await assertFocus(page, "#a-action", "Tab from the heading reaches Action");
+      await assertFocus(page, "#a-search", "Tab from the heading reaches Search");
+      await page.keyboard.press("Tab");
+      await assertFocus(page, "#a-action", "Tab from Search reaches Action");
       await page.keyboard.press("ArrowDown");
       assert.equal(await page.inputValue("#a-action"), "application.", "ArrowDown picks the next option");
       await page.keyboard.type("Any r");
       assert.equal(await page.inputValue("#a-action"), "role.", "typing picks the option by its name");
-      await page.keyboard.press("Tab");
-      await assertFocus(page, "#a-target", "Tab from Action reaches Record ID");
+      await tabTo(page, "#a-target");
       await page.keyboard.press("Enter");
       await said("match the filter");
       const narrowed = await actions();

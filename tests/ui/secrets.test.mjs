@@ -168,8 +168,8 @@ await finish(async () => {
       assert.equal(listed.items[0].label, label, "newest first");
       assert.equal(Date.parse(listed.items[0].expires_at), Date.parse(`${day}T23:59:59Z`));
       assert.match(await labelled.locator("td[data-label=Status]").textContent(), /Active/);
-      const shown = await page.evaluate((iso) => new Date(iso).toLocaleString(), `${day}T23:59:59Z`);
-      assert.equal(await labelled.locator("td[data-label=Expires]").textContent(), shown, "the expiry, in the admin's time");
+      const shown = await page.evaluate((iso) => new Date(iso).toLocaleString(undefined, { year: "numeric", month: "short", day: "numeric", hour: "numeric", minute: "2-digit", timeZoneName: "short" }), `${day}T23:59:59Z`);
+      assert.equal(await labelled.locator("td[data-label=Expires]").textContent(), shown, "the expiry, in the admin's time, with its zone");
       await check(page, viewport, "secrets-added");
       if (byKeyboard) await page.keyboard.press("Escape"); else await page.click("#cs-cancel");
       await closed(page, "cs-dialog");

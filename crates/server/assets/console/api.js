@@ -21,6 +21,8 @@ export function setToken(value) {
   if (value) sessionStorage.setItem(KEY, value); else sessionStorage.removeItem(KEY);
 }
 export function hasToken() { return Boolean(token); }
+// The session's header for a request that is not JSON (a download).
+export function authorization() { return token ? { authorization: "Bearer " + token } : {}; }
 export function whenSignedOut(fn) { onSignedOut = fn; }
 
 // `path` is the root's (/admin/v1/…); it is sent under this console's base.

@@ -1,6 +1,6 @@
 // Global → External applications: the list, search, each row's details,
 // and the row actions that need no form (enable/disable, delete).
-import { api, path, query, problemText } from "./api.js";
+import { api, path, query, problemText, BASE } from "./api.js";
 import { $, el, announce, highlight, copyButton } from "./ui.js";
 import { can, roleName } from "./catalog.js";
 import { openNew, openEdit, methodOf } from "./appform.js";
@@ -13,8 +13,16 @@ import { clientSecretsSection } from "./clientsecrets.js";
 // A static, trusted SVG: the only markup ever set as HTML on this page.
 const KEY_ICON = '<svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" aria-hidden="true" focusable="false"><circle cx="7.5" cy="15.5" r="4.5"/><path d="M10.7 12.3 21 2m-4 4 3 3m-6 0 2 2"/></svg>';
 
+// Where partners trade credentials for tokens, as the discovery document
+// names it (the service's public URL, which may not be the address this
+// console was opened at); read once.
+const TOKEN_ENDPOINT = fetch(BASE + "/.well-known/oauth-authorization-server", { headers: { accept: "application/json" } })
+  .then((r) => (r.ok ? r.json() : Promise.reject(new Error(String(r.status)))))
+  .then((d) => d.token_endpoint)
+  .catch(() => location.origin + BASE + "/oauth2/token");
+
 let cursor = null;
-let filter = { name: "", email: "" };
+let filter = { name: "", email: "", client_id: "" };
 const shown = new Map(); // application id → { tr, details, app }
 
 function cell(text, label, cls) {
@@ -34,6 +42,28 @@ function detailItem(dl, term, value, copyWhat) {
 
 function textItem(dl, term, value) {
   dl.append(el("dt", term), el("dd", value));
+}
+
+// The token endpoint and, for a client secret, the first request a partner
+// makes, ready to copy: filled once the discovery document is read.
+function firstRequestItems(dl, app, keyed) {
+  const endpoint = el("code", "…");
+  const endpointDd = el("dd");
+  endpointDd.append(endpoint);
+  dl.append(el("dt", "Token endpoint"), endpointDd);
+  let curl = null;
+  if (!keyed) {
+    const dd = el("dd");
+    curl = el("code", "…", "curl-line");
+    dd.append(curl);
+    dl.append(el("dt", "First request"), dd);
+    TOKEN_ENDPOINT.then(() => dd.append(" ", copyButton(() => curl.textContent, "first request of " + app.name)));
+  }
+  TOKEN_ENDPOINT.then((url) => {
+    endpoint.textContent = url;
+    endpointDd.append(" ", copyButton(() => url, "token endpoint"));
+    if (curl) curl.textContent = "curl -u '" + app.client_id + ":<client secret>' -d grant_type=client_credentials " + url;
+  });
 }
 
 // One line per registered public key: its kid, type (and curve), and alg;
@@ -101,6 +131,7 @@ function build(app, wasOpen) {
   textItem(dl, "Client authentication", keyed ? "Private key JWT" : "Client secret");
   textItem(dl, "Allowed sources", app.allowed_sources ? app.allowed_sources.join(", ") : "Any address");
   textItem(dl, "Token quota", app.token_quota_per_hour ? app.token_quota_per_hour + " an hour" : "None");
+  firstRequestItems(dl, app, keyed);
   if (keyed) keyItems(dl, app);
   td.append(dl);
   if (keyed) td.append(el("p", "This application signs assertions with its private key; it has no client secret.", "muted no-secret"));
@@ -113,7 +144,8 @@ function build(app, wasOpen) {
   };
   if (can("admin:edit")) {
     add("Edit", "Edit", (b) => openEdit(app, b, upsert));
-    add(app.enabled ? "Disable" : "Enable", app.enabled ? "Disable" : "Enable", (b) => toggleEnabled(app, b));
+    add(app.enabled ? "Disable" : "Enable", app.enabled ? "Disable" : "Enable",
+      (b) => (app.enabled ? confirmDisable(app, b) : setEnabled(app, true)));
     if (!keyed) add("Rotate secret", "Rotate client secret of", (b) => openRotate(app, b, () => secrets.load()));
   }
   if (can("admin:delete")) add("Delete", "Delete", (b) => confirmDelete(app, b), "danger");
@@ -154,14 +186,29 @@ export function removeApp(id) {
   $("empty").hidden = shown.size > 0;
 }
 
-async function toggleEnabled(app, button) {
-  if (button.disabled) return;
-  button.disabled = true;
-  const r = await api("PATCH", path.app(app.id), { enabled: !app.enabled });
-  button.disabled = false;
-  if (!r.ok) { announce("Could not " + (app.enabled ? "disable " : "enable ") + app.name + ": " + problemText(r)); return; }
-  const entry = upsert(r.data, { open: true });
-  announce("Application " + r.data.name + " " + (r.data.enabled ? "enabled." : "disabled: it can no longer get tokens, and its tokens are refused."));
+// Disabling ends what the partner runs on, so it is asked first and says
+// what it ends; enabling gives nothing away and is done at once.
+function confirmDisable(app, opener) {
+  confirmAction({
+    title: "Disable " + app.name + "?",
+    text: "It can no longer get tokens, and every token it holds is refused at once (enabling it again does not bring them back). "
+      + app.email + " is emailed that it was disabled.",
+    ok: "Disable application",
+    opener,
+    run: () => api("PATCH", path.app(app.id), { enabled: false }),
+    done: (r) => shownChange(r.data),
+  });
+}
+
+async function setEnabled(app, enabled) {
+  const r = await api("PATCH", path.app(app.id), { enabled });
+  if (!r.ok) { announce("Could not " + (enabled ? "enable " : "disable ") + app.name + ": " + problemText(r)); return; }
+  shownChange(r.data);
+}
+
+function shownChange(app) {
+  const entry = upsert(app, { open: true });
+  announce("Application " + app.name + " " + (app.enabled ? "enabled." : "disabled: it can no longer get tokens, and its tokens are refused."));
   const again = Array.from(entry.details.querySelectorAll("button")).find((b) => /^(Enable|Disable)$/.test(b.textContent));
   if (again) again.focus();
 }
@@ -169,9 +216,11 @@ async function toggleEnabled(app, button) {
 function confirmDelete(app, opener) {
   confirmAction({
     title: "Delete " + app.name + "?",
-    text: "The application " + app.name + " (" + app.email + ") is removed for good: its client secret and tokens stop working at once.",
+    text: "The application " + app.name + " (" + app.email + ") is removed for good: its client secrets and tokens stop working at once. "
+      + app.email + " is emailed that it was deleted.",
     ok: "Delete application",
     opener,
+    typed: { value: app.name, what: "its name" },
     run: () => api("DELETE", path.app(app.id)),
     done: () => {
       removeApp(app.id);
@@ -195,7 +244,7 @@ let generation = 0;
 export async function loadApps(reset) {
   if (reset) { generation += 1; cursor = null; shown.clear(); $("rows").replaceChildren(); }
   const mine = generation;
-  const r = await api("GET", path.apps + query({ limit: DEFAULT_PAGE_SIZE, cursor, name: filter.name, email: filter.email }));
+  const r = await api("GET", path.apps + query({ limit: DEFAULT_PAGE_SIZE, cursor, name: filter.name, email: filter.email, client_id: filter.client_id }));
   if (mine !== generation) return;
   if (r.status === 403) {
     denied("Your account cannot see or manage external applications. Ask an administrator for the Administrator role.");
@@ -213,7 +262,7 @@ export async function loadApps(reset) {
   }
   cursor = r.data.next_cursor;
   $("more").hidden = !cursor;
-  const filtered = filter.name || filter.email;
+  const filtered = filter.name || filter.email || filter.client_id;
   $("empty").textContent = filtered ? "No application matches this search." : "No external applications yet. Register one with the plus button.";
   $("empty").hidden = shown.size > 0;
   if (reset && filtered) announce(shown.size === 0 ? "No application matches." : shown.size + (cursor ? "+" : "") + " applications match.");
@@ -222,12 +271,12 @@ export async function loadApps(reset) {
 $("more").addEventListener("click", () => loadApps(false));
 $("search").addEventListener("submit", (ev) => {
   ev.preventDefault();
-  filter = { name: $("q-name").value.trim(), email: $("q-email").value.trim() };
+  filter = { name: $("q-name").value.trim(), email: $("q-email").value.trim(), client_id: $("q-client").value.trim() };
   loadApps(true);
 });
 $("search-clear").addEventListener("click", () => {
-  $("q-name").value = ""; $("q-email").value = "";
-  filter = { name: "", email: "" };
+  $("q-name").value = ""; $("q-email").value = ""; $("q-client").value = "";
+  filter = { name: "", email: "", client_id: "" };
   loadApps(true);
   $("q-name").focus();
 });

@@ -7,8 +7,17 @@ import { LOCKOUT_FAILURES, LOCKOUT_MINUTES, MAX_GRACE_PERIOD_SECS } from "./limi
 
 const LOCKOUT_WARNING = " Wrong passwords count toward a lockout: after " + LOCKOUT_FAILURES
   + ", viewing and rotating secrets is locked for " + LOCKOUT_MINUTES + " minutes.";
-const GRACE_SAY = "Grace period must be a whole number of seconds from 0 to " + MAX_GRACE_PERIOD_SECS
-  + " (" + MAX_GRACE_PERIOD_SECS / 86400 + " days).";
+const GRACE_SAY = "Grace period must be a whole number of hours or days, from 0 to "
+  + MAX_GRACE_PERIOD_SECS / 86400 + " days (" + MAX_GRACE_PERIOD_SECS / 3600 + " hours).";
+// A day: long enough for a partner to deploy the new secret, short enough
+// that an old one does not linger. 0 (for a leak) is a choice, never the default.
+const DEFAULT_GRACE_HOURS = "24";
+$("r-grace-hint").textContent = "At most " + MAX_GRACE_PERIOD_SECS / 86400
+  + " days. 0 ends it now and revokes every live token: the answer to a leak.";
+
+// Who hears of it: the application's contact address is emailed on a
+// reveal, a rotation, a disable and a delete.
+const emailed = (app, what) => app.email + " is emailed that " + what + ".";
 let current = null;
 
 export function passwordError(input, error, r) {
@@ -43,6 +52,8 @@ export function openReveal(app, opener, one, fallback) {
   $("v-password").value = ""; $("v-password").removeAttribute("aria-invalid");
   $("v-password-error").textContent = "";
   $("secret").textContent = "";
+  $("secret-which").textContent = "";
+  $("verify-emailed").textContent = emailed(app, "its client secret was shown");
   $("verify-ask").hidden = false; $("verify-result").hidden = true; $("verify-submit").hidden = false;
   openDialog($("verify-dialog"), opener, $("v-password"), fallback || $("apps-title"));
 }
@@ -63,6 +74,10 @@ $("verify-form").addEventListener("submit", (ev) => {
     const r = await api("POST", where, { password });
     if (!r.ok) { passwordError(input, error, r); return; }
     $("secret").textContent = r.data.client_secret;
+    const which = revealing ? revealing.name : (r.data.secret_label || r.data.secret_id);
+    $("secret-which").textContent = which
+      ? "This is secret " + which + (revealing ? "." : ", the newest that works. Others, if any, are listed under Client secrets.")
+      : "";
     $("verify-ask").hidden = true; $("verify-result").hidden = false; $("verify-submit").hidden = true;
     $("secret-copy-slot").querySelector("button").focus();
     announce(revealing ? "Client secret " + revealing.name + " of " + current.name + " shown." : "Client secret of " + current.name + " shown.");
@@ -78,7 +93,8 @@ export function openRotate(app, opener, rotated) {
   afterRotate = rotated || null;
   $("rotate-title").textContent = "Rotate client secret of " + app.name;
   for (const id of ["r-password", "r-grace"]) $(id).removeAttribute("aria-invalid");
-  $("r-password").value = ""; $("r-grace").value = "0";
+  $("r-password").value = ""; $("r-grace").value = DEFAULT_GRACE_HOURS; $("r-grace-unit").value = "3600";
+  $("rotate-emailed").textContent = emailed(app, "its client secret was rotated");
   for (const id of ["r-password-error", "r-grace-error", "rotate-error"]) $(id).textContent = "";
   $("rotated").textContent = "";
   $("rotate-ask").hidden = false; $("rotate-result").hidden = true; $("rotate-submit").hidden = false;
@@ -86,15 +102,18 @@ export function openRotate(app, opener, rotated) {
 }
 $("rotated-copy-slot").append(copyButton(() => $("rotated").textContent, "new client secret"));
 $("rotate-dialog")._onclose = () => { $("rotated").textContent = ""; $("r-password").value = ""; };
-$("r-grace").addEventListener("input", () => { $("r-grace").removeAttribute("aria-invalid"); $("r-grace-error").textContent = ""; });
+for (const id of ["r-grace", "r-grace-unit"]) {
+  $(id).addEventListener("input", () => { $("r-grace").removeAttribute("aria-invalid"); $("r-grace-error").textContent = ""; });
+}
 
 $("rotate-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   if (!$("rotate-result").hidden) return;
   const input = $("r-password"); const error = $("r-password-error");
   const graceText = $("r-grace").value.trim();
-  const grace = graceText === "" ? 0 : Number(graceText);
-  if (!Number.isInteger(grace) || grace < 0 || grace > MAX_GRACE_PERIOD_SECS) {
+  const count = graceText === "" ? NaN : Number(graceText);
+  const grace = count * Number($("r-grace-unit").value);
+  if (!Number.isInteger(count) || count < 0 || grace > MAX_GRACE_PERIOD_SECS) {
     $("r-grace").setAttribute("aria-invalid", "true");
     $("r-grace-error").textContent = GRACE_SAY;
     $("r-grace").focus();

@@ -120,8 +120,16 @@ export function checkedValues(list) {
   return Array.from(list.querySelectorAll("input[type=checkbox]:checked")).map((b) => b.value);
 }
 
-export function formatTime(iso) {
+// A time as the reader's locale writes it, always with its time zone (the
+// server and the reader may be zones apart): "Dec 5, 2026, 2:03 PM UTC".
+// `seconds` adds the seconds, for events that follow each other closely.
+// (dateStyle and timeStyle cannot be combined with timeZoneName.)
+export function formatTime(iso, { seconds = false } = {}) {
   if (!iso) return "—";
   const d = new Date(iso);
-  return isNaN(d) ? iso : d.toLocaleString();
+  if (isNaN(d)) return iso;
+  return d.toLocaleString(undefined, {
+    year: "numeric", month: "short", day: "numeric", hour: "numeric", minute: "2-digit",
+    ...(seconds ? { second: "2-digit" } : {}), timeZoneName: "short",
+  });
 }

@@ -42,6 +42,7 @@ pub const ASSETS: &[(&str, &str, &str)] = assets! {
     "appform.js" => "text/javascript; charset=utf-8",
     "apps.js" => "text/javascript; charset=utf-8",
     "audit.js" => "text/javascript; charset=utf-8",
+    "auditwords.js" => "text/javascript; charset=utf-8",
     "catalog.js" => "text/javascript; charset=utf-8",
     "clientsecrets.js" => "text/javascript; charset=utf-8",
     "confirm.js" => "text/javascript; charset=utf-8",

@@ -1,0 +1,133 @@
+// An admin's week on the applications screen, at 1366 px by mouse and at
+// 390 px by keyboard alone: Register is the first stop after the title;
+// an application is found by its Client ID; its details show the token
+// endpoint and a first request to copy; Disable asks first and says what it
+// ends and who is emailed; Delete waits for the name to be typed; Rotate
+// offers hours or days with a day by default and refuses more than the
+// most; a reveal says which secret it showed and that the partner is
+// emailed. Axe and a screenshot on every screen and dialog.
+import { assert, WIDTHS, open, step, check, signIn, tabTo, assertFocus, closed, noHorizontalScroll, finish, adminToken, call, roleId, adminPassword } from "./harness.mjs";
+
+const run = Date.now().toString(36);
+
+await finish(async () => {
+  const token = await adminToken();
+  const auditor = await roleId(token, "Auditor");
+  const discovery = await (await fetch(`${process.env.CASEBOOK_URL}/.well-known/oauth-authorization-server`)).json();
+
+  for (const viewport of WIDTHS) {
+    const w = viewport.width;
+    const byKeyboard = w < 1000;
+    const name = `Week Partner ${w} ${run}`;
+    const email = `week-${w}-${run}@partner.example.org`;
+    const app = await call(token, "POST", "/admin/v1/external-applications", { name, email, roles: [auditor] });
+    const { context, page } = await open(viewport);
+    const press = async (selector) => {
+      if (byKeyboard) { await tabTo(page, selector, { max: 120 }); await page.keyboard.press("Enter"); }
+      else await page.click(selector);
+    };
+    const fill = async (selector, text) => {
+      if (!byKeyboard) { await page.fill(selector, text); return; }
+      await tabTo(page, selector, { max: 120 });
+      await page.keyboard.press("Control+A");
+      if (text) await page.keyboard.insertText(text); else await page.keyboard.press("Backspace");
+    };
+    const row = page.locator("tr.app-row", { has: page.locator(`td:text-is("${name}")`) });
+
+    await step(`[${w}] Register is the first stop after the screen's title`, async () => {
+      await signIn(page);
+      await page.focus("#apps-title");
+      await page.keyboard.press("Tab");
+      await assertFocus(page, "#new", "Tab from the title reaches Register");
+    });
+
+    await step(`[${w}] a Client ID finds its application; details show the token endpoint and a first request`, async () => {
+      await fill("#q-client", app.client_id);
+      await press("#search button[type=submit]");
+      await page.waitForFunction(() => document.querySelectorAll("#rows tr.app-row").length === 1);
+      assert.equal(await row.count(), 1, "the one application with that Client ID");
+      await press(`button[aria-label="Show details of ${name}"]`);
+      const details = page.locator(`#details-${app.id}`);
+      await details.locator("code", { hasText: discovery.token_endpoint }).first().waitFor();
+      const curl = await details.locator("code.curl-line").textContent();
+      assert.equal(curl, `curl -u '${app.client_id}:<client secret>' -d grant_type=client_credentials ${discovery.token_endpoint}`);
+      await noHorizontalScroll(page, "the details with the first request");
+      await check(page, viewport, "week-details");
+    });
+
+    await step(`[${w}] Disable asks first, says what it ends and who is emailed; Cancel changes nothing`, async () => {
+      await press(`button[aria-label="Disable ${name}"]`);
+      await page.waitForSelector("#confirm-dialog[open]");
+      assert.equal(await page.textContent("#confirm-title"), `Disable ${name}?`);
+      const text = await page.textContent("#confirm-text");
+      assert.match(text, /no longer get tokens/);
+      assert.ok(text.includes(`${email} is emailed`), text);
+      assert.ok(await page.isHidden("#confirm-type-row"), "disabling needs no typing");
+      await check(page, viewport, "week-disable-confirm");
+      if (byKeyboard) await page.keyboard.press("Escape"); else await page.click("#confirm-dialog .cancel");
+      await closed(page, "confirm-dialog");
+      assert.equal((await call(token, "GET", `/admin/v1/external-applications/${app.id}`)).enabled, true, "Cancel disabled nothing");
+      await press(`button[aria-label="Disable ${name}"]`);
+      await page.waitForSelector("#confirm-dialog[open]");
+      await press("#confirm-ok");
+      await closed(page, "confirm-dialog");
+      await row.locator(".status-off").waitFor();
+      assert.equal((await call(token, "GET", `/admin/v1/external-applications/${app.id}`)).enabled, false);
+      await press(`button[aria-label="Enable ${name}"]`);
+      await row.locator(".status-on").waitFor();
+    });
+
+    await step(`[${w}] Rotate offers a day by default, in hours or days, and refuses more than a week`, async () => {
+      await press(`button[aria-label="Rotate client secret of ${name}"]`);
+      await page.waitForSelector("#rotate-dialog[open]");
+      assert.equal(await page.inputValue("#r-grace"), "24");
+      assert.equal(await page.inputValue("#r-grace-unit"), "3600");
+      assert.ok((await page.textContent("#rotate-emailed")).includes(`${email} is emailed`));
+      await check(page, viewport, "week-rotate");
+      await fill("#r-password", adminPassword);
+      await fill("#r-grace", "8");
+      await page.selectOption("#r-grace-unit", "86400");
+      await press("#rotate-submit");
+      await page.waitForFunction(() => document.querySelector("#r-grace-error").textContent !== "");
+      assert.match(await page.textContent("#r-grace-error"), /from 0 to 7 days/);
+      assert.equal(await page.getAttribute("#r-grace", "aria-invalid"), "true");
+      await fill("#r-grace", "2");
+      if (!(await page.inputValue("#r-password"))) await fill("#r-password", adminPassword);
+      await press("#rotate-submit");
+      await page.waitForSelector("#rotate-result:not([hidden])");
+      assert.match(await page.textContent("#rotated-grace"), /keeps working until/);
+      if (byKeyboard) await page.keyboard.press("Escape"); else await page.click("#rotate-dialog .cancel");
+      await closed(page, "rotate-dialog");
+    });
+
+    await step(`[${w}] a reveal says which secret it shows and that the partner is emailed`, async () => {
+      await press(`button[aria-label="Reveal client secret of ${name}"]`);
+      await page.waitForSelector("#verify-dialog[open]");
+      assert.ok((await page.textContent("#verify-emailed")).includes(`${email} is emailed`));
+      await fill("#v-password", adminPassword);
+      await press("#verify-submit");
+      await page.waitForSelector("#verify-result:not([hidden])");
+      assert.match(await page.textContent("#secret-which"), /^This is secret \S+, the newest that works/);
+      await check(page, viewport, "week-reveal");
+      if (byKeyboard) await page.keyboard.press("Escape"); else await page.click("#verify-cancel");
+      await closed(page, "verify-dialog");
+    });
+
+    await step(`[${w}] Delete waits for the application's name`, async () => {
+      await press(`button[aria-label="Delete ${name}"]`);
+      await page.waitForSelector("#confirm-dialog[open]");
+      assert.equal(await page.textContent("#confirm-type-label"), `To confirm, type its name ${name}`);
+      await assertFocus(page, "#confirm-type", "the name comes first");
+      await check(page, viewport, "week-delete-confirm");
+      await page.keyboard.insertText("not the name");
+      await page.keyboard.press("Enter");
+      await page.waitForFunction(() => document.querySelector("#confirm-type-error").textContent !== "");
+      await call(token, "GET", `/admin/v1/external-applications/${app.id}`);
+      await page.fill("#confirm-type", name);
+      await page.keyboard.press("Enter");
+      await closed(page, "confirm-dialog");
+      await row.waitFor({ state: "detached" });
+    });
+    await context.close();
+  }
+});
