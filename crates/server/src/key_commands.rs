@@ -7,7 +7,12 @@ use crate::{Failure, master_key_settings};
 use casebook_domain::SigningAlgorithm;
 use casebook_server::config::{self, Backend};
 
-pub(crate) async fn rotate_keys(url: &str, tenant: Option<&str>, alg: SigningAlgorithm, notice: u64) -> Result<(), Failure> {
+pub(crate) async fn rotate_keys(
+    url: &str,
+    tenant: Option<&str>,
+    alg: SigningAlgorithm,
+    notice: u64,
+) -> Result<(), Failure> {
     use casebook_domain::tenant::TenantSlug;
     use casebook_server::store;
     let backend = Backend::of_url(url).ok_or_else(|| format!("unsupported database URL {url:?}"))?;
