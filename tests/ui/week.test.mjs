@@ -41,6 +41,29 @@ await finish(async () => {
       await assertFocus(page, "#new", "Tab from the title reaches Register");
     });
 
+    await step(`[${w}] a list that fails to load says so with Retry, never as an empty list`, async () => {
+      for (const [screen, api, prefix, title] of [
+        ["users", "/admin/v1/users", "users", "#users-title"],
+        ["roles", "/admin/v1/roles", "roles", "#roles-title"],
+        ["applications", "/admin/v1/external-applications", "apps", "#apps-title"],
+      ]) {
+        const failing = (route) => (new URL(route.request().url()).pathname === api && route.request().method() === "GET"
+          ? route.fulfill({ status: 500, contentType: "application/problem+json", body: JSON.stringify({ title: "Internal Server Error", status: 500, detail: "the database is unavailable" }) })
+          : route.continue());
+        await page.route("**/admin/v1/**", failing);
+        await page.click(`#nav a[data-screen="${screen}"]`);
+        await page.waitForSelector(`#${prefix}-error:not([hidden])`);
+        assert.match(await page.textContent(`#${prefix}-error-text`), /[Tt]he database is unavailable/);
+        assert.ok(await page.isHidden(`#${prefix}-table`), `${screen}: no empty table beside the error`);
+        await check(page, viewport, `week-${prefix}-error`);
+        await page.unroute("**/admin/v1/**", failing);
+        await press(`#${prefix}-retry`);
+        await page.waitForSelector(`#${prefix}-table`, { state: "visible" });
+        assert.ok(await page.isHidden(`#${prefix}-error`), `${screen}: the error is gone with the list back`);
+        await assertFocus(page, title, "after a Retry that worked, focus is on the screen's title");
+      }
+    });
+
     await step(`[${w}] a Client ID finds its application; details show the token endpoint and a first request`, async () => {
       await fill("#q-client", app.client_id);
       await press("#search button[type=submit]");
@@ -98,6 +121,13 @@ await finish(async () => {
       assert.match(await page.textContent("#rotated-grace"), /keeps working until/);
       if (byKeyboard) await page.keyboard.press("Escape"); else await page.click("#rotate-dialog .cancel");
       await closed(page, "rotate-dialog");
+      // The rotated-out secret works two days more, and says so.
+      const statuses = page.locator(`#details-${app.id} section.cs td[data-label=Status]`);
+      await page.waitForFunction((id) => document.querySelectorAll(`#details-${id} section.cs tbody tr`).length === 2, app.id);
+      assert.deepEqual((await statuses.allTextContents()).map((t) => t.replace(/ .*/s, "").trim()).sort(), ["◷", "✓"]);
+      assert.match(await statuses.filter({ hasText: "Ending" }).textContent(), /Ending .*(UTC|GMT|[A-Z]{2,5})/);
+      await statuses.filter({ hasText: "Ending" }).scrollIntoViewIfNeeded();
+      await check(page, viewport, "week-secret-ending");
     });
 
     await step(`[${w}] a reveal says which secret it shows and that the partner is emailed`, async () => {

@@ -1,7 +1,7 @@
 // Global → External applications: the list, search, each row's details,
 // and the row actions that need no form (enable/disable, delete).
 import { api, path, query, problemText, BASE } from "./api.js";
-import { $, el, announce, highlight, copyButton } from "./ui.js";
+import { $, el, announce, highlight, copyButton, listState } from "./ui.js";
 import { can, roleName } from "./catalog.js";
 import { openNew, openEdit, methodOf } from "./appform.js";
 import { confirmAction } from "./confirm.js";
@@ -244,16 +244,22 @@ let generation = 0;
 export async function loadApps(reset) {
   if (reset) { generation += 1; cursor = null; shown.clear(); $("rows").replaceChildren(); }
   const mine = generation;
+  if (reset) { listState("apps", $("apps-table"), { loading: true }); $("empty").hidden = true; }
   const r = await api("GET", path.apps + query({ limit: DEFAULT_PAGE_SIZE, cursor, name: filter.name, email: filter.email, client_id: filter.client_id }));
   if (mine !== generation) return;
+  listState("apps", $("apps-table"));
   if (r.status === 403) {
     denied("Your account cannot see or manage external applications. Ask an administrator for the Administrator role.");
     return;
   }
-  if (!r.ok) { announce("Could not load the applications: " + problemText(r)); return; }
-  $("apps-denied").hidden = true; $("apps-table").hidden = false; $("search").hidden = false;
   // A page that arrives after the admin moved to another screen leaves that screen without the button.
   $("new").hidden = !can("admin:create") || $("applications").hidden;
+  if (!r.ok) {
+    listState("apps", $("apps-table"), { error: "Could not load the applications: " + problemText(r) });
+    $("more").hidden = true;
+    return;
+  }
+  $("apps-denied").hidden = true; $("apps-table").hidden = false; $("search").hidden = false;
   for (const app of r.data.items) {
     if (shown.has(app.id)) continue;
     const entry = build(app, false);
@@ -269,6 +275,7 @@ export async function loadApps(reset) {
 }
 
 $("more").addEventListener("click", () => loadApps(false));
+$("apps-retry").addEventListener("click", async () => { await loadApps(true); if ($("apps-error").hidden) $("apps-title").focus(); });
 $("search").addEventListener("submit", (ev) => {
   ev.preventDefault();
   filter = { name: $("q-name").value.trim(), email: $("q-email").value.trim(), client_id: $("q-client").value.trim() };

@@ -127,12 +127,19 @@ function cell(content, label, cls) {
   return td;
 }
 
+// A working secret that stops within this long is said to be ending: a
+// rotation's grace period is at most a week, so a rotated-out secret never
+// reads as plainly active.
+const ENDING_WITHIN_MS = 7 * 24 * 3600 * 1000;
+
 function statusOf(s) {
+  const expired = s.status === "expired";
+  const ending = !expired && s.expires_at && new Date(s.expires_at) - Date.now() < ENDING_WITHIN_MS;
   // Said in words, with a mark beside it: never by colour alone.
-  const badge = el("span", undefined, "badge badge-" + (s.status === "expired" ? "expired" : "active"));
-  const mark = el("span", s.status === "expired" ? "✕ " : "✓ ");
+  const badge = el("span", undefined, "badge badge-" + (expired ? "expired" : ending ? "ending" : "active"));
+  const mark = el("span", expired ? "✕ " : ending ? "◷ " : "✓ ");
   mark.setAttribute("aria-hidden", "true");
-  badge.append(mark, s.status === "expired" ? "Expired" : "Active");
+  badge.append(mark, expired ? "Expired" : ending ? "Ending " + formatTime(s.expires_at) : "Active");
   return badge;
 }
 

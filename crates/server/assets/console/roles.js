@@ -1,6 +1,6 @@
 // Global → Roles: the catalog of roles and their permissions.
 import { api, path, problemText } from "./api.js";
-import { $, el, announce, highlight, openDialog, busy } from "./ui.js";
+import { $, el, announce, highlight, openDialog, busy, listState } from "./ui.js";
 import { clearErrors, clearOnChange, showErrors, requireFilled } from "./errors.js";
 import { can, session, loadRoles, MODULES, ACTIONS, MODULE_NAMES } from "./catalog.js";
 import { confirmAction } from "./confirm.js";
@@ -60,13 +60,17 @@ function render() {
 }
 
 export async function showRoles() {
+  listState("roles", $("roles-table"), { loading: true });
   const r = await loadRoles();
+  listState("roles", $("roles-table"));
   const denied = r.status === 403;
   $("roles-denied").hidden = !denied; $("roles-table").hidden = denied;
   $("role-new").hidden = denied || !can("admin:create");
   if (denied) { $("roles-denied").textContent = "Your account cannot see or manage roles. Ask an administrator for the Administrator role."; return; }
+  if (!r.ok) { listState("roles", $("roles-table"), { error: "Could not load roles: " + problemText(r) }); return; }
   render();
 }
+$("roles-retry").addEventListener("click", async () => { await showRoles(); if ($("roles-error").hidden) $("roles-title").focus(); });
 
 function open(role, opener) {
   editing = role;

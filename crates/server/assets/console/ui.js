@@ -32,6 +32,21 @@ export function announce(message) {
   window.setTimeout(() => { status.textContent = message; }, 30);
 }
 
+// A list's load as the admin sees it, in its own section: "Loading…" while
+// it comes, and when it fails an error with Retry in place of the table
+// (never an empty table that looks like success). `prefix` names the
+// section's elements: `${prefix}-loading`, `-error`, `-error-text`, and
+// the `table`, hidden while the error shows.
+export function listState(prefix, table, { loading = false, error = null } = {}) {
+  $(prefix + "-loading").hidden = !loading;
+  table.setAttribute("aria-busy", loading ? "true" : "false");
+  $(prefix + "-error").hidden = !error;
+  if (error) {
+    $(prefix + "-error-text").textContent = error;
+    table.hidden = true;
+  }
+}
+
 // Briefly marks a changed record and brings it into view.
 export function highlight(node) {
   node.classList.remove("changed");

@@ -1,6 +1,6 @@
 // Global → Users: list, create, edit, delete.
 import { api, path, query, problemText } from "./api.js";
-import { $, el, announce, highlight, openDialog, busy, checkboxes, checkedValues } from "./ui.js";
+import { $, el, announce, highlight, openDialog, busy, checkboxes, checkedValues, listState } from "./ui.js";
 import { clearErrors, clearOnChange, showErrors, requireFilled } from "./errors.js";
 import { can, session, roleName, roleItems, loadRoles } from "./catalog.js";
 import { confirmAction } from "./confirm.js";
@@ -47,19 +47,25 @@ function put(user, top) {
 }
 
 async function load(reset) {
-  if (reset) { cursor = null; shown.clear(); $("user-rows").replaceChildren(); }
+  if (reset) { cursor = null; shown.clear(); $("user-rows").replaceChildren(); listState("users", $("users-table"), { loading: true }); }
   const r = await api("GET", path.users + query({ limit: DEFAULT_PAGE_SIZE, cursor }));
+  listState("users", $("users-table"));
   const denied = r.status === 403;
   $("users-denied").hidden = !denied; $("users-table").hidden = denied;
   $("user-new").hidden = denied || !can("admin:create");
   if (denied) { $("users-denied").textContent = "Your account cannot see or manage users. Ask an administrator for the Administrator role."; $("users-more").hidden = true; return; }
-  if (!r.ok) { announce("Could not load users: " + problemText(r)); return; }
+  if (!r.ok) {
+    listState("users", $("users-table"), { error: "Could not load users: " + problemText(r) });
+    $("users-more").hidden = true;
+    return;
+  }
   for (const u of r.data.items) if (!shown.has(u.id)) put(u, false);
   cursor = r.data.next_cursor;
   $("users-more").hidden = !cursor;
 }
 export async function showUsers() { await loadRoles(); await load(true); }
 $("users-more").addEventListener("click", () => load(false));
+$("users-retry").addEventListener("click", async () => { await showUsers(); if ($("users-error").hidden) $("users-title").focus(); });
 
 function open(user, opener) {
   editing = user;
