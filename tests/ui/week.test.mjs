@@ -6,7 +6,7 @@
 // offers hours or days with a day by default and refuses more than the
 // most; a reveal says which secret it showed and that the partner is
 // emailed. Axe and a screenshot on every screen and dialog.
-import { assert, WIDTHS, open, step, check, signIn, tabTo, assertFocus, closed, noHorizontalScroll, finish, adminToken, call, roleId, adminPassword } from "./harness.mjs";
+import { assert, WIDTHS, open, step, check, signIn, tabTo, assertFocus, closed, noHorizontalScroll, finish, adminToken, call, roleId, adminEmail, adminPassword } from "./harness.mjs";
 
 const run = Date.now().toString(36);
 
@@ -36,9 +36,76 @@ await finish(async () => {
 
     await step(`[${w}] Register is the first stop after the screen's title`, async () => {
       await signIn(page);
+      await page.waitForSelector("#new:not([hidden])");
       await page.focus("#apps-title");
       await page.keyboard.press("Tab");
       await assertFocus(page, "#new", "Tab from the title reaches Register");
+    });
+
+    await step(`[${w}] a new application's typing survives Escape and a session that ended`, async () => {
+      const draftName = `Draft Partner ${w} ${run}`;
+      await press("#new");
+      await page.waitForSelector("#app-dialog[open]");
+      assert.ok(await page.isHidden("#app-draft"), "a first New starts empty");
+      await fill("#f-name", draftName);
+      await fill("#f-email", `draft-${w}-${run}@partner.example.org`);
+      await page.keyboard.press("Escape");
+      await closed(page, "app-dialog");
+      await press("#new");
+      await page.waitForSelector("#app-dialog[open]");
+      assert.equal(await page.inputValue("#f-name"), draftName, "Escape kept what was typed");
+      assert.ok(await page.isVisible("#app-draft"), "and says so");
+      await check(page, viewport, "week-draft-kept");
+      // The session ends under the form: Save meets a 401, the console asks
+      // for a sign-in, and the typing is still there afterwards.
+      const session = await page.evaluate(() => sessionStorage.getItem("cb-session"));
+      await fetch(`${process.env.CASEBOOK_URL}/admin/v1/sessions/current`, { method: "DELETE", headers: { authorization: `Bearer ${session}` } });
+      await press("#app-form button[type=submit]");
+      await page.waitForSelector("#signin:not([hidden])");
+      assert.match(await page.textContent("#si-error"), /What you were typing is kept/);
+      // Signed in again on the same page, as the admin would: no reload.
+      await page.fill("#si-email", adminEmail);
+      await page.fill("#si-password", adminPassword);
+      await page.click("#signin button[type=submit]");
+      await page.waitForSelector("#nav:not([hidden])");
+      await press("#new");
+      await page.waitForSelector("#app-dialog[open]");
+      assert.equal(await page.inputValue("#f-name"), draftName, "kept across the new sign-in");
+      await press("#app-draft-discard");
+      assert.equal(await page.inputValue("#f-name"), "", "Start over clears it");
+      assert.ok(await page.isHidden("#app-draft"));
+      await assertFocus(page, "#f-name", "Start over puts focus on the first field");
+      await page.keyboard.press("Escape");
+      await closed(page, "app-dialog");
+      await press("#new");
+      await page.waitForSelector("#app-dialog[open]");
+      assert.ok(await page.isHidden("#app-draft"), "an empty form closed is no draft");
+      await page.keyboard.press("Escape");
+      await closed(page, "app-dialog");
+    });
+
+    await step(`[${w}] a new user's typing is kept on Escape, but never its password`, async () => {
+      await page.click('#nav a[data-screen="users"]');
+      await page.waitForSelector("#users-table:not([hidden])");
+      await press("#user-new");
+      await page.waitForSelector("#user-dialog[open]");
+      await fill("#u-name", `Draft Person ${w}`);
+      await fill("#u-password", "a password never kept");
+      await page.keyboard.press("Escape");
+      await closed(page, "user-dialog");
+      await press("#user-new");
+      await page.waitForSelector("#user-dialog[open]");
+      assert.equal(await page.inputValue("#u-name"), `Draft Person ${w}`,
+        `draft note shown: ${await page.isVisible("#user-draft")}, title ${await page.textContent("#user-dialog-title")}`);
+      assert.equal(await page.inputValue("#u-password"), "", "the password is not kept");
+      assert.ok(await page.isVisible("#user-draft"));
+      await check(page, viewport, "week-user-draft");
+      await press("#user-draft button");
+      assert.equal(await page.inputValue("#u-name"), "");
+      await page.keyboard.press("Escape");
+      await closed(page, "user-dialog");
+      await page.click('#nav a[data-screen="applications"]');
+      await page.waitForSelector("#apps-table:not([hidden])");
     });
 
     await step(`[${w}] a list that fails to load says so with Retry, never as an empty list`, async () => {
@@ -128,6 +195,18 @@ await finish(async () => {
       assert.match(await statuses.filter({ hasText: "Ending" }).textContent(), /Ending .*(UTC|GMT|[A-Z]{2,5})/);
       await statuses.filter({ hasText: "Ending" }).scrollIntoViewIfNeeded();
       await check(page, viewport, "week-secret-ending");
+      // Ended, it stays listed as what it was, under Ended secrets.
+      const listed = await call(token, "GET", `/admin/v1/external-applications/${app.id}/client-secrets`);
+      const ending = listed.items.find((x) => x.expires_at);
+      await call(token, "DELETE", `/admin/v1/external-applications/${app.id}/client-secrets/${ending.id}`);
+      await page.click(`button[aria-label="Hide details of ${name}"]`);
+      await page.click(`button[aria-label="Show details of ${name}"]`);
+      const ended = page.locator(`#details-${app.id} details.cs-ended`);
+      await ended.locator("summary", { hasText: "Ended secrets (1)" }).waitFor();
+      await ended.locator("summary").click();
+      assert.ok((await ended.textContent()).includes(ending.id), "the ended secret's id");
+      await ended.scrollIntoViewIfNeeded();
+      await check(page, viewport, "week-secret-ended");
     });
 
     await step(`[${w}] a reveal says which secret it shows and that the partner is emailed`, async () => {

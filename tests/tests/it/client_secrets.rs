@@ -521,3 +521,43 @@ both_backends!(
         assert_eq!(expired_uses_audited(&app, &admin, app_id, 2).await.len(), 2);
     }
 );
+
+both_backends!(an_ended_secret_stays_listed_as_what_it_was, |app: TestApp| async move {
+    let admin = app.admin_token().await;
+    let (view, _, first) = app.partner(&admin, "Ending Partner", &["engage-worker"]).await;
+    let app_id = view["id"].as_str().unwrap().to_owned();
+    let first_id = list(&app, &admin, &app_id).await[0]["id"].as_str().unwrap().to_owned();
+    let added = expect(
+        add_secret(&app, &admin, &app_id, json!({"label": "old laptop"})).await,
+        201,
+    )
+    .await;
+    let laptop_id = added["id"].as_str().unwrap().to_owned();
+    expect(
+        app.delete(&format!("{}/{laptop_id}", secrets_path(&app_id)), &admin)
+            .await,
+        204,
+    )
+    .await;
+    // A rotation with no grace ends the first secret too.
+    expect(rotate(&app, &admin, &app_id, 0).await, 200).await;
+    let listed = expect(app.get(&secrets_path(&app_id), &admin).await, 200).await;
+    let ended: Vec<(&str, Option<&str>)> = listed["ended"]
+        .as_array()
+        .expect("ended")
+        .iter()
+        .map(|e| (e["id"].as_str().unwrap(), e["label"].as_str()))
+        .collect();
+    assert_eq!(
+        ended,
+        [(first_id.as_str(), None), (laptop_id.as_str(), Some("old laptop"))],
+        "newest end first: {listed}"
+    );
+    assert!(listed["ended"][0]["ended_at"].is_string() && listed["ended"][1]["created_at"].is_string());
+    assert!(!listed.to_string().contains(&first), "never a value");
+    assert_eq!(
+        listed["items"].as_array().unwrap().len(),
+        1,
+        "only the new secret works"
+    );
+});

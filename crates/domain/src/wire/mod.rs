@@ -31,7 +31,7 @@ pub use oauth::{
 };
 pub use problem::Problem;
 pub use scanning::{LeakAlert, LeakLabel, LeakVerdict};
-pub use secrets::{ClientSecretInfo, ClientSecretValue, ClientSecrets, NewSecretRequest, SecretState};
+pub use secrets::{ClientSecretInfo, ClientSecretValue, ClientSecrets, EndedSecretInfo, NewSecretRequest, SecretState};
 
 use crate::AccountKind;
 use crate::ids::{AccountId, ApplicationId, UserId};

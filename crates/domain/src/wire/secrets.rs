@@ -61,6 +61,29 @@ impl From<SecretStatus> for SecretState {
 #[cfg_attr(feature = "openapi", schema(as = ClientSecretList))]
 pub struct ClientSecrets {
     pub items: Vec<ClientSecretInfo>,
+    /// The most recent secrets that ended (by an admin, a rotation, a leak
+    /// report, a move to private_key_jwt or the purge of long-expired ones),
+    /// newest end first, at most 20; the audit trail has every one.
+    #[serde(default)]
+    pub ended: Vec<EndedSecretInfo>,
+}
+
+/// A secret that no longer exists: what it was, and when it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = EndedClientSecretView))]
+pub struct EndedSecretInfo {
+    /// The id it was listed under.
+    pub id: String,
+    /// What the admin who added it called it.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub label: Option<String>,
+    /// RFC 3339, UTC.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, required = true))]
+    pub created_at: Option<Timestamp>,
+    /// RFC 3339, UTC: when it stopped working.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub ended_at: Timestamp,
 }
 
 /// A secret with its value: just issued, or revealed on purpose.

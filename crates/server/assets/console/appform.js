@@ -1,7 +1,7 @@
 // "New Application" and its edit twin. Whoever opens the form says where a
 // saved application goes on screen (the list's `upsert`).
 import { api, path, problemText } from "./api.js";
-import { $, announce, openDialog, busy, checkboxes, checkedValues, grouped } from "./ui.js";
+import { $, announce, openDialog, busy, checkboxes, checkedValues, grouped, draftKeeper } from "./ui.js";
 import { clearErrors, clearOnChange, showErrors, jwksUriSay, reworded } from "./errors.js";
 import { roleItems } from "./catalog.js";
 import { keyChoice } from "./keyset.js";
@@ -66,9 +66,22 @@ function showMethod() {
 }
 for (const radio of authRadios()) radio.addEventListener("change", showMethod);
 
+function formTouched() {
+  return ["f-name", "f-email", "f-url", "f-description", "f-sources", "f-quota", "f-jwks", "f-jwks-uri"].some((id) => $(id).value.trim() !== "")
+    || checkedValues($("f-roles-list")).length > 0;
+}
+const draft = draftKeeper(dialog, $("app-draft"), { touched: formTouched, startOver: () => { fill(null); $("f-name").focus(); } });
+
 function open(app, opener, placeOnScreen) {
   editing = app;
   place = placeOnScreen;
+  if (draft.opens(!app)) clearErrors(fields, $("app-summary"), $("app-error"));
+  else fill(app);
+  openDialog(dialog, opener, $("f-name"), $("apps-title"));
+}
+
+// The form as `app` is now, or empty for a new one.
+function fill(app) {
   form.reset();
   clearErrors(fields, $("app-summary"), $("app-error"));
   $("app-dialog-title").textContent = app ? "Edit " + app.name : "New Application";
@@ -87,7 +100,6 @@ function open(app, opener, placeOnScreen) {
   $("f-jwks-uri").value = keyed && app.jwks_uri ? app.jwks_uri : "";
   $("f-keys-uri").checked = Boolean(keyed && app.jwks_uri); $("f-keys-set").checked = !$("f-keys-uri").checked;
   showMethod();
-  openDialog(dialog, opener, $("f-name"), $("apps-title"));
 }
 
 export function openNew(opener, placeOnScreen) { open(null, opener, placeOnScreen); }
@@ -124,6 +136,7 @@ form.addEventListener("submit", (ev) => {
     if (r.ok) {
       const wasNew = !editing;
       dialog._opener = null;
+      draft.saved();
       dialog.close();
       const entry = place(r.data, { open: true });
       const after = methodOf(r.data);

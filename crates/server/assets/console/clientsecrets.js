@@ -198,8 +198,15 @@ export function clientSecretsSection(app) {
   const empty = el("p", "Loading…", "muted");
   const failure = el("p", undefined, "err");
   failure.setAttribute("role", "alert");
+  // Secrets that stopped existing, so that one ended by a rotation or by
+  // End does not just vanish: what it was called, and when it ended.
+  const ended = el("details", undefined, "cs-ended");
+  ended.hidden = true;
+  const endedSummary = el("summary");
+  const endedList = el("ul", undefined, "cs-ended-list");
+  ended.append(endedSummary, endedList);
   node.append(title, el("p", "The application may hold up to " + MAX_ACTIVE_SECRETS + " active secrets at once, so its deployments can move to a new one one by one. The key icon shows the newest active one.", "muted"),
-    table, empty, failure);
+    table, empty, failure, ended);
   const section = { app, node, title, addButton: null };
   if (can("admin:edit")) {
     const add = el("button", "Add secret");
@@ -223,6 +230,15 @@ export function clientSecretsSection(app) {
     table.hidden = r.data.items.length === 0;
     empty.textContent = "None: this application gets no tokens until a secret is added.";
     empty.hidden = r.data.items.length > 0;
+    const gone = r.data.ended || [];
+    ended.hidden = gone.length === 0;
+    endedSummary.textContent = "Ended secrets (" + gone.length + (gone.length === 20 ? ", the most recent" : "") + ")";
+    endedList.replaceChildren(...gone.map((e) => {
+      const li = el("li");
+      li.append(e.label ? el("span", e.label, "cs-label") : el("span", "No label", "muted"), " ", el("code", e.id, "cs-id"),
+        el("br"), "Ended " + formatTime(e.ended_at) + (e.created_at ? ", created " + formatTime(e.created_at) : ""));
+      return li;
+    }));
     const added = addedId && body.querySelector(`tr[data-id="${CSS.escape(addedId)}"]`);
     if (added) highlight(added);
   };

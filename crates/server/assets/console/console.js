@@ -1,6 +1,6 @@
 // cb Admin: sign-in, the header's navigation and which screen shows.
 import { api, setToken, hasToken, whenSignedOut, problemText, TENANT } from "./api.js";
-import { $, el, announce, showLimits } from "./ui.js";
+import { $, el, announce, showLimits, typingSomewhere } from "./ui.js";
 import * as limits from "./limits.js";
 import { session, loadMe, loadRoles } from "./catalog.js";
 import { loadApps } from "./apps.js";
@@ -48,9 +48,13 @@ function signedIn(yes) {
 function signOutLocally(message) {
   setToken(null);
   session.me = null;
+  const kept = typingSomewhere();
   for (const d of document.querySelectorAll("dialog[open]")) d.close();
   signedIn(false);
-  if (message) $("si-error").textContent = message;
+  if (message) {
+    $("si-error").textContent = message
+      + (kept ? " What you were typing is kept: open New again once signed in." : "");
+  }
   $("si-email").focus();
 }
 whenSignedOut(() => signOutLocally("Your session has ended. Sign in again."));

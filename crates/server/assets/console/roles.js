@@ -1,6 +1,6 @@
 // Global → Roles: the catalog of roles and their permissions.
 import { api, path, problemText } from "./api.js";
-import { $, el, announce, highlight, openDialog, busy, listState } from "./ui.js";
+import { $, el, announce, highlight, openDialog, busy, listState, draftKeeper } from "./ui.js";
 import { clearErrors, clearOnChange, showErrors, requireFilled } from "./errors.js";
 import { can, session, loadRoles, MODULES, ACTIONS, MODULE_NAMES } from "./catalog.js";
 import { confirmAction } from "./confirm.js";
@@ -72,8 +72,20 @@ export async function showRoles() {
 }
 $("roles-retry").addEventListener("click", async () => { await showRoles(); if ($("roles-error").hidden) $("roles-title").focus(); });
 
+const draft = draftKeeper(dialog, $("role-draft"), {
+  touched: () => $("ro-name").value.trim() !== "" || permBoxes().some((b) => b.checked),
+  startOver: () => { fill(null); $("ro-name").focus(); },
+});
+
 function open(role, opener) {
   editing = role;
+  if (draft.opens(!role)) clearErrors(fields, $("role-summary"), $("role-error"));
+  else fill(role);
+  openDialog(dialog, opener, $("ro-name"), $("roles-title"));
+}
+
+// The form as `role` is now, or empty for a new one.
+function fill(role) {
   form.reset();
   clearErrors(fields, $("role-summary"), $("role-error"));
   $("role-dialog-title").textContent = role ? "Edit role " + role.name : "New role";
@@ -81,7 +93,6 @@ function open(role, opener) {
     $("ro-name").value = role.name;
     for (const b of permBoxes()) b.checked = role.permissions.includes(b.value);
   }
-  openDialog(dialog, opener, $("ro-name"), $("roles-title"));
 }
 $("role-new").addEventListener("click", () => open(null, $("role-new")));
 
@@ -94,7 +105,7 @@ form.addEventListener("submit", (ev) => {
     const r = editing ? await api("PATCH", path.role(editing.id), body) : await api("POST", path.roles, body);
     if (r.ok) {
       const wasNew = !editing;
-      dialog._opener = null; dialog.close();
+      dialog._opener = null; draft.saved(); dialog.close();
       await loadRoles();
       render();
       const tr = $("role-rows").querySelector('tr[data-id="' + CSS.escape(r.data.id) + '"]');

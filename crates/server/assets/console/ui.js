@@ -47,6 +47,36 @@ export function listState(prefix, table, { loading = false, error = null } = {})
   }
 }
 
+// A new record's form keeps what was typed when its dialog closes unsaved
+// (Escape, Cancel, or a session that ended under it): the next New opens
+// on it, with a line saying so whose button starts over. An edit always
+// starts from the record as it is now. `touched()` says whether anything
+// was typed; `startOver()` empties the form; secrets are never kept (the
+// caller empties its password fields on close).
+const keepers = [];
+export function draftKeeper(dialog, note, { touched, startOver }) {
+  // Read when the dialog opens again, from the form itself (the close
+  // event comes a moment after the dialog shuts, too late for a quick New).
+  let lastWasNew = false; let saved = false;
+  note.querySelector("button").addEventListener("click", () => { note.hidden = true; startOver(); });
+  const keeper = {
+    // Whether this opening resumes the draft (only ever for a new record).
+    opens(forNew) {
+      const resume = forNew && lastWasNew && !saved && touched();
+      lastWasNew = forNew; saved = false;
+      note.hidden = !resume;
+      return resume;
+    },
+    saved() { saved = true; },
+    typing() { return dialog.open && lastWasNew && touched(); },
+  };
+  keepers.push(keeper);
+  return keeper;
+}
+// Whether a new record is being typed in some dialog now (read before a
+// sign-out closes it, to say that it is kept).
+export function typingSomewhere() { return keepers.some((k) => k.typing()); }
+
 // Briefly marks a changed record and brings it into view.
 export function highlight(node) {
   node.classList.remove("changed");

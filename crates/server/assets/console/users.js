@@ -1,6 +1,6 @@
 // Global → Users: list, create, edit, delete.
 import { api, path, query, problemText } from "./api.js";
-import { $, el, announce, highlight, openDialog, busy, checkboxes, checkedValues, listState } from "./ui.js";
+import { $, el, announce, highlight, openDialog, busy, checkboxes, checkedValues, listState, draftKeeper } from "./ui.js";
 import { clearErrors, clearOnChange, showErrors, requireFilled } from "./errors.js";
 import { can, session, roleName, roleItems, loadRoles } from "./catalog.js";
 import { confirmAction } from "./confirm.js";
@@ -67,8 +67,22 @@ export async function showUsers() { await loadRoles(); await load(true); }
 $("users-more").addEventListener("click", () => load(false));
 $("users-retry").addEventListener("click", async () => { await showUsers(); if ($("users-error").hidden) $("users-title").focus(); });
 
+const draft = draftKeeper(dialog, $("user-draft"), {
+  touched: () => ["u-name", "u-email"].some((id) => $(id).value.trim() !== "") || checkedValues($("u-roles-list")).length > 0,
+  startOver: () => { fill(null); $("u-name").focus(); },
+});
+// A password typed is never kept with a draft.
+dialog.addEventListener("close", () => { $("u-password").value = ""; });
+
 function open(user, opener) {
   editing = user;
+  if (draft.opens(!user)) clearErrors(fields, $("user-summary"), $("user-error"));
+  else fill(user);
+  openDialog(dialog, opener, $("u-name"), $("users-title"));
+}
+
+// The form as `user` is now, or empty for a new one.
+function fill(user) {
   form.reset();
   clearErrors(fields, $("user-summary"), $("user-error"));
   $("user-dialog-title").textContent = user ? "Edit " + user.name : "New user";
@@ -76,7 +90,6 @@ function open(user, opener) {
   if (user) $("u-password").removeAttribute("required"); else $("u-password").setAttribute("required", "");
   checkboxes($("u-roles-list"), "u-role", roleItems(), new Set(user ? user.roles : []), "u-roles-error");
   if (user) { $("u-name").value = user.name; $("u-email").value = user.email; }
-  openDialog(dialog, opener, $("u-name"), $("users-title"));
 }
 $("user-new").addEventListener("click", () => open(null, $("user-new")));
 
@@ -91,7 +104,7 @@ form.addEventListener("submit", (ev) => {
     $("u-password").value = "";
     if (r.ok) {
       const wasNew = !editing;
-      dialog._opener = null; dialog.close();
+      dialog._opener = null; draft.saved(); dialog.close();
       const tr = put(r.data, true);
       highlight(tr);
       announce("User " + r.data.name + (wasNew ? " created." : " saved."));

@@ -237,9 +237,19 @@ pub async fn list_secrets(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ClientSecrets>, ApiError> {
     let records = store::list_secrets(&at, &id).await?;
+    let ended = store::ended_secrets(&at, &id).await?;
     let (policy, now) = (&state.config().secret_policy, state.now());
     Ok(Json(ClientSecrets {
         items: records.into_iter().map(|r| info(r, policy, now, &state)).collect(),
+        ended: ended
+            .into_iter()
+            .map(|e| casebook_domain::wire::EndedSecretInfo {
+                id: e.id,
+                label: e.label,
+                created_at: e.created_at,
+                ended_at: e.ended_at,
+            })
+            .collect(),
     }))
 }
 

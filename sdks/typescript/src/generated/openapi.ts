@@ -941,6 +941,12 @@ export interface components {
         };
         /** @description `GET …/client-secrets`: every secret of the application, newest first. */
         ClientSecretList: {
+            /**
+             * @description The most recent secrets that ended (by an admin, a rotation, a leak
+             *     report, a move to private_key_jwt or the purge of long-expired ones),
+             *     newest end first, at most 20; the audit trail has every one.
+             */
+            ended?: components["schemas"]["EndedClientSecretView"][];
             items: components["schemas"]["ClientSecretView"][];
         };
         /** @description A client secret with its value, shown on purpose. */
@@ -972,6 +978,17 @@ export interface components {
             /** @description RFC 3339, UTC, to the minute: when a token was last issued with it; null if never. */
             last_used_at: string | null;
             status: components["schemas"]["SecretState"];
+        };
+        /** @description A secret that no longer exists: what it was, and when it ended. */
+        EndedClientSecretView: {
+            /** @description RFC 3339, UTC. */
+            created_at: string | null;
+            /** @description RFC 3339, UTC: when it stopped working. */
+            ended_at: string;
+            /** @description The id it was listed under. */
+            id: string;
+            /** @description What the admin who added it called it. */
+            label: string | null;
         };
         /**
          * @description A stable, machine-readable reason a field was refused. The wire form is the
