@@ -36,12 +36,9 @@ impl Changes {
         from: impl IntoIterator<Item = S>,
         to: impl IntoIterator<Item = S>,
     ) -> &mut Self {
-        let sorted = |items: BTreeSet<String>| items.into_iter().collect::<Vec<_>>();
-        let from: BTreeSet<String> = from.into_iter().map(|s| s.as_ref().to_owned()).collect();
-        let to: BTreeSet<String> = to.into_iter().map(|s| s.as_ref().to_owned()).collect();
+        let (from, to) = (set_of(from), set_of(to));
         if from != to {
-            self.0
-                .insert(name.to_owned(), json!({ "from": sorted(from), "to": sorted(to) }));
+            self.0.insert(name.to_owned(), json!({ "from": from, "to": to }));
         }
         self
     }
@@ -54,8 +51,7 @@ impl Changes {
         from: impl IntoIterator<Item = S>,
         to: impl IntoIterator<Item = S>,
     ) -> &mut Self {
-        let from: BTreeSet<String> = from.into_iter().map(|s| s.as_ref().to_owned()).collect();
-        let to: BTreeSet<String> = to.into_iter().map(|s| s.as_ref().to_owned()).collect();
+        let (from, to) = (set_of(from), set_of(to));
         let added: Vec<&String> = to.difference(&from).collect();
         let removed: Vec<&String> = from.difference(&to).collect();
         if !added.is_empty() || !removed.is_empty() {
@@ -88,6 +84,11 @@ impl Changes {
     pub fn into_value(self) -> Value {
         Value::Object(self.0)
     }
+}
+
+/// A list whose order means nothing, as a sorted set (serialised sorted).
+fn set_of<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> BTreeSet<String> {
+    items.into_iter().map(|s| s.as_ref().to_owned()).collect()
 }
 
 /// What a change to a record that can be switched off is called: its
