@@ -58,6 +58,7 @@ mod server;
 mod setup;
 mod suite;
 mod tenants;
+mod tenants_report;
 
 use crate::openapi::workspace_root;
 use options::{Options, Plan, build_release, find_on_path, given_binary};

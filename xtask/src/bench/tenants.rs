@@ -29,10 +29,9 @@ use super::load::{Load, ResultLine, WRK_DONE};
 use super::report::{met, ms};
 use super::server::{Backend, Database, Server, TempDir, block_on};
 use super::setup::{ROLE_ID, register, sign_in, token_form};
-use super::{ADMIN_EMAIL, Bench, Machine, WRK_CONNECTIONS, WRK_THREADS};
+use super::{ADMIN_EMAIL, Bench, WRK_CONNECTIONS, WRK_THREADS};
 use casebook_domain::{Password, SigningAlgorithm};
 use casebook_server::crypto::{MasterKey, random_token};
-use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -47,12 +46,12 @@ const QUICK_SPREAD: usize = 100;
 /// Creates in flight at once: enough to keep the server's password workers
 /// (one per core, at most four) busy, few enough that each request's time
 /// is mostly its own.
-const CREATE_CONCURRENCY: usize = 4;
+pub(super) const CREATE_CONCURRENCY: usize = 4;
 /// Starts per tenant count; the median is reported, a single start being
 /// at the mercy of whatever else the machine does at that moment.
-const STARTS: usize = 5;
+pub(super) const STARTS: usize = 5;
 /// How long a started server is left alone before its RSS is read.
-const SETTLE: Duration = Duration::from_secs(2);
+pub(super) const SETTLE: Duration = Duration::from_secs(2);
 /// The goal for spread over one tenant.
 pub(super) const SPREAD_TARGET: f64 = 0.8;
 
@@ -73,7 +72,7 @@ pub(super) struct Creation {
 }
 
 impl Creation {
-    fn per_tenant_wall_us(&self) -> f64 {
+    pub(super) fn per_tenant_wall_us(&self) -> f64 {
         self.wall.as_secs_f64() * 1e6 / (self.to - self.from).max(1) as f64
     }
 }
@@ -126,20 +125,20 @@ impl Tokens {
         many / one.max(1e-9)
     }
 
-    fn one_vs_root(&self) -> f64 {
+    pub(super) fn one_vs_root(&self) -> f64 {
         (self.one[0].rps + self.one[1].rps) / 2.0 / self.root.rps.max(1e-9)
     }
 }
 
 impl TenantsPoint {
     /// Idle RSS grown per tenant, from the first count to the last.
-    fn kib_per_tenant(&self) -> Option<f64> {
+    pub(super) fn kib_per_tenant(&self) -> Option<f64> {
         let (first, last) = (self.starts.first()?, self.starts.last()?);
         let added = last.tenants.checked_sub(first.tenants).filter(|n| *n > 0)?;
         Some((last.idle_rss_kib as f64 - first.idle_rss_kib as f64) / added as f64)
     }
 
-    fn start_ratio(&self) -> Option<f64> {
+    pub(super) fn start_ratio(&self) -> Option<f64> {
         let (first, last) = (self.starts.first()?, self.starts.last()?);
         Some(last.ready.as_secs_f64() / first.ready.as_secs_f64().max(1e-9))
     }
@@ -730,166 +729,4 @@ fn stop(mut server: Server) -> Result<(), String> {
     // Dropping it kills it.
     drop(server);
     Ok(())
-}
-
-impl Tenants {
-    pub(super) fn markdown(&self, machine: &Machine) -> String {
-        let mut md = String::new();
-        let command = if self.quick {
-            "`cargo xtask bench tenants --quick`"
-        } else {
-            "`cargo xtask bench tenants`"
-        };
-        let _ = writeln!(
-            md,
-            "- {}; load average (1 min) {} when the step began, {} when it ended",
-            machine.line(),
-            self.load.0,
-            self.load.1
-        );
-        let _ = writeln!(
-            md,
-            "- {command} (or the whole `cargo xtask bench`): server, load generators and the admin client share the machine over loopback; the install's default signing algorithm (RS256) unless a row says EdDSA."
-        );
-        let _ = writeln!(
-            md,
-            "- Creating: `POST /admin/v1/tenants` with `admin_password` given, {CREATE_CONCURRENCY} requests in flight (one for the first tenant); the time of each request, and the wall clock divided by the tenants made. Each create hashes that password once: one Argon2id hash (m=19 MiB, t=2) takes {} on this machine. A tenant's first signing key is made on its first use, not by the create: each spread tenant's first token, which waits for it, is timed apart ({CREATE_CONCURRENCY} at a time).",
-            ms(self.hash_us)
-        );
-        let _ = writeln!(
-            md,
-            "- Starting: SIGTERM, then {STARTS} starts on the same database, the medians reported; ready is the first 200 of `/readyz` after the spawn, idle RSS is `VmRSS` {} s later.",
-            SETTLE.as_secs()
-        );
-        let _ = writeln!(
-            md,
-            "- Tokens: `wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS}`, each tenant's `/t/{{slug}}/oauth2/token` with its one application's secret, in this order on one server: the root's `/oauth2/token` (reference), one tenant, spread round-robin over the tenants, spread again, one tenant again; spread / one is the ratio of the sums. RS256 on the server holding every tenant; EdDSA on a second install holding only the tenants spread over, where the signature no longer hides the rest of a grant.\n"
-        );
-        let _ = writeln!(
-            md,
-            "| backend | tenants created | per request: mean / p50 / p99 | by the clock, a tenant |\n|---|---|---:|---:|"
-        );
-        for p in &self.points {
-            for c in &p.creations {
-                let _ = writeln!(
-                    md,
-                    "| {} | {} to {} | {} / {} / {} | {} |",
-                    p.backend,
-                    c.from + 1,
-                    c.to,
-                    ms(c.mean_us),
-                    ms(c.p50_us),
-                    ms(c.p99_us),
-                    ms(c.per_tenant_wall_us()),
-                );
-            }
-        }
-        let _ = writeln!(
-            md,
-            "\n| backend | tenants | ready after (median of {STARTS}) | idle RSS |\n|---|---:|---:|---:|"
-        );
-        for p in &self.points {
-            for s in &p.starts {
-                let _ = writeln!(
-                    md,
-                    "| {} | {} | {} | {:.1} MiB |",
-                    p.backend,
-                    s.tenants,
-                    ms(s.ready.as_secs_f64() * 1e6),
-                    s.idle_rss_kib as f64 / 1024.0
-                );
-            }
-        }
-        let _ = writeln!(
-            md,
-            "\n| backend | install | a tenant's first token (makes its key): mean / p99 | token req/s, root | one tenant | spread | spread / one | one tenant / root | RSS after |\n|---|---|---:|---:|---:|---:|---:|---:|---:|"
-        );
-        for p in &self.points {
-            for t in &p.tokens {
-                let _ = writeln!(
-                    md,
-                    "| {} | {}, {} tenants | {} / {} | {:.0} | {:.0}, {:.0} | {:.0}, {:.0} ({} tenants) | {:.3} | {:.3} | {:.1} MiB |",
-                    p.backend,
-                    t.alg,
-                    t.tenants,
-                    ms(t.first_token.0),
-                    ms(t.first_token.1),
-                    t.root.rps,
-                    t.one[0].rps,
-                    t.one[1].rps,
-                    t.many[0].rps,
-                    t.many[1].rps,
-                    t.spread,
-                    t.ratio(),
-                    t.one_vs_root(),
-                    t.rss_after_load_kib as f64 / 1024.0
-                );
-            }
-        }
-        let _ = writeln!(md, "\n| target | figure | |\n|---|---|---|");
-        for p in &self.points {
-            for t in &p.tokens {
-                let r = t.ratio();
-                let _ = writeln!(
-                    md,
-                    "| token spread over {} tenants ≥ {SPREAD_TARGET} of one tenant's ({}, {}) | {r:.3} | {} |",
-                    t.spread,
-                    p.backend,
-                    t.alg,
-                    met(r >= SPREAD_TARGET)
-                );
-            }
-            if let Some(kib) = p.kib_per_tenant() {
-                let _ = writeln!(
-                    md,
-                    "| idle RSS grows well under 100 KiB a tenant ({}) | {kib:.2} KiB | {} |",
-                    p.backend,
-                    met(kib < 100.0)
-                );
-            }
-            if let Some(r) = p.start_ratio() {
-                let last = p.starts.last().map_or(0, |s| s.tenants);
-                let _ = writeln!(
-                    md,
-                    "| start not slowed by the tenant count ({}) | {last} tenants / 1: {r:.2} | |",
-                    p.backend
-                );
-            }
-            let worst = p.creations.iter().map(|c| c.p99_us).fold(0.0, f64::max);
-            let _ = writeln!(
-                md,
-                "| creating a tenant well under a second ({}) | p99 {} | {} |",
-                p.backend,
-                ms(worst),
-                met(worst < 1e6)
-            );
-        }
-        md
-    }
-}
-
-impl Tenants {
-    /// Prints the figures; a full run also writes them to `BENCHMARKS.md`.
-    pub(super) fn publish(&self, machine: &Machine) -> Result<(), String> {
-        let text = self.markdown(machine);
-        println!("\n{text}");
-        if !self.quick {
-            let path = crate::openapi::workspace_root().join("BENCHMARKS.md");
-            write_generated(&path, &text)?;
-            println!("wrote the tenants' figures to {}", path.display());
-        }
-        Ok(())
-    }
-}
-
-/// Replaces the tenants' generated part of the file, keeping the rest
-/// (the main suite's part included).
-pub(super) fn write_generated(path: &Path, generated: &str) -> Result<(), String> {
-    let current = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-    let block = format!("{MARK_BEGIN}\n\n{generated}\n{MARK_END}");
-    let text = match (current.find(MARK_BEGIN), current.find(MARK_END)) {
-        (Some(b), Some(e)) if e > b => format!("{}{block}{}", &current[..b], &current[e + MARK_END.len()..]),
-        _ => format!("{}\n\n## Tenants\n\n{block}\n", current.trim_end()),
-    };
-    std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
 }
