@@ -121,7 +121,7 @@ enum Command {
     /// <public URL>/t/<slug>.
     Tenants {
         #[command(subcommand)]
-        command: TenantsCommand,
+        command: tenant_commands::TenantsCommand,
     },
 }
 
@@ -209,79 +209,6 @@ enum MasterKeyCommand {
         #[arg(long, default_value_t = casebook_server::master_keys::DEFAULT_BATCH, value_name = "ROWS")]
         batch_size: usize,
     },
-}
-
-#[derive(Debug, Subcommand)]
-enum TenantsCommand {
-    /// Create a tenant with its first Administrator, who signs in at the
-    /// tenant's own URL. The tenant serves at once.
-    Create(TenantCreateArgs),
-    /// List every tenant, the root included, by slug.
-    List {
-        #[command(flatten)]
-        database: DatabaseArgs,
-        #[command(flatten)]
-        public_url: PublicUrlArgs,
-        /// A JSON array instead of lines.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Stop serving a tenant: its tokens, sessions and client credentials
-    /// are refused, and stay refused after it is enabled again.
-    Disable {
-        #[command(flatten)]
-        database: DatabaseArgs,
-        slug: String,
-    },
-    /// Serve a disabled tenant again.
-    Enable {
-        #[command(flatten)]
-        database: DatabaseArgs,
-        slug: String,
-    },
-    /// Delete a tenant and everything it holds. Cannot be undone.
-    Delete {
-        #[command(flatten)]
-        database: DatabaseArgs,
-        slug: String,
-        /// The slug again, to show it is the one meant.
-        #[arg(long, value_name = "SLUG")]
-        confirm: String,
-    },
-}
-
-#[derive(Debug, clap::Args)]
-struct TenantCreateArgs {
-    #[command(flatten)]
-    database: DatabaseArgs,
-    #[command(flatten)]
-    public_url: PublicUrlArgs,
-    /// 2 to 40 of a-z, 0-9 and -; part of every URL of the tenant, and never
-    /// changes.
-    slug: String,
-    /// The agency's name, as people read it.
-    #[arg(long)]
-    name: String,
-    /// The first Administrator's email address.
-    #[arg(long, value_name = "EMAIL")]
-    admin_email: String,
-    /// A file holding the first Administrator's password (one trailing
-    /// newline is not part of it). Without it one is generated and shown
-    /// once.
-    #[arg(long, value_name = "FILE")]
-    admin_password_file: Option<std::path::PathBuf>,
-    /// The tenant as a JSON object instead of lines.
-    #[arg(long)]
-    json: bool,
-}
-
-/// The issuer of the root tenant, under which every other tenant lives.
-#[derive(Debug, clap::Args)]
-struct PublicUrlArgs {
-    /// As `serve` is given it [default: http://<CASEBOOK_ADDR>, or https://
-    /// with CASEBOOK_TLS_CERT].
-    #[arg(long, env = "CASEBOOK_PUBLIC_URL")]
-    public_url: Option<String>,
 }
 
 fn master_key_settings() -> config::MasterKeySettings {
@@ -580,25 +507,7 @@ async fn run(command: Command, format: LogFormat) -> Result<(), Failure> {
         Command::Migrate { dry_run, database } => upgrade_commands::migrate(&database.database_url, dry_run)
             .await
             .map_err(Failure::from),
-        Command::Tenants { command } => match command {
-            TenantsCommand::Create(args) => tenant_commands::create(args).await,
-            TenantsCommand::List {
-                database,
-                public_url,
-                json,
-            } => tenant_commands::list(&database.database_url, public_url.public_url, json).await,
-            TenantsCommand::Disable { database, slug } => {
-                tenant_commands::set_enabled(&database.database_url, &slug, false).await
-            }
-            TenantsCommand::Enable { database, slug } => {
-                tenant_commands::set_enabled(&database.database_url, &slug, true).await
-            }
-            TenantsCommand::Delete {
-                database,
-                slug,
-                confirm,
-            } => tenant_commands::delete(&database.database_url, &slug, &confirm).await,
-        },
+        Command::Tenants { command } => tenant_commands::run(command).await,
         // `main` runs it before logging starts, so that a bad log setting
         // is one of its findings; the same report either way.
         Command::Check(args) => {

@@ -3,14 +3,107 @@
 //! shell rather than the root tenant's API. A module of the binary
 //! (declared in `main.rs`), not of the library.
 
-use crate::{Failure, TenantCreateArgs, env};
+use crate::{DatabaseArgs, Failure, env};
 use casebook_domain::tenant::{self, TenantForm, TenantSlug};
 use casebook_domain::user::Password;
 use casebook_domain::{FieldError, ValidationErrors};
 use casebook_server::config::{self, Backend};
 use casebook_server::db::{Db, MigrationPolicy, micros_to_rfc3339};
 use casebook_server::store::{self, StoreError, TenantRecord};
+use clap::Subcommand;
 use serde::Serialize;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TenantsCommand {
+    /// Create a tenant with its first Administrator, who signs in at the
+    /// tenant's own URL. The tenant serves at once.
+    Create(TenantCreateArgs),
+    /// List every tenant, the root included, by slug.
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        public_url: PublicUrlArgs,
+        /// A JSON array instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop serving a tenant: its tokens, sessions and client credentials
+    /// are refused, and stay refused after it is enabled again.
+    Disable {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        slug: String,
+    },
+    /// Serve a disabled tenant again.
+    Enable {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        slug: String,
+    },
+    /// Delete a tenant and everything it holds. Cannot be undone.
+    Delete {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        slug: String,
+        /// The slug again, to show it is the one meant.
+        #[arg(long, value_name = "SLUG")]
+        confirm: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct TenantCreateArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(flatten)]
+    public_url: PublicUrlArgs,
+    /// 2 to 40 of a-z, 0-9 and -; part of every URL of the tenant, and never
+    /// changes.
+    slug: String,
+    /// The agency's name, as people read it.
+    #[arg(long)]
+    name: String,
+    /// The first Administrator's email address.
+    #[arg(long, value_name = "EMAIL")]
+    admin_email: String,
+    /// A file holding the first Administrator's password (one trailing
+    /// newline is not part of it). Without it one is generated and shown
+    /// once.
+    #[arg(long, value_name = "FILE")]
+    admin_password_file: Option<std::path::PathBuf>,
+    /// The tenant as a JSON object instead of lines.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The issuer of the root tenant, under which every other tenant lives.
+#[derive(Debug, clap::Args)]
+pub(crate) struct PublicUrlArgs {
+    /// As `serve` is given it [default: http://<CASEBOOK_ADDR>, or https://
+    /// with CASEBOOK_TLS_CERT].
+    #[arg(long, env = "CASEBOOK_PUBLIC_URL")]
+    public_url: Option<String>,
+}
+
+/// `casebook tenants …`, dispatched.
+pub(crate) async fn run(command: TenantsCommand) -> Result<(), Failure> {
+    match command {
+        TenantsCommand::Create(args) => create(args).await,
+        TenantsCommand::List {
+            database,
+            public_url,
+            json,
+        } => list(&database.database_url, public_url.public_url, json).await,
+        TenantsCommand::Disable { database, slug } => set_enabled(&database.database_url, &slug, false).await,
+        TenantsCommand::Enable { database, slug } => set_enabled(&database.database_url, &slug, true).await,
+        TenantsCommand::Delete {
+            database,
+            slug,
+            confirm,
+        } => delete(&database.database_url, &slug, &confirm).await,
+    }
+}
 
 /// Tenants read per query by `list`.
 const PAGE: u32 = 100;

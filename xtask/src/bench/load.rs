@@ -135,12 +135,27 @@ impl Bench {
         // One wrk thread when counting, so its own counter stops it at the limit.
         let threads = if stop_after.is_some() { 1 } else { WRK_THREADS };
         let lua = dir.file(&format!("load-{}.lua", &random_token()[..6]), &script.lua(stop_after))?;
+        self.wrk_script(server, &lua, path, threads, duration, path)
+    }
+
+    /// wrk with `script` against `path` for `duration`: the load, or an
+    /// error when the server died or more than 1 in 1,000 requests failed
+    /// (`what` names the load in that error).
+    pub(super) fn wrk_script(
+        &self,
+        server: &Server,
+        script: &std::path::Path,
+        path: &str,
+        threads: u32,
+        duration: Duration,
+        what: &str,
+    ) -> Result<Load, String> {
         let output = Command::new(&self.wrk)
             .arg(format!("-t{threads}"))
             .arg(format!("-c{WRK_CONNECTIONS}"))
             .arg(format!("-d{}s", duration.as_secs().max(1)))
             .args(["--timeout", "10s", "-s"])
-            .arg(&lua)
+            .arg(script)
             .arg(format!("http://{}{path}", server.addr))
             .stdin(Stdio::null())
             .output()
@@ -151,7 +166,7 @@ impl Bench {
         let requests = field("requests") as u64;
         let errors = (field("errors") + field("status_errors")) as u64;
         if errors * 1000 > requests.max(1) {
-            return Err(format!("{path}: {errors} of {requests} requests failed"));
+            return Err(format!("{what}: {errors} of {requests} requests failed"));
         }
         Ok(Load {
             requests,

@@ -25,7 +25,7 @@
 //! tenant's first token, which waits for it, is timed apart.
 
 use super::client::{FORM, JSON, expect, http, str_field};
-use super::load::{Load, ResultLine, WRK_DONE};
+use super::load::{Load, WRK_DONE};
 use super::report::{met, ms};
 use super::server::{Backend, Database, Server, TempDir, block_on};
 use super::setup::{ROLE_ID, register, sign_in, token_form};
@@ -424,29 +424,7 @@ end
             lines.display()
         );
         let script = dir.file(&format!("tenants-{}.lua", &random_token()[..6]), &lua)?;
-        let output = Command::new(&self.wrk)
-            .arg(format!("-t{WRK_THREADS}"))
-            .arg(format!("-c{WRK_CONNECTIONS}"))
-            .arg(format!("-d{}s", duration.as_secs().max(1)))
-            .args(["--timeout", "10s", "-s"])
-            .arg(&script)
-            .arg(format!("http://{}/", server.addr))
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("running wrk: {e}"))?;
-        server.check_alive()?;
-        let result = ResultLine::find(&output, "BENCH ", "wrk gave no result")?;
-        let requests = result.field("requests") as u64;
-        let errors = (result.field("errors") + result.field("status_errors")) as u64;
-        if errors * 1000 > requests.max(1) {
-            return Err(format!("tenant token load: {errors} of {requests} requests failed"));
-        }
-        Ok(Load {
-            requests,
-            rps: requests as f64 / (result.field("duration_us") / 1e6).max(1e-9),
-            p50_us: result.field("p50_us"),
-            p99_us: result.field("p99_us"),
-        })
+        self.wrk_script(server, &script, "/", WRK_THREADS, duration, "tenant token load")
     }
 }
 
