@@ -7,34 +7,52 @@ alert, and waits for the registration and leak notices to arrive, each
 addressed to the application with the right text; the leaked secret no
 longer opens the token endpoint.
 
+Then a second aiosmtpd that requires STARTTLS and AUTH, under a self-signed
+certificate made here, and a second server that relays to it with
+`smtp+starttls://` and trusts that certificate through
+CASEBOOK_EXTRA_CA_FILE: a registration notice arrives, sent under TLS by
+the relay's user.
+
     notices.py BINARY
 
 Prints one line per check; exits non-zero when any fails.
 """
 
 import base64
+import datetime
 import email
 import email.policy
 import hashlib
+import ipaddress
 import json
+import logging
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 ADMIN_EMAIL = "notices-admin@casebook.example.org"
 ADMIN_PASSWORD = "notices " + os.urandom(8).hex()
 PARTNER_EMAIL = "leaky@partner.example.org"
 LEAK_URL = "https://github.com/acme/sync/blob/abc123/config.env"
 KEY_ID = "ci-secret-scanning-key"
+RELAY_USER = "casebook@agency.example.org"
+# Characters a URL must escape, so the server's decoding is exercised too.
+RELAY_PASSWORD = "relay p@ss:" + os.urandom(6).hex() + "+&%"
+SEALED_EMAIL = "sealed@partner.example.org"
 
 failures = []
 
@@ -48,12 +66,57 @@ def check(name, ok, detail=""):
 class Inbox:
     def __init__(self):
         self.messages = []
+        # (under TLS, authenticated as) for each message, in order.
+        self.sessions = []
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         text = f"Subject: {message['subject']}\n\n{message.get_content()}"
         self.messages.append((list(envelope.rcpt_tos), text))
+        self.sessions.append((session.ssl is not None, session.auth_data))
         return "250 OK"
+
+
+def relay_login(server, session, envelope, mechanism, auth_data):
+    """aiosmtpd's authenticator: the one user and password, nothing else."""
+    ok = auth_data.login == RELAY_USER.encode() and auth_data.password == RELAY_PASSWORD.encode()
+    return AuthResult(success=ok, auth_data=RELAY_USER if ok else None)
+
+
+def self_signed(work):
+    """A certificate for 127.0.0.1 that signs itself, and its key, as PEM
+    files: the relay's, and the one CASEBOOK_EXTRA_CA_FILE names."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "relay.notices.test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
+        # An end entity that is its own trust anchor: a CA certificate
+        # would be refused as a server's.
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file = os.path.join(work, "relay-cert.pem")
+    key_file = os.path.join(work, "relay-key.pem")
+    with open(cert_file, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_file, "wb") as f:
+        f.write(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+    return cert_file, key_file
 
 
 def free_port():
@@ -90,6 +153,102 @@ def token_status(base, client_id, secret):
         return error.code
 
 
+def start_server(binary, work, smtp_url, **settings):
+    """A fresh `casebook serve` on its own port and SQLite file; its base URL,
+    process and log file, once it answers /readyz."""
+    port = free_port()
+    env = dict(
+        os.environ,
+        CASEBOOK_ADDR=f"127.0.0.1:{port}",
+        CASEBOOK_DATABASE_URL=f"sqlite://{work}/casebook.db",
+        CASEBOOK_ADMIN_EMAIL=ADMIN_EMAIL,
+        CASEBOOK_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        CASEBOOK_SMTP_URL=smtp_url,
+        CASEBOOK_LOG="warn",
+        **settings,
+    )
+    env.pop("CASEBOOK_TOKEN_SIGNING_ALG", None)
+    base = f"http://127.0.0.1:{port}"
+    log = open(os.path.join(work, "server.log"), "w")
+    server = subprocess.Popen([binary, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(base + "/readyz", timeout=1)
+            break
+        except OSError:
+            if server.poll() is not None:
+                break
+            time.sleep(0.2)
+    return base, server, log
+
+
+def stop_server(server, log, work):
+    server.terminate()
+    server.wait(timeout=15)
+    log.close()
+    if failures:
+        print(open(os.path.join(work, "server.log")).read()[-3000:], file=sys.stderr)
+
+
+def wait_for(inbox, fragments, seconds=30):
+    """The housekeeping loop delivers due notices every few seconds."""
+    deadline = time.time() + seconds
+    while time.time() < deadline and not all(any(w in m for _, m in inbox.messages) for w in fragments):
+        time.sleep(0.5)
+
+
+def starttls(binary):
+    """A registration notice through a relay that requires STARTTLS and AUTH."""
+    inbox = Inbox()
+    work = tempfile.mkdtemp()
+    cert_file, key_file = self_signed(work)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    smtp_port = free_port()
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=smtp_port,
+        tls_context=context,
+        require_starttls=True,
+        auth_required=True,
+        auth_require_tls=True,
+        authenticator=relay_login,
+    )
+    # aiosmtpd warns on every AUTH that a field it sets itself is deprecated.
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
+    controller.start()
+    userinfo = urllib.parse.quote(RELAY_USER, safe="") + ":" + urllib.parse.quote(RELAY_PASSWORD, safe="")
+    base, server, log = start_server(
+        binary,
+        work,
+        f"smtp+starttls://{userinfo}@127.0.0.1:{smtp_port}",
+        CASEBOOK_EXTRA_CA_FILE=cert_file,
+    )
+    try:
+        status, session = call(base, "POST", "/admin/v1/sessions", {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+        check("STARTTLS: sign in", status == 201, status)
+        status, app = call(
+            base, "POST", "/admin/v1/external-applications",
+            {"name": "Sealed Sync", "email": SEALED_EMAIL, "roles": ["engage-worker"]}, session["token"],
+        )
+        check("STARTTLS: register", status == 201, app)
+        wait_for(inbox, ["is registered"])
+        found = [i for i, (_, m) in enumerate(inbox.messages) if "Sealed Sync is registered" in m]
+        check("STARTTLS: the registration notice arrived", bool(found), [m[:200] for _, m in inbox.messages])
+        if found:
+            to, _ = inbox.messages[found[0]]
+            check(f"  addressed to {SEALED_EMAIL}", to == [SEALED_EMAIL], to)
+            check(
+                f"  sent under TLS, authenticated as {RELAY_USER}",
+                inbox.sessions[found[0]] == (True, RELAY_USER),
+                inbox.sessions[found[0]],
+            )
+    finally:
+        stop_server(server, log, work)
+        controller.stop()
+
+
 def main(binary):
     inbox = Inbox()
     smtp_port = free_port()
@@ -103,28 +262,10 @@ def main(binary):
     keys_file = os.path.join(work, "secret-scanning-keys.json")
     with open(keys_file, "w") as f:
         json.dump({"public_keys": [{"key_identifier": KEY_ID, "key": pem, "is_current": True}]}, f)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = dict(
-        os.environ,
-        CASEBOOK_ADDR=f"127.0.0.1:{port}",
-        CASEBOOK_DATABASE_URL=f"sqlite://{work}/casebook.db",
-        CASEBOOK_ADMIN_EMAIL=ADMIN_EMAIL,
-        CASEBOOK_ADMIN_PASSWORD=ADMIN_PASSWORD,
-        CASEBOOK_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}",
-        CASEBOOK_SECRET_SCANNING_KEYS=keys_file,
-        CASEBOOK_LOG="warn",
+    base, server, log = start_server(
+        binary, work, f"smtp://127.0.0.1:{smtp_port}", CASEBOOK_SECRET_SCANNING_KEYS=keys_file
     )
-    env.pop("CASEBOOK_TOKEN_SIGNING_ALG", None)
-    log = open(os.path.join(work, "server.log"), "w")
-    server = subprocess.Popen([binary, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/readyz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
         status, session = call(base, "POST", "/admin/v1/sessions", {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
         check("sign in", status == 201, status)
         admin = session["token"]
@@ -157,11 +298,8 @@ def main(binary):
         )
         check("the leaked secret is ended", token_status(base, app["client_id"], secret) == 401)
 
-        # The housekeeping loop delivers due notices every few seconds.
-        deadline = time.time() + 30
         wanted = ("is registered", "was found in public")
-        while time.time() < deadline and not all(any(w in m for _, m in inbox.messages) for w in wanted):
-            time.sleep(0.5)
+        wait_for(inbox, wanted)
         for fragment in wanted:
             found = [(to, m) for to, m in inbox.messages if fragment in m]
             check(f"the notice that Leaky Sync {fragment} arrived", bool(found), [m[:200] for _, m in inbox.messages])
@@ -172,12 +310,9 @@ def main(binary):
         leak = next((m for _, m in inbox.messages if "was found in public" in m), "")
         check("the leak notice names where it was found", LEAK_URL in leak, leak[-600:])
     finally:
-        server.terminate()
-        server.wait(timeout=15)
+        stop_server(server, log, work)
         controller.stop()
-        log.close()
-        if failures:
-            print(open(os.path.join(work, "server.log")).read()[-3000:], file=sys.stderr)
+    starttls(binary)
     return 1 if failures else 0
 
 

@@ -469,6 +469,17 @@ impl TestApp {
             .expect("send")
     }
 
+    /// A DELETE with a JSON body (removing a second factor takes a password).
+    pub async fn delete_json(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("send")
+    }
+
     /// A GET without credentials; returns the JSON body.
     pub async fn public_json(&self, path: &str) -> Value {
         self.http

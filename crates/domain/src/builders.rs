@@ -308,9 +308,17 @@ impl UserForm {
     /// A new user: sign-in address, display name and first password.
     pub fn new(email: impl Into<String>, name: impl Into<String>, password: Password) -> Self {
         Self {
+            password: Some(password),
+            ..Self::invitation(email, name)
+        }
+    }
+
+    /// A new user with no password: the person is invited to choose one.
+    pub fn invitation(email: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
             email: email.into(),
             name: name.into(),
-            password,
+            password: None,
             roles: Vec::new(),
         }
     }
@@ -349,6 +357,12 @@ impl UserChange {
     /// Replaces the roles.
     pub fn roles<R: Into<RoleId>>(mut self, roles: impl IntoIterator<Item = R>) -> Self {
         self.roles = Some(role_ids(roles));
+        self
+    }
+
+    /// Enables the account, or disables it: a disabled person cannot sign in.
+    pub fn enabled(mut self, enabled: bool) -> Self {
+        self.enabled = Some(enabled);
         self
     }
 }

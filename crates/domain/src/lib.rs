@@ -104,6 +104,7 @@ pub mod ids;
 pub mod jose;
 pub mod oauth;
 pub mod pagination;
+pub mod password_policy;
 pub mod permission;
 pub mod records;
 pub mod role;
@@ -133,6 +134,7 @@ server_only!(
     grant,
     jws,
     lockout,
+    mfa,
     notice,
     quota,
     secret_format,
@@ -154,6 +156,7 @@ pub use email::Email;
 pub use federated::FederatedCredentialForm;
 pub use ids::{AccountId, ApplicationId, CaseId, FederatedCredentialId, ReportId, RoleId, SecretId, UserId};
 pub use oauth::OAuthErrorCode;
+pub use password_policy::judge_new_password;
 pub use permission::{Action, Module, Permission, PermissionSet};
 pub use role::{RoleChange, RoleForm};
 pub use secret_format::Shape as SecretShape;

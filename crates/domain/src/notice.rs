@@ -158,6 +158,54 @@ impl Notice<'_> {
     }
 }
 
+/// A message to a person that carries a one-time link to set a password:
+/// an invitation or a reset. Kept apart from [`Notice`], whose bodies never
+/// hold a secret: this one's body does, so the outbox keeps it sealed and
+/// stores [`PasswordLinkNotice::body_without_link`] in the clear.
+#[derive(Debug, Clone)]
+pub struct PasswordLinkNotice<'a> {
+    pub purpose: crate::mfa::LinkPurpose,
+    /// The person's name.
+    pub person: &'a str,
+    /// Who invited them, for an invitation.
+    pub by: Option<&'a str>,
+    /// The console's address, where the link leads.
+    pub console_url: &'a str,
+}
+
+impl PasswordLinkNotice<'_> {
+    pub fn subject(&self) -> String {
+        match self.purpose {
+            crate::mfa::LinkPurpose::Invitation => "Casebook: you are invited to cb Admin".to_owned(),
+            crate::mfa::LinkPurpose::Reset => "Casebook: reset your cb Admin password".to_owned(),
+        }
+    }
+
+    /// The message with its link: only ever sealed, or sent.
+    pub fn body(&self, link: &str) -> String {
+        let person = self.person;
+        match self.purpose {
+            crate::mfa::LinkPurpose::Invitation => format!(
+                "Hello {person},\n\n{} invited you to cb Admin at {}.\n\n\
+                 Choose your password here (the link works once, for 48 hours):\n{link}\n",
+                self.by.unwrap_or("An administrator"),
+                self.console_url,
+            ),
+            crate::mfa::LinkPurpose::Reset => format!(
+                "Hello {person},\n\nSomeone asked to reset your cb Admin password at {}.\n\n\
+                 Choose a new password here (the link works once, for one hour):\n{link}\n\n\
+                 If it was not you, ignore this message: your password stays as it is.\n",
+                self.console_url,
+            ),
+        }
+    }
+
+    /// The message as the outbox shows it in the clear.
+    pub fn body_without_link(&self) -> String {
+        self.body("[the link is sealed; it is in the message as sent]")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,6 +39,9 @@ pub enum ErrorCode {
     // A URL the server would fetch names a loopback, private or otherwise
     // non-public address.
     PrivateAddress,
+    // A new password a guesser would try early: commonly used, a repetition
+    // or a sequence, invisible, or the account's own address.
+    WeakPassword,
     /// A code this version does not know, from a newer server: never sent by
     /// this one. [`FieldError::code_str`] gives the server's code.
     #[serde(skip)]
@@ -46,7 +49,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 21] = [
         Self::Required,
         Self::TooShort,
         Self::TooLong,
@@ -67,6 +70,7 @@ impl ErrorCode {
         Self::WeakKey,
         Self::UnsupportedKey,
         Self::PrivateAddress,
+        Self::WeakPassword,
     ];
 
     /// The code whose wire form is `value`.
@@ -96,6 +100,7 @@ impl ErrorCode {
             Self::WeakKey => "weak_key",
             Self::UnsupportedKey => "unsupported_key",
             Self::PrivateAddress => "private_address",
+            Self::WeakPassword => "weak_password",
             Self::Unrecognized => "unrecognized",
         }
     }
@@ -313,7 +318,8 @@ mod tests {
             | ErrorCode::DuplicateKid
             | ErrorCode::WeakKey
             | ErrorCode::UnsupportedKey
-            | ErrorCode::PrivateAddress => ErrorCode::ALL.contains(&code),
+            | ErrorCode::PrivateAddress
+            | ErrorCode::WeakPassword => ErrorCode::ALL.contains(&code),
             // Never sent: a reader's stand-in for a newer server's code.
             ErrorCode::Unrecognized => !ErrorCode::ALL.contains(&code),
         };

@@ -116,6 +116,8 @@ impl Client {
         let form = SignIn {
             email: email.to_owned(),
             password: password.clone(),
+            totp_code: None,
+            recovery_code: None,
         };
         let session: Session = self
             .send(Method::POST, &["admin", "v1", "sessions"], &[], Some(&form))

@@ -115,6 +115,7 @@ async fn fixture() -> Fixture {
     .validate(&UserFacts {
         existing_roles: ["administrator".to_owned()].into(),
         email_holder: None,
+        current: None,
     })
     .expect("valid administrator");
     let administrator = store::create_user(&store::Scope::root(db.clone()), None, &administrator, "unused")

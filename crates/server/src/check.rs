@@ -173,7 +173,14 @@ fn configuration(settings: &Settings) -> Vec<Finding> {
     if let Err(e) = crate::client_addr::TrustedProxies::parse(settings.trusted_proxies.as_deref().unwrap_or_default()) {
         error(e.to_string());
     }
-    if let Err(e) = crate::notify::Mailer::from_url(settings.smtp_url.as_deref(), settings.smtp_from.as_deref()) {
+    // A bundle that does not read is the finding above; the relay's URL is
+    // judged on its own here rather than reported twice.
+    let smtp_roots = (settings.extra_ca_file.as_deref())
+        .and_then(|path| crate::notify::read_ca_file(path).ok())
+        .unwrap_or_default();
+    if let Err(e) =
+        crate::notify::Mailer::from_url(settings.smtp_url.as_deref(), settings.smtp_from.as_deref(), &smtp_roots)
+    {
         error(e);
     }
     if let Some(days) = &settings.secret_max_age_days {
@@ -436,6 +443,14 @@ async fn sealed_values(db: &Db, master_key: &crate::crypto::MasterKey) -> Vec<Fi
     }
     if !survey.mac_key.unopened.is_empty() {
         unopened.push("the client-secret MAC key".into());
+    }
+    for (tally, what) in [
+        (&survey.totp_secrets, "TOTP secrets"),
+        (&survey.outbox_links, "unsent password links"),
+    ] {
+        if !tally.unopened.is_empty() {
+            unopened.push(format!("{} of {} {what}", tally.unopened.len(), tally.total));
+        }
     }
     if !unopened.is_empty() {
         let which = if master_key.previous_count() == 0 {

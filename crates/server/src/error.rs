@@ -18,6 +18,14 @@ pub enum ApiError {
     /// 401 with a Bearer challenge; `invalid_token` when a credential was presented.
     #[error("{detail}")]
     Unauthorized { invalid_token: bool, detail: String },
+    /// 401 from signing in: the password was right; the second step is
+    /// next, with this token.
+    #[error("{detail}")]
+    MfaRequired { detail: String, mfa_token: String },
+    /// 403: the tenant requires a second factor of this administrator,
+    /// who has none yet.
+    #[error("your agency requires a second factor of everyone with admin permissions: enrol an authenticator app (POST /admin/v1/users/me/totp) before anything else")]
+    MfaEnrolmentRequired,
     /// 403; `insufficient_scope` names the permission the caller lacks.
     #[error("{detail}")]
     Forbidden {
@@ -119,8 +127,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            Self::Forbidden { .. } | Self::MissingPermissions(_) => StatusCode::FORBIDDEN,
+            Self::Unauthorized { .. } | Self::MfaRequired { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } | Self::MissingPermissions(_) | Self::MfaEnrolmentRequired => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -177,6 +185,7 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let mut missing_permissions = None;
+        let (mut mfa_required, mut mfa_token, mut mfa_enrolment_required) = (None, None, None);
         let (errors, holders) = match self {
             Self::Validation(errors) => (Some(errors.listed().0), None),
             Self::MissingPermissions(missing) => {
@@ -184,6 +193,16 @@ impl IntoResponse for ApiError {
                 (None, None)
             }
             Self::Conflict { holders, .. } => (None, holders),
+            Self::MfaRequired { mfa_token: token, .. } => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"casebook\""));
+                mfa_required = Some(true);
+                mfa_token = Some(casebook_domain::wire::OneTimeCode::new(token));
+                (None, None)
+            }
+            Self::MfaEnrolmentRequired => {
+                mfa_enrolment_required = Some(true);
+                (None, None)
+            }
             Self::Unauthorized { invalid_token, .. } => {
                 let challenge = if invalid_token {
                     format!(
@@ -232,6 +251,9 @@ impl IntoResponse for ApiError {
             errors,
             holders,
             missing_permissions,
+            mfa_required,
+            mfa_token,
+            mfa_enrolment_required,
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));

@@ -34,6 +34,7 @@ pub(crate) fn spawn(state: AppState, deliver_notifications: bool) {
             if deliver_notifications
                 && let Err(e) = notify::deliver_due(
                     state.db(),
+                    state.master(),
                     &state.config().mailer,
                     &state.metrics().outbox_delivery_failures,
                 )

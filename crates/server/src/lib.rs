@@ -42,6 +42,7 @@ pub mod store;
 pub mod telemetry;
 pub mod tenancy;
 pub mod tls;
+pub mod totp;
 pub mod views;
 
 use crate::config::{Backend, Config, ConfigError};
@@ -181,10 +182,10 @@ async fn ensure_first_admin(root: &store::Scope, config: &Config) -> Result<(), 
     };
     let user = casebook_domain::user::NewUser::first_administrator(&email, Password::new(password.clone()))
         .map_err(|e| StartError::Admin(e.to_string()))?;
-    let hash = password::hash_password(user.password().clone())
+    let hash = password::hash_password(Password::new(password.clone()))
         .await
         .map_err(|e| StartError::Admin(e.to_string()))?;
-    match store::create_user(root, None, &user, &hash).await {
+    match store::create_user(root, None, &user, store::FirstPassword::Hash(&hash)).await {
         Ok(_) => {}
         // Another replica created it first.
         Err(store::StoreError::Refused(_)) => return Ok(()),

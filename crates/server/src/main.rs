@@ -449,6 +449,14 @@ async fn run(command: Command, format: LogFormat) -> Result<(), Failure> {
                 })
                 .trim_end_matches('/')
                 .to_owned();
+            // The relay's certificate may chain to the same internal PKI as a jwks_uri's.
+            let smtp_roots = jwks_fetch
+                .extra_ca_file
+                .as_deref()
+                .map(casebook_server::notify::read_ca_file)
+                .transpose()
+                .map_err(|e| e.to_string())?
+                .unwrap_or_default();
             let config = Config {
                 addr,
                 database_url: database.database_url,
@@ -460,6 +468,7 @@ async fn run(command: Command, format: LogFormat) -> Result<(), Failure> {
                 mailer: casebook_server::notify::Mailer::from_url(
                     env("CASEBOOK_SMTP_URL").as_deref(),
                     env("CASEBOOK_SMTP_FROM").as_deref(),
+                    &smtp_roots,
                 )?,
                 trusted_proxies: casebook_server::client_addr::TrustedProxies::parse(
                     &env("CASEBOOK_TRUSTED_PROXIES").unwrap_or_default(),

@@ -104,7 +104,10 @@ async fn legacy_mac_key(db: &Db, master: &MasterKey) -> Result<[u8; 32], MasterK
 fn context(table: SealedTable, source: &str) -> String {
     match table {
         SealedTable::SigningKeys => crate::keys::kid_context(source),
-        SealedTable::ClientSecrets | SealedTable::InstallKeys => source.to_owned(),
+        SealedTable::ClientSecrets
+        | SealedTable::InstallKeys
+        | SealedTable::TotpSecrets
+        | SealedTable::OutboxLinks => source.to_owned(),
     }
 }
 
@@ -142,23 +145,58 @@ pub struct Survey {
     pub signing_keys: Tally,
     pub client_secrets: Tally,
     pub mac_key: Tally,
+    /// People's TOTP secrets.
+    pub totp_secrets: Tally,
+    /// The links of notices not yet sent.
+    pub outbox_links: Tally,
 }
 
 impl Survey {
+    fn tallies(&self) -> [&Tally; 5] {
+        [
+            &self.signing_keys,
+            &self.client_secrets,
+            &self.mac_key,
+            &self.totp_secrets,
+            &self.outbox_links,
+        ]
+    }
+
+    fn sum(&self, of: impl Fn(&Tally) -> u64) -> u64 {
+        self.tallies().into_iter().map(of).sum()
+    }
+
     pub fn unopened(&self) -> usize {
-        self.signing_keys.unopened.len() + self.client_secrets.unopened.len() + self.mac_key.unopened.len()
+        self.tallies().iter().map(|t| t.unopened.len()).sum()
+    }
+
+    /// The ids of values no configured key opens, of every table.
+    pub fn unopened_ids(&self) -> Vec<String> {
+        self.tallies().iter().flat_map(|t| t.unopened.iter().cloned()).collect()
     }
 
     pub fn pending(&self) -> u64 {
-        self.signing_keys.pending() + self.client_secrets.pending() + self.mac_key.pending()
+        self.sum(Tally::pending)
     }
 
     pub fn previous(&self) -> u64 {
-        self.signing_keys.previous + self.client_secrets.previous + self.mac_key.previous
+        self.sum(|t| t.previous)
     }
 
     pub fn total(&self) -> u64 {
-        self.signing_keys.total + self.client_secrets.total + self.mac_key.total
+        self.sum(|t| t.total)
+    }
+
+    pub fn current(&self) -> u64 {
+        self.sum(|t| t.current)
+    }
+
+    pub fn resealed(&self) -> u64 {
+        self.sum(|t| t.resealed)
+    }
+
+    pub fn contended(&self) -> u64 {
+        self.sum(|t| t.contended)
     }
 }
 
@@ -178,6 +216,8 @@ pub async fn survey(db: &Db, master: &MasterKey) -> Result<Survey, MasterKeysErr
         (SealedTable::SigningKeys, &mut survey.signing_keys),
         (SealedTable::ClientSecrets, &mut survey.client_secrets),
         (SealedTable::InstallKeys, &mut survey.mac_key),
+        (SealedTable::TotpSecrets, &mut survey.totp_secrets),
+        (SealedTable::OutboxLinks, &mut survey.outbox_links),
     ] {
         let mut after = String::new();
         loop {
@@ -218,6 +258,8 @@ pub async fn rotate(
         (SealedTable::InstallKeys, &mut survey.mac_key, "install keys"),
         (SealedTable::SigningKeys, &mut survey.signing_keys, "signing keys"),
         (SealedTable::ClientSecrets, &mut survey.client_secrets, "client secrets"),
+        (SealedTable::TotpSecrets, &mut survey.totp_secrets, "TOTP secrets"),
+        (SealedTable::OutboxLinks, &mut survey.outbox_links, "unsent password links"),
     ] {
         let total = {
             let mut conn = db.pool().acquire().await?;

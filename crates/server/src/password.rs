@@ -85,6 +85,9 @@ impl PasswordHasher {
     /// Whether `password` matches `stored`; with no stored hash, a dummy one is
     /// checked and the answer is false.
     pub async fn verify(&'static self, password: Password, stored: Option<String>) -> Result<bool, PasswordError> {
+        // An invited user's hash is empty until they choose a password: it
+        // matches nothing, and takes as long to refuse as a real one.
+        let stored = stored.filter(|hash| !hash.is_empty());
         let known = stored.is_some();
         let stored = match stored {
             Some(s) => s,

@@ -99,15 +99,13 @@ pub(crate) async fn rotate_master_key(url: &str, batch_size: usize) -> Result<()
             return Err(format!("master-key rotate: {e}"));
         }
     };
-    let all_opened = survey.signing_keys.unopened.is_empty()
-        && survey.client_secrets.unopened.is_empty()
-        && survey.mac_key.unopened.is_empty();
+    let all_opened = survey.unopened() == 0;
     if all_opened {
         casebook_server::master_keys::mark_values_name_keys(&db, &master)
             .await
             .map_err(|e| format!("master-key rotate: {e}"))?;
     }
-    let resealed = survey.signing_keys.resealed + survey.client_secrets.resealed + survey.mac_key.resealed;
+    let resealed = survey.resealed();
     let key_id = master.key_id();
     let event = casebook_server::store::Event::new("master_key.rotated", "master_key", &key_id)
         .named(&key_id)
@@ -122,24 +120,21 @@ pub(crate) async fn rotate_master_key(url: &str, batch_size: usize) -> Result<()
         eprintln!("casebook master-key rotate: the rotation could not be recorded in the audit trail: {error}");
     }
     db.close().await;
-    let contended = survey.signing_keys.contended + survey.client_secrets.contended + survey.mac_key.contended;
+    let contended = survey.contended();
     println!(
-        "casebook master-key rotate: done in {:.1} s: {} signing key(s), {} client secret(s) and the client-secret MAC key checked; {resealed} re-sealed under the current key (id {}), {} already were",
+        "casebook master-key rotate: done in {:.1} s: {} signing key(s), {} client secret(s), {} sign-in value(s) and the client-secret MAC key checked; {resealed} re-sealed under the current key (id {}), {} already were",
         started.elapsed().as_secs_f64(),
         survey.signing_keys.total,
         survey.client_secrets.total,
+        survey.totp_secrets.total + survey.outbox_links.total,
         master.key_id(),
-        survey.signing_keys.current + survey.client_secrets.current + survey.mac_key.current,
+        survey.current(),
     );
     if contended > 0 {
         println!("casebook master-key rotate: {contended} value(s) changed while this ran and were left: run it again");
     }
     if survey.unopened() > 0 {
-        let ids: Vec<String> = [&survey.signing_keys, &survey.client_secrets, &survey.mac_key]
-            .iter()
-            .flat_map(|t| t.unopened.iter().cloned())
-            .take(10)
-            .collect();
+        let ids: Vec<String> = survey.unopened_ids().into_iter().take(10).collect();
         return Err(format!(
             "master-key rotate: {} value(s) open under no configured master key and were left as they are ({}): \
              keep the previous keys until you find the key that sealed them, and run this again with it in CASEBOOK_PREVIOUS_MASTER_KEYS",

@@ -60,6 +60,10 @@ impl From<UserRecord> for UserView {
             roles: role_ids(user.role_ids),
             created_at: user.created_at,
             updated_at: user.updated_at,
+            enabled: user.enabled,
+            last_sign_in_at: user.last_sign_in_at,
+            second_factors: if user.totp_enrolled { vec!["totp".to_owned()] } else { Vec::new() },
+            invitation_pending: user.invitation_pending,
         }
     }
 }

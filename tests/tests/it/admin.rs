@@ -112,7 +112,7 @@ both_backends!(
 
             let needs = match route.access {
                 Access::Permission(p) | Access::SignedInUser(p) => p,
-                Access::Authenticated | Access::Public => continue,
+                Access::Authenticated | Access::Person | Access::Public => continue,
             };
             let r = app
                 .http

@@ -366,8 +366,8 @@ both_backends!(
 
         // Delivered through an SMTP relay on loopback, to the application's address.
         let (port, mut received) = fake_relay().await;
-        let mailer = Mailer::from_url(Some(&format!("smtp://127.0.0.1:{port}")), None).unwrap();
-        notify::deliver_due(state.db(), &mailer, &state.metrics().outbox_delivery_failures)
+        let mailer = Mailer::from_url(Some(&format!("smtp://127.0.0.1:{port}")), None, &[]).unwrap();
+        notify::deliver_due(state.db(), state.master(), &mailer, &state.metrics().outbox_delivery_failures)
             .await
             .unwrap();
         let mut messages = Vec::new();

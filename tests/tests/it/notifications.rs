@@ -149,7 +149,7 @@ async fn alerts_are_queued_and_delivered(app: TestApp) {
 
     // Delivery through a relay on loopback.
     let (port, mut received) = fake_relay().await;
-    let mailer = Mailer::from_url(Some(&format!("smtp://127.0.0.1:{port}")), None).unwrap();
+    let mailer = Mailer::from_url(Some(&format!("smtp://127.0.0.1:{port}")), None, &[]).unwrap();
     let delivered = deliver(&app, &mailer).await.unwrap();
     assert_eq!(delivered, 5);
     let first = tokio::time::timeout(std::time::Duration::from_secs(5), received.recv())
@@ -162,9 +162,9 @@ async fn alerts_are_queued_and_delivered(app: TestApp) {
     assert_eq!(deliver(&app, &mailer).await.unwrap(), 0);
 }
 
-async fn deliver(app: &TestApp, mailer: &Mailer) -> Result<usize, sqlx::Error> {
+pub(crate) async fn deliver(app: &TestApp, mailer: &Mailer) -> Result<usize, sqlx::Error> {
     let state = &app.running.state;
-    notify::deliver_due(state.db(), mailer, &state.metrics().outbox_delivery_failures).await
+    notify::deliver_due(state.db(), state.master(), mailer, &state.metrics().outbox_delivery_failures).await
 }
 
 async fn failed_delivery_is_retried(app: TestApp) {
@@ -176,7 +176,7 @@ async fn failed_delivery_is_retried(app: TestApp) {
         .local_addr()
         .unwrap()
         .port();
-    let mailer = Mailer::from_url(Some(&format!("smtp://127.0.0.1:{closed}")), None).unwrap();
+    let mailer = Mailer::from_url(Some(&format!("smtp://127.0.0.1:{closed}")), None, &[]).unwrap();
     assert_eq!(deliver(&app, &mailer).await.unwrap(), 0);
     let queued = outbox(&app).await;
     assert!(queued.iter().all(|q| q.3.is_none() && q.4 == 1), "{queued:?}");

@@ -80,10 +80,8 @@ fn endpoints(app_path: &str, user_path: &str, role_path: &str, case_path: &str, 
             Method::POST,
             "/admin/v1/users",
             vec![
-                (
-                    json!({}),
-                    vec![("email", "required"), ("name", "required"), ("password", "required")],
-                ),
+                // No password is an invitation: the person chooses their own.
+                (json!({}), vec![("email", "required"), ("name", "required")]),
                 (with(&valid_user, "name", json!(5)), vec![("name", "invalid_type")]),
                 (with(&valid_user, "roles", json!([1])), vec![("roles", "invalid_type")]),
                 (

@@ -98,7 +98,7 @@ fn messages_name_the_expected_type_and_never_the_value() {
         messages,
         [
             ("email", "email must be a string"),
-            ("password", "password must be a string"),
+            ("password", "password must be a string or null"),
             ("roles", "roles must be a list of strings or null"),
             (
                 "hunter3",

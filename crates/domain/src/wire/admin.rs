@@ -1,6 +1,7 @@
 //! The admin API's answers, and the bodies of sign-in and of a secret's
 //! reveal and rotation.
 
+use super::sign_in::OneTimeCode;
 use super::{Actor, permissions};
 use crate::Timestamp;
 use crate::ids::{ApplicationId, RoleId, UserId};
@@ -63,6 +64,24 @@ pub struct User {
     #[cfg_attr(not(feature = "openapi"), doc = "When it was changed last.")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]
     pub updated_at: Timestamp,
+    /// False while disabled: the user cannot sign in and has no session.
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    /// RFC 3339, UTC: when the user last signed in; null if never.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub last_sign_in_at: Option<Timestamp>,
+    /// The second factors the user has enrolled: `totp`, `passkey`.
+    #[serde(default)]
+    pub second_factors: Vec<String>,
+    /// True until an invited user sets a first password.
+    #[serde(default)]
+    pub invitation_pending: bool,
+}
+
+/// A user an older server describes is enabled: it had no other kind.
+fn enabled_by_default() -> bool {
+    true
 }
 
 /// A registered external application: the expanded view of cb Admin. Never its secret.
@@ -316,6 +335,14 @@ pub struct SignIn {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Password))]
     #[serde(serialize_with = "crate::user::expose_password")]
     pub password: Password,
+    /// With a second factor enrolled: six digits from the authenticator app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub totp_code: Option<OneTimeCode>,
+    /// With a second factor enrolled: one of the recovery codes instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub recovery_code: Option<OneTimeCode>,
 }
 
 /// Re-entered password of the calling admin.
@@ -326,6 +353,14 @@ pub struct RevealRequest {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Password))]
     #[serde(serialize_with = "crate::user::expose_password")]
     pub password: Password,
+    /// With a second factor enrolled: six digits from the authenticator app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub totp_code: Option<OneTimeCode>,
+    /// With a second factor enrolled: one of the recovery codes instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub recovery_code: Option<OneTimeCode>,
 }
 
 /// Rotation: the admin's password and how long the old secret keeps working.
@@ -340,6 +375,14 @@ pub struct RotateRequest {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 604800))]
     pub grace_period_seconds: Option<i64>,
+    /// With a second factor enrolled: six digits from the authenticator app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub totp_code: Option<OneTimeCode>,
+    /// With a second factor enrolled: one of the recovery codes instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub recovery_code: Option<OneTimeCode>,
 }
 
 // Sign-in has no rules of its own: a 422 for its shape says only what the
@@ -348,17 +391,25 @@ impl Shaped for SignIn {
     const FIELDS: &'static [Field] = &[
         Field::required("email", Kind::Text),
         Field::required("password", Kind::Text),
+        Field::optional("totp_code", Kind::Text),
+        Field::optional("recovery_code", Kind::Text),
     ];
 }
 
 impl Shaped for RevealRequest {
-    const FIELDS: &'static [Field] = &[Field::required("password", Kind::Text)];
+    const FIELDS: &'static [Field] = &[
+        Field::required("password", Kind::Text),
+        Field::optional("totp_code", Kind::Text),
+        Field::optional("recovery_code", Kind::Text),
+    ];
 }
 
 impl Shaped for RotateRequest {
     const FIELDS: &'static [Field] = &[
         Field::required("password", Kind::Text),
         Field::optional("grace_period_seconds", Kind::Integer),
+        Field::optional("totp_code", Kind::Text),
+        Field::optional("recovery_code", Kind::Text),
     ];
 
     fn rules(&self) -> Result<(), ValidationErrors> {

@@ -19,6 +19,7 @@ mod oauth;
 mod problem;
 mod scanning;
 mod secrets;
+mod sign_in;
 
 pub use admin::{
     Application, AuditEvent, RevealRequest, RevealedSecret, Role, RotateRequest, Session, SignIn, Tenant, User,
@@ -32,6 +33,10 @@ pub use oauth::{
 pub use problem::Problem;
 pub use scanning::{LeakAlert, LeakLabel, LeakVerdict};
 pub use secrets::{ClientSecretInfo, ClientSecretValue, ClientSecrets, EndedSecretInfo, NewSecretRequest, SecretState};
+pub use sign_in::{
+    MfaSignIn, OneTimeCode, PasswordResetRequest, RecoveryCodes, SecondFactor, SetPasswordRequest, Settings,
+    SettingsChange, TotpConfirmation, TotpEnrolment, TotpEnrolmentRequest, TotpRemoval,
+};
 
 use crate::AccountKind;
 use crate::ids::{AccountId, ApplicationId, UserId};

@@ -45,6 +45,18 @@ pub struct Problem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(example = json!(["admin:delete"])))]
     pub missing_permissions: Option<Vec<String>>,
+    /// On a 401 from signing in: the password was right and the account
+    /// has a second factor; finish at `POST /admin/v1/sessions/mfa`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_required: Option<bool>,
+    /// With `mfa_required`: the token for the second step (5 minutes, single use).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub mfa_token: Option<crate::wire::OneTimeCode>,
+    /// On a 403: the tenant requires a second factor of administrators and
+    /// this person has none yet; enrol at `/admin/v1/users/me/totp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_enrolment_required: Option<bool>,
 }
 
 fn field_errors<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<FieldError>>, D::Error> {

@@ -1,6 +1,7 @@
 //! An application's client secrets as the admin API lists, issues and shows
 //! them (the contract's "Client secrets": "Several at once").
 
+use super::sign_in::OneTimeCode;
 use crate::Timestamp;
 use crate::ids::SecretId;
 use crate::secret_lifecycle::{SECRET_LABEL, SecretStatus};
@@ -136,6 +137,14 @@ pub struct NewSecretRequest {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub expires_at: Option<String>,
+    /// With a second factor enrolled: six digits from the authenticator app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub totp_code: Option<OneTimeCode>,
+    /// With a second factor enrolled: one of the recovery codes instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub recovery_code: Option<OneTimeCode>,
 }
 
 impl NewSecretRequest {
@@ -165,6 +174,8 @@ impl Shaped for NewSecretRequest {
         Field::required("password", Kind::Text),
         Field::optional("label", Kind::Text),
         Field::optional("expires_at", Kind::Text),
+        Field::optional("totp_code", Kind::Text),
+        Field::optional("recovery_code", Kind::Text),
     ];
 
     fn rules(&self) -> Result<(), ValidationErrors> {
@@ -181,6 +192,8 @@ mod tests {
             password: Password::new("pw"),
             label: label.map(str::to_owned),
             expires_at: expires_at.map(str::to_owned),
+            totp_code: None,
+            recovery_code: None,
         }
     }
 

@@ -276,6 +276,8 @@ impl Applications<'_> {
     pub async fn reveal_secret(&self, id: &ApplicationId, password: &Password) -> Result<RevealedSecret, Error> {
         let body = RevealRequest {
             password: password.clone(),
+            totp_code: None,
+            recovery_code: None,
         };
         self.client
             .send(
@@ -303,6 +305,8 @@ impl Applications<'_> {
         let body = RotateRequest {
             password: password.clone(),
             grace_period_seconds: Some(seconds),
+            totp_code: None,
+            recovery_code: None,
         };
         self.client
             .send(

@@ -69,6 +69,8 @@ impl Applications<'_> {
             password: password.clone(),
             label: secret.label.clone(),
             expires_at: secret.expires_at.map(Timestamp::to_rfc3339),
+            totp_code: None,
+            recovery_code: None,
         };
         body.fields()?;
         self.client
@@ -86,6 +88,8 @@ impl Applications<'_> {
     ) -> Result<ClientSecretValue, Error> {
         let body = RevealRequest {
             password: password.clone(),
+            totp_code: None,
+            recovery_code: None,
         };
         self.client
             .send(

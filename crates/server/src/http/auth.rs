@@ -34,6 +34,9 @@ pub struct Principal {
     pub token_scope: Option<PermissionSet>,
     /// For a signed-in user: the digest of the session token.
     pub session: Option<Vec<u8>>,
+    /// A person whose tenant requires a second factor they have not
+    /// enrolled: until they do, only their own sign-in is open to them.
+    pub must_enrol: bool,
 }
 
 impl Principal {
@@ -61,6 +64,8 @@ pub enum Access {
     Public,
     /// Any valid credential.
     Authenticated,
+    /// A signed-in person, whatever they hold: their own sign-in settings.
+    Person,
     /// A credential whose permissions include this one.
     Permission(Permission),
     /// A signed-in person (not an application) holding this permission:
@@ -105,7 +110,17 @@ pub const ROUTES: &[RouteAccess] = &[
     rule(Method::POST, "/secret-scanning/github", Access::Public),
     // Admin sessions.
     rule(Method::POST, "/admin/v1/sessions", Access::Public),
+    rule(Method::POST, "/admin/v1/sessions/mfa", Access::Public),
     rule(Method::DELETE, "/admin/v1/sessions/current", Access::Authenticated),
+    // A person's own sign-in: open to one who must enrol before anything else.
+    rule(Method::POST, "/admin/v1/users/me/totp", Access::Person),
+    rule(Method::DELETE, "/admin/v1/users/me/totp", Access::Person),
+    rule(Method::POST, "/admin/v1/users/me/totp/confirm", Access::Person),
+    // Links that set a password: the token in the body is the credential.
+    rule(Method::POST, "/admin/v1/password-resets", Access::Public),
+    rule(Method::POST, "/admin/v1/set-password", Access::Public),
+    rule(Method::GET, "/admin/v1/settings", perm(Admin, View)),
+    rule(Method::PATCH, "/admin/v1/settings", perm(Admin, Edit)),
     // Admin API: admin:view to read, admin:create/edit/delete to change.
     rule(Method::GET, "/admin/v1/tenants", perm(Tenants, View)),
     rule(Method::POST, "/admin/v1/tenants", perm(Tenants, Create)),
@@ -290,6 +305,13 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
 fn check(principal: &Principal, access: Access) -> Result<(), ApiError> {
     let needs = match access {
         Access::Public | Access::Authenticated => return Ok(()),
+        Access::Person if principal.session.is_some() => return Ok(()),
+        Access::Person => {
+            return Err(ApiError::forbidden(
+                "this is a signed-in person's own setting; an application has none",
+            ));
+        }
+        _ if principal.must_enrol => return Err(ApiError::MfaEnrolmentRequired),
         Access::Permission(p) => p,
         Access::SignedInUser(p) => {
             if principal.session.is_none() {
@@ -363,6 +385,7 @@ pub async fn authenticate(
         };
         let permissions = store::permissions_of(&at, store::RoleHolder::User(&user.user_id)).await?;
         return Ok(Some(Principal {
+            must_enrol: casebook_domain::mfa::must_enrol(user.tenant_requires_mfa, permissions, user.second_factor),
             kind: AccountKind::User,
             id: user.user_id,
             name: user.name,
@@ -400,6 +423,7 @@ pub async fn authenticate(
         client_id: Some(verified.client_id.clone()),
         token_scope: Some(verified.scope),
         session: None,
+        must_enrol: false,
     }))
 }
 
@@ -580,6 +604,7 @@ mod tests {
             client_id: Some("cb_x".into()),
             token_scope: Some(PermissionSet::all()),
             session: None,
+            must_enrol: false,
         };
         let user = Principal {
             kind: AccountKind::User,

@@ -10,13 +10,16 @@ pub mod federated;
 pub mod introspection;
 pub mod oauth;
 pub mod ops;
+pub mod password_links;
 pub mod query;
 mod quota;
 pub mod request_log;
 pub mod roles;
 pub mod secret_scanning;
+pub mod second_factor;
 pub mod secrets;
 pub mod sessions;
+pub mod settings;
 pub mod spec;
 pub mod tenant;
 pub mod tenants;
@@ -119,6 +122,9 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(discovery::routes())
         .merge(introspection::routes())
         .merge(sessions::routes())
+        .merge(second_factor::routes())
+        .merge(password_links::routes())
+        .merge(settings::routes())
         .merge(tenants::routes())
         .merge(roles::routes())
         .merge(users::routes())
@@ -267,6 +273,9 @@ async fn not_found() -> impl IntoResponse {
 async fn method_not_allowed(method: axum::http::Method) -> impl IntoResponse {
     let status = axum::http::StatusCode::METHOD_NOT_ALLOWED;
     let problem = crate::error::Problem {
+        mfa_required: None,
+        mfa_token: None,
+        mfa_enrolment_required: None,
         kind: "about:blank".to_owned(),
         title: status.canonical_reason().unwrap_or("Method Not Allowed").to_owned(),
         status: status.as_u16(),

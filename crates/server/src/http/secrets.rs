@@ -6,6 +6,7 @@ use crate::crypto::random_bytes;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiPath};
 use crate::http::auth::Caller;
+use crate::http::second_factor::{self, Verdict};
 use crate::password::verify_password;
 use crate::state::AppState;
 use crate::store::{self, Scope};
@@ -17,6 +18,7 @@ use axum::response::IntoResponse;
 use casebook_domain::client_keys::AuthMethod;
 use casebook_domain::secret_lifecycle::SecretPolicy;
 use casebook_domain::user::Password;
+use casebook_domain::wire::{OneTimeCode, SecondFactor};
 use casebook_domain::wire::{
     ClientSecretInfo, ClientSecretValue, ClientSecrets, NewSecretRequest, RevealRequest, RotateRequest,
 };
@@ -86,21 +88,39 @@ fn has_secret(app: &store::ApplicationRecord) -> Result<(), ApiError> {
 /// first two come before the password, so that neither a typo'd id nor a
 /// refused application costs a lockout attempt.
 async fn may_handle_secrets(
+    state: &AppState,
     at: &Scope,
     caller: &crate::http::auth::Principal,
     id: &str,
-    password: Password,
+    proof: Proof<'_>,
 ) -> Result<(), ApiError> {
     has_secret(&store::get_application(at, id).await?)?;
     store::may_access_secret(at, &caller.author(), id).await?;
-    confirm_password(at, caller, password, id).await
+    confirm_password(state, at, caller, proof, id).await
+}
+
+/// What a person re-enters to handle a secret: the password and, once they
+/// have enrolled a second factor, a code.
+struct Proof<'a> {
+    password: Password,
+    second_factor: SecondFactor<'a>,
+}
+
+impl<'a> Proof<'a> {
+    fn new(password: Password, totp_code: Option<&'a OneTimeCode>, recovery_code: Option<&'a OneTimeCode>) -> Self {
+        Self {
+            password,
+            second_factor: SecondFactor::of(totp_code, recovery_code),
+        }
+    }
 }
 
 /// Re-checks the calling admin's password, with the reveal lockout.
 async fn confirm_password(
+    state: &AppState,
     at: &Scope,
     caller: &crate::http::auth::Principal,
-    password: Password,
+    proof: Proof<'_>,
     application_id: &str,
 ) -> Result<(), ApiError> {
     let claimed_at = match store::claim_reveal_attempt(at, &caller.id).await? {
@@ -116,12 +136,28 @@ async fn confirm_password(
         store::RevealAttempt::Claimed { at } => at,
     };
     let hash = store::user_password_hash(at, &caller.id).await?;
-    let right = verify_password(password, hash).await?;
+    let password_right = verify_password(proof.password, hash).await?;
+    // The code is judged only after a right password: a wrong password must
+    // not spend a recovery code or a TOTP step.
+    let verdict = match password_right {
+        true => Some(second_factor::judge(state, at, &caller.actor(), proof.second_factor).await?),
+        false => None,
+    };
+    let right = matches!(verdict, Some(Verdict::Accepted | Verdict::NotEnrolled));
+    // A missing code is a form not yet filled, not a guess: it costs no attempt.
+    if verdict == Some(Verdict::Missing) {
+        store::settle_reveal_attempt(at, &caller.actor(), application_id, claimed_at, true).await?;
+        return Err(ApiError::forbidden(
+            "you have a second factor: send totp_code (from your authenticator app) or recovery_code beside the password",
+        ));
+    }
     store::settle_reveal_attempt(at, &caller.actor(), application_id, claimed_at, right).await?;
-    if right {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("the password is not right"))
+    match verdict {
+        _ if right => Ok(()),
+        None => Err(ApiError::forbidden("the password is not right")),
+        Some(_) => Err(ApiError::forbidden(
+            "that code was not accepted: use the app's current code, or an unused recovery code",
+        )),
     }
 }
 
@@ -143,7 +179,14 @@ pub async fn reveal_secret(
     ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<RevealRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    may_handle_secrets(&at, &caller, &id, request.password).await?;
+    may_handle_secrets(
+        &state,
+        &at,
+        &caller,
+        &id,
+        Proof::new(request.password, request.totp_code.as_ref(), request.recovery_code.as_ref()),
+    )
+    .await?;
     let (client_id, record, secret) = store::reveal_secret(
         &at,
         state.master(),
@@ -189,7 +232,14 @@ pub async fn rotate_secret(
     ApiJson(request): ApiJson<RotateRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let grace = casebook_domain::credentials::grace_period(request.grace_period_seconds).map_err(ApiError::field)?;
-    may_handle_secrets(&at, &caller, &id, request.password).await?;
+    may_handle_secrets(
+        &state,
+        &at,
+        &caller,
+        &id,
+        Proof::new(request.password, request.totp_code.as_ref(), request.recovery_code.as_ref()),
+    )
+    .await?;
     let secret = ClientSecret::from_random(random_bytes());
     let new = store::NewSecret {
         secret: &secret,
@@ -279,7 +329,14 @@ pub async fn add_secret(
     let expires_at = policy
         .expiry_of_new_secret(state.now(), expires_at)
         .map_err(ApiError::field)?;
-    may_handle_secrets(&at, &caller, &id, request.password).await?;
+    may_handle_secrets(
+        &state,
+        &at,
+        &caller,
+        &id,
+        Proof::new(request.password, request.totp_code.as_ref(), request.recovery_code.as_ref()),
+    )
+    .await?;
     let secret = ClientSecret::from_random(random_bytes());
     let new = store::NewSecret {
         secret: &secret,
@@ -318,7 +375,14 @@ pub async fn reveal_one_secret(
         return Err(store::StoreError::NotFound("client secret").into());
     }
     store::may_access_secret(&at, &caller.author(), &id).await?;
-    confirm_password(&at, &caller, request.password, &id).await?;
+    confirm_password(
+        &state,
+        &at,
+        &caller,
+        Proof::new(request.password, request.totp_code.as_ref(), request.recovery_code.as_ref()),
+        &id,
+    )
+    .await?;
     let (client_id, record, secret) =
         store::reveal_secret(&at, state.master(), policy, &caller.author(), &id, Some(&secret_id)).await?;
     tracing::info!(application = %id, secret = %secret_id, user = %caller.id, "client secret revealed");

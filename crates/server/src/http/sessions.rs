@@ -15,14 +15,23 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use casebook_domain::Email;
-use casebook_domain::wire::SignIn;
+use crate::http::second_factor::{self, Verdict, throttled};
+use crate::store::ActorRef;
+use casebook_domain::mfa;
+use casebook_domain::wire::{MfaSignIn, SecondFactor, SignIn};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 /// This resource's operations, documented: merged into the router and the OpenAPI document.
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(sign_in)).routes(routes!(sign_out))
+    OpenApiRouter::new()
+        .routes(routes!(sign_in))
+        .routes(routes!(sign_in_mfa))
+        .routes(routes!(sign_out))
 }
+
+/// Tokens of a half-finished sign-in carry this prefix.
+const MFA_TOKEN_PREFIX: &str = "cbmfa_";
 
 pub const SESSION_TTL_MICROS: i64 = casebook_domain::user::SESSION_LIFETIME_SECS * 1_000_000;
 
@@ -32,7 +41,7 @@ pub const SESSION_TTL_MICROS: i64 = casebook_domain::user::SESSION_LIFETIME_SECS
     security(()),
     responses(
         (status = 201, description = "Signed in", body = SessionView, headers(("Cache-Control" = String, description = "no-store"))),
-        (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong email or password, a disabled account, or (with `mfa_required` and an `mfa_token`) a second step to take", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many sign-in attempts for this address or from this source", body = Problem,
             content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
@@ -52,21 +61,9 @@ pub async fn sign_in(
     let email = Email::for_lookup(&form.email);
     // Every attempt draws on the budget before the password is checked;
     // otherwise throttling would not slow guessing at all.
-    if let Some(wait) = state.throttle().sign_in_attempt(at.tenant(), email.normalized(), peer) {
-        let secs = wait.as_secs().max(1);
-        return Err(ApiError::TooManyRequests {
-            detail: format!(
-                "too many sign-in attempts: try again in {secs} second{}",
-                if secs == 1 { "" } else { "s" }
-            ),
-            retry_after_secs: secs,
-        });
-    }
+    throttled(&state, &tenant, email.normalized(), peer)?;
     let user = store::user_auth_by_email(&at, &email).await?;
-    let (hash, user) = match user {
-        Some(u) => (Some(u.password_hash.clone()), Some(u)),
-        None => (None, None),
-    };
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
     let ok = verify_password(form.password, hash).await?;
     let refused = ApiError::Unauthorized {
         invalid_token: false,
@@ -76,29 +73,110 @@ pub async fn sign_in(
         // No account to name: nothing for the trail (the log has the line).
         return Err(refused);
     };
-    let account = store::ActorRef {
+    let account = person(&user);
+    if !ok {
+        refuse_later(at, account, "wrong password");
+        return Err(refused);
+    }
+    // Said only to someone who knows the password: it tells nothing to a guesser.
+    if !user.enabled {
+        refuse_later(at, account, "account disabled");
+        return Err(ApiError::Unauthorized {
+            invalid_token: false,
+            detail: "this account is disabled; ask an administrator to enable it".into(),
+        });
+    }
+    if mfa::second_step_required(user.second_factor) {
+        let offered = SecondFactor::of(form.totp_code.as_ref(), form.recovery_code.as_ref());
+        second_step(&state, &at, &account, offered).await?;
+    }
+    start_session(&at, &account).await
+}
+
+/// The second step of a sign-in whose password was right: a code, or a
+/// 401 that asks for one with a token for `POST /admin/v1/sessions/mfa`.
+async fn second_step(state: &AppState, at: &Scope, account: &ActorRef, offered: SecondFactor<'_>) -> Result<(), ApiError> {
+    let detail = match second_factor::judge(state, at, account, offered).await? {
+        Verdict::Accepted | Verdict::NotEnrolled => return Ok(()),
+        Verdict::Missing => "enter the code from your authenticator app, or a recovery code",
+        Verdict::Refused => {
+            refuse_later(at.clone(), account.clone(), "wrong or reused second-factor code");
+            "that code was not accepted: enter the app's current code, or an unused recovery code"
+        }
+    };
+    let token = format!("{MFA_TOKEN_PREFIX}{}", random_token());
+    let expires_at = at.now_micros() + mfa::MFA_TOKEN_LIFETIME_SECS * 1_000_000;
+    store::create_mfa_challenge(at, &account.id, &token_digest(&token), expires_at).await?;
+    Err(ApiError::MfaRequired {
+        detail: detail.into(),
+        mfa_token: token,
+    })
+}
+
+/// Finish a sign-in with the second factor.
+#[utoipa::path(post, path = "/admin/v1/sessions/mfa", tag = "admin: sessions",
+    request_body = MfaSignIn,
+    security(()),
+    responses(
+        (status = 201, description = "Signed in", body = SessionView, headers(("Cache-Control" = String, description = "no-store"))),
+        (status = 401, description = "The token expired or was used, or the code was not accepted (then with a new `mfa_token`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts for this account or from this source", body = Problem,
+            content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ))]
+pub async fn sign_in_mfa(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    at: Scope,
+    crate::http::oauth::PeerAddr(peer): crate::http::oauth::PeerAddr,
+    ApiJson(form): ApiJson<MfaSignIn>,
+) -> Result<impl IntoResponse, ApiError> {
+    let expired = || ApiError::Unauthorized {
+        invalid_token: false,
+        detail: "this sign-in has expired or was finished already: sign in again with your password".into(),
+    };
+    if !tenant.is_enabled() {
+        return Err(expired());
+    }
+    // Taken before anything else: the token works once, whatever follows.
+    let Some(user_id) = store::take_mfa_challenge(&at, &token_digest(&form.mfa_token)).await? else {
+        return Err(expired());
+    };
+    let Some(user) = store::user_auth(&at, &user_id).await?.filter(|u| u.enabled) else {
+        return Err(expired());
+    };
+    throttled(&state, &tenant, Email::for_lookup(&user.email).normalized(), peer)?;
+    let account = person(&user);
+    let offered = SecondFactor::of(form.totp_code.as_ref(), form.recovery_code.as_ref());
+    second_step(&state, &at, &account, offered).await?;
+    start_session(&at, &account).await
+}
+
+fn person(user: &store::UserAuth) -> ActorRef {
+    ActorRef {
         kind: casebook_domain::AccountKind::User,
         id: user.id.clone(),
         name: user.name.clone(),
-    };
-    if !ok {
-        // Recorded after the answer, not before it: a write only for an
-        // address that has an account would let response times tell which
-        // addresses do. The actor is the account as claimed.
-        let context = crate::request_context::RequestContext::current();
-        tokio::spawn(context.scope(async move {
-            let event =
-                store::Event::new("user.sign_in_refused", "user", &account.id).detail("wrong password".to_owned());
-            if let Err(error) = store::record(&at, &account, event).await {
-                tracing::error!(%error, "a refused sign-in could not be written to the audit trail");
-            }
-        }));
-        return Err(refused);
     }
+}
+
+/// Records a refused sign-in after the answer, not before it: a write only
+/// for an address that has an account would let response times tell which
+/// addresses do. The actor is the account as claimed.
+fn refuse_later(at: Scope, account: ActorRef, why: &'static str) {
+    let context = crate::request_context::RequestContext::current();
+    tokio::spawn(context.scope(async move {
+        let event = store::Event::new("user.sign_in_refused", "user", &account.id).detail(why.to_owned());
+        if let Err(error) = store::record(&at, &account, event).await {
+            tracing::error!(%error, "a refused sign-in could not be written to the audit trail");
+        }
+    }));
+}
+
+async fn start_session(at: &Scope, account: &ActorRef) -> Result<axum::response::Response, ApiError> {
     let token = format!("{SESSION_TOKEN_PREFIX}{}", random_token());
     let expires_at = at.now_micros() + SESSION_TTL_MICROS;
-    store::create_session(&at, &account, &token_digest(&token), expires_at).await?;
-    tracing::info!(user = %user.id, "signed in");
+    store::create_session(at, account, &token_digest(&token), expires_at).await?;
+    tracing::info!(user = %account.id, "signed in");
     Ok((
         StatusCode::CREATED,
         // The answer is a credential: no cache may keep it (RFC 9111 §5.2.2.5).
@@ -107,7 +185,8 @@ pub async fn sign_in(
             token,
             expires_at: casebook_domain::Timestamp::from_unix_micros(expires_at),
         }),
-    ))
+    )
+        .into_response())
 }
 
 /// Sign out: the session token stops working.

@@ -151,6 +151,11 @@ fn complete_operation(path: &str, method: &Method, op: &mut Operation) {
             };
             add(op, 403, problem(&refusal));
         }
+        Some(Access::Person) => {
+            op.security = Some(vec![SecurityRequirement::new("admin_session", Vec::<String>::new())]);
+            add(op, 401, problem("No valid session"));
+            add(op, 403, problem("Not a signed-in person"));
+        }
         Some(Access::SignedInUser(p)) => {
             let p = p.to_string();
             op.security = Some(vec![SecurityRequirement::new("admin_session", [p.clone()])]);

@@ -12,7 +12,13 @@ use crate::views::*;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use casebook_domain::user::{UserChange, UserFacts, UserForm};
+use crate::http::password_links::{LinkToken, console_link};
+use crate::store::{FirstPassword, NewLink};
+use crate::tenancy::Tenant;
+use axum::extract::State;
+use casebook_domain::mfa::LinkPurpose;
+use casebook_domain::notice::PasswordLinkNotice;
+use casebook_domain::user::{CurrentUser, UserChange, UserFacts, UserForm};
 use casebook_domain::{AccountKind, AccountRef, Email};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -24,7 +30,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_user, update_user, delete_user))
 }
 
-async fn user_facts(at: &Scope, email: Option<&str>, roles: &[String]) -> Result<UserFacts, ApiError> {
+async fn user_facts(
+    at: &Scope,
+    email: Option<&str>,
+    roles: &[String],
+    current: Option<CurrentUser>,
+) -> Result<UserFacts, ApiError> {
     // Looked up as typed, valid or not: the account's own address sent back
     // unchanged is no change even when today's rule would refuse it
     // (`UserChange::validate`).
@@ -35,6 +46,7 @@ async fn user_facts(at: &Scope, email: Option<&str>, roles: &[String]) -> Result
     Ok(UserFacts {
         existing_roles: store::existing_roles(at, roles).await?,
         email_holder,
+        current,
     })
 }
 
@@ -57,14 +69,42 @@ pub async fn list_users(at: Scope, ApiQuery(q): ApiQuery<PageQuery>) -> Result<J
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_user(
+    State(state): State<AppState>,
+    tenant: Tenant,
     at: Scope,
     Caller(caller): Caller,
     ApiJson(form): ApiJson<UserForm>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let facts = user_facts(&at, Some(&form.email), &form.roles).await?;
+    let facts = user_facts(&at, Some(&form.email), &form.roles, None).await?;
     let user = form.validate(&facts)?;
-    let hash = hash_password(user.password().clone()).await?;
-    let view = store::create_user(&at, Some(&caller.author()), &user, &hash).await?;
+    let author = caller.author();
+    let view = match user.password() {
+        Some(password) => {
+            let hash = hash_password(password.clone()).await?;
+            store::create_user(&at, Some(&author), &user, FirstPassword::Hash(&hash)).await?
+        }
+        None => {
+            let token = LinkToken::draw();
+            let link = console_link(&tenant, &token.token);
+            let console_url = format!("{}/admin", tenant.info().base_url);
+            let notice = PasswordLinkNotice {
+                purpose: LinkPurpose::Invitation,
+                person: user.name(),
+                by: Some(&caller.name),
+                console_url: &console_url,
+            };
+            let invitation = FirstPassword::Invitation {
+                master: state.master(),
+                link: NewLink {
+                    purpose: LinkPurpose::Invitation,
+                    token_hash: &token.digest,
+                    notice: &notice,
+                    link: &link,
+                },
+            };
+            store::create_user(&at, Some(&author), &user, invitation).await?
+        }
+    };
     Ok((StatusCode::CREATED, Json(UserView::from(view))))
 }
 
@@ -92,10 +132,16 @@ pub async fn update_user(
     ApiPath(id): ApiPath<String>,
     ApiJson(change): ApiJson<UserChange>,
 ) -> Result<Json<UserView>, ApiError> {
+    let stored = store::get_user(&at, &id).await?;
+    let current = CurrentUser {
+        email: stored.email,
+        name: stored.name,
+    };
     let facts = user_facts(
         &at,
         change.email.as_deref(),
         change.roles.as_deref().unwrap_or_default(),
+        Some(current),
     )
     .await?;
     let change = change.validate(&facts, &AccountRef::new(AccountKind::User, &id))?;
@@ -105,6 +151,12 @@ pub async fn update_user(
         return Err(ApiError::forbidden(
             "only a signed-in person can set a user's password or email; an application cannot",
         ));
+    }
+    if change.enabled() == Some(false) && !casebook_domain::user::may_remove(&AccountRef::new(caller.kind, &caller.id), &AccountRef::new(AccountKind::User, &id)) {
+        return Err(ApiError::Conflict {
+            detail: "you cannot disable your own account; ask another administrator".into(),
+            holders: None,
+        });
     }
     let hash = match change.password() {
         Some(p) => Some(hash_password(p.clone()).await?),

@@ -24,6 +24,37 @@ pub async fn enqueue(tx: &mut Tx, at: &Scope, recipient: &str, notice: &Notice<'
     .map(|_| ())
 }
 
+/// Writes a notice whose body carries a one-time link: the body is sealed
+/// under the master key (associated data: the notice's id) and `body` holds
+/// `clear_body`, the text without the link, so the table shows what was
+/// sent without holding a credential in the clear.
+#[tracing::instrument(name = "db enqueue_sealed", level = "debug", skip_all)]
+pub async fn enqueue_sealed(
+    tx: &mut Tx,
+    at: &Scope,
+    master: &MasterKey,
+    recipient: &str,
+    subject: &str,
+    clear_body: &str,
+    body: &str,
+) -> Result<(), sqlx::Error> {
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO outbox (id, recipient, subject, body, sealed_body, created_at, attempts, next_attempt_at, tenant_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $6, $7)",
+    )
+    .bind(&id)
+    .bind(recipient)
+    .bind(subject)
+    .bind(clear_body)
+    .bind(master.seal(body.as_bytes(), &id))
+    .bind(tx.now_micros())
+    .bind(at.tenant())
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
 /// A notice waiting for delivery.
 #[derive(Debug)]
 pub struct PendingNotice {
@@ -33,6 +64,9 @@ pub struct PendingNotice {
     pub recipient: String,
     pub subject: String,
     pub body: String,
+    /// The body with its link, sealed (associated data: `id`), for a notice
+    /// that carries one.
+    pub sealed_body: Option<Vec<u8>>,
     pub attempts: i64,
 }
 
@@ -41,7 +75,7 @@ pub struct PendingNotice {
 #[tracing::instrument(name = "db due_notices", level = "debug", skip_all)]
 pub async fn due_notices(db: &Db, max_attempts: i64, limit: i64) -> Result<Vec<PendingNotice>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT id, tenant_id, recipient, subject, body, attempts FROM outbox \
+        "SELECT id, tenant_id, recipient, subject, body, sealed_body, attempts FROM outbox \
          /* UNSCOPED: one delivery queue for the install */ \
          WHERE delivered_at IS NULL AND attempts < $1 AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT $3",
     )
@@ -58,6 +92,7 @@ pub async fn due_notices(db: &Db, max_attempts: i64, limit: i64) -> Result<Vec<P
                 recipient: col(row, "recipient")?,
                 subject: col(row, "subject")?,
                 body: col(row, "body")?,
+                sealed_body: col(row, "sealed_body")?,
                 attempts: col(row, "attempts")?,
             })
         })
@@ -100,7 +135,8 @@ pub async fn lease_notice(db: &Db, id: &str, lease: std::time::Duration) -> Resu
 #[tracing::instrument(name = "db mark_delivered", level = "debug", skip_all)]
 pub async fn mark_delivered(db: &Db, id: &str, attempts: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE outbox SET delivered_at = $1, attempts = $2, last_error = NULL \
+        // A link sent is a link the outbox no longer needs to be able to open.
+        "UPDATE outbox SET delivered_at = $1, attempts = $2, last_error = NULL, sealed_body = NULL \
          /* UNSCOPED: by the id of a notice the install-wide queue read */ WHERE id = $3",
     )
     .bind(db.now_micros())

@@ -13,7 +13,8 @@ pub struct Listing {
 
 pub(super) const USERS: Listing = Listing {
     table: "users",
-    columns: "id, email, name, created_at, updated_at",
+    columns: "id, email, name, created_at, updated_at, enabled, last_sign_in_at, totp_confirmed_at, \
+              length(password_hash) AS password_chars",
 };
 pub(super) const ROLES: Listing = Listing {
     table: "roles",

@@ -32,6 +32,11 @@ pub struct UserRecord {
     pub role_ids: Vec<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    pub enabled: bool,
+    pub last_sign_in_at: Option<Timestamp>,
+    pub totp_enrolled: bool,
+    /// Invited and has not yet set a password.
+    pub invitation_pending: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -80,6 +80,9 @@ pub const TENANT_TABLES: &[&str] = &[
     "federated_credentials",
     "client_secrets",
     "outbox",
+    "recovery_codes",
+    "mfa_challenges",
+    "password_links",
 ];
 
 #[cfg(test)]

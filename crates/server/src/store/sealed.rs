@@ -16,6 +16,11 @@ pub enum SealedTable {
     ClientSecrets,
     SigningKeys,
     InstallKeys,
+    /// People's TOTP secrets (associated data: the user's id).
+    TotpSecrets,
+    /// Notices whose body carries a one-time link, until sent (associated
+    /// data: the notice's id).
+    OutboxLinks,
 }
 
 impl SealedTable {
@@ -25,6 +30,8 @@ impl SealedTable {
             Self::ClientSecrets => ("id", "application_id", "secret_ciphertext", "client_secrets"),
             Self::SigningKeys => ("kid", "kid", "private_key_ciphertext", "signing_keys"),
             Self::InstallKeys => ("name", "name", "sealed_value", "install_keys"),
+            Self::TotpSecrets => ("id", "id", "totp_secret_sealed", "users"),
+            Self::OutboxLinks => ("id", "id", "sealed_body", "outbox"),
         }
     }
 }

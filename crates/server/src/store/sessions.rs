@@ -21,6 +21,12 @@ pub async fn create_session(
     .bind(at.tenant())
     .execute(&mut *tx)
     .await?;
+    sqlx::query("UPDATE users SET last_sign_in_at = $1 WHERE id = $2 AND tenant_id = $3")
+        .bind(tx.now_micros())
+        .bind(&user.id)
+        .bind(at.tenant())
+        .execute(&mut *tx)
+        .await?;
     audit(&mut tx, at, user, Event::new("session.created", "user", &user.id)).await?;
     tx.commit().await
 }
@@ -29,13 +35,20 @@ pub async fn create_session(
 pub struct SessionUser {
     pub user_id: String,
     pub name: String,
+    /// Whether the person has a second factor, and whether their tenant
+    /// requires one of administrators: together with their permissions,
+    /// whether they must enrol before anything else.
+    pub second_factor: bool,
+    pub tenant_requires_mfa: bool,
 }
 
 #[tracing::instrument(name = "db session_user", level = "debug", skip_all)]
 pub async fn session_user(at: &Scope, token_hash: &[u8]) -> Result<Option<SessionUser>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT u.id, u.name FROM sessions s JOIN users u ON u.id = s.user_id AND u.tenant_id = $3 \
-         WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.tenant_id = $3",
+        "SELECT u.id, u.name, u.totp_confirmed_at, t.require_mfa_for_admins FROM sessions s \
+         JOIN users u ON u.id = s.user_id AND u.tenant_id = $3 \
+         JOIN tenants t ON t.id = s.tenant_id \
+         WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.tenant_id = $3 AND u.enabled = 1",
     )
     .bind(token_hash.to_vec())
     .bind(at.now_micros())
@@ -46,6 +59,8 @@ pub async fn session_user(at: &Scope, token_hash: &[u8]) -> Result<Option<Sessio
         Ok(SessionUser {
             user_id: col(&r, "id")?,
             name: col(&r, "name")?,
+            second_factor: col::<Option<i64>>(&r, "totp_confirmed_at")?.is_some(),
+            tenant_requires_mfa: col::<i64>(&r, "require_mfa_for_admins")? != 0,
         })
     })
     .transpose()

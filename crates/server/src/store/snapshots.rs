@@ -106,11 +106,12 @@ pub(super) struct UserSnapshot {
     pub email: String,
     name: String,
     roles: Vec<String>,
+    enabled: bool,
 }
 
 impl UserSnapshot {
     pub(super) async fn read(tx: &mut Tx, at: &Scope, id: &str) -> Result<Self, StoreError> {
-        let row = sqlx::query("SELECT email, name FROM users WHERE id = $1 AND tenant_id = $2")
+        let row = sqlx::query("SELECT email, name, enabled FROM users WHERE id = $1 AND tenant_id = $2")
             .bind(id)
             .bind(at.tenant())
             .fetch_optional(&mut **tx)
@@ -120,6 +121,7 @@ impl UserSnapshot {
             email: col(&row, "email")?,
             name: col(&row, "name")?,
             roles: role_names(tx, at, RoleHolder::User(id)).await?,
+            enabled: col::<i64>(&row, "enabled")? != 0,
         })
     }
 
@@ -128,6 +130,7 @@ impl UserSnapshot {
         changes
             .field("email", self.email.as_str(), after.email.as_str())
             .field("name", self.name.as_str(), after.name.as_str())
+            .field("enabled", self.enabled, after.enabled)
             .list("roles", &self.roles, &after.roles);
         changes
     }

@@ -290,9 +290,64 @@ pub async fn delete_tenant(db: &Db, author: Option<&ActorRef>, slug: &str) -> Re
     Ok(())
 }
 
+/// Whether the tenant requires a second factor of everyone holding an
+/// `admin:` permission.
+#[tracing::instrument(name = "db tenant_settings", level = "debug", skip_all)]
+pub async fn tenant_settings(at: &Scope) -> Result<casebook_domain::wire::Settings, StoreError> {
+    let row = sqlx::query("SELECT require_mfa_for_admins FROM tenants WHERE id = $1")
+        .bind(at.tenant())
+        .fetch_optional(at.pool())
+        .await?
+        .ok_or(StoreError::NotFound("tenant"))?;
+    Ok(casebook_domain::wire::Settings {
+        require_mfa_for_admins: col::<i64>(&row, "require_mfa_for_admins")? != 0,
+    })
+}
+
+/// Changes the tenant's settings, with `settings.changed` in its trail.
+#[tracing::instrument(name = "db change_tenant_settings", level = "debug", skip_all)]
+pub async fn change_tenant_settings(
+    at: &Scope,
+    author: &ActorRef,
+    change: &casebook_domain::wire::SettingsChange,
+) -> Result<casebook_domain::wire::Settings, StoreError> {
+    let before = tenant_settings(at).await?;
+    let mut tx = at.begin().await?;
+    if let Some(required) = change.require_mfa_for_admins {
+        sqlx::query("UPDATE tenants SET require_mfa_for_admins = $1 WHERE id = $2")
+            .bind(i64::from(required))
+            .bind(at.tenant())
+            .execute(&mut *tx)
+            .await?;
+    }
+    let after = casebook_domain::wire::Settings {
+        require_mfa_for_admins: change.require_mfa_for_admins.unwrap_or(before.require_mfa_for_admins),
+    };
+    let mut changes = casebook_domain::audit::Changes::new();
+    changes.field(
+        "require_mfa_for_admins",
+        before.require_mfa_for_admins,
+        after.require_mfa_for_admins,
+    );
+    if !changes.is_empty() {
+        audit(
+            &mut tx,
+            at,
+            author,
+            Event::new("settings.changed", "tenant", at.tenant()).changes(changes),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(after)
+}
+
 /// Every table of [`super::TENANT_TABLES`], children first.
 const TENANT_DELETION_ORDER: &[&str] = &[
     "sessions",
+    "recovery_codes",
+    "mfa_challenges",
+    "password_links",
     "reveal_failures",
     "user_roles",
     "application_roles",

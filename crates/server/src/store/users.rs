@@ -6,7 +6,26 @@ use super::*;
 pub struct UserAuth {
     pub id: String,
     pub name: String,
+    pub email: String,
     pub password_hash: String,
+    pub enabled: bool,
+    /// A confirmed second factor: signing in takes a second step.
+    pub second_factor: bool,
+}
+
+/// How a new user gets a password: given one, or invited to choose it.
+pub enum FirstPassword<'a> {
+    Hash(&'a str),
+    Invitation { master: &'a MasterKey, link: NewLink<'a> },
+}
+
+impl std::fmt::Debug for FirstPassword<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Hash(_) => "FirstPassword::Hash",
+            Self::Invitation { .. } => "FirstPassword::Invitation",
+        })
+    }
 }
 
 fn user_from(row: &AnyRow, roles: &mut HashMap<String, Vec<String>>) -> Result<UserRecord, sqlx::Error> {
@@ -18,6 +37,10 @@ fn user_from(row: &AnyRow, roles: &mut HashMap<String, Vec<String>>) -> Result<U
         name: col(row, "name")?,
         created_at: stamp(row, "created_at")?,
         updated_at: stamp(row, "updated_at")?,
+        enabled: col::<i64>(row, "enabled")? != 0,
+        last_sign_in_at: col::<Option<i64>>(row, "last_sign_in_at")?.map(casebook_domain::Timestamp::from_unix_micros),
+        totp_enrolled: col::<Option<i64>>(row, "totp_confirmed_at")?.is_some(),
+        invitation_pending: col::<i64>(row, "password_chars")? == 0,
     })
 }
 
@@ -49,8 +72,11 @@ pub async fn list_users(at: &Scope, cursor: Option<&str>, limit: u32) -> Result<
 
 #[tracing::instrument(name = "db get_user", level = "debug", skip_all)]
 pub async fn get_user(at: &Scope, id: &str) -> Result<UserRecord, StoreError> {
-    let row = sqlx::query("SELECT id, email, name, created_at, updated_at FROM users WHERE id = $1 AND tenant_id = $2")
-        .bind(id)
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {} FROM users WHERE id = $1 AND tenant_id = $2",
+        USERS.columns
+    )))
+    .bind(id)
         .bind(at.tenant())
         .fetch_optional(at.pool())
         .await?
@@ -62,7 +88,7 @@ pub async fn get_user(at: &Scope, id: &str) -> Result<UserRecord, StoreError> {
 #[tracing::instrument(name = "db user_auth_by_email", level = "debug", skip_all)]
 pub async fn user_auth_by_email(at: &Scope, email: &Email) -> Result<Option<UserAuth>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT u.id, u.name, u.password_hash FROM account_emails e \
+        "SELECT u.id, u.name, u.email, u.password_hash, u.enabled, u.totp_confirmed_at FROM account_emails e \
          JOIN users u ON u.id = e.account_id AND u.tenant_id = $2 \
          WHERE e.email = $1 AND e.account_kind = 'user' AND e.tenant_id = $2",
     )
@@ -70,14 +96,31 @@ pub async fn user_auth_by_email(at: &Scope, email: &Email) -> Result<Option<User
     .bind(at.tenant())
     .fetch_optional(at.pool())
     .await?;
-    row.map(|r| {
-        Ok(UserAuth {
-            id: col(&r, "id")?,
-            name: col(&r, "name")?,
-            password_hash: col(&r, "password_hash")?,
-        })
+    row.map(|r| user_auth_from(&r)).transpose()
+}
+
+fn user_auth_from(row: &AnyRow) -> Result<UserAuth, sqlx::Error> {
+    Ok(UserAuth {
+        id: col(row, "id")?,
+        name: col(row, "name")?,
+        email: col(row, "email")?,
+        password_hash: col(row, "password_hash")?,
+        enabled: col::<i64>(row, "enabled")? != 0,
+        second_factor: col::<Option<i64>>(row, "totp_confirmed_at")?.is_some(),
     })
-    .transpose()
+}
+
+/// What signing in needs of one user, by id (the second step knows the id).
+#[tracing::instrument(name = "db user_auth", level = "debug", skip_all)]
+pub async fn user_auth(at: &Scope, id: &str) -> Result<Option<UserAuth>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT id, name, email, password_hash, enabled, totp_confirmed_at FROM users WHERE id = $1 AND tenant_id = $2",
+    )
+    .bind(id)
+    .bind(at.tenant())
+    .fetch_optional(at.pool())
+    .await?;
+    row.map(|r| user_auth_from(&r)).transpose()
 }
 
 #[tracing::instrument(name = "db user_password_hash", level = "debug", skip_all)]
@@ -97,7 +140,7 @@ pub async fn create_user(
     at: &Scope,
     author: Option<&Author>,
     user: &NewUser,
-    password_hash: &str,
+    password: FirstPassword<'_>,
 ) -> Result<UserRecord, StoreError> {
     let id = new_id();
     let now = at.now_micros();
@@ -115,12 +158,20 @@ pub async fn create_user(
     .bind(&id)
     .bind(user.email().as_str())
     .bind(user.name())
-    .bind(password_hash)
+    // An invited user has no password until the link sets one: the empty
+    // hash matches nothing (`password::verify_password`).
+    .bind(match &password {
+        FirstPassword::Hash(hash) => *hash,
+        FirstPassword::Invitation { .. } => "",
+    })
     .bind(now)
     .bind(at.tenant())
     .execute(&mut *tx)
     .await?;
     set_roles(&mut tx, at, RoleHolder::User(&id), user.roles()).await?;
+    if let FirstPassword::Invitation { master, link } = &password {
+        password_links::write_link(&mut tx, at, master, &id, user.email().as_str(), link).await?;
+    }
     let system = ActorRef {
         kind: AccountKind::User,
         id: id.clone(),
@@ -132,7 +183,10 @@ pub async fn create_user(
         author.map_or(&system, |a| &a.actor),
         Event::new("user.created", "user", &id)
             .named(user.email().as_str())
-            .detail(user.email().to_string()),
+            .detail(match password {
+                FirstPassword::Hash(_) => user.email().to_string(),
+                FirstPassword::Invitation { .. } => format!("{} (invited by email)", user.email()),
+            }),
     )
     .await?;
     tx.commit().await?;
@@ -170,6 +224,22 @@ pub async fn update_user(
     }
     if let Some(roles) = change.roles() {
         set_roles(&mut tx, at, RoleHolder::User(id), roles).await?;
+    }
+    if let Some(enabled) = change.enabled() {
+        sqlx::query("UPDATE users SET enabled = $1 WHERE id = $2 AND tenant_id = $3")
+            .bind(i64::from(enabled))
+            .bind(id)
+            .bind(at.tenant())
+            .execute(&mut *tx)
+            .await?;
+        if !enabled {
+            // Disabled means signed out everywhere, now.
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND tenant_id = $2")
+                .bind(id)
+                .bind(at.tenant())
+                .execute(&mut *tx)
+                .await?;
+        }
     }
     let after = held_permissions(&mut tx, at, RoleHolder::User(id)).await?;
     grantor.authorize(GrantChange::Change { before, after })?;
