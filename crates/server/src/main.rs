@@ -35,7 +35,7 @@ struct JwksFetchArgs {
     #[arg(long, env = "CASEBOOK_ALLOW_PRIVATE_JWKS_URI", default_value_t = false, action = clap::ArgAction::Set, value_name = "BOOL")]
     allow_private_jwks_uri: bool,
     /// A PEM bundle of CA certificates trusted beside the platform's roots
-    /// when fetching a jwks_uri.
+    /// when fetching a jwks_uri and by the SMTP relay's TLS.
     #[arg(long, env = "CASEBOOK_EXTRA_CA_FILE", value_name = "PEM_FILE")]
     extra_ca_file: Option<std::path::PathBuf>,
 }
@@ -454,8 +454,7 @@ async fn run(command: Command, format: LogFormat) -> Result<(), Failure> {
                 .extra_ca_file
                 .as_deref()
                 .map(casebook_server::notify::read_ca_file)
-                .transpose()
-                .map_err(|e| e.to_string())?
+                .transpose()?
                 .unwrap_or_default();
             let config = Config {
                 addr,

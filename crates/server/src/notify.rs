@@ -15,7 +15,6 @@
 //! must verify against the platform's roots plus `CASEBOOK_EXTRA_CA_FILE`,
 //! the bundle `jwks_uri` fetches trust too, and must name the host in the URL.
 
-use crate::config::ConfigError;
 use crate::crypto::MasterKey;
 use crate::db::Db;
 use crate::store;
@@ -108,12 +107,11 @@ impl std::fmt::Debug for Mailer {
 }
 
 /// The certificates of the PEM bundle at `path` (`CASEBOOK_EXTRA_CA_FILE`),
-/// for [`Mailer::from_url`] to trust beside the platform's roots.
-pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
-    let failed = |reason: String| ConfigError::ExtraCaFile {
-        path: path.to_owned(),
-        reason,
-    };
+/// for [`Mailer::from_url`] to trust beside the platform's roots. The error
+/// reads as `config::ConfigError::ExtraCaFile` does, whose module this one
+/// may not name (`config` names this one).
+pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let failed = |reason: String| format!("CASEBOOK_EXTRA_CA_FILE {}: {reason}", path.display());
     let pem = std::fs::read(path).map_err(|e| failed(e.to_string()))?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
@@ -487,7 +485,7 @@ mod tests {
         let empty = dir.join("empty.pem");
         std::fs::write(&empty, "no certificate here\n").unwrap();
         for path in [empty.as_path(), Path::new("/nonexistent/ca.pem")] {
-            let error = read_ca_file(path).unwrap_err().to_string();
+            let error = read_ca_file(path).unwrap_err();
             assert!(error.starts_with("CASEBOOK_EXTRA_CA_FILE"), "{error}");
         }
         let roots = read_ca_file(&good).unwrap();

@@ -84,6 +84,7 @@ fn every_operation_states_the_permission_the_access_table_requires() {
             auth::Access::SignedInUser(p) => {
                 assert_eq!(security, &serde_json::json!([{"admin_session": [p.to_string()]}]))
             }
+            auth::Access::Person => assert_eq!(security, &serde_json::json!([{"admin_session": []}])),
         }
     }
 }

@@ -297,6 +297,7 @@ both_backends!(
         casebook_api(&c, &admin).await;
         audit(&c, &admin).await;
         tenants(&c, &admin).await;
+        strong_sign_in(&c, &admin).await;
         seen.assert_complete();
     }
 );
@@ -357,6 +358,80 @@ async fn sessions(c: &Client<'_>) -> String {
         .expect(201)
         .await;
     str_of(&session.body, "token").to_owned()
+}
+
+/// A second person enrols TOTP and signs in in two steps; an invitation is
+/// accepted; a reset is asked for; the tenant's setting.
+async fn strong_sign_in(c: &Client<'_>, admin: &str) {
+    const TOTP: &str = "/admin/v1/users/me/totp";
+    const PASSWORD: &str = "a second person's passphrase";
+    c.post("/admin/v1/users")
+        .bearer(admin)
+        .json(json!({"email": "second.person@agency.org", "name": "Second", "password": PASSWORD, "roles": ["administrator"]}))
+        .expect(201)
+        .await;
+    let person = c.app.sign_in("second.person@agency.org", PASSWORD).await;
+    c.post(TOTP).bearer(&person).json(json!({"password": "wrong"})).expect(403).await;
+    let begun = c.post(TOTP).bearer(&person).json(json!({"password": PASSWORD})).expect(201).await;
+    let confirm = "/admin/v1/users/me/totp/confirm";
+    c.post(confirm).bearer(&person).json(json!({"code": "12"})).expect(422).await;
+    let now = (c.app.running.state.db().now_micros() / 1_000_000) as u64;
+    let code = casebook_server::totp::code_for_base32(str_of(&begun.body, "secret"), now).expect("code");
+    let codes = c.post(confirm).bearer(&person).json(json!({"code": code})).expect(200).await.body;
+    let recovery = |i: usize| codes["recovery_codes"][i].as_str().expect("a code").to_owned();
+
+    const MFA: &str = "/admin/v1/sessions/mfa";
+    let asked = c
+        .post("/admin/v1/sessions")
+        .json(json!({"email": "second.person@agency.org", "password": PASSWORD}))
+        .expect(401)
+        .await;
+    let token = str_of(&asked.body, "mfa_token").to_owned();
+    let refused = c.post(MFA).json(json!({"mfa_token": token, "totp_code": "000000"})).expect(401).await;
+    let token = str_of(&refused.body, "mfa_token").to_owned();
+    c.post(MFA).json(json!({"mfa_token": token, "recovery_code": recovery(0)})).expect(201).await;
+    c.call(Method::DELETE, TOTP, "")
+        .bearer(&person)
+        .json(json!({"password": PASSWORD}))
+        .expect(403)
+        .await;
+
+    const SETTINGS: &str = "/admin/v1/settings";
+    c.get(SETTINGS).bearer(admin).expect(200).await;
+    c.get(SETTINGS).bearer("cbsess_not-a-session").expect(401).await;
+    c.call(Method::PATCH, SETTINGS, "")
+        .bearer(admin)
+        .json(json!({"require_mfa_for_admins": true}))
+        .expect(409)
+        .await;
+    c.call(Method::PATCH, SETTINGS, "")
+        .bearer(&person)
+        .json(json!({"require_mfa_for_admins": false}))
+        .expect(200)
+        .await;
+    c.call(Method::PATCH, SETTINGS, "")
+        .bearer(admin)
+        .json(json!({"require_mfa_for_admins": "yes"}))
+        .expect(422)
+        .await;
+    c.call(Method::DELETE, TOTP, "")
+        .bearer(&person)
+        .json(json!({"password": PASSWORD, "recovery_code": recovery(1)}))
+        .expect(204)
+        .await;
+
+    c.post("/admin/v1/users")
+        .bearer(admin)
+        .json(json!({"email": "invited.person@agency.org", "name": "Invited", "roles": ["auditor"]}))
+        .expect(201)
+        .await;
+    let token = crate::password_links::delivered_link_token(c.app).await;
+    const SET: &str = "/admin/v1/set-password";
+    c.post(SET).json(json!({"token": "not-a-token", "password": PASSWORD})).expect(400).await;
+    c.post(SET).json(json!({"token": token, "password": PASSWORD})).expect(204).await;
+    const RESETS: &str = "/admin/v1/password-resets";
+    c.post(RESETS).json(json!({"email": "second.person@agency.org"})).expect(202).await;
+    c.post(RESETS).json(json!({"address": "second.person@agency.org"})).expect(422).await;
 }
 
 async fn tenants(c: &Client<'_>, admin: &str) {

@@ -164,7 +164,13 @@ async fn alerts_are_queued_and_delivered(app: TestApp) {
 
 pub(crate) async fn deliver(app: &TestApp, mailer: &Mailer) -> Result<usize, sqlx::Error> {
     let state = &app.running.state;
-    notify::deliver_due(state.db(), state.master(), mailer, &state.metrics().outbox_delivery_failures).await
+    notify::deliver_due(
+        state.db(),
+        state.master(),
+        mailer,
+        &state.metrics().outbox_delivery_failures,
+    )
+    .await
 }
 
 async fn failed_delivery_is_retried(app: TestApp) {

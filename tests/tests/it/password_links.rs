@@ -57,6 +57,19 @@ fn link_token(messages: &[String]) -> String {
         .collect()
 }
 
+/// Delivers what is queued and answers the token of the one link sent.
+pub(crate) async fn delivered_link_token(app: &TestApp) -> String {
+    for _ in 0..50 {
+        let messages = delivered_messages(app).await;
+        let links: Vec<String> = messages.into_iter().filter(|m| unquote(m).contains("#set-password?token=")).collect();
+        if !links.is_empty() {
+            return link_token(&links);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no message with a link was queued");
+}
+
 async fn set_password(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
     app.http
         .post(app.url("/admin/v1/set-password"))
@@ -162,15 +175,7 @@ both_backends!(
             .await
             .unwrap();
         assert_eq!(r.status(), 202);
-        let mut token = String::new();
-        for _ in 0..50 {
-            let messages = delivered_messages(&app).await;
-            if !messages.is_empty() {
-                token = link_token(&messages);
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let token = delivered_link_token(&app).await;
         assert_eq!(set_password(&app, &token, "a sturdy passphrase for work").await.status(), 204);
         assert_eq!(app.get("/admin/v1/users", &session).await.status(), 401);
         app.sign_in("forgetful@agency.org", "a sturdy passphrase for work").await;

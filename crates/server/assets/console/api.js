@@ -15,6 +15,7 @@ export const TENANT = tenantPath ? decodeURIComponent(tenantPath[1]) : null;
 const KEY = BASE ? "cb-session:" + BASE : "cb-session";
 let token = sessionStorage.getItem(KEY);
 let onSignedOut = () => {};
+let onMustEnrol = () => {};
 
 export function setToken(value) {
   token = value;
@@ -24,6 +25,15 @@ export function hasToken() { return Boolean(token); }
 // The session's header for a request that is not JSON (a download).
 export function authorization() { return token ? { authorization: "Bearer " + token } : {}; }
 export function whenSignedOut(fn) { onSignedOut = fn; }
+// The tenant requires a second factor of administrators and this one has
+// none: every admin route answers 403 with `mfa_enrolment_required` until
+// they enrol, so the console takes them to where they can.
+export function whenEnrolmentRequired(fn) { onMustEnrol = fn; }
+export const mustEnrol = (r) => Boolean(r && r.status === 403 && r.data && r.data.mfa_enrolment_required);
+
+// Answers of these say nothing about the session in hand (a 401 there is a
+// sign-in or a link refused, not a session that ended).
+const PUBLIC = new Set(["/admin/v1/sessions", "/admin/v1/sessions/mfa", "/admin/v1/password-resets", "/admin/v1/set-password"]);
 
 // `path` is the root's (/admin/v1/…); it is sent under this console's base.
 export async function api(method, path, body) {
@@ -38,8 +48,10 @@ export async function api(method, path, body) {
   }
   let data = null;
   if (response.status !== 204) { try { data = await response.json(); } catch (_) { data = null; } }
-  if (response.status === 401 && path !== "/admin/v1/sessions" && token) { setToken(null); onSignedOut(); }
-  return { ok: response.ok, status: response.status, data, retryAfter: response.headers.get("retry-after") };
+  if (response.status === 401 && !PUBLIC.has(path) && token) { setToken(null); onSignedOut(); }
+  const result = { ok: response.ok, status: response.status, data, retryAfter: response.headers.get("retry-after") };
+  if (mustEnrol(result)) onMustEnrol();
+  return result;
 }
 
 // The server's sentence, starting with a capital letter.
@@ -66,4 +78,6 @@ export const path = {
   audit: "/admin/v1/audit-events",
   tenants: "/admin/v1/tenants",
   tenant: (slug) => "/admin/v1/tenants/" + encodeURIComponent(slug),
+  settings: "/admin/v1/settings",
+  totp: "/admin/v1/users/me/totp",
 };

@@ -6,7 +6,7 @@ import { $, el, announce, openDialog, busy, copyButton, highlight, formatTime } 
 import { clearErrors, clearOnChange, showErrors, reworded } from "./errors.js";
 import { can } from "./catalog.js";
 import { confirmAction } from "./confirm.js";
-import { openReveal, passwordError, emptyPassword } from "./secrets.js";
+import { openReveal, emptyPassword, proofField, proofCode, proofFailed } from "./secrets.js";
 import { MAX_ACTIVE_SECRETS, SECRET_LABEL_CHARS } from "./limits.js";
 
 const dialog = $("cs-dialog");
@@ -39,6 +39,7 @@ function expiryOf(input) {
 }
 
 let adding = null; // the section the dialog adds to
+const addCode = proofField($("cs-factor-slot"), "cs");
 
 function openAdd(section, opener) {
   adding = section;
@@ -49,10 +50,11 @@ function openAdd(section, opener) {
   $("cs-dialog-title").textContent = "Add client secret to " + section.app.name;
   $("cs-ask").hidden = false; $("cs-result").hidden = true; $("cs-submit").hidden = false;
   $("cs-cancel").textContent = "Cancel";
+  addCode.open();
   openDialog(dialog, opener, $("cs-password"), section.title);
 }
 $("cs-copy-slot").append(copyButton(() => $("cs-value").textContent, "new client secret"));
-dialog._onclose = () => { $("cs-value").textContent = ""; $("cs-password").value = ""; };
+dialog._onclose = () => { $("cs-value").textContent = ""; $("cs-password").value = ""; addCode.reset(); };
 
 form.addEventListener("submit", (ev) => {
   ev.preventDefault();
@@ -62,16 +64,19 @@ form.addEventListener("submit", (ev) => {
   const expiry = expiryOf($("cs-expires"));
   if (expiry.error) { showErrors(fields, [expiry.error], $("cs-summary"), $("cs-error")); return; }
   if (emptyPassword(input, $("cs-password-error"))) return;
+  const code = proofCode(addCode);
+  if (!code) return;
   busy(form, async () => {
     const section = adding;
     const app = section.app;
     const password = input.value;
     input.value = "";
-    const body = { password };
+    const body = { password, ...code };
     if ($("cs-label").value.trim()) body.label = $("cs-label").value;
     if (expiry.at) body.expires_at = expiry.at;
     const r = await api("POST", secretsPath(app), body);
     if (r.ok) {
+      addCode.reset();
       $("cs-value").textContent = r.data.client_secret;
       $("cs-about").textContent = (r.data.label ? "Label: " + r.data.label + ". " : "")
         + (r.data.expires_at ? "Works until " + formatTime(r.data.expires_at) + "." : "It does not expire.");
@@ -95,7 +100,7 @@ form.addEventListener("submit", (ev) => {
       // Others may have added secrets since the list was loaded: show them.
       await section.load();
     } else {
-      passwordError(input, $("cs-password-error"), r);
+      proofFailed(r, input, $("cs-password-error"), addCode, password);
     }
   });
 });

@@ -62,7 +62,12 @@ function sentence(label, field, code, message) {
       if (field === "roles") return "Choose at least one role.";
       if (field === "permissions") return "Choose at least one permission.";
       return L + " is required.";
-    case "too_short": return field === "password" ? "Password must be at least " + MIN_PASSWORD_CHARS + " characters." : L + " is too short.";
+    case "too_short": return field === "password" ? L + " must be at least " + MIN_PASSWORD_CHARS + " characters." : L + " is too short.";
+    // The server says which rule the password breaks ("password is one of
+    // the most commonly used passwords"): its sentence, under the label.
+    case "weak_password":
+      return (reworded(message, [[/^password\b/, L]]) || L + " is too easy to guess.")
+        + " Try a phrase of several unrelated words.";
     case "too_long": return L + " is too long" + (LIMITS[field] ? " (at most " + LIMITS[field] + " characters)." : ".");
     case "invalid_characters": return L + " contains characters that are not allowed, such as control characters.";
     case "invalid_email": return L + " must be a valid email address, like team@example.org.";

@@ -1,8 +1,10 @@
 // The key icon (reveal, after the admin's password), "Show" of one listed
 // secret, and rotation. An empty password is never sent: each wrong one
-// counts toward a lockout.
+// counts toward a lockout. Someone with an authenticator app gives its
+// code too (or a recovery code).
 import { api, path, problemText } from "./api.js";
 import { $, announce, openDialog, busy, copyButton, formatTime } from "./ui.js";
+import { codeField, secondFactor, refusalOf } from "./factor.js";
 import { LOCKOUT_FAILURES, LOCKOUT_MINUTES, MAX_GRACE_PERIOD_SECS } from "./limits.js";
 
 const LOCKOUT_WARNING = " Wrong passwords count toward a lockout: after " + LOCKOUT_FAILURES
@@ -29,6 +31,40 @@ export function passwordError(input, error, r) {
   input.focus();
 }
 
+const CODE_REFUSED = "That code was not accepted: enter the code your app shows now (each code works once), or an unused recovery code."
+  + " Wrong codes count toward the same lockout as wrong passwords.";
+const CODE_NEEDED = "Your account has 2-step verification: enter the code from your authenticator app as well.";
+
+// The code field of a dialog that asks for the password: shown to those
+// known to have an authenticator app, and to anyone the server asks one of.
+export function proofField(slot, prefix) {
+  const field = codeField(slot, prefix);
+  field.open = () => { field.reset(); field.show(secondFactor.get() === true); };
+  return field;
+}
+
+// The code typed in `field`, when it is shown: `{}` when it is not, null
+// when what was typed cannot be a code (the field says so; nothing is sent).
+export function proofCode(field) {
+  return field.shown ? field.take() : {};
+}
+
+// A refused password-and-code: the field at fault says why. The password
+// was right when the code was missing or refused (the server judges the
+// code only after a right password), so it is put back for the next try.
+export function proofFailed(r, input, error, field, password) {
+  const why = refusalOf(r);
+  if (why === "code-needed" || why === "code-refused") {
+    secondFactor.set(true);
+    field.show(true);
+    input.value = password;
+    field.fail(why === "code-needed" ? CODE_NEEDED : CODE_REFUSED);
+    return;
+  }
+  if (field.shown) field.input.value = "";
+  passwordError(input, error, r);
+}
+
 export function emptyPassword(input, error) {
   if (input.value) return false;
   input.setAttribute("aria-invalid", "true");
@@ -36,6 +72,9 @@ export function emptyPassword(input, error) {
   input.focus();
   return true;
 }
+
+const revealCode = proofField($("v-factor-slot"), "v");
+const rotateCode = proofField($("r-factor-slot"), "r");
 
 for (const [input, error] of [["v-password", "v-password-error"], ["r-password", "r-password-error"]]) {
   $(input).addEventListener("input", () => { $(input).removeAttribute("aria-invalid"); $(error).textContent = ""; });
@@ -55,24 +94,28 @@ export function openReveal(app, opener, one, fallback) {
   $("secret-which").textContent = "";
   $("verify-emailed").textContent = emailed(app, "its client secret was shown");
   $("verify-ask").hidden = false; $("verify-result").hidden = true; $("verify-submit").hidden = false;
+  revealCode.open();
   openDialog($("verify-dialog"), opener, $("v-password"), fallback || $("apps-title"));
 }
 $("secret-copy-slot").append(copyButton(() => $("secret").textContent, "client secret"));
-$("verify-dialog")._onclose = () => { $("secret").textContent = ""; $("v-password").value = ""; };
+$("verify-dialog")._onclose = () => { $("secret").textContent = ""; $("v-password").value = ""; revealCode.reset(); };
 
 $("verify-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   if (!$("verify-result").hidden) return; // already shown: Enter does nothing more
   const input = $("v-password"); const error = $("v-password-error");
   if (emptyPassword(input, error)) return;
+  const code = proofCode(revealCode);
+  if (!code) return;
   busy($("verify-form"), async () => {
     const password = input.value;
     input.value = "";
     const where = revealing
       ? path.app(current.id) + "/client-secrets/" + encodeURIComponent(revealing.id) + "/reveal"
       : path.app(current.id) + "/client-secret/reveal";
-    const r = await api("POST", where, { password });
-    if (!r.ok) { passwordError(input, error, r); return; }
+    const r = await api("POST", where, { password, ...code });
+    if (!r.ok) { proofFailed(r, input, error, revealCode, password); return; }
+    revealCode.reset();
     $("secret").textContent = r.data.client_secret;
     const which = revealing ? revealing.name : (r.data.secret_label || r.data.secret_id);
     $("secret-which").textContent = which
@@ -98,10 +141,11 @@ export function openRotate(app, opener, rotated) {
   for (const id of ["r-password-error", "r-grace-error", "rotate-error"]) $(id).textContent = "";
   $("rotated").textContent = "";
   $("rotate-ask").hidden = false; $("rotate-result").hidden = true; $("rotate-submit").hidden = false;
+  rotateCode.open();
   openDialog($("rotate-dialog"), opener, $("r-password"), $("apps-title"));
 }
 $("rotated-copy-slot").append(copyButton(() => $("rotated").textContent, "new client secret"));
-$("rotate-dialog")._onclose = () => { $("rotated").textContent = ""; $("r-password").value = ""; };
+$("rotate-dialog")._onclose = () => { $("rotated").textContent = ""; $("r-password").value = ""; rotateCode.reset(); };
 for (const id of ["r-grace", "r-grace-unit"]) {
   $(id).addEventListener("input", () => { $("r-grace").removeAttribute("aria-invalid"); $("r-grace-error").textContent = ""; });
 }
@@ -120,19 +164,24 @@ $("rotate-form").addEventListener("submit", (ev) => {
     return;
   }
   if (emptyPassword(input, error)) return;
+  const code = proofCode(rotateCode);
+  if (!code) return;
   busy($("rotate-form"), async () => {
     const password = input.value;
     input.value = "";
-    const r = await api("POST", path.app(rotating.id) + "/client-secret/rotate", { password, grace_period_seconds: grace });
+    const r = await api("POST", path.app(rotating.id) + "/client-secret/rotate", { password, grace_period_seconds: grace, ...code });
     if (!r.ok) {
       if (r.status === 422 && r.data && r.data.errors) {
+        // Refused before the password was checked: it need not be typed again.
+        input.value = password;
         $("r-grace").setAttribute("aria-invalid", "true");
         $("r-grace-error").textContent = GRACE_SAY;
         $("r-grace").focus();
         return;
       }
-      passwordError(input, error, r); return;
+      proofFailed(r, input, error, rotateCode, password); return;
     }
+    rotateCode.reset();
     $("rotated").textContent = r.data.client_secret;
     $("rotated-grace").textContent = r.data.previous_secret_valid_until
       ? "The previous secret keeps working until " + formatTime(r.data.previous_secret_valid_until) + "."

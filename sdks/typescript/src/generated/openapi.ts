@@ -290,6 +290,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/v1/password-resets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask for a password reset: always 202, whether or not the address holds
+         *     an account, so the answer tells nobody which addresses do. When it does,
+         *     a one-time link (1 hour) goes to it.
+         */
+        post: operations["request_reset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/v1/roles": {
         parameters: {
             query?: never;
@@ -365,6 +386,61 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/v1/sessions/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Finish a sign-in with the second factor. */
+        post: operations["sign_in_mfa"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/set-password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set a password with the token of an invitation or reset link. The token
+         *     works once; a password the policy refuses leaves it working.
+         */
+        post: operations["set_password"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's settings. */
+        get: operations["get_settings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change the tenant's settings; absent fields stay as they are. */
+        patch: operations["change_settings"];
+        trace?: never;
+    };
     "/admin/v1/tenants": {
         parameters: {
             query?: never;
@@ -428,6 +504,50 @@ export interface paths {
         put?: never;
         /** Create a user; the address must not belong to any account, user or application. */
         post: operations["create_user"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/users/me/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Begin enrolling an authenticator app: a new secret, shown once, that
+         *     works once a code from it is confirmed.
+         */
+        post: operations["begin_totp"];
+        /**
+         * Remove the authenticator app and its recovery codes: the password and a
+         *     code (or a recovery code).
+         */
+        delete: operations["remove_totp"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/users/me/totp/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm the enrolment with a code from the app; answers the recovery
+         *     codes, shown this once.
+         */
+        post: operations["confirm_totp"];
         delete?: never;
         options?: never;
         head?: never;
@@ -995,7 +1115,7 @@ export interface components {
          *     snake_case name; clients match on it, so variants are only ever added.
          * @enum {string}
          */
-        ErrorCode: "required" | "too_short" | "too_long" | "invalid_characters" | "invalid_email" | "email_in_use" | "invalid_url" | "unknown_role" | "duplicate_role" | "invalid_permission" | "duplicate_permission" | "name_in_use" | "invalid_value" | "invalid_type" | "unknown_field" | "private_key_material" | "duplicate_kid" | "weak_key" | "unsupported_key" | "private_address";
+        ErrorCode: "required" | "too_short" | "too_long" | "invalid_characters" | "invalid_email" | "email_in_use" | "invalid_url" | "unknown_role" | "duplicate_role" | "invalid_permission" | "duplicate_permission" | "name_in_use" | "invalid_value" | "invalid_type" | "unknown_field" | "private_key_material" | "duplicate_kid" | "weak_key" | "unsupported_key" | "private_address" | "weak_password";
         /** @description `POST /admin/v1/external-applications/{id}/federated-credentials`. */
         FederatedCredentialForm: {
             /**
@@ -1177,6 +1297,21 @@ export interface components {
              */
             permissions: string[];
         };
+        /** @description `POST /admin/v1/sessions/mfa`: the second step of a sign-in. */
+        MfaSignIn: {
+            /** @description From the 401 that asked for the second step; 5 minutes, single use. */
+            mfa_token: string;
+            /**
+             * @description One of the recovery codes given at enrolment; each works once.
+             * @example abcde-fghij
+             */
+            recovery_code?: string | null;
+            /**
+             * @description Six digits from the authenticator app.
+             * @example 123456
+             */
+            totp_code?: string | null;
+        };
         /**
          * @description `POST …/client-secrets`: the admin's password, and what to call the new
          *     secret and when it should stop working.
@@ -1192,6 +1327,10 @@ export interface components {
             label?: string | null;
             /** Format: password */
             password: string;
+            /** @description With a second factor enrolled: one of the recovery codes instead. */
+            recovery_code?: string | null;
+            /** @description With a second factor enrolled: six digits from the authenticator app. */
+            totp_code?: string | null;
         };
         /** @description RFC 6749 §5.2 error body. */
         OAuthErrorBody: {
@@ -1423,10 +1562,21 @@ export interface components {
                  */
                 created_at: string;
                 email: string;
+                /** @description False while disabled: the user cannot sign in and has no session. */
+                enabled?: boolean;
                 id: string;
+                /** @description True until an invited user sets a first password. */
+                invitation_pending?: boolean;
+                /**
+                 * Format: date-time
+                 * @description RFC 3339, UTC: when the user last signed in; null if never.
+                 */
+                last_sign_in_at?: string | null;
                 name: string;
                 /** @description Role ids. */
                 roles: string[];
+                /** @description The second factors the user has enrolled: `totp`, `passkey`. */
+                second_factors?: string[];
                 /**
                  * Format: date-time
                  * @example 2026-03-02T14:05:09.123456Z
@@ -1436,6 +1586,10 @@ export interface components {
             /** @description Pass as `?cursor=` for the next page; always present, `null` on the last page. */
             next_cursor: string | null;
         };
+        /** @description `POST /admin/v1/password-resets`. */
+        PasswordResetRequest: {
+            email: string;
+        };
         /** @description An RFC 9457 problem document. */
         Problem: {
             detail: string;
@@ -1443,6 +1597,18 @@ export interface components {
             errors?: components["schemas"]["FieldError"][] | null;
             /** @description Accounts that still hold a role, on a refused role removal. */
             holders?: components["schemas"]["Holder"][] | null;
+            /**
+             * @description On a 403: the tenant requires a second factor of administrators and
+             *     this person has none yet; enrol at `/admin/v1/users/me/totp`.
+             */
+            mfa_enrolment_required?: boolean | null;
+            /**
+             * @description On a 401 from signing in: the password was right and the account
+             *     has a second factor; finish at `POST /admin/v1/sessions/mfa`.
+             */
+            mfa_required?: boolean | null;
+            /** @description With `mfa_required`: the token for the second step (5 minutes, single use). */
+            mfa_token?: string | null;
             /**
              * @description On a 403 from the grant rule: the permissions the change touches that
              *     the caller does not hold.
@@ -1470,6 +1636,10 @@ export interface components {
             resource_documentation: string;
             resource_name: string;
             scopes_supported: string[];
+        };
+        /** @description Ten codes, each good for one sign-in without the app; shown once. */
+        RecoveryCodes: {
+            recovery_codes: string[];
         };
         /** @description A change to a report: absent fields stay as they are. */
         ReportChange: {
@@ -1506,6 +1676,10 @@ export interface components {
         RevealRequest: {
             /** Format: password */
             password: string;
+            /** @description With a second factor enrolled: one of the recovery codes instead. */
+            recovery_code?: string | null;
+            /** @description With a second factor enrolled: six digits from the authenticator app. */
+            totp_code?: string | null;
         };
         /** @description A role change: absent fields stay as they are. */
         RoleChange: {
@@ -1552,6 +1726,10 @@ export interface components {
             grace_period_seconds?: number | null;
             /** Format: password */
             password: string;
+            /** @description With a second factor enrolled: one of the recovery codes instead. */
+            recovery_code?: string | null;
+            /** @description With a second factor enrolled: six digits from the authenticator app. */
+            totp_code?: string | null;
         };
         /**
          * @description `active` (it opens the token endpoint) or `expired` (it no longer does).
@@ -1616,11 +1794,36 @@ export interface components {
              */
             token: string;
         };
+        /**
+         * @description `POST /admin/v1/set-password`: the token from an invitation or reset
+         *     link, and the new password.
+         */
+        SetPasswordRequest: {
+            /** Format: password */
+            password: string;
+            token: string;
+        };
+        /** @description A tenant's settings. */
+        Settings: {
+            /**
+             * @description Everyone holding an `admin:` permission must enrol a second factor
+             *     before doing anything else.
+             */
+            require_mfa_for_admins: boolean;
+        };
+        /** @description `PATCH /admin/v1/settings`: absent fields stay as they are. */
+        SettingsChange: {
+            require_mfa_for_admins?: boolean | null;
+        };
         /** @description Sign-in form. */
         SignIn: {
             email: string;
             /** Format: password */
             password: string;
+            /** @description With a second factor enrolled: one of the recovery codes instead. */
+            recovery_code?: string | null;
+            /** @description With a second factor enrolled: six digits from the authenticator app. */
+            totp_code?: string | null;
         };
         /** @description A change to a tenant: its name, or whether it serves. */
         TenantChange: {
@@ -1753,11 +1956,42 @@ export interface components {
              */
             token_type: string;
         };
+        /** @description `POST /admin/v1/users/me/totp/confirm`: a code from the app. */
+        TotpConfirmation: {
+            /** @example 123456 */
+            code: string;
+        };
+        /** @description A TOTP secret to put in an authenticator app, until a code confirms it. */
+        TotpEnrolment: {
+            /** @description `otpauth://totp/…` with SHA1, 6 digits and a 30-second period. */
+            otpauth_uri: string;
+            /** @description The same URI as a QR code, an SVG image made by the server. */
+            qr_svg?: string;
+            /** @description The secret in base32 (RFC 4648), for typing into an app. */
+            secret: string;
+        };
+        /** @description `POST /admin/v1/users/me/totp`: the person's password, to begin. */
+        TotpEnrolmentRequest: {
+            /** Format: password */
+            password: string;
+        };
+        /** @description `DELETE /admin/v1/users/me/totp`: the password and a code. */
+        TotpRemoval: {
+            /** Format: password */
+            password: string;
+            recovery_code?: string | null;
+            totp_code?: string | null;
+        };
         /** @description A change to a user: absent fields stay as they are. */
         UserChange: {
             email?: string | null;
+            /** @description A disabled person cannot sign in. */
+            enabled?: boolean | null;
             name?: string | null;
-            /** Format: password */
+            /**
+             * Format: password
+             * @description Judged in `check`, against the address the account will have.
+             */
             password?: string | null;
             roles?: string[] | null;
         };
@@ -1765,8 +1999,12 @@ export interface components {
         UserForm: {
             email: string;
             name: string;
-            /** Format: password */
-            password: string;
+            /**
+             * Format: password
+             * @description Absent, the person is invited to choose one. Judged in `check`, not
+             *     here: the policy needs the form's email too.
+             */
+            password?: string | null;
             roles?: string[];
         };
         /** @description A user account. Never its password. */
@@ -1778,10 +2016,21 @@ export interface components {
              */
             created_at: string;
             email: string;
+            /** @description False while disabled: the user cannot sign in and has no session. */
+            enabled?: boolean;
             id: string;
+            /** @description True until an invited user sets a first password. */
+            invitation_pending?: boolean;
+            /**
+             * Format: date-time
+             * @description RFC 3339, UTC: when the user last signed in; null if never.
+             */
+            last_sign_in_at?: string | null;
             name: string;
             /** @description Role ids. */
             roles: string[];
+            /** @description The second factors the user has enrolled: `totp`, `passkey`. */
+            second_factors?: string[];
             /**
              * Format: date-time
              * @example 2026-03-02T14:05:09.123456Z
@@ -2925,7 +3174,7 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "detail": "password: password must be a string; remember: this form has no such field; its fields are password",
+                     *       "detail": "password: password must be a string; remember: this form has no such field; its fields are password, totp_code, recovery_code",
                      *       "errors": [
                      *         {
                      *           "code": "invalid_type",
@@ -2935,7 +3184,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "remember",
-                     *           "message": "this form has no such field; its fields are password"
+                     *           "message": "this form has no such field; its fields are password, totp_code, recovery_code"
                      *         }
                      *       ],
                      *       "status": 422,
@@ -3751,7 +4000,7 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "detail": "password: password must be a string; remember: this form has no such field; its fields are password",
+                     *       "detail": "password: password must be a string; remember: this form has no such field; its fields are password, totp_code, recovery_code",
                      *       "errors": [
                      *         {
                      *           "code": "invalid_type",
@@ -3761,7 +4010,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "remember",
-                     *           "message": "this form has no such field; its fields are password"
+                     *           "message": "this form has no such field; its fields are password, totp_code, recovery_code"
                      *         }
                      *       ],
                      *       "status": 422,
@@ -4161,6 +4410,125 @@ export interface operations {
                      *       "detail": "application not found",
                      *       "status": 404,
                      *       "title": "Not Found",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    request_reset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetRequest"];
+            };
+        };
+        responses: {
+            /** @description If the address holds an account, a link is on its way */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body is not JSON (a syntax error, bad UTF-8, a NUL character) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the body is not valid JSON: EOF while parsing an object at line 1 column 1",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body stalled: nothing arrived for 10 s (the connection is then closed) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body stalled: nothing arrived for 10 s; send the request again",
+                     *       "status": 408,
+                     *       "title": "Request Timeout",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 65536 bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body is larger than this endpoint accepts",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "send the body as JSON with Content-Type: application/json",
+                     *       "status": 415,
+                     *       "title": "Unsupported Media Type",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `{"email"}` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "name: name is required; email: this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)",
+                     *       "errors": [
+                     *         {
+                     *           "code": "required",
+                     *           "field": "name",
+                     *           "message": "name is required"
+                     *         },
+                     *         {
+                     *           "code": "email_in_use",
+                     *           "field": "email",
+                     *           "message": "this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
                      *       "type": "about:blank"
                      *     }
                      */
@@ -4866,7 +5234,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Wrong email or password */
+            /** @description Wrong email or password, a disabled account, or (with `mfa_required` and an `mfa_token`) a second step to take */
             401: {
                 headers: {
                     /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
@@ -4944,7 +5312,7 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "detail": "password: password must be a string; remember: this form has no such field; its fields are password",
+                     *       "detail": "password: password must be a string; remember: this form has no such field; its fields are password, totp_code, recovery_code",
                      *       "errors": [
                      *         {
                      *           "code": "invalid_type",
@@ -4954,7 +5322,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "remember",
-                     *           "message": "this form has no such field; its fields are password"
+                     *           "message": "this form has no such field; its fields are password, totp_code, recovery_code"
                      *         }
                      *       ],
                      *       "status": 422,
@@ -5032,6 +5400,516 @@ export interface operations {
                      *       "detail": "this needs the admin:edit permission, which the caller does not have",
                      *       "status": 403,
                      *       "title": "Forbidden",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    sign_in_mfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MfaSignIn"];
+            };
+        };
+        responses: {
+            /** @description Signed in */
+            201: {
+                headers: {
+                    /** @description no-store */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionView"];
+                };
+            };
+            /** @description The body is not JSON (a syntax error, bad UTF-8, a NUL character) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the body is not valid JSON: EOF while parsing an object at line 1 column 1",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token expired or was used, or the code was not accepted (then with a new `mfa_token`) */
+            401: {
+                headers: {
+                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body stalled: nothing arrived for 10 s (the connection is then closed) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body stalled: nothing arrived for 10 s; send the request again",
+                     *       "status": 408,
+                     *       "title": "Request Timeout",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 65536 bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body is larger than this endpoint accepts",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "send the body as JSON with Content-Type: application/json",
+                     *       "status": 415,
+                     *       "title": "Unsupported Media Type",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field is missing, of the wrong type, given twice or unknown, or breaks a rule: every such field is listed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "password: password must be a string; remember: this form has no such field; its fields are password, totp_code, recovery_code",
+                     *       "errors": [
+                     *         {
+                     *           "code": "invalid_type",
+                     *           "field": "password",
+                     *           "message": "password must be a string"
+                     *         },
+                     *         {
+                     *           "code": "unknown_field",
+                     *           "field": "remember",
+                     *           "message": "this form has no such field; its fields are password, totp_code, recovery_code"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many attempts for this account or from this source */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "too many wrong passwords: secrets are locked for you for 15 more minute(s)",
+                     *       "status": 429,
+                     *       "title": "Too Many Requests",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    set_password: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetPasswordRequest"];
+            };
+        };
+        responses: {
+            /** @description The password is set; sign in with it. Every session of the account has ended */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The link is unknown, used or expired */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the body is not valid JSON: EOF while parsing an object at line 1 column 1",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body stalled: nothing arrived for 10 s (the connection is then closed) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body stalled: nothing arrived for 10 s; send the request again",
+                     *       "status": 408,
+                     *       "title": "Request Timeout",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 65536 bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body is larger than this endpoint accepts",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "send the body as JSON with Content-Type: application/json",
+                     *       "status": 415,
+                     *       "title": "Unsupported Media Type",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The password is refused (`weak_password`, `too_short`, …) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "name: name is required; email: this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)",
+                     *       "errors": [
+                     *         {
+                     *           "code": "required",
+                     *           "field": "name",
+                     *           "message": "name is required"
+                     *         },
+                     *         {
+                     *           "code": "email_in_use",
+                     *           "field": "email",
+                     *           "message": "this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The settings */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Settings"];
+                };
+            };
+            /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
+            401: {
+                headers: {
+                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Lacking admin:view */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this needs the admin:edit permission, which the caller does not have",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    change_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SettingsChange"];
+            };
+        };
+        responses: {
+            /** @description Changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Settings"];
+                };
+            };
+            /** @description The body is not JSON (a syntax error, bad UTF-8, a NUL character) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the body is not valid JSON: EOF while parsing an object at line 1 column 1",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
+            401: {
+                headers: {
+                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Lacking admin:edit */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this needs the admin:edit permission, which the caller does not have",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body stalled: nothing arrived for 10 s (the connection is then closed) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body stalled: nothing arrived for 10 s; send the request again",
+                     *       "status": 408,
+                     *       "title": "Request Timeout",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A person requiring a second factor of others has none */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the role is still assigned to 1 account(s) (Partner App); remove it from them first",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 65536 bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body is larger than this endpoint accepts",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "send the body as JSON with Content-Type: application/json",
+                     *       "status": 415,
+                     *       "title": "Unsupported Media Type",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "name: name is required; email: this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)",
+                     *       "errors": [
+                     *         {
+                     *           "code": "required",
+                     *           "field": "name",
+                     *           "message": "name is required"
+                     *         },
+                     *         {
+                     *           "code": "email_in_use",
+                     *           "field": "email",
+                     *           "message": "this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
                      *       "type": "about:blank"
                      *     }
                      */
@@ -5969,6 +6847,587 @@ export interface operations {
                      *       ],
                      *       "status": 422,
                      *       "title": "Unprocessable Entity",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    begin_totp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TotpEnrolmentRequest"];
+            };
+        };
+        responses: {
+            /** @description The secret to add to an app; confirm it with a code */
+            201: {
+                headers: {
+                    /** @description no-store */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TotpEnrolment"];
+                };
+            };
+            /** @description The body is not JSON (a syntax error, bad UTF-8, a NUL character) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the body is not valid JSON: EOF while parsing an object at line 1 column 1",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid session */
+            401: {
+                headers: {
+                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Wrong password, or not a signed-in person */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this needs the admin:edit permission, which the caller does not have",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body stalled: nothing arrived for 10 s (the connection is then closed) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body stalled: nothing arrived for 10 s; send the request again",
+                     *       "status": 408,
+                     *       "title": "Request Timeout",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An authenticator app is enrolled already: remove it first */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the role is still assigned to 1 account(s) (Partner App); remove it from them first",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 65536 bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body is larger than this endpoint accepts",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "send the body as JSON with Content-Type: application/json",
+                     *       "status": 415,
+                     *       "title": "Unsupported Media Type",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field is missing, of the wrong type, given twice or unknown, or breaks a rule: every such field is listed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "password: password must be a string; remember: this form has no such field; its fields are password, totp_code, recovery_code",
+                     *       "errors": [
+                     *         {
+                     *           "code": "invalid_type",
+                     *           "field": "password",
+                     *           "message": "password must be a string"
+                     *         },
+                     *         {
+                     *           "code": "unknown_field",
+                     *           "field": "remember",
+                     *           "message": "this form has no such field; its fields are password, totp_code, recovery_code"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "too many wrong passwords: secrets are locked for you for 15 more minute(s)",
+                     *       "status": 429,
+                     *       "title": "Too Many Requests",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    remove_totp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TotpRemoval"];
+            };
+        };
+        responses: {
+            /** @description Removed: signing in asks for the password alone */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body is not JSON (a syntax error, bad UTF-8, a NUL character) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the body is not valid JSON: EOF while parsing an object at line 1 column 1",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid session */
+            401: {
+                headers: {
+                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Wrong password or code, or not a signed-in person */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this needs the admin:edit permission, which the caller does not have",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body stalled: nothing arrived for 10 s (the connection is then closed) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body stalled: nothing arrived for 10 s; send the request again",
+                     *       "status": 408,
+                     *       "title": "Request Timeout",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The tenant requires a second factor of this administrator */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the role is still assigned to 1 account(s) (Partner App); remove it from them first",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 65536 bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body is larger than this endpoint accepts",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "send the body as JSON with Content-Type: application/json",
+                     *       "status": 415,
+                     *       "title": "Unsupported Media Type",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field is missing, of the wrong type, given twice or unknown, or breaks a rule: every such field is listed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "password: password must be a string; remember: this form has no such field; its fields are password, totp_code, recovery_code",
+                     *       "errors": [
+                     *         {
+                     *           "code": "invalid_type",
+                     *           "field": "password",
+                     *           "message": "password must be a string"
+                     *         },
+                     *         {
+                     *           "code": "unknown_field",
+                     *           "field": "remember",
+                     *           "message": "this form has no such field; its fields are password, totp_code, recovery_code"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "too many wrong passwords: secrets are locked for you for 15 more minute(s)",
+                     *       "status": 429,
+                     *       "title": "Too Many Requests",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    confirm_totp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TotpConfirmation"];
+            };
+        };
+        responses: {
+            /** @description Enrolled: from now on signing in asks for a code */
+            200: {
+                headers: {
+                    /** @description no-store */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodes"];
+                };
+            };
+            /** @description The body is not JSON (a syntax error, bad UTF-8, a NUL character) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the body is not valid JSON: EOF while parsing an object at line 1 column 1",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid session */
+            401: {
+                headers: {
+                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not a signed-in person */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this needs the admin:edit permission, which the caller does not have",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body stalled: nothing arrived for 10 s (the connection is then closed) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body stalled: nothing arrived for 10 s; send the request again",
+                     *       "status": 408,
+                     *       "title": "Request Timeout",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No enrolment to confirm: begin one first */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the role is still assigned to 1 account(s) (Partner App); remove it from them first",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 65536 bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body is larger than this endpoint accepts",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "send the body as JSON with Content-Type: application/json",
+                     *       "status": 415,
+                     *       "title": "Unsupported Media Type",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The code is not the app's current one */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "name: name is required; email: this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)",
+                     *       "errors": [
+                     *         {
+                     *           "code": "required",
+                     *           "field": "name",
+                     *           "message": "name is required"
+                     *         },
+                     *         {
+                     *           "code": "email_in_use",
+                     *           "field": "email",
+                     *           "message": "this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "too many wrong passwords: secrets are locked for you for 15 more minute(s)",
+                     *       "status": 429,
+                     *       "title": "Too Many Requests",
                      *       "type": "about:blank"
                      *     }
                      */
