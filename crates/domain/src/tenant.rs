@@ -215,7 +215,7 @@ impl TenantForm {
         let name = errors.check(TENANT_NAME.required(&self.name));
         let admin_email = errors.check(Email::parse_field("admin_email", &self.admin_email));
         if let Some(password) = &self.admin_password {
-            errors.check(password.check_new().map_err(|e| {
+            errors.check(password.check_new_for(&self.admin_email).map_err(|e| {
                 FieldError::new(
                     "admin_password",
                     e.code,

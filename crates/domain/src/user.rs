@@ -360,9 +360,13 @@ impl UserChange {
     fn without_what_is_stored(&self, facts: &UserFacts, me: &AccountRef) -> Self {
         let current = facts.current.as_ref();
         let mut change = self.clone();
+        // The address as stored, character for character, is no change; a
+        // new casing of it is (it is stored as typed), and is judged.
+        // Its own address the rule would refuse (`admin@localhost`) is
+        // never a change the account can be making.
         if let Some(email) = &self.email
-            && (facts.email_holder.as_ref() == Some(me)
-                || current.is_some_and(|c| Email::for_lookup(email) == Email::for_lookup(&c.email)))
+            && (current.is_some_and(|c| email.trim() == c.email.trim())
+                || (facts.email_holder.as_ref() == Some(me) && Email::parse(email).is_err()))
         {
             change.email = None;
         }
@@ -713,11 +717,17 @@ mod tests {
         let facts = stored("Sam.Ray@Agency.org", &long_name);
         let change = UserChange::new()
             .name(long_name.clone())
-            .email(" sam.ray@AGENCY.org ")
+            .email(" Sam.Ray@Agency.org ")
             .password(Password::new("a new long enough password"));
         let valid = change.validate(&facts, &me()).expect("nothing sent back is judged");
         assert!(valid.name().is_none());
-        assert!(valid.email().is_none(), "the same address in another case is no change");
+        assert!(valid.email().is_none(), "the stored address sent back is no change");
+        // A new casing of it is a change, stored as typed.
+        let recased = UserChange::new()
+            .email("sam.ray@agency.org")
+            .validate(&facts, &me())
+            .unwrap();
+        assert_eq!(recased.email().map(|e| e.as_str()), Some("sam.ray@agency.org"));
         assert!(valid.password().is_some());
         // The same name is judged when it is a change.
         let elsewhere = stored("sam.ray@agency.org", "Sam");

@@ -31,6 +31,7 @@
 use crate::error::Error;
 use crate::model::{Case, Me, Report};
 use crate::records::{CaseChange, CaseForm, ReportChange, ReportForm};
+use crate::sign_in::{SecondFactor, SecondStep};
 use crate::token::{AccessToken, TokenSourceBuilder};
 use casebook_domain::user::Password;
 use casebook_domain::{CaseId, ReportId};
@@ -144,14 +145,38 @@ impl Client {
     }
 
     /// Signs a person in; see [`Client::sign_in`](crate::Client::sign_in).
+    /// Someone with a second factor gets [`Error::SecondFactorRequired`],
+    /// finished with [`complete_sign_in`](Self::complete_sign_in).
     pub fn sign_in(&self, email: &str, password: &Password) -> Result<Client, Error> {
-        let email = email.to_owned();
-        let password = password.clone();
-        let client = self.run(|c| async move { c.sign_in(&email, &password).await })?;
-        Ok(Self {
+        let client = self.run(|c| async move { c.sign_in(email, password).await })?;
+        Ok(self.sharing(client))
+    }
+
+    /// Signs a person in with their password and a code at once; see
+    /// [`Client::sign_in_with`](crate::Client::sign_in_with).
+    pub fn sign_in_with(
+        &self,
+        email: &str,
+        password: &Password,
+        second_factor: &SecondFactor,
+    ) -> Result<Client, Error> {
+        let client = self.run(|c| async move { c.sign_in_with(email, password, second_factor).await })?;
+        Ok(self.sharing(client))
+    }
+
+    /// Finishes a sign-in that asked for a second factor; see
+    /// [`SecondStep::complete`].
+    pub fn complete_sign_in(&self, step: &SecondStep, second_factor: &SecondFactor) -> Result<Client, Error> {
+        let client = self.run(|_| async move { step.complete(second_factor).await })?;
+        Ok(self.sharing(client))
+    }
+
+    /// An async client driven by this one's runtime.
+    fn sharing(&self, client: crate::Client) -> Self {
+        Self {
             client,
             runtime: self.runtime.clone(),
-        })
+        }
     }
 
     /// Signs the session out; see [`Client::sign_out`](crate::Client::sign_out).

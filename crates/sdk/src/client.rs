@@ -4,14 +4,13 @@
 use crate::call::{RequestOptions, Response};
 use crate::error::Error;
 use crate::key::PrivateKey;
-use crate::model::Session;
 use crate::options::{SharedOptions, shared_setters};
 use crate::retry::{RetryPolicy, parse_retry_after};
+use crate::sign_in::SecondStep;
 use crate::token::{AccessToken, Credential, TokenSource, TokenSourceBuilder};
 use crate::transport::{Http, checked_url, refuse_redirected};
 use casebook_domain::ClientSecret;
-use casebook_domain::user::Password;
-use casebook_domain::wire::{Problem, SignIn};
+use casebook_domain::wire::Problem;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, Url};
 use serde::Serialize;
@@ -109,28 +108,28 @@ impl Client {
         }
     }
 
-    /// Signs a person in to the admin API (`POST /admin/v1/sessions`) and
-    /// returns a client that acts as them, sharing this client's connection
-    /// pool. Only a signed-in person can reveal or rotate a client secret.
-    pub async fn sign_in(&self, email: &str, password: &Password) -> Result<Client, Error> {
-        let form = SignIn {
-            email: email.to_owned(),
-            password: password.clone(),
-            totp_code: None,
-            recovery_code: None,
-        };
-        let session: Session = self
-            .send(Method::POST, &["admin", "v1", "sessions"], &[], Some(&form))
-            .await?;
-        Ok(Client {
+    /// This client's pool and settings, acting as nobody: the second step
+    /// of a sign-in is sent without the credential of whoever began it.
+    pub(crate) fn anonymous(&self) -> Client {
+        self.acting(Auth::Anonymous)
+    }
+
+    /// This client's pool and settings, acting as the person whose session
+    /// `token` is.
+    pub(crate) fn as_session(&self, token: String) -> Client {
+        self.acting(Auth::Session(SessionToken(token.into_boxed_str())))
+    }
+
+    fn acting(&self, auth: Auth) -> Client {
+        Client {
             inner: Arc::new(Inner {
                 http: self.inner.http.clone(),
                 base: self.inner.base.clone(),
-                auth: Auth::Session(SessionToken(session.token.into_boxed_str())),
+                auth,
                 retry: self.inner.retry.clone(),
             }),
             call: self.call.clone(),
-        })
+        }
     }
 
     /// Signs the session out (`DELETE /admin/v1/sessions/current`): its token
@@ -284,7 +283,7 @@ impl Client {
                                 renewed_token = true;
                                 continue;
                             }
-                            problem(status, &headers, &bytes)
+                            problem(status, &headers, &bytes, self)
                         }
                     }
                 }
@@ -366,8 +365,9 @@ fn auth_param(challenge: &str, name: &str) -> Option<String> {
 }
 
 /// An RFC 9457 problem, read as leniently as [`Problem`] reads; an empty
-/// body is the status alone.
-fn problem(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
+/// body is the status alone. A 401 asking for the second step of a sign-in
+/// becomes [`Error::SecondFactorRequired`], finished through `from`'s pool.
+fn problem(status: u16, headers: &HeaderMap, body: &[u8], from: &Client) -> Error {
     let retry_after = parse_retry_after(headers.get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()));
     let reason = || {
         reqwest::StatusCode::from_u16(status)
@@ -381,6 +381,12 @@ fn problem(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
         _ => serde_json::from_slice::<Problem>(body),
     };
     match parsed {
+        Ok(Problem {
+            mfa_required: Some(true),
+            mfa_token: Some(token),
+            detail,
+            ..
+        }) if status == 401 => Error::SecondFactorRequired(SecondStep::new(from.anonymous(), token, detail)),
         Ok(p) => Error::Api {
             status,
             problem_type: p.kind,
@@ -396,6 +402,7 @@ fn problem(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
                 .filter_map(|p| p.parse().ok())
                 .collect(),
             required_scope: (status == 403).then(|| required_scope(headers)).flatten(),
+            second_factor_enrolment_required: status == 403 && p.mfa_enrolment_required == Some(true),
             retry_after,
         },
         Err(source) => {
@@ -505,6 +512,41 @@ mod tests {
     use casebook_domain::{ErrorCode, FieldError};
     use std::time::Duration;
 
+    /// [`problem`] as a client at a fixed address reads it.
+    fn read(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
+        problem(
+            status,
+            headers,
+            body,
+            &Client::builder("https://casebook.example.org").build().unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_second_step_is_its_own_error_and_its_token_stays_hidden() {
+        let body = br#"{"type":"about:blank","title":"Unauthorized","status":401,
+            "detail":"enter the code from your authenticator app, or a recovery code",
+            "mfa_required":true,"mfa_token":"cbmfa_hush"}"#;
+        let error = read(401, &HeaderMap::new(), body);
+        let Error::SecondFactorRequired(step) = &error else {
+            panic!("{error:?}")
+        };
+        assert!(step.detail().contains("authenticator"));
+        assert_eq!(error.status(), Some(401));
+        assert!(!error.is_transient());
+        assert!(!format!("{error:?} {error}").contains("cbmfa_hush"));
+        // Without a token (expired, used) it is the plain 401 it says.
+        let spent =
+            br#"{"type":"about:blank","title":"Unauthorized","status":401,"detail":"this sign-in has expired"}"#;
+        assert!(matches!(
+            read(401, &HeaderMap::new(), spent),
+            Error::Api { status: 401, .. }
+        ));
+        let enrol = br#"{"type":"about:blank","title":"Forbidden","status":403,"detail":"enrol","mfa_enrolment_required":true}"#;
+        assert!(read(403, &HeaderMap::new(), enrol).second_factor_enrolment_required());
+        assert!(!read(403, &HeaderMap::new(), b"").second_factor_enrolment_required());
+    }
+
     #[test]
     fn base_urls_are_checked() {
         for (raw, ok) in [
@@ -546,9 +588,9 @@ mod tests {
         let body =
             br#"{"type":"about:blank","title":"Forbidden","status":403,"detail":"you can only grant what you hold",
             "missing_permissions":["admin:delete","engage:view","billing:view"]}"#;
-        let error = problem(403, &HeaderMap::new(), body);
+        let error = read(403, &HeaderMap::new(), body);
         assert_eq!(error.missing_permissions().to_scope(), "engage:view admin:delete");
-        assert!(problem(404, &HeaderMap::new(), b"").missing_permissions().is_empty());
+        assert!(read(404, &HeaderMap::new(), b"").missing_permissions().is_empty());
     }
 
     #[test]
@@ -560,7 +602,7 @@ mod tests {
         );
         let body =
             br#"{"type":"https://casebook.example/problems/forbidden","title":"Forbidden","status":403,"detail":"no"}"#;
-        let error = problem(403, &headers, body);
+        let error = read(403, &headers, body);
         assert_eq!(error.required_scope(), Some("engage:delete"));
         let Error::Api { problem_type, .. } = &error else {
             panic!("{error:?}")
@@ -589,7 +631,7 @@ mod tests {
             detail,
             errors,
             ..
-        } = problem(422, &HeaderMap::new(), body)
+        } = read(422, &HeaderMap::new(), body)
         else {
             panic!("not an API problem")
         };
@@ -607,11 +649,11 @@ mod tests {
         );
 
         assert!(
-            matches!(problem(404, &HeaderMap::new(), b""), Error::Api { status: 404, ref title, .. } if title == "Not Found")
+            matches!(read(404, &HeaderMap::new(), b""), Error::Api { status: 404, ref title, .. } if title == "Not Found")
         );
         let mut slow = HeaderMap::new();
         slow.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        let html = problem(502, &slow, b"<html>bad gateway</html>");
+        let html = read(502, &slow, b"<html>bad gateway</html>");
         assert!(matches!(html, Error::UnexpectedResponse { status: 502, .. }));
         assert!(html.is_transient());
         assert_eq!(html.retry_after(), Some(Duration::from_secs(1)));

@@ -1,6 +1,7 @@
 //! The one error type of the SDK: every way a call can fail, as values a caller can match.
 
 use crate::key_kind::KeyKind;
+use crate::sign_in::SecondStep;
 use casebook_domain::AssertionAlg;
 use casebook_domain::{FieldError, OAuthErrorCode, PermissionSet, ValidationErrors};
 use std::fmt;
@@ -17,7 +18,8 @@ use std::time::Duration;
 /// could help. The SDK has already retried transient failures as far as its
 /// [`RetryPolicy`](crate::RetryPolicy) allows before it returns one.
 ///
-/// No variant ever holds a client secret, password or token.
+/// No variant ever holds a client secret, password or code, and none shows
+/// a token: the second step of a sign-in keeps its own out of `Debug`.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -58,9 +60,20 @@ pub enum Error {
         /// On a 403 `insufficient_scope` (RFC 6750 §3.1): the scope the call
         /// needs, from the `WWW-Authenticate` challenge, e.g. `engage:delete`.
         required_scope: Option<String>,
+        /// On a 403: the tenant requires a second factor of everyone holding
+        /// an `admin:` permission, and this person has none yet. Until they
+        /// enrol ([`Totp::begin`](crate::Totp::begin)), that is all they can do.
+        second_factor_enrolment_required: bool,
         /// How long the server asked the client to wait, from `Retry-After`.
         retry_after: Option<Duration>,
     },
+
+    /// The password was right and the person has a second factor: signing
+    /// in takes a code too (a 401 with `mfa_required`). Finish within 5
+    /// minutes with [`SecondStep::complete`]. Also the answer to a code the
+    /// server did not accept, with a new step to try again.
+    #[error("a second factor is needed to finish signing in: {}", .0.detail())]
+    SecondFactorRequired(SecondStep),
 
     /// The input breaks a rule the server would enforce, so it was not sent.
     /// The errors are exactly those the server would have answered with.
@@ -166,6 +179,7 @@ impl Error {
             // caller: missing at start-up or mid-swap, it will be back soon.
             Self::TokenFile { .. } => true,
             Self::Validation(_)
+            | Self::SecondFactorRequired(_)
             | Self::Config(_)
             | Self::Runtime(_)
             | Self::MistypedSecret
@@ -180,6 +194,7 @@ impl Error {
             Self::OAuth { status, .. } | Self::Api { status, .. } | Self::UnexpectedResponse { status, .. } => {
                 Some(*status)
             }
+            Self::SecondFactorRequired(_) => Some(401),
             _ => None,
         }
     }
@@ -230,6 +245,28 @@ impl Error {
             Self::Api { required_scope, .. } => required_scope.as_deref(),
             _ => None,
         }
+    }
+
+    /// The sign-in waiting for a second factor, for
+    /// [`Error::SecondFactorRequired`].
+    pub fn second_step(&self) -> Option<&SecondStep> {
+        match self {
+            Self::SecondFactorRequired(step) => Some(step),
+            _ => None,
+        }
+    }
+
+    /// Whether the person must enrol a second factor before anything else
+    /// (a 403 with `mfa_enrolment_required`): their tenant requires one of
+    /// everyone holding an `admin:` permission.
+    pub fn second_factor_enrolment_required(&self) -> bool {
+        matches!(
+            self,
+            Self::Api {
+                second_factor_enrolment_required: true,
+                ..
+            }
+        )
     }
 
     /// Whether the server certainly did not act on the request: the
@@ -387,6 +424,7 @@ mod tests {
             errors: vec![],
             missing_permissions: PermissionSet::EMPTY,
             required_scope: None,
+            second_factor_enrolment_required: false,
             retry_after,
         }
     }
@@ -465,6 +503,7 @@ mod tests {
             errors: vec![FieldError::new("roles", ErrorCode::UnknownRole, "there is no role")],
             missing_permissions: PermissionSet::EMPTY,
             required_scope: None,
+            second_factor_enrolment_required: false,
             retry_after: None,
         };
         assert_eq!(server.field_errors()[0].code, ErrorCode::UnknownRole);

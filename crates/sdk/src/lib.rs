@@ -90,6 +90,49 @@
 //! # let _ = (secret, rotated); Ok(()) }
 //! ```
 //!
+//! # Signing in strongly
+//!
+//! A person with a second factor (an authenticator app, with recovery
+//! codes) signs in in two steps: the password alone is answered with
+//! [`Error::SecondFactorRequired`], whose [`SecondStep`] finishes with a
+//! [`SecondFactor`] within 5 minutes. [`Client::sign_in_with`] sends both
+//! at once. Revealing, rotating and adding a secret then take a code beside
+//! the password, given as a [`Reauthentication`] to the `*_with` calls; a
+//! TOTP code is accepted once, so a second act takes the app's next code
+//! (or a recovery code). No code or token shows in a `Debug` output.
+//!
+//! ```no_run
+//! # async fn run(code_from_the_app: impl Fn() -> String, app: casebook_sdk::ApplicationId) -> Result<(), casebook_sdk::Error> {
+//! use casebook_sdk::{Client, Error, Password, Reauthentication, SecondFactor};
+//!
+//! let client = Client::builder("https://casebook.example.org").build()?;
+//! let password = Password::new("correct horse battery staple");
+//! let admin = match client.sign_in("admin@agency.org", &password).await {
+//!     Ok(admin) => admin,
+//!     Err(Error::SecondFactorRequired(step)) => {
+//!         step.complete(&SecondFactor::totp(code_from_the_app())).await?
+//!     }
+//!     Err(other) => return Err(other),
+//! };
+//! // Thirty seconds on, the app shows a new code.
+//! let again = Reauthentication::new(password).second_factor(SecondFactor::totp(code_from_the_app()));
+//! let secret = admin.admin().applications().reveal_secret_with(&app, &again).await?;
+//! # let _ = secret; Ok(()) }
+//! ```
+//!
+//! The person enrols with [`Admin::totp`] ([`Totp::begin`], then
+//! [`Totp::confirm`] with the app's first code, which answers the recovery
+//! codes). The tenant may require a second factor of everyone holding an
+//! `admin:` permission ([`Admin::settings`],
+//! [`TenantSettings::require_mfa_for_admins`]); until such a person enrols,
+//! their other calls are refused with
+//! [`Error::second_factor_enrolment_required`]. A user created without a
+//! password ([`UserForm::invitation`]) is invited by email to choose one; a
+//! person who forgot theirs asks [`Client::request_password_reset`], and
+//! either link's token goes to [`Client::set_password`] (or the console's
+//! page the link opens). `UserChange::new().enabled(false)` disables a
+//! person: no sign-in, and their sessions end.
+//!
 //! # Ids
 //!
 //! Ids are typed ([`ids`]): [`Cases::get`] takes a [`CaseId`], the admin
@@ -135,8 +178,8 @@
 //!
 //! # Secrets
 //!
-//! Client secrets, private keys, passwords, access and session tokens never appear in a
-//! `Debug` output, a log line or an error, and authorization headers are
+//! Client secrets, private keys, passwords, second-factor codes, access,
+//! session and sign-in tokens never appear in a `Debug` output, a log line or an error, and authorization headers are
 //! marked sensitive. Plain `http` is refused except to loopback, so a secret
 //! does not cross a network unencrypted by accident; redirects are never
 //! followed, so it cannot be sent anywhere else either.
@@ -161,22 +204,24 @@ mod model;
 mod options;
 mod pagination;
 mod retry;
+mod sign_in;
 mod token;
 mod transport;
 
-pub use admin::{Admin, Applications, NewClientSecret, Roles, Users};
+pub use admin::{Admin, Applications, NewClientSecret, Roles, TenantSettings, Totp, Users};
 pub use api::{Cases, Reports};
 pub use call::{RequestOptions, Response};
 pub use client::{Client, ClientBuilder};
 pub use error::{Cause, Error};
 pub use key::{KeyKind, PrivateKey};
 pub use model::{
-    Actor, Application, AuditEvent, AuthMethod, Case, ClientSecretInfo, ClientSecretValue, Me, Page, Report,
-    RevealedSecret, Role, SecretState, User,
+    Actor, Application, AuditEvent, AuthMethod, Case, ClientSecretInfo, ClientSecretValue, Me, OneTimeCode, Page,
+    RecoveryCodes, Report, RevealedSecret, Role, SecretState, Settings, SettingsChange, TotpEnrolment, User,
 };
 pub use options::{ClientAuthMethod, DEFAULT_REFRESH_AHEAD};
 pub use pagination::{Items, List, Pages};
 pub use retry::RetryPolicy;
+pub use sign_in::{Reauthentication, SecondFactor, SecondStep};
 pub use token::{AccessToken, TokenSource, TokenSourceBuilder};
 
 /// The HTTP library underneath, for [`ClientBuilder::http_client`] and

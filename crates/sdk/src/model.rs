@@ -12,8 +12,8 @@ pub use casebook_domain::AuthMethod;
 /// A signed-in admin session, as the server answers it.
 pub(crate) use casebook_domain::wire::Session;
 pub use casebook_domain::wire::{
-    Actor, Application, AuditEvent, Case, ClientSecretInfo, ClientSecretValue, Me, Page, Report, RevealedSecret, Role,
-    SecretState, User,
+    Actor, Application, AuditEvent, Case, ClientSecretInfo, ClientSecretValue, Me, OneTimeCode, Page, RecoveryCodes,
+    Report, RevealedSecret, Role, SecretState, Settings, SettingsChange, TotpEnrolment, User,
 };
 
 #[cfg(test)]
@@ -40,6 +40,25 @@ mod tests {
         .unwrap();
         assert_eq!(revealed.client_secret.expose(), "cbs_very-secret");
         assert!(!format!("{revealed:?}").contains("very-secret"));
+    }
+
+    #[test]
+    fn enrolment_secrets_and_recovery_codes_are_redacted_in_debug() {
+        let enrolment: TotpEnrolment = serde_json::from_str(
+            r#"{"secret":"JBSWY3DPEHPK3PXP","otpauth_uri":"otpauth://totp/Casebook:jo?secret=JBSWY3DPEHPK3PXP","qr_svg":"<svg/>"}"#,
+        )
+        .unwrap();
+        let codes: RecoveryCodes = serde_json::from_str(r#"{"recovery_codes":["abcde-fghjk"]}"#).unwrap();
+        let shown = format!("{enrolment:?} {codes:?} {:?}", OneTimeCode::new("123456"));
+        for secret in ["JBSWY3DP", "abcde", "123456"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        // A user from an older server, without the newer fields, reads as enabled.
+        let user: User = serde_json::from_str(
+            r#"{"id":"u","email":"jo@agency.org","name":"Jo","roles":[],"created_at":"2026-03-02T14:05:09Z","updated_at":"2026-03-02T14:05:09Z"}"#,
+        )
+        .unwrap();
+        assert!(user.enabled && user.second_factors.is_empty() && !user.invitation_pending);
     }
 
     #[test]

@@ -201,6 +201,7 @@ mod tests {
                 errors: vec![],
                 missing_permissions: PermissionSet::EMPTY,
                 required_scope: None,
+                second_factor_enrolment_required: false,
                 retry_after,
             },
             "unexpected_response" => Error::UnexpectedResponse {

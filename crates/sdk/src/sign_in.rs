@@ -200,10 +200,16 @@ impl SecondStep {
             mfa_token: self.mfa_token.expose().to_owned(),
             totp_code,
             recovery_code,
+            passkey: None,
         };
         let session: Session = self
             .client
-            .send(Method::POST, &[SESSIONS[0], SESSIONS[1], SESSIONS[2], "mfa"], &[], Some(&body))
+            .send(
+                Method::POST,
+                &[SESSIONS[0], SESSIONS[1], SESSIONS[2], "mfa"],
+                &[],
+                Some(&body),
+            )
             .await?;
         Ok(self.client.as_session(session.token))
     }
@@ -307,9 +313,13 @@ mod tests {
     fn codes_and_tokens_never_reach_debug() {
         let client = Client::builder("https://casebook.example.org").build().unwrap();
         let step = SecondStep::new(client, OneTimeCode::new("cbmfa_hush"), "enter the code".into());
-        let again = Reauthentication::new(Password::new("a quiet long password")).second_factor(SecondFactor::totp("314159"));
+        let again =
+            Reauthentication::new(Password::new("a quiet long password")).second_factor(SecondFactor::totp("314159"));
         let spare = SecondFactor::recovery_code("abcde-fghjk");
-        let shown = format!("{step:?} {again:?} {spare:?} {:?}", Error::SecondFactorRequired(step.clone()));
+        let shown = format!(
+            "{step:?} {again:?} {spare:?} {:?}",
+            Error::SecondFactorRequired(step.clone())
+        );
         for secret in ["cbmfa_hush", "314159", "abcde", "quiet"] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }

@@ -118,9 +118,14 @@ async fn fixture() -> Fixture {
         current: None,
     })
     .expect("valid administrator");
-    let administrator = store::create_user(&store::Scope::root(db.clone()), None, &administrator, store::FirstPassword::Hash("unused"))
-        .await
-        .expect("administrator");
+    let administrator = store::create_user(
+        &store::Scope::root(db.clone()),
+        None,
+        &administrator,
+        store::FirstPassword::Hash("unused"),
+    )
+    .await
+    .expect("administrator");
     let author = Author {
         actor: ActorRef {
             kind: AccountKind::User,

@@ -24,7 +24,9 @@ pub enum ApiError {
     MfaRequired { detail: String, mfa_token: String },
     /// 403: the tenant requires a second factor of this administrator,
     /// who has none yet.
-    #[error("your agency requires a second factor of everyone with admin permissions: enrol an authenticator app (POST /admin/v1/users/me/totp) before anything else")]
+    #[error(
+        "your agency requires a second factor of everyone with admin permissions: enrol an authenticator app (POST /admin/v1/users/me/totp) before anything else"
+    )]
     MfaEnrolmentRequired,
     /// 403; `insufficient_scope` names the permission the caller lacks.
     #[error("{detail}")]
@@ -194,7 +196,10 @@ impl IntoResponse for ApiError {
             }
             Self::Conflict { holders, .. } => (None, holders),
             Self::MfaRequired { mfa_token: token, .. } => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"casebook\""));
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"casebook\""),
+                );
                 mfa_required = Some(true);
                 mfa_token = Some(casebook_domain::wire::OneTimeCode::new(token));
                 (None, None)

@@ -29,6 +29,7 @@ pub mod keys;
 pub mod master_keys;
 pub mod metrics;
 pub mod notify;
+pub mod passkeys;
 pub mod password;
 pub mod process_metrics;
 pub mod quota;

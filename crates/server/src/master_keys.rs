@@ -104,10 +104,9 @@ async fn legacy_mac_key(db: &Db, master: &MasterKey) -> Result<[u8; 32], MasterK
 fn context(table: SealedTable, source: &str) -> String {
     match table {
         SealedTable::SigningKeys => crate::keys::kid_context(source),
-        SealedTable::ClientSecrets
-        | SealedTable::InstallKeys
-        | SealedTable::TotpSecrets
-        | SealedTable::OutboxLinks => source.to_owned(),
+        SealedTable::ClientSecrets | SealedTable::InstallKeys | SealedTable::TotpSecrets | SealedTable::OutboxLinks => {
+            source.to_owned()
+        }
     }
 }
 
@@ -259,7 +258,11 @@ pub async fn rotate(
         (SealedTable::SigningKeys, &mut survey.signing_keys, "signing keys"),
         (SealedTable::ClientSecrets, &mut survey.client_secrets, "client secrets"),
         (SealedTable::TotpSecrets, &mut survey.totp_secrets, "TOTP secrets"),
-        (SealedTable::OutboxLinks, &mut survey.outbox_links, "unsent password links"),
+        (
+            SealedTable::OutboxLinks,
+            &mut survey.outbox_links,
+            "unsent password links",
+        ),
     ] {
         let total = {
             let mut conn = db.pool().acquire().await?;

@@ -44,7 +44,9 @@ impl std::fmt::Debug for Enrolment {
 
 pub fn enrolment(secret: &[u8], issuer: &str, account: &str) -> Result<Enrolment, String> {
     let totp = totp(secret, issuer, account)?;
-    let uri = totp.to_url().map_err(|e| format!("the otpauth URI could not be written: {e}"))?;
+    let uri = totp
+        .to_url()
+        .map_err(|e| format!("the otpauth URI could not be written: {e}"))?;
     let qr_svg = QrCode::new(uri.as_bytes())
         .map_err(|e| format!("the QR code could not be drawn: {e}"))?
         .render::<svg::Color>()

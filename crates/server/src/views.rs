@@ -62,7 +62,11 @@ impl From<UserRecord> for UserView {
             updated_at: user.updated_at,
             enabled: user.enabled,
             last_sign_in_at: user.last_sign_in_at,
-            second_factors: if user.totp_enrolled { vec!["totp".to_owned()] } else { Vec::new() },
+            second_factors: [(user.totp_enrolled, "totp"), (user.passkeys > 0, "passkey")]
+                .into_iter()
+                .filter(|(held, _)| *held)
+                .map(|(_, factor)| factor.to_owned())
+                .collect(),
             invitation_pending: user.invitation_pending,
         }
     }

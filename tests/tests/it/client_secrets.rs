@@ -367,9 +367,14 @@ both_backends!(
         // Delivered through an SMTP relay on loopback, to the application's address.
         let (port, mut received) = fake_relay().await;
         let mailer = Mailer::from_url(Some(&format!("smtp://127.0.0.1:{port}")), None, &[]).unwrap();
-        notify::deliver_due(state.db(), state.master(), &mailer, &state.metrics().outbox_delivery_failures)
-            .await
-            .unwrap();
+        notify::deliver_due(
+            state.db(),
+            state.master(),
+            &mailer,
+            &state.metrics().outbox_delivery_failures,
+        )
+        .await
+        .unwrap();
         let mut messages = Vec::new();
         while let Ok(Some(message)) = tokio::time::timeout(Duration::from_secs(5), received.recv()).await {
             messages.push(message);

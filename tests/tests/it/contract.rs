@@ -371,13 +371,32 @@ async fn strong_sign_in(c: &Client<'_>, admin: &str) {
         .expect(201)
         .await;
     let person = c.app.sign_in("second.person@agency.org", PASSWORD).await;
-    c.post(TOTP).bearer(&person).json(json!({"password": "wrong"})).expect(403).await;
-    let begun = c.post(TOTP).bearer(&person).json(json!({"password": PASSWORD})).expect(201).await;
+    c.post(TOTP)
+        .bearer(&person)
+        .json(json!({"password": "wrong"}))
+        .expect(403)
+        .await;
+    let begun = c
+        .post(TOTP)
+        .bearer(&person)
+        .json(json!({"password": PASSWORD}))
+        .expect(201)
+        .await;
     let confirm = "/admin/v1/users/me/totp/confirm";
-    c.post(confirm).bearer(&person).json(json!({"code": "12"})).expect(422).await;
+    c.post(confirm)
+        .bearer(&person)
+        .json(json!({"code": "12"}))
+        .expect(422)
+        .await;
     let now = (c.app.running.state.db().now_micros() / 1_000_000) as u64;
     let code = casebook_server::totp::code_for_base32(str_of(&begun.body, "secret"), now).expect("code");
-    let codes = c.post(confirm).bearer(&person).json(json!({"code": code})).expect(200).await.body;
+    let codes = c
+        .post(confirm)
+        .bearer(&person)
+        .json(json!({"code": code}))
+        .expect(200)
+        .await
+        .body;
     let recovery = |i: usize| codes["recovery_codes"][i].as_str().expect("a code").to_owned();
 
     const MFA: &str = "/admin/v1/sessions/mfa";
@@ -387,9 +406,16 @@ async fn strong_sign_in(c: &Client<'_>, admin: &str) {
         .expect(401)
         .await;
     let token = str_of(&asked.body, "mfa_token").to_owned();
-    let refused = c.post(MFA).json(json!({"mfa_token": token, "totp_code": "000000"})).expect(401).await;
+    let refused = c
+        .post(MFA)
+        .json(json!({"mfa_token": token, "totp_code": "000000"}))
+        .expect(401)
+        .await;
     let token = str_of(&refused.body, "mfa_token").to_owned();
-    c.post(MFA).json(json!({"mfa_token": token, "recovery_code": recovery(0)})).expect(201).await;
+    c.post(MFA)
+        .json(json!({"mfa_token": token, "recovery_code": recovery(0)}))
+        .expect(201)
+        .await;
     c.call(Method::DELETE, TOTP, "")
         .bearer(&person)
         .json(json!({"password": PASSWORD}))
@@ -427,11 +453,23 @@ async fn strong_sign_in(c: &Client<'_>, admin: &str) {
         .await;
     let token = crate::password_links::delivered_link_token(c.app).await;
     const SET: &str = "/admin/v1/set-password";
-    c.post(SET).json(json!({"token": "not-a-token", "password": PASSWORD})).expect(400).await;
-    c.post(SET).json(json!({"token": token, "password": PASSWORD})).expect(204).await;
+    c.post(SET)
+        .json(json!({"token": "not-a-token", "password": PASSWORD}))
+        .expect(400)
+        .await;
+    c.post(SET)
+        .json(json!({"token": token, "password": PASSWORD}))
+        .expect(204)
+        .await;
     const RESETS: &str = "/admin/v1/password-resets";
-    c.post(RESETS).json(json!({"email": "second.person@agency.org"})).expect(202).await;
-    c.post(RESETS).json(json!({"address": "second.person@agency.org"})).expect(422).await;
+    c.post(RESETS)
+        .json(json!({"email": "second.person@agency.org"}))
+        .expect(202)
+        .await;
+    c.post(RESETS)
+        .json(json!({"address": "second.person@agency.org"}))
+        .expect(422)
+        .await;
 }
 
 async fn tenants(c: &Client<'_>, admin: &str) {

@@ -61,7 +61,10 @@ fn link_token(messages: &[String]) -> String {
 pub(crate) async fn delivered_link_token(app: &TestApp) -> String {
     for _ in 0..50 {
         let messages = delivered_messages(app).await;
-        let links: Vec<String> = messages.into_iter().filter(|m| unquote(m).contains("#set-password?token=")).collect();
+        let links: Vec<String> = messages
+            .into_iter()
+            .filter(|m| unquote(m).contains("#set-password?token="))
+            .collect();
         if !links.is_empty() {
             return link_token(&links);
         }
@@ -125,10 +128,23 @@ both_backends!(an_invited_user_chooses_a_password_once, |app: TestApp| async mov
     // The policy applies, and a refused password leaves the link working.
     let p = problem(set_password(&app, &token, "new.hire@agency.org").await, 422).await;
     assert_eq!(p["errors"][0]["code"], "weak_password", "{p}");
-    assert_eq!(set_password(&app, &token, "a sturdy passphrase for work").await.status(), 204);
-    assert_eq!(set_password(&app, &token, "another sturdy passphrase").await.status(), 400);
+    assert_eq!(
+        set_password(&app, &token, "a sturdy passphrase for work")
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        set_password(&app, &token, "another sturdy passphrase").await.status(),
+        400
+    );
     let session = app.sign_in("new.hire@agency.org", "a sturdy passphrase for work").await;
-    let me = expect(app.get(&format!("/admin/v1/users/{}", user["id"].as_str().unwrap()), &session).await, 200).await;
+    let me = expect(
+        app.get(&format!("/admin/v1/users/{}", user["id"].as_str().unwrap()), &session)
+            .await,
+        200,
+    )
+    .await;
     assert_eq!(me["invitation_pending"], false);
 });
 
@@ -165,7 +181,12 @@ both_backends!(
         let session = app.sign_in("forgetful@agency.org", casebook_tests::USER_PASSWORD).await;
         // An hour later the link no longer works.
         app.advance_clock(Duration::from_secs(3601));
-        assert_eq!(set_password(&app, &token, "a sturdy passphrase for work").await.status(), 400);
+        assert_eq!(
+            set_password(&app, &token, "a sturdy passphrase for work")
+                .await
+                .status(),
+            400
+        );
         // A fresh one does, and ends the person's sessions.
         let r = app
             .http
@@ -176,10 +197,21 @@ both_backends!(
             .unwrap();
         assert_eq!(r.status(), 202);
         let token = delivered_link_token(&app).await;
-        assert_eq!(set_password(&app, &token, "a sturdy passphrase for work").await.status(), 204);
+        assert_eq!(
+            set_password(&app, &token, "a sturdy passphrase for work")
+                .await
+                .status(),
+            204
+        );
         assert_eq!(app.get("/admin/v1/users", &session).await.status(), 401);
-        app.sign_in("forgetful@agency.org", "a sturdy passphrase for work").await;
-        let trail = expect(app.get("/admin/v1/audit-events?action=user.password_reset", &admin).await, 200).await;
+        app.sign_in("forgetful@agency.org", "a sturdy passphrase for work")
+            .await;
+        let trail = expect(
+            app.get("/admin/v1/audit-events?action=user.password_reset", &admin)
+                .await,
+            200,
+        )
+        .await;
         assert_eq!(trail["items"].as_array().unwrap().len(), 1);
         assert!(!serde_json::to_string(&trail).unwrap().contains(&token));
     }

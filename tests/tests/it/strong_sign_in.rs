@@ -3,7 +3,9 @@
 //! disabling a person, and the last sign-in.
 
 use casebook_server::totp::code_for_base32;
-use casebook_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, Spawn, TestApp, USER_PASSWORD, both_backends, expect, id_of, problem};
+use casebook_tests::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, Spawn, TestApp, USER_PASSWORD, both_backends, expect, id_of, problem,
+};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -24,7 +26,11 @@ pub(crate) async fn enrol(app: &TestApp, session: &str, password: &str) -> (Stri
     let begun = expect(app.post_json(TOTP, session, &json!({"password": password})).await, 201).await;
     let secret = begun["secret"].as_str().unwrap().to_owned();
     let confirmed = app
-        .post_json(&format!("{TOTP}/confirm"), session, &json!({"code": code_now(app, &secret)}))
+        .post_json(
+            &format!("{TOTP}/confirm"),
+            session,
+            &json!({"code": code_now(app, &secret)}),
+        )
         .await;
     let codes = expect(confirmed, 200).await["recovery_codes"]
         .as_array()
@@ -65,7 +71,11 @@ both_backends!(
     spawn = Spawn::with_manual_clock(),
     |app: TestApp| async move {
         let admin = app.admin_token().await;
-        let begun = expect(app.post_json(TOTP, &admin, &json!({"password": ADMIN_PASSWORD})).await, 201).await;
+        let begun = expect(
+            app.post_json(TOTP, &admin, &json!({"password": ADMIN_PASSWORD})).await,
+            201,
+        )
+        .await;
         let secret = begun["secret"].as_str().unwrap().to_owned();
         let uri = begun["otpauth_uri"].as_str().unwrap();
         assert!(uri.starts_with("otpauth://totp/") && uri.contains(&secret), "{uri}");
@@ -73,10 +83,16 @@ both_backends!(
         // Until a code confirms it, nothing changes.
         let r = sign_in_raw(&app, &json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await;
         assert_eq!(r.status(), 201);
-        let wrong = app.post_json(&format!("{TOTP}/confirm"), &admin, &json!({"code": "000000"})).await;
+        let wrong = app
+            .post_json(&format!("{TOTP}/confirm"), &admin, &json!({"code": "000000"}))
+            .await;
         assert_eq!(problem(wrong, 422).await["errors"][0]["field"], "code");
         let r = app
-            .post_json(&format!("{TOTP}/confirm"), &admin, &json!({"code": code_now(&app, &secret)}))
+            .post_json(
+                &format!("{TOTP}/confirm"),
+                &admin,
+                &json!({"code": code_now(&app, &secret)}),
+            )
             .await;
         let codes: Vec<String> = serde_json::from_value(expect(r, 200).await["recovery_codes"].clone()).unwrap();
         assert_eq!(codes.len(), 10);
@@ -85,7 +101,8 @@ both_backends!(
         assert_eq!(again.status(), 409);
 
         // The password alone now asks for the second step.
-        let token = mfa_token(sign_in_raw(&app, &json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await).await;
+        let token =
+            mfa_token(sign_in_raw(&app, &json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await).await;
         // The code the enrolment was confirmed with is spent.
         let reused = second_step(&app, &json!({"mfa_token": token, "totp_code": code_now(&app, &secret)})).await;
         let token = mfa_token(reused).await;
@@ -110,17 +127,31 @@ both_backends!(
         assert_eq!(sign_in_raw(&app, &body).await.status(), 201);
         mfa_token(sign_in_raw(&app, &body).await).await;
         // A wrong password never reaches the second step.
-        let r = sign_in_raw(&app, &json!({"email": ADMIN_EMAIL, "password": "not the password at all"})).await;
+        let r = sign_in_raw(
+            &app,
+            &json!({"email": ADMIN_EMAIL, "password": "not the password at all"}),
+        )
+        .await;
         assert_eq!(problem(r, 401).await.get("mfa_token"), None);
         // A half-finished sign-in lasts five minutes.
-        let token = mfa_token(sign_in_raw(&app, &json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await).await;
+        let token =
+            mfa_token(sign_in_raw(&app, &json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await).await;
         app.advance_clock(Duration::from_secs(301));
         let r = second_step(&app, &json!({"mfa_token": token, "totp_code": code_now(&app, &secret)})).await;
         assert_eq!(problem(r, 401).await.get("mfa_required"), None);
 
         // No code, recovery code or secret reaches the audit trail.
-        let trail = app.get("/admin/v1/audit-events?limit=100", &session).await.text().await.unwrap();
-        for secret_text in codes.iter().map(String::as_str).chain([secret.as_str(), token.as_str()]) {
+        let trail = app
+            .get("/admin/v1/audit-events?limit=100", &session)
+            .await
+            .text()
+            .await
+            .unwrap();
+        for secret_text in codes
+            .iter()
+            .map(String::as_str)
+            .chain([secret.as_str(), token.as_str()])
+        {
             assert!(!trail.contains(secret_text), "{secret_text} in the trail");
         }
         assert!(trail.contains("user.second_factor_added") && trail.contains("user.recovery_code_used"));
@@ -132,16 +163,29 @@ both_backends!(
     spawn = Spawn::with_manual_clock(),
     |app: TestApp| async move {
         let admin = app.admin_token().await;
-        let partner = app.register(&admin, "Coded Partner", "coded@partner.example.org", &["engage-worker"]).await;
+        let partner = app
+            .register(&admin, "Coded Partner", "coded@partner.example.org", &["engage-worker"])
+            .await;
         let id = partner["id"].as_str().unwrap();
         let (secret, codes) = enrol(&app, &admin, ADMIN_PASSWORD).await;
         let reveal = format!("/admin/v1/external-applications/{id}/client-secret/reveal");
-        let r = app.post_json(&reveal, &admin, &json!({"password": ADMIN_PASSWORD})).await;
+        let r = app
+            .post_json(&reveal, &admin, &json!({"password": ADMIN_PASSWORD}))
+            .await;
         assert!(problem(r, 403).await["detail"].as_str().unwrap().contains("totp_code"));
         let r = app
-            .post_json(&reveal, &admin, &json!({"password": ADMIN_PASSWORD, "totp_code": "123456"}))
+            .post_json(
+                &reveal,
+                &admin,
+                &json!({"password": ADMIN_PASSWORD, "totp_code": "123456"}),
+            )
             .await;
-        assert!(problem(r, 403).await["detail"].as_str().unwrap().contains("not accepted"));
+        assert!(
+            problem(r, 403).await["detail"]
+                .as_str()
+                .unwrap()
+                .contains("not accepted")
+        );
         app.advance_clock(Duration::from_secs(30));
         let code = code_now(&app, &secret);
         let r = app
@@ -150,7 +194,11 @@ both_backends!(
         assert!(expect(r, 200).await["client_secret"].is_string());
         let rotate = format!("/admin/v1/external-applications/{id}/client-secret/rotate");
         let r = app
-            .post_json(&rotate, &admin, &json!({"password": ADMIN_PASSWORD, "recovery_code": codes[1]}))
+            .post_json(
+                &rotate,
+                &admin,
+                &json!({"password": ADMIN_PASSWORD, "recovery_code": codes[1]}),
+            )
             .await;
         assert_eq!(r.status(), 200);
         // Removing the app asks for a code too; then the password is enough.
@@ -159,12 +207,23 @@ both_backends!(
             .await;
         assert_eq!(r.status(), 403);
         let r = app
-            .delete_json(TOTP, &admin, &json!({"password": ADMIN_PASSWORD, "recovery_code": codes[2]}))
+            .delete_json(
+                TOTP,
+                &admin,
+                &json!({"password": ADMIN_PASSWORD, "recovery_code": codes[2]}),
+            )
             .await;
         assert_eq!(r.status(), 204);
-        let r = app.post_json(&reveal, &admin, &json!({"password": ADMIN_PASSWORD})).await;
+        let r = app
+            .post_json(&reveal, &admin, &json!({"password": ADMIN_PASSWORD}))
+            .await;
         assert_eq!(r.status(), 200);
-        assert_eq!(sign_in_raw(&app, &json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await.status(), 201);
+        assert_eq!(
+            sign_in_raw(&app, &json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+                .await
+                .status(),
+            201
+        );
     }
 );
 
@@ -175,8 +234,10 @@ both_backends!(
         let admin = app.admin_token().await;
         let viewers = id_of(&app.create_role(&admin, "Viewers", &["admin:view"]).await);
         let workers = id_of(&app.create_role(&admin, "Workers", &["engage:view"]).await);
-        app.create_user(&admin, "viewer@agency.org", "Viewer", &[&viewers]).await;
-        app.create_user(&admin, "worker@agency.org", "Worker", &[&workers]).await;
+        app.create_user(&admin, "viewer@agency.org", "Viewer", &[&viewers])
+            .await;
+        app.create_user(&admin, "worker@agency.org", "Worker", &[&workers])
+            .await;
         let require = json!({"require_mfa_for_admins": true});
         let r = app.patch_json("/admin/v1/settings", &admin, &require).await;
         assert!(problem(r, 409).await["detail"].as_str().unwrap().contains("yourself"));
@@ -197,43 +258,80 @@ both_backends!(
         let worker = app.sign_in("worker@agency.org", USER_PASSWORD).await;
         assert_eq!(app.get("/api/v1/engage/cases", &worker).await.status(), 200);
         // The trail records who required it.
-        let trail = expect(app.get("/admin/v1/audit-events?action=settings.changed", &admin).await, 200).await;
+        let trail = expect(
+            app.get("/admin/v1/audit-events?action=settings.changed", &admin).await,
+            200,
+        )
+        .await;
         assert_eq!(
             trail["items"][0]["changes"]["require_mfa_for_admins"],
             json!({"from": false, "to": true})
         );
         // Removing one's only second factor is refused while it is required.
         let r = app
-            .delete_json(TOTP, &viewer, &json!({"password": USER_PASSWORD, "totp_code": "000000"}))
+            .delete_json(
+                TOTP,
+                &viewer,
+                &json!({"password": USER_PASSWORD, "totp_code": "000000"}),
+            )
             .await;
         assert_eq!(r.status(), 403);
     }
 );
 
-both_backends!(disabled_people_cannot_sign_in_and_lose_their_sessions, |app: TestApp| async move {
-    let admin = app.admin_token().await;
-    let user = app.create_user(&admin, "leaving@agency.org", "Leaving", &["administrator"]).await;
-    let id = user["id"].as_str().unwrap();
-    assert_eq!(user["enabled"], true);
-    assert_eq!(user["last_sign_in_at"], Value::Null);
-    let session = app.sign_in("leaving@agency.org", USER_PASSWORD).await;
-    let seen = expect(app.get(&format!("/admin/v1/users/{id}"), &admin).await, 200).await;
-    assert!(seen["last_sign_in_at"].is_string(), "{seen}");
-    let r = app.patch_json(&format!("/admin/v1/users/{id}"), &admin, &json!({"enabled": false})).await;
-    assert_eq!(expect(r, 200).await["enabled"], false);
-    assert_eq!(app.get("/admin/v1/users", &session).await.status(), 401);
-    let r = sign_in_raw(&app, &json!({"email": "leaving@agency.org", "password": USER_PASSWORD})).await;
-    assert!(problem(r, 401).await["detail"].as_str().unwrap().contains("disabled"));
-    // Nobody disables themselves.
-    let me = expect(app.get("/api/v1/me", &admin).await, 200).await;
-    let own = app
-        .patch_json(&format!("/admin/v1/users/{}", me["id"].as_str().unwrap()), &admin, &json!({"enabled": false}))
+both_backends!(
+    disabled_people_cannot_sign_in_and_lose_their_sessions,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let user = app
+            .create_user(&admin, "leaving@agency.org", "Leaving", &["administrator"])
+            .await;
+        let id = user["id"].as_str().unwrap();
+        assert_eq!(user["enabled"], true);
+        assert_eq!(user["last_sign_in_at"], Value::Null);
+        let session = app.sign_in("leaving@agency.org", USER_PASSWORD).await;
+        let seen = expect(app.get(&format!("/admin/v1/users/{id}"), &admin).await, 200).await;
+        assert!(seen["last_sign_in_at"].is_string(), "{seen}");
+        let r = app
+            .patch_json(&format!("/admin/v1/users/{id}"), &admin, &json!({"enabled": false}))
+            .await;
+        assert_eq!(expect(r, 200).await["enabled"], false);
+        assert_eq!(app.get("/admin/v1/users", &session).await.status(), 401);
+        let r = sign_in_raw(&app, &json!({"email": "leaving@agency.org", "password": USER_PASSWORD})).await;
+        assert!(problem(r, 401).await["detail"].as_str().unwrap().contains("disabled"));
+        // Nobody disables themselves.
+        let me = expect(app.get("/api/v1/me", &admin).await, 200).await;
+        let own = app
+            .patch_json(
+                &format!("/admin/v1/users/{}", me["id"].as_str().unwrap()),
+                &admin,
+                &json!({"enabled": false}),
+            )
+            .await;
+        assert_eq!(own.status(), 409);
+        let r = app
+            .patch_json(&format!("/admin/v1/users/{id}"), &admin, &json!({"enabled": true}))
+            .await;
+        assert_eq!(expect(r, 200).await["enabled"], true);
+        app.sign_in("leaving@agency.org", USER_PASSWORD).await;
+        let trail = expect(
+            app.get(
+                &format!("/admin/v1/audit-events?target_id={id}&action=user.changed"),
+                &admin,
+            )
+            .await,
+            200,
+        )
         .await;
-    assert_eq!(own.status(), 409);
-    let r = app.patch_json(&format!("/admin/v1/users/{id}"), &admin, &json!({"enabled": true})).await;
-    assert_eq!(expect(r, 200).await["enabled"], true);
-    app.sign_in("leaving@agency.org", USER_PASSWORD).await;
-    let trail = expect(app.get(&format!("/admin/v1/audit-events?target_id={id}&action=user.changed"), &admin).await, 200).await;
-    let moves: Vec<&Value> = trail["items"].as_array().unwrap().iter().map(|e| &e["changes"]["enabled"]).collect();
-    assert_eq!(moves, [&json!({"from": false, "to": true}), &json!({"from": true, "to": false})]);
-});
+        let moves: Vec<&Value> = trail["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["changes"]["enabled"])
+            .collect();
+        assert_eq!(
+            moves,
+            [&json!({"from": false, "to": true}), &json!({"from": true, "to": false})]
+        );
+    }
+);

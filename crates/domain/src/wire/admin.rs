@@ -1,6 +1,7 @@
 //! The admin API's answers, and the bodies of sign-in and of a secret's
 //! reveal and rotation.
 
+use super::passkeys::PasskeyProof;
 use super::sign_in::OneTimeCode;
 use super::{Actor, permissions};
 use crate::Timestamp;
@@ -361,6 +362,11 @@ pub struct RevealRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub recovery_code: Option<OneTimeCode>,
+    /// With a passkey enrolled: its answer to the options of
+    /// `/admin/v1/users/me/passkeys/challenge` (or, signing in, of
+    /// `/admin/v1/sessions/mfa/passkey`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeyProof>,
 }
 
 /// Rotation: the admin's password and how long the old secret keeps working.
@@ -383,6 +389,11 @@ pub struct RotateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub recovery_code: Option<OneTimeCode>,
+    /// With a passkey enrolled: its answer to the options of
+    /// `/admin/v1/users/me/passkeys/challenge` (or, signing in, of
+    /// `/admin/v1/sessions/mfa/passkey`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeyProof>,
 }
 
 // Sign-in has no rules of its own: a 422 for its shape says only what the
@@ -401,6 +412,7 @@ impl Shaped for RevealRequest {
         Field::required("password", Kind::Text),
         Field::optional("totp_code", Kind::Text),
         Field::optional("recovery_code", Kind::Text),
+        Field::optional("passkey", Kind::Object),
     ];
 }
 
@@ -410,6 +422,7 @@ impl Shaped for RotateRequest {
         Field::optional("grace_period_seconds", Kind::Integer),
         Field::optional("totp_code", Kind::Text),
         Field::optional("recovery_code", Kind::Text),
+        Field::optional("passkey", Kind::Object),
     ];
 
     fn rules(&self) -> Result<(), ValidationErrors> {

@@ -16,6 +16,7 @@ mod admin;
 mod api;
 mod federated;
 mod oauth;
+mod passkeys;
 mod problem;
 mod scanning;
 mod secrets;
@@ -29,6 +30,10 @@ pub use federated::{FederatedCredential, FederatedCredentials};
 pub use oauth::{
     IntrospectionJwtClaims, IntrospectionResponse, OAuthErrorBody, ProtectedResourceMetadata, ServerMetadata,
     TOKEN_INTROSPECTION_JWT, TokenResponse,
+};
+pub use passkeys::{
+    MfaPasskeyStart, Passkey, PasskeyOptions, PasskeyProof, PasskeyRegistration, PasskeyRegistrationStart,
+    PasskeyRemoval, Passkeys,
 };
 pub use problem::Problem;
 pub use scanning::{LeakAlert, LeakLabel, LeakVerdict};

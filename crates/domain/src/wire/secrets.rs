@@ -1,6 +1,7 @@
 //! An application's client secrets as the admin API lists, issues and shows
 //! them (the contract's "Client secrets": "Several at once").
 
+use super::passkeys::PasskeyProof;
 use super::sign_in::OneTimeCode;
 use crate::Timestamp;
 use crate::ids::SecretId;
@@ -145,6 +146,11 @@ pub struct NewSecretRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub recovery_code: Option<OneTimeCode>,
+    /// With a passkey enrolled: its answer to the options of
+    /// `/admin/v1/users/me/passkeys/challenge` (or, signing in, of
+    /// `/admin/v1/sessions/mfa/passkey`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeyProof>,
 }
 
 impl NewSecretRequest {
@@ -176,6 +182,7 @@ impl Shaped for NewSecretRequest {
         Field::optional("expires_at", Kind::Text),
         Field::optional("totp_code", Kind::Text),
         Field::optional("recovery_code", Kind::Text),
+        Field::optional("passkey", Kind::Object),
     ];
 
     fn rules(&self) -> Result<(), ValidationErrors> {
@@ -194,6 +201,7 @@ mod tests {
             expires_at: expires_at.map(str::to_owned),
             totp_code: None,
             recovery_code: None,
+            passkey: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The bodies of signing in strongly: the second step, enrolment, links
 //! that set a password, and the tenant's setting.
 
+use super::passkeys::PasskeyProof;
 use crate::shape::{Field, Kind, Shaped};
 use crate::user::Password;
 use serde::{Deserialize, Serialize};
@@ -31,11 +32,13 @@ impl fmt::Debug for OneTimeCode {
 
 /// What a person offers as their second factor, from a body's
 /// `totp_code` and `recovery_code`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum SecondFactor<'a> {
     None,
     Totp(&'a str),
     Recovery(&'a str),
+    /// An authenticator's answer to a ceremony the server began.
+    Passkey(&'a super::PasskeyProof),
 }
 
 impl<'a> SecondFactor<'a> {
@@ -47,6 +50,12 @@ impl<'a> SecondFactor<'a> {
             (None, Some(code)) => Self::Recovery(code.expose()),
             (None, None) => Self::None,
         }
+    }
+
+    /// A passkey's answer, when one was sent: it is the factor the person
+    /// just used, so it goes before any code.
+    pub fn or_passkey(self, passkey: Option<&'a super::PasskeyProof>) -> Self {
+        passkey.map_or(self, Self::Passkey)
     }
 }
 
@@ -65,6 +74,11 @@ pub struct MfaSignIn {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "abcde-fghij"))]
     pub recovery_code: Option<OneTimeCode>,
+    /// With a passkey enrolled: its answer to the options of
+    /// `/admin/v1/users/me/passkeys/challenge` (or, signing in, of
+    /// `/admin/v1/sessions/mfa/passkey`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeyProof>,
 }
 
 impl Shaped for MfaSignIn {
@@ -72,6 +86,7 @@ impl Shaped for MfaSignIn {
         Field::required("mfa_token", Kind::Text),
         Field::optional("totp_code", Kind::Text),
         Field::optional("recovery_code", Kind::Text),
+        Field::optional("passkey", Kind::Object),
     ];
 }
 
@@ -148,6 +163,11 @@ pub struct TotpRemoval {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub recovery_code: Option<OneTimeCode>,
+    /// With a passkey enrolled: its answer to the options of
+    /// `/admin/v1/users/me/passkeys/challenge` (or, signing in, of
+    /// `/admin/v1/sessions/mfa/passkey`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeyProof>,
 }
 
 impl Shaped for TotpRemoval {
@@ -155,6 +175,7 @@ impl Shaped for TotpRemoval {
         Field::required("password", Kind::Text),
         Field::optional("totp_code", Kind::Text),
         Field::optional("recovery_code", Kind::Text),
+        Field::optional("passkey", Kind::Object),
     ];
 }
 
@@ -227,6 +248,7 @@ mod tests {
             mfa_token: "t".into(),
             totp_code: Some(OneTimeCode::new("123456")),
             recovery_code: Some(OneTimeCode::new("abcde-fghij")),
+            passkey: None,
         };
         let shown = format!("{body:?}");
         assert!(!shown.contains("123456") && !shown.contains("abcde"), "{shown}");

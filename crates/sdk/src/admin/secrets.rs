@@ -3,6 +3,7 @@
 
 use super::{Applications, application_path};
 use crate::error::Error;
+use crate::sign_in::Reauthentication;
 use casebook_domain::user::Password;
 use casebook_domain::wire::{ClientSecretInfo, ClientSecretValue, ClientSecrets, NewSecretRequest, RevealRequest};
 use casebook_domain::{ApplicationId, SecretId, Timestamp};
@@ -58,19 +59,34 @@ impl Applications<'_> {
     /// [`Error::Api`]). The label and expiry are checked first with the
     /// server's own rules ([`Error::Validation`], nothing sent); whether the
     /// expiry lies ahead and within the install's most only the server can
-    /// say. Only for a signed-in person, re-entering their `password`.
+    /// say. Only for a signed-in person, re-entering their `password`; with
+    /// a second factor, use [`add_secret_with`](Self::add_secret_with).
     pub async fn add_secret(
         &self,
         id: &ApplicationId,
         password: &Password,
         secret: &NewClientSecret,
     ) -> Result<ClientSecretValue, Error> {
+        self.add_secret_with(id, &Reauthentication::from(password), secret)
+            .await
+    }
+
+    /// [`add_secret`](Self::add_secret) with the password and, for a person
+    /// with a second factor, a code.
+    pub async fn add_secret_with(
+        &self,
+        id: &ApplicationId,
+        again: &Reauthentication,
+        secret: &NewClientSecret,
+    ) -> Result<ClientSecretValue, Error> {
+        let (totp_code, recovery_code) = again.codes();
         let body = NewSecretRequest {
-            password: password.clone(),
+            password: again.password().clone(),
             label: secret.label.clone(),
             expires_at: secret.expires_at.map(Timestamp::to_rfc3339),
-            totp_code: None,
-            recovery_code: None,
+            totp_code,
+            recovery_code,
+            passkey: None,
         };
         body.fields()?;
         self.client
@@ -79,17 +95,32 @@ impl Applications<'_> {
     }
 
     /// Shows one secret by its id; like [`reveal_secret`](Self::reveal_secret),
-    /// only for a signed-in person re-entering their `password`.
+    /// only for a signed-in person re-entering their `password`; with a
+    /// second factor, use [`reveal_secret_by_id_with`](Self::reveal_secret_by_id_with).
     pub async fn reveal_secret_by_id(
         &self,
         id: &ApplicationId,
         secret_id: &SecretId,
         password: &Password,
     ) -> Result<ClientSecretValue, Error> {
+        self.reveal_secret_by_id_with(id, secret_id, &Reauthentication::from(password))
+            .await
+    }
+
+    /// [`reveal_secret_by_id`](Self::reveal_secret_by_id) with the password
+    /// and, for a person with a second factor, a code.
+    pub async fn reveal_secret_by_id_with(
+        &self,
+        id: &ApplicationId,
+        secret_id: &SecretId,
+        again: &Reauthentication,
+    ) -> Result<ClientSecretValue, Error> {
+        let (totp_code, recovery_code) = again.codes();
         let body = RevealRequest {
-            password: password.clone(),
-            totp_code: None,
-            recovery_code: None,
+            password: again.password().clone(),
+            totp_code,
+            recovery_code,
+            passkey: None,
         };
         self.client
             .send(

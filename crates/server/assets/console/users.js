@@ -44,11 +44,20 @@ function secondStep(user) {
 
 const isMe = (user) => Boolean(session.me && user.id === session.me.id);
 
+// An address that must wrap does so after its @ rather than mid-word.
+function address(email) {
+  const at = email.lastIndexOf("@");
+  const span = el("span");
+  if (at < 1) { span.textContent = email; return span; }
+  span.append(email.slice(0, at + 1), el("wbr"), email.slice(at + 1));
+  return span;
+}
+
 function build(user) {
   const tr = el("tr");
   tr.dataset.id = user.id;
   tr.append(
-    cell(user.name, "Name"), cell(user.email, "Email"), cell(user.roles.map(roleName).join(", ") || "—", "Roles"),
+    cell(user.name, "Name"), cell(address(user.email), "Email"), cell(user.roles.map(roleName).join(", ") || "—", "Roles"),
     cell(statusOf(user), "Status", "keep"),
     cell(user.last_sign_in_at ? formatTime(user.last_sign_in_at) : (user.invitation_pending ? "Not yet" : "Never"), "Last sign-in"),
     cell(secondStep(user), "2-step", "keep"),

@@ -111,11 +111,17 @@ pub const ROUTES: &[RouteAccess] = &[
     // Admin sessions.
     rule(Method::POST, "/admin/v1/sessions", Access::Public),
     rule(Method::POST, "/admin/v1/sessions/mfa", Access::Public),
+    rule(Method::POST, "/admin/v1/sessions/mfa/passkey", Access::Public),
     rule(Method::DELETE, "/admin/v1/sessions/current", Access::Authenticated),
     // A person's own sign-in: open to one who must enrol before anything else.
     rule(Method::POST, "/admin/v1/users/me/totp", Access::Person),
     rule(Method::DELETE, "/admin/v1/users/me/totp", Access::Person),
     rule(Method::POST, "/admin/v1/users/me/totp/confirm", Access::Person),
+    rule(Method::GET, "/admin/v1/users/me/passkeys", Access::Person),
+    rule(Method::POST, "/admin/v1/users/me/passkeys", Access::Person),
+    rule(Method::POST, "/admin/v1/users/me/passkeys/options", Access::Person),
+    rule(Method::DELETE, "/admin/v1/users/me/passkeys/{id}", Access::Person),
+    rule(Method::POST, "/admin/v1/users/me/passkeys/challenge", Access::Person),
     // Links that set a password: the token in the body is the credential.
     rule(Method::POST, "/admin/v1/password-resets", Access::Public),
     rule(Method::POST, "/admin/v1/set-password", Access::Public),

@@ -38,6 +38,7 @@ macro_rules! assets {
 /// `(file name, media type, contents)` of every file under `/admin/assets/`.
 pub const ASSETS: &[(&str, &str, &str)] = assets! {
     "console.css" => "text/css; charset=utf-8",
+    "account.js" => "text/javascript; charset=utf-8",
     "api.js" => "text/javascript; charset=utf-8",
     "appform.js" => "text/javascript; charset=utf-8",
     "apps.js" => "text/javascript; charset=utf-8",
@@ -49,10 +50,13 @@ pub const ASSETS: &[(&str, &str, &str)] = assets! {
     "console.js" => "text/javascript; charset=utf-8",
     "tenants.js" => "text/javascript; charset=utf-8",
     "errors.js" => "text/javascript; charset=utf-8",
+    "factor.js" => "text/javascript; charset=utf-8",
     "federated.js" => "text/javascript; charset=utf-8",
     "keyset.js" => "text/javascript; charset=utf-8",
+    "passwords.js" => "text/javascript; charset=utf-8",
     "roles.js" => "text/javascript; charset=utf-8",
     "secrets.js" => "text/javascript; charset=utf-8",
+    "settings.js" => "text/javascript; charset=utf-8",
     "ui.js" => "text/javascript; charset=utf-8",
     "users.js" => "text/javascript; charset=utf-8",
 };

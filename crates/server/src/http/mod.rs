@@ -10,13 +10,14 @@ pub mod federated;
 pub mod introspection;
 pub mod oauth;
 pub mod ops;
+pub mod passkeys;
 pub mod password_links;
 pub mod query;
 mod quota;
 pub mod request_log;
 pub mod roles;
-pub mod secret_scanning;
 pub mod second_factor;
+pub mod secret_scanning;
 pub mod secrets;
 pub mod sessions;
 pub mod settings;
@@ -124,6 +125,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(sessions::routes())
         .merge(second_factor::routes())
         .merge(password_links::routes())
+        .merge(passkeys::routes())
         .merge(settings::routes())
         .merge(tenants::routes())
         .merge(roles::routes())

@@ -10,14 +10,14 @@ use crate::password::verify_password;
 use crate::state::AppState;
 use crate::store::{self, ActorRef, Scope};
 use crate::tenancy::Tenant;
-use crate::totp;
+use crate::{passkeys, totp};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use casebook_domain::mfa::{self, RECOVERY_CODE_CHARS, RECOVERY_CODES};
 use casebook_domain::wire::{
-    RecoveryCodes, SecondFactor, TotpConfirmation, TotpEnrolment, TotpEnrolmentRequest, TotpRemoval,
+    PasskeyOptions, RecoveryCodes, SecondFactor, TotpConfirmation, TotpEnrolment, TotpEnrolmentRequest, TotpRemoval,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -45,15 +45,24 @@ pub enum Verdict {
 /// it matched must be later than the last accepted, written as one
 /// conditional update); a recovery code is spent. Nothing here is logged:
 /// neither the code nor which part of it was wrong.
-pub async fn judge(state: &AppState, at: &Scope, person: &ActorRef, offered: SecondFactor<'_>) -> Result<Verdict, ApiError> {
+pub async fn judge(
+    state: &AppState,
+    tenant: &Tenant,
+    at: &Scope,
+    person: &ActorRef,
+    offered: SecondFactor<'_>,
+) -> Result<Verdict, ApiError> {
     let enrolment = store::totp_state(at, &person.id).await?;
-    if !enrolment.confirmed {
+    let passkeys = store::passkeys_of(at, &person.id).await?;
+    if !enrolment.confirmed && passkeys.is_empty() {
         return Ok(Verdict::NotEnrolled);
     }
     let accepted = match offered {
         SecondFactor::None => return Ok(Verdict::Missing),
         SecondFactor::Totp(typed) => {
-            let (Some(code), Some(sealed)) = (mfa::read_totp_code(typed), enrolment.sealed_secret) else {
+            let (true, Some(code), Some(sealed)) =
+                (enrolment.confirmed, mfa::read_totp_code(typed), enrolment.sealed_secret)
+            else {
                 return Ok(Verdict::Refused);
             };
             let secret = state.master().open(&sealed, &person.id).map_err(ApiError::internal)?;
@@ -67,14 +76,74 @@ pub async fn judge(state: &AppState, at: &Scope, person: &ActorRef, offered: Sec
             Some(code) => store::spend_recovery_code(at, person, &state.master().secret_mac(&code)).await?,
             None => false,
         },
+        SecondFactor::Passkey(proof) => passkey_holds(tenant, at, person, proof, passkeys).await?,
     };
     Ok(if accepted { Verdict::Accepted } else { Verdict::Refused })
 }
 
+/// Whether a passkey's answer completes a ceremony this server began for
+/// this person; its counter is written back when it does.
+async fn passkey_holds(
+    tenant: &Tenant,
+    at: &Scope,
+    person: &ActorRef,
+    proof: &casebook_domain::wire::PasskeyProof,
+    stored: Vec<store::PasskeyRecord>,
+) -> Result<bool, ApiError> {
+    let Some(ceremony) = store::take_ceremony(at, &proof.ceremony_id, &person.id, AUTHENTICATE).await? else {
+        return Ok(false);
+    };
+    let rp = passkeys::relying_party(tenant).map_err(ApiError::internal)?;
+    let result = match passkeys::finish_authentication(&rp, &ceremony, proof) {
+        Ok(result) => result,
+        Err(error) => {
+            tracing::info!(%error, "a passkey's answer was refused");
+            return Ok(false);
+        }
+    };
+    for record in stored {
+        let mut passkey: webauthn_rs::prelude::Passkey =
+            passkeys::from_text(&record.passkey).map_err(ApiError::internal)?;
+        if passkey.cred_id() == result.cred_id() {
+            passkey.update_credential(&result);
+            let text = passkeys::to_text(&passkey).map_err(ApiError::internal)?;
+            store::passkey_used(at, &person.id, &record.id, &text).await?;
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// A ceremony's purpose, as stored.
+pub const REGISTER: &str = "register";
+pub const AUTHENTICATE: &str = "authenticate";
+
+/// Options for the person's passkeys, and the ceremony kept for the answer.
+pub async fn passkey_challenge(tenant: &Tenant, at: &Scope, user_id: &str) -> Result<Option<PasskeyOptions>, ApiError> {
+    let stored = store::passkeys_of(at, user_id).await?;
+    if stored.is_empty() {
+        return Ok(None);
+    }
+    let keys = stored
+        .iter()
+        .map(|r| passkeys::from_text(&r.passkey))
+        .collect::<Result<Vec<webauthn_rs::prelude::Passkey>, _>>()
+        .map_err(ApiError::internal)?;
+    let rp = passkeys::relying_party(tenant).map_err(ApiError::internal)?;
+    let (options, ceremony) = passkeys::start_authentication(&rp, &keys).map_err(ApiError::internal)?;
+    let expires_at = at.now_micros() + passkeys::CEREMONY_LIFETIME.as_micros() as i64;
+    let ceremony_id = store::begin_ceremony(at, user_id, AUTHENTICATE, &ceremony, expires_at).await?;
+    Ok(Some(PasskeyOptions {
+        ceremony_id,
+        options: serde_json::to_value(&options).map_err(ApiError::internal)?,
+    }))
+}
+
 /// The password and, for someone enrolled, a code: what changing one's own
 /// second factor asks.
-async fn confirm_person(
+pub async fn confirm_person(
     state: &AppState,
+    tenant: &Tenant,
     at: &Scope,
     person: &ActorRef,
     password: casebook_domain::Password,
@@ -85,7 +154,10 @@ async fn confirm_person(
         return Err(ApiError::forbidden("the password is not right"));
     }
     if let Some(offered) = offered
-        && matches!(judge(state, at, person, offered).await?, Verdict::Missing | Verdict::Refused)
+        && matches!(
+            judge(state, tenant, at, person, offered).await?,
+            Verdict::Missing | Verdict::Refused
+        )
     {
         return Err(ApiError::forbidden(
             "a current code from your authenticator app, or an unused recovery code, is needed",
@@ -132,14 +204,15 @@ pub async fn begin_totp(
 ) -> Result<impl IntoResponse, ApiError> {
     let person = caller.actor();
     throttled(&state, &tenant, &person.id, peer)?;
-    confirm_person(&state, &at, &person, request.password, None).await?;
+    confirm_person(&state, &tenant, &at, &person, request.password, None).await?;
     let user = store::get_user(&at, &person.id).await?;
     let secret = totp::new_secret();
     let sealed = state.master().seal(&secret, &person.id);
     if !store::begin_totp(&at, &person.id, &sealed).await? {
         return Err(ApiError::Conflict {
-            detail: "an authenticator app is enrolled already; remove it (DELETE /admin/v1/users/me/totp) to enrol another"
-                .into(),
+            detail:
+                "an authenticator app is enrolled already; remove it (DELETE /admin/v1/users/me/totp) to enrol another"
+                    .into(),
             holders: None,
         });
     }
@@ -245,10 +318,12 @@ pub async fn remove_totp(
 ) -> Result<StatusCode, ApiError> {
     let person = caller.actor();
     throttled(&state, &tenant, &person.id, peer)?;
-    let offered = SecondFactor::of(request.totp_code.as_ref(), request.recovery_code.as_ref());
-    confirm_person(&state, &at, &person, request.password, Some(offered)).await?;
+    let offered = SecondFactor::of(request.totp_code.as_ref(), request.recovery_code.as_ref())
+        .or_passkey(request.passkey.as_ref());
+    confirm_person(&state, &tenant, &at, &person, request.password, Some(offered)).await?;
     let required = store::tenant_settings(&at).await?.require_mfa_for_admins;
-    if mfa::must_enrol(required, caller.permissions, false) {
+    let passkeys_left = !store::passkeys_of(&at, &person.id).await?.is_empty();
+    if mfa::must_enrol(required, caller.permissions, passkeys_left) {
         return Err(ApiError::Conflict {
             detail: "your agency requires a second factor of everyone with admin permissions; it cannot be removed"
                 .into(),

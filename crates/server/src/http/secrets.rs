@@ -10,6 +10,7 @@ use crate::http::second_factor::{self, Verdict};
 use crate::password::verify_password;
 use crate::state::AppState;
 use crate::store::{self, Scope};
+use crate::tenancy::Tenant;
 use crate::views::*;
 use axum::Json;
 use axum::extract::State;
@@ -18,10 +19,10 @@ use axum::response::IntoResponse;
 use casebook_domain::client_keys::AuthMethod;
 use casebook_domain::secret_lifecycle::SecretPolicy;
 use casebook_domain::user::Password;
-use casebook_domain::wire::{OneTimeCode, SecondFactor};
 use casebook_domain::wire::{
     ClientSecretInfo, ClientSecretValue, ClientSecrets, NewSecretRequest, RevealRequest, RotateRequest,
 };
+use casebook_domain::wire::{OneTimeCode, PasskeyProof, SecondFactor};
 use casebook_domain::{ClientId, ClientSecret, Timestamp};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -89,6 +90,7 @@ fn has_secret(app: &store::ApplicationRecord) -> Result<(), ApiError> {
 /// refused application costs a lockout attempt.
 async fn may_handle_secrets(
     state: &AppState,
+    tenant: &Tenant,
     at: &Scope,
     caller: &crate::http::auth::Principal,
     id: &str,
@@ -96,7 +98,7 @@ async fn may_handle_secrets(
 ) -> Result<(), ApiError> {
     has_secret(&store::get_application(at, id).await?)?;
     store::may_access_secret(at, &caller.author(), id).await?;
-    confirm_password(state, at, caller, proof, id).await
+    confirm_password(state, tenant, at, caller, proof, id).await
 }
 
 /// What a person re-enters to handle a secret: the password and, once they
@@ -107,10 +109,15 @@ struct Proof<'a> {
 }
 
 impl<'a> Proof<'a> {
-    fn new(password: Password, totp_code: Option<&'a OneTimeCode>, recovery_code: Option<&'a OneTimeCode>) -> Self {
+    fn new(
+        password: Password,
+        totp_code: Option<&'a OneTimeCode>,
+        recovery_code: Option<&'a OneTimeCode>,
+        passkey: Option<&'a PasskeyProof>,
+    ) -> Self {
         Self {
             password,
-            second_factor: SecondFactor::of(totp_code, recovery_code),
+            second_factor: SecondFactor::of(totp_code, recovery_code).or_passkey(passkey),
         }
     }
 }
@@ -118,6 +125,7 @@ impl<'a> Proof<'a> {
 /// Re-checks the calling admin's password, with the reveal lockout.
 async fn confirm_password(
     state: &AppState,
+    tenant: &Tenant,
     at: &Scope,
     caller: &crate::http::auth::Principal,
     proof: Proof<'_>,
@@ -140,7 +148,7 @@ async fn confirm_password(
     // The code is judged only after a right password: a wrong password must
     // not spend a recovery code or a TOTP step.
     let verdict = match password_right {
-        true => Some(second_factor::judge(state, at, &caller.actor(), proof.second_factor).await?),
+        true => Some(second_factor::judge(state, tenant, at, &caller.actor(), proof.second_factor).await?),
         false => None,
     };
     let right = matches!(verdict, Some(Verdict::Accepted | Verdict::NotEnrolled));
@@ -148,7 +156,7 @@ async fn confirm_password(
     if verdict == Some(Verdict::Missing) {
         store::settle_reveal_attempt(at, &caller.actor(), application_id, claimed_at, true).await?;
         return Err(ApiError::forbidden(
-            "you have a second factor: send totp_code (from your authenticator app) or recovery_code beside the password",
+            "you have a second factor: send totp_code (from your authenticator app), passkey or recovery_code beside the password",
         ));
     }
     store::settle_reveal_attempt(at, &caller.actor(), application_id, claimed_at, right).await?;
@@ -174,6 +182,7 @@ async fn confirm_password(
     ))]
 pub async fn reveal_secret(
     State(state): State<AppState>,
+    tenant: Tenant,
     at: Scope,
     Caller(caller): Caller,
     ApiPath(id): ApiPath<String>,
@@ -181,10 +190,16 @@ pub async fn reveal_secret(
 ) -> Result<impl IntoResponse, ApiError> {
     may_handle_secrets(
         &state,
+        &tenant,
         &at,
         &caller,
         &id,
-        Proof::new(request.password, request.totp_code.as_ref(), request.recovery_code.as_ref()),
+        Proof::new(
+            request.password,
+            request.totp_code.as_ref(),
+            request.recovery_code.as_ref(),
+            request.passkey.as_ref(),
+        ),
     )
     .await?;
     let (client_id, record, secret) = store::reveal_secret(
@@ -226,6 +241,7 @@ pub async fn reveal_secret(
     ))]
 pub async fn rotate_secret(
     State(state): State<AppState>,
+    tenant: Tenant,
     at: Scope,
     Caller(caller): Caller,
     ApiPath(id): ApiPath<String>,
@@ -234,10 +250,16 @@ pub async fn rotate_secret(
     let grace = casebook_domain::credentials::grace_period(request.grace_period_seconds).map_err(ApiError::field)?;
     may_handle_secrets(
         &state,
+        &tenant,
         &at,
         &caller,
         &id,
-        Proof::new(request.password, request.totp_code.as_ref(), request.recovery_code.as_ref()),
+        Proof::new(
+            request.password,
+            request.totp_code.as_ref(),
+            request.recovery_code.as_ref(),
+            request.passkey.as_ref(),
+        ),
     )
     .await?;
     let secret = ClientSecret::from_random(random_bytes());
@@ -319,6 +341,7 @@ pub async fn list_secrets(
     ))]
 pub async fn add_secret(
     State(state): State<AppState>,
+    tenant: Tenant,
     at: Scope,
     Caller(caller): Caller,
     ApiPath(id): ApiPath<String>,
@@ -331,10 +354,16 @@ pub async fn add_secret(
         .map_err(ApiError::field)?;
     may_handle_secrets(
         &state,
+        &tenant,
         &at,
         &caller,
         &id,
-        Proof::new(request.password, request.totp_code.as_ref(), request.recovery_code.as_ref()),
+        Proof::new(
+            request.password,
+            request.totp_code.as_ref(),
+            request.recovery_code.as_ref(),
+            request.passkey.as_ref(),
+        ),
     )
     .await?;
     let secret = ClientSecret::from_random(random_bytes());
@@ -364,6 +393,7 @@ pub async fn add_secret(
     ))]
 pub async fn reveal_one_secret(
     State(state): State<AppState>,
+    tenant: Tenant,
     at: Scope,
     Caller(caller): Caller,
     ApiPath((id, secret_id)): ApiPath<(String, String)>,
@@ -377,9 +407,15 @@ pub async fn reveal_one_secret(
     store::may_access_secret(&at, &caller.author(), &id).await?;
     confirm_password(
         &state,
+        &tenant,
         &at,
         &caller,
-        Proof::new(request.password, request.totp_code.as_ref(), request.recovery_code.as_ref()),
+        Proof::new(
+            request.password,
+            request.totp_code.as_ref(),
+            request.recovery_code.as_ref(),
+            request.passkey.as_ref(),
+        ),
         &id,
     )
     .await?;

@@ -4,9 +4,11 @@ use crate::crypto::{random_token, token_digest};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
 use crate::http::auth::{Caller, SESSION_TOKEN_PREFIX};
+use crate::http::second_factor::{self, Verdict, throttled};
 use crate::password::verify_password;
 use crate::state::AppState;
 use crate::store;
+use crate::store::ActorRef;
 use crate::store::Scope;
 use crate::tenancy::Tenant;
 use crate::views::*;
@@ -15,8 +17,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use casebook_domain::Email;
-use crate::http::second_factor::{self, Verdict, throttled};
-use crate::store::ActorRef;
 use casebook_domain::mfa;
 use casebook_domain::wire::{MfaSignIn, SecondFactor, SignIn};
 use utoipa_axum::router::OpenApiRouter;
@@ -88,17 +88,23 @@ pub async fn sign_in(
     }
     if mfa::second_step_required(user.second_factor) {
         let offered = SecondFactor::of(form.totp_code.as_ref(), form.recovery_code.as_ref());
-        second_step(&state, &at, &account, offered).await?;
+        second_step(&state, &tenant, &at, &account, offered).await?;
     }
     start_session(&at, &account).await
 }
 
 /// The second step of a sign-in whose password was right: a code, or a
 /// 401 that asks for one with a token for `POST /admin/v1/sessions/mfa`.
-async fn second_step(state: &AppState, at: &Scope, account: &ActorRef, offered: SecondFactor<'_>) -> Result<(), ApiError> {
-    let detail = match second_factor::judge(state, at, account, offered).await? {
+async fn second_step(
+    state: &AppState,
+    tenant: &Tenant,
+    at: &Scope,
+    account: &ActorRef,
+    offered: SecondFactor<'_>,
+) -> Result<(), ApiError> {
+    let detail = match second_factor::judge(state, tenant, at, account, offered).await? {
         Verdict::Accepted | Verdict::NotEnrolled => return Ok(()),
-        Verdict::Missing => "enter the code from your authenticator app, or a recovery code",
+        Verdict::Missing => "enter the code from your authenticator app, use your passkey, or enter a recovery code",
         Verdict::Refused => {
             refuse_later(at.clone(), account.clone(), "wrong or reused second-factor code");
             "that code was not accepted: enter the app's current code, or an unused recovery code"
@@ -146,8 +152,9 @@ pub async fn sign_in_mfa(
     };
     throttled(&state, &tenant, Email::for_lookup(&user.email).normalized(), peer)?;
     let account = person(&user);
-    let offered = SecondFactor::of(form.totp_code.as_ref(), form.recovery_code.as_ref());
-    second_step(&state, &at, &account, offered).await?;
+    let offered =
+        SecondFactor::of(form.totp_code.as_ref(), form.recovery_code.as_ref()).or_passkey(form.passkey.as_ref());
+    second_step(&state, &tenant, &at, &account, offered).await?;
     start_session(&at, &account).await
 }
 

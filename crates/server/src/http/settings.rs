@@ -52,5 +52,7 @@ pub async fn change_settings(
             holders: None,
         });
     }
-    Ok(Json(store::change_tenant_settings(&at, &caller.actor(), &change).await?))
+    Ok(Json(
+        store::change_tenant_settings(&at, &caller.actor(), &change).await?,
+    ))
 }

@@ -3,19 +3,19 @@
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::auth::Caller;
+use crate::http::password_links::{LinkToken, console_link};
 use crate::http::query::PageQuery;
 use crate::password::hash_password;
 use crate::state::AppState;
 use crate::store;
 use crate::store::Scope;
-use crate::views::*;
-use axum::Json;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use crate::http::password_links::{LinkToken, console_link};
 use crate::store::{FirstPassword, NewLink};
 use crate::tenancy::Tenant;
+use crate::views::*;
+use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use casebook_domain::mfa::LinkPurpose;
 use casebook_domain::notice::PasswordLinkNotice;
 use casebook_domain::user::{CurrentUser, UserChange, UserFacts, UserForm};
@@ -152,7 +152,12 @@ pub async fn update_user(
             "only a signed-in person can set a user's password or email; an application cannot",
         ));
     }
-    if change.enabled() == Some(false) && !casebook_domain::user::may_remove(&AccountRef::new(caller.kind, &caller.id), &AccountRef::new(AccountKind::User, &id)) {
+    if change.enabled() == Some(false)
+        && !casebook_domain::user::may_remove(
+            &AccountRef::new(caller.kind, &caller.id),
+            &AccountRef::new(AccountKind::User, &id),
+        )
+    {
         return Err(ApiError::Conflict {
             detail: "you cannot disable your own account; ask another administrator".into(),
             holders: None,

@@ -17,7 +17,9 @@ pub struct NewLink<'a> {
 
 impl std::fmt::Debug for NewLink<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewLink").field("purpose", &self.purpose).finish_non_exhaustive()
+        f.debug_struct("NewLink")
+            .field("purpose", &self.purpose)
+            .finish_non_exhaustive()
     }
 }
 

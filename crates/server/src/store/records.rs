@@ -14,7 +14,8 @@ pub struct Listing {
 pub(super) const USERS: Listing = Listing {
     table: "users",
     columns: "id, email, name, created_at, updated_at, enabled, last_sign_in_at, totp_confirmed_at, \
-              length(password_hash) AS password_chars",
+              length(password_hash) AS password_chars, \
+              (SELECT COUNT(*) FROM passkeys p WHERE p.user_id = users.id AND p.tenant_id = users.tenant_id) AS passkey_count",
 };
 pub(super) const ROLES: Listing = Listing {
     table: "roles",

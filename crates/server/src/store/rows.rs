@@ -35,6 +35,7 @@ pub struct UserRecord {
     pub enabled: bool,
     pub last_sign_in_at: Option<Timestamp>,
     pub totp_enrolled: bool,
+    pub passkeys: i64,
     /// Invited and has not yet set a password.
     pub invitation_pending: bool,
 }

@@ -83,6 +83,8 @@ pub const TENANT_TABLES: &[&str] = &[
     "recovery_codes",
     "mfa_challenges",
     "password_links",
+    "passkeys",
+    "webauthn_ceremonies",
 ];
 
 #[cfg(test)]

@@ -218,6 +218,20 @@ pub async fn create_mfa_challenge(
     Ok(())
 }
 
+/// Whom a half-finished sign-in's token is for, without taking it: the
+/// passkey options of its second step.
+#[tracing::instrument(name = "db mfa_challenge_user", level = "debug", skip_all)]
+pub async fn mfa_challenge_user(at: &Scope, token_hash: &[u8]) -> Result<Option<String>, sqlx::Error> {
+    let row =
+        sqlx::query("SELECT user_id FROM mfa_challenges WHERE token_hash = $1 AND tenant_id = $2 AND expires_at > $3")
+            .bind(token_hash.to_vec())
+            .bind(at.tenant())
+            .bind(at.now_micros())
+            .fetch_optional(at.pool())
+            .await?;
+    row.map(|r| col(&r, "user_id")).transpose()
+}
+
 /// Takes a half-finished sign-in's token: the user it was for, once, while
 /// it has not expired. Taken whatever happens next, so it is single use.
 #[tracing::instrument(name = "db take_mfa_challenge", level = "debug", skip_all)]

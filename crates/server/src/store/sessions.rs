@@ -45,7 +45,9 @@ pub struct SessionUser {
 #[tracing::instrument(name = "db session_user", level = "debug", skip_all)]
 pub async fn session_user(at: &Scope, token_hash: &[u8]) -> Result<Option<SessionUser>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT u.id, u.name, u.totp_confirmed_at, t.require_mfa_for_admins FROM sessions s \
+        "SELECT u.id, u.name, u.totp_confirmed_at, t.require_mfa_for_admins, \
+         (SELECT COUNT(*) FROM passkeys p WHERE p.user_id = u.id AND p.tenant_id = $3) AS passkey_count \
+         FROM sessions s \
          JOIN users u ON u.id = s.user_id AND u.tenant_id = $3 \
          JOIN tenants t ON t.id = s.tenant_id \
          WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.tenant_id = $3 AND u.enabled = 1",
@@ -59,7 +61,8 @@ pub async fn session_user(at: &Scope, token_hash: &[u8]) -> Result<Option<Sessio
         Ok(SessionUser {
             user_id: col(&r, "id")?,
             name: col(&r, "name")?,
-            second_factor: col::<Option<i64>>(&r, "totp_confirmed_at")?.is_some(),
+            second_factor: col::<Option<i64>>(&r, "totp_confirmed_at")?.is_some()
+                || col::<i64>(&r, "passkey_count")? > 0,
             tenant_requires_mfa: col::<i64>(&r, "require_mfa_for_admins")? != 0,
         })
     })

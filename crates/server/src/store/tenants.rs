@@ -348,6 +348,8 @@ const TENANT_DELETION_ORDER: &[&str] = &[
     "recovery_codes",
     "mfa_challenges",
     "password_links",
+    "passkeys",
+    "webauthn_ceremonies",
     "reveal_failures",
     "user_roles",
     "application_roles",

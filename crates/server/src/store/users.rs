@@ -40,6 +40,7 @@ fn user_from(row: &AnyRow, roles: &mut HashMap<String, Vec<String>>) -> Result<U
         enabled: col::<i64>(row, "enabled")? != 0,
         last_sign_in_at: col::<Option<i64>>(row, "last_sign_in_at")?.map(casebook_domain::Timestamp::from_unix_micros),
         totp_enrolled: col::<Option<i64>>(row, "totp_confirmed_at")?.is_some(),
+        passkeys: col(row, "passkey_count")?,
         invitation_pending: col::<i64>(row, "password_chars")? == 0,
     })
 }
@@ -77,10 +78,10 @@ pub async fn get_user(at: &Scope, id: &str) -> Result<UserRecord, StoreError> {
         USERS.columns
     )))
     .bind(id)
-        .bind(at.tenant())
-        .fetch_optional(at.pool())
-        .await?
-        .ok_or(StoreError::NotFound("user"))?;
+    .bind(at.tenant())
+    .fetch_optional(at.pool())
+    .await?
+    .ok_or(StoreError::NotFound("user"))?;
     let mut roles = roles_of(at, AccountKind::User, &[id]).await?;
     Ok(user_from(&row, &mut roles)?)
 }
@@ -88,7 +89,9 @@ pub async fn get_user(at: &Scope, id: &str) -> Result<UserRecord, StoreError> {
 #[tracing::instrument(name = "db user_auth_by_email", level = "debug", skip_all)]
 pub async fn user_auth_by_email(at: &Scope, email: &Email) -> Result<Option<UserAuth>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT u.id, u.name, u.email, u.password_hash, u.enabled, u.totp_confirmed_at FROM account_emails e \
+        "SELECT u.id, u.name, u.email, u.password_hash, u.enabled, u.totp_confirmed_at, \
+         (SELECT COUNT(*) FROM passkeys p WHERE p.user_id = u.id AND p.tenant_id = $2) AS passkey_count \
+         FROM account_emails e \
          JOIN users u ON u.id = e.account_id AND u.tenant_id = $2 \
          WHERE e.email = $1 AND e.account_kind = 'user' AND e.tenant_id = $2",
     )
@@ -106,7 +109,7 @@ fn user_auth_from(row: &AnyRow) -> Result<UserAuth, sqlx::Error> {
         email: col(row, "email")?,
         password_hash: col(row, "password_hash")?,
         enabled: col::<i64>(row, "enabled")? != 0,
-        second_factor: col::<Option<i64>>(row, "totp_confirmed_at")?.is_some(),
+        second_factor: col::<Option<i64>>(row, "totp_confirmed_at")?.is_some() || col::<i64>(row, "passkey_count")? > 0,
     })
 }
 
@@ -114,7 +117,9 @@ fn user_auth_from(row: &AnyRow) -> Result<UserAuth, sqlx::Error> {
 #[tracing::instrument(name = "db user_auth", level = "debug", skip_all)]
 pub async fn user_auth(at: &Scope, id: &str) -> Result<Option<UserAuth>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT id, name, email, password_hash, enabled, totp_confirmed_at FROM users WHERE id = $1 AND tenant_id = $2",
+        "SELECT u.id, u.name, u.email, u.password_hash, u.enabled, u.totp_confirmed_at, \
+         (SELECT COUNT(*) FROM passkeys p WHERE p.user_id = u.id AND p.tenant_id = $2) AS passkey_count \
+         FROM users u WHERE u.id = $1 AND u.tenant_id = $2",
     )
     .bind(id)
     .bind(at.tenant())

@@ -1,0 +1,29 @@
+-- the contract ("Signing in strongly"): passkeys (WebAuthn) as a second
+-- factor. Rolling-upgrade safe: only adds; the previous release reads none
+-- of it.
+
+-- A registered passkey: its public key, credential id and signature
+-- counter, as the WebAuthn library keeps them (JSON). Nothing here is
+-- secret: a passkey's private key never leaves the authenticator.
+CREATE TABLE passkeys (
+    id            TEXT PRIMARY KEY,
+    user_id       TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    tenant_id     TEXT NOT NULL,
+    credential_id TEXT NOT NULL UNIQUE,
+    name          TEXT NOT NULL,
+    passkey       TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    last_used_at  INTEGER
+);
+CREATE INDEX passkeys_user ON passkeys (tenant_id, user_id);
+
+-- The server's half of a ceremony between its two requests (the challenge
+-- sent, what it allows): single use, minutes long, any replica's.
+CREATE TABLE webauthn_ceremonies (
+    id         TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    tenant_id  TEXT NOT NULL,
+    purpose    TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
