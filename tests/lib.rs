@@ -162,6 +162,9 @@ pub struct Spawn {
     pub secret_scanning: Option<casebook_server::secret_scanning::ScanningKeys>,
     /// `CASEBOOK_TRUSTED_PROXIES`.
     pub trusted_proxies: casebook_server::client_addr::TrustedProxies,
+    /// The host of `CASEBOOK_PUBLIC_URL` (the port is the server's); the
+    /// listening address when unset. Passkeys need a domain name.
+    pub public_host: Option<String>,
 }
 
 impl Default for Spawn {
@@ -177,6 +180,7 @@ impl Default for Spawn {
             secret_policy: Default::default(),
             secret_scanning: None,
             trusted_proxies: Default::default(),
+            public_host: None,
         }
     }
 }
@@ -208,6 +212,14 @@ impl Spawn {
     pub fn behind_proxies(list: &str) -> Self {
         Self {
             trusted_proxies: casebook_server::client_addr::TrustedProxies::parse(list).expect("a list of CIDRs"),
+            ..Self::default()
+        }
+    }
+
+    /// A server whose public URL names `localhost`, as passkeys need.
+    pub fn at_localhost() -> Self {
+        Self {
+            public_host: Some("localhost".into()),
             ..Self::default()
         }
     }
@@ -276,7 +288,10 @@ impl TestApp {
         drop(probe);
         let config = Config {
             addr,
-            public_url: format!("http://{addr}"),
+            public_url: match &spawn.public_host {
+                Some(host) => format!("http://{host}:{}", addr.port()),
+                None => format!("http://{addr}"),
+            },
             ..config
         };
         (config, master_key)
@@ -315,7 +330,9 @@ impl TestApp {
         let running = casebook_server::start(config, options).await.expect("server starts");
         Self {
             addr: running.addr,
-            base_url: format!("http://{}", running.addr),
+            // The public URL: what the server names itself in issuers,
+            // links and, for passkeys, its relying party.
+            base_url: running.state.config().public_url.clone(),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()

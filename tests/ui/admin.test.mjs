@@ -19,6 +19,10 @@ await finish(async () => {
       await check(page, viewport, "users");
       await page.click("#user-new");
       await page.waitForSelector("#user-dialog[open]");
+      // An invitation is the default; setting a password now is the other way.
+      assert.ok(await page.isChecked("#u-invite"));
+      assert.ok(await page.isHidden("#u-password"));
+      await page.check("#u-set-now");
       await page.click("#user-form button[type=submit]");
       assert.match(await page.textContent("#user-summary"), /^3 problems to fix/);
       assert.match(await page.textContent("#u-name-error"), /^Name is required/);

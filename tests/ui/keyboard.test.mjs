@@ -287,7 +287,11 @@ await finish(async () => {
       await assertFocus(page, "#u-email", "Tab from Name");
       await page.keyboard.type(`keyboard-worker-${w}@agency.example.org`);
       await page.keyboard.press("Tab");
-      await assertFocus(page, "#u-password", "Tab from Email");
+      await assertFocus(page, "#u-invite", "Tab from Email reaches the chosen way to a first password");
+      await page.keyboard.press("ArrowDown");
+      assert.ok(await page.isChecked("#u-set-now"), "an arrow chooses Set a password now");
+      await page.keyboard.press("Tab");
+      await assertFocus(page, "#u-password", "Tab from the choice reaches the password");
       await page.keyboard.type(`keyboard worker password ${w}`);
       await page.keyboard.press("Tab");
       await assertFocus(page, "#u-roles-list input", "Tab from Password (past its hint) reaches the roles");

@@ -90,6 +90,7 @@ await finish(async () => {
       await press("#user-new");
       await page.waitForSelector("#user-dialog[open]");
       await fill("#u-name", `Draft Person ${w}`);
+      if (byKeyboard) { await tabTo(page, "#u-invite"); await page.keyboard.press("ArrowDown"); } else await page.check("#u-set-now");
       await fill("#u-password", "a password never kept");
       await page.keyboard.press("Escape");
       await closed(page, "user-dialog");

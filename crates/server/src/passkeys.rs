@@ -22,6 +22,12 @@ fn failed(what: &str, error: impl std::fmt::Display) -> PasskeyError {
     PasskeyError(format!("{what}: {error}"))
 }
 
+/// Browsers bind a passkey to a domain name (the RP ID) and refuse one at
+/// an IP address: an install reached at `https://10.0.0.5` has no passkeys.
+pub fn available(tenant: &Tenant) -> bool {
+    Url::parse(&tenant.info().base_url).is_ok_and(|url| url.domain().is_some())
+}
+
 /// The tenant's relying party: its base URL's host is the RP ID and its
 /// origin the one origin allowed. Tenants under `/t/{slug}` share the
 /// install's origin, so a passkey is bound to the install's host; the

@@ -5,6 +5,8 @@
 
 import { transportFor } from "./client.js";
 import type { ClientOptions, Transport } from "./client.js";
+import { SecondFactorRequiredError, secondFactorFields } from "./errors.js";
+import type { SecondFactor } from "./errors.js";
 import { List } from "./pagination.js";
 import { ClientSecret } from "./secret.js";
 import type { TokenSource } from "./token.js";
@@ -28,6 +30,8 @@ import type {
   RoleChange,
   RoleForm,
   Session,
+  Settings,
+  SettingsChange,
   User,
   UserChange,
   UserForm,
@@ -43,7 +47,84 @@ export type RevealedSecret = WithSecret<Schemas["SecretView"]>;
 /** One secret of an application with its value (`…/client-secrets`). */
 export type NewSecret = WithSecret<Schemas["ClientSecretValueView"]>;
 /** What to call a new secret and when it should stop working (RFC 3339). */
-export type NewClientSecret = Omit<Schemas["NewSecretRequest"], "password">;
+export type NewClientSecret = Omit<Schemas["NewSecretRequest"], "password" | "totp_code" | "recovery_code">;
+/**
+ * A TOTP secret to add to an authenticator app. `secret`, `otpauth_uri`
+ * and `qr_svg` are readable but not enumerable, so `JSON.stringify` and
+ * `util.inspect` leave them out.
+ */
+export type TotpEnrolment = Schemas["TotpEnrolment"];
+/** The ten recovery codes, shown once; `recovery_codes` is not enumerable, as above. */
+export type RecoveryCodes = Schemas["RecoveryCodes"];
+
+/**
+ * Signing in: the password and, for a person with a second factor, a code
+ * at once (`totpCode` or `recoveryCode`).
+ */
+export interface SignInCredentials {
+  email: string;
+  password: string;
+  totpCode?: string;
+  recoveryCode?: string;
+}
+
+/**
+ * What revealing, rotating or adding a client secret asks of the signed-in
+ * person: their password again and, once they have a second factor, a code.
+ * The secret calls take one wherever they take a password; a bare password
+ * is enough for someone without a second factor. Enrolled, a call without
+ * a code is a 403 that costs no attempt; a wrong or reused code a 403 that
+ * counts toward the lockout as a wrong password does.
+ */
+export interface Reauthentication {
+  password: string;
+  totpCode?: string;
+  recoveryCode?: string;
+}
+
+/** The body fields of a password and, maybe, a code. */
+function reauthentication(again: string | Reauthentication): {
+  password: string;
+  totp_code?: string;
+  recovery_code?: string;
+} {
+  if (typeof again === "string") return { password: again };
+  return { password: again.password, ...codes(again) };
+}
+
+/** The code of a form that may hold one; a TOTP code wins over a recovery code, as on the server. */
+function codes(form: { totpCode?: string | undefined; recoveryCode?: string | undefined }): {
+  totp_code?: string;
+  recovery_code?: string;
+} {
+  if (form.totpCode !== undefined) return secondFactorFields({ totpCode: form.totpCode });
+  if (form.recoveryCode !== undefined) return secondFactorFields({ recoveryCode: form.recoveryCode });
+  return {};
+}
+
+/** `answer` with `keys` kept readable but out of `JSON.stringify` and `util.inspect`. */
+function hiding<T extends object>(answer: T, keys: readonly (keyof T)[]): T {
+  const out = { ...answer };
+  for (const key of keys) {
+    if (key in out) Object.defineProperty(out, key, { value: answer[key], enumerable: false });
+  }
+  return out;
+}
+
+/** A thrown second step made able to finish through `transport`'s settings. */
+function armed(error: unknown, transport: Transport): unknown {
+  if (!(error instanceof SecondFactorRequiredError)) return error;
+  return SecondFactorRequiredError.arm(error, async (mfaToken, factor) => {
+    try {
+      const session = await transport.anonymous().json<Session>("POST", [...SESSIONS, "mfa"], {
+        body: { mfa_token: mfaToken, ...secondFactorFields(factor) },
+      });
+      return new Client(transport.withSession(session.token));
+    } catch (e) {
+      throw armed(e, transport);
+    }
+  });
+}
 
 function wrapSecret<T extends { client_secret: string }>(answer: T): WithSecret<T> {
   return { ...answer, client_secret: new ClientSecret(answer.client_secret) };
@@ -55,6 +136,9 @@ const ROLES = ["admin", "v1", "roles"] as const;
 const USERS = ["admin", "v1", "users"] as const;
 const APPLICATIONS = ["admin", "v1", "external-applications"] as const;
 const AUDIT = ["admin", "v1", "audit-events"] as const;
+const SESSIONS = ["admin", "v1", "sessions"] as const;
+const SETTINGS = ["admin", "v1", "settings"] as const;
+const MY_TOTP = ["admin", "v1", "users", "me", "totp"] as const;
 
 /**
  * A Casebook client. Make one and share it: every call through it shares
@@ -110,12 +194,47 @@ export class Client {
    * Signs a person in to the admin API (`POST /admin/v1/sessions`) and
    * returns a client that acts as them. Only a signed-in person can reveal
    * or rotate a client secret.
+   *
+   * When the person has a second factor, the password alone rejects with a
+   * {@link SecondFactorRequiredError}, whose `complete(code)` finishes the
+   * sign-in; or pass the code at once, `signIn({ email, password, totpCode })`
+   * (or `recoveryCode`), which rejects the same way when the code is not
+   * accepted. A wrong email or password, or a disabled account, is a 401
+   * {@link ApiError}.
    */
-  async signIn(email: string, password: string): Promise<Client> {
-    const session = await this.#transport.json<Session>("POST", ["admin", "v1", "sessions"], {
-      body: { email, password },
-    });
-    return new Client(this.#transport.withSession(session.token));
+  signIn(email: string, password: string): Promise<Client>;
+  signIn(credentials: SignInCredentials): Promise<Client>;
+  async signIn(emailOrCredentials: string | SignInCredentials, password?: string): Promise<Client> {
+    const form: SignInCredentials =
+      typeof emailOrCredentials === "string" ? { email: emailOrCredentials, password: password ?? "" } : emailOrCredentials;
+    try {
+      const session = await this.#transport.json<Session>("POST", SESSIONS, {
+        body: { email: form.email, password: form.password, ...codes(form) },
+      });
+      return new Client(this.#transport.withSession(session.token));
+    } catch (e) {
+      throw armed(e, this.#transport);
+    }
+  }
+
+  /**
+   * Asks for a password reset link for `email` (`POST /admin/v1/password-resets`).
+   * Needs no sign-in. The answer is the same whether or not the address
+   * holds an account; when it does, a link valid for an hour goes to it.
+   */
+  requestPasswordReset(email: string): Promise<void> {
+    return this.#transport.empty("POST", ["admin", "v1", "password-resets"], { email });
+  }
+
+  /**
+   * Sets a password with the token of an invitation (48 hours) or reset
+   * (1 hour) link, what follows `#set-password?token=` in it
+   * (`POST /admin/v1/set-password`). Needs no sign-in; every session of
+   * the account ends. A password the policy refuses is a 422 that leaves
+   * the link working; an unknown, used or expired link a 400.
+   */
+  setPassword(token: string, password: string): Promise<void> {
+    return this.#transport.empty("POST", ["admin", "v1", "set-password"], { token, password });
   }
 
   /** Signs the session out (`DELETE /admin/v1/sessions/current`): its token stops working. */
@@ -196,6 +315,10 @@ export class Admin {
   readonly roles: Roles;
   readonly users: Users;
   readonly applications: Applications;
+  /** The tenant's settings (`/admin/v1/settings`). */
+  readonly settings: TenantSettings;
+  /** The signed-in person's own authenticator app (`/admin/v1/users/me/totp`). */
+  readonly totp: Totp;
   readonly #transport: Transport;
 
   constructor(transport: Transport) {
@@ -203,11 +326,86 @@ export class Admin {
     this.roles = new Roles(transport);
     this.users = new Users(transport);
     this.applications = new Applications(transport);
+    this.settings = new TenantSettings(transport);
+    this.totp = new Totp(transport);
   }
 
   /** The audit trail, newest first (`admin:view`). No secret is ever in it. */
   auditEvents(params: ListQuery<"list_audit"> = {}): List<AuditEvent> {
     return new List<AuditEvent>(this.#transport, AUDIT, params);
+  }
+}
+
+/** The tenant's settings: whether administrators must have a second factor. */
+export class TenantSettings {
+  readonly #transport: Transport;
+
+  constructor(transport: Transport) {
+    this.#transport = transport;
+  }
+
+  /** The settings (`admin:view`). */
+  get(): Promise<Settings> {
+    return this.#transport.json<Settings>("GET", SETTINGS);
+  }
+
+  /**
+   * Changes the fields set in `change` (`admin:edit`). With
+   * `require_mfa_for_admins`, everyone holding an `admin:` permission must
+   * enrol a second factor before anything else (their other calls are a
+   * 403 whose `secondFactorEnrolmentRequired` is true); a person without
+   * one cannot require it of others (409).
+   */
+  change(change: SettingsChange): Promise<Settings> {
+    return this.#transport.json<Settings>("PATCH", SETTINGS, { body: change });
+  }
+
+  /** Requires a second factor of administrators, or stops requiring it. */
+  requireMfaForAdmins(required: boolean): Promise<Settings> {
+    return this.change({ require_mfa_for_admins: required });
+  }
+}
+
+/**
+ * The signed-in person's authenticator app (TOTP, RFC 6238). `begin` answers
+ * a secret to add to the app, `confirm` with the app's code turns it on and
+ * answers ten recovery codes, shown this once. From then on signing in and
+ * the secret calls take a code too.
+ */
+export class Totp {
+  readonly #transport: Transport;
+
+  constructor(transport: Transport) {
+    this.#transport = transport;
+  }
+
+  /**
+   * Begins enrolling, re-entering the password: a secret that works once
+   * confirmed within 15 minutes. A wrong password is a 403; an app already
+   * enrolled a 409.
+   */
+  async begin(password: string): Promise<TotpEnrolment> {
+    const enrolment = await this.#transport.json<TotpEnrolment>("POST", MY_TOTP, { body: { password } });
+    return hiding(enrolment, ["secret", "otpauth_uri", "qr_svg"]);
+  }
+
+  /**
+   * Confirms with the code the app shows; answers the recovery codes. A code
+   * that is not the app's current one is a 422 on `code`; nothing to
+   * confirm (none begun, or begun over 15 minutes ago) a 409.
+   */
+  async confirm(code: string): Promise<RecoveryCodes> {
+    const codes = await this.#transport.json<RecoveryCodes>("POST", [...MY_TOTP, "confirm"], { body: { code } });
+    return hiding(codes, ["recovery_codes"]);
+  }
+
+  /**
+   * Removes the app and its recovery codes: the password and a code. A
+   * wrong one is a 403; while the tenant requires a second factor of this
+   * person, a 409.
+   */
+  remove(again: Reauthentication): Promise<void> {
+    return this.#transport.empty("DELETE", MY_TOTP, reauthentication(again));
   }
 }
 
@@ -222,7 +420,12 @@ export class Roles extends Collection<Role, RoleForm, RoleChange> {
   }
 }
 
-/** User accounts (`admin:*`). */
+/**
+ * User accounts (`admin:*`). A user created without a `password` is invited
+ * by email to choose one (`invitation_pending` until they have);
+ * `change(id, { enabled: false })` disables a person: no sign-in, and their
+ * sessions end.
+ */
 export class Users extends Collection<User, UserForm, UserChange> {
   constructor(transport: Transport) {
     super(transport, USERS);
@@ -252,18 +455,20 @@ export class Applications extends Collection<Application, ApplicationForm, Appli
   /**
    * Shows the client secret. Only a signed-in person can, re-entering their
    * own `password`: a wrong one is a 403 and counts toward a lockout (429).
+   * A person with a second factor passes `{ password, totpCode }` (or
+   * `recoveryCode`).
    */
-  async revealSecret(id: string, password: string): Promise<RevealedSecret> {
+  async revealSecret(id: string, password: string | Reauthentication): Promise<RevealedSecret> {
     const answer = await this.transport.json<Schemas["SecretView"]>("POST", [...this.path, id, "client-secret", "reveal"], {
-      body: { password },
+      body: reauthentication(password),
     });
     return wrapSecret(answer);
   }
 
   /** Issues a new client secret; the old one keeps working for `gracePeriodSeconds` (up to 7 days). */
-  async rotateSecret(id: string, password: string, gracePeriodSeconds = 0): Promise<RevealedSecret> {
+  async rotateSecret(id: string, password: string | Reauthentication, gracePeriodSeconds = 0): Promise<RevealedSecret> {
     const answer = await this.transport.json<Schemas["SecretView"]>("POST", [...this.path, id, "client-secret", "rotate"], {
-      body: { password, grace_period_seconds: gracePeriodSeconds },
+      body: { ...reauthentication(password), grace_period_seconds: gracePeriodSeconds },
     });
     return wrapSecret(answer);
   }
@@ -275,19 +480,19 @@ export class Applications extends Collection<Application, ApplicationForm, Appli
   }
 
   /** Adds a secret beside the others (up to 5 active); only for a signed-in person. */
-  async addSecret(id: string, password: string, secret: NewClientSecret = {}): Promise<NewSecret> {
+  async addSecret(id: string, password: string | Reauthentication, secret: NewClientSecret = {}): Promise<NewSecret> {
     const answer = await this.transport.json<Schemas["ClientSecretValueView"]>("POST", [...this.path, id, "client-secrets"], {
-      body: { ...secret, password },
+      body: { ...secret, ...reauthentication(password) },
     });
     return wrapSecret(answer);
   }
 
   /** Shows one secret by its id; only for a signed-in person. */
-  async revealSecretById(id: string, secretId: string, password: string): Promise<NewSecret> {
+  async revealSecretById(id: string, secretId: string, password: string | Reauthentication): Promise<NewSecret> {
     const answer = await this.transport.json<Schemas["ClientSecretValueView"]>(
       "POST",
       [...this.path, id, "client-secrets", secretId, "reveal"],
-      { body: { password } },
+      { body: reauthentication(password) },
     );
     return wrapSecret(answer);
   }

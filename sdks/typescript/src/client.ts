@@ -3,7 +3,7 @@
  * (authorization, retries, error mapping).
  */
 
-import { ApiError, CasebookError, ConfigError, UnexpectedResponseError } from "./errors.js";
+import { ApiError, CasebookError, ConfigError, SecondFactorRequiredError, UnexpectedResponseError } from "./errors.js";
 import type { Problem } from "./errors.js";
 import { checkedBaseUrl, endpoint, exchange } from "./http.js";
 import type { Fetch, HttpSettings } from "./http.js";
@@ -86,6 +86,11 @@ export class Transport {
 
   withSession(token: string): Transport {
     return new Transport(this.#core, { kind: "session", token });
+  }
+
+  /** The same settings acting as nobody: the second step of a sign-in. */
+  anonymous(): Transport {
+    return new Transport(this.#core, { kind: "anonymous" });
   }
 
   /** A call whose answer is JSON. */
@@ -234,7 +239,11 @@ function challenges(header: string): Map<string, string>[] {
   return found;
 }
 
-/** An RFC 9457 problem, read leniently; an empty body is the status alone. */
+/**
+ * An RFC 9457 problem, read leniently; an empty body is the status alone. A
+ * 401 asking for the second step of a sign-in is a
+ * {@link SecondFactorRequiredError}.
+ */
 export function problem(status: number, body: string, retryAfterMs?: number, requiredScope?: string): CasebookError {
   const reason = REASONS[status] ?? "Error";
   if (body.trim() === "") {
@@ -258,20 +267,19 @@ export function problem(status: number, body: string, retryAfterMs?: number, req
   const missing = Array.isArray(p.missing_permissions)
     ? p.missing_permissions.filter((m) => typeof m === "string")
     : null;
-  return new ApiError(
+  const read: Problem = {
+    ...(p as Problem),
+    type: typeof p.type === "string" && p.type !== "" ? p.type : "about:blank",
+    title,
     status,
-    {
-      ...(p as Problem),
-      type: typeof p.type === "string" && p.type !== "" ? p.type : "about:blank",
-      title,
-      status,
-      detail,
-      errors,
-      missing_permissions: missing,
-    },
-    retryAfterMs,
-    requiredScope,
-  );
+    detail,
+    errors,
+    missing_permissions: missing,
+  };
+  if (status === 401 && p.mfa_required === true && typeof p.mfa_token === "string" && p.mfa_token !== "") {
+    return new SecondFactorRequiredError(read, p.mfa_token);
+  }
+  return new ApiError(status, read, retryAfterMs, requiredScope);
 }
 
 /** Builds the transport of a {@link ClientOptions}. @internal */

@@ -4,8 +4,16 @@
  * No runtime dependencies beyond `fetch`; runs on Node 20+ and in browsers.
  */
 
-export { Client, Admin, Cases, Reports, Roles, Users, Applications } from "./api.js";
-export type { RevealedSecret, NewSecret, NewClientSecret } from "./api.js";
+export { Client, Admin, Cases, Reports, Roles, Users, Applications, TenantSettings, Totp } from "./api.js";
+export type {
+  RevealedSecret,
+  NewSecret,
+  NewClientSecret,
+  SignInCredentials,
+  Reauthentication,
+  TotpEnrolment,
+  RecoveryCodes,
+} from "./api.js";
 export type { ClientOptions, Method } from "./client.js";
 export {
   CasebookError,
@@ -17,8 +25,9 @@ export {
   UnexpectedResponseError,
   ConfigError,
   MistypedSecretError,
+  SecondFactorRequiredError,
 } from "./errors.js";
-export type { OAuthErrorCode, ErrorCode, FieldError, Problem } from "./errors.js";
+export type { OAuthErrorCode, ErrorCode, FieldError, Problem, SecondFactor } from "./errors.js";
 export { List } from "./pagination.js";
 export type { Page, PageParams } from "./pagination.js";
 export { RetryPolicy } from "./retry.js";

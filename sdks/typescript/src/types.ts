@@ -24,6 +24,9 @@ export type ApplicationForm = Schemas["ApplicationForm"];
 export type ApplicationChange = Schemas["ApplicationChange"];
 export type AuditEvent = Schemas["AuditEventView"];
 export type Session = Schemas["SessionView"];
+/** The tenant's settings, and a change to them (absent fields stay as they are). */
+export type Settings = Schemas["Settings"];
+export type SettingsChange = Schemas["SettingsChange"];
 export type ClientSecretInfo = Schemas["ClientSecretView"];
 export type FederatedCredential = Schemas["FederatedCredentialView"];
 export type FederatedCredentialForm = Schemas["FederatedCredentialForm"];

@@ -8,7 +8,7 @@
 //! a client error.
 
 use base64::Engine;
-use casebook_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, both_backends};
+use casebook_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, Spawn, TestApp, both_backends};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -282,7 +282,10 @@ fn str_of<'v>(value: &'v Value, key: &str) -> &'v str {
 
 both_backends!(
     every_operation_conforms,
-    spawn = crate::leaks::with_scanning(),
+    spawn = Spawn {
+        public_host: Some("localhost".into()),
+        ..crate::leaks::with_scanning()
+    },
     |app: TestApp| async move {
         let seen = Seen::default();
         let c = Client { app: &app, seen: &seen };
@@ -443,6 +446,74 @@ async fn strong_sign_in(c: &Client<'_>, admin: &str) {
     c.call(Method::DELETE, TOTP, "")
         .bearer(&person)
         .json(json!({"password": PASSWORD, "recovery_code": recovery(1)}))
+        .expect(204)
+        .await;
+
+    const PASSKEYS: &str = "/admin/v1/users/me/passkeys";
+    const OPTIONS: &str = "/admin/v1/users/me/passkeys/options";
+    const CHALLENGE: &str = "/admin/v1/users/me/passkeys/challenge";
+    c.post(CHALLENGE).bearer(&person).expect(409).await;
+    c.post(OPTIONS)
+        .bearer(&person)
+        .json(json!({"password": "wrong"}))
+        .expect(403)
+        .await;
+    let begun = c
+        .post(OPTIONS)
+        .bearer(&person)
+        .json(json!({"password": PASSWORD}))
+        .expect(200)
+        .await
+        .body;
+    let mut key = crate::soft_passkey::SoftPasskey::new(&c.app.base_url);
+    let credential = key.register(&begun["options"]);
+    c.post(PASSKEYS)
+        .bearer(&person)
+        .json(
+            json!({"ceremony_id": "0195a0c4-0000-7000-8000-000000000000", "name": "Laptop", "credential": credential}),
+        )
+        .expect(400)
+        .await;
+    let passkey = c
+        .post(PASSKEYS)
+        .bearer(&person)
+        .json(json!({"ceremony_id": begun["ceremony_id"], "name": "Laptop", "credential": credential}))
+        .expect(201)
+        .await
+        .body;
+    c.get(PASSKEYS).bearer(&person).expect(200).await;
+    c.get(PASSKEYS).bearer("cbsess_not-a-session").expect(401).await;
+    c.post(CHALLENGE).bearer(&person).expect(200).await;
+    const MFA_PASSKEY: &str = "/admin/v1/sessions/mfa/passkey";
+    c.post(MFA_PASSKEY)
+        .json(json!({"mfa_token": "cbmfa_unknown"}))
+        .expect(401)
+        .await;
+    let asked = c
+        .post("/admin/v1/sessions")
+        .json(json!({"email": "second.person@agency.org", "password": PASSWORD}))
+        .expect(401)
+        .await;
+    let options = c
+        .post(MFA_PASSKEY)
+        .json(json!({"mfa_token": str_of(&asked.body, "mfa_token")}))
+        .expect(200)
+        .await
+        .body;
+    let proof = json!({"ceremony_id": options["ceremony_id"], "credential": key.assert(&options["options"])});
+    c.post(MFA)
+        .json(json!({"mfa_token": str_of(&asked.body, "mfa_token"), "passkey": proof}))
+        .expect(201)
+        .await;
+    const ONE_PASSKEY: &str = "/admin/v1/users/me/passkeys/{id}";
+    c.call(Method::DELETE, ONE_PASSKEY, "0195a0c4-0000-7000-8000-000000000000")
+        .bearer(&person)
+        .json(json!({"password": PASSWORD}))
+        .expect(404)
+        .await;
+    c.call(Method::DELETE, ONE_PASSKEY, str_of(&passkey, "id"))
+        .bearer(&person)
+        .json(json!({"password": PASSWORD}))
         .expect(204)
         .await;
 

@@ -159,6 +159,9 @@ for (const [input, error] of siFields) {
   $(input).addEventListener("input", () => { $(input).removeAttribute("aria-invalid"); $(error).textContent = ""; });
 }
 
+// The server's sentence with its full stop.
+const sentence = (text) => (/[.!?]$/.test(text) ? text : text + ".");
+
 let signingIn = false;
 $("signin").addEventListener("submit", async (ev) => {
   ev.preventDefault();
@@ -187,7 +190,7 @@ $("signin").addEventListener("submit", async (ev) => {
     }
     if (r.status === 401 && r.data && r.data.mfa_required && r.data.mfa_token) { beginSecondStep(r.data.mfa_token); return; }
     const detail = (r.data && r.data.detail) || "";
-    $("si-error").textContent = r.status === 401 && /disabled/.test(detail) ? problemText(r)
+    $("si-error").textContent = r.status === 401 && /disabled/.test(detail) ? sentence(problemText(r))
       : r.status === 401 || r.status === 403 ? "The email or password is not right." : problemText(r, "Sign-in failed.");
     $("si-password").focus();
   } finally { signingIn = false; button.disabled = false; }
@@ -243,7 +246,7 @@ $("mfa").addEventListener("submit", (ev) => {
       return;
     }
     // Throttled, or anything else: the attempt spent the step's token.
-    backToPassword(problemText(r, "Sign-in failed.") + (/[.!?]$/.test(problemText(r, "")) ? "" : "."));
+    backToPassword(sentence(problemText(r, "Sign-in failed.")));
   });
 });
 

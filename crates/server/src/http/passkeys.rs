@@ -6,7 +6,7 @@ use crate::crypto::token_digest;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiPath};
 use crate::http::auth::Caller;
-use crate::http::second_factor::{REGISTER, confirm_person, passkey_challenge, throttled};
+use crate::http::second_factor::{REGISTER, confirm_person, passkey_challenge, relying_party, throttled};
 use crate::passkeys;
 use crate::state::AppState;
 use crate::store::{self, Scope};
@@ -63,6 +63,7 @@ pub async fn list_passkeys(at: Scope, Caller(caller): Caller) -> Result<Json<Pas
         (status = 200, description = "Options for the authenticator; answer within 5 minutes", body = PasskeyOptions,
             headers(("Cache-Control" = String, description = "no-store"))),
         (status = 403, description = "Wrong password, or not a signed-in person", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The service is at an IP address, where browsers allow no passkey", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn registration_options(
@@ -83,7 +84,7 @@ pub async fn registration_options(
         .map(|r| passkeys::from_text(&r.passkey))
         .collect::<Result<Vec<webauthn_rs::prelude::Passkey>, _>>()
         .map_err(ApiError::internal)?;
-    let rp = passkeys::relying_party(&tenant).map_err(ApiError::internal)?;
+    let rp = relying_party(&tenant)?;
     let (options, ceremony) = passkeys::start_registration(&rp, &person.id, &user.email, &user.name, &existing)
         .map_err(ApiError::internal)?;
     let expires_at = at.now_micros() + passkeys::CEREMONY_LIFETIME.as_micros() as i64;
@@ -134,7 +135,7 @@ pub async fn register_passkey(
     let Some(ceremony) = store::take_ceremony(&at, &request.ceremony_id, &person.id, REGISTER).await? else {
         return Err(unusable());
     };
-    let rp = passkeys::relying_party(&tenant).map_err(ApiError::internal)?;
+    let rp = relying_party(&tenant)?;
     let proof = PasskeyProof {
         ceremony_id: request.ceremony_id,
         credential: request.credential,

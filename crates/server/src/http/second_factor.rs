@@ -93,7 +93,7 @@ async fn passkey_holds(
     let Some(ceremony) = store::take_ceremony(at, &proof.ceremony_id, &person.id, AUTHENTICATE).await? else {
         return Ok(false);
     };
-    let rp = passkeys::relying_party(tenant).map_err(ApiError::internal)?;
+    let rp = relying_party(tenant)?;
     let result = match passkeys::finish_authentication(&rp, &ceremony, proof) {
         Ok(result) => result,
         Err(error) => {
@@ -114,6 +114,18 @@ async fn passkey_holds(
     Ok(false)
 }
 
+/// The tenant as a relying party, or a 409 that says why there is none.
+pub fn relying_party(tenant: &Tenant) -> Result<webauthn_rs::prelude::Webauthn, ApiError> {
+    if !passkeys::available(tenant) {
+        return Err(ApiError::Conflict {
+            detail: "passkeys need the service at a domain name (CASEBOOK_PUBLIC_URL): browsers refuse them at an IP address"
+                .into(),
+            holders: None,
+        });
+    }
+    passkeys::relying_party(tenant).map_err(ApiError::internal)
+}
+
 /// A ceremony's purpose, as stored.
 pub const REGISTER: &str = "register";
 pub const AUTHENTICATE: &str = "authenticate";
@@ -129,7 +141,7 @@ pub async fn passkey_challenge(tenant: &Tenant, at: &Scope, user_id: &str) -> Re
         .map(|r| passkeys::from_text(&r.passkey))
         .collect::<Result<Vec<webauthn_rs::prelude::Passkey>, _>>()
         .map_err(ApiError::internal)?;
-    let rp = passkeys::relying_party(tenant).map_err(ApiError::internal)?;
+    let rp = relying_party(tenant)?;
     let (options, ceremony) = passkeys::start_authentication(&rp, &keys).map_err(ApiError::internal)?;
     let expires_at = at.now_micros() + passkeys::CEREMONY_LIFETIME.as_micros() as i64;
     let ceremony_id = store::begin_ceremony(at, user_id, AUTHENTICATE, &ceremony, expires_at).await?;

@@ -403,6 +403,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/v1/sessions/mfa/passkey": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Options for the second step of a sign-in with a passkey; the
+         *     `mfa_token` stays usable for `POST /admin/v1/sessions/mfa`.
+         */
+        post: operations["sign_in_options"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/v1/set-password": {
         parameters: {
             query?: never;
@@ -505,6 +525,78 @@ export interface paths {
         /** Create a user; the address must not belong to any account, user or application. */
         post: operations["create_user"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/users/me/passkeys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The signed-in person's passkeys. */
+        get: operations["list_passkeys"];
+        put?: never;
+        /** Finish registering a passkey with the authenticator's answer. */
+        post: operations["register_passkey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/users/me/passkeys/challenge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Options for one of the person's passkeys, to answer beside the password
+         *     when revealing, rotating or adding a secret (as `passkey`).
+         */
+        post: operations["step_up_options"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/users/me/passkeys/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Begin registering a passkey: options for `navigator.credentials.create`. */
+        post: operations["registration_options"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/users/me/passkeys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove one of the person's passkeys; the password confirms it. */
+        delete: operations["remove_passkey"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1297,10 +1389,15 @@ export interface components {
              */
             permissions: string[];
         };
+        /** @description `POST /admin/v1/sessions/mfa/passkey`: options for the second step. */
+        MfaPasskeyStart: {
+            mfa_token: string;
+        };
         /** @description `POST /admin/v1/sessions/mfa`: the second step of a sign-in. */
         MfaSignIn: {
             /** @description From the 401 that asked for the second step; 5 minutes, single use. */
             mfa_token: string;
+            passkey?: components["schemas"]["PasskeyProof"] | null;
             /**
              * @description One of the recovery codes given at enrolment; each works once.
              * @example abcde-fghij
@@ -1325,6 +1422,7 @@ export interface components {
             expires_at?: string | null;
             /** @description Up to 100 characters, one line. */
             label?: string | null;
+            passkey?: components["schemas"]["PasskeyProof"] | null;
             /** Format: password */
             password: string;
             /** @description With a second factor enrolled: one of the recovery codes instead. */
@@ -1586,6 +1684,63 @@ export interface components {
             /** @description Pass as `?cursor=` for the next page; always present, `null` on the last page. */
             next_cursor: string | null;
         };
+        /**
+         * @description The options of a ceremony, for `navigator.credentials.create` or `.get`
+         *     (`{"publicKey": …}`, binary members in base64url), and the id to send
+         *     back with the authenticator's answer within 5 minutes.
+         */
+        PasskeyOptions: {
+            ceremony_id: string;
+            /** @description WebAuthn's `CredentialCreationOptions` or `CredentialRequestOptions`. */
+            options: Record<string, never>;
+        };
+        /**
+         * @description The authenticator's answer to a ceremony: the `PublicKeyCredential` as
+         *     JSON (binary members in base64url), with the ceremony it answers.
+         */
+        PasskeyProof: {
+            ceremony_id: string;
+            credential: Record<string, never>;
+        };
+        /** @description `POST /admin/v1/users/me/passkeys`: what to call it, and the answer. */
+        PasskeyRegistration: {
+            ceremony_id: string;
+            credential: Record<string, never>;
+            /** @description Up to 100 characters, such as "Work laptop". */
+            name: string;
+        };
+        /**
+         * @description `POST /admin/v1/users/me/passkeys/options`: the password, to begin
+         *     registering a passkey.
+         */
+        PasskeyRegistrationStart: {
+            /** Format: password */
+            password: string;
+        };
+        /** @description `DELETE /admin/v1/users/me/passkeys/{id}`: the password. */
+        PasskeyRemoval: {
+            /** Format: password */
+            password: string;
+        };
+        /** @description One of a person's passkeys. */
+        PasskeyView: {
+            /**
+             * Format: date-time
+             * @description RFC 3339, UTC.
+             */
+            created_at: string;
+            id: string;
+            /**
+             * Format: date-time
+             * @description RFC 3339, UTC; null if never used.
+             */
+            last_used_at?: string | null;
+            name: string;
+        };
+        /** @description The person's passkeys. */
+        Passkeys: {
+            items: components["schemas"]["PasskeyView"][];
+        };
         /** @description `POST /admin/v1/password-resets`. */
         PasswordResetRequest: {
             email: string;
@@ -1674,6 +1829,7 @@ export interface components {
         };
         /** @description Re-entered password of the calling admin. */
         RevealRequest: {
+            passkey?: components["schemas"]["PasskeyProof"] | null;
             /** Format: password */
             password: string;
             /** @description With a second factor enrolled: one of the recovery codes instead. */
@@ -1724,6 +1880,7 @@ export interface components {
              * @description 0 (default) to 604800 (7 days).
              */
             grace_period_seconds?: number | null;
+            passkey?: components["schemas"]["PasskeyProof"] | null;
             /** Format: password */
             password: string;
             /** @description With a second factor enrolled: one of the recovery codes instead. */
@@ -1977,6 +2134,7 @@ export interface components {
         };
         /** @description `DELETE /admin/v1/users/me/totp`: the password and a code. */
         TotpRemoval: {
+            passkey?: components["schemas"]["PasskeyProof"] | null;
             /** Format: password */
             password: string;
             recovery_code?: string | null;
@@ -3174,7 +3332,7 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "detail": "password: password must be a string; remember: this form has no such field; its fields are password, totp_code, recovery_code",
+                     *       "detail": "password: password must be a string; remember: this form has no such field; its fields are password, totp_code, recovery_code, passkey",
                      *       "errors": [
                      *         {
                      *           "code": "invalid_type",
@@ -3184,7 +3342,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "remember",
-                     *           "message": "this form has no such field; its fields are password, totp_code, recovery_code"
+                     *           "message": "this form has no such field; its fields are password, totp_code, recovery_code, passkey"
                      *         }
                      *       ],
                      *       "status": 422,
@@ -4000,7 +4158,7 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "detail": "password: password must be a string; remember: this form has no such field; its fields are password, totp_code, recovery_code",
+                     *       "detail": "password: password must be a string; remember: this form has no such field; its fields are password, totp_code, recovery_code, passkey",
                      *       "errors": [
                      *         {
                      *           "code": "invalid_type",
@@ -4010,7 +4168,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "remember",
-                     *           "message": "this form has no such field; its fields are password, totp_code, recovery_code"
+                     *           "message": "this form has no such field; its fields are password, totp_code, recovery_code, passkey"
                      *         }
                      *       ],
                      *       "status": 422,
@@ -5312,7 +5470,7 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "detail": "password: password must be a string; remember: this form has no such field; its fields are password, totp_code, recovery_code",
+                     *       "detail": "password: password must be a string; remember: this form has no such field; its fields are password, totp_code, recovery_code, passkey",
                      *       "errors": [
                      *         {
                      *           "code": "invalid_type",
@@ -5322,7 +5480,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "remember",
-                     *           "message": "this form has no such field; its fields are password, totp_code, recovery_code"
+                     *           "message": "this form has no such field; its fields are password, totp_code, recovery_code, passkey"
                      *         }
                      *       ],
                      *       "status": 422,
@@ -5527,7 +5685,7 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "detail": "password: password must be a string; remember: this form has no such field; its fields are password, totp_code, recovery_code",
+                     *       "detail": "password: password must be a string; remember: this form has no such field; its fields are password, totp_code, recovery_code, passkey",
                      *       "errors": [
                      *         {
                      *           "code": "invalid_type",
@@ -5537,7 +5695,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "remember",
-                     *           "message": "this form has no such field; its fields are password, totp_code, recovery_code"
+                     *           "message": "this form has no such field; its fields are password, totp_code, recovery_code, passkey"
                      *         }
                      *       ],
                      *       "status": 422,
@@ -5561,6 +5719,165 @@ export interface operations {
                      *       "detail": "too many wrong passwords: secrets are locked for you for 15 more minute(s)",
                      *       "status": 429,
                      *       "title": "Too Many Requests",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    sign_in_options: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MfaPasskeyStart"];
+            };
+        };
+        responses: {
+            /** @description Options for `navigator.credentials.get` */
+            200: {
+                headers: {
+                    /** @description no-store */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeyOptions"];
+                };
+            };
+            /** @description The body is not JSON (a syntax error, bad UTF-8, a NUL character) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the body is not valid JSON: EOF while parsing an object at line 1 column 1",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The sign-in expired or was finished */
+            401: {
+                headers: {
+                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body stalled: nothing arrived for 10 s (the connection is then closed) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body stalled: nothing arrived for 10 s; send the request again",
+                     *       "status": 408,
+                     *       "title": "Request Timeout",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The person has no passkey */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the role is still assigned to 1 account(s) (Partner App); remove it from them first",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 65536 bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body is larger than this endpoint accepts",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "send the body as JSON with Content-Type: application/json",
+                     *       "status": 415,
+                     *       "title": "Unsupported Media Type",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field is missing, of the wrong type, given twice or unknown, or breaks a rule: every such field is listed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "password: password must be a string; remember: this form has no such field; its fields are password, totp_code, recovery_code, passkey",
+                     *       "errors": [
+                     *         {
+                     *           "code": "invalid_type",
+                     *           "field": "password",
+                     *           "message": "password must be a string"
+                     *         },
+                     *         {
+                     *           "code": "unknown_field",
+                     *           "field": "remember",
+                     *           "message": "this form has no such field; its fields are password, totp_code, recovery_code, passkey"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
                      *       "type": "about:blank"
                      *     }
                      */
@@ -6855,6 +7172,697 @@ export interface operations {
             };
         };
     };
+    list_passkeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The person's passkeys */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Passkeys"];
+                };
+            };
+            /** @description No valid session */
+            401: {
+                headers: {
+                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not a signed-in person */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this needs the admin:edit permission, which the caller does not have",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    register_passkey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasskeyRegistration"];
+            };
+        };
+        responses: {
+            /** @description Registered: from now on signing in asks for a second factor */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeyView"];
+                };
+            };
+            /** @description The ceremony is unknown, used or expired, or the answer does not hold */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the body is not valid JSON: EOF while parsing an object at line 1 column 1",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid session */
+            401: {
+                headers: {
+                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not a signed-in person */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this needs the admin:edit permission, which the caller does not have",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body stalled: nothing arrived for 10 s (the connection is then closed) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body stalled: nothing arrived for 10 s; send the request again",
+                     *       "status": 408,
+                     *       "title": "Request Timeout",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This passkey is registered already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the role is still assigned to 1 account(s) (Partner App); remove it from them first",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 65536 bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body is larger than this endpoint accepts",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "send the body as JSON with Content-Type: application/json",
+                     *       "status": 415,
+                     *       "title": "Unsupported Media Type",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "name: name is required; email: this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)",
+                     *       "errors": [
+                     *         {
+                     *           "code": "required",
+                     *           "field": "name",
+                     *           "message": "name is required"
+                     *         },
+                     *         {
+                     *           "code": "email_in_use",
+                     *           "field": "email",
+                     *           "message": "this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    step_up_options: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Options for `navigator.credentials.get` */
+            200: {
+                headers: {
+                    /** @description no-store */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeyOptions"];
+                };
+            };
+            /** @description No valid session */
+            401: {
+                headers: {
+                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not a signed-in person */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this needs the admin:edit permission, which the caller does not have",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The person has no passkey */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the role is still assigned to 1 account(s) (Partner App); remove it from them first",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    registration_options: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasskeyRegistrationStart"];
+            };
+        };
+        responses: {
+            /** @description Options for the authenticator; answer within 5 minutes */
+            200: {
+                headers: {
+                    /** @description no-store */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeyOptions"];
+                };
+            };
+            /** @description The body is not JSON (a syntax error, bad UTF-8, a NUL character) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the body is not valid JSON: EOF while parsing an object at line 1 column 1",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid session */
+            401: {
+                headers: {
+                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Wrong password, or not a signed-in person */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this needs the admin:edit permission, which the caller does not have",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body stalled: nothing arrived for 10 s (the connection is then closed) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body stalled: nothing arrived for 10 s; send the request again",
+                     *       "status": 408,
+                     *       "title": "Request Timeout",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The service is at an IP address, where browsers allow no passkey */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the role is still assigned to 1 account(s) (Partner App); remove it from them first",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 65536 bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body is larger than this endpoint accepts",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "send the body as JSON with Content-Type: application/json",
+                     *       "status": 415,
+                     *       "title": "Unsupported Media Type",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field is missing, of the wrong type, given twice or unknown, or breaks a rule: every such field is listed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "password: password must be a string; remember: this form has no such field; its fields are password, totp_code, recovery_code, passkey",
+                     *       "errors": [
+                     *         {
+                     *           "code": "invalid_type",
+                     *           "field": "password",
+                     *           "message": "password must be a string"
+                     *         },
+                     *         {
+                     *           "code": "unknown_field",
+                     *           "field": "remember",
+                     *           "message": "this form has no such field; its fields are password, totp_code, recovery_code, passkey"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "too many wrong passwords: secrets are locked for you for 15 more minute(s)",
+                     *       "status": 429,
+                     *       "title": "Too Many Requests",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    remove_passkey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasskeyRemoval"];
+            };
+        };
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body is not JSON (a syntax error, bad UTF-8, a NUL character) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the body is not valid JSON: EOF while parsing an object at line 1 column 1",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid session */
+            401: {
+                headers: {
+                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Wrong password, or not a signed-in person */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this needs the admin:edit permission, which the caller does not have",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such passkey of this person */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "application not found",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body stalled: nothing arrived for 10 s (the connection is then closed) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body stalled: nothing arrived for 10 s; send the request again",
+                     *       "status": 408,
+                     *       "title": "Request Timeout",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The tenant requires a second factor of this administrator, and this is the last */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the role is still assigned to 1 account(s) (Partner App); remove it from them first",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 65536 bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body is larger than this endpoint accepts",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "send the body as JSON with Content-Type: application/json",
+                     *       "status": 415,
+                     *       "title": "Unsupported Media Type",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field is missing, of the wrong type, given twice or unknown, or breaks a rule: every such field is listed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "password: password must be a string; remember: this form has no such field; its fields are password, totp_code, recovery_code, passkey",
+                     *       "errors": [
+                     *         {
+                     *           "code": "invalid_type",
+                     *           "field": "password",
+                     *           "message": "password must be a string"
+                     *         },
+                     *         {
+                     *           "code": "unknown_field",
+                     *           "field": "remember",
+                     *           "message": "this form has no such field; its fields are password, totp_code, recovery_code, passkey"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     begin_totp: {
         parameters: {
             query?: never;
@@ -7008,7 +8016,7 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "detail": "password: password must be a string; remember: this form has no such field; its fields are password, totp_code, recovery_code",
+                     *       "detail": "password: password must be a string; remember: this form has no such field; its fields are password, totp_code, recovery_code, passkey",
                      *       "errors": [
                      *         {
                      *           "code": "invalid_type",
@@ -7018,7 +8026,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "remember",
-                     *           "message": "this form has no such field; its fields are password, totp_code, recovery_code"
+                     *           "message": "this form has no such field; its fields are password, totp_code, recovery_code, passkey"
                      *         }
                      *       ],
                      *       "status": 422,
@@ -7199,7 +8207,7 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "detail": "password: password must be a string; remember: this form has no such field; its fields are password, totp_code, recovery_code",
+                     *       "detail": "password: password must be a string; remember: this form has no such field; its fields are password, totp_code, recovery_code, passkey",
                      *       "errors": [
                      *         {
                      *           "code": "invalid_type",
@@ -7209,7 +8217,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "remember",
-                     *           "message": "this form has no such field; its fields are password, totp_code, recovery_code"
+                     *           "message": "this form has no such field; its fields are password, totp_code, recovery_code, passkey"
                      *         }
                      *       ],
                      *       "status": 422,
