@@ -327,7 +327,9 @@ await finish(async () => {
 
       const del = `button[aria-label="Delete ${user}"]`;
       await page.keyboard.press("Tab");
-      await assertFocus(page, del, "Tab from Edit reaches Delete");
+      await assertFocus(page, `button[aria-label="Disable ${user}"]`, "Tab from Edit reaches Disable");
+      await page.keyboard.press("Tab");
+      await assertFocus(page, del, "Tab from Disable reaches Delete");
       await page.keyboard.press("Enter");
       await page.waitForSelector("#confirm-dialog[open]");
       await assertFocus(page, "#confirm-dialog .cancel", "the confirmation opens on Cancel");

@@ -29,9 +29,10 @@
 //! ```
 
 use crate::error::Error;
+use crate::error::SecondStep;
 use crate::model::{Case, Me, Report};
 use crate::records::{CaseChange, CaseForm, ReportChange, ReportForm};
-use crate::sign_in::{SecondFactor, SecondStep};
+use crate::sign_in::SecondFactor;
 use crate::token::{AccessToken, TokenSourceBuilder};
 use casebook_domain::user::Password;
 use casebook_domain::{CaseId, ReportId};

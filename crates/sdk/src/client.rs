@@ -2,11 +2,10 @@
 //! every call goes through (authorization, retries, error mapping).
 
 use crate::call::{RequestOptions, Response};
-use crate::error::Error;
+use crate::error::{Error, SecondStep};
 use crate::key::PrivateKey;
 use crate::options::{SharedOptions, shared_setters};
 use crate::retry::{RetryPolicy, parse_retry_after};
-use crate::sign_in::SecondStep;
 use crate::token::{AccessToken, Credential, TokenSource, TokenSourceBuilder};
 use crate::transport::{Http, checked_url, refuse_redirected};
 use casebook_domain::ClientSecret;

@@ -1,9 +1,10 @@
 //! The one error type of the SDK: every way a call can fail, as values a caller can match.
 
 use crate::key_kind::KeyKind;
-use crate::sign_in::SecondStep;
 use casebook_domain::AssertionAlg;
+use casebook_domain::wire::OneTimeCode;
 use casebook_domain::{FieldError, OAuthErrorCode, PermissionSet, ValidationErrors};
+use std::any::Any;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -349,6 +350,73 @@ pub(crate) fn transient_status(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }
 
+/// A sign-in whose password was right, waiting for the person's second
+/// factor: [`Error::SecondFactorRequired`] carries it. Finish it with
+/// [`complete`](Self::complete) within 5 minutes; its token works once.
+/// `Debug` never shows the token.
+///
+/// ```no_run
+/// # async fn run(code_from_the_app: impl Fn() -> String) -> Result<(), casebook_sdk::Error> {
+/// use casebook_sdk::{Client, Error, Password, SecondFactor};
+///
+/// let client = Client::builder("https://casebook.example.org").build()?;
+/// let password = Password::new("correct horse battery staple");
+/// let admin = match client.sign_in("admin@agency.org", &password).await {
+///     Ok(admin) => admin,
+///     Err(Error::SecondFactorRequired(step)) => step.complete(&SecondFactor::totp(code_from_the_app())).await?,
+///     Err(other) => return Err(other),
+/// };
+/// # let _ = admin; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct SecondStep {
+    /// The client the step is finished through: anonymous, on the pool and
+    /// settings of the one that signed in. Held opaque so that the error
+    /// type stays below the client among the modules; `sign_in.rs` reads it.
+    via: Arc<dyn Any + Send + Sync>,
+    mfa_token: OneTimeCode,
+    detail: String,
+}
+
+impl SecondStep {
+    pub(crate) fn new(via: impl Any + Send + Sync, mfa_token: OneTimeCode, detail: String) -> Self {
+        Self {
+            via: Arc::new(via),
+            mfa_token,
+            detail,
+        }
+    }
+
+    /// The server's words for people: asking for a code, or saying that the
+    /// one offered was not accepted.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    pub(crate) fn via(&self) -> &(dyn Any + Send + Sync) {
+        self.via.as_ref()
+    }
+
+    pub(crate) fn mfa_token(&self) -> &OneTimeCode {
+        &self.mfa_token
+    }
+}
+
+impl fmt::Debug for SecondStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecondStep")
+            .field("mfa_token", &"[redacted]")
+            .field("detail", &self.detail)
+            .finish()
+    }
+}
+
+impl PartialEq for SecondStep {
+    fn eq(&self, other: &Self) -> bool {
+        self.mfa_token == other.mfa_token
+    }
+}
+
 /// The underlying cause of an [`Error`], reachable through
 /// [`std::error::Error::source`]. Deliberately opaque: the HTTP and JSON
 /// libraries beneath the SDK are not part of its API.
@@ -508,6 +576,13 @@ mod tests {
         };
         assert_eq!(server.field_errors()[0].code, ErrorCode::UnknownRole);
         assert!(api(404).field_errors().is_empty());
+    }
+
+    #[test]
+    fn errors_cross_threads_even_with_a_second_step_in_them() {
+        fn shareable<T: Send + Sync + 'static>() {}
+        shareable::<Error>();
+        shareable::<SecondStep>();
     }
 
     #[test]

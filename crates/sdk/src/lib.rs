@@ -212,7 +212,7 @@ pub use admin::{Admin, Applications, NewClientSecret, Roles, TenantSettings, Tot
 pub use api::{Cases, Reports};
 pub use call::{RequestOptions, Response};
 pub use client::{Client, ClientBuilder};
-pub use error::{Cause, Error};
+pub use error::{Cause, Error, SecondStep};
 pub use key::{KeyKind, PrivateKey};
 pub use model::{
     Actor, Application, AuditEvent, AuthMethod, Case, ClientSecretInfo, ClientSecretValue, Me, OneTimeCode, Page,
@@ -221,7 +221,7 @@ pub use model::{
 pub use options::{ClientAuthMethod, DEFAULT_REFRESH_AHEAD};
 pub use pagination::{Items, List, Pages};
 pub use retry::RetryPolicy;
-pub use sign_in::{Reauthentication, SecondFactor, SecondStep};
+pub use sign_in::{Reauthentication, SecondFactor};
 pub use token::{AccessToken, TokenSource, TokenSourceBuilder};
 
 /// The HTTP library underneath, for [`ClientBuilder::http_client`] and

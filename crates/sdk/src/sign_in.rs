@@ -4,12 +4,11 @@
 //! password set from a link).
 
 use crate::client::Client;
-use crate::error::Error;
+use crate::error::{Error, SecondStep};
 use crate::model::Session;
 use casebook_domain::user::Password;
 use casebook_domain::wire::{MfaSignIn, OneTimeCode, PasswordResetRequest, SetPasswordRequest, SignIn};
 use reqwest::Method;
-use std::fmt;
 
 const SESSIONS: [&str; 3] = ["admin", "v1", "sessions"];
 
@@ -22,6 +21,11 @@ const SESSIONS: [&str; 3] = ["admin", "v1", "sessions"];
 /// needs the app's next code, 30 seconds on, or a recovery code. A recovery
 /// code is spent when accepted. Either is read as people type it: spaces,
 /// a recovery code's hyphen and its case do not matter.
+///
+/// A passkey, the server's other second factor, answers a WebAuthn
+/// ceremony that needs a browser's or the platform's authenticator; this
+/// SDK does not offer one yet, so a person whose only second factor is a
+/// passkey signs in through the console.
 ///
 /// ```
 /// use casebook_sdk::SecondFactor;
@@ -130,63 +134,7 @@ impl From<&Password> for Reauthentication {
     }
 }
 
-/// A sign-in whose password was right, waiting for the person's second
-/// factor: [`Error::SecondFactorRequired`] carries it. Finish it with
-/// [`complete`](Self::complete) within 5 minutes; its token works once.
-/// `Debug` never shows the token.
-///
-/// ```no_run
-/// # async fn run(code_from_the_app: impl Fn() -> String) -> Result<(), casebook_sdk::Error> {
-/// use casebook_sdk::{Client, Error, Password, SecondFactor};
-///
-/// let client = Client::builder("https://casebook.example.org").build()?;
-/// let password = Password::new("correct horse battery staple");
-/// let admin = match client.sign_in("admin@agency.org", &password).await {
-///     Ok(admin) => admin,
-///     Err(Error::SecondFactorRequired(step)) => step.complete(&SecondFactor::totp(code_from_the_app())).await?,
-///     Err(other) => return Err(other),
-/// };
-/// # let _ = admin; Ok(()) }
-/// ```
-#[derive(Clone)]
-pub struct SecondStep {
-    /// Anonymous, on the signing-in client's pool and settings.
-    client: Client,
-    mfa_token: OneTimeCode,
-    detail: String,
-}
-
-impl fmt::Debug for SecondStep {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SecondStep")
-            .field("base_url", &self.client.base_url())
-            .field("mfa_token", &"[redacted]")
-            .field("detail", &self.detail)
-            .finish()
-    }
-}
-
-impl PartialEq for SecondStep {
-    fn eq(&self, other: &Self) -> bool {
-        self.mfa_token == other.mfa_token
-    }
-}
-
 impl SecondStep {
-    pub(crate) fn new(client: Client, mfa_token: OneTimeCode, detail: String) -> Self {
-        Self {
-            client,
-            mfa_token,
-            detail,
-        }
-    }
-
-    /// The server's words for people: asking for a code, or saying that the
-    /// one offered was not accepted.
-    pub fn detail(&self) -> &str {
-        &self.detail
-    }
-
     /// Finishes the sign-in (`POST /admin/v1/sessions/mfa`) and returns a
     /// client acting as the person, as [`Client::sign_in`] does.
     ///
@@ -197,21 +145,18 @@ impl SecondStep {
     pub async fn complete(&self, factor: &SecondFactor) -> Result<Client, Error> {
         let (totp_code, recovery_code) = SecondFactor::fields(Some(factor));
         let body = MfaSignIn {
-            mfa_token: self.mfa_token.expose().to_owned(),
+            mfa_token: self.mfa_token().expose().to_owned(),
             totp_code,
             recovery_code,
             passkey: None,
         };
-        let session: Session = self
-            .client
-            .send(
-                Method::POST,
-                &[SESSIONS[0], SESSIONS[1], SESSIONS[2], "mfa"],
-                &[],
-                Some(&body),
-            )
-            .await?;
-        Ok(self.client.as_session(session.token))
+        // A step is only ever made by `Client::execute`, around a client.
+        let Some(client) = self.via().downcast_ref::<Client>() else {
+            return Err(Error::Config("this second step was not made by a Client".into()));
+        };
+        let path = [SESSIONS[0], SESSIONS[1], SESSIONS[2], "mfa"];
+        let session: Session = client.send(Method::POST, &path, &[], Some(&body)).await?;
+        Ok(client.as_session(session.token))
     }
 }
 
@@ -312,7 +257,11 @@ mod tests {
     #[test]
     fn codes_and_tokens_never_reach_debug() {
         let client = Client::builder("https://casebook.example.org").build().unwrap();
-        let step = SecondStep::new(client, OneTimeCode::new("cbmfa_hush"), "enter the code".into());
+        let step = SecondStep::new(
+            client.anonymous(),
+            OneTimeCode::new("cbmfa_hush"),
+            "enter the code".into(),
+        );
         let again =
             Reauthentication::new(Password::new("a quiet long password")).second_factor(SecondFactor::totp("314159"));
         let spare = SecondFactor::recovery_code("abcde-fghjk");

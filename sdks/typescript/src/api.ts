@@ -3,10 +3,10 @@
  * `/admin/v1`. Each call needs the permission its documentation names.
  */
 
-import { transportFor } from "./client.js";
+import { mfaTokenOf, transportFor } from "./client.js";
 import type { ClientOptions, Transport } from "./client.js";
-import { SecondFactorRequiredError, secondFactorFields } from "./errors.js";
-import type { SecondFactor } from "./errors.js";
+import { ApiError, CasebookError, ConfigError } from "./errors.js";
+import type { Problem } from "./errors.js";
 import { List } from "./pagination.js";
 import { ClientSecret } from "./secret.js";
 import type { TokenSource } from "./token.js";
@@ -111,17 +111,89 @@ function hiding<T extends object>(answer: T, keys: readonly (keyof T)[]): T {
   return out;
 }
 
-/** A thrown second step made able to finish through `transport`'s settings. */
-function armed(error: unknown, transport: Transport): unknown {
-  if (!(error instanceof SecondFactorRequiredError)) return error;
-  return SecondFactorRequiredError.arm(error, async (mfaToken, factor) => {
+/**
+ * What a person offers as their second factor: the code their authenticator
+ * app shows now, or one of the recovery codes given at enrolment. A TOTP
+ * code is accepted once, so a second act needs the app's next code (30
+ * seconds on) or a recovery code. Spaces, a recovery code's hyphen and its
+ * case do not matter.
+ */
+export type SecondFactor = { totpCode: string } | { recoveryCode: string };
+
+/** The body fields of a {@link SecondFactor}; a bare string is a TOTP code. */
+function secondFactorFields(factor: SecondFactor | string): { totp_code?: string; recovery_code?: string } {
+  if (typeof factor === "string") return { totp_code: factor };
+  if ("totpCode" in factor && typeof factor.totpCode === "string") return { totp_code: factor.totpCode };
+  if ("recoveryCode" in factor && typeof factor.recoveryCode === "string") return { recovery_code: factor.recoveryCode };
+  throw new ConfigError("a second factor is { totpCode } or { recoveryCode }");
+}
+
+type Finish = (mfaToken: string, factor: SecondFactor | string) => Promise<Client>;
+
+/**
+ * The password was right and the person has a second factor: signing in
+ * takes a code too (a 401 with `mfa_required`). Finish within 5 minutes with
+ * {@link SecondFactorRequiredError.complete}; its token works once and is
+ * never shown (`String`, `JSON.stringify` and `util.inspect` leave it out).
+ * Also thrown for a code the server did not accept, with a new step to try
+ * again.
+ *
+ * ```js
+ * try {
+ *   admin = await client.signIn(email, password);
+ * } catch (e) {
+ *   if (!(e instanceof SecondFactorRequiredError)) throw e;
+ *   admin = await e.complete(await askForTheCode());      // or { recoveryCode }
+ * }
+ * ```
+ */
+export class SecondFactorRequiredError extends CasebookError {
+  readonly kind = "second_factor_required";
+  /** The server's words for people: asking for a code, or saying the one offered was not accepted. */
+  readonly detail: string;
+  /** The problem document, without its token. */
+  readonly problem: Problem;
+  readonly #mfaToken: string;
+  readonly #finish: Finish;
+
+  /** @internal */
+  constructor(problem: Problem, mfaToken: string, finish: Finish) {
+    super(`a second factor is needed to finish signing in: ${problem.detail}`);
+    this.name = "SecondFactorRequiredError";
+    this.problem = problem;
+    this.detail = problem.detail;
+    this.#mfaToken = mfaToken;
+    this.#finish = finish;
+  }
+
+  override get status(): number {
+    return 401;
+  }
+
+  /**
+   * Finishes the sign-in (`POST /admin/v1/sessions/mfa`) and resolves to a
+   * client acting as the person. A string is a TOTP code. A code the server
+   * does not accept rejects with a new `SecondFactorRequiredError` (this one
+   * is spent); an expired or spent step with a 401 {@link ApiError}: sign
+   * in again with the password.
+   */
+  complete(factor: SecondFactor | string): Promise<Client> {
+    return this.#finish(this.#mfaToken, factor);
+  }
+}
+
+/** A sign-in's 401 that asks for the second step, made able to finish through `transport`'s settings. */
+function secondStep(error: unknown, transport: Transport): unknown {
+  const token = mfaTokenOf(error);
+  if (token === undefined || !(error instanceof ApiError)) return error;
+  return new SecondFactorRequiredError(error.problem, token, async (mfaToken, factor) => {
     try {
       const session = await transport.anonymous().json<Session>("POST", [...SESSIONS, "mfa"], {
         body: { mfa_token: mfaToken, ...secondFactorFields(factor) },
       });
       return new Client(transport.withSession(session.token));
     } catch (e) {
-      throw armed(e, transport);
+      throw secondStep(e, transport);
     }
   });
 }
@@ -213,7 +285,7 @@ export class Client {
       });
       return new Client(this.#transport.withSession(session.token));
     } catch (e) {
-      throw armed(e, this.#transport);
+      throw secondStep(e, this.#transport);
     }
   }
 

@@ -3,7 +3,7 @@
  * (authorization, retries, error mapping).
  */
 
-import { ApiError, CasebookError, ConfigError, SecondFactorRequiredError, UnexpectedResponseError } from "./errors.js";
+import { ApiError, CasebookError, ConfigError, UnexpectedResponseError } from "./errors.js";
 import type { Problem } from "./errors.js";
 import { checkedBaseUrl, endpoint, exchange } from "./http.js";
 import type { Fetch, HttpSettings } from "./http.js";
@@ -240,10 +240,18 @@ function challenges(header: string): Map<string, string>[] {
 }
 
 /**
- * An RFC 9457 problem, read leniently; an empty body is the status alone. A
- * 401 asking for the second step of a sign-in is a
- * {@link SecondFactorRequiredError}.
+ * The token of each 401 that asks for the second step of a sign-in, kept
+ * off the error (its `problem` goes without it) so that no log shows it;
+ * `Client.signIn` turns such an error into a `SecondFactorRequiredError`.
  */
+const mfaTokens = new WeakMap<CasebookError, string>();
+
+/** The second-step token a sign-in's 401 carried, if it did. @internal */
+export function mfaTokenOf(error: unknown): string | undefined {
+  return error instanceof CasebookError ? mfaTokens.get(error) : undefined;
+}
+
+/** An RFC 9457 problem, read leniently; an empty body is the status alone. */
 export function problem(status: number, body: string, retryAfterMs?: number, requiredScope?: string): CasebookError {
   const reason = REASONS[status] ?? "Error";
   if (body.trim() === "") {
@@ -277,7 +285,10 @@ export function problem(status: number, body: string, retryAfterMs?: number, req
     missing_permissions: missing,
   };
   if (status === 401 && p.mfa_required === true && typeof p.mfa_token === "string" && p.mfa_token !== "") {
-    return new SecondFactorRequiredError(read, p.mfa_token);
+    const { mfa_token: _hidden, ...shown } = read;
+    const error = new ApiError(status, shown, retryAfterMs, requiredScope);
+    mfaTokens.set(error, p.mfa_token);
+    return error;
   }
   return new ApiError(status, read, retryAfterMs, requiredScope);
 }

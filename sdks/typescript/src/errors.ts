@@ -4,7 +4,6 @@
  * password or token.
  */
 
-import type { Client } from "./api.js";
 import type { components } from "./generated/openapi.js";
 
 export type OAuthErrorCode = components["schemas"]["OAuthErrorCode"];
@@ -161,89 +160,6 @@ export class ApiError extends CasebookError {
    */
   get secondFactorEnrolmentRequired(): boolean {
     return this.#status === 403 && this.problem.mfa_enrolment_required === true;
-  }
-}
-
-/**
- * What a person offers as their second factor: the code their authenticator
- * app shows now, or one of the recovery codes given at enrolment. A TOTP
- * code is accepted once, so a second act needs the app's next code (30
- * seconds on) or a recovery code. Spaces, a recovery code's hyphen and its
- * case do not matter.
- */
-export type SecondFactor = { totpCode: string } | { recoveryCode: string };
-
-/** The body fields of a {@link SecondFactor}; a bare string is a TOTP code. @internal */
-export function secondFactorFields(factor: SecondFactor | string | undefined): {
-  totp_code?: string;
-  recovery_code?: string;
-} {
-  if (factor === undefined) return {};
-  if (typeof factor === "string") return { totp_code: factor };
-  if ("totpCode" in factor && typeof factor.totpCode === "string") return { totp_code: factor.totpCode };
-  if ("recoveryCode" in factor && typeof factor.recoveryCode === "string") return { recovery_code: factor.recoveryCode };
-  throw new ConfigError("a second factor is { totpCode } or { recoveryCode }");
-}
-
-type Finish = (mfaToken: string, factor: SecondFactor | string) => Promise<Client>;
-
-/**
- * The password was right and the person has a second factor: signing in
- * takes a code too (a 401 with `mfa_required`). Finish within 5 minutes with
- * {@link SecondFactorRequiredError.complete}; its token works once and is
- * never shown (`String`, `JSON.stringify` and `util.inspect` leave it out).
- * Also thrown for a code the server did not accept, with a new step to try
- * again.
- *
- * ```js
- * try {
- *   admin = await client.signIn(email, password);
- * } catch (e) {
- *   if (!(e instanceof SecondFactorRequiredError)) throw e;
- *   admin = await e.complete(await askForTheCode());      // or { recoveryCode }
- * }
- * ```
- */
-export class SecondFactorRequiredError extends CasebookError {
-  readonly kind = "second_factor_required";
-  /** The server's words for people: asking for a code, or saying the one offered was not accepted. */
-  readonly detail: string;
-  /** The problem document, without its token. */
-  readonly problem: Problem;
-  readonly #mfaToken: string;
-  #finish: Finish | undefined;
-
-  constructor(problem: Problem, mfaToken: string) {
-    super(`a second factor is needed to finish signing in: ${problem.detail}`);
-    this.name = "SecondFactorRequiredError";
-    const { mfa_token: _hidden, ...shown } = problem;
-    this.problem = shown;
-    this.detail = problem.detail;
-    this.#mfaToken = mfaToken;
-  }
-
-  override get status(): number {
-    return 401;
-  }
-
-  /** Lets {@link complete} finish through the client that signed in. @internal */
-  static arm(error: SecondFactorRequiredError, finish: Finish): SecondFactorRequiredError {
-    error.#finish = finish;
-    return error;
-  }
-
-  /**
-   * Finishes the sign-in (`POST /admin/v1/sessions/mfa`) and resolves to a
-   * client acting as the person. A string is a TOTP code. A code the server
-   * does not accept rejects with a new `SecondFactorRequiredError` (this one
-   * is spent); an expired or spent step with a 401 {@link ApiError}: sign
-   * in again with the password.
-   */
-  complete(factor: SecondFactor | string): Promise<Client> {
-    if (this.#finish === undefined) {
-      return Promise.reject(new ConfigError("this second step did not come from Client.signIn"));
-    }
-    return this.#finish(this.#mfaToken, factor);
   }
 }
 

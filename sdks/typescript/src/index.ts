@@ -4,7 +4,18 @@
  * No runtime dependencies beyond `fetch`; runs on Node 20+ and in browsers.
  */
 
-export { Client, Admin, Cases, Reports, Roles, Users, Applications, TenantSettings, Totp } from "./api.js";
+export {
+  Client,
+  Admin,
+  Cases,
+  Reports,
+  Roles,
+  Users,
+  Applications,
+  TenantSettings,
+  Totp,
+  SecondFactorRequiredError,
+} from "./api.js";
 export type {
   RevealedSecret,
   NewSecret,
@@ -13,6 +24,7 @@ export type {
   Reauthentication,
   TotpEnrolment,
   RecoveryCodes,
+  SecondFactor,
 } from "./api.js";
 export type { ClientOptions, Method } from "./client.js";
 export {
@@ -25,9 +37,8 @@ export {
   UnexpectedResponseError,
   ConfigError,
   MistypedSecretError,
-  SecondFactorRequiredError,
 } from "./errors.js";
-export type { OAuthErrorCode, ErrorCode, FieldError, Problem, SecondFactor } from "./errors.js";
+export type { OAuthErrorCode, ErrorCode, FieldError, Problem } from "./errors.js";
 export { List } from "./pagination.js";
 export type { Page, PageParams } from "./pagination.js";
 export { RetryPolicy } from "./retry.js";
