@@ -4,7 +4,8 @@
 
 use casebook_server::totp::code_for_base32;
 use casebook_tests::{
-    ADMIN_EMAIL, ADMIN_PASSWORD, Spawn, TestApp, USER_PASSWORD, both_backends, expect, id_of, problem,
+    ADMIN_EMAIL, ADMIN_PASSWORD, Spawn, TestApp, USER_PASSWORD, both_backends, expect, field_codes, id_of, pairs,
+    problem,
 };
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -335,3 +336,37 @@ both_backends!(
         );
     }
 );
+
+both_backends!(weak_passwords_are_refused_saying_why, |app: TestApp| async move {
+    let admin = app.admin_token().await;
+    for weak in [
+        " ".repeat(12),
+        "\u{200b}".repeat(12),
+        "aaaaaaaaaaaa".to_owned(),
+        "123456789012".to_owned(),
+        "passwordpassword".to_owned(),
+        "pat.jones@agency.org".to_owned(),
+    ] {
+        let r = app
+            .post_json(
+                "/admin/v1/users",
+                &admin,
+                &json!({"email": "pat.jones@agency.org", "name": "Pat", "password": weak, "roles": []}),
+            )
+            .await;
+        let p = problem(r, 422).await;
+        assert_eq!(p["errors"][0]["field"], "password", "{weak:?}: {p}");
+        assert_eq!(p["errors"][0]["code"], "weak_password", "{weak:?}: {p}");
+        assert!(!p["errors"][0]["message"].as_str().unwrap().is_empty());
+    }
+    // A change that sends back what is stored is not judged again; the new
+    // password is, against the stored address.
+    let user = app.create_user(&admin, "pat.jones@agency.org", "Pat", &[]).await;
+    let path = format!("/admin/v1/users/{}", user["id"].as_str().unwrap());
+    let same = json!({"email": "pat.jones@agency.org", "name": "Pat", "password": "pat.jones@agency.org"});
+    let p = problem(app.patch_json(&path, &admin, &same).await, 422).await;
+    assert_eq!(field_codes(&p), pairs(&[("password", "weak_password")]));
+    let ok = json!({"email": "pat.jones@agency.org", "name": "Pat", "password": "a fresh passphrase for Pat"});
+    expect(app.patch_json(&path, &admin, &ok).await, 200).await;
+    app.sign_in("pat.jones@agency.org", "a fresh passphrase for Pat").await;
+});
