@@ -330,9 +330,19 @@ impl TestApp {
         let running = casebook_server::start(config, options).await.expect("server starts");
         Self {
             addr: running.addr,
-            // The public URL: what the server names itself in issuers,
-            // links and, for passkeys, its relying party.
-            base_url: running.state.config().public_url.clone(),
+            // This server's own port, under the public URL's host: the
+            // name it gives itself in issuers, links and, for passkeys, its
+            // relying party (a replica shares the first one's public URL).
+            base_url: match url::Url::parse(&running.state.config().public_url) {
+                Ok(public) if public.domain().is_some() => {
+                    format!(
+                        "http://{}:{}",
+                        public.domain().unwrap_or("localhost"),
+                        running.addr.port()
+                    )
+                }
+                _ => format!("http://{}", running.addr),
+            },
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()

@@ -306,6 +306,9 @@ await finish(async () => {
 
     await step("show a client secret: the dialog asks for the app's code, or a recovery code", async () => {
       await page.click('#nav a[data-screen="applications"]');
+      // The suites before this one leave many applications: find it by name.
+      await page.fill("#q-name", appName);
+      await page.click("#search button[type=submit]");
       await page.waitForSelector(`button[aria-label="Reveal client secret of ${appName}"]`);
       await page.click(`button[aria-label="Reveal client secret of ${appName}"]`);
       await page.waitForSelector("#verify-dialog[open]");

@@ -1,5 +1,7 @@
-//! When wrong passwords lock secrets away: five wrong attempts within 15
-//! minutes lock reveal and rotate for that user for 15 minutes.
+//! When wrong attempts lock a person out: five wrong passwords within 15
+//! minutes lock reveal and rotate for that user for 15 minutes, and five
+//! wrong second-factor codes within 15 minutes lock the second step of
+//! signing in the same way, from every source at once.
 
 /// Times are microseconds since the Unix epoch, as storage keeps them.
 pub const WINDOW_MICROS: i64 = 15 * 60 * 1_000_000;

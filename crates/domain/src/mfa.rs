@@ -84,9 +84,14 @@ pub fn second_step_required(enrolled: bool) -> bool {
 
 /// Whether a signed-in person must enrol a second factor before anything
 /// else: their tenant requires it of everyone holding an `admin:`
-/// permission, they hold one, and they have not enrolled.
+/// permission, they hold one (or a `tenants:` one, which administers more
+/// than a tenant), and they have not enrolled.
 pub fn must_enrol(tenant_requires: bool, permissions: PermissionSet, enrolled: bool) -> bool {
-    tenant_requires && !enrolled && permissions.iter().any(|p| p.module == Module::Admin)
+    tenant_requires
+        && !enrolled
+        && permissions
+            .iter()
+            .any(|p| matches!(p.module, Module::Admin | Module::Tenants))
 }
 
 /// How long the one-time link of each purpose lasts.
@@ -159,6 +164,9 @@ mod tests {
         assert!(!must_enrol(true, admin, true));
         assert!(!must_enrol(false, admin, false));
         assert!(!must_enrol(true, engage, false));
+        let mut platform = PermissionSet::EMPTY;
+        platform.insert(Permission::new(Module::Tenants, Action::Delete));
+        assert!(must_enrol(true, platform, false));
     }
 
     #[test]

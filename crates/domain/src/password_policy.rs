@@ -114,13 +114,52 @@ fn weakness(password: &str, email: Option<&str>) -> Option<&'static str> {
         return Some(LIKE_EMAIL);
     }
     let chars: Vec<char> = folded.chars().collect();
-    predictable(&chars)
+    // The same password spelt with look-alike symbols and digits
+    // (`Pa$$w0rd`) is the same guess: symbols alone first, so that digits
+    // added at the end stay a decoration, then digits too.
+    let pattern = [chars.clone(), unleet(&chars, false), unleet(&chars, true)]
+        .iter()
+        .find_map(|spelling| predictable(spelling));
+    let mut distinct = chars;
+    distinct.sort_unstable();
+    distinct.dedup();
+    pattern.or((distinct.len() < MIN_DISTINCT_CHARS).then_some(FEW_CHARACTERS))
+}
+
+/// Fewer different characters than this is a pattern, whatever its order
+/// (`aaaaaaaaaaab`, `00000000000x`): no person's passphrase has so few.
+const MIN_DISTINCT_CHARS: usize = 5;
+const FEW_CHARACTERS: &str = "password uses too few different characters";
+
+/// `folded` with look-alike symbols (and, with `digits`, digits) read as
+/// the letters they stand for.
+fn unleet(folded: &[char], digits: bool) -> Vec<char> {
+    folded
+        .iter()
+        .map(|c| match (c, digits) {
+            ('$', _) => 's',
+            ('@', _) => 'a',
+            ('!', _) => 'i',
+            ('0', true) => 'o',
+            ('1', true) => 'i',
+            ('3', true) => 'e',
+            ('4', true) => 'a',
+            ('5', true) => 's',
+            ('7', true) => 't',
+            (other, _) => *other,
+        })
+        .collect()
 }
 
 /// How two spellings of one password are made to compare equal: what a
-/// person cannot see at either end does not count, and neither does case.
+/// person cannot see does not count wherever it stands (`pass\u{200b}word`),
+/// nor do spaces between the letters (`p a s s w o r d`), nor case.
 fn fold(password: &str) -> String {
-    password.trim_matches(is_invisible).to_lowercase()
+    password
+        .chars()
+        .filter(|c| !is_invisible(*c))
+        .collect::<String>()
+        .to_lowercase()
 }
 
 /// A character that leaves no mark a person can see or tell apart from
@@ -424,6 +463,27 @@ mod tests {
         }
         // Random digits are no decoration.
         assert!(Password::new("dragon849271").check_new().is_ok());
+    }
+
+    /// What a first attack on the policy got through: invisible characters
+    /// or spaces inside a listed password, look-alike symbols, and a
+    /// repetition with one character changed.
+    #[test]
+    fn disguised_passwords_are_refused() {
+        for password in [
+            "pass\u{200b}word1234",
+            "p a s s w o r d",
+            "Pa$$word1234",
+            "P@ssw0rd1234!",
+        ] {
+            let refused = Password::new(password).check_new().unwrap_err();
+            assert_eq!(refused.code, ErrorCode::WeakPassword, "{password:?}");
+        }
+        for password in ["aaaaaaaaaaab", "00000000000x", "abababababac"] {
+            weak(password, FEW_CHARACTERS);
+        }
+        // A passphrase of few letters repeated across words still has five.
+        assert!(Password::new("a sturdy passphrase for work").check_new().is_ok());
     }
 
     #[test]

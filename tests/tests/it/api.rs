@@ -145,6 +145,7 @@ fn body_for(method: &Method, route: &str) -> Option<Value> {
         ("POST", CASES) => json!({"title": format!("Matrix case {n}")}),
         ("PATCH", "/api/v1/engage/cases/{id}") => json!({"title": format!("Changed case {n}")}),
         ("POST", REPORTS) => json!({"summary": format!("Matrix report {n}")}),
+        ("PATCH", "/admin/v1/settings") => json!({"require_mfa_for_admins": false}),
         ("PATCH", "/api/v1/intake/reports/{id}") => json!({"summary": format!("Changed report {n}")}),
         _ => panic!("the permission matrix has no body for {method} {route}; teach body_for"),
     };
@@ -170,7 +171,10 @@ fn matrix_routes() -> Vec<&'static casebook_server::http::auth::RouteAccess> {
         .filter(|r| !r.path.contains("/federated-credentials"))
         // Addressed by slug, and held to their permissions in tenants.rs.
         .filter(|r| !r.path.starts_with("/admin/v1/tenants"))
-        .filter(|r| !matches!(r.access, Access::SignedInUser(_)))
+        // A person's own sign-in settings and the links that set a password
+        // answer to no permission: strong_sign_in.rs, passkeys.rs and
+        // password_links.rs hold them.
+        .filter(|r| !matches!(r.access, Access::SignedInUser(_) | Access::Person | Access::Public))
         .collect()
 }
 

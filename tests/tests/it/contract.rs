@@ -511,9 +511,11 @@ async fn strong_sign_in(c: &Client<'_>, admin: &str) {
         .json(json!({"password": PASSWORD}))
         .expect(404)
         .await;
+    let options = c.post(CHALLENGE).bearer(&person).expect(200).await.body;
+    let proof = json!({"ceremony_id": options["ceremony_id"], "credential": key.assert(&options["options"])});
     c.call(Method::DELETE, ONE_PASSKEY, str_of(&passkey, "id"))
         .bearer(&person)
-        .json(json!({"password": PASSWORD}))
+        .json(json!({"password": PASSWORD, "passkey": proof}))
         .expect(204)
         .await;
 

@@ -27,6 +27,16 @@ pub(crate) async fn register(app: &TestApp, session: &str, password: &str, key: 
     expect(r, 201).await
 }
 
+/// The passkey's answer to a fresh step-up ceremony.
+async fn step_up(app: &TestApp, session: &str, key: &mut SoftPasskey) -> Value {
+    let options = expect(
+        app.post_json(&format!("{MINE}/challenge"), session, &json!({})).await,
+        200,
+    )
+    .await;
+    json!({"ceremony_id": options["ceremony_id"], "credential": key.assert(&options["options"])})
+}
+
 async fn post(app: &TestApp, path: &str, body: &Value) -> reqwest::Response {
     app.http.post(app.url(path)).json(body).send().await.unwrap()
 }
@@ -42,10 +52,26 @@ both_backends!(
         assert_eq!(view["last_used_at"], Value::Null);
         let listed = expect(app.get(MINE, &admin).await, 200).await;
         assert_eq!(listed["items"].as_array().unwrap().len(), 1);
-        // The same authenticator twice is refused: its options exclude it.
+        // Another factor is added only with one held: the password alone,
+        // as a thief with a session and the password would try, is refused.
+        let r = app
+            .post_json(&format!("{MINE}/options"), &admin, &json!({"password": ADMIN_PASSWORD}))
+            .await;
+        assert_eq!(r.status(), 403);
+        let r = app
+            .post_json("/admin/v1/users/me/totp", &admin, &json!({"password": ADMIN_PASSWORD}))
+            .await;
+        assert_eq!(r.status(), 403);
+        // With the passkey's answer, a second registration begins; its
+        // options exclude the authenticator registered already.
+        let proof = step_up(&app, &admin, &mut key).await;
         let again = expect(
-            app.post_json(&format!("{MINE}/options"), &admin, &json!({"password": ADMIN_PASSWORD}))
-                .await,
+            app.post_json(
+                &format!("{MINE}/options"),
+                &admin,
+                &json!({"password": ADMIN_PASSWORD, "passkey": proof}),
+            )
+            .await,
             200,
         )
         .await;
@@ -160,6 +186,15 @@ both_backends!(
         let id = view["id"].as_str().unwrap();
         let r = app
             .delete_json(&format!("{MINE}/{id}"), &session, &json!({"password": ADMIN_PASSWORD}))
+            .await;
+        assert_eq!(r.status(), 403, "removing a factor asks for one held");
+        let proof = step_up(&app, &session, &mut key).await;
+        let r = app
+            .delete_json(
+                &format!("{MINE}/{id}"),
+                &session,
+                &json!({"password": ADMIN_PASSWORD, "passkey": proof}),
+            )
             .await;
         assert_eq!(r.status(), 204);
         assert_eq!(

@@ -1,6 +1,7 @@
 //! The bodies of passkeys (WebAuthn): a ceremony's options out, the
 //! authenticator's answer back.
 
+use super::sign_in::OneTimeCode;
 use crate::Timestamp;
 use crate::shape::{Field, Kind, Shaped};
 use crate::user::Password;
@@ -21,11 +22,16 @@ pub struct PasskeyOptions {
 
 /// The authenticator's answer to a ceremony: the `PublicKeyCredential` as
 /// JSON (binary members in base64url), with the ceremony it answers.
+///
+/// Inside a body it is read whole as an object, like a JWK Set: members it
+/// lacks read as empty and what it holds is the ceremony's to judge, so a
+/// malformed answer is refused as a wrong factor, not as a malformed body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
 pub struct PasskeyProof {
+    #[serde(default)]
     pub ceremony_id: String,
+    #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub credential: Value,
 }
@@ -39,10 +45,25 @@ pub struct PasskeyRegistrationStart {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Password))]
     #[serde(serialize_with = "crate::user::expose_password")]
     pub password: Password,
+    /// With a second factor enrolled: a code from the authenticator app,
+    /// a recovery code or a passkey's answer, as for secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub totp_code: Option<OneTimeCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub recovery_code: Option<OneTimeCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeyProof>,
 }
 
 impl Shaped for PasskeyRegistrationStart {
-    const FIELDS: &'static [Field] = &[Field::required("password", Kind::Text)];
+    const FIELDS: &'static [Field] = &[
+        Field::required("password", Kind::Text),
+        Field::optional("totp_code", Kind::Text),
+        Field::optional("recovery_code", Kind::Text),
+        Field::optional("passkey", Kind::Object),
+    ];
 }
 
 /// `POST /admin/v1/users/me/passkeys`: what to call it, and the answer.
@@ -66,11 +87,17 @@ impl Shaped for PasskeyRegistration {
 }
 
 /// `POST /admin/v1/sessions/mfa/passkey`: options for the second step.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MfaPasskeyStart {
     pub mfa_token: String,
+}
+
+impl std::fmt::Debug for MfaPasskeyStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MfaPasskeyStart { .. }")
+    }
 }
 
 impl Shaped for MfaPasskeyStart {
@@ -85,10 +112,25 @@ pub struct PasskeyRemoval {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Password))]
     #[serde(serialize_with = "crate::user::expose_password")]
     pub password: Password,
+    /// With a second factor enrolled: a code from the authenticator app,
+    /// a recovery code or a passkey's answer, as for secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub totp_code: Option<OneTimeCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub recovery_code: Option<OneTimeCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeyProof>,
 }
 
 impl Shaped for PasskeyRemoval {
-    const FIELDS: &'static [Field] = &[Field::required("password", Kind::Text)];
+    const FIELDS: &'static [Field] = &[
+        Field::required("password", Kind::Text),
+        Field::optional("totp_code", Kind::Text),
+        Field::optional("recovery_code", Kind::Text),
+        Field::optional("passkey", Kind::Object),
+    ];
 }
 
 /// One of a person's passkeys.

@@ -60,7 +60,7 @@ impl<'a> SecondFactor<'a> {
 }
 
 /// `POST /admin/v1/sessions/mfa`: the second step of a sign-in.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MfaSignIn {
@@ -81,6 +81,12 @@ pub struct MfaSignIn {
     pub passkey: Option<PasskeyProof>,
 }
 
+impl fmt::Debug for MfaSignIn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MfaSignIn { .. }")
+    }
+}
+
 impl Shaped for MfaSignIn {
     const FIELDS: &'static [Field] = &[
         Field::required("mfa_token", Kind::Text),
@@ -98,10 +104,25 @@ pub struct TotpEnrolmentRequest {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Password))]
     #[serde(serialize_with = "crate::user::expose_password")]
     pub password: Password,
+    /// With a second factor enrolled: a code from the authenticator app,
+    /// a recovery code or a passkey's answer, as for secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub totp_code: Option<OneTimeCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub recovery_code: Option<OneTimeCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeyProof>,
 }
 
 impl Shaped for TotpEnrolmentRequest {
-    const FIELDS: &'static [Field] = &[Field::required("password", Kind::Text)];
+    const FIELDS: &'static [Field] = &[
+        Field::required("password", Kind::Text),
+        Field::optional("totp_code", Kind::Text),
+        Field::optional("recovery_code", Kind::Text),
+        Field::optional("passkey", Kind::Object),
+    ];
 }
 
 /// A TOTP secret to put in an authenticator app, until a code confirms it.

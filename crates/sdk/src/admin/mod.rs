@@ -153,8 +153,20 @@ impl Totp<'_> {
     /// 403; an app already enrolled a 409 (remove it first). The answer's
     /// `Debug` shows nothing of the secret.
     pub async fn begin(&self, password: &Password) -> Result<TotpEnrolment, Error> {
+        self.begin_with(&Reauthentication::new(password.clone())).await
+    }
+
+    /// [`begin`](Self::begin) for a person who has a second factor already
+    /// (a passkey, or a TOTP app being replaced after removal): adding a
+    /// factor asks for one they hold, so that a stolen session and password
+    /// cannot enrol an attacker's.
+    pub async fn begin_with(&self, again: &Reauthentication) -> Result<TotpEnrolment, Error> {
+        let (totp_code, recovery_code) = again.codes();
         let body = TotpEnrolmentRequest {
-            password: password.clone(),
+            password: again.password().clone(),
+            totp_code,
+            recovery_code,
+            passkey: None,
         };
         self.client.send(Method::POST, &MY_TOTP, &[], Some(&body)).await
     }

@@ -49,7 +49,7 @@ function address(email) {
   const at = email.lastIndexOf("@");
   const span = el("span");
   if (at < 1) { span.textContent = email; return span; }
-  span.append(email.slice(0, at + 1), el("wbr"), email.slice(at + 1));
+  span.append(email.slice(0, at + 1), el("wbr"), el("span", email.slice(at + 1), "domain"));
   return span;
 }
 

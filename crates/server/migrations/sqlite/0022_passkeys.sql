@@ -9,13 +9,16 @@ CREATE TABLE passkeys (
     id            TEXT PRIMARY KEY,
     user_id       TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     tenant_id     TEXT NOT NULL,
-    credential_id TEXT NOT NULL UNIQUE,
+    credential_id TEXT NOT NULL,
     name          TEXT NOT NULL,
     passkey       TEXT NOT NULL,
     created_at    INTEGER NOT NULL,
     last_used_at  INTEGER
 );
 CREATE INDEX passkeys_user ON passkeys (tenant_id, user_id);
+-- Unique within a tenant only: a credential known to another tenant must
+-- not be told apart from an unknown one.
+CREATE UNIQUE INDEX passkeys_credential ON passkeys (tenant_id, credential_id);
 
 -- The server's half of a ceremony between its two requests (the challenge
 -- sent, what it allows): single use, minutes long, any replica's.
@@ -27,3 +30,13 @@ CREATE TABLE webauthn_ceremonies (
     state      TEXT NOT NULL,
     expires_at INTEGER NOT NULL
 );
+
+-- Wrong second-factor codes per person, for a lockout across replicas and
+-- sources: a code has a million values, and a per-source throttle alone
+-- lets many sources share the guessing.
+CREATE TABLE second_factor_failures (
+    user_id   TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    tenant_id TEXT NOT NULL,
+    at        INTEGER NOT NULL
+);
+CREATE INDEX second_factor_failures_user ON second_factor_failures (tenant_id, user_id, at);

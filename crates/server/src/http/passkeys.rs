@@ -18,7 +18,7 @@ use axum::response::IntoResponse;
 use casebook_domain::Timestamp;
 use casebook_domain::wire::{
     MfaPasskeyStart, Passkey as PasskeyView, PasskeyOptions, PasskeyProof, PasskeyRegistration,
-    PasskeyRegistrationStart, PasskeyRemoval, Passkeys,
+    PasskeyRegistrationStart, PasskeyRemoval, Passkeys, SecondFactor,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -76,7 +76,10 @@ pub async fn registration_options(
 ) -> Result<impl IntoResponse, ApiError> {
     let person = caller.actor();
     throttled(&state, &tenant, &person.id, peer)?;
-    confirm_person(&state, &tenant, &at, &person, request.password, None).await?;
+    // Adding a factor asks for one already held (see `begin_totp`).
+    let offered = SecondFactor::of(request.totp_code.as_ref(), request.recovery_code.as_ref())
+        .or_passkey(request.passkey.as_ref());
+    confirm_person(&state, &tenant, &at, &person, request.password, Some(offered)).await?;
     let user = store::get_user(&at, &person.id).await?;
     let existing = store::passkeys_of(&at, &person.id)
         .await?
@@ -172,9 +175,17 @@ pub async fn remove_passkey(
     ApiJson(request): ApiJson<PasskeyRemoval>,
 ) -> Result<StatusCode, ApiError> {
     let person = caller.actor();
+    // An unknown id is a 404 before the password: a typo costs no attempt.
+    let held = store::passkeys_of(&at, &person.id).await?;
+    if !held.iter().any(|p| p.id == id) {
+        return Err(ApiError::NotFound("passkey"));
+    }
     throttled(&state, &tenant, &person.id, peer)?;
-    confirm_person(&state, &tenant, &at, &person, request.password, None).await?;
-    let others = store::passkeys_of(&at, &person.id).await?.iter().any(|p| p.id != id);
+    // Removing one asks for one held, as removing an app does.
+    let offered = SecondFactor::of(request.totp_code.as_ref(), request.recovery_code.as_ref())
+        .or_passkey(request.passkey.as_ref());
+    confirm_person(&state, &tenant, &at, &person, request.password, Some(offered)).await?;
+    let others = held.iter().any(|p| p.id != id);
     let totp = store::totp_state(&at, &person.id).await?.confirmed;
     let required = store::tenant_settings(&at).await?.require_mfa_for_admins;
     if casebook_domain::mfa::must_enrol(required, caller.permissions, others || totp) {
@@ -214,10 +225,13 @@ pub async fn step_up_options(tenant: Tenant, at: Scope, Caller(caller): Caller) 
             headers(("Cache-Control" = String, description = "no-store"))),
         (status = 401, description = "The sign-in expired or was finished", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The person has no passkey", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn sign_in_options(
+    State(state): State<AppState>,
     tenant: Tenant,
     at: Scope,
+    crate::http::oauth::PeerAddr(peer): crate::http::oauth::PeerAddr,
     ApiJson(request): ApiJson<MfaPasskeyStart>,
 ) -> Result<impl IntoResponse, ApiError> {
     let Some(user_id) = store::mfa_challenge_user(&at, &token_digest(&request.mfa_token)).await? else {
@@ -226,6 +240,7 @@ pub async fn sign_in_options(
             detail: "this sign-in has expired or was finished already: sign in again with your password".into(),
         });
     };
+    throttled(&state, &tenant, &user_id, peer)?;
     let options = passkey_challenge(&tenant, &at, &user_id)
         .await?
         .ok_or_else(no_passkey)?;

@@ -114,6 +114,16 @@ async fn passkey_holds(
     Ok(false)
 }
 
+/// Whether the person holds a passkey.
+pub async fn has_passkeys(at: &Scope, user_id: &str) -> Result<bool, ApiError> {
+    Ok(!store::passkeys_of(at, user_id).await?.is_empty())
+}
+
+/// Whether the person holds any second factor.
+pub async fn holds_a_factor(at: &Scope, user_id: &str) -> Result<bool, ApiError> {
+    Ok(store::totp_state(at, user_id).await?.confirmed || has_passkeys(at, user_id).await?)
+}
+
 /// The tenant as a relying party, or a 409 that says why there is none.
 pub fn relying_party(tenant: &Tenant) -> Result<webauthn_rs::prelude::Webauthn, ApiError> {
     if !passkeys::available(tenant) {
@@ -172,7 +182,7 @@ pub async fn confirm_person(
         )
     {
         return Err(ApiError::forbidden(
-            "a current code from your authenticator app, or an unused recovery code, is needed",
+            "you have a second factor: give a current code from your authenticator app (totp_code), your passkey's answer (passkey) or an unused recovery code (recovery_code)",
         ));
     }
     Ok(())
@@ -196,13 +206,14 @@ pub fn throttled(state: &AppState, tenant: &Tenant, who: &str, peer: Option<std:
 }
 
 /// Begin enrolling an authenticator app: a new secret, shown once, that
-/// works once a code from it is confirmed.
+/// works once a code from it is confirmed. Someone who holds a passkey
+/// gives it (or a recovery code) beside the password.
 #[utoipa::path(post, path = "/admin/v1/users/me/totp", tag = "admin: sign-in",
     request_body = TotpEnrolmentRequest,
     responses(
         (status = 201, description = "The secret to add to an app; confirm it with a code", body = TotpEnrolment,
             headers(("Cache-Control" = String, description = "no-store"))),
-        (status = 403, description = "Wrong password, or not a signed-in person", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Wrong password, a second factor held and not given, or not a signed-in person", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "An authenticator app is enrolled already: remove it first", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -215,18 +226,25 @@ pub async fn begin_totp(
     ApiJson(request): ApiJson<TotpEnrolmentRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let person = caller.actor();
+    let already = || ApiError::Conflict {
+        detail: "an authenticator app is enrolled already; remove it (DELETE /admin/v1/users/me/totp) to enrol another"
+            .into(),
+        holders: None,
+    };
+    if store::totp_state(&at, &person.id).await?.confirmed {
+        return Err(already());
+    }
     throttled(&state, &tenant, &person.id, peer)?;
-    confirm_person(&state, &tenant, &at, &person, request.password, None).await?;
+    // Adding a factor asks for one already held: a stolen session and
+    // password must not be able to enrol the thief's.
+    let offered = SecondFactor::of(request.totp_code.as_ref(), request.recovery_code.as_ref())
+        .or_passkey(request.passkey.as_ref());
+    confirm_person(&state, &tenant, &at, &person, request.password, Some(offered)).await?;
     let user = store::get_user(&at, &person.id).await?;
     let secret = totp::new_secret();
     let sealed = state.master().seal(&secret, &person.id);
     if !store::begin_totp(&at, &person.id, &sealed).await? {
-        return Err(ApiError::Conflict {
-            detail:
-                "an authenticator app is enrolled already; remove it (DELETE /admin/v1/users/me/totp) to enrol another"
-                    .into(),
-            holders: None,
-        });
+        return Err(already());
     }
     let issuer = if tenant.is_root() {
         "Casebook".to_owned()
@@ -334,7 +352,7 @@ pub async fn remove_totp(
         .or_passkey(request.passkey.as_ref());
     confirm_person(&state, &tenant, &at, &person, request.password, Some(offered)).await?;
     let required = store::tenant_settings(&at).await?.require_mfa_for_admins;
-    let passkeys_left = !store::passkeys_of(&at, &person.id).await?.is_empty();
+    let passkeys_left = has_passkeys(&at, &person.id).await?;
     if mfa::must_enrol(required, caller.permissions, passkeys_left) {
         return Err(ApiError::Conflict {
             detail: "your agency requires a second factor of everyone with admin permissions; it cannot be removed"

@@ -88,7 +88,7 @@ pub async fn sign_in(
     }
     if mfa::second_step_required(user.second_factor) {
         let offered = SecondFactor::of(form.totp_code.as_ref(), form.recovery_code.as_ref());
-        second_step(&state, &tenant, &at, &account, offered).await?;
+        second_step(&state, &tenant, &at, &account, offered, None).await?;
     }
     start_session(&at, &account).await
 }
@@ -101,17 +101,38 @@ async fn second_step(
     at: &Scope,
     account: &ActorRef,
     offered: SecondFactor<'_>,
+    begun_until: Option<i64>,
 ) -> Result<(), ApiError> {
+    // Five wrong codes lock the second step for this person from every
+    // source: a code has a million values, and sources are many.
+    if let Some(until) = store::code_lock(at, &account.id).await? {
+        let wait = ((until - at.now_micros()) / 1_000_000).max(1) as u64;
+        return Err(ApiError::TooManyRequests {
+            detail: format!(
+                "too many wrong codes for this account: try again in {} minute(s)",
+                wait.div_ceil(60)
+            ),
+            retry_after_secs: wait,
+        });
+    }
     let detail = match second_factor::judge(state, tenant, at, account, offered).await? {
-        Verdict::Accepted | Verdict::NotEnrolled => return Ok(()),
+        Verdict::Accepted => {
+            store::clear_code_failures(at, &account.id).await?;
+            return Ok(());
+        }
+        Verdict::NotEnrolled => return Ok(()),
         Verdict::Missing => "enter the code from your authenticator app, use your passkey, or enter a recovery code",
         Verdict::Refused => {
+            store::record_code_failure(at, &account.id).await?;
             refuse_later(at.clone(), account.clone(), "wrong or reused second-factor code");
             "that code was not accepted: enter the app's current code, or an unused recovery code"
         }
     };
     let token = format!("{MFA_TOKEN_PREFIX}{}", random_token());
-    let expires_at = at.now_micros() + mfa::MFA_TOKEN_LIFETIME_SECS * 1_000_000;
+    // A sign-in carried on keeps the time its password was checked: the
+    // five minutes are not renewed by asking again.
+    let lifetime_end = at.now_micros() + mfa::MFA_TOKEN_LIFETIME_SECS * 1_000_000;
+    let expires_at = begun_until.map_or(lifetime_end, |until| until.min(lifetime_end));
     store::create_mfa_challenge(at, &account.id, &token_digest(&token), expires_at).await?;
     Err(ApiError::MfaRequired {
         detail: detail.into(),
@@ -126,7 +147,7 @@ async fn second_step(
     responses(
         (status = 201, description = "Signed in", body = SessionView, headers(("Cache-Control" = String, description = "no-store"))),
         (status = 401, description = "The token expired or was used, or the code was not accepted (then with a new `mfa_token`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts for this account or from this source", body = Problem,
+        (status = 429, description = "Too many attempts from this source, or five wrong codes for this account in 15 minutes", body = Problem,
             content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn sign_in_mfa(
@@ -144,7 +165,7 @@ pub async fn sign_in_mfa(
         return Err(expired());
     }
     // Taken before anything else: the token works once, whatever follows.
-    let Some(user_id) = store::take_mfa_challenge(&at, &token_digest(&form.mfa_token)).await? else {
+    let Some((user_id, begun_until)) = store::take_mfa_challenge(&at, &token_digest(&form.mfa_token)).await? else {
         return Err(expired());
     };
     let Some(user) = store::user_auth(&at, &user_id).await?.filter(|u| u.enabled) else {
@@ -154,7 +175,7 @@ pub async fn sign_in_mfa(
     let account = person(&user);
     let offered =
         SecondFactor::of(form.totp_code.as_ref(), form.recovery_code.as_ref()).or_passkey(form.passkey.as_ref());
-    second_step(&state, &tenant, &at, &account, offered).await?;
+    second_step(&state, &tenant, &at, &account, offered, Some(begun_until)).await?;
     start_session(&at, &account).await
 }
 

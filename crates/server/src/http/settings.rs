@@ -44,7 +44,7 @@ pub async fn change_settings(
     // by someone it would stop at once is a slip, not a policy.
     if change.require_mfa_for_admins == Some(true)
         && caller.session.is_some()
-        && !store::totp_state(&at, &caller.id).await?.confirmed
+        && !crate::http::second_factor::holds_a_factor(&at, &caller.id).await?
     {
         return Err(ApiError::Conflict {
             detail: "enrol a second factor yourself (POST /admin/v1/users/me/totp) before requiring one of others"

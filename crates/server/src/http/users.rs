@@ -132,16 +132,21 @@ pub async fn update_user(
     ApiPath(id): ApiPath<String>,
     ApiJson(change): ApiJson<UserChange>,
 ) -> Result<Json<UserView>, ApiError> {
-    let stored = store::get_user(&at, &id).await?;
-    let current = CurrentUser {
-        email: stored.email,
-        name: stored.name,
+    // An unknown id is still judged as a form first (its 422 before the
+    // 404), as before the stored fields took part.
+    let current = match store::get_user(&at, &id).await {
+        Ok(stored) => Some(CurrentUser {
+            email: stored.email,
+            name: stored.name,
+        }),
+        Err(store::StoreError::NotFound(_)) => None,
+        Err(error) => return Err(error.into()),
     };
     let facts = user_facts(
         &at,
         change.email.as_deref(),
         change.roles.as_deref().unwrap_or_default(),
-        Some(current),
+        current,
     )
     .await?;
     let change = change.validate(&facts, &AccountRef::new(AccountKind::User, &id))?;

@@ -164,8 +164,10 @@ pub(super) async fn has_an_administrator(tx: &mut Tx, at: &Scope) -> Result<bool
     // Decided on parsed permission sets, never on text patterns: a tenant's
     // people's role assignments are few enough to read whole.
     let rows = sqlx::query(
+        // A disabled person manages nothing: they do not count.
         "SELECT x.user_id AS user_id, r.permissions AS permissions, r.platform_permissions AS platform_permissions \
-         FROM user_roles x JOIN roles r ON r.id = x.role_id AND r.tenant_id = $1 WHERE x.tenant_id = $1",
+         FROM user_roles x JOIN roles r ON r.id = x.role_id AND r.tenant_id = $1 \
+         JOIN users u ON u.id = x.user_id AND u.tenant_id = $1 AND u.enabled = 1 WHERE x.tenant_id = $1",
     )
     .bind(at.tenant())
     .fetch_all(&mut **tx)

@@ -167,16 +167,12 @@ pub async fn set_password_by_link(
         .bind(at.tenant())
         .execute(&mut *tx)
         .await?;
-    for statement in [
-        "DELETE FROM password_links WHERE user_id = $1 AND tenant_id = $2",
-        "DELETE FROM sessions WHERE user_id = $1 AND tenant_id = $2",
-    ] {
-        sqlx::query(statement)
-            .bind(&holder.user_id)
-            .bind(at.tenant())
-            .execute(&mut *tx)
-            .await?;
-    }
+    super::second_factor::end_pending_sign_ins(&mut tx, at, &holder.user_id).await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND tenant_id = $2")
+        .bind(&holder.user_id)
+        .bind(at.tenant())
+        .execute(&mut *tx)
+        .await?;
     let person = ActorRef {
         kind: AccountKind::User,
         id: holder.user_id.clone(),

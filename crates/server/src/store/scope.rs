@@ -85,6 +85,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "password_links",
     "passkeys",
     "webauthn_ceremonies",
+    "second_factor_failures",
 ];
 
 #[cfg(test)]

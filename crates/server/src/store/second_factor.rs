@@ -232,10 +232,11 @@ pub async fn mfa_challenge_user(at: &Scope, token_hash: &[u8]) -> Result<Option<
     row.map(|r| col(&r, "user_id")).transpose()
 }
 
-/// Takes a half-finished sign-in's token: the user it was for, once, while
-/// it has not expired. Taken whatever happens next, so it is single use.
+/// Takes a half-finished sign-in's token: the user it was for and when it
+/// expires, once, while it has not expired. Taken whatever happens next, so
+/// it is single use.
 #[tracing::instrument(name = "db take_mfa_challenge", level = "debug", skip_all)]
-pub async fn take_mfa_challenge(at: &Scope, token_hash: &[u8]) -> Result<Option<String>, sqlx::Error> {
+pub async fn take_mfa_challenge(at: &Scope, token_hash: &[u8]) -> Result<Option<(String, i64)>, sqlx::Error> {
     let row = sqlx::query(
         "DELETE FROM mfa_challenges WHERE token_hash = $1 AND tenant_id = $2 RETURNING user_id, expires_at",
     )
@@ -248,5 +249,69 @@ pub async fn take_mfa_challenge(at: &Scope, token_hash: &[u8]) -> Result<Option<
     if expires_at <= at.now_micros() {
         return Ok(None);
     }
-    col(&row, "user_id").map(Some)
+    Ok(Some((col(&row, "user_id")?, expires_at)))
+}
+
+/// Until when (Unix microseconds) the person's second step is locked by
+/// wrong codes (`casebook_domain::lockout`), if it is.
+#[tracing::instrument(name = "db code_lock", level = "debug", skip_all)]
+pub async fn code_lock(at: &Scope, user_id: &str) -> Result<Option<i64>, sqlx::Error> {
+    let now = at.now_micros();
+    let rows = sqlx::query("SELECT at FROM second_factor_failures WHERE user_id = $1 AND tenant_id = $2 AND at > $3")
+        .bind(user_id)
+        .bind(at.tenant())
+        .bind(now - lockout::LOOKBACK_MICROS)
+        .fetch_all(at.pool())
+        .await?;
+    let failures = rows
+        .iter()
+        .map(|r| col::<i64>(r, "at"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(lockout::locked_until(&failures, now))
+}
+
+/// Counts a wrong code against the person; older ones leave on the way.
+#[tracing::instrument(name = "db record_code_failure", level = "debug", skip_all)]
+pub async fn record_code_failure(at: &Scope, user_id: &str) -> Result<(), sqlx::Error> {
+    let now = at.now_micros();
+    sqlx::query("DELETE FROM second_factor_failures WHERE tenant_id = $1 AND at < $2")
+        .bind(at.tenant())
+        .bind(now - lockout::LOOKBACK_MICROS)
+        .execute(at.pool())
+        .await?;
+    sqlx::query("INSERT INTO second_factor_failures (user_id, tenant_id, at) VALUES ($1, $2, $3)")
+        .bind(user_id)
+        .bind(at.tenant())
+        .bind(now)
+        .execute(at.pool())
+        .await
+        .map(|_| ())
+}
+
+/// A right code forgives the wrong ones before it.
+#[tracing::instrument(name = "db clear_code_failures", level = "debug", skip_all)]
+pub async fn clear_code_failures(at: &Scope, user_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM second_factor_failures WHERE user_id = $1 AND tenant_id = $2")
+        .bind(user_id)
+        .bind(at.tenant())
+        .execute(at.pool())
+        .await
+        .map(|_| ())
+}
+
+/// Ends what a change of address, password or standing leaves behind: the
+/// person's one-time links and half-finished sign-ins, in the change's
+/// transaction.
+pub(super) async fn end_pending_sign_ins(tx: &mut Tx, at: &Scope, user_id: &str) -> Result<(), sqlx::Error> {
+    for statement in [
+        "DELETE FROM password_links WHERE user_id = $1 AND tenant_id = $2",
+        "DELETE FROM mfa_challenges WHERE user_id = $1 AND tenant_id = $2",
+    ] {
+        sqlx::query(statement)
+            .bind(user_id)
+            .bind(at.tenant())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }

@@ -350,6 +350,7 @@ const TENANT_DELETION_ORDER: &[&str] = &[
     "password_links",
     "passkeys",
     "webauthn_ceremonies",
+    "second_factor_failures",
     "reveal_failures",
     "user_roles",
     "application_roles",

@@ -218,6 +218,11 @@ pub async fn update_user(
     if let Some(name) = change.name() {
         set_text(&mut tx, at, "users", "name", id, Some(name)).await?;
     }
+    // A link or a half-finished sign-in outlives no change of the address
+    // it was sent to, of the password it stood for, or of the standing.
+    if change.email().is_some() || password_hash.is_some() || change.enabled() == Some(false) {
+        second_factor::end_pending_sign_ins(&mut tx, at, id).await?;
+    }
     if let Some(hash) = password_hash {
         set_text(&mut tx, at, "users", "password_hash", id, Some(hash)).await?;
         // A new password ends every other session.
