@@ -1,8 +1,8 @@
 //! The admin API's answers, and the bodies of sign-in and of a secret's
 //! reveal and rotation.
 
-use super::passkeys::PasskeyProof;
 use super::sign_in::OneTimeCode;
+use super::sign_in::PasskeyProof;
 use super::{Actor, permissions};
 use crate::Timestamp;
 use crate::ids::{ApplicationId, RoleId, UserId};

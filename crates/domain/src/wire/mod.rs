@@ -32,15 +32,14 @@ pub use oauth::{
     TOKEN_INTROSPECTION_JWT, TokenResponse,
 };
 pub use passkeys::{
-    MfaPasskeyStart, Passkey, PasskeyOptions, PasskeyProof, PasskeyRegistration, PasskeyRegistrationStart,
-    PasskeyRemoval, Passkeys,
+    MfaPasskeyStart, Passkey, PasskeyOptions, PasskeyRegistration, PasskeyRegistrationStart, PasskeyRemoval, Passkeys,
 };
 pub use problem::Problem;
 pub use scanning::{LeakAlert, LeakLabel, LeakVerdict};
 pub use secrets::{ClientSecretInfo, ClientSecretValue, ClientSecrets, EndedSecretInfo, NewSecretRequest, SecretState};
 pub use sign_in::{
-    MfaSignIn, OneTimeCode, PasswordResetRequest, RecoveryCodes, SecondFactor, SetPasswordRequest, Settings,
-    SettingsChange, TotpConfirmation, TotpEnrolment, TotpEnrolmentRequest, TotpRemoval,
+    MfaSignIn, OneTimeCode, PasskeyProof, PasswordResetRequest, RecoveryCodes, SecondFactor, SetPasswordRequest,
+    Settings, SettingsChange, TotpConfirmation, TotpEnrolment, TotpEnrolmentRequest, TotpRemoval,
 };
 
 use crate::AccountKind;

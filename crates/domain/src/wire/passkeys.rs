@@ -1,7 +1,7 @@
 //! The bodies of passkeys (WebAuthn): a ceremony's options out, the
 //! authenticator's answer back.
 
-use super::sign_in::OneTimeCode;
+use super::sign_in::{OneTimeCode, PasskeyProof};
 use crate::Timestamp;
 use crate::shape::{Field, Kind, Shaped};
 use crate::user::Password;
@@ -18,22 +18,6 @@ pub struct PasskeyOptions {
     /// WebAuthn's `CredentialCreationOptions` or `CredentialRequestOptions`.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub options: Value,
-}
-
-/// The authenticator's answer to a ceremony: the `PublicKeyCredential` as
-/// JSON (binary members in base64url), with the ceremony it answers.
-///
-/// Inside a body it is read whole as an object, like a JWK Set: members it
-/// lacks read as empty and what it holds is the ceremony's to judge, so a
-/// malformed answer is refused as a wrong factor, not as a malformed body.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct PasskeyProof {
-    #[serde(default)]
-    pub ceremony_id: String,
-    #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
-    pub credential: Value,
 }
 
 /// `POST /admin/v1/users/me/passkeys/options`: the password, to begin

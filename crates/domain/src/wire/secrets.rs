@@ -1,8 +1,8 @@
 //! An application's client secrets as the admin API lists, issues and shows
 //! them (the contract's "Client secrets": "Several at once").
 
-use super::passkeys::PasskeyProof;
 use super::sign_in::OneTimeCode;
+use super::sign_in::PasskeyProof;
 use crate::Timestamp;
 use crate::ids::SecretId;
 use crate::secret_lifecycle::{SECRET_LABEL, SecretStatus};

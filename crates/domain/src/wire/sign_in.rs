@@ -1,10 +1,10 @@
 //! The bodies of signing in strongly: the second step, enrolment, links
 //! that set a password, and the tenant's setting.
 
-use super::passkeys::PasskeyProof;
 use crate::shape::{Field, Kind, Shaped};
 use crate::user::Password;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::fmt;
 
 /// A code a person types: a TOTP code or a recovery code. `Debug` never
@@ -38,7 +38,7 @@ pub enum SecondFactor<'a> {
     Totp(&'a str),
     Recovery(&'a str),
     /// An authenticator's answer to a ceremony the server began.
-    Passkey(&'a super::PasskeyProof),
+    Passkey(&'a PasskeyProof),
 }
 
 impl<'a> SecondFactor<'a> {
@@ -54,9 +54,25 @@ impl<'a> SecondFactor<'a> {
 
     /// A passkey's answer, when one was sent: it is the factor the person
     /// just used, so it goes before any code.
-    pub fn or_passkey(self, passkey: Option<&'a super::PasskeyProof>) -> Self {
+    pub fn or_passkey(self, passkey: Option<&'a PasskeyProof>) -> Self {
         passkey.map_or(self, Self::Passkey)
     }
+}
+
+/// The authenticator's answer to a ceremony: the `PublicKeyCredential` as
+/// JSON (binary members in base64url), with the ceremony it answers.
+///
+/// Inside a body it is read whole as an object, like a JWK Set: members it
+/// lacks read as empty and what it holds is the ceremony's to judge, so a
+/// malformed answer is refused as a wrong factor, not as a malformed body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PasskeyProof {
+    #[serde(default)]
+    pub ceremony_id: String,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub credential: Value,
 }
 
 /// `POST /admin/v1/sessions/mfa`: the second step of a sign-in.
