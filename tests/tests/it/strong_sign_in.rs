@@ -370,3 +370,110 @@ both_backends!(weak_passwords_are_refused_saying_why, |app: TestApp| async move 
     expect(app.patch_json(&path, &admin, &ok).await, 200).await;
     app.sign_in("pat.jones@agency.org", "a fresh passphrase for Pat").await;
 });
+
+// What an attack on the first build of this found: each test below failed
+// on it.
+
+both_backends!(
+    wrong_codes_from_many_sources_lock_the_second_step,
+    spawn = Spawn::with_manual_clock(),
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let (secret, _) = enrol(&app, &admin, ADMIN_PASSWORD).await;
+        let body = json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "totp_code": "000000"});
+        // Five sources, one wrong guess each: no source's budget is near spent.
+        for source in ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"] {
+            let r = app
+                .client_from(source)
+                .post(app.url("/admin/v1/sessions"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 401, "{source}");
+        }
+        // The person's second step is locked, from a sixth source too, even
+        // for the right code; the password step still answers as before.
+        app.advance_clock(Duration::from_secs(30));
+        let right = json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "totp_code": code_now(&app, &secret)});
+        let r = app
+            .client_from("127.0.0.7")
+            .post(app.url("/admin/v1/sessions"))
+            .json(&right)
+            .send()
+            .await
+            .unwrap();
+        let p = problem(r, 429).await;
+        assert!(p["detail"].as_str().unwrap().contains("wrong codes"), "{p}");
+        // Fifteen minutes on, the right code works.
+        app.advance_clock(Duration::from_secs(15 * 60));
+        let right = json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "totp_code": code_now(&app, &secret)});
+        assert_eq!(sign_in_raw(&app, &right).await.status(), 201);
+    }
+);
+
+both_backends!(
+    a_half_finished_sign_in_is_not_renewed_past_five_minutes,
+    spawn = Spawn::with_manual_clock(),
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let (secret, _) = enrol(&app, &admin, ADMIN_PASSWORD).await;
+        let token =
+            mfa_token(sign_in_raw(&app, &json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await).await;
+        // Asking again without a code hands on the sign-in, not its age.
+        app.advance_clock(Duration::from_secs(240));
+        let token = mfa_token(second_step(&app, &json!({"mfa_token": token})).await).await;
+        app.advance_clock(Duration::from_secs(61));
+        let r = second_step(&app, &json!({"mfa_token": token, "totp_code": code_now(&app, &secret)})).await;
+        assert_eq!(problem(r, 401).await.get("mfa_required"), None);
+    }
+);
+
+both_backends!(
+    a_link_dies_with_the_address_or_password_it_was_sent_for,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let r = app
+            .post_json(
+                "/admin/v1/users",
+                &admin,
+                &json!({"email": "bob@agnecy.org", "name": "Bob", "roles": ["administrator"]}),
+            )
+            .await;
+        let bob = expect(r, 201).await;
+        let token = crate::password_links::delivered_link_token(&app).await;
+        // The typo is fixed and a password set by the administrator.
+        let path = format!("/admin/v1/users/{}", bob["id"].as_str().unwrap());
+        let fixed = json!({"email": "bob@agency.org", "password": "a password set by the admin"});
+        expect(app.patch_json(&path, &admin, &fixed).await, 200).await;
+        let r = app
+            .http
+            .post(app.url("/admin/v1/set-password"))
+            .json(&json!({"token": token, "password": "the typo owner's password"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "the invitation to the old address must be dead");
+        app.sign_in("bob@agency.org", "a password set by the admin").await;
+    }
+);
+
+both_backends!(
+    disabled_administrators_do_not_count_as_the_last,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let b = app.create_user(&admin, "b@agency.org", "B", &["administrator"]).await;
+        let b_session = app.sign_in("b@agency.org", USER_PASSWORD).await;
+        let me = expect(app.get("/api/v1/me", &admin).await, 200).await;
+        // B disables the first administrator, then tries to give up its own role.
+        let first = format!("/admin/v1/users/{}", me["id"].as_str().unwrap());
+        expect(
+            app.patch_json(&first, &b_session, &json!({"enabled": false})).await,
+            200,
+        )
+        .await;
+        let own = format!("/admin/v1/users/{}", b["id"].as_str().unwrap());
+        let r = app.patch_json(&own, &b_session, &json!({"roles": ["auditor"]})).await;
+        assert_eq!(r.status(), 409, "no enabled administrator would be left");
+    }
+);
