@@ -613,7 +613,8 @@ export interface paths {
         put?: never;
         /**
          * Begin enrolling an authenticator app: a new secret, shown once, that
-         *     works once a code from it is confirmed.
+         *     works once a code from it is confirmed. Someone who holds a passkey
+         *     gives it (or a recovery code) beside the password.
          */
         post: operations["begin_totp"];
         /**
@@ -1697,10 +1698,14 @@ export interface components {
         /**
          * @description The authenticator's answer to a ceremony: the `PublicKeyCredential` as
          *     JSON (binary members in base64url), with the ceremony it answers.
+         *
+         *     Inside a body it is read whole as an object, like a JWK Set: members it
+         *     lacks read as empty and what it holds is the ceremony's to judge, so a
+         *     malformed answer is refused as a wrong factor, not as a malformed body.
          */
         PasskeyProof: {
-            ceremony_id: string;
-            credential: Record<string, never>;
+            ceremony_id?: string;
+            credential?: Record<string, never>;
         };
         /** @description `POST /admin/v1/users/me/passkeys`: what to call it, and the answer. */
         PasskeyRegistration: {
@@ -1714,13 +1719,27 @@ export interface components {
          *     registering a passkey.
          */
         PasskeyRegistrationStart: {
+            passkey?: components["schemas"]["PasskeyProof"] | null;
             /** Format: password */
             password: string;
+            recovery_code?: string | null;
+            /**
+             * @description With a second factor enrolled: a code from the authenticator app,
+             *     a recovery code or a passkey's answer, as for secrets.
+             */
+            totp_code?: string | null;
         };
         /** @description `DELETE /admin/v1/users/me/passkeys/{id}`: the password. */
         PasskeyRemoval: {
+            passkey?: components["schemas"]["PasskeyProof"] | null;
             /** Format: password */
             password: string;
+            recovery_code?: string | null;
+            /**
+             * @description With a second factor enrolled: a code from the authenticator app,
+             *     a recovery code or a passkey's answer, as for secrets.
+             */
+            totp_code?: string | null;
         };
         /** @description One of a person's passkeys. */
         PasskeyView: {
@@ -2129,8 +2148,15 @@ export interface components {
         };
         /** @description `POST /admin/v1/users/me/totp`: the person's password, to begin. */
         TotpEnrolmentRequest: {
+            passkey?: components["schemas"]["PasskeyProof"] | null;
             /** Format: password */
             password: string;
+            recovery_code?: string | null;
+            /**
+             * @description With a second factor enrolled: a code from the authenticator app,
+             *     a recovery code or a passkey's answer, as for secrets.
+             */
+            totp_code?: string | null;
         };
         /** @description `DELETE /admin/v1/users/me/totp`: the password and a code. */
         TotpRemoval: {
@@ -5706,7 +5732,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many attempts for this account or from this source */
+            /** @description Too many attempts from this source, or five wrong codes for this account in 15 minutes */
             429: {
                 headers: {
                     /** @description Seconds to wait */
@@ -5878,6 +5904,25 @@ export interface operations {
                      *       ],
                      *       "status": 422,
                      *       "title": "Unprocessable Entity",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "too many wrong passwords: secrets are locked for you for 15 more minute(s)",
+                     *       "status": 429,
+                     *       "title": "Too Many Requests",
                      *       "type": "about:blank"
                      *     }
                      */
@@ -7923,7 +7968,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Wrong password, or not a signed-in person */
+            /** @description Wrong password, a second factor held and not given, or not a signed-in person */
             403: {
                 headers: {
                     [name: string]: unknown;
