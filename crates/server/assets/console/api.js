@@ -33,7 +33,7 @@ export const mustEnrol = (r) => Boolean(r && r.status === 403 && r.data && r.dat
 
 // Answers of these say nothing about the session in hand (a 401 there is a
 // sign-in or a link refused, not a session that ended).
-const PUBLIC = new Set(["/admin/v1/sessions", "/admin/v1/sessions/mfa", "/admin/v1/password-resets", "/admin/v1/set-password"]);
+const PUBLIC = new Set(["/admin/v1/sessions", "/admin/v1/sessions/mfa", "/admin/v1/sessions/mfa/passkey", "/admin/v1/password-resets", "/admin/v1/set-password"]);
 
 // `path` is the root's (/admin/v1/…); it is sent under this console's base.
 export async function api(method, path, body) {
@@ -80,4 +80,6 @@ export const path = {
   tenant: (slug) => "/admin/v1/tenants/" + encodeURIComponent(slug),
   settings: "/admin/v1/settings",
   totp: "/admin/v1/users/me/totp",
+  passkeys: "/admin/v1/users/me/passkeys",
+  passkey: (id) => "/admin/v1/users/me/passkeys/" + encodeURIComponent(id),
 };

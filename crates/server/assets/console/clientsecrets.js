@@ -6,7 +6,7 @@ import { $, el, announce, openDialog, busy, copyButton, highlight, formatTime } 
 import { clearErrors, clearOnChange, showErrors, reworded } from "./errors.js";
 import { can } from "./catalog.js";
 import { confirmAction } from "./confirm.js";
-import { openReveal, emptyPassword, proofField, proofCode, proofFailed } from "./secrets.js";
+import { openReveal, emptyPassword, proofField, proofFailed } from "./secrets.js";
 import { MAX_ACTIVE_SECRETS, SECRET_LABEL_CHARS } from "./limits.js";
 
 const dialog = $("cs-dialog");
@@ -39,7 +39,7 @@ function expiryOf(input) {
 }
 
 let adding = null; // the section the dialog adds to
-const addCode = proofField($("cs-factor-slot"), "cs");
+const addCode = proofField($("cs-factor-slot"), "cs", form);
 
 function openAdd(section, opener) {
   adding = section;
@@ -64,9 +64,11 @@ form.addEventListener("submit", (ev) => {
   const expiry = expiryOf($("cs-expires"));
   if (expiry.error) { showErrors(fields, [expiry.error], $("cs-summary"), $("cs-error")); return; }
   if (emptyPassword(input, $("cs-password-error"))) return;
-  const code = proofCode(addCode);
-  if (!code) return;
+  const plan = addCode.plan();
+  if (!plan) return;
   busy(form, async () => {
+    const code = await plan();
+    if (!code) return;
     const section = adding;
     const app = section.app;
     const password = input.value;

@@ -12,7 +12,8 @@ import { showAudit } from "./audit.js";
 import { showTenants, tenantsShown } from "./tenants.js";
 import { showSettings, settingsShown } from "./settings.js";
 import { showAccount, learnSecondFactor, whenEnrolled } from "./account.js";
-import { codeField, secondFactor } from "./factor.js";
+import { codeField, passkeyRow, secondFactor } from "./factor.js";
+import * as webauthn from "./webauthn.js";
 import { prepareForgot, prepareSetPassword, linkToken, whenPasswordSet } from "./passwords.js";
 
 showLimits(limits);
@@ -199,10 +200,19 @@ $("signin").addEventListener("submit", async (ev) => {
 // ---- the second step ----
 let mfaToken = null; // 5 minutes, single use; each refused code brings a new one
 const mfaCode = codeField($("mfa-factor-slot"), "mfa");
+// Offered always: nothing before the second step says whether the person
+// holds a passkey, and the server's 409 says when they hold none.
+const mfaPasskey = passkeyRow($("mfa-factor-slot"), "mfa", {
+  text: "Use a passkey",
+  hint: "If you added one under Your account: your browser asks for it.",
+  onUse: usePasskey,
+});
+const EXPIRED = "This sign-in expired: the second step must follow the password within 5 minutes. Sign in again with your password.";
 
 function beginSecondStep(token) {
   mfaToken = token;
   mfaCode.reset();
+  mfaPasskey.clear();
   $("mfa-error").textContent = "";
   openPage("mfa", true);
   mfaToken = token;
@@ -226,11 +236,7 @@ $("mfa").addEventListener("submit", (ev) => {
     const recovery = mfaCode.mode === "recovery";
     const r = await api("POST", "/admin/v1/sessions/mfa", { mfa_token: mfaToken, ...code });
     if (r.ok) {
-      mfaToken = null;
-      secondFactor.set(true);
-      setToken(r.data.token);
-      mfaCode.reset();
-      await start(true);
+      await secondStepDone(r, { totp: true });
       if (recovery) announce("Signed in with a recovery code: it cannot be used again. Running short? Set up the app again under Your account for new codes.");
       return;
     }
@@ -242,13 +248,64 @@ $("mfa").addEventListener("submit", (ev) => {
       return;
     }
     if (r.status === 401) {
-      backToPassword("This sign-in expired: the code must follow the password within 5 minutes. Sign in again with your password.");
+      backToPassword(EXPIRED);
       return;
     }
     // Throttled, or anything else: the attempt spent the step's token.
     backToPassword(sentence(problemText(r, "Sign-in failed.")));
   });
 });
+
+// Signed in by the second step; `held` is what it showed the person holds
+// (a code or a recovery code: an authenticator app; else a passkey).
+async function secondStepDone(r, held) {
+  mfaToken = null;
+  secondFactor.set(null);
+  secondFactor.learn(held);
+  setToken(r.data.token);
+  mfaCode.reset();
+  mfaPasskey.clear();
+  await start(true);
+}
+
+// "Use a passkey": options for this sign-in (the token stays usable for a
+// code), the browser's ceremony, then the second step with its answer.
+function usePasskey() {
+  $("mfa-error").textContent = "";
+  if (!mfaToken) { backToPassword("Sign in again with your password."); return; }
+  if (!webauthn.supported()) { mfaPasskey.fail(webauthn.UNSUPPORTED); return; }
+  busy($("mfa"), async () => {
+    const token = mfaToken;
+    const o = await api("POST", "/admin/v1/sessions/mfa/passkey", { mfa_token: token });
+    if (!o.ok) {
+      if (o.status === 401) { backToPassword(EXPIRED); return; }
+      if (o.status === 409 && webauthn.conflict(o) === "none") {
+        mfaPasskey.fail("Your account has no passkey: enter the code from your authenticator app, or one of your recovery codes.");
+        mfaCode.input.focus();
+        return;
+      }
+      mfaPasskey.fail(o.status === 409 ? webauthn.sentence(o.data.detail) : sentence(problemText(o, "Could not ask for your passkey.")));
+      return;
+    }
+    let credential;
+    try {
+      credential = await webauthn.get(o.data.options);
+    } catch (error) {
+      mfaPasskey.fail(webauthn.refusal(error, false) + " Try again, or enter a code.");
+      return;
+    }
+    if (mfaToken !== token) return; // back to the password meanwhile
+    const r = await api("POST", "/admin/v1/sessions/mfa", { mfa_token: token, passkey: { ceremony_id: o.data.ceremony_id, credential } });
+    if (r.ok) { await secondStepDone(r, { passkey: true }); return; }
+    if (r.status === 401 && r.data && r.data.mfa_required && r.data.mfa_token) {
+      mfaToken = r.data.mfa_token;
+      mfaPasskey.fail("That passkey was not accepted: it may belong to another account, or the request took too long. Try again, or enter a code.");
+      return;
+    }
+    if (r.status === 401) { backToPassword(EXPIRED); return; }
+    backToPassword(sentence(problemText(r, "Sign-in failed.")));
+  });
+}
 
 $("signout").addEventListener("click", async () => {
   await api("DELETE", "/admin/v1/sessions/current");
@@ -271,7 +328,7 @@ async function start(fresh) {
   await route(false);
   if (fresh) {
     announce(session.mustEnrol
-      ? "Signed in as " + session.me.name + ". Your agency requires 2-step verification: set up an authenticator app to continue."
+      ? "Signed in as " + session.me.name + ". Your agency requires 2-step verification: set up an authenticator app or add a passkey to continue."
       : "Signed in as " + session.me.name + ".");
     const page = $(screenName());
     if (!page.hidden) page.querySelector("h1").focus();

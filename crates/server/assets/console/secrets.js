@@ -1,10 +1,10 @@
 // The key icon (reveal, after the admin's password), "Show" of one listed
 // secret, and rotation. An empty password is never sent: each wrong one
-// counts toward a lockout. Someone with an authenticator app gives its
-// code too (or a recovery code).
+// counts toward a lockout. Someone with a second factor gives it too: a code
+// from their authenticator app (or a recovery code), or their passkey.
 import { api, path, problemText } from "./api.js";
 import { $, announce, openDialog, busy, copyButton, formatTime } from "./ui.js";
-import { codeField, secondFactor, refusalOf } from "./factor.js";
+import { proofField as factorProof, secondFactor, refusalOf } from "./factor.js";
 import { LOCKOUT_FAILURES, LOCKOUT_MINUTES, MAX_GRACE_PERIOD_SECS } from "./limits.js";
 
 const LOCKOUT_WARNING = " Wrong passwords count toward a lockout: after " + LOCKOUT_FAILURES
@@ -33,35 +33,40 @@ export function passwordError(input, error, r) {
 
 const CODE_REFUSED = "That code was not accepted: enter the code your app shows now (each code works once), or an unused recovery code."
   + " Wrong codes count toward the same lockout as wrong passwords.";
-const CODE_NEEDED = "Your account has 2-step verification: enter the code from your authenticator app as well.";
-
-// The code field of a dialog that asks for the password: shown to those
-// known to have an authenticator app, and to anyone the server asks one of.
-export function proofField(slot, prefix) {
-  const field = codeField(slot, prefix);
-  field.open = () => { field.reset(); field.show(secondFactor.get() === true); };
-  return field;
+const PASSKEY_REFUSED = "Your passkey's answer was not accepted: use your passkey again, or a code."
+  + " Refused answers count toward the same lockout as wrong passwords.";
+// What the server's ask for a factor says, by what the dialog now offers.
+function factorNeeded(field) {
+  const start = "Your account has 2-step verification: ";
+  if (field.code.shown && field.passkey.shown) return start + "enter the code from your authenticator app as well, or use your passkey.";
+  return start + (field.code.shown ? "enter the code from your authenticator app as well." : "use your passkey as well.");
 }
 
-// The code typed in `field`, when it is shown: `{}` when it is not, null
-// when what was typed cannot be a code (the field says so; nothing is sent).
-export function proofCode(field) {
-  return field.shown ? field.take() : {};
+// The second factor of a dialog that asks for the password: the code field
+// for those known to have an authenticator app, "Use your passkey" for
+// those known to have a passkey, and both for anyone the server asks one
+// of. Its `plan()` runs on submit (see factor.js).
+export function proofField(slot, prefix, form) {
+  return factorProof(slot, prefix, form);
 }
 
-// A refused password-and-code: the field at fault says why. The password
-// was right when the code was missing or refused (the server judges the
-// code only after a right password), so it is put back for the next try.
+// A refused password-and-factor: the field at fault says why. The password
+// was right when the factor was missing or refused (the server judges it
+// only after a right password), so it is put back for the next try.
 export function proofFailed(r, input, error, field, password) {
   const why = refusalOf(r);
   if (why === "code-needed" || why === "code-refused") {
-    secondFactor.set(true);
-    field.show(true);
     input.value = password;
-    field.fail(why === "code-needed" ? CODE_NEEDED : CODE_REFUSED);
+    if (why === "code-needed" || !field.shown) {
+      secondFactor.set(true);
+      field.showAll();
+      if (field.code.shown) field.code.fail(factorNeeded(field)); else field.passkey.fail(factorNeeded(field));
+      return;
+    }
+    field.fail(field.used === "passkey" ? PASSKEY_REFUSED : CODE_REFUSED);
     return;
   }
-  if (field.shown) field.input.value = "";
+  if (field.code.shown) field.code.input.value = "";
   passwordError(input, error, r);
 }
 
@@ -73,8 +78,8 @@ export function emptyPassword(input, error) {
   return true;
 }
 
-const revealCode = proofField($("v-factor-slot"), "v");
-const rotateCode = proofField($("r-factor-slot"), "r");
+const revealCode = proofField($("v-factor-slot"), "v", $("verify-form"));
+const rotateCode = proofField($("r-factor-slot"), "r", $("rotate-form"));
 
 for (const [input, error] of [["v-password", "v-password-error"], ["r-password", "r-password-error"]]) {
   $(input).addEventListener("input", () => { $(input).removeAttribute("aria-invalid"); $(error).textContent = ""; });
@@ -105,9 +110,11 @@ $("verify-form").addEventListener("submit", (ev) => {
   if (!$("verify-result").hidden) return; // already shown: Enter does nothing more
   const input = $("v-password"); const error = $("v-password-error");
   if (emptyPassword(input, error)) return;
-  const code = proofCode(revealCode);
-  if (!code) return;
+  const plan = revealCode.plan();
+  if (!plan) return;
   busy($("verify-form"), async () => {
+    const code = await plan();
+    if (!code) return;
     const password = input.value;
     input.value = "";
     const where = revealing
@@ -164,9 +171,11 @@ $("rotate-form").addEventListener("submit", (ev) => {
     return;
   }
   if (emptyPassword(input, error)) return;
-  const code = proofCode(rotateCode);
-  if (!code) return;
+  const plan = rotateCode.plan();
+  if (!plan) return;
   busy($("rotate-form"), async () => {
+    const code = await plan();
+    if (!code) return;
     const password = input.value;
     input.value = "";
     const r = await api("POST", path.app(rotating.id) + "/client-secret/rotate", { password, grace_period_seconds: grace, ...code });

@@ -135,11 +135,12 @@ export function copyButton(text, what) {
   return wrap;
 }
 
-// Runs `fn` with the form's submit button disabled: one request at a time.
+// Runs `fn` with the form's submit button disabled (and any button marked
+// data-submits, which submits it another way): one request at a time.
 export async function busy(form, fn) {
   if (form._busy) return;
   form._busy = true;
-  const buttons = form.querySelectorAll("button[type=submit]");
+  const buttons = form.querySelectorAll("button[type=submit], button[data-submits]");
   buttons.forEach((b) => { b.disabled = true; b.setAttribute("aria-busy", "true"); });
   try { await fn(); } finally {
     form._busy = false;
