@@ -286,3 +286,13 @@ export function proofField(slot, prefix, form, { hint = "Your browser asks for i
   };
   return field;
 }
+
+// A refused step of one's own account that asked for a factor held: the
+// server says the same whether none was given or the one given was wrong.
+export function factorRefused(proof, needed) {
+  if (proof.used === "passkey") { proof.passkey.fail("Your passkey's answer was not accepted: use it again, or a code."); return; }
+  if (proof.used) { proof.code.fail("That code was not accepted: enter the code your app shows now (each code works once), or an unused recovery code."); return; }
+  secondFactor.set(true);
+  proof.showAll();
+  if (proof.code.shown) proof.code.fail(needed); else proof.passkey.fail(needed);
+}
