@@ -75,6 +75,7 @@ function render() {
   $("app-state").textContent = app === true ? "On: your app shows the codes for cb Admin, and your recovery codes work in their place."
     : app === false ? "Not set up. An app such as Google Authenticator, Microsoft Authenticator, 1Password or Bitwarden shows a new code every 30 seconds."
       : "";
+  $("app-state").hidden = !$("app-state").textContent;
   const enrolling = stage !== null;
   $("tfa-actions").hidden = enrolling;
   $("tfa-start").hidden = app === true;
@@ -96,11 +97,12 @@ whenPasskeysChange(async (added) => {
   if (added && session.mustEnrol) {
     session.mustEnrol = false;
     render();
-    afterEnrol();
-    return;
+    await afterEnrol();
+    return true;
   }
   if (record) await learnSecondFactor();
   render();
+  return false;
 });
 
 // ---- setting up ----

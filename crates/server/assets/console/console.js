@@ -280,7 +280,7 @@ function usePasskey() {
     if (!o.ok) {
       if (o.status === 401) { backToPassword(EXPIRED); return; }
       if (o.status === 409 && webauthn.conflict(o) === "none") {
-        mfaPasskey.fail("Your account has no passkey: enter the code from your authenticator app, or one of your recovery codes.");
+        mfaPasskey.fail("Your account has no passkey: enter the code from your authenticator app, or one of your recovery codes.", { focus: false });
         mfaCode.input.focus();
         return;
       }

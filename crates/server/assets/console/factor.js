@@ -4,7 +4,7 @@
 // signing in, Your account (adding or removing a factor asks for one held),
 // and the dialogs that show or replace a client secret.
 import { BASE } from "./api.js";
-import { el } from "./ui.js";
+import { el, focusWhenEnabled } from "./ui.js";
 import * as webauthn from "./webauthn.js";
 
 // Which second factors the signed-in person holds: for each of "totp" (an
@@ -206,7 +206,8 @@ export function passkeyRow(slot, prefix, { text, hint, onUse }) {
     // The "or" above it, when a code field shows before it.
     between(yes) { or.hidden = !yes; },
     clear() { error.textContent = ""; },
-    fail(text) { error.textContent = text; button.focus(); },
+    // The error, and focus on the button unless `focus` is false.
+    fail(text, { focus = true } = {}) { error.textContent = text; if (focus) focusWhenEnabled(button); },
   };
 }
 

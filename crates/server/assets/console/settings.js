@@ -1,5 +1,6 @@
 // Global → Settings: the tenant's own settings. For now one: whether
-// everyone holding an Admin permission must sign in with a second factor.
+// everyone holding an Admin permission must sign in with a second factor
+// (an authenticator app or a passkey).
 import { api, path, problemText } from "./api.js";
 import { $, el, announce, busy, listState } from "./ui.js";
 import { reworded } from "./errors.js";
@@ -57,9 +58,9 @@ form.addEventListener("submit", (ev) => {
     if (r.status === 409) {
       // The caller has no second factor of their own: the server's
       // sentence, in the console's words, with the way to set one up.
-      const text = reworded(r.data && r.data.detail, [[/\s*\(POST \/admin\/v1\/users\/me\/totp\)/, " under Your account"]])
+      const text = reworded(r.data && r.data.detail, [[/\s*\(POST \/admin\/v1\/users\/me\/(totp|passkeys\/options)\)/g, " under Your account"]])
         || "Set up 2-step verification for yourself first.";
-      const link = el("a", "Set up your authenticator app"); link.href = "#/account";
+      const link = el("a", "Set up an authenticator app or a passkey"); link.href = "#/account";
       error.append(text + " ", link);
       $("st-mfa").focus();
       return;

@@ -148,6 +148,18 @@ export async function busy(form, fn) {
   }
 }
 
+// Focus on a button that `busy` has disabled for now: given once it is
+// enabled again (a disabled button takes no focus).
+export function focusWhenEnabled(node) {
+  if (!node.disabled) { node.focus(); return; }
+  const watch = new MutationObserver(() => {
+    if (node.disabled) return;
+    watch.disconnect();
+    node.focus();
+  });
+  watch.observe(node, { attributes: true, attributeFilter: ["disabled"] });
+}
+
 // Fills `list` with one labelled checkbox per item; `checked` is a set of values.
 export function checkboxes(list, prefix, items, checked, describedBy) {
   list.replaceChildren();

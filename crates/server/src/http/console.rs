@@ -53,12 +53,14 @@ pub const ASSETS: &[(&str, &str, &str)] = assets! {
     "factor.js" => "text/javascript; charset=utf-8",
     "federated.js" => "text/javascript; charset=utf-8",
     "keyset.js" => "text/javascript; charset=utf-8",
+    "passkeys.js" => "text/javascript; charset=utf-8",
     "passwords.js" => "text/javascript; charset=utf-8",
     "roles.js" => "text/javascript; charset=utf-8",
     "secrets.js" => "text/javascript; charset=utf-8",
     "settings.js" => "text/javascript; charset=utf-8",
     "ui.js" => "text/javascript; charset=utf-8",
     "users.js" => "text/javascript; charset=utf-8",
+    "webauthn.js" => "text/javascript; charset=utf-8",
 };
 
 const INDEX: &str = include_str!("../../assets/console/index.html");
