@@ -115,6 +115,11 @@ pub fn from_text<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Passke
     serde_json::from_str(text).map_err(|e| failed("reading what was stored", e))
 }
 
+/// The library's passkeys from their stored text.
+pub fn read_all<'a>(stored: impl IntoIterator<Item = &'a str>) -> Result<Vec<Passkey>, PasskeyError> {
+    stored.into_iter().map(from_text).collect()
+}
+
 /// The credential id as stored: base64url, as browsers show it.
 pub fn credential_id(passkey: &Passkey) -> String {
     use base64::Engine;

@@ -81,12 +81,8 @@ pub async fn registration_options(
         .or_passkey(request.passkey.as_ref());
     confirm_person(&state, &tenant, &at, &person, request.password, Some(offered)).await?;
     let user = store::get_user(&at, &person.id).await?;
-    let existing = store::passkeys_of(&at, &person.id)
-        .await?
-        .iter()
-        .map(|r| passkeys::from_text(&r.passkey))
-        .collect::<Result<Vec<webauthn_rs::prelude::Passkey>, _>>()
-        .map_err(ApiError::internal)?;
+    let stored = store::passkeys_of(&at, &person.id).await?;
+    let existing = passkeys::read_all(stored.iter().map(|r| r.passkey.as_str())).map_err(ApiError::internal)?;
     let rp = relying_party(&tenant)?;
     let (options, ceremony) = passkeys::start_registration(&rp, &person.id, &user.email, &user.name, &existing)
         .map_err(ApiError::internal)?;

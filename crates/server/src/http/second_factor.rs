@@ -146,11 +146,7 @@ pub async fn passkey_challenge(tenant: &Tenant, at: &Scope, user_id: &str) -> Re
     if stored.is_empty() {
         return Ok(None);
     }
-    let keys = stored
-        .iter()
-        .map(|r| passkeys::from_text(&r.passkey))
-        .collect::<Result<Vec<webauthn_rs::prelude::Passkey>, _>>()
-        .map_err(ApiError::internal)?;
+    let keys = passkeys::read_all(stored.iter().map(|r| r.passkey.as_str())).map_err(ApiError::internal)?;
     let rp = relying_party(tenant)?;
     let (options, ceremony) = passkeys::start_authentication(&rp, &keys).map_err(ApiError::internal)?;
     let expires_at = at.now_micros() + passkeys::CEREMONY_LIFETIME.as_micros() as i64;
