@@ -4,8 +4,11 @@
 # signing algorithm, SQLite), a tenant made on it by the root's
 # administrator, and tests/interop/oauth4webapi.test.mjs run against the
 # public URL and then against $BASE/t/interop-tenant (RFC 8414 §3.1
-# discovery, the client credentials grant, introspection, revocation and
-# RFC 9068 validation of the token).
+# discovery, the client credentials grant, introspection, revocation,
+# RFC 9068 validation of the token, and DPoP with the library's handle).
+# Then a second fresh server with CASEBOOK_DPOP_NONCE=true, and the suite's
+# --dpop-nonce checks at both URLs: the library's handle retries once on
+# use_dpop_nonce, at the token endpoint and at the API.
 #
 #   .ci/interop.sh
 #
@@ -37,7 +40,6 @@ cargo build --quiet -p casebook-server --bin casebook
 
 # ----------------------------------------------------------------- server
 mkdir -p "$OUT"
-LOG="$OUT/server.log"
 WORK="$(mktemp -d)"
 SERVER_PID=""
 stop_server() {
@@ -46,42 +48,55 @@ stop_server() {
         wait "$SERVER_PID" 2>/dev/null || true
         SERVER_PID=""
     fi
+}
+cleanup() {
+    stop_server
     rm -rf "$WORK"
 }
-trap stop_server EXIT INT TERM
+trap cleanup EXIT INT TERM
 
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
-BASE="http://127.0.0.1:$port"
-env -u CASEBOOK_TOKEN_SIGNING_ALG \
-    CASEBOOK_ADDR="127.0.0.1:$port" \
-    CASEBOOK_DATABASE_URL="sqlite://$WORK/casebook.db" \
-    CASEBOOK_ADMIN_EMAIL="$ADMIN_EMAIL" \
-    CASEBOOK_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
-    CASEBOOK_LOG="${CASEBOOK_LOG:-warn}" \
-    "$BIN" serve >"$LOG" 2>&1 &
-SERVER_PID=$!
+# start_server NAME [VAR=VALUE...]: a fresh server on a free port with its
+# own SQLite database and $OUT/NAME.log, and on it the tenant $SLUG made by
+# the root's administrator; sets BASE and LOG.
+start_server() {
+    local name="$1"
+    shift
+    local port
+    port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+    BASE="http://127.0.0.1:$port"
+    LOG="$OUT/$name.log"
+    mkdir -p "$WORK/$name"
+    env -u CASEBOOK_TOKEN_SIGNING_ALG -u CASEBOOK_DPOP_NONCE \
+        CASEBOOK_ADDR="127.0.0.1:$port" \
+        CASEBOOK_DATABASE_URL="sqlite://$WORK/$name/casebook.db" \
+        CASEBOOK_ADMIN_EMAIL="$ADMIN_EMAIL" \
+        CASEBOOK_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
+        CASEBOOK_LOG="${CASEBOOK_LOG:-warn}" \
+        "$@" \
+        "$BIN" serve >"$LOG" 2>&1 &
+    SERVER_PID=$!
 
-ready=0
-for _ in $(seq 1 100); do
-    if python3 -c "import urllib.request; urllib.request.urlopen('$BASE/readyz', timeout=1)" 2>/dev/null; then
-        ready=1
-        break
+    local ready=0
+    for _ in $(seq 1 100); do
+        if python3 -c "import urllib.request; urllib.request.urlopen('$BASE/readyz', timeout=1)" 2>/dev/null; then
+            ready=1
+            break
+        fi
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            break
+        fi
+        sleep 0.2
+    done
+    if [[ "$ready" -ne 1 ]]; then
+        echo "the $name server did not become ready:" >&2
+        cat "$LOG" >&2
+        exit 1
     fi
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-        break
-    fi
-    sleep 0.2
-done
-if [[ "$ready" -ne 1 ]]; then
-    echo "the server did not become ready:" >&2
-    cat "$LOG" >&2
-    exit 1
-fi
 
-# The tenant gets the root administrator's credentials, so that the suite
-# signs in alike at both.
-CASEBOOK_ADMIN_EMAIL="$ADMIN_EMAIL" CASEBOOK_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
-    python3 - "$BASE" "$SLUG" <<'PY'
+    # The tenant gets the root administrator's credentials, so that the suite
+    # signs in alike at both.
+    CASEBOOK_ADMIN_EMAIL="$ADMIN_EMAIL" CASEBOOK_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
+        python3 - "$BASE" "$SLUG" <<'PY'
 import json, os, sys, urllib.request
 
 base, slug = sys.argv[1:]
@@ -101,25 +116,43 @@ tenant = post("/admin/v1/tenants", {"slug": slug, "name": "Interop tenant", "adm
                                     "admin_password": password}, bearer=session)
 assert tenant["base_url"] == f"{base}/t/{slug}", tenant
 PY
+}
 
 # ----------------------------------------------------------------- checks
 status=0
-for url in "$BASE" "$BASE/t/$SLUG"; do
-    if ! CASEBOOK_ADMIN_EMAIL="$ADMIN_EMAIL" CASEBOOK_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
-        timeout 60 node "$SUITE/oauth4webapi.test.mjs" "$url"; then
+LOGS=()
+# run_suite [--dpop-nonce]: the suite at the root and at the tenant of $BASE.
+run_suite() {
+    for url in "$BASE" "$BASE/t/$SLUG"; do
+        if ! CASEBOOK_ADMIN_EMAIL="$ADMIN_EMAIL" CASEBOOK_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
+            timeout 60 node "$SUITE/oauth4webapi.test.mjs" "$url" "$@"; then
+            status=1
+        fi
+    done
+}
+
+start_server server
+LOGS+=("$LOG")
+run_suite
+stop_server
+
+start_server server-dpop-nonce CASEBOOK_DPOP_NONCE=true
+LOGS+=("$LOG")
+run_suite --dpop-nonce
+stop_server
+
+for log in "${LOGS[@]}"; do
+    if grep -q "panicked" "$log"; then
+        echo "the server panicked ($log):" >&2
+        grep -B2 -A10 "panicked" "$log" >&2
         status=1
     fi
 done
-
-stop_server
-if grep -q "panicked" "$LOG"; then
-    echo "the server panicked:" >&2
-    grep -B2 -A10 "panicked" "$LOG" >&2
-    status=1
-fi
 if [[ "$status" -ne 0 ]]; then
-    echo "server log follows" >&2
-    tail -n 30 "$LOG" >&2
+    for log in "${LOGS[@]}"; do
+        echo "server log $log follows" >&2
+        tail -n 30 "$log" >&2
+    done
     echo "oauth4webapi refused what it should accept, or accepted what it should refuse" >&2
 fi
 exit "$status"

@@ -165,6 +165,8 @@ pub struct Spawn {
     /// The host of `CASEBOOK_PUBLIC_URL` (the port is the server's); the
     /// listening address when unset. Passkeys need a domain name.
     pub public_host: Option<String>,
+    /// `CASEBOOK_DPOP_NONCE`.
+    pub dpop_nonce: bool,
 }
 
 impl Default for Spawn {
@@ -181,6 +183,7 @@ impl Default for Spawn {
             secret_scanning: None,
             trusted_proxies: Default::default(),
             public_host: None,
+            dpop_nonce: false,
         }
     }
 }
@@ -277,6 +280,7 @@ impl TestApp {
             cache_ttl: spawn.cache_ttl,
             trusted_proxies: spawn.trusted_proxies.clone(),
             token_signing_alg: spawn.signing_alg,
+            dpop_nonce: spawn.dpop_nonce,
             jwks_fetch: spawn.jwks_fetch.clone(),
             secret_policy: spawn.secret_policy,
             secret_scanning: spawn.secret_scanning.clone(),

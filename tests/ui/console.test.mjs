@@ -204,6 +204,41 @@ await finish(async () => {
       page.off("request", watch);
     });
 
+    await step(`[${w}] Edit requires DPoP-bound tokens: the box is described by its hint, shows in the details, and is sent only when it moves`, async () => {
+      const patches = [];
+      const watch = (r) => { if (r.method() === "PATCH") patches.push(r.postDataJSON()); };
+      page.on("request", watch);
+      const details = page.locator("tr.details:not([hidden])");
+      assert.match(await details.textContent(), /DPoP-bound tokensNot required/);
+      await page.click(`button[aria-label="Edit ${appName}"]`);
+      await page.waitForSelector("#app-dialog[open]");
+      assert.equal(await page.isChecked("#f-dpop"), false);
+      assert.match(await page.getAttribute("#f-dpop", "aria-describedby"), /f-dpop-hint/);
+      assert.match(await page.textContent("#f-dpop-hint"), /RFC 9449/);
+      await page.check("label[for=f-dpop]");
+      await check(page, viewport, "edit-application-dpop");
+      await page.click("#app-form button[type=submit]");
+      await closed(page, "app-dialog");
+      assert.equal(patches[patches.length - 1].dpop_bound_access_tokens, true);
+      await page.waitForFunction(() => /DPoP-bound tokensRequired/.test(document.querySelector("tr.details:not([hidden])").textContent));
+      await check(page, viewport, "application-details-dpop");
+      // Left alone, it is not sent; cleared, it is sent as false.
+      await page.click(`button[aria-label="Edit ${appName}"]`);
+      await page.waitForSelector("#app-dialog[open]");
+      assert.equal(await page.isChecked("#f-dpop"), true);
+      await page.click("#app-form button[type=submit]");
+      await closed(page, "app-dialog");
+      assert.ok(!("dpop_bound_access_tokens" in patches[patches.length - 1]), JSON.stringify(patches[patches.length - 1]));
+      await page.click(`button[aria-label="Edit ${appName}"]`);
+      await page.waitForSelector("#app-dialog[open]");
+      await page.uncheck("#f-dpop");
+      await page.click("#app-form button[type=submit]");
+      await closed(page, "app-dialog");
+      assert.equal(patches[patches.length - 1].dpop_bound_access_tokens, false);
+      await page.waitForFunction(() => /DPoP-bound tokensNot required/.test(document.querySelector("tr.details:not([hidden])").textContent));
+      page.off("request", watch);
+    });
+
     await step(`[${w}] Disable (once confirmed) and Enable change the status and say so`, async () => {
       await page.click(`button[aria-label="Disable ${appName}"]`);
       await page.waitForSelector("#confirm-dialog[open]");

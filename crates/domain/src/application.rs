@@ -174,6 +174,12 @@ pub struct ApplicationForm {
     #[validate(custom(function = "quota_rule"))]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1_000_000, example = 1000))]
     pub token_quota_per_hour: Option<i64>,
+    /// Whether every token must be bound to a key of the application's own
+    /// (DPoP, RFC 9449): a token request without a DPoP proof is then
+    /// refused. Absent or `null`: false, bearer tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = false))]
+    pub dpop_bound_access_tokens: Option<bool>,
     /// How the application authenticates at the token endpoint:
     /// `client_secret_basic` (the default: a client secret, with HTTP Basic
     /// or in the form body) or `private_key_jwt` (RFC 7523: a JWT signed
@@ -215,6 +221,7 @@ impl Shaped for ApplicationForm {
         Field::optional("description", Kind::Text),
         Field::optional("allowed_sources", Kind::TextList),
         Field::optional("token_quota_per_hour", Kind::Integer),
+        Field::optional("dpop_bound_access_tokens", Kind::Boolean),
         Field::optional("token_endpoint_auth_method", Kind::Text),
         Field::optional("jwks", Kind::Object),
         Field::optional("jwks_uri", Kind::Text),
@@ -237,6 +244,7 @@ server_pub! {
         credentials: Credentials,
         allowed_sources: Option<AllowedSources>,
         token_quota_per_hour: Option<TokenQuota>,
+        dpop_bound_access_tokens: bool,
     }
 }
 
@@ -273,6 +281,11 @@ impl NewApplication {
     /// `None`: no quota.
     pub fn token_quota_per_hour(&self) -> Option<TokenQuota> {
         self.token_quota_per_hour
+    }
+
+    /// Whether a token request must carry a DPoP proof.
+    pub fn dpop_bound_access_tokens(&self) -> bool {
+        self.dpop_bound_access_tokens
     }
 }
 
@@ -316,6 +329,7 @@ impl ApplicationForm {
             credentials,
             allowed_sources,
             token_quota_per_hour,
+            dpop_bound_access_tokens: self.dpop_bound_access_tokens.unwrap_or(false),
             name: ApplicationName::parse(&self.name)?,
             email: Email::parse(&self.email)?,
             application_url: application_url(self.application_url.as_deref())?,
@@ -365,6 +379,10 @@ pub struct ApplicationChange {
     #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>, minimum = 1, maximum = 1_000_000))]
     #[validate(custom(function = "quota_rule"))]
     pub token_quota_per_hour: Option<Option<i64>>,
+    /// Require DPoP-bound tokens from now on (true), or issue bearer tokens
+    /// again (false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_bound_access_tokens: Option<bool>,
     /// `client_secret_basic` or `private_key_jwt`. Switching to
     /// `private_key_jwt` needs `jwks` and ends the client secret at once;
     /// switching back issues a new secret, to be revealed.
@@ -393,6 +411,7 @@ impl Shaped for ApplicationChange {
         Field::optional("enabled", Kind::Boolean),
         Field::clearable("allowed_sources", Kind::TextList),
         Field::clearable("token_quota_per_hour", Kind::Integer),
+        Field::optional("dpop_bound_access_tokens", Kind::Boolean),
         Field::optional("token_endpoint_auth_method", Kind::Text),
         Field::optional("jwks", Kind::Object),
         Field::optional("jwks_uri", Kind::Text),
@@ -417,6 +436,7 @@ server_pub! {
         credentials: CredentialChange,
         allowed_sources: Option<Option<AllowedSources>>,
         token_quota_per_hour: Option<Option<TokenQuota>>,
+        dpop_bound_access_tokens: Option<bool>,
     }
 }
 
@@ -459,6 +479,11 @@ impl ValidApplicationChange {
     /// `Some(None)` removes the quota.
     pub fn token_quota_per_hour(&self) -> Option<Option<TokenQuota>> {
         self.token_quota_per_hour
+    }
+
+    /// `None` leaves it as it is.
+    pub fn dpop_bound_access_tokens(&self) -> Option<bool> {
+        self.dpop_bound_access_tokens
     }
 
     /// Whether the change touches where the application may be used from
@@ -506,6 +531,7 @@ impl ApplicationChange {
                     .token_quota_per_hour
                     .map(|q| limits(None, q).map(|(_, q)| q))
                     .transpose()?,
+                dpop_bound_access_tokens: self.dpop_bound_access_tokens,
             })
         }
     }
@@ -760,6 +786,63 @@ mod tests {
         let c: ApplicationChange = serde_json::from_str(r#"{"description":null}"#).unwrap();
         assert_eq!(c.description, Some(None));
         assert_eq!(c.application_url, None);
+    }
+
+    #[test]
+    fn dpop_binding_is_off_unless_asked_for_and_a_change_may_move_it_either_way() {
+        assert!(!form().validate(&facts()).unwrap().dpop_bound_access_tokens());
+        let null: ApplicationForm = serde_json::from_str(
+            r#"{"name":"A","email":"a@b.org","roles":["r1"],"dpop_bound_access_tokens":null}"#,
+        )
+        .unwrap();
+        assert!(!null.validate(&facts()).unwrap().dpop_bound_access_tokens());
+        let asked = ApplicationForm::new("A", "a@b.org")
+            .roles(["r1"])
+            .dpop_bound_access_tokens(true);
+        assert!(asked.validate(&facts()).unwrap().dpop_bound_access_tokens());
+        assert_eq!(serde_json::to_value(&asked).unwrap()["dpop_bound_access_tokens"], true);
+        // The SDK leaves out what it was not asked to send, for older servers.
+        let plain = serde_json::to_value(ApplicationForm::new("A", "a@b.org")).unwrap();
+        assert!(plain.get("dpop_bound_access_tokens").is_none());
+
+        let me = AccountRef::new(AccountKind::Application, "a1");
+        for required in [true, false] {
+            let change = ApplicationChange::new().dpop_bound_access_tokens(required);
+            assert_eq!(
+                serde_json::to_value(&change).unwrap(),
+                serde_json::json!({ "dpop_bound_access_tokens": required })
+            );
+            let valid = change.validate(&facts(), &me).unwrap();
+            assert_eq!(valid.dpop_bound_access_tokens(), Some(required));
+            assert!(!valid.changes_limits());
+        }
+        let untouched = ApplicationChange::new().name("Renamed").validate(&facts(), &me).unwrap();
+        assert_eq!(untouched.dpop_bound_access_tokens(), None);
+    }
+
+    #[test]
+    fn dpop_binding_of_another_json_type_is_a_shape_error_naming_it() {
+        use crate::shape::{Body, Refusal};
+        fn refused<T: Shaped>(body: serde_json::Value) -> Vec<(String, ErrorCode)> {
+            match Body::parse(body.to_string().as_bytes()).unwrap().read::<T>() {
+                Err(Refusal::Invalid(e)) => e.into_errors().into_iter().map(|e| (e.field, e.code)).collect(),
+                Ok(_) => vec![],
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+        let expected = vec![("dpop_bound_access_tokens".to_owned(), InvalidType)];
+        for value in [serde_json::json!("yes"), serde_json::json!(1), serde_json::json!([true])] {
+            let body = serde_json::json!({
+                "name": "A", "email": "a@b.org", "roles": ["r1"], "dpop_bound_access_tokens": value
+            });
+            assert_eq!(refused::<ApplicationForm>(body), expected, "{value}");
+            assert_eq!(
+                refused::<ApplicationChange>(serde_json::json!({ "dpop_bound_access_tokens": value })),
+                expected,
+                "{value}"
+            );
+        }
+        assert!(refused::<ApplicationChange>(serde_json::json!({ "dpop_bound_access_tokens": false })).is_empty());
     }
 
     fn any_form() -> impl Strategy<Value = ApplicationForm> {

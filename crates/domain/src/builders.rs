@@ -65,6 +65,12 @@ impl ApplicationForm {
         self
     }
 
+    /// Whether its tokens must be DPoP-bound (RFC 9449); bearer tokens unless set.
+    pub fn dpop_bound_access_tokens(mut self, required: bool) -> Self {
+        self.dpop_bound_access_tokens = Some(required);
+        self
+    }
+
     /// How it authenticates at the token endpoint; a client secret unless set.
     pub fn auth_method(mut self, method: AuthMethod) -> Self {
         self.token_endpoint_auth_method = Some(method.as_str().to_owned());
@@ -159,6 +165,12 @@ impl ApplicationChange {
     /// Removes the hourly token quota.
     pub fn clear_token_quota(mut self) -> Self {
         self.token_quota_per_hour = Some(None);
+        self
+    }
+
+    /// Requires DPoP-bound tokens (RFC 9449) from now on, or bearer tokens again.
+    pub fn dpop_bound_access_tokens(mut self, required: bool) -> Self {
+        self.dpop_bound_access_tokens = Some(required);
         self
     }
 

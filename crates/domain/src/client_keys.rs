@@ -40,6 +40,9 @@ enum Origin {
     /// a later rule calls degenerate still loads (so the rest of the set and
     /// the record stay readable) and the server never verifies with it.
     Stored,
+    /// Carried in a DPoP proof's header (RFC 9449 §4.2): judged as a
+    /// registered key, except that it needs no `kid`, being the only one.
+    Proof,
 }
 
 const FIELD: &str = "jwks";
@@ -230,6 +233,20 @@ impl ClientKeySet {
     }
 }
 
+/// The public key a DPoP proof carries, under the rules of a registered
+/// key (public members only, sizes, no weak or degenerate key), or the
+/// first reason it is refused.
+pub fn proof_key(jwk: &Value) -> Result<ClientKey, String> {
+    let mut errors = ValidationErrors::new();
+    match key(1, jwk, &mut errors, Origin::Proof) {
+        Some(key) => Ok(key),
+        None => Err(errors
+            .errors()
+            .first()
+            .map_or_else(|| "the jwk is not a usable public key".to_owned(), |e| e.message.clone())),
+    }
+}
+
 fn refusal(code: ErrorCode, message: impl Into<String>) -> FieldError {
     FieldError::new(FIELD, code, message)
 }
@@ -256,7 +273,10 @@ fn key(at: usize, jwk: &Value, errors: &mut ValidationErrors, origin: Origin) ->
         return None;
     }
     let before = errors.errors().len();
-    let kid = kid(at, jwk, errors);
+    let kid = match origin {
+        Origin::Proof => Some(text(jwk, "kid").unwrap_or_default().to_owned()),
+        _ => kid(at, jwk, errors),
+    };
     let material = material(at, jwk, errors);
     let alg = match text(jwk, "alg") {
         None => None,
@@ -288,7 +308,7 @@ fn key(at: usize, jwk: &Value, errors: &mut ValidationErrors, origin: Origin) ->
         .into_iter()
         .filter(|m| jwk.contains_key(*m))
         .collect();
-    if origin == Origin::Registered && !certificate.is_empty() {
+    if matches!(origin, Origin::Registered | Origin::Proof) && !certificate.is_empty() {
         errors.push(refusal(
             ErrorCode::UnsupportedKey,
             format!(

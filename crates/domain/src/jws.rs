@@ -49,6 +49,9 @@ pub struct SignedJwt<'a, C> {
     alg: AssertionAlg,
     kid: Option<String>,
     typ: Option<String>,
+    /// The header's `jwk`, kept only by a DPoP proof's reading: the key
+    /// the proof says it is signed with (RFC 9449 §4.2).
+    jwk: Option<Value>,
     claims: C,
 }
 
@@ -82,12 +85,14 @@ impl<'a, C: DeserializeOwned> SignedJwt<'a, C> {
         let alg = AssertionAlg::parse(&header.alg).ok_or(Unreadable::Algorithm)?;
         let signing_input = &compact[..compact.rfind('.').unwrap_or(0)];
         let typ = header_members.get("typ").and_then(Value::as_str).map(str::to_owned);
+        let jwk = header_members.get("jwk").cloned();
         Ok(Self {
             signing_input,
             signature,
             alg,
             kid: header.kid,
             typ,
+            jwk,
             claims,
         })
     }
@@ -114,6 +119,11 @@ impl<C> SignedJwt<'_, C> {
     /// The header's `typ`, when it is a string.
     pub fn typ(&self) -> Option<&str> {
         self.typ.as_deref()
+    }
+
+    /// The header's `jwk` member, as sent.
+    pub fn jwk(&self) -> Option<&Value> {
+        self.jwk.as_ref()
     }
 
     /// What the signature covers: the first two parts, as sent.

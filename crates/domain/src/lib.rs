@@ -99,6 +99,7 @@ pub mod account;
 pub mod application;
 pub mod audit;
 pub mod credentials;
+pub mod dpop;
 pub mod email;
 pub mod ids;
 pub mod jose;

@@ -28,6 +28,10 @@ pub enum OAuthErrorCode {
     /// RFC 6749 §4.1.2.1's code for a passing server fault, used here at
     /// every endpoint with 503 so that clients retry instead of giving up.
     TemporarilyUnavailable,
+    /// RFC 9449 §5: the DPoP proof is missing where required, or invalid.
+    InvalidDpopProof,
+    /// RFC 9449 §8: the proof needs the server's nonce, sent in `DPoP-Nonce`.
+    UseDpopNonce,
 }
 
 impl OAuthErrorCode {
@@ -42,6 +46,8 @@ impl OAuthErrorCode {
             Self::UnsupportedTokenType => "unsupported_token_type",
             Self::InvalidTarget => "invalid_target",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 
@@ -56,6 +62,8 @@ impl OAuthErrorCode {
             Self::UnsupportedTokenType,
             Self::InvalidTarget,
             Self::TemporarilyUnavailable,
+            Self::InvalidDpopProof,
+            Self::UseDpopNonce,
         ]
         .into_iter()
         .find(|c| c.as_str() == value)

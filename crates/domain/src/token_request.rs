@@ -310,6 +310,9 @@ pub struct AccessClaims {
     /// disabled or its secret rotated without grace, and is refused.
     #[serde(rename = "cb_gen", default)]
     pub generation: i64,
+    /// RFC 9449 §6.1: the key a DPoP-bound token is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<crate::wire::Confirmation>,
 }
 
 /// What the server knows of a client it has authenticated.
@@ -346,6 +349,7 @@ pub fn issue(
         client_id: client.client_id.to_owned(),
         scope: granted.to_scope(),
         generation: client.token_generation,
+        cnf: None,
     })
 }
 

@@ -27,6 +27,9 @@ pub struct Config {
     /// The algorithm of the first signing key (and of a key the server has to
     /// make because none is left); rotations choose their own.
     pub token_signing_alg: casebook_domain::SigningAlgorithm,
+    /// `CASEBOOK_DPOP_NONCE`: every DPoP proof must carry a nonce this
+    /// install minted (RFC 9449 §8, §9).
+    pub dpop_nonce: bool,
     /// How `jwks_uri` key sets are fetched.
     pub jwks_fetch: JwksFetchConfig,
     /// `CASEBOOK_SECRET_MAX_AGE_DAYS`: the longest a client secret works.
@@ -67,6 +70,7 @@ impl Config {
             mailer: crate::notify::Mailer::Log,
             trusted_proxies: Default::default(),
             token_signing_alg: Default::default(),
+            dpop_nonce: false,
             jwks_fetch: Default::default(),
             secret_policy: Default::default(),
             secret_scanning: None,

@@ -18,6 +18,15 @@ pub enum ApiError {
     /// 401 with a Bearer challenge; `invalid_token` when a credential was presented.
     #[error("{detail}")]
     Unauthorized { invalid_token: bool, detail: String },
+    /// 401 with a DPoP challenge (RFC 9449 §7.1): the proof beside a
+    /// DPoP-bound token is missing or refused; `use_dpop_nonce` carries a
+    /// fresh nonce (§9).
+    #[error("{detail}")]
+    DpopRefused {
+        error: &'static str,
+        detail: String,
+        nonce: Option<String>,
+    },
     /// 401 from signing in: the password was right; the second step is
     /// next, with this token.
     #[error("{detail}")]
@@ -129,7 +138,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized { .. } | Self::MfaRequired { .. } => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized { .. } | Self::DpopRefused { .. } | Self::MfaRequired { .. } => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::Forbidden { .. } | Self::MissingPermissions(_) | Self::MfaEnrolmentRequired => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -170,6 +181,20 @@ impl From<sqlx::Error> for ApiError {
 }
 
 pub const REALM: &str = "casebook";
+
+/// A `DPoP` challenge (RFC 9449 §7.1) naming the proof algorithms, and the
+/// error when there is one.
+fn dpop_challenge(error: Option<(&str, &str)>) -> HeaderValue {
+    let algs = casebook_domain::dpop::algs();
+    let challenge = match error {
+        Some((code, description)) => format!(
+            "DPoP error=\"{code}\", error_description=\"{}\", algs=\"{algs}\"",
+            description.replace(['"', '\\'], "'")
+        ),
+        None => format!("DPoP algs=\"{algs}\""),
+    };
+    HeaderValue::from_str(&challenge).unwrap_or_else(|_| HeaderValue::from_static("DPoP"))
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -219,6 +244,15 @@ impl IntoResponse for ApiError {
                 };
                 if let Ok(value) = HeaderValue::from_str(&challenge) {
                     headers.insert(header::WWW_AUTHENTICATE, value);
+                }
+                // RFC 9449 §7.2: a resource that takes both schemes names both.
+                headers.append(header::WWW_AUTHENTICATE, dpop_challenge(None));
+                (None, None)
+            }
+            Self::DpopRefused { error, nonce, .. } => {
+                headers.insert(header::WWW_AUTHENTICATE, dpop_challenge(Some((error, &detail))));
+                if let Some(nonce) = nonce.as_deref().and_then(|n| HeaderValue::from_str(n).ok()) {
+                    headers.insert(crate::dpop::NONCE_HEADER, nonce);
                 }
                 (None, None)
             }
@@ -273,6 +307,8 @@ pub struct OAuthError {
     pub description: String,
     /// RFC 6749 §10.10 throttling: 429 with `Retry-After` instead of the code's status.
     pub retry_after_secs: Option<u64>,
+    /// RFC 9449 §8: a fresh server nonce, sent as `DPoP-Nonce`.
+    pub dpop_nonce: Option<String>,
 }
 
 impl OAuthError {
@@ -281,6 +317,7 @@ impl OAuthError {
             code,
             description: description.into(),
             retry_after_secs: None,
+            dpop_nonce: None,
         }
     }
 
@@ -322,6 +359,9 @@ impl IntoResponse for OAuthError {
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         if let Some(secs) = self.retry_after_secs {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        if let Some(nonce) = self.dpop_nonce.as_deref().and_then(|n| HeaderValue::from_str(n).ok()) {
+            headers.insert(crate::dpop::NONCE_HEADER, nonce);
         }
         if self.code == OAuthErrorCode::InvalidClient {
             // §5.2 requires the challenge when Basic was tried, and allows it

@@ -19,6 +19,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod dpop;
 pub mod error;
 pub mod extract;
 mod housekeeping;

@@ -57,6 +57,9 @@ enum Command {
         /// of a key the server makes because none is left.
         #[arg(long, env = "CASEBOOK_TOKEN_SIGNING_ALG", default_value_t = SigningAlgorithm::Rs256, value_name = "ALG")]
         token_signing_alg: SigningAlgorithm,
+        /// Demand the server's own nonce in every DPoP proof (RFC 9449 §8, §9).
+        #[arg(long, env = "CASEBOOK_DPOP_NONCE", default_value_t = false, action = clap::ArgAction::Set, value_name = "BOOL")]
+        dpop_nonce: bool,
         #[command(flatten)]
         jwks_fetch: JwksFetchArgs,
         /// The longest any client secret works after it was issued, in days
@@ -429,6 +432,7 @@ async fn run(command: Command, format: LogFormat) -> Result<(), Failure> {
             database,
             public_url,
             token_signing_alg,
+            dpop_nonce,
             jwks_fetch,
             secret_max_age_days,
             secret_scanning_keys,
@@ -474,6 +478,7 @@ async fn run(command: Command, format: LogFormat) -> Result<(), Failure> {
                 )
                 .map_err(|e| e.to_string())?,
                 token_signing_alg,
+                dpop_nonce,
                 jwks_fetch: config::JwksFetchConfig {
                     allow_private: jwks_fetch.allow_private_jwks_uri,
                     extra_ca_file: jwks_fetch.extra_ca_file,

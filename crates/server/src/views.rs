@@ -90,6 +90,7 @@ pub fn application(app: ApplicationRecord, callback_url: &str) -> ApplicationVie
         jwks_uri: app.jwks_uri,
         allowed_sources: app.limits.sources(),
         token_quota_per_hour: app.limits.quota(),
+        dpop_bound_access_tokens: app.dpop_bound_access_tokens,
         created_at: app.created_at,
         updated_at: app.updated_at,
     }

@@ -3,7 +3,8 @@
  * (authorization, retries, error mapping).
  */
 
-import { ApiError, CasebookError, ConfigError, UnexpectedResponseError } from "./errors.js";
+import type { DPoPOption } from "./dpop.js";
+import { ApiError, CasebookError, ConfigError, DPoPProofError, UnexpectedResponseError } from "./errors.js";
 import type { Problem } from "./errors.js";
 import { checkedBaseUrl, endpoint, exchange } from "./http.js";
 import type { Fetch, HttpSettings } from "./http.js";
@@ -32,7 +33,7 @@ export interface ClientOptions {
    * Act with the tokens of a {@link TokenSource} made elsewhere, instead of
    * {@link clientId} and {@link clientSecret}: clients given the same one
    * share one token and one refresh. The token settings (`clientId`,
-   * `clientSecret`, `authMethod`, `scope`, `refreshAheadMs`, `clock`) are
+   * `clientSecret`, `authMethod`, `scope`, `refreshAheadMs`, `clock`, `dpop`) are
    * then the source's, so giving any of them too is a {@link ConfigError};
    * `retry`, `timeoutMs`, `fetch` and `userAgent` still apply to this
    * client's API calls, while the source keeps its own for token requests.
@@ -48,6 +49,16 @@ export interface ClientOptions {
   allowInsecureHttp?: boolean;
   /** A monotonic clock in ms for the token cache; `performance.now` unless set. */
   clock?: () => number;
+  /**
+   * Sender-constrained tokens (DPoP, RFC 9449): `true` for an ES256 key
+   * pair the SDK generates with WebCrypto (its private key
+   * non-extractable), a `CryptoKeyPair` of your own (ES256, RS256, PS256 or
+   * EdDSA), or a {@link DPoPKey}. Token requests and API calls then carry a
+   * proof signed with it, and tokens go as `Authorization: DPoP`; a
+   * server's `use_dpop_nonce` is answered by sending again, once, with its
+   * nonce.
+   */
+  dpop?: DPoPOption;
 }
 
 type Auth =
@@ -108,15 +119,27 @@ export class Transport {
     await this.#execute(method, endpoint(this.#core.base, segments), body);
   }
 
-  async #authorization(): Promise<[string | undefined, AccessToken | undefined]> {
+  /**
+   * The credential headers of one try: `Authorization`, and with a DPoP
+   * token a fresh proof of the key for this method and URL (RFC 9449 §7).
+   */
+  async #authorization(method: Method, url: string, headers: Record<string, string>): Promise<AccessToken | undefined> {
     switch (this.#auth.kind) {
       case "anonymous":
-        return [undefined, undefined];
+        return undefined;
       case "session":
-        return [`Bearer ${this.#auth.token}`, undefined];
+        headers.authorization = `Bearer ${this.#auth.token}`;
+        return undefined;
       case "application": {
-        const token = await this.#auth.tokens.token();
-        return [`Bearer ${token.secret()}`, token];
+        const tokens = this.#auth.tokens;
+        const token = await tokens.token();
+        if (token.tokenType === "DPoP" && tokens.dpop) {
+          headers.authorization = `DPoP ${token.secret()}`;
+          headers.dpop = await tokens.dpop.proof(method, url, token.secret());
+        } else {
+          headers.authorization = `Bearer ${token.secret()}`;
+        }
+        return token;
       }
     }
   }
@@ -124,10 +147,11 @@ export class Transport {
   async #execute(method: Method, url: string, body: unknown): Promise<{ status: number; body: string }> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     let renewedToken = false;
+    let nonceRetried = false;
     for (let retries = 0; ; ) {
-      const [authorization, token] = await this.#authorization();
       const headers: Record<string, string> = { accept: "application/json, application/problem+json" };
-      if (authorization) headers.authorization = authorization;
+      const token = await this.#authorization(method, url, headers);
+      const dpop = headers.dpop === undefined ? undefined : this.tokenSource?.dpop;
       if (payload !== undefined) headers["content-type"] = "application/json";
       let error: CasebookError;
       try {
@@ -136,6 +160,8 @@ export class Transport {
           headers,
           ...(payload === undefined ? {} : { body: payload }),
         });
+        // Success or error alike, the latest nonce is the one to send next.
+        const gotNonce = dpop?.rememberNonce(url, answer.headers) === true;
         if (answer.status >= 200 && answer.status < 300) return answer;
         // RFC 6750 §3.1: the token was refused (revoked, expired early,
         // signing key rotated). Once per call, forget it and try a new one.
@@ -145,8 +171,19 @@ export class Transport {
           renewedToken = true;
           continue;
         }
-        const scope = answer.status === 403 ? requiredScope(challenge) : undefined;
-        error = problem(answer.status, answer.body, answer.retryAfterMs, scope);
+        const refusedProof = dpop && answer.status === 401 ? dpopRefusal(challenge) : undefined;
+        // RFC 9449 §9: the resource server wants its nonce in the proof.
+        // The call did nothing, so once per call it goes again with it.
+        if (refusedProof?.get("error") === "use_dpop_nonce" && gotNonce && !nonceRetried) {
+          nonceRetried = true;
+          continue;
+        }
+        if (refusedProof !== undefined) {
+          error = dpopProofError(refusedProof, answer.status, answer.body);
+        } else {
+          const scope = answer.status === 403 ? requiredScope(challenge) : undefined;
+          error = problem(answer.status, answer.body, answer.retryAfterMs, scope);
+        }
       } catch (thrown) {
         if (!(thrown instanceof CasebookError)) throw thrown;
         error = thrown;
@@ -187,6 +224,36 @@ function requiredScope(header: string): string | undefined {
   return challenges(header).find((c) => c.get("error") === "insufficient_scope")?.get("scope");
 }
 
+/**
+ * A `DPoP` challenge refusing the proof (RFC 9449 §7.1, §9), e.g.
+ * `DPoP error="use_dpop_nonce"` or `DPoP error="invalid_dpop_proof", algs="ES256 EdDSA"`.
+ */
+function dpopRefusal(header: string): Map<string, string> | undefined {
+  return challenges(header).find((c) => {
+    const error = c.get("error");
+    return c.get(SCHEME) === "dpop" && (error === "use_dpop_nonce" || error === "invalid_dpop_proof");
+  });
+}
+
+function dpopProofError(challenge: Map<string, string>, status: number, body: string): DPoPProofError {
+  const code = challenge.get("error") === "use_dpop_nonce" ? "use_dpop_nonce" : "invalid_dpop_proof";
+  let description = challenge.get("error_description");
+  if (description === undefined) {
+    // The problem's detail, if the body is one.
+    try {
+      const detail = (JSON.parse(body) as { detail?: unknown } | null)?.detail;
+      if (typeof detail === "string" && detail !== "") description = detail;
+    } catch {
+      // No body worth reading: the challenge says it all.
+    }
+  }
+  const algorithms = (challenge.get("algs") ?? "").split(" ").filter((a) => a !== "");
+  return new DPoPProofError(code, description, status, algorithms);
+}
+
+/** The key under which {@link challenges} files each challenge's scheme, lower-cased; no auth-param is named so. */
+const SCHEME = " scheme";
+
 const TOKEN = /[\w!#$%&'*+.^`|~-]+/y;
 const BARE = /[^\s,]*/y;
 
@@ -214,7 +281,7 @@ function challenges(header: string): Map<string, string>[] {
     i += token.length;
     skip(/[ \t]/);
     if (header[i] !== "=" || current === undefined) {
-      current = new Map();
+      current = new Map([[SCHEME, token.toLowerCase()]]);
       found.push(current);
       continue;
     }
@@ -327,12 +394,13 @@ export function transportFor(options: ClientOptions): Transport {
     ...(options.refreshAheadMs === undefined ? {} : { refreshAheadMs: options.refreshAheadMs }),
     ...(options.userAgent === undefined ? {} : { userAgent: options.userAgent }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.dpop === undefined ? {} : { dpop: options.dpop }),
   });
   return new Transport(core, { kind: "application", tokens });
 }
 
 /** The token settings a given {@link TokenSource} already holds. */
-const TOKEN_SETTINGS = ["clientId", "clientSecret", "authMethod", "scope", "refreshAheadMs", "clock"] as const;
+const TOKEN_SETTINGS = ["clientId", "clientSecret", "authMethod", "scope", "refreshAheadMs", "clock", "dpop"] as const;
 
 function givenTokenSource(options: ClientOptions): TokenSource {
   const source = options.tokenSource;

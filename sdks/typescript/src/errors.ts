@@ -100,6 +100,40 @@ export class OAuthError extends CasebookError {
   }
 }
 
+/** Why a server refused a DPoP proof (RFC 9449 §7.1, §8, §9). */
+export type DPoPErrorCode = "invalid_dpop_proof" | "use_dpop_nonce";
+
+/**
+ * A server refused the DPoP proof sent with a token request (400) or an
+ * API call (401 with a `DPoP` challenge): `invalid_dpop_proof` (an
+ * algorithm it does not take, a clock more than a minute off, a proof
+ * seen before), or `use_dpop_nonce` still after the one retry with the
+ * nonce the server gave. Thrown at once, not retried further. Carries no
+ * proof, token or key.
+ */
+export class DPoPProofError extends CasebookError {
+  readonly kind = "dpop_proof";
+  readonly code: DPoPErrorCode;
+  /** The server's `error_description` (or its problem's `detail`), when it gave one. */
+  readonly description: string | undefined;
+  /** The algorithms the server takes, from its challenge's `algs`; empty when it did not say. */
+  readonly algorithms: readonly string[];
+  readonly #status: number;
+
+  constructor(code: DPoPErrorCode, description: string | undefined, status: number, algorithms: readonly string[] = []) {
+    super(`the server refused the DPoP proof: ${code}${description ? `: ${description}` : ""}`);
+    this.name = "DPoPProofError";
+    this.code = code;
+    this.description = description;
+    this.algorithms = algorithms;
+    this.#status = status;
+  }
+
+  override get status(): number {
+    return this.#status;
+  }
+}
+
 /** The API answered with an RFC 9457 problem: 401, 403, 404, 409, 422, … */
 export class ApiError extends CasebookError {
   readonly kind = "api";

@@ -37,8 +37,11 @@ export {
   UnexpectedResponseError,
   ConfigError,
   MistypedSecretError,
+  DPoPProofError,
 } from "./errors.js";
-export type { OAuthErrorCode, ErrorCode, FieldError, Problem } from "./errors.js";
+export type { OAuthErrorCode, DPoPErrorCode, ErrorCode, FieldError, Problem } from "./errors.js";
+export { DPoPKey } from "./dpop.js";
+export type { DPoPAlgorithm, DPoPOption } from "./dpop.js";
 export { List } from "./pagination.js";
 export type { Page, PageParams } from "./pagination.js";
 export { RetryPolicy } from "./retry.js";
@@ -46,5 +49,5 @@ export type { RetryOptions } from "./retry.js";
 export { ClientSecret, secretShape } from "./secret.js";
 export type { SecretShape } from "./secret.js";
 export { AccessToken, TokenSource, DEFAULT_REFRESH_AHEAD_MS } from "./token.js";
-export type { ClientAuthMethod, TokenSourceOptions } from "./token.js";
+export type { ClientAuthMethod, TokenSourceOptions, TokenType } from "./token.js";
 export type * from "./types.js";

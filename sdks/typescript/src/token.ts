@@ -10,16 +10,19 @@
  * is handed the current token meanwhile.
  */
 
+import { dpopKeyOf } from "./dpop.js";
+import type { DPoPKey, DPoPOption } from "./dpop.js";
 import {
   CasebookError,
   ConfigError,
+  DPoPProofError,
   MistypedSecretError,
   OAuthError,
   UnexpectedResponseError,
 } from "./errors.js";
 import type { OAuthErrorCode } from "./errors.js";
 import { checkedUrl, exchange } from "./http.js";
-import type { Fetch, HttpSettings } from "./http.js";
+import type { Answer, Fetch, HttpSettings } from "./http.js";
 import { RetryPolicy, retryVerdict, sleep } from "./retry.js";
 import type { RetryOptions } from "./retry.js";
 import { ClientSecret } from "./secret.js";
@@ -52,20 +55,37 @@ const OAUTH_CODES: readonly OAuthErrorCode[] = [
 /** How the client authenticates at the token endpoint (RFC 6749 §2.3.1). */
 export type ClientAuthMethod = "client_secret_basic" | "client_secret_post";
 
+/**
+ * How a token is sent: `Bearer` (RFC 6750), or `DPoP` (RFC 9449), bound to
+ * a key and sent with a proof of it.
+ */
+export type TokenType = "Bearer" | "DPoP";
+
 /** An access token. Its value comes out only through {@link secret}. */
 export class AccessToken {
   readonly #value: string;
   /** The granted scope (space-separated permissions), when the server said. */
   readonly scope: string | undefined;
+  /** `DPoP` when the token is bound to the source's {@link DPoPKey}, else `Bearer`. */
+  readonly tokenType: TokenType;
   readonly #refreshAt: number;
   readonly #usableUntil: number;
   readonly #expiresAt: number;
   readonly #now: () => number;
 
   /** @internal */
-  constructor(value: string, scope: string | undefined, lifetimeMs: number, requestedAt: number, refreshAheadMs: number, now: () => number) {
+  constructor(
+    value: string,
+    scope: string | undefined,
+    lifetimeMs: number,
+    requestedAt: number,
+    refreshAheadMs: number,
+    now: () => number,
+    tokenType: TokenType = "Bearer",
+  ) {
     this.#value = value;
     this.scope = scope;
+    this.tokenType = tokenType;
     this.#now = now;
     // Measured from when the request left, not when the answer came: the
     // server's clock started no earlier than that.
@@ -76,7 +96,10 @@ export class AccessToken {
     this.#usableUntil = this.#expiresAt - margin;
   }
 
-  /** The token itself, for an `Authorization: Bearer` header. Handle with care. */
+  /**
+   * The token itself, for an `Authorization: Bearer` header (`DPoP`, with
+   * a proof, for a DPoP token: {@link DPoPKey.proof}). Handle with care.
+   */
   secret(): string {
     return this.#value;
   }
@@ -105,12 +128,12 @@ export class AccessToken {
     return "AccessToken [redacted]";
   }
 
-  toJSON(): { value: string; scope: string | undefined; expires_in_ms: number } {
-    return { value: "[redacted]", scope: this.scope, expires_in_ms: this.expiresInMs };
+  toJSON(): { value: string; token_type: TokenType; scope: string | undefined; expires_in_ms: number } {
+    return { value: "[redacted]", token_type: this.tokenType, scope: this.scope, expires_in_ms: this.expiresInMs };
   }
 
   [Symbol.for("nodejs.util.inspect.custom")](): string {
-    return `AccessToken { value: [redacted], scope: ${JSON.stringify(this.scope)}, expiresInMs: ${this.expiresInMs} }`;
+    return `AccessToken { value: [redacted], tokenType: ${this.tokenType}, scope: ${JSON.stringify(this.scope)}, expiresInMs: ${this.expiresInMs} }`;
   }
 }
 
@@ -143,6 +166,14 @@ export interface TokenSourceOptions {
   clock?: () => number;
   /** Allow plain http to a host other than loopback: for a closed test network only. */
   allowInsecureHttp?: boolean;
+  /**
+   * Ask for DPoP-bound tokens (RFC 9449): `true` for an ES256 key the SDK
+   * generates (its private key non-extractable), a `CryptoKeyPair` of your
+   * own (ES256, RS256, PS256 or EdDSA), or a {@link DPoPKey}. Every token
+   * request then carries a proof, and a server that answers with a Bearer
+   * token instead is an {@link UnexpectedResponseError}.
+   */
+  dpop?: DPoPOption;
 }
 
 interface Failure {
@@ -168,13 +199,18 @@ interface Failure {
  *   answered 429 or 503 `temporarily_unavailable`), per the
  *   {@link RetryPolicy}; after a timeout the error is thrown. OAuth errors
  *   such as `invalid_client` are thrown at once, and to callers of the
- *   next five seconds too instead of asking again.
+ *   next five seconds too instead of asking again;
+ * - with `dpop`, every token request carries a proof of the key, and a
+ *   `use_dpop_nonce` answer is followed at once by one more request with
+ *   the server's nonce (the server issued nothing the first time).
  */
 export class TokenSource {
   readonly tokenUrl: string;
   readonly clientId: string;
   readonly scope: string | undefined;
   readonly authMethod: ClientAuthMethod;
+  /** The key its tokens are bound to, when it asks for DPoP-bound tokens. */
+  readonly dpop: DPoPKey | undefined;
   readonly #secret: ClientSecret;
   readonly #http: HttpSettings;
   readonly #retry: RetryPolicy;
@@ -201,6 +237,7 @@ export class TokenSource {
     this.clientId = options.clientId;
     this.scope = options.scope;
     this.authMethod = options.authMethod ?? "client_secret_basic";
+    this.dpop = dpopKeyOf(options.dpop);
     this.#secret = secret;
     this.#http = {
       // Called unbound, a browser's fetch throws "Illegal invocation".
@@ -288,9 +325,8 @@ export class TokenSource {
 
   async #fetchWithRetries(): Promise<AccessToken> {
     for (let retries = 0; ; retries++) {
-      const requestedAt = this.#now();
       try {
-        return await this.#fetchOnce(requestedAt);
+        return await this.#fetchOnce();
       } catch (error) {
         const failure = asCasebookError(error);
         // A token request is a POST: after a timeout or a dropped connection
@@ -303,7 +339,31 @@ export class TokenSource {
     }
   }
 
-  async #fetchOnce(requestedAt: number): Promise<AccessToken> {
+  /**
+   * One token request; with DPoP, sent a second time at once when the
+   * server answers `use_dpop_nonce` with a nonce (RFC 9449 §8): it issued
+   * nothing then.
+   */
+  async #fetchOnce(): Promise<AccessToken> {
+    for (let nonceRetry = false; ; nonceRetry = true) {
+      const requestedAt = this.#now();
+      const answer = await this.#ask();
+      // Success or error alike, the latest nonce is the one to send next.
+      const gotNonce = this.dpop?.rememberNonce(this.tokenUrl, answer.headers) === true;
+      const tokenType = this.dpop ? "DPoP" : "Bearer";
+      let grant: Grant;
+      try {
+        grant = readTokenResponse(answer.status, answer.body, answer.retryAfterMs, tokenType);
+      } catch (error) {
+        if (error instanceof DPoPProofError && error.code === "use_dpop_nonce" && gotNonce && !nonceRetry) continue;
+        throw error;
+      }
+      const lifetimeMs = grant.expiresInMs ?? ASSUMED_LIFETIME_MS;
+      return new AccessToken(grant.accessToken, grant.scope, lifetimeMs, requestedAt, this.#refreshAheadMs, this.#now, tokenType);
+    }
+  }
+
+  async #ask(): Promise<Answer> {
     const form = new URLSearchParams({ grant_type: "client_credentials" });
     if (this.scope) form.set("scope", this.scope);
     const headers: Record<string, string> = {
@@ -316,10 +376,8 @@ export class TokenSource {
       form.set("client_id", this.clientId);
       form.set("client_secret", this.#secret.expose());
     }
-    const answer = await exchange(this.#http, this.tokenUrl, { method: "POST", headers, body: form.toString() });
-    const grant = readTokenResponse(answer.status, answer.body, answer.retryAfterMs);
-    const lifetimeMs = grant.expiresInMs ?? ASSUMED_LIFETIME_MS;
-    return new AccessToken(grant.accessToken, grant.scope, lifetimeMs, requestedAt, this.#refreshAheadMs, this.#now);
+    if (this.dpop) headers.dpop = await this.dpop.proof("POST", this.tokenUrl);
+    return exchange(this.#http, this.tokenUrl, { method: "POST", headers, body: form.toString() });
   }
 
   toString(): string {
@@ -327,7 +385,13 @@ export class TokenSource {
   }
 
   toJSON(): Record<string, unknown> {
-    return { tokenUrl: this.tokenUrl, clientId: this.clientId, authMethod: this.authMethod, scope: this.scope };
+    return {
+      tokenUrl: this.tokenUrl,
+      clientId: this.clientId,
+      authMethod: this.authMethod,
+      scope: this.scope,
+      ...(this.dpop ? { dpop: this.dpop.toJSON() } : {}),
+    };
   }
 
   [Symbol.for("nodejs.util.inspect.custom")](): string {
@@ -352,8 +416,11 @@ interface Grant {
   scope: string | undefined;
 }
 
-/** Reads a token endpoint's answer (RFC 6749 §5.1 and §5.2). */
-export function readTokenResponse(status: number, body: string, retryAfterMs?: number): Grant {
+/**
+ * Reads a token endpoint's answer (RFC 6749 §5.1 and §5.2, RFC 9449 §5
+ * and §7.1): a token of `tokenType`, or the error.
+ */
+export function readTokenResponse(status: number, body: string, retryAfterMs?: number, tokenType: TokenType = "Bearer"): Grant {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
@@ -367,8 +434,11 @@ export function readTokenResponse(status: number, body: string, retryAfterMs?: n
     if (typeof access_token !== "string" || typeof token_type !== "string") {
       throw new UnexpectedResponseError(status, "the body is not an RFC 6749 token response", retryAfterMs);
     }
-    if (token_type.toLowerCase() !== "bearer") {
-      throw new UnexpectedResponseError(status, `token_type ${JSON.stringify(token_type.slice(0, 32))} is not Bearer`);
+    if (token_type.toLowerCase() !== tokenType.toLowerCase()) {
+      // Asked for DPoP, a Bearer token means a server that ignored the
+      // proof: taking it would send an unbound token where a bound one was asked for.
+      const why = tokenType === "DPoP" ? ": the server did not bind the token to the DPoP key (does it support DPoP?)" : "";
+      throw new UnexpectedResponseError(status, `token_type ${JSON.stringify(token_type.slice(0, 32))} is not ${tokenType}${why}`);
     }
     if (access_token === "") throw new UnexpectedResponseError(status, "the access_token is empty");
     const seconds = typeof expires_in === "number" && Number.isFinite(expires_in) ? expires_in : undefined;
@@ -382,6 +452,8 @@ export function readTokenResponse(status: number, body: string, retryAfterMs?: n
   if (typeof error !== "string") {
     throw new UnexpectedResponseError(status, "the body is not an RFC 6749 error response", retryAfterMs);
   }
+  const description = typeof error_description === "string" ? error_description : undefined;
+  if (error === "invalid_dpop_proof" || error === "use_dpop_nonce") throw new DPoPProofError(error, description, status);
   if (!(OAUTH_CODES as readonly string[]).includes(error)) {
     throw new UnexpectedResponseError(
       status,
@@ -389,6 +461,5 @@ export function readTokenResponse(status: number, body: string, retryAfterMs?: n
       retryAfterMs,
     );
   }
-  const description = typeof error_description === "string" ? error_description : undefined;
   throw new OAuthError(error as OAuthErrorCode, description, status, retryAfterMs);
 }

@@ -105,13 +105,17 @@ export async function adminSession(url) {
 
 let registered = 0;
 
-/** Registers an application with `roles` and reveals its secret: `{ id, clientId, clientSecret }`. */
-export async function registerApplication(url, session, roles) {
+/**
+ * Registers an application with `roles` (and the registration's `fields`,
+ * e.g. `{ dpop_bound_access_tokens: true }`) and reveals its secret:
+ * `{ id, clientId, clientSecret }`.
+ */
+export async function registerApplication(url, session, roles, fields = {}) {
   registered += 1;
   const name = `SDK test ${process.pid}-${registered}`;
   const app = await call(url, "POST", "/admin/v1/external-applications", {
     token: session,
-    body: { name, email: `sdk-${process.pid}-${registered}@partner.example.org`, roles },
+    body: { name, email: `sdk-${process.pid}-${registered}@partner.example.org`, roles, ...fields },
   });
   const revealed = await call(url, "POST", `/admin/v1/external-applications/${app.id}/client-secret/reveal`, {
     token: session,

@@ -1060,6 +1060,7 @@ both_backends!(applications_register_view_change_remove, |app: TestApp| async mo
             "jwks_uri",
             "allowed_sources",
             "token_quota_per_hour",
+            "dpop_bound_access_tokens",
             "created_at",
             "updated_at"
         ]

@@ -5,6 +5,7 @@
 
 mod admin;
 mod api;
+mod application_dpop;
 mod audit_evidence;
 mod authorization;
 mod backup;
@@ -13,6 +14,7 @@ mod client_secrets;
 mod console;
 mod contract;
 mod disk_full;
+mod dpop;
 mod federated;
 mod federated_limits;
 mod hardening;

@@ -180,6 +180,16 @@ pub struct Application {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(required = true, minimum = 1, maximum = 1_000_000))]
     pub token_quota_per_hour: Option<u32>,
+    #[cfg_attr(
+        not(feature = "openapi"),
+        doc = "Whether the application's tokens must be DPoP-bound (RFC 9449)."
+    )]
+    /// True: a token request without a DPoP proof is refused, and every
+    /// token is bound to the proof's key (RFC 9449). False: bearer tokens.
+    // An older server does not send it, and it had no such requirement.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub dpop_bound_access_tokens: bool,
     #[cfg_attr(not(feature = "openapi"), doc = "When it was registered.")]
     /// RFC 3339, UTC.
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2026-03-02T14:05:09.123456Z"))]

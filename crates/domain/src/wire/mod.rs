@@ -28,7 +28,7 @@ pub use admin::{
 pub use api::{Case, Me, Report};
 pub use federated::{FederatedCredential, FederatedCredentials};
 pub use oauth::{
-    IntrospectionJwtClaims, IntrospectionResponse, OAuthErrorBody, ProtectedResourceMetadata, ServerMetadata,
+    Confirmation, IntrospectionJwtClaims, IntrospectionResponse, OAuthErrorBody, ProtectedResourceMetadata, ServerMetadata,
     TOKEN_INTROSPECTION_JWT, TokenResponse,
 };
 pub use passkeys::{

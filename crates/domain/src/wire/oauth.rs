@@ -95,6 +95,18 @@ pub struct IntrospectionResponse {
     pub iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    /// RFC 9449 §6.2: the key a DPoP-bound token is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// A token's confirmation claim (RFC 7800 §3.1): for a DPoP-bound token,
+/// the RFC 7638 thumbprint of the key every proof must be signed with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Confirmation {
+    /// The SHA-256 JWK thumbprint, base64url (RFC 9449 §6.1).
+    pub jkt: String,
 }
 
 /// The media type (RFC 9701 §4) a resource server asks for to get a signed
@@ -145,6 +157,9 @@ pub struct ServerMetadata {
     /// the one signing now first.
     #[serde(default)]
     pub introspection_signing_alg_values_supported: Vec<String>,
+    /// RFC 9449 §5.1: the algorithms a DPoP proof may be signed with.
+    #[serde(default)]
+    pub dpop_signing_alg_values_supported: Vec<String>,
 }
 
 /// RFC 9728 protected resource metadata of the Casebook API: which
@@ -158,6 +173,9 @@ pub struct ProtectedResourceMetadata {
     pub scopes_supported: Vec<String>,
     /// Tokens go in the `Authorization` header only.
     pub bearer_methods_supported: Vec<String>,
+    /// RFC 9728 §2: the algorithms a DPoP proof may be signed with.
+    #[serde(default)]
+    pub dpop_signing_alg_values_supported: Vec<String>,
     pub resource_documentation: String,
     pub resource_name: String,
 }

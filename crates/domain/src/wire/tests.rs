@@ -157,3 +157,19 @@ fn an_auth_method_or_case_status_from_a_newer_server_does_not_fail_the_answer() 
         "no form or stored value parses to it"
     );
 }
+
+#[test]
+fn an_application_from_an_older_server_is_read_as_not_dpop_bound() {
+    let older = format!(
+        r#"{{"id":"a1","name":"A","email":"a@b.org","application_url":null,"description":null,"roles":[],
+            "client_id":"{CLIENT_ID}","callback_url":"https://casebook.example.org","enabled":true,
+            "created_at":"2026-03-02T14:05:09Z","updated_at":"2026-03-02T14:05:09Z"}}"#
+    );
+    let app: Application = serde_json::from_str(&older).unwrap();
+    assert!(!app.dpop_bound_access_tokens);
+    let mut written = serde_json::to_value(&app).unwrap();
+    assert_eq!(written["dpop_bound_access_tokens"], false, "written always");
+    written["dpop_bound_access_tokens"] = json!(true);
+    let bound: Application = serde_json::from_value(written).unwrap();
+    assert!(bound.dpop_bound_access_tokens);
+}

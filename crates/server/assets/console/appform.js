@@ -24,6 +24,7 @@ const fields = {
   jwks_uri: { label: "JWKS URL", input: $("f-jwks-uri"), error: $("f-jwks-uri-error"), say: jwksUriSay("the application") },
   allowed_sources: { label: "Allowed sources", input: $("f-sources"), error: $("f-sources-error"), say: sourcesSay },
   token_quota_per_hour: { label: "Token quota per hour", input: $("f-quota"), error: $("f-quota-error"), say: quotaSay },
+  dpop_bound_access_tokens: { label: "Require DPoP-bound tokens", input: $("f-dpop"), error: $("f-dpop-error") },
 };
 // The server counts list entries from 0; people count lines from 1.
 function sourcesSay(code, message) {
@@ -68,7 +69,7 @@ for (const radio of authRadios()) radio.addEventListener("change", showMethod);
 
 function formTouched() {
   return ["f-name", "f-email", "f-url", "f-description", "f-sources", "f-quota", "f-jwks", "f-jwks-uri"].some((id) => $(id).value.trim() !== "")
-    || checkedValues($("f-roles-list")).length > 0;
+    || checkedValues($("f-roles-list")).length > 0 || $("f-dpop").checked;
 }
 const draft = draftKeeper(dialog, $("app-draft"), { touched: formTouched, startOver: () => { fill(null); $("f-name").focus(); } });
 
@@ -93,6 +94,7 @@ function fill(app) {
     $("f-enabled").checked = app.enabled;
     $("f-sources").value = (app.allowed_sources || []).join("\n");
     $("f-quota").value = app.token_quota_per_hour == null ? "" : String(app.token_quota_per_hour);
+    $("f-dpop").checked = Boolean(app.dpop_bound_access_tokens);
   }
   const keyed = methodOf(app) === KEYED;
   $("f-auth-jwt").checked = keyed; $("f-auth-secret").checked = !keyed;
@@ -121,6 +123,9 @@ form.addEventListener("submit", (ev) => {
     const quota = quotaOf($("f-quota").value);
     if (editing ? !same(sources, editing.allowed_sources || null) : sources) body.allowed_sources = sources;
     if (editing ? !same(quota, editing.token_quota_per_hour ?? null) : quota !== null) body.token_quota_per_hour = quota;
+    // Sent only when it moves, so an edit of something else works against an older server too.
+    const dpop = $("f-dpop").checked;
+    if (dpop !== Boolean(editing && editing.dpop_bound_access_tokens)) body.dpop_bound_access_tokens = dpop;
     const method = chosenMethod();
     const before = editing ? methodOf(editing) : SECRET;
     if (method === KEYED) {

@@ -131,6 +131,7 @@ function build(app, wasOpen) {
   textItem(dl, "Client authentication", keyed ? "Private key JWT" : "Client secret");
   textItem(dl, "Allowed sources", app.allowed_sources ? app.allowed_sources.join(", ") : "Any address");
   textItem(dl, "Token quota", app.token_quota_per_hour ? app.token_quota_per_hour + " an hour" : "None");
+  textItem(dl, "DPoP-bound tokens", app.dpop_bound_access_tokens ? "Required" : "Not required");
   firstRequestItems(dl, app, keyed);
   if (keyed) keyItems(dl, app);
   td.append(dl);

@@ -62,7 +62,8 @@ export const kindName = (kind) => KINDS[kind] || (kind ? kind.charAt(0).toUpperC
 const FIELDS = {
   name: "Name", email: "Email", application_url: "Application URL", description: "Description", enabled: "Enabled",
   token_endpoint_auth_method: "Client authentication", jwks_uri: "JWKS URL", allowed_sources: "Allowed sources",
-  token_quota_per_hour: "Token quota per hour", roles: "Roles", permissions: "Permissions", password: "Password",
+  token_quota_per_hour: "Token quota per hour", dpop_bound_access_tokens: "DPoP-bound tokens required",
+  roles: "Roles", permissions: "Permissions", password: "Password",
 };
 const fieldName = (f) => FIELDS[f] || (f.charAt(0).toUpperCase() + f.slice(1)).replace(/_/g, " ");
 

@@ -87,6 +87,7 @@ mod tests {
             auth_method: Some(AuthMethod::ClientSecretBasic),
             keys: None,
             limits: Default::default(),
+            dpop_bound_access_tokens: false,
         }
     }
 

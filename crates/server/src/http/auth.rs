@@ -283,7 +283,11 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
     let Some(tenant) = request.extensions().get::<Tenant>().cloned() else {
         return ApiError::internal("a request reached authorization without its tenant").into_response();
     };
-    let principal = match authenticate(&state, &tenant, request.headers(), peer).await {
+    let target = Target {
+        method: request.method().as_str(),
+        path: request.uri().path(),
+    };
+    let principal = match authenticate(&state, &tenant, request.headers(), &target, peer).await {
         Ok(Some(p)) => p,
         Ok(None) => {
             return ApiError::Unauthorized {
@@ -294,6 +298,11 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
             .into_response();
         }
         Err(e) => return e.into_response(),
+    };
+    // RFC 9449 §9: beside every answer to a proof, the nonce for the next.
+    let nonce = match request.headers().contains_key(crate::dpop::HEADER) {
+        true => crate::dpop::fresh_nonce(&state, &tenant),
+        false => None,
     };
     // The request log names who called, refused or not.
     let logged = LoggedPrincipal {
@@ -308,6 +317,9 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
         }
     };
     response.extensions_mut().insert(logged);
+    if let Some(nonce) = nonce.and_then(|n| axum::http::HeaderValue::from_str(&n).ok()) {
+        response.headers_mut().insert(crate::dpop::NONCE_HEADER, nonce);
+    }
     response
 }
 
@@ -341,7 +353,22 @@ fn check(principal: &Principal, access: Access) -> Result<(), ApiError> {
     }
 }
 
-fn bearer(headers: &axum::http::HeaderMap) -> Result<Option<&str>, ApiError> {
+/// How an access token is presented (RFC 6750 §2.1, RFC 9449 §7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Bearer,
+    Dpop,
+}
+
+/// The request a credential came with: what a DPoP proof must name.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub method: &'a str,
+    /// The path as routed, below the tenant's base URL.
+    pub path: &'a str,
+}
+
+fn credential(headers: &axum::http::HeaderMap) -> Result<Option<(Scheme, &str)>, ApiError> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -355,29 +382,45 @@ fn bearer(headers: &axum::http::HeaderMap) -> Result<Option<&str>, ApiError> {
     }
     let invalid = || ApiError::Unauthorized {
         invalid_token: true,
-        detail: "the Authorization header must be `Bearer <token>`".into(),
+        detail: "the Authorization header must be `Bearer <token>` or `DPoP <token>`".into(),
     };
     let value = value.to_str().map_err(|_| invalid())?;
     let (scheme, token) = value.split_once(' ').ok_or_else(invalid)?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+    // Auth schemes compare without case (RFC 9110 §11.1).
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
+        return Err(invalid());
+    };
+    if token.trim().is_empty() {
         return Err(invalid());
     }
-    Ok(Some(token.trim()))
+    Ok(Some((scheme, token.trim())))
 }
 
-/// Turns the bearer credential into a principal; `Ok(None)` when there is
-/// none. `peer` is the client's address, which an application's
-/// `allowed_sources` must hold for its token to count.
+/// Turns the credential into a principal; `Ok(None)` when there is none.
+/// `peer` is the client's address, which an application's
+/// `allowed_sources` must hold for its token to count; `target` is what a
+/// DPoP-bound token's proof must be made for.
 pub async fn authenticate(
     state: &AppState,
     tenant: &Tenant,
     headers: &axum::http::HeaderMap,
+    target: &Target<'_>,
     peer: Option<std::net::IpAddr>,
 ) -> Result<Option<Principal>, ApiError> {
-    let Some(token) = bearer(headers)? else {
+    let Some((scheme, token)) = credential(headers)? else {
         return Ok(None);
     };
     if token.starts_with(SESSION_TOKEN_PREFIX) {
+        if scheme == Scheme::Dpop {
+            return Err(ApiError::Unauthorized {
+                invalid_token: true,
+                detail: "an admin session is sent as `Authorization: Bearer <session>`".into(),
+            });
+        }
         let digest = token_digest(token);
         let at = tenant.scope(state.db());
         // Another tenant's session is not found here, as an unknown one; a
@@ -423,6 +466,27 @@ pub async fn authenticate(
             invalid_token: true,
             detail: "this application's tokens are not accepted from this address (allowed_sources)".into(),
         });
+    }
+    // A bound token is no bearer token: sent as one (a downgrade), it is
+    // refused whatever else the request carries (RFC 9449 §7.2).
+    match (scheme, verified.jkt.as_deref()) {
+        (Scheme::Bearer, None) => {}
+        (Scheme::Bearer, Some(_)) => {
+            return Err(ApiError::Unauthorized {
+                invalid_token: true,
+                detail: "this access token is DPoP-bound: send it as `Authorization: DPoP <token>` with a DPoP proof"
+                    .into(),
+            });
+        }
+        (Scheme::Dpop, None) => {
+            return Err(ApiError::Unauthorized {
+                invalid_token: true,
+                detail: "this access token is not DPoP-bound: send it as `Authorization: Bearer <token>`".into(),
+            });
+        }
+        (Scheme::Dpop, Some(jkt)) => {
+            crate::dpop::check_at_api(state, tenant, headers, target.method, target.path, token, jkt).await?;
+        }
     }
     Ok(Some(Principal {
         kind: AccountKind::Application,
@@ -539,6 +603,7 @@ pub async fn verify_access_token(
         iat: claims.iat,
         exp: claims.exp,
         allowed_sources: client.limits.allowed_sources.clone(),
+        jkt: claims.cnf.map(|cnf| cnf.jkt),
     });
     state.caches().remember_token(token, verified.clone(), &fresh);
     Ok(verified)

@@ -28,6 +28,11 @@ fn assertion_algs() -> Vec<String> {
     AssertionAlg::ALL.map(|alg| alg.as_str().to_owned()).to_vec()
 }
 
+/// RFC 9449 §5.1 and RFC 9728 §2: what a DPoP proof may be signed with.
+fn dpop_algs() -> Vec<String> {
+    casebook_domain::dpop::ALGS.iter().map(|alg| alg.as_str().to_owned()).collect()
+}
+
 fn auth_methods() -> Vec<String> {
     AUTH_METHODS.map(str::to_owned).to_vec()
 }
@@ -59,6 +64,7 @@ pub async fn metadata(State(state): State<AppState>, tenant: Tenant) -> Result<J
             .into_iter()
             .map(|alg| alg.as_str().to_owned())
             .collect(),
+        dpop_signing_alg_values_supported: dpop_algs(),
     }))
 }
 
@@ -83,6 +89,7 @@ pub async fn protected_resource_metadata(tenant: Tenant) -> Json<ProtectedResour
         authorization_servers: vec![base.to_owned()],
         scopes_supported: scopes(&tenant),
         bearer_methods_supported: vec!["header".to_owned()],
+        dpop_signing_alg_values_supported: dpop_algs(),
         resource_documentation: format!("{base}/docs"),
         resource_name: "Casebook API".to_owned(),
     })

@@ -86,13 +86,14 @@ fn describe(state: &AppState, tenant: &Tenant, verified: &VerifiedToken) -> Intr
         active: true,
         scope: Some(verified.permissions.to_scope()),
         client_id: Some(verified.client_id.clone()),
-        token_type: Some("Bearer".to_owned()),
+        token_type: Some(if verified.jkt.is_some() { "DPoP" } else { "Bearer" }.to_owned()),
         exp: Some(verified.exp),
         iat: Some(verified.iat),
         sub: Some(verified.client_id.clone()),
         aud: Some(tenant.issuer().to_owned()),
         iss: Some(tenant.issuer().to_owned()),
         jti: Some(verified.jti.clone()),
+        cnf: verified.jkt.clone().map(|jkt| casebook_domain::wire::Confirmation { jkt }),
     };
     inactive_once_expired(response, state.now().unix_secs())
 }

@@ -217,14 +217,26 @@ async fn name_resource_metadata(request: Request, next: Next) -> Response {
         return response;
     };
     let url = discovery::protected_resource_metadata_url(&issuer);
-    let challenge = match response.headers().get(axum::http::header::WWW_AUTHENTICATE) {
-        Some(existing) => format!("{}, resource_metadata=\"{url}\"", existing.to_str().unwrap_or("Bearer")),
-        None => format!("Bearer realm=\"{}\", resource_metadata=\"{url}\"", crate::error::REALM),
-    };
-    if let Ok(value) = axum::http::HeaderValue::from_str(&challenge) {
-        response
-            .headers_mut()
-            .insert(axum::http::header::WWW_AUTHENTICATE, value);
+    let headers = response.headers_mut();
+    // The first challenge names the metadata; the others (a DPoP challenge
+    // beside a Bearer one, RFC 9449 §7.2) stay as they are.
+    let mut challenges: Vec<String> = headers
+        .get_all(axum::http::header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|value| value.to_str().ok().map(str::to_owned))
+        .collect();
+    match challenges.first_mut() {
+        Some(first) => first.push_str(&format!(", resource_metadata=\"{url}\"")),
+        None => challenges.push(format!(
+            "Bearer realm=\"{}\", resource_metadata=\"{url}\"",
+            crate::error::REALM
+        )),
+    }
+    headers.remove(axum::http::header::WWW_AUTHENTICATE);
+    for challenge in challenges {
+        if let Ok(value) = axum::http::HeaderValue::from_str(&challenge) {
+            headers.append(axum::http::header::WWW_AUTHENTICATE, value);
+        }
     }
     response
 }

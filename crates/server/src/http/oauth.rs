@@ -16,7 +16,11 @@ use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
+use crate::dpop;
+use casebook_domain::OAuthErrorCode;
+use casebook_domain::dpop::judge::{Expected, Refused};
 use casebook_domain::token_request::{self, Form, TokenRequest};
+use casebook_domain::wire::Confirmation;
 use std::net::{IpAddr, SocketAddr};
 use utoipa::ToSchema;
 
@@ -188,7 +192,14 @@ pub async fn token(
     };
     state.metrics().token_request(outcome);
     match result {
-        Ok(response) => no_store(Json(response).into_response()),
+        Ok(response) => {
+            let mut response = no_store(Json(response).into_response());
+            // RFC 9449 §8.2: the nonce to use next, before the one held goes stale.
+            if let Some(nonce) = dpop::fresh_nonce(&state, &tenant).and_then(|n| HeaderValue::from_str(&n).ok()) {
+                response.headers_mut().insert(dpop::NONCE_HEADER, nonce);
+            }
+            response
+        }
         Err(e) => e.into_response(),
     }
 }
@@ -207,13 +218,14 @@ async fn issue_token(
         record,
         federated,
     } = client_auth::authenticate(state, tenant, headers, &form, peer).await?;
+    let bound_to = proof_at_token_endpoint(state, tenant, headers, &record).await?;
     let client = token_request::AuthenticatedClient {
         client_id: &client_id,
         permissions: record.permissions,
         token_generation: record.token_generation,
     };
     let lifetime = state.token_lifetime_secs();
-    let claims = token_request::issue(
+    let mut claims = token_request::issue(
         &client,
         &request,
         tenant.issuer(),
@@ -221,6 +233,13 @@ async fn issue_token(
         lifetime,
         random_token(),
     )?;
+    let token_type = match bound_to {
+        Some(jkt) => {
+            claims.cnf = Some(Confirmation { jkt });
+            "DPoP"
+        }
+        None => "Bearer",
+    };
     // Counted only once the request is known to be grantable; taken back if
     // the token is not handed out after all.
     let counted = super::quota::admit(state, &client_id, &record).await?;
@@ -255,10 +274,54 @@ async fn issue_token(
     state.metrics().tokens_issued.inc();
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer".to_owned(),
+        token_type: token_type.to_owned(),
         expires_in: Some(lifetime),
         scope: Some(claims.scope),
     })
+}
+
+/// RFC 9449 §5: the proof beside a token request, judged for the token
+/// endpoint's public URL; the thumbprint the token is bound to, or `None`
+/// for a bearer token. An application with `dpop_bound_access_tokens` gets
+/// no token without a proof.
+async fn proof_at_token_endpoint(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    record: &ClientRecord,
+) -> Result<Option<String>, OAuthError> {
+    let proofs = dpop::proofs(headers);
+    if proofs.is_empty() {
+        if record.dpop_bound_access_tokens {
+            return Err(OAuthError::new(
+                OAuthErrorCode::InvalidDpopProof,
+                "this application's tokens are DPoP-bound (dpop_bound_access_tokens): send a DPoP proof with the token request",
+            ));
+        }
+        return Ok(None);
+    }
+    let url = format!("{}/oauth2/token", tenant.issuer());
+    let expected = Expected {
+        method: "POST",
+        url: &url,
+        bound: None,
+    };
+    match dpop::judge(state, tenant, &proofs, &expected).await {
+        Ok(accepted) => Ok(Some(accepted.jkt)),
+        Err(dpop::Failure::Refused(refused)) => {
+            let code = match refused {
+                Refused::NonceNeeded => OAuthErrorCode::UseDpopNonce,
+                _ => OAuthErrorCode::InvalidDpopProof,
+            };
+            Err(OAuthError {
+                dpop_nonce: dpop::fresh_nonce(state, tenant),
+                ..OAuthError::new(code, refused.description())
+            })
+        }
+        Err(dpop::Failure::Unavailable) => Err(OAuthError::unavailable(
+            "the server could not check the DPoP proof; try again",
+        )),
+    }
 }
 
 /// The contract ("Audit trail") has every federated exchange in the trail. The token is not

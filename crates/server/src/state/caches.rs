@@ -188,6 +188,9 @@ pub struct VerifiedToken {
     /// The application's `allowed_sources` when the entry was filled:
     /// checked on every use, at the cost of a lookup in at most 50 networks.
     pub allowed_sources: Option<Arc<casebook_domain::sources::AllowedSources>>,
+    /// A DPoP-bound token's key thumbprint (`cnf.jkt`): honoured only as
+    /// `Authorization: DPoP` beside a proof signed with that key.
+    pub jkt: Option<String>,
 }
 
 /// Revoked tokens by `jti`, with their expiry: checked on every cache hit,
@@ -541,6 +544,7 @@ mod tests {
             auth_method: None,
             keys: None,
             limits: Default::default(),
+            dpop_bound_access_tokens: false,
         })
     }
 
@@ -556,6 +560,7 @@ mod tests {
             iat: 0,
             exp: i64::MAX,
             allowed_sources: None,
+            jkt: None,
         })
     }
 

@@ -21,13 +21,14 @@ fn application_from(row: &AnyRow, roles: &mut HashMap<String, Vec<String>>) -> R
         jwks: col(row, "jwks")?,
         jwks_uri: col(row, "jwks_uri")?,
         limits: LimitColumns::read(row)?,
+        dpop_bound_access_tokens: col::<i64>(row, "dpop_bound_access_tokens")? != 0,
         created_at: stamp(row, "created_at")?,
         updated_at: stamp(row, "updated_at")?,
     })
 }
 
 const APPLICATION_COLUMNS: &str = "id, client_id, name, email, application_url, description, enabled, token_endpoint_auth_method, jwks, jwks_uri, \
-     allowed_sources, token_quota_per_hour, created_at, updated_at";
+     allowed_sources, token_quota_per_hour, dpop_bound_access_tokens, created_at, updated_at";
 
 /// The `jwks` and `jwks_uri` columns of a key source: one of them set.
 fn key_columns(keys: &KeySource) -> (Option<String>, Option<String>) {
@@ -154,8 +155,9 @@ pub async fn create_application(
     .await?;
     sqlx::query(
         "INSERT INTO applications (id, client_id, name, email, application_url, description, enabled, \
-         created_at, updated_at, name_key, token_endpoint_auth_method, jwks, jwks_uri, tenant_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7, $8, $9, $10, $11, $12)",
+         created_at, updated_at, name_key, token_endpoint_auth_method, jwks, jwks_uri, tenant_id, \
+         dpop_bound_access_tokens) \
+         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(&id)
     .bind(client_id.as_str())
@@ -169,6 +171,7 @@ pub async fn create_application(
     .bind(jwks)
     .bind(jwks_uri)
     .bind(at.tenant())
+    .bind(i64::from(app.dpop_bound_access_tokens()))
     .execute(&mut *tx)
     .await?;
     if matches!(app.credentials(), Credentials::Secret) {
@@ -252,6 +255,14 @@ pub async fn update_application(
     if let Some(enabled) = change.enabled() {
         sqlx::query("UPDATE applications SET enabled = $1 WHERE id = $2 AND tenant_id = $3")
             .bind(i64::from(enabled))
+            .bind(id)
+            .bind(at.tenant())
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(required) = change.dpop_bound_access_tokens() {
+        sqlx::query("UPDATE applications SET dpop_bound_access_tokens = $1 WHERE id = $2 AND tenant_id = $3")
+            .bind(i64::from(required))
             .bind(id)
             .bind(at.tenant())
             .execute(&mut *tx)

@@ -27,6 +27,8 @@ pub struct ClientRecord {
     pub keys: Option<KeySource>,
     /// Where from and how many.
     pub limits: ClientLimits,
+    /// A token request without a DPoP proof is refused (RFC 9449).
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl ClientRecord {
@@ -75,7 +77,7 @@ pub async fn client_record(db: &Db, client_id: &str) -> Result<Option<ClientReco
     let rows = sqlx::query(
         "SELECT a.tenant_id, a.id, a.name, a.enabled, a.token_generation, a.token_endpoint_auth_method, a.jwks, a.jwks_uri, \
                 r.permissions, r.platform_permissions, s.id AS secret_id, s.secret_mac, s.created_at AS secret_created_at, s.expires_at AS secret_expires_at, \
-                a.allowed_sources, a.token_quota_per_hour \
+                a.allowed_sources, a.token_quota_per_hour, a.dpop_bound_access_tokens \
          FROM applications a \
          LEFT JOIN application_roles ar ON ar.application_id = a.id \
          LEFT JOIN roles r ON r.id = ar.role_id \
@@ -122,6 +124,7 @@ pub async fn client_record(db: &Db, client_id: &str) -> Result<Option<ClientReco
             (None, None) => None,
         },
         limits: LimitColumns::read(row)?.enforced(client_id),
+        dpop_bound_access_tokens: col::<i64>(row, "dpop_bound_access_tokens")? != 0,
     }))
 }
 

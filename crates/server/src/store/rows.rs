@@ -58,6 +58,7 @@ pub struct ApplicationRecord {
     pub jwks_uri: Option<String>,
     /// Where from and how many: see [`super::LimitColumns`].
     pub limits: super::LimitColumns,
+    pub dpop_bound_access_tokens: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

@@ -35,6 +35,7 @@ pub(super) struct ApplicationSnapshot {
     jwks_uri: Option<String>,
     allowed_sources: Option<Vec<String>>,
     token_quota_per_hour: Option<i64>,
+    dpop_bound_access_tokens: bool,
     roles: Vec<String>,
 }
 
@@ -42,7 +43,7 @@ impl ApplicationSnapshot {
     pub(super) async fn read(tx: &mut Tx, at: &Scope, id: &str) -> Result<Self, StoreError> {
         let row = sqlx::query(
             "SELECT name, email, application_url, description, enabled, token_endpoint_auth_method, jwks_uri, \
-             allowed_sources, token_quota_per_hour FROM applications WHERE id = $1 AND tenant_id = $2",
+             allowed_sources, token_quota_per_hour, dpop_bound_access_tokens FROM applications WHERE id = $1 AND tenant_id = $2",
         )
         .bind(id)
         .bind(at.tenant())
@@ -60,6 +61,7 @@ impl ApplicationSnapshot {
             jwks_uri: col(&row, "jwks_uri")?,
             allowed_sources: sources.and_then(|text| serde_json::from_str(&text).ok()),
             token_quota_per_hour: col(&row, "token_quota_per_hour")?,
+            dpop_bound_access_tokens: col::<i64>(&row, "dpop_bound_access_tokens")? != 0,
             roles: role_names(tx, at, RoleHolder::Application(id)).await?,
         })
     }
@@ -95,6 +97,11 @@ impl ApplicationSnapshot {
                 "token_quota_per_hour",
                 self.token_quota_per_hour,
                 after.token_quota_per_hour,
+            )
+            .field(
+                "dpop_bound_access_tokens",
+                self.dpop_bound_access_tokens,
+                after.dpop_bound_access_tokens,
             )
             .list("roles", &self.roles, &after.roles);
         changes

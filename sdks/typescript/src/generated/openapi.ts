@@ -930,6 +930,11 @@ export interface components {
             allowed_sources?: string[] | null;
             application_url?: string | null;
             description?: string | null;
+            /**
+             * @description Require DPoP-bound tokens from now on (true), or issue bearer tokens
+             *     again (false).
+             */
+            dpop_bound_access_tokens?: boolean | null;
             email?: string | null;
             enabled?: boolean | null;
             /**
@@ -971,6 +976,13 @@ export interface components {
             application_url?: string | null;
             /** @description At most 1000 characters. */
             description?: string | null;
+            /**
+             * @description Whether every token must be bound to a key of the application's own
+             *     (DPoP, RFC 9449): a token request without a DPoP proof is then
+             *     refused. Absent or `null`: false, bearer tokens.
+             * @example false
+             */
+            dpop_bound_access_tokens?: boolean | null;
             /** @description Where alerts about this integration go; must not belong to an existing account. */
             email: string;
             /**
@@ -1039,6 +1051,11 @@ export interface components {
             created_at: string;
             /** @description Always present; `null` when none was given. */
             description: string | null;
+            /**
+             * @description True: a token request without a DPoP proof is refused, and every
+             *     token is bound to the proof's key (RFC 9449). False: bearer tokens.
+             */
+            dpop_bound_access_tokens: boolean;
             /** @example integrations+intake@acme.example */
             email: string;
             enabled: boolean;
@@ -1192,6 +1209,14 @@ export interface components {
             last_used_at: string | null;
             status: components["schemas"]["SecretState"];
         };
+        /**
+         * @description A token's confirmation claim (RFC 7800 §3.1): for a DPoP-bound token,
+         *     the RFC 7638 thumbprint of the key every proof must be signed with.
+         */
+        Confirmation: {
+            /** @description The SHA-256 JWK thumbprint, base64url (RFC 9449 §6.1). */
+            jkt: string;
+        };
         /** @description A secret that no longer exists: what it was, and when it ended. */
         EndedClientSecretView: {
             /** @description RFC 3339, UTC. */
@@ -1318,6 +1343,7 @@ export interface components {
             active: boolean;
             aud?: string | null;
             client_id?: string | null;
+            cnf?: components["schemas"]["Confirmation"] | null;
             /** Format: int64 */
             exp?: number | null;
             /** Format: int64 */
@@ -1440,7 +1466,7 @@ export interface components {
          * @description RFC 6749 §5.2 error codes (plus RFC 7009's `unsupported_token_type` and RFC 8707's `invalid_target`).
          * @enum {string}
          */
-        OAuthErrorCode: "invalid_request" | "invalid_client" | "invalid_grant" | "unauthorized_client" | "unsupported_grant_type" | "invalid_scope" | "unsupported_token_type" | "invalid_target" | "temporarily_unavailable";
+        OAuthErrorCode: "invalid_request" | "invalid_client" | "invalid_grant" | "unauthorized_client" | "unsupported_grant_type" | "invalid_scope" | "unsupported_token_type" | "invalid_target" | "temporarily_unavailable" | "invalid_dpop_proof" | "use_dpop_nonce";
         /** @description A page of a list: `next_cursor` is null on the last page. */
         Page_ApplicationView: {
             items: {
@@ -1475,6 +1501,11 @@ export interface components {
                 created_at: string;
                 /** @description Always present; `null` when none was given. */
                 description: string | null;
+                /**
+                 * @description True: a token request without a DPoP proof is refused, and every
+                 *     token is bound to the proof's key (RFC 9449). False: bearer tokens.
+                 */
+                dpop_bound_access_tokens: boolean;
                 /** @example integrations+intake@acme.example */
                 email: string;
                 enabled: boolean;
@@ -1805,6 +1836,8 @@ export interface components {
             authorization_servers: string[];
             /** @description Tokens go in the `Authorization` header only. */
             bearer_methods_supported: string[];
+            /** @description RFC 9728 §2: the algorithms a DPoP proof may be signed with. */
+            dpop_signing_alg_values_supported?: string[];
             /** @description The install's public URL: the resource, and every token's `aud`. */
             resource: string;
             resource_documentation: string;
@@ -1931,6 +1964,8 @@ export interface components {
         };
         /** @description RFC 8414 authorization server metadata. */
         ServerMetadata: {
+            /** @description RFC 9449 §5.1: the algorithms a DPoP proof may be signed with. */
+            dpop_signing_alg_values_supported?: string[];
             grant_types_supported: string[];
             introspection_endpoint: string;
             introspection_endpoint_auth_methods_supported: string[];
