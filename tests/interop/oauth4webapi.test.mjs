@@ -196,7 +196,7 @@ const checks = nonceMode ? [
     assert.equal(me.client_id, client.client_id);
     const again = await dpopMe(dpopToken, dpop);
     assert.equal(again.client_id, client.client_id);
-    return "the handle's nonce serves the next calls; the bearer grant needs none";
+    return "the handle's nonce serves the next two calls: 200, 200";
   }],
   ["DPoP nonce: retried as the docs show", async () => {
     // The library's documented pattern end to end, with a handle of its own.

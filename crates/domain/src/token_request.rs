@@ -590,6 +590,7 @@ mod tests {
                 client_id: "cb_partner".into(),
                 scope: "engage:view engage:create engage:edit".into(),
                 generation: 3,
+                cnf: None,
             }
         );
         for (scope, expected) in [

@@ -159,6 +159,7 @@ async fn fixture() -> Fixture {
         jti: random_token(),
         client_id: client_id.as_str().into(),
         scope: "engage:create engage:edit engage:view".into(),
+        cnf: None,
     };
     let token = state.keys().root().sign(&claims).expect("signed");
     // The first check goes to storage and fills the cache.

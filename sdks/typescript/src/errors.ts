@@ -71,7 +71,8 @@ export function certainlyNotActed(error: CasebookError): boolean {
  * `invalid_scope`. Thrown at once, never retried, unless its code is
  * `temporarily_unavailable`: the server turned the request away for now.
  * A 429 `invalid_client` (too many failed attempts) is not retried either:
- * the credentials must change.
+ * the credentials must change. A refused DPoP proof (`invalid_dpop_proof`,
+ * `use_dpop_nonce`) is a {@link DPoPProofError} instead.
  */
 export class OAuthError extends CasebookError {
   readonly kind = "oauth";

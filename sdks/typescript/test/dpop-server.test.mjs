@@ -173,6 +173,37 @@ test("with server nonces, the token request and the API call are sent again once
   assert.deepEqual(exchanges.slice(before).map((e) => e.status), [200, 201, 200], inspect(exchanges.slice(before)));
 });
 
+test("with server nonces, a nonce gone stale is asked for again: once at the API, once at the token endpoint", async (t) => {
+  if (withoutDpop(t)) return;
+  const app = await registerApplication(nonceServer.url, nonceSession, ["engage-worker"]);
+  const { exchanges, fetch: recorded } = recording();
+  const key = new DPoPKey();
+  const client = new Client({ baseUrl: nonceServer.url, clientId: app.clientId, clientSecret: app.clientSecret, dpop: key, fetch: recorded });
+  await client.me();
+  // As if the server's nonce had expired meanwhile (rememberNonce is the
+  // SDK's own; no public way to age a nonce).
+  const stale = () => key.rememberNonce(nonceServer.url, new Headers({ "dpop-nonce": "c3RhbGUgbm9uY2U" }));
+
+  stale();
+  let before = exchanges.length;
+  assert.equal((await client.me()).client_id, app.clientId);
+  let sent = exchanges.slice(before);
+  assert.deepEqual(sent.map((e) => `${e.path} ${e.status}`), ["/api/v1/me 401", "/api/v1/me 200"], inspect(sent));
+  assert.match(sent[0].challenge, /use_dpop_nonce/);
+  assert.notEqual(key.nonce(nonceServer.url), "c3RhbGUgbm9uY2U");
+
+  stale();
+  client.tokenSource.invalidate(await client.tokenSource.token());
+  before = exchanges.length;
+  assert.equal((await client.me()).client_id, app.clientId);
+  sent = exchanges.slice(before);
+  assert.deepEqual(sent.map((e) => `${e.path} ${e.status} ${e.error ?? ""}`.trim()), [
+    "/oauth2/token 400 use_dpop_nonce",
+    "/oauth2/token 200",
+    "/api/v1/me 200",
+  ], inspect(sent));
+});
+
 test("without a key the nonce server still issues bearer tokens", async (t) => {
   if (withoutDpop(t)) return;
   const app = await registerApplication(nonceServer.url, nonceSession, ["engage-worker"]);

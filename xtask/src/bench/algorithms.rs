@@ -5,6 +5,7 @@
 
 use super::Bench;
 use super::assertions::KeyedClient;
+use super::dpop::ProofKey;
 use super::load::{Load, Script};
 use super::server::{Backend, Database, Server};
 use super::setup::{get_token, register, sign_in, token_form};
@@ -19,6 +20,9 @@ pub(super) struct AlgorithmPoint {
     /// The same grant, the client authenticated by `private_key_jwt`.
     pub(super) assertion: Load,
     pub(super) me: Load,
+    /// The secret grant with a DPoP proof, and `me` with a DPoP-bound token.
+    pub(super) dpop_token: Load,
+    pub(super) dpop_me: Load,
 }
 
 impl AlgorithmPoint {
@@ -39,6 +43,16 @@ impl AlgorithmPoint {
         self.me.rps / self.healthz.rps
     }
 
+    /// The grant with a DPoP proof beside the same grant without one.
+    pub(super) fn dpop_vs_secret(&self) -> f64 {
+        self.dpop_token.rps / self.token.rps
+    }
+
+    /// `me` with a DPoP-bound token and a proof beside `me` with a bearer token.
+    pub(super) fn dpop_me_vs_bearer(&self) -> f64 {
+        self.dpop_me.rps / self.me.rps
+    }
+
     /// The floors on two cores: RS256 pays 243 µs a signature, ES256
     /// 16 µs, EdDSA 9.5 µs (aws-lc-rs, one core).
     pub(super) fn token_target(&self) -> f64 {
@@ -56,6 +70,12 @@ pub(super) const ASSERTION_VS_SECRET_TARGET: f64 = 0.6;
 
 /// `me` verifies a cached token, whatever signed it.
 pub(super) const ME_TARGET: f64 = 0.8;
+
+/// The floors for DPoP: the grant with a proof beside the secret
+/// grant (on an RS256 install), and `me` with a proof beside `me` with a
+/// bearer token.
+pub(super) const DPOP_GRANT_TARGET: f64 = 0.7;
+pub(super) const DPOP_ME_TARGET: f64 = 0.5;
 
 impl Bench {
     pub(super) fn algorithms(&self) -> Result<Vec<AlgorithmPoint>, String> {
@@ -106,6 +126,29 @@ impl Bench {
             &Script::Get { bearer: Some(token) },
             &format!("GET /api/v1/me, {alg}"),
         )?;
+        let proof_key = ProofKey::new(&format!("http://{}", server.addr))?;
+        let form = token_form(&client_id, &secret);
+        let dpop_token = self.measure_proofs(
+            dir,
+            &server,
+            &proof_key,
+            ("POST", "/oauth2/token"),
+            None,
+            Some(&form),
+            token_load.rps,
+            &format!("POST /oauth2/token, DPoP, {alg}"),
+        )?;
+        let bound = proof_key.token(&server, &form)?;
+        let dpop_me = self.measure_proofs(
+            dir,
+            &server,
+            &proof_key,
+            ("GET", "/api/v1/me"),
+            Some(&bound),
+            None,
+            me.rps,
+            &format!("GET /api/v1/me, DPoP, {alg}"),
+        )?;
         // Bracketed: the machine's speed drifts within a run (other tenants),
         // and one `/healthz` before the steps would charge them the drift.
         let healthz_after = self.measure(dir, &server, "/healthz", &health, "GET /healthz, again")?;
@@ -119,6 +162,8 @@ impl Bench {
             token: token_load,
             assertion,
             me,
+            dpop_token,
+            dpop_me,
         };
         println!(
             "  {alg}: ratio token/healthz {:.3}, private_key_jwt/healthz {:.3} ({:.3} of the secret grant), me/healthz {:.3}",
@@ -126,6 +171,11 @@ impl Bench {
             point.assertion_ratio(),
             point.assertion_vs_secret(),
             point.me_ratio()
+        );
+        println!(
+            "  {alg}: ratio DPoP grant/secret grant {:.3}, me with DPoP/me with bearer {:.3}",
+            point.dpop_vs_secret(),
+            point.dpop_me_vs_bearer()
         );
         Ok(point)
     }

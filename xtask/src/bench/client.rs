@@ -51,9 +51,22 @@ pub(super) fn request_bytes(
     bearer: Option<&str>,
     body: Option<(&str, &str)>,
 ) -> String {
+    let authorization = bearer.map(|token| format!("Bearer {token}"));
+    let headers: Vec<(&str, &str)> = authorization.iter().map(|a| ("Authorization", a.as_str())).collect();
+    request_with_headers(addr, method, path, &headers, body)
+}
+
+/// A request with the headers given beside `Host` and `Accept`.
+pub(super) fn request_with_headers(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, &str)>,
+) -> String {
     let mut r = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\n");
-    if let Some(token) = bearer {
-        let _ = write!(r, "Authorization: Bearer {token}\r\n");
+    for (name, value) in headers {
+        let _ = write!(r, "{name}: {value}\r\n");
     }
     match body {
         Some((content_type, body)) => {
@@ -76,12 +89,17 @@ pub(super) fn http(
     bearer: Option<&str>,
     body: Option<(&str, &str)>,
 ) -> Result<(u16, serde_json::Value), String> {
+    send(addr, method, path, &request_bytes(addr, method, path, bearer, body))
+}
+
+/// One request of the bytes given, on its own connection: status and JSON body.
+pub(super) fn send(addr: SocketAddr, method: &str, path: &str, request: &str) -> Result<(u16, serde_json::Value), String> {
     let mut stream = TcpStream::connect(addr).map_err(|e| format!("{method} {path}: {e}"))?;
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .map_err(|e| e.to_string())?;
     stream
-        .write_all(request_bytes(addr, method, path, bearer, body).as_bytes())
+        .write_all(request.as_bytes())
         .map_err(|e| format!("{method} {path}: {e}"))?;
     let (status, body) = read_response(&mut stream, &mut Vec::new()).map_err(|e| format!("{method} {path}: {e}"))?;
     let value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);

@@ -44,6 +44,9 @@ pub(super) enum Script {
     OnceEach {
         forms: PathBuf,
     },
+    /// A script written elsewhere (`dpop.rs`), to which the stop and the
+    /// result line are added.
+    Lua(String),
 }
 
 impl Script {
@@ -77,6 +80,7 @@ end
                     forms.display()
                 );
             }
+            Self::Lua(script) => lua.push_str(script),
             Self::OnceEach { forms } => {
                 let _ = write!(
                     lua,

@@ -29,7 +29,8 @@
 //! `me` steps run again on one new install per signing algorithm (RS256,
 //! ES256, EdDSA), each against its own `/healthz`, and the token step once
 //! more with the client authenticated by `private_key_jwt` (ES256
-//! assertions signed before the timed window; see `assertions.rs`).
+//! assertions signed before the timed window; see `assertions.rs`), and
+//! the grant and `me` with DPoP proofs, signed beforehand too (`dpop.rs`).
 //!
 //! Last, the tenants step (`tenants.rs`): creating 10,000 tenants through
 //! the admin API, the server's start time and idle memory at 1, 1,000 and
@@ -37,6 +38,9 @@
 //! one tenant's. `cargo xtask bench tenants [--quick] [--binary PATH]` runs
 //! that step alone; it takes long enough at full size that comparing
 //! builds on it should not wait for the rest.
+//!
+//! `cargo xtask bench algorithms [--quick]` runs the signing algorithms'
+//! step alone and only prints.
 //!
 //! Set `CASEBOOK_BENCH_PG` to a PostgreSQL URL to run the suite there too (a
 //! fresh database is created beside the named one and dropped afterwards).
@@ -48,6 +52,7 @@ mod algorithms;
 mod assertions;
 mod audit_export;
 mod client;
+mod dpop;
 mod load;
 mod open_loop;
 mod options;
@@ -74,7 +79,7 @@ const WRK_CONNECTIONS: u32 = 32;
 const OPEN_LOOP_CONNECTIONS: u32 = 32;
 /// Revocations a second during the "while one client revokes" step.
 const REVOKES_PER_SEC: u32 = 5;
-const USAGE: &str = "usage: cargo xtask bench [tenants | audit-export] [--quick] [--binary PATH]";
+const USAGE: &str = "usage: cargo xtask bench [tenants | algorithms | audit-export] [--quick] [--binary PATH]";
 
 /// One run: its plan, the load generator and the binary under test. Its
 /// steps are written beside what each measures (`suite.rs`, `load.rs`,
@@ -98,9 +103,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
         };
         return audit_export::run(&binary);
     }
-    let (tenants_only, args) = match args.split_first() {
-        Some((first, rest)) if first == "tenants" => (true, rest),
-        _ => (false, args),
+    let (only, args) = match args.split_first() {
+        Some((first, rest)) if first == "tenants" || first == "algorithms" => (Some(first.as_str()), rest),
+        _ => (None, args),
     };
     let Options { quick, given } = Options::parse(args)?;
     let plan = Plan::new(quick);
@@ -119,11 +124,20 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if postgres_url.is_none() {
         println!("(CASEBOOK_BENCH_PG is not set: PostgreSQL skipped)");
     }
-    if tenants_only {
-        return match bench.tenants(postgres_url.as_deref())? {
-            Some(tenants) => tenants.publish(&machine),
-            None => Ok(()),
-        };
+    match only {
+        Some("tenants") => {
+            return match bench.tenants(postgres_url.as_deref())? {
+                Some(tenants) => tenants.publish(&machine),
+                None => Ok(()),
+            };
+        }
+        // The signing algorithms' step alone (grants, private_key_jwt,
+        // DPoP, `me`): printed, never written to BENCHMARKS.md.
+        Some(_) => {
+            bench.algorithms()?;
+            return Ok(());
+        }
+        None => {}
     }
 
     let sqlite = bench.suite(Backend::Sqlite)?;

@@ -13,7 +13,7 @@ use std::fmt;
 pub struct TokenResponse {
     /// A JWT (RFC 9068) signed with the install's current key (RS256 by default); verify it against `/.well-known/jwks.json`.
     pub access_token: String,
-    /// Always `Bearer`.
+    /// `Bearer`, or `DPoP` for a token bound to a DPoP proof's key (RFC 9449 §5).
     #[cfg_attr(feature = "openapi", schema(example = "Bearer"))]
     pub token_type: String,
     #[cfg_attr(

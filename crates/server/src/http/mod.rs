@@ -84,7 +84,9 @@ impl Modify for SecuritySchemes {
             "oauth2",
             SecurityScheme::OAuth2(OAuth2::with_description(
                 [Flow::ClientCredentials(ClientCredentials::new("/oauth2/token", scopes))],
-                "An external application's access token: a JWT (RFC 9068) sent as `Authorization: Bearer`. \
+                "An external application's access token: a JWT (RFC 9068) sent as `Authorization: Bearer`, \
+                 or, when it was issued with a DPoP proof (`token_type` DPoP, RFC 9449), as \
+                 `Authorization: DPoP` beside a `DPoP` header with a fresh proof for the request. \
                  Each scope is a permission; an operation lists the one it needs.",
             )),
         );

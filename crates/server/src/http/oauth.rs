@@ -162,14 +162,21 @@ pub(super) fn no_store(mut response: Response) -> Response {
 }
 
 /// Client credentials grant: trade a Client ID and secret, or a signed client
-/// assertion (`private_key_jwt`), for a one-hour access token.
+/// assertion (`private_key_jwt`), for a one-hour access token. With a `DPoP`
+/// header (RFC 9449: a proof JWT, `typ` dpop+jwt, for `POST` and this
+/// endpoint's URL) the token is bound to the proof's key: `token_type` is
+/// `DPoP` and the JWT carries `cnf.jkt`.
 #[utoipa::path(post, path = "/oauth2/token", tag = "oauth",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    params(("DPoP" = Option<String>, Header,
+        description = "RFC 9449 proof of possession: binds the token to the proof's key")),
     security((), ("client_basic" = [])),
     responses(
         (status = 200, description = "A new access token", body = TokenResponse,
-            headers(("Cache-Control" = String, description = "no-store"))),
-        (status = 400, description = "RFC 6749 §5.2 error (invalid_request, unsupported_grant_type, invalid_scope, …), or RFC 8707 invalid_target", body = OAuthErrorBody),
+            headers(("Cache-Control" = String, description = "no-store"),
+                ("DPoP-Nonce" = String, description = "When the server demands nonces: the one for the next proof"))),
+        (status = 400, description = "RFC 6749 §5.2 error (invalid_request, unsupported_grant_type, invalid_scope, …), RFC 8707 invalid_target, or RFC 9449 invalid_dpop_proof (a DPoP proof refused, or none from an application with dpop_bound_access_tokens) and use_dpop_nonce (with a `DPoP-Nonce` header to put in the next proof)", body = OAuthErrorBody,
+            headers(("DPoP-Nonce" = String, description = "With use_dpop_nonce: the nonce the next proof must carry"))),
         (status = 401, description = "invalid_client", body = OAuthErrorBody),
         (status = 429, description = "Too many failed client authentications (`invalid_client`), or the application's `token_quota_per_hour` is spent (`temporarily_unavailable`); `Retry-After` says when to try again", body = OAuthErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),

@@ -282,7 +282,7 @@ fn finish_response(status: &str, response: &mut Response) {
     match status {
         "401" => {
             response.headers.entry("WWW-Authenticate".into()).or_insert_with(|| {
-                header("The challenge: `Bearer realm=\"casebook\"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints")
+                header("The challenges: `Bearer realm=\"casebook\"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs=\"…\"` (RFC 9449 §7.1; `DPoP error=\"invalid_dpop_proof\"` or `\"use_dpop_nonce\"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints")
             });
         }
         "429" => {

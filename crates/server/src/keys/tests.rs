@@ -31,6 +31,7 @@ fn claims(exp: i64) -> Vec<u8> {
         jti: "jti".into(),
         client_id: "client".into(),
         scope: "engage:view".into(),
+        cnf: None,
     })
     .expect("claims")
 }

@@ -849,7 +849,10 @@ export interface paths {
         put?: never;
         /**
          * Client credentials grant: trade a Client ID and secret, or a signed client
-         *     assertion (`private_key_jwt`), for a one-hour access token.
+         *     assertion (`private_key_jwt`), for a one-hour access token. With a `DPoP`
+         *     header (RFC 9449: a proof JWT, `typ` dpop+jwt, for `POST` and this
+         *     endpoint's URL) the token is bound to the proof's key: `token_type` is
+         *     `DPoP` and the JWT carries `cnf.jkt`.
          */
         post: operations["token"];
         delete?: never;
@@ -2162,7 +2165,7 @@ export interface components {
              */
             scope: string;
             /**
-             * @description Always `Bearer`.
+             * @description `Bearer`, or `DPoP` for a token bound to a DPoP proof's key (RFC 9449 §5).
              * @example Bearer
              */
             token_type: string;
@@ -2393,7 +2396,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2526,7 +2529,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2642,7 +2645,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2748,7 +2751,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2903,7 +2906,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2993,7 +2996,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -3089,7 +3092,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -3267,7 +3270,7 @@ export interface operations {
             /** @description No valid credential */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -3481,7 +3484,7 @@ export interface operations {
             /** @description No valid credential */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -3689,7 +3692,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -3787,7 +3790,7 @@ export interface operations {
             /** @description No valid credential */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -3994,7 +3997,7 @@ export interface operations {
             /** @description No valid credential */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -4093,7 +4096,7 @@ export interface operations {
             /** @description No valid credential */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -4301,7 +4304,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -4397,7 +4400,7 @@ export interface operations {
             /** @description No valid credential */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -4585,7 +4588,7 @@ export interface operations {
             /** @description No valid credential */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -4799,7 +4802,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -4905,7 +4908,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -5060,7 +5063,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -5150,7 +5153,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -5263,7 +5266,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -5456,7 +5459,7 @@ export interface operations {
             /** @description Wrong email or password, a disabled account, or (with `mfa_required` and an `mfa_token`) a second step to take */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -5592,7 +5595,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -5671,7 +5674,7 @@ export interface operations {
             /** @description The token expired or was used, or the code was not accepted (then with a new `mfa_token`) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -5832,7 +5835,7 @@ export interface operations {
             /** @description The sign-in expired or was finished */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -6106,7 +6109,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -6183,7 +6186,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -6358,7 +6361,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -6464,7 +6467,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -6636,7 +6639,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -6726,7 +6729,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -6839,7 +6842,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -7031,7 +7034,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -7137,7 +7140,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -7273,7 +7276,7 @@ export interface operations {
             /** @description No valid session */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -7350,7 +7353,7 @@ export interface operations {
             /** @description No valid session */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -7505,7 +7508,7 @@ export interface operations {
             /** @description No valid session */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -7601,7 +7604,7 @@ export interface operations {
             /** @description No valid session */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -7794,7 +7797,7 @@ export interface operations {
             /** @description No valid session */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -7987,7 +7990,7 @@ export interface operations {
             /** @description No valid session */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -8178,7 +8181,7 @@ export interface operations {
             /** @description No valid session */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -8373,7 +8376,7 @@ export interface operations {
             /** @description No valid session */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -8564,7 +8567,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -8654,7 +8657,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -8767,7 +8770,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -8959,7 +8962,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -9065,7 +9068,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -9220,7 +9223,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -9310,7 +9313,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -9406,7 +9409,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -9581,7 +9584,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -9687,7 +9690,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -9842,7 +9845,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -9932,7 +9935,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -10028,7 +10031,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -10181,7 +10184,7 @@ export interface operations {
             /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -10274,7 +10277,7 @@ export interface operations {
             /** @description invalid_client */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -10345,7 +10348,7 @@ export interface operations {
             /** @description invalid_client */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -10387,7 +10390,10 @@ export interface operations {
     token: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description RFC 9449 proof of possession: binds the token to the proof's key */
+                DPoP?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -10402,15 +10408,19 @@ export interface operations {
                 headers: {
                     /** @description no-store */
                     "Cache-Control"?: string;
+                    /** @description When the server demands nonces: the one for the next proof */
+                    "DPoP-Nonce"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TokenResponse"];
                 };
             };
-            /** @description RFC 6749 §5.2 error (invalid_request, unsupported_grant_type, invalid_scope, …), or RFC 8707 invalid_target */
+            /** @description RFC 6749 §5.2 error (invalid_request, unsupported_grant_type, invalid_scope, …), RFC 8707 invalid_target, or RFC 9449 invalid_dpop_proof (a DPoP proof refused, or none from an application with dpop_bound_access_tokens) and use_dpop_nonce (with a `DPoP-Nonce` header to put in the next proof) */
             400: {
                 headers: {
+                    /** @description With use_dpop_nonce: the nonce the next proof must carry */
+                    "DPoP-Nonce"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10420,7 +10430,7 @@ export interface operations {
             /** @description invalid_client */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -10530,7 +10540,7 @@ export interface operations {
             /** @description Not signed by a listed key; nothing changed */
             401: {
                 headers: {
-                    /** @description The challenge: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`; or `Basic` at the OAuth endpoints */
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
