@@ -167,6 +167,8 @@ pub struct Spawn {
     pub public_host: Option<String>,
     /// `CASEBOOK_DPOP_NONCE`.
     pub dpop_nonce: bool,
+    /// `CASEBOOK_GATEWAY_POLICY`, as the policy file's text.
+    pub gateway_policy: Option<String>,
 }
 
 impl Default for Spawn {
@@ -184,6 +186,7 @@ impl Default for Spawn {
             trusted_proxies: Default::default(),
             public_host: None,
             dpop_nonce: false,
+            gateway_policy: None,
         }
     }
 }
@@ -281,6 +284,9 @@ impl TestApp {
             trusted_proxies: spawn.trusted_proxies.clone(),
             token_signing_alg: spawn.signing_alg,
             dpop_nonce: spawn.dpop_nonce,
+            gateway_policy: spawn.gateway_policy.as_deref().map(|text| {
+                std::sync::Arc::new(casebook_server::gateway_policy::parse(text).expect("a gateway policy"))
+            }),
             jwks_fetch: spawn.jwks_fetch.clone(),
             secret_policy: spawn.secret_policy,
             secret_scanning: spawn.secret_scanning.clone(),

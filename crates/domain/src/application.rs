@@ -791,10 +791,9 @@ mod tests {
     #[test]
     fn dpop_binding_is_off_unless_asked_for_and_a_change_may_move_it_either_way() {
         assert!(!form().validate(&facts()).unwrap().dpop_bound_access_tokens());
-        let null: ApplicationForm = serde_json::from_str(
-            r#"{"name":"A","email":"a@b.org","roles":["r1"],"dpop_bound_access_tokens":null}"#,
-        )
-        .unwrap();
+        let null: ApplicationForm =
+            serde_json::from_str(r#"{"name":"A","email":"a@b.org","roles":["r1"],"dpop_bound_access_tokens":null}"#)
+                .unwrap();
         assert!(!null.validate(&facts()).unwrap().dpop_bound_access_tokens());
         let asked = ApplicationForm::new("A", "a@b.org")
             .roles(["r1"])
@@ -816,7 +815,10 @@ mod tests {
             assert_eq!(valid.dpop_bound_access_tokens(), Some(required));
             assert!(!valid.changes_limits());
         }
-        let untouched = ApplicationChange::new().name("Renamed").validate(&facts(), &me).unwrap();
+        let untouched = ApplicationChange::new()
+            .name("Renamed")
+            .validate(&facts(), &me)
+            .unwrap();
         assert_eq!(untouched.dpop_bound_access_tokens(), None);
     }
 
@@ -831,7 +833,11 @@ mod tests {
             }
         }
         let expected = vec![("dpop_bound_access_tokens".to_owned(), InvalidType)];
-        for value in [serde_json::json!("yes"), serde_json::json!(1), serde_json::json!([true])] {
+        for value in [
+            serde_json::json!("yes"),
+            serde_json::json!(1),
+            serde_json::json!([true]),
+        ] {
             let body = serde_json::json!({
                 "name": "A", "email": "a@b.org", "roles": ["r1"], "dpop_bound_access_tokens": value
             });

@@ -19,7 +19,7 @@ use serde_json::Value;
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// An assertion lives at most this long, counted from now and from its `iat`.
 pub const MAX_LIFETIME_SECS: i64 = 300;
-pub const MAX_JTI_CHARS: usize = 256;
+pub use crate::jws::MAX_JTI_CHARS;
 /// How far ahead of our clock a client's `iat` or `nbf` may be.
 pub const CLOCK_SKEW_SECS: i64 = 60;
 
@@ -156,7 +156,7 @@ fn check_claims(claims: &Claims, client_id: &str, issuer: &str, now: i64) -> Res
         return Err(Refused::NotYetValid);
     }
     let jti = &claims.jti;
-    if jti.is_empty() || jti.chars().count() > MAX_JTI_CHARS || jti.chars().any(char::is_control) {
+    if !crate::jws::acceptable_jti(jti) {
         return Err(Refused::Jti);
     }
     Ok(Accepted {

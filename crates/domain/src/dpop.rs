@@ -136,11 +136,12 @@ pub fn nonce_period(now_secs: i64) -> i64 {
 }
 
 /// Whether a nonce minted in `period` is still accepted at `now_secs`:
-/// minted in this period or the one before. A period ahead of the clock is
-/// refused: no replica mints one, whatever its clock says, for long.
+/// minted in this period or the one before, or in the next one by a
+/// replica whose clock runs ahead by no more than a proof's `iat` may
+/// ([`WINDOW_SECS`]). The MAC keeps anyone else from minting one.
 pub fn nonce_period_accepted(period: i64, now_secs: i64) -> bool {
     let current = nonce_period(now_secs);
-    period == current || period == current - 1
+    period == current || period == current - 1 || period == nonce_period(now_secs.saturating_add(WINDOW_SECS))
 }
 
 server_pub! {
@@ -212,7 +213,10 @@ mod tests {
         assert!(nonce_period_accepted(minted, 1_000_000));
         assert!(nonce_period_accepted(minted, 1_000_000 + NONCE_PERIOD_SECS));
         assert!(!nonce_period_accepted(minted, 1_000_000 + 2 * NONCE_PERIOD_SECS));
+        // 1,000,000 s is 100 s into its period: the next one starts 200 s on.
         assert!(!nonce_period_accepted(minted + 1, 1_000_000));
+        assert!(nonce_period_accepted(minted + 1, 1_000_000 + 200 - WINDOW_SECS));
+        assert!(!nonce_period_accepted(minted + 1, 1_000_000 + 200 - WINDOW_SECS - 1));
         assert_eq!(algs(), "ES256 EdDSA PS256 RS256");
     }
 }

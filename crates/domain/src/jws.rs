@@ -153,6 +153,17 @@ impl<C> SignedJwt<'_, C> {
     }
 }
 
+/// The most characters a `jti` may have: it is a key of the shared ledger.
+pub const MAX_JTI_CHARS: usize = 256;
+
+/// Whether `jti` may be spent in the shared ledger: present, bounded, and
+/// free of control characters (a NUL fails a whole PostgreSQL batch, and
+/// with it every other client's grant written beside it). Client
+/// assertions and DPoP proofs keep this one rule.
+pub fn acceptable_jti(jti: &str) -> bool {
+    !jti.is_empty() && jti.chars().count() <= MAX_JTI_CHARS && !jti.chars().any(char::is_control)
+}
+
 /// A JSON object in which no member is given twice, at any depth.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UniqueMembers(Map<String, Value>);

@@ -132,6 +132,7 @@ server_only!(
     client_keys,
     federated,
     form,
+    gateway,
     grant,
     jws,
     lockout,

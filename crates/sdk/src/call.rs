@@ -50,13 +50,14 @@ impl RequestOptions {
     }
 
     /// A header sent with each of these calls, e.g. a correlation id for your
-    /// logs. `Authorization`, `Content-Type` and `Accept` are the SDK's own
-    /// and cannot be set here.
+    /// logs. `Authorization`, `DPoP`, `Content-Type` and `Accept` are the
+    /// SDK's own and cannot be set here.
     pub fn header(mut self, name: &str, value: &str) -> Result<Self, crate::Error> {
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| crate::Error::Config(format!("{name:?} is not a header name")))?;
         if [
             reqwest::header::AUTHORIZATION,
+            HeaderName::from_static("dpop"),
             reqwest::header::CONTENT_TYPE,
             reqwest::header::ACCEPT,
         ]

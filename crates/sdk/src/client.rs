@@ -2,14 +2,15 @@
 //! every call goes through (authorization, retries, error mapping).
 
 use crate::call::{RequestOptions, Response};
+use crate::dpop::Prover;
 use crate::error::{Error, SecondStep};
 use crate::key::PrivateKey;
 use crate::options::{SharedOptions, shared_setters};
 use crate::retry::{RetryPolicy, parse_retry_after};
 use crate::token::{AccessToken, Credential, TokenSource, TokenSourceBuilder};
 use crate::transport::{Http, checked_url, refuse_redirected};
-use casebook_domain::ClientSecret;
 use casebook_domain::wire::Problem;
+use casebook_domain::{ClientSecret, OAuthErrorCode};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, Url};
 use serde::Serialize;
@@ -208,8 +209,20 @@ impl Client {
             Auth::Session(session) => Ok((Some(bearer(&session.0)?), None)),
             Auth::Application(source) => {
                 let token = source.token().await?;
-                Ok((Some(bearer(token.secret())?), Some(token)))
+                let value = match source.prover() {
+                    Some(_) => authorization("DPoP", token.secret())?,
+                    None => bearer(token.secret())?,
+                };
+                Ok((Some(value), Some(token)))
             }
+        }
+    }
+
+    /// What signs this client's DPoP proofs, when its tokens are bound to a key.
+    fn prover(&self) -> Option<&Prover> {
+        match &self.inner.auth {
+            Auth::Application(source) => source.prover(),
+            _ => None,
         }
     }
 
@@ -228,8 +241,14 @@ impl Client {
         let retry = call.and_then(|c| c.retry.as_ref()).unwrap_or(&self.inner.retry);
         let mut retries = 0;
         let mut renewed_token = false;
+        let mut sent_with_nonce = false;
+        let prover = self.prover();
         loop {
             let (authorization, token) = self.authorization().await?;
+            let proof = match (prover, &token) {
+                (Some(prover), Some(token)) => Some(prover.prove(method.as_str(), &url, Some(token.secret()))?),
+                _ => None,
+            };
             let mut request = self
                 .inner
                 .http
@@ -241,6 +260,9 @@ impl Client {
             if let Some(authorization) = authorization {
                 request = request.header(header::AUTHORIZATION, authorization);
             }
+            if let Some(proof) = &proof {
+                request = request.header(crate::dpop::HEADER, proof.header.clone());
+            }
             if let Some(body) = &body {
                 request = request
                     .header(header::CONTENT_TYPE, "application/json")
@@ -250,6 +272,9 @@ impl Client {
                 Err(e) => Error::from_reqwest(e),
                 Ok(response) => {
                     refuse_redirected(&response, &url)?;
+                    if let Some(prover) = prover {
+                        prover.remember_nonce(response.headers());
+                    }
                     let status = response.status().as_u16();
                     let headers = response.headers().clone();
                     let invalid_token = status == 401
@@ -257,7 +282,7 @@ impl Client {
                             .get_all(header::WWW_AUTHENTICATE)
                             .iter()
                             .filter_map(|v| v.to_str().ok())
-                            .any(|challenge| challenge.contains("invalid_token"));
+                            .any(|challenge| auth_param(challenge, "error").as_deref() == Some("invalid_token"));
                     match response.bytes().await {
                         Err(e) => Error::from_reqwest(e),
                         Ok(bytes) if (200..300).contains(&status) => {
@@ -280,6 +305,22 @@ impl Client {
                                 );
                                 source.invalidate(token);
                                 renewed_token = true;
+                                continue;
+                            }
+                            // RFC 9449 §9: the API did nothing and named the
+                            // nonce it wants; the call goes once more with
+                            // it, and a second refusal is the answer.
+                            if let (Some(prover), Some(proof)) = (prover, &proof)
+                                && status == 401
+                                && !sent_with_nonce
+                                && dpop_challenge(&headers).is_some_and(|(code, _)| code == "use_dpop_nonce")
+                                && prover.has_newer_nonce_than(proof)
+                            {
+                                tracing::debug!(
+                                    path = url.path(),
+                                    "the API asked for its DPoP nonce; retrying once with it"
+                                );
+                                sent_with_nonce = true;
                                 continue;
                             }
                             problem(status, &headers, &bytes, self)
@@ -312,10 +353,32 @@ fn decode<T: DeserializeOwned>(answer: &Answer) -> Result<T, Error> {
 }
 
 fn bearer(token: &str) -> Result<HeaderValue, Error> {
-    let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
+    authorization("Bearer", token)
+}
+
+fn authorization(scheme: &str, token: &str) -> Result<HeaderValue, Error> {
+    let mut value = HeaderValue::from_str(&format!("{scheme} {token}"))
         .map_err(|_| Error::unexpected(200, "the token holds characters that cannot go in an HTTP header"))?;
     value.set_sensitive(true);
     Ok(value)
+}
+
+/// The `error` and `error_description` of a `DPoP` challenge (RFC 9449
+/// §7.1), from `DPoP error="invalid_dpop_proof", error_description="…",
+/// algs="…"`; a challenge naming no error (`DPoP algs="…"`) is none.
+fn dpop_challenge(headers: &HeaderMap) -> Option<(String, Option<String>)> {
+    headers
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|challenge| {
+            let scheme = challenge.trim_start().split([' ', ',']).next().unwrap_or_default();
+            scheme.eq_ignore_ascii_case("dpop")
+        })
+        .find_map(|challenge| {
+            let error = auth_param(challenge, "error")?;
+            Some((error, auth_param(challenge, "error_description")))
+        })
 }
 
 /// The `scope` of an RFC 6750 `insufficient_scope` challenge, e.g. from
@@ -375,6 +438,20 @@ fn problem(status: u16, headers: &HeaderMap, body: &[u8], from: &Client) -> Erro
             .unwrap_or("Error")
             .to_owned()
     };
+    // A refused proof is its own error. A code a newer server puts in its
+    // challenge is not one this SDK can name, so that answer is read as the
+    // problem it carries, as it would be without DPoP.
+    if status == 401
+        && let Some((code, description)) = dpop_challenge(headers)
+        && let Some(code @ (OAuthErrorCode::InvalidDpopProof | OAuthErrorCode::UseDpopNonce)) =
+            OAuthErrorCode::parse(&code)
+    {
+        return Error::DpopProof {
+            code,
+            description,
+            status,
+        };
+    }
     let parsed = match body {
         [] => Ok(Problem::default()),
         _ => serde_json::from_slice::<Problem>(body),
@@ -479,6 +556,21 @@ impl ClientBuilder {
             path.pop_if_empty();
         }
         let http = self.options.http.http()?;
+        // A key silently left unused would send bearer tokens where the
+        // caller asked for bound ones.
+        match (&self.credentials, &self.options.dpop) {
+            (None, Some(_)) => {
+                return Err(Error::Config(
+                    "dpop binds an application's tokens: give the client its credentials too".into(),
+                ));
+            }
+            (Some(Acting::Tokens(_)), Some(_)) => {
+                return Err(Error::Config(
+                    "with token_source, set dpop on the token source's builder: its tokens are the ones bound".into(),
+                ));
+            }
+            _ => {}
+        }
         let auth = match self.credentials {
             None => Auth::Anonymous,
             Some(Acting::Tokens(source)) => Auth::Application(source),

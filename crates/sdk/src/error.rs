@@ -40,6 +40,32 @@ pub enum Error {
         retry_after: Option<Duration>,
     },
 
+    /// The server refused the request's DPoP proof (RFC 9449): the token
+    /// endpoint with 400, an API with 401 and a `DPoP` challenge.
+    ///
+    /// `invalid_dpop_proof` is the proof itself: signed by another key than
+    /// the token is bound to, for another method or URL, too far from the
+    /// server's clock (check the system clock), or missing. An application
+    /// registered with `dpop_bound_access_tokens` gets it for a token request
+    /// without a proof: build the client with
+    /// [`ClientBuilder::dpop`](crate::ClientBuilder::dpop). `use_dpop_nonce`
+    /// here means the server still wanted a nonce after the request was sent
+    /// once more with the one it gave, or gave none to send (the SDK answers
+    /// the first such challenge of every request itself). A code a newer
+    /// server sends in a `DPoP` challenge is no such refusal: that answer is
+    /// the [`Error::Api`] (or, at the token endpoint,
+    /// [`Error::UnexpectedResponse`]) it would be without DPoP.
+    #[error("the server refused the DPoP proof with {code}{}", describe(description))]
+    #[non_exhaustive]
+    DpopProof {
+        /// [`OAuthErrorCode::InvalidDpopProof`] or [`OAuthErrorCode::UseDpopNonce`].
+        code: OAuthErrorCode,
+        /// The server's `error_description`, when it sent one.
+        description: Option<String>,
+        /// 400 from the token endpoint, 401 from an API.
+        status: u16,
+    },
+
     /// The API answered with an RFC 9457 problem: 401, 403, 404, 409, 422, …
     #[error("HTTP {status} {title}: {detail}")]
     #[non_exhaustive]
@@ -180,6 +206,7 @@ impl Error {
             // caller: missing at start-up or mid-swap, it will be back soon.
             Self::TokenFile { .. } => true,
             Self::Validation(_)
+            | Self::DpopProof { .. }
             | Self::SecondFactorRequired(_)
             | Self::Config(_)
             | Self::Runtime(_)
@@ -192,18 +219,19 @@ impl Error {
     /// The HTTP status of the server's answer, when there was one.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Self::OAuth { status, .. } | Self::Api { status, .. } | Self::UnexpectedResponse { status, .. } => {
-                Some(*status)
-            }
+            Self::OAuth { status, .. }
+            | Self::DpopProof { status, .. }
+            | Self::Api { status, .. }
+            | Self::UnexpectedResponse { status, .. } => Some(*status),
             Self::SecondFactorRequired(_) => Some(401),
             _ => None,
         }
     }
 
-    /// The OAuth error code, for [`Error::OAuth`].
+    /// The OAuth error code, for [`Error::OAuth`] and [`Error::DpopProof`].
     pub fn oauth_code(&self) -> Option<OAuthErrorCode> {
         match self {
-            Self::OAuth { code, .. } => Some(*code),
+            Self::OAuth { code, .. } | Self::DpopProof { code, .. } => Some(*code),
             _ => None,
         }
     }
@@ -599,5 +627,22 @@ mod tests {
         );
         assert_eq!(e.oauth_code(), Some(OAuthErrorCode::InvalidScope));
         assert_eq!(e.status(), Some(400));
+    }
+
+    #[test]
+    fn a_refused_dpop_proof_is_its_own_error_and_never_transient() {
+        let e = Error::DpopProof {
+            code: OAuthErrorCode::InvalidDpopProof,
+            description: Some("the proof's htu is not this request's URL".into()),
+            status: 401,
+        };
+        assert_eq!(
+            e.to_string(),
+            "the server refused the DPoP proof with invalid_dpop_proof: the proof's htu is not this request's URL"
+        );
+        assert_eq!(e.oauth_code(), Some(OAuthErrorCode::InvalidDpopProof));
+        assert_eq!(e.status(), Some(401));
+        assert!(!e.is_transient());
+        assert!(!e.certainly_not_acted());
     }
 }

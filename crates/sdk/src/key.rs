@@ -2,8 +2,12 @@
 //! PEM or from a private JWK, held by aws-lc-rs, never shown.
 
 use crate::error::Error;
+use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeyPairComponents, PublicKeyComponents};
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256, RSA_PSS_SHA256,
+    RsaKeyPair,
+};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use casebook_domain::AssertionAlg;
@@ -143,27 +147,86 @@ impl PrivateKey {
     /// application's `jwks` (cb Admin, or `token_endpoint_auth_method:
     /// "private_key_jwt"` through the admin API).
     pub fn public_jwk(&self) -> Value {
-        let material = match &*self.material {
+        Jwk::public(&self.public_material(), &self.kid, self.alg.map(AssertionAlg::as_str)).to_value()
+    }
+
+    /// A fresh P-256 key, for DPoP: nothing outside this process ever needs
+    /// it, so it is made here rather than read.
+    pub(crate) fn generate_p256(kid: impl FnOnce(&KeyMaterial) -> String) -> Result<Self, Error> {
+        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+            .map_err(|_| invalid("no P-256 key could be generated (the system has no randomness)"))?;
+        let material = Material::P256(pair);
+        let kid = kid(&public_of(&material));
+        Self::new(material, kid, None)
+    }
+
+    /// The algorithm this key signs with: `asked`, else its JWK's own, else
+    /// its kind's default; a pairing it cannot sign with is refused here,
+    /// before anything is sent.
+    pub(crate) fn alg_for(&self, asked: Option<AssertionAlg>) -> Result<AssertionAlg, Error> {
+        let kind = self.kind();
+        let alg = asked.or(self.alg).unwrap_or_else(|| kind.default_alg());
+        if !kind.signs_with(alg) {
+            return Err(Error::KeyAlgorithmMismatch { key: kind, alg });
+        }
+        // A JWK that names its algorithm is registered under it: the server
+        // would refuse any other.
+        if let Some(own) = self.alg.filter(|own| *own != alg) {
+            return Err(Error::Config(format!(
+                "the key {:?} is for {} only, not {}",
+                self.kid,
+                own.as_str(),
+                alg.as_str()
+            )));
+        }
+        Ok(alg)
+    }
+
+    /// Signs `message` with `alg`, which [`alg_for`](Self::alg_for) chose.
+    pub(crate) fn sign(&self, alg: AssertionAlg, rng: &SystemRandom, message: &[u8]) -> Result<Vec<u8>, Error> {
+        let failed = |_| Error::Config("the private key could not sign".into());
+        match &*self.material {
             Material::Rsa(pair) => {
-                let public = pair.public_key();
-                KeyMaterial::Rsa {
-                    n: public.modulus().big_endian_without_leading_zero().to_vec(),
-                    e: public.exponent().big_endian_without_leading_zero().to_vec(),
-                }
+                let padding = match alg {
+                    AssertionAlg::Ps256 => &RSA_PSS_SHA256,
+                    _ => &RSA_PKCS1_SHA256,
+                };
+                let mut signature = vec![0; pair.public_modulus_len()];
+                pair.sign(padding, rng, message, &mut signature).map_err(failed)?;
+                Ok(signature)
             }
-            Material::P256(pair) => {
-                // SEC 1 uncompressed point: 0x04, then x and y.
-                let point = pair.public_key().as_ref();
-                KeyMaterial::P256 {
-                    x: point[1..33].to_vec(),
-                    y: point[33..].to_vec(),
-                }
+            // The FIXED encoding: r and s of 32 bytes each, as JWS wants (RFC 7518 §3.4).
+            Material::P256(pair) => Ok(pair.sign(rng, message).map_err(failed)?.as_ref().to_vec()),
+            Material::Ed25519(pair) => Ok(pair.sign(message).as_ref().to_vec()),
+        }
+    }
+
+    /// The public half's numbers.
+    pub(crate) fn public_material(&self) -> KeyMaterial {
+        public_of(&self.material)
+    }
+}
+
+fn public_of(material: &Material) -> KeyMaterial {
+    match material {
+        Material::Rsa(pair) => {
+            let public = pair.public_key();
+            KeyMaterial::Rsa {
+                n: public.modulus().big_endian_without_leading_zero().to_vec(),
+                e: public.exponent().big_endian_without_leading_zero().to_vec(),
             }
-            Material::Ed25519(pair) => KeyMaterial::Ed25519 {
-                x: pair.public_key().as_ref().to_vec(),
-            },
-        };
-        Jwk::public(&material, &self.kid, self.alg.map(AssertionAlg::as_str)).to_value()
+        }
+        Material::P256(pair) => {
+            // SEC 1 uncompressed point: 0x04, then x and y.
+            let point = pair.public_key().as_ref();
+            KeyMaterial::P256 {
+                x: point[1..33].to_vec(),
+                y: point[33..].to_vec(),
+            }
+        }
+        Material::Ed25519(pair) => KeyMaterial::Ed25519 {
+            x: pair.public_key().as_ref().to_vec(),
+        },
     }
 }
 

@@ -197,6 +197,7 @@ mod api;
 pub mod blocking;
 mod call;
 mod client;
+mod dpop;
 mod error;
 mod key;
 mod key_kind;
@@ -212,6 +213,7 @@ pub use admin::{Admin, Applications, NewClientSecret, Roles, TenantSettings, Tot
 pub use api::{Cases, Reports};
 pub use call::{RequestOptions, Response};
 pub use client::{Client, ClientBuilder};
+pub use dpop::DpopKey;
 pub use error::{Cause, Error, SecondStep};
 pub use key::{KeyKind, PrivateKey};
 pub use model::{

@@ -2,6 +2,7 @@
 //! [`TokenSourceBuilder`](crate::TokenSourceBuilder) share, and their
 //! setters, written once: a client passes them on to its token source whole.
 
+use crate::dpop::DpopKey;
 use crate::retry::RetryPolicy;
 use crate::transport::HttpSettings;
 use std::time::Duration;
@@ -31,6 +32,8 @@ pub(crate) struct SharedOptions {
     pub(crate) signing_alg: Option<casebook_domain::AssertionAlg>,
     /// For a private key: the assertion's `aud`, when not told from the token URL.
     pub(crate) audience: Option<String>,
+    /// The key tokens are bound to (DPoP), when asked for.
+    pub(crate) dpop: Option<DpopKey>,
     pub(crate) refresh_ahead: Duration,
     pub(crate) retry: RetryPolicy,
     pub(crate) http: HttpSettings,
@@ -43,6 +46,7 @@ impl Default for SharedOptions {
             scope: None,
             signing_alg: None,
             audience: None,
+            dpop: None,
             refresh_ahead: DEFAULT_REFRESH_AHEAD,
             retry: RetryPolicy::default(),
             http: HttpSettings::default(),
@@ -89,6 +93,19 @@ macro_rules! shared_setters {
         /// every Casebook install.
         pub fn audience(mut self, issuer: impl Into<String>) -> Self {
             self.options.audience = Some(issuer.into());
+            self
+        }
+
+        /// Binds every access token to `key` (DPoP, RFC 9449): each token
+        /// request carries a proof signed with it and expects `token_type`
+        /// `DPoP`, and each call sends `Authorization: DPoP <token>` with a
+        /// new proof for its method and URL. A token so bound is refused
+        /// without a proof, so one copied elsewhere is useless. A server
+        /// that asks for its nonce (`use_dpop_nonce`) is answered by sending
+        /// the request once more with it; the latest nonce is kept for the
+        /// next proofs. See [`DpopKey`](crate::DpopKey).
+        pub fn dpop(mut self, key: $crate::DpopKey) -> Self {
+            self.options.dpop = Some(key);
             self
         }
 

@@ -35,6 +35,10 @@ pub struct Settings {
     pub log_filter: Option<String>,
     pub secret_max_age_days: Option<String>,
     pub secret_scanning_keys: Option<PathBuf>,
+    /// `CASEBOOK_GATEWAY_POLICY`.
+    pub gateway_policy: Option<PathBuf>,
+    /// `CASEBOOK_DPOP_NONCE`.
+    pub dpop_nonce: Option<String>,
     pub metrics_addr: Option<String>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -197,6 +201,18 @@ fn configuration(settings: &Settings) -> Vec<Finding> {
         && let Err(e) = crate::secret_scanning::ScanningKeys::load(path)
     {
         error(e);
+    }
+    if let Some(path) = &settings.gateway_policy
+        && let Err(e) = crate::gateway_policy::load(path)
+    {
+        error(e);
+    }
+    if let Some(value) = settings.dpop_nonce.as_deref()
+        && !matches!(value.trim(), "true" | "false")
+    {
+        error(format!(
+            "CASEBOOK_DPOP_NONCE (--dpop-nonce) must be true or false, not {value:?}"
+        ));
     }
     if let Err(e) = LogFormat::parse(settings.log_format.as_deref()) {
         error(e.to_string());
@@ -593,6 +609,8 @@ mod tests {
             admin_email: Some("not-an-address".into()),
             secret_max_age_days: Some("0".into()),
             secret_scanning_keys: Some("/nonexistent/keys.json".into()),
+            gateway_policy: Some("/nonexistent/policy.toml".into()),
+            dpop_nonce: Some("yes".into()),
             metrics_addr: Some("metrics.internal".into()),
             ..settings()
         };
@@ -609,6 +627,8 @@ mod tests {
             "CASEBOOK_ADMIN_EMAIL",
             "CASEBOOK_SECRET_MAX_AGE_DAYS",
             "CASEBOOK_SECRET_SCANNING_KEYS",
+            "CASEBOOK_GATEWAY_POLICY",
+            "CASEBOOK_DPOP_NONCE",
             "CASEBOOK_METRICS_ADDR",
         ] {
             assert_eq!(

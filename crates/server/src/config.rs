@@ -30,6 +30,9 @@ pub struct Config {
     /// `CASEBOOK_DPOP_NONCE`: every DPoP proof must carry a nonce this
     /// install minted (RFC 9449 §8, §9).
     pub dpop_nonce: bool,
+    /// `CASEBOOK_GATEWAY_POLICY`, compiled: the routes `/authz/check`
+    /// judges. Unset, `/authz/check` is 404.
+    pub gateway_policy: Option<std::sync::Arc<casebook_domain::gateway::Policy>>,
     /// How `jwks_uri` key sets are fetched.
     pub jwks_fetch: JwksFetchConfig,
     /// `CASEBOOK_SECRET_MAX_AGE_DAYS`: the longest a client secret works.
@@ -71,6 +74,7 @@ impl Config {
             trusted_proxies: Default::default(),
             token_signing_alg: Default::default(),
             dpop_nonce: false,
+            gateway_policy: None,
             jwks_fetch: Default::default(),
             secret_policy: Default::default(),
             secret_scanning: None,

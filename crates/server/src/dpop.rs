@@ -110,15 +110,15 @@ pub fn proofs(headers: &axum::http::HeaderMap) -> Vec<&[u8]> {
     headers.get_all(HEADER).iter().map(|v| v.as_bytes()).collect()
 }
 
-/// At `/api/v1` and `/admin/v1`: the proof beside a DPoP-bound token,
-/// made for this request (`method` and the tenant's public URL of `path`),
-/// for this token (`ath`) and with the key it is bound to (`jkt`).
+/// At `/api/v1`, `/admin/v1` and forward auth: the proof beside a
+/// DPoP-bound token, made for this request (`method` and its public
+/// `url`), for this token (`ath`) and with the key it is bound to (`jkt`).
 pub async fn check_at_api(
     state: &AppState,
     tenant: &Tenant,
     headers: &axum::http::HeaderMap,
     method: &str,
-    path: &str,
+    url: &str,
     token: &str,
     jkt: &str,
 ) -> Result<(), crate::error::ApiError> {
@@ -136,10 +136,9 @@ pub async fn check_at_api(
             nonce: fresh_nonce(state, tenant),
         });
     }
-    let url = format!("{}{path}", tenant.issuer());
     let expected = Expected {
         method,
-        url: &url,
+        url,
         bound: Some((token, jkt)),
     };
     match judge(state, tenant, &values, &expected).await {

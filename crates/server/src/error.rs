@@ -138,9 +138,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized { .. } | Self::DpopRefused { .. } | Self::MfaRequired { .. } => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::Unauthorized { .. } | Self::DpopRefused { .. } | Self::MfaRequired { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } | Self::MissingPermissions(_) | Self::MfaEnrolmentRequired => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -252,7 +250,7 @@ impl IntoResponse for ApiError {
             Self::DpopRefused { error, nonce, .. } => {
                 headers.insert(header::WWW_AUTHENTICATE, dpop_challenge(Some((error, &detail))));
                 if let Some(nonce) = nonce.as_deref().and_then(|n| HeaderValue::from_str(n).ok()) {
-                    headers.insert(crate::dpop::NONCE_HEADER, nonce);
+                    headers.insert(casebook_domain::dpop::NONCE_HEADER, nonce);
                 }
                 (None, None)
             }
@@ -361,7 +359,7 @@ impl IntoResponse for OAuthError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         if let Some(nonce) = self.dpop_nonce.as_deref().and_then(|n| HeaderValue::from_str(n).ok()) {
-            headers.insert(crate::dpop::NONCE_HEADER, nonce);
+            headers.insert(casebook_domain::dpop::NONCE_HEADER, nonce);
         }
         if self.code == OAuthErrorCode::InvalidClient {
             // §5.2 requires the challenge when Basic was tried, and allows it

@@ -115,10 +115,19 @@ async fn settle(db: &Db, batch: Vec<Spend>) {
             }
         }
         Err(e) => {
-            tracing::error!(error = %e, grants = first_uses.len(), "could not record client assertions");
-            let error = LedgerError(e.to_string());
+            // One row the database refuses must not fail its neighbours:
+            // each is tried alone, and only those that fail again fail.
+            tracing::warn!(error = %e, grants = first_uses.len(), "recording a batch of jtis failed; recording them one by one");
             for spend in first_uses {
-                let _ = spend.verdict.send(Err(error.clone()));
+                let row = [(spend.client_id.as_str(), spend.jti.as_str(), spend.exp)];
+                let verdict = match store::spend_assertion_jtis(db, &row).await {
+                    Ok(spent) => Ok(!spent.is_empty()),
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not record a jti");
+                        Err(LedgerError(e.to_string()))
+                    }
+                };
+                let _ = spend.verdict.send(verdict);
             }
         }
     }

@@ -22,6 +22,7 @@ pub mod db;
 pub mod dpop;
 pub mod error;
 pub mod extract;
+pub mod gateway_policy;
 mod housekeeping;
 pub mod http;
 pub mod jti_ledger;

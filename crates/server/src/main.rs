@@ -60,6 +60,9 @@ enum Command {
         /// Demand the server's own nonce in every DPoP proof (RFC 9449 §8, §9).
         #[arg(long, env = "CASEBOOK_DPOP_NONCE", default_value_t = false, action = clap::ArgAction::Set, value_name = "BOOL")]
         dpop_nonce: bool,
+        /// A TOML file of forward auth's routes; unset, /authz/check is 404.
+        #[arg(long, env = "CASEBOOK_GATEWAY_POLICY", value_name = "TOML_FILE")]
+        gateway_policy: Option<std::path::PathBuf>,
         #[command(flatten)]
         jwks_fetch: JwksFetchArgs,
         /// The longest any client secret works after it was issued, in days
@@ -158,6 +161,10 @@ struct CheckArgs {
     secret_max_age_days: Option<String>,
     #[arg(long, env = "CASEBOOK_SECRET_SCANNING_KEYS", value_name = "JSON_FILE")]
     secret_scanning_keys: Option<std::path::PathBuf>,
+    #[arg(long, env = "CASEBOOK_GATEWAY_POLICY", value_name = "TOML_FILE")]
+    gateway_policy: Option<std::path::PathBuf>,
+    #[arg(long, env = "CASEBOOK_DPOP_NONCE", value_name = "BOOL")]
+    dpop_nonce: Option<String>,
     #[arg(long, env = "CASEBOOK_METRICS_ADDR", value_name = "ADDR")]
     metrics_addr: Option<String>,
     #[arg(long, env = "CASEBOOK_TLS_CERT", value_name = "PEM_FILE")]
@@ -354,6 +361,8 @@ async fn check(args: CheckArgs) -> bool {
         log_filter: env("CASEBOOK_LOG"),
         secret_max_age_days: args.secret_max_age_days,
         secret_scanning_keys: args.secret_scanning_keys,
+        gateway_policy: args.gateway_policy,
+        dpop_nonce: args.dpop_nonce,
         metrics_addr: args.metrics_addr,
         tls_cert: args.tls_cert,
         tls_key: args.tls_key,
@@ -433,6 +442,7 @@ async fn run(command: Command, format: LogFormat) -> Result<(), Failure> {
             public_url,
             token_signing_alg,
             dpop_nonce,
+            gateway_policy,
             jwks_fetch,
             secret_max_age_days,
             secret_scanning_keys,
@@ -479,6 +489,11 @@ async fn run(command: Command, format: LogFormat) -> Result<(), Failure> {
                 .map_err(|e| e.to_string())?,
                 token_signing_alg,
                 dpop_nonce,
+                gateway_policy: gateway_policy
+                    .as_deref()
+                    .map(casebook_server::gateway_policy::load)
+                    .transpose()?
+                    .map(std::sync::Arc::new),
                 jwks_fetch: config::JwksFetchConfig {
                     allow_private: jwks_fetch.allow_private_jwks_uri,
                     extra_ca_file: jwks_fetch.extra_ca_file,

@@ -45,6 +45,10 @@ pub enum TokenOutcome {
     InvalidScope,
     InvalidTarget,
     UnsupportedTokenType,
+    /// A DPoP proof refused, or missing where the application requires one.
+    InvalidDpopProof,
+    /// A DPoP proof without the server's nonce: the client signs again.
+    UseDpopNonce,
     /// `invalid_client` with `Retry-After`: too many failed authentications.
     RateLimited,
     /// `temporarily_unavailable` with `Retry-After`: `token_quota_per_hour` spent.
@@ -56,7 +60,7 @@ pub enum TokenOutcome {
 }
 
 impl TokenOutcome {
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 15] = [
         Self::Issued,
         Self::InvalidRequest,
         Self::InvalidClient,
@@ -66,6 +70,8 @@ impl TokenOutcome {
         Self::InvalidScope,
         Self::InvalidTarget,
         Self::UnsupportedTokenType,
+        Self::InvalidDpopProof,
+        Self::UseDpopNonce,
         Self::RateLimited,
         Self::QuotaExceeded,
         Self::Unavailable,
@@ -88,6 +94,8 @@ impl TokenOutcome {
             (Code::InvalidScope, _) => Self::InvalidScope,
             (Code::InvalidTarget, _) => Self::InvalidTarget,
             (Code::UnsupportedTokenType, _) => Self::UnsupportedTokenType,
+            (Code::InvalidDpopProof, _) => Self::InvalidDpopProof,
+            (Code::UseDpopNonce, _) => Self::UseDpopNonce,
             // The domain's list of codes is open to additions.
             _ => Self::Other,
         }
@@ -104,6 +112,8 @@ impl TokenOutcome {
             Self::InvalidScope => "invalid_scope",
             Self::InvalidTarget => "invalid_target",
             Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
             Self::RateLimited => "rate_limited",
             Self::QuotaExceeded => "quota_exceeded",
             Self::Unavailable => "unavailable",
@@ -529,6 +539,8 @@ mod tests {
             (Code::TemporarilyUnavailable, false, "unavailable"),
             (Code::InvalidScope, false, "invalid_scope"),
             (Code::UnsupportedGrantType, false, "unsupported_grant_type"),
+            (Code::InvalidDpopProof, false, "invalid_dpop_proof"),
+            (Code::UseDpopNonce, false, "use_dpop_nonce"),
         ] {
             assert_eq!(TokenOutcome::refused(code, retry_after).as_str(), outcome, "{code:?}");
         }

@@ -146,106 +146,157 @@ async fn refused_at_api(r: reqwest::Response, code: &str, why: &str) -> Value {
     body
 }
 
-both_backends!(a_proof_binds_the_token_to_the_key_and_every_call_must_prove_it, |app: TestApp| async move {
-    let admin = app.admin_token().await;
-    let (_, client_id, secret) = app.partner(&admin, "Bound Partner", &["auditor"]).await;
-    let holder = Holder::ec();
-    let token = dpop_token(&app, &client_id, &secret, &holder).await;
-    assert_eq!(jwt_part(&token, 1)["cnf"], json!({"jkt": holder.thumbprint()}));
+both_backends!(
+    a_proof_binds_the_token_to_the_key_and_every_call_must_prove_it,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let (_, client_id, secret) = app.partner(&admin, "Bound Partner", &["auditor"]).await;
+        let holder = Holder::ec();
+        let token = dpop_token(&app, &client_id, &secret, &holder).await;
+        assert_eq!(jwt_part(&token, 1)["cnf"], json!({"jkt": holder.thumbprint()}));
 
-    // The Casebook API and the admin API, each with a proof for itself.
-    for path in ["/api/v1/me", "/admin/v1/roles"] {
-        let proof = holder.api_proof(&app, "GET", path, &token);
-        let r = call(&app, path, &format!("DPoP {token}"), &[&proof]).await;
-        assert_eq!(r.status(), 200, "{path}");
-    }
-    // The query is no part of htu.
-    let proof = holder.api_proof(&app, "GET", "/admin/v1/roles", &token);
-    let r = call(&app, "/admin/v1/roles?limit=1", &format!("DPoP {token}"), &[&proof]).await;
-    assert_eq!(r.status(), 200);
+        // The Casebook API and the admin API, each with a proof for itself.
+        for path in ["/api/v1/me", "/admin/v1/roles"] {
+            let proof = holder.api_proof(&app, "GET", path, &token);
+            let r = call(&app, path, &format!("DPoP {token}"), &[&proof]).await;
+            assert_eq!(r.status(), 200, "{path}");
+        }
+        // The query is no part of htu.
+        let proof = holder.api_proof(&app, "GET", "/admin/v1/roles", &token);
+        let r = call(&app, "/admin/v1/roles?limit=1", &format!("DPoP {token}"), &[&proof]).await;
+        assert_eq!(r.status(), 200);
 
-    // A downgrade: the bound token as a bearer token, with or without a proof.
-    for proofs in [vec![], vec![holder.api_proof(&app, "GET", "/api/v1/me", &token)]] {
-        let proofs: Vec<&str> = proofs.iter().map(String::as_str).collect();
-        let r = call(&app, "/api/v1/me", &format!("Bearer {token}"), &proofs).await;
+        // A downgrade: the bound token as a bearer token, with or without a proof.
+        for proofs in [vec![], vec![holder.api_proof(&app, "GET", "/api/v1/me", &token)]] {
+            let proofs: Vec<&str> = proofs.iter().map(String::as_str).collect();
+            let r = call(&app, "/api/v1/me", &format!("Bearer {token}"), &proofs).await;
+            assert_eq!(r.status(), 401);
+            assert!(header(&r, WWW_AUTHENTICATE).contains("invalid_token"));
+        }
+        // No proof, a proof replayed, made for another request or token, or by another key.
+        let me = "/api/v1/me";
+        refused_at_api(
+            call(&app, me, &format!("DPoP {token}"), &[]).await,
+            "invalid_dpop_proof",
+            "no proof",
+        )
+        .await;
+        let used = holder.api_proof(&app, "GET", me, &token);
+        assert_eq!(call(&app, me, &format!("DPoP {token}"), &[&used]).await.status(), 200);
+        refused_at_api(
+            call(&app, me, &format!("DPoP {token}"), &[&used]).await,
+            "invalid_dpop_proof",
+            "replayed",
+        )
+        .await;
+        let other_path = holder.api_proof(&app, "GET", "/admin/v1/roles", &token);
+        refused_at_api(
+            call(&app, me, &format!("DPoP {token}"), &[&other_path]).await,
+            "invalid_dpop_proof",
+            "htu",
+        )
+        .await;
+        let other_method = holder.api_proof(&app, "POST", me, &token);
+        refused_at_api(
+            call(&app, me, &format!("DPoP {token}"), &[&other_method]).await,
+            "invalid_dpop_proof",
+            "htm",
+        )
+        .await;
+        let no_hash = holder.proof(&Claims::for_request("GET", app.url(me)));
+        refused_at_api(
+            call(&app, me, &format!("DPoP {token}"), &[&no_hash]).await,
+            "invalid_dpop_proof",
+            "no ath",
+        )
+        .await;
+        let stranger = Holder::ec().api_proof(&app, "GET", me, &token);
+        refused_at_api(
+            call(&app, me, &format!("DPoP {token}"), &[&stranger]).await,
+            "invalid_dpop_proof",
+            "other key",
+        )
+        .await;
+        let (a, b) = (
+            holder.api_proof(&app, "GET", me, &token),
+            holder.api_proof(&app, "GET", me, &token),
+        );
+        refused_at_api(
+            call(&app, me, &format!("DPoP {token}"), &[&a, &b]).await,
+            "invalid_dpop_proof",
+            "two proofs",
+        )
+        .await;
+        // htu is judged against the public URL, never the Host header: a proof
+        // for the address a client reached is refused when the install's public
+        // URL names another host.
+        let by_host = holder.proof(&Claims {
+            token: Some(&token),
+            ..Claims::for_request("GET", format!("http://localhost:{}{me}", app.addr.port()))
+        });
+        let r = app
+            .http
+            .get(app.url(me))
+            .header("Authorization", format!("DPoP {token}"))
+            .header("DPoP", &by_host)
+            .header("Host", format!("localhost:{}", app.addr.port()))
+            .send()
+            .await
+            .expect("send");
+        refused_at_api(r, "invalid_dpop_proof", "the Host header's URL").await;
+
+        // A bearer token sent as DPoP is refused too: it is bound to nothing.
+        let bearer = app.access_token(&client_id, &secret).await;
+        let proof = holder.api_proof(&app, "GET", me, &bearer);
+        let r = call(&app, me, &format!("DPoP {bearer}"), &[&proof]).await;
         assert_eq!(r.status(), 401);
-        assert!(header(&r, WWW_AUTHENTICATE).contains("invalid_token"));
+        assert_eq!(call(&app, me, &format!("Bearer {bearer}"), &[]).await.status(), 200);
+
+        // Introspection names the binding.
+        let r = app
+            .http
+            .post(app.url("/oauth2/introspect"))
+            .basic_auth(&client_id, Some(&secret))
+            .form(&[("token", token.as_str())])
+            .send()
+            .await
+            .expect("send");
+        let answer = expect(r, 200).await;
+        assert_eq!(answer["token_type"], "DPoP", "{answer}");
+        assert_eq!(answer["cnf"]["jkt"], holder.thumbprint());
+
+        // Metadata and every 401 name the algorithms.
+        let metadata = app.public_json("/.well-known/oauth-authorization-server").await;
+        assert_eq!(
+            metadata["dpop_signing_alg_values_supported"],
+            json!(["ES256", "EdDSA", "PS256", "RS256"])
+        );
+        let resource = app.public_json("/.well-known/oauth-protected-resource").await;
+        assert_eq!(
+            resource["dpop_signing_alg_values_supported"],
+            metadata["dpop_signing_alg_values_supported"]
+        );
+        let r = app.http.get(app.url(me)).send().await.expect("send");
+        let challenges: Vec<_> = r.headers().get_all(WWW_AUTHENTICATE).iter().collect();
+        assert!(
+            challenges
+                .iter()
+                .any(|c| c.to_str().unwrap() == "DPoP algs=\"ES256 EdDSA PS256 RS256\""),
+            "{challenges:?}"
+        );
     }
-    // No proof, a proof replayed, made for another request or token, or by another key.
-    let me = "/api/v1/me";
-    refused_at_api(call(&app, me, &format!("DPoP {token}"), &[]).await, "invalid_dpop_proof", "no proof").await;
-    let used = holder.api_proof(&app, "GET", me, &token);
-    assert_eq!(call(&app, me, &format!("DPoP {token}"), &[&used]).await.status(), 200);
-    refused_at_api(call(&app, me, &format!("DPoP {token}"), &[&used]).await, "invalid_dpop_proof", "replayed").await;
-    let other_path = holder.api_proof(&app, "GET", "/admin/v1/roles", &token);
-    refused_at_api(call(&app, me, &format!("DPoP {token}"), &[&other_path]).await, "invalid_dpop_proof", "htu").await;
-    let other_method = holder.api_proof(&app, "POST", me, &token);
-    refused_at_api(call(&app, me, &format!("DPoP {token}"), &[&other_method]).await, "invalid_dpop_proof", "htm").await;
-    let no_hash = holder.proof(&Claims::for_request("GET", app.url(me)));
-    refused_at_api(call(&app, me, &format!("DPoP {token}"), &[&no_hash]).await, "invalid_dpop_proof", "no ath").await;
-    let stranger = Holder::ec().api_proof(&app, "GET", me, &token);
-    refused_at_api(call(&app, me, &format!("DPoP {token}"), &[&stranger]).await, "invalid_dpop_proof", "other key").await;
-    let (a, b) = (holder.api_proof(&app, "GET", me, &token), holder.api_proof(&app, "GET", me, &token));
-    refused_at_api(call(&app, me, &format!("DPoP {token}"), &[&a, &b]).await, "invalid_dpop_proof", "two proofs").await;
-    // htu is judged against the public URL, never the Host header: a proof
-    // for the address a client reached is refused when the install's public
-    // URL names another host.
-    let by_host = holder.proof(&Claims {
-        token: Some(&token),
-        ..Claims::for_request("GET", format!("http://localhost:{}{me}", app.addr.port()))
-    });
-    let r = app
-        .http
-        .get(app.url(me))
-        .header("Authorization", format!("DPoP {token}"))
-        .header("DPoP", &by_host)
-        .header("Host", format!("localhost:{}", app.addr.port()))
-        .send()
-        .await
-        .expect("send");
-    refused_at_api(r, "invalid_dpop_proof", "the Host header's URL").await;
+);
 
-    // A bearer token sent as DPoP is refused too: it is bound to nothing.
-    let bearer = app.access_token(&client_id, &secret).await;
-    let proof = holder.api_proof(&app, "GET", me, &bearer);
-    let r = call(&app, me, &format!("DPoP {bearer}"), &[&proof]).await;
-    assert_eq!(r.status(), 401);
-    assert_eq!(call(&app, me, &format!("Bearer {bearer}"), &[]).await.status(), 200);
-
-    // Introspection names the binding.
-    let r = app
-        .http
-        .post(app.url("/oauth2/introspect"))
-        .basic_auth(&client_id, Some(&secret))
-        .form(&[("token", token.as_str())])
-        .send()
-        .await
-        .expect("send");
-    let answer = expect(r, 200).await;
-    assert_eq!(answer["token_type"], "DPoP", "{answer}");
-    assert_eq!(answer["cnf"]["jkt"], holder.thumbprint());
-
-    // Metadata and every 401 name the algorithms.
-    let metadata = app.public_json("/.well-known/oauth-authorization-server").await;
-    assert_eq!(metadata["dpop_signing_alg_values_supported"], json!(["ES256", "EdDSA", "PS256", "RS256"]));
-    let resource = app.public_json("/.well-known/oauth-protected-resource").await;
-    assert_eq!(resource["dpop_signing_alg_values_supported"], metadata["dpop_signing_alg_values_supported"]);
-    let r = app.http.get(app.url(me)).send().await.expect("send");
-    let challenges: Vec<_> = r.headers().get_all(WWW_AUTHENTICATE).iter().collect();
-    assert!(
-        challenges.iter().any(|c| c.to_str().unwrap() == "DPoP algs=\"ES256 EdDSA PS256 RS256\""),
-        "{challenges:?}"
-    );
-});
-
-both_backends!(a_bad_proof_at_the_token_endpoint_is_invalid_dpop_proof, |app: TestApp| async move {
-    let admin = app.admin_token().await;
-    let (_, client_id, secret) = app.partner(&admin, "Proving Partner", &["engage-worker"]).await;
-    let holder = Holder::ec();
-    let token_url = app.url("/oauth2/token");
-    let good = || Claims::for_request("POST", token_url.clone());
-    let jwk = holder.jwk();
-    let cases: Vec<(&str, String)> = vec![
+both_backends!(
+    a_bad_proof_at_the_token_endpoint_is_invalid_dpop_proof,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let (_, client_id, secret) = app.partner(&admin, "Proving Partner", &["engage-worker"]).await;
+        let holder = Holder::ec();
+        let token_url = app.url("/oauth2/token");
+        let good = || Claims::for_request("POST", token_url.clone());
+        let jwk = holder.jwk();
+        let cases: Vec<(&str, String)> = vec![
         ("htm GET", holder.proof(&Claims { method: "GET", ..good() })),
         ("htu of another endpoint", holder.proof(&Claims { url: app.url("/oauth2/revoke"), ..good() })),
         ("iat 2 minutes ago", holder.proof(&Claims { iat: now() - 120, ..good() })),
@@ -265,40 +316,58 @@ both_backends!(a_bad_proof_at_the_token_endpoint_is_invalid_dpop_proof, |app: Te
         ),
         ("not a JWT", "not-a-jwt".to_owned()),
     ];
-    for (why, proof) in cases {
+        for (why, proof) in cases {
+            let r = token_request(&app, &client_id, &secret, &[&proof]).await;
+            refused_at_token_endpoint(r, "invalid_dpop_proof", why).await;
+        }
+        // Two proofs, and one replayed.
+        let proof = holder.token_proof(&app);
+        let r = token_request(&app, &client_id, &secret, &[&proof, &holder.token_proof(&app)]).await;
+        refused_at_token_endpoint(r, "invalid_dpop_proof", "two proofs").await;
+        assert_eq!(token_request(&app, &client_id, &secret, &[&proof]).await.status(), 200);
         let r = token_request(&app, &client_id, &secret, &[&proof]).await;
-        refused_at_token_endpoint(r, "invalid_dpop_proof", why).await;
-    }
-    // Two proofs, and one replayed.
-    let proof = holder.token_proof(&app);
-    let r = token_request(&app, &client_id, &secret, &[&proof, &holder.token_proof(&app)]).await;
-    refused_at_token_endpoint(r, "invalid_dpop_proof", "two proofs").await;
-    assert_eq!(token_request(&app, &client_id, &secret, &[&proof]).await.status(), 200);
-    let r = token_request(&app, &client_id, &secret, &[&proof]).await;
-    refused_at_token_endpoint(r, "invalid_dpop_proof", "replayed").await;
+        refused_at_token_endpoint(r, "invalid_dpop_proof", "replayed").await;
 
-    // Every algorithm the metadata lists.
-    for holder in [
-        Holder { key: Key::rsa(), alg: "RS256" },
-        Holder { key: Key::rsa(), alg: "PS256" },
-        Holder { key: Key::ed(), alg: "EdDSA" },
-    ] {
-        let token = dpop_token(&app, &client_id, &secret, &holder).await;
-        let proof = holder.api_proof(&app, "GET", "/api/v1/me", &token);
-        let r = call(&app, "/api/v1/me", &format!("DPoP {token}"), &[&proof]).await;
-        assert_eq!(r.status(), 200, "{}", holder.alg);
+        // Every algorithm the metadata lists.
+        for holder in [
+            Holder {
+                key: Key::rsa(),
+                alg: "RS256",
+            },
+            Holder {
+                key: Key::rsa(),
+                alg: "PS256",
+            },
+            Holder {
+                key: Key::ed(),
+                alg: "EdDSA",
+            },
+        ] {
+            let token = dpop_token(&app, &client_id, &secret, &holder).await;
+            let proof = holder.api_proof(&app, "GET", "/api/v1/me", &token);
+            let r = call(&app, "/api/v1/me", &format!("DPoP {token}"), &[&proof]).await;
+            assert_eq!(r.status(), 200, "{}", holder.alg);
+        }
     }
-});
+);
 
-both_backends!(a_dpop_bound_application_gets_no_token_without_a_proof, |app: TestApp| async move {
-    let admin = app.admin_token().await;
-    let (view, client_id, secret) = app.partner(&admin, "Strict Partner", &["engage-worker"]).await;
-    let path = format!("{APPS}/{}", id_of(&view));
-    expect(app.patch_json(&path, &admin, &json!({"dpop_bound_access_tokens": true})).await, 200).await;
-    let r = token_request(&app, &client_id, &secret, &[]).await;
-    refused_at_token_endpoint(r, "invalid_dpop_proof", "no proof").await;
-    dpop_token(&app, &client_id, &secret, &Holder::ec()).await;
-});
+both_backends!(
+    a_dpop_bound_application_gets_no_token_without_a_proof,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let (view, client_id, secret) = app.partner(&admin, "Strict Partner", &["engage-worker"]).await;
+        let path = format!("{APPS}/{}", id_of(&view));
+        expect(
+            app.patch_json(&path, &admin, &json!({"dpop_bound_access_tokens": true}))
+                .await,
+            200,
+        )
+        .await;
+        let r = token_request(&app, &client_id, &secret, &[]).await;
+        refused_at_token_endpoint(r, "invalid_dpop_proof", "no proof").await;
+        dpop_token(&app, &client_id, &secret, &Holder::ec()).await;
+    }
+);
 
 both_backends!(a_proof_is_spent_on_every_replica, |app: TestApp| async move {
     let admin = app.admin_token().await;
@@ -313,27 +382,42 @@ both_backends!(a_proof_is_spent_on_every_replica, |app: TestApp| async move {
 
     let token = dpop_token(&app, &client_id, &secret, &holder).await;
     let proof = holder.api_proof(&app, "GET", "/api/v1/me", &token);
-    assert_eq!(call(&app, "/api/v1/me", &format!("DPoP {token}"), &[&proof]).await.status(), 200);
+    assert_eq!(
+        call(&app, "/api/v1/me", &format!("DPoP {token}"), &[&proof])
+            .await
+            .status(),
+        200
+    );
     let r = call(&second, "/api/v1/me", &format!("DPoP {token}"), &[&proof]).await;
     refused_at_api(r, "invalid_dpop_proof", "replayed at the second replica").await;
 });
 
-both_backends!(a_tenant_judges_htu_against_its_own_base_url, |app: TestApp| async move {
-    let admin = app.admin_token().await;
-    let (tenant, tenant_admin, _) = app.create_tenant(&admin, "agency", "admin@agency.example.org").await;
-    let (_, client_id, secret) = tenant.partner(&tenant_admin, "Tenant Partner", &["agency.engage-worker"]).await;
-    let holder = Holder::ec();
-    // A proof for the root's token endpoint is not one for the tenant's.
-    let root_proof = holder.token_proof(&app);
-    let r = token_request(&tenant, &client_id, &secret, &[&root_proof]).await;
-    refused_at_token_endpoint(r, "invalid_dpop_proof", "the root's htu at a tenant").await;
-    let token = dpop_token(&tenant, &client_id, &secret, &holder).await;
-    let proof = holder.api_proof(&tenant, "GET", "/api/v1/me", &token);
-    assert_eq!(call(&tenant, "/api/v1/me", &format!("DPoP {token}"), &[&proof]).await.status(), 200);
-    let root_path = holder.api_proof(&app, "GET", "/api/v1/me", &token);
-    let r = call(&tenant, "/api/v1/me", &format!("DPoP {token}"), &[&root_path]).await;
-    refused_at_api(r, "invalid_dpop_proof", "the root's htu at a tenant").await;
-});
+both_backends!(
+    a_tenant_judges_htu_against_its_own_base_url,
+    |app: TestApp| async move {
+        let admin = app.admin_token().await;
+        let (tenant, tenant_admin, _) = app.create_tenant(&admin, "agency", "admin@agency.example.org").await;
+        let (_, client_id, secret) = tenant
+            .partner(&tenant_admin, "Tenant Partner", &["agency.engage-worker"])
+            .await;
+        let holder = Holder::ec();
+        // A proof for the root's token endpoint is not one for the tenant's.
+        let root_proof = holder.token_proof(&app);
+        let r = token_request(&tenant, &client_id, &secret, &[&root_proof]).await;
+        refused_at_token_endpoint(r, "invalid_dpop_proof", "the root's htu at a tenant").await;
+        let token = dpop_token(&tenant, &client_id, &secret, &holder).await;
+        let proof = holder.api_proof(&tenant, "GET", "/api/v1/me", &token);
+        assert_eq!(
+            call(&tenant, "/api/v1/me", &format!("DPoP {token}"), &[&proof])
+                .await
+                .status(),
+            200
+        );
+        let root_path = holder.api_proof(&app, "GET", "/api/v1/me", &token);
+        let r = call(&tenant, "/api/v1/me", &format!("DPoP {token}"), &[&root_path]).await;
+        refused_at_api(r, "invalid_dpop_proof", "the root's htu at a tenant").await;
+    }
+);
 
 both_backends!(
     server_nonces_are_demanded_and_any_replica_takes_any_replicas,
@@ -370,7 +454,13 @@ both_backends!(
 
         // The APIs: 401 use_dpop_nonce, then the call with it.
         let me = "/api/v1/me";
-        let r = call(&app, me, &format!("DPoP {token}"), &[&holder.api_proof(&app, "GET", me, &token)]).await;
+        let r = call(
+            &app,
+            me,
+            &format!("DPoP {token}"),
+            &[&holder.api_proof(&app, "GET", me, &token)],
+        )
+        .await;
         let api_nonce = header(&r, "dpop-nonce".parse().unwrap());
         refused_at_api(r, "use_dpop_nonce", "no nonce at the API").await;
         let proof = holder.proof(&Claims {

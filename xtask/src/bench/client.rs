@@ -93,7 +93,12 @@ pub(super) fn http(
 }
 
 /// One request of the bytes given, on its own connection: status and JSON body.
-pub(super) fn send(addr: SocketAddr, method: &str, path: &str, request: &str) -> Result<(u16, serde_json::Value), String> {
+pub(super) fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    request: &str,
+) -> Result<(u16, serde_json::Value), String> {
     let mut stream = TcpStream::connect(addr).map_err(|e| format!("{method} {path}: {e}"))?;
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))

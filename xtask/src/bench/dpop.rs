@@ -97,7 +97,12 @@ impl ProofKey {
 /// The lua of a run where each request carries its own proof: a header
 /// line `DPoP: …` from the file, each wrk thread on its own stride. Out of
 /// proofs, a request carries a broken one, fails, and so fails the run.
-pub(super) fn proof_script(method: &str, proofs: &std::path::Path, authorization: Option<&str>, form: Option<&str>) -> String {
+pub(super) fn proof_script(
+    method: &str,
+    proofs: &std::path::Path,
+    authorization: Option<&str>,
+    form: Option<&str>,
+) -> String {
     let mut lua = String::new();
     let _ = write!(
         lua,

@@ -17,8 +17,7 @@ use serde_json::Value;
 /// A proof longer than this is refused unread: an RSA-8192 key and every
 /// claim fit in well under half of it.
 pub const MAX_PROOF_BYTES: usize = 8 * 1024;
-/// A `jti` is kept this short: it is a key of the shared ledger.
-pub const MAX_JTI_CHARS: usize = 256;
+pub use crate::jws::MAX_JTI_CHARS;
 
 /// Why a proof is refused. Every refusal is `invalid_dpop_proof` except
 /// [`Refused::NonceNeeded`], which is `use_dpop_nonce` (§8, §9).
@@ -111,8 +110,10 @@ pub struct Accepted {
     /// The key's thumbprint: a new token's `cnf.jkt`.
     pub jkt: String,
     pub jti: String,
-    /// Until when (Unix seconds) the `jti` must be remembered: the last
-    /// moment this proof would still be accepted.
+    /// Until when (Unix seconds) the `jti` must be remembered: the first
+    /// second this proof is refused anyway. The ledger takes a record over
+    /// once its time has come, so remembering only until the last second
+    /// of acceptance would let that second replay the proof at will.
     pub remember_until: i64,
 }
 
@@ -165,8 +166,7 @@ impl<'a> Proof<'a> {
         nonce_fresh: Option<&dyn Fn(&str) -> bool>,
     ) -> Result<Accepted, Refused> {
         let claims = self.jwt.claims();
-        let jti_chars = claims.jti.chars().count();
-        if jti_chars == 0 || jti_chars > MAX_JTI_CHARS {
+        if !crate::jws::acceptable_jti(&claims.jti) {
             return Err(Refused::Malformed);
         }
         // RFC 9110 §9.1: a method is case-sensitive.
@@ -198,7 +198,7 @@ impl<'a> Proof<'a> {
         Ok(Accepted {
             jkt,
             jti: claims.jti.clone(),
-            remember_until: iat.saturating_add(WINDOW_SECS),
+            remember_until: iat.saturating_add(WINDOW_SECS + 1),
         })
     }
 

@@ -28,8 +28,8 @@ pub use admin::{
 pub use api::{Case, Me, Report};
 pub use federated::{FederatedCredential, FederatedCredentials};
 pub use oauth::{
-    Confirmation, IntrospectionJwtClaims, IntrospectionResponse, OAuthErrorBody, ProtectedResourceMetadata, ServerMetadata,
-    TOKEN_INTROSPECTION_JWT, TokenResponse,
+    Confirmation, IntrospectionJwtClaims, IntrospectionResponse, OAuthErrorBody, ProtectedResourceMetadata,
+    ServerMetadata, TOKEN_INTROSPECTION_JWT, TokenResponse,
 };
 pub use passkeys::{
     MfaPasskeyStart, Passkey, PasskeyOptions, PasskeyRegistration, PasskeyRegistrationStart, PasskeyRemoval, Passkeys,

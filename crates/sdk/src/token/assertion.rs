@@ -3,9 +3,8 @@
 //! token request, since the server accepts each `jti` once.
 
 use crate::error::Error;
-use crate::key::{Material, PrivateKey};
+use crate::key::PrivateKey;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RSA_PSS_SHA256};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use casebook_domain::AssertionAlg;
@@ -35,21 +34,7 @@ impl Signer {
         client_id: String,
         audience: String,
     ) -> Result<Self, Error> {
-        let kind = key.kind();
-        let alg = alg.or(key.alg).unwrap_or_else(|| kind.default_alg());
-        if !kind.signs_with(alg) {
-            return Err(Error::KeyAlgorithmMismatch { key: kind, alg });
-        }
-        // A JWK that names its algorithm is registered under it: the server
-        // would refuse any other.
-        if let Some(own) = key.alg.filter(|own| *own != alg) {
-            return Err(Error::Config(format!(
-                "the key {:?} is for {} only, not {}",
-                key.kid,
-                own.as_str(),
-                alg.as_str()
-            )));
-        }
+        let alg = key.alg_for(alg)?;
         Ok(Self {
             key,
             alg,
@@ -99,21 +84,7 @@ impl Signer {
     }
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
-        let failed = |_| Error::Config("the private key could not sign".into());
-        match &*self.key.material {
-            Material::Rsa(pair) => {
-                let padding = match self.alg {
-                    AssertionAlg::Ps256 => &RSA_PSS_SHA256,
-                    _ => &RSA_PKCS1_SHA256,
-                };
-                let mut signature = vec![0; pair.public_modulus_len()];
-                pair.sign(padding, &self.rng, message, &mut signature).map_err(failed)?;
-                Ok(signature)
-            }
-            // The FIXED encoding: r and s of 32 bytes each, as JWS wants (RFC 7518 §3.4).
-            Material::P256(pair) => Ok(pair.sign(&self.rng, message).map_err(failed)?.as_ref().to_vec()),
-            Material::Ed25519(pair) => Ok(pair.sign(message).as_ref().to_vec()),
-        }
+        self.key.sign(self.alg, &self.rng, message)
     }
 }
 

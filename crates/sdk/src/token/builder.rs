@@ -3,12 +3,14 @@
 use super::assertion::Signer;
 use super::endpoint::{HttpFetcher, Proof, basic_authorization};
 use super::{Describe, TokenSource};
+use crate::dpop::Prover;
 use crate::error::Error;
 use crate::key::PrivateKey;
 use crate::options::{ClientAuthMethod, SharedOptions, shared_setters};
 use casebook_domain::ClientSecret;
 use casebook_domain::SecretShape as Shape;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// What proves the client at the token endpoint. Its `Debug` shows none of it.
 #[derive(Debug)]
@@ -103,8 +105,10 @@ impl TokenSourceBuilder {
             auth,
             scope: options.scope.clone(),
         };
+        let dpop = options.dpop.map(|key| Arc::new(Prover::new(key)));
         let fetcher = HttpFetcher {
             http,
+            dpop: dpop.clone(),
             token_url,
             client_id: self.client_id,
             proof,
@@ -113,6 +117,7 @@ impl TokenSourceBuilder {
         Ok(TokenSource::from_fetcher(
             Box::new(fetcher),
             describe,
+            dpop,
             options.retry,
             options.refresh_ahead,
         ))

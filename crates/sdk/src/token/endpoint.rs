@@ -2,7 +2,8 @@
 //! how its answer is read (RFC 6749 §2.3.1, §5.1, §5.2).
 
 use super::*;
-use casebook_domain::ASSERTION_TYPE;
+use crate::dpop::Prover;
+use casebook_domain::{ASSERTION_TYPE, OAuthErrorCode};
 use std::path::{Path, PathBuf};
 
 /// RFC 6749 §2.3.1: both parts are form-urlencoded, then joined and base64ed.
@@ -30,6 +31,8 @@ pub(super) enum Proof {
 
 pub(super) struct HttpFetcher {
     pub(super) http: crate::transport::Http,
+    /// Signs a proof for each request, when tokens are DPoP-bound.
+    pub(super) dpop: Option<Arc<Prover>>,
     pub(super) token_url: reqwest::Url,
     pub(super) client_id: String,
     pub(super) proof: Proof,
@@ -102,26 +105,56 @@ impl HttpFetcher {
 impl Fetch for HttpFetcher {
     fn fetch(&self) -> BoxFuture<'_, Result<TokenGrant, Error>> {
         Box::pin(async move {
-            let mut request = self
-                .http
-                .request(reqwest::Method::POST, self.token_url.clone(), None)
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .header(header::ACCEPT, "application/json");
-            if let Proof::Basic(authorization) = &self.proof {
-                request = request.header(header::AUTHORIZATION, authorization.clone());
+            let mut sent_with_nonce = false;
+            loop {
+                let mut request = self
+                    .http
+                    .request(reqwest::Method::POST, self.token_url.clone(), None)
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .header(header::ACCEPT, "application/json");
+                if let Proof::Basic(authorization) = &self.proof {
+                    request = request.header(header::AUTHORIZATION, authorization.clone());
+                }
+                let proof = match &self.dpop {
+                    Some(prover) => Some(prover.prove("POST", &self.token_url, None)?),
+                    None => None,
+                };
+                if let Some(proof) = &proof {
+                    request = request.header(crate::dpop::HEADER, proof.header.clone());
+                }
+                let form = self.form().await?;
+                let response = request.body(form).send().await.map_err(Error::from_reqwest)?;
+                crate::transport::refuse_redirected(&response, &self.token_url)?;
+                if let Some(prover) = &self.dpop {
+                    prover.remember_nonce(response.headers());
+                }
+                let status = response.status().as_u16();
+                let retry_after = parse_retry_after(
+                    response
+                        .headers()
+                        .get(header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok()),
+                );
+                let body = response.bytes().await.map_err(Error::from_reqwest)?;
+                let read = read_token_response(status, retry_after, &body, self.dpop.is_some());
+                // RFC 9449 §8: the server issued nothing and named the nonce
+                // it wants, so the request goes once more with it; a second
+                // refusal is the answer, so that a server that never takes
+                // its own nonce cannot keep the client asking.
+                if let (Err(Error::DpopProof { code, .. }), Some(prover), Some(proof)) = (&read, &self.dpop, &proof)
+                    && *code == OAuthErrorCode::UseDpopNonce
+                    && !sent_with_nonce
+                    && prover.has_newer_nonce_than(proof)
+                {
+                    tracing::debug!(
+                        client_id = %self.client_id,
+                        "the token endpoint asked for its DPoP nonce; asking again with it"
+                    );
+                    sent_with_nonce = true;
+                    continue;
+                }
+                return read;
             }
-            let form = self.form().await?;
-            let response = request.body(form).send().await.map_err(Error::from_reqwest)?;
-            crate::transport::refuse_redirected(&response, &self.token_url)?;
-            let status = response.status().as_u16();
-            let retry_after = parse_retry_after(
-                response
-                    .headers()
-                    .get(header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok()),
-            );
-            let body = response.bytes().await.map_err(Error::from_reqwest)?;
-            read_token_response(status, retry_after, &body)
         })
     }
 }
@@ -131,20 +164,30 @@ impl Fetch for HttpFetcher {
 pub(super) const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 /// Reads a token endpoint's answer (RFC 6749 §5.1 and §5.2).
+/// With `dpop`, the token request carried a proof, and only a token bound
+/// to its key is taken (RFC 9449 §5): a bearer token would not be the
+/// sender-constrained token the caller asked for.
 pub(crate) fn read_token_response(
     status: u16,
     retry_after: Option<Duration>,
     body: &[u8],
+    dpop: bool,
 ) -> Result<TokenGrant, Error> {
     if (200..300).contains(&status) {
         let success: TokenResponse =
             serde_json::from_slice(body).map_err(|e| Error::undecodable(status, "an RFC 6749 token response", e))?;
-        if !success.token_type.eq_ignore_ascii_case("bearer") {
+        let expected = if dpop { "DPoP" } else { "Bearer" };
+        if !success.token_type.eq_ignore_ascii_case(expected) {
             return Err(Error::unexpected(
                 status,
                 format!(
-                    "token_type {:?} is not Bearer",
-                    success.token_type.chars().take(32).collect::<String>()
+                    "token_type {:?} is not {expected}{}",
+                    success.token_type.chars().take(32).collect::<String>(),
+                    if dpop {
+                        ": the server did not bind the token to the DPoP key"
+                    } else {
+                        ""
+                    }
                 ),
             ));
         }
@@ -181,6 +224,18 @@ pub(crate) fn read_token_response(
         },
     };
     match serde_json::from_slice::<OAuthErrorBody>(body) {
+        Ok(failure)
+            if matches!(
+                failure.error,
+                OAuthErrorCode::InvalidDpopProof | OAuthErrorCode::UseDpopNonce
+            ) =>
+        {
+            Err(Error::DpopProof {
+                code: failure.error,
+                description: failure.error_description,
+                status,
+            })
+        }
         Ok(failure) => Err(Error::OAuth {
             code: failure.error,
             description: failure.error_description,

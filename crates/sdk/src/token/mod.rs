@@ -8,6 +8,7 @@
 //! failed, and shares that outcome instead of asking again. That is what
 //! makes a thousand callers on a cold cache cost one token request.
 
+use crate::dpop::{DpopKey, Prover};
 use crate::error::Error;
 use crate::key::PrivateKey;
 use crate::retry::{RetryPolicy, parse_retry_after};
@@ -78,7 +79,9 @@ impl AccessToken {
         }))
     }
 
-    /// The token itself, for an `Authorization: Bearer` header. Handle with care.
+    /// The token itself, for an `Authorization: Bearer` header (or, from a
+    /// source with a DPoP key, `Authorization: DPoP` beside a proof: see
+    /// [`TokenSource::dpop_proof`]). Handle with care.
     pub fn secret(&self) -> &str {
         &self.0.value
     }
@@ -192,6 +195,9 @@ pub struct TokenSource {
 struct SourceInner {
     fetcher: Box<dyn Fetch>,
     describe: Describe,
+    /// The key tokens are bound to, shared with the fetcher and with every
+    /// client using these tokens, so that all keep one latest nonce.
+    dpop: Option<Arc<Prover>>,
     retry: RetryPolicy,
     refresh_ahead: Duration,
     cache: Mutex<Cache>,
@@ -252,6 +258,7 @@ impl fmt::Debug for TokenSource {
             .field("client_id", &d.client_id)
             .field("auth", &d.auth)
             .field("scope", &d.scope)
+            .field("dpop", &self.dpop_key())
             .field("cached", &self.cache().token)
             .finish()
     }
@@ -336,6 +343,7 @@ impl TokenSource {
     pub(crate) fn from_fetcher(
         fetcher: Box<dyn Fetch>,
         describe: Describe,
+        dpop: Option<Arc<Prover>>,
         retry: RetryPolicy,
         refresh_ahead: Duration,
     ) -> Self {
@@ -343,6 +351,7 @@ impl TokenSource {
             inner: Arc::new(SourceInner {
                 fetcher,
                 describe,
+                dpop,
                 retry,
                 refresh_ahead,
                 cache: Mutex::new(Cache::default()),
@@ -356,6 +365,49 @@ impl TokenSource {
     /// The Client ID this source asks tokens for.
     pub fn client_id(&self) -> &str {
         &self.inner.describe.client_id
+    }
+
+    /// The key this source's tokens are bound to, when it has one
+    /// ([`dpop`](TokenSourceBuilder::dpop)).
+    pub fn dpop_key(&self) -> Option<&DpopKey> {
+        self.inner.dpop.as_deref().map(Prover::key)
+    }
+
+    pub(crate) fn prover(&self) -> Option<&Prover> {
+        self.inner.dpop.as_deref()
+    }
+
+    /// For a source with a DPoP key: the `DPoP` header of one request of
+    /// your own that sends `token` as `Authorization: DPoP <token>`, made
+    /// for its `method` and `url` (the query is no part of it) and carrying
+    /// the latest nonce this source was given. A proof is good for one
+    /// request. `None` when the source has no DPoP key; a [`Client`](crate::Client)
+    /// makes its proofs itself.
+    ///
+    /// ```no_run
+    /// # async fn run(tokens: casebook_sdk::TokenSource) -> Result<(), casebook_sdk::Error> {
+    /// let url = "https://casebook.example.org/api/v1/me";
+    /// let token = tokens.token().await?;
+    /// if let Some(proof) = tokens.dpop_proof("GET", url, &token)? {
+    ///     let me = casebook_sdk::reqwest::Client::new()
+    ///         .get(url)
+    ///         .header("Authorization", format!("DPoP {}", token.secret()))
+    ///         .header("DPoP", proof)
+    ///         .send()
+    ///         .await;
+    /// #   let _ = me;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn dpop_proof(&self, method: &str, url: &str, token: &AccessToken) -> Result<Option<String>, Error> {
+        let Some(prover) = self.prover() else {
+            return Ok(None);
+        };
+        let url =
+            reqwest::Url::parse(url).map_err(|e| Error::Config(format!("{url:?} is not an absolute URL: {e}")))?;
+        let proof = prover.prove(method, &url, Some(token.secret()))?;
+        // A proof is base64url and dots, which always reads as text.
+        Ok(proof.header.to_str().ok().map(str::to_owned))
     }
 
     /// A token valid for a while yet: the cached one, or a new one.

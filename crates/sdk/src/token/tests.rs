@@ -9,7 +9,7 @@ use casebook_domain::OAuthErrorCode;
 fn absurd_lifetimes_are_clamped_not_panicked_on() {
     for raw in ["1e300", "9223372036854775807", "\"18446744073709551615\"", "-5", "3600"] {
         let body = format!(r#"{{"access_token":"t","token_type":"Bearer","expires_in":{raw}}}"#);
-        let lifetime = read_token_response(200, None, body.as_bytes())
+        let lifetime = read_token_response(200, None, body.as_bytes(), false)
             .unwrap()
             .expires_in
             .unwrap();
@@ -84,7 +84,13 @@ fn source_with(
         auth: "client_secret_basic".into(),
         scope: None,
     };
-    let source = TokenSource::from_fetcher(Box::new(fake), describe, RetryPolicy::default(), DEFAULT_REFRESH_AHEAD);
+    let source = TokenSource::from_fetcher(
+        Box::new(fake),
+        describe,
+        None,
+        RetryPolicy::default(),
+        DEFAULT_REFRESH_AHEAD,
+    );
     (source, calls)
 }
 
@@ -344,6 +350,7 @@ fn token_responses_are_classified() {
         200,
         None,
         br#"{"access_token":"abc","token_type":"Bearer","expires_in":3600,"scope":"engage:view"}"#,
+        false,
     )
     .unwrap();
     assert_eq!(ok.expires_in, Some(Duration::from_secs(3600)));
@@ -352,13 +359,14 @@ fn token_responses_are_classified() {
         200,
         None,
         br#"{"access_token":"abc","token_type":"bearer","expires_in":"60"}"#,
+        false,
     )
     .unwrap();
     assert_eq!(lenient.expires_in, Some(Duration::from_secs(60)));
     assert_eq!(lenient.scope, None);
 
     let check = |status: u16, body: &str, expect: &dyn Fn(&Error) -> bool| {
-        let error = read_token_response(status, Some(Duration::from_secs(2)), body.as_bytes()).unwrap_err();
+        let error = read_token_response(status, Some(Duration::from_secs(2)), body.as_bytes(), false).unwrap_err();
         assert!(expect(&error), "{status} {body}: {error:?}");
     };
     check(200, r#"{"access_token":"abc","token_type":"mac"}"#, &|e| {

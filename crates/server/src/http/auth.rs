@@ -217,6 +217,15 @@ pub const ROUTES: &[RouteAccess] = &[
     rule(Method::DELETE, "/api/v1/intake/reports/{id}", perm(Intake, Delete)),
 ];
 
+/// Forward auth's check; Envoy appends the original path to it.
+pub const CHECK_PATH: &str = "/authz/check";
+
+/// Whether `path` (as routed) is forward auth's check, which authenticates
+/// the request it is told of rather than its own.
+pub fn is_check_path(path: &str) -> bool {
+    path == CHECK_PATH || path.starts_with("/authz/check/")
+}
+
 /// Pages served outside the OpenAPI document: the admin console and the
 /// rendered API reference. They are public; the API calls they make are not.
 pub fn is_undocumented_page(path: &str) -> bool {
@@ -247,7 +256,8 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
     let Some(path) = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()) else {
         return next.run(request).await;
     };
-    if is_undocumented_page(&path) {
+    // Forward auth judges the request it is told of, not its own.
+    if is_undocumented_page(&path) || is_check_path(&path) {
         return next.run(request).await;
     }
     let method = if request.method() == Method::HEAD {
@@ -285,6 +295,7 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
     };
     let target = Target {
         method: request.method().as_str(),
+        base: tenant.issuer(),
         path: request.uri().path(),
     };
     let principal = match authenticate(&state, &tenant, request.headers(), &target, peer).await {
@@ -323,7 +334,9 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
     response
 }
 
-fn check(principal: &Principal, access: Access) -> Result<(), ApiError> {
+/// Whether `principal` may pass `access`: the one rule every route and
+/// forward auth apply.
+pub fn check(principal: &Principal, access: Access) -> Result<(), ApiError> {
     let needs = match access {
         Access::Public | Access::Authenticated => return Ok(()),
         Access::Person if principal.session.is_some() => return Ok(()),
@@ -364,7 +377,9 @@ enum Scheme {
 #[derive(Debug, Clone, Copy)]
 pub struct Target<'a> {
     pub method: &'a str,
-    /// The path as routed, below the tenant's base URL.
+    /// The public URL `path` is below: the tenant's base URL, or at
+    /// forward auth the origin the client called.
+    pub base: &'a str,
     pub path: &'a str,
 }
 
@@ -485,7 +500,8 @@ pub async fn authenticate(
             });
         }
         (Scheme::Dpop, Some(jkt)) => {
-            crate::dpop::check_at_api(state, tenant, headers, target.method, target.path, token, jkt).await?;
+            let url = format!("{}{}", target.base, target.path);
+            crate::dpop::check_at_api(state, tenant, headers, target.method, &url, token, jkt).await?;
         }
     }
     Ok(Some(Principal {

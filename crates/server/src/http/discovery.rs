@@ -30,7 +30,10 @@ fn assertion_algs() -> Vec<String> {
 
 /// RFC 9449 §5.1 and RFC 9728 §2: what a DPoP proof may be signed with.
 fn dpop_algs() -> Vec<String> {
-    casebook_domain::dpop::ALGS.iter().map(|alg| alg.as_str().to_owned()).collect()
+    casebook_domain::dpop::ALGS
+        .iter()
+        .map(|alg| alg.as_str().to_owned())
+        .collect()
 }
 
 fn auth_methods() -> Vec<String> {

@@ -93,7 +93,10 @@ fn describe(state: &AppState, tenant: &Tenant, verified: &VerifiedToken) -> Intr
         aud: Some(tenant.issuer().to_owned()),
         iss: Some(tenant.issuer().to_owned()),
         jti: Some(verified.jti.clone()),
-        cnf: verified.jkt.clone().map(|jkt| casebook_domain::wire::Confirmation { jkt }),
+        cnf: verified
+            .jkt
+            .clone()
+            .map(|jkt| casebook_domain::wire::Confirmation { jkt }),
     };
     inactive_once_expired(response, state.now().unix_secs())
 }

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod console;
 pub mod discovery;
 pub mod federated;
+pub mod forward_auth;
 pub mod introspection;
 pub mod oauth;
 pub mod ops;
@@ -158,6 +159,11 @@ pub fn router(state: AppState) -> Router {
             async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], spec_json) }
         }),
     );
+    // Forward auth: any method, outside the OpenAPI document (it answers
+    // a proxy, not a client).
+    let routes = routes
+        .route(forward_auth::CHECK_PATH, axum::routing::any(forward_auth::check))
+        .route("/authz/check/{*original}", axum::routing::any(forward_auth::check));
     let routes = routes
         .route("/admin", axum::routing::get(console::index))
         .route("/admin/assets/{name}", axum::routing::get(console::asset));

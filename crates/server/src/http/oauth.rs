@@ -5,6 +5,7 @@
 
 use crate::client_auth::{self, AuthenticatedClient};
 use crate::crypto::random_token;
+use crate::dpop;
 use crate::error::{OAuthError, OAuthErrorBody};
 use crate::metrics::TokenOutcome;
 use crate::state::AppState;
@@ -16,7 +17,6 @@ use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
-use crate::dpop;
 use casebook_domain::OAuthErrorCode;
 use casebook_domain::dpop::judge::{Expected, Refused};
 use casebook_domain::token_request::{self, Form, TokenRequest};
