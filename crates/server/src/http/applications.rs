@@ -228,6 +228,14 @@ pub async fn update_application(
     if change.credentials().keys.is_some() || change.credentials().method == Some(AuthMethod::PrivateKeyJwt) {
         keys_from_a_person(&caller)?;
     }
+    // Dropping the DPoP requirement makes a stolen token usable again: a
+    // person decides it, never an application's token (which may be the
+    // stolen one).
+    if change.dpop_bound_access_tokens() == Some(false) && caller.kind == AccountKind::Application {
+        return Err(ApiError::forbidden(
+            "only a signed-in person may turn dpop_bound_access_tokens off; an application's token may not",
+        ));
+    }
     if let Some(set) = change.credentials().keys.as_ref().and_then(KeySource::inline) {
         crate::client_auth::keys::usable(set, "jwks")?;
     }

@@ -261,12 +261,22 @@ pub async fn update_application(
             .await?;
     }
     if let Some(required) = change.dpop_bound_access_tokens() {
-        sqlx::query("UPDATE applications SET dpop_bound_access_tokens = $1 WHERE id = $2 AND tenant_id = $3")
-            .bind(i64::from(required))
-            .bind(id)
-            .bind(at.tenant())
-            .execute(&mut *tx)
-            .await?;
+        let moved = sqlx::query(
+            "UPDATE applications SET dpop_bound_access_tokens = $1 \
+             WHERE id = $2 AND tenant_id = $3 AND dpop_bound_access_tokens <> $1",
+        )
+        .bind(i64::from(required))
+        .bind(id)
+        .bind(at.tenant())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        // Requiring DPoP ends the bearer tokens already out: otherwise a
+        // stolen one would outlive the requirement by up to an hour.
+        if moved && required {
+            end_live_tokens(&mut tx, at, id).await?;
+        }
     }
     if change.enabled() == Some(false) {
         // Every token issued so far stays refused after a later re-enable.
