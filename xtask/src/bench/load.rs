@@ -154,17 +154,31 @@ impl Bench {
         duration: Duration,
         what: &str,
     ) -> Result<Load, String> {
+        let load = self.wrk_at(server.addr, script, path, threads, duration, what);
+        server.check_alive()?;
+        load
+    }
+
+    /// [`Bench::wrk_script`] against any address (a proxy in front of the server).
+    pub(super) fn wrk_at(
+        &self,
+        addr: std::net::SocketAddr,
+        script: &std::path::Path,
+        path: &str,
+        threads: u32,
+        duration: Duration,
+        what: &str,
+    ) -> Result<Load, String> {
         let output = Command::new(&self.wrk)
             .arg(format!("-t{threads}"))
             .arg(format!("-c{WRK_CONNECTIONS}"))
             .arg(format!("-d{}s", duration.as_secs().max(1)))
             .args(["--timeout", "10s", "-s"])
             .arg(script)
-            .arg(format!("http://{}{path}", server.addr))
+            .arg(format!("http://{addr}{path}"))
             .stdin(Stdio::null())
             .output()
             .map_err(|e| format!("running wrk: {e}"))?;
-        server.check_alive()?;
         let result = ResultLine::find(&output, "BENCH ", "wrk gave no result")?;
         let field = |name: &str| result.field(name);
         let requests = field("requests") as u64;

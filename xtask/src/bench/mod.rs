@@ -40,7 +40,9 @@
 //! builds on it should not wait for the rest.
 //!
 //! `cargo xtask bench algorithms [--quick]` runs the signing algorithms'
-//! step alone and only prints.
+//! step alone and only prints; `cargo xtask bench forward-auth` likewise
+//! runs forward auth's (`forward_auth.rs`: the check beside `me`, and nginx
+//! with the check beside nginx alone).
 //!
 //! Set `CASEBOOK_BENCH_PG` to a PostgreSQL URL to run the suite there too (a
 //! fresh database is created beside the named one and dropped afterwards).
@@ -53,6 +55,7 @@ mod assertions;
 mod audit_export;
 mod client;
 mod dpop;
+mod forward_auth;
 mod load;
 mod open_loop;
 mod options;
@@ -79,7 +82,8 @@ const WRK_CONNECTIONS: u32 = 32;
 const OPEN_LOOP_CONNECTIONS: u32 = 32;
 /// Revocations a second during the "while one client revokes" step.
 const REVOKES_PER_SEC: u32 = 5;
-const USAGE: &str = "usage: cargo xtask bench [tenants | algorithms | audit-export] [--quick] [--binary PATH]";
+const USAGE: &str =
+    "usage: cargo xtask bench [tenants | algorithms | forward-auth | audit-export] [--quick] [--binary PATH]";
 
 /// One run: its plan, the load generator and the binary under test. Its
 /// steps are written beside what each measures (`suite.rs`, `load.rs`,
@@ -104,7 +108,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return audit_export::run(&binary);
     }
     let (only, args) = match args.split_first() {
-        Some((first, rest)) if first == "tenants" || first == "algorithms" => (Some(first.as_str()), rest),
+        Some((first, rest)) if ["tenants", "algorithms", "forward-auth"].contains(&first.as_str()) => {
+            (Some(first.as_str()), rest)
+        }
         _ => (None, args),
     };
     let Options { quick, given } = Options::parse(args)?;
@@ -131,8 +137,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 None => Ok(()),
             };
         }
-        // The signing algorithms' step alone (grants, private_key_jwt,
-        // DPoP, `me`): printed, never written to BENCHMARKS.md.
+        // One step alone: printed, never written to BENCHMARKS.md.
+        Some("forward-auth") => {
+            bench.forward_auth()?;
+            return Ok(());
+        }
         Some(_) => {
             bench.algorithms()?;
             return Ok(());
@@ -147,6 +156,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     };
     let algorithms = bench.algorithms()?;
     let scale = bench.scale()?;
+    let forward_auth = bench.forward_auth()?;
     let tenants = bench.tenants(postgres_url.as_deref())?;
 
     let report = Report {
@@ -157,6 +167,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         postgres,
         algorithms,
         scale,
+        forward_auth,
     };
     let text = report.markdown();
     println!("\n{text}");

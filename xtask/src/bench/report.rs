@@ -62,6 +62,7 @@ pub(super) struct Report {
     pub(super) sqlite: Suite,
     pub(super) postgres: Option<Suite>,
     pub(super) scale: Scale,
+    pub(super) forward_auth: super::forward_auth::ForwardAuthPoint,
 }
 
 pub(super) fn met(ok: bool) -> &'static str {
@@ -225,8 +226,33 @@ impl Report {
         }
         let _ = writeln!(md);
 
+        let f = &self.forward_auth;
+        let _ = writeln!(md, "### Forward auth (SQLite)\n");
+        let _ = writeln!(
+            md,
+            "`/authz/check` asked about a forwarded `GET` with the same bearer token `me` takes, on one install; then nginx 1.x with `auth_request` to the check in front of a `return 200` upstream, beside the same nginx without it.\n"
+        );
+        let _ = writeln!(md, "| step | req/s | p99 |\n|---|---:|---:|");
+        let _ = writeln!(md, "| GET /api/v1/me | {:.0} | {} |", f.me.rps, ms(f.me.p99_us));
+        let _ = writeln!(md, "| GET /authz/check | {:.0} | {} |", f.check.rps, ms(f.check.p99_us));
+        if let Some((alone, checked)) = f.nginx {
+            let _ = writeln!(md, "| nginx to its upstream | {:.0} | {} |", alone.rps, ms(alone.p99_us));
+            let _ = writeln!(
+                md,
+                "| nginx to its upstream, with the check | {:.0} | {} |",
+                checked.rps,
+                ms(checked.p99_us)
+            );
+        }
+        let _ = writeln!(md);
         let _ = writeln!(md, "### Targets\n");
+        let (r, floor) = (f.check_vs_me(), super::forward_auth::CHECK_VS_ME_TARGET);
         let _ = writeln!(md, "| target | figure | |\n|---|---|---|");
+        let _ = writeln!(md, "| check ≥ {floor} of me (SQLite) | {r:.3} | {} |", met(r >= floor));
+        if let Some(r) = f.nginx_checked_vs_alone() {
+            let _ = writeln!(md, "| nginx with the check / nginx alone (reported) | {r:.3} | |");
+        }
+        
         let q = &self.sqlite;
         for a in &self.algorithms {
             let (r, floor) = (a.token_ratio(), a.token_target());

@@ -24,6 +24,10 @@ impl TempDir {
         Ok(Self(path))
     }
 
+    pub(super) fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
     pub(super) fn file(&self, name: &str, contents: &str) -> Result<PathBuf, String> {
         let path = self.0.join(name);
         std::fs::write(&path, contents).map_err(|e| format!("writing {}: {e}", path.display()))?;
@@ -156,7 +160,17 @@ impl Server {
         master_key: &str,
         alg: SigningAlgorithm,
     ) -> Result<Self, String> {
-        Self::launch_with(binary, database, master_key, random_token(), Some(alg))
+        Self::launch_with(binary, database, master_key, random_token(), Some(alg), &[])
+    }
+
+    /// A new install with these settings beside the defaults.
+    pub(super) fn start_with(
+        binary: &Path,
+        database: &Database,
+        master_key: &str,
+        settings: &[(&str, String)],
+    ) -> Result<Self, String> {
+        Self::launch_with(binary, database, master_key, random_token(), None, settings)
     }
 
     /// With a chosen admin password: the first start of a database sets it,
@@ -167,7 +181,7 @@ impl Server {
         master_key: &str,
         password: String,
     ) -> Result<Self, String> {
-        Self::launch_with(binary, database, master_key, password, None)
+        Self::launch_with(binary, database, master_key, password, None, &[])
     }
 
     /// `alg` none: the binary's default.
@@ -177,6 +191,7 @@ impl Server {
         master_key: &str,
         password: String,
         alg: Option<SigningAlgorithm>,
+        settings: &[(&str, String)],
     ) -> Result<Self, String> {
         let addr = free_port()?;
         let log = database.dir.0.join("server.log");
@@ -186,6 +201,9 @@ impl Server {
             Some(alg) => command.env("CASEBOOK_TOKEN_SIGNING_ALG", alg.as_str()),
             None => command.env_remove("CASEBOOK_TOKEN_SIGNING_ALG"),
         };
+        for (name, value) in settings {
+            command.env(name, value);
+        }
         let child = command
             .arg("serve")
             .env("CASEBOOK_ADDR", addr.to_string())
