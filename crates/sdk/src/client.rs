@@ -8,7 +8,9 @@ use crate::key::PrivateKey;
 use crate::options::{SharedOptions, shared_setters};
 use crate::retry::{RetryPolicy, parse_retry_after};
 use crate::token::{AccessToken, Credential, TokenSource, TokenSourceBuilder};
-use crate::transport::{Http, checked_url, refuse_redirected};
+use crate::transport::{
+    Http, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, REQUEST_ID, checked_url, random_id, refuse_redirected,
+};
 use casebook_domain::wire::Problem;
 use casebook_domain::{ClientSecret, OAuthErrorCode};
 use reqwest::header::{self, HeaderMap, HeaderValue};
@@ -17,6 +19,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// A Casebook client. Cheap to clone: clones share the connection pool and
 /// the cached access token, so make one and pass it around.
@@ -52,6 +55,8 @@ struct Answer {
     status: u16,
     headers: HeaderMap,
     body: Vec<u8>,
+    /// Its `X-Request-Id`, for an error reading the body.
+    request_id: Option<String>,
 }
 
 impl fmt::Debug for Client {
@@ -158,7 +163,7 @@ impl Client {
         segments: &[&str],
         body: Option<&(impl Serialize + ?Sized)>,
     ) -> Result<Response<T>, Error> {
-        let answer = self.execute(method, self.endpoint(segments, &[]), body).await?;
+        let answer = self.execute(method, segments, &[], body).await?;
         let body = decode(&answer)?;
         Ok(Response {
             status: answer.status,
@@ -189,7 +194,7 @@ impl Client {
         query: &[(&str, String)],
         body: Option<&(impl Serialize + ?Sized)>,
     ) -> Result<T, Error> {
-        let answer = self.execute(method, self.endpoint(segments, query), body).await?;
+        let answer = self.execute(method, segments, query, body).await?;
         decode(&answer)
     }
 
@@ -200,7 +205,7 @@ impl Client {
         segments: &[&str],
         body: Option<&(impl Serialize + ?Sized)>,
     ) -> Result<(), Error> {
-        self.execute(method, self.endpoint(segments, &[]), body).await.map(drop)
+        self.execute(method, segments, &[], body).await.map(drop)
     }
 
     async fn authorization(&self) -> Result<(Option<HeaderValue>, Option<AccessToken>), Error> {
@@ -226,10 +231,15 @@ impl Client {
         }
     }
 
+    /// One call: a span named `casebook.request` around every attempt of
+    /// it, with the method, the path as a template (ids as `{id}`), and,
+    /// once answered, the status and the server's request id. Never a
+    /// token, a secret or a body.
     async fn execute(
         &self,
         method: Method,
-        url: Url,
+        segments: &[&str],
+        query: &[(&str, String)],
         body: Option<&(impl Serialize + ?Sized)>,
     ) -> Result<Answer, Error> {
         crate::error::require_runtime()?;
@@ -237,11 +247,52 @@ impl Client {
             .map(serde_json::to_vec)
             .transpose()
             .map_err(|e| Error::Config(format!("the request body cannot be written as JSON: {e}")))?;
+        let span = tracing::info_span!(
+            "casebook.request",
+            method = %method,
+            path = %path_template(segments),
+            status = tracing::field::Empty,
+            request_id = tracing::field::Empty,
+            retries = tracing::field::Empty,
+            replayed = tracing::field::Empty,
+        );
+        // The server keeps an Idempotency-Key for the calls of an account
+        // on its APIs; elsewhere, or unsigned, a key promises nothing.
+        let keyed = method == Method::POST
+            && !matches!(self.inner.auth, Auth::Anonymous)
+            && matches!(segments, ["api" | "admin", "v1", ..]);
+        let url = self.endpoint(segments, query);
+        self.attempts(method, url, body, keyed, &span)
+            .instrument(span.clone())
+            .await
+    }
+
+    /// Every attempt of one call, until an answer or the retry rule says stop.
+    async fn attempts(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Vec<u8>>,
+        keyed: bool,
+        span: &tracing::Span,
+    ) -> Result<Answer, Error> {
         let call = self.call.as_deref();
+        let own = |name: &str| call.and_then(|c| c.headers.get(name)).is_some();
         let retry = call.and_then(|c| c.retry.as_ref()).unwrap_or(&self.inner.retry);
+        // One key per call, the same on every attempt of it: the server does
+        // the call once and answers a repeat with the first answer. A key of
+        // the caller's own (`RequestOptions::header`) is sent instead.
+        let idempotency_key = if method == Method::POST && !own(IDEMPOTENCY_KEY.as_str()) {
+            Some(random_id()?)
+        } else {
+            None
+        };
         let mut retries = 0;
         let mut renewed_token = false;
         let mut sent_with_nonce = false;
+        // An attempt of this call may have reached the server and still be
+        // running there: its answer to a repeat is then 409.
+        let mut may_be_running = false;
         let prover = self.prover();
         loop {
             let (authorization, token) = self.authorization().await?;
@@ -256,6 +307,19 @@ impl Client {
             if let Some(call) = call {
                 request = request.headers(call.headers.clone());
             }
+            // Each attempt is its own request, named for the server's logs,
+            // unless the caller names its requests itself.
+            let sent_id = if own(REQUEST_ID.as_str()) {
+                None
+            } else {
+                Some(random_id()?)
+            };
+            if let Some(id) = &sent_id {
+                request = request.header(REQUEST_ID, id.as_str());
+            }
+            if let Some(key) = &idempotency_key {
+                request = request.header(IDEMPOTENCY_KEY, key.as_str());
+            }
             request = request.header(header::ACCEPT, "application/json, application/problem+json");
             if let Some(authorization) = authorization {
                 request = request.header(header::AUTHORIZATION, authorization);
@@ -268,8 +332,9 @@ impl Client {
                     .header(header::CONTENT_TYPE, "application/json")
                     .body(body.clone());
             }
+            let mut replayed = false;
             let error = match request.send().await {
-                Err(e) => Error::from_reqwest(e),
+                Err(e) => Error::from_reqwest(e).naming_request(None, sent_id.as_deref()),
                 Ok(response) => {
                     refuse_redirected(&response, &url)?;
                     if let Some(prover) = prover {
@@ -277,6 +342,17 @@ impl Client {
                     }
                     let status = response.status().as_u16();
                     let headers = response.headers().clone();
+                    let answered = crate::error::request_id_of(&headers);
+                    replayed = headers
+                        .get(IDEMPOTENT_REPLAYED)
+                        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+                    span.record("status", status);
+                    if let Some(id) = &answered {
+                        span.record("request_id", id.as_str());
+                    }
+                    if replayed {
+                        span.record("replayed", true);
+                    }
                     let invalid_token = status == 401
                         && headers
                             .get_all(header::WWW_AUTHENTICATE)
@@ -284,12 +360,16 @@ impl Client {
                             .filter_map(|v| v.to_str().ok())
                             .any(|challenge| auth_param(challenge, "error").as_deref() == Some("invalid_token"));
                     match response.bytes().await {
-                        Err(e) => Error::from_reqwest(e),
+                        Err(e) => Error::from_reqwest(e).naming_request(answered.as_deref(), sent_id.as_deref()),
                         Ok(bytes) if (200..300).contains(&status) => {
+                            if retries > 0 {
+                                span.record("retries", retries);
+                            }
                             return Ok(Answer {
                                 status,
                                 headers,
                                 body: bytes.to_vec(),
+                                request_id: answered,
                             });
                         }
                         Ok(bytes) => {
@@ -323,19 +403,30 @@ impl Client {
                                 sent_with_nonce = true;
                                 continue;
                             }
-                            problem(status, &headers, &bytes, self)
+                            problem(status, &headers, &bytes, self).naming_request(answered.as_deref(), None)
                         }
                     }
                 }
             };
-            // Sent again only as the one retry rule allows (`retry::verdict`).
-            let Ok((delay, _)) = crate::retry::verdict(retry, &method, &error, retries) else {
+            // Sent again only as the one retry rule allows (`retry::verdict`);
+            // a keyed POST as `retry::keyed_verdict` allows.
+            let verdict = if keyed {
+                crate::retry::keyed_verdict(retry, &error, retries, may_be_running && !replayed)
+            } else {
+                crate::retry::verdict(retry, &method, &error, retries)
+            };
+            let Ok((delay, why)) = verdict else {
+                if retries > 0 {
+                    span.record("retries", retries);
+                }
                 return Err(error);
             };
+            may_be_running |= error.is_transient() && !error.certainly_not_acted();
             tracing::warn!(
                 method = %method,
                 path = url.path(),
                 error = %error,
+                why = why.as_str(),
                 retry = retries + 1,
                 delay_ms = delay.as_millis() as u64,
                 "request failed; retrying"
@@ -346,10 +437,30 @@ impl Client {
     }
 }
 
+/// A call's path under the base URL as a template, for spans and logs:
+/// a segment that is a plain word (`cases`, `v1`, `me`) as it is, any other
+/// (an id) as `{id}`. Casebook's ids always hold a digit or an underscore.
+fn path_template(segments: &[&str]) -> String {
+    let word = |s: &str| {
+        let version = s
+            .strip_prefix('v')
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        version || (!s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
+    };
+    let mut template = String::new();
+    for segment in segments {
+        template.push('/');
+        template.push_str(if word(segment) { segment } else { "{id}" });
+    }
+    template
+}
+
 fn decode<T: DeserializeOwned>(answer: &Answer) -> Result<T, Error> {
     // A 204 has no body; `()` and other unit-like answers read it as null.
     let body: &[u8] = if answer.body.is_empty() { b"null" } else { &answer.body };
-    serde_json::from_slice(body).map_err(|e| Error::undecodable(answer.status, "the documented JSON", e))
+    serde_json::from_slice(body).map_err(|e| {
+        Error::undecodable(answer.status, "the documented JSON", e).naming_request(answer.request_id.as_deref(), None)
+    })
 }
 
 fn bearer(token: &str) -> Result<HeaderValue, Error> {
@@ -450,6 +561,7 @@ fn problem(status: u16, headers: &HeaderMap, body: &[u8], from: &Client) -> Erro
             code,
             description,
             status,
+            request_id: None,
         };
     }
     let parsed = match body {
@@ -480,6 +592,7 @@ fn problem(status: u16, headers: &HeaderMap, body: &[u8], from: &Client) -> Erro
             required_scope: (status == 403).then(|| required_scope(headers)).flatten(),
             second_factor_enrolment_required: status == 403 && p.mfa_enrolment_required == Some(true),
             retry_after,
+            request_id: None,
         },
         Err(source) => {
             let mut error = Error::undecodable(status, "an RFC 9457 problem", source);
@@ -509,9 +622,23 @@ pub struct ClientBuilder {
 impl ClientBuilder {
     /// Acts as a registered external application: its Client ID and secret
     /// buy access tokens at `{base_url}/oauth2/token`, cached and renewed as
-    /// [`TokenSource`] describes.
+    /// [`TokenSource`] describes. Spaces and line breaks around the secret
+    /// (one read from a file or an environment variable) are trimmed.
     pub fn client_credentials(mut self, client_id: impl Into<String>, client_secret: ClientSecret) -> Self {
         self.credentials = Some(Acting::Credential(client_id.into(), Credential::Secret(client_secret)));
+        self
+    }
+
+    /// Acts as a registered external application whose secret is kept in
+    /// the file at `path` (a Kubernetes Secret mounted as a volume, say):
+    /// read at the first token request and read again when the secret is
+    /// refused, so a secret rotated in the file is taken up without a
+    /// restart, as [`TokenSource::with_client_secret_file`] describes.
+    pub fn client_secret_file(mut self, client_id: impl Into<String>, path: impl Into<std::path::PathBuf>) -> Self {
+        self.credentials = Some(Acting::Credential(
+            client_id.into(),
+            Credential::SecretFile(path.into()),
+        ));
         self
     }
 

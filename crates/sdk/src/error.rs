@@ -21,13 +21,18 @@ use std::time::Duration;
 ///
 /// No variant ever holds a client secret, password or code, and none shows
 /// a token: the second step of a sign-in keeps its own out of `Debug`.
+///
+/// Every error that followed a request names it: [`Error::request_id`] is
+/// the server's `X-Request-Id` (or, when no answer came, the one the SDK
+/// sent), and `Display` ends with it, `(request id …)`. Quote it to
+/// Casebook's operators: it finds the request in their logs.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The token endpoint refused the client (RFC 6749 §5.2): for instance
     /// `invalid_client` (wrong Client ID or secret, disabled application) or
     /// `invalid_scope` (a permission the application's roles do not grant).
-    #[error("the token endpoint answered {code}{}", describe(description))]
+    #[error("the token endpoint answered {code}{}{}", describe(description), naming(request_id))]
     #[non_exhaustive]
     OAuth {
         /// The RFC 6749 error code.
@@ -38,6 +43,8 @@ pub enum Error {
         status: u16,
         /// How long the server asked the client to wait, from `Retry-After`.
         retry_after: Option<Duration>,
+        /// The answer's `X-Request-Id`, when it had one.
+        request_id: Option<String>,
     },
 
     /// The server refused the request's DPoP proof (RFC 9449): the token
@@ -55,7 +62,11 @@ pub enum Error {
     /// server sends in a `DPoP` challenge is no such refusal: that answer is
     /// the [`Error::Api`] (or, at the token endpoint,
     /// [`Error::UnexpectedResponse`]) it would be without DPoP.
-    #[error("the server refused the DPoP proof with {code}{}", describe(description))]
+    #[error(
+        "the server refused the DPoP proof with {code}{}{}",
+        describe(description),
+        naming(request_id)
+    )]
     #[non_exhaustive]
     DpopProof {
         /// [`OAuthErrorCode::InvalidDpopProof`] or [`OAuthErrorCode::UseDpopNonce`].
@@ -64,10 +75,12 @@ pub enum Error {
         description: Option<String>,
         /// 400 from the token endpoint, 401 from an API.
         status: u16,
+        /// The answer's `X-Request-Id`, when it had one.
+        request_id: Option<String>,
     },
 
     /// The API answered with an RFC 9457 problem: 401, 403, 404, 409, 422, …
-    #[error("HTTP {status} {title}: {detail}")]
+    #[error("HTTP {status} {title}: {detail}{}", naming(request_id))]
     #[non_exhaustive]
     Api {
         /// The HTTP status.
@@ -93,6 +106,8 @@ pub enum Error {
         second_factor_enrolment_required: bool,
         /// How long the server asked the client to wait, from `Retry-After`.
         retry_after: Option<Duration>,
+        /// The answer's `X-Request-Id`, when it had one.
+        request_id: Option<String>,
     },
 
     /// The password was right and the person has a second factor: signing
@@ -108,16 +123,16 @@ pub enum Error {
     Validation(ValidationErrors),
 
     /// The server did not answer in time (see [`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
-    #[error("the request to the server timed out")]
+    #[error("the request to the server timed out{}", naming(&.0.request_id))]
     Timeout(#[source] Cause),
 
     /// The server could not be reached, or the connection failed mid-way.
-    #[error("could not reach the server")]
+    #[error("could not reach the server{}", naming(&.0.request_id))]
     Transport(#[source] Cause),
 
     /// The server answered with something this SDK does not understand: a
     /// body that is not the documented JSON, a redirect, an unknown error code.
-    #[error("unexpected answer from the server (HTTP {status}): {message}")]
+    #[error("unexpected answer from the server (HTTP {status}): {message}{}", naming(request_id))]
     #[non_exhaustive]
     UnexpectedResponse {
         /// The HTTP status.
@@ -129,6 +144,8 @@ pub enum Error {
         /// The parse error, when there was one.
         #[source]
         source: Option<Cause>,
+        /// The answer's `X-Request-Id`, when it had one.
+        request_id: Option<String>,
     },
 
     /// The client was configured with something unusable, e.g. a base URL that
@@ -145,7 +162,11 @@ pub enum Error {
 
     /// The client secret is neither of the formats Casebook issues: its
     /// checksum fails, or it was cut short or copied with extra characters.
-    /// Caught before anything is sent; the secret is never quoted.
+    /// Caught before anything is sent; the secret is never quoted. Spaces
+    /// and line breaks around it (a secret read from a file) are trimmed
+    /// first, never called a mistake. A secret of another RFC 6749 server
+    /// is not checked at all once the builder is told
+    /// [`check_secret_format(false)`](crate::TokenSourceBuilder::check_secret_format).
     #[error(
         "the client secret is not one Casebook issued (its format or checksum is wrong): copy it again, whole, from cb Admin"
     )]
@@ -185,10 +206,42 @@ pub enum Error {
         #[source]
         source: Option<Cause>,
     },
+
+    /// The client secret file could not be read, or held no secret. It is
+    /// read again at the next token request; the secret is never quoted.
+    #[error("the client secret file {} cannot be used: {message}", path.display())]
+    #[non_exhaustive]
+    SecretFile {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong; never the file's contents.
+        message: String,
+        /// The I/O error, when there was one.
+        #[source]
+        source: Option<Cause>,
+    },
 }
 
 fn describe(description: &Option<String>) -> String {
     description.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+}
+
+/// The end of a message that names its request.
+fn naming(request_id: &Option<String>) -> String {
+    request_id
+        .as_deref()
+        .map(|id| format!(" (request id {id})"))
+        .unwrap_or_default()
+}
+
+/// The longest request id kept from an answer: the server takes ids up to
+/// this long, and one far longer is not an id worth printing.
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// The `X-Request-Id` of an answer, when it has one that reads as text.
+pub(crate) fn request_id_of(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    let id = headers.get("x-request-id")?.to_str().ok()?.trim();
+    (!id.is_empty() && id.len() <= MAX_REQUEST_ID_LEN).then(|| id.to_owned())
 }
 
 impl Error {
@@ -205,6 +258,9 @@ impl Error {
             // A projected token file is written by the platform, not the
             // caller: missing at start-up or mid-swap, it will be back soon.
             Self::TokenFile { .. } => true,
+            // A mounted Secret is swapped by the kubelet as a whole; missing
+            // for a moment, it is back soon.
+            Self::SecretFile { .. } => true,
             Self::Validation(_)
             | Self::DpopProof { .. }
             | Self::SecondFactorRequired(_)
@@ -226,6 +282,43 @@ impl Error {
             Self::SecondFactorRequired(_) => Some(401),
             _ => None,
         }
+    }
+
+    /// The id of the request that failed, to quote to Casebook's
+    /// operators: the `X-Request-Id` the server answered with (it sends one
+    /// on every answer), or, when no answer came (a timeout, a connection
+    /// that broke), the one the SDK sent. `None` when nothing was sent: an
+    /// error found offline, or a connection never made.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Self::OAuth { request_id, .. }
+            | Self::DpopProof { request_id, .. }
+            | Self::Api { request_id, .. }
+            | Self::UnexpectedResponse { request_id, .. } => request_id.as_deref(),
+            Self::Timeout(cause) | Self::Transport(cause) => cause.request_id.as_deref(),
+            Self::SecondFactorRequired(step) => step.request_id(),
+            _ => None,
+        }
+    }
+
+    /// Names the request an error came from, unless it names one already:
+    /// `answered` is the answer's `X-Request-Id`, `sent` the id the request
+    /// carried (kept only where no answer came, and the request left).
+    pub(crate) fn naming_request(mut self, answered: Option<&str>, sent: Option<&str>) -> Self {
+        let slot = match &mut self {
+            Self::OAuth { request_id, .. }
+            | Self::DpopProof { request_id, .. }
+            | Self::Api { request_id, .. }
+            | Self::UnexpectedResponse { request_id, .. } => request_id,
+            Self::Timeout(cause) => &mut cause.request_id,
+            Self::Transport(cause) if !cause.not_sent => &mut cause.request_id,
+            Self::SecondFactorRequired(step) => &mut step.request_id,
+            _ => return self,
+        };
+        if slot.is_none() {
+            *slot = answered.or(sent).map(str::to_owned);
+        }
+        self
     }
 
     /// The OAuth error code, for [`Error::OAuth`] and [`Error::DpopProof`].
@@ -311,7 +404,7 @@ impl Error {
     pub(crate) fn certainly_not_acted(&self) -> bool {
         match self {
             Self::Transport(cause) => cause.not_sent,
-            Self::TokenFile { .. } => true,
+            Self::TokenFile { .. } | Self::SecretFile { .. } => true,
             Self::Api {
                 status, retry_after, ..
             }
@@ -337,6 +430,7 @@ impl Error {
             message: message.into(),
             retry_after: None,
             source: None,
+            request_id: None,
         }
     }
 
@@ -346,6 +440,7 @@ impl Error {
             message: format!("the body is not {what}"),
             retry_after: None,
             source: Some(Cause::new(source)),
+            request_id: None,
         }
     }
 
@@ -404,6 +499,7 @@ pub struct SecondStep {
     via: Arc<dyn Any + Send + Sync>,
     mfa_token: OneTimeCode,
     detail: String,
+    request_id: Option<String>,
 }
 
 impl SecondStep {
@@ -412,6 +508,7 @@ impl SecondStep {
             via: Arc::new(via),
             mfa_token,
             detail,
+            request_id: None,
         }
     }
 
@@ -419,6 +516,11 @@ impl SecondStep {
     /// one offered was not accepted.
     pub fn detail(&self) -> &str {
         &self.detail
+    }
+
+    /// The `X-Request-Id` of the answer that asked for the second factor.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
     }
 
     pub(crate) fn via(&self) -> &(dyn Any + Send + Sync) {
@@ -435,6 +537,7 @@ impl fmt::Debug for SecondStep {
         f.debug_struct("SecondStep")
             .field("mfa_token", &"[redacted]")
             .field("detail", &self.detail)
+            .field("request_id", &self.request_id)
             .finish()
     }
 }
@@ -453,6 +556,8 @@ pub struct Cause {
     error: Arc<dyn std::error::Error + Send + Sync>,
     /// The connection was never made, so the server cannot have acted.
     not_sent: bool,
+    /// The `X-Request-Id` the failed request carried, when it left.
+    request_id: Option<String>,
 }
 
 impl Cause {
@@ -460,6 +565,7 @@ impl Cause {
         Self {
             error: Arc::new(error),
             not_sent: false,
+            request_id: None,
         }
     }
 
@@ -522,6 +628,7 @@ mod tests {
             required_scope: None,
             second_factor_enrolment_required: false,
             retry_after,
+            request_id: None,
         }
     }
 
@@ -544,6 +651,7 @@ mod tests {
                     description: None,
                     status: 429,
                     retry_after: Some(Duration::from_secs(3)),
+                    request_id: None,
                 },
                 false,
             ),
@@ -553,6 +661,7 @@ mod tests {
                     description: None,
                     status: 503,
                     retry_after: None,
+                    request_id: None,
                 },
                 true,
             ),
@@ -571,6 +680,7 @@ mod tests {
             description: None,
             status,
             retry_after: None,
+            request_id: None,
         };
         for (error, not_acted) in [
             (api(429), true),
@@ -601,6 +711,7 @@ mod tests {
             required_scope: None,
             second_factor_enrolment_required: false,
             retry_after: None,
+            request_id: None,
         };
         assert_eq!(server.field_errors()[0].code, ErrorCode::UnknownRole);
         assert!(api(404).field_errors().is_empty());
@@ -620,6 +731,7 @@ mod tests {
             description: Some("scope asks for engage:delete".into()),
             status: 400,
             retry_after: None,
+            request_id: None,
         };
         assert_eq!(
             e.to_string(),
@@ -635,6 +747,7 @@ mod tests {
             code: OAuthErrorCode::InvalidDpopProof,
             description: Some("the proof's htu is not this request's URL".into()),
             status: 401,
+            request_id: None,
         };
         assert_eq!(
             e.to_string(),

@@ -32,6 +32,8 @@
 //! # Feature flags
 //!
 //! - `blocking`: the blocking client, `casebook_sdk::blocking`.
+//! - `test-util`: helpers for your own tests, `casebook_sdk::test_util`: a
+//!   well-formed fake client secret and a local token server.
 //!
 //! # Without a shared secret
 //!
@@ -206,6 +208,8 @@ mod options;
 mod pagination;
 mod retry;
 mod sign_in;
+#[cfg(any(test, feature = "test-util"))]
+pub mod test_util;
 mod token;
 mod transport;
 

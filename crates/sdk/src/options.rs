@@ -37,6 +37,8 @@ pub(crate) struct SharedOptions {
     pub(crate) refresh_ahead: Duration,
     pub(crate) retry: RetryPolicy,
     pub(crate) http: HttpSettings,
+    /// Whether a client secret must have a shape Casebook issues.
+    pub(crate) check_secret_format: bool,
 }
 
 impl Default for SharedOptions {
@@ -50,6 +52,7 @@ impl Default for SharedOptions {
             refresh_ahead: DEFAULT_REFRESH_AHEAD,
             retry: RetryPolicy::default(),
             http: HttpSettings::default(),
+            check_secret_format: true,
         }
     }
 }
@@ -73,6 +76,18 @@ macro_rules! shared_setters {
         /// roles grant.
         pub fn scope(mut self, scope: impl Into<String>) -> Self {
             self.options.scope = Some(scope.into()).filter(|s| !s.trim().is_empty());
+            self
+        }
+
+        /// Whether a client secret must have the shape of one Casebook issues
+        /// (`cbs_…`, whose checksum catches a secret mistyped in copying
+        /// before anything is sent, as
+        /// [`Error::MistypedSecret`](crate::Error::MistypedSecret)). On
+        /// unless set; `false` for another RFC 6749 server's secrets, which
+        /// are sent as given. Either way, spaces and line breaks around a
+        /// secret are trimmed.
+        pub fn check_secret_format(mut self, check: bool) -> Self {
+            self.options.check_secret_format = check;
             self
         }
 

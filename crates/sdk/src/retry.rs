@@ -17,6 +17,12 @@ use std::time::Duration;
 /// or the answer was 429, or a 503 with `Retry-After` (or the token
 /// endpoint's `temporarily_unavailable`). A bare 503 may come from a proxy
 /// whose upstream already had the request.
+///
+/// A POST to Casebook's APIs is the exception: it carries an
+/// `Idempotency-Key`, the same on every attempt, and the server does it
+/// once and answers a repeat with its first answer. So it is retried after
+/// a timeout, a dropped connection or a 5xx like a GET, and a 409 while an
+/// earlier attempt may still be running there is waited out too.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
     max_retries: u32,
@@ -106,11 +112,16 @@ pub(crate) enum Why {
     RetriesSpent,
     /// Not sent again: the server asked for a longer wait than the policy allows.
     WaitTooLong,
+    /// Sent again: a POST with an `Idempotency-Key`, which the server does once.
+    Keyed,
+    /// Sent again: a keyed POST answered 409 while an earlier attempt may
+    /// still be running on the server; its answer is waited for.
+    StillRunning,
 }
 
 impl Why {
-    /// Its name in `sdks/fixtures/retry-verdicts.json`, which both SDKs' tests read.
-    #[cfg(test)]
+    /// Its name in `sdks/fixtures/retry-verdicts.json`, which both SDKs'
+    /// tests read, and in the SDK's log lines.
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::SafeToRepeat => "safe_to_repeat",
@@ -119,6 +130,8 @@ impl Why {
             Self::MayHaveActed => "may_have_acted",
             Self::RetriesSpent => "retries_spent",
             Self::WaitTooLong => "wait_too_long",
+            Self::Keyed => "keyed",
+            Self::StillRunning => "still_running",
         }
     }
 }
@@ -149,6 +162,39 @@ pub(crate) fn verdict(
         Why::NotActed
     } else {
         return Err(Why::MayHaveActed);
+    };
+    if retries >= policy.max_retries {
+        return Err(Why::RetriesSpent);
+    }
+    policy
+        .delay(retries, error.retry_after())
+        .map(|delay| (delay, why))
+        .ok_or(Why::WaitTooLong)
+}
+
+/// [`verdict`] for a POST carrying an `Idempotency-Key` the server keeps
+/// (Casebook's `/api/v1` and `/admin/v1`, for a caller it knows): the
+/// server does it once, so every transient failure is retried, as for a
+/// GET. With `may_be_running` (an earlier attempt may have reached the
+/// server and not finished; its answer was not a replay), a 409 is the
+/// server saying the first attempt is still at work, and is waited out
+/// within the same retries.
+pub(crate) fn keyed_verdict(
+    policy: &RetryPolicy,
+    error: &Error,
+    retries: u32,
+    may_be_running: bool,
+) -> Result<(Duration, Why), Why> {
+    let why = if error.is_transient() {
+        if error.certainly_not_acted() {
+            Why::NotActed
+        } else {
+            Why::Keyed
+        }
+    } else if may_be_running && error.status() == Some(409) {
+        Why::StillRunning
+    } else {
+        return Err(Why::Permanent);
     };
     if retries >= policy.max_retries {
         return Err(Why::RetriesSpent);
@@ -203,18 +249,21 @@ mod tests {
                 required_scope: None,
                 second_factor_enrolment_required: false,
                 retry_after,
+                request_id: None,
             },
             "unexpected_response" => Error::UnexpectedResponse {
                 status: status(),
                 message: String::new(),
                 retry_after,
                 source: None,
+                request_id: None,
             },
             "oauth" => Error::OAuth {
                 code: OAuthErrorCode::parse(error["code"].as_str().expect("code")).expect("a known code"),
                 description: None,
                 status: status(),
                 retry_after,
+                request_id: None,
             },
             "timeout" => Error::Timeout(Cause::new(std::io::Error::other("timed out"))),
             "transport" => Error::Transport(Cause::transport(error["not_sent"].as_bool().expect("not_sent"))),
@@ -251,6 +300,44 @@ mod tests {
                 "{case}"
             );
         }
+    }
+
+    #[test]
+    fn a_keyed_post_is_retried_after_a_timeout_and_waits_out_a_409_only_while_it_may_run() {
+        let policy = RetryPolicy::default().max_retries(2);
+        let timeout = Error::Timeout(Cause::new(std::io::Error::other("timed out")));
+        let dropped = Error::Transport(Cause::transport(false));
+        let problem = |status, retry_after| Error::Api {
+            status,
+            problem_type: String::new(),
+            title: String::new(),
+            detail: String::new(),
+            errors: vec![],
+            missing_permissions: PermissionSet::EMPTY,
+            required_scope: None,
+            second_factor_enrolment_required: false,
+            retry_after,
+            request_id: None,
+        };
+        let conflict = problem(409, Some(Duration::from_secs(1)));
+        let unprocessable = problem(422, None);
+        // Unkeyed, a POST that may have been done is never sent again.
+        assert_eq!(verdict(&policy, &Method::POST, &timeout, 0), Err(Why::MayHaveActed));
+        assert_eq!(verdict(&policy, &Method::POST, &dropped, 0), Err(Why::MayHaveActed));
+        for error in [&timeout, &dropped] {
+            assert_eq!(
+                keyed_verdict(&policy, error, 0, false).map(|(_, why)| why),
+                Ok(Why::Keyed)
+            );
+            assert_eq!(keyed_verdict(&policy, error, 2, true), Err(Why::RetriesSpent));
+        }
+        assert_eq!(
+            keyed_verdict(&policy, &conflict, 1, true),
+            Ok((Duration::from_secs(1), Why::StillRunning))
+        );
+        // A 409 to the first attempt, or a replayed one, is the answer.
+        assert_eq!(keyed_verdict(&policy, &conflict, 0, false), Err(Why::Permanent));
+        assert_eq!(keyed_verdict(&policy, &unprocessable, 1, true), Err(Why::Permanent));
     }
 
     #[test]

@@ -2,12 +2,34 @@
 //! the rule for which URLs credentials may be sent to.
 
 use crate::error::Error;
-use reqwest::header::{self, HeaderValue};
+use reqwest::header::{self, HeaderName, HeaderValue};
 use reqwest::{Method, RequestBuilder, Response};
 use std::time::Duration;
 use url::Url;
 
 const DEFAULT_USER_AGENT: &str = concat!("casebook-sdk/", env!("CARGO_PKG_VERSION"));
+
+/// Names one request, for the server's logs and the caller's errors; the
+/// server answers every request with one (its own, or the one sent).
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Names one call of a POST, the same on every attempt of it: the server
+/// does the call once and answers a repeat with the first answer.
+pub(crate) const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+
+/// On an answer the server gave before, to an earlier attempt with the same key.
+pub(crate) const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// 128 random bits as 32 lowercase hex digits: a request id or an
+/// idempotency key, unguessable and unique.
+pub(crate) fn random_id() -> Result<String, Error> {
+    use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+    let mut bytes = [0u8; 16];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| Error::Config("the system's random source failed".into()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
 
 /// Transport settings shared by [`ClientBuilder`](crate::ClientBuilder) and
 /// the token source builder.

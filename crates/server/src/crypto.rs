@@ -334,6 +334,17 @@ impl MasterKey {
     }
 }
 
+/// HMAC-SHA256 of `parts`, in order, under `key`: a fingerprint of a
+/// request whose body may hold a password, which a bare hash would let
+/// anyone holding the table guess offline.
+pub fn mac_of_parts(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = <HmacSha256 as hmac::KeyInit>::new_from_slice(key).expect("any key length");
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
 /// HMAC-SHA256 of a client secret under `key`.
 pub fn mac_under(key: &[u8; 32], secret: &str) -> [u8; 32] {
     let mut mac = <HmacSha256 as hmac::KeyInit>::new_from_slice(key).expect("any key length");

@@ -3,28 +3,69 @@
  * (authorization, retries, error mapping).
  */
 
+import type { PrivateKey } from "./assertion.js";
 import type { DPoPOption } from "./dpop.js";
-import { ApiError, CasebookError, ConfigError, DPoPProofError, UnexpectedResponseError } from "./errors.js";
+import { ApiError, CasebookError, ConfigError, DPoPProofError, UnexpectedResponseError, withRequestId } from "./errors.js";
 import type { Problem } from "./errors.js";
-import { checkedBaseUrl, endpoint, exchange } from "./http.js";
-import type { Fetch, HttpSettings } from "./http.js";
+import { checkForm } from "./forms.js";
+import type { FormName } from "./forms.js";
+import type { paths } from "./generated/openapi.js";
+import { checkedBaseUrl, endpoint, exchange, newIdempotencyKey, route } from "./http.js";
+import type { Answer, Fetch, HttpSettings } from "./http.js";
+import type { Instrumentation } from "./instrument.js";
 import { RetryPolicy, retryVerdict, sleep } from "./retry.js";
 import type { RetryOptions } from "./retry.js";
 import { ClientSecret } from "./secret.js";
 import { AccessToken, TokenSource } from "./token.js";
-import type { ClientAuthMethod } from "./token.js";
+import type { ClientAuthMethod, CredentialReader } from "./token.js";
 
 export type Method = "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
+
+/** A path of the OpenAPI document, e.g. `/api/v1/engage/cases/{id}`. */
+export type Route = keyof paths & string;
 
 export interface ClientOptions {
   /**
    * The Casebook's base URL: the **Callback URL** cb Admin shows for every
-   * application, e.g. `https://casebook.example.org`.
+   * application, e.g. `https://casebook.example.org`. `undefined` (an
+   * environment variable not set) is a {@link ConfigError} that says so.
    */
-  baseUrl: string;
-  /** With {@link clientSecret}: act as a registered external application. */
-  clientId?: string;
-  clientSecret?: ClientSecret | string;
+  baseUrl: string | URL | undefined;
+  /**
+   * Act as a registered external application: its Client ID, with
+   * {@link clientSecret}, {@link privateKey} or {@link federatedToken}.
+   */
+  clientId?: string | undefined;
+  /**
+   * The client secret: a string (surrounding whitespace, such as the
+   * newline a file or a Kubernetes Secret ends in, is dropped), a
+   * {@link ClientSecret}, or a reader of it that is asked again after an
+   * `invalid_client`, so that a rotated secret is picked up
+   * (`secretFile(path)` of `@casebook/sdk/node`).
+   */
+  clientSecret?: ClientSecret | string | CredentialReader<ClientSecret | string> | undefined;
+  /** For an application registered for `private_key_jwt`: its key (see {@link PrivateKey}). */
+  privateKey?: PrivateKey;
+  /** With `privateKey`: the issuer the assertions are addressed to; the base URL's by default. */
+  audience?: string;
+  /**
+   * For a workload with a federated credential: a reader of its platform's
+   * token, asked for every token request (`federatedTokenFile(path)` of
+   * `@casebook/sdk/node`).
+   */
+  federatedToken?: CredentialReader;
+  /**
+   * A client that acts as nobody: to sign a person in (`signIn`), or to ask
+   * for a password reset. Without credentials and without this, `new
+   * Client` throws a {@link ConfigError}: an environment variable left
+   * unset should not make a client that silently calls as nobody.
+   */
+  anonymous?: boolean;
+  /**
+   * Check a client secret's format offline, refusing a mistyped one
+   * (default true); off for another server's secrets.
+   */
+  checkSecretFormat?: boolean;
   authMethod?: ClientAuthMethod;
   /** Space-separated permissions to ask for; all the application's roles grant when unset. */
   scope?: string;
@@ -59,6 +100,21 @@ export interface ClientOptions {
    * nonce.
    */
   dpop?: DPoPOption;
+  /**
+   * Hooks around every try of every request (its token requests too,
+   * unless the client was given a `tokenSource`, which has its own), for
+   * tracing and metrics: see {@link Instrumentation}.
+   */
+  instrument?: Instrumentation;
+  /**
+   * Check forms offline before sending (default true), by the server's own
+   * rules (`sdks/fixtures/form-rules.json`): a form the server would refuse
+   * for its shape or its text's length and characters is a
+   * {@link ValidationError}, with the server's codes and words, and
+   * nothing is sent. Rules that need the server's data (a role that
+   * exists, an address in use) are the server's to judge.
+   */
+  checkForms?: boolean;
 }
 
 type Auth =
@@ -70,9 +126,23 @@ interface Core {
   base: URL;
   http: HttpSettings;
   retry: RetryPolicy;
+  checkForms: boolean;
 }
 
 export type Query = Record<string, string | undefined>;
+
+/** What a call sends beside its method and route. */
+export interface CallOptions {
+  /** The route's `{name}` parameters. */
+  params?: Readonly<Record<string, string>>;
+  query?: Query;
+  body?: unknown;
+  /** The form `body` is, checked offline before sending. */
+  form?: FormName;
+}
+
+/** Where the server takes an `Idempotency-Key`. */
+const KEYED_PREFIXES = ["/api/v1/", "/admin/v1/"];
 
 /**
  * The request loop shared by a client and the session clients made from it.
@@ -105,18 +175,27 @@ export class Transport {
   }
 
   /** A call whose answer is JSON. */
-  async json<T>(method: Method, segments: readonly string[], options: { query?: Query; body?: unknown } = {}): Promise<T> {
-    const answer = await this.#execute(method, endpoint(this.#core.base, segments, options.query), options.body);
+  async json<T>(method: Method, template: Route, options: CallOptions = {}): Promise<T> {
+    const answer = await this.#call(method, template, options);
     try {
       return JSON.parse(answer.body) as T;
     } catch (cause) {
-      throw new UnexpectedResponseError(answer.status, "the body is not the documented JSON", undefined, { cause });
+      throw withRequestId(
+        new UnexpectedResponseError(answer.status, "the body is not the documented JSON", undefined, { cause }),
+        answer.requestId,
+      );
     }
   }
 
   /** A call whose answer has no body worth reading (204). */
-  async empty(method: Method, segments: readonly string[], body?: unknown): Promise<void> {
-    await this.#execute(method, endpoint(this.#core.base, segments), body);
+  async empty(method: Method, template: Route, options: CallOptions = {}): Promise<void> {
+    await this.#call(method, template, options);
+  }
+
+  #call(method: Method, template: Route, options: CallOptions): Promise<Answer> {
+    if (options.form !== undefined && this.#core.checkForms) checkForm(options.form, options.body);
+    const url = route(this.#core.base, template, options.params, options.query);
+    return this.#execute(method, template, url, options.body);
   }
 
   /**
@@ -144,22 +223,35 @@ export class Transport {
     }
   }
 
-  async #execute(method: Method, url: string, body: unknown): Promise<{ status: number; body: string }> {
+  /**
+   * One call, with its retries. A POST to the API carries an
+   * `Idempotency-Key`, made for the call and the same on every try: the
+   * server answers a repeat with its first answer (`Idempotent-Replayed`)
+   * rather than acting twice, so a POST made as an application or a
+   * signed-in person is retried as a GET is, a timeout included. (The
+   * server keeps keys per account: a POST made as nobody, a sign-in, is
+   * still retried only when the server certainly did not act.)
+   */
+  async #execute(method: Method, template: Route, url: string, body: unknown): Promise<Answer> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
+    const idempotencyKey =
+      method === "POST" && KEYED_PREFIXES.some((prefix) => template.startsWith(prefix)) ? newIdempotencyKey() : undefined;
+    const keyed = idempotencyKey !== undefined && this.#auth.kind !== "anonymous";
     let renewedToken = false;
     let nonceRetried = false;
-    for (let retries = 0; ; ) {
+    for (let retries = 0, attempt = 0; ; attempt++) {
       const headers: Record<string, string> = { accept: "application/json, application/problem+json" };
       const token = await this.#authorization(method, url, headers);
       const dpop = headers.dpop === undefined ? undefined : this.tokenSource?.dpop;
       if (payload !== undefined) headers["content-type"] = "application/json";
       let error: CasebookError;
       try {
-        const answer = await exchange(this.#core.http, url, {
-          method,
-          headers,
-          ...(payload === undefined ? {} : { body: payload }),
-        });
+        const answer = await exchange(
+          this.#core.http,
+          url,
+          { method, headers, ...(payload === undefined ? {} : { body: payload }) },
+          { kind: "api", template, attempt, idempotencyKey },
+        );
         // Success or error alike, the latest nonce is the one to send next.
         const gotNonce = dpop?.rememberNonce(url, answer.headers) === true;
         if (answer.status >= 200 && answer.status < 300) return answer;
@@ -184,13 +276,25 @@ export class Transport {
           const scope = answer.status === 403 ? requiredScope(challenge) : undefined;
           error = problem(answer.status, answer.body, answer.retryAfterMs, scope);
         }
+        withRequestId(error, answer.requestId);
+        // A 409 to a repeat that the server did not answer from its store:
+        // the first try, which timed out here, is still running there.
+        // Wait for it, and the next repeat gets its answer.
+        if (keyed && retries > 0 && answer.status === 409 && !answer.replayed) {
+          const delayMs = this.#core.retry.delay(retries, answer.retryAfterMs);
+          if (delayMs === undefined) throw error;
+          await sleep(delayMs);
+          retries++;
+          continue;
+        }
       } catch (thrown) {
         if (!(thrown instanceof CasebookError)) throw thrown;
         error = thrown;
       }
-      // A POST or PATCH is repeated only when the server certainly did not
-      // act: a timeout or a 500 may have followed an action.
-      const verdict = retryVerdict(this.#core.retry, method, error, retries);
+      // A POST with an idempotency key is repeated as a GET is; without
+      // one, a POST or PATCH is repeated only when the server certainly did
+      // not act: a timeout or a 500 may have followed an action.
+      const verdict = retryVerdict(this.#core.retry, method, error, retries, keyed);
       if (!verdict.retry) throw error;
       await sleep(verdict.delayMs);
       retries++;
@@ -360,9 +464,15 @@ export function problem(status: number, body: string, retryAfterMs?: number, req
   return new ApiError(status, read, retryAfterMs, requiredScope);
 }
 
+/** The options that make a client act as an application, when no token source is given. */
+const CREDENTIALS = ["clientId", "clientSecret", "privateKey", "federatedToken"] as const;
+
 /** Builds the transport of a {@link ClientOptions}. @internal */
 export function transportFor(options: ClientOptions): Transport {
-  const base = checkedBaseUrl(options.baseUrl, options.allowInsecureHttp ?? false);
+  if (options.baseUrl === undefined || options.baseUrl === null || String(options.baseUrl).trim() === "") {
+    throw new ConfigError("baseUrl is not set (is CASEBOOK_URL set?): the Casebook's Callback URL, e.g. https://casebook.example.org");
+  }
+  const base = checkedBaseUrl(String(options.baseUrl), options.allowInsecureHttp ?? false);
   const fetchImpl = options.fetch ?? globalThis.fetch;
   if (typeof fetchImpl !== "function") throw new ConfigError("no fetch: pass one as the fetch option");
   const retry = options.retry instanceof RetryPolicy ? options.retry : new RetryPolicy(options.retry);
@@ -370,24 +480,42 @@ export function transportFor(options: ClientOptions): Transport {
     fetch: (input, init) => fetchImpl(input, init),
     timeoutMs: options.timeoutMs ?? 30_000,
     userAgent: options.userAgent,
+    instrument: options.instrument,
   };
-  const core: Core = { base, http, retry };
+  const core: Core = { base, http, retry, checkForms: options.checkForms ?? true };
+  const credentials = CREDENTIALS.filter((name) => options[name] !== undefined);
+  if (options.anonymous !== undefined && options.anonymous !== false) {
+    if (options.anonymous !== true) throw new ConfigError("anonymous is true or false");
+    const given = [...credentials, ...(options.tokenSource === undefined ? [] : ["tokenSource"])];
+    if (given.length > 0) throw new ConfigError(`anonymous and ${given.join(", ")} do not go together`);
+    return new Transport(core, { kind: "anonymous" });
+  }
   if (options.tokenSource !== undefined) {
     return new Transport(core, { kind: "application", tokens: givenTokenSource(options) });
   }
-  if (options.clientId === undefined && options.clientSecret === undefined) {
-    return new Transport(core, { kind: "anonymous" });
+  if (credentials.length === 0) {
+    throw new ConfigError(
+      "no credentials: give clientId with clientSecret, privateKey or federatedToken (are CASEBOOK_CLIENT_ID and " +
+        "CASEBOOK_CLIENT_SECRET set?), or a tokenSource; a client that only signs people in takes anonymous: true",
+    );
   }
-  if (!options.clientId || options.clientSecret === undefined) {
-    throw new ConfigError("clientId and clientSecret go together");
+  if (options.clientId === undefined || options.clientId.trim() === "") {
+    throw new ConfigError(`${credentials.join(", ")} without a clientId (is CASEBOOK_CLIENT_ID set?)`);
+  }
+  if (credentials.length === 1) {
+    throw new ConfigError("clientId without clientSecret, privateKey or federatedToken (is CASEBOOK_CLIENT_SECRET set?)");
   }
   const tokens = new TokenSource({
     tokenUrl: endpoint(base, ["oauth2", "token"]),
     clientId: options.clientId,
-    clientSecret: options.clientSecret,
     retry,
     timeoutMs: http.timeoutMs,
     fetch: fetchImpl,
+    ...(options.clientSecret === undefined ? {} : { clientSecret: options.clientSecret }),
+    ...(options.privateKey === undefined ? {} : { privateKey: options.privateKey }),
+    ...(options.audience === undefined ? {} : { audience: options.audience }),
+    ...(options.federatedToken === undefined ? {} : { federatedToken: options.federatedToken }),
+    ...(options.checkSecretFormat === undefined ? {} : { checkSecretFormat: options.checkSecretFormat }),
     ...(options.allowInsecureHttp === undefined ? {} : { allowInsecureHttp: options.allowInsecureHttp }),
     ...(options.authMethod === undefined ? {} : { authMethod: options.authMethod }),
     ...(options.scope === undefined ? {} : { scope: options.scope }),
@@ -395,12 +523,25 @@ export function transportFor(options: ClientOptions): Transport {
     ...(options.userAgent === undefined ? {} : { userAgent: options.userAgent }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.dpop === undefined ? {} : { dpop: options.dpop }),
+    ...(options.instrument === undefined ? {} : { instrument: options.instrument }),
   });
   return new Transport(core, { kind: "application", tokens });
 }
 
 /** The token settings a given {@link TokenSource} already holds. */
-const TOKEN_SETTINGS = ["clientId", "clientSecret", "authMethod", "scope", "refreshAheadMs", "clock", "dpop"] as const;
+const TOKEN_SETTINGS = [
+  "clientId",
+  "clientSecret",
+  "privateKey",
+  "audience",
+  "federatedToken",
+  "checkSecretFormat",
+  "authMethod",
+  "scope",
+  "refreshAheadMs",
+  "clock",
+  "dpop",
+] as const;
 
 function givenTokenSource(options: ClientOptions): TokenSource {
   const source = options.tokenSource;

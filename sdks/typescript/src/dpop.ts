@@ -13,8 +13,8 @@ import { ConfigError } from "./errors.js";
 /** The JWS algorithms a DPoP key signs with: those Casebook accepts. */
 export type DPoPAlgorithm = "ES256" | "RS256" | "PS256" | "EdDSA";
 
-/** The WebCrypto parameters of each algorithm's signature. */
-const SIGN_PARAMS: Record<DPoPAlgorithm, AlgorithmIdentifier | RsaPssParams | EcdsaParams> = {
+/** The WebCrypto parameters of each algorithm's signature. @internal */
+export const SIGN_PARAMS: Record<DPoPAlgorithm, AlgorithmIdentifier | RsaPssParams | EcdsaParams> = {
   ES256: { name: "ECDSA", hash: "SHA-256" },
   RS256: { name: "RSASSA-PKCS1-v1_5" },
   // RFC 7518 §3.5: the salt is as long as the hash.
@@ -22,8 +22,8 @@ const SIGN_PARAMS: Record<DPoPAlgorithm, AlgorithmIdentifier | RsaPssParams | Ec
   EdDSA: { name: "Ed25519" },
 };
 
-/** The public JWK members of each key type, in RFC 7638's (lexicographic) order. */
-const JWK_MEMBERS: Record<string, readonly string[]> = {
+/** The public JWK members of each key type, in RFC 7638's (lexicographic) order. @internal */
+export const JWK_MEMBERS: Record<string, readonly string[]> = {
   EC: ["crv", "kty", "x", "y"],
   RSA: ["e", "kty", "n"],
   OKP: ["crv", "kty", "x"],
@@ -44,14 +44,15 @@ interface Material {
   thumbprint: string;
 }
 
-function subtle(): SubtleCrypto {
+/** @internal */
+export function subtle(): SubtleCrypto {
   const s = globalThis.crypto?.subtle;
   if (s === undefined) throw new ConfigError("DPoP needs WebCrypto (globalThis.crypto.subtle), which this platform lacks");
   return s;
 }
 
-/** The JWS algorithm of a WebCrypto key, or why it cannot sign DPoP proofs. */
-function algorithmOf(key: CryptoKey): DPoPAlgorithm | string {
+/** The JWS algorithm of a WebCrypto key, or why it cannot sign DPoP proofs. @internal */
+export function algorithmOf(key: CryptoKey): DPoPAlgorithm | string {
   const algorithm = key.algorithm as KeyAlgorithm & { namedCurve?: string; hash?: { name?: string }; modulusLength?: number };
   const hash = algorithm.hash?.name;
   switch (algorithm.name) {
@@ -70,7 +71,8 @@ function algorithmOf(key: CryptoKey): DPoPAlgorithm | string {
   }
 }
 
-const isAlgorithm = (a: string): a is DPoPAlgorithm => a in SIGN_PARAMS;
+/** @internal */
+export const isAlgorithm = (a: string): a is DPoPAlgorithm => a in SIGN_PARAMS;
 
 /** The caller's key pair checked before anything is sent; its algorithm. */
 function checkedPair(pair: CryptoKeyPair): DPoPAlgorithm {
@@ -88,7 +90,7 @@ function checkedPair(pair: CryptoKeyPair): DPoPAlgorithm {
   return alg;
 }
 
-/** Unpadded base64url of bytes (RFC 7515 §2), with `btoa` so that browsers have it too. */
+/** Unpadded base64url of bytes (RFC 7515 §2), with `btoa` so that browsers have it too. @internal */
 export function base64url(bytes: ArrayBuffer | Uint8Array): string {
   const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
   let binary = "";
@@ -96,14 +98,15 @@ export function base64url(bytes: ArrayBuffer | Uint8Array): string {
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-const utf8 = (text: string) => new TextEncoder().encode(text);
+/** @internal */
+export const utf8 = (text: string) => new TextEncoder().encode(text);
 
-/** The `ath` of a proof: the access token's SHA-256, base64url (RFC 9449 §4.2). */
+/** The `ath` of a proof: the access token's SHA-256, base64url (RFC 9449 §4.2). @internal */
 export async function accessTokenHash(accessToken: string): Promise<string> {
   return base64url(await subtle().digest("SHA-256", utf8(accessToken)));
 }
 
-/** The URL a proof names (`htu`): without its query and fragment (RFC 9449 §4.2). */
+/** The URL a proof names (`htu`): without its query and fragment (RFC 9449 §4.2). @internal */
 export function htu(url: string | URL): string {
   const parsed = new URL(url);
   return `${parsed.origin}${parsed.pathname}`;

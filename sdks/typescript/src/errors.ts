@@ -11,10 +11,32 @@ export type ErrorCode = components["schemas"]["ErrorCode"];
 export type FieldError = components["schemas"]["FieldError"];
 export type Problem = components["schemas"]["Problem"];
 
+let setRequestId: (error: CasebookError, requestId: string) => void;
+
 /** The base of every error the SDK throws. */
 export abstract class CasebookError extends Error {
   /** A stable name for the kind of failure, e.g. `"oauth"` or `"api"`. */
   abstract readonly kind: string;
+  #requestId: string | undefined;
+
+  static {
+    setRequestId = (error, requestId) => {
+      if (error.#requestId !== undefined) return;
+      error.#requestId = requestId;
+      error.message += ` (X-Request-Id ${requestId})`;
+    };
+  }
+
+  /**
+   * The request's `X-Request-Id`: the server's, from its answer, or the one
+   * the SDK sent when no answer came (a timeout, a dropped connection). The
+   * server logs every request under it, and its audit events carry it: quote
+   * it to the Casebook's operators. `undefined` for an error found before
+   * anything was sent.
+   */
+  get requestId(): string | undefined {
+    return this.#requestId;
+  }
 
   /**
    * Whether trying again later could succeed: timeouts, connection
@@ -43,6 +65,16 @@ export abstract class CasebookError extends Error {
   }
 }
 
+/**
+ * `error` with the request id of the exchange it came from, unless it has
+ * one already (the first exchange to name it is the one it is about).
+ * @internal
+ */
+export function withRequestId<E>(error: E, requestId: string | undefined): E {
+  if (error instanceof CasebookError && requestId !== undefined) setRequestId(error, requestId);
+  return error;
+}
+
 export function transientStatus(status: number): boolean {
   return [408, 429, 500, 502, 503, 504].includes(status);
 }
@@ -57,6 +89,7 @@ export function transientStatus(status: number): boolean {
  */
 export function certainlyNotActed(error: CasebookError): boolean {
   if (error instanceof TransportError) return error.notSent;
+  if (error instanceof CredentialError) return true;
   if (error instanceof ApiError || error instanceof OAuthError || error instanceof UnexpectedResponseError) {
     if (error.status === 429) return true;
     if (error.status !== 503) return false;
@@ -286,6 +319,26 @@ export class ConfigError extends CasebookError {
 }
 
 /**
+ * The client's credential could not be read: a secret file or a federated
+ * token file missing, empty or unreadable, a function given as
+ * `clientSecret` or `federatedToken` that threw. Nothing was sent.
+ * Transient, as the platform may be about to write the file: retried like a
+ * refused connection, then thrown. Never quotes the credential.
+ */
+export class CredentialError extends CasebookError {
+  readonly kind = "credential";
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(`the client's credential could not be read: ${message}`, options);
+    this.name = "CredentialError";
+  }
+
+  override get transient(): boolean {
+    return true;
+  }
+}
+
+/**
  * The client secret is neither of the formats Casebook issues: its checksum
  * fails, or it was cut short or copied with extra characters. Caught before
  * anything is sent; the secret is never quoted.
@@ -295,7 +348,8 @@ export class MistypedSecretError extends CasebookError {
 
   constructor() {
     super(
-      "the client secret is not one Casebook issued (its format or checksum is wrong): copy it again, whole, from cb Admin",
+      "the client secret is not one Casebook issued (its format or checksum is wrong): copy it again, whole, from cb Admin " +
+        "(for another server's secrets, set checkSecretFormat: false)",
     );
     this.name = "MistypedSecretError";
   }

@@ -19,13 +19,17 @@ export interface RetryOptions {
  * retried: exponential backoff with jitter, a bounded number of times. A
  * `Retry-After` from the server replaces the computed backoff.
  *
- * Requests that may change something (POST, PATCH, and every token
- * request) are retried only when the server certainly did not act on them:
- * the connection could not be opened, or the answer was 429, or a 503
- * with `Retry-After` (or the token endpoint's `temporarily_unavailable`).
- * A timeout, a dropped connection, a bare 503 (a proxy's, whose upstream
- * may have had the request) or another 5xx may have followed an action,
- * so those are thrown rather than risk doing it twice.
+ * A POST to the API carries an `Idempotency-Key`, the same on every try
+ * of one call, so the server answers a repeat with its first answer
+ * instead of acting twice: it is retried as a GET is. Other requests that
+ * may change something (PATCH, a POST without a session or token, and
+ * every token request) are retried only when the server certainly did not
+ * act on them: the connection could not be opened, or the answer was 429,
+ * or a 503 with `Retry-After` (or the token endpoint's
+ * `temporarily_unavailable`). A timeout, a dropped connection, a bare 503
+ * (a proxy's, whose upstream may have had the request) or another 5xx may
+ * have followed an action, so those are thrown rather than risk doing it
+ * twice.
  */
 export class RetryPolicy {
   readonly maxRetries: number;
@@ -82,13 +86,21 @@ const IDEMPOTENT: readonly string[] = ["GET", "HEAD", "PUT", "DELETE", "OPTIONS"
  * retries already, is sent again, and after how long. Every request, the
  * token request (a POST) included, goes through this one rule: a request
  * that may change something is repeated only when the server certainly did
- * not act on it, since a timeout or a 500 may have followed an action.
+ * not act on it, since a timeout or a 500 may have followed an action;
+ * unless it carries an `Idempotency-Key` the server keeps for its caller
+ * (`keyed`), which makes any request safe to repeat.
  * @internal
  */
-export function retryVerdict(policy: RetryPolicy, method: string, error: CasebookError, retries: number): RetryVerdict {
+export function retryVerdict(
+  policy: RetryPolicy,
+  method: string,
+  error: CasebookError,
+  retries: number,
+  keyed = false,
+): RetryVerdict {
   if (!error.transient) return { retry: false, why: "permanent" };
   let why: RetryWhy;
-  if (IDEMPOTENT.includes(method)) why = "safe_to_repeat";
+  if (IDEMPOTENT.includes(method) || keyed) why = "safe_to_repeat";
   else if (certainlyNotActed(error)) why = "not_acted";
   else return { retry: false, why: "may_have_acted" };
   if (retries >= policy.maxRetries) return { retry: false, why: "retries_spent" };

@@ -8,6 +8,8 @@
  * working.
  */
 
+import { ConfigError } from "./errors.js";
+
 const PREFIX = "cbs_";
 const RANDOM_CHARS = 44;
 const CHECKSUM_CHARS = 6;
@@ -44,7 +46,8 @@ export function crc32(text: string): number {
   return (crc ^ 0xffffffff) >>> 0;
 }
 
-function checksum(body: string): string {
+/** The six base-62 digits that end a scannable secret whose first 48 characters are `body`. @internal */
+export function checksum(body: string): string {
   let value = crc32(body);
   const digits: string[] = [];
   for (let i = 0; i < CHECKSUM_CHARS; i++) {
@@ -76,12 +79,17 @@ const REDACTED = "[redacted]";
  * A client secret. Its value comes out only through {@link expose}: string
  * conversion, `JSON.stringify` and Node's `util.inspect` (hence
  * `console.log`) all show `[redacted]`.
+ *
+ * Whitespace around the value is dropped: a secret read from a file, an
+ * environment variable or a Kubernetes Secret often ends in a newline,
+ * which is no part of it (no secret Casebook issues holds whitespace).
  */
 export class ClientSecret {
   readonly #value: string;
 
   constructor(value: string) {
-    this.#value = value;
+    if (typeof value !== "string") throw new ConfigError("a client secret is a string");
+    this.#value = value.trim();
   }
 
   /** The secret itself, to send to the token endpoint. Handle with care. */

@@ -10,19 +10,23 @@
  * is handed the current token meanwhile.
  */
 
+import { ASSERTION_TYPE, PrivateKey, issuerOf } from "./assertion.js";
 import { dpopKeyOf } from "./dpop.js";
 import type { DPoPKey, DPoPOption } from "./dpop.js";
 import {
   CasebookError,
   ConfigError,
+  CredentialError,
   DPoPProofError,
   MistypedSecretError,
   OAuthError,
   UnexpectedResponseError,
+  withRequestId,
 } from "./errors.js";
 import type { OAuthErrorCode } from "./errors.js";
 import { checkedUrl, exchange } from "./http.js";
 import type { Answer, Fetch, HttpSettings } from "./http.js";
+import type { Instrumentation } from "./instrument.js";
 import { RetryPolicy, retryVerdict, sleep } from "./retry.js";
 import type { RetryOptions } from "./retry.js";
 import { ClientSecret } from "./secret.js";
@@ -52,8 +56,24 @@ const OAUTH_CODES: readonly OAuthErrorCode[] = [
   "temporarily_unavailable",
 ];
 
-/** How the client authenticates at the token endpoint (RFC 6749 §2.3.1). */
+/** How a client secret is sent to the token endpoint (RFC 6749 §2.3.1). */
 export type ClientAuthMethod = "client_secret_basic" | "client_secret_post";
+
+/**
+ * How a token source proves the client: a client secret (Basic or in the
+ * body), a signed assertion (`private_key_jwt`, RFC 7523), or a federated
+ * credential's outside token (sent as a `client_assertion` too).
+ */
+export type TokenAuthMethod = ClientAuthMethod | "private_key_jwt" | "federated_token";
+
+/**
+ * Reads a credential that may change while the process runs: a client
+ * secret from a file a platform rotates (`secretFile` of
+ * `@casebook/sdk/node`), a workload's token (`federatedTokenFile`), or
+ * anything else. A {@link ClientSecret} or a string; surrounding
+ * whitespace is dropped.
+ */
+export type CredentialReader<T = string> = () => T | Promise<T>;
 
 /**
  * How a token is sent: `Bearer` (RFC 6750), or `DPoP` (RFC 9449), bound to
@@ -141,9 +161,38 @@ export interface TokenSourceOptions {
   /** The token endpoint, e.g. `https://casebook.example.org/oauth2/token`. */
   tokenUrl: string;
   clientId: string;
-  /** The client secret; a string is wrapped in a {@link ClientSecret}. */
-  clientSecret: ClientSecret | string;
-  /** Default `client_secret_basic`, which every RFC 6749 server must support. */
+  /**
+   * The client secret: a {@link ClientSecret}, a string (wrapped in one;
+   * surrounding whitespace such as a file's last newline is dropped), or a
+   * {@link CredentialReader} that reads it when a token is first needed and
+   * again after an `invalid_client`, once: a secret rotated under a running
+   * process (a Kubernetes Secret, a vault agent's file) is picked up
+   * without rebuilding anything. One of `clientSecret`, `privateKey` and
+   * `federatedToken`.
+   */
+  clientSecret?: ClientSecret | string | CredentialReader<ClientSecret | string>;
+  /**
+   * For an application registered for `private_key_jwt`: every token
+   * request carries a new assertion signed with this key (RFC 7523), valid
+   * for a minute, with a random `jti`, `iss` and `sub` the Client ID and
+   * `aud` the server's issuer identifier.
+   */
+  privateKey?: PrivateKey;
+  /**
+   * With `privateKey`: the issuer identifier assertions are addressed to,
+   * the `issuer` of the server's metadata. For a Casebook, its token URL
+   * less `/oauth2/token`, which is the default.
+   */
+  audience?: string;
+  /**
+   * For a workload with a federated credential: reads the token its
+   * platform gives it (a Kubernetes projected service-account token, a CI
+   * job's OIDC token), afresh for every token request since the platform
+   * rotates it; sent as `client_assertion` beside `client_id`. See
+   * `federatedTokenFile` of `@casebook/sdk/node`.
+   */
+  federatedToken?: CredentialReader;
+  /** How a client secret is sent: default `client_secret_basic`, which every RFC 6749 server must support. */
   authMethod?: ClientAuthMethod;
   /** Space-separated permissions to ask for; all the application's roles grant when unset. */
   scope?: string;
@@ -166,6 +215,8 @@ export interface TokenSourceOptions {
   clock?: () => number;
   /** Allow plain http to a host other than loopback: for a closed test network only. */
   allowInsecureHttp?: boolean;
+  /** Hooks around each token request, for tracing and metrics: see {@link Instrumentation}. */
+  instrument?: Instrumentation;
   /**
    * Ask for DPoP-bound tokens (RFC 9449): `true` for an ES256 key the SDK
    * generates (its private key non-extractable), a `CryptoKeyPair` of your
@@ -208,10 +259,15 @@ export class TokenSource {
   readonly tokenUrl: string;
   readonly clientId: string;
   readonly scope: string | undefined;
-  readonly authMethod: ClientAuthMethod;
+  /** How the client is proved: a secret (Basic or in the body), `private_key_jwt`, or a federated token. */
+  readonly authMethod: TokenAuthMethod;
   /** The key its tokens are bound to, when it asks for DPoP-bound tokens. */
   readonly dpop: DPoPKey | undefined;
-  readonly #secret: ClientSecret;
+  readonly #credential: Credential;
+  readonly #checkSecretFormat: boolean;
+  /** The secret a reader gave last, kept until an `invalid_client` asks for it again. */
+  #readSecret: ClientSecret | undefined;
+  readonly #template: string;
   readonly #http: HttpSettings;
   readonly #retry: RetryPolicy;
   readonly #refreshAheadMs: number;
@@ -222,28 +278,36 @@ export class TokenSource {
   #failure: Failure | undefined;
 
   constructor(options: TokenSourceOptions) {
-    const secret =
-      options.clientSecret instanceof ClientSecret ? options.clientSecret : new ClientSecret(options.clientSecret);
-    if ((options.checkSecretFormat ?? true) && secret.shape === "mistyped") {
-      throw new MistypedSecretError();
+    const checkFormat = options.checkSecretFormat ?? true;
+    const credential = credentialOf(options, checkFormat);
+    if (typeof options.clientId !== "string" || options.clientId.trim() === "") {
+      throw new ConfigError("the Client ID is empty (is CASEBOOK_CLIENT_ID set?)");
     }
-    if (!options.clientId) throw new ConfigError("the Client ID is empty");
+    if (typeof options.tokenUrl !== "string") throw new ConfigError("the token URL is not set");
     // The secret goes to this URL: the client's own rules for where
     // credentials may go apply to it too.
-    checkedUrl(options.tokenUrl, options.allowInsecureHttp ?? false);
+    const url = checkedUrl(options.tokenUrl, options.allowInsecureHttp ?? false);
     const fetchImpl = options.fetch ?? globalThis.fetch;
     if (typeof fetchImpl !== "function") throw new ConfigError("no fetch: pass one as the fetch option");
     this.tokenUrl = options.tokenUrl;
-    this.clientId = options.clientId;
+    this.clientId = options.clientId.trim();
     this.scope = options.scope;
-    this.authMethod = options.authMethod ?? "client_secret_basic";
+    this.authMethod =
+      credential.kind === "assertion"
+        ? "private_key_jwt"
+        : credential.kind === "federated"
+          ? "federated_token"
+          : (options.authMethod ?? "client_secret_basic");
     this.dpop = dpopKeyOf(options.dpop);
-    this.#secret = secret;
+    this.#credential = credential;
+    this.#checkSecretFormat = checkFormat;
+    this.#template = url.pathname;
     this.#http = {
       // Called unbound, a browser's fetch throws "Illegal invocation".
       fetch: (input, init) => fetchImpl(input, init),
       timeoutMs: options.timeoutMs ?? 30_000,
       userAgent: options.userAgent,
+      instrument: options.instrument,
     };
     this.#retry = options.retry instanceof RetryPolicy ? options.retry : new RetryPolicy(options.retry);
     this.#refreshAheadMs = options.refreshAheadMs ?? DEFAULT_REFRESH_AHEAD_MS;
@@ -324,9 +388,10 @@ export class TokenSource {
   }
 
   async #fetchWithRetries(): Promise<AccessToken> {
+    const tries = { sent: 0 };
     for (let retries = 0; ; retries++) {
       try {
-        return await this.#fetchOnce();
+        return await this.#fetchOnce(tries);
       } catch (error) {
         const failure = asCasebookError(error);
         // A token request is a POST: after a timeout or a dropped connection
@@ -344,10 +409,12 @@ export class TokenSource {
    * server answers `use_dpop_nonce` with a nonce (RFC 9449 §8): it issued
    * nothing then.
    */
-  async #fetchOnce(): Promise<AccessToken> {
-    for (let nonceRetry = false; ; nonceRetry = true) {
+  async #fetchOnce(tries: { sent: number }): Promise<AccessToken> {
+    let nonceRetry = false;
+    let secretReread = false;
+    for (;;) {
       const requestedAt = this.#now();
-      const answer = await this.#ask();
+      const { answer, secret } = await this.#ask(tries.sent++);
       // Success or error alike, the latest nonce is the one to send next.
       const gotNonce = this.dpop?.rememberNonce(this.tokenUrl, answer.headers) === true;
       const tokenType = this.dpop ? "DPoP" : "Bearer";
@@ -355,7 +422,17 @@ export class TokenSource {
       try {
         grant = readTokenResponse(answer.status, answer.body, answer.retryAfterMs, tokenType);
       } catch (error) {
-        if (error instanceof DPoPProofError && error.code === "use_dpop_nonce" && gotNonce && !nonceRetry) continue;
+        withRequestId(error, answer.requestId);
+        if (error instanceof DPoPProofError && error.code === "use_dpop_nonce" && gotNonce && !nonceRetry) {
+          nonceRetry = true;
+          continue;
+        }
+        // A secret read from a file may have been rotated since: read it
+        // again, once, and ask again if it changed.
+        if (error instanceof OAuthError && error.code === "invalid_client" && !secretReread && secret !== undefined) {
+          secretReread = true;
+          if (await this.#secretChanged(secret)) continue;
+        }
         throw error;
       }
       const lifetimeMs = grant.expiresInMs ?? ASSUMED_LIFETIME_MS;
@@ -363,25 +440,75 @@ export class TokenSource {
     }
   }
 
-  async #ask(): Promise<Answer> {
+  /**
+   * One token request. `secret` is the one a reader gave, when the client
+   * proved itself with such a secret: an `invalid_client` may mean it was
+   * rotated since.
+   */
+  async #ask(attempt: number): Promise<{ answer: Answer; secret: ClientSecret | undefined }> {
     const form = new URLSearchParams({ grant_type: "client_credentials" });
     if (this.scope) form.set("scope", this.scope);
     const headers: Record<string, string> = {
       "content-type": "application/x-www-form-urlencoded",
       accept: "application/json",
     };
-    if (this.authMethod === "client_secret_basic") {
-      headers.authorization = basicAuthorization(this.clientId, this.#secret);
-    } else {
-      form.set("client_id", this.clientId);
-      form.set("client_secret", this.#secret.expose());
+    const credential = this.#credential;
+    let read: ClientSecret | undefined;
+    switch (credential.kind) {
+      case "secret":
+      case "secret_reader": {
+        const secret = credential.kind === "secret" ? credential.secret : await this.#currentSecret(credential.read);
+        if (credential.kind === "secret_reader") read = secret;
+        if (this.authMethod === "client_secret_basic") {
+          headers.authorization = basicAuthorization(this.clientId, secret);
+        } else {
+          form.set("client_id", this.clientId);
+          form.set("client_secret", secret.expose());
+        }
+        break;
+      }
+      case "assertion":
+        // RFC 7521 §4.2 makes client_id optional beside an assertion; it is
+        // sent, as the Rust SDK sends it, so the server looks up one client.
+        form.set("client_id", this.clientId);
+        form.set("client_assertion_type", ASSERTION_TYPE);
+        form.set("client_assertion", await credential.key.assertion(this.clientId, credential.audience));
+        break;
+      case "federated":
+        // A federated token names no Casebook client: client_id says which.
+        form.set("client_id", this.clientId);
+        form.set("client_assertion_type", ASSERTION_TYPE);
+        form.set("client_assertion", await readFederatedToken(credential.read));
+        break;
     }
     if (this.dpop) headers.dpop = await this.dpop.proof("POST", this.tokenUrl);
-    return exchange(this.#http, this.tokenUrl, { method: "POST", headers, body: form.toString() });
+    const answer = await exchange(
+      this.#http,
+      this.tokenUrl,
+      { method: "POST", headers, body: form.toString() },
+      { kind: "token", template: this.#template, attempt },
+    );
+    return { answer, secret: read };
+  }
+
+  /** The secret a reader gives, read once and kept. */
+  async #currentSecret(read: CredentialReader<ClientSecret | string>): Promise<ClientSecret> {
+    if (this.#readSecret === undefined) this.#readSecret = await readSecret(read, this.#checkSecretFormat);
+    return this.#readSecret;
+  }
+
+  /** Reads the secret again after `used` was refused; whether it changed. */
+  async #secretChanged(used: ClientSecret): Promise<boolean> {
+    if (this.#credential.kind !== "secret_reader") return false;
+    // Another request may have read it again meanwhile.
+    if (this.#readSecret !== undefined && this.#readSecret !== used) return true;
+    const fresh = await readSecret(this.#credential.read, this.#checkSecretFormat);
+    this.#readSecret = fresh;
+    return fresh.expose() !== used.expose();
   }
 
   toString(): string {
-    return `TokenSource { tokenUrl: ${this.tokenUrl}, clientId: ${this.clientId}, secret: [redacted] }`;
+    return `TokenSource { tokenUrl: ${this.tokenUrl}, clientId: ${this.clientId}, authMethod: ${this.authMethod}, credential: [redacted] }`;
   }
 
   toJSON(): Record<string, unknown> {
@@ -397,6 +524,88 @@ export class TokenSource {
   [Symbol.for("nodejs.util.inspect.custom")](): string {
     return this.toString();
   }
+}
+
+/** What proves the client, checked when the source is made. */
+type Credential =
+  | { kind: "secret"; secret: ClientSecret }
+  | { kind: "secret_reader"; read: CredentialReader<ClientSecret | string> }
+  | { kind: "assertion"; key: PrivateKey; audience: string }
+  | { kind: "federated"; read: CredentialReader };
+
+/** The one credential of `options`, checked before anything is sent. */
+function credentialOf(options: TokenSourceOptions, checkFormat: boolean): Credential {
+  const given = (["clientSecret", "privateKey", "federatedToken"] as const).filter((name) => options[name] !== undefined);
+  if (given.length !== 1) {
+    throw new ConfigError(
+      given.length === 0
+        ? "no credential: give clientSecret, privateKey or federatedToken (is CASEBOOK_CLIENT_SECRET set?)"
+        : `${given.join(" and ")} do not go together: a client proves itself one way`,
+    );
+  }
+  if (options.privateKey === undefined && options.audience !== undefined) {
+    throw new ConfigError("audience applies to a private key (private_key_jwt) only");
+  }
+  if (options.clientSecret === undefined && options.authMethod !== undefined) {
+    throw new ConfigError("authMethod applies to a client secret only");
+  }
+  if (options.privateKey !== undefined) {
+    if (!(options.privateKey instanceof PrivateKey)) throw new ConfigError("privateKey must be a PrivateKey (PrivateKey.fromPem, fromJwk, …)");
+    const audience = options.audience ?? issuerOf(options.tokenUrl);
+    return { kind: "assertion", key: options.privateKey, audience };
+  }
+  if (options.federatedToken !== undefined) {
+    if (typeof options.federatedToken !== "function") {
+      throw new ConfigError("federatedToken is a function that reads the token (federatedTokenFile(path) of @casebook/sdk/node)");
+    }
+    return { kind: "federated", read: options.federatedToken };
+  }
+  const secret = options.clientSecret;
+  if (typeof secret === "function") return { kind: "secret_reader", read: secret };
+  const wrapped = secret instanceof ClientSecret ? secret : new ClientSecret(secret as string);
+  if (wrapped.expose() === "") throw new ConfigError("the client secret is empty (is CASEBOOK_CLIENT_SECRET set?)");
+  if (checkFormat && wrapped.shape === "mistyped") throw new MistypedSecretError();
+  return { kind: "secret", secret: wrapped };
+}
+
+/** What a reader failed with, as an error that quotes no credential. */
+function readerFailure(what: string, error: unknown): CasebookError {
+  if (error instanceof CasebookError) return error;
+  return new CredentialError(`${what} threw: ${(error as { message?: unknown })?.message ?? String(error)}`, { cause: error });
+}
+
+async function readSecret(read: CredentialReader<ClientSecret | string>, checkFormat: boolean): Promise<ClientSecret> {
+  let value: ClientSecret | string;
+  try {
+    value = await read();
+  } catch (error) {
+    throw readerFailure("reading the client secret", error);
+  }
+  if (!(value instanceof ClientSecret) && typeof value !== "string") {
+    throw new CredentialError("the client secret's reader gave neither a string nor a ClientSecret");
+  }
+  const secret = value instanceof ClientSecret ? value : new ClientSecret(value);
+  if (secret.expose() === "") throw new CredentialError("the client secret read is empty");
+  if (checkFormat && secret.shape === "mistyped") throw new MistypedSecretError();
+  return secret;
+}
+
+/** The longest outside token believed: a projected service-account token is a few kilobytes. */
+const MAX_FEDERATED_TOKEN_CHARS = 64 * 1024;
+
+async function readFederatedToken(read: CredentialReader): Promise<string> {
+  let value: string;
+  try {
+    value = await read();
+  } catch (error) {
+    throw readerFailure("reading the federated token", error);
+  }
+  if (typeof value !== "string") throw new CredentialError("the federated token's reader gave no string");
+  const token = value.trim();
+  if (token === "") throw new CredentialError("the federated token is empty");
+  if (token.length > MAX_FEDERATED_TOKEN_CHARS) throw new CredentialError("the federated token is larger than 64 KiB, too large for a token");
+  if (/[\s\u0000-\u001f\u007f]/.test(token)) throw new CredentialError("the federated token holds more than one token");
+  return token;
 }
 
 /** RFC 6749 §2.3.1: both parts are form-urlencoded, then joined and base64ed. */

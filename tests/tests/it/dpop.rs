@@ -357,7 +357,12 @@ both_backends!(
         let admin = app.admin_token().await;
         let (view, client_id, secret) = app.partner(&admin, "Strict Partner", &["engage-worker"]).await;
         let bearer = app.access_token(&client_id, &secret).await;
-        assert_eq!(call(&app, "/api/v1/me", &format!("Bearer {bearer}"), &[]).await.status(), 200);
+        assert_eq!(
+            call(&app, "/api/v1/me", &format!("Bearer {bearer}"), &[])
+                .await
+                .status(),
+            200
+        );
         let path = format!("{APPS}/{}", id_of(&view));
         expect(
             app.patch_json(&path, &admin, &json!({"dpop_bound_access_tokens": true}))
@@ -380,15 +385,32 @@ both_backends!(
         )
         .await;
         let proof = holder.api_proof(&app, "GET", "/api/v1/me", &bound);
-        assert_eq!(call(&app, "/api/v1/me", &format!("DPoP {bound}"), &[&proof]).await.status(), 200);
+        assert_eq!(
+            call(&app, "/api/v1/me", &format!("DPoP {bound}"), &[&proof])
+                .await
+                .status(),
+            200
+        );
 
         // An application's token may require DPoP, never drop it.
         let (_, tool_id, tool_secret) = app.partner(&admin, "Admin Tool", &["administrator"]).await;
         let tool = app.access_token(&tool_id, &tool_secret).await;
-        let r = app.patch_json(&path, &tool, &json!({"dpop_bound_access_tokens": false})).await;
+        let r = app
+            .patch_json(&path, &tool, &json!({"dpop_bound_access_tokens": false}))
+            .await;
         assert_eq!(r.status(), 403);
-        expect(app.patch_json(&path, &tool, &json!({"dpop_bound_access_tokens": true})).await, 200).await;
-        expect(app.patch_json(&path, &admin, &json!({"dpop_bound_access_tokens": false})).await, 200).await;
+        expect(
+            app.patch_json(&path, &tool, &json!({"dpop_bound_access_tokens": true}))
+                .await,
+            200,
+        )
+        .await;
+        expect(
+            app.patch_json(&path, &admin, &json!({"dpop_bound_access_tokens": false}))
+                .await,
+            200,
+        )
+        .await;
     }
 );
 

@@ -23,6 +23,11 @@ permission = "placements:create"
 method = "*"
 path = "/status"
 public = true
+
+[[route]]
+method = "GET"
+path = "/"
+public = true
 "#;
 
 fn spawn() -> Spawn {
@@ -141,6 +146,43 @@ both_backends!(
             .await
             .expect("send");
         assert_eq!(r.status(), 401);
+        // A client's own X-Forwarded-* beside the X-Original-* nginx sets: two
+        // requests named, none believed.
+        let r = app
+            .http
+            .get(app.url("/authz/check"))
+            .header("X-Original-Method", "GET")
+            .header("X-Original-URI", child)
+            .header("X-Forwarded-Method", "GET")
+            .header("X-Forwarded-Uri", "/status")
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 403, "a forged second request");
+        let r = app
+            .http
+            .get(format!("{}/authz/check/placements/v2/children/1", app.root_url()))
+            .header("X-Original-URI", "/status")
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 403, "a forged header beside Envoy's path");
+        // The same request named twice, as the shipped nginx configuration does.
+        let r = app
+            .http
+            .get(app.url("/authz/check"))
+            .header("X-Original-Method", "GET")
+            .header("X-Original-URI", child)
+            .header("X-Forwarded-Method", "GET")
+            .header("X-Forwarded-Uri", child)
+            .header("Authorization", &bearer)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 200);
+        // Envoy asking about `/`.
+        let r = check(&app, Proxy::Envoy, "GET", "/", None).await;
+        assert_eq!(r.status(), 200, "the root path through Envoy");
         // Without the original request: 403, not 400.
         let r = app
             .http

@@ -20,6 +20,7 @@ mod federated;
 mod federated_limits;
 mod forward_auth;
 mod hardening;
+mod idempotency;
 mod jose;
 mod json_logs;
 mod jwks_uri;

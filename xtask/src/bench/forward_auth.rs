@@ -199,7 +199,11 @@ impl Bench {
                     Ok(load)
                 };
                 let alone = run(nginx.alone, &lua("nginx-alone.lua")?, "nginx to its upstream")?;
-                let checked = run(nginx.checked, &lua("nginx-checked.lua")?, "nginx to its upstream, auth_request")?;
+                let checked = run(
+                    nginx.checked,
+                    &lua("nginx-checked.lua")?,
+                    "nginx to its upstream, auth_request",
+                )?;
                 server.check_alive()?;
                 Some((alone, checked))
             }

@@ -236,7 +236,12 @@ impl Report {
         let _ = writeln!(md, "| GET /api/v1/me | {:.0} | {} |", f.me.rps, ms(f.me.p99_us));
         let _ = writeln!(md, "| GET /authz/check | {:.0} | {} |", f.check.rps, ms(f.check.p99_us));
         if let Some((alone, checked)) = f.nginx {
-            let _ = writeln!(md, "| nginx to its upstream | {:.0} | {} |", alone.rps, ms(alone.p99_us));
+            let _ = writeln!(
+                md,
+                "| nginx to its upstream | {:.0} | {} |",
+                alone.rps,
+                ms(alone.p99_us)
+            );
             let _ = writeln!(
                 md,
                 "| nginx to its upstream, with the check | {:.0} | {} |",
@@ -252,7 +257,7 @@ impl Report {
         if let Some(r) = f.nginx_checked_vs_alone() {
             let _ = writeln!(md, "| nginx with the check / nginx alone (reported) | {r:.3} | |");
         }
-        
+
         let q = &self.sqlite;
         for a in &self.algorithms {
             let (r, floor) = (a.token_ratio(), a.token_target());

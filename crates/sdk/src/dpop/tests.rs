@@ -394,7 +394,7 @@ async fn a_nonce_refused_again_is_the_answer_not_a_loop() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&error, Error::DpopProof { code: OAuthErrorCode::UseDpopNonce, status: 400, description: Some(d) } if d == "again"),
+        matches!(&error, Error::DpopProof { code: OAuthErrorCode::UseDpopNonce, status: 400, description: Some(d), .. } if d == "again"),
         "{error:?}"
     );
     assert_eq!(seen.lock().unwrap().len(), 2);
@@ -445,7 +445,7 @@ async fn a_refused_proof_is_typed_and_a_code_from_a_newer_server_is_still_read()
     let client = dpop_client(&base, &DpopKey::generate().unwrap());
     let error = me(&client).await.unwrap_err();
     assert!(
-        matches!(&error, Error::DpopProof { code: OAuthErrorCode::InvalidDpopProof, status: 401, description: Some(d) } if d == "told by the test"),
+        matches!(&error, Error::DpopProof { code: OAuthErrorCode::InvalidDpopProof, status: 401, description: Some(d), .. } if d == "told by the test"),
         "{error:?}"
     );
     assert!(!error.is_transient());

@@ -1,7 +1,7 @@
 //! The settings of a token source and the credential it presents.
 
 use super::assertion::Signer;
-use super::endpoint::{HttpFetcher, Proof, basic_authorization};
+use super::endpoint::{HttpFetcher, Proof, SecretFile, basic_authorization};
 use super::{Describe, TokenSource};
 use crate::dpop::Prover;
 use crate::error::Error;
@@ -16,8 +16,25 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub(crate) enum Credential {
     Secret(ClientSecret),
+    /// A file holding the secret (a mounted Kubernetes Secret, say): read
+    /// at the first token request, and again when the secret is refused.
+    SecretFile(PathBuf),
     PrivateKey(PrivateKey),
     FederatedTokenFile(PathBuf),
+}
+
+/// A secret as it is sent: without the spaces and line breaks around it
+/// (a file's last newline, a copy's stray space), and, with `check`, of a
+/// shape Casebook issues.
+pub(super) fn presented(secret: &str, check: bool) -> Result<ClientSecret, Error> {
+    let secret = ClientSecret::from_presented(secret.trim());
+    if check && secret.shape() == Shape::Mistyped {
+        return Err(Error::MistypedSecret);
+    }
+    if secret.expose().is_empty() {
+        return Err(Error::Config("the client secret is empty".into()));
+    }
+    Ok(secret)
 }
 
 /// The token endpoint path whose prefix is a Casebook install's issuer.
@@ -67,19 +84,26 @@ impl TokenSourceBuilder {
                 "signing_alg and audience apply to a private key (private_key_jwt) only".into(),
             ));
         }
-        if let Credential::Secret(secret) = &self.credential
-            && secret.shape() == Shape::Mistyped
-        {
-            return Err(Error::MistypedSecret);
-        }
         let (proof, auth) = match self.credential {
-            Credential::Secret(secret) => match options.auth_method {
-                ClientAuthMethod::ClientSecretBasic => (
+            Credential::Secret(secret) => match (
+                options.auth_method,
+                presented(secret.expose(), options.check_secret_format)?,
+            ) {
+                (ClientAuthMethod::ClientSecretBasic, secret) => (
                     Proof::Basic(basic_authorization(&self.client_id, &secret)?),
                     "client_secret_basic".to_owned(),
                 ),
-                ClientAuthMethod::ClientSecretPost => (Proof::Post(secret), "client_secret_post".to_owned()),
+                (ClientAuthMethod::ClientSecretPost, secret) => (Proof::Post(secret), "client_secret_post".to_owned()),
             },
+            Credential::SecretFile(path) => {
+                let method = match options.auth_method {
+                    ClientAuthMethod::ClientSecretBasic => "client_secret_basic",
+                    ClientAuthMethod::ClientSecretPost => "client_secret_post",
+                };
+                let auth = format!("{method}, the secret read from {}", path.display());
+                let file = SecretFile::new(path, options.auth_method, options.check_secret_format);
+                (Proof::SecretFile(file), auth)
+            }
             Credential::PrivateKey(key) => {
                 let audience = match options.audience.clone() {
                     Some(audience) => audience,

@@ -3,6 +3,8 @@
 
 use super::*;
 use crate::dpop::Prover;
+use crate::options::ClientAuthMethod;
+use crate::transport::{REQUEST_ID, random_id};
 use casebook_domain::{ASSERTION_TYPE, OAuthErrorCode};
 use std::path::{Path, PathBuf};
 
@@ -27,6 +29,59 @@ pub(super) enum Proof {
     Assertion(assertion::Signer),
     /// A federated credential: the outside token, read per request.
     TokenFile(PathBuf),
+    /// A client secret kept in a file, presented as `client_secret_basic`
+    /// or `client_secret_post`.
+    SecretFile(SecretFile),
+}
+
+/// A client secret in a file, such as a mounted Kubernetes Secret: read at
+/// the first token request and kept; read again when the token endpoint
+/// refuses it (`invalid_client`), so that a secret rotated in the file is
+/// taken up without rebuilding the client.
+pub(super) struct SecretFile {
+    path: PathBuf,
+    method: ClientAuthMethod,
+    check_format: bool,
+    current: Mutex<Option<ClientSecret>>,
+}
+
+impl SecretFile {
+    pub(super) fn new(path: PathBuf, method: ClientAuthMethod, check_format: bool) -> Self {
+        Self {
+            path,
+            method,
+            check_format,
+            current: Mutex::new(None),
+        }
+    }
+
+    fn kept(&self) -> MutexGuard<'_, Option<ClientSecret>> {
+        // A plain value, whole at every step.
+        self.current.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The secret last read, or the file's now when none was.
+    async fn current(&self) -> Result<ClientSecret, Error> {
+        let kept = self.kept().clone();
+        match kept {
+            Some(secret) => Ok(secret),
+            None => self.read().await,
+        }
+    }
+
+    /// The file's secret now, kept for the next requests.
+    async fn read(&self) -> Result<ClientSecret, Error> {
+        let text = read_small_file(&self.path)
+            .await
+            .map_err(|(message, source)| Error::SecretFile {
+                path: self.path.clone(),
+                message: message.to_owned(),
+                source: source.map(crate::error::Cause::new),
+            })?;
+        let secret = super::builder::presented(&text, self.check_format)?;
+        *self.kept() = Some(secret.clone());
+        Ok(secret)
+    }
 }
 
 pub(super) struct HttpFetcher {
@@ -43,6 +98,33 @@ pub(super) struct HttpFetcher {
 /// larger is the wrong file, not a token.
 const MAX_TOKEN_FILE_BYTES: u64 = 64 * 1024;
 
+/// What went wrong reading a credential's file: for people, and the I/O
+/// error when there was one. Never the file's contents.
+type FileProblem = (&'static str, Option<std::io::Error>);
+
+/// The text in `path`, read now and trimmed: never empty, at most 64 KiB.
+async fn read_small_file(path: &Path) -> Result<String, FileProblem> {
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| ("it cannot be opened", Some(e)))?;
+    let mut raw = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(
+        &mut tokio::io::AsyncReadExt::take(&mut file, MAX_TOKEN_FILE_BYTES + 1),
+        &mut raw,
+    )
+    .await
+    .map_err(|e| ("it cannot be read", Some(e)))?;
+    if raw.len() as u64 > MAX_TOKEN_FILE_BYTES {
+        return Err(("it is larger than 64 KiB, too large for a credential", None));
+    }
+    let text = String::from_utf8(raw).map_err(|_| ("it is not UTF-8 text", None))?;
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(("it is empty", None));
+    }
+    Ok(trimmed.to_owned())
+}
+
 /// The outside token in `path`, read now: the platform may have rotated it.
 pub(super) async fn read_token_file(path: &Path) -> Result<String, Error> {
     let failed = |message: &str, source: Option<std::io::Error>| Error::TokenFile {
@@ -50,44 +132,38 @@ pub(super) async fn read_token_file(path: &Path) -> Result<String, Error> {
         message: message.to_owned(),
         source: source.map(crate::error::Cause::new),
     };
-    let mut file = tokio::fs::File::open(path)
+    let token = read_small_file(path)
         .await
-        .map_err(|e| failed("it cannot be opened", Some(e)))?;
-    let mut raw = Vec::new();
-    tokio::io::AsyncReadExt::read_to_end(
-        &mut tokio::io::AsyncReadExt::take(&mut file, MAX_TOKEN_FILE_BYTES + 1),
-        &mut raw,
-    )
-    .await
-    .map_err(|e| failed("it cannot be read", Some(e)))?;
-    if raw.len() as u64 > MAX_TOKEN_FILE_BYTES {
-        return Err(failed("it is larger than 64 KiB, too large for a token", None));
-    }
-    let text = String::from_utf8(raw).map_err(|_| failed("it is not UTF-8 text", None))?;
-    let token = text.trim();
-    if token.is_empty() {
-        return Err(failed("it is empty", None));
-    }
+        .map_err(|(message, source)| failed(message, source))?;
     if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(failed("it holds more than one token", None));
     }
-    Ok(token.to_owned())
+    Ok(token)
 }
 
 impl HttpFetcher {
-    async fn form(&self) -> Result<String, Error> {
+    /// The form of one token request; `from_file` is the secret of a
+    /// [`Proof::SecretFile`], read for this request.
+    async fn form(&self, from_file: Option<&ClientSecret>) -> Result<String, Error> {
         // Made before the serializer exists, which is not Send across an await.
         let assertion = match &self.proof {
-            Proof::Basic(_) | Proof::Post(_) => None,
+            Proof::Basic(_) | Proof::Post(_) | Proof::SecretFile(_) => None,
             Proof::Assertion(signer) => Some(signer.sign_now()?),
             Proof::TokenFile(path) => Some(read_token_file(path).await?),
+        };
+        let posted = match (&self.proof, from_file) {
+            (Proof::Post(secret), _) => Some(secret),
+            (Proof::SecretFile(file), Some(secret)) if file.method == ClientAuthMethod::ClientSecretPost => {
+                Some(secret)
+            }
+            _ => None,
         };
         let mut form = url::form_urlencoded::Serializer::new(String::new());
         form.append_pair("grant_type", "client_credentials");
         if let Some(scope) = &self.scope {
             form.append_pair("scope", scope);
         }
-        if let Proof::Post(secret) = &self.proof {
+        if let Some(secret) = posted {
             form.append_pair("client_id", &self.client_id);
             form.append_pair("client_secret", secret.expose());
         }
@@ -106,14 +182,27 @@ impl Fetch for HttpFetcher {
     fn fetch(&self) -> BoxFuture<'_, Result<TokenGrant, Error>> {
         Box::pin(async move {
             let mut sent_with_nonce = false;
+            let mut read_again = false;
             loop {
+                let from_file = match &self.proof {
+                    Proof::SecretFile(file) => Some(file.current().await?),
+                    _ => None,
+                };
+                let sent_id = random_id()?;
                 let mut request = self
                     .http
                     .request(reqwest::Method::POST, self.token_url.clone(), None)
                     .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .header(header::ACCEPT, "application/json");
-                if let Proof::Basic(authorization) = &self.proof {
-                    request = request.header(header::AUTHORIZATION, authorization.clone());
+                    .header(header::ACCEPT, "application/json")
+                    .header(REQUEST_ID, sent_id.as_str());
+                match (&self.proof, &from_file) {
+                    (Proof::Basic(authorization), _) => {
+                        request = request.header(header::AUTHORIZATION, authorization.clone());
+                    }
+                    (Proof::SecretFile(file), Some(secret)) if file.method == ClientAuthMethod::ClientSecretBasic => {
+                        request = request.header(header::AUTHORIZATION, basic_authorization(&self.client_id, secret)?);
+                    }
+                    _ => {}
                 }
                 let proof = match &self.dpop {
                     Some(prover) => Some(prover.prove("POST", &self.token_url, None)?),
@@ -122,9 +211,19 @@ impl Fetch for HttpFetcher {
                 if let Some(proof) = &proof {
                     request = request.header(crate::dpop::HEADER, proof.header.clone());
                 }
-                let form = self.form().await?;
-                let response = request.body(form).send().await.map_err(Error::from_reqwest)?;
+                let form = self.form(from_file.as_ref()).await?;
+                let response = request
+                    .body(form)
+                    .send()
+                    .await
+                    .map_err(|e| Error::from_reqwest(e).naming_request(None, Some(&sent_id)))?;
                 crate::transport::refuse_redirected(&response, &self.token_url)?;
+                let answered = crate::error::request_id_of(response.headers());
+                let span = tracing::Span::current();
+                span.record("status", response.status().as_u16());
+                if let Some(id) = &answered {
+                    span.record("request_id", id.as_str());
+                }
                 if let Some(prover) = &self.dpop {
                     prover.remember_nonce(response.headers());
                 }
@@ -135,8 +234,12 @@ impl Fetch for HttpFetcher {
                         .get(header::RETRY_AFTER)
                         .and_then(|v| v.to_str().ok()),
                 );
-                let body = response.bytes().await.map_err(Error::from_reqwest)?;
-                let read = read_token_response(status, retry_after, &body, self.dpop.is_some());
+                let body = response
+                    .bytes()
+                    .await
+                    .map_err(|e| Error::from_reqwest(e).naming_request(answered.as_deref(), Some(&sent_id)))?;
+                let read = read_token_response(status, retry_after, &body, self.dpop.is_some())
+                    .map_err(|e| e.naming_request(answered.as_deref(), None));
                 // RFC 9449 §8: the server issued nothing and named the nonce
                 // it wants, so the request goes once more with it; a second
                 // refusal is the answer, so that a server that never takes
@@ -152,6 +255,24 @@ impl Fetch for HttpFetcher {
                     );
                     sent_with_nonce = true;
                     continue;
+                }
+                // A secret rotated in its file: the refused one may be the
+                // one kept from before. Read once more; a different secret
+                // is tried at once, the same one is the answer.
+                if let (Err(Error::OAuth { code, .. }), Proof::SecretFile(file), Some(sent)) =
+                    (&read, &self.proof, &from_file)
+                    && *code == OAuthErrorCode::InvalidClient
+                    && !read_again
+                {
+                    read_again = true;
+                    if file.read().await.is_ok_and(|now| now != *sent) {
+                        tracing::info!(
+                            client_id = %self.client_id,
+                            path = %file.path.display(),
+                            "the client secret was refused and its file holds another; asking with that one"
+                        );
+                        continue;
+                    }
                 }
                 return read;
             }
@@ -221,6 +342,7 @@ pub(crate) fn read_token_response(
             message,
             retry_after,
             source: None,
+            request_id: None,
         },
     };
     match serde_json::from_slice::<OAuthErrorBody>(body) {
@@ -234,6 +356,7 @@ pub(crate) fn read_token_response(
                 code: failure.error,
                 description: failure.error_description,
                 status,
+                request_id: None,
             })
         }
         Ok(failure) => Err(Error::OAuth {
@@ -241,6 +364,7 @@ pub(crate) fn read_token_response(
             description: failure.error_description,
             status,
             retry_after,
+            request_id: None,
         }),
         Err(e) => {
             // The shared body knows only this SDK's codes; a newer or

@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 mod assertion;
 mod builder;
@@ -147,7 +148,10 @@ pub(crate) trait Fetch: Send + Sync + 'static {
 /// refreshed ahead of expiry. Cheap to clone; clones share the cache.
 ///
 /// Works against any OAuth 2.0 server that supports the client credentials
-/// grant, not only Casebook:
+/// grant, not only Casebook. Casebook's secrets (`cbs_…`) carry a checksum
+/// that catches a secret mistyped in copying before anything is sent;
+/// another server's secrets have shapes of their own, so turn that check
+/// off for them with [`check_secret_format(false)`](TokenSourceBuilder::check_secret_format):
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), casebook_sdk::Error> {
@@ -156,8 +160,9 @@ pub(crate) trait Fetch: Send + Sync + 'static {
 /// let tokens = TokenSource::builder(
 ///     "https://auth.example.org/oauth2/token",
 ///     "my-client-id",
-///     ClientSecret::from_presented(std::env::var("CASEBOOK_CLIENT_SECRET").unwrap_or_default()),
+///     ClientSecret::from_presented(std::env::var("OTHER_CLIENT_SECRET").unwrap_or_default()),
 /// )
+/// .check_secret_format(false)
 /// .auth_method(ClientAuthMethod::ClientSecretPost)
 /// .scope("engage:view")
 /// .build()?;
@@ -274,6 +279,36 @@ impl TokenSource {
         client_secret: ClientSecret,
     ) -> TokenSourceBuilder {
         TokenSourceBuilder::new(token_url.into(), client_id.into(), Credential::Secret(client_secret))
+    }
+
+    /// Starts a token source whose client secret is kept in the file at
+    /// `path`, such as a Kubernetes Secret mounted as a volume: read at the
+    /// first token request (spaces and line breaks around it trimmed) and
+    /// kept. When the token endpoint refuses it (`invalid_client`), the
+    /// file is read once more and, if it holds another secret (rotated in
+    /// the meantime), the request is made again with that one, so a
+    /// rotation needs no restart. A file missing or empty is a transient
+    /// [`Error::SecretFile`].
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), casebook_sdk::Error> {
+    /// use casebook_sdk::TokenSource;
+    ///
+    /// let tokens = TokenSource::with_client_secret_file(
+    ///     "https://casebook.example.org/oauth2/token",
+    ///     "cb_0123456789abcdef0123456789abcdef",
+    ///     "/var/run/secrets/casebook/client-secret",
+    /// )
+    /// .build()?;
+    /// let token = tokens.token().await?;
+    /// # let _ = token; Ok(()) }
+    /// ```
+    pub fn with_client_secret_file(
+        token_url: impl Into<String>,
+        client_id: impl Into<String>,
+        path: impl Into<std::path::PathBuf>,
+    ) -> TokenSourceBuilder {
+        TokenSourceBuilder::new(token_url.into(), client_id.into(), Credential::SecretFile(path.into()))
     }
 
     /// Starts a token source for an application registered for
@@ -527,7 +562,23 @@ impl TokenSource {
         }
     }
 
+    /// One token, asked for with retries, in a span named `casebook.token`
+    /// (the Client ID, the token URL, and once answered the status and the
+    /// server's request id; never a secret, an assertion or a token).
     async fn fetch(&self) -> Result<AccessToken, Error> {
+        let d = &self.inner.describe;
+        let span = tracing::info_span!(
+            "casebook.token",
+            client_id = %d.client_id,
+            token_url = %d.token_url,
+            status = tracing::field::Empty,
+            request_id = tracing::field::Empty,
+            retries = tracing::field::Empty,
+        );
+        self.fetch_with_retries().instrument(span).await
+    }
+
+    async fn fetch_with_retries(&self) -> Result<AccessToken, Error> {
         let d = &self.inner.describe;
         let mut retries = 0;
         loop {
@@ -555,6 +606,7 @@ impl TokenSource {
             );
             tokio::time::sleep(delay).await;
             retries += 1;
+            tracing::Span::current().record("retries", retries);
         }
     }
 }

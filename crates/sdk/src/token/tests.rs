@@ -54,6 +54,7 @@ fn oauth(code: OAuthErrorCode) -> Error {
         description: Some("client authentication failed".into()),
         status: code.http_status(),
         retry_after: None,
+        request_id: None,
     }
 }
 
@@ -65,6 +66,7 @@ fn unavailable(retry_after: Option<Duration>) -> Error {
         description: Some("the database could not be reached".into()),
         status: 503,
         retry_after,
+        request_id: None,
     }
 }
 
@@ -299,6 +301,7 @@ async fn retry_after_is_honoured() {
             message: "slow down".into(),
             retry_after: Some(Duration::from_secs(7)),
             source: None,
+            request_id: None,
         }),
         _ => grant(n, 3600),
     });

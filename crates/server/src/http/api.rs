@@ -25,6 +25,12 @@ pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
 }
 
 /// Who the caller is, and its permissions.
+///
+/// The account behind the credential, an external application (with its
+/// `client_id`) or a signed-in person, and the permissions it holds at this
+/// moment. It needs no permission, so it is the first call to make with a new
+/// token: a 200 here beside a 403 elsewhere means a role is missing, not that
+/// the token is wrong.
 #[utoipa::path(get, path = "/api/v1/me", tag = "casebook api",
     responses(
         (status = 200, description = "The caller", body = MeView),
@@ -39,7 +45,13 @@ pub async fn me(Caller(caller): Caller) -> Json<MeView> {
     })
 }
 
-/// Engage cases.
+/// List Engage cases.
+///
+/// A page of cases, in the order of their ids. Ask for up to `limit` (1 to
+/// 100, 50 when absent) and pass the answer's `next_cursor` back as `cursor`
+/// for the next page; `next_cursor` is `null` on the last one. Paging is by id,
+/// so a case opened or removed while you page never makes another repeat or go
+/// missing. A `cursor` that is not an earlier page's `next_cursor` is 422.
 #[utoipa::path(get, path = "/api/v1/engage/cases", tag = "casebook api", params(PageQuery),
     responses(
         (status = 200, description = "A page of cases", body = Page<CaseView>),
@@ -52,6 +64,12 @@ pub async fn list_cases(at: Scope, ApiQuery(q): ApiQuery<PageQuery>) -> Result<J
 }
 
 /// Open a case.
+///
+/// `title` (1 to 200 characters) is required; `description` (up to 10,000)
+/// and `status` (`open`, the default, or `closed`) are optional. A 422 lists
+/// every refused field in `errors`. Send an `Idempotency-Key` header to make a
+/// retry safe: the same key with the same body within 24 hours gets the first
+/// answer again, with `Idempotent-Replayed: true`, and opens no second case.
 #[utoipa::path(post, path = "/api/v1/engage/cases", tag = "casebook api", request_body = CaseForm,
     responses(
         (status = 201, description = "Created", body = CaseView),
@@ -69,7 +87,10 @@ pub async fn create_case(
     ))
 }
 
-/// One case.
+/// Get a case.
+///
+/// One case by its `id`, as a list or its creation answered it; 404 when this
+/// tenant has no case with that id.
 #[utoipa::path(get, path = "/api/v1/engage/cases/{id}", tag = "casebook api", params(("id" = String, Path)),
     responses(
         (status = 200, description = "The case", body = CaseView),
@@ -80,6 +101,10 @@ pub async fn get_case(at: Scope, ApiPath(id): ApiPath<String>) -> Result<Json<Ca
 }
 
 /// Change a case.
+///
+/// Send only what changes: absent fields stay as they are, and
+/// `"description": null` clears the description. Answers the case as it now
+/// is; a 422 lists every refused field in `errors`.
 #[utoipa::path(patch, path = "/api/v1/engage/cases/{id}", tag = "casebook api", params(("id" = String, Path)), request_body = CaseChange,
     responses(
         (status = 200, description = "Changed", body = CaseView),
@@ -99,6 +124,9 @@ pub async fn update_case(
 }
 
 /// Remove a case.
+///
+/// Removes the case for good. A second removal answers 404, so a retried
+/// removal that answers 404 has done its work.
 #[utoipa::path(delete, path = "/api/v1/engage/cases/{id}", tag = "casebook api", params(("id" = String, Path)),
     responses(
         (status = 204, description = "Removed"),
@@ -109,7 +137,12 @@ pub async fn delete_case(at: Scope, ApiPath(id): ApiPath<String>) -> Result<Stat
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Intake reports.
+/// List Intake reports.
+///
+/// A page of reports, in the order of their ids. Ask for up to `limit` (1 to
+/// 100, 50 when absent) and pass the answer's `next_cursor` back as `cursor`
+/// for the next page; `next_cursor` is `null` on the last one. A `cursor` that
+/// is not an earlier page's `next_cursor` is 422.
 #[utoipa::path(get, path = "/api/v1/intake/reports", tag = "casebook api", params(PageQuery),
     responses(
         (status = 200, description = "A page of reports", body = Page<ReportView>),
@@ -122,6 +155,12 @@ pub async fn list_reports(at: Scope, ApiQuery(q): ApiQuery<PageQuery>) -> Result
 }
 
 /// File a report.
+///
+/// `summary` (1 to 200 characters) is required; `details` (up to 10,000) is
+/// optional. A 422 lists every refused field in `errors`. Send an
+/// `Idempotency-Key` header to make a retry safe: the same key with the same
+/// body within 24 hours gets the first answer again, with
+/// `Idempotent-Replayed: true`, and files no second report.
 #[utoipa::path(post, path = "/api/v1/intake/reports", tag = "casebook api", request_body = ReportForm,
     responses(
         (status = 201, description = "Created", body = ReportView),
@@ -141,7 +180,10 @@ pub async fn create_report(
     ))
 }
 
-/// One report.
+/// Get a report.
+///
+/// One report by its `id`, as a list or its filing answered it; 404 when this
+/// tenant has no report with that id.
 #[utoipa::path(get, path = "/api/v1/intake/reports/{id}", tag = "casebook api", params(("id" = String, Path)),
     responses(
         (status = 200, description = "The report", body = ReportView),
@@ -152,6 +194,10 @@ pub async fn get_report(at: Scope, ApiPath(id): ApiPath<String>) -> Result<Json<
 }
 
 /// Change a report.
+///
+/// Send only what changes: absent fields stay as they are, and
+/// `"details": null` clears the details. Answers the report as it now is; a
+/// 422 lists every refused field in `errors`.
 #[utoipa::path(patch, path = "/api/v1/intake/reports/{id}", tag = "casebook api", params(("id" = String, Path)), request_body = ReportChange,
     responses(
         (status = 200, description = "Changed", body = ReportView),
@@ -171,6 +217,9 @@ pub async fn update_report(
 }
 
 /// Remove a report.
+///
+/// Removes the report for good. A second removal answers 404, so a retried
+/// removal that answers 404 has done its work.
 #[utoipa::path(delete, path = "/api/v1/intake/reports/{id}", tag = "casebook api", params(("id" = String, Path)),
     responses(
         (status = 204, description = "Removed"),

@@ -105,7 +105,10 @@ async fn application_facts(
     })
 }
 
-/// Registered external applications, filtered by name or email.
+/// List external applications.
+///
+/// Registered applications, filtered by name or email, paged like every list
+/// (`limit`, `cursor`).
 #[utoipa::path(get, path = "/admin/v1/external-applications", tag = "admin: external applications", params(ApplicationQuery),
     responses(
         (status = 200, description = "A page of applications", body = Page<ApplicationView>),
@@ -137,8 +140,12 @@ pub async fn list_applications(
     }))
 }
 
-/// Register an external application ("New Application"). The secret is not
-/// in the answer: reveal it with the key icon (`client-secret/reveal`).
+/// Register an external application.
+///
+/// "New Application" in the console: a name, a contact email and roles; the
+/// answer carries its Client ID. The secret is not in the answer: reveal it
+/// with `POST .../client-secret/reveal`. The caller must hold every permission
+/// the application's roles carry (the grant rule).
 #[utoipa::path(post, path = "/admin/v1/external-applications", tag = "admin: external applications", request_body = ApplicationForm,
     responses(
         (status = 201, description = "Registered", body = ApplicationView),
@@ -181,7 +188,10 @@ pub async fn create_application(
     ))
 }
 
-/// The expanded view: Client ID, description, application URL, Callback URL, roles, status.
+/// Get an external application.
+///
+/// The expanded view: Client ID, description, application URL, Callback URL,
+/// roles, status.
 #[utoipa::path(get, path = "/admin/v1/external-applications/{id}", tag = "admin: external applications", params(("id" = String, Path)),
     responses(
         (status = 200, description = "The application", body = ApplicationView),
@@ -196,8 +206,11 @@ pub async fn get_application(
     Ok(Json(views::application(app, callback_url(&tenant))))
 }
 
-/// Change name, email, URL, roles, description, or enable/disable. Disabling
-/// refuses the application's tokens everywhere from then on.
+/// Change an external application.
+///
+/// Name, email, URL, roles, description, or enable/disable; absent fields stay
+/// as they are. Disabling refuses the application's tokens everywhere from
+/// then on.
 #[utoipa::path(patch, path = "/admin/v1/external-applications/{id}", tag = "admin: external applications", params(("id" = String, Path)),
     request_body = ApplicationChange,
     responses(
@@ -255,7 +268,9 @@ pub async fn update_application(
     Ok(Json(views::application(app, callback_url(&tenant))))
 }
 
-/// Remove an application: its tokens are refused from then on.
+/// Remove an external application.
+///
+/// Its secrets stop working and its tokens are refused from then on.
 #[utoipa::path(delete, path = "/admin/v1/external-applications/{id}", tag = "admin: external applications", params(("id" = String, Path)),
     responses(
         (status = 204, description = "Removed"),

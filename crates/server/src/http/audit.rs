@@ -214,9 +214,10 @@ impl<'a> FilterText<'a> {
     }
 }
 
-/// The audit trail, newest first, optionally narrowed to an action or a
-/// family of actions, a record, an account, a time span or a search. No
-/// secret is ever in it.
+/// The audit trail.
+///
+/// Newest first, optionally narrowed to an action or a family of actions, a
+/// record, an account, a time span or a search. No secret is ever in it.
 #[utoipa::path(get, path = "/admin/v1/audit-events", tag = "admin: audit", params(AuditQuery),
     responses(
         (status = 200, description = "A page of events", body = Page<AuditEventView>),
@@ -254,9 +255,11 @@ const CSV_HEADER: [&str; 14] = [
     "changes",
 ];
 
+/// Export the audit trail.
+///
 /// Every event that matches the filters, newest first, streamed as CSV or
-/// JSON Lines: read a batch at a time, so an export of any length takes
-/// the same memory.
+/// JSON Lines: read a batch at a time, so an export of any length takes the
+/// same memory.
 #[utoipa::path(get, path = "/admin/v1/audit-events/export", tag = "admin: audit", params(ExportQuery),
     responses(
         (status = 200, description = "The matching events, as a download",

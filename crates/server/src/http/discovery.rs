@@ -40,7 +40,12 @@ fn auth_methods() -> Vec<String> {
     AUTH_METHODS.map(str::to_owned).to_vec()
 }
 
-/// RFC 8414 authorization server metadata.
+/// Authorization server metadata.
+///
+/// RFC 8414: the issuer, the token, revocation and introspection endpoints, the
+/// JWKS and the client authentication methods and signing algorithms this
+/// install (or tenant) takes. OAuth libraries configure themselves from it; a
+/// tenant's also answers at `/.well-known/oauth-authorization-server/t/{slug}`.
 #[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "oauth",
     responses((status = 200, description = "Server metadata", body = ServerMetadata)))]
 pub async fn metadata(State(state): State<AppState>, tenant: Tenant) -> Result<Json<ServerMetadata>, ApiError> {
@@ -82,7 +87,12 @@ pub fn protected_resource_metadata_url(issuer: &str) -> String {
     format!("{issuer}/.well-known/oauth-protected-resource")
 }
 
-/// RFC 9728 protected resource metadata of the Casebook API.
+/// Protected resource metadata.
+///
+/// RFC 9728: the Casebook API as a resource, the authorization server that
+/// issues its tokens, and how tokens are presented. Every 401 from `/api/v1`
+/// and `/admin/v1` names this document in `WWW-Authenticate`
+/// (`resource_metadata`).
 #[utoipa::path(get, path = "/.well-known/oauth-protected-resource", tag = "oauth",
     responses((status = 200, description = "Protected resource metadata", body = ProtectedResourceMetadata)))]
 pub async fn protected_resource_metadata(tenant: Tenant) -> Json<ProtectedResourceMetadata> {
@@ -98,8 +108,11 @@ pub async fn protected_resource_metadata(tenant: Tenant) -> Json<ProtectedResour
     })
 }
 
+/// The token signing keys (JWKS).
+///
 /// The public keys access tokens are signed with, including retired keys
-/// until every token they signed has expired.
+/// until every token they signed has expired. Served with `max-age=300`: a
+/// verifier that meets an unknown `kid` fetches it again.
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "oauth",
     responses((status = 200, description = "JSON Web Key Set", body = JwkSet)))]
 pub async fn jwks(State(state): State<AppState>, tenant: Tenant) -> Result<Response, ApiError> {

@@ -46,6 +46,8 @@ fn view(record: FederatedCredentialRecord, our_issuer: &str) -> FederatedCredent
     }
 }
 
+/// List federated credentials.
+///
 /// The outside identities the application trusts, oldest first.
 #[utoipa::path(get, path = "/admin/v1/external-applications/{id}/federated-credentials", tag = "admin: external applications",
     params(("id" = String, Path)),
@@ -64,10 +66,12 @@ pub async fn list_federated_credentials(
     }))
 }
 
-/// Trust an outside identity: a workload holding a token of `issuer` for
-/// `subject` (with `audience` and `claims`) gets this application's tokens by
-/// sending its `client_id` and that token as `client_assertion`. Whoever adds
-/// one must hold every permission the application holds.
+/// Trust an outside identity.
+///
+/// A workload holding a token of `issuer` for `subject` (with `audience` and
+/// `claims`) gets this application's tokens by sending its `client_id` and
+/// that token as `client_assertion`. Whoever adds one must hold every
+/// permission the application holds.
 #[utoipa::path(post, path = "/admin/v1/external-applications/{id}/federated-credentials", tag = "admin: external applications",
     params(("id" = String, Path)), request_body = FederatedCredentialForm,
     responses(
@@ -94,8 +98,10 @@ pub async fn add_federated_credential(
     Ok((StatusCode::CREATED, Json(view(record, tenant.issuer()))))
 }
 
-/// Stop trusting an outside identity. Tokens already issued through it live
-/// out their hour; disable the application or revoke them to end them now.
+/// Stop trusting an outside identity.
+///
+/// Tokens already issued through it live out their hour; disable the
+/// application or revoke them to end them now.
 #[utoipa::path(delete, path = "/admin/v1/external-applications/{id}/federated-credentials/{credential_id}", tag = "admin: external applications",
     params(("id" = String, Path), ("credential_id" = String, Path)),
     responses(

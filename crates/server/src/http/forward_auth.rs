@@ -28,8 +28,12 @@ use casebook_domain::{AccountKind, Permission};
 
 pub use super::auth::CHECK_PATH;
 
-/// The forwarded request: its method and URI (path and query).
-fn forwarded(request: &Parts) -> Option<(String, String)> {
+/// The forwarded request: its method and URI (path and query), or why it
+/// cannot be told. Every way a proxy may say it is read; a proxy passes its
+/// client's own headers on to the check too (nginx's `auth_request` does),
+/// so if two of them name different requests, the client wrote one of
+/// them and the check refuses rather than guess which.
+fn forwarded(request: &Parts) -> Result<(String, String), &'static str> {
     let headers = &request.headers;
     let text = |name: &str| {
         headers
@@ -38,28 +42,36 @@ fn forwarded(request: &Parts) -> Option<(String, String)> {
             .filter(|v| !v.is_empty())
             .map(str::to_owned)
     };
-    for (method, uri) in [
-        ("x-forwarded-method", "x-forwarded-uri"),
-        ("x-original-method", "x-original-uri"),
-    ] {
-        if let (Some(method), Some(uri)) = (text(method), text(uri)) {
-            return Some((method, uri));
-        }
+    let own_method = || request.method.as_str().to_owned();
+    let mut named = Vec::new();
+    // Traefik and Caddy send both; a URI alone keeps the check's method,
+    // as nginx's subrequest keeps the original one.
+    if let Some(uri) = text("x-forwarded-uri") {
+        named.push((text("x-forwarded-method").unwrap_or_else(own_method), uri));
     }
-    // nginx sends the URI alone unless told to send the method too; its
-    // subrequest keeps the original method.
-    if let Some(uri) = text("x-original-uri").or_else(|| text("x-forwarded-uri")) {
-        return Some((request.method.as_str().to_owned(), uri));
+    if let Some(uri) = text("x-original-uri") {
+        named.push((text("x-original-method").unwrap_or_else(own_method), uri));
     }
-    let path = request.uri.path().strip_prefix(CHECK_PATH)?;
-    if !path.starts_with('/') {
-        return None;
+    // Envoy: the original path after the check's own.
+    if let Some(path) = request
+        .uri
+        .path()
+        .strip_prefix(CHECK_PATH)
+        .filter(|p| p.starts_with('/'))
+    {
+        let uri = match request.uri.query() {
+            Some(query) => format!("{path}?{query}"),
+            None => path.to_owned(),
+        };
+        named.push((own_method(), uri));
     }
-    let uri = match request.uri.query() {
-        Some(query) => format!("{path}?{query}"),
-        None => path.to_owned(),
-    };
-    Some((request.method.as_str().to_owned(), uri))
+    match named.split_first() {
+        None => Err(
+            "the proxy sent no original request: X-Forwarded-Method and X-Forwarded-Uri, X-Original-URI, or a path after /authz/check",
+        ),
+        Some((first, others)) if others.iter().all(|other| other == first) => Ok(first.clone()),
+        Some(_) => Err("the request names two different original requests: the proxy's, and one a client wrote"),
+    }
 }
 
 /// The scheme and host a DPoP proof's `htu` names: what a trusted proxy
@@ -130,10 +142,9 @@ pub async fn check(State(state): State<AppState>, request: Request) -> Response 
     let Some(policy) = state.config().gateway_policy.clone() else {
         return ApiError::NotFound("route").into_response();
     };
-    let Some((method, uri)) = forwarded(&request) else {
-        return refused(ApiError::forbidden(
-            "the proxy sent no original request: X-Forwarded-Method and X-Forwarded-Uri, X-Original-URI, or a path after /authz/check",
-        ));
+    let (method, uri) = match forwarded(&request) {
+        Ok(named) => named,
+        Err(why) => return refused(ApiError::forbidden(why)),
     };
     let needs = match policy.decide(&method, &uri) {
         Decision::Route {

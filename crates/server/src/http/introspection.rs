@@ -21,6 +21,8 @@ pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
     utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(introspect))
 }
 
+/// Introspect a token.
+///
 /// RFC 7662: is this token active, and what does it carry? The caller
 /// authenticates as a client. With `Accept: application/token-introspection+jwt`
 /// the same answer comes as a signed JWT (RFC 9701): header `typ:

@@ -8,6 +8,7 @@ pub mod console;
 pub mod discovery;
 pub mod federated;
 pub mod forward_auth;
+pub mod idempotency;
 pub mod introspection;
 pub mod oauth;
 pub mod ops;
@@ -52,23 +53,30 @@ pub const BODY_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(OpenApi)]
 #[openapi(
+    // The description, a getting-started page, is written by
+    // `spec::describe_api` from the same constants the server keeps.
     info(
         title = "Casebook external applications",
         version = "1.0.0",
-        description = "Register partner software, give it roles, and let it trade a Client ID and secret for a one-hour OAuth 2.0 access token (client credentials grant) that calls the Casebook API with exactly its roles' permissions.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     modifiers(&SecuritySchemes),
+    // In the order `/docs` shows them: what a partner calls first, then
+    // where its tokens come from, then the admin API. Every tag an
+    // operation uses is listed (a test holds it), so none lands at the end
+    // in whatever order the renderer meets it.
     tags(
-        (name = "oauth", description = "OAuth 2.0: token, introspection, revocation, discovery"),
-        (name = "admin: sessions", description = "Sign in to cb Admin"),
-        (name = "admin: tenants", description = "The install's tenants: managed at the root tenant only"),
+        (name = "casebook api", description = "The Casebook API (`/api/v1`) that partner software calls with an access token, guarded by its roles' permissions"),
+        (name = "oauth", description = "OAuth 2.0: the token endpoint, revocation, introspection and discovery (`/oauth2`, `/.well-known`)"),
+        (name = "admin: sessions", description = "Sign in to cb Admin: the session token the admin API takes"),
+        (name = "admin: sign-in", description = "A person's own sign-in: passwords, the authenticator app, passkeys"),
+        (name = "admin: external applications", description = "Registered partner software and its credentials"),
         (name = "admin: roles", description = "The role catalog"),
         (name = "admin: users", description = "User accounts"),
-        (name = "admin: external applications", description = "Registered partner software and its credentials"),
         (name = "admin: audit", description = "Who changed what, when"),
-        (name = "casebook api", description = "The Casebook API, guarded by role permissions"),
-        (name = "operations", description = "Health, readiness, metrics"),
+        (name = "admin: settings", description = "The tenant's settings"),
+        (name = "admin: tenants", description = "The install's tenants: managed at the root tenant only"),
+        (name = "operations", description = "Health, readiness, metrics, leak reports"),
     )
 )]
 struct ApiDoc;
@@ -163,6 +171,8 @@ pub fn router(state: AppState) -> Router {
     // a proxy, not a client).
     let routes = routes
         .route(forward_auth::CHECK_PATH, axum::routing::any(forward_auth::check))
+        // Envoy asking about `/`; the catch-all below takes one segment or more.
+        .route("/authz/check/", axum::routing::any(forward_auth::check))
         .route("/authz/check/{*original}", axum::routing::any(forward_auth::check));
     let routes = routes
         .route("/admin", axum::routing::get(console::index))
@@ -175,7 +185,10 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .merge(routes)
         .merge(docs)
-        // Innermost, so that metrics record the 408 it answers.
+        // Around the handler alone: it needs the caller (authorization is
+        // outside it) and reads a body the stall layer already watches.
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::once))
+        // Innermost but one, so that metrics record the 408 it answers.
         .route_layer(axum::middleware::from_fn(body_stall))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authorize))
         .route_layer(axum::middleware::from_fn(name_resource_metadata))

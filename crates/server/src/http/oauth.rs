@@ -161,11 +161,16 @@ pub(super) fn no_store(mut response: Response) -> Response {
     response
 }
 
-/// Client credentials grant: trade a Client ID and secret, or a signed client
-/// assertion (`private_key_jwt`), for a one-hour access token. With a `DPoP`
-/// header (RFC 9449: a proof JWT, `typ` dpop+jwt, for `POST` and this
-/// endpoint's URL) the token is bound to the proof's key: `token_type` is
-/// `DPoP` and the JWT carries `cnf.jkt`.
+/// Get an access token (client credentials).
+///
+/// Client credentials grant (RFC 6749 §4.4): trade a Client ID and secret
+/// (HTTP Basic, or `client_id` and `client_secret` in the form), a signed
+/// client assertion (`private_key_jwt`) or a trusted outside token for a
+/// one-hour access token. Keep the token and reuse it until shortly before
+/// `expires_in` runs out. With a `DPoP` header (RFC 9449: a proof JWT, `typ`
+/// dpop+jwt, for `POST` and this endpoint's URL) the token is bound to the
+/// proof's key: `token_type` is `DPoP` and the JWT carries `cnf.jkt`. Errors are
+/// RFC 6749 JSON (`error`, `error_description`), not problem documents.
 #[utoipa::path(post, path = "/oauth2/token", tag = "oauth",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     params(("DPoP" = Option<String>, Header,
@@ -374,8 +379,11 @@ pub(super) async fn client_form(
     Ok((client, form))
 }
 
-/// RFC 7009: revoke an access token. Unknown or invalid tokens, and
-/// another client's, are answered 200 too (and the latter left alive).
+/// Revoke an access token.
+///
+/// RFC 7009: the token is refused everywhere from then on. Unknown or invalid tokens, and another client's, are
+/// answered 200 too (and the latter left alive). The caller authenticates as a
+/// client, as at the token endpoint.
 #[utoipa::path(post, path = "/oauth2/revoke", tag = "oauth",
     request_body(content = TokenParamForm, content_type = "application/x-www-form-urlencoded"),
     security((), ("client_basic" = [])),

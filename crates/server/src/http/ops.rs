@@ -19,7 +19,9 @@ pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(metrics))
 }
 
-/// Alive: answers as long as the process serves HTTP.
+/// Liveness.
+///
+/// Answers as long as the process serves HTTP; it reads no database.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, description = "The process is serving", body = String, content_type = "text/plain")))]
 pub async fn healthz() -> &'static str {
@@ -29,8 +31,11 @@ pub async fn healthz() -> &'static str {
 /// The longest `/readyz` waits for the database.
 const READINESS_DEADLINE: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Ready: the database can be read and written, and its schema is one this
-/// binary serves.
+/// Readiness.
+///
+/// The database can be read and written, and its schema is one this binary
+/// serves. Answers 503 while the server drains on shutdown, so a balancer moves
+/// traffic away first.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "The database can be read and written, and its schema is one this binary serves", body = String, content_type = "text/plain"),
@@ -65,10 +70,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 /// last one: a scrape must not hang on a database that does not answer.
 const SCRAPE_QUERY_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Prometheus text exposition.
+/// Prometheus metrics.
 ///
-/// Served here unless `CASEBOOK_METRICS_ADDR` is set; then it is served on
-/// that address only, and this path is 404.
+/// Prometheus text exposition. Served here unless `CASEBOOK_METRICS_ADDR` is
+/// set; then it is served on that address only, and this path is 404.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     // Not documented as a 404: with `CASEBOOK_METRICS_ADDR` set the
     // operation is not on this listener at all, like any unknown path.

@@ -46,6 +46,9 @@ fn view(record: &store::PasskeyRecord) -> PasskeyView {
 }
 
 /// The signed-in person's passkeys.
+///
+/// Every passkey the person registered, with its name and when it was added
+/// and last used; never key material.
 #[utoipa::path(get, path = "/admin/v1/users/me/passkeys", tag = "admin: sign-in",
     responses(
         (status = 200, description = "The person's passkeys", body = Passkeys),
@@ -56,7 +59,10 @@ pub async fn list_passkeys(at: Scope, Caller(caller): Caller) -> Result<Json<Pas
     Ok(Json(Passkeys { items }))
 }
 
-/// Begin registering a passkey: options for `navigator.credentials.create`.
+/// Begin registering a passkey.
+///
+/// Options for `navigator.credentials.create`; send the authenticator's
+/// answer to `POST /admin/v1/users/me/passkeys` to finish.
 #[utoipa::path(post, path = "/admin/v1/users/me/passkeys/options", tag = "admin: sign-in",
     request_body = PasskeyRegistrationStart,
     responses(
@@ -97,7 +103,11 @@ pub async fn registration_options(
     ))
 }
 
-/// Finish registering a passkey with the authenticator's answer.
+/// Finish registering a passkey.
+///
+/// The authenticator's answer to the options from
+/// `POST /admin/v1/users/me/passkeys/options`. The passkey then serves as a
+/// second factor at sign-in and beside the password where one is asked for.
 #[utoipa::path(post, path = "/admin/v1/users/me/passkeys", tag = "admin: sign-in",
     request_body = PasskeyRegistration,
     responses(
@@ -151,7 +161,9 @@ pub async fn register_passkey(
     Ok((StatusCode::CREATED, Json(view(&record))))
 }
 
-/// Remove one of the person's passkeys; the password confirms it.
+/// Remove a passkey.
+///
+/// Removes one of the person's passkeys; the password confirms it.
 #[utoipa::path(delete, path = "/admin/v1/users/me/passkeys/{id}", tag = "admin: sign-in",
     params(("id" = String, Path)),
     request_body = PasskeyRemoval,
@@ -195,6 +207,8 @@ pub async fn remove_passkey(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Passkey options to confirm a sensitive step.
+///
 /// Options for one of the person's passkeys, to answer beside the password
 /// when revealing, rotating or adding a secret (as `passkey`).
 #[utoipa::path(post, path = "/admin/v1/users/me/passkeys/challenge", tag = "admin: sign-in",
@@ -211,8 +225,11 @@ pub async fn step_up_options(tenant: Tenant, at: Scope, Caller(caller): Caller) 
     Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], Json(options)))
 }
 
-/// Options for the second step of a sign-in with a passkey; the
-/// `mfa_token` stays usable for `POST /admin/v1/sessions/mfa`.
+/// Passkey options for the second step.
+///
+/// Options for `navigator.credentials.get` in the second step of a sign-in
+/// with a passkey; the `mfa_token` stays usable for
+/// `POST /admin/v1/sessions/mfa`.
 #[utoipa::path(post, path = "/admin/v1/sessions/mfa/passkey", tag = "admin: sessions",
     request_body = MfaPasskeyStart,
     security(()),

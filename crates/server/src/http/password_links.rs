@@ -52,9 +52,11 @@ impl LinkToken {
     }
 }
 
-/// Ask for a password reset: always 202, whether or not the address holds
-/// an account, so the answer tells nobody which addresses do. When it does,
-/// a one-time link (1 hour) goes to it.
+/// Ask for a password reset.
+///
+/// Always 202, whether or not the address holds an account, so the answer
+/// tells nobody which addresses do. When it does, a one-time link (1 hour)
+/// goes to it.
 #[utoipa::path(post, path = "/admin/v1/password-resets", tag = "admin: sign-in",
     request_body = PasswordResetRequest,
     security(()),
@@ -115,7 +117,9 @@ async fn send_reset(state: &AppState, tenant: &Tenant, at: &Scope, email: &Email
     store::request_password_reset(at, state.master(), &person, &address, &new_link).await
 }
 
-/// Set a password with the token of an invitation or reset link. The token
+/// Set a password from a link.
+///
+/// The token of an invitation or reset link, and the new password. The token
 /// works once; a password the policy refuses leaves it working.
 #[utoipa::path(post, path = "/admin/v1/set-password", tag = "admin: sign-in",
     request_body = SetPasswordRequest,

@@ -24,7 +24,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_role, update_role, delete_role))
 }
 
-/// The role catalog.
+/// List roles.
+///
+/// The role catalog, seeded roles and the tenant's own, each with its
+/// permissions; paged like every list (`limit`, `cursor`).
 #[utoipa::path(get, path = "/admin/v1/roles", tag = "admin: roles", params(PageQuery),
     responses(
         (status = 200, description = "A page of roles", body = Page<Role>),
@@ -37,6 +40,10 @@ pub async fn list_roles(at: Scope, ApiQuery(q): ApiQuery<PageQuery>) -> Result<J
 }
 
 /// Add a role.
+///
+/// A name and a list of permissions (`module:action`, such as
+/// `engage:view`). The caller must hold every permission the role carries
+/// (the grant rule; 403 with `missing_permissions` otherwise).
 #[utoipa::path(post, path = "/admin/v1/roles", tag = "admin: roles", request_body = RoleForm,
     responses(
         (status = 201, description = "Created", body = Role),
@@ -52,7 +59,9 @@ pub async fn create_role(
     Ok((StatusCode::CREATED, Json(Role::from(view))))
 }
 
-/// One role.
+/// Get a role.
+///
+/// One role by its id, with its permissions.
 #[utoipa::path(get, path = "/admin/v1/roles/{id}", tag = "admin: roles", params(("id" = String, Path)),
     responses(
         (status = 200, description = "The role", body = Role),
@@ -62,9 +71,11 @@ pub async fn get_role(at: Scope, ApiPath(id): ApiPath<String>) -> Result<Json<Ro
     Ok(Json(store::get_role(&at, &id).await?.into()))
 }
 
-/// Change a role's name or permissions. A permission taken away stops
-/// working on live tokens within 5 seconds; one added reaches new tokens.
-/// The caller must hold every permission the role carries before and after.
+/// Change a role.
+///
+/// Its name or permissions. A permission taken away stops working on live
+/// tokens within 5 seconds; one added reaches new tokens. The caller must hold
+/// every permission the role carries before and after.
 #[utoipa::path(patch, path = "/admin/v1/roles/{id}", tag = "admin: roles", params(("id" = String, Path)), request_body = RoleChange,
     responses(
         (status = 200, description = "Changed", body = Role),
@@ -85,7 +96,10 @@ pub async fn update_role(
     Ok(Json(view.into()))
 }
 
-/// Remove a role no account holds.
+/// Remove a role.
+///
+/// Only a role no account holds: otherwise 409, with `holders` listing the
+/// accounts that still hold it.
 #[utoipa::path(delete, path = "/admin/v1/roles/{id}", tag = "admin: roles", params(("id" = String, Path)),
     responses(
         (status = 204, description = "Removed"),

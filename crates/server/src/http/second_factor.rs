@@ -201,9 +201,11 @@ pub fn throttled(state: &AppState, tenant: &Tenant, who: &str, peer: Option<std:
     })
 }
 
-/// Begin enrolling an authenticator app: a new secret, shown once, that
-/// works once a code from it is confirmed. Someone who holds a passkey
-/// gives it (or a recovery code) beside the password.
+/// Begin enrolling an authenticator app.
+///
+/// A new TOTP secret, shown once, that works once a code from it is confirmed
+/// at `POST /admin/v1/users/me/totp/confirm`. Someone who holds a passkey gives
+/// it (or a recovery code) beside the password.
 #[utoipa::path(post, path = "/admin/v1/users/me/totp", tag = "admin: sign-in",
     request_body = TotpEnrolmentRequest,
     responses(
@@ -259,7 +261,9 @@ pub async fn begin_totp(
     ))
 }
 
-/// Confirm the enrolment with a code from the app; answers the recovery
+/// Confirm an authenticator app.
+///
+/// A code from the app confirms the enrolment; the answer holds the recovery
 /// codes, shown this once.
 #[utoipa::path(post, path = "/admin/v1/users/me/totp/confirm", tag = "admin: sign-in",
     request_body = TotpConfirmation,
@@ -324,8 +328,10 @@ pub async fn confirm_totp(
     ))
 }
 
-/// Remove the authenticator app and its recovery codes: the password and a
-/// code (or a recovery code).
+/// Remove the authenticator app.
+///
+/// Removes the app and its recovery codes; the password and a code (or a
+/// recovery code) confirm it.
 #[utoipa::path(delete, path = "/admin/v1/users/me/totp", tag = "admin: sign-in",
     request_body = TotpRemoval,
     responses(

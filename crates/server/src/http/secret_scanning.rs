@@ -46,15 +46,18 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// GitHub secret-scanning alerts.
+///
 /// GitHub secret-scanning partner alerts: a JSON array of matches, signed
 /// with ECDSA P-256 SHA-256 over the raw body by a key listed in
 /// `CASEBOOK_SECRET_SCANNING_KEYS` (`Github-Public-Key-Identifier` names the
-/// key, `Github-Public-Key-Signature` carries the base64 DER signature). A match that is a secret of this install
-/// is ended at once, with every live token of its application; the
-/// application's other secrets keep working and its email is told where the
-/// secret was found. A secret that had already ended is labelled
-/// `true_positive` too, and nothing more is done. Bodies up to 1 MiB are
-/// taken. Without `CASEBOOK_SECRET_SCANNING_KEYS` the path is 404.
+/// key, `Github-Public-Key-Signature` carries the base64 DER signature). A
+/// match that is a secret of this install is ended at once, with every live
+/// token of its application; the application's other secrets keep working and
+/// its email is told where the secret was found. A secret that had already
+/// ended is labelled `true_positive` too, and nothing more is done. Bodies up
+/// to 1 MiB are taken. Without `CASEBOOK_SECRET_SCANNING_KEYS` the path is
+/// 404.
 #[utoipa::path(post, path = "/secret-scanning/github", tag = "operations",
     request_body = Vec<LeakAlert>,
     responses(

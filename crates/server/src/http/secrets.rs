@@ -169,8 +169,11 @@ async fn confirm_password(
     }
 }
 
-/// Show the newest active client secret, after the calling admin re-enters
-/// their password. Five wrong passwords in 15 minutes lock this for 15 minutes.
+/// Reveal the newest client secret.
+///
+/// Shows the newest active client secret after the calling admin re-enters
+/// their password. Five wrong passwords in 15 minutes lock this for 15
+/// minutes.
 #[utoipa::path(post, path = "/admin/v1/external-applications/{id}/client-secret/reveal", tag = "admin: external applications",
     params(("id" = String, Path)), request_body = RevealRequest,
     responses(
@@ -224,11 +227,13 @@ pub async fn reveal_secret(
     ))
 }
 
-/// Issue a new client secret and end every other one after
+/// Rotate the client secret.
+///
+/// Issues a new client secret and ends every other one after
 /// `grace_period_seconds` (default 0: they stop at once, and so does every
 /// token issued so far). A grace period never lengthens a secret's life, and
-/// the secrets in it count toward the 5 that may work at once: with 5
-/// active, end one first or rotate without grace.
+/// the secrets in it count toward the 5 that may work at once: with 5 active,
+/// end one first or rotate without grace.
 #[utoipa::path(post, path = "/admin/v1/external-applications/{id}/client-secret/rotate", tag = "admin: external applications",
     params(("id" = String, Path)), request_body = RotateRequest,
     responses(
@@ -296,7 +301,10 @@ pub async fn rotate_secret(
     ))
 }
 
-/// Every client secret of the application, newest first, never a value.
+/// List client secrets.
+///
+/// Every client secret of the application, newest first, with its state,
+/// expiry and last use; never a value.
 #[utoipa::path(get, path = "/admin/v1/external-applications/{id}/client-secrets", tag = "admin: external applications",
     params(("id" = String, Path)),
     responses(
@@ -325,10 +333,12 @@ pub async fn list_secrets(
     }))
 }
 
-/// Add a client secret beside the others, after the calling admin re-enters
-/// their password: up to 5 active at once, so deployments move to a new
-/// secret one by one. It expires at `expires_at`, or as the install's most
-/// (`CASEBOOK_SECRET_MAX_AGE_DAYS`) says, whichever is first.
+/// Add a client secret.
+///
+/// After the calling admin re-enters their password: up to 5 active at once,
+/// so deployments move to a new secret one by one. It expires at
+/// `expires_at`, or as the install's most (`CASEBOOK_SECRET_MAX_AGE_DAYS`)
+/// says, whichever is first.
 #[utoipa::path(post, path = "/admin/v1/external-applications/{id}/client-secrets", tag = "admin: external applications",
     params(("id" = String, Path)), request_body = NewSecretRequest,
     responses(
@@ -381,7 +391,10 @@ pub async fn add_secret(
     ))
 }
 
-/// Show one client secret, after the calling admin re-enters their password.
+/// Reveal one client secret.
+///
+/// Shows one client secret, after the calling admin re-enters their
+/// password; the same lockout as revealing the newest.
 #[utoipa::path(post, path = "/admin/v1/external-applications/{id}/client-secrets/{secret_id}/reveal", tag = "admin: external applications",
     params(("id" = String, Path), ("secret_id" = String, Path)), request_body = RevealRequest,
     responses(
@@ -425,7 +438,9 @@ pub async fn reveal_one_secret(
     Ok(no_store(StatusCode::OK, Json(value(client_id, record, secret, policy))))
 }
 
-/// End one client secret at once; the others keep working. Tokens already
+/// End a client secret.
+///
+/// Ends one client secret at once; the others keep working. Tokens already
 /// issued with it live out their hour: to end those too, rotate without a
 /// grace period or disable the application.
 #[utoipa::path(delete, path = "/admin/v1/external-applications/{id}/client-secrets/{secret_id}", tag = "admin: external applications",

@@ -35,7 +35,12 @@ const MFA_TOKEN_PREFIX: &str = "cbmfa_";
 
 pub const SESSION_TTL_MICROS: i64 = casebook_domain::user::SESSION_LIFETIME_SECS * 1_000_000;
 
-/// Sign in with email and password; returns a bearer session token.
+/// Sign in.
+///
+/// Email and password; answers a bearer session token for the admin API (8
+/// hours, or until signed out). When the account has a second factor the
+/// answer is 401 with `mfa_required` and an `mfa_token`: finish at `POST /admin/v1/sessions/mfa`. Repeated failures for an address or from
+/// a source are throttled (429 with `Retry-After`).
 #[utoipa::path(post, path = "/admin/v1/sessions", tag = "admin: sessions",
     request_body = SignIn,
     security(()),
@@ -140,7 +145,12 @@ async fn second_step(
     })
 }
 
-/// Finish a sign-in with the second factor.
+/// Finish signing in with a second factor.
+///
+/// The `mfa_token` from the first step with a code from the authenticator app,
+/// a recovery code or a passkey's answer. A code that is not accepted answers
+/// 401 with a new `mfa_token` to try again; after five wrong codes for the
+/// account in 15 minutes the answer is 429 for a while.
 #[utoipa::path(post, path = "/admin/v1/sessions/mfa", tag = "admin: sessions",
     request_body = MfaSignIn,
     security(()),
@@ -217,7 +227,11 @@ async fn start_session(at: &Scope, account: &ActorRef) -> Result<axum::response:
         .into_response())
 }
 
-/// Sign out: the session token stops working.
+/// Sign out.
+///
+/// The session token that signs this request stops working at once. An
+/// application's access token is not a session: revoke it at
+/// `/oauth2/revoke` instead (403 here).
 #[utoipa::path(delete, path = "/admin/v1/sessions/current", tag = "admin: sessions",
     responses(
         (status = 204, description = "Signed out"),

@@ -17,6 +17,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// The tenant's settings.
+///
+/// Settings that hold for the whole tenant, such as whether everyone holding
+/// an `admin:` permission must enrol a second factor.
 #[utoipa::path(get, path = "/admin/v1/settings", tag = "admin: settings",
     responses(
         (status = 200, description = "The settings", body = Settings),
@@ -26,7 +29,10 @@ pub async fn get_settings(at: Scope) -> Result<Json<Settings>, ApiError> {
     Ok(Json(store::tenant_settings(&at).await?))
 }
 
-/// Change the tenant's settings; absent fields stay as they are.
+/// Change the tenant's settings.
+///
+/// Absent fields stay as they are. Requiring a second factor of admins is
+/// refused (409) while the person asking has none.
 #[utoipa::path(patch, path = "/admin/v1/settings", tag = "admin: settings",
     request_body = SettingsChange,
     responses(

@@ -43,7 +43,10 @@ fn slug_of(raw: &str) -> Result<TenantSlug, ApiError> {
     TenantSlug::parse(raw).map_err(|_| ApiError::NotFound("tenant"))
 }
 
-/// The tenants of the install, the root first, by slug.
+/// List tenants.
+///
+/// The tenants of the install, the root first, by slug, paged like every list
+/// (`limit`, `cursor`). Only at the root tenant.
 #[utoipa::path(get, path = "/admin/v1/tenants", tag = "admin: tenants", params(PageQuery),
     responses(
         (status = 200, description = "A page of tenants", body = Page<Tenant>),
@@ -61,11 +64,13 @@ pub async fn list_tenants(
     }))
 }
 
-/// Add a tenant: its seeded roles, its first Administrator (with a password
-/// generated and shown once when none is given) and, on its first use (a
-/// token or its JWKS), its own signing key: an install of 10,000 tenants
-/// makes keys only for those that serve. Its Administrator is given every
-/// agency permission, so the caller must hold them all (the grant rule).
+/// Add a tenant.
+///
+/// Its seeded roles, its first Administrator (with a password generated and
+/// shown once when none is given) and, on its first use (a token or its JWKS),
+/// its own signing key: an install of 10,000 tenants makes keys only for those
+/// that serve. Its Administrator is given every agency permission, so the
+/// caller must hold them all (the grant rule).
 #[utoipa::path(post, path = "/admin/v1/tenants", tag = "admin: tenants", request_body = TenantForm,
     responses(
         (status = 201, description = "Created", body = Tenant),
@@ -110,7 +115,9 @@ pub async fn create_tenant(
     ))
 }
 
-/// One tenant.
+/// Get a tenant.
+///
+/// One tenant by its slug, with its base URL and whether it is enabled.
 #[utoipa::path(get, path = "/admin/v1/tenants/{slug}", tag = "admin: tenants", params(("slug" = String, Path)),
     responses(
         (status = 200, description = "The tenant", body = Tenant),
@@ -127,10 +134,12 @@ pub async fn get_tenant(
     Ok(Json(view(record, &state.config().public_url)))
 }
 
-/// Rename a tenant, or disable or enable it. A disabled tenant keeps its
-/// data; its token endpoint answers `invalid_client`, its tokens and
-/// sessions are refused within 5 seconds on every replica, and enabling it
-/// again brings back no token or session from before.
+/// Rename, disable or enable a tenant.
+///
+/// A disabled tenant keeps its data; its token endpoint answers
+/// `invalid_client`, its tokens and sessions are refused within 5 seconds on
+/// every replica, and enabling it again brings back no token or session from
+/// before.
 #[utoipa::path(patch, path = "/admin/v1/tenants/{slug}", tag = "admin: tenants", params(("slug" = String, Path)), request_body = TenantChange,
     responses(
         (status = 200, description = "Changed", body = Tenant),
@@ -157,7 +166,9 @@ pub async fn update_tenant(
     Ok(Json(view(record, &state.config().public_url)))
 }
 
-/// Delete a tenant and everything it holds, in one transaction; its tokens
+/// Delete a tenant.
+///
+/// Deletes the tenant and everything it holds, in one transaction; its tokens
 /// are refused within 5 seconds on every replica.
 #[utoipa::path(delete, path = "/admin/v1/tenants/{slug}", tag = "admin: tenants", params(("slug" = String, Path)),
     responses(

@@ -50,7 +50,10 @@ async fn user_facts(
     })
 }
 
-/// User accounts.
+/// List users.
+///
+/// The tenant's user accounts with their roles, paged like every list
+/// (`limit`, `cursor`).
 #[utoipa::path(get, path = "/admin/v1/users", tag = "admin: users", params(PageQuery),
     responses(
         (status = 200, description = "A page of users", body = Page<UserView>),
@@ -62,7 +65,11 @@ pub async fn list_users(at: Scope, ApiQuery(q): ApiQuery<PageQuery>) -> Result<J
     )))
 }
 
-/// Create a user; the address must not belong to any account, user or application.
+/// Create a user.
+///
+/// The address must not belong to any account, user or application. Without
+/// a `password` the person is invited by email to choose one. The caller must
+/// hold every permission the user's roles carry (the grant rule).
 #[utoipa::path(post, path = "/admin/v1/users", tag = "admin: users", request_body = UserForm,
     responses(
         (status = 201, description = "Created", body = UserView),
@@ -108,7 +115,9 @@ pub async fn create_user(
     Ok((StatusCode::CREATED, Json(UserView::from(view))))
 }
 
-/// One user.
+/// Get a user.
+///
+/// One user account by its id, with its roles and status.
 #[utoipa::path(get, path = "/admin/v1/users/{id}", tag = "admin: users", params(("id" = String, Path)),
     responses(
         (status = 200, description = "The user", body = UserView),
@@ -119,6 +128,10 @@ pub async fn get_user(at: Scope, ApiPath(id): ApiPath<String>) -> Result<Json<Us
 }
 
 /// Change a user.
+///
+/// Absent fields stay as they are. A change that would leave no user holding
+/// every admin permission is refused (409), and the caller must hold every
+/// permission the user's roles carry before and after.
 #[utoipa::path(patch, path = "/admin/v1/users/{id}", tag = "admin: users", params(("id" = String, Path)), request_body = UserChange,
     responses(
         (status = 200, description = "Changed", body = UserView),
@@ -180,6 +193,9 @@ pub async fn update_user(
 }
 
 /// Remove a user.
+///
+/// The account's sessions end with it. Nobody removes their own account, nor
+/// the last user holding every admin permission (409).
 #[utoipa::path(delete, path = "/admin/v1/users/{id}", tag = "admin: users", params(("id" = String, Path)),
     responses(
         (status = 204, description = "Removed"),

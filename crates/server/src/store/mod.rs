@@ -13,6 +13,7 @@ mod ended_secrets;
 mod error;
 mod federated;
 mod grants;
+pub mod idempotency;
 mod limits;
 mod outbox;
 mod passkeys;

@@ -53,6 +53,12 @@ pub async fn purge_expired(db: &Db) -> Result<(), sqlx::Error> {
         .bind(now / 1_000_000 - 60)
         .execute(db.pool())
         .await?;
+    sqlx::query(
+        "DELETE FROM idempotency_keys /* UNSCOPED: a key lives 24 hours in every tenant */ WHERE expires_at < $1",
+    )
+    .bind(now)
+    .execute(db.pool())
+    .await?;
     sqlx::query("DELETE FROM sessions /* UNSCOPED: expiry is the same for every tenant */ WHERE expires_at < $1")
         .bind(now)
         .execute(db.pool())

@@ -86,6 +86,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "passkeys",
     "webauthn_ceremonies",
     "second_factor_failures",
+    "idempotency_keys",
 ];
 
 #[cfg(test)]

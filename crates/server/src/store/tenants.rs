@@ -344,6 +344,7 @@ pub async fn change_tenant_settings(
 
 /// Every table of [`super::TENANT_TABLES`], children first.
 const TENANT_DELETION_ORDER: &[&str] = &[
+    "idempotency_keys",
     "sessions",
     "recovery_codes",
     "mfa_challenges",

@@ -12,8 +12,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The public keys access tokens are signed with, including retired keys
-         *     until every token they signed has expired.
+         * The token signing keys (JWKS).
+         * @description The public keys access tokens are signed with, including retired keys
+         *     until every token they signed has expired. Served with `max-age=300`: a
+         *     verifier that meets an unknown `kid` fetches it again.
          */
         get: operations["jwks"];
         put?: never;
@@ -31,7 +33,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** RFC 8414 authorization server metadata. */
+        /**
+         * Authorization server metadata.
+         * @description RFC 8414: the issuer, the token, revocation and introspection endpoints, the
+         *     JWKS and the client authentication methods and signing algorithms this
+         *     install (or tenant) takes. OAuth libraries configure themselves from it; a
+         *     tenant's also answers at `/.well-known/oauth-authorization-server/t/{slug}`.
+         */
         get: operations["metadata"];
         put?: never;
         post?: never;
@@ -48,7 +56,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** RFC 9728 protected resource metadata of the Casebook API. */
+        /**
+         * Protected resource metadata.
+         * @description RFC 9728: the Casebook API as a resource, the authorization server that
+         *     issues its tokens, and how tokens are presented. Every 401 from `/api/v1`
+         *     and `/admin/v1` names this document in `WWW-Authenticate`
+         *     (`resource_metadata`).
+         */
         get: operations["protected_resource_metadata"];
         put?: never;
         post?: never;
@@ -66,9 +80,9 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The audit trail, newest first, optionally narrowed to an action or a
-         *     family of actions, a record, an account, a time span or a search. No
-         *     secret is ever in it.
+         * The audit trail.
+         * @description Newest first, optionally narrowed to an action or a family of actions, a
+         *     record, an account, a time span or a search. No secret is ever in it.
          */
         get: operations["list_audit"];
         put?: never;
@@ -87,9 +101,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Every event that matches the filters, newest first, streamed as CSV or
-         *     JSON Lines: read a batch at a time, so an export of any length takes
-         *     the same memory.
+         * Export the audit trail.
+         * @description Every event that matches the filters, newest first, streamed as CSV or
+         *     JSON Lines: read a batch at a time, so an export of any length takes the
+         *     same memory.
          */
         get: operations["export_audit"];
         put?: never;
@@ -107,12 +122,19 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Registered external applications, filtered by name or email. */
+        /**
+         * List external applications.
+         * @description Registered applications, filtered by name or email, paged like every list
+         *     (`limit`, `cursor`).
+         */
         get: operations["list_applications"];
         put?: never;
         /**
-         * Register an external application ("New Application"). The secret is not
-         *     in the answer: reveal it with the key icon (`client-secret/reveal`).
+         * Register an external application.
+         * @description "New Application" in the console: a name, a contact email and roles; the
+         *     answer carries its Client ID. The secret is not in the answer: reveal it
+         *     with `POST .../client-secret/reveal`. The caller must hold every permission
+         *     the application's roles carry (the grant rule).
          */
         post: operations["create_application"];
         delete?: never;
@@ -128,17 +150,26 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The expanded view: Client ID, description, application URL, Callback URL, roles, status. */
+        /**
+         * Get an external application.
+         * @description The expanded view: Client ID, description, application URL, Callback URL,
+         *     roles, status.
+         */
         get: operations["get_application"];
         put?: never;
         post?: never;
-        /** Remove an application: its tokens are refused from then on. */
+        /**
+         * Remove an external application.
+         * @description Its secrets stop working and its tokens are refused from then on.
+         */
         delete: operations["delete_application"];
         options?: never;
         head?: never;
         /**
-         * Change name, email, URL, roles, description, or enable/disable. Disabling
-         *     refuses the application's tokens everywhere from then on.
+         * Change an external application.
+         * @description Name, email, URL, roles, description, or enable/disable; absent fields stay
+         *     as they are. Disabling refuses the application's tokens everywhere from
+         *     then on.
          */
         patch: operations["update_application"];
         trace?: never;
@@ -153,8 +184,10 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Show the newest active client secret, after the calling admin re-enters
-         *     their password. Five wrong passwords in 15 minutes lock this for 15 minutes.
+         * Reveal the newest client secret.
+         * @description Shows the newest active client secret after the calling admin re-enters
+         *     their password. Five wrong passwords in 15 minutes lock this for 15
+         *     minutes.
          */
         post: operations["reveal_secret"];
         delete?: never;
@@ -173,11 +206,12 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Issue a new client secret and end every other one after
+         * Rotate the client secret.
+         * @description Issues a new client secret and ends every other one after
          *     `grace_period_seconds` (default 0: they stop at once, and so does every
          *     token issued so far). A grace period never lengthens a secret's life, and
-         *     the secrets in it count toward the 5 that may work at once: with 5
-         *     active, end one first or rotate without grace.
+         *     the secrets in it count toward the 5 that may work at once: with 5 active,
+         *     end one first or rotate without grace.
          */
         post: operations["rotate_secret"];
         delete?: never;
@@ -193,14 +227,19 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every client secret of the application, newest first, never a value. */
+        /**
+         * List client secrets.
+         * @description Every client secret of the application, newest first, with its state,
+         *     expiry and last use; never a value.
+         */
         get: operations["list_secrets"];
         put?: never;
         /**
-         * Add a client secret beside the others, after the calling admin re-enters
-         *     their password: up to 5 active at once, so deployments move to a new
-         *     secret one by one. It expires at `expires_at`, or as the install's most
-         *     (`CASEBOOK_SECRET_MAX_AGE_DAYS`) says, whichever is first.
+         * Add a client secret.
+         * @description After the calling admin re-enters their password: up to 5 active at once,
+         *     so deployments move to a new secret one by one. It expires at
+         *     `expires_at`, or as the install's most (`CASEBOOK_SECRET_MAX_AGE_DAYS`)
+         *     says, whichever is first.
          */
         post: operations["add_secret"];
         delete?: never;
@@ -220,7 +259,8 @@ export interface paths {
         put?: never;
         post?: never;
         /**
-         * End one client secret at once; the others keep working. Tokens already
+         * End a client secret.
+         * @description Ends one client secret at once; the others keep working. Tokens already
          *     issued with it live out their hour: to end those too, rotate without a
          *     grace period or disable the application.
          */
@@ -239,7 +279,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Show one client secret, after the calling admin re-enters their password. */
+        /**
+         * Reveal one client secret.
+         * @description Shows one client secret, after the calling admin re-enters their
+         *     password; the same lockout as revealing the newest.
+         */
         post: operations["reveal_one_secret"];
         delete?: never;
         options?: never;
@@ -254,14 +298,18 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The outside identities the application trusts, oldest first. */
+        /**
+         * List federated credentials.
+         * @description The outside identities the application trusts, oldest first.
+         */
         get: operations["list_federated_credentials"];
         put?: never;
         /**
-         * Trust an outside identity: a workload holding a token of `issuer` for
-         *     `subject` (with `audience` and `claims`) gets this application's tokens by
-         *     sending its `client_id` and that token as `client_assertion`. Whoever adds
-         *     one must hold every permission the application holds.
+         * Trust an outside identity.
+         * @description A workload holding a token of `issuer` for `subject` (with `audience` and
+         *     `claims`) gets this application's tokens by sending its `client_id` and
+         *     that token as `client_assertion`. Whoever adds one must hold every
+         *     permission the application holds.
          */
         post: operations["add_federated_credential"];
         delete?: never;
@@ -281,8 +329,9 @@ export interface paths {
         put?: never;
         post?: never;
         /**
-         * Stop trusting an outside identity. Tokens already issued through it live
-         *     out their hour; disable the application or revoke them to end them now.
+         * Stop trusting an outside identity.
+         * @description Tokens already issued through it live out their hour; disable the
+         *     application or revoke them to end them now.
          */
         delete: operations["remove_federated_credential"];
         options?: never;
@@ -300,9 +349,10 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Ask for a password reset: always 202, whether or not the address holds
-         *     an account, so the answer tells nobody which addresses do. When it does,
-         *     a one-time link (1 hour) goes to it.
+         * Ask for a password reset.
+         * @description Always 202, whether or not the address holds an account, so the answer
+         *     tells nobody which addresses do. When it does, a one-time link (1 hour)
+         *     goes to it.
          */
         post: operations["request_reset"];
         delete?: never;
@@ -318,10 +368,19 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The role catalog. */
+        /**
+         * List roles.
+         * @description The role catalog, seeded roles and the tenant's own, each with its
+         *     permissions; paged like every list (`limit`, `cursor`).
+         */
         get: operations["list_roles"];
         put?: never;
-        /** Add a role. */
+        /**
+         * Add a role.
+         * @description A name and a list of permissions (`module:action`, such as
+         *     `engage:view`). The caller must hold every permission the role carries
+         *     (the grant rule; 403 with `missing_permissions` otherwise).
+         */
         post: operations["create_role"];
         delete?: never;
         options?: never;
@@ -336,18 +395,26 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One role. */
+        /**
+         * Get a role.
+         * @description One role by its id, with its permissions.
+         */
         get: operations["get_role"];
         put?: never;
         post?: never;
-        /** Remove a role no account holds. */
+        /**
+         * Remove a role.
+         * @description Only a role no account holds: otherwise 409, with `holders` listing the
+         *     accounts that still hold it.
+         */
         delete: operations["delete_role"];
         options?: never;
         head?: never;
         /**
-         * Change a role's name or permissions. A permission taken away stops
-         *     working on live tokens within 5 seconds; one added reaches new tokens.
-         *     The caller must hold every permission the role carries before and after.
+         * Change a role.
+         * @description Its name or permissions. A permission taken away stops working on live
+         *     tokens within 5 seconds; one added reaches new tokens. The caller must hold
+         *     every permission the role carries before and after.
          */
         patch: operations["update_role"];
         trace?: never;
@@ -361,7 +428,13 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Sign in with email and password; returns a bearer session token. */
+        /**
+         * Sign in.
+         * @description Email and password; answers a bearer session token for the admin API (8
+         *     hours, or until signed out). When the account has a second factor the
+         *     answer is 401 with `mfa_required` and an `mfa_token`: finish at `POST /admin/v1/sessions/mfa`. Repeated failures for an address or from
+         *     a source are throttled (429 with `Retry-After`).
+         */
         post: operations["sign_in"];
         delete?: never;
         options?: never;
@@ -379,7 +452,12 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Sign out: the session token stops working. */
+        /**
+         * Sign out.
+         * @description The session token that signs this request stops working at once. An
+         *     application's access token is not a session: revoke it at
+         *     `/oauth2/revoke` instead (403 here).
+         */
         delete: operations["sign_out"];
         options?: never;
         head?: never;
@@ -395,7 +473,13 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Finish a sign-in with the second factor. */
+        /**
+         * Finish signing in with a second factor.
+         * @description The `mfa_token` from the first step with a code from the authenticator app,
+         *     a recovery code or a passkey's answer. A code that is not accepted answers
+         *     401 with a new `mfa_token` to try again; after five wrong codes for the
+         *     account in 15 minutes the answer is 429 for a while.
+         */
         post: operations["sign_in_mfa"];
         delete?: never;
         options?: never;
@@ -413,8 +497,10 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Options for the second step of a sign-in with a passkey; the
-         *     `mfa_token` stays usable for `POST /admin/v1/sessions/mfa`.
+         * Passkey options for the second step.
+         * @description Options for `navigator.credentials.get` in the second step of a sign-in
+         *     with a passkey; the `mfa_token` stays usable for
+         *     `POST /admin/v1/sessions/mfa`.
          */
         post: operations["sign_in_options"];
         delete?: never;
@@ -433,7 +519,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Set a password with the token of an invitation or reset link. The token
+         * Set a password from a link.
+         * @description The token of an invitation or reset link, and the new password. The token
          *     works once; a password the policy refuses leaves it working.
          */
         post: operations["set_password"];
@@ -450,14 +537,22 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The tenant's settings. */
+        /**
+         * The tenant's settings.
+         * @description Settings that hold for the whole tenant, such as whether everyone holding
+         *     an `admin:` permission must enrol a second factor.
+         */
         get: operations["get_settings"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        /** Change the tenant's settings; absent fields stay as they are. */
+        /**
+         * Change the tenant's settings.
+         * @description Absent fields stay as they are. Requiring a second factor of admins is
+         *     refused (409) while the person asking has none.
+         */
         patch: operations["change_settings"];
         trace?: never;
     };
@@ -468,15 +563,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The tenants of the install, the root first, by slug. */
+        /**
+         * List tenants.
+         * @description The tenants of the install, the root first, by slug, paged like every list
+         *     (`limit`, `cursor`). Only at the root tenant.
+         */
         get: operations["list_tenants"];
         put?: never;
         /**
-         * Add a tenant: its seeded roles, its first Administrator (with a password
-         *     generated and shown once when none is given) and, on its first use (a
-         *     token or its JWKS), its own signing key: an install of 10,000 tenants
-         *     makes keys only for those that serve. Its Administrator is given every
-         *     agency permission, so the caller must hold them all (the grant rule).
+         * Add a tenant.
+         * @description Its seeded roles, its first Administrator (with a password generated and
+         *     shown once when none is given) and, on its first use (a token or its JWKS),
+         *     its own signing key: an install of 10,000 tenants makes keys only for those
+         *     that serve. Its Administrator is given every agency permission, so the
+         *     caller must hold them all (the grant rule).
          */
         post: operations["create_tenant"];
         delete?: never;
@@ -492,22 +592,27 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One tenant. */
+        /**
+         * Get a tenant.
+         * @description One tenant by its slug, with its base URL and whether it is enabled.
+         */
         get: operations["get_tenant"];
         put?: never;
         post?: never;
         /**
-         * Delete a tenant and everything it holds, in one transaction; its tokens
+         * Delete a tenant.
+         * @description Deletes the tenant and everything it holds, in one transaction; its tokens
          *     are refused within 5 seconds on every replica.
          */
         delete: operations["delete_tenant"];
         options?: never;
         head?: never;
         /**
-         * Rename a tenant, or disable or enable it. A disabled tenant keeps its
-         *     data; its token endpoint answers `invalid_client`, its tokens and
-         *     sessions are refused within 5 seconds on every replica, and enabling it
-         *     again brings back no token or session from before.
+         * Rename, disable or enable a tenant.
+         * @description A disabled tenant keeps its data; its token endpoint answers
+         *     `invalid_client`, its tokens and sessions are refused within 5 seconds on
+         *     every replica, and enabling it again brings back no token or session from
+         *     before.
          */
         patch: operations["update_tenant"];
         trace?: never;
@@ -519,10 +624,19 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** User accounts. */
+        /**
+         * List users.
+         * @description The tenant's user accounts with their roles, paged like every list
+         *     (`limit`, `cursor`).
+         */
         get: operations["list_users"];
         put?: never;
-        /** Create a user; the address must not belong to any account, user or application. */
+        /**
+         * Create a user.
+         * @description The address must not belong to any account, user or application. Without
+         *     a `password` the person is invited by email to choose one. The caller must
+         *     hold every permission the user's roles carry (the grant rule).
+         */
         post: operations["create_user"];
         delete?: never;
         options?: never;
@@ -537,10 +651,19 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The signed-in person's passkeys. */
+        /**
+         * The signed-in person's passkeys.
+         * @description Every passkey the person registered, with its name and when it was added
+         *     and last used; never key material.
+         */
         get: operations["list_passkeys"];
         put?: never;
-        /** Finish registering a passkey with the authenticator's answer. */
+        /**
+         * Finish registering a passkey.
+         * @description The authenticator's answer to the options from
+         *     `POST /admin/v1/users/me/passkeys/options`. The passkey then serves as a
+         *     second factor at sign-in and beside the password where one is asked for.
+         */
         post: operations["register_passkey"];
         delete?: never;
         options?: never;
@@ -558,7 +681,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Options for one of the person's passkeys, to answer beside the password
+         * Passkey options to confirm a sensitive step.
+         * @description Options for one of the person's passkeys, to answer beside the password
          *     when revealing, rotating or adding a secret (as `passkey`).
          */
         post: operations["step_up_options"];
@@ -577,7 +701,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Begin registering a passkey: options for `navigator.credentials.create`. */
+        /**
+         * Begin registering a passkey.
+         * @description Options for `navigator.credentials.create`; send the authenticator's
+         *     answer to `POST /admin/v1/users/me/passkeys` to finish.
+         */
         post: operations["registration_options"];
         delete?: never;
         options?: never;
@@ -595,7 +723,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Remove one of the person's passkeys; the password confirms it. */
+        /**
+         * Remove a passkey.
+         * @description Removes one of the person's passkeys; the password confirms it.
+         */
         delete: operations["remove_passkey"];
         options?: never;
         head?: never;
@@ -612,14 +743,16 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Begin enrolling an authenticator app: a new secret, shown once, that
-         *     works once a code from it is confirmed. Someone who holds a passkey
-         *     gives it (or a recovery code) beside the password.
+         * Begin enrolling an authenticator app.
+         * @description A new TOTP secret, shown once, that works once a code from it is confirmed
+         *     at `POST /admin/v1/users/me/totp/confirm`. Someone who holds a passkey gives
+         *     it (or a recovery code) beside the password.
          */
         post: operations["begin_totp"];
         /**
-         * Remove the authenticator app and its recovery codes: the password and a
-         *     code (or a recovery code).
+         * Remove the authenticator app.
+         * @description Removes the app and its recovery codes; the password and a code (or a
+         *     recovery code) confirm it.
          */
         delete: operations["remove_totp"];
         options?: never;
@@ -637,7 +770,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Confirm the enrolment with a code from the app; answers the recovery
+         * Confirm an authenticator app.
+         * @description A code from the app confirms the enrolment; the answer holds the recovery
          *     codes, shown this once.
          */
         post: operations["confirm_totp"];
@@ -654,15 +788,27 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One user. */
+        /**
+         * Get a user.
+         * @description One user account by its id, with its roles and status.
+         */
         get: operations["get_user"];
         put?: never;
         post?: never;
-        /** Remove a user. */
+        /**
+         * Remove a user.
+         * @description The account's sessions end with it. Nobody removes their own account, nor
+         *     the last user holding every admin permission (409).
+         */
         delete: operations["delete_user"];
         options?: never;
         head?: never;
-        /** Change a user. */
+        /**
+         * Change a user.
+         * @description Absent fields stay as they are. A change that would leave no user holding
+         *     every admin permission is refused (409), and the caller must hold every
+         *     permission the user's roles carry before and after.
+         */
         patch: operations["update_user"];
         trace?: never;
     };
@@ -673,10 +819,24 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Engage cases. */
+        /**
+         * List Engage cases.
+         * @description A page of cases, in the order of their ids. Ask for up to `limit` (1 to
+         *     100, 50 when absent) and pass the answer's `next_cursor` back as `cursor`
+         *     for the next page; `next_cursor` is `null` on the last one. Paging is by id,
+         *     so a case opened or removed while you page never makes another repeat or go
+         *     missing. A `cursor` that is not an earlier page's `next_cursor` is 422.
+         */
         get: operations["list_cases"];
         put?: never;
-        /** Open a case. */
+        /**
+         * Open a case.
+         * @description `title` (1 to 200 characters) is required; `description` (up to 10,000)
+         *     and `status` (`open`, the default, or `closed`) are optional. A 422 lists
+         *     every refused field in `errors`. Send an `Idempotency-Key` header to make a
+         *     retry safe: the same key with the same body within 24 hours gets the first
+         *     answer again, with `Idempotent-Replayed: true`, and opens no second case.
+         */
         post: operations["create_case"];
         delete?: never;
         options?: never;
@@ -691,15 +851,28 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One case. */
+        /**
+         * Get a case.
+         * @description One case by its `id`, as a list or its creation answered it; 404 when this
+         *     tenant has no case with that id.
+         */
         get: operations["get_case"];
         put?: never;
         post?: never;
-        /** Remove a case. */
+        /**
+         * Remove a case.
+         * @description Removes the case for good. A second removal answers 404, so a retried
+         *     removal that answers 404 has done its work.
+         */
         delete: operations["delete_case"];
         options?: never;
         head?: never;
-        /** Change a case. */
+        /**
+         * Change a case.
+         * @description Send only what changes: absent fields stay as they are, and
+         *     `"description": null` clears the description. Answers the case as it now
+         *     is; a 422 lists every refused field in `errors`.
+         */
         patch: operations["update_case"];
         trace?: never;
     };
@@ -710,10 +883,23 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Intake reports. */
+        /**
+         * List Intake reports.
+         * @description A page of reports, in the order of their ids. Ask for up to `limit` (1 to
+         *     100, 50 when absent) and pass the answer's `next_cursor` back as `cursor`
+         *     for the next page; `next_cursor` is `null` on the last one. A `cursor` that
+         *     is not an earlier page's `next_cursor` is 422.
+         */
         get: operations["list_reports"];
         put?: never;
-        /** File a report. */
+        /**
+         * File a report.
+         * @description `summary` (1 to 200 characters) is required; `details` (up to 10,000) is
+         *     optional. A 422 lists every refused field in `errors`. Send an
+         *     `Idempotency-Key` header to make a retry safe: the same key with the same
+         *     body within 24 hours gets the first answer again, with
+         *     `Idempotent-Replayed: true`, and files no second report.
+         */
         post: operations["create_report"];
         delete?: never;
         options?: never;
@@ -728,15 +914,28 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One report. */
+        /**
+         * Get a report.
+         * @description One report by its `id`, as a list or its filing answered it; 404 when this
+         *     tenant has no report with that id.
+         */
         get: operations["get_report"];
         put?: never;
         post?: never;
-        /** Remove a report. */
+        /**
+         * Remove a report.
+         * @description Removes the report for good. A second removal answers 404, so a retried
+         *     removal that answers 404 has done its work.
+         */
         delete: operations["delete_report"];
         options?: never;
         head?: never;
-        /** Change a report. */
+        /**
+         * Change a report.
+         * @description Send only what changes: absent fields stay as they are, and
+         *     `"details": null` clears the details. Answers the report as it now is; a
+         *     422 lists every refused field in `errors`.
+         */
         patch: operations["update_report"];
         trace?: never;
     };
@@ -747,7 +946,14 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Who the caller is, and its permissions. */
+        /**
+         * Who the caller is, and its permissions.
+         * @description The account behind the credential, an external application (with its
+         *     `client_id`) or a signed-in person, and the permissions it holds at this
+         *     moment. It needs no permission, so it is the first call to make with a new
+         *     token: a 200 here beside a 403 elsewhere means a role is missing, not that
+         *     the token is wrong.
+         */
         get: operations["me"];
         put?: never;
         post?: never;
@@ -764,7 +970,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Alive: answers as long as the process serves HTTP. */
+        /**
+         * Liveness.
+         * @description Answers as long as the process serves HTTP; it reads no database.
+         */
         get: operations["healthz"];
         put?: never;
         post?: never;
@@ -782,9 +991,9 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Prometheus text exposition.
-         * @description Served here unless `CASEBOOK_METRICS_ADDR` is set; then it is served on
-         *     that address only, and this path is 404.
+         * Prometheus metrics.
+         * @description Prometheus text exposition. Served here unless `CASEBOOK_METRICS_ADDR` is
+         *     set; then it is served on that address only, and this path is 404.
          */
         get: operations["metrics"];
         put?: never;
@@ -805,7 +1014,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * RFC 7662: is this token active, and what does it carry? The caller
+         * Introspect a token.
+         * @description RFC 7662: is this token active, and what does it carry? The caller
          *     authenticates as a client. With `Accept: application/token-introspection+jwt`
          *     the same answer comes as a signed JWT (RFC 9701): header `typ:
          *     token-introspection+jwt`, claims `iss`, `aud` (the calling client), `iat`
@@ -828,8 +1038,10 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * RFC 7009: revoke an access token. Unknown or invalid tokens, and
-         *     another client's, are answered 200 too (and the latter left alive).
+         * Revoke an access token.
+         * @description RFC 7009: the token is refused everywhere from then on. Unknown or invalid tokens, and another client's, are
+         *     answered 200 too (and the latter left alive). The caller authenticates as a
+         *     client, as at the token endpoint.
          */
         post: operations["revoke"];
         delete?: never;
@@ -848,11 +1060,15 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Client credentials grant: trade a Client ID and secret, or a signed client
-         *     assertion (`private_key_jwt`), for a one-hour access token. With a `DPoP`
-         *     header (RFC 9449: a proof JWT, `typ` dpop+jwt, for `POST` and this
-         *     endpoint's URL) the token is bound to the proof's key: `token_type` is
-         *     `DPoP` and the JWT carries `cnf.jkt`.
+         * Get an access token (client credentials).
+         * @description Client credentials grant (RFC 6749 §4.4): trade a Client ID and secret
+         *     (HTTP Basic, or `client_id` and `client_secret` in the form), a signed
+         *     client assertion (`private_key_jwt`) or a trusted outside token for a
+         *     one-hour access token. Keep the token and reuse it until shortly before
+         *     `expires_in` runs out. With a `DPoP` header (RFC 9449: a proof JWT, `typ`
+         *     dpop+jwt, for `POST` and this endpoint's URL) the token is bound to the
+         *     proof's key: `token_type` is `DPoP` and the JWT carries `cnf.jkt`. Errors are
+         *     RFC 6749 JSON (`error`, `error_description`), not problem documents.
          */
         post: operations["token"];
         delete?: never;
@@ -869,8 +1085,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Ready: the database can be read and written, and its schema is one this
-         *     binary serves.
+         * Readiness.
+         * @description The database can be read and written, and its schema is one this binary
+         *     serves. Answers 503 while the server drains on shutdown, so a balancer moves
+         *     traffic away first.
          */
         get: operations["readyz"];
         put?: never;
@@ -891,15 +1109,17 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * GitHub secret-scanning partner alerts: a JSON array of matches, signed
+         * GitHub secret-scanning alerts.
+         * @description GitHub secret-scanning partner alerts: a JSON array of matches, signed
          *     with ECDSA P-256 SHA-256 over the raw body by a key listed in
          *     `CASEBOOK_SECRET_SCANNING_KEYS` (`Github-Public-Key-Identifier` names the
-         *     key, `Github-Public-Key-Signature` carries the base64 DER signature). A match that is a secret of this install
-         *     is ended at once, with every live token of its application; the
-         *     application's other secrets keep working and its email is told where the
-         *     secret was found. A secret that had already ended is labelled
-         *     `true_positive` too, and nothing more is done. Bodies up to 1 MiB are
-         *     taken. Without `CASEBOOK_SECRET_SCANNING_KEYS` the path is 404.
+         *     key, `Github-Public-Key-Signature` carries the base64 DER signature). A
+         *     match that is a secret of this install is ended at once, with every live
+         *     token of its application; the application's other secrets keep working and
+         *     its email is told where the secret was found. A secret that had already
+         *     ended is labelled `true_positive` too, and nothing more is done. Bodies up
+         *     to 1 MiB are taken. Without `CASEBOOK_SECRET_SCANNING_KEYS` the path is
+         *     404.
          */
         post: operations["github_alerts"];
         delete?: never;
@@ -2712,7 +2932,10 @@ export interface operations {
     create_application: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1 to 255 printable ASCII characters. For 24 hours the same account sending the same key with the same request gets the first answer again (with `Idempotent-Replayed: true`) and nothing is done twice */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2795,6 +3018,23 @@ export interface operations {
                      *       "detail": "the request body stalled: nothing arrived for 10 s; send the request again",
                      *       "status": 408,
                      *       "title": "Request Timeout",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The first request with this `Idempotency-Key` is still running (`Retry-After` says when to retry) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the role is still assigned to 1 account(s) (Partner App); remove it from them first",
+                     *       "status": 409,
+                     *       "title": "Conflict",
                      *       "type": "about:blank"
                      *     }
                      */
@@ -3227,7 +3467,10 @@ export interface operations {
     reveal_secret: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1 to 255 printable ASCII characters. For 24 hours the same account sending the same key with the same request gets the first answer again (with `Idempotent-Replayed: true`) and nothing is done twice */
+                "idempotency-key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -3441,7 +3684,10 @@ export interface operations {
     rotate_secret: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1 to 255 printable ASCII characters. For 24 hours the same account sending the same key with the same request gets the first answer again (with `Idempotent-Replayed: true`) and nothing is done twice */
+                "idempotency-key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -3747,7 +3993,10 @@ export interface operations {
     add_secret: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1 to 255 printable ASCII characters. For 24 hours the same account sending the same key with the same request gets the first answer again (with `Idempotent-Replayed: true`) and nothing is done twice */
+                "idempotency-key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -4052,7 +4301,10 @@ export interface operations {
     reveal_one_secret: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1 to 255 printable ASCII characters. For 24 hours the same account sending the same key with the same request gets the first answer again (with `Idempotent-Replayed: true`) and nothing is done twice */
+                "idempotency-key"?: string;
+            };
             path: {
                 id: string;
                 secret_id: string;
@@ -4359,7 +4611,10 @@ export interface operations {
     add_federated_credential: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1 to 255 printable ASCII characters. For 24 hours the same account sending the same key with the same request gets the first answer again (with `Idempotent-Replayed: true`) and nothing is done twice */
+                "idempotency-key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -4869,7 +5124,10 @@ export interface operations {
     create_role: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1 to 255 printable ASCII characters. For 24 hours the same account sending the same key with the same request gets the first answer again (with `Idempotent-Replayed: true`) and nothing is done twice */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4952,6 +5210,23 @@ export interface operations {
                      *       "detail": "the request body stalled: nothing arrived for 10 s; send the request again",
                      *       "status": 408,
                      *       "title": "Request Timeout",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The first request with this `Idempotency-Key` is still running (`Retry-After` says when to retry) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the role is still assigned to 1 account(s) (Partner App); remove it from them first",
+                     *       "status": 409,
+                     *       "title": "Conflict",
                      *       "type": "about:blank"
                      *     }
                      */
@@ -6428,7 +6703,10 @@ export interface operations {
     create_tenant: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1 to 255 printable ASCII characters. For 24 hours the same account sending the same key with the same request gets the first answer again (with `Idempotent-Replayed: true`) and nothing is done twice */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7101,7 +7379,10 @@ export interface operations {
     create_user: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1 to 255 printable ASCII characters. For 24 hours the same account sending the same key with the same request gets the first answer again (with `Idempotent-Replayed: true`) and nothing is done twice */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7184,6 +7465,23 @@ export interface operations {
                      *       "detail": "the request body stalled: nothing arrived for 10 s; send the request again",
                      *       "status": 408,
                      *       "title": "Request Timeout",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The first request with this `Idempotency-Key` is still running (`Retry-After` says when to retry) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the role is still assigned to 1 account(s) (Partner App); remove it from them first",
+                     *       "status": 409,
+                     *       "title": "Conflict",
                      *       "type": "about:blank"
                      *     }
                      */
@@ -7314,7 +7612,10 @@ export interface operations {
     register_passkey: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1 to 255 printable ASCII characters. For 24 hours the same account sending the same key with the same request gets the first answer again (with `Idempotent-Replayed: true`) and nothing is done twice */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7488,7 +7789,10 @@ export interface operations {
     step_up_options: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1 to 255 printable ASCII characters. For 24 hours the same account sending the same key with the same request gets the first answer again (with `Idempotent-Replayed: true`) and nothing is done twice */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7558,12 +7862,44 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The `Idempotency-Key` is malformed, or was used with another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "name: name is required; email: this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)",
+                     *       "errors": [
+                     *         {
+                     *           "code": "required",
+                     *           "field": "name",
+                     *           "message": "name is required"
+                     *         },
+                     *         {
+                     *           "code": "email_in_use",
+                     *           "field": "email",
+                     *           "message": "this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     registration_options: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1 to 255 printable ASCII characters. For 24 hours the same account sending the same key with the same request gets the first answer again (with `Idempotent-Replayed: true`) and nothing is done twice */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7949,7 +8285,10 @@ export interface operations {
     begin_totp: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1 to 255 printable ASCII characters. For 24 hours the same account sending the same key with the same request gets the first answer again (with `Idempotent-Replayed: true`) and nothing is done twice */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -8335,7 +8674,10 @@ export interface operations {
     confirm_totp: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1 to 255 printable ASCII characters. For 24 hours the same account sending the same key with the same request gets the first answer again (with `Idempotent-Replayed: true`) and nothing is done twice */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -9029,7 +9371,10 @@ export interface operations {
     create_case: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1 to 255 printable ASCII characters. For 24 hours the same account sending the same key with the same request gets the first answer again (with `Idempotent-Replayed: true`) and nothing is done twice */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -9112,6 +9457,23 @@ export interface operations {
                      *       "detail": "the request body stalled: nothing arrived for 10 s; send the request again",
                      *       "status": 408,
                      *       "title": "Request Timeout",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The first request with this `Idempotency-Key` is still running (`Retry-After` says when to retry) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the role is still assigned to 1 account(s) (Partner App); remove it from them first",
+                     *       "status": 409,
+                     *       "title": "Conflict",
                      *       "type": "about:blank"
                      *     }
                      */
@@ -9651,7 +10013,10 @@ export interface operations {
     create_report: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1 to 255 printable ASCII characters. For 24 hours the same account sending the same key with the same request gets the first answer again (with `Idempotent-Replayed: true`) and nothing is done twice */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -9734,6 +10099,23 @@ export interface operations {
                      *       "detail": "the request body stalled: nothing arrived for 10 s; send the request again",
                      *       "status": 408,
                      *       "title": "Request Timeout",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The first request with this `Idempotency-Key` is still running (`Retry-After` says when to retry) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the role is still assigned to 1 account(s) (Partner App); remove it from them first",
+                     *       "status": 409,
+                     *       "title": "Conflict",
                      *       "type": "about:blank"
                      *     }
                      */

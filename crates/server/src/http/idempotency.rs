@@ -1,0 +1,171 @@
+//! `Idempotency-Key` on `POST` (the contract's "Partner experience"): the
+//! same account sending the same key with the same request within 24 hours
+//! gets the first answer again, marked `Idempotent-Replayed: true`, and
+//! nothing is done twice; the same key with another request is 422; while
+//! the first still runs, 409.
+//!
+//! A layer inside authorization, around the handler: the caller is known,
+//! and the body is read once here, fingerprinted with the method and the
+//! path, and handed on. Answers that a retry should redo (5xx, 429) give
+//! the key back. A `POST` that needs no credential (signing in, a password
+//! reset) has no account to hold a key, and is run as if none were sent.
+
+use super::auth::Principal;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::idempotency::{self, Claim, KeyRef, Stored};
+use crate::tenancy::Tenant;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use casebook_domain::{ErrorCode, FieldError};
+
+pub const HEADER: &str = "idempotency-key";
+pub const REPLAYED: &str = "idempotent-replayed";
+/// How long a key is kept.
+const TTL_MICROS: i64 = 24 * 3600 * 1_000_000;
+/// A claim still running after this long belonged to a replica that stopped.
+const LEASE_MICROS: i64 = 60 * 1_000_000;
+/// The most of an answer kept: admin and API answers are far smaller.
+const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+
+/// A key as the contract allows it: 1 to 255 printable ASCII characters.
+fn valid_key(value: &HeaderValue) -> Option<&str> {
+    let text = value.to_str().ok()?;
+    (!text.is_empty() && text.len() <= 255 && text.bytes().all(|b| (0x20..=0x7e).contains(&b))).then_some(text)
+}
+
+fn key_refused(message: &str) -> Response {
+    ApiError::field(FieldError::new("Idempotency-Key", ErrorCode::InvalidValue, message)).into_response()
+}
+
+/// The layer; see the module's note.
+pub async fn once(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let mut values = request.headers().get_all(HEADER).iter();
+    let Some(value) = values.next() else {
+        return next.run(request).await;
+    };
+    let (Some(principal), Some(tenant)) = (
+        request.extensions().get::<Principal>().cloned(),
+        request.extensions().get::<Tenant>().cloned(),
+    ) else {
+        return next.run(request).await;
+    };
+    if values.next().is_some() {
+        return key_refused("send one Idempotency-Key header, not several");
+    }
+    let Some(key) = valid_key(value).map(str::to_owned) else {
+        return key_refused("an Idempotency-Key is 1 to 255 printable ASCII characters");
+    };
+    let (parts, body) = request.into_parts();
+    let bytes = match to_bytes(body, super::MAX_JSON_BYTES).await {
+        Ok(bytes) => bytes,
+        // Too large, or stalled (the stall layer outside answers 408).
+        Err(_) => return ApiError::PayloadTooLarge.into_response(),
+    };
+    // Keyed: a body may hold a password (adding a secret re-asks for it).
+    let fingerprint = crate::crypto::mac_of_parts(
+        state.master().secret_mac_key(),
+        &[
+            parts.method.as_str().as_bytes(),
+            b" ",
+            parts.uri.path_and_query().map_or("", |p| p.as_str()).as_bytes(),
+            b"\n",
+            &bytes,
+        ],
+    );
+    let account = format!("{}:{}", principal.kind.as_str(), principal.id);
+    let at = tenant.scope(state.db());
+    let held = KeyRef {
+        account: &account,
+        key: &key,
+    };
+    let context = format!("idempotency:{}:{account}:{key}", tenant.id());
+    match idempotency::claim(&at, held, &fingerprint, LEASE_MICROS, TTL_MICROS).await {
+        Err(e) => ApiError::from(e).into_response(),
+        Ok(Claim::Mismatch) => {
+            key_refused("this Idempotency-Key was used with another request: a new request needs a new key")
+        }
+        Ok(Claim::Running) => {
+            let mut response = ApiError::Conflict {
+                detail: "the first request with this Idempotency-Key is still running: retry in a moment".into(),
+                holders: None,
+            }
+            .into_response();
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1));
+            response
+        }
+        Ok(Claim::Replay(stored)) => replay(&state, &stored, &context),
+        Ok(Claim::Claimed { claimed_at }) => {
+            let request = Request::from_parts(parts, Body::from(bytes));
+            let response = next.run(request).await;
+            keep(&state, &at, held, claimed_at, &context, response).await
+        }
+    }
+}
+
+/// Keeps the answer of a claimed request (or gives the key back) and
+/// passes it on.
+async fn keep(
+    state: &AppState,
+    at: &crate::store::Scope,
+    held: KeyRef<'_>,
+    claimed_at: i64,
+    context: &str,
+    response: Response,
+) -> Response {
+    let status = response.status();
+    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+        if let Err(e) = idempotency::release(at, held, claimed_at).await {
+            tracing::warn!(error = %e, "could not give an Idempotency-Key back; it lapses in a minute");
+        }
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = to_bytes(body, MAX_ANSWER_BYTES).await else {
+        let _ = idempotency::release(at, held, claimed_at).await;
+        return ApiError::internal("an answer too large to keep for its Idempotency-Key").into_response();
+    };
+    let text = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let stored = Stored {
+        status: status.as_u16(),
+        content_type: text(header::CONTENT_TYPE),
+        location: text(header::LOCATION),
+        // An answer may carry a new secret: kept sealed, like every secret.
+        body_sealed: state.master().seal(&bytes, context),
+    };
+    if let Err(e) = idempotency::complete(at, held, claimed_at, &stored).await {
+        // The work is done and answered; a retry waits out the lease, then runs again.
+        tracing::error!(error = %e, "could not keep an answer for its Idempotency-Key");
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+fn replay(state: &AppState, stored: &Stored, context: &str) -> Response {
+    let Ok(body) = state.master().open(&stored.body_sealed, context) else {
+        // Sealed under a master key no longer configured.
+        return ApiError::Conflict {
+            detail: "the first answer to this Idempotency-Key can no longer be read: send the request with a new key"
+                .into(),
+            holders: None,
+        }
+        .into_response();
+    };
+    let mut headers = HeaderMap::new();
+    for (name, value) in [
+        (header::CONTENT_TYPE, &stored.content_type),
+        (header::LOCATION, &stored.location),
+    ] {
+        if let Some(value) = value.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+            headers.insert(name, value);
+        }
+    }
+    headers.insert(REPLAYED, HeaderValue::from_static("true"));
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    (status, headers, body).into_response()
+}
