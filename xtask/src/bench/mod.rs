@@ -42,7 +42,8 @@
 //! `cargo xtask bench algorithms [--quick]` runs the signing algorithms'
 //! step alone and only prints; `cargo xtask bench forward-auth` likewise
 //! runs forward auth's (`forward_auth.rs`: the check beside `me`, and nginx
-//! with the check beside nginx alone).
+//! with the check beside nginx alone), and `idempotency` (`idempotency.rs`:
+//! creating cases with an `Idempotency-Key` beside creating them without).
 //!
 //! Set `CASEBOOK_BENCH_PG` to a PostgreSQL URL to run the suite there too (a
 //! fresh database is created beside the named one and dropped afterwards).
@@ -56,6 +57,7 @@ mod audit_export;
 mod client;
 mod dpop;
 mod forward_auth;
+mod idempotency;
 mod load;
 mod open_loop;
 mod options;
@@ -83,7 +85,7 @@ const OPEN_LOOP_CONNECTIONS: u32 = 32;
 /// Revocations a second during the "while one client revokes" step.
 const REVOKES_PER_SEC: u32 = 5;
 const USAGE: &str =
-    "usage: cargo xtask bench [tenants | algorithms | forward-auth | audit-export] [--quick] [--binary PATH]";
+    "usage: cargo xtask bench [tenants | algorithms | forward-auth | idempotency | audit-export] [--quick] [--binary PATH]";
 
 /// One run: its plan, the load generator and the binary under test. Its
 /// steps are written beside what each measures (`suite.rs`, `load.rs`,
@@ -108,7 +110,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return audit_export::run(&binary);
     }
     let (only, args) = match args.split_first() {
-        Some((first, rest)) if ["tenants", "algorithms", "forward-auth"].contains(&first.as_str()) => {
+        Some((first, rest)) if ["tenants", "algorithms", "forward-auth", "idempotency"].contains(&first.as_str()) => {
             (Some(first.as_str()), rest)
         }
         _ => (None, args),
@@ -142,6 +144,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
             bench.forward_auth()?;
             return Ok(());
         }
+        Some("idempotency") => {
+            bench.idempotency()?;
+            return Ok(());
+        }
         Some(_) => {
             bench.algorithms()?;
             return Ok(());
@@ -157,6 +163,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let algorithms = bench.algorithms()?;
     let scale = bench.scale()?;
     let forward_auth = bench.forward_auth()?;
+    let idempotency = bench.idempotency()?;
     let tenants = bench.tenants(postgres_url.as_deref())?;
 
     let report = Report {
@@ -168,6 +175,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         algorithms,
         scale,
         forward_auth,
+        idempotency,
     };
     let text = report.markdown();
     println!("\n{text}");

@@ -63,6 +63,7 @@ pub(super) struct Report {
     pub(super) postgres: Option<Suite>,
     pub(super) scale: Scale,
     pub(super) forward_auth: super::forward_auth::ForwardAuthPoint,
+    pub(super) idempotency: super::idempotency::IdempotencyPoint,
 }
 
 pub(super) fn met(ok: bool) -> &'static str {
@@ -257,6 +258,15 @@ impl Report {
         if let Some(r) = f.nginx_checked_vs_alone() {
             let _ = writeln!(md, "| nginx with the check / nginx alone (reported) | {r:.3} | |");
         }
+        let i = &self.idempotency;
+        let (r, floor) = (i.keyed_vs_plain(), super::idempotency::KEYED_VS_PLAIN_TARGET);
+        let _ = writeln!(
+            md,
+            "| POST with an Idempotency-Key ≥ {floor} of one without (SQLite; {:.0} vs {:.0} req/s) | {r:.3} | {} |",
+            i.keyed.rps,
+            i.plain.rps,
+            met(r >= floor)
+        );
 
         let q = &self.sqlite;
         for a in &self.algorithms {

@@ -332,8 +332,11 @@ fn named_paths(code: &str) -> Vec<Vec<String>> {
     while i < bytes.len() {
         let at_word_start =
             i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_' || bytes[i - 1] == b':');
-        if at_word_start && (code[i..].starts_with("crate::") || code[i..].starts_with("super::")) {
-            let (tree, used) = read_tree(&code[i..]);
+        // Only at a character's start: code may hold non-ASCII text
+        // (a char literal, an identifier) that comment stripping keeps.
+        let rest = code.get(i..).unwrap_or_default();
+        if at_word_start && (rest.starts_with("crate::") || rest.starts_with("super::")) {
+            let (tree, used) = read_tree(rest);
             paths.extend(tree);
             i += used.max(1);
         } else {
