@@ -25,6 +25,7 @@ pub mod extract;
 pub mod gateway_policy;
 mod housekeeping;
 pub mod http;
+pub mod idempotency_writer;
 pub mod jti_ledger;
 pub mod jwks_fetch;
 pub mod keys;

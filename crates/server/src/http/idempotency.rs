@@ -13,7 +13,7 @@
 use super::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::idempotency::{self, Claim, KeyRef, Stored};
+use crate::store::idempotency::{self, Claim, Held, Stored};
 use crate::tenancy::Tenant;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -81,13 +81,14 @@ pub async fn once(State(state): State<AppState>, request: Request, next: Next) -
     );
     let account = format!("{}:{}", principal.kind.as_str(), principal.id);
     let at = tenant.scope(state.db());
-    let held = KeyRef {
-        account: &account,
-        key: &key,
-    };
     let context = format!("idempotency:{}:{account}:{key}", tenant.id());
-    match idempotency::claim(&at, held, &fingerprint, LEASE_MICROS, TTL_MICROS).await {
-        Err(e) => ApiError::from(e).into_response(),
+    let held = Held {
+        tenant: tenant.id().to_owned(),
+        account,
+        key,
+    };
+    match claim(&state, &at, &held, &fingerprint).await {
+        Err(e) => e.into_response(),
         Ok(Claim::Mismatch) => {
             key_refused("this Idempotency-Key was used with another request: a new request needs a new key")
         }
@@ -104,9 +105,39 @@ pub async fn once(State(state): State<AppState>, request: Request, next: Next) -
         Ok(Claim::Claimed { claimed_at }) => {
             let request = Request::from_parts(parts, Body::from(bytes));
             let response = next.run(request).await;
-            keep(&state, &at, held, claimed_at, &context, response).await
+            keep(&state, &at, &held, claimed_at, &context, response).await
         }
     }
+}
+
+/// The first request with a key inserts its claim (batched with others);
+/// a later one finds the row and learns what it may do.
+async fn claim(state: &AppState, at: &crate::store::Scope, held: &Held, fingerprint: &[u8]) -> Result<Claim, ApiError> {
+    let unavailable = |e: String| {
+        tracing::error!(error = %e, "could not record an Idempotency-Key");
+        ApiError::Unavailable(sqlx::Error::Io(std::io::Error::other(
+            "the Idempotency-Key record could not be written",
+        )))
+    };
+    // Twice at most: a row given back between the insert and the read is
+    // claimed by the second insert, or by whoever beat it to it.
+    for _ in 0..2 {
+        let now = at.now_micros();
+        let inserted = state
+            .idempotency()
+            .claim(held.clone(), fingerprint, now, now.saturating_add(TTL_MICROS))
+            .await
+            .map_err(unavailable)?;
+        if inserted {
+            return Ok(Claim::Claimed { claimed_at: now });
+        }
+        if let Some(claim) =
+            idempotency::settle_existing(at, held.key_ref(), fingerprint, LEASE_MICROS, TTL_MICROS).await?
+        {
+            return Ok(claim);
+        }
+    }
+    Ok(Claim::Running)
 }
 
 /// Keeps the answer of a claimed request (or gives the key back) and
@@ -114,21 +145,21 @@ pub async fn once(State(state): State<AppState>, request: Request, next: Next) -
 async fn keep(
     state: &AppState,
     at: &crate::store::Scope,
-    held: KeyRef<'_>,
+    held: &Held,
     claimed_at: i64,
     context: &str,
     response: Response,
 ) -> Response {
     let status = response.status();
     if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-        if let Err(e) = idempotency::release(at, held, claimed_at).await {
+        if let Err(e) = idempotency::release(at, held.key_ref(), claimed_at).await {
             tracing::warn!(error = %e, "could not give an Idempotency-Key back; it lapses in a minute");
         }
         return response;
     }
     let (parts, body) = response.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_ANSWER_BYTES).await else {
-        let _ = idempotency::release(at, held, claimed_at).await;
+        let _ = idempotency::release(at, held.key_ref(), claimed_at).await;
         return ApiError::internal("an answer too large to keep for its Idempotency-Key").into_response();
     };
     let text = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -139,7 +170,7 @@ async fn keep(
         // An answer may carry a new secret: kept sealed, like every secret.
         body_sealed: state.master().seal(&bytes, context),
     };
-    if let Err(e) = idempotency::complete(at, held, claimed_at, &stored).await {
+    if let Err(e) = state.idempotency().answer(held.clone(), claimed_at, stored).await {
         // The work is done and answered; a retry waits out the lease, then runs again.
         tracing::error!(error = %e, "could not keep an answer for its Idempotency-Key");
     }

@@ -51,7 +51,10 @@ pub fn complete(doc: &mut OpenApi) {
 fn describe_api(doc: &mut OpenApi) {
     use casebook_domain::oauth::ACCESS_TOKEN_LIFETIME_SECS;
     use casebook_domain::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
-    let hours = ACCESS_TOKEN_LIFETIME_SECS / 3600;
+    let lifetime = match ACCESS_TOKEN_LIFETIME_SECS {
+        3600 => "an hour".to_owned(),
+        seconds => format!("{seconds} seconds"),
+    };
     doc.info.description = Some(format!(
         r#"Partner software calls the Casebook API (`/api/v1`) with an OAuth 2.0 access token it gets from
 `/oauth2/token` with its Client ID and secret (the client credentials grant). Administrators register it,
@@ -69,7 +72,7 @@ and give it roles, with the admin API (`/admin/v1`) or cb Admin at `/admin`.
    ```
 
    The answer is `{{"access_token": "…", "token_type": "Bearer", "expires_in": {ACCESS_TOKEN_LIFETIME_SECS}, "scope": "…"}}`:
-   a token for {hours} hour(s), with one scope per permission your roles grant. Keep it and reuse it until a
+   a token for {lifetime}, with one scope per permission your roles grant. Keep it and reuse it until a
    minute or so before it expires; do not ask for one per call.
 3. **A first call.** Send the token as `Authorization: Bearer`:
 
@@ -87,8 +90,9 @@ and give it roles, with the admin API (`/admin/v1`) or cb Admin at `/admin`.
 
 - **Where.** `$CASEBOOK` is the install's public URL (`CASEBOOK_PUBLIC_URL`, also the issuer and the
   Callback URL cb Admin shows for each application), or a tenant's base URL `$CASEBOOK_PUBLIC_URL/t/{{slug}}`:
-  the two `servers` below. An application of a tenant uses its tenant's base URL for everything, tokens
-  included.
+  the two `servers` below, relative since this document is built without knowing where it is served (give
+  a generated client the full URL). An application of a tenant uses its tenant's base URL for everything,
+  tokens included.
 - **Errors** outside `/oauth2` are RFC 9457 problem documents (`application/problem+json`): `type`,
   `title`, `status` and `detail`, and on 422 an `errors` list with one `{{"field", "code", "message"}}`
   per refused field. `/oauth2` answers RFC 6749 errors: `{{"error", "error_description"}}`.
@@ -130,9 +134,7 @@ fn describe_tenants(doc: &mut OpenApi) {
     let root = ServerBuilder::new()
         .url("/")
         .description(Some(
-            "The install's public URL, CASEBOOK_PUBLIC_URL (the root tenant, where tenants are managed). \
-             Relative: read against the URL this document was fetched from; give a generated client the \
-             public URL as its base URL",
+            "CASEBOOK_PUBLIC_URL, the install's public URL: the root tenant, where tenants are managed",
         ))
         .build();
     let tenant = ServerBuilder::new()

@@ -51,6 +51,8 @@ struct Inner {
     jwks: JwksFetcher,
     /// Client assertions' and single-use federated tokens' `jti`s.
     jtis: JtiLedger,
+    /// `Idempotency-Key` claims and answers, written in batches.
+    idempotency: crate::idempotency_writer::IdempotencyWriter,
     /// When each client secret was last used, written in batches.
     secret_uses: SecretUse,
     /// Grants counted against applications' `token_quota_per_hour`.
@@ -84,6 +86,7 @@ impl AppState {
         let keys = KeyRings::new(db.clone(), config.master_key.clone(), config.token_signing_alg, keys);
         Self(Arc::new(Inner {
             jtis: JtiLedger::new(db.clone()),
+            idempotency: crate::idempotency_writer::IdempotencyWriter::new(db.clone()),
             caches: Caches::new(config.cache_ttl),
             root_tenant: Tenant::root(&config.public_url),
             db,
@@ -158,6 +161,10 @@ impl AppState {
 
     pub fn jtis(&self) -> &JtiLedger {
         &self.0.jtis
+    }
+
+    pub fn idempotency(&self) -> &crate::idempotency_writer::IdempotencyWriter {
+        &self.0.idempotency
     }
 
     pub fn secret_uses(&self) -> &SecretUse {

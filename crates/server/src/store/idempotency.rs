@@ -5,7 +5,7 @@
 //! on whichever replicas they land.
 
 use super::Scope;
-use crate::db::col;
+use crate::db::{Tx, col};
 
 /// What a request holding a key may do.
 #[derive(Debug)]
@@ -37,70 +37,114 @@ pub struct KeyRef<'a> {
     pub key: &'a str,
 }
 
-/// Claims `key` for a request with `fingerprint`. A claim still running
-/// `lease_micros` after it was made belonged to a replica that stopped: it
-/// is taken over. Keys live `ttl_micros`.
-#[tracing::instrument(name = "db claim_idempotency_key", level = "debug", skip_all)]
-pub async fn claim(
+/// Whose key: tenant, account, key.
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub tenant: String,
+    pub account: String,
+    pub key: String,
+}
+
+impl Held {
+    pub fn key_ref(&self) -> KeyRef<'_> {
+        KeyRef {
+            account: &self.account,
+            key: &self.key,
+        }
+    }
+}
+
+/// Inserts a claim made at `claimed_at`: `true` if it is this request's,
+/// `false` if a row for the key was there already (see [`settle_existing`]).
+pub async fn insert_claim(
+    tx: &mut Tx,
+    held: &Held,
+    fingerprint: &[u8],
+    claimed_at: i64,
+    expires_at: i64,
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (tenant_id, account_id, idem_key, fingerprint, done, claimed_at, expires_at) \
+         VALUES ($1, $2, $3, $4, 0, $5, $6) ON CONFLICT (tenant_id, account_id, idem_key) DO NOTHING",
+    )
+    .bind(&held.tenant)
+    .bind(&held.account)
+    .bind(&held.key)
+    .bind(fingerprint)
+    .bind(claimed_at)
+    .bind(expires_at)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// Keeps the answer of the claim made at `claimed_at`.
+pub async fn write_answer(tx: &mut Tx, held: &Held, claimed_at: i64, answer: &Stored) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE idempotency_keys SET done = 1, status = $1, content_type = $2, location = $3, body_sealed = $4 \
+         WHERE tenant_id = $5 AND account_id = $6 AND idem_key = $7 AND claimed_at = $8",
+    )
+    .bind(i64::from(answer.status))
+    .bind(answer.content_type.as_deref())
+    .bind(answer.location.as_deref())
+    .bind(answer.body_sealed.as_slice())
+    .bind(&held.tenant)
+    .bind(&held.account)
+    .bind(&held.key)
+    .bind(claimed_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// What a request may do with a key whose row already exists: replay, a
+/// mismatch, still running, or (a lapsed claim taken over) run. A claim
+/// still running `lease_micros` after it was made belonged to a replica
+/// that stopped. `Claimed` may come back when the row went away meanwhile:
+/// the caller claims again.
+#[tracing::instrument(name = "db settle_idempotency_key", level = "debug", skip_all)]
+pub async fn settle_existing(
     at: &Scope,
     key: KeyRef<'_>,
     fingerprint: &[u8],
     lease_micros: i64,
     ttl_micros: i64,
-) -> Result<Claim, sqlx::Error> {
+) -> Result<Option<Claim>, sqlx::Error> {
     let now = at.now_micros();
-    // Twice at most: a row released between the insert and the read is
-    // claimed by the second insert (or by whoever beat it to it).
-    for _ in 0..2 {
-        let inserted = sqlx::query(
-            "INSERT INTO idempotency_keys (tenant_id, account_id, idem_key, fingerprint, done, claimed_at, expires_at) \
-             VALUES ($1, $2, $3, $4, 0, $5, $6) ON CONFLICT (tenant_id, account_id, idem_key) DO NOTHING",
-        )
-        .bind(at.tenant())
-        .bind(key.account)
-        .bind(key.key)
-        .bind(fingerprint)
-        .bind(now)
-        .bind(now.saturating_add(ttl_micros))
-        .execute(at.pool())
-        .await?
-        .rows_affected();
-        if inserted == 1 {
-            return Ok(Claim::Claimed { claimed_at: now });
-        }
-        let Some(row) = sqlx::query(
-            "SELECT fingerprint, done, status, content_type, location, body_sealed, claimed_at, expires_at \
-             FROM idempotency_keys WHERE tenant_id = $1 AND account_id = $2 AND idem_key = $3",
-        )
-        .bind(at.tenant())
-        .bind(key.account)
-        .bind(key.key)
-        .fetch_optional(at.pool())
-        .await?
-        else {
-            continue;
-        };
-        let done = col::<i64>(&row, "done")? != 0;
-        let claimed_at: i64 = col(&row, "claimed_at")?;
-        let expired = col::<i64>(&row, "expires_at")? <= now;
-        let abandoned = !done && claimed_at.saturating_add(lease_micros) <= now;
-        if expired || abandoned {
-            return take_over(at, key, fingerprint, claimed_at, now, ttl_micros).await;
-        }
-        if col::<Vec<u8>>(&row, "fingerprint")? != fingerprint {
-            return Ok(Claim::Mismatch);
-        }
-        if !done {
-            return Ok(Claim::Running);
-        }
-        return Ok(Claim::Replay(Stored {
-            status: u16::try_from(col::<i64>(&row, "status")?).unwrap_or(500),
-            content_type: col(&row, "content_type")?,
-            location: col(&row, "location")?,
-            body_sealed: col::<Option<Vec<u8>>>(&row, "body_sealed")?.unwrap_or_default(),
-        }));
+    let Some(row) = sqlx::query(
+        "SELECT fingerprint, done, status, content_type, location, body_sealed, claimed_at, expires_at \
+         FROM idempotency_keys WHERE tenant_id = $1 AND account_id = $2 AND idem_key = $3",
+    )
+    .bind(at.tenant())
+    .bind(key.account)
+    .bind(key.key)
+    .fetch_optional(at.pool())
+    .await?
+    else {
+        return Ok(None);
+    };
+    let done = col::<i64>(&row, "done")? != 0;
+    let claimed_at: i64 = col(&row, "claimed_at")?;
+    let expired = col::<i64>(&row, "expires_at")? <= now;
+    let abandoned = !done && claimed_at.saturating_add(lease_micros) <= now;
+    if expired || abandoned {
+        return take_over(at, key, fingerprint, claimed_at, now, ttl_micros)
+            .await
+            .map(Some);
     }
-    Ok(Claim::Running)
+    if col::<Vec<u8>>(&row, "fingerprint")? != fingerprint {
+        return Ok(Some(Claim::Mismatch));
+    }
+    if !done {
+        return Ok(Some(Claim::Running));
+    }
+    Ok(Some(Claim::Replay(Stored {
+        status: u16::try_from(col::<i64>(&row, "status")?).unwrap_or(500),
+        content_type: col(&row, "content_type")?,
+        location: col(&row, "location")?,
+        body_sealed: col::<Option<Vec<u8>>>(&row, "body_sealed")?.unwrap_or_default(),
+    })))
 }
 
 /// Replaces a lapsed claim, if no one else replaced it first.
@@ -132,26 +176,6 @@ async fn take_over(
     } else {
         Claim::Running
     })
-}
-
-/// Keeps the answer of the claim made at `claimed_at`.
-#[tracing::instrument(name = "db complete_idempotency_key", level = "debug", skip_all)]
-pub async fn complete(at: &Scope, key: KeyRef<'_>, claimed_at: i64, answer: &Stored) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE idempotency_keys SET done = 1, status = $1, content_type = $2, location = $3, body_sealed = $4 \
-         WHERE tenant_id = $5 AND account_id = $6 AND idem_key = $7 AND claimed_at = $8",
-    )
-    .bind(i64::from(answer.status))
-    .bind(answer.content_type.as_deref())
-    .bind(answer.location.as_deref())
-    .bind(answer.body_sealed.as_slice())
-    .bind(at.tenant())
-    .bind(key.account)
-    .bind(key.key)
-    .bind(claimed_at)
-    .execute(at.pool())
-    .await?;
-    Ok(())
 }
 
 /// Gives the key back: the request failed in a way a retry should redo.
