@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # The TypeScript SDK: a clean install from the lockfile, the build and type
-# check, drift of its generated types against openapi/openapi.json, and its
-# tests (node --test) against the casebook binary that `cargo test` built.
+# check (the main entry without Node's types, then the Node subpaths), drift
+# of its generated types against openapi/openapi.json and of its form rules
+# against sdks/fixtures/form-rules.json, and its tests (node --test) against
+# the casebook binary that `cargo test` built. Among them,
+# test/quickstart-types.test.mjs packs the package (npm pack), installs the
+# tarball into a fresh project (TypeScript and @types/node from npm's cache,
+# which `npm ci` filled) and runs `npx tsc --strict --noEmit` on the
+# README's quickstart.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -18,6 +24,6 @@ cd sdks/typescript
 node --version
 npm ci --no-audit --no-fund
 npm run build
-npm run typecheck
+npm run typecheck          # also: node scripts/form-rules.mjs --check
 (cd "$root" && cargo xtask typescript --check)
 timeout 600 npm test

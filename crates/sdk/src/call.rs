@@ -51,7 +51,12 @@ impl RequestOptions {
 
     /// A header sent with each of these calls, e.g. a correlation id for your
     /// logs. `Authorization`, `DPoP`, `Content-Type` and `Accept` are the
-    /// SDK's own and cannot be set here.
+    /// SDK's own and cannot be set here. An `X-Request-Id` set here is sent
+    /// instead of the one the SDK makes for each attempt, and an
+    /// `Idempotency-Key` instead of the one it makes for each POST: the
+    /// server answers every POST under one key with its first answer, so
+    /// a view holding a key is for one call (an order number, say), and
+    /// another body under it is refused with 422.
     pub fn header(mut self, name: &str, value: &str) -> Result<Self, crate::Error> {
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| crate::Error::Config(format!("{name:?} is not a header name")))?;
@@ -82,4 +87,20 @@ pub struct Response<T> {
     pub headers: HeaderMap,
     /// The body, read as the documented JSON.
     pub body: T,
+}
+
+impl<T> Response<T> {
+    /// The server's `X-Request-Id` for this answer.
+    pub fn request_id(&self) -> Option<&str> {
+        self.headers.get("x-request-id").and_then(|v| v.to_str().ok())
+    }
+
+    /// Whether this is the first answer to an earlier attempt with the same
+    /// `Idempotency-Key`, given again (`Idempotent-Replayed: true`): the
+    /// call was done once, by that attempt.
+    pub fn replayed(&self) -> bool {
+        self.headers
+            .get("idempotent-replayed")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"))
+    }
 }

@@ -725,6 +725,9 @@ impl ClientBuilder {
 }
 
 #[cfg(test)]
+mod partner_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use casebook_domain::{ErrorCode, FieldError};

@@ -214,7 +214,12 @@ fn path_parameters_are_the_template_variables_and_the_rest_are_query_parameters(
             }
             for param in params {
                 let place = param["in"].as_str().unwrap_or_default();
-                if !matches!(place, "path" | "query") {
+                // Headers only where a shared layer reads them, described.
+                let name = param["name"].as_str().unwrap_or_default();
+                let known_header = place == "header"
+                    && ["DPoP", "idempotency-key"].contains(&name)
+                    && param["description"].as_str().is_some_and(|d| !d.is_empty());
+                if !matches!(place, "path" | "query") && !known_header {
                     wrong.push(format!("{method} {path}: parameter {} in {place}", param["name"]));
                 }
                 if place == "query" && param["required"] == true {

@@ -4,9 +4,10 @@
  */
 
 import { mfaTokenOf, transportFor } from "./client.js";
-import type { ClientOptions, Transport } from "./client.js";
-import { ApiError, CasebookError, ConfigError } from "./errors.js";
+import type { ClientOptions, Route, Transport } from "./client.js";
+import { ApiError, CasebookError, ConfigError, withRequestId } from "./errors.js";
 import type { Problem } from "./errors.js";
+import type { FormName } from "./forms.js";
 import { List } from "./pagination.js";
 import { ClientSecret } from "./secret.js";
 import type { TokenSource } from "./token.js";
@@ -186,9 +187,9 @@ export class SecondFactorRequiredError extends CasebookError {
 function secondStep(error: unknown, transport: Transport): unknown {
   const token = mfaTokenOf(error);
   if (token === undefined || !(error instanceof ApiError)) return error;
-  return new SecondFactorRequiredError(error.problem, token, async (mfaToken, factor) => {
+  const step = new SecondFactorRequiredError(error.problem, token, async (mfaToken, factor) => {
     try {
-      const session = await transport.anonymous().json<Session>("POST", [...SESSIONS, "mfa"], {
+      const session = await transport.anonymous().json<Session>("POST", "/admin/v1/sessions/mfa", {
         body: { mfa_token: mfaToken, ...secondFactorFields(factor) },
       });
       return new Client(transport.withSession(session.token));
@@ -196,21 +197,13 @@ function secondStep(error: unknown, transport: Transport): unknown {
       throw secondStep(e, transport);
     }
   });
+  return withRequestId(step, error.requestId);
 }
 
 function wrapSecret<T extends { client_secret: string }>(answer: T): WithSecret<T> {
   return { ...answer, client_secret: new ClientSecret(answer.client_secret) };
 }
 
-const CASES = ["api", "v1", "engage", "cases"] as const;
-const REPORTS = ["api", "v1", "intake", "reports"] as const;
-const ROLES = ["admin", "v1", "roles"] as const;
-const USERS = ["admin", "v1", "users"] as const;
-const APPLICATIONS = ["admin", "v1", "external-applications"] as const;
-const AUDIT = ["admin", "v1", "audit-events"] as const;
-const SESSIONS = ["admin", "v1", "sessions"] as const;
-const SETTINGS = ["admin", "v1", "settings"] as const;
-const MY_TOTP = ["admin", "v1", "users", "me", "totp"] as const;
 
 /**
  * A Casebook client. Make one and share it: every call through it shares
@@ -259,7 +252,7 @@ export class Client {
 
   /** `GET /api/v1/me`: who the caller is and what it may do. Any valid token will do. */
   me(): Promise<Me> {
-    return this.#transport.json<Me>("GET", ["api", "v1", "me"]);
+    return this.#transport.json<Me>("GET", "/api/v1/me");
   }
 
   /**
@@ -280,7 +273,7 @@ export class Client {
     const form: SignInCredentials =
       typeof emailOrCredentials === "string" ? { email: emailOrCredentials, password: password ?? "" } : emailOrCredentials;
     try {
-      const session = await this.#transport.json<Session>("POST", SESSIONS, {
+      const session = await this.#transport.json<Session>("POST", "/admin/v1/sessions", {
         body: { email: form.email, password: form.password, ...codes(form) },
       });
       return new Client(this.#transport.withSession(session.token));
@@ -295,7 +288,7 @@ export class Client {
    * holds an account; when it does, a link valid for an hour goes to it.
    */
   requestPasswordReset(email: string): Promise<void> {
-    return this.#transport.empty("POST", ["admin", "v1", "password-resets"], { email });
+    return this.#transport.empty("POST", "/admin/v1/password-resets", { body: { email } });
   }
 
   /**
@@ -306,12 +299,12 @@ export class Client {
    * the link working; an unknown, used or expired link a 400.
    */
   setPassword(token: string, password: string): Promise<void> {
-    return this.#transport.empty("POST", ["admin", "v1", "set-password"], { token, password });
+    return this.#transport.empty("POST", "/admin/v1/set-password", { body: { token, password } });
   }
 
   /** Signs the session out (`DELETE /admin/v1/sessions/current`): its token stops working. */
   signOut(): Promise<void> {
-    return this.#transport.empty("DELETE", ["admin", "v1", "sessions", "current"]);
+    return this.#transport.empty("DELETE", "/admin/v1/sessions/current");
   }
 
   toString(): string {
@@ -327,58 +320,84 @@ export class Client {
   }
 }
 
+/** The routes and forms of one collection. */
+interface Paths {
+  /** The collection, e.g. `/api/v1/engage/cases`. */
+  collection: Route;
+  /** One record, e.g. `/api/v1/engage/cases/{id}`. */
+  item: Route;
+  /** The form that creates a record, and the one that changes it, as the OpenAPI document names them. */
+  form: FormName;
+  change: FormName;
+}
+
 /** Create, read, update and delete under one collection path. */
 abstract class Collection<View, Form, Change> {
+  /** @internal */
   protected readonly transport: Transport;
-  protected readonly path: readonly string[];
+  /** @internal */
+  protected readonly paths: Paths;
 
-  constructor(transport: Transport, path: readonly string[]) {
+  /** @internal */
+  constructor(transport: Transport, paths: Paths) {
     this.transport = transport;
-    this.path = path;
+    this.paths = paths;
   }
 
   /** One record. */
   get(id: string): Promise<View> {
-    return this.transport.json<View>("GET", [...this.path, id]);
+    return this.transport.json<View>("GET", this.paths.item, { params: { id } });
   }
 
-  /** Creates a record; the server answers a 422 {@link ApiError} listing every refused field. */
+  /**
+   * Creates a record. A form the server's rules refuse for its shape or
+   * its text is a {@link ValidationError}, found offline; the server answers
+   * a 422 {@link ApiError} for the rest, listing every refused field. Sent
+   * with an `Idempotency-Key`, so a retry after a timeout creates one record.
+   */
   create(form: Form): Promise<View> {
-    return this.transport.json<View>("POST", this.path, { body: form });
+    return this.transport.json<View>("POST", this.paths.collection, { body: form, form: this.paths.form });
   }
 
-  /** Changes the fields set in `change`. */
+  /** Changes the fields set in `change`, checked offline as {@link create}'s form is. */
   change(id: string, change: Change): Promise<View> {
-    return this.transport.json<View>("PATCH", [...this.path, id], { body: change });
+    return this.transport.json<View>("PATCH", this.paths.item, { params: { id }, body: change, form: this.paths.change });
   }
 
   /** Removes a record. */
   remove(id: string): Promise<void> {
-    return this.transport.empty("DELETE", [...this.path, id]);
+    return this.transport.empty("DELETE", this.paths.item, { params: { id } });
   }
 }
 
 /** Engage cases: view, create, edit, delete need `engage:view`, `engage:create`, … */
 export class Cases extends Collection<Case, CaseForm, CaseChange> {
+  /** @internal */
   constructor(transport: Transport) {
-    super(transport, CASES);
+    super(transport, { collection: "/api/v1/engage/cases", item: "/api/v1/engage/cases/{id}", form: "CaseForm", change: "CaseChange" });
   }
 
   /** Lists cases, oldest first (`engage:view`). */
   list(params: ListQuery<"list_cases"> = {}): List<Case> {
-    return new List<Case>(this.transport, this.path, params);
+    return new List<Case>(this.transport, this.paths.collection, params);
   }
 }
 
 /** Intake reports: `intake:view`, `intake:create`, … */
 export class Reports extends Collection<Report, ReportForm, ReportChange> {
+  /** @internal */
   constructor(transport: Transport) {
-    super(transport, REPORTS);
+    super(transport, {
+      collection: "/api/v1/intake/reports",
+      item: "/api/v1/intake/reports/{id}",
+      form: "ReportForm",
+      change: "ReportChange",
+    });
   }
 
   /** Lists reports, oldest first (`intake:view`). */
   list(params: ListQuery<"list_reports"> = {}): List<Report> {
-    return new List<Report>(this.transport, this.path, params);
+    return new List<Report>(this.transport, this.paths.collection, params);
   }
 }
 
@@ -393,6 +412,7 @@ export class Admin {
   readonly totp: Totp;
   readonly #transport: Transport;
 
+  /** @internal */
   constructor(transport: Transport) {
     this.#transport = transport;
     this.roles = new Roles(transport);
@@ -404,7 +424,7 @@ export class Admin {
 
   /** The audit trail, newest first (`admin:view`). No secret is ever in it. */
   auditEvents(params: ListQuery<"list_audit"> = {}): List<AuditEvent> {
-    return new List<AuditEvent>(this.#transport, AUDIT, params);
+    return new List<AuditEvent>(this.#transport, "/admin/v1/audit-events", params);
   }
 }
 
@@ -412,13 +432,14 @@ export class Admin {
 export class TenantSettings {
   readonly #transport: Transport;
 
+  /** @internal */
   constructor(transport: Transport) {
     this.#transport = transport;
   }
 
   /** The settings (`admin:view`). */
   get(): Promise<Settings> {
-    return this.#transport.json<Settings>("GET", SETTINGS);
+    return this.#transport.json<Settings>("GET", "/admin/v1/settings");
   }
 
   /**
@@ -429,7 +450,7 @@ export class TenantSettings {
    * one cannot require it of others (409).
    */
   change(change: SettingsChange): Promise<Settings> {
-    return this.#transport.json<Settings>("PATCH", SETTINGS, { body: change });
+    return this.#transport.json<Settings>("PATCH", "/admin/v1/settings", { body: change });
   }
 
   /** Requires a second factor of administrators, or stops requiring it. */
@@ -447,6 +468,7 @@ export class TenantSettings {
 export class Totp {
   readonly #transport: Transport;
 
+  /** @internal */
   constructor(transport: Transport) {
     this.#transport = transport;
   }
@@ -457,7 +479,7 @@ export class Totp {
    * enrolled a 409.
    */
   async begin(password: string): Promise<TotpEnrolment> {
-    const enrolment = await this.#transport.json<TotpEnrolment>("POST", MY_TOTP, { body: { password } });
+    const enrolment = await this.#transport.json<TotpEnrolment>("POST", "/admin/v1/users/me/totp", { body: { password } });
     return hiding(enrolment, ["secret", "otpauth_uri", "qr_svg"]);
   }
 
@@ -467,7 +489,7 @@ export class Totp {
    * confirm (none begun, or begun over 15 minutes ago) a 409.
    */
   async confirm(code: string): Promise<RecoveryCodes> {
-    const codes = await this.#transport.json<RecoveryCodes>("POST", [...MY_TOTP, "confirm"], { body: { code } });
+    const codes = await this.#transport.json<RecoveryCodes>("POST", "/admin/v1/users/me/totp/confirm", { body: { code } });
     return hiding(codes, ["recovery_codes"]);
   }
 
@@ -477,18 +499,19 @@ export class Totp {
    * person, a 409.
    */
   remove(again: Reauthentication): Promise<void> {
-    return this.#transport.empty("DELETE", MY_TOTP, reauthentication(again));
+    return this.#transport.empty("DELETE", "/admin/v1/users/me/totp", { body: reauthentication(again) });
   }
 }
 
 /** The role catalog (`admin:*`); removing a role someone holds is a 409. */
 export class Roles extends Collection<Role, RoleForm, RoleChange> {
+  /** @internal */
   constructor(transport: Transport) {
-    super(transport, ROLES);
+    super(transport, { collection: "/admin/v1/roles", item: "/admin/v1/roles/{id}", form: "RoleForm", change: "RoleChange" });
   }
 
   list(params: ListQuery<"list_roles"> = {}): List<Role> {
-    return new List<Role>(this.transport, this.path, params);
+    return new List<Role>(this.transport, this.paths.collection, params);
   }
 }
 
@@ -499,24 +522,31 @@ export class Roles extends Collection<Role, RoleForm, RoleChange> {
  * sessions end.
  */
 export class Users extends Collection<User, UserForm, UserChange> {
+  /** @internal */
   constructor(transport: Transport) {
-    super(transport, USERS);
+    super(transport, { collection: "/admin/v1/users", item: "/admin/v1/users/{id}", form: "UserForm", change: "UserChange" });
   }
 
   list(params: ListQuery<"list_users"> = {}): List<User> {
-    return new List<User>(this.transport, this.path, params);
+    return new List<User>(this.transport, this.paths.collection, params);
   }
 }
 
 /** Registered external applications and their credentials (`admin:*`). */
 export class Applications extends Collection<Application, ApplicationForm, ApplicationChange> {
+  /** @internal */
   constructor(transport: Transport) {
-    super(transport, APPLICATIONS);
+    super(transport, {
+      collection: "/admin/v1/external-applications",
+      item: "/admin/v1/external-applications/{id}",
+      form: "ApplicationForm",
+      change: "ApplicationChange",
+    });
   }
 
   /** Lists applications; `name` and `email` filter by case-insensitive substring. */
   list(params: ListQuery<"list_applications"> = {}): List<Application> {
-    return new List<Application>(this.transport, this.path, params);
+    return new List<Application>(this.transport, this.paths.collection, params);
   }
 
   /** Registers an application: the "New Application" form. The answer never holds the secret. */
@@ -531,7 +561,8 @@ export class Applications extends Collection<Application, ApplicationForm, Appli
    * `recoveryCode`).
    */
   async revealSecret(id: string, password: string | Reauthentication): Promise<RevealedSecret> {
-    const answer = await this.transport.json<Schemas["SecretView"]>("POST", [...this.path, id, "client-secret", "reveal"], {
+    const answer = await this.transport.json<Schemas["SecretView"]>("POST", "/admin/v1/external-applications/{id}/client-secret/reveal", {
+      params: { id },
       body: reauthentication(password),
     });
     return wrapSecret(answer);
@@ -539,7 +570,8 @@ export class Applications extends Collection<Application, ApplicationForm, Appli
 
   /** Issues a new client secret; the old one keeps working for `gracePeriodSeconds` (up to 7 days). */
   async rotateSecret(id: string, password: string | Reauthentication, gracePeriodSeconds = 0): Promise<RevealedSecret> {
-    const answer = await this.transport.json<Schemas["SecretView"]>("POST", [...this.path, id, "client-secret", "rotate"], {
+    const answer = await this.transport.json<Schemas["SecretView"]>("POST", "/admin/v1/external-applications/{id}/client-secret/rotate", {
+      params: { id },
       body: { ...reauthentication(password), grace_period_seconds: gracePeriodSeconds },
     });
     return wrapSecret(answer);
@@ -547,13 +579,16 @@ export class Applications extends Collection<Application, ApplicationForm, Appli
 
   /** Every secret of the application, newest first, without values. */
   async listSecrets(id: string): Promise<ClientSecretInfo[]> {
-    const listed = await this.transport.json<Schemas["ClientSecretList"]>("GET", [...this.path, id, "client-secrets"]);
+    const listed = await this.transport.json<Schemas["ClientSecretList"]>("GET", "/admin/v1/external-applications/{id}/client-secrets", {
+      params: { id },
+    });
     return listed.items;
   }
 
   /** Adds a secret beside the others (up to 5 active); only for a signed-in person. */
   async addSecret(id: string, password: string | Reauthentication, secret: NewClientSecret = {}): Promise<NewSecret> {
-    const answer = await this.transport.json<Schemas["ClientSecretValueView"]>("POST", [...this.path, id, "client-secrets"], {
+    const answer = await this.transport.json<Schemas["ClientSecretValueView"]>("POST", "/admin/v1/external-applications/{id}/client-secrets", {
+      params: { id },
       body: { ...secret, ...reauthentication(password) },
     });
     return wrapSecret(answer);
@@ -563,33 +598,41 @@ export class Applications extends Collection<Application, ApplicationForm, Appli
   async revealSecretById(id: string, secretId: string, password: string | Reauthentication): Promise<NewSecret> {
     const answer = await this.transport.json<Schemas["ClientSecretValueView"]>(
       "POST",
-      [...this.path, id, "client-secrets", secretId, "reveal"],
-      { body: reauthentication(password) },
+      "/admin/v1/external-applications/{id}/client-secrets/{secret_id}/reveal",
+      { params: { id, secret_id: secretId }, body: reauthentication(password) },
     );
     return wrapSecret(answer);
   }
 
   /** Ends one secret at once; the others keep working. */
   endSecret(id: string, secretId: string): Promise<void> {
-    return this.transport.empty("DELETE", [...this.path, id, "client-secrets", secretId]);
+    return this.transport.empty("DELETE", "/admin/v1/external-applications/{id}/client-secrets/{secret_id}", {
+      params: { id, secret_id: secretId },
+    });
   }
 
   /** The application's federated credentials, oldest first. */
   async listFederatedCredentials(id: string): Promise<FederatedCredential[]> {
-    const listed = await this.transport.json<Schemas["FederatedCredentialList"]>("GET", [
-      ...this.path,
-      id,
-      "federated-credentials",
-    ]);
+    const listed = await this.transport.json<Schemas["FederatedCredentialList"]>(
+      "GET",
+      "/admin/v1/external-applications/{id}/federated-credentials",
+      { params: { id } },
+    );
     return listed.items;
   }
 
   /** Trusts tokens of an outside issuer (a workload identity) for the application. */
   addFederatedCredential(id: string, form: FederatedCredentialForm): Promise<FederatedCredential> {
-    return this.transport.json<FederatedCredential>("POST", [...this.path, id, "federated-credentials"], { body: form });
+    return this.transport.json<FederatedCredential>("POST", "/admin/v1/external-applications/{id}/federated-credentials", {
+      params: { id },
+      body: form,
+      form: "FederatedCredentialForm",
+    });
   }
 
   removeFederatedCredential(id: string, credentialId: string): Promise<void> {
-    return this.transport.empty("DELETE", [...this.path, id, "federated-credentials", credentialId]);
+    return this.transport.empty("DELETE", "/admin/v1/external-applications/{id}/federated-credentials/{credential_id}", {
+      params: { id, credential_id: credentialId },
+    });
   }
 }

@@ -174,7 +174,7 @@ export class PrivateKey {
       throw new ConfigError(`a ${label} PEM is an older form WebCrypto does not read: convert it with openssl pkcs8 -topk8 -nocrypt`);
     }
     if (label !== "PRIVATE KEY") throw new ConfigError(`the PEM block is ${label}, not a PRIVATE KEY`);
-    let der: Uint8Array;
+    let der: Uint8Array<ArrayBuffer>;
     try {
       der = Uint8Array.from(atob((block[2] ?? "").replace(/\s+/g, "")), (c) => c.charCodeAt(0));
     } catch {

@@ -5,7 +5,16 @@
 
 import type { PrivateKey } from "./assertion.js";
 import type { DPoPOption } from "./dpop.js";
-import { ApiError, CasebookError, ConfigError, DPoPProofError, UnexpectedResponseError, withRequestId } from "./errors.js";
+import {
+  ApiError,
+  CasebookError,
+  ConfigError,
+  DPoPProofError,
+  TimeoutError,
+  TransportError,
+  UnexpectedResponseError,
+  withRequestId,
+} from "./errors.js";
 import type { Problem } from "./errors.js";
 import { checkForm } from "./forms.js";
 import type { FormName } from "./forms.js";
@@ -13,7 +22,7 @@ import type { paths } from "./generated/openapi.js";
 import { checkedBaseUrl, endpoint, exchange, newIdempotencyKey, route } from "./http.js";
 import type { Answer, Fetch, HttpSettings } from "./http.js";
 import type { Instrumentation } from "./instrument.js";
-import { RetryPolicy, retryVerdict, sleep } from "./retry.js";
+import { RetryPolicy, keyedVerdict, retryVerdict, sleep } from "./retry.js";
 import type { RetryOptions } from "./retry.js";
 import { ClientSecret } from "./secret.js";
 import { AccessToken, TokenSource } from "./token.js";
@@ -41,7 +50,7 @@ export interface ClientOptions {
    * newline a file or a Kubernetes Secret ends in, is dropped), a
    * {@link ClientSecret}, or a reader of it that is asked again after an
    * `invalid_client`, so that a rotated secret is picked up
-   * (`secretFile(path)` of `@casebook/sdk/node`).
+   * (`clientSecretFile(path)` of `@casebook/sdk/node`).
    */
   clientSecret?: ClientSecret | string | CredentialReader<ClientSecret | string> | undefined;
   /** For an application registered for `private_key_jwt`: its key (see {@link PrivateKey}). */
@@ -239,6 +248,7 @@ export class Transport {
     const keyed = idempotencyKey !== undefined && this.#auth.kind !== "anonymous";
     let renewedToken = false;
     let nonceRetried = false;
+    let mayBeRunning = false;
     for (let retries = 0, attempt = 0; ; attempt++) {
       const headers: Record<string, string> = { accept: "application/json, application/problem+json" };
       const token = await this.#authorization(method, url, headers);
@@ -277,24 +287,21 @@ export class Transport {
           error = problem(answer.status, answer.body, answer.retryAfterMs, scope);
         }
         withRequestId(error, answer.requestId);
-        // A 409 to a repeat that the server did not answer from its store:
-        // the first try, which timed out here, is still running there.
-        // Wait for it, and the next repeat gets its answer.
-        if (keyed && retries > 0 && answer.status === 409 && !answer.replayed) {
-          const delayMs = this.#core.retry.delay(retries, answer.retryAfterMs);
-          if (delayMs === undefined) throw error;
-          await sleep(delayMs);
-          retries++;
-          continue;
-        }
+        // A replayed answer is the first try's: nothing is running any more.
+        if (answer.replayed) mayBeRunning = false;
       } catch (thrown) {
         if (!(thrown instanceof CasebookError)) throw thrown;
         error = thrown;
       }
-      // A POST with an idempotency key is repeated as a GET is; without
-      // one, a POST or PATCH is repeated only when the server certainly did
-      // not act: a timeout or a 500 may have followed an action.
-      const verdict = retryVerdict(this.#core.retry, method, error, retries, keyed);
+      // A POST with an idempotency key is repeated as a GET is, and a 409
+      // to it waited out while an earlier try may still be running there;
+      // without one, a POST or PATCH is repeated only when the server
+      // certainly did not act: a timeout or a 500 may have followed an action.
+      const verdict = keyed
+        ? keyedVerdict(this.#core.retry, error, retries, mayBeRunning)
+        : retryVerdict(this.#core.retry, method, error, retries);
+      // A try that got no whole answer may have reached the server and still run there.
+      if (error instanceof TimeoutError || (error instanceof TransportError && !error.notSent)) mayBeRunning = true;
       if (!verdict.retry) throw error;
       await sleep(verdict.delayMs);
       retries++;

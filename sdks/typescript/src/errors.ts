@@ -23,7 +23,7 @@ export abstract class CasebookError extends Error {
     setRequestId = (error, requestId) => {
       if (error.#requestId !== undefined) return;
       error.#requestId = requestId;
-      error.message += ` (X-Request-Id ${requestId})`;
+      error.message += ` (request id ${requestId})`;
     };
   }
 

@@ -2,6 +2,8 @@
  * The Casebook SDK: OAuth 2.0 client credentials with one shared,
  * self-refreshing token, and typed calls to `/api/v1` and `/admin/v1`.
  * No runtime dependencies beyond `fetch`; runs on Node 20+ and in browsers.
+ * Node's own helpers (credentials read from files) are in
+ * `@casebook/sdk/node`; helpers for a partner's tests in `@casebook/sdk/testing`.
  */
 
 export {
@@ -26,7 +28,12 @@ export type {
   RecoveryCodes,
   SecondFactor,
 } from "./api.js";
-export type { ClientOptions, Method } from "./client.js";
+export type { ClientOptions, Method, Route } from "./client.js";
+export { PrivateKey, ASSERTION_LIFETIME_SECONDS } from "./assertion.js";
+export type { AssertionAlgorithm, PrivateKeyOptions } from "./assertion.js";
+export { formErrors } from "./forms.js";
+export type { FormName } from "./forms.js";
+export type { Instrumentation, RequestEvent, ResponseEvent, RequestKind } from "./instrument.js";
 export {
   CasebookError,
   OAuthError,
@@ -36,6 +43,7 @@ export {
   TransportError,
   UnexpectedResponseError,
   ConfigError,
+  CredentialError,
   MistypedSecretError,
   DPoPProofError,
 } from "./errors.js";
@@ -49,5 +57,5 @@ export type { RetryOptions } from "./retry.js";
 export { ClientSecret, secretShape } from "./secret.js";
 export type { SecretShape } from "./secret.js";
 export { AccessToken, TokenSource, DEFAULT_REFRESH_AHEAD_MS } from "./token.js";
-export type { ClientAuthMethod, TokenSourceOptions, TokenType } from "./token.js";
+export type { ClientAuthMethod, CredentialReader, TokenAuthMethod, TokenSourceOptions, TokenType } from "./token.js";
 export type * from "./types.js";

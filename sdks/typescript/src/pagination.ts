@@ -2,7 +2,7 @@
 
 import { ValidationError } from "./errors.js";
 import type { FieldError } from "./errors.js";
-import type { Query, Transport } from "./client.js";
+import type { Query, Route, Transport } from "./client.js";
 
 /** A page of a list: `next_cursor` is null on the last page. */
 export interface Page<T> {
@@ -47,13 +47,13 @@ function checkPageParams(params: PageParams): void {
  */
 export class List<T, P extends PageParams = PageParams> implements AsyncIterable<T> {
   readonly #transport: Transport;
-  readonly #path: readonly string[];
+  readonly #route: Route;
   readonly #params: P;
 
   /** @internal */
-  constructor(transport: Transport, path: readonly string[], params: P) {
+  constructor(transport: Transport, route: Route, params: P) {
     this.#transport = transport;
-    this.#path = path;
+    this.#route = route;
     this.#params = params;
   }
 
@@ -96,6 +96,6 @@ export class List<T, P extends PageParams = PageParams> implements AsyncIterable
     for (const [name, value] of Object.entries(params)) {
       if (value !== undefined && value !== null) query[name] = String(value);
     }
-    return this.#transport.json<Page<T>>("GET", this.#path, { query });
+    return this.#transport.json<Page<T>>("GET", this.#route, { query });
   }
 }

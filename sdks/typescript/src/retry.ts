@@ -73,7 +73,17 @@ export class RetryPolicy {
  * The names of `sdks/fixtures/retry-verdicts.json`, which the Rust SDK's
  * tests read too. @internal
  */
-export type RetryWhy = "safe_to_repeat" | "not_acted" | "permanent" | "may_have_acted" | "retries_spent" | "wait_too_long";
+export type RetryWhy =
+  | "safe_to_repeat"
+  | "not_acted"
+  | "permanent"
+  | "may_have_acted"
+  | "retries_spent"
+  | "wait_too_long"
+  /** A POST with an `Idempotency-Key`, which the server does once. */
+  | "keyed"
+  /** A keyed POST answered 409 while an earlier try may still be running on the server. */
+  | "still_running";
 
 /** A retry verdict: the wait before sending again, or why not. @internal */
 export type RetryVerdict = { retry: true; delayMs: number; why: RetryWhy } | { retry: false; why: RetryWhy };
@@ -86,23 +96,35 @@ const IDEMPOTENT: readonly string[] = ["GET", "HEAD", "PUT", "DELETE", "OPTIONS"
  * retries already, is sent again, and after how long. Every request, the
  * token request (a POST) included, goes through this one rule: a request
  * that may change something is repeated only when the server certainly did
- * not act on it, since a timeout or a 500 may have followed an action;
- * unless it carries an `Idempotency-Key` the server keeps for its caller
- * (`keyed`), which makes any request safe to repeat.
+ * not act on it, since a timeout or a 500 may have followed an action.
  * @internal
  */
-export function retryVerdict(
-  policy: RetryPolicy,
-  method: string,
-  error: CasebookError,
-  retries: number,
-  keyed = false,
-): RetryVerdict {
+export function retryVerdict(policy: RetryPolicy, method: string, error: CasebookError, retries: number): RetryVerdict {
   if (!error.transient) return { retry: false, why: "permanent" };
   let why: RetryWhy;
-  if (IDEMPOTENT.includes(method) || keyed) why = "safe_to_repeat";
+  if (IDEMPOTENT.includes(method)) why = "safe_to_repeat";
   else if (certainlyNotActed(error)) why = "not_acted";
   else return { retry: false, why: "may_have_acted" };
+  if (retries >= policy.maxRetries) return { retry: false, why: "retries_spent" };
+  const delayMs = policy.delay(retries, error.retryAfterMs);
+  return delayMs === undefined ? { retry: false, why: "wait_too_long" } : { retry: true, delayMs, why };
+}
+
+/**
+ * {@link retryVerdict} for a POST carrying an `Idempotency-Key` the server
+ * keeps (Casebook's `/api/v1` and `/admin/v1`, for a caller it knows): the
+ * server does it once, so every transient failure is retried, as for a
+ * GET. With `mayBeRunning` (an earlier try may have reached the server and
+ * not finished, and this answer is no replay), a 409 is the server saying
+ * that try is still at work: it is waited out within the same retries.
+ * The Rust SDK's `keyed_verdict`, held to the same table
+ * (`keyed_cases` of `sdks/fixtures/retry-verdicts.json`). @internal
+ */
+export function keyedVerdict(policy: RetryPolicy, error: CasebookError, retries: number, mayBeRunning: boolean): RetryVerdict {
+  let why: RetryWhy;
+  if (error.transient) why = certainlyNotActed(error) ? "not_acted" : "keyed";
+  else if (mayBeRunning && error.status === 409) why = "still_running";
+  else return { retry: false, why: "permanent" };
   if (retries >= policy.maxRetries) return { retry: false, why: "retries_spent" };
   const delayMs = policy.delay(retries, error.retryAfterMs);
   return delayMs === undefined ? { retry: false, why: "wait_too_long" } : { retry: true, delayMs, why };

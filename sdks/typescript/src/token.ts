@@ -68,7 +68,7 @@ export type TokenAuthMethod = ClientAuthMethod | "private_key_jwt" | "federated_
 
 /**
  * Reads a credential that may change while the process runs: a client
- * secret from a file a platform rotates (`secretFile` of
+ * secret from a file a platform rotates (`clientSecretFile` of
  * `@casebook/sdk/node`), a workload's token (`federatedTokenFile`), or
  * anything else. A {@link ClientSecret} or a string; surrounding
  * whitespace is dropped.
@@ -278,15 +278,15 @@ export class TokenSource {
   #failure: Failure | undefined;
 
   constructor(options: TokenSourceOptions) {
+    if (typeof options.tokenUrl !== "string") throw new ConfigError("the token URL is not set");
+    // The secret goes to this URL: the client's own rules for where
+    // credentials may go apply to it too.
+    const url = checkedUrl(options.tokenUrl, options.allowInsecureHttp ?? false);
     const checkFormat = options.checkSecretFormat ?? true;
     const credential = credentialOf(options, checkFormat);
     if (typeof options.clientId !== "string" || options.clientId.trim() === "") {
       throw new ConfigError("the Client ID is empty (is CASEBOOK_CLIENT_ID set?)");
     }
-    if (typeof options.tokenUrl !== "string") throw new ConfigError("the token URL is not set");
-    // The secret goes to this URL: the client's own rules for where
-    // credentials may go apply to it too.
-    const url = checkedUrl(options.tokenUrl, options.allowInsecureHttp ?? false);
     const fetchImpl = options.fetch ?? globalThis.fetch;
     if (typeof fetchImpl !== "function") throw new ConfigError("no fetch: pass one as the fetch option");
     this.tokenUrl = options.tokenUrl;

@@ -13,7 +13,7 @@ let admin;
 before(async () => {
   server = await startServer();
   session = await adminSession(server.url);
-  admin = await new Client({ baseUrl: server.url }).signIn(ADMIN_EMAIL, ADMIN_PASSWORD);
+  admin = await new Client({ baseUrl: server.url, anonymous: true }).signIn(ADMIN_EMAIL, ADMIN_PASSWORD);
 });
 after(async () => {
   await admin?.signOut();
@@ -58,6 +58,7 @@ test("list parameters are checked before sending", async () => {
   let calls = 0;
   const client = new Client({
     baseUrl: server.url,
+    anonymous: true,
     fetch: (...args) => {
       calls += 1;
       return fetch(...args);
@@ -74,9 +75,17 @@ test("list parameters are checked before sending", async () => {
   assert.equal(calls, 0);
 });
 
-test("a refused form lists every field with its stable code (422)", async () => {
+test("a refused form lists every field with its stable code: offline as the server does (422)", async () => {
   const client = await application(["engage-supervisor"]);
-  await assert.rejects(client.cases.create({ title: "", status: "pending" }), (e) => {
+  const offline = await client.cases.create({ title: "", status: "pending" }).catch((e) => e);
+  assert.ok(offline instanceof ValidationError, String(offline));
+  assert.equal(offline.requestId, undefined, "nothing was sent");
+  const unchecked = new Client({
+    baseUrl: server.url,
+    tokenSource: client.tokenSource,
+    checkForms: false,
+  });
+  await assert.rejects(unchecked.cases.create({ title: "", status: "pending" }), (e) => {
     assert.ok(e instanceof ApiError, String(e));
     assert.equal(e.status, 422);
     assert.equal(e.title, "Unprocessable Entity");
@@ -85,6 +94,8 @@ test("a refused form lists every field with its stable code (422)", async () => 
     assert.equal(fields.status, "invalid_value");
     assert.deepEqual(e.fieldErrors, e.errors);
     assert.equal(e.transient, false);
+    // The same errors, in the same words, as the offline check found.
+    assert.deepEqual(e.errors, offline.errors);
     return true;
   });
 });
@@ -199,10 +210,10 @@ test("base URLs are checked", () => {
     ["https://user:pass@casebook.example.org", false],
     ["https://casebook.example.org/?x=1", false],
   ]) {
-    if (ok) new Client({ baseUrl });
-    else assert.throws(() => new Client({ baseUrl }), ConfigError, baseUrl);
+    if (ok) new Client({ baseUrl, anonymous: true });
+    else assert.throws(() => new Client({ baseUrl, anonymous: true }), ConfigError, baseUrl);
   }
-  new Client({ baseUrl: "http://casebook.internal", allowInsecureHttp: true });
+  new Client({ baseUrl: "http://casebook.internal", allowInsecureHttp: true, anonymous: true });
 });
 
 test("a token source built alone keeps the secret off plain http and out of URLs, as a client does", () => {

@@ -85,7 +85,8 @@ export async function startServer({ env = {} } = {}) {
   return { url, stop, log: () => log };
 }
 
-async function call(url, method, path, { token, body } = {}) {
+/** A JSON call with plain fetch, as a session or application `token`; throws on an error status. */
+export async function call(url, method, path, { token, body } = {}) {
   const headers = { accept: "application/json" };
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers["content-type"] = "application/json";

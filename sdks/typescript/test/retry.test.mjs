@@ -138,11 +138,19 @@ test("API calls: a GET is retried on 503, and a POST or PATCH on 429 and on a 50
   }
 });
 
-test("API calls: a POST answered 500 or timed out is sent once, since the server may have acted; a GET is retried on both", async () => {
+test("API calls: a POST answered 500 or timed out goes again with the same Idempotency-Key; a GET is retried on both", async () => {
+  const keys = { cases: [], reports: [] };
   const fake = await scripted((req, n) => {
     if (req.url === "/oauth2/token") return { status: 200, body: TOKEN };
-    if (req.url === "/api/v1/engage/cases" && req.method === "POST") return { status: 500, body: problem(500, "Internal Server Error") };
-    if (req.url === "/api/v1/intake/reports" && req.method === "POST") return null;
+    if (req.url === "/api/v1/engage/cases" && req.method === "POST") {
+      keys.cases.push(req.headers["idempotency-key"]);
+      return n === 0 ? { status: 500, body: problem(500, "Internal Server Error") } : { status: 201, body: '{"id":"c-1"}' };
+    }
+    if (req.url === "/api/v1/intake/reports" && req.method === "POST") {
+      keys.reports.push(req.headers["idempotency-key"]);
+      // The first try acts but answers late; the repeat gets its answer again.
+      return n === 0 ? null : { status: 201, headers: { "idempotent-replayed": "true" }, body: '{"id":"r-1"}' };
+    }
     if (req.url === "/api/v1/me") {
       if (n === 0) return { status: 500, body: problem(500, "Internal Server Error") };
       if (n === 1) return null;
@@ -152,13 +160,69 @@ test("API calls: a POST answered 500 or timed out is sent once, since the server
   });
   try {
     const client = clientOf(fake, { timeoutMs: 300, retry: { maxRetries: 3, initialBackoffMs: 10 } });
-    await assert.rejects(client.cases.create({ title: "x" }), (e) => e instanceof ApiError && e.status === 500 && e.transient);
-    assert.equal(fake.counts["/api/v1/engage/cases"], 1);
-    const timedOut = await within(client.reports.create({ summary: "x" }).catch((e) => e), 5_000);
-    assert.ok(timedOut instanceof TimeoutError && timedOut.transient, String(timedOut));
-    assert.equal(fake.counts["/api/v1/intake/reports"], 1);
+    assert.equal((await client.cases.create({ title: "x" })).id, "c-1");
+    assert.equal(keys.cases.length, 2);
+    assert.match(keys.cases[0], /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(keys.cases[1], keys.cases[0], "one key for every try of a call");
+    assert.equal((await within(client.reports.create({ summary: "x" }), 5_000)).id, "r-1");
+    assert.equal(keys.reports.length, 2);
+    assert.equal(keys.reports[1], keys.reports[0]);
+    assert.notEqual(keys.reports[0], keys.cases[0], "each call has its own key");
     assert.equal((await client.me()).client_id, "cb_1");
     assert.equal(fake.counts["/api/v1/me"], 3, "the GET went again after the 500 and after the timeout");
+  } finally {
+    await fake.close();
+  }
+});
+
+test("API calls: a keyed POST whose repeat meets a 409 (the first try still running) waits and repeats; a replayed 409 is thrown", async () => {
+  const keys = [];
+  const fake = await scripted((req, n) => {
+    if (req.url === "/oauth2/token") return { status: 200, body: TOKEN };
+    if (req.url === "/api/v1/engage/cases" && req.method === "POST") {
+      keys.push(req.headers["idempotency-key"]);
+      if (n === 0) return null;
+      if (n === 1) return { status: 409, body: problem(409, "Conflict") };
+      return { status: 201, headers: { "idempotent-replayed": "true" }, body: '{"id":"c-1"}' };
+    }
+    if (req.url === "/api/v1/intake/reports" && req.method === "POST") {
+      return n === 0 ? null : { status: 409, headers: { "idempotent-replayed": "true" }, body: problem(409, "Conflict") };
+    }
+    return { status: 404, body: problem(404, "Not Found") };
+  });
+  try {
+    const client = clientOf(fake, { timeoutMs: 300, retry: { maxRetries: 3, initialBackoffMs: 10 } });
+    assert.equal((await client.cases.create({ title: "x" })).id, "c-1");
+    assert.equal(keys.length, 3);
+    assert.equal(new Set(keys).size, 1);
+    await assert.rejects(client.reports.create({ summary: "x" }), (e) => e instanceof ApiError && e.status === 409);
+    assert.equal(fake.counts["/api/v1/intake/reports"], 2, "the 409 the server replays is the call's answer");
+  } finally {
+    await fake.close();
+  }
+});
+
+test("API calls: a POST made as nobody (a sign-in) that times out is sent once: the server keeps keys per account", async () => {
+  const fake = await scripted(() => null);
+  try {
+    const client = new Client({ baseUrl: fake.url, anonymous: true, timeoutMs: 200, retry: { maxRetries: 3, initialBackoffMs: 10 } });
+    await assert.rejects(client.signIn("a@b.example", "pw"), (e) => e instanceof TimeoutError && e.transient);
+    assert.equal(fake.counts["/admin/v1/sessions"], 1);
+  } finally {
+    await fake.close();
+  }
+});
+
+test("a PATCH that timed out is sent once: only POSTs carry a key", async () => {
+  const fake = await scripted((req) => {
+    if (req.url === "/oauth2/token") return { status: 200, body: TOKEN };
+    assert.equal(req.headers["idempotency-key"], undefined);
+    return null;
+  });
+  try {
+    const client = clientOf(fake, { timeoutMs: 200, retry: { maxRetries: 3, initialBackoffMs: 10 } });
+    await assert.rejects(client.cases.change("c-1", { title: "y" }), (e) => e instanceof TimeoutError);
+    assert.equal(fake.counts["/api/v1/engage/cases/c-1"], 1);
   } finally {
     await fake.close();
   }
@@ -232,7 +296,7 @@ test("a refused connection is a TransportError that says nothing was sent, and a
     calls += 1;
     return fetch(...args);
   };
-  const client = new Client({ baseUrl: url, fetch: counting, retry: { maxRetries: 2, initialBackoffMs: 10 } });
+  const client = new Client({ baseUrl: url, anonymous: true, fetch: counting, retry: { maxRetries: 2, initialBackoffMs: 10 } });
   await assert.rejects(client.signIn("a@b.example", "pw"), (e) => {
     assert.ok(e instanceof TransportError, String(e));
     assert.equal(e.notSent, true);

@@ -42,6 +42,19 @@ test("the older format is told apart from typos", () => {
   }
 });
 
+test("whitespace around a secret is no part of it: trimmed, then read as its shape", () => {
+  const value = "cbs_Jc0k2m1Xw7pR5tYbN3eJhL6aGfU9sKoIiCxMvEq8Vd0a0xjF3P";
+  for (const padded of [`${value}\n`, `${value}\r\n`, ` ${value}`, `\t${value} \n`, `\ufeff${value}`]) {
+    // The raw text is not a secret's shape; the secret made of it is.
+    assert.equal(secretShape(padded), "mistyped");
+    const secret = new ClientSecret(padded);
+    assert.equal(secret.expose(), value);
+    assert.equal(secret.shape, "scannable");
+  }
+  // Inside, a space is still a typo.
+  assert.equal(new ClientSecret(`${value.slice(0, 20)} ${value.slice(21)}`).shape, "mistyped");
+});
+
 test("a secret never shows in strings, JSON or inspect", () => {
   const value = "cbs_Jc0k2m1Xw7pR5tYbN3eJhL6aGfU9sKoIiCxMvEq8Vd0a0xjF3P";
   const secret = new ClientSecret(value);

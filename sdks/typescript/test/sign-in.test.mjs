@@ -49,7 +49,7 @@ let secret;
 let codes;
 before(async () => {
   server = await startServer();
-  anonymous = new Client({ baseUrl: server.url });
+  anonymous = new Client({ baseUrl: server.url, anonymous: true });
   admin = await anonymous.signIn(ADMIN_EMAIL, ADMIN_PASSWORD);
 });
 after(async () => {
@@ -85,6 +85,7 @@ test("the password alone stops at the second step, which a code finishes", async
   assert.match(step.detail, /authenticator/);
   assert.equal(step.problem.mfa_token, undefined);
   assert.doesNotMatch(shown(step), /cbmfa_/);
+  assert.match(step.requestId, /^[0-9a-f]{32}$/, "the sign-in's request id");
 
   const person = await step.complete({ recoveryCode: codes[0].toUpperCase() });
   assert.equal((await person.me()).kind, "user");

@@ -42,6 +42,7 @@ mod replicas;
 mod sdk;
 mod sdk_dpop;
 mod sdk_keys;
+mod sdk_partner;
 mod sdk_secrets;
 mod sdk_sign_in;
 mod search;

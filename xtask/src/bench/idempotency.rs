@@ -4,11 +4,11 @@
 //! the ratio is what that bookkeeping costs a write.
 
 use super::Bench;
+use super::WRK_THREADS;
 use super::client::JSON;
 use super::load::{Load, Script};
 use super::server::{Backend, Database, Server};
 use super::setup::{get_token, register, sign_in};
-use super::WRK_THREADS;
 use casebook_server::crypto::MasterKey;
 
 #[derive(Debug, Clone, Copy)]
@@ -30,10 +30,9 @@ pub(super) const KEYED_VS_PLAIN_TARGET: f64 = 0.8;
 fn create_script(token: &str, keyed: bool) -> Script {
     let key = if keyed {
         // Unique per thread and request; a run's prefix keeps runs apart.
-        format!(
-            r#"headers["Idempotency-Key"] = run .. "-" .. id .. "-" .. sent
+        r#"headers["Idempotency-Key"] = run .. "-" .. id .. "-" .. sent
   sent = sent + 1"#
-        )
+            .to_owned()
     } else {
         String::new()
     };

@@ -84,8 +84,7 @@ const WRK_CONNECTIONS: u32 = 32;
 const OPEN_LOOP_CONNECTIONS: u32 = 32;
 /// Revocations a second during the "while one client revokes" step.
 const REVOKES_PER_SEC: u32 = 5;
-const USAGE: &str =
-    "usage: cargo xtask bench [tenants | algorithms | forward-auth | idempotency | audit-export] [--quick] [--binary PATH]";
+const USAGE: &str = "usage: cargo xtask bench [tenants | algorithms | forward-auth | idempotency | audit-export] [--quick] [--binary PATH]";
 
 /// One run: its plan, the load generator and the binary under test. Its
 /// steps are written beside what each measures (`suite.rs`, `load.rs`,

@@ -1,14 +1,13 @@
 //! The settings of a token source and the credential it presents.
 
 use super::assertion::Signer;
-use super::endpoint::{HttpFetcher, Proof, SecretFile, basic_authorization};
+use super::endpoint::{HttpFetcher, Proof, SecretFile, basic_authorization, presented};
 use super::{Describe, TokenSource};
 use crate::dpop::Prover;
 use crate::error::Error;
 use crate::key::PrivateKey;
 use crate::options::{ClientAuthMethod, SharedOptions, shared_setters};
 use casebook_domain::ClientSecret;
-use casebook_domain::SecretShape as Shape;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -21,20 +20,6 @@ pub(crate) enum Credential {
     SecretFile(PathBuf),
     PrivateKey(PrivateKey),
     FederatedTokenFile(PathBuf),
-}
-
-/// A secret as it is sent: without the spaces and line breaks around it
-/// (a file's last newline, a copy's stray space), and, with `check`, of a
-/// shape Casebook issues.
-pub(super) fn presented(secret: &str, check: bool) -> Result<ClientSecret, Error> {
-    let secret = ClientSecret::from_presented(secret.trim());
-    if check && secret.shape() == Shape::Mistyped {
-        return Err(Error::MistypedSecret);
-    }
-    if secret.expose().is_empty() {
-        return Err(Error::Config("the client secret is empty".into()));
-    }
-    Ok(secret)
 }
 
 /// The token endpoint path whose prefix is a Casebook install's issuer.

@@ -5,6 +5,7 @@ use super::*;
 use crate::dpop::Prover;
 use crate::options::ClientAuthMethod;
 use crate::transport::{REQUEST_ID, random_id};
+use casebook_domain::SecretShape as Shape;
 use casebook_domain::{ASSERTION_TYPE, OAuthErrorCode};
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,20 @@ pub(super) fn basic_authorization(client_id: &str, secret: &ClientSecret) -> Res
         .map_err(|_| Error::Config("the client credentials cannot form an Authorization header".into()))?;
     value.set_sensitive(true);
     Ok(value)
+}
+
+/// A secret as it is sent: without the spaces and line breaks around it
+/// (a file's last newline, a copy's stray space), and, with `check`, of a
+/// shape Casebook issues.
+pub(super) fn presented(secret: &str, check: bool) -> Result<ClientSecret, Error> {
+    let secret = ClientSecret::from_presented(secret.trim());
+    if check && secret.shape() == Shape::Mistyped {
+        return Err(Error::MistypedSecret);
+    }
+    if secret.expose().is_empty() {
+        return Err(Error::Config("the client secret is empty".into()));
+    }
+    Ok(secret)
 }
 
 /// How a request proves the client, ready to go on the wire.
@@ -78,7 +93,7 @@ impl SecretFile {
                 message: message.to_owned(),
                 source: source.map(crate::error::Cause::new),
             })?;
-        let secret = super::builder::presented(&text, self.check_format)?;
+        let secret = presented(&text, self.check_format)?;
         *self.kept() = Some(secret.clone());
         Ok(secret)
     }
