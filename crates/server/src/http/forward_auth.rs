@@ -196,7 +196,17 @@ async fn decide(
     let headers = &request.headers;
     let tenant = tenant_of(state, headers, called_at).await?;
     let peer = PeerAddr::of(state, &request.extensions, headers).0;
-    let origin = public_origin(state, request);
+    // Only a DPoP proof's `htu` names it: a bearer token's check skips the work.
+    let dpop = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.get(..5))
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("dpop "));
+    let origin = if dpop {
+        public_origin(state, request)
+    } else {
+        String::new()
+    };
     let path = uri.split(['?', '#']).next().unwrap_or_default();
     let target = Target {
         method,
