@@ -321,3 +321,59 @@ proptest! {
         prop_assert_eq!(matches!(refusal, Some(Refusal::NotAnObject(_))), !value.is_object());
     }
 }
+
+/// The table the TypeScript SDK checks forms with offline
+/// (`sdks/fixtures/form-rules.json`) is these forms' tables, field by
+/// field, in order: a second copy that drifts fails here.
+#[test]
+fn the_sdks_form_table_is_the_domains() {
+    use crate::federated::FederatedCredentialForm;
+    let text = include_str!("../../../../sdks/fixtures/form-rules.json");
+    let table: Value = serde_json::from_str(text).expect("the table is JSON");
+    let ours = |fields: &[Field]| -> Vec<Value> {
+        fields
+            .iter()
+            .map(|field| {
+                let kind = match field.kind {
+                    Kind::Text => json!("text"),
+                    Kind::TextList => json!("text_list"),
+                    Kind::Boolean => json!("boolean"),
+                    Kind::Integer => json!("integer"),
+                    Kind::Object => json!("object"),
+                    Kind::Choice(values) => json!({"choice": values}),
+                };
+                let presence = match field.presence {
+                    Presence::Required => "required",
+                    Presence::Optional => "optional",
+                    Presence::Clearable => "clearable",
+                };
+                json!({"name": field.name, "kind": kind, "presence": presence})
+            })
+            .collect()
+    };
+    let forms: [(&str, &[Field]); 11] = [
+        ("CaseForm", CaseForm::FIELDS),
+        ("CaseChange", CaseChange::FIELDS),
+        ("ReportForm", ReportForm::FIELDS),
+        ("ReportChange", ReportChange::FIELDS),
+        ("RoleForm", RoleForm::FIELDS),
+        ("RoleChange", RoleChange::FIELDS),
+        ("UserForm", UserForm::FIELDS),
+        ("UserChange", UserChange::FIELDS),
+        ("ApplicationForm", ApplicationForm::FIELDS),
+        ("ApplicationChange", ApplicationChange::FIELDS),
+        ("FederatedCredentialForm", FederatedCredentialForm::FIELDS),
+    ];
+    let listed = table["forms"].as_object().expect("forms");
+    assert_eq!(listed.len(), forms.len(), "the table's forms are these");
+    for (name, fields) in forms {
+        let theirs: Vec<Value> = listed[name]["fields"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} is in the table"))
+            .iter()
+            .map(|field| json!({"name": field["name"], "kind": field["kind"], "presence": field["presence"]}))
+            .collect();
+        assert_eq!(theirs, ours(fields), "{name}");
+    }
+    assert_eq!(table["max_unknown_listed"], json!(MAX_UNKNOWN_LISTED));
+}
