@@ -638,7 +638,7 @@ mod tests {
             );
         }
         // No listen address, so no default public URL to judge either.
-        assert_eq!(found.len(), 12, "{found:#?}");
+        assert_eq!(found.len(), 14, "{found:#?}");
     }
 
     #[test]
