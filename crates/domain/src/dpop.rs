@@ -1,6 +1,6 @@
 //! DPoP (RFC 9449): what a proof of possession says and how it is made,
 //! written once for the server that judges proofs and the SDK that signs
-//! them. The judging itself ([`judge`]) is the server's rule.
+//! them. The judging itself (`judge`, with the `server` feature) is the server's rule.
 //!
 //! A proof is a JWT a client signs for one request with a key it keeps:
 //! its header carries the public key (`jwk`), its claims the request's
