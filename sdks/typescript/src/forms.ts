@@ -5,10 +5,12 @@
  * characters of free text. Nothing here is a rule of its own: this module
  * only reads the table, which the tests hold to the server's answers.
  *
- * What needs more than the table (an email, a URL, a CIDR, a JWK Set, a
- * password's strength, a role that exists) is left to the server; a form
- * refused here would have been refused there, with the same codes and
- * words.
+ * Two rules of values are the table's too, named by a field's `value`: an
+ * email address and a role's permissions (the table's `values`, held to the
+ * domain's email.rs and role.rs by the same fixture). What needs more (a
+ * URL, a CIDR, a JWK Set, a password's strength, a role that exists) is
+ * left to the server; a form refused here would have been refused there,
+ * with the same codes and words.
  */
 
 import { ValidationError } from "./errors.js";
@@ -31,6 +33,7 @@ interface FieldRule {
   readonly kind: "text" | "text_list" | "boolean" | "integer" | "object" | { readonly choice: readonly string[] };
   readonly presence: "required" | "optional" | "clearable";
   readonly text?: TextRule;
+  readonly value?: "email" | "permissions";
 }
 
 const inRanges = (ranges: Ranges, code: number) => ranges.some(([low, high]) => code >= low && code <= high);
@@ -96,6 +99,95 @@ function textError(field: string, rule: TextRule, raw: string): FieldError | und
   return undefined;
 }
 
+const EMAIL = FORM_RULES.values.email;
+const PERMISSIONS: { readonly names: readonly string[]; readonly syntax: string } = FORM_RULES.values.permissions;
+/** Rust's `char::is_alphanumeric`: Alphabetic, or a number of any kind. */
+const LETTER_OR_DIGIT = /^[\p{Alphabetic}\p{N}]$/u;
+const utf8Bytes = (text: string) => new TextEncoder().encode(text).length;
+
+/** email.rs `is_valid_address`: a local part and a dotted domain, split at the last `@`. */
+function isAddress(value: string): boolean {
+  const at = value.lastIndexOf("@");
+  if (at < 0) return false;
+  const local = value.slice(0, at);
+  const domain = value.slice(at + 1);
+  const localOk =
+    local !== "" &&
+    utf8Bytes(local) <= EMAIL.max_local_bytes &&
+    !local.startsWith(".") &&
+    !local.endsWith(".") &&
+    !local.includes("..") &&
+    Array.from(local).every((c) => LETTER_OR_DIGIT.test(c) || EMAIL.local_symbols.includes(c));
+  const labels = domain.split(".");
+  const domainOk =
+    labels.length >= 2 &&
+    labels.every(
+      (label) =>
+        label !== "" &&
+        utf8Bytes(label) <= EMAIL.max_label_bytes &&
+        !label.startsWith("-") &&
+        !label.endsWith("-") &&
+        Array.from(label).every((c) => LETTER_OR_DIGIT.test(c) || c === "-"),
+    );
+  return localOk && domainOk;
+}
+
+/** email.rs `Email::parse`, whose words name the field `email` whatever it is called. */
+function emailError(field: string, raw: string): FieldError | undefined {
+  const value = trimmed(raw);
+  if (value === "") return { field, code: "required", message: "email is required" };
+  if (Array.from(value).length > EMAIL.max_chars) {
+    return { field, code: "too_long", message: `email must be at most ${EMAIL.max_chars} characters` };
+  }
+  if (!isAddress(value)) return { field, code: "invalid_email", message: "email must be an address like name@example.org" };
+  return undefined;
+}
+
+// What Rust's `{:?}` escapes in a string beyond `\t \r \n \0 \\ \"`: characters it
+// does not print (control, format, surrogate, private, unassigned, separators
+// but the space) and combining marks.
+const RUST_UNPRINTED = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Grapheme_Extend}]|(?! )\p{Zs}/u;
+const RUST_ESCAPES: Record<string, string> = { "\t": "\\t", "\r": "\\r", "\n": "\\n", "\0": "\\0", "\\": "\\\\", '"': '\\"' };
+
+/** `text` as Rust's `format!("{text:?}")` writes it, for the words of a refused permission. */
+function rustDebug(text: string): string {
+  let out = '"';
+  for (const c of text) {
+    const escape = RUST_ESCAPES[c];
+    if (escape !== undefined) out += escape;
+    else if (RUST_UNPRINTED.test(c)) out += `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`;
+    else out += c;
+  }
+  return `${out}"`;
+}
+
+/** role.rs `permissions_rule`: at least one, each a known permission once; the first fault only. */
+function permissionsError(field: string, listed: readonly string[]): FieldError | undefined {
+  if (listed.length === 0) return { field, code: "required", message: "a role needs at least one permission" };
+  const seen = new Set<string>();
+  for (const text of listed) {
+    const name = trimmed(text);
+    if (!PERMISSIONS.names.includes(name)) {
+      return { field, code: "invalid_permission", message: `${rustDebug(text)}: ${PERMISSIONS.syntax}` };
+    }
+    if (seen.has(name)) return { field, code: "duplicate_permission", message: `${name} is listed twice` };
+    seen.add(name);
+  }
+  return undefined;
+}
+
+/** The error of a field's value rule, if it has one. */
+function valueError(field: FieldRule, value: unknown): FieldError | undefined {
+  switch (field.value) {
+    case "email":
+      return emailError(field.name, value as string);
+    case "permissions":
+      return permissionsError(field.name, value as readonly string[]);
+    case undefined:
+      return undefined;
+  }
+}
+
 /**
  * Every error the table finds in `body` as form `form`, in the order the
  * server lists them: each field's in the table's order, then unknown
@@ -124,10 +216,8 @@ export function formErrors(form: FormName, body: unknown): FieldError[] {
       errors.push({ field: name, code: "invalid_value", message: `${name} must be ${oneOf(field.kind.choice)}` });
       continue;
     }
-    if (field.text !== undefined) {
-      const error = textError(name, field.text, value as string);
-      if (error !== undefined) errors.push(error);
-    }
+    const error = field.text !== undefined ? textError(name, field.text, value as string) : valueError(field, value);
+    if (error !== undefined) errors.push(error);
   }
   const known = new Set(fields.map((f) => f.name));
   const listing = fields.map((f) => f.name).join(", ");

@@ -202,3 +202,30 @@ test("random case and report forms: offline and the server agree on every one", 
     }
   }
 });
+
+// Where the address rule's edges are: Unicode letters and digits of every
+// kind (Nd, Nl, No), a combining mark (no letter), symbols allowed and not,
+// dots, hyphens, a second @, whitespace at the ends.
+const ADDRESS = ["a", "Z", "7", "é", "ß", "٣", "Ⅻ", "²", "\u0301", ".", ".", "-", "-", "+", "_", "'", "(", "@", " ", "\u3000", "😀"];
+
+function randomAddress(next) {
+  const part = (around) => {
+    let text = "";
+    const length = Math.max(0, Math.round(around + (next() - 0.5) * 4));
+    for (let i = 0; i < length; i++) text += next() < 0.6 ? "a" : ADDRESS[Math.floor(next() * ADDRESS.length)];
+    return text;
+  };
+  return `${part(3)}@${part(3)}${next() < 0.7 ? "." : ""}${part(3)}`;
+}
+
+test("random addresses: offline and the server agree on every one", async () => {
+  const token = await appToken();
+  const seed = Number(process.env.FORMS_SEED ?? Date.now() % 100_000);
+  const next = generator(seed);
+  for (let i = 0; i < 120; i++) {
+    const body = { email: randomAddress(next) };
+    const offline = formErrors("UserChange", body);
+    const online = await serverErrors("UserChange", body, token);
+    assert.deepEqual(offline, online, `seed ${seed}, case ${i}: ${JSON.stringify(body)}`);
+  }
+});

@@ -376,4 +376,54 @@ fn the_sdks_form_table_is_the_domains() {
         assert_eq!(theirs, ours(fields), "{name}");
     }
     assert_eq!(table["max_unknown_listed"], json!(MAX_UNKNOWN_LISTED));
+
+    // The rules of values: which fields carry them, and their constants and words.
+    for (name, _) in forms {
+        for field in listed[name]["fields"].as_array().expect("fields") {
+            let value = match field["name"].as_str() {
+                Some("email") => json!("email"),
+                Some("permissions") => json!("permissions"),
+                _ => Value::Null,
+            };
+            assert_eq!(field["value"], value, "{name}.{}: its rule of values", field["name"]);
+        }
+    }
+    let values = &table["values"];
+    let names: Vec<String> = crate::Permission::all().map(|p| p.to_string()).collect();
+    assert_eq!(values["permissions"]["names"], json!(names));
+    assert_eq!(
+        values["permissions"]["syntax"],
+        json!(crate::permission::PermissionParseError.to_string())
+    );
+    assert_eq!(values["email"]["max_chars"], json!(crate::email::MAX_EMAIL_CHARS));
+}
+
+/// The shared fixture's addresses and permissions, judged by the rules the
+/// table describes: the same errors in the same words as the SDKs expect.
+#[test]
+fn the_fixtures_addresses_and_permissions_are_judged_as_the_domain_judges_them() {
+    let text = include_str!("../../../../sdks/fixtures/form-cases.json");
+    let fixture: Value = serde_json::from_str(text).expect("the fixture is JSON");
+    let mut judged = 0;
+    for case in fixture["cases"].as_array().expect("cases") {
+        let errors = case["errors"].as_array().expect("errors");
+        let expected = |field: &str| errors.iter().find(|e| e["field"] == field).cloned();
+        let as_json = |e: crate::validation::FieldError| json!({"field": e.field, "code": e.code.as_str(), "message": e.message});
+        if let Some(email) = case["body"]["email"].as_str() {
+            assert_eq!(crate::Email::parse(email).err().map(as_json), expected("email"), "{}", case["note"]);
+            judged += 1;
+        }
+        let role_form = case["form"] == "RoleForm" && case["body"]["permissions"].is_array();
+        if role_form && let Ok(form) = read::<RoleForm>(case["body"].clone()) {
+            let found = form.validate().err().and_then(|all| {
+                all.into_errors()
+                    .into_iter()
+                    .find(|e| e.field == "permissions")
+                    .map(as_json)
+            });
+            assert_eq!(found, expected("permissions"), "{}", case["note"]);
+            judged += 1;
+        }
+    }
+    assert!(judged > 20, "the fixture's cases were found ({judged})");
 }

@@ -60,6 +60,47 @@ export const FORM_RULES = {
     13
   ],
   "max_unknown_listed": 20,
+  "values": {
+    "email": {
+      "max_chars": 254,
+      "max_local_bytes": 64,
+      "max_label_bytes": 63,
+      "local_symbols": "!#$%&'*+-/=?^_`{|}~."
+    },
+    "permissions": {
+      "names": [
+        "engage:view",
+        "engage:create",
+        "engage:edit",
+        "engage:delete",
+        "intake:view",
+        "intake:create",
+        "intake:edit",
+        "intake:delete",
+        "investigations:view",
+        "investigations:create",
+        "investigations:edit",
+        "investigations:delete",
+        "placements:view",
+        "placements:create",
+        "placements:edit",
+        "placements:delete",
+        "providers:view",
+        "providers:create",
+        "providers:edit",
+        "providers:delete",
+        "admin:view",
+        "admin:create",
+        "admin:edit",
+        "admin:delete",
+        "tenants:view",
+        "tenants:create",
+        "tenants:edit",
+        "tenants:delete"
+      ],
+      "syntax": "a permission is written module:action, with module one of engage, intake, investigations, placements, providers, admin, tenants and action one of view, create, edit, delete"
+    }
+  },
   "forms": {
     "CaseForm": {
       "fields": [
@@ -192,7 +233,8 @@ export const FORM_RULES = {
         {
           "name": "permissions",
           "kind": "text_list",
-          "presence": "required"
+          "presence": "required",
+          "value": "permissions"
         }
       ]
     },
@@ -211,7 +253,8 @@ export const FORM_RULES = {
         {
           "name": "permissions",
           "kind": "text_list",
-          "presence": "optional"
+          "presence": "optional",
+          "value": "permissions"
         }
       ]
     },
@@ -220,7 +263,8 @@ export const FORM_RULES = {
         {
           "name": "email",
           "kind": "text",
-          "presence": "required"
+          "presence": "required",
+          "value": "email"
         },
         {
           "name": "name",
@@ -249,7 +293,8 @@ export const FORM_RULES = {
         {
           "name": "email",
           "kind": "text",
-          "presence": "optional"
+          "presence": "optional",
+          "value": "email"
         },
         {
           "name": "name",
@@ -293,7 +338,8 @@ export const FORM_RULES = {
         {
           "name": "email",
           "kind": "text",
-          "presence": "required"
+          "presence": "required",
+          "value": "email"
         },
         {
           "name": "application_url",
@@ -362,7 +408,8 @@ export const FORM_RULES = {
         {
           "name": "email",
           "kind": "text",
-          "presence": "optional"
+          "presence": "optional",
+          "value": "email"
         },
         {
           "name": "application_url",
