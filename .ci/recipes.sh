@@ -5,7 +5,8 @@
 # through the admin API, then docs/recipes/python/check_recipe.py: a token
 # fetched once and reused, /api/v1/me, a case opened with an Idempotency-Key
 # and its replay, paging through cases, a 422 and a 404 read as problem
-# documents, a new token after the old one is revoked, a wrong secret.
+# documents, a new token after the old one is revoked, a wrong secret; then
+# the Java recipe compiled with warnings as errors and run against it.
 #
 #   .ci/recipes.sh
 #
@@ -104,10 +105,39 @@ PY
 )"
 read -r CLIENT_ID CLIENT_SECRET <<<"$CREDENTIALS"
 
-# ----------------------------------------------------------------- the recipe
+# ----------------------------------------------------------------- the recipes
 status=0
 CASEBOOK_URL="$BASE" CASEBOOK_CLIENT_ID="$CLIENT_ID" CASEBOOK_CLIENT_SECRET="$CLIENT_SECRET" \
     PYTHONPATH="$RECIPE" timeout 120 "$PY" "$RECIPE/check_recipe.py" || status=1
+
+# The Java recipe compiled as a partner would (JDK 17, Jackson from Debian)
+# and its demonstration run: a token reused, a case opened, pages read, a
+# 422 read as a problem document.
+JACKSON=/usr/share/java
+if ! command -v javac >/dev/null 2>&1 || [[ ! -f "$JACKSON/jackson-databind.jar" ]]; then
+    echo "installing a JDK and Jackson for the Java recipe" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q default-jdk-headless libjackson2-databind-java >/dev/null 2>&1 \
+        || { apt-get update -q >/dev/null && apt-get install -y -q default-jdk-headless libjackson2-databind-java >/dev/null; }
+fi
+CLASSPATH_JAVA="$JACKSON/jackson-databind.jar:$JACKSON/jackson-core.jar:$JACKSON/jackson-annotations.jar"
+mkdir -p "$WORK/java"
+java_out="$WORK/java.out"
+if javac -Xlint:all -Werror -d "$WORK/java" -cp "$CLASSPATH_JAVA" "$ROOT/docs/recipes/java/Casebook.java" \
+    && timeout 120 java -cp "$WORK/java:$CLASSPATH_JAVA" Casebook "$BASE" "$CLIENT_ID" "$CLIENT_SECRET" >"$java_out" 2>&1; then
+    cat "$java_out"
+    for expected in '^me: ' '^opened ' '^cases: [1-9]' '^refused: ' '^  title required: ' '^tokens fetched: 1$'; do
+        if ! grep -q "$expected" "$java_out"; then
+            echo "FAIL Java recipe: no line matching $expected" >&2
+            status=1
+        fi
+    done
+    [[ "$status" -eq 0 ]] && echo "ok   the Java recipe compiles without a warning and runs against the server"
+else
+    cat "$java_out" 2>/dev/null || true
+    echo "FAIL Java recipe: did not compile or run" >&2
+    status=1
+fi
 
 if grep -q "panicked" "$LOG"; then
     echo "the server panicked:" >&2
