@@ -303,6 +303,36 @@ mod tests {
     }
 
     #[test]
+    fn every_keyed_verdict_of_the_shared_fixture_holds() {
+        let fixture: Value = serde_json::from_str(VERDICTS).expect("the fixture is JSON");
+        let policy = RetryPolicy::default()
+            .max_retries(fixture["policy"]["max_retries"].as_u64().expect("max_retries") as u32)
+            .max_retry_after(Duration::from_secs(
+                fixture["policy"]["max_retry_after_secs"]
+                    .as_u64()
+                    .expect("max_retry_after_secs"),
+            ));
+        let cases = fixture["keyed_cases"].as_array().expect("keyed_cases");
+        assert!(cases.len() > 20, "the fixture's keyed cases were read whole");
+        for case in cases {
+            let attempt = case["attempt"].as_u64().expect("attempt") as u32;
+            let may_be_running = case["may_be_running"].as_bool().expect("may_be_running");
+            let (retry, why) = match keyed_verdict(&policy, &error_of(case), attempt, may_be_running) {
+                Ok((_, why)) => (true, why),
+                Err(why) => (false, why),
+            };
+            assert_eq!(
+                (retry, why.as_str()),
+                (
+                    case["retry"].as_bool().expect("retry"),
+                    case["why"].as_str().expect("why")
+                ),
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
     fn a_keyed_post_is_retried_after_a_timeout_and_waits_out_a_409_only_while_it_may_run() {
         let policy = RetryPolicy::default().max_retries(2);
         let timeout = Error::Timeout(Cause::new(std::io::Error::other("timed out")));
