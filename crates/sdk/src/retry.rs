@@ -271,64 +271,53 @@ mod tests {
         }
     }
 
-    #[test]
-    fn every_verdict_of_the_shared_fixture_holds() {
-        let fixture: Value = serde_json::from_str(VERDICTS).expect("the fixture is JSON");
-        let policy = RetryPolicy::default()
+    /// The retry policy the fixture's verdicts assume.
+    fn fixture_policy(fixture: &Value) -> RetryPolicy {
+        RetryPolicy::default()
             .max_retries(fixture["policy"]["max_retries"].as_u64().expect("max_retries") as u32)
             .max_retry_after(Duration::from_secs(
                 fixture["policy"]["max_retry_after_secs"]
                     .as_u64()
                     .expect("max_retry_after_secs"),
-            ));
+            ))
+    }
+
+    /// Whether a verdict is the one `case` lists: sent again or not, and why.
+    fn assert_holds(case: &Value, outcome: Result<(Duration, Why), Why>) {
+        let (retry, why) = match outcome {
+            Ok((_, why)) => (true, why),
+            Err(why) => (false, why),
+        };
+        let expected = (
+            case["retry"].as_bool().expect("retry"),
+            case["why"].as_str().expect("why"),
+        );
+        assert_eq!((retry, why.as_str()), expected, "{case}");
+    }
+
+    #[test]
+    fn every_verdict_of_the_shared_fixture_holds() {
+        let fixture: Value = serde_json::from_str(VERDICTS).expect("the fixture is JSON");
+        let policy = fixture_policy(&fixture);
         let cases = fixture["cases"].as_array().expect("cases");
         assert!(cases.len() > 40, "the fixture was read whole");
         for case in cases {
             let method = Method::from_bytes(case["method"].as_str().expect("method").as_bytes()).expect("a method");
             let attempt = case["attempt"].as_u64().expect("attempt") as u32;
-            let outcome = verdict(&policy, &method, &error_of(case), attempt);
-            let (retry, why) = match outcome {
-                Ok((_, why)) => (true, why),
-                Err(why) => (false, why),
-            };
-            assert_eq!(
-                (retry, why.as_str()),
-                (
-                    case["retry"].as_bool().expect("retry"),
-                    case["why"].as_str().expect("why")
-                ),
-                "{case}"
-            );
+            assert_holds(case, verdict(&policy, &method, &error_of(case), attempt));
         }
     }
 
     #[test]
     fn every_keyed_verdict_of_the_shared_fixture_holds() {
         let fixture: Value = serde_json::from_str(VERDICTS).expect("the fixture is JSON");
-        let policy = RetryPolicy::default()
-            .max_retries(fixture["policy"]["max_retries"].as_u64().expect("max_retries") as u32)
-            .max_retry_after(Duration::from_secs(
-                fixture["policy"]["max_retry_after_secs"]
-                    .as_u64()
-                    .expect("max_retry_after_secs"),
-            ));
+        let policy = fixture_policy(&fixture);
         let cases = fixture["keyed_cases"].as_array().expect("keyed_cases");
         assert!(cases.len() > 20, "the fixture's keyed cases were read whole");
         for case in cases {
             let attempt = case["attempt"].as_u64().expect("attempt") as u32;
             let may_be_running = case["may_be_running"].as_bool().expect("may_be_running");
-            let (retry, why) = match keyed_verdict(&policy, &error_of(case), attempt, may_be_running) {
-                Ok((_, why)) => (true, why),
-                Err(why) => (false, why),
-            };
-            assert_eq!(
-                (retry, why.as_str()),
-                (
-                    case["retry"].as_bool().expect("retry"),
-                    case["why"].as_str().expect("why")
-                ),
-                "{case}"
-            );
+            assert_holds(case, keyed_verdict(&policy, &error_of(case), attempt, may_be_running));
         }
     }
 
