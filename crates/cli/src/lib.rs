@@ -152,7 +152,9 @@ fn read(io: &Io<'_>, path: &Path) -> Result<file::Config, String> {
 }
 
 async fn connect(io: &Io<'_>) -> Result<(Client, Caller), String> {
-    let url = io.var("CASEBOOK_URL").ok_or("CASEBOOK_URL is not set: the tenant's base URL")?;
+    let url = io
+        .var("CASEBOOK_URL")
+        .ok_or("CASEBOOK_URL is not set: the tenant's base URL")?;
     let builder = Client::builder(url);
     if let (Some(id), Some(secret)) = (io.var("CASEBOOK_CLIENT_ID"), io.var("CASEBOOK_CLIENT_SECRET")) {
         let client = builder
@@ -171,8 +173,10 @@ async fn connect(io: &Io<'_>) -> Result<(Client, Caller), String> {
             .map_err(|e| refusal::describe(&format!("signing in as {email}"), "", &e))?;
         return Ok((client, Caller::Person(password)));
     }
-    Err("no credentials: set CASEBOOK_CLIENT_ID and CASEBOOK_CLIENT_SECRET, or CASEBOOK_EMAIL and CASEBOOK_PASSWORD"
-        .into())
+    Err(
+        "no credentials: set CASEBOOK_CLIENT_ID and CASEBOOK_CLIENT_SECRET, or CASEBOOK_EMAIL and CASEBOOK_PASSWORD"
+            .into(),
+    )
 }
 
 async fn export(io: &mut Io<'_>, output: Option<&Path>) -> i32 {

@@ -113,7 +113,9 @@ fn expand(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, St
             out.push_str("${");
             rest = after;
         } else if let Some(after) = tail.strip_prefix("${") {
-            let end = after.find('}').ok_or_else(|| format!("`${{` without its `}}` in {text:?}"))?;
+            let end = after
+                .find('}')
+                .ok_or_else(|| format!("`${{` without its `}}` in {text:?}"))?;
             let name = &after[..end];
             let valid = !name.is_empty()
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -134,7 +136,10 @@ fn expand(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, St
 
 fn push_errors(out: &mut Vec<Problem>, place: &str, errors: ValidationErrors) {
     for e in errors.into_errors() {
-        out.push(Problem::new(join(place, &e.field), format!("{} ({})", e.message, e.code_str())));
+        out.push(Problem::new(
+            join(place, &e.field),
+            format!("{} ({})", e.message, e.code_str()),
+        ));
     }
 }
 
@@ -148,7 +153,10 @@ pub fn check(config: &Config) -> Vec<Problem> {
             push_errors(&mut out, &place, errors);
         }
         if !names.insert(role.name.to_lowercase()) {
-            out.push(Problem::new(join(&place, "name"), "another role in the file has this name"));
+            out.push(Problem::new(
+                join(&place, "name"),
+                "another role in the file has this name",
+            ));
         }
     }
     let mut names = BTreeSet::new();
@@ -163,7 +171,10 @@ pub fn check(config: &Config) -> Vec<Problem> {
             Err(message) => out.push(Problem::new(place.clone(), message)),
         }
         if !names.insert(app.name.to_lowercase()) {
-            out.push(Problem::new(join(&place, "name"), "another application in the file has this name"));
+            out.push(Problem::new(
+                join(&place, "name"),
+                "another application in the file has this name",
+            ));
         }
         let mut credential_names = BTreeSet::new();
         for (j, credential) in app.federated_credentials.iter().enumerate() {
@@ -233,7 +244,10 @@ pub fn federated_form(credential: &FederatedSpec) -> Result<FederatedCredentialF
 /// so a file that says the same thing in other words plans no change.
 /// A CIDR the domain refuses stays as written: the offline check names it.
 pub fn canonical_sources(sources: &[String]) -> Vec<String> {
-    sources.iter().map(|s| canonical_cidr(s).unwrap_or_else(|| s.clone())).collect()
+    sources
+        .iter()
+        .map(|s| canonical_cidr(s).unwrap_or_else(|| s.clone()))
+        .collect()
 }
 
 fn canonical_cidr(raw: &str) -> Option<String> {

@@ -156,9 +156,25 @@ fn diff(names: &[&'static str], old: &Map<String, Value>, new: &Map<String, Valu
         .collect()
 }
 
-/// An application as compared: sets in a fixed order, CIDRs as the server writes them.
+/// The server stores a key without `use` as a signing key (`"use":
+/// "sig"`): the same key, so not a change.
+fn keys_as_stored(jwks: &mut Option<Value>) {
+    let keys = jwks
+        .as_mut()
+        .and_then(|j| j.get_mut("keys"))
+        .and_then(Value::as_array_mut);
+    for key in keys.into_iter().flatten() {
+        if let Some(key) = key.as_object_mut() {
+            key.entry("use").or_insert_with(|| Value::from("sig"));
+        }
+    }
+}
+
+/// An application as compared: sets in a fixed order, CIDRs and keys as
+/// the server writes them.
 fn comparable(app: &ApplicationSpec) -> Map<String, Value> {
     let mut app = app.clone();
+    keys_as_stored(&mut app.jwks);
     app.federated_credentials.clear();
     app.roles.sort();
     if let Some(sources) = &mut app.allowed_sources {
@@ -180,8 +196,12 @@ pub fn plan(desired: &Config, current: &Current, prune: bool) -> Result<Plan, Ve
     let mut problems = Vec::new();
     let mut plan = Plan::default();
     let current_roles: BTreeMap<&str, &RoleSpec> = current.config.roles.iter().map(|r| (r.name.as_str(), r)).collect();
-    let current_apps: BTreeMap<&str, &ApplicationSpec> =
-        current.config.applications.iter().map(|a| (a.name.as_str(), a)).collect();
+    let current_apps: BTreeMap<&str, &ApplicationSpec> = current
+        .config
+        .applications
+        .iter()
+        .map(|a| (a.name.as_str(), a))
+        .collect();
 
     for (i, role) in desired.roles.iter().enumerate() {
         let place = format!("roles[{i}]");
@@ -219,11 +239,16 @@ pub fn plan(desired: &Config, current: &Current, prune: bool) -> Result<Plan, Ve
                 } else {
                     "is neither in the file nor on the server"
                 };
-                problems.push(Problem::new(format!("{place}.roles[{j}]"), format!("the role {role:?} {why}")));
+                problems.push(Problem::new(
+                    format!("{place}.roles[{j}]"),
+                    format!("the role {role:?} {why}"),
+                ));
             }
         }
-        let (Some(old), Some(app_id)) = (current_apps.get(app.name.as_str()), current.application_ids.get(&app.name))
-        else {
+        let (Some(old), Some(app_id)) = (
+            current_apps.get(app.name.as_str()),
+            current.application_ids.get(&app.name),
+        ) else {
             plan.steps.push(Step::CreateApplication {
                 place,
                 app: app.clone(),
@@ -318,7 +343,10 @@ fn federated_steps(
                 if wanted.audience.is_none() {
                     wanted.audience.clone_from(&old.audience);
                 }
-                let changes = diff(&FEDERATED_FIELDS, &fields(old), &fields(&wanted));
+                let mut held = old.clone();
+                keys_as_stored(&mut held.jwks);
+                keys_as_stored(&mut wanted.jwks);
+                let changes = diff(&FEDERATED_FIELDS, &fields(&held), &fields(&wanted));
                 if changes.is_empty() {
                     continue;
                 }

@@ -41,7 +41,11 @@ pub async fn fetch(client: &Client) -> Result<Current, String> {
         let token_endpoint_auth_method = match app.token_endpoint_auth_method {
             casebook_sdk::AuthMethod::ClientSecretBasic => AuthMethod::ClientSecretBasic,
             casebook_sdk::AuthMethod::PrivateKeyJwt => AuthMethod::PrivateKeyJwt,
-            _ => return Err(format!("{what}: it authenticates in a way this casebookctl does not know")),
+            _ => {
+                return Err(format!(
+                    "{what}: it authenticates in a way this casebookctl does not know"
+                ));
+            }
         };
         let credentials = admin
             .applications()
@@ -76,7 +80,12 @@ pub async fn fetch(client: &Client) -> Result<Current, String> {
             roles: app
                 .roles
                 .iter()
-                .map(|id| role_names.get(id.as_str()).cloned().unwrap_or_else(|| id.as_str().to_owned()))
+                .map(|id| {
+                    role_names
+                        .get(id.as_str())
+                        .cloned()
+                        .unwrap_or_else(|| id.as_str().to_owned())
+                })
                 .collect(),
             enabled: app.enabled,
             allowed_sources: app.allowed_sources,
@@ -135,7 +144,12 @@ pub async fn apply(
                 role_ids.insert(role.name.clone(), made.id.as_str().to_owned());
                 applied.done.push(format!("created role {:?}", role.name));
             }
-            Step::ChangeRole { place, id, name, changes } => {
+            Step::ChangeRole {
+                place,
+                id,
+                name,
+                changes,
+            } => {
                 let what = format!("changing role {name:?}");
                 let mut change = RoleChange::default();
                 change.permissions = changes
@@ -182,7 +196,12 @@ pub async fn apply(
                     add_federated(client, &made.id, &app.name, &place, credential, applied).await?;
                 }
             }
-            Step::ChangeApplication { place, id, name, changes } => {
+            Step::ChangeApplication {
+                place,
+                id,
+                name,
+                changes,
+            } => {
                 let what = format!("changing application {name:?}");
                 let change = application_change(changes, &role_ids).map_err(|e| format!("{what}: {e}"))?;
                 admin
@@ -199,7 +218,9 @@ pub async fn apply(
                     .remove_federated_credential(&ApplicationId::from(app_id), &FederatedCredentialId::from(id))
                     .await
                     .map_err(|e| describe(&what, "", &e))?;
-                applied.done.push(format!("removed federated credential {name:?} of {app:?}"));
+                applied
+                    .done
+                    .push(format!("removed federated credential {name:?} of {app:?}"));
             }
             Step::AddFederated {
                 place,
@@ -265,7 +286,10 @@ fn role_ids_of(names: &[String], ids: &BTreeMap<String, String>) -> Vec<String> 
 /// The change form of the fields that moved. `null` clears what may be
 /// cleared; keys (`jwks`, `jwks_uri`) are only ever replaced, and the
 /// server drops them itself when the method goes back to a secret.
-fn application_change(changes: &[FieldChange], role_ids: &BTreeMap<String, String>) -> Result<ApplicationChange, String> {
+fn application_change(
+    changes: &[FieldChange],
+    role_ids: &BTreeMap<String, String>,
+) -> Result<ApplicationChange, String> {
     let mut body = Map::new();
     for c in changes {
         let value = match (c.field, &c.new) {

@@ -48,10 +48,17 @@ pub fn render(plan: &Plan) -> String {
             Step::CreateRole { place, role } => {
                 add += 1;
                 let _ = writeln!(out, "+ role {:?} ({place})", role.name);
-                let _ = writeln!(out, "      permissions: {}", show(&Value::from(role.permissions.clone())));
+                let _ = writeln!(
+                    out,
+                    "      permissions: {}",
+                    show(&Value::from(role.permissions.clone()))
+                );
             }
             Step::ChangeRole {
-                place, name, changes: c, ..
+                place,
+                name,
+                changes: c,
+                ..
             } => {
                 change += 1;
                 let _ = writeln!(out, "~ role {name:?} ({place})");
@@ -63,7 +70,10 @@ pub fn render(plan: &Plan) -> String {
                 new_application(&mut out, app);
             }
             Step::ChangeApplication {
-                place, name, changes: c, ..
+                place,
+                name,
+                changes: c,
+                ..
             } => {
                 change += 1;
                 let _ = writeln!(out, "~ application {name:?} ({place})");

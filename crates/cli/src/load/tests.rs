@@ -43,13 +43,22 @@ fn every_error_names_its_place() {
     check(("ops@${PARTNER}.example", "not-an-address"), &["applications[0].email"]);
     check(("${PARTNER}.example", "${MISSING}.example"), &["applications[0].email"]);
     check(("[Intake]\n    allowed", "[]\n    allowed"), &["applications[0].roles"]);
-    check(("[engage:view, engage:create]", "[engage:fly]"), &["roles[0].permissions"]);
-    check(("203.0.113.0/24", "203.0.113.7/24"), &["applications[0].allowed_sources"]);
+    check(
+        ("[engage:view, engage:create]", "[engage:fly]"),
+        &["roles[0].permissions"],
+    );
+    check(
+        ("203.0.113.0/24", "203.0.113.7/24"),
+        &["applications[0].allowed_sources"],
+    );
     check(
         ("jwks_uri: https://ci.example/jwks", "jwks_uri: http://ci.example/jwks"),
         &["applications[0].federated_credentials[0].jwks_uri"],
     );
-    check(("    roles: [Intake]", "    roles: [Intake]\n    colour: red"), &["applications[0].colour"]);
+    check(
+        ("    roles: [Intake]", "    roles: [Intake]\n    colour: red"),
+        &["applications[0].colour"],
+    );
     check(("    roles: [Intake]", "    roles: Intake"), &["applications[0].roles"]);
     check(("casebook/v1", "casebook/v2"), &["apiVersion"]);
 }
@@ -71,7 +80,10 @@ fn variables_expand_and_escape() {
 #[test]
 fn fields_and_pointers_join_places() {
     assert_eq!(join("applications[2]", "email"), "applications[2].email");
-    assert_eq!(join("applications[2]", "/jwks/keys/0/kty"), "applications[2].jwks.keys[0].kty");
+    assert_eq!(
+        join("applications[2]", "/jwks/keys/0/kty"),
+        "applications[2].jwks.keys[0].kty"
+    );
     assert_eq!(join("", "email"), "email");
 }
 

@@ -52,7 +52,9 @@ fn server(config: &Config) -> Current {
         current.role_ids.insert(r.name.clone(), format!("role-{}", r.name));
     }
     for a in &config.applications {
-        current.application_ids.insert(a.name.clone(), format!("app-{}", a.name));
+        current
+            .application_ids
+            .insert(a.name.clone(), format!("app-{}", a.name));
         for c in &a.federated_credentials {
             current
                 .federated_ids
@@ -109,7 +111,10 @@ fn a_changed_field_is_shown_old_to_new() {
         ]
     );
     let text = crate::render::render(&plan);
-    assert!(text.contains("email: \"acme@partner.example\" → \"ops@acme.example\""), "{text}");
+    assert!(
+        text.contains("email: \"acme@partner.example\" → \"ops@acme.example\""),
+        "{text}"
+    );
     assert!(text.contains("token_quota_per_hour: (none) → 100"), "{text}");
 }
 
@@ -125,6 +130,14 @@ fn the_same_thing_in_other_words_is_no_change() {
     desired.roles[1].permissions.reverse();
     // Left out, the audience is whatever the server filled in.
     desired.applications[0].federated_credentials[0].audience = None;
+    // A key without `use` is stored as a signing key.
+    let key = json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid": "k"});
+    let mut stored = key.clone();
+    stored["use"] = json!("sig");
+    desired.applications[0].jwks = Some(json!({"keys": [key]}));
+    desired.applications[0].federated_credentials[0].jwks = Some(json!({"keys": [key]}));
+    held.applications[0].jwks = Some(json!({"keys": [stored]}));
+    held.applications[0].federated_credentials[0].jwks = Some(json!({"keys": [stored]}));
     assert!(plan(&desired, &server(&held), false).unwrap().is_empty());
 }
 
@@ -186,7 +199,11 @@ fn new_records_create_roles_first() {
 const PERMISSIONS: [&str; 4] = ["engage:view", "engage:create", "admin:view", "admin:edit"];
 
 fn any_config() -> impl Strategy<Value = Config> {
-    let roles = proptest::collection::btree_map(0..4usize, proptest::sample::subsequence(PERMISSIONS.to_vec(), 1..4), 0..4);
+    let roles = proptest::collection::btree_map(
+        0..4usize,
+        proptest::sample::subsequence(PERMISSIONS.to_vec(), 1..4),
+        0..4,
+    );
     let apps = proptest::collection::btree_map(
         0..4usize,
         (
@@ -198,10 +215,7 @@ fn any_config() -> impl Strategy<Value = Config> {
         0..4,
     );
     (roles, apps).prop_map(|(roles, apps)| {
-        let roles: Vec<RoleSpec> = roles
-            .into_iter()
-            .map(|(i, p)| role(&format!("Role {i}"), &p))
-            .collect();
+        let roles: Vec<RoleSpec> = roles.into_iter().map(|(i, p)| role(&format!("Role {i}"), &p)).collect();
         let names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
         let applications = apps
             .into_iter()
