@@ -91,9 +91,18 @@ fn application(name: &str, roles: &[&str]) -> ApplicationSpec {
 }
 
 both_backends!(export_plan_edit_apply_and_plan_again, |app: TestApp| async move {
+    // An application holding the Administrator role, as a pipeline signs
+    // in; a person's sign-ins are throttled, a pipeline's tokens are not.
+    let (_, client_id, secret) = app
+        .partner(&app.admin_token().await, "Deployer", &["administrator"])
+        .await;
+    let as_app = [
+        ("CASEBOOK_CLIENT_ID", client_id.as_str()),
+        ("CASEBOOK_CLIENT_SECRET", secret.as_str()),
+    ];
     let file = scratch("tenant.yaml");
     let path = file.to_str().expect("path");
-    let run = person(&app, &["export", "-o", path]).await;
+    let run = ctl(&app, &as_app, &["export", "-o", path]).await;
     expect_code(&run, 0, "export");
     let text = std::fs::read_to_string(&file).expect("exported");
     assert!(text.starts_with("apiVersion: casebook/v1"), "{text}");
@@ -102,7 +111,7 @@ both_backends!(export_plan_edit_apply_and_plan_again, |app: TestApp| async move 
         "{text}"
     );
     expect_code(
-        &person(&app, &["plan", "-f", path]).await,
+        &ctl(&app, &as_app, &["plan", "-f", path]).await,
         0,
         "a fresh export plans nothing",
     );
@@ -117,7 +126,7 @@ both_backends!(export_plan_edit_apply_and_plan_again, |app: TestApp| async move 
     bridge.email = "ops@${PARTNER_DOMAIN}".into();
     config.applications.push(bridge);
     write(&file, &config);
-    let run = person(&app, &["plan", "-f", path]).await;
+    let run = ctl(&app, &as_app, &["plan", "-f", path]).await;
     expect_code(&run, 2, "the edit is a change");
     assert!(run.out.contains("+ role \"Intake Bridge\""), "{}", run.out);
     assert!(run.out.contains("+ application \"Acme Bridge\""), "{}", run.out);
@@ -127,14 +136,14 @@ both_backends!(export_plan_edit_apply_and_plan_again, |app: TestApp| async move 
         run.out
     );
 
-    let run = person(&app, &["apply", "-f", path]).await;
+    let run = ctl(&app, &as_app, &["apply", "-f", path]).await;
     expect_code(&run, 0, "apply");
     expect_code(
-        &person(&app, &["plan", "-f", path]).await,
+        &ctl(&app, &as_app, &["plan", "-f", path]).await,
         0,
         "applied, nothing is left",
     );
-    let run = person(&app, &["apply", "-f", path]).await;
+    let run = ctl(&app, &as_app, &["apply", "-f", path]).await;
     expect_code(&run, 0, "apply again");
     assert!(
         run.out.contains("No changes") && run.out.contains("0 step(s)"),
@@ -153,7 +162,7 @@ both_backends!(export_plan_edit_apply_and_plan_again, |app: TestApp| async move 
     bridge.token_quota_per_hour = Some(500);
     bridge.description = Some("Files intake forms".into());
     write(&file, &config);
-    let run = person(&app, &["plan", "-f", path]).await;
+    let run = ctl(&app, &as_app, &["plan", "-f", path]).await;
     expect_code(&run, 2, "a changed field");
     assert!(run.out.contains("~ application \"Acme Bridge\""), "{}", run.out);
     assert!(run.out.contains("token_quota_per_hour: (none) → 500"), "{}", run.out);
@@ -162,9 +171,9 @@ both_backends!(export_plan_edit_apply_and_plan_again, |app: TestApp| async move 
         "{}",
         run.out
     );
-    expect_code(&person(&app, &["apply", "-f", path]).await, 0, "apply the change");
+    expect_code(&ctl(&app, &as_app, &["apply", "-f", path]).await, 0, "apply the change");
     expect_code(
-        &person(&app, &["plan", "-f", path]).await,
+        &ctl(&app, &as_app, &["plan", "-f", path]).await,
         0,
         "changed, nothing is left",
     );
@@ -313,7 +322,7 @@ both_backends!(secrets_go_to_their_file_only, |app: TestApp| async move {
     let mode = std::fs::metadata(&secrets).expect("secrets file").permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
     let kept = std::fs::read_to_string(&secrets).expect("read");
-    let value: serde_json::Value = serde_json::from_str(&yaml_as_json(&kept)).expect("secrets file reads");
+    let value: serde_json::Value = serde_saphyr::from_str(&kept).expect("secrets file reads");
     let entry = &value["applications"][0];
     assert_eq!(entry["name"], "Secret Keeper");
     let new_secret = entry["client_secret"].as_str().expect("secret");
@@ -323,25 +332,6 @@ both_backends!(secrets_go_to_their_file_only, |app: TestApp| async move {
     let new_client_id = entry["client_id"].as_str().expect("client_id");
     assert_eq!(app.token_response(new_client_id, new_secret, None).await.status(), 200);
 });
-
-/// The secrets file's few plain lines as JSON, without a YAML crate here.
-fn yaml_as_json(text: &str) -> String {
-    let mut entries = Vec::new();
-    let mut current = serde_json::Map::new();
-    for line in text.lines() {
-        let line = line.trim_start_matches(['-', ' ']);
-        if let Some((key, value)) = line.split_once(": ") {
-            if current.contains_key(key) {
-                entries.push(serde_json::Value::Object(std::mem::take(&mut current)));
-            }
-            current.insert(key.into(), json!(value.trim_matches('"')));
-        }
-    }
-    if !current.is_empty() {
-        entries.push(serde_json::Value::Object(current));
-    }
-    json!({"applications": entries}).to_string()
-}
 
 both_backends!(
     a_caller_without_the_permissions_is_told_which,
