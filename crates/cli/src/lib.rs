@@ -211,6 +211,20 @@ async fn prepare(io: &Io<'_>, path: &Path, prune: bool) -> Result<(Client, Calle
         let lines: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
         format!("{} cannot be applied:\n{}", path.display(), lines.join("\n"))
     })?;
+    // Pruning the pipeline's own application would lock the pipeline out
+    // halfway through; that takes a person, on purpose.
+    if let (Caller::Application, Some(me)) = (&caller, io.var("CASEBOOK_CLIENT_ID")) {
+        for step in &plan.steps {
+            if let plan::Step::RemoveApplication { name, .. } = step
+                && current.client_ids.get(name) == Some(&me)
+            {
+                return Err(format!(
+                    "--prune would remove {name:?}, the application casebookctl is signed in as: add it to {}",
+                    path.display()
+                ));
+            }
+        }
+    }
     Ok((client, caller, current, plan))
 }
 

@@ -21,6 +21,8 @@ pub struct Current {
     pub application_ids: BTreeMap<String, String>,
     /// (application name, credential name) → id.
     pub federated_ids: BTreeMap<(String, String), String>,
+    /// Application name → Client ID.
+    pub client_ids: BTreeMap<String, String>,
 }
 
 /// One field's move, as JSON values (`null` for none).

@@ -72,6 +72,7 @@ pub async fn fetch(client: &Client) -> Result<Current, String> {
         current
             .application_ids
             .insert(app.name.clone(), app.id.as_str().to_owned());
+        current.client_ids.insert(app.name.clone(), app.client_id.to_string());
         current.config.applications.push(ApplicationSpec {
             name: app.name,
             email: app.email,

@@ -178,6 +178,14 @@ both_backends!(export_plan_edit_apply_and_plan_again, |app: TestApp| async move 
         "changed, nothing is left",
     );
 
+    // Pruning away the application casebookctl signs in as is refused.
+    let mut config = exported(&app).await;
+    config.applications.retain(|a| a.name != "Deployer");
+    write(&file, &config);
+    let run = ctl(&app, &as_app, &["plan", "-f", path, "--prune"]).await;
+    expect_code(&run, 1, "not its own application");
+    assert!(run.err.contains("signed in as"), "{}", run.err);
+
     // Every change went through the admin API: the trail has them.
     let events = app
         .sdk_admin()
