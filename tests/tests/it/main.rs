@@ -9,6 +9,7 @@ mod application_dpop;
 mod audit_evidence;
 mod authorization;
 mod backup;
+mod casebookctl;
 mod check;
 mod client_secrets;
 mod console;
