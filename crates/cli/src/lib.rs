@@ -259,8 +259,10 @@ async fn apply(io: &mut Io<'_>, path: &Path, prune: bool, secrets_out: Option<&P
     for line in &applied.done {
         let _ = writeln!(io.out, "{line}");
     }
-    // What was made before a refusal keeps its secret too.
+    // What was made before a refusal keeps its secret too; a run that made
+    // none leaves an earlier run's file alone.
     if let Some(path) = secrets_out
+        && !applied.secrets.is_empty()
         && let Err(e) = write_secrets(path, &applied.secrets)
     {
         return io.fail(format!("cannot write the secrets to {}: {e}", path.display()));
@@ -283,25 +285,32 @@ struct SecretsFile<'a> {
     applications: &'a [remote::NewSecret],
 }
 
-/// Mode 0600 from its first byte: the file is made so, or narrowed before
-/// anything is written into it.
+/// Mode 0600 from its first byte, and whole or not at all: a new file made
+/// beside the target (`create_new`, so nothing already there, a link
+/// included, is opened), written, synced, then renamed over the target, so
+/// a link placed at the target is replaced rather than followed.
 fn write_secrets(path: &Path, secrets: &[remote::NewSecret]) -> std::io::Result<()> {
     let text = serde_saphyr::to_string(&SecretsFile { applications: secrets }).map_err(std::io::Error::other)?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("the secrets file needs a file name"))?;
+    let mut partial = name.to_os_string();
+    partial.push(format!(".{}.partial", std::process::id()));
+    let partial = path.with_file_name(partial);
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
-        let mut file = options.open(path)?;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    let written = options.open(&partial).and_then(|mut file| {
         file.write_all(text.as_bytes())?;
         file.sync_all()
+    });
+    let renamed = written.and_then(|()| std::fs::rename(&partial, path));
+    if renamed.is_err() {
+        let _ = std::fs::remove_file(&partial);
     }
-    #[cfg(not(unix))]
-    {
-        let mut file = options.open(path)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()
-    }
+    renamed
 }

@@ -103,6 +103,11 @@ fn substitute(value: &mut Value, place: &mut String, env: &dyn Fn(&str) -> Optio
     }
 }
 
+/// Variables the file may not read: casebookctl's own credentials live
+/// there, and a line like `description: ${CASEBOOK_CLIENT_SECRET}` would
+/// print them in a plan and store them where `admin:view` reads them.
+const RESERVED_PREFIX: &str = "CASEBOOK_";
+
 fn expand(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -122,6 +127,12 @@ fn expand(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, St
                 && !name.starts_with(|c: char| c.is_ascii_digit());
             if !valid {
                 return Err(format!("`${{{name}}}` is not a variable name"));
+            }
+            if name.starts_with(RESERVED_PREFIX) {
+                return Err(format!(
+                    "`${{{name}}}`: {RESERVED_PREFIX}… variables hold casebookctl's and the server's own settings and \
+                     credentials, and are never put into the file"
+                ));
             }
             out.push_str(&env(name).ok_or_else(|| format!("the environment variable {name} is not set"))?);
             rest = &after[end + 1..];

@@ -107,11 +107,21 @@ pub fn export(current: &Current) -> Config {
 }
 
 /// A new application's first secret, for `--secrets-out`.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Clone, serde::Serialize)]
 pub struct NewSecret {
     pub name: String,
     pub client_id: String,
     pub client_secret: String,
+}
+
+impl std::fmt::Debug for NewSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSecret")
+            .field("name", &self.name)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .finish()
+    }
 }
 
 /// What `apply` did: a line per step, and the secrets it was asked to keep.

@@ -320,12 +320,18 @@ both_backends!(secrets_go_to_their_file_only, |app: TestApp| async move {
     assert!(run.err.contains("needs a person"), "{}", run.err);
     assert!(!secrets.exists());
 
+    // A link placed where the secrets go is replaced, never written through.
+    let victim = secrets.with_file_name("victim.txt");
+    std::fs::write(&victim, "someone else's file").expect("victim");
+    std::os::unix::fs::symlink(&victim, &secrets).expect("link");
     let run = person(
         &app,
         &["apply", "-f", path, "--secrets-out", secrets.to_str().expect("path")],
     )
     .await;
     expect_code(&run, 0, "apply with secrets-out");
+    assert_eq!(std::fs::read_to_string(&victim).expect("victim"), "someone else's file");
+    assert!(!std::fs::symlink_metadata(&secrets).expect("secrets file").is_symlink());
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&secrets).expect("secrets file").permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
@@ -339,6 +345,15 @@ both_backends!(secrets_go_to_their_file_only, |app: TestApp| async move {
     // The secret is the application's: it gets a token.
     let new_client_id = entry["client_id"].as_str().expect("client_id");
     assert_eq!(app.token_response(new_client_id, new_secret, None).await.status(), 200);
+
+    // A run that makes no new secret leaves the file as it was.
+    let run = person(
+        &app,
+        &["apply", "-f", path, "--secrets-out", secrets.to_str().expect("path")],
+    )
+    .await;
+    expect_code(&run, 0, "apply again with secrets-out");
+    assert_eq!(std::fs::read_to_string(&secrets).expect("read"), kept);
 });
 
 both_backends!(

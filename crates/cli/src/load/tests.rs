@@ -91,3 +91,20 @@ fn fields_and_pointers_join_places() {
 fn yaml_that_is_not_yaml_fails_without_panic() {
     assert!(!places("apiVersion: [unclosed").is_empty());
 }
+
+#[test]
+fn the_tools_own_settings_are_never_read_into_the_file() {
+    let env = |_: &str| Some("cbs_the_pipelines_own_secret".to_owned());
+    let text = GOOD.replace(
+        "email: ops@${PARTNER}.example",
+        "email: ops@acme.example\n    description: ${CASEBOOK_CLIENT_SECRET}",
+    );
+    let problems = load(&text, &env).expect_err("refused");
+    assert!(problems.iter().any(|p| p.message.contains("CASEBOOK_")), "{problems:?}");
+    assert!(
+        problems
+            .iter()
+            .all(|p| !p.message.contains("cbs_the_pipelines_own_secret")),
+        "{problems:?}"
+    );
+}
