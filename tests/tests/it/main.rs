@@ -60,4 +60,5 @@ mod tenants;
 mod tls;
 mod traces;
 mod upgrades;
+mod usage;
 mod weak_keys;
