@@ -69,7 +69,9 @@ pub const fn hour_of(at: Timestamp) -> i64 {
 
 /// The first hour still kept at `now`: older buckets are purged.
 pub const fn oldest_kept_hour(now: Timestamp) -> i64 {
-    hour_of(Timestamp::from_unix_micros(now.unix_micros().saturating_sub(KEPT_DAYS * DAY_MICROS)))
+    hour_of(Timestamp::from_unix_micros(
+        now.unix_micros().saturating_sub(KEPT_DAYS * DAY_MICROS),
+    ))
 }
 
 /// The hours a request asks for: `since_hour` (on the hour) up to, not
@@ -190,7 +192,11 @@ mod tests {
             Some("2026-12-02T00:00:00Z"),
             Ok(("2026-11-30T22:00:00Z", "2026-12-02T00:00:00Z")),
         );
-        check(None, Some("2026-12-01T00:00:00Z"), Ok(("2026-11-24T00:00:00Z", "2026-12-01T00:00:00Z")));
+        check(
+            None,
+            Some("2026-12-01T00:00:00Z"),
+            Ok(("2026-11-24T00:00:00Z", "2026-12-01T00:00:00Z")),
+        );
         check(Some("2026-11-05T10:00:00Z"), None, Ok(("2026-11-05T10:00:00Z", NOW)));
         check(Some("2026-11-05T09:59:59Z"), None, Err("since"));
         check(None, Some("2026-11-06T00:00:00Z"), Err("since"));

@@ -214,8 +214,8 @@ mod token;
 mod transport;
 
 pub use admin::{
-    Admin, ApplicationUsage, Applications, NewClientSecret, Roles, TenantSettings, TenantUsage, Totp, Usage, UsageBucket,
-    UsageRefusals, Users,
+    Admin, ApplicationUsage, Applications, NewClientSecret, Roles, TenantSettings, TenantUsage, Totp, Usage,
+    UsageBucket, UsageRefusals, Users,
 };
 pub use api::{Cases, Reports};
 pub use call::{RequestOptions, Response};

@@ -45,7 +45,10 @@ async fn wait_for(app: &TestApp, admin: &str, id: &str, want: &BTreeMap<String, 
         if &got == want {
             return;
         }
-        assert!(started.elapsed() < VISIBLE_WITHIN, "after {VISIBLE_WITHIN:?}: {got:?}, expected {want:?}");
+        assert!(
+            started.elapsed() < VISIBLE_WITHIN,
+            "after {VISIBLE_WITHIN:?}: {got:?}, expected {want:?}"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
@@ -103,7 +106,10 @@ both_backends!(
             match r.status().as_u16() {
                 200 => {
                     issued += 1;
-                    token = r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+                    token = r.json::<Value>().await.unwrap()["access_token"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned();
                 }
                 429 => over_quota += 1,
                 other => panic!("token request {n}: {other}"),
@@ -121,7 +127,9 @@ both_backends!(
         }
         // A secret rotated with a grace period, presented after it ended.
         let rotate = json!({"password": ADMIN_PASSWORD, "grace_period_seconds": 60});
-        let rotated = app.post_json(&format!("{APPS}/{id}/client-secret/rotate"), &admin, &rotate).await;
+        let rotated = app
+            .post_json(&format!("{APPS}/{id}/client-secret/rotate"), &admin, &rotate)
+            .await;
         expect(rotated, 200).await;
         app.advance_clock(Duration::from_secs(61));
         // Asked where it was rotated: the other replica's cache may hold
@@ -138,7 +146,13 @@ both_backends!(
             ("expired_secret", 1),
         ]);
         wait_for(&app, &admin, &id, &want).await;
-        wait_for(&replicas[1], &admin, &fenced_id, &expected(&[("source_not_allowed", 2)])).await;
+        wait_for(
+            &replicas[1],
+            &admin,
+            &fenced_id,
+            &expected(&[("source_not_allowed", 2)]),
+        )
+        .await;
 
         // The tenant's overview sums them and names both applications.
         let tenant = expect(app.get("/admin/v1/usage", &admin).await, 200).await;
@@ -168,7 +182,10 @@ both_backends!(
         let state = &app.running.state;
         state.usage().flush(state.db()).await.expect("flush");
         let path = format!("{APPS}/{id}/usage");
-        assert_eq!(totals(&expect(app.get(&path, &admin).await, 200).await), expected(&[("issued", 1)]));
+        assert_eq!(
+            totals(&expect(app.get(&path, &admin).await, 200).await),
+            expected(&[("issued", 1)])
+        );
 
         app.advance_clock(Duration::from_secs(31 * 24 * 3600));
         let kept_from = casebook_domain::usage::oldest_kept_hour(state.now());
@@ -181,7 +198,12 @@ both_backends!(
         let admin = app.admin_token().await;
         // Nor may a request reach back past what is kept.
         let since = casebook_domain::Timestamp::from_unix_micros(kept_from - 1).to_rfc3339();
-        let r = app.http.get(app.url(&path)).query(&[("since", since.as_str())]).bearer_auth(&admin).send();
+        let r = app
+            .http
+            .get(app.url(&path))
+            .query(&[("since", since.as_str())])
+            .bearer_auth(&admin)
+            .send();
         let p = problem(r.await.expect("send"), 422).await;
         assert_eq!(p["errors"][0]["field"], "since", "{p}");
     }
@@ -194,7 +216,11 @@ both_backends!(an_unknown_application_or_window_is_refused, |app: TestApp| async
     let path = format!("{APPS}/{}/usage", id_of(&view));
     let quiet = expect(app.get(&path, &admin).await, 200).await;
     assert_eq!(quiet, json!({"buckets": []}));
-    for (query, status) in [("since=yesterday", 422), ("until=2020-01-01T00:00:00Z", 422), ("colour=blue", 400)] {
+    for (query, status) in [
+        ("since=yesterday", 422),
+        ("until=2020-01-01T00:00:00Z", 422),
+        ("colour=blue", 400),
+    ] {
         let r = app.get(&format!("{path}?{query}"), &admin).await;
         assert_eq!(r.status(), status, "{query}");
     }

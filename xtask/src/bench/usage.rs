@@ -40,7 +40,10 @@ const COUNTERS: [&str; 7] = [
 fn prefill(url: &str, client_id: &str) -> Result<String, String> {
     let (url, client_id) = (url.to_owned(), client_id.to_owned());
     block_on(async move {
-        let db = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&url).await?;
+        let db = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await?;
         let (tenant, id): (String, String) =
             sqlx::query_as("SELECT tenant_id, id FROM applications WHERE client_id = $1")
                 .bind(&client_id)
@@ -86,7 +89,13 @@ impl Bench {
             .dir
             .file("token-forms.txt", &format!("{}\n", token_form(&client_id, &secret)))?;
         let label = format!("POST /oauth2/token, counting {}", if counting { "on" } else { "off" });
-        let load = self.measure(&database.dir, &server, "/oauth2/token", &Script::Token { forms }, &label)?;
+        let load = self.measure(
+            &database.dir,
+            &server,
+            "/oauth2/token",
+            &Script::Token { forms },
+            &label,
+        )?;
         Ok((load, database, server, session))
     }
 
@@ -109,9 +118,7 @@ impl Bench {
             &database.dir,
             &server,
             &format!("/admin/v1/external-applications/{id}/usage?since={since}"),
-            &Script::Get {
-                bearer: Some(session),
-            },
+            &Script::Get { bearer: Some(session) },
             "GET …/usage, 30 days of counts",
         )?;
         Ok(UsagePoint { off, on, answer })

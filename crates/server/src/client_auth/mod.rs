@@ -64,7 +64,9 @@ pub async fn authenticate(
     let sources = client.record.limits.allowed_sources.as_deref();
     if !crate::sources::admitted(sources, peer) {
         let what = crate::sources::Refused::Credentials;
-        state.usage().count(tenant.id(), &client.id, Counter::SourceNotAllowed, state.now());
+        state
+            .usage()
+            .count(tenant.id(), &client.id, Counter::SourceNotAllowed, state.now());
         state.refuse_source(
             tenant.id(),
             &client.record.application_id,
@@ -136,7 +138,9 @@ async fn check_credentials(
     // shape: refused without a lookup, and counted like any wrong secret.
     if secret.shape() == Shape::Mistyped {
         state.metrics().mistyped_secrets.inc();
-        state.usage().count(tenant.id(), &client_id, Counter::InvalidSecret, state.now());
+        state
+            .usage()
+            .count(tenant.id(), &client_id, Counter::InvalidSecret, state.now());
         return Err(failed(state, tenant, Some(&client_id), peer));
     }
     match client_record(state, tenant, &client_id).await? {
@@ -152,11 +156,15 @@ async fn check_credentials(
                     });
                 }
                 SecretVerdict::Expired { secret_id } => {
-                    state.usage().count(tenant.id(), &client_id, Counter::ExpiredSecret, now);
+                    state
+                        .usage()
+                        .count(tenant.id(), &client_id, Counter::ExpiredSecret, now);
                     secret::audit_expired_use(state, &record, &secret_id, peer);
                 }
                 SecretVerdict::Refused => {
-                    state.usage().count(tenant.id(), &client_id, Counter::InvalidSecret, now);
+                    state
+                        .usage()
+                        .count(tenant.id(), &client_id, Counter::InvalidSecret, now);
                 }
             }
         }

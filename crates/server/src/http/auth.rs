@@ -490,7 +490,9 @@ pub async fn authenticate(
     if !crate::sources::admitted(verified.allowed_sources.as_deref(), peer) {
         let what = crate::sources::Refused::Token;
         let counter = casebook_domain::usage::Counter::ApiRefused;
-        state.usage().count(tenant.id(), &verified.client_id, counter, state.now());
+        state
+            .usage()
+            .count(tenant.id(), &verified.client_id, counter, state.now());
         state.refuse_source(tenant.id(), &verified.application_id, &verified.name, peer, what);
         return Err(ApiError::Unauthorized {
             invalid_token: true,

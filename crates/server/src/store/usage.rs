@@ -82,7 +82,13 @@ pub async fn application_usage(
     .bind(until)
     .fetch_all(at.pool())
     .await?;
-    Ok(rows.iter().map(counted).collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect())
+    Ok(rows
+        .iter()
+        .map(counted)
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .collect())
 }
 
 /// Every application's counts in the tenant from `since_hour` to before
