@@ -172,6 +172,9 @@ export async function showOverview() {
   }
   t.append(thead, tbody);
   const wrap = el("div", undefined, "usage-table-wrap");
+  wrap.tabIndex = 0;
+  wrap.setAttribute("role", "region");
+  wrap.setAttribute("aria-label", "Usage by application");
   wrap.append(t);
   parts.push(wrap);
   box.replaceChildren(...parts);
