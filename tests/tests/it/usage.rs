@@ -216,6 +216,13 @@ both_backends!(an_unknown_application_or_window_is_refused, |app: TestApp| async
     let path = format!("{APPS}/{}/usage", id_of(&view));
     let quiet = expect(app.get(&path, &admin).await, 200).await;
     assert_eq!(quiet, json!({"buckets": []}));
+    // The Rust SDK reads both answers.
+    let sdk = app.sdk_admin().await;
+    let id = casebook_domain::ApplicationId::new(id_of(&view));
+    let read = sdk.admin().applications().usage(&id, None, None).await.expect("usage");
+    assert!(read.buckets.is_empty());
+    let tenant = sdk.admin().usage(None, None).await.expect("tenant usage");
+    assert!(tenant.applications.is_empty());
     for (query, status) in [
         ("since=yesterday", 422),
         ("until=2020-01-01T00:00:00Z", 422),
