@@ -111,6 +111,7 @@ pub mod records;
 pub mod role;
 pub mod tenant;
 pub mod time;
+pub mod usage;
 pub mod user;
 pub mod validation;
 pub mod wire;

@@ -213,7 +213,10 @@ pub mod test_util;
 mod token;
 mod transport;
 
-pub use admin::{Admin, Applications, NewClientSecret, Roles, TenantSettings, Totp, Users};
+pub use admin::{
+    Admin, ApplicationUsage, Applications, NewClientSecret, Roles, TenantSettings, TenantUsage, Totp, Usage,
+    UsageBucket, UsageRefusals, Users,
+};
 pub use api::{Cases, Reports};
 pub use call::{RequestOptions, Response};
 pub use client::{Client, ClientBuilder};

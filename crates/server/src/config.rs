@@ -49,6 +49,9 @@ pub struct Config {
     /// `CASEBOOK_MIGRATE` (`serve --no-migrate`): apply pending migrations
     /// at start, or refuse to start while any is pending.
     pub migrations: crate::db::MigrationPolicy,
+    /// `CASEBOOK_USAGE_COUNTING`: count each application's tokens and
+    /// refusals for usage at a glance. On unless turned off.
+    pub usage_counting: bool,
 }
 
 /// How long `serve` trusts a cached view: within the contract's 5 s
@@ -81,6 +84,7 @@ impl Config {
             metrics_addr: None,
             tls: None,
             migrations: Default::default(),
+            usage_counting: true,
         }
     }
 }
@@ -115,6 +119,15 @@ impl std::fmt::Debug for Config {
             .field("metrics_addr", &self.metrics_addr)
             .field("tls", &self.tls)
             .finish_non_exhaustive()
+    }
+}
+
+/// `CASEBOOK_USAGE_COUNTING`: `true` (or unset) or `false`.
+pub fn usage_counting(value: Option<&str>) -> Result<bool, String> {
+    match value.map(str::trim) {
+        None | Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => Err(format!("CASEBOOK_USAGE_COUNTING must be true or false, not {other:?}")),
     }
 }
 

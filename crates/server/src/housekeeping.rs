@@ -1,6 +1,6 @@
 //! The housekeeping loop, every 5 s: the signing keys of each loaded tenant
 //! whose keys changed reloaded (a rotation made elsewhere), throttles trimmed, secrets' last
-//! uses written, expiry reminders queued (every minute), expired
+//! uses and usage counts written, expiry reminders queued (every minute), expired
 //! revocations forgotten, the outbox delivered, and expired rows purged
 //! (every hour), of every tenant in one pass. What other replicas changed
 //! in applications and tokens is `state/replica_sync.rs`'s.
@@ -25,6 +25,9 @@ pub(crate) fn spawn(state: AppState, deliver_notifications: bool) {
             if let Err(e) = state.secret_uses().flush(state.db()).await {
                 tracing::warn!(error = %e, "could not record when client secrets were last used");
             }
+            if let Err(e) = state.usage().flush(state.db()).await {
+                tracing::warn!(error = %e, "could not record usage counts");
+            }
             if rounds.is_multiple_of(12)
                 && let Err(e) = store::send_expiry_reminders(state.db(), &state.config().secret_policy).await
             {
@@ -48,6 +51,10 @@ pub(crate) fn spawn(state: AppState, deliver_notifications: bool) {
                 }
                 if let Err(e) = store::purge_expired_secrets(state.db(), &state.config().secret_policy).await {
                     tracing::warn!(error = %e, "could not remove long-expired client secrets");
+                }
+                let kept_from = casebook_domain::usage::oldest_kept_hour(state.now());
+                if let Err(e) = store::purge_usage(state.db(), kept_from).await {
+                    tracing::warn!(error = %e, "could not purge old usage counts");
                 }
             }
         }

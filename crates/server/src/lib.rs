@@ -47,6 +47,7 @@ pub mod telemetry;
 pub mod tenancy;
 pub mod tls;
 pub mod totp;
+pub mod usage;
 pub mod views;
 
 use crate::config::{Backend, Config, ConfigError};

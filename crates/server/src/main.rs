@@ -506,6 +506,7 @@ async fn run(command: Command, format: LogFormat) -> Result<(), Failure> {
                 metrics_addr,
                 tls,
                 migrations,
+                usage_counting: config::usage_counting(env("CASEBOOK_USAGE_COUNTING").as_deref())?,
             };
             casebook_server::serve(config, format)
                 .await

@@ -57,6 +57,26 @@ export type NewClientSecret = Omit<Schemas["NewSecretRequest"], "password" | "to
 export type TotpEnrolment = Schemas["TotpEnrolment"];
 /** The ten recovery codes, shown once; `recovery_codes` is not enumerable, as above. */
 export type RecoveryCodes = Schemas["RecoveryCodes"];
+/** An application's counts per hour: `GET /admin/v1/external-applications/{id}/usage`. */
+export type Usage = Schemas["Usage"];
+/** One hour of counts, on the hour, UTC. */
+export type UsageBucket = Schemas["UsageBucket"];
+/** The tenant's counts per hour and per application: `GET /admin/v1/usage`. */
+export type TenantUsage = Schemas["TenantUsage"];
+
+/**
+ * The hours asked for: `since` (at most 30 days back; 7 days before `until`
+ * when absent) up to `until` (now when absent). Dates or RFC 3339 text.
+ */
+export interface UsageWindow {
+  since?: Date | string;
+  until?: Date | string;
+}
+
+function windowQuery(window: UsageWindow): Record<string, string | undefined> {
+  const text = (at: Date | string | undefined) => (at instanceof Date ? at.toISOString() : at);
+  return { since: text(window.since), until: text(window.until) };
+}
 
 /**
  * Signing in: the password and, for a person with a second factor, a code
@@ -426,6 +446,11 @@ export class Admin {
   auditEvents(params: ListQuery<"list_audit"> = {}): List<AuditEvent> {
     return new List<AuditEvent>(this.#transport, "/admin/v1/audit-events", params);
   }
+
+  /** The tenant's counts per hour, every application summed, and each application's totals (`admin:view`). */
+  usage(window: UsageWindow = {}): Promise<TenantUsage> {
+    return this.#transport.json<TenantUsage>("GET", "/admin/v1/usage", { query: windowQuery(window) });
+  }
 }
 
 /** The tenant's settings: whether administrators must have a second factor. */
@@ -627,6 +652,18 @@ export class Applications extends Collection<Application, ApplicationForm, Appli
       params: { id },
       body: form,
       form: "FederatedCredentialForm",
+    });
+  }
+
+  /**
+   * The application's counts per hour (UTC, oldest first, hours with nothing
+   * left out): tokens issued, token requests refused by reason, API calls
+   * refused with its tokens (`admin:view`).
+   */
+  usage(id: string, window: UsageWindow = {}): Promise<Usage> {
+    return this.transport.json<Usage>("GET", "/admin/v1/external-applications/{id}/usage", {
+      params: { id },
+      query: windowQuery(window),
     });
   }
 

@@ -26,6 +26,10 @@ export type {
   Reauthentication,
   TotpEnrolment,
   RecoveryCodes,
+  TenantUsage,
+  Usage,
+  UsageBucket,
+  UsageWindow,
   SecondFactor,
 } from "./api.js";
 export type { ClientOptions, Method, Route } from "./client.js";

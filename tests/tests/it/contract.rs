@@ -299,6 +299,7 @@ both_backends!(
         oauth(&c, &admin, &partner).await;
         casebook_api(&c, &admin).await;
         audit(&c, &admin).await;
+        usage(&c, &admin).await;
         tenants(&c, &admin).await;
         strong_sign_in(&c, &admin).await;
         seen.assert_complete();
@@ -1376,6 +1377,24 @@ async fn audit(c: &Client<'_>, admin: &str) {
         .check(&Method::GET, EXPORT, later_than_never.send().await.expect("send"))
         .await;
     assert_eq!(answer.status, 422);
+}
+
+async fn usage(c: &Client<'_>, admin: &str) {
+    const ONE: &str = "/admin/v1/external-applications/{id}/usage";
+    let app = c
+        .app
+        .register(admin, "Usage Partner", "usage@partner.example.org", &["engage-worker"])
+        .await;
+    let id = str_of(&app, "id");
+    c.call(Method::GET, ONE, id).bearer(admin).expect(200).await;
+    c.call(Method::GET, ONE, "no-such-application")
+        .bearer(admin)
+        .expect(404)
+        .await;
+    const TENANT: &str = "/admin/v1/usage";
+    let tenant = c.get(TENANT).bearer(admin).expect(200).await;
+    assert!(tenant.body["buckets"].is_array(), "{}", tenant.body);
+    c.get(TENANT).expect(401).await;
 }
 
 // ---------------------------------------------------------------- the reference

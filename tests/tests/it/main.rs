@@ -61,4 +61,5 @@ mod tenants;
 mod tls;
 mod traces;
 mod upgrades;
+mod usage;
 mod weak_keys;

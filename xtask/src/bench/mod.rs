@@ -43,7 +43,9 @@
 //! step alone and only prints; `cargo xtask bench forward-auth` likewise
 //! runs forward auth's (`forward_auth.rs`: the check beside `me`, and nginx
 //! with the check beside nginx alone), and `idempotency` (`idempotency.rs`:
-//! creating cases with an `Idempotency-Key` beside creating them without).
+//! creating cases with an `Idempotency-Key` beside creating them without),
+//! and `usage` (`usage.rs`: the grant with usage counting on beside off,
+//! and the usage answer's latency with 30 days of counts).
 //!
 //! Set `CASEBOOK_BENCH_PG` to a PostgreSQL URL to run the suite there too (a
 //! fresh database is created beside the named one and dropped afterwards).
@@ -69,6 +71,7 @@ mod setup;
 mod suite;
 mod tenants;
 mod tenants_report;
+mod usage;
 
 use crate::openapi::workspace_root;
 use options::{Options, Plan, build_release, find_on_path, given_binary};
@@ -84,7 +87,7 @@ const WRK_CONNECTIONS: u32 = 32;
 const OPEN_LOOP_CONNECTIONS: u32 = 32;
 /// Revocations a second during the "while one client revokes" step.
 const REVOKES_PER_SEC: u32 = 5;
-const USAGE: &str = "usage: cargo xtask bench [tenants | algorithms | forward-auth | idempotency | audit-export] [--quick] [--binary PATH]";
+const USAGE: &str = "usage: cargo xtask bench [tenants | algorithms | forward-auth | idempotency | usage | audit-export] [--quick] [--binary PATH]";
 
 /// One run: its plan, the load generator and the binary under test. Its
 /// steps are written beside what each measures (`suite.rs`, `load.rs`,
@@ -109,7 +112,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return audit_export::run(&binary);
     }
     let (only, args) = match args.split_first() {
-        Some((first, rest)) if ["tenants", "algorithms", "forward-auth", "idempotency"].contains(&first.as_str()) => {
+        Some((first, rest))
+            if ["tenants", "algorithms", "forward-auth", "idempotency", "usage"].contains(&first.as_str()) =>
+        {
             (Some(first.as_str()), rest)
         }
         _ => (None, args),
@@ -145,6 +150,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
         Some("idempotency") => {
             bench.idempotency()?;
+            return Ok(());
+        }
+        Some("usage") => {
+            let point = bench.usage()?;
+            println!(
+                "  usage: grant with counting on/off {:.3}; usage answer p99 {:.2} ms",
+                point.on_vs_off(),
+                point.answer.p99_us / 1000.0
+            );
             return Ok(());
         }
         Some(_) => {

@@ -21,6 +21,7 @@ mod problem;
 mod scanning;
 mod secrets;
 mod sign_in;
+mod usage;
 
 pub use admin::{
     Application, AuditEvent, RevealRequest, RevealedSecret, Role, RotateRequest, Session, SignIn, Tenant, User,
@@ -41,6 +42,7 @@ pub use sign_in::{
     MfaSignIn, OneTimeCode, PasskeyProof, PasswordResetRequest, RecoveryCodes, SecondFactor, SetPasswordRequest,
     Settings, SettingsChange, TotpConfirmation, TotpEnrolment, TotpEnrolmentRequest, TotpRemoval,
 };
+pub use usage::{ApplicationUsage, TenantUsage, Usage, UsageBucket, UsageRefusals};
 
 use crate::AccountKind;
 use crate::ids::{AccountId, ApplicationId, UserId};

@@ -20,8 +20,10 @@ use std::time::Duration;
 
 mod federated;
 mod secrets;
+mod usage;
 
 pub use secrets::NewClientSecret;
+pub use usage::{ApplicationUsage, TenantUsage, Usage, UsageBucket, UsageRefusals};
 
 const ROLES: [&str; 3] = ["admin", "v1", "roles"];
 const USERS: [&str; 3] = ["admin", "v1", "users"];

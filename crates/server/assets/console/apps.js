@@ -9,6 +9,7 @@ import { DEFAULT_PAGE_SIZE } from "./limits.js";
 import { openReveal, openRotate } from "./secrets.js";
 import { federatedSection } from "./federated.js";
 import { clientSecretsSection } from "./clientsecrets.js";
+import { usageSection, lastActivity, activityText } from "./usage.js";
 
 // A static, trusted SVG: the only markup ever set as HTML on this page.
 const KEY_ICON = '<svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" aria-hidden="true" focusable="false"><circle cx="7.5" cy="15.5" r="4.5"/><path d="M10.7 12.3 21 2m-4 4 3 3m-6 0 2 2"/></svg>';
@@ -24,6 +25,8 @@ const TOKEN_ENDPOINT = fetch(BASE + "/.well-known/oauth-authorization-server", {
 let cursor = null;
 let filter = { name: "", email: "", client_id: "" };
 const shown = new Map(); // application id → { tr, details, app }
+// Each application's last activity, read with the list's first page.
+let activity = Promise.resolve(new Map());
 
 function cell(text, label, cls) {
   const td = el("td", text, cls);
@@ -107,6 +110,9 @@ function build(app, wasOpen) {
   const nameCell = cell(app.name, "Application name", "name-cell");
   tr.append(td0, nameCell, cell(app.email, "Email", "email-cell"), cell(app.roles.map(roleName).join(", "), "Roles"));
   tr.append(cell(app.enabled ? "Enabled" : "Disabled", "Status", app.enabled ? "status-on" : "status-off"));
+  const lastCell = cell("…", "Last activity", "activity-cell");
+  activity.then((seen) => { lastCell.textContent = activityText(seen.get(app.id)); });
+  tr.append(lastCell);
   const keyCell = cell(undefined, "Client secret", "key-cell");
   if (can("admin:edit") && !keyed) {
     const key = el("button", undefined, "icon key");
@@ -122,7 +128,7 @@ function build(app, wasOpen) {
   const details = el("tr", undefined, "details");
   details.id = detailsId;
   details.hidden = true;
-  const td = el("td"); td.colSpan = 6;
+  const td = el("td"); td.colSpan = 7;
   const dl = el("dl");
   detailItem(dl, "Client ID", app.client_id, "Client ID of " + app.name);
   detailItem(dl, "Description", app.description || "—");
@@ -154,6 +160,8 @@ function build(app, wasOpen) {
   if (secrets) td.append(secrets.node);
   const federated = federatedSection(app);
   td.append(federated.node);
+  const usage = can("admin:view") ? usageSection(app) : null;
+  if (usage) td.append(usage.node);
   details.append(td);
 
   const setOpen = (open) => {
@@ -161,7 +169,7 @@ function build(app, wasOpen) {
     expand.setAttribute("aria-expanded", String(open));
     arrow.textContent = open ? "▾" : "▸";
     expand.setAttribute("aria-label", (open ? "Hide details of " : "Show details of ") + app.name);
-    if (open) { if (secrets) secrets.load(); federated.load(); }
+    if (open) { if (secrets) secrets.load(); federated.load(); if (usage) usage.load(); }
   };
   expand.addEventListener("click", () => setOpen(details.hidden));
   setOpen(Boolean(wasOpen));
@@ -243,7 +251,10 @@ function denied(message) {
 let generation = 0;
 
 export async function loadApps(reset) {
-  if (reset) { generation += 1; cursor = null; shown.clear(); $("rows").replaceChildren(); }
+  if (reset) {
+    generation += 1; cursor = null; shown.clear(); $("rows").replaceChildren();
+    activity = can("admin:view") ? lastActivity() : Promise.resolve(new Map());
+  }
   const mine = generation;
   if (reset) { listState("apps", $("apps-table"), { loading: true }); $("empty").hidden = true; }
   const r = await api("GET", path.apps + query({ limit: DEFAULT_PAGE_SIZE, cursor, name: filter.name, email: filter.email, client_id: filter.client_id }));

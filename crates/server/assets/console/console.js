@@ -9,6 +9,7 @@ import "./appform.js";
 import { showUsers } from "./users.js";
 import { showRoles } from "./roles.js";
 import { showAudit } from "./audit.js";
+import { showOverview } from "./usage.js";
 import { showTenants, tenantsShown } from "./tenants.js";
 import { showSettings, settingsShown } from "./settings.js";
 import { showAccount, learnSecondFactor, whenEnrolled } from "./account.js";
@@ -34,6 +35,7 @@ const SCREENS = {
   applications: { title: "External applications", crumbs: "Global → External applications", show: () => loadApps(true) },
   users: { title: "Users", crumbs: "Global → Users", show: showUsers },
   roles: { title: "Roles", crumbs: "Global → Roles", show: showRoles },
+  overview: { title: "Usage", crumbs: "Global → Usage", show: showOverview },
   audit: { title: "Audit trail", crumbs: "Global → Audit trail", show: showAudit },
   tenants: { title: "Tenants", crumbs: "Global → Tenants", show: showTenants, shown: tenantsShown },
   settings: { title: "Settings", crumbs: "Global → Settings", show: showSettings, shown: settingsShown },

@@ -64,6 +64,10 @@ pub(super) async fn authenticate(
         Ok(client) => Ok(client),
         Err(reason) => {
             tracing::debug!(?reason, "client assertion refused");
+            if let Some(id) = client_id.as_deref() {
+                let counter = casebook_domain::usage::Counter::AssertionRefused;
+                state.usage().count(tenant.id(), id, counter, state.now());
+            }
             Err(failed(state, tenant, client_id.as_deref(), peer))
         }
     }

@@ -33,6 +33,7 @@ use axum::http::{HeaderMap, header};
 use casebook_domain::client_assertion;
 use casebook_domain::secret_format::Shape;
 use casebook_domain::token_request::{Form, PresentedClient, presented_client};
+use casebook_domain::usage::Counter;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -63,6 +64,9 @@ pub async fn authenticate(
     let sources = client.record.limits.allowed_sources.as_deref();
     if !crate::sources::admitted(sources, peer) {
         let what = crate::sources::Refused::Credentials;
+        state
+            .usage()
+            .count(tenant.id(), &client.id, Counter::SourceNotAllowed, state.now());
         state.refuse_source(
             tenant.id(),
             &client.record.application_id,
@@ -134,6 +138,9 @@ async fn check_credentials(
     // shape: refused without a lookup, and counted like any wrong secret.
     if secret.shape() == Shape::Mistyped {
         state.metrics().mistyped_secrets.inc();
+        state
+            .usage()
+            .count(tenant.id(), &client_id, Counter::InvalidSecret, state.now());
         return Err(failed(state, tenant, Some(&client_id), peer));
     }
     match client_record(state, tenant, &client_id).await? {
@@ -149,9 +156,16 @@ async fn check_credentials(
                     });
                 }
                 SecretVerdict::Expired { secret_id } => {
+                    state
+                        .usage()
+                        .count(tenant.id(), &client_id, Counter::ExpiredSecret, now);
                     secret::audit_expired_use(state, &record, &secret_id, peer);
                 }
-                SecretVerdict::Refused => {}
+                SecretVerdict::Refused => {
+                    state
+                        .usage()
+                        .count(tenant.id(), &client_id, Counter::InvalidSecret, now);
+                }
             }
         }
         // The same work as for a known client, so timing does not tell them apart.

@@ -201,6 +201,12 @@ pub const ROUTES: &[RouteAccess] = &[
         "/admin/v1/external-applications/{id}/federated-credentials/{credential_id}",
         Access::SignedInUser(Permission::new(Admin, Edit)),
     ),
+    rule(
+        Method::GET,
+        "/admin/v1/external-applications/{id}/usage",
+        perm(Admin, View),
+    ),
+    rule(Method::GET, "/admin/v1/usage", perm(Admin, View)),
     rule(Method::GET, "/admin/v1/audit-events", perm(Admin, View)),
     rule(Method::GET, "/admin/v1/audit-events/export", perm(Admin, View)),
     // Casebook API.
@@ -321,7 +327,14 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
         id: principal.id.clone(),
     };
     let mut response = match check(&principal, access) {
-        Err(e) => e.into_response(),
+        Err(e) => {
+            // An application's own token refused here is part of its usage.
+            if let Some(client_id) = principal.client_id.as_deref() {
+                let counter = casebook_domain::usage::Counter::ApiRefused;
+                state.usage().count(tenant.id(), client_id, counter, state.now());
+            }
+            e.into_response()
+        }
         Ok(()) => {
             request.extensions_mut().insert(principal);
             next.run(request).await
@@ -476,6 +489,10 @@ pub async fn authenticate(
         })?;
     if !crate::sources::admitted(verified.allowed_sources.as_deref(), peer) {
         let what = crate::sources::Refused::Token;
+        let counter = casebook_domain::usage::Counter::ApiRefused;
+        state
+            .usage()
+            .count(tenant.id(), &verified.client_id, counter, state.now());
         state.refuse_source(tenant.id(), &verified.application_id, &verified.name, peer, what);
         return Err(ApiError::Unauthorized {
             invalid_token: true,

@@ -59,6 +59,7 @@ pub const ASSETS: &[(&str, &str, &str)] = assets! {
     "secrets.js" => "text/javascript; charset=utf-8",
     "settings.js" => "text/javascript; charset=utf-8",
     "ui.js" => "text/javascript; charset=utf-8",
+    "usage.js" => "text/javascript; charset=utf-8",
     "users.js" => "text/javascript; charset=utf-8",
     "webauthn.js" => "text/javascript; charset=utf-8",
 };

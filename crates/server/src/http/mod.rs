@@ -26,6 +26,7 @@ pub mod settings;
 pub mod spec;
 pub mod tenant;
 pub mod tenants;
+pub mod usage;
 pub mod users;
 
 use crate::error::ApiError;
@@ -146,6 +147,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(secret_scanning::routes())
         .merge(federated::routes())
         .merge(audit::routes())
+        .merge(usage::routes())
         .merge(api::routes());
     spec::complete(router.get_openapi_mut());
     router

@@ -284,6 +284,8 @@ async fn issue_token(
         }
     };
     state.metrics().tokens_issued.inc();
+    let counter = casebook_domain::usage::Counter::Issued;
+    state.usage().count(tenant.id(), &client_id, counter, state.now());
     Ok(TokenResponse {
         access_token,
         token_type: token_type.to_owned(),

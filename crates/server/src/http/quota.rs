@@ -28,6 +28,8 @@ pub(super) async fn admit(
         Verdict::Granted(reservation) => Ok(Some(reservation)),
         Verdict::Refused { retry_after_secs } => {
             state.metrics().token_quota_refusals.inc();
+            let counter = casebook_domain::usage::Counter::QuotaExceeded;
+            state.usage().count(&client.tenant_id, client_id, counter, state.now());
             let mut error = OAuthError::new(
                 OAuthErrorCode::TemporarilyUnavailable,
                 format!(

@@ -57,6 +57,8 @@ struct Inner {
     secret_uses: SecretUse,
     /// Grants counted against applications' `token_quota_per_hour`.
     quotas: Arc<TokenQuotas>,
+    /// Usage at a glance: tokens and refusals per application and hour.
+    usage: crate::usage::UsageCounts,
     /// Which refusals for `allowed_sources` were audited lately.
     refusal_audit: RefusalAudit,
     /// Set when a shutdown begins: `/readyz` says 503 while requests are
@@ -84,6 +86,7 @@ impl AppState {
         let secret_uses = SecretUse::new(metrics.secret_use_writes.clone());
         let quotas = Arc::new(TokenQuotas::new(db.clone(), &metrics));
         let keys = KeyRings::new(db.clone(), config.master_key.clone(), config.token_signing_alg, keys);
+        let usage = crate::usage::UsageCounts::new(config.usage_counting);
         Self(Arc::new(Inner {
             jtis: JtiLedger::new(db.clone()),
             idempotency: crate::idempotency_writer::IdempotencyWriter::new(db.clone()),
@@ -98,6 +101,7 @@ impl AppState {
             jwks,
             secret_uses,
             quotas,
+            usage,
             refusal_audit: RefusalAudit::default(),
             draining: AtomicBool::new(false),
         }))
@@ -173,6 +177,10 @@ impl AppState {
 
     pub fn quotas(&self) -> &Arc<TokenQuotas> {
         &self.0.quotas
+    }
+
+    pub fn usage(&self) -> &crate::usage::UsageCounts {
+        &self.0.usage
     }
 
     pub fn token_lifetime_secs(&self) -> i64 {

@@ -34,6 +34,7 @@ mod sessions;
 mod signing_keys;
 mod snapshots;
 mod tenants;
+mod usage;
 mod users;
 
 pub use accounts::*;
@@ -64,6 +65,7 @@ pub use secrets::*;
 pub use sessions::*;
 pub use signing_keys::*;
 pub use tenants::*;
+pub use usage::*;
 pub use users::*;
 
 use crate::crypto::MasterKey;

@@ -87,6 +87,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "webauthn_ceremonies",
     "second_factor_failures",
     "idempotency_keys",
+    "usage_counts",
 ];
 
 #[cfg(test)]

@@ -345,6 +345,7 @@ pub async fn change_tenant_settings(
 /// Every table of [`super::TENANT_TABLES`], children first.
 const TENANT_DELETION_ORDER: &[&str] = &[
     "idempotency_keys",
+    "usage_counts",
     "sessions",
     "recovery_codes",
     "mfa_challenges",

@@ -339,6 +339,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/v1/external-applications/{id}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An application's usage.
+         * @description Tokens issued, token requests refused by reason, and API calls refused
+         *     with the application's tokens, per hour (UTC), oldest first, summed over
+         *     every replica; hours with nothing counted are left out. A count shows
+         *     within 15 seconds of the request it counts; counts are kept 30 days.
+         */
+        get: operations["application_usage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/v1/password-resets": {
         parameters: {
             query?: never;
@@ -615,6 +638,29 @@ export interface paths {
          *     before.
          */
         patch: operations["update_tenant"];
+        trace?: never;
+    };
+    "/admin/v1/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's usage.
+         * @description The counts of every application of the tenant summed per hour, as an
+         *     application's usage has them, and each application with anything
+         *     counted in the window, most active first, with the latest hour it was
+         *     active in the last 30 days.
+         */
+        get: operations["tenant_usage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/admin/v1/users": {
@@ -1240,6 +1286,30 @@ export interface components {
              * @example 1000
              */
             token_quota_per_hour?: number | null;
+        };
+        /** @description One application's totals over a tenant's usage window. */
+        ApplicationUsage: {
+            /**
+             * Format: int64
+             * @description API calls refused in the window.
+             */
+            api_refused: number;
+            id: string;
+            /**
+             * Format: int64
+             * @description Access tokens issued in the window.
+             */
+            issued: number;
+            /**
+             * Format: date-time
+             * @description The start of the latest hour with anything counted (RFC 3339), within the last 30 days.
+             */
+            last_activity?: string | null;
+            /**
+             * Format: int64
+             * @description Token requests refused in the window, for any reason.
+             */
+            refused: number;
         };
         /** @description A registered external application, expanded. Never its secret. */
         ApplicationView: {
@@ -2279,6 +2349,15 @@ export interface components {
             slug: string;
         };
         /**
+         * @description `GET /admin/v1/usage`: the tenant's counts per hour, every application
+         *     summed, and each application with anything counted in the window.
+         */
+        TenantUsage: {
+            /** @description Most active first. */
+            applications: components["schemas"]["ApplicationUsage"][];
+            buckets: components["schemas"]["UsageBucket"][];
+        };
+        /**
          * @description A tenant of the install (the contract, "Tenants"), as the root's admin API
          *     and `casebook tenants … --json` write it.
          */
@@ -2423,6 +2502,60 @@ export interface components {
             password: string;
             recovery_code?: string | null;
             totp_code?: string | null;
+        };
+        /**
+         * @description `GET …/external-applications/{id}/usage`: one bucket per hour with
+         *     anything counted, oldest first, summed over every replica.
+         */
+        Usage: {
+            buckets: components["schemas"]["UsageBucket"][];
+        };
+        /** @description One hour of counts. */
+        UsageBucket: {
+            /**
+             * Format: int64
+             * @description API calls answered 401 or 403 though they carried one of the application's tokens.
+             */
+            api_refused?: number;
+            /**
+             * Format: int64
+             * @description Access tokens issued.
+             */
+            issued?: number;
+            refused: components["schemas"]["UsageRefusals"];
+            /**
+             * Format: date-time
+             * @description The hour's start, on the hour, UTC (RFC 3339).
+             */
+            start: string;
+        };
+        /** @description Token requests refused in one hour, by reason. */
+        UsageRefusals: {
+            /**
+             * Format: int64
+             * @description A client assertion or a federated token refused.
+             */
+            assertion_refused?: number;
+            /**
+             * Format: int64
+             * @description A client secret past its expiry.
+             */
+            expired_secret?: number;
+            /**
+             * Format: int64
+             * @description A wrong client secret, or one whose checksum shows it mistyped.
+             */
+            invalid_secret?: number;
+            /**
+             * Format: int64
+             * @description The application's `token_quota_per_hour` was spent.
+             */
+            quota_exceeded?: number;
+            /**
+             * Format: int64
+             * @description Right credentials from an address outside `allowed_sources`.
+             */
+            source_not_allowed?: number;
         };
         /** @description A change to a user: absent fields stay as they are. */
         UserChange: {
@@ -4895,6 +5028,139 @@ export interface operations {
             };
         };
     };
+    application_usage: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The first hour (RFC 3339, taken back to its hour); at most 30 days
+                 *     back; 7 days before `until` when absent.
+                 * @example 2026-12-01T00:00:00Z
+                 */
+                since?: string;
+                /**
+                 * @description The end, exclusive (RFC 3339); now when absent.
+                 * @example 2026-12-08T00:00:00Z
+                 */
+                until?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Counts per hour */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Usage"];
+                };
+            };
+            /** @description The path parameter cannot be an id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the body is not valid JSON: EOF while parsing an object at line 1 column 1",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
+            401: {
+                headers: {
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller lacks `admin:view` (RFC 6750 `insufficient_scope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this needs the admin:edit permission, which the caller does not have",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such application */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "application not found",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `since` or `until` is not an RFC 3339 instant, `since` is more than 30 days back, or `until` is not after it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "name: name is required; email: this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)",
+                     *       "errors": [
+                     *         {
+                     *           "code": "required",
+                     *           "field": "name",
+                     *           "message": "name is required"
+                     *         },
+                     *         {
+                     *           "code": "email_in_use",
+                     *           "field": "email",
+                     *           "message": "this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     request_reset: {
         parameters: {
             query?: never;
@@ -7239,6 +7505,120 @@ export interface operations {
                 };
             };
             /** @description Invalid fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "name: name is required; email: this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)",
+                     *       "errors": [
+                     *         {
+                     *           "code": "required",
+                     *           "field": "name",
+                     *           "message": "name is required"
+                     *         },
+                     *         {
+                     *           "code": "email_in_use",
+                     *           "field": "email",
+                     *           "message": "this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    tenant_usage: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The first hour (RFC 3339, taken back to its hour); at most 30 days
+                 *     back; 7 days before `until` when absent.
+                 * @example 2026-12-01T00:00:00Z
+                 */
+                since?: string;
+                /**
+                 * @description The end, exclusive (RFC 3339); now when absent.
+                 * @example 2026-12-08T00:00:00Z
+                 */
+                until?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Counts per hour, and per application */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantUsage"];
+                };
+            };
+            /** @description Unknown or malformed query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the body is not valid JSON: EOF while parsing an object at line 1 column 1",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
+            401: {
+                headers: {
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller lacks `admin:view` (RFC 6750 `insufficient_scope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this needs the admin:edit permission, which the caller does not have",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `since` or `until` is not an RFC 3339 instant, `since` is more than 30 days back, or `until` is not after it */
             422: {
                 headers: {
                     [name: string]: unknown;
