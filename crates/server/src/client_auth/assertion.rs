@@ -66,7 +66,7 @@ pub(super) async fn authenticate(
             tracing::debug!(?reason, "client assertion refused");
             if let Some(id) = client_id.as_deref() {
                 let counter = casebook_domain::usage::Counter::AssertionRefused;
-                state.usage().count(tenant.id(), id, counter, state.now());
+                state.usage().count_unverified(tenant.id(), id, counter, state.now());
             }
             Err(failed(state, tenant, client_id.as_deref(), peer))
         }

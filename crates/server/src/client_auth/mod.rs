@@ -140,7 +140,7 @@ async fn check_credentials(
         state.metrics().mistyped_secrets.inc();
         state
             .usage()
-            .count(tenant.id(), &client_id, Counter::InvalidSecret, state.now());
+            .count_unverified(tenant.id(), &client_id, Counter::InvalidSecret, state.now());
         return Err(failed(state, tenant, Some(&client_id), peer));
     }
     match client_record(state, tenant, &client_id).await? {

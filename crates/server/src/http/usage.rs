@@ -115,8 +115,9 @@ pub async fn tenant_usage(
         busy(b).cmp(&busy(a)).then_with(|| a.id.as_str().cmp(b.id.as_str()))
     });
     // Applications quiet in the window still say when they were last active.
+    let busy: std::collections::HashSet<String> = applications.iter().map(|a| a.id.as_str().to_owned()).collect();
     for (id, hour) in last {
-        if !applications.iter().any(|a| a.id.as_str() == id) {
+        if !busy.contains(&id) {
             applications.push(ApplicationUsage {
                 id: ApplicationId::from(id),
                 issued: 0,
