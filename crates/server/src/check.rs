@@ -39,6 +39,8 @@ pub struct Settings {
     pub gateway_policy: Option<PathBuf>,
     /// `CASEBOOK_DPOP_NONCE`.
     pub dpop_nonce: Option<String>,
+    /// `CASEBOOK_USAGE_COUNTING`.
+    pub usage_counting: Option<String>,
     pub metrics_addr: Option<String>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -213,6 +215,9 @@ fn configuration(settings: &Settings) -> Vec<Finding> {
         error(format!(
             "CASEBOOK_DPOP_NONCE (--dpop-nonce) must be true or false, not {value:?}"
         ));
+    }
+    if let Err(e) = config::usage_counting(settings.usage_counting.as_deref()) {
+        error(e);
     }
     if let Err(e) = LogFormat::parse(settings.log_format.as_deref()) {
         error(e.to_string());
@@ -611,6 +616,7 @@ mod tests {
             secret_scanning_keys: Some("/nonexistent/keys.json".into()),
             gateway_policy: Some("/nonexistent/policy.toml".into()),
             dpop_nonce: Some("yes".into()),
+            usage_counting: Some("sometimes".into()),
             metrics_addr: Some("metrics.internal".into()),
             ..settings()
         };
@@ -629,6 +635,7 @@ mod tests {
             "CASEBOOK_SECRET_SCANNING_KEYS",
             "CASEBOOK_GATEWAY_POLICY",
             "CASEBOOK_DPOP_NONCE",
+            "CASEBOOK_USAGE_COUNTING",
             "CASEBOOK_METRICS_ADDR",
         ] {
             assert_eq!(
@@ -638,7 +645,7 @@ mod tests {
             );
         }
         // No listen address, so no default public URL to judge either.
-        assert_eq!(found.len(), 14, "{found:#?}");
+        assert_eq!(found.len(), 15, "{found:#?}");
     }
 
     #[test]

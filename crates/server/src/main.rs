@@ -363,6 +363,7 @@ async fn check(args: CheckArgs) -> bool {
         secret_scanning_keys: args.secret_scanning_keys,
         gateway_policy: args.gateway_policy,
         dpop_nonce: args.dpop_nonce,
+        usage_counting: env("CASEBOOK_USAGE_COUNTING"),
         metrics_addr: args.metrics_addr,
         tls_cert: args.tls_cert,
         tls_key: args.tls_key,
