@@ -125,6 +125,22 @@ both_backends!(
             let r = replica.token_response(&fenced_client, &fenced_secret, None).await;
             assert_eq!(r.status(), 401, "from outside allowed_sources");
         }
+        // A token of the application honoured, then revoked: the next call
+        // is a 401 with its token, counted as the 403s are.
+        assert_eq!(app.get("/api/v1/me", &token).await.status(), 200);
+        let r = app
+            .http
+            .post(app.url("/oauth2/revoke"))
+            .form(&[
+                ("token", token.as_str()),
+                ("client_id", &client_id),
+                ("client_secret", &secret),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(app.get("/api/v1/me", &token).await.status(), 401);
         // A secret rotated with a grace period, presented after it ended.
         let rotate = json!({"password": ADMIN_PASSWORD, "grace_period_seconds": 60});
         let rotated = app
@@ -142,7 +158,7 @@ both_backends!(
             ("quota_exceeded", 2),
             ("invalid_secret", 2),
             ("assertion_refused", 2),
-            ("api_refused", 2),
+            ("api_refused", 3),
             ("expired_secret", 1),
         ]);
         wait_for(&app, &admin, &id, &want).await;

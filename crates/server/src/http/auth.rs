@@ -482,6 +482,14 @@ pub async fn authenticate(
                 invalid_token: true,
                 detail,
             },
+            Refusal::Ended { client_id, detail } => {
+                let counter = casebook_domain::usage::Counter::ApiRefused;
+                state.usage().count(tenant.id(), &client_id, counter, state.now());
+                ApiError::Unauthorized {
+                    invalid_token: true,
+                    detail,
+                }
+            }
             Refusal::Storage(e) => match e.downcast::<sqlx::Error>() {
                 Ok(e) => ApiError::from(*e),
                 Err(e) => ApiError::Internal(e),
@@ -541,6 +549,10 @@ const TENANT_REFUSES: &str = "the access token's tenant is disabled";
 pub enum Refusal {
     /// The token is not honoured; the message goes to the client.
     Invalid(String),
+    /// A token this tenant signed for an application it knows, no longer
+    /// honoured (expired, revoked, its application disabled): as `Invalid`,
+    /// and at the APIs a refusal counted in that application's usage.
+    Ended { client_id: String, detail: String },
     /// Storage or keys could not be read: the server's fault, not the token's.
     Storage(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -554,6 +566,18 @@ impl From<sqlx::Error> for Refusal {
 impl From<TokenError> for Refusal {
     fn from(e: TokenError) -> Self {
         Self::Invalid(e.to_string())
+    }
+}
+
+/// A token this tenant signed for `client_id` (so the application is
+/// known, not claimed) and no longer honours.
+fn ended(client_id: &str, refusal: Refusal) -> Refusal {
+    match refusal {
+        Refusal::Invalid(detail) => Refusal::Ended {
+            client_id: client_id.to_owned(),
+            detail,
+        },
+        other => other,
     }
 }
 
@@ -577,12 +601,13 @@ pub async fn verify_access_token(
             return Err(Refusal::Invalid(TENANT_REFUSES.into()));
         }
         if hit.exp <= now {
-            return Err(TokenError::Expired.into());
+            return Err(ended(&hit.client_id, TokenError::Expired.into()));
         }
         // Revocations do not move the cache epoch (one client revoking its
         // tokens must not empty every cache); they are checked here instead.
         if state.caches().is_revoked(&hit.jti) {
-            return Err(Refusal::Invalid("the access token has been revoked".into()));
+            let revoked = Refusal::Invalid("the access token has been revoked".into());
+            return Err(ended(&hit.client_id, revoked));
         }
         return Ok(hit);
     }
@@ -609,16 +634,18 @@ pub async fn verify_access_token(
         .filter(|client| client.tenant_id == tenant.id())
         .ok_or_else(revoked)?;
     if !client.enabled {
-        return Err(Refusal::Invalid("the application is disabled".into()));
+        let disabled = Refusal::Invalid("the application is disabled".into());
+        return Err(ended(&claims.client_id, disabled));
     }
     if claims.generation != client.token_generation {
-        return Err(Refusal::Invalid(
+        let stale = Refusal::Invalid(
             "the access token was issued before the application was last disabled or its secret was rotated without a grace period"
                 .into(),
-        ));
+        );
+        return Err(ended(&claims.client_id, stale));
     }
     if store::is_revoked(state.db(), &claims.jti).await? {
-        return Err(revoked());
+        return Err(ended(&claims.client_id, revoked()));
     }
     let scope = PermissionSet::parse_scope(&claims.scope).map_err(|_| TokenError::Malformed)?;
     // The entry lives only while the cache epoch stands, and every change to

@@ -62,7 +62,7 @@ pub async fn introspect(
             // learns nothing, not even that it is active.
             Ok(verified) if !may_introspect(&caller, &verified) => IntrospectionResponse::default(),
             Ok(verified) => describe(&state, &tenant, &verified),
-            Err(Refusal::Invalid(_)) => IntrospectionResponse::default(),
+            Err(Refusal::Invalid(_) | Refusal::Ended { .. }) => IntrospectionResponse::default(),
             Err(Refusal::Storage(e)) => {
                 tracing::error!(error = %e, "introspection lookup failed");
                 return Err(OAuthError::unavailable(
