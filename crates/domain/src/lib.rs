@@ -114,6 +114,7 @@ pub mod time;
 pub mod user;
 pub mod validation;
 pub mod wire;
+pub mod webhook;
 
 /// Modules public only with the `server` feature. Without it they are still
 /// compiled for the forms' rules, and what those do not use is dead code.

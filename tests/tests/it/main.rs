@@ -61,3 +61,4 @@ mod tls;
 mod traces;
 mod upgrades;
 mod weak_keys;
+mod webhooks;

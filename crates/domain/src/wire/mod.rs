@@ -21,6 +21,7 @@ mod problem;
 mod scanning;
 mod secrets;
 mod sign_in;
+mod webhooks;
 
 pub use admin::{
     Application, AuditEvent, RevealRequest, RevealedSecret, Role, RotateRequest, Session, SignIn, Tenant, User,
@@ -35,6 +36,7 @@ pub use passkeys::{
     MfaPasskeyStart, Passkey, PasskeyOptions, PasskeyRegistration, PasskeyRegistrationStart, PasskeyRemoval, Passkeys,
 };
 pub use problem::Problem;
+pub use webhooks::{CreatedWebhook, WebhookDeliveries, WebhookDelivery, Webhook, Webhooks};
 pub use scanning::{LeakAlert, LeakLabel, LeakVerdict};
 pub use secrets::{ClientSecretInfo, ClientSecretValue, ClientSecrets, EndedSecretInfo, NewSecretRequest, SecretState};
 pub use sign_in::{

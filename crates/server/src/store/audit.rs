@@ -55,6 +55,8 @@ impl<'a> Event<'a> {
 #[tracing::instrument(name = "db audit", level = "debug", skip_all)]
 pub async fn audit(tx: &mut Tx, at: &Scope, actor: &ActorRef, event: Event<'_>) -> Result<(), sqlx::Error> {
     let request = RequestContext::current();
+    let id = new_id();
+    let now = tx.now_micros();
     sqlx::query(
         "INSERT INTO audit_events (id, at, actor_kind, actor_id, actor_name, action, target_kind, target_id, detail, \
          tenant_id, source, request_id, target_name, changes) \
@@ -66,8 +68,8 @@ pub async fn audit(tx: &mut Tx, at: &Scope, actor: &ActorRef, event: Event<'_>) 
            WHEN 'tenant' THEN (SELECT name FROM tenants WHERE slug = $8) END), \
          $14)",
     )
-    .bind(new_id())
-    .bind(tx.now_micros())
+    .bind(&id)
+    .bind(now)
     .bind(actor.kind.as_str())
     .bind(&actor.id)
     .bind(&actor.name)
@@ -81,8 +83,10 @@ pub async fn audit(tx: &mut Tx, at: &Scope, actor: &ActorRef, event: Event<'_>) 
     .bind(event.target_name)
     .bind(event.changes.map(|c| c.into_value().to_string()))
     .execute(&mut **tx)
-    .await
-    .map(|_| ())
+    .await?;
+    // The webhooks' outbox, in the event's transaction: it is queued
+    // exactly when the event exists.
+    super::webhooks::queue_deliveries(tx, at, &id, event.action.as_ref(), now).await
 }
 
 /// An event that is the whole of what happened (a refused sign-in, a
@@ -223,7 +227,7 @@ enum Bound {
     Number(i64),
 }
 
-fn audit_record(r: &AnyRow) -> Result<AuditRecord, sqlx::Error> {
+pub(super) fn audit_record(r: &AnyRow) -> Result<AuditRecord, sqlx::Error> {
     let changes: Option<String> = col(r, "changes")?;
     Ok(AuditRecord {
         id: col(r, "id")?,

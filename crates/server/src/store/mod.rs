@@ -35,6 +35,7 @@ mod signing_keys;
 mod snapshots;
 mod tenants;
 mod users;
+mod webhooks;
 
 pub use accounts::*;
 pub use applications::*;
@@ -65,6 +66,7 @@ pub use sessions::*;
 pub use signing_keys::*;
 pub use tenants::*;
 pub use users::*;
+pub use webhooks::*;
 
 use crate::crypto::MasterKey;
 use crate::db::{Db, Tx, col, is_unique_violation, micros_to_rfc3339, new_id};

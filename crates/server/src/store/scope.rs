@@ -87,6 +87,9 @@ pub const TENANT_TABLES: &[&str] = &[
     "webauthn_ceremonies",
     "second_factor_failures",
     "idempotency_keys",
+    "webhooks",
+    "webhook_event_types",
+    "webhook_deliveries",
 ];
 
 #[cfg(test)]

@@ -345,6 +345,9 @@ pub async fn change_tenant_settings(
 /// Every table of [`super::TENANT_TABLES`], children first.
 const TENANT_DELETION_ORDER: &[&str] = &[
     "idempotency_keys",
+    "webhook_deliveries",
+    "webhook_event_types",
+    "webhooks",
     "sessions",
     "recovery_codes",
     "mfa_challenges",
