@@ -60,6 +60,7 @@ pub const ASSETS: &[(&str, &str, &str)] = assets! {
     "settings.js" => "text/javascript; charset=utf-8",
     "ui.js" => "text/javascript; charset=utf-8",
     "users.js" => "text/javascript; charset=utf-8",
+    "webhooks.js" => "text/javascript; charset=utf-8",
     "webauthn.js" => "text/javascript; charset=utf-8",
 };
 

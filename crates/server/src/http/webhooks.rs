@@ -46,10 +46,10 @@ fn view(record: WebhookRecord) -> Webhook {
 }
 
 fn delivery_view(record: DeliveryRecord) -> WebhookDelivery {
-    let status = if record.delivered_at.is_some() {
-        "delivered"
-    } else if record.next_attempt_at.is_some() {
+    let status = if record.next_attempt_at.is_some() {
         "pending"
+    } else if record.delivered_at.is_some() {
+        "delivered"
     } else {
         "failed"
     };

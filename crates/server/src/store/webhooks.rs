@@ -471,7 +471,7 @@ pub async fn retry_delivery(
     let mut tx = at.begin().await?;
     let now = tx.now_micros();
     let done = sqlx::query(
-        "UPDATE webhook_deliveries SET next_attempt_at = $1, window_start = $1, lease = NULL \
+        "UPDATE webhook_deliveries SET next_attempt_at = $1, window_start = $1, lease = NULL, delivered_at = NULL \
          WHERE tenant_id = $2 AND webhook_id = $3 AND event_id = $4",
     )
     .bind(now)
