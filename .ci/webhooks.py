@@ -144,7 +144,7 @@ moved = wait_for("/moved", 5)
 time.sleep(0.5)
 with lock:
     elsewhere = [r for r in received if r[0] == "/elsewhere"]
-check(len(moved) == 5 and not elsewhere, "a 302 is not followed")
+check(len(moved) >= 5 and not elsewhere, f"a 302 is not followed ({len(moved)} tries at /moved, none at /elsewhere)")
 listed = call("GET", f"/admin/v1/webhooks/{hooks['/moved']['id']}/deliveries", bearer=session)["items"]
 check(all(d["status"] == "pending" and d["response_status"] == 302 for d in listed),
       "a redirected delivery is pending, answered 302")

@@ -113,8 +113,8 @@ pub mod tenant;
 pub mod time;
 pub mod user;
 pub mod validation;
-pub mod wire;
 pub mod webhook;
+pub mod wire;
 
 /// Modules public only with the `server` feature. Without it they are still
 /// compiled for the forms' rules, and what those do not use is dead code.

@@ -312,7 +312,10 @@ impl EventFilter {
 /// given up.
 pub fn next_attempt(window_start: Timestamp, failed: u32, now: Timestamp) -> Option<Timestamp> {
     const SCHEDULE: [u64; 8] = [5, 30, 120, 600, 1800, 3600, 7200, 14400];
-    let delay = SCHEDULE.get(failed.saturating_sub(1) as usize).copied().unwrap_or(28800);
+    let delay = SCHEDULE
+        .get(failed.saturating_sub(1) as usize)
+        .copied()
+        .unwrap_or(28800);
     let end = window_start.saturating_add(RETRY_WINDOW);
     if now >= end {
         return None;

@@ -108,9 +108,7 @@ fn context(table: SealedTable, source: &str) -> String {
         | SealedTable::InstallKeys
         | SealedTable::TotpSecrets
         | SealedTable::OutboxLinks
-        | SealedTable::WebhookSecrets => {
-            source.to_owned()
-        }
+        | SealedTable::WebhookSecrets => source.to_owned(),
     }
 }
 

@@ -65,7 +65,11 @@ impl Receiver {
     }
 
     fn answer(&self, path: &str, statuses: &[u16]) {
-        self.script.lock().unwrap().answers.insert(path.to_owned(), statuses.to_vec());
+        self.script
+            .lock()
+            .unwrap()
+            .answers
+            .insert(path.to_owned(), statuses.to_vec());
     }
 
     fn received(&self, path: &str) -> Vec<Received> {
@@ -100,7 +104,13 @@ async fn take(mut tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>, s
     };
     let head = String::from_utf8_lossy(&data[..head_end]).into_owned();
     let mut lines = head.split("\r\n");
-    let path = lines.next().unwrap_or("").split_whitespace().nth(1).unwrap_or("/").to_owned();
+    let path = lines
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_owned();
     let headers: HashMap<String, String> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
@@ -132,7 +142,9 @@ async fn take(mut tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>, s
 /// Standard Webhooks' check, written from the specification.
 fn verify(secret: &str, received: &Received) -> Value {
     let b64 = base64::engine::general_purpose::STANDARD;
-    let key = b64.decode(secret.strip_prefix("whsec_").expect("whsec_")).expect("base64 key");
+    let key = b64
+        .decode(secret.strip_prefix("whsec_").expect("whsec_"))
+        .expect("base64 key");
     let id = &received.headers["webhook-id"];
     let timestamp = &received.headers["webhook-timestamp"];
     let mut content = format!("{id}.{timestamp}.").into_bytes();
@@ -176,7 +188,8 @@ async fn add_webhook(app: &TestApp, admin: &str, url: &str, events: &[&str]) -> 
 
 async fn deliveries(app: &TestApp, admin: &str, webhook: &str) -> Vec<Value> {
     let page = expect(
-        app.get(&format!("/admin/v1/webhooks/{webhook}/deliveries"), admin).await,
+        app.get(&format!("/admin/v1/webhooks/{webhook}/deliveries"), admin)
+            .await,
         200,
     )
     .await;
@@ -330,7 +343,8 @@ both_backends!(
         for i in 0..30 {
             // Half the events through each replica.
             let at = if i % 2 == 0 { &app } else { &other };
-            at.create_role(&admin, &format!("Replicated {i}"), &["engage:view"]).await;
+            at.create_role(&admin, &format!("Replicated {i}"), &["engage:view"])
+                .await;
         }
         for path in ["/a", "/b"] {
             receiver.wait_for(path, 30).await;
@@ -375,11 +389,16 @@ both_backends!(
         }
         // Neither tenant sees the other's endpoint.
         assert_eq!(
-            other.get(&format!("/admin/v1/webhooks/{root_hook}"), &other_admin).await.status(),
+            other
+                .get(&format!("/admin/v1/webhooks/{root_hook}"), &other_admin)
+                .await
+                .status(),
             404
         );
         assert_eq!(
-            app.get(&format!("/admin/v1/webhooks/{other_hook}/deliveries"), &admin).await.status(),
+            app.get(&format!("/admin/v1/webhooks/{other_hook}/deliveries"), &admin)
+                .await
+                .status(),
             404
         );
     }
@@ -401,7 +420,10 @@ both_backends!(
         let listed = deliveries(&app, &admin, &id).await;
         assert_eq!(listed[0]["status"], "pending");
         assert_eq!(listed[0]["response_status"], 302);
-        assert!(listed[0]["last_error"].as_str().unwrap().contains("redirect"), "{listed:?}");
+        assert!(
+            listed[0]["last_error"].as_str().unwrap().contains("redirect"),
+            "{listed:?}"
+        );
     }
 );
 
@@ -468,14 +490,21 @@ both_backends!(
     only_a_signed_in_person_with_view_and_edit_may_add_or_change_one,
     |app: TestApp| async move {
         let admin = app.admin_token().await;
-        let both = app.create_role(&admin, "Hook admins", &["admin:view", "admin:edit"]).await;
+        let both = app
+            .create_role(&admin, "Hook admins", &["admin:view", "admin:edit"])
+            .await;
         let (_, client_id, secret) = app.partner(&admin, "Automation", &[both["id"].as_str().unwrap()]).await;
         let token = app.access_token(&client_id, &secret).await;
         let form = json!({"url": "https://siem.example.org/hook", "events": ["*"]});
         problem(app.post_json("/admin/v1/webhooks", &token, &form).await, 403).await;
         let edit_only = app.create_role(&admin, "Editors", &["admin:edit"]).await;
-        app.create_user(&admin, "editor@agency.org", "Editor", &[edit_only["id"].as_str().unwrap()])
-            .await;
+        app.create_user(
+            &admin,
+            "editor@agency.org",
+            "Editor",
+            &[edit_only["id"].as_str().unwrap()],
+        )
+        .await;
         let editor = app.sign_in("editor@agency.org", USER_PASSWORD).await;
         let refused = problem(app.post_json("/admin/v1/webhooks", &editor, &form).await, 403).await;
         assert!(refused["detail"].as_str().unwrap().contains("admin:view"), "{refused}");

@@ -36,13 +36,13 @@ pub use passkeys::{
     MfaPasskeyStart, Passkey, PasskeyOptions, PasskeyRegistration, PasskeyRegistrationStart, PasskeyRemoval, Passkeys,
 };
 pub use problem::Problem;
-pub use webhooks::{CreatedWebhook, WebhookDeliveries, WebhookDelivery, Webhook, Webhooks};
 pub use scanning::{LeakAlert, LeakLabel, LeakVerdict};
 pub use secrets::{ClientSecretInfo, ClientSecretValue, ClientSecrets, EndedSecretInfo, NewSecretRequest, SecretState};
 pub use sign_in::{
     MfaSignIn, OneTimeCode, PasskeyProof, PasswordResetRequest, RecoveryCodes, SecondFactor, SetPasswordRequest,
     Settings, SettingsChange, TotpConfirmation, TotpEnrolment, TotpEnrolmentRequest, TotpRemoval,
 };
+pub use webhooks::{CreatedWebhook, Webhook, WebhookDeliveries, WebhookDelivery, Webhooks};
 
 use crate::AccountKind;
 use crate::ids::{AccountId, ApplicationId, UserId};
