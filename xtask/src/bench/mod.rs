@@ -43,7 +43,9 @@
 //! step alone and only prints; `cargo xtask bench forward-auth` likewise
 //! runs forward auth's (`forward_auth.rs`: the check beside `me`, and nginx
 //! with the check beside nginx alone), and `idempotency` (`idempotency.rs`:
-//! creating cases with an `Idempotency-Key` beside creating them without).
+//! creating cases with an `Idempotency-Key` beside creating them without),
+//! and `webhooks` (`webhooks.rs`: `/api/v1/me` while a backlog of 10,000
+//! webhook deliveries drains, beside it without one, and the drain time).
 //!
 //! Set `CASEBOOK_BENCH_PG` to a PostgreSQL URL to run the suite there too (a
 //! fresh database is created beside the named one and dropped afterwards).
@@ -69,6 +71,7 @@ mod setup;
 mod suite;
 mod tenants;
 mod tenants_report;
+mod webhooks;
 
 use crate::openapi::workspace_root;
 use options::{Options, Plan, build_release, find_on_path, given_binary};
@@ -109,7 +112,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return audit_export::run(&binary);
     }
     let (only, args) = match args.split_first() {
-        Some((first, rest)) if ["tenants", "algorithms", "forward-auth", "idempotency"].contains(&first.as_str()) => {
+        Some((first, rest)) if ["tenants", "algorithms", "forward-auth", "idempotency", "webhooks"].contains(&first.as_str()) => {
             (Some(first.as_str()), rest)
         }
         _ => (None, args),
@@ -145,6 +148,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
         Some("idempotency") => {
             bench.idempotency()?;
+            return Ok(());
+        }
+        Some("webhooks") => {
+            bench.webhooks()?;
             return Ok(());
         }
         Some(_) => {
