@@ -1,5 +1,5 @@
 //! Webhook deliveries (the contract, "Webhooks"): the outbox the audit
-//! trail writes ([`crate::store::queue_deliveries`]) sent to each endpoint,
+//! trail writes in each event's transaction (`store/audit.rs`) sent to each endpoint,
 //! signed per Standard Webhooks.
 //!
 //! One background task per replica leases a batch of due deliveries (so

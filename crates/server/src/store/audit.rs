@@ -86,8 +86,35 @@ pub async fn audit(tx: &mut Tx, at: &Scope, actor: &ActorRef, event: Event<'_>) 
     .await?;
     // The webhooks' outbox, in the event's transaction: it is queued
     // exactly when the event exists.
-    super::webhooks::queue_deliveries(tx, at, &id, event.action.as_ref(), now).await
+    queue_deliveries(tx, at, &id, event.action.as_ref(), now).await
 }
+
+/// Queues `event_id` (an `action`) for every enabled endpoint of the tenant
+/// that takes it, in the event's transaction: one statement, which queues
+/// nothing when the tenant has no webhook.
+async fn queue_deliveries(
+    tx: &mut Tx,
+    at: &Scope,
+    event_id: &str,
+    action: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO webhook_deliveries (tenant_id, webhook_id, event_id, action, created_at, window_start, attempts, next_attempt_at) \
+         SELECT w.tenant_id, w.id, $1, $2, $3, $3, 0, $3 FROM webhooks w \
+         WHERE w.tenant_id = $4 AND w.enabled = 1 AND EXISTS (SELECT 1 FROM webhook_event_types t \
+           WHERE t.tenant_id = w.tenant_id AND t.webhook_id = w.id \
+           AND (t.exact = $2 OR substr($2, 1, length(t.prefix)) = t.prefix))",
+    )
+    .bind(event_id)
+    .bind(action)
+    .bind(now)
+    .bind(at.tenant())
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
 
 /// An event that is the whole of what happened (a refused sign-in, a
 /// refused request), in a transaction of its own.

@@ -1,5 +1,5 @@
 //! Webhooks: a tenant's endpoints, and the outbox of deliveries the audit
-//! trail writes for them in each event's transaction ([`queue_deliveries`]),
+//! trail writes for them in each event's transaction (`audit.rs`),
 //! leased, delivered and retried by [`crate::webhooks`].
 //!
 //! A delivery is one audit event for one endpoint, keyed by both: its id is
@@ -234,32 +234,6 @@ pub async fn delete_webhook(at: &Scope, actor: &ActorRef, id: &str) -> Result<()
     .await?;
     tx.commit().await?;
     Ok(())
-}
-
-/// Queues `event_id` (an `action`) for every enabled endpoint of the tenant
-/// that takes it, in the event's transaction: one statement, which queues
-/// nothing when the tenant has no webhook.
-pub(super) async fn queue_deliveries(
-    tx: &mut Tx,
-    at: &Scope,
-    event_id: &str,
-    action: &str,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO webhook_deliveries (tenant_id, webhook_id, event_id, action, created_at, window_start, attempts, next_attempt_at) \
-         SELECT w.tenant_id, w.id, $1, $2, $3, $3, 0, $3 FROM webhooks w \
-         WHERE w.tenant_id = $4 AND w.enabled = 1 AND EXISTS (SELECT 1 FROM webhook_event_types t \
-           WHERE t.tenant_id = w.tenant_id AND t.webhook_id = w.id \
-           AND (t.exact = $2 OR substr($2, 1, length(t.prefix)) = t.prefix))",
-    )
-    .bind(event_id)
-    .bind(action)
-    .bind(now)
-    .bind(at.tenant())
-    .execute(&mut **tx)
-    .await
-    .map(|_| ())
 }
 
 /// A delivery leased for sending, with what it needs.
