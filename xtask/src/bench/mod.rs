@@ -112,7 +112,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return audit_export::run(&binary);
     }
     let (only, args) = match args.split_first() {
-        Some((first, rest)) if ["tenants", "algorithms", "forward-auth", "idempotency", "webhooks"].contains(&first.as_str()) => {
+        Some((first, rest))
+            if ["tenants", "algorithms", "forward-auth", "idempotency", "webhooks"].contains(&first.as_str()) =>
+        {
             (Some(first.as_str()), rest)
         }
         _ => (None, args),

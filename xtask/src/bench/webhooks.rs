@@ -46,7 +46,8 @@ impl Bench {
             bearer: Some(token.clone()),
         };
         let baseline = self.measure(dir, &server, "/api/v1/me", &me, "GET /api/v1/me, no backlog")?;
-        let body = serde_json::json!({"url": format!("https://127.0.0.1:{}/hook", receiver.port), "events": ["bench.*"]});
+        let body =
+            serde_json::json!({"url": format!("https://127.0.0.1:{}/hook", receiver.port), "events": ["bench.*"]});
         let created = expect(
             server.addr,
             "POST",

@@ -92,13 +92,7 @@ pub async fn audit(tx: &mut Tx, at: &Scope, actor: &ActorRef, event: Event<'_>) 
 /// Queues `event_id` (an `action`) for every enabled endpoint of the tenant
 /// that takes it, in the event's transaction: one statement, which queues
 /// nothing when the tenant has no webhook.
-async fn queue_deliveries(
-    tx: &mut Tx,
-    at: &Scope,
-    event_id: &str,
-    action: &str,
-    now: i64,
-) -> Result<(), sqlx::Error> {
+async fn queue_deliveries(tx: &mut Tx, at: &Scope, event_id: &str, action: &str, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO webhook_deliveries (tenant_id, webhook_id, event_id, action, created_at, window_start, attempts, next_attempt_at) \
          SELECT w.tenant_id, w.id, $1, $2, $3, $3, 0, $3 FROM webhooks w \
@@ -114,7 +108,6 @@ async fn queue_deliveries(
     .await
     .map(|_| ())
 }
-
 
 /// An event that is the whole of what happened (a refused sign-in, a
 /// refused request), in a transaction of its own.
