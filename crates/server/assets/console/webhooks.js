@@ -11,13 +11,20 @@ const form = $("wh-form");
 // Webhooks carry the audit trail: for those who may read it.
 export function webhooksShown() { return can("admin:view"); }
 
+// A cell that names its column when the table is shown as cards (narrow screens).
+function cell(label, text) {
+  const td = el("td", text);
+  td.dataset.label = label;
+  return td;
+}
+
 function row(hook) {
   const tr = el("tr");
-  const url = el("td", hook.url, "wrap");
-  const events = el("td", hook.events.join(", "));
-  const state = el("td", hook.enabled ? "On" : "Off");
-  const created = el("td", formatTime(hook.created_at));
-  const actions = el("td");
+  const url = cell("URL", hook.url);
+  const events = cell("Events", hook.events.join(", "));
+  const state = cell("State", hook.enabled ? "On" : "Off");
+  const created = cell("Added", formatTime(hook.created_at));
+  const actions = el("td", undefined, "row-actions");
   const show = el("button", "Deliveries");
   show.type = "button";
   show.setAttribute("aria-label", "Deliveries to " + hook.url);
@@ -90,7 +97,7 @@ form.addEventListener("submit", (ev) => {
 function deliveryRow(hook, d) {
   const tr = el("tr");
   const result = d.response_status ? String(d.response_status) : (d.last_error || "—");
-  const actions = el("td");
+  const actions = el("td", undefined, "row-actions");
   if (can("admin:edit")) {
     const retry = el("button", "Retry");
     retry.type = "button";
@@ -102,8 +109,8 @@ function deliveryRow(hook, d) {
     });
     actions.append(retry);
   }
-  tr.append(el("td", d.type), el("td", d.status), el("td", String(d.attempts)), el("td", result, "wrap"),
-    el("td", formatTime(d.last_attempt_at)), actions);
+  tr.append(cell("Event", d.type), cell("Status", d.status), cell("Attempts", String(d.attempts)),
+    cell("Last answer", result), cell("Last attempt", formatTime(d.last_attempt_at)), actions);
   return tr;
 }
 
