@@ -244,6 +244,11 @@ both_backends!(
         assert_eq!(listed[0]["status"], "delivered");
         assert_eq!(listed[0]["attempts"], 1);
         assert_eq!(listed[0]["response_status"], 204);
+        assert_eq!(
+            app.metric("casebook_webhook_deliveries_total{outcome=\"delivered\"}")
+                .await,
+            1.0
+        );
         tokio::time::sleep(Duration::from_millis(1500)).await;
         assert_eq!(receiver.received("/hook").len(), 1, "user.created is not asked for");
 
@@ -424,6 +429,14 @@ both_backends!(
             listed[0]["last_error"].as_str().unwrap().contains("redirect"),
             "{listed:?}"
         );
+        assert!(
+            app.metric("casebook_webhook_deliveries_total{outcome=\"failed\"}")
+                .await
+                >= 1.0
+        );
+        // The gauge is read every 5 s: the redirected delivery still waits.
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        assert!(app.metric("casebook_webhook_queue_depth").await >= 1.0);
     }
 );
 

@@ -30,8 +30,16 @@ pub struct Webhook {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "openapi", schema(as = CreatedWebhook))]
 pub struct CreatedWebhook {
-    #[serde(flatten)]
-    pub webhook: Webhook,
+    pub id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub description: Option<String>,
+    pub enabled: bool,
+    /// RFC 3339.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub created_at: Timestamp,
+    pub created_by: Actor,
     /// `whsec_` and the base64 key that signs every delivery (Standard
     /// Webhooks). Shown this once; the server keeps it sealed.
     pub secret: String,

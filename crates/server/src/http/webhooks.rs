@@ -117,10 +117,17 @@ pub async fn create_webhook(
     let (key, secret) = crate::webhooks::new_secret();
     let record = store::create_webhook(&at, &caller.actor(), state.master(), &webhook, &key).await?;
     tracing::info!(webhook = %record.id, user = %caller.id, "webhook added");
+    let shown = view(record);
     Ok((
         StatusCode::CREATED,
         Json(CreatedWebhook {
-            webhook: view(record),
+            id: shown.id,
+            url: shown.url,
+            events: shown.events,
+            description: shown.description,
+            enabled: shown.enabled,
+            created_at: shown.created_at,
+            created_by: shown.created_by,
             secret,
         }),
     ))

@@ -1541,12 +1541,20 @@ export interface components {
             jkt: string;
         };
         /** @description `POST /admin/v1/webhooks`: the endpoint, with its signing secret shown this once. */
-        CreatedWebhook: components["schemas"]["WebhookView"] & {
+        CreatedWebhook: {
+            /** @description RFC 3339. */
+            created_at: string;
+            created_by: components["schemas"]["Actor"];
+            description: string | null;
+            enabled: boolean;
+            events: string[];
+            id: string;
             /**
              * @description `whsec_` and the base64 key that signs every delivery (Standard
              *     Webhooks). Shown this once; the server keeps it sealed.
              */
             secret: string;
+            url: string;
         };
         /** @description A secret that no longer exists: what it was, and when it ended. */
         EndedClientSecretView: {
