@@ -42,9 +42,7 @@ impl Bench {
         let session = sign_in(&server)?;
         let (client_id, secret) = register(&server, &session, 1)?;
         let token = get_token(server.addr, &client_id, &secret)?;
-        let me = Script::Get {
-            bearer: Some(token.clone()),
-        };
+        let me = Script::Get { bearer: Some(token) };
         let baseline = self.measure(dir, &server, "/api/v1/me", &me, "GET /api/v1/me, no backlog")?;
         let body =
             serde_json::json!({"url": format!("https://127.0.0.1:{}/hook", receiver.port), "events": ["bench.*"]});
@@ -61,6 +59,10 @@ impl Bench {
         queue_backlog(&database.url)?;
         let started = Instant::now();
         let server = Server::start_with(&self.binary, &database, &master_key, &settings)?;
+        // A new port is a new issuer (no public URL is set): a new token.
+        let me = Script::Get {
+            bearer: Some(get_token(server.addr, &client_id, &secret)?),
+        };
         let during = self.wrk_run(dir, &server, "/api/v1/me", &me, self.plan.phase, None)?;
         println!(
             "  {:<44} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms",
