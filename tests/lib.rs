@@ -169,6 +169,8 @@ pub struct Spawn {
     pub dpop_nonce: bool,
     /// `CASEBOOK_GATEWAY_POLICY`, as the policy file's text.
     pub gateway_policy: Option<String>,
+    /// `CASEBOOK_ALLOW_PRIVATE_WEBHOOK_URLS`.
+    pub allow_private_webhook_urls: bool,
 }
 
 impl Default for Spawn {
@@ -187,6 +189,7 @@ impl Default for Spawn {
             public_host: None,
             dpop_nonce: false,
             gateway_policy: None,
+            allow_private_webhook_urls: false,
         }
     }
 }
@@ -288,6 +291,7 @@ impl TestApp {
                 std::sync::Arc::new(casebook_server::gateway_policy::parse(text).expect("a gateway policy"))
             }),
             jwks_fetch: spawn.jwks_fetch.clone(),
+            allow_private_webhook_urls: spawn.allow_private_webhook_urls,
             secret_policy: spawn.secret_policy,
             secret_scanning: spawn.secret_scanning.clone(),
             ..Config::local(url, master)

@@ -448,7 +448,7 @@ mod uri;
 pub use address::is_public;
 pub use degenerate::{RSA_EXPONENT, degenerate};
 pub use fetched::{FetchedSet, FetchedSetError};
-pub use uri::{JwksUri, KeySource, MAX_JWKS_URI_CHARS};
+pub use uri::{JwksUri, KeySource, MAX_JWKS_URI_CHARS, outgoing_https_url};
 
 #[cfg(test)]
 mod tests;

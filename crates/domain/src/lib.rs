@@ -114,6 +114,7 @@ pub mod time;
 pub mod usage;
 pub mod user;
 pub mod validation;
+pub mod webhook;
 pub mod wire;
 
 /// Modules public only with the `server` feature. Without it they are still

@@ -23,6 +23,8 @@ pub struct Settings {
     pub token_signing_alg: String,
     pub allow_private_jwks_uri: String,
     pub extra_ca_file: Option<PathBuf>,
+    /// `CASEBOOK_ALLOW_PRIVATE_WEBHOOK_URLS`.
+    pub allow_private_webhook_urls: Option<String>,
     /// `CASEBOOK_MASTER_KEY`, `CASEBOOK_MASTER_KEY_FILE`,
     /// `CASEBOOK_PREVIOUS_MASTER_KEYS` and `CASEBOOK_PREVIOUS_MASTER_KEYS_FILE`.
     pub master_keys: config::MasterKeySettings,
@@ -208,6 +210,13 @@ fn configuration(settings: &Settings) -> Vec<Finding> {
         && let Err(e) = crate::gateway_policy::load(path)
     {
         error(e);
+    }
+    if let Some(value) = settings.allow_private_webhook_urls.as_deref()
+        && !matches!(value.trim(), "true" | "false")
+    {
+        error(format!(
+            "CASEBOOK_ALLOW_PRIVATE_WEBHOOK_URLS (--allow-private-webhook-urls) must be true or false, not {value:?}"
+        ));
     }
     if let Some(value) = settings.dpop_nonce.as_deref()
         && !matches!(value.trim(), "true" | "false")
@@ -468,6 +477,7 @@ async fn sealed_values(db: &Db, master_key: &crate::crypto::MasterKey) -> Vec<Fi
     for (tally, what) in [
         (&survey.totp_secrets, "TOTP secrets"),
         (&survey.outbox_links, "unsent password links"),
+        (&survey.webhook_secrets, "webhook secrets"),
     ] {
         if !tally.unopened.is_empty() {
             unopened.push(format!("{} of {} {what}", tally.unopened.len(), tally.total));
@@ -617,6 +627,7 @@ mod tests {
             gateway_policy: Some("/nonexistent/policy.toml".into()),
             dpop_nonce: Some("yes".into()),
             usage_counting: Some("sometimes".into()),
+            allow_private_webhook_urls: Some("maybe".into()),
             metrics_addr: Some("metrics.internal".into()),
             ..settings()
         };
@@ -636,6 +647,7 @@ mod tests {
             "CASEBOOK_GATEWAY_POLICY",
             "CASEBOOK_DPOP_NONCE",
             "CASEBOOK_USAGE_COUNTING",
+            "CASEBOOK_ALLOW_PRIVATE_WEBHOOK_URLS",
             "CASEBOOK_METRICS_ADDR",
         ] {
             assert_eq!(
@@ -645,7 +657,7 @@ mod tests {
             );
         }
         // No listen address, so no default public URL to judge either.
-        assert_eq!(found.len(), 15, "{found:#?}");
+        assert_eq!(found.len(), 16, "{found:#?}");
     }
 
     #[test]

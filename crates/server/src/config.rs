@@ -35,6 +35,11 @@ pub struct Config {
     pub gateway_policy: Option<std::sync::Arc<casebook_domain::gateway::Policy>>,
     /// How `jwks_uri` key sets are fetched.
     pub jwks_fetch: JwksFetchConfig,
+    /// `CASEBOOK_ALLOW_PRIVATE_WEBHOOK_URLS`: let a webhook's URL reach
+    /// loopback, private and other non-public addresses, as
+    /// `jwks_fetch.allow_private` does for a `jwks_uri`. Webhooks trust
+    /// `jwks_fetch.extra_ca_file` too.
+    pub allow_private_webhook_urls: bool,
     /// `CASEBOOK_SECRET_MAX_AGE_DAYS`: the longest a client secret works.
     pub secret_policy: casebook_domain::secret_lifecycle::SecretPolicy,
     /// `CASEBOOK_SECRET_SCANNING_KEYS`: who may report leaked secrets.
@@ -79,6 +84,7 @@ impl Config {
             dpop_nonce: false,
             gateway_policy: None,
             jwks_fetch: Default::default(),
+            allow_private_webhook_urls: false,
             secret_policy: Default::default(),
             secret_scanning: None,
             metrics_addr: None,

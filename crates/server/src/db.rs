@@ -147,6 +147,7 @@ pub fn migrations(backend: Backend) -> Vec<Migration> {
             16 "0016_schema_compat", 17 "0017_master_keys", 18 "0018_tenants",
             19 "0019_audit_evidence", 20 "0020_ended_secret_names", 21 "0021_strong_sign_in",
             22 "0022_passkeys", 23 "0023_dpop", 24 "0024_idempotency_keys", 25 "0025_usage",
+            26 "0026_webhooks",
         ),
         Backend::Postgres => migration_files!("postgres":
             1 "0001_init", 2 "0002_outbox", 3 "0003_token_generation", 4 "0004_key_activation",
@@ -157,6 +158,7 @@ pub fn migrations(backend: Backend) -> Vec<Migration> {
             16 "0016_schema_compat", 17 "0017_master_keys", 18 "0018_tenants",
             19 "0019_audit_evidence", 20 "0020_ended_secret_names", 21 "0021_strong_sign_in",
             22 "0022_passkeys", 23 "0023_dpop", 24 "0024_idempotency_keys", 25 "0025_usage",
+            26 "0026_webhooks",
         ),
     };
     files

@@ -165,30 +165,12 @@ impl std::fmt::Debug for JwksFetcher {
 impl JwksFetcher {
     /// Reads the extra CA bundle, if any, and builds the HTTPS client.
     pub fn new(config: &JwksFetchConfig, limits: Limits, metrics: &Metrics) -> Result<Self, ConfigError> {
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            // A proxy would resolve the name itself, past the resolver below.
-            .no_proxy()
-            .https_only(true)
-            .connect_timeout(limits.timeout)
-            .timeout(limits.timeout)
-            .user_agent(concat!("casebook/", env!("CARGO_PKG_VERSION"), " (jwks fetch)"))
-            .dns_resolver(PublicOnly {
-                allow_private: config.allow_private,
-            });
-        if let Some(path) = &config.extra_ca_file {
-            let failed = |reason: String| ConfigError::ExtraCaFile {
-                path: path.clone(),
-                reason,
-            };
-            let pem = std::fs::read(path).map_err(|e| failed(e.to_string()))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| failed(e.to_string()))?;
-            if certs.is_empty() {
-                return Err(failed("holds no PEM certificate".into()));
-            }
-            builder = builder.tls_certs_merge(certs);
-        }
-        let client = builder.build().map_err(|e| ConfigError::JwksClient(error_chain(&e)))?;
+        let client = https_client(
+            config.allow_private,
+            config.extra_ca_file.as_deref(),
+            limits.timeout,
+            "jwks fetch",
+        )?;
         Ok(Self {
             client,
             allow_private: config.allow_private,
@@ -289,6 +271,41 @@ impl JwksFetcher {
     }
 }
 
+/// The HTTPS client of every request the server sends to a URL someone
+/// registered (a `jwks_uri`, a webhook): `https` only, no redirects, no
+/// proxy, `timeout` from connect to the last byte, the platform's roots and
+/// the PEM bundle at `extra_ca_file` (`CASEBOOK_EXTRA_CA_FILE`), and a
+/// resolver that keeps only public addresses unless `allow_private`.
+pub fn https_client(
+    allow_private: bool,
+    extra_ca_file: Option<&std::path::Path>,
+    timeout: Duration,
+    purpose: &str,
+) -> Result<reqwest::Client, ConfigError> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        // A proxy would resolve the name itself, past the resolver below.
+        .no_proxy()
+        .https_only(true)
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .user_agent(format!("casebook/{} ({purpose})", env!("CARGO_PKG_VERSION")))
+        .dns_resolver(PublicOnly { allow_private });
+    if let Some(path) = extra_ca_file {
+        let failed = |reason: String| ConfigError::ExtraCaFile {
+            path: path.to_owned(),
+            reason,
+        };
+        let pem = std::fs::read(path).map_err(|e| failed(e.to_string()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| failed(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(failed("holds no PEM certificate".into()));
+        }
+        builder = builder.tls_certs_merge(certs);
+    }
+    builder.build().map_err(|e| ConfigError::JwksClient(error_chain(&e)))
+}
+
 fn transport(error: reqwest::Error) -> FetchError {
     if error.is_timeout() {
         return FetchError::Timeout;
@@ -299,7 +316,7 @@ fn transport(error: reqwest::Error) -> FetchError {
 /// An error and its causes on one line: reqwest's own text alone says only
 /// "error sending request", and the cause (the resolver's refusal, a
 /// certificate problem) is what an operator needs.
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -49,6 +49,7 @@ pub mod tls;
 pub mod totp;
 pub mod usage;
 pub mod views;
+pub mod webhooks;
 
 use crate::config::{Backend, Config, ConfigError};
 use crate::db::{Db, DbError};
@@ -221,6 +222,7 @@ pub async fn start(config: Config, options: TestOptions) -> Result<Running, Star
         None => None,
     };
     housekeeping::spawn(state.clone(), options.deliver_notifications);
+    webhooks::spawn(state.clone());
     state::replica_sync::spawn_generation_poll(state.clone());
     state.quotas().start();
     if let Some((listener, _)) = metrics_listener {
@@ -299,6 +301,7 @@ pub async fn serve(config: Config, log_format: config::LogFormat) -> Result<(), 
     let metrics_listener = bind_metrics(&config).await?;
     let state = prepare(config, TestOptions::default()).await?;
     housekeeping::spawn(state.clone(), TestOptions::default().deliver_notifications);
+    webhooks::spawn(state.clone());
     state::replica_sync::spawn_generation_poll(state.clone());
     state.quotas().start();
     let bound = local_addr(&listener, addr)?;

@@ -65,6 +65,10 @@ enum Command {
         gateway_policy: Option<std::path::PathBuf>,
         #[command(flatten)]
         jwks_fetch: JwksFetchArgs,
+        /// Let a webhook's URL reach loopback, private and other non-public
+        /// addresses (a receiver inside the network); off, such a URL is refused.
+        #[arg(long, env = "CASEBOOK_ALLOW_PRIVATE_WEBHOOK_URLS", default_value_t = false, action = clap::ArgAction::Set, value_name = "BOOL")]
+        allow_private_webhook_urls: bool,
         /// The longest any client secret works after it was issued, in days
         /// (1 to 3650); also the expiry of a secret added without one.
         #[arg(long, env = "CASEBOOK_SECRET_MAX_AGE_DAYS", value_name = "DAYS")]
@@ -157,6 +161,8 @@ struct CheckArgs {
     allow_private_jwks_uri: String,
     #[arg(long, env = "CASEBOOK_EXTRA_CA_FILE", value_name = "PEM_FILE")]
     extra_ca_file: Option<std::path::PathBuf>,
+    #[arg(long, env = "CASEBOOK_ALLOW_PRIVATE_WEBHOOK_URLS", value_name = "BOOL")]
+    allow_private_webhook_urls: Option<String>,
     #[arg(long, env = "CASEBOOK_SECRET_MAX_AGE_DAYS", value_name = "DAYS")]
     secret_max_age_days: Option<String>,
     #[arg(long, env = "CASEBOOK_SECRET_SCANNING_KEYS", value_name = "JSON_FILE")]
@@ -351,6 +357,7 @@ async fn check(args: CheckArgs) -> bool {
         token_signing_alg: args.token_signing_alg,
         allow_private_jwks_uri: args.allow_private_jwks_uri,
         extra_ca_file: args.extra_ca_file,
+        allow_private_webhook_urls: args.allow_private_webhook_urls,
         master_keys: master_key_settings(),
         admin_email: env("CASEBOOK_ADMIN_EMAIL"),
         admin_password: env("CASEBOOK_ADMIN_PASSWORD"),
@@ -445,6 +452,7 @@ async fn run(command: Command, format: LogFormat) -> Result<(), Failure> {
             dpop_nonce,
             gateway_policy,
             jwks_fetch,
+            allow_private_webhook_urls,
             secret_max_age_days,
             secret_scanning_keys,
             metrics_addr,
@@ -499,6 +507,7 @@ async fn run(command: Command, format: LogFormat) -> Result<(), Failure> {
                     allow_private: jwks_fetch.allow_private_jwks_uri,
                     extra_ca_file: jwks_fetch.extra_ca_file,
                 },
+                allow_private_webhook_urls,
                 secret_policy: casebook_domain::secret_lifecycle::SecretPolicy::from_max_age_days(secret_max_age_days)?,
                 secret_scanning: secret_scanning_keys
                     .as_deref()

@@ -104,9 +104,11 @@ async fn legacy_mac_key(db: &Db, master: &MasterKey) -> Result<[u8; 32], MasterK
 fn context(table: SealedTable, source: &str) -> String {
     match table {
         SealedTable::SigningKeys => crate::keys::kid_context(source),
-        SealedTable::ClientSecrets | SealedTable::InstallKeys | SealedTable::TotpSecrets | SealedTable::OutboxLinks => {
-            source.to_owned()
-        }
+        SealedTable::ClientSecrets
+        | SealedTable::InstallKeys
+        | SealedTable::TotpSecrets
+        | SealedTable::OutboxLinks
+        | SealedTable::WebhookSecrets => source.to_owned(),
     }
 }
 
@@ -148,16 +150,19 @@ pub struct Survey {
     pub totp_secrets: Tally,
     /// The links of notices not yet sent.
     pub outbox_links: Tally,
+    /// Webhooks' signing secrets.
+    pub webhook_secrets: Tally,
 }
 
 impl Survey {
-    fn tallies(&self) -> [&Tally; 5] {
+    fn tallies(&self) -> [&Tally; 6] {
         [
             &self.signing_keys,
             &self.client_secrets,
             &self.mac_key,
             &self.totp_secrets,
             &self.outbox_links,
+            &self.webhook_secrets,
         ]
     }
 
@@ -217,6 +222,7 @@ pub async fn survey(db: &Db, master: &MasterKey) -> Result<Survey, MasterKeysErr
         (SealedTable::InstallKeys, &mut survey.mac_key),
         (SealedTable::TotpSecrets, &mut survey.totp_secrets),
         (SealedTable::OutboxLinks, &mut survey.outbox_links),
+        (SealedTable::WebhookSecrets, &mut survey.webhook_secrets),
     ] {
         let mut after = String::new();
         loop {
@@ -262,6 +268,11 @@ pub async fn rotate(
             SealedTable::OutboxLinks,
             &mut survey.outbox_links,
             "unsent password links",
+        ),
+        (
+            SealedTable::WebhookSecrets,
+            &mut survey.webhook_secrets,
+            "webhook secrets",
         ),
     ] {
         let total = {

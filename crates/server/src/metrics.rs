@@ -262,6 +262,7 @@ pub struct Metrics {
     pub token_quota_refusals: Counter,
     /// Token requests and tokens refused for coming from outside `allowed_sources`.
     pub source_refusals: Counter,
+    pub webhooks: WebhookMetrics,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -413,6 +414,7 @@ impl Metrics {
                 ("commit".to_owned(), crate::build_info::COMMIT.to_owned()),
             ]),
         );
+        let webhooks = WebhookMetrics::register(&mut registry);
         let mut process = Registry::default();
         process.register_collector(Box::new(crate::process_metrics::ProcessCollector));
         Self {
@@ -439,6 +441,7 @@ impl Metrics {
             token_quota_flushes,
             token_quota_refusals,
             source_refusals,
+            webhooks,
         }
     }
 
@@ -499,6 +502,43 @@ pub async fn track<S: AsRef<Metrics>>(State(state): State<S>, request: Request, 
         .get_or_create(&RequestLabels { method, route, status })
         .inc();
     response
+}
+
+/// Webhook deliveries: attempts by outcome, and what is still to be sent.
+#[derive(Debug, Clone)]
+pub struct WebhookMetrics {
+    /// Attempts answered with a 2xx.
+    pub delivered: Counter,
+    /// Attempts that failed and will be tried again.
+    pub failed: Counter,
+    /// Deliveries given up after a day of retries.
+    pub gave_up: Counter,
+    /// Deliveries not yet delivered nor given up, of the whole install.
+    pub queue_depth: Gauge,
+}
+
+impl WebhookMetrics {
+    fn register(registry: &mut Registry) -> Self {
+        let outcomes = Family::<Vec<(&'static str, &'static str)>, Counter>::default();
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts by outcome: delivered (a 2xx), failed (tried again later) or gave_up",
+            outcomes.clone(),
+        );
+        let outcome = |name: &'static str| outcomes.get_or_create_owned(&vec![("outcome", name)]);
+        let queue_depth = Gauge::default();
+        registry.register(
+            "webhook_queue_depth",
+            "Webhook deliveries not yet delivered nor given up (the whole install's)",
+            queue_depth.clone(),
+        );
+        Self {
+            delivered: outcome("delivered"),
+            failed: outcome("failed"),
+            gave_up: outcome("gave_up"),
+            queue_depth,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -122,11 +122,12 @@ pub(crate) async fn rotate_master_key(url: &str, batch_size: usize) -> Result<()
     db.close().await;
     let contended = survey.contended();
     println!(
-        "casebook master-key rotate: done in {:.1} s: {} signing key(s), {} client secret(s), {} sign-in value(s) and the client-secret MAC key checked; {resealed} re-sealed under the current key (id {}), {} already were",
+        "casebook master-key rotate: done in {:.1} s: {} signing key(s), {} client secret(s), {} sign-in value(s), {} webhook secret(s) and the client-secret MAC key checked; {resealed} re-sealed under the current key (id {}), {} already were",
         started.elapsed().as_secs_f64(),
         survey.signing_keys.total,
         survey.client_secrets.total,
         survey.totp_secrets.total + survey.outbox_links.total,
+        survey.webhook_secrets.total,
         master.key_id(),
         survey.current(),
     );

@@ -295,6 +295,7 @@ both_backends!(
         users(&c, &admin).await;
         let partner = applications(&c, &admin).await;
         federated_credentials(&c, &admin).await;
+        webhooks(&c, &admin).await;
         client_secrets(&c, &admin).await;
         oauth(&c, &admin, &partner).await;
         casebook_api(&c, &admin).await;
@@ -786,6 +787,56 @@ async fn federated_credentials(c: &Client<'_>, admin: &str) {
     let one = [("{id}", id), ("{credential_id}", credential)];
     c.call_with(Method::DELETE, ONE, &one).bearer(admin).expect(204).await;
     c.call_with(Method::DELETE, ONE, &one).bearer(admin).expect(404).await;
+}
+
+async fn webhooks(c: &Client<'_>, admin: &str) {
+    const LIST: &str = "/admin/v1/webhooks";
+    const ONE: &str = "/admin/v1/webhooks/{id}";
+    const DELIVERIES: &str = "/admin/v1/webhooks/{id}/deliveries";
+    const RETRY: &str = "/admin/v1/webhooks/{id}/deliveries/{delivery_id}/retry";
+    let body = json!({"url": "https://siem.example.org/hook", "events": ["webhook.*"], "description": "SIEM"});
+    let added = c.post(LIST).bearer(admin).json(body).expect(201).await;
+    assert!(str_of(&added.body, "secret").starts_with("whsec_"));
+    c.post(LIST)
+        .bearer(admin)
+        .json(json!({"url": "http://siem.example.org/hook", "events": []}))
+        .expect(422)
+        .await;
+    let listed = c.get(LIST).bearer(admin).expect(200).await;
+    assert_eq!(listed.body["items"][0]["id"], added.body["id"]);
+    c.get(LIST).expect(401).await;
+    let id = str_of(&added.body, "id");
+    c.call(Method::GET, ONE, id).bearer(admin).expect(200).await;
+    c.call(Method::GET, ONE, "no-such-webhook")
+        .bearer(admin)
+        .expect(404)
+        .await;
+    c.call(Method::PATCH, ONE, id)
+        .bearer(admin)
+        .json(json!({"enabled": false, "description": ""}))
+        .expect(200)
+        .await;
+    c.call(Method::PATCH, ONE, id)
+        .bearer(admin)
+        .json(json!({"events": ["nope"]}))
+        .expect(422)
+        .await;
+    // Its own webhook.created was queued for it.
+    let deliveries = c.call(Method::GET, DELIVERIES, id).bearer(admin).expect(200).await;
+    let delivery = str_of(&deliveries.body["items"][0], "id").to_owned();
+    c.call(Method::GET, DELIVERIES, "no-such-webhook")
+        .bearer(admin)
+        .expect(404)
+        .await;
+    let one = [("{id}", id), ("{delivery_id}", delivery.as_str())];
+    c.call_with(Method::POST, RETRY, &one).bearer(admin).expect(202).await;
+    let missing = [("{id}", id), ("{delivery_id}", "no-such-delivery")];
+    c.call_with(Method::POST, RETRY, &missing)
+        .bearer(admin)
+        .expect(404)
+        .await;
+    c.call(Method::DELETE, ONE, id).bearer(admin).expect(204).await;
+    c.call(Method::DELETE, ONE, id).bearer(admin).expect(404).await;
 }
 
 async fn client_secrets(c: &Client<'_>, admin: &str) {

@@ -37,6 +37,25 @@ pub fn ca_file() -> &'static Path {
     &ca().file
 }
 
+/// A TLS acceptor presenting a certificate for `127.0.0.1` and `localhost`
+/// under the test CA: for any loopback HTTPS server a test runs.
+pub fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
+    let key = KeyPair::generate().expect("key");
+    let params = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).expect("params");
+    let cert = params.signed_by(&key, &ca().issuer).expect("certificate");
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .expect("server config");
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
 /// How the host answers one path.
 #[derive(Debug, Clone)]
 pub enum Answer {
@@ -71,20 +90,7 @@ impl Drop for KeyHost {
 impl KeyHost {
     /// Serves on 127.0.0.1 with a certificate for `127.0.0.1` and `localhost`.
     pub async fn start() -> Self {
-        let key = KeyPair::generate().expect("key");
-        let params = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).expect("params");
-        let cert = params.signed_by(&key, &ca().issuer).expect("certificate");
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![cert.der().clone()],
-                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-            )
-            .expect("server config");
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let acceptor = tls_acceptor();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let paths = Arc::new(Mutex::new(Paths::default()));

@@ -63,3 +63,4 @@ mod traces;
 mod upgrades;
 mod usage;
 mod weak_keys;
+mod webhooks;

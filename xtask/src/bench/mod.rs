@@ -44,8 +44,10 @@
 //! runs forward auth's (`forward_auth.rs`: the check beside `me`, and nginx
 //! with the check beside nginx alone), and `idempotency` (`idempotency.rs`:
 //! creating cases with an `Idempotency-Key` beside creating them without),
-//! and `usage` (`usage.rs`: the grant with usage counting on beside off,
-//! and the usage answer's latency with 30 days of counts).
+//! `usage` (`usage.rs`: the grant with usage counting on beside off,
+//! and the usage answer's latency with 30 days of counts),
+//! and `webhooks` (`webhooks.rs`: `/api/v1/me` while a backlog of 10,000
+//! webhook deliveries drains, beside it without one, and the drain time).
 //!
 //! Set `CASEBOOK_BENCH_PG` to a PostgreSQL URL to run the suite there too (a
 //! fresh database is created beside the named one and dropped afterwards).
@@ -72,6 +74,7 @@ mod suite;
 mod tenants;
 mod tenants_report;
 mod usage;
+mod webhooks;
 
 use crate::openapi::workspace_root;
 use options::{Options, Plan, build_release, find_on_path, given_binary};
@@ -113,7 +116,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     let (only, args) = match args.split_first() {
         Some((first, rest))
-            if ["tenants", "algorithms", "forward-auth", "idempotency", "usage"].contains(&first.as_str()) =>
+            if [
+                "tenants",
+                "algorithms",
+                "forward-auth",
+                "idempotency",
+                "usage",
+                "webhooks",
+            ]
+            .contains(&first.as_str()) =>
         {
             (Some(first.as_str()), rest)
         }
@@ -159,6 +170,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 point.on_vs_off(),
                 point.answer.p99_us / 1000.0
             );
+            return Ok(());
+        }
+        Some("webhooks") => {
+            bench.webhooks()?;
             return Ok(());
         }
         Some(_) => {

@@ -23,54 +23,13 @@ impl JwksUri {
     /// `field` names the field in the error; `allow_private` is the
     /// operator's `CASEBOOK_ALLOW_PRIVATE_JWKS_URI`.
     pub fn parse(field: &str, raw: &str, allow_private: bool) -> Result<Self, FieldError> {
-        let invalid = |message: &str| FieldError::new(field, ErrorCode::InvalidUrl, format!("{field} {message}"));
-        if raw.trim().is_empty() {
-            return Err(FieldError::new(
-                field,
-                ErrorCode::Required,
-                format!("{field} must be an https URL"),
-            ));
-        }
-        if raw.chars().count() > MAX_JWKS_URI_CHARS {
-            return Err(FieldError::new(
-                field,
-                ErrorCode::TooLong,
-                format!("{field} must be at most {MAX_JWKS_URI_CHARS} characters"),
-            ));
-        }
-        let url = url::Url::parse(raw).map_err(|_| invalid("must be an absolute https URL"))?;
-        if url.scheme() != "https" {
-            return Err(invalid(
-                "must be an https URL: keys fetched in the clear could be anyone's",
-            ));
-        }
-        let Some(host) = url.host() else {
-            return Err(invalid("must name a host"));
-        };
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(invalid("must not carry a user name or password"));
-        }
-        if url.fragment().is_some() {
-            return Err(invalid("must not have a #fragment"));
-        }
-        let literal = match host {
-            url::Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
-            url::Host::Ipv6(v6) => Some(IpAddr::V6(v6)),
-            url::Host::Domain(_) => None,
-        };
-        if let Some(ip) = literal
-            && !allow_private
-            && !is_public(ip)
-        {
-            return Err(FieldError::new(
-                field,
-                ErrorCode::PrivateAddress,
-                format!(
-                    "{field} names {ip}, a loopback, private or otherwise non-public address; the server fetches public addresses only"
-                ),
-            ));
-        }
-        Ok(Self(url))
+        outgoing_https_url(
+            field,
+            raw,
+            allow_private,
+            "keys fetched in the clear could be anyone's",
+        )
+        .map(Self)
     }
 
     /// The URL as fetched and stored (normalized: `https://Host` reads back
@@ -92,6 +51,66 @@ impl JwksUri {
         }
     }
 }
+
+/// The rule every URL the server sends a request to keeps (a `jwks_uri`, a
+/// webhook): an absolute `https` URL with a host, no user name or password
+/// and no fragment, of at most [`MAX_JWKS_URI_CHARS`] characters, whose host,
+/// when written as an IP address, is a public one unless `allow_private`.
+/// `why_https` ends the message that refuses another scheme.
+pub fn outgoing_https_url(
+field: &str,
+raw: &str,
+allow_private: bool,
+why_https: &str,
+) -> Result<url::Url, FieldError> {
+    let invalid = |message: &str| FieldError::new(field, ErrorCode::InvalidUrl, format!("{field} {message}"));
+    if raw.trim().is_empty() {
+        return Err(FieldError::new(
+            field,
+            ErrorCode::Required,
+            format!("{field} must be an https URL"),
+        ));
+    }
+    if raw.chars().count() > MAX_JWKS_URI_CHARS {
+        return Err(FieldError::new(
+            field,
+            ErrorCode::TooLong,
+            format!("{field} must be at most {MAX_JWKS_URI_CHARS} characters"),
+        ));
+    }
+    let url = url::Url::parse(raw).map_err(|_| invalid("must be an absolute https URL"))?;
+    if url.scheme() != "https" {
+        return Err(invalid(&format!("must be an https URL: {why_https}")));
+    }
+    let Some(host) = url.host() else {
+        return Err(invalid("must name a host"));
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("must not carry a user name or password"));
+    }
+    if url.fragment().is_some() {
+        return Err(invalid("must not have a #fragment"));
+    }
+    let literal = match host {
+        url::Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
+        url::Host::Ipv6(v6) => Some(IpAddr::V6(v6)),
+        url::Host::Domain(_) => None,
+    };
+    if let Some(ip) = literal
+        && !allow_private
+        && !is_public(ip)
+    {
+        return Err(FieldError::new(
+            field,
+            ErrorCode::PrivateAddress,
+            format!(
+                "{field} names {ip}, a loopback, private or otherwise non-public address; the server reaches public addresses only"
+            ),
+        ));
+    }
+    Ok(url)
+}
+
 
 impl AsRef<str> for JwksUri {
     fn as_ref(&self) -> &str {

@@ -22,6 +22,7 @@ mod scanning;
 mod secrets;
 mod sign_in;
 mod usage;
+mod webhooks;
 
 pub use admin::{
     Application, AuditEvent, RevealRequest, RevealedSecret, Role, RotateRequest, Session, SignIn, Tenant, User,
@@ -43,6 +44,7 @@ pub use sign_in::{
     Settings, SettingsChange, TotpConfirmation, TotpEnrolment, TotpEnrolmentRequest, TotpRemoval,
 };
 pub use usage::{ApplicationUsage, TenantUsage, Usage, UsageBucket, UsageRefusals};
+pub use webhooks::{CreatedWebhook, Webhook, WebhookDeliveries, WebhookDelivery, Webhooks};
 
 use crate::AccountKind;
 use crate::ids::{AccountId, ApplicationId, UserId};

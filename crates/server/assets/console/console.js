@@ -12,6 +12,7 @@ import { showAudit } from "./audit.js";
 import { showOverview } from "./usage.js";
 import { showTenants, tenantsShown } from "./tenants.js";
 import { showSettings, settingsShown } from "./settings.js";
+import { showWebhooks, webhooksShown } from "./webhooks.js";
 import { showAccount, learnSecondFactor, whenEnrolled } from "./account.js";
 import { codeField, passkeyRow, secondFactor } from "./factor.js";
 import * as webauthn from "./webauthn.js";
@@ -38,6 +39,7 @@ const SCREENS = {
   overview: { title: "Usage", crumbs: "Global → Usage", show: showOverview },
   audit: { title: "Audit trail", crumbs: "Global → Audit trail", show: showAudit },
   tenants: { title: "Tenants", crumbs: "Global → Tenants", show: showTenants, shown: tenantsShown },
+  webhooks: { title: "Webhooks", crumbs: "Global → Webhooks", show: showWebhooks, shown: webhooksShown },
   settings: { title: "Settings", crumbs: "Global → Settings", show: showSettings, shown: settingsShown },
   account: { title: "Your account", crumbs: "You → Your account", show: showAccount },
 };
@@ -73,6 +75,7 @@ function openPage(name, focus) {
 function navFor() {
   $("nav-tenants").hidden = !available("tenants");
   $("nav-settings").hidden = !available("settings");
+  $("nav-webhooks").hidden = !available("webhooks");
 }
 
 function signedIn(yes) {

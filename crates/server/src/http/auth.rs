@@ -209,6 +209,31 @@ pub const ROUTES: &[RouteAccess] = &[
     rule(Method::GET, "/admin/v1/usage", perm(Admin, View)),
     rule(Method::GET, "/admin/v1/audit-events", perm(Admin, View)),
     rule(Method::GET, "/admin/v1/audit-events/export", perm(Admin, View)),
+    // An endpoint receives the audit trail: only a signed-in person may add,
+    // change or remove one (holding admin:view too, which the handler checks).
+    rule(Method::GET, "/admin/v1/webhooks", perm(Admin, View)),
+    rule(
+        Method::POST,
+        "/admin/v1/webhooks",
+        Access::SignedInUser(Permission::new(Admin, Edit)),
+    ),
+    rule(Method::GET, "/admin/v1/webhooks/{id}", perm(Admin, View)),
+    rule(
+        Method::PATCH,
+        "/admin/v1/webhooks/{id}",
+        Access::SignedInUser(Permission::new(Admin, Edit)),
+    ),
+    rule(
+        Method::DELETE,
+        "/admin/v1/webhooks/{id}",
+        Access::SignedInUser(Permission::new(Admin, Edit)),
+    ),
+    rule(Method::GET, "/admin/v1/webhooks/{id}/deliveries", perm(Admin, View)),
+    rule(
+        Method::POST,
+        "/admin/v1/webhooks/{id}/deliveries/{delivery_id}/retry",
+        perm(Admin, Edit),
+    ),
     // Casebook API.
     rule(Method::GET, "/api/v1/me", Access::Authenticated),
     rule(Method::GET, "/api/v1/engage/cases", perm(Engage, View)),
@@ -363,7 +388,7 @@ pub fn check(principal: &Principal, access: Access) -> Result<(), ApiError> {
         Access::SignedInUser(p) => {
             if principal.session.is_none() {
                 return Err(ApiError::forbidden(
-                    "only a signed-in person can see or rotate a client secret; an application cannot",
+                    "only a signed-in person can do this (see or rotate a client secret, add or change a webhook); an application cannot",
                 ));
             }
             p

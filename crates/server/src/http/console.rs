@@ -61,6 +61,7 @@ pub const ASSETS: &[(&str, &str, &str)] = assets! {
     "ui.js" => "text/javascript; charset=utf-8",
     "usage.js" => "text/javascript; charset=utf-8",
     "users.js" => "text/javascript; charset=utf-8",
+    "webhooks.js" => "text/javascript; charset=utf-8",
     "webauthn.js" => "text/javascript; charset=utf-8",
 };
 

@@ -28,6 +28,7 @@ pub mod tenant;
 pub mod tenants;
 pub mod usage;
 pub mod users;
+pub mod webhooks;
 
 use crate::error::ApiError;
 use crate::metrics;
@@ -75,6 +76,7 @@ pub const BODY_STALL_TIMEOUT: Duration = Duration::from_secs(10);
         (name = "admin: roles", description = "The role catalog"),
         (name = "admin: users", description = "User accounts"),
         (name = "admin: audit", description = "Who changed what, when"),
+        (name = "admin: webhooks", description = "The audit trail sent as it happens, signed, to the agency's own systems"),
         (name = "admin: settings", description = "The tenant's settings"),
         (name = "admin: tenants", description = "The install's tenants: managed at the root tenant only"),
         (name = "operations", description = "Health, readiness, metrics, leak reports"),
@@ -148,6 +150,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(federated::routes())
         .merge(audit::routes())
         .merge(usage::routes())
+        .merge(webhooks::routes())
         .merge(api::routes());
     spec::complete(router.get_openapi_mut());
     router

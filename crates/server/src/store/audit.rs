@@ -55,6 +55,8 @@ impl<'a> Event<'a> {
 #[tracing::instrument(name = "db audit", level = "debug", skip_all)]
 pub async fn audit(tx: &mut Tx, at: &Scope, actor: &ActorRef, event: Event<'_>) -> Result<(), sqlx::Error> {
     let request = RequestContext::current();
+    let id = new_id();
+    let now = tx.now_micros();
     sqlx::query(
         "INSERT INTO audit_events (id, at, actor_kind, actor_id, actor_name, action, target_kind, target_id, detail, \
          tenant_id, source, request_id, target_name, changes) \
@@ -66,8 +68,8 @@ pub async fn audit(tx: &mut Tx, at: &Scope, actor: &ActorRef, event: Event<'_>) 
            WHEN 'tenant' THEN (SELECT name FROM tenants WHERE slug = $8) END), \
          $14)",
     )
-    .bind(new_id())
-    .bind(tx.now_micros())
+    .bind(&id)
+    .bind(now)
     .bind(actor.kind.as_str())
     .bind(&actor.id)
     .bind(&actor.name)
@@ -80,6 +82,28 @@ pub async fn audit(tx: &mut Tx, at: &Scope, actor: &ActorRef, event: Event<'_>) 
     .bind(request.request_id().map(str::to_owned))
     .bind(event.target_name)
     .bind(event.changes.map(|c| c.into_value().to_string()))
+    .execute(&mut **tx)
+    .await?;
+    // The webhooks' outbox, in the event's transaction: it is queued
+    // exactly when the event exists.
+    queue_deliveries(tx, at, &id, event.action.as_ref(), now).await
+}
+
+/// Queues `event_id` (an `action`) for every enabled endpoint of the tenant
+/// that takes it, in the event's transaction: one statement, which queues
+/// nothing when the tenant has no webhook.
+async fn queue_deliveries(tx: &mut Tx, at: &Scope, event_id: &str, action: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO webhook_deliveries (tenant_id, webhook_id, event_id, action, created_at, window_start, attempts, next_attempt_at) \
+         SELECT w.tenant_id, w.id, $1, $2, $3, $3, 0, $3 FROM webhooks w \
+         WHERE w.tenant_id = $4 AND w.enabled = 1 AND EXISTS (SELECT 1 FROM webhook_event_types t \
+           WHERE t.tenant_id = w.tenant_id AND t.webhook_id = w.id \
+           AND (t.exact = $2 OR substr($2, 1, length(t.prefix)) = t.prefix))",
+    )
+    .bind(event_id)
+    .bind(action)
+    .bind(now)
+    .bind(at.tenant())
     .execute(&mut **tx)
     .await
     .map(|_| ())
@@ -223,7 +247,7 @@ enum Bound {
     Number(i64),
 }
 
-fn audit_record(r: &AnyRow) -> Result<AuditRecord, sqlx::Error> {
+pub(super) fn audit_record(r: &AnyRow) -> Result<AuditRecord, sqlx::Error> {
     let changes: Option<String> = col(r, "changes")?;
     Ok(AuditRecord {
         id: col(r, "id")?,

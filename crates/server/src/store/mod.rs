@@ -36,6 +36,7 @@ mod snapshots;
 mod tenants;
 mod usage;
 mod users;
+mod webhooks;
 
 pub use accounts::*;
 pub use applications::*;
@@ -67,6 +68,7 @@ pub use signing_keys::*;
 pub use tenants::*;
 pub use usage::*;
 pub use users::*;
+pub use webhooks::*;
 
 use crate::crypto::MasterKey;
 use crate::db::{Db, Tx, col, is_unique_violation, micros_to_rfc3339, new_id};

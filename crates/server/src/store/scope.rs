@@ -88,6 +88,9 @@ pub const TENANT_TABLES: &[&str] = &[
     "second_factor_failures",
     "idempotency_keys",
     "usage_counts",
+    "webhooks",
+    "webhook_event_types",
+    "webhook_deliveries",
 ];
 
 #[cfg(test)]

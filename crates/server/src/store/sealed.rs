@@ -21,6 +21,8 @@ pub enum SealedTable {
     /// Notices whose body carries a one-time link, until sent (associated
     /// data: the notice's id).
     OutboxLinks,
+    /// Webhooks' signing secrets (associated data: the webhook's id).
+    WebhookSecrets,
 }
 
 impl SealedTable {
@@ -32,6 +34,7 @@ impl SealedTable {
             Self::InstallKeys => ("name", "name", "sealed_value", "install_keys"),
             Self::TotpSecrets => ("id", "id", "totp_secret_sealed", "users"),
             Self::OutboxLinks => ("id", "id", "sealed_body", "outbox"),
+            Self::WebhookSecrets => ("id", "id", "secret_sealed", "webhooks"),
         }
     }
 }

@@ -346,6 +346,9 @@ pub async fn change_tenant_settings(
 const TENANT_DELETION_ORDER: &[&str] = &[
     "idempotency_keys",
     "usage_counts",
+    "webhook_deliveries",
+    "webhook_event_types",
+    "webhooks",
     "sessions",
     "recovery_codes",
     "mfa_challenges",

@@ -858,6 +858,106 @@ export interface paths {
         patch: operations["update_user"];
         trace?: never;
     };
+    "/admin/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhooks.
+         * @description Every endpoint of the tenant (at most 20), oldest first. Secrets are
+         *     never shown again.
+         */
+        get: operations["list_webhooks"];
+        put?: never;
+        /**
+         * Add a webhook.
+         * @description The tenant's audit events of the types named in `events` are sent to
+         *     `url` as they happen, signed per Standard Webhooks with the `secret` in
+         *     the answer, which is shown this once. Needs a signed-in person holding
+         *     `admin:view` and `admin:edit`.
+         */
+        post: operations["create_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a webhook.
+         * @description One endpoint, without its secret.
+         */
+        get: operations["get_webhook"];
+        put?: never;
+        post?: never;
+        /**
+         * Remove a webhook.
+         * @description Deliveries not yet sent are dropped with it. Needs a signed-in person
+         *     holding `admin:view` and `admin:edit`.
+         */
+        delete: operations["delete_webhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a webhook.
+         * @description Its `url`, `events`, `description` or `enabled`; what is not given
+         *     stays. Needs a signed-in person holding `admin:view` and `admin:edit`.
+         */
+        patch: operations["change_webhook"];
+        trace?: never;
+    };
+    "/admin/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a webhook's deliveries.
+         * @description Its recent deliveries (the last 30 days), newest first: each audit event
+         *     sent or to be sent, how many attempts it took and how the last ended.
+         */
+        get: operations["list_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/webhooks/{id}/deliveries/{delivery_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivery again.
+         * @description Queues it at once, with a new day of retries, whether it was delivered,
+         *     is waiting or was given up. The receiver sees the same `webhook-id`.
+         */
+        post: operations["retry_delivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/engage/cases": {
         parameters: {
             query?: never;
@@ -1509,6 +1609,22 @@ export interface components {
         Confirmation: {
             /** @description The SHA-256 JWK thumbprint, base64url (RFC 9449 §6.1). */
             jkt: string;
+        };
+        /** @description `POST /admin/v1/webhooks`: the endpoint, with its signing secret shown this once. */
+        CreatedWebhook: {
+            /** @description RFC 3339. */
+            created_at: string;
+            created_by: components["schemas"]["Actor"];
+            description: string | null;
+            enabled: boolean;
+            events: string[];
+            id: string;
+            /**
+             * @description `whsec_` and the base64 key that signs every delivery (Standard
+             *     Webhooks). Shown this once; the server keeps it sealed.
+             */
+            secret: string;
+            url: string;
         };
         /** @description A secret that no longer exists: what it was, and when it ended. */
         EndedClientSecretView: {
@@ -2611,6 +2727,96 @@ export interface components {
              * @example 2026-03-02T14:05:09.123456Z
              */
             updated_at: string;
+        };
+        /** @description `PATCH /admin/v1/webhooks/{id}`: what is given changes. */
+        WebhookChange: {
+            /** @description Blank clears it. */
+            description?: string | null;
+            /**
+             * @description Off, no event is queued for the endpoint; deliveries already queued
+             *     are still sent.
+             */
+            enabled?: boolean | null;
+            events?: string[] | null;
+            url?: string | null;
+        };
+        /** @description A page of an endpoint's deliveries, newest first. */
+        WebhookDeliveryPage: {
+            items: components["schemas"]["WebhookDeliveryView"][];
+            /** @description Pass as `cursor` for the next page; `null` on the last. */
+            next_cursor: string | null;
+        };
+        /** @description One audit event on its way to one endpoint. */
+        WebhookDeliveryView: {
+            /**
+             * Format: int64
+             * @description Attempts made so far.
+             */
+            attempts: number;
+            /** @description RFC 3339: when the event was queued. */
+            created_at: string;
+            /**
+             * @description The delivery's id: the audit event's id, which is also the
+             *     `webhook-id` header the receiver sees (the same on every attempt).
+             */
+            id: string;
+            /** @description RFC 3339; `null` before the first attempt. */
+            last_attempt_at: string | null;
+            /** @description Why the last attempt failed; `null` when it did not. */
+            last_error: string | null;
+            /** @description RFC 3339; `null` once delivered or given up. */
+            next_attempt_at: string | null;
+            /**
+             * Format: int64
+             * @description The HTTP status of the last answer; `null` when none came.
+             */
+            response_status: number | null;
+            /**
+             * @description `pending` (queued or to be retried), `delivered` (a 2xx came back)
+             *     or `failed` (retried for 24 hours without one).
+             */
+            status: string;
+            /** @description The event's action, the body's `type`. */
+            type: string;
+        };
+        /** @description `POST /admin/v1/webhooks`. */
+        WebhookForm: {
+            /** @description What the endpoint is for, up to 200 characters. */
+            description?: string | null;
+            /**
+             * @description Which audit events are sent: an action (`user.changed`), a family of
+             *     them (`application.*`), or `*` for every event. 1 to 50 of them.
+             * @example [
+             *       "application.*",
+             *       "user.changed"
+             *     ]
+             */
+            events: string[];
+            /**
+             * @description Where deliveries are sent: an `https` URL on a public address (unless
+             *     the install allows private ones), at most 2048 characters.
+             * @example https://siem.agency.example/hooks/casebook
+             */
+            url: string;
+        };
+        /** @description `GET /admin/v1/webhooks`: every endpoint of the tenant (at most 20), oldest first. */
+        WebhookList: {
+            items: components["schemas"]["WebhookView"][];
+        };
+        /** @description An endpoint that receives the tenant's audit events. */
+        WebhookView: {
+            /** @description RFC 3339. */
+            created_at: string;
+            created_by: components["schemas"]["Actor"];
+            /** @description `null` when none was given. */
+            description: string | null;
+            /** @description Off, no new event is queued for it. */
+            enabled: boolean;
+            /** @description The event types and families it receives, as given. */
+            events: string[];
+            id: string;
+            /** @description Where deliveries are sent. */
+            url: string;
         };
     };
     responses: never;
@@ -9611,6 +9817,865 @@ export interface operations {
                 };
             };
             /** @description Invalid fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "name: name is required; email: this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)",
+                     *       "errors": [
+                     *         {
+                     *           "code": "required",
+                     *           "field": "name",
+                     *           "message": "name is required"
+                     *         },
+                     *         {
+                     *           "code": "email_in_use",
+                     *           "field": "email",
+                     *           "message": "this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_webhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every webhook of the tenant */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookList"];
+                };
+            };
+            /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
+            401: {
+                headers: {
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller lacks `admin:view` (RFC 6750 `insufficient_scope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this needs the admin:edit permission, which the caller does not have",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_webhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1 to 255 printable ASCII characters. For 24 hours the same account sending the same key with the same request gets the first answer again (with `Idempotent-Replayed: true`) and nothing is done twice */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookForm"];
+            };
+        };
+        responses: {
+            /** @description Added; the secret is shown this once */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedWebhook"];
+                };
+            };
+            /** @description The body is not JSON (a syntax error, bad UTF-8, a NUL character) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the body is not valid JSON: EOF while parsing an object at line 1 column 1",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credential */
+            401: {
+                headers: {
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not a signed-in person, or lacking `admin:edit` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this needs the admin:edit permission, which the caller does not have",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body stalled: nothing arrived for 10 s (the connection is then closed) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body stalled: nothing arrived for 10 s; send the request again",
+                     *       "status": 408,
+                     *       "title": "Request Timeout",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The tenant already has 20 webhooks */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the role is still assigned to 1 account(s) (Partner App); remove it from them first",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 65536 bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body is larger than this endpoint accepts",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "send the body as JSON with Content-Type: application/json",
+                     *       "status": 415,
+                     *       "title": "Unsupported Media Type",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field is missing, of the wrong type, given twice or unknown, or breaks a rule: every such field is listed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "password: password must be a string; remember: this form has no such field; its fields are password, totp_code, recovery_code, passkey",
+                     *       "errors": [
+                     *         {
+                     *           "code": "invalid_type",
+                     *           "field": "password",
+                     *           "message": "password must be a string"
+                     *         },
+                     *         {
+                     *           "code": "unknown_field",
+                     *           "field": "remember",
+                     *           "message": "this form has no such field; its fields are password, totp_code, recovery_code, passkey"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The webhook */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookView"];
+                };
+            };
+            /** @description The path parameter cannot be an id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the body is not valid JSON: EOF while parsing an object at line 1 column 1",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
+            401: {
+                headers: {
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller lacks `admin:view` (RFC 6750 `insufficient_scope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this needs the admin:edit permission, which the caller does not have",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such webhook */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "application not found",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The path parameter cannot be an id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the body is not valid JSON: EOF while parsing an object at line 1 column 1",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credential */
+            401: {
+                headers: {
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not a signed-in person, or lacking `admin:edit` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this needs the admin:edit permission, which the caller does not have",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such webhook */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "application not found",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    change_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookChange"];
+            };
+        };
+        responses: {
+            /** @description Changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookView"];
+                };
+            };
+            /** @description The body is not JSON (a syntax error, bad UTF-8, a NUL character) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the body is not valid JSON: EOF while parsing an object at line 1 column 1",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credential */
+            401: {
+                headers: {
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not a signed-in person, or lacking `admin:edit` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this needs the admin:edit permission, which the caller does not have",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such webhook */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "application not found",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body stalled: nothing arrived for 10 s (the connection is then closed) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body stalled: nothing arrived for 10 s; send the request again",
+                     *       "status": 408,
+                     *       "title": "Request Timeout",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 65536 bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request body is larger than this endpoint accepts",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "send the body as JSON with Content-Type: application/json",
+                     *       "status": 415,
+                     *       "title": "Unsupported Media Type",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field is missing, of the wrong type, given twice or unknown, or breaks a rule: every such field is listed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "password: password must be a string; remember: this form has no such field; its fields are password, totp_code, recovery_code, passkey",
+                     *       "errors": [
+                     *         {
+                     *           "code": "invalid_type",
+                     *           "field": "password",
+                     *           "message": "password must be a string"
+                     *         },
+                     *         {
+                     *           "code": "unknown_field",
+                     *           "field": "remember",
+                     *           "message": "this form has no such field; its fields are password, totp_code, recovery_code, passkey"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_deliveries: {
+        parameters: {
+            query?: {
+                /** @description 1 to 100; 50 when absent. */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of deliveries */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryPage"];
+                };
+            };
+            /** @description The path parameter cannot be an id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the body is not valid JSON: EOF while parsing an object at line 1 column 1",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
+            401: {
+                headers: {
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller lacks `admin:view` (RFC 6750 `insufficient_scope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this needs the admin:edit permission, which the caller does not have",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such webhook */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "application not found",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Bad limit */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "name: name is required; email: this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)",
+                     *       "errors": [
+                     *         {
+                     *           "code": "required",
+                     *           "field": "name",
+                     *           "message": "name is required"
+                     *         },
+                     *         {
+                     *           "code": "email_in_use",
+                     *           "field": "email",
+                     *           "message": "this address belongs to an existing Casebook account; use another (a group mailbox or a +tag sub-address serves)"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    retry_delivery: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1 to 255 printable ASCII characters. For 24 hours the same account sending the same key with the same request gets the first answer again (with `Idempotent-Replayed: true`) and nothing is done twice */
+                "idempotency-key"?: string;
+            };
+            path: {
+                id: string;
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryView"];
+                };
+            };
+            /** @description The path parameter cannot be an id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the body is not valid JSON: EOF while parsing an object at line 1 column 1",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
+            401: {
+                headers: {
+                    /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this endpoint needs a bearer token: an access token from /oauth2/token, or an admin session",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller lacks `admin:edit` (RFC 6750 `insufficient_scope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "this needs the admin:edit permission, which the caller does not have",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such webhook or delivery */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "application not found",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The first request with this `Idempotency-Key` is still running (`Retry-After` says when to retry) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the role is still assigned to 1 account(s) (Partner App); remove it from them first",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `Idempotency-Key` is malformed, or was used with another request */
             422: {
                 headers: {
                     [name: string]: unknown;
