@@ -133,6 +133,13 @@ async fn take(mut tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>, s
         script.received.push(Received { path, headers, body });
         status
     };
+    // 0 holds the request for 3 s, then takes it: a delivery in flight.
+    let status = if status == 0 {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        200
+    } else {
+        status
+    };
     let extra = if status == 302 { "location: /elsewhere\r\n" } else { "" };
     let response = format!("HTTP/1.1 {status} X\r\n{extra}content-length: 0\r\nconnection: close\r\n\r\n");
     let _ = tls.write_all(response.as_bytes()).await;
@@ -531,5 +538,38 @@ both_backends!(
         )
         .await;
         problem(app.delete(&format!("/admin/v1/webhooks/{id}"), &token).await, 403).await;
+    }
+);
+
+both_backends!(
+    a_delivery_in_flight_is_not_sent_again_at_once_and_only_a_person_may_retry_one,
+    spawn = receiving(),
+    |app: TestApp| async move {
+        let receiver = Receiver::start().await;
+        receiver.answer("/slow", &[0, 200]);
+        let admin = app.admin_token().await;
+        let (id, _) = add_webhook(&app, &admin, &receiver.url("/slow"), &["role.created"]).await;
+        let role = app.create_role(&admin, "Held", &["engage:view"]).await;
+        receiver.wait_for("/slow", 1).await;
+        let listed = deliveries(&app, &admin, &id).await;
+        let delivery = listed[0]["id"].as_str().unwrap().to_owned();
+        let retry = format!("/admin/v1/webhooks/{id}/deliveries/{delivery}/retry");
+        // Held by the replica sending it: a retry now would send it twice at once.
+        problem(app.post_json(&retry, &admin, &json!({})).await, 409).await;
+        // An application holding admin:edit may not ask either.
+        let edit = app.create_role(&admin, "Retriers", &["admin:view", "admin:edit"]).await;
+        let (_, client_id, secret) = app.partner(&admin, "Retrier", &[edit["id"].as_str().unwrap()]).await;
+        let token = app.access_token(&client_id, &secret).await;
+        problem(app.post_json(&retry, &token, &json!({})).await, 403).await;
+        // Once the attempt has ended, it may be sent again.
+        for _ in 0..100 {
+            if deliveries(&app, &admin, &id).await[0]["status"] == "delivered" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        expect(app.post_json(&retry, &admin, &json!({})).await, 202).await;
+        receiver.wait_for("/slow", 2).await;
+        assert!(role["id"].is_string());
     }
 );

@@ -25,8 +25,9 @@ pub struct Webhook {
     pub created_by: Actor,
 }
 
-/// `POST /admin/v1/webhooks`: the endpoint, with its signing secret shown this once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `POST /admin/v1/webhooks`: the endpoint, with its signing secret shown
+/// this once (and never by `Debug`).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "openapi", schema(as = CreatedWebhook))]
 pub struct CreatedWebhook {
@@ -43,6 +44,18 @@ pub struct CreatedWebhook {
     /// `whsec_` and the base64 key that signs every delivery (Standard
     /// Webhooks). Shown this once; the server keeps it sealed.
     pub secret: String,
+}
+
+impl std::fmt::Debug for CreatedWebhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedWebhook")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("enabled", &self.enabled)
+            .field("secret", &"[redacted]")
+            .finish_non_exhaustive()
+    }
 }
 
 /// `GET /admin/v1/webhooks`: every endpoint of the tenant (at most 20), oldest first.

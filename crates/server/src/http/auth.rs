@@ -232,7 +232,7 @@ pub const ROUTES: &[RouteAccess] = &[
     rule(
         Method::POST,
         "/admin/v1/webhooks/{id}/deliveries/{delivery_id}/retry",
-        perm(Admin, Edit),
+        Access::SignedInUser(Permission::new(Admin, Edit)),
     ),
     // Casebook API.
     rule(Method::GET, "/api/v1/me", Access::Authenticated),

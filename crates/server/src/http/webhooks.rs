@@ -215,12 +215,15 @@ pub async fn list_deliveries(
 /// Send a delivery again.
 ///
 /// Queues it at once, with a new day of retries, whether it was delivered,
-/// is waiting or was given up. The receiver sees the same `webhook-id`.
+/// is waiting or was given up; a delivery being sent at that moment is a
+/// 409. Only a signed-in person may ask. The receiver sees the same
+/// `webhook-id`.
 #[utoipa::path(post, path = "/admin/v1/webhooks/{id}/deliveries/{delivery_id}/retry", tag = "admin: webhooks",
     params(("id" = String, Path), ("delivery_id" = String, Path)),
     responses(
         (status = 202, description = "Queued", body = WebhookDelivery),
         (status = 404, description = "No such webhook or delivery", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The delivery is being sent right now", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn retry_delivery(
     at: Scope,

@@ -106,7 +106,7 @@ pub async fn create_webhook(
         at,
         actor,
         Event::new("webhook.created", "webhook", &id)
-            .named(webhook.url.as_str())
+            .named(&audited_url(webhook.url.as_str()))
             .detail(format!("events: {}", webhook.events.as_written().join(", "))),
     )
     .await?;
@@ -168,7 +168,11 @@ pub async fn change_webhook(
             .bind(at.tenant())
             .execute(&mut *tx)
             .await?;
-        changed.push(format!("url: {} → {}", before.url, url.as_str()));
+        changed.push(format!(
+            "url: {} → {}",
+            audited_url(&before.url),
+            audited_url(url.as_str())
+        ));
     }
     if let Some(events) = &change.events {
         let written = events.as_written();
@@ -205,12 +209,32 @@ pub async fn change_webhook(
         at,
         actor,
         Event::new("webhook.changed", "webhook", id)
-            .named(&after.url)
+            .named(&audited_url(&after.url))
             .detail(changed.join("; ")),
     )
     .await?;
     tx.commit().await?;
     Ok(after)
+}
+
+/// A receiver's URL as the audit trail keeps it: the trail is exported and
+/// delivered to the tenant's other endpoints, and receivers often carry a
+/// token in the query, so the query, the fragment and any user information
+/// are left out (a `?…` says there was a query).
+fn audited_url(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return "(a URL that does not parse)".to_owned();
+    };
+    let had_query = parsed.query().is_some() || parsed.fragment().is_some();
+    parsed.set_query(None);
+    parsed.set_fragment(None);
+    let _ = parsed.set_username("");
+    let _ = parsed.set_password(None);
+    let mut shown = parsed.to_string();
+    if had_query {
+        shown.push_str("?…");
+    }
+    shown
 }
 
 /// Removes an endpoint with its queue: what was not yet sent never will be.
@@ -229,7 +253,7 @@ pub async fn delete_webhook(at: &Scope, actor: &ActorRef, id: &str) -> Result<()
         &mut tx,
         at,
         actor,
-        Event::new("webhook.deleted", "webhook", id).named(&before.url),
+        Event::new("webhook.deleted", "webhook", id).named(&audited_url(&before.url)),
     )
     .await?;
     tx.commit().await?;
@@ -444,9 +468,12 @@ pub async fn retry_delivery(
 ) -> Result<DeliveryRecord, StoreError> {
     let mut tx = at.begin().await?;
     let now = tx.now_micros();
+    // A delivery a replica holds under a lease that has not run out is being
+    // sent: queued again it would go out twice at once.
     let done = sqlx::query(
         "UPDATE webhook_deliveries SET next_attempt_at = $1, window_start = $1, lease = NULL, delivered_at = NULL \
-         WHERE tenant_id = $2 AND webhook_id = $3 AND event_id = $4",
+         WHERE tenant_id = $2 AND webhook_id = $3 AND event_id = $4 \
+         AND (lease IS NULL OR next_attempt_at IS NULL OR next_attempt_at <= $1)",
     )
     .bind(now)
     .bind(at.tenant())
@@ -455,7 +482,20 @@ pub async fn retry_delivery(
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound("delivery"));
+        let exists =
+            sqlx::query("SELECT 1 FROM webhook_deliveries WHERE tenant_id = $1 AND webhook_id = $2 AND event_id = $3")
+                .bind(at.tenant())
+                .bind(webhook_id)
+                .bind(event_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        return Err(match exists {
+            Some(_) => StoreError::Conflict {
+                detail: "this delivery is being sent right now; ask again once this attempt has ended".into(),
+                holders: None,
+            },
+            None => StoreError::NotFound("delivery"),
+        });
     }
     audit(
         &mut tx,
@@ -474,4 +514,18 @@ pub async fn retry_delivery(
     .await?;
     tx.commit().await?;
     Ok(delivery_from(&row)?)
+}
+
+#[cfg(test)]
+mod audited_url_tests {
+    use super::audited_url;
+
+    #[test]
+    fn the_trail_keeps_a_receivers_address_without_its_query() {
+        assert_eq!(audited_url("https://siem.example/hook"), "https://siem.example/hook");
+        assert_eq!(
+            audited_url("https://user:pw@siem.example/hook?token=s3cret#x"),
+            "https://siem.example/hook?…"
+        );
+    }
 }
