@@ -295,15 +295,23 @@ pub async fn lease_deliveries(
     if due.is_none() {
         return Ok(Vec::new());
     }
+    // Oldest first, but no tenant takes more than a quarter of a batch: one
+    // tenant's flood of slow endpoints cannot hold back another's deliveries.
+    let per_tenant = (limit / 4).max(1);
     sqlx::query(
         "UPDATE webhook_deliveries SET lease = $1, next_attempt_at = $2 /* UNSCOPED: the install's delivery queue */ \
          WHERE next_attempt_at <= $3 AND (webhook_id, event_id) IN \
-           (SELECT webhook_id, event_id FROM webhook_deliveries WHERE next_attempt_at <= $3 ORDER BY next_attempt_at LIMIT $4)",
+           (SELECT webhook_id, event_id FROM \
+              (SELECT webhook_id, event_id, next_attempt_at, \
+                 ROW_NUMBER() OVER (PARTITION BY tenant_id ORDER BY next_attempt_at) AS place \
+               FROM webhook_deliveries WHERE next_attempt_at <= $3) AS due \
+            WHERE place <= $5 ORDER BY next_attempt_at LIMIT $4)",
     )
     .bind(lease)
     .bind(until_micros)
     .bind(now)
     .bind(limit)
+    .bind(per_tenant)
     .execute(db.pool())
     .await?;
     let rows = sqlx::query(
