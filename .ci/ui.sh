@@ -67,7 +67,9 @@ status=0
 # The applications flows first; 60 applications before the audit trail's pages.
 # Strong sign-in last: it sends mail, to a relay the suite itself runs on
 # a port chosen here, and waits for authenticator codes to turn over.
-for suite in tests/ui/console.test.mjs tests/ui/keyboard.test.mjs tests/ui/scale.test.mjs tests/ui/keyuri.test.mjs tests/ui/admin.test.mjs tests/ui/federated.test.mjs tests/ui/secrets.test.mjs tests/ui/tenants.test.mjs tests/ui/audit.test.mjs tests/ui/week.test.mjs tests/ui/usage.test.mjs tests/ui/webhooks.test.mjs tests/ui/sdk.test.mjs tests/ui/passkeys.test.mjs tests/ui/signin.test.mjs; do
+# UI_SUITES runs some of them (`UI_SUITES="tests/ui/usage.test.mjs" .ci/ui.sh`).
+suites=${UI_SUITES:-tests/ui/console.test.mjs tests/ui/keyboard.test.mjs tests/ui/scale.test.mjs tests/ui/keyuri.test.mjs tests/ui/admin.test.mjs tests/ui/federated.test.mjs tests/ui/secrets.test.mjs tests/ui/tenants.test.mjs tests/ui/audit.test.mjs tests/ui/week.test.mjs tests/ui/usage.test.mjs tests/ui/webhooks.test.mjs tests/ui/sdk.test.mjs tests/ui/passkeys.test.mjs tests/ui/signin.test.mjs}
+for suite in $suites; do
     echo "# $suite"
     case "$suite" in
         */passkeys.test.mjs)

@@ -949,7 +949,9 @@ export interface paths {
         /**
          * Send a delivery again.
          * @description Queues it at once, with a new day of retries, whether it was delivered,
-         *     is waiting or was given up. The receiver sees the same `webhook-id`.
+         *     is waiting or was given up; a delivery being sent at that moment is a
+         *     409. Only a signed-in person may ask. The receiver sees the same
+         *     `webhook-id`.
          */
         post: operations["retry_delivery"];
         delete?: never;
@@ -1610,7 +1612,10 @@ export interface components {
             /** @description The SHA-256 JWK thumbprint, base64url (RFC 9449 §6.1). */
             jkt: string;
         };
-        /** @description `POST /admin/v1/webhooks`: the endpoint, with its signing secret shown this once. */
+        /**
+         * @description `POST /admin/v1/webhooks`: the endpoint, with its signing secret shown
+         *     this once (and never by `Debug`).
+         */
         CreatedWebhook: {
             /** @description RFC 3339. */
             created_at: string;
@@ -10605,7 +10610,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid credential (RFC 6750 `invalid_token` when one was sent) */
+            /** @description No valid credential */
             401: {
                 headers: {
                     /** @description The challenges: `Bearer realm="casebook"` with RFC 6750 `error` and, at `/api/v1` and `/admin/v1`, RFC 9728 `resource_metadata`, beside `DPoP algs="…"` (RFC 9449 §7.1; `DPoP error="invalid_dpop_proof"` or `"use_dpop_nonce"`, with a `DPoP-Nonce` header, when a DPoP-bound token's proof is refused); or `Basic` at the OAuth endpoints */
@@ -10624,7 +10629,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller lacks `admin:edit` (RFC 6750 `insufficient_scope`) */
+            /** @description Not a signed-in person, or lacking `admin:edit` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10658,7 +10663,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The first request with this `Idempotency-Key` is still running (`Retry-After` says when to retry) */
+            /** @description The delivery is being sent right now */
             409: {
                 headers: {
                     [name: string]: unknown;
