@@ -175,7 +175,8 @@ both_backends!(unknown_ids_are_404_on_every_admin_route, |app: TestApp| async mo
             .path
             .replace("{id}", missing)
             .replace("{credential_id}", missing)
-            .replace("{secret_id}", missing);
+            .replace("{secret_id}", missing)
+            .replace("{delivery_id}", missing);
         let r = app
             .http
             .request(route.method.clone(), app.url(&path))
@@ -193,7 +194,7 @@ both_backends!(unknown_ids_are_404_on_every_admin_route, |app: TestApp| async mo
         );
         checked += 1;
     }
-    assert_eq!(checked, 19);
+    assert_eq!(checked, 25);
     // A 404 on reveal does not count as a wrong password.
     let audit = expect(app.get("/admin/v1/audit-events", &admin).await, 200).await;
     assert!(

@@ -77,6 +77,7 @@ struct Records {
     application: String,
     case: String,
     report: String,
+    webhook: String,
 }
 
 static SERIAL: AtomicUsize = AtomicUsize::new(0);
@@ -122,9 +123,25 @@ fn stable_record<'a>(records: &'a Records, route: &str) -> &'a str {
         &records.case
     } else if route.starts_with("/api/v1/intake/reports/") {
         &records.report
+    } else if route.starts_with("/admin/v1/webhooks/") {
+        &records.webhook
     } else {
         panic!("the permission matrix has no record for {route}; teach stable_record")
     }
+}
+
+/// An endpoint only to be read: disabled at once, so the matrix's own
+/// audit events queue nothing for it.
+async fn spare_webhook(app: &TestApp, admin: &str) -> String {
+    let form = json!({"url": "https://siem.example.org/hook", "events": ["*"]});
+    let id = id_of(&expect(app.post_json("/admin/v1/webhooks", admin, &form).await, 201).await);
+    let off = json!({"enabled": false});
+    expect(
+        app.patch_json(&format!("/admin/v1/webhooks/{id}"), admin, &off).await,
+        200,
+    )
+    .await;
+    id
 }
 
 /// A valid body for a route that takes one, unique per call.
@@ -213,6 +230,7 @@ both_backends!(permission_matrix_every_role_every_route, |app: TestApp| async mo
         ),
         case: id_of(&create(&app, &admin, CASES, &json!({"title": "Spare case"})).await),
         report: id_of(&create(&app, &admin, REPORTS, &json!({"summary": "Spare report"})).await),
+        webhook: spare_webhook(&app, &admin).await,
     };
     let routes = matrix_routes();
     assert!(routes.len() >= 27, "{} routes", routes.len());
