@@ -6,21 +6,28 @@
 use super::Bench;
 use super::WRK_THREADS;
 use super::client::JSON;
-use super::load::{Load, Script};
+use super::load::{Load, Script, Side};
 use super::server::{Backend, Database, Server};
 use super::setup::{get_token, register, sign_in};
 use casebook_server::crypto::MasterKey;
 
 #[derive(Debug, Clone, Copy)]
-pub(super) struct IdempotencyPoint {
+pub(super) struct KeyedPair {
     pub(super) plain: Load,
     pub(super) keyed: Load,
 }
 
-impl IdempotencyPoint {
+impl KeyedPair {
     pub(super) fn keyed_vs_plain(&self) -> f64 {
         self.keyed.rps / self.plain.rps
     }
+}
+
+/// SQLite always; PostgreSQL when `CASEBOOK_BENCH_PG` names one.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct IdempotencyPoint {
+    pub(super) sqlite: KeyedPair,
+    pub(super) postgres: Option<KeyedPair>,
 }
 
 /// The floor: a keyed POST keeps most of a plain one's rate.
@@ -57,31 +64,47 @@ end
 }
 
 impl Bench {
-    pub(super) fn idempotency(&self) -> Result<IdempotencyPoint, String> {
-        println!("\n== Idempotency-Key (SQLite) ==");
+    pub(super) fn idempotency(&self, postgres: Option<&str>) -> Result<IdempotencyPoint, String> {
+        let sqlite = self.keyed_pair(&Backend::Sqlite)?;
+        let postgres = match postgres {
+            Some(url) => Some(self.keyed_pair(&Backend::Postgres(url.to_owned()))?),
+            None => None,
+        };
+        Ok(IdempotencyPoint { sqlite, postgres })
+    }
+
+    fn keyed_pair(&self, backend: &Backend) -> Result<KeyedPair, String> {
+        let name = match backend {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres(_) => "PostgreSQL",
+        };
+        println!("\n== Idempotency-Key ({name}) ==");
         let master_key = MasterKey::generate_base64();
-        let database = Database::create(&Backend::Sqlite, "idempotency")?;
+        let database = Database::create(backend, "idempotency")?;
         let dir = &database.dir;
         let server = Server::start(&self.binary, &database, &master_key)?;
         let session = sign_in(&server)?;
         let (client_id, secret) = register(&server, &session, 1)?;
         let token = get_token(server.addr, &client_id, &secret)?;
-        let plain = self.measure(
+        let (plain_script, keyed_script) = (create_script(&token, false), create_script(&token, true));
+        let path = "/api/v1/engage/cases";
+        let (plain, keyed) = self.alternate(
             dir,
-            &server,
-            "/api/v1/engage/cases",
-            &create_script(&token, false),
-            "POST /api/v1/engage/cases",
+            &Side {
+                server: &server,
+                path,
+                script: &plain_script,
+                label: "POST /api/v1/engage/cases",
+            },
+            &Side {
+                server: &server,
+                path,
+                script: &keyed_script,
+                label: "POST /api/v1/engage/cases, Idempotency-Key",
+            },
         )?;
-        let keyed = self.measure(
-            dir,
-            &server,
-            "/api/v1/engage/cases",
-            &create_script(&token, true),
-            "POST /api/v1/engage/cases, Idempotency-Key",
-        )?;
-        let point = IdempotencyPoint { plain, keyed };
-        println!("  ratio keyed/plain {:.3}", point.keyed_vs_plain());
-        Ok(point)
+        let pair = KeyedPair { plain, keyed };
+        println!("  ratio keyed/plain {:.3}", pair.keyed_vs_plain());
+        Ok(pair)
     }
 }

@@ -213,6 +213,49 @@ impl Bench {
         );
         Ok(load)
     }
+
+    /// Measures two sides in turns (A, B, A, B, …) after warming both up,
+    /// and answers each side's median round: a drift of the machine during
+    /// the run (another process, a cache warming) falls on both sides alike,
+    /// where measuring one side after the other would bias the ratio.
+    pub(super) fn alternate(&self, dir: &TempDir, a: &Side<'_>, b: &Side<'_>) -> Result<(Load, Load), String> {
+        for side in [a, b] {
+            self.wrk_run(dir, side.server, side.path, side.script, self.plan.warmup, None)?;
+        }
+        let (mut rounds_a, mut rounds_b) = (Vec::new(), Vec::new());
+        for _ in 0..ALTERNATE_ROUNDS {
+            rounds_a.push(self.wrk_run(dir, a.server, a.path, a.script, self.plan.phase, None)?);
+            rounds_b.push(self.wrk_run(dir, b.server, b.path, b.script, self.plan.phase, None)?);
+        }
+        let (load_a, load_b) = (median(rounds_a), median(rounds_b));
+        for (side, load) in [(a, &load_a), (b, &load_b)] {
+            println!(
+                "  {:<44} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  (median of {ALTERNATE_ROUNDS} alternating rounds)",
+                side.label,
+                load.rps,
+                load.p50_us / 1000.0,
+                load.p99_us / 1000.0
+            );
+        }
+        Ok((load_a, load_b))
+    }
+}
+
+/// Rounds per side in [`Bench::alternate`]: odd, so a median is a round.
+const ALTERNATE_ROUNDS: usize = 3;
+
+/// One side of an A/B comparison: a load on a server.
+pub(super) struct Side<'a> {
+    pub(super) server: &'a Server,
+    pub(super) path: &'a str,
+    pub(super) script: &'a Script,
+    pub(super) label: &'a str,
+}
+
+/// The round of median rate.
+fn median(mut rounds: Vec<Load>) -> Load {
+    rounds.sort_by(|x, y| x.rps.total_cmp(&y.rps));
+    rounds.get(rounds.len() / 2).copied().unwrap_or_default()
 }
 
 /// The `PREFIX name=value …` line a load generator prints as its result.

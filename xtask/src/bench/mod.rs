@@ -160,7 +160,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             return Ok(());
         }
         Some("idempotency") => {
-            bench.idempotency()?;
+            bench.idempotency(postgres_url.as_deref())?;
             return Ok(());
         }
         Some("usage") => {
@@ -191,7 +191,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let algorithms = bench.algorithms()?;
     let scale = bench.scale()?;
     let forward_auth = bench.forward_auth()?;
-    let idempotency = bench.idempotency()?;
+    let idempotency = bench.idempotency(postgres_url.as_deref())?;
     let tenants = bench.tenants(postgres_url.as_deref())?;
 
     let report = Report {

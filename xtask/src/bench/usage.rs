@@ -4,7 +4,7 @@
 //! application with 30 days of counts, every hour and every counter.
 
 use super::Bench;
-use super::load::{Load, Script};
+use super::load::{Load, Script, Side};
 use super::server::{Backend, Database, Server, block_on};
 use super::setup::{register, sign_in, token_form};
 use casebook_server::crypto::MasterKey;
@@ -77,8 +77,9 @@ fn prefill(url: &str, client_id: &str) -> Result<String, String> {
 }
 
 impl Bench {
-    /// The grant on a fresh install with `CASEBOOK_USAGE_COUNTING` as given.
-    fn grant(&self, counting: bool) -> Result<(Load, Database, Server, String), String> {
+    /// A fresh install with `CASEBOOK_USAGE_COUNTING` as given, an
+    /// application, and the token form it sends.
+    fn install(&self, counting: bool) -> Result<(Database, Server, String, Script), String> {
         let master_key = MasterKey::generate_base64();
         let database = Database::create(&Backend::Sqlite, if counting { "usage-on" } else { "usage-off" })?;
         let setting = [("CASEBOOK_USAGE_COUNTING", counting.to_string())];
@@ -88,22 +89,29 @@ impl Bench {
         let forms = database
             .dir
             .file("token-forms.txt", &format!("{}\n", token_form(&client_id, &secret)))?;
-        let label = format!("POST /oauth2/token, counting {}", if counting { "on" } else { "off" });
-        let load = self.measure(
-            &database.dir,
-            &server,
-            "/oauth2/token",
-            &Script::Token { forms },
-            &label,
-        )?;
-        Ok((load, database, server, session))
+        Ok((database, server, session, Script::Token { forms }))
     }
 
     pub(super) fn usage(&self) -> Result<UsagePoint, String> {
         println!("\n== Usage at a glance (SQLite) ==");
-        let (off, _off_database, off_server, _) = self.grant(false)?;
+        let (off_database, off_server, _, off_script) = self.install(false)?;
+        let (database, server, session, on_script) = self.install(true)?;
+        let (off, on) = self.alternate(
+            &off_database.dir,
+            &Side {
+                server: &off_server,
+                path: "/oauth2/token",
+                script: &off_script,
+                label: "POST /oauth2/token, counting off",
+            },
+            &Side {
+                server: &server,
+                path: "/oauth2/token",
+                script: &on_script,
+                label: "POST /oauth2/token, counting on",
+            },
+        )?;
         drop(off_server);
-        let (on, database, server, session) = self.grant(true)?;
         println!("  ratio on/off {:.3} (target ≥ {ON_VS_OFF_TARGET})", on.rps / off.rps);
         let (client_id, _) = register(&server, &session, 2)?;
         let id = prefill(&database.url, &client_id)?;

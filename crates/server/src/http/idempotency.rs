@@ -13,7 +13,7 @@
 use super::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::idempotency::{self, Claim, Held, Stored};
+use crate::store::idempotency::{self, Claim, ClaimRow, Held, Stored};
 use crate::tenancy::Tenant;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -105,7 +105,13 @@ pub async fn once(State(state): State<AppState>, request: Request, next: Next) -
         Ok(Claim::Claimed { claimed_at }) => {
             let request = Request::from_parts(parts, Body::from(bytes));
             let response = next.run(request).await;
-            keep(&state, &at, &held, claimed_at, &context, response).await
+            let claim = ClaimRow {
+                held,
+                fingerprint: fingerprint.to_vec(),
+                claimed_at,
+                expires_at: claimed_at.saturating_add(TTL_MICROS),
+            };
+            keep(&state, &at, claim, &context, response).await
         }
     }
 }
@@ -123,11 +129,13 @@ async fn claim(state: &AppState, at: &crate::store::Scope, held: &Held, fingerpr
     // claimed by the second insert, or by whoever beat it to it.
     for _ in 0..2 {
         let now = at.now_micros();
-        let inserted = state
-            .idempotency()
-            .claim(held.clone(), fingerprint, now, now.saturating_add(TTL_MICROS))
-            .await
-            .map_err(unavailable)?;
+        let claim = ClaimRow {
+            held: held.clone(),
+            fingerprint: fingerprint.to_vec(),
+            claimed_at: now,
+            expires_at: now.saturating_add(TTL_MICROS),
+        };
+        let inserted = state.idempotency().claim(claim).await.map_err(unavailable)?;
         if inserted {
             return Ok(Claim::Claimed { claimed_at: now });
         }
@@ -145,21 +153,20 @@ async fn claim(state: &AppState, at: &crate::store::Scope, held: &Held, fingerpr
 async fn keep(
     state: &AppState,
     at: &crate::store::Scope,
-    held: &Held,
-    claimed_at: i64,
+    claim: ClaimRow,
     context: &str,
     response: Response,
 ) -> Response {
     let status = response.status();
     if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-        if let Err(e) = idempotency::release(at, held.key_ref(), claimed_at).await {
+        if let Err(e) = idempotency::release(at, claim.held.key_ref(), claim.claimed_at).await {
             tracing::warn!(error = %e, "could not give an Idempotency-Key back; it lapses in a minute");
         }
         return response;
     }
     let (parts, body) = response.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_ANSWER_BYTES).await else {
-        let _ = idempotency::release(at, held.key_ref(), claimed_at).await;
+        let _ = idempotency::release(at, claim.held.key_ref(), claim.claimed_at).await;
         return ApiError::internal("an answer too large to keep for its Idempotency-Key").into_response();
     };
     let text = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -170,7 +177,7 @@ async fn keep(
         // An answer may carry a new secret: kept sealed, like every secret.
         body_sealed: state.master().seal(&bytes, context),
     };
-    if let Err(e) = state.idempotency().answer(held.clone(), claimed_at, stored).await {
+    if let Err(e) = state.idempotency().answer(claim, stored).await {
         // The work is done and answered; a retry waits out the lease, then runs again.
         tracing::error!(error = %e, "could not keep an answer for its Idempotency-Key");
     }

@@ -6,6 +6,8 @@
 
 use super::Scope;
 use crate::db::{Tx, col};
+use sqlx::AssertSqlSafe;
+use std::collections::HashSet;
 
 /// What a request holding a key may do.
 #[derive(Debug)]
@@ -54,48 +56,115 @@ impl Held {
     }
 }
 
-/// Inserts a claim made at `claimed_at`: `true` if it is this request's,
-/// `false` if a row for the key was there already (see [`settle_existing`]).
-pub async fn insert_claim(
-    tx: &mut Tx,
-    held: &Held,
-    fingerprint: &[u8],
-    claimed_at: i64,
-    expires_at: i64,
-) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(
-        "INSERT INTO idempotency_keys (tenant_id, account_id, idem_key, fingerprint, done, claimed_at, expires_at) \
-         VALUES ($1, $2, $3, $4, 0, $5, $6) ON CONFLICT (tenant_id, account_id, idem_key) DO NOTHING",
-    )
-    .bind(&held.tenant)
-    .bind(&held.account)
-    .bind(&held.key)
-    .bind(fingerprint)
-    .bind(claimed_at)
-    .bind(expires_at)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    Ok(inserted == 1)
+/// A claim as written: whose key, for which request, since when, until when.
+#[derive(Debug, Clone)]
+pub struct ClaimRow {
+    pub held: Held,
+    pub fingerprint: Vec<u8>,
+    pub claimed_at: i64,
+    pub expires_at: i64,
 }
 
-/// Keeps the answer of the claim made at `claimed_at`.
-pub async fn write_answer(tx: &mut Tx, held: &Held, claimed_at: i64, answer: &Stored) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE idempotency_keys SET done = 1, status = $1, content_type = $2, location = $3, body_sealed = $4 \
-         WHERE tenant_id = $5 AND account_id = $6 AND idem_key = $7 AND claimed_at = $8",
-    )
-    .bind(i64::from(answer.status))
-    .bind(answer.content_type.as_deref())
-    .bind(answer.location.as_deref())
-    .bind(answer.body_sealed.as_slice())
-    .bind(&held.tenant)
-    .bind(&held.account)
-    .bind(&held.key)
-    .bind(claimed_at)
-    .execute(&mut **tx)
-    .await?;
+/// Whose key, as a set member.
+pub type KeyId = (String, String, String);
+
+impl Held {
+    pub fn id(&self) -> KeyId {
+        (self.tenant.clone(), self.account.clone(), self.key.clone())
+    }
+}
+
+/// Inserts claims in one statement; answers the keys it inserted. A key
+/// missing from the answer had a row already (see [`settle_existing`]).
+/// The keys must be distinct.
+pub async fn insert_claims(tx: &mut Tx, claims: &[&ClaimRow]) -> Result<HashSet<KeyId>, sqlx::Error> {
+    if claims.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let sql = format!(
+        "INSERT INTO idempotency_keys (tenant_id, account_id, idem_key, fingerprint, done, claimed_at, expires_at) \
+         VALUES {} ON CONFLICT (tenant_id, account_id, idem_key) DO NOTHING \
+         RETURNING tenant_id, account_id, idem_key",
+        placeholders(claims.len(), 6, |n| format!(
+            "(${}, ${}, ${}, ${}, 0, ${}, ${})",
+            n,
+            n + 1,
+            n + 2,
+            n + 3,
+            n + 4,
+            n + 5
+        ))
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for claim in claims {
+        query = query
+            .bind(&claim.held.tenant)
+            .bind(&claim.held.account)
+            .bind(&claim.held.key)
+            .bind(claim.fingerprint.as_slice())
+            .bind(claim.claimed_at)
+            .bind(claim.expires_at);
+    }
+    query
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|row| Ok((col(row, "tenant_id")?, col(row, "account_id")?, col(row, "idem_key")?)))
+        .collect()
+}
+
+/// Keeps answers, each on the claim it answers, in one statement. A claim
+/// taken over meanwhile (its `claimed_at` changed) keeps the newer one's
+/// place; a row gone altogether (released, or purged a day later) is
+/// written anew, which records what was done. The keys must be distinct.
+pub async fn write_answers(tx: &mut Tx, answers: &[(&ClaimRow, &Stored)]) -> Result<(), sqlx::Error> {
+    if answers.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO idempotency_keys (tenant_id, account_id, idem_key, fingerprint, claimed_at, expires_at, \
+         done, status, content_type, location, body_sealed) VALUES {} \
+         ON CONFLICT (tenant_id, account_id, idem_key) DO UPDATE SET done = 1, status = excluded.status, \
+         content_type = excluded.content_type, location = excluded.location, body_sealed = excluded.body_sealed \
+         WHERE idempotency_keys.claimed_at = excluded.claimed_at",
+        placeholders(answers.len(), 10, |n| {
+            format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, 1, ${}, ${}, ${}, ${})",
+                n,
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5,
+                n + 6,
+                n + 7,
+                n + 8,
+                n + 9
+            )
+        })
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for (claim, answer) in answers {
+        query = query
+            .bind(&claim.held.tenant)
+            .bind(&claim.held.account)
+            .bind(&claim.held.key)
+            .bind(claim.fingerprint.as_slice())
+            .bind(claim.claimed_at)
+            .bind(claim.expires_at)
+            .bind(i64::from(answer.status))
+            .bind(answer.content_type.as_deref())
+            .bind(answer.location.as_deref())
+            .bind(answer.body_sealed.as_slice());
+    }
+    query.execute(&mut **tx).await?;
     Ok(())
+}
+
+/// `rows` groups of `width` numbered placeholders, joined by commas;
+/// `group` writes one, given its first number.
+fn placeholders(rows: usize, width: usize, group: impl Fn(usize) -> String) -> String {
+    (0..rows).map(|i| group(i * width + 1)).collect::<Vec<_>>().join(", ")
 }
 
 /// What a request may do with a key whose row already exists: replay, a
