@@ -295,8 +295,9 @@ pub async fn lease_deliveries(
     if due.is_none() {
         return Ok(Vec::new());
     }
-    // Oldest first, but no tenant takes more than a quarter of a batch: one
-    // tenant's flood of slow endpoints cannot hold back another's deliveries.
+    // Oldest first, each tenant's first quarter of a batch ahead of any
+    // tenant's rest: one tenant's flood of slow endpoints cannot hold back
+    // another's deliveries, and a flood alone still fills whole batches.
     let per_tenant = (limit / 4).max(1);
     sqlx::query(
         "UPDATE webhook_deliveries SET lease = $1, next_attempt_at = $2 /* UNSCOPED: the install's delivery queue */ \
@@ -305,7 +306,7 @@ pub async fn lease_deliveries(
               (SELECT webhook_id, event_id, next_attempt_at, \
                  ROW_NUMBER() OVER (PARTITION BY tenant_id ORDER BY next_attempt_at) AS place \
                FROM webhook_deliveries WHERE next_attempt_at <= $3) AS due \
-            WHERE place <= $5 ORDER BY next_attempt_at LIMIT $4)",
+            ORDER BY CASE WHEN place <= $5 THEN 0 ELSE 1 END, next_attempt_at LIMIT $4)",
     )
     .bind(lease)
     .bind(until_micros)
@@ -535,5 +536,61 @@ mod audited_url_tests {
             audited_url("https://user:pw@siem.example/hook?token=s3cret#x"),
             "https://siem.example/hook?…"
         );
+    }
+}
+
+#[cfg(test)]
+mod lease_tests {
+    use super::lease_deliveries;
+    use crate::db::{Backend, Db, col};
+
+    async fn queue(db: &Db, tenant: &str, count: usize, from: i64) {
+        for i in 0..count {
+            sqlx::query(
+                "INSERT INTO webhook_deliveries (tenant_id, webhook_id, event_id, action, created_at, window_start, \
+                 next_attempt_at) VALUES ($1, $2, $3, 'role.created', 0, 0, $4)",
+            )
+            .bind(tenant)
+            .bind(format!("hook-{tenant}"))
+            .bind(format!("event-{i}"))
+            .bind(from + i as i64)
+            .execute(db.pool())
+            .await
+            .unwrap();
+        }
+    }
+
+    async fn leased_by_tenant(db: &Db, lease: &str) -> Vec<(String, i64)> {
+        sqlx::query(
+            "SELECT tenant_id, COUNT(*) AS n FROM webhook_deliveries WHERE lease = $1 GROUP BY tenant_id ORDER BY tenant_id",
+        )
+        .bind(lease)
+        .fetch_all(db.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (col(row, "tenant_id").unwrap(), col(row, "n").unwrap()))
+        .collect()
+    }
+
+    #[tokio::test]
+    async fn a_flooding_tenant_leaves_room_for_others_and_alone_fills_whole_batches() {
+        let dir = std::env::temp_dir().join(format!("cblease-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = Db::connect(&format!("sqlite://{}/l.db", dir.display()), Backend::Sqlite)
+            .await
+            .unwrap();
+        // The flood is older than the other tenant's five.
+        queue(&db, "flood", 200, 1).await;
+        queue(&db, "quiet", 5, 1_000).await;
+        let far = i64::MAX / 2;
+        lease_deliveries(&db, "first", far, 64).await.unwrap();
+        assert_eq!(
+            leased_by_tenant(&db, "first").await,
+            [("flood".to_owned(), 59), ("quiet".to_owned(), 5)]
+        );
+        lease_deliveries(&db, "second", far, 64).await.unwrap();
+        assert_eq!(leased_by_tenant(&db, "second").await, [("flood".to_owned(), 64)]);
+        std::fs::remove_dir_all(dir).ok();
     }
 }
