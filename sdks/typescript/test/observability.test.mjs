@@ -76,7 +76,13 @@ test("a token endpoint refusal carries its request id", async () => {
 test("the request id instrument reports is the one the server's audit event of the write carries", async () => {
   const { ADMIN_PASSWORD } = await import("./harness.mjs");
   const answered = [];
-  const anonymous = new Client({ baseUrl: server.url, anonymous: true, instrument: { onResponse: (r) => answered.push(r) } });
+  // Forms unchecked here: the refusal below must be the server's 422, with its request id.
+  const anonymous = new Client({
+    baseUrl: server.url,
+    anonymous: true,
+    checkForms: false,
+    instrument: { onResponse: (r) => answered.push(r) },
+  });
   const admin = await anonymous.signIn("sdk-admin@agency.example.org", ADMIN_PASSWORD);
   const role = await admin.admin.roles.create({ name: `Observed ${process.pid}`, permissions: ["engage:view"] });
   const write = answered.find((r) => r.method === "POST" && r.urlTemplate === "/admin/v1/roles");
