@@ -544,6 +544,28 @@ pub fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_foreign_key_violation())
 }
 
+/// A migrated SQLite database in a new directory, for unit tests; the
+/// directory goes when the guard drops.
+#[cfg(test)]
+pub(crate) async fn scratch_sqlite() -> (Db, ScratchDir) {
+    let dir = std::env::temp_dir().join(format!("cbscratch-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    let db = Db::connect(&format!("sqlite://{}/scratch.db", dir.display()), Backend::Sqlite)
+        .await
+        .expect("a scratch database");
+    (db, ScratchDir(dir))
+}
+
+#[cfg(test)]
+pub(crate) struct ScratchDir(std::path::PathBuf);
+
+#[cfg(test)]
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
 /// Reads a column, naming it in the error when the schema and code disagree.
 pub fn col<'r, T>(row: &'r AnyRow, name: &str) -> Result<T, sqlx::Error>
 where

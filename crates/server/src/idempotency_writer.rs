@@ -178,7 +178,7 @@ fn reply(op: Op, outcome: Result<bool, String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::{Backend, col};
+    use crate::db::col;
     use crate::store::idempotency::Held;
     use std::sync::Arc;
 
@@ -206,11 +206,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn one_claim_per_key_even_within_a_batch_and_answers_land_on_their_own_claim() {
-        let dir = std::env::temp_dir().join(format!("cbidem-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let db = Db::connect(&format!("sqlite://{}/i.db", dir.display()), Backend::Sqlite)
-            .await
-            .unwrap();
+        let (db, _dir) = crate::db::scratch_sqlite().await;
         let writer = Arc::new(IdempotencyWriter::new(db.clone()));
         // 300 claims at once, as 150 keys sent twice: more than a batch
         // holds, so both the in-batch repeat and the stored row decide.
@@ -257,6 +253,5 @@ mod tests {
                 assert!(!done && status.is_none(), "{key}: an answer to an older claim landed");
             }
         }
-        std::fs::remove_dir_all(dir).ok();
     }
 }

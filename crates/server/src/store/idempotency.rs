@@ -97,13 +97,7 @@ pub async fn insert_claims(tx: &mut Tx, claims: &[&ClaimRow]) -> Result<HashSet<
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for claim in claims {
-        query = query
-            .bind(&claim.held.tenant)
-            .bind(&claim.held.account)
-            .bind(&claim.held.key)
-            .bind(claim.fingerprint.as_slice())
-            .bind(claim.claimed_at)
-            .bind(claim.expires_at);
+        query = bind_claim(query, claim);
     }
     query
         .fetch_all(&mut **tx)
@@ -145,13 +139,7 @@ pub async fn write_answers(tx: &mut Tx, answers: &[(&ClaimRow, &Stored)]) -> Res
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for (claim, answer) in answers {
-        query = query
-            .bind(&claim.held.tenant)
-            .bind(&claim.held.account)
-            .bind(&claim.held.key)
-            .bind(claim.fingerprint.as_slice())
-            .bind(claim.claimed_at)
-            .bind(claim.expires_at)
+        query = bind_claim(query, claim)
             .bind(i64::from(answer.status))
             .bind(answer.content_type.as_deref())
             .bind(answer.location.as_deref())
@@ -159,6 +147,19 @@ pub async fn write_answers(tx: &mut Tx, answers: &[(&ClaimRow, &Stored)]) -> Res
     }
     query.execute(&mut **tx).await?;
     Ok(())
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// A claim's six columns, in the order both statements name them.
+fn bind_claim<'q>(query: AnyQuery<'q>, claim: &'q ClaimRow) -> AnyQuery<'q> {
+    query
+        .bind(&claim.held.tenant)
+        .bind(&claim.held.account)
+        .bind(&claim.held.key)
+        .bind(claim.fingerprint.as_slice())
+        .bind(claim.claimed_at)
+        .bind(claim.expires_at)
 }
 
 /// `rows` groups of `width` numbered placeholders, joined by commas;

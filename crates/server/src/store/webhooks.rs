@@ -542,7 +542,7 @@ mod audited_url_tests {
 #[cfg(test)]
 mod lease_tests {
     use super::lease_deliveries;
-    use crate::db::{Backend, Db, col};
+    use crate::db::{Db, col};
 
     async fn queue(db: &Db, tenant: &str, count: usize, from: i64) {
         for i in 0..count {
@@ -575,11 +575,7 @@ mod lease_tests {
 
     #[tokio::test]
     async fn a_flooding_tenant_leaves_room_for_others_and_alone_fills_whole_batches() {
-        let dir = std::env::temp_dir().join(format!("cblease-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let db = Db::connect(&format!("sqlite://{}/l.db", dir.display()), Backend::Sqlite)
-            .await
-            .unwrap();
+        let (db, _dir) = crate::db::scratch_sqlite().await;
         // The flood is older than the other tenant's five.
         queue(&db, "flood", 200, 1).await;
         queue(&db, "quiet", 5, 1_000).await;
@@ -591,6 +587,5 @@ mod lease_tests {
         );
         lease_deliveries(&db, "second", far, 64).await.unwrap();
         assert_eq!(leased_by_tenant(&db, "second").await, [("flood".to_owned(), 64)]);
-        std::fs::remove_dir_all(dir).ok();
     }
 }
