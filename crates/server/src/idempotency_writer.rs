@@ -1,19 +1,21 @@
 //! `Idempotency-Key` bookkeeping, many requests at once.
 //!
-//! A keyed `POST` writes twice beside its own work: the claim before it
-//! runs, the answer after. Written by each request on its own, those writes
-//! queue on SQLite's one write lock (in the busy handler, which sleeps) and
-//! each pays its own commit on PostgreSQL. Here one writer takes whatever
-//! claims and answers are waiting and writes them in one transaction of two
-//! statements, every claim in one `INSERT` and every answer in one upsert:
-//! a group commit, as the `jti` ledger does for client assertions, where a
-//! statement costs more than a row. A claim that meets an existing row is
-//! settled by the caller with
+//! Most keyed `POST`s write twice beside their own work: the claim before
+//! it runs, the answer after. The partner API's creations write once: the
+//! record with its key and answer ([`crate::http::idempotency::Keyed`]).
+//! Written by each request on its own, those writes queue on SQLite's one
+//! write lock and each pays its own commit on PostgreSQL. Here one writer
+//! takes whatever is waiting and writes it in one transaction: every claim
+//! in one `INSERT`, every answer in one upsert, every answered key of a
+//! creation in one upsert and its record beside it. A group commit, as the
+//! `jti` ledger does for client assertions, where a commit costs more than
+//! a row. A claim that meets an existing row is settled by the caller with
 //! [`crate::store::idempotency::settle_existing`], off this path: that is a
 //! retry, the rare case.
 
 use crate::db::Db;
-use crate::store::idempotency::{ClaimRow, KeyId, Stored, insert_claims, write_answers};
+use crate::store::idempotency::{ClaimRow, KeyId, LEASE_MICROS, Stored, insert_claims, write_answers};
+use crate::store::{NewRecord, create_records_keyed};
 use std::collections::HashSet;
 use std::sync::OnceLock;
 use tokio::sync::{mpsc, oneshot};
@@ -32,12 +34,19 @@ enum Op {
         answer: Stored,
         done: oneshot::Sender<Result<(), String>>,
     },
+    /// `true` when the record was made (and the key kept with it).
+    Create {
+        claim: ClaimRow,
+        answer: Stored,
+        record: Box<NewRecord>,
+        made: oneshot::Sender<Result<bool, String>>,
+    },
 }
 
 impl Op {
     fn key(&self) -> KeyId {
         match self {
-            Op::Claim { claim, .. } | Op::Answer { claim, .. } => claim.held.id(),
+            Op::Claim { claim, .. } | Op::Answer { claim, .. } | Op::Create { claim, .. } => claim.held.id(),
         }
     }
 }
@@ -73,6 +82,22 @@ impl IdempotencyWriter {
             .await
             .map_err(|_| "the writer has stopped".to_owned())?;
         answer.await.map_err(|_| "the writer dropped the request".to_owned())?
+    }
+
+    /// Makes `record` and keeps `answer` for its key, together: `false`,
+    /// and nothing made, when the key is live already.
+    pub async fn create(&self, claim: ClaimRow, answer: Stored, record: NewRecord) -> Result<bool, String> {
+        let (made, verdict) = oneshot::channel();
+        self.queue()
+            .send(Op::Create {
+                claim,
+                answer,
+                record: Box::new(record),
+                made,
+            })
+            .await
+            .map_err(|_| "the writer has stopped".to_owned())?;
+        verdict.await.map_err(|_| "the writer dropped the request".to_owned())?
     }
 
     /// Keeps the answer of `claim`.
@@ -134,32 +159,38 @@ async fn settle(db: &Db, batch: Vec<Op>) {
     }
 }
 
+/// The keys of claims inserted and of records made.
 async fn write(db: &Db, batch: &[Op]) -> Result<HashSet<KeyId>, sqlx::Error> {
-    let claims: Vec<&ClaimRow> = batch
-        .iter()
-        .filter_map(|op| match op {
-            Op::Claim { claim, .. } => Some(claim),
-            Op::Answer { .. } => None,
-        })
-        .collect();
-    let answers: Vec<(&ClaimRow, &Stored)> = batch
-        .iter()
-        .filter_map(|op| match op {
-            Op::Answer { claim, answer, .. } => Some((claim, answer)),
-            Op::Claim { .. } => None,
-        })
-        .collect();
+    let mut claims = Vec::new();
+    let mut answers = Vec::new();
+    let mut creates = Vec::new();
+    for op in batch {
+        match op {
+            Op::Claim { claim, .. } => claims.push(claim),
+            Op::Answer { claim, answer, .. } => answers.push((claim, answer)),
+            Op::Create {
+                claim, answer, record, ..
+            } => creates.push((claim, answer, &**record)),
+        }
+    }
+    // In key order, so that two replicas' batches lock the rows they share
+    // in the same order and neither waits on the other in a cycle.
+    creates.sort_by(|a, b| {
+        (&a.0.held.tenant, &a.0.held.account, &a.0.held.key).cmp(&(&b.0.held.tenant, &b.0.held.account, &b.0.held.key))
+    });
     let mut tx = db.begin().await?;
-    let inserted = insert_claims(&mut tx, &claims).await?;
+    let mut inserted = insert_claims(&mut tx, &claims).await?;
     write_answers(&mut tx, &answers).await?;
+    inserted.extend(create_records_keyed(&mut tx, &creates, LEASE_MICROS).await?);
     tx.commit().await?;
     Ok(inserted)
 }
 
-/// Whether a claim's row is among those inserted; an answer always is.
+/// Whether a claim's row is among those inserted, or a creation's record
+/// among those made; an answer always lands.
 fn op_made(op: &Op, inserted: &HashSet<KeyId>) -> bool {
     match op {
-        Op::Claim { claim, .. } => inserted.contains(&claim.held.id()),
+        Op::Claim { claim, .. } | Op::Create { claim, .. } => inserted.contains(&claim.held.id()),
         Op::Answer { .. } => true,
     }
 }
@@ -171,6 +202,9 @@ fn reply(op: Op, outcome: Result<bool, String>) {
         }
         Op::Answer { done, .. } => {
             let _ = done.send(outcome.map(|_| ()));
+        }
+        Op::Create { made, .. } => {
+            let _ = made.send(outcome);
         }
     }
 }
@@ -253,5 +287,66 @@ mod tests {
                 assert!(!done && status.is_none(), "{key}: an answer to an older claim landed");
             }
         }
+    }
+
+    fn case_of(title: &str) -> NewRecord {
+        let actor = crate::store::ActorRef {
+            kind: casebook_domain::AccountKind::Application,
+            id: "app-1".into(),
+            name: "Partner".into(),
+        };
+        let now = casebook_domain::Timestamp::from_unix_micros(10);
+        NewRecord::Case(crate::store::CaseRecord {
+            id: crate::db::new_id(),
+            title: title.into(),
+            description: None,
+            status: casebook_domain::records::CaseStatus::default(),
+            created_by: actor.clone(),
+            updated_by: actor,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_keyed_creation_makes_its_record_once_per_key() {
+        let (db, _dir) = crate::db::scratch_sqlite().await;
+        let writer = Arc::new(IdempotencyWriter::new(db.clone()));
+        // 300 creations at once, as 150 keys sent twice, each with a
+        // record of its own: one record per key, and its key kept with it.
+        let creates = (0..300).map(|i| {
+            let writer = writer.clone();
+            let key = format!("k-{}", i % 150);
+            tokio::spawn(async move { writer.create(claim_of(&key, 10), answer_of(201), case_of(&key)).await })
+        });
+        let made: Vec<bool> = futures_util::future::join_all(creates)
+            .await
+            .into_iter()
+            .map(|joined| joined.unwrap().unwrap())
+            .collect();
+        for i in 0..150 {
+            assert_eq!(u8::from(made[i]) + u8::from(made[i + 150]), 1, "k-{i}");
+        }
+        let count = |sql: &'static str| {
+            let db = db.clone();
+            async move {
+                let row = sqlx::query(sql).fetch_one(db.pool()).await.unwrap();
+                col::<i64>(&row, "n").unwrap()
+            }
+        };
+        assert_eq!(count("SELECT COUNT(*) AS n FROM cases").await, 150);
+        assert_eq!(count("SELECT COUNT(DISTINCT title) AS n FROM cases").await, 150);
+        assert_eq!(
+            count("SELECT COUNT(*) AS n FROM idempotency_keys WHERE done = 1 AND status = 201").await,
+            150
+        );
+        // A key answered already makes nothing more.
+        assert!(
+            !writer
+                .create(claim_of("k-0", 20), answer_of(201), case_of("late"))
+                .await
+                .unwrap()
+        );
+        assert_eq!(count("SELECT COUNT(*) AS n FROM cases").await, 150);
     }
 }

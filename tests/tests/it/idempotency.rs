@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 const CASES: &str = "/api/v1/engage/cases";
+const REPORTS: &str = "/api/v1/intake/reports";
 
 async fn post(app: &TestApp, path: &str, token: &str, key: Option<&str>, body: &Value) -> reqwest::Response {
     let mut request = app.http.post(app.url(path)).bearer_auth(token).json(body);
@@ -16,9 +17,13 @@ async fn post(app: &TestApp, path: &str, token: &str, key: Option<&str>, body: &
     request.send().await.expect("send")
 }
 
-async fn case_count(app: &TestApp, token: &str) -> usize {
-    let listed = expect(app.get(&format!("{CASES}?limit=100"), token).await, 200).await;
+async fn count(app: &TestApp, path: &str, token: &str) -> usize {
+    let listed = expect(app.get(&format!("{path}?limit=100"), token).await, 200).await;
     listed["items"].as_array().expect("items").len()
+}
+
+async fn case_count(app: &TestApp, token: &str) -> usize {
+    count(app, CASES, token).await
 }
 
 fn replayed(r: &reqwest::Response) -> bool {
@@ -197,3 +202,36 @@ both_backends!(
         assert_eq!(case_count(&app, &token).await, 2);
     }
 );
+
+// The partner API's creations keep their key with the record, in one
+// transaction: a key already used elsewhere makes nothing there. A handler
+// that made its record first and asked about the key after would leave one.
+both_backends!(routes_that_keep_their_own_key_take_it, |app: TestApp| async move {
+    let admin = app.admin_token().await;
+    let (_, client_id, secret) = app
+        .partner(&admin, "Careful Partner", &["engage-worker", "intake-screener"])
+        .await;
+    let token = app.access_token(&client_id, &secret).await;
+    let case = json!({"title": "Kept with its key"});
+    let report = json!({"summary": "Kept with its key"});
+    for (first, (path, body), (other, other_body)) in [
+        ("case-first", (CASES, &case), (REPORTS, &report)),
+        ("report-first", (REPORTS, &report), (CASES, &case)),
+    ] {
+        let before = count(&app, other, &token).await;
+        expect(post(&app, path, &token, Some(first), body).await, 201).await;
+        let r = post(&app, other, &token, Some(first), other_body).await;
+        let refused = problem(r, 422).await;
+        assert!(
+            field_codes(&refused).contains(&("Idempotency-Key".into(), "invalid_value".into())),
+            "{refused}"
+        );
+        assert_eq!(
+            count(&app, other, &token).await,
+            before,
+            "{other}: nothing made under a used key"
+        );
+        let again = post(&app, path, &token, Some(first), body).await;
+        assert!(replayed(&again), "{path}");
+    }
+});

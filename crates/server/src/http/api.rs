@@ -4,14 +4,16 @@
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::auth::Caller;
+use crate::http::idempotency::Keyed;
 use crate::http::query::PageQuery;
 use crate::state::AppState;
 use crate::store;
-use crate::store::Scope;
+use crate::store::{NewRecord, Scope};
 use crate::views::{CaseView, MeView, Page, ReportView};
 use axum::Json;
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use casebook_domain::records::{CaseChange, CaseForm, ReportChange, ReportForm};
 
 /// This resource's operations, documented: merged into the router and the OpenAPI document.
@@ -76,15 +78,15 @@ pub async fn list_cases(at: Scope, ApiQuery(q): ApiQuery<PageQuery>) -> Result<J
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_case(
+    State(state): State<AppState>,
     at: Scope,
     Caller(caller): Caller,
+    keyed: Keyed,
     ApiJson(form): ApiJson<CaseForm>,
-) -> Result<impl IntoResponse, ApiError> {
-    let case = form.validate()?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CaseView::from(store::create_case(&at, &caller.actor(), &case).await?)),
-    ))
+) -> Result<Response, ApiError> {
+    let case = store::new_case(&at, &caller.actor(), &form.validate()?);
+    let answer = (StatusCode::CREATED, Json(CaseView::from(case.clone()))).into_response();
+    keyed.create(&state, &at, NewRecord::Case(case), answer).await
 }
 
 /// Get a case.
@@ -167,17 +169,15 @@ pub async fn list_reports(at: Scope, ApiQuery(q): ApiQuery<PageQuery>) -> Result
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_report(
+    State(state): State<AppState>,
     at: Scope,
     Caller(caller): Caller,
+    keyed: Keyed,
     ApiJson(form): ApiJson<ReportForm>,
-) -> Result<impl IntoResponse, ApiError> {
-    let report = form.validate()?;
-    Ok((
-        StatusCode::CREATED,
-        Json(ReportView::from(
-            store::create_report(&at, &caller.actor(), &report).await?,
-        )),
-    ))
+) -> Result<Response, ApiError> {
+    let report = store::new_report(&at, &caller.actor(), &form.validate()?);
+    let answer = (StatusCode::CREATED, Json(ReportView::from(report.clone()))).into_response();
+    keyed.create(&state, &at, NewRecord::Report(report), answer).await
 }
 
 /// Get a report.

@@ -9,6 +9,9 @@ use crate::db::{Tx, col};
 use sqlx::AssertSqlSafe;
 use std::collections::HashSet;
 
+/// A claim still running after this long belonged to a replica that stopped.
+pub const LEASE_MICROS: i64 = 60 * 1_000_000;
+
 /// What a request holding a key may do.
 #[derive(Debug)]
 pub enum Claim {
@@ -121,29 +124,11 @@ pub async fn write_answers(tx: &mut Tx, answers: &[(&ClaimRow, &Stored)]) -> Res
          ON CONFLICT (tenant_id, account_id, idem_key) DO UPDATE SET done = 1, status = excluded.status, \
          content_type = excluded.content_type, location = excluded.location, body_sealed = excluded.body_sealed \
          WHERE idempotency_keys.claimed_at = excluded.claimed_at",
-        placeholders(answers.len(), 10, |n| {
-            format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, 1, ${}, ${}, ${}, ${})",
-                n,
-                n + 1,
-                n + 2,
-                n + 3,
-                n + 4,
-                n + 5,
-                n + 6,
-                n + 7,
-                n + 8,
-                n + 9
-            )
-        })
+        placeholders(answers.len(), 10, answer_row)
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for (claim, answer) in answers {
-        query = bind_claim(query, claim)
-            .bind(i64::from(answer.status))
-            .bind(answer.content_type.as_deref())
-            .bind(answer.location.as_deref())
-            .bind(answer.body_sealed.as_slice());
+        query = bind_answer(bind_claim(query, claim), answer);
     }
     query.execute(&mut **tx).await?;
     Ok(())
@@ -160,6 +145,32 @@ fn bind_claim<'q>(query: AnyQuery<'q>, claim: &'q ClaimRow) -> AnyQuery<'q> {
         .bind(claim.fingerprint.as_slice())
         .bind(claim.claimed_at)
         .bind(claim.expires_at)
+}
+
+/// An answered claim's ten columns, `done` set between them, from `$n`.
+fn answer_row(n: usize) -> String {
+    format!(
+        "(${}, ${}, ${}, ${}, ${}, ${}, 1, ${}, ${}, ${}, ${})",
+        n,
+        n + 1,
+        n + 2,
+        n + 3,
+        n + 4,
+        n + 5,
+        n + 6,
+        n + 7,
+        n + 8,
+        n + 9
+    )
+}
+
+/// An answer's four columns, after its claim's six.
+fn bind_answer<'q>(query: AnyQuery<'q>, answer: &'q Stored) -> AnyQuery<'q> {
+    query
+        .bind(i64::from(answer.status))
+        .bind(answer.content_type.as_deref())
+        .bind(answer.location.as_deref())
+        .bind(answer.body_sealed.as_slice())
 }
 
 /// `rows` groups of `width` numbered placeholders, joined by commas;
@@ -182,6 +193,33 @@ pub async fn settle_existing(
     ttl_micros: i64,
 ) -> Result<Option<Claim>, sqlx::Error> {
     let now = at.now_micros();
+    match existing(at, key, fingerprint, lease_micros).await? {
+        None => Ok(None),
+        Some(Existing::Lapsed { claimed_at }) => take_over(at, key, fingerprint, claimed_at, now, ttl_micros)
+            .await
+            .map(Some),
+        Some(Existing::Live(claim)) => Ok(Some(claim)),
+    }
+}
+
+/// What a row found for a key says, before anyone acts on it.
+#[derive(Debug)]
+pub enum Existing {
+    /// Answered, mismatched or still running: [`Claim::Replay`],
+    /// [`Claim::Mismatch`] or [`Claim::Running`].
+    Live(Claim),
+    /// Past its day, or a claim abandoned past its lease.
+    Lapsed { claimed_at: i64 },
+}
+
+/// Reads the key's row, if any, and judges it; writes nothing.
+pub async fn existing(
+    at: &Scope,
+    key: KeyRef<'_>,
+    fingerprint: &[u8],
+    lease_micros: i64,
+) -> Result<Option<Existing>, sqlx::Error> {
+    let now = at.now_micros();
     let Some(row) = sqlx::query(
         "SELECT fingerprint, done, status, content_type, location, body_sealed, claimed_at, expires_at \
          FROM idempotency_keys WHERE tenant_id = $1 AND account_id = $2 AND idem_key = $3",
@@ -199,22 +237,60 @@ pub async fn settle_existing(
     let expired = col::<i64>(&row, "expires_at")? <= now;
     let abandoned = !done && claimed_at.saturating_add(lease_micros) <= now;
     if expired || abandoned {
-        return take_over(at, key, fingerprint, claimed_at, now, ttl_micros)
-            .await
-            .map(Some);
+        return Ok(Some(Existing::Lapsed { claimed_at }));
     }
     if col::<Vec<u8>>(&row, "fingerprint")? != fingerprint {
-        return Ok(Some(Claim::Mismatch));
+        return Ok(Some(Existing::Live(Claim::Mismatch)));
     }
     if !done {
-        return Ok(Some(Claim::Running));
+        return Ok(Some(Existing::Live(Claim::Running)));
     }
-    Ok(Some(Claim::Replay(Stored {
+    Ok(Some(Existing::Live(Claim::Replay(Stored {
         status: u16::try_from(col::<i64>(&row, "status")?).unwrap_or(500),
         content_type: col(&row, "content_type")?,
         location: col(&row, "location")?,
         body_sealed: col::<Option<Vec<u8>>>(&row, "body_sealed")?.unwrap_or_default(),
-    })))
+    }))))
+}
+
+/// Writes keys already answered, claim and answer in one row each, in one
+/// statement; answers the keys written. A key whose row is live (answered,
+/// or claimed within `lease_micros`) keeps it and is left out; a lapsed
+/// row is replaced. On PostgreSQL a duplicate still being committed makes
+/// this wait for it, then see it; on SQLite the write lock orders them.
+/// The keys must be distinct.
+pub async fn insert_answered(
+    conn: &mut sqlx::AnyConnection,
+    answered: &[(&ClaimRow, &Stored)],
+    lease_micros: i64,
+) -> Result<HashSet<KeyId>, sqlx::Error> {
+    if answered.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let lease = answered.len() * 10 + 1;
+    let sql = format!(
+        "INSERT INTO idempotency_keys (tenant_id, account_id, idem_key, fingerprint, claimed_at, expires_at, \
+         done, status, content_type, location, body_sealed) VALUES {} \
+         ON CONFLICT (tenant_id, account_id, idem_key) DO UPDATE SET fingerprint = excluded.fingerprint, \
+         claimed_at = excluded.claimed_at, expires_at = excluded.expires_at, done = 1, \
+         status = excluded.status, content_type = excluded.content_type, location = excluded.location, \
+         body_sealed = excluded.body_sealed \
+         WHERE idempotency_keys.expires_at <= excluded.claimed_at \
+         OR (idempotency_keys.done = 0 AND idempotency_keys.claimed_at <= excluded.claimed_at - ${lease}) \
+         RETURNING tenant_id, account_id, idem_key",
+        placeholders(answered.len(), 10, answer_row)
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for (claim, answer) in answered {
+        query = bind_answer(bind_claim(query, claim), answer);
+    }
+    query
+        .bind(lease_micros)
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|row| Ok((col(row, "tenant_id")?, col(row, "account_id")?, col(row, "idem_key")?)))
+        .collect()
 }
 
 /// Replaces a lapsed claim, if no one else replaced it first.
@@ -261,4 +337,73 @@ pub async fn release(at: &Scope, key: KeyRef<'_>, claimed_at: i64) -> Result<(),
     .execute(at.pool())
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LEASE: i64 = 60;
+
+    fn claim(claimed_at: i64) -> ClaimRow {
+        ClaimRow {
+            held: Held {
+                tenant: "root".into(),
+                account: "application:app-1".into(),
+                key: "k".into(),
+            },
+            fingerprint: vec![7; 32],
+            claimed_at,
+            expires_at: claimed_at + 1_000,
+        }
+    }
+
+    fn answer(status: u16) -> Stored {
+        Stored {
+            status,
+            content_type: Some("application/json".into()),
+            location: None,
+            body_sealed: vec![status as u8],
+        }
+    }
+
+    async fn status_of(db: &crate::db::Db) -> Option<i64> {
+        sqlx::query("SELECT status FROM idempotency_keys")
+            .fetch_one(db.pool())
+            .await
+            .and_then(|row| col(&row, "status"))
+            .unwrap()
+    }
+
+    async fn written(conn: &mut sqlx::AnyConnection, claimed_at: i64, status: u16) -> bool {
+        let (claim, answer) = (claim(claimed_at), answer(status));
+        !insert_answered(conn, &[(&claim, &answer)], LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    }
+
+    #[tokio::test]
+    async fn an_answered_key_is_written_once_and_a_lapsed_one_replaced() {
+        let (db, _dir) = crate::db::scratch_sqlite().await;
+        let mut conn = db.pool().acquire().await.unwrap();
+        assert!(written(&mut conn, 100, 201).await);
+        // Answered and within its day: stays, whoever asks.
+        assert!(!written(&mut conn, 500, 202).await);
+        assert_eq!(status_of(&db).await, Some(201));
+        // Past its day: replaced.
+        assert!(written(&mut conn, 1_100, 203).await);
+        assert_eq!(status_of(&db).await, Some(203));
+
+        // A claim still running (the other way of keeping a key) holds it
+        // within its lease, and not after.
+        sqlx::query("UPDATE idempotency_keys SET done = 0, status = NULL, claimed_at = 2000, expires_at = 3000")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        assert!(!written(&mut conn, 2_000 + LEASE - 1, 204).await);
+        assert_eq!(status_of(&db).await, None);
+        assert!(written(&mut conn, 2_000 + LEASE, 205).await);
+        assert_eq!(status_of(&db).await, Some(205));
+    }
 }

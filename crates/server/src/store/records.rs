@@ -169,28 +169,6 @@ pub async fn get_case(at: &Scope, id: &str) -> Result<CaseRecord, StoreError> {
     Ok(case_from(&get_record(at, CASES, id).await?)?)
 }
 
-#[tracing::instrument(name = "db create_case", level = "debug", skip_all)]
-pub async fn create_case(at: &Scope, actor: &ActorRef, case: &ValidCase) -> Result<CaseRecord, StoreError> {
-    let id = new_id();
-    sqlx::query(
-        "INSERT INTO cases (id, title, description, status, created_by_kind, created_by_id, created_by_name, \
-         updated_by_kind, updated_by_id, updated_by_name, created_at, updated_at, tenant_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $5, $6, $7, $8, $8, $9)",
-    )
-    .bind(&id)
-    .bind(case.title())
-    .bind(case.description())
-    .bind(case.status().as_str())
-    .bind(actor.kind.as_str())
-    .bind(&actor.id)
-    .bind(&actor.name)
-    .bind(at.now_micros())
-    .bind(at.tenant())
-    .execute(at.pool())
-    .await?;
-    get_case(at, &id).await
-}
-
 #[tracing::instrument(name = "db update_case", level = "debug", skip_all)]
 pub async fn update_case(
     at: &Scope,
@@ -230,27 +208,6 @@ pub async fn get_report(at: &Scope, id: &str) -> Result<ReportRecord, StoreError
     Ok(report_from(&get_record(at, REPORTS, id).await?)?)
 }
 
-#[tracing::instrument(name = "db create_report", level = "debug", skip_all)]
-pub async fn create_report(at: &Scope, actor: &ActorRef, report: &ValidReport) -> Result<ReportRecord, StoreError> {
-    let id = new_id();
-    sqlx::query(
-        "INSERT INTO reports (id, summary, details, created_by_kind, created_by_id, created_by_name, \
-         updated_by_kind, updated_by_id, updated_by_name, created_at, updated_at, tenant_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $4, $5, $6, $7, $7, $8)",
-    )
-    .bind(&id)
-    .bind(report.summary())
-    .bind(report.details())
-    .bind(actor.kind.as_str())
-    .bind(&actor.id)
-    .bind(&actor.name)
-    .bind(at.now_micros())
-    .bind(at.tenant())
-    .execute(at.pool())
-    .await?;
-    get_report(at, &id).await
-}
-
 #[tracing::instrument(name = "db update_report", level = "debug", skip_all)]
 pub async fn update_report(
     at: &Scope,
@@ -273,4 +230,103 @@ pub async fn update_report(
 #[tracing::instrument(name = "db delete_report", level = "debug", skip_all)]
 pub async fn delete_report(at: &Scope, id: &str) -> Result<(), StoreError> {
     delete_record(at, REPORTS, id).await
+}
+
+/// A record about to be made, whole before it is written: its answer can
+/// then be written with it (an `Idempotency-Key`'s), and the row is not
+/// read back.
+#[derive(Debug, Clone)]
+pub enum NewRecord {
+    Case(CaseRecord),
+    Report(ReportRecord),
+}
+
+/// A new case by `actor`, made now; see [`create_record`].
+pub fn new_case(at: &Scope, actor: &ActorRef, case: &ValidCase) -> CaseRecord {
+    let now = casebook_domain::Timestamp::from_unix_micros(at.now_micros());
+    CaseRecord {
+        id: new_id(),
+        title: case.title().to_owned(),
+        description: case.description().map(str::to_owned),
+        status: case.status(),
+        created_by: actor.clone(),
+        updated_by: actor.clone(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// A new report by `actor`, made now; see [`create_record`].
+pub fn new_report(at: &Scope, actor: &ActorRef, report: &ValidReport) -> ReportRecord {
+    let now = casebook_domain::Timestamp::from_unix_micros(at.now_micros());
+    ReportRecord {
+        id: new_id(),
+        summary: report.summary().to_owned(),
+        details: report.details().map(str::to_owned),
+        created_by: actor.clone(),
+        updated_by: actor.clone(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+#[tracing::instrument(name = "db create_record", level = "debug", skip_all)]
+pub async fn create_record(at: &Scope, record: &NewRecord) -> Result<(), StoreError> {
+    let mut conn = at.pool().acquire().await?;
+    insert_record(&mut conn, at.tenant(), record).await?;
+    Ok(())
+}
+
+/// A record to make under an answered key, in the key's tenant.
+pub type KeyedRecord<'a> = (&'a idempotency::ClaimRow, &'a idempotency::Stored, &'a NewRecord);
+
+/// Makes each record whose answered key is written (see
+/// [`idempotency::insert_answered`]); answers those keys. Within the
+/// caller's transaction, so a record and its key are made together or not
+/// at all. The keys must be distinct.
+pub async fn create_records_keyed(
+    tx: &mut Tx,
+    creates: &[KeyedRecord<'_>],
+    lease_micros: i64,
+) -> Result<HashSet<idempotency::KeyId>, sqlx::Error> {
+    let answered: Vec<_> = creates.iter().map(|(claim, answer, _)| (*claim, *answer)).collect();
+    let made = idempotency::insert_answered(tx, &answered, lease_micros).await?;
+    for (claim, _, record) in creates {
+        if made.contains(&claim.held.id()) {
+            insert_record(tx, &claim.held.tenant, record).await?;
+        }
+    }
+    Ok(made)
+}
+
+async fn insert_record(conn: &mut sqlx::AnyConnection, tenant: &str, record: &NewRecord) -> Result<(), sqlx::Error> {
+    let query = match record {
+        NewRecord::Case(case) => sqlx::query(
+            "INSERT INTO cases (id, title, description, status, created_by_kind, created_by_id, created_by_name, \
+             updated_by_kind, updated_by_id, updated_by_name, created_at, updated_at, tenant_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $5, $6, $7, $8, $8, $9)",
+        )
+        .bind(&case.id)
+        .bind(&case.title)
+        .bind(case.description.as_deref())
+        .bind(case.status.as_str())
+        .bind(case.created_by.kind.as_str())
+        .bind(&case.created_by.id)
+        .bind(&case.created_by.name)
+        .bind(case.created_at.unix_micros()),
+        NewRecord::Report(report) => sqlx::query(
+            "INSERT INTO reports (id, summary, details, created_by_kind, created_by_id, created_by_name, \
+             updated_by_kind, updated_by_id, updated_by_name, created_at, updated_at, tenant_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $4, $5, $6, $7, $7, $8)",
+        )
+        .bind(&report.id)
+        .bind(&report.summary)
+        .bind(report.details.as_deref())
+        .bind(report.created_by.kind.as_str())
+        .bind(&report.created_by.id)
+        .bind(&report.created_by.name)
+        .bind(report.created_at.unix_micros()),
+    };
+    query.bind(tenant).execute(conn).await?;
+    Ok(())
 }
