@@ -9,8 +9,9 @@
 //! in one `INSERT`, every answer in one upsert, every answered key of a
 //! creation in one upsert and its record beside it. A group commit, as the
 //! `jti` ledger does for client assertions, where a commit costs more than
-//! a row. A claim that meets an existing row is settled by the caller with
-//! [`crate::store::idempotency::settle_existing`], off this path: that is a
+//! a row. A claim or a creation that meets a live row is settled by the
+//! caller ([`crate::store::idempotency::settle_existing`],
+//! [`crate::store::idempotency::existing`]), off this path: that is a
 //! retry, the rare case.
 
 use crate::db::Db;
@@ -173,17 +174,23 @@ async fn write(db: &Db, batch: &[Op]) -> Result<HashSet<KeyId>, sqlx::Error> {
             } => creates.push((claim, answer, &**record)),
         }
     }
-    // In key order, so that two replicas' batches lock the rows they share
-    // in the same order and neither waits on the other in a cycle.
-    creates.sort_by(|a, b| {
-        (&a.0.held.tenant, &a.0.held.account, &a.0.held.key).cmp(&(&b.0.held.tenant, &b.0.held.account, &b.0.held.key))
-    });
+    // Each statement's rows in key order, so that two replicas' batches
+    // sharing keys lock them in the same order, which makes a deadlock (and
+    // PostgreSQL aborting a batch to end it) rarer; it stays possible
+    // across statements, and then the batch is written op by op.
+    claims.sort_by_key(|claim| sort_key(claim));
+    answers.sort_by_key(|(claim, _)| sort_key(claim));
+    creates.sort_by_key(|(claim, _, _)| sort_key(claim));
     let mut tx = db.begin().await?;
     let mut inserted = insert_claims(&mut tx, &claims).await?;
     write_answers(&mut tx, &answers).await?;
     inserted.extend(create_records_keyed(&mut tx, &creates, LEASE_MICROS).await?);
     tx.commit().await?;
     Ok(inserted)
+}
+
+fn sort_key(claim: &ClaimRow) -> (&str, &str, &str) {
+    (&claim.held.tenant, &claim.held.account, &claim.held.key)
 }
 
 /// Whether a claim's row is among those inserted, or a creation's record

@@ -2,7 +2,8 @@
 //! same account sending the same key with the same request within 24 hours
 //! gets the first answer again, marked `Idempotent-Replayed: true`, and
 //! nothing is done twice; the same key with another request is 422; while
-//! the first still runs, 409.
+//! the first still runs, 409 (on the creations kept with their key, a
+//! duplicate waits for the first's commit and replays it instead).
 //!
 //! A layer inside authorization, around the handler: the caller is known,
 //! and the body is read once here, fingerprinted with the method and the
@@ -44,7 +45,8 @@ const TTL_MICROS: i64 = 24 * 3600 * 1_000_000;
 /// The most of an answer kept: admin and API answers are far smaller.
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 /// Routes whose handler keeps its key with its work, through [`Keyed`];
-/// the test `routes_that_keep_their_own_key_take_it` holds each to it.
+/// the test `routes_that_keep_their_own_key_take_it` fails when a listed
+/// handler makes its record without it.
 const KEPT_WITH_THE_WORK: &[&str] = &["/api/v1/engage/cases", "/api/v1/intake/reports"];
 
 /// A key as the contract allows it: 1 to 255 printable ASCII characters.

@@ -368,7 +368,7 @@ mod tests {
     }
 
     async fn status_of(db: &crate::db::Db) -> Option<i64> {
-        sqlx::query("SELECT status FROM idempotency_keys")
+        sqlx::query("SELECT status FROM idempotency_keys WHERE tenant_id = 'root'")
             .fetch_one(db.pool())
             .await
             .and_then(|row| col(&row, "status"))
@@ -397,10 +397,13 @@ mod tests {
 
         // A claim still running (the other way of keeping a key) holds it
         // within its lease, and not after.
-        sqlx::query("UPDATE idempotency_keys SET done = 0, status = NULL, claimed_at = 2000, expires_at = 3000")
-            .execute(db.pool())
-            .await
-            .unwrap();
+        sqlx::query(
+            "UPDATE idempotency_keys SET done = 0, status = NULL, claimed_at = 2000, expires_at = 3000 \
+             WHERE tenant_id = 'root'",
+        )
+        .execute(db.pool())
+        .await
+        .unwrap();
         assert!(!written(&mut conn, 2_000 + LEASE - 1, 204).await);
         assert_eq!(status_of(&db).await, None);
         assert!(written(&mut conn, 2_000 + LEASE, 205).await);
